@@ -1,0 +1,85 @@
+# Doppel build: `make` → ./doppel; `make asan`; `make test`; `make fuzz`; `make run`.
+CC      ?= cc
+PKGS    := libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lmagic -lpthread -lm
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ibuild/gen -MMD -MP
+
+SRC      := $(shell find src -name '*.c' ! -name main.c | sort)
+MIGR     := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
+TEST_SRC := $(shell find tests/unit -name '*.c' | sort)
+GEN      := build/gen/migrations_data.c
+
+BUILD ?= build/release
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all asan test test-unit test-api fuzz fuzz-run run clean format bench deps
+
+all: doppel
+
+doppel: $(BUILD)/doppel
+	cp $< $@
+
+$(BUILD)/doppel: $(OBJ) $(BUILD)/src/main.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/unit_tests: $(OBJ) $(TEST_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/migrations_data.o: $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The SQL migrations are compiled into the binary so that one file is the whole server.
+$(GEN): $(MIGR) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-migrations.sh $(MIGR) > $@.tmp && mv $@.tmp $@
+
+asan:
+	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build/asan/doppel build/asan/unit_tests
+
+unit: $(BUILD)/unit_tests
+
+test-unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+# The whole suite, as CI runs it: deps, builds, unit, fuzz replay, API on SQLite and on PostgreSQL+Redis, sanitizers.
+test:
+	bash scripts/test.sh
+
+run:
+	bash scripts/install-deps.sh build
+	$(MAKE) doppel
+	./doppel serve --data-dir ./data --listen 127.0.0.1:8080
+
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) BUILD=build/fuzzlib CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" $(FUZZ_TARGETS)
+
+build/fuzz/%: fuzz/%.c $(patsubst %.c,build/fuzzlib/%.o,$(SRC)) build/fuzzlib/gen/migrations_data.o
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Isrc -o $@ $^ $(PKG_LIBS)
+
+# A longer fuzzing session (FUZZ_SECONDS per target, default 300).
+fuzz-run: fuzz
+	for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p fuzz/corpus/$$n; \
+	  $$t -max_total_time=$${FUZZ_SECONDS:-300} fuzz/corpus/$$n || exit 1; done
+
+bench: doppel
+	bash bench/http.sh
+
+format:
+	clang-format -i $$(find src tests/unit fuzz bench -name '*.[ch]')
+
+clean:
+	rm -rf build doppel
+
+-include $(shell find build -name '*.d' 2>/dev/null)

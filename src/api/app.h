@@ -1,0 +1,52 @@
+/* The running application: configuration, engines and the per-worker state handlers use. */
+#ifndef DP_APP_H
+#define DP_APP_H
+
+#include <uv.h>
+
+#include "core/config.h"
+#include "net/http.h"
+
+struct blob_store;
+struct db;
+struct cache;
+
+struct app {
+    struct config cfg;
+    char *database_url;        /* resolved: cfg value or <data-dir>/doppel.db */
+    char *blob_url;            /* resolved: cfg value or <data-dir>/blobs */
+    struct blob_store *blobs;  /* thread-safe, shared */
+    uv_loop_t *loop;
+    struct server *server;
+    struct pool *pool;
+    struct router *router;
+    char *openapi_json;        /* generated once from the route tables */
+    size_t openapi_len;
+    double started;            /* time_mono() at start */
+};
+
+/* The state each worker thread owns; handlers reach it through req->worker. */
+struct worker {
+    int idx;
+    struct app *app;
+    struct db *db;       /* this thread's connection; NULL while the database is unreachable */
+    struct cache *cache; /* this thread's cache handle */
+};
+
+/* The process's application (one per process). */
+struct app *app_get(void);
+
+/* The worker's database connection, reconnecting when it was lost. DP_ERR_UNAVAILABLE when
+ * the database cannot be reached. */
+int worker_db(struct worker *w, struct db **out);
+int worker_cache(struct worker *w, struct cache **out);
+
+/* The route tables of every resource (terminated by a row with method == NULL). */
+extern const struct route ops_routes[];
+extern const struct route test_routes[];
+extern const struct route not_implemented_routes[];
+
+/* Builds the OpenAPI 3.1 document from the router; caller frees. */
+char *openapi_generate(const struct router *r, size_t *len);
+
+#endif

@@ -1,0 +1,91 @@
+/* Every route of the API contract (shared/API.md) not built yet: each answers 501 not_implemented
+ * and shows in the OpenAPI document as such. A route moves to its resource file when it lands. */
+#include "api/app.h"
+
+#define NI ROUTE_NOT_IMPLEMENTED
+#define NI_WS (ROUTE_NOT_IMPLEMENTED | ROUTE_WEBSOCKET)
+#define R(m, p, f, tag, s) {m, p, f, 0, NULL, tag, s, NULL, NULL}
+
+const struct route not_implemented_routes[] = {
+    /* Accounts */
+    R("POST", "/api/v1/auth/signup", NI | ROUTE_PUBLIC, "auth", "Create an account"),
+    R("POST", "/api/v1/auth/login", NI | ROUTE_PUBLIC, "auth", "Log in"),
+    R("POST", "/api/v1/auth/refresh", NI | ROUTE_PUBLIC, "auth", "Rotate the token pair"),
+    R("POST", "/api/v1/auth/logout", NI, "auth", "Revoke the session"),
+    R("GET", "/api/v1/auth/me", NI, "auth", "The caller"),
+    R("POST", "/api/v1/auth/totp/setup", NI, "auth", "Start TOTP 2FA set-up"),
+    R("POST", "/api/v1/auth/totp/enable", NI, "auth", "Enable TOTP 2FA"),
+    R("POST", "/api/v1/auth/totp/disable", NI, "auth", "Disable TOTP 2FA"),
+    R("POST", "/api/v1/auth/ws-ticket", NI, "auth", "One-time WebSocket ticket (30 s)"),
+    R("GET", "/api/v1/users/search", NI, "users", "Find people to message"),
+    R("GET", "/api/v1/users", NI, "users", "List users"),
+    R("POST", "/api/v1/users", NI, "users", "Create a user"),
+    R("GET", "/api/v1/users/{id}", NI, "users", "Get a user"),
+    R("PATCH", "/api/v1/users/{id}", NI, "users", "Update a user"),
+    R("DELETE", "/api/v1/users/{id}", NI, "users", "Delete a user"),
+    R("GET", "/api/v1/orgs", NI, "orgs", "List organisations"),
+    R("POST", "/api/v1/orgs", NI, "orgs", "Create an organisation"),
+    R("GET", "/api/v1/orgs/{id}", NI, "orgs", "Get an organisation"),
+    R("PATCH", "/api/v1/orgs/{id}", NI, "orgs", "Update an organisation"),
+    R("DELETE", "/api/v1/orgs/{id}", NI, "orgs", "Delete an organisation"),
+    /* Avatars */
+    R("GET", "/api/v1/avatars", NI, "avatars", "Avatars the caller may see"),
+    R("POST", "/api/v1/avatars", NI, "avatars", "Create an avatar"),
+    R("POST", "/api/v1/avatars/import", NI, "avatars", "Import a Character Card V2/V3"),
+    R("GET", "/api/v1/avatars/{id}", NI, "avatars", "An avatar with stats, profile and recent conversation"),
+    R("PATCH", "/api/v1/avatars/{id}", NI, "avatars", "Update an avatar"),
+    R("DELETE", "/api/v1/avatars/{id}", NI, "avatars", "Delete an avatar and everything derived"),
+    R("GET", "/api/v1/avatars/{id}/shares", NI, "avatars", "List shares"),
+    R("POST", "/api/v1/avatars/{id}/shares", NI, "avatars", "Share with a user"),
+    R("DELETE", "/api/v1/avatars/{id}/shares/{user_id}", NI, "avatars", "Remove a share"),
+    R("GET", "/api/v1/legacy/{slug}", NI | ROUTE_PUBLIC, "avatars", "Public page data of a link/public avatar"),
+    R("GET", "/api/v1/avatars/{id}/export", NI, "avatars", "Export as Character Card V3 or .charx"),
+    R("GET", "/api/v1/avatars/{id}/profile", NI, "avatars", "Personality and voice profile"),
+    R("POST", "/api/v1/avatars/{id}/training/personality", NI, "avatars", "Add a personality text sample"),
+    R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
+    /* Media and knowledge */
+    R("POST", "/api/v1/avatars/{id}/media", NI, "media", "Upload media (streamed)"),
+    R("GET", "/api/v1/avatars/{id}/media", NI, "media", "List media"),
+    R("GET", "/api/v1/media/{id}", NI, "media", "Media metadata and status"),
+    R("GET", "/api/v1/media/{id}/content", NI, "media", "Media bytes (Range, ETag)"),
+    R("DELETE", "/api/v1/media/{id}", NI, "media", "Delete media and everything derived"),
+    R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
+    R("GET", "/api/v1/avatars/{id}/memories", NI, "memories", "List or search memories"),
+    R("POST", "/api/v1/avatars/{id}/memories", NI, "memories", "Add a memory"),
+    R("PATCH", "/api/v1/avatars/{id}/memories/{mid}", NI, "memories", "Edit a memory (versioned)"),
+    R("DELETE", "/api/v1/avatars/{id}/memories/{mid}", NI, "memories", "Delete a memory"),
+    /* Talking to an avatar */
+    R("POST", "/api/v1/avatars/{id}/conversations", NI, "conversations", "Start a conversation"),
+    R("GET", "/api/v1/avatars/{id}/conversations", NI, "conversations", "List conversations"),
+    R("GET", "/api/v1/conversations/{cid}/messages", NI, "conversations", "Conversation history"),
+    R("POST", "/api/v1/conversations/{cid}/messages", NI, "conversations", "Send a message, get the reply"),
+    R("GET", "/api/v1/messages/{mid}/audio", NI, "conversations", "A reply as audio"),
+    R("GET", "/api/v1/avatars/{id}/voice", NI_WS, "voice", "Real-time voice conversation (WebSocket)"),
+    /* Device capture */
+    R("GET", "/ws_pcm", NI_WS, "capture", "Device PCM audio (Wyoming-style WebSocket)"),
+    R("GET", "/ws_omi", NI_WS, "capture", "Device Opus audio (Wyoming-style WebSocket)"),
+    R("GET", "/api/v1/clients/active", NI, "capture", "Connected devices"),
+    R("GET", "/api/v1/recordings", NI, "capture", "Captured conversations"),
+    R("GET", "/api/v1/recordings/{id}", NI, "capture", "A captured conversation"),
+    R("POST", "/api/v1/recordings/{id}/close", NI, "capture", "Close a recording now"),
+    R("POST", "/api/v1/recordings/{id}/reprocess", NI, "capture", "Re-run transcription and extraction"),
+    /* User-to-user chat */
+    R("GET", "/api/v1/chats", NI, "chats", "Chats the caller is in"),
+    R("POST", "/api/v1/chats", NI, "chats", "Start a chat"),
+    R("GET", "/api/v1/chats/{id}/messages", NI, "chats", "Chat history"),
+    R("POST", "/api/v1/chats/{id}/messages", NI, "chats", "Send a chat message"),
+    R("POST", "/api/v1/chats/{id}/read", NI, "chats", "Read receipt"),
+    R("GET", "/api/v1/events", NI_WS, "chats", "The caller's live events (WebSocket)"),
+    /* Jobs and administration */
+    R("GET", "/api/v1/jobs", NI, "jobs", "Background jobs"),
+    R("GET", "/api/v1/jobs/{id}", NI, "jobs", "A background job"),
+    R("POST", "/api/v1/jobs/{id}/retry", NI, "jobs", "Re-queue a dead job (admin)"),
+    R("GET", "/api/v1/admin/audit", NI, "admin", "Audit log (admin)"),
+    R("GET", "/api/v1/admin/stats", NI, "admin", "Counts, clients, queue depth, circuits (admin)"),
+    /* OpenAI-compatible facade */
+    R("GET", "/v1/models", NI, "openai", "Avatars as models"),
+    R("POST", "/v1/chat/completions", NI, "openai", "Chat with an avatar"),
+    R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),
+    R("POST", "/v1/audio/speech", NI, "openai", "Text to speech in an avatar's voice"),
+    {0},
+};

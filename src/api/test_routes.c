@@ -1,0 +1,121 @@
+/* Routes for test suites and benchmarks only (mounted with --test-routes, never by default):
+ * a slow handler, a database read, a JSON echo, an SSE stream and a WebSocket echo. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/app.h"
+#include "core/err.h"
+#include "net/sse.h"
+#include "net/ws.h"
+#include "store/db.h"
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts))
+        ;
+}
+
+/* Occupies a worker for ?ms= (≤ 10 s): proves slow handlers never stall the loop. */
+static int t_sleep(struct request *req, struct response *res)
+{
+    long ms;
+    if (req_query_long(req, "ms", 100, 0, 10000, &ms))
+        return DP_ERR_INVALID;
+    sleep_ms(ms);
+    res_json(res, 200, json_pack("{s:I}", "slept_ms", (json_int_t)ms));
+    return DP_OK;
+}
+
+/* Reads one row through the worker's database connection. */
+static int t_row(struct request *req, struct response *res)
+{
+    struct db *db;
+    int err = worker_db(req->worker, &db);
+    if (err)
+        return err;
+    struct db_rows *rows;
+    struct db_val p[] = {DB_TEXT("instance")};
+    err = db_query(db, "SELECT id, name, created_at FROM instance WHERE id = ?", p, 1, &rows);
+    if (err)
+        return err;
+    if (rows->nrows != 1) {
+        db_rows_free(rows);
+        return DP_ERR_NOT_FOUND;
+    }
+    res_json(res, 200, json_pack("{s:s,s:s,s:s}", "id", db_rows_text(rows, 0, 0), "name", db_rows_text(rows, 0, 1),
+                                 "created_at", db_rows_text(rows, 0, 2)));
+    db_rows_free(rows);
+    return DP_OK;
+}
+
+static int t_echo(struct request *req, struct response *res)
+{
+    res_json(res, 200, json_pack("{s:O}", "echo", req->json));
+    return DP_OK;
+}
+
+struct sse_args {
+    long n, interval_ms;
+};
+
+static void t_sse_produce(struct sse *s, void *arg, void *state)
+{
+    (void)state;
+    struct sse_args *a = arg;
+    for (long i = 0; i < a->n; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "{\"i\":%ld}", i);
+        if (sse_send(s, "delta", data))
+            return; /* the client went away */
+        if (a->interval_ms)
+            sleep_ms(a->interval_ms);
+    }
+    sse_send(s, "done", "{}");
+}
+
+/* Streams ?n= events ?interval_ms= apart as SSE. */
+static int t_sse(struct request *req, struct response *res)
+{
+    long n, interval;
+    if (req_query_long(req, "n", 3, 0, 100000, &n) || req_query_long(req, "interval_ms", 0, 0, 10000, &interval))
+        return DP_ERR_INVALID;
+    struct sse_args *a = malloc(sizeof *a);
+    if (!a)
+        return DP_ERR_NOMEM;
+    a->n = n;
+    a->interval_ms = interval;
+    int err = sse_respond(req, res, t_sse_produce, a, free);
+    if (err)
+        free(a);
+    return err;
+}
+
+static void t_ws_message(struct ws_conn *c, int is_text, const uint8_t *p, size_t n)
+{
+    if (is_text)
+        ws_send_text(c, (const char *)p, n);
+    else
+        ws_send_binary(c, p, n);
+}
+
+static void t_ws_open(struct ws_conn *c)
+{
+    static const char hello[] = "{\"type\":\"ready\"}";
+    ws_send_text(c, hello, sizeof hello - 1);
+}
+
+static const struct ws_handler t_ws = {t_ws_open, t_ws_message, NULL};
+
+#define TEST_FLAGS (ROUTE_PUBLIC | ROUTE_HIDDEN)
+
+const struct route test_routes[] = {
+    {"GET", "/api/v1/_test/sleep", TEST_FLAGS, 0, t_sleep, "test", "Sleep on a worker", NULL, NULL},
+    {"GET", "/api/v1/_test/row", TEST_FLAGS, 0, t_row, "test", "Read one database row", NULL, NULL},
+    {"POST", "/api/v1/_test/echo", TEST_FLAGS | ROUTE_JSON, 0, t_echo, "test", "Echo a JSON object", NULL, NULL},
+    {"GET", "/api/v1/_test/sse", TEST_FLAGS, 0, t_sse, "test", "Stream SSE events", NULL, NULL},
+    {"GET", "/api/v1/_test/ws", TEST_FLAGS | ROUTE_WEBSOCKET | ROUTE_INLINE, 0, NULL, "test", "WebSocket echo", NULL,
+     &t_ws},
+    {0},
+};

@@ -1,0 +1,15 @@
+/* The doppel command line: one function per subcommand. */
+#ifndef DP_CLI_H
+#define DP_CLI_H
+
+#include "api/app.h"
+
+/* Loads configuration for a subcommand and resolves data-dir derived defaults.
+ * Returns 0, 1 on a bad setting (printed), or -1 when --help was printed. */
+int cli_load_config(struct app *app, int argc, char **argv);
+void cli_free_config(struct app *app);
+
+int cli_serve(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
+
+#endif

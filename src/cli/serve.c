@@ -1,0 +1,205 @@
+/* `doppel serve`: opens the engines, starts the worker pool and the HTTP server, runs the loop. */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/pool.h"
+#include "core/procstats.h"
+#include "core/timeutil.h"
+#include "net/router.h"
+#include "net/server.h"
+#include "store/blob.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+static struct metric *m_db_calls, *m_cache_calls, *m_db_errors, *m_cache_errors;
+
+static void observe_db(const char *backend, const char *op, double seconds, int err)
+{
+    const char *l[] = {backend, op};
+    metric_observe(m_db_calls, l, seconds);
+    if (err && err != DP_ERR_CONFLICT && err != DP_ERR_NOT_FOUND)
+        metric_add(m_db_errors, l, 1);
+}
+
+static void observe_cache(const char *backend, const char *op, double seconds, int err)
+{
+    const char *l[] = {backend, op};
+    metric_observe(m_cache_calls, l, seconds);
+    if (err && err != DP_ERR_NOT_FOUND)
+        metric_add(m_cache_errors, l, 1);
+}
+
+static void register_store_metrics(void)
+{
+    const char *l[] = {"backend", "op"};
+    m_db_calls = metric_new(METRIC_HISTOGRAM, "doppel_db_call_duration_seconds", "database call latency", 2, l, NULL,
+                            0);
+    m_db_errors = metric_new(METRIC_COUNTER, "doppel_db_errors_total", "failed database calls", 2, l, NULL, 0);
+    m_cache_calls = metric_new(METRIC_HISTOGRAM, "doppel_cache_call_duration_seconds", "cache call latency", 2, l,
+                               NULL, 0);
+    m_cache_errors = metric_new(METRIC_COUNTER, "doppel_cache_errors_total", "failed cache calls", 2, l, NULL, 0);
+    db_observe_hook = observe_db;
+    cache_observe_hook = observe_cache;
+}
+
+static void *worker_init(int idx, void *arg)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    DP_ASSERT(w);
+    w->idx = idx;
+    w->app = arg;
+    /* A database that is down at start is retried on first use (worker_db), not fatal. */
+    if (db_open(&w->db, w->app->database_url))
+        w->db = NULL;
+    if (cache_open(&w->cache, w->app->cfg.redis_url))
+        w->cache = NULL;
+    return w;
+}
+
+static void worker_cleanup(void *state)
+{
+    struct worker *w = state;
+    if (w->db)
+        db_close(w->db);
+    if (w->cache)
+        cache_close(w->cache);
+    free(w);
+}
+
+static uv_signal_t sig_term, sig_int;
+
+static void on_stopped(void *arg)
+{
+    struct app *app = arg;
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    pool_free(app->pool);
+    app->pool = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+    DP_LOG(LOG_INFO, "[serve] %s received: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_signal_stop(&sig_term);
+    uv_signal_stop(&sig_int);
+    server_shutdown(app->server, on_stopped, app);
+}
+
+/* Applies migrations at start; a lock in db_migrate keeps concurrent starts from racing. */
+static int migrate_at_start(struct app *app)
+{
+    struct db *db;
+    int err = db_open(&db, app->database_url);
+    if (err) {
+        DP_LOG(LOG_ERROR, "[serve] cannot open the database (%s)", dp_strerror(err));
+        return err;
+    }
+    int applied = 0;
+    err = db_migrate(db, &applied);
+    if (err)
+        DP_LOG(LOG_ERROR, "[serve] migrations failed: %s", db_errmsg(db));
+    else if (applied)
+        DP_LOG(LOG_INFO, "[serve] applied %d migration(s)", applied);
+    db_close(db);
+    return err;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct app *app = app_get();
+    int rc = cli_load_config(app, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0) {
+        DP_LOG(LOG_ERROR, "[serve] libsodium failed to initialise");
+        return 1;
+    }
+    app->started = time_mono();
+    procstats_register();
+    register_store_metrics();
+
+    int exit_code = 1;
+    if (migrate_at_start(app))
+        goto out_config;
+    if (blob_store_open(&app->blobs, app->blob_url)) {
+        DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
+        goto out_config;
+    }
+    app->loop = uv_default_loop();
+    long nworkers = app->cfg.workers ? app->cfg.workers : sysconf(_SC_NPROCESSORS_ONLN);
+    if (nworkers < 1)
+        nworkers = 1;
+    if (pool_new(&app->pool, app->loop, (int)nworkers, worker_init, worker_cleanup, app))
+        goto out_blobs;
+
+    const struct route *tables[3];
+    int ntables = 0;
+    tables[ntables++] = ops_routes;
+    if (app->cfg.test_routes)
+        tables[ntables++] = test_routes;
+    tables[ntables++] = not_implemented_routes;
+    if (router_new(&app->router, tables, ntables))
+        goto out_pool;
+    app->openapi_json = openapi_generate(app->router, &app->openapi_len);
+
+    struct server_config scfg = {
+        .listen = app->cfg.listen,
+        .max_connections = app->cfg.max_connections,
+        .timeout = app->cfg.http_timeout,
+        .json_body_max = (size_t)app->cfg.json_body_max,
+        .ws_message_max = (size_t)app->cfg.ws_message_max,
+        .ws_ping_interval = app->cfg.ws_ping_interval,
+        .shutdown_timeout = app->cfg.shutdown_timeout,
+        .cors_origins = app->cfg.cors_origins,
+        .web_dir = *app->cfg.web_dir ? app->cfg.web_dir : NULL,
+    };
+    if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
+        goto out_router;
+
+    uv_signal_init(app->loop, &sig_term);
+    uv_signal_init(app->loop, &sig_int);
+    sig_term.data = sig_int.data = app;
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+
+    DP_LOG(LOG_INFO, "[serve] Doppel is listening on http://%.*s:%d/ (database: %s, cache: %s, %ld workers)",
+           (int)(strrchr(app->cfg.listen, ':') - app->cfg.listen), app->cfg.listen, server_port(app->server),
+           db_ops_for_url(app->database_url)->name, *app->cfg.redis_url ? "redis" : "memory", nworkers);
+    printf("Doppel is running: open http://%.*s:%d/\n", (int)(strrchr(app->cfg.listen, ':') - app->cfg.listen),
+           app->cfg.listen, server_port(app->server));
+    fflush(stdout);
+
+    uv_run(app->loop, UV_RUN_DEFAULT);
+    server_free(app->server);
+    app->server = NULL;
+    uv_run(app->loop, UV_RUN_DEFAULT); /* let closed handles finish */
+    exit_code = 0;
+out_router:
+    if (app->server) {
+        server_free(app->server);
+        uv_run(app->loop, UV_RUN_NOWAIT);
+    }
+    free(app->openapi_json);
+    router_free(app->router);
+out_pool:
+    if (app->pool) {
+        pool_free(app->pool);
+        uv_run(app->loop, UV_RUN_NOWAIT);
+    }
+out_blobs:
+    blob_store_close(app->blobs);
+out_config:
+    cli_free_config(app);
+    DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);
+    return exit_code;
+}

@@ -1,0 +1,246 @@
+/* Configuration table and its loaders (file, environment, flags). */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+enum setting_type { SET_STR, SET_LONG, SET_BOOL };
+
+struct setting {
+    const char *name; /* flag name without "--"; env name is DOPPEL_ + upper-case with _ */
+    enum setting_type type;
+    size_t offset;
+    const char *def;
+    long min, max; /* SET_LONG bounds */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+/* The one table of settings. Add a field to struct config and a row here. */
+static const struct setting settings[] = {
+    {"listen", SET_STR, OFF(listen), "127.0.0.1:8080", 0, 0, "address:port to listen on"},
+    {"data-dir", SET_STR, OFF(data_dir), "./data", 0, 0, "directory for the SQLite file, blobs and keys"},
+    {"database-url", SET_STR, OFF(database_url), "", 0, 0,
+     "SQLite file path or postgres://user@host:port/db (default: <data-dir>/doppel.db)"},
+    {"redis-url", SET_STR, OFF(redis_url), "", 0, 0, "redis://host:port for cache, rate limits and pub/sub (default: in-process)"},
+    {"blob-url", SET_STR, OFF(blob_url), "", 0, 0, "blob store directory (default: <data-dir>/blobs)"},
+    {"web-dir", SET_STR, OFF(web_dir), "./web", 0, 0, "directory of the browser UI's static files"},
+    {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0, "comma-separated origins allowed by CORS (default: none)"},
+    {"log-format", SET_STR, OFF(log_format), "text", 0, 0, "text | json (one JSON object a line)"},
+    {"log-level", SET_STR, OFF(log_level), "info", 0, 0, "debug | info | warn | error"},
+    {"workers", SET_LONG, OFF(workers), "0", 0, 256, "worker threads for blocking work (0 = number of cores)"},
+    {"max-connections", SET_LONG, OFF(max_connections), "4096", 16, 1000000, "open HTTP connections"},
+    {"http-timeout", SET_LONG, OFF(http_timeout), "30", 1, 3600, "seconds of client inactivity before a connection is closed"},
+    {"json-body-max", SET_LONG, OFF(json_body_max), "1048576", 1024, 64L << 20, "default body cap of JSON routes, bytes"},
+    {"ws-message-max", SET_LONG, OFF(ws_message_max), "1048576", 1024, 64L << 20, "largest WebSocket message, bytes"},
+    {"ws-ping-interval", SET_LONG, OFF(ws_ping_interval), "30", 1, 3600, "seconds between WebSocket keepalive pings"},
+    {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
+    {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static void env_name(const struct setting *s, char *out, size_t n)
+{
+    size_t at = (size_t)snprintf(out, n, "DOPPEL_");
+    for (const char *p = s->name; *p && at + 1 < n; p++)
+        out[at++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[at] = 0;
+}
+
+static int apply(struct config *cfg, const struct setting *s, const char *val, const char *from,
+                 char *err, size_t errlen)
+{
+    char *base = (char *)cfg + s->offset;
+    if (s->type == SET_STR) {
+        char **field = (char **)(void *)base;
+        char *copy = strdup(val);
+        if (!copy)
+            return DP_ERR_NOMEM;
+        free(*field);
+        *field = copy;
+        return DP_OK;
+    }
+    if (s->type == SET_BOOL) {
+        int v;
+        if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "on"))
+            v = 1;
+        else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no") || !strcmp(val, "off"))
+            v = 0;
+        else {
+            snprintf(err, errlen, "%s: --%s expects true or false, got \"%s\"", from, s->name, val);
+            return DP_ERR_INVALID;
+        }
+        *(int *)(void *)base = v;
+        return DP_OK;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < s->min || v > s->max) {
+        snprintf(err, errlen, "%s: --%s expects an integer in [%ld, %ld], got \"%s\"", from, s->name,
+                 s->min, s->max, val);
+        return DP_ERR_INVALID;
+    }
+    *(long *)(void *)base = v;
+    return DP_OK;
+}
+
+static const struct setting *find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].name) == len && !strncmp(settings[i].name, name, len))
+            return &settings[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+/* Config file: "name = value" lines, '#' comments; names as the flags. */
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+        return DP_ERR_INVALID;
+    }
+    char line[4096];
+    int lineno = 0, rc = DP_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        char where[600];
+        snprintf(where, sizeof where, "%.500s:%d", path, lineno);
+        if (!eq) {
+            snprintf(err, errlen, "%s: expected name = value", where);
+            rc = DP_ERR_INVALID;
+            break;
+        }
+        *eq = 0;
+        char *name = trim(s), *val = trim(eq + 1);
+        const struct setting *st = find(name, strlen(name));
+        if (!st) {
+            snprintf(err, errlen, "%s: unknown setting \"%s\"", where, name);
+            rc = DP_ERR_INVALID;
+            break;
+        }
+        if ((rc = apply(cfg, st, val, where, err, errlen)))
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    int rc;
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if ((rc = apply(cfg, &settings[i], settings[i].def, "default", err, errlen)))
+            return rc;
+
+    /* The config file comes first so that env and flags override it. */
+    const char *file = getenv("DOPPEL_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file && (rc = load_file(cfg, file, err, errlen)))
+        return rc;
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        char env[64];
+        env_name(&settings[i], env, sizeof env);
+        const char *v = getenv(env);
+        if (v && (rc = apply(cfg, &settings[i], v, env, err, errlen)))
+            return rc;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            config_print_help(argv[0]);
+            return -1;
+        }
+        if (strncmp(a, "--", 2)) {
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", a);
+            return DP_ERR_INVALID;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (nlen == 6 && !strncmp(name, "config", 6)) {
+            if (!eq)
+                i++;
+            continue;
+        }
+        const struct setting *st = find(name, nlen);
+        if (!st) {
+            snprintf(err, errlen, "unknown flag \"%s\" (see --help)", a);
+            return DP_ERR_INVALID;
+        }
+        const char *val;
+        if (eq)
+            val = eq + 1;
+        else if (st->type == SET_BOOL && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+            val = "true";
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else {
+            snprintf(err, errlen, "flag --%s needs a value", st->name);
+            return DP_ERR_INVALID;
+        }
+        if ((rc = apply(cfg, st, val, "flag", err, errlen)))
+            return rc;
+    }
+    if (strcmp(cfg->log_format, "text") && strcmp(cfg->log_format, "json")) {
+        snprintf(err, errlen, "--log-format must be text or json");
+        return DP_ERR_INVALID;
+    }
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+        strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+        snprintf(err, errlen, "--log-level must be debug, info, warn or error");
+        return DP_ERR_INVALID;
+    }
+    return DP_OK;
+}
+
+void config_cleanup(struct config *cfg)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].type == SET_STR) {
+            char **field = (char **)(void *)((char *)cfg + settings[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
+void config_print_help(const char *cmd)
+{
+    printf("Usage: %s [--config FILE] [--name value]...\n\nSettings (flag, environment, default):\n", cmd);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        char env[64];
+        env_name(&settings[i], env, sizeof env);
+        printf("  --%-18s %-26s %s\n  %-20s default: %s\n", settings[i].name, env, settings[i].help, "",
+               *settings[i].def ? settings[i].def : "(empty)");
+    }
+    printf("\nA config file holds \"name = value\" lines with the same names (DOPPEL_CONFIG).\n");
+}

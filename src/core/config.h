@@ -1,0 +1,36 @@
+/* Configuration: one table defines every setting (default, type, env name, help). */
+#ifndef DP_CONFIG_H
+#define DP_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char *listen;           /* host:port */
+    char *data_dir;         /* SQLite file + blob folder + generated keys */
+    char *database_url;     /* SQLite path or postgres://… ("" = <data-dir>/doppel.db) */
+    char *redis_url;        /* "" = in-process cache */
+    char *blob_url;         /* "" = <data-dir>/blobs */
+    char *web_dir;          /* static files of the browser UI */
+    char *cors_origins;     /* comma-separated allowlist; "" = same-origin only */
+    char *log_format;       /* text | json */
+    char *log_level;        /* debug | info | warn | error */
+    long workers;           /* worker threads; 0 = number of cores */
+    long max_connections;   /* open HTTP connections */
+    long http_timeout;      /* seconds of inactivity before a connection is closed */
+    long json_body_max;     /* default body cap of JSON routes, bytes */
+    long ws_message_max;    /* largest WebSocket message, bytes */
+    long ws_ping_interval;  /* seconds between keepalive pings */
+    long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
+    int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */
+};
+
+/* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment
+ * (DOPPEL_*) and argv (--name value | --name=value), later ones winning.
+ * Returns DP_OK, DP_ERR_INVALID with a message in err (size errlen) on a bad setting,
+ * or -1 when --help was printed. argv[0] is the command name. */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_cleanup(struct config *cfg);
+/* Prints every setting with its env name, default and help. */
+void config_print_help(const char *cmd);
+
+#endif

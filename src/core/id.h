@@ -1,0 +1,12 @@
+/* Opaque, time-sortable ids (UUIDv7, RFC 9562). */
+#ifndef DP_ID_H
+#define DP_ID_H
+
+#define ID_LEN 37 /* 36 characters + NUL */
+
+/* Writes a new UUIDv7 (lower-case, hyphenated); monotonic within this process. */
+void id_new(char out[ID_LEN]);
+/* 1 when s is a well-formed lower-case hyphenated UUID, else 0. */
+int id_valid(const char *s);
+
+#endif

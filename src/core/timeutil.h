@@ -1,0 +1,16 @@
+/* Clocks and RFC 3339 times. */
+#ifndef DP_TIMEUTIL_H
+#define DP_TIMEUTIL_H
+
+#include <stdint.h>
+
+#define RFC3339_LEN 25 /* "2026-11-23T05:03:18.123Z" + NUL */
+
+int64_t time_now_ms(void);       /* wall clock, ms since the epoch */
+double time_mono(void);          /* monotonic seconds, for durations */
+/* Formats ms since the epoch as UTC "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void time_rfc3339(int64_t ms, char out[RFC3339_LEN]);
+/* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction); DP_ERR_INVALID on bad input. */
+int time_parse_rfc3339(const char *s, int64_t *ms);
+
+#endif

@@ -1,0 +1,40 @@
+/* doppel: the entry point; dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef DOPPEL_VERSION
+#define DOPPEL_VERSION "0.1.0"
+#endif
+
+static void usage(void)
+{
+    printf("doppel %s — self-hosted AI avatars\n\n"
+           "Usage: doppel <command> [flags]\n\n"
+           "Commands:\n"
+           "  serve     run the server (doppel serve --help lists every setting)\n"
+           "  migrate   apply pending database migrations\n"
+           "  version   print the version\n",
+           DOPPEL_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("doppel %s\n", DOPPEL_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "serve"))
+        return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migrate"))
+        return cli_migrate(argc - 1, argv + 1);
+    fprintf(stderr, "doppel: unknown command \"%s\"\n\n", cmd);
+    usage();
+    return 2;
+}

@@ -1,0 +1,142 @@
+/* Request accessors, response builders and the error → status mapping. */
+#include "net/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+const char *req_param(const struct request *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++)
+        if (!strcmp(req->params[i].name, name))
+            return req->params[i].value;
+    return NULL;
+}
+
+const char *req_query(const struct request *req, const char *name)
+{
+    for (int i = 0; i < req->nquery; i++)
+        if (!strcmp(req->query[i].name, name))
+            return req->query[i].value;
+    return NULL;
+}
+
+int req_query_long(const struct request *req, const char *name, long def, long min, long max, long *out)
+{
+    const char *s = req_query(req, name);
+    if (!s) {
+        *out = def;
+        return DP_OK;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return DP_ERR_INVALID;
+    *out = v;
+    return DP_OK;
+}
+
+int http_status_for_err(int err)
+{
+    switch (err) {
+    case DP_OK: return 200;
+    case DP_ERR_INVALID:
+    case DP_ERR_BAD_JSON: return 400;
+    case DP_ERR_UNAUTHORIZED: return 401;
+    case DP_ERR_FORBIDDEN: return 403;
+    case DP_ERR_NOT_FOUND: return 404;
+    case DP_ERR_CONFLICT: return 409;
+    case DP_ERR_TOO_LARGE: return 413;
+    case DP_ERR_UNSUPPORTED: return 415;
+    case DP_ERR_UNPROCESSABLE: return 422;
+    case DP_ERR_RATE_LIMITED: return 429;
+    case DP_ERR_NOT_IMPLEMENTED: return 501;
+    case DP_ERR_UNAVAILABLE:
+    case DP_ERR_DB: return 503;
+    case DP_ERR_TIMEOUT: return 504;
+    default: return 500;
+    }
+}
+
+static void res_reset_body(struct response *res)
+{
+    json_decref(res->json);
+    res->json = NULL;
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+}
+
+void res_json(struct response *res, int status, json_t *json)
+{
+    res_reset_body(res);
+    res->status = status;
+    res->json = json;
+    snprintf(res->content_type, sizeof res->content_type, "application/json; charset=utf-8");
+}
+
+static void res_error_v(struct response *res, const struct request *req, int status, const char *code,
+                        const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "request_id",
+                          req ? req->request_id : "");
+    res_json(res, status, e);
+}
+
+void res_error(struct response *res, const struct request *req, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    res_error_v(res, req, http_status_for_err(err), dp_errcode(err), fmt, ap);
+    va_end(ap);
+    if (err == DP_ERR_INTERNAL || err == DP_ERR_NOMEM || err == DP_ERR_IO)
+        DP_LOG(LOG_ERROR, "[http] %s %s failed: %s", req ? req->method : "", req ? req->path : "", dp_strerror(err));
+}
+
+void res_error_status(struct response *res, const struct request *req, int status, const char *code,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    res_error_v(res, req, status, code, fmt, ap);
+    va_end(ap);
+}
+
+void res_body(struct response *res, int status, const char *content_type, char *body, size_t len)
+{
+    res_reset_body(res);
+    res->status = status;
+    res->body = body;
+    res->body_len = len;
+    snprintf(res->content_type, sizeof res->content_type, "%s", content_type);
+}
+
+void res_header(struct response *res, const char *name, const char *value)
+{
+    DP_ASSERT(res->nheaders < HTTP_MAX_RES_HEADERS);
+    res->headers[res->nheaders].name = strdup(name);
+    res->headers[res->nheaders].value = strdup(value);
+    res->nheaders++;
+}
+
+void res_cleanup(struct response *res)
+{
+    res_reset_body(res);
+    if (res->fd >= 0)
+        close(res->fd);
+    res->fd = -1;
+    for (int i = 0; i < res->nheaders; i++) {
+        free(res->headers[i].name);
+        free(res->headers[i].value);
+    }
+    res->nheaders = 0;
+}

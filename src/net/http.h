@@ -1,0 +1,112 @@
+/* Requests, responses and routes as handlers see them; no libmicrohttpd types leak out. */
+#ifndef DP_HTTP_H
+#define DP_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_QUERY 32
+#define HTTP_MAX_RES_HEADERS 12
+#define HTTP_REQUEST_ID_MAX 64
+
+struct route;
+struct server;
+struct sse;
+
+struct http_kv {
+    char *name;
+    char *value;
+};
+
+/* A request, owned by the server; valid until its response is sent. Handlers read it. */
+struct request {
+    const struct route *route;
+    const char *method;                    /* "GET", … (static string) */
+    char *path;                            /* decoded path, no query */
+    int nparams;
+    struct http_kv params[HTTP_MAX_PARAMS]; /* path parameters, e.g. {id} */
+    int nquery;
+    struct http_kv query[HTTP_MAX_QUERY];  /* decoded query arguments (first HTTP_MAX_QUERY) */
+    char *authorization;                   /* selected headers, copied from the connection */
+    char *content_type;
+    char *accept;
+    char *origin;
+    char *range;
+    char *if_none_match;
+    char *user_agent;
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char client_ip[64];
+    uint64_t content_length;               /* from the header; 0 when absent */
+    struct buf body;                       /* the buffered body (JSON routes) */
+    json_t *json;                          /* parsed body when the route declares ROUTE_JSON */
+    void *worker;                          /* the worker thread's state (db, cache), NULL inline */
+    struct server *server;
+    void *auth;                            /* the caller, set by the auth hook */
+};
+
+/* A response under construction; the server turns it into bytes on the wire. */
+struct response {
+    int status;                              /* 0 = not set yet */
+    json_t *json;                            /* owned; serialised by the server */
+    char *body;                              /* owned raw body (malloc) when json is NULL */
+    size_t body_len;
+    int fd;                                  /* >= 0: send this file (owned), fd_len bytes from fd_off */
+    uint64_t fd_off, fd_len;
+    char content_type[96];
+    int nheaders;
+    struct http_kv headers[HTTP_MAX_RES_HEADERS]; /* owned copies */
+    struct sse *sse;                         /* streamed body (text/event-stream) */
+};
+
+typedef int (*http_handler)(struct request *req, struct response *res);
+
+enum route_flags {
+    ROUTE_PUBLIC = 1 << 0,          /* no authentication */
+    ROUTE_INLINE = 1 << 1,          /* runs on the loop thread: must never block */
+    ROUTE_JSON = 1 << 2,            /* the body must be a JSON object, parsed before the handler */
+    ROUTE_HIDDEN = 1 << 3,          /* left out of the OpenAPI document */
+    ROUTE_NOT_IMPLEMENTED = 1 << 4, /* answers 501 not_implemented */
+    ROUTE_WEBSOCKET = 1 << 5,       /* GET with Upgrade: websocket; ws holds the handlers */
+};
+
+struct ws_handler;
+
+/* One row of a resource's route table. */
+struct route {
+    const char *method;       /* "GET" | "POST" | "PUT" | "PATCH" | "DELETE" */
+    const char *path;         /* "/api/v1/avatars/{id}" */
+    unsigned flags;           /* enum route_flags */
+    size_t body_max;          /* body cap in bytes; 0 = the configured JSON default */
+    http_handler handler;     /* NULL for NOT_IMPLEMENTED and WEBSOCKET routes */
+    const char *tag;          /* OpenAPI tag (resource) */
+    const char *summary;      /* OpenAPI summary */
+    const char *openapi;      /* optional JSON object merged into the OpenAPI operation */
+    const struct ws_handler *ws;
+};
+
+/* Reading the request. NULL when absent. */
+const char *req_param(const struct request *req, const char *name);
+const char *req_query(const struct request *req, const char *name);
+/* Reads an integer query argument in [min, max]; def when absent; DP_ERR_INVALID otherwise. */
+int req_query_long(const struct request *req, const char *name, long def, long min, long max, long *out);
+
+/* Building the response. They take ownership of json. */
+void res_json(struct response *res, int status, json_t *json);
+/* Sets the error body {"error":{code,message,request_id}} with the status that err maps to. */
+void res_error(struct response *res, const struct request *req, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* As res_error, with an explicit status and code (e.g. 405 method_not_allowed). */
+void res_error_status(struct response *res, const struct request *req, int status, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void res_body(struct response *res, int status, const char *content_type, char *body, size_t len);
+void res_header(struct response *res, const char *name, const char *value);
+void res_cleanup(struct response *res);
+
+/* The HTTP status an error code maps to (the one place where that mapping lives). */
+int http_status_for_err(int err);
+
+#endif

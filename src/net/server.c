@@ -1,0 +1,887 @@
+/* HTTP server: libmicrohttpd in external-epoll mode on the libuv loop, requests run on workers.
+ *
+ * One loop thread owns every libmicrohttpd call. A request that needs a worker is suspended,
+ * its handler runs on the pool, the completion comes back through the pool's uv_async and the
+ * loop resumes the connection and queues the response. Responses are queued on a later call of
+ * the access handler than the first (libmicrohttpd 0.9.75 drops keep-alive otherwise). */
+#include "net/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "net/server_internal.h"
+#include "net/sse.h"
+#include "net/ws.h"
+
+#define MAX_REQUEST_HEADERS 64
+#define HEADER_MEMORY_LIMIT (64 * 1024)
+
+enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
+
+struct posted {
+    void (*fn)(void *);
+    void *arg;
+    struct posted *next;
+};
+
+struct server {
+    uv_loop_t *loop;
+    struct server_config cfg;
+    struct router *router;
+    struct pool *pool;
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_async_t post_async;
+    pthread_mutex_t post_lock;
+    struct posted *posted_head, **posted_tail;
+    server_auth_hook auth_hook;
+    int port;
+    int in_flight;
+    struct conn_req *suspended;
+    struct ws_conn *ws_list;
+    struct sse *sse_list;
+    /* shutdown */
+    int stopping;
+    double stop_deadline;
+    uv_timer_t stop_timer;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    int handles_open;
+    int poll_inited;
+};
+
+static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy;
+
+static void metrics_init_once(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    const char *l3[] = {"method", "route", "status"};
+    m_requests = metric_new(METRIC_COUNTER, "doppel_http_requests_total", "HTTP requests by route and status", 3,
+                            l3, NULL, 0);
+    m_duration = metric_new(METRIC_HISTOGRAM, "doppel_http_request_duration_seconds",
+                            "HTTP request latency from first byte to response completion", 2, l3, NULL, 0);
+    m_in_flight = metric_new(METRIC_GAUGE, "doppel_http_requests_in_flight", "requests being processed", 0, NULL,
+                             NULL, 0);
+    m_ws_open = metric_new(METRIC_GAUGE, "doppel_websockets_open", "open WebSocket connections", 0, NULL, NULL, 0);
+    m_queue_depth = metric_new(METRIC_GAUGE, "doppel_worker_queue_depth", "tasks waiting for a worker thread", 0,
+                               NULL, NULL, 0);
+    m_busy = metric_new(METRIC_GAUGE, "doppel_workers_busy", "worker threads running a task", 0, NULL, NULL, 0);
+}
+
+static void collect_server_gauges(void *arg)
+{
+    struct server *s = arg;
+    metric_set(m_queue_depth, NULL, (double)pool_queue_depth(s->pool));
+    metric_set(m_busy, NULL, (double)pool_busy(s->pool));
+    metric_set(m_in_flight, NULL, (double)s->in_flight);
+    metric_set(m_ws_open, NULL, (double)ws_open_count(s));
+}
+
+void server_metrics_ws(struct server *s, int delta)
+{
+    (void)s;
+    metric_add(m_ws_open, NULL, delta);
+}
+
+/* ---- libmicrohttpd on the libuv loop ---- */
+
+static void on_mhd_timer(uv_timer_t *t);
+
+/* Lets libmicrohttpd process what is ready, then re-arms the timer from its next timeout. */
+static void mhd_run(struct server *s)
+{
+    if (!s->mhd)
+        return;
+    MHD_run(s->mhd);
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
+        uv_timer_start(&s->timer, on_mhd_timer, to, 0);
+    else
+        uv_timer_stop(&s->timer);
+}
+
+void server_kick(struct server *s)
+{
+    mhd_run(s);
+}
+
+static void on_mhd_timer(uv_timer_t *t)
+{
+    mhd_run(t->data);
+}
+
+static void on_mhd_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    mhd_run(p->data);
+}
+
+static void on_posted(uv_async_t *a)
+{
+    struct server *s = a->data;
+    pthread_mutex_lock(&s->post_lock);
+    struct posted *p = s->posted_head;
+    s->posted_head = NULL;
+    s->posted_tail = &s->posted_head;
+    pthread_mutex_unlock(&s->post_lock);
+    while (p) {
+        struct posted *next = p->next;
+        p->fn(p->arg);
+        free(p);
+        p = next;
+    }
+    mhd_run(s);
+}
+
+void server_post(struct server *s, void (*fn)(void *), void *arg)
+{
+    struct posted *p = malloc(sizeof *p);
+    DP_ASSERT(p);
+    p->fn = fn;
+    p->arg = arg;
+    p->next = NULL;
+    pthread_mutex_lock(&s->post_lock);
+    *s->posted_tail = p;
+    s->posted_tail = &p->next;
+    pthread_mutex_unlock(&s->post_lock);
+    uv_async_send(&s->post_async);
+}
+
+void server_suspend(struct server *s, struct conn_req *cr)
+{
+    DP_ASSERT(!cr->suspended);
+    MHD_suspend_connection(cr->conn);
+    cr->suspended = 1;
+    cr->next_suspended = s->suspended;
+    if (s->suspended)
+        s->suspended->prev_suspended = &cr->next_suspended;
+    cr->prev_suspended = &s->suspended;
+    s->suspended = cr;
+}
+
+void server_resume(struct server *s, struct conn_req *cr)
+{
+    if (!cr->suspended)
+        return;
+    cr->suspended = 0;
+    *cr->prev_suspended = cr->next_suspended;
+    if (cr->next_suspended)
+        cr->next_suspended->prev_suspended = cr->prev_suspended;
+    MHD_resume_connection(cr->conn);
+}
+
+/* ---- common headers ---- */
+
+int server_origin_allowed(const struct server *s, const char *origin)
+{
+    if (!origin || !*origin || !s->cfg.cors_origins)
+        return 0;
+    size_t olen = strlen(origin);
+    for (const char *p = s->cfg.cors_origins; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == olen && !memcmp(p, origin, olen))
+            return 1;
+        if (e - p == 1 && *p == '*')
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req)
+{
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+                            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    if (server_origin_allowed(s, req->origin)) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", req->origin);
+        MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
+        MHD_add_response_header(r, "Vary", "Origin");
+    }
+}
+
+/* ---- requests ---- */
+
+static char *dup_header(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return v ? strdup(v) : NULL;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct request *req = cls;
+    if (req->nquery == HTTP_MAX_QUERY) {
+        req->nquery++; /* one past the cap marks "too many" */
+        return MHD_NO;
+    }
+    if (req->nquery > HTTP_MAX_QUERY)
+        return MHD_NO;
+    req->query[req->nquery].name = strdup(key);
+    req->query[req->nquery].value = strdup(value ? value : "");
+    req->nquery++;
+    return MHD_YES;
+}
+
+/* A client's X-Request-Id is kept when short and made of safe characters, else replaced. */
+static void set_request_id(struct request *req, const char *incoming)
+{
+    if (incoming) {
+        size_t n = strlen(incoming), i = 0;
+        if (n >= 8 && n <= HTTP_REQUEST_ID_MAX) {
+            for (; i < n; i++) {
+                char c = incoming[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.'))
+                    break;
+            }
+            if (i == n) {
+                memcpy(req->request_id, incoming, n + 1);
+                return;
+            }
+        }
+    }
+    id_new(req->request_id);
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+static void conn_req_free(struct conn_req *cr)
+{
+    struct request *q = &cr->req;
+    free(q->path);
+    free(cr->path_buf);
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i].name);
+    for (int i = 0; i < q->nquery && i < HTTP_MAX_QUERY; i++) {
+        free(q->query[i].name);
+        free(q->query[i].value);
+    }
+    free(q->authorization);
+    free(q->content_type);
+    free(q->accept);
+    free(q->origin);
+    free(q->range);
+    free(q->if_none_match);
+    free(q->user_agent);
+    buf_cleanup(&q->body);
+    json_decref(q->json);
+    free(q->auth);
+    if (cr->res.sse)
+        sse_discard(cr->res.sse);
+    res_cleanup(&cr->res);
+    free(cr);
+}
+
+/* Runs the route's handler with its preconditions (JSON body, authentication). Any thread. */
+static void run_handler(struct conn_req *cr)
+{
+    struct request *req = &cr->req;
+    struct response *res = &cr->res;
+    const struct route *rt = req->route;
+    log_set_request_id(req->request_id);
+    int err = DP_OK;
+    if (rt->flags & ROUTE_JSON) {
+        char msg[256];
+        err = json_parse_body(req->body.data, req->body.len, req->body.max ? req->body.max : (size_t)-1, &req->json,
+                              msg, sizeof msg);
+        if (!err && !json_is_object(req->json)) {
+            err = DP_ERR_BAD_JSON;
+            snprintf(msg, sizeof msg, "the body must be a JSON object");
+        }
+        if (err) {
+            res_error(res, req, err, "%s", msg);
+            goto out;
+        }
+    }
+    if (!(rt->flags & ROUTE_PUBLIC)) {
+        if (!cr->srv->auth_hook) {
+            res_error(res, req, DP_ERR_UNAUTHORIZED, "authentication is not available yet");
+            goto out;
+        }
+        err = cr->srv->auth_hook(req, res);
+        if (err) {
+            if (!res->status)
+                res_error(res, req, err, "%s", dp_strerror(err));
+            goto out;
+        }
+    }
+    if (rt->handler) {
+        err = rt->handler(req, res);
+        if (err && (!res->status || res->status < 400))
+            res_error(res, req, err, "%s", dp_strerror(err));
+        else if (!res->status)
+            res_error(res, req, DP_ERR_INTERNAL, "the handler produced no response");
+    }
+out:
+    /* Serialise here so the loop thread only copies bytes. */
+    if (res->json) {
+        size_t len;
+        char *s = json_dump_compact(res->json, &len);
+        json_decref(res->json);
+        res->json = NULL;
+        if (s) {
+            res->body = s;
+            res->body_len = len;
+        } else {
+            res->status = 500;
+        }
+    }
+    log_set_request_id(NULL);
+}
+
+static void task_work(struct pool_task *t, void *state)
+{
+    struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
+    cr->req.worker = state;
+    run_handler(cr);
+    cr->req.worker = NULL;
+}
+
+static void task_done(struct pool_task *t)
+{
+    struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
+    cr->state = ST_READY;
+    server_resume(cr->srv, cr);
+    /* on_posted/on_mhd_poll will run MHD; the pool's async does not, so kick it. */
+    mhd_run(cr->srv);
+}
+
+static void upgrade_release(void *arg)
+{
+    MHD_upgrade_action(arg, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)connection;
+    struct server *s = cls;
+    struct conn_req *cr = con_cls;
+    void *auth = cr->req.auth;
+    cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
+    int one = 1;
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth))
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static int is_websocket_request(struct MHD_Connection *c)
+{
+    const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+    return up && !strcasecmp(up, "websocket");
+}
+
+/* Turns cr->res into a libmicrohttpd response and queues it. Loop thread. */
+static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
+{
+    struct response *res = &cr->res;
+    struct request *req = &cr->req;
+    struct MHD_Response *r = NULL;
+    int status = res->status ? res->status : 500;
+
+    if (status == 101) {
+        r = MHD_create_response_for_upgrade(on_upgraded, s);
+        char accept[29];
+        const char *key = MHD_lookup_connection_value(cr->conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+        ws_accept_key(key ? key : "", accept);
+        MHD_add_response_header(r, "Upgrade", "websocket");
+        MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+    } else if (res->sse) {
+        r = sse_response(res->sse, cr);
+    } else if (res->fd >= 0) {
+        r = MHD_create_response_from_fd_at_offset64(res->fd_len, res->fd, res->fd_off);
+        res->fd = -1; /* libmicrohttpd closes it */
+    } else {
+        r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
+                                            res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        res->body = NULL;
+        res->body_len = 0;
+    }
+    if (!r)
+        return MHD_NO;
+    if (res->content_type[0])
+        MHD_add_response_header(r, "Content-Type", res->content_type);
+    for (int i = 0; i < res->nheaders; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    server_add_common_headers(s, r, req);
+    if (cr->immediate)
+        MHD_add_response_header(r, "Connection", "close");
+    cr->status_sent = status;
+    cr->state = ST_QUEUED;
+    enum MHD_Result ret = MHD_queue_response(cr->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    if (res->sse) {
+        /* The MHD response holds the stream now; its producer starts once headers are queued. */
+        if (ret == MHD_YES)
+            sse_start_producer(res->sse);
+        res->sse = NULL;
+    }
+    return ret;
+}
+
+/* Sets an error response ready to be queued. */
+static void ready_error(struct conn_req *cr, int status, const char *code, const char *msg, const char *allow)
+{
+    res_error_status(&cr->res, &cr->req, status, code, "%s", msg);
+    if (allow)
+        res_header(&cr->res, "Allow", allow);
+    cr->state = ST_READY;
+}
+
+static int is_api_path(const char *path)
+{
+    return !strncmp(path, "/api/", 5) || !strcmp(path, "/api") || !strncmp(path, "/v1/", 4) ||
+           !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/metrics") ||
+           !strncmp(path, "/ws_", 4);
+}
+
+/* First call for a request: copy what handlers need, route it, decide early errors. */
+static void request_begin(struct server *s, struct conn_req *cr, const char *url, const char *method)
+{
+    struct MHD_Connection *c = cr->conn;
+    struct request *req = &cr->req;
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    req->method = "OTHER";
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(method, methods[i]))
+            req->method = methods[i];
+    req->server = s;
+    req->path = strdup(url);
+    set_request_id(req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"));
+    client_ip(c, req->client_ip, sizeof req->client_ip);
+    req->authorization = dup_header(c, "Authorization");
+    req->content_type = dup_header(c, "Content-Type");
+    req->accept = dup_header(c, "Accept");
+    req->origin = dup_header(c, "Origin");
+    req->range = dup_header(c, "Range");
+    req->if_none_match = dup_header(c, "If-None-Match");
+    req->user_agent = dup_header(c, "User-Agent");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    req->content_length = cl ? strtoull(cl, NULL, 10) : 0;
+    res_cleanup(&cr->res);
+    cr->res.fd = -1;
+    cr->route_label = "unmatched";
+
+    if (MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL) > MAX_REQUEST_HEADERS) {
+        cr->immediate = 1;
+        ready_error(cr, 431, "too_many_headers", "too many request headers", NULL);
+        return;
+    }
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, req);
+    if (req->nquery > HTTP_MAX_QUERY) {
+        ready_error(cr, 400, "invalid_input", "too many query arguments", NULL);
+        return;
+    }
+    if (!strcmp(req->method, "OTHER")) {
+        ready_error(cr, 501, "not_implemented", "this HTTP method is not supported", NULL);
+        return;
+    }
+    if (!strcmp(req->method, "OPTIONS")) {
+        /* CORS preflight: allowed origins get the methods and headers; others get nothing extra. */
+        res_body(&cr->res, 204, "", NULL, 0);
+        if (server_origin_allowed(s, req->origin)) {
+            res_header(&cr->res, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+            res_header(&cr->res, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, X-Request-Id, Range, If-None-Match");
+            res_header(&cr->res, "Access-Control-Max-Age", "600");
+        }
+        cr->res.content_type[0] = 0;
+        cr->state = ST_READY;
+        return;
+    }
+
+    cr->path_buf = strdup(url);
+    char allow[128];
+    const struct route *rt = NULL;
+    enum router_result rr = router_match(s->router, req->method, cr->path_buf, &rt, req, allow, sizeof allow);
+    if (rr == ROUTER_NO_PATH) {
+        if ((req->method[0] == 'G' || req->method[0] == 'H') && !is_api_path(url) && s->cfg.web_dir &&
+            static_serve(s->cfg.web_dir, url, req, &cr->res) == DP_OK) {
+            cr->route_label = "static";
+            cr->state = ST_READY;
+            return;
+        }
+        ready_error(cr, 404, "not_found", "no such route", NULL);
+        return;
+    }
+    if (rr == ROUTER_NO_METHOD) {
+        ready_error(cr, 405, "method_not_allowed", "method not allowed on this route", allow);
+        return;
+    }
+    req->route = rt;
+    cr->route_label = rt->path;
+    if (rt->flags & ROUTE_NOT_IMPLEMENTED) {
+        ready_error(cr, 501, "not_implemented", "this capability is not built yet (see the README status table)",
+                    NULL);
+        return;
+    }
+    if (rt->flags & ROUTE_WEBSOCKET) {
+        const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+        const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+        if (!is_websocket_request(c)) {
+            ready_error(cr, 426, "upgrade_required", "this route speaks WebSocket only", NULL);
+            res_header(&cr->res, "Upgrade", "websocket");
+            return;
+        }
+        if (!ver || strcmp(ver, "13") || !key || strlen(key) != 24) {
+            ready_error(cr, 400, "invalid_input", "bad WebSocket handshake (version 13 and a 16-byte key)", NULL);
+            return;
+        }
+    }
+    size_t max = rt->body_max ? rt->body_max : s->cfg.json_body_max;
+    buf_init(&req->body, max);
+    if (req->content_length > max) {
+        cr->immediate = 1; /* don't read a body we will refuse */
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is larger than %zu bytes", max);
+        ready_error(cr, 413, "too_large", msg, NULL);
+        return;
+    }
+}
+
+static void on_ws_ready(struct conn_req *cr)
+{
+    /* A WebSocket route's handler (if any) ran as the handshake check; success → 101. */
+    if (cr->res.status == 0 || cr->res.status == 200) {
+        res_cleanup(&cr->res);
+        cr->res.fd = -1;
+        cr->res.status = 101;
+        cr->res.content_type[0] = 0;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct server *s = cls;
+    struct conn_req *cr = *con_cls;
+    if (!cr) {
+        cr = calloc(1, sizeof *cr);
+        if (!cr)
+            return MHD_NO;
+        cr->srv = s;
+        cr->conn = c;
+        cr->start = time_mono();
+        cr->res.fd = -1;
+        cr->task.work = task_work;
+        cr->task.done = task_done;
+        *con_cls = cr;
+        s->in_flight++;
+        request_begin(s, cr, url, method);
+        if (cr->immediate)
+            return queue_response(s, cr);
+        if (s->stopping && cr->state != ST_READY) {
+            ready_error(cr, 503, "unavailable", "the server is shutting down", NULL);
+            cr->immediate = 1;
+            return queue_response(s, cr);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (cr->state == ST_BODY) {
+            int err = buf_append(&cr->req.body, upload_data, *upload_size);
+            if (err == DP_ERR_TOO_LARGE) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "the body is larger than %zu bytes", cr->req.body.max);
+                buf_cleanup(&cr->req.body);
+                ready_error(cr, 413, "too_large", msg, NULL);
+                cr->immediate = 1;
+                *upload_size = 0;
+                return queue_response(s, cr);
+            } else if (err) {
+                return MHD_NO;
+            }
+        }
+        *upload_size = 0; /* consumed (or discarded for a response already decided) */
+        return MHD_YES;
+    }
+    switch (cr->state) {
+    case ST_BODY:
+        if (cr->req.route->flags & ROUTE_INLINE) {
+            run_handler(cr);
+            cr->state = ST_READY;
+            break;
+        }
+        cr->state = ST_RUNNING;
+        server_suspend(s, cr);
+        pool_submit(s->pool, &cr->task);
+        return MHD_YES;
+    case ST_RUNNING:
+    case ST_QUEUED:
+        return MHD_YES;
+    default:
+        break;
+    }
+    if (cr->req.route && (cr->req.route->flags & ROUTE_WEBSOCKET))
+        on_ws_ready(cr);
+    return queue_response(s, cr);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    struct server *s = cls;
+    struct conn_req *cr = *con_cls;
+    if (!cr)
+        return;
+    *con_cls = NULL;
+    if (cr->state == ST_RUNNING) {
+        /* The worker still holds the task: let task_done free it. Cannot happen while suspended
+         * (libmicrohttpd does not complete suspended connections), kept as a guard. */
+        DP_LOG(LOG_WARN, "[http] request completed while its handler runs");
+        return;
+    }
+    char status[8];
+    snprintf(status, sizeof status, "%d", cr->status_sent ? cr->status_sent : 499);
+    const char *labels[] = {cr->req.method, cr->route_label, status};
+    metric_add(m_requests, labels, 1);
+    metric_observe(m_duration, labels, time_mono() - cr->start);
+    s->in_flight--;
+    conn_req_free(cr);
+}
+
+/* ---- life cycle ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return DP_ERR_INVALID;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return DP_ERR_INVALID;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (!*host || !strcmp(host, "0.0.0.0"))
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!strcmp(host, "localhost"))
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return DP_ERR_INVALID;
+    return DP_OK;
+}
+
+int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
+               struct pool *pool)
+{
+    metrics_init_once();
+    struct server *s = calloc(1, sizeof *s);
+    if (!s)
+        return DP_ERR_NOMEM;
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->router = router;
+    s->pool = pool;
+    s->posted_tail = &s->posted_head;
+    pthread_mutex_init(&s->post_lock, NULL);
+    uv_async_init(loop, &s->post_async, on_posted);
+    s->post_async.data = s;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    uv_timer_init(loop, &s->stop_timer);
+    s->stop_timer.data = s;
+    metrics_on_collect(collect_server_gauges, s);
+    *out = s;
+    return DP_OK;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    DP_LOG(LOG_DEBUG, "[mhd] %s", msg);
+}
+
+int server_start(struct server *s)
+{
+    struct sockaddr_in sa;
+    if (parse_listen(s->cfg.listen, &sa)) {
+        DP_LOG(LOG_ERROR, "[http] bad listen address \"%s\" (expected host:port)", s->cfg.listen);
+        return DP_ERR_INVALID;
+    }
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    s->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!s->mhd) {
+        DP_LOG(LOG_ERROR, "[http] cannot listen on %s (address in use or not permitted)", s->cfg.listen);
+        return DP_ERR_IO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = pi ? pi->port : ntohs(sa.sin_port);
+    uv_poll_init(s->loop, &s->poll, di->epoll_fd);
+    s->poll_inited = 1;
+    s->poll.data = s;
+    uv_poll_start(&s->poll, UV_READABLE, on_mhd_poll);
+    mhd_run(s);
+    return DP_OK;
+}
+
+int server_port(const struct server *s)
+{
+    return s->port;
+}
+
+void server_set_auth_hook(struct server *s, server_auth_hook hook)
+{
+    s->auth_hook = hook;
+}
+
+uv_loop_t *server_loop(struct server *s)
+{
+    return s->loop;
+}
+
+struct pool *server_pool(struct server *s)
+{
+    return s->pool;
+}
+
+const struct server_config *server_config(const struct server *s)
+{
+    return &s->cfg;
+}
+
+struct ws_conn **server_ws_list(struct server *s)
+{
+    return &s->ws_list;
+}
+
+struct sse **server_sse_list(struct server *s)
+{
+    return &s->sse_list;
+}
+
+static void finish_stop(struct server *s)
+{
+    uv_timer_stop(&s->stop_timer);
+    /* libmicrohttpd must not be stopped with suspended connections: resume them first. */
+    while (s->suspended)
+        server_resume(s, s->suspended);
+    MHD_run(s->mhd);
+    uv_poll_stop(&s->poll);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    uv_timer_stop(&s->timer);
+    DP_LOG(LOG_INFO, "[http] stopped");
+    if (s->stop_done)
+        s->stop_done(s->stop_arg);
+}
+
+static void on_stop_tick(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    int busy = s->in_flight;
+    if ((busy <= 0 && ws_open_count(s) == 0) || time_mono() >= s->stop_deadline) {
+        if (busy > 0 || ws_open_count(s))
+            DP_LOG(LOG_WARN, "[http] shutdown deadline: %d requests and %d websockets still open", busy,
+                   ws_open_count(s));
+        finish_stop(s);
+    }
+}
+
+void server_shutdown(struct server *s, void (*done)(void *), void *arg)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    s->stop_done = done;
+    s->stop_arg = arg;
+    s->stop_deadline = time_mono() + (double)s->cfg.shutdown_timeout;
+    MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    DP_LOG(LOG_INFO, "[http] shutting down: %d requests in flight, %d websockets", s->in_flight, ws_open_count(s));
+    ws_close_all(s, 1001);
+    sse_cancel_all(s);
+    mhd_run(s);
+    uv_timer_start(&s->stop_timer, on_stop_tick, 0, 50);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct server *s = h->data;
+    if (--s->handles_open == 0) {
+        pthread_mutex_destroy(&s->post_lock);
+        free(s);
+    }
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    if (s->mhd) {
+        while (s->suspended)
+            server_resume(s, s->suspended);
+        uv_poll_stop(&s->poll);
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+    }
+    on_posted(&s->post_async);
+    s->handles_open = 3;
+    uv_close((uv_handle_t *)&s->post_async, on_handle_closed);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
+    if (s->poll_inited) {
+        s->handles_open++;
+        uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+    }
+}

@@ -1,0 +1,49 @@
+/* The HTTP server: libmicrohttpd driven by the libuv loop; handlers dispatched to the worker pool. */
+#ifndef DP_SERVER_H
+#define DP_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/pool.h"
+#include "net/http.h"
+#include "net/router.h"
+
+struct server_config {
+    const char *listen;       /* "host:port"; port 0 picks a free one */
+    long max_connections;
+    long timeout;             /* seconds of inactivity */
+    size_t json_body_max;     /* default body cap */
+    size_t ws_message_max;
+    long ws_ping_interval;    /* seconds */
+    long shutdown_timeout;    /* seconds */
+    const char *cors_origins; /* comma-separated allowlist */
+    const char *web_dir;      /* static files; NULL = none */
+};
+
+struct server;
+
+/* Authentication of non-public routes; runs on a worker before the handler. Returns DP_OK
+ * (req->auth set) or an error (the response is set by the hook or mapped from the code). */
+typedef int (*server_auth_hook)(struct request *req, struct response *res);
+
+/* Creates a server (not yet listening). router and pool stay owned by the caller. */
+int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
+               struct pool *pool);
+/* Binds and starts accepting. DP_ERR_IO when the address is taken or invalid. */
+int server_start(struct server *s);
+int server_port(const struct server *s);
+void server_set_auth_hook(struct server *s, server_auth_hook hook);
+/* Graceful stop: stop accepting, let in-flight requests finish (bounded by shutdown_timeout),
+ * close WebSockets with 1001, then call done on the loop thread. */
+void server_shutdown(struct server *s, void (*done)(void *arg), void *arg);
+void server_free(struct server *s);
+/* Runs fn(arg) on the loop thread soon; callable from any thread. */
+void server_post(struct server *s, void (*fn)(void *arg), void *arg);
+uv_loop_t *server_loop(struct server *s);
+struct pool *server_pool(struct server *s);
+const struct server_config *server_config(const struct server *s);
+/* Lets libmicrohttpd make progress now (after a resume from outside its callbacks). Loop thread. */
+void server_kick(struct server *s);
+
+#endif

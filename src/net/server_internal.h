@@ -1,0 +1,61 @@
+/* Pieces shared by the files of net/ (server, ws, sse, static files); not for other layers. */
+#ifndef DP_SERVER_INTERNAL_H
+#define DP_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+
+#include "net/server.h"
+
+struct ws_conn;
+struct sse;
+
+/* One request in flight, from its first header callback until libmicrohttpd completes it. */
+struct conn_req {
+    struct request req;
+    struct response res;
+    struct pool_task task;
+    struct server *srv;
+    struct MHD_Connection *conn;
+    char *path_buf;     /* router's mutable copy of the path (params point into it) */
+    int state;          /* enum conn_state */
+    int suspended;      /* suspended in libmicrohttpd */
+    int immediate;      /* queue the ready response at once (e.g. 413: don't read the body) */
+    double start;       /* time_mono() at the first callback */
+    const char *route_label; /* metrics label: the route pattern, "static" or "unmatched" */
+    int status_sent;
+    struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
+};
+
+/* Security, request-id and CORS headers added to every response. */
+void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req);
+/* 1 when origin is in the CORS allowlist. */
+int server_origin_allowed(const struct server *s, const char *origin);
+
+/* Static files: fills res for path (GET/HEAD) from web_dir; DP_ERR_NOT_FOUND when absent. Loop thread. */
+int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res);
+
+/* Suspend/resume bookkeeping (loop thread). */
+void server_suspend(struct server *s, struct conn_req *cr);
+void server_resume(struct server *s, struct conn_req *cr);
+
+/* WebSocket: adopt an upgraded socket. release(arg) gives the socket back when done. */
+struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
+                         void (*release)(void *arg), void *release_arg, void *auth);
+void ws_close_all(struct server *s, unsigned short code);
+int ws_open_count(const struct server *s);
+/* Computes Sec-WebSocket-Accept for key (29 bytes incl. NUL). */
+void ws_accept_key(const char *key, char out[29]);
+
+/* SSE: the libmicrohttpd response streaming s for cr. */
+struct MHD_Response *sse_response(struct sse *s, struct conn_req *cr);
+void sse_start_producer(struct sse *s);
+/* Drops a stream whose response was never queued (handler error, shutdown). */
+void sse_discard(struct sse *s);
+void sse_cancel_all(struct server *s);
+
+/* Server internals exposed to ws.c and sse.c. */
+struct ws_conn **server_ws_list(struct server *s);
+struct sse **server_sse_list(struct server *s);
+void server_metrics_ws(struct server *s, int delta);
+
+#endif

@@ -1,0 +1,83 @@
+/* Static files of the browser UI (web/): safe path mapping, ETag revalidation, no-cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "net/server_internal.h"
+
+static const struct {
+    const char *ext;
+    const char *type;
+} mime_types[] = {
+    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},   {".json", "application/json; charset=utf-8"},
+    {".svg", "image/svg+xml"},             {".png", "image/png"},
+    {".jpg", "image/jpeg"},                {".webp", "image/webp"},
+    {".ico", "image/x-icon"},              {".txt", "text/plain; charset=utf-8"},
+    {".woff2", "font/woff2"},              {".wasm", "application/wasm"},
+};
+
+static const char *mime_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot)
+        for (size_t i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
+            if (!strcmp(dot, mime_types[i].ext))
+                return mime_types[i].type;
+    return "application/octet-stream";
+}
+
+/* Refuses anything that could leave web_dir: "..", backslashes, NUL, hidden files. */
+static int path_safe(const char *path)
+{
+    if (path[0] != '/' || strlen(path) > 512)
+        return 0;
+    for (const char *p = path; *p; p++) {
+        if (*p == '\\')
+            return 0;
+        if (p[0] == '/' && p[1] == '.')
+            return 0; /* "..", "." and dot-files */
+    }
+    return 1;
+}
+
+int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res)
+{
+    if (!path_safe(path))
+        return DP_ERR_NOT_FOUND;
+    char full[1024];
+    size_t plen = strlen(path);
+    int n = snprintf(full, sizeof full, "%s%s%s", web_dir, path, path[plen - 1] == '/' ? "index.html" : "");
+    if (n < 0 || (size_t)n >= sizeof full)
+        return DP_ERR_NOT_FOUND;
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return DP_ERR_NOT_FOUND;
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return DP_ERR_NOT_FOUND;
+    }
+    char etag[64];
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+    /* No build step means no hashed names: let browsers cache but revalidate every time. */
+    res_header(res, "ETag", etag);
+    res_header(res, "Cache-Control", "no-cache");
+    if (req->if_none_match && strstr(req->if_none_match, etag)) {
+        close(fd);
+        res_body(res, 304, "", NULL, 0);
+        res->content_type[0] = 0;
+        return DP_OK;
+    }
+    res->status = 200;
+    res->fd = fd;
+    res->fd_off = 0;
+    res->fd_len = (uint64_t)st.st_size;
+    snprintf(res->content_type, sizeof res->content_type, "%s", mime_for(full));
+    return DP_OK;
+}

@@ -1,0 +1,304 @@
+/* WebSocket connections: wslay framing over an adopted socket, driven by a uv_poll_t. */
+#include "net/ws.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <wslay/wslay.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/sha1.h"
+#include "core/timeutil.h"
+#include "core/utf8.h"
+#include "net/server_internal.h"
+
+struct ws_conn {
+    struct server *srv;
+    const struct ws_handler *h;
+    wslay_event_context_ptr ctx;
+    uv_poll_t poll;
+    uv_timer_t ping_timer;
+    int fd;
+    char *extra;                      /* bytes libmicrohttpd read past the handshake */
+    size_t extra_len, extra_off;
+    void (*release)(void *arg);       /* gives the socket back (closes it) */
+    void *release_arg;
+    void *auth;                       /* the caller's identity (owned, free()) */
+    void *user;                       /* the route's per-connection state */
+    double last_rx, last_ping;        /* time_mono() of the last byte in / ping out */
+    int handles_open;
+    int torn_down;
+    struct ws_conn *next, **pprev;
+};
+
+void ws_accept_key(const char *key, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    char buf[128];
+    uint8_t digest[20];
+    size_t klen = strnlen(key, 64);
+    memcpy(buf, key, klen);
+    memcpy(buf + klen, guid, sizeof guid - 1);
+    sha1(buf, klen + sizeof guid - 1, digest);
+    sodium_bin2base64(out, 29, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
+    (void)flags;
+    struct ws_conn *c = user;
+    if (c->extra_off < c->extra_len) {
+        size_t n = c->extra_len - c->extra_off;
+        if (n > len)
+            n = len;
+        memcpy(buf, c->extra + c->extra_off, n);
+        c->extra_off += n;
+        c->last_rx = time_mono();
+        return (ssize_t)n;
+    }
+    ssize_t r;
+    do
+        r = recv(c->fd, buf, len, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
+                                                                             : WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    if (r == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    c->last_rx = time_mono();
+    return r;
+}
+
+static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
+    (void)flags;
+    struct ws_conn *c = user;
+    ssize_t r;
+    do
+        r = send(c->fd, data, len, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
+                                                                             : WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return r;
+}
+
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+    struct ws_conn *c = user;
+    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+        return; /* ping/pong/close are answered by wslay */
+    if (arg->opcode == WSLAY_TEXT_FRAME && !utf8_valid((const char *)arg->msg, arg->msg_length)) {
+        wslay_event_queue_close(ctx, 1007, (const uint8_t *)"invalid UTF-8", 13);
+        return;
+    }
+    if (c->h && c->h->on_message && !wslay_event_get_close_sent(ctx))
+        c->h->on_message(c, arg->opcode == WSLAY_TEXT_FRAME, arg->msg, arg->msg_length);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct ws_conn *c = h->data;
+    if (--c->handles_open)
+        return;
+    wslay_event_context_free(c->ctx);
+    c->release(c->release_arg);
+    struct server *s = c->srv;
+    free(c->extra);
+    free(c->auth);
+    free(c);
+    server_kick(s);
+}
+
+/* Ends the connection: tells the route, stops watching, gives the socket back. */
+static void ws_teardown(struct ws_conn *c)
+{
+    if (c->torn_down)
+        return;
+    c->torn_down = 1;
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+    if (c->h && c->h->on_close)
+        c->h->on_close(c);
+    uv_poll_stop(&c->poll);
+    uv_timer_stop(&c->ping_timer);
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events);
+
+/* Re-arms the poll for what wslay wants next, or tears down when it wants nothing. */
+static void ws_update(struct ws_conn *c)
+{
+    if (c->torn_down)
+        return;
+    int want_r = wslay_event_want_read(c->ctx), want_w = wslay_event_want_write(c->ctx);
+    if (!want_r && !want_w) {
+        ws_teardown(c);
+        return;
+    }
+    uv_poll_start(&c->poll, (want_r ? UV_READABLE : 0) | (want_w ? UV_WRITABLE : 0), on_poll);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct ws_conn *c = p->data;
+    if (status < 0) {
+        ws_teardown(c);
+        return;
+    }
+    if ((events & UV_READABLE) && wslay_event_recv(c->ctx) != 0) {
+        ws_teardown(c);
+        return;
+    }
+    if (c->torn_down)
+        return;
+    if (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0) {
+        ws_teardown(c);
+        return;
+    }
+    ws_update(c);
+}
+
+static void on_ping_timer(uv_timer_t *t)
+{
+    struct ws_conn *c = t->data;
+    double now = time_mono();
+    if (c->last_ping > 0 && c->last_rx < c->last_ping) {
+        DP_LOG(LOG_INFO, "[ws] no pong within the keepalive interval: closing");
+        ws_teardown(c);
+        return;
+    }
+    struct wslay_event_msg m = {WSLAY_PING, (const uint8_t *)"", 0};
+    wslay_event_queue_msg(c->ctx, &m);
+    c->last_ping = now;
+    if (wslay_event_send(c->ctx) != 0) {
+        ws_teardown(c);
+        return;
+    }
+    ws_update(c);
+}
+
+struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
+                         void (*release)(void *arg), void *release_arg, void *auth)
+{
+    const struct server_config *cfg = server_config(s);
+    struct ws_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    static const struct wslay_event_callbacks cbs = {on_recv, on_send, NULL, NULL, NULL, NULL, on_msg};
+    if (wslay_event_context_server_init(&c->ctx, &cbs, c)) {
+        free(c);
+        return NULL;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ctx, cfg->ws_message_max);
+    if (extra_len) {
+        c->extra = malloc(extra_len);
+        if (!c->extra) {
+            wslay_event_context_free(c->ctx);
+            free(c);
+            return NULL;
+        }
+        memcpy(c->extra, extra, extra_len);
+        c->extra_len = extra_len;
+    }
+    c->srv = s;
+    c->h = rt ? rt->ws : NULL;
+    c->fd = fd;
+    c->release = release;
+    c->release_arg = release_arg;
+    c->auth = auth;
+    c->last_rx = time_mono();
+    uv_poll_init_socket(server_loop(s), &c->poll, fd);
+    uv_timer_init(server_loop(s), &c->ping_timer);
+    c->poll.data = c->ping_timer.data = c;
+    c->handles_open = 2;
+    struct ws_conn **head = server_ws_list(s);
+    c->next = *head;
+    if (*head)
+        (*head)->pprev = &c->next;
+    c->pprev = head;
+    *head = c;
+    uint64_t ping_ms = (uint64_t)cfg->ws_ping_interval * 1000;
+    uv_timer_start(&c->ping_timer, on_ping_timer, ping_ms, ping_ms);
+    if (c->h && c->h->on_open)
+        c->h->on_open(c);
+    /* Bytes that came with the handshake are parsed now; the poll handles the rest. */
+    if (c->extra_len && !c->torn_down && wslay_event_recv(c->ctx) != 0)
+        ws_teardown(c);
+    ws_update(c);
+    return c;
+}
+
+static int ws_queue(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
+{
+    if (c->torn_down || wslay_event_get_close_sent(c->ctx))
+        return DP_ERR_CANCELLED;
+    struct wslay_event_msg m = {opcode, p, n};
+    if (wslay_event_queue_msg(c->ctx, &m))
+        return DP_ERR_NOMEM;
+    ws_update(c);
+    return DP_OK;
+}
+
+int ws_send_text(struct ws_conn *c, const char *p, size_t n)
+{
+    return ws_queue(c, WSLAY_TEXT_FRAME, p, n);
+}
+
+int ws_send_binary(struct ws_conn *c, const void *p, size_t n)
+{
+    return ws_queue(c, WSLAY_BINARY_FRAME, p, n);
+}
+
+void ws_close(struct ws_conn *c, uint16_t code, const char *reason)
+{
+    if (c->torn_down || wslay_event_get_close_sent(c->ctx))
+        return;
+    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    ws_update(c);
+}
+
+void *ws_user(const struct ws_conn *c)
+{
+    return c->user;
+}
+
+void ws_set_user(struct ws_conn *c, void *user)
+{
+    c->user = user;
+}
+
+void *ws_auth(const struct ws_conn *c)
+{
+    return c->auth;
+}
+
+void ws_close_all(struct server *s, unsigned short code)
+{
+    struct ws_conn *next;
+    for (struct ws_conn *c = *server_ws_list(s); c; c = next) {
+        next = c->next; /* ws_close may tear c down and unlink it */
+        ws_close(c, code, "server shutting down");
+    }
+}
+
+int ws_open_count(const struct server *s)
+{
+    int n = 0;
+    for (struct ws_conn *c = *server_ws_list((struct server *)s); c; c = c->next)
+        n++;
+    return n;
+}

@@ -1,0 +1,29 @@
+/* WebSocket connections (RFC 6455 via wslay) for routes declared with ROUTE_WEBSOCKET. */
+#ifndef DP_WS_H
+#define DP_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ws_conn;
+
+/* What a WebSocket route does; every callback runs on the loop thread and must not block. */
+struct ws_handler {
+    void (*on_open)(struct ws_conn *c);
+    /* A whole message (text is valid UTF-8). */
+    void (*on_message)(struct ws_conn *c, int is_text, const uint8_t *p, size_t n);
+    /* The connection is gone; free user data here. */
+    void (*on_close)(struct ws_conn *c);
+};
+
+/* Queue a message; DP_ERR_CANCELLED when the connection is closing. Loop thread only. */
+int ws_send_text(struct ws_conn *c, const char *p, size_t n);
+int ws_send_binary(struct ws_conn *c, const void *p, size_t n);
+/* Starts the closing handshake with code and reason. */
+void ws_close(struct ws_conn *c, uint16_t code, const char *reason);
+void *ws_user(const struct ws_conn *c);
+void ws_set_user(struct ws_conn *c, void *user);
+/* The authenticated caller (from the upgrade request's auth hook), or NULL. */
+void *ws_auth(const struct ws_conn *c);
+
+#endif

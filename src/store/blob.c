@@ -1,0 +1,111 @@
+/* The blob store registry and the backend-independent wrappers. */
+#include "store/blob.h"
+
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/blob_impl.h"
+
+int blob_key_valid(const char *key)
+{
+    if (!key)
+        return 0;
+    for (int i = 0; i < BLOB_KEY_LEN; i++)
+        if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+            return 0;
+    return key[BLOB_KEY_LEN] == 0;
+}
+
+/* Which backend serves url: file:// URLs and plain paths are the local file system. */
+static const struct blob_ops *blob_ops_for_url(const char *url)
+{
+    if (strncmp(url, "file://", 7) == 0 || !strstr(url, "://"))
+        return &blob_fs_ops;
+    return NULL;
+}
+
+int blob_store_open(struct blob_store **out, const char *url)
+{
+    *out = NULL;
+    if (!url || !*url)
+        return DP_ERR_INVALID;
+    const struct blob_ops *ops = blob_ops_for_url(url);
+    if (!ops) {
+        DP_LOG(LOG_ERROR, "[blob] unsupported blob store url scheme: %.*s",
+               (int)(strstr(url, "://") - url), url);
+        return DP_ERR_INVALID;
+    }
+    return ops->open(out, url);
+}
+
+void blob_store_close(struct blob_store *bs)
+{
+    if (bs)
+        bs->ops->close(bs);
+}
+
+const char *blob_store_backend(const struct blob_store *bs)
+{
+    return bs->ops->name;
+}
+
+int blob_writer_new(struct blob_store *bs, struct blob_writer **out)
+{
+    *out = NULL;
+    return bs->ops->writer_new(bs, out);
+}
+
+int blob_write(struct blob_writer *w, const void *p, size_t n)
+{
+    if (!p && n)
+        return DP_ERR_INVALID;
+    return w->bs->ops->writer_write(w, p, n);
+}
+
+int blob_commit(struct blob_writer *w, char key[BLOB_KEY_LEN + 1], uint64_t *size)
+{
+    uint64_t ignored;
+    return w->bs->ops->writer_commit(w, key, size ? size : &ignored);
+}
+
+void blob_abort(struct blob_writer *w)
+{
+    if (w)
+        w->bs->ops->writer_abort(w);
+}
+
+int blob_put(struct blob_store *bs, const void *p, size_t n, char key[BLOB_KEY_LEN + 1])
+{
+    struct blob_writer *w;
+    int err = blob_writer_new(bs, &w);
+    if (err)
+        return err;
+    err = blob_write(w, p, n);
+    if (err) {
+        blob_abort(w);
+        return err;
+    }
+    return blob_commit(w, key, NULL);
+}
+
+int blob_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size)
+{
+    *fd = -1;
+    if (!blob_key_valid(key))
+        return DP_ERR_INVALID;
+    uint64_t ignored;
+    return bs->ops->open_read(bs, key, fd, size ? size : &ignored);
+}
+
+int blob_remove(struct blob_store *bs, const char *key)
+{
+    if (!blob_key_valid(key))
+        return DP_ERR_INVALID;
+    return bs->ops->remove(bs, key);
+}
+
+int blob_ping(struct blob_store *bs)
+{
+    return bs->ops->ping(bs);
+}

@@ -1,0 +1,44 @@
+/* The blob store: large immutable objects, content-addressed by SHA-256. */
+#ifndef DP_BLOB_H
+#define DP_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLOB_KEY_LEN 64 /* hex SHA-256 */
+
+struct blob_store;  /* thread-safe; shared by all threads */
+struct blob_writer; /* one streaming upload; used by one thread at a time */
+
+struct blob_ops {
+    const char *name;
+    int (*open)(struct blob_store **out, const char *url);
+    void (*close)(struct blob_store *bs);
+    int (*writer_new)(struct blob_store *bs, struct blob_writer **out);
+    int (*writer_write)(struct blob_writer *w, const void *p, size_t n);
+    /* Makes the blob durable and visible under its SHA-256 (hex in key, NUL-terminated). */
+    int (*writer_commit)(struct blob_writer *w, char key[BLOB_KEY_LEN + 1], uint64_t *size);
+    void (*writer_abort)(struct blob_writer *w); /* discards; nothing is left behind */
+    /* Opens the blob for reading: a file descriptor the caller closes. */
+    int (*open_read)(struct blob_store *bs, const char *key, int *fd, uint64_t *size);
+    int (*remove)(struct blob_store *bs, const char *key);
+    int (*ping)(struct blob_store *bs);
+};
+
+/* url: a directory path or file:///path (the local file system backend). */
+int blob_store_open(struct blob_store **out, const char *url);
+void blob_store_close(struct blob_store *bs);
+const char *blob_store_backend(const struct blob_store *bs);
+/* A streaming writer: write any number of chunks, then commit or abort (which free it). */
+int blob_writer_new(struct blob_store *bs, struct blob_writer **out);
+int blob_write(struct blob_writer *w, const void *p, size_t n);
+int blob_commit(struct blob_writer *w, char key[BLOB_KEY_LEN + 1], uint64_t *size);
+void blob_abort(struct blob_writer *w);
+/* Convenience: stores a whole buffer. */
+int blob_put(struct blob_store *bs, const void *p, size_t n, char key[BLOB_KEY_LEN + 1]);
+/* DP_ERR_NOT_FOUND when absent; DP_ERR_INVALID when key is not 64 lower-case hex digits. */
+int blob_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size);
+int blob_remove(struct blob_store *bs, const char *key);
+int blob_ping(struct blob_store *bs);
+
+#endif

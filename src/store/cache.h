@@ -1,0 +1,48 @@
+/* The cache: in-process (default) or Redis, with TTLs, invalidation, counters and pub/sub. */
+#ifndef DP_CACHE_H
+#define DP_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cache; /* one handle per thread (a Redis connection); the memory backend shares one table */
+
+struct cache_ops {
+    const char *name;
+    int (*open)(struct cache **out, const char *url);
+    void (*close)(struct cache *c);
+    /* *val is malloc'd (caller frees), NUL-terminated; DP_ERR_NOT_FOUND when absent/expired. */
+    int (*get)(struct cache *c, const char *key, char **val, size_t *len);
+    int (*set)(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms);
+    int (*del)(struct cache *c, const char *key);
+    /* Atomically adds delta; creates the key with ttl_ms when new. */
+    int (*incr)(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
+    int (*publish)(struct cache *c, const char *channel, const void *msg, size_t len);
+    int (*ping)(struct cache *c);
+};
+
+/* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. */
+int cache_open(struct cache **out, const char *url);
+void cache_close(struct cache *c);
+const char *cache_backend(const struct cache *c);
+int cache_get(struct cache *c, const char *key, char **val, size_t *len);
+int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms);
+int cache_del(struct cache *c, const char *key); /* invalidation; DP_OK when absent */
+int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
+int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len);
+int cache_ping(struct cache *c);
+
+/* Call latency observed by every cache call (seconds), for metrics; set by the server. */
+extern void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
+
+/* Pub/sub subscriptions delivered on a libuv loop thread (cross-instance events). */
+struct uv_loop_s;
+struct pubsub;
+typedef void (*pubsub_cb)(void *arg, const char *channel, const char *msg, size_t len);
+/* Subscribes on loop; url as for cache_open (memory: delivers only this process's publishes). */
+int pubsub_open(struct pubsub **out, struct uv_loop_s *loop, const char *url);
+/* cb runs on the loop thread for every message on channel. */
+int pubsub_subscribe(struct pubsub *ps, const char *channel, pubsub_cb cb, void *arg);
+void pubsub_close(struct pubsub *ps);
+
+#endif
