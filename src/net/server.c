@@ -28,6 +28,7 @@
 
 #define MAX_REQUEST_HEADERS 64
 #define HEADER_MEMORY_LIMIT (64 * 1024)
+#define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
 
 enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
 
@@ -92,12 +93,6 @@ static void collect_server_gauges(void *arg)
     metric_set(m_busy, NULL, (double)pool_busy(s->pool));
     metric_set(m_in_flight, NULL, (double)s->in_flight);
     metric_set(m_ws_open, NULL, (double)ws_open_count(s));
-}
-
-void server_metrics_ws(struct server *s, int delta)
-{
-    (void)s;
-    metric_add(m_ws_open, NULL, delta);
 }
 
 /* ---- libmicrohttpd on the libuv loop ---- */
@@ -179,6 +174,7 @@ void server_suspend(struct server *s, struct conn_req *cr)
 
 void server_resume(struct server *s, struct conn_req *cr)
 {
+    (void)s; /* the list head lives in s, reached through prev_suspended */
     if (!cr->suspended)
         return;
     cr->suspended = 0;
@@ -419,6 +415,15 @@ static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
     struct MHD_Response *r = NULL;
     int status = res->status ? res->status : 500;
 
+    if (res->json) {
+        /* Early answers (404, 405, 413 …) are decided on the loop and still hold JSON. */
+        size_t len;
+        char *body = json_dump_compact(res->json, &len);
+        json_decref(res->json);
+        res->json = NULL;
+        res->body = body;
+        res->body_len = body ? len : 0;
+    }
     if (status == 101) {
         r = MHD_create_response_for_upgrade(on_upgraded, s);
         char accept[29];
@@ -623,16 +628,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cr->state == ST_BODY) {
             int err = buf_append(&cr->req.body, upload_data, *upload_size);
             if (err == DP_ERR_TOO_LARGE) {
+                /* libmicrohttpd cannot queue a response mid-body: discard the rest (bounded)
+                 * and answer 413 at the end, closing the connection. */
                 char msg[96];
                 snprintf(msg, sizeof msg, "the body is larger than %zu bytes", cr->req.body.max);
                 buf_cleanup(&cr->req.body);
                 ready_error(cr, 413, "too_large", msg, NULL);
                 cr->immediate = 1;
-                *upload_size = 0;
-                return queue_response(s, cr);
             } else if (err) {
                 return MHD_NO;
             }
+        } else if (cr->immediate) {
+            cr->discarded += *upload_size;
+            if (cr->discarded > DISCARD_MAX)
+                return MHD_NO; /* a huge refused body: hang up rather than read it all */
         }
         *upload_size = 0; /* consumed (or discarded for a response already decided) */
         return MHD_YES;

@@ -23,6 +23,7 @@ struct conn_req {
     double start;       /* time_mono() at the first callback */
     const char *route_label; /* metrics label: the route pattern, "static" or "unmatched" */
     int status_sent;
+    uint64_t discarded; /* body bytes read and dropped after a refusal */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
 };
 
@@ -56,6 +57,5 @@ void sse_cancel_all(struct server *s);
 /* Server internals exposed to ws.c and sse.c. */
 struct ws_conn **server_ws_list(struct server *s);
 struct sse **server_sse_list(struct server *s);
-void server_metrics_ws(struct server *s, int delta);
 
 #endif

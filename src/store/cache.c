@@ -1,0 +1,124 @@
+/* The cache registry and the backend-independent wrappers: argument caps and call timing. */
+#include "store/cache.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "store/cache_impl.h"
+
+void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
+
+long long cache_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int observe(const struct cache *c, const char *op, double t0, int err)
+{
+    void (*hook)(const char *, const char *, double, int) = cache_observe_hook;
+    if (hook)
+        hook(c->ops->name, op, now_s() - t0, err);
+    return err;
+}
+
+const struct cache_ops *cache_ops_for_url(const char *url)
+{
+    if (!url || !*url || strcasecmp(url, "memory:") == 0 || strcasecmp(url, "memory") == 0 ||
+        strcasecmp(url, "memory://") == 0)
+        return &cache_memory_ops;
+    if (strncasecmp(url, "redis://", 8) == 0)
+        return &cache_redis_ops;
+    return NULL;
+}
+
+static int key_ok(const char *key)
+{
+    return key && *key && strlen(key) <= CACHE_KEY_MAX;
+}
+
+int cache_open(struct cache **out, const char *url)
+{
+    *out = NULL;
+    const struct cache_ops *ops = cache_ops_for_url(url);
+    if (!ops)
+        return DP_ERR_INVALID;
+    return ops->open(out, url);
+}
+
+void cache_close(struct cache *c)
+{
+    if (c)
+        c->ops->close(c);
+}
+
+const char *cache_backend(const struct cache *c)
+{
+    return c->ops->name;
+}
+
+int cache_get(struct cache *c, const char *key, char **val, size_t *len)
+{
+    size_t ignored;
+    *val = NULL;
+    if (!len)
+        len = &ignored;
+    *len = 0;
+    if (!key_ok(key))
+        return DP_ERR_INVALID;
+    double t0 = now_s();
+    return observe(c, "get", t0, c->ops->get(c, key, val, len));
+}
+
+int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
+{
+    if (!key_ok(key) || (!val && len))
+        return DP_ERR_INVALID;
+    if (len > CACHE_VAL_MAX)
+        return DP_ERR_TOO_LARGE;
+    double t0 = now_s();
+    return observe(c, "set", t0, c->ops->set(c, key, val ? val : "", len, ttl_ms));
+}
+
+int cache_del(struct cache *c, const char *key)
+{
+    if (!key_ok(key))
+        return DP_ERR_INVALID;
+    double t0 = now_s();
+    return observe(c, "del", t0, c->ops->del(c, key));
+}
+
+int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result)
+{
+    int64_t ignored;
+    if (!key_ok(key))
+        return DP_ERR_INVALID;
+    double t0 = now_s();
+    return observe(c, "incr", t0, c->ops->incr(c, key, delta, ttl_ms, result ? result : &ignored));
+}
+
+int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)
+{
+    if (!key_ok(channel) || (!msg && len))
+        return DP_ERR_INVALID;
+    if (len > CACHE_VAL_MAX)
+        return DP_ERR_TOO_LARGE;
+    double t0 = now_s();
+    return observe(c, "publish", t0, c->ops->publish(c, channel, msg ? msg : "", len));
+}
+
+int cache_ping(struct cache *c)
+{
+    double t0 = now_s();
+    return observe(c, "ping", t0, c->ops->ping(c));
+}

@@ -1,0 +1,369 @@
+/* The in-process cache backend: one mutex-protected hash table shared by every handle. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/cache_impl.h"
+
+#define MEM_MAX_ENTRIES 100000
+#define MEM_MAX_BYTES ((size_t)256 << 20) /* keys + values */
+#define MEM_MIN_BUCKETS 1024
+#define MEM_MAX_BUCKETS ((size_t)1 << 18)
+#define MEM_SWEEP_MS 1000 /* at most one full expiry sweep a second */
+
+struct mem_entry {
+    struct mem_entry *hnext;       /* hash chain */
+    struct mem_entry *prev, *next; /* recency list: mem.oldest … mem.newest */
+    uint64_t hash;
+    long long expires_ms;          /* monotonic ms; 0 = never */
+    size_t klen, vlen;
+    char *val;                     /* vlen bytes + NUL */
+    char key[];                    /* klen bytes + NUL */
+};
+
+/* The process-wide table; created by the first handle, freed with the last. */
+static struct {
+    pthread_mutex_t mu;
+    int refs;                     /* open handles */
+    struct mem_entry **buckets;
+    size_t nbuckets;              /* a power of 2 */
+    size_t count, bytes;
+    struct mem_entry *oldest, *newest;
+    long long last_sweep_ms;
+    unsigned char hkey[crypto_shorthash_KEYBYTES]; /* SipHash key: keys may come from outside */
+} mem = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t key_hash(const char *key, size_t klen)
+{
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)key, klen, mem.hkey);
+    uint64_t h;
+    memcpy(&h, out, sizeof(h));
+    return h;
+}
+
+static size_t entry_bytes(const struct mem_entry *e)
+{
+    return e->klen + e->vlen + sizeof(*e);
+}
+
+static void list_unlink(struct mem_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        mem.oldest = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        mem.newest = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void list_append(struct mem_entry *e)
+{
+    e->prev = mem.newest;
+    e->next = NULL;
+    if (mem.newest)
+        mem.newest->next = e;
+    else
+        mem.oldest = e;
+    mem.newest = e;
+}
+
+static struct mem_entry **bucket_of(uint64_t hash)
+{
+    return &mem.buckets[hash & (mem.nbuckets - 1)];
+}
+
+static void entry_remove(struct mem_entry *e)
+{
+    struct mem_entry **pp = bucket_of(e->hash);
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    list_unlink(e);
+    mem.count--;
+    mem.bytes -= entry_bytes(e);
+    free(e->val);
+    free(e);
+}
+
+static int expired(const struct mem_entry *e, long long now)
+{
+    return e->expires_ms && e->expires_ms <= now;
+}
+
+/* The live entry for key, or NULL; an expired one is removed on the way (lazy expiry). */
+static struct mem_entry *lookup(const char *key, size_t klen, uint64_t hash, long long now)
+{
+    for (struct mem_entry *e = *bucket_of(hash); e; e = e->hnext) {
+        if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) {
+            if (expired(e, now)) {
+                entry_remove(e);
+                return NULL;
+            }
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void sweep(long long now)
+{
+    if (now - mem.last_sweep_ms < MEM_SWEEP_MS)
+        return;
+    mem.last_sweep_ms = now;
+    for (struct mem_entry *e = mem.oldest, *next; e; e = next) {
+        next = e->next;
+        if (expired(e, now))
+            entry_remove(e);
+    }
+}
+
+static void grow(void)
+{
+    if (mem.count < mem.nbuckets || mem.nbuckets >= MEM_MAX_BUCKETS)
+        return;
+    size_t n = mem.nbuckets * 2;
+    struct mem_entry **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < mem.nbuckets; i++) {
+        for (struct mem_entry *e = mem.buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            e->hnext = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    }
+    free(mem.buckets);
+    mem.buckets = b;
+    mem.nbuckets = n;
+}
+
+/* Makes room for extra more bytes and, when adding, one more entry: drops expired entries,
+ * then the least recently used ones. An entry being updated is off the list meanwhile. */
+static void make_room(size_t extra, int adding, long long now)
+{
+    size_t n = (size_t)(adding != 0);
+    if (mem.count + n <= MEM_MAX_ENTRIES && mem.bytes + extra <= MEM_MAX_BYTES)
+        return;
+    mem.last_sweep_ms = 0;
+    sweep(now);
+    while (mem.oldest && (mem.count + n > MEM_MAX_ENTRIES || mem.bytes + extra > MEM_MAX_BYTES))
+        entry_remove(mem.oldest);
+}
+
+/* Stores val under key (mem.mu held); the entry's expiry is set by the caller. */
+static int store(const char *key, size_t klen, uint64_t hash, const void *val, size_t vlen,
+                 long long now, struct mem_entry **out)
+{
+    char *v = malloc(vlen + 1);
+    if (!v)
+        return DP_ERR_NOMEM;
+    if (vlen)
+        memcpy(v, val, vlen);
+    v[vlen] = 0;
+    struct mem_entry *e = lookup(key, klen, hash, now);
+    if (e) {
+        list_unlink(e);
+        if (vlen > e->vlen)
+            make_room(vlen - e->vlen, 0, now);
+        mem.bytes -= e->vlen;
+        free(e->val);
+        e->val = v;
+        e->vlen = vlen;
+        mem.bytes += vlen;
+        list_append(e);
+        *out = e;
+        return DP_OK;
+    }
+    make_room(klen + vlen + sizeof(*e), 1, now);
+    e = malloc(sizeof(*e) + klen + 1);
+    if (!e) {
+        free(v);
+        return DP_ERR_NOMEM;
+    }
+    memcpy(e->key, key, klen + 1);
+    e->klen = klen;
+    e->hash = hash;
+    e->val = v;
+    e->vlen = vlen;
+    e->expires_ms = 0;
+    e->hnext = *bucket_of(hash);
+    *bucket_of(hash) = e;
+    list_append(e);
+    mem.count++;
+    mem.bytes += entry_bytes(e);
+    grow();
+    *out = e;
+    return DP_OK;
+}
+
+static int mem_open(struct cache **out, const char *url)
+{
+    (void)url;
+    if (sodium_init() < 0)
+        return DP_ERR_INTERNAL;
+    struct cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return DP_ERR_NOMEM;
+    c->ops = &cache_memory_ops;
+    pthread_mutex_lock(&mem.mu);
+    if (mem.refs == 0) {
+        mem.buckets = calloc(MEM_MIN_BUCKETS, sizeof(*mem.buckets));
+        if (!mem.buckets) {
+            pthread_mutex_unlock(&mem.mu);
+            free(c);
+            return DP_ERR_NOMEM;
+        }
+        mem.nbuckets = MEM_MIN_BUCKETS;
+        crypto_shorthash_keygen(mem.hkey);
+    }
+    mem.refs++;
+    pthread_mutex_unlock(&mem.mu);
+    *out = c;
+    return DP_OK;
+}
+
+static void mem_close(struct cache *c)
+{
+    pthread_mutex_lock(&mem.mu);
+    if (--mem.refs == 0) {
+        while (mem.oldest)
+            entry_remove(mem.oldest);
+        free(mem.buckets);
+        mem.buckets = NULL;
+        mem.nbuckets = 0;
+    }
+    pthread_mutex_unlock(&mem.mu);
+    free(c);
+}
+
+static int mem_get(struct cache *c, const char *key, char **val, size_t *len)
+{
+    (void)c;
+    size_t klen = strlen(key);
+    int err = DP_ERR_NOT_FOUND;
+    pthread_mutex_lock(&mem.mu);
+    long long now = cache_now_ms();
+    struct mem_entry *e = lookup(key, klen, key_hash(key, klen), now);
+    if (e) {
+        char *v = malloc(e->vlen + 1);
+        if (v) {
+            memcpy(v, e->val, e->vlen + 1);
+            *val = v;
+            *len = e->vlen;
+            list_unlink(e);
+            list_append(e);
+            err = DP_OK;
+        } else {
+            err = DP_ERR_NOMEM;
+        }
+    }
+    pthread_mutex_unlock(&mem.mu);
+    return err;
+}
+
+static int mem_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
+{
+    (void)c;
+    size_t klen = strlen(key);
+    pthread_mutex_lock(&mem.mu);
+    long long now = cache_now_ms();
+    sweep(now);
+    struct mem_entry *e;
+    int err = store(key, klen, key_hash(key, klen), val, len, now, &e);
+    if (!err)
+        e->expires_ms = ttl_ms > 0 ? now + ttl_ms : 0;
+    pthread_mutex_unlock(&mem.mu);
+    return err;
+}
+
+static int mem_del(struct cache *c, const char *key)
+{
+    (void)c;
+    size_t klen = strlen(key);
+    pthread_mutex_lock(&mem.mu);
+    struct mem_entry *e = lookup(key, klen, key_hash(key, klen), cache_now_ms());
+    if (e)
+        entry_remove(e);
+    pthread_mutex_unlock(&mem.mu);
+    return DP_OK;
+}
+
+/* Parses a whole decimal int64 as Redis INCRBY does; 0 when v is not one. */
+static int parse_i64(const char *v, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 20)
+        return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end != v + n || *v == ' ' || *v == '+')
+        return 0;
+    *out = x;
+    return 1;
+}
+
+static int mem_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result)
+{
+    (void)c;
+    size_t klen = strlen(key);
+    uint64_t hash = key_hash(key, klen);
+    int err = DP_OK;
+    pthread_mutex_lock(&mem.mu);
+    long long now = cache_now_ms();
+    sweep(now);
+    struct mem_entry *e = lookup(key, klen, hash, now);
+    int64_t cur = 0;
+    if (e && !parse_i64(e->val, e->vlen, &cur)) {
+        err = DP_ERR_INVALID; /* not an integer */
+        goto out_unlock;
+    }
+    if ((delta > 0 && cur > INT64_MAX - delta) || (delta < 0 && cur < INT64_MIN - delta)) {
+        err = DP_ERR_INVALID; /* overflow, as Redis refuses it */
+        goto out_unlock;
+    }
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, cur + delta);
+    int created = !e;
+    long long keep = e ? e->expires_ms : 0;
+    err = store(key, klen, hash, num, (size_t)n, now, &e);
+    if (err)
+        goto out_unlock;
+    e->expires_ms = created ? (ttl_ms > 0 ? now + ttl_ms : 0) : keep;
+    *result = cur + delta;
+out_unlock:
+    pthread_mutex_unlock(&mem.mu);
+    return err;
+}
+
+static int mem_publish(struct cache *c, const char *channel, const void *msg, size_t len)
+{
+    (void)c;
+    return pubsub_memory_publish(channel, msg, len);
+}
+
+static int mem_ping(struct cache *c)
+{
+    (void)c;
+    return DP_OK;
+}
+
+const struct cache_ops cache_memory_ops = {
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .get = mem_get,
+    .set = mem_set,
+    .del = mem_del,
+    .incr = mem_incr,
+    .publish = mem_publish,
+    .ping = mem_ping,
+};

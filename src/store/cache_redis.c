@@ -1,0 +1,473 @@
+/* The Redis cache backend: one synchronous hiredis connection per handle, reconnected once per call. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/cache_impl.h"
+
+#define REDIS_TIMEOUT_MS 2000 /* connect and per-command timeout */
+#define MAX_PIPELINE 4
+
+struct cache_redis {
+    struct cache base;
+    redisContext *ctx; /* NULL while disconnected */
+    struct redis_url u;
+};
+
+/* One command of a pipeline: argv with binary-safe lengths. */
+struct rcmd {
+    int argc;
+    const char *argv[6];
+    size_t len[6];
+};
+
+static struct cache_redis *to_redis(struct cache *c)
+{
+    return (struct cache_redis *)(void *)c;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies s[0..n) into out (size cap) decoding %XX; 0 on overflow or a bad escape. */
+static int copy_decoded(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3)
+                return 0;
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return 0;
+            c = (char)(h * 16 + l);
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return 0;
+        out[o++] = c;
+    }
+    out[o] = 0;
+    return 1;
+}
+
+int redis_url_parse(const char *url, struct redis_url *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (!url || strncasecmp(url, "redis://", 8) != 0)
+        return DP_ERR_INVALID;
+    const char *s = url + 8;
+    size_t total = strcspn(s, "?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < total; i++)
+        if (s[i] == '@')
+            at = s + i;
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        if (colon) {
+            if (!copy_decoded(u->user, sizeof(u->user), s, (size_t)(colon - s)) ||
+                !copy_decoded(u->pass, sizeof(u->pass), colon + 1, (size_t)(at - colon - 1)))
+                return DP_ERR_INVALID;
+        } else if (!copy_decoded(u->user, sizeof(u->user), s, (size_t)(at - s))) {
+            return DP_ERR_INVALID;
+        }
+        total -= (size_t)(at + 1 - s);
+        s = at + 1;
+    }
+    size_t hostport = strcspn(s, "/?#");
+    if (hostport > total)
+        hostport = total;
+    const char *portp = NULL;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', hostport);
+        if (!close)
+            return DP_ERR_INVALID;
+        hlen = (size_t)(close - s - 1);
+        if (hlen == 0 || hlen >= sizeof(u->host))
+            return DP_ERR_INVALID;
+        memcpy(u->host, s + 1, hlen);
+        if (close + 1 < s + hostport) {
+            if (close[1] != ':')
+                return DP_ERR_INVALID;
+            portp = close + 2;
+        }
+    } else {
+        const char *colon = memchr(s, ':', hostport);
+        hlen = colon ? (size_t)(colon - s) : hostport;
+        if (hlen == 0 || hlen >= sizeof(u->host))
+            return DP_ERR_INVALID;
+        memcpy(u->host, s, hlen);
+        if (colon)
+            portp = colon + 1;
+    }
+    if (portp) {
+        int port = 0;
+        const char *e = s + hostport;
+        if (portp == e)
+            return DP_ERR_INVALID;
+        for (const char *p = portp; p < e; p++) {
+            if (*p < '0' || *p > '9' || port > 65535)
+                return DP_ERR_INVALID;
+            port = port * 10 + (*p - '0');
+        }
+        if (port < 1 || port > 65535)
+            return DP_ERR_INVALID;
+        u->port = port;
+    }
+    if (hostport < total && s[hostport] == '/' && hostport + 1 < total) {
+        int db = 0;
+        for (size_t i = hostport + 1; i < total; i++) {
+            if (s[i] < '0' || s[i] > '9' || db > 100000)
+                return DP_ERR_INVALID;
+            db = db * 10 + (s[i] - '0');
+        }
+        u->db = db;
+    }
+    return DP_OK;
+}
+
+/* hiredis writes with write(2): a peer that closed would raise SIGPIPE. Block it around our
+ * I/O and swallow one that we caused (as libpq does). */
+struct sigpipe_guard {
+    sigset_t old;
+    int was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!g->was_pending) {
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&set, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static void drop_connection(struct cache_redis *r)
+{
+    if (r->ctx) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
+/* Runs one command on a fresh connection during setup; 1 when the reply is not an error. */
+static int setup_command(struct cache_redis *r, int argc, const char **argv, const char *what)
+{
+    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        DP_LOG(LOG_ERROR, "[cache] redis %s failed: %s", what,
+               rep ? rep->str : r->ctx->errstr);
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+static int redis_connect(struct cache_redis *r)
+{
+    struct timeval tv = {REDIS_TIMEOUT_MS / 1000, (REDIS_TIMEOUT_MS % 1000) * 1000};
+    r->ctx = redisConnectWithTimeout(r->u.host, r->u.port, tv);
+    if (!r->ctx)
+        return DP_ERR_NOMEM;
+    if (r->ctx->err) {
+        DP_LOG(LOG_WARN, "[cache] cannot connect to redis %s:%d: %s", r->u.host, r->u.port,
+               r->ctx->errstr);
+        drop_connection(r);
+        return DP_ERR_UNAVAILABLE;
+    }
+    redisSetTimeout(r->ctx, tv);
+    redisEnableKeepAlive(r->ctx);
+    if (r->u.pass[0]) {
+        const char *argv[3] = {"AUTH", r->u.user, r->u.pass};
+        int ok = r->u.user[0] ? setup_command(r, 3, argv, "AUTH")
+                              : setup_command(r, 2, (const char *[]){"AUTH", r->u.pass}, "AUTH");
+        if (!ok) {
+            drop_connection(r);
+            return DP_ERR_UNAVAILABLE;
+        }
+    }
+    if (r->u.db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", r->u.db);
+        if (!setup_command(r, 2, (const char *[]){"SELECT", db}, "SELECT")) {
+            drop_connection(r);
+            return DP_ERR_UNAVAILABLE;
+        }
+    }
+    return DP_OK;
+}
+
+/* A connection with unread input while no reply is due was closed by the server (or is out of
+ * step): replace it before sending anything. */
+static void check_idle(struct cache_redis *r)
+{
+    if (!r->ctx)
+        return;
+    struct pollfd pfd = {.fd = r->ctx->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) != 0)
+        drop_connection(r);
+}
+
+/* Sends cmds as one pipeline and returns the last reply in *last (caller frees). Reconnects
+ * once when the connection turns out lost; a timeout is not retried (the command may have
+ * run). DP_ERR_UNAVAILABLE / DP_ERR_TIMEOUT on failure. */
+static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply **last)
+{
+    struct sigpipe_guard g;
+    int err = DP_OK;
+    *last = NULL;
+    sigpipe_block(&g);
+    check_idle(r);
+    for (int attempt = 0;; attempt++) {
+        if (!r->ctx && (err = redis_connect(r)) != DP_OK)
+            break;
+        int i;
+        for (i = 0; i < n; i++)
+            if (redisAppendCommandArgv(r->ctx, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
+                REDIS_OK)
+                break;
+        int io_errno = 0;
+        if (i == n) {
+            for (i = 0; i < n; i++) {
+                void *rep = NULL;
+                if (redisGetReply(r->ctx, &rep) != REDIS_OK) {
+                    io_errno = errno;
+                    break;
+                }
+                if (i == n - 1)
+                    *last = rep;
+                else
+                    freeReplyObject(rep);
+            }
+        }
+        if (i == n)
+            break;
+        int lost = r->ctx->err == REDIS_ERR_EOF ||
+                   (r->ctx->err == REDIS_ERR_IO &&
+                    (io_errno == ECONNRESET || io_errno == EPIPE || io_errno == ENOTCONN));
+        int timeout = r->ctx->err == REDIS_ERR_IO &&
+                      (io_errno == EAGAIN || io_errno == EWOULDBLOCK || io_errno == ETIMEDOUT);
+        DP_LOG(LOG_WARN, "[cache] redis command failed: %s", r->ctx->errstr);
+        drop_connection(r); /* its stream is out of step now */
+        if (!lost || attempt > 0) {
+            err = timeout ? DP_ERR_TIMEOUT : DP_ERR_UNAVAILABLE;
+            break;
+        }
+    }
+    sigpipe_restore(&g);
+    return err;
+}
+
+static int run1(struct cache_redis *r, struct rcmd cmd, redisReply **rep)
+{
+    return pipeline(r, 1, &cmd, rep);
+}
+
+/* An error reply (WRONGTYPE, not an integer …) is the caller's mistake, not an outage. */
+static int reply_error(redisReply *rep)
+{
+    DP_LOG(LOG_WARN, "[cache] redis error reply: %s", rep->str);
+    freeReplyObject(rep);
+    return DP_ERR_INVALID;
+}
+
+static int redis_open(struct cache **out, const char *url)
+{
+    struct cache_redis *r = calloc(1, sizeof(*r));
+    if (!r)
+        return DP_ERR_NOMEM;
+    r->base.ops = &cache_redis_ops;
+    int err = redis_url_parse(url, &r->u);
+    if (err) {
+        DP_LOG(LOG_ERROR, "[cache] invalid redis url");
+        free(r);
+        return err;
+    }
+    struct sigpipe_guard g;
+    sigpipe_block(&g);
+    err = redis_connect(r);
+    sigpipe_restore(&g);
+    if (err) {
+        free(r);
+        return err;
+    }
+    *out = &r->base;
+    return DP_OK;
+}
+
+static void redis_close(struct cache *c)
+{
+    struct cache_redis *r = to_redis(c);
+    drop_connection(r);
+    free(r);
+}
+
+static int redis_get(struct cache *c, const char *key, char **val, size_t *len)
+{
+    redisReply *rep;
+    int err = run1(to_redis(c), (struct rcmd){2, {"GET", key}, {3, strlen(key)}}, &rep);
+    if (err)
+        return err;
+    if (rep->type == REDIS_REPLY_NIL) {
+        freeReplyObject(rep);
+        return DP_ERR_NOT_FOUND;
+    }
+    if (rep->type != REDIS_REPLY_STRING)
+        return reply_error(rep);
+    char *v = malloc(rep->len + 1);
+    if (!v) {
+        freeReplyObject(rep);
+        return DP_ERR_NOMEM;
+    }
+    memcpy(v, rep->str, rep->len);
+    v[rep->len] = 0;
+    *val = v;
+    *len = rep->len;
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+static int redis_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
+{
+    char ttl[16];
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    struct rcmd cmd = {3, {"SET", key, val}, {3, strlen(key), len}};
+    if (ttl_ms > 0) {
+        cmd = (struct rcmd){5, {"SET", key, val, "PX", ttl}, {3, strlen(key), len, 2, strlen(ttl)}};
+    }
+    redisReply *rep;
+    int err = run1(to_redis(c), cmd, &rep);
+    if (err)
+        return err;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return reply_error(rep);
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+static int redis_del(struct cache *c, const char *key)
+{
+    redisReply *rep;
+    int err = run1(to_redis(c), (struct rcmd){2, {"DEL", key}, {3, strlen(key)}}, &rep);
+    if (err)
+        return err;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return reply_error(rep);
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+/* With a TTL: MULTI; SET key 0 PX ttl NX; INCRBY key delta; EXEC — atomic, and the TTL is set
+ * only by the call that created the key. */
+static int redis_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result)
+{
+    char d[24], ttl[16];
+    snprintf(d, sizeof(d), "%lld", (long long)delta);
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    size_t kl = strlen(key);
+    redisReply *rep, *val;
+    int err;
+    if (ttl_ms > 0) {
+        struct rcmd cmds[4] = {
+            {1, {"MULTI"}, {5}},
+            {6, {"SET", key, "0", "PX", ttl, "NX"}, {3, kl, 1, 2, strlen(ttl), 2}},
+            {3, {"INCRBY", key, d}, {6, kl, strlen(d)}},
+            {1, {"EXEC"}, {4}},
+        };
+        err = pipeline(to_redis(c), 4, cmds, &rep);
+        if (err)
+            return err;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+            return reply_error(rep);
+        val = rep->element[1];
+    } else {
+        err = run1(to_redis(c), (struct rcmd){3, {"INCRBY", key, d}, {6, kl, strlen(d)}}, &rep);
+        if (err)
+            return err;
+        val = rep;
+    }
+    if (val->type != REDIS_REPLY_INTEGER) {
+        DP_LOG(LOG_WARN, "[cache] redis INCRBY failed: %s",
+               val->type == REDIS_REPLY_ERROR ? val->str : "unexpected reply");
+        freeReplyObject(rep);
+        return DP_ERR_INVALID;
+    }
+    *result = val->integer;
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+static int redis_publish(struct cache *c, const char *channel, const void *msg, size_t len)
+{
+    redisReply *rep;
+    int err = run1(to_redis(c), (struct rcmd){3, {"PUBLISH", channel, msg}, {7, strlen(channel), len}},
+                   &rep);
+    if (err)
+        return err;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return reply_error(rep);
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+static int redis_ping(struct cache *c)
+{
+    redisReply *rep;
+    int err = run1(to_redis(c), (struct rcmd){1, {"PING"}, {4}}, &rep);
+    if (err)
+        return err;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        DP_LOG(LOG_WARN, "[cache] redis PING: %s", rep->str);
+        freeReplyObject(rep);
+        return DP_ERR_UNAVAILABLE;
+    }
+    freeReplyObject(rep);
+    return DP_OK;
+}
+
+const struct cache_ops cache_redis_ops = {
+    .name = "redis",
+    .open = redis_open,
+    .close = redis_close,
+    .get = redis_get,
+    .set = redis_set,
+    .del = redis_del,
+    .incr = redis_incr,
+    .publish = redis_publish,
+    .ping = redis_ping,
+};
