@@ -28,10 +28,12 @@ perl -e 'print "{\"a\":" x 20, "1", "}" x 20' >"$j/nested-objects"
 perl -e 'print "{\"k\":\"", "x" x 1000, "\"}"' >"$j/long-string"
 perl -e 'print "[", join(",", 1..500), "]"' >"$j/long-array"
 
-# --- fuzz_ws_frames: byte 0 = how many following bytes arrive as the handshake's extra bytes,
+# --- fuzz_ws_frames: byte 0 = control (low 7 bits: how many following bytes arrive as the
+# handshake's extra bytes; bit 7: the client shuts at once instead of waiting for the replies),
 # then client frames (masked, RFC 6455 5.2) ---
 w=$out/fuzz_ws_frames
-# frame FIN OPCODE PAYLOAD [MASKED=1] [RSV=0] -> bytes of one frame
+# gen CONTROL PERL-EXPR: frame(FIN, OPCODE, PAYLOAD, [MASKED=1], [RSV=0]) is one frame,
+# hdr(OPCODE, LEN, FOLLOW) a header announcing LEN bytes followed by only FOLLOW of them.
 gen() {
     perl -e '
         my $key = pack("C4", 0x37, 0xfa, 0x21, 0x3d);
@@ -88,4 +90,8 @@ gen 0 'frame(1, 9, "p" x 126)' >"$w/ping-too-long"
 gen 0 'frame(0, 9, "frag ping")' >"$w/fragmented-ping-frame"
 gen 0 'frame(1, 0, "orphan")' >"$w/orphan-continuation"
 gen 7 'frame(1, 1, "hello") . frame(1, 2, "bin")' >"$w/extra-split"
-gen 255 'frame(1, 1, "x" x 400)' >"$w/extra-max"
+gen 127 'frame(1, 1, "x" x 400)' >"$w/extra-max"
+gen 128 'frame(1, 1, "hello") . frame(1, 9, "ping")' >"$w/abrupt-eof"
+gen 131 'frame(1, 1, "hello")' >"$w/abrupt-eof-extra"
+gen 0 'frame(1, 2, "m" x 65536)' >"$w/message-at-cap"
+gen 0 'frame(1, 2, "m" x 65537)' >"$w/message-over-cap"

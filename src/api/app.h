@@ -45,6 +45,14 @@ int worker_cache(struct worker *w, struct cache **out);
 extern const struct route ops_routes[];
 extern const struct route test_routes[];
 extern const struct route not_implemented_routes[];
+extern const struct route auth_routes[];
+extern const struct route users_routes[];
+extern const struct route orgs_routes[];
+
+/* The authentication hook of non-public routes (api/authn.c). */
+int authn_hook(struct request *req, struct response *res);
+/* Registers the accounts metrics (api/auth.c). Call once at start. */
+void auth_metrics_register(void);
 
 /* Builds the OpenAPI 3.1 document from the router; caller frees. */
 char *openapi_generate(const struct router *r, size_t *len);

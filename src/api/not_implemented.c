@@ -7,27 +7,6 @@
 #define R(m, p, f, tag, s) {m, p, f, 0, NULL, tag, s, NULL, NULL}
 
 const struct route not_implemented_routes[] = {
-    /* Accounts */
-    R("POST", "/api/v1/auth/signup", NI | ROUTE_PUBLIC, "auth", "Create an account"),
-    R("POST", "/api/v1/auth/login", NI | ROUTE_PUBLIC, "auth", "Log in"),
-    R("POST", "/api/v1/auth/refresh", NI | ROUTE_PUBLIC, "auth", "Rotate the token pair"),
-    R("POST", "/api/v1/auth/logout", NI, "auth", "Revoke the session"),
-    R("GET", "/api/v1/auth/me", NI, "auth", "The caller"),
-    R("POST", "/api/v1/auth/totp/setup", NI, "auth", "Start TOTP 2FA set-up"),
-    R("POST", "/api/v1/auth/totp/enable", NI, "auth", "Enable TOTP 2FA"),
-    R("POST", "/api/v1/auth/totp/disable", NI, "auth", "Disable TOTP 2FA"),
-    R("POST", "/api/v1/auth/ws-ticket", NI, "auth", "One-time WebSocket ticket (30 s)"),
-    R("GET", "/api/v1/users/search", NI, "users", "Find people to message"),
-    R("GET", "/api/v1/users", NI, "users", "List users"),
-    R("POST", "/api/v1/users", NI, "users", "Create a user"),
-    R("GET", "/api/v1/users/{id}", NI, "users", "Get a user"),
-    R("PATCH", "/api/v1/users/{id}", NI, "users", "Update a user"),
-    R("DELETE", "/api/v1/users/{id}", NI, "users", "Delete a user"),
-    R("GET", "/api/v1/orgs", NI, "orgs", "List organisations"),
-    R("POST", "/api/v1/orgs", NI, "orgs", "Create an organisation"),
-    R("GET", "/api/v1/orgs/{id}", NI, "orgs", "Get an organisation"),
-    R("PATCH", "/api/v1/orgs/{id}", NI, "orgs", "Update an organisation"),
-    R("DELETE", "/api/v1/orgs/{id}", NI, "orgs", "Delete an organisation"),
     /* Avatars */
     R("GET", "/api/v1/avatars", NI, "avatars", "Avatars the caller may see"),
     R("POST", "/api/v1/avatars", NI, "avatars", "Create an avatar"),
@@ -80,7 +59,6 @@ const struct route not_implemented_routes[] = {
     R("GET", "/api/v1/jobs", NI, "jobs", "Background jobs"),
     R("GET", "/api/v1/jobs/{id}", NI, "jobs", "A background job"),
     R("POST", "/api/v1/jobs/{id}/retry", NI, "jobs", "Re-queue a dead job (admin)"),
-    R("GET", "/api/v1/admin/audit", NI, "admin", "Audit log (admin)"),
     R("GET", "/api/v1/admin/stats", NI, "admin", "Counts, clients, queue depth, circuits (admin)"),
     /* OpenAI-compatible facade */
     R("GET", "/v1/models", NI, "openai", "Avatars as models"),

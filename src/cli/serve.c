@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/password.h"
+#include "auth/settings.h"
 #include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -94,6 +96,24 @@ static void on_signal(uv_signal_t *h, int signum)
     server_shutdown(app->server, on_stopped, app);
 }
 
+/* Account security settings: signing key, token lifetimes, password cost, rate limits. */
+static int auth_setup(struct app *app)
+{
+    if (auth_load_key(app->cfg.jwt_key, app->cfg.data_dir))
+        return 1;
+    auth_cfg.access_ttl = app->cfg.access_ttl;
+    auth_cfg.refresh_ttl = app->cfg.refresh_ttl;
+    auth_cfg.signup_open = app->cfg.signup_open;
+    auth_cfg.auth_rate = app->cfg.auth_rate;
+    auth_cfg.api_rate = app->cfg.api_rate;
+    if (password_setup((unsigned long long)app->cfg.argon2_ops, (size_t)app->cfg.argon2_memory_kib)) {
+        DP_LOG(LOG_ERROR, "[serve] argon2id parameters are below libsodium's minimum");
+        return 1;
+    }
+    auth_metrics_register();
+    return 0;
+}
+
 /* Applies migrations at start; a lock in db_migrate keeps concurrent starts from racing. */
 static int migrate_at_start(struct app *app)
 {
@@ -129,6 +149,8 @@ int cli_serve(int argc, char **argv)
     register_store_metrics();
 
     int exit_code = 1;
+    if (auth_setup(app))
+        goto out_config;
     if (migrate_at_start(app))
         goto out_config;
     if (blob_store_open(&app->blobs, app->blob_url)) {
@@ -142,9 +164,12 @@ int cli_serve(int argc, char **argv)
     if (pool_new(&app->pool, app->loop, (int)nworkers, worker_init, worker_cleanup, app))
         goto out_blobs;
 
-    const struct route *tables[3];
+    const struct route *tables[8];
     int ntables = 0;
     tables[ntables++] = ops_routes;
+    tables[ntables++] = auth_routes;
+    tables[ntables++] = users_routes;
+    tables[ntables++] = orgs_routes;
     if (app->cfg.test_routes)
         tables[ntables++] = test_routes;
     tables[ntables++] = not_implemented_routes;
@@ -165,6 +190,7 @@ int cli_serve(int argc, char **argv)
     };
     if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
         goto out_router;
+    server_set_auth_hook(app->server, authn_hook);
 
     uv_signal_init(app->loop, &sig_term);
     uv_signal_init(app->loop, &sig_int);

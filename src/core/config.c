@@ -42,6 +42,14 @@ static const struct setting settings[] = {
     {"ws-message-max", SET_LONG, OFF(ws_message_max), "1048576", 1024, 64L << 20, "largest WebSocket message, bytes"},
     {"ws-ping-interval", SET_LONG, OFF(ws_ping_interval), "30", 1, 3600, "seconds between WebSocket keepalive pings"},
     {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
+    {"jwt-key", SET_STR, OFF(jwt_key), "", 0, 0, "access-token signing key, 64 hex digits (default: <data-dir>/jwt.key)"},
+    {"access-ttl", SET_LONG, OFF(access_ttl), "900", 30, 86400, "seconds an access token lives"},
+    {"refresh-ttl", SET_LONG, OFF(refresh_ttl), "2592000", 300, 31536000, "seconds a refresh token lives"},
+    {"argon2-ops", SET_LONG, OFF(argon2_ops), "2", 1, 10, "argon2id passes for password hashes"},
+    {"argon2-memory-kib", SET_LONG, OFF(argon2_memory_kib), "65536", 8, 4194304, "argon2id memory per hash, KiB"},
+    {"signup", SET_BOOL, OFF(signup_open), "true", 0, 1, "anyone may sign up (false: admins create accounts)"},
+    {"auth-rate", SET_LONG, OFF(auth_rate), "20", 1, 100000, "login/signup/refresh/TOTP requests per minute per IP and per account"},
+    {"api-rate", SET_LONG, OFF(api_rate), "50", 1, 1000000, "API requests per second per user (bursts of 5 s worth)"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -22,6 +22,14 @@ struct config {
     long ws_ping_interval;  /* seconds between keepalive pings */
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
     int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */
+    char *jwt_key;          /* 64 hex digits; "" = <data-dir>/jwt.key (created on first start) */
+    long access_ttl;        /* seconds an access token lives */
+    long refresh_ttl;       /* seconds a refresh token lives */
+    long argon2_ops;        /* argon2id passes */
+    long argon2_memory_kib; /* argon2id memory */
+    int signup_open;        /* anyone may sign up (the first account always may) */
+    long auth_rate;         /* auth requests per minute per IP and per account */
+    long api_rate;          /* API requests per second per user (burst: 5 s worth) */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -38,6 +38,7 @@ struct request {
     char *range;
     char *if_none_match;
     char *user_agent;
+    char *cookie;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char client_ip[64];
     uint64_t content_length;               /* from the header; 0 when absent */

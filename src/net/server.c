@@ -299,6 +299,7 @@ static void conn_req_free(struct conn_req *cr)
     free(q->range);
     free(q->if_none_match);
     free(q->user_agent);
+    free(q->cookie);
     buf_cleanup(&q->body);
     json_decref(q->json);
     free(q->auth);
@@ -501,6 +502,7 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     req->range = dup_header(c, "Range");
     req->if_none_match = dup_header(c, "If-None-Match");
     req->user_agent = dup_header(c, "User-Agent");
+    req->cookie = dup_header(c, "Cookie");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     req->content_length = cl ? strtoull(cl, NULL, 10) : 0;
     res_cleanup(&cr->res);

@@ -33,6 +33,13 @@ struct sse {
 };
 
 static struct metric *m_cancelled;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+    m_cancelled = metric_new(METRIC_COUNTER, "doppel_sse_cancelled_total",
+                             "SSE streams whose client went away before the end", 0, NULL, NULL, 0);
+}
 
 static void sse_unref(struct sse *s)
 {
@@ -51,9 +58,7 @@ static void sse_unref(struct sse *s)
 int sse_respond(struct request *req, struct response *res, sse_producer producer, void *arg,
                 void (*arg_free)(void *))
 {
-    if (!m_cancelled)
-        m_cancelled = metric_new(METRIC_COUNTER, "doppel_sse_cancelled_total",
-                                 "SSE streams whose client went away before the end", 0, NULL, NULL, 0);
+    pthread_once(&metrics_once, metrics_init); /* handlers run on any worker */
     struct sse *s = calloc(1, sizeof *s);
     if (!s)
         return DP_ERR_NOMEM;

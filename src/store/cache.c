@@ -107,6 +107,15 @@ int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int6
     return observe(c, "incr", t0, c->ops->incr(c, key, delta, ttl_ms, result ? result : &ignored));
 }
 
+int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
+{
+    int64_t ignored;
+    if (!key_ok(key) || !(rate > 0) || !(burst >= 1))
+        return DP_ERR_INVALID;
+    double t0 = now_s();
+    return observe(c, "bucket_take", t0, c->ops->bucket_take(c, key, rate, burst, retry_ms ? retry_ms : &ignored));
+}
+
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     if (!key_ok(channel) || (!msg && len))

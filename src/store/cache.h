@@ -19,6 +19,8 @@ struct cache_ops {
     int (*incr)(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
     int (*publish)(struct cache *c, const char *channel, const void *msg, size_t len);
     int (*ping)(struct cache *c);
+    /* Atomic token bucket: see cache_bucket_take. */
+    int (*bucket_take)(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
 };
 
 /* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. */
@@ -31,6 +33,10 @@ int cache_del(struct cache *c, const char *key); /* invalidation; DP_OK when abs
 int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len);
 int cache_ping(struct cache *c);
+/* Takes one token from the bucket key (refilled at rate per second, holding at most burst),
+ * atomically across every handle — and, on Redis, every instance. DP_OK when a token was
+ * taken; DP_ERR_RATE_LIMITED with *retry_ms until one will be; other codes on failure. */
+int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
 
 /* Call latency observed by every cache call (seconds), for metrics; set by the server. */
 extern void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
@@ -39,10 +45,14 @@ extern void (*cache_observe_hook)(const char *backend, const char *op, double se
 struct uv_loop_s;
 struct pubsub;
 typedef void (*pubsub_cb)(void *arg, const char *channel, const char *msg, size_t len);
-/* Subscribes on loop; url as for cache_open (memory: delivers only this process's publishes). */
+/* Subscribes on loop; url as for cache_open (memory: delivers only this process's publishes).
+ * Call pubsub_* on the loop thread. Redis connects in the background and reconnects with
+ * backoff, subscribing again; messages published while it is disconnected are lost. */
 int pubsub_open(struct pubsub **out, struct uv_loop_s *loop, const char *url);
 /* cb runs on the loop thread for every message on channel. */
 int pubsub_subscribe(struct pubsub *ps, const char *channel, pubsub_cb cb, void *arg);
+/* Stops delivery at once (also from inside a callback). The memory is released by libuv close
+ * callbacks: run the loop once more before uv_loop_close. */
 void pubsub_close(struct pubsub *ps);
 
 #endif

@@ -344,6 +344,39 @@ out_unlock:
     return err;
 }
 
+/* The bucket is stored as "tokens last_ms"; refilled lazily on each take. */
+static int mem_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
+{
+    (void)c;
+    size_t klen = strlen(key);
+    uint64_t hash = key_hash(key, klen);
+    pthread_mutex_lock(&mem.mu);
+    long long now = cache_now_ms();
+    sweep(now);
+    struct mem_entry *e = lookup(key, klen, hash, now);
+    double tokens = burst;
+    long long last = now;
+    if (e && sscanf(e->val, "%lf %lld", &tokens, &last) != 2)
+        tokens = burst, last = now;
+    tokens += (double)(now - last) * rate / 1000.0;
+    if (tokens > burst)
+        tokens = burst;
+    int err = DP_OK;
+    if (tokens >= 1.0) {
+        tokens -= 1.0;
+    } else {
+        *retry_ms = (int64_t)((1.0 - tokens) / rate * 1000.0) + 1;
+        err = DP_ERR_RATE_LIMITED;
+    }
+    char val[64];
+    int n = snprintf(val, sizeof val, "%.6f %lld", tokens, now);
+    int serr = store(key, klen, hash, val, (size_t)n, now, &e);
+    if (!serr) /* an idle bucket is full again after burst/rate seconds: forget it then */
+        e->expires_ms = now + (long long)(burst / rate * 1000.0) + 1000;
+    pthread_mutex_unlock(&mem.mu);
+    return serr ? serr : err;
+}
+
 static int mem_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     (void)c;
@@ -366,4 +399,5 @@ const struct cache_ops cache_memory_ops = {
     .incr = mem_incr,
     .publish = mem_publish,
     .ping = mem_ping,
+    .bucket_take = mem_bucket_take,
 };

@@ -16,11 +16,24 @@
 #define REDIS_TIMEOUT_MS 2000 /* connect and per-command timeout */
 #define MAX_PIPELINE 4
 
+#define WARN_EVERY_MS 10000 /* connection failures are logged at most this often */
+
 struct cache_redis {
     struct cache base;
     redisContext *ctx; /* NULL while disconnected */
     struct redis_url u;
+    long long last_warn_ms; /* when a connection failure was last logged */
 };
+
+/* 1 when a connection problem should be logged now (rate-limited per handle). */
+static int warn_now(struct cache_redis *r)
+{
+    long long now = cache_now_ms();
+    if (r->last_warn_ms && now - r->last_warn_ms < WARN_EVERY_MS)
+        return 0;
+    r->last_warn_ms = now;
+    return 1;
+}
 
 /* One command of a pipeline: argv with binary-safe lengths. */
 struct rcmd {
@@ -205,8 +218,9 @@ static int redis_connect(struct cache_redis *r)
     if (!r->ctx)
         return DP_ERR_NOMEM;
     if (r->ctx->err) {
-        DP_LOG(LOG_WARN, "[cache] cannot connect to redis %s:%d: %s", r->u.host, r->u.port,
-               r->ctx->errstr);
+        if (warn_now(r))
+            DP_LOG(LOG_WARN, "[cache] cannot connect to redis %s:%d: %s", r->u.host, r->u.port,
+                   r->ctx->errstr);
         drop_connection(r);
         return DP_ERR_UNAVAILABLE;
     }
@@ -282,7 +296,8 @@ static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply 
                     (io_errno == ECONNRESET || io_errno == EPIPE || io_errno == ENOTCONN));
         int timeout = r->ctx->err == REDIS_ERR_IO &&
                       (io_errno == EAGAIN || io_errno == EWOULDBLOCK || io_errno == ETIMEDOUT);
-        DP_LOG(LOG_WARN, "[cache] redis command failed: %s", r->ctx->errstr);
+        if (warn_now(r))
+            DP_LOG(LOG_WARN, "[cache] redis command failed: %s", r->ctx->errstr);
         drop_connection(r); /* its stream is out of step now */
         if (!lost || attempt > 0) {
             err = timeout ? DP_ERR_TIMEOUT : DP_ERR_UNAVAILABLE;
@@ -432,6 +447,44 @@ static int redis_incr(struct cache *c, const char *key, int64_t delta, int ttl_m
     return DP_OK;
 }
 
+/* A token bucket as one Lua script: atomic on the server, timed by the server's clock so that
+ * every instance agrees. State: a hash {t: tokens, ts: last ms}. */
+static const char bucket_script[] =
+    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local tm = redis.call('TIME') "
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
+    "local b = redis.call('HMGET', KEYS[1], 't', 'ts') "
+    "local tokens, ts = tonumber(b[1]) or burst, tonumber(b[2]) or now "
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000) "
+    "local retry = 0 "
+    "if tokens >= 1 then tokens = tokens - 1 else retry = math.floor((1 - tokens) / rate * 1000) + 1 end "
+    "redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now)) "
+    "redis.call('PEXPIRE', KEYS[1], math.floor(burst / rate * 1000) + 1000) "
+    "return retry";
+
+static int redis_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
+{
+    char r[32], b[32];
+    snprintf(r, sizeof r, "%.9g", rate);
+    snprintf(b, sizeof b, "%.9g", burst);
+    redisReply *rep;
+    int err = run1(to_redis(c),
+                   (struct rcmd){6, {"EVAL", bucket_script, "1", key, r, b},
+                                 {4, sizeof bucket_script - 1, 1, strlen(key), strlen(r), strlen(b)}},
+                   &rep);
+    if (err)
+        return err;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        return reply_error(rep);
+    long long retry = rep->integer;
+    freeReplyObject(rep);
+    if (retry > 0) {
+        *retry_ms = retry;
+        return DP_ERR_RATE_LIMITED;
+    }
+    return DP_OK;
+}
+
 static int redis_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     redisReply *rep;
@@ -470,4 +523,5 @@ const struct cache_ops cache_redis_ops = {
     .incr = redis_incr,
     .publish = redis_publish,
     .ping = redis_ping,
+    .bucket_take = redis_bucket_take,
 };

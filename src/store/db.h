@@ -92,7 +92,9 @@ int db_migrate(struct db *db, int *applied);
 /* The highest applied migration version, 0 when none. */
 int db_schema_version(struct db *db, int *version);
 
-/* Rewrites '?' placeholders outside quotes to $1..$n (PostgreSQL). Caller frees. */
+/* Rewrites '?' placeholders to $1..$n (PostgreSQL), leaving alone those in '...', E'...' and
+ * $tag$...$tag$ strings, "identifiers", -- and (nested) block comments. Caller frees; NULL
+ * when out of memory. */
 char *db_sql_to_dollar(const char *sql);
 
 /* Call latency observed by every db_query (seconds), for metrics; set by the server. */

@@ -121,14 +121,16 @@ static int pg_reconnect(struct db_pg *p)
                 DP_LOG(LOG_INFO, "[db] reconnected to postgres");
                 p->backoff = 0;
                 p->next_try = 0;
+                p->in_txn = 0;
                 return DP_OK;
             }
+            /* Warn on the first failure of an outage only; the rest is noise. */
+            DP_LOG(p->backoff ? LOG_DEBUG : LOG_WARN, "[db] postgres reconnect failed: %.*s",
+                   (int)strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
             p->backoff = p->backoff ? p->backoff * 2 : BACKOFF_MIN_S;
             if (p->backoff > BACKOFF_MAX_S)
                 p->backoff = BACKOFF_MAX_S;
             p->next_try = db_monotonic() + p->backoff;
-            DP_LOG(LOG_WARN, "[db] postgres reconnect failed: %.*s",
-                   (int)strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
         }
         double wait = p->next_try - db_monotonic();
         if (p->next_try > deadline) {

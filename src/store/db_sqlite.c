@@ -282,32 +282,33 @@ static int sqlite_query(struct db *db, const char *sql, const struct db_val *par
     err = bind_params(s, st, params, nparams);
     if (err)
         goto out_reset;
-    if (out) {
-        int ncols = sqlite3_column_count(st);
-        r = db_rows_new(ncols);
-        if (!r) {
-            err = DP_ERR_NOMEM;
-            goto out_reset;
-        }
-        for (int c = 0; c < ncols && !err; c++)
-            err = db_rows_set_name(r, c, sqlite3_column_name(st, c));
-        if (err)
-            goto out_reset;
-    }
     sqlite3_int64 before = sqlite3_total_changes64(s->h);
     for (;;) {
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            if (r && (err = materialise_row(st, r)) != DP_OK) {
-                db_set_errmsg(db, "result set: %s", dp_strerror(err));
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            err = map_rc(s, rc);
+            goto out_reset;
+        }
+        if (out && !r) {
+            /* Columns are read after the first step: a statement re-prepared for a schema
+             * change (SELECT * after ALTER TABLE) may have a different shape by now. */
+            int ncols = sqlite3_column_count(st);
+            r = db_rows_new(ncols);
+            if (!r) {
+                err = DP_ERR_NOMEM;
                 goto out_reset;
             }
-            continue;
+            for (int c = 0; c < ncols && !err; c++)
+                err = db_rows_set_name(r, c, sqlite3_column_name(st, c));
+            if (err)
+                goto out_reset;
         }
         if (rc == SQLITE_DONE)
             break;
-        err = map_rc(s, rc);
-        goto out_reset;
+        if (r && (err = materialise_row(st, r)) != DP_OK) {
+            db_set_errmsg(db, "result set: %s", dp_strerror(err));
+            goto out_reset;
+        }
     }
     if (r) {
         /* sqlite3_changes() keeps the count of the last DML statement; report it only when

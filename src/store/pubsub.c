@@ -191,7 +191,8 @@ static void on_timer(uv_timer_t *t)
     if (ps->closing)
         return;
     if (ps->ac && !ps->connected) {
-        DP_LOG(LOG_WARN, "[pubsub] connecting to redis %s:%d timed out", ps->u.host, ps->u.port);
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] connecting to redis %s:%d timed out",
+               ps->u.host, ps->u.port);
         redisAsyncContext *ac = ps->ac;
         ps->ac = NULL;
         redisAsyncFree(ac); /* not connected: no disconnect callback */
@@ -250,8 +251,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct pubsub *ps = ac->data;
     if (status != REDIS_OK) {
-        DP_LOG(LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s", ps->u.host, ps->u.port,
-               ac->errstr ? ac->errstr : "error");
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s",
+               ps->u.host, ps->u.port, ac->errstr ? ac->errstr : "error");
         ps->ac = NULL; /* hiredis frees the context after this callback */
         schedule_retry(ps);
         return;
@@ -274,14 +275,65 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_retry(ps); /* messages published meanwhile are lost, as with any Redis pub/sub */
 }
 
+/* hiredis 0.14's libuv adapter drops a poll callback with an error status (libuv reports
+ * EPOLLERR, e.g. a refused connect or a reset, as UV_EBADF and stops the handle), so hiredis
+ * would never learn that the connection failed. These replace the adapter's event hooks with
+ * ones that hand such events to hiredis, which then sees the socket error itself (the fix
+ * hiredis 1.0 made upstream). The adapter still allocates and cleans up redisLibuvEvents. */
+static void glue_poll(uv_poll_t *handle, int status, int events)
+{
+    redisLibuvEvents *p = handle->data;
+    int ev = status ? p->events : events;
+    if (p->context && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_WRITABLE))
+        redisAsyncHandleWrite(p->context);
+}
+
+static void glue_update(redisLibuvEvents *p)
+{
+    if (p->events)
+        uv_poll_start(&p->handle, p->events, glue_poll);
+    else
+        uv_poll_stop(&p->handle);
+}
+
+static void glue_add_read(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events |= UV_READABLE;
+    glue_update(p);
+}
+
+static void glue_del_read(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events &= ~UV_READABLE;
+    glue_update(p);
+}
+
+static void glue_add_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events |= UV_WRITABLE;
+    glue_update(p);
+}
+
+static void glue_del_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events &= ~UV_WRITABLE;
+    glue_update(p);
+}
+
 /* Connects to the resolved address ip and queues AUTH and every SUBSCRIBE (hiredis sends
  * them once connected); a connection not up within CONNECT_TIMEOUT_MS is abandoned. */
 static void redis_connect_ip(struct pubsub *ps, const char *ip)
 {
     redisAsyncContext *ac = redisAsyncConnect(ip, ps->u.port);
     if (!ac || ac->err) {
-        DP_LOG(LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s", ps->u.host, ps->u.port,
-               ac ? ac->errstr : "out of memory");
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s",
+               ps->u.host, ps->u.port, ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_retry(ps);
@@ -293,6 +345,11 @@ static void redis_connect_ip(struct pubsub *ps, const char *ip)
         schedule_retry(ps);
         return;
     }
+    ac->ev.addRead = glue_add_read;
+    ac->ev.delRead = glue_del_read;
+    ac->ev.addWrite = glue_add_write;
+    ac->ev.delWrite = glue_del_write;
+    redisEnableKeepAlive(&ac->c); /* a peer that vanished without a reset is noticed too */
     ps->ac = ac;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -331,8 +388,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status != 0) {
-        DP_LOG(LOG_WARN, "[pubsub] cannot resolve redis host %s: %s", ps->u.host,
-               uv_strerror(status));
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot resolve redis host %s: %s",
+               ps->u.host, uv_strerror(status));
         schedule_retry(ps);
         return;
     }

@@ -128,6 +128,7 @@ export async function start(opts = {}) {
   });
 
   let stopping = null;
+  let signalled = false;
   const report = (code) => {
     if (code !== 0 || SANITIZER_RE.test(err) || process.env.DOPPEL_API_VERBOSE) {
       process.stderr.write(`\n----- doppel stderr (exit ${code}; ${cmdline}) -----\n${err}` +
@@ -145,11 +146,17 @@ export async function start(opts = {}) {
     exited,
     stderr: () => err,
     stdout: () => out,
-    /* Sends a signal (SIGTERM by default) and resolves with the exit code (or "signal X" / "timeout"). */
+    /* Sends a signal now (e.g. SIGTERM to start a graceful shutdown); a later stop() only waits. */
+    signal(sig = 'SIGTERM') {
+      signalled = true;
+      proc.kill(sig);
+    },
+    /* Sends a signal (SIGTERM by default; none when signal() was already used — a second SIGTERM
+     * may force the exit) and resolves with the exit code (or "signal X" / "timeout"). */
     stop(signal = 'SIGTERM', timeoutMs = STOP_TIMEOUT_MS) {
       if (stopping) return stopping;
       stopping = (async () => {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+        if (proc.exitCode === null && proc.signalCode === null && !signalled) proc.kill(signal);
         let timer;
         const code = await Promise.race([
           exited,
@@ -248,8 +255,9 @@ export function rawRequest(port, opts = {}) {
   });
 }
 
-/* Sends raw bytes on a fresh TCP connection; resolves with everything received until close (or timeout). */
-export function rawTcp(port, data, { timeoutMs = 5000 } = {}) {
+/* Sends raw bytes on a fresh TCP connection; resolves with everything received until close, timeout,
+ * or (with `until`, a RegExp) as soon as the received text matches. */
+export function rawTcp(port, data, { timeoutMs = 5000, until = null } = {}) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let buf = '';
@@ -260,7 +268,14 @@ export function rawTcp(port, data, { timeoutMs = 5000 } = {}) {
     }, timeoutMs);
     s.on('connect', () => s.write(data));
     s.setEncoding('latin1');
-    s.on('data', (d) => (buf += d));
+    s.on('data', (d) => {
+      buf += d;
+      if (until && until.test(buf)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve({ text: buf, closed: false, ms: Date.now() - t0 });
+      }
+    });
     s.on('error', () => {});
     s.on('close', () => {
       clearTimeout(timer);

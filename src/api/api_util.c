@@ -1,0 +1,77 @@
+/* Shared helpers of the api/ resource files. */
+#include "api/api_util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/ratelimit.h"
+#include "core/err.h"
+#include "store/cache.h"
+
+int api_env(struct request *req, struct auth_env *e)
+{
+    int err = worker_db(req->worker, &e->db);
+    if (!err)
+        err = worker_cache(req->worker, &e->cache);
+    e->ip = req->client_ip;
+    e->user_agent = req->user_agent;
+    return err;
+}
+
+int api_body_str(struct request *req, struct response *res, const char *key, size_t max, const char **out)
+{
+    json_t *v = json_object_get(req->json, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return DP_OK;
+    if (!json_is_string(v)) {
+        res_error(res, req, DP_ERR_INVALID, "%s must be a string", key);
+        return DP_ERR_INVALID;
+    }
+    if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v)) {
+        res_error(res, req, DP_ERR_INVALID, "%s is too long or holds a NUL byte", key);
+        return DP_ERR_INVALID;
+    }
+    *out = json_string_value(v);
+    return DP_OK;
+}
+
+int api_rate_limit(struct request *req, struct response *res, struct cache *c, const char *scope, const char *key,
+                   double per_second, double burst)
+{
+    int64_t retry_ms = 0;
+    if (ratelimit_take(c, key, per_second, burst, &retry_ms) == DP_OK)
+        return DP_OK;
+    ratelimit_count_refusal(scope);
+    char secs[24];
+    snprintf(secs, sizeof secs, "%lld", (long long)(retry_ms + 999) / 1000 > 0 ? (long long)(retry_ms + 999) / 1000 : 1);
+    res_error(res, req, DP_ERR_RATE_LIMITED, "too many requests; retry in %s s", secs);
+    res_header(res, "Retry-After", secs);
+    return DP_ERR_RATE_LIMITED;
+}
+
+int api_page(struct request *req, struct response *res, long *limit, const char **cursor)
+{
+    if (req_query_long(req, "limit", 50, 1, 200, limit)) {
+        res_error(res, req, DP_ERR_INVALID, "limit must be an integer from 1 to 200");
+        return DP_ERR_INVALID;
+    }
+    *cursor = req_query(req, "cursor");
+    if (*cursor && (!**cursor || strlen(*cursor) > 64)) {
+        res_error(res, req, DP_ERR_INVALID, "cursor is not valid");
+        return DP_ERR_INVALID;
+    }
+    return DP_OK;
+}
+
+json_t *api_page_json(json_t *items, long limit, const char *id_field)
+{
+    size_t n = json_array_size(items);
+    json_t *next = json_null();
+    if ((long)n == limit && n > 0) {
+        json_t *last = json_object_get(json_array_get(items, n - 1), id_field);
+        if (json_is_string(last))
+            next = json_string(json_string_value(last));
+    }
+    return json_pack("{s:o,s:o}", "items", items, "next_cursor", next);
+}

@@ -1,0 +1,31 @@
+/* Helpers shared by the resource files of api/: the caller, the environment, body fields. */
+#ifndef DP_API_UTIL_H
+#define DP_API_UTIL_H
+
+#include "api/app.h"
+#include "auth/accounts.h"
+#include "auth/caller.h"
+
+/* The authenticated caller (set by the auth hook; non-public routes only). */
+static inline const struct caller *api_caller(const struct request *req)
+{
+    return req->auth;
+}
+
+/* Fills e with the worker's database and cache and the client's address. DP_ERR_UNAVAILABLE. */
+int api_env(struct request *req, struct auth_env *e);
+
+/* A string field of the JSON body: NULL when absent; DP_ERR_INVALID (response set) when of
+ * another type or longer than max bytes. */
+int api_body_str(struct request *req, struct response *res, const char *key, size_t max, const char **out);
+
+/* Refuses with 429 + Retry-After when bucket key is empty. scope names the metric label. */
+int api_rate_limit(struct request *req, struct response *res, struct cache *c, const char *scope, const char *key,
+                   double per_second, double burst);
+
+/* A page of a list: ?limit= (1–200, default 50) and ?cursor= (opaque; here the last id). */
+int api_page(struct request *req, struct response *res, long *limit, const char **cursor);
+/* {"items":items,"next_cursor":last id when full, else null}; takes items. */
+json_t *api_page_json(json_t *items, long limit, const char *id_field);
+
+#endif

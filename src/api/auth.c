@@ -1,0 +1,379 @@
+/* Accounts routes: signup, login, refresh, logout, me, TOTP, WebSocket tickets. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_util.h"
+#include "auth/audit.h"
+#include "auth/ratelimit.h"
+#include "auth/settings.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/metrics.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+#define REFRESH_COOKIE "doppel_refresh"
+
+static struct metric *m_logins, *m_sessions;
+
+void auth_metrics_register(void)
+{
+    const char *l[] = {"result"};
+    m_logins = metric_new(METRIC_COUNTER, "doppel_logins_total", "login attempts by result", 1, l, NULL, 0);
+    m_sessions = metric_new(METRIC_GAUGE, "doppel_sessions_active", "sessions not revoked (as of the last change)", 0,
+                            NULL, NULL, 0);
+}
+
+static void update_sessions_gauge(struct db *db)
+{
+    int64_t n;
+    if (!accounts_count_sessions(db, &n))
+        metric_set(m_sessions, NULL, (double)n);
+}
+
+/* Browser clients ask for the refresh token as an httpOnly cookie with ?cookie=1. */
+static int wants_cookie(const struct request *req)
+{
+    const char *v = req_query(req, "cookie");
+    return v && !strcmp(v, "1");
+}
+
+static void set_refresh_cookie(struct response *res, const char *token, long max_age)
+{
+    char c[256];
+    snprintf(c, sizeof c, REFRESH_COOKIE "=%s; Path=/api/v1/auth; Max-Age=%ld; HttpOnly; Secure; SameSite=Strict",
+             token, max_age);
+    res_header(res, "Set-Cookie", c);
+}
+
+/* The token pair response: {user, access_token, refresh_token, token_type, expires_in}. */
+static void respond_tokens(struct request *req, struct response *res, int status, json_t *user, struct token_pair *tp)
+{
+    json_t *body = json_pack("{s:o,s:s,s:s,s:I}", "user", user, "access_token", tp->access, "token_type", "Bearer",
+                             "expires_in", (json_int_t)tp->expires_in);
+    if (wants_cookie(req))
+        set_refresh_cookie(res, tp->refresh, auth_cfg.refresh_ttl);
+    else
+        json_object_set_new(body, "refresh_token", json_string(tp->refresh));
+    res_header(res, "Cache-Control", "no-store");
+    res_json(res, status, body);
+    token_pair_cleanup(tp);
+}
+
+/* Per-IP limit on an auth route: auth_rate per minute, bursting to the same. */
+static int limit_ip(struct request *req, struct response *res, struct cache *c, const char *scope)
+{
+    char key[128];
+    snprintf(key, sizeof key, "rl:%s:ip:%s", scope, req->client_ip);
+    return api_rate_limit(req, res, c, scope, key, (double)auth_cfg.auth_rate / 60.0, (double)auth_cfg.auth_rate);
+}
+
+static int signup(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    if ((err = limit_ip(req, res, e.cache, "signup")))
+        return err;
+    const char *email, *password, *name;
+    if ((err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
+        (err = api_body_str(req, res, "password", 4096, &password)) ||
+        (err = api_body_str(req, res, "display_name", 1024, &name)))
+        return err;
+    if (!email || !password || !name) {
+        res_error(res, req, DP_ERR_INVALID, "email, password and display_name are required");
+        return DP_ERR_INVALID;
+    }
+    if (!auth_cfg.signup_open) {
+        struct db_rows *r;
+        if ((err = db_query(e.db, "SELECT COUNT(*) FROM users", NULL, 0, &r)))
+            return err;
+        int64_t n = db_rows_int(r, 0, 0);
+        db_rows_free(r);
+        if (n > 0) {
+            res_error(res, req, DP_ERR_FORBIDDEN, "sign-up is closed on this instance; ask an administrator");
+            return DP_ERR_FORBIDDEN;
+        }
+    }
+    json_t *user = NULL;
+    char msg[160] = "";
+    err = accounts_create_user(&e, email, password, name, "default", -1, &user, msg, sizeof msg);
+    if (err) {
+        res_error(res, req, err, "%s", *msg ? msg : dp_strerror(err));
+        return err;
+    }
+    struct token_pair tp = {0};
+    if ((err = accounts_start_session(&e, json_string_value(json_object_get(user, "id")), &tp))) {
+        json_decref(user);
+        return err;
+    }
+    audit_write(e.db, "signup", json_string_value(json_object_get(user, "id")),
+                json_string_value(json_object_get(user, "id")), "default", e.ip, NULL);
+    update_sessions_gauge(e.db);
+    respond_tokens(req, res, 201, user, &tp);
+    return DP_OK;
+}
+
+static int login(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    if ((err = limit_ip(req, res, e.cache, "login")))
+        return err;
+    const char *email, *password, *totp;
+    if ((err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
+        (err = api_body_str(req, res, "password", 4096, &password)) ||
+        (err = api_body_str(req, res, "totp", 64, &totp)))
+        return err;
+    if (!email || !password) {
+        res_error(res, req, DP_ERR_INVALID, "email and password are required");
+        return DP_ERR_INVALID;
+    }
+    /* Per-account bucket too: spraying one account from many addresses is still limited. */
+    char key[128], h[65];
+    uint8_t d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const uint8_t *)email, strlen(email));
+    sodium_bin2hex(h, sizeof h, d, sizeof d);
+    snprintf(key, sizeof key, "rl:login:acct:%.32s", h);
+    if ((err = api_rate_limit(req, res, e.cache, "login", key, (double)auth_cfg.auth_rate / 60.0,
+                              (double)auth_cfg.auth_rate)))
+        return err;
+    json_t *user = NULL;
+    struct token_pair tp = {0};
+    int64_t retry_ms = 0;
+    const char *code = "invalid_credentials";
+    err = accounts_login(&e, email, password, totp, &user, &tp, &retry_ms, &code);
+    metric_add(m_logins, (const char *[]){err ? code : "success"}, 1);
+    if (err == DP_ERR_RATE_LIMITED) {
+        char secs[24];
+        snprintf(secs, sizeof secs, "%lld", (long long)(retry_ms + 999) / 1000);
+        ratelimit_count_refusal("login_backoff");
+        res_error(res, req, err, "too many failed logins; retry in %s s", secs);
+        res_header(res, "Retry-After", secs);
+        return err;
+    }
+    if (err == DP_ERR_UNAUTHORIZED) {
+        res_error_status(res, req, 401, code,
+                         !strcmp(code, "totp_required") ? "this account needs a TOTP code (field totp)"
+                         : !strcmp(code, "invalid_totp") ? "the TOTP or recovery code is not valid"
+                                                         : "e-mail or password is wrong");
+        return err;
+    }
+    if (err)
+        return err;
+    update_sessions_gauge(e.db);
+    respond_tokens(req, res, 200, user, &tp);
+    return DP_OK;
+}
+
+/* The refresh token from the body, or from the cookie for browser clients. */
+static const char *refresh_token_of(struct request *req, char *buf, size_t cap)
+{
+    const char *t = json_get_str(req->json, "refresh_token");
+    if (t)
+        return t;
+    const char *c = req->cookie ? strstr(req->cookie, REFRESH_COOKIE "=") : NULL;
+    if (!c)
+        return NULL;
+    c += strlen(REFRESH_COOKIE "=");
+    size_t n = strcspn(c, "; ");
+    if (n >= cap)
+        return NULL;
+    memcpy(buf, c, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static int refresh(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    if ((err = limit_ip(req, res, e.cache, "refresh")))
+        return err;
+    char buf[REFRESH_TOKEN_LEN + 8];
+    const char *token = refresh_token_of(req, buf, sizeof buf);
+    if (!token) {
+        res_error(res, req, DP_ERR_INVALID, "refresh_token is required (body or cookie)");
+        return DP_ERR_INVALID;
+    }
+    json_t *user = NULL;
+    struct token_pair tp = {0};
+    err = accounts_refresh(&e, token, &user, &tp);
+    if (err == DP_ERR_UNAUTHORIZED) {
+        res_error_status(res, req, 401, "invalid_refresh_token", "the refresh token is not valid");
+        return err;
+    }
+    if (err)
+        return err;
+    respond_tokens(req, res, 200, user, &tp);
+    return DP_OK;
+}
+
+static int logout(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    const struct caller *c = api_caller(req);
+    if ((err = accounts_revoke_session(&e, c->session_id, "logout")))
+        return err;
+    audit_write(e.db, "logout", c->user_id, c->user_id, c->org_id, e.ip, NULL);
+    update_sessions_gauge(e.db);
+    if (wants_cookie(req) || req->cookie)
+        set_refresh_cookie(res, "", 0);
+    res_body(res, 204, "", NULL, 0);
+    res->content_type[0] = 0;
+    return DP_OK;
+}
+
+static int me(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    json_t *user;
+    if ((err = accounts_user_json(e.db, api_caller(req)->user_id, &user)))
+        return err == DP_ERR_NOT_FOUND ? DP_ERR_UNAUTHORIZED : err;
+    res_json(res, 200, user);
+    return DP_OK;
+}
+
+static int limit_user(struct request *req, struct response *res, struct cache *c, const char *scope)
+{
+    char key[128];
+    snprintf(key, sizeof key, "rl:%s:user:%s", scope, api_caller(req)->user_id);
+    return api_rate_limit(req, res, c, scope, key, (double)auth_cfg.auth_rate / 60.0, (double)auth_cfg.auth_rate);
+}
+
+static int totp_setup(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err || (err = limit_user(req, res, e.cache, "totp")))
+        return err;
+    json_t *out;
+    err = accounts_totp_setup(&e, api_caller(req), &out);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, err, "TOTP is already enabled; disable it first");
+        return err;
+    }
+    if (err)
+        return err;
+    res_header(res, "Cache-Control", "no-store");
+    res_json(res, 200, out);
+    return DP_OK;
+}
+
+static int totp_enable(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err || (err = limit_user(req, res, e.cache, "totp")))
+        return err;
+    const char *code;
+    if ((err = api_body_str(req, res, "code", 64, &code)))
+        return err;
+    if (!code) {
+        res_error(res, req, DP_ERR_INVALID, "code is required");
+        return DP_ERR_INVALID;
+    }
+    json_t *out;
+    err = accounts_totp_enable(&e, api_caller(req), code, &out);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, err, "TOTP is already enabled, or setup was not called first");
+        return err;
+    }
+    if (err == DP_ERR_UNPROCESSABLE) {
+        res_error(res, req, err, "the code does not match the secret");
+        return err;
+    }
+    if (err)
+        return err;
+    res_header(res, "Cache-Control", "no-store");
+    res_json(res, 200, out);
+    return DP_OK;
+}
+
+static int totp_disable(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err || (err = limit_user(req, res, e.cache, "totp")))
+        return err;
+    const char *password, *code;
+    if ((err = api_body_str(req, res, "password", 4096, &password)) || (err = api_body_str(req, res, "code", 64, &code)))
+        return err;
+    if (!password || !code) {
+        res_error(res, req, DP_ERR_INVALID, "password and code are required");
+        return DP_ERR_INVALID;
+    }
+    err = accounts_totp_disable(&e, api_caller(req), password, code);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, err, "TOTP is not enabled");
+        return err;
+    }
+    if (err == DP_ERR_UNPROCESSABLE) {
+        res_error(res, req, err, "password or code is wrong");
+        return err;
+    }
+    if (err)
+        return err;
+    res_json(res, 200, json_pack("{s:b}", "totp_enabled", 0));
+    return DP_OK;
+}
+
+/* A one-time ticket (30 s) for browsers, which cannot send headers on a WebSocket upgrade. */
+static int ws_ticket(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    const struct caller *c = api_caller(req);
+    uint8_t raw[24];
+    char ticket[40], key[80], val[160];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(ticket, sizeof ticket, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(key, sizeof key, "wsticket:%s", ticket);
+    snprintf(val, sizeof val, "%s %s %s %s", c->user_id, c->org_id, role_name(c->role), c->session_id);
+    if ((err = cache_set(e.cache, key, val, strlen(val), 30000)))
+        return err;
+    res_json(res, 201, json_pack("{s:s,s:i}", "ticket", ticket, "expires_in", 30));
+    return DP_OK;
+}
+
+static const char tokens_doc[] =
+    "{\"responses\":{\"200\":{\"description\":\"A token pair. With ?cookie=1 the refresh token comes as an "
+    "httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body.\",\"content\":{"
+    "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
+    "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
+
+#define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
+
+const struct route auth_routes[] = {
+    {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
+     "Create an account {email,password,display_name} → 201 {user,access_token,refresh_token,expires_in}",
+     tokens_doc, NULL},
+    {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?}", tokens_doc, NULL},
+    {"POST", "/api/v1/auth/refresh", PUB_JSON, 0, refresh, "auth",
+     "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL},
+    {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", NULL, NULL},
+    {"GET", "/api/v1/auth/me", 0, 0, me, "auth", "The caller", NULL, NULL},
+    {"POST", "/api/v1/auth/totp/setup", 0, 0, totp_setup, "auth", "Start TOTP set-up: secret and otpauth:// URI",
+     NULL, NULL},
+    {"POST", "/api/v1/auth/totp/enable", ROUTE_JSON, 0, totp_enable, "auth",
+     "Enable TOTP {code}; returns one-time recovery codes", NULL, NULL},
+    {"POST", "/api/v1/auth/totp/disable", ROUTE_JSON, 0, totp_disable, "auth",
+     "Disable TOTP {password, code (TOTP or recovery)}", NULL, NULL},
+    {"POST", "/api/v1/auth/ws-ticket", 0, 0, ws_ticket, "auth", "One-time WebSocket ticket, valid 30 s", NULL, NULL},
+    {0},
+};

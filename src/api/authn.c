@@ -1,0 +1,97 @@
+/* The authentication hook of every non-public route: bearer JWT (or, for WebSocket upgrades,
+ * ?ticket= / ?token=), live-session check, per-user API rate limit. Runs on a worker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_util.h"
+#include "auth/jwt.h"
+#include "auth/settings.h"
+#include "core/err.h"
+#include "core/timeutil.h"
+#include "store/cache.h"
+
+static int unauthorized(struct request *req, struct response *res, const char *why)
+{
+    res_error(res, req, DP_ERR_UNAUTHORIZED, "%s", why);
+    res_header(res, "WWW-Authenticate", "Bearer realm=\"doppel\"");
+    return DP_ERR_UNAUTHORIZED;
+}
+
+/* Redeems a WebSocket ticket (once) into c. */
+static int redeem_ticket(struct cache *cache, const char *ticket, struct caller *c)
+{
+    if (strlen(ticket) > 64)
+        return DP_ERR_UNAUTHORIZED;
+    char key[80], used[96], *v = NULL;
+    size_t len;
+    snprintf(key, sizeof key, "wsticket:%s", ticket);
+    if (cache_get(cache, key, &v, &len))
+        return DP_ERR_UNAUTHORIZED;
+    /* The first to count the ticket wins; a replay within its 30 s counts 2. */
+    int64_t n = 0;
+    snprintf(used, sizeof used, "wsticket-used:%s", ticket);
+    int err = cache_incr(cache, used, 1, 60000, &n);
+    cache_del(cache, key);
+    char role[16] = "";
+    int ok = !err && n == 1 &&
+             sscanf(v, "%36s %36s %15s %36s", c->user_id, c->org_id, role, c->session_id) == 4 &&
+             role_parse(role) >= 0;
+    free(v);
+    if (!ok)
+        return DP_ERR_UNAUTHORIZED;
+    c->role = (enum role)role_parse(role);
+    return DP_OK;
+}
+
+int authn_hook(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    struct caller *c = calloc(1, sizeof *c);
+    if (!c)
+        return DP_ERR_NOMEM;
+    const char *token = NULL;
+    if (req->authorization && !strncasecmp(req->authorization, "Bearer ", 7))
+        token = req->authorization + 7;
+    else if (req->route->flags & ROUTE_WEBSOCKET) {
+        const char *ticket = req_query(req, "ticket");
+        if (ticket) {
+            if (redeem_ticket(e.cache, ticket, c)) {
+                free(c);
+                return unauthorized(req, res, "the WebSocket ticket is not valid (tickets are single-use, 30 s)");
+            }
+            goto session;
+        }
+        token = req_query(req, "token");
+    }
+    if (!token) {
+        free(c);
+        return unauthorized(req, res, "authentication required: Authorization: Bearer <access token>");
+    }
+    struct jwt_claims cl;
+    const char *why = NULL;
+    if (jwt_verify(auth_cfg.jwt_key, token, strlen(token), time_now_ms() / 1000, &cl, &why) ||
+        role_parse(cl.role) < 0) {
+        free(c);
+        char msg[96];
+        snprintf(msg, sizeof msg, "invalid access token: %s", why ? why : "unknown role");
+        return unauthorized(req, res, msg);
+    }
+    memcpy(c->user_id, cl.sub, sizeof c->user_id);
+    memcpy(c->org_id, cl.org, sizeof c->org_id);
+    memcpy(c->session_id, cl.sid, sizeof c->session_id);
+    c->role = (enum role)role_parse(cl.role);
+session:
+    if ((err = accounts_check_session(&e, c->session_id))) {
+        free(c);
+        return err == DP_ERR_UNAUTHORIZED ? unauthorized(req, res, "the session has ended; log in again") : err;
+    }
+    req->auth = c;
+    char key[96];
+    snprintf(key, sizeof key, "rl:api:user:%s", c->user_id);
+    return api_rate_limit(req, res, e.cache, "api", key, (double)auth_cfg.api_rate, (double)auth_cfg.api_rate * 5);
+}

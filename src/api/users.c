@@ -1,0 +1,326 @@
+/* Users routes: list, create, read, update, delete, search — admins everywhere, managers in
+ * their organisation, members only themselves (and search within their organisation). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_util.h"
+#include "auth/audit.h"
+#include "auth/password.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/timeutil.h"
+#include "store/db.h"
+
+/* Loads the target's org and role; DP_ERR_NOT_FOUND also when the caller may not see it. */
+static int load_target(struct auth_env *e, const struct caller *c, const char *id, char org[ID_LEN], enum role *role)
+{
+    if (!id_valid(id))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(e->db, "SELECT org_id, role FROM users WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    snprintf(org, ID_LEN, "%s", db_rows_text(r, 0, 0));
+    *role = (enum role)role_parse(db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    if (strcmp(c->user_id, id) && !caller_can_manage(c, org, *role))
+        return DP_ERR_NOT_FOUND;
+    return DP_OK;
+}
+
+static int list_users(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    if (c->role == ROLE_MEMBER) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "listing users needs the manager or admin role");
+        return DP_ERR_FORBIDDEN;
+    }
+    struct auth_env e;
+    long limit;
+    const char *cursor;
+    int err = api_env(req, &e);
+    if (err || (err = api_page(req, res, &limit, &cursor)))
+        return err;
+    const char *org = c->role == ROLE_ADMIN ? req_query(req, "org_id") : c->org_id;
+    char sql[256];
+    struct db_val p[3];
+    int np = 0;
+    snprintf(sql, sizeof sql, "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE 1 = 1%s%s ORDER BY id LIMIT ?",
+             org ? " AND org_id = ?" : "", cursor ? " AND id > ?" : "");
+    if (org)
+        p[np++] = DB_TEXT(org);
+    if (cursor)
+        p[np++] = DB_TEXT(cursor);
+    p[np++] = DB_INT(limit);
+    struct db_rows *r;
+    if ((err = db_query(e.db, sql, p, np, &r)))
+        return err;
+    json_t *items = json_array();
+    for (int i = 0; i < r->nrows; i++) {
+        json_array_append_new(items, accounts_user_from_row(r, i));
+    }
+    db_rows_free(r);
+    res_json(res, 200, api_page_json(items, limit, "id"));
+    return DP_OK;
+}
+
+static int create_user(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    if (c->role == ROLE_MEMBER) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "creating users needs the manager or admin role");
+        return DP_ERR_FORBIDDEN;
+    }
+    struct auth_env e;
+    int err = api_env(req, &e);
+    const char *email, *password, *name, *role_s, *org;
+    if (err || (err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
+        (err = api_body_str(req, res, "password", 4096, &password)) ||
+        (err = api_body_str(req, res, "display_name", 1024, &name)) ||
+        (err = api_body_str(req, res, "role", 16, &role_s)) || (err = api_body_str(req, res, "org_id", 64, &org)))
+        return err;
+    if (!email || !password || !name) {
+        res_error(res, req, DP_ERR_INVALID, "email, password and display_name are required");
+        return DP_ERR_INVALID;
+    }
+    int role = role_s ? role_parse(role_s) : ROLE_MEMBER;
+    if (role < 0) {
+        res_error(res, req, DP_ERR_INVALID, "role must be admin, manager or member");
+        return DP_ERR_INVALID;
+    }
+    if (!org)
+        org = c->org_id;
+    if (!caller_can_manage(c, org, (enum role)role)) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "managers create members and managers of their own organisation");
+        return DP_ERR_FORBIDDEN;
+    }
+    json_t *user;
+    char msg[160] = "";
+    if ((err = accounts_create_user(&e, email, password, name, org, role, &user, msg, sizeof msg))) {
+        res_error(res, req, err, "%s", *msg ? msg : dp_strerror(err));
+        return err;
+    }
+    audit_write(e.db, "user.add", c->user_id, json_string_value(json_object_get(user, "id")), org, e.ip,
+                json_pack("{s:s}", "role", role_name((enum role)role)));
+    res_json(res, 201, user);
+    return DP_OK;
+}
+
+static int get_user(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    char org[ID_LEN];
+    enum role role;
+    int err = api_env(req, &e);
+    if (err || (err = load_target(&e, api_caller(req), req_param(req, "id"), org, &role)))
+        return err;
+    json_t *u;
+    if ((err = accounts_user_json(e.db, req_param(req, "id"), &u)))
+        return err;
+    res_json(res, 200, u);
+    return DP_OK;
+}
+
+/* 1 when removing admin rights from user id would leave the instance without an admin. */
+static int last_admin(struct db *db, const char *id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    if (db_query(db, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> ?", p, 1, &r))
+        return 1;
+    int none = db_rows_int(r, 0, 0) == 0;
+    db_rows_free(r);
+    return none;
+}
+
+static int patch_user(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    const char *id = req_param(req, "id");
+    struct auth_env e;
+    char org[ID_LEN];
+    enum role role;
+    int err = api_env(req, &e);
+    if (err || (err = load_target(&e, c, id, org, &role)))
+        return err;
+    const char *name, *password, *current, *role_s, *new_org;
+    if ((err = api_body_str(req, res, "display_name", 1024, &name)) ||
+        (err = api_body_str(req, res, "password", 4096, &password)) ||
+        (err = api_body_str(req, res, "current_password", 4096, &current)) ||
+        (err = api_body_str(req, res, "role", 16, &role_s)) || (err = api_body_str(req, res, "org_id", 64, &new_org)))
+        return err;
+    int self = !strcmp(c->user_id, id), manage = caller_can_manage(c, org, role);
+    int new_role = role_s ? role_parse(role_s) : (int)role;
+    /* Validate everything before changing anything. */
+    if (name && !display_name_valid(name)) {
+        res_error(res, req, DP_ERR_INVALID, "display_name must be 1 to %d characters", DISPLAY_NAME_MAX);
+        return DP_ERR_INVALID;
+    }
+    if (password && password_check_policy(password)) {
+        res_error(res, req, DP_ERR_INVALID, "password must be %d to %d bytes", PASSWORD_MIN, PASSWORD_MAX);
+        return DP_ERR_INVALID;
+    }
+    if (new_role < 0) {
+        res_error(res, req, DP_ERR_INVALID, "role must be admin, manager or member");
+        return DP_ERR_INVALID;
+    }
+    if ((role_s && new_role != (int)role && (!manage || !caller_can_manage(c, org, (enum role)new_role))) ||
+        (new_org && strcmp(new_org, org) && c->role != ROLE_ADMIN)) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "your role may not make this change");
+        return DP_ERR_FORBIDDEN;
+    }
+    if (role == ROLE_ADMIN && new_role != ROLE_ADMIN && last_admin(e.db, id)) {
+        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
+        return DP_ERR_CONFLICT;
+    }
+    char hash[PASSWORD_HASH_LEN];
+    if (password) {
+        if (self && !manage) {
+            struct db_rows *r;
+            struct db_val p[] = {DB_TEXT(id)};
+            if ((err = db_query(e.db, "SELECT password_hash FROM users WHERE id = ?", p, 1, &r)))
+                return err;
+            int ok = r->nrows == 1 && current && password_verify(db_rows_text(r, 0, 0), current);
+            db_rows_free(r);
+            if (!ok) {
+                res_error(res, req, DP_ERR_UNPROCESSABLE, "current_password is wrong");
+                return DP_ERR_UNPROCESSABLE;
+            }
+        }
+        if ((err = password_hash(password, hash)))
+            return err;
+    }
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    struct buf sql;
+    buf_init(&sql, 0);
+    struct db_val p[6];
+    int np = 0;
+    buf_printf(&sql, "UPDATE users SET updated_at = ?");
+    p[np++] = DB_TEXT(now);
+    if (name)
+        buf_printf(&sql, ", display_name = ?"), p[np++] = DB_TEXT(name);
+    if (password)
+        buf_printf(&sql, ", password_hash = ?"), p[np++] = DB_TEXT(hash);
+    if (role_s)
+        buf_printf(&sql, ", role = ?"), p[np++] = DB_TEXT(role_name((enum role)new_role));
+    if (new_org)
+        buf_printf(&sql, ", org_id = ?"), p[np++] = DB_TEXT(new_org);
+    buf_printf(&sql, " WHERE id = ?");
+    p[np++] = DB_TEXT(id);
+    err = db_query(e.db, sql.data, p, np, NULL);
+    buf_cleanup(&sql);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, DP_ERR_UNPROCESSABLE, "no such organisation");
+        return DP_ERR_UNPROCESSABLE;
+    }
+    if (err)
+        return err;
+    /* Tokens carry role and org, and a new password ends old logins: revoke the sessions. */
+    int changed_role = role_s && new_role != (int)role, changed_org = new_org && strcmp(new_org, org);
+    if (changed_role || changed_org || password)
+        accounts_revoke_user_sessions(&e, id, password ? "password_change" : "role_change");
+    if (changed_role)
+        audit_write(e.db, "user.role_change", c->user_id, id, org, e.ip,
+                    json_pack("{s:s,s:s}", "from", role_name(role), "to", role_name((enum role)new_role)));
+    if (changed_org)
+        audit_write(e.db, "user.org_change", c->user_id, id, new_org, e.ip, json_pack("{s:s,s:s}", "from", org, "to", new_org));
+    if (password)
+        audit_write(e.db, "user.password_change", c->user_id, id, org, e.ip, NULL);
+    json_t *u;
+    if ((err = accounts_user_json(e.db, id, &u)))
+        return err;
+    res_json(res, 200, u);
+    return DP_OK;
+}
+
+static int delete_user(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    const char *id = req_param(req, "id");
+    struct auth_env e;
+    char org[ID_LEN];
+    enum role role;
+    int err = api_env(req, &e);
+    if (err || (err = load_target(&e, c, id, org, &role)))
+        return err;
+    if (!caller_can_manage(c, org, role) && strcmp(c->user_id, id)) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "your role may not delete this user");
+        return DP_ERR_FORBIDDEN;
+    }
+    if (role == ROLE_ADMIN && last_admin(e.db, id)) {
+        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
+        return DP_ERR_CONFLICT;
+    }
+    if ((err = accounts_revoke_user_sessions(&e, id, "user_deleted")))
+        return err;
+    struct db_val p[] = {DB_TEXT(id)};
+    if ((err = db_query(e.db, "DELETE FROM users WHERE id = ?", p, 1, NULL)))
+        return err;
+    audit_write(e.db, "user.delete", c->user_id, id, org, e.ip, NULL);
+    res_body(res, 204, "", NULL, 0);
+    res->content_type[0] = 0;
+    return DP_OK;
+}
+
+static int search_users(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    const char *q = req_query(req, "q");
+    size_t n = q ? strlen(q) : 0;
+    if (n < 2 || n > 100) {
+        res_error(res, req, DP_ERR_INVALID, "q must be 2 to 100 characters");
+        return DP_ERR_INVALID;
+    }
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    /* A LIKE pattern with the user's % and _ escaped. */
+    char pattern[2 * 100 + 3];
+    size_t at = 0;
+    pattern[at++] = '%';
+    for (const char *s = q; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            pattern[at++] = '\\';
+        pattern[at++] = *s;
+    }
+    pattern[at++] = '%';
+    pattern[at] = 0;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c->org_id), DB_TEXT(c->user_id), DB_TEXT(pattern), DB_TEXT(pattern)};
+    err = db_query(e.db,
+                   "SELECT id, display_name FROM users WHERE org_id = ? AND id <> ? AND "
+                   "(lower(display_name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\') "
+                   "ORDER BY display_name LIMIT 20",
+                   p, 4, &r);
+    if (err)
+        return err;
+    json_t *items = json_array();
+    for (int i = 0; i < r->nrows; i++)
+        json_array_append_new(items, json_pack("{s:s,s:s}", "id", db_rows_text(r, i, 0), "display_name",
+                                               db_rows_text(r, i, 1)));
+    db_rows_free(r);
+    res_json(res, 200, json_pack("{s:o,s:n}", "items", items, "next_cursor"));
+    return DP_OK;
+}
+
+const struct route users_routes[] = {
+    {"GET", "/api/v1/users/search", 0, 0, search_users, "users", "Find people to message (same organisation)", NULL,
+     NULL},
+    {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)", NULL,
+     NULL},
+    {"POST", "/api/v1/users", ROUTE_JSON, 0, create_user, "users",
+     "Create a user {email,password,display_name,role?,org_id?}", NULL, NULL},
+    {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", NULL, NULL},
+    {"PATCH", "/api/v1/users/{id}", ROUTE_JSON, 0, patch_user, "users",
+     "Update {display_name?, password?, current_password?, role?, org_id?}", NULL, NULL},
+    {"DELETE", "/api/v1/users/{id}", 0, 0, delete_user, "users", "Delete a user", NULL, NULL},
+    {0},
+};

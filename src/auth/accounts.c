@@ -1,0 +1,616 @@
+/* Accounts: creation, login with failure back-off, sessions, refresh rotation, revocation, TOTP. */
+#include "auth/accounts.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/audit.h"
+#include "auth/password.h"
+#include "auth/settings.h"
+#include "auth/totp.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/utf8.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+#define FAIL_FREE_TRIES 5          /* failed logins before back-off starts */
+#define FAIL_WINDOW_MS (15 * 60 * 1000)
+#define FAIL_MAX_DELAY_S 900
+#define RECOVERY_CODES 10
+
+void token_pair_cleanup(struct token_pair *tp)
+{
+    free(tp->access);
+    tp->access = NULL;
+    sodium_memzero(tp->refresh, sizeof tp->refresh);
+}
+
+int email_normalize(const char *in, char *out, size_t cap)
+{
+    while (*in && isspace((unsigned char)*in))
+        in++;
+    size_t n = strlen(in);
+    while (n && isspace((unsigned char)in[n - 1]))
+        n--;
+    if (n < 3 || n > EMAIL_MAX || n + 1 > cap)
+        return DP_ERR_INVALID;
+    const char *at = memchr(in, '@', n);
+    if (!at || at == in || at == in + n - 1 || memchr(at + 1, '@', n - (size_t)(at + 1 - in)))
+        return DP_ERR_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == ',')
+            return DP_ERR_INVALID;
+        /* The local part keeps its case (RFC 5321); the domain does not have one. */
+        out[i] = &in[i] > at ? (char)tolower(c) : (char)c;
+    }
+    out[n] = 0;
+    if (!utf8_valid(out, n) || strstr(at, ".."))
+        return DP_ERR_INVALID;
+    return DP_OK;
+}
+
+int display_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > DISPLAY_NAME_MAX || !utf8_valid(s, n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+json_t *accounts_user_from_row(const struct db_rows *r, int row)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "id", db_rows_text(r, row, 0), "email",
+                     db_rows_text(r, row, 1), "display_name", db_rows_text(r, row, 2), "role",
+                     db_rows_text(r, row, 3), "org_id", db_rows_text(r, row, 4), "totp_enabled",
+                     (int)db_rows_int(r, row, 5), "created_at", db_rows_text(r, row, 6), "updated_at",
+                     db_rows_text(r, row, 7));
+}
+
+int accounts_user_json(struct db *db, const char *user_id, json_t **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(user_id)};
+    int err = db_query(db, "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1)
+        err = DP_ERR_NOT_FOUND;
+    else
+        *out = accounts_user_from_row(r, 0);
+    db_rows_free(r);
+    return err;
+}
+
+int accounts_create_user(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
+                         const char *org_id, int role, json_t **user, char *msg, size_t msglen)
+{
+    char email[EMAIL_MAX + 1], hash[PASSWORD_HASH_LEN];
+    if (email_normalize(email_in ? email_in : "", email, sizeof email)) {
+        snprintf(msg, msglen, "email is not a valid address");
+        return DP_ERR_INVALID;
+    }
+    if (password_check_policy(password)) {
+        snprintf(msg, msglen, "password must be %d to %d bytes", PASSWORD_MIN, PASSWORD_MAX);
+        return DP_ERR_INVALID;
+    }
+    if (!display_name_valid(display_name)) {
+        snprintf(msg, msglen, "display_name must be 1 to %d characters without control characters",
+                 DISPLAY_NAME_MAX);
+        return DP_ERR_INVALID;
+    }
+    int err = password_hash(password, hash);
+    if (err)
+        return err;
+    char id[ID_LEN], now[RFC3339_LEN];
+    id_new(id);
+    time_rfc3339(time_now_ms(), now);
+    if ((err = db_begin(e->db)))
+        return err;
+    if (role < 0) {
+        /* The first account of an empty instance administers it. */
+        struct db_rows *r;
+        if ((err = db_query(e->db, "SELECT COUNT(*) FROM users", NULL, 0, &r)))
+            goto out_rollback;
+        role = db_rows_int(r, 0, 0) == 0 ? ROLE_ADMIN : ROLE_MEMBER;
+        db_rows_free(r);
+    }
+    struct db_val p[] = {DB_TEXT(id), DB_TEXT(org_id), DB_TEXT(email), DB_TEXT(display_name), DB_TEXT(hash),
+                         DB_TEXT(role_name((enum role)role)), DB_TEXT(now), DB_TEXT(now)};
+    err = db_query(e->db,
+                   "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   p, 8, NULL);
+    if (err == DP_ERR_CONFLICT) {
+        /* Either the e-mail is taken or the org does not exist: say which. */
+        struct db_rows *r = NULL;
+        struct db_val q[] = {DB_TEXT(email)};
+        int exists = 0;
+        if (!db_query(e->db, "SELECT 1 FROM users WHERE email = ?", q, 1, &r))
+            exists = r->nrows > 0;
+        db_rows_free(r);
+        if (!exists)
+            err = DP_ERR_UNPROCESSABLE;
+        snprintf(msg, msglen, exists ? "an account with this email already exists" : "no such organisation");
+        goto out_rollback;
+    }
+    if (err || (err = db_commit(e->db)))
+        goto out_rollback;
+    audit_write(e->db, "user.create", NULL, id, org_id, e->ip, json_pack("{s:s}", "role", role_name((enum role)role)));
+    return accounts_user_json(e->db, id, user);
+out_rollback:
+    db_rollback(e->db);
+    return err;
+}
+
+/* SHA-256 of a secret as hex (what is stored for refresh tokens and recovery codes). */
+static void secret_hash(const char *s, char out[65])
+{
+    uint8_t d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const uint8_t *)s, strlen(s));
+    sodium_bin2hex(out, 65, d, sizeof d);
+}
+
+static void session_cache_key(const char *sid, char out[64])
+{
+    snprintf(out, 64, "sess:%s", sid);
+}
+
+/* Issues an access token for user in session sid. */
+static int issue_access(struct auth_env *e, const char *user_id, const char *sid, struct token_pair *tp)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(user_id)};
+    int err = db_query(e->db, "SELECT org_id, role FROM users WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_UNAUTHORIZED;
+    }
+    struct jwt_claims c = {0};
+    snprintf(c.sub, sizeof c.sub, "%s", user_id);
+    snprintf(c.org, sizeof c.org, "%s", db_rows_text(r, 0, 0));
+    snprintf(c.role, sizeof c.role, "%s", db_rows_text(r, 0, 1));
+    snprintf(c.sid, sizeof c.sid, "%s", sid);
+    db_rows_free(r);
+    c.iat = c.nbf = time_now_ms() / 1000;
+    c.exp = c.iat + auth_cfg.access_ttl;
+    tp->expires_in = auth_cfg.access_ttl;
+    return jwt_sign(auth_cfg.jwt_key, &c, &tp->access);
+}
+
+/* Inserts a new refresh token of session sid into tp->refresh. */
+static int new_refresh_token(struct auth_env *e, const char *sid, struct token_pair *tp)
+{
+    uint8_t raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(tp->refresh, sizeof tp->refresh, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char hash[65], now[RFC3339_LEN];
+    secret_hash(tp->refresh, hash);
+    time_rfc3339(time_now_ms(), now);
+    struct db_val p[] = {DB_TEXT(hash), DB_TEXT(sid), DB_TEXT(now),
+                         DB_INT(time_now_ms() + (int64_t)auth_cfg.refresh_ttl * 1000)};
+    return db_query(e->db,
+                    "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)", p, 4,
+                    NULL);
+}
+
+int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp)
+{
+    char sid[ID_LEN], now[RFC3339_LEN];
+    id_new(sid);
+    time_rfc3339(time_now_ms(), now);
+    int err = db_begin(e->db);
+    if (err)
+        return err;
+    struct db_val p[] = {DB_TEXT(sid), DB_TEXT(user_id), DB_TEXT(now), DB_TEXT(now), DB_TEXT(e->ip),
+                         DB_TEXT(e->user_agent)};
+    err = db_query(e->db,
+                   "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   p, 6, NULL);
+    if (!err)
+        err = new_refresh_token(e, sid, tp);
+    if (!err)
+        err = db_commit(e->db);
+    if (err) {
+        db_rollback(e->db);
+        return err;
+    }
+    return issue_access(e, user_id, sid, tp);
+}
+
+/* Failure back-off, kept in the cache per e-mail (known or not, so it reveals nothing). */
+static void fail_keys(const char *email, char count_key[96], char lock_key[96])
+{
+    char h[65];
+    secret_hash(email, h);
+    snprintf(count_key, 96, "loginfail:%.32s", h);
+    snprintf(lock_key, 96, "loginlock:%.32s", h);
+}
+
+static int backoff_remaining(struct auth_env *e, const char *email, int64_t *retry_ms)
+{
+    char ck[96], lk[96], *v = NULL;
+    size_t len;
+    fail_keys(email, ck, lk);
+    if (cache_get(e->cache, lk, &v, &len))
+        return 0;
+    int64_t until = strtoll(v, NULL, 10) - time_now_ms();
+    free(v);
+    if (until <= 0)
+        return 0;
+    *retry_ms = until;
+    return 1;
+}
+
+static void record_failure(struct auth_env *e, const char *email)
+{
+    char ck[96], lk[96];
+    fail_keys(email, ck, lk);
+    int64_t n = 0;
+    if (cache_incr(e->cache, ck, 1, FAIL_WINDOW_MS, &n) || n < FAIL_FREE_TRIES)
+        return;
+    /* 1 s, 2 s, 4 s … after the free tries, capped at 15 minutes. */
+    int64_t shift = n - FAIL_FREE_TRIES;
+    int64_t delay_s = shift >= 10 ? FAIL_MAX_DELAY_S : (int64_t)1 << shift;
+    if (delay_s > FAIL_MAX_DELAY_S)
+        delay_s = FAIL_MAX_DELAY_S;
+    char until[32];
+    snprintf(until, sizeof until, "%lld", (long long)(time_now_ms() + delay_s * 1000));
+    cache_set(e->cache, lk, until, strlen(until), (int)(delay_s * 1000));
+}
+
+static void clear_failures(struct auth_env *e, const char *email)
+{
+    char ck[96], lk[96];
+    fail_keys(email, ck, lk);
+    cache_del(e->cache, ck);
+    cache_del(e->cache, lk);
+}
+
+/* Consumes a recovery code of user; 1 when it was valid and unused. */
+static int use_recovery_code(struct auth_env *e, const char *user_id, const char *code)
+{
+    char h[65], now[RFC3339_LEN];
+    secret_hash(code, h);
+    time_rfc3339(time_now_ms(), now);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(now), DB_TEXT(user_id), DB_TEXT(h)};
+    if (db_query(e->db, "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL",
+                 p, 3, &r))
+        return 0;
+    int ok = r->changes == 1;
+    db_rows_free(r);
+    return ok;
+}
+
+/* Checks a second factor: a TOTP code (replay-protected) or a recovery code. */
+static int check_second_factor(struct auth_env *e, const char *user_id, const char *secret, int64_t last_step,
+                               const char *code)
+{
+    int64_t step = totp_verify(secret, code, time_now_ms() / 1000, last_step);
+    if (step >= 0) {
+        struct db_rows *r;
+        struct db_val p[] = {DB_INT(step), DB_TEXT(user_id), DB_INT(step)};
+        /* Conditional update: two logins racing with the same code cannot both win. */
+        if (db_query(e->db, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", p, 3, &r))
+            return 0;
+        int ok = r->changes == 1;
+        db_rows_free(r);
+        return ok;
+    }
+    return code && strlen(code) > 6 && use_recovery_code(e, user_id, code);
+}
+
+int accounts_login(struct auth_env *e, const char *email_in, const char *password, const char *totp, json_t **user,
+                   struct token_pair *tp, int64_t *retry_ms, const char **code)
+{
+    char email[EMAIL_MAX + 1];
+    *code = "invalid_credentials";
+    int valid_email = email_normalize(email_in ? email_in : "", email, sizeof email) == DP_OK;
+    if (!valid_email)
+        snprintf(email, sizeof email, "%.200s", email_in ? email_in : "");
+    if (backoff_remaining(e, email, retry_ms)) {
+        *code = "rate_limited";
+        return DP_ERR_RATE_LIMITED;
+    }
+    struct db_rows *r = NULL;
+    struct db_val p[] = {DB_TEXT(email)};
+    int err = valid_email ? db_query(e->db,
+                                     "SELECT id, password_hash, totp_enabled, totp_secret, totp_last_step, org_id "
+                                     "FROM users WHERE email = ?",
+                                     p, 1, &r)
+                          : DP_OK;
+    if (err)
+        return err;
+    const char *hash = r && r->nrows == 1 ? db_rows_text(r, 0, 1) : NULL;
+    /* Unknown accounts verify against a dummy hash: same answer, same time. */
+    int ok = password_verify(hash, password ? password : "");
+    if (!ok) {
+        record_failure(e, email);
+        if (hash)
+            audit_write(e->db, "login.failure", NULL, db_rows_text(r, 0, 0), db_rows_text(r, 0, 5), e->ip, NULL);
+        db_rows_free(r);
+        return DP_ERR_UNAUTHORIZED;
+    }
+    char uid[ID_LEN];
+    snprintf(uid, sizeof uid, "%s", db_rows_text(r, 0, 0));
+    if (db_rows_int(r, 0, 2)) {
+        if (!totp || !*totp) {
+            *code = "totp_required";
+            db_rows_free(r);
+            return DP_ERR_UNAUTHORIZED;
+        }
+        if (!check_second_factor(e, uid, db_rows_text(r, 0, 3), db_rows_int(r, 0, 4), totp)) {
+            *code = "invalid_totp";
+            record_failure(e, email);
+            audit_write(e->db, "login.failure", NULL, uid, db_rows_text(r, 0, 5), e->ip,
+                        json_pack("{s:s}", "reason", "totp"));
+            db_rows_free(r);
+            return DP_ERR_UNAUTHORIZED;
+        }
+    }
+    char org[ID_LEN];
+    snprintf(org, sizeof org, "%s", db_rows_text(r, 0, 5));
+    db_rows_free(r);
+    clear_failures(e, email);
+    if ((err = accounts_start_session(e, uid, tp)))
+        return err;
+    audit_write(e->db, "login.success", uid, uid, org, e->ip, NULL);
+    return accounts_user_json(e->db, uid, user);
+}
+
+int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason)
+{
+    char now[RFC3339_LEN], key[64];
+    time_rfc3339(time_now_ms(), now);
+    struct db_val p[] = {DB_TEXT(now), DB_TEXT(reason), DB_TEXT(sid)};
+    int err = db_query(e->db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+                       p, 3, NULL);
+    if (err)
+        return err;
+    /* The cache entry outlives every access token of the session, so no instance lets one pass. */
+    session_cache_key(sid, key);
+    cache_set(e->cache, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
+    return DP_OK;
+}
+
+int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(user_id)};
+    int err = db_query(e->db, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", p, 1, &r);
+    if (err)
+        return err;
+    for (int i = 0; i < r->nrows && !err; i++)
+        err = accounts_revoke_session(e, db_rows_text(r, i, 0), reason);
+    db_rows_free(r);
+    return err;
+}
+
+int accounts_check_session(struct auth_env *e, const char *sid)
+{
+    char key[64], *v = NULL;
+    size_t len;
+    session_cache_key(sid, key);
+    if (!cache_get(e->cache, key, &v, &len)) {
+        int live = !strcmp(v, "ok");
+        free(v);
+        return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+    }
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(sid)};
+    int err = db_query(e->db, "SELECT revoked_at FROM sessions WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    int live = r->nrows == 1 && db_rows_is_null(r, 0, 0);
+    db_rows_free(r);
+    /* "ok" is cached briefly; a revocation overwrites it at once (see accounts_revoke_session). */
+    cache_set(e->cache, key, live ? "ok" : "revoked", live ? 2 : 7, live ? 60000 : (int)(auth_cfg.access_ttl * 1000));
+    return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+}
+
+int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struct token_pair *tp)
+{
+    if (!token || strlen(token) != REFRESH_TOKEN_LEN - 1)
+        return DP_ERR_UNAUTHORIZED;
+    char hash[65], now[RFC3339_LEN];
+    secret_hash(token, hash);
+    time_rfc3339(time_now_ms(), now);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(hash)};
+    int err = db_query(e->db,
+                       "SELECT t.session_id, t.spent_at, t.expires_at, s.revoked_at, s.user_id, u.org_id "
+                       "FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id "
+                       "WHERE t.hash = ?",
+                       p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_UNAUTHORIZED;
+    }
+    char sid[ID_LEN], uid[ID_LEN], org[ID_LEN];
+    snprintf(sid, sizeof sid, "%s", db_rows_text(r, 0, 0));
+    snprintf(uid, sizeof uid, "%s", db_rows_text(r, 0, 4));
+    snprintf(org, sizeof org, "%s", db_rows_text(r, 0, 5));
+    int spent = !db_rows_is_null(r, 0, 1), revoked = !db_rows_is_null(r, 0, 3);
+    int expired = db_rows_int(r, 0, 2) <= time_now_ms();
+    db_rows_free(r);
+    if (revoked || expired)
+        return DP_ERR_UNAUTHORIZED;
+    if (!spent) {
+        if ((err = db_begin(e->db)))
+            return err;
+        struct db_val q[] = {DB_TEXT(now), DB_TEXT(hash)};
+        err = db_query(e->db, "UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL", q, 2, &r);
+        if (!err) {
+            spent = r->changes != 1; /* lost a race with another refresh of the same token */
+            db_rows_free(r);
+        }
+        if (!err && !spent) {
+            struct db_val u[] = {DB_TEXT(now), DB_TEXT(sid)};
+            err = db_query(e->db, "UPDATE sessions SET last_used_at = ? WHERE id = ?", u, 2, NULL);
+        }
+        if (!err && !spent)
+            err = new_refresh_token(e, sid, tp);
+        if (!err)
+            err = db_commit(e->db);
+        if (err) {
+            db_rollback(e->db);
+            return err;
+        }
+    }
+    if (spent) {
+        /* A spent token came back: someone holds a copy. End the whole family. */
+        accounts_revoke_session(e, sid, "refresh_reuse");
+        audit_write(e->db, "session.refresh_reuse", NULL, uid, org, e->ip, json_pack("{s:s}", "session_id", sid));
+        DP_LOG(LOG_WARN, "[auth] refresh token reuse: session revoked");
+        return DP_ERR_UNAUTHORIZED;
+    }
+    if ((err = issue_access(e, uid, sid, tp)))
+        return err;
+    return accounts_user_json(e->db, uid, user);
+}
+
+int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c->user_id)};
+    int err = db_query(e->db, "SELECT totp_enabled, email FROM users WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1 || db_rows_int(r, 0, 0)) {
+        int found = r->nrows == 1;
+        db_rows_free(r);
+        return found ? DP_ERR_CONFLICT : DP_ERR_NOT_FOUND;
+    }
+    char secret[TOTP_SECRET_B32_LEN], uri[3 * (EMAIL_MAX + 1) + 160], email[EMAIL_MAX + 1];
+    snprintf(email, sizeof email, "%s", db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    totp_new_secret(secret);
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    struct db_val q[] = {DB_TEXT(secret), DB_TEXT(now), DB_TEXT(c->user_id)};
+    if ((err = db_query(e->db, "UPDATE users SET totp_secret = ?, updated_at = ? WHERE id = ?", q, 3, NULL)))
+        return err;
+    /* The label is the e-mail; characters that would break the URI are percent-encoded. */
+    char label[3 * (EMAIL_MAX + 1)];
+    size_t at = 0;
+    for (const char *s = email; *s && at + 4 < sizeof label; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (isalnum(ch) || ch == '.' || ch == '-' || ch == '_' || ch == '@')
+            label[at++] = (char)ch;
+        else
+            at += (size_t)snprintf(label + at, sizeof label - at, "%%%02X", ch);
+    }
+    label[at] = 0;
+    snprintf(uri, sizeof uri, "otpauth://totp/Doppel:%s?secret=%s&issuer=Doppel&algorithm=SHA1&digits=6&period=30",
+             label, secret);
+    audit_write(e->db, "totp.setup", c->user_id, c->user_id, c->org_id, e->ip, NULL);
+    *out = json_pack("{s:s,s:s}", "secret", secret, "otpauth_uri", uri);
+    return DP_OK;
+}
+
+int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char *code, json_t **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c->user_id)};
+    int err = db_query(e->db, "SELECT totp_enabled, totp_secret, totp_last_step FROM users WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1 || db_rows_int(r, 0, 0) || db_rows_is_null(r, 0, 1)) {
+        int found = r->nrows == 1;
+        db_rows_free(r);
+        return found ? DP_ERR_CONFLICT : DP_ERR_NOT_FOUND;
+    }
+    int64_t step = totp_verify(db_rows_text(r, 0, 1), code, time_now_ms() / 1000, db_rows_int(r, 0, 2));
+    db_rows_free(r);
+    if (step < 0)
+        return DP_ERR_UNPROCESSABLE;
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    if ((err = db_begin(e->db)))
+        return err;
+    struct db_val q[] = {DB_INT(step), DB_TEXT(now), DB_TEXT(c->user_id)};
+    err = db_query(e->db, "UPDATE users SET totp_enabled = 1, totp_last_step = ?, updated_at = ? WHERE id = ?", q, 3,
+                   NULL);
+    struct db_val d[] = {DB_TEXT(c->user_id)};
+    if (!err)
+        err = db_query(e->db, "DELETE FROM recovery_codes WHERE user_id = ?", d, 1, NULL);
+    json_t *codes = json_array();
+    for (int i = 0; i < RECOVERY_CODES && !err; i++) {
+        /* 10 characters of base32 each: 50 bits, plenty for single-use codes behind a password. */
+        char secret[TOTP_SECRET_B32_LEN], codebuf[12], h[65];
+        totp_new_secret(secret);
+        snprintf(codebuf, sizeof codebuf, "%.5s-%.5s", secret, secret + 5);
+        secret_hash(codebuf, h);
+        struct db_val ins[] = {DB_TEXT(c->user_id), DB_TEXT(h)};
+        err = db_query(e->db, "INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)", ins, 2, NULL);
+        json_array_append_new(codes, json_string(codebuf));
+    }
+    if (!err)
+        err = db_commit(e->db);
+    if (err) {
+        db_rollback(e->db);
+        json_decref(codes);
+        return err;
+    }
+    audit_write(e->db, "totp.enable", c->user_id, c->user_id, c->org_id, e->ip, NULL);
+    *out = json_pack("{s:b,s:o}", "totp_enabled", 1, "recovery_codes", codes);
+    return DP_OK;
+}
+
+int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char *password, const char *code)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c->user_id)};
+    int err = db_query(e->db, "SELECT password_hash, totp_enabled, totp_secret, totp_last_step FROM users WHERE id = ?",
+                       p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    int enabled = (int)db_rows_int(r, 0, 1);
+    int ok = password_verify(db_rows_text(r, 0, 0), password ? password : "") && enabled &&
+             check_second_factor(e, c->user_id, db_rows_text(r, 0, 2), db_rows_int(r, 0, 3), code);
+    db_rows_free(r);
+    if (!enabled)
+        return DP_ERR_CONFLICT;
+    if (!ok)
+        return DP_ERR_UNPROCESSABLE;
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    struct db_val q[] = {DB_TEXT(now), DB_TEXT(c->user_id)};
+    err = db_query(e->db,
+                   "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = 0, updated_at = ? WHERE id = ?",
+                   q, 2, NULL);
+    if (!err)
+        err = db_query(e->db, "DELETE FROM recovery_codes WHERE user_id = ?", p, 1, NULL);
+    if (!err)
+        audit_write(e->db, "totp.disable", c->user_id, c->user_id, c->org_id, e->ip, NULL);
+    return err;
+}
+
+int accounts_count_sessions(struct db *db, int64_t *n)
+{
+    struct db_rows *r;
+    int err = db_query(db, "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL", NULL, 0, &r);
+    if (err)
+        return err;
+    *n = db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return DP_OK;
+}

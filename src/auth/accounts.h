@@ -1,0 +1,84 @@
+/* Accounts: users, sessions with one-time refresh tokens, logout everywhere, TOTP.
+ * Every function runs on a worker thread (database and argon2id). */
+#ifndef DP_ACCOUNTS_H
+#define DP_ACCOUNTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/caller.h"
+
+struct db;
+struct cache;
+
+#define EMAIL_MAX 254
+#define DISPLAY_NAME_MAX 100
+#define REFRESH_TOKEN_LEN 44 /* 32 random bytes, base64url, + NUL */
+
+/* What every account operation works with. */
+struct auth_env {
+    struct db *db;
+    struct cache *cache;
+    const char *ip;         /* client address, for sessions and the audit log */
+    const char *user_agent;
+};
+
+struct token_pair {
+    char *access;                         /* JWT, malloc'd */
+    char refresh[REFRESH_TOKEN_LEN];
+    long expires_in;                      /* seconds of the access token */
+};
+
+void token_pair_cleanup(struct token_pair *tp);
+
+/* Trims, checks shape (one @, no spaces or controls, ≤ EMAIL_MAX) and lower-cases the domain. */
+int email_normalize(const char *in, char *out, size_t cap);
+/* 1–DISPLAY_NAME_MAX bytes of UTF-8 without control characters. */
+int display_name_valid(const char *s);
+
+/* The columns accounts_user_from_row reads, in order. */
+#define ACCOUNTS_USER_COLUMNS "id, email, display_name, role, org_id, totp_enabled, created_at, updated_at"
+struct db_rows;
+/* The public JSON of row `row` of a SELECT ACCOUNTS_USER_COLUMNS. */
+json_t *accounts_user_from_row(const struct db_rows *r, int row);
+
+/* The public JSON of a user (no hash, no secret); DP_ERR_NOT_FOUND when absent. */
+int accounts_user_json(struct db *db, const char *user_id, json_t **out);
+
+/* Creates a user (hashing the password). role < 0: admin when the instance has no user yet,
+ * else member. DP_ERR_CONFLICT when the e-mail is taken; DP_ERR_INVALID (msg says what). */
+int accounts_create_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
+                         const char *org_id, int role, json_t **user, char *msg, size_t msglen);
+
+/* Starts a session for user and fills tp. */
+int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp);
+
+/* Login. On success *user and tp are set. DP_ERR_UNAUTHORIZED with *code "invalid_credentials"
+ * (unknown e-mail and wrong password alike, same cost) or "totp_required"/"invalid_totp";
+ * DP_ERR_RATE_LIMITED with *retry_ms when this account is in its failure back-off. */
+int accounts_login(struct auth_env *e, const char *email, const char *password, const char *totp, json_t **user,
+                   struct token_pair *tp, int64_t *retry_ms, const char **code);
+
+/* Spends refresh token and issues a new pair. A spent token presented again revokes the whole
+ * session (stolen-token detection) and fails with DP_ERR_UNAUTHORIZED. */
+int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struct token_pair *tp);
+
+/* Revokes one session now, in the database and the cache (so every instance sees it). */
+int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason);
+/* Revokes every session of a user (role/org change, deletion, password change). */
+int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason);
+/* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown. */
+int accounts_check_session(struct auth_env *e, const char *sid);
+
+/* TOTP: setup stores a new secret (not yet enabled) and returns it with its otpauth:// URI. */
+int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out);
+/* enable checks code against the pending secret; *out gets the one-time recovery codes. */
+int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char *code, json_t **out);
+/* disable needs the password and a TOTP or recovery code. */
+int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char *password, const char *code);
+
+/* Active (not revoked) sessions, for the gauge. */
+int accounts_count_sessions(struct db *db, int64_t *n);
+
+#endif

@@ -1,0 +1,318 @@
+/* Tests of src/store/blob*: the local file system backend. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "core/err.h"
+#include "store/blob.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+static const char hello_key[] = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+static const char empty_key[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static char blob_root[256];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void cleanup_root(void)
+{
+    if (blob_root[0])
+        nftw(blob_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *tmp_dir(void)
+{
+    snprintf(blob_root, sizeof(blob_root), "/tmp/doppel-blob-XXXXXX");
+    CHECK(mkdtemp(blob_root) != NULL);
+    atexit(cleanup_root);
+    return blob_root;
+}
+
+static struct blob_store *open_store(char *dir, size_t n)
+{
+    snprintf(dir, n, "%s/blobs", tmp_dir());
+    struct blob_store *bs = NULL;
+    OK(blob_store_open(&bs, dir));
+    CHECK_EQ_STR(blob_store_backend(bs), "fs");
+    return bs;
+}
+
+static int nfiles;
+static int count_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)st;
+    (void)ftw;
+    nfiles += flag == FTW_F;
+    return 0;
+}
+
+/* Regular files under dir (recursively). */
+static int count_files(const char *dir)
+{
+    nfiles = 0;
+    CHECK(nftw(dir, count_one, 16, FTW_PHYS) == 0);
+    return nfiles;
+}
+
+static int count_tmp(const char *dir)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+    return count_files(tmp);
+}
+
+/* Reads the whole blob key into a malloc'd buffer. */
+static char *read_blob(struct blob_store *bs, const char *key, uint64_t *size)
+{
+    int fd = -1;
+    OK(blob_open_read(bs, key, &fd, size));
+    CHECK(fd >= 0);
+    char *buf = malloc(*size + 1);
+    CHECK(buf != NULL);
+    size_t got = 0;
+    while (got < *size) {
+        ssize_t k = read(fd, buf + got, *size - got);
+        CHECK(k > 0);
+        got += (size_t)k;
+    }
+    close(fd);
+    return buf;
+}
+
+TEST(blob_put_and_read)
+{
+    char dir[512], key[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    OK(blob_put(bs, "hello", 5, key));
+    CHECK_EQ_STR(key, hello_key);
+    uint64_t size = 0;
+    char *data = read_blob(bs, key, &size);
+    CHECK_EQ_INT(size, 5);
+    CHECK(memcmp(data, "hello", 5) == 0);
+    free(data);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/2c/f2/%s", dir, hello_key);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    OK(blob_ping(bs));
+    blob_store_close(bs);
+}
+
+TEST(blob_empty_blob)
+{
+    char dir[512], key[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    OK(blob_put(bs, NULL, 0, key));
+    CHECK_EQ_STR(key, empty_key);
+    int fd;
+    uint64_t size = 99;
+    OK(blob_open_read(bs, key, &fd, &size));
+    CHECK_EQ_INT(size, 0);
+    close(fd);
+    blob_store_close(bs);
+}
+
+TEST(blob_streaming_writer)
+{
+    char dir[512], key[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    size_t total = 3 * 1024 * 1024 + 17;
+    unsigned char *all = malloc(total);
+    CHECK(all != NULL);
+    for (size_t i = 0; i < total; i++)
+        all[i] = (unsigned char)(i * 31 + (i >> 11));
+    struct blob_writer *w = NULL;
+    OK(blob_writer_new(bs, &w));
+    for (size_t off = 0; off < total;) {
+        size_t n = total - off < 65521 ? total - off : 65521;
+        OK(blob_write(w, all + off, n));
+        off += n;
+    }
+    CHECK_EQ_INT(count_tmp(dir), 1); /* in progress: only the temp file exists */
+    uint64_t size = 0;
+    OK(blob_commit(w, key, &size));
+    CHECK_EQ_INT(size, total);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char want[BLOB_KEY_LEN + 1];
+    crypto_hash_sha256(digest, all, total);
+    sodium_bin2hex(want, sizeof(want), digest, sizeof(digest));
+    CHECK_EQ_STR(key, want);
+    uint64_t rsize = 0;
+    char *back = read_blob(bs, key, &rsize);
+    CHECK_EQ_INT(rsize, total);
+    CHECK(memcmp(back, all, total) == 0);
+    free(back);
+    free(all);
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    blob_store_close(bs);
+}
+
+TEST(blob_dedup)
+{
+    char dir[512], k1[BLOB_KEY_LEN + 1], k2[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    OK(blob_put(bs, "same bytes", 10, k1));
+    OK(blob_put(bs, "same bytes", 10, k2));
+    CHECK_EQ_STR(k1, k2);
+    OK(blob_put(bs, "other", 5, k2));
+    CHECK(strcmp(k1, k2) != 0);
+    CHECK_EQ_INT(count_files(dir), 2);
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    blob_store_close(bs);
+}
+
+TEST(blob_abort_leaves_nothing)
+{
+    char dir[512];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    struct blob_writer *w = NULL;
+    OK(blob_writer_new(bs, &w));
+    OK(blob_write(w, "partial", 7));
+    CHECK_EQ_INT(count_tmp(dir), 1);
+    blob_abort(w);
+    CHECK_EQ_INT(count_files(dir), 0);
+    blob_abort(NULL);
+    /* a half-written blob is never visible under its key */
+    OK(blob_writer_new(bs, &w));
+    OK(blob_write(w, "hel", 3));
+    int fd;
+    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    OK(blob_write(w, "lo", 2));
+    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    char key[BLOB_KEY_LEN + 1];
+    OK(blob_commit(w, key, NULL));
+    CHECK_EQ_STR(key, hello_key);
+    OK(blob_open_read(bs, hello_key, &fd, NULL));
+    close(fd);
+    blob_store_close(bs);
+}
+
+TEST(blob_invalid_keys)
+{
+    char dir[512];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    static const char *bad[] = {
+        "",
+        "../../../../etc/passwd",
+        "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824",
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982",
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b98244",
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982/",
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982g",
+        "2c/f24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int fd = 123;
+        CHECK_EQ_INT(blob_open_read(bs, bad[i], &fd, NULL), DP_ERR_INVALID);
+        CHECK_EQ_INT(fd, -1);
+        CHECK_EQ_INT(blob_remove(bs, bad[i]), DP_ERR_INVALID);
+    }
+    int fd;
+    CHECK_EQ_INT(blob_open_read(bs, NULL, &fd, NULL), DP_ERR_INVALID);
+    blob_store_close(bs);
+}
+
+TEST(blob_remove_and_not_found)
+{
+    char dir[512], key[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    int fd;
+    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(blob_remove(bs, hello_key), DP_ERR_NOT_FOUND);
+    OK(blob_put(bs, "hello", 5, key));
+    OK(blob_remove(bs, key));
+    CHECK_EQ_INT(blob_open_read(bs, key, &fd, NULL), DP_ERR_NOT_FOUND);
+    OK(blob_put(bs, "hello", 5, key)); /* and back again */
+    OK(blob_open_read(bs, key, &fd, NULL));
+    close(fd);
+    blob_store_close(bs);
+}
+
+TEST(blob_url_forms)
+{
+    const char *root = tmp_dir();
+    char url[1024], key[BLOB_KEY_LEN + 1];
+    struct blob_store *bs = NULL;
+    snprintf(url, sizeof(url), "file://%s/a%%20b/", root);
+    OK(blob_store_open(&bs, url));
+    OK(blob_put(bs, "hello", 5, key));
+    blob_store_close(bs);
+    snprintf(url, sizeof(url), "%s/a b/2c/f2/%s", root, hello_key);
+    struct stat st;
+    CHECK(stat(url, &st) == 0);
+    snprintf(url, sizeof(url), "%s/a b//", root); /* trailing slashes, same store */
+    OK(blob_store_open(&bs, url));
+    int fd;
+    OK(blob_open_read(bs, hello_key, &fd, NULL));
+    close(fd);
+    blob_store_close(bs);
+    CHECK_EQ_INT(blob_store_open(&bs, ""), DP_ERR_INVALID);
+    CHECK_EQ_INT(blob_store_open(&bs, "s3://bucket/x"), DP_ERR_INVALID);
+    CHECK_EQ_INT(blob_store_open(&bs, "file://relative/x"), DP_ERR_INVALID);
+    CHECK_EQ_INT(blob_store_open(&bs, "file:///bad%zzescape"), DP_ERR_INVALID);
+    CHECK(bs == NULL);
+}
+
+TEST(blob_stale_temp_files_swept)
+{
+    char dir[512], path[1024];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    blob_store_close(bs);
+    snprintf(path, sizeof(path), "%s/tmp/0123456789abcdef0123456789abcdef", dir);
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 3 * 86400}, {.tv_sec = time(NULL) - 3 * 86400}};
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    snprintf(path, sizeof(path), "%s/tmp/fedcba9876543210fedcba9876543210", dir);
+    fd = open(path, O_CREAT | O_WRONLY, 0600); /* fresh: an upload in progress elsewhere */
+    CHECK(fd >= 0);
+    close(fd);
+    OK(blob_store_open(&bs, dir));
+    CHECK_EQ_INT(count_tmp(dir), 1);
+    CHECK(access(path, F_OK) == 0);
+    blob_store_close(bs);
+}
+
+TEST(blob_concurrent_same_content)
+{
+    char dir[512];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        CHECK(kids[k] >= 0);
+        if (kids[k] == 0) {
+            char key[BLOB_KEY_LEN + 1];
+            for (int i = 0; i < 50; i++)
+                if (blob_put(bs, "shared content", 14, key) != DP_OK)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        int st = 0;
+        CHECK(waitpid(kids[k], &st, 0) == kids[k]);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CHECK_EQ_INT(count_files(dir), 1);
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    blob_store_close(bs);
+}
