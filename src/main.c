@@ -15,6 +15,7 @@ static void usage(void)
            "Commands:\n"
            "  serve     run the server (doppel serve --help lists every setting)\n"
            "  migrate   apply pending database migrations\n"
+           "  user add  create an account (doppel user add --admin EMAIL; password on stdin)\n"
            "  version   print the version\n",
            DOPPEL_VERSION);
 }
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
         return cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))
         return cli_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "user"))
+        return cli_user(argc - 1, argv + 1);
     fprintf(stderr, "doppel: unknown command \"%s\"\n\n", cmd);
     usage();
     return 2;

@@ -74,15 +74,15 @@ static void check_get_set_del(struct cache *c)
 static void check_ttl(struct cache *c)
 {
     char *v = NULL;
-    OK(cache_set(c, ukey("t"), "x", 1, 100));
+    OK(cache_set(c, ukey("t"), "x", 1, 300));
     OK(cache_get(c, ukey("t"), &v, NULL));
     free(v);
-    sleep_ms(200);
+    sleep_ms(400);
     CHECK_EQ_INT(cache_get(c, ukey("t"), &v, NULL), DP_ERR_NOT_FOUND);
     /* setting again without a TTL makes it permanent */
-    OK(cache_set(c, ukey("t"), "x", 1, 100));
+    OK(cache_set(c, ukey("t"), "x", 1, 300));
     OK(cache_set(c, ukey("t"), "y", 1, 0));
-    sleep_ms(200);
+    sleep_ms(400);
     OK(cache_get(c, ukey("t"), &v, NULL));
     CHECK_EQ_STR(v, "y");
     free(v);
@@ -92,22 +92,22 @@ static void check_ttl(struct cache *c)
 static void check_incr(struct cache *c)
 {
     int64_t r = 0;
-    OK(cache_incr(c, ukey("n"), 5, 300, &r));
+    OK(cache_incr(c, ukey("n"), 5, 400, &r));
     CHECK_EQ_INT(r, 5);
-    OK(cache_incr(c, ukey("n"), 3, 300, &r));
+    OK(cache_incr(c, ukey("n"), 3, 400, &r));
     CHECK_EQ_INT(r, 8);
-    OK(cache_incr(c, ukey("n"), -10, 300, &r));
+    OK(cache_incr(c, ukey("n"), -10, 400, &r));
     CHECK_EQ_INT(r, -2);
     char *v = NULL;
     OK(cache_get(c, ukey("n"), &v, NULL));
     CHECK_EQ_STR(v, "-2");
     free(v);
     /* the TTL comes from the creating call and is not extended by later ones */
-    sleep_ms(200);
-    OK(cache_incr(c, ukey("n"), 1, 300, &r));
+    sleep_ms(100);
+    OK(cache_incr(c, ukey("n"), 1, 400, &r));
     CHECK_EQ_INT(r, -1);
-    sleep_ms(200);
-    OK(cache_incr(c, ukey("n"), 1, 300, &r));
+    sleep_ms(400);
+    OK(cache_incr(c, ukey("n"), 1, 400, &r));
     CHECK_EQ_INT(r, 1); /* expired in between: a new counter */
     /* no TTL */
     OK(cache_incr(c, ukey("p"), 1, 0, NULL));

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "store/db.h"
+#include "store/db_impl.h"
 #include "store/migrations.h"
 #include "../test.h"
 
@@ -390,6 +391,44 @@ TEST(db_sqlite_migrate_two_processes)
     char url[512];
     snprintf(url, sizeof(url), "%s/race/doppel.db", tmp_dir());
     check_concurrent_migrate(url, "sqlite");
+}
+
+/* Fault injection: a copy of the SQLite ops whose query fails when it records a migration,
+ * i.e. after the migration's own script ran inside the transaction. */
+static struct db_ops faulty_ops;
+static int faults;
+
+static int faulty_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
+                        struct db_rows **out)
+{
+    if (strncmp(sql, "INSERT INTO schema_migrations", 29) == 0) {
+        faults++;
+        db_set_errmsg(db, "injected fault");
+        return DP_ERR_IO;
+    }
+    return db_sqlite_ops.query(db, sql, params, nparams, out);
+}
+
+TEST(db_migrate_failure_leaves_no_trace)
+{
+    struct db *db = open_sqlite();
+    faulty_ops = db_sqlite_ops;
+    faulty_ops.query = faulty_query;
+    db->ops = &faulty_ops;
+    int applied = -1;
+    CHECK_EQ_INT(db_migrate(db, &applied), DP_ERR_IO);
+    CHECK_EQ_INT(applied, 0);
+    CHECK_EQ_INT(faults, 1);
+    CHECK_EQ_STR(db_errmsg(db), "injected fault");
+    db->ops = &db_sqlite_ops;
+    int v = -1;
+    OK(db_schema_version(db, &v));
+    CHECK_EQ_INT(v, 0);
+    CHECK_EQ_INT(scalar_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'instance'"), 0);
+    /* the lock was released and the transaction rolled back: a clean retry works */
+    OK(db_migrate(db, &applied));
+    CHECK_EQ_INT(applied, count_migrations("sqlite"));
+    db_close(db);
 }
 
 static int hook_calls, hook_errs;

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`make test`): installs what is missing (Debian 12), builds the
+# release and ASan/UBSan binaries, runs the C unit tests, replays the fuzz corpora, and runs the
+# black-box API suite on SQLite and on PostgreSQL + Redis, with both binaries. Fail-fast; the
+# throwaway PostgreSQL and Redis are stopped on every exit.
+#
+# Environment: JOBS (make -j, default 2), FUZZ_SECONDS (per fuzz target, default 3),
+#              KEEP_LOGS=1 keeps build/test-logs even when everything passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-3}
+LOGS=$ROOT/build/test-logs
+T0=$(date +%s)
+
+sections=()
+times=()
+current=""
+section_t0=0
+
+section() {
+  end_section
+  current=$1
+  section_t0=$(date +%s)
+  printf '\n\033[1m==== %s ====\033[0m\n' "$current"
+}
+end_section() {
+  if [ -n "$current" ]; then
+    sections+=("$current")
+    times+=($(($(date +%s) - section_t0)))
+    current=""
+  fi
+}
+summary() {
+  local i
+  echo
+  echo "==== time per section ===="
+  for i in "${!sections[@]}"; do
+    printf '  %4ss  %s\n' "${times[$i]}" "${sections[$i]}"
+  done
+  printf '  %4ss  total\n' "$(($(date +%s) - T0))"
+}
+
+SERVERS_TMP=""
+on_exit() {
+  local rc=$?
+  set +e
+  local failed_in=$current
+  end_section
+  if [ -n "$SERVERS_TMP" ]; then
+    bash scripts/test-servers.sh stop "$SERVERS_TMP/servers"
+    rm -rf "$SERVERS_TMP"
+  fi
+  summary
+  if [ "$rc" -ne 0 ]; then
+    printf '\n\033[1;31mFAILED\033[0m in: %s (exit %s)\n' "${failed_in:-?}" "$rc"
+    [ -d "$LOGS" ] && echo "logs (server stderr per start, fuzz output): $LOGS"
+  else
+    printf '\n\033[1;32mALL PASSED\033[0m\n'
+    [ "${KEEP_LOGS:-0}" = 1 ] || rm -rf "$LOGS"
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# ---------------------------------------------------------------------------------------------
+section "dependencies (scripts/install-deps.sh test)"
+bash scripts/install-deps.sh test
+for tool in cc clang node npm promtool psql; do
+  command -v "$tool" >/dev/null || {
+    echo "test.sh: $tool is missing after install-deps" >&2
+    exit 1
+  }
+done
+echo "node $(node --version), npm $(npm --version), $(clang --version | head -n 1), $(promtool --version 2>&1 | head -n 1)"
+
+section "build (make -j$JOBS: ./doppel and unit tests)"
+make -j"$JOBS" all unit
+
+section "build ASan/UBSan (make asan)"
+make -j"$JOBS" asan
+
+section "API suite dependencies (npm ci)"
+(cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+
+section "test servers (PostgreSQL + Redis on loopback)"
+SERVERS_TMP=$(mktemp -d /tmp/doppel-test.XXXXXX)
+chmod 755 "$SERVERS_TMP"
+bash scripts/test-servers.sh start "$SERVERS_TMP/servers"
+set -a
+# shellcheck disable=SC1091
+. "$SERVERS_TMP/servers/env"
+set +a
+have_pg=1
+if [ -z "${DOPPEL_TEST_PG_URL:-}" ] || [ -z "${DOPPEL_TEST_REDIS_URL:-}" ]; then
+  have_pg=0
+  echo "test.sh: ######## PostgreSQL or Redis is missing: the PostgreSQL + Redis API runs are SKIPPED ########" >&2
+fi
+
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:check_initialization_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+if [ -f tests/lsan.supp ]; then
+  export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+fi
+
+section "unit tests (release)"
+build/release/unit_tests
+
+section "unit tests (ASan/UBSan)"
+build/asan/unit_tests
+
+# ---------------------------------------------------------------------------------------------
+section "fuzz corpora replay (${FUZZ_SECONDS}s per target)"
+shopt -s nullglob
+fuzz_srcs=(fuzz/fuzz_*.c)
+shopt -u nullglob
+if [ ${#fuzz_srcs[@]} -eq 0 ]; then
+  echo "no fuzz targets (fuzz/fuzz_*.c) yet: skipped"
+else
+  make -j"$JOBS" fuzz
+  mkdir -p "$LOGS/fuzz"
+  for src in "${fuzz_srcs[@]}"; do
+    name=$(basename "$src" .c)
+    bin=build/fuzz/$name
+    [ -x "$bin" ] || {
+      echo "test.sh: $bin was not built" >&2
+      exit 1
+    }
+    # New inputs go to a scratch directory: the committed corpus is only read.
+    scratch=$SERVERS_TMP/fuzz-$name
+    mkdir -p "$scratch"
+    corpus=()
+    [ -d "fuzz/corpus/$name" ] && corpus=("fuzz/corpus/$name")
+    n=0
+    [ ${#corpus[@]} -gt 0 ] && n=$(find "${corpus[0]}" -type f | wc -l)
+    log=$LOGS/fuzz/$name.log
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$LOGS/fuzz/$name-" "$scratch" "${corpus[@]}" >"$log" 2>&1; then
+      runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+      echo "  ok   $name ($n corpus files, ${runs:-?} runs)"
+    else
+      echo "  FAIL $name — last lines of $log:"
+      tail -n 40 "$log"
+      ls "$LOGS/fuzz/$name-"* 2>/dev/null | sed 's/^/  artifact: /'
+      exit 1
+    fi
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------
+api_files=(tests/api/*.test.mjs)
+node_flags=(--test --test-reporter=spec)
+node --help 2>/dev/null | grep -q -- '--test-concurrency' && node_flags+=(--test-concurrency=1)
+
+run_api() { # run_api LABEL BINARY BACKEND
+  local label=$1 bin=$2 backend=$3
+  section "API suite: $label"
+  if [ "$backend" = postgres ] && [ "$have_pg" = 0 ]; then
+    echo "SKIPPED: no PostgreSQL/Redis (see above)"
+    return 0
+  fi
+  DOPPEL_BIN=$bin DOPPEL_API_BACKEND=$backend DOPPEL_API_LOG_DIR=$LOGS/api-$backend-$(basename "$(dirname "$bin")") \
+    node "${node_flags[@]}" "${api_files[@]}"
+}
+
+run_api "release binary, SQLite" build/release/doppel sqlite
+run_api "release binary, PostgreSQL + Redis" build/release/doppel postgres
+run_api "ASan/UBSan binary, SQLite" build/asan/doppel sqlite
+run_api "ASan/UBSan binary, PostgreSQL + Redis" build/asan/doppel postgres
+end_section
