@@ -89,11 +89,11 @@ static int openapi(struct request *req, struct response *res)
 #define PUBLIC_INLINE (ROUTE_PUBLIC | ROUTE_INLINE)
 
 const struct route ops_routes[] = {
-    {"GET", "/health", PUBLIC_INLINE, 0, health, "ops", "Liveness: the process answers", NULL, NULL},
+    {"GET", "/health", PUBLIC_INLINE, 0, health, "ops", "Liveness: the process answers", NULL, NULL, NULL},
     {"GET", "/ready", ROUTE_PUBLIC, 0, ready, "ops",
-     "Readiness: each dependency's state (database, cache, blobs); 503 when one is down", NULL, NULL},
+     "Readiness: each dependency's state (database, cache, blobs); 503 when one is down", NULL, NULL, NULL},
     {"GET", "/metrics", PUBLIC_INLINE, 0, metrics, "ops", "Prometheus metrics (text format 0.0.4)",
-     "{\"responses\":{\"200\":{\"description\":\"Prometheus text\",\"content\":{\"text/plain\":{}}}}}", NULL},
-    {"GET", "/api/v1/openapi.json", PUBLIC_INLINE, 0, openapi, "ops", "This OpenAPI 3.1 document", NULL, NULL},
+     "{\"responses\":{\"200\":{\"description\":\"Prometheus text\",\"content\":{\"text/plain\":{}}}}}", NULL, NULL},
+    {"GET", "/api/v1/openapi.json", PUBLIC_INLINE, 0, openapi, "ops", "This OpenAPI 3.1 document", NULL, NULL, NULL},
     {0},
 };

@@ -215,11 +215,11 @@ static int list_audit(struct request *req, struct response *res)
 }
 
 const struct route orgs_routes[] = {
-    {"GET", "/api/v1/orgs", 0, 0, list_orgs, "orgs", "Organisations the caller may see", NULL, NULL},
-    {"POST", "/api/v1/orgs", ROUTE_JSON, 0, create_org, "orgs", "Create an organisation {name} (admin)", NULL, NULL},
-    {"GET", "/api/v1/orgs/{id}", 0, 0, get_org, "orgs", "Get an organisation", NULL, NULL},
-    {"PATCH", "/api/v1/orgs/{id}", ROUTE_JSON, 0, patch_org, "orgs", "Rename an organisation {name}", NULL, NULL},
-    {"DELETE", "/api/v1/orgs/{id}", 0, 0, delete_org, "orgs", "Delete an empty organisation (admin)", NULL, NULL},
-    {"GET", "/api/v1/admin/audit", 0, 0, list_audit, "admin", "Audit log, newest first (admin; ?action=)", NULL, NULL},
+    {"GET", "/api/v1/orgs", 0, 0, list_orgs, "orgs", "Organisations the caller may see", NULL, NULL, NULL},
+    {"POST", "/api/v1/orgs", ROUTE_JSON, 0, create_org, "orgs", "Create an organisation {name} (admin)", NULL, NULL, NULL},
+    {"GET", "/api/v1/orgs/{id}", 0, 0, get_org, "orgs", "Get an organisation", NULL, NULL, NULL},
+    {"PATCH", "/api/v1/orgs/{id}", ROUTE_JSON, 0, patch_org, "orgs", "Rename an organisation {name}", NULL, NULL, NULL},
+    {"DELETE", "/api/v1/orgs/{id}", 0, 0, delete_org, "orgs", "Delete an empty organisation (admin)", NULL, NULL, NULL},
+    {"GET", "/api/v1/admin/audit", 0, 0, list_audit, "admin", "Audit log, newest first (admin; ?action=)", NULL, NULL, NULL},
     {0},
 };

@@ -6,7 +6,9 @@
 
 #include "api/app.h"
 #include "core/err.h"
+#include "core/procstats.h"
 #include "net/sse.h"
+#include "store/blob.h"
 #include "net/ws.h"
 #include "store/db.h"
 
@@ -108,14 +110,51 @@ static void t_ws_open(struct ws_conn *c)
 
 static const struct ws_handler t_ws = {t_ws_open, t_ws_message, NULL};
 
+/* Streams the body into the blob store: proves uploads never sit whole in memory. */
+static int t_upload_begin(struct request *req, struct response *res, void **state)
+{
+    (void)req;
+    (void)res;
+    return blob_writer_new(app_get()->blobs, (struct blob_writer **)state);
+}
+
+static int t_upload_chunk(struct request *req, void *state, const char *p, size_t n)
+{
+    (void)req;
+    return blob_write(state, p, n);
+}
+
+static int t_upload_end(struct request *req, struct response *res, void *state)
+{
+    (void)req;
+    char key[BLOB_KEY_LEN + 1];
+    uint64_t size;
+    int err = blob_commit(state, key, &size);
+    if (err)
+        return err;
+    res_json(res, 201, json_pack("{s:s,s:I,s:I}", "sha256", key, "size", (json_int_t)size, "rss_bytes",
+                                 (json_int_t)procstats_rss_bytes()));
+    return DP_OK;
+}
+
+static void t_upload_abort(void *state)
+{
+    if (state)
+        blob_abort(state);
+}
+
+static const struct stream_handler t_upload = {t_upload_begin, t_upload_chunk, t_upload_end, t_upload_abort};
+
 #define TEST_FLAGS (ROUTE_PUBLIC | ROUTE_HIDDEN)
 
 const struct route test_routes[] = {
-    {"GET", "/api/v1/_test/sleep", TEST_FLAGS, 0, t_sleep, "test", "Sleep on a worker", NULL, NULL},
-    {"GET", "/api/v1/_test/row", TEST_FLAGS, 0, t_row, "test", "Read one database row", NULL, NULL},
-    {"POST", "/api/v1/_test/echo", TEST_FLAGS | ROUTE_JSON, 0, t_echo, "test", "Echo a JSON object", NULL, NULL},
-    {"GET", "/api/v1/_test/sse", TEST_FLAGS, 0, t_sse, "test", "Stream SSE events", NULL, NULL},
+    {"GET", "/api/v1/_test/sleep", TEST_FLAGS, 0, t_sleep, "test", "Sleep on a worker", NULL, NULL, NULL},
+    {"GET", "/api/v1/_test/row", TEST_FLAGS, 0, t_row, "test", "Read one database row", NULL, NULL, NULL},
+    {"POST", "/api/v1/_test/echo", TEST_FLAGS | ROUTE_JSON, 0, t_echo, "test", "Echo a JSON object", NULL, NULL, NULL},
+    {"GET", "/api/v1/_test/sse", TEST_FLAGS, 0, t_sse, "test", "Stream SSE events", NULL, NULL, NULL},
+    {"POST", "/api/v1/_test/upload", TEST_FLAGS | ROUTE_STREAM, (size_t)4 << 30, NULL, "test",
+     "Stream a body into the blob store", NULL, NULL, &t_upload},
     {"GET", "/api/v1/_test/ws", TEST_FLAGS | ROUTE_WEBSOCKET | ROUTE_INLINE, 0, NULL, "test", "WebSocket echo", NULL,
-     &t_ws},
+     &t_ws, NULL},
     {0},
 };

@@ -313,14 +313,14 @@ static int search_users(struct request *req, struct response *res)
 
 const struct route users_routes[] = {
     {"GET", "/api/v1/users/search", 0, 0, search_users, "users", "Find people to message (same organisation)", NULL,
-     NULL},
+     NULL, NULL},
     {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)", NULL,
-     NULL},
+     NULL, NULL},
     {"POST", "/api/v1/users", ROUTE_JSON, 0, create_user, "users",
-     "Create a user {email,password,display_name,role?,org_id?}", NULL, NULL},
-    {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", NULL, NULL},
+     "Create a user {email,password,display_name,role?,org_id?}", NULL, NULL, NULL},
+    {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", NULL, NULL, NULL},
     {"PATCH", "/api/v1/users/{id}", ROUTE_JSON, 0, patch_user, "users",
-     "Update {display_name?, password?, current_password?, role?, org_id?}", NULL, NULL},
-    {"DELETE", "/api/v1/users/{id}", 0, 0, delete_user, "users", "Delete a user", NULL, NULL},
+     "Update {display_name?, password?, current_password?, role?, org_id?}", NULL, NULL, NULL},
+    {"DELETE", "/api/v1/users/{id}", 0, 0, delete_user, "users", "Delete a user", NULL, NULL, NULL},
     {0},
 };

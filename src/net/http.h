@@ -72,9 +72,24 @@ enum route_flags {
     ROUTE_HIDDEN = 1 << 3,          /* left out of the OpenAPI document */
     ROUTE_NOT_IMPLEMENTED = 1 << 4, /* answers 501 not_implemented */
     ROUTE_WEBSOCKET = 1 << 5,       /* GET with Upgrade: websocket; ws holds the handlers */
+    ROUTE_STREAM = 1 << 6,          /* the body is streamed to stream->chunk, never buffered whole */
+};
+
+/* A streamed request body (uploads). Every callback runs on a worker, one at a time per request;
+ * the connection is paused while a chunk is written, so a slow disk slows the client, not memory. */
+struct stream_handler {
+    /* After authentication, before the first byte: check access, open the sink. On error set
+     * res (or return a code) and the rest of the body is discarded. */
+    int (*begin)(struct request *req, struct response *res, void **state);
+    int (*chunk)(struct request *req, void *state, const char *p, size_t n);
+    /* The body is complete: finish and answer. Owns state from here (free it). */
+    int (*end)(struct request *req, struct response *res, void *state);
+    /* The request failed or the client went away: undo everything and free state. */
+    void (*abort)(void *state);
 };
 
 struct ws_handler;
+struct stream_handler;
 
 /* One row of a resource's route table. */
 struct route {
@@ -87,6 +102,7 @@ struct route {
     const char *summary;      /* OpenAPI summary */
     const char *openapi;      /* optional JSON object merged into the OpenAPI operation */
     const struct ws_handler *ws;
+    const struct stream_handler *stream; /* ROUTE_STREAM routes */
 };
 
 /* Reading the request. NULL when absent. */

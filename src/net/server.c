@@ -31,6 +31,7 @@
 #define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
 
 enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
+enum task_kind { TASK_HANDLER, TASK_STREAM_CHUNK, TASK_STREAM_END };
 
 struct posted {
     void (*fn)(void *);
@@ -300,6 +301,7 @@ static void conn_req_free(struct conn_req *cr)
     free(q->if_none_match);
     free(q->user_agent);
     free(q->cookie);
+    free(cr->chunk);
     buf_cleanup(&q->body);
     json_decref(q->json);
     free(q->auth);
@@ -309,14 +311,14 @@ static void conn_req_free(struct conn_req *cr)
     free(cr);
 }
 
-/* Runs the route's handler with its preconditions (JSON body, authentication). Any thread. */
-static void run_handler(struct conn_req *cr)
+/* Checks what every handler may assume: a parsed JSON body, an authenticated caller.
+ * Returns DP_OK, or an error with the response set. */
+static int run_preconditions(struct conn_req *cr)
 {
     struct request *req = &cr->req;
     struct response *res = &cr->res;
     const struct route *rt = req->route;
-    log_set_request_id(req->request_id);
-    int err = DP_OK;
+    int err;
     if (rt->flags & ROUTE_JSON) {
         char msg[256];
         err = json_parse_body(req->body.data, req->body.len, req->body.max ? req->body.max : (size_t)-1, &req->json,
@@ -327,42 +329,98 @@ static void run_handler(struct conn_req *cr)
         }
         if (err) {
             res_error(res, req, err, "%s", msg);
-            goto out;
+            return err;
         }
     }
     if (!(rt->flags & ROUTE_PUBLIC)) {
         if (!cr->srv->auth_hook) {
             res_error(res, req, DP_ERR_UNAUTHORIZED, "authentication is not available yet");
-            goto out;
+            return DP_ERR_UNAUTHORIZED;
         }
         err = cr->srv->auth_hook(req, res);
         if (err) {
             if (!res->status)
                 res_error(res, req, err, "%s", dp_strerror(err));
+            return err;
+        }
+    }
+    return DP_OK;
+}
+
+/* Makes sure a failed handler left an error response. */
+static void ensure_error_response(struct conn_req *cr, int err)
+{
+    struct response *res = &cr->res;
+    if (err && (!res->status || res->status < 400))
+        res_error(res, &cr->req, err, "%s", dp_strerror(err));
+    else if (!res->status)
+        res_error(res, &cr->req, DP_ERR_INTERNAL, "the handler produced no response");
+}
+
+/* Serialises a JSON response on the worker so that the loop thread only copies bytes. */
+static void serialise_response(struct response *res)
+{
+    if (!res->json)
+        return;
+    size_t len;
+    char *s = json_dump_compact(res->json, &len);
+    json_decref(res->json);
+    res->json = NULL;
+    if (s) {
+        res->body = s;
+        res->body_len = len;
+    } else {
+        res->status = 500;
+    }
+}
+
+/* Runs the route's handler with its preconditions. Any thread. */
+static void run_handler(struct conn_req *cr)
+{
+    struct request *req = &cr->req;
+    log_set_request_id(req->request_id);
+    if (!run_preconditions(cr) && req->route->handler)
+        ensure_error_response(cr, req->route->handler(req, &cr->res));
+    serialise_response(&cr->res);
+    log_set_request_id(NULL);
+}
+
+/* A streamed body: the first chunk authenticates and begins; later ones are written; the end
+ * answers. On any failure the stream is aborted and an error response is left in cr->res. */
+static void run_stream(struct conn_req *cr)
+{
+    struct request *req = &cr->req;
+    const struct stream_handler *sh = req->route->stream;
+    log_set_request_id(req->request_id);
+    int err = DP_OK;
+    if (!cr->stream_begun) {
+        if ((err = run_preconditions(cr)))
+            goto out;
+        if ((err = sh->begin(req, &cr->res, &cr->stream_state))) {
+            ensure_error_response(cr, err);
             goto out;
         }
+        cr->stream_begun = 1;
     }
-    if (rt->handler) {
-        err = rt->handler(req, res);
-        if (err && (!res->status || res->status < 400))
-            res_error(res, req, err, "%s", dp_strerror(err));
-        else if (!res->status)
-            res_error(res, req, DP_ERR_INTERNAL, "the handler produced no response");
+    if (cr->chunk_len && (err = sh->chunk(req, cr->stream_state, cr->chunk, cr->chunk_len))) {
+        res_error(&cr->res, req, err, "the upload could not be stored: %s", dp_strerror(err));
+        goto out_abort;
     }
+    if (cr->task_kind == TASK_STREAM_END) {
+        cr->stream_begun = 0; /* end owns the state now */
+        ensure_error_response(cr, sh->end(req, &cr->res, cr->stream_state));
+        cr->stream_state = NULL;
+    }
+    goto out;
+out_abort:
+    sh->abort(cr->stream_state);
+    cr->stream_state = NULL;
+    cr->stream_begun = 0;
 out:
-    /* Serialise here so the loop thread only copies bytes. */
-    if (res->json) {
-        size_t len;
-        char *s = json_dump_compact(res->json, &len);
-        json_decref(res->json);
-        res->json = NULL;
-        if (s) {
-            res->body = s;
-            res->body_len = len;
-        } else {
-            res->status = 500;
-        }
-    }
+    free(cr->chunk);
+    cr->chunk = NULL;
+    cr->chunk_len = 0;
+    serialise_response(&cr->res);
     log_set_request_id(NULL);
 }
 
@@ -370,14 +428,23 @@ static void task_work(struct pool_task *t, void *state)
 {
     struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
     cr->req.worker = state;
-    run_handler(cr);
+    if (cr->task_kind == TASK_HANDLER)
+        run_handler(cr);
+    else
+        run_stream(cr);
     cr->req.worker = NULL;
 }
 
 static void task_done(struct pool_task *t)
 {
     struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
-    cr->state = ST_READY;
+    if (cr->task_kind == TASK_STREAM_CHUNK && !cr->res.status) {
+        cr->state = ST_BODY; /* chunk written: ready for the next */
+    } else {
+        cr->state = ST_READY;
+        if (cr->task_kind == TASK_STREAM_CHUNK)
+            cr->immediate = 1; /* refused mid-body: discard the rest, answer, close */
+    }
     server_resume(cr->srv, cr);
     /* on_posted/on_mhd_poll will run MHD; the pool's async does not, so kick it. */
     mhd_run(cr->srv);
@@ -626,6 +693,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (*upload_size && cr->state == ST_RUNNING)
+        return MHD_YES; /* a chunk is still being written: leave these bytes to libmicrohttpd */
+    if (*upload_size && cr->state == ST_BODY && (cr->req.route->flags & ROUTE_STREAM)) {
+        cr->received += *upload_size;
+        if (cr->received > cr->req.body.max) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "the body is larger than %zu bytes", cr->req.body.max);
+            ready_error(cr, 413, "too_large", msg, NULL);
+            cr->immediate = 1;
+            *upload_size = 0;
+            return MHD_YES; /* the owed abort runs when the request completes */
+        }
+        /* Hand a copy to a worker and pause reading until it is written. */
+        cr->chunk = malloc(*upload_size);
+        if (!cr->chunk)
+            return MHD_NO;
+        memcpy(cr->chunk, upload_data, *upload_size);
+        cr->chunk_len = *upload_size;
+        *upload_size = 0;
+        cr->task_kind = TASK_STREAM_CHUNK;
+        cr->state = ST_RUNNING;
+        server_suspend(s, cr);
+        pool_submit(s->pool, &cr->task);
+        return MHD_YES;
+    }
     if (*upload_size) {
         if (cr->state == ST_BODY) {
             int err = buf_append(&cr->req.body, upload_data, *upload_size);
@@ -655,6 +747,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cr->state = ST_READY;
             break;
         }
+        cr->task_kind = cr->req.route->flags & ROUTE_STREAM ? TASK_STREAM_END : TASK_HANDLER;
         cr->state = ST_RUNNING;
         server_suspend(s, cr);
         pool_submit(s->pool, &cr->task);
@@ -668,6 +761,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cr->req.route && (cr->req.route->flags & ROUTE_WEBSOCKET))
         on_ws_ready(cr);
     return queue_response(s, cr);
+}
+
+struct stream_abort {
+    struct pool_task task;
+    const struct stream_handler *sh;
+    void *state;
+};
+
+static void stream_abort_work(struct pool_task *t, void *state)
+{
+    (void)state;
+    struct stream_abort *a = (struct stream_abort *)(void *)t;
+    a->sh->abort(a->state);
+}
+
+static void stream_abort_done(struct pool_task *t)
+{
+    free(t);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -691,6 +802,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     metric_add(m_requests, labels, 1);
     metric_observe(m_duration, labels, time_mono() - cr->start);
     s->in_flight--;
+    if (cr->stream_begun) {
+        /* The client went away (or was refused) mid-upload: undo on a worker. */
+        struct stream_abort *a = malloc(sizeof *a);
+        if (a) {
+            a->sh = cr->req.route->stream;
+            a->state = cr->stream_state;
+            a->task.work = stream_abort_work;
+            a->task.done = stream_abort_done;
+            pool_submit(s->pool, &a->task);
+        }
+    }
     conn_req_free(cr);
 }
 

@@ -24,6 +24,12 @@ struct conn_req {
     const char *route_label; /* metrics label: the route pattern, "static" or "unmatched" */
     int status_sent;
     uint64_t discarded; /* body bytes read and dropped after a refusal */
+    int task_kind;      /* enum task_kind: what the worker does next */
+    int stream_begun;   /* stream->begin succeeded; abort owed unless end ran */
+    void *stream_state; /* the stream handler's state */
+    char *chunk;        /* a copy of the body bytes being handed to the worker */
+    size_t chunk_len;
+    uint64_t received;  /* body bytes received (streamed routes) */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
 };
 

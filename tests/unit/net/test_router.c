@@ -14,11 +14,11 @@ static int h(struct request *req, struct response *res)
 }
 
 static const struct route table[] = {
-    {"GET", "/api/v1/users/search", 0, 0, h, "t", "", NULL, NULL},
-    {"GET", "/api/v1/users/{id}", 0, 0, h, "t", "", NULL, NULL},
-    {"DELETE", "/api/v1/users/{id}", 0, 0, h, "t", "", NULL, NULL},
-    {"GET", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, h, "t", "", NULL, NULL},
-    {"GET", "/health", 0, 0, h, "t", "", NULL, NULL},
+    {"GET", "/api/v1/users/search", 0, 0, h, "t", "", NULL, NULL, NULL},
+    {"GET", "/api/v1/users/{id}", 0, 0, h, "t", "", NULL, NULL, NULL},
+    {"DELETE", "/api/v1/users/{id}", 0, 0, h, "t", "", NULL, NULL, NULL},
+    {"GET", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, h, "t", "", NULL, NULL, NULL},
+    {"GET", "/health", 0, 0, h, "t", "", NULL, NULL, NULL},
     {0},
 };
 
