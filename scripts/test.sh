@@ -19,11 +19,13 @@ times=()
 current=""
 section_t0=0
 
+if [ -t 1 ]; then B=$'\033[1m' RED=$'\033[1;31m' GREEN=$'\033[1;32m' N=$'\033[0m'; else B="" RED="" GREEN="" N=""; fi
+
 section() {
   end_section
   current=$1
   section_t0=$(date +%s)
-  printf '\n\033[1m==== %s ====\033[0m\n' "$current"
+  printf '\n%s==== %s ====%s\n' "$B" "$current" "$N"
 }
 end_section() {
   if [ -n "$current" ]; then
@@ -54,10 +56,10 @@ on_exit() {
   fi
   summary
   if [ "$rc" -ne 0 ]; then
-    printf '\n\033[1;31mFAILED\033[0m in: %s (exit %s)\n' "${failed_in:-?}" "$rc"
+    printf '\n%sFAILED%s in: %s (exit %s)\n' "$RED" "$N" "${failed_in:-?}" "$rc"
     [ -d "$LOGS" ] && echo "logs (server stderr per start, fuzz output): $LOGS"
   else
-    printf '\n\033[1;32mALL PASSED\033[0m\n'
+    printf '\n%sALL PASSED%s\n' "$GREEN" "$N"
     [ "${KEEP_LOGS:-0}" = 1 ] || rm -rf "$LOGS"
   fi
   exit "$rc"

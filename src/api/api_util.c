@@ -10,11 +10,17 @@
 
 int api_env(struct request *req, struct auth_env *e)
 {
+    e->ip = req->client_ip;
+    e->user_agent = req->user_agent;
+    if (!req->worker) {
+        /* On the loop (ROUTE_TRY_INLINE): only the in-process cache, never the database. */
+        e->db = NULL;
+        e->cache = app_get()->inline_cache;
+        return e->cache ? DP_OK : DP_ERR_WOULDBLOCK;
+    }
     int err = worker_db(req->worker, &e->db);
     if (!err)
         err = worker_cache(req->worker, &e->cache);
-    e->ip = req->client_ip;
-    e->user_agent = req->user_agent;
     return err;
 }
 

@@ -23,6 +23,7 @@ struct app {
     char *openapi_json;        /* generated once from the route tables */
     size_t openapi_len;
     double started;            /* time_mono() at start */
+    struct cache *inline_cache; /* the in-process cache for loop-thread fast paths; NULL with Redis */
 };
 
 /* The state each worker thread owns; handlers reach it through req->worker. */

@@ -240,10 +240,11 @@ static int me(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    json_t *user;
-    if ((err = accounts_user_json(e.db, api_caller(req)->user_id, &user)))
+    char *user;
+    size_t len;
+    if ((err = accounts_user_json_cached(&e, api_caller(req)->user_id, &user, &len)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_UNAUTHORIZED : err;
-    res_json(res, 200, user);
+    res_body(res, 200, "application/json; charset=utf-8", user, len);
     return DP_OK;
 }
 
@@ -367,7 +368,7 @@ const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/refresh", PUB_JSON, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", NULL, NULL, NULL},
-    {"GET", "/api/v1/auth/me", 0, 0, me, "auth", "The caller", NULL, NULL, NULL},
+    {"GET", "/api/v1/auth/me", ROUTE_TRY_INLINE, 0, me, "auth", "The caller", NULL, NULL, NULL},
     {"POST", "/api/v1/auth/totp/setup", 0, 0, totp_setup, "auth", "Start TOTP set-up: secret and otpauth:// URI",
      NULL, NULL, NULL},
     {"POST", "/api/v1/auth/totp/enable", ROUTE_JSON, 0, totp_enable, "auth",

@@ -222,6 +222,7 @@ static int patch_user(struct request *req, struct response *res)
     }
     if (err)
         return err;
+    accounts_user_changed(&e, id);
     /* Tokens carry role and org, and a new password ends old logins: revoke the sessions. */
     int changed_role = role_s && new_role != (int)role, changed_org = new_org && strcmp(new_org, org);
     if (changed_role || changed_org || password)
@@ -263,6 +264,7 @@ static int delete_user(struct request *req, struct response *res)
     struct db_val p[] = {DB_TEXT(id)};
     if ((err = db_query(e.db, "DELETE FROM users WHERE id = ?", p, 1, NULL)))
         return err;
+    accounts_user_changed(&e, id);
     audit_write(e.db, "user.delete", c->user_id, id, org, e.ip, NULL);
     res_body(res, 204, "", NULL, 0);
     res->content_type[0] = 0;

@@ -408,6 +408,8 @@ int accounts_check_session(struct auth_env *e, const char *sid)
         free(v);
         return live ? DP_OK : DP_ERR_UNAUTHORIZED;
     }
+    if (!e->db)
+        return DP_ERR_WOULDBLOCK;
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(sid)};
     int err = db_query(e->db, "SELECT revoked_at FROM sessions WHERE id = ?", p, 1, &r);
@@ -566,6 +568,7 @@ int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char 
         json_decref(codes);
         return err;
     }
+    accounts_user_changed(e, c->user_id);
     audit_write(e->db, "totp.enable", c->user_id, c->user_id, c->org_id, e->ip, NULL);
     *out = json_pack("{s:b,s:o}", "totp_enabled", 1, "recovery_codes", codes);
     return DP_OK;
@@ -599,9 +602,44 @@ int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char
                    q, 2, NULL);
     if (!err)
         err = db_query(e->db, "DELETE FROM recovery_codes WHERE user_id = ?", p, 1, NULL);
-    if (!err)
+    if (!err) {
+        accounts_user_changed(e, c->user_id);
         audit_write(e->db, "totp.disable", c->user_id, c->user_id, c->org_id, e->ip, NULL);
+    }
     return err;
+}
+
+static void user_cache_key(const char *user_id, char out[64])
+{
+    snprintf(out, 64, "user:%s", user_id);
+}
+
+int accounts_user_json_cached(struct auth_env *e, const char *user_id, char **out, size_t *len)
+{
+    char key[64];
+    user_cache_key(user_id, key);
+    if (!cache_get(e->cache, key, out, len))
+        return DP_OK;
+    if (!e->db)
+        return DP_ERR_WOULDBLOCK;
+    json_t *u;
+    int err = accounts_user_json(e->db, user_id, &u);
+    if (err)
+        return err;
+    *out = json_dumps(u, JSON_COMPACT);
+    json_decref(u);
+    if (!*out)
+        return DP_ERR_NOMEM;
+    *len = strlen(*out);
+    cache_set(e->cache, key, *out, *len, 60000);
+    return DP_OK;
+}
+
+void accounts_user_changed(struct auth_env *e, const char *user_id)
+{
+    char key[64];
+    user_cache_key(user_id, key);
+    cache_del(e->cache, key);
 }
 
 int accounts_count_sessions(struct db *db, int64_t *n)

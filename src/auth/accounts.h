@@ -68,7 +68,8 @@ int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struc
 int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason);
 /* Revokes every session of a user (role/org change, deletion, password change). */
 int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason);
-/* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown. */
+/* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;
+ * DP_ERR_WOULDBLOCK when e->db is NULL (loop thread) and the cache does not know. */
 int accounts_check_session(struct auth_env *e, const char *sid);
 
 /* TOTP: setup stores a new secret (not yet enabled) and returns it with its otpauth:// URI. */
@@ -77,6 +78,12 @@ int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out
 int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char *code, json_t **out);
 /* disable needs the password and a TOTP or recovery code. */
 int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char *password, const char *code);
+
+/* The user's public JSON text from the cache, else from the database (then cached for 60 s).
+ * *out is malloc'd. DP_ERR_WOULDBLOCK when e->db is NULL and the cache does not have it. */
+int accounts_user_json_cached(struct auth_env *e, const char *user_id, char **out, size_t *len);
+/* Forgets the cached JSON of a user after a change. */
+void accounts_user_changed(struct auth_env *e, const char *user_id);
 
 /* Active (not revoked) sessions, for the gauge. */
 int accounts_count_sessions(struct db *db, int64_t *n);

@@ -85,6 +85,8 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&sig_int, NULL);
     pool_free(app->pool);
     app->pool = NULL;
+    /* The server's own handles stay open until server_free: end this run of the loop. */
+    uv_stop(app->loop);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -191,6 +193,9 @@ int cli_serve(int argc, char **argv)
     if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
         goto out_router;
     server_set_auth_hook(app->server, authn_hook);
+    /* With the in-process cache, hot authenticated reads can be answered on the loop. */
+    if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK)
+        server_allow_inline(app->server, 1);
 
     uv_signal_init(app->loop, &sig_term);
     uv_signal_init(app->loop, &sig_int);
@@ -217,6 +222,8 @@ out_router:
     }
     free(app->openapi_json);
     router_free(app->router);
+    if (app->inline_cache)
+        cache_close(app->inline_cache);
 out_pool:
     if (app->pool) {
         pool_free(app->pool);

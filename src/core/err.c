@@ -24,6 +24,7 @@ static const struct {
     [DP_ERR_INTERNAL] = {"internal_error", "internal error"},
     [DP_ERR_BAD_JSON] = {"invalid_json", "the body is not valid JSON"},
     [DP_ERR_CANCELLED] = {"cancelled", "cancelled"},
+    [DP_ERR_WOULDBLOCK] = {"internal_error", "would block"},
 };
 
 const char *dp_strerror(int err)

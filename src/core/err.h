@@ -23,6 +23,7 @@ enum dp_err {
     DP_ERR_INTERNAL,      /* programmer error surfaced at run time (500) */
     DP_ERR_BAD_JSON,      /* body is not valid JSON (400) */
     DP_ERR_CANCELLED,     /* the caller went away */
+    DP_ERR_WOULDBLOCK,    /* an inline attempt needs blocking work: run it on a worker instead */
     DP_ERR__COUNT
 };
 

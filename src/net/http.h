@@ -73,6 +73,8 @@ enum route_flags {
     ROUTE_NOT_IMPLEMENTED = 1 << 4, /* answers 501 not_implemented */
     ROUTE_WEBSOCKET = 1 << 5,       /* GET with Upgrade: websocket; ws holds the handlers */
     ROUTE_STREAM = 1 << 6,          /* the body is streamed to stream->chunk, never buffered whole */
+    ROUTE_TRY_INLINE = 1 << 7,      /* try on the loop first (req->worker NULL: no blocking calls);
+                                     * DP_ERR_WOULDBLOCK from the auth hook or handler moves it to a worker */
 };
 
 /* A streamed request body (uploads). Every callback runs on a worker, one at a time per request;

@@ -27,7 +27,8 @@
 #include "net/ws.h"
 
 #define MAX_REQUEST_HEADERS 64
-#define HEADER_MEMORY_LIMIT (64 * 1024)
+/* libmicrohttpd zeroes a connection's pool between requests: bigger costs every request. */
+#define HEADER_MEMORY_LIMIT (32 * 1024)
 #define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
 
 enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
@@ -64,6 +65,7 @@ struct server {
     void *stop_arg;
     int handles_open;
     int poll_inited;
+    int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
 };
 
 static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy;
@@ -424,6 +426,29 @@ out:
     log_set_request_id(NULL);
 }
 
+/* Runs a ROUTE_TRY_INLINE request on the loop; 0 (response reset) when it would block. */
+static int run_inline_attempt(struct conn_req *cr)
+{
+    struct request *req = &cr->req;
+    int err = run_preconditions(cr);
+    if (!err && req->route->handler)
+        err = req->route->handler(req, &cr->res);
+    if (err == DP_ERR_WOULDBLOCK) {
+        res_cleanup(&cr->res);
+        cr->res.fd = -1;
+        cr->res.status = 0;
+        cr->res.content_type[0] = 0;
+        json_decref(req->json);
+        req->json = NULL;
+        free(req->auth);
+        req->auth = NULL;
+        return 0;
+    }
+    ensure_error_response(cr, err);
+    serialise_response(&cr->res);
+    return 1;
+}
+
 static void task_work(struct pool_task *t, void *state)
 {
     struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
@@ -747,6 +772,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cr->state = ST_READY;
             break;
         }
+        if ((cr->req.route->flags & ROUTE_TRY_INLINE) && s->inline_ok && run_inline_attempt(cr)) {
+            cr->state = ST_READY;
+            break;
+        }
         cr->task_kind = cr->req.route->flags & ROUTE_STREAM ? TASK_STREAM_END : TASK_HANDLER;
         cr->state = ST_RUNNING;
         server_suspend(s, cr);
@@ -915,6 +944,11 @@ int server_port(const struct server *s)
 void server_set_auth_hook(struct server *s, server_auth_hook hook)
 {
     s->auth_hook = hook;
+}
+
+void server_allow_inline(struct server *s, int yes)
+{
+    s->inline_ok = yes;
 }
 
 uv_loop_t *server_loop(struct server *s)

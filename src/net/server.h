@@ -34,6 +34,9 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
 int server_start(struct server *s);
 int server_port(const struct server *s);
 void server_set_auth_hook(struct server *s, server_auth_hook hook);
+/* Lets ROUTE_TRY_INLINE routes try the loop thread first (only when the cache is in-process,
+ * so that a cache call never blocks). */
+void server_allow_inline(struct server *s, int yes);
 /* Graceful stop: stop accepting, let in-flight requests finish (bounded by shutdown_timeout),
  * close WebSockets with 1001, then call done on the loop thread. */
 void server_shutdown(struct server *s, void (*done)(void *arg), void *arg);

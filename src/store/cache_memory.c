@@ -371,8 +371,10 @@ static int mem_bucket_take(struct cache *c, const char *key, double rate, double
     char val[64];
     int n = snprintf(val, sizeof val, "%.6f %lld", tokens, now);
     int serr = store(key, klen, hash, val, (size_t)n, now, &e);
-    if (!serr) /* an idle bucket is full again after burst/rate seconds: forget it then */
-        e->expires_ms = now + (long long)(burst / rate * 1000.0) + 1000;
+    if (!serr) { /* an idle bucket is full again after burst/rate seconds: forget it then */
+        double refill_ms = burst / rate * 1000.0;
+        e->expires_ms = now + (refill_ms < 8.64e10 ? (long long)refill_ms : 86400000000LL) + 1000;
+    }
     pthread_mutex_unlock(&mem.mu);
     return serr ? serr : err;
 }

@@ -1,4 +1,4 @@
-/* The Redis cache backend: one synchronous hiredis connection per handle, reconnected once per call. */
+/* The Redis cache backend: one synchronous hiredis connection per handle, reconnecting. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>

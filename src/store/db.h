@@ -13,7 +13,8 @@ struct db_val {
     enum db_type type;
     int64_t i;      /* DB_T_INT */
     double d;       /* DB_T_REAL */
-    const char *p;  /* DB_T_TEXT (NUL-terminated) / DB_T_BLOB */
+    const char *p;  /* DB_T_TEXT (NUL-terminated) / DB_T_BLOB; in results also the decimal
+                       text of a DB_T_INT / DB_T_REAL cell */
     size_t n;       /* byte length of p */
 };
 
@@ -80,7 +81,8 @@ int db_rollback(struct db *db);
 const char *db_errmsg(const struct db *db);
 
 void db_rows_free(struct db_rows *r);
-/* Cell accessors; NULL / 0 for SQL NULL or out of range. */
+/* Cell accessors; NULL / 0 for SQL NULL or out of range. db_rows_text gives numbers as their
+ * decimal text; db_rows_int / db_rows_real convert between numbers and parse numeric text. */
 const char *db_rows_text(const struct db_rows *r, int row, int col);
 int64_t db_rows_int(const struct db_rows *r, int row, int col);
 double db_rows_real(const struct db_rows *r, int row, int col);

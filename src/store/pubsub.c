@@ -1,4 +1,4 @@
-/* Pub/sub delivered on a libuv loop: in-process (uv_async_t) or Redis (async hiredis, reconnecting). */
+/* Pub/sub delivered on a libuv loop: in-process via uv_async_t, or Redis via async hiredis. */
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>

@@ -48,21 +48,32 @@ test('wrong method → 405 method_not_allowed with Allow', async () => {
   assert.match(allow, /\bPOST\b/);
 });
 
-test('routes of the contract not built yet → 501 not_implemented', async () => {
-  const cases = [
-    ['POST', '/api/v1/auth/signup', '{"email":"a@b.c","password":"x","display_name":"x"}'],
-    ['POST', '/api/v1/auth/login', '{}'],
-    ['GET', '/api/v1/avatars'],
-    ['GET', '/api/v1/avatars/abc'],
-    ['DELETE', '/api/v1/avatars/abc/memories/m1'],
-    ['GET', '/api/v1/jobs'],
-    ['GET', '/v1/models'],
-    ['POST', '/v1/chat/completions', '{}'],
-  ];
-  for (const [method, p, body] of cases) {
-    const r = await get(srv.url, p, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
-    errorShape(assert, r, 501, 'not_implemented');
+test('routes of the contract not built yet → 501 not_implemented (as the OpenAPI document marks them)', async () => {
+  // The document marks unbuilt operations with x-doppel-status: not_implemented; as routes land,
+  // the list shrinks by itself. Built routes must not answer 501.
+  const doc = (await get(srv.url, '/api/v1/openapi.json')).json;
+  const fill = (p) => p.replace(/\{[^}]+\}/g, 'x0000000000');
+  let unbuilt = 0;
+  for (const [p, item] of Object.entries(doc.paths)) {
+    for (const [m, op] of Object.entries(item)) {
+      const method = m.toUpperCase();
+      if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) continue;
+      const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
+      const r = await get(srv.url, fill(p), { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
+      if (op['x-doppel-status'] === 'not_implemented') {
+        unbuilt++;
+        errorShape(assert, r, 501, 'not_implemented');
+      } else {
+        assert.notEqual(r.status, 501, `${method} ${p} is built but answered 501: ${r.text}`);
+      }
+    }
   }
+  // The API.md examples, while they are unbuilt.
+  for (const [method, p] of [['POST', '/api/v1/auth/signup'], ['GET', '/api/v1/avatars']]) {
+    const op = doc.paths[p] && doc.paths[p][method.toLowerCase()];
+    assert.ok(op, `${method} ${p} is documented`);
+  }
+  if (unbuilt === 0) console.log('# every contract route is built: no 501 left to check');
 });
 
 test('X-Request-Id: a sane incoming id is echoed back', async () => {

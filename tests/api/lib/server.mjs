@@ -22,7 +22,7 @@ const execFileP = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BACKEND = process.env.DOPPEL_API_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 const START_TIMEOUT_MS = 30000;
-const STOP_TIMEOUT_MS = 20000;
+const STOP_TIMEOUT_MS = 8000; // a test server has nothing long in flight unless the test says so
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)/;
 
 const running = new Set();

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -448,11 +451,11 @@ static struct cache *open_redis(void)
     return c;
 }
 
-/* A raw hiredis connection for inspecting the server behind the backend's back. */
-static redisContext *raw_redis(void)
+/* A raw hiredis connection to url, for looking at the server behind the backend's back. */
+static redisContext *raw_redis(const char *url)
 {
     struct redis_url u;
-    OK(redis_url_parse(redis_url(), &u));
+    OK(redis_url_parse(url, &u));
     redisContext *rc = redisConnect(u.host, u.port);
     CHECK(rc && !rc->err);
     return rc;
@@ -461,17 +464,119 @@ static redisContext *raw_redis(void)
 static long long raw_int(redisContext *rc, const char *fmt, const char *arg)
 {
     redisReply *r = redisCommand(rc, fmt, arg);
-    CHECK(r && r->type == REDIS_REPLY_INTEGER);
-    long long v = r->integer;
-    freeReplyObject(r);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -99999;
+    if (r)
+        freeReplyObject(r);
+    CHECK(v != -99999);
     return v;
 }
 
-static void raw_kill(redisContext *rc, const char *type)
+/* A redis-server of this test's own, so that killing clients or restarting it disturbs no
+ * other test (or a parallel run of the suite). */
+struct own_redis {
+    pid_t pid;
+    int port;
+    char url[64];
+};
+
+static int free_port(void)
 {
-    redisReply *r = redisCommand(rc, "CLIENT KILL TYPE %s SKIPME yes", type);
-    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1);
-    freeReplyObject(r);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void own_redis_spawn(struct own_redis *r)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", r->port);
+    r->pid = fork();
+    CHECK(r->pid >= 0);
+    if (r->pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+}
+
+/* Waits until the server answers PING (up to ~5 s). */
+static void own_redis_wait(struct own_redis *r)
+{
+    for (int i = 0; i < 100; i++) {
+        redisContext *rc = redisConnect("127.0.0.1", r->port);
+        int up = 0;
+        if (rc && !rc->err) {
+            redisReply *rep = redisCommand(rc, "PING");
+            up = rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep)
+                freeReplyObject(rep);
+        }
+        if (rc)
+            redisFree(rc);
+        if (up)
+            return;
+        CHECK(waitpid(r->pid, NULL, WNOHANG) == 0); /* still running */
+        sleep_ms(50);
+    }
+    CHECK(!"redis-server did not start");
+}
+
+static void own_redis_stop(struct own_redis *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+static struct own_redis *own_redis_live; /* stopped at exit, even when a check fails */
+
+static void own_redis_atexit(void)
+{
+    if (own_redis_live)
+        own_redis_stop(own_redis_live);
+}
+
+/* Starts a private server on a free port; SKIP when redis-server is not installed. */
+static void own_redis_start(struct own_redis *r)
+{
+    redis_url();
+    if (system("command -v redis-server >/dev/null 2>&1") != 0)
+        SKIP("redis-server not installed");
+    r->port = free_port();
+    snprintf(r->url, sizeof(r->url), "redis://127.0.0.1:%d", r->port);
+    own_redis_spawn(r);
+    own_redis_live = r;
+    atexit(own_redis_atexit);
+    own_redis_wait(r);
+}
+
+/* Kills and starts the server again on the same port: every connection is lost. */
+static void own_redis_restart(struct own_redis *r)
+{
+    own_redis_stop(r);
+    own_redis_spawn(r);
+    own_redis_wait(r);
+}
+
+/* Disconnects every client of type (normal, pubsub) except the one asking. */
+static void own_redis_kill_clients(struct own_redis *r, const char *type)
+{
+    redisContext *rc = raw_redis(r->url);
+    redisReply *rep = redisCommand(rc, "CLIENT KILL TYPE %s SKIPME yes", type);
+    long long n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(rc);
+    CHECK(n >= 1);
 }
 
 TEST(cache_redis_get_set_del)
@@ -494,7 +599,7 @@ TEST(cache_redis_incr)
     check_incr(c);
     int64_t r;
     OK(cache_incr(c, ukey("ttl"), 1, 60000, &r));
-    redisContext *rc = raw_redis();
+    redisContext *rc = raw_redis(redis_url());
     long long pttl = raw_int(rc, "PTTL %s", ukey("ttl"));
     CHECK(pttl > 0 && pttl <= 60000);
     OK(cache_incr(c, ukey("nottl"), 1, 0, &r));
@@ -508,20 +613,28 @@ TEST(cache_redis_incr)
 
 TEST(cache_redis_reconnects)
 {
-    struct cache *c = open_redis();
-    OK(cache_set(c, ukey("r"), "1", 1, 10000));
-    redisContext *rc = raw_redis();
-    raw_kill(rc, "normal");
+    struct own_redis srv;
+    own_redis_start(&srv);
+    struct cache *c = NULL;
+    OK(cache_open(&c, srv.url));
+    OK(cache_set(c, "r", "1", 1, 10000));
+    own_redis_kill_clients(&srv, "normal");
     usleep(100 * 1000);
     char *v = NULL;
-    OK(cache_get(c, ukey("r"), &v, NULL)); /* a new connection, transparently */
+    OK(cache_get(c, "r", &v, NULL)); /* a new connection, transparently */
     CHECK_EQ_STR(v, "1");
     free(v);
-    raw_kill(rc, "normal");
+    own_redis_restart(&srv); /* the server goes away and comes back empty */
+    CHECK_EQ_INT(cache_get(c, "r", &v, NULL), DP_ERR_NOT_FOUND);
     OK(cache_ping(c));
-    redisFree(rc);
-    OK(cache_del(c, ukey("r")));
+    own_redis_stop(&srv);
+    CHECK_EQ_INT(cache_ping(c), DP_ERR_UNAVAILABLE);
+    CHECK_EQ_INT(cache_set(c, "r", "1", 1, 0), DP_ERR_UNAVAILABLE);
+    own_redis_spawn(&srv);
+    own_redis_wait(&srv);
+    OK(cache_set(c, "r", "2", 1, 0)); /* and recovers once it is back */
     cache_close(c);
+    own_redis_stop(&srv);
 }
 
 TEST(cache_redis_unreachable)
@@ -563,38 +676,43 @@ static void publish_until(uv_loop_t *loop, struct cache *c, const char *channel,
 
 TEST(cache_pubsub_redis_delivery_and_resubscribe)
 {
-    const char *url = redis_url();
+    struct own_redis srv;
+    own_redis_start(&srv);
     uv_loop_t loop;
     CHECK(uv_loop_init(&loop) == 0);
     struct pubsub *ps = NULL;
     struct got g = {0}, other = {0};
-    OK(pubsub_open(&ps, &loop, url));
-    const char *ch = ukey("ch");
-    OK(pubsub_subscribe(ps, ch, on_msg, &g));
-    OK(pubsub_subscribe(ps, ukey("other"), on_msg, &other));
-    struct cache *c = open_redis();
-    publish_until(&loop, c, ch, &g.n, 1);
+    OK(pubsub_open(&ps, &loop, srv.url));
+    OK(pubsub_subscribe(ps, "ch", on_msg, &g));
+    OK(pubsub_subscribe(ps, "other", on_msg, &other));
+    struct cache *c = NULL;
+    OK(cache_open(&c, srv.url));
+    publish_until(&loop, c, "ch", &g.n, 1);
     CHECK(g.n >= 1);
-    CHECK_EQ_STR(g.channels[0], ch);
+    CHECK_EQ_STR(g.channels[0], "ch");
     CHECK(g.msgs[0][0] == 'm');
     CHECK_EQ_INT(other.n, 0);
 
     /* the server drops the subscriber: it reconnects and subscribes again */
-    redisContext *rc = raw_redis();
-    raw_kill(rc, "pubsub");
-    redisFree(rc);
-    int before = g.n;
-    int target = before + 1;
-    publish_until(&loop, c, ch, &g.n, target);
+    own_redis_kill_clients(&srv, "pubsub");
+    int target = g.n + 1;
+    publish_until(&loop, c, "ch", &g.n, target);
+    CHECK(g.n >= target);
+
+    /* the server restarts: the same, after backoff */
+    own_redis_restart(&srv);
+    target = g.n + 1;
+    publish_until(&loop, c, "ch", &g.n, target);
     CHECK(g.n >= target);
 
     /* subscribing while connected */
-    OK(pubsub_subscribe(ps, ukey("late"), on_msg, &other));
-    publish_until(&loop, c, ukey("late"), &other.n, 1);
+    OK(pubsub_subscribe(ps, "late", on_msg, &other));
+    publish_until(&loop, c, "late", &other.n, 1);
     CHECK(other.n >= 1);
     cache_close(c);
     pubsub_close(ps);
     finish_loop(&loop);
+    own_redis_stop(&srv);
 }
 
 TEST(cache_pubsub_redis_unreachable_then_close)
@@ -622,18 +740,14 @@ TEST(cache_pubsub_redis_unreachable_then_close)
 
 TEST(cache_pubsub_redis_connects_when_server_appears)
 {
-    redis_url();
-    if (system("command -v redis-server >/dev/null 2>&1") != 0)
-        SKIP("redis-server not installed");
-    int port = 20000 + (int)(getpid() % 20000);
-    char url[64], portstr[16];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct own_redis srv;
+    own_redis_start(&srv);
+    own_redis_stop(&srv); /* a known port with nothing listening */
     uv_loop_t loop;
     CHECK(uv_loop_init(&loop) == 0);
     struct pubsub *ps = NULL;
     struct got g = {0};
-    OK(pubsub_open(&ps, &loop, url));
+    OK(pubsub_open(&ps, &loop, srv.url));
     OK(pubsub_subscribe(ps, "appears", on_msg, &g));
     int never = 0;
     struct waiter w = {.counter = &never, .want = 1, .ticks = 470}; /* ~300 ms of failures */
@@ -642,25 +756,14 @@ TEST(cache_pubsub_redis_connects_when_server_appears)
     uv_timer_start(&w.timer, on_wait_tick, 10, 10);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&w.timer, NULL);
-    pid_t srv = fork();
-    CHECK(srv >= 0);
-    if (srv == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
+    own_redis_spawn(&srv);
+    own_redis_wait(&srv);
     struct cache *c = NULL;
-    for (int i = 0; i < 100 && cache_open(&c, url) != DP_OK; i++)
-        usleep(50 * 1000);
-    CHECK(c != NULL);
+    OK(cache_open(&c, srv.url));
     publish_until(&loop, c, "appears", &g.n, 1);
     cache_close(c);
-    kill(srv, SIGTERM);
-    waitpid(srv, NULL, 0);
     pubsub_close(ps);
     finish_loop(&loop);
+    own_redis_stop(&srv);
     CHECK(g.n >= 1);
 }
