@@ -25,9 +25,9 @@ workers_list=${BENCH_WORKERS:-1 2}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 # ---- prerequisites ----
-if [ ! -x ./doppel ]; then
-    log "building ./doppel"
-    make -j2 doppel >&2
+if ! make -j2 doppel >"${TMPDIR:-/tmp}/doppel-bench-make.log" 2>&1; then
+    [ -x ./doppel ] || { tail -20 "${TMPDIR:-/tmp}/doppel-bench-make.log" >&2; exit 1; }
+    log "make failed (see ${TMPDIR:-/tmp}/doppel-bench-make.log): benchmarking the existing ./doppel"
 fi
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -49,15 +49,15 @@ fi
 
 # ---- process bookkeeping ----
 tmp=$(mktemp -d /tmp/doppel-bench.XXXXXX)
+# Every run uses this copy: a rebuild of ./doppel during the benchmark must not change the binary.
+cp ./doppel "$tmp/doppel"
 pids=()
 pg_dir=""
 pg_bin=""
 cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${pids[@]}"; do
-        wait "$p" 2>/dev/null || true
+    local all=("${pids[@]+"${pids[@]}"}") p
+    for p in "${all[@]+"${all[@]}"}"; do
+        stop_pid "$p"
     done
     if [ -n "$pg_dir" ] && [ -f "$pg_dir/data/postmaster.pid" ]; then
         runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
@@ -91,14 +91,21 @@ wait_http() {
     return 1
 }
 
+# stop_pid PID: SIGTERM, then SIGKILL if it has not exited within 10 s (a shutdown hang is reported).
 stop_pid() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-    local keep=()
-    for p in "${pids[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
+    local pid=$1 rc=0
+    kill "$pid" 2>/dev/null || true
+    (sleep 10 && kill -9 "$pid" 2>/dev/null && echo "[bench] pid $pid did not exit within 10 s of SIGTERM: killed" >&2) &
+    local guard=$!
+    wait "$pid" 2>/dev/null || rc=$?
+    kill "$guard" 2>/dev/null || true
+    wait "$guard" 2>/dev/null || true
+    local keep=() p
+    for p in "${pids[@]+"${pids[@]}"}"; do
+        [ "$p" = "$pid" ] || keep+=("$p")
     done
     pids=("${keep[@]+"${keep[@]}"}")
+    return 0
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -112,34 +119,36 @@ to_ms() {
         printf "%.2f", n }'
 }
 
-# bench_url NAME URL: BENCH_RUNS runs of wrk; appends "NAME rps p50 p99 errors" (medians) to $tmp/results.
-bench_url() {
-    local name=$1 url=$2 i out rps p50 p99 errs
-    # A wrong route would be measured as fast 404s: check the answer first.
+# check_url NAME URL: 0 when URL answers 200 (a wrong route would be measured as fast 404s).
+check_url() {
     local code
-    code=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$url" || true)
-    if [ "$code" != 200 ]; then
-        log "$name: $url answered $code ($(head -c 200 "$tmp/check.body" 2>/dev/null)); skipped"
-        echo "$name - - - -" >>"$tmp/results"
-        return 0
-    fi
-    taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${warmup}s" "$url" >/dev/null 2>&1 || true
-    : >"$tmp/runs"
-    for i in $(seq 1 "$runs"); do
-        out=$(taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1)
-        rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-        p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
-        p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-        # Non-2xx answers and socket errors (connect/read/write/timeout) both count as errors.
-        errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
-                    /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
-                    END { print n + 0 }' <<<"$out")
-        log "$name run $i: ${rps} req/s, p50 ${p50} ms, p99 ${p99} ms, errors ${errs}"
-        echo "$rps $p50 $p99 $errs" >>"$tmp/runs"
-    done
-    # The median run by req/s; its latencies are reported with it (figures of one run, not mixed).
-    sort -n -k1,1 "$tmp/runs" | awk -v n="$runs" -v name="$name" 'NR == int((n + 1) / 2) { print name, $1, $2, $3, $4 }' \
-        >>"$tmp/results"
+    code=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$2" || true)
+    [ "$code" = 200 ] && return 0
+    log "$1: $2 answered $code ($(head -c 200 "$tmp/check.body" 2>/dev/null)); skipped"
+    return 1
+}
+
+# wrk_once NAME URL OUTFILE: one wrk run; appends "rps p50 p99 errors" to OUTFILE.
+wrk_once() {
+    local name=$1 url=$2 file=$3 out rps p50 p99 errs
+    out=$(taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1)
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    # Non-2xx answers and socket errors (connect/read/write/timeout) both count as errors.
+    errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+                /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
+                END { print n + 0 }' <<<"$out")
+    log "$name: ${rps:-?} req/s, p50 ${p50} ms, p99 ${p99} ms, errors ${errs}"
+    echo "${rps:-0} $p50 $p99 $errs" >>"$file"
+}
+
+# median_line NAME FILE: "NAME rps p50 p99 errors" of the median run by req/s (its latencies come
+# with it: figures of one run, not mixed).
+median_line() {
+    local n
+    n=$(wc -l <"$2")
+    sort -n -k1,1 "$2" | awk -v n="$n" -v name="$1" 'NR == int((n + 1) / 2) { print name, $1, $2, $3, $4 }'
 }
 
 # ---- PostgreSQL ----
@@ -172,7 +181,7 @@ start_doppel() {
     local args=(serve --listen "127.0.0.1:$doppel_port" --data-dir "$data" --test-routes --log-level warn
         --workers "$workers")
     [ -n "$dburl" ] && args+=(--database-url "$dburl")
-    taskset -c "$srv_cpu" ./doppel "${args[@]}" >>"$tmp/doppel.log" 2>&1 &
+    taskset -c "$srv_cpu" "$tmp/doppel" "${args[@]}" >>"$tmp/doppel.log" 2>&1 &
     doppel_pid=$!
     pids+=("$doppel_pid")
     if ! wait_http "http://127.0.0.1:$doppel_port/health" "$doppel_pid"; then
@@ -194,8 +203,8 @@ perf_sample() {
     if perf record -F 999 -g -p "$pid" -o "$tmp/perf.data" -- sleep 3 >/dev/null 2>"$tmp/perf.err"; then
         echo
         echo "perf: hottest symbols in doppel during /health (self time, top 25)"
-        perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9.]+%' | head -25
+        perf report -i "$tmp/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null >"$tmp/perf.txt" || true
+        grep -E '^ +[0-9.]+%' "$tmp/perf.txt" | sed 's/ *$//' | head -25 || true
     else
         log "perf record failed: $(head -2 "$tmp/perf.err")"
     fi
@@ -203,8 +212,16 @@ perf_sample() {
 }
 
 # ---- the runs ----
+# Every server is started first and stays up, idle, while the others are measured; the runs go
+# round-robin over the targets, so a burst of load from elsewhere on the machine spreads over all
+# of them instead of skewing one.
 : >"$tmp/results"
 : >"$tmp/rss"
+# Other processes on these cores skew everything: the load average is printed with the table.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+names=() urls=() rss_pids=() rss_labels=() rss_idle=()
+add_target() { names+=("$1"); urls+=("$2"); }
 
 log "ceiling: build/bench/ceiling (libmicrohttpd $(pkg-config --modversion libmicrohttpd), epoll, 1 thread)"
 ceil_port=$(free_port)
@@ -212,41 +229,72 @@ taskset -c "$srv_cpu" build/bench/ceiling "$ceil_port" >"$tmp/ceiling.log" 2>&1 
 ceil_pid=$!
 pids+=("$ceil_pid")
 wait_http "http://127.0.0.1:$ceil_port/" "$ceil_pid" || { log "ceiling did not start"; cat "$tmp/ceiling.log" >&2; exit 1; }
-bench_url "ceiling (libmicrohttpd hello)" "http://127.0.0.1:$ceil_port/"
-stop_pid "$ceil_pid"
+add_target "ceiling (libmicrohttpd hello)" "http://127.0.0.1:$ceil_port/"
 
-# bench_doppel LABEL DBURL: /health once (workers 1), then the database route for each worker count.
-bench_doppel() {
-    local label=$1 dburl=$2 w first=1 idle loaded
+# add_doppel LABEL DBURL: a Doppel per worker count; /health is measured on the first one only
+# (it never touches the database or a worker).
+health_pid=""
+add_doppel() {
+    local label=$1 dburl=$2 w
     for w in $workers_list; do
         start_doppel "$w" "$dburl"
-        sleep 0.5
-        idle=$(rss_kb "$doppel_pid")
-        if [ "$first" = 1 ]; then
-            bench_url "doppel /health ($label, $w worker)" "http://127.0.0.1:$doppel_port/health"
-            if [ "${BENCH_PERF:-0}" = 1 ]; then
-                perf_sample "$doppel_pid" "http://127.0.0.1:$doppel_port/health"
-            fi
+        if [ -z "$health_pid" ]; then
+            health_pid=$doppel_pid
+            health_url="http://127.0.0.1:$doppel_port/health"
+            add_target "doppel /health ($label, $w worker$([ "$w" = 1 ] || echo s))" "$health_url"
         fi
-        bench_url "doppel _test/row ($label, $w worker$([ "$w" = 1 ] || echo s))" \
+        add_target "doppel _test/row ($label, $w worker$([ "$w" = 1 ] || echo s))" \
             "http://127.0.0.1:$doppel_port/api/v1/_test/row"
-        loaded=$(rss_kb "$doppel_pid")
-        echo "$label, --workers $w: RSS idle $((idle / 1024)).$(((idle % 1024) * 10 / 1024)) MB -> after load $((loaded / 1024)).$(((loaded % 1024) * 10 / 1024)) MB" >>"$tmp/rss"
-        stop_pid "$doppel_pid"
-        first=0
+        rss_pids+=("$doppel_pid")
+        rss_labels+=("$label, --workers $w")
     done
 }
 
-bench_doppel sqlite ""
+add_doppel sqlite ""
 if [ "${BENCH_PG:-1}" != 0 ] && start_postgres; then
-    bench_doppel postgres "postgres://postgres@127.0.0.1:$pg_port/postgres"
+    add_doppel postgres "postgres://postgres@127.0.0.1:$pg_port/postgres"
+fi
+
+sleep 0.5
+for i in "${!rss_pids[@]}"; do
+    rss_idle+=("$(rss_kb "${rss_pids[$i]}")")
+done
+
+live=()
+for i in "${!names[@]}"; do
+    : >"$tmp/runs.$i"
+    if check_url "${names[$i]}" "${urls[$i]}"; then
+        live+=("$i")
+        taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${warmup}s" "${urls[$i]}" >/dev/null 2>&1 || true
+    fi
+done
+for r in $(seq 1 "$runs"); do
+    for i in "${live[@]}"; do
+        wrk_once "run $r: ${names[$i]}" "${urls[$i]}" "$tmp/runs.$i"
+    done
+done
+for i in "${!names[@]}"; do
+    if [ -s "$tmp/runs.$i" ]; then
+        median_line "${names[$i]}" "$tmp/runs.$i" >>"$tmp/results"
+    else
+        echo "${names[$i]} - - - -" >>"$tmp/results"
+    fi
+done
+
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+for i in "${!rss_pids[@]}"; do
+    echo "${rss_labels[$i]}: RSS idle $(mb "${rss_idle[$i]}") -> after load $(mb "$(rss_kb "${rss_pids[$i]}")")" >>"$tmp/rss"
+done
+
+if [ "${BENCH_PERF:-0}" = 1 ] && [ -n "$health_pid" ]; then
+    perf_sample "$health_pid" "$health_url" >"$tmp/perf.out"
 fi
 
 # ---- the table ----
 ceil_rps=$(awk 'NR == 1 { print $2 }' "$tmp/results")
 echo
 echo "HTTP benchmark: wrk -t1 -c$conns -d${secs}s --latency, median of $runs runs; server on core $srv_cpu, wrk on core $wrk_cpu"
-echo "($(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
+echo "($(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 awk -v ceil="$ceil_rps" '
     BEGIN { printf "| %-40s | %10s | %8s | %8s | %10s | %6s |\n", "target", "req/s", "p50 ms", "p99 ms", "% ceiling", "errors"
@@ -262,3 +310,5 @@ echo "Doppel RSS (VmRSS):"
 sed 's/^/  /' "$tmp/rss"
 echo
 echo "Targets (issue): /health >= 90% and the database route >= 50% of the ceiling's req/s. Figures only: no pass/fail."
+[ -s "$tmp/perf.out" ] && cat "$tmp/perf.out"
+exit 0

@@ -49,6 +49,7 @@ extern const struct route not_implemented_routes[];
 extern const struct route auth_routes[];
 extern const struct route users_routes[];
 extern const struct route orgs_routes[];
+extern const struct route avatars_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -8,16 +8,7 @@
 
 const struct route not_implemented_routes[] = {
     /* Avatars */
-    R("GET", "/api/v1/avatars", NI, "avatars", "Avatars the caller may see"),
-    R("POST", "/api/v1/avatars", NI, "avatars", "Create an avatar"),
     R("POST", "/api/v1/avatars/import", NI, "avatars", "Import a Character Card V2/V3"),
-    R("GET", "/api/v1/avatars/{id}", NI, "avatars", "An avatar with stats, profile and recent conversation"),
-    R("PATCH", "/api/v1/avatars/{id}", NI, "avatars", "Update an avatar"),
-    R("DELETE", "/api/v1/avatars/{id}", NI, "avatars", "Delete an avatar and everything derived"),
-    R("GET", "/api/v1/avatars/{id}/shares", NI, "avatars", "List shares"),
-    R("POST", "/api/v1/avatars/{id}/shares", NI, "avatars", "Share with a user"),
-    R("DELETE", "/api/v1/avatars/{id}/shares/{user_id}", NI, "avatars", "Remove a share"),
-    R("GET", "/api/v1/legacy/{slug}", NI | ROUTE_PUBLIC, "avatars", "Public page data of a link/public avatar"),
     R("GET", "/api/v1/avatars/{id}/export", NI, "avatars", "Export as Character Card V3 or .charx"),
     R("GET", "/api/v1/avatars/{id}/profile", NI, "avatars", "Personality and voice profile"),
     R("POST", "/api/v1/avatars/{id}/training/personality", NI, "avatars", "Add a personality text sample"),

@@ -166,12 +166,13 @@ int cli_serve(int argc, char **argv)
     if (pool_new(&app->pool, app->loop, (int)nworkers, worker_init, worker_cleanup, app))
         goto out_blobs;
 
-    const struct route *tables[8];
+    const struct route *tables[16];
     int ntables = 0;
     tables[ntables++] = ops_routes;
     tables[ntables++] = auth_routes;
     tables[ntables++] = users_routes;
     tables[ntables++] = orgs_routes;
+    tables[ntables++] = avatars_routes;
     if (app->cfg.test_routes)
         tables[ntables++] = test_routes;
     tables[ntables++] = not_implemented_routes;

@@ -76,6 +76,15 @@ describe('two instances, one database + Redis', { skip: SHARED_SKIP }, () => {
     errorShape(assert, await api(B, 'GET', '/auth/me', { token: v.token }), 401);
   });
 
+  test('a rename on A is seen by /auth/me on B at once (no stale cached user)', async () => {
+    const u = await signup(A, { display_name: 'Before' });
+    assert.equal((await api(B, 'GET', '/auth/me', { token: u.token })).json.display_name, 'Before');
+    assert.equal((await api(A, 'GET', '/auth/me', { token: u.token })).json.display_name, 'Before');
+    expectStatus(assert, await api(A, 'PATCH', `/users/${u.id}`, { token: u.token, body: { display_name: 'After' } }), 200);
+    assert.equal((await api(B, 'GET', '/auth/me', { token: u.token })).json.display_name, 'After');
+    assert.equal((await api(B, 'GET', `/users/${u.id}`, { token: u.token })).json.display_name, 'After');
+  });
+
   test('the login back-off is shared: 5 failures on A → the next attempt on B is refused', async () => {
     const u = await signup(A);
     for (let i = 0; i < 5; i++) errorShape(assert, await login(A, u.email, 'wrong-password-' + i), 401, 'invalid_credentials');

@@ -173,6 +173,21 @@ test('wrong second factors count towards the login back-off', async () => {
   assert.ok(Number(r.headers.get('retry-after')) >= 1);
 });
 
+test('one code or one recovery code used by concurrent logins: exactly one wins', async () => {
+  const u = await withSetup();
+  const s = await stepWithRoom(10);
+  const en = await api(srv, 'POST', '/auth/totp/enable', { token: u.token, body: { code: totpAt(u.secret, s - 1) } });
+  expectStatus(assert, en, 200);
+  for (const c of en.json.recovery_codes) secrets.add(c);
+  for (const code of [totpAt(u.secret, s), en.json.recovery_codes[5]]) {
+    const rs = await Promise.all([0, 1, 2, 3].map(() => login(srv, u.email, PASSWORD, { totp: code })));
+    const statuses = rs.map((r) => r.status);
+    assert.equal(statuses.filter((x) => x === 200).length, 1, `4 concurrent logins with one code → ${statuses.join(',')}`);
+    for (const r of rs) if (r.status !== 200) assert.equal(r.json.error.code, 'invalid_totp');
+    for (const r of rs) if (r.status === 200) secrets.add(r.json.access_token).add(r.json.refresh_token);
+  }
+});
+
 test('audit: totp.enable and totp.disable recorded, without secrets, codes or tokens', async () => {
   const all = await listAll(srv, '/admin/audit', admin.token);
   assert.ok(all.some((e) => e.action === 'totp.enable'), 'totp.enable entry');

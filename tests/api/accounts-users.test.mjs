@@ -230,9 +230,16 @@ describe('GET /users/{id}', () => {
 describe('PATCH /users/{id}', () => {
   test('self renames; a member cannot change their own role or org', async () => {
     const u = await makeUser(srv, admin.token, { org_id: orgA.id });
+    expectStatus(assert, await api(srv, 'GET', '/auth/me', { token: u.token }), 200); // (may cache the user)
     let r = await api(srv, 'PATCH', `/users/${u.id}`, { token: u.token, body: { display_name: 'Renamed Self' } });
     expectStatus(assert, r, 200);
     assert.equal(r.json.display_name, 'Renamed Self');
+    // Every read sees the new name at once.
+    assert.equal((await api(srv, 'GET', '/auth/me', { token: u.token })).json.display_name, 'Renamed Self');
+    assert.equal((await api(srv, 'GET', `/users/${u.id}`, { token: u.token })).json.display_name, 'Renamed Self');
+    // A manager's rename of them too.
+    expectStatus(assert, await api(srv, 'PATCH', `/users/${u.id}`, { token: mgrA.token, body: { display_name: 'Renamed By Manager' } }), 200);
+    assert.equal((await api(srv, 'GET', '/auth/me', { token: u.token })).json.display_name, 'Renamed By Manager');
     r = await api(srv, 'PATCH', `/users/${u.id}`, { token: u.token, body: { role: 'manager' } });
     errorShape(assert, r, 403, 'forbidden');
     r = await api(srv, 'PATCH', `/users/${u.id}`, { token: u.token, body: { role: 'admin' } });
@@ -599,5 +606,38 @@ describe('GET /admin/audit', () => {
     const text = JSON.stringify(all);
     for (const s of secrets) assert.ok(!text.includes(s), `the audit log contains a secret (${s.slice(0, 12)}…)`);
     assert.ok(!/argon2|password_hash/i.test(text), 'no password hashes');
+  });
+});
+
+/* ---- the last admin, under concurrency (own server: a failure leaves it without an admin) ---- */
+
+describe('the last admin under concurrent demotions', () => {
+  let s2;
+  before(async () => {
+    s2 = await startAccounts({ args: ['--workers', '8'] });
+  });
+  after(() => stopAll(s2));
+
+  test('two admins demoting each other at the same time: at least one admin remains', async () => {
+    const root = await signup(s2);
+    let token = root.token;
+    for (let i = 0; i < 10; i++) {
+      // Exactly two admins, a and b: the previous admin steps down (allowed, since a and b exist).
+      const a = await makeUser(s2, token, { role: 'admin' });
+      const b = await makeUser(s2, token, { role: 'admin' });
+      for (const u of (await listAll(s2, '/users', a.token)).filter((x) => x.role === 'admin' && x.id !== a.id && x.id !== b.id)) {
+        expectStatus(assert, await api(s2, 'PATCH', `/users/${u.id}`, { token: a.token, body: { role: 'member' } }), 200);
+      }
+      const [ra, rb] = await Promise.all([
+        api(s2, 'PATCH', `/users/${b.id}`, { token: a.token, body: { role: 'member' } }),
+        api(s2, 'PATCH', `/users/${a.id}`, { token: b.token, body: { role: 'member' } }),
+      ]);
+      const roles = [];
+      for (const u of [a, b]) roles.push((await loginOk(s2, u.email)).user.role);
+      assert.ok(roles.includes('admin'),
+        `round ${i}: PATCH {role: member} on each other by two admins at once → ${ra.status} and ${rb.status}; ` +
+        `roles now ${roles.join(', ')}: the instance has no admin left (expected one 409)`);
+      token = (await loginOk(s2, roles[0] === 'admin' ? a.email : b.email)).token;
+    }
   });
 });

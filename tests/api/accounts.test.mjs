@@ -386,3 +386,23 @@ test('--signup false: the first account may still sign up (admin), later ones â†
     await stopAll(s);
   }
 });
+
+/* ---- the first account, under concurrency ---- */
+
+test('concurrent signups on an empty instance: exactly one becomes admin', async () => {
+  for (let round = 0; round < 4; round++) {
+    const s = await startAccounts({ args: ['--workers', '8'] });
+    try {
+      const rs = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          api(s, 'POST', '/auth/signup', { body: { email: uniqEmail('race'), password: PASSWORD, display_name: 'Racer' } })),
+      );
+      for (const r of rs) expectStatus(assert, r, 201);
+      const roles = rs.map((r) => r.json.user.role);
+      assert.equal(roles.filter((x) => x === 'admin').length, 1,
+        `round ${round}: 6 concurrent POST /api/v1/auth/signup on an empty instance â†’ roles ${roles.join(', ')}`);
+    } finally {
+      await stopAll(s);
+    }
+  }
+});

@@ -25,13 +25,15 @@ const START_TIMEOUT_MS = 30000;
 const STOP_TIMEOUT_MS = 8000; // a test server has nothing long in flight unless the test says so
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)/;
 
-const running = new Set();
+const running = new Set(); // child processes still alive
+const dataDirs = new Set(); // data directories not yet removed
 process.on('exit', () => {
   for (const p of running) {
     try {
       p.kill('SIGKILL');
     } catch {}
   }
+  for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 export function binPath() {
@@ -63,6 +65,7 @@ async function freshPgDatabase() {
 export async function start(opts = {}) {
   const backend = opts.backend || BACKEND;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-api-'));
+  dataDirs.add(dataDir);
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', opts.logLevel || 'warn'];
   if (opts.testRoutes !== false) args.push('--test-routes');
   let databaseUrl = null;
@@ -172,6 +175,7 @@ export async function start(opts = {}) {
         }
         report(code);
         fs.rmSync(dataDir, { recursive: true, force: true });
+        dataDirs.delete(dataDir);
         return code;
       })();
       return stopping;

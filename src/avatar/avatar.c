@@ -1,0 +1,97 @@
+/* Avatar access and representation. */
+#include "avatar/avatar.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/db.h"
+
+static const char *const access_names[] = {"none", "viewer", "editor", "owner"};
+
+const char *avatar_access_name(enum avatar_access a)
+{
+    return access_names[a <= AVATAR_OWN ? a : 0];
+}
+
+int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, enum avatar_access need,
+                  struct avatar_ref *out)
+{
+    if (!avatar_id || !id_valid(avatar_id))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c ? c->user_id : ""), DB_TEXT(avatar_id)};
+    /* One query: the avatar and the caller's share, if any. */
+    int err = db_query(db,
+                       "SELECT a.owner_id, a.org_id, a.visibility, s.role FROM avatars a "
+                       "LEFT JOIN avatar_shares s ON s.avatar_id = a.id AND s.user_id = ? "
+                       "WHERE a.id = ? AND a.deleted_at IS NULL",
+                       p, 2, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    const char *owner = db_rows_text(r, 0, 0), *org = db_rows_text(r, 0, 1), *vis = db_rows_text(r, 0, 2),
+               *share = db_rows_text(r, 0, 3);
+    enum avatar_access level = AVATAR_NONE;
+    if (c && !strcmp(owner, c->user_id))
+        level = AVATAR_OWN;
+    else if (c && share && !strcmp(share, "editor"))
+        level = AVATAR_EDIT;
+    else if ((c && share) || (c && !strcmp(vis, "org") && !strcmp(org, c->org_id)) || !strcmp(vis, "link") ||
+             !strcmp(vis, "public"))
+        level = AVATAR_VIEW;
+    if (out) {
+        snprintf(out->id, sizeof out->id, "%s", avatar_id);
+        snprintf(out->owner_id, sizeof out->owner_id, "%s", owner);
+        snprintf(out->org_id, sizeof out->org_id, "%s", org);
+        snprintf(out->visibility, sizeof out->visibility, "%s", vis);
+        out->level = level;
+    }
+    db_rows_free(r);
+    if (level == AVATAR_NONE)
+        return DP_ERR_NOT_FOUND;
+    return level >= need ? DP_OK : DP_ERR_FORBIDDEN;
+}
+
+json_t *avatar_from_row(const struct db_rows *r, int i)
+{
+    json_t *publish = json_loads(db_rows_text(r, i, 12) ? db_rows_text(r, i, 12) : "[]", 0, NULL);
+    json_t *ext = db_rows_text(r, i, 13) ? json_loads(db_rows_text(r, i, 13), 0, NULL) : NULL;
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s}", "id", db_rows_text(r, i, 0),
+                     "owner_id", db_rows_text(r, i, 1), "org_id", db_rows_text(r, i, 2), "name", db_rows_text(r, i, 3),
+                     "kind", db_rows_text(r, i, 4), "description", db_rows_text(r, i, 5), "personality",
+                     db_rows_text(r, i, 6), "scenario", db_rows_text(r, i, 7), "greeting", db_rows_text(r, i, 8),
+                     "visibility", db_rows_text(r, i, 9), "brain", db_rows_text(r, i, 10), "slug",
+                     db_rows_text(r, i, 11), "publish", publish ? publish : json_array(), "extensions",
+                     ext ? ext : json_object(), "created_at", db_rows_text(r, i, 14), "updated_at",
+                     db_rows_text(r, i, 15));
+}
+
+static const char *one_of(const char *s, const char *const *allowed, const char *what)
+{
+    for (; *allowed; allowed++)
+        if (s && !strcmp(s, *allowed))
+            return NULL;
+    return what;
+}
+
+const char *avatar_check_kind(const char *s)
+{
+    static const char *const k[] = {"self", "legacy", "character", "trainer", NULL};
+    return one_of(s, k, "kind must be self, legacy, character or trainer");
+}
+
+const char *avatar_check_visibility(const char *s)
+{
+    static const char *const v[] = {"private", "org", "link", "public", NULL};
+    return one_of(s, v, "visibility must be private, org, link or public");
+}
+
+const char *avatar_check_brain(const char *s)
+{
+    static const char *const b[] = {"recall", "generative", NULL};
+    return one_of(s, b, "brain must be recall or generative");
+}
