@@ -49,6 +49,7 @@ fi
 
 # ---- process bookkeeping ----
 tmp=$(mktemp -d /tmp/doppel-bench.XXXXXX)
+chmod 755 "$tmp" # the postgres user creates its cluster inside
 # Every run uses this copy: a rebuild of ./doppel during the benchmark must not change the binary.
 cp ./doppel "$tmp/doppel"
 pids=()
@@ -200,11 +201,15 @@ perf_sample() {
     taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"$((secs > 5 ? secs : 5))s" "$url" >/dev/null 2>&1 &
     local wpid=$!
     sleep 1
-    if perf record -F 999 -g -p "$pid" -o "$tmp/perf.data" -- sleep 3 >/dev/null 2>"$tmp/perf.err"; then
+    if perf record -F 499 --call-graph dwarf -p "$pid" -o "$tmp/perf.data" -- sleep 3 >/dev/null 2>"$tmp/perf.err"; then
+        perf report -i "$tmp/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null >"$tmp/perf.self" || true
+        perf report -i "$tmp/perf.data" --children --sort dso,symbol --stdio -g none 2>/dev/null >"$tmp/perf.children" || true
         echo
-        echo "perf: hottest symbols in doppel during /health (self time, top 25)"
-        perf report -i "$tmp/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null >"$tmp/perf.txt" || true
-        grep -E '^ +[0-9.]+%' "$tmp/perf.txt" | sed 's/ *$//' | head -25 || true
+        echo "perf: doppel during /health, self time (top 20)"
+        grep -E '^ +[0-9.]+%' "$tmp/perf.self" | sed 's/ *- *- *$//' | head -20 || true
+        echo
+        echo "perf: doppel's own functions, with what they call (top 20)"
+        grep -E '^ +[0-9.]+% +[0-9.]+% +doppel ' "$tmp/perf.children" | sed 's/ *- *- *$//' | head -20 || true
     else
         log "perf record failed: $(head -2 "$tmp/perf.err")"
     fi
@@ -291,7 +296,7 @@ if [ "${BENCH_PERF:-0}" = 1 ] && [ -n "$health_pid" ]; then
 fi
 
 # ---- the table ----
-ceil_rps=$(awk 'NR == 1 { print $2 }' "$tmp/results")
+ceil_rps=$(awk 'NR == 1 { print $(NF - 3) }' "$tmp/results")
 echo
 echo "HTTP benchmark: wrk -t1 -c$conns -d${secs}s --latency, median of $runs runs; server on core $srv_cpu, wrk on core $wrk_cpu"
 echo "($(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -83,6 +83,7 @@ start_pg() {
     cat "$dir/pg-initdb.log" >&2
     return 1
   }
+  echo "$bin" >"$dir/pg.bin" # from here on, stop tries pg_ctl
   local tries
   for tries in 1 2 3 4 5; do
     port=$(free_port)
@@ -90,7 +91,6 @@ start_pg() {
       -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
           -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB" >/dev/null 2>&1; then
       echo "$port" >"$dir/pg.port"
-      echo "$bin" >"$dir/pg.bin"
       echo "DOPPEL_TEST_PG_URL=postgres://postgres@127.0.0.1:$port/postgres" >>"$dir/env"
       say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
       return 0

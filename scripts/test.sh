@@ -44,11 +44,29 @@ summary() {
   printf '  %4ss  total\n' "$(($(date +%s) - T0))"
 }
 
+# Long steps run in their own process group (setsid), in the background, so that a cancel (INT/TERM)
+# is handled at once and stops the whole step: node, its test processes and their doppel servers.
+child=""
+run() {
+  setsid "$@" &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
+}
+
 SERVERS_TMP=""
 on_exit() {
   local rc=$?
   set +e
   local failed_in=$current
+  if [ -n "$child" ]; then
+    kill -TERM -- "-$child" 2>/dev/null
+    sleep 1
+    kill -KILL -- "-$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+  fi
   end_section
   if [ -n "$SERVERS_TMP" ]; then
     bash scripts/test-servers.sh stop "$SERVERS_TMP/servers"
@@ -83,13 +101,13 @@ done
 echo "node $(node --version), npm $(npm --version), $(clang --version | head -n 1), $(promtool --version 2>&1 | head -n 1)"
 
 section "build (make -j$JOBS: ./doppel and unit tests)"
-make -j"$JOBS" all unit
+run make -j"$JOBS" all unit
 
 section "build ASan/UBSan (make asan)"
-make -j"$JOBS" asan
+run make -j"$JOBS" asan
 
 section "API suite dependencies (npm ci)"
-(cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+run npm ci --prefix tests/api --no-audit --no-fund --loglevel=error
 
 section "test servers (PostgreSQL + Redis on loopback)"
 SERVERS_TMP=$(mktemp -d /tmp/doppel-test.XXXXXX)
@@ -112,10 +130,10 @@ if [ -f tests/lsan.supp ]; then
 fi
 
 section "unit tests (release)"
-build/release/unit_tests
+run build/release/unit_tests
 
 section "unit tests (ASan/UBSan)"
-build/asan/unit_tests
+run build/asan/unit_tests
 
 # ---------------------------------------------------------------------------------------------
 section "fuzz corpora replay (${FUZZ_SECONDS}s per target)"
@@ -125,7 +143,7 @@ shopt -u nullglob
 if [ ${#fuzz_srcs[@]} -eq 0 ]; then
   echo "no fuzz targets (fuzz/fuzz_*.c) yet: skipped"
 else
-  make -j"$JOBS" fuzz
+  run make -j"$JOBS" fuzz
   mkdir -p "$LOGS/fuzz"
   for src in "${fuzz_srcs[@]}"; do
     name=$(basename "$src" .c)
@@ -142,14 +160,14 @@ else
     n=0
     [ ${#corpus[@]} -gt 0 ] && n=$(find "${corpus[0]}" -type f | wc -l)
     log=$LOGS/fuzz/$name.log
-    if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+    if run "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$LOGS/fuzz/$name-" "$scratch" "${corpus[@]}" >"$log" 2>&1; then
       runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
       echo "  ok   $name ($n corpus files, ${runs:-?} runs)"
     else
       echo "  FAIL $name — last lines of $log:"
       tail -n 40 "$log"
-      ls "$LOGS/fuzz/$name-"* 2>/dev/null | sed 's/^/  artifact: /'
+      ls "$LOGS/fuzz/$name-"* 2>/dev/null | sed 's/^/  artifact: /' || true
       exit 1
     fi
   done
@@ -158,7 +176,10 @@ fi
 # ---------------------------------------------------------------------------------------------
 api_files=(tests/api/*.test.mjs)
 node_flags=(--test --test-reporter=spec)
-node --help 2>/dev/null | grep -q -- '--test-concurrency' && node_flags+=(--test-concurrency=1)
+# One test file at a time: some tests measure latency, and 2 cores are shared with the servers.
+if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
+  node_flags+=(--test-concurrency=1)
+fi
 
 run_api() { # run_api LABEL BINARY BACKEND
   local label=$1 bin=$2 backend=$3
@@ -167,7 +188,8 @@ run_api() { # run_api LABEL BINARY BACKEND
     echo "SKIPPED: no PostgreSQL/Redis (see above)"
     return 0
   fi
-  DOPPEL_BIN=$bin DOPPEL_API_BACKEND=$backend DOPPEL_API_LOG_DIR=$LOGS/api-$backend-$(basename "$(dirname "$bin")") \
+  run env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
+    DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$(basename "$(dirname "$bin")")" \
     node "${node_flags[@]}" "${api_files[@]}"
 }
 

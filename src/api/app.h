@@ -49,10 +49,15 @@ extern const struct route not_implemented_routes[];
 extern const struct route auth_routes[];
 extern const struct route users_routes[];
 extern const struct route orgs_routes[];
+extern const struct route jobs_routes[];
+extern const struct route jobs_test_routes[]; /* mounted with --test-routes only */
 extern const struct route avatars_routes[];
+extern const struct route media_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);
+/* Frees the calling thread's memo of verified tokens (call when a thread ends). */
+void authn_thread_cleanup(void);
 /* Registers the accounts metrics (api/auth.c). Call once at start. */
 void auth_metrics_register(void);
 

@@ -135,9 +135,12 @@ static int login(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     /* Per-account bucket too: spraying one account from many addresses is still limited. */
-    char key[128], h[65];
+    char key[128], h[65], norm[EMAIL_MAX + 1];
     uint8_t d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const uint8_t *)email, strlen(email));
+    /* Keyed on the normalised address, so spellings of one account share the bucket. */
+    if (email_normalize(email, norm, sizeof norm))
+        snprintf(norm, sizeof norm, "%.254s", email);
+    crypto_hash_sha256(d, (const uint8_t *)norm, strlen(norm));
     sodium_bin2hex(h, sizeof h, d, sizeof d);
     snprintf(key, sizeof key, "rl:login:acct:%.32s", h);
     if ((err = api_rate_limit(req, res, e.cache, "login", key, (double)auth_cfg.auth_rate / 60.0,
@@ -197,6 +200,15 @@ static int refresh(struct request *req, struct response *res)
         return err;
     if ((err = limit_ip(req, res, e.cache, "refresh")))
         return err;
+    /* Browsers refreshing with the cookie send no body; others send {refresh_token}. */
+    if (req->body.len) {
+        char msg[256];
+        if ((err = json_parse_body(req->body.data, req->body.len, req->body.max, &req->json, msg, sizeof msg)) ||
+            !json_is_object(req->json)) {
+            res_error(res, req, DP_ERR_BAD_JSON, "%s", err ? msg : "the body must be a JSON object");
+            return DP_ERR_BAD_JSON;
+        }
+    }
     char buf[REFRESH_TOKEN_LEN + 8];
     const char *token = refresh_token_of(req, buf, sizeof buf);
     if (!token) {
@@ -365,7 +377,7 @@ const struct route auth_routes[] = {
      "Create an account {email,password,display_name} → 201 {user,access_token,refresh_token,expires_in}",
      tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?}", tokens_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/refresh", PUB_JSON, 0, refresh, "auth",
+    {"POST", "/api/v1/auth/refresh", ROUTE_PUBLIC, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", NULL, NULL, NULL},
     {"GET", "/api/v1/auth/me", ROUTE_TRY_INLINE, 0, me, "auth", "The caller", NULL, NULL, NULL},

@@ -56,6 +56,12 @@ struct token_memo {
 };
 static _Thread_local struct token_memo *token_memo;
 
+void authn_thread_cleanup(void)
+{
+    free(token_memo);
+    token_memo = NULL;
+}
+
 static int verify_token(const char *token, struct jwt_claims *cl, const char **why)
 {
     size_t len = strlen(token);
@@ -63,7 +69,7 @@ static int verify_token(const char *token, struct jwt_claims *cl, const char **w
     struct token_memo *slot = NULL;
     if (len <= TOKEN_MEMO_MAX) {
         if (!token_memo)
-            token_memo = calloc(TOKEN_MEMO_SLOTS, sizeof *token_memo); /* freed at thread exit: never */
+            token_memo = calloc(TOKEN_MEMO_SLOTS, sizeof *token_memo); /* authn_thread_cleanup frees */
         if (token_memo) {
             uint64_t h = 1469598103934665603ULL; /* FNV-1a picks the slot; the full compare decides */
             for (size_t i = 0; i < len; i++)

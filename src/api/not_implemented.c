@@ -14,11 +14,6 @@ const struct route not_implemented_routes[] = {
     R("POST", "/api/v1/avatars/{id}/training/personality", NI, "avatars", "Add a personality text sample"),
     R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
     /* Media and knowledge */
-    R("POST", "/api/v1/avatars/{id}/media", NI, "media", "Upload media (streamed)"),
-    R("GET", "/api/v1/avatars/{id}/media", NI, "media", "List media"),
-    R("GET", "/api/v1/media/{id}", NI, "media", "Media metadata and status"),
-    R("GET", "/api/v1/media/{id}/content", NI, "media", "Media bytes (Range, ETag)"),
-    R("DELETE", "/api/v1/media/{id}", NI, "media", "Delete media and everything derived"),
     R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
     R("GET", "/api/v1/avatars/{id}/memories", NI, "memories", "List or search memories"),
     R("POST", "/api/v1/avatars/{id}/memories", NI, "memories", "Add a memory"),
@@ -46,11 +41,6 @@ const struct route not_implemented_routes[] = {
     R("POST", "/api/v1/chats/{id}/messages", NI, "chats", "Send a chat message"),
     R("POST", "/api/v1/chats/{id}/read", NI, "chats", "Read receipt"),
     R("GET", "/api/v1/events", NI_WS, "chats", "The caller's live events (WebSocket)"),
-    /* Jobs and administration */
-    R("GET", "/api/v1/jobs", NI, "jobs", "Background jobs"),
-    R("GET", "/api/v1/jobs/{id}", NI, "jobs", "A background job"),
-    R("POST", "/api/v1/jobs/{id}/retry", NI, "jobs", "Re-queue a dead job (admin)"),
-    R("GET", "/api/v1/admin/stats", NI, "admin", "Counts, clients, queue depth, circuits (admin)"),
     /* OpenAI-compatible facade */
     R("GET", "/v1/models", NI, "openai", "Avatars as models"),
     R("POST", "/v1/chat/completions", NI, "openai", "Chat with an avatar"),

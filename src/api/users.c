@@ -139,6 +139,24 @@ static int last_admin(struct db *db, const char *id)
     return none;
 }
 
+/* Runs sql (an UPDATE or DELETE of user id) in a transaction; when it removes an admin, first
+ * checks under the users lock that another admin remains (DP_ERR_CONFLICT otherwise), so two
+ * admins demoting each other at once cannot leave the instance without one. */
+static int admin_guarded(struct auth_env *e, const char *id, int removes_admin, const char *sql,
+                         const struct db_val *p, int np)
+{
+    int err = db_begin(e->db);
+    if (!err && removes_admin && !(err = db_xact_lock(e->db, ACCOUNTS_LOCK_USERS)) && last_admin(e->db, id))
+        err = DP_ERR_CONFLICT;
+    if (!err)
+        err = db_query(e->db, sql, p, np, NULL);
+    if (!err)
+        err = db_commit(e->db);
+    if (err)
+        db_rollback(e->db);
+    return err;
+}
+
 static int patch_user(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -175,13 +193,11 @@ static int patch_user(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "your role may not make this change");
         return DP_ERR_FORBIDDEN;
     }
-    if (role == ROLE_ADMIN && new_role != ROLE_ADMIN && last_admin(e.db, id)) {
-        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
-        return DP_ERR_CONFLICT;
-    }
     char hash[PASSWORD_HASH_LEN];
     if (password) {
-        if (self && !manage) {
+        /* Changing one's own password always needs the current one: a stolen access token
+         * must not be enough to keep the account. */
+        if (self) {
             struct db_rows *r;
             struct db_val p[] = {DB_TEXT(id)};
             if ((err = db_query(e.db, "SELECT password_hash FROM users WHERE id = ?", p, 1, &r)))
@@ -214,8 +230,13 @@ static int patch_user(struct request *req, struct response *res)
         buf_printf(&sql, ", org_id = ?"), p[np++] = DB_TEXT(new_org);
     buf_printf(&sql, " WHERE id = ?");
     p[np++] = DB_TEXT(id);
-    err = db_query(e.db, sql.data, p, np, NULL);
+    int demoting = role == ROLE_ADMIN && new_role != ROLE_ADMIN;
+    err = admin_guarded(&e, id, demoting, sql.data, p, np);
     buf_cleanup(&sql);
+    if (err == DP_ERR_CONFLICT && demoting) {
+        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
+        return err;
+    }
     if (err == DP_ERR_CONFLICT) {
         res_error(res, req, DP_ERR_UNPROCESSABLE, "no such organisation");
         return DP_ERR_UNPROCESSABLE;
@@ -255,14 +276,20 @@ static int delete_user(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "your role may not delete this user");
         return DP_ERR_FORBIDDEN;
     }
-    if (role == ROLE_ADMIN && last_admin(e.db, id)) {
-        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
-        return DP_ERR_CONFLICT;
-    }
-    if ((err = accounts_revoke_user_sessions(&e, id, "user_deleted")))
-        return err;
     struct db_val p[] = {DB_TEXT(id)};
-    if ((err = db_query(e.db, "DELETE FROM users WHERE id = ?", p, 1, NULL)))
+    struct db_rows *sids;
+    if ((err = db_query(e.db, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", p, 1, &sids)))
+        return err;
+    err = admin_guarded(&e, id, role == ROLE_ADMIN, "DELETE FROM users WHERE id = ?", p, 1);
+    if (!err) /* the rows went with the user (cascade); every instance must stop their tokens */
+        for (int i = 0; i < sids->nrows; i++)
+            accounts_mark_session_revoked(&e, db_rows_text(sids, i, 0));
+    db_rows_free(sids);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
+        return err;
+    }
+    if (err)
         return err;
     accounts_user_changed(&e, id);
     audit_write(e.db, "user.delete", c->user_id, id, org, e.ip, NULL);

@@ -113,10 +113,10 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
     char id[ID_LEN], now[RFC3339_LEN];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
-    if ((err = db_begin(e->db)))
-        return err;
+    if ((err = db_begin(e->db)) || (err = db_xact_lock(e->db, ACCOUNTS_LOCK_USERS)))
+        goto out_rollback;
     if (role < 0) {
-        /* The first account of an empty instance administers it. */
+        /* The first account of an empty instance administers it (the lock makes it one). */
         struct db_rows *r;
         if ((err = db_query(e->db, "SELECT COUNT(*) FROM users", NULL, 0, &r)))
             goto out_rollback;
@@ -130,17 +130,17 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    p, 8, NULL);
     if (err == DP_ERR_CONFLICT) {
-        /* Either the e-mail is taken or the org does not exist: say which. */
+        /* Either the e-mail is taken or the org does not exist: say which, outside the failed
+         * transaction (PostgreSQL refuses every statement of an aborted one). */
+        db_rollback(e->db);
         struct db_rows *r = NULL;
         struct db_val q[] = {DB_TEXT(email)};
         int exists = 0;
         if (!db_query(e->db, "SELECT 1 FROM users WHERE email = ?", q, 1, &r))
             exists = r->nrows > 0;
         db_rows_free(r);
-        if (!exists)
-            err = DP_ERR_UNPROCESSABLE;
         snprintf(msg, msglen, exists ? "an account with this email already exists" : "no such organisation");
-        goto out_rollback;
+        return exists ? DP_ERR_CONFLICT : DP_ERR_UNPROCESSABLE;
     }
     if (err || (err = db_commit(e->db)))
         goto out_rollback;
@@ -372,17 +372,23 @@ int accounts_login(struct auth_env *e, const char *email_in, const char *passwor
 
 int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason)
 {
-    char now[RFC3339_LEN], key[64];
+    char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(now), DB_TEXT(reason), DB_TEXT(sid)};
     int err = db_query(e->db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
                        p, 3, NULL);
     if (err)
         return err;
+    accounts_mark_session_revoked(e, sid);
+    return DP_OK;
+}
+
+void accounts_mark_session_revoked(struct auth_env *e, const char *sid)
+{
+    char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
     cache_set(e->cache, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
-    return DP_OK;
 }
 
 int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason)

@@ -13,6 +13,7 @@ struct db;
 struct cache;
 
 #define EMAIL_MAX 254
+#define ACCOUNTS_LOCK_USERS 0x646f7070656c0001LL /* serialises "first user" and "last admin" checks */
 #define DISPLAY_NAME_MAX 100
 #define REFRESH_TOKEN_LEN 44 /* 32 random bytes, base64url, + NUL */
 
@@ -66,6 +67,8 @@ int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struc
 
 /* Revokes one session now, in the database and the cache (so every instance sees it). */
 int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason);
+/* Marks a session revoked in the cache only (its row is gone or already revoked). */
+void accounts_mark_session_revoked(struct auth_env *e, const char *sid);
 /* Revokes every session of a user (role/org change, deletion, password change). */
 int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason);
 /* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;

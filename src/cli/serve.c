@@ -15,6 +15,7 @@
 #include "core/pool.h"
 #include "core/procstats.h"
 #include "core/timeutil.h"
+#include "jobs/jobs.h"
 #include "net/router.h"
 #include "net/server.h"
 #include "store/blob.h"
@@ -69,6 +70,7 @@ static void *worker_init(int idx, void *arg)
 static void worker_cleanup(void *state)
 {
     struct worker *w = state;
+    authn_thread_cleanup();
     if (w->db)
         db_close(w->db);
     if (w->cache)
@@ -83,6 +85,7 @@ static void on_stopped(void *arg)
     struct app *app = arg;
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
     pool_free(app->pool);
     app->pool = NULL;
     /* The server's own handles stay open until server_free: end this run of the loop. */
@@ -165,6 +168,11 @@ int cli_serve(int argc, char **argv)
         nworkers = 1;
     if (pool_new(&app->pool, app->loop, (int)nworkers, worker_init, worker_cleanup, app))
         goto out_blobs;
+    /* Job kinds register before this (or any time later: workers re-read the registry). */
+    if (app->cfg.test_routes)
+        jobs_register_test_kinds();
+    if (jobs_start(app->database_url, app->cfg.redis_url, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
+        goto out_pool;
 
     const struct route *tables[16];
     int ntables = 0;
@@ -172,9 +180,13 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = auth_routes;
     tables[ntables++] = users_routes;
     tables[ntables++] = orgs_routes;
+    tables[ntables++] = jobs_routes;
     tables[ntables++] = avatars_routes;
-    if (app->cfg.test_routes)
+    tables[ntables++] = media_routes;
+    if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
+        tables[ntables++] = jobs_test_routes;
+    }
     tables[ntables++] = not_implemented_routes;
     if (router_new(&app->router, tables, ntables))
         goto out_pool;
@@ -185,6 +197,7 @@ int cli_serve(int argc, char **argv)
         .max_connections = app->cfg.max_connections,
         .timeout = app->cfg.http_timeout,
         .json_body_max = (size_t)app->cfg.json_body_max,
+        .upload_max = (size_t)app->cfg.upload_max,
         .ws_message_max = (size_t)app->cfg.ws_message_max,
         .ws_ping_interval = app->cfg.ws_ping_interval,
         .shutdown_timeout = app->cfg.shutdown_timeout,
@@ -226,6 +239,7 @@ out_router:
     if (app->inline_cache)
         cache_close(app->inline_cache);
 out_pool:
+    jobs_stop(); /* a no-op when stopped already (on_stopped) or never started */
     if (app->pool) {
         pool_free(app->pool);
         uv_run(app->loop, UV_RUN_NOWAIT);
@@ -233,6 +247,7 @@ out_pool:
 out_blobs:
     blob_store_close(app->blobs);
 out_config:
+    authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);
     DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);
     return exit_code;

@@ -39,6 +39,7 @@ static const struct setting settings[] = {
     {"max-connections", SET_LONG, OFF(max_connections), "4096", 16, 1000000, "open HTTP connections"},
     {"http-timeout", SET_LONG, OFF(http_timeout), "30", 1, 3600, "seconds of client inactivity before a connection is closed"},
     {"json-body-max", SET_LONG, OFF(json_body_max), "1048576", 1024, 64L << 20, "default body cap of JSON routes, bytes"},
+    {"upload-max", SET_LONG, OFF(upload_max), "2147483648", 1024, 1L << 40, "largest media upload, bytes"},
     {"ws-message-max", SET_LONG, OFF(ws_message_max), "1048576", 1024, 64L << 20, "largest WebSocket message, bytes"},
     {"ws-ping-interval", SET_LONG, OFF(ws_ping_interval), "30", 1, 3600, "seconds between WebSocket keepalive pings"},
     {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
@@ -50,6 +51,9 @@ static const struct setting settings[] = {
     {"signup", SET_BOOL, OFF(signup_open), "true", 0, 1, "anyone may sign up (false: admins create accounts)"},
     {"auth-rate", SET_LONG, OFF(auth_rate), "20", 1, 100000, "login/signup/refresh/TOTP requests per minute per IP and per account"},
     {"api-rate", SET_LONG, OFF(api_rate), "50", 1, 1000000, "API requests per second per user (bursts of 5 s worth)"},
+    {"job-workers", SET_LONG, OFF(job_workers), "1", 1, 64, "background job worker threads"},
+    {"job-lease", SET_LONG, OFF(job_lease), "60", 1, 3600,
+     "seconds a claimed job is leased; renewed while it runs, re-run by another worker if its process dies"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -18,6 +18,7 @@ struct config {
     long max_connections;   /* open HTTP connections */
     long http_timeout;      /* seconds of inactivity before a connection is closed */
     long json_body_max;     /* default body cap of JSON routes, bytes */
+    long upload_max;        /* largest media upload, bytes */
     long ws_message_max;    /* largest WebSocket message, bytes */
     long ws_ping_interval;  /* seconds between keepalive pings */
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
@@ -30,6 +31,8 @@ struct config {
     int signup_open;        /* anyone may sign up (the first account always may) */
     long auth_rate;         /* auth requests per minute per IP and per account */
     long api_rate;          /* API requests per second per user (burst: 5 s worth) */
+    long job_workers;       /* job worker threads */
+    long job_lease;         /* seconds a claimed job is leased (renewed while its handler runs) */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -43,6 +43,51 @@ int req_query_long(const struct request *req, const char *name, long def, long m
     return DP_OK;
 }
 
+static int parse_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9')
+        return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return 1;
+}
+
+int http_range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    uint64_t a = 0, b = 0;
+    int has_a = parse_u64(&p, &a);
+    if (*p++ != '-')
+        return 0;
+    int has_b = parse_u64(&p, &b);
+    if (*p || (!has_a && !has_b))
+        return 0;
+    if (!has_a) { /* suffix: the last b bytes */
+        if (b == 0 || size == 0)
+            return -1;
+        *len = b < size ? b : size;
+        *start = size - *len;
+        return 1;
+    }
+    if (has_b && b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    uint64_t last = has_b && b < size - 1 ? b : size - 1;
+    *start = a;
+    *len = last - a + 1;
+    return 1;
+}
+
 int http_status_for_err(int err)
 {
     switch (err) {

@@ -125,6 +125,11 @@ void res_body(struct response *res, int status, const char *content_type, char *
 void res_header(struct response *res, const char *name, const char *value);
 void res_cleanup(struct response *res);
 
+/* Parses a Range header against a body of size bytes (one range: "bytes=a-b", "a-", "-n").
+ * Returns 1 with *start and *len set, 0 when there is no usable range (serve it all: absent,
+ * malformed, or several ranges), -1 when unsatisfiable (416). */
+int http_range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len);
+
 /* The HTTP status an error code maps to (the one place where that mapping lives). */
 int http_status_for_err(int err);
 

@@ -667,7 +667,9 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
             return;
         }
     }
-    size_t max = rt->body_max ? rt->body_max : s->cfg.json_body_max;
+    size_t max = rt->body_max                  ? rt->body_max
+                 : (rt->flags & ROUTE_STREAM) ? s->cfg.upload_max
+                                              : s->cfg.json_body_max;
     buf_init(&req->body, max);
     if (req->content_length > max) {
         cr->immediate = 1; /* don't read a body we will refuse */
@@ -895,6 +897,37 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     return DP_OK;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decoding of paths and query arguments that leaves "%00" as it is: a NUL would cut
+ * the C string short and make "/users/%00x" read as "/users/". */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -920,7 +953,8 @@ int server_start(struct server *s)
                               (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                               (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+                              NULL, MHD_OPTION_END);
     if (!s->mhd) {
         DP_LOG(LOG_ERROR, "[http] cannot listen on %s (address in use or not permitted)", s->cfg.listen);
         return DP_ERR_IO;

@@ -14,6 +14,7 @@ struct server_config {
     long max_connections;
     long timeout;             /* seconds of inactivity */
     size_t json_body_max;     /* default body cap */
+    size_t upload_max;        /* default cap of streamed (ROUTE_STREAM) bodies */
     size_t ws_message_max;
     long ws_ping_interval;    /* seconds */
     long shutdown_timeout;    /* seconds */

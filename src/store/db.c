@@ -385,6 +385,15 @@ int db_begin(struct db *db)
     return query_op(db, "begin", sql, NULL, 0, NULL);
 }
 
+int db_xact_lock(struct db *db, int64_t key)
+{
+    /* SQLite transactions from db_begin already hold the database's single write lock. */
+    if (db->ops->dialect == DB_SQLITE)
+        return DP_OK;
+    struct db_val p[] = {DB_INT(key)};
+    return query_op(db, "lock", "SELECT pg_advisory_xact_lock(?)", p, 1, NULL);
+}
+
 int db_commit(struct db *db)
 {
     return query_op(db, "commit", "COMMIT", NULL, 0, NULL);

@@ -77,6 +77,9 @@ int db_exec_script(struct db *db, const char *sql);
 int db_ping(struct db *db);
 int db_begin(struct db *db);    /* BEGIN (IMMEDIATE on SQLite) */
 int db_commit(struct db *db);
+/* Inside a transaction: waits for, and holds until it ends, the lock named key — so that
+ * check-then-write sequences (e.g. "is this the last admin?") cannot interleave. */
+int db_xact_lock(struct db *db, int64_t key);
 int db_rollback(struct db *db);
 const char *db_errmsg(const struct db *db);
 

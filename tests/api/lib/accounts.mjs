@@ -111,9 +111,9 @@ export const SHARED_SKIP =
 
 /* ---- HTTP ---- */
 
-/* One API call: api(srv, 'GET', '/users', {token, body, headers, query}). Path is under /api/v1
- * unless it starts with '/' followed by something other than "api" — pass full paths for others. */
-export async function api(srv, method, path, { token, body, headers = {}, raw = false } = {}) {
+/* One API call: api(srv, 'GET', '/users', {token, body, headers}) → {status, headers, text, json}.
+ * The path is taken under /api/v1 unless it already starts with /api/, /v1/ or /metrics. */
+export async function api(srv, method, path, { token, body, headers = {} } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
   let b;

@@ -1,0 +1,367 @@
+/* Media routes: streamed uploads (multipart or raw), listing, metadata, content with Range and
+ * ETag, deletion. Every object is reached through its avatar's access check. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/api_util.h"
+#include "auth/audit.h"
+#include "avatar/avatar.h"
+#include "avatar/media.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "jobs/jobs.h"
+#include "net/multipart.h"
+#include "store/blob.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+/* One upload in progress. */
+struct upload {
+    struct avatar_ref ref;
+    struct caller who;
+    struct blob_writer *w;
+    struct multipart *mp;
+    int in_file, file_seen;
+    char filename[256];
+    char sniff[MEDIA_SNIFF_BYTES];
+    size_t sniff_len;
+    uint64_t bytes;
+};
+
+static void upload_free(struct upload *u)
+{
+    if (u->w)
+        blob_abort(u->w);
+    multipart_free(u->mp);
+    free(u);
+}
+
+static int upload_bytes(struct upload *u, const char *p, size_t n)
+{
+    if (u->sniff_len < sizeof u->sniff) {
+        size_t take = n < sizeof u->sniff - u->sniff_len ? n : sizeof u->sniff - u->sniff_len;
+        memcpy(u->sniff + u->sniff_len, p, take);
+        u->sniff_len += take;
+    }
+    u->bytes += n;
+    return blob_write(u->w, p, n);
+}
+
+static int mp_begin(void *arg, const struct multipart_part *part)
+{
+    struct upload *u = arg;
+    /* The first part with a file name is the upload; other fields are ignored. */
+    u->in_file = part->filename[0] && !u->file_seen;
+    if (u->in_file) {
+        u->file_seen = 1;
+        media_clean_filename(part->filename, u->filename);
+    }
+    return DP_OK;
+}
+
+static int mp_data(void *arg, const char *p, size_t n)
+{
+    struct upload *u = arg;
+    return u->in_file ? upload_bytes(u, p, n) : DP_OK;
+}
+
+static int mp_end(void *arg)
+{
+    ((struct upload *)arg)->in_file = 0;
+    return DP_OK;
+}
+
+static const struct multipart_cb upload_cbs = {mp_begin, mp_data, mp_end};
+
+static int upload_begin(struct request *req, struct response *res, void **state)
+{
+    struct auth_env e;
+    int err = api_env(req, &e);
+    struct upload *u = calloc(1, sizeof *u);
+    if (!u)
+        return DP_ERR_NOMEM;
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &u->ref)))
+        goto out_free;
+    u->who = *api_caller(req);
+    if (req->content_type && !strncasecmp(req->content_type, "multipart/", 10)) {
+        if ((err = multipart_new(&u->mp, req->content_type, &upload_cbs, u))) {
+            res_error(res, req, err, "multipart/form-data needs a boundary of 1 to 70 characters");
+            goto out_free;
+        }
+    } else {
+        media_clean_filename(req_query(req, "filename"), u->filename);
+    }
+    if ((err = blob_writer_new(app_get()->blobs, &u->w)))
+        goto out_free;
+    *state = u;
+    return DP_OK;
+out_free:
+    upload_free(u);
+    return err;
+}
+
+static int upload_chunk(struct request *req, void *state, const char *p, size_t n)
+{
+    (void)req;
+    struct upload *u = state;
+    return u->mp ? multipart_feed(u->mp, p, n) : upload_bytes(u, p, n);
+}
+
+/* Refuses an upload after its bytes were stored: the blob goes unless others share it. */
+static int refuse(struct request *req, struct response *res, struct auth_env *e, const char *key, int err,
+                  const char *msg)
+{
+    if (key)
+        media_release_blob(e->db, app_get()->blobs, key);
+    res_error(res, req, err, "%s", msg);
+    return err;
+}
+
+static int upload_end(struct request *req, struct response *res, void *state)
+{
+    struct upload *u = state;
+    struct auth_env e;
+    char key[BLOB_KEY_LEN + 1], mime[128], id[ID_LEN], job[ID_LEN], now[RFC3339_LEN];
+    uint64_t size = 0;
+    int err = api_env(req, &e);
+    if (err)
+        goto out;
+    if (u->mp && (multipart_finish(u->mp) || !u->file_seen)) {
+        err = refuse(req, res, &e, NULL, DP_ERR_INVALID,
+                     u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
+        goto out;
+    }
+    if ((err = blob_commit(u->w, key, &size)))
+        goto out;
+    u->w = NULL;
+    if (size == 0) {
+        err = refuse(req, res, &e, key, DP_ERR_UNPROCESSABLE, "the file is empty");
+        goto out;
+    }
+    const char *refined, *kind;
+    if ((err = media_sniff(u->sniff, u->sniff_len, mime)))
+        goto out;
+    if (!(kind = media_kind_for(mime, u->filename, &refined))) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "files of type %s are not accepted (text, documents, audio, video, images)", mime);
+        err = refuse(req, res, &e, key, DP_ERR_UNSUPPORTED, msg);
+        goto out;
+    }
+    id_new(id);
+    time_rfc3339(time_now_ms(), now);
+    /* The row and its job become durable together, before the answer. */
+    if ((err = db_begin(e.db)))
+        goto out;
+    json_t *payload = json_pack("{s:s}", "media_id", id);
+    err = job_enqueue(e.db, "media.ingest", payload, u->who.user_id, u->who.org_id, job);
+    json_decref(payload);
+    struct db_val p[] = {DB_TEXT(id),      DB_TEXT(u->ref.id),  DB_TEXT(u->who.user_id),
+                         DB_TEXT(key),     DB_INT(size),        DB_TEXT(refined),
+                         DB_TEXT(kind),    u->filename[0] ? DB_TEXT(u->filename) : DB_NULL,
+                         DB_TEXT("queued"), DB_TEXT("waiting for processing"),
+                         DB_TEXT(job),     DB_TEXT(now),        DB_TEXT(now)};
+    if (!err)
+        err = db_query(e.db,
+                       "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
+                       "status_detail, job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 13, NULL);
+    if (!err)
+        err = db_commit(e.db);
+    if (err) {
+        db_rollback(e.db);
+        media_release_blob(e.db, app_get()->blobs, key);
+        goto out;
+    }
+    char ck[64];
+    snprintf(ck, sizeof ck, "avatar:%s", u->ref.id);
+    cache_del(e.cache, ck); /* its stats changed */
+    struct db_rows *r;
+    struct db_val q[] = {DB_TEXT(id)};
+    if ((err = db_query(e.db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", q, 1, &r)))
+        goto out;
+    json_t *media = media_from_row(r, 0), *jobj = NULL;
+    db_rows_free(r);
+    job_get_json(e.db, job, &jobj, NULL, NULL);
+    res_json(res, 202, json_pack("{s:o,s:o}", "media", media, "job", jobj ? jobj : json_null()));
+out:
+    upload_free(u);
+    return err;
+}
+
+static void upload_abort(void *state)
+{
+    if (state)
+        upload_free(state);
+}
+
+static const struct stream_handler upload_stream = {upload_begin, upload_chunk, upload_end, upload_abort};
+
+/* The media row and its avatar's access for the caller; DP_ERR_NOT_FOUND when not visible. */
+static int load_media(struct auth_env *e, const struct caller *c, const char *id, enum avatar_access need,
+                      struct db_rows **row)
+{
+    if (!id || !id_valid(id))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(e->db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1 || (err = avatar_access(e->db, c, db_rows_text(r, 0, 1), need, NULL))) {
+        db_rows_free(r);
+        return err ? err : DP_ERR_NOT_FOUND;
+    }
+    *row = r;
+    return DP_OK;
+}
+
+static int list_media(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    long limit;
+    const char *cursor;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)) ||
+        (err = api_page(req, res, &limit, &cursor)))
+        return err;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?%s ORDER BY id LIMIT ?",
+             cursor ? " AND id > ?" : "");
+    struct db_val p[3] = {DB_TEXT(ref.id)};
+    int np = 1;
+    if (cursor)
+        p[np++] = DB_TEXT(cursor);
+    p[np++] = DB_INT(limit);
+    struct db_rows *r;
+    if ((err = db_query(e.db, sql, p, np, &r)))
+        return err;
+    json_t *items = json_array();
+    for (int i = 0; i < r->nrows; i++)
+        json_array_append_new(items, media_from_row(r, i));
+    db_rows_free(r);
+    res_json(res, 200, api_page_json(items, limit, "id"));
+    return DP_OK;
+}
+
+static int get_media(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct db_rows *r;
+    int err = api_env(req, &e);
+    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
+        return err;
+    json_t *m = media_from_row(r, 0);
+    db_rows_free(r);
+    /* Transcripts arrive with the speech capability; the field is there already. */
+    json_object_set_new(m, "transcript", json_null());
+    res_json(res, 200, m);
+    return DP_OK;
+}
+
+static int media_content(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct db_rows *r;
+    int err = api_env(req, &e);
+    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
+        return err;
+    char etag[BLOB_KEY_LEN + 3], key[BLOB_KEY_LEN + 1], mime[128], kind[16], disp[320];
+    snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
+    snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
+    snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
+    const char *fname = db_rows_text(r, 0, 7);
+    int inline_ok = !strcmp(kind, "audio") || !strcmp(kind, "video") || !strcmp(kind, "image");
+    /* Documents are never rendered from our origin (stored HTML would run as us). */
+    snprintf(disp, sizeof disp, "%s; filename=\"%s\"", inline_ok ? "inline" : "attachment", fname ? fname : "media");
+    for (char *p = disp; *p; p++)
+        if (*p == '"' && p != strchr(disp, '"') && p[1])
+            *p = '\'';
+    db_rows_free(r);
+    snprintf(etag, sizeof etag, "\"%s\"", key);
+    res_header(res, "ETag", etag);
+    res_header(res, "Accept-Ranges", "bytes");
+    res_header(res, "Cache-Control", "private, max-age=3600");
+    res_header(res, "Content-Disposition", disp);
+    if (req->if_none_match && strstr(req->if_none_match, key)) {
+        res_body(res, 304, "", NULL, 0);
+        res->content_type[0] = 0;
+        return DP_OK;
+    }
+    int fd;
+    uint64_t size, start = 0, len;
+    if ((err = blob_open_read(app_get()->blobs, key, &fd, &size)))
+        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
+    len = size;
+    int rr = http_range_parse(req->range, size, &start, &len);
+    if (rr < 0) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+        res_error_status(res, req, 416, "range_not_satisfiable", "the range is outside the %llu-byte file",
+                         (unsigned long long)size);
+        res_header(res, "Content-Range", cr);
+        return DP_OK;
+    }
+    res->status = rr ? 206 : 200;
+    if (rr) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (unsigned long long)size);
+        res_header(res, "Content-Range", cr);
+    }
+    res->fd = fd;
+    res->fd_off = start;
+    res->fd_len = len;
+    snprintf(res->content_type, sizeof res->content_type, "%.95s", inline_ok ? mime : "application/octet-stream");
+    return DP_OK;
+}
+
+static int delete_media(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct db_rows *r;
+    int err = api_env(req, &e);
+    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        return err;
+    char key[BLOB_KEY_LEN + 1], avatar[ID_LEN];
+    snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
+    snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    /* Memories derived from it go with it (ON DELETE CASCADE); the blob if nothing shares it. */
+    struct db_val p[] = {DB_TEXT(req_param(req, "id"))};
+    if ((err = db_query(e.db, "DELETE FROM media WHERE id = ?", p, 1, NULL)))
+        return err;
+    media_release_blob(e.db, app_get()->blobs, key);
+    char ck[64];
+    snprintf(ck, sizeof ck, "avatar:%s", avatar);
+    cache_del(e.cache, ck);
+    audit_write(e.db, "media.delete", api_caller(req)->user_id, req_param(req, "id"), api_caller(req)->org_id, e.ip,
+                NULL);
+    res_body(res, 204, "", NULL, 0);
+    res->content_type[0] = 0;
+    return DP_OK;
+}
+
+static const char upload_doc[] =
+    "{\"description\":\"multipart/form-data (the first part with a filename) or a raw body (?filename= names "
+    "it). The type is sniffed from the bytes. 202 {media, job}; 413 over --upload-max; 415 for other types; 422 "
+    "for an empty file.\",\"parameters\":[{\"name\":\"filename\",\"in\":\"query\",\"required\":false,\"schema\":"
+    "{\"type\":\"string\"}}]}";
+
+const struct route media_routes[] = {
+    {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,
+     NULL, &upload_stream},
+    {"GET", "/api/v1/avatars/{id}/media", 0, 0, list_media, "media", "List an avatar's media", NULL, NULL, NULL},
+    {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", NULL,
+     NULL, NULL},
+    {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media", "Media bytes (Range, ETag)", NULL, NULL, NULL},
+    {"DELETE", "/api/v1/media/{id}", 0, 0, delete_media, "media", "Delete media and everything derived from it",
+     NULL, NULL, NULL},
+    {0},
+};
