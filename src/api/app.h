@@ -24,6 +24,7 @@ struct app {
     size_t openapi_len;
     double started;            /* time_mono() at start */
     struct cache *inline_cache; /* the in-process cache for loop-thread fast paths; NULL with Redis */
+    int abandoned;             /* shutdown gave up waiting for running handlers */
 };
 
 /* The state each worker thread owns; handlers reach it through req->worker. */

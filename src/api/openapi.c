@@ -93,6 +93,12 @@ static void add_route(const struct route *rt, void *arg)
         json_error_t jerr;
         json_t *extra = json_loads(rt->openapi, 0, &jerr);
         DP_ASSERT(extra && json_is_object(extra)); /* route tables are ours: a bad fragment is a bug */
+        /* Parameters add to the path's own; everything else replaces. */
+        json_t *more = json_object_get(extra, "parameters"), *have = json_object_get(op, "parameters");
+        if (json_is_array(more) && json_is_array(have)) {
+            json_array_extend(have, more);
+            json_object_del(extra, "parameters");
+        }
         json_object_update(op, extra);
         json_decref(extra);
     }

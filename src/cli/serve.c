@@ -86,8 +86,14 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
-    pool_free(app->pool);
-    app->pool = NULL;
+    if (pool_busy(app->pool)) {
+        /* The shutdown deadline passed with handlers still running: joining them would
+         * stretch the bound --shutdown-timeout promises. Exit without them (see cli_serve). */
+        app->abandoned = (int)pool_busy(app->pool);
+    } else {
+        pool_free(app->pool);
+        app->pool = NULL;
+    }
     /* The server's own handles stay open until server_free: end this run of the loop. */
     uv_stop(app->loop);
 }
@@ -225,6 +231,11 @@ int cli_serve(int argc, char **argv)
     fflush(stdout);
 
     uv_run(app->loop, UV_RUN_DEFAULT);
+    if (app->abandoned) {
+        DP_LOG(LOG_WARN, "[serve] exiting with %d handler(s) still running (shutdown deadline)", app->abandoned);
+        fflush(stdout);
+        _exit(0); /* their threads still use the engines: nothing below may be freed under them */
+    }
     server_free(app->server);
     app->server = NULL;
     uv_run(app->loop, UV_RUN_DEFAULT); /* let closed handles finish */

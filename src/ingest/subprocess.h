@@ -41,7 +41,7 @@ struct subproc_limits {
  *   DP_ERR_TIMEOUT      the wall-clock timeout passed, or the CPU limit killed it (SIGXCPU)
  *   DP_ERR_UNSUPPORTED  non-zero exit or death by another signal: the input was refused
  *   DP_ERR_UNAVAILABLE  the program is not installed (or could not be executed)
- *   DP_ERR_IO, DP_ERR_NOMEM, DP_ERR_INVALID (bad argv, unreadable stdin_path)
+ *   DP_ERR_IO (also: stdin_path cannot be opened), DP_ERR_NOMEM, DP_ERR_INVALID (bad argv)
  * and, when err is not NULL, writes a one-line message (program, exit status or signal, the start
  * of its stderr) into err[0..errlen). err is set to "" on success.
  *

@@ -160,6 +160,9 @@ static void on_poll(uv_poll_t *p, int status, int events)
         return;
     }
     if ((events & UV_READABLE) && wslay_event_recv(c->ctx) != 0) {
+        /* A protocol error may have queued a close frame (e.g. 1009 too big): try to send it. */
+        if (wslay_event_want_write(c->ctx))
+            wslay_event_send(c->ctx);
         ws_teardown(c);
         return;
     }
