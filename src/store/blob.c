@@ -89,6 +89,15 @@ int blob_put(struct blob_store *bs, const void *p, size_t n, char key[BLOB_KEY_L
     return blob_commit(w, key, NULL);
 }
 
+int blob_local_path(struct blob_store *bs, const char *key, char *out, size_t cap)
+{
+    if (!blob_key_valid(key))
+        return DP_ERR_INVALID;
+    if (!bs->ops->local_path)
+        return DP_ERR_UNSUPPORTED;
+    return bs->ops->local_path(bs, key, out, cap);
+}
+
 int blob_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size)
 {
     *fd = -1;

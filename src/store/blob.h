@@ -23,6 +23,8 @@ struct blob_ops {
     int (*open_read)(struct blob_store *bs, const char *key, int *fd, uint64_t *size);
     int (*remove)(struct blob_store *bs, const char *key);
     int (*ping)(struct blob_store *bs);
+    /* A file system path of the blob, for tools that read files (NULL when not file-backed). */
+    int (*local_path)(struct blob_store *bs, const char *key, char *out, size_t cap);
 };
 
 /* url: a directory path or file:///path (the local file system backend). */
@@ -39,6 +41,9 @@ int blob_put(struct blob_store *bs, const void *p, size_t n, char key[BLOB_KEY_L
 /* DP_ERR_NOT_FOUND when absent; DP_ERR_INVALID when key is not 64 lower-case hex digits. */
 int blob_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size);
 int blob_remove(struct blob_store *bs, const char *key);
+/* The path of an existing blob on the local file system, for subprocess decoders.
+ * DP_ERR_UNSUPPORTED when the backend is not file-backed; DP_ERR_NOT_FOUND when absent. */
+int blob_local_path(struct blob_store *bs, const char *key, char *out, size_t cap);
 int blob_ping(struct blob_store *bs);
 
 #endif

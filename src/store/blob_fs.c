@@ -339,6 +339,18 @@ static int fs_remove(struct blob_store *bs, const char *key)
     return DP_OK;
 }
 
+static int fs_local_path(struct blob_store *bs, const char *key, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    key_path(to_fs(bs), key, path);
+    if (access(path, R_OK))
+        return DP_ERR_NOT_FOUND;
+    if (strlen(path) >= cap)
+        return DP_ERR_TOO_LARGE;
+    memcpy(out, path, strlen(path) + 1);
+    return DP_OK;
+}
+
 static int fs_ping(struct blob_store *bs)
 {
     return access(to_fs(bs)->tmpdir, W_OK | X_OK) == 0 ? DP_OK : DP_ERR_UNAVAILABLE;
@@ -355,4 +367,5 @@ const struct blob_ops blob_fs_ops = {
     .open_read = fs_open_read,
     .remove = fs_remove,
     .ping = fs_ping,
+    .local_path = fs_local_path,
 };
