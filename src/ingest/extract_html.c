@@ -262,7 +262,7 @@ int extract_docx_xml(const char *p, size_t n, struct buf *out)
         p = dec.data ? dec.data : "";
         n = dec.len;
     }
-    int in_t = 0, list_para = 0;
+    int in_t = 0, in_ppr = 0, list_para = 0;
     size_t i = 0;
     while (!err && i < n) {
         if (p[i] != '<') {
@@ -293,6 +293,11 @@ int extract_docx_xml(const char *p, size_t n, struct buf *out)
             i = e ? end + 3 : n;
             continue;
         }
+        if (i + 1 < n && (p[i + 1] == '?' || p[i + 1] == '!')) {
+            const char *gt = memchr(p + i, '>', n - i);
+            i = gt ? (size_t)(gt - p) + 1 : n;
+            continue;
+        }
         size_t end = tag_end(p, n, i + 1);
         size_t j = i + 1;
         int closing = 0;
@@ -305,16 +310,17 @@ int extract_docx_xml(const char *p, size_t n, struct buf *out)
         char name[32];
         local_name(p + nb, j - nb, name, sizeof name);
         i = end;
-        if (p[nb - 1] == '?' || p[nb - 1] == '!')
-            continue;
-        if (strcmp(name, "t") == 0) {
+        if (strcmp(name, "pPr") == 0) {
+            in_ppr = !closing && !selfclosing;
+        } else if (in_ppr) {
+            if (strcmp(name, "numPr") == 0)
+                list_para = 1; /* tab stops etc. in paragraph properties are no text */
+        } else if (strcmp(name, "t") == 0) {
             in_t = !closing && !selfclosing;
-        } else if (closing && strcmp(name, "p") == 0) {
+        } else if ((closing || selfclosing) && strcmp(name, "p") == 0) {
             in_t = 0;
             err = buf_append(&raw, "\n\n", list_para ? 1 : 2);
             list_para = 0;
-        } else if (!closing && strcmp(name, "numPr") == 0) {
-            list_para = 1;
         } else if (!closing && strcmp(name, "tab") == 0) {
             err = buf_append(&raw, "\t", 1);
         } else if (!closing && (strcmp(name, "br") == 0 || strcmp(name, "cr") == 0)) {

@@ -9,12 +9,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "jobs/jobs.h"
 #include "jobs/jobs_impl.h"
+#include "store/cache.h"
 #include "store/db.h"
 #include "../test.h"
 
@@ -727,6 +729,69 @@ TEST(jobs_runner_stop_hands_back_sqlite)
     CHECK_EQ_INT(atomic_load(&stop_seen), 1);
     CHECK_EQ_STR(status_of(db, id), "queued");
     CHECK_EQ_INT(scalar(db, "SELECT attempts FROM jobs WHERE id = ?", id), 0);
+    db_close(db);
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+struct events {
+    int n, done;
+    char last[4096];
+    uv_loop_t *loop;
+};
+
+static void on_event(void *arg, const char *channel, const char *msg, size_t len)
+{
+    struct events *ev = arg;
+    CHECK_EQ_STR(channel, "events:user:owner-ev");
+    ev->n++;
+    snprintf(ev->last, sizeof ev->last, "%.*s", (int)len, msg);
+    json_t *j = json_loads(ev->last, 0, NULL);
+    CHECK(j);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "type")), "job.updated");
+    const char *status = json_string_value(json_object_get(json_object_get(j, "job"), "status"));
+    CHECK(status);
+    if (!strcmp(status, "done")) {
+        ev->done = 1;
+        uv_stop(ev->loop);
+    }
+    json_decref(j);
+}
+
+static void on_give_up(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Every state change of an owned job is published on events:user:<owner> (running, progress, done). */
+TEST(jobs_runner_publishes_events_sqlite)
+{
+    const char *url = fresh_url("sqlite");
+    struct db *db = open_url(url);
+    uv_loop_t loop;
+    CHECK(uv_loop_init(&loop) == 0);
+    struct pubsub *ps = NULL;
+    struct events ev = {.loop = &loop};
+    OK(pubsub_open(&ps, &loop, "memory:"));
+    OK(pubsub_subscribe(ps, "events:user:owner-ev", on_event, &ev));
+    jobs_register_test_kinds();
+    OK(jobs_start(url, "memory:", 1, 30));
+    json_t *p = json_pack("{s:i}", "ms", 400);
+    char id[ID_LEN];
+    OK(job_enqueue(db, "test.sleep", p, "owner-ev", NULL, id));
+    json_decref(p);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, on_give_up, 5000, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    jobs_stop();
+    CHECK_EQ_INT(ev.done, 1);
+    CHECK(ev.n >= 3); /* running, at least one progress, done */
+    CHECK(strstr(ev.last, id));
+    pubsub_close(ps);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
     db_close(db);
 }
 
