@@ -67,7 +67,7 @@ static void echo_message(struct ws_conn *c, int is_text, const uint8_t *p, size_
 
 static const struct ws_handler echo_handler = {NULL, echo_message, NULL};
 static const struct route echo_route = {"GET", "/fuzz/ws", ROUTE_WEBSOCKET | ROUTE_PUBLIC, 0, NULL, "fuzz",
-                                        "WebSocket echo", NULL, &echo_handler};
+                                        "WebSocket echo", NULL, &echo_handler, NULL};
 
 /* ws.c's release callback: closes the server end and stops the loop (the connection is gone). */
 static void release_socket(void *arg)

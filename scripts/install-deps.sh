@@ -11,6 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl
+  gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
 )
 
 pkgs=("${build_pkgs[@]}")

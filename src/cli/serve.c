@@ -104,6 +104,7 @@ static void on_signal(uv_signal_t *h, int signum)
     DP_LOG(LOG_INFO, "[serve] %s received: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     uv_signal_stop(&sig_term);
     uv_signal_stop(&sig_int);
+    jobs_stop_begin((int)app->cfg.shutdown_timeout * 1000); /* no new jobs; both drain within the bound */
     server_shutdown(app->server, on_stopped, app);
 }
 

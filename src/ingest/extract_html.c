@@ -12,7 +12,7 @@
 /* Elements whose whole content is dropped (raw text is skipped up to the matching end tag). */
 static const char *const skip_elems[] = {"script", "style", "template", "noscript", "iframe",
                                          "object", "svg",   "math",     "textarea", NULL};
-/* Elements that end a line. */
+/* Elements that start a new line. */
 static const char *const line_elems[] = {"br", "li", "tr", "dt", "dd", "option", "caption", NULL};
 /* Elements that make a paragraph break (a heading stands between blank lines). */
 static const char *const para_elems[] = {
@@ -38,23 +38,6 @@ static int is_alpha(unsigned char c)
 static int is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-/* Finds needle (ASCII, lower case) in p[from..n) ignoring ASCII case; n when absent. */
-static size_t find_ci(const char *p, size_t n, size_t from, const char *needle)
-{
-    size_t m = strlen(needle);
-    if (m > n)
-        return n;
-    for (size_t i = from; i + m <= n; i++) {
-        const void *lt = memchr(p + i, needle[0], n - m + 1 - i);
-        if (!lt)
-            return n;
-        i = (size_t)((const char *)lt - p);
-        if (ex_ieq(p + i, m, needle))
-            return i;
-    }
-    return n;
 }
 
 /* Where the end tag </name …> of a raw-text element ends, searching from `from`; n if absent. */
@@ -174,7 +157,7 @@ static int strip(const char *p, size_t n, struct html_state *st)
             }
             if (in_list(name, para_elems))
                 EX_TRY(buf_append(out, "\n\n", 2));
-            else if (in_list(name, line_elems))
+            else if (!closing && in_list(name, line_elems))
                 EX_TRY(buf_append(out, "\n", 1));
             else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0)
                 EX_TRY(buf_append(out, " ", 1));
@@ -262,7 +245,7 @@ int extract_docx_xml(const char *p, size_t n, struct buf *out)
         p = dec.data ? dec.data : "";
         n = dec.len;
     }
-    int in_t = 0, in_ppr = 0, list_para = 0;
+    int in_t = 0, in_ppr = 0, list_para = 0, cell = 0;
     size_t i = 0;
     while (!err && i < n) {
         if (p[i] != '<') {
@@ -319,16 +302,21 @@ int extract_docx_xml(const char *p, size_t n, struct buf *out)
             in_t = !closing && !selfclosing;
         } else if ((closing || selfclosing) && strcmp(name, "p") == 0) {
             in_t = 0;
-            err = buf_append(&raw, "\n\n", list_para ? 1 : 2);
+            /* In a table cell, paragraphs run on: a row is one line. */
+            err = cell ? buf_append(&raw, " ", 1) : buf_append(&raw, "\n\n", list_para ? 1 : 2);
             list_para = 0;
+        } else if (strcmp(name, "tc") == 0 && !selfclosing) {
+            cell += closing ? (cell > 0 ? -1 : 0) : 1;
+            if (closing)
+                err = buf_append(&raw, "\t", 1);
+        } else if (!closing && strcmp(name, "tbl") == 0) {
+            err = buf_append(&raw, "\n\n", 2);
         } else if (!closing && strcmp(name, "tab") == 0) {
             err = buf_append(&raw, "\t", 1);
         } else if (!closing && (strcmp(name, "br") == 0 || strcmp(name, "cr") == 0)) {
             err = buf_append(&raw, "\n", 1);
         } else if (!closing && strcmp(name, "noBreakHyphen") == 0) {
             err = buf_append(&raw, "-", 1);
-        } else if (closing && strcmp(name, "tc") == 0) {
-            err = buf_append(&raw, "\t", 1);
         } else if (closing && strcmp(name, "tr") == 0) {
             err = buf_append(&raw, "\n", 1);
         } else if (closing && strcmp(name, "tbl") == 0) {

@@ -76,8 +76,14 @@ int job_counts_json(struct db *db, json_t **out);
 /* Starts n job worker threads (each opening its own database and cache connections on
  * database_url / cache_url) that claim due jobs with a lease of lease_s seconds. */
 int jobs_start(const char *database_url, const char *cache_url, int n, int lease_s);
-/* Stops claiming, waits for running jobs to finish their current attempt (bounded), joins. */
+/* Stops claiming, waits for running jobs to finish their current attempt (bounded), joins.
+ * A no-op when not started. Handlers still running at the bound are left behind (their jobs
+ * run again once their leases end). */
 void jobs_stop(void);
+/* Stops claiming now without waiting (at SIGTERM, while HTTP requests drain) and tells
+ * handlers (job_should_stop); the jobs_stop that follows waits until timeout_ms after this
+ * call at most (without this call: 10 s from jobs_stop). */
+void jobs_stop_begin(int timeout_ms);
 /* Registers the kinds used by test suites (mounted with --test-routes only): "test.sleep"
  * {"ms":N ≤ 60000,"fail_times":K}: sleeps N ms, then fails while attempt ≤ K. */
 void jobs_register_test_kinds(void);

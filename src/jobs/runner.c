@@ -26,7 +26,7 @@
 #define POLL_MS 250               /* a worker looks for due jobs at least this often */
 #define PROGRESS_MIN_MS 250       /* progress is written at most this often (100 always) */
 #define DEPTH_EVERY_MS 1000       /* the queue-depth gauge is refreshed this often */
-#define STOP_TIMEOUT_MS 10000     /* jobs_stop waits this long for running handlers */
+#define STOP_TIMEOUT_MS 10000     /* jobs_stop waits this long for running handlers by default */
 #define RECONNECT_MS 1000         /* pause after a database/cache failure */
 
 /* ---- the kind registry ---------------------------------------------------------------------- */
@@ -103,8 +103,8 @@ static void metrics_init(void)
 {
     static const double buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
     const char *l2[] = {"kind", "result"};
-    m_total = metric_new(METRIC_COUNTER, "doppel_jobs_total", "finished job attempts by kind and result (done|retry|dead)",
-                         2, l2, NULL, 0);
+    m_total = metric_new(METRIC_COUNTER, "doppel_jobs_total",
+                         "finished job attempts by kind and result (done|retry|dead)", 2, l2, NULL, 0);
     m_duration = metric_new(METRIC_HISTOGRAM, "doppel_job_duration_seconds", "job handler run time by kind", 1, l2,
                             buckets, (int)(sizeof buckets / sizeof buckets[0]));
     m_depth = metric_new(METRIC_GAUGE, "doppel_jobs_queue_depth", "jobs queued or retrying and due now", 0, NULL, NULL,
@@ -122,7 +122,6 @@ static void count_result(const char *kind, const char *result)
 struct jworker {
     int idx;
     pthread_t thread;
-    int joined;
     struct db *db;
     struct cache *cache;
     struct job_run run; /* the job in hand; shared with the heartbeat under R.lock */
@@ -136,6 +135,7 @@ static struct {
     int started;
     volatile int stopping;  /* no more claims; handlers should wrap up */
     int hb_stopping;
+    struct timespec stop_deadline; /* CLOCK_REALTIME bound of jobs_stop, set with stopping */
     unsigned long wakes;    /* bumped by jobs_wake */
     int n;
     struct jworker *w;
@@ -529,6 +529,30 @@ out_free:
     return err;
 }
 
+/* Sets stopping and the deadline of jobs_stop (unless set already); R.lock held. */
+static void begin_stop_locked(int timeout_ms)
+{
+    if (R.stopping)
+        return;
+    R.stopping = 1;
+    clock_gettime(CLOCK_REALTIME, &R.stop_deadline);
+    R.stop_deadline.tv_sec += timeout_ms / 1000;
+    R.stop_deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (R.stop_deadline.tv_nsec >= 1000000000L) {
+        R.stop_deadline.tv_sec++;
+        R.stop_deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_broadcast(&R.wake);
+}
+
+void jobs_stop_begin(int timeout_ms)
+{
+    pthread_mutex_lock(&R.lock);
+    if (R.started)
+        begin_stop_locked(timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_unlock(&R.lock);
+}
+
 void jobs_stop(void)
 {
     pthread_mutex_lock(&R.lock);
@@ -536,19 +560,14 @@ void jobs_stop(void)
         pthread_mutex_unlock(&R.lock);
         return;
     }
-    R.stopping = 1;
-    pthread_cond_broadcast(&R.wake);
+    begin_stop_locked(STOP_TIMEOUT_MS);
+    struct timespec until = R.stop_deadline;
     pthread_mutex_unlock(&R.lock);
 
     /* Running handlers finish their attempt (the heartbeat keeps their leases), within a bound. */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += STOP_TIMEOUT_MS / 1000;
     int stuck = 0;
     for (int i = 0; i < R.n; i++) {
-        int rc = pthread_timedjoin_np(R.w[i].thread, NULL, &until);
-        R.w[i].joined = rc == 0;
-        if (rc) {
+        if (pthread_timedjoin_np(R.w[i].thread, NULL, &until)) {
             stuck++;
             pthread_detach(R.w[i].thread);
         }
@@ -559,10 +578,12 @@ void jobs_stop(void)
     pthread_mutex_unlock(&R.lock);
     pthread_join(R.heartbeat, NULL);
     if (stuck) {
-        /* Their state stays allocated: the threads still use it. Their jobs' leases run out and
-         * another worker runs them again. */
-        DP_LOG(LOG_WARN, "[jobs] %d job handler(s) still running after %d s: left behind", stuck,
-               STOP_TIMEOUT_MS / 1000);
+        /* Their state stays allocated (the threads still use it) and is not freed: the process
+         * is exiting. Their jobs' leases run out and another worker runs them again. */
+        DP_LOG(LOG_WARN, "[jobs] %d job handler(s) still running at the shutdown deadline: left behind", stuck);
+        pthread_mutex_lock(&R.lock);
+        R.started = 0;
+        pthread_mutex_unlock(&R.lock);
         return;
     }
     for (int i = 0; i < R.n; i++) {

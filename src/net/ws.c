@@ -32,6 +32,7 @@ struct ws_conn {
     double last_rx, last_ping;        /* time_mono() of the last byte in / ping out */
     int handles_open;
     int torn_down;
+    int lingering;                    /* our close is sent: draining the peer before closing */
     struct ws_conn *next, **pprev;
 };
 
@@ -139,14 +140,54 @@ static void ws_teardown(struct ws_conn *c)
 
 static void on_poll(uv_poll_t *p, int status, int events);
 
+static void on_linger_timeout(uv_timer_t *t)
+{
+    ws_teardown(t->data);
+}
+
+/* Reads and drops whatever the peer still sends; ends at its EOF (or the linger timeout). */
+static void drain(struct ws_conn *c)
+{
+    char scratch[4096];
+    for (;;) {
+        ssize_t r = recv(c->fd, scratch, sizeof scratch, 0);
+        if (r > 0)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (r < 0 && errno == EINTR)
+            continue;
+        ws_teardown(c);
+        return;
+    }
+}
+
+/* After our close frame: stop sending (FIN), keep reading for up to a second, then close. A
+ * socket closed with unread input answers with a reset, and the peer would see 1006. */
+static void linger(struct ws_conn *c)
+{
+    c->lingering = 1;
+    shutdown(c->fd, SHUT_WR);
+    uv_timer_stop(&c->ping_timer);
+    uv_timer_start(&c->ping_timer, on_linger_timeout, 1000, 0);
+    uv_poll_start(&c->poll, UV_READABLE, on_poll);
+    drain(c);
+}
+
 /* Re-arms the poll for what wslay wants next, or tears down when it wants nothing. */
 static void ws_update(struct ws_conn *c)
 {
     if (c->torn_down)
         return;
+    if (c->lingering)
+        return;
     int want_r = wslay_event_want_read(c->ctx), want_w = wslay_event_want_write(c->ctx);
     if (!want_r && !want_w) {
-        ws_teardown(c);
+        /* Our close went out but the peer's has not come: it may still be sending. */
+        if (wslay_event_get_close_sent(c->ctx) && !wslay_event_get_close_received(c->ctx))
+            linger(c);
+        else
+            ws_teardown(c);
         return;
     }
     uv_poll_start(&c->poll, (want_r ? UV_READABLE : 0) | (want_w ? UV_WRITABLE : 0), on_poll);
@@ -159,11 +200,19 @@ static void on_poll(uv_poll_t *p, int status, int events)
         ws_teardown(c);
         return;
     }
+    if (c->lingering) {
+        drain(c);
+        return;
+    }
     if ((events & UV_READABLE) && wslay_event_recv(c->ctx) != 0) {
-        /* A protocol error may have queued a close frame (e.g. 1009 too big): try to send it. */
+        /* A protocol error may have queued a close frame (e.g. 1009 too big): send it, then
+         * linger so the peer reads it rather than a reset for its unread frames. */
         if (wslay_event_want_write(c->ctx))
             wslay_event_send(c->ctx);
-        ws_teardown(c);
+        if (wslay_event_get_close_sent(c->ctx))
+            linger(c);
+        else
+            ws_teardown(c);
         return;
     }
     if (c->torn_down)

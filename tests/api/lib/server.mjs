@@ -7,7 +7,7 @@
 //   DOPPEL_API_VERBOSE   when set, a server's stderr is printed at stop even when it exited 0
 //
 // A server that exits non-zero, or whose stderr shows a sanitizer report, has its stderr printed at stop().
-import { spawn, execFile } from 'node:child_process';
+import { spawn, spawnSync, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -35,6 +35,17 @@ process.on('exit', () => {
   }
   for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/* Every thread's stack of a live process (gdb, best effort): what a hung server was doing. */
+export function backtrace(pid) {
+  const r = spawnSync('gdb', ['-p', String(pid), '-batch', '-ex', 'thread apply all bt'], {
+    encoding: 'utf8',
+    timeout: 20000,
+  });
+  if (r.error) return `(no backtrace: ${r.error.code === 'ENOENT' ? 'gdb is not installed' : r.error.message})`;
+  const lines = (r.stdout || '').split('\n').filter((l) => /^(Thread |#\d)/.test(l));
+  return lines.length ? lines.join('\n') : `(no backtrace: ${(r.stderr || '').trim().split('\n').pop()})`;
+}
 
 export function binPath() {
   const b = process.env.DOPPEL_BIN || './doppel';
@@ -112,9 +123,10 @@ export async function start(opts = {}) {
   const cmdline = `${path.relative(REPO, bin) || bin} ${args.join(' ')}`;
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
+      const bt = backtrace(proc.pid);
       proc.kill('SIGKILL');
       reject(new Error(`doppel did not print its address within ${START_TIMEOUT_MS} ms\n` +
-        `command: ${cmdline}\nstdout:\n${out}\nstderr:\n${err}`));
+        `command: ${cmdline}\nstdout:\n${out}\nstderr:\n${err}\nthreads:\n${bt}`));
     }, START_TIMEOUT_MS);
     proc.stdout.on('data', (d) => {
       out += d;
@@ -169,9 +181,10 @@ export async function start(opts = {}) {
         ]);
         clearTimeout(timer);
         if (code === 'timeout') {
+          const bt = backtrace(proc.pid);
           proc.kill('SIGKILL');
           await exited;
-          err += `\n[test harness: no exit ${timeoutMs} ms after ${signal}: SIGKILLed]\n`;
+          err += `\n[test harness: no exit ${timeoutMs} ms after ${signalled ? 'the signal' : signal}: SIGKILLed; threads were:]\n${bt}\n`;
         }
         report(code);
         fs.rmSync(dataDir, { recursive: true, force: true });

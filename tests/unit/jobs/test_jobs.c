@@ -732,6 +732,41 @@ TEST(jobs_runner_stop_hands_back_sqlite)
     db_close(db);
 }
 
+static int stubborn_handler(struct job_ctx *ctx, char **msg, int *owned)
+{
+    (void)ctx;
+    (void)msg;
+    (void)owned;
+    sleep_ms(3000); /* never looks at job_should_stop */
+    return DP_OK;
+}
+
+/* A handler that ignores the stop request is left behind at the deadline of jobs_stop_begin:
+ * jobs_stop returns on time and the job stays leased to the dead run (another worker takes it
+ * when the lease ends). */
+TEST(jobs_runner_stop_is_bounded_sqlite)
+{
+    const char *url = fresh_url("sqlite");
+    struct db *db = open_url(url);
+    jobs_register("t.stubborn", stubborn_handler, 3);
+    OK(jobs_start(url, "", 1, 30));
+    char id[ID_LEN];
+    OK(job_enqueue(db, "t.stubborn", NULL, NULL, NULL, id));
+    for (int waited = 0; waited < 3000 && strcmp(status_of(db, id), "running"); waited += 20)
+        sleep_ms(20);
+    CHECK_EQ_STR(status_of(db, id), "running");
+    double t0 = time_mono();
+    jobs_stop_begin(300);
+    sleep_ms(100); /* time spent elsewhere (HTTP drain) counts against the same bound */
+    jobs_stop();
+    double took = time_mono() - t0;
+    CHECK(took >= 0.25 && took < 1.5);
+    jobs_stop(); /* nothing left to join */
+    CHECK_EQ_STR(status_of(db, id), "running");
+    db_close(db);
+    _exit(0); /* the abandoned handler thread is still sleeping */
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 struct events {

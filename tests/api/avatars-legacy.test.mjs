@@ -1,0 +1,162 @@
+// The legacy page: GET /api/v1/legacy/{slug} without an account, for link/public avatars only,
+// showing only the fields the owner chose to publish; rate limited per IP (5/s, burst 30).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { api, cast, createAvatar, errorShape, expectStatus, sharedAvatar, startAvatars } from './lib/avatars.mjs';
+
+const FIELDS = ['name', 'kind', 'description', 'personality', 'scenario', 'greeting'];
+const PRIVATE_KEYS = ['owner_id', 'org_id', 'extensions', 'publish', 'brain', 'created_at', 'updated_at', 'access', 'stats'];
+
+let srv;
+let c;
+// Each legacy GET spends one token of the per-IP bucket (burst 30, 5/s): pace the calls of the
+// functional tests so that only the rate-limit test meets the limit.
+let calls = 0;
+async function legacy(slug, opts = {}) {
+  calls++;
+  if (calls % 20 === 0) await new Promise((r) => setTimeout(r, 4200));
+  return api(srv, 'GET', `/legacy/${encodeURIComponent(slug)}`, opts);
+}
+
+before(async () => {
+  srv = await startAvatars();
+  c = await cast(srv);
+});
+after(async () => {
+  if (srv) await srv.stop();
+});
+
+describe('legacy page', () => {
+  test('a public avatar: slug, id, visibility and exactly the published fields, without an account', async () => {
+    const a = await createAvatar(srv, c.owner.token, {
+      kind: 'legacy',
+      personality: 'private personality notes',
+      scenario: 'private scenario',
+      greeting: 'Hello, dear.',
+      visibility: 'public',
+      publish: ['name', 'greeting'],
+    });
+    assert.ok(a.slug, 'a public avatar has a slug');
+    const r = await legacy(a.slug);
+    expectStatus(assert, r, 200);
+    assert.deepEqual(Object.keys(r.json).sort(), ['greeting', 'id', 'name', 'slug', 'visibility']);
+    assert.equal(r.json.slug, a.slug);
+    assert.equal(r.json.id, a.id);
+    assert.equal(r.json.visibility, 'public');
+    assert.equal(r.json.name, a.name);
+    assert.equal(r.json.greeting, 'Hello, dear.');
+    for (const secret of [a.description, 'private personality notes', 'private scenario', c.owner.id, c.owner.email])
+      assert.ok(!r.text.includes(secret), `the page does not contain ${secret}`);
+  });
+
+  test('every publishable field, and none: the page follows the owner\'s publish list', async () => {
+    const body = { kind: 'self', personality: 'P', scenario: 'S', greeting: 'G', visibility: 'link', publish: FIELDS };
+    const a = await createAvatar(srv, c.owner.token, body);
+    const r = await legacy(a.slug);
+    expectStatus(assert, r, 200);
+    assert.deepEqual(Object.keys(r.json).sort(), [...FIELDS, 'id', 'slug', 'visibility'].sort());
+    for (const f of FIELDS) assert.equal(r.json[f], a[f], f);
+    for (const k of PRIVATE_KEYS) assert.ok(!(k in r.json), `no ${k}`);
+    assert.equal(r.json.visibility, 'link');
+
+    const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { publish: [] } });
+    expectStatus(assert, p, 200);
+    const none = await legacy(a.slug);
+    expectStatus(assert, none, 200);
+    assert.deepEqual(Object.keys(none.json).sort(), ['id', 'slug', 'visibility'], 'nothing published: only the address');
+
+    const q = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { publish: ['description'] } });
+    expectStatus(assert, q, 200);
+    const one = await legacy(a.slug);
+    assert.deepEqual(Object.keys(one.json).sort(), ['description', 'id', 'slug', 'visibility']);
+    assert.equal(one.json.description, a.description);
+  });
+
+  test('content edits show on the page at once', async () => {
+    const a = await sharedAvatar(srv, c, { visibility: 'public', publish: ['name', 'greeting'] });
+    const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.editor.token, body: { greeting: 'Edited greeting' } });
+    expectStatus(assert, p, 200);
+    const r = await legacy(a.slug);
+    assert.equal(r.json.greeting, 'Edited greeting');
+  });
+
+  test('private and org avatars have no page (404); going private removes the page, going public again restores it', async () => {
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'link', publish: ['name'] });
+    const slug = a.slug;
+    expectStatus(assert, await legacy(slug), 200);
+    for (const vis of ['private', 'org']) {
+      const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visibility: vis } });
+      expectStatus(assert, p, 200);
+      const r = await legacy(slug);
+      errorShape(assert, r, 404);
+      assert.ok(!r.text.includes(a.name), `a ${vis} avatar's 404 does not name it`);
+    }
+    const back = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visibility: 'public' } });
+    assert.equal(back.json.slug, slug);
+    const r = await legacy(slug);
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.visibility, 'public');
+  });
+
+  test('a private avatar\'s id or name is not a slug; unknown slugs → 404', async () => {
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'private' });
+    for (const s of [a.id, a.name, 'no-such-slug', 'x'.repeat(65), 'x'.repeat(1000), "' OR 1=1 --", '%00']) {
+      const r = await legacy(s);
+      errorShape(assert, r, 404);
+      assert.ok(!r.text.includes(a.description));
+    }
+  });
+
+  test('a deleted avatar\'s page is gone at once', async () => {
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'public', publish: ['name'] });
+    expectStatus(assert, await legacy(a.slug), 200);
+    const d = await api(srv, 'DELETE', `/avatars/${a.id}`, { token: c.owner.token });
+    expectStatus(assert, d, 202);
+    errorShape(assert, await legacy(a.slug), 404);
+  });
+
+  test('the page is readable with any (or a bogus) token too', async () => {
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'public', publish: ['name'] });
+    expectStatus(assert, await legacy(a.slug, { token: c.outsider.token }), 200);
+    expectStatus(assert, await legacy(a.slug, { token: 'not-a-jwt' }), 200);
+  });
+
+  test('slugs are URL-safe and differ between avatars of the same name', async () => {
+    const name = 'Ünïcødé  Name / with ? odd & chars';
+    const a = await createAvatar(srv, c.owner.token, { name, visibility: 'public' });
+    const b = await createAvatar(srv, c.owner.token, { name, visibility: 'public' });
+    for (const x of [a, b]) assert.match(x.slug, /^[a-z0-9-]{6,64}$/);
+    assert.notEqual(a.slug, b.slug);
+    expectStatus(assert, await legacy(a.slug), 200);
+  });
+});
+
+describe('legacy page rate limit', () => {
+  test('more than the burst from one IP → 429 with Retry-After; the page comes back later', async () => {
+    await new Promise((r) => setTimeout(r, 6500)); // a full bucket
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'public', publish: ['name'] });
+    const statuses = [];
+    let limited;
+    for (let i = 0; i < 45; i++) {
+      const r = await api(srv, 'GET', `/legacy/${a.slug}`);
+      statuses.push(r.status);
+      if (r.status === 429 && !limited) limited = r;
+    }
+    const ok = statuses.filter((s) => s === 200).length;
+    assert.ok(limited, `no 429 in 45 requests: ${statuses.join(',')}`);
+    errorShape(assert, limited, 429, 'rate_limited');
+    const ra = limited.headers.get('retry-after');
+    assert.match(ra || '', /^\d+$/, 'Retry-After in whole seconds');
+    assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `Retry-After ${ra}`);
+    assert.ok(ok >= 25 && ok <= 40, `about the burst (30) answered before the limit: ${ok}`);
+    // unknown slugs are limited too (no free enumeration)
+    const miss = await api(srv, 'GET', '/legacy/no-such-slug-at-all');
+    assert.equal(miss.status, 429, `an unknown slug while limited: ${miss.status}`);
+    await new Promise((r) => setTimeout(r, (Number(ra) || 1) * 1000 + 300));
+    const back = await api(srv, 'GET', `/legacy/${a.slug}`);
+    expectStatus(assert, back, 200);
+    // the limit is the legacy page's own: the API itself still answers
+    const me = await api(srv, 'GET', '/auth/me', { token: c.owner.token });
+    expectStatus(assert, me, 200);
+  });
+});

@@ -1,0 +1,108 @@
+// Media processing (the media.ingest job): text and documents become passages (memories), images
+// get their dimensions, audio and video are stored until transcription exists. Each test polls
+// GET /media/{id} for up to ~10 s.
+//
+// While no media.ingest handler is registered (the server logs that such jobs are "left queued"),
+// these tests are reported as TODO instead of failing.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { api, cast, createAvatar, expectStatus, fixture, startAvatars, uploadOk, waitJob, waitMedia } from './lib/avatars.mjs';
+
+let srv;
+let c;
+before(async () => {
+  srv = await startAvatars();
+  c = await cast(srv);
+});
+after(async () => {
+  if (srv) await srv.stop();
+});
+
+const FINAL = new Set(['ready', 'stored', 'failed']);
+const settled = (m) => m && FINAL.has(m.status);
+const NOT_WIRED = /kind "media\.ingest" are due but no handler/;
+
+/* Marks the test TODO when the server has no media.ingest handler yet. */
+function todoIfUnwired(t, m) {
+  if (NOT_WIRED.test(srv.stderr()) || (m && m.status === 'queued'))
+    t.todo(`media.ingest not wired yet (media status ${m?.status}: ${m?.status_detail})`);
+}
+
+/* How long to wait for a media item to settle: ~10 s, or 1 s once the server said it has no handler. */
+const patience = () => (NOT_WIRED.test(srv.stderr()) ? 1000 : 10000);
+
+async function uploadAndSettle(t, av, file, name = file) {
+  const up = await uploadOk(srv, c.owner.token, av.id, fixture(file), name);
+  const m = await waitMedia(srv, c.owner.token, up.media.id, settled, patience());
+  todoIfUnwired(t, m);
+  return { up, m };
+}
+
+describe('media.ingest', () => {
+  test('a text file becomes ready, with passages as memories (stats.memories > 0, even when cached)', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    const up = await uploadOk(srv, c.owner.token, av.id, fixture('sample.txt'), 'story.txt');
+    await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token }); // warms the avatar's cache
+    const m = await waitMedia(srv, c.owner.token, up.media.id, settled, patience());
+    todoIfUnwired(t, m);
+    assert.equal(m?.status, 'ready', `status: ${JSON.stringify(m)}`);
+    const g = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    expectStatus(assert, g, 200);
+    assert.ok(g.json.stats.memories > 0, `stats.memories after ingestion: ${JSON.stringify(g.json.stats)}`);
+    const job = await waitJob(srv, c.owner.token, up.job.id, 5000);
+    assert.equal(job?.status, 'done', `the job: ${JSON.stringify(job)}`);
+  });
+
+  for (const file of ['sample.md', 'sample.html', 'sample.pdf', 'sample.docx', 'sample.epub']) {
+    test(`${file} becomes ready with memories`, async (t) => {
+      const av = await createAvatar(srv, c.owner.token);
+      const { m } = await uploadAndSettle(t, av, file);
+      assert.equal(m?.status, 'ready', `${file}: ${JSON.stringify(m)}`);
+      const g = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+      assert.ok(g.json.stats.memories > 0, `${file}: stats ${JSON.stringify(g.json.stats)}`);
+    });
+  }
+
+  test('images become ready with meta {width, height}', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    for (const [file, width, height] of [['sample.png', 7, 5], ['sample.gif', 6, 4], ['sample.jpg', 16, 16], ['sample.webp', 16, 16]]) {
+      const { m } = await uploadAndSettle(t, av, file);
+      assert.equal(m?.status, 'ready', `${file}: ${JSON.stringify(m)}`);
+      assert.equal(m.meta?.width, width, `${file} width`);
+      assert.equal(m.meta?.height, height, `${file} height`);
+    }
+  });
+
+  test('audio and video are stored, with a detail saying transcription is not available yet', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    for (const file of ['sample.wav', 'sample.mp3', 'sample.ogg', 'sample.flac', 'sample.m4a', 'sample.mp4', 'sample.webm', 'sample.mov']) {
+      const { m } = await uploadAndSettle(t, av, file);
+      assert.equal(m?.status, 'stored', `${file}: ${JSON.stringify(m)}`);
+      assert.match(m.status_detail || '', /transcri/i, `${file}: detail ${m.status_detail}`);
+      assert.match(m.status_detail || '', /not (yet )?available|unavailable|not available yet/i, `${file}: detail ${m.status_detail}`);
+      assert.equal(m.transcript ?? null, null);
+    }
+  });
+
+  test('deleting a text media item removes its memories', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    const { up, m } = await uploadAndSettle(t, av, 'sample.txt', 'gone.txt');
+    assert.equal(m?.status, 'ready');
+    const before = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    assert.ok(before.json.stats.memories > 0);
+    expectStatus(assert, await api(srv, 'DELETE', `/media/${up.media.id}`, { token: c.owner.token }), 204);
+    const g = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    assert.deepEqual(g.json.stats, { media: 0, memories: 0 }, 'its derived memories went with it');
+  });
+
+  test('a media item deleted before its job runs does not break the job', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(`quick delete ${Math.random()}\n`), 'q.txt');
+    expectStatus(assert, await api(srv, 'DELETE', `/media/${up.media.id}`, { token: c.owner.token }), 204);
+    const job = await waitJob(srv, c.owner.token, up.job.id, patience());
+    todoIfUnwired(t, job?.status === 'queued' ? { status: 'queued', status_detail: 'job left queued' } : null);
+    assert.ok(job && (job.status === 'done' || job.status === 'dead'), `the job settles: ${JSON.stringify(job)}`);
+    const g = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    assert.deepEqual(g.json.stats, { media: 0, memories: 0 }, 'no memories of a deleted media item');
+  });
+});
