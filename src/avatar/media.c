@@ -77,6 +77,12 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
         *refined_mime = "audio/mp4";
     if (!strcmp(mime, "video/webm") && (has_ext(filename, ".weba") || has_ext(filename, ".opus")))
         *refined_mime = "audio/webm";
+    /* EPUB and DOCX are zip files; libmagic names them only when the archive is laid out
+     * canonically. The extractor checks the contents either way. */
+    if (!strcmp(mime, "application/zip") && has_ext(filename, ".epub"))
+        *refined_mime = "application/epub+zip";
+    if (!strcmp(mime, "application/zip") && has_ext(filename, ".docx"))
+        *refined_mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
         if (!strcmp(*refined_mime, accepted[i].mime))
             return accepted[i].kind;

@@ -8,6 +8,7 @@
 
 #include "auth/password.h"
 #include "auth/settings.h"
+#include "avatar/avatar_jobs.h"
 #include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -178,6 +179,7 @@ int cli_serve(int argc, char **argv)
     /* Job kinds register before this (or any time later: workers re-read the registry). */
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
+    avatar_jobs_register(app->blobs);
     if (jobs_start(app->database_url, app->cfg.redis_url, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
         goto out_pool;
 

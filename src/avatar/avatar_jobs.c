@@ -1,0 +1,221 @@
+/* Jobs of avatars and media. Both are idempotent: a worker may die mid-job and the job run again.
+ *
+ * avatar.delete  removes the media of a deleted avatar one by one (row, then its blob unless
+ *                shared), then the avatar row (shares and memories cascade).
+ * media.ingest   turns a stored file into memories: text and documents are extracted (in a
+ *                sandboxed subprocess where a decoder is needed) and split into passages;
+ *                images get their dimensions; audio and video wait for the speech capability. */
+#include "avatar/avatar_jobs.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "avatar/media.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "ingest/extract.h"
+#include "ingest/image_info.h"
+#include "ingest/passages.h"
+#include "jobs/jobs.h"
+#include "store/blob.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+static struct blob_store *job_blobs;
+
+static void forget_avatar(struct cache *c, const char *id)
+{
+    char key[64];
+    snprintf(key, sizeof key, "avatar:%s", id);
+    cache_del(c, key);
+}
+
+static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned)
+{
+    (void)error_owned;
+    const char *id = json_string_value(json_object_get(ctx->payload, "avatar_id"));
+    if (!id) {
+        *error_msg = "payload has no avatar_id";
+        return DP_ERR_INVALID;
+    }
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(ctx->db, "SELECT id, blob_key FROM media WHERE avatar_id = ?", p, 1, &r);
+    if (err)
+        return err;
+    for (int i = 0; i < r->nrows && !err; i++) {
+        struct db_val m[] = {DB_TEXT(db_rows_text(r, i, 0))};
+        err = db_query(ctx->db, "DELETE FROM media WHERE id = ?", m, 1, NULL);
+        if (!err)
+            media_release_blob(ctx->db, job_blobs, db_rows_text(r, i, 1));
+        job_progress(ctx, (int)(90 * (i + 1) / r->nrows));
+    }
+    db_rows_free(r);
+    if (!err)
+        err = db_query(ctx->db, "DELETE FROM avatars WHERE id = ? AND deleted_at IS NOT NULL", p, 1, NULL);
+    if (!err)
+        forget_avatar(ctx->cache, id);
+    return err;
+}
+
+/* Sets a media row's status, detail and (when given) meta. */
+static int set_status(struct db *db, const char *media_id, const char *status, const char *detail, json_t *meta)
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    char *m = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    struct db_val p[] = {DB_TEXT(status), DB_TEXT(detail), DB_TEXT(m), DB_TEXT(now), DB_TEXT(media_id)};
+    int err = db_query(db,
+                       "UPDATE media SET status = ?, status_detail = ?, meta = COALESCE(?, meta), updated_at = ? "
+                       "WHERE id = ?",
+                       p, 5, NULL);
+    free(m);
+    return err;
+}
+
+/* Replaces the passages of media_id with those of x, in one transaction. */
+static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char *media_id, const struct extracted *x,
+                          int *count)
+{
+    struct passage *ps = NULL;
+    int n = 0;
+    int err = passages_split(x->text, x->len, x->page_starts, x->npages, &ps, &n);
+    if (err)
+        return err;
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    if ((err = db_begin(ctx->db)))
+        goto out;
+    struct db_val d[] = {DB_TEXT(media_id)};
+    err = db_query(ctx->db, "DELETE FROM memories WHERE media_id = ? AND kind = 'passage'", d, 1, NULL);
+    for (int i = 0; i < n && !err; i++) {
+        char id[ID_LEN];
+        id_new(id);
+        /* The passage text carries its section heading as context; offsets point at the source. */
+        struct db_val p[] = {DB_TEXT(id),
+                             DB_TEXT(avatar_id),
+                             DB_TEXT(ps[i].text),
+                             DB_TEXT(media_id),
+                             DB_INT(ps[i].char_start),
+                             DB_INT(ps[i].char_end),
+                             ps[i].page ? DB_INT(ps[i].page) : DB_NULL,
+                             DB_INT(i),
+                             DB_TEXT(now),
+                             DB_TEXT(now)};
+        err = db_query(ctx->db,
+                       "INSERT INTO memories (id, avatar_id, kind, text, media_id, char_start, char_end, page, seq, "
+                       "created_at, updated_at) VALUES (?, ?, 'passage', ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 10, NULL);
+    }
+    if (!err)
+        err = db_commit(ctx->db);
+    if (err)
+        db_rollback(ctx->db);
+    *count = n;
+out:
+    passages_free(ps, n);
+    return err;
+}
+
+static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *avatar_id, const char *key,
+                       const char *mime, const char *filename, char **error_msg, int *error_owned)
+{
+    char path[4096], why[256] = "";
+    int err = blob_local_path(job_blobs, key, path, sizeof path);
+    if (err)
+        return err;
+    struct extracted x;
+    job_progress(ctx, 10);
+    err = extract_text(path, mime, filename, &x, why, sizeof why);
+    if (err == DP_ERR_UNAVAILABLE || err == DP_ERR_NOMEM || err == DP_ERR_IO) {
+        *error_msg = strdup(why[0] ? why : dp_strerror(err));
+        *error_owned = *error_msg != NULL;
+        return err; /* may pass: retry */
+    }
+    if (err) {
+        /* The file itself is the problem (damaged, encrypted, too big): retrying cannot help. */
+        char detail[320];
+        snprintf(detail, sizeof detail, "no text could be extracted: %s", why[0] ? why : dp_strerror(err));
+        return set_status(ctx->db, media_id, "failed", detail, NULL);
+    }
+    job_progress(ctx, 60);
+    int n = 0;
+    err = store_passages(ctx, avatar_id, media_id, &x, &n);
+    if (!err) {
+        json_t *meta = json_pack("{s:I,s:i,s:i}", "chars", (json_int_t)x.len, "pages", x.npages, "passages", n);
+        err = set_status(ctx->db, media_id, "ready",
+                         n ? "text extracted and stored as passages" : "the file holds no text", meta);
+        json_decref(meta);
+    }
+    extracted_cleanup(&x);
+    return err;
+}
+
+static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *key)
+{
+    int fd;
+    uint64_t size;
+    int err = blob_open_read(job_blobs, key, &fd, &size);
+    if (err)
+        return err;
+    uint8_t head[65536];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    close(fd);
+    struct image_info info;
+    json_t *meta = NULL;
+    if (n > 0 && image_info(head, (size_t)n, &info) == DP_OK)
+        meta = json_pack("{s:i,s:i}", "width", (int)info.width, "height", (int)info.height);
+    err = set_status(ctx->db, media_id, "ready",
+                     "stored; an image has no text without a vision provider, and none is configured", meta);
+    json_decref(meta);
+    return err;
+}
+
+static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
+{
+    const char *id = json_string_value(json_object_get(ctx->payload, "media_id"));
+    if (!id) {
+        *error_msg = "payload has no media_id";
+        return DP_ERR_INVALID;
+    }
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(ctx->db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_OK; /* deleted meanwhile: nothing to do */
+    }
+    char avatar[ID_LEN], key[BLOB_KEY_LEN + 1], mime[128], kind[16], filename[256];
+    snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
+    snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
+    snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
+    snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
+    snprintf(filename, sizeof filename, "%s", db_rows_text(r, 0, 7) ? db_rows_text(r, 0, 7) : "");
+    db_rows_free(r);
+    if ((err = set_status(ctx->db, id, "processing", "being processed", NULL)))
+        return err;
+    if (!strcmp(kind, "text") || !strcmp(kind, "document"))
+        err = ingest_text(ctx, id, avatar, key, mime, filename, error_msg, error_owned);
+    else if (!strcmp(kind, "image"))
+        err = ingest_image(ctx, id, key);
+    else
+        err = set_status(ctx->db, id, "stored",
+                         "stored; transcription is not available yet (the speech capability is not built)", NULL);
+    if (!err)
+        forget_avatar(ctx->cache, avatar);
+    return err;
+}
+
+void avatar_jobs_register(struct blob_store *bs)
+{
+    job_blobs = bs;
+    jobs_register("avatar.delete", avatar_delete, 5);
+    jobs_register("media.ingest", media_ingest, 4);
+}
