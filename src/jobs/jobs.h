@@ -46,7 +46,8 @@ int job_enqueue_ex(struct db *db, const char *kind, const json_t *payload, const
                    int max_attempts, int64_t delay_ms, char id_out[ID_LEN]);
 
 /* Reports progress 0–100 (a long job calls this as it goes; also published as job.updated).
- * Written at most every 250 ms (100 always); a value held back is written by the next call. */
+ * Written at most every 250 ms (100 always): calls in between are dropped, a later call carries
+ * the newer value. A write that finds the lease gone marks the run lost (job_should_stop). */
 void job_progress(struct job_ctx *ctx, int percent);
 /* 1 when the handler should give up its attempt early: the runner is stopping (return
  * DP_ERR_CANCELLED and the job is handed back, the attempt not counted) or the lease was

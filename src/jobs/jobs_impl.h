@@ -47,7 +47,6 @@ struct job_run {
     int lost;                  /* (lock) the heartbeat found the lease taken over */
     int64_t renewed_at;        /* (lock) ms when the lease was last extended */
     int progress;              /* the last progress written */
-    int progress_pending;      /* a throttled value not written yet, -1 when none */
     double progress_at;        /* time_mono() of the last progress write */
     const volatile int *stopping; /* the runner's stop flag (may be NULL) */
 };

@@ -197,15 +197,11 @@ void job_progress(struct job_ctx *ctx, int percent)
     if (!run)
         return;
     percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
-    if (percent == run->progress) {
-        run->progress_pending = -1;
+    if (percent == run->progress)
         return;
-    }
     double now = time_mono();
-    if (percent != 100 && (now - run->progress_at) * 1000.0 < PROGRESS_MIN_MS) {
-        run->progress_pending = percent; /* throttled: the next call writes it */
-        return;
-    }
+    if (percent != 100 && (now - run->progress_at) * 1000.0 < PROGRESS_MIN_MS)
+        return; /* throttled: a later call carries a newer value */
     int err = job_set_progress(ctx->db, run->claim->id, run->claim->token, percent);
     if (err == DP_ERR_NOT_FOUND) {
         if (run->lock)
@@ -220,7 +216,6 @@ void job_progress(struct job_ctx *ctx, int percent)
         return;
     }
     run->progress = percent;
-    run->progress_pending = -1;
     run->progress_at = now;
     job_publish(ctx->db, ctx->cache, run->claim->id);
 }
@@ -263,7 +258,6 @@ static void run_job(struct jworker *w, struct job_claim *c)
     w->run.lost = 0;
     w->run.renewed_at = time_now_ms();
     w->run.progress = 0;
-    w->run.progress_pending = -1;
     w->run.progress_at = 0;
     pthread_mutex_unlock(&R.lock);
 

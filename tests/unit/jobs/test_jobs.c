@@ -461,7 +461,7 @@ TEST(jobs_progress_throttle_sqlite)
     OK(job_enqueue(db, "t.a", NULL, NULL, NULL, id));
     struct job_claim c;
     OK(job_claim(db, 60000, K_A, 1, &c));
-    struct job_run run = {.claim = &c, .progress_pending = -1};
+    struct job_run run = {.claim = &c};
     struct job_ctx ctx = {.kind = c.kind, .payload = c.payload, .attempt = 1, .db = db, .priv = &run};
     memcpy(ctx.id, c.id, ID_LEN);
     job_progress(&ctx, 10);
