@@ -11,7 +11,6 @@
 #include "core/err.h"
 #include "jobs/jobs.h"
 #include "net/server.h"
-#include "net/server_internal.h" /* ws_open_count, read on the loop thread for admin stats */
 #include "store/db.h"
 
 /* GET /api/v1/jobs?status=&limit=&cursor=[&owner_id= (admin)] */
@@ -112,7 +111,7 @@ static void ws_probe_unref(struct ws_probe *p)
 static void ws_probe_on_loop(void *arg)
 {
     struct ws_probe *p = arg;
-    int n = ws_open_count(p->srv);
+    int n = server_ws_count(p->srv);
     pthread_mutex_lock(&p->lock);
     p->count = n;
     p->done = 1;

@@ -1000,6 +1000,11 @@ const struct server_config *server_config(const struct server *s)
     return &s->cfg;
 }
 
+int server_ws_count(struct server *s)
+{
+    return ws_open_count(s);
+}
+
 struct ws_conn **server_ws_list(struct server *s)
 {
     return &s->ws_list;

@@ -15,8 +15,10 @@ import {
   expectStatus,
   fixture,
   listAll,
+  loginOk,
   share,
   sharedAvatar,
+  signup,
   sleep,
   startAvatars,
   uploadOk,
@@ -472,6 +474,26 @@ describe('shares', () => {
     errorShape(assert, o, 404);
     const l = await api(srv, 'GET', `/avatars/${a.id}/shares`, { token: c.owner.token });
     assert.deepEqual(l.json.items, [], 'no share was made');
+  });
+
+  test('a share does not follow its user into another organisation', async () => {
+    const mover = await signup(srv, { display_name: 'Mover' });
+    const a = await createAvatar(srv, c.owner.token, { visibility: 'org' });
+    await share(srv, c.owner.token, a.id, mover.id, 'editor');
+    expectStatus(assert, await api(srv, 'GET', `/avatars/${a.id}`, { token: mover.token }), 200);
+    const mv = await api(srv, 'PATCH', `/users/${mover.id}`, { token: c.admin.token, body: { org_id: c.org.id } });
+    expectStatus(assert, mv, 200, undefined, 'the admin moves the user to another organisation');
+    const fresh = await loginOk(srv, mover.email); // a token that carries the new organisation
+    const wrong = [];
+    const g = await api(srv, 'GET', `/avatars/${a.id}`, { token: fresh.token });
+    if (g.status !== 404) wrong.push(`GET /avatars/{id} → ${g.status} (access ${g.json?.access})`);
+    const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: fresh.token, body: { greeting: 'edited from another org' } });
+    if (p.status !== 404) wrong.push(`PATCH /avatars/{id} → ${p.status}`);
+    const u = await api(srv, 'POST', `/avatars/${a.id}/media?filename=x.txt`, { token: fresh.token, body: 'from another org', headers: { 'content-type': 'text/plain' } });
+    if (u.status !== 404) wrong.push(`POST /avatars/{id}/media → ${u.status}`);
+    const l = await listAll(srv, '/avatars', fresh.token);
+    if (ids(l).includes(a.id)) wrong.push('GET /avatars still lists it');
+    assert.deepEqual(wrong, [], `a user moved to another organisation keeps their editor share:\n${wrong.join('\n')}`);
   });
 
   test('an avatar of another organisation cannot be shared into this one', async () => {

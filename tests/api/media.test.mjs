@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   api,
@@ -116,6 +117,15 @@ describe('upload', () => {
       assert.equal(r.json.media.mime, mime, `${file} as ${name}`);
       assert.equal(r.json.media.kind, kind, `${file} as ${name}`);
     }
+  });
+
+  test('plain text that libmagic calls CSV (comma-separated lines) is accepted as text', async () => {
+    // e.g. a diary of "Monday, rain, cold" lines: still a text file; the extractor reads text/csv too
+    const av = await createAvatar(srv, c.owner.token);
+    const diary = Buffer.from('Monday, rain, cold\nTuesday, sun, warm\nWednesday, fog, mild\nThursday, rain, cold\n');
+    const r = await uploadRaw(srv, c.owner.token, av.id, diary, 'diary.txt');
+    assert.equal(r.status, 202, `a .txt diary → ${r.status}: ${r.text}`);
+    assert.equal(r.json.media.kind, 'text');
   });
 
   test('multipart: the first part with a file name is the upload, fields before it are ignored', async () => {
@@ -237,6 +247,45 @@ describe('refused uploads leave nothing behind', () => {
       errorShape(assert, r, 400);
     }
     await nothingLeft(av.id, ids, blobs, 'malformed multipart');
+  });
+});
+
+describe('an avatar deleted while an upload is in flight', () => {
+  test('the upload is refused with 404 at its end and leaves nothing behind', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const blobs = blobFiles(srv).blobs;
+    const req = http.request({
+      host: '127.0.0.1',
+      port: srv.port,
+      method: 'POST',
+      path: `/api/v1/avatars/${av.id}/media?filename=slow.txt`,
+      headers: { authorization: `Bearer ${c.owner.token}`, 'content-type': 'text/plain' },
+      agent: false,
+    });
+    const done = new Promise((resolve) => {
+      req.on('response', (res) => {
+        let d = '';
+        res.on('data', (x) => (d += x));
+        res.on('end', () => resolve({ status: res.statusCode, text: d }));
+      });
+      req.on('error', (e) => resolve({ status: 0, text: e.message }));
+    });
+    req.write('a slow upload of plain prose\n'.repeat(200));
+    await new Promise((r) => setTimeout(r, 200));
+    const d = await api(srv, 'DELETE', `/avatars/${av.id}`, { token: c.owner.token });
+    expectStatus(assert, d, 202);
+    for (let i = 0; i < 100; i++) {
+      const j = await api(srv, 'GET', `/jobs/${d.json.job.id}`, { token: c.owner.token });
+      if (j.json?.status === 'done' || j.json?.status === 'dead') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    req.end('the end\n');
+    const r = await done;
+    assert.equal(r.status, 404, `the upload's answer once its avatar is gone: ${r.status} ${r.text}`);
+    assert.ok(!r.text.includes(av.name));
+    await new Promise((res) => setTimeout(res, 200));
+    assert.deepEqual(blobFiles(srv).blobs, blobs, 'no blob left');
+    assert.deepEqual(blobFiles(srv).tmp, [], 'no temp file left');
   });
 });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { api, makeOrg, makeUser, signup, startAccounts } from './accounts.mjs';
 import { REPO, sleep } from './server.mjs';
 
-export { api, BACKEND, expectStatus, listAll, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
+export { api, BACKEND, expectStatus, listAll, loginOk, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
 export { errorShape, eventually, get, rawRequest, sleep } from './server.mjs';
 
 export const FIXTURES = path.join(REPO, 'tests', 'fixtures', 'media');
