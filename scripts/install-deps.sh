@@ -8,9 +8,11 @@ build_pkgs=(
   build-essential pkg-config
   libuv1-dev libmicrohttpd-dev libwslay-dev libjansson-dev
   libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libcurl4-openssl-dev libmagic-dev
+  zlib1g-dev # .charx (zip) reading and writing in src/avatar/card.c
+  poppler-utils unzip
 )
 test_pkgs=(
-  clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl
+  clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
 )
 

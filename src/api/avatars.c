@@ -87,6 +87,18 @@ static int check_publish(json_t *v)
     return 1;
 }
 
+/* A name: 1–AVATAR_NAME_MAX characters (not bytes), no control characters. */
+static int name_valid(const char *s)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        chars += (*p & 0xc0) != 0x80;
+    }
+    return chars >= 1 && chars <= AVATAR_NAME_MAX;
+}
+
 /* Validates every field present in the body; returns DP_OK or sets a 400 response. */
 static int validate_fields(struct request *req, struct response *res, int creating)
 {
@@ -95,7 +107,7 @@ static int validate_fields(struct request *req, struct response *res, int creati
         int err = api_body_str(req, res, text_fields[i].name, text_fields[i].max, &v);
         if (err)
             return err;
-        if (i == 0 && ((creating && !v) || (v && (!display_name_valid(v) || strlen(v) > AVATAR_NAME_MAX * 4)))) {
+        if (i == 0 && ((creating && !v) || (v && !name_valid(v)))) {
             res_error(res, req, DP_ERR_INVALID, "name must be 1 to %d characters", AVATAR_NAME_MAX);
             return DP_ERR_INVALID;
         }
@@ -196,8 +208,8 @@ static int list_avatars(struct request *req, struct response *res)
     char sql[640];
     snprintf(sql, sizeof sql,
              "SELECT " AVATAR_COLUMNS ", (SELECT role FROM avatar_shares s WHERE s.avatar_id = avatars.id AND "
-             "s.user_id = ?) FROM avatars WHERE deleted_at IS NULL AND (owner_id = ? OR id IN (SELECT avatar_id FROM "
-             "avatar_shares WHERE user_id = ?) OR (visibility = 'org' AND org_id = ?))%s ORDER BY id LIMIT ?",
+             "s.user_id = ?) FROM avatars WHERE deleted_at IS NULL AND (owner_id = ? OR ((id IN (SELECT avatar_id FROM "
+             "avatar_shares WHERE user_id = ?) OR visibility = 'org') AND org_id = ?))%s ORDER BY id LIMIT ?",
              cursor ? " AND id > ?" : "");
     struct db_val p[6] = {DB_TEXT(c->user_id), DB_TEXT(c->user_id), DB_TEXT(c->user_id), DB_TEXT(c->org_id)};
     int np = 4;

@@ -112,80 +112,32 @@ static int upload_chunk(struct request *req, void *state, const char *p, size_t 
     return u->mp ? multipart_feed(u->mp, p, n) : upload_bytes(u, p, n);
 }
 
-/* Refuses an upload after its bytes were stored: the blob goes unless others share it. */
-static int refuse(struct request *req, struct response *res, struct auth_env *e, const char *key, int err,
-                  const char *msg)
-{
-    if (key)
-        media_release_blob(e->db, app_get()->blobs, key);
-    res_error(res, req, err, "%s", msg);
-    return err;
-}
-
 static int upload_end(struct request *req, struct response *res, void *state)
 {
     struct upload *u = state;
     struct auth_env e;
-    char key[BLOB_KEY_LEN + 1], mime[128], id[ID_LEN], job[ID_LEN], now[RFC3339_LEN];
-    uint64_t size = 0;
+    char job[ID_LEN], msg[200] = "";
     int err = api_env(req, &e);
     if (err)
         goto out;
     if (u->mp && (multipart_finish(u->mp) || !u->file_seen)) {
-        err = refuse(req, res, &e, NULL, DP_ERR_INVALID,
-                     u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
+        err = DP_ERR_INVALID;
+        res_error(res, req, err, u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
         goto out;
     }
-    if ((err = blob_commit(u->w, key, &size)))
-        goto out;
-    u->w = NULL;
-    if (size == 0) {
-        err = refuse(req, res, &e, key, DP_ERR_UNPROCESSABLE, "the file is empty");
-        goto out;
-    }
-    const char *refined, *kind;
-    if ((err = media_sniff(u->sniff, u->sniff_len, mime)))
-        goto out;
-    if (!(kind = media_kind_for(mime, u->filename, &refined))) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "files of type %s are not accepted (text, documents, audio, video, images)", mime);
-        err = refuse(req, res, &e, key, DP_ERR_UNSUPPORTED, msg);
-        goto out;
-    }
-    id_new(id);
-    time_rfc3339(time_now_ms(), now);
-    /* The row and its job become durable together, before the answer. */
-    if ((err = db_begin(e.db)))
-        goto out;
-    json_t *payload = json_pack("{s:s}", "media_id", id);
-    err = job_enqueue(e.db, "media.ingest", payload, u->who.user_id, u->who.org_id, job);
-    json_decref(payload);
-    struct db_val p[] = {DB_TEXT(id),      DB_TEXT(u->ref.id),  DB_TEXT(u->who.user_id),
-                         DB_TEXT(key),     DB_INT(size),        DB_TEXT(refined),
-                         DB_TEXT(kind),    u->filename[0] ? DB_TEXT(u->filename) : DB_NULL,
-                         DB_TEXT("queued"), DB_TEXT("waiting for processing"),
-                         DB_TEXT(job),     DB_TEXT(now),        DB_TEXT(now)};
-    if (!err)
-        err = db_query(e.db,
-                       "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
-                       "status_detail, job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 13, NULL);
-    if (!err)
-        err = db_commit(e.db);
+    json_t *media = NULL;
+    err = media_create(e.db, app_get()->blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
+                       u->who.org_id, u->filename, &media, job, msg, sizeof msg);
+    u->w = NULL; /* consumed either way */
     if (err) {
-        db_rollback(e.db);
-        media_release_blob(e.db, app_get()->blobs, key);
+        if (*msg)
+            res_error(res, req, err, "%s", msg);
         goto out;
     }
     char ck[64];
     snprintf(ck, sizeof ck, "avatar:%s", u->ref.id);
     cache_del(e.cache, ck); /* its stats changed */
-    struct db_rows *r;
-    struct db_val q[] = {DB_TEXT(id)};
-    if ((err = db_query(e.db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", q, 1, &r)))
-        goto out;
-    json_t *media = media_from_row(r, 0), *jobj = NULL;
-    db_rows_free(r);
+    json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
     res_json(res, 202, json_pack("{s:o,s:o}", "media", media, "job", jobj ? jobj : json_null()));
 out:

@@ -8,8 +8,6 @@
 
 const struct route not_implemented_routes[] = {
     /* Avatars */
-    R("POST", "/api/v1/avatars/import", NI, "avatars", "Import a Character Card V2/V3"),
-    R("GET", "/api/v1/avatars/{id}/export", NI, "avatars", "Export as Character Card V3 or .charx"),
     R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
     /* Media and knowledge */
     R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),

@@ -36,6 +36,9 @@ int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, 
     const char *owner = db_rows_text(r, 0, 0), *org = db_rows_text(r, 0, 1), *vis = db_rows_text(r, 0, 2),
                *share = db_rows_text(r, 0, 3);
     enum avatar_access level = AVATAR_NONE;
+    /* A share holds only while its user is in the avatar's organisation. */
+    if (share && (!c || strcmp(org, c->org_id)))
+        share = NULL;
     if (c && !strcmp(owner, c->user_id))
         level = AVATAR_OWN;
     else if (c && share && !strcmp(share, "editor"))

@@ -7,6 +7,9 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/id.h"
+#include "core/timeutil.h"
+#include "jobs/jobs.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "store/blob.h"
@@ -38,6 +41,7 @@ static const struct {
 } accepted[] = {
     {"text/plain", "text"},
     {"text/markdown", "text"},
+    {"text/csv", "text"}, /* libmagic's guess for prose with commas on every line */
     {"text/html", "document"},
     {"application/pdf", "document"},
     {"application/epub+zip", "document"},
@@ -121,12 +125,96 @@ json_t *media_from_row(const struct db_rows *r, int i)
 
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key)
 {
-    struct db_rows *r;
+    struct db_rows *r = NULL;
     struct db_val p[] = {DB_TEXT(key)};
-    if (db_query(db, "SELECT 1 FROM media WHERE blob_key = ? LIMIT 1", p, 1, &r))
-        return; /* unsure: keeping a blob is better than losing one */
-    int used = r->nrows > 0;
-    db_rows_free(r);
-    if (!used)
+    /* Any doubt keeps the blob: keeping an orphan is better than losing a file. */
+    if (db_begin(db))
+        return;
+    if (!db_xact_lock(db, MEDIA_LOCK_BLOBS) && !db_query(db, "SELECT 1 FROM media WHERE blob_key = ? LIMIT 1", p, 1, &r) &&
+        r->nrows == 0)
         blob_remove(bs, key);
+    db_rows_free(r);
+    db_commit(db);
+}
+
+int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
+                 size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
+                 const char *filename, json_t **media, char job_id[ID_LEN], char *msg, size_t msglen)
+{
+    char mime[128], key[BLOB_KEY_LEN + 1], id[ID_LEN], now[RFC3339_LEN];
+    const char *refined, *kind;
+    int err;
+    /* Refusals come before anything is stored. */
+    if (size == 0) {
+        blob_abort(w);
+        snprintf(msg, msglen, "the file is empty");
+        return DP_ERR_UNPROCESSABLE;
+    }
+    if ((err = media_sniff(sniff, sniff_len, mime))) {
+        blob_abort(w);
+        return err;
+    }
+    if (!(kind = media_kind_for(mime, filename, &refined))) {
+        blob_abort(w);
+        snprintf(msg, msglen, "files of type %s are not accepted (text, documents, audio, video, images)", mime);
+        return DP_ERR_UNSUPPORTED;
+    }
+    id_new(id);
+    time_rfc3339(time_now_ms(), now);
+    /* The blob, the row and its job become durable together, before anyone is told. */
+    if ((err = db_begin(db))) {
+        blob_abort(w);
+        return err;
+    }
+    uint64_t stored;
+    int committed = 0;
+    /* The avatar may have been deleted while the bytes arrived. On PostgreSQL the row stays
+     * share-locked until commit, so a delete waits for this media to exist and takes it along. */
+    struct db_rows *av = NULL;
+    struct db_val ap[] = {DB_TEXT(avatar_id)};
+    err = db_query(db,
+                   db_dialect(db) == DB_POSTGRES
+                       ? "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL FOR SHARE"
+                       : "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL",
+                   ap, 1, &av);
+    if (!err && av->nrows == 0) {
+        err = DP_ERR_NOT_FOUND;
+        snprintf(msg, msglen, "the avatar was deleted while the file was uploading");
+    }
+    db_rows_free(av);
+    if (!err && !(err = db_xact_lock(db, MEDIA_LOCK_BLOBS)) && !(err = blob_commit(w, key, &stored)))
+        committed = 1;
+    else if (!committed)
+        blob_abort(w);
+    json_t *payload = json_pack("{s:s}", "media_id", id);
+    if (!err)
+        err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
+    json_decref(payload);
+    struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),
+                         DB_TEXT(owner_id), DB_TEXT(key),
+                         DB_INT(stored),    DB_TEXT(refined),
+                         DB_TEXT(kind),     filename && *filename ? DB_TEXT(filename) : DB_NULL,
+                         DB_TEXT("queued"), DB_TEXT("waiting for processing"),
+                         DB_TEXT(job_id),   DB_TEXT(now),
+                         DB_TEXT(now)};
+    if (!err)
+        err = db_query(db,
+                       "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
+                       "status_detail, job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 13, NULL);
+    if (!err)
+        err = db_commit(db);
+    if (err) {
+        db_rollback(db);
+        if (committed)
+            media_release_blob(db, bs, key);
+        return err;
+    }
+    struct db_rows *r;
+    struct db_val q[] = {DB_TEXT(id)};
+    if ((err = db_query(db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", q, 1, &r)))
+        return err;
+    *media = media_from_row(r, 0);
+    db_rows_free(r);
+    return DP_OK;
 }

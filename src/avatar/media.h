@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct db;
 struct db_rows;
@@ -23,7 +24,24 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
 /* A safe display name: the last path component, control characters removed, ≤ 255 bytes. */
 void media_clean_filename(const char *in, char out[256]);
 json_t *media_from_row(const struct db_rows *r, int i);
-/* Removes blob key unless a media row still refers to it (blobs are shared by content). */
+/* Serialises "does any row use this blob?" with "make a blob durable and add its row": both run
+ * under this lock, so a blob can never be removed between its commit and its row's insert. */
+#define MEDIA_LOCK_BLOBS 0x646f7070656c0002LL
+
+/* Removes blob key unless a media row still refers to it (blobs are shared by content). Runs its
+ * own transaction under MEDIA_LOCK_BLOBS; call outside any transaction. */
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key);
+
+struct blob_writer;
+struct caller;
+
+/* Turns a finished upload into a media row and its media.ingest job. w (bytes written, size
+ * bytes) is always consumed: committed on success, aborted otherwise, so a refused file leaves
+ * nothing behind. sniff/sniff_len are the first bytes (type detection); filename may be "".
+ * DP_ERR_UNPROCESSABLE (empty) and DP_ERR_UNSUPPORTED (type) come with a message in msg.
+ * On DP_OK *media (caller decrefs) and job_id are set. */
+int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
+                 size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
+                 const char *filename, json_t **media, char job_id[37], char *msg, size_t msglen);
 
 #endif

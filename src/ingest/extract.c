@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/utf8.h"
 #include "ingest/extract_impl.h"
 #include "ingest/subprocess.h"
 
@@ -194,9 +195,15 @@ static int extract_pdf(const char *path, struct buf *text, size_t **pages, int *
     if (rc)
         goto out;
     /* pdftotext -enc UTF-8 should be valid; a broken font map must not make the text invalid. */
-    rc = ex_utf8_repair(raw.data ? raw.data : "", raw.len, &fixed);
-    if (rc)
-        goto out;
+    if (utf8_valid(raw.data ? raw.data : "", raw.len)) {
+        fixed = raw;
+        buf_init(&raw, 0);
+    } else {
+        rc = ex_utf8_repair(raw.data ? raw.data : "", raw.len, &fixed);
+        buf_cleanup(&raw);
+        if (rc)
+            goto out;
+    }
     /* Each page ends with a form feed (the last one too). */
     size_t count = 0;
     for (size_t i = 0; i < fixed.len; i++)
@@ -438,7 +445,13 @@ static char *attr_dup(const char *v, size_t n)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 /* Resolves an OPF href (a relative URL) against the OPF's folder into a ZIP member name:

@@ -13,7 +13,8 @@ struct extracted {
     char *text;          /* NUL-terminated, valid UTF-8, normalised (see below); owned */
     size_t len;          /* bytes in text (may be 0: e.g. a scanned PDF without a text layer) */
     size_t *page_starts; /* npages byte offsets into text where page 1, 2 … start (ascending,
-                            the first is 0); NULL when npages is 0; owned */
+                            the first is 0; a page without text starts where the text before it
+                            ends); NULL when npages is 0; owned */
     int npages;          /* PDF: its page count; 0 for formats without pages */
 };
 

@@ -414,9 +414,9 @@ static void nproc_checks(const char *dir)
     buf_cleanup(&out);
 
     /* The decoders run with nproc 1: they must not need a second task. */
-    const char *files[][2] = {{"two-page.pdf", "application/pdf"},
-                              {"sample.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
-                              {"sample.epub", "application/epub+zip"}};
+    static const char docx[] = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    const char *files[][2] = {
+        {"two-page.pdf", "application/pdf"}, {"sample.docx", docx}, {"sample.epub", "application/epub+zip"}};
     for (int i = 0; i < 3; i++) {
         if (!have_program(i == 0 ? "pdftotext" : "unzip"))
             continue;
@@ -566,7 +566,8 @@ TEST(ingest_html_entities)
 {
     CHECK_CONV(extract_html, "&amp;&lt;&gt;&quot;&#39;&apos;", "&<>\"''");
     CHECK_CONV(extract_html, "a&nbsp;b &#233; &#xE9; &#XE9; &eacute; &euro; &hellip;", "a b é é é é € …");
-    CHECK_CONV(extract_html, "&#0; &#xD800; &#x110000; &#99999999999;", "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd");
+    CHECK_CONV(extract_html, "&#0; &#xD800; &#x110000; &#99999999999;",
+               "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd");
     CHECK_CONV(extract_html, "&#150; &#65", "– A"); /* Windows-1252 range; no semicolon */
     CHECK_CONV(extract_html, "&bogus; & &; &#; &#x; AT&T", "&bogus; & &; &#; &#x; AT&T");
     CHECK_CONV(extract_html, "&shy;soft&zwj;", "soft");
@@ -953,7 +954,8 @@ TEST(ingest_passages_properties_on_long_documents)
         CHECK_EQ_INT(passages_split(t, len, NULL, 0, &q, &m), DP_OK);
         CHECK_EQ_INT(m, n);
         for (int i = 0; i < n; i++)
-            CHECK(q[i].char_start == p[i].char_start && q[i].char_end == p[i].char_end && strcmp(q[i].text, p[i].text) == 0);
+            CHECK(q[i].char_start == p[i].char_start && q[i].char_end == p[i].char_end &&
+                  strcmp(q[i].text, p[i].text) == 0);
         passages_free(q, m);
         passages_free(p, n);
         free(t);
@@ -1036,7 +1038,21 @@ TEST(ingest_passages_title_lines_and_lists)
     CHECK(p[two].char_start >= p[two - 1].char_end); /* a new section: no overlap */
     CHECK(strstr(p[n - 1].text, "Apples") && strstr(p[n - 1].text, "Dates") &&
           strstr(p[n - 1].text, "Final words"));
+    passages_free(p, n);
+    buf_cleanup(&b);
+
     /* A running header repeated on every page is text, not a new section each time. */
+    buf_init(&b, 0);
+    for (int page = 0; page < 4; page++) {
+        buf_printf(&b, "Annual Report\n\n");
+        add_sentences(&b, 9, 3, "beta");
+    }
+    CHECK_EQ_INT(passages_split(b.data, b.len, NULL, 0, &p, &n), DP_OK);
+    for (int i = 1; i < n; i++) {
+        CHECK(p[i].char_start < p[i - 1].char_end); /* one section: every passage overlaps */
+        CHECK(strncmp(p[i].text, "Annual Report\n\n", 15) == 0);
+    }
+    CHECK(n >= 2);
     passages_free(p, n);
     buf_cleanup(&b);
 }

@@ -1,0 +1,136 @@
+/* Character Card routes: import a card (JSON, PNG, .charx) as a new avatar; export an avatar as a
+ * Character Card V3 (JSON, .charx with memories and images, or PNG). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_util.h"
+#include "auth/audit.h"
+#include "avatar/avatar.h"
+#include "avatar/card.h"
+#include "avatar/card_store.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/blob.h"
+#include "store/db.h"
+
+/* The new avatar as GET /avatars/{id} shows it, plus what the import did. */
+static int imported_json(struct db *db, const char *id, const struct card_import *imp, json_t **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(db, "SELECT " AVATAR_COLUMNS " FROM avatars WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_INTERNAL;
+    }
+    json_t *a = avatar_from_row(r, 0);
+    db_rows_free(r);
+    json_object_set_new(a, "access", json_string("owner"));
+    json_object_set_new(a, "stats", json_pack("{s:i,s:I}", "media", 0, "memories", (json_int_t)imp->nmemories));
+    json_object_set_new(a, "import", json_pack("{s:s,s:i,s:I,s:I}", "format", card_format_name(imp->format), "spec",
+                                               imp->spec, "memories", (json_int_t)imp->nmemories, "kept_aside",
+                                               (json_int_t)imp->kept_aside));
+    *out = a;
+    return DP_OK;
+}
+
+static int import_card(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    struct auth_env e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    if (req->body.len == 0) {
+        res_error(res, req, DP_ERR_INVALID, "the body is empty: send a card (JSON, PNG or .charx)");
+        return DP_ERR_INVALID;
+    }
+    struct card_import imp;
+    char msg[256];
+    if ((err = card_import_parse(req->body.data, req->body.len, &imp, msg, sizeof msg))) {
+        res_error(res, req, err, "%s", msg);
+        return err;
+    }
+    char id[ID_LEN];
+    json_t *a = NULL;
+    if ((err = card_store_import(e.db, &imp, c->user_id, c->org_id, id)))
+        goto out;
+    DP_LOG(LOG_INFO, "[cards] imported avatar=%s format=%s spec=%d memories=%zu", id, card_format_name(imp.format),
+           imp.spec, imp.nmemories);
+    audit_write(e.db, "avatar.import", c->user_id, id, c->org_id, e.ip,
+                json_pack("{s:s,s:i,s:I}", "format", card_format_name(imp.format), "spec", imp.spec, "memories",
+                          (json_int_t)imp.nmemories));
+    if ((err = imported_json(e.db, id, &imp, &a)))
+        goto out;
+    res_json(res, 201, a);
+out:
+    card_import_cleanup(&imp);
+    return err;
+}
+
+static int export_card(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
+        return err;
+    int f = card_export_format_parse(req_query(req, "format"));
+    if (f < 0) {
+        res_error(res, req, DP_ERR_INVALID, "format must be json, charx or png");
+        return DP_ERR_INVALID;
+    }
+    struct card_export x;
+    if ((err = card_store_export(e.db, app_get()->blobs, ref.id, (enum card_export_format)f, &x)))
+        return err;
+    char disp[160], n[32];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", x.filename);
+    res_body(res, 200, x.content_type, x.data, x.len);
+    x.data = NULL;
+    res_header(res, "Content-Disposition", disp);
+    res_header(res, "Cache-Control", "private, no-store");
+    if (x.omitted_memories) {
+        snprintf(n, sizeof n, "%zu", x.omitted_memories);
+        res_header(res, "X-Doppel-Omitted-Memories", n);
+    }
+    if (x.omitted_assets) {
+        snprintf(n, sizeof n, "%zu", x.omitted_assets);
+        res_header(res, "X-Doppel-Omitted-Assets", n);
+    }
+    card_export_cleanup(&x);
+    return DP_OK;
+}
+
+static const char import_doc[] =
+    "{\"description\":\"The body is a Character Card: V1/V2/V3 JSON, a PNG with a `chara` (V2) and/or `ccv3` (V3) "
+    "tEXt chunk (ccv3 wins), or a .charx zip with card.json; the format is detected from the bytes, not the "
+    "Content-Type. Creates a private avatar owned by the caller: name, description, personality, scenario and "
+    "first_mes become its fields, lorebook entries become memories (kind fact, or qa for Q:/A: entries), everything "
+    "else is kept in extensions.card and written back on export. 201 with the avatar (and `import`: format, spec, "
+    "memories, kept_aside). 400 damaged file (truncated, bad CRC, bad zip), 413 over 20 MiB (a card over 2 MiB, a "
+    "zip over 64 MiB uncompressed), 415 not a card format, 422 no card inside, unsafe zip entries, or fields that do "
+    "not fit an avatar (more than 5000 lorebook entries, too long). Nothing is created on error.\","
+    "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\"}},"
+    "\"image/png\":{\"schema\":{\"type\":\"string\",\"format\":\"binary\"}},\"application/zip\":{\"schema\":{"
+    "\"type\":\"string\",\"format\":\"binary\"}},\"application/octet-stream\":{\"schema\":{\"type\":\"string\","
+    "\"format\":\"binary\"}}}}}";
+
+static const char export_doc[] =
+    "{\"description\":\"A Character Card V3 as an attachment (viewers and up). format=json (default): the card; "
+    "format=charx: a zip of card.json and the avatar's images under assets/; format=png: the card in the tEXt "
+    "chunks ccv3 (V3) and chara (V2) of the avatar's first PNG image (or a 1x1 placeholder). The lorebook "
+    "(data.character_book) holds the avatar's memories, one entry each with extensions.doppel {kind, source}; "
+    "X-Doppel-Omitted-Memories counts those left out to keep the card importable (5000 entries, 2 MiB).\","
+    "\"parameters\":[{\"name\":\"format\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
+    "\"enum\":[\"json\",\"charx\",\"png\"]}}]}";
+
+const struct route cards_routes[] = {
+    {"POST", "/api/v1/avatars/import", 0, CARD_INPUT_MAX, import_card, "avatars",
+     "Import a Character Card V1/V2/V3 (JSON, PNG, .charx) as a new avatar", import_doc, NULL, NULL},
+    {"GET", "/api/v1/avatars/{id}/export", 0, 0, export_card, "avatars",
+     "Export as Character Card V3 (JSON, .charx or PNG)", export_doc, NULL, NULL},
+    {0},
+};
