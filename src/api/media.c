@@ -216,6 +216,27 @@ static int get_media(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* Content-Disposition with an ASCII fallback name and the exact name as RFC 5987 UTF-8. */
+static void content_disposition(char *out, size_t cap, const char *type, const char *name)
+{
+    char ascii[128], utf8[3 * 256 + 1];
+    size_t a = 0, u = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (a + 1 < sizeof ascii)
+            ascii[a++] = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' ? (char)*p : '_';
+        if (u + 4 < sizeof utf8) {
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+                *p == '-' || *p == '_')
+                utf8[u++] = (char)*p;
+            else
+                u += (size_t)snprintf(utf8 + u, sizeof utf8 - u, "%%%02X", *p);
+        }
+    }
+    ascii[a] = 0;
+    utf8[u] = 0;
+    snprintf(out, cap, "%s; filename=\"%s\"; filename*=UTF-8''%s", type, ascii, utf8);
+}
+
 static int media_content(struct request *req, struct response *res)
 {
     struct auth_env e;
@@ -223,17 +244,14 @@ static int media_content(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
         return err;
-    char etag[BLOB_KEY_LEN + 3], key[BLOB_KEY_LEN + 1], mime[128], kind[16], disp[320];
+    char etag[BLOB_KEY_LEN + 3], key[BLOB_KEY_LEN + 1], mime[128], kind[16], disp[1024];
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
     snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
     snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
     const char *fname = db_rows_text(r, 0, 7);
     int inline_ok = !strcmp(kind, "audio") || !strcmp(kind, "video") || !strcmp(kind, "image");
     /* Documents are never rendered from our origin (stored HTML would run as us). */
-    snprintf(disp, sizeof disp, "%s; filename=\"%s\"", inline_ok ? "inline" : "attachment", fname ? fname : "media");
-    for (char *p = disp; *p; p++)
-        if (*p == '"' && p != strchr(disp, '"') && p[1])
-            *p = '\'';
+    content_disposition(disp, sizeof disp, inline_ok ? "inline" : "attachment", fname ? fname : "media");
     db_rows_free(r);
     snprintf(etag, sizeof etag, "\"%s\"", key);
     res_header(res, "ETag", etag);

@@ -7,6 +7,7 @@
 #include "api/api_util.h"
 #include "auth/audit.h"
 #include "auth/password.h"
+#include "avatar/media.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/timeutil.h"
@@ -280,7 +281,18 @@ static int delete_user(struct request *req, struct response *res)
     struct db_rows *sids;
     if ((err = db_query(e.db, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", p, 1, &sids)))
         return err;
+    /* Their avatars (and media rows) go with the user by cascade; the blobs are released after. */
+    struct db_rows *blobs = NULL;
+    if ((err = db_query(e.db,
+                        "SELECT DISTINCT m.blob_key FROM media m JOIN avatars a ON a.id = m.avatar_id WHERE a.owner_id = ?",
+                        p, 1, &blobs))) {
+        db_rows_free(sids);
+        return err;
+    }
     err = admin_guarded(&e, id, role == ROLE_ADMIN, "DELETE FROM users WHERE id = ?", p, 1);
+    for (int i = 0; !err && i < blobs->nrows; i++)
+        media_release_blob(e.db, app_get()->blobs, db_rows_text(blobs, i, 0));
+    db_rows_free(blobs);
     if (!err) /* the rows went with the user (cascade); every instance must stop their tokens */
         for (int i = 0; i < sids->nrows; i++)
             accounts_mark_session_revoked(&e, db_rows_text(sids, i, 0));

@@ -46,8 +46,14 @@ struct subproc_limits {
  * of its stderr) into err[0..errlen). err is set to "" on success.
  *
  * Thread-safe and without global state: it never touches SIGCHLD handling and reaps only its own
- * pid; every descriptor it creates is O_CLOEXEC so concurrent calls do not leak pipes into each
- * other's children. */
+ * pid (waitpid on that pid; a process-wide SIGCHLD of SIG_IGN, which makes the kernel reap
+ * children unasked, would turn every run into DP_ERR_IO); every descriptor it creates is
+ * O_CLOEXEC so concurrent calls do not leak pipes into each other's children. Blocks the calling
+ * thread for up to timeout_ms: call it on a worker, never on the event loop.
+ *
+ * Rather than execvp() (which reads the caller's PATH and may allocate after fork()), the
+ * program is looked up in the parent in the same fixed PATH the child gets, then execve()d. A
+ * grandchild that keeps stdout or stderr open keeps the call waiting until the timeout. */
 int subproc_run(const char *const argv[], const char *stdin_path, const struct subproc_limits *lim,
                 struct buf *out, char *err, size_t errlen);
 
