@@ -16,6 +16,7 @@ static void usage(void)
            "  serve     run the server (doppel serve --help lists every setting)\n"
            "  migrate   apply pending database migrations\n"
            "  user add  create an account (doppel user add --admin EMAIL; password on stdin)\n"
+           "  ingest    store and process files as an avatar's media: doppel ingest AVATAR FILE…\n"
            "  avatar    import FILE [--owner EMAIL] | export ID [--format json|charx|png] [-o FILE]:\n"
            "            Character Cards in and out\n"
            "  version   print the version\n",
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return cli_migrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cli_user(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ingest"))
+        return cli_ingest(argc - 1, argv + 1);
     if (!strcmp(cmd, "avatar"))
         return cli_avatar(argc - 1, argv + 1);
     fprintf(stderr, "doppel: unknown command \"%s\"\n\n", cmd);

@@ -12,6 +12,7 @@ void cli_free_config(struct app *app);
 int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_user(int argc, char **argv);
+int cli_ingest(int argc, char **argv);
 int cli_avatar(int argc, char **argv); /* doppel avatar import|export (cli/avatar_cmd.c) */
 
 #endif
