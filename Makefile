@@ -70,7 +70,8 @@ fuzz:
 
 build/fuzz/%: fuzz/%.c $(patsubst %.c,build/fuzzlib/%.o,$(SRC)) build/fuzzlib/gen/migrations_data.o
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Isrc -o $@ $^ $(PKG_LIBS)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Isrc -o $@ $^ $(PKG_LIBS)
 
 # A longer fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz-run: fuzz

@@ -166,7 +166,7 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
         blob_abort(w);
         return err;
     }
-    uint64_t stored;
+    uint64_t stored = 0;
     int committed = 0;
     /* The avatar may have been deleted while the bytes arrived. On PostgreSQL the row stays
      * share-locked until commit, so a delete waits for this media to exist and takes it along. */
