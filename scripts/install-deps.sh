@@ -9,7 +9,8 @@ build_pkgs=(
   libuv1-dev libmicrohttpd-dev libwslay-dev libjansson-dev
   libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libcurl4-openssl-dev libmagic-dev
   zlib1g-dev # .charx (zip) reading and writing in src/avatar/card.c
-  poppler-utils unzip
+  poppler-utils unzip # document text extraction (subprocesses)
+  imagemagick         # image thumbnails (subprocess)
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip

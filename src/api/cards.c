@@ -86,8 +86,17 @@ static int export_card(struct request *req, struct response *res)
     struct card_export x;
     if ((err = card_store_export(e.db, app_get()->blobs, ref.id, (enum card_export_format)f, &x)))
         return err;
-    char disp[160], n[32];
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", x.filename);
+    /* An ASCII name for old clients, the exact one as RFC 5987 UTF-8 for the rest. */
+    char disp[sizeof x.filename + 3 * sizeof x.name_utf8 + 64], n[32];
+    size_t at = (size_t)snprintf(disp, sizeof disp, "attachment; filename=\"%s\"; filename*=UTF-8''", x.filename);
+    for (const unsigned char *p = (const unsigned char *)x.name_utf8; *p && at + 4 < sizeof disp; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+            *p == '-' || *p == '_')
+            disp[at++] = (char)*p;
+        else
+            at += (size_t)snprintf(disp + at, sizeof disp - at, "%%%02X", *p);
+    }
+    disp[at] = 0;
     res_body(res, 200, x.content_type, x.data, x.len);
     x.data = NULL;
     res_header(res, "Content-Disposition", disp);

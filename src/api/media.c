@@ -249,6 +249,32 @@ static int media_content(struct request *req, struct response *res)
     snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
     snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
     const char *fname = db_rows_text(r, 0, 7);
+    const char *variant = req_query(req, "variant");
+    if (variant) {
+        /* A derived file (the thumbnail of an image) instead of the original. */
+        struct db_rows *d;
+        struct db_val dp[] = {DB_TEXT(req_param(req, "id")), DB_TEXT(variant)};
+        if (strcmp(variant, "thumbnail")) {
+            db_rows_free(r);
+            res_error(res, req, DP_ERR_INVALID, "variant must be thumbnail");
+            return DP_ERR_INVALID;
+        }
+        if ((err = db_query(e.db, "SELECT blob_key, mime FROM media_derived WHERE media_id = ? AND variant = ?", dp, 2,
+                            &d))) {
+            db_rows_free(r);
+            return err;
+        }
+        if (d->nrows != 1) {
+            db_rows_free(d);
+            db_rows_free(r);
+            res_error(res, req, DP_ERR_NOT_FOUND, "this media has no %s (yet)", variant);
+            return DP_ERR_NOT_FOUND;
+        }
+        snprintf(key, sizeof key, "%s", db_rows_text(d, 0, 0));
+        snprintf(mime, sizeof mime, "%s", db_rows_text(d, 0, 1));
+        snprintf(kind, sizeof kind, "image");
+        db_rows_free(d);
+    }
     int inline_ok = !strcmp(kind, "audio") || !strcmp(kind, "video") || !strcmp(kind, "image");
     /* Documents are never rendered from our origin (stored HTML would run as us). */
     content_disposition(disp, sizeof disp, inline_ok ? "inline" : "attachment", fname ? fname : "media");
@@ -303,11 +329,8 @@ static int delete_media(struct request *req, struct response *res)
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
     snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
     db_rows_free(r);
-    /* Memories derived from it go with it (ON DELETE CASCADE); the blob if nothing shares it. */
-    struct db_val p[] = {DB_TEXT(req_param(req, "id"))};
-    if ((err = db_query(e.db, "DELETE FROM media WHERE id = ?", p, 1, NULL)))
+    if ((err = media_delete(e.db, app_get()->blobs, req_param(req, "id"))))
         return err;
-    media_release_blob(e.db, app_get()->blobs, key);
     char ck[64];
     snprintf(ck, sizeof ck, "avatar:%s", avatar);
     cache_del(e.cache, ck);
@@ -330,7 +353,11 @@ const struct route media_routes[] = {
     {"GET", "/api/v1/avatars/{id}/media", 0, 0, list_media, "media", "List an avatar's media", NULL, NULL, NULL},
     {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", NULL,
      NULL, NULL},
-    {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media", "Media bytes (Range, ETag)", NULL, NULL, NULL},
+    {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media",
+     "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail",
+     "{\"parameters\":[{\"name\":\"variant\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
+     "\"string\",\"enum\":[\"thumbnail\"]}}]}",
+     NULL, NULL},
     {"DELETE", "/api/v1/media/{id}", 0, 0, delete_media, "media", "Delete media and everything derived from it",
      NULL, NULL, NULL},
     {0},

@@ -282,10 +282,13 @@ static int delete_user(struct request *req, struct response *res)
     if ((err = db_query(e.db, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", p, 1, &sids)))
         return err;
     /* Their avatars (and media rows) go with the user by cascade; the blobs are released after. */
+    struct db_val p2[] = {DB_TEXT(id), DB_TEXT(id)};
     struct db_rows *blobs = NULL;
     if ((err = db_query(e.db,
-                        "SELECT DISTINCT m.blob_key FROM media m JOIN avatars a ON a.id = m.avatar_id WHERE a.owner_id = ?",
-                        p, 1, &blobs))) {
+                        "SELECT m.blob_key FROM media m JOIN avatars a ON a.id = m.avatar_id WHERE a.owner_id = ? "
+                        "UNION SELECT d.blob_key FROM media_derived d JOIN media m ON m.id = d.media_id JOIN avatars a "
+                        "ON a.id = m.avatar_id WHERE a.owner_id = ?",
+                        p2, 2, &blobs))) {
         db_rows_free(sids);
         return err;
     }

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "avatar/media.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "ingest/extract.h"
 #include "ingest/image_info.h"
+#include "ingest/subprocess.h"
 #include "ingest/passages.h"
 #include "jobs/jobs.h"
 #include "store/blob.h"
@@ -45,14 +47,11 @@ static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned
     }
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(ctx->db, "SELECT id, blob_key FROM media WHERE avatar_id = ?", p, 1, &r);
+    int err = db_query(ctx->db, "SELECT id FROM media WHERE avatar_id = ?", p, 1, &r);
     if (err)
         return err;
     for (int i = 0; i < r->nrows && !err; i++) {
-        struct db_val m[] = {DB_TEXT(db_rows_text(r, i, 0))};
-        err = db_query(ctx->db, "DELETE FROM media WHERE id = ?", m, 1, NULL);
-        if (!err)
-            media_release_blob(ctx->db, job_blobs, db_rows_text(r, i, 1));
+        err = media_delete(ctx->db, job_blobs, db_rows_text(r, i, 0));
         job_progress(ctx, (int)(90 * (i + 1) / r->nrows));
     }
     db_rows_free(r);
@@ -156,6 +155,55 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
     return err;
 }
 
+/* A 256-pixel PNG thumbnail made by ImageMagick in a sandboxed subprocess (the decoder reads
+ * untrusted bytes), stored as a derived blob. Idempotent: the variant row is replaced. */
+static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char *key, const char *format,
+                          json_t *meta)
+{
+    char path[4096], input[4200], why[256] = "";
+    int err = blob_local_path(job_blobs, key, path, sizeof path);
+    if (err)
+        return err;
+    /* The explicit format prefix stops ImageMagick from guessing a coder from the bytes. */
+    snprintf(input, sizeof input, "%s:%s[0]", format, path);
+    const char *argv[] = {"convert", "-limit", "memory", "128MiB", "-limit", "map", "256MiB", "-limit", "disk", "0",
+                          input, "-auto-orient", "-thumbnail", "256x256>", "-strip", "png:-", NULL};
+    /* ImageMagick writes a small temp file even with "-limit disk 0": allow a few MiB. */
+    struct subproc_limits lim = {.timeout_ms = 20000, .cpu_seconds = 20, .mem_bytes = (size_t)768 << 20,
+                                 .fsize_bytes = (size_t)16 << 20};
+    struct buf out;
+    buf_init(&out, (size_t)4 << 20);
+    err = subproc_run(argv, NULL, &lim, &out, why, sizeof why);
+    if (err || out.len == 0) {
+        DP_LOG(LOG_INFO, "[media] no thumbnail for %s: %s", media_id, why[0] ? why : dp_strerror(err));
+        buf_cleanup(&out);
+        return err == DP_ERR_NOMEM ? err : DP_OK; /* an image without a thumbnail is still an image */
+    }
+    char tkey[BLOB_KEY_LEN + 1];
+    err = blob_put(job_blobs, out.data, out.len, tkey);
+    size_t size = out.len;
+    buf_cleanup(&out);
+    if (err)
+        return err;
+    struct db_val d[] = {DB_TEXT(media_id)};
+    struct db_val ins[] = {DB_TEXT(media_id), DB_TEXT(tkey), DB_INT(size)};
+    if (!(err = db_begin(ctx->db)) &&
+        !(err = db_query(ctx->db, "DELETE FROM media_derived WHERE media_id = ? AND variant = 'thumbnail'", d, 1,
+                         NULL)) &&
+        !(err = db_query(ctx->db,
+                         "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) "
+                         "VALUES (?, 'thumbnail', ?, 'image/png', ?)",
+                         ins, 3, NULL)))
+        err = db_commit(ctx->db);
+    if (err) {
+        db_rollback(ctx->db);
+        media_release_blob(ctx->db, job_blobs, tkey);
+        return err;
+    }
+    json_object_set_new(meta, "thumbnail", json_pack("{s:s,s:I}", "mime", "image/png", "size", (json_int_t)size));
+    return DP_OK;
+}
+
 static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *key)
 {
     int fd;
@@ -167,9 +215,20 @@ static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *k
     ssize_t n = pread(fd, head, sizeof head, 0);
     close(fd);
     struct image_info info;
-    json_t *meta = NULL;
-    if (n > 0 && image_info(head, (size_t)n, &info) == DP_OK)
-        meta = json_pack("{s:i,s:i}", "width", (int)info.width, "height", (int)info.height);
+    json_t *meta = json_object();
+    if (n > 0 && image_info(head, (size_t)n, &info) == DP_OK) {
+        json_object_set_new(meta, "width", json_integer(info.width));
+        json_object_set_new(meta, "height", json_integer(info.height));
+        static const char *const formats[] = {"png", "jpeg", "gif", "webp"};
+        const char *fmt = NULL;
+        for (size_t i = 0; i < 4; i++)
+            if (strstr(info.mime, formats[i]))
+                fmt = formats[i];
+        if (fmt && (err = make_thumbnail(ctx, media_id, key, fmt, meta))) {
+            json_decref(meta);
+            return err;
+        }
+    }
     err = set_status(ctx->db, media_id, "ready",
                      "stored; an image has no text without a vision provider, and none is configured", meta);
     json_decref(meta);

@@ -260,9 +260,18 @@ static void free_images(struct asset *a, size_t n)
     free(a);
 }
 
-/* name.ext with only [A-Za-z0-9._-] (others become '_'), "avatar" when nothing is left. */
-static void download_name(const char *name, const char *ext, char out[96])
+/* name.ext with only [A-Za-z0-9._-] (others become '_'), "avatar" when nothing is left; and the
+ * exact name.ext (cut on a character boundary if it must be). */
+static void download_name(const char *name, const char *ext, struct card_export *x)
 {
+    char *out = x->filename;
+    size_t cap = sizeof x->name_utf8 - strlen(ext) - 2, n = strlen(name ? name : "");
+    if (n > cap) {
+        n = cap;
+        while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
+            n--;
+    }
+    snprintf(x->name_utf8, sizeof x->name_utf8, "%.*s.%s", (int)n, n ? name : "avatar", ext);
     char base[64];
     size_t k = 0;
     for (const char *c = name ? name : ""; *c && k < sizeof base - 1; c++) {
@@ -277,7 +286,7 @@ static void download_name(const char *name, const char *ext, char out[96])
     while (k && (base[k - 1] == '_' || base[k - 1] == '.'))
         k--;
     base[k] = 0;
-    snprintf(out, 96, "%s.%s", k && base[0] != '.' ? base : "avatar", ext);
+    snprintf(out, sizeof x->filename, "%s.%s", k && base[0] != '.' ? base : "avatar", ext);
 }
 
 int card_store_export(struct db *db, struct blob_store *blobs, const char *avatar_id, enum card_export_format f,
@@ -326,7 +335,7 @@ int card_store_export(struct db *db, struct blob_store *blobs, const char *avata
         out->data = text;
         out->len = len;
         out->content_type = "application/json; charset=utf-8";
-        download_name(name, "json", out->filename);
+        download_name(name, "json", out);
     } else if (f == CARD_EXPORT_CHARX) {
         struct card_zip_file *files = calloc(nimgs + 1, sizeof *files);
         if (!files) {
@@ -341,7 +350,7 @@ int card_store_export(struct db *db, struct blob_store *blobs, const char *avata
         free(files);
         free(text);
         out->content_type = "application/zip";
-        download_name(name, "charx", out->filename);
+        download_name(name, "charx", out);
     } else {
         free(text);
         if (nimgs)
@@ -358,7 +367,7 @@ int card_store_export(struct db *db, struct blob_store *blobs, const char *avata
             }
         }
         out->content_type = "image/png";
-        download_name(name, "png", out->filename);
+        download_name(name, "png", out);
     }
 out:
     if (err) {

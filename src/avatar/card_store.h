@@ -33,6 +33,7 @@ struct card_export {
     size_t len;
     const char *content_type;  /* static */
     char filename[96];         /* a safe ASCII download name: the avatar's name and the extension */
+    char name_utf8[4 * 100 + 8]; /* the exact name (UTF-8) and the extension, for filename* */
     size_t omitted_memories;   /* memories left out of the lorebook (over CARD_BOOK_MAX / CARD_JSON_MAX) */
     size_t assets;             /* image files shipped (.charx: under assets/; PNG: the picture) */
     size_t omitted_assets;     /* images left out (over the caps, or unreadable) */

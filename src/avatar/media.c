@@ -126,15 +126,35 @@ json_t *media_from_row(const struct db_rows *r, int i)
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key)
 {
     struct db_rows *r = NULL;
-    struct db_val p[] = {DB_TEXT(key)};
     /* Any doubt keeps the blob: keeping an orphan is better than losing a file. */
     if (db_begin(db))
         return;
-    if (!db_xact_lock(db, MEDIA_LOCK_BLOBS) && !db_query(db, "SELECT 1 FROM media WHERE blob_key = ? LIMIT 1", p, 1, &r) &&
+    struct db_val p2[] = {DB_TEXT(key), DB_TEXT(key)};
+    if (!db_xact_lock(db, MEDIA_LOCK_BLOBS) &&
+        !db_query(db,
+                  "SELECT 1 FROM media WHERE blob_key = ? UNION ALL SELECT 1 FROM media_derived WHERE blob_key = ?",
+                  p2, 2, &r) &&
         r->nrows == 0)
         blob_remove(bs, key);
     db_rows_free(r);
     db_commit(db);
+}
+
+int media_delete(struct db *db, struct blob_store *bs, const char *media_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(media_id), DB_TEXT(media_id)};
+    int err = db_query(db,
+                       "SELECT blob_key FROM media WHERE id = ? UNION SELECT blob_key FROM media_derived WHERE media_id = ?",
+                       p, 2, &r);
+    if (err)
+        return err;
+    /* Memories and derived rows go with the row (ON DELETE CASCADE); blobs after, if unshared. */
+    err = db_query(db, "DELETE FROM media WHERE id = ?", p, 1, NULL);
+    for (int i = 0; !err && i < r->nrows; i++)
+        media_release_blob(db, bs, db_rows_text(r, i, 0));
+    db_rows_free(r);
+    return err;
 }
 
 int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,

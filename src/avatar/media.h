@@ -32,6 +32,9 @@ json_t *media_from_row(const struct db_rows *r, int i);
  * own transaction under MEDIA_LOCK_BLOBS; call outside any transaction. */
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key);
 
+/* Deletes a media row (its memories and derived rows cascade) and releases its blobs. */
+int media_delete(struct db *db, struct blob_store *bs, const char *media_id);
+
 struct blob_writer;
 struct caller;
 

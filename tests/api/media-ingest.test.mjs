@@ -6,7 +6,7 @@
 // no handler is registered: "left queued"), these tests are reported as TODO instead of failing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, cast, createAvatar, expectStatus, fixture, startAvatars, uploadOk, waitJob, waitMedia } from './lib/avatars.mjs';
+import { api, blobFiles, cast, createAvatar, expectStatus, fixture, startAvatars, uploadOk, waitJob, waitMedia } from './lib/avatars.mjs';
 
 let srv;
 let c;
@@ -70,6 +70,26 @@ describe('media.ingest', () => {
       assert.equal(m.meta?.width, width, `${file} width`);
       assert.equal(m.meta?.height, height, `${file} height`);
     }
+  });
+
+  test('images get a PNG thumbnail (?variant=thumbnail); deleting the image removes it too', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    const before = blobFiles(srv).blobs.length;
+    const { m } = await uploadAndSettle(t, av, 'photo.jpg'); // bytes no other test uploads
+    assert.equal(m?.status, 'ready');
+    assert.equal(m.meta?.thumbnail?.mime, 'image/png', JSON.stringify(m.meta));
+    const th = await api(srv, 'GET', `/media/${m.id}/content?variant=thumbnail`, { token: c.owner.token });
+    assert.equal(th.status, 200);
+    assert.equal(th.headers.get('content-type'), 'image/png');
+    const bad = await api(srv, 'GET', `/media/${m.id}/content?variant=poster`, { token: c.owner.token });
+    assert.equal(bad.status, 400);
+    // Someone who cannot see the avatar gets 404 for the thumbnail as for the original.
+    const other = await api(srv, 'GET', `/media/${m.id}/content?variant=thumbnail`, { token: c.outsider.token });
+    assert.equal(other.status, 404);
+    assert.equal(blobFiles(srv).blobs.length, before + 2); // the image and its thumbnail
+    const del = await api(srv, 'DELETE', `/media/${m.id}`, { token: c.owner.token });
+    assert.equal(del.status, 204);
+    assert.equal(blobFiles(srv).blobs.length, before);
   });
 
   test('audio and video are stored, with a detail saying transcription is not available yet', async (t) => {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs bench/avatars.mjs on SQLite and on a throwaway PostgreSQL + Redis (prints figures only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -j2 doppel >/dev/null
+node bench/avatars.mjs
+if [ "${BENCH_PG:-1}" = 1 ]; then
+    dir=$(mktemp -d /tmp/doppel-bench-avpg.XXXXXX)
+    trap 'bash scripts/test-servers.sh stop "$dir/s" >/dev/null 2>&1; rm -rf "$dir"' EXIT
+    bash scripts/test-servers.sh start "$dir/s" >/dev/null
+    set -a; . "$dir/s/env"; set +a
+    node bench/avatars.mjs --database-url "$DOPPEL_TEST_PG_URL" --redis-url "$DOPPEL_TEST_REDIS_URL"
+fi
