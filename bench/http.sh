@@ -144,12 +144,14 @@ wrk_once() {
     echo "${rps:-0} $p50 $p99 $errs" >>"$file"
 }
 
-# median_line NAME FILE: "NAME rps p50 p99 errors" of the median run by req/s (its latencies come
-# with it: figures of one run, not mixed).
+# median_line NAME FILE: "NAME rps p50 p99 errors best" of the median run by req/s (its latencies
+# come with it: figures of one run, not mixed), and the best run's req/s (the least disturbed by
+# anything else running on the machine).
 median_line() {
     local n
     n=$(wc -l <"$2")
-    sort -n -k1,1 "$2" | awk -v n="$n" -v name="$1" 'NR == int((n + 1) / 2) { print name, $1, $2, $3, $4 }'
+    sort -n -k1,1 "$2" | awk -v n="$n" -v name="$1" 'NR == int((n + 1) / 2) { m = name " " $1 " " $2 " " $3 " " $4 }
+        { best = $1 } END { print m, best }'
 }
 
 # ---- PostgreSQL ----
@@ -282,7 +284,7 @@ for i in "${!names[@]}"; do
     if [ -s "$tmp/runs.$i" ]; then
         median_line "${names[$i]}" "$tmp/runs.$i" >>"$tmp/results"
     else
-        echo "${names[$i]} - - - -" >>"$tmp/results"
+        echo "${names[$i]} - - - - -" >>"$tmp/results"
     fi
 done
 
@@ -296,20 +298,25 @@ if [ "${BENCH_PERF:-0}" = 1 ] && [ -n "$health_pid" ]; then
 fi
 
 # ---- the table ----
-ceil_rps=$(awk 'NR == 1 { print $(NF - 3) }' "$tmp/results")
+ceil_rps=$(awk 'NR == 1 { print $(NF - 4) }' "$tmp/results")
+ceil_best=$(awk 'NR == 1 { print $NF }' "$tmp/results")
 echo
 echo "HTTP benchmark: wrk -t1 -c$conns -d${secs}s --latency, median of $runs runs; server on core $srv_cpu, wrk on core $wrk_cpu"
 echo "($(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-awk -v ceil="$ceil_rps" '
-    BEGIN { printf "| %-40s | %10s | %8s | %8s | %10s | %6s |\n", "target", "req/s", "p50 ms", "p99 ms", "% ceiling", "errors"
-            printf "|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------", "-----------:", "---------:", "---------:", "-----------:", "-------:" }
+awk -v ceil="$ceil_rps" -v bceil="$ceil_best" '
+    BEGIN { printf "| %-40s | %10s | %8s | %8s | %9s | %10s | %9s | %6s |\n", "target", "req/s", "p50 ms", "p99 ms",
+                   "% ceiling", "best req/s", "% best", "errors"
+            printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------", "-----------:",
+                   "---------:", "---------:", "----------:", "-----------:", "----------:", "-------:" }
     {
-        name = $1; for (i = 2; i <= NF - 4; i++) name = name " " $i
-        rps = $(NF - 3); p50 = $(NF - 2); p99 = $(NF - 1); err = $NF
+        name = $1; for (i = 2; i <= NF - 5; i++) name = name " " $i
+        rps = $(NF - 4); p50 = $(NF - 3); p99 = $(NF - 2); err = $(NF - 1); best = $NF
         pct = (rps == "-" || ceil + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * rps / ceil)
-        printf "| %-40s | %10s | %8s | %8s | %10s | %6s |\n", name, rps, p50, p99, pct, err
+        bpct = (best == "-" || bceil + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * best / bceil)
+        printf "| %-40s | %10s | %8s | %8s | %9s | %10s | %9s | %6s |\n", name, rps, p50, p99, pct, best, bpct, err
     }' "$tmp/results"
+echo "(req/s, p50, p99: the median run; best req/s: the fastest run, set against the ceiling's fastest)"
 echo
 echo "Doppel RSS (VmRSS):"
 sed 's/^/  /' "$tmp/rss"

@@ -10,7 +10,9 @@
  *             "entries": {mid: {…}}     each entry made a memory, keyed by the memory's id, less its
  *                                       content (the memory's text is the content),
  *             "kept_entries": […]}}     entries not made memories (disabled or empty), unchanged.
- * An export writes all of it back, with the avatar's current fields and memories on top. */
+ * An export writes all of it back, with the avatar's current fields and memories on top. An entry's
+ * fields that an export writes anyway (enabled: true, use_regex/constant: false, empty extensions,
+ * insertion_order equal to its place among the memories) are not kept. */
 #include "avatar/card.h"
 
 #include <ctype.h>
@@ -539,6 +541,8 @@ int card_zip_write(const struct card_zip_file *files, size_t n, char **out, size
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
+    if (tm.tm_year < 80) /* DOS dates start in 1980 */
+        tm = (struct tm){.tm_year = 80, .tm_mday = 1};
     uint32_t dtime = (uint32_t)(tm.tm_hour << 11 | tm.tm_min << 5 | tm.tm_sec / 2);
     uint32_t ddate = (uint32_t)((tm.tm_year - 80) << 9 | (tm.tm_mon + 1) << 5 | tm.tm_mday);
     struct buf b;
@@ -853,6 +857,19 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
             json_object_del(ext2, "doppel");
             json_object_set_new(meta, "extensions", ext2);
         }
+        /* What an export writes anyway need not be kept (the avatar's JSON carries this store). */
+        if (json_is_true(json_object_get(meta, "enabled")))
+            json_object_del(meta, "enabled");
+        if (json_is_false(json_object_get(meta, "use_regex")))
+            json_object_del(meta, "use_regex");
+        if (json_is_false(json_object_get(meta, "constant")))
+            json_object_del(meta, "constant");
+        json_t *e2 = json_object_get(meta, "extensions");
+        if (json_is_object(e2) && !json_object_size(e2))
+            json_object_del(meta, "extensions");
+        json_t *order = json_object_get(meta, "insertion_order");
+        if (json_is_integer(order) && json_integer_value(order) == (json_int_t)(imp->nmemories - 1))
+            json_object_del(meta, "insertion_order");
         json_object_set_new(by_id, m->id, meta);
     }
     imp->kept_aside = json_array_size(kept);

@@ -2,6 +2,7 @@
 #include "avatar/media.h"
 
 #include <magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,11 +16,34 @@
 #include "store/blob.h"
 #include "store/db.h"
 
-/* libmagic handles are not thread-safe: one per worker thread, loaded once. */
+/* libmagic handles are not thread-safe: one per worker thread, loaded once, closed when the
+ * thread ends (a key destructor) or by media_thread_cleanup on threads that never end. */
 static _Thread_local magic_t thread_magic;
+static pthread_key_t magic_key;
+static pthread_once_t magic_key_once = PTHREAD_ONCE_INIT;
+
+static void magic_destroy(void *m)
+{
+    magic_close(m);
+    thread_magic = NULL;
+}
+
+static void magic_key_init(void)
+{
+    pthread_key_create(&magic_key, magic_destroy);
+}
+
+void media_thread_cleanup(void)
+{
+    if (thread_magic) {
+        pthread_setspecific(magic_key, NULL);
+        magic_destroy(thread_magic);
+    }
+}
 
 int media_sniff(const void *p, size_t n, char mime[128])
 {
+    pthread_once(&magic_key_once, magic_key_init);
     if (!thread_magic) {
         thread_magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ELF);
         if (!thread_magic || magic_load(thread_magic, NULL)) {
@@ -29,6 +53,7 @@ int media_sniff(const void *p, size_t n, char mime[128])
             thread_magic = NULL;
             return DP_ERR_INTERNAL;
         }
+        pthread_setspecific(magic_key, thread_magic);
     }
     const char *m = magic_buffer(thread_magic, p, n);
     snprintf(mime, 128, "%s", m ? m : "application/octet-stream");

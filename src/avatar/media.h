@@ -18,6 +18,8 @@ struct blob_store;
 
 /* The MIME type of the first bytes of a file (libmagic, one handle per thread). */
 int media_sniff(const void *p, size_t n, char mime[128]);
+/* Closes the calling thread's libmagic handle (threads that exit close theirs themselves). */
+void media_thread_cleanup(void);
 /* The kind (text | document | audio | video | image) of an accepted type, else NULL (415).
  * filename refines plain text (".md" → Markdown). */
 const char *media_kind_for(const char *mime, const char *filename, const char **refined_mime);

@@ -221,6 +221,7 @@ int cli_ingest(int argc, char **argv)
     printf("%d of %d file(s) stored and processed\n", nfiles - failed, nfiles);
     exit_code = failed ? 1 : 0;
 out_blobs:
+    media_thread_cleanup();
     blob_store_close(app->blobs);
 out:
     if (db)

@@ -419,9 +419,7 @@ out_abort:
     cr->stream_state = NULL;
     cr->stream_begun = 0;
 out:
-    free(cr->chunk);
-    cr->chunk = NULL;
-    cr->chunk_len = 0;
+    cr->chunk_len = 0; /* the buffer is reused for the next chunk */
     serialise_response(&cr->res);
     log_set_request_id(NULL);
 }
@@ -733,9 +731,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES; /* the owed abort runs when the request completes */
         }
         /* Hand a copy to a worker and pause reading until it is written. */
-        cr->chunk = malloc(*upload_size);
-        if (!cr->chunk)
-            return MHD_NO;
+        /* One buffer per request, grown as needed: no allocation per chunk of a long upload. */
+        if (*upload_size > cr->chunk_cap) {
+            char *nb = realloc(cr->chunk, *upload_size);
+            if (!nb)
+                return MHD_NO;
+            cr->chunk = nb;
+            cr->chunk_cap = *upload_size;
+        }
         memcpy(cr->chunk, upload_data, *upload_size);
         cr->chunk_len = *upload_size;
         *upload_size = 0;

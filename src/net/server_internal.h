@@ -29,6 +29,7 @@ struct conn_req {
     void *stream_state; /* the stream handler's state */
     char *chunk;        /* a copy of the body bytes being handed to the worker */
     size_t chunk_len;
+    size_t chunk_cap;   /* bytes allocated for chunk (reused across chunks) */
     uint64_t received;  /* body bytes received (streamed routes) */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
 };

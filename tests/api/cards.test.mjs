@@ -342,6 +342,25 @@ describe('export', () => {
     assert.equal(b.import.spec, 3);
   });
 
+  test('a non-ASCII name: an ASCII file name and the exact one (RFC 5987)', async () => {
+    const a = await importOk(v3Card('Émilie ✓ "Q"'));
+    const r = await exportOk(a.id);
+    assert.equal(r.headers.get('content-disposition'), `attachment; filename="milie_Q.json"; filename*=UTF-8''%C3%89milie%20%E2%9C%93%20%22Q%22.json`);
+  });
+
+  test('a lorebook of 5000 entries: 5000 memories, all exported', async () => {
+    const entries = Array.from({ length: 5000 }, (_, i) => ({ keys: [`k${i}`], content: `Entry ${i}: the ${i}th thing worth remembering.` }));
+    const a = await importOk(v3Card('Full Book', { character_book: { entries } }));
+    assert.equal(a.import.memories, 5000);
+    assert.equal((await stats(a.id)).memories, 5000);
+    const r = await exportOk(a.id);
+    assert.equal(r.headers.get('x-doppel-omitted-memories'), null);
+    const x = JSON.parse(r.text);
+    assert.equal(x.data.character_book.entries.length, 5000);
+    assert.equal(x.data.character_book.entries[4999].content, entries[4999].content);
+    assert.deepEqual(x.data.character_book.entries[123].keys, ['k123']);
+  });
+
   test('?format=bogus → 400', async () => {
     errorShape(assert, await exportCard(imported.id, { format: 'bogus' }), 400, 'invalid_input');
   });
