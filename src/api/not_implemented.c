@@ -11,10 +11,6 @@ const struct route not_implemented_routes[] = {
     R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
     /* Media and knowledge */
     R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
-    R("GET", "/api/v1/avatars/{id}/memories", NI, "memories", "List or search memories"),
-    R("POST", "/api/v1/avatars/{id}/memories", NI, "memories", "Add a memory"),
-    R("PATCH", "/api/v1/avatars/{id}/memories/{mid}", NI, "memories", "Edit a memory (versioned)"),
-    R("DELETE", "/api/v1/avatars/{id}/memories/{mid}", NI, "memories", "Delete a memory"),
     /* Talking to an avatar */
     R("POST", "/api/v1/avatars/{id}/conversations", NI, "conversations", "Start a conversation"),
     R("GET", "/api/v1/avatars/{id}/conversations", NI, "conversations", "List conversations"),

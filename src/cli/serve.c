@@ -194,6 +194,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = media_routes;
     tables[ntables++] = cards_routes;
     tables[ntables++] = profile_routes;
+    tables[ntables++] = memories_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;

@@ -56,7 +56,8 @@ int json_parse_body(const char *p, size_t n, size_t max, json_t **out, char *msg
 
 char *json_dump_compact(const json_t *v, size_t *len)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* 12 significant digits: 0.9 stays "0.9", not 0.90000000000000002. */
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
     if (s && len)
         *len = strlen(s);
     return s;

@@ -1,0 +1,172 @@
+/* Memories routes: list or search an avatar's memories (viewers and up), add, edit (versioned)
+ * and delete them (editors and up). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_util.h"
+#include "avatar/avatar.h"
+#include "brain/memory.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+static const char *check_kind(const char *k)
+{
+    static const char *const kinds[] = {"fact", "utterance", "passage", "qa", NULL};
+    for (const char *const *p = kinds; *p; p++)
+        if (!strcmp(k, *p))
+            return NULL;
+    return "kind must be fact, utterance, passage or qa";
+}
+
+/* Reads and validates {text, kind, importance, speaker}; absent fields stay NULL / unset. */
+static int read_fields(struct request *req, struct response *res, const char **text, const char **kind,
+                       double *importance, int *has_importance, const char **speaker)
+{
+    int err;
+    if ((err = api_body_str(req, res, "text", MEMORY_TEXT_MAX, text)) ||
+        (err = api_body_str(req, res, "kind", 16, kind)) || (err = api_body_str(req, res, "speaker", 200, speaker)))
+        return err;
+    if (*text && strspn(*text, " \t\r\n") == strlen(*text)) {
+        res_error(res, req, DP_ERR_INVALID, "text must not be empty");
+        return DP_ERR_INVALID;
+    }
+    const char *why = *kind ? check_kind(*kind) : NULL;
+    if (why) {
+        res_error(res, req, DP_ERR_INVALID, "%s", why);
+        return DP_ERR_INVALID;
+    }
+    json_t *imp = json_object_get(req->json, "importance");
+    *has_importance = imp != NULL;
+    if (imp && (!json_is_number(imp) || json_number_value(imp) < 0 || json_number_value(imp) > 1)) {
+        res_error(res, req, DP_ERR_INVALID, "importance must be a number from 0 to 1");
+        return DP_ERR_INVALID;
+    }
+    *importance = imp ? json_number_value(imp) : 0.5;
+    return DP_OK;
+}
+
+static void forget_avatar(struct cache *c, const char *id)
+{
+    char key[64];
+    snprintf(key, sizeof key, "avatar:%s", id);
+    cache_del(c, key); /* its memory count changed */
+}
+
+static int list_memories(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    long limit;
+    const char *cursor;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)) ||
+        (err = api_page(req, res, &limit, &cursor)))
+        return err;
+    json_t *items;
+    char *next = NULL, msg[128];
+    const char *q = req_query(req, "q");
+    if ((err = memory_list(e.db, ref.id, q && *q ? q : NULL, cursor, limit, &items, &next, msg, sizeof msg))) {
+        if (err == DP_ERR_INVALID)
+            res_error(res, req, err, "%s", msg);
+        return err;
+    }
+    res_json(res, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next ? json_string(next) : json_null()));
+    free(next);
+    return DP_OK;
+}
+
+static int create_memory(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    const char *text, *kind, *speaker;
+    double importance;
+    int has_imp;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
+        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)))
+        return err;
+    if (!text) {
+        res_error(res, req, DP_ERR_INVALID, "text is required");
+        return DP_ERR_INVALID;
+    }
+    json_t *m;
+    if ((err = memory_create(e.db, ref.id, text, kind ? kind : "fact", importance, speaker, &m)))
+        return err;
+    forget_avatar(e.cache, ref.id);
+    res_json(res, 201, m);
+    return DP_OK;
+}
+
+static int patch_memory(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    const char *text, *kind, *speaker;
+    double importance;
+    int has_imp;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
+        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)))
+        return err;
+    json_t *m;
+    err = memory_update(e.db, ref.id, req_param(req, "mid"), text, kind, has_imp ? &importance : NULL,
+                        api_caller(req)->user_id, &m);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, err, "the memory changed meanwhile; read it again and retry");
+        return err;
+    }
+    if (err)
+        return err;
+    res_json(res, 200, m);
+    return DP_OK;
+}
+
+static int delete_memory(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
+        (err = memory_delete(e.db, ref.id, req_param(req, "mid"))))
+        return err;
+    forget_avatar(e.cache, ref.id);
+    res_body(res, 204, "", NULL, 0);
+    res->content_type[0] = 0;
+    return DP_OK;
+}
+
+static int memory_history(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct avatar_ref ref;
+    int err = api_env(req, &e);
+    json_t *items;
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)) ||
+        (err = memory_versions(e.db, ref.id, req_param(req, "mid"), &items)))
+        return err;
+    res_json(res, 200, json_pack("{s:o,s:n}", "items", items, "next_cursor"));
+    return DP_OK;
+}
+
+static const char search_doc[] =
+    "{\"parameters\":[{\"name\":\"q\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
+    "\"maxLength\":1000},\"description\":\"words to search for (BM25-style ranking; items get score and a "
+    "highlight with \\u00ab \\u00bb around matches); without q, the memories in order\"}]}";
+
+const struct route memories_routes[] = {
+    {"GET", "/api/v1/avatars/{id}/memories", 0, 0, list_memories, "memories",
+     "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc,
+     NULL, NULL},
+    {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",
+     "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?}", NULL, NULL, NULL},
+    {"PATCH", "/api/v1/avatars/{id}/memories/{mid}", ROUTE_JSON, 0, patch_memory, "memories",
+     "Edit a memory (a new version; the old one is kept)", NULL, NULL, NULL},
+    {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/avatars/{id}/memories/{mid}/versions", 0, 0, memory_history, "memories",
+     "Earlier versions of an edited memory, newest first", NULL, NULL, NULL},
+    {0},
+};

@@ -1,0 +1,43 @@
+/* The memory store of an avatar: listing, full-text search (SQLite FTS5 bm25 / PostgreSQL
+ * ts_rank_cd behind one interface), manual memories with versioned edits. */
+#ifndef DP_MEMORY_H
+#define DP_MEMORY_H
+
+#include <jansson.h>
+
+struct db;
+
+#define MEMORY_TEXT_MAX 20000  /* bytes of one memory */
+#define MEMORY_QUERY_MAX 1000  /* bytes of a search query */
+#define MEMORY_QUERY_TERMS 32  /* terms of a search query */
+#define MEMORY_MARK_OPEN "\u00ab"  /* «: highlight markers in snippets */
+#define MEMORY_MARK_CLOSE "\u00bb" /* » */
+
+/* The JSON of one memory; DP_ERR_NOT_FOUND unless it belongs to avatar_id. */
+int memory_get(struct db *db, const char *avatar_id, const char *memory_id, json_t **out);
+
+/* Lists (q NULL) newest-last by id after cursor, or searches (q given) best first from offset.
+ * Search items carry "score" (higher is better) and "highlight" (a snippet with «» around the
+ * matching terms). *next_cursor (malloc'd or NULL) continues the listing. DP_ERR_INVALID when
+ * q has no searchable term or is too long (msg says which). */
+int memory_list(struct db *db, const char *avatar_id, const char *q, const char *cursor, long limit, json_t **items,
+                char **next_cursor, char *msg, size_t msglen);
+
+/* Adds a memory; kind: fact | utterance | passage | qa; importance in [0, 1]. */
+int memory_create(struct db *db, const char *avatar_id, const char *text, const char *kind, double importance,
+                  const char *speaker, json_t **out);
+
+/* Edits (NULL fields stay); the previous text is kept as a version. */
+int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,
+                  const double *importance, const char *editor_id, json_t **out);
+
+int memory_delete(struct db *db, const char *avatar_id, const char *memory_id);
+
+/* The earlier versions of a memory, newest first. */
+int memory_versions(struct db *db, const char *avatar_id, const char *memory_id, json_t **items);
+
+/* Builds the search expression from free text: up to MEMORY_QUERY_TERMS words (letters and
+ * digits), as FTS5 ("a" OR "b") or tsquery (a | b) syntax. Returns the number of terms. */
+int memory_query_terms(const char *q, int postgres, char *out, size_t cap);
+
+#endif
