@@ -12,10 +12,6 @@ const struct route not_implemented_routes[] = {
     /* Media and knowledge */
     R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
     /* Talking to an avatar */
-    R("POST", "/api/v1/avatars/{id}/conversations", NI, "conversations", "Start a conversation"),
-    R("GET", "/api/v1/avatars/{id}/conversations", NI, "conversations", "List conversations"),
-    R("GET", "/api/v1/conversations/{cid}/messages", NI, "conversations", "Conversation history"),
-    R("POST", "/api/v1/conversations/{cid}/messages", NI, "conversations", "Send a message, get the reply"),
     R("GET", "/api/v1/messages/{mid}/audio", NI, "conversations", "A reply as audio"),
     R("GET", "/api/v1/avatars/{id}/voice", NI_WS, "voice", "Real-time voice conversation (WebSocket)"),
     /* Device capture */

@@ -1,0 +1,36 @@
+/* Brains: what answers a message to an avatar. A brain is one file behind struct brain_ops,
+ * chosen per avatar ("recall" built in; "generative" arrives with the LLM providers). */
+#ifndef DP_BRAIN_H
+#define DP_BRAIN_H
+
+#include <jansson.h>
+
+struct db;
+
+struct brain_input {
+    struct db *db;
+    const char *avatar_id;
+    const char *avatar_name;
+    const char *greeting;   /* the persona card's greeting ("" when none) */
+    const char *message;    /* the user's message */
+    json_t *history;        /* earlier messages, oldest first: [{role, text, citations}] (borrowed) */
+};
+
+struct brain_reply {
+    char *text;        /* malloc'd */
+    json_t *citations; /* [{memory_id, text, source}] (owned) */
+};
+
+struct brain_ops {
+    const char *name;
+    /* Answers in->message. DP_OK with *out filled, or an error. */
+    int (*reply)(const struct brain_input *in, struct brain_reply *out);
+};
+
+/* The brain named name; NULL when it is not available (yet). */
+const struct brain_ops *brain_for(const char *name);
+void brain_reply_cleanup(struct brain_reply *r);
+
+extern const struct brain_ops brain_recall_ops;
+
+#endif
