@@ -1,0 +1,164 @@
+// Conversations with an avatar and the recall brain: greeting, cited answers, follow-ups,
+// "I don't remember", SSE event order, persistence, access.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { api, cast, createAvatar, startAvatars, uploadOk, waitMedia } from './lib/avatars.mjs';
+
+let srv, c;
+before(async () => {
+  srv = await startAvatars();
+  c = await cast(srv);
+});
+after(async () => {
+  assert.equal(await srv.stop(), 0);
+});
+
+async function memory(av, text, kind = 'fact') {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind } });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json;
+}
+
+async function start(av, token = c.owner.token) {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json;
+}
+
+async function say(conv, text, token = c.owner.token) {
+  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { token, body: { text } });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json.message;
+}
+
+describe('recall brain', () => {
+  let av;
+  const facts = {};
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { greeting: 'Hello, love! Come in.', visibility: 'org' });
+    facts.born = await memory(av, 'I was born in Cork in 1932.');
+    facts.trees = await memory(av, 'My father planted apple trees by the river behind the farm.');
+    facts.lake = await memory(av, 'We spent every summer at the lake in Killarney.');
+    facts.food = await memory(av, "Q: What was your favourite food? A: My mother's brown bread with butter.", 'qa');
+  });
+
+  test('a new conversation opens with the greeting', async () => {
+    const conv = await start(av);
+    assert.equal(conv.message.role, 'avatar');
+    assert.equal(conv.message.text, 'Hello, love! Come in.');
+  });
+
+  test('answers quote the matching memory and cite it; Q&A answers with the answer part', async () => {
+    const conv = await start(av);
+    let m = await say(conv, 'Where were you born?');
+    assert.equal(m.text, facts.born.text);
+    assert.deepEqual(m.citations.map((x) => x.memory_id), [facts.born.id]);
+    m = await say(conv, 'What did your father plant?');
+    assert.equal(m.text, facts.trees.text);
+    m = await say(conv, 'What was your favourite food?');
+    assert.equal(m.text, "My mother's brown bread with butter.");
+    assert.equal(m.citations[0].memory_id, facts.food.id);
+  });
+
+  test('greetings get the greeting; unanswerable questions get "I don\'t remember", uncited', async () => {
+    const conv = await start(av);
+    let m = await say(conv, 'hi there');
+    assert.equal(m.text, 'Hello, love! Come in.');
+    for (const q of ['Did you ever fly to the moon?', 'What is quantum chromodynamics?', 'Who won the 2030 cup final?']) {
+      m = await say(conv, q);
+      assert.match(m.text, /don't remember/i, q);
+      assert.deepEqual(m.citations, []);
+    }
+  });
+
+  test('every reply that is not small talk or "don\'t remember" is cited', async () => {
+    const conv = await start(av);
+    for (const q of ['Tell me about the lake', 'apple trees?', 'Cork', 'brown bread']) {
+      const m = await say(conv, q);
+      assert.ok(m.citations.length >= 1, `${q}: ${m.text}`);
+      assert.ok(m.text.length > 0);
+    }
+  });
+
+  test('history is stored in order, user and avatar alternating', async () => {
+    const conv = await start(av);
+    await say(conv, 'Where were you born?');
+    await say(conv, 'Tell me about the lake');
+    const r = await api(srv, 'GET', `/conversations/${conv.conversation.id}/messages`, { token: c.owner.token });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json.items.map((m) => m.role), ['avatar', 'user', 'avatar', 'user', 'avatar']);
+    assert.equal(r.json.items[1].text, 'Where were you born?');
+    const list = await api(srv, 'GET', `/avatars/${av.id}/conversations`, { token: c.owner.token });
+    assert.ok(list.json.items.some((x) => x.id === conv.conversation.id));
+  });
+
+  test('SSE: delta events spell the reply, then citation, then done with the stored message', async () => {
+    const conv = await start(av);
+    const r = await fetch(`${srv.url}/api/v1/conversations/${conv.conversation.id}/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${c.owner.token}`, Accept: 'text/event-stream', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Tell me about the lake' }),
+    });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/event-stream/);
+    const events = (await r.text()).trim().split('\n\n').map((block) => {
+      const ev = block.match(/^event: (.*)$/m)[1];
+      const data = JSON.parse(block.match(/^data: (.*)$/m)[1]);
+      return { ev, data };
+    });
+    const kinds = events.map((e) => e.ev);
+    const firstCitation = kinds.indexOf('citation');
+    assert.ok(kinds.indexOf('delta') === 0 && firstCitation > 0 && kinds.at(-1) === 'done', kinds.join(','));
+    assert.ok(kinds.slice(0, firstCitation).every((k) => k === 'delta'));
+    const text = events.filter((e) => e.ev === 'delta').map((e) => e.data.text).join('');
+    const done = events.at(-1).data.message;
+    assert.equal(text, done.text);
+    assert.equal(done.text, facts.lake.text);
+    const h = await api(srv, 'GET', `/conversations/${conv.conversation.id}/messages`, { token: c.owner.token });
+    assert.equal(h.json.items.at(-1).id, done.id); // stored
+  });
+
+  test('access: a same-org member may talk to an org avatar; an outsider and strangers get 404', async () => {
+    const conv = await start(av, c.member.token);
+    const m = await say(conv, 'Where were you born?', c.member.token);
+    assert.equal(m.text, facts.born.text);
+    const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: c.outsider.token });
+    assert.equal(r.status, 404);
+    // Someone else's conversation is not visible, even to the avatar's owner.
+    const other = await api(srv, 'GET', `/conversations/${conv.conversation.id}/messages`, { token: c.owner.token });
+    assert.equal(other.status, 404);
+    const post = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { token: c.outsider.token, body: { text: 'hi' } });
+    assert.equal(post.status, 404);
+    const anon = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { body: { text: 'hi' } });
+    assert.equal(anon.status, 401);
+  });
+
+  test('bad input: empty or oversize text → 400', async () => {
+    const conv = await start(av);
+    for (const text of ['', '   ', 'x'.repeat(4001)]) {
+      const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { token: c.owner.token, body: { text } });
+      assert.equal(r.status, 400, JSON.stringify(text.slice(0, 10)));
+    }
+  });
+});
+
+describe('recall over documents', () => {
+  test('"tell me more" continues with the next passage of the same document', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const paras = [];
+    for (let i = 0; i < 8; i++) {
+      paras.push(`Chapter ${i} words: ${Array.from({ length: 90 }, (_, k) => `w${i}x${k}`).join(' ')}.`);
+    }
+    paras[0] = `The lighthouse keeper rowed to the island every morning. ${paras[0]}`;
+    const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(paras.join("\n\n")), "story.txt");
+    const m = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status === 'ready');
+    assert.equal(m.status, 'ready');
+    const conv = await start(av);
+    const first = await say(conv, 'Who rowed to the island?');
+    assert.match(first.text, /lighthouse keeper/);
+    assert.equal(first.citations[0].source.media_id, up.media.id);
+    const next = await say(conv, 'Tell me more');
+    assert.equal(next.citations[0].source.media_id, up.media.id);
+    assert.ok(next.citations[0].source.char_start > first.citations[0].source.char_start);
+  });
+});
