@@ -222,6 +222,8 @@ static int list_avatars(struct request *req, struct response *res)
     json_t *items = json_array();
     for (int i = 0; i < r->nrows; i++) {
         json_t *a = avatar_from_row(r, i);
+        /* Card extensions can be large (a lorebook's leftovers): lists leave them to GET /avatars/{id}. */
+        json_object_del(a, "extensions");
         const char *share = db_rows_text(r, i, 16);
         const char *access = !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
         json_object_set_new(a, "access", json_string(access));
