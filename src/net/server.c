@@ -32,7 +32,7 @@
 #define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
 
 enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
-enum task_kind { TASK_HANDLER, TASK_STREAM_CHUNK, TASK_STREAM_END };
+enum task_kind { TASK_HANDLER, TASK_STREAM_CHUNK, TASK_STREAM_END, TASK_STREAM_ABORT };
 
 struct posted {
     void (*fn)(void *);
@@ -395,6 +395,8 @@ static void run_stream(struct conn_req *cr)
     const struct stream_handler *sh = req->route->stream;
     log_set_request_id(req->request_id);
     int err = DP_OK;
+    if (cr->task_kind == TASK_STREAM_ABORT)
+        goto out_abort; /* refused mid-body: undo before the refusal is sent */
     if (!cr->stream_begun) {
         if ((err = run_preconditions(cr)))
             goto out;
@@ -791,6 +793,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     default:
         break;
+    }
+    if (cr->stream_begun) {
+        /* A streamed body refused on the loop (over its cap): the stored part goes first, so
+         * that nothing is left once the client reads the refusal. */
+        cr->task_kind = TASK_STREAM_ABORT;
+        cr->state = ST_RUNNING;
+        server_suspend(s, cr);
+        pool_submit(s->pool, &cr->task);
+        return MHD_YES;
     }
     if (cr->req.route && (cr->req.route->flags & ROUTE_WEBSOCKET))
         on_ws_ready(cr);

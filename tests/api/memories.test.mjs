@@ -336,6 +336,24 @@ describe('memories: search', () => {
     assert.deepEqual(wrong, [], wrong.join('\n'));
   });
 
+  test('Unicode spaces in q (U+3000 ideographic, U+2003 em, U+2028 line separator) never make a 5xx', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const m = await add(av, '東京 タワー and the lantern');
+    const wrong = [];
+    for (const sp of ['\u3000', '\u2003', '\u2028', '\u1680']) {
+      // A Japanese keyboard types U+3000 between words.
+      for (const q of [`東京${sp}タワー`, `lantern ${sp}`, `${sp}lantern${sp}`, `lantern${sp}harbour`]) {
+        const r = await search(av, q);
+        if (r.status !== 200 && r.status !== 400)
+          wrong.push(`GET …/memories?q=${encodeURIComponent(q)} → ${r.status} ${r.text.slice(0, 120)}`);
+      }
+    }
+    assert.deepEqual(wrong, [], wrong.join('\n'));
+    // And the plain forms work.
+    assert.deepEqual((await search(av, '東京 タワー')).json.items.map((x) => x.id), [m.id]);
+    assert.deepEqual((await search(av, 'lantern')).json.items.map((x) => x.id), [m.id]);
+  });
+
   test('a word longer than 64 bytes is found, and never makes a 5xx', async () => {
     const av = await createAvatar(srv, c.owner.token);
     const word = 'Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft'; // 82 bytes
@@ -656,25 +674,43 @@ describe('memories: versions', () => {
     assert.equal(g.json.stats.memories, 1, 'the count follows');
   });
 
-  test('concurrent PATCHes of one memory: each 200 or 409, never 5xx; versions match the successes', async () => {
+  test('concurrent PATCHes of one memory: each 200 or 409, never 5xx; no edit is lost', async () => {
     const av = await createAvatar(srv, c.owner.token);
     const m = await add(av, 'concurrency base text');
-    const rs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => api(srv, 'PATCH', memPath(av, m.id), { token: c.owner.token, body: { text: `concurrent edit number ${i}` } })),
-    );
+    const sent = Array.from({ length: 8 }, (_, i) => `concurrent edit number ${i}`);
+    const rs = await Promise.all(sent.map((text) => api(srv, 'PATCH', memPath(av, m.id), { token: c.owner.token, body: { text } })));
     const statuses = rs.map((r) => r.status);
     for (const r of rs) {
       assert.ok([200, 409].includes(r.status), `statuses ${statuses}: ${r.text}`);
       if (r.status === 409) errorShape(assert, r, 409, 'conflict');
     }
-    const ok = rs.filter((r) => r.status === 200);
-    assert.ok(ok.length >= 1);
-    assert.deepEqual(ok.map((r) => r.json.version).sort((x, y) => x - y), Array.from({ length: ok.length }, (_, i) => i + 2), 'distinct, consecutive versions');
+    const won = sent.filter((_, i) => rs[i].status === 200);
+    assert.ok(won.length >= 1);
+    // The stored history: the base text, then every successful edit exactly once, versions 1..n+1.
     const cur = (await search(av)).json.items[0];
-    assert.equal(cur.version, ok.length + 1);
+    assert.equal(cur.version, won.length + 1, `statuses ${statuses}`);
     const v = await api(srv, 'GET', `${memPath(av, m.id)}/versions`, { token: c.owner.token });
-    assert.deepEqual(v.json.items.map((x) => x.version), Array.from({ length: ok.length }, (_, i) => ok.length - i));
-    assert.equal(v.json.items.at(-1).text, 'concurrency base text');
+    assert.deepEqual(v.json.items.map((x) => x.version), Array.from({ length: won.length }, (_, i) => won.length - i));
+    const history = [...v.json.items.map((x) => x.text).reverse(), cur.text];
+    assert.equal(history[0], 'concurrency base text');
+    assert.deepEqual(history.slice(1).sort(), [...won].sort(), 'every accepted edit is in the history once');
+  });
+
+  test('each concurrent PATCH answers with the memory as it left it (its own text and version)', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const wrong = [];
+    for (let round = 0; round < 12 && !wrong.length; round++) {
+      const m = await add(av, `race base ${round}`);
+      const sent = Array.from({ length: 16 }, (_, i) => `race ${round} edit ${i}`);
+      const rs = await Promise.all(sent.map((text) => api(srv, 'PATCH', memPath(av, m.id), { token: c.owner.token, body: { text } })));
+      rs.forEach((r, i) => {
+        if (r.status === 200 && r.json.text !== sent[i])
+          wrong.push(`PATCH {text: "${sent[i]}"} → 200 with text "${r.json.text}" version ${r.json.version}`);
+      });
+      const versions = rs.filter((r) => r.status === 200).map((r) => r.json.version);
+      if (new Set(versions).size !== versions.length) wrong.push(`round ${round}: two 200 answers with the same version: ${versions}`);
+    }
+    assert.deepEqual(wrong, [], wrong.join('\n'));
   });
 });
 
