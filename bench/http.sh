@@ -129,19 +129,29 @@ check_url() {
     return 1
 }
 
-# wrk_once NAME URL OUTFILE: one wrk run; appends "rps p50 p99 errors" to OUTFILE.
+# cpu_ticks PID: user + system clock ticks of all of PID's threads so far.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0; }
+clk_tck=$(getconf CLK_TCK)
+
+# wrk_once NAME URL PID OUTFILE: one wrk run; appends "rps p50 p99 errors cpu_us_per_request" to
+# OUTFILE. The server's CPU time per request hardly depends on what else runs on the machine, so it
+# compares servers even when req/s are disturbed (it leaves out PostgreSQL's own processes).
 wrk_once() {
-    local name=$1 url=$2 file=$3 out rps p50 p99 errs
+    local name=$1 url=$2 pid=$3 file=$4 out rps p50 p99 errs t0 t1 nreq cpu
+    t0=$(cpu_ticks "$pid")
     out=$(taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1)
+    t1=$(cpu_ticks "$pid")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
     p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    nreq=$(awk '/ requests in / { print $1 }' <<<"$out")
+    cpu=$(awk -v d="$((t1 - t0))" -v hz="$clk_tck" -v n="${nreq:-0}" 'BEGIN { printf "%.1f", n ? d / hz * 1e6 / n : 0 }')
     # Non-2xx answers and socket errors (connect/read/write/timeout) both count as errors.
     errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
                 /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                 END { print n + 0 }' <<<"$out")
-    log "$name: ${rps:-?} req/s, p50 ${p50} ms, p99 ${p99} ms, errors ${errs}"
-    echo "${rps:-0} $p50 $p99 $errs" >>"$file"
+    log "$name: ${rps:-?} req/s, p50 ${p50} ms, p99 ${p99} ms, errors ${errs}, server CPU ${cpu} us/request"
+    echo "${rps:-0} $p50 $p99 $errs $cpu" >>"$file"
 }
 
 # median_line NAME FILE: "NAME rps p50 p99 errors best" of the median run by req/s (its latencies
@@ -152,6 +162,13 @@ median_line() {
     n=$(wc -l <"$2")
     sort -n -k1,1 "$2" | awk -v n="$n" -v name="$1" 'NR == int((n + 1) / 2) { m = name " " $1 " " $2 " " $3 " " $4 }
         { best = $1 } END { print m, best }'
+}
+
+# median_cpu FILE: the median of the runs' CPU time per request.
+median_cpu() {
+    local n
+    n=$(wc -l <"$1")
+    awk '{ print $5 }' "$1" | sort -n | awk -v n="$n" 'NR == int((n + 1) / 2) { print }'
 }
 
 # ---- PostgreSQL ----
@@ -227,8 +244,8 @@ perf_sample() {
 # Other processes on these cores skew everything: the load average is printed with the table.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-names=() urls=() rss_pids=() rss_labels=() rss_idle=()
-add_target() { names+=("$1"); urls+=("$2"); }
+names=() urls=() tpids=() rss_pids=() rss_labels=() rss_idle=()
+add_target() { names+=("$1"); urls+=("$2"); tpids+=("$3"); }
 
 log "ceiling: build/bench/ceiling (libmicrohttpd $(pkg-config --modversion libmicrohttpd), epoll, 1 thread)"
 ceil_port=$(free_port)
@@ -236,7 +253,7 @@ taskset -c "$srv_cpu" build/bench/ceiling "$ceil_port" >"$tmp/ceiling.log" 2>&1 
 ceil_pid=$!
 pids+=("$ceil_pid")
 wait_http "http://127.0.0.1:$ceil_port/" "$ceil_pid" || { log "ceiling did not start"; cat "$tmp/ceiling.log" >&2; exit 1; }
-add_target "ceiling (libmicrohttpd hello)" "http://127.0.0.1:$ceil_port/"
+add_target "ceiling (libmicrohttpd hello)" "http://127.0.0.1:$ceil_port/" "$ceil_pid"
 
 # add_doppel LABEL DBURL: a Doppel per worker count; /health is measured on the first one only
 # (it never touches the database or a worker).
@@ -248,10 +265,10 @@ add_doppel() {
         if [ -z "$health_pid" ]; then
             health_pid=$doppel_pid
             health_url="http://127.0.0.1:$doppel_port/health"
-            add_target "doppel /health ($label, $w worker$([ "$w" = 1 ] || echo s))" "$health_url"
+            add_target "doppel /health ($label, $w worker$([ "$w" = 1 ] || echo s))" "$health_url" "$doppel_pid"
         fi
         add_target "doppel _test/row ($label, $w worker$([ "$w" = 1 ] || echo s))" \
-            "http://127.0.0.1:$doppel_port/api/v1/_test/row"
+            "http://127.0.0.1:$doppel_port/api/v1/_test/row" "$doppel_pid"
         rss_pids+=("$doppel_pid")
         rss_labels+=("$label, --workers $w")
     done
@@ -277,14 +294,14 @@ for i in "${!names[@]}"; do
 done
 for r in $(seq 1 "$runs"); do
     for i in "${live[@]}"; do
-        wrk_once "run $r: ${names[$i]}" "${urls[$i]}" "$tmp/runs.$i"
+        wrk_once "run $r: ${names[$i]}" "${urls[$i]}" "${tpids[$i]}" "$tmp/runs.$i"
     done
 done
 for i in "${!names[@]}"; do
     if [ -s "$tmp/runs.$i" ]; then
-        median_line "${names[$i]}" "$tmp/runs.$i" >>"$tmp/results"
+        echo "$(median_line "${names[$i]}" "$tmp/runs.$i") $(median_cpu "$tmp/runs.$i")" >>"$tmp/results"
     else
-        echo "${names[$i]} - - - - -" >>"$tmp/results"
+        echo "${names[$i]} - - - - - -" >>"$tmp/results"
     fi
 done
 
@@ -298,25 +315,29 @@ if [ "${BENCH_PERF:-0}" = 1 ] && [ -n "$health_pid" ]; then
 fi
 
 # ---- the table ----
-ceil_rps=$(awk 'NR == 1 { print $(NF - 4) }' "$tmp/results")
-ceil_best=$(awk 'NR == 1 { print $NF }' "$tmp/results")
+ceil_rps=$(awk 'NR == 1 { print $(NF - 5) }' "$tmp/results")
+ceil_best=$(awk 'NR == 1 { print $(NF - 1) }' "$tmp/results")
+ceil_cpu=$(awk 'NR == 1 { print $NF }' "$tmp/results")
 echo
 echo "HTTP benchmark: wrk -t1 -c$conns -d${secs}s --latency, median of $runs runs; server on core $srv_cpu, wrk on core $wrk_cpu"
 echo "($(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-awk -v ceil="$ceil_rps" -v bceil="$ceil_best" '
-    BEGIN { printf "| %-40s | %10s | %8s | %8s | %9s | %10s | %9s | %6s |\n", "target", "req/s", "p50 ms", "p99 ms",
-                   "% ceiling", "best req/s", "% best", "errors"
-            printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------", "-----------:",
-                   "---------:", "---------:", "----------:", "-----------:", "----------:", "-------:" }
+awk -v ceil="$ceil_rps" -v bceil="$ceil_best" -v cceil="$ceil_cpu" '
+    function pct(a, b) { return (a == "-" || b + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * a / b) }
+    BEGIN { printf "| %-40s | %9s | %6s | %6s | %9s | %9s | %6s | %10s | %9s | %6s |\n", "target", "req/s", "p50 ms",
+                   "p99 ms", "% ceiling", "best req/s", "% best", "CPU us/req", "% by CPU", "errors"
+            printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------", "----------:",
+                   "-------:", "-------:", "----------:", "----------:", "-------:", "-----------:", "----------:",
+                   "-------:" }
     {
-        name = $1; for (i = 2; i <= NF - 5; i++) name = name " " $i
-        rps = $(NF - 4); p50 = $(NF - 3); p99 = $(NF - 2); err = $(NF - 1); best = $NF
-        pct = (rps == "-" || ceil + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * rps / ceil)
-        bpct = (best == "-" || bceil + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * best / bceil)
-        printf "| %-40s | %10s | %8s | %8s | %9s | %10s | %9s | %6s |\n", name, rps, p50, p99, pct, best, bpct, err
+        name = $1; for (i = 2; i <= NF - 6; i++) name = name " " $i
+        rps = $(NF - 5); p50 = $(NF - 4); p99 = $(NF - 3); err = $(NF - 2); best = $(NF - 1); cpu = $NF
+        printf "| %-40s | %9s | %6s | %6s | %9s | %9s | %6s | %10s | %9s | %6s |\n", name, rps, p50, p99, pct(rps, ceil),
+               best, pct(best, bceil), cpu, pct(cceil, cpu), err
     }' "$tmp/results"
-echo "(req/s, p50, p99: the median run; best req/s: the fastest run, set against the ceiling's fastest)"
+echo "(req/s, p50, p99: the median run; best req/s: the fastest run, against the ceiling's fastest; CPU us/req:"
+echo " the server process's CPU time per answered request, median; % by CPU: ceiling's CPU/req over this one's,"
+echo " i.e. the share of the ceiling's req/s it would reach on a core of its own. PostgreSQL's CPU is not counted.)"
 echo
 echo "Doppel RSS (VmRSS):"
 sed 's/^/  /' "$tmp/rss"

@@ -25,6 +25,17 @@ int api_rate_limit(struct request *req, struct response *res, struct cache *c, c
 
 /* A page of a list: ?limit= (1–200, default 50) and ?cursor= (opaque; here the last id). */
 int api_page(struct request *req, struct response *res, long *limit, const char **cursor);
+struct db;
+struct db_rows;
+struct db_val;
+
+/* Answers one page of a keyset-paginated list: reads ?limit= and ?cursor=, runs
+ * `select` (SELECT … FROM … WHERE <conditions>; no ORDER BY or LIMIT) with params[0..np) plus
+ * "AND <key> > ?" for the cursor (< when desc) and "ORDER BY <key> [DESC] LIMIT ?", and sets
+ * {items: row_json of each row, next_cursor}. row_json's item must carry `key` as "id". */
+int api_list_page(struct request *req, struct response *res, struct db *db, const char *select, const char *key,
+                  int desc, const struct db_val *params, int np, json_t *(*row_json)(const struct db_rows *r, int i));
+
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);
 

@@ -176,29 +176,12 @@ static int list_media(struct request *req, struct response *res)
 {
     struct auth_env e;
     struct avatar_ref ref;
-    long limit;
-    const char *cursor;
     int err = api_env(req, &e);
-    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)) ||
-        (err = api_page(req, res, &limit, &cursor)))
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?%s ORDER BY id LIMIT ?",
-             cursor ? " AND id > ?" : "");
-    struct db_val p[3] = {DB_TEXT(ref.id)};
-    int np = 1;
-    if (cursor)
-        p[np++] = DB_TEXT(cursor);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    if ((err = db_query(e.db, sql, p, np, &r)))
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, media_from_row(r, i));
-    db_rows_free(r);
-    res_json(res, 200, api_page_json(items, limit, "id"));
-    return DP_OK;
+    struct db_val p[] = {DB_TEXT(ref.id)};
+    return api_list_page(req, res, e.db, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?", "id", 0, p, 1,
+                         media_from_row);
 }
 
 static int get_media(struct request *req, struct response *res)

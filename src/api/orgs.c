@@ -49,30 +49,15 @@ static int list_orgs(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
     struct auth_env e;
-    long limit;
-    const char *cursor;
     int err = api_env(req, &e);
-    if (err || (err = api_page(req, res, &limit, &cursor)))
+    if (err)
         return err;
-    char sql[160];
-    struct db_val p[3];
-    int np = 0;
-    snprintf(sql, sizeof sql, "SELECT id, name, created_at FROM orgs WHERE 1 = 1%s%s ORDER BY id LIMIT ?",
-             c->role != ROLE_ADMIN ? " AND id = ?" : "", cursor ? " AND id > ?" : "");
-    if (c->role != ROLE_ADMIN)
-        p[np++] = DB_TEXT(c->org_id);
-    if (cursor)
-        p[np++] = DB_TEXT(cursor);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    if ((err = db_query(e.db, sql, p, np, &r)))
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, org_from_row(r, i));
-    db_rows_free(r);
-    res_json(res, 200, api_page_json(items, limit, "id"));
-    return DP_OK;
+    int admin = c->role == ROLE_ADMIN;
+    struct db_val p[] = {DB_TEXT(c->org_id)};
+    return api_list_page(req, res, e.db,
+                         admin ? "SELECT id, name, created_at FROM orgs WHERE 1 = 1"
+                               : "SELECT id, name, created_at FROM orgs WHERE id = ?",
+                         "id", 0, p, admin ? 0 : 1, org_from_row);
 }
 
 static int create_org(struct request *req, struct response *res)
@@ -170,6 +155,16 @@ static int delete_org(struct request *req, struct response *res)
     return DP_OK;
 }
 
+static json_t *audit_from_row(const struct db_rows *r, int i)
+{
+    const char *d = db_rows_text(r, i, 7);
+    json_t *detail = d ? json_loads(d, 0, NULL) : NULL;
+    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:o}", "id", db_rows_text(r, i, 0), "at", db_rows_text(r, i, 1),
+                     "action", db_rows_text(r, i, 2), "actor_id", db_rows_text(r, i, 3), "target_id",
+                     db_rows_text(r, i, 4), "org_id", db_rows_text(r, i, 5), "ip", db_rows_text(r, i, 6), "detail",
+                     detail ? detail : json_null());
+}
+
 static int list_audit(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -178,40 +173,18 @@ static int list_audit(struct request *req, struct response *res)
         return DP_ERR_FORBIDDEN;
     }
     struct auth_env e;
-    long limit;
-    const char *cursor, *action = req_query(req, "action");
+    const char *action = req_query(req, "action");
     int err = api_env(req, &e);
-    if (err || (err = api_page(req, res, &limit, &cursor)))
+    if (err)
         return err;
-    char sql[256];
-    struct db_val p[3];
-    int np = 0;
+    struct db_val p[] = {DB_TEXT(action)};
     /* Newest first: ids are UUIDv7, so id order is time order. */
-    snprintf(sql, sizeof sql,
-             "SELECT id, at, action, actor_id, target_id, org_id, ip, detail FROM audit_log WHERE 1 = 1%s%s "
-             "ORDER BY id DESC LIMIT ?",
-             action ? " AND action = ?" : "", cursor ? " AND id < ?" : "");
-    if (action)
-        p[np++] = DB_TEXT(action);
-    if (cursor)
-        p[np++] = DB_TEXT(cursor);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    if ((err = db_query(e.db, sql, p, np, &r)))
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++) {
-        const char *d = db_rows_text(r, i, 7);
-        json_t *detail = d ? json_loads(d, 0, NULL) : NULL;
-        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:o}", "id", db_rows_text(r, i, 0),
-                                               "at", db_rows_text(r, i, 1), "action", db_rows_text(r, i, 2),
-                                               "actor_id", db_rows_text(r, i, 3), "target_id", db_rows_text(r, i, 4),
-                                               "org_id", db_rows_text(r, i, 5), "ip", db_rows_text(r, i, 6), "detail",
-                                               detail ? detail : json_null()));
-    }
-    db_rows_free(r);
-    res_json(res, 200, api_page_json(items, limit, "id"));
-    return DP_OK;
+    return api_list_page(req, res, e.db,
+                         action ? "SELECT id, at, action, actor_id, target_id, org_id, ip, detail FROM audit_log "
+                                  "WHERE action = ?"
+                                : "SELECT id, at, action, actor_id, target_id, org_id, ip, detail FROM audit_log "
+                                  "WHERE 1 = 1",
+                         "id", 1, p, action ? 1 : 0, audit_from_row);
 }
 
 const struct route orgs_routes[] = {

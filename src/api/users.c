@@ -43,32 +43,15 @@ static int list_users(struct request *req, struct response *res)
         return DP_ERR_FORBIDDEN;
     }
     struct auth_env e;
-    long limit;
-    const char *cursor;
     int err = api_env(req, &e);
-    if (err || (err = api_page(req, res, &limit, &cursor)))
+    if (err)
         return err;
     const char *org = c->role == ROLE_ADMIN ? req_query(req, "org_id") : c->org_id;
-    char sql[256];
-    struct db_val p[3];
-    int np = 0;
-    snprintf(sql, sizeof sql, "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE 1 = 1%s%s ORDER BY id LIMIT ?",
-             org ? " AND org_id = ?" : "", cursor ? " AND id > ?" : "");
-    if (org)
-        p[np++] = DB_TEXT(org);
-    if (cursor)
-        p[np++] = DB_TEXT(cursor);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    if ((err = db_query(e.db, sql, p, np, &r)))
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++) {
-        json_array_append_new(items, accounts_user_from_row(r, i));
-    }
-    db_rows_free(r);
-    res_json(res, 200, api_page_json(items, limit, "id"));
-    return DP_OK;
+    struct db_val p[] = {DB_TEXT(org)};
+    return api_list_page(req, res, e.db,
+                         org ? "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE org_id = ?"
+                             : "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE 1 = 1",
+                         "id", 0, p, org ? 1 : 0, accounts_user_from_row);
 }
 
 static int create_user(struct request *req, struct response *res)
