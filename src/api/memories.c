@@ -112,7 +112,7 @@ static int patch_memory(struct request *req, struct response *res)
         (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)))
         return err;
     json_t *m;
-    err = memory_update(e.db, ref.id, req_param(req, "mid"), text, kind, has_imp ? &importance : NULL,
+    err = memory_update(e.db, ref.id, req_param(req, "mid"), text, kind, has_imp ? &importance : NULL, speaker,
                         api_caller(req)->user_id, &m);
     if (err == DP_ERR_CONFLICT) {
         res_error(res, req, err, "the memory changed meanwhile; read it again and retry");

@@ -10,6 +10,8 @@ struct db;
 #define MEMORY_TEXT_MAX 20000  /* bytes of one memory */
 #define MEMORY_QUERY_MAX 1000  /* bytes of a search query */
 #define MEMORY_QUERY_TERMS 32  /* terms of a search query */
+#define MEMORY_TERM_MAX MEMORY_QUERY_MAX /* bytes of one search term (a query may be one long word) */
+#define MEMORY_SEARCH_WINDOW 1000 /* candidates re-ranked per search (deeper pages end there) */
 #define MEMORY_MARK_OPEN "\u00ab"  /* «: highlight markers in snippets */
 #define MEMORY_MARK_CLOSE "\u00bb" /* » */
 
@@ -29,7 +31,7 @@ int memory_create(struct db *db, const char *avatar_id, const char *text, const 
 
 /* Edits (NULL fields stay); the previous text is kept as a version. */
 int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,
-                  const double *importance, const char *editor_id, json_t **out);
+                  const double *importance, const char *speaker, const char *editor_id, json_t **out);
 
 int memory_delete(struct db *db, const char *avatar_id, const char *memory_id);
 
