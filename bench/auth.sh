@@ -27,7 +27,7 @@ start() { # start NAME ARGS… → sets pid and port
     local name=$1; shift
     rm -rf "$tmp/$name"
     taskset -c "$srv_cpu" "$tmp/doppel" serve --listen 127.0.0.1:0 --data-dir "$tmp/$name" --log-level warn \
-        --auth-rate 100000000 --api-rate 100000000 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+        --auth-rate 100000 --api-rate 1000000 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
     for _ in $(seq 1 100); do
         port=$(sed -n 's|.*open http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/$name.out")

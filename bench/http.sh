@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # HTTP benchmark: wrk on loopback against Doppel's /health and a database-backed JSON route, next to a libmicrohttpd ceiling.
 #
-# Prints req/s, p50 and p99 (median of BENCH_RUNS runs) and the share of the ceiling's req/s,
-# for SQLite and for a throwaway PostgreSQL 15, with --workers 1 and 2 on the database route,
-# plus Doppel's RSS idle and after load. The server is pinned to one core and wrk (one thread,
-# 64 connections) to another. It prints figures and never passes or fails on time.
+# Targets: build/bench/ceiling (bench/ceiling.c: libmicrohttpd answering from memory, the ceiling
+# on this machine), Doppel's GET /health, and GET /api/v1/_test/row (one row read through a
+# worker) on SQLite and on a throwaway PostgreSQL 15, with --workers 1 and 2. The server is pinned
+# to one core and wrk (one thread, 64 connections) to another. All servers start first; the runs
+# go round-robin over the targets. Prints, per target: req/s, p50 and p99 of the median run, the
+# share of the ceiling's req/s, the best run, and the server's CPU time per request (steadier than
+# req/s when something else loads the machine); then Doppel's RSS idle and after load.
+# It prints figures and never passes or fails on time.
 #
 # Environment: BENCH_SECONDS (default 10) per run, BENCH_RUNS (default 3), BENCH_WARMUP (2 s),
 # BENCH_CONNECTIONS (64), BENCH_SERVER_CPU (0), BENCH_WRK_CPU (1), BENCH_PG=0 to skip
-# PostgreSQL, BENCH_WORKERS ("1 2": worker counts tried on the database route),
-# BENCH_PERF=1 to sample the server with perf during a /health run.
+# PostgreSQL, BENCH_WORKERS ("1 2": the worker counts tried), BENCH_PERF=1 to profile Doppel
+# with perf during a /health run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
 secs=${BENCH_SECONDS:-10}
 runs=${BENCH_RUNS:-3}
 warmup=${BENCH_WARMUP:-2}
@@ -25,9 +28,10 @@ workers_list=${BENCH_WORKERS:-1 2}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 # ---- prerequisites ----
-if ! make -j2 doppel >"${TMPDIR:-/tmp}/doppel-bench-make.log" 2>&1; then
-    [ -x ./doppel ] || { tail -20 "${TMPDIR:-/tmp}/doppel-bench-make.log" >&2; exit 1; }
-    log "make failed (see ${TMPDIR:-/tmp}/doppel-bench-make.log): benchmarking the existing ./doppel"
+mkdir -p build/bench
+if ! make -j2 doppel >build/bench/make.log 2>&1; then
+    [ -x ./doppel ] || { tail -20 build/bench/make.log >&2; exit 1; }
+    log "make failed (see build/bench/make.log): benchmarking the existing ./doppel"
 fi
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -36,7 +40,6 @@ fi
 for tool in taskset curl pkg-config; do
     command -v "$tool" >/dev/null || { log "missing $tool"; exit 1; }
 done
-mkdir -p build/bench
 if [ ! -x build/bench/ceiling ] || [ bench/ceiling.c -nt build/bench/ceiling ]; then
     log "building build/bench/ceiling"
     # shellcheck disable=SC2046
@@ -94,11 +97,13 @@ wait_http() {
 
 # stop_pid PID: SIGTERM, then SIGKILL if it has not exited within 10 s (a shutdown hang is reported).
 stop_pid() {
-    local pid=$1 rc=0
+    local pid=$1
     kill "$pid" 2>/dev/null || true
-    (sleep 10 && kill -9 "$pid" 2>/dev/null && echo "[bench] pid $pid did not exit within 10 s of SIGTERM: killed" >&2) &
+    # (the sleep gets no stdout/stderr: left behind by the kill below, it must not hold a pipe open)
+    (sleep 10 >/dev/null 2>&1 && kill -9 "$pid" 2>/dev/null &&
+        echo "[bench] pid $pid did not exit within 10 s of SIGTERM: killed" >&2) &
     local guard=$!
-    wait "$pid" 2>/dev/null || rc=$?
+    wait "$pid" 2>/dev/null || true
     kill "$guard" 2>/dev/null || true
     wait "$guard" 2>/dev/null || true
     local keep=() p

@@ -13,6 +13,47 @@ static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t id_last_ms;
 static uint16_t id_seq;
 
+/* Lays out a UUIDv7 from the ms timestamp, a 12-bit sequence and the random bytes in b. */
+static void format_v7(uint8_t b[16], int64_t ms, uint16_t seq, char out[ID_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)(0x70 | (seq >> 8));
+    b[7] = (uint8_t)seq;
+    b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+    size_t at = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[at++] = '-';
+        out[at++] = hex[b[i] >> 4];
+        out[at++] = hex[b[i] & 15];
+    }
+    out[at] = 0;
+}
+
+void id_new_label(char out[ID_LEN])
+{
+    static _Thread_local uint64_t s0, s1;
+    static _Thread_local uint16_t seq;
+    if (!s0 && !s1) {
+        uint64_t seed[2];
+        randombytes_buf(seed, sizeof seed);
+        s0 = seed[0] | 1;
+        s1 = seed[1];
+    }
+    uint8_t b[16];
+    for (int half = 0; half < 2; half++) { /* xorshift128+ */
+        uint64_t x = s0, y = s1;
+        s0 = y;
+        x ^= x << 23;
+        s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t r = s1 + y;
+        memcpy(b + 8 * half, &r, 8);
+    }
+    format_v7(b, time_now_ms(), (uint16_t)(seq++ & 0x0fff), out);
+}
+
 void id_new(char out[ID_LEN])
 {
     uint8_t b[16];
@@ -32,13 +73,7 @@ void id_new(char out[ID_LEN])
     }
     uint16_t seq = id_seq;
     pthread_mutex_unlock(&id_lock);
-    for (int i = 0; i < 6; i++)
-        b[i] = (uint8_t)(ms >> (40 - 8 * i));
-    b[6] = (uint8_t)(0x70 | (seq >> 8));
-    b[7] = (uint8_t)seq;
-    b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
-    snprintf(out, ID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-             b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    format_v7(b, ms, seq, out);
 }
 
 int id_valid(const char *s)

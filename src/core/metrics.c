@@ -2,6 +2,7 @@
 #include "core/metrics.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,12 @@
 static const double default_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
+#define SERIES_BUCKETS 256 /* hash slots per family: a request's lookup is O(1), not a list walk */
+
 struct series {
     char *labels[METRIC_MAX_LABELS];
+    uint64_t hash;             /* of the label values */
+    struct series *hnext;      /* hash chain */
     double value;      /* counter/gauge value, histogram sum */
     double count;      /* histogram observations */
     double *bucket_n;  /* histogram: per-bucket (non-cumulative) counts */
@@ -29,6 +34,7 @@ struct metric {
     int nbuckets;
     int nseries;
     struct series *head, *last;
+    struct series *slots[SERIES_BUCKETS];
     pthread_mutex_t lock;
     struct metric *next;
 };
@@ -74,11 +80,25 @@ struct metric *metric_new(enum metric_kind kind, const char *name, const char *h
 }
 
 /* Finds or creates the series for labels; m->lock must be held. NULL only when out of memory. */
+static uint64_t labels_hash(const struct metric *m, const char *const *labels)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the values, 0xff between them */
+    for (int i = 0; i < m->nlabels; i++) {
+        for (const char *p = labels[i] ? labels[i] : ""; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
 static struct series *series_get(struct metric *m, const char *const *labels)
 {
-    for (struct series *s = m->head; s; s = s->next) {
+    uint64_t h = labels_hash(m, labels);
+    for (struct series *s = m->slots[h % SERIES_BUCKETS]; s; s = s->hnext) {
+        if (s->hash != h)
+            continue;
         int i = 0;
-        while (i < m->nlabels && !strcmp(s->labels[i], labels[i]))
+        while (i < m->nlabels && !strcmp(s->labels[i], labels[i] ? labels[i] : ""))
             i++;
         if (i == m->nlabels)
             return s;
@@ -92,6 +112,9 @@ static struct series *series_get(struct metric *m, const char *const *labels)
         s->labels[i] = strdup(labels[i] ? labels[i] : "");
     if (m->kind == METRIC_HISTOGRAM)
         s->bucket_n = calloc((size_t)m->nbuckets, sizeof(double));
+    s->hash = h;
+    s->hnext = m->slots[h % SERIES_BUCKETS];
+    m->slots[h % SERIES_BUCKETS] = s;
     /* Appending keeps output order stable, which makes scrapes diff-friendly. */
     if (m->last)
         m->last->next = s;

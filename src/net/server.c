@@ -268,7 +268,7 @@ static void set_request_id(struct request *req, const char *incoming)
             }
         }
     }
-    id_new(req->request_id);
+    id_new_label(req->request_id); /* labels a request: no need for the kernel's randomness */
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t n)

@@ -160,3 +160,14 @@ TEST(config_file_is_read_and_overridden_by_flags)
     config_cleanup(&c);
     unlink(path);
 }
+
+TEST(id_label_is_a_valid_uuidv7_and_varies)
+{
+    char a[ID_LEN], b[ID_LEN];
+    id_new_label(a);
+    id_new_label(b);
+    CHECK(id_valid(a) && id_valid(b));
+    CHECK_EQ_INT(a[14], '7');
+    CHECK(strchr("89ab", a[19]) != NULL);
+    CHECK(strcmp(a, b) != 0);
+}
