@@ -267,23 +267,29 @@ static int limit_user(struct request *req, struct response *res, struct cache *c
     return api_rate_limit(req, res, c, scope, key, (double)auth_cfg.auth_rate / 60.0, (double)auth_cfg.auth_rate);
 }
 
+/* The end of every TOTP route: the account layer's refusals in words, or out (never cached:
+ * it may hold a secret or recovery codes). */
+static int totp_answer(struct request *req, struct response *res, int err, json_t *out, const char *conflict,
+                       const char *unprocessable)
+{
+    if (err == DP_ERR_CONFLICT || err == DP_ERR_UNPROCESSABLE)
+        res_error(res, req, err, "%s", err == DP_ERR_CONFLICT ? conflict : unprocessable);
+    if (err)
+        return err;
+    res_header(res, "Cache-Control", "no-store");
+    res_json(res, 200, out);
+    return DP_OK;
+}
+
 static int totp_setup(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
     if (err || (err = limit_user(req, res, e.cache, "totp")))
         return err;
-    json_t *out;
+    json_t *out = NULL;
     err = accounts_totp_setup(&e, api_caller(req), &out);
-    if (err == DP_ERR_CONFLICT) {
-        res_error(res, req, err, "TOTP is already enabled; disable it first");
-        return err;
-    }
-    if (err)
-        return err;
-    res_header(res, "Cache-Control", "no-store");
-    res_json(res, 200, out);
-    return DP_OK;
+    return totp_answer(req, res, err, out, "TOTP is already enabled; disable it first", "");
 }
 
 static int totp_enable(struct request *req, struct response *res)
@@ -299,21 +305,10 @@ static int totp_enable(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "code is required");
         return DP_ERR_INVALID;
     }
-    json_t *out;
+    json_t *out = NULL;
     err = accounts_totp_enable(&e, api_caller(req), code, &out);
-    if (err == DP_ERR_CONFLICT) {
-        res_error(res, req, err, "TOTP is already enabled, or setup was not called first");
-        return err;
-    }
-    if (err == DP_ERR_UNPROCESSABLE) {
-        res_error(res, req, err, "the code does not match the secret");
-        return err;
-    }
-    if (err)
-        return err;
-    res_header(res, "Cache-Control", "no-store");
-    res_json(res, 200, out);
-    return DP_OK;
+    return totp_answer(req, res, err, out, "TOTP is already enabled, or setup was not called first",
+                       "the code does not match the secret");
 }
 
 static int totp_disable(struct request *req, struct response *res)
@@ -330,18 +325,8 @@ static int totp_disable(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     err = accounts_totp_disable(&e, api_caller(req), password, code);
-    if (err == DP_ERR_CONFLICT) {
-        res_error(res, req, err, "TOTP is not enabled");
-        return err;
-    }
-    if (err == DP_ERR_UNPROCESSABLE) {
-        res_error(res, req, err, "password or code is wrong");
-        return err;
-    }
-    if (err)
-        return err;
-    res_json(res, 200, json_pack("{s:b}", "totp_enabled", 0));
-    return DP_OK;
+    return totp_answer(req, res, err, err ? NULL : json_pack("{s:b}", "totp_enabled", 0), "TOTP is not enabled",
+                       "password or code is wrong");
 }
 
 /* A one-time ticket (30 s) for browsers, which cannot send headers on a WebSocket upgrade. */
