@@ -56,8 +56,9 @@ int json_parse_body(const char *p, size_t n, size_t max, json_t **out, char *msg
 
 char *json_dump_compact(const json_t *v, size_t *len)
 {
-    /* 12 significant digits: 0.9 stays "0.9", not 0.90000000000000002. */
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
+    /* jansson's default (17 significant digits) round-trips every double exactly; fewer digits
+     * would print 0.9 prettily but change timestamps and other precise values. */
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s && len)
         *len = strlen(s);
     return s;

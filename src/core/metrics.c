@@ -188,6 +188,19 @@ void metrics_on_collect(void (*fn)(void *arg), void *arg)
     pthread_mutex_unlock(&registry_lock);
 }
 
+void metrics_off_collect(void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct collector **c = &collectors; *c; c = &(*c)->next)
+        if ((*c)->fn == fn && (*c)->arg == arg) {
+            struct collector *gone = *c;
+            *c = gone->next;
+            free(gone);
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
+
 static int put_escaped(struct buf *out, const char *s, int is_help)
 {
     int err = DP_OK;

@@ -24,6 +24,8 @@ double metric_value(struct metric *m, const char *const *labels);
 
 /* fn runs before every render (refresh gauges computed on demand, e.g. queue depth). */
 void metrics_on_collect(void (*fn)(void *arg), void *arg);
+/* Removes a collector added with metrics_on_collect (same fn and arg); nothing when absent. */
+void metrics_off_collect(void (*fn)(void *arg), void *arg);
 /* Renders every family in Prometheus text exposition format 0.0.4. */
 int metrics_render(struct buf *out);
 

@@ -1088,6 +1088,7 @@ void server_free(struct server *s)
 {
     if (!s)
         return;
+    metrics_off_collect(collect_server_gauges, s); /* a later scrape must not reach a freed server */
     if (s->mhd) {
         while (s->suspended)
             server_resume(s, s->suspended);
