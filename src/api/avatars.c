@@ -36,18 +36,6 @@ static const char *str_or_empty(const char *s)
     return s ? s : "";
 }
 
-static void avatar_cache_key(const char *id, char out[64])
-{
-    snprintf(out, 64, "avatar:%s", id);
-}
-
-static void forget_avatar(struct cache *c, const char *id)
-{
-    char key[64];
-    avatar_cache_key(id, key);
-    cache_del(c, key);
-}
-
 /* A slug for the legacy page: the name's letters and digits, then 6 random characters. */
 static void make_slug(const char *name, char out[64])
 {
@@ -351,7 +339,7 @@ static int patch_avatar(struct request *req, struct response *res)
     free(pub_s);
     if (err)
         return err;
-    forget_avatar(e.cache, ref.id);
+    avatar_cache_forget(e.cache, ref.id);
     json_t *a;
     if ((err = avatar_with_stats(&e, ref.id, &a)))
         return err;
@@ -386,7 +374,7 @@ static int delete_avatar(struct request *req, struct response *res)
         db_rollback(e.db);
         return err;
     }
-    forget_avatar(e.cache, ref.id);
+    avatar_cache_forget(e.cache, ref.id);
     audit_write(e.db, "avatar.delete", c->user_id, ref.id, c->org_id, e.ip, NULL);
     json_t *j = NULL;
     job_get_json(e.db, job, &j, NULL, NULL);

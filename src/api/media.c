@@ -134,9 +134,7 @@ static int upload_end(struct request *req, struct response *res, void *state)
             res_error(res, req, err, "%s", msg);
         goto out;
     }
-    char ck[64];
-    snprintf(ck, sizeof ck, "avatar:%s", u->ref.id);
-    cache_del(e.cache, ck); /* its stats changed */
+    avatar_cache_forget(e.cache, u->ref.id); /* its stats changed */
     json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
     res_json(res, 202, json_pack("{s:o,s:o}", "media", media, "job", jobj ? jobj : json_null()));
@@ -314,9 +312,7 @@ static int delete_media(struct request *req, struct response *res)
     db_rows_free(r);
     if ((err = media_delete(e.db, app_get()->blobs, req_param(req, "id"))))
         return err;
-    char ck[64];
-    snprintf(ck, sizeof ck, "avatar:%s", avatar);
-    cache_del(e.cache, ck);
+    avatar_cache_forget(e.cache, avatar);
     audit_write(e.db, "media.delete", api_caller(req)->user_id, req_param(req, "id"), api_caller(req)->org_id, e.ip,
                 NULL);
     res_body(res, 204, "", NULL, 0);

@@ -47,13 +47,6 @@ static int read_fields(struct request *req, struct response *res, const char **t
     return DP_OK;
 }
 
-static void forget_avatar(struct cache *c, const char *id)
-{
-    char key[64];
-    snprintf(key, sizeof key, "avatar:%s", id);
-    cache_del(c, key); /* its memory count changed */
-}
-
 static int list_memories(struct request *req, struct response *res)
 {
     struct auth_env e;
@@ -95,7 +88,7 @@ static int create_memory(struct request *req, struct response *res)
     json_t *m;
     if ((err = memory_create(e.db, ref.id, text, kind ? kind : "fact", importance, speaker, &m)))
         return err;
-    forget_avatar(e.cache, ref.id);
+    avatar_cache_forget(e.cache, ref.id); /* its memory count changed */
     res_json(res, 201, m);
     return DP_OK;
 }
@@ -132,7 +125,7 @@ static int delete_memory(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
         (err = memory_delete(e.db, ref.id, req_param(req, "mid"))))
         return err;
-    forget_avatar(e.cache, ref.id);
+    avatar_cache_forget(e.cache, ref.id); /* its memory count changed */
     res_body(res, 204, "", NULL, 0);
     res->content_type[0] = 0;
     return DP_OK;

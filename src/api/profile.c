@@ -112,9 +112,7 @@ static int train_personality(struct request *req, struct response *res)
         json_decref(profile);
         return err;
     }
-    char ck[64];
-    snprintf(ck, sizeof ck, "avatar:%s", ref.id);
-    cache_del(e.cache, ck);
+    avatar_cache_forget(e.cache, ref.id);
     res_json(res, 201, json_pack("{s:s,s:o}", "sample_id", id, "personality", profile));
     return DP_OK;
 }

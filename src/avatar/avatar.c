@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "store/cache.h"
 #include "store/db.h"
 
 static const char *const access_names[] = {"none", "viewer", "editor", "owner"};
@@ -57,6 +58,18 @@ int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, 
     if (level == AVATAR_NONE)
         return DP_ERR_NOT_FOUND;
     return level >= need ? DP_OK : DP_ERR_FORBIDDEN;
+}
+
+void avatar_cache_key(const char *avatar_id, char out[64])
+{
+    snprintf(out, 64, "avatar:%s", avatar_id);
+}
+
+void avatar_cache_forget(struct cache *c, const char *avatar_id)
+{
+    char key[64];
+    avatar_cache_key(avatar_id, key);
+    cache_del(c, key);
 }
 
 json_t *avatar_from_row(const struct db_rows *r, int i)

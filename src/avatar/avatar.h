@@ -37,6 +37,13 @@ int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, 
                   struct avatar_ref *out);
 const char *avatar_access_name(enum avatar_access a);
 
+struct cache;
+
+/* The cache key of an avatar's working set (its JSON with stats), 64 bytes. */
+void avatar_cache_key(const char *avatar_id, char out[64]);
+/* Forgets the cached working set after anything it shows changed (fields, media, memories). */
+void avatar_cache_forget(struct cache *c, const char *avatar_id);
+
 /* The JSON of row i of a SELECT AVATAR_COLUMNS. */
 json_t *avatar_from_row(const struct db_rows *r, int i);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "avatar/avatar.h"
 #include "avatar/media.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -29,13 +30,6 @@
 #include "store/db.h"
 
 static struct blob_store *job_blobs;
-
-static void forget_avatar(struct cache *c, const char *id)
-{
-    char key[64];
-    snprintf(key, sizeof key, "avatar:%s", id);
-    cache_del(c, key);
-}
 
 static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned)
 {
@@ -58,7 +52,7 @@ static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned
     if (!err)
         err = db_query(ctx->db, "DELETE FROM avatars WHERE id = ? AND deleted_at IS NOT NULL", p, 1, NULL);
     if (!err)
-        forget_avatar(ctx->cache, id);
+        avatar_cache_forget(ctx->cache, id);
     return err;
 }
 
@@ -268,7 +262,7 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
         err = set_status(ctx->db, id, "stored",
                          "stored; transcription is not available yet (the speech capability is not built)", NULL);
     if (!err)
-        forget_avatar(ctx->cache, avatar);
+        avatar_cache_forget(ctx->cache, avatar);
     return err;
 }
 
