@@ -6,6 +6,7 @@ make -j2 doppel >/dev/null
 node bench/avatars.mjs
 if [ "${BENCH_PG:-1}" = 1 ]; then
     dir=$(mktemp -d /tmp/doppel-bench-avpg.XXXXXX)
+    chmod 755 "$dir" # the postgres user creates its cluster inside
     trap 'bash scripts/test-servers.sh stop "$dir/s" >/dev/null 2>&1; rm -rf "$dir"' EXIT
     bash scripts/test-servers.sh start "$dir/s" >/dev/null
     set -a; . "$dir/s/env"; set +a
