@@ -266,6 +266,18 @@ static int avatar_with_stats(struct auth_env *e, const char *id, json_t **out)
     return DP_OK;
 }
 
+/* Answers with the avatar, its stats and the caller's access to it. */
+static int respond_avatar(struct auth_env *e, const struct avatar_ref *ref, struct response *res)
+{
+    json_t *a;
+    int err = avatar_with_stats(e, ref->id, &a);
+    if (err)
+        return err;
+    json_object_set_new(a, "access", json_string(avatar_access_name(ref->level)));
+    res_json(res, 200, a);
+    return DP_OK;
+}
+
 static int get_avatar(struct request *req, struct response *res)
 {
     struct auth_env e;
@@ -273,12 +285,7 @@ static int get_avatar(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
-    json_t *a;
-    if ((err = avatar_with_stats(&e, ref.id, &a)))
-        return err;
-    json_object_set_new(a, "access", json_string(avatar_access_name(ref.level)));
-    res_json(res, 200, a);
-    return DP_OK;
+    return respond_avatar(&e, &ref, res);
 }
 
 static int patch_avatar(struct request *req, struct response *res)
@@ -340,12 +347,7 @@ static int patch_avatar(struct request *req, struct response *res)
     if (err)
         return err;
     avatar_cache_forget(e.cache, ref.id);
-    json_t *a;
-    if ((err = avatar_with_stats(&e, ref.id, &a)))
-        return err;
-    json_object_set_new(a, "access", json_string(avatar_access_name(ref.level)));
-    res_json(res, 200, a);
-    return DP_OK;
+    return respond_avatar(&e, &ref, res);
 }
 
 static int delete_avatar(struct request *req, struct response *res)
