@@ -409,6 +409,21 @@ static int journal_cb(void *arg, int ncols, char **vals, char **names)
     return 0;
 }
 
+/* Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at
+ * once (without the busy handler, to avoid deadlock) when another process is opening
+ * the same new file at that moment; retry for as long as the busy timeout allows. */
+static int enable_wal(sqlite3 *h, char mode[16])
+{
+    int rc = SQLITE_BUSY;
+    for (int waited_ms = 0; waited_ms <= BUSY_TIMEOUT_MS; waited_ms += 10) {
+        rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL", journal_cb, mode, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(10);
+    }
+    return rc;
+}
+
 static int sqlite_open(struct db **out, const char *url)
 {
     struct db_sqlite *s = calloc(1, sizeof(*s));
@@ -434,7 +449,7 @@ static int sqlite_open(struct db **out, const char *url)
     sqlite3_extended_result_codes(s->h, 1);
     sqlite3_busy_timeout(s->h, BUSY_TIMEOUT_MS);
     char mode[16] = "";
-    rc = sqlite3_exec(s->h, "PRAGMA journal_mode=WAL", journal_cb, mode, NULL);
+    rc = enable_wal(s->h, mode);
     if (rc != SQLITE_OK) {
         DP_LOG(LOG_ERROR, "[db] cannot enable WAL on %s: %s", s->path, sqlite3_errmsg(s->h));
         err = map_rc(s, rc);
