@@ -1,0 +1,567 @@
+/* Chat and dialogue transcripts → utterances (speaker, text, source offsets, order).
+ *
+ * Two passes over the lines, with memory bounded by the utterances themselves:
+ *   1. Every line is classified (blank, plain "Name: …", timestamped "… Name: …", timestamped
+ *      system line, other text) and counted. The counts choose the mode (timestamped lines only
+ *      start utterances when they are at least as many as plain ones) and reject most documents
+ *      at once (too few lines start an utterance).
+ *   2. The lines are read again and utterances built: a starting line opens one, other lines
+ *      continue it, a system line closes it. Then the speaker rules of dialogue_parse() decide.
+ * Classification is a pure function of the line, so both passes agree. */
+#include "ingest/dialogue.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/utf8.h"
+
+#define STAMP_MAX 48 /* bytes of a timestamp prefix ("12/03/2021, 14:22:05 PM" and the like) */
+
+enum line_kind {
+    LINE_BLANK,
+    LINE_TEXT,    /* no speaker prefix: continues the current utterance */
+    LINE_PLAIN,   /* "Name: message" */
+    LINE_STAMPED, /* "timestamp Name: message" */
+    LINE_SYSTEM   /* a timestamp without a name: a chat app's notice */
+};
+
+struct line {
+    size_t start, end;          /* the line without line end, outer spaces and direction marks */
+    size_t name_start, name_end; /* LINE_PLAIN, LINE_STAMPED: the name as written (trimmed) */
+    size_t msg;                 /* LINE_PLAIN, LINE_STAMPED: where the message starts (≤ end) */
+    enum line_kind kind;
+};
+
+/* ---- characters ----------------------------------------------------------------------------- */
+
+/* Decodes the code point at t[i] (the text is valid UTF-8) and stores its length in *n. */
+static uint32_t cp_at(const unsigned char *t, size_t i, size_t end, int *n)
+{
+    unsigned c = t[i];
+    int k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (i + (size_t)k > end) { /* cannot happen on valid UTF-8; stay in bounds anyway */
+        *n = 1;
+        return 0xFFFD;
+    }
+    *n = k;
+    if (k == 1)
+        return c;
+    uint32_t v = c & (0x3F >> (k - 1));
+    for (int j = 1; j < k; j++)
+        v = (v << 6) | (t[i + (size_t)j] & 0x3F);
+    return v;
+}
+
+/* Letters of the scripts names are written in, without a Unicode table: ASCII, Latin-1 and
+ * Latin Extended (not × ÷), Greek … Latin Extended Additional, kana and CJK, Hangul. */
+static int is_letter(uint32_t c)
+{
+    if (c < 0x80)
+        return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+    return (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) || (c >= 0x370 && c <= 0x1FFF) ||
+           (c >= 0x3040 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7A3);
+}
+
+/* A code point a plain speaker name may hold after its first letter. */
+static int is_name_char(uint32_t c)
+{
+    if (is_letter(c) || (c >= '0' && c <= '9') || (c >= 0x300 && c <= 0x36F) || c == 0x2019)
+        return 1;
+    return c == ' ' || c == '.' || c == '\'' || c == '-' || c == '_' || c == '(' || c == ')' || c == '&';
+}
+
+/* ASCII and Latin-1 letters to lower case, so "ANNA", "Anna" and "ZOË", "Zoë" are one speaker. */
+static uint32_t fold(uint32_t c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7))
+        return c + 0x20;
+    return c;
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Length of a mark that carries no text at t[i] (U+200E, U+200F, U+FEFF), else 0. WhatsApp for
+ * iOS puts U+200E before system lines and attachments. */
+static size_t mark_len(const unsigned char *t, size_t i, size_t end)
+{
+    if (i + 3 > end)
+        return 0;
+    if (t[i] == 0xE2 && t[i + 1] == 0x80 && (t[i + 2] == 0x8E || t[i + 2] == 0x8F))
+        return 3;
+    if (t[i] == 0xEF && t[i + 1] == 0xBB && t[i + 2] == 0xBF)
+        return 3;
+    return 0;
+}
+
+/* Skips spaces and marks from i; returns the first other byte's offset (≤ end). */
+static size_t skip_blank(const unsigned char *t, size_t i, size_t end)
+{
+    for (;;) {
+        size_t m;
+        if (i < end && is_space(t[i]))
+            i++;
+        else if ((m = mark_len(t, i, end)))
+            i += m;
+        else
+            return i;
+    }
+}
+
+/* ---- line classification -------------------------------------------------------------------- */
+
+/* Length of a timestamp character at t[i] (digits, / . , : - space, the letters of AM/PM, U+00A0
+ * and U+202F as WhatsApp writes "2:22\u202fPM"), else 0. */
+static size_t stamp_char(const unsigned char *t, size_t i, size_t end)
+{
+    unsigned c = t[i];
+    if ((c >= '0' && c <= '9') || strchr("/.,:- aApPmM", (int)c) != NULL)
+        return c ? 1 : 0;
+    if (c == 0xC2 && i + 1 < end && t[i + 1] == 0xA0)
+        return 2;
+    if (c == 0xE2 && i + 2 < end && t[i + 1] == 0x80 && t[i + 2] == 0xAF)
+        return 3;
+    return 0;
+}
+
+/* 1 when t[a..b) is all timestamp characters with a digit and a colon in it ("14:22"). */
+static int stamp_ok(const unsigned char *t, size_t a, size_t b)
+{
+    int digit = 0, colon = 0;
+    for (size_t i = a; i < b;) {
+        size_t k = stamp_char(t, i, b);
+        if (!k)
+            return 0;
+        digit |= t[i] >= '0' && t[i] <= '9';
+        colon |= t[i] == ':';
+        i += k;
+    }
+    return digit && colon;
+}
+
+/* Where the text after a timestamp prefix starts ("[stamp] " or "stamp - "), or 0 when the line
+ * has none. */
+static size_t after_stamp(const unsigned char *t, size_t s, size_t e)
+{
+    if (t[s] == '[') {
+        for (size_t i = s + 1; i < e && i - s <= STAMP_MAX; i++)
+            if (t[i] == ']') {
+                if (!stamp_ok(t, s + 1, i) || (i + 1 < e && !is_space(t[i + 1])))
+                    return 0;
+                return i + 1;
+            }
+        return 0;
+    }
+    if (t[s] < '0' || t[s] > '9')
+        return 0;
+    for (size_t i = s; i < e && i - s <= STAMP_MAX;) {
+        if (i + 2 < e && t[i] == ' ' && t[i + 1] == '-' && t[i + 2] == ' ')
+            return stamp_ok(t, s, i) ? i + 3 : 0;
+        size_t k = stamp_char(t, i, e);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 0;
+}
+
+/* Copies t[a..b) to out with runs of spaces and tabs made one space; returns its length, or -1
+ * when that is over DIALOGUE_SPEAKER_MAX. *words gets the word count. */
+static int normalise_name(const unsigned char *t, size_t a, size_t b, char out[DIALOGUE_SPEAKER_MAX + 1], int *words)
+{
+    int n = 0;
+    *words = 1;
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = t[i];
+        if (is_space(c)) {
+            if (n && out[n - 1] == ' ')
+                continue;
+            c = ' ';
+            ++*words;
+        }
+        if (n == DIALOGUE_SPEAKER_MAX)
+            return -1;
+        out[n++] = (char)c;
+    }
+    out[n] = 0;
+    return n;
+}
+
+/* 1 when the one-word name is a URL scheme ("http: …" is not someone speaking). */
+static int is_scheme(const char *name)
+{
+    static const char *const schemes[] = {"http", "https", "ftp", "ftps", "sftp", "mailto", "file", "tel", "data",
+                                          "ws", "wss", "www", NULL};
+    for (int i = 0; schemes[i]; i++) {
+        size_t k = strlen(schemes[i]);
+        size_t j = 0;
+        while (j < k && name[j] && (name[j] | 0x20) == schemes[i][j])
+            j++;
+        if (j == k && !name[k])
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the normalised name may be a speaker: stamped lines take any name of a few words,
+ * plain ones only a name-like one (see dialogue_parse()). */
+static int name_ok(const char *name, int len, int words, int stamped)
+{
+    const unsigned char *u = (const unsigned char *)name;
+    if (len <= 0 || words > (stamped ? DIALOGUE_STAMPED_SPEAKER_WORDS : DIALOGUE_SPEAKER_WORDS))
+        return 0;
+    if (stamped) {
+        for (int i = 0; i < len; i++)
+            if (u[i] < 0x20 || u[i] == 0x7F)
+                return 0;
+        return 1;
+    }
+    int n;
+    if (!is_letter(cp_at(u, 0, (size_t)len, &n)))
+        return 0;
+    for (int i = 0; i < len; i += n)
+        if (!is_name_char(cp_at(u, (size_t)i, (size_t)len, &n)))
+            return 0;
+    return words > 1 || !is_scheme(name);
+}
+
+/* Finds "Name:" at t[p..e): the first colon within reach, followed by a space or the line end
+ * (or the full-width colon U+FF1A). Fills the name and message fields of *l; 1 when found. */
+static int take_name(const unsigned char *t, size_t p, size_t e, int stamped, struct line *l)
+{
+    for (size_t i = p; i < e && i - p <= DIALOGUE_SPEAKER_MAX + 4; i++) {
+        size_t sep = 0;
+        if (t[i] == ':')
+            sep = (i + 1 == e || is_space(t[i + 1])) ? 1 : 0;
+        else if (t[i] == 0xEF && i + 2 < e && t[i + 1] == 0xBC && t[i + 2] == 0x9A)
+            sep = 3;
+        else
+            continue;
+        if (!sep)
+            return 0; /* "14:22", "http://…": a colon that does not end a name */
+        size_t ne = i;
+        while (ne > p && is_space(t[ne - 1]))
+            ne--;
+        char name[DIALOGUE_SPEAKER_MAX + 1];
+        int words, len = normalise_name(t, p, ne, name, &words);
+        if (!name_ok(name, len, words, stamped))
+            return 0;
+        l->name_start = p;
+        l->name_end = ne;
+        l->msg = skip_blank(t, i + sep, e);
+        return 1;
+    }
+    return 0;
+}
+
+/* Classifies the line t[s..e) (without its '\n'). */
+static void classify(const unsigned char *t, size_t s, size_t e, struct line *l)
+{
+    s = skip_blank(t, s, e);
+    while (e > s && is_space(t[e - 1]))
+        e--;
+    l->start = s;
+    l->end = e;
+    if (s == e) {
+        l->kind = LINE_BLANK;
+        return;
+    }
+    size_t p = after_stamp(t, s, e);
+    if (p) {
+        p = skip_blank(t, p, e);
+        l->kind = take_name(t, p, e, 1, l) ? LINE_STAMPED : LINE_SYSTEM;
+        return;
+    }
+    l->kind = take_name(t, s, e, 0, l) ? LINE_PLAIN : LINE_TEXT;
+}
+
+/* Reads the line at *pos into *l and moves *pos past it; 0 at the end of the text. */
+static int next_line(const unsigned char *t, size_t len, size_t *pos, struct line *l)
+{
+    if (*pos >= len)
+        return 0;
+    const unsigned char *nl = memchr(t + *pos, '\n', len - *pos);
+    size_t e = nl ? (size_t)(nl - t) : len;
+    classify(t, *pos, e, l);
+    *pos = nl ? e + 1 : len;
+    return 1;
+}
+
+/* ---- speakers ------------------------------------------------------------------------------- */
+
+/* The distinct speakers: names in d->speakers, found by case-folded name in an open-addressing
+ * table of indexes (+1; 0 is empty), with how many utterances each has. */
+struct speakers {
+    struct dialogue *d;
+    int cap;         /* of d->speakers and count */
+    int *count;      /* utterances by each speaker */
+    int *slot;       /* nslots entries */
+    size_t nslots;   /* a power of two, more than twice d->nspeakers */
+};
+
+static uint32_t name_hash(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s);
+    uint32_t h = 2166136261u;
+    int n;
+    for (size_t i = 0; i < len; i += (size_t)n) {
+        h ^= fold(cp_at(u, i, len, &n));
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int name_eq(const char *a, const char *b)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    size_t la = strlen(a), lb = strlen(b), i = 0, j = 0;
+    int n, m;
+    while (i < la && j < lb) {
+        if (fold(cp_at(x, i, la, &n)) != fold(cp_at(y, j, lb, &m)))
+            return 0;
+        i += (size_t)n;
+        j += (size_t)m;
+    }
+    return i == la && j == lb;
+}
+
+static int *slot_of(struct speakers *sp, const char *name)
+{
+    size_t mask = sp->nslots - 1, i = name_hash(name) & mask;
+    while (sp->slot[i] && !name_eq(sp->d->speakers[sp->slot[i] - 1], name))
+        i = (i + 1) & mask;
+    return &sp->slot[i];
+}
+
+static int grow_slots(struct speakers *sp)
+{
+    size_t old_n = sp->nslots;
+    int *old = sp->slot;
+    sp->nslots = old_n ? old_n * 2 : 64;
+    sp->slot = calloc(sp->nslots, sizeof *sp->slot);
+    if (!sp->slot) {
+        sp->slot = old;
+        sp->nslots = old_n;
+        return DP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i])
+            *slot_of(sp, sp->d->speakers[old[i] - 1]) = old[i];
+    free(old);
+    return DP_OK;
+}
+
+/* The index of the speaker named t[a..b) (spaces normalised), added when new. */
+static int speaker_index(struct speakers *sp, const unsigned char *t, size_t a, size_t b, int *idx)
+{
+    char name[DIALOGUE_SPEAKER_MAX + 1];
+    int words;
+    if (normalise_name(t, a, b, name, &words) < 0)
+        return DP_ERR_INTERNAL; /* classify() checked the length */
+    struct dialogue *d = sp->d;
+    if ((size_t)d->nspeakers * 2 + 2 > sp->nslots) {
+        int err = grow_slots(sp);
+        if (err)
+            return err;
+    }
+    int *s = slot_of(sp, name);
+    if (*s) {
+        *idx = *s - 1;
+        return DP_OK;
+    }
+    if (d->nspeakers == sp->cap) {
+        int cap = sp->cap ? sp->cap * 2 : 8;
+        char **names = realloc(d->speakers, (size_t)cap * sizeof *names);
+        if (!names)
+            return DP_ERR_NOMEM;
+        d->speakers = names;
+        int *count = realloc(sp->count, (size_t)cap * sizeof *count);
+        if (!count)
+            return DP_ERR_NOMEM;
+        sp->count = count;
+        sp->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return DP_ERR_NOMEM;
+    d->speakers[d->nspeakers] = copy;
+    sp->count[d->nspeakers] = 0;
+    *idx = d->nspeakers++;
+    *s = *idx + 1;
+    return DP_OK;
+}
+
+/* ---- utterances ----------------------------------------------------------------------------- */
+
+struct builder {
+    const unsigned char *t;
+    struct dialogue *d;
+    struct speakers sp;
+    int cap;           /* of d->u */
+    int speaker;       /* of the open utterance; -1: none open (before the first, after a system line) */
+    struct buf cur;    /* its text so far */
+    size_t cur_start;  /* its source range so far */
+    size_t cur_end;
+};
+
+/* Ends the text gathered in b->cur as one utterance of b->speaker (nothing when it is empty). */
+static int flush(struct builder *b)
+{
+    if (!b->cur.len)
+        return DP_OK;
+    struct dialogue *d = b->d;
+    if (d->n == DIALOGUE_MAX_UTTERANCES)
+        return DP_ERR_TOO_LARGE;
+    if (d->n == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        if (cap > DIALOGUE_MAX_UTTERANCES)
+            cap = DIALOGUE_MAX_UTTERANCES;
+        struct utterance *u = realloc(d->u, (size_t)cap * sizeof *u);
+        if (!u)
+            return DP_ERR_NOMEM;
+        d->u = u;
+        b->cap = cap;
+    }
+    struct utterance *u = &d->u[d->n];
+    u->speaker = d->speakers[b->speaker];
+    u->text = buf_steal(&b->cur, &u->len);
+    u->char_start = b->cur_start;
+    u->char_end = b->cur_end;
+    u->seq = d->n++;
+    b->sp.count[b->speaker]++;
+    buf_init(&b->cur, DIALOGUE_TEXT_MAX);
+    return DP_OK;
+}
+
+/* Where to end a piece of an over-long line t[a..): at the last space in its second half, else
+ * at the last character boundary within DIALOGUE_TEXT_MAX bytes. */
+static size_t cut_at(const unsigned char *t, size_t a)
+{
+    size_t end = a + DIALOGUE_TEXT_MAX;
+    while (end > a && (t[end] & 0xC0) == 0x80)
+        end--;
+    for (size_t i = end; i > a + DIALOGUE_TEXT_MAX / 2; i--)
+        if (t[i] == ' ' || t[i] == '\t')
+            return i;
+    return end;
+}
+
+/* Appends the source text t[a..e) (a line or the rest of one, trimmed) to the open utterance,
+ * splitting it into several when it would exceed DIALOGUE_TEXT_MAX. */
+static int add_text(struct builder *b, size_t a, size_t e)
+{
+    int err;
+    if (a >= e)
+        return DP_OK;
+    if (b->cur.len && b->cur.len + 1 + (e - a) > DIALOGUE_TEXT_MAX && (err = flush(b)))
+        return err;
+    while (e - a > DIALOGUE_TEXT_MAX) { /* one line over the cap: pieces of it */
+        size_t cut = cut_at(b->t, a), pe = cut;
+        while (pe > a && is_space(b->t[pe - 1]))
+            pe--;
+        b->cur_start = a;
+        b->cur_end = pe;
+        if ((err = buf_append(&b->cur, b->t + a, pe - a)) || (err = flush(b)))
+            return err;
+        a = cut;
+        while (a < e && is_space(b->t[a]))
+            a++;
+    }
+    if (!b->cur.len)
+        b->cur_start = a;
+    else if ((err = buf_append(&b->cur, "\n", 1)))
+        return err;
+    b->cur_end = e;
+    return buf_append(&b->cur, b->t + a, e - a);
+}
+
+/* Pass 2: builds the utterances of the text in the chosen mode. */
+static int build(struct builder *b, size_t len, int stamped_mode)
+{
+    struct line l;
+    size_t pos = 0;
+    int err = DP_OK;
+    while (!err && next_line(b->t, len, &pos, &l)) {
+        int starts = l.kind == LINE_STAMPED || (l.kind == LINE_PLAIN && !stamped_mode);
+        if (starts || l.kind == LINE_SYSTEM) {
+            if ((err = flush(b)))
+                break;
+            b->speaker = -1;
+        }
+        if (starts) {
+            err = speaker_index(&b->sp, b->t, l.name_start, l.name_end, &b->speaker);
+            if (!err)
+                err = add_text(b, l.msg, l.end);
+        } else if ((l.kind == LINE_TEXT || l.kind == LINE_PLAIN) && b->speaker >= 0) {
+            err = add_text(b, l.start, l.end);
+        }
+    }
+    return err ? err : flush(b);
+}
+
+/* The speaker rules of dialogue_parse(). */
+static int speakers_ok(const struct builder *b, int stamped_mode)
+{
+    const struct dialogue *d = b->d;
+    if (d->n < DIALOGUE_MIN_UTTERANCES || d->nspeakers < DIALOGUE_MIN_SPEAKERS)
+        return 0;
+    if (stamped_mode)
+        return 1;
+    long long repeated = 0;
+    for (int i = 0; i < d->nspeakers; i++)
+        if (b->sp.count[i] > 1)
+            repeated += b->sp.count[i];
+    return repeated * 3 >= (long long)d->n * 2;
+}
+
+void dialogue_cleanup(struct dialogue *d)
+{
+    for (int i = 0; i < d->n; i++)
+        free(d->u[i].text);
+    free(d->u);
+    for (int i = 0; i < d->nspeakers; i++)
+        free(d->speakers[i]);
+    free(d->speakers);
+    memset(d, 0, sizeof *d);
+}
+
+int dialogue_parse(const char *text, size_t len, struct dialogue *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *t = (const unsigned char *)text;
+    if (!len || memchr(t, 0, len) || !utf8_valid(text, len))
+        return DP_OK;
+
+    /* Pass 1: counts, the mode, the share of starting lines. */
+    uint64_t nonempty = 0, plain = 0, stamped = 0;
+    struct line l;
+    size_t pos = 0;
+    while (next_line(t, len, &pos, &l)) {
+        nonempty += l.kind != LINE_BLANK;
+        plain += l.kind == LINE_PLAIN;
+        stamped += l.kind == LINE_STAMPED || l.kind == LINE_SYSTEM;
+    }
+    int stamped_mode = stamped > 0 && stamped >= plain;
+    uint64_t starting = stamped_mode ? stamped : stamped + plain;
+    if (!nonempty || starting * 100 < nonempty * (stamped_mode ? DIALOGUE_MIN_SHARE_STAMPED : DIALOGUE_MIN_SHARE_PLAIN))
+        return DP_OK;
+
+    /* Pass 2. */
+    struct builder b = {.t = t, .d = out, .speaker = -1};
+    b.sp.d = out;
+    buf_init(&b.cur, DIALOGUE_TEXT_MAX);
+    int err = build(&b, len, stamped_mode);
+    int ok = !err && speakers_ok(&b, stamped_mode);
+    buf_cleanup(&b.cur);
+    free(b.sp.count);
+    free(b.sp.slot);
+    if (!ok)
+        dialogue_cleanup(out);
+    return err;
+}
