@@ -4,6 +4,7 @@
 #define DP_MEMORY_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct db;
 
@@ -15,6 +16,17 @@ struct db;
 #define MEMORY_MARK_OPEN "\u00ab"  /* «: highlight markers in snippets */
 #define MEMORY_MARK_CLOSE "\u00bb" /* » */
 
+/* Re-ranking knobs of search (process-wide; set at start from configuration):
+ *   score = relevance × (1 + importance_weight·(importance − 0.5))
+ *                     × (1 + recency_weight·2^(−age_days / recency_half_life_days))
+ * Defaults 0.1, 0 (off) and 30 days. */
+struct memory_tuning {
+    double importance_weight;
+    double recency_weight;
+    double recency_half_life_days;
+};
+void memory_tune(const struct memory_tuning *t);
+
 /* The JSON of one memory; DP_ERR_NOT_FOUND unless it belongs to avatar_id. */
 int memory_get(struct db *db, const char *avatar_id, const char *memory_id, json_t **out);
 
@@ -25,9 +37,20 @@ int memory_get(struct db *db, const char *avatar_id, const char *memory_id, json
 int memory_list(struct db *db, const char *avatar_id, const char *q, const char *cursor, long limit, json_t **items,
                 char **next_cursor, char *msg, size_t msglen);
 
+/* Where in a recording a memory was said: [start_ms, end_ms) of media media_id. */
+struct memory_source {
+    const char *media_id; /* NULL: the memory points at no recording */
+    int64_t start_ms, end_ms;
+};
+
 /* Adds a memory; kind: fact | utterance | passage | qa; importance in [0, 1]. */
 int memory_create(struct db *db, const char *avatar_id, const char *text, const char *kind, double importance,
                   const char *speaker, json_t **out);
+/* memory_create with a source (NULL or source->media_id NULL: none). The caller has checked the
+ * span (avatar/clip.h clip_source_read): the media belongs to avatar_id. */
+int memory_create_with_source(struct db *db, const char *avatar_id, const char *text, const char *kind,
+                              double importance, const char *speaker, const struct memory_source *source,
+                              json_t **out);
 
 /* Edits (NULL fields stay); the previous text is kept as a version. */
 int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,

@@ -9,6 +9,8 @@
 #include "auth/password.h"
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
+#include "brain/memory.h"
+#include "brain/memory_embed.h"
 #include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -17,7 +19,9 @@
 #include "core/procstats.h"
 #include "core/timeutil.h"
 #include "jobs/jobs.h"
+#include "net/http_client.h"
 #include "net/router.h"
+#include "providers/embed.h"
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
@@ -127,6 +131,23 @@ static int auth_setup(struct app *app)
     return 0;
 }
 
+/* Memory search and its vectors: the embedding provider and the re-ranking knobs. */
+static int brain_setup(struct app *app)
+{
+    const struct config *c = &app->cfg;
+    struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
+    char msg[256];
+    if (http_client_global_init() || embed_configure(&ec, msg, sizeof msg)) {
+        DP_LOG(LOG_ERROR, "[serve] %s", msg);
+        return 1;
+    }
+    struct memory_tuning t = {c->search_importance_weight / 100.0, c->search_recency_weight / 100.0,
+                              (double)c->search_recency_half_life};
+    memory_tune(&t);
+    memory_embed_register();
+    return 0;
+}
+
 /* Applies migrations at start; a lock in db_migrate keeps concurrent starts from racing. */
 static int migrate_at_start(struct app *app)
 {
@@ -164,7 +185,7 @@ int cli_serve(int argc, char **argv)
     int exit_code = 1;
     if (auth_setup(app))
         goto out_config;
-    if (migrate_at_start(app))
+    if (migrate_at_start(app) || brain_setup(app))
         goto out_config;
     if (blob_store_open(&app->blobs, app->blob_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
@@ -265,6 +286,7 @@ out_pool:
 out_blobs:
     blob_store_close(app->blobs);
 out_config:
+    embed_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);
     DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);

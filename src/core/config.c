@@ -54,6 +54,18 @@ static const struct setting settings[] = {
     {"job-workers", SET_LONG, OFF(job_workers), "1", 1, 64, "background job worker threads"},
     {"job-lease", SET_LONG, OFF(job_lease), "60", 1, 3600,
      "seconds a claimed job is leased; renewed while it runs, re-run by another worker if its process dies"},
+    {"embed-provider", SET_STR, OFF(embed_provider), "none", 0, 0,
+     "memory vectors: none (text search only) | openai (any OpenAI-compatible /embeddings API)"},
+    {"embed-url", SET_STR, OFF(embed_url), "", 0, 0, "base URL of the embeddings API, e.g. http://127.0.0.1:11434/v1"},
+    {"embed-model", SET_STR, OFF(embed_model), "", 0, 0, "embedding model name sent to the API"},
+    {"embed-api-key", SET_STR, OFF(embed_api_key), "", 0, 0, "bearer key of the embeddings API (prefer the env variable)"},
+    {"embed-timeout", SET_LONG, OFF(embed_timeout), "10000", 100, 600000, "milliseconds an embeddings call may take"},
+    {"search-importance-weight", SET_LONG, OFF(search_importance_weight), "10", 0, 1000,
+     "percent a memory's importance (0-1) moves its search score: score x (1 + w(importance - 0.5))"},
+    {"search-recency-weight", SET_LONG, OFF(search_recency_weight), "0", 0, 1000,
+     "percent boost of a brand-new memory over an old one in search (0 = recency ignored)"},
+    {"search-recency-half-life", SET_LONG, OFF(search_recency_half_life), "30", 1, 36500,
+     "days after which a memory's recency boost has halved"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

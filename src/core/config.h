@@ -33,6 +33,14 @@ struct config {
     long api_rate;          /* API requests per second per user (burst: 5 s worth) */
     long job_workers;       /* job worker threads */
     long job_lease;         /* seconds a claimed job is leased (renewed while its handler runs) */
+    char *embed_provider;   /* none | openai */
+    char *embed_url;        /* base URL of an OpenAI-compatible API */
+    char *embed_model;
+    char *embed_api_key;    /* never logged */
+    long embed_timeout;     /* ms per embeddings call */
+    long search_importance_weight; /* percent */
+    long search_recency_weight;    /* percent */
+    long search_recency_half_life; /* days */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

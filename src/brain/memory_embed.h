@@ -1,0 +1,20 @@
+/* Vectors for memories: made right after a manual write, and by the memory.embed job for
+ * everything else (ingested passages, imports, a change of model, a provider that was down). */
+#ifndef DP_MEMORY_EMBED_H
+#define DP_MEMORY_EMBED_H
+
+struct db;
+
+/* Gives memory_id (of avatar_id) its vector now; when the provider fails, queues the
+ * memory.embed job instead. A no-op without an embedding provider. Never fails the write:
+ * the memory is stored either way, and searchable by text meanwhile. */
+void memory_embed_after_write(struct db *db, const char *avatar_id, const char *memory_id);
+
+/* Queues the memory.embed job for avatar_id (at most once a minute per avatar and process). */
+void memory_embed_backfill(struct db *db, const char *avatar_id);
+
+/* Registers the memory.embed job kind: {"avatar_id"} → vectors for every memory of the avatar
+ * that lacks one of the current model, 64 at a time. */
+void memory_embed_register(void);
+
+#endif

@@ -1,0 +1,19 @@
+/* Shared by the memory store's files (memory.c: rows and edits; memory_search.c: listing and
+ * search). Not for use outside brain/. */
+#ifndef DP_MEMORY_IMPL_H
+#define DP_MEMORY_IMPL_H
+
+#include <jansson.h>
+
+struct db_rows;
+
+/* The columns memory_from_row reads, in its order, from `memories m`. */
+#define MEMORY_COLUMNS                                                                                              \
+    "m.id, m.kind, m.text, m.media_id, m.start_ms, m.end_ms, m.char_start, m.char_end, m.page, m.speaker, "       \
+    "m.importance, m.version, m.created_at, m.updated_at"
+#define MEMORY_NCOLS 14
+
+/* The public JSON of the memory in row i (selected with MEMORY_COLUMNS). */
+json_t *memory_from_row(const struct db_rows *r, int i);
+
+#endif

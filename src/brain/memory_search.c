@@ -1,0 +1,590 @@
+/* Listing and searching an avatar's memories.
+ *
+ * Search is hybrid. The text engine (SQLite FTS5 / PostgreSQL full text) picks up to a window of
+ * candidates; they are ranked here, the same on both backends and with this avatar's statistics
+ * only: memories holding more of the query's content words first, then BM25 (k1 1.2, b 0.75).
+ * When an embedding provider is configured, the query's vector is compared with every vector
+ * of the avatar (vectors.c) and the two rankings are fused by reciprocal rank fusion
+ * (1/(60 + rank) summed over the lists a memory appears in). Finally each relevance is scaled:
+ *
+ *     score = relevance × (1 + Wi·(importance − 0.5)) × (1 + Wr·2^(−age_days / H))
+ *
+ * Wi (search-importance-weight), Wr (search-recency-weight) and H (search-recency-half-life)
+ * are configuration; see memory_tune(). Scores are "higher is better", comparable within one
+ * result list. Highlights are made here (not by the engines: snippet()/ts_headline cost more
+ * than the whole ranking when run over every candidate). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain/memory.h"
+#include "brain/memory_embed.h"
+#include "brain/memory_impl.h"
+#include "brain/vectors.h"
+#include "brain/words.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/utf8.h"
+#include "providers/embed.h"
+#include "store/db.h"
+
+#define RRF_K 60.0
+#define HIGHLIGHT_WORDS 24
+
+static struct memory_tuning tuning = {0.1, 0.0, 30.0};
+
+void memory_tune(const struct memory_tuning *t)
+{
+    tuning = *t;
+}
+
+/* The words of a query: up to MEMORY_QUERY_TERMS, stop words left out unless the query is
+ * made of nothing else, each with a light stem ("planted" meets "planting", "trees" "tree"). */
+struct qwords {
+    int n;
+    const unsigned char *s[MEMORY_QUERY_TERMS];
+    size_t len[MEMORY_QUERY_TERMS];
+    size_t stem[MEMORY_QUERY_TERMS];
+};
+
+static size_t light_stem(const unsigned char *s, size_t len)
+{
+    if (len > 5 && s[len - 3] == 'i' && s[len - 2] == 'n' && s[len - 1] == 'g')
+        return len - 3;
+    if (len > 4 && s[len - 2] == 'e' && (s[len - 1] == 'd' || s[len - 1] == 's'))
+        return len - 2;
+    if (len > 3 && s[len - 1] == 's')
+        return len - 1;
+    return len;
+}
+
+/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words out. */
+static void split_words(const char *q, int keep_stop, struct qwords *w)
+{
+    w->n = 0;
+    size_t l;
+    for (const unsigned char *p = (const unsigned char *)q; *p && w->n < MEMORY_QUERY_TERMS;) {
+        while (*p && !words_is_word_char(words_decode(p, &l)))
+            p += l;
+        const unsigned char *s = p;
+        while (*p && words_is_word_char(words_decode(p, &l)))
+            p += l;
+        size_t len = (size_t)(p - s);
+        /* Words are kept whole (a cut could split a character or miss the word); absurdly long
+         * ones are dropped. */
+        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && words_is_stop((const char *)s, len)))
+            continue;
+        w->s[w->n] = s;
+        w->len[w->n] = len;
+        w->stem[w->n] = light_stem(s, len);
+        w->n++;
+    }
+}
+
+static void query_words(const char *q, struct qwords *w)
+{
+    split_words(q, 0, w);
+    if (w->n == 0)
+        split_words(q, 1, w);
+}
+
+static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; i < w->n; i++) {
+        /* FTS5 takes each term quoted (no operators from the user); tsquery takes each term in
+         * single quotes joined by | (only word characters are inside, so nothing breaks out). */
+        if (at + w->len[i] + 8 >= cap)
+            return i;
+        if (i)
+            at += (size_t)snprintf(out + at, cap - at, postgres ? " | " : " OR ");
+        at += (size_t)snprintf(out + at, cap - at, postgres ? "'%.*s'" : "\"%.*s\"", (int)w->len[i],
+                               (const char *)w->s[i]);
+    }
+    return w->n;
+}
+
+int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!utf8_valid(q, strlen(q)))
+        return 0;
+    struct qwords w;
+    query_words(q, &w);
+    return build_expr(&w, postgres, out, cap);
+}
+
+/* 1 when the text word [t, t+n) starts with the query word's stem [q, q+stem), compared
+ * without case and diacritics. */
+static int starts_with_stem(const unsigned char *t, size_t n, const unsigned char *q, size_t stem)
+{
+    size_t i = 0, j = 0, lt, lq;
+    while (j < stem) {
+        if (i >= n || words_fold(words_decode(t + i, &lt)) != words_fold(words_decode(q + j, &lq)))
+            return 0;
+        i += lt;
+        j += lq;
+    }
+    return 1;
+}
+
+/* Which query word (index) the text word [t, t+n) matches, or -1. */
+static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
+{
+    for (int i = 0; i < w->n; i++)
+        if (starts_with_stem(t, n, w->s[i], w->stem[i]))
+            return i;
+    return -1;
+}
+
+/* For each query word, its occurrences in text; and text's length in words. */
+static void term_counts(const struct qwords *w, const char *text, int tf[MEMORY_QUERY_TERMS], int *doclen)
+{
+    size_t l;
+    memset(tf, 0, sizeof(int) * MEMORY_QUERY_TERMS);
+    *doclen = 0;
+    for (const unsigned char *t = (const unsigned char *)text; *t;) {
+        while (*t && !words_is_word_char(words_decode(t, &l)))
+            t += l;
+        const unsigned char *s = t;
+        while (*t && words_is_word_char(words_decode(t, &l)))
+            t += l;
+        if (t == s)
+            break;
+        (*doclen)++;
+        int m = match_word(w, s, (size_t)(t - s));
+        if (m >= 0)
+            tf[m]++;
+    }
+}
+
+/* A snippet of text: up to HIGHLIGHT_WORDS words around the first stretch richest in query
+ * words, each matching word between MEMORY_MARK_OPEN/CLOSE, "…" where text was cut. */
+static char *highlight(const struct qwords *w, const char *text)
+{
+    enum { MAXW = 4096 };
+    size_t l, nw = 0;
+    struct word {
+        const char *s, *e;
+        int m;
+    } *words = malloc(MAXW * sizeof *words);
+    if (!words)
+        return NULL;
+    for (const unsigned char *t = (const unsigned char *)text; *t && nw < MAXW;) {
+        while (*t && !words_is_word_char(words_decode(t, &l)))
+            t += l;
+        const unsigned char *s = t;
+        while (*t && words_is_word_char(words_decode(t, &l)))
+            t += l;
+        if (t == s)
+            break;
+        words[nw].s = (const char *)s;
+        words[nw].e = (const char *)t;
+        words[nw].m = match_word(w, s, (size_t)(t - s)) >= 0;
+        nw++;
+    }
+    /* The window of HIGHLIGHT_WORDS words with the most matches (the first such). */
+    size_t best = 0, start = 0;
+    int have = 0, most = -1;
+    for (size_t i = 0; i < nw; i++) {
+        have += words[i].m;
+        if (i >= HIGHLIGHT_WORDS)
+            have -= words[i - HIGHLIGHT_WORDS].m;
+        size_t from = i + 1 >= HIGHLIGHT_WORDS ? i + 1 - HIGHLIGHT_WORDS : 0;
+        if (have > most) {
+            most = have;
+            best = from;
+        }
+    }
+    /* Start a few words before the first match of the window, for context. */
+    for (start = best; start < nw && start < best + HIGHLIGHT_WORDS && !words[start].m; start++)
+        ;
+    start = start >= best + 3 ? start - 3 : best;
+    if (start + HIGHLIGHT_WORDS > nw)
+        start = nw > HIGHLIGHT_WORDS ? nw - HIGHLIGHT_WORDS : 0;
+    size_t end = start + HIGHLIGHT_WORDS < nw ? start + HIGHLIGHT_WORDS : nw;
+    size_t cap = strlen(text) + 8 * HIGHLIGHT_WORDS + 16;
+    char *out = malloc(cap), *o = out;
+    if (!out) {
+        free(words);
+        return NULL;
+    }
+    const char *from = start == 0 ? text : words[start].s;
+    if (start > 0)
+        o += sprintf(o, "\u2026");
+    for (size_t i = start; i < end; i++) {
+        memcpy(o, from, (size_t)(words[i].s - from)); /* the separator before the word */
+        o += words[i].s - from;
+        if (words[i].m)
+            o += sprintf(o, MEMORY_MARK_OPEN);
+        memcpy(o, words[i].s, (size_t)(words[i].e - words[i].s));
+        o += words[i].e - words[i].s;
+        if (words[i].m)
+            o += sprintf(o, MEMORY_MARK_CLOSE);
+        from = words[i].e;
+    }
+    if (end < nw || nw == MAXW)
+        o += sprintf(o, "\u2026");
+    else {
+        size_t rest = strlen(from);
+        memcpy(o, from, rest); /* trailing punctuation */
+        o += rest;
+    }
+    *o = 0;
+    free(words);
+    return out;
+}
+
+/* The avatar's memory revision (bumped by every change to its memories). */
+static int memory_rev(struct db *db, const char *avatar_id, int64_t *rev)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT memory_rev FROM avatars WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    *rev = r->nrows ? db_rows_int(r, 0, 0) : 0;
+    db_rows_free(r);
+    return DP_OK;
+}
+
+/* How many memories the avatar has, cached per revision (a COUNT over 100k rows would cost more
+ * than the whole search). */
+#define COUNT_SLOTS 64
+static struct {
+    char avatar[ID_LEN];
+    int64_t rev, count;
+} counts[COUNT_SLOTS];
+static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t memory_count(struct db *db, const char *avatar_id, int64_t rev)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = avatar_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    int slot = (int)(h % COUNT_SLOTS);
+    int64_t n = -1;
+    pthread_mutex_lock(&counts_lock);
+    if (!strcmp(counts[slot].avatar, avatar_id) && counts[slot].rev == rev)
+        n = counts[slot].count;
+    pthread_mutex_unlock(&counts_lock);
+    if (n >= 0)
+        return n;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    if (db_query(db, "SELECT COUNT(*) FROM memories WHERE avatar_id = ?", p, 1, &r))
+        return 0;
+    n = db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    pthread_mutex_lock(&counts_lock);
+    snprintf(counts[slot].avatar, ID_LEN, "%s", avatar_id);
+    counts[slot].rev = rev;
+    counts[slot].count = n;
+    pthread_mutex_unlock(&counts_lock);
+    return n;
+}
+
+/* One search result before it is fetched: from the text list, the vector list or both. */
+struct hit {
+    char id[ID_LEN];
+    int text_rank, vec_rank; /* 1-based; 0 = not in that list */
+    int words;               /* distinct query words it holds */
+    double bm25, relevance, score, importance;
+    int64_t created_ms;
+};
+
+static int cmp_text(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    if (x->words != y->words)
+        return y->words - x->words;
+    if (x->bm25 != y->bm25)
+        return x->bm25 < y->bm25 ? 1 : -1;
+    return x->text_rank - y->text_rank; /* the engine's order */
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return strcmp(x->id, y->id);
+}
+
+/* Text candidates, ranked (text_rank set, best first) into *hits / *n. */
+static int text_candidates(struct db *db, const char *avatar_id, const struct qwords *w, int64_t rev, long window,
+                           struct hit **hits, int *n)
+{
+    int pg = db_dialect(db) == DB_POSTGRES;
+    char expr[MEMORY_QUERY_MAX * 2 + 256];
+    build_expr(w, pg, expr, sizeof expr);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(expr), DB_TEXT(avatar_id), DB_INT(window)};
+    int err = pg ? db_query(db,
+                            "SELECT m.id, m.text, m.importance, m.created_at FROM memories m, "
+                            "to_tsquery('english', ?) q WHERE m.avatar_id = ? AND m.tsv @@ q "
+                            "ORDER BY ts_rank_cd(m.tsv, q) DESC, m.id LIMIT ?",
+                            p, 3, &r)
+                 : db_query(db,
+                            "SELECT m.id, m.text, m.importance, m.created_at FROM memories_fts JOIN memories m "
+                            "ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ? AND m.avatar_id = ? "
+                            "ORDER BY bm25(memories_fts), m.id LIMIT ?",
+                            p, 3, &r);
+    if (err)
+        return err;
+    struct hit *h = calloc((size_t)r->nrows + 1, sizeof *h);
+    int (*tf)[MEMORY_QUERY_TERMS] = calloc((size_t)r->nrows + 1, sizeof *tf);
+    int *dl = calloc((size_t)r->nrows + 1, sizeof *dl);
+    if (!h || !tf || !dl) {
+        free(h);
+        free(tf);
+        free(dl);
+        db_rows_free(r);
+        return DP_ERR_NOMEM;
+    }
+    int df[MEMORY_QUERY_TERMS] = {0};
+    double total_len = 0;
+    for (int i = 0; i < r->nrows; i++) {
+        term_counts(w, db_rows_text(r, i, 1), tf[i], &dl[i]);
+        total_len += dl[i];
+        for (int t = 0; t < w->n; t++)
+            df[t] += tf[i][t] > 0;
+    }
+    double ndocs = (double)memory_count(db, avatar_id, rev);
+    if (ndocs < r->nrows)
+        ndocs = r->nrows;
+    double avgdl = r->nrows && total_len > 0 ? total_len / r->nrows : 1;
+    for (int i = 0; i < r->nrows; i++) {
+        snprintf(h[i].id, ID_LEN, "%s", db_rows_text(r, i, 0));
+        h[i].text_rank = i + 1;
+        h[i].importance = db_rows_real(r, i, 2);
+        time_parse_rfc3339(db_rows_text(r, i, 3), &h[i].created_ms);
+        for (int t = 0; t < w->n; t++) {
+            if (!tf[i][t])
+                continue;
+            h[i].words++;
+            double idf = log(1.0 + (ndocs - df[t] + 0.5) / (df[t] + 0.5));
+            h[i].bm25 += idf * tf[i][t] * 2.2 / (tf[i][t] + 1.2 * (0.25 + 0.75 * dl[i] / avgdl));
+        }
+    }
+    free(tf);
+    free(dl);
+    *n = r->nrows;
+    db_rows_free(r);
+    qsort(h, (size_t)*n, sizeof *h, cmp_text);
+    for (int i = 0; i < *n; i++)
+        h[i].text_rank = i + 1;
+    *hits = h;
+    return DP_OK;
+}
+
+static unsigned id_hash(const char *id)
+{
+    unsigned h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h;
+}
+
+/* Adds the vector ranking of q to hits (room for *n + k): memories already there get their
+ * vector rank, others are appended. No embedder, or a failing one: text only. */
+static void add_vector_hits(struct db *db, const char *avatar_id, const char *q, int64_t rev, int k, struct hit *hits,
+                            int *n)
+{
+    struct embedder *e = embed_current();
+    if (!e)
+        return;
+    float *qv = NULL;
+    int dims = 0;
+    char why[200];
+    if (embed_one(e, q, &qv, &dims, why, sizeof why)) {
+        DP_LOG(LOG_WARN, "[memory] search falls back to text only: %s", why);
+        return;
+    }
+    struct vec_hit *vh = malloc((size_t)k * sizeof *vh);
+    int nv = 0, missing = 0;
+    if (!vh || vectors_search(db, avatar_id, rev, e->model, qv, dims, k, vh, &nv, &missing))
+        nv = 0;
+    free(qv);
+    if (missing)
+        memory_embed_backfill(db, avatar_id);
+    /* A small open-addressing table from id to hit (at most 2 × window entries). */
+    enum { TABLE = 4096 };
+    static _Thread_local int table[TABLE];
+    memset(table, -1, sizeof table);
+    for (int i = 0; i < *n; i++) {
+        unsigned s = id_hash(hits[i].id) % TABLE;
+        while (table[s] >= 0)
+            s = (s + 1) % TABLE;
+        table[s] = i;
+    }
+    for (int j = 0; j < nv; j++) {
+        unsigned s = id_hash(vh[j].id) % TABLE;
+        while (table[s] >= 0 && strcmp(hits[table[s]].id, vh[j].id))
+            s = (s + 1) % TABLE;
+        if (table[s] < 0) {
+            struct hit *h = &hits[*n];
+            memset(h, 0, sizeof *h);
+            memcpy(h->id, vh[j].id, ID_LEN);
+            h->importance = vh[j].importance;
+            h->created_ms = vh[j].created_ms;
+            table[s] = (*n)++;
+        }
+        hits[table[s]].vec_rank = j + 1;
+    }
+    free(vh);
+}
+
+static void score_hits(struct hit *hits, int n, int fused)
+{
+    double now = (double)time_now_ms();
+    for (int i = 0; i < n; i++) {
+        struct hit *h = &hits[i];
+        if (fused)
+            h->relevance = (h->text_rank ? 1.0 / (RRF_K + h->text_rank) : 0) +
+                           (h->vec_rank ? 1.0 / (RRF_K + h->vec_rank) : 0);
+        else /* words held first, then BM25 squashed into [0, 1): the text order, as a number */
+            h->relevance = h->words + h->bm25 / (1.0 + h->bm25);
+        double age_days = (now - (double)h->created_ms) / 86400000.0;
+        double fresh = tuning.recency_half_life_days > 0 && age_days >= 0
+                           ? pow(2.0, -age_days / tuning.recency_half_life_days)
+                           : 0;
+        h->score = h->relevance * (1 + tuning.importance_weight * (h->importance - 0.5)) *
+                   (1 + tuning.recency_weight * fresh);
+    }
+    qsort(hits, (size_t)n, sizeof *hits, cmp_score);
+}
+
+/* The full rows of hits[from..to) as JSON items, in that order, with score and highlight. */
+static int fetch_page(struct db *db, const char *avatar_id, const struct qwords *w, const struct hit *hits, int from,
+                      int to, json_t *items)
+{
+    if (from >= to)
+        return DP_OK;
+    char sql[1024 + 4 * MEMORY_SEARCH_WINDOW];
+    int at = snprintf(sql, sizeof sql, "SELECT " MEMORY_COLUMNS " FROM memories m WHERE m.avatar_id = ? AND m.id IN (");
+    struct db_val *p = calloc((size_t)(to - from) + 1, sizeof *p);
+    if (!p)
+        return DP_ERR_NOMEM;
+    p[0] = DB_TEXT(avatar_id);
+    for (int i = from; i < to; i++) {
+        at += snprintf(sql + at, sizeof sql - (size_t)at, i > from ? ",?" : "?");
+        p[i - from + 1] = DB_TEXT(hits[i].id);
+    }
+    snprintf(sql + at, sizeof sql - (size_t)at, ")");
+    struct db_rows *r;
+    int err = db_query(db, sql, p, to - from + 1, &r);
+    free(p);
+    if (err)
+        return err;
+    for (int i = from; i < to; i++)
+        for (int row = 0; row < r->nrows; row++) {
+            if (strcmp(db_rows_text(r, row, 0), hits[i].id) != 0)
+                continue;
+            json_t *m = memory_from_row(r, row);
+            char *hl = highlight(w, db_rows_text(r, row, 2));
+            json_object_set_new(m, "score", json_real(hits[i].score));
+            json_object_set_new(m, "highlight", json_string(hl ? hl : ""));
+            free(hl);
+            json_array_append_new(items, m);
+            break;
+        }
+    db_rows_free(r);
+    return DP_OK;
+}
+
+static int list_plain(struct db *db, const char *avatar_id, const char *cursor, long limit, json_t **items,
+                      char **next_cursor)
+{
+    char sql[384];
+    snprintf(sql, sizeof sql, "SELECT " MEMORY_COLUMNS " FROM memories m WHERE m.avatar_id = ?%s ORDER BY m.id LIMIT ?",
+             cursor ? " AND m.id > ?" : "");
+    struct db_val p[3] = {DB_TEXT(avatar_id)};
+    int np = 1;
+    if (cursor)
+        p[np++] = DB_TEXT(cursor);
+    p[np++] = DB_INT(limit);
+    struct db_rows *r;
+    int err = db_query(db, sql, p, np, &r);
+    if (err)
+        return err;
+    *items = json_array();
+    for (int i = 0; i < r->nrows; i++)
+        json_array_append_new(*items, memory_from_row(r, i));
+    if (r->nrows == limit)
+        *next_cursor = strdup(db_rows_text(r, r->nrows - 1, 0));
+    db_rows_free(r);
+    return DP_OK;
+}
+
+int memory_list(struct db *db, const char *avatar_id, const char *q, const char *cursor, long limit, json_t **items,
+                char **next_cursor, char *msg, size_t msglen)
+{
+    *next_cursor = NULL;
+    if (!q)
+        return list_plain(db, avatar_id, cursor, limit, items, next_cursor);
+    if (strlen(q) > MEMORY_QUERY_MAX) {
+        snprintf(msg, msglen, "q is longer than %d bytes", MEMORY_QUERY_MAX);
+        return DP_ERR_INVALID;
+    }
+    if (!utf8_valid(q, strlen(q))) {
+        snprintf(msg, msglen, "q is not valid UTF-8");
+        return DP_ERR_INVALID;
+    }
+    struct qwords w;
+    query_words(q, &w);
+    if (w.n == 0) {
+        snprintf(msg, msglen, "q has no word to search for");
+        return DP_ERR_INVALID;
+    }
+    /* Search pages by offset: the cursor is "o<offset>". */
+    long offset = 0;
+    if (cursor) {
+        char *end;
+        offset = cursor[0] == 'o' ? strtol(cursor + 1, &end, 10) : -1;
+        if (cursor[0] != 'o' || !cursor[1] || *end || offset < 0 || offset > MEMORY_SEARCH_WINDOW) {
+            snprintf(msg, msglen, "cursor is not valid");
+            return DP_ERR_INVALID;
+        }
+    }
+    long window = offset + limit + 100;
+    if (window > MEMORY_SEARCH_WINDOW)
+        window = MEMORY_SEARCH_WINDOW;
+    int64_t rev;
+    struct hit *hits = NULL;
+    int n = 0;
+    int err = memory_rev(db, avatar_id, &rev);
+    if (!err)
+        err = text_candidates(db, avatar_id, &w, rev, window, &hits, &n);
+    if (err)
+        return err;
+    int fused = 0;
+    if (embed_current()) {
+        struct hit *more = realloc(hits, ((size_t)n + (size_t)window + 1) * sizeof *hits);
+        if (!more) {
+            free(hits);
+            return DP_ERR_NOMEM;
+        }
+        hits = more;
+        add_vector_hits(db, avatar_id, q, rev, (int)window, hits, &n);
+        for (int i = 0; i < n && !fused; i++)
+            fused = hits[i].vec_rank > 0;
+    }
+    score_hits(hits, n, fused);
+    *items = json_array();
+    long to = offset + limit < n ? offset + limit : n;
+    err = fetch_page(db, avatar_id, &w, hits, (int)(offset < n ? offset : n), (int)to, *items);
+    if (!err && offset + limit < n) {
+        char next[32];
+        snprintf(next, sizeof next, "o%ld", offset + limit);
+        *next_cursor = strdup(next);
+    }
+    free(hits);
+    if (err)
+        json_decref(*items);
+    return err;
+}

@@ -1,0 +1,18 @@
+/* Words as the memory search and the recall brain see them: Unicode-aware word characters and
+ * the English function words that say nothing about a topic. */
+#ifndef DP_WORDS_H
+#define DP_WORDS_H
+
+#include <stddef.h>
+
+/* The code point at p (valid UTF-8 assumed; callers check), its byte length in *len. */
+unsigned words_decode(const unsigned char *p, size_t *len);
+/* Letters and digits of any script are word characters; punctuation and spaces are not. */
+int words_is_word_char(unsigned cp);
+/* cp lower-cased and without diacritics, for Latin, Greek and Cyrillic letters ("É" → "e",
+ * "Ü" → "u", "Ά" → "α"); other code points as they are. */
+unsigned words_fold(unsigned cp);
+/* 1 when w[0..len) is an English stop word ("the", "did", "you" …), compared case-insensitively. */
+int words_is_stop(const char *w, size_t len);
+
+#endif

@@ -1,0 +1,81 @@
+/* The process-wide embedder and the calls every provider shares: circuit breaker, normalising. */
+#include "providers/embed.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "jobs/jobs.h"
+
+static struct embedder *current;
+
+int embed_configure(const struct embed_config *cfg, char *msg, size_t msglen)
+{
+    embed_shutdown();
+    if (!cfg->provider || !*cfg->provider || !strcmp(cfg->provider, "none"))
+        return DP_OK;
+    if (strcmp(cfg->provider, "openai") != 0) {
+        snprintf(msg, msglen, "embed-provider must be none or openai, not \"%s\"", cfg->provider);
+        return DP_ERR_INVALID;
+    }
+    if (!cfg->url || !*cfg->url || !cfg->model || !*cfg->model) {
+        snprintf(msg, msglen, "embed-provider openai needs embed-url and embed-model");
+        return DP_ERR_INVALID;
+    }
+    int err = embed_openai_new(cfg, &current);
+    if (err)
+        snprintf(msg, msglen, "cannot set up the embedding provider: %s", dp_strerror(err));
+    else
+        DP_LOG(LOG_INFO, "[embed] %s model %s at %s", cfg->provider, cfg->model, cfg->url);
+    return err;
+}
+
+struct embedder *embed_current(void)
+{
+    return current;
+}
+
+void embed_shutdown(void)
+{
+    if (current)
+        current->ops->destroy(current);
+    current = NULL;
+}
+
+void embed_normalize(float *v, int dims)
+{
+    double sum = 0;
+    for (int i = 0; i < dims; i++)
+        sum += (double)v[i] * v[i];
+    if (sum <= 0)
+        return;
+    float scale = (float)(1.0 / sqrt(sum));
+    for (int i = 0; i < dims; i++)
+        v[i] *= scale;
+}
+
+int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
+               size_t whylen)
+{
+    char name[160];
+    snprintf(name, sizeof name, "embed:%s", e->ops->name);
+    /* Five failures in a row open the breaker for 30 s: searches fall back to text at once
+     * instead of each waiting for a timeout. */
+    struct circuit *c = circuit_get(name, 5, 30000);
+    if (c && !circuit_allow(c)) {
+        snprintf(why, whylen, "the embedding provider is failing; retrying later");
+        return DP_ERR_UNAVAILABLE;
+    }
+    int err = e->ops->embed(e, texts, n, vecs, dims, why, whylen);
+    if (c)
+        circuit_record(c, err == DP_OK || err == DP_ERR_INVALID);
+    return err;
+}
+
+int embed_one(struct embedder *e, const char *text, float **vec, int *dims, char *why, size_t whylen)
+{
+    return embed_many(e, &text, 1, vec, dims, why, whylen);
+}

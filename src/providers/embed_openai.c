@@ -1,0 +1,123 @@
+/* Embeddings from an OpenAI-compatible API (OpenAI, Ollama, vLLM, llama.cpp server, LocalAI…):
+ * POST {base}/embeddings {model, input:[…]} → {data:[{index, embedding:[…]}]}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "net/http_client.h"
+#include "providers/embed.h"
+
+#define ANSWER_MAX (64u << 20) /* 64 texts × 8192 dims of JSON numbers fit */
+
+struct embed_openai {
+    struct embedder base;
+    char *url; /* …/embeddings */
+    char *key;
+    long timeout_ms;
+};
+
+static int fail(char *why, size_t whylen, int err, const char *fmt, const char *arg)
+{
+    snprintf(why, whylen, fmt, arg);
+    return err;
+}
+
+/* Checks one data item and copies its vector into row (dims known) or sets *dims (first). */
+static int take_vector(json_t *item, int n, float *vecs, int *dims, char *why, size_t whylen)
+{
+    json_t *index = json_object_get(item, "index"), *emb = json_object_get(item, "embedding");
+    if (!json_is_integer(index) || json_integer_value(index) < 0 || json_integer_value(index) >= n ||
+        !json_is_array(emb))
+        return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer is not an embeddings list");
+    size_t d = json_array_size(emb);
+    if (d == 0 || d > EMBED_DIMS_MAX || (size_t)*dims != d)
+        return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vectors have no or mixed sizes");
+    float *row = vecs + (size_t)json_integer_value(index) * d;
+    size_t i;
+    json_t *x;
+    json_array_foreach(emb, i, x)
+    {
+        if (!json_is_number(x))
+            return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vector holds a non-number");
+        row[i] = (float)json_number_value(x);
+    }
+    embed_normalize(row, (int)d);
+    return DP_OK;
+}
+
+static int openai_embed(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
+                        size_t whylen)
+{
+    struct embed_openai *o = (struct embed_openai *)e;
+    *vecs = NULL;
+    json_t *input = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(input, json_string(texts[i]));
+    json_t *body = json_pack("{s:s,s:o,s:s}", "model", e->model, "input", input, "encoding_format", "float");
+    struct http_post p = {o->url, o->key, body, o->timeout_ms, ANSWER_MAX};
+    long status;
+    json_t *answer = NULL;
+    int err = body ? http_post_json(&p, &status, &answer, why, whylen) : DP_ERR_NOMEM;
+    json_decref(body);
+    if (err)
+        return err;
+    json_t *data = json_object_get(answer, "data");
+    if (status != 200) {
+        const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+        snprintf(why, whylen, "the embedding provider answered %ld%s%.200s", status, m ? ": " : "", m ? m : "");
+        /* 400/413/422: this input will never embed; anything else may pass later. */
+        err = status == 400 || status == 413 || status == 422 ? DP_ERR_INVALID : DP_ERR_UNAVAILABLE;
+    } else if (!json_is_array(data) || json_array_size(data) != (size_t)n) {
+        err = fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer has the wrong number of vectors");
+    } else {
+        json_t *first = json_object_get(json_array_get(data, 0), "embedding");
+        *dims = (int)json_array_size(first);
+        *vecs = *dims > 0 && *dims <= EMBED_DIMS_MAX ? calloc((size_t)n * (size_t)*dims, sizeof(float)) : NULL;
+        if (!*vecs)
+            err = *dims > 0 && *dims <= EMBED_DIMS_MAX
+                      ? DP_ERR_NOMEM
+                      : fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vectors have no or mixed sizes");
+        size_t i;
+        json_t *item;
+        json_array_foreach(data, i, item) if (!err) err = take_vector(item, n, *vecs, dims, why, whylen);
+    }
+    json_decref(answer);
+    if (err) {
+        free(*vecs);
+        *vecs = NULL;
+    }
+    return err;
+}
+
+static void openai_destroy(struct embedder *e)
+{
+    struct embed_openai *o = (struct embed_openai *)e;
+    free(o->url);
+    free(o->key);
+    free(o);
+}
+
+const struct embed_ops embed_openai_ops = {"openai", openai_embed, openai_destroy};
+
+int embed_openai_new(const struct embed_config *cfg, struct embedder **out)
+{
+    struct embed_openai *o = calloc(1, sizeof *o);
+    if (!o)
+        return DP_ERR_NOMEM;
+    o->base.ops = &embed_openai_ops;
+    snprintf(o->base.model, sizeof o->base.model, "%s", cfg->model);
+    size_t n = strlen(cfg->url);
+    while (n && cfg->url[n - 1] == '/')
+        n--;
+    if (asprintf(&o->url, "%.*s/embeddings", (int)n, cfg->url) < 0)
+        o->url = NULL;
+    o->key = strdup(cfg->api_key ? cfg->api_key : "");
+    o->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
+    if (!o->url || !o->key) {
+        openai_destroy(&o->base);
+        return DP_ERR_NOMEM;
+    }
+    *out = &o->base;
+    return DP_OK;
+}
