@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Quality of memory search and of the recall brain (bench/recall/recall.mjs) against a fresh
+# doppel on a free loopback port with a throwaway data directory. Prints figures only.
+# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--verbose]
+#   --backend postgres   PostgreSQL + Redis from scripts/test-servers.sh (started and stopped here)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+backend=sqlite
+pass=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --backend) backend=${2:?--backend needs sqlite or postgres}; shift 2 ;;
+    --backend=*) backend=${1#*=}; shift ;;
+    *) pass+=("$1"); shift ;;
+    esac
+done
+case $backend in sqlite | postgres) ;; *) echo "unknown backend: $backend" >&2; exit 2 ;; esac
+
+[ -x ./doppel ] || make -j2 doppel >/dev/null
+
+dir=$(mktemp -d /tmp/doppel-bench-recall.XXXXXX)
+chmod 755 "$dir" # the postgres user creates its cluster inside
+pid=
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    if [ "$backend" = postgres ]; then bash scripts/test-servers.sh stop "$dir/s" >/dev/null 2>&1 || true; fi
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+args=(serve --listen 127.0.0.1:0 --data-dir "$dir/data" --log-level warn
+    --argon2-memory-kib 8192 --argon2-ops 1 --api-rate 1000000 --auth-rate 100000
+    --job-workers 2 --access-ttl 86400)
+if [ "$backend" = postgres ]; then
+    bash scripts/test-servers.sh start "$dir/s" >/dev/null
+    set -a; . "$dir/s/env"; set +a
+    args+=(--database-url "$DOPPEL_TEST_PG_URL" --redis-url "$DOPPEL_TEST_REDIS_URL")
+fi
+
+./doppel "${args[@]}" >"$dir/stdout" 2>"$dir/stderr" &
+pid=$!
+url=
+for _ in $(seq 1 300); do
+    url=$(grep -o 'open http://127\.0\.0\.1:[0-9]*' "$dir/stdout" | head -n1 | cut -d' ' -f2) || true
+    [ -n "$url" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "doppel exited before it was ready:" >&2
+        cat "$dir/stderr" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+[ -n "$url" ] || { echo "doppel did not print its address in 30 s" >&2; cat "$dir/stderr" >&2; exit 1; }
+
+node bench/recall/recall.mjs --url "$url" --backend "$backend" ${pass[@]+"${pass[@]}"}
