@@ -19,11 +19,13 @@ struct db;
 /* Re-ranking knobs of search (process-wide; set at start from configuration):
  *   score = relevance × (1 + importance_weight·(importance − 0.5))
  *                     × (1 + recency_weight·2^(−age_days / recency_half_life_days))
- * Defaults 0.1, 0 (off) and 30 days. */
+ * Defaults 0.1, 0 (off) and 30 days. Vector matches count from vector_min_similarity (cosine,
+ * default 0.3) up. */
 struct memory_tuning {
     double importance_weight;
     double recency_weight;
     double recency_half_life_days;
+    double vector_min_similarity;
 };
 void memory_tune(const struct memory_tuning *t);
 

@@ -10,7 +10,9 @@
  *     score = relevance × (1 + Wi·(importance − 0.5)) × (1 + Wr·2^(−age_days / H))
  *
  * Wi (search-importance-weight), Wr (search-recency-weight) and H (search-recency-half-life)
- * are configuration; see memory_tune(). Scores are "higher is better", comparable within one
+ * are configuration; see memory_tune(). A memory enters the vector list only with a cosine
+ * similarity of at least search-vector-min-similarity: every memory has some nearest neighbour,
+ * and a search must be able to find nothing. Scores are "higher is better", comparable within one
  * result list. Highlights are made here (not by the engines: snippet()/ts_headline cost more
  * than the whole ranking when run over every candidate). */
 #include <math.h>
@@ -34,7 +36,7 @@
 #define RRF_K 60.0
 #define HIGHLIGHT_WORDS 24
 
-static struct memory_tuning tuning = {0.1, 0.0, 30.0};
+static struct memory_tuning tuning = {0.1, 0.0, 30.0, 0.3};
 
 void memory_tune(const struct memory_tuning *t)
 {
@@ -422,7 +424,9 @@ static void add_vector_hits(struct db *db, const char *avatar_id, const char *q,
             s = (s + 1) % TABLE;
         table[s] = i;
     }
-    for (int j = 0; j < nv; j++) {
+    /* The scan ranks every memory; only those similar enough take part (best first, so the
+     * first one below the bar ends the list). */
+    for (int j = 0; j < nv && vh[j].score >= tuning.vector_min_similarity; j++) {
         unsigned s = id_hash(vh[j].id) % TABLE;
         while (table[s] >= 0 && strcmp(hits[table[s]].id, vh[j].id))
             s = (s + 1) % TABLE;

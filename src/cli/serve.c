@@ -142,7 +142,7 @@ static int brain_setup(struct app *app)
         return 1;
     }
     struct memory_tuning t = {c->search_importance_weight / 100.0, c->search_recency_weight / 100.0,
-                              (double)c->search_recency_half_life};
+                              (double)c->search_recency_half_life, c->search_vector_min_similarity / 100.0};
     memory_tune(&t);
     memory_embed_register();
     return 0;

@@ -66,6 +66,8 @@ static const struct setting settings[] = {
      "percent boost of a brand-new memory over an old one in search (0 = recency ignored)"},
     {"search-recency-half-life", SET_LONG, OFF(search_recency_half_life), "30", 1, 36500,
      "days after which a memory's recency boost has halved"},
+    {"search-vector-min-similarity", SET_LONG, OFF(search_vector_min_similarity), "30", 0, 100,
+     "percent cosine similarity a memory needs to be found by its vector alone"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

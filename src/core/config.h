@@ -41,6 +41,7 @@ struct config {
     long search_importance_weight; /* percent */
     long search_recency_weight;    /* percent */
     long search_recency_half_life; /* days */
+    long search_vector_min_similarity; /* percent cosine */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -109,8 +109,13 @@ TEST(memory_query_terms_fts5_syntax)
     CHECK_EQ_STR(out, "\"Hello\" OR \"WORLD\"");
     CHECK_EQ_INT(terms("planted", 0, out, sizeof out), 1);
     CHECK_EQ_STR(out, "\"planted\"");
-    CHECK_EQ_INT(terms("in 1962, 3 times", 0, out, sizeof out), 4);
-    CHECK_EQ_STR(out, "\"in\" OR \"1962\" OR \"3\" OR \"times\"");
+    /* Stop words are left out ("in", "or"), unless the query has nothing else. */
+    CHECK_EQ_INT(terms("in 1962, 3 times", 0, out, sizeof out), 3);
+    CHECK_EQ_STR(out, "\"1962\" OR \"3\" OR \"times\"");
+    CHECK_EQ_INT(terms("Where did you grow up", 0, out, sizeof out), 2);
+    CHECK_EQ_STR(out, "\"grow\" OR \"up\"");
+    CHECK_EQ_INT(terms("who are you", 0, out, sizeof out), 3);
+    CHECK_EQ_STR(out, "\"who\" OR \"are\" OR \"you\"");
     CHECK_EQ_INT(terms("", 0, out, sizeof out), 0);
     CHECK_EQ_STR(out, "");
     CHECK_EQ_INT(terms(" \t\n!?.,;:-_()[]{}\"'*^+~", 0, out, sizeof out), 0);
@@ -158,16 +163,18 @@ TEST(memory_query_terms_operators_never_pass_through)
                 /* tsquery output holds its own | and the quotes around each term; nothing else. */
                 CHECK(strchr(out, *c) == NULL || (pg && (*c == '|' || *c == '\'')));
         }
-    CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 0, out, sizeof out), 2);
-    CHECK_EQ_STR(out, "\"OR\" OR \"NEAR\"");
-    CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 1, out, sizeof out), 2);
-    CHECK_EQ_STR(out, "'OR' | 'NEAR'");
+    CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 0, out, sizeof out), 1); /* "or": a stop word */
+    CHECK_EQ_STR(out, "\"NEAR\"");
+    CHECK_EQ_INT(terms("\") OR (\" AND *", 0, out, sizeof out), 2);   /* only stop words: kept, quoted */
+    CHECK_EQ_STR(out, "\"OR\" OR \"AND\"");
+    CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 1, out, sizeof out), 1);
+    CHECK_EQ_STR(out, "'NEAR'");
     CHECK_EQ_INT(terms("'; DROP TABLE memories; --", 0, out, sizeof out), 3);
     CHECK_EQ_STR(out, "\"DROP\" OR \"TABLE\" OR \"memories\"");
     CHECK_EQ_INT(terms("tree & !garden | (bush <-> rose)", 1, out, sizeof out), 4);
     CHECK_EQ_STR(out, "'tree' | 'garden' | 'bush' | 'rose'");
-    CHECK_EQ_INT(terms("tree:* & garden:A", 1, out, sizeof out), 3);
-    CHECK_EQ_STR(out, "'tree' | 'garden' | 'A'");
+    CHECK_EQ_INT(terms("tree:* & garden:B", 1, out, sizeof out), 3);
+    CHECK_EQ_STR(out, "'tree' | 'garden' | 'B'");
 }
 
 TEST(memory_query_terms_cap_32_terms)

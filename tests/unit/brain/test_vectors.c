@@ -1,0 +1,162 @@
+/* Tests of src/brain/vectors.c (dot product, exact top-k scan, stored form, reload on a new
+ * memory revision) and src/brain/words.c (folding, stop words). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "brain/vectors.h"
+#include "brain/words.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/db.h"
+#include "../test.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+TEST(vectors_dot_matches_a_plain_sum_for_every_length)
+{
+    float a[67], b[67];
+    for (int i = 0; i < 67; i++) {
+        a[i] = (float)sin(i * 0.7);
+        b[i] = (float)cos(i * 1.3);
+    }
+    for (int dims = 0; dims <= 67; dims++) {
+        double want = 0;
+        for (int i = 0; i < dims; i++)
+            want += (double)a[i] * b[i];
+        CHECK(fabs(vectors_dot(a, b, dims) - want) < 1e-4);
+    }
+}
+
+TEST(vectors_blob_round_trip_is_exact_little_endian)
+{
+    float v[4] = {1.0f, -2.5f, 0.0f, 3.1415927f}, back[4];
+    unsigned char blob[16];
+    vectors_to_blob(v, 4, blob);
+    CHECK_EQ_INT(blob[0], 0x00);
+    CHECK_EQ_INT(blob[3], 0x3f); /* 1.0f = 0x3f800000, little-endian */
+    CHECK_EQ_INT(blob[2], 0x80);
+    vectors_from_blob(blob, 4, back);
+    CHECK(memcmp(v, back, sizeof v) == 0);
+}
+
+static char tmp_dir[64];
+
+static void cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", tmp_dir);
+}
+
+/* A migrated SQLite database with user u1 and avatar a1. */
+static struct db *open_db(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doppel-vectors-XXXXXX");
+    CHECK(mkdtemp(tmp_dir) != NULL);
+    atexit(cleanup);
+    char url[128];
+    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
+    struct db *db = NULL;
+    log_min_level = LOG_WARN;
+    OK(db_open(&db, url));
+    OK(db_migrate(db, NULL));
+    OK(db_exec_script(db,
+                      "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
+                      "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
+                      "'2020-01-01T00:00:00Z');"
+                      "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
+                      "VALUES ('a1', 'u1', 'default', 'A', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
+                      "'2020-01-01T00:00:00Z');"));
+    return db;
+}
+
+/* Stores memory id with vector v (dims 3) of model. */
+static void put(struct db *db, const char *id, const float *v, const char *model)
+{
+    unsigned char blob[12];
+    vectors_to_blob(v, 3, blob);
+    struct db_val p[] = {DB_TEXT(id), DB_BLOB(blob, model ? 12 : 0), DB_TEXT(model)};
+    if (!model)
+        p[1] = DB_NULL;
+    OK(db_query(db,
+                "INSERT INTO memories (id, avatar_id, kind, text, importance, embedding, embedding_model, created_at, "
+                "updated_at) VALUES (?, 'a1', 'fact', 't', 0.5, ?, ?, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                p, 3, NULL));
+}
+
+static int64_t rev_of(struct db *db)
+{
+    struct db_rows *r;
+    OK(db_query(db, "SELECT memory_rev FROM avatars WHERE id = 'a1'", NULL, 0, &r));
+    int64_t v = db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return v;
+}
+
+TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
+{
+    struct db *db = open_db();
+    vectors_reset();
+    const float x[3] = {1, 0, 0}, y[3] = {0, 1, 0}, xy[3] = {0.7071f, 0.7071f, 0}, nx[3] = {-1, 0, 0};
+    put(db, "m1", x, "m");
+    put(db, "m2", y, "m");
+    put(db, "m3", xy, "m");
+    put(db, "m4", nx, "m");
+    put(db, "m5", x, "other-model"); /* another model's vector: not compared, counted missing */
+    put(db, "m6", x, NULL);          /* no vector yet */
+    struct vec_hit hits[8];
+    int n = -1, missing = -1;
+    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 3, hits, &n, &missing));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(missing, 2);
+    CHECK_EQ_STR(hits[0].id, "m1");
+    CHECK_EQ_STR(hits[1].id, "m3");
+    CHECK(fabs(hits[1].score - 0.7071) < 1e-3);
+    CHECK_EQ_STR(hits[2].id, "m2"); /* 0 beats -1: m4 is left out of the top 3 */
+    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 8, hits, &n, &missing));
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_STR(hits[3].id, "m4");
+
+    /* A change bumps the revision: the next search sees it (the index is loaded again). */
+    int64_t before = rev_of(db);
+    OK(db_query(db, "DELETE FROM memories WHERE id = 'm1'", NULL, 0, NULL));
+    CHECK(rev_of(db) > before);
+    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 8, hits, &n, &missing));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_STR(hits[0].id, "m3");
+    /* Another model's query sees only that model's vectors. */
+    OK(vectors_search(db, "a1", rev_of(db), "other-model", x, 3, 8, hits, &n, &missing));
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(hits[0].id, "m5");
+    vectors_reset();
+    db_close(db);
+}
+
+TEST(words_fold_case_and_diacritics)
+{
+    CHECK_EQ_INT(words_fold('A'), 'a');
+    CHECK_EQ_INT(words_fold(0xc9), 'e');   /* É */
+    CHECK_EQ_INT(words_fold(0xfc), 'u');   /* ü */
+    CHECK_EQ_INT(words_fold(0xdc), 'u');   /* Ü */
+    CHECK_EQ_INT(words_fold(0x141), 0x142); /* Ł → ł */
+    CHECK_EQ_INT(words_fold(0xdf), 0xdf);  /* ß stays */
+    CHECK_EQ_INT(words_fold(0x393), 0x3b3); /* Γ → γ */
+    CHECK_EQ_INT(words_fold(0x3ac), 0x3b1); /* ά → α */
+    CHECK_EQ_INT(words_fold(0x416), 0x436); /* Ж → ж */
+    CHECK_EQ_INT(words_fold(0x7956), 0x7956); /* CJK unchanged */
+}
+
+TEST(words_stop_words_are_case_insensitive_and_whole)
+{
+    CHECK(words_is_stop("the", 3));
+    CHECK(words_is_stop("The", 3));
+    CHECK(words_is_stop("YOUR", 4));
+    CHECK(!words_is_stop("theme", 5));
+    CHECK(!words_is_stop("th", 2));
+    CHECK(!words_is_stop("garden", 6));
+    CHECK(!words_is_stop("", 0));
+}
