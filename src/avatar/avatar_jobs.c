@@ -3,7 +3,8 @@
  * avatar.delete  removes the media of a deleted avatar one by one (row, then its blob unless
  *                shared), then the avatar row (shares and memories cascade).
  * media.ingest   turns a stored file into memories: text and documents are extracted (in a
- *                sandboxed subprocess where a decoder is needed) and split into passages;
+ *                sandboxed subprocess where a decoder is needed) and split into passages,
+ *                or into utterances when the text is a chat or dialogue transcript;
  *                images get their dimensions; audio and video wait for the speech capability. */
 #include "avatar/avatar_jobs.h"
 
@@ -20,6 +21,7 @@
 #include "core/id.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "ingest/dialogue.h"
 #include "ingest/extract.h"
 #include "ingest/image_info.h"
 #include "ingest/subprocess.h"
@@ -71,7 +73,32 @@ static int set_status(struct db *db, const char *media_id, const char *status, c
     return err;
 }
 
-/* Replaces the passages of media_id with those of x, in one transaction. */
+/* Starts the transaction that replaces the memories of media_id: its passages and utterances go
+ * first, so that a re-run (or a file read as a document once and as a dialogue later) leaves no
+ * duplicates. On error nothing is open. */
+static int begin_replace(struct db *db, const char *media_id)
+{
+    int err = db_begin(db);
+    if (err)
+        return err;
+    struct db_val d[] = {DB_TEXT(media_id)};
+    err = db_query(db, "DELETE FROM memories WHERE media_id = ? AND kind IN ('passage', 'utterance')", d, 1, NULL);
+    if (err)
+        db_rollback(db);
+    return err;
+}
+
+/* Ends what begin_replace() started: commits when err is DP_OK, else rolls back. */
+static int end_replace(struct db *db, int err)
+{
+    if (!err)
+        err = db_commit(db);
+    if (err)
+        db_rollback(db);
+    return err;
+}
+
+/* Replaces the memories of media_id with the passages of x, in one transaction. */
 static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char *media_id, const struct extracted *x,
                           int *count)
 {
@@ -82,10 +109,8 @@ static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char
         return err;
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
-    if ((err = db_begin(ctx->db)))
+    if ((err = begin_replace(ctx->db, media_id)))
         goto out;
-    struct db_val d[] = {DB_TEXT(media_id)};
-    err = db_query(ctx->db, "DELETE FROM memories WHERE media_id = ? AND kind = 'passage'", d, 1, NULL);
     for (int i = 0; i < n && !err; i++) {
         char id[ID_LEN];
         id_new(id);
@@ -105,13 +130,65 @@ static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char
                        "created_at, updated_at) VALUES (?, ?, 'passage', ?, ?, ?, ?, ?, ?, ?, ?)",
                        p, 10, NULL);
     }
-    if (!err)
-        err = db_commit(ctx->db);
-    if (err)
-        db_rollback(ctx->db);
+    err = end_replace(ctx->db, err);
     *count = n;
 out:
     passages_free(ps, n);
+    return err;
+}
+
+/* Replaces the memories of media_id with the utterances of a dialogue transcript (speaker and
+ * order kept, so recall can answer with what the other speaker said next), in one transaction. */
+static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const char *media_id, const struct dialogue *dl)
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    int err = begin_replace(ctx->db, media_id);
+    if (err)
+        return err;
+    for (int i = 0; i < dl->n && !err; i++) {
+        const struct utterance *u = &dl->u[i];
+        char id[ID_LEN];
+        id_new(id);
+        struct db_val p[] = {DB_TEXT(id),
+                             DB_TEXT(avatar_id),
+                             DB_TEXT(u->text),
+                             DB_TEXT(media_id),
+                             DB_INT(u->char_start),
+                             DB_INT(u->char_end),
+                             DB_TEXT(u->speaker),
+                             DB_INT(u->seq),
+                             DB_TEXT(now),
+                             DB_TEXT(now)};
+        err = db_query(ctx->db,
+                       "INSERT INTO memories (id, avatar_id, kind, text, media_id, char_start, char_end, speaker, "
+                       "seq, created_at, updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 10, NULL);
+    }
+    return end_replace(ctx->db, err);
+}
+
+/* Stores x as utterances when it is a chat or dialogue transcript; *n is their count, 0 when x
+ * is not one (then nothing is stored). A chat of more than DIALOGUE_MAX_UTTERANCES lines is left
+ * to the passages. */
+static int store_dialogue(struct job_ctx *ctx, const char *avatar_id, const char *media_id, const struct extracted *x,
+                          int *n)
+{
+    struct dialogue dl;
+    int err = dialogue_parse(x->text, x->len, &dl);
+    *n = 0;
+    if (err)
+        return err == DP_ERR_TOO_LARGE ? DP_OK : err;
+    if (dl.n && !(err = store_utterances(ctx, avatar_id, media_id, &dl))) {
+        json_t *meta = json_pack("{s:I,s:i,s:i,s:i}", "chars", (json_int_t)x->len, "pages", x->npages, "utterances",
+                                 dl.n, "speakers", dl.nspeakers);
+        char detail[96];
+        snprintf(detail, sizeof detail, "dialogue transcript stored as %d utterances", dl.n);
+        err = set_status(ctx->db, media_id, "ready", detail, meta);
+        json_decref(meta);
+        *n = dl.n;
+    }
+    dialogue_cleanup(&dl);
     return err;
 }
 
@@ -138,8 +215,8 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
     }
     job_progress(ctx, 60);
     int n = 0;
-    err = store_passages(ctx, avatar_id, media_id, &x, &n);
-    if (!err) {
+    err = store_dialogue(ctx, avatar_id, media_id, &x, &n);
+    if (!err && !n && !(err = store_passages(ctx, avatar_id, media_id, &x, &n))) {
         json_t *meta = json_pack("{s:I,s:i,s:i}", "chars", (json_int_t)x.len, "pages", x.npages, "passages", n);
         err = set_status(ctx->db, media_id, "ready",
                          n ? "text extracted and stored as passages" : "the file holds no text", meta);
