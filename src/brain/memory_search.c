@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
@@ -77,7 +78,9 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         size_t len = (size_t)(p - s);
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
-        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && words_is_stop((const char *)s, len)))
+        /* A lone ASCII letter is the tail of "what's" or "don't": a stop word too. */
+        int stop = words_is_stop((const char *)s, len) || (len == 1 && s[0] < 0x80 && !(s[0] >= '0' && s[0] <= '9'));
+        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && stop))
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;
@@ -120,8 +123,9 @@ int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
     return build_expr(&w, postgres, out, cap);
 }
 
-/* 1 when the text word [t, t+n) starts with the query word's stem [q, q+stem), compared
- * without case and diacritics. */
+/* 1 when the text word [t, t+n) is the query word's stem [q, q+stem) plus nothing or an
+ * inflection ("plant" meets "plants", "planted", "planting"; "up" does not meet "upon"),
+ * compared without case and diacritics. */
 static int starts_with_stem(const unsigned char *t, size_t n, const unsigned char *q, size_t stem)
 {
     size_t i = 0, j = 0, lt, lq;
@@ -131,7 +135,11 @@ static int starts_with_stem(const unsigned char *t, size_t n, const unsigned cha
         i += lt;
         j += lq;
     }
-    return 1;
+    static const char *const endings[] = {"", "s", "es", "e", "ed", "d", "ing", "er", "ers", "ly", NULL};
+    for (const char *const *e = endings; *e; e++)
+        if (n - i == strlen(*e) && !strncasecmp((const char *)t + i, *e, n - i))
+            return 1;
+    return 0;
 }
 
 /* Which query word (index) the text word [t, t+n) matches, or -1. */

@@ -5,33 +5,33 @@
  *     the next passage or utterance of the same source, in order.
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
  *     words when the message is short, so "and your sister?" keeps its topic). A candidate must
- *     contain at least half of the message's content words (stop words removed, light stemming);
- *     among those, more coverage wins, then the search rank. Below that threshold the answer is
- *     an honest "I don't remember".
- *  4. Dialogue: when the best match is an utterance someone said to the avatar (a speaker and an
- *     order within a recording or chat), the answer is what came next from the other speaker.
+ *     contain the message's content words (stop words removed, light stemming): both of a
+ *     two-word question, half of a longer one; among those, more coverage wins, then the search
+ *     rank. Below that threshold the answer is an honest "I don't remember".
+ *  4. Dialogue (utterances with a speaker and an order, from a chat or a recording): the
+ *     avatar's own line (its speaker label is the avatar's name or a word of it) is quoted; a
+ *     line someone said to the avatar is answered by the avatar's next turn.
  *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are.
  * Every answer that uses a memory cites it. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "brain/brain.h"
 #include "brain/memory.h"
+#include "brain/words.h"
 #include "core/err.h"
 #include "store/db.h"
 
 #define MAX_TERMS 32
 #define TERM_LEN 32
 
-static const char *const stop[] = {
-    "a", "about", "after", "all", "am", "an", "and", "any", "are", "as", "at", "be", "been", "before", "but", "by",
-    "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if",
-    "in", "is", "it", "its", "me", "my", "of", "on", "or", "our", "she", "so", "tell", "that", "the", "their",
-    "them", "then", "there", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who",
-    "why", "will", "with", "would", "you", "your", "remember", "know", "think", "please", "ever", "much", "many",
-    "some", "something", "anything", "us", "him", "just", "really", "very", NULL};
+/* Words that say nothing about a topic in a question to an avatar, besides the English stop
+ * words of words.c. */
+static const char *const vague[] = {"remember", "know", "think", "please", "ever", "much", "many", "some",
+                                    "something", "anything", "tell", NULL};
 
 static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "greetings", "morning", "evening",
                                      "afternoon", "yo", NULL};
@@ -80,7 +80,7 @@ static void content_words(const char *text, struct terms *out, int keep_stop)
             p++;
         }
         w[n] = 0;
-        if (!n || (!keep_stop && listed(w, stop)))
+        if (!n || (!keep_stop && (words_is_stop(w, n) || listed(w, vague) || (n == 1 && isalpha((unsigned char)w[0])))))
             continue;
         stem(w);
         int dup = 0;
@@ -91,19 +91,58 @@ static void content_words(const char *text, struct terms *out, int keep_stop)
     }
 }
 
-/* How many of q's words text contains. */
+/* How many of q's words text contains (every word of text is looked at, however long). */
 static int coverage(const struct terms *q, const char *text)
 {
-    struct terms t = {0};
-    content_words(text, &t, 1);
-    int hit = 0;
-    for (int i = 0; i < q->n; i++)
-        for (int j = 0; j < t.n; j++)
-            if (!strcmp(q->t[i], t.t[j])) {
+    int found[MAX_TERMS] = {0}, hit = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && hit < q->n;) {
+        while (*p && !(isalnum(*p) || *p >= 0x80))
+            p++;
+        char w[TERM_LEN];
+        size_t n = 0;
+        while (*p && (isalnum(*p) || *p >= 0x80 || *p == '\'')) {
+            if (n + 1 < sizeof w && *p != '\'')
+                w[n++] = (char)(*p < 0x80 ? tolower(*p) : *p);
+            p++;
+        }
+        w[n] = 0;
+        stem(w);
+        for (int i = 0; i < q->n; i++)
+            if (!found[i] && !strcmp(q->t[i], w)) {
+                found[i] = 1;
                 hit++;
-                break;
             }
+    }
     return hit;
+}
+
+/* How many of a question's n content words an answer must hold: all of one or two (with two, one
+ * shared word is too often a coincidence: "do you play golf?" is not answered by "play"), else
+ * half, rounded up. */
+static int words_needed(int n)
+{
+    return n <= 2 ? n : (n + 1) / 2;
+}
+
+/* 1 when a dialogue speaker label names the avatar: the same name, or one of its words
+ * ("Joe" or "Grandpa" for "Grandpa Joe"), ignoring case. */
+static int is_avatar_speaker(const char *label, const char *name)
+{
+    if (!label || !name || !*label)
+        return 0;
+    if (!strcasecmp(label, name))
+        return 1;
+    size_t ll = strlen(label);
+    for (const char *p = name; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == ll && !strncasecmp(p, label, n))
+            return 1;
+        p += n;
+    }
+    return 0;
 }
 
 static int phrase_in(const char *msg, const char *const *list)
@@ -161,8 +200,11 @@ static char *answer_text(json_t *memory)
     return strdup(t);
 }
 
-/* The memory after `memory` in its source (same media, next seq), optionally by another speaker. */
-static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memory, int other_speaker)
+/* The memory after `memory` in its source (same media, next seq); with reply_of set, the next
+ * turn spoken by the avatar (named avatar_name) — or, when no turn there is the avatar's, by
+ * anyone other than the speaker of `memory`. */
+static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memory, int reply_of,
+                              const char *avatar_name)
 {
     json_t *src = json_object_get(memory, "source");
     const char *media = json_string_value(json_object_get(src, "media_id"));
@@ -177,13 +219,21 @@ static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memo
                  p, 3, &r))
         return NULL;
     const char *speaker = json_string_value(json_object_get(memory, "speaker"));
-    json_t *out = NULL;
-    for (int i = 0; i < r->nrows && !out; i++) {
+    int pick = -1, other = -1;
+    for (int i = 0; i < r->nrows && pick < 0; i++) {
         const char *s = db_rows_text(r, i, 1);
-        if (other_speaker && (!s || !speaker || !strcmp(s, speaker)))
-            continue;
-        memory_get(db, avatar_id, db_rows_text(r, i, 0), &out);
+        if (!reply_of)
+            pick = i;
+        else if (is_avatar_speaker(s, avatar_name))
+            pick = i;
+        else if (other < 0 && s && speaker && strcmp(s, speaker) != 0)
+            other = i;
     }
+    if (pick < 0)
+        pick = other;
+    json_t *out = NULL;
+    if (pick >= 0)
+        memory_get(db, avatar_id, db_rows_text(r, pick, 0), &out);
     db_rows_free(r);
     return out;
 }
@@ -240,7 +290,7 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         return say(out, in->greeting && *in->greeting ? in->greeting : "Hello!");
     if (phrase_in(in->message, more)) {
         json_t *last = last_cited(in);
-        json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0) : NULL;
+        json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0, NULL) : NULL;
         json_decref(last);
         if (next)
             return answer_with(out, next);
@@ -265,8 +315,8 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
     if (err)
         return err;
-    /* At least half of the message's own words must be in the memory. */
-    int need = q.n ? (q.n + 1) / 2 : (qq.n + 1) / 2;
+    /* Enough of the message's own words must be in the memory (words_needed). */
+    int need = words_needed(q.n ? q.n : qq.n);
     const struct terms *judge = q.n ? &q : &qq;
     json_t *best = NULL;
     int best_hits = 0;
@@ -286,9 +336,12 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     }
     json_incref(best);
     json_decref(items);
+    /* Dialogue: the avatar's own line is its answer; a line said to it is answered by what it
+     * said next. */
     const char *kind = json_string_value(json_object_get(best, "kind"));
-    if (kind && !strcmp(kind, "utterance") && json_is_string(json_object_get(best, "speaker"))) {
-        json_t *reply = next_in_source(in->db, in->avatar_id, best, 1);
+    const char *speaker = json_string_value(json_object_get(best, "speaker"));
+    if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name)) {
+        json_t *reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
         if (reply) {
             json_decref(best);
             return answer_with(out, reply);
