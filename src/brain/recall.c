@@ -91,6 +91,20 @@ static void content_words(const char *text, struct terms *out, int keep_stop)
     }
 }
 
+/* 1 when the text word w is the (stemmed) query word t plus nothing or an inflection: "nam"
+ * meets "name" and "named", "plant" meets "plants" and "planting". */
+static int inflection_of(const char *w, const char *t)
+{
+    size_t n = strlen(t);
+    if (strncmp(w, t, n) != 0)
+        return 0;
+    static const char *const endings[] = {"", "s", "es", "e", "ed", "d", "ing", "er", "ers", "ly", NULL};
+    for (const char *const *e = endings; *e; e++)
+        if (!strcmp(w + n, *e))
+            return 1;
+    return 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long). */
 static int coverage(const struct terms *q, const char *text)
 {
@@ -106,9 +120,8 @@ static int coverage(const struct terms *q, const char *text)
             p++;
         }
         w[n] = 0;
-        stem(w);
         for (int i = 0; i < q->n; i++)
-            if (!found[i] && !strcmp(q->t[i], w)) {
+            if (!found[i] && inflection_of(w, q->t[i])) {
                 found[i] = 1;
                 hit++;
             }
@@ -160,6 +173,18 @@ static int phrase_in(const char *msg, const char *const *list)
         s++;
     for (; *list; list++)
         if (!strcmp(s, *list) || (!strncmp(s, *list, strlen(*list)) && s[strlen(*list)] == ' '))
+            return 1;
+    return 0;
+}
+
+/* 1 when msg points back at something said before with a third-person pronoun. */
+static int refers_back(const char *msg)
+{
+    static const char *const pronouns[] = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", NULL};
+    struct terms all = {0};
+    content_words(msg, &all, 1);
+    for (int i = 0; i < all.n; i++)
+        if (listed(all.t[i], pronouns))
             return 1;
     return 0;
 }
@@ -238,13 +263,90 @@ static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memo
     return out;
 }
 
-static int answer_with(struct brain_reply *out, json_t *memory)
+/* Words in text[0..n). */
+static int count_words(const char *text, size_t n)
 {
-    out->text = answer_text(memory);
+    int words = 0, in = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = isalnum((unsigned char)text[i]) || (unsigned char)text[i] >= 0x80;
+        words += w && !in;
+        in = w;
+    }
+    return words;
+}
+
+/* Where the sentence starting at p ends (after its terminator and any closing quote). */
+static const char *sentence_end(const char *p)
+{
+    for (; *p; p++) {
+        if (*p == '\n' && p[1] == '\n')
+            return p + 1;
+        if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\n' || p[1] == '"' || !p[1])) {
+            p++;
+            while (*p == '"')
+                p++;
+            return p;
+        }
+    }
+    return p;
+}
+
+/* The answer out of a long passage: the sentence holding most of the question's words, and the
+ * one after it for context, quoted verbatim (never rephrased, so never changed in meaning). A
+ * passage of up to EXCERPT_WORDS words is answered whole; NULL when text is not long. */
+#define EXCERPT_WORDS 60
+static char *excerpt(const char *text, const struct terms *q)
+{
+    if (!q || q->n == 0 || count_words(text, strlen(text)) <= EXCERPT_WORDS)
+        return NULL;
+    const char *best = NULL, *best_end = NULL;
+    int best_hits = 0;
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        const char *e = sentence_end(p);
+        if (e == p)
+            break;
+        char *sentence = strndup(p, (size_t)(e - p));
+        int hits = sentence ? coverage(q, sentence) : 0;
+        free(sentence);
+        if (hits > best_hits) {
+            best_hits = hits;
+            best = p;
+            best_end = e;
+        }
+        p = e;
+    }
+    if (!best)
+        return NULL;
+    const char *p = best_end;
+    while (*p == ' ' || *p == '\n')
+        p++;
+    const char *next = sentence_end(p);
+    if (*p && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
+        best_end = next;
+    while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
+        best_end--;
+    return strndup(best, (size_t)(best_end - best));
+}
+
+/* Answers with memory: the excerpt of a long passage that answers q (when q is given), or the
+ * whole memory (Q&A: its answer part). */
+static int answer_from(struct brain_reply *out, json_t *memory, const struct terms *q)
+{
+    const char *kind = json_string_value(json_object_get(memory, "kind"));
+    char *part = kind && !strcmp(kind, "passage") ? excerpt(json_string_value(json_object_get(memory, "text")), q)
+                                                   : NULL;
+    out->text = part ? part : answer_text(memory);
     out->citations = json_array();
     json_array_append_new(out->citations, citation_of(memory));
     json_decref(memory);
     return out->text ? DP_OK : DP_ERR_NOMEM;
+}
+
+static int answer_with(struct brain_reply *out, json_t *memory)
+{
+    return answer_from(out, memory, NULL);
 }
 
 static int say(struct brain_reply *out, const char *text)
@@ -299,10 +401,12 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     }
     struct terms q = {0};
     content_words(in->message, &q, 0);
-    /* A short follow-up borrows the topic of the previous question. */
+    /* A follow-up borrows the topic of the previous question: a short one ("and your sister?"),
+     * or one that points back with a pronoun ("what did he look like?"). */
     char query[2048];
     const char *prev = previous_user_message(in);
-    snprintf(query, sizeof query, "%s%s%s", in->message, q.n < 2 && prev ? " " : "", q.n < 2 && prev ? prev : "");
+    int borrow = prev && (q.n < 2 || refers_back(in->message));
+    snprintf(query, sizeof query, "%s%s%s", in->message, borrow ? " " : "", borrow ? prev : "");
     struct terms qq = {0};
     content_words(query, &qq, 0);
     if (qq.n == 0)
@@ -315,9 +419,10 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
     if (err)
         return err;
-    /* Enough of the message's own words must be in the memory (words_needed). */
-    int need = words_needed(q.n ? q.n : qq.n);
-    const struct terms *judge = q.n ? &q : &qq;
+    /* Enough of the message's own words must be in the memory (words_needed); of a follow-up
+     * with a pronoun, enough of its words and its topic's together. */
+    const struct terms *judge = q.n && !(borrow && q.n >= 2) ? &q : &qq;
+    int need = words_needed(judge->n);
     json_t *best = NULL;
     int best_hits = 0;
     size_t i;
@@ -347,7 +452,7 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
             return answer_with(out, reply);
         }
     }
-    return answer_with(out, best);
+    return answer_from(out, best, judge);
 }
 
 const struct brain_ops brain_recall_ops = {"recall", recall_reply};
