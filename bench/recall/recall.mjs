@@ -85,6 +85,13 @@ for (const [id, f] of mediaOf) {
   }
 }
 for (const m of manual) await call('POST', `/avatars/${avatar.id}/memories`, { body: m });
+/* Background work (e.g. the memory.embed job making vectors with --embed) finishes first: the
+ * bench user is the instance admin and sees the queue. */
+for (const end = Date.now() + 300000; ; await sleep(200)) {
+  const stats = (await call('GET', '/admin/stats')).json;
+  const j = stats.jobs || {};
+  if (!(j.queued || j.running || j.retrying) || Date.now() > end) break;
+}
 
 const memories = [];
 for (let cursor = null; ;) {

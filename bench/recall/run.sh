@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Quality of memory search and of the recall brain (bench/recall/recall.mjs) against a fresh
 # doppel on a free loopback port with a throwaway data directory. Prints figures only.
-# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--verbose]
+# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed] [--verbose]
 #   --backend postgres   PostgreSQL + Redis from scripts/test-servers.sh (started and stopped here)
+#   --embed              hybrid search: memory vectors from the deterministic test embedder of
+#                        tests/embed-server/ (word hashing with a small synonym table — it shows
+#                        the vector path at work, not what a real embedding model would score)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 backend=sqlite
+embed=0
 pass=()
 while [ $# -gt 0 ]; do
     case $1 in
     --backend) backend=${2:?--backend needs sqlite or postgres}; shift 2 ;;
     --backend=*) backend=${1#*=}; shift ;;
+    --embed) embed=1; shift ;;
     *) pass+=("$1"); shift ;;
     esac
 done
@@ -22,8 +27,10 @@ case $backend in sqlite | postgres) ;; *) echo "unknown backend: $backend" >&2; 
 dir=$(mktemp -d /tmp/doppel-bench-recall.XXXXXX)
 chmod 755 "$dir" # the postgres user creates its cluster inside
 pid=
+embed_pid=
 cleanup() {
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    if [ -n "$embed_pid" ]; then kill "$embed_pid" 2>/dev/null || true; wait "$embed_pid" 2>/dev/null || true; fi
     if [ "$backend" = postgres ]; then bash scripts/test-servers.sh stop "$dir/s" >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
 }
@@ -36,6 +43,15 @@ if [ "$backend" = postgres ]; then
     bash scripts/test-servers.sh start "$dir/s" >/dev/null
     set -a; . "$dir/s/env"; set +a
     args+=(--database-url "$DOPPEL_TEST_PG_URL" --redis-url "$DOPPEL_TEST_REDIS_URL")
+fi
+
+if [ "$embed" = 1 ]; then
+    node tests/embed-server/server.mjs --dims 256 >"$dir/embed.out" &
+    embed_pid=$!
+    for _ in $(seq 1 100); do [ -s "$dir/embed.out" ] && break; sleep 0.1; done
+    args+=(--embed-provider openai --embed-url "$(head -n1 "$dir/embed.out")" --embed-model test-hash
+        --search-vector-min-similarity 15)
+    echo "hybrid search: vectors from tests/embed-server (deterministic test embedder)"
 fi
 
 ./doppel "${args[@]}" >"$dir/stdout" 2>"$dir/stderr" &

@@ -7,6 +7,7 @@
  *                or into utterances when the text is a chat or dialogue transcript;
  *                images get their dimensions; audio and video wait for the speech capability. */
 #include "avatar/avatar_jobs.h"
+#include "brain/memory_embed.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -331,8 +332,11 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     db_rows_free(r);
     if ((err = set_status(ctx->db, id, "processing", "being processed", NULL)))
         return err;
-    if (!strcmp(kind, "text") || !strcmp(kind, "document"))
+    if (!strcmp(kind, "text") || !strcmp(kind, "document")) {
         err = ingest_text(ctx, id, avatar, key, mime, filename, error_msg, error_owned);
+        if (!err) /* the new passages or utterances get their vectors in the background */
+            memory_embed_backfill(ctx->db, avatar, 1);
+    }
     else if (!strcmp(kind, "image"))
         err = ingest_image(ctx, id, key);
     else

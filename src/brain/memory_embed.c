@@ -52,7 +52,7 @@ void memory_embed_after_write(struct db *db, const char *avatar_id, const char *
     if (err && err != DP_ERR_NOT_FOUND) {
         DP_LOG(LOG_WARN, "[memory] no vector for memory %s yet (%s); the memory.embed job will retry", memory_id,
                why[0] ? why : dp_strerror(err));
-        memory_embed_backfill(db, avatar_id);
+        memory_embed_backfill(db, avatar_id, 0);
     }
 }
 
@@ -64,15 +64,17 @@ static struct {
 } queued[64];
 static pthread_mutex_t queued_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void memory_embed_backfill(struct db *db, const char *avatar_id)
+void memory_embed_backfill(struct db *db, const char *avatar_id, int fresh)
 {
+    if (!embed_current())
+        return;
     unsigned h = 2166136261u;
     for (const char *p = avatar_id; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
     int slot = (int)(h % 64), due;
     int64_t now = time_now_ms();
     pthread_mutex_lock(&queued_lock);
-    due = strcmp(queued[slot].avatar, avatar_id) != 0 || now - queued[slot].at_ms >= BACKFILL_EVERY_MS;
+    due = fresh || strcmp(queued[slot].avatar, avatar_id) != 0 || now - queued[slot].at_ms >= BACKFILL_EVERY_MS;
     if (due) {
         snprintf(queued[slot].avatar, ID_LEN, "%s", avatar_id);
         queued[slot].at_ms = now;

@@ -10,8 +10,10 @@ struct db;
  * the memory is stored either way, and searchable by text meanwhile. */
 void memory_embed_after_write(struct db *db, const char *avatar_id, const char *memory_id);
 
-/* Queues the memory.embed job for avatar_id (at most once a minute per avatar and process). */
-void memory_embed_backfill(struct db *db, const char *avatar_id);
+/* Queues the memory.embed job for avatar_id: at once after new memories were stored (fresh), else
+ * at most once a minute per avatar and process (searches that meet missing vectors ask often).
+ * A no-op without an embedding provider. */
+void memory_embed_backfill(struct db *db, const char *avatar_id, int fresh);
 
 /* Registers the memory.embed job kind: {"avatar_id"} → vectors for every memory of the avatar
  * that lacks one of the current model, 64 at a time. */

@@ -421,7 +421,7 @@ static void add_vector_hits(struct db *db, const char *avatar_id, const char *q,
         nv = 0;
     free(qv);
     if (missing)
-        memory_embed_backfill(db, avatar_id);
+        memory_embed_backfill(db, avatar_id, 0);
     /* A small open-addressing table from id to hit (at most 2 × window entries). */
     enum { TABLE = 4096 };
     static _Thread_local int table[TABLE];
