@@ -1,4 +1,5 @@
 /* Unit tests of ingest/dialogue: chat and dialogue transcripts → utterances. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,51 @@ static char *source_of(const char *s, const struct utterance *u)
     memcpy(out, s + u->char_start, n);
     out[n] = 0;
     return out;
+}
+
+/* The path of the repository file rel: from the working directory (as `make test` runs), else
+ * from two levels above the test binary (build/<flavour>/unit_tests). Static storage. */
+static const char *repo_path(const char *rel)
+{
+    static char path[8192];
+    snprintf(path, sizeof path, "%s", rel);
+    if (access(path, F_OK) == 0)
+        return path;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *slash = strrchr(exe, '/');
+            if (slash)
+                *slash = 0;
+        }
+        snprintf(path, sizeof path, "%s/%s", exe, rel);
+    }
+    return path;
+}
+
+/* Reads the repository file rel into a malloc()ed buffer; NULL when it cannot. */
+static char *read_repo_file(const char *rel, size_t *len)
+{
+    FILE *f = fopen(repo_path(rel), "rb");
+    if (!f)
+        return NULL;
+    struct buf b;
+    buf_init(&b, 0);
+    char chunk[65536];
+    size_t k;
+    int err = DP_OK;
+    while (!err && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        err = buf_append(&b, chunk, k);
+    fclose(f);
+    if (!err && !b.data)
+        err = buf_append(&b, "", 0);
+    if (err) {
+        buf_cleanup(&b);
+        return NULL;
+    }
+    return buf_steal(&b, len);
 }
 
 static int not_dialogue(const char *s)
@@ -246,22 +292,9 @@ TEST(dialogue_crlf_line_ends)
 
 TEST(dialogue_fixture_chat_txt)
 {
-    FILE *f = fopen("tests/fixtures/ingest/chat.txt", "rb");
-    if (!f) {
-        char exe[4096];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        CHECK(n > 0);
-        exe[n] = 0;
-        for (int up = 0; up < 3; up++)
-            *strrchr(exe, '/') = 0;
-        char path[8192];
-        snprintf(path, sizeof path, "%s/tests/fixtures/ingest/chat.txt", exe);
-        f = fopen(path, "rb");
-    }
-    CHECK(f);
-    static char s[1 << 16];
-    size_t len = fread(s, 1, sizeof s - 1, f);
-    fclose(f);
+    size_t len;
+    char *s = read_repo_file("tests/fixtures/ingest/chat.txt", &len);
+    CHECK(s);
     struct dialogue d;
     parse(s, len, &d);
     CHECK_EQ_INT(d.n, 24);
@@ -272,6 +305,7 @@ TEST(dialogue_fixture_chat_txt)
     CHECK_EQ_STR(d.u[4].speaker, "Grandpa Joe");
     CHECK(strstr(d.u[4].text, "Worms") == d.u[4].text && strstr(d.u[4].text, "\nYour grandmother"));
     dialogue_cleanup(&d);
+    free(s);
 }
 
 /* ---- documents stay documents --------------------------------------------------------------- */
@@ -434,4 +468,31 @@ TEST(dialogue_many_speakers)
     CHECK_EQ_STR(d.u[5000 + 123].speaker, "user 123");
     dialogue_cleanup(&d);
     buf_cleanup(&b);
+}
+
+TEST(dialogue_fuzz_corpus_replay)
+{
+    /* The seeds (and any reproducers) of fuzz/fuzz_dialogue.c, under this build's sanitizers. */
+    DIR *d = opendir(repo_path("fuzz/corpus/fuzz_dialogue"));
+    CHECK(d);
+    int files = 0, dialogues = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char rel[512];
+        snprintf(rel, sizeof rel, "fuzz/corpus/fuzz_dialogue/%s", e->d_name);
+        size_t len;
+        char *s = read_repo_file(rel, &len);
+        CHECK(s);
+        struct dialogue dl;
+        parse(s, len, &dl);
+        dialogues += dl.n > 0;
+        dialogue_cleanup(&dl);
+        free(s);
+        files++;
+    }
+    closedir(d);
+    CHECK(files >= 10);
+    CHECK(dialogues >= 5);
 }
