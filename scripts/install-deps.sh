@@ -15,6 +15,7 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
+  sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
 )
 
 pkgs=("${build_pkgs[@]}")

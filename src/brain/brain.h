@@ -14,7 +14,17 @@ struct brain_input {
     const char *greeting;   /* the persona card's greeting ("" when none) */
     const char *message;    /* the user's message */
     json_t *history;        /* earlier messages, oldest first: [{role, text, citations}] (borrowed) */
+    /* NULL, or 1 once nobody waits for the reply any more (the client went away): a brain checks
+     * it between its costly steps and then gives up with DP_ERR_CANCELLED. */
+    int (*cancelled)(void *ctx);
+    void *cancel_ctx;
 };
+
+/* 1 when in's caller has gone away. */
+static inline int brain_cancelled(const struct brain_input *in)
+{
+    return in->cancelled && in->cancelled(in->cancel_ctx);
+}
 
 struct brain_reply {
     char *text;        /* malloc'd */

@@ -16,4 +16,8 @@ struct db_rows;
 /* The public JSON of the memory in row i (selected with MEMORY_COLUMNS). */
 json_t *memory_from_row(const struct db_rows *r, int i);
 
+/* The search highlight of text for query q (both valid UTF-8, else NULL); malloc'd. For the fuzzer
+ * and tests: searches make theirs inside memory_list. */
+char *memory_highlight(const char *q, const char *text);
+
 #endif

@@ -249,6 +249,15 @@ static char *highlight(const struct qwords *w, const char *text)
     return out;
 }
 
+char *memory_highlight(const char *q, const char *text)
+{
+    struct qwords w;
+    if (!utf8_valid(q, strlen(q)) || !utf8_valid(text, strlen(text)))
+        return NULL;
+    query_words(q, &w);
+    return highlight(&w, text);
+}
+
 /* The avatar's memory revision (bumped by every change to its memories). */
 static int memory_rev(struct db *db, const char *avatar_id, int64_t *rev)
 {

@@ -419,6 +419,10 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
     if (err)
         return err;
+    if (brain_cancelled(in)) {
+        json_decref(items);
+        return DP_ERR_CANCELLED;
+    }
     /* Enough of the message's own words must be in the memory (words_needed); of a follow-up
      * with a pronoun, enough of its words and its topic's together. */
     const struct terms *judge = q.n && !(borrow && q.n >= 2) ? &q : &qq;

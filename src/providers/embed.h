@@ -3,6 +3,7 @@
 #ifndef DP_EMBED_H
 #define DP_EMBED_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define EMBED_BATCH_MAX 64   /* texts per provider call */
@@ -50,6 +51,9 @@ int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs
 void embed_normalize(float *v, int dims);
 
 extern const struct embed_ops embed_openai_ops;
+/* Checks and reads an /embeddings answer (HTTP status, parsed JSON or NULL) for n inputs: DP_OK
+ * with *vecs (n × *dims, unit rows) or an error with why. Separate for the fuzzer. */
+int embed_openai_answer(long status, json_t *answer, int n, float **vecs, int *dims, char *why, size_t whylen);
 /* The OpenAI-compatible provider: POST {url}/embeddings. */
 int embed_openai_new(const struct embed_config *cfg, struct embedder **out);
 

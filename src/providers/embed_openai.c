@@ -46,6 +46,49 @@ static int take_vector(json_t *item, int n, float *vecs, int *dims, char *why, s
     return DP_OK;
 }
 
+int embed_openai_answer(long status, json_t *answer, int n, float **vecs, int *dims, char *why, size_t whylen)
+{
+    *vecs = NULL;
+    json_t *data = json_object_get(answer, "data");
+    int err = DP_OK;
+    if (status != 200) {
+        const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+        snprintf(why, whylen, "the embedding provider answered %ld%s%.200s", status, m ? ": " : "", m ? m : "");
+        /* 400/413/422: this input will never embed; anything else may pass later. */
+        return status == 400 || status == 413 || status == 422 ? DP_ERR_INVALID : DP_ERR_UNAVAILABLE;
+    }
+    if (!json_is_array(data) || json_array_size(data) != (size_t)n)
+        return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer has the wrong number of vectors");
+    size_t d = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
+    if (d == 0 || d > EMBED_DIMS_MAX)
+        return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vectors have no or mixed sizes");
+    *dims = (int)d;
+    /* Each index must come once: a repeated one would leave another row unset. */
+    char *seen = calloc((size_t)n, 1);
+    if (!seen || !(*vecs = calloc((size_t)n * d, sizeof(float)))) {
+        free(seen);
+        return DP_ERR_NOMEM;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(data, i, item)
+    {
+        json_int_t at = json_integer_value(json_object_get(item, "index"));
+        if (!err && json_is_integer(json_object_get(item, "index")) && at >= 0 && at < n && seen[at])
+            err = fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer repeats a vector index");
+        if (!err)
+            err = take_vector(item, n, *vecs, dims, why, whylen);
+        if (!err)
+            seen[at] = 1;
+    }
+    free(seen);
+    if (err) {
+        free(*vecs);
+        *vecs = NULL;
+    }
+    return err;
+}
+
 static int openai_embed(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
                         size_t whylen)
 {
@@ -62,31 +105,8 @@ static int openai_embed(struct embedder *e, const char *const *texts, int n, flo
     json_decref(body);
     if (err)
         return err;
-    json_t *data = json_object_get(answer, "data");
-    if (status != 200) {
-        const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
-        snprintf(why, whylen, "the embedding provider answered %ld%s%.200s", status, m ? ": " : "", m ? m : "");
-        /* 400/413/422: this input will never embed; anything else may pass later. */
-        err = status == 400 || status == 413 || status == 422 ? DP_ERR_INVALID : DP_ERR_UNAVAILABLE;
-    } else if (!json_is_array(data) || json_array_size(data) != (size_t)n) {
-        err = fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer has the wrong number of vectors");
-    } else {
-        json_t *first = json_object_get(json_array_get(data, 0), "embedding");
-        *dims = (int)json_array_size(first);
-        *vecs = *dims > 0 && *dims <= EMBED_DIMS_MAX ? calloc((size_t)n * (size_t)*dims, sizeof(float)) : NULL;
-        if (!*vecs)
-            err = *dims > 0 && *dims <= EMBED_DIMS_MAX
-                      ? DP_ERR_NOMEM
-                      : fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vectors have no or mixed sizes");
-        size_t i;
-        json_t *item;
-        json_array_foreach(data, i, item) if (!err) err = take_vector(item, n, *vecs, dims, why, whylen);
-    }
+    err = embed_openai_answer(status, answer, n, vecs, dims, why, whylen);
     json_decref(answer);
-    if (err) {
-        free(*vecs);
-        *vecs = NULL;
-    }
     return err;
 }
 
