@@ -236,7 +236,7 @@ static int answer(struct db *db, const char *conv, const char *avatar_id, const 
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist};
+    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist, NULL, NULL};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     json_decref(hist);
