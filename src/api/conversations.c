@@ -7,6 +7,7 @@
 
 #include "api/api_util.h"
 #include "avatar/avatar.h"
+#include "avatar/clip.h"
 #include "brain/brain.h"
 #include "core/err.h"
 #include "core/timeutil.h"
@@ -16,28 +17,37 @@
 #define MESSAGE_MAX 4000 /* bytes of one user message */
 #define HISTORY_TURNS 12 /* earlier messages a brain sees */
 
+/* The columns message_from_row reads, in order. */
+#define MESSAGE_COLUMNS "id, role, text, citations, created_at, audio_memory_id"
+
 static json_t *message_from_row(const struct db_rows *r, int i)
 {
     const char *c = db_rows_text(r, i, 3);
     json_t *cites = c ? json_loads(c, 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", db_rows_text(r, i, 0), "role", db_rows_text(r, i, 1), "text",
-                     db_rows_text(r, i, 2), "citations", cites ? cites : json_array(), "created_at",
-                     db_rows_text(r, i, 4));
+    json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", db_rows_text(r, i, 0), "role", db_rows_text(r, i, 1), "text",
+                          db_rows_text(r, i, 2), "citations", cites ? cites : json_array(), "created_at",
+                          db_rows_text(r, i, 4));
+    if (!db_rows_is_null(r, i, 5)) { /* the reply can be heard (messages_audio.c serves it) */
+        char url[96];
+        snprintf(url, sizeof url, "/api/v1/messages/%s/audio", db_rows_text(r, i, 0));
+        json_object_set_new(m, "audio_url", json_string(url));
+    }
+    return m;
 }
 
 static int insert_message(struct db *db, const char *conv, const char *role, const char *text, json_t *citations,
-                          const char *brain, char id[ID_LEN])
+                          const char *brain, const char *audio_memory, char id[ID_LEN])
 {
     char now[RFC3339_LEN];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
     char *c = citations ? json_dumps(citations, JSON_COMPACT) : NULL;
-    struct db_val p[] = {DB_TEXT(id), DB_TEXT(conv), DB_TEXT(role), DB_TEXT(text), DB_TEXT(c), DB_TEXT(brain),
-                         DB_TEXT(now)};
+    struct db_val p[] = {DB_TEXT(id),    DB_TEXT(conv), DB_TEXT(role),         DB_TEXT(text),
+                         DB_TEXT(c),     DB_TEXT(brain), DB_TEXT(audio_memory), DB_TEXT(now)};
     int err = db_query(db,
-                       "INSERT INTO messages (id, conversation_id, role, text, citations, brain, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       p, 7, NULL);
+                       "INSERT INTO messages (id, conversation_id, role, text, citations, brain, audio_memory_id, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 8, NULL);
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(conv)};
     if (!err)
         err = db_query(db, "UPDATE conversations SET updated_at = ? WHERE id = ?", u, 2, NULL);
@@ -49,7 +59,7 @@ static int get_message(struct db *db, const char *id, json_t **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(db, "SELECT id, role, text, citations, created_at FROM messages WHERE id = ?", p, 1, &r);
+    int err = db_query(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?", p, 1, &r);
     if (err)
         return err;
     err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
@@ -106,7 +116,7 @@ static int start_conversation(struct request *req, struct response *res)
     if (!(err = db_begin(e.db)) &&
         !(err = db_query(e.db, "INSERT INTO conversations (id, avatar_id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                          v, 5, NULL)) &&
-        !(err = insert_message(e.db, conv, "avatar", greeting, NULL, "persona", mid)))
+        !(err = insert_message(e.db, conv, "avatar", greeting, NULL, "persona", NULL, mid)))
         err = db_commit(e.db);
     free(p.greeting);
     if (err) {
@@ -186,8 +196,7 @@ static int list_messages(struct request *req, struct response *res)
         return err;
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT id, role, text, citations, created_at FROM messages WHERE conversation_id = ?%s ORDER BY id "
-             "LIMIT ?",
+             "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?%s ORDER BY id LIMIT ?",
              cursor ? " AND id > ?" : "");
     struct db_val p[3] = {DB_TEXT(req_param(req, "cid"))};
     int np = 1;
@@ -212,7 +221,7 @@ static json_t *history(struct db *db, const char *conv, const char *before_id)
     struct db_val p[] = {DB_TEXT(conv), DB_TEXT(before_id), DB_INT(HISTORY_TURNS)};
     json_t *items = json_array();
     if (db_query(db,
-                 "SELECT id, role, text, citations, created_at FROM messages WHERE conversation_id = ? AND id < ? "
+                 "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ? AND id < ? "
                  "ORDER BY id DESC LIMIT ?",
                  p, 3, &r))
         return items;
@@ -241,9 +250,11 @@ static int answer(struct db *db, const char *conv, const char *avatar_id, const 
     err = brain->reply(&in, &out);
     json_decref(hist);
     free(p.greeting);
-    char mid[ID_LEN];
+    char mid[ID_LEN], audio[ID_LEN];
+    /* Decided once, here: reading a message then costs nothing more. */
+    int heard = !err && clip_reply_memory(db, avatar_id, out.citations, audio);
     if (!err)
-        err = insert_message(db, conv, "avatar", out.text, out.citations, brain->name, mid);
+        err = insert_message(db, conv, "avatar", out.text, out.citations, brain->name, heard ? audio : NULL, mid);
     brain_reply_cleanup(&out);
     return err ? err : get_message(db, mid, reply_out);
 }
@@ -321,7 +332,7 @@ static int post_message(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     /* The user's message is durable before anything is answered. */
-    if ((err = insert_message(e.db, req_param(req, "cid"), "user", text, NULL, NULL, user_mid)))
+    if ((err = insert_message(e.db, req_param(req, "cid"), "user", text, NULL, NULL, NULL, user_mid)))
         return err;
     if (req->accept && strcasestr(req->accept, "text/event-stream")) {
         struct stream_job *j = calloc(1, sizeof *j);
@@ -357,8 +368,8 @@ const struct route conversations_routes[] = {
     {"GET", "/api/v1/conversations/{cid}/messages", 0, 0, list_messages, "conversations", "Conversation history",
      NULL, NULL, NULL},
     {"POST", "/api/v1/conversations/{cid}/messages", ROUTE_JSON, 0, post_message, "conversations",
-     "Send {text}; the reply {message:{id,text,citations}} — or with Accept: text/event-stream, SSE events delta, "
-     "citation, done",
+     "Send {text}; the reply {message:{id,text,citations,audio_url?}} — or with Accept: text/event-stream, SSE "
+     "events delta, citation, done",
      NULL, NULL, NULL},
     {0},
 };

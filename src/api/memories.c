@@ -5,6 +5,7 @@
 
 #include "api/api_util.h"
 #include "avatar/avatar.h"
+#include "avatar/clip.h"
 #include "brain/memory.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -85,8 +86,18 @@ static int create_memory(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "text is required");
         return DP_ERR_INVALID;
     }
+    /* source: where in one of this avatar's recordings it was said (optional). */
+    struct memory_source src = {0};
+    json_t *sj = json_object_get(req->json, "source");
+    char msg[200];
+    if (sj && !json_is_null(sj) &&
+        (err = clip_source_read(e.db, app_get()->blobs, ref.id, sj, &src, msg, sizeof msg))) {
+        if (err == DP_ERR_INVALID)
+            res_error(res, req, err, "%s", msg);
+        return err;
+    }
     json_t *m;
-    if ((err = memory_create(e.db, ref.id, text, kind ? kind : "fact", importance, speaker, &m)))
+    if ((err = memory_create_with_source(e.db, ref.id, text, kind ? kind : "fact", importance, speaker, &src, &m)))
         return err;
     avatar_cache_forget(e.cache, ref.id); /* its memory count changed */
     res_json(res, 201, m);
@@ -154,7 +165,9 @@ const struct route memories_routes[] = {
      "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc,
      NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",
-     "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?}", NULL, NULL, NULL},
+     "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, source?: {media_id, "
+     "start_ms, end_ms} — a span of at most 10 minutes of one of this avatar's audio or video recordings}",
+     NULL, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}/memories/{mid}", ROUTE_JSON, 0, patch_memory, "memories",
      "Edit a memory (a new version; the old one is kept)", NULL, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", NULL, NULL,

@@ -12,7 +12,6 @@ const struct route not_implemented_routes[] = {
     /* Media and knowledge */
     R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
     /* Talking to an avatar */
-    R("GET", "/api/v1/messages/{mid}/audio", NI, "conversations", "A reply as audio"),
     R("GET", "/api/v1/avatars/{id}/voice", NI_WS, "voice", "Real-time voice conversation (WebSocket)"),
     /* Device capture */
     R("GET", "/ws_pcm", NI_WS, "capture", "Device PCM audio (Wyoming-style WebSocket)"),
