@@ -231,9 +231,17 @@ static json_t *history(struct db *db, const char *conv, const char *before_id)
     return items;
 }
 
-/* Answers the stored user message user_mid and stores the reply; *reply_out is its JSON. */
+/* The brain's cancel check for a streamed reply. */
+static int client_gone(void *sse)
+{
+    return sse_cancelled(sse);
+}
+
+/* Answers the stored user message user_mid and stores the reply; *reply_out is its JSON. With
+ * stream set, a client that goes away before the brain is done cancels the reply (nothing is
+ * stored: the history then shows the question unanswered, never a reply nobody saw arrive). */
 static int answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
-                  json_t **reply_out)
+                  struct sse *stream, json_t **reply_out)
 {
     struct persona p = {0};
     int err = load_persona(db, avatar_id, &p);
@@ -245,9 +253,11 @@ static int answer(struct db *db, const char *conv, const char *avatar_id, const 
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist, NULL, NULL};
+    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist, stream ? client_gone : NULL, stream};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
+    if (!err && brain_cancelled(&in))
+        err = DP_ERR_CANCELLED;
     json_decref(hist);
     free(p.greeting);
     char mid[ID_LEN], audio[ID_LEN];
@@ -279,7 +289,9 @@ static void stream_reply(struct sse *s, void *arg, void *state)
     json_t *reply = NULL;
     int err = worker_db(state, &db);
     if (!err)
-        err = answer(db, j->conv, j->avatar, j->user_mid, j->text, &reply);
+        err = answer(db, j->conv, j->avatar, j->user_mid, j->text, s, &reply);
+    if (err == DP_ERR_CANCELLED)
+        return; /* nobody is listening */
     if (err) {
         json_t *e = json_pack("{s:s,s:s}", "code", dp_errcode(err), "message", dp_strerror(err));
         char *ej = json_dumps(e, JSON_COMPACT);
@@ -349,7 +361,7 @@ static int post_message(struct request *req, struct response *res)
         return err;
     }
     json_t *reply;
-    err = answer(e.db, req_param(req, "cid"), avatar, user_mid, text, &reply);
+    err = answer(e.db, req_param(req, "cid"), avatar, user_mid, text, NULL, &reply);
     if (err == DP_ERR_NOT_IMPLEMENTED) {
         res_error(res, req, err, "this avatar's brain is not available yet; the recall brain is");
         return err;

@@ -204,7 +204,7 @@ int cli_serve(int argc, char **argv)
     if (jobs_start(app->database_url, app->cfg.redis_url, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
         goto out_pool;
 
-    const struct route *tables[16];
+    const struct route *tables[32];
     int ntables = 0;
     tables[ntables++] = ops_routes;
     tables[ntables++] = auth_routes;

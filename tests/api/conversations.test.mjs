@@ -118,6 +118,33 @@ describe('recall brain', () => {
     assert.equal(h.json.items.at(-1).id, done.id); // stored
   });
 
+  test('SSE: a client that goes away mid-stream leaves the question stored and at most one whole, cited reply', async () => {
+    const conv = await start(av);
+    for (let i = 0; i < 5; i++) {
+      const ctl = new AbortController();
+      const r = await fetch(`${srv.url}/api/v1/conversations/${conv.conversation.id}/messages`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${c.owner.token}`, Accept: 'text/event-stream', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: "Tell me about the lake" }),
+        signal: ctl.signal,
+      });
+      assert.equal(r.status, 200);
+      ctl.abort(); // gone before reading a byte of the stream
+      await r.text().catch(() => {});
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    const h = await api(srv, 'GET', `/conversations/${conv.conversation.id}/messages?limit=100`, { token: c.owner.token });
+    assert.equal(h.status, 200);
+    const asked = h.json.items.filter((m) => m.role === 'user');
+    assert.equal(asked.length, 5, 'every question was stored before the stream began');
+    for (const m of h.json.items.filter((x) => x.role === 'avatar').slice(1)) {
+      assert.equal(m.text, facts.lake.text, 'a stored reply is whole');
+      assert.equal(m.citations[0].memory_id, facts.lake.id);
+    }
+    // The server is well and still answers on the same conversation.
+    assert.equal((await say(conv, 'Tell me about the lake')).text, facts.lake.text);
+  });
+
   test('access: a same-org member may talk to an org avatar; an outsider and strangers get 404', async () => {
     const conv = await start(av, c.member.token);
     const m = await say(conv, 'Where were you born?', c.member.token);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "store/db.h"
 #include "../test.h"
+#include "brain_db.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
@@ -42,38 +43,6 @@ TEST(vectors_blob_round_trip_is_exact_little_endian)
     CHECK(memcmp(v, back, sizeof v) == 0);
 }
 
-static char tmp_dir[64];
-
-static void cleanup(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmp_dir);
-}
-
-/* A migrated SQLite database with user u1 and avatar a1. */
-static struct db *open_db(void)
-{
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doppel-vectors-XXXXXX");
-    CHECK(mkdtemp(tmp_dir) != NULL);
-    atexit(cleanup);
-    char url[128];
-    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
-    struct db *db = NULL;
-    log_min_level = LOG_WARN;
-    OK(db_open(&db, url));
-    OK(db_migrate(db, NULL));
-    OK(db_exec_script(db,
-                      "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
-                      "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z');"
-                      "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
-                      "VALUES ('a1', 'u1', 'default', 'A', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z');"));
-    return db;
-}
-
 /* Stores memory id with vector v (dims 3) of model. */
 static void put(struct db *db, const char *id, const float *v, const char *model)
 {
@@ -99,7 +68,7 @@ static int64_t rev_of(struct db *db)
 
 TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
 {
-    struct db *db = open_db();
+    struct db *db = brain_test_db();
     vectors_reset();
     const float x[3] = {1, 0, 0}, y[3] = {0, 1, 0}, xy[3] = {0.7071f, 0.7071f, 0}, nx[3] = {-1, 0, 0};
     put(db, "m1", x, "m");

@@ -1,0 +1,46 @@
+/* The database of the brain tests: a migrated SQLite file in a temporary directory (removed at
+ * exit), with user u1 and avatar a1 ("Grandpa Joe", recall brain). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "brain_db.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/db.h"
+#include "../test.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+static char tmp_dir[64];
+
+static void cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", tmp_dir);
+}
+
+/* A migrated SQLite database with user u1 and avatar a1. */
+struct db *brain_test_db(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doppel-brain-XXXXXX");
+    CHECK(mkdtemp(tmp_dir) != NULL);
+    atexit(cleanup);
+    char url[128];
+    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
+    struct db *db = NULL;
+    log_min_level = LOG_WARN;
+    OK(db_open(&db, url));
+    OK(db_migrate(db, NULL));
+    OK(db_exec_script(db,
+                      "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
+                      "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
+                      "'2020-01-01T00:00:00Z');"
+                      "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
+                      "VALUES ('a1', 'u1', 'default', 'Grandpa Joe', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
+                      "'2020-01-01T00:00:00Z');"));
+    return db;
+}
+

@@ -1,0 +1,123 @@
+/* Tests of the recall brain (src/brain/recall.c) straight through brain_ops: dialogue answers by
+ * the avatar's own speaker, passage excerpts, "don't remember", and cancellation. */
+#include <jansson.h>
+#include <string.h>
+
+#include "brain/brain.h"
+#include "brain/memory.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "store/db.h"
+#include "../test.h"
+#include "brain_db.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+/* A dialogue in media m1 (seq order) and one long passage, for avatar a1 ("Grandpa Joe"). */
+static void seed(struct db *db)
+{
+    OK(db_exec_script(db,
+                      "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
+                      "created_at, updated_at) VALUES ('m1', 'a1', 'u1', 'k', 1, 'text/plain', 'text', 'chat.txt', "
+                      "'ready', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
+    static const char *const turns[][2] = {
+        {"Lily", "Grandpa, who taught you to play cribbage?"},
+        {"Lily", "I mean the card game, the one with the wooden board."},
+        {"Grandpa Joe", "My uncle Walt taught me on the porch when I was nine."},
+        {"Lily", "Do you still play?"},
+        {"Joe", "Every Thursday with the fellows from the museum."},
+    };
+    for (int i = 0; i < 5; i++) {
+        char id[ID_LEN];
+        snprintf(id, sizeof id, "00000000-0000-7000-8000-00000000000%d", i); /* ids are UUIDs */
+        struct db_val p[] = {DB_TEXT(id), DB_TEXT(turns[i][1]), DB_TEXT(turns[i][0]), DB_INT(i)};
+        OK(db_query(db,
+                    "INSERT INTO memories (id, avatar_id, kind, text, media_id, speaker, seq, created_at, updated_at) "
+                    "VALUES (?, 'a1', 'utterance', ?, 'm1', ?, ?, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                    p, 4, NULL));
+    }
+    json_t *m = NULL;
+    OK(memory_create(db, "a1",
+                     "The Workshop. So I became a woodworker after the Navy, because I could not sit still. I turned "
+                     "the garage on Woodland Avenue into a shop with a table saw and a lathe. For each new "
+                     "grandbaby I built a cradle of cherry wood, rubbed with linseed oil until it glowed. The "
+                     "neighbours brought me broken chairs and I mended them for a dollar, which was mostly an "
+                     "excuse to talk. Rosa said the sawdust followed me into every room of the house.",
+                     "passage", 0.5, NULL, &m));
+    json_decref(m);
+}
+
+static int ask(struct db *db, const char *message, struct brain_reply *out, int (*cancelled)(void *))
+{
+    json_t *history = json_array();
+    struct brain_input in = {db, "a1", "Grandpa Joe", "Well hello!", message, history, cancelled, NULL};
+    int err = brain_for("recall")->reply(&in, out);
+    json_decref(history);
+    return err;
+}
+
+static const char *cited(const struct brain_reply *r)
+{
+    return json_string_value(json_object_get(json_array_get(r->citations, 0), "memory_id"));
+}
+
+TEST(recall_dialogue_answers_with_the_avatars_next_turn_or_its_own_line)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r;
+    /* Lily's question matches; the answer is Grandpa Joe's next turn, not Lily's follow-up. */
+    OK(ask(db, "Who taught you cribbage?", &r, NULL));
+    CHECK_EQ_STR(cited(&r), "00000000-0000-7000-8000-000000000002");
+    CHECK(strstr(r.text, "uncle Walt") != NULL);
+    brain_reply_cleanup(&r);
+    /* The avatar's own line ("Joe" is a word of its name) is quoted as it is. */
+    OK(ask(db, "Which fellows from the museum?", &r, NULL));
+    CHECK_EQ_STR(cited(&r), "00000000-0000-7000-8000-000000000004");
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
+
+TEST(recall_long_passage_answers_with_the_matching_sentence_and_cites_the_passage)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r;
+    OK(ask(db, "What did you build for each new grandbaby?", &r, NULL));
+    CHECK_EQ_STR(r.text, "For each new grandbaby I built a cradle of cherry wood, rubbed with linseed oil until it "
+                         "glowed. The neighbours brought me broken chairs and I mended them for a dollar, which was "
+                         "mostly an excuse to talk.");
+    CHECK(json_array_size(r.citations) == 1);
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(r.citations, 0), "text")), "The Workshop") != NULL);
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
+
+TEST(recall_two_word_question_needs_both_words)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r;
+    OK(ask(db, "Do you play golf?", &r, NULL)); /* "play" alone is in memory; "golf" is not */
+    CHECK(strstr(r.text, "don't remember") != NULL);
+    CHECK(json_array_size(r.citations) == 0);
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
+
+static int always(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+TEST(recall_gives_up_when_the_caller_has_gone)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r = {0};
+    CHECK_EQ_INT(ask(db, "Who taught you cribbage?", &r, always), DP_ERR_CANCELLED);
+    CHECK(r.text == NULL);
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
