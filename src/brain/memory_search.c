@@ -271,6 +271,15 @@ static int memory_rev(struct db *db, const char *avatar_id, int64_t *rev)
     return DP_OK;
 }
 
+/* FNV-1a of an id: slots of small per-avatar tables. */
+static unsigned id_hash(const char *id)
+{
+    unsigned h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h;
+}
+
 /* How many memories the avatar has, cached per revision (a COUNT over 100k rows would cost more
  * than the whole search). */
 #define COUNT_SLOTS 64
@@ -282,10 +291,7 @@ static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int64_t memory_count(struct db *db, const char *avatar_id, int64_t rev)
 {
-    unsigned h = 2166136261u;
-    for (const char *p = avatar_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    int slot = (int)(h % COUNT_SLOTS);
+    int slot = (int)(id_hash(avatar_id) % COUNT_SLOTS);
     int64_t n = -1;
     pthread_mutex_lock(&counts_lock);
     if (!strcmp(counts[slot].avatar, avatar_id) && counts[slot].rev == rev)
@@ -401,13 +407,6 @@ static int text_candidates(struct db *db, const char *avatar_id, const struct qw
     return DP_OK;
 }
 
-static unsigned id_hash(const char *id)
-{
-    unsigned h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h;
-}
 
 /* Adds the vector ranking of q to hits (room for *n + k): memories already there get their
  * vector rank, others are appended. No embedder, or a failing one: text only. */
