@@ -1,39 +1,32 @@
 /* Per-avatar vector indexes: a small LRU of loaded avatars, each a contiguous n × dims float32
- * matrix scanned exactly with a bounded min-heap for the top k. Indexes are shared by worker
- * threads (reference counted); a changed avatar is loaded again, never patched, so a reader
- * never sees a half-updated index. */
+ * matrix scanned exactly with a bounded min-heap for the top k, kept in the avatar_slots cache
+ * (shared by worker threads; a changed avatar is loaded again, never patched). */
 #include "brain/vectors.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "brain/avatar_slots.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
-#define INDEX_SLOTS 32 /* avatars kept loaded at once (least recently used leaves first) */
-
 struct vec_index {
-    char avatar[ID_LEN];
-    char model[128];
-    int64_t rev;
-    int n, dims, refs;
+    struct slot_entry head; /* variant: "<model>/<dims>" */
+    int n, dims;
     int missing; /* memories without a vector of this model (the memory.embed job's work) */
-    uint64_t used; /* LRU clock */
     char (*ids)[ID_LEN];
     float *vecs; /* n × dims */
     float *importance;
     int64_t *created_ms;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct vec_index *slots[INDEX_SLOTS];
-static uint64_t clock_tick;
+static struct avatar_slots cache = AVATAR_SLOTS_INIT;
 
-static void index_free(struct vec_index *x)
+static void index_free(struct slot_entry *e)
 {
+    struct vec_index *x = (struct vec_index *)e;
     if (!x)
         return;
     free(x->ids);
@@ -41,15 +34,6 @@ static void index_free(struct vec_index *x)
     free(x->importance);
     free(x->created_ms);
     free(x);
-}
-
-static void index_release(struct vec_index *x)
-{
-    pthread_mutex_lock(&lock);
-    int last = --x->refs == 0;
-    pthread_mutex_unlock(&lock);
-    if (last)
-        index_free(x);
 }
 
 float vectors_dot(const float *a, const float *b, int dims)
@@ -108,15 +92,16 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
         x->created_ms = malloc(rows * sizeof(int64_t));
     }
     if (!x || !x->ids || !x->vecs || !x->importance || !x->created_ms) {
-        index_free(x);
+        index_free(&x->head);
         db_rows_free(r);
         return DP_ERR_NOMEM;
     }
-    snprintf(x->avatar, sizeof x->avatar, "%s", avatar_id);
-    snprintf(x->model, sizeof x->model, "%s", model);
-    x->rev = rev;
+    snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
+    snprintf(x->head.variant, sizeof x->head.variant, "%.128s/%d", model, dims);
+    x->head.rev = rev;
+    x->head.refs = 1;
+    x->head.destroy = index_free;
     x->dims = dims;
-    x->refs = 1;
     for (int i = 0; i < r->nrows; i++) {
         const struct db_val *blob = &r->cells[(size_t)i * (size_t)r->ncols + 1];
         if (blob->type != DB_T_BLOB || blob->n != (size_t)dims * 4) {
@@ -134,47 +119,6 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
     db_rows_free(r);
     *out = x;
     return DP_OK;
-}
-
-/* The loaded index for (avatar, rev, model, dims) with a reference, or NULL. */
-static struct vec_index *index_find(const char *avatar_id, int64_t rev, const char *model, int dims)
-{
-    struct vec_index *found = NULL;
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < INDEX_SLOTS && !found; i++) {
-        struct vec_index *x = slots[i];
-        if (x && !strcmp(x->avatar, avatar_id) && x->rev == rev && x->dims == dims && !strcmp(x->model, model)) {
-            x->refs++;
-            x->used = ++clock_tick;
-            found = x;
-        }
-    }
-    pthread_mutex_unlock(&lock);
-    return found;
-}
-
-/* Puts a freshly loaded index in the slot of its avatar, or the least recently used one. */
-static void index_keep(struct vec_index *x)
-{
-    struct vec_index *old = NULL;
-    pthread_mutex_lock(&lock);
-    int at = 0;
-    for (int i = 0; i < INDEX_SLOTS; i++) {
-        if (slots[i] && !strcmp(slots[i]->avatar, x->avatar)) {
-            at = i;
-            break;
-        }
-        if (!slots[i] || (slots[at] && slots[i]->used < slots[at]->used))
-            at = i;
-    }
-    old = slots[at];
-    x->refs++; /* the slot's reference */
-    x->used = ++clock_tick;
-    slots[at] = x;
-    int last = old && --old->refs == 0;
-    pthread_mutex_unlock(&lock);
-    if (last)
-        index_free(old);
 }
 
 /* A min-heap on score of the best k hits so far: the root is the one to beat. */
@@ -238,7 +182,9 @@ int vectors_search(struct db *db, const char *avatar_id, int64_t rev, const char
     *missing = 0;
     if (k <= 0 || dims <= 0)
         return DP_OK;
-    struct vec_index *x = index_find(avatar_id, rev, model, dims);
+    char variant[sizeof ((struct slot_entry *)0)->variant];
+    snprintf(variant, sizeof variant, "%.128s/%d", model, dims);
+    struct vec_index *x = (struct vec_index *)avatar_slots_find(&cache, avatar_id, rev, variant);
     if (!x) {
         /* Loaded outside the lock: other avatars' searches go on meanwhile. Two threads may load
          * the same avatar at once; the later one simply replaces the earlier. */
@@ -248,25 +194,15 @@ int vectors_search(struct db *db, const char *avatar_id, int64_t rev, const char
             return err;
         DP_LOG(LOG_DEBUG, "[vectors] loaded %d vectors of avatar %s in %lld ms", x->n, avatar_id,
                (long long)(time_now_ms() - t0));
-        index_keep(x);
+        avatar_slots_keep(&cache, &x->head);
     }
     index_scan(x, q, k, hits, n);
     *missing = x->missing;
-    index_release(x);
+    avatar_slots_release(&cache, &x->head);
     return DP_OK;
 }
 
 void vectors_reset(void)
 {
-    pthread_mutex_lock(&lock);
-    struct vec_index *gone[INDEX_SLOTS];
-    int ngone = 0;
-    for (int i = 0; i < INDEX_SLOTS; i++) {
-        if (slots[i] && --slots[i]->refs == 0)
-            gone[ngone++] = slots[i];
-        slots[i] = NULL;
-    }
-    pthread_mutex_unlock(&lock);
-    for (int i = 0; i < ngone; i++)
-        index_free(gone[i]);
+    avatar_slots_reset(&cache);
 }

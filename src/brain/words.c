@@ -74,6 +74,44 @@ unsigned words_fold(unsigned cp)
     return cp;
 }
 
+static size_t put_utf8(unsigned cp, char *out)
+{
+    if (cp < 0x80)
+        return out[0] = (char)cp, 1;
+    if (cp < 0x800)
+        return out[0] = (char)(0xc0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3f)), 2;
+    if (cp < 0x10000)
+        return out[0] = (char)(0xe0 | cp >> 12), out[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
+               out[2] = (char)(0x80 | (cp & 0x3f)), 3;
+    return out[0] = (char)(0xf0 | cp >> 18), out[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
+           out[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), out[3] = (char)(0x80 | (cp & 0x3f)), 4;
+}
+
+size_t words_key(const unsigned char *w, size_t len, char out[WORDS_KEY_MAX])
+{
+    size_t n = 0, l;
+    for (size_t i = 0; i < len; i += l) {
+        char enc[4];
+        size_t k = put_utf8(words_fold(words_decode(w + i, &l)), enc);
+        if (n + k > WORDS_KEY_MAX)
+            break;
+        memcpy(out + n, enc, k);
+        n += k;
+    }
+    /* English inflections, longest first; at least three bytes stay ("bed", "use" keep theirs). */
+    if (n >= 5 && !memcmp(out + n - 3, "ies", 3)) { /* stories → story */
+        out[n - 3] = 'y';
+        return n - 2;
+    }
+    static const char *const endings[] = {"ings", "ing", "ers", "ed", "es", "er", "ly", "s", "e", "d", NULL};
+    for (const char *const *e = endings; *e; e++) {
+        size_t k = strlen(*e);
+        if (n >= k + 3 && !memcmp(out + n - k, *e, k))
+            return n - k;
+    }
+    return n;
+}
+
 /* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a
  * memory that shares only them with a question has nothing to do with it. */
 static const char *const stop_words[] = {

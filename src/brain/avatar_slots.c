@@ -1,0 +1,72 @@
+/* The per-avatar object cache (see avatar_slots.h). */
+#include "brain/avatar_slots.h"
+
+#include <string.h>
+
+struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar, int64_t rev, const char *variant)
+{
+    struct slot_entry *found = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < AVATAR_SLOTS && !found; i++) {
+        struct slot_entry *e = c->slot[i];
+        if (e && e->rev == rev && !strcmp(e->avatar, avatar) && !strcmp(e->variant, variant)) {
+            e->refs++;
+            e->used = ++c->tick;
+            found = e;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+static void unref_locked(struct slot_entry *e, struct slot_entry **gone)
+{
+    *gone = e && --e->refs == 0 ? e : NULL;
+}
+
+void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e)
+{
+    struct slot_entry *gone;
+    pthread_mutex_lock(&c->lock);
+    int at = 0;
+    for (int i = 0; i < AVATAR_SLOTS; i++) {
+        struct slot_entry *s = c->slot[i];
+        if (s && !strcmp(s->avatar, e->avatar) && !strcmp(s->variant, e->variant)) {
+            at = i; /* the avatar's older entry makes room */
+            break;
+        }
+        if (!s || (c->slot[at] && s->used < c->slot[at]->used))
+            at = i;
+    }
+    unref_locked(c->slot[at], &gone);
+    e->refs++;
+    e->used = ++c->tick;
+    c->slot[at] = e;
+    pthread_mutex_unlock(&c->lock);
+    if (gone)
+        gone->destroy(gone);
+}
+
+void avatar_slots_release(struct avatar_slots *c, struct slot_entry *e)
+{
+    struct slot_entry *gone;
+    pthread_mutex_lock(&c->lock);
+    unref_locked(e, &gone);
+    pthread_mutex_unlock(&c->lock);
+    if (gone)
+        gone->destroy(gone);
+}
+
+void avatar_slots_reset(struct avatar_slots *c)
+{
+    struct slot_entry *gone[AVATAR_SLOTS];
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < AVATAR_SLOTS; i++) {
+        unref_locked(c->slot[i], &gone[i]);
+        c->slot[i] = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (int i = 0; i < AVATAR_SLOTS; i++)
+        if (gone[i])
+            gone[i]->destroy(gone[i]);
+}
