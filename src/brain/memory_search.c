@@ -25,6 +25,7 @@
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/memory_impl.h"
+#include "brain/text_index.h"
 #include "brain/vectors.h"
 #include "brain/words.h"
 #include "core/err.h"
@@ -50,24 +51,15 @@ struct qwords {
     int n;
     const unsigned char *s[MEMORY_QUERY_TERMS];
     size_t len[MEMORY_QUERY_TERMS];
-    size_t stem[MEMORY_QUERY_TERMS];
+    struct text_query keys; /* the distinct word keys (words_key) */
+    int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
-
-static size_t light_stem(const unsigned char *s, size_t len)
-{
-    if (len > 5 && s[len - 3] == 'i' && s[len - 2] == 'n' && s[len - 1] == 'g')
-        return len - 3;
-    if (len > 4 && s[len - 2] == 'e' && (s[len - 1] == 'd' || s[len - 1] == 's'))
-        return len - 2;
-    if (len > 3 && s[len - 1] == 's')
-        return len - 1;
-    return len;
-}
 
 /* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words out. */
 static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
+    w->keys.n = 0;
     size_t l;
     for (const unsigned char *p = (const unsigned char *)q; *p && w->n < MEMORY_QUERY_TERMS;) {
         while (*p && !words_is_word_char(words_decode(p, &l)))
@@ -84,7 +76,17 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;
-        w->stem[w->n] = light_stem(s, len);
+        char key[WORDS_KEY_MAX];
+        size_t kl = words_key(s, len, key);
+        int k = 0;
+        while (k < w->keys.n && !(w->keys.len[k] == kl && !memcmp(w->keys.key[k], key, kl)))
+            k++;
+        if (k == w->keys.n) {
+            memcpy(w->keys.key[k], key, kl);
+            w->keys.len[k] = kl;
+            w->keys.n++;
+        }
+        w->key_of[w->n] = k;
         w->n++;
     }
 }
@@ -123,30 +125,14 @@ int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
     return build_expr(&w, postgres, out, cap);
 }
 
-/* 1 when the text word [t, t+n) is the query word's stem [q, q+stem) plus nothing or an
- * inflection ("plant" meets "plants", "planted", "planting"; "up" does not meet "upon"),
- * compared without case and diacritics. */
-static int starts_with_stem(const unsigned char *t, size_t n, const unsigned char *q, size_t stem)
-{
-    size_t i = 0, j = 0, lt, lq;
-    while (j < stem) {
-        if (i >= n || words_fold(words_decode(t + i, &lt)) != words_fold(words_decode(q + j, &lq)))
-            return 0;
-        i += lt;
-        j += lq;
-    }
-    static const char *const endings[] = {"", "s", "es", "e", "ed", "d", "ing", "er", "ers", "ly", NULL};
-    for (const char *const *e = endings; *e; e++)
-        if (n - i == strlen(*e) && !strncasecmp((const char *)t + i, *e, n - i))
-            return 1;
-    return 0;
-}
-
-/* Which query word (index) the text word [t, t+n) matches, or -1. */
+/* Which query key (index) the text word [t, t+n) has, or -1: words meet when their keys
+ * (folded, one inflection off) are equal, as in the text index. */
 static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
 {
-    for (int i = 0; i < w->n; i++)
-        if (starts_with_stem(t, n, w->s[i], w->stem[i]))
+    char key[WORDS_KEY_MAX];
+    size_t kl = words_key(t, n, key);
+    for (int i = 0; i < w->keys.n; i++)
+        if (w->keys.len[i] == kl && !memcmp(w->keys.key[i], key, kl))
             return i;
     return -1;
 }
@@ -340,9 +326,37 @@ static int cmp_score(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-/* Text candidates, ranked (text_rank set, best first) into *hits / *n. */
-static int text_candidates(struct db *db, const char *avatar_id, const struct qwords *w, int64_t rev, long window,
-                           struct hit **hits, int *n)
+/* Text candidates from the avatar's in-memory text index; DP_ERR_TOO_LARGE when it has none. */
+static int index_candidates(struct db *db, const char *avatar_id, const struct qwords *w, int64_t rev, long window,
+                            struct hit **hits, int *n)
+{
+    struct text_match *m;
+    int err = text_index_search(db, avatar_id, rev, &w->keys, (int)window, &m, n);
+    if (err)
+        return err;
+    struct hit *h = calloc((size_t)*n + 1, sizeof *h);
+    if (!h) {
+        free(m);
+        return DP_ERR_NOMEM;
+    }
+    for (int i = 0; i < *n; i++) {
+        memcpy(h[i].id, m[i].id, ID_LEN);
+        h[i].text_rank = i + 1;
+        h[i].words = m[i].words;
+        h[i].bm25 = m[i].bm25;
+        h[i].importance = m[i].importance;
+        h[i].created_ms = m[i].created_ms;
+    }
+    free(m);
+    *hits = h;
+    return DP_OK;
+}
+
+/* Text candidates from the engine (FTS5 / PostgreSQL full text), ranked here the same way as the
+ * index ranks (text_rank set, best first) into *hits / *n. The engine picks them by its own
+ * score, so a very common query may leave some out that the index would rank in. */
+static int engine_candidates(struct db *db, const char *avatar_id, const struct qwords *w, int64_t rev, long window,
+                             struct hit **hits, int *n)
 {
     int pg = db_dialect(db) == DB_POSTGRES;
     char expr[MEMORY_QUERY_MAX * 2 + 256];
@@ -376,7 +390,7 @@ static int text_candidates(struct db *db, const char *avatar_id, const struct qw
     for (int i = 0; i < r->nrows; i++) {
         term_counts(w, db_rows_text(r, i, 1), tf[i], &dl[i]);
         total_len += dl[i];
-        for (int t = 0; t < w->n; t++)
+        for (int t = 0; t < w->keys.n; t++)
             df[t] += tf[i][t] > 0;
     }
     double ndocs = (double)memory_count(db, avatar_id, rev);
@@ -388,7 +402,7 @@ static int text_candidates(struct db *db, const char *avatar_id, const struct qw
         h[i].text_rank = i + 1;
         h[i].importance = db_rows_real(r, i, 2);
         time_parse_rfc3339(db_rows_text(r, i, 3), &h[i].created_ms);
-        for (int t = 0; t < w->n; t++) {
+        for (int t = 0; t < w->keys.n; t++) {
             if (!tf[i][t])
                 continue;
             h[i].words++;
@@ -574,12 +588,14 @@ int memory_list(struct db *db, const char *avatar_id, const char *q, const char 
     long window = offset + limit + 100;
     if (window > MEMORY_SEARCH_WINDOW)
         window = MEMORY_SEARCH_WINDOW;
-    int64_t rev;
+    int64_t rev = 0;
     struct hit *hits = NULL;
     int n = 0;
     int err = memory_rev(db, avatar_id, &rev);
     if (!err)
-        err = text_candidates(db, avatar_id, &w, rev, window, &hits, &n);
+        err = index_candidates(db, avatar_id, &w, rev, window, &hits, &n);
+    if (err == DP_ERR_TOO_LARGE)
+        err = engine_candidates(db, avatar_id, &w, rev, window, &hits, &n);
     if (err)
         return err;
     int fused = 0;

@@ -11,6 +11,7 @@
 #include "avatar/avatar_jobs.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
+#include "brain/text_index.h"
 #include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -144,6 +145,7 @@ static int brain_setup(struct app *app)
     struct memory_tuning t = {c->search_importance_weight / 100.0, c->search_recency_weight / 100.0,
                               (double)c->search_recency_half_life, c->search_vector_min_similarity / 100.0};
     memory_tune(&t);
+    text_index_limit(c->search_index_max);
     memory_embed_register();
     return 0;
 }

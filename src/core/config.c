@@ -68,6 +68,8 @@ static const struct setting settings[] = {
      "days after which a memory's recency boost has halved"},
     {"search-vector-min-similarity", SET_LONG, OFF(search_vector_min_similarity), "30", 0, 100,
      "percent cosine similarity a memory needs to be found by its vector alone"},
+    {"search-index-max-memories", SET_LONG, OFF(search_index_max), "200000", 0, 100000000,
+     "largest avatar whose words are indexed in memory for search (larger ones, or all with 0: the database's full-text search)"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -42,6 +42,7 @@ struct config {
     long search_recency_weight;    /* percent */
     long search_recency_half_life; /* days */
     long search_vector_min_similarity; /* percent cosine */
+    long search_index_max;             /* memories of an avatar indexed in memory; 0 = engines only */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

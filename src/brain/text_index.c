@@ -1,0 +1,414 @@
+/* The in-memory text index of an avatar (see text_index.h).
+ *
+ * Build: every memory is split into words (words.c), each word becomes its key, and the
+ * (key, memory) pairs are grouped by key — a counting sort, since memories are read in order —
+ * into one postings array: for each key, the memories holding it with how often. Keys live in
+ * an open-addressing hash table over one string arena.
+ *
+ * Search: the postings of each query key are walked once, adding to per-memory counters (words
+ * held, BM25); the touched memories are ranked with a bounded heap of `window` entries. */
+#include "brain/text_index.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain/avatar_slots.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "store/db.h"
+
+struct posting {
+    uint32_t doc, tf;
+};
+
+struct term {
+    uint32_t key_at, key_len; /* in arena */
+    uint32_t first, count;    /* postings[first .. first + count) */
+};
+
+struct text_index {
+    struct slot_entry head;
+    int ndocs;
+    char (*ids)[ID_LEN];
+    uint32_t *doclen;
+    float *importance;
+    int64_t *created_ms;
+    double avgdl;
+    struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
+    uint32_t cap, nterms;
+    char *arena;
+    size_t arena_len, arena_cap;
+    struct posting *postings;
+};
+
+static struct avatar_slots cache = AVATAR_SLOTS_INIT;
+static long limit = 200000;
+
+void text_index_limit(long max_memories)
+{
+    limit = max_memories;
+}
+
+static uint32_t key_hash(const char *k, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+static struct term *lookup(const struct text_index *x, const char *k, size_t n)
+{
+    if (!x->cap)
+        return NULL;
+    for (uint32_t s = key_hash(k, n) & (x->cap - 1);; s = (s + 1) & (x->cap - 1)) {
+        struct term *t = &x->terms[s];
+        if (!t->key_len || (t->key_len == n && !memcmp(x->arena + t->key_at, k, n)))
+            return t;
+    }
+}
+
+static int grow_terms(struct text_index *x)
+{
+    uint32_t cap = x->cap ? x->cap * 2 : 1024;
+    struct term *old = x->terms, *t = calloc(cap, sizeof *t);
+    if (!t)
+        return DP_ERR_NOMEM;
+    uint32_t old_cap = x->cap;
+    x->terms = t;
+    x->cap = cap;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i].key_len)
+            *lookup(x, x->arena + old[i].key_at, old[i].key_len) = old[i];
+    free(old);
+    return DP_OK;
+}
+
+/* The id of key k (added when new), or -1 when out of memory. */
+static long term_id(struct text_index *x, const char *k, size_t n)
+{
+    if ((x->nterms + 1) * 2 > x->cap && grow_terms(x))
+        return -1;
+    struct term *t = lookup(x, k, n);
+    if (!t->key_len) {
+        if (x->arena_len + n > x->arena_cap) {
+            size_t cap = x->arena_cap ? x->arena_cap * 2 : 65536;
+            while (cap < x->arena_len + n)
+                cap *= 2;
+            char *a = realloc(x->arena, cap);
+            if (!a)
+                return -1;
+            x->arena = a;
+            x->arena_cap = cap;
+        }
+        memcpy(x->arena + x->arena_len, k, n);
+        t->key_at = (uint32_t)x->arena_len;
+        t->key_len = (uint32_t)n;
+        t->first = x->nterms++; /* the term's number until postings are laid out */
+        x->arena_len += n;
+    }
+    return t->first;
+}
+
+static void index_free(struct slot_entry *e)
+{
+    struct text_index *x = (struct text_index *)e;
+    free(x->ids);
+    free(x->doclen);
+    free(x->importance);
+    free(x->created_ms);
+    free(x->terms);
+    free(x->arena);
+    free(x->postings);
+    free(x);
+}
+
+/* (term number, memory) for every word of every memory, in memory order. */
+struct pairs {
+    uint32_t *term, *doc;
+    size_t n, cap;
+};
+
+static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1 << 16;
+        uint32_t *t = realloc(p->term, cap * sizeof *t);
+        if (t)
+            p->term = t;
+        uint32_t *d = t ? realloc(p->doc, cap * sizeof *d) : NULL;
+        if (!d)
+            return DP_ERR_NOMEM;
+        p->doc = d;
+        p->cap = cap;
+    }
+    p->term[p->n] = term;
+    p->doc[p->n++] = doc;
+    return DP_OK;
+}
+
+static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text)
+{
+    size_t l;
+    for (const unsigned char *t = (const unsigned char *)text; *t;) {
+        while (*t && !words_is_word_char(words_decode(t, &l)))
+            t += l;
+        const unsigned char *s = t;
+        while (*t && words_is_word_char(words_decode(t, &l)))
+            t += l;
+        if (t == s)
+            break;
+        char key[WORDS_KEY_MAX];
+        size_t n = words_key(s, (size_t)(t - s), key);
+        long id = term_id(x, key, n);
+        if (id < 0 || pairs_add(p, (uint32_t)id, doc))
+            return DP_ERR_NOMEM;
+        x->doclen[doc]++;
+    }
+    return DP_OK;
+}
+
+/* Groups the pairs by term into x->postings (counting sort: memories stay in order, so
+ * repeats of a word in one memory are neighbours and become its tf). */
+static int lay_out(struct text_index *x, const struct pairs *p)
+{
+    uint32_t *start = calloc((size_t)x->nterms + 1, sizeof *start);
+    x->postings = malloc((p->n + 1) * sizeof *x->postings);
+    if (!start || !x->postings) {
+        free(start);
+        return DP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        start[p->term[i] + 1]++;
+    for (uint32_t t = 0; t < x->nterms; t++)
+        start[t + 1] += start[t];
+    uint32_t *count = calloc((size_t)x->nterms + 1, sizeof *count);
+    if (!count) {
+        free(start);
+        return DP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t t = p->term[i];
+        struct posting *last = count[t] ? &x->postings[start[t] + count[t] - 1] : NULL;
+        if (last && last->doc == p->doc[i]) {
+            last->tf++;
+            continue;
+        }
+        x->postings[start[t] + count[t]++] = (struct posting){p->doc[i], 1};
+    }
+    for (uint32_t s = 0; s < x->cap; s++) {
+        struct term *t = &x->terms[s];
+        if (t->key_len) {
+            uint32_t num = t->first;
+            t->first = start[num];
+            t->count = count[num];
+        }
+    }
+    free(start);
+    free(count);
+    return DP_OK;
+}
+
+static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT id, text, importance, created_at FROM memories WHERE avatar_id = ? ORDER BY id", p,
+                       1, &r);
+    if (err)
+        return err;
+    struct text_index *x = calloc(1, sizeof *x);
+    struct pairs pairs = {0};
+    size_t rows = (size_t)r->nrows + 1;
+    if (!x || !(x->ids = malloc(rows * sizeof *x->ids)) || !(x->doclen = calloc(rows, sizeof *x->doclen)) ||
+        !(x->importance = malloc(rows * sizeof *x->importance)) ||
+        !(x->created_ms = malloc(rows * sizeof *x->created_ms))) {
+        err = DP_ERR_NOMEM;
+        goto out;
+    }
+    snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
+    x->head.rev = rev;
+    x->head.refs = 1;
+    x->head.destroy = index_free;
+    double total = 0;
+    for (int i = 0; i < r->nrows && !err; i++) {
+        snprintf(x->ids[i], ID_LEN, "%s", db_rows_text(r, i, 0));
+        x->importance[i] = (float)db_rows_real(r, i, 2);
+        x->created_ms[i] = 0;
+        time_parse_rfc3339(db_rows_text(r, i, 3), &x->created_ms[i]);
+        err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1));
+        total += x->doclen[i];
+        x->ndocs = i + 1;
+    }
+    x->avgdl = x->ndocs && total > 0 ? total / x->ndocs : 1;
+    if (!err && !x->cap)
+        err = grow_terms(x); /* no words at all: an empty table still answers lookups */
+    if (!err)
+        err = lay_out(x, &pairs);
+out:
+    free(pairs.term);
+    free(pairs.doc);
+    db_rows_free(r);
+    if (err && x)
+        index_free(&x->head);
+    else
+        *out = x;
+    return err;
+}
+
+/* Better first: more words, then BM25, then the lower memory number (id order). */
+static int better(const uint8_t *words, const float *score, uint32_t a, uint32_t b)
+{
+    if (words[a] != words[b])
+        return words[a] > words[b];
+    if (score[a] != score[b])
+        return score[a] > score[b];
+    return a < b;
+}
+
+struct rank_ctx {
+    const uint8_t *words;
+    const float *score;
+};
+
+static _Thread_local struct rank_ctx sort_ctx;
+
+static int cmp_docs(const void *a, const void *b)
+{
+    uint32_t u = *(const uint32_t *)a, v = *(const uint32_t *)b;
+    if (u == v)
+        return 0;
+    return better(sort_ctx.words, sort_ctx.score, u, v) ? -1 : 1;
+}
+
+/* Keeps the `window` best of the touched memories in heap (worst at the root). */
+static int select_best(const uint32_t *touched, size_t nt, const uint8_t *words,
+                       const float *score, int window, uint32_t *heap)
+{
+    int n = 0;
+    for (size_t i = 0; i < nt; i++) {
+        uint32_t d = touched[i];
+        if (n == window && !better(words, score, d, heap[0]))
+            continue;
+        if (n < window) {
+            int c = n++;
+            heap[c] = d;
+            while (c > 0 && better(words, score, heap[(c - 1) / 2], heap[c])) {
+                uint32_t t = heap[c];
+                heap[c] = heap[(c - 1) / 2];
+                heap[(c - 1) / 2] = t;
+                c = (c - 1) / 2;
+            }
+            continue;
+        }
+        heap[0] = d;
+        for (int c = 0;;) {
+            int l = 2 * c + 1, r = l + 1, m = c;
+            if (l < n && better(words, score, heap[m], heap[l]))
+                m = l;
+            if (r < n && better(words, score, heap[m], heap[r]))
+                m = r;
+            if (m == c)
+                break;
+            uint32_t t = heap[c];
+            heap[c] = heap[m];
+            heap[m] = t;
+            c = m;
+        }
+    }
+    return n;
+}
+
+static int rank(const struct text_index *x, const struct text_query *q, int window, struct text_match **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t total = 0;
+    const struct term *t[MEMORY_QUERY_TERMS] = {0};
+    for (int i = 0; i < q->n; i++) {
+        const struct term *found = lookup(x, q->key[i], q->len[i]);
+        t[i] = found && found->key_len ? found : NULL;
+        total += t[i] ? t[i]->count : 0;
+    }
+    if (!total || window <= 0)
+        return DP_OK;
+    uint8_t *words = calloc((size_t)x->ndocs, 1);
+    float *score = calloc((size_t)x->ndocs, sizeof *score);
+    uint32_t *touched = malloc(total * sizeof *touched), *heap = malloc((size_t)window * sizeof *heap);
+    int err = DP_ERR_NOMEM;
+    if (!words || !score || !touched || !heap)
+        goto out;
+    size_t nt = 0;
+    for (int i = 0; i < q->n; i++) {
+        if (!t[i])
+            continue;
+        double df = t[i]->count, idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
+        const struct posting *p = x->postings + t[i]->first;
+        for (uint32_t k = 0; k < t[i]->count; k++) {
+            uint32_t d = p[k].doc;
+            if (!words[d])
+                touched[nt++] = d;
+            words[d]++;
+            double tf = p[k].tf;
+            score[d] += (float)(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * x->doclen[d] / x->avgdl)));
+        }
+    }
+    int m = select_best(touched, nt, words, score, window, heap);
+    sort_ctx = (struct rank_ctx){words, score};
+    qsort(heap, (size_t)m, sizeof *heap, cmp_docs);
+    *out = malloc(((size_t)m + 1) * sizeof **out);
+    if (!*out)
+        goto out;
+    for (int i = 0; i < m; i++) {
+        struct text_match *r = &(*out)[i];
+        uint32_t d = heap[i];
+        memcpy(r->id, x->ids[d], ID_LEN);
+        r->words = words[d];
+        r->bm25 = score[d];
+        r->importance = x->importance[d];
+        r->created_ms = x->created_ms[d];
+    }
+    *n = m;
+    err = DP_OK;
+out:
+    free(words);
+    free(score);
+    free(touched);
+    free(heap);
+    return err;
+}
+
+int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
+                      struct text_match **out, int *n)
+{
+    struct text_index *x = (struct text_index *)avatar_slots_find(&cache, avatar_id, rev, "");
+    if (!x) {
+        if (limit <= 0)
+            return DP_ERR_TOO_LARGE;
+        struct db_rows *r;
+        struct db_val p[] = {DB_TEXT(avatar_id)};
+        int err = db_query(db, "SELECT COUNT(*) FROM memories WHERE avatar_id = ?", p, 1, &r);
+        if (err)
+            return err;
+        int64_t count = db_rows_int(r, 0, 0);
+        db_rows_free(r);
+        if (count > limit)
+            return DP_ERR_TOO_LARGE;
+        int64_t t0 = time_now_ms();
+        if ((err = index_build(db, avatar_id, rev, &x)))
+            return err;
+        DP_LOG(LOG_DEBUG, "[memory] indexed %d memories of avatar %s (%u words) in %lld ms", x->ndocs, avatar_id,
+               x->nterms, (long long)(time_now_ms() - t0));
+        avatar_slots_keep(&cache, &x->head);
+    }
+    int err = rank(x, q, window, out, n);
+    avatar_slots_release(&cache, &x->head);
+    return err;
+}
+
+void text_index_reset(void)
+{
+    avatar_slots_reset(&cache);
+}

@@ -1,0 +1,46 @@
+/* An avatar's memories as an in-memory inverted index (word key → memories holding it, with
+ * counts), built on first use and rebuilt when the avatar's memory revision moves. It answers
+ * the text half of a search with exact per-avatar BM25 in well under a millisecond where the
+ * engines (FTS5, PostgreSQL full text) score every match from disk: 20–40 ms for a common word
+ * in 100k memories. The engines remain the path for avatars too large to hold in memory. */
+#ifndef DP_TEXT_INDEX_H
+#define DP_TEXT_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "brain/memory.h"
+#include "brain/words.h"
+#include "core/id.h"
+
+struct db;
+
+/* A query as word keys (words_key), distinct. */
+struct text_query {
+    int n;
+    char key[MEMORY_QUERY_TERMS][WORDS_KEY_MAX];
+    size_t len[MEMORY_QUERY_TERMS];
+};
+
+struct text_match {
+    char id[ID_LEN];
+    int words;   /* distinct query keys the memory holds */
+    double bm25; /* with this avatar's statistics (k1 1.2, b 0.75) */
+    float importance;
+    int64_t created_ms;
+};
+
+/* Sets the most memories one avatar may have to be indexed in memory (0: never; the engines
+ * answer instead). Default 200000. */
+void text_index_limit(long max_memories);
+
+/* The best `window` memories of the avatar for q: most query words first, then BM25, then id.
+ * *out malloc'd (*n entries). DP_ERR_TOO_LARGE when the avatar is over the limit (the caller
+ * uses the engines). rev is the avatar's current memory revision. */
+int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
+                      struct text_match **out, int *n);
+
+/* Forgets every built index (tests). */
+void text_index_reset(void);
+
+#endif

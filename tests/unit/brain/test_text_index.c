@@ -1,0 +1,110 @@
+/* Tests of the in-memory text index (src/brain/text_index.c) and word keys (words.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain/text_index.h"
+#include "brain/words.h"
+#include "core/err.h"
+#include "store/db.h"
+#include "../test.h"
+#include "brain_db.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+static int same_key(const char *a, const char *b)
+{
+    char ka[WORDS_KEY_MAX], kb[WORDS_KEY_MAX];
+    size_t la = words_key((const unsigned char *)a, strlen(a), ka), lb = words_key((const unsigned char *)b, strlen(b), kb);
+    return la == lb && !memcmp(ka, kb, la);
+}
+
+TEST(words_key_meets_inflections_case_and_accents_only)
+{
+    CHECK(same_key("planted", "planting"));
+    CHECK(same_key("plants", "plant"));
+    CHECK(same_key("name", "named"));
+    CHECK(same_key("trees", "tree"));
+    CHECK(same_key("stories", "story"));
+    CHECK(same_key("teachers", "teacher"));
+    CHECK(same_key("MÜLLER", "müller"));
+    CHECK(same_key("École", "ecole"));
+    CHECK(same_key("used", "use"));
+    CHECK(!same_key("up", "upon"));
+    CHECK(!same_key("bed", "be"));
+    CHECK(!same_key("red", "r"));
+    CHECK(!same_key("lake", "like"));
+}
+
+static void put(struct db *db, int n, const char *text)
+{
+    char id[ID_LEN];
+    snprintf(id, sizeof id, "00000000-0000-7000-8000-%012d", n);
+    struct db_val p[] = {DB_TEXT(id), DB_TEXT(text)};
+    OK(db_query(db,
+                "INSERT INTO memories (id, avatar_id, kind, text, importance, created_at, updated_at) "
+                "VALUES (?, 'a1', 'fact', ?, 0.5, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                p, 2, NULL));
+}
+
+static int64_t rev_of(struct db *db)
+{
+    struct db_rows *r;
+    OK(db_query(db, "SELECT memory_rev FROM avatars WHERE id = 'a1'", NULL, 0, &r));
+    int64_t v = db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return v;
+}
+
+static void query(struct text_query *q, const char *const *words)
+{
+    q->n = 0;
+    for (; *words; words++) {
+        q->len[q->n] = words_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
+        q->n++;
+    }
+}
+
+TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
+{
+    struct db *db = brain_test_db();
+    text_index_reset();
+    text_index_limit(200000);
+    put(db, 1, "The river ran behind the farm");
+    put(db, 2, "We planted apple trees by the river behind the farm");
+    put(db, 3, "Apple apple apple pie");
+    put(db, 4, "Nothing to see here");
+    struct text_query q;
+    query(&q, (const char *const[]){"planting", "apples", "river", NULL});
+    struct text_match *m;
+    int n;
+    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* all three words */
+    CHECK_EQ_INT(m[0].words, 3);
+    CHECK_EQ_INT(m[1].words, 1);
+    CHECK(m[1].bm25 >= m[2].bm25);
+    free(m);
+    /* window 1: only the best */
+    OK(text_index_search(db, "a1", rev_of(db), &q, 1, &m, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002");
+    free(m);
+    /* A new memory moves the revision: the next search sees it. */
+    put(db, 5, "Planted apples near the river, planted more by the river");
+    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000005"); /* 3 words, more often, shorter */
+    free(m);
+    /* A word no memory holds: nothing. */
+    query(&q, (const char *const[]){"zeppelin", NULL});
+    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    CHECK_EQ_INT(n, 0);
+    free(m);
+    /* Over the limit: the caller is told to use the engines. */
+    text_index_reset();
+    text_index_limit(3);
+    CHECK_EQ_INT(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n), DP_ERR_TOO_LARGE);
+    text_index_limit(200000);
+    text_index_reset();
+    db_close(db);
+}
