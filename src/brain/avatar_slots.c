@@ -3,13 +3,15 @@
 
 #include <string.h>
 
-struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar, int64_t rev, const char *variant)
+/* any_rev: match whatever revision. */
+static struct slot_entry *find(struct avatar_slots *c, const char *avatar, int64_t rev, int any_rev,
+                               const char *variant)
 {
     struct slot_entry *found = NULL;
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < AVATAR_SLOTS && !found; i++) {
         struct slot_entry *e = c->slot[i];
-        if (e && e->rev == rev && !strcmp(e->avatar, avatar) && !strcmp(e->variant, variant)) {
+        if (e && (any_rev || e->rev == rev) && !strcmp(e->avatar, avatar) && !strcmp(e->variant, variant)) {
             e->refs++;
             e->used = ++c->tick;
             found = e;
@@ -17,6 +19,16 @@ struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar,
     }
     pthread_mutex_unlock(&c->lock);
     return found;
+}
+
+struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar, int64_t rev, const char *variant)
+{
+    return find(c, avatar, rev, 0, variant);
+}
+
+struct slot_entry *avatar_slots_find_any(struct avatar_slots *c, const char *avatar, const char *variant)
+{
+    return find(c, avatar, 0, 1, variant);
 }
 
 static void unref_locked(struct slot_entry *e, struct slot_entry **gone)

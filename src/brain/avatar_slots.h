@@ -32,6 +32,8 @@ struct avatar_slots {
 
 /* The entry for (avatar, rev, variant) with a reference taken, or NULL. */
 struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar, int64_t rev, const char *variant);
+/* The entry of avatar (and variant) of any revision, with a reference taken, or NULL. */
+struct slot_entry *avatar_slots_find_any(struct avatar_slots *c, const char *avatar, const char *variant);
 /* Stores e (refs 1: the caller's) in its avatar's slot or the least recently used one; the
  * cache takes its own reference. */
 void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e);

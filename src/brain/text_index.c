@@ -10,6 +10,8 @@
 #include "brain/text_index.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,12 +382,122 @@ out:
     return err;
 }
 
+/* Rebuilding an index of more than this many memories happens in the background while the
+ * engines answer (a rebuild at 100k memories takes most of a second). */
+#define REBUILD_IN_BACKGROUND 5000
+
+/* The background builder: one thread with its own connection, a small queue of avatars. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stopping;
+    char *database_url;
+    char queue[16][ID_LEN];
+    int queued;
+} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* Queues avatar_id for a rebuild; 0 when there is no builder (the caller builds). */
+static int builder_request(const char *avatar_id)
+{
+    pthread_mutex_lock(&builder.lock);
+    int ok = builder.running && !builder.stopping;
+    int known = 0;
+    for (int i = 0; ok && i < builder.queued && !known; i++)
+        known = !strcmp(builder.queue[i], avatar_id);
+    if (ok && !known && builder.queued < 16) {
+        snprintf(builder.queue[builder.queued++], ID_LEN, "%s", avatar_id);
+        pthread_cond_signal(&builder.wake);
+    }
+    pthread_mutex_unlock(&builder.lock);
+    return ok;
+}
+
+static int64_t current_rev(struct db *db, const char *avatar_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    if (db_query(db, "SELECT memory_rev FROM avatars WHERE id = ?", p, 1, &r))
+        return -1;
+    int64_t rev = r->nrows ? db_rows_int(r, 0, 0) : -1;
+    db_rows_free(r);
+    return rev;
+}
+
+static void *builder_main(void *arg)
+{
+    (void)arg;
+    struct db *db = NULL;
+    pthread_mutex_lock(&builder.lock);
+    while (!builder.stopping) {
+        if (!builder.queued) {
+            pthread_cond_wait(&builder.wake, &builder.lock);
+            continue;
+        }
+        char avatar[ID_LEN];
+        memcpy(avatar, builder.queue[0], ID_LEN);
+        memmove(builder.queue[0], builder.queue[1], (size_t)--builder.queued * ID_LEN);
+        pthread_mutex_unlock(&builder.lock);
+        /* The revision is read before the rows: an index may hold newer rows than its label
+         * says (then it is simply built again), never older. */
+        int64_t rev = (db || db_open(&db, builder.database_url) == DP_OK) ? current_rev(db, avatar) : -1;
+        struct slot_entry *have = rev >= 0 ? avatar_slots_find(&cache, avatar, rev, "") : NULL;
+        struct text_index *x = NULL;
+        if (have)
+            avatar_slots_release(&cache, have);
+        else if (rev >= 0 && index_build(db, avatar, rev, &x) == DP_OK) {
+            avatar_slots_keep(&cache, &x->head);
+            avatar_slots_release(&cache, &x->head);
+        }
+        pthread_mutex_lock(&builder.lock);
+    }
+    pthread_mutex_unlock(&builder.lock);
+    if (db)
+        db_close(db);
+    return NULL;
+}
+
+int text_index_start(const char *database_url)
+{
+    builder.database_url = strdup(database_url);
+    if (!builder.database_url)
+        return DP_ERR_NOMEM;
+    if (pthread_create(&builder.thread, NULL, builder_main, NULL)) {
+        free(builder.database_url);
+        builder.database_url = NULL;
+        return DP_ERR_IO;
+    }
+    builder.running = 1;
+    return DP_OK;
+}
+
+void text_index_stop(void)
+{
+    if (!builder.running)
+        return;
+    pthread_mutex_lock(&builder.lock);
+    builder.stopping = 1;
+    pthread_cond_signal(&builder.wake);
+    pthread_mutex_unlock(&builder.lock);
+    pthread_join(builder.thread, NULL);
+    builder.running = builder.stopping = builder.queued = 0;
+    free(builder.database_url);
+    builder.database_url = NULL;
+}
+
 int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
                       struct text_match **out, int *n)
 {
     struct text_index *x = (struct text_index *)avatar_slots_find(&cache, avatar_id, rev, "");
     if (!x) {
         if (limit <= 0)
+            return DP_ERR_TOO_LARGE;
+        /* A large avatar that changed: the engines answer while the builder catches up. */
+        struct text_index *stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        int large = stale && stale->ndocs > REBUILD_IN_BACKGROUND;
+        if (stale)
+            avatar_slots_release(&cache, &stale->head);
+        if (large && builder_request(avatar_id))
             return DP_ERR_TOO_LARGE;
         struct db_rows *r;
         struct db_val p[] = {DB_TEXT(avatar_id)};

@@ -40,6 +40,12 @@ void text_index_limit(long max_memories);
 int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
                       struct text_match **out, int *n);
 
+/* Starts the background builder (its own connection to database_url): a large avatar whose
+ * memories changed is then rebuilt off the request path while the engines answer. Without it
+ * every rebuild happens in the search that needs it. */
+int text_index_start(const char *database_url);
+void text_index_stop(void);
+
 /* Forgets every built index (tests). */
 void text_index_reset(void);
 

@@ -147,6 +147,10 @@ static int brain_setup(struct app *app)
     memory_tune(&t);
     text_index_limit(c->search_index_max);
     memory_embed_register();
+    if (text_index_start(app->database_url)) {
+        DP_LOG(LOG_ERROR, "[serve] cannot start the search index builder");
+        return 1;
+    }
     return 0;
 }
 
@@ -289,6 +293,7 @@ out_pool:
 out_blobs:
     blob_store_close(app->blobs);
 out_config:
+    text_index_stop();
     embed_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);

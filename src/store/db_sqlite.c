@@ -457,7 +457,14 @@ static int sqlite_open(struct db **out, const char *url)
     }
     if (!s->memory && strcasecmp(mode, "wal") != 0)
         DP_LOG(LOG_WARN, "[db] sqlite journal mode is %s, not wal", mode);
-    rc = sqlite3_exec(s->h, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    /* journal_size_limit: the WAL is truncated back after a checkpoint (it otherwise keeps the
+     * size of its busiest moment: 300 MB after 100k inserts into a 67 MB database); mmap_size:
+     * pages are read through the OS page cache, shared by every connection, instead of copied
+     * into each connection's 2 MB cache (full-text scans over 100k memories ran twice as fast). */
+    rc = sqlite3_exec(s->h,
+                      "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864; "
+                      "PRAGMA mmap_size=268435456",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         err = map_rc(s, rc);
         DP_LOG(LOG_ERROR, "[db] cannot configure %s: %s", s->path, s->base.errmsg);
