@@ -45,6 +45,11 @@ struct memory_source {
     int64_t start_ms, end_ms;
 };
 
+/* How many of the avatar's memories hold each of words[0..n) (n ≤ MEMORY_QUERY_TERMS, valid
+ * UTF-8), matched as search matches them, into df. DP_ERR_TOO_LARGE for an avatar searched by
+ * the database engines (no in-memory index). */
+int memory_word_df(struct db *db, const char *avatar_id, const char *const *words, int n, int df[]);
+
 /* Adds a memory; kind: fact | utterance | passage | qa; importance in [0, 1]. */
 int memory_create(struct db *db, const char *avatar_id, const char *text, const char *kind, double importance,
                   const char *speaker, json_t **out);

@@ -555,6 +555,16 @@ static int list_plain(struct db *db, const char *avatar_id, const char *cursor, 
     return DP_OK;
 }
 
+int memory_word_df(struct db *db, const char *avatar_id, const char *const *words, int n, int df[])
+{
+    struct text_query q = {0};
+    for (int i = 0; i < n && i < MEMORY_QUERY_TERMS; i++, q.n++)
+        q.len[i] = words_key((const unsigned char *)words[i], strlen(words[i]), q.key[i]);
+    int64_t rev = 0;
+    int err = memory_rev(db, avatar_id, &rev);
+    return err ? err : text_index_df(db, avatar_id, rev, &q, df);
+}
+
 int memory_list(struct db *db, const char *avatar_id, const char *q, const char *cursor, long limit, json_t **items,
                 char **next_cursor, char *msg, size_t msglen)
 {

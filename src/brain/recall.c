@@ -6,8 +6,9 @@
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
  *     words when the message is short, so "and your sister?" keeps its topic). A candidate must
  *     contain the message's content words (stop words removed, light stemming): both of a
- *     two-word question, half of a longer one; among those, more coverage wins, then the search
- *     rank. Below that threshold the answer is an honest "I don't remember".
+ *     two-word question, half of a longer one including its most specific word (the one fewest
+ *     memories hold); among those, more coverage wins, then the search rank. Below that the
+ *     answer is an honest "I don't remember".
  *  4. Dialogue (utterances with a speaker and an order, from a chat or a recording): the
  *     avatar's own line (its speaker label is the avatar's name or a word of it) is quoted; a
  *     line someone said to the avatar is answered by the avatar's next turn.
@@ -105,8 +106,9 @@ static int inflection_of(const char *w, const char *t)
     return 0;
 }
 
-/* How many of q's words text contains (every word of text is looked at, however long). */
-static int coverage(const struct terms *q, const char *text)
+/* How many of q's words text contains (every word of text is looked at, however long); found
+ * (may be NULL) says which. */
+static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS])
 {
     int found[MAX_TERMS] = {0}, hit = 0;
     for (const unsigned char *p = (const unsigned char *)text; *p && hit < q->n;) {
@@ -126,7 +128,31 @@ static int coverage(const struct terms *q, const char *text)
                 hit++;
             }
     }
+    if (found_out)
+        memcpy(found_out, found, sizeof found);
     return hit;
+}
+
+static int coverage(const struct terms *q, const char *text)
+{
+    return coverage_of(q, text, NULL);
+}
+
+/* The question word held by the fewest of the avatar's memories (but by some): the most
+ * specific thing asked about — "Eddie" in "what was the name of Eddie's wife?". -1 when unknown. */
+static int rarest_word(const struct brain_input *in, const struct terms *q)
+{
+    const char *words[MAX_TERMS];
+    int df[MAX_TERMS];
+    for (int i = 0; i < q->n; i++)
+        words[i] = q->t[i];
+    if (q->n < 3 || memory_word_df(in->db, in->avatar_id, words, q->n, df))
+        return -1;
+    int best = -1;
+    for (int i = 0; i < q->n; i++)
+        if (df[i] > 0 && (best < 0 || df[i] < df[best]))
+            best = i;
+    return best;
 }
 
 /* How many of a question's n content words an answer must hold: all of one or two (with two, one
@@ -431,10 +457,12 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     int best_hits = 0;
     size_t i;
     json_t *m;
+    /* A longer question must also be answered by a memory holding its most specific word. */
+    int rare = rarest_word(in, judge), found[MAX_TERMS];
     json_array_foreach(items, i, m)
     {
-        int hits = coverage(judge, json_string_value(json_object_get(m, "text")));
-        if (hits >= need && hits > best_hits) {
+        int hits = coverage_of(judge, json_string_value(json_object_get(m, "text")), found);
+        if (hits >= need && hits > best_hits && (rare < 0 || found[rare])) {
             best = m;
             best_hits = hits;
         }

@@ -485,8 +485,9 @@ void text_index_stop(void)
     builder.database_url = NULL;
 }
 
-int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
-                      struct text_match **out, int *n)
+/* The avatar's index for rev (built now if need be) with a reference; DP_ERR_TOO_LARGE when the
+ * engines are to answer. */
+static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct text_index *x = (struct text_index *)avatar_slots_find(&cache, avatar_id, rev, "");
     if (!x) {
@@ -515,9 +516,34 @@ int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const s
                x->nterms, (long long)(time_now_ms() - t0));
         avatar_slots_keep(&cache, &x->head);
     }
-    int err = rank(x, q, window, out, n);
+    *out = x;
+    return DP_OK;
+}
+
+int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
+                      struct text_match **out, int *n)
+{
+    struct text_index *x;
+    int err = acquire(db, avatar_id, rev, &x);
+    if (err)
+        return err;
+    err = rank(x, q, window, out, n);
     avatar_slots_release(&cache, &x->head);
     return err;
+}
+
+int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int df[])
+{
+    struct text_index *x;
+    int err = acquire(db, avatar_id, rev, &x);
+    if (err)
+        return err;
+    for (int i = 0; i < q->n; i++) {
+        const struct term *t = lookup(x, q->key[i], q->len[i]);
+        df[i] = t && t->key_len ? (int)t->count : 0;
+    }
+    avatar_slots_release(&cache, &x->head);
+    return DP_OK;
 }
 
 void text_index_reset(void)

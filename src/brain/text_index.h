@@ -40,6 +40,10 @@ void text_index_limit(long max_memories);
 int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,
                       struct text_match **out, int *n);
 
+/* How many of the avatar's memories hold each key of q (df[i] for q->key[i]); DP_ERR_TOO_LARGE
+ * as text_index_search. */
+int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int df[]);
+
 /* Starts the background builder (its own connection to database_url): a large avatar whose
  * memories changed is then rebuilt off the request path while the engines answer. Without it
  * every rebuild happens in the search that needs it. */

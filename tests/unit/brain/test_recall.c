@@ -121,3 +121,19 @@ TEST(recall_gives_up_when_the_caller_has_gone)
     brain_reply_cleanup(&r);
     db_close(db);
 }
+
+TEST(recall_longer_question_needs_its_most_specific_word)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r;
+    /* "uncle" and "Walt" are in one memory, "museum" in another: no memory answers all of it,
+     * and the one with two of the words lacks the rarest of them. */
+    OK(ask(db, "Which museum did uncle Walt run?", &r, NULL));
+    CHECK(strstr(r.text, "don't remember") != NULL);
+    brain_reply_cleanup(&r);
+    OK(ask(db, "Where did uncle Walt teach you?", &r, NULL));
+    CHECK_EQ_STR(cited(&r), "00000000-0000-7000-8000-000000000002");
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
