@@ -32,6 +32,7 @@ struct term {
 
 struct text_index {
     struct slot_entry head;
+    int too_large; /* a marker: this revision of the avatar is searched by the engines */
     int ndocs;
     char (*ids)[ID_LEN];
     uint32_t *doclen;
@@ -47,6 +48,9 @@ struct text_index {
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
 static long limit = 200000;
+
+/* Words of all memories of one avatar an index may hold (8 bytes each): 400 MB. */
+#define MAX_WORDS 50000000u
 
 void text_index_limit(long max_memories)
 {
@@ -117,6 +121,8 @@ static long term_id(struct text_index *x, const char *k, size_t n)
 static void index_free(struct slot_entry *e)
 {
     struct text_index *x = (struct text_index *)e;
+    if (!x)
+        return;
     free(x->ids);
     free(x->doclen);
     free(x->importance);
@@ -165,6 +171,8 @@ static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const 
         char key[WORDS_KEY_MAX];
         size_t n = words_key(s, (size_t)(t - s), key);
         long id = term_id(x, key, n);
+        if (p->n >= MAX_WORDS)
+            return DP_ERR_TOO_LARGE;
         if (id < 0 || pairs_add(p, (uint32_t)id, doc))
             return DP_ERR_NOMEM;
         x->doclen[doc]++;
@@ -382,6 +390,22 @@ out:
     return err;
 }
 
+/* Marks (avatar, rev) as one the engines answer, so that its searches do not count and read
+ * its memories again each time. */
+static void remember_too_large(const char *avatar_id, int64_t rev)
+{
+    struct text_index *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    snprintf(m->head.avatar, sizeof m->head.avatar, "%s", avatar_id);
+    m->head.rev = rev;
+    m->head.refs = 1;
+    m->head.destroy = index_free;
+    m->too_large = 1;
+    avatar_slots_keep(&cache, &m->head);
+    avatar_slots_release(&cache, &m->head);
+}
+
 /* Rebuilding an index of more than this many memories happens in the background while the
  * engines answer (a rebuild at 100k memories takes most of a second). */
 #define REBUILD_IN_BACKGROUND 5000
@@ -443,11 +467,14 @@ static void *builder_main(void *arg)
         int64_t rev = (db || db_open(&db, builder.database_url) == DP_OK) ? current_rev(db, avatar) : -1;
         struct slot_entry *have = rev >= 0 ? avatar_slots_find(&cache, avatar, rev, "") : NULL;
         struct text_index *x = NULL;
+        int err = DP_OK;
         if (have)
             avatar_slots_release(&cache, have);
-        else if (rev >= 0 && index_build(db, avatar, rev, &x) == DP_OK) {
+        else if (rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
             avatar_slots_keep(&cache, &x->head);
             avatar_slots_release(&cache, &x->head);
+        } else if (err == DP_ERR_TOO_LARGE) {
+            remember_too_large(avatar, rev);
         }
         pthread_mutex_lock(&builder.lock);
     }
@@ -490,6 +517,10 @@ void text_index_stop(void)
 static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct text_index *x = (struct text_index *)avatar_slots_find(&cache, avatar_id, rev, "");
+    if (x && x->too_large) {
+        avatar_slots_release(&cache, &x->head);
+        return DP_ERR_TOO_LARGE;
+    }
     if (!x) {
         if (limit <= 0)
             return DP_ERR_TOO_LARGE;
@@ -507,10 +538,11 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
             return err;
         int64_t count = db_rows_int(r, 0, 0);
         db_rows_free(r);
-        if (count > limit)
-            return DP_ERR_TOO_LARGE;
         int64_t t0 = time_now_ms();
-        if ((err = index_build(db, avatar_id, rev, &x)))
+        err = count > limit ? DP_ERR_TOO_LARGE : index_build(db, avatar_id, rev, &x);
+        if (err == DP_ERR_TOO_LARGE)
+            remember_too_large(avatar_id, rev);
+        if (err)
             return err;
         DP_LOG(LOG_DEBUG, "[memory] indexed %d memories of avatar %s (%u words) in %lld ms", x->ndocs, avatar_id,
                x->nterms, (long long)(time_now_ms() - t0));
