@@ -22,6 +22,13 @@ static void cleanup(void)
         fprintf(stderr, "cannot remove %s\n", tmp_dir);
 }
 
+const char *brain_test_db_url(void)
+{
+    static char url[128];
+    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
+    return url;
+}
+
 /* A migrated SQLite database with user u1 and avatar a1. */
 struct db *brain_test_db(void)
 {

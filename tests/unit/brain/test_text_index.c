@@ -1,6 +1,7 @@
 /* Tests of the in-memory text index (src/brain/text_index.c) and word keys (words.c). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "brain/text_index.h"
 #include "brain/words.h"
@@ -105,6 +106,41 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     text_index_limit(3);
     CHECK_EQ_INT(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n), DP_ERR_TOO_LARGE);
     text_index_limit(200000);
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_large_avatar_is_rebuilt_in_the_background_while_the_engines_answer)
+{
+    struct db *db = brain_test_db();
+    text_index_reset();
+    text_index_limit(200000);
+    OK(db_begin(db));
+    for (int i = 1; i <= 5001; i++)
+        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
+    OK(db_commit(db));
+    struct text_query q;
+    query(&q, (const char *const[]){"heron", NULL});
+    struct text_match *m;
+    int n;
+    OK(text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n)); /* the first build: in the search */
+    CHECK_EQ_INT(n, 5);
+    free(m);
+    OK(text_index_start(brain_test_db_url()));
+    put(db, 9999, "A heron, a heron, a heron by the heron pond");
+    /* Changed and large: the caller is sent to the engines while the builder works... */
+    CHECK_EQ_INT(text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
+    /* ...and soon the index has caught up, with the new memory first. */
+    int err = DP_ERR_TOO_LARGE;
+    for (int tries = 0; tries < 500 && err == DP_ERR_TOO_LARGE; tries++) {
+        err = text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n);
+        if (err == DP_ERR_TOO_LARGE)
+            usleep(10000);
+    }
+    OK(err);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000009999");
+    free(m);
+    text_index_stop();
     text_index_reset();
     db_close(db);
 }
