@@ -277,6 +277,8 @@ int cli_serve(int argc, char **argv)
     exit_code = 0;
 out_router:
     if (app->server) {
+        if (app->pool) /* late completions must not reach the freed server */
+            pool_on_drained(app->pool, NULL, NULL);
         server_free(app->server);
         uv_run(app->loop, UV_RUN_NOWAIT);
     }

@@ -20,8 +20,11 @@ struct pool_task {
  * its state (e.g. its database connection); thread_cleanup runs at exit. Returns DP_OK or error. */
 int pool_new(struct pool **out, uv_loop_t *loop, int nthreads, void *(*thread_init)(int idx, void *arg),
              void (*thread_cleanup)(void *state), void *arg);
-/* Queues t; callable from any thread. */
+/* Queues t; callable from any thread. On the loop thread the task is handed to the workers at
+ * the end of the loop iteration, with the others submitted in it. */
 void pool_submit(struct pool *p, struct pool_task *t);
+/* fn runs on the loop thread after each batch of done callbacks (e.g. to flush I/O once). */
+void pool_on_drained(struct pool *p, void (*fn)(void *arg), void *arg);
 size_t pool_queue_depth(struct pool *p); /* tasks waiting for a worker */
 size_t pool_busy(struct pool *p);        /* workers running a task */
 int pool_size(const struct pool *p);

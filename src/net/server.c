@@ -471,8 +471,12 @@ static void task_done(struct pool_task *t)
             cr->immediate = 1; /* refused mid-body: discard the rest, answer, close */
     }
     server_resume(cr->srv, cr);
-    /* on_posted/on_mhd_poll will run MHD; the pool's async does not, so kick it. */
-    mhd_run(cr->srv);
+    /* MHD runs once after the whole batch of completions (run_after_tasks). */
+}
+
+static void run_after_tasks(void *arg)
+{
+    mhd_run(arg);
 }
 
 static void upgrade_release(void *arg)
@@ -898,6 +902,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->cfg = *cfg;
     s->router = router;
     s->pool = pool;
+    pool_on_drained(pool, run_after_tasks, s);
     s->posted_tail = &s->posted_head;
     pthread_mutex_init(&s->post_lock, NULL);
     uv_async_init(loop, &s->post_async, on_posted);
