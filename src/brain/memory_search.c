@@ -60,14 +60,9 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
     w->keys.n = 0;
-    size_t l;
-    for (const unsigned char *p = (const unsigned char *)q; *p && w->n < MEMORY_QUERY_TERMS;) {
-        while (*p && !words_is_word_char(words_decode(p, &l)))
-            p += l;
-        const unsigned char *s = p;
-        while (*p && words_is_word_char(words_decode(p, &l)))
-            p += l;
-        size_t len = (size_t)(p - s);
+    const unsigned char *p = (const unsigned char *)q, *s;
+    while (*p && w->n < MEMORY_QUERY_TERMS) {
+        size_t len = words_next(&p, &s);
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
         /* A lone ASCII letter is the tail of "what's" or "don't": a stop word too. */
@@ -140,19 +135,12 @@ static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
 /* For each query word, its occurrences in text; and text's length in words. */
 static void term_counts(const struct qwords *w, const char *text, int tf[MEMORY_QUERY_TERMS], int *doclen)
 {
-    size_t l;
     memset(tf, 0, sizeof(int) * MEMORY_QUERY_TERMS);
     *doclen = 0;
-    for (const unsigned char *t = (const unsigned char *)text; *t;) {
-        while (*t && !words_is_word_char(words_decode(t, &l)))
-            t += l;
-        const unsigned char *s = t;
-        while (*t && words_is_word_char(words_decode(t, &l)))
-            t += l;
-        if (t == s)
-            break;
+    const unsigned char *t = (const unsigned char *)text, *s;
+    for (size_t len; (len = words_next(&t, &s));) {
         (*doclen)++;
-        int m = match_word(w, s, (size_t)(t - s));
+        int m = match_word(w, s, len);
         if (m >= 0)
             tf[m]++;
     }
@@ -163,25 +151,18 @@ static void term_counts(const struct qwords *w, const char *text, int tf[MEMORY_
 static char *highlight(const struct qwords *w, const char *text)
 {
     enum { MAXW = 4096 };
-    size_t l, nw = 0;
+    size_t nw = 0;
     struct word {
         const char *s, *e;
         int m;
     } *words = malloc(MAXW * sizeof *words);
     if (!words)
         return NULL;
-    for (const unsigned char *t = (const unsigned char *)text; *t && nw < MAXW;) {
-        while (*t && !words_is_word_char(words_decode(t, &l)))
-            t += l;
-        const unsigned char *s = t;
-        while (*t && words_is_word_char(words_decode(t, &l)))
-            t += l;
-        if (t == s)
-            break;
+    const unsigned char *t = (const unsigned char *)text, *s;
+    for (size_t len; nw < MAXW && (len = words_next(&t, &s)); nw++) {
         words[nw].s = (const char *)s;
         words[nw].e = (const char *)t;
-        words[nw].m = match_word(w, s, (size_t)(t - s)) >= 0;
-        nw++;
+        words[nw].m = match_word(w, s, len) >= 0;
     }
     /* The window of HIGHLIGHT_WORDS words with the most matches (the first such). */
     size_t best = 0, start = 0;

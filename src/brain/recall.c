@@ -67,20 +67,30 @@ static void stem(char *w)
     }
 }
 
+/* The next word of text at *p, lower-cased (ASCII), apostrophes dropped ("don't" → "dont"),
+ * cut to TERM_LEN - 1 bytes, into w; *p moves past it. Returns its length (0 at the end). */
+static size_t next_word(const unsigned char **p, char w[TERM_LEN])
+{
+    const unsigned char *t = *p;
+    while (*t && !(isalnum(*t) || *t >= 0x80))
+        t++;
+    size_t n = 0;
+    while (*t && (isalnum(*t) || *t >= 0x80 || *t == '\'')) {
+        if (n + 1 < TERM_LEN && *t != '\'')
+            w[n++] = (char)(*t < 0x80 ? tolower(*t) : *t);
+        t++;
+    }
+    w[n] = 0;
+    *p = t;
+    return n;
+}
+
 /* The content words of text: lower-cased, stop words out, stemmed, distinct. */
 static void content_words(const char *text, struct terms *out, int keep_stop)
 {
     for (const unsigned char *p = (const unsigned char *)text; *p;) {
-        while (*p && !(isalnum(*p) || *p >= 0x80))
-            p++;
         char w[TERM_LEN];
-        size_t n = 0;
-        while (*p && (isalnum(*p) || *p >= 0x80 || *p == '\'')) {
-            if (n + 1 < sizeof w && *p != '\'')
-                w[n++] = (char)(*p < 0x80 ? tolower(*p) : *p);
-            p++;
-        }
-        w[n] = 0;
+        size_t n = next_word(&p, w);
         if (!n || (!keep_stop && (words_is_stop(w, n) || listed(w, vague) || (n == 1 && isalpha((unsigned char)w[0])))))
             continue;
         stem(w);
@@ -112,16 +122,8 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
 {
     int found[MAX_TERMS] = {0}, hit = 0;
     for (const unsigned char *p = (const unsigned char *)text; *p && hit < q->n;) {
-        while (*p && !(isalnum(*p) || *p >= 0x80))
-            p++;
         char w[TERM_LEN];
-        size_t n = 0;
-        while (*p && (isalnum(*p) || *p >= 0x80 || *p == '\'')) {
-            if (n + 1 < sizeof w && *p != '\'')
-                w[n++] = (char)(*p < 0x80 ? tolower(*p) : *p);
-            p++;
-        }
-        w[n] = 0;
+        next_word(&p, w);
         for (int i = 0; i < q->n; i++)
             if (!found[i] && inflection_of(w, q->t[i])) {
                 found[i] = 1;

@@ -159,17 +159,10 @@ static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
 
 static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text)
 {
-    size_t l;
-    for (const unsigned char *t = (const unsigned char *)text; *t;) {
-        while (*t && !words_is_word_char(words_decode(t, &l)))
-            t += l;
-        const unsigned char *s = t;
-        while (*t && words_is_word_char(words_decode(t, &l)))
-            t += l;
-        if (t == s)
-            break;
+    const unsigned char *t = (const unsigned char *)text, *s;
+    for (size_t len; (len = words_next(&t, &s));) {
         char key[WORDS_KEY_MAX];
-        size_t n = words_key(s, (size_t)(t - s), key);
+        size_t n = words_key(s, len, key);
         long id = term_id(x, key, n);
         if (p->n >= MAX_WORDS)
             return DP_ERR_TOO_LARGE;

@@ -32,6 +32,19 @@ int words_is_word_char(unsigned cp)
     return 1;
 }
 
+size_t words_next(const unsigned char **p, const unsigned char **start)
+{
+    size_t l;
+    const unsigned char *t = *p;
+    while (*t && !words_is_word_char(words_decode(t, &l)))
+        t += l;
+    *start = t;
+    while (*t && words_is_word_char(words_decode(t, &l)))
+        t += l;
+    *p = t;
+    return (size_t)(t - *start);
+}
+
 /* Base letters of U+00C0..U+024F ('.' = none: the letter is kept, lower-cased where it has a
  * simple case pair). Made from Unicode's canonical decompositions. */
 static const char latin_base[] = "aaaaaa.ceeeeiiii.nooooo..uuuuy..aaaaaa.ceeeeiiii.nooooo..uuuuy.y"

@@ -9,6 +9,10 @@
 unsigned words_decode(const unsigned char *p, size_t *len);
 /* Letters and digits of any script are word characters; punctuation and spaces are not. */
 int words_is_word_char(unsigned cp);
+/* The next word at or after *p (valid UTF-8): its start in *start, and *p moved past it.
+ * Returns its length in bytes, 0 at the end of the text. */
+size_t words_next(const unsigned char **p, const unsigned char **start);
+
 /* cp lower-cased and without diacritics, for Latin, Greek and Cyrillic letters ("É" → "e",
  * "Ü" → "u", "Ά" → "α"); other code points as they are. */
 unsigned words_fold(unsigned cp);

@@ -22,6 +22,15 @@ static void cleanup(void)
         fprintf(stderr, "cannot remove %s\n", tmp_dir);
 }
 
+int64_t brain_test_rev(struct db *db)
+{
+    struct db_rows *r;
+    OK(db_query(db, "SELECT memory_rev FROM avatars WHERE id = 'a1'", NULL, 0, &r));
+    int64_t v = db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return v;
+}
+
 const char *brain_test_db_url(void)
 {
     static char url[128];

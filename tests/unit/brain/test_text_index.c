@@ -47,14 +47,6 @@ static void put(struct db *db, int n, const char *text)
                 p, 2, NULL));
 }
 
-static int64_t rev_of(struct db *db)
-{
-    struct db_rows *r;
-    OK(db_query(db, "SELECT memory_rev FROM avatars WHERE id = 'a1'", NULL, 0, &r));
-    int64_t v = db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return v;
-}
 
 static void query(struct text_query *q, const char *const *words)
 {
@@ -78,7 +70,7 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     query(&q, (const char *const[]){"planting", "apples", "river", NULL});
     struct text_match *m;
     int n;
-    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* all three words */
     CHECK_EQ_INT(m[0].words, 3);
@@ -86,25 +78,25 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     CHECK(m[1].bm25 >= m[2].bm25);
     free(m);
     /* window 1: only the best */
-    OK(text_index_search(db, "a1", rev_of(db), &q, 1, &m, &n));
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 1, &m, &n));
     CHECK_EQ_INT(n, 1);
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002");
     free(m);
     /* A new memory moves the revision: the next search sees it. */
     put(db, 5, "Planted apples near the river, planted more by the river");
-    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_INT(n, 4);
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000005"); /* 3 words, more often, shorter */
     free(m);
     /* A word no memory holds: nothing. */
     query(&q, (const char *const[]){"zeppelin", NULL});
-    OK(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n));
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_INT(n, 0);
     free(m);
     /* Over the limit: the caller is told to use the engines. */
     text_index_reset();
     text_index_limit(3);
-    CHECK_EQ_INT(text_index_search(db, "a1", rev_of(db), &q, 10, &m, &n), DP_ERR_TOO_LARGE);
+    CHECK_EQ_INT(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n), DP_ERR_TOO_LARGE);
     text_index_limit(200000);
     text_index_reset();
     db_close(db);
@@ -123,17 +115,17 @@ TEST(text_index_large_avatar_is_rebuilt_in_the_background_while_the_engines_answ
     query(&q, (const char *const[]){"heron", NULL});
     struct text_match *m;
     int n;
-    OK(text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n)); /* the first build: in the search */
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n)); /* the first build: in the search */
     CHECK_EQ_INT(n, 5);
     free(m);
     OK(text_index_start(brain_test_db_url()));
     put(db, 9999, "A heron, a heron, a heron by the heron pond");
     /* Changed and large: the caller is sent to the engines while the builder works... */
-    CHECK_EQ_INT(text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
+    CHECK_EQ_INT(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
     /* ...and soon the index has caught up, with the new memory first. */
     int err = DP_ERR_TOO_LARGE;
     for (int tries = 0; tries < 500 && err == DP_ERR_TOO_LARGE; tries++) {
-        err = text_index_search(db, "a1", rev_of(db), &q, 5, &m, &n);
+        err = text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n);
         if (err == DP_ERR_TOO_LARGE)
             usleep(10000);
     }

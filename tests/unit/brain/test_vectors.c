@@ -57,14 +57,6 @@ static void put(struct db *db, const char *id, const float *v, const char *model
                 p, 3, NULL));
 }
 
-static int64_t rev_of(struct db *db)
-{
-    struct db_rows *r;
-    OK(db_query(db, "SELECT memory_rev FROM avatars WHERE id = 'a1'", NULL, 0, &r));
-    int64_t v = db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return v;
-}
 
 TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
 {
@@ -79,26 +71,26 @@ TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
     put(db, "m6", x, NULL);          /* no vector yet */
     struct vec_hit hits[8];
     int n = -1, missing = -1;
-    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 3, hits, &n, &missing));
+    OK(vectors_search(db, "a1", brain_test_rev(db), "m", x, 3, 3, hits, &n, &missing));
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_INT(missing, 2);
     CHECK_EQ_STR(hits[0].id, "m1");
     CHECK_EQ_STR(hits[1].id, "m3");
     CHECK(fabs(hits[1].score - 0.7071) < 1e-3);
     CHECK_EQ_STR(hits[2].id, "m2"); /* 0 beats -1: m4 is left out of the top 3 */
-    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 8, hits, &n, &missing));
+    OK(vectors_search(db, "a1", brain_test_rev(db), "m", x, 3, 8, hits, &n, &missing));
     CHECK_EQ_INT(n, 4);
     CHECK_EQ_STR(hits[3].id, "m4");
 
     /* A change bumps the revision: the next search sees it (the index is loaded again). */
-    int64_t before = rev_of(db);
+    int64_t before = brain_test_rev(db);
     OK(db_query(db, "DELETE FROM memories WHERE id = 'm1'", NULL, 0, NULL));
-    CHECK(rev_of(db) > before);
-    OK(vectors_search(db, "a1", rev_of(db), "m", x, 3, 8, hits, &n, &missing));
+    CHECK(brain_test_rev(db) > before);
+    OK(vectors_search(db, "a1", brain_test_rev(db), "m", x, 3, 8, hits, &n, &missing));
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_STR(hits[0].id, "m3");
     /* Another model's query sees only that model's vectors. */
-    OK(vectors_search(db, "a1", rev_of(db), "other-model", x, 3, 8, hits, &n, &missing));
+    OK(vectors_search(db, "a1", brain_test_rev(db), "other-model", x, 3, 8, hits, &n, &missing));
     CHECK_EQ_INT(n, 1);
     CHECK_EQ_STR(hits[0].id, "m5");
     vectors_reset();
