@@ -24,6 +24,8 @@ struct vec_index {
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
 
+#define VECTORS_MAX_BYTES (1 << 30) /* one avatar's vectors in memory */
+
 static void index_free(struct slot_entry *e)
 {
     struct vec_index *x = (struct vec_index *)e;
@@ -83,8 +85,14 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
                        p, 2, &r);
     if (err)
         return err;
+    /* Past the cap the avatar is searched by text alone (an empty index is kept, so the rows
+     * are not read again for every search of this revision). */
+    int over = (double)r->nrows * dims * sizeof(float) > VECTORS_MAX_BYTES;
+    if (over)
+        DP_LOG(LOG_WARN, "[vectors] avatar %s: %d vectors of %d dims exceed %d MiB; searched by text only",
+               avatar_id, r->nrows, dims, VECTORS_MAX_BYTES >> 20);
     struct vec_index *x = calloc(1, sizeof *x);
-    size_t rows = (size_t)r->nrows + 1;
+    size_t rows = over ? 1 : (size_t)r->nrows + 1;
     if (x) {
         x->ids = malloc(rows * sizeof *x->ids);
         x->vecs = malloc(rows * (size_t)dims * sizeof(float));
@@ -92,7 +100,8 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
         x->created_ms = malloc(rows * sizeof(int64_t));
     }
     if (!x || !x->ids || !x->vecs || !x->importance || !x->created_ms) {
-        index_free(&x->head);
+        if (x)
+            index_free(&x->head);
         db_rows_free(r);
         return DP_ERR_NOMEM;
     }
@@ -102,7 +111,7 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
     x->head.refs = 1;
     x->head.destroy = index_free;
     x->dims = dims;
-    for (int i = 0; i < r->nrows; i++) {
+    for (int i = 0; i < r->nrows && !over; i++) {
         const struct db_val *blob = &r->cells[(size_t)i * (size_t)r->ncols + 1];
         if (blob->type != DB_T_BLOB || blob->n != (size_t)dims * 4) {
             x->missing++;
