@@ -902,7 +902,8 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->cfg = *cfg;
     s->router = router;
     s->pool = pool;
-    pool_on_drained(pool, run_after_tasks, s);
+    if (pool)
+        pool_on_drained(pool, run_after_tasks, s);
     s->posted_tail = &s->posted_head;
     pthread_mutex_init(&s->post_lock, NULL);
     uv_async_init(loop, &s->post_async, on_posted);
