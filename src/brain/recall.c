@@ -413,6 +413,31 @@ static const char *previous_user_message(const struct brain_input *in)
     return NULL;
 }
 
+/* The text a candidate is judged by: its own, and for the avatar's own line in a dialogue the
+ * turn it answers too (search finds it by that turn; see text_index.c). malloc'd. */
+static char *judged_text(const struct brain_input *in, json_t *memory)
+{
+    const char *text = json_string_value(json_object_get(memory, "text"));
+    const char *kind = json_string_value(json_object_get(memory, "kind"));
+    const char *media = json_string_value(json_object_get(json_object_get(memory, "source"), "media_id"));
+    if (!kind || strcmp(kind, "utterance") || !media ||
+        !is_avatar_speaker(json_string_value(json_object_get(memory, "speaker")), in->avatar_name))
+        return strdup(text);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(in->avatar_id),
+                         DB_TEXT(media)};
+    if (db_query(in->db,
+                 "SELECT b.text FROM memories b, memories c WHERE c.id = ? AND b.avatar_id = ? AND b.media_id = ? "
+                 "AND b.seq = c.seq - 1 AND b.kind = 'utterance' AND b.speaker <> c.speaker",
+                 p, 3, &r))
+        return strdup(text);
+    char *both = NULL;
+    if (r->nrows != 1 || asprintf(&both, "%s\n%s", db_rows_text(r, 0, 0), text) < 0)
+        both = strdup(text);
+    db_rows_free(r);
+    return both;
+}
+
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
@@ -463,7 +488,9 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     int rare = rarest_word(in, judge), found[MAX_TERMS];
     json_array_foreach(items, i, m)
     {
-        int hits = coverage_of(judge, json_string_value(json_object_get(m, "text")), found);
+        char *text = judged_text(in, m);
+        int hits = text ? coverage_of(judge, text, found) : 0;
+        free(text);
         if (hits >= need && hits > best_hits && (rare < 0 || found[rare])) {
             best = m;
             best_hits = hits;

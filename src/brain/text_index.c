@@ -214,12 +214,26 @@ static int lay_out(struct text_index *x, const struct pairs *p)
     return DP_OK;
 }
 
+/* 1 when row i (kind, media_id, seq, speaker in columns 4–7) is an utterance replying to row
+ * i - 1: the previous turn of the same recording or chat, by someone else. */
+static int answers_previous(const struct db_rows *r, int i)
+{
+    const char *kind = db_rows_text(r, i, 4), *pkind = db_rows_text(r, i - 1, 4);
+    const char *media = db_rows_text(r, i, 5), *pmedia = db_rows_text(r, i - 1, 5);
+    const char *speaker = db_rows_text(r, i, 7), *pspeaker = db_rows_text(r, i - 1, 7);
+    return kind && pkind && !strcmp(kind, "utterance") && !strcmp(pkind, "utterance") && media && pmedia &&
+           !strcmp(media, pmedia) && !db_rows_is_null(r, i, 6) && !db_rows_is_null(r, i - 1, 6) &&
+           db_rows_int(r, i, 6) == db_rows_int(r, i - 1, 6) + 1 && speaker && pspeaker && strcmp(speaker, pspeaker);
+}
+
 static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
-    int err = db_query(db, "SELECT id, text, importance, created_at FROM memories WHERE avatar_id = ? ORDER BY id", p,
-                       1, &r);
+    int err = db_query(db,
+                       "SELECT id, text, importance, created_at, kind, media_id, seq, speaker FROM memories "
+                       "WHERE avatar_id = ? ORDER BY id",
+                       p, 1, &r);
     if (err)
         return err;
     struct text_index *x = calloc(1, sizeof *x);
@@ -241,7 +255,12 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         x->importance[i] = (float)db_rows_real(r, i, 2);
         x->created_ms[i] = 0;
         time_parse_rfc3339(db_rows_text(r, i, 3), &x->created_ms[i]);
-        err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1));
+        /* A dialogue turn is also found by the turn it answers (the one just before it, by
+         * another speaker): "who taught you cribbage?" finds "My uncle Walt, on the porch". */
+        if (i > 0 && answers_previous(r, i))
+            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i - 1, 1));
+        if (!err)
+            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1));
         total += x->doclen[i];
         x->ndocs = i + 1;
     }

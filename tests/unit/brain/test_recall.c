@@ -137,3 +137,27 @@ TEST(recall_longer_question_needs_its_most_specific_word)
     brain_reply_cleanup(&r);
     db_close(db);
 }
+
+TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    json_t *items = NULL;
+    char *next = NULL, msg[128];
+    /* "wooden board" is only in Lily's turn; Grandpa Joe's reply right after it is found too. */
+    OK(memory_list(db, "a1", "wooden board", NULL, 10, &items, &next, msg, sizeof msg));
+    free(next);
+    int mine = 0, reply = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(items, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        mine |= !strcmp(id, "00000000-0000-7000-8000-000000000001");
+        reply |= !strcmp(id, "00000000-0000-7000-8000-000000000002");
+    }
+    CHECK(mine && reply);
+    CHECK_EQ_INT((int)json_array_size(items), 2); /* not Lily's later turn, not the passage */
+    json_decref(items);
+    db_close(db);
+}
