@@ -178,3 +178,15 @@ int memory_versions(struct db *db, const char *avatar_id, const char *memory_id,
     db_rows_free(r);
     return DP_OK;
 }
+
+int memory_avatar_rev(struct db *db, const char *avatar_id, int64_t *rev)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT memory_rev FROM avatars WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    *rev = r->nrows ? db_rows_int(r, 0, 0) : -1;
+    db_rows_free(r);
+    return DP_OK;
+}

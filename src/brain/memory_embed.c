@@ -9,6 +9,7 @@
 
 #include "brain/vectors.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -68,10 +69,7 @@ void memory_embed_backfill(struct db *db, const char *avatar_id, int fresh)
 {
     if (!embed_current())
         return;
-    unsigned h = 2166136261u;
-    for (const char *p = avatar_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    int slot = (int)(h % 64), due;
+    int slot = (int)(hash_fnv1a(avatar_id, strlen(avatar_id)) % 64), due;
     int64_t now = time_now_ms();
     pthread_mutex_lock(&queued_lock);
     due = fresh || strcmp(queued[slot].avatar, avatar_id) != 0 || now - queued[slot].at_ms >= BACKFILL_EVERY_MS;

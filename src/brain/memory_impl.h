@@ -5,6 +5,9 @@
 
 #include <jansson.h>
 
+#include <stdint.h>
+
+struct db;
 struct db_rows;
 
 /* The columns memory_from_row reads, in its order, from `memories m`. */
@@ -15,6 +18,10 @@ struct db_rows;
 
 /* The public JSON of the memory in row i (selected with MEMORY_COLUMNS). */
 json_t *memory_from_row(const struct db_rows *r, int i);
+
+/* The avatar's memory revision (bumped by a trigger on every change to its memories), -1 for an
+ * avatar that is not there. */
+int memory_avatar_rev(struct db *db, const char *avatar_id, int64_t *rev);
 
 /* The search highlight of text for query q (both valid UTF-8, else NULL); malloc'd. For the fuzzer
  * and tests: searches make theirs inside memory_list. */

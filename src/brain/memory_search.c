@@ -29,6 +29,7 @@
 #include "brain/vectors.h"
 #include "brain/words.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
@@ -225,26 +226,10 @@ char *memory_highlight(const char *q, const char *text)
     return highlight(&w, text);
 }
 
-/* The avatar's memory revision (bumped by every change to its memories). */
-static int memory_rev(struct db *db, const char *avatar_id, int64_t *rev)
-{
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(avatar_id)};
-    int err = db_query(db, "SELECT memory_rev FROM avatars WHERE id = ?", p, 1, &r);
-    if (err)
-        return err;
-    *rev = r->nrows ? db_rows_int(r, 0, 0) : 0;
-    db_rows_free(r);
-    return DP_OK;
-}
 
-/* FNV-1a of an id: slots of small per-avatar tables. */
-static unsigned id_hash(const char *id)
+static uint32_t id_hash(const char *id)
 {
-    unsigned h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h;
+    return hash_fnv1a(id, strlen(id));
 }
 
 /* How many memories the avatar has, cached per revision (a COUNT over 100k rows would cost more
@@ -542,7 +527,7 @@ int memory_word_df(struct db *db, const char *avatar_id, const char *const *word
     for (int i = 0; i < n && i < MEMORY_QUERY_TERMS; i++, q.n++)
         q.len[i] = words_key((const unsigned char *)words[i], strlen(words[i]), q.key[i]);
     int64_t rev = 0;
-    int err = memory_rev(db, avatar_id, &rev);
+    int err = memory_avatar_rev(db, avatar_id, &rev);
     return err ? err : text_index_df(db, avatar_id, rev, &q, df);
 }
 
@@ -582,7 +567,7 @@ int memory_list(struct db *db, const char *avatar_id, const char *q, const char 
     int64_t rev = 0;
     struct hit *hits = NULL;
     int n = 0;
-    int err = memory_rev(db, avatar_id, &rev);
+    int err = memory_avatar_rev(db, avatar_id, &rev);
     if (!err)
         err = index_candidates(db, avatar_id, &w, rev, window, &hits, &n);
     if (err == DP_ERR_TOO_LARGE)

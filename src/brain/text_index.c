@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "brain/avatar_slots.h"
+#include "brain/memory_impl.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "store/db.h"
@@ -57,19 +59,11 @@ void text_index_limit(long max_memories)
     limit = max_memories;
 }
 
-static uint32_t key_hash(const char *k, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 16777619u;
-    return h;
-}
-
 static struct term *lookup(const struct text_index *x, const char *k, size_t n)
 {
     if (!x->cap)
         return NULL;
-    for (uint32_t s = key_hash(k, n) & (x->cap - 1);; s = (s + 1) & (x->cap - 1)) {
+    for (uint32_t s = hash_fnv1a(k, n) & (x->cap - 1);; s = (s + 1) & (x->cap - 1)) {
         struct term *t = &x->terms[s];
         if (!t->key_len || (t->key_len == n && !memcmp(x->arena + t->key_at, k, n)))
             return t;
@@ -449,16 +443,6 @@ static int builder_request(const char *avatar_id)
     return ok;
 }
 
-static int64_t current_rev(struct db *db, const char *avatar_id)
-{
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(avatar_id)};
-    if (db_query(db, "SELECT memory_rev FROM avatars WHERE id = ?", p, 1, &r))
-        return -1;
-    int64_t rev = r->nrows ? db_rows_int(r, 0, 0) : -1;
-    db_rows_free(r);
-    return rev;
-}
 
 static void *builder_main(void *arg)
 {
@@ -476,7 +460,9 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&builder.lock);
         /* The revision is read before the rows: an index may hold newer rows than its label
          * says (then it is simply built again), never older. */
-        int64_t rev = (db || db_open(&db, builder.database_url) == DP_OK) ? current_rev(db, avatar) : -1;
+        int64_t rev = -1;
+        if ((db || db_open(&db, builder.database_url) == DP_OK) && memory_avatar_rev(db, avatar, &rev))
+            rev = -1;
         struct slot_entry *have = rev >= 0 ? avatar_slots_find(&cache, avatar, rev, "") : NULL;
         struct text_index *x = NULL;
         int err = DP_OK;
