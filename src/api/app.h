@@ -58,6 +58,7 @@ extern const struct route cards_routes[];
 extern const struct route profile_routes[];
 extern const struct route memories_routes[];
 extern const struct route conversations_routes[];
+extern const struct route legacy_routes[];
 extern const struct route messages_audio_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */

@@ -1,4 +1,4 @@
-/* Avatars routes: CRUD, shares, the public legacy page. Every object goes through avatar_access. */
+/* Avatars routes: CRUD and shares. Every object goes through avatar_access. */
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -112,6 +112,8 @@ static int validate_fields(struct request *req, struct response *res, int creati
         ;
     else if (pub && !check_publish(pub))
         why = "publish must be a list of: name, kind, description, personality, scenario, greeting";
+    else if (json_object_get(req->json, "visitor_talk") && !json_is_boolean(json_object_get(req->json, "visitor_talk")))
+        why = "visitor_talk must be true or false";
     if (why) {
         res_error(res, req, DP_ERR_INVALID, "%s", why);
         return DP_ERR_INVALID;
@@ -168,11 +170,13 @@ static int create_avatar(struct request *req, struct response *res)
                          listed ? DB_TEXT(slug) : DB_NULL,
                          DB_TEXT(pub_s ? pub_s : "[\"name\",\"description\",\"greeting\"]"),
                          DB_TEXT(now),
-                         DB_TEXT(now)};
+                         DB_TEXT(now),
+                         DB_INT(!json_is_false(json_object_get(req->json, "visitor_talk")))};
     err = db_query(e.db,
                    "INSERT INTO avatars (id, owner_id, org_id, name, kind, description, personality, scenario, greeting, "
-                   "visibility, brain, slug, publish, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   p, 15, NULL);
+                   "visibility, brain, slug, publish, created_at, updated_at, visitor_talk) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   p, 16, NULL);
     free(pub_s);
     if (err)
         return err;
@@ -197,7 +201,7 @@ static int list_avatars(struct request *req, struct response *res)
     snprintf(sql, sizeof sql,
              "SELECT " AVATAR_COLUMNS ", (SELECT role FROM avatar_shares s WHERE s.avatar_id = avatars.id AND "
              "s.user_id = ?) FROM avatars WHERE deleted_at IS NULL AND (owner_id = ? OR ((id IN (SELECT avatar_id FROM "
-             "avatar_shares WHERE user_id = ?) OR visibility = 'org') AND org_id = ?))%s ORDER BY id LIMIT ?",
+             "avatar_shares WHERE user_id = ?) OR visibility <> 'private') AND org_id = ?))%s ORDER BY id LIMIT ?",
              cursor ? " AND id > ?" : "");
     struct db_val p[6] = {DB_TEXT(c->user_id), DB_TEXT(c->user_id), DB_TEXT(c->user_id), DB_TEXT(c->org_id)};
     int np = 4;
@@ -212,7 +216,7 @@ static int list_avatars(struct request *req, struct response *res)
         json_t *a = avatar_from_row(r, i);
         /* Card extensions can be large (a lorebook's leftovers): lists leave them to GET /avatars/{id}. */
         json_object_del(a, "extensions");
-        const char *share = db_rows_text(r, i, 16);
+        const char *share = db_rows_text(r, i, 17);
         const char *access = !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
         json_object_set_new(a, "access", json_string(access));
         json_array_append_new(items, a);
@@ -298,9 +302,10 @@ static int patch_avatar(struct request *req, struct response *res)
         return err;
     if ((err = validate_fields(req, res, 0)))
         return err;
-    json_t *vis = json_object_get(req->json, "visibility"), *pub = json_object_get(req->json, "publish");
-    if ((vis || pub) && ref.level != AVATAR_OWN) {
-        res_error(res, req, DP_ERR_FORBIDDEN, "only the owner changes visibility and what is published");
+    json_t *vis = json_object_get(req->json, "visibility"), *pub = json_object_get(req->json, "publish"),
+           *talk = json_object_get(req->json, "visitor_talk");
+    if ((vis || pub || talk) && ref.level != AVATAR_OWN) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "only the owner changes visibility, what is published and visitor_talk");
         return DP_ERR_FORBIDDEN;
     }
     char now[RFC3339_LEN], slug[64];
@@ -325,6 +330,10 @@ static int patch_avatar(struct request *req, struct response *res)
             buf_printf(&sql, ", %s = ?", enums[i]);
             p[np++] = DB_TEXT(v);
         }
+    }
+    if (talk) {
+        buf_printf(&sql, ", visitor_talk = ?");
+        p[np++] = DB_INT(json_is_true(talk));
     }
     char *pub_s = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
     if (pub_s) {
@@ -474,47 +483,6 @@ static int remove_share(struct request *req, struct response *res)
     return DP_OK;
 }
 
-/* The public page: only what the owner chose to publish. No account; rate limited per IP. */
-static int legacy_page(struct request *req, struct response *res)
-{
-    struct auth_env e;
-    int err = api_env(req, &e);
-    if (err)
-        return err;
-    char key[96];
-    snprintf(key, sizeof key, "rl:legacy:ip:%s", req->client_ip);
-    if ((err = api_rate_limit(req, res, e.cache, "legacy", key, 5.0, 30.0)))
-        return err;
-    const char *slug = req_param(req, "slug");
-    if (strlen(slug) > 64)
-        return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(slug)};
-    if ((err = db_query(e.db,
-                        "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
-                        "IN ('link', 'public')",
-                        p, 1, &r)))
-        return err;
-    if (r->nrows != 1) {
-        db_rows_free(r);
-        return DP_ERR_NOT_FOUND;
-    }
-    json_t *a = avatar_from_row(r, 0);
-    db_rows_free(r);
-    json_t *page = json_pack("{s:s,s:s,s:O}", "slug", slug, "id", json_string_value(json_object_get(a, "id")),
-                             "visibility", json_object_get(a, "visibility"));
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(a, "publish"), i, f)
-    {
-        const char *field = json_string_value(f);
-        json_object_set(page, field, json_object_get(a, field));
-    }
-    json_decref(a);
-    res_json(res, 200, page);
-    return DP_OK;
-}
-
 const struct route avatars_routes[] = {
     {"GET", "/api/v1/avatars", 0, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", NULL,
      NULL, NULL},
@@ -533,7 +501,5 @@ const struct route avatars_routes[] = {
      "Share {user_id, role: viewer|editor} with a user of the same organisation (owner)", NULL, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}/shares/{user_id}", 0, 0, remove_share, "avatars", "Remove a share (owner)", NULL,
      NULL, NULL},
-    {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "avatars",
-     "Public page data of a link/public avatar: only the published fields", NULL, NULL, NULL},
     {0},
 };

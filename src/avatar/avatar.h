@@ -18,7 +18,7 @@ enum avatar_access { AVATAR_NONE = 0, AVATAR_VIEW = 1, AVATAR_EDIT = 2, AVATAR_O
 /* The columns avatar_from_row reads, in order. */
 #define AVATAR_COLUMNS                                                                                              \
     "id, owner_id, org_id, name, kind, description, personality, scenario, greeting, visibility, brain, slug, "    \
-    "publish, extensions, created_at, updated_at"
+    "publish, extensions, created_at, updated_at, visitor_talk"
 
 /* What the access check learns about an avatar. */
 struct avatar_ref {
@@ -30,7 +30,10 @@ struct avatar_ref {
 };
 
 /* The access check every avatar-scoped route goes through. c may be NULL (a visitor).
- * Owner → own; editor share → edit; viewer share, same-org "org", any "link"/"public" → view.
+ * Owner → own; editor share → edit; viewer share, or any visibility but "private" to a user of
+ * the avatar's organisation → view. "link" and "public" grant nothing more here: users of other
+ * organisations and visitors reach such an avatar only through its legacy page (api/legacy.c),
+ * which shows what the owner published and nothing else.
  * DP_ERR_NOT_FOUND when the caller may not see it (or it is deleted), DP_ERR_FORBIDDEN when it
  * may see it but needs more than it has. */
 int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, enum avatar_access need,

@@ -223,6 +223,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = profile_routes;
     tables[ntables++] = memories_routes;
     tables[ntables++] = conversations_routes;
+    tables[ntables++] = legacy_routes;
     tables[ntables++] = messages_audio_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;

@@ -1,5 +1,7 @@
 // The legacy page: GET /api/v1/legacy/{slug} without an account, for link/public avatars only,
-// showing only the fields the owner chose to publish; rate limited per IP (5/s, burst 30).
+// showing only the fields the owner chose to publish (never the internal id); rate limited per IP
+// (5/s, burst 30). Visitors' conversations on it: a token instead of an account, the owner reads
+// them and may turn them off.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { api, cast, createAvatar, errorShape, expectStatus, sharedAvatar, startAvatars } from './lib/avatars.mjs';
@@ -27,7 +29,7 @@ after(async () => {
 });
 
 describe('legacy page', () => {
-  test('a public avatar: slug, id, visibility and exactly the published fields, without an account', async () => {
+  test('a public avatar: slug, visibility, visitor_talk and exactly the published fields, without an account', async () => {
     const a = await createAvatar(srv, c.owner.token, {
       kind: 'legacy',
       personality: 'private personality notes',
@@ -39,9 +41,10 @@ describe('legacy page', () => {
     assert.ok(a.slug, 'a public avatar has a slug');
     const r = await legacy(a.slug);
     expectStatus(assert, r, 200);
-    assert.deepEqual(Object.keys(r.json).sort(), ['greeting', 'id', 'name', 'slug', 'visibility']);
+    assert.deepEqual(Object.keys(r.json).sort(), ['greeting', 'name', 'slug', 'visibility', 'visitor_talk']);
     assert.equal(r.json.slug, a.slug);
-    assert.equal(r.json.id, a.id);
+    assert.ok(!r.text.includes(a.id), 'the page never hands out the internal id');
+    assert.equal(r.json.visitor_talk, true);
     assert.equal(r.json.visibility, 'public');
     assert.equal(r.json.name, a.name);
     assert.equal(r.json.greeting, 'Hello, dear.');
@@ -54,7 +57,7 @@ describe('legacy page', () => {
     const a = await createAvatar(srv, c.owner.token, body);
     const r = await legacy(a.slug);
     expectStatus(assert, r, 200);
-    assert.deepEqual(Object.keys(r.json).sort(), [...FIELDS, 'id', 'slug', 'visibility'].sort());
+    assert.deepEqual(Object.keys(r.json).sort(), [...FIELDS, 'slug', 'visibility', 'visitor_talk'].sort());
     for (const f of FIELDS) assert.equal(r.json[f], a[f], f);
     for (const k of PRIVATE_KEYS) assert.ok(!(k in r.json), `no ${k}`);
     assert.equal(r.json.visibility, 'link');
@@ -63,12 +66,12 @@ describe('legacy page', () => {
     expectStatus(assert, p, 200);
     const none = await legacy(a.slug);
     expectStatus(assert, none, 200);
-    assert.deepEqual(Object.keys(none.json).sort(), ['id', 'slug', 'visibility'], 'nothing published: only the address');
+    assert.deepEqual(Object.keys(none.json).sort(), ['slug', 'visibility', 'visitor_talk'], 'nothing published: only the address');
 
     const q = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { publish: ['description'] } });
     expectStatus(assert, q, 200);
     const one = await legacy(a.slug);
-    assert.deepEqual(Object.keys(one.json).sort(), ['description', 'id', 'slug', 'visibility']);
+    assert.deepEqual(Object.keys(one.json).sort(), ['description', 'slug', 'visibility', 'visitor_talk']);
     assert.equal(one.json.description, a.description);
   });
 
@@ -128,6 +131,107 @@ describe('legacy page', () => {
     for (const x of [a, b]) assert.match(x.slug, /^[a-z0-9-]{6,64}$/);
     assert.notEqual(a.slug, b.slug);
     expectStatus(assert, await legacy(a.slug), 200);
+  });
+});
+
+describe('visitors talk on the legacy page', () => {
+  let a; // a public avatar with a memory
+  before(async () => {
+    a = await sharedAvatar(srv, c, { kind: 'legacy', visibility: 'public', greeting: 'Hello, dear.', publish: ['name'] });
+    const m = await api(srv, 'POST', `/avatars/${a.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'I sailed on Lough Derg every summer with my uncle.' },
+    });
+    expectStatus(assert, m, 201);
+  });
+  const visit = (slug) => api(srv, 'POST', `/legacy/${slug}/conversations`);
+  const say = (slug, cid, token, text, headers = {}) =>
+    api(srv, 'POST', `/legacy/${slug}/conversations/${cid}/messages`, {
+      body: { text },
+      headers: token === undefined ? headers : { authorization: `Visitor ${token}`, ...headers },
+    });
+
+  test('a visitor starts a conversation, asks, and is answered from the memories; nothing hands out the id', async () => {
+    const v = await visit(a.slug);
+    expectStatus(assert, v, 201);
+    assert.match(v.json.visitor_token, /^[A-Za-z0-9_-]{40,}$/);
+    assert.equal(v.json.message.text, 'Hello, dear.');
+    assert.ok(!v.text.includes(a.id), 'no internal id');
+    const r = await say(a.slug, v.json.conversation.id, v.json.visitor_token, 'Where did you sail every summer?');
+    expectStatus(assert, r, 201);
+    assert.match(r.json.message.text, /Lough Derg/);
+    const h = await api(srv, 'GET', `/legacy/${a.slug}/conversations/${v.json.conversation.id}/messages`, {
+      headers: { authorization: `Visitor ${v.json.visitor_token}` },
+    });
+    expectStatus(assert, h, 200);
+    assert.deepEqual(
+      h.json.items.map((m) => m.role),
+      ['avatar', 'user', 'avatar'],
+    );
+  });
+
+  test('without the token, with another one, or on another page: 404; bad text: 400', async () => {
+    const v1 = (await visit(a.slug)).json;
+    const v2 = (await visit(a.slug)).json;
+    const other = await createAvatar(srv, c.owner.token, { visibility: 'link' });
+    const cid = v1.conversation.id;
+    for (const [token, slug, what] of [
+      [undefined, a.slug, 'no token'],
+      ['nonsense', a.slug, 'a made-up token'],
+      [v2.visitor_token, a.slug, "another visitor's token"],
+      [v1.visitor_token, other.slug, 'another page'],
+    ])
+      expectStatus(assert, await say(slug, cid, token, 'hello?'), 404, 'not_found', what);
+    const bearer = await say(a.slug, cid, undefined, 'hello?', { authorization: `Bearer ${c.owner.token}` });
+    expectStatus(assert, bearer, 404, 'not_found', "an account's token is not the visitor's");
+    // a user's own conversation cannot be reached as a visitor's
+    const mine = (await api(srv, 'POST', `/avatars/${a.id}/conversations`, { token: c.owner.token })).json.conversation;
+    expectStatus(assert, await say(a.slug, mine.id, v1.visitor_token, 'hello?'), 404);
+    expectStatus(assert, await say(a.slug, cid, v1.visitor_token, '   '), 400, 'invalid_input');
+    expectStatus(assert, await say(a.slug, cid, v1.visitor_token, 'x'.repeat(4001)), 400, 'invalid_input');
+  });
+
+  test('the owner reads the visitors\' conversations; nobody else does', async () => {
+    const v = (await visit(a.slug)).json;
+    await say(a.slug, v.conversation.id, v.visitor_token, 'Do you remember the lake?');
+    const list = await api(srv, 'GET', `/avatars/${a.id}/conversations?visitors=true`, { token: c.owner.token });
+    expectStatus(assert, list, 200);
+    assert.ok(list.json.items.some((x) => x.id === v.conversation.id && x.visitor === true));
+    const msgs = await api(srv, 'GET', `/conversations/${v.conversation.id}/messages`, { token: c.owner.token });
+    expectStatus(assert, msgs, 200);
+    assert.ok(msgs.json.items.some((m) => m.role === 'user' && m.text === 'Do you remember the lake?'));
+    // the owner reads; writing into a visitor's conversation is not theirs
+    const write = await api(srv, 'POST', `/conversations/${v.conversation.id}/messages`, { token: c.owner.token, body: { text: 'hi' } });
+    expectStatus(assert, write, 404);
+    expectStatus(assert, await api(srv, 'GET', `/avatars/${a.id}/conversations?visitors=true`, { token: c.editor.token }), 403);
+    for (const who of ['editor', 'viewer', 'member', 'outsider'])
+      expectStatus(assert, await api(srv, 'GET', `/conversations/${v.conversation.id}/messages`, { token: c[who].token }), 404, 'not_found', who);
+    const own = await api(srv, 'GET', `/avatars/${a.id}/conversations`, { token: c.owner.token });
+    assert.ok(!own.json.items.some((x) => x.id === v.conversation.id), "the owner's own list holds only their conversations");
+  });
+
+  test('the owner turns visitors off (and on); going private closes the page to them', async () => {
+    const v = (await visit(a.slug)).json;
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.editor.token, body: { visitor_talk: false } }), 403);
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visitor_talk: 'no' } }), 400);
+    const off = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visitor_talk: false } });
+    expectStatus(assert, off, 200);
+    assert.equal(off.json.visitor_talk, false);
+    assert.equal((await legacy(a.slug)).json.visitor_talk, false);
+    expectStatus(assert, await visit(a.slug), 403, 'forbidden');
+    expectStatus(assert, await say(a.slug, v.conversation.id, v.visitor_token, 'still there?'), 404);
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visitor_talk: true } }), 200);
+    expectStatus(assert, await say(a.slug, v.conversation.id, v.visitor_token, 'still there?'), 201);
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visibility: 'private' } }), 200);
+    expectStatus(assert, await visit(a.slug), 404);
+    expectStatus(assert, await say(a.slug, v.conversation.id, v.visitor_token, 'still there?'), 404);
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visibility: 'public' } }), 200);
+  });
+
+  test('starting conversations is rate limited per address', async () => {
+    const statuses = [];
+    for (let i = 0; i < 14; i++) statuses.push((await visit(a.slug)).status);
+    assert.ok(statuses.includes(429), `no 429 in 14 starts: ${statuses.join(',')}`);
   });
 });
 

@@ -147,7 +147,7 @@ describe('list and get', () => {
     other = await createAvatar(srv, c.outsider.token, { visibility: 'org' });
   });
 
-  test('each caller lists own, shared and same-org `org` avatars, each with its access', async () => {
+  test('each caller lists own, shared and same-org avatars that are not private, each with its access', async () => {
     const byId = async (who) => Object.fromEntries((await listAll(srv, '/avatars', who.token)).map((a) => [a.id, a]));
     const owner = await byId(c.owner);
     for (const a of [priv, orgAv, pub, shared]) assert.equal(owner[a.id]?.access, 'owner', `owner lists ${a.visibility}`);
@@ -163,6 +163,7 @@ describe('list and get', () => {
 
     const member = await byId(c.member);
     assert.equal(member[orgAv.id]?.access, 'viewer');
+    assert.equal(member[pub.id]?.access, 'viewer', 'a public avatar of the same org');
     assert.equal(member[priv.id], undefined);
     assert.equal(member[shared.id], undefined);
     assert.equal(member[other.id], undefined);
@@ -210,8 +211,7 @@ describe('list and get', () => {
     expectStatus(assert, m, 200);
     assert.equal(m.json.access, 'viewer');
     const o = await api(srv, 'GET', `/avatars/${pub.id}`, { token: c.outsider.token });
-    expectStatus(assert, o, 200, undefined, 'a public avatar for a signed-in user of another org');
-    assert.equal(o.json.access, 'viewer');
+    expectStatus(assert, o, 404, 'not_found', 'a public avatar for a signed-in user of another org: only its legacy page');
   });
 
   test('unknown and malformed ids → 404', async () => {

@@ -480,7 +480,7 @@ describe('memories: access', () => {
     if (who === 'editor') return 'edit';
     if (who === 'viewer') return 'view';
     if (who === 'member') return visibility === 'private' ? 'none' : 'view';
-    if (who === 'outsider') return visibility === 'public' || visibility === 'link' ? 'view' : 'none';
+    if (who === 'outsider') return 'none'; // link and public avatars: only their legacy page
     return 'anon';
   }
   const expected = (level, need, ok) => (level === 'anon' ? 401 : level === 'none' ? 404 : RANK[level] >= RANK[need] ? ok : 403);

@@ -1,0 +1,158 @@
+/* The legacy page of a link/public avatar, for anyone: exactly the fields its owner published,
+ * and — unless the owner turned it off — a visitor's conversation with it, held by a token
+ * handed out when it starts. No account, no internal id, nothing else of the avatar; every route
+ * is rate limited per address. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_util.h"
+#include "api/conversations.h"
+#include "avatar/avatar.h"
+#include "core/err.h"
+#include "store/db.h"
+#include "talk/talk.h"
+
+#define VISITOR_MESSAGES_MAX 400 /* messages of one visitor conversation, replies included */
+
+/* The published avatar of the route's {slug}: its JSON (owned). DP_ERR_NOT_FOUND for any other. */
+static int published_avatar(struct db *db, const char *slug, json_t **out)
+{
+    if (!slug || strlen(slug) > 64)
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(slug)};
+    int err = db_query(db,
+                       "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
+                       "IN ('link', 'public')",
+                       p, 1, &r);
+    if (err)
+        return err;
+    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    if (!err)
+        *out = avatar_from_row(r, 0);
+    db_rows_free(r);
+    return err;
+}
+
+/* Rate limit of the legacy routes, per address and route family. */
+static int visitor_limit(struct request *req, struct response *res, struct auth_env *e, const char *what,
+                         double per_second, double burst)
+{
+    char key[112];
+    snprintf(key, sizeof key, "rl:legacy-%s:ip:%s", what, req->client_ip);
+    return api_rate_limit(req, res, e->cache, "legacy", key, per_second, burst);
+}
+
+static int legacy_page(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    json_t *a;
+    int err = api_env(req, &e);
+    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
+        (err = published_avatar(e.db, req_param(req, "slug"), &a)))
+        return err;
+    json_t *page = json_pack("{s:s,s:O,s:O}", "slug", req_param(req, "slug"), "visibility",
+                             json_object_get(a, "visibility"), "visitor_talk", json_object_get(a, "visitor_talk"));
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(a, "publish"), i, f)
+    {
+        const char *field = json_string_value(f);
+        json_object_set(page, field, json_object_get(a, field));
+    }
+    json_decref(a);
+    res_json(res, 200, page);
+    return DP_OK;
+}
+
+static int start_visit(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    json_t *a, *greeting;
+    int err = api_env(req, &e);
+    if (err || (err = visitor_limit(req, res, &e, "start", 0.1, 10.0)) ||
+        (err = published_avatar(e.db, req_param(req, "slug"), &a)))
+        return err;
+    char id[ID_LEN], conv[ID_LEN], token[64], hash[65];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
+    int open = json_is_true(json_object_get(a, "visitor_talk"));
+    json_decref(a);
+    if (!open) {
+        res_error(res, req, DP_ERR_FORBIDDEN, "the owner does not take visitors' conversations on this page");
+        return DP_ERR_FORBIDDEN;
+    }
+    talk_visitor_token(token, hash);
+    struct talk_holder h = {NULL, hash};
+    if ((err = talk_start(e.db, id, &h, conv, &greeting)))
+        return err;
+    res_json(res, 201, json_pack("{s:{s:s,s:O},s:s,s:o}", "conversation", "id", conv, "created_at",
+                                 json_object_get(greeting, "created_at"), "visitor_token", token, "message",
+                                 greeting));
+    return DP_OK;
+}
+
+/* The visitor's conversation {cid} of the page {slug}, proven by "Authorization: Visitor <token>".
+ * Anything else — another page's, a user's, a wrong token, talk turned off since — is not found. */
+static int visitors_conversation(struct request *req, struct auth_env *e, struct talk_conversation *conv)
+{
+    json_t *a;
+    int err = published_avatar(e->db, req_param(req, "slug"), &a);
+    if (err)
+        return err;
+    int ok = json_is_true(json_object_get(a, "visitor_talk")) &&
+             !talk_conversation(e->db, req_param(req, "cid"), conv) &&
+             !strcmp(conv->avatar_id, json_string_value(json_object_get(a, "id"))) && !*conv->user_id;
+    json_decref(a);
+    const char *auth = req->authorization;
+    if (!ok || !auth || strncmp(auth, "Visitor ", 8))
+        return DP_ERR_NOT_FOUND;
+    char hash[65];
+    talk_visitor_hash(auth + 8, hash);
+    return strlen(conv->visitor_hash) == 64 && !sodium_memcmp(hash, conv->visitor_hash, 64) ? DP_OK
+                                                                                             : DP_ERR_NOT_FOUND;
+}
+
+static int visit_messages(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct talk_conversation conv;
+    int err = api_env(req, &e);
+    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
+        (err = visitors_conversation(req, &e, &conv)))
+        return err;
+    return conversation_messages(req, res, e.db, conv.id);
+}
+
+static int visit_message(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct talk_conversation conv;
+    long n;
+    int err = api_env(req, &e);
+    if (err || (err = visitor_limit(req, res, &e, "message", 0.5, 20.0)) ||
+        (err = visitors_conversation(req, &e, &conv)) || (err = talk_count_messages(e.db, conv.id, &n)))
+        return err;
+    if (n >= VISITOR_MESSAGES_MAX) {
+        res_error(res, req, DP_ERR_UNPROCESSABLE, "this conversation is full (%d messages): start a new one",
+                  VISITOR_MESSAGES_MAX);
+        return DP_ERR_UNPROCESSABLE;
+    }
+    return conversation_reply(req, res, e.db, &conv);
+}
+
+const struct route legacy_routes[] = {
+    {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",
+     "Public page data of a link/public avatar: only the published fields and whether visitors may talk", NULL,
+     NULL, NULL},
+    {"POST", "/api/v1/legacy/{slug}/conversations", ROUTE_PUBLIC, 0, start_visit, "legacy",
+     "A visitor's conversation (no account; rate limited): {conversation, visitor_token, message}; send the token "
+     "as 'Authorization: Visitor <token>'",
+     NULL, NULL, NULL},
+    {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC, 0, visit_messages, "legacy",
+     "The visitor's conversation history (Authorization: Visitor <token>)", NULL, NULL, NULL},
+    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON, 0, visit_message,
+     "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", NULL, NULL,
+     NULL},
+    {0},
+};

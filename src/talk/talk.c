@@ -1,0 +1,244 @@
+/* Conversations with an avatar and one turn of them: the question stored before anything is
+ * answered, the brain's reply (with the recording clip it can be heard as) stored after. */
+#include "talk/talk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "avatar/clip.h"
+#include "brain/brain.h"
+#include "core/err.h"
+#include "core/timeutil.h"
+#include "store/db.h"
+
+#define HISTORY_TURNS 12 /* earlier messages a brain sees */
+
+/* The columns message_from_row reads, in order. */
+#define MESSAGE_COLUMNS "id, role, text, citations, created_at, audio_memory_id"
+
+static json_t *message_from_row(const struct db_rows *r, int i)
+{
+    const char *c = db_rows_text(r, i, 3);
+    json_t *cites = c ? json_loads(c, 0, NULL) : NULL;
+    json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", db_rows_text(r, i, 0), "role", db_rows_text(r, i, 1), "text",
+                          db_rows_text(r, i, 2), "citations", cites ? cites : json_array(), "created_at",
+                          db_rows_text(r, i, 4));
+    if (!db_rows_is_null(r, i, 5)) { /* the reply can be heard (api/messages_audio.c serves it) */
+        char url[96];
+        snprintf(url, sizeof url, "/api/v1/messages/%s/audio", db_rows_text(r, i, 0));
+        json_object_set_new(m, "audio_url", json_string(url));
+    }
+    return m;
+}
+
+static int insert_message(struct db *db, const char *conv, const char *role, const char *text, json_t *citations,
+                          const char *brain, const char *audio_memory, char id[ID_LEN])
+{
+    char now[RFC3339_LEN];
+    id_new(id);
+    time_rfc3339(time_now_ms(), now);
+    char *c = citations ? json_dumps(citations, JSON_COMPACT) : NULL;
+    struct db_val p[] = {DB_TEXT(id),    DB_TEXT(conv), DB_TEXT(role),         DB_TEXT(text),
+                         DB_TEXT(c),     DB_TEXT(brain), DB_TEXT(audio_memory), DB_TEXT(now)};
+    int err = db_query(db,
+                       "INSERT INTO messages (id, conversation_id, role, text, citations, brain, audio_memory_id, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 8, NULL);
+    struct db_val u[] = {DB_TEXT(now), DB_TEXT(conv)};
+    if (!err)
+        err = db_query(db, "UPDATE conversations SET updated_at = ? WHERE id = ?", u, 2, NULL);
+    free(c);
+    return err;
+}
+
+static int get_message(struct db *db, const char *id, json_t **out)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    if (!err)
+        *out = message_from_row(r, 0);
+    db_rows_free(r);
+    return err;
+}
+
+/* The avatar fields a brain needs. */
+struct persona {
+    char name[512];
+    char brain[16];
+    char *greeting; /* malloc'd */
+};
+
+static int load_persona(struct db *db, const char *avatar_id, struct persona *p)
+{
+    struct db_rows *r;
+    struct db_val a[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT name, greeting, brain FROM avatars WHERE id = ?", a, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    snprintf(p->name, sizeof p->name, "%s", db_rows_text(r, 0, 0));
+    snprintf(p->brain, sizeof p->brain, "%s", db_rows_text(r, 0, 2));
+    p->greeting = strdup(db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    return p->greeting ? DP_OK : DP_ERR_NOMEM;
+}
+
+int talk_conversation(struct db *db, const char *cid, struct talk_conversation *out)
+{
+    if (!cid || !id_valid(cid))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(cid)};
+    int err = db_query(db, "SELECT avatar_id, user_id, visitor_hash FROM conversations WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    snprintf(out->id, sizeof out->id, "%s", cid);
+    snprintf(out->avatar_id, sizeof out->avatar_id, "%s", db_rows_text(r, 0, 0));
+    snprintf(out->user_id, sizeof out->user_id, "%s", db_rows_is_null(r, 0, 1) ? "" : db_rows_text(r, 0, 1));
+    snprintf(out->visitor_hash, sizeof out->visitor_hash, "%s",
+             db_rows_is_null(r, 0, 2) ? "" : db_rows_text(r, 0, 2));
+    db_rows_free(r);
+    return DP_OK;
+}
+
+int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],
+               json_t **greeting)
+{
+    struct persona p = {0};
+    int err = load_persona(db, avatar_id, &p);
+    if (err)
+        return err;
+    char now[RFC3339_LEN], mid[ID_LEN], fallback[600];
+    id_new(conv);
+    time_rfc3339(time_now_ms(), now);
+    snprintf(fallback, sizeof fallback, "Hello, I'm %s.", p.name);
+    const char *text = *p.greeting ? p.greeting : fallback;
+    struct db_val v[] = {DB_TEXT(conv),        DB_TEXT(avatar_id), DB_TEXT(holder->user_id),
+                         DB_TEXT(holder->visitor_hash), DB_TEXT(now),       DB_TEXT(now)};
+    if (!(err = db_begin(db)) &&
+        !(err = db_query(db,
+                         "INSERT INTO conversations (id, avatar_id, user_id, visitor_hash, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         v, 6, NULL)) &&
+        !(err = insert_message(db, conv, "avatar", text, NULL, "persona", NULL, mid)))
+        err = db_commit(db);
+    free(p.greeting);
+    if (err) {
+        db_rollback(db);
+        return err;
+    }
+    return get_message(db, mid, greeting);
+}
+
+void talk_visitor_hash(const char *token, char hash[65])
+{
+    uint8_t d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const uint8_t *)token, strlen(token));
+    sodium_bin2hex(hash, 65, d, sizeof d);
+}
+
+void talk_visitor_token(char token[64], char hash[65])
+{
+    uint8_t raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(token, 64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    talk_visitor_hash(token, hash);
+}
+
+int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN])
+{
+    return insert_message(db, conv, "user", text, NULL, NULL, NULL, mid);
+}
+
+/* The last HISTORY_TURNS messages before `before_id`, oldest first. */
+static json_t *history(struct db *db, const char *conv, const char *before_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(conv), DB_TEXT(before_id), DB_INT(HISTORY_TURNS)};
+    json_t *items = json_array();
+    if (db_query(db,
+                 "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ? AND id < ? "
+                 "ORDER BY id DESC LIMIT ?",
+                 p, 3, &r))
+        return items;
+    for (int i = r->nrows - 1; i >= 0; i--)
+        json_array_append_new(items, message_from_row(r, i));
+    db_rows_free(r);
+    return items;
+}
+
+int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
+                int (*cancelled)(void *ctx), void *ctx, json_t **reply)
+{
+    struct persona p = {0};
+    int err = load_persona(db, avatar_id, &p);
+    if (err)
+        return err;
+    const struct brain_ops *brain = brain_for(p.brain);
+    if (!brain) {
+        free(p.greeting);
+        return DP_ERR_NOT_IMPLEMENTED;
+    }
+    json_t *hist = history(db, conv, user_mid);
+    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist, cancelled, ctx};
+    struct brain_reply out = {0};
+    err = brain->reply(&in, &out);
+    if (!err && brain_cancelled(&in))
+        err = DP_ERR_CANCELLED; /* nothing half-stored: the history shows the question unanswered */
+    json_decref(hist);
+    free(p.greeting);
+    char mid[ID_LEN], audio[ID_LEN];
+    /* Decided once, here: reading a message then costs nothing more. */
+    int heard = !err && clip_reply_memory(db, avatar_id, out.citations, audio);
+    if (!err)
+        err = insert_message(db, conv, "avatar", out.text, out.citations, brain->name, heard ? audio : NULL, mid);
+    brain_reply_cleanup(&out);
+    return err ? err : get_message(db, mid, reply);
+}
+
+int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?%s ORDER BY id LIMIT ?",
+             after ? " AND id > ?" : "");
+    struct db_val p[3] = {DB_TEXT(conv)};
+    int np = 1;
+    if (after)
+        p[np++] = DB_TEXT(after);
+    p[np++] = DB_INT(limit);
+    struct db_rows *r;
+    int err = db_query(db, sql, p, np, &r);
+    if (err)
+        return err;
+    *items = json_array();
+    for (int i = 0; i < r->nrows; i++)
+        json_array_append_new(*items, message_from_row(r, i));
+    db_rows_free(r);
+    return DP_OK;
+}
+
+int talk_count_messages(struct db *db, const char *conv, long *n)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(conv)};
+    int err = db_query(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", p, 1, &r);
+    if (err)
+        return err;
+    *n = (long)db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return DP_OK;
+}

@@ -1,0 +1,60 @@
+/* Talking to an avatar, the domain side: conversations (a signed-in user's or a visitor's of a
+ * legacy page), their messages, and one turn — the stored question answered by the avatar's
+ * brain and the reply stored. Every caller (the HTTP routes, the legacy page's visitors, later
+ * voice and the OpenAI-compatible facade) goes through these; access checks stay with the caller. */
+#ifndef DP_TALK_H
+#define DP_TALK_H
+
+#include <jansson.h>
+
+#include "core/id.h"
+
+struct db;
+
+#define TALK_MESSAGE_MAX 4000 /* bytes of one user message */
+
+/* Who holds a conversation: a user, or a visitor known only by the hash of the token they
+ * were handed when it started (exactly one of the two is set). */
+struct talk_holder {
+    const char *user_id;
+    const char *visitor_hash;
+};
+
+/* A stored conversation, as its access checks need it. */
+struct talk_conversation {
+    char id[ID_LEN];
+    char avatar_id[ID_LEN];
+    char user_id[ID_LEN];    /* "" for a visitor's */
+    char visitor_hash[65];   /* hex SHA-256 of the visitor's token; "" for a user's */
+};
+
+/* Reads conversation cid; DP_ERR_NOT_FOUND when there is none (or cid is not an id). */
+int talk_conversation(struct db *db, const char *cid, struct talk_conversation *out);
+
+/* Starts a conversation of avatar_id for holder; the avatar's greeting (or "Hello, I'm NAME.")
+ * is its first message, returned as *greeting (JSON, owned). Both are stored in one transaction. */
+int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],
+               json_t **greeting);
+
+/* A new visitor token (43 characters, URL-safe) and the hash kept of it. */
+void talk_visitor_token(char token[64], char hash[65]);
+/* The hash kept of a visitor token. */
+void talk_visitor_hash(const char *token, char hash[65]);
+
+/* Stores a message of the user (or visitor) in conv; its id in mid. */
+int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);
+
+/* Answers the stored user message user_mid (text) of conv with avatar_id's brain and stores the
+ * reply; *reply is its JSON (owned). cancelled(ctx) (may be NULL) says the caller went away:
+ * then nothing is stored and DP_ERR_CANCELLED is returned. DP_ERR_NOT_IMPLEMENTED when the
+ * avatar's brain is not available. */
+int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
+                int (*cancelled)(void *ctx), void *ctx, json_t **reply);
+
+/* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
+int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
+
+/* The number of messages in conv. */
+int talk_count_messages(struct db *db, const char *conv, long *n);
+
+#endif
