@@ -1,14 +1,18 @@
 /* GET /api/v1/messages/{mid}/audio: a reply heard in the avatar's own recorded voice — the span of
  * the recording its first citation points at (cut from PCM WAV). Spoken (synthesised) replies
- * arrive with speech synthesis. Only the conversation's user, while the avatar is visible to them. */
+ * arrive with speech synthesis. Reached by the signed link a message's audio_url carries (given to
+ * whoever could read the message: the conversation's user, or a visitor of a legacy page), or with
+ * a bearer token by the conversation's user while the avatar is visible to them. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api_util.h"
+#include "auth/url_sig.h"
 #include "avatar/avatar.h"
 #include "avatar/clip.h"
 #include "core/err.h"
+#include "core/timeutil.h"
 #include "store/blob.h"
 #include "store/db.h"
 
@@ -19,25 +23,46 @@ struct reply_audio {
     int64_t start_ms, end_ms;
 };
 
-/* Finds message mid in one of the caller's conversations whose avatar they still see, and the
- * recording span it is heard from. DP_ERR_NOT_FOUND (nothing set) when the caller may not see it;
- * DP_OK with *has 0 when the reply has no audio. */
+/* 1 when the holder of the message's conversation (row i: avatar, user, the user's org, visibility,
+ * visitor_talk) may still hear it: a user while the avatar is visible to them, a visitor while the
+ * page takes visitors. What a signed link is checked against, so that it dies with the access. */
+static int holder_still_may(struct db *db, const struct db_rows *r)
+{
+    if (db_rows_is_null(r, 0, 5)) {
+        const char *vis = db_rows_text(r, 0, 7);
+        return (!strcmp(vis, "link") || !strcmp(vis, "public")) && db_rows_int(r, 0, 8);
+    }
+    struct caller holder = {0};
+    snprintf(holder.user_id, sizeof holder.user_id, "%s", db_rows_text(r, 0, 5));
+    snprintf(holder.org_id, sizeof holder.org_id, "%s", db_rows_is_null(r, 0, 6) ? "" : db_rows_text(r, 0, 6));
+    return avatar_access(db, &holder, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL) == DP_OK;
+}
+
+/* Finds message mid in one of the caller's conversations whose avatar they still see — or, with c
+ * NULL (a signed link), in a conversation whose holder still may — and the recording span it is
+ * heard from. DP_ERR_NOT_FOUND (nothing set) when it may not be heard; DP_OK with *has 0 when the
+ * reply has no audio. */
 static int load_reply_audio(struct db *db, const struct caller *c, const char *mid, struct reply_audio *a, int *has)
 {
     *has = 0;
     if (!mid || !id_valid(mid))
         return DP_ERR_NOT_FOUND;
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(mid), DB_TEXT(c->user_id)};
+    struct db_val p[] = {DB_TEXT(mid), DB_TEXT(c ? c->user_id : ""), DB_INT(!c)};
     int err = db_query(db,
-                       "SELECT c.avatar_id, d.blob_key, d.mime, mem.start_ms, mem.end_ms FROM messages m "
+                       "SELECT c.avatar_id, d.blob_key, d.mime, mem.start_ms, mem.end_ms, c.user_id, u.org_id, "
+                       "a.visibility, a.visitor_talk FROM messages m "
                        "JOIN conversations c ON c.id = m.conversation_id "
+                       "JOIN avatars a ON a.id = c.avatar_id AND a.deleted_at IS NULL "
+                       "LEFT JOIN users u ON u.id = c.user_id "
                        "LEFT JOIN memories mem ON mem.id = m.audio_memory_id "
-                       "LEFT JOIN media d ON d.id = mem.media_id WHERE m.id = ? AND c.user_id = ?",
-                       p, 2, &r);
+                       "LEFT JOIN media d ON d.id = mem.media_id WHERE m.id = ? AND (c.user_id = ? OR ? = 1)",
+                       p, 3, &r);
     if (err)
         return err;
-    if (r->nrows != 1 || (err = avatar_access(db, c, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL))) {
+    int may = r->nrows == 1 && (c ? !(err = avatar_access(db, c, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL))
+                                  : holder_still_may(db, r));
+    if (!may) {
         db_rows_free(r);
         return err ? err : DP_ERR_NOT_FOUND;
     }
@@ -57,8 +82,15 @@ static int message_audio(struct request *req, struct response *res)
     struct auth_env e;
     struct reply_audio a;
     int has;
+    const char *mid = req_param(req, "mid"), *sig = req_query(req, "sig");
     int err = api_env(req, &e);
-    if (err || (err = load_reply_audio(e.db, api_caller(req), req_param(req, "mid"), &a, &has)))
+    if (err)
+        return err;
+    if (sig)
+        err = url_sig_check("message-audio", mid, req_query(req, "exp"), sig, time_now_ms() / 1000);
+    else
+        err = authn_hook(req, res); /* without a signed link: the conversation's user, by token */
+    if (err || (err = load_reply_audio(e.db, sig ? NULL : api_caller(req), mid, &a, &has)))
         return err;
     if (!has) {
         res_error(res, req, DP_ERR_NOT_FOUND,
@@ -106,10 +138,10 @@ static int message_audio(struct request *req, struct response *res)
 }
 
 const struct route messages_audio_routes[] = {
-    {"GET", "/api/v1/messages/{mid}/audio", 0, 0, message_audio, "conversations",
+    {"GET", "/api/v1/messages/{mid}/audio", ROUTE_PUBLIC, 0, message_audio, "conversations",
      "A reply as audio (audio/wav, ETag): the span of the avatar's recording its first citation quotes, "
-     "when the message has an audio_url; 404 for replies without audio (spoken replies arrive with speech "
-     "synthesis), 501 for recordings other than PCM WAV",
+     "by the signed link of the message's audio_url (?exp=&sig=, 1–2 hours) or with a bearer token; 404 for "
+     "replies without audio (spoken replies arrive with speech synthesis), 501 for recordings other than PCM WAV",
      NULL, NULL, NULL},
     {0},
 };

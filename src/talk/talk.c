@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "auth/url_sig.h"
 #include "avatar/clip.h"
 #include "brain/brain.h"
 #include "core/err.h"
@@ -26,9 +27,14 @@ static json_t *message_from_row(const struct db_rows *r, int i)
     json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", db_rows_text(r, i, 0), "role", db_rows_text(r, i, 1), "text",
                           db_rows_text(r, i, 2), "citations", cites ? cites : json_array(), "created_at",
                           db_rows_text(r, i, 4));
-    if (!db_rows_is_null(r, i, 5)) { /* the reply can be heard (api/messages_audio.c serves it) */
-        char url[96];
-        snprintf(url, sizeof url, "/api/v1/messages/%s/audio", db_rows_text(r, i, 0));
+    if (!db_rows_is_null(r, i, 5)) {
+        /* The reply can be heard (api/messages_audio.c serves it): a signed link, so that an
+         * <audio src> plays it without a header, and a visitor of a legacy page hears it too. */
+        char url[192], sig[URL_SIG_LEN];
+        int64_t exp = url_sig_expiry(time_now_ms() / 1000);
+        url_sig_make("message-audio", db_rows_text(r, i, 0), exp, sig);
+        snprintf(url, sizeof url, "/api/v1/messages/%s/audio?exp=%lld&sig=%s", db_rows_text(r, i, 0), (long long)exp,
+                 sig);
         json_object_set_new(m, "audio_url", json_string(url));
     }
     return m;

@@ -74,6 +74,14 @@ async function say(conv, text, token = c.owner.token) {
 
 const audio = (url, token = c.owner.token, headers = {}) => request(srv, 'GET', url, { token, headers });
 const audioPath = (mid) => `/api/v1/messages/${mid}/audio`;
+/* audio_url is the path signed for an hour or two: ?exp=<unix seconds>&sig=<base64url HMAC>. */
+function assertAudioUrl(url, mid) {
+  const m = /^(.*)\?exp=(\d+)&sig=([A-Za-z0-9_-]{43})$/.exec(url || '');
+  assert.ok(m, `a signed audio_url: ${url}`);
+  assert.equal(m[1], audioPath(mid));
+  const ttl = Number(m[2]) - Date.now() / 1000;
+  assert.ok(ttl > 3000 && ttl <= 7200 + 5, `valid for one to two hours: ${ttl} s`);
+}
 
 /* Checks a canonical 16-bit mono 16 kHz WAV header; resolves the sample bytes. */
 function wavSamples(buf) {
@@ -122,8 +130,8 @@ describe('replies quoting a recording', () => {
     const conv = await start(av);
     const m = await say(conv, 'Where did you learn to sail?');
     assert.equal(m.citations[0].memory_id, sail.id, JSON.stringify(m));
-    assert.equal(m.audio_url, audioPath(m.id));
-    const r = await audio(m.audio_url);
+    assertAudioUrl(m.audio_url, m.id);
+    const r = await audio(m.audio_url, null); // what an <audio src> sends: no Authorization header
     assert.equal(r.status, 200, r.text);
     assert.match(r.headers.get('content-type'), /^audio\/wav/);
     assert.equal(r.buf.length, 44 + 750 * 32);
@@ -147,12 +155,12 @@ describe('replies quoting a recording', () => {
     const done = blocks.find((b) => /^event: done$/m.test(b));
     const msg = JSON.parse(done.match(/^data: (.*)$/m)[1]).message;
     assert.equal(msg.citations[0].memory_id, sail.id);
-    assert.equal(msg.audio_url, audioPath(msg.id));
+    assertAudioUrl(msg.audio_url, msg.id);
     await say(conv, 'What did your mother bake?');
     const h = await api(srv, 'GET', `/conversations/${conv.conversation.id}/messages`, { token: c.owner.token });
     const withAudio = h.json.items.filter((x) => x.audio_url).map((x) => x.id);
     assert.deepEqual(withAudio, [msg.id]);
-    assert.equal(h.json.items.find((x) => x.id === msg.id).audio_url, audioPath(msg.id));
+    assertAudioUrl(h.json.items.find((x) => x.id === msg.id).audio_url, msg.id);
   });
 
   test('messages without audio → 404 not_found saying so; unknown ids → 404', async () => {
@@ -173,15 +181,24 @@ describe('replies quoting a recording', () => {
     errorShape(assert, await audio(audioPath('not-an-id')), 404, 'not_found');
   });
 
-  test('only the conversation\'s user may fetch it, and only while the avatar is visible to them', async () => {
+  test('only the conversation\'s user (by token or the signed link) may fetch it, and only while the avatar is visible to them', async () => {
     const conv = await start(av);
     const m = await say(conv, 'Where did you learn to sail?');
     for (const who of [c.member, c.outsider, c.admin]) {
-      const r = await audio(m.audio_url, who.token);
+      const r = await audio(audioPath(m.id), who.token);
       errorShape(assert, r, 404, 'not_found');
       assert.doesNotMatch(r.json.error.message, /no audio/, 'a stranger is not told whether the reply has audio');
     }
-    assert.equal((await audio(m.audio_url, null)).status, 401);
+    assert.equal((await audio(audioPath(m.id), null)).status, 401, 'neither a token nor a signed link');
+    assert.equal((await audio(audioPath(m.id), c.owner.token)).status, 200, 'the user, by token');
+    const [, exp, sig] = /\?exp=(\d+)&sig=(.*)$/.exec(m.audio_url);
+    const forged = [
+      `${audioPath(m.id)}?exp=${exp}&sig=${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
+      `${audioPath(m.id)}?exp=${Number(exp) + 3600}&sig=${sig}`,
+      `${audioPath(m.id)}?exp=${Math.floor(Date.now() / 1000) - 10}&sig=${sig}`,
+      `${audioPath(conv.message.id)}?exp=${exp}&sig=${sig}`,
+    ];
+    for (const url of forged) errorShape(assert, await audio(url, null), 404, 'not_found');
     // A member's own conversation with an org avatar: audible until the avatar turns private.
     const other = await createAvatar(srv, c.owner.token, { visibility: 'org' });
     const orec = (await uploadOk(srv, c.owner.token, other.id, wav, 'other.wav')).media;
@@ -194,7 +211,8 @@ describe('replies quoting a recording', () => {
     assert.ok(wavSamples(ok.buf).equals(span(wav, 0, 100)));
     const p = await api(srv, 'PATCH', `/avatars/${other.id}`, { token: c.owner.token, body: { visibility: 'private' } });
     expectStatus(assert, p, 200, undefined, 'make the avatar private');
-    errorShape(assert, await audio(mm.audio_url, c.member.token), 404, 'not_found');
+    errorShape(assert, await audio(audioPath(mm.id), c.member.token), 404, 'not_found');
+    errorShape(assert, await audio(mm.audio_url, null), 404, 'not_found', 'the signed link dies with the access');
   });
 
   test('deleting the quoted memory takes the audio away from the reply', async () => {
@@ -222,7 +240,7 @@ describe('replies quoting a recording', () => {
     const conv = await start(av);
     const m = await say(conv, 'Who whistled every evening?');
     assert.equal(m.citations[0].memory_id, mem.id);
-    assert.equal(m.audio_url, audioPath(m.id));
+    assertAudioUrl(m.audio_url, m.id);
     const r = await audio(m.audio_url);
     errorShape(assert, r, 501, 'not_implemented');
     assert.match(r.json.error.message, /speech/);

@@ -4,7 +4,18 @@
 // them and may turn them off.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, cast, createAvatar, errorShape, expectStatus, sharedAvatar, startAvatars } from './lib/avatars.mjs';
+import {
+  api,
+  cast,
+  createAvatar,
+  errorShape,
+  expectStatus,
+  request,
+  sharedAvatar,
+  startAvatars,
+  uploadOk,
+  wavHeader,
+} from './lib/avatars.mjs';
 
 const FIELDS = ['name', 'kind', 'description', 'personality', 'scenario', 'greeting'];
 const PRIVATE_KEYS = ['owner_id', 'org_id', 'extensions', 'publish', 'brain', 'created_at', 'updated_at', 'access', 'stats'];
@@ -168,6 +179,23 @@ describe('visitors talk on the legacy page', () => {
       h.json.items.map((m) => m.role),
       ['avatar', 'user', 'avatar'],
     );
+  });
+
+  test('a reply quoting a recording carries a signed audio_url the visitor plays without an account', async () => {
+    const pcm = Buffer.alloc(16000 * 2, 3);
+    const rec = (await uploadOk(srv, c.owner.token, a.id, Buffer.concat([wavHeader(pcm.length), pcm]), 'heron.wav')).media;
+    const m = await api(srv, 'POST', `/avatars/${a.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'The heron stood in the reeds at dawn.', source: { media_id: rec.id, start_ms: 0, end_ms: 250 } },
+    });
+    expectStatus(assert, m, 201);
+    const v = (await visit(a.slug)).json;
+    const r = await say(a.slug, v.conversation.id, v.visitor_token, 'Tell me about the heron in the reeds');
+    expectStatus(assert, r, 201);
+    assert.match(r.json.message.audio_url || '', /\/audio\?exp=\d+&sig=/);
+    const heard = await request(srv, 'GET', r.json.message.audio_url);
+    assert.equal(heard.status, 200, heard.text);
+    assert.equal(heard.buf.length, 44 + 250 * 32);
   });
 
   test('without the token, with another one, or on another page: 404; bad text: 400', async () => {
