@@ -9,6 +9,7 @@
 #include "auth/audit.h"
 #include "auth/settings.h"
 #include "avatar/avatar.h"
+#include "avatar/sharing.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -397,22 +398,11 @@ static int list_shares(struct request *req, struct response *res)
 {
     struct auth_env e;
     struct avatar_ref ref;
+    json_t *items;
     int err = api_env(req, &e);
-    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)))
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
+        (err = sharing_list(e.db, ref.id, &items)))
         return err;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(ref.id)};
-    if ((err = db_query(e.db,
-                        "SELECT s.user_id, u.display_name, s.role, s.created_at FROM avatar_shares s JOIN users u ON "
-                        "u.id = s.user_id WHERE s.avatar_id = ? ORDER BY s.created_at",
-                        p, 1, &r)))
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s}", "user_id", db_rows_text(r, i, 0), "display_name",
-                                               db_rows_text(r, i, 1), "role", db_rows_text(r, i, 2), "created_at",
-                                               db_rows_text(r, i, 3)));
-    db_rows_free(r);
     res_json(res, 200, json_pack("{s:o,s:n}", "items", items, "next_cursor"));
     return DP_OK;
 }
@@ -425,38 +415,34 @@ static int add_share(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)))
         return err;
-    const char *user, *role;
-    if ((err = api_body_str(req, res, "user_id", 64, &user)) || (err = api_body_str(req, res, "role", 16, &role)))
+    const char *user, *email, *role;
+    if ((err = api_body_str(req, res, "user_id", 64, &user)) ||
+        (err = api_body_str(req, res, "email", SHARING_EMAIL_MAX, &email)) ||
+        (err = api_body_str(req, res, "role", 16, &role)))
         return err;
     role = role ? role : "viewer";
-    if (!user || (strcmp(role, "viewer") && strcmp(role, "editor"))) {
-        res_error(res, req, DP_ERR_INVALID, "user_id is required and role must be viewer or editor");
+    if (!user == !email || (strcmp(role, "viewer") && strcmp(role, "editor"))) {
+        res_error(res, req, DP_ERR_INVALID, "one of user_id or email is required, and role must be viewer or editor");
         return DP_ERR_INVALID;
     }
-    /* Shares never cross organisations. */
-    struct db_rows *r;
-    struct db_val q[] = {DB_TEXT(user), DB_TEXT(ref.org_id)};
-    if ((err = db_query(e.db, "SELECT 1 FROM users WHERE id = ? AND org_id = ?", q, 2, &r)))
-        return err;
-    int found = r->nrows == 1;
-    db_rows_free(r);
-    if (!found || !strcmp(user, ref.owner_id)) {
-        res_error(res, req, DP_ERR_UNPROCESSABLE, "no such user in this avatar's organisation (other than its owner)");
-        return DP_ERR_UNPROCESSABLE;
-    }
-    char now[RFC3339_LEN];
-    time_rfc3339(time_now_ms(), now);
-    struct db_val p[] = {DB_TEXT(ref.id), DB_TEXT(user), DB_TEXT(role), DB_TEXT(now)};
-    struct db_val u[] = {DB_TEXT(role), DB_TEXT(ref.id), DB_TEXT(user)};
-    err = db_query(e.db, "INSERT INTO avatar_shares (avatar_id, user_id, role, created_at) VALUES (?, ?, ?, ?)", p, 4,
-                   NULL);
-    if (err == DP_ERR_CONFLICT) /* already shared: change the role */
-        err = db_query(e.db, "UPDATE avatar_shares SET role = ? WHERE avatar_id = ? AND user_id = ?", u, 3, NULL);
+    struct share_outcome out;
+    err = sharing_add(e.db, &ref, user, email, role, c->user_id, &out);
+    if (err == DP_ERR_INVALID)
+        res_error(res, req, err, "email is not an e-mail address");
+    else if (err == DP_ERR_UNPROCESSABLE)
+        res_error(res, req, err, "no such user in this avatar's organisation (other than its owner)");
     if (err)
         return err;
+    if (out.invited) {
+        audit_write(e.db, "avatar.invite", c->user_id, ref.id, ref.org_id, e.ip,
+                    json_pack("{s:s,s:s}", "email", out.email, "role", role));
+        res_json(res, 202, json_pack("{s:s,s:s,s:s,s:s}", "avatar_id", ref.id, "email", out.email, "role", role,
+                                     "status", "invited"));
+        return DP_OK;
+    }
     audit_write(e.db, "avatar.share", c->user_id, ref.id, ref.org_id, e.ip,
-                json_pack("{s:s,s:s}", "user_id", user, "role", role));
-    res_json(res, 201, json_pack("{s:s,s:s,s:s}", "avatar_id", ref.id, "user_id", user, "role", role));
+                json_pack("{s:s,s:s}", "user_id", out.user_id, "role", role));
+    res_json(res, 201, json_pack("{s:s,s:s,s:s}", "avatar_id", ref.id, "user_id", out.user_id, "role", role));
     return DP_OK;
 }
 
@@ -465,19 +451,13 @@ static int remove_share(struct request *req, struct response *res)
     const struct caller *c = api_caller(req);
     struct auth_env e;
     struct avatar_ref ref;
+    const char *who = req_param(req, "user_id");
     int err = api_env(req, &e);
-    if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)))
+    if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)) ||
+        (err = sharing_remove(e.db, ref.id, who)))
         return err;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(ref.id), DB_TEXT(req_param(req, "user_id"))};
-    if ((err = db_query(e.db, "DELETE FROM avatar_shares WHERE avatar_id = ? AND user_id = ?", p, 2, &r)))
-        return err;
-    int64_t n = r->changes;
-    db_rows_free(r);
-    if (!n)
-        return DP_ERR_NOT_FOUND;
     audit_write(e.db, "avatar.unshare", c->user_id, ref.id, ref.org_id, e.ip,
-                json_pack("{s:s}", "user_id", req_param(req, "user_id")));
+                json_pack("{s:s}", strchr(who, '@') ? "email" : "user_id", who));
     res_body(res, 204, "", NULL, 0);
     res->content_type[0] = 0;
     return DP_OK;
@@ -495,11 +475,13 @@ const struct route avatars_routes[] = {
      "Update fields (editors: content; owner: also visibility and publish)", NULL, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}", 0, 0, delete_avatar, "avatars",
      "Delete: gone at once; media, memories and blobs are removed by a job (202)", NULL, NULL, NULL},
-    {"GET", "/api/v1/avatars/{id}/shares", 0, 0, list_shares, "avatars", "Shares (owner and editors)", NULL, NULL,
-     NULL},
+    {"GET", "/api/v1/avatars/{id}/shares", 0, 0, list_shares, "avatars",
+     "Shares and open invitations (owner and editors)", NULL, NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/shares", ROUTE_JSON, 0, add_share, "avatars",
-     "Share {user_id, role: viewer|editor} with a user of the same organisation (owner)", NULL, NULL, NULL},
-    {"DELETE", "/api/v1/avatars/{id}/shares/{user_id}", 0, 0, remove_share, "avatars", "Remove a share (owner)", NULL,
-     NULL, NULL},
+     "Share {user_id | email, role: viewer|editor} with a user of the same organisation (201), or invite an "
+     "address without an account there (202: the share is made when it signs up) (owner)",
+     NULL, NULL, NULL},
+    {"DELETE", "/api/v1/avatars/{id}/shares/{user_id}", 0, 0, remove_share, "avatars",
+     "Remove a share, or an invitation when {user_id} is its e-mail address (owner)", NULL, NULL, NULL},
     {0},
 };

@@ -476,6 +476,46 @@ describe('shares', () => {
     assert.deepEqual(l.json.items, [], 'no share was made');
   });
 
+  test('share by e-mail: a same-org account is shared with at once (any case); another address is invited (202), listed, removable', async () => {
+    const a = await createAvatar(srv, c.owner.token);
+    const byMail = await api(srv, 'POST', `/avatars/${a.id}/shares`, {
+      token: c.owner.token,
+      body: { email: c.member.email.toUpperCase(), role: 'editor' },
+    });
+    expectStatus(assert, byMail, 201);
+    assert.deepEqual(byMail.json, { avatar_id: a.id, user_id: c.member.id, role: 'editor' });
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.member.token, body: { greeting: 'hi' } }), 200);
+    // an address without an account here — or with one in another organisation — gets the same answer
+    const answers = [];
+    for (const email of ['Nobody.Yet@Example.TEST', c.outsider.email]) {
+      const r = await api(srv, 'POST', `/avatars/${a.id}/shares`, { token: c.owner.token, body: { email, role: 'viewer' } });
+      expectStatus(assert, r, 202, undefined, email);
+      answers.push(Object.keys(r.json).sort().join(','));
+      assert.equal(r.json.status, 'invited');
+      assert.equal(r.json.email, email.toLowerCase());
+    }
+    assert.equal(answers[0], answers[1], 'nothing tells an account of another organisation from no account');
+    expectStatus(assert, await api(srv, 'GET', `/avatars/${a.id}`, { token: c.outsider.token }), 404, 'not_found', 'an invitation grants nothing');
+    const l = await api(srv, 'GET', `/avatars/${a.id}/shares`, { token: c.owner.token });
+    const invited = l.json.items.filter((x) => x.status === 'invited').map((x) => x.email).sort();
+    assert.deepEqual(invited, ['nobody.yet@example.test', c.outsider.email.toLowerCase()].sort());
+    assert.ok(l.json.items.some((x) => x.user_id === c.member.id && x.role === 'editor'));
+    const d = await api(srv, 'DELETE', `/avatars/${a.id}/shares/nobody.yet@example.test`, { token: c.owner.token });
+    expectStatus(assert, d, 204);
+    expectStatus(assert, await api(srv, 'DELETE', `/avatars/${a.id}/shares/nobody.yet@example.test`, { token: c.owner.token }), 404);
+    for (const body of [
+      { email: 'not-an-address', role: 'viewer' },
+      { email: 'a b@example.test' },
+      { email: c.member.email, user_id: c.member.id },
+      { email: 'x'.repeat(300) + '@example.test' },
+    ]) {
+      const r = await api(srv, 'POST', `/avatars/${a.id}/shares`, { token: c.owner.token, body });
+      assert.equal(r.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${r.text}`);
+    }
+    const owner = await api(srv, 'POST', `/avatars/${a.id}/shares`, { token: c.owner.token, body: { email: c.owner.email } });
+    expectStatus(assert, owner, 422, undefined, 'not with its owner');
+  });
+
   test('a share does not follow its user into another organisation', async () => {
     const mover = await signup(srv, { display_name: 'Mover' });
     const a = await createAvatar(srv, c.owner.token, { visibility: 'org' });
