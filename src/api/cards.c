@@ -3,14 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_util.h"
 #include "auth/audit.h"
 #include "avatar/avatar.h"
 #include "avatar/card.h"
 #include "avatar/card_store.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/multipart.h"
 #include "store/blob.h"
 #include "store/db.h"
 
@@ -37,6 +40,75 @@ static int imported_json(struct db *db, const char *id, const struct card_import
     return DP_OK;
 }
 
+/* The file of a multipart/form-data import: the first part with a file name (what `curl -F
+ * file=@card.png` and browsers send), else the first part named "file" or "card". */
+struct form_file {
+    struct buf data;
+    int state;   /* 0 before the file part, 1 inside it, 2 after it */
+    int current; /* 1 while the part being read is the file */
+};
+
+static int form_begin(void *arg, const struct multipart_part *part)
+{
+    struct form_file *f = arg;
+    f->current = f->state == 0 && (part->filename[0] || !strcmp(part->name, "file") || !strcmp(part->name, "card"));
+    if (f->current)
+        f->state = 1;
+    return DP_OK;
+}
+
+static int form_data(void *arg, const char *p, size_t n)
+{
+    struct form_file *f = arg;
+    return f->current ? buf_append(&f->data, p, n) : DP_OK;
+}
+
+static int form_end(void *arg)
+{
+    struct form_file *f = arg;
+    if (f->current)
+        f->state = 2;
+    f->current = 0;
+    return DP_OK;
+}
+
+static const struct multipart_cb form_cbs = {form_begin, form_data, form_end};
+
+/* The card's bytes out of a multipart body into *out (caller cleans up); DP_ERR_INVALID with the
+ * response written when the body is not a sound form or holds no file. */
+static int form_card(struct request *req, struct response *res, struct buf *out)
+{
+    struct form_file f = {.state = 0};
+    buf_init(&f.data, CARD_INPUT_MAX);
+    struct multipart *mp;
+    int err = multipart_new(&mp, req->content_type, &form_cbs, &f);
+    if (err) {
+        buf_cleanup(&f.data);
+        res_error(res, req, DP_ERR_INVALID, "multipart/form-data needs a boundary of 1 to 70 characters");
+        return DP_ERR_INVALID;
+    }
+    err = multipart_feed(mp, req->body.data, req->body.len);
+    if (!err)
+        err = multipart_finish(mp);
+    multipart_free(mp);
+    if (err == DP_ERR_NOMEM) {
+        buf_cleanup(&f.data);
+        return err;
+    }
+    if (err || f.state != 2) {
+        buf_cleanup(&f.data);
+        err = err == DP_ERR_TOO_LARGE ? err : DP_ERR_INVALID;
+        res_error(res, req, err, "%s",
+                  err == DP_ERR_TOO_LARGE ? "the card in the form is over 20 MiB"
+                  : f.state == 0          ? "the multipart body has no file part (send the card as a file: "
+                                            "curl -F file=@card.png)"
+                                          : "the multipart body is malformed or ended early");
+        return err;
+    }
+    *out = f.data;
+    return DP_OK;
+}
+
 static int import_card(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -48,9 +120,27 @@ static int import_card(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "the body is empty: send a card (JSON, PNG or .charx)");
         return DP_ERR_INVALID;
     }
+    /* A form upload carries the card as its file part; anything else is the card itself. */
+    const char *body = req->body.data;
+    size_t len = req->body.len;
+    struct buf form;
+    buf_init(&form, 0);
+    if (req->content_type && !strncasecmp(req->content_type, "multipart/form-data", 19)) {
+        if ((err = form_card(req, res, &form)))
+            return err;
+        body = form.data ? form.data : "";
+        len = form.len;
+        if (len == 0) {
+            buf_cleanup(&form);
+            res_error(res, req, DP_ERR_INVALID, "the file part is empty: send a card (JSON, PNG or .charx)");
+            return DP_ERR_INVALID;
+        }
+    }
     struct card_import imp;
     char msg[256];
-    if ((err = card_import_parse(req->body.data, req->body.len, &imp, msg, sizeof msg))) {
+    err = card_import_parse(body, len, &imp, msg, sizeof msg);
+    buf_cleanup(&form);
+    if (err) {
         res_error(res, req, err, "%s", msg);
         return err;
     }
@@ -116,7 +206,8 @@ static int export_card(struct request *req, struct response *res)
 static const char import_doc[] =
     "{\"description\":\"The body is a Character Card: V1/V2/V3 JSON, a PNG with a `chara` (V2) and/or `ccv3` (V3) "
     "tEXt chunk (ccv3 wins), or a .charx zip with card.json; the format is detected from the bytes, not the "
-    "Content-Type. Creates a private avatar owned by the caller: name, description, personality, scenario and "
+    "Content-Type. The body is the card itself, or multipart/form-data whose file part is the card (curl -F "
+    "file=@card.png, browser forms). Creates a private avatar owned by the caller: name, description, personality, scenario and "
     "first_mes become its fields, lorebook entries become memories (kind fact, or qa for Q:/A: entries), everything "
     "else is kept in extensions.card and written back on export. 201 with the avatar (and `import`: format, spec, "
     "memories, kept_aside). 400 damaged file (truncated, bad CRC, bad zip), 413 over 20 MiB (a card over 2 MiB, a "
@@ -125,7 +216,8 @@ static const char import_doc[] =
     "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\"}},"
     "\"image/png\":{\"schema\":{\"type\":\"string\",\"format\":\"binary\"}},\"application/zip\":{\"schema\":{"
     "\"type\":\"string\",\"format\":\"binary\"}},\"application/octet-stream\":{\"schema\":{\"type\":\"string\","
-    "\"format\":\"binary\"}}}}}";
+    "\"format\":\"binary\"}},\"multipart/form-data\":{\"schema\":{\"type\":\"object\",\"properties\":{"
+    "\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}}}}}";
 
 static const char export_doc[] =
     "{\"description\":\"A Character Card V3 as an attachment (viewers and up). format=json (default): the card; "

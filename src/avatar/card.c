@@ -16,6 +16,7 @@
 #include "avatar/card.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "avatar/avatar.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "brain/words.h"
 #include "core/json.h"
 
 /* Sets msg and returns err. */
@@ -815,20 +817,25 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
         json_decref(kept);
         return DP_ERR_NOMEM;
     }
+    json_t *dialogues = json_object(); /* {dialogue in the card: its new id} */
+    if (!dialogues) {
+        json_decref(kept);
+        return DP_ERR_NOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(entries, i), *content;
         if (!json_is_object(e)) {
-            json_decref(kept);
+            json_decref(kept), json_decref(dialogues);
             return fail(msg, msglen, DP_ERR_UNPROCESSABLE, "character_book.entries[%zu] must be an object", i);
         }
         content = json_object_get(e, "content");
         if (content && !json_is_null(content) && !json_is_string(content)) {
-            json_decref(kept);
+            json_decref(kept), json_decref(dialogues);
             return fail(msg, msglen, DP_ERR_UNPROCESSABLE, "character_book.entries[%zu].content must be a string", i);
         }
         const char *text = json_is_string(content) ? json_string_value(content) : "";
         if (json_string_length(content) > CARD_ENTRY_MAX) {
-            json_decref(kept);
+            json_decref(kept), json_decref(dialogues);
             return fail(msg, msglen, DP_ERR_UNPROCESSABLE,
                         "character_book.entries[%zu].content is %zu bytes; at most %d", i,
                         json_string_length(content), CARD_ENTRY_MAX);
@@ -845,10 +852,29 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
         m->kind = known_kind(json_get_str(doppel, "kind"));
         if (!m->kind)
             m->kind = looks_like_qa(text) ? "qa" : "fact";
+        /* Who said it, and where in which dialogue: a line said to the avatar stays that speaker's
+         * line (recall answers it with the avatar's next turn), never a fact about the avatar. */
+        const char *speaker = json_get_str(doppel, "speaker");
+        if (speaker && *speaker && strlen(speaker) <= CARD_SPEAKER_MAX)
+            m->speaker = speaker;
+        if (!strcmp(m->kind, "utterance")) {
+            json_t *seq = json_object_get(doppel, "seq");
+            if (json_is_integer(seq) && json_integer_value(seq) >= 0 && json_integer_value(seq) < (1LL << 40))
+                m->seq = (long)json_integer_value(seq);
+            /* Each dialogue of the card gets a new id of its own; lines without one share one. */
+            const char *was = json_get_str(doppel, "dialogue");
+            json_t *known = json_object_get(dialogues, was ? was : "");
+            if (known) {
+                snprintf(m->dialogue, sizeof m->dialogue, "%s", json_string_value(known));
+            } else {
+                id_new(m->dialogue);
+                json_object_set_new(dialogues, was ? was : "", json_string(m->dialogue));
+            }
+        }
         /* What the entry says besides its text; Doppel's own extension is rewritten on export. */
         json_t *meta = json_copy(e);
         if (!meta) {
-            json_decref(kept);
+            json_decref(kept), json_decref(dialogues);
             return DP_ERR_NOMEM;
         }
         json_object_del(meta, "content");
@@ -872,6 +898,7 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
             json_object_del(meta, "insertion_order");
         json_object_set_new(by_id, m->id, meta);
     }
+    json_decref(dialogues);
     imp->kept_aside = json_array_size(kept);
     if (imp->kept_aside)
         json_object_set_new(store, "kept_entries", kept);
@@ -1023,15 +1050,20 @@ static json_t *or_null(json_t *v)
 }
 
 /* One lorebook entry of a memory: what the import kept of the entry (if it came from a card),
- * its text, keys (the original ones, else salient words), and extensions.doppel {kind, source}. */
-static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t order)
+ * its text, keys (the original ones, else card_keywords_in), and extensions.doppel {kind, source},
+ * plus for a line of dialogue who said it, its place and its dialogue: {speaker, seq, dialogue}
+ * (a dialogue is the media it was transcribed from, or the one an earlier import recorded), so that
+ * an import knows who said what to whom. */
+static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t order, const struct card_key_ctx *ctx)
 {
     const char *text = json_get_str(mem, "text");
     json_t *e = json_is_object(kept_meta) ? json_copy((json_t *)kept_meta) : json_object();
     if (!e)
         return NULL;
-    if (!json_is_array(json_object_get(e, "keys")))
-        json_object_set_new(e, "keys", card_keywords(text ? text : "", CARD_KEYS_MAX));
+    if (!json_is_array(json_object_get(e, "keys"))) {
+        json_t *keys = card_keywords_in(text ? text : "", CARD_KEYS_MAX, ctx);
+        json_object_set_new(e, "keys", keys ? keys : json_array());
+    }
     json_object_set_new(e, "content", json_string(text ? text : ""));
     json_t *ext = json_object_get(e, "extensions");
     ext = json_is_object(ext) ? json_copy(ext) : json_object();
@@ -1041,8 +1073,18 @@ static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t o
                                                        or_null(json_object_get(mem, "end_ms")))
                                            : NULL;
     const char *kind = json_get_str(mem, "kind");
-    json_object_set_new(ext, "doppel", json_pack("{s:s,s:o}", "kind", kind ? kind : "fact", "source",
-                                                 source ? source : json_null()));
+    json_t *doppel = json_pack("{s:s,s:o}", "kind", kind ? kind : "fact", "source", source ? source : json_null());
+    const char *speaker = json_get_str(mem, "speaker"), *dialogue = json_get_str(mem, "dialogue");
+    json_t *seq = json_object_get(mem, "seq");
+    if (doppel && speaker)
+        json_object_set_new(doppel, "speaker", json_string(speaker));
+    if (doppel && kind && !strcmp(kind, "utterance")) {
+        if (json_is_integer(seq))
+            json_object_set(doppel, "seq", seq);
+        if (dialogue)
+            json_object_set_new(doppel, "dialogue", json_string(dialogue));
+    }
+    json_object_set_new(ext, "doppel", doppel);
     json_object_set_new(e, "extensions", ext);
     /* V3 asks for these; a kept entry already has its own. */
     if (!json_object_get(e, "enabled"))
@@ -1054,6 +1096,43 @@ static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t o
     if (!json_object_get(e, "constant"))
         json_object_set_new(e, "constant", json_false());
     return e;
+}
+
+/* 1 when memory b is the next line of a and answers it: both utterances of one dialogue, b right
+ * after a, by another speaker. */
+static int answers(const json_t *a, const json_t *b)
+{
+    const char *ka = json_get_str(a, "kind"), *kb = json_get_str(b, "kind");
+    const char *da = json_get_str(a, "dialogue"), *db = json_get_str(b, "dialogue");
+    const char *sa = json_get_str(a, "speaker"), *sb = json_get_str(b, "speaker");
+    json_t *qa = json_object_get(a, "seq"), *qb = json_object_get(b, "seq");
+    return ka && kb && !strcmp(ka, "utterance") && !strcmp(kb, "utterance") && da && db && !strcmp(da, db) && sa &&
+           sb && strcmp(sa, sb) && json_is_integer(qa) && json_is_integer(qb) &&
+           json_integer_value(qb) == json_integer_value(qa) + 1;
+}
+
+/* Example dialogue in the card format's own shape ("<START>\n{{user}}: …\n{{char}}: …"): the
+ * exchanges of the avatar's transcripts where someone spoke to the avatar and it answered, in
+ * order, up to CARD_EXAMPLES_MAX bytes. NULL when there are none (or out of memory). */
+#define CARD_EXAMPLES_MAX 8192
+static char *dialogue_examples(const char *name, const json_t *memories)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 1; i < json_array_size(memories); i++) {
+        json_t *q = json_array_get(memories, i - 1), *a = json_array_get(memories, i);
+        if (!answers(q, a) || avatar_speaker_is_self(json_get_str(q, "speaker"), name) ||
+            !avatar_speaker_is_self(json_get_str(a, "speaker"), name))
+            continue;
+        const char *qt = json_get_str(q, "text"), *at = json_get_str(a, "text");
+        if (!qt || !at || b.len + strlen(qt) + strlen(at) + 32 > CARD_EXAMPLES_MAX)
+            continue;
+        if (buf_printf(&b, "%s<START>\n{{user}}: %s\n{{char}}: %s", b.len ? "\n" : "", qt, at)) {
+            buf_cleanup(&b);
+            return NULL;
+        }
+    }
+    return b.len ? buf_steal(&b, NULL) : (buf_cleanup(&b), NULL);
 }
 
 json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *assets, size_t *omitted)
@@ -1092,6 +1171,21 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
     static const char *const empty_strings[] = {"mes_example", "creator_notes", "system_prompt",
                                                 "post_history_instructions", "creator", "character_version", NULL};
     static const char *const empty_arrays[] = {"alternate_greetings", "tags", "group_only_greetings", NULL};
+    /* Example dialogue from the transcripts, unless the card brought its own (an earlier export's,
+     * marked in extensions.doppel, is made again from the memories as they are now). */
+    json_t *kept_doppel = json_object_get(json_object_get(kept, "extensions"), "doppel");
+    const char *examples = json_get_str(data, "mes_example"), *made_by = json_get_str(kept_doppel, "examples");
+    int made_examples = 0;
+    if (!examples || !*examples || (made_by && !strcmp(made_by, "memories"))) {
+        char *ex = dialogue_examples(json_get_str(avatar, "name"), memories);
+        if (ex) {
+            json_object_set_new(data, "mes_example", json_string(ex));
+            made_examples = 1;
+        } else if (examples && *examples) {
+            json_object_set_new(data, "mes_example", json_string(""));
+        }
+        free(ex);
+    }
     for (const char *const *f = empty_strings; *f; f++)
         if (!json_object_get(data, *f))
             json_object_set_new(data, *f, json_string(""));
@@ -1104,6 +1198,10 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
     doppel = json_is_object(doppel) ? json_copy(doppel) : json_object();
     json_object_set_new(doppel, "kind", str_or_empty(avatar, "kind"));
     json_object_set_new(doppel, "brain", str_or_empty(avatar, "brain"));
+    if (made_examples)
+        json_object_set_new(doppel, "examples", json_string("memories"));
+    else
+        json_object_del(doppel, "examples");
     json_object_set_new(ext, "doppel", doppel);
     json_object_set_new(data, "extensions", ext);
     if (assets && json_array_size(assets)) {
@@ -1127,6 +1225,16 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
         json_object_set_new(book, "extensions", json_object());
     json_object_set_new(book, "entries", entries);
     json_object_set_new(data, "character_book", book);
+    /* Keys are chosen against the whole lorebook: a word few entries hold tells them apart. */
+    struct card_key_ctx ctx;
+    int have_ctx = !card_key_ctx_init(&ctx, json_get_str(avatar, "name"));
+    for (size_t i = 0; have_ctx && i < nmem; i++) {
+        const char *t = json_get_str(json_array_get(memories, i), "text");
+        if (t && card_key_ctx_add(&ctx, t)) {
+            card_key_ctx_cleanup(&ctx);
+            have_ctx = 0;
+        }
+    }
     /* The budget: what is left of CARD_JSON_MAX once the rest of the card is written. */
     size_t used = dumped_size(card) + 64, count = 0;
     for (size_t i = 0; i < nmem + json_array_size(aside); i++) {
@@ -1134,7 +1242,7 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
         if (i < nmem) {
             json_t *m = json_array_get(memories, i);
             const char *mid = json_get_str(m, "id");
-            e = memory_entry(m, mid ? json_object_get(by_id, mid) : NULL, i);
+            e = memory_entry(m, mid ? json_object_get(by_id, mid) : NULL, i, have_ctx ? &ctx : NULL);
         } else {
             e = json_incref(json_array_get(aside, i - nmem));
         }
@@ -1149,125 +1257,253 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
         count++;
         json_array_append_new(entries, e);
     }
+    if (have_ctx)
+        card_key_ctx_cleanup(&ctx);
     return card;
 }
 
-/* ---- keywords ---- */
+/* ---- keywords ----
+ *
+ * The keys of an exported entry are what a reader's lorebook scanner matches to bring the entry up,
+ * so they must name what the memory is about: proper names first ("Lisbon", "Eddie"), then content
+ * words that are rare in this avatar's lorebook (a word every entry holds would trigger them all).
+ * Never function words, the avatar's own name (every entry is about it), words of address
+ * ("grandpa", "honey"), chat-app names that transcripts mention ("WhatsApp"), booleans or numbers.
+ * Inflections count as one word ("planted", "plants" → the shortest form seen), compared through
+ * words_key, the same folding search uses. */
 
-static const char *const stop_words[] = {
-    "about", "above", "after",  "again",  "against", "also",   "always", "among",  "another", "anything", "around",
-    "because", "been", "before", "being", "below",   "between", "both",  "cannot", "char",   "could",   "didn",
-    "does",   "doesn",  "doing", "down",  "during",  "each",   "either", "else",   "even",   "ever",    "every",
-    "from",   "further", "have", "having", "he's",   "hers",   "herself", "here",  "himself", "into",   "it's",
-    "itself", "just",   "like",   "made",  "make",   "many",   "might",  "more",   "most",   "much",    "must",
-    "myself", "never",  "often", "once",   "only",   "other",  "ours",   "ourselves", "over", "own",   "same",
-    "she's",  "should", "since",  "some",  "something", "still", "such", "than",   "that",   "that's",  "their",
-    "theirs", "them",   "themselves", "then", "there", "these", "they",  "they're", "thing",  "this",    "those",
-    "though", "through", "thus",  "till",  "together", "under", "until", "upon",   "user",   "very",    "want",
-    "wants",  "wasn",   "well",  "were",   "what",   "when",   "where",  "which",  "while",  "whom",    "whose",
-    "will",   "with",   "within", "without", "would", "yours", "yourself", "yourselves", "your", "you're",
-    "been",   "went",   "said",  "says",   "know",   "knows",  "really", "quite",  "shall",  "upon",    "onto",
+static const char *const never_keys[] = {
+    /* function and filler words besides words.c's stop words */
+    "above", "again", "against", "also", "always", "among", "another", "anything", "around", "because", "being",
+    "below", "between", "both", "cannot", "char", "didn", "doesn", "doing", "down", "during", "each", "either",
+    "else", "even", "ever", "every", "further", "having", "here", "hers", "herself", "himself", "into", "itself",
+    "like", "made", "make", "many", "might", "more", "most", "much", "must", "myself", "never", "often", "once",
+    "only", "other", "ours", "ourselves", "over", "own", "same", "should", "since", "something", "still", "such",
+    "these", "those", "though", "through", "thus", "till", "together", "under", "until", "upon", "user", "want",
+    "wants", "wasn", "well", "while", "whom", "whose", "within", "without", "yours", "yourself", "yourselves",
+    "went", "said", "says", "know", "knows", "quite", "shall", "onto", "not", "no", "yes", "yeah", "yep", "nope",
+    "okay", "ok", "oh", "ah", "hmm", "haha", "lol", "too", "now", "one", "got", "get", "gets", "getting", "going",
+    "gonna", "come", "came", "coming", "tell", "told", "think", "thought", "figure", "figured", "guess", "mean",
+    "meant", "maybe", "sure", "right", "look", "looked", "looking", "thing", "things", "stuff", "lot", "lots",
+    "good", "great", "nice", "little", "big", "pretty", "kind", "sort", "way", "time", "times", "day", "today",
+    "need", "feel", "felt", "seem", "seems", "let", "lets", "put", "take", "took", "give", "gave", "see", "saw",
+    "seen", "try", "tried", "use", "used", "just", "really", "very", "back", "still", "anyway", "though", "thanks",
+    "thank", "please", "hello", "hey", "hi", "bye", "again", "ever",
+    /* booleans and empties */
+    "true", "false", "null", "none", "nil", "undefined",
+    /* words of address: they name the listener, not the topic */
+    "grandpa", "grandma", "granddad", "grandad", "grandmother", "grandfather", "granny", "gran", "nana", "nan",
+    "papa", "mama", "mom", "mum", "mommy", "mummy", "dad", "daddy", "honey", "dear", "darling", "sweetie",
+    "sweetheart", "love", "buddy", "mate", "pal", "sir", "madam", "ma'am", "guys", "folks", "everyone",
+    /* chat applications named by transcripts and their system lines */
+    "whatsapp", "telegram", "signal", "messenger", "imessage", "facebook", "instagram", "discord", "slack",
+    "wechat", "viber", "skype", "sms", "mms", "omitted", "media", "message", "messages", "deleted", "encrypted",
     NULL};
 
-static int is_stop(const char *w, size_t n)
+static int never_key(const char *w, size_t n)
 {
-    char low[16];
+    char low[24];
+    if (words_is_stop(w, n))
+        return 1;
     if (n >= sizeof low)
         return 0;
     for (size_t i = 0; i < n; i++)
         low[i] = (char)tolower((unsigned char)w[i]);
     low[n] = 0;
-    for (const char *const *s = stop_words; *s; s++)
+    for (const char *const *s = never_keys; *s; s++)
         if (!strcmp(*s, low))
             return 1;
     return 0;
 }
 
-struct word {
-    const char *p;
-    size_t n;
-    int count, capital, first;
-};
-
-static int word_eq(const struct word *a, const char *p, size_t n)
+/* 1 when w has no letter (a number, a date, a time). */
+static int no_letter(const unsigned char *w, size_t n)
 {
-    if (a->n != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)a->p[i]) != tolower((unsigned char)p[i]))
+    for (size_t i = 0, l; i < n; i += l) {
+        unsigned cp = words_decode(w + i, &l);
+        if (cp >= 0x80 ? words_fold(cp) != cp || cp >= 0xC0 : isalpha((int)cp))
             return 0;
+    }
     return 1;
 }
 
-static long word_score(const struct word *w)
+/* 1 when the code point is an upper-case letter (ASCII, or one words_fold lowers). */
+static int is_upper_cp(unsigned cp)
 {
-    return (long)w->count * 4 + (w->capital ? 5 : 0) + (long)(w->n > 12 ? 12 : w->n);
+    return cp < 0x80 ? isupper((int)cp) != 0 : words_fold(cp) != cp && cp < 0x2000;
 }
 
-json_t *card_keywords(const char *text, size_t max)
+struct kw {
+    char key[WORDS_KEY_MAX + 1]; /* words_key, NUL-terminated */
+    const char *p;               /* its shortest surface form in the text */
+    size_t n;
+    int count, capital_mid, lower, first;
+};
+
+/* The distinct candidate words of text (at most max), in order of appearance. */
+static int kw_scan(const char *text, struct kw *out, int max, const struct card_key_ctx *ctx)
 {
-    enum { MAX_WORDS = 256, SCAN_BYTES = 8192 };
-    struct word words[MAX_WORDS];
-    int nw = 0, sentence_start = 1, order = 0;
+    enum { SCAN_BYTES = 8192 };
     size_t len = strnlen(text, SCAN_BYTES);
     /* End the window on a character boundary (text is UTF-8). */
     while (len == SCAN_BYTES && len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
         len--;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)text[i];
-        if (!(isalnum(c) || c >= 0x80)) {
-            if (c == '.' || c == '!' || c == '?' || c == '\n')
+    char *copy = strndup(text, len);
+    if (!copy)
+        return 0;
+    int nw = 0, sentence_start = 1;
+    const unsigned char *p = (const unsigned char *)copy, *start;
+    size_t n;
+    while ((n = words_next(&p, &start))) {
+        /* Sentence ends between the previous word and this one decide whether a capital means a name. */
+        for (const unsigned char *b = start; b > (const unsigned char *)copy; b--) {
+            unsigned char c = b[-1];
+            if (c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == '"') {
                 sentence_start = 1;
-            i++;
-            continue;
-        }
-        size_t j = i;
-        /* A word: letters, digits, any non-ASCII byte (so UTF-8 letters), inner apostrophes. */
-        while (j < len && (isalnum((unsigned char)text[j]) || (unsigned char)text[j] >= 0x80 ||
-                           (text[j] == '\'' && j + 1 < len && isalpha((unsigned char)text[j + 1]))))
-            j++;
-        size_t n = j - i;
-        int digits = 1;
-        for (size_t k = i; k < j; k++)
-            if (!isdigit((unsigned char)text[k]))
-                digits = 0;
-        if (n >= 4 && n <= 40 && !digits && !is_stop(text + i, n)) {
-            int at = -1;
-            for (int k = 0; k < nw && at < 0; k++)
-                if (word_eq(&words[k], text + i, n))
-                    at = k;
-            if (at >= 0) {
-                words[at].count++;
-                if (!sentence_start && isupper(c))
-                    words[at].capital = 1;
-            } else if (nw < MAX_WORDS) {
-                words[nw++] = (struct word){text + i, n, 1, !sentence_start && isupper(c), order++};
+                break;
             }
+            if (c != ' ' && c != '\t' && c != '\r' && c != '(' && c != '\'' && c != '*')
+                break;
         }
+        size_t l;
+        unsigned first_cp = words_decode(start, &l);
+        int upper = is_upper_cp(first_cp), at_start = sentence_start;
         sentence_start = 0;
-        i = j > i ? j : i + 1;
+        size_t cps = 0;
+        for (size_t i = 0; i < n; i += l, cps++)
+            words_decode(start + i, &l);
+        if (cps < 3 || n > 40 || no_letter(start, n) || never_key((const char *)start, n))
+            continue;
+        char key[WORDS_KEY_MAX + 1];
+        size_t kl = words_key(start, n, key);
+        key[kl] = 0;
+        if (ctx && ctx->exclude && json_object_get(ctx->exclude, key))
+            continue;
+        int at = -1;
+        for (int k = 0; k < nw && at < 0; k++)
+            if (!strcmp(out[k].key, key))
+                at = k;
+        if (at < 0) {
+            if (nw == max)
+                continue;
+            at = nw++;
+            memset(&out[at], 0, sizeof out[at]);
+            memcpy(out[at].key, key, kl + 1);
+            out[at].p = text + (start - (const unsigned char *)copy);
+            out[at].n = n;
+            out[at].first = at;
+        } else if (n < out[at].n) {
+            out[at].p = text + (start - (const unsigned char *)copy);
+            out[at].n = n;
+        }
+        out[at].count++;
+        if (upper && !at_start)
+            out[at].capital_mid = 1;
+        if (!upper)
+            out[at].lower = 1;
     }
+    free(copy);
+    return nw;
+}
+
+static double kw_score(const struct kw *w, const struct card_key_ctx *ctx)
+{
+    /* A capital mid-sentence and never lower case: a name. Capitalised only at sentence starts:
+     * perhaps a name ("Margaret grew tomatoes."). */
+    double s = w->lower ? 0 : w->capital_mid ? 3 : 1.5;
+    if (ctx && ctx->ndocs > 1) {
+        json_t *df = json_object_get(ctx->df, w->key);
+        double d = df ? (double)json_integer_value(df) : 1;
+        s += log(((double)ctx->ndocs + 1) / (d + 0.5));
+    } else {
+        s += 1;
+    }
+    s += 0.5 * log(1 + w->count) + 0.05 * (double)(w->n > 12 ? 12 : w->n);
+    return s;
+}
+
+int card_key_ctx_add(struct card_key_ctx *ctx, const char *text)
+{
+    struct kw words[256];
+    int nw = kw_scan(text, words, 256, ctx);
+    for (int i = 0; i < nw; i++) {
+        json_t *v = json_object_get(ctx->df, words[i].key);
+        if (json_object_set_new(ctx->df, words[i].key, json_integer(v ? json_integer_value(v) + 1 : 1)))
+            return DP_ERR_NOMEM;
+    }
+    ctx->ndocs++;
+    return DP_OK;
+}
+
+int card_key_ctx_init(struct card_key_ctx *ctx, const char *avatar_name)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->df = json_object();
+    ctx->exclude = json_object();
+    if (!ctx->df || !ctx->exclude) {
+        card_key_ctx_cleanup(ctx);
+        return DP_ERR_NOMEM;
+    }
+    const unsigned char *p = (const unsigned char *)(avatar_name ? avatar_name : ""), *start;
+    size_t n;
+    while ((n = words_next(&p, &start))) {
+        char key[WORDS_KEY_MAX + 1];
+        size_t kl = words_key(start, n, key);
+        key[kl] = 0;
+        json_object_set_new(ctx->exclude, key, json_true());
+    }
+    return DP_OK;
+}
+
+void card_key_ctx_cleanup(struct card_key_ctx *ctx)
+{
+    json_decref(ctx->df);
+    json_decref(ctx->exclude);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+json_t *card_keywords_in(const char *text, size_t max, const struct card_key_ctx *ctx)
+{
+    enum { MAX_WORDS = 256 };
+    struct kw *words = malloc(MAX_WORDS * sizeof *words);
     json_t *keys = json_array();
-    for (size_t taken = 0; taken < max && keys; taken++) {
+    if (!words || !keys) {
+        free(words);
+        json_decref(keys);
+        return NULL;
+    }
+    int nw = kw_scan(text, words, MAX_WORDS, ctx);
+    double score[MAX_WORDS];
+    for (int k = 0; k < nw; k++)
+        score[k] = kw_score(&words[k], ctx);
+    while (json_array_size(keys) < max) {
         int best = -1;
         for (int k = 0; k < nw; k++)
-            if (words[k].count > 0 &&
-                (best < 0 || word_score(&words[k]) > word_score(&words[best]) ||
-                 (word_score(&words[k]) == word_score(&words[best]) && words[k].first < words[best].first)))
+            if (words[k].count > 0 && (best < 0 || score[k] > score[best] + 1e-9))
                 best = k;
         if (best < 0)
             break;
+        /* A word most of a large lorebook holds would bring up every entry: not a key. */
+        json_t *df = ctx ? json_object_get(ctx->df, words[best].key) : NULL;
+        int common = ctx && ctx->ndocs >= 10 && df && (size_t)json_integer_value(df) * 2 > ctx->ndocs &&
+                     !words[best].capital_mid;
+        words[best].count = 0;
+        if (common)
+            continue;
         char w[41];
         memcpy(w, words[best].p, words[best].n);
         w[words[best].n] = 0;
-        /* Proper names keep their case; other words are matched case-insensitively anyway. */
-        if (!words[best].capital)
+        /* Names keep their case; other words are matched case-insensitively anyway. */
+        if (words[best].lower)
             for (char *c = w; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-        json_t *s = json_string(w);
-        if (s)
-            json_array_append_new(keys, s);
-        words[best].count = 0;
+        json_array_append_new(keys, json_string(w));
     }
+    free(words);
     return keys;
+}
+
+json_t *card_keywords(const char *text, size_t max)
+{
+    return card_keywords_in(text, max, NULL);
 }

@@ -18,7 +18,8 @@
 #define CARD_ZIP_TOTAL_MAX (64u << 20)   /* declared uncompressed bytes of all entries of a zip */
 #define CARD_ZIP_ENTRIES_MAX 4096        /* entries of a zip */
 #define CARD_ZIP_NAME_MAX 1024           /* bytes of an entry name */
-#define CARD_KEYS_MAX 3                  /* salient words made into the keys of an exported entry */
+#define CARD_SPEAKER_MAX 200             /* bytes of a speaker label kept from an entry */
+#define CARD_KEYS_MAX 5                  /* words made into the keys of an exported entry */
 
 enum card_format { CARD_FMT_NONE = 0, CARD_FMT_JSON, CARD_FMT_PNG, CARD_FMT_CHARX };
 
@@ -32,7 +33,9 @@ struct card_memory {
     char id[ID_LEN];  /* assigned at parse time, increasing in entry order */
     const char *text; /* the entry's content; borrowed from card_import.card */
     const char *kind; /* static: "fact" | "qa" (or the kind a Doppel export recorded) */
-    long seq;         /* the entry's position in the lorebook */
+    long seq;         /* the entry's position in the lorebook; an utterance's place in its dialogue */
+    const char *speaker;      /* who said it (extensions.doppel.speaker), borrowed; NULL when unknown */
+    char dialogue[ID_LEN];    /* an utterance's dialogue: a new id per dialogue of the card; "" otherwise */
 };
 
 /* A parsed card, ready to become an avatar and its memories. */
@@ -81,8 +84,24 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
 /* A card as the compact JSON text an export writes; caller frees. NULL when out of memory. */
 char *card_dump(const json_t *card, size_t *len);
 
-/* Up to max salient words of text (the keys of an exported lorebook entry), most salient first:
- * frequent, long and capitalised words, no stop words. A new array of strings. */
+/* What keys are chosen against: how many of the lorebook's entries hold each word (so that rare
+ * words win) and the words never to use (the avatar's own name). */
+struct card_key_ctx {
+    json_t *df;      /* {word key: entries holding it} (owned) */
+    json_t *exclude; /* {word key: true} (owned) */
+    size_t ndocs;    /* entries added */
+};
+/* Starts a context excluding the words of avatar_name (may be NULL). DP_ERR_NOMEM. */
+int card_key_ctx_init(struct card_key_ctx *ctx, const char *avatar_name);
+/* Counts the words of one entry's text. DP_ERR_NOMEM. */
+int card_key_ctx_add(struct card_key_ctx *ctx, const char *text);
+void card_key_ctx_cleanup(struct card_key_ctx *ctx);
+
+/* Up to max keys for an entry of text, best first: proper names, then words rare in ctx (may be
+ * NULL: this text alone); never stop words, words of address, chat-app names, booleans, numbers or
+ * the excluded words. Inflections are one word (its shortest form seen); names keep their case,
+ * other words are lower-cased. A new array of strings; NULL when out of memory. */
+json_t *card_keywords_in(const char *text, size_t max, const struct card_key_ctx *ctx);
 json_t *card_keywords(const char *text, size_t max);
 
 /* ---- PNG ---- */

@@ -15,7 +15,8 @@
 #include "store/blob.h"
 #include "store/db.h"
 
-#define MEMORY_BATCH 64 /* rows per INSERT: 7 parameters each, well under SQLite's limit */
+#define MEMORY_BATCH 64 /* rows per INSERT: 9 parameters each, well under SQLite's limit */
+#define MEMORY_PARAMS 9
 
 int card_store_import(struct db *db, const struct card_import *imp, const char *owner_id, const char *org_id,
                       char id_out[ID_LEN])
@@ -47,22 +48,25 @@ int card_store_import(struct db *db, const struct card_import *imp, const char *
                    "visibility, brain, extensions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
                    "'private', ?, ?, ?, ?)",
                    p, 13, NULL);
-    struct db_val mp[MEMORY_BATCH * 7];
+    struct db_val mp[MEMORY_BATCH * MEMORY_PARAMS];
     struct buf sql;
     buf_init(&sql, 0);
     for (size_t at = 0; !err && at < imp->nmemories; at += MEMORY_BATCH) {
         size_t k = imp->nmemories - at < MEMORY_BATCH ? imp->nmemories - at : MEMORY_BATCH;
         sql.len = 0;
-        err = buf_printf(&sql, "INSERT INTO memories (id, avatar_id, kind, text, seq, created_at, updated_at) VALUES ");
+        err = buf_printf(&sql, "INSERT INTO memories (id, avatar_id, kind, text, seq, speaker, dialogue, created_at, "
+                               "updated_at) VALUES ");
         int np = 0;
         for (size_t i = 0; !err && i < k; i++) {
             const struct card_memory *m = &imp->memories[at + i];
-            err = buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+            err = buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
             mp[np++] = DB_TEXT(m->id);
             mp[np++] = DB_TEXT(id);
             mp[np++] = DB_TEXT(m->kind);
             mp[np++] = DB_TEXT(m->text);
             mp[np++] = DB_INT(m->seq);
+            mp[np++] = DB_TEXT(m->speaker);
+            mp[np++] = DB_TEXT(m->dialogue[0] ? m->dialogue : NULL);
             mp[np++] = DB_TEXT(now);
             mp[np++] = DB_TEXT(now);
         }
@@ -98,15 +102,16 @@ void card_export_cleanup(struct card_export *x)
     memset(x, 0, sizeof *x);
 }
 
-/* The memories of an avatar as card_build wants them, at most CARD_BOOK_MAX; *more counts the
- * rest. */
+/* The memories of an avatar as card_build wants them ({id, kind, text, media_id, start_ms, end_ms,
+ * speaker, seq, dialogue}: an utterance's dialogue is its media, or the one an import gave it), at
+ * most CARD_BOOK_MAX; *more counts the rest. */
 static int load_memories(struct db *db, const char *avatar_id, json_t **out, size_t *more)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id), DB_INT(CARD_BOOK_MAX + 1)};
     int err = db_query(db,
-                       "SELECT id, kind, text, media_id, start_ms, end_ms FROM memories WHERE avatar_id = ? ORDER BY "
-                       "id LIMIT ?",
+                       "SELECT id, kind, text, media_id, start_ms, end_ms, speaker, seq, COALESCE(media_id, dialogue) "
+                       "FROM memories WHERE avatar_id = ? ORDER BY id LIMIT ?",
                        p, 2, &r);
     if (err)
         return err;
@@ -123,6 +128,12 @@ static int load_memories(struct db *db, const char *avatar_id, json_t **out, siz
             json_object_set_new(m, "end_ms",
                                 db_rows_is_null(r, i, 5) ? json_null() : json_integer(db_rows_int(r, i, 5)));
         }
+        if (!db_rows_is_null(r, i, 6))
+            json_object_set_new(m, "speaker", json_string(db_rows_text(r, i, 6)));
+        if (!db_rows_is_null(r, i, 7))
+            json_object_set_new(m, "seq", json_integer(db_rows_int(r, i, 7)));
+        if (!db_rows_is_null(r, i, 8))
+            json_object_set_new(m, "dialogue", json_string(db_rows_text(r, i, 8)));
         json_array_append_new(a, m);
     }
     int over = r->nrows > CARD_BOOK_MAX;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "avatar/avatar.h"
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/words.h"
@@ -165,25 +166,10 @@ static int words_needed(int n)
     return n <= 2 ? n : (n + 1) / 2;
 }
 
-/* 1 when a dialogue speaker label names the avatar: the same name, or one of its words
- * ("Joe" or "Grandpa" for "Grandpa Joe"), ignoring case. */
+/* Dialogue labels that name the avatar (avatar.c says how). */
 static int is_avatar_speaker(const char *label, const char *name)
 {
-    if (!label || !name || !*label)
-        return 0;
-    if (!strcasecmp(label, name))
-        return 1;
-    size_t ll = strlen(label);
-    for (const char *p = name; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *e = strchr(p, ' ');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == ll && !strncasecmp(p, label, n))
-            return 1;
-        p += n;
-    }
-    return 0;
+    return avatar_speaker_is_self(label, name);
 }
 
 static int phrase_in(const char *msg, const char *const *list)
@@ -253,23 +239,23 @@ static char *answer_text(json_t *memory)
     return strdup(t);
 }
 
-/* The memory after `memory` in its source (same media, next seq); with reply_of set, the next
- * turn spoken by the avatar (named avatar_name) — or, when no turn there is the avatar's, by
- * anyone other than the speaker of `memory`. */
+/* The memory after `memory` in its source (same media or imported dialogue, next seq); with
+ * reply_of set, the next turn spoken by the avatar (named avatar_name) — or, when no turn there is
+ * the avatar's, by anyone other than the speaker of `memory`. */
 static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memory, int reply_of,
                               const char *avatar_name)
 {
-    json_t *src = json_object_get(memory, "source");
-    const char *media = json_string_value(json_object_get(src, "media_id"));
-    if (!media)
-        return NULL;
+    const char *kind = json_string_value(json_object_get(memory, "kind"));
+    if (!json_string_value(json_object_get(json_object_get(memory, "source"), "media_id")) &&
+        (!kind || strcmp(kind, "utterance")))
+        return NULL; /* only media and dialogues have a next memory */
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(avatar_id),
-                         DB_TEXT(media)};
+    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(avatar_id)};
     if (db_query(db,
-                 "SELECT n.id, n.speaker FROM memories n, memories c WHERE c.id = ? AND n.avatar_id = ? AND "
-                 "n.media_id = ? AND n.seq > c.seq ORDER BY n.seq LIMIT 8",
-                 p, 3, &r))
+                 "SELECT n.id, n.speaker FROM memories c JOIN memories n ON (n.media_id = c.media_id OR "
+                 "n.dialogue = c.dialogue) AND n.seq > c.seq WHERE c.id = ? AND n.avatar_id = ? ORDER BY n.seq "
+                 "LIMIT 8",
+                 p, 2, &r))
         return NULL;
     const char *speaker = json_string_value(json_object_get(memory, "speaker"));
     int pick = -1, other = -1;
@@ -419,17 +405,16 @@ static char *judged_text(const struct brain_input *in, json_t *memory)
 {
     const char *text = json_string_value(json_object_get(memory, "text"));
     const char *kind = json_string_value(json_object_get(memory, "kind"));
-    const char *media = json_string_value(json_object_get(json_object_get(memory, "source"), "media_id"));
-    if (!kind || strcmp(kind, "utterance") || !media ||
+    if (!kind || strcmp(kind, "utterance") ||
         !is_avatar_speaker(json_string_value(json_object_get(memory, "speaker")), in->avatar_name))
         return strdup(text);
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(in->avatar_id),
-                         DB_TEXT(media)};
+    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(in->avatar_id)};
     if (db_query(in->db,
-                 "SELECT b.text FROM memories b, memories c WHERE c.id = ? AND b.avatar_id = ? AND b.media_id = ? "
-                 "AND b.seq = c.seq - 1 AND b.kind = 'utterance' AND b.speaker <> c.speaker",
-                 p, 3, &r))
+                 "SELECT b.text FROM memories c JOIN memories b ON (b.media_id = c.media_id OR b.dialogue = "
+                 "c.dialogue) AND b.seq = c.seq - 1 WHERE c.id = ? AND b.avatar_id = ? AND b.kind = 'utterance' "
+                 "AND b.speaker <> c.speaker",
+                 p, 2, &r))
         return strdup(text);
     char *both = NULL;
     if (r->nrows != 1 || asprintf(&both, "%s\n%s", db_rows_text(r, 0, 0), text) < 0)

@@ -208,8 +208,9 @@ static int lay_out(struct text_index *x, const struct pairs *p)
     return DP_OK;
 }
 
-/* 1 when row i (kind, media_id, seq, speaker in columns 4–7) is an utterance replying to row
- * i - 1: the previous turn of the same recording or chat, by someone else. */
+/* 1 when row i (kind, dialogue, seq, speaker in columns 4–7) is an utterance replying to row
+ * i - 1: the previous turn of the same recording or chat, by someone else. The dialogue is the
+ * media a line was transcribed from, or the one a card import gave it. */
 static int answers_previous(const struct db_rows *r, int i)
 {
     const char *kind = db_rows_text(r, i, 4), *pkind = db_rows_text(r, i - 1, 4);
@@ -225,7 +226,7 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
     int err = db_query(db,
-                       "SELECT id, text, importance, created_at, kind, media_id, seq, speaker FROM memories "
+                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker FROM memories "
                        "WHERE avatar_id = ? ORDER BY id",
                        p, 1, &r);
     if (err)
