@@ -1288,7 +1288,8 @@ static const char *const never_keys[] = {
     "good", "great", "nice", "little", "big", "pretty", "kind", "sort", "way", "time", "times", "day", "today",
     "need", "feel", "felt", "seem", "seems", "let", "lets", "put", "take", "took", "give", "gave", "see", "saw",
     "seen", "try", "tried", "use", "used", "just", "really", "very", "back", "still", "anyway", "though", "thanks",
-    "thank", "please", "hello", "hey", "hi", "bye", "again", "ever",
+    "thank", "please", "hello", "hey", "hi", "bye", "out", "off", "yet", "ago", "via", "per", "etc", "did", "anyone",
+    "someone", "everyone", "nobody", "anybody", "somebody", "everybody", "nothing", "everything", "done", "doing",
     /* booleans and empties */
     "true", "false", "null", "none", "nil", "undefined",
     /* words of address: they name the listener, not the topic */

@@ -423,6 +423,388 @@ static char *judged_text(const struct brain_input *in, json_t *memory)
     return both;
 }
 
+/* ---- the persona card: who the avatar is, where, and its example dialogue ----
+ *
+ * A card's description, personality and scenario are the avatar's own account of itself, and
+ * its example dialogue (mes_example) is lines it says. Identity questions ("who are you?", "what
+ * are you like?", "what's your name?", "where are we?") are answered with whole sentences of those
+ * fields, verbatim ({{char}} and {{user}} read as the name and "you", as every card reader does);
+ * a question an example exchange asks is answered with the avatar's line of it. Such an answer
+ * cites the field: {memory_id: null, field: "description" | "personality" | "scenario" | "name" |
+ * "mes_example", text, source: null} — the shape of a memory citation, with no memory. */
+
+enum ask { ASK_NONE = 0, ASK_WHO, ASK_LIKE, ASK_NAME, ASK_WHERE };
+
+static const struct {
+    const char *phrase;
+    enum ask ask;
+} asks[] = {
+    {"who are you", ASK_WHO},
+    {"who r u", ASK_WHO},
+    {"who is this", ASK_WHO},
+    {"who am i talking to", ASK_WHO},
+    {"who am i speaking to", ASK_WHO},
+    {"what are you", ASK_WHO},
+    {"tell me about yourself", ASK_WHO},
+    {"tell me about you", ASK_WHO},
+    {"tell me who you are", ASK_WHO},
+    {"describe yourself", ASK_WHO},
+    {"introduce yourself", ASK_WHO},
+    {"what are you like", ASK_LIKE},
+    {"what is your personality", ASK_LIKE},
+    {"whats your personality", ASK_LIKE},
+    {"describe your personality", ASK_LIKE},
+    {"what kind of person are you", ASK_LIKE},
+    {"what sort of person are you", ASK_LIKE},
+    {"how would you describe yourself", ASK_LIKE},
+    {"what is your name", ASK_NAME},
+    {"whats your name", ASK_NAME},
+    {"what are you called", ASK_NAME},
+    {"what should i call you", ASK_NAME},
+    {"may i have your name", ASK_NAME},
+    {"where are we", ASK_WHERE},
+    {"where am i", ASK_WHERE},
+    {"what is this place", ASK_WHERE},
+    {"whats this place", ASK_WHERE},
+    {"what is going on", ASK_WHERE},
+    {"whats going on", ASK_WHERE},
+    {"what is happening", ASK_WHERE},
+    {"whats happening", ASK_WHERE},
+    {"what is the situation", ASK_WHERE},
+    {"whats the situation", ASK_WHERE},
+};
+
+/* msg lower-cased, apostrophes dropped, other non-word characters made single spaces, into out. */
+static void normalise(const char *msg, char *out, size_t cap)
+{
+    size_t n = 0;
+    int space = 1;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 2 < cap; p++) {
+        if (*p == '\'' || (*p == 0xe2 && p[1] == 0x80 && p[2] == 0x99 && (p += 2)))
+            continue;
+        if (isalnum(*p) || *p >= 0x80) {
+            out[n++] = (char)tolower(*p);
+            space = 0;
+        } else if (!space) {
+            out[n++] = ' ';
+            space = 1;
+        }
+    }
+    while (n && out[n - 1] == ' ')
+        n--;
+    out[n] = 0;
+}
+
+/* The identity question msg asks, if any: one of the phrases, as whole words, in a message of at
+ * most eight words ("so who are you exactly?"; not "who are your friends?"). */
+static enum ask persona_ask(const char *msg)
+{
+    char low[256];
+    normalise(msg, low, sizeof low);
+    int words = *low ? 1 : 0;
+    for (const char *c = low; *c; c++)
+        words += *c == ' ';
+    if (words == 0 || words > 8)
+        return ASK_NONE;
+    /* The longest phrase wins: "what are you like" over "what are you". */
+    enum ask found = ASK_NONE;
+    size_t found_len = 0;
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        size_t k = strlen(asks[i].phrase);
+        for (const char *at = strstr(low, asks[i].phrase); at && k > found_len; at = strstr(at + 1, asks[i].phrase))
+            if ((at == low || at[-1] == ' ') && (at[k] == 0 || at[k] == ' ')) {
+                found = asks[i].ask;
+                found_len = k;
+            }
+    }
+    return found;
+}
+
+/* The persona fields, malloc'd ("" when empty). */
+struct persona {
+    char *description, *personality, *scenario, *examples;
+};
+
+static void persona_cleanup(struct persona *p)
+{
+    free(p->description);
+    free(p->personality);
+    free(p->scenario);
+    free(p->examples);
+    memset(p, 0, sizeof *p);
+}
+
+static int persona_load(const struct brain_input *in, struct persona *p)
+{
+    memset(p, 0, sizeof *p);
+    struct db_rows *r;
+    struct db_val a[] = {DB_TEXT(in->avatar_id)};
+    int err = db_query(in->db, "SELECT description, personality, scenario, extensions FROM avatars WHERE id = ?", a,
+                       1, &r);
+    if (err)
+        return err;
+    const char *ext = r->nrows == 1 ? db_rows_text(r, 0, 3) : NULL;
+    json_t *x = ext ? json_loads(ext, 0, NULL) : NULL;
+    const char *ex = json_string_value(json_object_get(json_object_get(json_object_get(x, "card"), "data"),
+                                                       "mes_example"));
+    p->description = strdup(r->nrows == 1 ? db_rows_text(r, 0, 0) : "");
+    p->personality = strdup(r->nrows == 1 ? db_rows_text(r, 0, 1) : "");
+    p->scenario = strdup(r->nrows == 1 ? db_rows_text(r, 0, 2) : "");
+    p->examples = strdup(ex ? ex : "");
+    json_decref(x);
+    db_rows_free(r);
+    if (!p->description || !p->personality || !p->scenario || !p->examples) {
+        persona_cleanup(p);
+        return DP_ERR_NOMEM;
+    }
+    return DP_OK;
+}
+
+/* text[0..n) with the card placeholders read: {{char}}/<BOT> → name, {{user}}/<USER> → "you".
+ * malloc'd. */
+static char *read_placeholders(const char *text, size_t n, const char *name)
+{
+    static const struct {
+        const char *tag;
+        int is_char;
+    } tags[] = {{"{{char}}", 1}, {"{{Char}}", 1}, {"<BOT>", 1}, {"{{user}}", 0}, {"{{User}}", 0}, {"<USER>", 0}};
+    size_t cap = n * 2 + strlen(name ? name : "") * 8 + 1, k = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; out && i < n;) {
+        int hit = 0;
+        for (size_t t = 0; t < sizeof tags / sizeof tags[0] && !hit; t++) {
+            size_t tl = strlen(tags[t].tag);
+            if (i + tl <= n && !strncmp(text + i, tags[t].tag, tl)) {
+                /* "you", or "You" opening a sentence */
+                size_t b = k;
+                while (b > 0 && out[b - 1] == ' ')
+                    b--;
+                int opens = b == 0 || out[b - 1] == '.' || out[b - 1] == '!' || out[b - 1] == '?' || out[b - 1] == '\n';
+                const char *with = tags[t].is_char ? (name ? name : "") : opens ? "You" : "you";
+                size_t wl = strlen(with);
+                if (k + wl + (n - i) + 1 > cap) {
+                    char *grown = realloc(out, cap = cap * 2 + wl);
+                    if (!grown) {
+                        free(out);
+                        return NULL;
+                    }
+                    out = grown;
+                }
+                memcpy(out + k, with, wl);
+                k += wl;
+                i += tl;
+                hit = 1;
+            }
+        }
+        if (!hit)
+            out[k++] = text[i++];
+    }
+    if (out)
+        out[k] = 0;
+    return out;
+}
+
+/* The first sentences of a field, verbatim: up to two, within EXCERPT_WORDS words (one at
+ * least, however long). NULL when the field is blank. malloc'd, placeholders read. */
+static char *opening_sentences(const char *text, const char *name)
+{
+    while (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t')
+        text++;
+    if (!*text)
+        return NULL;
+    const char *end = sentence_end(text);
+    const char *p = end;
+    while (*p == ' ' || *p == '\n')
+        p++;
+    const char *next = *p ? sentence_end(p) : p;
+    if (*p && count_words(text, (size_t)(next - text)) <= EXCERPT_WORDS)
+        end = next;
+    while (end > text && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    return read_placeholders(text, (size_t)(end - text), name);
+}
+
+/* The first sentence of text that holds word (whole, any case), verbatim; NULL when none. */
+static char *sentence_with(const char *text, const char *word, const char *name)
+{
+    size_t wl = strlen(word);
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == '\n' || *p == '\r')
+            p++;
+        const char *e = sentence_end(p);
+        if (e == p)
+            break;
+        for (const char *q = p; q + wl <= e; q++)
+            if (!strncasecmp(q, word, wl) && (q == p || !isalnum((unsigned char)q[-1])) &&
+                (q + wl == e || !isalnum((unsigned char)q[wl]))) {
+                const char *end = e;
+                while (end > p && (end[-1] == ' ' || end[-1] == '\n'))
+                    end--;
+                return read_placeholders(p, (size_t)(end - p), name);
+            }
+        p = e;
+    }
+    return NULL;
+}
+
+/* Answers with text (malloc'd, taken) cited to the avatar's field. */
+static int say_field(struct brain_reply *out, char *text, const char *field)
+{
+    out->text = text;
+    out->citations = json_array();
+    json_t *c = json_pack("{s:n,s:s,s:s,s:n}", "memory_id", "field", field, "text", text ? text : "", "source");
+    if (!text || !out->citations || !c) {
+        json_decref(c);
+        return DP_ERR_NOMEM;
+    }
+    json_array_append_new(out->citations, c);
+    return DP_OK;
+}
+
+/* Answers an identity question from the persona's fields: *answered 0 when they hold nothing for
+ * it (the memories may). DP_ERR_NOMEM. */
+static int answer_persona(const struct brain_input *in, const struct persona *p, enum ask ask,
+                          struct brain_reply *out, int *answered)
+{
+    *answered = 0;
+    static const char *const order[][3] = {
+        [ASK_WHO] = {"description", "personality", NULL},
+        [ASK_LIKE] = {"personality", "description", NULL},
+        [ASK_NAME] = {"name", NULL, NULL},
+        [ASK_WHERE] = {"scenario", NULL, NULL},
+    };
+    for (int i = 0; i < 3 && order[ask][i]; i++) {
+        const char *field = order[ask][i];
+        char *text = NULL;
+        if (!strcmp(field, "name")) {
+            /* The description's sentence that says the name, else the name as it is. */
+            char first[128];
+            snprintf(first, sizeof first, "%.*s", (int)strcspn(in->avatar_name, " "), in->avatar_name);
+            text = *first ? sentence_with(p->description, first, in->avatar_name) : NULL;
+            if (text) {
+                *answered = 1;
+                return say_field(out, text, "description");
+            }
+            if (!in->avatar_name || !*in->avatar_name)
+                continue;
+            text = strdup(in->avatar_name);
+        } else {
+            const char *v = !strcmp(field, "description") ? p->description
+                            : !strcmp(field, "personality") ? p->personality
+                                                            : p->scenario;
+            text = opening_sentences(v, in->avatar_name);
+        }
+        if (text) {
+            *answered = 1;
+            return say_field(out, text, field);
+        }
+    }
+    return DP_OK;
+}
+
+/* One exchange of the example dialogue: what the user says and the avatar's line after it. */
+struct example {
+    const char *user, *reply;
+    size_t user_len, reply_len;
+};
+
+#define EXAMPLES_MAX 64
+
+/* The exchanges of a card's mes_example ("<START>" blocks of "{{user}}: …" and "{{char}}: …"
+ * lines; a line without a label goes on the turn before it). Borrowed from text. */
+static int parse_examples(const char *text, const char *name, struct example *ex, int max)
+{
+    int n = 0;
+    const char *turn = NULL;
+    size_t turn_len = 0;
+    int turn_is_user = 0, have = 0;
+    for (const char *line = text; line && *line && n < max;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        const char *body = NULL;
+        int who = -1; /* 1 user, 0 avatar */
+        static const char *const user_tags[] = {"{{user}}:", "{{User}}:", "<USER>:", NULL};
+        static const char *const char_tags[] = {"{{char}}:", "{{Char}}:", "<BOT>:", NULL};
+        for (const char *const *t = user_tags; *t && who < 0; t++)
+            if (!strncmp(line, *t, strlen(*t)))
+                who = 1, body = line + strlen(*t);
+        for (const char *const *t = char_tags; *t && who < 0; t++)
+            if (!strncmp(line, *t, strlen(*t)))
+                who = 0, body = line + strlen(*t);
+        size_t nl_name = strlen(name ? name : "");
+        if (who < 0 && nl_name && len > nl_name && !strncmp(line, name, nl_name) && line[nl_name] == ':')
+            who = 0, body = line + nl_name + 1;
+        int start = !strncasecmp(line, "<START>", 7);
+        if (who >= 0 || start) {
+            if (start) {
+                have = 0;
+                turn = NULL;
+            } else {
+                while (*body == ' ')
+                    body++;
+                if (who == 0 && have && turn_is_user) {
+                    ex[n].user = turn;
+                    ex[n].user_len = turn_len;
+                    ex[n].reply = body;
+                    ex[n].reply_len = len - (size_t)(body - line);
+                    n++;
+                }
+                turn = body;
+                turn_len = len - (size_t)(body - line);
+                turn_is_user = who == 1;
+                have = 1;
+            }
+        } else if (have && len) {
+            /* A continuation line: the turn goes on (the reply, if it was one, grows too). */
+            turn_len = (size_t)(line + len - turn);
+            if (!turn_is_user && n > 0 && ex[n - 1].reply == turn)
+                ex[n - 1].reply_len = turn_len;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* The avatar's line of the example exchange whose user line asks what msg asks: the same words
+ * (normalised) when exact, else enough of judge's content words (words_needed); *answered says
+ * whether there was one. DP_ERR_NOMEM. */
+static int answer_example(const struct brain_input *in, const struct persona *p, const struct terms *judge,
+                          int exact, struct brain_reply *out, int *answered)
+{
+    *answered = 0;
+    if (!*p->examples)
+        return DP_OK;
+    struct example ex[EXAMPLES_MAX];
+    int n = parse_examples(p->examples, in->avatar_name, ex, EXAMPLES_MAX), best = -1, best_hits = 0;
+    char want[256], got[256];
+    normalise(in->message, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        char *u = read_placeholders(ex[i].user, ex[i].user_len, in->avatar_name);
+        if (!u)
+            return DP_ERR_NOMEM;
+        int hits = 0;
+        if (exact) {
+            normalise(u, got, sizeof got);
+            hits = *want && !strcmp(want, got);
+        } else if (judge && judge->n) {
+            hits = coverage(judge, u);
+            if (hits < words_needed(judge->n))
+                hits = 0;
+        }
+        free(u);
+        if (hits > best_hits) {
+            best = i;
+            best_hits = hits;
+        }
+    }
+    if (best < 0)
+        return DP_OK;
+    *answered = 1;
+    return say_field(out, read_placeholders(ex[best].reply, ex[best].reply_len, in->avatar_name), "mes_example");
+}
+
+static int recall_memories(const struct brain_input *in, const struct persona *persona, struct brain_reply *out);
+
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
@@ -437,6 +819,28 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         if (last)
             return say(out, "That is all I remember about that.");
     }
+    /* The card speaks first about the avatar itself: to an identity question, an exchange of its
+     * example dialogue that asks just this, then the fields the question is about. Everything
+     * else is for the memories (the example dialogue comes last). */
+    struct persona persona;
+    int answered = 0, err = persona_load(in, &persona);
+    if (err)
+        return err;
+    enum ask ask = persona_ask(in->message);
+    if (ask)
+        err = answer_example(in, &persona, NULL, 1, out, &answered);
+    if (!err && !answered && ask)
+        err = answer_persona(in, &persona, ask, out, &answered);
+    if (!err && !answered)
+        err = recall_memories(in, &persona, out);
+    persona_cleanup(&persona);
+    return err;
+}
+
+/* Answers from the memories (and, when none holds the message's words, the example dialogue). */
+static int recall_memories(const struct brain_input *in, const struct persona *persona, struct brain_reply *out)
+{
+    int err;
     struct terms q = {0};
     content_words(in->message, &q, 0);
     /* A follow-up borrows the topic of the previous question: a short one ("and your sister?"),
@@ -451,7 +855,7 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
     json_t *items = NULL;
     char *next = NULL, msg[128];
-    int err = memory_list(in->db, in->avatar_id, query, NULL, 12, &items, &next, msg, sizeof msg);
+    err = memory_list(in->db, in->avatar_id, query, NULL, 12, &items, &next, msg, sizeof msg);
     free(next);
     if (err == DP_ERR_INVALID)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
@@ -483,6 +887,9 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     }
     if (!best) {
         json_decref(items);
+        int answered = 0;
+        if ((err = answer_example(in, persona, judge, 0, out, &answered)) || answered)
+            return err;
         return say(out, "I'm sorry, I don't remember anything about that.");
     }
     json_incref(best);
