@@ -31,7 +31,23 @@ struct upload {
     char sniff[MEDIA_SNIFF_BYTES];
     size_t sniff_len;
     uint64_t bytes;
+    int in_own_words;   /* reading the own_words form field */
+    char own_words[8];  /* its value ("true", "1" …), or ?own_words= of a raw upload */
+    size_t own_words_len;
 };
+
+/* A form or query flag: 1 true/1/yes/on, 0 false/0/no/off/empty, -1 anything else. */
+static int flag_value(const char *v)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", NULL}, *const no[] = {"false", "0", "no", "off", "", NULL};
+    for (const char *const *y = yes; *y; y++)
+        if (!strcasecmp(v, *y))
+            return 1;
+    for (const char *const *n = no; *n; n++)
+        if (!strcasecmp(v, *n))
+            return 0;
+    return -1;
+}
 
 static void upload_free(struct upload *u)
 {
@@ -55,8 +71,11 @@ static int upload_bytes(struct upload *u, const char *p, size_t n)
 static int mp_begin(void *arg, const struct multipart_part *part)
 {
     struct upload *u = arg;
-    /* The first part with a file name is the upload; other fields are ignored. */
+    /* The first part with a file name is the upload; of the other fields only own_words counts. */
     u->in_file = part->filename[0] && !u->file_seen;
+    u->in_own_words = !part->filename[0] && !strcmp(part->name, "own_words");
+    if (u->in_own_words)
+        u->own_words_len = 0;
     if (u->in_file) {
         u->file_seen = 1;
         media_clean_filename(part->filename, u->filename);
@@ -67,12 +86,20 @@ static int mp_begin(void *arg, const struct multipart_part *part)
 static int mp_data(void *arg, const char *p, size_t n)
 {
     struct upload *u = arg;
+    if (u->in_own_words) {
+        size_t take = n < sizeof u->own_words - 1 - u->own_words_len ? n : sizeof u->own_words - 1 - u->own_words_len;
+        memcpy(u->own_words + u->own_words_len, p, take);
+        u->own_words_len += take;
+        u->own_words[u->own_words_len] = 0;
+        return DP_OK;
+    }
     return u->in_file ? upload_bytes(u, p, n) : DP_OK;
 }
 
 static int mp_end(void *arg)
 {
     ((struct upload *)arg)->in_file = 0;
+    ((struct upload *)arg)->in_own_words = 0;
     return DP_OK;
 }
 
@@ -96,6 +123,9 @@ static int upload_begin(struct request *req, struct response *res, void **state)
     } else {
         media_clean_filename(req_query(req, "filename"), u->filename);
     }
+    const char *own = req_query(req, "own_words");
+    if (own)
+        snprintf(u->own_words, sizeof u->own_words, "%s", strlen(own) < sizeof u->own_words ? own : "bad");
     if ((err = blob_writer_new(app_get()->blobs, &u->w)))
         goto out_free;
     *state = u;
@@ -125,6 +155,12 @@ static int upload_end(struct request *req, struct response *res, void *state)
         res_error(res, req, err, u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
         goto out;
     }
+    int own = flag_value(u->own_words);
+    if (own < 0) {
+        err = DP_ERR_INVALID;
+        res_error(res, req, err, "own_words must be true or false");
+        goto out;
+    }
     json_t *media = NULL;
     err = media_create(e.db, app_get()->blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
                        u->who.org_id, u->filename, &media, job, msg, sizeof msg);
@@ -134,6 +170,13 @@ static int upload_end(struct request *req, struct response *res, void *state)
             res_error(res, req, err, "%s", msg);
         goto out;
     }
+    /* The avatar's own words feed its personality profile (avatar/personality_store.c). */
+    if (own && (err = media_set_own_words(e.db, json_string_value(json_object_get(media, "id")), 1))) {
+        json_decref(media);
+        goto out;
+    }
+    if (own)
+        json_object_set_new(media, "own_words", json_true());
     avatar_cache_forget(e.cache, u->ref.id); /* its stats changed */
     json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
@@ -299,6 +342,42 @@ static int media_content(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* PATCH {own_words}: whether the media's text is the avatar's own words (editors and up). */
+static int patch_media(struct request *req, struct response *res)
+{
+    struct auth_env e;
+    struct db_rows *r;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    const char *k;
+    json_t *v, *own = NULL;
+    json_object_foreach(req->json, k, v)
+    {
+        if (strcmp(k, "own_words")) {
+            res_error(res, req, DP_ERR_INVALID, "only own_words can be changed (not %.64s)", k);
+            return DP_ERR_INVALID;
+        }
+        own = v;
+    }
+    if (!json_is_boolean(own)) {
+        res_error(res, req, DP_ERR_INVALID, "own_words (true or false) is required");
+        return DP_ERR_INVALID;
+    }
+    if ((err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        return err;
+    char avatar[ID_LEN];
+    snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    if ((err = media_set_own_words(e.db, req_param(req, "id"), json_is_true(own))) ||
+        (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        return err;
+    avatar_cache_forget(e.cache, avatar);
+    res_json(res, 200, media_from_row(r, 0));
+    db_rows_free(r);
+    return DP_OK;
+}
+
 static int delete_media(struct request *req, struct response *res)
 {
     struct auth_env e;
@@ -322,9 +401,11 @@ static int delete_media(struct request *req, struct response *res)
 
 static const char upload_doc[] =
     "{\"description\":\"multipart/form-data (the first part with a filename) or a raw body (?filename= names "
-    "it). The type is sniffed from the bytes. 202 {media, job}; 413 over --upload-max; 415 for other types; 422 "
-    "for an empty file.\",\"parameters\":[{\"name\":\"filename\",\"in\":\"query\",\"required\":false,\"schema\":"
-    "{\"type\":\"string\"}}]}";
+    "it). The type is sniffed from the bytes. own_words=true (a form field, or the query of a raw upload) marks "
+    "the file as the avatar's own words: its text feeds the personality profile. 202 {media, job}; 413 over "
+    "--upload-max; 415 for other types; 422 for an empty file.\",\"parameters\":[{\"name\":\"filename\",\"in\":"
+    "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"own_words\",\"in\":\"query\","
+    "\"required\":false,\"schema\":{\"type\":\"boolean\"}}]}";
 
 const struct route media_routes[] = {
     {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,
@@ -337,6 +418,10 @@ const struct route media_routes[] = {
      "{\"parameters\":[{\"name\":\"variant\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
      "\"string\",\"enum\":[\"thumbnail\"]}}]}",
      NULL, NULL},
+    {"PATCH", "/api/v1/media/{id}", ROUTE_JSON, 0, patch_media, "media",
+     "Change media metadata: {own_words: true|false} — whether its text is the avatar's own words (they feed "
+     "the personality profile)",
+     NULL, NULL, NULL},
     {"DELETE", "/api/v1/media/{id}", 0, 0, delete_media, "media", "Delete media and everything derived from it",
      NULL, NULL, NULL},
     {0},

@@ -6,6 +6,8 @@
 #include "api/api_util.h"
 #include "avatar/avatar.h"
 #include "avatar/personality.h"
+#include "avatar/personality_store.h"
+#include "core/json.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/cache.h"
@@ -19,31 +21,30 @@ static json_t *voice_placeholder(void)
                      "voice training arrives with the speech capability; no voice profile yet");
 }
 
-/* The stored personality JSON, or an empty profile when never trained. */
-static json_t *load_personality(struct db *db, const char *avatar_id)
+/* Answers with a profile document: its numbers are rounded for display, and print so. */
+static int profile_json(struct response *res, int status, json_t *doc)
 {
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(avatar_id)};
-    json_t *out = NULL;
-    if (!db_query(db, "SELECT personality FROM avatar_profiles WHERE avatar_id = ?", p, 1, &r)) {
-        if (r->nrows == 1)
-            out = json_loads(db_rows_text(r, 0, 0), 0, NULL);
-        db_rows_free(r);
-    }
-    return out ? out : personality_analyse(NULL, 0);
+    size_t len;
+    char *text = doc ? json_dump_display(doc, &len) : NULL;
+    json_decref(doc);
+    if (!text)
+        return DP_ERR_NOMEM;
+    res_body(res, status, "application/json; charset=utf-8", text, len);
+    return DP_OK;
 }
 
 static int get_profile(struct request *req, struct response *res)
 {
     struct auth_env e;
     struct avatar_ref ref;
+    json_t *personality;
     int err = api_env(req, &e);
-    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
+    if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)) ||
+        (err = personality_profile(e.db, ref.id, &personality)))
         return err;
-    res_json(res, 200,
-             json_pack("{s:s,s:o,s:o}", "avatar_id", ref.id, "personality", load_personality(e.db, ref.id), "voice",
-                       voice_placeholder()));
-    return DP_OK;
+    return profile_json(res, 200,
+                        json_pack("{s:s,s:o,s:o}", "avatar_id", ref.id, "personality", personality, "voice",
+                                  voice_placeholder()));
 }
 
 static int train_personality(struct request *req, struct response *res)
@@ -79,20 +80,10 @@ static int train_personality(struct request *req, struct response *res)
     if (!err)
         err = db_query(e.db, "INSERT INTO personality_samples (id, avatar_id, text, created_at) VALUES (?, ?, ?, ?)",
                        ins, 4, NULL);
-    if (!err)
-        err = db_query(e.db, "SELECT text FROM personality_samples WHERE avatar_id = ? ORDER BY id", a, 1, &r);
     json_t *profile = NULL;
-    if (!err) {
-        const char **texts = calloc((size_t)r->nrows + 1, sizeof *texts);
-        for (int i = 0; texts && i < r->nrows; i++)
-            texts[i] = db_rows_text(r, i, 0);
-        profile = texts ? personality_analyse(texts, r->nrows) : NULL;
-        free(texts);
-        db_rows_free(r);
-        if (!profile)
-            err = DP_ERR_NOMEM;
-    }
-    char *ps = profile ? json_dumps(profile, JSON_COMPACT) : NULL;
+    if (!err)
+        err = personality_profile(e.db, ref.id, &profile);
+    char *ps = profile ? json_dump_display(profile, NULL) : NULL;
     struct db_val up[] = {DB_TEXT(ps), DB_TEXT(now), DB_TEXT(ref.id)};
     struct db_val upins[] = {DB_TEXT(ref.id), DB_TEXT(ps), DB_TEXT(now)};
     if (!err) {
@@ -113,15 +104,24 @@ static int train_personality(struct request *req, struct response *res)
         return err;
     }
     avatar_cache_forget(e.cache, ref.id);
-    res_json(res, 201, json_pack("{s:s,s:o}", "sample_id", id, "personality", profile));
-    return DP_OK;
+    return profile_json(res, 201, json_pack("{s:s,s:o}", "sample_id", id, "personality", profile));
 }
+
+static const char profile_doc[] =
+    "{\"description\":\"The personality profile is computed from the avatar's own words: the samples posted to "
+    "/training/personality, the text of media marked own_words (on upload, or PATCH /media/{id}), and the avatar's "
+    "own lines in chat and dialogue transcripts (speaker = its name or a word of it). Each sample, marked media "
+    "item and transcript counts once toward progress (100 % at four); personality.sources says how many of each. "
+    "Scores are rounded to 3 decimals. What it drives: the recall brain greets with the person's own most used "
+    "opening word when the avatar has no greeting, and says it does not remember in the person's register "
+    "(formality).\"}";
 
 const struct route profile_routes[] = {
     {"GET", "/api/v1/avatars/{id}/profile", 0, 0, get_profile, "avatars",
-     "Personality traits and style (with their evidence), voice profile, training progress", NULL, NULL, NULL},
-    {"POST", "/api/v1/avatars/{id}/training/personality", ROUTE_JSON, 0, train_personality, "avatars",
-     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", NULL, NULL,
+     "Personality traits and style (with their evidence), voice profile, training progress", profile_doc, NULL,
      NULL},
+    {"POST", "/api/v1/avatars/{id}/training/personality", ROUTE_JSON, 0, train_personality, "avatars",
+     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", profile_doc,
+     NULL, NULL},
     {0},
 };

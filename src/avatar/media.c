@@ -139,13 +139,27 @@ json_t *media_from_row(const struct db_rows *r, int i)
 {
     const char *meta = db_rows_text(r, i, 10);
     json_t *m = meta ? json_loads(meta, 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?,s:s,s:s?,s:o,s:s?,s:s,s:s}", "id", db_rows_text(r, i, 0),
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?,s:s,s:s?,s:o,s:s?,s:s,s:s,s:b}", "id", db_rows_text(r, i, 0),
                      "avatar_id", db_rows_text(r, i, 1), "owner_id", db_rows_text(r, i, 2), "sha256",
                      db_rows_text(r, i, 3), "size", (json_int_t)db_rows_int(r, i, 4), "mime", db_rows_text(r, i, 5),
                      "kind", db_rows_text(r, i, 6), "filename", db_rows_text(r, i, 7), "status", db_rows_text(r, i, 8),
                      "status_detail", db_rows_text(r, i, 9), "meta", m ? m : json_object(), "job_id",
                      db_rows_text(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
-                     db_rows_text(r, i, 13));
+                     db_rows_text(r, i, 13), "own_words", db_rows_int(r, i, 14) != 0);
+}
+
+int media_set_own_words(struct db *db, const char *media_id, int own)
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    struct db_rows *r;
+    struct db_val p[] = {DB_INT(own ? 1 : 0), DB_TEXT(now), DB_TEXT(media_id)};
+    int err = db_query(db, "UPDATE media SET own_words = ?, updated_at = ? WHERE id = ?", p, 3, &r);
+    if (err)
+        return err;
+    err = r->changes == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    db_rows_free(r);
+    return err;
 }
 
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key)

@@ -14,7 +14,7 @@ struct blob_store;
 
 #define MEDIA_COLUMNS                                                                                               \
     "id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, status_detail, meta, job_id, "         \
-    "created_at, updated_at"
+    "created_at, updated_at, own_words"
 
 /* The MIME type of the first bytes of a file (libmagic, one handle per thread). */
 int media_sniff(const void *p, size_t n, char mime[128]);
@@ -26,6 +26,10 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
 /* A safe display name: the last path component, control characters removed, ≤ 255 bytes. */
 void media_clean_filename(const char *in, char out[256]);
 json_t *media_from_row(const struct db_rows *r, int i);
+
+/* Marks media_id as the avatar's own words (its text then feeds the personality profile) or not.
+ * DP_ERR_NOT_FOUND, database errors. */
+int media_set_own_words(struct db *db, const char *media_id, int own);
 /* Serialises "does any row use this blob?" with "make a blob durable and add its row": both run
  * under this lock, so a blob can never be removed between its commit and its row's insert. */
 #define MEDIA_LOCK_BLOBS 0x646f7070656c0002LL

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "avatar/avatar.h"
+#include "avatar/personality_store.h"
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/words.h"
@@ -803,13 +804,41 @@ static int answer_example(const struct brain_input *in, const struct persona *p,
     return say_field(out, read_placeholders(ex[best].reply, ex[best].reply_len, in->avatar_name), "mes_example");
 }
 
+/* ---- the person's own way of speaking (avatar/personality_store.c) ----
+ * The personality profile shapes the brain's own framing, never what it remembers: without a
+ * greeting on the card, it greets with the opening word the person uses most ("Hey!", "Morning!");
+ * it says it does not remember in the person's register (formality under 0.4: casual, over 0.6:
+ * formal). With no own words on record, both stay neutral. */
+
+static int say_hello(const struct brain_input *in, struct brain_reply *out)
+{
+    char opening[32], text[40];
+    double formality;
+    if (personality_voice(in->db, in->avatar_id, opening, &formality) || !*opening)
+        return say(out, "Hello!");
+    snprintf(text, sizeof text, "%c%s!", toupper((unsigned char)opening[0]), opening + 1);
+    return say(out, text);
+}
+
+static int say_not_remembered(const struct brain_input *in, struct brain_reply *out)
+{
+    char opening[32];
+    double formality = 0.5;
+    personality_voice(in->db, in->avatar_id, opening, &formality);
+    if (formality < 0.4)
+        return say(out, "Sorry, I don't remember that one.");
+    if (formality > 0.6) /* "don't remember" stays: clients and bench/recall recognise it */
+        return say(out, "I am sorry, but I don't remember anything about that.");
+    return say(out, "I'm sorry, I don't remember anything about that.");
+}
+
 static int recall_memories(const struct brain_input *in, const struct persona *persona, struct brain_reply *out);
 
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
     if (is_greeting(in->message))
-        return say(out, in->greeting && *in->greeting ? in->greeting : "Hello!");
+        return in->greeting && *in->greeting ? say(out, in->greeting) : say_hello(in, out);
     if (phrase_in(in->message, more)) {
         json_t *last = last_cited(in);
         json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0, NULL) : NULL;
@@ -890,7 +919,7 @@ static int recall_memories(const struct brain_input *in, const struct persona *p
         int answered = 0;
         if ((err = answer_example(in, persona, judge, 0, out, &answered)) || answered)
             return err;
-        return say(out, "I'm sorry, I don't remember anything about that.");
+        return say_not_remembered(in, out);
     }
     json_incref(best);
     json_decref(items);

@@ -64,6 +64,14 @@ char *json_dump_compact(const json_t *v, size_t *len)
     return s;
 }
 
+char *json_dump_display(const json_t *v, size_t *len)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    if (s && len)
+        *len = strlen(s);
+    return s;
+}
+
 const char *json_get_str(const json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);

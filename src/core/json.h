@@ -15,6 +15,10 @@ int json_parse_body(const char *p, size_t n, size_t max, json_t **out, char *msg
 /* Serialises v compactly; caller frees. NULL on allocation failure. */
 char *json_dump_compact(const json_t *v, size_t *len);
 
+/* Serialises v compactly with numbers at 15 significant digits, for documents whose reals are
+ * rounded for display (0.469 prints as 0.469, not 0.46899999999999997); caller frees. */
+char *json_dump_display(const json_t *v, size_t *len);
+
 /* Field readers for validated objects: NULL/-1 when absent or of another type. */
 const char *json_get_str(const json_t *obj, const char *key);
 

@@ -261,3 +261,109 @@ describe('import as a multipart form', () => {
     assert.equal((await api(srv, 'GET', '/avatars?limit=100', { token: c.owner.token })).json.items.length, before);
   });
 });
+
+describe('the personality profile: fed by the avatar\'s own words, rounded, and heard', () => {
+  const LETTER = [
+    'Howdy partner! Gonna tell you about the ranch, yeah. We got cows, lots of cows, haha.',
+    'Howdy again! The horses are cool and the dogs are kinda lazy, lol. Wanna come ride?',
+    'Howdy! Thanks for the letter, it made my day. Gonna write back soon, okay?',
+  ].join('\n');
+  let av;
+  const profile = async (id = av.id) => {
+    const r = await api(srv, 'GET', `/avatars/${id}/profile`, { token: c.owner.token });
+    expectStatus(assert, r, 200);
+    assert.doesNotMatch(r.text, /\d\.\d{4,}/, `numbers are rounded for display: ${r.text.slice(0, 400)}`);
+    return r.json.personality;
+  };
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { name: 'Rancher Bob' });
+  });
+
+  test('hand-posted samples count; numbers print rounded (3 decimals), in the profile and the training answer', async () => {
+    const t = await api(srv, 'POST', `/avatars/${av.id}/training/personality`, {
+      token: c.owner.token,
+      body: { text: 'Well, I reckon the weather will turn. I have said so for years, and I was right twice.' },
+    });
+    expectStatus(assert, t, 201);
+    assert.doesNotMatch(t.text, /\d\.\d{4,}/, t.text.slice(0, 400));
+    const p = await profile();
+    assert.deepEqual(p.sources, { samples: 1, media: 0, transcripts: 0 });
+    assert.equal(p.samples, 1);
+    assert.equal(p.progress, 25);
+    for (const tr of Object.values(p.traits)) assert.equal(Math.round(tr.score * 1000) / 1000, tr.score);
+  });
+
+  test('media marked as own words (form field, query, PATCH) feed it; other media do not', async () => {
+    const before = await profile();
+    // Not marked: nothing changes.
+    await ingest(av, 'The county fair opens in June and closes in July. Tickets cost five dollars at the gate.', 'fair.txt');
+    assert.deepEqual((await profile()).style, before.style);
+    // Marked in the upload form.
+    const marked = await ingest(av, LETTER, 'letter.txt', { fields: { own_words: 'true' } });
+    assert.equal(marked.own_words, true);
+    let p = await profile();
+    assert.deepEqual(p.sources, { samples: 1, media: 1, transcripts: 0 });
+    assert.equal(p.samples, 2);
+    assert.ok(p.style.words > before.style.words);
+    assert.equal(p.style.greetings.howdy, 3);
+    // PATCH marks (and unmarks) an upload afterwards; only editors may, and only own_words.
+    const list = (await api(srv, 'GET', `/avatars/${av.id}/media`, { token: c.owner.token })).json.items;
+    const fair = list.find((m) => m.filename === 'fair.txt');
+    assert.equal(fair.own_words, false);
+    let r = await api(srv, 'PATCH', `/media/${fair.id}`, { token: c.owner.token, body: { own_words: true } });
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.own_words, true);
+    assert.equal((await profile()).sources.media, 2);
+    r = await api(srv, 'PATCH', `/media/${fair.id}`, { token: c.owner.token, body: { own_words: false } });
+    expectStatus(assert, r, 200);
+    assert.equal((await profile()).sources.media, 1);
+    r = await api(srv, 'PATCH', `/media/${fair.id}`, { token: c.owner.token, body: { filename: 'x' } });
+    expectStatus(assert, r, 400);
+    r = await api(srv, 'PATCH', `/media/${fair.id}`, { token: c.owner.token, body: { own_words: 'yes' } });
+    expectStatus(assert, r, 400);
+    r = await api(srv, 'PATCH', `/media/${fair.id}`, { token: c.member.token, body: { own_words: true } });
+    expectStatus(assert, r, 404);
+    // A raw upload says it in the query; a bad value is refused before anything is stored.
+    const q = await request(srv, 'POST', `/avatars/${av.id}/media?filename=diary.txt&own_words=true`, {
+      token: c.owner.token,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.from('Dear diary, today was fine.'),
+    });
+    assert.equal(q.status, 202, q.text);
+    assert.equal(q.json.media.own_words, true);
+    const bad = await request(srv, 'POST', `/avatars/${av.id}/media?filename=x.txt&own_words=maybe`, {
+      token: c.owner.token,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.from('x'),
+    });
+    assert.equal(bad.status, 400, bad.text);
+  });
+
+  test('the avatar\'s own lines of a transcript count, the other speakers\' do not', async () => {
+    const joe = await createAvatar(srv, c.owner.token, { name: 'Grandpa Joe' });
+    await ingest(joe, CHAT, 'chat.txt');
+    const p = await profile(joe.id);
+    assert.deepEqual(p.sources, { samples: 0, media: 0, transcripts: 1 });
+    // Grandpa Joe's four lines hold 11 + 21 + 7 + 9 words; Emma's questions are not his words.
+    assert.equal(p.style.words, 48, JSON.stringify(p.style));
+    assert.equal(p.style.phrases.length, 0);
+  });
+
+  test('what it drives: the greeting of an avatar without one, and how it says it does not remember', async () => {
+    const [hi, unknown] = await ask(av.id, 'Hi!', 'What did you think of the moon landing?');
+    assert.equal(hi.text, 'Howdy!', 'its own most used opening word');
+    assert.equal(unknown.text, "Sorry, I don't remember that one.", 'a casual register');
+    const formal = await createAvatar(srv, c.owner.token, { name: 'Professor Hale' });
+    await api(srv, 'POST', `/avatars/${formal.id}/training/personality`, {
+      token: c.owner.token,
+      body: { text: 'Dear colleagues, I shall therefore present the results. However, the committee must consequently reconsider. Furthermore, the budget is insufficient. Sincerely, Hale.' },
+    });
+    const [hello, nothing] = await ask(formal.id, 'Hello', 'What did you think of the moon landing?');
+    assert.equal(hello.text, 'Dear!');
+    assert.equal(nothing.text, "I am sorry, but I don't remember anything about that.");
+    const blank = await createAvatar(srv, c.owner.token, { name: 'No Words Yet' });
+    const [h2, n2] = await ask(blank.id, 'Hello', 'What did you think of the moon landing?');
+    assert.equal(h2.text, 'Hello!');
+    assert.equal(n2.text, "I'm sorry, I don't remember anything about that.");
+  });
+});

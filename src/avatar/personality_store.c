@@ -1,0 +1,194 @@
+/* Personality profiles from the database: gathers the avatar's own words, analyses them. */
+#include "avatar/personality_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "avatar/avatar.h"
+#include "avatar/personality.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/db.h"
+
+#define OWN_ROWS_MAX 20000 /* memories read for own words at most */
+
+/* The samples being gathered: texts (owned), and what each came from. */
+struct gather {
+    char **texts;
+    int n, cap;
+    size_t bytes;
+    int samples, media, transcripts;
+};
+
+/* Adds b's text as one sample (taken; b is reset). */
+static int gather_add(struct gather *g, struct buf *b)
+{
+    if (!b->len)
+        return DP_OK;
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 16;
+        char **t = realloc(g->texts, (size_t)cap * sizeof *t);
+        if (!t)
+            return DP_ERR_NOMEM;
+        g->texts = t;
+        g->cap = cap;
+    }
+    g->texts[g->n++] = buf_steal(b, NULL);
+    return DP_OK;
+}
+
+static void gather_cleanup(struct gather *g)
+{
+    for (int i = 0; i < g->n; i++)
+        free(g->texts[i]);
+    free(g->texts);
+}
+
+/* Appends a line of own words to b within the overall byte budget; 1 when the budget is spent. */
+static int take_line(struct gather *g, struct buf *b, const char *text, int *err)
+{
+    size_t n = strlen(text);
+    if (g->bytes + n + 1 > PERSONALITY_INPUT_MAX)
+        return 1;
+    *err = buf_printf(b, "%s%s", b->len ? "\n" : "", text);
+    g->bytes += n + 1;
+    return 0;
+}
+
+/* Rows (group, text[, speaker]) in group order become one sample per group; with speaker_of set,
+ * only the rows whose speaker (column 2) is that avatar's. */
+static int gather_groups(struct gather *g, struct db_rows *r, const char *speaker_of, int *groups)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int err = DP_OK, full = 0;
+    const char *group = NULL;
+    for (int i = 0; i < r->nrows && !err && !full; i++) {
+        if (speaker_of && !avatar_speaker_is_self(db_rows_text(r, i, 2), speaker_of))
+            continue;
+        const char *gi = db_rows_text(r, i, 0);
+        if (group && gi && strcmp(group, gi)) {
+            if (b.len)
+                ++*groups;
+            err = gather_add(g, &b);
+        }
+        group = gi;
+        if (!err)
+            full = take_line(g, &b, db_rows_text(r, i, 1), &err);
+    }
+    if (!err && b.len) {
+        ++*groups;
+        err = gather_add(g, &b);
+    }
+    buf_cleanup(&b);
+    return err;
+}
+
+static int gather_all(struct db *db, const char *avatar_id, struct gather *g)
+{
+    struct db_rows *r;
+    struct db_val a[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT name FROM avatars WHERE id = ?", a, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) {
+        db_rows_free(r);
+        return DP_ERR_NOT_FOUND;
+    }
+    char *name = strdup(db_rows_text(r, 0, 0));
+    db_rows_free(r);
+    if (!name)
+        return DP_ERR_NOMEM;
+    /* 1. Samples posted for training, each one sample. */
+    if ((err = db_query(db, "SELECT id, text FROM personality_samples WHERE avatar_id = ? ORDER BY id", a, 1, &r)))
+        goto out;
+    for (int i = 0; i < r->nrows && !err; i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        int full = take_line(g, &b, db_rows_text(r, i, 1), &err);
+        if (!err && !full && b.len) {
+            g->samples++;
+            err = gather_add(g, &b);
+        }
+        buf_cleanup(&b);
+        if (full)
+            break;
+    }
+    db_rows_free(r);
+    if (err)
+        goto out;
+    /* 2. The passages of media marked as the avatar's own words, a sample per media item. */
+    struct db_val lim[] = {DB_TEXT(avatar_id), DB_INT(OWN_ROWS_MAX)};
+    if ((err = db_query(db,
+                        "SELECT m.media_id, m.text FROM memories m JOIN media d ON d.id = m.media_id WHERE "
+                        "m.avatar_id = ? AND d.own_words = 1 AND m.kind = 'passage' ORDER BY m.media_id, m.seq, "
+                        "m.id LIMIT ?",
+                        lim, 2, &r)))
+        goto out;
+    err = gather_groups(g, r, NULL, &g->media);
+    db_rows_free(r);
+    if (err)
+        goto out;
+    /* 3. The avatar's own lines of every transcript (imported ones too), a sample per dialogue. */
+    if ((err = db_query(db,
+                        "SELECT COALESCE(media_id, dialogue), text, speaker FROM memories WHERE avatar_id = ? AND "
+                        "kind = 'utterance' AND speaker IS NOT NULL ORDER BY COALESCE(media_id, dialogue), seq, id "
+                        "LIMIT ?",
+                        lim, 2, &r)))
+        goto out;
+    err = gather_groups(g, r, name, &g->transcripts);
+    db_rows_free(r);
+out:
+    free(name);
+    return err;
+}
+
+int personality_profile(struct db *db, const char *avatar_id, json_t **out)
+{
+    struct gather g = {0};
+    int err = gather_all(db, avatar_id, &g);
+    if (err) {
+        gather_cleanup(&g);
+        return err;
+    }
+    json_t *p = personality_analyse((const char *const *)g.texts, g.n);
+    if (p)
+        json_object_set_new(p, "sources", json_pack("{s:i,s:i,s:i}", "samples", g.samples, "media", g.media,
+                                                    "transcripts", g.transcripts));
+    gather_cleanup(&g);
+    if (!p)
+        return DP_ERR_NOMEM;
+    *out = p;
+    return DP_OK;
+}
+
+int personality_voice(struct db *db, const char *avatar_id, char opening[32], double *formality)
+{
+    opening[0] = 0;
+    *formality = 0.5;
+    json_t *p;
+    int err = personality_profile(db, avatar_id, &p);
+    if (err)
+        return err;
+    json_t *style = json_object_get(p, "style");
+    if (json_integer_value(json_object_get(style, "words")) > 0) {
+        json_t *f = json_object_get(json_object_get(json_object_get(p, "traits"), "formality"), "score");
+        if (json_is_number(f))
+            *formality = json_number_value(f);
+    }
+    /* The greeting word the person opens with most (ties: the first in alphabetical order). */
+    const char *k, *best = NULL;
+    json_int_t best_n = 0;
+    json_t *v;
+    json_object_foreach(json_object_get(style, "greetings"), k, v)
+    {
+        if (json_integer_value(v) > best_n || (json_integer_value(v) == best_n && best && strcmp(k, best) < 0)) {
+            best = k;
+            best_n = json_integer_value(v);
+        }
+    }
+    if (best)
+        snprintf(opening, 32, "%s", best);
+    json_decref(p);
+    return DP_OK;
+}
