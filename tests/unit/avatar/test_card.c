@@ -806,6 +806,155 @@ TEST(card_keywords_salient_words)
     free(t);
 }
 
+/* 1 when the array of strings keys holds w (exactly). */
+static int has_key(json_t *keys, const char *w)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) if (!strcmp(json_string_value(k), w)) return 1;
+    return 0;
+}
+
+TEST(card_keywords_never_booleans_numbers_apps_or_address_words)
+{
+    /* What keys once came out as: ["true"] and ["WhatsApp", "grandpa", "figured"]. */
+    json_t *k = card_keywords("true", CARD_KEYS_MAX);
+    CHECK_EQ_INT(json_array_size(k), 0);
+    json_decref(k);
+    k = card_keywords("Grandpa I figured out WhatsApp, true story! 1961 12:30", CARD_KEYS_MAX);
+    CHECK_EQ_INT(json_array_size(k), 1);
+    CHECK_EQ_STR(json_string_value(json_array_get(k, 0)), "story");
+    json_decref(k);
+    /* At most CARD_KEYS_MAX (5); names keep their case and come first; inflections are one word
+     * shown in its shortest form. */
+    k = card_keywords("She planted roses, planting tulips and plants with Margaret near Lisbon, by Porto, in Braga, "
+                      "Faro and Sintra.",
+                      CARD_KEYS_MAX);
+    CHECK_EQ_INT(json_array_size(k), CARD_KEYS_MAX);
+    CHECK(has_key(k, "Margaret") && has_key(k, "Lisbon"));
+    CHECK(!has_key(k, "planting") && !has_key(k, "planted"));
+    json_decref(k);
+}
+
+TEST(card_keywords_prefer_rare_words_and_leave_out_the_avatars_name)
+{
+    struct card_key_ctx ctx;
+    CHECK_EQ_INT(card_key_ctx_init(&ctx, "Grandpa Joe"), DP_OK);
+    const char *texts[] = {"The garden had roses and a shed.", "The garden was big.", "We sat in the garden.",
+                           "Joe fixed the garden gate with wire."};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_EQ_INT(card_key_ctx_add(&ctx, texts[i]), DP_OK);
+    json_t *k = card_keywords_in(texts[3], 3, &ctx);
+    /* "garden" is in every entry: "fixed", "gate" and "wire" tell this one apart; "Joe" is the
+     * avatar. */
+    CHECK_EQ_INT(json_array_size(k), 3);
+    CHECK(has_key(k, "gate") && has_key(k, "wire") && has_key(k, "fixed"));
+    json_decref(k);
+    k = card_keywords_in(texts[3], CARD_KEYS_MAX, &ctx);
+    CHECK(has_key(k, "garden") && !has_key(k, "Joe") && !has_key(k, "joe"));
+    CHECK_EQ_STR(json_string_value(json_array_get(k, 3)), "garden"); /* last: the least telling */
+    json_decref(k);
+    card_key_ctx_cleanup(&ctx);
+}
+
+/* A chat of two dialogues, as card_store's load_memories gives them. */
+static json_t *chat_memories(void)
+{
+    return json_pack("[{s:s,s:s,s:s,s:s,s:i,s:s,s:s},{s:s,s:s,s:s,s:s,s:i,s:s,s:s},"
+                     "{s:s,s:s,s:s,s:s,s:i,s:s},{s:s,s:s,s:s,s:s,s:i,s:s},{s:s,s:s,s:s}]",
+                     "id", "m1", "kind", "utterance", "text", "Who's Eddie?", "speaker", "Emma", "seq", 4, "dialogue",
+                     "med1", "media_id", "med1", /* */
+                     "id", "m2", "kind", "utterance", "text", "Eddie Salazar, my best buddy in the Navy.", "speaker",
+                     "Grandpa Joe", "seq", 5, "dialogue", "med1", "media_id", "med1", /* */
+                     "id", "m3", "kind", "utterance", "text", "Where were you born?", "speaker", "Lily", "seq", 0,
+                     "dialogue", "d-imported", /* */
+                     "id", "m4", "kind", "utterance", "text", "In Tucson, in a blizzard.", "speaker", "Joe", "seq", 1,
+                     "dialogue", "d-imported", /* */
+                     "id", "m5", "kind", "fact", "text", "Joe liked trout.");
+}
+
+TEST(card_build_utterances_keep_speaker_order_dialogue_and_make_examples)
+{
+    json_t *avatar = json_pack("{s:s,s:s,s:s}", "name", "Grandpa Joe", "kind", "legacy", "brain", "recall");
+    json_t *mems = chat_memories();
+    json_t *card = card_build(avatar, mems, NULL, NULL);
+    json_t *d = json_object_get(card, "data");
+    json_t *entries = json_object_get(json_object_get(d, "character_book"), "entries");
+    CHECK_EQ_INT(json_array_size(entries), 5);
+    json_t *x = json_object_get(json_object_get(json_array_get(entries, 0), "extensions"), "doppel");
+    CHECK_EQ_STR(json_string_value(json_object_get(x, "kind")), "utterance");
+    CHECK_EQ_STR(json_string_value(json_object_get(x, "speaker")), "Emma");
+    CHECK_EQ_INT(json_integer_value(json_object_get(x, "seq")), 4);
+    CHECK_EQ_STR(json_string_value(json_object_get(x, "dialogue")), "med1");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(x, "source"), "media_id")), "med1");
+    /* A fact says nothing of speakers or dialogues. */
+    x = json_object_get(json_object_get(json_array_get(entries, 4), "extensions"), "doppel");
+    CHECK_EQ_INT(json_object_size(x), 2);
+    /* The exchanges where someone spoke to the avatar and it answered. */
+    CHECK_EQ_STR(json_string_value(json_object_get(d, "mes_example")),
+                 "<START>\n{{user}}: Who's Eddie?\n{{char}}: Eddie Salazar, my best buddy in the Navy.\n"
+                 "<START>\n{{user}}: Where were you born?\n{{char}}: In Tucson, in a blizzard.");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"),
+                                                   "examples")),
+                 "memories");
+
+    /* Imported again: kinds, speakers and order come back; each dialogue gets one new id. */
+    size_t len;
+    char *text = card_dump(card, &len);
+    struct card_import imp;
+    CHECK_EQ_INT(parse(text, len, &imp), DP_OK);
+    CHECK_EQ_INT(imp.nmemories, 5);
+    CHECK_EQ_STR(imp.memories[0].kind, "utterance");
+    CHECK_EQ_STR(imp.memories[0].speaker, "Emma");
+    CHECK_EQ_INT(imp.memories[0].seq, 4);
+    CHECK_EQ_STR(imp.memories[1].speaker, "Grandpa Joe");
+    CHECK_EQ_INT(imp.memories[1].seq, 5);
+    CHECK(imp.memories[0].dialogue[0] && !strcmp(imp.memories[0].dialogue, imp.memories[1].dialogue));
+    CHECK(strcmp(imp.memories[0].dialogue, "med1") != 0);
+    CHECK(imp.memories[2].dialogue[0] && !strcmp(imp.memories[2].dialogue, imp.memories[3].dialogue));
+    CHECK(strcmp(imp.memories[0].dialogue, imp.memories[2].dialogue) != 0);
+    CHECK_EQ_STR(imp.memories[4].kind, "fact");
+    CHECK(!imp.memories[4].speaker && !imp.memories[4].dialogue[0]);
+    card_import_cleanup(&imp);
+    free(text);
+    json_decref(card);
+
+    /* A card's own example dialogue is kept as it came. */
+    json_object_set_new(avatar, "extensions",
+                        json_pack("{s:{s:{s:s}}}", "card", "data", "mes_example", "<START>\n{{char}}: Mine."));
+    card = card_build(avatar, mems, NULL, NULL);
+    d = json_object_get(card, "data");
+    CHECK_EQ_STR(json_string_value(json_object_get(d, "mes_example")), "<START>\n{{char}}: Mine.");
+    CHECK(!json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"), "examples"));
+    json_decref(card);
+    json_decref(mems);
+    json_decref(avatar);
+}
+
+TEST(card_import_speaker_from_elsewhere_is_checked)
+{
+    /* A speaker label over CARD_SPEAKER_MAX is left out; utterances without a dialogue share one. */
+    char *big = malloc(CARD_SPEAKER_MAX + 2);
+    memset(big, 'x', CARD_SPEAKER_MAX + 1);
+    big[CARD_SPEAKER_MAX + 1] = 0;
+    json_t *c = json_pack("{s:s,s:{s:s,s:{s:[{s:s,s:{s:{s:s,s:s}}},{s:s,s:{s:{s:s,s:s,s:i}}}]}}}", "spec",
+                          "chara_card_v3", "data", "name", "N", "character_book", "entries", "content", "one",
+                          "extensions", "doppel", "kind", "utterance", "speaker", big, "content", "two", "extensions",
+                          "doppel", "kind", "utterance", "speaker", "Ann", "seq", -3);
+    size_t len;
+    char *text = card_dump(c, &len);
+    struct card_import imp;
+    CHECK_EQ_INT(parse(text, len, &imp), DP_OK);
+    CHECK(!imp.memories[0].speaker);
+    CHECK_EQ_STR(imp.memories[1].speaker, "Ann");
+    CHECK_EQ_INT(imp.memories[1].seq, 1); /* a negative seq is not taken: the entry's place */
+    CHECK(imp.memories[0].dialogue[0] && !strcmp(imp.memories[0].dialogue, imp.memories[1].dialogue));
+    card_import_cleanup(&imp);
+    free(text);
+    free(big);
+    json_decref(c);
+}
+
 /* ---- the fuzz corpus ---- */
 
 TEST(card_fuzz_corpus_replays)

@@ -4,6 +4,7 @@
 
 #include "../test.h"
 #include "avatar/personality.h"
+#include "core/json.h"
 
 static double trait(json_t *p, const char *name)
 {
@@ -63,5 +64,23 @@ TEST(personality_finds_repeated_phrases_and_greetings)
     CHECK(strstr(phr, "good morning") != NULL);
     free(phr);
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(style, "greetings"), "hello")), 1);
+    json_decref(p);
+}
+
+TEST(personality_numbers_are_rounded_for_display)
+{
+    const char *s[] = {"Well, I reckon the weather will turn. I have said so for years, and I was right twice! "
+                       "Thanks, dear. Gonna rain?"};
+    json_t *p = personality_analyse(s, 1);
+    char *text = json_dump_display(p, NULL);
+    /* No score or statistic shows more than 3 decimals. */
+    for (const char *c = text; *c; c++)
+        if (*c == '.' && c > text && c[-1] >= '0' && c[-1] <= '9') {
+            int digits = 0;
+            while (c[1 + digits] >= '0' && c[1 + digits] <= '9')
+                digits++;
+            CHECK(digits <= 3);
+        }
+    free(text);
     json_decref(p);
 }

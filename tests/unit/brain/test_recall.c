@@ -161,3 +161,131 @@ TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
     json_decref(items);
     db_close(db);
 }
+
+/* ---- the persona card, imported dialogues, the person's own way of speaking ---- */
+
+static void seed_card(struct db *db)
+{
+    OK(db_exec_script(db,
+                      "UPDATE avatars SET description = '{{char}} mended chairs in the old garage. He likes trout. "
+                      "He never learned to swim.', personality = 'Dry humour. Patient with children.', scenario = "
+                      "'{{user}} visits on a Sunday afternoon.', extensions = '{\"card\":{\"data\":{\"mes_example\":"
+                      "\"<START>\\n{{user}}: Who are you?\\n{{char}}: Just an old man with a lathe.\\n<START>\\n"
+                      "{{user}}: Do you like jazz?\\n{{char}}: Only Ella, and only on Sundays.\\nThe rest is noise."
+                      "\"}}}' WHERE id = 'a1';"));
+}
+
+static const char *cited_field(const struct brain_reply *r)
+{
+    return json_string_value(json_object_get(json_array_get(r->citations, 0), "field"));
+}
+
+TEST(recall_identity_questions_answer_from_the_card_fields_verbatim)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    seed_card(db);
+    struct brain_reply r;
+    /* The example dialogue asks exactly this: its line. */
+    OK(ask(db, "Who are you?", &r, NULL));
+    CHECK_EQ_STR(r.text, "Just an old man with a lathe.");
+    CHECK_EQ_STR(cited_field(&r), "mes_example");
+    CHECK(json_is_null(json_object_get(json_array_get(r.citations, 0), "memory_id")));
+    CHECK(json_is_null(json_object_get(json_array_get(r.citations, 0), "source")));
+    brain_reply_cleanup(&r);
+    /* Otherwise the description's first two sentences, {{char}} read as the name. */
+    OK(ask(db, "Tell me about yourself", &r, NULL));
+    CHECK_EQ_STR(r.text, "Grandpa Joe mended chairs in the old garage. He likes trout.");
+    CHECK_EQ_STR(cited_field(&r), "description");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(r.citations, 0), "text")), r.text);
+    brain_reply_cleanup(&r);
+    OK(ask(db, "So what are you like?", &r, NULL));
+    CHECK_EQ_STR(r.text, "Dry humour. Patient with children.");
+    CHECK_EQ_STR(cited_field(&r), "personality");
+    brain_reply_cleanup(&r);
+    OK(ask(db, "Where are we?", &r, NULL));
+    CHECK_EQ_STR(r.text, "You visits on a Sunday afternoon."); /* {{user}} is the listener */
+    CHECK_EQ_STR(cited_field(&r), "scenario");
+    brain_reply_cleanup(&r);
+    OK(ask(db, "What's your name?", &r, NULL));
+    CHECK_EQ_STR(r.text, "Grandpa Joe"); /* the description does not say "Grandpa" */
+    CHECK_EQ_STR(cited_field(&r), "name");
+    brain_reply_cleanup(&r);
+    /* "who are your friends" is not "who are you"; a long message is not an identity question;
+     * a typographic apostrophe is one. */
+    OK(ask(db, "Who are your friends?", &r, NULL));
+    CHECK(strstr(r.text, "don't remember") != NULL);
+    brain_reply_cleanup(&r);
+    OK(ask(db, "I was wondering, after all these long years, who are you really now", &r, NULL));
+    CHECK(!cited_field(&r));
+    brain_reply_cleanup(&r);
+    OK(ask(db, "what\xe2\x80\x99s your name", &r, NULL));
+    CHECK_EQ_STR(r.text, "Grandpa Joe");
+    brain_reply_cleanup(&r);
+    /* A question only an example exchange answers: the avatar's line, continuation included. */
+    OK(ask(db, "Do you like jazz music?", &r, NULL));
+    CHECK_EQ_STR(r.text, "Only Ella, and only on Sundays.\nThe rest is noise.");
+    CHECK_EQ_STR(cited_field(&r), "mes_example");
+    brain_reply_cleanup(&r);
+    /* Memories still answer what they hold. */
+    OK(ask(db, "Who taught you cribbage?", &r, NULL));
+    CHECK_EQ_STR(cited(&r), "00000000-0000-7000-8000-000000000002");
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
+
+TEST(recall_imported_dialogue_without_media_answers_with_the_avatars_turn)
+{
+    struct db *db = brain_test_db();
+    static const char *const turns[][2] = {
+        {"Emma", "Who's Eddie?"},
+        {"Grandpa Joe", "Eddie Salazar, my best buddy in the Navy."},
+        {"Emma", "Where did you get your tattoo done?"},
+        {"Grandpa Joe", "In Naples in 1961, on a dare from Eddie."},
+    };
+    for (int i = 0; i < 4; i++) {
+        char id[ID_LEN];
+        snprintf(id, sizeof id, "00000000-0000-7000-8000-00000000010%d", i);
+        struct db_val p[] = {DB_TEXT(id), DB_TEXT(turns[i][1]), DB_TEXT(turns[i][0]), DB_INT(i)};
+        OK(db_query(db,
+                    "INSERT INTO memories (id, avatar_id, kind, text, speaker, seq, dialogue, created_at, updated_at) "
+                    "VALUES (?, 'a1', 'utterance', ?, ?, ?, 'dlg1', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                    p, 4, NULL));
+    }
+    struct brain_reply r;
+    OK(ask(db, "Who's Eddie?", &r, NULL));
+    CHECK_EQ_STR(r.text, "Eddie Salazar, my best buddy in the Navy.");
+    CHECK_EQ_STR(cited(&r), "00000000-0000-7000-8000-000000000101");
+    brain_reply_cleanup(&r);
+    /* The avatar's own line is found by the question it answers too (text_index.c). */
+    json_t *items = NULL;
+    char *next = NULL, msg[128];
+    OK(memory_list(db, "a1", "tattoo", NULL, 10, &items, &next, msg, sizeof msg));
+    free(next);
+    CHECK_EQ_INT((int)json_array_size(items), 2);
+    json_decref(items);
+    db_close(db);
+}
+
+TEST(recall_speaks_in_the_persons_own_way)
+{
+    struct db *db = brain_test_db();
+    struct brain_reply r;
+    /* No own words yet: neutral. */
+    json_t *history = json_array();
+    struct brain_input in = {db, "a1", "Grandpa Joe", "", "Hi there", history, NULL, NULL};
+    OK(brain_for("recall")->reply(&in, &r));
+    CHECK_EQ_STR(r.text, "Hello!");
+    brain_reply_cleanup(&r);
+    OK(db_exec_script(db, "INSERT INTO personality_samples (id, avatar_id, text, created_at) VALUES ('s1', 'a1', "
+                          "'Morning! gonna fish, yeah. Morning again lol, it''s cool.', '2020-01-01T00:00:00Z');"));
+    OK(brain_for("recall")->reply(&in, &r));
+    CHECK_EQ_STR(r.text, "Morning!");
+    brain_reply_cleanup(&r);
+    in.message = "What did you think of the moon landing?";
+    OK(brain_for("recall")->reply(&in, &r));
+    CHECK_EQ_STR(r.text, "Sorry, I don't remember that one.");
+    brain_reply_cleanup(&r);
+    json_decref(history);
+    db_close(db);
+}

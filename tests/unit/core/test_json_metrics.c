@@ -67,3 +67,14 @@ TEST(metrics_render_prometheus_text)
     CHECK(strstr(b.data, "t_latency_seconds_sum 5.55\n") != NULL);
     buf_cleanup(&b);
 }
+
+TEST(json_dump_display_prints_rounded_numbers_as_rounded)
+{
+    json_t *v = json_pack("{s:f,s:f,s:i}", "score", 0.469, "big", 12345.678, "n", 3);
+    char *full = json_dump_compact(v, NULL), *shown = json_dump_display(v, NULL);
+    CHECK(strstr(full, "0.46899999999999997") != NULL); /* what the default (exact) dump shows */
+    CHECK_EQ_STR(shown, "{\"score\":0.469,\"big\":12345.678,\"n\":3}");
+    free(full);
+    free(shown);
+    json_decref(v);
+}
