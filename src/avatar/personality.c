@@ -22,6 +22,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -316,4 +317,31 @@ json_t *personality_analyse(const char *const *samples, int n)
     int progress = n >= PERSONALITY_SAMPLES_FULL ? 100 : n * 100 / PERSONALITY_SAMPLES_FULL;
     return json_pack("{s:i,s:i,s:s,s:o,s:o}", "progress", progress, "samples", n, "method", PERSONALITY_METHOD,
                      "style", style, "traits", traits);
+}
+
+void personality_voice_of(const char *const *samples, int n, char opening[32], double *formality)
+{
+    struct counts c;
+    memset(&c, 0, sizeof c);
+    /* scan wants a word list; a list that is full at once keeps none (words_push stops at MAX_TOKENS). */
+    struct words ws = {NULL, MAX_TOKENS, MAX_TOKENS};
+    json_t *openings = json_object();
+    opening[0] = 0;
+    for (int i = 0; i < n && openings; i++)
+        scan(samples[i], &c, &ws, openings);
+    double raw = c.words ? (double)(c.formal - c.informal) / (double)c.words * 50.0 : 0;
+    *formality = round3(1.0 / (1.0 + exp(-raw)));
+    const char *k, *best = NULL;
+    json_int_t best_n = 0;
+    json_t *v;
+    json_object_foreach(openings, k, v)
+    {
+        if (json_integer_value(v) > best_n || (json_integer_value(v) == best_n && best && strcmp(k, best) < 0)) {
+            best = k;
+            best_n = json_integer_value(v);
+        }
+    }
+    if (best)
+        snprintf(opening, 32, "%s", best);
+    json_decref(openings);
 }

@@ -14,4 +14,9 @@
  * Deterministic: the same samples give the same profile. NULL only when out of memory. */
 json_t *personality_analyse(const char *const *samples, int n);
 
+/* Just what the recall brain's framing needs of samples[0..n), without the costly statistics
+ * (phrases, vocabulary): the formality score personality_analyse would give (0.5 with no words)
+ * and the greeting word lines open with most ("" when none; ties: alphabetical). */
+void personality_voice_of(const char *const *samples, int n, char opening[32], double *formality);
+
 #endif

@@ -1,6 +1,7 @@
 /* Personality profiles from the database: gathers the avatar's own words, analyses them. */
 #include "avatar/personality_store.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,15 +56,33 @@ static int take_line(struct gather *g, struct buf *b, const char *text, int *err
     return 0;
 }
 
-/* Rows (group, text[, speaker]) in group order become one sample per group; with speaker_of set,
- * only the rows whose speaker (column 2) is that avatar's. */
-static int gather_groups(struct gather *g, struct db_rows *r, const char *speaker_of, int *groups)
+/* The rows being sorted by by_group_and_seq (qsort has no context argument; one sort at a time
+ * per thread). */
+static _Thread_local struct db_rows *sort_rows;
+
+/* Row order by (group, seq) of (group, text, speaker, seq) rows. */
+static int by_group_and_seq(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    const char *gi = db_rows_text(sort_rows, i, 0), *gj = db_rows_text(sort_rows, j, 0);
+    int c = strcmp(gi ? gi : "", gj ? gj : "");
+    if (c)
+        return c;
+    int64_t si = db_rows_int(sort_rows, i, 3), sj = db_rows_int(sort_rows, j, 3);
+    return si < sj ? -1 : si > sj ? 1 : i - j;
+}
+
+/* Rows (group, text[, speaker]) in group order (order[k] is the k-th row; NULL: as they are)
+ * become one sample per group; with speaker_of set, only the rows whose speaker (column 2) is that
+ * avatar's. */
+static int gather_groups(struct gather *g, struct db_rows *r, const int *order, const char *speaker_of, int *groups)
 {
     struct buf b;
     buf_init(&b, 0);
     int err = DP_OK, full = 0;
     const char *group = NULL;
-    for (int i = 0; i < r->nrows && !err && !full; i++) {
+    for (int k = 0; k < r->nrows && !err && !full; k++) {
+        int i = order ? order[k] : k;
         if (speaker_of && !avatar_speaker_is_self(db_rows_text(r, i, 2), speaker_of))
             continue;
         const char *gi = db_rows_text(r, i, 0);
@@ -117,26 +136,46 @@ static int gather_all(struct db *db, const char *avatar_id, struct gather *g)
     db_rows_free(r);
     if (err)
         goto out;
-    /* 2. The passages of media marked as the avatar's own words, a sample per media item. */
+    /* 2. The passages of media marked as the avatar's own words, a sample per media item (each
+     * read by the memories' media index, never by a scan of the avatar). */
     struct db_val lim[] = {DB_TEXT(avatar_id), DB_INT(OWN_ROWS_MAX)};
-    if ((err = db_query(db,
-                        "SELECT m.media_id, m.text FROM memories m JOIN media d ON d.id = m.media_id WHERE "
-                        "m.avatar_id = ? AND d.own_words = 1 AND m.kind = 'passage' ORDER BY m.media_id, m.seq, "
-                        "m.id LIMIT ?",
-                        lim, 2, &r)))
+    struct db_rows *marked;
+    if ((err = db_query(db, "SELECT id FROM media WHERE avatar_id = ? AND own_words = 1 ORDER BY id LIMIT ?", lim, 2,
+                        &marked)))
         goto out;
-    err = gather_groups(g, r, NULL, &g->media);
-    db_rows_free(r);
+    for (int i = 0; i < marked->nrows && !err; i++) {
+        struct db_val m[] = {DB_TEXT(db_rows_text(marked, i, 0)), DB_INT(OWN_ROWS_MAX)};
+        if ((err = db_query(db,
+                            "SELECT media_id, text FROM memories WHERE media_id = ? AND kind = 'passage' ORDER BY "
+                            "seq, id LIMIT ?",
+                            m, 2, &r)))
+            break;
+        err = gather_groups(g, r, NULL, NULL, &g->media);
+        db_rows_free(r);
+    }
+    db_rows_free(marked);
     if (err)
         goto out;
-    /* 3. The avatar's own lines of every transcript (imported ones too), a sample per dialogue. */
+    /* 3. The avatar's own lines of every transcript (imported ones too), a sample per dialogue:
+     * the first OWN_ROWS_MAX utterances in the order they were stored, grouped here. */
     if ((err = db_query(db,
-                        "SELECT COALESCE(media_id, dialogue), text, speaker FROM memories WHERE avatar_id = ? AND "
-                        "kind = 'utterance' AND speaker IS NOT NULL ORDER BY COALESCE(media_id, dialogue), seq, id "
-                        "LIMIT ?",
+                        "SELECT COALESCE(media_id, dialogue), text, speaker, seq FROM memories WHERE avatar_id = ? "
+                        "AND kind = 'utterance' AND speaker IS NOT NULL ORDER BY id LIMIT ?",
                         lim, 2, &r)))
         goto out;
-    err = gather_groups(g, r, name, &g->transcripts);
+    int *order = malloc(((size_t)r->nrows + 1) * sizeof *order);
+    if (!order) {
+        db_rows_free(r);
+        err = DP_ERR_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < r->nrows; i++)
+        order[i] = i;
+    sort_rows = r;
+    qsort(order, (size_t)r->nrows, sizeof *order, by_group_and_seq);
+    sort_rows = NULL;
+    err = gather_groups(g, r, order, name, &g->transcripts);
+    free(order);
     db_rows_free(r);
 out:
     free(name);
@@ -166,29 +205,10 @@ int personality_voice(struct db *db, const char *avatar_id, char opening[32], do
 {
     opening[0] = 0;
     *formality = 0.5;
-    json_t *p;
-    int err = personality_profile(db, avatar_id, &p);
-    if (err)
-        return err;
-    json_t *style = json_object_get(p, "style");
-    if (json_integer_value(json_object_get(style, "words")) > 0) {
-        json_t *f = json_object_get(json_object_get(json_object_get(p, "traits"), "formality"), "score");
-        if (json_is_number(f))
-            *formality = json_number_value(f);
-    }
-    /* The greeting word the person opens with most (ties: the first in alphabetical order). */
-    const char *k, *best = NULL;
-    json_int_t best_n = 0;
-    json_t *v;
-    json_object_foreach(json_object_get(style, "greetings"), k, v)
-    {
-        if (json_integer_value(v) > best_n || (json_integer_value(v) == best_n && best && strcmp(k, best) < 0)) {
-            best = k;
-            best_n = json_integer_value(v);
-        }
-    }
-    if (best)
-        snprintf(opening, 32, "%s", best);
-    json_decref(p);
-    return DP_OK;
+    struct gather g = {0};
+    int err = gather_all(db, avatar_id, &g);
+    if (!err)
+        personality_voice_of((const char *const *)g.texts, g.n, opening, formality);
+    gather_cleanup(&g);
+    return err;
 }

@@ -251,12 +251,15 @@ static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memo
         (!kind || strcmp(kind, "utterance")))
         return NULL; /* only media and dialogues have a next memory */
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(avatar_id)};
+    const char *mid = json_string_value(json_object_get(memory, "id"));
+    struct db_val p[] = {DB_TEXT(mid), DB_TEXT(avatar_id), DB_TEXT(mid), DB_TEXT(avatar_id)};
+    /* Two branches, so that each finds its rows by its own index (an OR would scan the avatar). */
     if (db_query(db,
-                 "SELECT n.id, n.speaker FROM memories c JOIN memories n ON (n.media_id = c.media_id OR "
-                 "n.dialogue = c.dialogue) AND n.seq > c.seq WHERE c.id = ? AND n.avatar_id = ? ORDER BY n.seq "
-                 "LIMIT 8",
-                 p, 2, &r))
+                 "SELECT n.id, n.speaker, n.seq FROM memories c JOIN memories n ON n.media_id = c.media_id AND "
+                 "n.seq > c.seq WHERE c.id = ? AND n.avatar_id = ? UNION ALL SELECT n.id, n.speaker, n.seq FROM "
+                 "memories c JOIN memories n ON n.dialogue = c.dialogue AND n.seq > c.seq WHERE c.id = ? AND "
+                 "n.avatar_id = ? ORDER BY 3 LIMIT 8",
+                 p, 4, &r))
         return NULL;
     const char *speaker = json_string_value(json_object_get(memory, "speaker"));
     int pick = -1, other = -1;
@@ -410,12 +413,15 @@ static char *judged_text(const struct brain_input *in, json_t *memory)
         !is_avatar_speaker(json_string_value(json_object_get(memory, "speaker")), in->avatar_name))
         return strdup(text);
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(json_string_value(json_object_get(memory, "id"))), DB_TEXT(in->avatar_id)};
+    const char *mid = json_string_value(json_object_get(memory, "id"));
+    struct db_val p[] = {DB_TEXT(mid), DB_TEXT(in->avatar_id), DB_TEXT(mid), DB_TEXT(in->avatar_id)};
+    /* As in next_in_source: one branch per index. */
     if (db_query(in->db,
-                 "SELECT b.text FROM memories c JOIN memories b ON (b.media_id = c.media_id OR b.dialogue = "
-                 "c.dialogue) AND b.seq = c.seq - 1 WHERE c.id = ? AND b.avatar_id = ? AND b.kind = 'utterance' "
-                 "AND b.speaker <> c.speaker",
-                 p, 2, &r))
+                 "SELECT b.text FROM memories c JOIN memories b ON b.media_id = c.media_id AND b.seq = c.seq - 1 "
+                 "WHERE c.id = ? AND b.avatar_id = ? AND b.kind = 'utterance' AND b.speaker <> c.speaker UNION ALL "
+                 "SELECT b.text FROM memories c JOIN memories b ON b.dialogue = c.dialogue AND b.seq = c.seq - 1 "
+                 "WHERE c.id = ? AND b.avatar_id = ? AND b.kind = 'utterance' AND b.speaker <> c.speaker",
+                 p, 4, &r))
         return strdup(text);
     char *both = NULL;
     if (r->nrows != 1 || asprintf(&both, "%s\n%s", db_rows_text(r, 0, 0), text) < 0)
@@ -832,7 +838,7 @@ static int say_not_remembered(const struct brain_input *in, struct brain_reply *
     return say(out, "I'm sorry, I don't remember anything about that.");
 }
 
-static int recall_memories(const struct brain_input *in, const struct persona *persona, struct brain_reply *out);
+static int recall_memories(const struct brain_input *in, struct brain_reply *out);
 
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
@@ -851,23 +857,23 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     /* The card speaks first about the avatar itself: to an identity question, an exchange of its
      * example dialogue that asks just this, then the fields the question is about. Everything
      * else is for the memories (the example dialogue comes last). */
-    struct persona persona;
-    int answered = 0, err = persona_load(in, &persona);
-    if (err)
-        return err;
     enum ask ask = persona_ask(in->message);
-    if (ask)
-        err = answer_example(in, &persona, NULL, 1, out, &answered);
-    if (!err && !answered && ask)
-        err = answer_persona(in, &persona, ask, out, &answered);
-    if (!err && !answered)
-        err = recall_memories(in, &persona, out);
-    persona_cleanup(&persona);
-    return err;
+    if (ask) {
+        struct persona persona;
+        int answered = 0, err = persona_load(in, &persona);
+        if (!err)
+            err = answer_example(in, &persona, NULL, 1, out, &answered);
+        if (!err && !answered)
+            err = answer_persona(in, &persona, ask, out, &answered);
+        persona_cleanup(&persona);
+        if (err || answered)
+            return err;
+    }
+    return recall_memories(in, out);
 }
 
 /* Answers from the memories (and, when none holds the message's words, the example dialogue). */
-static int recall_memories(const struct brain_input *in, const struct persona *persona, struct brain_reply *out)
+static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
     int err;
     struct terms q = {0};
@@ -916,8 +922,12 @@ static int recall_memories(const struct brain_input *in, const struct persona *p
     }
     if (!best) {
         json_decref(items);
+        struct persona persona;
         int answered = 0;
-        if ((err = answer_example(in, persona, judge, 0, out, &answered)) || answered)
+        if (!(err = persona_load(in, &persona)))
+            err = answer_example(in, &persona, judge, 0, out, &answered);
+        persona_cleanup(&persona);
+        if (err || answered)
             return err;
         return say_not_remembered(in, out);
     }
