@@ -39,7 +39,8 @@ struct upload {
 /* A form or query flag: 1 true/1/yes/on, 0 false/0/no/off/empty, -1 anything else. */
 static int flag_value(const char *v)
 {
-    static const char *const yes[] = {"true", "1", "yes", "on", NULL}, *const no[] = {"false", "0", "no", "off", "", NULL};
+    static const char *const yes[] = {"true", "1", "yes", "on", NULL};
+    static const char *const no[] = {"false", "0", "no", "off", "", NULL};
     for (const char *const *y = yes; *y; y++)
         if (!strcasecmp(v, *y))
             return 1;

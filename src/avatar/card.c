@@ -10,6 +10,11 @@
  *             "entries": {mid: {…}}     each entry made a memory, keyed by the memory's id, less its
  *                                       content (the memory's text is the content),
  *             "kept_entries": […]}}     entries not made memories (disabled or empty), unchanged.
+ * Each exported entry says in extensions.doppel what the memory was: {kind, source} and, for a line
+ * of dialogue, {speaker, seq, dialogue} — so that an import keeps who said what to whom (a line
+ * said to the avatar stays that speaker's, answered by the avatar's next turn) instead of making
+ * every line a fact about the avatar. data.mes_example gets the transcripts' exchanges, in the
+ * format's own "<START>\n{{user}}: …\n{{char}}: …" shape, unless the card brought its own.
  * An export writes all of it back, with the avatar's current fields and memories on top. An entry's
  * fields that an export writes anyway (enabled: true, use_regex/constant: false, empty extensions,
  * insertion_order equal to its place among the memories) are not kept. */

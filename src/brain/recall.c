@@ -1,6 +1,7 @@
 /* The recall brain: answers with the avatar's own words, never invents.
  *
- *  1. Greetings and small talk ("hi", "good morning" …) get the persona card's greeting.
+ *  1. Greetings and small talk ("hi", "good morning" …) get the persona card's greeting (without
+ *     one, the opening word the person's own words use most: see personality_store.c).
  *  2. Follow-ups ("tell me more", "go on", "and then?") continue from the memory cited last:
  *     the next passage or utterance of the same source, in order.
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
@@ -13,7 +14,12 @@
  *     avatar's own line (its speaker label is the avatar's name or a word of it) is quoted; a
  *     line someone said to the avatar is answered by the avatar's next turn.
  *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are.
- * Every answer that uses a memory cites it. */
+ *  6. Identity questions ("who are you?", "what are you like?", "what's your name?", "where are
+ *     we?") are answered from the persona card before the memories: an example exchange that asks
+ *     just that, else the opening sentences of the description, personality or scenario. A
+ *     question no memory answers may still be answered by an example exchange.
+ * Every answer that uses a memory cites it; one from the card cites the field. The "I don't
+ * remember" is said in the person's register (formality of their own words). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -226,8 +226,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
     int err = db_query(db,
-                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker FROM memories "
-                       "WHERE avatar_id = ? ORDER BY id",
+                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker "
+                       "FROM memories WHERE avatar_id = ? ORDER BY id",
                        p, 1, &r);
     if (err)
         return err;
