@@ -883,6 +883,9 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
             return DP_ERR_NOMEM;
         }
         json_object_del(meta, "content");
+        const char *keys_by = json_get_str(doppel, "keys");
+        if (keys_by && !strcmp(keys_by, "made"))
+            json_object_del(meta, "keys");
         if (doppel) {
             json_t *ext2 = json_copy(ext);
             json_object_del(ext2, "doppel");
@@ -1065,7 +1068,8 @@ static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t o
     json_t *e = json_is_object(kept_meta) ? json_copy((json_t *)kept_meta) : json_object();
     if (!e)
         return NULL;
-    if (!json_is_array(json_object_get(e, "keys"))) {
+    int made_keys = !json_is_array(json_object_get(e, "keys"));
+    if (made_keys) {
         json_t *keys = card_keywords_in(text ? text : "", CARD_KEYS_MAX, ctx);
         json_object_set_new(e, "keys", keys ? keys : json_array());
     }
@@ -1081,6 +1085,10 @@ static json_t *memory_entry(const json_t *mem, const json_t *kept_meta, size_t o
     json_t *doppel = json_pack("{s:s,s:o}", "kind", kind ? kind : "fact", "source", source ? source : json_null());
     const char *speaker = json_get_str(mem, "speaker"), *dialogue = json_get_str(mem, "dialogue");
     json_t *seq = json_object_get(mem, "seq");
+    /* Keys Doppel made are made again on the next export (from the text as it is then); an
+     * import drops them. Keys a card's author wrote are kept. */
+    if (doppel && made_keys)
+        json_object_set_new(doppel, "keys", json_string("made"));
     if (doppel && speaker)
         json_object_set_new(doppel, "speaker", json_string(speaker));
     if (doppel && kind && !strcmp(kind, "utterance")) {

@@ -145,6 +145,21 @@ describe('export and import keep who said what', () => {
     assert.equal(naples.keys[0], 'Naples', JSON.stringify(naples.keys));
     const whatsapp = entries.find((e) => e.content.includes('WhatsApp'));
     assert.deepEqual(whatsapp.keys, ['story'], JSON.stringify(whatsapp.keys));
+    for (const e of entries) assert.equal(e.extensions.doppel.keys, 'made', 'keys Doppel made say so');
+  });
+
+  test('keys Doppel made are made again from the memory as it is now (an author\'s keys are kept)', async () => {
+    const b = await importOk(card);
+    const mems = await memories(b.id);
+    const r = await api(srv, 'PATCH', `/avatars/${b.id}/memories/${mems[7].id}`, {
+      token: c.owner.token,
+      body: { text: 'In Lisbon in 1962, on a dare from Eddie.' },
+    });
+    expectStatus(assert, r, 200);
+    const x = await exportJson(b.id);
+    assert.equal(x.data.character_book.entries[7].keys[0], 'Lisbon', JSON.stringify(x.data.character_book.entries[7]));
+    const own = await importOk(v3Card('Authored', { character_book: { entries: [{ keys: ['true'], content: 'Kept as the author wrote.' }] } }));
+    assert.deepEqual((await exportJson(own.id)).data.character_book.entries[0].keys, ['true']);
   });
 
   test('after export → import, the lines keep their speakers and "Who\'s Eddie?" gets Grandpa Joe\'s answer', async () => {

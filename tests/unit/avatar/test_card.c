@@ -887,9 +887,10 @@ TEST(card_build_utterances_keep_speaker_order_dialogue_and_make_examples)
     CHECK_EQ_INT(json_integer_value(json_object_get(x, "seq")), 4);
     CHECK_EQ_STR(json_string_value(json_object_get(x, "dialogue")), "med1");
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(x, "source"), "media_id")), "med1");
-    /* A fact says nothing of speakers or dialogues. */
+    /* A fact says nothing of speakers or dialogues; keys Doppel made say so. */
     x = json_object_get(json_object_get(json_array_get(entries, 4), "extensions"), "doppel");
-    CHECK_EQ_INT(json_object_size(x), 2);
+    CHECK_EQ_INT(json_object_size(x), 3);
+    CHECK_EQ_STR(json_string_value(json_object_get(x, "keys")), "made");
     /* The exchanges where someone spoke to the avatar and it answered. */
     CHECK_EQ_STR(json_string_value(json_object_get(d, "mes_example")),
                  "<START>\n{{user}}: Who's Eddie?\n{{char}}: Eddie Salazar, my best buddy in the Navy.\n"
@@ -915,6 +916,10 @@ TEST(card_build_utterances_keep_speaker_order_dialogue_and_make_examples)
     CHECK(strcmp(imp.memories[0].dialogue, imp.memories[2].dialogue) != 0);
     CHECK_EQ_STR(imp.memories[4].kind, "fact");
     CHECK(!imp.memories[4].speaker && !imp.memories[4].dialogue[0]);
+    /* Made keys are not kept (the next export makes them again); an author's keys would be. */
+    json_t *kept = json_object_get(json_object_get(json_object_get(imp.extensions, "card"), "entries"),
+                                   imp.memories[4].id);
+    CHECK(!json_object_get(kept, "keys"));
     card_import_cleanup(&imp);
     free(text);
     json_decref(card);
