@@ -88,6 +88,18 @@ static int name_valid(const char *s)
     return chars >= 1 && chars <= AVATAR_NAME_MAX;
 }
 
+/* A legacy page address an owner chose: 3–60 of a–z, 0–9 and inner hyphens. */
+static int slug_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 60 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
 /* Validates every field present in the body; returns DP_OK or sets a 400 response. */
 static int validate_fields(struct request *req, struct response *res, int creating)
 {
@@ -115,6 +127,9 @@ static int validate_fields(struct request *req, struct response *res, int creati
         why = "publish must be a list of: name, kind, description, personality, scenario, greeting";
     else if (json_object_get(req->json, "visitor_talk") && !json_is_boolean(json_object_get(req->json, "visitor_talk")))
         why = "visitor_talk must be true or false";
+    else if (json_object_get(req->json, "slug") &&
+             (!json_get_str(req->json, "slug") || !slug_valid(json_get_str(req->json, "slug"))))
+        why = "slug must be 3 to 60 of a-z, 0-9 and inner hyphens";
     if (why) {
         res_error(res, req, DP_ERR_INVALID, "%s", why);
         return DP_ERR_INVALID;
@@ -152,8 +167,11 @@ static int create_avatar(struct request *req, struct response *res)
     char id[ID_LEN], now[RFC3339_LEN], slug[64];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
+    const char *chosen = json_get_str(req->json, "slug");
     int listed = !strcmp(vis, "link") || !strcmp(vis, "public");
-    if (listed)
+    if (chosen)
+        snprintf(slug, sizeof slug, "%s", chosen);
+    else if (listed)
         make_slug(name, slug);
     json_t *pub = json_object_get(req->json, "publish");
     char *pub_s = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
@@ -168,7 +186,7 @@ static int create_avatar(struct request *req, struct response *res)
                          DB_TEXT(str_or_empty(json_get_str(req->json, "greeting"))),
                          DB_TEXT(vis),
                          DB_TEXT(brain),
-                         listed ? DB_TEXT(slug) : DB_NULL,
+                         listed || chosen ? DB_TEXT(slug) : DB_NULL,
                          DB_TEXT(pub_s ? pub_s : "[\"name\",\"description\",\"greeting\"]"),
                          DB_TEXT(now),
                          DB_TEXT(now),
@@ -179,6 +197,8 @@ static int create_avatar(struct request *req, struct response *res)
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    p, 16, NULL);
     free(pub_s);
+    if (err == DP_ERR_CONFLICT)
+        res_error(res, req, err, "that page address is taken");
     if (err)
         return err;
     json_t *a;
@@ -293,6 +313,19 @@ static int get_avatar(struct request *req, struct response *res)
     return respond_avatar(&e, &ref, res);
 }
 
+/* The avatar's name as stored, cut to what a slug uses (its first 63 bytes). */
+static int stored_name(struct db *db, const char *id, char out[64])
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(db, "SELECT name FROM avatars WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    snprintf(out, 64, "%s", r->nrows == 1 ? db_rows_text(r, 0, 0) : "avatar");
+    db_rows_free(r);
+    return DP_OK;
+}
+
 static int patch_avatar(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -304,9 +337,10 @@ static int patch_avatar(struct request *req, struct response *res)
     if ((err = validate_fields(req, res, 0)))
         return err;
     json_t *vis = json_object_get(req->json, "visibility"), *pub = json_object_get(req->json, "publish"),
-           *talk = json_object_get(req->json, "visitor_talk");
-    if ((vis || pub || talk) && ref.level != AVATAR_OWN) {
-        res_error(res, req, DP_ERR_FORBIDDEN, "only the owner changes visibility, what is published and visitor_talk");
+           *talk = json_object_get(req->json, "visitor_talk"), *chosen = json_object_get(req->json, "slug");
+    if ((vis || pub || talk || chosen) && ref.level != AVATAR_OWN) {
+        res_error(res, req, DP_ERR_FORBIDDEN,
+                  "only the owner changes visibility, the page address, what is published and visitor_talk");
         return DP_ERR_FORBIDDEN;
     }
     char now[RFC3339_LEN], slug[64];
@@ -342,10 +376,16 @@ static int patch_avatar(struct request *req, struct response *res)
         p[np++] = DB_TEXT(pub_s);
     }
     const char *v = json_get_str(req->json, "visibility");
-    if (v && (!strcmp(v, "link") || !strcmp(v, "public"))) {
-        /* The first time it is published it gets an address; the address then stays. */
+    if (chosen) {
+        buf_printf(&sql, ", slug = ?");
+        p[np++] = DB_TEXT(json_string_value(chosen));
+    } else if (v && (!strcmp(v, "link") || !strcmp(v, "public"))) {
+        /* The first time it is published it gets an address, made from its name; it then stays. */
         const char *name = json_get_str(req->json, "name");
-        make_slug(name ? name : "avatar", slug);
+        char stored[64];
+        if (!name && (err = stored_name(e.db, ref.id, stored)))
+            return err;
+        make_slug(name ? name : stored, slug);
         buf_printf(&sql, ", slug = COALESCE(slug, ?)");
         p[np++] = DB_TEXT(slug);
     }
@@ -354,6 +394,8 @@ static int patch_avatar(struct request *req, struct response *res)
     err = db_query(e.db, sql.data, p, np, NULL);
     buf_cleanup(&sql);
     free(pub_s);
+    if (err == DP_ERR_CONFLICT)
+        res_error(res, req, err, "that page address is taken");
     if (err)
         return err;
     avatar_cache_forget(e.cache, ref.id);

@@ -143,6 +143,35 @@ describe('legacy page', () => {
     assert.notEqual(a.slug, b.slug);
     expectStatus(assert, await legacy(a.slug), 200);
   });
+
+  test('a private avatar made public gets its address from its name, not from "avatar"', async () => {
+    const a = await createAvatar(srv, c.owner.token, { name: 'Grandpa Joe', visibility: 'private' });
+    assert.equal(a.slug ?? null, null);
+    const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { visibility: 'link' } });
+    expectStatus(assert, p, 200);
+    assert.match(p.json.slug, /^grandpa-joe-[a-z2-7]{6}$/);
+  });
+
+  test('the owner chooses the address: taken → 409, malformed → 400, editors → 403, the old one is gone', async () => {
+    const a = await sharedAvatar(srv, c, { visibility: 'public' });
+    const b = await createAvatar(srv, c.owner.token, { visibility: 'public' });
+    const chosen = `in-memory-of-ada-${Date.now().toString(36)}`;
+    const p = await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { slug: chosen } });
+    expectStatus(assert, p, 200);
+    assert.equal(p.json.slug, chosen);
+    expectStatus(assert, await legacy(chosen), 200);
+    expectStatus(assert, await legacy(a.slug), 404, 'not_found', 'the old address is gone');
+    const taken = await api(srv, 'PATCH', `/avatars/${b.id}`, { token: c.owner.token, body: { slug: chosen } });
+    expectStatus(assert, taken, 409, 'conflict');
+    assert.match(taken.json.error.message, /taken/);
+    for (const slug of ['ab', 'Has-Caps', '-lead', 'trail-', 'sp ace', 'x'.repeat(61), 'ünï', 7])
+      expectStatus(assert, await api(srv, 'PATCH', `/avatars/${b.id}`, { token: c.owner.token, body: { slug } }), 400, 'invalid_input', String(slug));
+    expectStatus(assert, await api(srv, 'PATCH', `/avatars/${a.id}`, { token: c.editor.token, body: { slug: 'editor-was-here' } }), 403);
+    const created = await createAvatar(srv, c.owner.token, { visibility: 'link', slug: `chosen-at-birth-${Date.now().toString(36)}` });
+    assert.match(created.slug, /^chosen-at-birth-/);
+    const dup = await api(srv, 'POST', '/avatars', { token: c.owner.token, body: { name: 'Dup', visibility: 'link', slug: chosen } });
+    expectStatus(assert, dup, 409, 'conflict');
+  });
 });
 
 describe('visitors talk on the legacy page', () => {
