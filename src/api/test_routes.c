@@ -1,5 +1,6 @@
 /* Routes for test suites and benchmarks only (mounted with --test-routes, never by default):
- * a slow handler, a database read, a JSON echo, an SSE stream and a WebSocket echo. */
+ * a slow handler, a database read, a JSON echo, a path-parameter echo, an SSE stream and a
+ * WebSocket echo. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,13 @@ static int t_row(struct request *req, struct response *res)
 static int t_echo(struct request *req, struct response *res)
 {
     res_json(res, 200, json_pack("{s:O}", "echo", req->json));
+    return DP_OK;
+}
+
+/* Echoes its two path parameters: shows how a path is split and decoded. */
+static int t_params(struct request *req, struct response *res)
+{
+    res_json(res, 200, json_pack("{s:s,s:s}", "a", req_param(req, "a"), "b", req_param(req, "b")));
     return DP_OK;
 }
 
@@ -151,6 +159,8 @@ const struct route test_routes[] = {
     {"GET", "/api/v1/_test/sleep", TEST_FLAGS, 0, t_sleep, "test", "Sleep on a worker", NULL, NULL, NULL},
     {"GET", "/api/v1/_test/row", TEST_FLAGS, 0, t_row, "test", "Read one database row", NULL, NULL, NULL},
     {"POST", "/api/v1/_test/echo", TEST_FLAGS | ROUTE_JSON, 0, t_echo, "test", "Echo a JSON object", NULL, NULL, NULL},
+    {"GET", "/api/v1/_test/params/{a}/{b}", TEST_FLAGS | ROUTE_INLINE, 0, t_params, "test", "Echo path parameters",
+     NULL, NULL, NULL},
     {"GET", "/api/v1/_test/sse", TEST_FLAGS, 0, t_sse, "test", "Stream SSE events", NULL, NULL, NULL},
     {"POST", "/api/v1/_test/upload", TEST_FLAGS | ROUTE_STREAM, (size_t)4 << 30, NULL, "test",
      "Stream a body into the blob store", NULL, NULL, &t_upload},

@@ -32,7 +32,7 @@ static const struct setting settings[] = {
     {"redis-url", SET_STR, OFF(redis_url), "", 0, 0, "redis://host:port for cache, rate limits and pub/sub (default: in-process)"},
     {"blob-url", SET_STR, OFF(blob_url), "", 0, 0, "blob store directory (default: <data-dir>/blobs)"},
     {"web-dir", SET_STR, OFF(web_dir), "./web", 0, 0, "directory of the browser UI's static files"},
-    {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0, "comma-separated origins allowed by CORS (default: none)"},
+    {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0, "comma-separated origins allowed by CORS, with credentials; \"*\" lets any other origin read public answers without credentials (default: none)"},
     {"log-format", SET_STR, OFF(log_format), "text", 0, 0, "text | json (one JSON object a line)"},
     {"log-level", SET_STR, OFF(log_level), "info", 0, 0, "debug | info | warn | error"},
     {"workers", SET_LONG, OFF(workers), "0", 0, 256, "worker threads for blocking work (0 = number of cores)"},

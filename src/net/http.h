@@ -130,6 +130,10 @@ void res_cleanup(struct response *res);
  * malformed, or several ranges), -1 when unsatisfiable (416). */
 int http_range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len);
 
+/* Percent-decodes s in place and returns its new length. "%00" is left as it is: a NUL would cut
+ * the C string short and make "/users/%00x" read as "/users/". '+' is not a space (paths). */
+size_t http_pct_decode(char *s);
+
 /* The HTTP status an error code maps to (the one place where that mapping lives). */
 int http_status_for_err(int err);
 

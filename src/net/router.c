@@ -1,4 +1,6 @@
-/* Router: routes split into segments once; a request path is matched segment by segment. */
+/* Router: routes split into segments once; a request path is matched segment by segment.
+ * The path is the raw one from the request line: literal segments match undecoded, so an
+ * encoded "/" (%2F) stays inside its segment and can never make the path another route's. */
 #include "net/router.h"
 
 #include <stdlib.h>
@@ -144,6 +146,8 @@ enum router_result router_match(const struct router *r, const char *method, char
             if (c->is_param[s] && req->nparams < HTTP_MAX_PARAMS) {
                 /* Param names point into the route's static path text: copy bounded. */
                 req->params[req->nparams].name = strndup(c->segs[s], c->seglen[s]);
+                /* Decoded only now that the segments are known: "a%2Fb" is one id, "a/b". */
+                http_pct_decode(segs[s]);
                 req->params[req->nparams].value = segs[s];
                 req->nparams++;
             }

@@ -13,7 +13,8 @@ void router_free(struct router *r);
 enum router_result { ROUTER_MATCH, ROUTER_NO_PATH, ROUTER_NO_METHOD };
 
 /* Matches; on ROUTER_MATCH *route is set and req params filled (values point into path_buf,
- * a mutable copy of the path the caller owns). On ROUTER_NO_METHOD, allow receives the
+ * a mutable copy of the raw, undecoded path the caller owns; each value is percent-decoded in
+ * place after the match). On ROUTER_NO_METHOD, allow receives the
  * allowed methods ("GET, POST"). HEAD matches GET routes. */
 enum router_result router_match(const struct router *r, const char *method, char *path_buf,
                                 const struct route **route, struct request *req, char *allow, size_t allowlen);

@@ -189,11 +189,12 @@ void server_resume(struct server *s, struct conn_req *cr)
 
 /* ---- common headers ---- */
 
-int server_origin_allowed(const struct server *s, const char *origin)
+enum cors_match server_origin_allowed(const struct server *s, const char *origin)
 {
     if (!origin || !*origin || !s->cfg.cors_origins)
-        return 0;
+        return CORS_NO;
     size_t olen = strlen(origin);
+    enum cors_match m = CORS_NO;
     for (const char *p = s->cfg.cors_origins; *p;) {
         while (*p == ' ' || *p == ',')
             p++;
@@ -201,12 +202,12 @@ int server_origin_allowed(const struct server *s, const char *origin)
         while (*e && *e != ',' && *e != ' ')
             e++;
         if ((size_t)(e - p) == olen && !memcmp(p, origin, olen))
-            return 1;
+            return CORS_LISTED; /* a listed origin wins over "*" */
         if (e - p == 1 && *p == '*')
-            return 1;
+            m = CORS_ANY;
         p = e;
     }
-    return 0;
+    return m;
 }
 
 void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req)
@@ -218,12 +219,20 @@ void server_add_common_headers(struct server *s, struct MHD_Response *r, const s
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
                             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-    if (server_origin_allowed(s, req->origin)) {
+    enum cors_match m = server_origin_allowed(s, req->origin);
+    if (m == CORS_NO)
+        return;
+    if (m == CORS_LISTED) {
+        /* Only an origin named in the list may send the user's cookies and read the answer. */
         MHD_add_response_header(r, "Access-Control-Allow-Origin", req->origin);
         MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
-        MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
-        MHD_add_response_header(r, "Vary", "Origin");
+    } else {
+        /* "*" lets any page read public answers, never with credentials: reflecting the origin
+         * with credentials would let every site act as the logged-in user. */
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
     }
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
+    MHD_add_response_header(r, "Vary", "Origin");
 }
 
 /* ---- requests ---- */
@@ -282,6 +291,37 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t n)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+static void task_work(struct pool_task *t, void *state);
+static void task_done(struct pool_task *t);
+
+/* A request's state, made when its request line arrives; raw_uri (with its query) is kept up to
+ * the "?" for the router. NULL when out of memory. */
+static struct conn_req *conn_req_new(struct server *s, struct MHD_Connection *c, const char *raw_uri)
+{
+    struct conn_req *cr = calloc(1, sizeof *cr);
+    if (!cr)
+        return NULL;
+    cr->path_buf = strndup(raw_uri, strcspn(raw_uri, "?"));
+    if (!cr->path_buf) {
+        free(cr);
+        return NULL;
+    }
+    cr->srv = s;
+    cr->conn = c;
+    cr->res.fd = -1;
+    cr->task.work = task_work;
+    cr->task.done = task_done;
+    return cr;
+}
+
+/* libmicrohttpd's first sight of a request: the URI before it percent-decodes it. The router
+ * must see it raw (an encoded "/" inside an id is not a path separator). Its result becomes the
+ * request's *con_cls, freed by on_completed (called for every request this ran for). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    return conn_req_new(cls, c, uri);
 }
 
 static void conn_req_free(struct conn_req *cr)
@@ -622,7 +662,7 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     if (!strcmp(req->method, "OPTIONS")) {
         /* CORS preflight: allowed origins get the methods and headers; others get nothing extra. */
         res_body(&cr->res, 204, "", NULL, 0);
-        if (server_origin_allowed(s, req->origin)) {
+        if (server_origin_allowed(s, req->origin) != CORS_NO) {
             res_header(&cr->res, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
             res_header(&cr->res, "Access-Control-Allow-Headers",
                        "Authorization, Content-Type, X-Request-Id, Range, If-None-Match");
@@ -633,7 +673,6 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
         return;
     }
 
-    cr->path_buf = strdup(url);
     char allow[128];
     const struct route *rt = NULL;
     enum router_result rr = router_match(s->router, req->method, cr->path_buf, &rt, req, allow, sizeof allow);
@@ -702,17 +741,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct server *s = cls;
     struct conn_req *cr = *con_cls;
-    if (!cr) {
-        cr = calloc(1, sizeof *cr);
-        if (!cr)
-            return MHD_NO;
-        cr->srv = s;
-        cr->conn = c;
+    if (!cr && !(cr = *con_cls = conn_req_new(s, c, url)))
+        return MHD_NO; /* on_uri always runs first; kept as a guard */
+    if (!cr->begun) {
+        cr->begun = 1;
         cr->start = time_mono();
-        cr->res.fd = -1;
-        cr->task.work = task_work;
-        cr->task.done = task_done;
-        *con_cls = cr;
         s->in_flight++;
         request_begin(s, cr, url, method);
         if (cr->immediate)
@@ -839,6 +872,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!cr)
         return;
     *con_cls = NULL;
+    if (!cr->begun) {
+        /* Ended before its headers were complete (or libmicrohttpd answered it alone). */
+        conn_req_free(cr);
+        return;
+    }
     if (cr->state == ST_RUNNING) {
         /* The worker still holds the task: let task_done free it. Cannot happen while suspended
          * (libmicrohttpd does not complete suspended connections), kept as a guard. */
@@ -917,35 +955,13 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     return DP_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decoding of paths and query arguments that leaves "%00" as it is: a NUL would cut
- * the C string short and make "/users/%00x" read as "/users/". */
+/* Percent-decoding of the path handed to on_request (static files, logs) and of query arguments.
+ * Routing never sees it: the router matches the raw path (see on_uri). */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
     (void)c;
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        int hi, lo;
-        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi << 4 | lo);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = 0;
-    return (size_t)(w - s);
+    return http_pct_decode(s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -974,7 +990,7 @@ int server_start(struct server *s)
                               (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                               (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-                              NULL, MHD_OPTION_END);
+                              NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
     if (!s->mhd) {
         DP_LOG(LOG_ERROR, "[http] cannot listen on %s (address in use or not permitted)", s->cfg.listen);
         return DP_ERR_IO;

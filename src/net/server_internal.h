@@ -16,7 +16,8 @@ struct conn_req {
     struct pool_task task;
     struct server *srv;
     struct MHD_Connection *conn;
-    char *path_buf;     /* router's mutable copy of the path (params point into it) */
+    char *path_buf;     /* the raw (undecoded) path, the router's to cut (params point into it) */
+    int begun;          /* the access handler has seen this request (headers complete) */
     int state;          /* enum conn_state */
     int suspended;      /* suspended in libmicrohttpd */
     int immediate;      /* queue the ready response at once (e.g. 413: don't read the body) */
@@ -36,8 +37,10 @@ struct conn_req {
 
 /* Security, request-id and CORS headers added to every response. */
 void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req);
-/* 1 when origin is in the CORS allowlist. */
-int server_origin_allowed(const struct server *s, const char *origin);
+/* How origin stands with the CORS allowlist: not allowed, named in it, or allowed by "*"
+ * (which never grants credentials). */
+enum cors_match { CORS_NO, CORS_LISTED, CORS_ANY };
+enum cors_match server_origin_allowed(const struct server *s, const char *origin);
 
 /* Static files: fills res for path (GET/HEAD) from web_dir; DP_ERR_NOT_FOUND when absent. Loop thread. */
 int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res);
