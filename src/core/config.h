@@ -17,6 +17,10 @@ struct config {
     long workers;           /* worker threads; 0 = number of cores */
     long max_connections;   /* open HTTP connections */
     long http_timeout;      /* seconds of inactivity before a connection is closed */
+    long http_header_timeout;   /* seconds to send a request's headers; 0 = no deadline */
+    long http_min_body_rate;    /* bytes/s a request body must keep up; 0 = no minimum */
+    long http_body_rate_window; /* seconds over which the body rate is measured */
+    long max_conns_per_ip;      /* open connections per client address; 0 = no cap */
     long json_body_max;     /* default body cap of JSON routes, bytes */
     long upload_max;        /* largest media upload, bytes */
     long ws_message_max;    /* largest WebSocket message, bytes */

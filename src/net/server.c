@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
+#include "net/guard.h"
 #include "net/server_internal.h"
 #include "net/sse.h"
 #include "net/ws.h"
@@ -66,9 +67,10 @@ struct server {
     int handles_open;
     int poll_inited;
     int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
+    struct guard guard; /* header deadlines */
 };
 
-static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy;
+static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow;
 
 static void metrics_init_once(void)
 {
@@ -87,6 +89,10 @@ static void metrics_init_once(void)
     m_queue_depth = metric_new(METRIC_GAUGE, "doppel_worker_queue_depth", "tasks waiting for a worker thread", 0,
                                NULL, NULL, 0);
     m_busy = metric_new(METRIC_GAUGE, "doppel_workers_busy", "worker threads running a task", 0, NULL, NULL, 0);
+    const char *lr[] = {"reason"};
+    m_slow = metric_new(METRIC_COUNTER, "doppel_http_slow_clients_closed_total",
+                        "connections closed for sending too slowly (headers past the deadline, body under the rate)",
+                        1, lr, NULL, 0);
 }
 
 static void collect_server_gauges(void *arg)
@@ -233,6 +239,42 @@ void server_add_common_headers(struct server *s, struct MHD_Response *r, const s
     }
     MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
     MHD_add_response_header(r, "Vary", "Origin");
+}
+
+/* ---- slow clients ---- */
+
+/* The header clock of c's TCP connection (NULL when not watched). */
+static struct guard_conn *conn_guard(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A TCP connection opens or closes: its header clock starts or is dropped. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        guard_conn_close(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (s->cfg.header_timeout > 0 && ci)
+        *socket_context = guard_conn_open(&s->guard, ci->connect_fd);
+}
+
+/* Counts n body bytes of cr; 1 when the client sends slower than --http-min-body-rate. */
+static int body_too_slow(struct server *s, struct conn_req *cr, size_t n)
+{
+    if (!body_meter_add(&cr->meter, n, time_mono(), s->cfg.min_body_rate, (double)s->cfg.body_rate_window))
+        return 0;
+    DP_LOG(LOG_INFO, "[http] %s %s: body slower than %ld bytes/s: closing", cr->req.method, cr->route_label,
+           s->cfg.min_body_rate);
+    const char *labels[] = {"body"};
+    metric_add(m_slow, labels, 1);
+    return 1;
 }
 
 /* ---- requests ---- */
@@ -505,6 +547,7 @@ static void task_done(struct pool_task *t)
     struct conn_req *cr = (struct conn_req *)(void *)((char *)t - offsetof(struct conn_req, task));
     if (cr->task_kind == TASK_STREAM_CHUNK && !cr->res.status) {
         cr->state = ST_BODY; /* chunk written: ready for the next */
+        body_meter_pause(&cr->meter, time_mono() - cr->paused_at);
     } else {
         cr->state = ST_READY;
         if (cr->task_kind == TASK_STREAM_CHUNK)
@@ -527,9 +570,9 @@ static void upgrade_release(void *arg)
 static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-    (void)connection;
     struct server *s = cls;
     struct conn_req *cr = con_cls;
+    guard_upgraded(conn_guard(connection)); /* a WebSocket keeps its own keepalive */
     void *auth = cr->req.auth;
     cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
     int one = 1;
@@ -746,6 +789,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cr->begun) {
         cr->begun = 1;
         cr->start = time_mono();
+        guard_headers_done(conn_guard(c));
+        body_meter_start(&cr->meter, cr->start);
         s->in_flight++;
         request_begin(s, cr, url, method);
         if (cr->immediate)
@@ -759,6 +804,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size && cr->state == ST_RUNNING)
         return MHD_YES; /* a chunk is still being written: leave these bytes to libmicrohttpd */
+    if (*upload_size && body_too_slow(s, cr, *upload_size))
+        return MHD_NO; /* no answer can be queued mid-body: hang up (a begun stream is aborted) */
     if (*upload_size && cr->state == ST_BODY && (cr->req.route->flags & ROUTE_STREAM)) {
         cr->received += *upload_size;
         if (cr->received > cr->req.body.max) {
@@ -783,6 +830,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         cr->task_kind = TASK_STREAM_CHUNK;
         cr->state = ST_RUNNING;
+        cr->paused_at = time_mono(); /* the server, not the client, is slow until task_done */
         server_suspend(s, cr);
         pool_submit(s->pool, &cr->task);
         return MHD_YES;
@@ -865,10 +913,10 @@ static void stream_abort_done(struct pool_task *t)
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     struct server *s = cls;
     struct conn_req *cr = *con_cls;
+    guard_request_done(conn_guard(c)); /* the next request's headers are due from now */
     if (!cr)
         return;
     *con_cls = NULL;
@@ -950,6 +998,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->timer.data = s;
     uv_timer_init(loop, &s->stop_timer);
     s->stop_timer.data = s;
+    guard_init(&s->guard, loop, (double)cfg->header_timeout, m_slow);
     metrics_on_collect(collect_server_gauges, s);
     *out = s;
     return DP_OK;
@@ -975,6 +1024,22 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     DP_LOG(LOG_DEBUG, "[mhd] %s", msg);
 }
 
+/* The per-address connection cap libmicrohttpd enforces (0 = none). However high it is set, a
+ * quarter of --max-connections stays for other addresses: one address never takes every slot. */
+static unsigned per_ip_cap(const struct server_config *cfg)
+{
+    if (cfg->max_conns_per_ip <= 0)
+        return 0;
+    long reserve = cfg->max_connections / 4 > 1 ? cfg->max_connections / 4 : 1;
+    long cap = cfg->max_conns_per_ip;
+    if (cap > cfg->max_connections - reserve) {
+        cap = cfg->max_connections - reserve;
+        DP_LOG(LOG_WARN, "[http] --max-conns-per-ip %ld leaves no reserve of --max-connections %ld: using %ld",
+               cfg->max_conns_per_ip, cfg->max_connections, cap);
+    }
+    return cap > 0 ? (unsigned)cap : 1u;
+}
+
 int server_start(struct server *s)
 {
     struct sockaddr_in sa;
@@ -985,8 +1050,10 @@ int server_start(struct server *s)
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     s->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                              on_connection, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_cap(&s->cfg),
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                               (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
@@ -1119,7 +1186,9 @@ void server_free(struct server *s)
         s->mhd = NULL;
     }
     on_posted(&s->post_async);
-    s->handles_open = 3;
+    s->handles_open = 4;
+    s->guard.timer.data = s; /* on_handle_closed counts it with the others */
+    uv_close((uv_handle_t *)&s->guard.timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->post_async, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);

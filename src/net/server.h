@@ -13,6 +13,10 @@ struct server_config {
     const char *listen;       /* "host:port"; port 0 picks a free one */
     long max_connections;
     long timeout;             /* seconds of inactivity */
+    long header_timeout;      /* seconds to receive a request's headers; 0 = no deadline */
+    long min_body_rate;       /* bytes/s a request body must keep up; 0 = no minimum */
+    long body_rate_window;    /* seconds over which that rate is measured (the first is the grace) */
+    long max_conns_per_ip;    /* open connections per client address; 0 = no cap */
     size_t json_body_max;     /* default body cap */
     size_t upload_max;        /* default cap of streamed (ROUTE_STREAM) bodies */
     size_t ws_message_max;

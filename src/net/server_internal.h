@@ -4,6 +4,7 @@
 
 #include <microhttpd.h>
 
+#include "net/guard.h"
 #include "net/server.h"
 
 struct ws_conn;
@@ -32,6 +33,8 @@ struct conn_req {
     size_t chunk_len;
     size_t chunk_cap;   /* bytes allocated for chunk (reused across chunks) */
     uint64_t received;  /* body bytes received (streamed routes) */
+    struct body_meter meter; /* body rate, against --http-min-body-rate */
+    double paused_at;   /* time_mono() when a chunk went to a worker (reading paused) */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
 };
 

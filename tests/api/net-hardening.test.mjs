@@ -87,3 +87,115 @@ test('--cors-origins "*": any origin may read, never with credentials; a listed 
   assert.equal(r.headers.get('access-control-allow-origin'), null, 'no Origin, no CORS headers');
   assert.equal(await star.stop(), 0);
 });
+
+/* ---- slow clients ---- */
+
+/* A TCP connection from the given local address; resolves once connected. s.gone resolves at close. */
+function connectFrom(port, localAddress = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress });
+    s.on('error', () => {});
+    s.gone = new Promise((r) => s.on('close', r));
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/* GET path on a fresh connection (no pooled keep-alive sockets to race a server-side close). */
+function freshGet(port, path, localAddress = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, localAddress, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', (e) => resolve({ error: e.code || e.message }));
+    req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+const isClosed = (s) => s.destroyed || s.readyState === 'closed';
+
+test('per-address cap: sockets over --max-conns-per-ip are closed; other addresses are served', async () => {
+  const CAP = 8;
+  const srv = await server({ args: ['--max-conns-per-ip', String(CAP), '--http-header-timeout', '3'] });
+  // 127.0.0.2 is another address on the loopback interface.
+  const socks = [];
+  for (let i = 0; i < 2 * CAP + 4; i++) socks.push(await connectFrom(srv.port, '127.0.0.2'));
+  const over = await eventually(() => socks.filter(isClosed).length >= CAP + 4, { timeoutMs: 3000 });
+  assert.ok(over, `${socks.filter(isClosed).length} of ${socks.length} sockets closed; expected all but ${CAP}`);
+  assert.equal(socks.filter((s) => !isClosed(s)).length, CAP, 'the first CAP sockets stay');
+  // The address holding its whole share does not keep anyone else out.
+  const r = await freshGet(srv.port, '/health', '127.0.0.1');
+  assert.equal(r.status, 200, JSON.stringify(r));
+  // Idle sockets are dropped at the header deadline; then that address is served again.
+  await Promise.all(socks.map((s) => s.gone));
+  const again = await freshGet(srv.port, '/health', '127.0.0.2');
+  assert.equal(again.status, 200, JSON.stringify(again));
+  assert.equal(await srv.stop(), 0);
+});
+
+test('one address never takes every slot: a quarter of --max-connections is kept for others', async () => {
+  const srv = await server({ args: ['--max-connections', '16', '--max-conns-per-ip', '1000', '--http-header-timeout', '30'] });
+  assert.match(srv.stderr(), /leaves no reserve/);
+  const socks = [];
+  for (let i = 0; i < 16; i++) socks.push(await connectFrom(srv.port, '127.0.0.2'));
+  await eventually(() => socks.filter(isClosed).length >= 4, { timeoutMs: 3000 });
+  assert.equal(socks.filter((s) => !isClosed(s)).length, 12);
+  const r = await freshGet(srv.port, '/health', '127.0.0.1');
+  assert.equal(r.status, 200, JSON.stringify(r));
+  for (const s of socks) s.destroy();
+  assert.equal(await srv.stop(), 0);
+});
+
+test('a client dribbling header lines past --http-header-timeout is closed', async () => {
+  const srv = await server({ args: ['--http-header-timeout', '1', '--http-timeout', '30'] });
+  const s = await connectFrom(srv.port);
+  let received = '';
+  s.on('data', (d) => (received += d));
+  s.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+  const t0 = Date.now();
+  let sent = 0;
+  while (!isClosed(s) && Date.now() - t0 < 8000) {
+    await sleep(300);
+    if (!isClosed(s)) s.write(`X-Dribble-${sent++}: y\r\n`);
+  }
+  assert.ok(isClosed(s), `still open after ${Date.now() - t0} ms of dribbling (${sent} header lines)`);
+  assert.equal(received, '', 'no answer to an incomplete request');
+  // Honest requests and keep-alive reuse within the deadline still work.
+  const r = await freshGet(srv.port, '/health');
+  assert.equal(r.status, 200);
+  const m = await metrics(srv.url);
+  assert.ok(metricSum(m.samples, 'doppel_http_slow_clients_closed_total', { reason: 'headers' }) >= 1);
+  assert.equal(await srv.stop(), 0);
+});
+
+test('a body slower than --http-min-body-rate is cut off; fast bodies and streamed uploads pass', async () => {
+  const srv = await server({ args: ['--http-min-body-rate', '1000', '--http-body-rate-window', '1', '--http-timeout', '30'] });
+  const s = await connectFrom(srv.port);
+  s.write('POST /api/v1/_test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"a":"');
+  const t0 = Date.now();
+  while (!isClosed(s) && Date.now() - t0 < 8000) {
+    await sleep(300);
+    if (!isClosed(s)) s.write('xxxxxxxxxx');
+  }
+  assert.ok(isClosed(s), `a 33 bytes/s body still open after ${Date.now() - t0} ms`);
+  // A fast body under the same settings.
+  const big = JSON.stringify({ a: 'y'.repeat(200000) });
+  const r = await fetch(srv.url + '/api/v1/_test/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+  assert.equal(r.status, 200);
+  // A streamed upload (workers write each chunk while the client waits) is not counted as slow.
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const up = await fetch(srv.url + '/api/v1/_test/upload', {
+    method: 'POST',
+    body: (async function* () {
+      for (let i = 0; i < 32; i++) yield chunk;
+    })(),
+    duplex: 'half',
+  });
+  assert.equal(up.status, 201, await up.text());
+  const m = await metrics(srv.url);
+  assert.equal(metricSum(m.samples, 'doppel_http_slow_clients_closed_total', { reason: 'body' }), 1);
+  assert.equal(await srv.stop(), 0);
+});
