@@ -245,6 +245,7 @@ int cli_serve(int argc, char **argv)
         .json_body_max = (size_t)app->cfg.json_body_max,
         .upload_max = (size_t)app->cfg.upload_max,
         .ws_message_max = (size_t)app->cfg.ws_message_max,
+        .ws_send_queue_max = (size_t)app->cfg.ws_send_queue_max,
         .ws_ping_interval = app->cfg.ws_ping_interval,
         .shutdown_timeout = app->cfg.shutdown_timeout,
         .cors_origins = app->cfg.cors_origins,

@@ -50,6 +50,8 @@ static const struct setting settings[] = {
     {"json-body-max", SET_LONG, OFF(json_body_max), "1048576", 1024, 64L << 20, "default body cap of JSON routes, bytes"},
     {"upload-max", SET_LONG, OFF(upload_max), "2147483648", 1024, 1L << 40, "largest media upload, bytes"},
     {"ws-message-max", SET_LONG, OFF(ws_message_max), "1048576", 1024, 64L << 20, "largest WebSocket message, bytes"},
+    {"ws-send-queue-max", SET_LONG, OFF(ws_send_queue_max), "4194304", 1024, 1L << 30,
+     "unsent bytes queued for one WebSocket before it is closed as a slow consumer (1008), bytes"},
     {"ws-ping-interval", SET_LONG, OFF(ws_ping_interval), "30", 1, 3600, "seconds between WebSocket keepalive pings"},
     {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
     {"jwt-key", SET_STR, OFF(jwt_key), "", 0, 0, "access-token signing key, 64 hex digits (default: <data-dir>/jwt.key)"},

@@ -24,6 +24,7 @@ struct config {
     long json_body_max;     /* default body cap of JSON routes, bytes */
     long upload_max;        /* largest media upload, bytes */
     long ws_message_max;    /* largest WebSocket message, bytes */
+    long ws_send_queue_max; /* unsent bytes queued for one WebSocket before it is closed (1008) */
     long ws_ping_interval;  /* seconds between keepalive pings */
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
     int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */

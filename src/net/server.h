@@ -20,6 +20,7 @@ struct server_config {
     size_t json_body_max;     /* default body cap */
     size_t upload_max;        /* default cap of streamed (ROUTE_STREAM) bodies */
     size_t ws_message_max;
+    size_t ws_send_queue_max; /* unsent bytes a WebSocket may have queued; 0 = no cap */
     long ws_ping_interval;    /* seconds */
     long shutdown_timeout;    /* seconds */
     const char *cors_origins; /* comma-separated allowlist */

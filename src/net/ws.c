@@ -11,10 +11,15 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/sha1.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "net/server_internal.h"
+
+/* How long a slow consumer's close frame may wait for the peer to read before the socket (and
+ * its queue) is dropped without it. */
+#define WS_SLOW_CLOSE_GRACE_MS 5000
 
 struct ws_conn {
     struct server *srv;
@@ -33,6 +38,7 @@ struct ws_conn {
     int handles_open;
     int torn_down;
     int lingering;                    /* our close is sent: draining the peer before closing */
+    int slow;                         /* closed for not reading: nothing more is queued */
     struct ws_conn *next, **pprev;
 };
 
@@ -294,10 +300,43 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     return c;
 }
 
+static struct metric *m_slow;
+
+/* 1 when queueing n more bytes would take c's unsent output over --ws-send-queue-max. One message
+ * is always let through an empty queue, so a single large message is never a slow consumer. */
+static int over_send_cap(const struct ws_conn *c, size_t n)
+{
+    size_t cap = server_config(c->srv)->ws_send_queue_max;
+    size_t queued = wslay_event_get_queued_msg_length(c->ctx);
+    return cap && queued && queued + n > cap;
+}
+
+/* A peer that does not read what it is sent: close with 1008 rather than let its queue grow.
+ * The close frame goes out once the peer reads what is already on the wire; a peer that never
+ * does is dropped after a grace period, which frees the queue with the connection. */
+static void close_slow_consumer(struct ws_conn *c)
+{
+    if (!m_slow)
+        m_slow = metric_new(METRIC_COUNTER, "doppel_ws_slow_consumers_total",
+                            "WebSockets closed because the client did not read its messages", 0, NULL, NULL, 0);
+    metric_add(m_slow, NULL, 1);
+    DP_LOG(LOG_INFO, "[ws] send queue over %zu bytes: closing a slow consumer",
+           server_config(c->srv)->ws_send_queue_max);
+    c->slow = 1;
+    wslay_event_queue_close(c->ctx, 1008, (const uint8_t *)"slow consumer", 13);
+    uv_timer_stop(&c->ping_timer);
+    uv_timer_start(&c->ping_timer, on_linger_timeout, WS_SLOW_CLOSE_GRACE_MS, 0);
+    ws_update(c);
+}
+
 static int ws_queue(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
 {
-    if (c->torn_down || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || c->slow || wslay_event_get_close_sent(c->ctx))
         return DP_ERR_CANCELLED;
+    if (over_send_cap(c, n)) {
+        close_slow_consumer(c);
+        return DP_ERR_CANCELLED;
+    }
     struct wslay_event_msg m = {opcode, p, n};
     if (wslay_event_queue_msg(c->ctx, &m))
         return DP_ERR_NOMEM;

@@ -199,3 +199,38 @@ test('a body slower than --http-min-body-rate is cut off; fast bodies and stream
   assert.equal(metricSum(m.samples, 'doppel_http_slow_clients_closed_total', { reason: 'body' }), 1);
   assert.equal(await srv.stop(), 0);
 });
+
+/* ---- WebSocket slow consumers ---- */
+
+test('a WebSocket client that does not read is closed with 1008 once its queue passes --ws-send-queue-max', async () => {
+  const CAP = 256 * 1024;
+  const srv = await server({ args: ['--ws-send-queue-max', String(CAP)] });
+  const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/_test/ws', { perMessageDeflate: false });
+  ws.on('error', () => {});
+  const closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
+  ws._socket.pause(); // read nothing: every echo stays with the server
+  const msg = Buffer.alloc(64 * 1024, 1);
+  const slow = async () => metricSum((await metrics(srv.url)).samples, 'doppel_ws_slow_consumers_total') || 0;
+  let sent = 0;
+  // The kernel's socket buffers take some megabytes first; the server's queue only grows after.
+  while (!(await slow()) && sent < 4096 && ws.readyState === WebSocket.OPEN) {
+    for (let i = 0; i < 32 && ws.readyState === WebSocket.OPEN; i++, sent++) ws.send(msg);
+    await sleep(20);
+  }
+  assert.equal(await slow(), 1, `no slow-consumer close after ${sent} echoes of 64 KiB`);
+  ws._socket.resume(); // now read: what was on the wire, then the close frame
+  let received = 0;
+  ws.on('message', (d) => (received += d.length));
+  const c = await closed;
+  assert.equal(c.code, 1008, `close ${c.code} ${c.reason}`);
+  assert.ok(received < sent * msg.length, `the queue was dropped: ${received} of ${sent * msg.length} bytes came back`);
+  // The server is unharmed and holds no socket for it.
+  const r = await get(srv.url, '/health');
+  assert.equal(r.status, 200);
+  assert.ok(await eventually(async () => metricSum((await metrics(srv.url)).samples, 'doppel_websockets_open') === 0));
+  assert.equal(await srv.stop(), 0);
+});
