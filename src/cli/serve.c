@@ -248,6 +248,7 @@ int cli_serve(int argc, char **argv)
         .ws_send_queue_max = (size_t)app->cfg.ws_send_queue_max,
         .ws_ping_interval = app->cfg.ws_ping_interval,
         .shutdown_timeout = app->cfg.shutdown_timeout,
+        .sse_producers = app->cfg.sse_producers,
         .cors_origins = app->cfg.cors_origins,
         .web_dir = *app->cfg.web_dir ? app->cfg.web_dir : NULL,
     };

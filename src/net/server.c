@@ -68,6 +68,7 @@ struct server {
     int poll_inited;
     int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
     struct guard guard; /* header deadlines */
+    struct sse_slots sse_slots;
 };
 
 static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow;
@@ -977,6 +978,18 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
     return DP_OK;
 }
 
+/* --sse-producers, or half the workers (at least one: with a single worker no reserve is possible). */
+static void sse_slots_init(struct sse_slots *sl, const struct server_config *cfg, struct pool *pool)
+{
+    int workers = pool ? pool_size(pool) : 1;
+    sl->max = cfg->sse_producers > 0 ? (int)cfg->sse_producers : workers / 2;
+    if (sl->max < 1)
+        sl->max = 1;
+    sl->running = 0;
+    sl->wait_head = NULL;
+    sl->wait_tail = &sl->wait_head;
+}
+
 int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
                struct pool *pool)
 {
@@ -999,6 +1012,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     uv_timer_init(loop, &s->stop_timer);
     s->stop_timer.data = s;
     guard_init(&s->guard, loop, (double)cfg->header_timeout, m_slow);
+    sse_slots_init(&s->sse_slots, cfg, pool);
     metrics_on_collect(collect_server_gauges, s);
     *out = s;
     return DP_OK;
@@ -1116,6 +1130,11 @@ struct ws_conn **server_ws_list(struct server *s)
 struct sse **server_sse_list(struct server *s)
 {
     return &s->sse_list;
+}
+
+struct sse_slots *server_sse_slots(struct server *s)
+{
+    return &s->sse_slots;
 }
 
 static void finish_stop(struct server *s)

@@ -23,6 +23,7 @@ struct server_config {
     size_t ws_send_queue_max; /* unsent bytes a WebSocket may have queued; 0 = no cap */
     long ws_ping_interval;    /* seconds */
     long shutdown_timeout;    /* seconds */
+    long sse_producers;       /* SSE streams produced at once; 0 = half the workers (at least 1) */
     const char *cors_origins; /* comma-separated allowlist */
     const char *web_dir;      /* static files; NULL = none */
 };

@@ -67,7 +67,16 @@ void sse_start_producer(struct sse *s);
 void sse_discard(struct sse *s);
 void sse_cancel_all(struct server *s);
 
+/* SSE producers hold a worker for as long as they stream: at most max run at once, so that the
+ * other workers stay free for ordinary requests; the rest wait here in order (loop thread). */
+struct sse_slots {
+    int running;
+    int max;
+    struct sse *wait_head, **wait_tail;
+};
+
 /* Server internals exposed to ws.c and sse.c. */
+struct sse_slots *server_sse_slots(struct server *s);
 struct ws_conn **server_ws_list(struct server *s);
 struct sse **server_sse_list(struct server *s);
 

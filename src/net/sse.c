@@ -1,6 +1,9 @@
 /* SSE streams: a mutex-protected buffer between a producer thread and the loop's content reader.
  * The reader suspends the connection when the buffer is empty (never a busy loop); a send
- * resumes it through server_post. */
+ * resumes it through server_post. A producer never waits for its client (a client too far
+ * behind is cancelled), but it holds a worker for as long as it produces: only a share of the
+ * workers may run producers at once (struct sse_slots); later streams wait their turn on the
+ * loop, holding no thread, so ordinary requests always find a worker. */
 #include "net/sse.h"
 
 #include <pthread.h>
@@ -30,6 +33,7 @@ struct sse {
     void (*arg_free)(void *);
     struct pool_task task;
     struct sse *next, **pprev; /* server's list, loop thread */
+    struct sse *wait_next;     /* server's queue of streams waiting for a producer slot */
 };
 
 static struct metric *m_cancelled;
@@ -208,16 +212,55 @@ static void producer_work(struct pool_task *t, void *state)
     pthread_mutex_unlock(&s->lock);
 }
 
+static void run_producer(struct sse *s);
+
+/* Gives a freed slot to the next waiting stream whose client is still there. Loop thread. */
+static void start_next_waiting(struct sse_slots *sl)
+{
+    while (sl->wait_head && sl->running < sl->max) {
+        struct sse *s = sl->wait_head;
+        sl->wait_head = s->wait_next;
+        if (!sl->wait_head)
+            sl->wait_tail = &sl->wait_head;
+        if (sse_cancelled(s)) {
+            /* Gone while waiting: its producer never runs (the same as a cancel at once). */
+            pthread_mutex_lock(&s->lock);
+            s->ended = 1;
+            pthread_mutex_unlock(&s->lock);
+            sse_unref(s); /* the producer's reference */
+            continue;
+        }
+        run_producer(s);
+    }
+}
+
 static void producer_done(struct pool_task *t)
 {
-    sse_unref((struct sse *)(void *)((char *)t - offsetof(struct sse, task)));
+    struct sse *s = (struct sse *)(void *)((char *)t - offsetof(struct sse, task));
+    struct sse_slots *sl = server_sse_slots(s->srv);
+    sl->running--;
+    sse_unref(s);
+    start_next_waiting(sl);
+}
+
+static void run_producer(struct sse *s)
+{
+    server_sse_slots(s->srv)->running++;
+    s->task.work = producer_work;
+    s->task.done = producer_done;
+    pool_submit(server_pool(s->srv), &s->task);
 }
 
 void sse_start_producer(struct sse *s)
 {
-    s->task.work = producer_work;
-    s->task.done = producer_done;
-    pool_submit(server_pool(s->srv), &s->task);
+    struct sse_slots *sl = server_sse_slots(s->srv);
+    if (sl->running < sl->max && !sl->wait_head) {
+        run_producer(s);
+        return;
+    }
+    s->wait_next = NULL;
+    *sl->wait_tail = s;
+    sl->wait_tail = &s->wait_next;
 }
 
 void sse_cancel_all(struct server *srv)

@@ -234,3 +234,37 @@ test('a WebSocket client that does not read is closed with 1008 once its queue p
   assert.ok(await eventually(async () => metricSum((await metrics(srv.url)).samples, 'doppel_websockets_open') === 0));
   assert.equal(await srv.stop(), 0);
 });
+
+/* ---- SSE streams and the worker pool ---- */
+
+test('more slow SSE streams than workers leave workers for ordinary requests', async () => {
+  const srv = await server({ args: ['--workers', '2'] });
+  // Each stream's producer takes 3 s (30 events 100 ms apart); the clients do not read.
+  const streams = [];
+  for (let i = 0; i < 6; i++) {
+    streams.push(
+      new Promise((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: srv.port, path: '/api/v1/_test/sse?n=30&interval_ms=100', agent: false }, (res) => {
+          res.pause();
+          resolve({ req, res });
+        });
+        req.on('error', () => {});
+      }),
+    );
+  }
+  const open = await Promise.all(streams);
+  for (const { res } of open) assert.equal(res.statusCode, 200);
+  await sleep(200);
+  // A request that needs a worker (the database) answers while the streams are produced.
+  const t0 = Date.now();
+  const r = await get(srv.url, '/api/v1/_test/row');
+  const ms = Date.now() - t0;
+  assert.equal(r.status, 200, r.text);
+  assert.ok(ms < 2500, `GET /api/v1/_test/row took ${ms} ms behind 6 streams of 3 s on 2 workers`);
+  // Clients that leave free their turn; a new stream is still served completely.
+  for (const { req } of open) req.destroy();
+  const s = await get(srv.url, '/api/v1/_test/sse?n=3');
+  assert.equal(s.status, 200);
+  assert.match(s.text, /event: done/);
+  assert.equal(await srv.stop(), 0);
+});
