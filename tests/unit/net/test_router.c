@@ -72,6 +72,32 @@ TEST(router_404_405_and_edge_paths)
     router_free(r);
 }
 
+TEST(router_matches_the_raw_path_and_decodes_params_after)
+{
+    const struct route *const tables[] = {table};
+    struct router *r;
+    CHECK_EQ_INT(router_new(&r, tables, 1), DP_OK);
+    const struct route *rt;
+    struct request req;
+    char allow[64];
+    /* "%2F" is not a separator: one segment, the id "a/memories/m2". */
+    CHECK_EQ_INT(match(r, "GET", "/api/v1/users/a%2Fmemories%2Fm2", &rt, &req, allow), ROUTER_MATCH);
+    CHECK(rt == &table[1]);
+    CHECK_EQ_STR(req_param(&req, "id"), "a/memories/m2");
+    free(req.params[0].name);
+    CHECK_EQ_INT(match(r, "GET", "/api/v1/avatars/a%2Fb/memories/%C3%A9%20%00", &rt, &req, allow), ROUTER_MATCH);
+    CHECK_EQ_STR(req_param(&req, "id"), "a/b");
+    CHECK_EQ_STR(req_param(&req, "mid"), "\xc3\xa9 %00");
+    free(req.params[0].name);
+    free(req.params[1].name);
+    /* Literal segments match as sent. */
+    CHECK_EQ_INT(match(r, "GET", "/api/v1/users/%73earch", &rt, &req, allow), ROUTER_MATCH);
+    CHECK(rt == &table[1]);
+    free(req.params[0].name);
+    CHECK_EQ_INT(match(r, "GET", "/api%2Fv1/users/42", &rt, &req, allow), ROUTER_NO_PATH);
+    router_free(r);
+}
+
 TEST(http_status_mapping)
 {
     CHECK_EQ_INT(http_status_for_err(DP_ERR_INVALID), 400);
