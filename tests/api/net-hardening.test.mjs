@@ -163,9 +163,12 @@ test('a client dribbling header lines past --http-header-timeout is closed', asy
   }
   assert.ok(isClosed(s), `still open after ${Date.now() - t0} ms of dribbling (${sent} header lines)`);
   assert.equal(received, '', 'no answer to an incomplete request');
-  // Honest requests and keep-alive reuse within the deadline still work.
+  // Honest requests still work, and a response longer than the deadline is not cut.
   const r = await freshGet(srv.port, '/health');
   assert.equal(r.status, 200);
+  const sse = await freshGet(srv.port, '/api/v1/_test/sse?n=10&interval_ms=200');
+  assert.equal(sse.status, 200);
+  assert.match(sse.text, /event: done/);
   const m = await metrics(srv.url);
   assert.ok(metricSum(m.samples, 'doppel_http_slow_clients_closed_total', { reason: 'headers' }) >= 1);
   assert.equal(await srv.stop(), 0);
@@ -232,6 +235,25 @@ test('a WebSocket client that does not read is closed with 1008 once its queue p
   const r = await get(srv.url, '/health');
   assert.equal(r.status, 200);
   assert.ok(await eventually(async () => metricSum((await metrics(srv.url)).samples, 'doppel_websockets_open') === 0));
+  assert.equal(await srv.stop(), 0);
+});
+
+test('a WebSocket is not a request waiting for headers: it outlives --http-header-timeout', async () => {
+  const srv = await server({ args: ['--http-header-timeout', '1'] });
+  const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/_test/ws', { perMessageDeflate: false });
+  const msgs = [];
+  ws.on('message', (d) => msgs.push(d.toString()));
+  let closed = null;
+  ws.on('close', (code) => (closed = code));
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
+  await sleep(2500);
+  ws.send('still here');
+  assert.ok(await eventually(() => msgs.includes('still here'), { timeoutMs: 3000 }), `messages: ${msgs}, closed: ${closed}`);
+  assert.equal(closed, null);
+  ws.close(1000);
   assert.equal(await srv.stop(), 0);
 });
 
