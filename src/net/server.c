@@ -71,7 +71,8 @@ struct server {
     struct sse_slots sse_slots;
 };
 
-static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow;
+static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow,
+    *m_refused;
 
 static void metrics_init_once(void)
 {
@@ -94,6 +95,8 @@ static void metrics_init_once(void)
     m_slow = metric_new(METRIC_COUNTER, "doppel_http_slow_clients_closed_total",
                         "connections closed for sending too slowly (headers past the deadline, body under the rate)",
                         1, lr, NULL, 0);
+    m_refused = metric_new(METRIC_COUNTER, "doppel_http_connections_refused_total",
+                           "connections closed at accept for being over a cap (--max-conns-per-ip)", 0, NULL, NULL, 0);
 }
 
 static void collect_server_gauges(void *arg)
@@ -1035,6 +1038,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
+    /* libmicrohttpd says nothing else when it closes a connection over a cap at accept (the
+     * per-address one, mostly: at --max-connections it stops accepting instead). */
+    if (strstr(msg, "reached connection limit"))
+        metric_add(m_refused, NULL, 1);
     DP_LOG(LOG_DEBUG, "[mhd] %s", msg);
 }
 

@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import WebSocket from 'ws';
-import { api, createAvatar, signup, startAvatars } from './lib/avatars.mjs';
+import { api, createAvatar, rssBytes, signup, startAvatars } from './lib/avatars.mjs';
 import { eventually, get, metrics, metricSum, sleep, start } from './lib/server.mjs';
 
 const servers = [];
@@ -129,6 +129,8 @@ test('per-address cap: sockets over --max-conns-per-ip are closed; other address
   // The address holding its whole share does not keep anyone else out.
   const r = await freshGet(srv.port, '/health', '127.0.0.1');
   assert.equal(r.status, 200, JSON.stringify(r));
+  const refused = metricSum((await metrics(srv.url)).samples, 'doppel_http_connections_refused_total');
+  assert.equal(refused, CAP + 4);
   // Idle sockets are dropped at the header deadline; then that address is served again.
   await Promise.all(socks.map((s) => s.gone));
   const again = await freshGet(srv.port, '/health', '127.0.0.2');
@@ -215,6 +217,7 @@ test('a WebSocket client that does not read is closed with 1008 once its queue p
     ws.once('open', r);
     ws.once('error', j);
   });
+  const rss0 = rssBytes(srv.proc.pid);
   ws._socket.pause(); // read nothing: every echo stays with the server
   const msg = Buffer.alloc(64 * 1024, 1);
   const slow = async () => metricSum((await metrics(srv.url)).samples, 'doppel_ws_slow_consumers_total') || 0;
@@ -225,6 +228,8 @@ test('a WebSocket client that does not read is closed with 1008 once its queue p
     await sleep(20);
   }
   assert.equal(await slow(), 1, `no slow-consumer close after ${sent} echoes of 64 KiB`);
+  const grown = rssBytes(srv.proc.pid) - rss0;
+  assert.ok(grown < 64 * 1024 * 1024, `the server grew by ${(grown / 1048576).toFixed(1)} MB for one slow consumer`);
   ws._socket.resume(); // now read: what was on the wire, then the close frame
   let received = 0;
   ws.on('message', (d) => (received += d.length));
