@@ -72,7 +72,7 @@ struct server {
 };
 
 static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow,
-    *m_refused;
+    *m_refused, *m_sse_waiting;
 
 static void metrics_init_once(void)
 {
@@ -95,6 +95,8 @@ static void metrics_init_once(void)
     m_slow = metric_new(METRIC_COUNTER, "doppel_http_slow_clients_closed_total",
                         "connections closed for sending too slowly (headers past the deadline, body under the rate)",
                         1, lr, NULL, 0);
+    m_sse_waiting = metric_new(METRIC_GAUGE, "doppel_sse_streams_waiting",
+                               "SSE streams waiting for a producer slot (--sse-producers)", 0, NULL, NULL, 0);
     m_refused = metric_new(METRIC_COUNTER, "doppel_http_connections_refused_total",
                            "connections closed at accept for being over a cap (--max-conns-per-ip)", 0, NULL, NULL, 0);
 }
@@ -106,6 +108,7 @@ static void collect_server_gauges(void *arg)
     metric_set(m_busy, NULL, (double)pool_busy(s->pool));
     metric_set(m_in_flight, NULL, (double)s->in_flight);
     metric_set(m_ws_open, NULL, (double)ws_open_count(s));
+    metric_set(m_sse_waiting, NULL, (double)s->sse_slots.waiting);
 }
 
 /* ---- libmicrohttpd on the libuv loop ---- */
@@ -989,6 +992,7 @@ static void sse_slots_init(struct sse_slots *sl, const struct server_config *cfg
     if (sl->max < 1)
         sl->max = 1;
     sl->running = 0;
+    sl->waiting = 0;
     sl->wait_head = NULL;
     sl->wait_tail = &sl->wait_head;
 }

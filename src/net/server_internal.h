@@ -72,6 +72,7 @@ void sse_cancel_all(struct server *s);
 struct sse_slots {
     int running;
     int max;
+    int waiting;
     struct sse *wait_head, **wait_tail;
 };
 

@@ -219,6 +219,7 @@ static void start_next_waiting(struct sse_slots *sl)
 {
     while (sl->wait_head && sl->running < sl->max) {
         struct sse *s = sl->wait_head;
+        sl->waiting--;
         sl->wait_head = s->wait_next;
         if (!sl->wait_head)
             sl->wait_tail = &sl->wait_head;
@@ -259,6 +260,7 @@ void sse_start_producer(struct sse *s)
         return;
     }
     s->wait_next = NULL;
+    sl->waiting++;
     *sl->wait_tail = s;
     sl->wait_tail = &s->wait_next;
 }

@@ -281,7 +281,8 @@ test('more slow SSE streams than workers leave workers for ordinary requests', a
   }
   const open = await Promise.all(streams);
   for (const { res } of open) assert.equal(res.statusCode, 200);
-  await sleep(200);
+  // One slot (half of 2 workers) produces; the other streams wait without a worker.
+  assert.ok(await eventually(async () => metricSum((await metrics(srv.url)).samples, 'doppel_sse_streams_waiting') === 5));
   // A request that needs a worker (the database) answers while the streams are produced.
   const t0 = Date.now();
   const r = await get(srv.url, '/api/v1/_test/row');
