@@ -321,12 +321,15 @@ static int reply_error(redisReply *rep)
     return DP_ERR_INVALID;
 }
 
-static int redis_open(struct cache **out, const char *url)
+/* Both spaces live on the one server (each handle its own connection): Redis evicts by its
+ * own maxmemory-policy, which the operator sets to noeviction (see cache_may_evict). */
+static int redis_open(struct cache **out, const char *url, enum cache_space space)
 {
     struct cache_redis *r = calloc(1, sizeof(*r));
     if (!r)
         return DP_ERR_NOMEM;
     r->base.ops = &cache_redis_ops;
+    r->base.space = space;
     int err = redis_url_parse(url, &r->u);
     if (err) {
         DP_LOG(LOG_ERROR, "[cache] invalid redis url");

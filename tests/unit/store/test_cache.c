@@ -244,6 +244,46 @@ TEST(cache_memory_evicts_oldest_at_cap)
     cache_close(c);
 }
 
+/* Cached copies and security state are two tables: filling the first (over its byte budget,
+ * with the largest values it takes) never evicts a key of the second. */
+TEST(cache_memory_spaces_are_apart)
+{
+    cache_memory_set_budget((size_t)1 << 20); /* this forked test's process only */
+    struct cache *c = NULL, *sec = NULL;
+    OK(cache_open(&c, "memory:"));
+    OK(cache_open_space(&sec, "memory:", CACHE_SPACE_SECURITY));
+    OK(cache_set(sec, "loginlock:victim", "locked", 6, 0));
+    OK(cache_set(c, "loginlock:victim", "other", 5, 0)); /* same name, another space */
+    char *v = NULL;
+    OK(cache_get(sec, "loginlock:victim", &v, NULL));
+    CHECK_EQ_STR(v, "locked");
+    free(v);
+    /* Over CACHE_CACHED_VAL_MAX: not cached at all (the security space has no such cap). */
+    char *big = malloc(CACHE_CACHED_VAL_MAX + 1);
+    CHECK(big != NULL);
+    memset(big, 'x', CACHE_CACHED_VAL_MAX + 1);
+    CHECK_EQ_INT(cache_set(c, "huge", big, CACHE_CACHED_VAL_MAX + 1, 0), DP_ERR_TOO_LARGE);
+    char key[32];
+    for (int i = 0; i < 40; i++) { /* 10 MiB through a 1 MiB budget */
+        snprintf(key, sizeof key, "avatar:%d", i);
+        OK(cache_set(c, key, big, CACHE_CACHED_VAL_MAX, 0));
+    }
+    free(big);
+    CHECK_EQ_INT(cache_get(c, "avatar:0", &v, NULL), DP_ERR_NOT_FOUND); /* evicted … */
+    OK(cache_get(c, "avatar:39", &v, NULL));
+    free(v);
+    OK(cache_get(sec, "loginlock:victim", &v, NULL)); /* … the lock-out is not */
+    CHECK_EQ_STR(v, "locked");
+    free(v);
+    int64_t retry = 0;
+    OK(cache_bucket_take(sec, "rl:x", 1.0, 1.0, &retry));
+    CHECK_EQ_INT(cache_bucket_take(sec, "rl:x", 1.0, 1.0, &retry), DP_ERR_RATE_LIMITED);
+    struct cache *bad = NULL;
+    CHECK_EQ_INT(cache_open_space(&bad, "memory:", (enum cache_space)7), DP_ERR_INVALID);
+    cache_close(sec);
+    cache_close(c);
+}
+
 TEST(cache_url_selection)
 {
     struct cache *c = NULL;
