@@ -70,8 +70,8 @@ static int create_user(struct request *req, struct response *res)
         (err = api_body_str(req, res, "display_name", 1024, &name)) ||
         (err = api_body_str(req, res, "role", 16, &role_s)) || (err = api_body_str(req, res, "org_id", 64, &org)))
         return err;
-    if (!email || !password || !name) {
-        res_error(res, req, DP_ERR_INVALID, "email, password and display_name are required");
+    if (!email || !password) {
+        res_error(res, req, DP_ERR_INVALID, "email and password are required");
         return DP_ERR_INVALID;
     }
     int role = role_s ? role_parse(role_s) : ROLE_MEMBER;
@@ -360,7 +360,7 @@ const struct route users_routes[] = {
     {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)", NULL,
      NULL, NULL},
     {"POST", "/api/v1/users", ROUTE_JSON, 0, create_user, "users",
-     "Create a user {email,password,display_name,role?,org_id?}", NULL, NULL, NULL},
+     "Create a user {email,password,display_name?,role?,org_id?}", NULL, NULL, NULL},
     {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", NULL, NULL, NULL},
     {"PATCH", "/api/v1/users/{id}", ROUTE_JSON, 0, patch_user, "users",
      "Update {display_name?, password?, current_password?, role?, org_id?}", NULL, NULL, NULL},
