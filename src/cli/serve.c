@@ -142,6 +142,23 @@ static int auth_setup(struct app *app)
     return 0;
 }
 
+/* Rate limits, login back-off and revocations must not be evicted to make room: with Redis that
+ * is the server's maxmemory-policy, which only the operator can set. Says so at start. */
+static void check_security_store(struct app *app)
+{
+    struct cache *c;
+    if (!*app->cfg.redis_url || cache_open_space(&c, app->cfg.redis_url, CACHE_SPACE_SECURITY))
+        return; /* in-process (a space of its own), or Redis down: the workers retry */
+    char why[160];
+    int evicts = cache_may_evict(c, why, sizeof why);
+    if (evicts > 0)
+        DP_LOG(LOG_WARN, "[serve] Redis may evict rate limits, login back-off and revocations (%s): "
+                         "set maxmemory-policy noeviction, or give it no maxmemory", why);
+    else if (evicts < 0)
+        DP_LOG(LOG_INFO, "[serve] Redis eviction policy unknown (%s): it should be noeviction", why);
+    cache_close(c);
+}
+
 /* Memory search and its vectors: the embedding provider and the re-ranking knobs. */
 static int brain_setup(struct app *app)
 {
@@ -203,6 +220,7 @@ int cli_serve(int argc, char **argv)
         goto out_config;
     if (migrate_at_start(app) || brain_setup(app))
         goto out_config;
+    check_security_store(app);
     if (blob_store_open(&app->blobs, app->blob_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
         goto out_config;

@@ -1,6 +1,7 @@
 /* The cache registry and the backend-independent wrappers: argument caps and call timing. */
 #include "store/cache.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -129,6 +130,19 @@ int cache_publish(struct cache *c, const char *channel, const void *msg, size_t 
         return DP_ERR_TOO_LARGE;
     double t0 = now_s();
     return observe(c, "publish", t0, c->ops->publish(c, channel, msg ? msg : "", len));
+}
+
+int cache_may_evict(struct cache *c, char *why, size_t cap)
+{
+    if (cap)
+        why[0] = 0;
+    if (c->ops->may_evict)
+        return c->ops->may_evict(c, why, cap);
+    /* The memory backend: the cached-copies space evicts by design, the security space only
+     * among its own keys when its budget is full. */
+    if (c->space == CACHE_SPACE_CACHED)
+        snprintf(why, cap, "cached copies are evicted least recently used first");
+    return c->space == CACHE_SPACE_CACHED;
 }
 
 int cache_ping(struct cache *c)

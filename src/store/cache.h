@@ -32,6 +32,8 @@ struct cache_ops {
     int (*ping)(struct cache *c);
     /* Atomic token bucket: see cache_bucket_take. */
     int (*bucket_take)(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+    /* Optional: see cache_may_evict. */
+    int (*may_evict)(struct cache *c, char *why, size_t cap);
 };
 
 /* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. A handle of the
@@ -52,6 +54,12 @@ int cache_ping(struct cache *c);
  * atomically across every handle — and, on Redis, every instance. DP_OK when a token was
  * taken; DP_ERR_RATE_LIMITED with *retry_ms until one will be; other codes on failure. */
 int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+
+/* Whether the backend may evict this handle's keys under memory pressure: 0 no, 1 yes, -1 cannot
+ * tell (why says what, for a log line). The in-process security space never loses a live key to
+ * cached copies; Redis evicts by its own maxmemory-policy, server-wide: run it with noeviction
+ * (or without maxmemory) and room for the security state. */
+int cache_may_evict(struct cache *c, char *why, size_t cap);
 
 /* Call latency observed by every cache call (seconds), for metrics; set by the server. */
 extern void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);

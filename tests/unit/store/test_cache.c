@@ -677,6 +677,41 @@ TEST(cache_redis_reconnects)
     own_redis_stop(&srv);
 }
 
+/* The eviction check reads the server's policy: noeviction (the test server's default) is safe;
+ * an LRU policy under maxmemory may take security keys, and says so. */
+TEST(cache_redis_may_evict_reads_the_policy)
+{
+    struct own_redis srv;
+    own_redis_start(&srv);
+    struct cache *c = NULL;
+    char why[160];
+    OK(cache_open_space(&c, srv.url, CACHE_SPACE_SECURITY));
+    redisContext *rc = raw_redis(srv.url);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory 0"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 0);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory 100mb"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 0);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory-policy allkeys-lru"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 1);
+    CHECK(strstr(why, "allkeys-lru") != NULL);
+    redisFree(rc);
+    cache_close(c);
+    own_redis_stop(&srv);
+}
+
+TEST(cache_memory_may_evict_cached_copies_only)
+{
+    struct cache *c = NULL, *sec = NULL;
+    char why[160];
+    OK(cache_open(&c, "memory:"));
+    OK(cache_open_space(&sec, "memory:", CACHE_SPACE_SECURITY));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 1);
+    CHECK_EQ_INT(cache_may_evict(sec, why, sizeof why), 0);
+    cache_close(sec);
+    cache_close(c);
+}
+
 TEST(cache_redis_unreachable)
 {
     redis_url();
