@@ -8,6 +8,8 @@
 #include "auth/audit.h"
 #include "auth/ratelimit.h"
 #include "auth/settings.h"
+#include "avatar/sharing.h"
+#include "core/log.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/metrics.h"
@@ -116,9 +118,19 @@ static int signup(struct request *req, struct response *res)
             return DP_ERR_FORBIDDEN;
         }
     }
+    /* An address someone shared an avatar with joins that organisation (the oldest invitation's),
+     * and its invitations there become shares; anyone else gets an organisation of their own. */
+    char norm[EMAIL_MAX + 1], invited[ID_LEN];
+    int has_invite = 0;
+    if (email_normalize(email, norm, sizeof norm) == DP_OK) {
+        err = sharing_invited_org(e.db, norm, invited);
+        if (err && err != DP_ERR_NOT_FOUND)
+            return err;
+        has_invite = !err;
+    }
     json_t *user = NULL;
     char msg[160] = "";
-    err = accounts_signup(&e, email, password, name, &user, msg, sizeof msg);
+    err = accounts_signup(&e, email, password, name, has_invite ? invited : NULL, &user, msg, sizeof msg);
     if (err == DP_ERR_CONFLICT) {
         /* The address has an account. Saying so (409) would let anyone test addresses: answer
          * what reveals nothing and changes nothing, after the same work as a new account. */
@@ -132,8 +144,12 @@ static int signup(struct request *req, struct response *res)
         res_error(res, req, err, "%s", *msg ? msg : dp_strerror(err));
         return err;
     }
+    const char *uid = json_string_value(json_object_get(user, "id"));
+    if (has_invite && !strcmp(json_string_value(json_object_get(user, "org_id")), invited) &&
+        (err = sharing_accept_invitations(e.db, norm, uid, invited)))
+        DP_LOG(LOG_WARN, "[auth] sign-up: invitations not turned into shares (%s)", dp_strerror(err));
     struct token_pair tp = {0};
-    if ((err = accounts_start_session(&e, json_string_value(json_object_get(user, "id")), &tp))) {
+    if ((err = accounts_start_session(&e, uid, &tp))) {
         json_decref(user);
         return err;
     }

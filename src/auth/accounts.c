@@ -156,7 +156,8 @@ static int create_personal_org(struct auth_env *e, const char *display_name, con
 }
 
 /* Inserts a user (input checked). org_id NULL: a self sign-up — the instance's first account
- * administers "default", later ones get org `signup_org` or, when that is NULL, an org of their
+ * administers "default", later ones join org `signup_org` (an invitation's, or "default") or, when
+ * that is NULL, an org of their
  * own. role < 0 with an org: admin when the instance is empty, else member. */
 static int insert_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
                        const char *org_id, const char *signup_org, int role, json_t **user, char *msg, size_t msglen)
@@ -229,13 +230,14 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
 }
 
 int accounts_signup(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
-                    json_t **user, char *msg, size_t msglen)
+                    const char *invited_org, json_t **user, char *msg, size_t msglen)
 {
     char email[EMAIL_MAX + 1], name[DISPLAY_NAME_MAX + 1];
     int err = new_user_input(email_in, password, &display_name, email, name, msg, msglen);
     if (err)
         return err;
-    return insert_user(e, email, password, display_name, NULL, auth_cfg.signup_org_default ? "default" : NULL, -1,
+    const char *join = invited_org ? invited_org : auth_cfg.signup_org_default ? "default" : NULL;
+    return insert_user(e, email, password, display_name, NULL, join, -1,
                        user, msg, msglen);
 }
 

@@ -61,10 +61,11 @@ int accounts_create_user(struct auth_env *e, const char *email, const char *pass
                          const char *org_id, int role, json_t **user, char *msg, size_t msglen);
 
 /* A self sign-up: the instance's first account becomes admin of "default"; later ones are
- * members of an organisation of their own, created here ("default" with --signup-org default).
- * Same errors as accounts_create_user; a taken address costs the same work as a new one. */
+ * members of invited_org (the org that invited the address; may be NULL), else of an organisation
+ * of their own, created here ("default" with --signup-org default). Same errors as
+ * accounts_create_user; a taken address costs the same work as a new one. */
 int accounts_signup(struct auth_env *e, const char *email, const char *password, const char *display_name,
-                    json_t **user, char *msg, size_t msglen);
+                    const char *invited_org, json_t **user, char *msg, size_t msglen);
 
 /* Starts a session for user and fills tp. */
 int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp);

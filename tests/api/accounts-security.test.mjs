@@ -187,6 +187,26 @@ describe('sign-up: organisations of their own, taken addresses, case, display na
     }
   });
 
+  test('an invited address joins the inviting org on sign-up, its invitation a share; a stranger does not', async () => {
+    const inviter = await addMember(srv, admin.token, { display_name: 'Inviter' });
+    const av = await api(srv, 'POST', '/avatars', { token: inviter.token, body: { name: 'Invited bot', kind: 'character' } });
+    expectStatus(assert, av, 201);
+    const invitee = uniqEmail('invitee');
+    const sh = await api(srv, 'POST', `/avatars/${av.json.id}/shares`, { token: inviter.token, body: { email: invitee.toUpperCase(), role: 'viewer' } });
+    expectStatus(assert, sh, 202);
+    const u = await signup(srv, { email: invitee.replace('invitee', 'INVITEE'), display_name: 'Invitee' });
+    assert.equal(u.user.org_id, 'default', 'joins the org that invited the address');
+    assert.equal(u.user.role, 'member');
+    const g = await api(srv, 'GET', `/avatars/${av.json.id}`, { token: u.token });
+    expectStatus(assert, g, 200);
+    assert.equal(g.json.access, 'viewer');
+    const l = await api(srv, 'GET', `/avatars/${av.json.id}/shares`, { token: inviter.token });
+    assert.ok(l.json.items.some((x) => x.user_id === u.id && x.role === 'viewer'), JSON.stringify(l.json));
+    assert.ok(!l.json.items.some((x) => x.status === 'invited'), 'the invitation is spent');
+    const stranger = await signup(srv, { display_name: 'Not Invited' });
+    assert.notEqual(stranger.user.org_id, 'default');
+  });
+
   test('a taken address (any case) → 202 pending, the same with any password; nothing changes', async () => {
     const email = uniqEmail('taken');
     const first = await api(srv, 'POST', '/auth/signup', { body: { email, password: PASSWORD, display_name: 'Owner Of It' } });
