@@ -374,13 +374,22 @@ static const char tokens_doc[] =
     "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
     "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
 
+/* Sign-up: 201 with a pair for a new account; a taken address gets 202 and nothing else, so the
+ * answer does not say which addresses have accounts beyond what creating one tells. */
+static const char signup_doc[] =
+    "{\"responses\":{\"201\":{\"description\":\"The new account and a token pair (?cookie=1: the refresh token "
+    "as the doppel_refresh cookie).\",\"content\":{\"application/json\":{}}},\"202\":{\"description\":"
+    "\"{status: pending, message}: the address has an account; nothing was created or changed.\",\"content\":{"
+    "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
+    "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
+
 #define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
 
 const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
      "Create an account {email,password,display_name?} → 201 {user,access_token,refresh_token,expires_in}; "
      "an address that has an account → 202 {status:pending} (nothing changes)",
-     tokens_doc, NULL, NULL},
+     signup_doc, NULL, NULL},
     {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/refresh", ROUTE_PUBLIC, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
