@@ -157,8 +157,8 @@ static int create_personal_org(struct auth_env *e, const char *display_name, con
 
 /* Inserts a user (input checked). org_id NULL: a self sign-up — the instance's first account
  * administers "default", later ones join org `signup_org` (an invitation's, or "default") or, when
- * that is NULL, an org of their
- * own. role < 0 with an org: admin when the instance is empty, else member. */
+ * that is NULL, an org of their own. role < 0 with an org: admin when the instance is empty, else
+ * member. */
 static int insert_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
                        const char *org_id, const char *signup_org, int role, json_t **user, char *msg, size_t msglen)
 {
