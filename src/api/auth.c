@@ -353,7 +353,9 @@ static int ws_ticket(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
-    if (err)
+    /* Tickets live in the security space: the per-user limit bounds how many one account can
+     * keep alive there (auth-rate a minute, 30 s each), so tickets cannot crowd out lock-outs. */
+    if (err || (err = limit_user(req, res, e.security, "ws_ticket")))
         return err;
     const struct caller *c = api_caller(req);
     uint8_t raw[24];

@@ -89,6 +89,21 @@ describe('security state vs. the response cache', () => {
   });
 });
 
+describe('--auth-rate 5: WebSocket tickets (security state) per user', () => {
+  let srv;
+  before(async () => {
+    srv = await startAccounts({ redisDb: REDIS_DB, authRate: 5 });
+  });
+  after(() => stopAll(srv));
+
+  test('one account cannot fill the security space with tickets: the 6th in a burst → 429', async () => {
+    const u = await signup(srv);
+    const codes = [];
+    for (let i = 0; i < 6; i++) codes.push((await api(srv, 'POST', '/auth/ws-ticket', { token: u.token })).status);
+    assert.deepEqual(codes, [201, 201, 201, 201, 201, 429]);
+  });
+});
+
 describe('login back-off: per (address, account), with a per-account ceiling', () => {
   let srv;
   before(async () => {
