@@ -20,11 +20,14 @@ int api_env(struct request *req, struct auth_env *e)
         /* On the loop (ROUTE_TRY_INLINE): only the in-process cache, never the database. */
         e->db = NULL;
         e->cache = app_get()->inline_cache;
-        return e->cache ? DP_OK : DP_ERR_WOULDBLOCK;
+        e->security = app_get()->inline_security;
+        return e->cache && e->security ? DP_OK : DP_ERR_WOULDBLOCK;
     }
     int err = worker_db(req->worker, &e->db);
     if (!err)
         err = worker_cache(req->worker, &e->cache);
+    if (!err)
+        err = worker_security(req->worker, &e->security);
     return err;
 }
 

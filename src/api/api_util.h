@@ -12,14 +12,16 @@ static inline const struct caller *api_caller(const struct request *req)
     return req->auth;
 }
 
-/* Fills e with the worker's database and cache and the client's address. DP_ERR_UNAVAILABLE. */
+/* Fills e with the worker's database, its handles of both cache spaces and the client's address.
+ * DP_ERR_UNAVAILABLE. */
 int api_env(struct request *req, struct auth_env *e);
 
 /* A string field of the JSON body: NULL when absent; DP_ERR_INVALID (response set) when of
  * another type or longer than max bytes. */
 int api_body_str(struct request *req, struct response *res, const char *key, size_t max, const char **out);
 
-/* Refuses with 429 + Retry-After when bucket key is empty. scope names the metric label. */
+/* Refuses with 429 + Retry-After when bucket key is empty. scope names the metric label. c is
+ * the security space (e.security): a bucket kept among cached copies could be flushed. */
 int api_rate_limit(struct request *req, struct response *res, struct cache *c, const char *scope, const char *key,
                    double per_second, double burst);
 

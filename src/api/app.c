@@ -28,17 +28,28 @@ int worker_db(struct worker *w, struct db **out)
     return DP_OK;
 }
 
-int worker_cache(struct worker *w, struct cache **out)
+/* The worker's handle of a cache space, opened on first use. */
+static int worker_space(struct worker *w, struct cache **slot, enum cache_space space, struct cache **out)
 {
     if (!w)
         return DP_ERR_INTERNAL;
-    if (!w->cache) {
-        int err = cache_open(&w->cache, w->app->cfg.redis_url);
+    if (!*slot) {
+        int err = cache_open_space(slot, w->app->cfg.redis_url, space);
         if (err) {
-            w->cache = NULL;
+            *slot = NULL;
             return DP_ERR_UNAVAILABLE;
         }
     }
-    *out = w->cache;
+    *out = *slot;
     return DP_OK;
+}
+
+int worker_cache(struct worker *w, struct cache **out)
+{
+    return worker_space(w, w ? &w->cache : NULL, CACHE_SPACE_CACHED, out);
+}
+
+int worker_security(struct worker *w, struct cache **out)
+{
+    return worker_space(w, w ? &w->security : NULL, CACHE_SPACE_SECURITY, out);
 }

@@ -24,6 +24,7 @@ struct app {
     size_t openapi_len;
     double started;            /* time_mono() at start */
     struct cache *inline_cache; /* the in-process cache for loop-thread fast paths; NULL with Redis */
+    struct cache *inline_security; /* its security space (session revocations), likewise */
     int abandoned;             /* shutdown gave up waiting for running handlers */
 };
 
@@ -32,7 +33,8 @@ struct worker {
     int idx;
     struct app *app;
     struct db *db;       /* this thread's connection; NULL while the database is unreachable */
-    struct cache *cache; /* this thread's cache handle */
+    struct cache *cache; /* this thread's cache handle: cached copies, evictable */
+    struct cache *security; /* this thread's handle of the security space (rate limits, back-off, revocations) */
 };
 
 /* The process's application (one per process). */
@@ -42,6 +44,7 @@ struct app *app_get(void);
  * the database cannot be reached. */
 int worker_db(struct worker *w, struct db **out);
 int worker_cache(struct worker *w, struct cache **out);
+int worker_security(struct worker *w, struct cache **out);
 
 /* The route tables of every resource (terminated by a row with method == NULL). */
 extern const struct route ops_routes[];

@@ -8,6 +8,8 @@
 #include "auth/audit.h"
 #include "auth/ratelimit.h"
 #include "auth/settings.h"
+#include "avatar/sharing.h"
+#include "core/log.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/metrics.h"
@@ -70,21 +72,39 @@ static int limit_ip(struct request *req, struct response *res, struct cache *c, 
     return api_rate_limit(req, res, c, scope, key, (double)auth_cfg.auth_rate / 60.0, (double)auth_cfg.auth_rate);
 }
 
+/* The refresh token from the body, or from the cookie for browser clients. */
+static const char *refresh_token_of(struct request *req, char *buf, size_t cap)
+{
+    const char *t = json_get_str(req->json, "refresh_token");
+    if (t)
+        return t;
+    const char *c = req->cookie ? strstr(req->cookie, REFRESH_COOKIE "=") : NULL;
+    if (!c)
+        return NULL;
+    c += strlen(REFRESH_COOKIE "=");
+    size_t n = strcspn(c, "; ");
+    if (n >= cap)
+        return NULL;
+    memcpy(buf, c, n);
+    buf[n] = 0;
+    return buf;
+}
+
 static int signup(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
     if (err)
         return err;
-    if ((err = limit_ip(req, res, e.cache, "signup")))
+    if ((err = limit_ip(req, res, e.security, "signup")))
         return err;
     const char *email, *password, *name;
     if ((err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
         (err = api_body_str(req, res, "password", 4096, &password)) ||
         (err = api_body_str(req, res, "display_name", 1024, &name)))
         return err;
-    if (!email || !password || !name) {
-        res_error(res, req, DP_ERR_INVALID, "email, password and display_name are required");
+    if (!email || !password) {
+        res_error(res, req, DP_ERR_INVALID, "email and password are required");
         return DP_ERR_INVALID;
     }
     if (!auth_cfg.signup_open) {
@@ -98,20 +118,44 @@ static int signup(struct request *req, struct response *res)
             return DP_ERR_FORBIDDEN;
         }
     }
+    /* An address someone shared an avatar with joins that organisation (the oldest invitation's),
+     * and its invitations there become shares; anyone else gets an organisation of their own. */
+    char norm[EMAIL_MAX + 1], invited[ID_LEN];
+    int has_invite = 0;
+    if (email_normalize(email, norm, sizeof norm) == DP_OK) {
+        err = sharing_invited_org(e.db, norm, invited);
+        if (err && err != DP_ERR_NOT_FOUND)
+            return err;
+        has_invite = !err;
+    }
     json_t *user = NULL;
     char msg[160] = "";
-    err = accounts_create_user(&e, email, password, name, "default", -1, &user, msg, sizeof msg);
+    err = accounts_signup(&e, email, password, name, has_invite ? invited : NULL, &user, msg, sizeof msg);
+    if (err == DP_ERR_CONFLICT) {
+        /* The address has an account. Saying so (409) would let anyone test addresses: answer
+         * what reveals nothing and changes nothing, after the same work as a new account. */
+        audit_write(e.db, "signup.existing", NULL, NULL, NULL, e.ip, NULL);
+        res_header(res, "Cache-Control", "no-store");
+        res_json(res, 202, json_pack("{s:s,s:s}", "status", "pending", "message",
+                                     "if this address can be registered, log in with it and your password"));
+        return DP_OK;
+    }
     if (err) {
         res_error(res, req, err, "%s", *msg ? msg : dp_strerror(err));
         return err;
     }
+    const char *uid = json_string_value(json_object_get(user, "id"));
+    if (has_invite && !strcmp(json_string_value(json_object_get(user, "org_id")), invited) &&
+        (err = sharing_accept_invitations(e.db, norm, uid, invited)))
+        DP_LOG(LOG_WARN, "[auth] sign-up: invitations not turned into shares (%s)", dp_strerror(err));
     struct token_pair tp = {0};
-    if ((err = accounts_start_session(&e, json_string_value(json_object_get(user, "id")), &tp))) {
+    if ((err = accounts_start_session(&e, uid, &tp))) {
         json_decref(user);
         return err;
     }
     audit_write(e.db, "signup", json_string_value(json_object_get(user, "id")),
-                json_string_value(json_object_get(user, "id")), "default", e.ip, NULL);
+                json_string_value(json_object_get(user, "id")), json_string_value(json_object_get(user, "org_id")),
+                e.ip, NULL);
     update_sessions_gauge(e.db);
     respond_tokens(req, res, 201, user, &tp);
     return DP_OK;
@@ -123,7 +167,7 @@ static int login(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    if ((err = limit_ip(req, res, e.cache, "login")))
+    if ((err = limit_ip(req, res, e.security, "login")))
         return err;
     const char *email, *password, *totp;
     if ((err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
@@ -134,23 +178,16 @@ static int login(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "email and password are required");
         return DP_ERR_INVALID;
     }
-    /* Per-account bucket too: spraying one account from many addresses is still limited. */
-    char key[128], h[65], norm[EMAIL_MAX + 1];
-    uint8_t d[crypto_hash_sha256_BYTES];
-    /* Keyed on the normalised address, so spellings of one account share the bucket. */
-    if (email_normalize(email, norm, sizeof norm))
-        snprintf(norm, sizeof norm, "%.254s", email);
-    crypto_hash_sha256(d, (const uint8_t *)norm, strlen(norm));
-    sodium_bin2hex(h, sizeof h, d, sizeof d);
-    snprintf(key, sizeof key, "rl:login:acct:%.32s", h);
-    if ((err = api_rate_limit(req, res, e.cache, "login", key, (double)auth_cfg.auth_rate / 60.0,
-                              (double)auth_cfg.auth_rate)))
-        return err;
+    /* No bucket per account: anyone could drain it and keep the owner out. Guessing one account
+     * from many addresses is bounded by the failure ceiling of accounts_login instead. The
+     * refresh token the client holds (cookie or body) marks a device that logged in before. */
+    char buf[REFRESH_TOKEN_LEN + 8];
+    const char *device = refresh_token_of(req, buf, sizeof buf);
     json_t *user = NULL;
     struct token_pair tp = {0};
     int64_t retry_ms = 0;
     const char *code = "invalid_credentials";
-    err = accounts_login(&e, email, password, totp, &user, &tp, &retry_ms, &code);
+    err = accounts_login(&e, email, password, totp, device, &user, &tp, &retry_ms, &code);
     metric_add(m_logins, (const char *[]){err ? code : "success"}, 1);
     if (err == DP_ERR_RATE_LIMITED) {
         char secs[24];
@@ -174,31 +211,13 @@ static int login(struct request *req, struct response *res)
     return DP_OK;
 }
 
-/* The refresh token from the body, or from the cookie for browser clients. */
-static const char *refresh_token_of(struct request *req, char *buf, size_t cap)
-{
-    const char *t = json_get_str(req->json, "refresh_token");
-    if (t)
-        return t;
-    const char *c = req->cookie ? strstr(req->cookie, REFRESH_COOKIE "=") : NULL;
-    if (!c)
-        return NULL;
-    c += strlen(REFRESH_COOKIE "=");
-    size_t n = strcspn(c, "; ");
-    if (n >= cap)
-        return NULL;
-    memcpy(buf, c, n);
-    buf[n] = 0;
-    return buf;
-}
-
 static int refresh(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
     if (err)
         return err;
-    if ((err = limit_ip(req, res, e.cache, "refresh")))
+    if ((err = limit_ip(req, res, e.security, "refresh")))
         return err;
     /* Browsers refreshing with the cookie send no body; others send {refresh_token}. */
     if (req->body.len) {
@@ -285,7 +304,7 @@ static int totp_setup(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
-    if (err || (err = limit_user(req, res, e.cache, "totp")))
+    if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
     json_t *out = NULL;
     err = accounts_totp_setup(&e, api_caller(req), &out);
@@ -296,7 +315,7 @@ static int totp_enable(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
-    if (err || (err = limit_user(req, res, e.cache, "totp")))
+    if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
     const char *code;
     if ((err = api_body_str(req, res, "code", 64, &code)))
@@ -315,7 +334,7 @@ static int totp_disable(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
-    if (err || (err = limit_user(req, res, e.cache, "totp")))
+    if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
     const char *password, *code;
     if ((err = api_body_str(req, res, "password", 4096, &password)) || (err = api_body_str(req, res, "code", 64, &code)))
@@ -334,7 +353,9 @@ static int ws_ticket(struct request *req, struct response *res)
 {
     struct auth_env e;
     int err = api_env(req, &e);
-    if (err)
+    /* Tickets live in the security space: the per-user limit bounds how many one account can
+     * keep alive there (auth-rate a minute, 30 s each), so tickets cannot crowd out lock-outs. */
+    if (err || (err = limit_user(req, res, e.security, "ws_ticket")))
         return err;
     const struct caller *c = api_caller(req);
     uint8_t raw[24];
@@ -343,7 +364,7 @@ static int ws_ticket(struct request *req, struct response *res)
     sodium_bin2base64(ticket, sizeof ticket, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     snprintf(key, sizeof key, "wsticket:%s", ticket);
     snprintf(val, sizeof val, "%s %s %s %s", c->user_id, c->org_id, role_name(c->role), c->session_id);
-    if ((err = cache_set(e.cache, key, val, strlen(val), 30000)))
+    if ((err = cache_set(e.security, key, val, strlen(val), 30000)))
         return err;
     res_json(res, 201, json_pack("{s:s,s:i}", "ticket", ticket, "expires_in", 30));
     return DP_OK;
@@ -355,13 +376,23 @@ static const char tokens_doc[] =
     "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
     "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
 
+/* Sign-up: 201 with a pair for a new account; a taken address gets 202 and nothing else, so the
+ * answer does not say which addresses have accounts beyond what creating one tells. */
+static const char signup_doc[] =
+    "{\"responses\":{\"201\":{\"description\":\"The new account and a token pair (?cookie=1: the refresh token "
+    "as the doppel_refresh cookie).\",\"content\":{\"application/json\":{}}},\"202\":{\"description\":"
+    "\"{status: pending, message}: the address has an account; nothing was created or changed.\",\"content\":{"
+    "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
+    "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
+
 #define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
 
 const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
-     "Create an account {email,password,display_name} → 201 {user,access_token,refresh_token,expires_in}",
-     tokens_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?}", tokens_doc, NULL, NULL},
+     "Create an account {email,password,display_name?} → 201 {user,access_token,refresh_token,expires_in}; "
+     "an address that has an account → 202 {status:pending} (nothing changes)",
+     signup_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/refresh", ROUTE_PUBLIC, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", NULL, NULL, NULL},

@@ -105,7 +105,7 @@ int authn_hook(struct request *req, struct response *res)
     else if (req->route->flags & ROUTE_WEBSOCKET) {
         const char *ticket = req_query(req, "ticket");
         if (ticket) {
-            if (redeem_ticket(e.cache, ticket, c)) {
+            if (redeem_ticket(e.security, ticket, c)) {
                 free(c);
                 return unauthorized(req, res, "the WebSocket ticket is not valid (tickets are single-use, 30 s)");
             }
@@ -138,5 +138,5 @@ session:
     req->auth = c;
     char key[96];
     snprintf(key, sizeof key, "rl:api:user:%s", c->user_id);
-    return api_rate_limit(req, res, e.cache, "api", key, (double)auth_cfg.api_rate, (double)auth_cfg.api_rate * 5);
+    return api_rate_limit(req, res, e.security, "api", key, (double)auth_cfg.api_rate, (double)auth_cfg.api_rate * 5);
 }

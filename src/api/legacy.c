@@ -41,7 +41,7 @@ static int visitor_limit(struct request *req, struct response *res, struct auth_
 {
     char key[112];
     snprintf(key, sizeof key, "rl:legacy-%s:ip:%s", what, req->client_ip);
-    return api_rate_limit(req, res, e->cache, "legacy", key, per_second, burst);
+    return api_rate_limit(req, res, e->security, "legacy", key, per_second, burst);
 }
 
 static int legacy_page(struct request *req, struct response *res)

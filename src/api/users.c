@@ -7,6 +7,7 @@
 #include "api/api_util.h"
 #include "auth/audit.h"
 #include "auth/password.h"
+#include "auth/settings.h"
 #include "avatar/media.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -69,8 +70,8 @@ static int create_user(struct request *req, struct response *res)
         (err = api_body_str(req, res, "display_name", 1024, &name)) ||
         (err = api_body_str(req, res, "role", 16, &role_s)) || (err = api_body_str(req, res, "org_id", 64, &org)))
         return err;
-    if (!email || !password || !name) {
-        res_error(res, req, DP_ERR_INVALID, "email, password and display_name are required");
+    if (!email || !password) {
+        res_error(res, req, DP_ERR_INVALID, "email and password are required");
         return DP_ERR_INVALID;
     }
     int role = role_s ? role_parse(role_s) : ROLE_MEMBER;
@@ -320,13 +321,28 @@ static int search_users(struct request *req, struct response *res)
     }
     pattern[at++] = '%';
     pattern[at] = 0;
+    /* Who the caller may find: people of their org — by name only when it is not the open
+     * default org every stranger signs up into — and people an avatar is shared between (either
+     * way); by an exact address (any case), never a part of one, so that no one can list
+     * addresses letter by letter. */
+    char email[EMAIL_MAX + 1];
+    int by_email = email_normalize(q, email, sizeof email) == DP_OK;
+    int org_by_name = !(auth_cfg.signup_org_default && auth_cfg.signup_open && !strcmp(c->org_id, "default"));
+#define SHARED_WITH_CALLER                                                                                            \
+    "EXISTS (SELECT 1 FROM avatar_shares s JOIN avatars a ON a.id = s.avatar_id WHERE a.deleted_at IS NULL AND "     \
+    "((a.owner_id = ? AND s.user_id = u.id) OR (a.owner_id = u.id AND s.user_id = ?)))"
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(c->org_id), DB_TEXT(c->user_id), DB_TEXT(pattern), DB_TEXT(pattern)};
+    struct db_val p[] = {DB_TEXT(c->user_id),
+                         DB_TEXT(by_email ? email : NULL), DB_TEXT(c->org_id), DB_TEXT(c->user_id), DB_TEXT(c->user_id),
+                         DB_TEXT(pattern), DB_INT(org_by_name), DB_TEXT(c->org_id), DB_TEXT(c->user_id),
+                         DB_TEXT(c->user_id)};
     err = db_query(e.db,
-                   "SELECT id, display_name FROM users WHERE org_id = ? AND id <> ? AND "
-                   "(lower(display_name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\') "
-                   "ORDER BY display_name LIMIT 20",
-                   p, 4, &r);
+                   "SELECT u.id, u.display_name FROM users u WHERE u.id <> ? AND ("
+                   "(u.email = ? AND (u.org_id = ? OR " SHARED_WITH_CALLER ")) OR "
+                   "(lower(u.display_name) LIKE lower(?) ESCAPE '\\' AND ((? = 1 AND u.org_id = ?) OR " SHARED_WITH_CALLER
+                   "))) ORDER BY u.display_name LIMIT 20",
+                   p, 10, &r);
+#undef SHARED_WITH_CALLER
     if (err)
         return err;
     json_t *items = json_array();
@@ -339,12 +355,12 @@ static int search_users(struct request *req, struct response *res)
 }
 
 const struct route users_routes[] = {
-    {"GET", "/api/v1/users/search", 0, 0, search_users, "users", "Find people to message (same organisation)", NULL,
+    {"GET", "/api/v1/users/search", 0, 0, search_users, "users", "Find people to message: by name (same organisation, or an avatar shared between you) or exact e-mail", NULL,
      NULL, NULL},
     {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)", NULL,
      NULL, NULL},
     {"POST", "/api/v1/users", ROUTE_JSON, 0, create_user, "users",
-     "Create a user {email,password,display_name,role?,org_id?}", NULL, NULL, NULL},
+     "Create a user {email,password,display_name?,role?,org_id?}", NULL, NULL, NULL},
     {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", NULL, NULL, NULL},
     {"PATCH", "/api/v1/users/{id}", ROUTE_JSON, 0, patch_user, "users",
      "Update {display_name?, password?, current_password?, role?, org_id?}", NULL, NULL, NULL},

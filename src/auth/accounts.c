@@ -46,8 +46,10 @@ int email_normalize(const char *in, char *out, size_t cap)
         unsigned char c = (unsigned char)in[i];
         if (c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == ',')
             return DP_ERR_INVALID;
-        /* The local part keeps its case (RFC 5321); the domain does not have one. */
-        out[i] = &in[i] > at ? (char)tolower(c) : (char)c;
+        /* RFC 5321 lets a local part have case, but no mail system in use gives Bob@ and bob@
+         * to two people: one account per address whatever its spelling (ASCII folded only, as
+         * SQLite's lower() and the 0011 migration do). */
+        out[i] = (char)tolower(c);
     }
     out[n] = 0;
     if (!utf8_valid(out, n) || strstr(at, ".."))
@@ -90,11 +92,35 @@ int accounts_user_json(struct db *db, const char *user_id, json_t **out)
     return err;
 }
 
-int accounts_create_user(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
-                         const char *org_id, int role, json_t **user, char *msg, size_t msglen)
+void accounts_default_display_name(const char *email, char out[DISPLAY_NAME_MAX + 1])
 {
-    char email[EMAIL_MAX + 1], hash[PASSWORD_HASH_LEN];
-    if (email_normalize(email_in ? email_in : "", email, sizeof email)) {
+    /* The local part, whole UTF-8 characters that fit, control bytes dropped (email_normalize
+     * refuses them anyway); "user" when nothing is left. */
+    size_t n = 0;
+    const char *at = email ? strchr(email, '@') : NULL;
+    size_t len = at ? (size_t)(at - email) : 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)email[i];
+        size_t cl = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (i + cl > len || n + cl > DISPLAY_NAME_MAX)
+            break;
+        if (cl > 1 || (c >= 0x20 && c != 0x7f)) {
+            memcpy(out + n, email + i, cl);
+            n += cl;
+        }
+        i += cl;
+    }
+    out[n] = 0;
+    if (!utf8_valid(out, n) || n == 0)
+        snprintf(out, DISPLAY_NAME_MAX + 1, "user");
+}
+
+/* Checks and normalises what every new account needs; *display_name may be replaced by
+ * name_buf (the e-mail's local part) when absent. */
+static int new_user_input(const char *email_in, const char *password, const char **display_name,
+                          char email[EMAIL_MAX + 1], char name_buf[DISPLAY_NAME_MAX + 1], char *msg, size_t msglen)
+{
+    if (email_normalize(email_in ? email_in : "", email, EMAIL_MAX + 1)) {
         snprintf(msg, msglen, "email is not a valid address");
         return DP_ERR_INVALID;
     }
@@ -102,15 +128,45 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
         snprintf(msg, msglen, "password must be %d to %d bytes", PASSWORD_MIN, PASSWORD_MAX);
         return DP_ERR_INVALID;
     }
-    if (!display_name_valid(display_name)) {
+    if (!*display_name) {
+        accounts_default_display_name(email, name_buf);
+        *display_name = name_buf;
+    }
+    if (!display_name_valid(*display_name)) {
         snprintf(msg, msglen, "display_name must be 1 to %d characters without control characters",
                  DISPLAY_NAME_MAX);
         return DP_ERR_INVALID;
     }
-    int err = password_hash(password, hash);
+    return DP_OK;
+}
+
+/* A personal organisation for a self sign-up, named after its person (in the open transaction). */
+static int create_personal_org(struct auth_env *e, const char *display_name, const char *now, char org_id[ID_LEN])
+{
+    char name[DISPLAY_NAME_MAX + 16];
+    /* display_name is at most 100 bytes, the limit of an org name: keep it whole when the
+     * suffix does not fit. */
+    if (strlen(display_name) + strlen(" (personal)") <= DISPLAY_NAME_MAX)
+        snprintf(name, sizeof name, "%s (personal)", display_name);
+    else
+        snprintf(name, sizeof name, "%s", display_name);
+    id_new(org_id);
+    struct db_val p[] = {DB_TEXT(org_id), DB_TEXT(name), DB_TEXT(now)};
+    return db_query(e->db, "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)", p, 3, NULL);
+}
+
+/* Inserts a user (input checked). org_id NULL: a self sign-up — the instance's first account
+ * administers "default", later ones join org `signup_org` (an invitation's, or "default") or, when
+ * that is NULL, an org of their own. role < 0 with an org: admin when the instance is empty, else
+ * member. */
+static int insert_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
+                       const char *org_id, const char *signup_org, int role, json_t **user, char *msg, size_t msglen)
+{
+    char hash[PASSWORD_HASH_LEN];
+    int err = password_hash(password, hash); /* before the lock: the costly part, and the same for a taken address */
     if (err)
         return err;
-    char id[ID_LEN], now[RFC3339_LEN];
+    char id[ID_LEN], now[RFC3339_LEN], personal[ID_LEN];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
     if ((err = db_begin(e->db)) || (err = db_xact_lock(e->db, ACCOUNTS_LOCK_USERS)))
@@ -120,8 +176,20 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
         struct db_rows *r;
         if ((err = db_query(e->db, "SELECT COUNT(*) FROM users", NULL, 0, &r)))
             goto out_rollback;
-        role = db_rows_int(r, 0, 0) == 0 ? ROLE_ADMIN : ROLE_MEMBER;
+        int first = db_rows_int(r, 0, 0) == 0;
         db_rows_free(r);
+        role = first ? ROLE_ADMIN : ROLE_MEMBER;
+        if (!org_id && first) {
+            org_id = "default";
+        } else if (!org_id && signup_org) {
+            org_id = signup_org;
+        } else if (!org_id) {
+            /* A stranger signing up must not land among an organisation's people and avatars.
+             * (A taken address fails the insert below and the rollback takes the org back.) */
+            if ((err = create_personal_org(e, display_name, now, personal)))
+                goto out_rollback;
+            org_id = personal;
+        }
     }
     struct db_val p[] = {DB_TEXT(id), DB_TEXT(org_id), DB_TEXT(email), DB_TEXT(display_name), DB_TEXT(hash),
                          DB_TEXT(role_name((enum role)role)), DB_TEXT(now), DB_TEXT(now)};
@@ -149,6 +217,28 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
 out_rollback:
     db_rollback(e->db);
     return err;
+}
+
+int accounts_create_user(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
+                         const char *org_id, int role, json_t **user, char *msg, size_t msglen)
+{
+    char email[EMAIL_MAX + 1], name[DISPLAY_NAME_MAX + 1];
+    int err = new_user_input(email_in, password, &display_name, email, name, msg, msglen);
+    if (err)
+        return err;
+    return insert_user(e, email, password, display_name, org_id ? org_id : "default", NULL, role, user, msg, msglen);
+}
+
+int accounts_signup(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
+                    const char *invited_org, json_t **user, char *msg, size_t msglen)
+{
+    char email[EMAIL_MAX + 1], name[DISPLAY_NAME_MAX + 1];
+    int err = new_user_input(email_in, password, &display_name, email, name, msg, msglen);
+    if (err)
+        return err;
+    const char *join = invited_org ? invited_org : auth_cfg.signup_org_default ? "default" : NULL;
+    return insert_user(e, email, password, display_name, NULL, join, -1,
+                       user, msg, msglen);
 }
 
 /* SHA-256 of a secret as hex (what is stored for refresh tokens and recovery codes). */
@@ -229,21 +319,39 @@ int accounts_start_session(struct auth_env *e, const char *user_id, struct token
     return issue_access(e, user_id, sid, tp);
 }
 
-/* Failure back-off, kept in the cache per e-mail (known or not, so it reveals nothing). */
-static void fail_keys(const char *email, char count_key[96], char lock_key[96])
+/* Failure back-off, kept in the security space of the cache (known e-mails or not, so it
+ * reveals nothing), at two levels:
+ *  - per (client address, account) pair: after FAIL_FREE_TRIES failures, 1 s, 2 s, 4 s … up to
+ *    15 minutes for that pair only, so that a stranger guessing from one address does not lock
+ *    the owner out from another;
+ *  - per account, from every address: ACCOUNT_FAIL_CEILING failures in FAIL_WINDOW_MS lock the
+ *    account for ACCOUNT_LOCK_MS against distributed guessing — except for the right password
+ *    from a known device (one holding a refresh token of the account). */
+#define ACCOUNT_FAIL_CEILING 100
+#define ACCOUNT_LOCK_MS (15 * 60 * 1000)
+
+struct fail_keys {
+    char pair_count[96], pair_lock[96], acct_count[96], acct_lock[96];
+};
+
+static void fail_keys(const char *ip, const char *email, struct fail_keys *k)
 {
-    char h[65];
+    char h[65], pair[EMAIL_MAX + 80];
     secret_hash(email, h);
-    snprintf(count_key, 96, "loginfail:%.32s", h);
-    snprintf(lock_key, 96, "loginlock:%.32s", h);
+    snprintf(k->acct_count, sizeof k->acct_count, "loginfail:a:%.32s", h);
+    snprintf(k->acct_lock, sizeof k->acct_lock, "loginlock:a:%.32s", h);
+    snprintf(pair, sizeof pair, "%s|%s", ip ? ip : "", email);
+    secret_hash(pair, h);
+    snprintf(k->pair_count, sizeof k->pair_count, "loginfail:p:%.32s", h);
+    snprintf(k->pair_lock, sizeof k->pair_lock, "loginlock:p:%.32s", h);
 }
 
-static int backoff_remaining(struct auth_env *e, const char *email, int64_t *retry_ms)
+/* 1 with *retry_ms when the lock key holds a time still ahead. */
+static int locked(struct auth_env *e, const char *lock_key, int64_t *retry_ms)
 {
-    char ck[96], lk[96], *v = NULL;
+    char *v = NULL;
     size_t len;
-    fail_keys(email, ck, lk);
-    if (cache_get(e->cache, lk, &v, &len))
+    if (cache_get(e->security, lock_key, &v, &len))
         return 0;
     int64_t until = strtoll(v, NULL, 10) - time_now_ms();
     free(v);
@@ -253,29 +361,62 @@ static int backoff_remaining(struct auth_env *e, const char *email, int64_t *ret
     return 1;
 }
 
+static void lock_for(struct auth_env *e, const char *lock_key, int64_t ms)
+{
+    char until[32];
+    snprintf(until, sizeof until, "%lld", (long long)(time_now_ms() + ms));
+    cache_set(e->security, lock_key, until, strlen(until), (int)ms);
+}
+
 static void record_failure(struct auth_env *e, const char *email)
 {
-    char ck[96], lk[96];
-    fail_keys(email, ck, lk);
+    struct fail_keys k;
+    fail_keys(e->ip, email, &k);
     int64_t n = 0;
-    if (cache_incr(e->cache, ck, 1, FAIL_WINDOW_MS, &n) || n < FAIL_FREE_TRIES)
+    if (!cache_incr(e->security, k.acct_count, 1, FAIL_WINDOW_MS, &n) && n == ACCOUNT_FAIL_CEILING) {
+        lock_for(e, k.acct_lock, ACCOUNT_LOCK_MS);
+        DP_LOG(LOG_WARN, "[auth] %d failed logins of one account in 15 minutes: locked for unknown devices",
+               ACCOUNT_FAIL_CEILING);
+    }
+    if (cache_incr(e->security, k.pair_count, 1, FAIL_WINDOW_MS, &n) || n < FAIL_FREE_TRIES)
         return;
     /* 1 s, 2 s, 4 s … after the free tries, capped at 15 minutes. */
     int64_t shift = n - FAIL_FREE_TRIES;
     int64_t delay_s = shift >= 10 ? FAIL_MAX_DELAY_S : (int64_t)1 << shift;
     if (delay_s > FAIL_MAX_DELAY_S)
         delay_s = FAIL_MAX_DELAY_S;
-    char until[32];
-    snprintf(until, sizeof until, "%lld", (long long)(time_now_ms() + delay_s * 1000));
-    cache_set(e->cache, lk, until, strlen(until), (int)(delay_s * 1000));
+    lock_for(e, k.pair_lock, delay_s * 1000);
 }
 
+/* A success clears its pair only: the account's count runs out with its window, or a guesser
+ * would get a fresh ceiling each time the owner logs in. */
 static void clear_failures(struct auth_env *e, const char *email)
 {
-    char ck[96], lk[96];
-    fail_keys(email, ck, lk);
-    cache_del(e->cache, ck);
-    cache_del(e->cache, lk);
+    struct fail_keys k;
+    fail_keys(e->ip, email, &k);
+    cache_del(e->security, k.pair_count);
+    cache_del(e->security, k.pair_lock);
+}
+
+/* 1 when device_token is a refresh token, not expired, of a session of the account email that
+ * was not ended for token theft: the request comes from a device that has logged in before. */
+static int known_device(struct auth_env *e, const char *email, const char *device_token)
+{
+    if (!device_token || strlen(device_token) != REFRESH_TOKEN_LEN - 1)
+        return 0;
+    char hash[65];
+    secret_hash(device_token, hash);
+    struct db_rows *r = NULL;
+    struct db_val p[] = {DB_TEXT(hash), DB_TEXT(email), DB_INT(time_now_ms())};
+    if (db_query(e->db,
+                 "SELECT 1 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id "
+                 "WHERE t.hash = ? AND u.email = ? AND t.expires_at > ? "
+                 "AND (s.revoke_reason IS NULL OR s.revoke_reason <> 'refresh_reuse')",
+                 p, 3, &r))
+        return 0;
+    int known = r->nrows > 0;
+    db_rows_free(r);
+    return known;
 }
 
 /* Consumes a recovery code of user; 1 when it was valid and unused. */
@@ -312,15 +453,19 @@ static int check_second_factor(struct auth_env *e, const char *user_id, const ch
     return code && strlen(code) > 6 && use_recovery_code(e, user_id, code);
 }
 
-int accounts_login(struct auth_env *e, const char *email_in, const char *password, const char *totp, json_t **user,
-                   struct token_pair *tp, int64_t *retry_ms, const char **code)
+int accounts_login(struct auth_env *e, const char *email_in, const char *password, const char *totp,
+                   const char *device_token, json_t **user, struct token_pair *tp, int64_t *retry_ms, const char **code)
 {
     char email[EMAIL_MAX + 1];
     *code = "invalid_credentials";
     int valid_email = email_normalize(email_in ? email_in : "", email, sizeof email) == DP_OK;
     if (!valid_email)
         snprintf(email, sizeof email, "%.200s", email_in ? email_in : "");
-    if (backoff_remaining(e, email, retry_ms)) {
+    struct fail_keys k;
+    fail_keys(e->ip, email, &k);
+    /* Refused before the password is looked at: a guesser in back-off learns nothing. */
+    if (locked(e, k.pair_lock, retry_ms) ||
+        (locked(e, k.acct_lock, retry_ms) && !known_device(e, email, device_token))) {
         *code = "rate_limited";
         return DP_ERR_RATE_LIMITED;
     }
@@ -388,7 +533,7 @@ void accounts_mark_session_revoked(struct auth_env *e, const char *sid)
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
-    cache_set(e->cache, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
+    cache_set(e->security, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
 }
 
 int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason)
@@ -409,7 +554,7 @@ int accounts_check_session(struct auth_env *e, const char *sid)
     char key[64], *v = NULL;
     size_t len;
     session_cache_key(sid, key);
-    if (!cache_get(e->cache, key, &v, &len)) {
+    if (!cache_get(e->security, key, &v, &len)) {
         int live = !strcmp(v, "ok");
         free(v);
         return live ? DP_OK : DP_ERR_UNAUTHORIZED;
@@ -424,17 +569,65 @@ int accounts_check_session(struct auth_env *e, const char *sid)
     int live = r->nrows == 1 && db_rows_is_null(r, 0, 0);
     db_rows_free(r);
     /* "ok" is cached briefly; a revocation overwrites it at once (see accounts_revoke_session). */
-    cache_set(e->cache, key, live ? "ok" : "revoked", live ? 2 : 7, live ? 60000 : (int)(auth_cfg.access_ttl * 1000));
+    cache_set(e->security, key, live ? "ok" : "revoked", live ? 2 : 7, live ? 60000 : (int)(auth_cfg.access_ttl * 1000));
     return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+}
+
+/* Spends token (hash) of session sid for this client; *won 0 when another request spent it
+ * first. On a win, the session gets a new refresh token in tp. */
+static int spend_refresh(struct auth_env *e, const char *hash, const char *sid, struct token_pair *tp, int *won)
+{
+    char now[RFC3339_LEN];
+    int64_t now_ms = time_now_ms();
+    time_rfc3339(now_ms, now);
+    struct db_rows *r;
+    int err = db_begin(e->db);
+    if (err)
+        return err;
+    struct db_val q[] = {DB_TEXT(now), DB_INT(now_ms), DB_TEXT(e->ip), DB_TEXT(hash)};
+    err = db_query(e->db,
+                   "UPDATE refresh_tokens SET spent_at = ?, spent_at_ms = ?, spent_ip = ? WHERE hash = ? AND spent_at IS NULL",
+                   q, 4, &r);
+    if (!err) {
+        *won = r->changes == 1;
+        db_rows_free(r);
+    }
+    if (!err && *won) {
+        struct db_val u[] = {DB_TEXT(now), DB_TEXT(sid)};
+        err = db_query(e->db, "UPDATE sessions SET last_used_at = ? WHERE id = ?", u, 2, NULL);
+    }
+    if (!err && *won)
+        err = new_refresh_token(e, sid, tp);
+    if (!err)
+        err = db_commit(e->db);
+    if (err)
+        db_rollback(e->db);
+    return err;
+}
+
+/* 1 when a spent token came back from the client that spent it, within the grace: the same
+ * client refreshing twice at once (two tabs, a retried request), not a copy elsewhere. */
+static int within_grace(struct auth_env *e, const char *hash)
+{
+    if (auth_cfg.refresh_grace <= 0)
+        return 0;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(hash)};
+    if (db_query(e->db, "SELECT spent_at_ms, spent_ip FROM refresh_tokens WHERE hash = ?", p, 1, &r))
+        return 0;
+    int ok = r->nrows == 1 && !db_rows_is_null(r, 0, 0) && !db_rows_is_null(r, 0, 1) &&
+             time_now_ms() - db_rows_int(r, 0, 0) <= auth_cfg.refresh_grace * 1000 &&
+             !strcmp(db_rows_text(r, 0, 1), e->ip ? e->ip : "");
+    db_rows_free(r);
+    return ok;
 }
 
 int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struct token_pair *tp)
 {
     if (!token || strlen(token) != REFRESH_TOKEN_LEN - 1)
         return DP_ERR_UNAUTHORIZED;
-    char hash[65], now[RFC3339_LEN];
+    char hash[65];
     secret_hash(token, hash);
-    time_rfc3339(time_now_ms(), now);
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(hash)};
     int err = db_query(e->db,
@@ -457,29 +650,17 @@ int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struc
     db_rows_free(r);
     if (revoked || expired)
         return DP_ERR_UNAUTHORIZED;
-    if (!spent) {
-        if ((err = db_begin(e->db)))
+    int won = 0;
+    if (!spent && (err = spend_refresh(e, hash, sid, tp, &won)))
+        return err;
+    if (!won && within_grace(e, hash)) {
+        /* A fresh pair of the same session: whichever answer the client keeps, it holds a live
+         * token. The spent one stays spent; presented after the grace, it revokes as below. */
+        if ((err = new_refresh_token(e, sid, tp)))
             return err;
-        struct db_val q[] = {DB_TEXT(now), DB_TEXT(hash)};
-        err = db_query(e->db, "UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL", q, 2, &r);
-        if (!err) {
-            spent = r->changes != 1; /* lost a race with another refresh of the same token */
-            db_rows_free(r);
-        }
-        if (!err && !spent) {
-            struct db_val u[] = {DB_TEXT(now), DB_TEXT(sid)};
-            err = db_query(e->db, "UPDATE sessions SET last_used_at = ? WHERE id = ?", u, 2, NULL);
-        }
-        if (!err && !spent)
-            err = new_refresh_token(e, sid, tp);
-        if (!err)
-            err = db_commit(e->db);
-        if (err) {
-            db_rollback(e->db);
-            return err;
-        }
+        won = 1;
     }
-    if (spent) {
+    if (!won) {
         /* A spent token came back: someone holds a copy. End the whole family. */
         accounts_revoke_session(e, sid, "refresh_reuse");
         audit_write(e->db, "session.refresh_reuse", NULL, uid, org, e->ip, json_pack("{s:s}", "session_id", sid));

@@ -20,7 +20,8 @@ struct cache;
 /* What every account operation works with. */
 struct auth_env {
     struct db *db;
-    struct cache *cache;
+    struct cache *cache;    /* cached copies (evictable) */
+    struct cache *security; /* back-off, session revocations, tickets: never evicted by cached copies */
     const char *ip;         /* client address, for sessions and the audit log */
     const char *user_agent;
 };
@@ -33,7 +34,8 @@ struct token_pair {
 
 void token_pair_cleanup(struct token_pair *tp);
 
-/* Trims, checks shape (one @, no spaces or controls, ≤ EMAIL_MAX) and lower-cases the domain. */
+/* Trims, checks shape (one @, no spaces or controls, ≤ EMAIL_MAX) and lower-cases ASCII letters:
+ * addresses compare case-insensitively. */
 int email_normalize(const char *in, char *out, size_t cap);
 /* 1–DISPLAY_NAME_MAX bytes of UTF-8 without control characters. */
 int display_name_valid(const char *s);
@@ -47,19 +49,35 @@ json_t *accounts_user_from_row(const struct db_rows *r, int row);
 /* The public JSON of a user (no hash, no secret); DP_ERR_NOT_FOUND when absent. */
 int accounts_user_json(struct db *db, const char *user_id, json_t **out);
 
-/* Creates a user (hashing the password). role < 0: admin when the instance has no user yet,
- * else member. DP_ERR_CONFLICT when the e-mail is taken; DP_ERR_INVALID (msg says what). */
+/* The display name an account gets when none is given: the e-mail's local part (whole UTF-8
+ * characters, at most DISPLAY_NAME_MAX bytes), or "user". */
+void accounts_default_display_name(const char *email, char out[DISPLAY_NAME_MAX + 1]);
+
+/* Creates a user in org_id (NULL: "default") (hashing the password); display_name NULL: the
+ * e-mail's local part. role < 0: admin when the instance has no user yet, else member.
+ * DP_ERR_CONFLICT when the e-mail is taken; DP_ERR_UNPROCESSABLE when the org does not exist;
+ * DP_ERR_INVALID (msg says what). */
 int accounts_create_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
                          const char *org_id, int role, json_t **user, char *msg, size_t msglen);
+
+/* A self sign-up: the instance's first account becomes admin of "default"; later ones are
+ * members of invited_org (the org that invited the address; may be NULL), else of an organisation
+ * of their own, created here ("default" with --signup-org default). Same errors as
+ * accounts_create_user; a taken address costs the same work as a new one. */
+int accounts_signup(struct auth_env *e, const char *email, const char *password, const char *display_name,
+                    const char *invited_org, json_t **user, char *msg, size_t msglen);
 
 /* Starts a session for user and fills tp. */
 int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp);
 
 /* Login. On success *user and tp are set. DP_ERR_UNAUTHORIZED with *code "invalid_credentials"
  * (unknown e-mail and wrong password alike, same cost) or "totp_required"/"invalid_totp";
- * DP_ERR_RATE_LIMITED with *retry_ms when this account is in its failure back-off. */
-int accounts_login(struct auth_env *e, const char *email, const char *password, const char *totp, json_t **user,
-                   struct token_pair *tp, int64_t *retry_ms, const char **code);
+ * DP_ERR_RATE_LIMITED with *retry_ms when this address is in its failure back-off for this
+ * account, or the account is locked against distributed guessing and device_token (a refresh
+ * token the client holds, e.g. its cookie; may be NULL) is not one of this account's. */
+int accounts_login(struct auth_env *e, const char *email, const char *password, const char *totp,
+                   const char *device_token, json_t **user, struct token_pair *tp, int64_t *retry_ms,
+                   const char **code);
 
 /* Spends refresh token and issues a new pair. A spent token presented again revokes the whole
  * session (stolen-token detection) and fails with DP_ERR_UNAUTHORIZED. */

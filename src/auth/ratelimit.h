@@ -7,7 +7,8 @@
 
 struct cache;
 
-/* Takes one token from the bucket named key, refilled at rate tokens per second up to burst.
+/* Takes one token from the bucket named key (c: a handle of the security space, where cached
+ * copies cannot evict it), refilled at rate tokens per second up to burst.
  * DP_OK, or DP_ERR_RATE_LIMITED with *retry_ms until a token is available. A cache failure
  * lets the request through (logged): an outage of Redis must not lock everyone out. */
 int ratelimit_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);

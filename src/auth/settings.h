@@ -11,7 +11,9 @@ struct auth_settings {
     long access_ttl;      /* seconds */
     long refresh_ttl;     /* seconds */
     int signup_open;      /* anyone may sign up (the first user always may) */
-    long auth_rate;       /* per minute, per client IP and per account, on auth routes */
+    int signup_org_default; /* self sign-ups join "default" (else each gets an org of its own) */
+    long auth_rate;       /* per minute, per client IP, on auth routes */
+    long refresh_grace;   /* seconds a spent refresh token still rotates for the client that spent it */
     long api_rate;        /* per second, per user, on the whole API (burst = 5 s worth) */
 };
 

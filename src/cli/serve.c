@@ -70,6 +70,8 @@ static void *worker_init(int idx, void *arg)
         w->db = NULL;
     if (cache_open(&w->cache, w->app->cfg.redis_url))
         w->cache = NULL;
+    if (cache_open_space(&w->security, w->app->cfg.redis_url, CACHE_SPACE_SECURITY))
+        w->security = NULL;
     return w;
 }
 
@@ -81,6 +83,8 @@ static void worker_cleanup(void *state)
         db_close(w->db);
     if (w->cache)
         cache_close(w->cache);
+    if (w->security)
+        cache_close(w->security);
     free(w);
 }
 
@@ -123,6 +127,12 @@ static int auth_setup(struct app *app)
     auth_cfg.refresh_ttl = app->cfg.refresh_ttl;
     auth_cfg.signup_open = app->cfg.signup_open;
     auth_cfg.auth_rate = app->cfg.auth_rate;
+    auth_cfg.refresh_grace = app->cfg.refresh_grace;
+    if (strcmp(app->cfg.signup_org, "personal") && strcmp(app->cfg.signup_org, "default")) {
+        DP_LOG(LOG_ERROR, "[serve] --signup-org must be personal or default");
+        return 1;
+    }
+    auth_cfg.signup_org_default = !strcmp(app->cfg.signup_org, "default");
     auth_cfg.api_rate = app->cfg.api_rate;
     if (password_setup((unsigned long long)app->cfg.argon2_ops, (size_t)app->cfg.argon2_memory_kib)) {
         DP_LOG(LOG_ERROR, "[serve] argon2id parameters are below libsodium's minimum");
@@ -130,6 +140,23 @@ static int auth_setup(struct app *app)
     }
     auth_metrics_register();
     return 0;
+}
+
+/* Rate limits, login back-off and revocations must not be evicted to make room: with Redis that
+ * is the server's maxmemory-policy, which only the operator can set. Says so at start. */
+static void check_security_store(struct app *app)
+{
+    struct cache *c;
+    if (!*app->cfg.redis_url || cache_open_space(&c, app->cfg.redis_url, CACHE_SPACE_SECURITY))
+        return; /* in-process (a space of its own), or Redis down: the workers retry */
+    char why[160];
+    int evicts = cache_may_evict(c, why, sizeof why);
+    if (evicts > 0)
+        DP_LOG(LOG_WARN, "[serve] Redis may evict rate limits, login back-off and revocations (%s): "
+                         "set maxmemory-policy noeviction, or give it no maxmemory", why);
+    else if (evicts < 0)
+        DP_LOG(LOG_INFO, "[serve] Redis eviction policy unknown (%s): it should be noeviction", why);
+    cache_close(c);
 }
 
 /* Memory search and its vectors: the embedding provider and the re-ranking knobs. */
@@ -193,10 +220,12 @@ int cli_serve(int argc, char **argv)
         goto out_config;
     if (migrate_at_start(app) || brain_setup(app))
         goto out_config;
+    check_security_store(app);
     if (blob_store_open(&app->blobs, app->blob_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
         goto out_config;
     }
+    cache_memory_set_budget((size_t)app->cfg.cache_memory_max); /* before the first handle */
     app->loop = uv_default_loop();
     long nworkers = app->cfg.workers ? app->cfg.workers : sysconf(_SC_NPROCESSORS_ONLN);
     if (nworkers < 1)
@@ -256,7 +285,8 @@ int cli_serve(int argc, char **argv)
         goto out_router;
     server_set_auth_hook(app->server, authn_hook);
     /* With the in-process cache, hot authenticated reads can be answered on the loop. */
-    if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK)
+    if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK &&
+        cache_open_space(&app->inline_security, "", CACHE_SPACE_SECURITY) == DP_OK)
         server_allow_inline(app->server, 1);
 
     uv_signal_init(app->loop, &sig_term);
@@ -293,6 +323,8 @@ out_router:
     router_free(app->router);
     if (app->inline_cache)
         cache_close(app->inline_cache);
+    if (app->inline_security)
+        cache_close(app->inline_security);
 out_pool:
     jobs_stop(); /* a no-op when stopped already (on_stopped) or never started */
     if (app->pool) {

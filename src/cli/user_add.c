@@ -101,7 +101,7 @@ int cli_user(int argc, char **argv)
     }
     json_t *user = NULL;
     char msg[160] = "";
-    int err = accounts_create_user(&e, email, pw, name ? name : email, org, role, &user, msg, sizeof msg);
+    int err = accounts_create_user(&e, email, pw, name, org, role, &user, msg, sizeof msg);
     if (err) {
         fprintf(stderr, "doppel: %s\n", *msg ? msg : dp_strerror(err));
     } else {

@@ -9,6 +9,7 @@ struct config {
     char *data_dir;         /* SQLite file + blob folder + generated keys */
     char *database_url;     /* SQLite path or postgres://… ("" = <data-dir>/doppel.db) */
     char *redis_url;        /* "" = in-process cache */
+    long cache_memory_max;  /* bytes of the in-process cache's cached copies */
     char *blob_url;         /* "" = <data-dir>/blobs */
     char *web_dir;          /* static files of the browser UI */
     char *cors_origins;     /* comma-separated allowlist; "" = same-origin only */
@@ -35,7 +36,9 @@ struct config {
     long argon2_ops;        /* argon2id passes */
     long argon2_memory_kib; /* argon2id memory */
     int signup_open;        /* anyone may sign up (the first account always may) */
-    long auth_rate;         /* auth requests per minute per IP and per account */
+    char *signup_org;       /* personal | default: where self sign-ups land */
+    long auth_rate;         /* auth requests per minute per IP */
+    long refresh_grace;     /* seconds a spent refresh token still rotates for its spender */
     long api_rate;          /* API requests per second per user (burst: 5 s worth) */
     long job_workers;       /* job worker threads */
     long job_lease;         /* seconds a claimed job is leased (renewed while its handler runs) */

@@ -1,6 +1,7 @@
 /* The cache registry and the backend-independent wrappers: argument caps and call timing. */
 #include "store/cache.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -47,13 +48,18 @@ static int key_ok(const char *key)
     return key && *key && strlen(key) <= CACHE_KEY_MAX;
 }
 
-int cache_open(struct cache **out, const char *url)
+int cache_open_space(struct cache **out, const char *url, enum cache_space space)
 {
     *out = NULL;
     const struct cache_ops *ops = cache_ops_for_url(url);
-    if (!ops)
+    if (!ops || (unsigned)space >= CACHE_SPACES)
         return DP_ERR_INVALID;
-    return ops->open(out, url);
+    return ops->open(out, url, space);
+}
+
+int cache_open(struct cache **out, const char *url)
+{
+    return cache_open_space(out, url, CACHE_SPACE_CACHED);
 }
 
 void cache_close(struct cache *c)
@@ -84,7 +90,7 @@ int cache_set(struct cache *c, const char *key, const void *val, size_t len, int
 {
     if (!key_ok(key) || (!val && len))
         return DP_ERR_INVALID;
-    if (len > CACHE_VAL_MAX)
+    if (len > CACHE_VAL_MAX || (c->space == CACHE_SPACE_CACHED && len > CACHE_CACHED_VAL_MAX))
         return DP_ERR_TOO_LARGE;
     double t0 = now_s();
     return observe(c, "set", t0, c->ops->set(c, key, val ? val : "", len, ttl_ms));
@@ -124,6 +130,19 @@ int cache_publish(struct cache *c, const char *channel, const void *msg, size_t 
         return DP_ERR_TOO_LARGE;
     double t0 = now_s();
     return observe(c, "publish", t0, c->ops->publish(c, channel, msg ? msg : "", len));
+}
+
+int cache_may_evict(struct cache *c, char *why, size_t cap)
+{
+    if (cap)
+        why[0] = 0;
+    if (c->ops->may_evict)
+        return c->ops->may_evict(c, why, cap);
+    /* The memory backend: the cached-copies space evicts by design, the security space only
+     * among its own keys when its budget is full. */
+    if (c->space == CACHE_SPACE_CACHED)
+        snprintf(why, cap, "cached copies are evicted least recently used first");
+    return c->space == CACHE_SPACE_CACHED;
 }
 
 int cache_ping(struct cache *c)

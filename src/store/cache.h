@@ -5,11 +5,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cache; /* one handle per thread (a Redis connection); the memory backend shares one table */
+struct cache; /* one handle per thread (a Redis connection); the memory backend shares one table a space */
+
+/* What a handle holds. Cached copies (responses, user JSON) may be evicted at any time to make
+ * room, and values over CACHE_CACHED_VAL_MAX are refused (not cached); security state (rate
+ * limits, login back-off, session revocations, one-time tickets) lives apart, in a budget that
+ * cached copies cannot touch: flooding the cache must never lift a lock-out. */
+enum cache_space {
+    CACHE_SPACE_CACHED = 0,
+    CACHE_SPACE_SECURITY = 1,
+};
+#define CACHE_SPACES 2
+#define CACHE_CACHED_VAL_MAX (256u << 10) /* larger responses are served, never cached */
 
 struct cache_ops {
     const char *name;
-    int (*open)(struct cache **out, const char *url);
+    int (*open)(struct cache **out, const char *url, enum cache_space space);
     void (*close)(struct cache *c);
     /* *val is malloc'd (caller frees), NUL-terminated; DP_ERR_NOT_FOUND when absent/expired. */
     int (*get)(struct cache *c, const char *key, char **val, size_t *len);
@@ -21,10 +32,16 @@ struct cache_ops {
     int (*ping)(struct cache *c);
     /* Atomic token bucket: see cache_bucket_take. */
     int (*bucket_take)(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+    /* Optional: see cache_may_evict. */
+    int (*may_evict)(struct cache *c, char *why, size_t cap);
 };
 
-/* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. */
+/* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. A handle of the
+ * cached-copies space (cache_open) or of space (cache_open_space). */
 int cache_open(struct cache **out, const char *url);
+int cache_open_space(struct cache **out, const char *url, enum cache_space space);
+/* The in-process cached-copies space's byte budget (default 256 MiB); call before the first open. */
+void cache_memory_set_budget(size_t max_bytes);
 void cache_close(struct cache *c);
 const char *cache_backend(const struct cache *c);
 int cache_get(struct cache *c, const char *key, char **val, size_t *len);
@@ -37,6 +54,12 @@ int cache_ping(struct cache *c);
  * atomically across every handle — and, on Redis, every instance. DP_OK when a token was
  * taken; DP_ERR_RATE_LIMITED with *retry_ms until one will be; other codes on failure. */
 int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+
+/* Whether the backend may evict this handle's keys under memory pressure: 0 no, 1 yes, -1 cannot
+ * tell (why says what, for a log line). The in-process security space never loses a live key to
+ * cached copies; Redis evicts by its own maxmemory-policy, server-wide: run it with noeviction
+ * (or without maxmemory) and room for the security state. */
+int cache_may_evict(struct cache *c, char *why, size_t cap);
 
 /* Call latency observed by every cache call (seconds), for metrics; set by the server. */
 extern void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);

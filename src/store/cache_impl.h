@@ -12,6 +12,7 @@
 /* Every backend's handle starts with this. */
 struct cache {
     const struct cache_ops *ops;
+    enum cache_space space; /* set by the backend's open */
 };
 
 extern const struct cache_ops cache_memory_ops;

@@ -1,4 +1,6 @@
-/* The in-process cache backend: one mutex-protected hash table shared by every handle. */
+/* The in-process cache backend: one mutex-protected hash table per space (cached copies,
+ * security state), each shared by every handle of that space and bounded on its own, so that
+ * cached responses can never evict a lock-out, a rate limit or a revocation. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -10,15 +12,13 @@
 #include "core/err.h"
 #include "store/cache_impl.h"
 
-#define MEM_MAX_ENTRIES 100000
-#define MEM_MAX_BYTES ((size_t)256 << 20) /* keys + values */
 #define MEM_MIN_BUCKETS 1024
 #define MEM_MAX_BUCKETS ((size_t)1 << 18)
 #define MEM_SWEEP_MS 1000 /* at most one full expiry sweep a second */
 
 struct mem_entry {
     struct mem_entry *hnext;       /* hash chain */
-    struct mem_entry *prev, *next; /* recency list: mem.oldest … mem.newest */
+    struct mem_entry *prev, *next; /* recency list: t->oldest … t->newest */
     uint64_t hash;
     long long expires_ms;          /* monotonic ms; 0 = never */
     size_t klen, vlen;
@@ -26,9 +26,10 @@ struct mem_entry {
     char key[];                    /* klen bytes + NUL */
 };
 
-/* The process-wide table; created by the first handle, freed with the last. */
-static struct {
+/* A process-wide table; created by the first handle of its space, freed with the last. */
+struct mem_table {
     pthread_mutex_t mu;
+    size_t max_entries, max_bytes; /* keys + values; over either, the least recently used go */
     int refs;                     /* open handles */
     struct mem_entry **buckets;
     size_t nbuckets;              /* a power of 2 */
@@ -36,12 +37,32 @@ static struct {
     struct mem_entry *oldest, *newest;
     long long last_sweep_ms;
     unsigned char hkey[crypto_shorthash_KEYBYTES]; /* SipHash key: keys may come from outside */
-} mem = {.mu = PTHREAD_MUTEX_INITIALIZER};
+};
 
-static uint64_t key_hash(const char *key, size_t klen)
+/* Security state is small (counters, buckets, markers of a few dozen bytes): its budget holds
+ * hundreds of thousands of them, and only its own keys compete for it. */
+static struct mem_table tables[CACHE_SPACES] = {
+    [CACHE_SPACE_CACHED] = {.mu = PTHREAD_MUTEX_INITIALIZER, .max_entries = 100000, .max_bytes = (size_t)256 << 20},
+    [CACHE_SPACE_SECURITY] = {.mu = PTHREAD_MUTEX_INITIALIZER, .max_entries = 500000, .max_bytes = (size_t)64 << 20},
+};
+
+void cache_memory_set_budget(size_t max_bytes)
+{
+    struct mem_table *t = &tables[CACHE_SPACE_CACHED];
+    pthread_mutex_lock(&t->mu);
+    t->max_bytes = max_bytes;
+    pthread_mutex_unlock(&t->mu);
+}
+
+static struct mem_table *table_of(const struct cache *c)
+{
+    return &tables[c->space];
+}
+
+static uint64_t key_hash(struct mem_table *t, const char *key, size_t klen)
 {
     unsigned char out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, (const unsigned char *)key, klen, mem.hkey);
+    crypto_shorthash(out, (const unsigned char *)key, klen, t->hkey);
     uint64_t h;
     memcpy(&h, out, sizeof(h));
     return h;
@@ -52,44 +73,44 @@ static size_t entry_bytes(const struct mem_entry *e)
     return e->klen + e->vlen + sizeof(*e);
 }
 
-static void list_unlink(struct mem_entry *e)
+static void list_unlink(struct mem_table *t, struct mem_entry *e)
 {
     if (e->prev)
         e->prev->next = e->next;
     else
-        mem.oldest = e->next;
+        t->oldest = e->next;
     if (e->next)
         e->next->prev = e->prev;
     else
-        mem.newest = e->prev;
+        t->newest = e->prev;
     e->prev = e->next = NULL;
 }
 
-static void list_append(struct mem_entry *e)
+static void list_append(struct mem_table *t, struct mem_entry *e)
 {
-    e->prev = mem.newest;
+    e->prev = t->newest;
     e->next = NULL;
-    if (mem.newest)
-        mem.newest->next = e;
+    if (t->newest)
+        t->newest->next = e;
     else
-        mem.oldest = e;
-    mem.newest = e;
+        t->oldest = e;
+    t->newest = e;
 }
 
-static struct mem_entry **bucket_of(uint64_t hash)
+static struct mem_entry **bucket_of(struct mem_table *t, uint64_t hash)
 {
-    return &mem.buckets[hash & (mem.nbuckets - 1)];
+    return &t->buckets[hash & (t->nbuckets - 1)];
 }
 
-static void entry_remove(struct mem_entry *e)
+static void entry_remove(struct mem_table *t, struct mem_entry *e)
 {
-    struct mem_entry **pp = bucket_of(e->hash);
+    struct mem_entry **pp = bucket_of(t, e->hash);
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    list_unlink(e);
-    mem.count--;
-    mem.bytes -= entry_bytes(e);
+    list_unlink(t, e);
+    t->count--;
+    t->bytes -= entry_bytes(e);
     free(e->val);
     free(e);
 }
@@ -100,12 +121,12 @@ static int expired(const struct mem_entry *e, long long now)
 }
 
 /* The live entry for key, or NULL; an expired one is removed on the way (lazy expiry). */
-static struct mem_entry *lookup(const char *key, size_t klen, uint64_t hash, long long now)
+static struct mem_entry *lookup(struct mem_table *t, const char *key, size_t klen, uint64_t hash, long long now)
 {
-    for (struct mem_entry *e = *bucket_of(hash); e; e = e->hnext) {
+    for (struct mem_entry *e = *bucket_of(t, hash); e; e = e->hnext) {
         if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) {
             if (expired(e, now)) {
-                entry_remove(e);
+                entry_remove(t, e);
                 return NULL;
             }
             return e;
@@ -114,53 +135,53 @@ static struct mem_entry *lookup(const char *key, size_t klen, uint64_t hash, lon
     return NULL;
 }
 
-static void sweep(long long now)
+static void sweep(struct mem_table *t, long long now)
 {
-    if (now - mem.last_sweep_ms < MEM_SWEEP_MS)
+    if (now - t->last_sweep_ms < MEM_SWEEP_MS)
         return;
-    mem.last_sweep_ms = now;
-    for (struct mem_entry *e = mem.oldest, *next; e; e = next) {
+    t->last_sweep_ms = now;
+    for (struct mem_entry *e = t->oldest, *next; e; e = next) {
         next = e->next;
         if (expired(e, now))
-            entry_remove(e);
+            entry_remove(t, e);
     }
 }
 
-static void grow(void)
+static void grow(struct mem_table *t)
 {
-    if (mem.count < mem.nbuckets || mem.nbuckets >= MEM_MAX_BUCKETS)
+    if (t->count < t->nbuckets || t->nbuckets >= MEM_MAX_BUCKETS)
         return;
-    size_t n = mem.nbuckets * 2;
+    size_t n = t->nbuckets * 2;
     struct mem_entry **b = calloc(n, sizeof(*b));
     if (!b)
         return; /* longer chains, still correct */
-    for (size_t i = 0; i < mem.nbuckets; i++) {
-        for (struct mem_entry *e = mem.buckets[i], *next; e; e = next) {
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        for (struct mem_entry *e = t->buckets[i], *next; e; e = next) {
             next = e->hnext;
             e->hnext = b[e->hash & (n - 1)];
             b[e->hash & (n - 1)] = e;
         }
     }
-    free(mem.buckets);
-    mem.buckets = b;
-    mem.nbuckets = n;
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
 }
 
 /* Makes room for extra more bytes and, when adding, one more entry: drops expired entries,
  * then the least recently used ones. An entry being updated is off the list meanwhile. */
-static void make_room(size_t extra, int adding, long long now)
+static void make_room(struct mem_table *t, size_t extra, int adding, long long now)
 {
     size_t n = (size_t)(adding != 0);
-    if (mem.count + n <= MEM_MAX_ENTRIES && mem.bytes + extra <= MEM_MAX_BYTES)
+    if (t->count + n <= t->max_entries && t->bytes + extra <= t->max_bytes)
         return;
-    mem.last_sweep_ms = 0;
-    sweep(now);
-    while (mem.oldest && (mem.count + n > MEM_MAX_ENTRIES || mem.bytes + extra > MEM_MAX_BYTES))
-        entry_remove(mem.oldest);
+    t->last_sweep_ms = 0;
+    sweep(t, now);
+    while (t->oldest && (t->count + n > t->max_entries || t->bytes + extra > t->max_bytes))
+        entry_remove(t, t->oldest);
 }
 
-/* Stores val under key (mem.mu held); the entry's expiry is set by the caller. */
-static int store(const char *key, size_t klen, uint64_t hash, const void *val, size_t vlen,
+/* Stores val under key (t->mu held); the entry's expiry is set by the caller. */
+static int store(struct mem_table *t, const char *key, size_t klen, uint64_t hash, const void *val, size_t vlen,
                  long long now, struct mem_entry **out)
 {
     char *v = malloc(vlen + 1);
@@ -169,21 +190,21 @@ static int store(const char *key, size_t klen, uint64_t hash, const void *val, s
     if (vlen)
         memcpy(v, val, vlen);
     v[vlen] = 0;
-    struct mem_entry *e = lookup(key, klen, hash, now);
+    struct mem_entry *e = lookup(t, key, klen, hash, now);
     if (e) {
-        list_unlink(e);
+        list_unlink(t, e);
         if (vlen > e->vlen)
-            make_room(vlen - e->vlen, 0, now);
-        mem.bytes -= e->vlen;
+            make_room(t, vlen - e->vlen, 0, now);
+        t->bytes -= e->vlen;
         free(e->val);
         e->val = v;
         e->vlen = vlen;
-        mem.bytes += vlen;
-        list_append(e);
+        t->bytes += vlen;
+        list_append(t, e);
         *out = e;
         return DP_OK;
     }
-    make_room(klen + vlen + sizeof(*e), 1, now);
+    make_room(t, klen + vlen + sizeof(*e), 1, now);
     e = malloc(sizeof(*e) + klen + 1);
     if (!e) {
         free(v);
@@ -195,105 +216,108 @@ static int store(const char *key, size_t klen, uint64_t hash, const void *val, s
     e->val = v;
     e->vlen = vlen;
     e->expires_ms = 0;
-    e->hnext = *bucket_of(hash);
-    *bucket_of(hash) = e;
-    list_append(e);
-    mem.count++;
-    mem.bytes += entry_bytes(e);
-    grow();
+    e->hnext = *bucket_of(t, hash);
+    *bucket_of(t, hash) = e;
+    list_append(t, e);
+    t->count++;
+    t->bytes += entry_bytes(e);
+    grow(t);
     *out = e;
     return DP_OK;
 }
 
-static int mem_open(struct cache **out, const char *url)
+static int mem_open(struct cache **out, const char *url, enum cache_space space)
 {
     (void)url;
+    struct mem_table *t = &tables[space];
     if (sodium_init() < 0)
         return DP_ERR_INTERNAL;
     struct cache *c = calloc(1, sizeof(*c));
     if (!c)
         return DP_ERR_NOMEM;
     c->ops = &cache_memory_ops;
-    pthread_mutex_lock(&mem.mu);
-    if (mem.refs == 0) {
-        mem.buckets = calloc(MEM_MIN_BUCKETS, sizeof(*mem.buckets));
-        if (!mem.buckets) {
-            pthread_mutex_unlock(&mem.mu);
+    c->space = space;
+    pthread_mutex_lock(&t->mu);
+    if (t->refs == 0) {
+        t->buckets = calloc(MEM_MIN_BUCKETS, sizeof(*t->buckets));
+        if (!t->buckets) {
+            pthread_mutex_unlock(&t->mu);
             free(c);
             return DP_ERR_NOMEM;
         }
-        mem.nbuckets = MEM_MIN_BUCKETS;
-        crypto_shorthash_keygen(mem.hkey);
+        t->nbuckets = MEM_MIN_BUCKETS;
+        crypto_shorthash_keygen(t->hkey);
     }
-    mem.refs++;
-    pthread_mutex_unlock(&mem.mu);
+    t->refs++;
+    pthread_mutex_unlock(&t->mu);
     *out = c;
     return DP_OK;
 }
 
 static void mem_close(struct cache *c)
 {
-    pthread_mutex_lock(&mem.mu);
-    if (--mem.refs == 0) {
-        while (mem.oldest)
-            entry_remove(mem.oldest);
-        free(mem.buckets);
-        mem.buckets = NULL;
-        mem.nbuckets = 0;
+    struct mem_table *t = table_of(c);
+    pthread_mutex_lock(&t->mu);
+    if (--t->refs == 0) {
+        while (t->oldest)
+            entry_remove(t, t->oldest);
+        free(t->buckets);
+        t->buckets = NULL;
+        t->nbuckets = 0;
     }
-    pthread_mutex_unlock(&mem.mu);
+    pthread_mutex_unlock(&t->mu);
     free(c);
 }
 
 static int mem_get(struct cache *c, const char *key, char **val, size_t *len)
 {
-    (void)c;
+    struct mem_table *t = table_of(c);
     size_t klen = strlen(key);
     int err = DP_ERR_NOT_FOUND;
-    pthread_mutex_lock(&mem.mu);
+    pthread_mutex_lock(&t->mu);
     long long now = cache_now_ms();
-    struct mem_entry *e = lookup(key, klen, key_hash(key, klen), now);
+    struct mem_entry *e = lookup(t, key, klen, key_hash(t, key, klen), now);
     if (e) {
         char *v = malloc(e->vlen + 1);
         if (v) {
             memcpy(v, e->val, e->vlen + 1);
             *val = v;
             *len = e->vlen;
-            list_unlink(e);
-            list_append(e);
+            list_unlink(t, e);
+            list_append(t, e);
             err = DP_OK;
         } else {
             err = DP_ERR_NOMEM;
         }
     }
-    pthread_mutex_unlock(&mem.mu);
+    pthread_mutex_unlock(&t->mu);
     return err;
 }
 
 static int mem_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
 {
-    (void)c;
+    struct mem_table *t = table_of(c);
     size_t klen = strlen(key);
-    pthread_mutex_lock(&mem.mu);
+    pthread_mutex_lock(&t->mu);
     long long now = cache_now_ms();
-    sweep(now);
+    sweep(t, now);
     struct mem_entry *e;
-    int err = store(key, klen, key_hash(key, klen), val, len, now, &e);
+    int err = store(t, key, klen, key_hash(t, key, klen), val, len, now, &e);
     if (!err)
         e->expires_ms = ttl_ms > 0 ? now + ttl_ms : 0;
-    pthread_mutex_unlock(&mem.mu);
+    pthread_mutex_unlock(&t->mu);
     return err;
 }
 
 static int mem_del(struct cache *c, const char *key)
 {
-    (void)c;
+    struct mem_table *t = table_of(c);
     size_t klen = strlen(key);
-    pthread_mutex_lock(&mem.mu);
-    struct mem_entry *e = lookup(key, klen, key_hash(key, klen), cache_now_ms());
+    pthread_mutex_lock(&t->mu);
+    struct mem_entry *e = lookup(t, key, klen, key_hash(t, key, klen), cache_now_ms());
     if (e)
-        entry_remove(e);
-    pthread_mutex_unlock(&mem.mu);
+        entry_remove(t, e);
+    pthread_mutex_unlock(&t->mu);
     return DP_OK;
 }
 
@@ -313,14 +337,14 @@ static int parse_i64(const char *v, size_t n, int64_t *out)
 
 static int mem_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result)
 {
-    (void)c;
+    struct mem_table *t = table_of(c);
     size_t klen = strlen(key);
-    uint64_t hash = key_hash(key, klen);
+    uint64_t hash = key_hash(t, key, klen);
     int err = DP_OK;
-    pthread_mutex_lock(&mem.mu);
+    pthread_mutex_lock(&t->mu);
     long long now = cache_now_ms();
-    sweep(now);
-    struct mem_entry *e = lookup(key, klen, hash, now);
+    sweep(t, now);
+    struct mem_entry *e = lookup(t, key, klen, hash, now);
     int64_t cur = 0;
     if (e && !parse_i64(e->val, e->vlen, &cur)) {
         err = DP_ERR_INVALID; /* not an integer */
@@ -334,26 +358,26 @@ static int mem_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms,
     int n = snprintf(num, sizeof(num), "%" PRId64, cur + delta);
     int created = !e;
     long long keep = e ? e->expires_ms : 0;
-    err = store(key, klen, hash, num, (size_t)n, now, &e);
+    err = store(t, key, klen, hash, num, (size_t)n, now, &e);
     if (err)
         goto out_unlock;
     e->expires_ms = created ? (ttl_ms > 0 ? now + ttl_ms : 0) : keep;
     *result = cur + delta;
 out_unlock:
-    pthread_mutex_unlock(&mem.mu);
+    pthread_mutex_unlock(&t->mu);
     return err;
 }
 
 /* The bucket is stored as "tokens last_ms"; refilled lazily on each take. */
 static int mem_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
 {
-    (void)c;
+    struct mem_table *t = table_of(c);
     size_t klen = strlen(key);
-    uint64_t hash = key_hash(key, klen);
-    pthread_mutex_lock(&mem.mu);
+    uint64_t hash = key_hash(t, key, klen);
+    pthread_mutex_lock(&t->mu);
     long long now = cache_now_ms();
-    sweep(now);
-    struct mem_entry *e = lookup(key, klen, hash, now);
+    sweep(t, now);
+    struct mem_entry *e = lookup(t, key, klen, hash, now);
     double tokens = burst;
     long long last = now;
     if (e && sscanf(e->val, "%lf %lld", &tokens, &last) != 2)
@@ -370,12 +394,12 @@ static int mem_bucket_take(struct cache *c, const char *key, double rate, double
     }
     char val[64];
     int n = snprintf(val, sizeof val, "%.6f %lld", tokens, now);
-    int serr = store(key, klen, hash, val, (size_t)n, now, &e);
+    int serr = store(t, key, klen, hash, val, (size_t)n, now, &e);
     if (!serr) { /* an idle bucket is full again after burst/rate seconds: forget it then */
         double refill_ms = burst / rate * 1000.0;
         e->expires_ms = now + (refill_ms < 8.64e10 ? (long long)refill_ms : 86400000000LL) + 1000;
     }
-    pthread_mutex_unlock(&mem.mu);
+    pthread_mutex_unlock(&t->mu);
     return serr ? serr : err;
 }
 

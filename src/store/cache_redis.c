@@ -321,12 +321,15 @@ static int reply_error(redisReply *rep)
     return DP_ERR_INVALID;
 }
 
-static int redis_open(struct cache **out, const char *url)
+/* Both spaces live on the one server (each handle its own connection): Redis evicts by its
+ * own maxmemory-policy, which the operator sets to noeviction (see cache_may_evict). */
+static int redis_open(struct cache **out, const char *url, enum cache_space space)
 {
     struct cache_redis *r = calloc(1, sizeof(*r));
     if (!r)
         return DP_ERR_NOMEM;
     r->base.ops = &cache_redis_ops;
+    r->base.space = space;
     int err = redis_url_parse(url, &r->u);
     if (err) {
         DP_LOG(LOG_ERROR, "[cache] invalid redis url");
@@ -513,7 +516,39 @@ static int redis_ping(struct cache *c)
     return DP_OK;
 }
 
+/* CONFIG GET name → its value in out; DP_ERR_UNAVAILABLE when the server refuses CONFIG
+ * (managed Redis often renames or forbids it). */
+static int config_get(struct cache_redis *r, const char *name, char *out, size_t cap)
+{
+    redisReply *rep;
+    int err = run1(r, (struct rcmd){3, {"CONFIG", "GET", name}, {6, 3, strlen(name)}}, &rep);
+    if (err)
+        return err;
+    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[1]->type == REDIS_REPLY_STRING;
+    if (ok)
+        snprintf(out, cap, "%s", rep->element[1]->str);
+    freeReplyObject(rep);
+    return ok ? DP_OK : DP_ERR_UNAVAILABLE;
+}
+
+/* Redis evicts when maxmemory is set and the policy is not noeviction; every key of ours has a
+ * TTL, so volatile-* policies may take security keys as well as cached copies. */
+static int redis_may_evict(struct cache *c, char *why, size_t cap)
+{
+    char policy[64], maxmem[32];
+    struct cache_redis *r = to_redis(c);
+    if (config_get(r, "maxmemory-policy", policy, sizeof policy) || config_get(r, "maxmemory", maxmem, sizeof maxmem)) {
+        snprintf(why, cap, "cannot read maxmemory-policy (CONFIG GET refused)");
+        return -1;
+    }
+    if (!strcmp(policy, "noeviction") || strtoll(maxmem, NULL, 10) == 0)
+        return 0;
+    snprintf(why, cap, "maxmemory %s with maxmemory-policy %s", maxmem, policy);
+    return 1;
+}
+
 const struct cache_ops cache_redis_ops = {
+    .may_evict = redis_may_evict,
     .name = "redis",
     .open = redis_open,
     .close = redis_close,

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { errorShape } from './lib/server.mjs';
 import {
+  addMember,
   api,
+  apiFrom,
   expectStatus,
   listAll,
   login,
@@ -43,7 +45,8 @@ before(async () => {
   memA2 = await makeUser(srv, admin.token, { role: 'member', org_id: orgA.id, display_name: 'Mem Alpha Two' });
   mgrB = await makeUser(srv, admin.token, { role: 'manager', org_id: orgB.id, display_name: 'Manny Beta' });
   memB = await makeUser(srv, admin.token, { role: 'member', org_id: orgB.id, display_name: 'Mem Beta' });
-  memDefault = await signup(srv, { display_name: 'Mem Default' });
+  // Self sign-ups get an org of their own: a member of default is added by the admin.
+  memDefault = await addMember(srv, admin.token, { display_name: 'Mem Default' });
   remember(admin, mgrA, memA, memA2, mgrB, memB, memDefault);
 });
 after(() => stopAll(srv));
@@ -576,7 +579,7 @@ describe('GET /admin/audit', () => {
     remember(l);
     const rot = await api(srv, 'POST', '/auth/refresh', { body: { refresh_token: l.refresh_token } });
     remember(rot.json);
-    await api(srv, 'POST', '/auth/refresh', { body: { refresh_token: l.refresh_token } }); // reuse
+    await apiFrom(srv, '127.0.0.2', 'POST', '/auth/refresh', { body: { refresh_token: l.refresh_token } }); // reuse, elsewhere
     const l2 = await loginOk(srv, u.email);
     remember(l2);
     expectStatus(assert, await api(srv, 'POST', '/auth/logout', { token: l2.token }), 204);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  addMember,
   api,
   assertNoLeak,
   blobFiles,
@@ -517,7 +518,7 @@ describe('shares', () => {
   });
 
   test('a share does not follow its user into another organisation', async () => {
-    const mover = await signup(srv, { display_name: 'Mover' });
+    const mover = await addMember(srv, c.admin.token, { display_name: 'Mover' }); // in the owner's org
     const a = await createAvatar(srv, c.owner.token, { visibility: 'org' });
     await share(srv, c.owner.token, a.id, mover.id, 'editor');
     expectStatus(assert, await api(srv, 'GET', `/avatars/${a.id}`, { token: mover.token }), 200);

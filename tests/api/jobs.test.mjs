@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { errorShape, eventually, sleep } from './lib/server.mjs';
 import {
+  addMember,
   api,
   BACKEND,
   expectStatus,
@@ -45,8 +46,9 @@ describe('jobs', () => {
   before(async () => {
     srv = await startAccounts({ args: ['--job-workers', '2'] });
     admin = await signup(srv, { display_name: 'Admin' }); // the first account is the admin
-    alice = await signup(srv, { display_name: 'Alice' });
-    bob = await signup(srv, { display_name: 'Bob' });
+    // Both in the admin's org (self sign-ups get orgs of their own): only ownership tells them apart.
+    alice = await addMember(srv, admin.token, { display_name: 'Alice' });
+    bob = await addMember(srv, admin.token, { display_name: 'Bob' });
   });
   after(() => stopAll(srv));
 

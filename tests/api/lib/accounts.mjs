@@ -8,7 +8,10 @@
 //                        opts.redisDb (postgres backend: a dedicated, flushed Redis database, so
 //                        that per-IP buckets are not shared with other test files).
 //   startPeer(a, opts)   a second instance on a's database and Redis (postgres backend only).
+//   apiFrom(srv, addr, …) an API call from another loopback address (another client IP).
+//   addMember(srv, adminToken, opts) a member of the admin's org (self sign-ups get orgs of their own).
 import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { BACKEND, get, start } from './server.mjs';
 
@@ -125,6 +128,43 @@ export async function api(srv, method, path, { token, body, headers = {} } = {})
   return get(srv.url, p, { method, headers: h, body: b, redirect: 'manual' });
 }
 
+/* The same call from another loopback address, e.g. '127.0.0.2': Linux routes all of 127/8 to
+ * lo, so the server sees another client IP without trusting any header. Same result shape. */
+export function apiFrom(srv, localAddress, method, path, { token, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  let b;
+  if (body !== undefined) {
+    b = typeof body === 'string' ? body : JSON.stringify(body);
+    if (!('content-type' in h)) h['content-type'] = 'application/json';
+  }
+  const p = path.startsWith('/api/') || path.startsWith('/metrics') || path.startsWith('/v1/') ? path : BASE + path;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: srv.port, localAddress, method, path: p, headers: h, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
+          }
+          resolve({ status: res.statusCode, headers, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (b !== undefined) req.write(b);
+    req.end();
+  });
+}
+
 /* Asserts status (and error code when given); the message on failure shows the request. */
 export function expectStatus(assert, r, status, code, what = '') {
   assert.equal(r.status, status, `${what ? what + ': ' : ''}expected HTTP ${status}, got ${r.status}: ${r.text}`);
@@ -158,6 +198,12 @@ export async function makeUser(srv, byToken, { role = 'member', org_id, display_
   if (r.status !== 201) throw new Error(`POST /users ${JSON.stringify(body)} → ${r.status}: ${r.text}`);
   const l = await loginOk(srv, email);
   return { ...l, user: r.json, id: r.json.id };
+}
+
+/* A member of the admin's organisation ("default" for the first account), logged in: what a
+ * sign-up was before self sign-ups got organisations of their own. */
+export async function addMember(srv, adminToken, opts = {}) {
+  return makeUser(srv, adminToken, { role: 'member', ...opts });
 }
 
 export async function makeOrg(srv, adminToken, name = 'Org ' + randomBytes(3).toString('hex')) {

@@ -7,10 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { api, makeOrg, makeUser, signup, startAccounts } from './accounts.mjs';
+import { addMember, api, makeOrg, makeUser, signup, startAccounts } from './accounts.mjs';
 import { REPO, sleep } from './server.mjs';
 
-export { api, BACKEND, expectStatus, listAll, loginOk, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
+export { addMember, api, BACKEND, expectStatus, listAll, loginOk, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
 export { errorShape, eventually, get, rawRequest, sleep } from './server.mjs';
 
 export const FIXTURES = path.join(REPO, 'tests', 'fixtures', 'media');
@@ -30,19 +30,20 @@ export async function startAvatars(opts = {}) {
 /*
  * Everyone an avatar can meet, on a fresh server:
  *   admin     the first signup (instance admin, org "default")
- *   owner     a member of the default org who will own the avatars
- *   editor    a member of the default org (to be shared as editor)
- *   viewer    a member of the default org (to be shared as viewer)
- *   member    a member of the default org with no share (sees `org` avatars only)
+ *   owner     a member of the default org who will own the avatars (added by the admin)
+ *   editor    a member of the default org (to be shared as editor; added by the admin)
+ *   viewer    a member of the default org (to be shared as viewer; added by the admin)
+ *   member    a member of the default org with no share (sees `org` avatars only; added by the admin)
  *   outsider  a member of another organisation
  * Each: {token, id, email, user}. Also `org` (the other organisation).
  */
 export async function cast(srv) {
   const admin = await signup(srv, { display_name: 'Admin' });
-  const owner = await signup(srv, { display_name: 'Owner' });
-  const editor = await signup(srv, { display_name: 'Editor' });
-  const viewer = await signup(srv, { display_name: 'Viewer' });
-  const member = await signup(srv, { display_name: 'Member' });
+  // Self sign-ups get an organisation of their own: the admin adds the default org's people.
+  const owner = await addMember(srv, admin.token, { display_name: 'Owner' });
+  const editor = await addMember(srv, admin.token, { display_name: 'Editor' });
+  const viewer = await addMember(srv, admin.token, { display_name: 'Viewer' });
+  const member = await addMember(srv, admin.token, { display_name: 'Member' });
   const org = await makeOrg(srv, admin.token);
   const outsider = await makeUser(srv, admin.token, { org_id: org.id, display_name: 'Outsider' });
   return { admin, owner, editor, viewer, member, outsider, org };

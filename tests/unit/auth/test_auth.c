@@ -559,9 +559,9 @@ TEST(auth_email_normalize_cases)
     char out[EMAIL_MAX + 1];
     CHECK_EQ_INT(norm("alice@example.com", out), DP_OK);
     CHECK_EQ_STR(out, "alice@example.com");
-    /* Trimmed; the domain lower-cased, the local part kept. */
+    /* Trimmed and lower-cased (ASCII): one account per address, whatever its spelling. */
     CHECK_EQ_INT(norm("  Alice.Smith@Example.COM \t\n", out), DP_OK);
-    CHECK_EQ_STR(out, "Alice.Smith@example.com");
+    CHECK_EQ_STR(out, "alice.smith@example.com");
     CHECK_EQ_INT(norm("a+tag@EXAMPLE.org", out), DP_OK);
     CHECK_EQ_STR(out, "a+tag@example.org");
     CHECK_EQ_INT(norm("a@b", out), DP_OK);
@@ -569,6 +569,8 @@ TEST(auth_email_normalize_cases)
     /* UTF-8 is allowed. */
     CHECK_EQ_INT(norm("j\xc3\xb6rg@example.de", out), DP_OK);
     CHECK_EQ_STR(out, "j\xc3\xb6rg@example.de");
+    CHECK_EQ_INT(norm("J\xc3\x96RG@example.de", out), DP_OK); /* non-ASCII letters keep their case */
+    CHECK_EQ_STR(out, "j\xc3\x96rg@example.de");
 
     const char *bad[] = {
         "", "   ", "a", "ab", "@", "a@", "@b.com", "nobody", "a@@b.com", "a@b@c.com", "a b@c.com", "a@b .com",
@@ -598,6 +600,34 @@ TEST(auth_email_normalize_cases)
     CHECK_EQ_INT(email_normalize("alice@example.com", small, sizeof small), DP_ERR_INVALID);
     CHECK_EQ_INT(email_normalize("a@b.cd", small, sizeof small), DP_OK);
     CHECK_EQ_STR(small, "a@b.cd");
+}
+
+TEST(auth_default_display_name_is_the_local_part)
+{
+    char out[DISPLAY_NAME_MAX + 1];
+    accounts_default_display_name("alice.smith@example.com", out);
+    CHECK_EQ_STR(out, "alice.smith");
+    accounts_default_display_name("j\xc3\xb6rg@example.de", out);
+    CHECK_EQ_STR(out, "j\xc3\xb6rg");
+    CHECK(display_name_valid(out));
+    /* A local part longer than a display name is cut at a whole character. */
+    char email[EMAIL_MAX + 1];
+    size_t at = 0;
+    for (int i = 0; i < 60; i++) { /* 120 bytes of "ö" */
+        email[at++] = (char)0xc3;
+        email[at++] = (char)0xb6;
+    }
+    memcpy(email + at, "@b.cd", 6);
+    accounts_default_display_name(email, out);
+    CHECK_EQ_INT(strlen(out), DISPLAY_NAME_MAX);
+    CHECK(display_name_valid(out));
+    memmove(email + 1, email, strlen(email) + 1);
+    email[0] = 'x'; /* now the cut falls in the middle of a character */
+    accounts_default_display_name(email, out);
+    CHECK_EQ_INT(strlen(out), DISPLAY_NAME_MAX - 1);
+    CHECK(display_name_valid(out));
+    accounts_default_display_name("@b.cd", out);
+    CHECK_EQ_STR(out, "user");
 }
 
 TEST(auth_display_name_valid_cases)

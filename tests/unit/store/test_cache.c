@@ -244,6 +244,46 @@ TEST(cache_memory_evicts_oldest_at_cap)
     cache_close(c);
 }
 
+/* Cached copies and security state are two tables: filling the first (over its byte budget,
+ * with the largest values it takes) never evicts a key of the second. */
+TEST(cache_memory_spaces_are_apart)
+{
+    cache_memory_set_budget((size_t)1 << 20); /* this forked test's process only */
+    struct cache *c = NULL, *sec = NULL;
+    OK(cache_open(&c, "memory:"));
+    OK(cache_open_space(&sec, "memory:", CACHE_SPACE_SECURITY));
+    OK(cache_set(sec, "loginlock:victim", "locked", 6, 0));
+    OK(cache_set(c, "loginlock:victim", "other", 5, 0)); /* same name, another space */
+    char *v = NULL;
+    OK(cache_get(sec, "loginlock:victim", &v, NULL));
+    CHECK_EQ_STR(v, "locked");
+    free(v);
+    /* Over CACHE_CACHED_VAL_MAX: not cached at all (the security space has no such cap). */
+    char *big = malloc(CACHE_CACHED_VAL_MAX + 1);
+    CHECK(big != NULL);
+    memset(big, 'x', CACHE_CACHED_VAL_MAX + 1);
+    CHECK_EQ_INT(cache_set(c, "huge", big, CACHE_CACHED_VAL_MAX + 1, 0), DP_ERR_TOO_LARGE);
+    char key[32];
+    for (int i = 0; i < 40; i++) { /* 10 MiB through a 1 MiB budget */
+        snprintf(key, sizeof key, "avatar:%d", i);
+        OK(cache_set(c, key, big, CACHE_CACHED_VAL_MAX, 0));
+    }
+    free(big);
+    CHECK_EQ_INT(cache_get(c, "avatar:0", &v, NULL), DP_ERR_NOT_FOUND); /* evicted … */
+    OK(cache_get(c, "avatar:39", &v, NULL));
+    free(v);
+    OK(cache_get(sec, "loginlock:victim", &v, NULL)); /* … the lock-out is not */
+    CHECK_EQ_STR(v, "locked");
+    free(v);
+    int64_t retry = 0;
+    OK(cache_bucket_take(sec, "rl:x", 1.0, 1.0, &retry));
+    CHECK_EQ_INT(cache_bucket_take(sec, "rl:x", 1.0, 1.0, &retry), DP_ERR_RATE_LIMITED);
+    struct cache *bad = NULL;
+    CHECK_EQ_INT(cache_open_space(&bad, "memory:", (enum cache_space)7), DP_ERR_INVALID);
+    cache_close(sec);
+    cache_close(c);
+}
+
 TEST(cache_url_selection)
 {
     struct cache *c = NULL;
@@ -635,6 +675,41 @@ TEST(cache_redis_reconnects)
     OK(cache_set(c, "r", "2", 1, 0)); /* and recovers once it is back */
     cache_close(c);
     own_redis_stop(&srv);
+}
+
+/* The eviction check reads the server's policy: noeviction (the test server's default) is safe;
+ * an LRU policy under maxmemory may take security keys, and says so. */
+TEST(cache_redis_may_evict_reads_the_policy)
+{
+    struct own_redis srv;
+    own_redis_start(&srv);
+    struct cache *c = NULL;
+    char why[160];
+    OK(cache_open_space(&c, srv.url, CACHE_SPACE_SECURITY));
+    redisContext *rc = raw_redis(srv.url);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory 0"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 0);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory 100mb"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 0);
+    freeReplyObject(redisCommand(rc, "CONFIG SET maxmemory-policy allkeys-lru"));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 1);
+    CHECK(strstr(why, "allkeys-lru") != NULL);
+    redisFree(rc);
+    cache_close(c);
+    own_redis_stop(&srv);
+}
+
+TEST(cache_memory_may_evict_cached_copies_only)
+{
+    struct cache *c = NULL, *sec = NULL;
+    char why[160];
+    OK(cache_open(&c, "memory:"));
+    OK(cache_open_space(&sec, "memory:", CACHE_SPACE_SECURITY));
+    CHECK_EQ_INT(cache_may_evict(c, why, sizeof why), 1);
+    CHECK_EQ_INT(cache_may_evict(sec, why, sizeof why), 0);
+    cache_close(sec);
+    cache_close(c);
 }
 
 TEST(cache_redis_unreachable)
