@@ -98,10 +98,11 @@ static int signup(struct request *req, struct response *res)
         return err;
     if ((err = limit_ip(req, res, e.security, "signup")))
         return err;
-    const char *email, *password, *name;
+    const char *email, *password, *name, *invitation;
     if ((err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
         (err = api_body_str(req, res, "password", 4096, &password)) ||
-        (err = api_body_str(req, res, "display_name", 1024, &name)))
+        (err = api_body_str(req, res, "display_name", 1024, &name)) ||
+        (err = api_body_str(req, res, "invitation", 128, &invitation)))
         return err;
     if (!email || !password) {
         res_error(res, req, DP_ERR_INVALID, "email and password are required");
@@ -118,12 +119,13 @@ static int signup(struct request *req, struct response *res)
             return DP_ERR_FORBIDDEN;
         }
     }
-    /* An address someone shared an avatar with joins that organisation (the oldest invitation's),
-     * and its invitations there become shares; anyone else gets an organisation of their own. */
+    /* An address someone shared an avatar with, presenting that invitation's token, joins the
+     * avatar's organisation, and its invitations there become shares; anyone else gets an
+     * organisation of their own (the address alone proves nothing: nobody reads its mail here). */
     char norm[EMAIL_MAX + 1], invited[ID_LEN];
     int has_invite = 0;
     if (email_normalize(email, norm, sizeof norm) == DP_OK) {
-        err = sharing_invited_org(e.db, norm, invited);
+        err = sharing_invited_org(e.db, norm, invitation, invited);
         if (err && err != DP_ERR_NOT_FOUND)
             return err;
         has_invite = !err;
@@ -389,7 +391,8 @@ static const char signup_doc[] =
 
 const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
-     "Create an account {email,password,display_name?} → 201 {user,access_token,refresh_token,expires_in}; "
+     "Create an account {email,password,display_name?,invitation?} → 201 {user,access_token,refresh_token,expires_in} "
+     "(an invitation token of an avatar shared with this address joins its organisation); "
      "an address that has an account → 202 {status:pending} (nothing changes)",
      signup_doc, NULL, NULL},
     {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc, NULL, NULL},

@@ -478,8 +478,8 @@ static int add_share(struct request *req, struct response *res)
     if (out.invited) {
         audit_write(e.db, "avatar.invite", c->user_id, ref.id, ref.org_id, e.ip,
                     json_pack("{s:s,s:s}", "email", out.email, "role", role));
-        res_json(res, 202, json_pack("{s:s,s:s,s:s,s:s}", "avatar_id", ref.id, "email", out.email, "role", role,
-                                     "status", "invited"));
+        res_json(res, 202, json_pack("{s:s,s:s,s:s,s:s,s:s}", "avatar_id", ref.id, "email", out.email, "role", role,
+                                     "status", "invited", "invitation_token", out.token));
         return DP_OK;
     }
     audit_write(e.db, "avatar.share", c->user_id, ref.id, ref.org_id, e.ip,
@@ -521,7 +521,8 @@ const struct route avatars_routes[] = {
      "Shares and open invitations (owner and editors)", NULL, NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/shares", ROUTE_JSON, 0, add_share, "avatars",
      "Share {user_id | email, role: viewer|editor} with a user of the same organisation (201), or invite an "
-     "address without an account there (202: the share is made when it signs up) (owner)",
+     "address without an account there (202 with an invitation_token to pass on: a sign-up with the address and "
+     "{invitation: token} joins the organisation and gets the share) (owner)",
      NULL, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}/shares/{user_id}", 0, 0, remove_share, "avatars",
      "Remove a share, or an invitation when {user_id} is its e-mail address (owner)", NULL, NULL, NULL},

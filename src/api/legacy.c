@@ -8,6 +8,7 @@
 
 #include "api/api_util.h"
 #include "api/conversations.h"
+#include "auth/secret.h"
 #include "avatar/avatar.h"
 #include "core/err.h"
 #include "store/db.h"
@@ -74,7 +75,7 @@ static int start_visit(struct request *req, struct response *res)
     if (err || (err = visitor_limit(req, res, &e, "start", 0.1, 10.0)) ||
         (err = published_avatar(e.db, req_param(req, "slug"), &a)))
         return err;
-    char id[ID_LEN], conv[ID_LEN], token[64], hash[65];
+    char id[ID_LEN], conv[ID_LEN], token[SECRET_LEN], hash[SECRET_HASH_LEN];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
     int open = json_is_true(json_object_get(a, "visitor_talk"));
     json_decref(a);
@@ -82,7 +83,7 @@ static int start_visit(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "the owner does not take visitors' conversations on this page");
         return DP_ERR_FORBIDDEN;
     }
-    talk_visitor_token(token, hash);
+    secret_new(token, hash);
     struct talk_holder h = {NULL, hash};
     if ((err = talk_start(e.db, id, &h, conv, &greeting)))
         return err;
@@ -107,8 +108,8 @@ static int visitors_conversation(struct request *req, struct auth_env *e, struct
     const char *auth = req->authorization;
     if (!ok || !auth || strncmp(auth, "Visitor ", 8))
         return DP_ERR_NOT_FOUND;
-    char hash[65];
-    talk_visitor_hash(auth + 8, hash);
+    char hash[SECRET_HASH_LEN];
+    secret_hash(auth + 8, hash);
     return strlen(conv->visitor_hash) == 64 && !sodium_memcmp(hash, conv->visitor_hash, 64) ? DP_OK
                                                                                              : DP_ERR_NOT_FOUND;
 }

@@ -1,5 +1,6 @@
 /* Accounts: creation, login with failure back-off, sessions, refresh rotation, revocation, TOTP. */
 #include "auth/accounts.h"
+#include "auth/secret.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -241,14 +242,6 @@ int accounts_signup(struct auth_env *e, const char *email_in, const char *passwo
                        user, msg, msglen);
 }
 
-/* SHA-256 of a secret as hex (what is stored for refresh tokens and recovery codes). */
-static void secret_hash(const char *s, char out[65])
-{
-    uint8_t d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const uint8_t *)s, strlen(s));
-    sodium_bin2hex(out, 65, d, sizeof d);
-}
-
 static void session_cache_key(const char *sid, char out[64])
 {
     snprintf(out, 64, "sess:%s", sid);
@@ -281,11 +274,8 @@ static int issue_access(struct auth_env *e, const char *user_id, const char *sid
 /* Inserts a new refresh token of session sid into tp->refresh. */
 static int new_refresh_token(struct auth_env *e, const char *sid, struct token_pair *tp)
 {
-    uint8_t raw[32];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(tp->refresh, sizeof tp->refresh, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    char hash[65], now[RFC3339_LEN];
-    secret_hash(tp->refresh, hash);
+    char hash[SECRET_HASH_LEN], now[RFC3339_LEN];
+    secret_new(tp->refresh, hash);
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(hash), DB_TEXT(sid), DB_TEXT(now),
                          DB_INT(time_now_ms() + (int64_t)auth_cfg.refresh_ttl * 1000)};

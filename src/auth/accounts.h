@@ -15,7 +15,7 @@ struct cache;
 #define EMAIL_MAX 254
 #define ACCOUNTS_LOCK_USERS 0x646f7070656c0001LL /* serialises "first user" and "last admin" checks */
 #define DISPLAY_NAME_MAX 100
-#define REFRESH_TOKEN_LEN 44 /* 32 random bytes, base64url, + NUL */
+#define REFRESH_TOKEN_LEN 44 /* 32 random bytes, base64url, + NUL (= SECRET_LEN) */
 
 /* What every account operation works with. */
 struct auth_env {

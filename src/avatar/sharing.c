@@ -41,18 +41,21 @@ static int put_share(struct db *db, const char *avatar_id, const char *user_id, 
     return err;
 }
 
-static int put_invitation(struct db *db, const char *avatar_id, const char *email, const char *role, const char *by)
+static int put_invitation(struct db *db, const char *avatar_id, const char *email, const char *role, const char *by,
+                          char token[SECRET_LEN])
 {
-    char now[RFC3339_LEN];
+    char now[RFC3339_LEN], hash[SECRET_HASH_LEN];
     time_rfc3339(time_now_ms(), now);
-    struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(email), DB_TEXT(role), DB_TEXT(by), DB_TEXT(now)};
-    struct db_val u[] = {DB_TEXT(role), DB_TEXT(avatar_id), DB_TEXT(email)};
+    secret_new(token, hash);
+    struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(email), DB_TEXT(role), DB_TEXT(by), DB_TEXT(hash), DB_TEXT(now)};
+    struct db_val u[] = {DB_TEXT(role), DB_TEXT(hash), DB_TEXT(avatar_id), DB_TEXT(email)};
     int err = db_query(db,
-                       "INSERT INTO avatar_invitations (avatar_id, email, role, invited_by, created_at) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       p, 5, NULL);
+                       "INSERT INTO avatar_invitations (avatar_id, email, role, invited_by, token_hash, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       p, 6, NULL);
     if (err == DP_ERR_CONFLICT)
-        err = db_query(db, "UPDATE avatar_invitations SET role = ? WHERE avatar_id = ? AND email = ?", u, 3, NULL);
+        err = db_query(db, "UPDATE avatar_invitations SET role = ?, token_hash = ? WHERE avatar_id = ? AND email = ?",
+                       u, 4, NULL);
     return err;
 }
 
@@ -85,7 +88,7 @@ int sharing_add(struct db *db, const struct avatar_ref *ref, const char *user_id
         err = org_user(db, ref->org_id, NULL, out->email, out->user_id);
         if (err == DP_ERR_NOT_FOUND) {
             out->invited = 1;
-            return put_invitation(db, ref->id, out->email, role, by);
+            return put_invitation(db, ref->id, out->email, role, by, out->token);
         }
     } else
         err = org_user(db, ref->org_id, user_id, NULL, out->user_id); /* shares never cross organisations */
@@ -145,17 +148,18 @@ int sharing_remove(struct db *db, const char *avatar_id, const char *who)
     return n ? DP_OK : DP_ERR_NOT_FOUND;
 }
 
-int sharing_invited_org(struct db *db, const char *email, char org[ID_LEN])
+int sharing_invited_org(struct db *db, const char *email, const char *token, char org[ID_LEN])
 {
-    char e[SHARING_EMAIL_MAX + 1];
-    if (email_normalise(email, e))
+    char e[SHARING_EMAIL_MAX + 1], hash[SECRET_HASH_LEN];
+    if (!token || strlen(token) >= SECRET_LEN || email_normalise(email, e))
         return DP_ERR_NOT_FOUND;
+    secret_hash(token, hash);
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(e)};
+    struct db_val p[] = {DB_TEXT(e), DB_TEXT(hash)};
     int err = db_query(db,
                        "SELECT a.org_id FROM avatar_invitations i JOIN avatars a ON a.id = i.avatar_id AND "
-                       "a.deleted_at IS NULL WHERE i.email = ? ORDER BY i.created_at LIMIT 1",
-                       p, 1, &r);
+                       "a.deleted_at IS NULL WHERE i.email = ? AND i.token_hash = ?",
+                       p, 2, &r);
     if (err)
         return err;
     err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;

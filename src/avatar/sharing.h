@@ -1,11 +1,13 @@
 /* Sharing an avatar: with a user of its organisation (by id or e-mail address), or with an
- * address that has no account yet — an invitation, which becomes a share when that address signs
- * up (and brings the new account into the avatar's organisation). */
+ * address that has no account yet — an invitation with a token the owner passes on; a sign-up with
+ * that address and that token joins the avatar's organisation and the invitation becomes a share.
+ * The token is the proof: nobody reads the mail here, so the address alone proves nothing. */
 #ifndef DP_SHARING_H
 #define DP_SHARING_H
 
 #include <jansson.h>
 
+#include "auth/secret.h"
 #include "core/id.h"
 
 struct db;
@@ -18,6 +20,7 @@ struct share_outcome {
     int invited;           /* 1: an invitation to email; 0: a share with user_id */
     char user_id[ID_LEN];
     char email[SHARING_EMAIL_MAX + 1]; /* lower case */
+    char token[SECRET_LEN];            /* an invitation's; shown once */
 };
 
 /* Shares avatar ref with user_id, or with the account of email in the avatar's organisation, or
@@ -36,9 +39,9 @@ int sharing_list(struct db *db, const char *avatar_id, json_t **items);
  * DP_ERR_NOT_FOUND when there is none. */
 int sharing_remove(struct db *db, const char *avatar_id, const char *who);
 
-/* The organisation of the oldest open invitation of email (what a sign-up with it joins);
- * DP_ERR_NOT_FOUND when it has none. */
-int sharing_invited_org(struct db *db, const char *email, char org[ID_LEN]);
+/* The organisation of the open invitation of email with token (what a sign-up with both joins);
+ * DP_ERR_NOT_FOUND when there is none. */
+int sharing_invited_org(struct db *db, const char *email, const char *token, char org[ID_LEN]);
 
 /* Turns the open invitations of email into shares of user_id for the avatars of org (the org the
  * account joined); the others stay open. */

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "auth/url_sig.h"
 #include "avatar/clip.h"
 #include "brain/brain.h"
@@ -148,21 +146,6 @@ int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *h
         return err;
     }
     return get_message(db, mid, greeting);
-}
-
-void talk_visitor_hash(const char *token, char hash[65])
-{
-    uint8_t d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const uint8_t *)token, strlen(token));
-    sodium_bin2hex(hash, 65, d, sizeof d);
-}
-
-void talk_visitor_token(char token[64], char hash[65])
-{
-    uint8_t raw[32];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(token, 64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    talk_visitor_hash(token, hash);
 }
 
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN])

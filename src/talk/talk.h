@@ -13,8 +13,8 @@ struct db;
 
 #define TALK_MESSAGE_MAX 4000 /* bytes of one user message */
 
-/* Who holds a conversation: a user, or a visitor known only by the hash of the token they
- * were handed when it started (exactly one of the two is set). */
+/* Who holds a conversation: a user, or a visitor known only by the hash (auth/secret.h) of the
+ * token they were handed when it started (exactly one of the two is set). */
 struct talk_holder {
     const char *user_id;
     const char *visitor_hash;
@@ -35,11 +35,6 @@ int talk_conversation(struct db *db, const char *cid, struct talk_conversation *
  * is its first message, returned as *greeting (JSON, owned). Both are stored in one transaction. */
 int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],
                json_t **greeting);
-
-/* A new visitor token (43 characters, URL-safe) and the hash kept of it. */
-void talk_visitor_token(char token[64], char hash[65]);
-/* The hash kept of a visitor token. */
-void talk_visitor_hash(const char *token, char hash[65]);
 
 /* Stores a message of the user (or visitor) in conv; its id in mid. */
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);

@@ -209,7 +209,34 @@ describe('sign-up: organisations of their own, taken addresses, case, display na
     const invitee = uniqEmail('invitee');
     const sh = await api(srv, 'POST', `/avatars/${av.json.id}/shares`, { token: inviter.token, body: { email: invitee.toUpperCase(), role: 'viewer' } });
     expectStatus(assert, sh, 202);
-    const u = await signup(srv, { email: invitee.replace('invitee', 'INVITEE'), display_name: 'Invitee' });
+    assert.match(sh.json.invitation_token, /^[A-Za-z0-9_-]{43}$/);
+    // the address alone proves nothing: without the token (or with another) it is a stranger
+    for (const invitation of [undefined, 'x'.repeat(43)]) {
+      const squatter = await api(srv, 'POST', '/auth/signup', {
+        body: { email: invitee, password: PASSWORD, display_name: 'Squatter', invitation },
+        headers: {},
+      });
+      if (squatter.status === 201) {
+        assert.notEqual(squatter.json.user.org_id, 'default', 'no token: an org of its own');
+        const g0 = await api(srv, 'GET', `/avatars/${av.json.id}`, { token: squatter.json.access_token });
+        expectStatus(assert, g0, 404, 'not_found');
+        await api(srv, 'DELETE', `/users/${squatter.json.user.id}`, { token: admin.token });
+      }
+    }
+    const again = await api(srv, 'POST', `/avatars/${av.json.id}/shares`, { token: inviter.token, body: { email: invitee, role: 'viewer' } });
+    expectStatus(assert, again, 202);
+    assert.notEqual(again.json.invitation_token, sh.json.invitation_token, 'inviting again makes a new token');
+    const stale = await api(srv, 'POST', '/auth/signup', {
+      body: { email: invitee, password: PASSWORD, display_name: 'Stale', invitation: sh.json.invitation_token },
+    });
+    expectStatus(assert, stale, 201);
+    assert.notEqual(stale.json.user.org_id, 'default', 'the first token stopped working');
+    await api(srv, 'DELETE', `/users/${stale.json.user.id}`, { token: admin.token });
+    const u = await signup(srv, {
+      email: invitee.replace('invitee', 'INVITEE'),
+      display_name: 'Invitee',
+      invitation: again.json.invitation_token,
+    });
     assert.equal(u.user.org_id, 'default', 'joins the org that invited the address');
     assert.equal(u.user.role, 'member');
     const g = await api(srv, 'GET', `/avatars/${av.json.id}`, { token: u.token });

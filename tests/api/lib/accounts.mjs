@@ -174,8 +174,8 @@ export function expectStatus(assert, r, status, code, what = '') {
   }
 }
 
-export async function signup(srv, { email = uniqEmail(), password = PASSWORD, display_name = 'Test User', query = '' } = {}) {
-  const r = await api(srv, 'POST', '/auth/signup' + query, { body: { email, password, display_name } });
+export async function signup(srv, { email = uniqEmail(), password = PASSWORD, display_name = 'Test User', query = '', invitation } = {}) {
+  const r = await api(srv, 'POST', '/auth/signup' + query, { body: { email, password, display_name, invitation } });
   if (r.status !== 201) throw new Error(`signup ${email} → ${r.status}: ${r.text}`);
   return { ...r.json, email, password, token: r.json.access_token, id: r.json.user.id };
 }
