@@ -204,6 +204,9 @@ for (const visibility of VISIBILITIES) {
       );
       await matrix('GET /api/v1/media/{id}', 'view', 200, (who, token) => api(srv, 'GET', `/media/${media.id}`, { token }));
       await matrix('GET /api/v1/media/{id}/content', 'view', 200, (who, token) => request(srv, 'GET', `/media/${media.id}/content`, { token }));
+      await matrix('PATCH /api/v1/media/{id}', 'edit', 200, (who, token) =>
+        api(srv, 'PATCH', `/media/${media.id}`, { token, body: { own_words: who === 'owner' } }),
+      );
       let target;
       await matrix('DELETE /api/v1/media/{id}', 'edit', 204, (who, token) => api(srv, 'DELETE', `/media/${target}`, { token }), {
         prepare: async () => {
