@@ -13,7 +13,7 @@
 #include "net/server.h"
 #include "store/db.h"
 
-/* GET /api/v1/jobs?status=&limit=&cursor=[&owner_id= (admin)] */
+/* GET /api/v1/jobs?status=&avatar_id=&media_id=&limit=&cursor=[&owner_id= (admin)] */
 static int list_jobs(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -28,10 +28,16 @@ static int list_jobs(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "status must be queued, running, retrying, done or dead");
         return DP_ERR_INVALID;
     }
-    /* Everyone sees their own jobs; admins everyone's, or one user's with ?owner_id=. */
-    const char *owner = c->role == ROLE_ADMIN ? req_query(req, "owner_id") : c->user_id;
+    /* Everyone sees their own jobs; admins everyone's, or one user's with ?owner_id=. The
+     * avatar and media filters only narrow that: they grant nothing. */
+    struct job_filter f = {c->role == ROLE_ADMIN ? req_query(req, "owner_id") : c->user_id, status,
+                           req_query(req, "avatar_id"), req_query(req, "media_id")};
+    if ((f.avatar_id && !id_valid(f.avatar_id)) || (f.media_id && !id_valid(f.media_id))) {
+        res_error(res, req, DP_ERR_INVALID, "avatar_id and media_id must be ids");
+        return DP_ERR_INVALID;
+    }
     json_t *items;
-    if ((err = job_list_json(e.db, owner, status, cursor, limit, &items)))
+    if ((err = job_list_json(e.db, &f, cursor, limit, &items)))
         return err;
     res_json(res, 200, api_page_json(items, limit, "id"));
     return DP_OK;
@@ -217,8 +223,13 @@ static int t_enqueue(struct request *req, struct response *res)
 
 const struct route jobs_routes[] = {
     {"GET", "/api/v1/jobs", 0, 0, list_jobs, "jobs",
-     "The caller's background jobs, newest first (?status=, ?limit=, ?cursor=; admins: everyone's or ?owner_id=)",
-     NULL, NULL, NULL},
+     "The caller's background jobs, newest first (?status=, ?avatar_id=, ?media_id=, ?limit=, ?cursor=; admins: "
+     "everyone's or ?owner_id=). A job says what it works on: avatar_id and media_id (null when none)",
+     "{\"parameters\":[{\"name\":\"status\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
+     "\"string\",\"enum\":[\"queued\",\"running\",\"retrying\",\"done\",\"dead\"]}},{\"name\":\"avatar_id\","
+     "\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"media_id\",\"in\":"
+     "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}}]}",
+     NULL, NULL},
     {"GET", "/api/v1/jobs/{id}", 0, 0, get_job, "jobs", "A background job (its owner or an admin)", NULL, NULL, NULL},
     {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)", NULL,
      NULL, NULL},

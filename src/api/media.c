@@ -27,6 +27,7 @@ struct upload {
     struct blob_writer *w;
     struct multipart *mp;
     int in_file, file_seen;
+    int flags; /* MEDIA_ALLOW_DUPLICATE with ?duplicate=copy */
     char filename[256];
     char sniff[MEDIA_SNIFF_BYTES];
     size_t sniff_len;
@@ -116,6 +117,14 @@ static int upload_begin(struct request *req, struct response *res, void **state)
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &u->ref)))
         goto out_free;
     u->who = *api_caller(req);
+    /* Asked before the bytes arrive, so a bad value costs no upload. */
+    const char *dup = req_query(req, "duplicate");
+    if (dup && strcmp(dup, "copy") && strcmp(dup, "reuse")) {
+        err = DP_ERR_INVALID;
+        res_error(res, req, err, "duplicate must be reuse (the default) or copy");
+        goto out_free;
+    }
+    u->flags = dup && !strcmp(dup, "copy") ? MEDIA_ALLOW_DUPLICATE : 0;
     if (req->content_type && !strncasecmp(req->content_type, "multipart/", 10)) {
         if ((err = multipart_new(&u->mp, req->content_type, &upload_cbs, u))) {
             res_error(res, req, err, "multipart/form-data needs a boundary of 1 to 70 characters");
@@ -164,20 +173,25 @@ static int upload_end(struct request *req, struct response *res, void *state)
     }
     json_t *media = NULL;
     err = media_create(e.db, app_get()->blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
-                       u->who.org_id, u->filename, &media, job, msg, sizeof msg);
+                       u->who.org_id, u->filename, u->flags, &media, job, msg, sizeof msg);
     u->w = NULL; /* consumed either way */
     if (err) {
         if (*msg)
             res_error(res, req, err, "%s", msg);
         goto out;
     }
-    /* The avatar's own words feed its personality profile (avatar/personality_store.c). */
+    /* The avatar's own words feed its personality profile (avatar/personality_store.c). For a
+     * duplicate this marks the existing media: the caller said so of these very bytes. */
     if (own && (err = media_set_own_words(e.db, json_string_value(json_object_get(media, "id")), 1))) {
         json_decref(media);
         goto out;
     }
     if (own)
         json_object_set_new(media, "own_words", json_true());
+    if (!*job) { /* the avatar has these bytes already: nothing was stored */
+        res_json(res, 200, media);
+        goto out;
+    }
     avatar_cache_forget(e.cache, u->ref.id); /* its stats changed */
     json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
@@ -402,11 +416,16 @@ static int delete_media(struct request *req, struct response *res)
 
 static const char upload_doc[] =
     "{\"description\":\"multipart/form-data (the first part with a filename) or a raw body (?filename= names "
-    "it). The type is sniffed from the bytes. own_words=true (a form field, or the query of a raw upload) marks "
-    "the file as the avatar's own words: its text feeds the personality profile. 202 {media, job}; 413 over "
-    "--upload-max; 415 for other types; 422 for an empty file.\",\"parameters\":[{\"name\":\"filename\",\"in\":"
-    "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"own_words\",\"in\":\"query\","
-    "\"required\":false,\"schema\":{\"type\":\"boolean\"}}]}";
+    "it; control and bidirectional control characters are removed from the name). The type is sniffed from the "
+    "bytes. own_words=true (a form field, or the query of a raw upload) marks the file as the avatar's own words: "
+    "its text feeds the personality profile. 202 {media, job}; 200 with the avatar's existing media plus "
+    "duplicate_of (its id) when the avatar already has these exact bytes — nothing new is stored, no job, no "
+    "memories — unless ?duplicate=copy; 413 over --upload-max; 415 for other types; 422 for an empty file.\","
+    "\"parameters\":[{\"name\":\"filename\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
+    "\"string\"}},{\"name\":\"own_words\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
+    "\"boolean\"}},{\"name\":\"duplicate\",\"in\":\"query\",\"required\":false,\"description\":\"reuse "
+    "(default): the same bytes again answer with the existing media; copy: store them as a second media\","
+    "\"schema\":{\"type\":\"string\",\"enum\":[\"reuse\",\"copy\"]}}]}";
 
 const struct route media_routes[] = {
     {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,

@@ -118,6 +118,33 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
     return NULL;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 when it is not one; its
+ * code point in *cp. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    size_t k = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : p[0] >= 0xE0 && p[0] < 0xF0 ? 3
+                                 : p[0] >= 0xF0 && p[0] < 0xF5 ? 4 : 0;
+    if (!k || k > n)
+        return 0;
+    if (!utf8_valid((const char *)p, k))
+        return 0;
+    uint32_t v = k == 1 ? p[0] : p[0] & (0x7F >> k);
+    for (size_t i = 1; i < k; i++)
+        v = (v << 6) | (p[i] & 0x3F);
+    *cp = v;
+    return k;
+}
+
+/* Characters a displayed file name must not carry: controls (C0, DEL, C1), the bidirectional
+ * embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069: "invoice\u202Efdp.exe" would
+ * show as "invoiceexe.pdf"), the direction marks (U+200E, U+200F, U+061C), line and paragraph
+ * separators and the byte order mark. */
+static int filename_drops(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+           c == 0x200E || c == 0x200F || c == 0x061C || c == 0x2028 || c == 0x2029 || c == 0xFEFF;
+}
+
 void media_clean_filename(const char *in, char out[256])
 {
     const char *base = in ? strrchr(in, '/') : NULL;
@@ -125,14 +152,26 @@ void media_clean_filename(const char *in, char out[256])
     const char *bs = strrchr(base, '\\');
     if (bs)
         base = bs + 1;
-    size_t n = 0;
-    for (const char *p = base; *p && n < 255; p++)
-        if ((unsigned char)*p >= 0x20 && *p != 0x7f)
-            out[n++] = *p;
+    const unsigned char *p = (const unsigned char *)base;
+    size_t n = 0, left = strlen(base);
+    /* Whole characters only: bytes that are not well-formed UTF-8 are dropped, and a character
+     * that would not fit in 255 bytes ends the name. */
+    while (left) {
+        uint32_t c;
+        size_t k = utf8_decode(p, left, &c);
+        if (!k) {
+            p++, left--;
+            continue;
+        }
+        if (!filename_drops(c)) {
+            if (n + k > 255)
+                break;
+            memcpy(out + n, p, k);
+            n += k;
+        }
+        p += k, left -= k;
+    }
     out[n] = 0;
-    /* Cut back to whole UTF-8 characters if the cap split one. */
-    while (n && !utf8_valid(out, n))
-        out[--n] = 0;
 }
 
 json_t *media_from_row(const struct db_rows *r, int i)
@@ -196,9 +235,30 @@ int media_delete(struct db *db, struct blob_store *bs, const char *media_id)
     return err;
 }
 
+/* The media row id as JSON with "duplicate_of": its id; job_id "" (no new job). */
+static int media_existing(struct db *db, const char *id, json_t **media, char job_id[ID_LEN])
+{
+    struct db_rows *r;
+    struct db_val q[] = {DB_TEXT(id)};
+    int err = db_query(db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", q, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1) { /* deleted in between: the caller may simply upload again */
+        db_rows_free(r);
+        return DP_ERR_CONFLICT;
+    }
+    *media = media_from_row(r, 0);
+    db_rows_free(r);
+    if (!*media)
+        return DP_ERR_NOMEM;
+    json_object_set_new(*media, "duplicate_of", json_string(id));
+    job_id[0] = 0;
+    return DP_OK;
+}
+
 int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
                  size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
-                 const char *filename, json_t **media, char job_id[ID_LEN], char *msg, size_t msglen)
+                 const char *filename, int flags, json_t **media, char job_id[ID_LEN], char *msg, size_t msglen)
 {
     char mime[128], key[BLOB_KEY_LEN + 1], id[ID_LEN], now[RFC3339_LEN];
     const char *refined, *kind;
@@ -245,7 +305,25 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
         committed = 1;
     else if (!committed)
         blob_abort(w);
-    json_t *payload = json_pack("{s:s}", "media_id", id);
+    /* The same bytes uploaded to this avatar again would double every memory made from them.
+     * Under the blob lock, so two identical uploads at once cannot both miss each other. The
+     * existing media's row still holds the blob: nothing needs releasing. */
+    char dup[ID_LEN] = "";
+    if (!err && !(flags & MEDIA_ALLOW_DUPLICATE)) {
+        struct db_rows *d;
+        struct db_val dp[] = {DB_TEXT(avatar_id), DB_TEXT(key)};
+        if (!(err = db_query(db, "SELECT id FROM media WHERE avatar_id = ? AND blob_key = ? ORDER BY id LIMIT 1", dp,
+                             2, &d))) {
+            if (d->nrows == 1)
+                snprintf(dup, sizeof dup, "%s", db_rows_text(d, 0, 0));
+            db_rows_free(d);
+        }
+        if (!err && *dup) {
+            db_rollback(db);
+            return media_existing(db, dup, media, job_id);
+        }
+    }
+    json_t *payload = json_pack("{s:s,s:s}", "media_id", id, "avatar_id", avatar_id);
     if (!err)
         err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
     json_decref(payload);

@@ -23,7 +23,8 @@ void media_thread_cleanup(void);
 /* The kind (text | document | audio | video | image) of an accepted type, else NULL (415).
  * filename refines plain text (".md" → Markdown). */
 const char *media_kind_for(const char *mime, const char *filename, const char **refined_mime);
-/* A safe display name: the last path component, control characters removed, ≤ 255 bytes. */
+/* A safe display name: the last path component without control characters, bidirectional
+ * controls or bytes that are not UTF-8, cut to whole characters within 255 bytes. */
 void media_clean_filename(const char *in, char out[256]);
 json_t *media_from_row(const struct db_rows *r, int i);
 
@@ -44,13 +45,19 @@ int media_delete(struct db *db, struct blob_store *bs, const char *media_id);
 struct blob_writer;
 struct caller;
 
+#define MEDIA_ALLOW_DUPLICATE 1 /* media_create: store a copy even when the avatar has these bytes */
+
 /* Turns a finished upload into a media row and its media.ingest job. w (bytes written, size
  * bytes) is always consumed: committed on success, aborted otherwise, so a refused file leaves
  * nothing behind. sniff/sniff_len are the first bytes (type detection); filename may be "".
  * DP_ERR_UNPROCESSABLE (empty) and DP_ERR_UNSUPPORTED (type) come with a message in msg.
- * On DP_OK *media (caller decrefs) and job_id are set. */
+ * On DP_OK *media (caller decrefs) and job_id are set.
+ *
+ * When the avatar already has a media of the same bytes (same SHA-256; a deleted one does not
+ * count) and flags lacks MEDIA_ALLOW_DUPLICATE, nothing is stored: DP_OK with *media the existing
+ * media plus "duplicate_of": its id, and job_id "" (no new job, so no new memories). */
 int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
                  size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
-                 const char *filename, json_t **media, char job_id[37], char *msg, size_t msglen);
+                 const char *filename, int flags, json_t **media, char job_id[37], char *msg, size_t msglen);
 
 #endif

@@ -49,7 +49,8 @@ static void mib(double bytes, char *out, size_t cap)
         snprintf(out, cap, "%.1f MiB", bytes / 1048576.0);
 }
 
-/* Stores one file; on success job_out holds its processing job. */
+/* Stores one file; on success job_out holds its processing job, or "" when the avatar has the
+ * same bytes already (nothing stored). */
 static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_id, const char *owner,
                        const char *org, const char *path, char job_out[ID_LEN])
 {
@@ -98,13 +99,19 @@ static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_
     char clean[256], msg[200] = "";
     media_clean_filename(path, clean);
     json_t *media = NULL;
-    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, &media, job_out, msg,
+    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, 0, &media, job_out, msg,
                        sizeof msg);
     if (tty)
         fprintf(stderr, "\n");
     if (err) {
         fprintf(stderr, "%s: %s\n", path, *msg ? msg : dp_strerror(err));
         return err;
+    }
+    if (!*job_out) { /* the avatar has these bytes already: nothing was stored, nothing to wait for */
+        printf("skipped %s: the avatar has the same file already as media %s\n", name,
+               json_string_value(json_object_get(media, "id")));
+        json_decref(media);
+        return DP_OK;
     }
     char size[32];
     mib((double)done, size, sizeof size);
@@ -205,7 +212,7 @@ int cli_ingest(int argc, char **argv)
     for (int i = 0; i < nfiles && jobs; i++) {
         if (ingest_file(db, app->blobs, avatar_id, owner, org, argv[2 + i], jobs[njobs]))
             failed++;
-        else
+        else if (jobs[njobs][0]) /* "" for a file the avatar had already */
             njobs++;
     }
     if (njobs) {

@@ -59,15 +59,24 @@ const char *job_status_name(enum job_status s);
 int job_status_parse(const char *s);
 
 /* The public JSON of a job: {id, kind, status, attempts, max_attempts, progress, last_error,
- * owner_id, created_at, updated_at, run_at, finished_at}. DP_ERR_NOT_FOUND when absent. */
+ * owner_id, avatar_id, media_id, created_at, updated_at, run_at, finished_at}. avatar_id and
+ * media_id are what the job works on: the payload's "avatar_id" / "media_id" members when they
+ * are ids, else null. DP_ERR_NOT_FOUND when absent. */
 int job_get_json(struct db *db, const char *id, json_t **out, char owner_out[ID_LEN], char org_out[ID_LEN]);
 /* owner_out / org_out may be NULL; they get "" for a job without owner / org. *out is the
  * caller's (json_decref). */
 
-/* Jobs newest first as a JSON array (job_get_json objects): of owner_id (NULL = everyone's),
- * with status (NULL = any), older than cursor (an id; NULL = from the newest), at most limit. */
-int job_list_json(struct db *db, const char *owner_id, const char *status, const char *cursor, long limit,
-                  json_t **items);
+/* Which jobs job_list_json lists: every non-NULL field must match (all NULL: every job). */
+struct job_filter {
+    const char *owner_id;  /* whose jobs */
+    const char *status;    /* a job_status_name */
+    const char *avatar_id; /* the avatar it works on */
+    const char *media_id;  /* the media it works on */
+};
+
+/* Jobs newest first as a JSON array (job_get_json objects) matching f, older than cursor (an
+ * id; NULL = from the newest), at most limit. */
+int job_list_json(struct db *db, const struct job_filter *f, const char *cursor, long limit, json_t **items);
 /* Re-queues a dead job now with its attempts reset (last_error kept), wakes a local worker and
  * publishes job.updated (cache may be NULL). DP_ERR_NOT_FOUND; DP_ERR_CONFLICT when not dead. */
 int job_retry(struct db *db, struct cache *cache, const char *id);

@@ -56,6 +56,14 @@ int job_enqueue(struct db *db, const char *kind, const json_t *payload, const ch
     return job_enqueue_ex(db, kind, payload, owner_id, org_id, 0, 0, id_out);
 }
 
+/* The payload's string member name when it is an id ("avatar_id", "media_id"): the job is
+ * tagged with what it works on, so lists can be filtered without reading payloads. */
+static const char *payload_ref(const json_t *payload, const char *name)
+{
+    const char *v = json_string_value(json_object_get(payload, name));
+    return v && id_valid(v) ? v : NULL;
+}
+
 int job_enqueue_ex(struct db *db, const char *kind, const json_t *payload, const char *owner_id, const char *org_id,
                    int max_attempts, int64_t delay_ms, char id_out[ID_LEN])
 {
@@ -75,13 +83,23 @@ int job_enqueue_ex(struct db *db, const char *kind, const json_t *payload, const
     id_new(id);
     int64_t now_ms = time_now_ms();
     time_rfc3339(now_ms, now);
-    struct db_val p[] = {DB_TEXT(id),       DB_TEXT(kind),     DB_TEXT(text),
-                         DB_INT(max_attempts), DB_TEXT(owner_id), DB_TEXT(org_id),
-                         DB_INT(now_ms + delay_ms), DB_TEXT(now), DB_TEXT(now)};
+    const char *avatar = payload_ref(payload, "avatar_id"), *media = payload_ref(payload, "media_id");
+    struct db_val p[] = {DB_TEXT(id),
+                         DB_TEXT(kind),
+                         DB_TEXT(text),
+                         DB_INT(max_attempts),
+                         DB_TEXT(owner_id),
+                         DB_TEXT(org_id),
+                         avatar ? DB_TEXT(avatar) : DB_NULL,
+                         media ? DB_TEXT(media) : DB_NULL,
+                         DB_INT(now_ms + delay_ms),
+                         DB_TEXT(now),
+                         DB_TEXT(now)};
     err = db_query(db,
                    "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, progress, owner_id, org_id, "
-                   "run_at, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, 0, ?, ?, ?, ?, ?)",
-                   p, 9, NULL);
+                   "avatar_id, media_id, run_at, created_at, updated_at) "
+                   "VALUES (?, ?, ?, 'queued', 0, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                   p, 11, NULL);
     if (err)
         goto out_free_text;
     if (id_out)
@@ -96,7 +114,7 @@ out_free_text:
 /* The columns job_from_row reads, in order. */
 #define JOB_COLUMNS                                                                                               \
     "id, kind, status, attempts, max_attempts, progress, last_error, owner_id, org_id, run_at, created_at, "     \
-    "updated_at, finished_at"
+    "updated_at, finished_at, avatar_id, media_id"
 
 static json_t *text_or_null(const struct db_rows *r, int row, int col)
 {
@@ -108,11 +126,12 @@ static json_t *job_from_row(const struct db_rows *r, int row)
 {
     char run_at[RFC3339_LEN];
     time_rfc3339(db_rows_int(r, row, 9), run_at);
-    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:s,s:s,s:s,s:o}", "id", db_rows_text(r, row, 0), "kind",
-                     db_rows_text(r, row, 1), "status", db_rows_text(r, row, 2), "attempts",
+    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:o}", "id", db_rows_text(r, row, 0),
+                     "kind", db_rows_text(r, row, 1), "status", db_rows_text(r, row, 2), "attempts",
                      (json_int_t)db_rows_int(r, row, 3), "max_attempts", (json_int_t)db_rows_int(r, row, 4),
                      "progress", (json_int_t)db_rows_int(r, row, 5), "last_error", text_or_null(r, row, 6),
-                     "owner_id", text_or_null(r, row, 7), "run_at", run_at, "created_at", db_rows_text(r, row, 10),
+                     "owner_id", text_or_null(r, row, 7), "avatar_id", text_or_null(r, row, 13), "media_id",
+                     text_or_null(r, row, 14), "run_at", run_at, "created_at", db_rows_text(r, row, 10),
                      "updated_at", db_rows_text(r, row, 11), "finished_at", text_or_null(r, row, 12));
 }
 
@@ -138,18 +157,23 @@ int job_get_json(struct db *db, const char *id, json_t **out, char owner_out[ID_
     return *out ? DP_OK : DP_ERR_NOMEM;
 }
 
-int job_list_json(struct db *db, const char *owner_id, const char *status, const char *cursor, long limit,
-                  json_t **items)
+int job_list_json(struct db *db, const struct job_filter *f, const char *cursor, long limit, json_t **items)
 {
-    char sql[320];
-    struct db_val p[4];
+    char sql[400];
+    struct db_val p[6];
     int np = 0;
-    snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1 = 1%s%s%s ORDER BY id DESC LIMIT ?",
-             owner_id ? " AND owner_id = ?" : "", status ? " AND status = ?" : "", cursor ? " AND id < ?" : "");
-    if (owner_id)
-        p[np++] = DB_TEXT(owner_id);
-    if (status)
-        p[np++] = DB_TEXT(status);
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1 = 1%s%s%s%s%s ORDER BY id DESC LIMIT ?",
+             f->owner_id ? " AND owner_id = ?" : "", f->status ? " AND status = ?" : "",
+             f->avatar_id ? " AND avatar_id = ?" : "", f->media_id ? " AND media_id = ?" : "",
+             cursor ? " AND id < ?" : "");
+    if (f->owner_id)
+        p[np++] = DB_TEXT(f->owner_id);
+    if (f->status)
+        p[np++] = DB_TEXT(f->status);
+    if (f->avatar_id)
+        p[np++] = DB_TEXT(f->avatar_id);
+    if (f->media_id)
+        p[np++] = DB_TEXT(f->media_id);
     if (cursor)
         p[np++] = DB_TEXT(cursor);
     p[np++] = DB_INT(limit);

@@ -218,18 +218,18 @@ static void enqueue_claim_done(const char *backend)
 
     /* Lists: newest first, by owner, by status, paged by cursor. */
     json_t *items;
-    OK(job_list_json(db, NULL, NULL, NULL, 50, &items));
+    OK(job_list_json(db, &(struct job_filter){0}, NULL, 50, &items));
     CHECK_EQ_INT(json_array_size(items), 2);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "id")), other);
     json_decref(items);
-    OK(job_list_json(db, "owner-1", NULL, NULL, 50, &items));
+    OK(job_list_json(db, &(struct job_filter){.owner_id = "owner-1"}, NULL, 50, &items));
     CHECK_EQ_INT(json_array_size(items), 1);
     json_decref(items);
-    OK(job_list_json(db, NULL, "queued", NULL, 50, &items));
+    OK(job_list_json(db, &(struct job_filter){.status = "queued"}, NULL, 50, &items));
     CHECK_EQ_INT(json_array_size(items), 1);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "id")), other);
     json_decref(items);
-    OK(job_list_json(db, NULL, NULL, other, 50, &items));
+    OK(job_list_json(db, &(struct job_filter){0}, other, 50, &items));
     CHECK_EQ_INT(json_array_size(items), 1);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "id")), id);
     json_decref(items);
