@@ -127,7 +127,10 @@ describe('upload', () => {
       ['sample.jpg', 'run.exe', 'image/jpeg', 'image'],
     ];
     for (const [file, name, mime, kind] of cases) {
-      const r = await uploadRaw(srv, c.owner.token, av.id, fixture(file), name, { headers: { 'content-type': 'image/png' } });
+      const r = await uploadRaw(srv, c.owner.token, av.id, fixture(file), name, {
+        headers: { 'content-type': 'image/png' },
+        query: 'duplicate=copy', // the same fixture under another name
+      });
       expectStatus(assert, r, 202, undefined, `${file} as ${name}`);
       assert.equal(r.json.media.mime, mime, `${file} as ${name}`);
       assert.equal(r.json.media.kind, kind, `${file} as ${name}`);
@@ -172,7 +175,8 @@ describe('upload', () => {
 
   test('file names are cleaned: no path, no control characters, at most 255 bytes', async () => {
     const av = await createAvatar(srv, c.owner.token);
-    const raw = async (name) => (await uploadOk(srv, c.owner.token, av.id, fixture('sample.png'), name)).media;
+    const copy = { query: 'duplicate=copy' }; // the same bytes under each name
+    const raw = async (name) => (await uploadOk(srv, c.owner.token, av.id, fixture('sample.png'), name, copy)).media;
     assert.equal((await raw('../../etc/passwd.png')).filename, 'passwd.png');
     assert.equal((await raw('C:\\Users\\ada\\photo.png')).filename, 'photo.png');
     const crlf = await raw('evil\r\nSet-Cookie: a=1\r\n.png');
@@ -185,10 +189,11 @@ describe('upload', () => {
     const multi = await raw('é'.repeat(200) + '.png');
     assert.ok(Buffer.byteLength(multi.filename) <= 255);
     assert.ok(!multi.filename.includes('\ufffd'), 'not cut inside a UTF-8 character');
-    const mp = await uploadMultipart(srv, c.owner.token, av.id, fixture('sample.png'), '/tmp/dir/../up.png');
+    const mp = await uploadMultipart(srv, c.owner.token, await createAvatar(srv, c.owner.token).then((a) => a.id),
+      fixture('sample.png'), '/tmp/dir/../up.png');
     expectStatus(assert, mp, 202);
     assert.equal(mp.json.media.filename, 'up.png');
-    const unnamed = await uploadRaw(srv, c.owner.token, av.id, fixture('sample.png'), null);
+    const unnamed = await uploadRaw(srv, c.owner.token, av.id, fixture('sample.png'), null, copy);
     expectStatus(assert, unnamed, 202);
     assert.ok(unnamed.json.media.filename === null || unnamed.json.media.filename === undefined || unnamed.json.media.filename === '',
       `a raw upload without ?filename= has no name: ${JSON.stringify(unnamed.json.media.filename)}`);
@@ -514,7 +519,7 @@ describe('delete', () => {
     const b = await createAvatar(srv, c.owner.token);
     const bytes = Buffer.from(`shared bytes ${Math.random()}\n`);
     const m1 = (await uploadOk(srv, c.owner.token, a.id, bytes, 'one.txt')).media;
-    const m2 = (await uploadOk(srv, c.owner.token, a.id, bytes, 'two.txt')).media;
+    const m2 = (await uploadOk(srv, c.owner.token, a.id, bytes, 'two.txt', { query: 'duplicate=copy' })).media;
     const m3 = (await uploadOk(srv, c.owner.token, b.id, bytes, 'three.txt')).media;
     assert.equal(m1.sha256, m2.sha256);
     assert.notEqual(m1.id, m2.id);
@@ -542,7 +547,7 @@ describe('delete', () => {
     for (let i = 0; i < 240 && broken.length < 3; i++) {
       const bytes = Buffer.from(`race ${i} ${Math.random()}\n`.repeat(50));
       const first = (await uploadOk(srv, c.owner.token, av.id, bytes, 'r.txt')).media;
-      const up = uploadRaw(srv, c.owner.token, av.id, bytes, 'r.txt');
+      const up = uploadRaw(srv, c.owner.token, av.id, bytes, 'r.txt', { query: 'duplicate=copy' });
       await new Promise((r) => setTimeout(r, i % 4));
       const [again] = await Promise.all([up, api(srv, 'DELETE', `/media/${first.id}`, { token: c.owner.token })]);
       if (again.status !== 202) continue;

@@ -94,9 +94,13 @@ export async function request(srv, method, p, { token, headers = {}, body, duple
   return { status: res.status, headers: res.headers, text, json, buf, res };
 }
 
-/* A raw-body upload: POST /avatars/{id}/media?filename=NAME with the bytes as the body. */
-export async function uploadRaw(srv, token, avatarId, bytes, filename, { headers = {} } = {}) {
-  const q = filename === undefined || filename === null ? '' : `?filename=${encodeURIComponent(filename)}`;
+/* A raw-body upload: POST /avatars/{id}/media?filename=NAME with the bytes as the body; query
+ * ("duplicate=copy") adds to the query string. */
+export async function uploadRaw(srv, token, avatarId, bytes, filename, { headers = {}, query = '' } = {}) {
+  const params = [];
+  if (filename !== undefined && filename !== null) params.push(`filename=${encodeURIComponent(filename)}`);
+  if (query) params.push(query);
+  const q = params.length ? `?${params.join('&')}` : '';
   return request(srv, 'POST', `/avatars/${avatarId}/media${q}`, {
     token,
     headers: { 'content-type': 'application/octet-stream', ...headers },
@@ -131,9 +135,9 @@ export async function uploadMultipart(srv, token, avatarId, bytes, filename, { f
   });
 }
 
-/* Uploads a fixture (raw) and asserts 202; resolves {media, job}. */
-export async function uploadOk(srv, token, avatarId, bytes, filename) {
-  const r = await uploadRaw(srv, token, avatarId, bytes, filename);
+/* Uploads a fixture (raw) and asserts 202; resolves {media, job}. opts as uploadRaw's. */
+export async function uploadOk(srv, token, avatarId, bytes, filename, opts = {}) {
+  const r = await uploadRaw(srv, token, avatarId, bytes, filename, opts);
   if (r.status !== 202) throw new Error(`upload ${filename} → ${r.status}: ${r.text}`);
   return r.json;
 }
