@@ -188,7 +188,7 @@ static int avatar_import(int argc, char **argv)
         return 1;
     }
     struct app *app = app_get();
-    int rc = cli_load_config(app, a.nrest, a.rest);
+    int rc = cli_load_config_offline(app, a.nrest, a.rest, 0);
     free(a.rest);
     if (rc) {
         card_import_cleanup(&imp);
@@ -263,7 +263,7 @@ static int avatar_export(int argc, char **argv)
         return 2;
     }
     struct app *app = app_get();
-    int rc = cli_load_config(app, a.nrest, a.rest);
+    int rc = cli_load_config_offline(app, a.nrest, a.rest, f != CARD_EXPORT_JSON);
     free(a.rest);
     if (rc)
         return rc < 0 ? 0 : 2;

@@ -179,7 +179,7 @@ int cli_ingest(int argc, char **argv)
     for (int i = first_flag; i < argc; i++)
         rest[i - first_flag + 1] = argv[i];
     struct app *app = app_get();
-    int rc = cli_load_config(app, argc - first_flag + 1, rest);
+    int rc = cli_load_config_offline(app, argc - first_flag + 1, rest, 1);
     free(rest);
     if (rc)
         return rc < 0 ? 0 : 2;

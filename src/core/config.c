@@ -27,6 +27,8 @@ struct setting {
 static const struct setting settings[] = {
     {"listen", SET_STR, OFF(listen), "127.0.0.1:8080", 0, 0, "address:port to listen on"},
     {"data-dir", SET_STR, OFF(data_dir), "./data", 0, 0, "directory for the SQLite file, blobs and keys"},
+    {"create-data-dir", SET_BOOL, OFF(create_data_dir), "false", 0, 1,
+     "let ingest and avatar import/export create a missing --data-dir (serve always creates it)"},
     {"database-url", SET_STR, OFF(database_url), "", 0, 0,
      "SQLite file path or postgres://user@host:port/db (default: <data-dir>/doppel.db)"},
     {"redis-url", SET_STR, OFF(redis_url), "", 0, 0, "redis://host:port for cache, rate limits and pub/sub (default: in-process)"},

@@ -7,6 +7,7 @@
 struct config {
     char *listen;           /* host:port */
     char *data_dir;         /* SQLite file + blob folder + generated keys */
+    int create_data_dir;    /* offline commands may create a missing data_dir (serve always does) */
     char *database_url;     /* SQLite path or postgres://… ("" = <data-dir>/doppel.db) */
     char *redis_url;        /* "" = in-process cache */
     long cache_memory_max;  /* bytes of the in-process cache's cached copies */
