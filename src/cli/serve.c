@@ -90,11 +90,46 @@ static void worker_cleanup(void *state)
 
 static uv_signal_t sig_term, sig_int;
 
+/* The periodic sweep of upload temp files: uploads killed mid-stream normally remove theirs, but
+ * a worker stuck or a process killed leaves them behind until the next start. Runs on a worker
+ * (directory scans and unlinks are disk work); one at a time. */
+static uv_timer_t sweep_timer;
+static struct pool_task sweep_task;
+static int sweep_running; /* loop thread only */
+
+static void sweep_work(struct pool_task *t, void *state)
+{
+    (void)t;
+    (void)state;
+    struct app *app = app_get();
+    /* A live upload's file is locked (and written to within --http-timeout, or its connection
+     * is closed): only files idle longer than that and unlocked go. */
+    blob_sweep(app->blobs, app->cfg.http_timeout, NULL);
+}
+
+static void sweep_done(struct pool_task *t)
+{
+    (void)t;
+    sweep_running = 0;
+}
+
+static void on_sweep_timer(uv_timer_t *h)
+{
+    struct app *app = h->data;
+    if (sweep_running || !app->pool)
+        return;
+    sweep_running = 1;
+    sweep_task.work = sweep_work;
+    sweep_task.done = sweep_done;
+    pool_submit(app->pool, &sweep_task);
+}
+
 static void on_stopped(void *arg)
 {
     struct app *app = arg;
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sweep_timer, NULL);
     jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
     if (pool_busy(app->pool)) {
         /* The shutdown deadline passed with handlers still running: joining them would
@@ -294,6 +329,11 @@ int cli_serve(int argc, char **argv)
     sig_term.data = sig_int.data = app;
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_timer_init(app->loop, &sweep_timer);
+    sweep_timer.data = app;
+    uv_timer_start(&sweep_timer, on_sweep_timer, (uint64_t)app->cfg.blob_sweep_interval * 1000,
+                   (uint64_t)app->cfg.blob_sweep_interval * 1000);
+    uv_unref((uv_handle_t *)&sweep_timer); /* never what keeps the loop alive */
 
     DP_LOG(LOG_INFO, "[serve] Doppel is listening on http://%.*s:%d/ (database: %s, cache: %s, %ld workers)",
            (int)(strrchr(app->cfg.listen, ':') - app->cfg.listen), app->cfg.listen, server_port(app->server),

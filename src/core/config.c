@@ -62,6 +62,8 @@ static const struct setting settings[] = {
     {"ws-ping-interval", SET_LONG, OFF(ws_ping_interval), "30", 1, 3600, "seconds between WebSocket keepalive pings"},
     {"sse-producers", SET_LONG, OFF(sse_producers), "0", 0, 256,
      "SSE streams produced at once, each on a worker; later ones wait their turn (0 = half the workers, at least 1)"},
+    {"blob-sweep-interval", SET_LONG, OFF(blob_sweep_interval), "600", 1, 86400,
+     "seconds between sweeps of upload temp files no live upload owns (idle past --http-timeout)"},
     {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
     {"jwt-key", SET_STR, OFF(jwt_key), "", 0, 0, "access-token signing key, 64 hex digits (default: <data-dir>/jwt.key)"},
     {"access-ttl", SET_LONG, OFF(access_ttl), "900", 30, 86400, "seconds an access token lives"},

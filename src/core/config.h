@@ -30,6 +30,7 @@ struct config {
     long ws_ping_interval;  /* seconds between keepalive pings */
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
     long sse_producers;     /* SSE streams produced at once; 0 = half the workers (at least 1) */
+    long blob_sweep_interval; /* seconds between sweeps of abandoned upload temp files */
     int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */
     char *jwt_key;          /* 64 hex digits; "" = <data-dir>/jwt.key (created on first start) */
     long access_ttl;        /* seconds an access token lives */

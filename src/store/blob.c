@@ -118,3 +118,12 @@ int blob_ping(struct blob_store *bs)
 {
     return bs->ops->ping(bs);
 }
+
+int blob_sweep(struct blob_store *bs, long older_than_s, int *removed)
+{
+    int ignored;
+    if (!removed)
+        removed = &ignored;
+    *removed = 0;
+    return bs->ops->sweep ? bs->ops->sweep(bs, older_than_s, removed) : DP_OK;
+}

@@ -25,6 +25,9 @@ struct blob_ops {
     int (*ping)(struct blob_store *bs);
     /* A file system path of the blob, for tools that read files (NULL when not file-backed). */
     int (*local_path)(struct blob_store *bs, const char *key, char *out, size_t cap);
+    /* Removes unfinished writes no live writer owns, last written more than older_than_s
+     * seconds ago (0: any age); *removed gets how many. NULL when the backend keeps none. */
+    int (*sweep)(struct blob_store *bs, long older_than_s, int *removed);
 };
 
 /* url: a directory path or file:///path (the local file system backend). */
@@ -45,5 +48,10 @@ int blob_remove(struct blob_store *bs, const char *key);
  * DP_ERR_UNSUPPORTED when the backend is not file-backed; DP_ERR_NOT_FOUND when absent. */
 int blob_local_path(struct blob_store *bs, const char *key, char *out, size_t cap);
 int blob_ping(struct blob_store *bs);
+/* Removes the temp files of uploads that are not live (their writer, in any process, is gone:
+ * killed mid-stream, crashed) and were last written more than older_than_s seconds ago (0: any
+ * age). Opening a store does this with 0; a server repeats it periodically. *removed (may be
+ * NULL) gets the count. DP_OK for backends without temp files. */
+int blob_sweep(struct blob_store *bs, long older_than_s, int *removed);
 
 #endif

@@ -1,4 +1,9 @@
-/* The local file system blob backend: <dir>/<aa>/<bb>/<sha256hex>, written via <dir>/tmp. */
+/* The local file system blob backend: <dir>/<aa>/<bb>/<sha256hex>, written via <dir>/tmp.
+ *
+ * A writer holds an exclusive flock on its temp file from creation until the file is renamed into
+ * place or removed, so a sweep (in this or any other process on the data directory: a server and
+ * `doppel ingest`) can tell a live upload's file from a dead one's: it removes only files whose
+ * lock it can take. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +22,6 @@
 #include "store/blob_impl.h"
 
 #define TMP_NAME_LEN 32               /* hex digits of a temporary file name */
-#define STALE_TMP_S (24 * 3600)       /* temp files older than this are crash leftovers */
 
 struct blob_fs {
     struct blob_store base;
@@ -132,24 +137,43 @@ static int ensure_dir(const char *dir, const char *parent)
     return errno == EEXIST ? DP_OK : DP_ERR_IO;
 }
 
-/* Removes temp files left behind by a crash (uploads never take a day). */
-static void sweep_stale_tmp(struct blob_fs *fs)
+/* Removes the temp files no live writer holds (their lock is free) and, when older_than_s > 0,
+ * that were last written more than older_than_s seconds ago. Files of writers that died with
+ * their process (a crash, a kill) are free: flocks end with the process. */
+static int sweep_tmp(struct blob_fs *fs, long older_than_s, int *removed)
 {
+    *removed = 0;
     DIR *d = opendir(fs->tmpdir);
     if (!d)
-        return;
-    time_t cutoff = time(NULL) - STALE_TMP_S;
+        return DP_ERR_IO;
+    time_t cutoff = time(NULL) - older_than_s;
+    uint64_t bytes = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strlen(e->d_name) != TMP_NAME_LEN || strspn(e->d_name, "0123456789abcdef") !=
-                                                     TMP_NAME_LEN)
+        if (e->d_name[0] == '.')
             continue;
-        struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            st.st_mtime < cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            DP_LOG(LOG_INFO, "[blob] removed stale temp file %s", e->d_name);
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat st, now;
+        /* Still the file we locked under that name (a writer may have renamed it meanwhile). */
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (older_than_s <= 0 || st.st_mtime < cutoff) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0 && fstatat(dirfd(d), e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now.st_ino == st.st_ino && now.st_dev == st.st_dev && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            ++*removed;
+            bytes += (uint64_t)st.st_size;
+        }
+        close(fd);
     }
     closedir(d);
+    if (*removed)
+        DP_LOG(LOG_INFO, "[blob] removed %d abandoned temp file(s), %llu bytes", *removed, (unsigned long long)bytes);
+    return DP_OK;
+}
+
+static int fs_sweep(struct blob_store *bs, long older_than_s, int *removed)
+{
+    return sweep_tmp(to_fs(bs), older_than_s, removed);
 }
 
 static int fs_open(struct blob_store **out, const char *url)
@@ -173,7 +197,9 @@ static int fs_open(struct blob_store **out, const char *url)
     err = mkdir_p(fs->tmpdir);
     if (err)
         goto out_free;
-    sweep_stale_tmp(fs);
+    /* Nothing of this process is live yet: every temp file whose lock is free is a leftover. */
+    int removed;
+    sweep_tmp(fs, 0, &removed);
     *out = &fs->base;
     return DP_OK;
 
@@ -209,6 +235,22 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
         w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd < 0 && errno != EEXIST)
             break;
+        if (w->fd < 0)
+            continue;
+        /* The lock marks the file live for sweeps. A sweep of another process may have taken the
+         * brand-new file between open and lock (it locks it first, then unlinks it): then the
+         * file has no name any more, and a fresh one is made. */
+        struct stat st;
+        int rc;
+        while ((rc = flock(w->fd, LOCK_EX)) != 0 && errno == EINTR)
+            ;
+        if (rc != 0 || fstat(w->fd, &st) != 0 || st.st_nlink == 0) {
+            if (rc != 0 || st.st_nlink != 0)
+                unlink(w->tmp_path);
+            close(w->fd);
+            w->fd = -1;
+            errno = EEXIST;
+        }
     }
     if (w->fd < 0) {
         DP_LOG(LOG_ERROR, "[blob] cannot create a temp file in %s: %s", fs->tmpdir,
@@ -247,9 +289,9 @@ static int fs_writer_write(struct blob_writer *bw, const void *p, size_t n)
 
 static void writer_free(struct blob_fs_writer *w)
 {
+    unlink(w->tmp_path); /* a no-op after the rename; before the close, while still locked */
     if (w->fd >= 0)
         close(w->fd);
-    unlink(w->tmp_path); /* a no-op after the rename */
     free(w);
 }
 
@@ -275,14 +317,12 @@ static int fs_writer_commit(struct blob_writer *bw, char key[BLOB_KEY_LEN + 1], 
 
     if (w->failed)
         goto out_free;
+    /* The file stays open (and locked) until it has its final name: a sweep must not take it
+     * between the fsync and the rename. After a successful fsync, close reports nothing new. */
     if (fsync(w->fd) != 0) {
         DP_LOG(LOG_ERROR, "[blob] fsync failed: %s", strerror(errno));
         goto out_free;
     }
-    int rc = close(w->fd);
-    w->fd = -1;
-    if (rc != 0)
-        goto out_free;
     crypto_hash_sha256_final(&w->sha, digest);
     sodium_bin2hex(key, BLOB_KEY_LEN + 1, digest, sizeof(digest));
     snprintf(d1, sizeof(d1), "%s/%.2s", fs->dir, key);
@@ -368,4 +408,5 @@ const struct blob_ops blob_fs_ops = {
     .remove = fs_remove,
     .ping = fs_ping,
     .local_path = fs_local_path,
+    .sweep = fs_sweep,
 };

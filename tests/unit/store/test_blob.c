@@ -1,4 +1,5 @@
 /* Tests of src/store/blob*: the local file system backend. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sodium.h>
@@ -270,24 +271,109 @@ TEST(blob_url_forms)
     CHECK(bs == NULL);
 }
 
-TEST(blob_stale_temp_files_swept)
+/* Creates dir/tmp/name with its modification time age_s seconds ago. */
+static void plant_tmp(const char *dir, const char *name, long age_s)
 {
-    char dir[512], path[1024];
-    struct blob_store *bs = open_store(dir, sizeof(dir));
-    blob_store_close(bs);
-    snprintf(path, sizeof(path), "%s/tmp/0123456789abcdef0123456789abcdef", dir);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tmp/%s", dir, name);
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     CHECK(fd >= 0);
+    CHECK(write(fd, "left over", 9) == 9);
     close(fd);
-    struct timespec old[2] = {{.tv_sec = time(NULL) - 3 * 86400}, {.tv_sec = time(NULL) - 3 * 86400}};
-    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
-    snprintf(path, sizeof(path), "%s/tmp/fedcba9876543210fedcba9876543210", dir);
-    fd = open(path, O_CREAT | O_WRONLY, 0600); /* fresh: an upload in progress elsewhere */
-    CHECK(fd >= 0);
-    close(fd);
-    OK(blob_store_open(&bs, dir));
+    struct timespec t[2] = {{.tv_sec = time(NULL) - age_s}, {.tv_sec = time(NULL) - age_s}};
+    CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+static int tmp_exists(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tmp/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* The temp file of a live writer (its only one in dir/tmp, the others named in skip). */
+static void live_tmp_name(const char *dir, const char *skip1, const char *skip2, char out[256])
+{
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+    DIR *d = opendir(tmp);
+    CHECK(d != NULL);
+    struct dirent *e;
+    out[0] = 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && strcmp(e->d_name, skip1) && strcmp(e->d_name, skip2))
+            snprintf(out, 256, "%s", e->d_name);
+    closedir(d);
+    CHECK(out[0] != 0);
+}
+
+TEST(blob_open_sweeps_every_abandoned_temp_file_but_live_ones)
+{
+    /* An upload killed mid-stream (its process gone) leaves a temp file of any age; opening the
+     * store removes them all, except those a live writer holds, in this process or another. */
+    char dir[512], live[256];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    struct blob_writer *w = NULL;
+    OK(blob_writer_new(bs, &w));
+    OK(blob_write(w, "still uploading", 15));
+    plant_tmp(dir, "0123456789abcdef0123456789abcdef", 3 * 86400);
+    plant_tmp(dir, "fedcba9876543210fedcba9876543210", 0); /* fresh, but nobody's */
+    plant_tmp(dir, "not-hex-at-all", 60);
+    live_tmp_name(dir, "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", live);
+    CHECK_EQ_INT(count_tmp(dir), 4);
+    struct blob_store *other = NULL; /* another process opening the same data directory */
+    pid_t kid = fork();
+    CHECK(kid >= 0);
+    if (kid == 0) {
+        if (blob_store_open(&other, dir) != DP_OK)
+            _exit(1);
+        blob_store_close(other);
+        _exit(0);
+    }
+    int st = 0;
+    CHECK(waitpid(kid, &st, 0) == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK_EQ_INT(count_tmp(dir), 1);
-    CHECK(access(path, F_OK) == 0);
+    CHECK(tmp_exists(dir, live));
+    /* The same from this process (a second store on the directory, e.g. doppel ingest's). */
+    plant_tmp(dir, "abandoned", 0);
+    OK(blob_store_open(&other, dir));
+    CHECK_EQ_INT(count_tmp(dir), 1);
+    blob_store_close(other);
+    char key[BLOB_KEY_LEN + 1];
+    OK(blob_commit(w, key, NULL)); /* the live upload was not disturbed */
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    blob_store_close(bs);
+}
+
+TEST(blob_sweep_removes_idle_unowned_temp_files)
+{
+    char dir[512], live[256];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    struct blob_writer *w = NULL;
+    OK(blob_writer_new(bs, &w));
+    OK(blob_write(w, "slow upload", 11));
+    plant_tmp(dir, "old", 600);
+    plant_tmp(dir, "young", 5);
+    live_tmp_name(dir, "old", "young", live);
+    /* The live writer's file looks idle too: its lock keeps it. */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tmp/%s", dir, live);
+    struct timespec t[2] = {{.tv_sec = time(NULL) - 600}, {.tv_sec = time(NULL) - 600}};
+    CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+    int removed = -1;
+    OK(blob_sweep(bs, 60, &removed));
+    CHECK_EQ_INT(removed, 1);
+    CHECK(!tmp_exists(dir, "old"));
+    CHECK(tmp_exists(dir, "young"));
+    CHECK(tmp_exists(dir, live));
+    OK(blob_sweep(bs, 0, &removed)); /* any age */
+    CHECK_EQ_INT(removed, 1);
+    CHECK(!tmp_exists(dir, "young"));
+    OK(blob_write(w, "!", 1));
+    char key[BLOB_KEY_LEN + 1];
+    OK(blob_commit(w, key, NULL));
+    CHECK_EQ_INT(count_tmp(dir), 0);
+    OK(blob_sweep(bs, 0, NULL));
     blob_store_close(bs);
 }
 
