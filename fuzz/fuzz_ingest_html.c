@@ -1,5 +1,6 @@
 /* libFuzzer target: the text extractors on arbitrary bytes (HTML tag stripper, and with it the
- * Markdown and DOCX-XML converters), then passage splitting of the result. Checks that the text
+ * Markdown and DOCX-XML converters, plain text and the PDF line rejoiner on it), then passage
+ * splitting of the result. Checks that the text
  * is always valid UTF-8 and that the passages cover it within their size bounds. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (rc == DP_OK && k == 0 && b.len)
             check_passages(b.data, b.len);
+        if (rc == DP_OK && k == 3 && b.len) {
+            /* PDF line rejoining on normalised text: shorter or equal, still UTF-8, same words. */
+            size_t n = extract_rejoin_lines(b.data, b.len);
+            if (n > b.len || (n && !utf8_valid(b.data, n)))
+                abort();
+            b.data[n] = 0;
+            check_passages(b.data, n);
+        }
         buf_cleanup(&b);
     }
     return 0;

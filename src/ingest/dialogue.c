@@ -11,6 +11,7 @@
 #include "ingest/dialogue.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,8 @@
 #include "core/err.h"
 #include "core/utf8.h"
 
-#define STAMP_MAX 48 /* bytes of a timestamp prefix ("12/03/2021, 14:22:05 PM" and the like) */
+#define STAMP_MAX 48
+#define SPEAKER_PENDING (-2) /* bytes of a timestamp prefix ("12/03/2021, 14:22:05 PM" and the like) */
 
 enum line_kind {
     LINE_BLANK,
@@ -292,6 +294,111 @@ static int next_line(const unsigned char *t, size_t len, size_t *pos, struct lin
     return 1;
 }
 
+/* ---- chat app notices ----------------------------------------------------------------------- */
+
+/* 1 when t[a..e) starts with w (ASCII letters in any case; other bytes exactly). */
+static int ci_prefix(const unsigned char *t, size_t a, size_t e, const char *w)
+{
+    size_t n = strlen(w);
+    if (e - a < n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = t[a + i], d = (unsigned char)w[i];
+        if (c != d && !((c | 0x20) == d && d >= 'a' && d <= 'z'))
+            return 0;
+    }
+    return 1;
+}
+
+static int ci_equal(const unsigned char *t, size_t a, size_t e, const char *w)
+{
+    return e - a == strlen(w) && ci_prefix(t, a, e, w);
+}
+
+static int ci_suffix(const unsigned char *t, size_t a, size_t e, const char *w)
+{
+    size_t n = strlen(w);
+    return e - a >= n && ci_prefix(t, e - n, e, w);
+}
+
+/* Where t[a..e) ends without the "<This message was edited>" that WhatsApp appends to edited
+ * messages (and the spaces before it). */
+static size_t strip_edited(const unsigned char *t, size_t a, size_t e)
+{
+    static const char mark[] = "<this message was edited>";
+    if (!ci_suffix(t, a, e, mark))
+        return e;
+    e -= sizeof mark - 1;
+    while (e > a && (is_space(t[e - 1]) || mark_len(t, e >= a + 3 ? e - 3 : a, e)))
+        e -= is_space(t[e - 1]) ? 1 : 3;
+    return e;
+}
+
+/* Messages a chat app writes in someone's name that are not something they said: attachments
+ * left out of the export, deletions, calls, the encryption notice (which iOS puts under the chat's
+ * name). Compared whole (a final full stop ignored), ASCII case-insensitively. */
+static const char *const notices[] = {
+    "<media omitted>", "<médias omis>", "<medien ausgeschlossen>", "<multimedia omitido>", "<mídia oculta>",
+    "<media omessi>", "<media weggelaten>", "<attached omitted>", "this message was deleted",
+    "you deleted this message", "this message was deleted by admin", "waiting for this message",
+    "waiting for this message. this may take a while", "waiting for this message. check your phone",
+    "you blocked this contact", "you unblocked this contact", "live location shared", "view once message",
+    "null", NULL};
+
+/* iOS: "<kind> omitted" stands for an attachment; a document's line names it first
+ * ("Report.pdf • 3 pages \u200edocument omitted"). */
+static const char *const omitted[] = {"image", "video", "audio", "sticker", "gif", "document", "contact card",
+                                      "photo", "voice message", "video note", NULL};
+
+int dialogue_is_notice(const char *msg, size_t len)
+{
+    const unsigned char *t = (const unsigned char *)msg;
+    size_t a = skip_blank(t, 0, len), e = len;
+    while (e > a && (is_space(t[e - 1]) || (e >= a + 3 && mark_len(t, e - 3, e))))
+        e -= is_space(t[e - 1]) ? 1 : 3;
+    if (a == e)
+        return 0;
+    size_t e1 = t[e - 1] == '.' ? e - 1 : e; /* "This message was deleted." */
+    for (int i = 0; notices[i]; i++)
+        if (ci_equal(t, a, e, notices[i]) || ci_equal(t, a, e1, notices[i]))
+            return 1;
+    /* "<attached: 00000012-PHOTO-2021-03-12-14-22-05.jpg>" (iOS) */
+    if (ci_prefix(t, a, e, "<attached: ") && t[e - 1] == '>')
+        return 1;
+    /* "IMG-20210312-WA0001.jpg (file attached)" (Android; a caption follows on the next line) */
+    if (ci_suffix(t, a, e, " (file attached)") && !memchr(t + a, '\n', e - a))
+        return 1;
+    for (int i = 0; omitted[i]; i++) {
+        char w[40];
+        snprintf(w, sizeof w, "%s omitted", omitted[i]);
+        size_t n = strlen(w);
+        if (ci_equal(t, a, e, w) || (ci_suffix(t, a, e, w) && e - n >= a + 3 && mark_len(t, e - n - 3, e - n)))
+            return 1;
+    }
+    /* "Messages and calls are end-to-end encrypted. No one outside of this chat …", "Messages to
+     * this group are now secured with end-to-end encryption", "Your security code with … changed" */
+    if (ci_prefix(t, a, e, "messages ") && e - a < 400) {
+        for (size_t i = a; i + 18 <= e; i++)
+            if (ci_prefix(t, i, e, "end-to-end encrypt"))
+                return 1;
+    }
+    if (ci_prefix(t, a, e, "your security code with ") && ci_suffix(t, a, e1, " changed"))
+        return 1;
+    /* Calls: "Missed voice call", "Missed group video call", "Voice call, 12 min", "Video call • 3 min" */
+    size_t p = a;
+    if (ci_prefix(t, p, e, "missed "))
+        p += 7;
+    else if (ci_prefix(t, p, e, "silenced "))
+        p += 9;
+    if (ci_prefix(t, p, e, "group "))
+        p += 6;
+    if (ci_prefix(t, p, e, "voice call") || ci_prefix(t, p, e, "video call")) {
+        p += 10;
+        return p == e || t[p] == ',' || t[p] == '.' || (p + 1 < e && t[p] == ' ' && (t[p + 1] == '(' || t[p + 1] == 0xE2));
+    }
+    return 0;
+}
+
 /* ---- speakers ------------------------------------------------------------------------------- */
 
 /* The distinct speakers: names in d->speakers, found by case-folded name in an open-addressing
@@ -404,7 +511,11 @@ struct builder {
     struct dialogue *d;
     struct speakers sp;
     int cap;           /* of d->u */
-    int speaker;       /* of the open utterance; -1: none open (before the first, after a system line) */
+    int speaker;       /* of the open utterance; -1: none open (before the first, after a system line);
+                          SPEAKER_PENDING: opened by a notice, the speaker (pend_*) counted only if
+                          text follows (a caption under an attachment) */
+    size_t pend_start; /* SPEAKER_PENDING: the name in the source */
+    size_t pend_end;
     struct buf cur;    /* its text so far */
     size_t cur_start;  /* its source range so far */
     size_t cur_end;
@@ -494,13 +605,22 @@ static int build(struct builder *b, size_t len, int stamped_mode)
                 break;
             b->speaker = -1;
         }
-        if (starts) {
-            err = speaker_index(&b->sp, b->t, l.name_start, l.name_end, &b->speaker);
-            if (!err)
-                err = add_text(b, l.msg, l.end);
-        } else if ((l.kind == LINE_TEXT || l.kind == LINE_PLAIN) && b->speaker >= 0) {
-            err = add_text(b, l.start, l.end);
+        size_t a = starts ? l.msg : l.start, e = strip_edited(b->t, a, l.end);
+        if (starts && dialogue_is_notice((const char *)b->t + a, e - a)) {
+            /* "<Media omitted>" and the like: nothing said; a caption on the next lines is. */
+            b->speaker = SPEAKER_PENDING;
+            b->pend_start = l.name_start;
+            b->pend_end = l.name_end;
+            continue;
         }
+        if (!starts && (l.kind != LINE_TEXT && l.kind != LINE_PLAIN))
+            continue;
+        if (starts)
+            err = speaker_index(&b->sp, b->t, l.name_start, l.name_end, &b->speaker);
+        else if (b->speaker == SPEAKER_PENDING && a < e)
+            err = speaker_index(&b->sp, b->t, b->pend_start, b->pend_end, &b->speaker);
+        if (!err && b->speaker >= 0)
+            err = add_text(b, a, e);
     }
     return err ? err : flush(b);
 }

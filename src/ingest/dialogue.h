@@ -67,6 +67,14 @@ struct dialogue {
  * Never reads outside text[0..len). Deterministic. */
 int dialogue_parse(const char *text, size_t len, struct dialogue *out);
 
+/* 1 when msg[0..len) (the message of one chat line, after "Name:") is a notice the chat app wrote
+ * rather than something the person said: an attachment left out of the export ("<Media omitted>",
+ * "image omitted", "<attached: …>", "… (file attached)"), "This message was deleted", calls
+ * ("Missed voice call"), the end-to-end encryption notice, "null" and a few more. dialogue_parse()
+ * stores no utterance for such a line; text on the lines after it (a caption) is the speaker's. A
+ * trailing "<This message was edited>" is dropped from messages. */
+int dialogue_is_notice(const char *msg, size_t len);
+
 /* Frees what dialogue_parse() put into *d and zeroes it; safe on a zeroed or cleaned struct. */
 void dialogue_cleanup(struct dialogue *d);
 

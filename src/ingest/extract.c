@@ -228,7 +228,13 @@ static int extract_pdf(const char *path, struct buf *text, size_t **pages, int *
         rc = ex_normalize(fixed.data + a, e - a, text);
         if (rc)
             goto out;
-        starts[pg++] = before == text->len ? text->len : (before ? before + 2 : 0);
+        size_t ps = before == text->len ? text->len : (before ? before + 2 : 0);
+        /* pdftotext ends every printed line; a sentence must read as one (memories, quotes). */
+        if (text->len > ps) {
+            text->len = ps + extract_rejoin_lines(text->data + ps, text->len - ps);
+            text->data[text->len] = 0;
+        }
+        starts[pg++] = ps;
         a = e + 1;
     }
     *pages = starts;

@@ -29,7 +29,8 @@ void extracted_cleanup(struct extracted *x);
  *   text/plain, text/csv      UTF-8 (BOM dropped), UTF-16 with a BOM, else Windows-1252
  *   text/markdown             markup dropped: headings, emphasis, code fences, link URLs …
  *   text/html, xhtml          own tag stripper (script/style/head contents and comments dropped)
- *   application/pdf           pdftotext -layout -enc UTF-8 (subprocess); pages from form feeds
+ *   application/pdf           pdftotext -layout -enc UTF-8 (subprocess); pages from form feeds;
+ *                             lines broken inside sentences rejoined (extract_rejoin_lines)
  *   …wordprocessingml.document (DOCX)   unzip -p word/document.xml (subprocess) → w:t text
  *   application/epub+zip      unzip (subprocess): the XHTML chapters in the OPF spine order
  *                             (file order when the container/OPF is missing or has no spine)
@@ -61,5 +62,12 @@ int extract_html(const char *p, size_t n, struct buf *out);
 /* word/document.xml of a DOCX: paragraphs (w:p) become lines, a blank line between paragraphs
  * except between list items; w:t text, w:tab, w:br; deleted text and field codes dropped. */
 int extract_docx_xml(const char *p, size_t n, struct buf *out);
+/* Rejoins lines of normalised text (one PDF page as pdftotext lays it out) that were broken
+ * inside a sentence, in place; returns the new length. Paragraph breaks (blank lines) stay, and so
+ * does a line end after a sentence (. ! ? : ; …, also inside closing quotes), before a list item
+ * ("• ", "- ", "12. ", "a) "), and after a short line followed by a capital (a heading, an address
+ * line: only a line at least 3/4 as wide as the page's widest is taken for wrapped then). A
+ * joined line end becomes one space; a word hyphenated across it ("exam-" "ple") is made whole. */
+size_t extract_rejoin_lines(char *text, size_t len);
 
 #endif

@@ -305,3 +305,131 @@ int extract_plain(const char *p, size_t n, struct buf *out)
     buf_cleanup(&tmp);
     return err;
 }
+
+/* ---- lines broken inside sentences (PDF) -------------------------------------------------------- */
+
+enum join { JOIN_KEEP, JOIN_SPACE, JOIN_TIGHT, JOIN_DROP_HYPHEN };
+
+static int is_lower_start(const unsigned char *b, size_t n)
+{
+    if (b[0] >= 'a' && b[0] <= 'z')
+        return 1;
+    /* Latin-1 lower-case letters ß … ÿ (not ÷) */
+    return n >= 2 && b[0] == 0xC3 && b[1] >= 0x9F && b[1] <= 0xBF && b[1] != 0xB7;
+}
+
+static int is_ascii_letter(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/* 1 when the line a[0..n) ends a sentence (or a clause that a line break may end: ":" ";"):
+ * . ! ? … 。！？, also inside closing quotes or brackets. */
+static int ends_sentence(const unsigned char *a, size_t n)
+{
+    static const char *const closers[] = {")", "]", "\"", "'", "\xE2\x80\x99", "\xE2\x80\x9D", "\xC2\xBB", NULL};
+    for (int k = 0; k < 2 && n; k++) {
+        unsigned char c = a[n - 1];
+        if (c == '.' || c == '!' || c == '?' || c == ':' || c == ';')
+            return 1;
+        if (n >= 3 && a[n - 3] == 0xE2 && a[n - 2] == 0x80 && a[n - 1] == 0xA6) /* … */
+            return 1;
+        if (n >= 3 && ((a[n - 3] == 0xE3 && a[n - 2] == 0x80 && a[n - 1] == 0x82) ||
+                       (a[n - 3] == 0xEF && a[n - 2] == 0xBC && (a[n - 1] == 0x81 || a[n - 1] == 0x9F))))
+            return 1; /* 。！？ */
+        size_t cut = 0;
+        for (int i = 0; closers[i] && !cut; i++) {
+            size_t l = strlen(closers[i]);
+            if (n >= l && !memcmp(a + n - l, closers[i], l))
+                cut = l;
+        }
+        if (!cut)
+            return 0;
+        n -= cut; /* look once more, inside the quote or bracket */
+    }
+    return 0;
+}
+
+/* 1 when the line b[0..n) starts a list item: a bullet or dash and a space, "12. ", "3) ", "a) ",
+ * "(iv) ". */
+static int starts_item(const unsigned char *b, size_t n)
+{
+    static const char *const bullets[] = {"\xE2\x80\xA2", "\xC2\xB7", "\xE2\x80\x93", "\xE2\x80\x94",
+                                          "\xE2\x96\xAA", "\xE2\x96\xA0", "\xE2\x97\x8B", "\xE2\x97\xA6",
+                                          "-", "*", "+", NULL};
+    for (int i = 0; bullets[i]; i++) {
+        size_t l = strlen(bullets[i]);
+        if (n > l && !memcmp(b, bullets[i], l) && b[l] == ' ')
+            return 1;
+    }
+    size_t i = b[0] == '(' ? 1 : 0, k = i;
+    while (k < n && k - i < 4 && ((b[k] >= '0' && b[k] <= '9') || is_ascii_letter(b[k])))
+        k++;
+    if (k == i || k + 1 >= n)
+        return 0;
+    int digits = 1;
+    for (size_t j = i; j < k; j++)
+        digits &= b[j] >= '0' && b[j] <= '9';
+    /* "12. " and "3) "; letters only as one ("a) ", "B. ") or roman numerals in brackets */
+    if (!digits && k - i > 1 && !i)
+        return 0;
+    return (b[k] == ')' || (b[k] == '.' && !i)) && b[k + 1] == ' ';
+}
+
+/* How to end the line a[0..an) (acp characters; the widest line of its page has width) when the
+ * line b[0..bn) follows in the same paragraph. */
+static enum join join_kind(const unsigned char *a, size_t an, size_t acp, size_t width, const unsigned char *b,
+                           size_t bn)
+{
+    if (!an || !bn || ends_sentence(a, an) || starts_item(b, bn))
+        return JOIN_KEEP;
+    /* "exam-" + "ple": a word hyphenated at the line end; "pre-" + "Raphaelite" keeps its hyphen */
+    if (a[an - 1] == '-' && an >= 2 && is_ascii_letter(a[an - 2]) && is_ascii_letter(b[0]))
+        return a[an - 2] >= 'a' && is_lower_start(b, bn) ? JOIN_DROP_HYPHEN : JOIN_TIGHT;
+    if (is_lower_start(b, bn))
+        return JOIN_SPACE;
+    /* Before a capital or a digit ("… we sailed to" + "Bergen …"), only a line that runs (nearly)
+     * to the right margin was wrapped: a short one is a heading, an address line, a verse. */
+    if (width >= 40 && acp * 4 >= width * 3)
+        return JOIN_SPACE;
+    return JOIN_KEEP;
+}
+
+size_t extract_rejoin_lines(char *text, size_t len)
+{
+    unsigned char *p = (unsigned char *)text;
+    size_t width = 0, cur = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\n') {
+            width = cur > width ? cur : width;
+            cur = 0;
+        } else if ((p[i] & 0xC0) != 0x80) {
+            cur++;
+        }
+    }
+    width = cur > width ? cur : width;
+    /* In place: the output never runs ahead of the input (a line end becomes one space or goes).
+     * The line before a break is read from the output (a verbatim copy), the one after it from
+     * the input, which is not yet overwritten. */
+    size_t w = 0, line = 0, cps = 0;
+    for (size_t r = 0; r < len; r++) {
+        unsigned char c = p[r];
+        if (c != '\n') {
+            p[w++] = c;
+            cps += (c & 0xC0) != 0x80;
+            continue;
+        }
+        enum join j = JOIN_KEEP;
+        if (w > line && r + 1 < len && p[r + 1] != '\n')
+            j = join_kind(p + line, w - line, cps, width, p + r + 1, len - r - 1);
+        if (j == JOIN_DROP_HYPHEN)
+            w--;
+        else if (j == JOIN_SPACE)
+            p[w++] = ' ';
+        else if (j == JOIN_KEEP)
+            p[w++] = '\n';
+        line = w;
+        cps = 0;
+    }
+    return w;
+}

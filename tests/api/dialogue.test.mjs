@@ -40,11 +40,13 @@ async function memoriesOf(av, mediaId) {
   return r.json.items.filter((m) => m.source?.media_id === mediaId);
 }
 
-/* The speakers of the fixture's messages, read the way a person would: "date, time - Name: text". */
+/* The speakers of the fixture's messages, read the way a person would: "date, time - Name: text"
+ * (a "<Media omitted>" line is WhatsApp's, not something said). */
 function expectedSpeakers(buf) {
   return buf
     .toString('utf8')
     .split('\n')
+    .filter((l) => !l.endsWith(': <Media omitted>'))
     .map((l) => /^\d\d\/\d\d\/\d{4}, \d\d:\d\d - ([A-Za-z ]+): /.exec(l)?.[1])
     .filter(Boolean);
 }
@@ -75,17 +77,17 @@ describe('dialogue transcripts', () => {
   test('a WhatsApp export becomes utterances with speakers, in order, and the media meta says so', async () => {
     const { up, media } = items.chat;
     const speakers = expectedSpeakers(CHAT);
-    assert.equal(speakers.length, 24);
-    assert.equal(media.meta.utterances, 24, JSON.stringify(media.meta));
+    assert.equal(speakers.length, 23);
+    assert.equal(media.meta.utterances, 23, JSON.stringify(media.meta));
     assert.equal(media.meta.speakers, 3);
     assert.equal(media.meta.passages, undefined);
     assert.equal(media.meta.chars, CHAT.length - 1, 'the extracted text: the file less its final line end');
-    assert.equal(media.status_detail, 'dialogue transcript stored as 24 utterances');
+    assert.equal(media.status_detail, 'dialogue transcript stored as 23 utterances');
     const listed = (await api(srv, 'GET', `/avatars/${av.id}/media`, { token: c.owner.token })).json.items;
     assert.deepEqual(listed.find((m) => m.id === up.media.id)?.meta, media.meta, 'the listing shows the same meta');
 
     const mems = await memoriesOf(av, up.media.id);
-    assert.equal(mems.length, 24);
+    assert.equal(mems.length, 23);
     for (const m of mems) assert.equal(m.kind, 'utterance', JSON.stringify(m));
     assert.deepEqual(
       mems.map((m) => m.speaker),
@@ -93,7 +95,7 @@ describe('dialogue transcripts', () => {
     );
     assert.ok(mems.some((m) => m.speaker === 'Grandpa Joe'));
     // System lines ("Messages and calls are end-to-end encrypted", "… changed the subject") are not memories.
-    assert.ok(!mems.some((m) => /end-to-end|changed the subject|created group/.test(m.text)));
+    assert.ok(!mems.some((m) => /end-to-end|changed the subject|created group|<Media omitted>/.test(m.text)));
     // The offsets are bytes of the extracted text, here the file itself; each text is exactly its excerpt.
     let prev = -1;
     for (const m of mems) {
@@ -174,6 +176,66 @@ describe('dialogue transcripts', () => {
     const seqs = sql(
       `SELECT seq FROM memories WHERE media_id = '${items.chat.up.media.id}' ORDER BY char_start`,
     ).trim().split('\n').map(Number);
-    assert.deepEqual(seqs, Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual(seqs, Array.from({ length: 23 }, (_, i) => i));
+  });
+});
+
+describe('what a chat app writes in someone\'s name is not something they said', () => {
+  test('attachments, deletions, calls, the encryption notice: no utterance; a caption is the sender\'s', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const LRM = '\u200e';
+    const ios = [
+      `[02/05/2022, 18:00:00] Harbour Family: ${LRM}Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them.`,
+      '[02/05/2022, 18:01:10] Marit: Did anyone feed the cat today?',
+      `${LRM}[02/05/2022, 18:01:40] Olav: ${LRM}image omitted`,
+      `${LRM}[02/05/2022, 18:01:50] Olav: ${LRM}<attached: 00000031-PHOTO-2022-05-02-18-01-50.jpg>`,
+      '[02/05/2022, 18:02:05] Olav: She had the salmon skin from dinner',
+      `[02/05/2022, 18:02:30] Marit: ${LRM}This message was deleted.`,
+      `[02/05/2022, 18:03:00] Olav: ${LRM}Missed voice call, ${LRM}Tap to call back`,
+      '[02/05/2022, 18:03:30] Marit: Then she will sleep all evening <This message was edited>',
+      `[02/05/2022, 18:04:00] Olav: ${LRM}sticker omitted`,
+      '[02/05/2022, 18:04:30] Olav: On the blue blanket by the stove',
+      '[02/05/2022, 18:05:00] Marit: null',
+      '[02/05/2022, 18:05:10] Marit: Good, then nobody has to go out in the rain',
+    ].join('\n');
+    const android = [
+      '03/05/2022, 09:00 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.',
+      '03/05/2022, 09:01 - Marit: Morning! The ferry is late again',
+      '03/05/2022, 09:02 - Olav: <Media omitted>',
+      '03/05/2022, 09:02 - Olav: IMG-20220503-WA0004.jpg (file attached)',
+      'the queue at the pier',
+      '03/05/2022, 09:03 - Marit: You deleted this message',
+      '03/05/2022, 09:04 - Marit: Missed video call',
+      '03/05/2022, 09:05 - Olav: I will take the bus instead',
+      '03/05/2022, 09:06 - Marit: Take an umbrella',
+    ].join('\n');
+    for (const [name, text, said] of [
+      ['ios-chat.txt', ios, [
+        ['Marit', 'Did anyone feed the cat today?'],
+        ['Olav', 'She had the salmon skin from dinner'],
+        ['Marit', 'Then she will sleep all evening'],
+        ['Olav', 'On the blue blanket by the stove'],
+        ['Marit', 'Good, then nobody has to go out in the rain'],
+      ]],
+      ['android-chat.txt', android, [
+        ['Marit', 'Morning! The ferry is late again'],
+        ['Olav', 'the queue at the pier'],
+        ['Olav', 'I will take the bus instead'],
+        ['Marit', 'Take an umbrella'],
+      ]],
+    ]) {
+      const { up, media } = await ingest(av, Buffer.from(text + '\n'), name);
+      assert.equal(media.meta.utterances, said.length, `${name}: ${JSON.stringify(media.meta)}`);
+      assert.equal(media.meta.speakers, 2, `${name}: the chat's own name said nothing`);
+      const mems = await memoriesOf(av, up.media.id);
+      assert.deepEqual(mems.map((m) => [m.speaker, m.text]), said, name);
+      for (const m of mems) assert.equal(m.kind, 'utterance');
+    }
+    // Nothing of the notices can be found or quoted.
+    for (const q of ['omitted', 'attached', 'deleted', 'encrypted', 'missed call', 'null', 'edited']) {
+      const r = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent(q)}`, { token: c.owner.token });
+      expectStatus(assert, r, 200);
+      assert.deepEqual(r.json.items.map((m) => m.text), [], `search "${q}"`);
+    }
   });
 });

@@ -6,7 +6,10 @@
 // no handler is registered: "left queued"), these tests are reported as TODO instead of failing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, blobFiles, cast, createAvatar, expectStatus, fixture, startAvatars, uploadOk, waitJob, waitMedia } from './lib/avatars.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { api, blobFiles, cast, createAvatar, expectStatus, fixture, listAll, startAvatars, uploadOk, waitJob, waitMedia } from './lib/avatars.mjs';
+import { REPO } from './lib/server.mjs';
 
 let srv;
 let c;
@@ -123,5 +126,31 @@ describe('media.ingest', () => {
     assert.ok(job && (job.status === 'done' || job.status === 'dead'), `the job settles: ${JSON.stringify(job)}`);
     const g = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
     assert.deepEqual(g.json.stats, { media: 0, memories: 0 }, 'no memories of a deleted media item');
+  });
+});
+
+describe('PDF text', () => {
+  test('lines broken inside a sentence are one line again; paragraphs, lists and short lines keep theirs', async (t) => {
+    const av = await createAvatar(srv, c.owner.token);
+    const pdf = fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'ingest', 'wrapped.pdf'));
+    const up = await uploadOk(srv, c.owner.token, av.id, pdf, 'lighthouse.pdf');
+    const m = await waitMedia(srv, c.owner.token, up.media.id, settled, patience());
+    todoIfUnwired(t, m);
+    assert.equal(m?.status, 'ready', JSON.stringify(m));
+    const mems = (await listAll(srv, `/avatars/${av.id}/memories`, c.owner.token)).filter((x) => x.source?.media_id === up.media.id);
+    assert.ok(mems.length >= 1);
+    const all = mems.map((x) => x.text).join('\n\n');
+    // pdftotext ends every printed line: "…burned paraffin and\nthe keeper climbed…"
+    assert.match(all, /still burned paraffin and the keeper climbed the hundred/);
+    assert.match(all, /my grandmother in Bergen, who answered/, 'a full line wrapped before a capital');
+    assert.match(all, /broke over the gallery and the keepers/, 'a hyphenated word made whole');
+    assert.match(all, /uses today\.\n\nThe storm of 1953/, 'paragraphs stay apart');
+    assert.match(all, /on the point:\n- two wool sweaters knitted by his mother\n- a tin of coffee/, 'list items stay lines');
+    assert.match(all, /Skagen Point Lighthouse\nFyrvej 1\nSkagen/, 'an address stays lines');
+    // A sentence the recall brain quotes reads as one line.
+    const r = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent('unreliable messenger')}`, { token: c.owner.token });
+    expectStatus(assert, r, 200);
+    assert.ok(r.json.items.length >= 1);
+    assert.doesNotMatch(r.json.items[0].text, /boat the\nunreliable/);
   });
 });

@@ -146,14 +146,13 @@ TEST(dialogue_whatsapp_android)
                     "3/12/21, 2:26\xE2\x80\xAFPM - Anna: US date, narrow space before PM\n";
     struct dialogue d;
     parse_str(s, &d);
-    CHECK_EQ_INT(d.n, 5);
+    CHECK_EQ_INT(d.n, 4); /* "<Media omitted>" is not something Ben said */
     CHECK_EQ_INT(d.nspeakers, 2);
     CHECK_EQ_STR(d.u[0].speaker, "Anna");
     CHECK_EQ_STR(d.u[0].text, "Are you coming tonight?");
     CHECK_EQ_STR(d.u[1].speaker, "Ben Miller");
     CHECK_EQ_STR(d.u[1].text, "Yes, at 8:30.");
-    CHECK_EQ_STR(d.u[3].text, "<Media omitted>");
-    CHECK_EQ_STR(d.u[4].text, "US date, narrow space before PM");
+    CHECK_EQ_STR(d.u[3].text, "US date, narrow space before PM");
     dialogue_cleanup(&d);
 }
 
@@ -166,12 +165,95 @@ TEST(dialogue_whatsapp_ios)
                     "[2021-03-12 14:25] Anna: ISO dates work too\n";
     struct dialogue d;
     parse_str(s, &d);
-    CHECK_EQ_INT(d.n, 5);
+    CHECK_EQ_INT(d.n, 4); /* "image omitted" stands for a picture: nothing said */
     CHECK_EQ_INT(d.nspeakers, 2);
-    CHECK_EQ_STR(d.u[1].speaker, "Ben");
-    CHECK_EQ_STR(d.u[1].text, "image omitted"); /* the direction mark is not text */
-    CHECK_EQ_STR(d.u[4].text, "ISO dates work too");
+    CHECK_EQ_STR(d.u[1].speaker, "Anna");
+    CHECK_EQ_STR(d.u[1].text, "Nice picture");
+    CHECK_EQ_STR(d.u[2].speaker, "Ben");
+    CHECK_EQ_STR(d.u[3].text, "ISO dates work too");
     dialogue_cleanup(&d);
+}
+
+TEST(dialogue_chat_app_notices_are_not_said)
+{
+    /* What WhatsApp writes in a person's name when exporting: none of it becomes an utterance. */
+    const char *s =
+        "[12/03/2021, 14:20:00] Family: \xE2\x80\x8EMessages and calls are end-to-end encrypted. No one outside "
+        "of this chat, not even WhatsApp, can read or listen to them.\n"
+        "[12/03/2021, 14:21:00] Anna: Morning all\n"
+        "\xE2\x80\x8E[12/03/2021, 14:21:30] Ben: \xE2\x80\x8E<attached: 00000012-PHOTO-2021-03-12-14-21-30.jpg>\n"
+        "[12/03/2021, 14:22:00] Ben: \xE2\x80\x8EThis message was deleted.\n"
+        "[12/03/2021, 14:22:10] Anna: You deleted this message\n"
+        "[12/03/2021, 14:22:20] Ben: \xE2\x80\x8EMissed voice call, \xE2\x80\x8ETap to call back\n"
+        "[12/03/2021, 14:22:30] Anna: Missed group video call\n"
+        "[12/03/2021, 14:22:40] Ben: Voice call \xE2\x80\xA2 12 min\n"
+        "[12/03/2021, 14:22:50] Anna: Report.pdf \xE2\x80\xA2 3 pages \xE2\x80\x8E" "document omitted\n"
+        "[12/03/2021, 14:23:00] Ben: sticker omitted\n"
+        "[12/03/2021, 14:23:10] Anna: GIF omitted\n"
+        "[12/03/2021, 14:23:20] Ben: Contact card omitted\n"
+        "[12/03/2021, 14:23:30] Anna: null\n"
+        "[12/03/2021, 14:23:40] Ben: Waiting for this message. This may take a while.\n"
+        "[12/03/2021, 14:23:50] Anna: See you at the harbour <This message was edited>\n"
+        "[12/03/2021, 14:24:00] Ben: I will bring the bread\n"
+        "[12/03/2021, 14:24:10] Anna: The video call was fun\n"
+        "[12/03/2021, 14:24:20] Ben: Voice calls are better\n";
+    struct dialogue d;
+    parse_str(s, &d);
+    CHECK_EQ_INT(d.n, 5);
+    CHECK_EQ_INT(d.nspeakers, 2); /* "Family" said nothing */
+    CHECK_EQ_STR(d.u[0].text, "Morning all");
+    CHECK_EQ_STR(d.u[1].speaker, "Anna");
+    CHECK_EQ_STR(d.u[1].text, "See you at the harbour");
+    CHECK_EQ_STR(d.u[2].text, "I will bring the bread");
+    CHECK_EQ_STR(d.u[3].text, "The video call was fun");
+    CHECK_EQ_STR(d.u[4].text, "Voice calls are better");
+    dialogue_cleanup(&d);
+
+    /* Android: "<Media omitted>", a file with its caption on the next line. */
+    const char *a = "12/03/2021, 14:22 - Anna: Are you coming tonight?\n"
+                    "12/03/2021, 14:23 - Ben: <Media omitted>\n"
+                    "12/03/2021, 14:24 - Ben: IMG-20210312-WA0001.jpg (file attached)\n"
+                    "the harbour at dawn\n"
+                    "12/03/2021, 14:25 - Anna: Beautiful\n"
+                    "12/03/2021, 14:26 - Ben: <Media omitted>\n"
+                    "12/03/2021, 14:27 - Anna: Another one?\n"
+                    "12/03/2021, 14:28 - Ben: Yes\n";
+    parse_str(a, &d);
+    CHECK_EQ_INT(d.n, 5);
+    CHECK_EQ_STR(d.u[1].speaker, "Ben");
+    CHECK_EQ_STR(d.u[1].text, "the harbour at dawn"); /* the caption is Ben's */
+    CHECK_EQ_STR(d.u[2].text, "Beautiful");
+    CHECK_EQ_STR(d.u[3].text, "Another one?");
+    dialogue_cleanup(&d);
+
+    /* Plain "Name: text" transcripts too. */
+    const char *p = "Anna: Hello\nBen: <Media omitted>\nBen: Hi Anna\nAnna: How are you?\nBen: Fine\n"
+                    "Anna: Good\n";
+    parse_str(p, &d);
+    CHECK_EQ_INT(d.n, 5);
+    CHECK_EQ_STR(d.u[1].text, "Hi Anna");
+    dialogue_cleanup(&d);
+}
+
+TEST(dialogue_is_notice_cases)
+{
+    static const char *const yes[] = {
+        "<Media omitted>", "  <media omitted>  ", "<Médias omis>", "image omitted", "\xE2\x80\x8Evideo omitted",
+        "audio omitted", "This message was deleted", "This message was deleted.", "You deleted this message.",
+        "Missed voice call", "Missed video call", "Missed group voice call", "Video call, 3 min",
+        "Voice call (12:03)", "<attached: 0001-AUDIO-2021.opus>", "notes.pdf (file attached)", "null",
+        "Messages to this group are now secured with end-to-end encryption. Tap for more info.",
+        "Your security code with Anna changed.", "Live location shared", NULL};
+    static const char *const no[] = {
+        "", "the image omitted from the album", "my document omitted two pages", "Video calls are fun",
+        "Missed voice calls are annoying", "<attached", "Nullable types", "This message was deleted by mistake? No",
+        "Messages are fun", "media omitted", "Voice call me later", NULL};
+    for (int i = 0; yes[i]; i++)
+        if (!dialogue_is_notice(yes[i], strlen(yes[i])))
+            CHECK_EQ_STR(yes[i], "(a notice)");
+    for (int i = 0; no[i]; i++)
+        if (dialogue_is_notice(no[i], strlen(no[i])))
+            CHECK_EQ_STR(no[i], "(not a notice)");
 }
 
 TEST(dialogue_screenplay_and_interview_style)
@@ -297,7 +379,7 @@ TEST(dialogue_fixture_chat_txt)
     CHECK(s);
     struct dialogue d;
     parse(s, len, &d);
-    CHECK_EQ_INT(d.n, 24);
+    CHECK_EQ_INT(d.n, 23); /* 24 lines with a speaker, one of them "<Media omitted>" */
     CHECK_EQ_INT(d.nspeakers, 3);
     CHECK_EQ_STR(d.speakers[0], "Lily");
     CHECK_EQ_STR(d.speakers[1], "Grandpa Joe");

@@ -736,6 +736,70 @@ TEST(ingest_extract_pdf_pages)
     extracted_cleanup(&x);
 }
 
+TEST(ingest_extract_pdf_rejoins_lines_broken_inside_sentences)
+{
+    if (!have_program("pdftotext"))
+        SKIP("pdftotext (poppler-utils) is not installed");
+    struct extracted x;
+    const char *t = extract_ok("wrapped.pdf", "application/pdf", "wrapped.pdf", &x);
+    CHECK_EQ_STR(t, "The Lighthouse Years\n\n"
+                    "When my grandfather took the post at Skagen Point in 1931, the lamp still burned paraffin and "
+                    "the keeper climbed the hundred and twelve steps four times a night to trim the wick. He kept a "
+                    "log of every ship that passed, and on calm evenings he wrote letters to my grandmother in "
+                    "Bergen, who answered every one of them. The letters arrived with the supply boat, which came "
+                    "on Thursdays when the weather allowed and on Saturdays when it did not. He called the boat the "
+                    "unreliable messenger, a name it kept for forty years and the whole family still uses today.\n\n"
+                    "The storm of 1953 is the one everybody remembers. For three days the waves broke over the "
+                    "gallery and the keepers could not leave the tower.\n\n"
+                    "What he packed for a winter on the point:\n"
+                    "- two wool sweaters knitted by his mother\n"
+                    "- a tin of coffee and a tin of tobacco\n\n"
+                    "Skagen Point Lighthouse\nFyrvej 1\nSkagen");
+    CHECK_EQ_INT(x.npages, 1);
+    extracted_cleanup(&x);
+}
+
+/* extract_rejoin_lines on a copy of s; the result in a static buffer. */
+static const char *rejoin(const char *s)
+{
+    static char b[2048];
+    snprintf(b, sizeof b, "%s", s);
+    size_t n = extract_rejoin_lines(b, strlen(b));
+    CHECK(n <= strlen(s));
+    b[n] = 0;
+    return b;
+}
+
+TEST(ingest_rejoin_lines)
+{
+    /* inside a sentence, before a lower-case word */
+    CHECK_EQ_STR(rejoin("the cat sat\non the mat."), "the cat sat on the mat.");
+    /* a sentence end, a paragraph break, a clause end stay */
+    CHECK_EQ_STR(rejoin("It rained.\nWe stayed in.\n\nNext day\nwas dry"), "It rained.\nWe stayed in.\n\nNext day was dry");
+    CHECK_EQ_STR(rejoin("He said \"go.\"\nthen left"), "He said \"go.\"\nthen left");
+    CHECK_EQ_STR(rejoin("He asked (why?)\nand left"), "He asked (why?)\nand left");
+    CHECK_EQ_STR(rejoin("Items:\nmilk"), "Items:\nmilk");
+    CHECK_EQ_STR(rejoin("she wrote \xE2\x80\x9Cyes\xE2\x80\x9D\nand smiled"), "she wrote \xE2\x80\x9Cyes\xE2\x80\x9D and smiled");
+    /* hyphenation */
+    CHECK_EQ_STR(rejoin("an exam-\nple of it"), "an example of it");
+    CHECK_EQ_STR(rejoin("the pre-\nRaphaelite painters"), "the pre-Raphaelite painters");
+    /* lists */
+    CHECK_EQ_STR(rejoin("we took\n- bread\n- cheese\n\xE2\x80\xA2 wine\n1. one\n2) two\na) three\n(iv) four"),
+                 "we took\n- bread\n- cheese\n\xE2\x80\xA2 wine\n1. one\n2) two\na) three\n(iv) four");
+    /* before a capital: only a full-width line was wrapped */
+    const char *full = "This line runs all the way to the right margin of the page and on\n"
+                       "Monday it went on, while this one is short\n"
+                       "Then a new line";
+    CHECK_EQ_STR(rejoin(full), "This line runs all the way to the right margin of the page and on "
+                               "Monday it went on, while this one is short\nThen a new line");
+    CHECK_EQ_STR(rejoin("Chapter One\nIt was night"), "Chapter One\nIt was night");
+    /* Latin-1 lower case continues too; empty and one-line input */
+    CHECK_EQ_STR(rejoin("caf\xC3\xA9\n\xC3\xA9t\xC3\xA9 chaud"), "caf\xC3\xA9 \xC3\xA9t\xC3\xA9 chaud");
+    CHECK_EQ_STR(rejoin(""), "");
+    CHECK_EQ_STR(rejoin("one line"), "one line");
+    CHECK_EQ_STR(rejoin("a\n"), "a\n");
+}
+
 TEST(ingest_extract_pdf_refused)
 {
     if (!have_program("pdftotext"))
