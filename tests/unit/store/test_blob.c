@@ -318,8 +318,8 @@ TEST(blob_open_sweeps_every_abandoned_temp_file_but_live_ones)
     OK(blob_write(w, "still uploading", 15));
     plant_tmp(dir, "0123456789abcdef0123456789abcdef", 3 * 86400);
     plant_tmp(dir, "fedcba9876543210fedcba9876543210", 0); /* fresh, but nobody's */
-    plant_tmp(dir, "not-hex-at-all", 60);
     live_tmp_name(dir, "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", live);
+    plant_tmp(dir, "not-hex-at-all", 60);
     CHECK_EQ_INT(count_tmp(dir), 4);
     struct blob_store *other = NULL; /* another process opening the same data directory */
     pid_t kid = fork();
