@@ -8,6 +8,7 @@
 #include "auth/audit.h"
 #include "auth/ratelimit.h"
 #include "auth/settings.h"
+#include "avatar/quota.h"
 #include "avatar/sharing.h"
 #include "core/log.h"
 #include "core/err.h"
@@ -277,7 +278,23 @@ static int me(struct request *req, struct response *res)
     size_t len;
     if ((err = accounts_user_json_cached(&e, api_caller(req)->user_id, &user, &len)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_UNAUTHORIZED : err;
-    res_body(res, 200, "application/json; charset=utf-8", user, len);
+    /* The caller's quotas and usage (--quota-storage, --quota-memories) as "quota": {…}. */
+    char *quota, *body;
+    size_t qlen;
+    if ((err = quota_json_cached(e.db, e.cache, api_caller(req)->user_id, &quota, &qlen))) {
+        free(user);
+        return err;
+    }
+    body = len >= 2 ? malloc(len + qlen + 12) : NULL;
+    if (body) {
+        int n = snprintf(body, len + qlen + 12, "%.*s%s\"quota\":%s}", (int)(len - 1), user, len > 2 ? "," : "", quota);
+        len = (size_t)n;
+    }
+    free(user);
+    free(quota);
+    if (!body)
+        return DP_ERR_NOMEM;
+    res_body(res, 200, "application/json; charset=utf-8", body, len);
     return DP_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "auth/audit.h"
 #include "avatar/avatar.h"
 #include "avatar/media.h"
+#include "avatar/quota.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -125,6 +126,15 @@ static int upload_begin(struct request *req, struct response *res, void **state)
         goto out_free;
     }
     u->flags = dup && !strcmp(dup, "copy") ? MEDIA_ALLOW_DUPLICATE : 0;
+    /* An owner over the storage quota is told before the bytes arrive (the exact check, with the
+     * size known, comes at the end). */
+    char qmsg[200];
+    if ((err = quota_check(e.db, u->ref.id, req->content_length ? (int64_t)req->content_length : 1, 0, qmsg,
+                           sizeof qmsg))) {
+        if (err == DP_ERR_QUOTA)
+            res_error(res, req, err, "%s", qmsg);
+        goto out_free;
+    }
     if (req->content_type && !strncasecmp(req->content_type, "multipart/", 10)) {
         if ((err = multipart_new(&u->mp, req->content_type, &upload_cbs, u))) {
             res_error(res, req, err, "multipart/form-data needs a boundary of 1 to 70 characters");
@@ -193,6 +203,7 @@ static int upload_end(struct request *req, struct response *res, void *state)
         goto out;
     }
     avatar_cache_forget(e.cache, u->ref.id); /* its stats changed */
+    quota_forget(e.cache, u->ref.owner_id);   /* and its owner's storage */
     json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
     res_json(res, 202, json_pack("{s:o,s:o}", "media", media, "job", jobj ? jobj : json_null()));
@@ -420,7 +431,8 @@ static const char upload_doc[] =
     "bytes. own_words=true (a form field, or the query of a raw upload) marks the file as the avatar's own words: "
     "its text feeds the personality profile. 202 {media, job}; 200 with the avatar's existing media plus "
     "duplicate_of (its id) when the avatar already has these exact bytes — nothing new is stored, no job, no "
-    "memories — unless ?duplicate=copy; 413 over --upload-max; 415 for other types; 422 for an empty file.\","
+    "memories — unless ?duplicate=copy; 413 over --upload-max; 413 quota_exceeded past the owner's "
+    "--quota-storage; 415 for other types; 422 for an empty file.\","
     "\"parameters\":[{\"name\":\"filename\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
     "\"string\"}},{\"name\":\"own_words\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
     "\"boolean\"}},{\"name\":\"duplicate\",\"in\":\"query\",\"required\":false,\"description\":\"reuse "

@@ -6,6 +6,7 @@
 #include "api/api_util.h"
 #include "avatar/avatar.h"
 #include "avatar/clip.h"
+#include "avatar/quota.h"
 #include "brain/memory.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -96,10 +97,16 @@ static int create_memory(struct request *req, struct response *res)
             res_error(res, req, err, "%s", msg);
         return err;
     }
+    if ((err = quota_check(e.db, ref.id, 0, 1, msg, sizeof msg))) {
+        if (err == DP_ERR_QUOTA)
+            res_error(res, req, err, "%s", msg);
+        return err;
+    }
     json_t *m;
     if ((err = memory_create_with_source(e.db, ref.id, text, kind ? kind : "fact", importance, speaker, &src, &m)))
         return err;
     avatar_cache_forget(e.cache, ref.id); /* its memory count changed */
+    quota_forget(e.cache, ref.owner_id);
     res_json(res, 201, m);
     return DP_OK;
 }

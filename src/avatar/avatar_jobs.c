@@ -17,6 +17,7 @@
 
 #include "avatar/avatar.h"
 #include "avatar/media.h"
+#include "avatar/quota.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/id.h"
@@ -110,8 +111,10 @@ static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char
         return err;
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
+    char qmsg[200];
     if ((err = begin_replace(ctx->db, media_id)))
         goto out;
+    err = quota_check(ctx->db, avatar_id, 0, n, qmsg, sizeof qmsg); /* this file's old ones are gone */
     for (int i = 0; i < n && !err; i++) {
         char id[ID_LEN];
         id_new(id);
@@ -144,9 +147,11 @@ static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const ch
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
+    char qmsg[200];
     int err = begin_replace(ctx->db, media_id);
     if (err)
         return err;
+    err = quota_check(ctx->db, avatar_id, 0, dl->n, qmsg, sizeof qmsg); /* this file's old ones are gone */
     for (int i = 0; i < dl->n && !err; i++) {
         const struct utterance *u = &dl->u[i];
         char id[ID_LEN];
@@ -224,6 +229,13 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
         json_decref(meta);
     }
     extracted_cleanup(&x);
+    if (err == DP_ERR_QUOTA) {
+        /* Retrying cannot help until the owner makes room; the file stays, its memories do not. */
+        char detail[160];
+        snprintf(detail, sizeof detail, "not stored as memories: the owner's memory quota (%lld) would be exceeded",
+                 (long long)quota_cfg.memories);
+        return set_status(ctx->db, media_id, "failed", detail, NULL);
+    }
     return err;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "avatar/avatar.h"
+#include "avatar/quota.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -48,6 +49,9 @@ int card_store_import(struct db *db, const struct card_import *imp, const char *
                    "visibility, brain, extensions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
                    "'private', ?, ?, ?, ?)",
                    p, 13, NULL);
+    char qmsg[200];
+    if (!err && imp->nmemories) /* the lorebook's entries become the new avatar's memories */
+        err = quota_check(db, id, 0, (int64_t)imp->nmemories, qmsg, sizeof qmsg);
     struct db_val mp[MEMORY_BATCH * MEMORY_PARAMS];
     struct buf sql;
     buf_init(&sql, 0);

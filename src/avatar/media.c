@@ -1,5 +1,6 @@
 /* Media sniffing, kinds and rows. */
 #include "avatar/media.h"
+#include "avatar/quota.h"
 
 #include <magic.h>
 #include <pthread.h>
@@ -323,6 +324,9 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
             return media_existing(db, dup, media, job_id);
         }
     }
+    /* After the duplicate check: a file the avatar has already costs nothing. */
+    if (!err)
+        err = quota_check(db, avatar_id, (int64_t)stored, 0, msg, msglen);
     json_t *payload = json_pack("{s:s,s:s}", "media_id", id, "avatar_id", avatar_id);
     if (!err)
         err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "avatar/quota.h"
 #include "cli/cli.h"
 #include "core/log.h"
 
@@ -49,6 +50,8 @@ static int load(struct app *app, int argc, char **argv, int want_dir, int uses_b
         return 1;
     }
     log_setup(!strcmp(app->cfg.log_format, "json"), (enum log_level)log_level_parse(app->cfg.log_level));
+    quota_cfg.storage_bytes = app->cfg.quota_storage;
+    quota_cfg.memories = app->cfg.quota_memories;
     int needs_dir = want_dir || !*app->cfg.database_url || (uses_blobs && !*app->cfg.blob_url);
     struct stat st;
     if (needs_dir && !want_dir && !app->cfg.create_data_dir && stat(app->cfg.data_dir, &st)) {

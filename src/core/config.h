@@ -54,6 +54,8 @@ struct config {
     long search_recency_half_life; /* days */
     long search_vector_min_similarity; /* percent cosine */
     long search_index_max;             /* memories of an avatar indexed in memory; 0 = engines only */
+    long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */
+    long quota_memories;               /* memories per user (their avatars); 0 = unlimited */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -25,6 +25,7 @@ static const struct {
     [DP_ERR_BAD_JSON] = {"invalid_json", "the body is not valid JSON"},
     [DP_ERR_CANCELLED] = {"cancelled", "cancelled"},
     [DP_ERR_WOULDBLOCK] = {"internal_error", "would block"},
+    [DP_ERR_QUOTA] = {"quota_exceeded", "quota exceeded"},
 };
 
 const char *dp_strerror(int err)

@@ -24,6 +24,7 @@ enum dp_err {
     DP_ERR_BAD_JSON,      /* body is not valid JSON (400) */
     DP_ERR_CANCELLED,     /* the caller went away */
     DP_ERR_WOULDBLOCK,    /* an inline attempt needs blocking work: run it on a worker instead */
+    DP_ERR_QUOTA,         /* a per-user quota would be exceeded (413 quota_exceeded) */
     DP_ERR__COUNT
 };
 

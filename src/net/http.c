@@ -125,7 +125,8 @@ int http_status_for_err(int err)
     case DP_ERR_FORBIDDEN: return 403;
     case DP_ERR_NOT_FOUND: return 404;
     case DP_ERR_CONFLICT: return 409;
-    case DP_ERR_TOO_LARGE: return 413;
+    case DP_ERR_TOO_LARGE:
+    case DP_ERR_QUOTA: return 413;
     case DP_ERR_UNSUPPORTED: return 415;
     case DP_ERR_UNPROCESSABLE: return 422;
     case DP_ERR_RATE_LIMITED: return 429;
