@@ -199,7 +199,9 @@ test('GET /auth/me → the caller; without a token → 401 with WWW-Authenticate
   const u = await signup(srv, { display_name: 'Me Myself' });
   const r = await api(srv, 'GET', '/auth/me', { token: u.token });
   expectStatus(assert, r, 200);
-  checkUser(r.json);
+  const { quota, ...user } = r.json; // me adds the caller's quotas (quotas.test.mjs)
+  assert.deepEqual(Object.keys(quota).sort(), ['memories', 'memories_used', 'storage_bytes', 'storage_used']);
+  checkUser(user);
   assert.equal(r.json.id, u.id);
   assert.equal(r.json.display_name, 'Me Myself');
   const anon = await api(srv, 'GET', '/auth/me');
