@@ -209,7 +209,7 @@ int job_claim(struct db *db, int64_t lease_ms, const char *const *kinds, int nki
     size_t at = 0;
     for (int i = 0; i < nkinds; i++)
         at += (size_t)snprintf(in + at, sizeof in - at, i ? ", ?" : "?");
-    struct db_val p[8 + JOB_MAX_KINDS];
+    struct db_val p[9 + JOB_MAX_KINDS];
     int np = 0;
 
     int err;
@@ -243,13 +243,21 @@ int job_claim(struct db *db, int64_t lease_ms, const char *const *kinds, int nki
              "progress = CASE WHEN " JOB_LOST_LAST " THEN progress ELSE 0 END, "
              "attempts = CASE WHEN " JOB_LOST_LAST " THEN attempts ELSE attempts + 1 END, "
              "updated_at = ? "
-             "WHERE id = (SELECT id FROM jobs WHERE " JOB_DUE " AND kind IN (%s) ORDER BY run_at, id LIMIT 1%s) "
+             /* Fair between users: the oldest due job of the owner with the fewest jobs running
+              * (live leases), so one user's backlog of a thousand uploads cannot starve everyone
+              * else's; owner-less (system) jobs are one more owner. Running jobs are few (workers
+              * × processes), so the count per owner is cheap. */
+             "WHERE id = (SELECT j.id FROM jobs j LEFT JOIN (SELECT owner_id, COUNT(*) AS n FROM jobs "
+             "WHERE status = 'running' AND lease_until >= ? GROUP BY owner_id) b "
+             "ON COALESCE(b.owner_id, '') = COALESCE(j.owner_id, '') "
+             "WHERE " JOB_DUE " AND kind IN (%s) ORDER BY COALESCE(b.n, 0), run_at, j.id LIMIT 1%s) "
              "RETURNING id, kind, payload, status, attempts, max_attempts",
-             in, pg ? " FOR UPDATE SKIP LOCKED" : "");
+             in, pg ? " FOR UPDATE OF j SKIP LOCKED" : "");
     p[np++] = DB_TEXT(now);
     p[np++] = DB_INT(now_ms + lease_ms);
     p[np++] = DB_TEXT(token);
     p[np++] = DB_TEXT(now);
+    p[np++] = DB_INT(now_ms);
     p[np++] = DB_INT(now_ms);
     p[np++] = DB_INT(now_ms);
     for (int i = 0; i < nkinds; i++)

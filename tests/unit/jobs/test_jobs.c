@@ -246,6 +246,46 @@ TEST(jobs_enqueue_claim_done_pg)
     enqueue_claim_done("pg");
 }
 
+/* Claims are fair between owners: with one job of A running, B's newer job comes before A's
+ * older backlog; with none running anywhere, the oldest job comes first. */
+static void fair_claims(const char *backend)
+{
+    struct db *db = open_url(fresh_url(backend));
+    char a[4][ID_LEN], b[ID_LEN], sys[ID_LEN];
+    for (int i = 0; i < 4; i++)
+        OK(job_enqueue(db, "t.a", NULL, "owner-a", NULL, a[i]));
+    sleep_ms(5);
+    OK(job_enqueue(db, "t.a", NULL, "owner-b", NULL, b));
+    sleep_ms(5);
+    OK(job_enqueue(db, "t.a", NULL, NULL, NULL, sys));
+    struct job_claim c1, c2, c3, c4;
+    OK(job_claim(db, 60000, K_A, 1, &c1));
+    CHECK_EQ_STR(c1.id, a[0]); /* nobody runs anything: the oldest */
+    OK(job_claim(db, 60000, K_A, 1, &c2));
+    CHECK_EQ_STR(c2.id, b); /* A has one running, B none */
+    OK(job_claim(db, 60000, K_A, 1, &c3));
+    CHECK_EQ_STR(c3.id, sys); /* the owner-less jobs count as one more owner */
+    OK(job_claim(db, 60000, K_A, 1, &c4));
+    CHECK_EQ_STR(c4.id, a[1]); /* only A has jobs left */
+    enum job_outcome o;
+    OK(job_finish(db, &c2, DP_OK, NULL, &o, NULL));
+    job_claim_cleanup(&c1);
+    job_claim_cleanup(&c2);
+    job_claim_cleanup(&c3);
+    job_claim_cleanup(&c4);
+    db_close(db);
+}
+
+TEST(jobs_fair_claims_sqlite)
+{
+    fair_claims("sqlite");
+}
+
+TEST(jobs_fair_claims_pg)
+{
+    fair_claims("pg");
+}
+
 TEST(jobs_enqueue_invalid)
 {
     struct db *db = open_url(fresh_url("sqlite"));
