@@ -17,7 +17,7 @@ const backend = extra.includes('--database-url') ? 'postgres' : 'sqlite';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-av-'));
 const proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
   '--test-routes', '--log-level', 'warn', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
-  '--api-rate', '1000000', '--auth-rate', '100000', '--job-workers', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--job-workers', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve, reject) => {
   let out = '';
   proc.stdout.on('data', (d) => {

@@ -34,7 +34,7 @@ const INSERT_CONCURRENCY = 8;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-mem-'));
 const proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
   '--log-level', 'warn', '--argon2-memory-kib', '8192', '--argon2-ops', '1', '--api-rate', '1000000',
-  '--auth-rate', '100000', '--access-ttl', '86400', ...serverArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--search-rate', '0', '--auth-rate', '100000', '--access-ttl', '86400', ...serverArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
 const base = await new Promise((resolve, reject) => {
   let out = '';
   proc.stdout.on('data', (d) => {

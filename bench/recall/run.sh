@@ -37,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 args=(serve --listen 127.0.0.1:0 --data-dir "$dir/data" --log-level warn
-    --argon2-memory-kib 8192 --argon2-ops 1 --api-rate 1000000 --auth-rate 100000
+    --argon2-memory-kib 8192 --argon2-ops 1 --api-rate 1000000 --search-rate 0 --auth-rate 100000
     --job-workers 2 --access-ttl 86400)
 if [ "$backend" = postgres ]; then
     bash scripts/test-servers.sh start "$dir/s" >/dev/null

@@ -1,5 +1,6 @@
 /* Memories routes: list or search an avatar's memories (viewers and up), add, edit (versioned)
  * and delete them (editors and up). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,16 @@ static int list_memories(struct request *req, struct response *res)
     json_t *items;
     char *next = NULL, msg[128];
     const char *q = req_query(req, "q");
+    /* A search reads and ranks up to MEMORY_SEARCH_WINDOW candidates: its own budget per user, so
+     * one client cannot keep every worker ranking (the cost cap; --search-rate). */
+    long rate = app_get()->cfg.search_rate;
+    if (q && *q && rate > 0) {
+        char key[96];
+        const struct caller *c = api_caller(req);
+        snprintf(key, sizeof key, "rl:search:%s", c && *c->user_id ? c->user_id : e.ip ? e.ip : "anon");
+        if ((err = api_rate_limit(req, res, e.cache, "search", key, (double)rate, (double)rate * 5)))
+            return err;
+    }
     if ((err = memory_list(e.db, ref.id, q && *q ? q : NULL, cursor, limit, &items, &next, msg, sizeof msg))) {
         if (err == DP_ERR_INVALID)
             res_error(res, req, err, "%s", msg);

@@ -100,6 +100,9 @@ static const struct setting settings[] = {
      "bytes of media a user's avatars may hold together (0 = unlimited)"},
     {"quota-memories", SET_LONG, OFF(quota_memories), "1000000", 0, 1000000000,
      "memories a user's avatars may hold together (0 = unlimited)"},
+    {"search-rate", SET_LONG, OFF(search_rate), "20", 0, 100000,
+     "memory searches (?q=) per second per user, bursts of 5 s worth; a search costs far more than a read "
+     "(0 = only --api-rate)"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

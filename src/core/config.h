@@ -56,6 +56,7 @@ struct config {
     long search_index_max;             /* memories of an avatar indexed in memory; 0 = engines only */
     long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */
     long quota_memories;               /* memories per user (their avatars); 0 = unlimited */
+    long search_rate;                  /* memory searches per second per user (burst: 5 s worth); 0 = off */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -120,3 +120,27 @@ describe('quota 0 = unlimited', () => {
     }
   });
 });
+
+describe('search cost cap (--search-rate)', () => {
+  test('a user\'s searches beyond the rate → 429 with Retry-After; plain listing and other users are not held back', async () => {
+    const s = await startAvatars({ searchRate: 1 }); // 1 a second, bursts of 5
+    try {
+      const u = await signup(s);
+      const v = await signup(s);
+      const av = await createAvatar(s, u.token);
+      const search = (token, q) => api(s, 'GET', `/avatars/${av.id}/memories?q=${q}`, { token });
+      const codes = [];
+      for (let i = 0; i < 8; i++) codes.push((await search(u.token, `apple${i}`)).status);
+      assert.deepEqual(codes.slice(0, 5), [200, 200, 200, 200, 200], codes.join(' '));
+      const limited = await search(u.token, 'pear');
+      errorShape(assert, limited, 429, 'rate_limited');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      expectStatus(assert, await api(s, 'GET', `/avatars/${av.id}/memories`, { token: u.token }), 200, undefined, 'a list is not a search');
+      // Another user's budget is their own.
+      const vav = await createAvatar(s, v.token);
+      expectStatus(assert, await api(s, 'GET', `/avatars/${vav.id}/memories?q=pear`, { token: v.token }), 200);
+    } finally {
+      await s.stop();
+    }
+  });
+});

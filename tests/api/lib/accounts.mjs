@@ -83,6 +83,7 @@ function accountArgs(opts) {
   const args = [...FAST_ARGON];
   args.push('--auth-rate', String(opts.authRate ?? 100000));
   args.push('--api-rate', String(opts.apiRate ?? 100000));
+  args.push('--search-rate', String(opts.searchRate ?? 100000));
   if (opts.jwtKey) args.push('--jwt-key', opts.jwtKey);
   return [...args, ...(opts.args || [])];
 }
