@@ -200,7 +200,12 @@ int cli_ingest(int argc, char **argv)
     struct db_val p[] = {DB_TEXT(avatar_id)};
     if (db_query(db, "SELECT owner_id, org_id FROM avatars WHERE id = ? AND deleted_at IS NULL", p, 1, &r) ||
         r->nrows != 1) {
-        fprintf(stderr, "doppel ingest: no avatar %s\n", avatar_id);
+        /* Say where we looked: a wrong --data-dir is the usual cause (never print a database URL:
+         * it may hold a password). */
+        if (*app->cfg.database_url)
+            fprintf(stderr, "doppel ingest: no avatar %s in the database of --database-url\n", avatar_id);
+        else
+            fprintf(stderr, "doppel ingest: no avatar %s in data directory %s\n", avatar_id, app->cfg.data_dir);
         goto out_blobs;
     }
     char owner[ID_LEN], org[ID_LEN];

@@ -129,7 +129,7 @@ test('ingest and avatar import/export refuse a data directory that does not exis
     assert.ok(fs.existsSync(path.join(cwd, 'data', 'doppel.db')));
     // An existing directory needs no flag.
     const exists = doppel(['ingest', id, md], undefined, { cwd, env });
-    assert.match(exists.stderr, /no avatar/);
+    assert.match(exists.stderr, new RegExp(`no avatar ${id} in data directory \\./data`));
 
     // serve still creates its data directory on first run.
     const fresh = path.join(cwd, 'fresh', 'data');
