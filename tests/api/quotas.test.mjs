@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   api,
   blobFiles,
+  cast,
   createAvatar,
   errorShape,
   eventually,
@@ -21,8 +22,10 @@ import {
 } from './lib/avatars.mjs';
 
 let srv;
+let c;
 before(async () => {
   srv = await startAvatars({ args: ['--quota-storage', '1500', '--quota-memories', '4'] });
+  c = await cast(srv);
 });
 after(async () => {
   if (srv) await srv.stop();
@@ -40,8 +43,8 @@ describe('quotas', () => {
   });
 
   test('storage: an upload past the owner\'s quota → 413 quota_exceeded, nothing kept; others unaffected', async () => {
-    const u = await signup(srv);
-    const other = await signup(srv);
+    const u = c.owner; // owner and editor share an organisation, so they can share avatars
+    const other = c.editor;
     const av = await createAvatar(srv, u.token);
     const a = await uploadRaw(srv, u.token, av.id, image(1), 'a.png'); // 434 bytes
     expectStatus(assert, a, 202);
