@@ -244,9 +244,11 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
         int rc;
         while ((rc = flock(w->fd, LOCK_EX)) != 0 && errno == EINTR)
             ;
-        if (rc != 0 || fstat(w->fd, &st) != 0 || st.st_nlink == 0) {
-            if (rc != 0 || st.st_nlink != 0)
-                unlink(w->tmp_path);
+        /* A file system without flock (some FUSE mounts) fails both here and in the sweep, which
+         * then removes nothing: the upload goes on unlocked. */
+        if (rc != 0)
+            DP_LOG(LOG_DEBUG, "[blob] cannot lock %s: %s", w->tmp_path, strerror(errno));
+        if (fstat(w->fd, &st) != 0 || st.st_nlink == 0) {
             close(w->fd);
             w->fd = -1;
             errno = EEXIST;
