@@ -176,7 +176,8 @@ static int memory_history(struct request *req, struct response *res)
 static const char search_doc[] =
     "{\"parameters\":[{\"name\":\"q\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
     "\"maxLength\":1000},\"description\":\"words to search for (BM25-style ranking; items get score and a "
-    "highlight with \\u00ab \\u00bb around matches); without q, the memories in order\"}]}";
+    "highlight with \\u00ab \\u00bb around matches); without q, the memories in order. Searches have a budget "
+    "per user (--search-rate a second, bursts of 5 s worth): 429 with Retry-After beyond it\"}]}";
 
 const struct route memories_routes[] = {
     {"GET", "/api/v1/avatars/{id}/memories", 0, 0, list_memories, "memories",
@@ -184,7 +185,8 @@ const struct route memories_routes[] = {
      NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",
      "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, source?: {media_id, "
-     "start_ms, end_ms} — a span of at most 10 minutes of one of this avatar's audio or video recordings}",
+     "start_ms, end_ms} — a span of at most 10 minutes of one of this avatar's audio or video recordings}; 413 "
+     "quota_exceeded when the avatar's owner has --quota-memories already",
      NULL, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}/memories/{mid}", ROUTE_JSON, 0, patch_memory, "memories",
      "Edit a memory (a new version; the old one is kept)", NULL, NULL, NULL},
