@@ -16,7 +16,7 @@ static void usage(void)
            "  serve     run the server (doppel serve --help lists every setting)\n"
            "  migrate   apply pending database migrations\n"
            "  user add  create an account (doppel user add --admin EMAIL; password on stdin)\n"
-           "  ingest    store and process files as an avatar's media: doppel ingest AVATAR FILE…\n"
+           "  ingest    store and process files as an avatar's media: doppel ingest AVATAR FILE… [--duplicate copy]\n"
            "  avatar    import FILE [--owner EMAIL] | export ID [--format json|charx|png] [-o FILE]:\n"
            "            Character Cards in and out\n"
            "  version   print the version\n",

@@ -1,7 +1,8 @@
 /* `doppel ingest AVATAR FILE…`: stores files as the avatar's media and processes them, with a
  * progress bar (bytes, then jobs) on a terminal and plain lines otherwise. Works with or
  * without a running server: it runs a job worker of its own, and a server's workers may take
- * some of the jobs (the queue's leases keep each job to one worker at a time). */
+ * some of the jobs (the queue's leases keep each job to one worker at a time). A file the avatar
+ * has already (the same bytes) is skipped unless --duplicate copy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -52,7 +53,7 @@ static void mib(double bytes, char *out, size_t cap)
 /* Stores one file; on success job_out holds its processing job, or "" when the avatar has the
  * same bytes already (nothing stored). */
 static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_id, const char *owner,
-                       const char *org, const char *path, char job_out[ID_LEN])
+                       const char *org, const char *path, int flags, char job_out[ID_LEN])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -99,7 +100,7 @@ static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_
     char clean[256], msg[200] = "";
     media_clean_filename(path, clean);
     json_t *media = NULL;
-    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, 0, &media, job_out, msg,
+    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, flags, &media, job_out, msg,
                        sizeof msg);
     if (tty)
         fprintf(stderr, "\n");
@@ -169,17 +170,34 @@ int cli_ingest(int argc, char **argv)
     while (first_flag < argc && strncmp(argv[first_flag], "--", 2))
         first_flag++;
     if (first_flag < 3) {
-        fprintf(stderr, "Usage: doppel ingest AVATAR_ID FILE… [settings, e.g. --data-dir DIR]\n");
+        fprintf(stderr, "Usage: doppel ingest AVATAR_ID FILE… [--duplicate reuse|copy] [settings, e.g. --data-dir "
+                        "DIR]\n");
         return 2;
     }
     const char *avatar_id = argv[1];
-    int nfiles = first_flag - 2;
+    int nfiles = first_flag - 2, nrest = 1, flags = 0;
     char **rest = calloc((size_t)(argc - first_flag + 2), sizeof *rest);
+    if (!rest)
+        return 1;
     rest[0] = "ingest";
-    for (int i = first_flag; i < argc; i++)
-        rest[i - first_flag + 1] = argv[i];
+    /* --duplicate is ours (as ?duplicate= of an upload); the rest are settings. */
+    for (int i = first_flag; i < argc; i++) {
+        const char *v = !strcmp(argv[i], "--duplicate") && i + 1 < argc ? argv[++i]
+                        : !strncmp(argv[i], "--duplicate=", 12) ? argv[i] + 12
+                                                                 : NULL;
+        if (!v) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        if (strcmp(v, "reuse") && strcmp(v, "copy")) {
+            fprintf(stderr, "doppel ingest: --duplicate must be reuse (skip files the avatar has) or copy\n");
+            free(rest);
+            return 2;
+        }
+        flags = !strcmp(v, "copy") ? MEDIA_ALLOW_DUPLICATE : 0;
+    }
     struct app *app = app_get();
-    int rc = cli_load_config_offline(app, argc - first_flag + 1, rest, 1);
+    int rc = cli_load_config_offline(app, nrest, rest, 1);
     free(rest);
     if (rc)
         return rc < 0 ? 0 : 2;
@@ -215,7 +233,7 @@ int cli_ingest(int argc, char **argv)
     char(*jobs)[ID_LEN] = calloc((size_t)nfiles, sizeof *jobs);
     int njobs = 0, failed = 0;
     for (int i = 0; i < nfiles && jobs; i++) {
-        if (ingest_file(db, app->blobs, avatar_id, owner, org, argv[2 + i], jobs[njobs]))
+        if (ingest_file(db, app->blobs, avatar_id, owner, org, argv[2 + i], flags, jobs[njobs]))
             failed++;
         else if (jobs[njobs][0]) /* "" for a file the avatar had already */
             njobs++;

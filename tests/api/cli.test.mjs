@@ -80,6 +80,15 @@ test('user add, migrate and ingest work on the server\'s own database', async ()
     assert.match(again2.stdout, new RegExp(`skipped sample\\.md: the avatar has the same file already as media ${media.items[0].id}`));
     r = await fetch(`${s.url}${BASE}/avatars/${avatar.id}/media`, { headers: auth });
     assert.equal((await json(r)).items.length, 1, 'no second media');
+    // … unless a copy is asked for.
+    const bad = doppel(['ingest', avatar.id, md, '--duplicate', 'maybe', ...dbArgs(s)]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--duplicate must be reuse/);
+    const copy = doppel(['ingest', avatar.id, md, '--duplicate', 'copy', ...dbArgs(s)]);
+    assert.equal(copy.status, 0, copy.stderr);
+    assert.match(copy.stdout, /stored sample\.md/);
+    r = await fetch(`${s.url}${BASE}/avatars/${avatar.id}/media`, { headers: auth });
+    assert.equal((await json(r)).items.length, 2, 'a copy');
 
     const none = doppel(['ingest', '01a20000-0000-7000-8000-000000000000', md, ...dbArgs(s)]);
     assert.notEqual(none.status, 0);
