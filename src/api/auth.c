@@ -279,22 +279,9 @@ static int me(struct request *req, struct response *res)
     if ((err = accounts_user_json_cached(&e, api_caller(req)->user_id, &user, &len)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_UNAUTHORIZED : err;
     /* The caller's quotas and usage (--quota-storage, --quota-memories) as "quota": {…}. */
-    char *quota, *body;
-    size_t qlen;
-    if ((err = quota_json_cached(e.db, e.cache, api_caller(req)->user_id, &quota, &qlen))) {
-        free(user);
+    if ((err = quota_attach(e.db, e.cache, api_caller(req)->user_id, &user, &len)))
         return err;
-    }
-    body = len >= 2 ? malloc(len + qlen + 12) : NULL;
-    if (body) {
-        int n = snprintf(body, len + qlen + 12, "%.*s%s\"quota\":%s}", (int)(len - 1), user, len > 2 ? "," : "", quota);
-        len = (size_t)n;
-    }
-    free(user);
-    free(quota);
-    if (!body)
-        return DP_ERR_NOMEM;
-    res_body(res, 200, "application/json; charset=utf-8", body, len);
+    res_body(res, 200, "application/json; charset=utf-8", user, len);
     return DP_OK;
 }
 

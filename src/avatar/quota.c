@@ -107,3 +107,19 @@ void quota_forget(struct cache *c, const char *user_id)
     if (c)
         cache_del(c, key);
 }
+
+int quota_attach(struct db *db, struct cache *c, const char *user_id, char **obj, size_t *len)
+{
+    char *q = NULL, *out = NULL;
+    size_t qlen = 0;
+    int err = *len >= 2 && (*obj)[*len - 1] == '}' ? quota_json_cached(db, c, user_id, &q, &qlen) : DP_ERR_INTERNAL;
+    if (!err && !(out = malloc(*len + qlen + 12)))
+        err = DP_ERR_NOMEM;
+    if (!err) /* "{…}" → "{…,"quota":{…}}" ("{}" gets no comma) */
+        *len = (size_t)snprintf(out, *len + qlen + 12, "%.*s%s\"quota\":%s}", (int)(*len - 1), *obj,
+                                *len > 2 ? "," : "", q);
+    free(q);
+    free(*obj);
+    *obj = out;
+    return err;
+}

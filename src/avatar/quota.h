@@ -3,6 +3,7 @@
 #define DP_QUOTA_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct db;
@@ -28,6 +29,9 @@ struct cache;
  * event loop) a miss is DP_ERR_WOULDBLOCK. */
 #define QUOTA_CACHE_MS 5000
 int quota_json_cached(struct db *db, struct cache *c, const char *user_id, char **out, size_t *len);
+/* Adds "quota": quota_json_cached() to the JSON object text *obj (*len bytes, malloc'd): on DP_OK
+ * *obj and *len are the new text; on error *obj is freed and NULL (DP_ERR_WOULDBLOCK as above). */
+int quota_attach(struct db *db, struct cache *c, const char *user_id, char **obj, size_t *len);
 /* Drops the cached usage of user_id after their avatars gained or lost media or memories. */
 void quota_forget(struct cache *c, const char *user_id);
 
