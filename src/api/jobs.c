@@ -10,6 +10,7 @@
 #include "auth/audit.h"
 #include "core/err.h"
 #include "jobs/jobs.h"
+#include "providers/circuit.h"
 #include "net/server.h"
 #include "store/db.h"
 

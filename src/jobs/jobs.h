@@ -98,17 +98,4 @@ void jobs_stop_begin(int timeout_ms);
  * {"ms":N ≤ 60000,"fail_times":K}: sleeps N ms, then fails while attempt ≤ K. */
 void jobs_register_test_kinds(void);
 
-/* A dependency's circuit breaker (per external provider: "stt:openai", "llm:…"). */
-enum circuit_state { CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
-struct circuit;
-/* Finds or creates the breaker named name: opens after `failures` consecutive failures,
- * half-opens after cooldown_ms, closes on a success. Process lifetime; thread-safe. */
-struct circuit *circuit_get(const char *name, int failures, int cooldown_ms);
-/* 1 when a call may go ahead now (closed, or the single trial of a half-open breaker). */
-int circuit_allow(struct circuit *c);
-void circuit_record(struct circuit *c, int ok);
-enum circuit_state circuit_state_of(struct circuit *c);
-/* {name: state} of every breaker, for /api/v1/admin/stats. */
-json_t *circuits_json(void);
-
 #endif

@@ -1,4 +1,4 @@
-/* The process-wide embedder and the calls every provider shares: circuit breaker, normalising. */
+/* The process-wide embedder and what its calls share: provider_call (breaker, timing), normalising. */
 #include "providers/embed.h"
 
 #include <math.h>
@@ -8,7 +8,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "jobs/jobs.h"
+#include "providers/provider_call.h"
 
 static struct embedder *current;
 
@@ -57,21 +57,40 @@ void embed_normalize(float *v, int dims)
         v[i] *= scale;
 }
 
+struct embed_call {
+    struct embedder *e;
+    const char *const *texts;
+    int n;
+    float **vecs;
+    int *dims;
+    char *why;
+    size_t whylen;
+};
+
+static int embed_call_run(void *arg)
+{
+    struct embed_call *k = arg;
+    return k->e->ops->embed(k->e, k->texts, k->n, k->vecs, k->dims, k->why, k->whylen);
+}
+
+/* A text the provider refused still says the provider is up. */
+static int embed_healthy(int err)
+{
+    return err == DP_OK || err == DP_ERR_INVALID;
+}
+
 int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
                size_t whylen)
 {
-    char name[160];
-    snprintf(name, sizeof name, "embed:%s", e->ops->name);
     /* Five failures in a row open the breaker for 30 s: searches fall back to text at once
      * instead of each waiting for a timeout. */
-    struct circuit *c = circuit_get(name, 5, 30000);
-    if (c && !circuit_allow(c)) {
+    const struct provider_call pc = {"embed", e->ops->name, 5, 30000, embed_healthy};
+    struct embed_call k = {e, texts, n, vecs, dims, why, whylen};
+    if (whylen)
+        why[0] = 0;
+    int err = provider_call(&pc, embed_call_run, &k);
+    if (err == DP_ERR_UNAVAILABLE && whylen && !why[0]) /* refused by the open breaker */
         snprintf(why, whylen, "the embedding provider is failing; retrying later");
-        return DP_ERR_UNAVAILABLE;
-    }
-    int err = e->ops->embed(e, texts, n, vecs, dims, why, whylen);
-    if (c)
-        circuit_record(c, err == DP_OK || err == DP_ERR_INVALID);
     return err;
 }
 

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "jobs/jobs.h"
+#include "providers/circuit.h"
 #include "jobs/jobs_impl.h"
 #include "store/cache.h"
 #include "store/db.h"

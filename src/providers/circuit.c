@@ -1,5 +1,7 @@
 /* Circuit breakers of external dependencies: closed → open after N consecutive failures →
  * half-open after a cooldown (one trial call) → closed on its success, open again on failure. */
+#include "providers/circuit.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +9,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
-#include "jobs/jobs.h"
 
 struct circuit {
     char *name;
