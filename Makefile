@@ -17,7 +17,7 @@ BUILD ?= build/release
 OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all asan test test-unit test-api fuzz fuzz-run run clean format bench deps
+.PHONY: all asan test test-unit test-api fuzz fuzz-run run clean format bench deps check-layers
 
 all: doppel
 
@@ -58,6 +58,10 @@ test-unit: $(BUILD)/unit_tests
 # The whole suite, as CI runs it: deps, builds, unit, fuzz replay, API on SQLite and on PostgreSQL+Redis, sanitizers.
 test:
 	bash scripts/test.sh
+
+# The layers of src/ (README "Layout"): no file includes a layer above or beside its own.
+check-layers:
+	bash scripts/check-layers.sh
 
 run:
 	bash scripts/install-deps.sh build

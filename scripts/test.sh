@@ -100,6 +100,9 @@ for tool in cc clang node npm promtool psql; do
 done
 echo "node $(node --version), npm $(npm --version), $(clang --version | head -n 1), $(promtool --version 2>&1 | head -n 1)"
 
+section "layers (scripts/check-layers.sh: no upward include)"
+bash scripts/check-layers.sh
+
 section "build (make -j$JOBS: ./doppel and unit tests)"
 run make -j"$JOBS" all unit
 

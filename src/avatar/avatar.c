@@ -112,21 +112,3 @@ const char *avatar_check_brain(const char *s)
     return one_of(s, b, "brain must be recall or generative");
 }
 
-int avatar_speaker_is_self(const char *label, const char *name)
-{
-    if (!label || !name || !*label)
-        return 0;
-    if (!strcasecmp(label, name))
-        return 1;
-    size_t ll = strlen(label);
-    for (const char *p = name; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *e = strchr(p, ' ');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == ll && !strncasecmp(p, label, n))
-            return 1;
-        p += n;
-    }
-    return 0;
-}

@@ -50,11 +50,6 @@ void avatar_cache_forget(struct cache *c, const char *avatar_id);
 /* The JSON of row i of a SELECT AVATAR_COLUMNS. */
 json_t *avatar_from_row(const struct db_rows *r, int i);
 
-/* 1 when a dialogue speaker label names the avatar called name: the same name, or one of its
- * words ("Joe" or "Grandpa" for "Grandpa Joe"), ignoring case. Transcripts label the avatar's
- * own lines so; every other label is someone speaking to it. */
-int avatar_speaker_is_self(const char *label, const char *name);
-
 /* Field validators for create/update; NULL when fine, else what is wrong. */
 const char *avatar_check_kind(const char *s);
 const char *avatar_check_visibility(const char *s);

@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "brain/words.h"
 #include "core/json.h"
+#include "ingest/dialogue.h"
 
 /* Sets msg and returns err. */
 static int fail(char *msg, size_t msglen, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -1134,8 +1135,8 @@ static char *dialogue_examples(const char *name, const json_t *memories)
     buf_init(&b, 0);
     for (size_t i = 1; i < json_array_size(memories); i++) {
         json_t *q = json_array_get(memories, i - 1), *a = json_array_get(memories, i);
-        if (!answers(q, a) || avatar_speaker_is_self(json_get_str(q, "speaker"), name) ||
-            !avatar_speaker_is_self(json_get_str(a, "speaker"), name))
+        if (!answers(q, a) || dialogue_speaker_is_self(json_get_str(q, "speaker"), name) ||
+            !dialogue_speaker_is_self(json_get_str(a, "speaker"), name))
             continue;
         const char *qt = json_get_str(q, "text"), *at = json_get_str(a, "text");
         if (!qt || !at || b.len + strlen(qt) + strlen(at) + 32 > CARD_EXAMPLES_MAX)

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "store/db.h"
+#include "ingest/dialogue.h"
 
 #define OWN_ROWS_MAX 20000 /* memories read for own words at most */
 
@@ -83,7 +84,7 @@ static int gather_groups(struct gather *g, struct db_rows *r, const int *order, 
     const char *group = NULL;
     for (int k = 0; k < r->nrows && !err && !full; k++) {
         int i = order ? order[k] : k;
-        if (speaker_of && !avatar_speaker_is_self(db_rows_text(r, i, 2), speaker_of))
+        if (speaker_of && !dialogue_speaker_is_self(db_rows_text(r, i, 2), speaker_of))
             continue;
         const char *gi = db_rows_text(r, i, 0);
         if (group && gi && strcmp(group, gi)) {

@@ -7,6 +7,20 @@
 
 struct db;
 
+/* The persona card's own account of the avatar (fields malloc'd, "" when empty). */
+struct brain_persona {
+    char *description, *personality, *scenario;
+    char *examples; /* the card's example dialogue (mes_example) */
+};
+void brain_persona_cleanup(struct brain_persona *p);
+
+struct brain_input;
+/* What a brain asks its caller (talk/, which owns the avatar) for, only when it needs it: the
+ * persona card, and the person's way of speaking — the opening word they use most ("" when
+ * none) and the formality of their own words (0–1; 0.5 when unknown). NULL: none known. */
+typedef int (*brain_persona_fn)(const struct brain_input *in, struct brain_persona *out);
+typedef int (*brain_voice_fn)(const struct brain_input *in, char opening[32], double *formality);
+
 struct brain_input {
     struct db *db;
     const char *avatar_id;
@@ -18,6 +32,8 @@ struct brain_input {
      * it between its costly steps and then gives up with DP_ERR_CANCELLED. */
     int (*cancelled)(void *ctx);
     void *cancel_ctx;
+    brain_persona_fn persona;
+    brain_voice_fn voice;
 };
 
 /* 1 when in's caller has gone away. */

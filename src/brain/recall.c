@@ -26,13 +26,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "avatar/avatar.h"
-#include "avatar/personality_store.h"
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/words.h"
 #include "core/err.h"
 #include "store/db.h"
+#include "ingest/dialogue.h"
 
 #define MAX_TERMS 32
 #define TERM_LEN 32
@@ -176,7 +175,7 @@ static int words_needed(int n)
 /* Dialogue labels that name the avatar (avatar.c says how). */
 static int is_avatar_speaker(const char *label, const char *name)
 {
-    return avatar_speaker_is_self(label, name);
+    return dialogue_speaker_is_self(label, name);
 }
 
 static int phrase_in(const char *msg, const char *const *list)
@@ -533,44 +532,23 @@ static enum ask persona_ask(const char *msg)
     return found;
 }
 
-/* The persona fields, malloc'd ("" when empty). */
-struct persona {
-    char *description, *personality, *scenario, *examples;
-};
-
-static void persona_cleanup(struct persona *p)
-{
-    free(p->description);
-    free(p->personality);
-    free(p->scenario);
-    free(p->examples);
-    memset(p, 0, sizeof *p);
-}
-
-static int persona_load(const struct brain_input *in, struct persona *p)
+/* The persona card, from the caller; empty fields when it gives none. */
+static int persona_load(const struct brain_input *in, struct brain_persona *p)
 {
     memset(p, 0, sizeof *p);
-    struct db_rows *r;
-    struct db_val a[] = {DB_TEXT(in->avatar_id)};
-    int err = db_query(in->db, "SELECT description, personality, scenario, extensions FROM avatars WHERE id = ?", a,
-                       1, &r);
-    if (err)
-        return err;
-    const char *ext = r->nrows == 1 ? db_rows_text(r, 0, 3) : NULL;
-    json_t *x = ext ? json_loads(ext, 0, NULL) : NULL;
-    const char *ex = json_string_value(json_object_get(json_object_get(json_object_get(x, "card"), "data"),
-                                                       "mes_example"));
-    p->description = strdup(r->nrows == 1 ? db_rows_text(r, 0, 0) : "");
-    p->personality = strdup(r->nrows == 1 ? db_rows_text(r, 0, 1) : "");
-    p->scenario = strdup(r->nrows == 1 ? db_rows_text(r, 0, 2) : "");
-    p->examples = strdup(ex ? ex : "");
-    json_decref(x);
-    db_rows_free(r);
-    if (!p->description || !p->personality || !p->scenario || !p->examples) {
-        persona_cleanup(p);
-        return DP_ERR_NOMEM;
+    int err = in->persona ? in->persona(in, p) : DP_OK;
+    if (!err && (!p->description || !p->personality || !p->scenario || !p->examples)) {
+        brain_persona_cleanup(p);
+        p->description = strdup("");
+        p->personality = strdup("");
+        p->scenario = strdup("");
+        p->examples = strdup("");
+        if (!p->description || !p->personality || !p->scenario || !p->examples) {
+            brain_persona_cleanup(p);
+            return DP_ERR_NOMEM;
+        }
     }
-    return DP_OK;
+    return err;
 }
 
 /* text[0..n) with the card placeholders read: {{char}}/<BOT> → name, {{user}}/<USER> → "you".
@@ -676,7 +654,7 @@ static int say_field(struct brain_reply *out, char *text, const char *field)
 
 /* Answers an identity question from the persona's fields: *answered 0 when they hold nothing for
  * it (the memories may). DP_ERR_NOMEM. */
-static int answer_persona(const struct brain_input *in, const struct persona *p, enum ask ask,
+static int answer_persona(const struct brain_input *in, const struct brain_persona *p, enum ask ask,
                           struct brain_reply *out, int *answered)
 {
     *answered = 0;
@@ -781,7 +759,7 @@ static int parse_examples(const char *text, const char *name, struct example *ex
 /* The avatar's line of the example exchange whose user line asks what msg asks: the same words
  * (normalised) when exact, else enough of judge's content words (words_needed); *answered says
  * whether there was one. DP_ERR_NOMEM. */
-static int answer_example(const struct brain_input *in, const struct persona *p, const struct terms *judge,
+static int answer_example(const struct brain_input *in, const struct brain_persona *p, const struct terms *judge,
                           int exact, struct brain_reply *out, int *answered)
 {
     *answered = 0;
@@ -816,7 +794,7 @@ static int answer_example(const struct brain_input *in, const struct persona *p,
     return say_field(out, read_placeholders(ex[best].reply, ex[best].reply_len, in->avatar_name), "mes_example");
 }
 
-/* ---- the person's own way of speaking (avatar/personality_store.c) ----
+/* ---- the person's own way of speaking (in->voice: the personality profile, avatar/) ----
  * The personality profile shapes the brain's own framing, never what it remembers: without a
  * greeting on the card, it greets with the opening word the person uses most ("Hey!", "Morning!");
  * it says it does not remember in the person's register (formality under 0.4: casual, over 0.6:
@@ -826,7 +804,7 @@ static int say_hello(const struct brain_input *in, struct brain_reply *out)
 {
     char opening[32], text[40];
     double formality;
-    if (personality_voice(in->db, in->avatar_id, opening, &formality) || !*opening)
+    if (!in->voice || in->voice(in, opening, &formality) || !*opening)
         return say(out, "Hello!");
     snprintf(text, sizeof text, "%c%s!", toupper((unsigned char)opening[0]), opening + 1);
     return say(out, text);
@@ -836,7 +814,8 @@ static int say_not_remembered(const struct brain_input *in, struct brain_reply *
 {
     char opening[32];
     double formality = 0.5;
-    personality_voice(in->db, in->avatar_id, opening, &formality);
+    if (in->voice && in->voice(in, opening, &formality))
+        formality = 0.5;
     if (formality < 0.4)
         return say(out, "Sorry, I don't remember that one.");
     if (formality > 0.6) /* "don't remember" stays: clients and bench/recall recognise it */
@@ -865,13 +844,13 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
      * else is for the memories (the example dialogue comes last). */
     enum ask ask = persona_ask(in->message);
     if (ask) {
-        struct persona persona;
+        struct brain_persona persona;
         int answered = 0, err = persona_load(in, &persona);
         if (!err)
             err = answer_example(in, &persona, NULL, 1, out, &answered);
         if (!err && !answered)
             err = answer_persona(in, &persona, ask, out, &answered);
-        persona_cleanup(&persona);
+        brain_persona_cleanup(&persona);
         if (err || answered)
             return err;
     }
@@ -928,11 +907,11 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     }
     if (!best) {
         json_decref(items);
-        struct persona persona;
+        struct brain_persona persona;
         int answered = 0;
         if (!(err = persona_load(in, &persona)))
             err = answer_example(in, &persona, judge, 0, out, &answered);
-        persona_cleanup(&persona);
+        brain_persona_cleanup(&persona);
         if (err || answered)
             return err;
         return say_not_remembered(in, out);
@@ -960,6 +939,15 @@ const struct brain_ops *brain_for(const char *name)
     if (name && !strcmp(name, "recall"))
         return &brain_recall_ops;
     return NULL;
+}
+
+void brain_persona_cleanup(struct brain_persona *p)
+{
+    free(p->description);
+    free(p->personality);
+    free(p->scenario);
+    free(p->examples);
+    memset(p, 0, sizeof *p);
 }
 
 void brain_reply_cleanup(struct brain_reply *r)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -684,4 +685,23 @@ int dialogue_parse(const char *text, size_t len, struct dialogue *out)
     if (!ok)
         dialogue_cleanup(out);
     return err;
+}
+
+int dialogue_speaker_is_self(const char *label, const char *name)
+{
+    if (!label || !name || !*label)
+        return 0;
+    if (!strcasecmp(label, name))
+        return 1;
+    size_t ll = strlen(label);
+    for (const char *p = name; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == ll && !strncasecmp(p, label, n))
+            return 1;
+        p += n;
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "auth/url_sig.h"
 #include "avatar/clip.h"
+#include "avatar/personality_store.h"
 #include "brain/brain.h"
 #include "core/err.h"
 #include "core/timeutil.h"
@@ -170,6 +171,37 @@ static json_t *history(struct db *db, const char *conv, const char *before_id)
     return items;
 }
 
+int talk_brain_persona(const struct brain_input *in, struct brain_persona *p)
+{
+    memset(p, 0, sizeof *p);
+    struct db_rows *r;
+    struct db_val a[] = {DB_TEXT(in->avatar_id)};
+    int err = db_query(in->db, "SELECT description, personality, scenario, extensions FROM avatars WHERE id = ?", a,
+                       1, &r);
+    if (err)
+        return err;
+    int found = r->nrows == 1;
+    json_t *x = found && !db_rows_is_null(r, 0, 3) ? json_loads(db_rows_text(r, 0, 3), 0, NULL) : NULL;
+    const char *ex = json_string_value(json_object_get(json_object_get(json_object_get(x, "card"), "data"),
+                                                       "mes_example"));
+    p->description = strdup(found ? db_rows_text(r, 0, 0) : "");
+    p->personality = strdup(found ? db_rows_text(r, 0, 1) : "");
+    p->scenario = strdup(found ? db_rows_text(r, 0, 2) : "");
+    p->examples = strdup(ex ? ex : "");
+    json_decref(x);
+    db_rows_free(r);
+    if (!p->description || !p->personality || !p->scenario || !p->examples) {
+        brain_persona_cleanup(p);
+        return DP_ERR_NOMEM;
+    }
+    return DP_OK;
+}
+
+int talk_brain_voice(const struct brain_input *in, char opening[32], double *formality)
+{
+    return personality_voice(in->db, in->avatar_id, opening, formality);
+}
+
 int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
                 int (*cancelled)(void *ctx), void *ctx, json_t **reply)
 {
@@ -183,7 +215,8 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db, avatar_id, p.name, p.greeting, text, hist, cancelled, ctx};
+    struct brain_input in = {db,        avatar_id, p.name,           p.greeting,      text, hist,
+                             cancelled, ctx,       talk_brain_persona, talk_brain_voice};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     if (!err && brain_cancelled(&in))

@@ -46,6 +46,13 @@ int talk_add_user_message(struct db *db, const char *conv, const char *text, cha
 int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
                 int (*cancelled)(void *ctx), void *ctx, json_t **reply);
 
+struct brain_input;
+struct brain_persona;
+/* What a brain asks talk for (brain.h's brain_persona_fn and brain_voice_fn): the avatar's
+ * persona card fields and example dialogue, and its way of speaking from its personality profile. */
+int talk_brain_persona(const struct brain_input *in, struct brain_persona *p);
+int talk_brain_voice(const struct brain_input *in, char opening[32], double *formality);
+
 /* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
 

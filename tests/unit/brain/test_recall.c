@@ -10,6 +10,7 @@
 #include "store/db.h"
 #include "../test.h"
 #include "brain_db.h"
+#include "talk/talk.h" /* the persona and voice a conversation hands the brain */
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
@@ -50,7 +51,8 @@ static void seed(struct db *db)
 static int ask(struct db *db, const char *message, struct brain_reply *out, int (*cancelled)(void *))
 {
     json_t *history = json_array();
-    struct brain_input in = {db, "a1", "Grandpa Joe", "Well hello!", message, history, cancelled, NULL};
+    struct brain_input in = {db,      "a1", "Grandpa Joe",      "Well hello!",   message, history,
+                             cancelled, NULL, talk_brain_persona, talk_brain_voice};
     int err = brain_for("recall")->reply(&in, out);
     json_decref(history);
     return err;
@@ -273,7 +275,8 @@ TEST(recall_speaks_in_the_persons_own_way)
     struct brain_reply r;
     /* No own words yet: neutral. */
     json_t *history = json_array();
-    struct brain_input in = {db, "a1", "Grandpa Joe", "", "Hi there", history, NULL, NULL};
+    struct brain_input in = {db,   "a1", "Grandpa Joe",      "",          "Hi there", history,
+                             NULL, NULL, talk_brain_persona, talk_brain_voice};
     OK(brain_for("recall")->reply(&in, &r));
     CHECK_EQ_STR(r.text, "Hello!");
     brain_reply_cleanup(&r);
