@@ -77,38 +77,16 @@ int api_page(struct request *req, struct response *res, long *limit, const char 
     return DP_OK;
 }
 
-int api_list_page(struct request *req, struct response *res, struct db *db, const char *select, const char *key,
-                  int desc, const struct db_val *params, int np, json_t *(*row_json)(const struct db_rows *r, int i))
+int api_list_page(struct request *req, struct response *res, struct db *db,
+                  int (*list)(struct db *db, const void *arg, const char *after, long limit, json_t **items),
+                  const void *arg)
 {
     long limit;
     const char *cursor;
+    json_t *items;
     int err = api_page(req, res, &limit, &cursor);
-    if (err)
+    if (err || (err = list(db, arg, cursor, limit, &items)))
         return err;
-    struct buf sql;
-    buf_init(&sql, 0);
-    struct db_val *p = calloc((size_t)np + 2, sizeof *p);
-    if (!p)
-        return DP_ERR_NOMEM;
-    memcpy(p, params, sizeof *p * (size_t)np);
-    int n = np;
-    buf_printf(&sql, "%s", select);
-    if (cursor) {
-        buf_printf(&sql, " AND %s %s ?", key, desc ? "<" : ">");
-        p[n++] = DB_TEXT(cursor);
-    }
-    buf_printf(&sql, " ORDER BY %s%s LIMIT ?", key, desc ? " DESC" : "");
-    p[n++] = DB_INT(limit);
-    struct db_rows *r = NULL;
-    err = sql.data ? db_query(db, sql.data, p, n, &r) : DP_ERR_NOMEM;
-    buf_cleanup(&sql);
-    free(p);
-    if (err)
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, row_json(r, i));
-    db_rows_free(r);
     res_json(res, 200, api_page_json(items, limit, "id"));
     return DP_OK;
 }

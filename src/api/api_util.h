@@ -31,12 +31,11 @@ struct db;
 struct db_rows;
 struct db_val;
 
-/* Answers one page of a keyset-paginated list: reads ?limit= and ?cursor=, runs
- * `select` (SELECT … FROM … WHERE <conditions>; no ORDER BY or LIMIT) with params[0..np) plus
- * "AND <key> > ?" for the cursor (< when desc) and "ORDER BY <key> [DESC] LIMIT ?", and sets
- * {items: row_json of each row, next_cursor}. row_json's item must carry `key` as "id". */
-int api_list_page(struct request *req, struct response *res, struct db *db, const char *select, const char *key,
-                  int desc, const struct db_val *params, int np, json_t *(*row_json)(const struct db_rows *r, int i));
+/* Answers one page of a list: reads ?limit= and ?cursor=, asks list(db, arg, cursor, limit, &items)
+ * (a domain module's lister; arg is its subject) and writes {items, next_cursor}. */
+int api_list_page(struct request *req, struct response *res, struct db *db,
+                  int (*list)(struct db *db, const void *arg, const char *after, long limit, json_t **items),
+                  const void *arg);
 
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);

@@ -239,6 +239,11 @@ static int load_media(struct auth_env *e, const struct caller *c, const char *id
     return DP_OK;
 }
 
+static int list_of_avatar(struct db *db, const void *avatar_id, const char *after, long limit, json_t **items)
+{
+    return media_list(db, avatar_id, after, limit, items);
+}
+
 static int list_media(struct request *req, struct response *res)
 {
     struct auth_env e;
@@ -246,9 +251,7 @@ static int list_media(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
-    struct db_val p[] = {DB_TEXT(ref.id)};
-    return api_list_page(req, res, e.db, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?", "id", 0, p, 1,
-                         media_from_row);
+    return api_list_page(req, res, e.db, list_of_avatar, ref.id);
 }
 
 static int get_media(struct request *req, struct response *res)

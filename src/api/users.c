@@ -1,5 +1,5 @@
 /* Users routes: list, create, read, update, delete, search — admins everywhere, managers in
- * their organisation, members only themselves (and search within their organisation). */
+ * their organisation, members only themselves. The rules are auth/users.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,33 +7,13 @@
 #include "api/api_util.h"
 #include "auth/audit.h"
 #include "auth/password.h"
-#include "auth/settings.h"
+#include "auth/users.h"
 #include "avatar/media.h"
-#include "core/buf.h"
 #include "core/err.h"
-#include "core/timeutil.h"
-#include "store/db.h"
 
-/* Loads the target's org and role; DP_ERR_NOT_FOUND also when the caller may not see it. */
-static int load_target(struct auth_env *e, const struct caller *c, const char *id, char org[ID_LEN], enum role *role)
+static int list_of_org(struct db *db, const void *org, const char *after, long limit, json_t **items)
 {
-    if (!id_valid(id))
-        return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(e->db, "SELECT org_id, role FROM users WHERE id = ?", p, 1, &r);
-    if (err)
-        return err;
-    if (r->nrows != 1) {
-        db_rows_free(r);
-        return DP_ERR_NOT_FOUND;
-    }
-    snprintf(org, ID_LEN, "%s", db_rows_text(r, 0, 0));
-    *role = (enum role)role_parse(db_rows_text(r, 0, 1));
-    db_rows_free(r);
-    if (strcmp(c->user_id, id) && !caller_can_manage(c, org, *role))
-        return DP_ERR_NOT_FOUND;
-    return DP_OK;
+    return users_list(db, org, after, limit, items);
 }
 
 static int list_users(struct request *req, struct response *res)
@@ -47,12 +27,7 @@ static int list_users(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    const char *org = c->role == ROLE_ADMIN ? req_query(req, "org_id") : c->org_id;
-    struct db_val p[] = {DB_TEXT(org)};
-    return api_list_page(req, res, e.db,
-                         org ? "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE org_id = ?"
-                             : "SELECT " ACCOUNTS_USER_COLUMNS " FROM users WHERE 1 = 1",
-                         "id", 0, p, org ? 1 : 0, accounts_user_from_row);
+    return api_list_page(req, res, e.db, list_of_org, c->role == ROLE_ADMIN ? req_query(req, "org_id") : c->org_id);
 }
 
 static int create_user(struct request *req, struct response *res)
@@ -102,44 +77,13 @@ static int get_user(struct request *req, struct response *res)
     struct auth_env e;
     char org[ID_LEN];
     enum role role;
-    int err = api_env(req, &e);
-    if (err || (err = load_target(&e, api_caller(req), req_param(req, "id"), org, &role)))
-        return err;
     json_t *u;
-    if ((err = accounts_user_json(e.db, req_param(req, "id"), &u)))
+    int err = api_env(req, &e);
+    if (err || (err = users_target(e.db, api_caller(req), req_param(req, "id"), org, &role)) ||
+        (err = accounts_user_json(e.db, req_param(req, "id"), &u)))
         return err;
     res_json(res, 200, u);
     return DP_OK;
-}
-
-/* 1 when removing admin rights from user id would leave the instance without an admin. */
-static int last_admin(struct db *db, const char *id)
-{
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(id)};
-    if (db_query(db, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> ?", p, 1, &r))
-        return 1;
-    int none = db_rows_int(r, 0, 0) == 0;
-    db_rows_free(r);
-    return none;
-}
-
-/* Runs sql (an UPDATE or DELETE of user id) in a transaction; when it removes an admin, first
- * checks under the users lock that another admin remains (DP_ERR_CONFLICT otherwise), so two
- * admins demoting each other at once cannot leave the instance without one. */
-static int admin_guarded(struct auth_env *e, const char *id, int removes_admin, const char *sql,
-                         const struct db_val *p, int np)
-{
-    int err = db_begin(e->db);
-    if (!err && removes_admin && !(err = db_xact_lock(e->db, ACCOUNTS_LOCK_USERS)) && last_admin(e->db, id))
-        err = DP_ERR_CONFLICT;
-    if (!err)
-        err = db_query(e->db, sql, p, np, NULL);
-    if (!err)
-        err = db_commit(e->db);
-    if (err)
-        db_rollback(e->db);
-    return err;
 }
 
 static int patch_user(struct request *req, struct response *res)
@@ -150,7 +94,7 @@ static int patch_user(struct request *req, struct response *res)
     char org[ID_LEN];
     enum role role;
     int err = api_env(req, &e);
-    if (err || (err = load_target(&e, c, id, org, &role)))
+    if (err || (err = users_target(e.db, c, id, org, &role)))
         return err;
     const char *name, *password, *current, *role_s, *new_org;
     if ((err = api_body_str(req, res, "display_name", 1024, &name)) ||
@@ -182,42 +126,16 @@ static int patch_user(struct request *req, struct response *res)
     if (password) {
         /* Changing one's own password always needs the current one: a stolen access token
          * must not be enough to keep the account. */
-        if (self) {
-            struct db_rows *r;
-            struct db_val p[] = {DB_TEXT(id)};
-            if ((err = db_query(e.db, "SELECT password_hash FROM users WHERE id = ?", p, 1, &r)))
-                return err;
-            int ok = r->nrows == 1 && current && password_verify(db_rows_text(r, 0, 0), current);
-            db_rows_free(r);
-            if (!ok) {
-                res_error(res, req, DP_ERR_UNPROCESSABLE, "current_password is wrong");
-                return DP_ERR_UNPROCESSABLE;
-            }
+        if (self && !users_password_matches(e.db, id, current)) {
+            res_error(res, req, DP_ERR_UNPROCESSABLE, "current_password is wrong");
+            return DP_ERR_UNPROCESSABLE;
         }
         if ((err = password_hash(password, hash)))
             return err;
     }
-    char now[RFC3339_LEN];
-    time_rfc3339(time_now_ms(), now);
-    struct buf sql;
-    buf_init(&sql, 0);
-    struct db_val p[6];
-    int np = 0;
-    buf_printf(&sql, "UPDATE users SET updated_at = ?");
-    p[np++] = DB_TEXT(now);
-    if (name)
-        buf_printf(&sql, ", display_name = ?"), p[np++] = DB_TEXT(name);
-    if (password)
-        buf_printf(&sql, ", password_hash = ?"), p[np++] = DB_TEXT(hash);
-    if (role_s)
-        buf_printf(&sql, ", role = ?"), p[np++] = DB_TEXT(role_name((enum role)new_role));
-    if (new_org)
-        buf_printf(&sql, ", org_id = ?"), p[np++] = DB_TEXT(new_org);
-    buf_printf(&sql, " WHERE id = ?");
-    p[np++] = DB_TEXT(id);
+    struct users_change ch = {name, password ? hash : NULL, role_s ? role_name((enum role)new_role) : NULL, new_org};
     int demoting = role == ROLE_ADMIN && new_role != ROLE_ADMIN;
-    err = admin_guarded(&e, id, demoting, sql.data, p, np);
-    buf_cleanup(&sql);
+    err = users_update(e.db, id, &ch, demoting);
     if (err == DP_ERR_CONFLICT && demoting) {
         res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
         return err;
@@ -255,35 +173,13 @@ static int delete_user(struct request *req, struct response *res)
     char org[ID_LEN];
     enum role role;
     int err = api_env(req, &e);
-    if (err || (err = load_target(&e, c, id, org, &role)))
+    if (err || (err = users_target(e.db, c, id, org, &role)))
         return err;
     if (!caller_can_manage(c, org, role) && strcmp(c->user_id, id)) {
         res_error(res, req, DP_ERR_FORBIDDEN, "your role may not delete this user");
         return DP_ERR_FORBIDDEN;
     }
-    struct db_val p[] = {DB_TEXT(id)};
-    struct db_rows *sids;
-    if ((err = db_query(e.db, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", p, 1, &sids)))
-        return err;
-    /* Their avatars (and media rows) go with the user by cascade; the blobs are released after. */
-    struct db_val p2[] = {DB_TEXT(id), DB_TEXT(id)};
-    struct db_rows *blobs = NULL;
-    if ((err = db_query(e.db,
-                        "SELECT m.blob_key FROM media m JOIN avatars a ON a.id = m.avatar_id WHERE a.owner_id = ? "
-                        "UNION SELECT d.blob_key FROM media_derived d JOIN media m ON m.id = d.media_id JOIN avatars a "
-                        "ON a.id = m.avatar_id WHERE a.owner_id = ?",
-                        p2, 2, &blobs))) {
-        db_rows_free(sids);
-        return err;
-    }
-    err = admin_guarded(&e, id, role == ROLE_ADMIN, "DELETE FROM users WHERE id = ?", p, 1);
-    for (int i = 0; !err && i < blobs->nrows; i++)
-        media_release_blob(e.db, app_get()->blobs, db_rows_text(blobs, i, 0));
-    db_rows_free(blobs);
-    if (!err) /* the rows went with the user (cascade); every instance must stop their tokens */
-        for (int i = 0; i < sids->nrows; i++)
-            accounts_mark_session_revoked(&e, db_rows_text(sids, i, 0));
-    db_rows_free(sids);
+    err = media_delete_user(&e, app_get()->blobs, id, role == ROLE_ADMIN);
     if (err == DP_ERR_CONFLICT) {
         res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
         return err;
@@ -299,7 +195,6 @@ static int delete_user(struct request *req, struct response *res)
 
 static int search_users(struct request *req, struct response *res)
 {
-    const struct caller *c = api_caller(req);
     const char *q = req_query(req, "q");
     size_t n = q ? strlen(q) : 0;
     if (n < 2 || n > 100) {
@@ -307,49 +202,10 @@ static int search_users(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     struct auth_env e;
+    json_t *items;
     int err = api_env(req, &e);
-    if (err)
+    if (err || (err = users_search(e.db, api_caller(req), q, &items)))
         return err;
-    /* A LIKE pattern with the user's % and _ escaped. */
-    char pattern[2 * 100 + 3];
-    size_t at = 0;
-    pattern[at++] = '%';
-    for (const char *s = q; *s; s++) {
-        if (*s == '%' || *s == '_' || *s == '\\')
-            pattern[at++] = '\\';
-        pattern[at++] = *s;
-    }
-    pattern[at++] = '%';
-    pattern[at] = 0;
-    /* Who the caller may find: people of their org — by name only when it is not the open
-     * default org every stranger signs up into — and people an avatar is shared between (either
-     * way); by an exact address (any case), never a part of one, so that no one can list
-     * addresses letter by letter. */
-    char email[EMAIL_MAX + 1];
-    int by_email = email_normalize(q, email, sizeof email) == DP_OK;
-    int org_by_name = !(auth_cfg.signup_org_default && auth_cfg.signup_open && !strcmp(c->org_id, "default"));
-#define SHARED_WITH_CALLER                                                                                            \
-    "EXISTS (SELECT 1 FROM avatar_shares s JOIN avatars a ON a.id = s.avatar_id WHERE a.deleted_at IS NULL AND "     \
-    "((a.owner_id = ? AND s.user_id = u.id) OR (a.owner_id = u.id AND s.user_id = ?)))"
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(c->user_id),
-                         DB_TEXT(by_email ? email : NULL), DB_TEXT(c->org_id), DB_TEXT(c->user_id), DB_TEXT(c->user_id),
-                         DB_TEXT(pattern), DB_INT(org_by_name), DB_TEXT(c->org_id), DB_TEXT(c->user_id),
-                         DB_TEXT(c->user_id)};
-    err = db_query(e.db,
-                   "SELECT u.id, u.display_name FROM users u WHERE u.id <> ? AND ("
-                   "(u.email = ? AND (u.org_id = ? OR " SHARED_WITH_CALLER ")) OR "
-                   "(lower(u.display_name) LIKE lower(?) ESCAPE '\\' AND ((? = 1 AND u.org_id = ?) OR " SHARED_WITH_CALLER
-                   "))) ORDER BY u.display_name LIMIT 20",
-                   p, 10, &r);
-#undef SHARED_WITH_CALLER
-    if (err)
-        return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, json_pack("{s:s,s:s}", "id", db_rows_text(r, i, 0), "display_name",
-                                               db_rows_text(r, i, 1)));
-    db_rows_free(r);
     res_json(res, 200, json_pack("{s:o,s:n}", "items", items, "next_cursor"));
     return DP_OK;
 }

@@ -11,4 +11,8 @@ struct db;
 void audit_write(struct db *db, const char *action, const char *actor, const char *target, const char *org,
                  const char *ip, json_t *detail);
 
+/* One page of the log, newest first (ids are UUIDv7: id order is time order), ids before
+ * `before`; only entries of action when it is set. */
+int audit_list(struct db *db, const char *action, const char *before, long limit, json_t **items);
+
 #endif

@@ -1,6 +1,7 @@
 /* Media sniffing, kinds and rows. */
 #include "avatar/media.h"
 #include "avatar/quota.h"
+#include "auth/users.h"
 
 #include <magic.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "core/utf8.h"
 #include "store/blob.h"
 #include "store/db.h"
+#include "store/db_page.h"
 
 /* libmagic handles are not thread-safe: one per worker thread, loaded once, closed when the
  * thread ends (a key destructor) or by media_thread_cleanup on threads that never end. */
@@ -358,4 +360,31 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     *media = media_from_row(r, 0);
     db_rows_free(r);
     return DP_OK;
+}
+
+int media_delete_user(struct auth_env *e, struct blob_store *bs, const char *user_id, int removes_admin)
+{
+    /* Their avatars (and media rows) go with the user by cascade: the blobs are read first and
+     * released after, each only if no other row still uses it. */
+    struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id)};
+    struct db_rows *blobs = NULL;
+    int err = db_query(e->db,
+                       "SELECT m.blob_key FROM media m JOIN avatars a ON a.id = m.avatar_id WHERE a.owner_id = ? "
+                       "UNION SELECT d.blob_key FROM media_derived d JOIN media m ON m.id = d.media_id JOIN avatars a "
+                       "ON a.id = m.avatar_id WHERE a.owner_id = ?",
+                       p, 2, &blobs);
+    if (err)
+        return err;
+    err = users_delete(e, user_id, removes_admin);
+    for (int i = 0; !err && i < blobs->nrows; i++)
+        media_release_blob(e->db, bs, db_rows_text(blobs, i, 0));
+    db_rows_free(blobs);
+    return err;
+}
+
+int media_list(struct db *db, const char *avatar_id, const char *after, long limit, json_t **items)
+{
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    return db_page(db, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?", "id", 0, p, 1, after, limit,
+                   media_from_row, items);
 }

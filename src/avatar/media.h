@@ -28,6 +28,9 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
 void media_clean_filename(const char *in, char out[256]);
 json_t *media_from_row(const struct db_rows *r, int i);
 
+/* One page of avatar_id's media, by id after `after`. */
+int media_list(struct db *db, const char *avatar_id, const char *after, long limit, json_t **items);
+
 /* Marks media_id as the avatar's own words (its text then feeds the personality profile) or not.
  * DP_ERR_NOT_FOUND, database errors. */
 int media_set_own_words(struct db *db, const char *media_id, int own);
@@ -38,6 +41,11 @@ int media_set_own_words(struct db *db, const char *media_id, int own);
 /* Removes blob key unless a media row still refers to it (blobs are shared by content). Runs its
  * own transaction under MEDIA_LOCK_BLOBS; call outside any transaction. */
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key);
+
+struct auth_env;
+/* Deletes user_id (auth/users.c: users_delete, with its last-admin rule) and then the files of
+ * the avatars they owned, which went with them by cascade. */
+int media_delete_user(struct auth_env *e, struct blob_store *bs, const char *user_id, int removes_admin);
 
 /* Deletes a media row (its memories and derived rows cascade) and releases its blobs. */
 int media_delete(struct db *db, struct blob_store *bs, const char *media_id);

@@ -1,0 +1,40 @@
+/* Keyset pages of a list (see db_page.h). */
+#include "store/db_page.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/db.h"
+
+int db_page(struct db *db, const char *select, const char *key, int desc, const struct db_val *params, int np,
+            const char *after, long limit, json_t *(*row_json)(const struct db_rows *r, int i), json_t **items)
+{
+    struct buf sql;
+    buf_init(&sql, 0);
+    struct db_val *p = calloc((size_t)np + 2, sizeof *p);
+    if (!p)
+        return DP_ERR_NOMEM;
+    if (np)
+        memcpy(p, params, sizeof *p * (size_t)np);
+    int n = np;
+    buf_printf(&sql, "%s", select);
+    if (after) {
+        buf_printf(&sql, " AND %s %s ?", key, desc ? "<" : ">");
+        p[n++] = DB_TEXT(after);
+    }
+    buf_printf(&sql, " ORDER BY %s%s LIMIT ?", key, desc ? " DESC" : "");
+    p[n++] = DB_INT(limit);
+    struct db_rows *r = NULL;
+    int err = sql.data ? db_query(db, sql.data, p, n, &r) : DP_ERR_NOMEM;
+    buf_cleanup(&sql);
+    free(p);
+    if (err)
+        return err;
+    *items = json_array();
+    for (int i = 0; i < r->nrows; i++)
+        json_array_append_new(*items, row_json(r, i));
+    db_rows_free(r);
+    return DP_OK;
+}
