@@ -9,11 +9,7 @@
 #include "avatar/personality_store.h"
 #include "core/json.h"
 #include "core/err.h"
-#include "core/timeutil.h"
 #include "store/cache.h"
-#include "store/db.h"
-
-#define PERSONALITY_SAMPLES_MAX 200 /* samples kept per avatar */
 
 static json_t *voice_placeholder(void)
 {
@@ -60,49 +56,13 @@ static int train_personality(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "text is required (a sample of how the person writes or speaks)");
         return DP_ERR_INVALID;
     }
-    char id[ID_LEN], now[RFC3339_LEN];
-    id_new(id);
-    time_rfc3339(time_now_ms(), now);
-    if ((err = db_begin(e.db)))
+    char id[ID_LEN];
+    json_t *profile;
+    err = personality_add_sample(e.db, ref.id, text, id, &profile);
+    if (err == DP_ERR_CONFLICT)
+        res_error(res, req, err, "this avatar has %d samples, the most it keeps", PERSONALITY_SAMPLES_MAX);
+    if (err)
         return err;
-    struct db_rows *r = NULL;
-    struct db_val a[] = {DB_TEXT(ref.id)};
-    struct db_val ins[] = {DB_TEXT(id), DB_TEXT(ref.id), DB_TEXT(text), DB_TEXT(now)};
-    if (!(err = db_query(e.db, "SELECT COUNT(*) FROM personality_samples WHERE avatar_id = ?", a, 1, &r)) &&
-        db_rows_int(r, 0, 0) >= PERSONALITY_SAMPLES_MAX) {
-        db_rows_free(r);
-        db_rollback(e.db);
-        res_error(res, req, DP_ERR_CONFLICT, "this avatar has %d samples, the most it keeps", PERSONALITY_SAMPLES_MAX);
-        return DP_ERR_CONFLICT;
-    }
-    db_rows_free(r);
-    r = NULL;
-    if (!err)
-        err = db_query(e.db, "INSERT INTO personality_samples (id, avatar_id, text, created_at) VALUES (?, ?, ?, ?)",
-                       ins, 4, NULL);
-    json_t *profile = NULL;
-    if (!err)
-        err = personality_profile(e.db, ref.id, &profile);
-    char *ps = profile ? json_dump_display(profile, NULL) : NULL;
-    struct db_val up[] = {DB_TEXT(ps), DB_TEXT(now), DB_TEXT(ref.id)};
-    struct db_val upins[] = {DB_TEXT(ref.id), DB_TEXT(ps), DB_TEXT(now)};
-    if (!err) {
-        err = db_query(e.db, "UPDATE avatar_profiles SET personality = ?, updated_at = ? WHERE avatar_id = ?", up, 3,
-                       &r);
-        int updated = !err && r->changes == 1;
-        db_rows_free(r);
-        if (!err && !updated)
-            err = db_query(e.db, "INSERT INTO avatar_profiles (avatar_id, personality, updated_at) VALUES (?, ?, ?)",
-                           upins, 3, NULL);
-    }
-    free(ps);
-    if (!err)
-        err = db_commit(e.db);
-    if (err) {
-        db_rollback(e.db);
-        json_decref(profile);
-        return err;
-    }
     avatar_cache_forget(e.cache, ref.id);
     return profile_json(res, 201, json_pack("{s:s,s:o}", "sample_id", id, "personality", profile));
 }

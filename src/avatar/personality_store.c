@@ -9,6 +9,9 @@
 #include "avatar/personality.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/timeutil.h"
 #include "store/db.h"
 #include "ingest/dialogue.h"
 
@@ -211,5 +214,57 @@ int personality_voice(struct db *db, const char *avatar_id, char opening[32], do
     if (!err)
         personality_voice_of((const char *const *)g.texts, g.n, opening, formality);
     gather_cleanup(&g);
+    return err;
+}
+
+/* Stores the profile of avatar_id as its current one. */
+static int store_profile(struct db *db, const char *avatar_id, json_t *profile, const char *now)
+{
+    char *ps = json_dump_display(profile, NULL);
+    if (!ps)
+        return DP_ERR_NOMEM;
+    struct db_rows *r = NULL;
+    struct db_val up[] = {DB_TEXT(ps), DB_TEXT(now), DB_TEXT(avatar_id)};
+    struct db_val ins[] = {DB_TEXT(avatar_id), DB_TEXT(ps), DB_TEXT(now)};
+    int err = db_query(db, "UPDATE avatar_profiles SET personality = ?, updated_at = ? WHERE avatar_id = ?", up, 3, &r);
+    int updated = !err && r->changes == 1;
+    db_rows_free(r);
+    if (!err && !updated)
+        err = db_query(db, "INSERT INTO avatar_profiles (avatar_id, personality, updated_at) VALUES (?, ?, ?)", ins, 3,
+                       NULL);
+    free(ps);
+    return err;
+}
+
+int personality_add_sample(struct db *db, const char *avatar_id, const char *text, char id[ID_LEN], json_t **profile)
+{
+    char now[RFC3339_LEN];
+    id_new(id);
+    time_rfc3339(time_now_ms(), now);
+    *profile = NULL;
+    int err = db_begin(db);
+    if (err)
+        return err;
+    struct db_rows *r = NULL;
+    struct db_val a[] = {DB_TEXT(avatar_id)};
+    struct db_val ins[] = {DB_TEXT(id), DB_TEXT(avatar_id), DB_TEXT(text), DB_TEXT(now)};
+    if (!(err = db_query(db, "SELECT COUNT(*) FROM personality_samples WHERE avatar_id = ?", a, 1, &r)) &&
+        db_rows_int(r, 0, 0) >= PERSONALITY_SAMPLES_MAX)
+        err = DP_ERR_CONFLICT;
+    db_rows_free(r);
+    if (!err)
+        err = db_query(db, "INSERT INTO personality_samples (id, avatar_id, text, created_at) VALUES (?, ?, ?, ?)", ins,
+                       4, NULL);
+    if (!err)
+        err = personality_profile(db, avatar_id, profile);
+    if (!err)
+        err = store_profile(db, avatar_id, *profile, now);
+    if (!err)
+        err = db_commit(db);
+    if (err) {
+        db_rollback(db);
+        json_decref(*profile);
+        *profile = NULL;
+    }
     return err;
 }

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "core/id.h"
+
 struct db;
 
 #define PERSONALITY_INPUT_MAX (1u << 20) /* bytes of own words analysed at most */
@@ -20,5 +22,12 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out);
  * used opening greeting word ("hey", "morning" …, into opening; "" when none) and its formality
  * score (0–1; 0.5 when unknown). DP_OK or the errors of personality_profile. */
 int personality_voice(struct db *db, const char *avatar_id, char opening[32], double *formality);
+
+#define PERSONALITY_SAMPLES_MAX 200 /* samples kept per avatar */
+
+/* Adds a training sample of avatar_id and recomputes its profile (stored in avatar_profiles), in
+ * one transaction: the sample's id into id, the profile into *profile (the caller's).
+ * DP_ERR_CONFLICT when the avatar has PERSONALITY_SAMPLES_MAX samples already. */
+int personality_add_sample(struct db *db, const char *avatar_id, const char *text, char id[ID_LEN], json_t **profile);
 
 #endif
