@@ -1,0 +1,36 @@
+/* Avatars as stored: their fields checked, created, listed, read with stats (through the cache),
+ * changed and deleted. The access check is avatar.h's; api/avatars.c only speaks HTTP. */
+#ifndef DP_AVATAR_STORE_H
+#define DP_AVATAR_STORE_H
+
+#include <jansson.h>
+
+#include "auth/accounts.h"
+#include "avatar/avatar.h"
+
+/* What is wrong with body (a create when creating, else a change), or NULL: types, caps, names,
+ * kind, visibility, brain, publish, visitor_talk, slug. */
+const char *avatar_check_body(json_t *body, int creating);
+
+/* Creates an avatar of c from body (checked); its JSON into *out. DP_ERR_CONFLICT when the slug
+ * it asks for is taken. */
+int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **out);
+
+/* One page of the avatars c may see (own, shared, and those of c's organisation that are not
+ * private), each with c's access and without its (possibly large) extensions. */
+int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);
+
+/* The avatar's JSON with stats, from the cache when warm (filling it when cold). */
+int avatar_with_stats(struct auth_env *e, const char *id, json_t **out);
+
+/* Applies body (checked) to avatar ref: the fields it holds; a link/public visibility gives the
+ * avatar its page address the first time (from its name). DP_ERR_FORBIDDEN when body changes
+ * what only the owner may (visibility, slug, publish, visitor_talk) and ref's caller is not it;
+ * DP_ERR_CONFLICT when the slug it asks for is taken. */
+int avatar_update(struct auth_env *e, const struct avatar_ref *ref, json_t *body);
+
+/* Deletes avatar ref at once for every reader; its media, memories and blobs go in the
+ * avatar.delete job, whose id is put into job. */
+int avatar_delete(struct auth_env *e, const struct avatar_ref *ref, const struct caller *c, char job[ID_LEN]);
+
+#endif
