@@ -15,7 +15,6 @@
 #include "core/json.h"
 #include "core/metrics.h"
 #include "store/cache.h"
-#include "store/db.h"
 
 #define REFRESH_COOKIE "doppel_refresh"
 
@@ -110,11 +109,9 @@ static int signup(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     if (!auth_cfg.signup_open) {
-        struct db_rows *r;
-        if ((err = db_query(e.db, "SELECT COUNT(*) FROM users", NULL, 0, &r)))
+        int64_t n;
+        if ((err = accounts_count_users(e.db, &n)))
             return err;
-        int64_t n = db_rows_int(r, 0, 0);
-        db_rows_free(r);
         if (n > 0) {
             res_error(res, req, DP_ERR_FORBIDDEN, "sign-up is closed on this instance; ask an administrator");
             return DP_ERR_FORBIDDEN;

@@ -8,6 +8,7 @@
 #include "api/api_util.h"
 #include "auth/audit.h"
 #include "avatar/avatar.h"
+#include "avatar/avatar_store.h"
 #include "avatar/card.h"
 #include "avatar/card_store.h"
 #include "core/buf.h"
@@ -15,22 +16,14 @@
 #include "core/log.h"
 #include "net/multipart.h"
 #include "store/blob.h"
-#include "store/db.h"
 
 /* The new avatar as GET /avatars/{id} shows it, plus what the import did. */
 static int imported_json(struct db *db, const char *id, const struct card_import *imp, json_t **out)
 {
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(db, "SELECT " AVATAR_COLUMNS " FROM avatars WHERE id = ?", p, 1, &r);
+    json_t *a;
+    int err = avatar_get(db, id, &a);
     if (err)
-        return err;
-    if (r->nrows != 1) {
-        db_rows_free(r);
-        return DP_ERR_INTERNAL;
-    }
-    json_t *a = avatar_from_row(r, 0);
-    db_rows_free(r);
+        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err; /* it was just made */
     json_object_set_new(a, "access", json_string("owner"));
     json_object_set_new(a, "stats", json_pack("{s:i,s:I}", "media", 0, "memories", (json_int_t)imp->nmemories));
     json_object_set_new(a, "import", json_pack("{s:s,s:i,s:I,s:I}", "format", card_format_name(imp->format), "spec",

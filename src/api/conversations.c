@@ -11,7 +11,6 @@
 #include "avatar/avatar.h"
 #include "core/err.h"
 #include "net/sse.h"
-#include "store/db.h"
 #include "talk/talk.h"
 
 static int start_conversation(struct request *req, struct response *res)
@@ -54,27 +53,9 @@ static int list_conversations(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "only the owner reads the visitors' conversations");
         return DP_ERR_FORBIDDEN;
     }
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT id, created_at, updated_at FROM conversations WHERE avatar_id = ? AND %s%s "
-             "ORDER BY id DESC LIMIT ?",
-             of_visitors ? "user_id IS NULL" : "user_id = ?", cursor ? " AND id < ?" : "");
-    struct db_val p[4] = {DB_TEXT(ref.id)};
-    int np = 1;
-    if (!of_visitors)
-        p[np++] = DB_TEXT(c->user_id);
-    if (cursor)
-        p[np++] = DB_TEXT(cursor);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    if ((err = db_query(e.db, sql, p, np, &r)))
+    json_t *items;
+    if ((err = talk_list(e.db, ref.id, of_visitors ? NULL : c->user_id, cursor, limit, &items)))
         return err;
-    json_t *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", db_rows_text(r, i, 0), "avatar_id",
-                                               ref.id, "created_at", db_rows_text(r, i, 1), "updated_at",
-                                               db_rows_text(r, i, 2), "visitor", of_visitors));
-    db_rows_free(r);
     res_json(res, 200, api_page_json(items, limit, "id"));
     return DP_OK;
 }

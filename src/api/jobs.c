@@ -12,7 +12,6 @@
 #include "jobs/jobs.h"
 #include "providers/circuit.h"
 #include "net/server.h"
-#include "store/db.h"
 
 /* GET /api/v1/jobs?status=&avatar_id=&media_id=&limit=&cursor=[&owner_id= (admin)] */
 static int list_jobs(struct request *req, struct response *res)
@@ -156,17 +155,6 @@ static int websockets_open(struct server *srv)
     return n;
 }
 
-/* One COUNT(*); -1 on error. */
-static int64_t count_of(struct db *db, const char *sql)
-{
-    struct db_rows *r;
-    if (db_query(db, sql, NULL, 0, &r))
-        return -1;
-    int64_t n = db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return n;
-}
-
 /* GET /api/v1/admin/stats (admin). */
 static int admin_stats(struct request *req, struct response *res)
 {
@@ -178,11 +166,11 @@ static int admin_stats(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    int64_t users = count_of(e.db, "SELECT COUNT(*) FROM users"), orgs = count_of(e.db, "SELECT COUNT(*) FROM orgs"),
-            sessions = -1;
+    int64_t users, orgs, sessions;
     json_t *jobs;
-    if (users < 0 || orgs < 0 || accounts_count_sessions(e.db, &sessions) || (err = job_counts_json(e.db, &jobs)))
-        return err ? err : DP_ERR_DB;
+    if ((err = accounts_count_users(e.db, &users)) || (err = accounts_count_orgs(e.db, &orgs)) ||
+        (err = accounts_count_sessions(e.db, &sessions)) || (err = job_counts_json(e.db, &jobs)))
+        return err;
     json_t *depth = json_incref(json_object_get(jobs, "queue_depth"));
     json_object_del(jobs, "queue_depth");
     int ws = websockets_open(req->server);

@@ -9,32 +9,11 @@
 #include "api/api_util.h"
 #include "api/conversations.h"
 #include "auth/secret.h"
-#include "avatar/avatar.h"
+#include "avatar/avatar_store.h"
 #include "core/err.h"
-#include "store/db.h"
 #include "talk/talk.h"
 
 #define VISITOR_MESSAGES_MAX 400 /* messages of one visitor conversation, replies included */
-
-/* The published avatar of the route's {slug}: its JSON (owned). DP_ERR_NOT_FOUND for any other. */
-static int published_avatar(struct db *db, const char *slug, json_t **out)
-{
-    if (!slug || strlen(slug) > 64)
-        return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(slug)};
-    int err = db_query(db,
-                       "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
-                       "IN ('link', 'public')",
-                       p, 1, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
-    if (!err)
-        *out = avatar_from_row(r, 0);
-    db_rows_free(r);
-    return err;
-}
 
 /* Rate limit of the legacy routes, per address and route family. */
 static int visitor_limit(struct request *req, struct response *res, struct auth_env *e, const char *what,
@@ -51,7 +30,7 @@ static int legacy_page(struct request *req, struct response *res)
     json_t *a;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
-        (err = published_avatar(e.db, req_param(req, "slug"), &a)))
+        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
         return err;
     json_t *page = json_pack("{s:s,s:O,s:O}", "slug", req_param(req, "slug"), "visibility",
                              json_object_get(a, "visibility"), "visitor_talk", json_object_get(a, "visitor_talk"));
@@ -73,7 +52,7 @@ static int start_visit(struct request *req, struct response *res)
     json_t *a, *greeting;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "start", 0.1, 10.0)) ||
-        (err = published_avatar(e.db, req_param(req, "slug"), &a)))
+        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
         return err;
     char id[ID_LEN], conv[ID_LEN], token[SECRET_LEN], hash[SECRET_HASH_LEN];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
@@ -98,7 +77,7 @@ static int start_visit(struct request *req, struct response *res)
 static int visitors_conversation(struct request *req, struct auth_env *e, struct talk_conversation *conv)
 {
     json_t *a;
-    int err = published_avatar(e->db, req_param(req, "slug"), &a);
+    int err = avatar_published(e->db, req_param(req, "slug"), &a);
     if (err)
         return err;
     int ok = json_is_true(json_object_get(a, "visitor_talk")) &&

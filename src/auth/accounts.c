@@ -819,13 +819,29 @@ void accounts_user_changed(struct auth_env *e, const char *user_id)
     cache_del(e->cache, key);
 }
 
-int accounts_count_sessions(struct db *db, int64_t *n)
+/* One COUNT(*) of sql into *n. */
+static int count_rows(struct db *db, const char *sql, int64_t *n)
 {
     struct db_rows *r;
-    int err = db_query(db, "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL", NULL, 0, &r);
+    int err = db_query(db, sql, NULL, 0, &r);
     if (err)
         return err;
     *n = db_rows_int(r, 0, 0);
     db_rows_free(r);
     return DP_OK;
+}
+
+int accounts_count_sessions(struct db *db, int64_t *n)
+{
+    return count_rows(db, "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL", n);
+}
+
+int accounts_count_users(struct db *db, int64_t *n)
+{
+    return count_rows(db, "SELECT COUNT(*) FROM users", n);
+}
+
+int accounts_count_orgs(struct db *db, int64_t *n)
+{
+    return count_rows(db, "SELECT COUNT(*) FROM orgs", n);
 }

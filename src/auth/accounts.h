@@ -108,5 +108,7 @@ void accounts_user_changed(struct auth_env *e, const char *user_id);
 
 /* Active (not revoked) sessions, for the gauge. */
 int accounts_count_sessions(struct db *db, int64_t *n);
+int accounts_count_users(struct db *db, int64_t *n);
+int accounts_count_orgs(struct db *db, int64_t *n);
 
 #endif

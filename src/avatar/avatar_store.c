@@ -137,11 +137,30 @@ const char *avatar_check_body(json_t *body, int creating)
     return NULL;
 }
 
-static int avatar_load(struct db *db, const char *id, json_t **out)
+int avatar_get(struct db *db, const char *id, json_t **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
     int err = db_query(db, "SELECT " AVATAR_COLUMNS " FROM avatars WHERE id = ? AND deleted_at IS NULL", p, 1, &r);
+    if (err)
+        return err;
+    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    if (!err)
+        *out = avatar_from_row(r, 0);
+    db_rows_free(r);
+    return err;
+}
+
+int avatar_published(struct db *db, const char *slug, json_t **out)
+{
+    if (!slug || strlen(slug) > 64)
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(slug)};
+    int err = db_query(db,
+                       "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
+                       "IN ('link', 'public')",
+                       p, 1, &r);
     if (err)
         return err;
     err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
@@ -192,7 +211,7 @@ int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        p, 16, NULL);
     free(pub_s);
-    return err ? err : avatar_load(db, id, out);
+    return err ? err : avatar_get(db, id, out);
 }
 
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items)
@@ -249,7 +268,7 @@ int avatar_with_stats(struct auth_env *e, const char *id, json_t **out)
             return DP_OK;
     }
     json_t *a;
-    int err = avatar_load(e->db, id, &a);
+    int err = avatar_get(e->db, id, &a);
     if (err)
         return err;
     json_object_set_new(a, "stats",

@@ -16,6 +16,13 @@ const char *avatar_check_body(json_t *body, int creating);
  * it asks for is taken. */
 int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **out);
 
+/* The avatar's JSON (not deleted); DP_ERR_NOT_FOUND. No access check: the caller made it. */
+int avatar_get(struct db *db, const char *id, json_t **out);
+
+/* The avatar whose legacy page is slug (link or public, not deleted); DP_ERR_NOT_FOUND for any
+ * other. Its JSON is for the page to pick the published fields from: never hand it out whole. */
+int avatar_published(struct db *db, const char *slug, json_t **out);
+
 /* One page of the avatars c may see (own, shared, and those of c's organisation that are not
  * private), each with c's access and without its (possibly large) extensions. */
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);

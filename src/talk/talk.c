@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/db.h"
+#include "store/db_page.h"
 
 #define HISTORY_TURNS 12 /* earlier messages a brain sees */
 
@@ -230,6 +231,25 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         err = insert_message(db, conv, "avatar", out.text, out.citations, brain->name, heard ? audio : NULL, mid);
     brain_reply_cleanup(&out);
     return err ? err : get_message(db, mid, reply);
+}
+
+static json_t *conversation_from_row(const struct db_rows *r, int i)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", db_rows_text(r, i, 0), "avatar_id", db_rows_text(r, i, 1),
+                     "created_at", db_rows_text(r, i, 2), "updated_at", db_rows_text(r, i, 3), "visitor",
+                     db_rows_is_null(r, i, 4));
+}
+
+int talk_list(struct db *db, const char *avatar_id, const char *user_id, const char *before, long limit,
+              json_t **items)
+{
+    struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(user_id)};
+    return db_page(db,
+                   user_id ? "SELECT id, avatar_id, created_at, updated_at, user_id FROM conversations WHERE "
+                             "avatar_id = ? AND user_id = ?"
+                           : "SELECT id, avatar_id, created_at, updated_at, user_id FROM conversations WHERE "
+                             "avatar_id = ? AND user_id IS NULL",
+                   "id", 1, p, user_id ? 2 : 1, before, limit, conversation_from_row, items);
 }
 
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items)

@@ -53,6 +53,11 @@ struct brain_persona;
 int talk_brain_persona(const struct brain_input *in, struct brain_persona *p);
 int talk_brain_voice(const struct brain_input *in, char opening[32], double *formality);
 
+/* One page of avatar_id's conversations held by user_id — or, with user_id NULL, by visitors —
+ * newest first: ids before `before`. Items {id, avatar_id, created_at, updated_at, visitor}. */
+int talk_list(struct db *db, const char *avatar_id, const char *user_id, const char *before, long limit,
+              json_t **items);
+
 /* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
 
