@@ -220,24 +220,6 @@ static void upload_abort(void *state)
 
 static const struct stream_handler upload_stream = {upload_begin, upload_chunk, upload_end, upload_abort};
 
-/* The media row and its avatar's access for the caller; DP_ERR_NOT_FOUND when not visible. */
-static int load_media(struct auth_env *e, const struct caller *c, const char *id, enum avatar_access need,
-                      struct db_rows **row)
-{
-    if (!id || !id_valid(id))
-        return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(e->db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", p, 1, &r);
-    if (err)
-        return err;
-    if (r->nrows != 1 || (err = avatar_access(e->db, c, db_rows_text(r, 0, 1), need, NULL))) {
-        db_rows_free(r);
-        return err ? err : DP_ERR_NOT_FOUND;
-    }
-    *row = r;
-    return DP_OK;
-}
 
 static int list_of_avatar(struct db *db, const void *avatar_id, const char *after, long limit, json_t **items)
 {
@@ -259,7 +241,7 @@ static int get_media(struct request *req, struct response *res)
     struct auth_env e;
     struct db_rows *r;
     int err = api_env(req, &e);
-    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
+    if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
         return err;
     json_t *m = media_from_row(r, 0);
     db_rows_free(r);
@@ -295,7 +277,7 @@ static int media_content(struct request *req, struct response *res)
     struct auth_env e;
     struct db_rows *r;
     int err = api_env(req, &e);
-    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
+    if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
         return err;
     char etag[BLOB_KEY_LEN + 3], key[BLOB_KEY_LEN + 1], mime[128], kind[16], disp[1024];
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
@@ -305,28 +287,18 @@ static int media_content(struct request *req, struct response *res)
     const char *variant = req_query(req, "variant");
     if (variant) {
         /* A derived file (the thumbnail of an image) instead of the original. */
-        struct db_rows *d;
-        struct db_val dp[] = {DB_TEXT(req_param(req, "id")), DB_TEXT(variant)};
         if (strcmp(variant, "thumbnail")) {
             db_rows_free(r);
             res_error(res, req, DP_ERR_INVALID, "variant must be thumbnail");
             return DP_ERR_INVALID;
         }
-        if ((err = db_query(e.db, "SELECT blob_key, mime FROM media_derived WHERE media_id = ? AND variant = ?", dp, 2,
-                            &d))) {
+        if ((err = media_variant(e.db, req_param(req, "id"), variant, key, mime))) {
             db_rows_free(r);
+            if (err == DP_ERR_NOT_FOUND)
+                res_error(res, req, err, "this media has no %s (yet)", variant);
             return err;
         }
-        if (d->nrows != 1) {
-            db_rows_free(d);
-            db_rows_free(r);
-            res_error(res, req, DP_ERR_NOT_FOUND, "this media has no %s (yet)", variant);
-            return DP_ERR_NOT_FOUND;
-        }
-        snprintf(key, sizeof key, "%s", db_rows_text(d, 0, 0));
-        snprintf(mime, sizeof mime, "%s", db_rows_text(d, 0, 1));
         snprintf(kind, sizeof kind, "image");
-        db_rows_free(d);
     }
     int inline_ok = !strcmp(kind, "audio") || !strcmp(kind, "video") || !strcmp(kind, "image");
     /* Documents are never rendered from our origin (stored HTML would run as us). */
@@ -393,13 +365,13 @@ static int patch_media(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "own_words (true or false) is required");
         return DP_ERR_INVALID;
     }
-    if ((err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+    if ((err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
         return err;
     char avatar[ID_LEN];
     snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
     db_rows_free(r);
     if ((err = media_set_own_words(e.db, req_param(req, "id"), json_is_true(own))) ||
-        (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
         return err;
     avatar_cache_forget(e.cache, avatar);
     res_json(res, 200, media_from_row(r, 0));
@@ -412,7 +384,7 @@ static int delete_media(struct request *req, struct response *res)
     struct auth_env e;
     struct db_rows *r;
     int err = api_env(req, &e);
-    if (err || (err = load_media(&e, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+    if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
         return err;
     char key[BLOB_KEY_LEN + 1], avatar[ID_LEN];
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));

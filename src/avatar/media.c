@@ -1,5 +1,6 @@
 /* Media sniffing, kinds and rows. */
 #include "avatar/media.h"
+#include "avatar/avatar.h"
 #include "avatar/quota.h"
 #include "auth/users.h"
 
@@ -387,4 +388,38 @@ int media_list(struct db *db, const char *avatar_id, const char *after, long lim
     struct db_val p[] = {DB_TEXT(avatar_id)};
     return db_page(db, "SELECT " MEDIA_COLUMNS " FROM media WHERE avatar_id = ?", "id", 0, p, 1, after, limit,
                    media_from_row, items);
+}
+
+int media_find(struct db *db, const struct caller *c, const char *id, enum avatar_access need, struct db_rows **row)
+{
+    if (!id || !id_valid(id))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id)};
+    int err = db_query(db, "SELECT " MEDIA_COLUMNS " FROM media WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1 || (err = avatar_access(db, c, db_rows_text(r, 0, 1), need, NULL))) {
+        db_rows_free(r);
+        return err ? err : DP_ERR_NOT_FOUND;
+    }
+    *row = r;
+    return DP_OK;
+}
+
+int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1],
+                  char mime[128])
+{
+    struct db_rows *d;
+    struct db_val p[] = {DB_TEXT(media_id), DB_TEXT(variant)};
+    int err = db_query(db, "SELECT blob_key, mime FROM media_derived WHERE media_id = ? AND variant = ?", p, 2, &d);
+    if (err)
+        return err;
+    err = d->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    if (!err) {
+        snprintf(key, BLOB_KEY_LEN + 1, "%s", db_rows_text(d, 0, 0));
+        snprintf(mime, 128, "%s", db_rows_text(d, 0, 1));
+    }
+    db_rows_free(d);
+    return err;
 }

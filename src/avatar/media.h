@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "avatar/avatar.h"
+#include "store/blob.h"
+
 struct db;
 struct db_rows;
 struct blob_store;
@@ -27,6 +30,14 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
  * controls or bytes that are not UTF-8, cut to whole characters within 255 bytes. */
 void media_clean_filename(const char *in, char out[256]);
 json_t *media_from_row(const struct db_rows *r, int i);
+
+/* The row (SELECT MEDIA_COLUMNS) of media id when c has `need` on its avatar; *row is the
+ * caller's. DP_ERR_NOT_FOUND when there is none or c may not see it; DP_ERR_FORBIDDEN. */
+int media_find(struct db *db, const struct caller *c, const char *id, enum avatar_access need, struct db_rows **row);
+
+/* The blob and type of a derived file of media_id (variant "thumbnail"); DP_ERR_NOT_FOUND. */
+int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1],
+                  char mime[128]);
 
 /* One page of avatar_id's media, by id after `after`. */
 int media_list(struct db *db, const char *avatar_id, const char *after, long limit, json_t **items);

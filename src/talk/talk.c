@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/url_sig.h"
+#include "avatar/avatar.h"
 #include "avatar/clip.h"
 #include "avatar/personality_store.h"
 #include "brain/brain.h"
@@ -281,6 +282,60 @@ int talk_count_messages(struct db *db, const char *conv, long *n)
     if (err)
         return err;
     *n = (long)db_rows_int(r, 0, 0);
+    db_rows_free(r);
+    return DP_OK;
+}
+
+/* 1 when the holder of the message's conversation (row i: avatar, user, the user's org, visibility,
+ * visitor_talk) may still hear it: a user while the avatar is visible to them, a visitor while the
+ * page takes visitors. What a signed link is checked against, so that it dies with the access. */
+static int holder_still_may(struct db *db, const struct db_rows *r)
+{
+    if (db_rows_is_null(r, 0, 5)) {
+        const char *vis = db_rows_text(r, 0, 7);
+        return (!strcmp(vis, "link") || !strcmp(vis, "public")) && db_rows_int(r, 0, 8);
+    }
+    struct caller holder = {0};
+    snprintf(holder.user_id, sizeof holder.user_id, "%s", db_rows_text(r, 0, 5));
+    snprintf(holder.org_id, sizeof holder.org_id, "%s", db_rows_is_null(r, 0, 6) ? "" : db_rows_text(r, 0, 6));
+    return avatar_access(db, &holder, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL) == DP_OK;
+}
+
+/* Finds message mid in one of the caller's conversations whose avatar they still see — or, with c
+ * NULL (a signed link), in a conversation whose holder still may — and the recording span it is
+ * heard from. DP_ERR_NOT_FOUND (nothing set) when it may not be heard; DP_OK with *has 0 when the
+ * reply has no audio. */
+int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, struct talk_audio *a, int *has)
+{
+    *has = 0;
+    if (!mid || !id_valid(mid))
+        return DP_ERR_NOT_FOUND;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(mid), DB_TEXT(c ? c->user_id : ""), DB_INT(!c)};
+    int err = db_query(db,
+                       "SELECT c.avatar_id, d.blob_key, d.mime, mem.start_ms, mem.end_ms, c.user_id, u.org_id, "
+                       "a.visibility, a.visitor_talk FROM messages m "
+                       "JOIN conversations c ON c.id = m.conversation_id "
+                       "JOIN avatars a ON a.id = c.avatar_id AND a.deleted_at IS NULL "
+                       "LEFT JOIN users u ON u.id = c.user_id "
+                       "LEFT JOIN memories mem ON mem.id = m.audio_memory_id "
+                       "LEFT JOIN media d ON d.id = mem.media_id WHERE m.id = ? AND (c.user_id = ? OR ? = 1)",
+                       p, 3, &r);
+    if (err)
+        return err;
+    int may = r->nrows == 1 && (c ? !(err = avatar_access(db, c, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL))
+                                  : holder_still_may(db, r));
+    if (!may) {
+        db_rows_free(r);
+        return err ? err : DP_ERR_NOT_FOUND;
+    }
+    if (!db_rows_is_null(r, 0, 1) && !db_rows_is_null(r, 0, 3) && !db_rows_is_null(r, 0, 4)) {
+        snprintf(a->key, sizeof a->key, "%s", db_rows_text(r, 0, 1));
+        snprintf(a->mime, sizeof a->mime, "%s", db_rows_text(r, 0, 2));
+        a->start_ms = db_rows_int(r, 0, 3);
+        a->end_ms = db_rows_int(r, 0, 4);
+        *has = 1;
+    }
     db_rows_free(r);
     return DP_OK;
 }

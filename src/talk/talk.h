@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "core/id.h"
+#include "store/blob.h"
 
 struct db;
 
@@ -52,6 +53,20 @@ struct brain_persona;
  * persona card fields and example dialogue, and its way of speaking from its personality profile. */
 int talk_brain_persona(const struct brain_input *in, struct brain_persona *p);
 int talk_brain_voice(const struct brain_input *in, char opening[32], double *formality);
+
+/* What a reply's audio is cut from (api/messages_audio.c serves it). */
+struct talk_audio {
+    char key[BLOB_KEY_LEN + 1]; /* the recording's blob */
+    char mime[128];
+    int64_t start_ms, end_ms;
+};
+
+struct caller;
+/* Finds message mid in one of c's conversations whose avatar c still sees — or, with c NULL (a
+ * signed link), in a conversation whose holder still may — and the recording span it is heard
+ * from. DP_ERR_NOT_FOUND (nothing set) when it may not be heard; DP_OK with *has 0 when the reply
+ * has no audio. */
+int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, struct talk_audio *a, int *has);
 
 /* One page of avatar_id's conversations held by user_id — or, with user_id NULL, by visitors —
  * newest first: ids before `before`. Items {id, avatar_id, created_at, updated_at, visitor}. */
