@@ -1,10 +1,8 @@
 /* Jobs and administration routes: the caller's background jobs, re-queueing dead ones (admin),
  * instance statistics (admin); plus a hidden test route that queues test.sleep jobs. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api_util.h"
 #include "auth/audit.h"
@@ -93,68 +91,6 @@ static int retry_job(struct request *req, struct response *res)
     return DP_OK;
 }
 
-/* ---- open WebSockets: counted on the loop thread, which owns the connection list ---- */
-
-struct ws_probe {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct server *srv;
-    int done, count, refs; /* refs: the waiting handler and the posted call */
-};
-
-static void ws_probe_unref(struct ws_probe *p)
-{
-    pthread_mutex_lock(&p->lock);
-    int last = --p->refs == 0;
-    pthread_mutex_unlock(&p->lock);
-    if (last) {
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->cond);
-        free(p);
-    }
-}
-
-static void ws_probe_on_loop(void *arg)
-{
-    struct ws_probe *p = arg;
-    int n = server_ws_count(p->srv);
-    pthread_mutex_lock(&p->lock);
-    p->count = n;
-    p->done = 1;
-    pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    ws_probe_unref(p);
-}
-
-/* Open WebSockets, or -1 when the loop does not answer within 500 ms (it is shutting down). */
-static int websockets_open(struct server *srv)
-{
-    struct ws_probe *p = calloc(1, sizeof *p);
-    if (!p || !srv) {
-        free(p);
-        return -1;
-    }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    p->srv = srv;
-    p->refs = 2;
-    server_post(srv, ws_probe_on_loop, p);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 500 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&p->lock);
-    while (!p->done && pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
-        ;
-    int n = p->done ? p->count : -1;
-    pthread_mutex_unlock(&p->lock);
-    ws_probe_unref(p);
-    return n;
-}
-
 /* GET /api/v1/admin/stats (admin). */
 static int admin_stats(struct request *req, struct response *res)
 {
@@ -173,7 +109,7 @@ static int admin_stats(struct request *req, struct response *res)
         return err;
     json_t *depth = json_incref(json_object_get(jobs, "queue_depth"));
     json_object_del(jobs, "queue_depth");
-    int ws = websockets_open(req->server);
+    int ws = req->server ? server_ws_count(req->server) : -1;
     res_json(res, 200,
              json_pack("{s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "users", (json_int_t)users, "orgs", (json_int_t)orgs,
                        "sessions_active", (json_int_t)sessions, "jobs", jobs, "queue_depth", depth, "websockets_open",

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,7 @@ struct server {
     int in_flight;
     struct conn_req *suspended;
     struct ws_conn *ws_list;
+    atomic_int ws_open; /* len(ws_list), readable from any thread */
     struct sse *sse_list;
     /* shutdown */
     int stopping;
@@ -107,7 +109,7 @@ static void collect_server_gauges(void *arg)
     metric_set(m_queue_depth, NULL, (double)pool_queue_depth(s->pool));
     metric_set(m_busy, NULL, (double)pool_busy(s->pool));
     metric_set(m_in_flight, NULL, (double)s->in_flight);
-    metric_set(m_ws_open, NULL, (double)ws_open_count(s));
+    metric_set(m_ws_open, NULL, (double)server_ws_count(s));
     metric_set(m_sse_waiting, NULL, (double)s->sse_slots.waiting);
 }
 
@@ -1130,7 +1132,12 @@ const struct server_config *server_config(const struct server *s)
 
 int server_ws_count(struct server *s)
 {
-    return ws_open_count(s);
+    return atomic_load(&s->ws_open);
+}
+
+void server_ws_counted(struct server *s, int delta)
+{
+    atomic_fetch_add(&s->ws_open, delta);
 }
 
 struct ws_conn **server_ws_list(struct server *s)
@@ -1168,10 +1175,10 @@ static void on_stop_tick(uv_timer_t *t)
 {
     struct server *s = t->data;
     int busy = s->in_flight;
-    if ((busy <= 0 && ws_open_count(s) == 0) || time_mono() >= s->stop_deadline) {
-        if (busy > 0 || ws_open_count(s))
+    if ((busy <= 0 && server_ws_count(s) == 0) || time_mono() >= s->stop_deadline) {
+        if (busy > 0 || server_ws_count(s))
             DP_LOG(LOG_WARN, "[http] shutdown deadline: %d requests and %d websockets still open", busy,
-                   ws_open_count(s));
+                   server_ws_count(s));
         finish_stop(s);
     }
 }
@@ -1187,7 +1194,7 @@ void server_shutdown(struct server *s, void (*done)(void *), void *arg)
     MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
-    DP_LOG(LOG_INFO, "[http] shutting down: %d requests in flight, %d websockets", s->in_flight, ws_open_count(s));
+    DP_LOG(LOG_INFO, "[http] shutting down: %d requests in flight, %d websockets", s->in_flight, server_ws_count(s));
     ws_close_all(s, 1001);
     sse_cancel_all(s);
     mhd_run(s);

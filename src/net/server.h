@@ -55,7 +55,7 @@ struct pool *server_pool(struct server *s);
 const struct server_config *server_config(const struct server *s);
 /* Lets libmicrohttpd make progress now (after a resume from outside its callbacks). Loop thread. */
 void server_kick(struct server *s);
-/* Open WebSocket connections. Loop thread only. */
+/* Open WebSocket connections; any thread. */
 int server_ws_count(struct server *s);
 
 #endif

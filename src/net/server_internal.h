@@ -56,7 +56,8 @@ void server_resume(struct server *s, struct conn_req *cr);
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
                          void (*release)(void *arg), void *release_arg, void *auth);
 void ws_close_all(struct server *s, unsigned short code);
-int ws_open_count(const struct server *s);
+/* ws.c counts each connection it links into (+1) or unlinks from (-1) the list. */
+void server_ws_counted(struct server *s, int delta);
 /* Computes Sec-WebSocket-Accept for key (29 bytes incl. NUL). */
 void ws_accept_key(const char *key, char out[29]);
 

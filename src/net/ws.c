@@ -136,6 +136,7 @@ static void ws_teardown(struct ws_conn *c)
     *c->pprev = c->next;
     if (c->next)
         c->next->pprev = c->pprev;
+    server_ws_counted(c->srv, -1);
     if (c->h && c->h->on_close)
         c->h->on_close(c);
     uv_poll_stop(&c->poll);
@@ -289,6 +290,7 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
         (*head)->pprev = &c->next;
     c->pprev = head;
     *head = c;
+    server_ws_counted(s, 1);
     uint64_t ping_ms = (uint64_t)cfg->ws_ping_interval * 1000;
     uv_timer_start(&c->ping_timer, on_ping_timer, ping_ms, ping_ms);
     if (c->h && c->h->on_open)
@@ -386,10 +388,3 @@ void ws_close_all(struct server *s, unsigned short code)
     }
 }
 
-int ws_open_count(const struct server *s)
-{
-    int n = 0;
-    for (struct ws_conn *c = *server_ws_list((struct server *)s); c; c = c->next)
-        n++;
-    return n;
-}
