@@ -66,6 +66,8 @@ extern const struct route messages_audio_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);
+/* Frees the caller authn_hook set. */
+void authn_release(struct caller *c);
 /* Frees the calling thread's memo of verified tokens (call when a thread ends). */
 void authn_thread_cleanup(void);
 /* Registers the accounts metrics (api/auth.c). Call once at start. */

@@ -19,6 +19,11 @@ static int unauthorized(struct request *req, struct response *res, const char *w
     return DP_ERR_UNAUTHORIZED;
 }
 
+void authn_release(struct caller *c)
+{
+    free(c);
+}
+
 /* Redeems a WebSocket ticket (once) into c. */
 static int redeem_ticket(struct cache *cache, const char *ticket, struct caller *c)
 {

@@ -318,7 +318,7 @@ int cli_serve(int argc, char **argv)
     };
     if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
         goto out_router;
-    server_set_auth_hook(app->server, authn_hook);
+    server_set_auth_hook(app->server, authn_hook, authn_release);
     /* With the in-process cache, hot authenticated reads can be answered on the loop. */
     if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK &&
         cache_open_space(&app->inline_security, "", CACHE_SPACE_SECURITY) == DP_OK)

@@ -23,6 +23,8 @@ struct http_kv {
 };
 
 /* A request, owned by the server; valid until its response is sent. Handlers read it. */
+struct caller; /* who is calling: the auth hook's (auth/caller.h), opaque here */
+
 struct request {
     const struct route *route;
     const char *method;                    /* "GET", … (static string) */
@@ -46,7 +48,7 @@ struct request {
     json_t *json;                          /* parsed body when the route declares ROUTE_JSON */
     void *worker;                          /* the worker thread's state (db, cache), NULL inline */
     struct server *server;
-    void *auth;                            /* the caller, set by the auth hook */
+    struct caller *auth;                   /* the caller, set by the auth hook; released by its release */
 };
 
 /* A response under construction; the server turns it into bytes on the wire. */

@@ -54,6 +54,7 @@ struct server {
     pthread_mutex_t post_lock;
     struct posted *posted_head, **posted_tail;
     server_auth_hook auth_hook;
+    server_auth_release auth_release;
     int port;
     int in_flight;
     struct conn_req *suspended;
@@ -397,7 +398,7 @@ static void conn_req_free(struct conn_req *cr)
     free(cr->chunk);
     buf_cleanup(&q->body);
     json_decref(q->json);
-    free(q->auth);
+    server_release_auth(cr->srv, q->auth);
     if (cr->res.sse)
         sse_discard(cr->res.sse);
     res_cleanup(&cr->res);
@@ -531,7 +532,7 @@ static int run_inline_attempt(struct conn_req *cr)
         cr->res.content_type[0] = 0;
         json_decref(req->json);
         req->json = NULL;
-        free(req->auth);
+        server_release_auth(cr->srv, req->auth);
         req->auth = NULL;
         return 0;
     }
@@ -582,7 +583,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     struct server *s = cls;
     struct conn_req *cr = con_cls;
     guard_upgraded(conn_guard(connection)); /* a WebSocket keeps its own keepalive */
-    void *auth = cr->req.auth;
+    struct caller *auth = cr->req.auth;
     cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
     int one = 1;
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1105,9 +1106,16 @@ int server_port(const struct server *s)
     return s->port;
 }
 
-void server_set_auth_hook(struct server *s, server_auth_hook hook)
+void server_set_auth_hook(struct server *s, server_auth_hook hook, server_auth_release release)
 {
     s->auth_hook = hook;
+    s->auth_release = release;
+}
+
+void server_release_auth(struct server *s, struct caller *c)
+{
+    if (c && s->auth_release)
+        s->auth_release(c);
 }
 
 void server_allow_inline(struct server *s, int yes)

@@ -33,6 +33,8 @@ struct server;
 /* Authentication of non-public routes; runs on a worker before the handler. Returns DP_OK
  * (req->auth set) or an error (the response is set by the hook or mapped from the code). */
 typedef int (*server_auth_hook)(struct request *req, struct response *res);
+/* Frees what the hook put into req->auth (when the request or its WebSocket ends). */
+typedef void (*server_auth_release)(struct caller *c);
 
 /* Creates a server (not yet listening). router and pool stay owned by the caller. */
 int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
@@ -40,7 +42,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
 /* Binds and starts accepting. DP_ERR_IO when the address is taken or invalid. */
 int server_start(struct server *s);
 int server_port(const struct server *s);
-void server_set_auth_hook(struct server *s, server_auth_hook hook);
+void server_set_auth_hook(struct server *s, server_auth_hook hook, server_auth_release release);
 /* Lets ROUTE_TRY_INLINE routes try the loop thread first (only when the cache is in-process,
  * so that a cache call never blocks). */
 void server_allow_inline(struct server *s, int yes);

@@ -32,7 +32,7 @@ struct ws_conn {
     size_t extra_len, extra_off;
     void (*release)(void *arg);       /* gives the socket back (closes it) */
     void *release_arg;
-    void *auth;                       /* the caller's identity (owned, free()) */
+    struct caller *auth;              /* the caller's identity (owned: server_release_auth) */
     void *user;                       /* the route's per-connection state */
     double last_rx, last_ping;        /* time_mono() of the last byte in / ping out */
     int handles_open;
@@ -122,7 +122,7 @@ static void on_handle_closed(uv_handle_t *h)
     c->release(c->release_arg);
     struct server *s = c->srv;
     free(c->extra);
-    free(c->auth);
+    server_release_auth(s, c->auth);
     free(c);
     server_kick(s);
 }
@@ -251,7 +251,7 @@ static void on_ping_timer(uv_timer_t *t)
 }
 
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
-                         void (*release)(void *arg), void *release_arg, void *auth)
+                         void (*release)(void *arg), void *release_arg, struct caller *auth)
 {
     const struct server_config *cfg = server_config(s);
     struct ws_conn *c = calloc(1, sizeof *c);
@@ -374,7 +374,7 @@ void ws_set_user(struct ws_conn *c, void *user)
     c->user = user;
 }
 
-void *ws_auth(const struct ws_conn *c)
+struct caller *ws_auth(const struct ws_conn *c)
 {
     return c->auth;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct ws_conn;
+struct caller;
 
 /* What a WebSocket route does; every callback runs on the loop thread and must not block. */
 struct ws_handler {
@@ -24,6 +25,6 @@ void ws_close(struct ws_conn *c, uint16_t code, const char *reason);
 void *ws_user(const struct ws_conn *c);
 void ws_set_user(struct ws_conn *c, void *user);
 /* The authenticated caller (from the upgrade request's auth hook), or NULL. */
-void *ws_auth(const struct ws_conn *c);
+struct caller *ws_auth(const struct ws_conn *c);
 
 #endif
