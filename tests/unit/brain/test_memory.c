@@ -1,7 +1,6 @@
 /* Tests of src/brain/memory.c: the search-expression builder (FTS5 and tsquery syntax), and the
  * memory store (create, list, search, update with versions, delete) on a temporary SQLite
  * database — and on PostgreSQL too when DOPPEL_TEST_PG_URL is set (a fresh schema per test). */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/db.h"
+#include "../support.h"
 #include "../test.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
@@ -265,35 +265,6 @@ TEST(memory_query_terms_unicode_spaces_separate_words)
 
 /* ---- the store ------------------------------------------------------------------------------ */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static char tmp_root[256];
-
-static void cleanup_tmp(void)
-{
-    if (tmp_root[0])
-        nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char pg_admin_url[1024], pg_schema[64];
-
-static void pg_drop_schema(void)
-{
-    struct db *db = NULL;
-    if (pg_schema[0] && db_open(&db, pg_admin_url) == DP_OK) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
-        db_exec_script(db, sql);
-        db_close(db);
-    }
-}
-
 static void seed(struct db *db)
 {
     log_min_level = LOG_WARN; /* no "applied migration" lines */
@@ -307,47 +278,25 @@ static void seed(struct db *db)
                       "'2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
 }
 
-/* A migrated, seeded (user u1, avatars a1 and a2) SQLite database in a temporary directory. */
-static struct db *open_sqlite(void)
+/* A migrated, seeded (user u1, avatars a1 and a2) database of the backend ("sqlite" | "pg"). */
+static struct db *open_seeded(const char *backend)
 {
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/doppel-memory-XXXXXX");
-    CHECK(mkdtemp(tmp_root) != NULL);
-    atexit(cleanup_tmp);
-    char url[512];
-    snprintf(url, sizeof url, "%s/doppel.db", tmp_root);
     struct db *db = NULL;
-    OK(db_open(&db, url));
-    CHECK_EQ_INT(db_dialect(db), DB_SQLITE);
-    log_min_level = LOG_WARN;
-    OK(db_migrate(db, NULL));
+    OK(db_open(&db, test_db_url(backend)));
+    CHECK_EQ_INT(db_dialect(db), !strcmp(backend, "pg") ? DB_POSTGRES : DB_SQLITE);
     seed(db);
     return db;
+}
+
+static struct db *open_sqlite(void)
+{
+    return open_seeded("sqlite");
 }
 
 /* The same on PostgreSQL, in a fresh schema dropped at exit; skips without DOPPEL_TEST_PG_URL. */
 static struct db *open_pg(void)
 {
-    const char *base = getenv("DOPPEL_TEST_PG_URL");
-    if (!base || !*base)
-        SKIP("DOPPEL_TEST_PG_URL not set");
-    snprintf(pg_admin_url, sizeof pg_admin_url, "%s", base);
-    snprintf(pg_schema, sizeof pg_schema, "tm_%d_%ld", (int)getpid(), (long)random() % 100000);
-    struct db *db = NULL;
-    OK(db_open(&db, base));
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
-    OK(db_exec_script(db, sql));
-    db_close(db);
-    atexit(pg_drop_schema);
-    static char url[1200];
-    snprintf(url, sizeof url, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?", pg_schema);
-    db = NULL;
-    OK(db_open(&db, url));
-    CHECK_EQ_INT(db_dialect(db), DB_POSTGRES);
-    log_min_level = LOG_WARN;
-    OK(db_migrate(db, NULL));
-    seed(db);
-    return db;
+    return open_seeded("pg");
 }
 
 static const char *jstr(const json_t *o, const char *k)

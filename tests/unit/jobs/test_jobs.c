@@ -1,6 +1,5 @@
 /* Tests of src/jobs/: queue, claims and leases, backoff, the runner, circuit breakers (SQLite
  * always, PostgreSQL when DOPPEL_TEST_PG_URL is set). */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,73 +18,17 @@
 #include "jobs/jobs_impl.h"
 #include "store/cache.h"
 #include "store/db.h"
+#include "../support.h"
 #include "../test.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
 /* ---- databases ---------------------------------------------------------------------------- */
 
-static char tmp_root[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void cleanup_tmp(void)
-{
-    if (tmp_root[0])
-        nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char pg_admin_url[1024], pg_schema[64];
-
-static void pg_drop_schema(void)
-{
-    struct db *db = NULL;
-    if (pg_schema[0] && db_open(&db, pg_admin_url) == DP_OK) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
-        db_exec_script(db, sql);
-        db_close(db);
-    }
-}
-
-/* A migrated database of the backend ("sqlite" | "pg") in a fresh file or schema, removed at
- * exit; its URL (for more connections) is returned. PostgreSQL skips without DOPPEL_TEST_PG_URL. */
+/* A migrated database of the backend ("sqlite" | "pg"), removed at exit; its URL. */
 static const char *fresh_url(const char *backend)
 {
-    static char url[1400];
-    log_min_level = LOG_WARN; /* one info line per migration and per job drowns the output */
-    if (!strcmp(backend, "sqlite")) {
-        snprintf(tmp_root, sizeof tmp_root, "/tmp/doppel-jobs-XXXXXX");
-        CHECK(mkdtemp(tmp_root) != NULL);
-        atexit(cleanup_tmp);
-        snprintf(url, sizeof url, "%s/doppel.db", tmp_root);
-    } else {
-        const char *base = getenv("DOPPEL_TEST_PG_URL");
-        if (!base || !*base)
-            SKIP("DOPPEL_TEST_PG_URL not set");
-        snprintf(pg_admin_url, sizeof pg_admin_url, "%s", base);
-        srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-        snprintf(pg_schema, sizeof pg_schema, "tj_%d_%ld", (int)getpid(), (long)random() % 100000);
-        struct db *db = NULL;
-        OK(db_open(&db, base));
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
-        OK(db_exec_script(db, sql));
-        db_close(db);
-        atexit(pg_drop_schema);
-        snprintf(url, sizeof url, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?", pg_schema);
-    }
-    struct db *db = NULL;
-    OK(db_open(&db, url));
-    OK(db_migrate(db, NULL));
-    db_close(db);
-    return url;
+    return test_db_url(backend);
 }
 
 static struct db *open_url(const char *url)
