@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { addMember, api, makeOrg, makeUser, signup, startAccounts } from './accounts.mjs';
-import { REPO, sleep } from './server.mjs';
+import { REPO, scaled, sleep } from './server.mjs';
 
 export { addMember, api, BACKEND, expectStatus, listAll, loginOk, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
 export { errorShape, eventually, get, rawRequest, sleep } from './server.mjs';
@@ -144,7 +144,7 @@ export async function uploadOk(srv, token, avatarId, bytes, filename, opts = {})
 
 /* Polls GET /media/{id} until pred(media) holds (or the time runs out); resolves the last media JSON. */
 export async function waitMedia(srv, token, mediaId, pred, timeoutMs = 10000) {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   let last;
   for (;;) {
     const r = await api(srv, 'GET', `/media/${mediaId}`, { token });
@@ -157,7 +157,7 @@ export async function waitMedia(srv, token, mediaId, pred, timeoutMs = 10000) {
 
 /* Polls GET /jobs/{id} until it is done or dead, or the time runs out; resolves the last job JSON. */
 export async function waitJob(srv, token, jobId, timeoutMs = 10000) {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   let last;
   for (;;) {
     const r = await api(srv, 'GET', `/jobs/${jobId}`, { token });

@@ -5,6 +5,8 @@
 //                        DOPPEL_TEST_REDIS_URL (scripts/test-servers.sh writes them); each start gets a fresh database
 //   DOPPEL_API_LOG_DIR   when set, each server's stderr is also written there (server-<pid>.log)
 //   DOPPEL_API_VERBOSE   when set, a server's stderr is printed at stop even when it exited 0
+//   DOPPEL_TEST_TIME_SCALE  multiplies the harness's wall-clock limits (server start and stop, eventually(),
+//                        waits of the helpers; default 1): the sanitizer builds and slow machines run with 3
 //
 // A server that exits non-zero, or whose stderr shows a sanitizer report, has its stderr printed at stop().
 import { spawn, spawnSync, execFile } from 'node:child_process';
@@ -21,8 +23,12 @@ const execFileP = promisify(execFile);
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BACKEND = process.env.DOPPEL_API_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
-const START_TIMEOUT_MS = 30000;
-const STOP_TIMEOUT_MS = 8000; // a test server has nothing long in flight unless the test says so
+/* How much longer than on a quick release build wall-clock waits may take here (never below 1). */
+export const TIME_SCALE = Math.max(1, Number(process.env.DOPPEL_TEST_TIME_SCALE) || 1);
+/* ms scaled by TIME_SCALE: what a test waits for something that must happen eventually. */
+export const scaled = (ms) => Math.round(ms * TIME_SCALE);
+const START_TIMEOUT_MS = scaled(30000);
+const STOP_TIMEOUT_MS = scaled(8000); // a test server has nothing long in flight unless the test says so
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)/;
 
 const running = new Set(); // child processes still alive
@@ -275,6 +281,7 @@ export function rawRequest(port, opts = {}) {
 /* Sends raw bytes on a fresh TCP connection; resolves with everything received until close, timeout,
  * or (with `until`, a RegExp) as soon as the received text matches. */
 export function rawTcp(port, data, { timeoutMs = 5000, until = null } = {}) {
+  timeoutMs = scaled(timeoutMs);
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let buf = '';
@@ -363,7 +370,7 @@ export async function metrics(base) {
 
 /* Polls fn() until it returns a truthy value or the time runs out; returns the last value. */
 export async function eventually(fn, { timeoutMs = 5000, intervalMs = 50 } = {}) {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   let v;
   for (;;) {
     v = await fn();
