@@ -1,12 +1,13 @@
 /* Routes for test suites and benchmarks only (mounted with --test-routes, never by default):
- * a slow handler, a database read, a JSON echo, a path-parameter echo, an SSE stream and a
- * WebSocket echo. */
+ * a slow handler, a database read, a JSON echo, a path-parameter echo, an SSE stream, a
+ * WebSocket echo, and fault injection (core/fault.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/app.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/procstats.h"
 #include "net/sse.h"
 #include "store/blob.h"
@@ -153,12 +154,31 @@ static void t_upload_abort(void *state)
 
 static const struct stream_handler t_upload = {t_upload_begin, t_upload_chunk, t_upload_end, t_upload_abort};
 
+/* POST {site: "db"|"blob"|"cache", nth}: arms the site (nth 0 disarms); answers what the previous
+ * arming counted: {calls, fired}. */
+static int t_fault(struct request *req, struct response *res)
+{
+    json_t *n = json_object_get(req->json, "nth");
+    int site = fault_site_parse(json_string_value(json_object_get(req->json, "site")));
+    if (site < 0 || !json_is_integer(n) || json_integer_value(n) < 0) {
+        res_error(res, req, DP_ERR_INVALID, "site must be db, blob or cache and nth an integer >= 0");
+        return DP_ERR_INVALID;
+    }
+    int fired;
+    long calls = fault_calls((enum fault_site)site, &fired);
+    fault_arm((enum fault_site)site, (long)json_integer_value(n));
+    res_json(res, 200, json_pack("{s:I,s:b}", "calls", (json_int_t)calls, "fired", fired));
+    return DP_OK;
+}
+
 #define TEST_FLAGS (ROUTE_PUBLIC | ROUTE_HIDDEN)
 
 const struct route test_routes[] = {
     {"GET", "/api/v1/_test/sleep", TEST_FLAGS, 0, t_sleep, "test", "Sleep on a worker", NULL, NULL, NULL},
     {"GET", "/api/v1/_test/row", TEST_FLAGS, 0, t_row, "test", "Read one database row", NULL, NULL, NULL},
     {"POST", "/api/v1/_test/echo", TEST_FLAGS | ROUTE_JSON, 0, t_echo, "test", "Echo a JSON object", NULL, NULL, NULL},
+    {"POST", "/api/v1/_test/fault", TEST_FLAGS | ROUTE_JSON, 0, t_fault, "test", "Fail the nth write at a site", NULL,
+     NULL, NULL},
     {"GET", "/api/v1/_test/params/{a}/{b}", TEST_FLAGS | ROUTE_INLINE, 0, t_params, "test", "Echo path parameters",
      NULL, NULL, NULL},
     {"GET", "/api/v1/_test/sse", TEST_FLAGS, 0, t_sse, "test", "Stream SSE events", NULL, NULL, NULL},

@@ -305,9 +305,10 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
         snprintf(msg, msglen, "the avatar was deleted while the file was uploading");
     }
     db_rows_free(av);
-    if (!err && !(err = db_xact_lock(db, MEDIA_LOCK_BLOBS)) && !(err = blob_commit(w, key, &stored)))
-        committed = 1;
-    else if (!committed)
+    /* A commit takes the writer whether it succeeds or fails; without one, it is aborted here. */
+    if (!err && !(err = db_xact_lock(db, MEDIA_LOCK_BLOBS)))
+        committed = !(err = blob_commit(w, key, &stored));
+    else
         blob_abort(w);
     /* The same bytes uploaded to this avatar again would double every memory made from them.
      * Under the blob lock, so two identical uploads at once cannot both miss each other. The

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "store/blob_impl.h"
 
@@ -60,12 +61,19 @@ int blob_write(struct blob_writer *w, const void *p, size_t n)
 {
     if (!p && n)
         return DP_ERR_INVALID;
+    if (fault_hit(FAULT_BLOB_WRITE))
+        return DP_ERR_IO;
     return w->bs->ops->writer_write(w, p, n);
 }
 
 int blob_commit(struct blob_writer *w, char key[BLOB_KEY_LEN + 1], uint64_t *size)
 {
     uint64_t ignored;
+    if (fault_hit(FAULT_BLOB_WRITE)) {
+        /* A commit that fails discards the write, as the backends' own failures do. */
+        blob_abort(w);
+        return DP_ERR_IO;
+    }
     return w->bs->ops->writer_commit(w, key, size ? size : &ignored);
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/fault.h"
 #include "store/cache_impl.h"
 
 void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
@@ -92,6 +93,8 @@ int cache_set(struct cache *c, const char *key, const void *val, size_t len, int
         return DP_ERR_INVALID;
     if (len > CACHE_VAL_MAX || (c->space == CACHE_SPACE_CACHED && len > CACHE_CACHED_VAL_MAX))
         return DP_ERR_TOO_LARGE;
+    if (fault_hit(FAULT_CACHE_WRITE))
+        return DP_ERR_UNAVAILABLE;
     double t0 = now_s();
     return observe(c, "set", t0, c->ops->set(c, key, val ? val : "", len, ttl_ms));
 }

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "store/db_impl.h"
 #include "store/migrations.h"
@@ -336,6 +337,15 @@ const char *db_errmsg(const struct db *db)
 }
 
 /* db_query with the operation name reported to the observe hook. */
+/* 1 for a statement that changes rows (what fault injection counts as a database write). */
+static int is_write(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+        sql++;
+    return !strncasecmp(sql, "INSERT", 6) || !strncasecmp(sql, "UPDATE", 6) || !strncasecmp(sql, "DELETE", 6) ||
+           !strncasecmp(sql, "COMMIT", 6);
+}
+
 static int query_op(struct db *db, const char *op, const char *sql, const struct db_val *params,
                     int nparams, struct db_rows **out)
 {
@@ -344,6 +354,13 @@ static int query_op(struct db *db, const char *op, const char *sql, const struct
     if (!sql || nparams < 0 || (nparams > 0 && !params)) {
         db_set_errmsg(db, "invalid query arguments");
         return DP_ERR_INVALID;
+    }
+    if (is_write(sql) && fault_hit(FAULT_DB_WRITE)) {
+        /* A commit that fails leaves nothing behind, as a real one does. */
+        if (!strncasecmp(sql, "COMMIT", 6))
+            db->ops->query(db, "ROLLBACK", NULL, 0, NULL);
+        db_set_errmsg(db, "injected fault");
+        return DP_ERR_DB;
     }
     double t0 = db_monotonic();
     db->errmsg[0] = 0;
