@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { launch, newPage, PASSWORD, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { launch, newPage, PASSWORD, readQr, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page;
 const owner = { email: uniqEmail('owner'), name: 'Olivia' };
@@ -199,6 +199,11 @@ test('two-factor set-up with a QR code, then log out and log in with the code', 
   await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await page.locator('.qr svg path').waitFor();
   const secret = (await page.locator('code.secret').textContent()).replace(/\s+/g, '');
+  // The QR code, drawn by the page itself, reads back as the set-up link holding that secret.
+  const uri = await readQr(page, '.qr');
+  assert.ok(uri && uri.startsWith('otpauth://totp/'), `QR code reads as ${uri}`);
+  assert.equal(new URL(uri).searchParams.get('secret'), secret);
+  assert.equal(uri, await page.locator('code.uri').textContent());
   await page.getByLabel('Code from the app').fill(totp(secret));
   await page.getByRole('button', { name: 'Turn on' }).click();
   await page.getByText('Two-factor authentication is on.').waitFor();

@@ -1,6 +1,9 @@
 // A conversation view shared by Talk and the legacy page: messages, streamed replies, citations, audio.
 import { h, icon, toast } from './ui.js';
 
+/* The first word of a long name, for placeholders that fit a phone. */
+export const shortName = (n) => (n.length > 16 ? n.split(/\s+/)[0] : n);
+
 /*
  * opts: {name (the avatar's), messages, send(text, on) → Promise<message> (on: delta/citation/done),
  *        citationHref(c) → URL or null, placeholder, disabledNote}
@@ -8,7 +11,7 @@ import { h, icon, toast } from './ui.js';
  */
 export function chatBox(opts) {
   const log = h('ol.chat-log', { 'aria-live': 'polite', 'aria-label': 'Conversation' });
-  const input = h('textarea.chat-input', { rows: 1, placeholder: opts.placeholder || `Message ${opts.name}…`, 'aria-label': 'Your message', maxlength: 4000 });
+  const input = h('textarea.chat-input', { rows: 1, placeholder: opts.placeholder || `Message ${shortName(opts.name)}…`, 'aria-label': 'Your message', maxlength: 4000 });
   const sendBtn = h('button.btn.primary.send', { type: 'submit', 'aria-label': 'Send' }, 'Send');
   const voice = opts.voiceNote !== false ? h('button.btn.ghost.voice', { type: 'button', disabled: true, title: 'Voice conversations are coming with speech' }, icon('mic'), 'Voice · coming with speech') : null;
   const form = h('form.chat-form', {

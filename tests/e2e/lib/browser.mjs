@@ -78,3 +78,23 @@ export async function signUp(page, email, name) {
 
 /* Width of the document beyond the viewport (0 when nothing overflows sideways). */
 export const overflowX = (page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+/* Decodes the QR code drawn as an SVG inside `selector` (rasterised by the page, read by jsQR). */
+export async function readQr(page, selector) {
+  const { default: jsQR } = await import('jsqr');
+  const size = 400;
+  const data = await page.evaluate(async ([sel, size]) => {
+    const svg = document.querySelector(sel + ' svg');
+    const text = new XMLSerializer().serializeToString(svg).replace('<svg', `<svg width="${size}" height="${size}"`);
+    const img = new Image();
+    img.src = 'data:image/svg+xml;base64,' + btoa(text);
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = c.height = size;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return Array.from(ctx.getImageData(0, 0, size, size).data);
+  }, [selector, size]);
+  const r = jsQR(Uint8ClampedArray.from(data), size, size);
+  return r ? r.data : null;
+}

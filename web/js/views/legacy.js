@@ -1,6 +1,6 @@
 // The public memorial page /legacy/{slug}: published fields and, when allowed, a visitor conversation.
 import { api, streamMessage } from '../api.js';
-import { chatBox } from '../chat.js';
+import { chatBox, shortName } from '../chat.js';
 import { avatarBadge, clear, h, KIND_LABEL, spinner } from '../ui.js';
 
 const key = (slug) => `doppel.visitor.${slug}`;
@@ -61,7 +61,7 @@ export async function legacyView({ main, params }) {
         name,
         messages,
         voiceNote: false,
-        placeholder: `Ask ${name} something…`,
+        placeholder: `Ask ${shortName(name)} something…`,
         send: (text, on) => streamMessage(`/api/v1/legacy/${slug}/conversations/${saved.cid}/messages`, text, on, `Visitor ${saved.token}`),
         note: 'Answers are quoted from what they left behind. The page’s owner can read what visitors ask.',
       });

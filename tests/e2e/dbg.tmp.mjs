@@ -1,0 +1,11 @@
+import { launch, newPage, startServer, PASSWORD } from './lib/browser.mjs';
+const srv = await startServer();
+const b = await launch();
+const p = await newPage(b, srv.url, { width: 390, height: 844 });
+await p.goto('/signup');
+await p.getByLabel('E-mail').fill('z@x.test'); await p.getByLabel('Password').fill(PASSWORD);
+await p.getByRole('button', { name: 'Create account' }).click();
+await p.getByRole('heading', { name: /^Hello/ }).waitFor();
+await p.goto('/admin/jobs'); await p.waitForTimeout(500);
+console.log(await p.evaluate(() => [...document.querySelectorAll('*')].filter((e) => e.getBoundingClientRect().right > 391).slice(0, 12).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('\n')));
+await b.close(); await srv.cleanup();
