@@ -1,7 +1,6 @@
 // The Doppel single-page app: the shell (top bar, avatar sidebar), the router and session start.
 import { get, logout, restore, session } from './api.js';
 import { avatarBadge, clear, h, KIND_LABEL, spinner, toast } from './ui.js';
-import { importCard } from './views/avatar.js';
 
 const $ = (s) => document.querySelector(s);
 const state = { avatars: null, portraits: new Map() };
@@ -175,7 +174,7 @@ function setupShell() {
     e.preventDefault();
     if (e.target.closest('.dropzone') || !session.user) return;
     const f = e.dataTransfer.files[0];
-    if (f) importCard(f);
+    if (f) import('./views/avatar.js').then((m) => m.importCard(f));
   });
 }
 

@@ -117,7 +117,27 @@ export function chatBox(opts) {
     }
   }
 
-  for (const m of opts.messages || []) add(m);
+  // A long history shows its latest part; earlier messages come in pages, on demand.
+  const all = opts.messages || [];
+  const PAGE = 100;
+  let shownFrom = Math.max(0, all.length - PAGE);
+  for (const m of all.slice(shownFrom)) add(m);
+  if (shownFrom > 0) {
+    const earlier = h('li.earlier', h('button.btn.ghost.sm', {
+      type: 'button',
+      onclick: () => {
+        const from = Math.max(0, shownFrom - PAGE);
+        const before = log.scrollHeight - log.scrollTop;
+        const nodes = all.slice(from, shownFrom).map((m) => bubble(m).li);
+        earlier.after(...nodes);
+        shownFrom = from;
+        if (!shownFrom) earlier.remove();
+        else earlier.firstChild.textContent = `Show earlier messages (${shownFrom})`;
+        log.scrollTop = log.scrollHeight - before;
+      },
+    }, `Show earlier messages (${shownFrom})`));
+    log.prepend(earlier);
+  }
   const el = h('div.chat', log, form, opts.note ? h('p.tiny.muted.chat-note', opts.note) : null);
   requestAnimationFrame(scroll);
   return { el, focus: () => input.focus(), add };

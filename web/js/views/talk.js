@@ -30,7 +30,14 @@ export async function talkTab(body, a, cid) {
       h('button.btn.primary', { type: 'button', onclick: (e) => start(e.target) }, 'Start a conversation')))));
     return;
   }
-  const msgs = (await get(`/conversations/${cid}/messages?limit=200`)).items;
+  // The history comes oldest first, a page at a time: read it all, show its end.
+  const msgs = [];
+  let cursor = null;
+  do {
+    const r = await get(`/conversations/${cid}/messages?limit=200` + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    msgs.push(...r.items);
+    cursor = r.next_cursor;
+  } while (cursor && msgs.length < 20000);
   const isVisitor = visitors.some((v) => v.id === cid);
   const chat = chatBox({
     name: a.name,
