@@ -69,15 +69,16 @@ export function toast(msg, kind = 'info') {
   setTimeout(() => t.remove(), 4000);
 }
 
-/* A modal dialog; body: nodes; actions: [{label, kind, value}]. Resolves with the value or null. */
-export function dialog(title, body, actions = [{ label: 'OK', kind: 'primary', value: true }]) {
+/* A modal dialog; body: nodes; actions: [{label, kind, value}]; opts.cancel (default true): a Cancel
+ * button. Resolves with the chosen value, or null (Cancel, Escape). */
+export function dialog(title, body, actions = [{ label: 'OK', kind: 'primary', value: true }], opts = {}) {
   return new Promise((resolve) => {
     const d = h('dialog.modal', { 'aria-labelledby': 'dlg-title' });
     const form = h('form', { method: 'dialog' },
       h('h2#dlg-title', title),
       h('div.modal-body', body),
       h('div.modal-actions',
-        h('button.btn.ghost', { value: '', type: 'submit' }, 'Cancel'),
+        opts.cancel === false ? null : h('button.btn.ghost', { value: '', type: 'submit' }, 'Cancel'),
         actions.map((a, i) => h('button.btn.' + (a.kind || 'primary'), { value: String(i), type: 'submit' }, a.label))));
     d.append(form);
     document.body.append(d);

@@ -75,7 +75,7 @@ export async function memoriesTab(body, a, focusId, query) {
     await dialog(`History of this memory`, h('ol.versions',
       h('li', h('div.tiny.muted', `version ${m.version} · current`), h('p', m.text)),
       r.items.map((v) => h('li', h('div.tiny.muted', `version ${v.version} · replaced ${when(v.replaced_at)}`), h('p', v.text)))),
-    [{ label: 'Close', kind: 'primary', value: true }]);
+    [{ label: 'Close', kind: 'primary', value: true }], { cancel: false });
   }
 
   function edit(m, li) {
@@ -89,7 +89,7 @@ export async function memoriesTab(body, a, focusId, query) {
         const r = await busy(save, () => patch(`/avatars/${a.id}/memories/${m.id}`, { text: ta.value.trim(), importance: Number(imp.value) }), err);
         if (!r) return;
         toast(`Saved as version ${r.version}. The earlier text is kept in its history.`, 'ok');
-        li.replaceWith(card(r, false));
+        form.replaceWith(card(r, false));
       },
     }, ta, h('label.row.tiny', 'Importance', imp), err, h('div.row', save, h('button.btn.ghost.sm', { type: 'button', onclick: () => form.replaceWith(card(m, false)) }, 'Cancel')));
     li.replaceWith(form);
