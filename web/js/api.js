@@ -72,8 +72,10 @@ function setTokens(body) {
   } catch {}
   user = body.user || user;
   clearTimeout(refreshTimer);
-  const ttl = Math.max(30, (body.expires_in || 900) - 60);
-  refreshTimer = setTimeout(() => refresh().catch(() => {}), ttl * 1000);
+  // Refresh a minute before expiry (or at three quarters of a short life), so calls never meet a 401.
+  const life = body.expires_in || 900;
+  const at = life > 240 ? life - 60 : life * 0.75;
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), at * 1000);
   for (const fn of listeners) fn(user);
 }
 

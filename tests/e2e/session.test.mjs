@@ -1,0 +1,59 @@
+// The session in the browser: the access token is refreshed silently before it expires (the refresh
+// token lives in an httpOnly cookie, out of reach of scripts), a reload keeps the session, log-out ends it.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+
+let srv, browser, page;
+const ACCESS_TTL = 30; // seconds, the shortest the server allows; the page's clock is run forward
+
+before(async () => {
+  [srv, browser] = await Promise.all([startServer({ args: ['--access-ttl', String(ACCESS_TTL)] }), launch()]);
+  page = await newPage(browser, srv.url);
+  await page.clock.install();
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (srv) await srv.cleanup();
+});
+
+test('the access token is renewed before it expires, with no failed call', async () => {
+  const calls = [];
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/')) calls.push([r.request().method(), u.pathname, r.status()]);
+  });
+  await signUp(page, uniqEmail('session'), 'Sam');
+  const cookies = await page.context().cookies();
+  const refresh = cookies.find((c) => c.name === 'doppel_refresh');
+  assert.ok(refresh, 'the refresh token is a cookie');
+  assert.equal(refresh.httpOnly, true);
+  assert.equal(refresh.sameSite, 'Strict');
+  assert.equal(await page.evaluate(() => document.cookie.includes('doppel_refresh')), false, 'scripts cannot read it');
+  assert.equal(await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }).includes('eyJ')), false, 'no token in web storage');
+  for (let i = 0; i < 2; i++) {
+    await page.clock.fastForward(ACCESS_TTL * 1000);
+    await page.waitForTimeout(300);
+  }
+  const refreshes = calls.filter(([m, p, s]) => m === 'POST' && p === '/api/v1/auth/refresh' && s === 200);
+  assert.ok(refreshes.length >= 2, `refreshed in the background (${refreshes.length} times)`);
+  // Work goes on without a 401 or a trip to the log-in page.
+  await page.getByRole('link', { name: 'New avatar' }).first().click();
+  await page.getByLabel('Name').fill('Timely');
+  await page.getByRole('button', { name: 'Create avatar' }).click();
+  await page.getByRole('heading', { name: 'Timely', level: 1 }).waitFor();
+  assert.deepEqual(calls.filter(([, , s]) => s === 401), [], 'no call met an expired token');
+});
+
+test('a reload keeps the session; log out ends it', async () => {
+  await page.reload();
+  await page.getByRole('heading', { name: 'Timely', level: 1 }).waitFor();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  await page.goto('/');
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  const r = await page.evaluate(() => fetch('/api/v1/auth/refresh?cookie=1', { method: 'POST' }).then((x) => x.status));
+  assert.equal(r, 400, 'the cookie is gone');
+  await shot(page, 'session-logged-out');
+  assert.deepEqual(page.errors, []);
+});
