@@ -155,6 +155,12 @@ test('publish a legacy page; a visitor without an account asks and gets an answe
   } finally {
     await visitor.context().close();
   }
+  // The owner reads what the visitor asked.
+  await page.goto(avatarUrl + '/talk');
+  await page.getByRole('heading', { name: 'Visitors (legacy page)' }).waitFor();
+  await page.locator('.conv-list a', { hasText: 'Visitor' }).click();
+  await page.locator('.msg.mine', { hasText: 'Which flower was your favourite?' }).waitFor();
+  assert.equal(await page.locator('.chat-form').isVisible(), false, 'a visitor conversation is read-only for the owner');
 });
 
 test('admin sees jobs and retries a dead one', async () => {
@@ -177,6 +183,11 @@ test('admin sees jobs and retries a dead one', async () => {
   await shot(page, '10-admin-jobs');
   await dead.getByRole('button', { name: 'Retry' }).click();
   await page.getByText('Job re-queued.').waitFor();
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  const role = page.getByLabel(`Role of ${friend.email}`);
+  await role.selectOption('manager');
+  await page.getByText(`${friend.email} is now manager.`).waitFor();
+  assert.ok(await page.getByLabel(`Role of ${owner.email}`).isDisabled(), 'an admin cannot demote themselves here');
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.locator('td', { hasText: 'signup' }).first().waitFor();
 });

@@ -2,9 +2,11 @@
 // token lives in an httpOnly cookie, out of reach of scripts), a reload keeps the session, log-out ends it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { launch, newPage, PASSWORD, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page;
+const NEW_PASSWORD = 'A-new-passphrase-42';
+let email;
 const ACCESS_TTL = 30; // seconds, the shortest the server allows; the page's clock is run forward
 
 before(async () => {
@@ -23,7 +25,8 @@ test('the access token is renewed before it expires, with no failed call', async
     const u = new URL(r.url());
     if (u.pathname.startsWith('/api/')) calls.push([r.request().method(), u.pathname, r.status()]);
   });
-  await signUp(page, uniqEmail('session'), 'Sam');
+  email = uniqEmail('session');
+  await signUp(page, email, 'Sam');
   const cookies = await page.context().cookies();
   const refresh = cookies.find((c) => c.name === 'doppel_refresh');
   assert.ok(refresh, 'the refresh token is a cookie');
@@ -45,9 +48,29 @@ test('the access token is renewed before it expires, with no failed call', async
   assert.deepEqual(calls.filter(([, , s]) => s === 401), [], 'no call met an expired token');
 });
 
+test('change the password in settings', async () => {
+  await page.getByRole('link', { name: /^Account settings/ }).click();
+  await page.getByLabel('Current password').fill('wrong-password-123');
+  await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+  await page.getByLabel('New password again').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').filter({ hasText: /current_password is wrong|wrong/i }).waitFor();
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Password changed. Log in again with the new one.').waitFor();
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').getByText('That e-mail and password do not match an account.').waitFor();
+  await page.getByLabel('Password').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Hello, Sam' }).waitFor();
+});
+
 test('a reload keeps the session; log out ends it', async () => {
   await page.reload();
-  await page.getByRole('heading', { name: 'Timely', level: 1 }).waitFor();
+  await page.getByRole('heading', { name: 'Hello, Sam' }).waitFor();
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
   await page.goto('/');

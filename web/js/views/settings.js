@@ -1,5 +1,6 @@
 // Account settings: name, password, two-factor authentication (QR code drawn here) and recovery codes.
-import { patch, post, reloadMe, session } from '../api.js';
+import { logout, patch, post, reloadMe, session } from '../api.js';
+import { navigate } from '../app.js';
 import { qrSvg } from '../qr.js';
 import { busy, clear, field, h, toast } from '../ui.js';
 
@@ -32,10 +33,13 @@ export function settingsView({ main }) {
       }
       if (await busy(pwBtn, () => patch(`/users/${u.id}`, { password: pw.value, current_password: cur.value }), pwErr)) {
         cur.value = pw.value = pw2.value = '';
-        toast('Password changed.', 'ok');
+        // A new password ends every login, this one too.
+        await logout();
+        toast('Password changed. Log in again with the new one.', 'ok');
+        navigate('/login');
       }
     },
-  }, field('Current password', cur), field('New password', pw, 'At least 10 characters.'), field('New password again', pw2), pwErr, h('div.row', pwBtn));
+  }, field('Current password', cur), field('New password', pw, 'At least 10 characters. You will be asked to log in again, on every device.'), field('New password again', pw2), pwErr, h('div.row', pwBtn));
 
   const totpBox = h('div.stack');
   renderTotp(totpBox);
