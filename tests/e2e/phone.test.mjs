@@ -1,7 +1,7 @@
 // The UI at phone width (390×844): no page scrolls sideways, and the controls that matter are on screen.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail } from './lib/browser.mjs';
+import { launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
 
 let srv, browser, page;
 let avatar;
@@ -45,6 +45,7 @@ async function noOverflow(what) {
   await page.waitForTimeout(150);
   const x = await overflowX(page);
   assert.equal(x, 0, `${what}: the page is ${x} px wider than the screen`);
+  assert.deepEqual(await unlabelled(page), [], `${what}: every control has a name`);
 }
 
 async function inViewport(locator, what) {

@@ -80,3 +80,21 @@ test('a reload keeps the session; log out ends it', async () => {
   await shot(page, 'session-logged-out');
   assert.deepEqual(page.errors, []);
 });
+
+test('log in with the keyboard alone', async () => {
+  await page.goto('/login');
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.type), 'email', 'the e-mail field has the focus');
+  await page.keyboard.type(email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(NEW_PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Hello, Sam' }).waitFor();
+  // Tab order reaches the avatar and opens it with Enter.
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement.textContent.includes('Timely') && document.activeElement.tagName === 'A')) break;
+  }
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Timely', level: 1 }).waitFor();
+});

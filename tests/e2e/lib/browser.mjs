@@ -98,3 +98,17 @@ export async function readQr(page, selector) {
   const r = jsQR(Uint8ClampedArray.from(data), size, size);
   return r ? r.data : null;
 }
+
+/* Form controls and buttons on the page without an accessible name (by label, aria-label or text). */
+export const unlabelled = (page) => page.evaluate(() => {
+  const named = (el) => {
+    if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.getAttribute('title')) return true;
+    if (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim())) return true;
+    if (el.tagName === 'BUTTON' || el.tagName === 'A') return el.textContent.trim().length > 0;
+    return false;
+  };
+  return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+    .filter((el) => el.offsetParent !== null || el.type === 'file')
+    .filter((el) => !named(el))
+    .map((el) => el.outerHTML.slice(0, 120));
+});

@@ -19,7 +19,7 @@ export async function mediaTab(body, a, mediaId) {
   const editable = canEdit(a);
   const uploads = h('ul.uploads', { 'aria-label': 'Uploads' });
   const list = h('ul.media-list');
-  const picker = h('input.visually-hidden', { type: 'file', multiple: true, onchange: (e) => { startUploads([...e.target.files]); e.target.value = ''; } });
+  const picker = h('input.visually-hidden', { type: 'file', multiple: true, tabindex: -1, onchange: (e) => { startUploads([...e.target.files]); e.target.value = ''; } });
   const drop = h('label.dropzone', { tabindex: 0 }, picker,
     h('div.drop-icon', { 'aria-hidden': 'true' }, icon('upload')),
     h('strong', 'Drop files here, or click to choose'),
