@@ -116,6 +116,20 @@ test('an uploaded picture becomes the portrait', async () => {
   await page.locator('.avatar-head .badge img').waitFor();
   await page.locator('#avatar-list .side-item[aria-current=page] .badge img').waitFor();
   await shot(page, 'avatars-02-portrait');
+  await page.reload();
+  await page.goto('/');
+  await page.locator('.avatar-card', { hasText: 'Captain Nemo' }).locator('.badge img').waitFor();
+});
+
+test('files dropped anywhere on the media page are uploaded there', async () => {
+  await page.goto(nemoUrl + '/media');
+  await page.locator('.media-row').first().waitFor();
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['Nemo kept a journal of every dive, written in a small black notebook.'], 'journal.txt', { type: 'text/plain' }));
+    for (const type of ['dragenter', 'dragover', 'drop']) document.querySelector('.avatar-head').dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('.media-row', { hasText: 'journal.txt' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
 });
 
 test('delete an avatar after confirming', async () => {

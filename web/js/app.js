@@ -3,7 +3,7 @@ import { get, logout, restore, session } from './api.js';
 import { avatarBadge, clear, h, KIND_LABEL, spinner, toast } from './ui.js';
 
 const $ = (s) => document.querySelector(s);
-const state = { avatars: null, portraits: new Map() };
+const state = { avatars: null, portraits: new Map(), drop: null };
 export { state };
 
 /* ---- routing ---- */
@@ -36,6 +36,7 @@ async function render() {
     } catch {}
     cleanup = null;
   }
+  state.drop = null; // a view that takes files dropped anywhere sets it again
   const path = location.pathname.replace(/\/+$/, '') || '/';
   let match = null;
   let loader;
@@ -158,6 +159,7 @@ function setupShell() {
   window.addEventListener('dragenter', (e) => {
     if (!isFiles(e) || !session.user || e.target.closest('.dropzone')) return;
     depth++;
+    $('.drop-overlay div').textContent = state.drop ? state.drop.label : 'Drop the character card to import it as a new avatar';
     document.body.classList.add('dragging');
   });
   window.addEventListener('dragleave', () => {
@@ -173,6 +175,7 @@ function setupShell() {
     if (!isFiles(e)) return;
     e.preventDefault();
     if (e.target.closest('.dropzone') || !session.user) return;
+    if (state.drop) return state.drop.files([...e.dataTransfer.files]);
     const f = e.dataTransfer.files[0];
     if (f) import('./views/avatar.js').then((m) => m.importCard(f));
   });

@@ -133,6 +133,7 @@ export async function mediaTab(body, a, mediaId) {
     }
   }
 
+  if (editable) state.drop = { label: `Drop the files to add them to ${a.name}’s media`, files: startUploads };
   clear(body, h('div.stack', editable ? drop : null, uploads, h('section.panel', h('h2', 'Library'), list)));
   await refresh();
   return stopPolls;
