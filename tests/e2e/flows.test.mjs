@@ -57,6 +57,7 @@ test('upload a text file with a progress bar and see it processed', async () => 
   const row = page.locator('.media-row', { hasText: 'letters.txt' });
   await row.locator('.pill.status-ready').waitFor({ timeout: 20000 });
   await page.locator('.media-row', { hasText: 'more.md' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
+  await page.locator('.head-stats', { hasText: '2 media' }).waitFor();
   await shot(page, '03-media-ready');
   // Its text can be read.
   await row.getByRole('link', { name: 'letters.txt' }).click();
@@ -109,28 +110,36 @@ test('train personality with four samples to 100 %', async () => {
   await shot(page, '06-training');
 });
 
-test('share with a second user, who then sees the avatar', async () => {
+test('share with a second user, who signs up with the invitation link and then sees the avatar', async () => {
+  await page.goto(avatarUrl + '/sharing');
+  await page.getByText('Not shared with anyone yet').waitFor();
+  await page.getByLabel('E-mail').fill(friend.email);
+  await page.getByLabel('Role').selectOption('viewer');
+  await page.getByRole('button', { name: 'Share' }).click();
+  const link = await page.getByLabel('Invitation link').inputValue();
+  assert.match(link, /\/signup#invitation=[^&]+&email=/);
+  await page.locator('.list-row', { hasText: friend.email }).getByText('invited').waitFor();
+  await shot(page, '07-sharing');
   const p2 = await newPage(browser, srv.url);
   try {
-    await signUp(p2, friend.email, friend.name);
-    await p2.getByRole('heading', { name: 'No avatars yet' }).waitFor();
-    await page.goto(avatarUrl + '/sharing');
-    await page.getByText('Not shared with anyone yet').waitFor();
-    await page.getByLabel('E-mail').fill(friend.email);
-    await page.getByLabel('Role').selectOption('viewer');
-    await page.getByRole('button', { name: 'Share' }).click();
-    await page.getByText(`Shared with ${friend.email}.`).waitFor();
-    await page.locator('.list-row', { hasText: friend.name }).waitFor();
-    await shot(page, '07-sharing');
-    await p2.reload();
+    await p2.goto(new URL(link).pathname + new URL(link).hash);
+    await p2.getByRole('heading', { name: 'You are invited' }).waitFor();
+    assert.equal(await p2.getByLabel('E-mail').inputValue(), friend.email);
+    await p2.getByLabel('Your name').fill(friend.name);
+    await p2.getByLabel('Password').fill(PASSWORD);
+    await p2.getByRole('button', { name: 'Create account' }).click();
+    await p2.getByRole('heading', { name: `Hello, ${friend.name}` }).waitFor();
     await p2.locator('#avatar-list').getByText('Grandma Rose').click();
     await p2.getByRole('heading', { name: 'Grandma Rose', level: 1 }).waitFor();
     await p2.getByText('shared with you · viewer').waitFor();
+    assert.equal(await p2.getByRole('link', { name: 'Sharing' }).count(), 0, 'a viewer does not manage shares');
     await shot(p2, '08-shared-viewer');
     assert.deepEqual(p2.errors, []);
   } finally {
     await p2.context().close();
   }
+  await page.reload();
+  await page.locator('.list-row', { hasText: friend.name }).getByText(/^shared/).waitFor();
 });
 
 test('publish a legacy page; a visitor without an account asks and gets an answer', async () => {

@@ -166,8 +166,16 @@ export const post = (p, b, o) => api('POST', p, b === undefined ? {} : b, o);
 export const patch = (p, b, o) => api('PATCH', p, b, o);
 export const del = (p, o) => api('DELETE', p, undefined, o);
 
-export async function signup(email, password, display_name) {
-  setTokens(await api('POST', '/auth/signup?cookie=1', { email, password, display_name }, { auth: false }));
+/* Creates an account and signs in. invitation: the token of an invitation link, if any.
+ * Resolves with the user, or with {pending: message} when the server has nothing more to say
+ * (an address that may already have an account: it never tells which). */
+export async function signup(email, password, display_name, invitation) {
+  const b = { email, password };
+  if (display_name) b.display_name = display_name;
+  if (invitation) b.invitation = invitation;
+  const r = await api('POST', '/auth/signup?cookie=1', b, { auth: false });
+  if (!r || !r.access_token) return { pending: (r && r.message) || 'Check your details and log in.' };
+  setTokens(r);
   return user;
 }
 

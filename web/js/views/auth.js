@@ -11,7 +11,7 @@ function shell(main, title, sub, form, foot) {
       h('p.muted', sub),
       form,
       h('p.auth-foot', foot))));
-  const first = form.querySelector('input');
+  const first = [...form.querySelectorAll('input')].find((i) => !i.value);
   if (first) first.focus();
 }
 
@@ -54,7 +54,9 @@ export function loginView({ main, query }) {
 
 export function signupView({ main, query }) {
   const name = h('input', { name: 'display_name', autocomplete: 'name', placeholder: 'Optional' });
-  const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
+  const frag = new URLSearchParams(location.hash.slice(1)); // invitation links carry #invitation=…&email=…
+  const invitation = frag.get('invitation') || '';
+  const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, value: frag.get('email') || '' });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 10 });
   const err = h('p.form-error', { role: 'alert' });
   const btn = h('button.btn.primary.block', { type: 'submit' }, 'Create account');
@@ -65,7 +67,13 @@ export function signupView({ main, query }) {
       err.textContent = '';
       try {
         const em = email.value.trim();
-        await signup(em, password.value, name.value.trim() || em.split('@')[0]);
+        const r = await signup(em, password.value, name.value.trim() || em.split('@')[0], invitation);
+        if (r && r.pending) {
+          err.textContent = '';
+          form.replaceWith(h('div.stack', h('div.alert.ok', { role: 'status' }, r.pending.charAt(0).toUpperCase() + r.pending.slice(1) + '.'),
+            h('a.btn.primary.block', { href: '/login' }, 'Go to log in')));
+          return;
+        }
         afterLogin(query);
       } catch (ex) {
         err.textContent = ex.message;
@@ -74,6 +82,7 @@ export function signupView({ main, query }) {
       }
     },
   }, field('Your name', name), field('E-mail', email), field('Password', password, 'At least 10 characters.'), err, btn);
-  shell(main, 'Create your account', 'Build avatars from memories, media and words — on your own server.', form,
+  shell(main, invitation ? 'You are invited' : 'Create your account',
+    invitation ? 'Someone shared an avatar with you. Create your account with the invited address to see it.' : 'Build avatars from memories, media and words — on your own server.', form,
     ['Already have an account? ', h('a', { href: '/login' }, 'Log in')]);
 }

@@ -129,6 +129,20 @@ export async function importCard(file) {
 
 /* ---- one avatar ---- */
 
+function headStats(a) {
+  const s = a.stats || {};
+  return h('div.head-stats', { 'aria-live': 'polite' }, h('span', h('strong', s.media || 0), ' media'), h('span', h('strong', s.memories || 0), ' memories'));
+}
+
+/* Re-reads the avatar's counts into the page header (after uploads, deletions, new memories). */
+export async function refreshStats(id) {
+  try {
+    const a = await get(`/avatars/${id}`);
+    const el = document.querySelector('.avatar-head .head-stats');
+    if (el) el.replaceWith(headStats(a));
+  } catch {}
+}
+
 export async function avatarView(ctx) {
   const [id, tab = 'talk', sub] = ctx.params;
   const { main } = ctx;
@@ -151,7 +165,7 @@ export async function avatarView(ctx) {
       h('p.muted', h('span.pill', KIND_LABEL[a.kind] || a.kind), ' ', h('span.pill.vis-' + a.visibility, a.visibility),
         a.access !== 'owner' ? h('span.pill', 'shared with you · ' + a.access) : null,
         a.slug && (a.visibility === 'link' || a.visibility === 'public') ? h('a.pill.link', { href: `/legacy/${a.slug}` }, 'Legacy page ↗') : null)),
-    h('div.head-stats', h('span', h('strong', a.stats ? a.stats.media : 0), ' media'), h('span', h('strong', a.stats ? a.stats.memories : 0), ' memories')));
+    headStats(a));
   const tabs = h('nav.tabs', { 'aria-label': 'Avatar sections' },
     TABS.filter(([t]) => t !== 'sharing' || canEdit(a)).map(([t, label]) => h('a.tab', { href: `/avatars/${a.id}/${t}`, 'aria-current': t === tab ? 'page' : null }, label)));
   const body = h('section.tab-body');
@@ -261,7 +275,7 @@ async function sharingTab(body, a) {
     }
     clear(list, r.items.map((s) => h('li.list-row',
       avatarBadge(s.display_name || s.email || s.user_id, null, 'sm'),
-      h('div.grow', h('div', s.display_name || s.email || s.user_id), h('div.tiny.muted', s.email && s.display_name ? s.email + ' · ' : '', s.status === 'invited' ? 'invited — becomes a share when they sign up' : 'shared ' + when(s.created_at))),
+      h('div.grow', h('div', s.display_name || s.email || s.user_id), h('div.tiny.muted', s.email && s.display_name ? s.email + ' · ' : '', s.status === 'invited' ? 'invited — becomes a share when they sign up with the link' : 'shared ' + when(s.created_at))),
       h('span.pill', s.role),
       owner ? h('button.btn.ghost.sm', {
         type: 'button',
@@ -283,18 +297,31 @@ async function sharingTab(body, a) {
   const form = h('form.share-form', {
     onsubmit: async (e) => {
       e.preventDefault();
+      const address = email.value.trim();
       const r = await busy(btn, async () => {
-        const res = await api('POST', `/avatars/${a.id}/shares`, { email: email.value.trim(), role: role.value }, { raw: true });
-        return res.status;
+        const res = await api('POST', `/avatars/${a.id}/shares`, { email: address, role: role.value }, { raw: true });
+        return { status: res.status, body: await res.json().catch(() => ({})) };
       }, err);
       if (!r) return;
-      toast(r === 202 ? `Invitation saved: ${email.value} gets access when they sign up.` : `Shared with ${email.value}.`, 'ok');
       email.value = '';
+      if (r.status === 202) {
+        // Nobody reads mail here: the owner passes the invitation link on.
+        // In the fragment, so that the token never reaches a server log or a Referer.
+        const link = `${location.origin}/signup#invitation=${encodeURIComponent(r.body.invitation_token || '')}&email=${encodeURIComponent(address)}`;
+        const input = h('input.invite-link', { readonly: true, value: link, 'aria-label': 'Invitation link', onfocus: (e) => e.target.select() });
+        clear(invite, h('div.alert.ok', h('strong', `${address} is invited as ${role.value}.`),
+          ' Send them this link: signing up with it gives them access. It works once; inviting again makes a new one.'),
+          h('div.row', input, h('button.btn', { type: 'button', onclick: () => navigator.clipboard.writeText(link).then(() => toast('Link copied.', 'ok'), () => input.select()) }, 'Copy link')));
+      } else {
+        clear(invite);
+        toast(`Shared with ${address}.`, 'ok');
+      }
       await refresh();
     },
   }, field('E-mail', email), field('Role', role), btn);
+  const invite = h('div.stack');
   clear(body, h('div.stack',
-    owner ? h('section.panel.stack', h('h2', 'Share with someone'), form, err) : h('p.hint', 'Only the owner adds or removes shares.'),
+    owner ? h('section.panel.stack', h('h2', 'Share with someone'), h('p.muted', 'People of your organisation get access at once; anyone else gets an invitation link to sign up with.'), form, err, invite) : h('p.hint', 'Only the owner adds or removes shares.'),
     h('section.panel.stack', h('h2', 'People with access'), list)));
   await refresh();
 }

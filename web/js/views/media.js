@@ -2,7 +2,7 @@
 import { api, del, get, patch, upload } from '../api.js';
 import { navigate, state } from '../app.js';
 import { busy, bytes, clear, confirmDanger, empty, h, icon, ms, spinner, toast, when } from '../ui.js';
-import { canEdit, wireDrop } from './avatar.js';
+import { canEdit, refreshStats, wireDrop } from './avatar.js';
 
 const ICON = { text: 'file', document: 'file', image: 'image', audio: 'audio', video: 'video' };
 const STATUS = { queued: 'Waiting', processing: 'Processing', ready: 'Ready', failed: 'Failed', stored: 'Stored' };
@@ -77,6 +77,7 @@ export async function mediaTab(body, a, mediaId) {
             toast(`${m.filename} deleted.`, 'ok');
             state.portraits.delete(a.id);
             await refresh();
+            refreshStats(a.id);
           });
         },
       }, 'Delete') : null);
@@ -104,7 +105,10 @@ export async function mediaTab(body, a, mediaId) {
         const r = rows.get(id);
         if (r) r.update(m, job);
         if (m.status === 'queued' || m.status === 'processing') poll(id, Math.min(delay * 1.5, 3000));
-        else if (m.status === 'ready') toast(`${m.filename} is ready: ${describe(m)}.`, 'ok');
+        else if (m.status === 'ready') {
+          toast(`${m.filename} is ready: ${describe(m)}.`, 'ok');
+          refreshStats(a.id);
+        }
         else if (m.status === 'failed') toast(`${m.filename} could not be processed: ${m.status_detail || 'unknown error'}.`, 'error');
       } catch {}
     }, delay);

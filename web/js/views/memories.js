@@ -1,7 +1,7 @@
 // Memories: search with highlights, browse page by page, add, edit with version history, delete.
 import { del, get, patch, post } from '../api.js';
 import { busy, clear, confirmDanger, dialog, field, h, highlighted, ms, spinner, toast, when } from '../ui.js';
-import { canEdit } from './avatar.js';
+import { canEdit, refreshStats } from './avatar.js';
 
 const KINDS = ['fact', 'passage', 'utterance', 'qa'];
 
@@ -64,6 +64,7 @@ export async function memoriesTab(body, a, focusId, query) {
               await del(`/avatars/${a.id}/memories/${m.id}`);
               li.remove();
               toast('Memory deleted.', 'ok');
+              refreshStats(a.id);
             });
           },
         }, 'Delete')) : null);
@@ -111,6 +112,7 @@ export async function memoriesTab(body, a, focusId, query) {
         if (!r) return;
         addText.value = '';
         toast('Memory added.', 'ok');
+        refreshStats(a.id);
         q.value = '';
         load(true);
       },
