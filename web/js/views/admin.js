@@ -35,7 +35,8 @@ async function overview(body) {
 }
 
 async function users(body) {
-  const r = await get('/users?limit=200');
+  const [r, orgs] = await Promise.all([get('/users?limit=200'), get('/orgs?limit=200').catch(() => ({ items: [] }))]);
+  const orgName = new Map(orgs.items.map((o) => [o.id, o.name]));
   const me = session.user;
   clear(body, h('section.panel', h('h2', `${r.items.length} user${r.items.length === 1 ? '' : 's'}`),
     h('div.table-wrap', h('table.table',
@@ -51,7 +52,7 @@ async function users(body) {
             toast(`${u.email} is now ${sel.value}.`, 'ok');
           } else sel.value = prev;
         });
-        return h('tr', h('td', u.display_name), h('td', u.email), h('td', u.org_id), h('td', u.totp_enabled ? 'on' : '—'), h('td', when(u.created_at)), h('td', sel));
+        return h('tr', h('td', u.display_name), h('td', u.email), h('td', orgName.get(u.org_id) || u.org_id), h('td', u.totp_enabled ? 'on' : '—'), h('td', when(u.created_at)), h('td', sel));
       }))))));
 }
 
@@ -98,13 +99,16 @@ async function jobs(body, query) {
 }
 
 async function audit(body) {
+  const people = await get('/users?limit=200').catch(() => ({ items: [] }));
+  const who = new Map(people.items.map((u) => [u.id, u.email]));
+  const name = (id) => (id ? who.get(id) || id : '—');
   const tbody = h('tbody');
   const more = h('button.btn.ghost', { type: 'button', hidden: true }, 'Load more');
   let cursor = null;
   async function load() {
     const r = await get('/admin/audit?limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
     for (const x of r.items)
-      tbody.append(h('tr', h('td.tiny', new Date(x.at).toLocaleString()), h('td', h('code.tiny', x.action)), h('td.tiny', x.actor_id || '—'), h('td.tiny', x.target_id || ''), h('td.tiny', x.ip || ''), h('td.tiny', x.detail ? JSON.stringify(x.detail) : '')));
+      tbody.append(h('tr', h('td.tiny', new Date(x.at).toLocaleString()), h('td', h('code.tiny', x.action)), h('td.tiny', name(x.actor_id)), h('td.tiny', x.target_id ? name(x.target_id) : ''), h('td.tiny', x.ip || ''), h('td.tiny', x.detail ? JSON.stringify(x.detail) : '')));
     cursor = r.next_cursor;
     more.hidden = !cursor;
   }
