@@ -146,10 +146,12 @@ test('publish a legacy page; a visitor without an account asks and gets an answe
   await page.goto(avatarUrl + '/edit');
   await page.getByLabel('Visibility').selectOption('public');
   await page.getByRole('checkbox', { name: 'description' }).check();
+  await page.getByLabel('Legacy page address').fill('grandma-rose-' + process.pid);
   await page.getByRole('button', { name: 'Save changes' }).click();
   const link = page.getByRole('link', { name: /\/legacy\// });
   await link.waitFor();
   const legacyPath = new URL(await link.getAttribute('href'), srv.url).pathname;
+  assert.equal(legacyPath, `/legacy/grandma-rose-${process.pid}`, 'the address chosen by the owner');
   const visitor = await newPage(browser, srv.url);
   try {
     await visitor.goto(legacyPath);

@@ -199,6 +199,11 @@ function editTab(body, a) {
     PUBLISHABLE.map((f) => h('label.check', h('input', { type: 'checkbox', name: 'publish', value: f, checked: (a.publish || []).includes(f) }), f)));
   const visitor = h('label.check', h('input', { type: 'checkbox', name: 'visitor_talk', checked: a.visitor_talk, disabled: !owner }), 'Visitors may talk to this avatar on its legacy page');
   const legacyLink = a.slug ? h('p.hint', 'Legacy page: ', h('a', { href: `/legacy/${a.slug}` }, `${location.origin}/legacy/${a.slug}`)) : h('p.hint', 'Choose link or public visibility to get a legacy page address.');
+  const slug = h('input', { name: 'slug', value: a.slug || '', disabled: !owner, pattern: '[a-z0-9][a-z0-9\\-]{1,58}[a-z0-9]', maxlength: 60, placeholder: 'rose-miller', autocomplete: 'off', spellcheck: 'false' });
+  const slugField = h('div.field', h('label', { for: 'slug-input' }, 'Legacy page address'),
+    h('div.prefixed', h('span.prefix', `${location.host}/legacy/`), slug),
+    h('p.hint', '3 to 60 lowercase letters, digits and hyphens. Leave empty to get one made from the name.'));
+  slug.id = 'slug-input';
   const form = h('form.stack.panel', {
     onsubmit: async (e) => {
       e.preventDefault();
@@ -209,6 +214,8 @@ function editTab(body, a) {
         b.visibility = fd.get('visibility');
         b.publish = fd.getAll('publish');
         b.visitor_talk = fd.get('visitor_talk') === 'on';
+        const want = String(fd.get('slug') || '').trim();
+        if (want && want !== a.slug) b.slug = want;
       }
       const r = await busy(save, () => patch(`/avatars/${a.id}`, b), err);
       if (!r) return;
@@ -223,7 +230,7 @@ function editTab(body, a) {
   personaFields(a, editable),
   h('h2', 'Visibility and legacy page'),
   !owner ? h('p.hint', 'Only the owner changes visibility and what is published.') : null,
-  field('Visibility', visSel), legacyLink, publish, visitor,
+  field('Visibility', visSel), slugField, legacyLink, publish, visitor,
   err, h('div.row', save));
 
   const exportBox = h('section.panel.stack', h('h2', 'Character card'),
