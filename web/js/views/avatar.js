@@ -86,7 +86,8 @@ export function newAvatarView({ main }) {
     h('input.visually-hidden', { type: 'file', tabindex: -1, accept: '.png,.json,.charx,image/png,application/json', onchange: (e) => e.target.files[0] && importCard(e.target.files[0]) }),
     h('strong', 'Import a character card'), h('span.muted', 'Drop a PNG, JSON or .charx file here, or click to choose one.'));
   wireDrop(drop, (files) => importCard(files[0]));
-  clear(main, h('div.page.narrow', h('header.page-head', h('div', h('h1', 'New avatar'), h('p.muted', 'Give it a name and a few words. Memories come from the media you upload.'))), form, h('div.or', 'or'), drop));
+  const importBtn = h('button.btn', { type: 'button', onclick: () => drop.querySelector('input').click() }, 'Import a card…');
+  clear(main, h('div.page.narrow', h('header.page-head', h('div', h('h1', 'New avatar'), h('p.muted', 'Give it a name and a few words. Memories come from the media you upload.')), importBtn), form, h('div.or', 'or'), drop));
   name.focus();
 }
 
