@@ -4,15 +4,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { launch, newPage, PASSWORD, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page;
 let nemoUrl = '';
+const EMAIL = uniqEmail('cards');
 
 before(async () => {
   [srv, browser] = await Promise.all([startServer(), launch()]);
   page = await newPage(browser, srv.url);
-  await signUp(page, uniqEmail('cards'), 'Carla');
+  await signUp(page, EMAIL, 'Carla');
 });
 after(async () => {
   if (browser) await browser.close();
@@ -130,6 +131,61 @@ test('files dropped anywhere on the media page are uploaded there', async () => 
     for (const type of ['dragenter', 'dragover', 'drop']) document.querySelector('.avatar-head').dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
   await page.locator('.media-row', { hasText: 'journal.txt' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
+});
+
+/* A synthesized 16 kHz mono PCM WAV: a 440 Hz tone. */
+function wav(seconds = 2, rate = 16000) {
+  const n = rate * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8, 'latin1');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'latin1');
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return b;
+}
+
+test('a reply quoting a recording has a play button that plays its clip', async () => {
+  await page.goto(nemoUrl + '/media');
+  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'voice.wav', mimeType: 'audio/wav', buffer: wav() });
+  const row = page.locator('.media-row', { hasText: 'voice.wav' });
+  await row.waitFor();
+  await row.locator('.pill:not(.status-queued):not(.status-processing)').waitFor({ timeout: 20000 });
+  const mediaId = await row.getAttribute('data-id');
+  // The UI adds memories without a source span; give this one a span of the recording through the API.
+  const login = await fetch(srv.url + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) }).then((r) => r.json());
+  const avatarId = nemoUrl.split('/')[2];
+  const r = await fetch(`${srv.url}/api/v1/avatars/${avatarId}/memories`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
+    body: JSON.stringify({ text: 'The Nautilus sails under the polar ice.', kind: 'utterance', source: { media_id: mediaId, start_ms: 250, end_ms: 1250 } }),
+  });
+  assert.equal(r.status, 201, await r.text());
+  await page.goto(nemoUrl + '/talk');
+  await page.getByLabel('Your message').fill('Where does the Nautilus sail under the polar ice?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const reply = page.locator('.msg.theirs').last();
+  await reply.locator('.bubble-text', { hasText: 'polar ice' }).waitFor();
+  const play = reply.getByRole('button', { name: 'Play this reply' });
+  await play.waitFor();
+  const src = await reply.locator('audio').getAttribute('src');
+  const res = await page.evaluate((u) => fetch(u).then((x) => [x.status, x.headers.get('content-type')]), src);
+  assert.deepEqual([res[0], /^audio\/wav/.test(res[1])], [200, true], 'the signed link plays without a header');
+  await play.click();
+  await page.waitForFunction(() => [...document.querySelectorAll('.msg audio')].some((a) => a.currentTime > 0 || a.ended));
+  // The memory links to its recording at the span's start.
+  await page.goto(nemoUrl + '/memories?q=polar');
+  await page.locator('.memory a', { hasText: 'Source at 0:00' }).click();
+  await page.locator('.media-view audio').waitFor();
+  await shot(page, 'avatars-03-audio');
 });
 
 test('delete an avatar after confirming', async () => {

@@ -40,8 +40,9 @@ export function chatBox(opts) {
     const text = h('div.bubble-text', m.text || '');
     const cites = h('ul.citations');
     const foot = h('div.bubble-foot');
+    const at = m.created_at ? new Date(m.created_at) : new Date();
     const li = h('li.msg.' + (mine ? 'mine' : 'theirs'), { dataset: { id: m.id || '' } },
-      h('div.bubble', text, cites, foot));
+      h('div.bubble', { title: at.toLocaleString() }, h('span.visually-hidden', mine ? 'You: ' : `${opts.name}: `), text, cites, foot));
     const addCitation = (c) => {
       if (!cites.childElementCount) cites.before(h('div.cite-head', 'From memory'));
       const href = opts.citationHref ? opts.citationHref(c) : null;

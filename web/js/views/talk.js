@@ -22,7 +22,7 @@ export async function talkTab(body, a, cid) {
   const item = (c, label) => h('li', h('a.conv', { href: `/avatars/${a.id}/talk/${c.id}`, 'aria-current': c.id === cid ? 'page' : null },
     h('span', label), h('span.tiny.muted', when(c.updated_at || c.created_at))));
   const side = h('aside.conv-list', { 'aria-label': 'Conversations' }, newBtn,
-    convs.length ? h('ul', convs.map((c, i) => item(c, i === 0 ? 'Latest conversation' : `Conversation of ${new Date(c.created_at).toLocaleDateString()}`))) : null,
+    convs.length ? h('ul', convs.map((c) => item(c, new Date(c.created_at).toLocaleString(undefined, { weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })))) : null,
     visitors.length ? [h('h3.side-sub', 'Visitors (legacy page)'), h('ul', visitors.map((c) => item(c, 'Visitor')))] : null);
   if (!cid) {
     clear(body, h('div.talk', side, h('div.talk-main', empty('chat', `Start talking with ${a.name}`,
