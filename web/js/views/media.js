@@ -157,7 +157,7 @@ async function mediaDetail(body, a, id) {
   const t = Number(new URLSearchParams(location.search).get('t') || 0);
   const view = h('div.media-view');
   const info = h('dl.meta',
-    h('dt', 'Type'), h('dd', m.mime), h('dt', 'Size'), h('dd', bytes(m.size)), h('dt', 'Status'), h('dd', STATUS[m.status] || m.status, m.status_detail ? ` — ${m.status_detail}` : ''),
+    h('dt', 'Type'), h('dd', m.mime), h('dt', 'Size'), h('dd', bytes(m.size)), h('dt', 'Status'), h('dd', m.status_detail ? m.status_detail.charAt(0).toUpperCase() + m.status_detail.slice(1) : STATUS[m.status] || m.status),
     h('dt', 'Added'), h('dd', new Date(m.created_at).toLocaleString()),
     Object.entries(m.meta || {}).filter(([, v]) => typeof v !== 'object').map(([k, v]) => [h('dt', k.replace(/_/g, ' ')), h('dd', String(v))]));
   clear(body, h('div.stack',
@@ -181,7 +181,7 @@ async function mediaDetail(body, a, id) {
     if (m.kind === 'image') view.append(h('img.media-img', { src: await blobUrl(), alt: m.filename }));
     else if (m.kind === 'audio' || m.kind === 'video') {
       const el = h(m.kind, { controls: true, src: await blobUrl() });
-      if (t) el.currentTime = t / 1000;
+      if (t) el.addEventListener('loadedmetadata', () => (el.currentTime = t / 1000), { once: true });
       view.append(el);
       const segs = (m.transcript && m.transcript.segments) || [];
       if (segs.length)
