@@ -56,6 +56,8 @@ export async function newPage(browser, base, viewport = { width: 1280, height: 8
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
+  // The server's Content-Security-Policy allows no inline script or style: a violation is a bug.
+  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && page.errors.push(m.text()));
   return page;
 }
 
