@@ -69,9 +69,12 @@ async function render() {
   } finally {
     main.removeAttribute('aria-busy');
   }
-  if (session.user) renderSidebar();
+  if (session.user) await renderSidebar();
   const h1 = main.querySelector('h1');
   if (h1) document.title = h1.textContent + ' · Doppel';
+  // Keyboard and screen-reader users continue from the new page, not from a link that is gone.
+  const active = document.activeElement;
+  if (!active || active === document.body || !active.isConnected) main.focus({ preventScroll: true });
 }
 
 function renderNotFound() {
