@@ -85,6 +85,18 @@ test('export a card as JSON', async () => {
   assert.match(download.suggestedFilename(), /Captain_Nemo\.json$/);
 });
 
+test('export a card as PNG and import that picture back as a copy', async () => {
+  await page.goto(nemoUrl + '/edit');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export PNG' }).click()]);
+  const buf = fs.readFileSync(await download.path());
+  assert.equal(buf.subarray(1, 4).toString(), 'PNG');
+  await page.goto('/avatars/new');
+  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'nemo-card.png', mimeType: 'image/png', buffer: buf });
+  await page.getByRole('heading', { name: 'Captain Nemo', level: 1 }).waitFor();
+  assert.notEqual(new URL(page.url()).pathname, nemoUrl, 'a new avatar');
+  await page.locator('#avatar-list').getByText('Captain Nemo').nth(1).waitFor();
+});
+
 test('add a memory, edit it (a new version with history) and delete it', async () => {
   await page.goto(nemoUrl + '/memories');
   await page.getByText('No memories yet').waitFor();
@@ -190,13 +202,15 @@ test('a reply quoting a recording has a play button that plays its clip', async 
 
 test('delete an avatar after confirming', async () => {
   await page.goto(nemoUrl + '/edit');
+  await page.getByRole('button', { name: 'Delete avatar' }).waitFor();
+  const before = await page.locator('#avatar-list').getByText('Captain Nemo').count();
   await page.getByRole('button', { name: 'Delete avatar' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('button', { name: 'Delete avatar' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete for good' }).click();
   await page.getByText('Captain Nemo was deleted.').waitFor();
   await page.getByRole('heading', { name: /^Hello/ }).waitFor();
-  assert.equal(await page.locator('#avatar-list').getByText('Captain Nemo').count(), 0);
+  assert.equal(await page.locator('#avatar-list').getByText('Captain Nemo').count(), before - 1);
   await page.goto(nemoUrl);
   await page.getByRole('heading', { name: 'Avatar not found' }).waitFor();
   assert.deepEqual(page.errors, []);

@@ -23,7 +23,7 @@ export async function talkTab(body, a, cid) {
     h('span', label), h('span.tiny.muted', when(c.updated_at || c.created_at))));
   const side = h('aside.conv-list', { 'aria-label': 'Conversations' }, newBtn,
     convs.length ? h('ul', convs.map((c) => item(c, new Date(c.created_at).toLocaleString(undefined, { weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })))) : null,
-    visitors.length ? [h('h3.side-sub', 'Visitors (legacy page)'), h('ul', visitors.map((c) => item(c, 'Visitor')))] : null);
+    visitors.length ? [h('h3.side-sub', 'Visitors (legacy page)'), h('ul', visitors.map((c) => item(c, 'Visitor · ' + new Date(c.created_at).toLocaleDateString())))] : null);
   if (!cid) {
     clear(body, h('div.talk', side, h('div.talk-main', empty('chat', `Start talking with ${a.name}`,
       a.stats && a.stats.memories ? `${a.name} answers from ${a.stats.memories} memories, quoting where each answer comes from.` : `${a.name} knows nothing yet: upload letters, chats or notes in Media first, then ask about them here.`,
