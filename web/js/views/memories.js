@@ -44,6 +44,17 @@ export async function memoriesTab(body, a, focusId, query) {
 
   function card(m, searched) {
     const text = h('p.memory-text', searched && m.highlight ? highlighted(m.highlight) : m.text);
+    const partial = searched && m.highlight && m.highlight.replace(/[«»]/g, '') !== m.text;
+    const whole = partial ? h('button.linkish.tiny', {
+      type: 'button',
+      'aria-expanded': 'false',
+      onclick: (e) => {
+        const open = e.target.getAttribute('aria-expanded') !== 'true';
+        clear(text, open ? m.text : highlighted(m.highlight));
+        e.target.setAttribute('aria-expanded', String(open));
+        e.target.textContent = open ? 'Show the match' : 'Show the whole memory';
+      },
+    }, 'Show the whole memory') : null;
     const src = m.source && m.source.media_id
       ? h('a.tiny', { href: `/avatars/${a.id}/media/${m.source.media_id}` + (m.source.start_ms != null ? `?t=${m.source.start_ms}` : '') },
         'Source', m.source.start_ms != null ? ` at ${ms(m.source.start_ms)}` : m.source.page ? `, page ${m.source.page}` : '', ' →')
@@ -53,7 +64,7 @@ export async function memoriesTab(body, a, focusId, query) {
         m.version > 1 ? h('button.linkish.tiny', { type: 'button', onclick: () => history(m) }, `version ${m.version} · history`) : null,
         searched && m.score != null ? h('span.tiny.muted', 'score ', m.score.toFixed(2)) : null,
         h('span.tiny.muted.grow', when(m.updated_at)), src),
-      text,
+      text, whole,
       editable ? h('div.row.memory-actions',
         h('button.btn.ghost.sm', { type: 'button', onclick: () => edit(m, li) }, 'Edit'),
         h('button.btn.ghost.sm', {
