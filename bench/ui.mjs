@@ -3,6 +3,7 @@
 // on loopback. Prints figures beside the targets; never passes or fails.
 // Usage: node bench/ui.mjs   (needs ./doppel and `npm ci --prefix tests/e2e`; BENCH_UI_RUNS, default 15)
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { launch, newPage, PASSWORD, REPO, startServer } from '../tests/e2e/lib/browser.mjs';
@@ -92,7 +93,7 @@ const cases = [
   ['app shell, signed-in home (session restored from the cookie)', signed, '/', 'body.ready .avatar-card'],
   [`avatar with ${HISTORY} messages of history (talk view)`, signed, `/avatars/${a.id}/talk/${cid}`, 'body.ready .chat-input'],
 ];
-console.log(`\nTime to interactive on loopback (chromium, ${RUNS} loads each; target: shell < 300 ms)`);
+console.log(`\nTime to interactive on loopback (chromium, ${RUNS} loads each; target: shell < 300 ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
 for (const [label, page, url, sel] of cases) {
   const times = [];
   let bytes = 0;
