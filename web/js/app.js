@@ -103,7 +103,7 @@ function renderTopbar() {
     return;
   }
   clear(right,
-    u.role === 'admin' ? h('a.navlink', { href: '/admin' }, 'Admin') : null,
+    u.role === 'admin' || u.role === 'manager' ? h('a.navlink', { href: '/admin' }, u.role === 'admin' ? 'Admin' : 'People') : null,
     h('a.navlink.user-link', { href: '/settings', title: 'Account settings', 'aria-label': `Account settings (${u.display_name || u.email})` }, avatarBadge(u.display_name || u.email, null, 'sm'), h('span.user-name', u.display_name || u.email)),
     h('button.btn.ghost.sm#logout', { type: 'button', onclick: async () => { await logout(); state.avatars = null; navigate('/login'); } }, 'Log out'));
 }

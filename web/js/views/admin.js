@@ -6,15 +6,16 @@ const TABS = [['', 'Overview'], ['users', 'Users'], ['jobs', 'Jobs'], ['audit', 
 const JOB_STATES = ['', 'queued', 'running', 'retrying', 'done', 'dead'];
 
 export async function adminView({ main, params, query }) {
-  const tab = params[0] || '';
-  if (session.user.role !== 'admin' && session.user.role !== 'manager') {
+  const admin = session.user.role === 'admin';
+  const tab = params[0] || (admin ? '' : 'users'); // managers see their organisation's people
+  if (!admin && session.user.role !== 'manager') {
     clear(main, h('div.page', empty('lock', 'Administrators only', 'Ask an administrator of this instance if you need access.')));
     return;
   }
   const body = h('section.tab-body');
   clear(main, h('div.page.wide',
     h('header.page-head', h('div', h('h1', 'Administration'), h('p.muted', 'The instance, its people and its background work.'))),
-    h('nav.tabs', { 'aria-label': 'Administration sections' }, TABS.map(([t, l]) => h('a.tab', { href: '/admin' + (t ? '/' + t : ''), 'aria-current': t === tab ? 'page' : null }, l))),
+    h('nav.tabs', { 'aria-label': 'Administration sections' }, TABS.filter(([t]) => admin || t === 'users').map(([t, l]) => h('a.tab', { href: '/admin' + (t ? '/' + t : ''), 'aria-current': t === tab ? 'page' : null }, l))),
     body));
   clear(body, spinner());
   if (tab === 'users') return users(body);
