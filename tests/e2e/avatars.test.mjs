@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { launch, newPage, PASSWORD, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page;
 let nemoUrl = '';
@@ -171,16 +171,16 @@ test('a reply quoting a recording has a play button that plays its clip', async 
   const row = page.locator('.media-row', { hasText: 'voice.wav' });
   await row.waitFor();
   await row.locator('.pill:not(.status-queued):not(.status-processing)').waitFor({ timeout: 20000 });
-  const mediaId = await row.getAttribute('data-id');
-  // The UI adds memories without a source span; give this one a span of the recording through the API.
-  const login = await fetch(srv.url + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) }).then((r) => r.json());
-  const avatarId = nemoUrl.split('/')[2];
-  const r = await fetch(`${srv.url}/api/v1/avatars/${avatarId}/memories`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
-    body: JSON.stringify({ text: 'The Nautilus sails under the polar ice.', kind: 'utterance', source: { media_id: mediaId, start_ms: 250, end_ms: 1250 } }),
-  });
-  assert.equal(r.status, 201, await r.text());
+  // A memory said in that recording, from 0:00.25 to 0:01.25.
+  await page.goto(nemoUrl + '/memories');
+  await page.getByText('Add a memory by hand').click();
+  await page.getByLabel('Memory', { exact: true }).fill('The Nautilus sails under the polar ice.');
+  await page.getByLabel('Kind').selectOption('utterance');
+  await page.getByLabel('Said in the recording').selectOption({ label: 'voice.wav' });
+  await page.getByLabel('From (m:ss)').fill('0:00.25');
+  await page.getByLabel('To (m:ss)').fill('0:01.25');
+  await page.getByRole('button', { name: 'Add memory' }).click();
+  await page.locator('.memory', { hasText: 'polar ice' }).getByRole('link', { name: /Source at 0:00/ }).waitFor();
   await page.goto(nemoUrl + '/talk');
   await page.getByLabel('Your message').fill('Where does the Nautilus sail under the polar ice?');
   await page.getByRole('button', { name: 'Send' }).click();

@@ -111,6 +111,23 @@ export async function memoriesTab(body, a, focusId, query) {
   const addText = h('textarea', { name: 'text', rows: 2, required: true, placeholder: 'Something they said, did or loved — one fact a memory.' });
   const addKind = h('select', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, k)));
   const addSpeaker = h('input', { name: 'speaker', placeholder: 'Optional' });
+  // A memory may say where it was said: a span of one of the avatar's recordings (its reply then plays it).
+  const srcMedia = h('select', { name: 'source_media' }, h('option', { value: '' }, 'None'));
+  const srcStart = h('input', { name: 'start', placeholder: '0:05', inputmode: 'decimal', pattern: '[0-9]+(:[0-5]?[0-9](\\.[0-9]+)?)?(\\.[0-9]+)?' });
+  const srcEnd = h('input', { name: 'end', placeholder: '0:12', inputmode: 'decimal', pattern: '[0-9]+(:[0-5]?[0-9](\\.[0-9]+)?)?(\\.[0-9]+)?' });
+  const srcBox = h('div.cols.three', field('Said in the recording', srcMedia), field('From (m:ss)', srcStart), field('To (m:ss)', srcEnd));
+  srcBox.hidden = true;
+  get(`/avatars/${a.id}/media?limit=200`).then((r) => {
+    const recs = r.items.filter((m) => m.kind === 'audio' || m.kind === 'video');
+    for (const m of recs) srcMedia.append(h('option', { value: m.id }, m.filename || m.id));
+    srcBox.hidden = !recs.length;
+  }, () => {});
+  const toMs = (v) => {
+    const t = String(v).trim();
+    if (!t) return null;
+    const [mm, ss] = t.includes(':') ? t.split(':') : ['0', t];
+    return Math.round((Number(mm) * 60 + Number(ss)) * 1000);
+  };
   const addErr = h('p.form-error', { role: 'alert' });
   const addBtn = h('button.btn.primary', { type: 'submit' }, 'Add memory');
   const addForm = h('details.panel.add-memory', h('summary', 'Add a memory by hand'),
@@ -119,6 +136,7 @@ export async function memoriesTab(body, a, focusId, query) {
         e.preventDefault();
         const b = { text: addText.value.trim(), kind: addKind.value };
         if (addSpeaker.value.trim()) b.speaker = addSpeaker.value.trim();
+        if (srcMedia.value) b.source = { media_id: srcMedia.value, start_ms: toMs(srcStart.value) ?? 0, end_ms: toMs(srcEnd.value) };
         const r = await busy(addBtn, () => post(`/avatars/${a.id}/memories`, b), addErr);
         if (!r) return;
         addText.value = '';
@@ -127,7 +145,7 @@ export async function memoriesTab(body, a, focusId, query) {
         q.value = '';
         load(true);
       },
-    }, field('Memory', addText), h('div.cols.tight', field('Kind', addKind), field('Speaker', addSpeaker)), addErr, addBtn));
+    }, field('Memory', addText), h('div.cols.tight', field('Kind', addKind), field('Speaker', addSpeaker)), srcBox, addErr, addBtn));
 
   let timer;
   q.addEventListener('input', () => {
