@@ -92,11 +92,17 @@ async function jobs(body, query) {
     }
     cursor = r.next_cursor;
     more.hidden = !cursor;
+    // While work is in flight, the first page follows it.
+    clearTimeout(timer);
+    if (r.items.some((j) => j.status === 'queued' || j.status === 'running' || j.status === 'retrying') && !cursor && document.body.contains(tbody))
+      timer = setTimeout(() => load(true).catch(() => {}), 3000);
   }
+  let timer = 0;
   more.addEventListener('click', () => busy(more, () => load(false)));
   clear(body, h('section.panel.stack', h('div.row', h('h2.grow', 'Background jobs'), h('label.row.tiny', 'State ', filter)),
     h('div.table-wrap', h('table.table', h('thead', h('tr', h('th', 'Kind'), h('th', 'State'), h('th', 'Progress'), h('th', 'Attempts'), h('th', 'Last error'), h('th', 'Updated'), h('th', h('span.visually-hidden', 'Actions')))), tbody)), more));
   await load(true);
+  return () => clearTimeout(timer);
 }
 
 async function audit(body) {

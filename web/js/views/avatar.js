@@ -165,7 +165,8 @@ export async function avatarView(ctx) {
       h('h1', a.name),
       h('p.muted', h('span.pill', KIND_LABEL[a.kind] || a.kind), ' ', h('span.pill.vis-' + a.visibility, a.visibility),
         a.access !== 'owner' ? h('span.pill', 'shared with you · ' + a.access) : null,
-        a.slug && (a.visibility === 'link' || a.visibility === 'public') ? h('a.pill.link', { href: `/legacy/${a.slug}` }, 'Legacy page ↗') : null)),
+        a.slug && (a.visibility === 'link' || a.visibility === 'public') ? [h('a.pill.link', { href: `/legacy/${a.slug}` }, 'Legacy page ↗'),
+          h('button.pill.link.copy', { type: 'button', onclick: () => navigator.clipboard.writeText(`${location.origin}/legacy/${a.slug}`).then(() => toast('Legacy page address copied.', 'ok'), () => toast(`${location.origin}/legacy/${a.slug}`)) }, 'Copy address')] : null)),
     headStats(a));
   const tabs = h('nav.tabs', { 'aria-label': 'Avatar sections' },
     TABS.filter(([t]) => t !== 'sharing' || canEdit(a)).map(([t, label]) => h('a.tab', { href: `/avatars/${a.id}/${t}`, 'aria-current': t === tab ? 'page' : null }, label)));
