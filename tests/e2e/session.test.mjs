@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { launch, newPage, PASSWORD, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page;
-const NEW_PASSWORD = 'A-new-passphrase-42';
+let NEW_PASSWORD = 'A-new-passphrase-42';
 let email;
 const ACCESS_TTL = 30; // seconds, the shortest the server allows; the page's clock is run forward
 
@@ -81,7 +81,34 @@ test('a reload keeps the session; log out ends it', async () => {
   assert.deepEqual(page.errors, []);
 });
 
+test('a session ended elsewhere leads back to log-in, then to the same page', async () => {
+  // Another device changes the password: every session ends, this one too.
+  const tok = await fetch(srv.url + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: NEW_PASSWORD }) }).then((r) => r.json());
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Hello, Sam' }).waitFor();
+  await page.getByRole('link', { name: 'Timely' }).first().click();
+  await page.getByRole('heading', { name: 'Timely', level: 1 }).waitFor();
+  const r = await fetch(srv.url + `/api/v1/users/${tok.user.id}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.access_token}` },
+    body: JSON.stringify({ password: NEW_PASSWORD + '-2', current_password: NEW_PASSWORD }),
+  });
+  assert.equal(r.status, 200, await r.text());
+  await page.getByRole('link', { name: 'Memories' }).click();
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  assert.match(page.url(), /\/login\?next=%2Favatars%2F[^%]+%2Fmemories$/);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(NEW_PASSWORD + '-2');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByLabel('Search memories').waitFor();
+  NEW_PASSWORD = NEW_PASSWORD + '-2';
+});
+
 test('log in with the keyboard alone', async () => {
+  await page.getByRole('button', { name: 'Log out' }).click();
   await page.goto('/login');
   await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.type), 'email', 'the e-mail field has the focus');

@@ -184,7 +184,15 @@ function setupShell() {
   });
 }
 
-session.onChange(() => renderTopbar());
+let booted = false;
+session.onChange((u) => {
+  renderTopbar();
+  // A session that ends while a private page is open (revoked elsewhere, expired) leads to log-in.
+  if (!u && booted && !/^\/(login|signup|legacy\/)/.test(location.pathname)) {
+    state.avatars = null;
+    navigate('/login?next=' + encodeURIComponent(location.pathname + location.search), true);
+  }
+});
 
 async function boot() {
   setupShell();
@@ -196,6 +204,7 @@ async function boot() {
   }
   renderTopbar();
   await render();
+  booted = true;
   document.body.classList.add('ready');
   window.__doppelReady = performance.now();
 }
