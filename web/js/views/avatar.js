@@ -172,6 +172,8 @@ export async function avatarView(ctx) {
     TABS.filter(([t]) => t !== 'sharing' || canEdit(a)).map(([t, label]) => h('a.tab', { href: `/avatars/${a.id}/${t}`, 'aria-current': t === tab ? 'page' : null }, label)));
   const body = h('section.tab-body');
   clear(main, h('div.page.wide', head, tabs, body));
+  const cur = tabs.querySelector('[aria-current]');
+  if (cur && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = cur.offsetLeft - 16; // the open tab in view on a phone
   portraitOf(a.id).then((url) => {
     if (url) {
       badge.replaceWith(avatarBadge(a.name, url, 'lg'));
