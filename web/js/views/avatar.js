@@ -132,7 +132,8 @@ export async function importCard(file) {
 
 function headStats(a) {
   const s = a.stats || {};
-  return h('div.head-stats', { 'aria-live': 'polite' }, h('span', h('strong', s.media || 0), ' media'), h('span', h('strong', s.memories || 0), ' memories'));
+  const n = s.memories || 0;
+  return h('div.head-stats', { 'aria-live': 'polite' }, h('span', h('strong', s.media || 0), ' media'), h('span', h('strong', n), n === 1 ? ' memory' : ' memories'));
 }
 
 /* Re-reads the avatar's counts into the page header (after uploads, deletions, new memories). */
@@ -173,7 +174,7 @@ export async function avatarView(ctx) {
   const body = h('section.tab-body');
   clear(main, h('div.page.wide', head, tabs, body));
   const cur = tabs.querySelector('[aria-current]');
-  if (cur && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = cur.offsetLeft - 16; // the open tab in view on a phone
+  if (cur && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = cur.offsetLeft - tabs.offsetLeft - 16; // the open tab in view on a phone
   portraitOf(a.id).then((url) => {
     if (url) {
       badge.replaceWith(avatarBadge(a.name, url, 'lg'));
