@@ -53,7 +53,11 @@ async function render() {
     const next = location.pathname + location.search;
     return navigate('/login' + (next !== '/' ? '?next=' + encodeURIComponent(next) : ''), true);
   }
-  if ((path === '/login' || path === '/signup') && session.user) return navigate('/', true);
+  if ((path === '/login' || path === '/signup') && session.user) {
+    if (location.hash.includes('invitation='))
+      toast(`This invitation is for a new account: you are logged in as ${session.user.email}. Log out first to use it.`, 'error');
+    return navigate('/', true);
+  }
   document.body.classList.toggle('bare', !!opts.bare || !session.user);
   closeNav();
   const main = $('#main');
