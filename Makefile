@@ -17,7 +17,7 @@ BUILD ?= build/release
 OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all asan test test-unit test-api fuzz fuzz-run run clean format bench deps check-layers
+.PHONY: all asan test test-unit test-api test-e2e fuzz fuzz-run run clean format bench bench-ui deps check-layers
 
 all: doppel
 
@@ -63,6 +63,11 @@ test:
 check-layers:
 	bash scripts/check-layers.sh
 
+# The browser UI's end-to-end suite alone (Debian's chromium driven by playwright-core).
+test-e2e: doppel
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
 run:
 	bash scripts/install-deps.sh build
 	$(MAKE) doppel
@@ -84,6 +89,11 @@ fuzz-run: fuzz
 
 bench: doppel
 	bash bench/http.sh
+
+# Bytes shipped and time to interactive of the browser UI (needs tests/e2e's npm packages).
+bench-ui: doppel
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	node bench/ui.mjs
 
 format:
 	clang-format -i $$(find src tests/unit fuzz bench -name '*.[ch]')

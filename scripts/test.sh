@@ -92,7 +92,7 @@ mkdir -p "$LOGS"
 # ---------------------------------------------------------------------------------------------
 section "dependencies (scripts/install-deps.sh test)"
 bash scripts/install-deps.sh test
-for tool in cc clang node npm promtool psql; do
+for tool in cc clang node npm promtool psql chromium; do
   command -v "$tool" >/dev/null || {
     echo "test.sh: $tool is missing after install-deps" >&2
     exit 1
@@ -203,4 +203,11 @@ export DOPPEL_TEST_TIME_SCALE=3
 run_api "ASan/UBSan binary, SQLite" build/asan/doppel sqlite
 run_api "ASan/UBSan binary, PostgreSQL + Redis" build/asan/doppel postgres
 unset DOPPEL_TEST_TIME_SCALE
+
+# ---------------------------------------------------------------------------------------------
+# The browser UI in Debian's chromium (playwright-core), once: release binary, SQLite.
+section "browser UI end-to-end (release binary, SQLite, chromium)"
+run npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+run env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite \
+  node "${node_flags[@]}" tests/e2e/*.test.mjs
 end_section

@@ -45,23 +45,48 @@ static int path_safe(const char *path)
     return 1;
 }
 
+/* A client-side route of the single-page app (/legacy/{slug}, /avatars/{id}, …): no file extension in
+ * its last segment and none of the server's own prefixes. Such a path gets index.html when no file
+ * has its name, so that a reload or a shared link opens the app at that place. */
+static int spa_route(const char *path)
+{
+    static const char *const own[] = {"/api/", "/v1/", "/ws_", "/health", "/ready", "/metrics"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strncmp(path, own[i], strlen(own[i])))
+            return 0;
+    const char *last = strrchr(path, '/');
+    return last && !strchr(last, '.');
+}
+
+/* Opens a regular file under web_dir; -1 when there is none. */
+static int open_regular(const char *web_dir, const char *path, int dir_index, char *full, size_t cap,
+                        struct stat *st)
+{
+    int n = snprintf(full, cap, "%s%s%s", web_dir, path, dir_index ? "index.html" : "");
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res)
 {
     if (!path_safe(path))
         return DP_ERR_NOT_FOUND;
     char full[1024];
     size_t plen = strlen(path);
-    int n = snprintf(full, sizeof full, "%s%s%s", web_dir, path, path[plen - 1] == '/' ? "index.html" : "");
-    if (n < 0 || (size_t)n >= sizeof full)
-        return DP_ERR_NOT_FOUND;
-    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    int fd = open_regular(web_dir, path, path[plen - 1] == '/', full, sizeof full, &st);
+    if (fd < 0 && spa_route(path))
+        fd = open_regular(web_dir, "/index.html", 0, full, sizeof full, &st);
     if (fd < 0)
         return DP_ERR_NOT_FOUND;
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return DP_ERR_NOT_FOUND;
-    }
     char etag[64];
     snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);

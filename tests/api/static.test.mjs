@@ -60,6 +60,21 @@ test('a missing file → 404 not_found', async () => {
   errorShape(assert, r, 404, 'not_found');
 });
 
+test('client routes without a file extension fall back to index.html (single-page app)', async () => {
+  for (const p of ['/legacy/some-slug', '/avatars/abc/talk', '/settings', '/admin/jobs']) {
+    const r = await get(srv.url, p);
+    assert.equal(r.status, 200, p);
+    assert.match(r.headers.get('content-type'), /^text\/html/, p);
+    assert.equal(r.text, index, p);
+  }
+  // A missing asset (with an extension) and the server's own prefixes stay 404 JSON.
+  for (const p of ['/legacy/missing.js', '/api/v1/nope', '/v1/nope', '/ws_nope', '/healthz/x.txt']) {
+    const r = await get(srv.url, p);
+    assert.equal(r.status, 404, p);
+    assert.match(r.headers.get('content-type'), /^application\/json/, p);
+  }
+});
+
 test('paths with .. (raw or encoded), backslashes and dot-files → 404', async () => {
   const paths = [
     '/../Makefile',

@@ -1,0 +1,145 @@
+// A conversation view shared by Talk and the legacy page: messages, streamed replies, citations, audio.
+import { h, icon, toast } from './ui.js';
+
+/* The first word of a long name, for placeholders that fit a phone. */
+export const shortName = (n) => (n.length > 16 ? n.split(/\s+/)[0] : n);
+
+/*
+ * opts: {name (the avatar's), messages, send(text, on) → Promise<message> (on: delta/citation/done),
+ *        citationHref(c) → URL or null, placeholder, disabledNote}
+ * Returns {el, focus()}.
+ */
+export function chatBox(opts) {
+  const log = h('ol.chat-log', { 'aria-live': 'polite', 'aria-label': 'Conversation' });
+  const input = h('textarea.chat-input', { rows: 1, placeholder: opts.placeholder || `Message ${shortName(opts.name)}…`, 'aria-label': 'Your message', maxlength: 4000 });
+  const sendBtn = h('button.btn.primary.send', { type: 'submit', 'aria-label': 'Send' }, 'Send');
+  const voice = opts.voiceNote !== false ? h('button.btn.ghost.voice', { type: 'button', disabled: true, title: 'Voice conversations are coming with speech' }, icon('mic'), 'Voice · coming with speech') : null;
+  const form = h('form.chat-form', {
+    onsubmit: (e) => {
+      e.preventDefault();
+      submit();
+    },
+  }, input, h('div.chat-actions', voice, sendBtn));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener('input', () => {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight, 160) + 'px';
+  });
+
+  const scroll = () => {
+    log.scrollTop = log.scrollHeight;
+  };
+
+  function bubble(m) {
+    const mine = m.role === 'user';
+    const text = h('div.bubble-text', m.text || '');
+    const cites = h('ul.citations');
+    const foot = h('div.bubble-foot');
+    const at = m.created_at ? new Date(m.created_at) : new Date();
+    const li = h('li.msg.' + (mine ? 'mine' : 'theirs'), { dataset: { id: m.id || '' } },
+      h('div.bubble', { title: at.toLocaleString() }, h('span.visually-hidden', mine ? 'You: ' : `${opts.name}: `), text, cites, foot));
+    const addCitation = (c) => {
+      if (!cites.childElementCount) cites.before(h('div.cite-head', 'From memory'));
+      const href = opts.citationHref ? opts.citationHref(c) : null;
+      const label = c.field ? `${c.field}: ${c.text}` : c.text;
+      const short = label.length > 160 ? label.slice(0, 157) + '…' : label;
+      cites.append(h('li', href ? h('a.cite', { href, title: label }, short) : h('span.cite', { title: label }, short)));
+    };
+    const finish = (msg) => {
+      if (msg.text != null) text.textContent = msg.text;
+      if (msg.citations && msg.citations.length && !cites.childElementCount) msg.citations.forEach(addCitation);
+      if (msg.audio_url) {
+        const audio = h('audio', { src: msg.audio_url, preload: 'none' });
+        const play = h('button.btn.ghost.sm.play', {
+          type: 'button',
+          'aria-label': 'Play this reply',
+          onclick: () => {
+            if (audio.paused) audio.play().catch((e) => toast('Could not play the audio: ' + e.message, 'error'));
+            else audio.pause();
+          },
+        }, icon('play'), 'Play');
+        const label = (on) => play.replaceChildren(icon(on ? 'pause' : 'play'), on ? 'Pause' : 'Play');
+        audio.addEventListener('play', () => label(true));
+        audio.addEventListener('pause', () => label(false));
+        audio.addEventListener('ended', () => label(false));
+        foot.append(play, audio);
+      }
+      if (msg.id) li.dataset.id = msg.id;
+    };
+    if (!mine) finish(m);
+    return { li, text, addCitation, finish };
+  }
+
+  function add(m) {
+    const b = bubble(m);
+    log.append(b.li);
+    scroll();
+    return b;
+  }
+
+  let sending = false;
+  async function submit() {
+    const t = input.value.trim();
+    if (!t || sending) return;
+    sending = true;
+    sendBtn.disabled = true;
+    input.value = '';
+    input.style.height = '';
+    add({ role: 'user', text: t });
+    const b = add({ role: 'avatar', text: '' });
+    b.li.classList.add('streaming');
+    b.text.append(h('span.typing', { 'aria-label': `${opts.name} is answering` }, h('i'), h('i'), h('i')));
+    let got = '';
+    try {
+      const msg = await opts.send(t, {
+        delta: (d) => {
+          got += d;
+          b.text.textContent = got;
+          scroll();
+        },
+        citation: (c) => b.addCitation(c),
+      });
+      if (msg) b.finish(msg);
+    } catch (e) {
+      b.li.classList.add('failed');
+      b.text.textContent = got || '';
+      b.text.append(h('span.msg-error', { role: 'alert' }, e.message));
+    } finally {
+      b.li.classList.remove('streaming');
+      sending = false;
+      sendBtn.disabled = false;
+      scroll();
+      input.focus();
+    }
+  }
+
+  // A long history shows its latest part; earlier messages come in pages, on demand.
+  const all = opts.messages || [];
+  const PAGE = 100;
+  let shownFrom = Math.max(0, all.length - PAGE);
+  for (const m of all.slice(shownFrom)) add(m);
+  if (shownFrom > 0) {
+    const earlier = h('li.earlier', h('button.btn.ghost.sm', {
+      type: 'button',
+      onclick: () => {
+        const from = Math.max(0, shownFrom - PAGE);
+        const before = log.scrollHeight - log.scrollTop;
+        const nodes = all.slice(from, shownFrom).map((m) => bubble(m).li);
+        earlier.after(...nodes);
+        shownFrom = from;
+        if (!shownFrom) earlier.remove();
+        else earlier.firstChild.textContent = `Show earlier messages (${shownFrom})`;
+        log.scrollTop = log.scrollHeight - before;
+      },
+    }, `Show earlier messages (${shownFrom})`));
+    log.prepend(earlier);
+  }
+  const el = h('div.chat', log, form, opts.note ? h('p.tiny.muted.chat-note', opts.note) : null);
+  requestAnimationFrame(scroll);
+  return { el, focus: () => input.focus(), add };
+}
