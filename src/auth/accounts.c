@@ -18,6 +18,7 @@
 #include "core/utf8.h"
 #include "store/cache.h"
 #include "store/db.h"
+#include "store/db_read.h"
 
 #define FAIL_FREE_TRIES 5          /* failed logins before back-off starts */
 #define FAIL_WINDOW_MS (15 * 60 * 1000)
@@ -819,29 +820,17 @@ void accounts_user_changed(struct auth_env *e, const char *user_id)
     cache_del(e->cache, key);
 }
 
-/* One COUNT(*) of sql into *n. */
-static int count_rows(struct db *db, const char *sql, int64_t *n)
-{
-    struct db_rows *r;
-    int err = db_query(db, sql, NULL, 0, &r);
-    if (err)
-        return err;
-    *n = db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return DP_OK;
-}
-
 int accounts_count_sessions(struct db *db, int64_t *n)
 {
-    return count_rows(db, "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL", n);
+    return db_int(db, "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL", NULL, 0, n);
 }
 
 int accounts_count_users(struct db *db, int64_t *n)
 {
-    return count_rows(db, "SELECT COUNT(*) FROM users", n);
+    return db_int(db, "SELECT COUNT(*) FROM users", NULL, 0, n);
 }
 
 int accounts_count_orgs(struct db *db, int64_t *n)
 {
-    return count_rows(db, "SELECT COUNT(*) FROM orgs", n);
+    return db_int(db, "SELECT COUNT(*) FROM orgs", NULL, 0, n);
 }

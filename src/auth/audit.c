@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "store/db.h"
-#include "store/db_page.h"
+#include "store/db_read.h"
 
 void audit_write(struct db *db, const char *action, const char *actor, const char *target, const char *org,
                  const char *ip, json_t *detail)

@@ -8,7 +8,7 @@
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/db.h"
-#include "store/db_page.h"
+#include "store/db_read.h"
 
 static json_t *org_from_row(const struct db_rows *r, int i)
 {
@@ -35,15 +35,13 @@ int orgs_get(struct db *db, const struct caller *c, const char *id, json_t **out
 {
     if (!id || strlen(id) >= ID_LEN || (c->role != ROLE_ADMIN && strcmp(c->org_id, id)))
         return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
+    json_t *org;
     struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(db, "SELECT id, name, created_at FROM orgs WHERE id = ?", p, 1, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    int err = db_one(db, "SELECT id, name, created_at FROM orgs WHERE id = ?", p, 1, org_from_row, &org);
     if (!err && out)
-        *out = org_from_row(r, 0);
-    db_rows_free(r);
+        *out = org;
+    else if (!err)
+        json_decref(org);
     return err;
 }
 

@@ -10,7 +10,7 @@
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/db.h"
-#include "store/db_page.h"
+#include "store/db_read.h"
 
 int users_list(struct db *db, const char *org, const char *after, long limit, json_t **items)
 {

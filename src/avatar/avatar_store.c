@@ -14,6 +14,7 @@
 #include "jobs/jobs.h"
 #include "store/cache.h"
 #include "store/db.h"
+#include "store/db_read.h"
 
 #define AVATAR_CACHE_TTL_MS (5 * 60 * 1000)
 
@@ -139,35 +140,20 @@ const char *avatar_check_body(json_t *body, int creating)
 
 int avatar_get(struct db *db, const char *id, json_t **out)
 {
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(db, "SELECT " AVATAR_COLUMNS " FROM avatars WHERE id = ? AND deleted_at IS NULL", p, 1, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
-    if (!err)
-        *out = avatar_from_row(r, 0);
-    db_rows_free(r);
-    return err;
+    return db_one(db, "SELECT " AVATAR_COLUMNS " FROM avatars WHERE id = ? AND deleted_at IS NULL", p, 1,
+                  avatar_from_row, out);
 }
 
 int avatar_published(struct db *db, const char *slug, json_t **out)
 {
     if (!slug || strlen(slug) > 64)
         return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(slug)};
-    int err = db_query(db,
-                       "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
-                       "IN ('link', 'public')",
-                       p, 1, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
-    if (!err)
-        *out = avatar_from_row(r, 0);
-    db_rows_free(r);
-    return err;
+    return db_one(db,
+                  "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
+                  "IN ('link', 'public')",
+                  p, 1, avatar_from_row, out);
 }
 
 int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **out)
@@ -245,15 +231,12 @@ int avatar_list(struct db *db, const struct caller *c, const char *after, long l
     return DP_OK;
 }
 
+/* A count of the avatar's rows (0 when the database cannot say: stats are a display). */
 static int64_t count_of(struct db *db, const char *sql, const char *id)
 {
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
-    if (db_query(db, sql, p, 1, &r))
-        return 0;
-    int64_t n = db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return n;
+    int64_t n = 0;
+    return db_int(db, sql, p, 1, &n) ? 0 : n;
 }
 
 int avatar_with_stats(struct auth_env *e, const char *id, json_t **out)

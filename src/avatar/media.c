@@ -18,7 +18,7 @@
 #include "core/utf8.h"
 #include "store/blob.h"
 #include "store/db.h"
-#include "store/db_page.h"
+#include "store/db_read.h"
 
 /* libmagic handles are not thread-safe: one per worker thread, loaded once, closed when the
  * thread ends (a key destructor) or by media_thread_cleanup on threads that never end. */

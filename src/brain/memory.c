@@ -13,6 +13,7 @@
 #include "core/id.h"
 #include "core/timeutil.h"
 #include "store/db.h"
+#include "store/db_read.h"
 
 static json_t *int_or_null(const struct db_rows *r, int i, int c)
 {
@@ -38,16 +39,9 @@ int memory_get(struct db *db, const char *avatar_id, const char *memory_id, json
 {
     if (!id_valid(memory_id))
         return DP_ERR_NOT_FOUND;
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(memory_id), DB_TEXT(avatar_id)};
-    int err = db_query(db, "SELECT " MEMORY_COLUMNS " FROM memories m WHERE m.id = ? AND m.avatar_id = ?", p, 2, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
-    if (!err)
-        *out = memory_from_row(r, 0);
-    db_rows_free(r);
-    return err;
+    return db_one(db, "SELECT " MEMORY_COLUMNS " FROM memories m WHERE m.id = ? AND m.avatar_id = ?", p, 2,
+                  memory_from_row, out);
 }
 
 int memory_create(struct db *db, const char *avatar_id, const char *text, const char *kind, double importance,

@@ -14,7 +14,7 @@
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/db.h"
-#include "store/db_page.h"
+#include "store/db_read.h"
 
 #define HISTORY_TURNS 12 /* earlier messages a brain sees */
 
@@ -63,16 +63,8 @@ static int insert_message(struct db *db, const char *conv, const char *role, con
 
 static int get_message(struct db *db, const char *id, json_t **out)
 {
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(id)};
-    int err = db_query(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?", p, 1, &r);
-    if (err)
-        return err;
-    err = r->nrows == 1 ? DP_OK : DP_ERR_NOT_FOUND;
-    if (!err)
-        *out = message_from_row(r, 0);
-    db_rows_free(r);
-    return err;
+    return db_one(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?", p, 1, message_from_row, out);
 }
 
 /* The avatar fields a brain needs. */
@@ -255,35 +247,18 @@ int talk_list(struct db *db, const char *avatar_id, const char *user_id, const c
 
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?%s ORDER BY id LIMIT ?",
-             after ? " AND id > ?" : "");
-    struct db_val p[3] = {DB_TEXT(conv)};
-    int np = 1;
-    if (after)
-        p[np++] = DB_TEXT(after);
-    p[np++] = DB_INT(limit);
-    struct db_rows *r;
-    int err = db_query(db, sql, p, np, &r);
-    if (err)
-        return err;
-    *items = json_array();
-    for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(*items, message_from_row(r, i));
-    db_rows_free(r);
-    return DP_OK;
+    struct db_val p[] = {DB_TEXT(conv)};
+    return db_page(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?", "id", 0, p, 1, after,
+                   limit, message_from_row, items);
 }
 
 int talk_count_messages(struct db *db, const char *conv, long *n)
 {
-    struct db_rows *r;
     struct db_val p[] = {DB_TEXT(conv)};
-    int err = db_query(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", p, 1, &r);
-    if (err)
-        return err;
-    *n = (long)db_rows_int(r, 0, 0);
-    db_rows_free(r);
-    return DP_OK;
+    int64_t v = 0;
+    int err = db_int(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", p, 1, &v);
+    *n = (long)v;
+    return err;
 }
 
 /* 1 when the holder of the message's conversation (row i: avatar, user, the user's org, visibility,

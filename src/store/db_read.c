@@ -1,5 +1,5 @@
-/* Keyset pages of a list (see db_page.h). */
-#include "store/db_page.h"
+/* Shared reads (see db_read.h). */
+#include "store/db_read.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,4 +37,29 @@ int db_page(struct db *db, const char *select, const char *key, int desc, const 
         json_array_append_new(*items, row_json(r, i));
     db_rows_free(r);
     return DP_OK;
+}
+
+int db_int(struct db *db, const char *sql, const struct db_val *params, int np, int64_t *out)
+{
+    struct db_rows *r;
+    int err = db_query(db, sql, params, np, &r);
+    if (err)
+        return err;
+    *out = r->nrows ? db_rows_int(r, 0, 0) : 0;
+    db_rows_free(r);
+    return DP_OK;
+}
+
+int db_one(struct db *db, const char *sql, const struct db_val *params, int np,
+           json_t *(*row_json)(const struct db_rows *r, int i), json_t **out)
+{
+    struct db_rows *r;
+    int err = db_query(db, sql, params, np, &r);
+    if (err)
+        return err;
+    err = r->nrows >= 1 ? DP_OK : DP_ERR_NOT_FOUND;
+    if (!err)
+        *out = row_json(r, 0);
+    db_rows_free(r);
+    return err;
 }
