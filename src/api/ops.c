@@ -41,7 +41,7 @@ static int ready(struct request *req, struct response *res)
     int err = worker_db(w, &db);
     if (!err)
         err = db_ping(db);
-    up &= check(checks, "database", db ? db_backend_name(db) : db_ops_for_url(app->database_url)->name, err, t0);
+    up &= check(checks, "database", db ? db_backend_name(db) : db_backend_for_url(app->database_url), err, t0);
 
     t0 = time_mono();
     struct cache *c = NULL;

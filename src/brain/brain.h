@@ -53,6 +53,10 @@ struct brain_ops {
     int (*reply)(const struct brain_input *in, struct brain_reply *out);
 };
 
+struct registry;
+/* The brains (core/registry.h), by name: recall. */
+struct registry *brain_registry(void);
+
 /* The brain named name; NULL when it is not available (yet). */
 const struct brain_ops *brain_for(const char *name);
 void brain_reply_cleanup(struct brain_reply *r);

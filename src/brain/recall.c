@@ -30,6 +30,7 @@
 #include "brain/memory.h"
 #include "brain/words.h"
 #include "core/err.h"
+#include "core/registry.h"
 #include "store/db.h"
 #include "ingest/dialogue.h"
 
@@ -934,11 +935,20 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
 
 const struct brain_ops brain_recall_ops = {"recall", recall_reply};
 
+static const struct backend brain_recall_row = {"recall", NULL, 0, &brain_recall_ops};
+
+/* The brains by name; "generative" arrives with the LLM providers. */
+static struct registry brain_backends = {"brain", {&brain_recall_row}, 1, -1};
+
+struct registry *brain_registry(void)
+{
+    return &brain_backends;
+}
+
 const struct brain_ops *brain_for(const char *name)
 {
-    if (name && !strcmp(name, "recall"))
-        return &brain_recall_ops;
-    return NULL;
+    const struct backend *b = registry_find(&brain_backends, name);
+    return b ? b->ops : NULL;
 }
 
 void brain_persona_cleanup(struct brain_persona *p)

@@ -337,7 +337,7 @@ int cli_serve(int argc, char **argv)
 
     DP_LOG(LOG_INFO, "[serve] Doppel is listening on http://%.*s:%d/ (database: %s, cache: %s, %ld workers)",
            (int)(strrchr(app->cfg.listen, ':') - app->cfg.listen), app->cfg.listen, server_port(app->server),
-           db_ops_for_url(app->database_url)->name, *app->cfg.redis_url ? "redis" : "memory", nworkers);
+           db_backend_for_url(app->database_url), *app->cfg.redis_url ? "redis" : "memory", nworkers);
     printf("Doppel is running: open http://%.*s:%d/\n", (int)(strrchr(app->cfg.listen, ':') - app->cfg.listen),
            app->cfg.listen, server_port(app->server));
     fflush(stdout);

@@ -8,16 +8,29 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "providers/provider_call.h"
 
 static struct embedder *current;
+
+static const struct embed_provider openai_provider = {embed_openai_new};
+static const struct backend embed_openai_row = {"openai", NULL, 0, &openai_provider};
+
+/* The embedding providers by name ("none" is no provider at all). */
+static struct registry embed_backends = {"embed", {&embed_openai_row}, 1, -1};
+
+struct registry *embed_registry(void)
+{
+    return &embed_backends;
+}
 
 int embed_configure(const struct embed_config *cfg, char *msg, size_t msglen)
 {
     embed_shutdown();
     if (!cfg->provider || !*cfg->provider || !strcmp(cfg->provider, "none"))
         return DP_OK;
-    if (strcmp(cfg->provider, "openai") != 0) {
+    const struct backend *b = registry_find(&embed_backends, cfg->provider);
+    if (!b) {
         snprintf(msg, msglen, "embed-provider must be none or openai, not \"%s\"", cfg->provider);
         return DP_ERR_INVALID;
     }
@@ -25,7 +38,7 @@ int embed_configure(const struct embed_config *cfg, char *msg, size_t msglen)
         snprintf(msg, msglen, "embed-provider openai needs embed-url and embed-model");
         return DP_ERR_INVALID;
     }
-    int err = embed_openai_new(cfg, &current);
+    int err = ((const struct embed_provider *)b->ops)->create(cfg, &current);
     if (err)
         snprintf(msg, msglen, "cannot set up the embedding provider: %s", dp_strerror(err));
     else

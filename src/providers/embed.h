@@ -33,9 +33,19 @@ struct embed_config {
     long timeout_ms;
 };
 
+/* What an embedding provider's registry row holds (struct backend.ops). */
+struct embed_provider {
+    /* Makes an embedder from cfg (URL and model checked present). */
+    int (*create)(const struct embed_config *cfg, struct embedder **out);
+};
+
+
 /* Makes the process-wide embedder from cfg ("none" leaves none). DP_ERR_INVALID with msg for
  * an unknown provider or a missing URL/model. Call before threads start. */
 int embed_configure(const struct embed_config *cfg, char *msg, size_t msglen);
+struct registry;
+/* The embedding providers (core/registry.h), by name: openai. */
+struct registry *embed_registry(void);
 /* The process-wide embedder, or NULL when none is configured. */
 struct embedder *embed_current(void);
 void embed_shutdown(void);

@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/fault.h"
+#include "core/registry.h"
 #include "core/log.h"
 #include "store/blob_impl.h"
 
@@ -18,12 +19,21 @@ int blob_key_valid(const char *key)
     return key[BLOB_KEY_LEN] == 0;
 }
 
-/* Which backend serves url: file:// URLs and plain paths are the local file system. */
+static const char *const fs_schemes[] = {"file://", NULL};
+static const struct backend blob_fs_row = {"fs", fs_schemes, BLOB_CAP_LOCAL_FILES, &blob_fs_ops};
+
+/* The blob backends; a plain path is the local file system. */
+static struct registry blob_backends = {"blob", {&blob_fs_row}, 1, 0};
+
+struct registry *blob_registry(void)
+{
+    return &blob_backends;
+}
+
 static const struct blob_ops *blob_ops_for_url(const char *url)
 {
-    if (strncmp(url, "file://", 7) == 0 || !strstr(url, "://"))
-        return &blob_fs_ops;
-    return NULL;
+    const struct backend *b = registry_for_url(&blob_backends, url);
+    return b ? b->ops : NULL;
 }
 
 int blob_store_open(struct blob_store **out, const char *url)

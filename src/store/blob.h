@@ -30,6 +30,12 @@ struct blob_ops {
     int (*sweep)(struct blob_store *bs, long older_than_s, int *removed);
 };
 
+/* Capability bits of blob backends (struct backend.caps). */
+#define BLOB_CAP_LOCAL_FILES 1u /* blobs are files of this machine (blob_local_path works) */
+struct registry;
+/* The blob backends (core/registry.h): fs (plain paths, file://). */
+struct registry *blob_registry(void);
+
 /* url: a directory path or file:///path (the local file system backend). */
 int blob_store_open(struct blob_store **out, const char *url);
 void blob_store_close(struct blob_store *bs);

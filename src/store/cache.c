@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/fault.h"
+#include "core/registry.h"
 #include "store/cache_impl.h"
 
 void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
@@ -34,14 +35,25 @@ static int observe(const struct cache *c, const char *op, double t0, int err)
     return err;
 }
 
+static const char *const memory_schemes[] = {"memory:", NULL};
+static const char *const redis_schemes[] = {"redis://", NULL};
+static const struct backend cache_memory_row = {"memory", memory_schemes, 0, &cache_memory_ops};
+static const struct backend cache_redis_row = {"redis", redis_schemes, CACHE_CAP_SHARED, &cache_redis_ops};
+
+/* The cache backends; no address (or a bare word) is the in-process one. */
+static struct registry cache_backends = {"cache", {&cache_memory_row, &cache_redis_row}, 2, 0};
+
+struct registry *cache_registry(void)
+{
+    return &cache_backends;
+}
+
 const struct cache_ops *cache_ops_for_url(const char *url)
 {
-    if (!url || !*url || strcasecmp(url, "memory:") == 0 || strcasecmp(url, "memory") == 0 ||
-        strcasecmp(url, "memory://") == 0)
-        return &cache_memory_ops;
-    if (strncasecmp(url, "redis://", 8) == 0)
-        return &cache_redis_ops;
-    return NULL;
+    const struct backend *b = registry_for_url(&cache_backends, url && *url ? url : "memory:");
+    if (b == &cache_memory_row && url && *url && strcasecmp(url, "memory") && strncasecmp(url, "memory:", 7))
+        return NULL; /* a bare word other than "memory" names no cache */
+    return b ? b->ops : NULL;
 }
 
 static int key_ok(const char *key)

@@ -36,6 +36,12 @@ struct cache_ops {
     int (*may_evict)(struct cache *c, char *why, size_t cap);
 };
 
+/* Capability bits of cache backends (struct backend.caps). */
+#define CACHE_CAP_SHARED 1u /* every instance sees the same keys */
+struct registry;
+/* The cache backends (core/registry.h): memory (no address, "memory", memory:) and redis (redis://). */
+struct registry *cache_registry(void);
+
 /* url NULL or "" or "memory:" → in-process; redis://host:port[/db] → Redis. A handle of the
  * cached-copies space (cache_open) or of space (cache_open_space). */
 int cache_open(struct cache **out, const char *url);

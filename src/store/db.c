@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fault.h"
+#include "core/registry.h"
 #include "core/log.h"
 #include "store/db_impl.h"
 #include "store/migrations.h"
@@ -277,13 +278,29 @@ int db_rows_is_null(const struct db_rows *r, int row, int col)
 
 /* ---- registry and wrappers ------------------------------------------------------------- */
 
+static const char *const postgres_schemes[] = {"postgres://", "postgresql://", NULL};
+static const char *const sqlite_schemes[] = {"sqlite://", "file:", NULL};
+static const struct backend db_sqlite_row = {"sqlite", sqlite_schemes, 0, &db_sqlite_ops};
+static const struct backend db_postgres_row = {"postgres", postgres_schemes, DB_CAP_SHARED, &db_postgres_ops};
+
+/* The database backends; a plain path is SQLite. */
+static struct registry db_backends = {"db", {&db_sqlite_row, &db_postgres_row}, 2, 0};
+
+struct registry *db_registry(void)
+{
+    return &db_backends;
+}
+
 const struct db_ops *db_ops_for_url(const char *url)
 {
-    if (!url)
-        return NULL;
-    if (strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0)
-        return &db_postgres_ops;
-    return &db_sqlite_ops;
+    const struct backend *b = registry_for_url(&db_backends, url);
+    return b ? b->ops : NULL;
+}
+
+const char *db_backend_for_url(const char *url)
+{
+    const struct backend *b = registry_for_url(&db_backends, url);
+    return b ? b->name : "unknown";
 }
 
 void db_set_errmsg(struct db *db, const char *fmt, ...)
@@ -307,6 +324,10 @@ int db_open(struct db **out, const char *url)
     if (!url || !*url)
         return DP_ERR_INVALID;
     const struct db_ops *ops = db_ops_for_url(url);
+    if (!ops) {
+        DP_LOG(LOG_ERROR, "[db] no database backend serves %.*s:// addresses", (int)(strstr(url, "://") - url), url);
+        return DP_ERR_INVALID;
+    }
     double t0 = db_monotonic();
     int err = ops->open(out, url);
     observe(ops->name, "open", t0, err);

@@ -60,7 +60,16 @@ struct db_ops {
 };
 
 /* Which backend a URL selects: postgres:// or postgresql:// → PostgreSQL, else a SQLite path. */
-const struct db_ops *db_ops_for_url(const char *url);
+const struct db_ops *db_ops_for_url(const char *url); /* NULL when no backend serves url */
+/* The name of the backend url chooses, or "unknown". */
+const char *db_backend_for_url(const char *url);
+
+/* Capability bits of database backends (struct backend.caps). */
+#define DB_CAP_SHARED 1u /* several instances may share it */
+struct registry;
+/* The database backends (core/registry.h): sqlite (plain paths, sqlite://, file:) and postgres
+ * (postgres://, postgresql://). */
+struct registry *db_registry(void);
 
 /* Opens a connection for url. Returns DP_OK or an error; *out owned by the caller (db_close). */
 int db_open(struct db **out, const char *url);
