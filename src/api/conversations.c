@@ -9,6 +9,7 @@
 
 #include "api/api_util.h"
 #include "avatar/avatar.h"
+#include "brain/brain.h"
 #include "core/err.h"
 #include "net/sse.h"
 #include "talk/talk.h"
@@ -124,15 +125,29 @@ static void send_json_event(struct sse *s, const char *event, json_t *j)
     free(t);
 }
 
-/* SSE: the reply word by word (delta), its citations, then done with the stored message. */
+static void sse_delta(void *sse, const char *text, size_t len)
+{
+    json_t *d = json_pack("{s:s%}", "text", text, len);
+    send_json_event(sse, "delta", d);
+    json_decref(d);
+}
+
+static void sse_citation(void *sse, json_t *citation)
+{
+    send_json_event(sse, "citation", citation);
+}
+
+/* SSE: the reply's pieces as the brain makes them (delta), its citations, then done with the
+ * stored message — or error. */
 static void stream_reply(struct sse *s, void *arg, void *state)
 {
     struct stream_job *j = arg;
     struct db *db;
     json_t *reply = NULL;
+    const struct brain_sink sink = {sse_delta, sse_citation, s};
     int err = worker_db(state, &db);
     if (!err)
-        err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, client_gone, s, &reply);
+        err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, client_gone, s, &sink, &reply);
     if (err == DP_ERR_CANCELLED)
         return; /* nobody is listening */
     if (err) {
@@ -141,21 +156,6 @@ static void stream_reply(struct sse *s, void *arg, void *state)
         json_decref(e);
         return;
     }
-    const char *t = json_string_value(json_object_get(reply, "text"));
-    for (const char *p = t; *p && !sse_cancelled(s);) {
-        const char *e = p;
-        while (*e == ' ')
-            e++;
-        while (*e && *e != ' ')
-            e++;
-        json_t *d = json_pack("{s:s%}", "text", p, (size_t)(e - p));
-        send_json_event(s, "delta", d);
-        json_decref(d);
-        p = e;
-    }
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(reply, "citations"), i, c) send_json_event(s, "citation", c);
     json_t *done = json_pack("{s:o}", "message", reply);
     send_json_event(s, "done", done);
     json_decref(done);
@@ -190,7 +190,7 @@ int conversation_reply(struct request *req, struct response *res, struct db *db,
         return err;
     }
     json_t *reply;
-    err = talk_answer(db, c->id, c->avatar_id, user_mid, text, NULL, NULL, &reply);
+    err = talk_answer(db, c->id, c->avatar_id, user_mid, text, NULL, NULL, NULL, &reply);
     if (err == DP_ERR_NOT_IMPLEMENTED) {
         res_error(res, req, err, "this avatar's brain is not available yet; the recall brain is");
         return err;

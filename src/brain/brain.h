@@ -14,6 +14,15 @@ struct brain_persona {
 };
 void brain_persona_cleanup(struct brain_persona *p);
 
+/* Where a reply goes while it is made: its pieces as they come (delta), then its citations. A
+ * brain that makes its text piece by piece (a language model's tokens) sends each and sets
+ * brain_reply.streamed; one that makes it whole leaves that to its caller. Members may be NULL. */
+struct brain_sink {
+    void (*delta)(void *ctx, const char *text, size_t len);
+    void (*citation)(void *ctx, json_t *citation); /* borrowed */
+    void *ctx;
+};
+
 struct brain_input;
 /* What a brain asks its caller (talk/, which owns the avatar) for, only when it needs it: the
  * persona card, and the person's way of speaking — the opening word they use most ("" when
@@ -34,6 +43,7 @@ struct brain_input {
     void *cancel_ctx;
     brain_persona_fn persona;
     brain_voice_fn voice;
+    const struct brain_sink *sink; /* NULL: nobody listens to the pieces */
 };
 
 /* 1 when in's caller has gone away. */
@@ -45,6 +55,7 @@ static inline int brain_cancelled(const struct brain_input *in)
 struct brain_reply {
     char *text;        /* malloc'd */
     json_t *citations; /* [{memory_id, text, source}] (owned) */
+    int streamed;      /* 1: the brain sent the text's pieces to in->sink itself */
 };
 
 struct brain_ops {

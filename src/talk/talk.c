@@ -196,8 +196,23 @@ int talk_brain_voice(const struct brain_input *in, char opening[32], double *for
     return personality_voice(in->db, in->avatar_id, opening, formality);
 }
 
+/* Sends a reply made whole to sink as a stream: word by word (with the spaces before each word), so
+ * that every caller sees one shape of stream whatever the brain. */
+static void stream_whole(const struct brain_sink *sink, const char *text, int (*cancelled)(void *), void *ctx)
+{
+    for (const char *p = text; *p && !(cancelled && cancelled(ctx));) {
+        const char *e = p;
+        while (*e == ' ')
+            e++;
+        while (*e && *e != ' ')
+            e++;
+        sink->delta(sink->ctx, p, (size_t)(e - p));
+        p = e;
+    }
+}
+
 int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
-                int (*cancelled)(void *ctx), void *ctx, json_t **reply)
+                int (*cancelled)(void *ctx), void *ctx, const struct brain_sink *sink, json_t **reply)
 {
     struct persona p = {0};
     int err = load_persona(db, avatar_id, &p);
@@ -209,14 +224,23 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db,        avatar_id, p.name,           p.greeting,      text, hist,
-                             cancelled, ctx,       talk_brain_persona, talk_brain_voice};
+    struct brain_input in = {db,        avatar_id, p.name,           p.greeting,       text, hist,
+                             cancelled, ctx,       talk_brain_persona, talk_brain_voice, sink};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     if (!err && brain_cancelled(&in))
         err = DP_ERR_CANCELLED; /* nothing half-stored: the history shows the question unanswered */
     json_decref(hist);
     free(p.greeting);
+    if (!err && sink && sink->delta && !out.streamed)
+        stream_whole(sink, out.text, cancelled, ctx);
+    if (!err && sink && sink->citation) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(out.citations, i, c) sink->citation(sink->ctx, c);
+    }
+    if (!err && brain_cancelled(&in))
+        err = DP_ERR_CANCELLED; /* gone while the pieces went out: nothing stored */
     char mid[ID_LEN], audio[ID_LEN];
     /* Decided once, here: reading a message then costs nothing more. */
     int heard = !err && clip_reply_memory(db, avatar_id, out.citations, audio);

@@ -11,6 +11,7 @@
 #include "store/blob.h"
 
 struct db;
+struct brain_sink;
 
 #define TALK_MESSAGE_MAX 4000 /* bytes of one user message */
 
@@ -41,11 +42,12 @@ int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *h
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);
 
 /* Answers the stored user message user_mid (text) of conv with avatar_id's brain and stores the
- * reply; *reply is its JSON (owned). cancelled(ctx) (may be NULL) says the caller went away:
+ * reply; *reply is its JSON (owned). sink (may be NULL) gets the reply's pieces as the brain makes
+ * them (word by word when the brain makes it whole), then its citations, before it is stored. cancelled(ctx) (may be NULL) says the caller went away:
  * then nothing is stored and DP_ERR_CANCELLED is returned. DP_ERR_NOT_IMPLEMENTED when the
  * avatar's brain is not available. */
 int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
-                int (*cancelled)(void *ctx), void *ctx, json_t **reply);
+                int (*cancelled)(void *ctx), void *ctx, const struct brain_sink *sink, json_t **reply);
 
 struct brain_input;
 struct brain_persona;

@@ -1,0 +1,100 @@
+/* talk/: a turn's pieces reach the sink — a brain that streams sends its own, one that answers
+ * whole is streamed word by word — and the reply stored is the same text. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain/brain.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/registry.h"
+#include "store/db.h"
+#include "talk/talk.h"
+#include "../brain/brain_db.h"
+#include "../test.h"
+
+#define OK(x) CHECK_EQ_INT((x), DP_OK)
+
+struct heard {
+    struct buf text;
+    int deltas, citations;
+};
+
+static void on_delta(void *ctx, const char *text, size_t len)
+{
+    struct heard *h = ctx;
+    buf_append(&h->text, text, len);
+    h->deltas++;
+}
+
+static void on_citation(void *ctx, json_t *c)
+{
+    (void)c;
+    ((struct heard *)ctx)->citations++;
+}
+
+/* A brain that makes its reply in three pieces, as a language model would. */
+static int pieces_reply(const struct brain_input *in, struct brain_reply *out)
+{
+    static const char *const pieces[] = {"Sailing ", "on the ", "lake."};
+    for (int i = 0; i < 3; i++)
+        if (in->sink && in->sink->delta)
+            in->sink->delta(in->sink->ctx, pieces[i], strlen(pieces[i]));
+    out->text = strdup("Sailing on the lake.");
+    out->citations = json_array();
+    out->streamed = 1;
+    return out->text ? DP_OK : DP_ERR_NOMEM;
+}
+
+static const struct brain_ops pieces_brain = {"generative", pieces_reply};
+/* The schema allows recall and generative only: the test brain takes generative's name. */
+static const struct backend pieces_row = {"generative", NULL, 0, &pieces_brain};
+
+/* Asks avatar a1 `question` with its brain set to `brain`; *reply is the stored message. */
+static void ask(struct db *db, const char *brain, const char *question, struct heard *h, json_t **reply)
+{
+    char sql[128], conv[ID_LEN], mid[ID_LEN];
+    snprintf(sql, sizeof sql, "UPDATE avatars SET brain = '%s' WHERE id = 'a1'", brain);
+    OK(db_exec_script(db, sql));
+    json_t *greeting;
+    struct talk_holder holder = {"u1", NULL};
+    OK(talk_start(db, "a1", &holder, conv, &greeting));
+    json_decref(greeting);
+    OK(talk_add_user_message(db, conv, question, mid));
+    const struct brain_sink sink = {on_delta, on_citation, h};
+    OK(talk_answer(db, conv, "a1", mid, question, NULL, NULL, &sink, reply));
+}
+
+TEST(talk_a_streaming_brain_sends_its_own_pieces)
+{
+    struct db *db = brain_test_db();
+    OK(registry_add(brain_registry(), &pieces_row));
+    struct heard h = {0};
+    buf_init(&h.text, 0);
+    json_t *reply;
+    ask(db, "generative", "Where did you sail?", &h, &reply);
+    CHECK_EQ_INT(h.deltas, 3);
+    CHECK_EQ_STR(h.text.data, "Sailing on the lake.");
+    CHECK_EQ_STR(json_string_value(json_object_get(reply, "text")), "Sailing on the lake.");
+    json_decref(reply);
+    buf_cleanup(&h.text);
+    db_close(db);
+}
+
+TEST(talk_a_whole_reply_is_streamed_word_by_word)
+{
+    struct db *db = brain_test_db();
+    struct heard h = {0};
+    buf_init(&h.text, 0);
+    json_t *reply;
+    ask(db, "recall", "Hello!", &h, &reply);
+    const char *text = json_string_value(json_object_get(reply, "text"));
+    CHECK(text && *text);
+    CHECK_EQ_STR(h.text.data, text); /* the pieces are the stored reply, spaces and all */
+    int words = 1;
+    for (const char *p = text; *p; p++)
+        words += *p == ' ' && p[1] && p[1] != ' ';
+    CHECK_EQ_INT(h.deltas, words);
+    json_decref(reply);
+    buf_cleanup(&h.text);
+    db_close(db);
+}
