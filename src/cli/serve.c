@@ -59,6 +59,10 @@ static void register_store_metrics(void)
     cache_observe_hook = observe_cache;
 }
 
+/* What the application answers itself, never the web app: the API, the OpenAI-compatible facade,
+ * the probes and the device sockets. */
+static const char *const own_prefixes[] = {"/api/", "/v1/", "/ws_", "/health", "/ready", "/metrics", NULL};
+
 static void *worker_init(int idx, void *arg)
 {
     struct worker *w = calloc(1, sizeof *w);
@@ -315,6 +319,7 @@ int cli_serve(int argc, char **argv)
         .sse_producers = app->cfg.sse_producers,
         .cors_origins = app->cfg.cors_origins,
         .web_dir = *app->cfg.web_dir ? app->cfg.web_dir : NULL,
+        .own_prefixes = own_prefixes,
     };
     if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
         goto out_router;

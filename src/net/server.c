@@ -663,12 +663,6 @@ static void ready_error(struct conn_req *cr, int status, const char *code, const
     cr->state = ST_READY;
 }
 
-static int is_api_path(const char *path)
-{
-    return !strncmp(path, "/api/", 5) || !strcmp(path, "/api") || !strncmp(path, "/v1/", 4) ||
-           !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/metrics") ||
-           !strncmp(path, "/ws_", 4);
-}
 
 /* First call for a request: copy what handlers need, route it, decide early errors. */
 static void request_begin(struct server *s, struct conn_req *cr, const char *url, const char *method)
@@ -730,8 +724,8 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     const struct route *rt = NULL;
     enum router_result rr = router_match(s->router, req->method, cr->path_buf, &rt, req, allow, sizeof allow);
     if (rr == ROUTER_NO_PATH) {
-        if ((req->method[0] == 'G' || req->method[0] == 'H') && !is_api_path(url) && s->cfg.web_dir &&
-            static_serve(s->cfg.web_dir, url, req, &cr->res) == DP_OK) {
+        if ((req->method[0] == 'G' || req->method[0] == 'H') && !static_path_is_own(s->cfg.own_prefixes, url) &&
+            s->cfg.web_dir && static_serve(s->cfg.web_dir, s->cfg.own_prefixes, url, req, &cr->res) == DP_OK) {
             cr->route_label = "static";
             cr->state = ST_READY;
             return;

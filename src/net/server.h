@@ -26,6 +26,9 @@ struct server_config {
     long sse_producers;       /* SSE streams produced at once; 0 = half the workers (at least 1) */
     const char *cors_origins; /* comma-separated allowlist */
     const char *web_dir;      /* static files; NULL = none */
+    /* Path prefixes the application answers itself (its API, probes, device sockets): never a
+     * static file nor the web app's index.html; NULL-terminated, NULL = none. */
+    const char *const *own_prefixes;
 };
 
 struct server;

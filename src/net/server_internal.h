@@ -46,7 +46,11 @@ enum cors_match { CORS_NO, CORS_LISTED, CORS_ANY };
 enum cors_match server_origin_allowed(const struct server *s, const char *origin);
 
 /* Static files: fills res for path (GET/HEAD) from web_dir; DP_ERR_NOT_FOUND when absent. Loop thread. */
-int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res);
+/* 1 when path is the application's own (one of own, NULL-terminated; a prefix ending in '/' also
+ * matches the path without it). */
+int static_path_is_own(const char *const *own, const char *path);
+int static_serve(const char *web_dir, const char *const *own, const char *path, const struct request *req,
+                 struct response *res);
 
 /* Suspend/resume bookkeeping (loop thread). */
 void server_suspend(struct server *s, struct conn_req *cr);

@@ -45,15 +45,23 @@ static int path_safe(const char *path)
     return 1;
 }
 
-/* A client-side route of the single-page app (/legacy/{slug}, /avatars/{id}, …): no file extension in
- * its last segment and none of the server's own prefixes. Such a path gets index.html when no file
- * has its name, so that a reload or a shared link opens the app at that place. */
-static int spa_route(const char *path)
+int static_path_is_own(const char *const *own, const char *path)
 {
-    static const char *const own[] = {"/api/", "/v1/", "/ws_", "/health", "/ready", "/metrics"};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        if (!strncmp(path, own[i], strlen(own[i])))
-            return 0;
+    for (; own && *own; own++) {
+        size_t n = strlen(*own);
+        if (!strncmp(path, *own, n) || (n > 1 && (*own)[n - 1] == '/' && !strncmp(path, *own, n - 1) && !path[n - 1]))
+            return 1;
+    }
+    return 0;
+}
+
+/* A client-side route of the single-page app (/legacy/{slug}, /avatars/{id}, …): no file extension in
+ * its last segment and none of the application's own prefixes. Such a path gets index.html when no
+ * file has its name, so that a reload or a shared link opens the app at that place. */
+static int spa_route(const char *const *own, const char *path)
+{
+    if (static_path_is_own(own, path))
+        return 0;
     const char *last = strrchr(path, '/');
     return last && !strchr(last, '.');
 }
@@ -75,7 +83,8 @@ static int open_regular(const char *web_dir, const char *path, int dir_index, ch
     return fd;
 }
 
-int static_serve(const char *web_dir, const char *path, const struct request *req, struct response *res)
+int static_serve(const char *web_dir, const char *const *own, const char *path, const struct request *req,
+                 struct response *res)
 {
     if (!path_safe(path))
         return DP_ERR_NOT_FOUND;
@@ -83,7 +92,7 @@ int static_serve(const char *web_dir, const char *path, const struct request *re
     size_t plen = strlen(path);
     struct stat st;
     int fd = open_regular(web_dir, path, path[plen - 1] == '/', full, sizeof full, &st);
-    if (fd < 0 && spa_route(path))
+    if (fd < 0 && spa_route(own, path))
         fd = open_regular(web_dir, "/index.html", 0, full, sizeof full, &st);
     if (fd < 0)
         return DP_ERR_NOT_FOUND;

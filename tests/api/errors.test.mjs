@@ -20,11 +20,17 @@ function securityHeaders(h, what) {
 }
 
 test('unknown route → 404 not_found with the error shape', async () => {
-  for (const p of ['/nope', '/api/v1/nope', '/api/v1/avatars/x/y/z/w', '/v1/nope', '/api']) {
+  for (const p of ['/api/v1/nope', '/api/v1/avatars/x/y/z/w', '/v1/nope', '/api', '/ws_nope', '/healthz/x']) {
     const r = await get(srv.url, p);
     errorShape(assert, r, 404, 'not_found');
     assert.match(r.headers.get('content-type'), /^application\/json/);
   }
+  // Any other path without a file extension is a place in the web app: its page, not a 404.
+  const page = await get(srv.url, '/nope');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type'), /^text\/html/);
+  const missing = await get(srv.url, '/nope.js');
+  assert.equal(missing.status, 404, 'a missing file is a 404');
 });
 
 test('wrong method → 405 method_not_allowed with Allow', async () => {
@@ -82,7 +88,7 @@ test('X-Request-Id: a sane incoming id is echoed back', async () => {
     assert.equal(r.headers.get('x-request-id'), id);
   }
   // Also in error bodies.
-  const r = await get(srv.url, '/nope', { headers: { 'x-request-id': 'trace-0001-abcd' } });
+  const r = await get(srv.url, '/api/v1/nope', { headers: { 'x-request-id': 'trace-0001-abcd' } });
   assert.equal(r.headers.get('x-request-id'), 'trace-0001-abcd');
   assert.equal(r.json.error.request_id, 'trace-0001-abcd');
 });
@@ -151,7 +157,7 @@ test('CORS with --cors-origins: only the listed origin is allowed', async () => 
     assert.match(r.headers.get('vary') || '', /Origin/i);
 
     // Also on errors.
-    r = await get(c.url, '/nope', { headers: { origin: 'https://app.example' } });
+    r = await get(c.url, '/api/v1/nope', { headers: { origin: 'https://app.example' } });
     assert.equal(r.status, 404);
     assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example');
 

@@ -12,7 +12,7 @@ before(async () => {
   await get(srv.url, '/health');
   await get(srv.url, '/api/v1/_test/row');
   await get(srv.url, '/api/v1/_test/sleep?ms=1');
-  await get(srv.url, '/nope');
+  await get(srv.url, '/api/v1/nope');
   await get(srv.url, '/ready');
   await get(srv.url, '/api/v1/_test/sse?n=1');
 });
