@@ -1,6 +1,8 @@
 /* Routes for test suites and benchmarks only (mounted with --test-routes, never by default):
  * a slow handler, a database read, a JSON echo, a path-parameter echo, an SSE stream, a
  * WebSocket echo, and fault injection (core/fault.h). */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,8 +105,30 @@ static int t_sse(struct request *req, struct response *res)
     return err;
 }
 
+/* "work:MS" on the test WebSocket: MS of sleep on a worker (ws_submit), then "done:MS" back. */
+static void t_ws_work(void *arg, void *state)
+{
+    (void)state;
+    sleep_ms((long)(intptr_t)arg);
+}
+
+static void t_ws_worked(struct ws_conn *c, void *arg, int open)
+{
+    char reply[32];
+    int n = snprintf(reply, sizeof reply, "done:%ld", (long)(intptr_t)arg);
+    if (open)
+        ws_send_text(c, reply, (size_t)n);
+}
+
 static void t_ws_message(struct ws_conn *c, int is_text, const uint8_t *p, size_t n)
 {
+    if (is_text && n > 5 && n < 12 && !memcmp(p, "work:", 5)) {
+        char ms[8] = "";
+        memcpy(ms, p + 5, n - 5);
+        long v = strtol(ms, NULL, 10);
+        if (v >= 0 && v <= 5000 && ws_submit(c, t_ws_work, t_ws_worked, (void *)(intptr_t)v) == DP_OK)
+            return;
+    }
     if (is_text)
         ws_send_text(c, (const char *)p, n);
     else

@@ -10,6 +10,7 @@
 #include <wslay/wslay.h>
 
 #include "core/err.h"
+#include "core/pool.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sha1.h"
@@ -39,7 +40,20 @@ struct ws_conn {
     int torn_down;
     int lingering;                    /* our close is sent: draining the peer before closing */
     int slow;                         /* closed for not reading: nothing more is queued */
+    int refs;                         /* the connection's own + one per task not yet done */
+    struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
+    int task_running;
     struct ws_conn *next, **pprev;
+};
+
+/* Work of a connection on a worker (ws_submit). */
+struct ws_task {
+    struct pool_task t; /* first: the pool hands it back */
+    struct ws_conn *c;
+    void (*work)(void *arg, void *state);
+    void (*done)(struct ws_conn *c, void *arg, int open);
+    void *arg;
+    struct ws_task *next;
 };
 
 void ws_accept_key(const char *key, char out[29])
@@ -113,18 +127,79 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
         c->h->on_message(c, arg->opcode == WSLAY_TEXT_FRAME, arg->msg, arg->msg_length);
 }
 
+/* Frees c once nothing refers to it: its handles are closed and no task of it is left. */
+static void ws_unref(struct ws_conn *c)
+{
+    if (--c->refs)
+        return;
+    wslay_event_context_free(c->ctx);
+    free(c->extra);
+    server_release_auth(c->srv, c->auth);
+    free(c);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct ws_conn *c = h->data;
     if (--c->handles_open)
         return;
-    wslay_event_context_free(c->ctx);
-    c->release(c->release_arg);
+    c->release(c->release_arg); /* the socket goes back now; the memory when the tasks are done */
     struct server *s = c->srv;
-    free(c->extra);
-    server_release_auth(s, c->auth);
-    free(c);
+    ws_unref(c);
     server_kick(s);
+}
+
+static void ws_task_work(struct pool_task *t, void *state)
+{
+    struct ws_task *k = (struct ws_task *)t;
+    k->work(k->arg, state);
+}
+
+static void ws_task_start_next(struct ws_conn *c);
+
+static void ws_task_done(struct pool_task *t)
+{
+    struct ws_task *k = (struct ws_task *)t;
+    struct ws_conn *c = k->c;
+    k->done(c, k->arg, !c->torn_down);
+    free(k);
+    c->task_running = 0;
+    ws_task_start_next(c);
+    ws_unref(c);
+}
+
+static void ws_task_start_next(struct ws_conn *c)
+{
+    struct ws_task *k = c->tasks;
+    if (c->task_running || !k)
+        return;
+    c->tasks = k->next;
+    if (!c->tasks)
+        c->tasks_tail = NULL;
+    c->task_running = 1;
+    pool_submit(server_pool(c->srv), &k->t);
+}
+
+int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
+              void (*done)(struct ws_conn *c, void *arg, int open), void *arg)
+{
+    struct ws_task *k = calloc(1, sizeof *k);
+    if (!k)
+        return DP_ERR_NOMEM;
+    k->t.work = ws_task_work;
+    k->t.done = ws_task_done;
+    k->c = c;
+    k->work = work;
+    k->done = done;
+    k->arg = arg;
+    c->refs++;
+    if (c->tasks_tail)
+        c->tasks_tail->next = k;
+    else
+        c->tasks = k;
+    c->tasks_tail = k;
+    ws_task_start_next(c);
+    return DP_OK;
 }
 
 /* Ends the connection: tells the route, stops watching, gives the socket back. */
@@ -284,6 +359,7 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     uv_timer_init(server_loop(s), &c->ping_timer);
     c->poll.data = c->ping_timer.data = c;
     c->handles_open = 2;
+    c->refs = 1;
     struct ws_conn **head = server_ws_list(s);
     c->next = *head;
     if (*head)

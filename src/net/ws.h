@@ -27,4 +27,12 @@ void ws_set_user(struct ws_conn *c, void *user);
 /* The authenticated caller (from the upgrade request's auth hook), or NULL. */
 struct caller *ws_auth(const struct ws_conn *c);
 
+/* Hands work to a worker and comes back to the connection: work(arg, state) runs on a worker
+ * (state: the worker's, e.g. its database), then done(c, arg, open) on the loop thread, open 0
+ * when the connection has gone meanwhile (ws_send then answers DP_ERR_CANCELLED; c stays valid
+ * until done returns, never longer). A connection's tasks run one at a time, in the order
+ * submitted, so its replies keep their order. Loop thread only. DP_ERR_NOMEM. */
+int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
+              void (*done)(struct ws_conn *c, void *arg, int open), void *arg);
+
 #endif

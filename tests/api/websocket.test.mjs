@@ -187,6 +187,35 @@ test('a client that vanishes (no close frame) does not hurt the server', async (
   assert.equal((await get(srv.url, '/health')).status, 200);
 });
 
+test('work handed to a worker (ws_submit) comes back to its connection in order; the loop keeps echoing meanwhile', async () => {
+  const { ws } = await open();
+  ws.send('work:300');
+  ws.send('work:0');
+  ws.send('work:50');
+  ws.send('echo while the workers sleep');
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await ws.next(10000)).data.toString());
+  assert.equal(got[0], 'echo while the workers sleep', 'the loop answers at once: no worker is held by the connection');
+  assert.deepEqual(got.slice(1), ['done:300', 'done:0', 'done:50'], 'one task at a time, in the order sent');
+  ws.close(1000);
+  await ws.closed;
+});
+
+test('a connection that goes away while its work runs is freed only after the work is done', async () => {
+  for (let i = 0; i < 5; i++) {
+    const { ws } = await open();
+    ws.send('work:200');
+    ws.send('work:10');
+    ws.terminate(); // gone before either task is done: their results must not reach a freed connection
+  }
+  await new Promise((r) => setTimeout(r, 800));
+  const { ws } = await open();
+  ws.send('still here');
+  assert.equal((await ws.next()).data.toString(), 'still here');
+  ws.close(1000);
+  await ws.closed;
+});
+
 test('server stops cleanly (exit 0)', async () => {
   assert.equal(await srv.stop(), 0);
 });
