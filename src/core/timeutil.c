@@ -4,22 +4,32 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "core/err.h"
+
+/* How far tests moved the clocks (time_advance_ms); 0 in a server. */
+static atomic_llong skew_ms;
+
+void time_advance_ms(int64_t ms)
+{
+    atomic_fetch_add(&skew_ms, ms);
+}
 
 int64_t time_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load_explicit(&skew_ms, memory_order_relaxed);
 }
 
 double time_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+           (double)atomic_load_explicit(&skew_ms, memory_order_relaxed) / 1e3;
 }
 
 void time_rfc3339(int64_t ms, char out[RFC3339_LEN])

@@ -8,6 +8,9 @@
 
 int64_t time_now_ms(void);       /* wall clock, ms since the epoch */
 double time_mono(void);          /* monotonic seconds, for durations */
+/* Moves both clocks forward by ms for everything that reads them (expiries, back-offs, breakers,
+ * due jobs): tests wait for time without sleeping. Process-wide; tests only. */
+void time_advance_ms(int64_t ms);
 /* Formats ms since the epoch as UTC "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 void time_rfc3339(int64_t ms, char out[RFC3339_LEN]);
 /* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction); DP_ERR_INVALID on bad input. */

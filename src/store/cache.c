@@ -9,15 +9,14 @@
 #include "core/err.h"
 #include "core/fault.h"
 #include "core/registry.h"
+#include "core/timeutil.h"
 #include "store/cache_impl.h"
 
 void (*cache_observe_hook)(const char *backend, const char *op, double seconds, int err);
 
 long long cache_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)(time_mono() * 1000.0);
 }
 
 static double now_s(void)

@@ -198,7 +198,7 @@ static void fair_claims(const char *backend)
     char a[4][ID_LEN], b[ID_LEN], sys[ID_LEN];
     for (int i = 0; i < 4; i++)
         OK(job_enqueue(db, "t.a", NULL, "owner-a", NULL, a[i]));
-    sleep_ms(5);
+    time_advance_ms(5);
     OK(job_enqueue(db, "t.a", NULL, "owner-b", NULL, b));
     sleep_ms(5);
     OK(job_enqueue(db, "t.a", NULL, NULL, NULL, sys));
@@ -366,7 +366,7 @@ static void lease_expiry(const char *backend)
     OK(job_claim(db, 150, K_A, 1, &c1));
     CHECK_EQ_INT(job_claim(db2, 150, K_A, 1, &none), DP_ERR_NOT_FOUND);
     OK(job_renew(db, c1.id, c1.token, time_now_ms() + 150)); /* the heartbeat's renewal */
-    sleep_ms(200);
+    time_advance_ms(200); /* past the renewed lease, without sleeping */
     OK(job_claim(db2, 60000, K_A, 1, &c2));
     CHECK_EQ_STR(c2.id, id);
     CHECK_EQ_INT(c2.attempt, 2);
@@ -389,7 +389,7 @@ static void lease_expiry(const char *backend)
 
     OK(job_enqueue_ex(db, "t.a", NULL, NULL, NULL, 1, 0, last));
     OK(job_claim(db, 50, K_A, 1, &c1));
-    sleep_ms(100);
+    time_advance_ms(100);
     OK(job_claim(db2, 60000, K_A, 1, &c2));
     CHECK_EQ_STR(c2.id, last);
     CHECK_EQ_INT(c2.dead, 1);
@@ -452,7 +452,7 @@ TEST(jobs_progress_throttle_sqlite)
     CHECK_EQ_INT(scalar(db, "SELECT progress FROM jobs WHERE id = ?", id), 10);
     job_progress(&ctx, 20); /* within 250 ms: held back */
     CHECK_EQ_INT(scalar(db, "SELECT progress FROM jobs WHERE id = ?", id), 10);
-    sleep_ms(300);
+    time_advance_ms(300);
     job_progress(&ctx, 30);
     CHECK_EQ_INT(scalar(db, "SELECT progress FROM jobs WHERE id = ?", id), 30);
     job_progress(&ctx, 250); /* clamped, and 100 is never held back */
@@ -831,14 +831,14 @@ TEST(jobs_circuit_transitions)
     circuit_record(c, 0);
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_OPEN);
     CHECK(!circuit_allow(c));
-    sleep_ms(120);
+    time_advance_ms(120); /* past the cooldown */
     CHECK(circuit_allow(c)); /* the one trial */
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_HALF_OPEN);
     CHECK(!circuit_allow(c));
     circuit_record(c, 0); /* trial failed: open again, a fresh cooldown */
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_OPEN);
     CHECK(!circuit_allow(c));
-    sleep_ms(120);
+    time_advance_ms(120);
     CHECK(circuit_allow(c));
     circuit_record(c, 1);
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_CLOSED);
@@ -872,7 +872,7 @@ TEST(jobs_circuit_one_trial_threads)
     race_circuit = circuit_get("test:race", 1, 50);
     circuit_record(race_circuit, 0);
     CHECK_EQ_INT(circuit_state_of(race_circuit), CIRCUIT_OPEN);
-    sleep_ms(70);
+    time_advance_ms(70);
     pthread_barrier_init(&barrier, NULL, CIRCUIT_THREADS);
     pthread_t t[CIRCUIT_THREADS];
     for (int i = 0; i < CIRCUIT_THREADS; i++)
