@@ -29,55 +29,12 @@
 #include "net/ws.h"
 
 #define MAX_REQUEST_HEADERS 64
-/* libmicrohttpd zeroes a connection's pool between requests: bigger costs every request. */
-#define HEADER_MEMORY_LIMIT (32 * 1024)
 #define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
-
-enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
-enum task_kind { TASK_HANDLER, TASK_STREAM_CHUNK, TASK_STREAM_END, TASK_STREAM_ABORT };
-
-struct posted {
-    void (*fn)(void *);
-    void *arg;
-    struct posted *next;
-};
-
-struct server {
-    uv_loop_t *loop;
-    struct server_config cfg;
-    struct router *router;
-    struct pool *pool;
-    struct MHD_Daemon *mhd;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    uv_async_t post_async;
-    pthread_mutex_t post_lock;
-    struct posted *posted_head, **posted_tail;
-    server_auth_hook auth_hook;
-    server_auth_release auth_release;
-    int port;
-    int in_flight;
-    struct conn_req *suspended;
-    struct ws_conn *ws_list;
-    atomic_int ws_open; /* len(ws_list), readable from any thread */
-    struct sse *sse_list;
-    /* shutdown */
-    int stopping;
-    double stop_deadline;
-    uv_timer_t stop_timer;
-    void (*stop_done)(void *);
-    void *stop_arg;
-    int handles_open;
-    int poll_inited;
-    int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
-    struct guard guard; /* header deadlines */
-    struct sse_slots sse_slots;
-};
 
 static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow,
     *m_refused, *m_sse_waiting;
 
-static void metrics_init_once(void)
+void server_metrics_init(void)
 {
     static int done;
     if (done)
@@ -104,7 +61,7 @@ static void metrics_init_once(void)
                            "connections closed at accept for being over a cap (--max-conns-per-ip)", 0, NULL, NULL, 0);
 }
 
-static void collect_server_gauges(void *arg)
+void server_collect_gauges(void *arg)
 {
     struct server *s = arg;
     metric_set(m_queue_depth, NULL, (double)pool_queue_depth(s->pool));
@@ -112,143 +69,6 @@ static void collect_server_gauges(void *arg)
     metric_set(m_in_flight, NULL, (double)s->in_flight);
     metric_set(m_ws_open, NULL, (double)server_ws_count(s));
     metric_set(m_sse_waiting, NULL, (double)s->sse_slots.waiting);
-}
-
-/* ---- libmicrohttpd on the libuv loop ---- */
-
-static void on_mhd_timer(uv_timer_t *t);
-
-/* Lets libmicrohttpd process what is ready, then re-arms the timer from its next timeout. */
-static void mhd_run(struct server *s)
-{
-    if (!s->mhd)
-        return;
-    MHD_run(s->mhd);
-    MHD_UNSIGNED_LONG_LONG to;
-    if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
-        uv_timer_start(&s->timer, on_mhd_timer, to, 0);
-    else
-        uv_timer_stop(&s->timer);
-}
-
-void server_kick(struct server *s)
-{
-    mhd_run(s);
-}
-
-static void on_mhd_timer(uv_timer_t *t)
-{
-    mhd_run(t->data);
-}
-
-static void on_mhd_poll(uv_poll_t *p, int status, int events)
-{
-    (void)status;
-    (void)events;
-    mhd_run(p->data);
-}
-
-static void on_posted(uv_async_t *a)
-{
-    struct server *s = a->data;
-    pthread_mutex_lock(&s->post_lock);
-    struct posted *p = s->posted_head;
-    s->posted_head = NULL;
-    s->posted_tail = &s->posted_head;
-    pthread_mutex_unlock(&s->post_lock);
-    while (p) {
-        struct posted *next = p->next;
-        p->fn(p->arg);
-        free(p);
-        p = next;
-    }
-    mhd_run(s);
-}
-
-void server_post(struct server *s, void (*fn)(void *), void *arg)
-{
-    struct posted *p = malloc(sizeof *p);
-    DP_ASSERT(p);
-    p->fn = fn;
-    p->arg = arg;
-    p->next = NULL;
-    pthread_mutex_lock(&s->post_lock);
-    *s->posted_tail = p;
-    s->posted_tail = &p->next;
-    pthread_mutex_unlock(&s->post_lock);
-    uv_async_send(&s->post_async);
-}
-
-void server_suspend(struct server *s, struct conn_req *cr)
-{
-    DP_ASSERT(!cr->suspended);
-    MHD_suspend_connection(cr->conn);
-    cr->suspended = 1;
-    cr->next_suspended = s->suspended;
-    if (s->suspended)
-        s->suspended->prev_suspended = &cr->next_suspended;
-    cr->prev_suspended = &s->suspended;
-    s->suspended = cr;
-}
-
-void server_resume(struct server *s, struct conn_req *cr)
-{
-    (void)s; /* the list head lives in s, reached through prev_suspended */
-    if (!cr->suspended)
-        return;
-    cr->suspended = 0;
-    *cr->prev_suspended = cr->next_suspended;
-    if (cr->next_suspended)
-        cr->next_suspended->prev_suspended = cr->prev_suspended;
-    MHD_resume_connection(cr->conn);
-}
-
-/* ---- common headers ---- */
-
-enum cors_match server_origin_allowed(const struct server *s, const char *origin)
-{
-    if (!origin || !*origin || !s->cfg.cors_origins)
-        return CORS_NO;
-    size_t olen = strlen(origin);
-    enum cors_match m = CORS_NO;
-    for (const char *p = s->cfg.cors_origins; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',' && *e != ' ')
-            e++;
-        if ((size_t)(e - p) == olen && !memcmp(p, origin, olen))
-            return CORS_LISTED; /* a listed origin wins over "*" */
-        if (e - p == 1 && *p == '*')
-            m = CORS_ANY;
-        p = e;
-    }
-    return m;
-}
-
-void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req)
-{
-    MHD_add_response_header(r, "X-Request-Id", req->request_id);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-                            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-    enum cors_match m = server_origin_allowed(s, req->origin);
-    if (m == CORS_NO)
-        return;
-    if (m == CORS_LISTED) {
-        /* Only an origin named in the list may send the user's cookies and read the answer. */
-        MHD_add_response_header(r, "Access-Control-Allow-Origin", req->origin);
-        MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
-    } else {
-        /* "*" lets any page read public answers, never with credentials: reflecting the origin
-         * with credentials would let every site act as the logged-in user. */
-        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
-    }
-    MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
-    MHD_add_response_header(r, "Vary", "Origin");
 }
 
 /* ---- slow clients ---- */
@@ -261,7 +81,7 @@ static struct guard_conn *conn_guard(struct MHD_Connection *c)
 }
 
 /* A TCP connection opens or closes: its header clock starts or is dropped. */
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+void server_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct server *s = cls;
@@ -370,8 +190,8 @@ static struct conn_req *conn_req_new(struct server *s, struct MHD_Connection *c,
 
 /* libmicrohttpd's first sight of a request: the URI before it percent-decodes it. The router
  * must see it raw (an encoded "/" inside an id is not a path separator). Its result becomes the
- * request's *con_cls, freed by on_completed (called for every request this ran for). */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+ * request's *con_cls, freed by server_on_completed (called for every request this ran for). */
+void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     return conn_req_new(cls, c, uri);
 }
@@ -564,12 +384,12 @@ static void task_done(struct pool_task *t)
             cr->immediate = 1; /* refused mid-body: discard the rest, answer, close */
     }
     server_resume(cr->srv, cr);
-    /* MHD runs once after the whole batch of completions (run_after_tasks). */
+    /* MHD runs once after the whole batch of completions (server_after_tasks). */
 }
 
-static void run_after_tasks(void *arg)
+void server_after_tasks(void *arg)
 {
-    mhd_run(arg);
+    server_mhd_run(arg);
 }
 
 static void upgrade_release(void *arg)
@@ -577,7 +397,7 @@ static void upgrade_release(void *arg)
     MHD_upgrade_action(arg, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
+void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct server *s = cls;
@@ -615,7 +435,7 @@ static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
         res->body_len = body ? len : 0;
     }
     if (status == 101) {
-        r = MHD_create_response_for_upgrade(on_upgraded, s);
+        r = MHD_create_response_for_upgrade(server_on_upgraded, s);
         char accept[29];
         const char *key = MHD_lookup_connection_value(cr->conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
         ws_accept_key(key ? key : "", accept);
@@ -781,7 +601,7 @@ static void on_ws_ready(struct conn_req *cr)
     }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+enum MHD_Result server_on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size,
                                   void **con_cls)
 {
@@ -789,7 +609,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct server *s = cls;
     struct conn_req *cr = *con_cls;
     if (!cr && !(cr = *con_cls = conn_req_new(s, c, url)))
-        return MHD_NO; /* on_uri always runs first; kept as a guard */
+        return MHD_NO; /* server_on_uri always runs first; kept as a guard */
     if (!cr->begun) {
         cr->begun = 1;
         cr->start = time_mono();
@@ -915,7 +735,7 @@ static void stream_abort_done(struct pool_task *t)
     free(t);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+void server_on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     (void)toe;
     struct server *s = cls;
@@ -955,284 +775,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     conn_req_free(cr);
 }
 
-/* ---- life cycle ---- */
-
-static int parse_listen(const char *listen, struct sockaddr_in *sa)
+void server_count_refused(void)
 {
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= sizeof host)
-        return DP_ERR_INVALID;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return DP_ERR_INVALID;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    if (!*host || !strcmp(host, "0.0.0.0"))
-        sa->sin_addr.s_addr = htonl(INADDR_ANY);
-    else if (!strcmp(host, "localhost"))
-        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return DP_ERR_INVALID;
-    return DP_OK;
+    metric_add(m_refused, NULL, 1);
 }
 
-/* --sse-producers, or half the workers (at least one: with a single worker no reserve is possible). */
-static void sse_slots_init(struct sse_slots *sl, const struct server_config *cfg, struct pool *pool)
+struct metric *server_slow_metric(void)
 {
-    int workers = pool ? pool_size(pool) : 1;
-    sl->max = cfg->sse_producers > 0 ? (int)cfg->sse_producers : workers / 2;
-    if (sl->max < 1)
-        sl->max = 1;
-    sl->running = 0;
-    sl->waiting = 0;
-    sl->wait_head = NULL;
-    sl->wait_tail = &sl->wait_head;
-}
-
-int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
-               struct pool *pool)
-{
-    metrics_init_once();
-    struct server *s = calloc(1, sizeof *s);
-    if (!s)
-        return DP_ERR_NOMEM;
-    s->loop = loop;
-    s->cfg = *cfg;
-    s->router = router;
-    s->pool = pool;
-    if (pool)
-        pool_on_drained(pool, run_after_tasks, s);
-    s->posted_tail = &s->posted_head;
-    pthread_mutex_init(&s->post_lock, NULL);
-    uv_async_init(loop, &s->post_async, on_posted);
-    s->post_async.data = s;
-    uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
-    uv_timer_init(loop, &s->stop_timer);
-    s->stop_timer.data = s;
-    guard_init(&s->guard, loop, (double)cfg->header_timeout, m_slow);
-    sse_slots_init(&s->sse_slots, cfg, pool);
-    metrics_on_collect(collect_server_gauges, s);
-    *out = s;
-    return DP_OK;
-}
-
-/* Percent-decoding of the path handed to on_request (static files, logs) and of query arguments.
- * Routing never sees it: the router matches the raw path (see on_uri). */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-    (void)cls;
-    (void)c;
-    return http_pct_decode(s);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    /* libmicrohttpd says nothing else when it closes a connection over a cap at accept (the
-     * per-address one, mostly: at --max-connections it stops accepting instead). */
-    if (strstr(msg, "reached connection limit"))
-        metric_add(m_refused, NULL, 1);
-    DP_LOG(LOG_DEBUG, "[mhd] %s", msg);
-}
-
-/* The per-address connection cap libmicrohttpd enforces (0 = none). However high it is set, a
- * quarter of --max-connections stays for other addresses: one address never takes every slot. */
-static unsigned per_ip_cap(const struct server_config *cfg)
-{
-    if (cfg->max_conns_per_ip <= 0)
-        return 0;
-    long reserve = cfg->max_connections / 4 > 1 ? cfg->max_connections / 4 : 1;
-    long cap = cfg->max_conns_per_ip;
-    if (cap > cfg->max_connections - reserve) {
-        cap = cfg->max_connections - reserve;
-        DP_LOG(LOG_WARN, "[http] --max-conns-per-ip %ld leaves no reserve of --max-connections %ld: using %ld",
-               cfg->max_conns_per_ip, cfg->max_connections, cap);
-    }
-    return cap > 0 ? (unsigned)cap : 1u;
-}
-
-int server_start(struct server *s)
-{
-    struct sockaddr_in sa;
-    if (parse_listen(s->cfg.listen, &sa)) {
-        DP_LOG(LOG_ERROR, "[http] bad listen address \"%s\" (expected host:port)", s->cfg.listen);
-        return DP_ERR_INVALID;
-    }
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
-    s->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                              on_connection, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_cap(&s->cfg),
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-                              NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
-    if (!s->mhd) {
-        DP_LOG(LOG_ERROR, "[http] cannot listen on %s (address in use or not permitted)", s->cfg.listen);
-        return DP_ERR_IO;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = pi ? pi->port : ntohs(sa.sin_port);
-    uv_poll_init(s->loop, &s->poll, di->epoll_fd);
-    s->poll_inited = 1;
-    s->poll.data = s;
-    uv_poll_start(&s->poll, UV_READABLE, on_mhd_poll);
-    mhd_run(s);
-    return DP_OK;
-}
-
-int server_port(const struct server *s)
-{
-    return s->port;
-}
-
-void server_set_auth_hook(struct server *s, server_auth_hook hook, server_auth_release release)
-{
-    s->auth_hook = hook;
-    s->auth_release = release;
-}
-
-void server_release_auth(struct server *s, struct caller *c)
-{
-    if (c && s->auth_release)
-        s->auth_release(c);
-}
-
-void server_allow_inline(struct server *s, int yes)
-{
-    s->inline_ok = yes;
-}
-
-uv_loop_t *server_loop(struct server *s)
-{
-    return s->loop;
-}
-
-struct pool *server_pool(struct server *s)
-{
-    return s->pool;
-}
-
-const struct server_config *server_config(const struct server *s)
-{
-    return &s->cfg;
-}
-
-int server_ws_count(struct server *s)
-{
-    return atomic_load(&s->ws_open);
-}
-
-void server_ws_counted(struct server *s, int delta)
-{
-    atomic_fetch_add(&s->ws_open, delta);
-}
-
-struct ws_conn **server_ws_list(struct server *s)
-{
-    return &s->ws_list;
-}
-
-struct sse **server_sse_list(struct server *s)
-{
-    return &s->sse_list;
-}
-
-struct sse_slots *server_sse_slots(struct server *s)
-{
-    return &s->sse_slots;
-}
-
-static void finish_stop(struct server *s)
-{
-    uv_timer_stop(&s->stop_timer);
-    /* libmicrohttpd must not be stopped with suspended connections: resume them first. */
-    while (s->suspended)
-        server_resume(s, s->suspended);
-    MHD_run(s->mhd);
-    uv_poll_stop(&s->poll);
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
-    uv_timer_stop(&s->timer);
-    DP_LOG(LOG_INFO, "[http] stopped");
-    if (s->stop_done)
-        s->stop_done(s->stop_arg);
-}
-
-static void on_stop_tick(uv_timer_t *t)
-{
-    struct server *s = t->data;
-    int busy = s->in_flight;
-    if ((busy <= 0 && server_ws_count(s) == 0) || time_mono() >= s->stop_deadline) {
-        if (busy > 0 || server_ws_count(s))
-            DP_LOG(LOG_WARN, "[http] shutdown deadline: %d requests and %d websockets still open", busy,
-                   server_ws_count(s));
-        finish_stop(s);
-    }
-}
-
-void server_shutdown(struct server *s, void (*done)(void *), void *arg)
-{
-    if (s->stopping)
-        return;
-    s->stopping = 1;
-    s->stop_done = done;
-    s->stop_arg = arg;
-    s->stop_deadline = time_mono() + (double)s->cfg.shutdown_timeout;
-    MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
-    DP_LOG(LOG_INFO, "[http] shutting down: %d requests in flight, %d websockets", s->in_flight, server_ws_count(s));
-    ws_close_all(s, 1001);
-    sse_cancel_all(s);
-    mhd_run(s);
-    uv_timer_start(&s->stop_timer, on_stop_tick, 0, 50);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    struct server *s = h->data;
-    if (--s->handles_open == 0) {
-        pthread_mutex_destroy(&s->post_lock);
-        free(s);
-    }
-}
-
-void server_free(struct server *s)
-{
-    if (!s)
-        return;
-    metrics_off_collect(collect_server_gauges, s); /* a later scrape must not reach a freed server */
-    if (s->mhd) {
-        while (s->suspended)
-            server_resume(s, s->suspended);
-        uv_poll_stop(&s->poll);
-        MHD_stop_daemon(s->mhd);
-        s->mhd = NULL;
-    }
-    on_posted(&s->post_async);
-    s->handles_open = 4;
-    s->guard.timer.data = s; /* on_handle_closed counts it with the others */
-    uv_close((uv_handle_t *)&s->guard.timer, on_handle_closed);
-    uv_close((uv_handle_t *)&s->post_async, on_handle_closed);
-    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
-    if (s->poll_inited) {
-        s->handles_open++;
-        uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-    }
+    return m_slow;
 }

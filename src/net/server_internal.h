@@ -3,6 +3,9 @@
 #define DP_SERVER_INTERNAL_H
 
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
 
 #include "net/guard.h"
 #include "net/server.h"
@@ -82,6 +85,70 @@ struct sse_slots {
     int waiting;
     struct sse *wait_head, **wait_tail;
 };
+
+/* ---- the server's state (server.c: requests; server_loop.c: libmicrohttpd on the loop;
+ * server_headers.c: common headers; server_life.c: start, stop, accessors) ---- */
+
+enum conn_state { ST_BODY, ST_RUNNING, ST_READY, ST_QUEUED };
+enum task_kind { TASK_HANDLER, TASK_STREAM_CHUNK, TASK_STREAM_END, TASK_STREAM_ABORT };
+
+struct posted {
+    void (*fn)(void *);
+    void *arg;
+    struct posted *next;
+};
+
+struct server {
+    uv_loop_t *loop;
+    struct server_config cfg;
+    struct router *router;
+    struct pool *pool;
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_async_t post_async;
+    pthread_mutex_t post_lock;
+    struct posted *posted_head, **posted_tail;
+    server_auth_hook auth_hook;
+    server_auth_release auth_release;
+    int port;
+    int in_flight;
+    struct conn_req *suspended;
+    struct ws_conn *ws_list;
+    atomic_int ws_open; /* len(ws_list), readable from any thread */
+    struct sse *sse_list;
+    /* shutdown */
+    int stopping;
+    double stop_deadline;
+    uv_timer_t stop_timer;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    int handles_open;
+    int poll_inited;
+    int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
+    struct guard guard; /* header deadlines */
+    struct sse_slots sse_slots;
+};
+
+/* server_loop.c */
+void server_mhd_run(struct server *s);
+void server_on_posted(uv_async_t *a);
+void server_on_mhd_poll(uv_poll_t *p, int status, int events);
+
+/* server.c: what libmicrohttpd and the pool call back, and the server's metrics */
+void server_metrics_init(void);
+void server_collect_gauges(void *arg);
+void server_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe);
+void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
+enum MHD_Result server_on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls);
+void server_on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe);
+void server_after_tasks(void *arg);
+void server_count_refused(void);
+struct metric *server_slow_metric(void);
+
 
 /* Server internals exposed to ws.c and sse.c. */
 struct sse_slots *server_sse_slots(struct server *s);
