@@ -12,10 +12,12 @@
 #include "store/db.h"
 #include "store/cache.h"
 
-int api_env(struct request *req, struct auth_env *e)
+int api_env(struct request *req, struct context *e)
 {
     e->ip = req->client_ip;
     e->user_agent = req->user_agent;
+    e->blobs = app_get()->blobs;
+    e->caller = req->auth;
     if (!req->worker) {
         /* On the loop (ROUTE_TRY_INLINE): only the in-process cache, never the database. */
         e->db = NULL;

@@ -14,7 +14,7 @@ static inline const struct caller *api_caller(const struct request *req)
 
 /* Fills e with the worker's database, its handles of both cache spaces and the client's address.
  * DP_ERR_UNAVAILABLE. */
-int api_env(struct request *req, struct auth_env *e);
+int api_env(struct request *req, struct context *e);
 
 /* A string field of the JSON body: NULL when absent; DP_ERR_INVALID (response set) when of
  * another type or longer than max bytes. */

@@ -92,7 +92,7 @@ static const char *refresh_token_of(struct request *req, char *buf, size_t cap)
 
 static int signup(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -163,7 +163,7 @@ static int signup(struct request *req, struct response *res)
 
 static int login(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -213,7 +213,7 @@ static int login(struct request *req, struct response *res)
 
 static int refresh(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -249,7 +249,7 @@ static int refresh(struct request *req, struct response *res)
 
 static int logout(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -267,7 +267,7 @@ static int logout(struct request *req, struct response *res)
 
 static int me(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -305,7 +305,7 @@ static int totp_answer(struct request *req, struct response *res, int err, json_
 
 static int totp_setup(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
@@ -316,7 +316,7 @@ static int totp_setup(struct request *req, struct response *res)
 
 static int totp_enable(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
@@ -335,7 +335,7 @@ static int totp_enable(struct request *req, struct response *res)
 
 static int totp_disable(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
@@ -354,7 +354,7 @@ static int totp_disable(struct request *req, struct response *res)
 /* A one-time ticket (30 s) for browsers, which cannot send headers on a WebSocket upgrade. */
 static int ws_ticket(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     /* Tickets live in the security space: the per-user limit bounds how many one account can
      * keep alive there (auth-rate a minute, 30 s each), so tickets cannot crowd out lock-outs. */

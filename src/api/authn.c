@@ -97,7 +97,7 @@ static int verify_token(const char *token, struct jwt_claims *cl, const char **w
 
 int authn_hook(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;

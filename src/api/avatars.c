@@ -22,7 +22,7 @@ static int validate_fields(struct request *req, struct response *res, int creati
 
 static int create_avatar(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     json_t *a;
     int err = api_env(req, &e);
     if (err || (err = validate_fields(req, res, 1)))
@@ -44,13 +44,13 @@ static int list_of_caller(struct db *db, const void *caller, const char *after, 
 
 static int list_avatars(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     return err ? err : api_list_page(req, res, e.db, list_of_caller, api_caller(req));
 }
 
 /* Answers with the avatar, its stats and the caller's access to it. */
-static int respond_avatar(struct auth_env *e, const struct avatar_ref *ref, struct response *res)
+static int respond_avatar(struct context *e, const struct avatar_ref *ref, struct response *res)
 {
     json_t *a;
     int err = avatar_with_stats(e, ref->id, &a);
@@ -63,7 +63,7 @@ static int respond_avatar(struct auth_env *e, const struct avatar_ref *ref, stru
 
 static int get_avatar(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
@@ -74,7 +74,7 @@ static int get_avatar(struct request *req, struct response *res)
 static int patch_avatar(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_EDIT, &ref)))
@@ -95,7 +95,7 @@ static int patch_avatar(struct request *req, struct response *res)
 static int delete_avatar(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)))
@@ -112,7 +112,7 @@ static int delete_avatar(struct request *req, struct response *res)
 
 static int list_shares(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     json_t *items;
     int err = api_env(req, &e);
@@ -126,7 +126,7 @@ static int list_shares(struct request *req, struct response *res)
 static int add_share(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)))
@@ -165,7 +165,7 @@ static int add_share(struct request *req, struct response *res)
 static int remove_share(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     const char *who = req_param(req, "user_id");
     int err = api_env(req, &e);

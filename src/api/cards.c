@@ -105,7 +105,7 @@ static int form_card(struct request *req, struct response *res, struct buf *out)
 static int import_card(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -156,7 +156,7 @@ out:
 
 static int export_card(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
@@ -167,7 +167,7 @@ static int export_card(struct request *req, struct response *res)
         return DP_ERR_INVALID;
     }
     struct card_export x;
-    if ((err = card_store_export(e.db, app_get()->blobs, ref.id, (enum card_export_format)f, &x)))
+    if ((err = card_store_export(e.db, e.blobs, ref.id, (enum card_export_format)f, &x)))
         return err;
     /* An ASCII name for old clients, the exact one as RFC 5987 UTF-8 for the rest. */
     char disp[sizeof x.filename + 3 * sizeof x.name_utf8 + 64], n[32];

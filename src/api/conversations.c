@@ -17,7 +17,7 @@
 static int start_conversation(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_VIEW, &ref)))
@@ -37,7 +37,7 @@ static int start_conversation(struct request *req, struct response *res)
 static int list_conversations(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     long limit;
     const char *cursor, *visitors = req_query(req, "visitors");
@@ -63,7 +63,7 @@ static int list_conversations(struct request *req, struct response *res)
 
 /* The conversation cid when the caller may use it: their own, on an avatar still visible to
  * them; or a visitor's, to the avatar's owner (to read). Else DP_ERR_NOT_FOUND. */
-static int callers_conversation(struct auth_env *e, const struct caller *c, const char *cid, int to_write,
+static int callers_conversation(struct context *e, const struct caller *c, const char *cid, int to_write,
                                 struct talk_conversation *conv)
 {
     struct avatar_ref ref;
@@ -92,7 +92,7 @@ int conversation_messages(struct request *req, struct response *res, struct db *
 
 static int list_messages(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct talk_conversation conv;
     int err = api_env(req, &e);
     if (err || (err = callers_conversation(&e, api_caller(req), req_param(req, "cid"), 0, &conv)))
@@ -203,7 +203,7 @@ int conversation_reply(struct request *req, struct response *res, struct db *db,
 
 static int post_message(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct talk_conversation conv;
     int err = api_env(req, &e);
     if (err || (err = callers_conversation(&e, api_caller(req), req_param(req, "cid"), 1, &conv)))

@@ -15,7 +15,7 @@
 static int list_jobs(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     long limit;
     const char *cursor;
     int err = api_env(req, &e);
@@ -45,7 +45,7 @@ static int list_jobs(struct request *req, struct response *res)
 static int get_job(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -69,7 +69,7 @@ static int retry_job(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "re-queueing jobs needs the admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -98,7 +98,7 @@ static int admin_stats(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "instance statistics need the admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -120,7 +120,7 @@ static int admin_stats(struct request *req, struct response *res)
 /* POST /api/v1/_test/jobs {ms?, fail_times?, max_attempts?, owner_id?, org_id?}: queues test.sleep. */
 static int t_enqueue(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;

@@ -16,7 +16,7 @@
 #define VISITOR_MESSAGES_MAX 400 /* messages of one visitor conversation, replies included */
 
 /* Rate limit of the legacy routes, per address and route family. */
-static int visitor_limit(struct request *req, struct response *res, struct auth_env *e, const char *what,
+static int visitor_limit(struct request *req, struct response *res, struct context *e, const char *what,
                          double per_second, double burst)
 {
     char key[112];
@@ -26,7 +26,7 @@ static int visitor_limit(struct request *req, struct response *res, struct auth_
 
 static int legacy_page(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     json_t *a;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
@@ -48,7 +48,7 @@ static int legacy_page(struct request *req, struct response *res)
 
 static int start_visit(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     json_t *a, *greeting;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "start", 0.1, 10.0)) ||
@@ -74,7 +74,7 @@ static int start_visit(struct request *req, struct response *res)
 
 /* The visitor's conversation {cid} of the page {slug}, proven by "Authorization: Visitor <token>".
  * Anything else — another page's, a user's, a wrong token, talk turned off since — is not found. */
-static int visitors_conversation(struct request *req, struct auth_env *e, struct talk_conversation *conv)
+static int visitors_conversation(struct request *req, struct context *e, struct talk_conversation *conv)
 {
     json_t *a;
     int err = avatar_published(e->db, req_param(req, "slug"), &a);
@@ -95,7 +95,7 @@ static int visitors_conversation(struct request *req, struct auth_env *e, struct
 
 static int visit_messages(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct talk_conversation conv;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
@@ -106,7 +106,7 @@ static int visit_messages(struct request *req, struct response *res)
 
 static int visit_message(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct talk_conversation conv;
     long n;
     int err = api_env(req, &e);

@@ -110,7 +110,7 @@ static const struct multipart_cb upload_cbs = {mp_begin, mp_data, mp_end};
 
 static int upload_begin(struct request *req, struct response *res, void **state)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     struct upload *u = calloc(1, sizeof *u);
     if (!u)
@@ -146,7 +146,7 @@ static int upload_begin(struct request *req, struct response *res, void **state)
     const char *own = req_query(req, "own_words");
     if (own)
         snprintf(u->own_words, sizeof u->own_words, "%s", strlen(own) < sizeof u->own_words ? own : "bad");
-    if ((err = blob_writer_new(app_get()->blobs, &u->w)))
+    if ((err = blob_writer_new(e.blobs, &u->w)))
         goto out_free;
     *state = u;
     return DP_OK;
@@ -165,7 +165,7 @@ static int upload_chunk(struct request *req, void *state, const char *p, size_t 
 static int upload_end(struct request *req, struct response *res, void *state)
 {
     struct upload *u = state;
-    struct auth_env e;
+    struct context e;
     char job[ID_LEN], msg[200] = "";
     int err = api_env(req, &e);
     if (err)
@@ -182,7 +182,7 @@ static int upload_end(struct request *req, struct response *res, void *state)
         goto out;
     }
     json_t *media = NULL;
-    err = media_create(e.db, app_get()->blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
+    err = media_create(e.db, e.blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
                        u->who.org_id, u->filename, u->flags, &media, job, msg, sizeof msg);
     u->w = NULL; /* consumed either way */
     if (err) {
@@ -228,7 +228,7 @@ static int list_of_avatar(struct db *db, const void *avatar_id, const char *afte
 
 static int list_media(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
@@ -238,7 +238,7 @@ static int list_media(struct request *req, struct response *res)
 
 static int get_media(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct db_rows *r;
     int err = api_env(req, &e);
     if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
@@ -274,7 +274,7 @@ static void content_disposition(char *out, size_t cap, const char *type, const c
 
 static int media_content(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct db_rows *r;
     int err = api_env(req, &e);
     if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
@@ -316,7 +316,7 @@ static int media_content(struct request *req, struct response *res)
     }
     int fd;
     uint64_t size, start = 0, len;
-    if ((err = blob_open_read(app_get()->blobs, key, &fd, &size)))
+    if ((err = blob_open_read(e.blobs, key, &fd, &size)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
     len = size;
     int rr = http_range_parse(req->range, size, &start, &len);
@@ -346,7 +346,7 @@ static int media_content(struct request *req, struct response *res)
 /* PATCH {own_words}: whether the media's text is the avatar's own words (editors and up). */
 static int patch_media(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct db_rows *r;
     int err = api_env(req, &e);
     if (err)
@@ -381,7 +381,7 @@ static int patch_media(struct request *req, struct response *res)
 
 static int delete_media(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct db_rows *r;
     int err = api_env(req, &e);
     if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
@@ -390,7 +390,7 @@ static int delete_media(struct request *req, struct response *res)
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
     snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
     db_rows_free(r);
-    if ((err = media_delete(e.db, app_get()->blobs, req_param(req, "id"))))
+    if ((err = media_delete(e.db, e.blobs, req_param(req, "id"))))
         return err;
     avatar_cache_forget(e.cache, avatar);
     audit_write(e.db, "media.delete", api_caller(req)->user_id, req_param(req, "id"), api_caller(req)->org_id, e.ip,

@@ -52,7 +52,7 @@ static int read_fields(struct request *req, struct response *res, const char **t
 
 static int list_memories(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     long limit;
     const char *cursor;
@@ -85,7 +85,7 @@ static int list_memories(struct request *req, struct response *res)
 
 static int create_memory(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     const char *text, *kind, *speaker;
     double importance;
@@ -103,7 +103,7 @@ static int create_memory(struct request *req, struct response *res)
     json_t *sj = json_object_get(req->json, "source");
     char msg[200];
     if (sj && !json_is_null(sj) &&
-        (err = clip_source_read(e.db, app_get()->blobs, ref.id, sj, &src, msg, sizeof msg))) {
+        (err = clip_source_read(e.db, e.blobs, ref.id, sj, &src, msg, sizeof msg))) {
         if (err == DP_ERR_INVALID)
             res_error(res, req, err, "%s", msg);
         return err;
@@ -124,7 +124,7 @@ static int create_memory(struct request *req, struct response *res)
 
 static int patch_memory(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     const char *text, *kind, *speaker;
     double importance;
@@ -148,7 +148,7 @@ static int patch_memory(struct request *req, struct response *res)
 
 static int delete_memory(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
@@ -162,7 +162,7 @@ static int delete_memory(struct request *req, struct response *res)
 
 static int memory_history(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     int err = api_env(req, &e);
     json_t *items;

@@ -17,7 +17,7 @@
 
 static int message_audio(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct talk_audio a;
     int has;
     const char *mid = req_param(req, "mid"), *sig = req_query(req, "sig");
@@ -52,7 +52,7 @@ static int message_audio(struct request *req, struct response *res)
     }
     int fd;
     uint64_t size;
-    err = clip_wav_open(app_get()->blobs, a.key, a.start_ms, a.end_ms, &fd, &size);
+    err = clip_wav_open(e.blobs, a.key, a.start_ms, a.end_ms, &fd, &size);
     if (err == DP_ERR_UNSUPPORTED) {
         res_error(res, req, DP_ERR_NOT_IMPLEMENTED,
                   "clips are cut from integer PCM WAV for now; other WAV encodings arrive with the speech capability");

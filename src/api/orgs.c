@@ -26,7 +26,7 @@ static int list_of_caller(struct db *db, const void *caller, const char *after, 
 
 static int list_orgs(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     return err ? err : api_list_page(req, res, e.db, list_of_caller, api_caller(req));
 }
@@ -38,7 +38,7 @@ static int create_org(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "creating organisations needs the admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     const char *name;
     json_t *org;
     int err = api_env(req, &e);
@@ -52,7 +52,7 @@ static int create_org(struct request *req, struct response *res)
 
 static int get_org(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     json_t *org;
     int err = api_env(req, &e);
     if (err || (err = orgs_get(e.db, api_caller(req), req_param(req, "id"), &org)))
@@ -65,7 +65,7 @@ static int patch_org(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
     const char *id = req_param(req, "id");
-    struct auth_env e;
+    struct context e;
     const char *name;
     int err = api_env(req, &e);
     if (err || (err = orgs_get(e.db, c, id, NULL)))
@@ -88,7 +88,7 @@ static int delete_org(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
     const char *id = req_param(req, "id");
-    struct auth_env e;
+    struct context e;
     long long users;
     int err = api_env(req, &e);
     if (err || (err = orgs_get(e.db, c, id, NULL)))
@@ -122,7 +122,7 @@ static int list_audit(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "the audit log needs the admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     return err ? err : api_list_page(req, res, e.db, list_of_action, req_query(req, "action"));
 }

@@ -31,7 +31,7 @@ static int profile_json(struct response *res, int status, json_t *doc)
 
 static int get_profile(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     json_t *personality;
     int err = api_env(req, &e);
@@ -45,7 +45,7 @@ static int get_profile(struct request *req, struct response *res)
 
 static int train_personality(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     struct avatar_ref ref;
     const char *text;
     int err = api_env(req, &e);

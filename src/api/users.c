@@ -23,7 +23,7 @@ static int list_users(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "listing users needs the manager or admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     if (err)
         return err;
@@ -37,7 +37,7 @@ static int create_user(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "creating users needs the manager or admin role");
         return DP_ERR_FORBIDDEN;
     }
-    struct auth_env e;
+    struct context e;
     int err = api_env(req, &e);
     const char *email, *password, *name, *role_s, *org;
     if (err || (err = api_body_str(req, res, "email", EMAIL_MAX + 64, &email)) ||
@@ -74,7 +74,7 @@ static int create_user(struct request *req, struct response *res)
 
 static int get_user(struct request *req, struct response *res)
 {
-    struct auth_env e;
+    struct context e;
     char org[ID_LEN];
     enum role role;
     json_t *u;
@@ -90,7 +90,7 @@ static int patch_user(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
     const char *id = req_param(req, "id");
-    struct auth_env e;
+    struct context e;
     char org[ID_LEN];
     enum role role;
     int err = api_env(req, &e);
@@ -169,7 +169,7 @@ static int delete_user(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
     const char *id = req_param(req, "id");
-    struct auth_env e;
+    struct context e;
     char org[ID_LEN];
     enum role role;
     int err = api_env(req, &e);
@@ -179,7 +179,7 @@ static int delete_user(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_FORBIDDEN, "your role may not delete this user");
         return DP_ERR_FORBIDDEN;
     }
-    err = media_delete_user(&e, app_get()->blobs, id, role == ROLE_ADMIN);
+    err = media_delete_user(&e, id, role == ROLE_ADMIN);
     if (err == DP_ERR_CONFLICT) {
         res_error(res, req, DP_ERR_CONFLICT, "this is the last admin; promote another user first");
         return err;
@@ -201,7 +201,7 @@ static int search_users(struct request *req, struct response *res)
         res_error(res, req, DP_ERR_INVALID, "q must be 2 to 100 characters");
         return DP_ERR_INVALID;
     }
-    struct auth_env e;
+    struct context e;
     json_t *items;
     int err = api_env(req, &e);
     if (err || (err = users_search(e.db, api_caller(req), q, &items)))

@@ -143,7 +143,7 @@ static int new_user_input(const char *email_in, const char *password, const char
 }
 
 /* A personal organisation for a self sign-up, named after its person (in the open transaction). */
-static int create_personal_org(struct auth_env *e, const char *display_name, const char *now, char org_id[ID_LEN])
+static int create_personal_org(struct context *e, const char *display_name, const char *now, char org_id[ID_LEN])
 {
     char name[DISPLAY_NAME_MAX + 16];
     /* display_name is at most 100 bytes, the limit of an org name: keep it whole when the
@@ -161,7 +161,7 @@ static int create_personal_org(struct auth_env *e, const char *display_name, con
  * administers "default", later ones join org `signup_org` (an invitation's, or "default") or, when
  * that is NULL, an org of their own. role < 0 with an org: admin when the instance is empty, else
  * member. */
-static int insert_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
+static int insert_user(struct context *e, const char *email, const char *password, const char *display_name,
                        const char *org_id, const char *signup_org, int role, json_t **user, char *msg, size_t msglen)
 {
     char hash[PASSWORD_HASH_LEN];
@@ -221,7 +221,7 @@ out_rollback:
     return err;
 }
 
-int accounts_create_user(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
+int accounts_create_user(struct context *e, const char *email_in, const char *password, const char *display_name,
                          const char *org_id, int role, json_t **user, char *msg, size_t msglen)
 {
     char email[EMAIL_MAX + 1], name[DISPLAY_NAME_MAX + 1];
@@ -231,7 +231,7 @@ int accounts_create_user(struct auth_env *e, const char *email_in, const char *p
     return insert_user(e, email, password, display_name, org_id ? org_id : "default", NULL, role, user, msg, msglen);
 }
 
-int accounts_signup(struct auth_env *e, const char *email_in, const char *password, const char *display_name,
+int accounts_signup(struct context *e, const char *email_in, const char *password, const char *display_name,
                     const char *invited_org, json_t **user, char *msg, size_t msglen)
 {
     char email[EMAIL_MAX + 1], name[DISPLAY_NAME_MAX + 1];
@@ -249,7 +249,7 @@ static void session_cache_key(const char *sid, char out[64])
 }
 
 /* Issues an access token for user in session sid. */
-static int issue_access(struct auth_env *e, const char *user_id, const char *sid, struct token_pair *tp)
+static int issue_access(struct context *e, const char *user_id, const char *sid, struct token_pair *tp)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(user_id)};
@@ -273,7 +273,7 @@ static int issue_access(struct auth_env *e, const char *user_id, const char *sid
 }
 
 /* Inserts a new refresh token of session sid into tp->refresh. */
-static int new_refresh_token(struct auth_env *e, const char *sid, struct token_pair *tp)
+static int new_refresh_token(struct context *e, const char *sid, struct token_pair *tp)
 {
     char hash[SECRET_HASH_LEN], now[RFC3339_LEN];
     secret_new(tp->refresh, hash);
@@ -285,7 +285,7 @@ static int new_refresh_token(struct auth_env *e, const char *sid, struct token_p
                     NULL);
 }
 
-int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp)
+int accounts_start_session(struct context *e, const char *user_id, struct token_pair *tp)
 {
     char sid[ID_LEN], now[RFC3339_LEN];
     id_new(sid);
@@ -338,7 +338,7 @@ static void fail_keys(const char *ip, const char *email, struct fail_keys *k)
 }
 
 /* 1 with *retry_ms when the lock key holds a time still ahead. */
-static int locked(struct auth_env *e, const char *lock_key, int64_t *retry_ms)
+static int locked(struct context *e, const char *lock_key, int64_t *retry_ms)
 {
     char *v = NULL;
     size_t len;
@@ -352,14 +352,14 @@ static int locked(struct auth_env *e, const char *lock_key, int64_t *retry_ms)
     return 1;
 }
 
-static void lock_for(struct auth_env *e, const char *lock_key, int64_t ms)
+static void lock_for(struct context *e, const char *lock_key, int64_t ms)
 {
     char until[32];
     snprintf(until, sizeof until, "%lld", (long long)(time_now_ms() + ms));
     cache_set(e->security, lock_key, until, strlen(until), (int)ms);
 }
 
-static void record_failure(struct auth_env *e, const char *email)
+static void record_failure(struct context *e, const char *email)
 {
     struct fail_keys k;
     fail_keys(e->ip, email, &k);
@@ -381,7 +381,7 @@ static void record_failure(struct auth_env *e, const char *email)
 
 /* A success clears its pair only: the account's count runs out with its window, or a guesser
  * would get a fresh ceiling each time the owner logs in. */
-static void clear_failures(struct auth_env *e, const char *email)
+static void clear_failures(struct context *e, const char *email)
 {
     struct fail_keys k;
     fail_keys(e->ip, email, &k);
@@ -391,7 +391,7 @@ static void clear_failures(struct auth_env *e, const char *email)
 
 /* 1 when device_token is a refresh token, not expired, of a session of the account email that
  * was not ended for token theft: the request comes from a device that has logged in before. */
-static int known_device(struct auth_env *e, const char *email, const char *device_token)
+static int known_device(struct context *e, const char *email, const char *device_token)
 {
     if (!device_token || strlen(device_token) != REFRESH_TOKEN_LEN - 1)
         return 0;
@@ -411,7 +411,7 @@ static int known_device(struct auth_env *e, const char *email, const char *devic
 }
 
 /* Consumes a recovery code of user; 1 when it was valid and unused. */
-static int use_recovery_code(struct auth_env *e, const char *user_id, const char *code)
+static int use_recovery_code(struct context *e, const char *user_id, const char *code)
 {
     char h[65], now[RFC3339_LEN];
     secret_hash(code, h);
@@ -427,7 +427,7 @@ static int use_recovery_code(struct auth_env *e, const char *user_id, const char
 }
 
 /* Checks a second factor: a TOTP code (replay-protected) or a recovery code. */
-static int check_second_factor(struct auth_env *e, const char *user_id, const char *secret, int64_t last_step,
+static int check_second_factor(struct context *e, const char *user_id, const char *secret, int64_t last_step,
                                const char *code)
 {
     int64_t step = totp_verify(secret, code, time_now_ms() / 1000, last_step);
@@ -444,7 +444,7 @@ static int check_second_factor(struct auth_env *e, const char *user_id, const ch
     return code && strlen(code) > 6 && use_recovery_code(e, user_id, code);
 }
 
-int accounts_login(struct auth_env *e, const char *email_in, const char *password, const char *totp,
+int accounts_login(struct context *e, const char *email_in, const char *password, const char *totp,
                    const char *device_token, json_t **user, struct token_pair *tp, int64_t *retry_ms, const char **code)
 {
     char email[EMAIL_MAX + 1];
@@ -506,7 +506,7 @@ int accounts_login(struct auth_env *e, const char *email_in, const char *passwor
     return accounts_user_json(e->db, uid, user);
 }
 
-int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason)
+int accounts_revoke_session(struct context *e, const char *sid, const char *reason)
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
@@ -519,7 +519,7 @@ int accounts_revoke_session(struct auth_env *e, const char *sid, const char *rea
     return DP_OK;
 }
 
-void accounts_mark_session_revoked(struct auth_env *e, const char *sid)
+void accounts_mark_session_revoked(struct context *e, const char *sid)
 {
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
@@ -527,7 +527,7 @@ void accounts_mark_session_revoked(struct auth_env *e, const char *sid)
     cache_set(e->security, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
 }
 
-int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason)
+int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(user_id)};
@@ -540,7 +540,7 @@ int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const
     return err;
 }
 
-int accounts_check_session(struct auth_env *e, const char *sid)
+int accounts_check_session(struct context *e, const char *sid)
 {
     char key[64], *v = NULL;
     size_t len;
@@ -566,7 +566,7 @@ int accounts_check_session(struct auth_env *e, const char *sid)
 
 /* Spends token (hash) of session sid for this client; *won 0 when another request spent it
  * first. On a win, the session gets a new refresh token in tp. */
-static int spend_refresh(struct auth_env *e, const char *hash, const char *sid, struct token_pair *tp, int *won)
+static int spend_refresh(struct context *e, const char *hash, const char *sid, struct token_pair *tp, int *won)
 {
     char now[RFC3339_LEN];
     int64_t now_ms = time_now_ms();
@@ -598,7 +598,7 @@ static int spend_refresh(struct auth_env *e, const char *hash, const char *sid, 
 
 /* 1 when a spent token came back from the client that spent it, within the grace: the same
  * client refreshing twice at once (two tabs, a retried request), not a copy elsewhere. */
-static int within_grace(struct auth_env *e, const char *hash)
+static int within_grace(struct context *e, const char *hash)
 {
     if (auth_cfg.refresh_grace <= 0)
         return 0;
@@ -613,7 +613,7 @@ static int within_grace(struct auth_env *e, const char *hash)
     return ok;
 }
 
-int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struct token_pair *tp)
+int accounts_refresh(struct context *e, const char *token, json_t **user, struct token_pair *tp)
 {
     if (!token || strlen(token) != REFRESH_TOKEN_LEN - 1)
         return DP_ERR_UNAUTHORIZED;
@@ -663,7 +663,7 @@ int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struc
     return accounts_user_json(e->db, uid, user);
 }
 
-int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out)
+int accounts_totp_setup(struct context *e, const struct caller *c, json_t **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(c->user_id)};
@@ -702,7 +702,7 @@ int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out
     return DP_OK;
 }
 
-int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char *code, json_t **out)
+int accounts_totp_enable(struct context *e, const struct caller *c, const char *code, json_t **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(c->user_id)};
@@ -752,7 +752,7 @@ int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char 
     return DP_OK;
 }
 
-int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char *password, const char *code)
+int accounts_totp_disable(struct context *e, const struct caller *c, const char *password, const char *code)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(c->user_id)};
@@ -792,7 +792,7 @@ static void user_cache_key(const char *user_id, char out[64])
     snprintf(out, 64, "user:%s", user_id);
 }
 
-int accounts_user_json_cached(struct auth_env *e, const char *user_id, char **out, size_t *len)
+int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len)
 {
     char key[64];
     user_cache_key(user_id, key);
@@ -813,7 +813,7 @@ int accounts_user_json_cached(struct auth_env *e, const char *user_id, char **ou
     return DP_OK;
 }
 
-void accounts_user_changed(struct auth_env *e, const char *user_id)
+void accounts_user_changed(struct context *e, const char *user_id)
 {
     char key[64];
     user_cache_key(user_id, key);

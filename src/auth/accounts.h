@@ -17,14 +17,7 @@ struct cache;
 #define DISPLAY_NAME_MAX 100
 #define REFRESH_TOKEN_LEN 44 /* 32 random bytes, base64url, + NUL (= SECRET_LEN) */
 
-/* What every account operation works with. */
-struct auth_env {
-    struct db *db;
-    struct cache *cache;    /* cached copies (evictable) */
-    struct cache *security; /* back-off, session revocations, tickets: never evicted by cached copies */
-    const char *ip;         /* client address, for sessions and the audit log */
-    const char *user_agent;
-};
+#include "core/context.h" /* what every account operation works with */
 
 struct token_pair {
     char *access;                         /* JWT, malloc'd */
@@ -57,54 +50,54 @@ void accounts_default_display_name(const char *email, char out[DISPLAY_NAME_MAX 
  * e-mail's local part. role < 0: admin when the instance has no user yet, else member.
  * DP_ERR_CONFLICT when the e-mail is taken; DP_ERR_UNPROCESSABLE when the org does not exist;
  * DP_ERR_INVALID (msg says what). */
-int accounts_create_user(struct auth_env *e, const char *email, const char *password, const char *display_name,
+int accounts_create_user(struct context *e, const char *email, const char *password, const char *display_name,
                          const char *org_id, int role, json_t **user, char *msg, size_t msglen);
 
 /* A self sign-up: the instance's first account becomes admin of "default"; later ones are
  * members of invited_org (the org that invited the address; may be NULL), else of an organisation
  * of their own, created here ("default" with --signup-org default). Same errors as
  * accounts_create_user; a taken address costs the same work as a new one. */
-int accounts_signup(struct auth_env *e, const char *email, const char *password, const char *display_name,
+int accounts_signup(struct context *e, const char *email, const char *password, const char *display_name,
                     const char *invited_org, json_t **user, char *msg, size_t msglen);
 
 /* Starts a session for user and fills tp. */
-int accounts_start_session(struct auth_env *e, const char *user_id, struct token_pair *tp);
+int accounts_start_session(struct context *e, const char *user_id, struct token_pair *tp);
 
 /* Login. On success *user and tp are set. DP_ERR_UNAUTHORIZED with *code "invalid_credentials"
  * (unknown e-mail and wrong password alike, same cost) or "totp_required"/"invalid_totp";
  * DP_ERR_RATE_LIMITED with *retry_ms when this address is in its failure back-off for this
  * account, or the account is locked against distributed guessing and device_token (a refresh
  * token the client holds, e.g. its cookie; may be NULL) is not one of this account's. */
-int accounts_login(struct auth_env *e, const char *email, const char *password, const char *totp,
+int accounts_login(struct context *e, const char *email, const char *password, const char *totp,
                    const char *device_token, json_t **user, struct token_pair *tp, int64_t *retry_ms,
                    const char **code);
 
 /* Spends refresh token and issues a new pair. A spent token presented again revokes the whole
  * session (stolen-token detection) and fails with DP_ERR_UNAUTHORIZED. */
-int accounts_refresh(struct auth_env *e, const char *token, json_t **user, struct token_pair *tp);
+int accounts_refresh(struct context *e, const char *token, json_t **user, struct token_pair *tp);
 
 /* Revokes one session now, in the database and the cache (so every instance sees it). */
-int accounts_revoke_session(struct auth_env *e, const char *sid, const char *reason);
+int accounts_revoke_session(struct context *e, const char *sid, const char *reason);
 /* Marks a session revoked in the cache only (its row is gone or already revoked). */
-void accounts_mark_session_revoked(struct auth_env *e, const char *sid);
+void accounts_mark_session_revoked(struct context *e, const char *sid);
 /* Revokes every session of a user (role/org change, deletion, password change). */
-int accounts_revoke_user_sessions(struct auth_env *e, const char *user_id, const char *reason);
+int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason);
 /* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;
  * DP_ERR_WOULDBLOCK when e->db is NULL (loop thread) and the cache does not know. */
-int accounts_check_session(struct auth_env *e, const char *sid);
+int accounts_check_session(struct context *e, const char *sid);
 
 /* TOTP: setup stores a new secret (not yet enabled) and returns it with its otpauth:// URI. */
-int accounts_totp_setup(struct auth_env *e, const struct caller *c, json_t **out);
+int accounts_totp_setup(struct context *e, const struct caller *c, json_t **out);
 /* enable checks code against the pending secret; *out gets the one-time recovery codes. */
-int accounts_totp_enable(struct auth_env *e, const struct caller *c, const char *code, json_t **out);
+int accounts_totp_enable(struct context *e, const struct caller *c, const char *code, json_t **out);
 /* disable needs the password and a TOTP or recovery code. */
-int accounts_totp_disable(struct auth_env *e, const struct caller *c, const char *password, const char *code);
+int accounts_totp_disable(struct context *e, const struct caller *c, const char *password, const char *code);
 
 /* The user's public JSON text from the cache, else from the database (then cached for 60 s).
  * *out is malloc'd. DP_ERR_WOULDBLOCK when e->db is NULL and the cache does not have it. */
-int accounts_user_json_cached(struct auth_env *e, const char *user_id, char **out, size_t *len);
+int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len);
 /* Forgets the cached JSON of a user after a change. */
-void accounts_user_changed(struct auth_env *e, const char *user_id);
+void accounts_user_changed(struct context *e, const char *user_id);
 
 /* Active (not revoked) sessions, for the gauge. */
 int accounts_count_sessions(struct db *db, int64_t *n);

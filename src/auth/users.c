@@ -106,7 +106,7 @@ int users_update(struct db *db, const char *id, const struct users_change *ch, i
     return err;
 }
 
-int users_delete(struct auth_env *e, const char *id, int removes_admin)
+int users_delete(struct context *e, const char *id, int removes_admin)
 {
     struct db_val p[] = {DB_TEXT(id)};
     struct db_rows *sids;

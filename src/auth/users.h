@@ -35,7 +35,7 @@ int users_update(struct db *db, const char *id, const struct users_change *ch, i
 
 /* Deletes user id (their rows go by cascade), with the last-admin rule of users_update, and
  * revokes their sessions on every instance. */
-int users_delete(struct auth_env *e, const char *id, int removes_admin);
+int users_delete(struct context *e, const char *id, int removes_admin);
 
 /* People c may find by q (2–100 bytes): by name in c's organisation (unless it is the open
  * default every stranger signs up into) or an avatar shared between them; by a whole address

@@ -239,7 +239,7 @@ static int64_t count_of(struct db *db, const char *sql, const char *id)
     return db_int(db, sql, p, 1, &n) ? 0 : n;
 }
 
-int avatar_with_stats(struct auth_env *e, const char *id, json_t **out)
+int avatar_with_stats(struct context *e, const char *id, json_t **out)
 {
     char key[64], *cached = NULL;
     size_t len;
@@ -284,7 +284,7 @@ static int stored_name(struct db *db, const char *id, char out[64])
     return DP_OK;
 }
 
-int avatar_update(struct auth_env *e, const struct avatar_ref *ref, json_t *body)
+int avatar_update(struct context *e, const struct avatar_ref *ref, json_t *body)
 {
     static const char *const owners[] = {"visibility", "slug", "publish", "visitor_talk"};
     for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++)
@@ -351,7 +351,7 @@ int avatar_update(struct auth_env *e, const struct avatar_ref *ref, json_t *body
     return err;
 }
 
-int avatar_delete(struct auth_env *e, const struct avatar_ref *ref, const struct caller *c, char job[ID_LEN])
+int avatar_delete(struct context *e, const struct avatar_ref *ref, const struct caller *c, char job[ID_LEN])
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);

@@ -28,16 +28,16 @@ int avatar_published(struct db *db, const char *slug, json_t **out);
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);
 
 /* The avatar's JSON with stats, from the cache when warm (filling it when cold). */
-int avatar_with_stats(struct auth_env *e, const char *id, json_t **out);
+int avatar_with_stats(struct context *e, const char *id, json_t **out);
 
 /* Applies body (checked) to avatar ref: the fields it holds; a link/public visibility gives the
  * avatar its page address the first time (from its name). DP_ERR_FORBIDDEN when body changes
  * what only the owner may (visibility, slug, publish, visitor_talk) and ref's caller is not it;
  * DP_ERR_CONFLICT when the slug it asks for is taken. */
-int avatar_update(struct auth_env *e, const struct avatar_ref *ref, json_t *body);
+int avatar_update(struct context *e, const struct avatar_ref *ref, json_t *body);
 
 /* Deletes avatar ref at once for every reader; its media, memories and blobs go in the
  * avatar.delete job, whose id is put into job. */
-int avatar_delete(struct auth_env *e, const struct avatar_ref *ref, const struct caller *c, char job[ID_LEN]);
+int avatar_delete(struct context *e, const struct avatar_ref *ref, const struct caller *c, char job[ID_LEN]);
 
 #endif

@@ -364,7 +364,7 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     return DP_OK;
 }
 
-int media_delete_user(struct auth_env *e, struct blob_store *bs, const char *user_id, int removes_admin)
+int media_delete_user(struct context *e, const char *user_id, int removes_admin)
 {
     /* Their avatars (and media rows) go with the user by cascade: the blobs are read first and
      * released after, each only if no other row still uses it. */
@@ -379,7 +379,7 @@ int media_delete_user(struct auth_env *e, struct blob_store *bs, const char *use
         return err;
     err = users_delete(e, user_id, removes_admin);
     for (int i = 0; !err && i < blobs->nrows; i++)
-        media_release_blob(e->db, bs, db_rows_text(blobs, i, 0));
+        media_release_blob(e->db, e->blobs, db_rows_text(blobs, i, 0));
     db_rows_free(blobs);
     return err;
 }

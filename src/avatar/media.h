@@ -53,10 +53,10 @@ int media_set_own_words(struct db *db, const char *media_id, int own);
  * own transaction under MEDIA_LOCK_BLOBS; call outside any transaction. */
 void media_release_blob(struct db *db, struct blob_store *bs, const char *key);
 
-struct auth_env;
+struct context;
 /* Deletes user_id (auth/users.c: users_delete, with its last-admin rule) and then the files of
  * the avatars they owned, which went with them by cascade. */
-int media_delete_user(struct auth_env *e, struct blob_store *bs, const char *user_id, int removes_admin);
+int media_delete_user(struct context *e, const char *user_id, int removes_admin);
 
 /* Deletes a media row (its memories and derived rows cascade) and releases its blobs. */
 int media_delete(struct db *db, struct blob_store *bs, const char *media_id);

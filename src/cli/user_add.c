@@ -89,7 +89,7 @@ int cli_user(int argc, char **argv)
         fprintf(stderr, "doppel: no password given, or the two did not match\n");
         goto out;
     }
-    struct auth_env e = {.ip = "cli", .user_agent = "doppel user add"};
+    struct context e = {.ip = "cli", .user_agent = "doppel user add"};
     if (db_open(&e.db, app->database_url) || db_migrate(e.db, NULL)) {
         fprintf(stderr, "doppel: cannot open the database\n");
         goto out;
