@@ -9,6 +9,7 @@
 #include "auth/jwt.h"
 #include "auth/settings.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/timeutil.h"
 #include "store/cache.h"
 
@@ -76,10 +77,8 @@ static int verify_token(const char *token, struct jwt_claims *cl, const char **w
         if (!token_memo)
             token_memo = calloc(TOKEN_MEMO_SLOTS, sizeof *token_memo); /* authn_thread_cleanup frees */
         if (token_memo) {
-            uint64_t h = 1469598103934665603ULL; /* FNV-1a picks the slot; the full compare decides */
-            for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
-            slot = &token_memo[h % TOKEN_MEMO_SLOTS];
+            /* FNV-1a picks the slot; the full compare decides */
+            slot = &token_memo[hash_fnv1a64(token, len) % TOKEN_MEMO_SLOTS];
             if (slot->len == len && !memcmp(slot->token, token, len) && slot->claims.exp > now) {
                 *cl = slot->claims;
                 return DP_OK;

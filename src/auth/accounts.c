@@ -103,8 +103,12 @@ void accounts_default_display_name(const char *email, char out[DISPLAY_NAME_MAX 
     size_t len = at ? (size_t)(at - email) : 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)email[i];
-        size_t cl = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-        if (i + cl > len || n + cl > DISPLAY_NAME_MAX)
+        size_t cl = utf8_decode((const unsigned char *)email + i, len - i, NULL);
+        if (!cl) { /* not UTF-8: no name from it */
+            n = 0;
+            break;
+        }
+        if (n + cl > DISPLAY_NAME_MAX)
             break;
         if (cl > 1 || (c >= 0x20 && c != 0x7f)) {
             memcpy(out + n, email + i, cl);
@@ -113,7 +117,7 @@ void accounts_default_display_name(const char *email, char out[DISPLAY_NAME_MAX 
         i += cl;
     }
     out[n] = 0;
-    if (!utf8_valid(out, n) || n == 0)
+    if (n == 0)
         snprintf(out, DISPLAY_NAME_MAX + 1, "user");
 }
 

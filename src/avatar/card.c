@@ -34,8 +34,9 @@
 #include "avatar/avatar.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "brain/words.h"
 #include "core/json.h"
+#include "core/text.h"
+#include "core/utf8.h"
 #include "ingest/dialogue.h"
 
 /* Sets msg and returns err. */
@@ -1284,10 +1285,10 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
  * Never function words, the avatar's own name (every entry is about it), words of address
  * ("grandpa", "honey"), chat-app names that transcripts mention ("WhatsApp"), booleans or numbers.
  * Inflections count as one word ("planted", "plants" → the shortest form seen), compared through
- * words_key, the same folding search uses. */
+ * text_word_key, the same folding search uses. */
 
 static const char *const never_keys[] = {
-    /* function and filler words besides words.c's stop words */
+    /* function and filler words besides the toolkit's stop words (core/text.c) */
     "above", "again", "against", "also", "always", "among", "another", "anything", "around", "because", "being",
     "below", "between", "both", "cannot", "char", "didn", "doesn", "doing", "down", "during", "each", "either",
     "else", "even", "ever", "every", "further", "having", "here", "hers", "herself", "himself", "into", "itself",
@@ -1315,16 +1316,14 @@ static const char *const never_keys[] = {
     "wechat", "viber", "skype", "sms", "mms", "omitted", "media", "message", "messages", "deleted", "encrypted",
     NULL};
 
-static int never_key(const char *w, size_t n)
+static int never_key(const unsigned char *w, size_t n)
 {
     char low[24];
-    if (words_is_stop(w, n))
+    if (text_is_stop(w, n))
         return 1;
     if (n >= sizeof low)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)tolower((unsigned char)w[i]);
-    low[n] = 0;
+    low[text_fold_word(w, n, low, sizeof low - 1)] = 0;
     for (const char *const *s = never_keys; *s; s++)
         if (!strcmp(*s, low))
             return 1;
@@ -1335,21 +1334,14 @@ static int never_key(const char *w, size_t n)
 static int no_letter(const unsigned char *w, size_t n)
 {
     for (size_t i = 0, l; i < n; i += l) {
-        unsigned cp = words_decode(w + i, &l);
-        if (cp >= 0x80 ? words_fold(cp) != cp || cp >= 0xC0 : isalpha((int)cp))
+        if (text_is_letter(utf8_get(w + i, &l)))
             return 0;
     }
     return 1;
 }
 
-/* 1 when the code point is an upper-case letter (ASCII, or one words_fold lowers). */
-static int is_upper_cp(unsigned cp)
-{
-    return cp < 0x80 ? isupper((int)cp) != 0 : words_fold(cp) != cp && cp < 0x2000;
-}
-
 struct kw {
-    char key[WORDS_KEY_MAX + 1]; /* words_key, NUL-terminated */
+    char key[TEXT_KEY_MAX + 1]; /* text_word_key, NUL-terminated */
     const char *p;               /* its shortest surface form in the text */
     size_t n;
     int count, capital_mid, lower, first;
@@ -1361,15 +1353,15 @@ static int kw_scan(const char *text, struct kw *out, int max, const struct card_
     enum { SCAN_BYTES = 8192 };
     size_t len = strnlen(text, SCAN_BYTES);
     /* End the window on a character boundary (text is UTF-8). */
-    while (len == SCAN_BYTES && len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
-        len--;
+    if (len == SCAN_BYTES)
+        len = utf8_cut(text, len);
     char *copy = strndup(text, len);
     if (!copy)
         return 0;
     int nw = 0, sentence_start = 1;
     const unsigned char *p = (const unsigned char *)copy, *start;
     size_t n;
-    while ((n = words_next(&p, &start))) {
+    while ((n = text_next_word(&p, &start))) {
         /* Sentence ends between the previous word and this one decide whether a capital means a name. */
         for (const unsigned char *b = start; b > (const unsigned char *)copy; b--) {
             unsigned char c = b[-1];
@@ -1381,16 +1373,16 @@ static int kw_scan(const char *text, struct kw *out, int max, const struct card_
                 break;
         }
         size_t l;
-        unsigned first_cp = words_decode(start, &l);
-        int upper = is_upper_cp(first_cp), at_start = sentence_start;
+        unsigned first_cp = utf8_get(start, &l);
+        int upper = text_is_upper(first_cp), at_start = sentence_start;
         sentence_start = 0;
         size_t cps = 0;
         for (size_t i = 0; i < n; i += l, cps++)
-            words_decode(start + i, &l);
-        if (cps < 3 || n > 40 || no_letter(start, n) || never_key((const char *)start, n))
+            utf8_get(start + i, &l);
+        if (cps < 3 || n > 40 || no_letter(start, n) || never_key(start, n))
             continue;
-        char key[WORDS_KEY_MAX + 1];
-        size_t kl = words_key(start, n, key);
+        char key[TEXT_KEY_MAX + 1];
+        size_t kl = text_word_key(start, n, key);
         key[kl] = 0;
         if (ctx && ctx->exclude && json_object_get(ctx->exclude, key))
             continue;
@@ -1461,9 +1453,9 @@ int card_key_ctx_init(struct card_key_ctx *ctx, const char *avatar_name)
     }
     const unsigned char *p = (const unsigned char *)(avatar_name ? avatar_name : ""), *start;
     size_t n;
-    while ((n = words_next(&p, &start))) {
-        char key[WORDS_KEY_MAX + 1];
-        size_t kl = words_key(start, n, key);
+    while ((n = text_next_word(&p, &start))) {
+        char key[TEXT_KEY_MAX + 1];
+        size_t kl = text_word_key(start, n, key);
         key[kl] = 0;
         json_object_set_new(ctx->exclude, key, json_true());
     }
@@ -1506,12 +1498,13 @@ json_t *card_keywords_in(const char *text, size_t max, const struct card_key_ctx
         if (common)
             continue;
         char w[41];
-        memcpy(w, words[best].p, words[best].n);
-        w[words[best].n] = 0;
         /* Names keep their case; other words are matched case-insensitively anyway. */
         if (words[best].lower)
-            for (char *c = w; *c; c++)
-                *c = (char)tolower((unsigned char)*c);
+            w[text_lower_word((const unsigned char *)words[best].p, words[best].n, w, sizeof w - 1)] = 0;
+        else {
+            memcpy(w, words[best].p, words[best].n);
+            w[words[best].n] = 0;
+        }
         json_array_append_new(keys, json_string(w));
     }
     free(words);

@@ -122,23 +122,6 @@ const char *media_kind_for(const char *mime, const char *filename, const char **
     return NULL;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 when it is not one; its
- * code point in *cp. */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t k = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : p[0] >= 0xE0 && p[0] < 0xF0 ? 3
-                                 : p[0] >= 0xF0 && p[0] < 0xF5 ? 4 : 0;
-    if (!k || k > n)
-        return 0;
-    if (!utf8_valid((const char *)p, k))
-        return 0;
-    uint32_t v = k == 1 ? p[0] : p[0] & (0x7F >> k);
-    for (size_t i = 1; i < k; i++)
-        v = (v << 6) | (p[i] & 0x3F);
-    *cp = v;
-    return k;
-}
-
 /* Characters a displayed file name must not carry: controls (C0, DEL, C1), the bidirectional
  * embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069: "invoice\u202Efdp.exe" would
  * show as "invoiceexe.pdf"), the direction marks (U+200E, U+200F, U+061C), line and paragraph

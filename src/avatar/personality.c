@@ -27,6 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+#include "core/utf8.h"
+
 #define MAX_WORD 48
 #define MAX_TOKENS 200000 /* words analysed at most (more samples add nothing measurable) */
 
@@ -72,29 +75,6 @@ static int is_emoji(unsigned cp)
     return (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x2600 && cp <= 0x27BF);
 }
 
-static unsigned decode(const unsigned char *p, size_t n, size_t *adv)
-{
-    unsigned c = p[0];
-    if (c < 0x80 || n < 2) {
-        *adv = 1;
-        return c;
-    }
-    if ((c & 0xe0) == 0xc0) {
-        *adv = 2;
-        return (c & 0x1f) << 6 | (p[1] & 0x3f);
-    }
-    if ((c & 0xf0) == 0xe0 && n >= 3) {
-        *adv = 3;
-        return (c & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-    }
-    if ((c & 0xf8) == 0xf0 && n >= 4) {
-        *adv = 4;
-        return (c & 0x07) << 18 | (p[1] & 0x3f) << 12 | (p[2] & 0x3f) << 6 | (p[3] & 0x3f);
-    }
-    *adv = 1;
-    return c;
-}
-
 /* A growing list of lower-cased words, for vocabulary and phrases. */
 struct words {
     char (*w)[MAX_WORD];
@@ -131,8 +111,9 @@ static void count_word(struct counts *c, const char *w, int had_apostrophe)
     c->laughter += in_list(w, laughter);
 }
 
-/* Tokenises one sample: words (ASCII letters/digits and apostrophes; other letters kept as
- * bytes of the word), sentence ends, punctuation and emoji. */
+/* Tokenises one sample: words (the toolkit's word characters, core/text.h, except emoji; an
+ * apostrophe inside a word keeps it whole, "don't"), lower-cased, sentence ends, punctuation and
+ * emoji. */
 static int scan(const char *text, struct counts *c, struct words *ws, json_t *opening_counts)
 {
     const unsigned char *p = (const unsigned char *)text;
@@ -142,13 +123,17 @@ static int scan(const char *text, struct counts *c, struct words *ws, json_t *op
     int apostrophe = 0, in_sentence = 0, line_start = 1;
     while (i <= n) {
         size_t adv = 1;
-        unsigned cp = i < n ? decode(p + i, n - i, &adv) : 0;
-        int letter = i < n && (isalnum((int)(cp < 0x80 ? cp : 'a')) || cp >= 0xC0) && !is_emoji(cp);
+        uint32_t cp = i < n ? utf8_next(p + i, n - i, &adv) : 0;
+        int letter = i < n && text_is_word_char(cp) && !is_emoji(cp);
         if (letter || (cp == '\'' && wl > 0)) {
             if (cp == '\'')
                 apostrophe = 1;
-            for (size_t k = 0; k < adv && wl + 1 < MAX_WORD; k++)
-                w[wl++] = (char)(cp < 0x80 ? tolower(p[i + k]) : p[i + k]);
+            char low[4];
+            size_t k = utf8_encode(text_lower(cp), low);
+            if (wl + k < MAX_WORD) {
+                memcpy(w + wl, low, k);
+                wl += k;
+            }
         } else {
             if (wl) {
                 while (wl && w[wl - 1] == '\'')

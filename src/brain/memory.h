@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/text.h"
+
 struct db;
 
 #define MEMORY_TEXT_MAX 20000  /* bytes of one memory */
@@ -45,10 +47,15 @@ struct memory_source {
     int64_t start_ms, end_ms;
 };
 
-/* How many of the avatar's memories hold each of words[0..n) (n ≤ MEMORY_QUERY_TERMS, valid
- * UTF-8), matched as search matches them, into df. DP_ERR_TOO_LARGE for an avatar searched by
+/* How many of the avatar's memories hold each of the word keys keys[0..n) (text_word_key,
+ * NUL-terminated; n ≤ MEMORY_QUERY_TERMS) into df. DP_ERR_TOO_LARGE for an avatar searched by
  * the database engines (no in-memory index). */
-int memory_word_df(struct db *db, const char *avatar_id, const char *const *words, int n, int df[]);
+int memory_key_df(struct db *db, const char *avatar_id, const char *const *keys, int n, int df[]);
+
+/* The distinct word keys (text_word_key) search looks for in q (valid UTF-8): its words without
+ * stop words, or all of them when it has nothing else. keys[i] NUL-terminated; returns how many
+ * (≤ MEMORY_QUERY_TERMS). */
+int memory_query_keys(const char *q, char keys[][TEXT_KEY_MAX + 1]);
 
 /* Adds a memory; kind: fact | utterance | passage | qa; importance in [0, 1]. */
 int memory_create(struct db *db, const char *avatar_id, const char *text, const char *kind, double importance,

@@ -27,10 +27,10 @@
 #include "brain/memory_impl.h"
 #include "brain/text_index.h"
 #include "brain/vectors.h"
-#include "brain/words.h"
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "providers/embed.h"
@@ -52,7 +52,7 @@ struct qwords {
     int n;
     const unsigned char *s[MEMORY_QUERY_TERMS];
     size_t len[MEMORY_QUERY_TERMS];
-    struct text_query keys; /* the distinct word keys (words_key) */
+    struct text_query keys; /* the distinct word keys (text_word_key) */
     int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
 
@@ -63,17 +63,15 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
     w->keys.n = 0;
     const unsigned char *p = (const unsigned char *)q, *s;
     while (*p && w->n < MEMORY_QUERY_TERMS) {
-        size_t len = words_next(&p, &s);
+        size_t len = text_next_word(&p, &s);
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
-        /* A lone ASCII letter is the tail of "what's" or "don't": a stop word too. */
-        int stop = words_is_stop((const char *)s, len) || (len == 1 && s[0] < 0x80 && !(s[0] >= '0' && s[0] <= '9'));
-        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && stop))
+        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && text_is_stop(s, len)))
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;
-        char key[WORDS_KEY_MAX];
-        size_t kl = words_key(s, len, key);
+        char key[TEXT_KEY_MAX];
+        size_t kl = text_word_key(s, len, key);
         int k = 0;
         while (k < w->keys.n && !(w->keys.len[k] == kl && !memcmp(w->keys.key[k], key, kl)))
             k++;
@@ -125,8 +123,8 @@ int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
  * (folded, one inflection off) are equal, as in the text index. */
 static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
 {
-    char key[WORDS_KEY_MAX];
-    size_t kl = words_key(t, n, key);
+    char key[TEXT_KEY_MAX];
+    size_t kl = text_word_key(t, n, key);
     for (int i = 0; i < w->keys.n; i++)
         if (w->keys.len[i] == kl && !memcmp(w->keys.key[i], key, kl))
             return i;
@@ -139,7 +137,7 @@ static void term_counts(const struct qwords *w, const char *text, int tf[MEMORY_
     memset(tf, 0, sizeof(int) * MEMORY_QUERY_TERMS);
     *doclen = 0;
     const unsigned char *t = (const unsigned char *)text, *s;
-    for (size_t len; (len = words_next(&t, &s));) {
+    for (size_t len; (len = text_next_word(&t, &s));) {
         (*doclen)++;
         int m = match_word(w, s, len);
         if (m >= 0)
@@ -160,7 +158,7 @@ static char *highlight(const struct qwords *w, const char *text)
     if (!words)
         return NULL;
     const unsigned char *t = (const unsigned char *)text, *s;
-    for (size_t len; nw < MAXW && (len = words_next(&t, &s)); nw++) {
+    for (size_t len; nw < MAXW && (len = text_next_word(&t, &s)); nw++) {
         words[nw].s = (const char *)s;
         words[nw].e = (const char *)t;
         words[nw].m = match_word(w, s, len) >= 0;
@@ -521,14 +519,28 @@ static int list_plain(struct db *db, const char *avatar_id, const char *cursor, 
     return DP_OK;
 }
 
-int memory_word_df(struct db *db, const char *avatar_id, const char *const *words, int n, int df[])
+int memory_key_df(struct db *db, const char *avatar_id, const char *const *keys, int n, int df[])
 {
     struct text_query q = {0};
-    for (int i = 0; i < n && i < MEMORY_QUERY_TERMS; i++, q.n++)
-        q.len[i] = words_key((const unsigned char *)words[i], strlen(words[i]), q.key[i]);
+    for (int i = 0; i < n && i < MEMORY_QUERY_TERMS; i++, q.n++) {
+        size_t len = strnlen(keys[i], TEXT_KEY_MAX);
+        memcpy(q.key[i], keys[i], len);
+        q.len[i] = len;
+    }
     int64_t rev = 0;
     int err = memory_avatar_rev(db, avatar_id, &rev);
     return err ? err : text_index_df(db, avatar_id, rev, &q, df);
+}
+
+int memory_query_keys(const char *q, char keys[][TEXT_KEY_MAX + 1])
+{
+    struct qwords w;
+    query_words(q, &w);
+    for (int i = 0; i < w.keys.n; i++) {
+        memcpy(keys[i], w.keys.key[i], w.keys.len[i]);
+        keys[i][w.keys.len[i]] = 0;
+    }
+    return w.keys.n;
 }
 
 int memory_list(struct db *db, const char *avatar_id, const char *q, const char *cursor, long limit, json_t **items,

@@ -6,7 +6,7 @@
  *     the next passage or utterance of the same source, in order.
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
  *     words when the message is short, so "and your sister?" keeps its topic). A candidate must
- *     contain the message's content words (stop words removed, light stemming): both of a
+ *     contain the message's content words (stop words removed, keyed as search keys them): both of a
  *     two-word question, half of a longer one including its most specific word (the one fewest
  *     memories hold); among those, more coverage wins, then the search rank. Below that the
  *     answer is an honest "I don't remember".
@@ -21,6 +21,7 @@
  * Every answer that uses a memory cites it; one from the card cites the field. The "I don't
  * remember" is said in the person's register (formality of their own words). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,17 @@
 
 #include "brain/brain.h"
 #include "brain/memory.h"
-#include "brain/words.h"
 #include "core/err.h"
 #include "core/registry.h"
+#include "core/text.h"
+#include "core/utf8.h"
 #include "store/db.h"
 #include "ingest/dialogue.h"
 
 #define MAX_TERMS 32
-#define TERM_LEN 32
 
-/* Words that say nothing about a topic in a question to an avatar, besides the English stop
- * words of words.c. */
+/* Words that say nothing about a topic in a question to an avatar, besides the toolkit's stop
+ * words (core/text.c). Compared folded. */
 static const char *const vague[] = {"remember", "know", "think", "please", "ever", "much", "many", "some",
                                     "something", "anything", "tell", NULL};
 
@@ -48,9 +49,10 @@ static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "gre
 static const char *const more[] = {"tell me more", "more", "go on", "and then", "what else", "what happened next",
                                    "continue", "keep going", "anything else", NULL};
 
+/* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct. */
 struct terms {
     int n;
-    char t[MAX_TERMS][TERM_LEN];
+    char t[MAX_TERMS][TEXT_KEY_MAX + 1];
 };
 
 static int listed(const char *w, const char *const *list)
@@ -61,79 +63,56 @@ static int listed(const char *w, const char *const *list)
     return 0;
 }
 
-/* Light stemming so "planted"/"planting"/"plants" meet "plant": strips one common suffix. */
-static void stem(char *w)
+/* The word s[0..len) folded (text_fold_word), NUL-terminated, into w. */
+static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
 {
-    size_t n = strlen(w);
-    static const char *const suffixes[] = {"ing", "ed", "es", "s", NULL};
-    for (const char *const *s = suffixes; *s; s++) {
-        size_t k = strlen(*s);
-        if (n > k + 2 && !strcmp(w + n - k, *s)) {
-            w[n - k] = 0;
-            return;
-        }
-    }
+    w[text_fold_word(s, len, w, TEXT_KEY_MAX)] = 0;
 }
 
-/* The next word of text at *p, lower-cased (ASCII), apostrophes dropped ("don't" → "dont"),
- * cut to TERM_LEN - 1 bytes, into w; *p moves past it. Returns its length (0 at the end). */
-static size_t next_word(const unsigned char **p, char w[TERM_LEN])
+/* The content words of text: the keys of its words (folded, one inflection off, as search keys
+ * them), stop words and vague words out, distinct. */
+static void content_words(const char *text, struct terms *out)
 {
-    const unsigned char *t = *p;
-    while (*t && !(isalnum(*t) || *t >= 0x80))
-        t++;
-    size_t n = 0;
-    while (*t && (isalnum(*t) || *t >= 0x80 || *t == '\'')) {
-        if (n + 1 < TERM_LEN && *t != '\'')
-            w[n++] = (char)(*t < 0x80 ? tolower(*t) : *t);
-        t++;
-    }
-    w[n] = 0;
-    *p = t;
-    return n;
-}
-
-/* The content words of text: lower-cased, stop words out, stemmed, distinct. */
-static void content_words(const char *text, struct terms *out, int keep_stop)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p;) {
-        char w[TERM_LEN];
-        size_t n = next_word(&p, w);
-        if (!n || (!keep_stop && (words_is_stop(w, n) || listed(w, vague) || (n == 1 && isalpha((unsigned char)w[0])))))
+    const unsigned char *p = (const unsigned char *)text, *s;
+    for (size_t len; (len = text_next_word(&p, &s));) {
+        char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
+        folded(s, len, w);
+        if (text_is_stop(s, len) || listed(w, vague))
             continue;
-        stem(w);
+        key[text_word_key(s, len, key)] = 0;
         int dup = 0;
         for (int i = 0; i < out->n && !dup; i++)
-            dup = !strcmp(out->t[i], w);
+            dup = !strcmp(out->t[i], key);
         if (!dup && out->n < MAX_TERMS)
-            memcpy(out->t[out->n++], w, TERM_LEN);
+            memcpy(out->t[out->n++], key, sizeof key);
     }
 }
 
-/* 1 when the text word w is the (stemmed) query word t plus nothing or an inflection: "nam"
- * meets "name" and "named", "plant" meets "plants" and "planting". */
-static int inflection_of(const char *w, const char *t)
+/* 1 when one of the first `max` words of msg (folded) is in list. */
+static int word_listed(const char *msg, const char *const *list, int max)
 {
-    size_t n = strlen(t);
-    if (strncmp(w, t, n) != 0)
-        return 0;
-    static const char *const endings[] = {"", "s", "es", "e", "ed", "d", "ing", "er", "ers", "ly", NULL};
-    for (const char *const *e = endings; *e; e++)
-        if (!strcmp(w + n, *e))
+    const unsigned char *p = (const unsigned char *)msg, *s;
+    size_t len;
+    for (int i = 0; i < max && (len = text_next_word(&p, &s)); i++) {
+        char w[TEXT_KEY_MAX + 1];
+        folded(s, len, w);
+        if (listed(w, list))
             return 1;
+    }
     return 0;
 }
 
-/* How many of q's words text contains (every word of text is looked at, however long); found
- * (may be NULL) says which. */
+/* How many of q's words text contains (every word of text is looked at, however long): a word
+ * meets a query word when their keys are equal, as in search. found (may be NULL) says which. */
 static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS])
 {
     int found[MAX_TERMS] = {0}, hit = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && hit < q->n;) {
-        char w[TERM_LEN];
-        next_word(&p, w);
+    const unsigned char *p = (const unsigned char *)text, *s;
+    for (size_t len; hit < q->n && (len = text_next_word(&p, &s));) {
+        char key[TEXT_KEY_MAX + 1];
+        key[text_word_key(s, len, key)] = 0;
         for (int i = 0; i < q->n; i++)
-            if (!found[i] && inflection_of(w, q->t[i])) {
+            if (!found[i] && !strcmp(key, q->t[i])) {
                 found[i] = 1;
                 hit++;
             }
@@ -156,7 +135,7 @@ static int rarest_word(const struct brain_input *in, const struct terms *q)
     int df[MAX_TERMS];
     for (int i = 0; i < q->n; i++)
         words[i] = q->t[i];
-    if (q->n < 3 || memory_word_df(in->db, in->avatar_id, words, q->n, df))
+    if (q->n < 3 || memory_key_df(in->db, in->avatar_id, words, q->n, df))
         return -1;
     int best = -1;
     for (int i = 0; i < q->n; i++)
@@ -179,22 +158,18 @@ static int is_avatar_speaker(const char *label, const char *name)
     return dialogue_speaker_is_self(label, name);
 }
 
+static void normalise(const char *msg, char *out, size_t cap);
+
+/* 1 when msg (normalised) is one of the phrases of list, or starts with one as whole words. */
 static int phrase_in(const char *msg, const char *const *list)
 {
     char low[256];
-    size_t n = 0;
-    for (const char *p = msg; *p && n + 1 < sizeof low; p++)
-        if (isalnum((unsigned char)*p) || *p == ' ')
-            low[n++] = (char)tolower((unsigned char)*p);
-    low[n] = 0;
-    while (n && low[n - 1] == ' ')
-        low[--n] = 0;
-    const char *s = low;
-    while (*s == ' ')
-        s++;
-    for (; *list; list++)
-        if (!strcmp(s, *list) || (!strncmp(s, *list, strlen(*list)) && s[strlen(*list)] == ' '))
+    normalise(msg, low, sizeof low);
+    for (; *list; list++) {
+        size_t k = strlen(*list);
+        if (!strncmp(low, *list, k) && (low[k] == 0 || low[k] == ' '))
             return 1;
+    }
     return 0;
 }
 
@@ -202,24 +177,13 @@ static int phrase_in(const char *msg, const char *const *list)
 static int refers_back(const char *msg)
 {
     static const char *const pronouns[] = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", NULL};
-    struct terms all = {0};
-    content_words(msg, &all, 1);
-    for (int i = 0; i < all.n; i++)
-        if (listed(all.t[i], pronouns))
-            return 1;
-    return 0;
+    return word_listed(msg, pronouns, INT_MAX);
 }
 
+/* A greeting: a message of at most four words, one of them a hello. */
 static int is_greeting(const char *msg)
 {
-    struct terms all = {0};
-    content_words(msg, &all, 1);
-    if (all.n == 0 || all.n > 4)
-        return 0;
-    for (int i = 0; i < all.n; i++)
-        if (listed(all.t[i], hellos))
-            return 1;
-    return 0;
+    return text_count_words(msg, strlen(msg)) <= 4 && word_listed(msg, hellos, 4);
 }
 
 static json_t *citation_of(json_t *memory)
@@ -287,16 +251,10 @@ static json_t *next_in_source(struct db *db, const char *avatar_id, json_t *memo
     return out;
 }
 
-/* Words in text[0..n). */
+/* Words in text[0..n), as search counts them. */
 static int count_words(const char *text, size_t n)
 {
-    int words = 0, in = 0;
-    for (size_t i = 0; i < n; i++) {
-        int w = isalnum((unsigned char)text[i]) || (unsigned char)text[i] >= 0x80;
-        words += w && !in;
-        in = w;
-    }
-    return words;
+    return (int)text_count_words(text, n);
 }
 
 /* Where the sentence starting at p ends (after its terminator and any closing quote). */
@@ -487,18 +445,27 @@ static const struct {
     {"whats the situation", ASK_WHERE},
 };
 
-/* msg lower-cased, apostrophes dropped, other non-word characters made single spaces, into out. */
+/* msg folded (core/text.h), apostrophes dropped ("what's" → "whats"), every run of other
+ * non-word characters made one space, into out (cap bytes, NUL-terminated, cut at a character). */
 static void normalise(const char *msg, char *out, size_t cap)
 {
-    size_t n = 0;
+    size_t n = 0, l;
     int space = 1;
-    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 2 < cap; p++) {
-        if (*p == '\'' || (*p == 0xe2 && p[1] == 0x80 && p[2] == 0x99 && (p += 2)))
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p += l) {
+        uint32_t cp = utf8_get(p, &l);
+        if (cp == '\'' || cp == 0x2019)
             continue;
-        if (isalnum(*p) || *p >= 0x80) {
-            out[n++] = (char)tolower(*p);
+        if (text_is_word_char(cp)) {
+            char enc[4];
+            size_t k = utf8_encode(text_fold(cp), enc);
+            if (n + k + 1 > cap)
+                break;
+            memcpy(out + n, enc, k);
+            n += k;
             space = 0;
         } else if (!space) {
+            if (n + 2 > cap)
+                break;
             out[n++] = ' ';
             space = 1;
         }
@@ -616,24 +583,32 @@ static char *opening_sentences(const char *text, const char *name)
     return read_placeholders(text, (size_t)(end - text), name);
 }
 
-/* The first sentence of text that holds word (whole, any case), verbatim; NULL when none. */
-static char *sentence_with(const char *text, const char *word, const char *name)
+/* The first sentence of text that holds the first word of name (compared folded), verbatim;
+ * NULL when none. malloc'd, placeholders read. */
+static char *sentence_with(const char *text, const char *name)
 {
-    size_t wl = strlen(word);
+    const unsigned char *t = (const unsigned char *)name, *s;
+    size_t len = text_next_word(&t, &s);
+    char want[TEXT_KEY_MAX + 1], w[TEXT_KEY_MAX + 1];
+    if (!len)
+        return NULL;
+    folded(s, len, want);
     for (const char *p = text; *p;) {
         while (*p == ' ' || *p == '\n' || *p == '\r')
             p++;
         const char *e = sentence_end(p);
         if (e == p)
             break;
-        for (const char *q = p; q + wl <= e; q++)
-            if (!strncasecmp(q, word, wl) && (q == p || !isalnum((unsigned char)q[-1])) &&
-                (q + wl == e || !isalnum((unsigned char)q[wl]))) {
+        t = (const unsigned char *)p;
+        while ((len = text_next_word(&t, &s)) && s < (const unsigned char *)e) {
+            folded(s, len, w);
+            if (!strcmp(w, want)) {
                 const char *end = e;
                 while (end > p && (end[-1] == ' ' || end[-1] == '\n'))
                     end--;
                 return read_placeholders(p, (size_t)(end - p), name);
             }
+        }
         p = e;
     }
     return NULL;
@@ -669,10 +644,8 @@ static int answer_persona(const struct brain_input *in, const struct brain_perso
         const char *field = order[ask][i];
         char *text = NULL;
         if (!strcmp(field, "name")) {
-            /* The description's sentence that says the name, else the name as it is. */
-            char first[128];
-            snprintf(first, sizeof first, "%.*s", (int)strcspn(in->avatar_name, " "), in->avatar_name);
-            text = *first ? sentence_with(p->description, first, in->avatar_name) : NULL;
+            /* The description's sentence that says the (first) name, else the name as it is. */
+            text = in->avatar_name ? sentence_with(p->description, in->avatar_name) : NULL;
             if (text) {
                 *answered = 1;
                 return say_field(out, text, "description");
@@ -863,7 +836,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
 {
     int err;
     struct terms q = {0};
-    content_words(in->message, &q, 0);
+    content_words(in->message, &q);
     /* A follow-up borrows the topic of the previous question: a short one ("and your sister?"),
      * or one that points back with a pronoun ("what did he look like?"). */
     char query[2048];
@@ -871,7 +844,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     int borrow = prev && (q.n < 2 || refers_back(in->message));
     snprintf(query, sizeof query, "%s%s%s", in->message, borrow ? " " : "", borrow ? prev : "");
     struct terms qq = {0};
-    content_words(query, &qq, 0);
+    content_words(query, &qq);
     if (qq.n == 0)
         return say(out, "I'm not sure what you mean. Ask me about something I might remember.");
     json_t *items = NULL;

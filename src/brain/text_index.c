@@ -1,6 +1,6 @@
 /* The in-memory text index of an avatar (see text_index.h).
  *
- * Build: every memory is split into words (words.c), each word becomes its key, and the
+ * Build: every memory is split into words (core/text.c), each word becomes its key, and the
  * (key, memory) pairs are grouped by key — a counting sort, since memories are read in order —
  * into one postings array: for each key, the memories holding it with how often. Keys live in
  * an open-addressing hash table over one string arena.
@@ -154,9 +154,9 @@ static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
 static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text)
 {
     const unsigned char *t = (const unsigned char *)text, *s;
-    for (size_t len; (len = words_next(&t, &s));) {
-        char key[WORDS_KEY_MAX];
-        size_t n = words_key(s, len, key);
+    for (size_t len; (len = text_next_word(&t, &s));) {
+        char key[TEXT_KEY_MAX];
+        size_t n = text_word_key(s, len, key);
         long id = term_id(x, key, n);
         if (p->n >= MAX_WORDS)
             return DP_ERR_TOO_LARGE;

@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 #include "brain/memory.h"
-#include "brain/words.h"
 #include "core/id.h"
+#include "core/text.h"
 
 struct db;
 
-/* A query as word keys (words_key), distinct. */
+/* A query as word keys (text_word_key), distinct. */
 struct text_query {
     int n;
-    char key[MEMORY_QUERY_TERMS][WORDS_KEY_MAX];
+    char key[MEMORY_QUERY_TERMS][TEXT_KEY_MAX];
     size_t len[MEMORY_QUERY_TERMS];
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 
 static const double default_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -82,11 +83,11 @@ struct metric *metric_new(enum metric_kind kind, const char *name, const char *h
 /* Finds or creates the series for labels; m->lock must be held. NULL only when out of memory. */
 static uint64_t labels_hash(const struct metric *m, const char *const *labels)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the values, 0xff between them */
+    uint64_t h = HASH_FNV64_INIT; /* FNV-1a over the values, 0xff between them */
     for (int i = 0; i < m->nlabels; i++) {
         for (const char *p = labels[i] ? labels[i] : ""; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
+            h = hash_fnv1a64_add(h, (unsigned char)*p);
+        h = hash_fnv1a64_add(h, 0xff);
     }
     return h;
 }

@@ -18,6 +18,8 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hash.h"
+#include "core/text.h"
 #include "core/utf8.h"
 
 #define STAMP_MAX 48
@@ -40,48 +42,22 @@ struct line {
 
 /* ---- characters ----------------------------------------------------------------------------- */
 
-/* Decodes the code point at t[i] (the text is valid UTF-8) and stores its length in *n. */
+/* The code point at t[i] (t[..end) is valid UTF-8; a broken byte reads as U+FFFD) and its
+ * length in *n. */
 static uint32_t cp_at(const unsigned char *t, size_t i, size_t end, int *n)
 {
-    unsigned c = t[i];
-    int k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (i + (size_t)k > end) { /* cannot happen on valid UTF-8; stay in bounds anyway */
-        *n = 1;
-        return 0xFFFD;
-    }
-    *n = k;
-    if (k == 1)
-        return c;
-    uint32_t v = c & (0x3F >> (k - 1));
-    for (int j = 1; j < k; j++)
-        v = (v << 6) | (t[i + (size_t)j] & 0x3F);
-    return v;
-}
-
-/* Letters of the scripts names are written in, without a Unicode table: ASCII, Latin-1 and
- * Latin Extended (not × ÷), Greek … Latin Extended Additional, kana and CJK, Hangul. */
-static int is_letter(uint32_t c)
-{
-    if (c < 0x80)
-        return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-    return (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) || (c >= 0x370 && c <= 0x1FFF) ||
-           (c >= 0x3040 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7A3);
+    size_t len;
+    uint32_t cp = utf8_next(t + i, end - i, &len);
+    *n = (int)len;
+    return cp;
 }
 
 /* A code point a plain speaker name may hold after its first letter. */
 static int is_name_char(uint32_t c)
 {
-    if (is_letter(c) || (c >= '0' && c <= '9') || (c >= 0x300 && c <= 0x36F) || c == 0x2019)
+    if (text_is_letter(c) || (c >= '0' && c <= '9') || (c >= 0x300 && c <= 0x36F) || c == 0x2019)
         return 1;
     return c == ' ' || c == '.' || c == '\'' || c == '-' || c == '_' || c == '(' || c == ')' || c == '&';
-}
-
-/* ASCII and Latin-1 letters to lower case, so "ANNA", "Anna" and "ZOË", "Zoë" are one speaker. */
-static uint32_t fold(uint32_t c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7))
-        return c + 0x20;
-    return c;
 }
 
 static int is_space(unsigned char c)
@@ -225,7 +201,7 @@ static int name_ok(const char *name, int len, int words, int stamped)
         return 1;
     }
     int n;
-    if (!is_letter(cp_at(u, 0, (size_t)len, &n)))
+    if (!text_is_letter(cp_at(u, 0, (size_t)len, &n)))
         return 0;
     for (int i = 0; i < len; i += n)
         if (!is_name_char(cp_at(u, (size_t)i, (size_t)len, &n)))
@@ -412,15 +388,20 @@ struct speakers {
     size_t nslots;   /* a power of two, more than twice d->nspeakers */
 };
 
+/* Speakers are told apart case-insensitively (text_lower: "ANNA" and "Anna", "ZOË" and "Zoë",
+ * "ΜΑΡΙΑ" and "Μαρια" are one speaker; "Zoe" and "Zoë" are two). FNV-1a over the lower-cased
+ * name. */
 static uint32_t name_hash(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t len = strlen(s);
-    uint32_t h = 2166136261u;
+    uint32_t h = HASH_FNV32_INIT;
     int n;
     for (size_t i = 0; i < len; i += (size_t)n) {
-        h ^= fold(cp_at(u, i, len, &n));
-        h *= 16777619u;
+        char enc[4];
+        size_t k = utf8_encode(text_lower(cp_at(u, i, len, &n)), enc);
+        for (size_t b = 0; b < k; b++)
+            h = hash_fnv1a_add(h, (unsigned char)enc[b]);
     }
     return h;
 }
@@ -431,7 +412,7 @@ static int name_eq(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b), i = 0, j = 0;
     int n, m;
     while (i < la && j < lb) {
-        if (fold(cp_at(x, i, la, &n)) != fold(cp_at(y, j, lb, &m)))
+        if (text_lower(cp_at(x, i, la, &n)) != text_lower(cp_at(y, j, lb, &m)))
             return 0;
         i += (size_t)n;
         j += (size_t)m;

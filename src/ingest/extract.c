@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/text.h"
 #include "core/utf8.h"
 #include "ingest/extract_impl.h"
 #include "ingest/subprocess.h"
@@ -449,17 +450,6 @@ static char *attr_dup(const char *v, size_t n)
     return buf_steal(&b, NULL);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Resolves an OPF href (a relative URL) against the OPF's folder into a ZIP member name:
  * fragment dropped, %XX decoded, "." and ".." segments applied. NULL when it leaves the archive
  * or is not a relative path. Caller frees. */
@@ -478,8 +468,8 @@ static char *resolve_href(const char *base_dir, const char *href)
     memcpy(tmp, base_dir, bl);
     size_t k = bl;
     for (size_t i = 0; i < hl; i++) {
-        if (href[i] == '%' && i + 2 < hl && hexval(href[i + 1]) >= 0 && hexval(href[i + 2]) >= 0) {
-            tmp[k] = (char)(hexval(href[i + 1]) * 16 + hexval(href[i + 2]));
+        if (href[i] == '%' && i + 2 < hl && text_hexval(href[i + 1]) >= 0 && text_hexval(href[i + 2]) >= 0) {
+            tmp[k] = (char)(text_hexval(href[i + 1]) * 16 + text_hexval(href[i + 2]));
             if (!tmp[k++]) {
                 free(tmp);
                 free(res);

@@ -15,30 +15,8 @@ static const uint16_t cp1252_c1[32] = {
 
 int ex_put_cp(struct buf *b, uint32_t cp)
 {
-    unsigned char s[4];
-    size_t n;
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        cp = 0xfffd;
-    if (cp < 0x80) {
-        s[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        s[0] = (unsigned char)(0xc0 | (cp >> 6));
-        s[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        s[0] = (unsigned char)(0xe0 | (cp >> 12));
-        s[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        s[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        s[0] = (unsigned char)(0xf0 | (cp >> 18));
-        s[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-        s[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        s[3] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return buf_append(b, s, n);
+    char s[4];
+    return buf_append(b, s, utf8_encode(cp, s)); /* a surrogate or > U+10FFFF becomes U+FFFD */
 }
 
 int ex_ieq(const char *p, size_t n, const char *w)
@@ -147,40 +125,12 @@ int ex_entity(const char *p, size_t n, struct buf *out, size_t *used)
     return DP_OK;
 }
 
-/* Length of the well-formed UTF-8 sequence at p[0..n), 0 when there is none. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0)
-        len = 2, cp = c & 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0)
-        len = 3, cp = c & 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0)
-        len = 4, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 int ex_utf8_repair(const char *s, size_t n, struct buf *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
     while (i < n) {
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = utf8_decode(p + i, n - i, NULL);
         if (l) {
             i += l;
             continue;
@@ -264,7 +214,7 @@ int ex_normalize(const char *s, size_t n, struct buf *out)
         }
         size_t len = 1;
         if (c >= 0x80) {
-            len = utf8_seq(p + i, n - i);
+            len = utf8_decode(p + i, n - i, NULL);
             if (!len) { /* callers pass valid UTF-8; be safe anyway */
                 i++;
                 continue;

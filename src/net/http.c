@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 
 const char *req_param(const struct request *req, const char *name)
 {
@@ -88,23 +89,12 @@ int http_range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *le
     return 1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t http_pct_decode(char *s)
 {
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+        if (r[0] == '%' && (hi = text_hexval(r[1])) >= 0 && (lo = text_hexval(r[2])) >= 0 && (hi | lo)) {
             *w++ = (char)(hi << 4 | lo);
             r += 2;
         } else {

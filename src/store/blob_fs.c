@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "store/blob_impl.h"
 
 #define TMP_NAME_LEN 32               /* hex digits of a temporary file name */
@@ -48,17 +49,6 @@ static struct blob_fs_writer *to_writer(struct blob_writer *w)
     return (struct blob_fs_writer *)(void *)w;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A directory path from url: a plain path, or file:///path (file://localhost/path), with
  * %XX escapes decoded. *dir is malloc'd. */
 static int parse_url(const char *url, char **dir)
@@ -81,7 +71,7 @@ static int parse_url(const char *url, char **dir)
         return DP_ERR_NOMEM;
     for (; *p; p++) {
         if (is_url && *p == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            int hi = text_hexval(p[1]), lo = hi < 0 ? -1 : text_hexval(p[2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);
                 return DP_ERR_INVALID;

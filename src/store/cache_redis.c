@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "store/cache_impl.h"
 
 #define REDIS_TIMEOUT_MS 2000 /* connect and per-command timeout */
@@ -47,17 +48,6 @@ static struct cache_redis *to_redis(struct cache *c)
     return (struct cache_redis *)(void *)c;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Copies s[0..n) into out (size cap) decoding %XX; 0 on overflow or a bad escape. */
 static int copy_decoded(char *out, size_t cap, const char *s, size_t n)
 {
@@ -67,7 +57,7 @@ static int copy_decoded(char *out, size_t cap, const char *s, size_t n)
         if (c == '%') {
             if (n - i < 3)
                 return 0;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = text_hexval(s[i + 1]), l = text_hexval(s[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return 0;
             c = (char)(h * 16 + l);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "store/db_impl.h"
 
@@ -102,10 +103,7 @@ static int mkdir_parents(const char *path)
 
 static uint64_t hash_sql(const char *s)
 {
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return hash_fnv1a64(s, strlen(s));
 }
 
 static int only_space(const char *s)

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "brain/text_index.h"
-#include "brain/words.h"
+#include "core/text.h"
 #include "core/err.h"
 #include "store/db.h"
 #include "../test.h"
@@ -14,8 +14,8 @@
 
 static int same_key(const char *a, const char *b)
 {
-    char ka[WORDS_KEY_MAX], kb[WORDS_KEY_MAX];
-    size_t la = words_key((const unsigned char *)a, strlen(a), ka), lb = words_key((const unsigned char *)b, strlen(b), kb);
+    char ka[TEXT_KEY_MAX], kb[TEXT_KEY_MAX];
+    size_t la = text_word_key((const unsigned char *)a, strlen(a), ka), lb = text_word_key((const unsigned char *)b, strlen(b), kb);
     return la == lb && !memcmp(ka, kb, la);
 }
 
@@ -52,7 +52,7 @@ static void query(struct text_query *q, const char *const *words)
 {
     q->n = 0;
     for (; *words; words++) {
-        q->len[q->n] = words_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
+        q->len[q->n] = text_word_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
         q->n++;
     }
 }

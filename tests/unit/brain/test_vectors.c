@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "brain/vectors.h"
-#include "brain/words.h"
+#include "core/text.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/db.h"
@@ -99,16 +99,16 @@ TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
 
 TEST(words_fold_case_and_diacritics)
 {
-    CHECK_EQ_INT(words_fold('A'), 'a');
-    CHECK_EQ_INT(words_fold(0xc9), 'e');   /* É */
-    CHECK_EQ_INT(words_fold(0xfc), 'u');   /* ü */
-    CHECK_EQ_INT(words_fold(0xdc), 'u');   /* Ü */
-    CHECK_EQ_INT(words_fold(0x141), 0x142); /* Ł → ł */
-    CHECK_EQ_INT(words_fold(0xdf), 0xdf);  /* ß stays */
-    CHECK_EQ_INT(words_fold(0x393), 0x3b3); /* Γ → γ */
-    CHECK_EQ_INT(words_fold(0x3ac), 0x3b1); /* ά → α */
-    CHECK_EQ_INT(words_fold(0x416), 0x436); /* Ж → ж */
-    CHECK_EQ_INT(words_fold(0x7956), 0x7956); /* CJK unchanged */
+    CHECK_EQ_INT(text_fold('A'), 'a');
+    CHECK_EQ_INT(text_fold(0xc9), 'e');   /* É */
+    CHECK_EQ_INT(text_fold(0xfc), 'u');   /* ü */
+    CHECK_EQ_INT(text_fold(0xdc), 'u');   /* Ü */
+    CHECK_EQ_INT(text_fold(0x141), 0x142); /* Ł → ł */
+    CHECK_EQ_INT(text_fold(0xdf), 0xdf);  /* ß stays */
+    CHECK_EQ_INT(text_fold(0x393), 0x3b3); /* Γ → γ */
+    CHECK_EQ_INT(text_fold(0x3ac), 0x3b1); /* ά → α */
+    CHECK_EQ_INT(text_fold(0x416), 0x436); /* Ж → ж */
+    CHECK_EQ_INT(text_fold(0x7956), 0x7956); /* CJK unchanged */
 }
 
 TEST(words_stop_words_are_case_insensitive_and_whole)

@@ -1,0 +1,237 @@
+/* The text toolkit: word characters, case and accent folding, word keys and stop words. */
+#include "core/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/utf8.h"
+
+/* ASCII punctuation, Unicode spaces (Zs, Zl, Zp), general punctuation (dashes, quotes, bullets)
+ * and CJK punctuation separate words. */
+int text_is_word_char(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z');
+    if ((cp >= 0x80 && cp <= 0xa1) || cp == 0x1680 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x206f) ||
+        (cp >= 0x3000 && cp <= 0x3003) || (cp >= 0x3008 && cp <= 0x3011) || cp == 0xfeff ||
+        (cp >= 0xff01 && cp <= 0xff0f) || cp == 0xff1a || cp == 0xff1b || cp == 0xff1f || cp == 0xab ||
+        cp == 0xbb || cp == 0xb7 || cp == 0xbf)
+        return 0;
+    return 1;
+}
+
+int text_is_letter(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
+    return (cp >= 0xc0 && cp <= 0x24f && cp != 0xd7 && cp != 0xf7) || (cp >= 0x370 && cp <= 0x1fff) ||
+           (cp >= 0x3040 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7a3);
+}
+
+size_t text_next_word(const unsigned char **p, const unsigned char **start)
+{
+    size_t l;
+    const unsigned char *t = *p;
+    while (*t && !text_is_word_char(utf8_get(t, &l)))
+        t += l;
+    *start = t;
+    while (*t && text_is_word_char(utf8_get(t, &l)))
+        t += l;
+    *p = t;
+    return (size_t)(t - *start);
+}
+
+size_t text_count_words(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t words = 0, l;
+    int in = 0;
+    for (size_t i = 0; i < n; i += l) {
+        int w = text_is_word_char(utf8_get(p + i, &l));
+        words += w && !in;
+        in = w;
+    }
+    return words;
+}
+
+uint32_t text_lower(uint32_t cp)
+{
+    if (cp < 0x80)
+        return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    if (cp < 0xc0)
+        return cp;
+    if (cp <= 0xde)
+        return cp == 0xd7 ? cp : cp + 0x20;
+    if (cp < 0x100)
+        return cp;
+    if (cp < 0x250) { /* Latin Extended-A and -B: pairs, upper case first */
+        if (cp == 0x130)
+            return 'i'; /* İ */
+        if (cp == 0x178)
+            return 0xff; /* Ÿ */
+        if (cp <= 0x137 || (cp >= 0x14a && cp <= 0x177) || (cp >= 0x1de && cp <= 0x1ef) ||
+            (cp >= 0x1f8 && cp <= 0x21f) || (cp >= 0x222 && cp <= 0x233))
+            return cp | 1;
+        if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e) || (cp >= 0x1cd && cp <= 0x1dc)) &&
+            (cp & 1))
+            return cp + 1;
+        return cp;
+    }
+    if (cp >= 0x370 && cp < 0x400) { /* Greek */
+        if (cp == 0x386)
+            return 0x3ac;
+        if (cp >= 0x388 && cp <= 0x38a)
+            return cp + 0x25;
+        if (cp == 0x38c)
+            return 0x3cc;
+        if (cp == 0x38e || cp == 0x38f)
+            return cp + 0x3f;
+        if (cp >= 0x391 && cp <= 0x3ab && cp != 0x3a2)
+            return cp + 0x20;
+        return cp;
+    }
+    if (cp >= 0x400 && cp < 0x530) { /* Cyrillic */
+        if (cp <= 0x40f)
+            return cp + 0x50;
+        if (cp <= 0x42f)
+            return cp + 0x20;
+        if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48a && cp <= 0x4bf) || (cp >= 0x4d0 && cp <= 0x52f))
+            return cp | 1;
+        if (cp >= 0x4c1 && cp <= 0x4ce && (cp & 1))
+            return cp + 1;
+        return cp;
+    }
+    if ((cp >= 0x1e00 && cp <= 0x1e95) || (cp >= 0x1ea0 && cp <= 0x1eff)) /* Latin Extended Additional */
+        return cp | 1;
+    return cp;
+}
+
+int text_is_upper(uint32_t cp)
+{
+    return text_lower(cp) != cp;
+}
+
+/* Base letters of U+00C0..U+024F ('.' = none: the letter is kept, lower-cased where it has a
+ * simple case pair). Made from Unicode's canonical decompositions. */
+static const char latin_base[] = "aaaaaa.ceeeeiiii.nooooo..uuuuy..aaaaaa.ceeeeiiii.nooooo..uuuuy.y"
+                                 "aaaaaaccccccccdd..eeeeeeeeeegggggggghh..iiiiiiiiii..jjkk.llllll."
+                                 "...nnnnnn...oooooo..rrrrrrsssssssstttt..uuuuuuuuuuuuwwyyyzzzzzz."
+                                 "................................oo.............uu..............."
+                                 ".............aaiioouuuuuuuuuu.aaaa....ggkkoooo..j...gg..nnaa...."
+                                 "aaaaeeeeiiiioooorrrruuuusstt..hh......aaeeooooooooyy............"
+                                 "................";
+
+/* Greek letters with tonos or dialytika, and final sigma, to their base letter. */
+static const unsigned short greek_base[][2] = {
+    {0x386, 0x3b1}, {0x388, 0x3b5}, {0x389, 0x3b7}, {0x38a, 0x3b9}, {0x38c, 0x3bf}, {0x38e, 0x3c5},
+    {0x38f, 0x3c9}, {0x390, 0x3b9}, {0x3aa, 0x3b9}, {0x3ab, 0x3c5}, {0x3ac, 0x3b1}, {0x3ad, 0x3b5},
+    {0x3ae, 0x3b7}, {0x3af, 0x3b9}, {0x3b0, 0x3c5}, {0x3c2, 0x3c3}, {0x3ca, 0x3b9}, {0x3cb, 0x3c5},
+    {0x3cc, 0x3bf}, {0x3cd, 0x3c5}, {0x3ce, 0x3c9}};
+
+uint32_t text_fold(uint32_t cp)
+{
+    if (cp < 0x80)
+        return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    if (cp >= 0xc0 && cp < 0x250) {
+        char b = latin_base[cp - 0xc0];
+        return b != '.' ? (unsigned char)b : text_lower(cp);
+    }
+    if (cp >= 0x386 && cp <= 0x3ce) {
+        for (size_t i = 0; i < sizeof greek_base / sizeof *greek_base; i++)
+            if (cp == greek_base[i][0])
+                return greek_base[i][1];
+        return text_lower(cp);
+    }
+    switch (cp) { /* Cyrillic е and и with diacritics (ё is written е in most Russian text) */
+    case 0x400: case 0x401: case 0x450: case 0x451:
+        return 0x435;
+    case 0x40d: case 0x45d:
+        return 0x438;
+    }
+    return text_lower(cp);
+}
+
+/* w[0..len) into out (cap bytes, cut at a character): folded (ß → ss, combining marks after a
+ * letter dropped), or only lower-cased. */
+static size_t map_word(const unsigned char *w, size_t len, char *out, size_t cap, int fold)
+{
+    size_t n = 0, l;
+    for (size_t i = 0; i < len; i += l) {
+        uint32_t cp = utf8_get(w + i, &l);
+        char enc[4];
+        size_t k;
+        if (!fold)
+            k = utf8_encode(text_lower(cp), enc);
+        else if (i > 0 && cp >= 0x300 && cp <= 0x36f)
+            continue; /* a combining mark: the accent of the letter before it */
+        else if (cp == 0xdf || cp == 0x1e9e) /* ß ẞ */
+            enc[0] = enc[1] = 's', k = 2;
+        else
+            k = utf8_encode(text_fold(cp), enc);
+        if (n + k > cap)
+            break;
+        memcpy(out + n, enc, k);
+        n += k;
+    }
+    return n;
+}
+
+size_t text_fold_word(const unsigned char *w, size_t len, char *out, size_t cap)
+{
+    return map_word(w, len, out, cap, 1);
+}
+
+size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap)
+{
+    return map_word(w, len, out, cap, 0);
+}
+
+size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
+{
+    size_t n = text_fold_word(w, len, out, TEXT_KEY_MAX);
+    /* English inflections, longest first; at least three bytes stay ("bed", "use" keep theirs). */
+    if (n >= 5 && !memcmp(out + n - 3, "ies", 3)) { /* stories → story */
+        out[n - 3] = 'y';
+        return n - 2;
+    }
+    static const char *const endings[] = {"ings", "ing", "ers", "ed", "es", "er", "ly", "s", "e", "d", NULL};
+    for (const char *const *e = endings; *e; e++) {
+        size_t k = strlen(*e);
+        if (n >= k + 3 && !memcmp(out + n - k, *e, k))
+            return n - k;
+    }
+    return n;
+}
+
+/* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a
+ * memory that shares only them with a question has nothing to do with it. */
+static const char *const stop_words[] = {
+    "a",     "about", "after", "all",   "am",    "an",    "and",   "any",   "are",   "as",    "at",
+    "be",    "been",  "before", "but",  "by",    "can",   "could", "did",   "do",    "does",  "for",
+    "from",  "had",   "has",   "have",  "he",    "her",   "him",   "his",   "how",   "i",     "if",
+    "in",    "is",    "it",    "its",   "just",  "me",    "my",    "of",    "on",    "or",    "our",
+    "really", "she",  "so",    "some",  "tell",  "than",  "that",  "the",   "their", "them",  "then",
+    "there", "they",  "this",  "to",    "us",    "very",  "was",   "we",    "were",  "what",  "when",
+    "where", "which", "who",   "why",   "will",  "with",  "would", "you",   "your"};
+
+static int cmp_stop(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+int text_is_stop(const unsigned char *w, size_t len)
+{
+    if (len == 1 && w[0] < 0x80 && !(w[0] >= '0' && w[0] <= '9'))
+        return 1;
+    /* The stop words are plain ASCII: a word with any other character ("thé") is none of them. */
+    char low[8];
+    if (len == 0 || len >= sizeof low)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (w[i] >= 0x80)
+            return 0;
+        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+    }
+    low[len] = 0;
+    return bsearch(low, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words, cmp_stop) != NULL;
+}

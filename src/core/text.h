@@ -1,0 +1,82 @@
+/* The text toolkit: what a word is, case and accent folding, word keys (one inflection off),
+ * English stop words. Every component that turns text into words — memory search and its
+ * highlights, the recall brain, card keywords, dialogue speakers, the personality profile —
+ * calls these, so that two of them never disagree about a word.
+ *
+ * Decisions (tests/unit/core/test_text.c holds them):
+ *  - A word is a run of word characters: ASCII letters and digits, and every non-ASCII code point
+ *    except spaces and punctuation (Unicode spaces, general punctuation U+2000–206F, Latin-1
+ *    punctuation, CJK and full-width punctuation). Apostrophes and hyphens separate words
+ *    ("don't" → "don" "t", "well-known" → "well" "known"; the lone "t" is a stop word), as in
+ *    SQLite FTS5's unicode61. Digits are word characters ("1984", "mp3"). A run of CJK text
+ *    without spaces is one word, as in FTS5.
+ *  - Folding is language-independent: lower case, and the base letter of accented Latin, Greek
+ *    and Cyrillic letters ("Ü" → "u", "Ά" → "α", "ς" → "σ", "Ё" → "е"). Turkish dotted and
+ *    dotless i (İ ı) fold to "i", so "İstanbul", "ISTANBUL" and "istanbul" meet. In a word, "ß"
+ *    and "ẞ" become "ss" ("Straße" meets "STRASSE") and combining marks after a letter are
+ *    dropped (decomposed "Mu\u0308ller" meets "Müller").
+ *  - A word key is the folded word with one English inflection taken off (text_word_key); words
+ *    meet when their keys are equal. */
+#ifndef DP_TEXT_H
+#define DP_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 for a character words are made of (see above), 0 for a separator. */
+int text_is_word_char(uint32_t cp);
+
+/* 1 for a letter of the scripts names are written in: ASCII, Latin-1 and Latin Extended (not ×
+ * ÷), Greek to Latin Extended Additional (U+0370–1FFF), kana and CJK, Hangul. */
+int text_is_letter(uint32_t cp);
+
+/* The next word at or after *p (NUL-terminated valid UTF-8): its start in *start, and *p moved
+ * past it. Returns its length in bytes, 0 at the end of the text. */
+size_t text_next_word(const unsigned char **p, const unsigned char **start);
+
+/* How many words s[0..n) holds (valid UTF-8, cut at a character). */
+size_t text_count_words(const char *s, size_t n);
+
+/* cp lower-cased (Latin, Greek, Cyrillic simple case pairs; İ → i); others as they are. */
+uint32_t text_lower(uint32_t cp);
+
+/* 1 when cp is an upper-case letter (text_lower changes it). */
+int text_is_upper(uint32_t cp);
+
+/* cp lower-cased and without diacritics (see above); others as they are. */
+uint32_t text_fold(uint32_t cp);
+
+#define TEXT_KEY_MAX 64 /* bytes of a word key (longer words are cut at a character) */
+
+/* w[0..len) (valid UTF-8) folded (text_fold, ß → ss, combining marks dropped) into out: at most
+ * cap bytes, cut at a character, not NUL-terminated. Returns the bytes written. */
+size_t text_fold_word(const unsigned char *w, size_t len, char *out, size_t cap);
+
+/* w[0..len) (valid UTF-8) lower-cased (text_lower) into out: at most cap bytes, cut at a
+ * character, not NUL-terminated. Returns the bytes written. */
+size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap);
+
+/* The key a word is indexed and matched by (the lemma): folded (text_fold_word) and with one
+ * English inflection taken off ("planted", "planting", "plants" → "plant"; "named", "name" →
+ * "nam"; "stories" → "story"), so that words meet when their keys are equal. Writes up to
+ * TEXT_KEY_MAX bytes to out (not NUL-terminated) and returns how many. w[0..len) is one word of
+ * valid UTF-8. */
+size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX]);
+
+/* 1 when w[0..len) (one word) says nothing about a topic: an English stop word ("the", "did",
+ * "you" …, in any case) or a lone ASCII letter (the tail of "what's", "don't"). */
+int text_is_stop(const unsigned char *w, size_t len);
+
+/* The value of a hexadecimal digit, -1 for any other character. */
+static inline int text_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+#endif
