@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include "core/text.h"
+
 struct db;
 
 /* The persona card's own account of the avatar (fields malloc'd, "" when empty). */
@@ -73,5 +75,10 @@ const struct brain_ops *brain_for(const char *name);
 void brain_reply_cleanup(struct brain_reply *r);
 
 extern const struct brain_ops brain_recall_ops;
+
+/* The content words the recall brain looks for in text (valid UTF-8): word keys as search makes
+ * them (text_word_key), stop words and vague words ("remember", "know" …) out, distinct, in
+ * order. Up to max into keys (NUL-terminated); returns how many. */
+int brain_recall_words(const char *text, char keys[][TEXT_KEY_MAX + 1], int max);
 
 #endif

@@ -906,6 +906,16 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     return answer_from(out, best, judge);
 }
 
+int brain_recall_words(const char *text, char keys[][TEXT_KEY_MAX + 1], int max)
+{
+    struct terms t = {0};
+    content_words(text, &t);
+    int n = t.n < max ? t.n : max;
+    for (int i = 0; i < n; i++)
+        memcpy(keys[i], t.t[i], sizeof t.t[i]);
+    return n;
+}
+
 const struct brain_ops brain_recall_ops = {"recall", recall_reply};
 
 static const struct backend brain_recall_row = {"recall", NULL, 0, &brain_recall_ops};

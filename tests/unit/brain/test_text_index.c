@@ -1,4 +1,4 @@
-/* Tests of the in-memory text index (src/brain/text_index.c) and word keys (words.c). */
+/* Tests of the in-memory text index (src/brain/text_index.c) and word keys (core/text.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /* Tests of src/brain/vectors.c (dot product, exact top-k scan, stored form, reload on a new
- * memory revision) and src/brain/words.c (folding, stop words). */
+ * memory revision) and src/core/text.c (folding, stop words). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,11 +113,11 @@ TEST(words_fold_case_and_diacritics)
 
 TEST(words_stop_words_are_case_insensitive_and_whole)
 {
-    CHECK(words_is_stop("the", 3));
-    CHECK(words_is_stop("The", 3));
-    CHECK(words_is_stop("YOUR", 4));
-    CHECK(!words_is_stop("theme", 5));
-    CHECK(!words_is_stop("th", 2));
-    CHECK(!words_is_stop("garden", 6));
-    CHECK(!words_is_stop("", 0));
+    CHECK(text_is_stop((const unsigned char *)"the", 3));
+    CHECK(text_is_stop((const unsigned char *)"The", 3));
+    CHECK(text_is_stop((const unsigned char *)"YOUR", 4));
+    CHECK(!text_is_stop((const unsigned char *)"theme", 5));
+    CHECK(!text_is_stop((const unsigned char *)"th", 2));
+    CHECK(!text_is_stop((const unsigned char *)"garden", 6));
+    CHECK(!text_is_stop((const unsigned char *)"", 0));
 }
