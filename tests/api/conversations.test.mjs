@@ -71,6 +71,23 @@ describe('recall brain', () => {
     }
   });
 
+  test('the brain sees the words search sees: "MÜLLER" finds and answers with "Herr Müller …" (and Greek, Cyrillic)', async () => {
+    const own = await createAvatar(srv, c.owner.token);
+    const muller = await memory(own, 'Herr Müller fixed my bike');
+    const greek = await memory(own, 'Η γιαγιά μου έλεγε ιστορίες');
+    const russian = await memory(own, 'Бабушка жила в Ёлкино');
+    await memory(own, 'The bakery on the corner sold rye bread');
+    for (const [q, m] of [['MÜLLER', muller], ['Who is MÜLLER?', muller], ['müller', muller], ['ΓΙΑΓΙΑ', greek], ['елкино', russian]]) {
+      const r = await api(srv, 'GET', `/avatars/${own.id}/memories?q=${encodeURIComponent(q)}`, { token: c.owner.token });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json.items.map((x) => x.id), [m.id], `search ${q}`);
+      const reply = await say(await start(own), q.endsWith('?') ? q : `Who is ${q}?`);
+      assert.doesNotMatch(reply.text, /don't remember/, `brain: ${q}`);
+      assert.deepEqual(reply.citations.map((x) => x.memory_id), [m.id], `brain: ${q} → ${reply.text}`);
+      assert.equal(reply.text, m.text);
+    }
+  });
+
   test('every reply that is not small talk or "don\'t remember" is cited', async () => {
     const conv = await start(av);
     for (const q of ['Tell me about the lake', 'apple trees?', 'Cork', 'brown bread']) {
