@@ -28,6 +28,11 @@ int text_is_letter(uint32_t cp)
            (cp >= 0x3040 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7a3);
 }
 
+int text_is_wide(uint32_t cp)
+{
+    return (cp >= 0x3000 && cp <= 0xdfff) || (cp >= 0xff00 && cp <= 0xff7f);
+}
+
 size_t text_next_word(const unsigned char **p, const unsigned char **start)
 {
     size_t l;

@@ -30,6 +30,11 @@ int text_is_word_char(uint32_t cp);
  * ÷), Greek to Latin Extended Additional (U+0370–1FFF), kana and CJK, Hangul. */
 int text_is_letter(uint32_t cp);
 
+/* 1 for a wide character of the scripts written without spaces between words: CJK symbols,
+ * kana, ideographs and Hangul (U+3000–U+DFFF) and full-width forms (U+FF00–U+FF7F). Layout
+ * (passages) counts each as a word. */
+int text_is_wide(uint32_t cp);
+
 /* The next word at or after *p (NUL-terminated valid UTF-8): its start in *start, and *p moved
  * past it. Returns its length in bytes, 0 at the end of the text. */
 size_t text_next_word(const unsigned char **p, const unsigned char **start);

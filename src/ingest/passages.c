@@ -2,8 +2,8 @@
  *
  * The algorithm, in one pass over the text with memory bounded by one passage:
  *
- * 1. Words. A word is a run of bytes between ASCII white space. A CJK character (a three-byte
- *    UTF-8 sequence U+3000–U+DFFF, or a full-width form U+FF00–U+FF7F) is a word by itself, since
+ * 1. Words. A word is a run of bytes between ASCII white space. A wide character (text_is_wide:
+ *    U+3000–U+DFFF, or a full-width form U+FF00–U+FF7F) is a word by itself, since
  *    those scripts put no spaces between words; a run longer than WORD_MAX_BYTES is cut into
  *    pieces at a character boundary. So no cut ever falls inside a UTF-8 sequence, and none falls
  *    inside an ordinary word.
@@ -42,6 +42,8 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/text.h"
+#include "core/utf8.h"
 
 #define WORD_MAX_BYTES 256
 #define SENTENCE_MAX_WORDS 150
@@ -98,13 +100,11 @@ static int is_cont(unsigned char c)
     return (c & 0xc0) == 0x80;
 }
 
-/* A CJK-like character at t[i]: one word by itself. */
+/* A wide (CJK-like) character at t[i] (text_is_wide): one word by itself. */
 static int is_wide(const unsigned char *t, size_t i, size_t len)
 {
-    if (i + 2 >= len || !is_cont(t[i + 1]) || !is_cont(t[i + 2]))
-        return 0;
-    unsigned c = t[i];
-    return (c >= 0xe3 && c <= 0xed) || (c == 0xef && (t[i + 1] == 0xbc || t[i + 1] == 0xbd));
+    uint32_t cp;
+    return t[i] >= 0xe3 && utf8_decode(t + i, len - i, &cp) && text_is_wide(cp);
 }
 
 /* The next word at or after *pos; 0 at the end. */
@@ -425,9 +425,8 @@ static int is_title(const char *s, size_t a, size_t b)
     if (b - a > TITLE_MAX_BYTES)
         return 0;
     int letter = 0;
-    for (size_t i = a; i < b; i++)
-        if ((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z') || t[i] >= 0xc0)
-            letter = 1;
+    for (size_t i = a, l; i < b && !letter; i += l)
+        letter = text_is_letter(utf8_next(t + i, b - i, &l));
     if (!letter || (t[a] >= 'a' && t[a] <= 'z') || t[a] == '-' || t[a] == '*' || t[a] == '+' || t[a] == '>' ||
         (b - a >= 3 && t[a] == 0xe2 && t[a + 1] == 0x80 && t[a + 2] == 0xa2))
         return 0;
