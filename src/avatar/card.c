@@ -1290,12 +1290,12 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
 static const char *const never_keys[] = {
     /* function and filler words besides the toolkit's stop words (core/text.c) */
     "above", "again", "against", "also", "always", "among", "another", "anything", "around", "because", "being",
-    "below", "between", "both", "cannot", "char", "didn", "doesn", "doing", "down", "during", "each", "either",
+    "below", "between", "both", "cannot", "char", "doing", "down", "during", "each", "either",
     "else", "even", "ever", "every", "further", "having", "here", "hers", "herself", "himself", "into", "itself",
     "like", "made", "make", "many", "might", "more", "most", "much", "must", "myself", "never", "often", "once",
     "only", "other", "ours", "ourselves", "over", "own", "same", "should", "since", "something", "still", "such",
     "these", "those", "though", "through", "thus", "till", "together", "under", "until", "upon", "user", "want",
-    "wants", "wasn", "well", "while", "whom", "whose", "within", "without", "yours", "yourself", "yourselves",
+    "wants", "well", "while", "whom", "whose", "within", "without", "yours", "yourself", "yourselves",
     "went", "said", "says", "know", "knows", "quite", "shall", "onto", "not", "no", "yes", "yeah", "yep", "nope",
     "okay", "ok", "oh", "ah", "hmm", "haha", "lol", "too", "now", "one", "got", "get", "gets", "getting", "going",
     "gonna", "come", "came", "coming", "tell", "told", "think", "thought", "figure", "figured", "guess", "mean",

@@ -209,15 +209,18 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
 }
 
 /* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a
- * memory that shares only them with a question has nothing to do with it. */
+ * memory that shares only them with a question has nothing to do with it. Words split at
+ * apostrophes, so the tails and heads of contractions are here too ("you've" → "ve", "didn't"
+ * → "didn"; "don" and "won" are names and words too, and stay). */
 static const char *const stop_words[] = {
-    "a",     "about", "after", "all",   "am",    "an",    "and",   "any",   "are",   "as",    "at",
-    "be",    "been",  "before", "but",  "by",    "can",   "could", "did",   "do",    "does",  "for",
-    "from",  "had",   "has",   "have",  "he",    "her",   "him",   "his",   "how",   "i",     "if",
-    "in",    "is",    "it",    "its",   "just",  "me",    "my",    "of",    "on",    "or",    "our",
-    "really", "she",  "so",    "some",  "tell",  "than",  "that",  "the",   "their", "them",  "then",
-    "there", "they",  "this",  "to",    "us",    "very",  "was",   "we",    "were",  "what",  "when",
-    "where", "which", "who",   "why",   "will",  "with",  "would", "you",   "your"};
+    "a", "about", "after", "all", "am", "an", "and", "any", "are", "aren", "as", "at", "be", "been", "before",
+    "but", "by", "can", "could", "couldn", "did", "didn", "do", "does", "doesn", "for", "from", "had", "hadn",
+    "has", "hasn", "have", "haven", "he", "her", "him", "his", "how", "i", "if", "in", "is", "isn", "it", "its",
+    "just", "ll", "me", "my", "of", "on", "or", "our", "re", "really", "she", "shouldn", "so", "some", "tell",
+    "than", "that", "the", "their", "them", "then", "there", "they", "this", "to", "us", "ve", "very", "was",
+    "wasn", "we", "were", "weren", "what", "when", "where", "which", "who", "why", "will", "with", "would",
+    "wouldn", "you", "your"
+};
 
 static int cmp_stop(const void *key, const void *elem)
 {

@@ -69,7 +69,8 @@ size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap
 size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX]);
 
 /* 1 when w[0..len) (one word) says nothing about a topic: an English stop word ("the", "did",
- * "you" …, in any case) or a lone ASCII letter (the tail of "what's", "don't"). */
+ * "you" …, in any case), the head or tail of a contraction ("didn", "ve", "ll") or a lone ASCII
+ * letter (the tail of "what's", "don't"). */
 int text_is_stop(const unsigned char *w, size_t len);
 
 /* The value of a hexadecimal digit, -1 for any other character. */

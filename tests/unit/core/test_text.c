@@ -204,6 +204,18 @@ TEST(text_stop_words_are_ascii_any_case_and_lone_letters)
     CHECK(!text_is_stop((const unsigned char *)"theme", 5));
     CHECK(!text_is_stop((const unsigned char *)"th\xc3\xa9", 4)); /* thé */
     CHECK(!text_is_stop((const unsigned char *)"", 0));
+    CHECK(text_is_stop((const unsigned char *)"ve", 2));    /* you've */
+    CHECK(text_is_stop((const unsigned char *)"Didn", 4));  /* didn't */
+    CHECK(!text_is_stop((const unsigned char *)"don", 3));  /* don't, but also Don */
+}
+
+TEST(text_stop_words_are_sorted_for_bsearch)
+{
+    /* Every stop word is found, which bsearch does only when the list is sorted. */
+    static const char *const some[] = {"a", "about", "aren", "by", "couldn", "hasn", "just", "ll", "really", "shouldn",
+                                       "ve", "wasn", "which", "wouldn", "you", "your"};
+    for (size_t i = 0; i < sizeof some / sizeof *some; i++)
+        CHECK(text_is_stop((const unsigned char *)some[i], strlen(some[i])));
 }
 
 TEST(text_hexval)
