@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 #include "store/blob.h"
 #include "store/db.h"
 
@@ -282,9 +283,7 @@ static void download_name(const char *name, const char *ext, struct card_export 
     char *out = x->filename;
     size_t cap = sizeof x->name_utf8 - strlen(ext) - 2, n = strlen(name ? name : "");
     if (n > cap) {
-        n = cap;
-        while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
-            n--;
+        n = utf8_cut(name, cap);
     }
     snprintf(x->name_utf8, sizeof x->name_utf8, "%.*s.%s", (int)n, n ? name : "avatar", ext);
     char base[64];

@@ -111,6 +111,19 @@ uint32_t text_lower(uint32_t cp)
     return cp;
 }
 
+int text_lower_eq(const char *a, size_t la, const char *b, size_t lb)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    size_t i = 0, j = 0, n, m;
+    while (i < la && j < lb) {
+        if (text_lower(utf8_next(x + i, la - i, &n)) != text_lower(utf8_next(y + j, lb - j, &m)))
+            return 0;
+        i += n;
+        j += m;
+    }
+    return i == la && j == lb;
+}
+
 int text_is_upper(uint32_t cp)
 {
     return text_lower(cp) != cp;

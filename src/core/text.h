@@ -45,6 +45,10 @@ size_t text_count_words(const char *s, size_t n);
 /* cp lower-cased (Latin, Greek, Cyrillic simple case pairs; İ → i); others as they are. */
 uint32_t text_lower(uint32_t cp);
 
+/* 1 when a[0..la) and b[0..lb) are the same text but for case (text_lower); a broken byte
+ * reads as U+FFFD. */
+int text_lower_eq(const char *a, size_t la, const char *b, size_t lb);
+
 /* 1 when cp is an upper-case letter (text_lower changes it). */
 int text_is_upper(uint32_t cp);
 

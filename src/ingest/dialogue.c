@@ -408,16 +408,7 @@ static uint32_t name_hash(const char *s)
 
 static int name_eq(const char *a, const char *b)
 {
-    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    size_t la = strlen(a), lb = strlen(b), i = 0, j = 0;
-    int n, m;
-    while (i < la && j < lb) {
-        if (text_lower(cp_at(x, i, la, &n)) != text_lower(cp_at(y, j, lb, &m)))
-            return 0;
-        i += (size_t)n;
-        j += (size_t)m;
-    }
-    return i == la && j == lb;
+    return text_lower_eq(a, strlen(a), b, strlen(b));
 }
 
 static int *slot_of(struct speakers *sp, const char *name)
@@ -536,9 +527,7 @@ static int flush(struct builder *b)
  * at the last character boundary within DIALOGUE_TEXT_MAX bytes. */
 static size_t cut_at(const unsigned char *t, size_t a)
 {
-    size_t end = a + DIALOGUE_TEXT_MAX;
-    while (end > a && (t[end] & 0xC0) == 0x80)
-        end--;
+    size_t end = a + utf8_cut((const char *)t + a, DIALOGUE_TEXT_MAX);
     for (size_t i = end; i > a + DIALOGUE_TEXT_MAX / 2; i--)
         if (t[i] == ' ' || t[i] == '\t')
             return i;
@@ -672,7 +661,7 @@ int dialogue_speaker_is_self(const char *label, const char *name)
 {
     if (!label || !name || !*label)
         return 0;
-    if (!strcasecmp(label, name))
+    if (name_eq(label, name))
         return 1;
     size_t ll = strlen(label);
     for (const char *p = name; *p;) {
@@ -680,7 +669,7 @@ int dialogue_speaker_is_self(const char *label, const char *name)
             p++;
         const char *e = strchr(p, ' ');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == ll && !strncasecmp(p, label, n))
+        if (n && text_lower_eq(p, n, label, ll))
             return 1;
         p += n;
     }

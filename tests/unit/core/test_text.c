@@ -141,6 +141,9 @@ TEST(text_fold_latin_greek_cyrillic_and_turkish)
     CHECK_EQ_INT(text_lower(0x401), 0x451);
     CHECK_EQ_INT(text_lower(0x1ea0), 0x1ea1); /* Ạ → ạ */
     CHECK_EQ_INT(text_lower(0x178), 0xff);    /* Ÿ → ÿ */
+    CHECK(text_lower_eq("ZO\xc3\x8b", 4, "zo\xc3\xab", 4));  /* ZOË, zoë */
+    CHECK(!text_lower_eq("Zoe", 3, "Zo\xc3\xab", 4));        /* accents count */
+    CHECK(!text_lower_eq("Ann", 3, "Anna", 4));
     CHECK(text_is_upper('Q') && !text_is_upper('q') && text_is_upper(0x416) && !text_is_upper(0x7956));
     CHECK(text_is_letter(0xe9) && text_is_letter(0x3b1) && text_is_letter(0x7956) && !text_is_letter('7') &&
           !text_is_letter(0xd7) && !text_is_letter(0x1f600));
