@@ -52,9 +52,6 @@ static const char *const polite[] = {"please", "thanks", "thank", "grateful", "a
 static const char *const laughter[] = {"haha", "hahaha", "hehe", "lol", "lmao", "rofl", NULL};
 static const char *const greetings[] = {"hi", "hello", "hey", "dear", "greetings", "howdy", "morning", "evening",
                                         "afternoon", "yo", NULL};
-static const char *const stopwords[] = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it",
-                                        "i", "was", "for", "that", "with", "as", "be", "by", "this", "we", "you",
-                                        "he", "she", "they", "my", "me", "but", "so", NULL};
 
 static int in_list(const char *w, const char *const *list)
 {
@@ -201,14 +198,16 @@ static long distinct_words(struct words *ws)
     return d;
 }
 
-/* The most frequent 2- and 3-word phrases without stopwords at their ends (at least twice). */
+/* The most frequent 2- and 3-word phrases without stop words (core/text.h) at their ends (at least twice). */
 static json_t *top_phrases(struct words *ws)
 {
     json_t *counts = json_object();
     char phrase[3 * MAX_WORD + 3];
     for (size_t i = 0; i < ws->n; i++)
         for (int len = 2; len <= 3 && i + (size_t)len <= ws->n; len++) {
-            if (in_list(ws->w[i], stopwords) || in_list(ws->w[i + (size_t)len - 1], stopwords))
+            const char *first = ws->w[i], *last = ws->w[i + (size_t)len - 1];
+            if (text_is_stop((const unsigned char *)first, strlen(first)) ||
+                text_is_stop((const unsigned char *)last, strlen(last)))
                 continue;
             phrase[0] = 0;
             for (int k = 0; k < len; k++) {
