@@ -21,7 +21,6 @@
  * Every answer that uses a memory cites it; one from the card cites the field. The "I don't
  * remember" is said in the person's register (formality of their own words). */
 #include <ctype.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +87,21 @@ static void content_words(const char *text, struct terms *out)
     }
 }
 
-/* 1 when one of the first `max` words of msg (folded) is in list. */
-static int word_listed(const char *msg, const char *const *list, int max)
+/* How many words of msg (folded) are in list; *words (may be NULL) is set to how many words msg
+ * has that are more than a lone ASCII letter ("I", the tails of "I'm", "it's"). */
+static int words_listed(const char *msg, const char *const *list, int *words)
 {
     const unsigned char *p = (const unsigned char *)msg, *s;
-    size_t len;
-    for (int i = 0; i < max && (len = text_next_word(&p, &s)); i++) {
+    int hits = 0, n = 0;
+    for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1];
         folded(s, len, w);
-        if (listed(w, list))
-            return 1;
+        hits += listed(w, list);
+        n += len > 1 || s[0] >= 0x80;
     }
-    return 0;
+    if (words)
+        *words = n;
+    return hits;
 }
 
 /* How many of q's words text contains (every word of text is looked at, however long): a word
@@ -177,13 +179,14 @@ static int phrase_in(const char *msg, const char *const *list)
 static int refers_back(const char *msg)
 {
     static const char *const pronouns[] = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", NULL};
-    return word_listed(msg, pronouns, INT_MAX);
+    return words_listed(msg, pronouns, NULL) > 0;
 }
 
-/* A greeting: a message of at most four words, one of them a hello. */
+/* A greeting: a message of at most four words, one of them a hello ("hi", "hello there"). */
 static int is_greeting(const char *msg)
 {
-    return text_count_words(msg, strlen(msg)) <= 4 && word_listed(msg, hellos, 4);
+    int words;
+    return words_listed(msg, hellos, &words) > 0 && words <= 4;
 }
 
 static json_t *citation_of(json_t *memory)
