@@ -175,6 +175,13 @@ static size_t map_word(const unsigned char *w, size_t len, char *out, size_t cap
 {
     size_t n = 0, l;
     for (size_t i = 0; i < len; i += l) {
+        if (w[i] < 0x80) { /* the common case, without encoding */
+            if (n + 1 > cap)
+                break;
+            out[n++] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+            l = 1;
+            continue;
+        }
         uint32_t cp = utf8_get(w + i, &l);
         char enc[4];
         size_t k;
