@@ -1,6 +1,6 @@
 /* The text toolkit: what a word is, case and accent folding, word keys (one inflection off),
  * English stop words. Every component that turns text into words — memory search and its
- * highlights, the recall brain, card keywords, dialogue speakers, the personality profile —
+ * highlights, the recall brain, card keywords, dialogue speakers, the personality profile, passages —
  * calls these, so that two of them never disagree about a word.
  *
  * Decisions (tests/unit/core/test_text.c holds them):
