@@ -268,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_run(&loop, UV_RUN_NOWAIT);
     drain(sv[0]); /* the last replies (a close frame) came with the release */
     close(sv[0]);
-    if (ws_open_count(srv) != 0) {
+    if (server_ws_count(srv) != 0) {
         fprintf(stderr, "fuzz_ws_frames: a released connection is still on the server's list\n");
         abort();
     }
