@@ -12,9 +12,11 @@ SRC      := $(shell find src -name '*.c' ! -name main.c | sort)
 MIGR     := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
 TEST_SRC := $(shell find tests/unit -name '*.c' | sort)
 GEN      := build/gen/migrations_data.c
+DOCS     := $(sort $(wildcard src/api/docs/*))
+GEN_DOCS := build/gen/docs_assets.c
 
 BUILD ?= build/release
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o $(BUILD)/gen/docs_assets.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all asan test test-unit test-api test-e2e fuzz fuzz-run run clean format bench bench-ui deps check-layers
@@ -38,7 +40,7 @@ $(BUILD)/%.o: %.c
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/migrations_data.o: $(GEN)
+$(BUILD)/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -46,6 +48,11 @@ $(BUILD)/gen/migrations_data.o: $(GEN)
 $(GEN): $(MIGR) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-migrations.sh $(MIGR) > $@.tmp && mv $@.tmp $@
+
+# The API reference page (/api/docs) and its assets, likewise compiled in.
+$(GEN_DOCS): $(DOCS) scripts/embed-files.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-files.sh docs_assets api/docs.h $(DOCS) > $@.tmp && mv $@.tmp $@
 
 asan:
 	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build/asan/doppel build/asan/unit_tests
@@ -77,7 +84,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz:
 	$(MAKE) BUILD=build/fuzzlib CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" $(FUZZ_TARGETS)
 
-build/fuzz/%: fuzz/%.c $(patsubst %.c,build/fuzzlib/%.o,$(SRC)) build/fuzzlib/gen/migrations_data.o
+build/fuzz/%: fuzz/%.c $(patsubst %.c,build/fuzzlib/%.o,$(SRC)) build/fuzzlib/gen/migrations_data.o build/fuzzlib/gen/docs_assets.o
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Isrc -o $@ $^ $(PKG_LIBS)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "auth/audit.h"
 #include "auth/ratelimit.h"
 #include "auth/settings.h"
@@ -373,22 +374,27 @@ static int ws_ticket(struct request *req, struct response *res)
     return DP_OK;
 }
 
-static const char tokens_doc[] =
-    "{\"responses\":{\"200\":{\"description\":\"A token pair. With ?cookie=1 the refresh token comes as an "
-    "httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body.\",\"content\":{"
-    "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
-    "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
+static const char tokens_doc[] = J({"requestBody": {"required": false, "content": {"application/json": {"schema": "Login"}}},
+    "query": {"cookie": {"type": "string", "enum": ["1"], "description": "1: the refresh token comes as an httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body"}},
+    "responses": {"200": "Tokens"}, "errors": [401, 422]});
 
 /* Sign-up: 201 with a pair for a new account; a taken address gets 202 and nothing else, so the
  * answer does not say which addresses have accounts beyond what creating one tells. */
-static const char signup_doc[] =
-    "{\"responses\":{\"201\":{\"description\":\"The new account and a token pair (?cookie=1: the refresh token "
-    "as the doppel_refresh cookie).\",\"content\":{\"application/json\":{}}},\"202\":{\"description\":"
-    "\"{status: pending, message}: the address has an account; nothing was created or changed.\",\"content\":{"
-    "\"application/json\":{}}}},\"parameters\":[{\"name\":\"cookie\",\"in\":\"query\",\"required\":false,"
-    "\"schema\":{\"type\":\"string\",\"enum\":[\"1\"]}}]}";
+static const char signup_doc[] = J({"requestBody": "Signup",
+    "query": {"cookie": {"type": "string", "enum": ["1"], "description": "1: the refresh token as the doppel_refresh cookie"}},
+    "responses": {"201": {"description": "The new account and a token pair", "content": {"application/json": {"schema": "Tokens"}}},
+        "202": {"description": "The address has an account: nothing was created or changed", "content": {"application/json": {"schema": "Pending"}}}},
+    "errors": [403, 409, 422]});
 
 #define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
+
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char logout_doc[] = J({"responses": {"204": "-"}});
+static const char me_doc[] = J({"responses": {"200": "Me"}});
+static const char totp_setup_doc[] = J({"responses": {"200": "TotpSetup"}, "errors": [409]});
+static const char totp_enable_doc[] = J({"requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}}, "responses": {"200": "TotpState"}, "errors": [409, 422]});
+static const char totp_disable_doc[] = J({"requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["password", "code"], "properties": {"password": {"type": "string"}, "code": {"type": "string", "description": "a TOTP or recovery code"}}}}}}, "responses": {"200": "TotpState"}, "errors": [409, 422]});
+static const char ticket_doc[] = J({"responses": {"201": "Ticket"}});
 
 const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
@@ -399,14 +405,14 @@ const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc, NULL, NULL},
     {"POST", "/api/v1/auth/refresh", ROUTE_PUBLIC, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", NULL, NULL, NULL},
-    {"GET", "/api/v1/auth/me", ROUTE_TRY_INLINE, 0, me, "auth", "The caller", NULL, NULL, NULL},
+    {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", logout_doc, NULL, NULL},
+    {"GET", "/api/v1/auth/me", ROUTE_TRY_INLINE, 0, me, "auth", "The caller", me_doc, NULL, NULL},
     {"POST", "/api/v1/auth/totp/setup", 0, 0, totp_setup, "auth", "Start TOTP set-up: secret and otpauth:// URI",
-     NULL, NULL, NULL},
+     totp_setup_doc, NULL, NULL},
     {"POST", "/api/v1/auth/totp/enable", ROUTE_JSON, 0, totp_enable, "auth",
-     "Enable TOTP {code}; returns one-time recovery codes", NULL, NULL, NULL},
+     "Enable TOTP {code}; returns one-time recovery codes", totp_enable_doc, NULL, NULL},
     {"POST", "/api/v1/auth/totp/disable", ROUTE_JSON, 0, totp_disable, "auth",
-     "Disable TOTP {password, code (TOTP or recovery)}", NULL, NULL, NULL},
-    {"POST", "/api/v1/auth/ws-ticket", 0, 0, ws_ticket, "auth", "One-time WebSocket ticket, valid 30 s", NULL, NULL, NULL},
+     "Disable TOTP {password, code (TOTP or recovery)}", totp_disable_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/ws-ticket", 0, 0, ws_ticket, "auth", "One-time WebSocket ticket, valid 30 s", ticket_doc, NULL, NULL},
     {0},
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "auth/audit.h"
 #include "avatar/avatar_store.h"
 #include "avatar/sharing.h"
@@ -179,26 +180,36 @@ static int remove_share(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char list_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Avatar>"}});
+static const char create_doc[] = J({"requestBody": "AvatarBody", "responses": {"201": "Avatar"}, "errors": [403, 409, 422]});
+static const char get_doc[] = J({"responses": {"200": "Avatar"}});
+static const char patch_doc[] = J({"requestBody": "AvatarBody", "responses": {"200": "Avatar"}, "errors": [403, 409, 422]});
+static const char delete_doc[] = J({"responses": {"202": "AvatarDeleted"}, "errors": [403]});
+static const char shares_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Share>"}, "errors": [403]});
+static const char share_doc[] = J({"requestBody": "ShareBody", "responses": {"201": "ShareAdded", "202": "Invitation"}, "errors": [403, 409, 422]});
+static const char unshare_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
+
 const struct route avatars_routes[] = {
-    {"GET", "/api/v1/avatars", 0, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", NULL,
+    {"GET", "/api/v1/avatars", 0, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", list_doc,
      NULL, NULL},
     {"POST", "/api/v1/avatars", ROUTE_JSON, 0, create_avatar, "avatars",
-     "Create {name, kind, description, personality, scenario, greeting, visibility, brain, publish?}", NULL, NULL,
+     "Create {name, kind, description, personality, scenario, greeting, visibility, brain, publish?}", create_doc, NULL,
      NULL},
     {"GET", "/api/v1/avatars/{id}", 0, 0, get_avatar, "avatars",
-     "An avatar with stats, profile and recent conversation (warms its cache)", NULL, NULL, NULL},
+     "An avatar with stats, profile and recent conversation (warms its cache)", get_doc, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}", ROUTE_JSON, 0, patch_avatar, "avatars",
-     "Update fields (editors: content; owner: also visibility and publish)", NULL, NULL, NULL},
+     "Update fields (editors: content; owner: also visibility and publish)", patch_doc, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}", 0, 0, delete_avatar, "avatars",
-     "Delete: gone at once; media, memories and blobs are removed by a job (202)", NULL, NULL, NULL},
+     "Delete: gone at once; media, memories and blobs are removed by a job (202)", delete_doc, NULL, NULL},
     {"GET", "/api/v1/avatars/{id}/shares", 0, 0, list_shares, "avatars",
-     "Shares and open invitations (owner and editors)", NULL, NULL, NULL},
+     "Shares and open invitations (owner and editors)", shares_doc, NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/shares", ROUTE_JSON, 0, add_share, "avatars",
      "Share {user_id | email, role: viewer|editor} with a user of the same organisation (201), or invite an "
      "address without an account there (202 with an invitation_token to pass on: a sign-up with the address and "
      "{invitation: token} joins the organisation and gets the share) (owner)",
-     NULL, NULL, NULL},
+     share_doc, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}/shares/{user_id}", 0, 0, remove_share, "avatars",
-     "Remove a share, or an invitation when {user_id} is its e-mail address (owner)", NULL, NULL, NULL},
+     "Remove a share, or an invitation when {user_id} is its e-mail address (owner)", unshare_doc, NULL, NULL},
     {0},
 };

@@ -208,11 +208,12 @@ static const char import_doc[] =
     "without a file part, 413 over 20 MiB (a card over 2 MiB, a zip over 64 MiB uncompressed), 415 not a card "
     "format, 422 no card inside, unsafe zip entries, or fields that do not fit an avatar (more than 5000 lorebook "
     "entries, too long). Nothing is created on error.\","
-    "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\"}},"
+    "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":\"CardIn\"},"
     "\"image/png\":{\"schema\":{\"type\":\"string\",\"format\":\"binary\"}},\"application/zip\":{\"schema\":{"
     "\"type\":\"string\",\"format\":\"binary\"}},\"application/octet-stream\":{\"schema\":{\"type\":\"string\","
     "\"format\":\"binary\"}},\"multipart/form-data\":{\"schema\":{\"type\":\"object\",\"properties\":{"
-    "\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}}}}}";
+    "\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}}}},"
+    "\"responses\":{\"201\":\"Avatar\"},\"errors\":[413,415,422]}";
 
 static const char export_doc[] =
     "{\"description\":\"A Character Card V3 as an attachment (viewers and up). format=json (default): the card; "
@@ -225,7 +226,10 @@ static const char export_doc[] =
     "brought its own. X-Doppel-Omitted-Memories counts the memories left out to keep the card importable (5000 "
     "entries, 2 MiB).\","
     "\"parameters\":[{\"name\":\"format\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
-    "\"enum\":[\"json\",\"charx\",\"png\"]}}]}";
+    "\"enum\":[\"json\",\"charx\",\"png\"]}}],"
+    "\"responses\":{\"200\":{\"description\":\"the card\",\"content\":{\"application/json\":{\"schema\":\"Card\"},"
+    "\"application/zip\":{\"schema\":{\"type\":\"string\",\"contentMediaType\":\"application/zip\"}},"
+    "\"image/png\":{\"schema\":{\"type\":\"string\",\"contentMediaType\":\"image/png\"}}}}}}";
 
 const struct route cards_routes[] = {
     {"POST", "/api/v1/avatars/import", 0, CARD_INPUT_MAX, import_card, "avatars",

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "avatar/avatar.h"
 #include "brain/brain.h"
 #include "core/err.h"
@@ -211,17 +212,23 @@ static int post_message(struct request *req, struct response *res)
     return conversation_reply(req, res, e.db, &conv);
 }
 
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char start_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
+static const char list_doc[] = J({"query": {"visitors": {"type": "string", "enum": ["true", "false"], "description": "true: the legacy page visitors' conversations (owner)"}, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Conversation>"}, "errors": [403]});
+static const char messages_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}, "before": {"type": "string", "description": "messages before this id"}}, "responses": {"200": "Page<Message>"}});
+static const char send_doc[] = J({"requestBody": "TextSample", "responses": {"201": {"description": "the reply (JSON), or with Accept: text/event-stream the reply as it is made (200)", "content": {"application/json": {"schema": "Reply"}}}, "200": {"description": "the reply streamed", "content": {"text/event-stream": {"schema": {"type": "string", "description": "Accept: text/event-stream: events delta {text}, citation {memory_id, text, source}, done {message}, error {code, message}"}}}}}, "errors": [403, 422]});
+
 const struct route conversations_routes[] = {
     {"POST", "/api/v1/avatars/{id}/conversations", 0, 0, start_conversation, "conversations",
-     "Start a conversation; the avatar's greeting is its first message", NULL, NULL, NULL},
+     "Start a conversation; the avatar's greeting is its first message", start_doc, NULL, NULL},
     {"GET", "/api/v1/avatars/{id}/conversations", 0, 0, list_conversations, "conversations",
      "The caller's conversations with this avatar, newest first; ?visitors=true: its legacy page's visitors' (owner)",
-     NULL, NULL, NULL},
+     list_doc, NULL, NULL},
     {"GET", "/api/v1/conversations/{cid}/messages", 0, 0, list_messages, "conversations",
-     "Conversation history (the caller's; a visitor's conversation to the avatar's owner)", NULL, NULL, NULL},
+     "Conversation history (the caller's; a visitor's conversation to the avatar's owner)", messages_doc, NULL, NULL},
     {"POST", "/api/v1/conversations/{cid}/messages", ROUTE_JSON, 0, post_message, "conversations",
      "Send {text}; the reply {message:{id,text,citations,audio_url?}} — or with Accept: text/event-stream, SSE "
      "events delta, citation, done",
-     NULL, NULL, NULL},
+     send_doc, NULL, NULL},
     {0},
 };

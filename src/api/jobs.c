@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "auth/audit.h"
 #include "core/err.h"
 #include "jobs/jobs.h"
@@ -146,6 +147,11 @@ static int t_enqueue(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char get_doc[] = J({"responses": {"200": "Job"}});
+static const char retry_doc[] = J({"responses": {"200": "Job"}, "errors": [403, 409]});
+static const char stats_doc[] = J({"responses": {"200": "Stats"}, "errors": [403]});
+
 const struct route jobs_routes[] = {
     {"GET", "/api/v1/jobs", 0, 0, list_jobs, "jobs",
      "The caller's background jobs, newest first (?status=, ?avatar_id=, ?media_id=, ?limit=, ?cursor=; admins: "
@@ -153,13 +159,16 @@ const struct route jobs_routes[] = {
      "{\"parameters\":[{\"name\":\"status\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
      "\"string\",\"enum\":[\"queued\",\"running\",\"retrying\",\"done\",\"dead\"]}},{\"name\":\"avatar_id\","
      "\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"media_id\",\"in\":"
-     "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}}]}",
+     "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"owner_id\",\"in\":"
+     "\"query\",\"required\":false,\"schema\":{\"type\":\"string\"}},{\"name\":\"limit\",\"in\":\"query\","
+     "\"schema\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200}},{\"name\":\"cursor\",\"in\":\"query\","
+     "\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":\"Page<Job>\"}}",
      NULL, NULL},
-    {"GET", "/api/v1/jobs/{id}", 0, 0, get_job, "jobs", "A background job (its owner or an admin)", NULL, NULL, NULL},
-    {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)", NULL,
+    {"GET", "/api/v1/jobs/{id}", 0, 0, get_job, "jobs", "A background job (its owner or an admin)", get_doc, NULL, NULL},
+    {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)", retry_doc,
      NULL, NULL},
     {"GET", "/api/v1/admin/stats", 0, 0, admin_stats, "admin",
-     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits (admin)", NULL,
+     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits (admin)", stats_doc,
      NULL, NULL},
     {0},
 };

@@ -8,6 +8,7 @@
 
 #include "api/api_util.h"
 #include "api/conversations.h"
+#include "api/schemas.h"
 #include "auth/secret.h"
 #include "avatar/avatar_store.h"
 #include "core/err.h"
@@ -121,18 +122,24 @@ static int visit_message(struct request *req, struct response *res)
     return conversation_reply(req, res, e.db, &conv);
 }
 
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char page_doc[] = J({"responses": {"200": "Legacy"}});
+static const char visit_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
+static const char visit_messages_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Message>"}, "errors": [401, 403]});
+static const char visit_send_doc[] = J({"requestBody": "TextSample", "responses": {"201": {"description": "the reply (JSON)", "content": {"application/json": {"schema": "Reply"}}}, "200": {"description": "the reply streamed (Accept: text/event-stream)", "content": {"text/event-stream": {"schema": {"type": "string", "description": "Accept: text/event-stream: events delta {text}, citation {memory_id, text, source}, done {message}, error {code, message}"}}}}}, "errors": [401, 403, 422]});
+
 const struct route legacy_routes[] = {
     {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",
-     "Public page data of a link/public avatar: only the published fields and whether visitors may talk", NULL,
+     "Public page data of a link/public avatar: only the published fields and whether visitors may talk", page_doc,
      NULL, NULL},
     {"POST", "/api/v1/legacy/{slug}/conversations", ROUTE_PUBLIC, 0, start_visit, "legacy",
      "A visitor's conversation (no account; rate limited): {conversation, visitor_token, message}; send the token "
      "as 'Authorization: Visitor <token>'",
-     NULL, NULL, NULL},
+     visit_doc, NULL, NULL},
     {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC, 0, visit_messages, "legacy",
-     "The visitor's conversation history (Authorization: Visitor <token>)", NULL, NULL, NULL},
+     "The visitor's conversation history (Authorization: Visitor <token>)", visit_messages_doc, NULL, NULL},
     {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON, 0, visit_message,
-     "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", NULL, NULL,
+     "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", visit_send_doc, NULL,
      NULL},
     {0},
 };

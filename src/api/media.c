@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "auth/audit.h"
 #include "avatar/avatar.h"
 #include "avatar/media.h"
@@ -412,24 +413,39 @@ static const char upload_doc[] =
     "\"string\"}},{\"name\":\"own_words\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
     "\"boolean\"}},{\"name\":\"duplicate\",\"in\":\"query\",\"required\":false,\"description\":\"reuse "
     "(default): the same bytes again answer with the existing media; copy: store them as a second media\","
-    "\"schema\":{\"type\":\"string\",\"enum\":[\"reuse\",\"copy\"]}}]}";
+    "\"schema\":{\"type\":\"string\",\"enum\":[\"reuse\",\"copy\"]}}],"
+    "\"requestBody\":{\"required\":true,\"content\":{\"application/octet-stream\":{\"schema\":{\"type\":\"string\"}},"
+    "\"multipart/form-data\":{\"schema\":{\"type\":\"object\",\"properties\":{\"file\":{\"type\":\"string\"},"
+    "\"own_words\":{\"type\":\"string\",\"enum\":[\"true\",\"false\"]}}}}}},"
+    "\"responses\":{\"202\":\"Upload\",\"200\":{\"description\":\"the avatar already has these bytes: its media, with duplicate_of\","
+    "\"content\":{\"application/json\":{\"schema\":\"Media\"}}}},\"errors\":[403,413,415,422]}";
+
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char content_doc[] = J({"query": {"variant": {"type": "string", "enum": ["thumbnail"]}},
+    "responses": {"200": {"description": "the bytes, of the media's type", "content": {"*/*": {"schema": {"type": "string"}}}},
+        "206": {"description": "the range asked for", "content": {"*/*": {"schema": {"type": "string"}}}},
+        "304": {"description": "not modified (If-None-Match)"}},
+    "errors": [416]});
+static const char list_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Media>"}});
+static const char get_doc[] = J({"responses": {"200": "Media"}});
+static const char patch_doc[] = J({"requestBody": "MediaPatch", "responses": {"200": "Media"}, "errors": [403, 422]});
+static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
 
 const struct route media_routes[] = {
     {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,
      NULL, &upload_stream},
-    {"GET", "/api/v1/avatars/{id}/media", 0, 0, list_media, "media", "List an avatar's media", NULL, NULL, NULL},
-    {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", NULL,
+    {"GET", "/api/v1/avatars/{id}/media", 0, 0, list_media, "media", "List an avatar's media", list_doc, NULL, NULL},
+    {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", get_doc,
      NULL, NULL},
     {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media",
      "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail",
-     "{\"parameters\":[{\"name\":\"variant\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":"
-     "\"string\",\"enum\":[\"thumbnail\"]}}]}",
+     content_doc,
      NULL, NULL},
     {"PATCH", "/api/v1/media/{id}", ROUTE_JSON, 0, patch_media, "media",
      "Change media metadata: {own_words: true|false} — whether its text is the avatar's own words (they feed "
      "the personality profile)",
-     NULL, NULL, NULL},
+     patch_doc, NULL, NULL},
     {"DELETE", "/api/v1/media/{id}", 0, 0, delete_media, "media", "Delete media and everything derived from it",
-     NULL, NULL, NULL},
+     delete_doc, NULL, NULL},
     {0},
 };

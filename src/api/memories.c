@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "avatar/avatar.h"
 #include "avatar/clip.h"
 #include "avatar/quota.h"
@@ -177,7 +178,15 @@ static const char search_doc[] =
     "{\"parameters\":[{\"name\":\"q\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
     "\"maxLength\":1000},\"description\":\"words to search for (BM25-style ranking; items get score and a "
     "highlight with \\u00ab \\u00bb around matches); without q, the memories in order. Searches have a budget "
-    "per user (--search-rate a second, bursts of 5 s worth): 429 with Retry-After beyond it\"}]}";
+    "per user (--search-rate a second, bursts of 5 s worth): 429 with Retry-After beyond it\"}],"
+    "\"query\":{\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200},\"cursor\":{\"type\":\"string\"}},"
+    "\"responses\":{\"200\":\"Page<Memory>\"}}";
+
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char create_doc[] = J({"requestBody": "MemoryBody", "responses": {"201": "Memory"}, "errors": [403, 413, 422]});
+static const char patch_doc[] = J({"requestBody": "MemoryBody", "responses": {"200": "Memory"}, "errors": [403, 422]});
+static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
+static const char versions_doc[] = J({"responses": {"200": "Page<MemoryVersion>"}});
 
 const struct route memories_routes[] = {
     {"GET", "/api/v1/avatars/{id}/memories", 0, 0, list_memories, "memories",
@@ -187,12 +196,12 @@ const struct route memories_routes[] = {
      "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, source?: {media_id, "
      "start_ms, end_ms} — a span of at most 10 minutes of one of this avatar's audio or video recordings}; 413 "
      "quota_exceeded when the avatar's owner has --quota-memories already",
-     NULL, NULL, NULL},
+     create_doc, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}/memories/{mid}", ROUTE_JSON, 0, patch_memory, "memories",
-     "Edit a memory (a new version; the old one is kept)", NULL, NULL, NULL},
-    {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", NULL, NULL,
+     "Edit a memory (a new version; the old one is kept)", patch_doc, NULL, NULL},
+    {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", delete_doc, NULL,
      NULL},
     {"GET", "/api/v1/avatars/{id}/memories/{mid}/versions", 0, 0, memory_history, "memories",
-     "Earlier versions of an edited memory, newest first", NULL, NULL, NULL},
+     "Earlier versions of an edited memory, newest first", versions_doc, NULL, NULL},
     {0},
 };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "talk/talk.h"
 #include "auth/url_sig.h"
 #include "avatar/clip.h"
@@ -75,11 +76,14 @@ static int message_audio(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
+static const char audio_doc[] = J({"query": {"exp": {"type": "integer", "description": "the signed link's expiry (unix seconds)"}, "sig": {"type": "string"}}, "responses": {"200": {"description": "the reply as audio", "content": {"audio/wav": {"schema": {"type": "string", "contentMediaType": "audio/wav"}}}}, "304": {"description": "not modified (If-None-Match)"}}, "errors": [401, 403, 501]});
+
 const struct route messages_audio_routes[] = {
     {"GET", "/api/v1/messages/{mid}/audio", ROUTE_PUBLIC, 0, message_audio, "conversations",
      "A reply as audio (audio/wav, ETag): the span of the avatar's recording its first citation quotes, "
      "by the signed link of the message's audio_url (?exp=&sig=, 1–2 hours) or with a bearer token; 404 for "
      "replies without audio (spoken replies arrive with speech synthesis), 501 for recordings other than PCM WAV",
-     NULL, NULL, NULL},
+     audio_doc, NULL, NULL},
     {0},
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/schemas.h"
 #include "avatar/avatar.h"
 #include "avatar/personality.h"
 #include "avatar/personality_store.h"
@@ -74,14 +75,15 @@ static const char profile_doc[] =
     "item and transcript counts once toward progress (100 % at four); personality.sources says how many of each. "
     "Scores are rounded to 3 decimals. What it drives: the recall brain greets with the person's own most used "
     "opening word when the avatar has no greeting, and says it does not remember in the person's register "
-    "(formality).\"}";
+    "(formality).\",\"responses\":{\"200\":\"Profile\"}}";
+static const char training_doc[] = J({"requestBody": "TextSample", "responses": {"201": "Trained"}, "errors": [403, 409, 422]});
 
 const struct route profile_routes[] = {
     {"GET", "/api/v1/avatars/{id}/profile", 0, 0, get_profile, "avatars",
      "Personality traits and style (with their evidence), voice profile, training progress", profile_doc, NULL,
      NULL},
     {"POST", "/api/v1/avatars/{id}/training/personality", ROUTE_JSON, 0, train_personality, "avatars",
-     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", profile_doc,
+     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", training_doc,
      NULL, NULL},
     {0},
 };

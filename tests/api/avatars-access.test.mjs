@@ -68,6 +68,7 @@ const COVERED_ELSEWHERE = {
   'POST /api/v1/legacy/{slug}/conversations': 'avatars-legacy (visitors)',
   'GET /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
   'POST /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
+  'GET /api/docs/{file}': 'openapi (the public docs page and its assets)',
 };
 
 /* A 1-second PCM WAV, so that a reply can be heard (GET /messages/{mid}/audio). */

@@ -13,7 +13,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { BACKEND, get, start } from './server.mjs';
+import { BACKEND, binPath, get, start } from './server.mjs';
+import { checkResponse } from './contract.mjs';
 
 export { BACKEND };
 export const FAST_ARGON = ['--argon2-memory-kib', '8192', '--argon2-ops', '1'];
@@ -156,7 +157,8 @@ export function apiFrom(srv, localAddress, method, path, { token, body, headers 
           for (const [k, v] of Object.entries(res.headers)) {
             for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
           }
-          resolve({ status: res.statusCode, headers, text, json });
+          const out = { status: res.statusCode, headers, text, json };
+          checkResponse(srv.url, method, p, out, headers.get('content-type'), binPath()).then(() => resolve(out), reject);
         });
       },
     );

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { addMember, api, makeOrg, makeUser, signup, startAccounts } from './accounts.mjs';
-import { REPO, scaled, sleep } from './server.mjs';
+import { binPath, REPO, scaled, sleep } from './server.mjs';
+import { checkResponse } from './contract.mjs';
 
 export { addMember, api, BACKEND, expectStatus, listAll, loginOk, makeOrg, makeUser, signup, stopAll } from './accounts.mjs';
 export { errorShape, eventually, get, rawRequest, sleep } from './server.mjs';
@@ -91,7 +92,9 @@ export async function request(srv, method, p, { token, headers = {}, body, duple
   try {
     json = JSON.parse(text);
   } catch {}
-  return { status: res.status, headers: res.headers, text, json, buf, res };
+  const out = { status: res.status, headers: res.headers, text, json, buf, res };
+  await checkResponse(srv.url, method, p.startsWith('/api/') ? p : '/api/v1' + p, out, res.headers.get('content-type'), binPath());
+  return out;
 }
 
 /* A raw-body upload: POST /avatars/{id}/media?filename=NAME with the bytes as the body; query

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { checkResponse } from './contract.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -220,7 +221,9 @@ export async function get(base, p, init = {}) {
   try {
     json = JSON.parse(text);
   } catch {}
-  return { status: res.status, headers: res.headers, text, json, res };
+  const out = { status: res.status, headers: res.headers, text, json, res };
+  await checkResponse(base, init.method, p, out, res.headers.get('content-type'), binPath());
+  return out;
 }
 
 export async function postJson(base, p, body, headers = {}) {
@@ -234,10 +237,11 @@ export async function postJson(base, p, body, headers = {}) {
 /*
  * A raw node:http request (no URL normalisation, custom headers, chunked bodies).
  * opts: {method, path, headers, body (string|Buffer|array of chunks => chunked), agent}
- * Resolves {status, headers, text, json} or {error} when the connection fails/closes.
+ * Resolves {status, headers, text, json} or {error} when the connection fails/closes; rejects when the
+ * response does not match the OpenAPI document (lib/contract.mjs).
  */
 export function rawRequest(port, opts = {}) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -257,7 +261,11 @@ export function rawRequest(port, opts = {}) {
           try {
             json = JSON.parse(data);
           } catch {}
-          resolve({ status: res.statusCode, headers: res.headers, text: data, json });
+          const out = { status: res.statusCode, headers: res.headers, text: data, json };
+          checkResponse(null, opts.method || 'GET', opts.path || '/', out, res.headers['content-type'], binPath()).then(
+            () => resolve(out),
+            reject, // the contract check failed: the test that made the request fails
+          );
         });
         res.on('error', (e) => resolve({ error: e }));
       },
