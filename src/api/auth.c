@@ -374,16 +374,22 @@ static int ws_ticket(struct request *req, struct response *res)
     return DP_OK;
 }
 
-static const char tokens_doc[] = J({"requestBody": {"required": false, "content": {"application/json": {"schema": "Login"}}},
-    "query": {"cookie": {"type": "string", "enum": ["1"], "description": "1: the refresh token comes as an httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body"}},
-    "responses": {"200": "Tokens"}, "errors": [401, 422]});
+static const char tokens_doc[] = J({
+    "requestBody": {"required": false, "content": {"application/json": {"schema": "Login"}}},
+    "query": {"cookie": {"type": "string", "enum": ["1"], "description":
+        "1: the refresh token comes as an httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body"}},
+    "responses": {"200": "Tokens"},
+    "errors": [401, 422]});
 
 /* Sign-up: 201 with a pair for a new account; a taken address gets 202 and nothing else, so the
  * answer does not say which addresses have accounts beyond what creating one tells. */
-static const char signup_doc[] = J({"requestBody": "Signup",
+static const char signup_doc[] = J({
+    "requestBody": "Signup",
     "query": {"cookie": {"type": "string", "enum": ["1"], "description": "1: the refresh token as the doppel_refresh cookie"}},
-    "responses": {"201": {"description": "The new account and a token pair", "content": {"application/json": {"schema": "Tokens"}}},
-        "202": {"description": "The address has an account: nothing was created or changed", "content": {"application/json": {"schema": "Pending"}}}},
+    "responses": {
+        "201": {"description": "The new account and a token pair", "content": {"application/json": {"schema": "Tokens"}}},
+        "202": {"description": "The address has an account: nothing was created or changed",
+                "content": {"application/json": {"schema": "Pending"}}}},
     "errors": [403, 409, 422]});
 
 #define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
@@ -392,8 +398,17 @@ static const char signup_doc[] = J({"requestBody": "Signup",
 static const char logout_doc[] = J({"responses": {"204": "-"}});
 static const char me_doc[] = J({"responses": {"200": "Me"}});
 static const char totp_setup_doc[] = J({"responses": {"200": "TotpSetup"}, "errors": [409]});
-static const char totp_enable_doc[] = J({"requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}}, "responses": {"200": "TotpState"}, "errors": [409, 422]});
-static const char totp_disable_doc[] = J({"requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["password", "code"], "properties": {"password": {"type": "string"}, "code": {"type": "string", "description": "a TOTP or recovery code"}}}}}}, "responses": {"200": "TotpState"}, "errors": [409, 422]});
+static const char totp_enable_doc[] = J({
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
+    "responses": {"200": "TotpState"},
+    "errors": [409, 422]});
+static const char totp_disable_doc[] = J({
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["password", "code"],
+        "properties": {"password": {"type": "string"}, "code": {"type": "string", "description": "a TOTP or recovery code"}}}}}},
+    "responses": {"200": "TotpState"},
+    "errors": [409, 422]});
 static const char ticket_doc[] = J({"responses": {"201": "Ticket"}});
 
 const struct route auth_routes[] = {

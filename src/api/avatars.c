@@ -181,13 +181,19 @@ static int remove_share(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char list_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Avatar>"}});
-static const char create_doc[] = J({"requestBody": "AvatarBody", "responses": {"201": "Avatar"}, "errors": [403, 409, 422]});
+static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Avatar>"}});
+static const char create_doc[] = J({"requestBody": "AvatarBody",
+    "responses": {"201": "Avatar"},
+    "errors": [403, 409, 422]});
 static const char get_doc[] = J({"responses": {"200": "Avatar"}});
-static const char patch_doc[] = J({"requestBody": "AvatarBody", "responses": {"200": "Avatar"}, "errors": [403, 409, 422]});
+static const char patch_doc[] = J({"requestBody": "AvatarBody",
+    "responses": {"200": "Avatar"},
+    "errors": [403, 409, 422]});
 static const char delete_doc[] = J({"responses": {"202": "AvatarDeleted"}, "errors": [403]});
-static const char shares_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Share>"}, "errors": [403]});
-static const char share_doc[] = J({"requestBody": "ShareBody", "responses": {"201": "ShareAdded", "202": "Invitation"}, "errors": [403, 409, 422]});
+static const char shares_doc[] = J({"paged": true, "responses": {"200": "Page<Share>"}, "errors": [403]});
+static const char share_doc[] = J({"requestBody": "ShareBody",
+    "responses": {"201": "ShareAdded", "202": "Invitation"},
+    "errors": [403, 409, 422]});
 static const char unshare_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
 
 const struct route avatars_routes[] = {

@@ -214,9 +214,20 @@ static int post_message(struct request *req, struct response *res)
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char start_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
-static const char list_doc[] = J({"query": {"visitors": {"type": "string", "enum": ["true", "false"], "description": "true: the legacy page visitors' conversations (owner)"}, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Conversation>"}, "errors": [403]});
-static const char messages_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}, "before": {"type": "string", "description": "messages before this id"}}, "responses": {"200": "Page<Message>"}});
-static const char send_doc[] = J({"requestBody": "TextSample", "responses": {"201": {"description": "the reply (JSON), or with Accept: text/event-stream the reply as it is made (200)", "content": {"application/json": {"schema": "Reply"}}}, "200": {"description": "the reply streamed", "content": {"text/event-stream": {"schema": {"type": "string", "description": "Accept: text/event-stream: events delta {text}, citation {memory_id, text, source}, done {message}, error {code, message}"}}}}}, "errors": [403, 422]});
+static const char list_doc[] = J({
+    "query": {"visitors": {"type": "string", "enum": ["true", "false"],
+                           "description": "true: the legacy page visitors' conversations (owner)"}},
+    "paged": true,
+    "responses": {"200": "Page<Conversation>"},
+    "errors": [403]});
+static const char messages_doc[] = J({"paged": true,
+    "query": {"before": {"type": "string", "description": "messages before this id"}},
+    "responses": {"200": "Page<Message>"}});
+static const char send_doc[] = J({"requestBody": "TextSample",
+    "responses": {
+        "201": {"description": "the reply", "content": {"application/json": {"schema": "Reply"}}},
+        "200": {"description": "the reply streamed", "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
+    "errors": [403, 422, 501]});
 
 const struct route conversations_routes[] = {
     {"POST", "/api/v1/avatars/{id}/conversations", 0, 0, start_conversation, "conversations",

@@ -125,8 +125,16 @@ static int visit_message(struct request *req, struct response *res)
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char page_doc[] = J({"responses": {"200": "Legacy"}});
 static const char visit_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
-static const char visit_messages_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Message>"}, "errors": [401, 403]});
-static const char visit_send_doc[] = J({"requestBody": "TextSample", "responses": {"201": {"description": "the reply (JSON)", "content": {"application/json": {"schema": "Reply"}}}, "200": {"description": "the reply streamed (Accept: text/event-stream)", "content": {"text/event-stream": {"schema": {"type": "string", "description": "Accept: text/event-stream: events delta {text}, citation {memory_id, text, source}, done {message}, error {code, message}"}}}}}, "errors": [401, 403, 422]});
+static const char visit_messages_doc[] = J({"paged": true,
+    "responses": {"200": "Page<Message>"},
+    "errors": [401, 403]});
+static const char visit_send_doc[] = J({
+    "requestBody": "TextSample",
+    "responses": {
+        "201": {"description": "the reply", "content": {"application/json": {"schema": "Reply"}}},
+        "200": {"description": "the reply streamed (Accept: text/event-stream)",
+                "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
+    "errors": [401, 403, 422]});
 
 const struct route legacy_routes[] = {
     {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",

@@ -422,11 +422,12 @@ static const char upload_doc[] =
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char content_doc[] = J({"query": {"variant": {"type": "string", "enum": ["thumbnail"]}},
-    "responses": {"200": {"description": "the bytes, of the media's type", "content": {"*/*": {"schema": {"type": "string"}}}},
+    "responses": {
+        "200": {"description": "the bytes, of the media's type", "content": {"*/*": {"schema": {"type": "string"}}}},
         "206": {"description": "the range asked for", "content": {"*/*": {"schema": {"type": "string"}}}},
         "304": {"description": "not modified (If-None-Match)"}},
     "errors": [416]});
-static const char list_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Media>"}});
+static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Media>"}});
 static const char get_doc[] = J({"responses": {"200": "Media"}});
 static const char patch_doc[] = J({"requestBody": "MediaPatch", "responses": {"200": "Media"}, "errors": [403, 422]});
 static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});

@@ -183,8 +183,12 @@ static const char search_doc[] =
     "\"responses\":{\"200\":\"Page<Memory>\"}}";
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char create_doc[] = J({"requestBody": "MemoryBody", "responses": {"201": "Memory"}, "errors": [403, 413, 422]});
-static const char patch_doc[] = J({"requestBody": "MemoryBody", "responses": {"200": "Memory"}, "errors": [403, 422]});
+static const char create_doc[] = J({"requestBody": "MemoryBody",
+    "responses": {"201": "Memory"},
+    "errors": [403, 413, 422]});
+static const char patch_doc[] = J({"requestBody": "MemoryBody",
+    "responses": {"200": "Memory"},
+    "errors": [403, 409, 422]});
 static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
 static const char versions_doc[] = J({"responses": {"200": "Page<MemoryVersion>"}});
 

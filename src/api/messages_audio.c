@@ -77,7 +77,14 @@ static int message_audio(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char audio_doc[] = J({"query": {"exp": {"type": "integer", "description": "the signed link's expiry (unix seconds)"}, "sig": {"type": "string"}}, "responses": {"200": {"description": "the reply as audio", "content": {"audio/wav": {"schema": {"type": "string", "contentMediaType": "audio/wav"}}}}, "304": {"description": "not modified (If-None-Match)"}}, "errors": [401, 403, 501]});
+static const char audio_doc[] = J({
+    "query": {"exp": {"type": "integer", "description": "the signed link's expiry (unix seconds)"},
+              "sig": {"type": "string", "description": "the signed link's signature"}},
+    "responses": {
+        "200": {"description": "the reply as audio",
+                "content": {"audio/wav": {"schema": {"type": "string", "contentMediaType": "audio/wav"}}}},
+        "304": {"description": "not modified (If-None-Match)"}},
+    "errors": [401, 403, 422, 501]});
 
 const struct route messages_audio_routes[] = {
     {"GET", "/api/v1/messages/{mid}/audio", ROUTE_PUBLIC, 0, message_audio, "conversations",

@@ -155,6 +155,15 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
         json_array_append_new(params, p);
     }
     json_object_del(extra, "query");
+    if (json_is_true(json_object_get(extra, "paged"))) {
+        json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:s,s:{s:s,s:i,s:i,s:i}}", "name", "limit", "in", "query",
+                                                "required", 0, "description", "items per page", "schema", "type",
+                                                "integer", "minimum", 1, "maximum", 200, "default", 50));
+        json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name", "cursor", "in", "query", "required",
+                                                0, "description", "next_cursor of the previous page", "schema", "type",
+                                                "string"));
+    }
+    json_object_del(extra, "paged");
     /* Parameters add to the path's own; one with the same name and place replaces it (e.g. an enum). */
     json_t *more = json_object_get(extra, "parameters"), *p;
     size_t k;

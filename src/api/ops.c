@@ -98,8 +98,12 @@ static const char docs_asset_doc[] = J({"parameters": [{"name": "file", "in": "p
     "responses": {"200": {"description": "the file", "content": {"text/javascript": {}, "text/css": {}}},
         "304": {"description": "not modified (If-None-Match)"}}});
 static const char health_doc[] = J({"responses": {"200": "Health"}});
-static const char ready_doc[] = J({"responses": {"200": "Health", "503": {"description": "a dependency is down", "content": {"application/json": {"schema": "Health"}}}}});
-static const char openapi_doc[] = J({"responses": {"200": {"description": "this document", "content": {"application/json": {"schema": {"type": "object", "required": ["openapi", "paths", "components"]}}}}}});
+static const char ready_doc[] = J({
+    "responses": {"200": "Health",
+        "503": {"description": "a dependency is down", "content": {"application/json": {"schema": "Health"}}}}});
+static const char openapi_doc[] = J({
+    "responses": {"200": {"description": "this document", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["openapi", "info", "paths", "components"]}}}}}});
 
 const struct route ops_routes[] = {
     {"GET", "/health", PUBLIC_INLINE, 0, health, "ops", "Liveness: the process answers", health_doc, NULL, NULL},

@@ -129,12 +129,18 @@ static int list_audit(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char list_doc[] = J({"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<Org>"}});
-static const char create_doc[] = J({"requestBody": "OrgBody", "responses": {"201": "Org"}, "errors": [403, 409, 422]});
+static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Org>"}});
+static const char create_doc[] = J({"requestBody": "OrgBody",
+    "responses": {"201": "Org"},
+    "errors": [403, 409, 422]});
 static const char get_doc[] = J({"responses": {"200": "Org"}});
 static const char patch_doc[] = J({"requestBody": "OrgBody", "responses": {"200": "Org"}, "errors": [403, 409, 422]});
 static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403, 409]});
-static const char audit_doc[] = J({"query": {"action": {"type": "string", "description": "only this action, e.g. user.create"}, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<AuditEntry>"}, "errors": [403]});
+static const char audit_doc[] = J({
+    "query": {"action": {"type": "string", "description": "only this action, e.g. user.create"}},
+    "paged": true,
+    "responses": {"200": "Page<AuditEntry>"},
+    "errors": [403]});
 
 const struct route orgs_routes[] = {
     {"GET", "/api/v1/orgs", 0, 0, list_orgs, "orgs", "Organisations the caller may see", list_doc, NULL, NULL},

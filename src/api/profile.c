@@ -76,7 +76,9 @@ static const char profile_doc[] =
     "Scores are rounded to 3 decimals. What it drives: the recall brain greets with the person's own most used "
     "opening word when the avatar has no greeting, and says it does not remember in the person's register "
     "(formality).\",\"responses\":{\"200\":\"Profile\"}}";
-static const char training_doc[] = J({"requestBody": "TextSample", "responses": {"201": "Trained"}, "errors": [403, 409, 422]});
+static const char training_doc[] = J({"requestBody": "TextSample",
+    "responses": {"201": "Trained"},
+    "errors": [403, 409, 422]});
 
 const struct route profile_routes[] = {
     {"GET", "/api/v1/avatars/{id}/profile", 0, 0, get_profile, "avatars",

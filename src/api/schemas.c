@@ -230,6 +230,8 @@ const struct api_schema api_schemas[] = {
             "visitor_token": {"type": "string", "description": "legacy visits: send as Authorization: Visitor <token>"}}})},
     {"Reply", J({"type": "object", "required": ["message"],
         "properties": {"message": {"$ref": "#/components/schemas/Message"}}})},
+    {"ReplyStream", J({"type": "string", "description":
+        "With Accept: text/event-stream, the reply as it is made: events delta {text}, citation {memory_id, text, source}, done {message}, error {code, message}"})},
     {"Legacy", J({"type": "object", "additionalProperties": false, "required": ["slug", "visibility", "visitor_talk"],
         "description": "the published fields of a link/public avatar, never its id",
         "properties": {"slug": {"type": "string"}, "visibility": {"enum": ["link", "public"]},

@@ -14,6 +14,7 @@
  *                                Name, {items: [Name], next_cursor}); {"204": "-"}: no body
  *   "query": {"q": {schema}}     optional query parameters (a "description" in the schema moves to
  *                                the parameter)
+ *   "paged": true                ?limit= (1–200, default 50) and ?cursor= (a page's next_cursor)
  *   "errors": [403, 409]         Error responses, each with the codes that status carries
  * A schema written as a string anywhere in "responses"/"requestBody" is a component name.
  * The generator adds what every route of a kind answers: 401 (authenticated routes), 400, 413

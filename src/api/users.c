@@ -212,11 +212,22 @@ static int search_users(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char search_doc[] = J({"query": {"q": {"type": "string", "description": "a name (prefix of a word) or an exact e-mail address"}, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<UserRef>"}});
-static const char list_doc[] = J({"query": {"org_id": {"type": "string", "description": "admins: one organisation"}, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "cursor": {"type": "string", "description": "next_cursor of the previous page"}}, "responses": {"200": "Page<User>"}, "errors": [403]});
-static const char create_doc[] = J({"requestBody": "UserCreate", "responses": {"201": "User"}, "errors": [403, 409, 422]});
+static const char search_doc[] = J({
+    "query": {"q": {"type": "string", "description": "a name (prefix of a word) or an exact e-mail address"}},
+    "paged": true,
+    "responses": {"200": "Page<UserRef>"}});
+static const char list_doc[] = J({
+    "query": {"org_id": {"type": "string", "description": "admins: one organisation"}},
+    "paged": true,
+    "responses": {"200": "Page<User>"},
+    "errors": [403]});
+static const char create_doc[] = J({"requestBody": "UserCreate",
+    "responses": {"201": "User"},
+    "errors": [403, 409, 422]});
 static const char get_doc[] = J({"responses": {"200": "User"}});
-static const char patch_doc[] = J({"requestBody": "UserPatch", "responses": {"200": "User"}, "errors": [403, 409, 422]});
+static const char patch_doc[] = J({"requestBody": "UserPatch",
+    "responses": {"200": "User"},
+    "errors": [403, 409, 422]});
 static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403, 409]});
 
 const struct route users_routes[] = {
