@@ -56,22 +56,28 @@ static const char *status_text(int status)
     return "Response";
 }
 
-/* An Error response whose code is one of those of its status. */
-static json_t *error_response(int status)
+/* An Error response whose code is one of those of its status: the component ErrorNNN, made on first use. */
+static json_t *error_response(int status, json_t *schemas)
 {
-    json_t *codes = json_array();
-    for (size_t i = 0; i < sizeof error_statuses / sizeof *error_statuses; i++)
-        if (error_statuses[i].status == status)
-            for (size_t c = 0; c < 6 && error_statuses[i].codes[c]; c++)
-                json_array_append_new(codes, json_string(error_statuses[i].codes[c]));
-    json_t *schema = json_pack("{s:s}", "$ref", "#/components/schemas/Error");
-    if (json_array_size(codes))
-        json_object_set_new(schema, "properties",
-                            json_pack("{s:{s:{s:{s:o}}}}", "error", "properties", "code", "enum", codes));
-    else
-        json_decref(codes);
-    return json_pack("{s:s,s:{s:{s:o}}}", "description", status_text(status), "content", "application/json",
-                     "schema", schema);
+    char name[16], ref[48];
+    snprintf(name, sizeof name, "Error%d", status);
+    snprintf(ref, sizeof ref, "#/components/schemas/%s", name);
+    if (!json_object_get(schemas, name)) {
+        json_t *codes = json_array();
+        for (size_t i = 0; i < sizeof error_statuses / sizeof *error_statuses; i++)
+            if (error_statuses[i].status == status)
+                for (size_t c = 0; c < 6 && error_statuses[i].codes[c]; c++)
+                    json_array_append_new(codes, json_string(error_statuses[i].codes[c]));
+        json_t *schema = json_pack("{s:s,s:s}", "description", status_text(status), "$ref", "#/components/schemas/Error");
+        if (json_array_size(codes))
+            json_object_set_new(schema, "properties",
+                                json_pack("{s:{s:{s:{s:o}}}}", "error", "properties", "code", "enum", codes));
+        else
+            json_decref(codes);
+        json_object_set_new(schemas, name, schema);
+    }
+    return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", status_text(status), "content", "application/json",
+                     "schema", "$ref", ref);
 }
 
 /* A schema written as a component name: "Name", or "Page<Name>" (registered in schemas on first use). */
@@ -191,7 +197,7 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
     {
         char st[8];
         snprintf(st, sizeof st, "%d", (int)json_integer_value(e));
-        json_object_set_new(responses, st, error_response((int)json_integer_value(e)));
+        json_object_set_new(responses, st, error_response((int)json_integer_value(e), schemas));
     }
     json_object_del(extra, "errors");
     json_t *given = json_object_get(extra, "responses");
@@ -250,24 +256,24 @@ static void operation_id(const struct route *rt, char *out, size_t n)
 }
 
 /* The error answers every route of a kind may give, whatever its handler does. */
-static void common_errors(const struct route *rt, json_t *responses)
+static void common_errors(const struct route *rt, json_t *responses, json_t *schemas)
 {
     int api = !strncmp(rt->path, "/api/", 5) || !strncmp(rt->path, "/v1/", 4);
     if (rt->flags & ROUTE_NOT_IMPLEMENTED) {
-        json_object_set_new(responses, "501", error_response(501));
+        json_object_set_new(responses, "501", error_response(501, schemas));
         return;
     }
-    json_object_set_new(responses, "400", error_response(400)); /* e.g. too many query arguments */
-    json_object_set_new(responses, "431", error_response(431)); /* decided before routing */
+    json_object_set_new(responses, "400", error_response(400, schemas)); /* e.g. too many query arguments */
+    json_object_set_new(responses, "431", error_response(431, schemas)); /* decided before routing */
     if (strcmp(rt->method, "GET") && strcmp(rt->method, "DELETE"))
-        json_object_set_new(responses, "413", error_response(413)); /* the body over the route's cap */
+        json_object_set_new(responses, "413", error_response(413, schemas)); /* the body over the route's cap */
     if (!(rt->flags & ROUTE_PUBLIC))
-        json_object_set_new(responses, "401", error_response(401));
+        json_object_set_new(responses, "401", error_response(401, schemas));
     if (strchr(rt->path, '{'))
-        json_object_set_new(responses, "404", error_response(404));
+        json_object_set_new(responses, "404", error_response(404, schemas));
     if (api) {
-        json_object_set_new(responses, "429", error_response(429));
-        json_object_set_new(responses, "503", error_response(503));
+        json_object_set_new(responses, "429", error_response(429, schemas));
+        json_object_set_new(responses, "503", error_response(503, schemas));
     }
 }
 
@@ -298,7 +304,7 @@ static void add_route(const struct route *rt, void *arg)
     json_object_set_new(op, "parameters", path_params(rt->path));
     json_t *responses = json_object();
     json_object_set_new(op, "responses", responses);
-    common_errors(rt, responses);
+    common_errors(rt, responses, g->schemas);
     if (rt->flags & ROUTE_NOT_IMPLEMENTED)
         json_object_set_new(op, "x-doppel-status", json_string("not_implemented"));
     else if (rt->flags & ROUTE_WEBSOCKET)
@@ -338,7 +344,7 @@ char *openapi_generate(const struct router *r, size_t *len)
         "license", "name", "MIT", "paths", g.paths, "security", "bearer", "components", "securitySchemes", "bearer",
         "type", "http", "scheme", "bearer", "bearerFormat", "JWT", "schemas", g.schemas);
     DP_ASSERT(doc);
-    char *s = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
     if (s && len)
         *len = strlen(s);

@@ -22,7 +22,8 @@ function typeOf(s) {
   if (!s || typeof s !== 'object') return el('span', { class: 'type' }, 'any');
   if (s.$ref) {
     const link = el('a', { class: 'ref type', href: '#schema-' + refName(s.$ref) }, refName(s.$ref));
-    const codes = s.properties && s.properties.error && s.properties.error.properties.code.enum;
+    const target = components[refName(s.$ref)] || {};
+    const codes = target.properties && target.properties.error && target.properties.error.properties.code.enum;
     return codes ? el('span', {}, link, el('span', { class: 'muted' }, ' code: '), el('code', {}, codes.join(' | '))) : link;
   }
   if (s.const !== undefined) return el('span', { class: 'type' }, JSON.stringify(s.const));
