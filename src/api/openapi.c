@@ -34,6 +34,7 @@ static const struct {
     {426, "Upgrade required (WebSocket only)", {"upgrade_required"}},
     {429, "Rate limited (see Retry-After)", {"rate_limited"}},
     {431, "Too many request headers", {"too_many_headers"}},
+    {500, "Internal error (a bug or a failed write; nothing half-done is kept)", {"internal_error", "io_error", "out_of_memory"}},
     {501, "Not implemented yet", {"not_implemented"}},
     {503, "A dependency is unavailable", {"unavailable", "database_error"}},
     {504, "Deadline exceeded", {"timeout"}},
@@ -272,6 +273,7 @@ static void common_errors(const struct route *rt, json_t *responses, json_t *sch
     if (strchr(rt->path, '{'))
         json_object_set_new(responses, "404", error_response(404, schemas));
     if (api) {
+        json_object_set_new(responses, "500", error_response(500, schemas));
         json_object_set_new(responses, "429", error_response(429, schemas));
         json_object_set_new(responses, "503", error_response(503, schemas));
     }
