@@ -182,11 +182,23 @@ static int refers_back(const char *msg)
     return words_listed(msg, pronouns, NULL) > 0;
 }
 
-/* A greeting: a message of at most four words, one of them a hello ("hi", "hello there"). */
+/* A greeting: a message of at most four words that opens with a hello ("hi", "hello there",
+ * "good evening, Grandpa"). Opening, not containing: "Who whistled every evening?" is a question
+ * that holds a hello word. */
 static int is_greeting(const char *msg)
 {
     int words;
-    return words_listed(msg, hellos, &words) > 0 && words <= 4;
+    if (words_listed(msg, hellos, &words) == 0 || words > 4)
+        return 0;
+    const unsigned char *p = (const unsigned char *)msg, *s;
+    char w[TEXT_KEY_MAX + 1];
+    size_t len = text_next_word(&p, &s);
+    if (!len)
+        return 0;
+    folded(s, len, w);
+    if (!strcmp(w, "good") && (len = text_next_word(&p, &s)))
+        folded(s, len, w);
+    return listed(w, hellos);
 }
 
 static json_t *citation_of(json_t *memory)

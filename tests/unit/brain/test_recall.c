@@ -107,6 +107,20 @@ TEST(recall_two_word_question_needs_both_words)
     db_close(db);
 }
 
+TEST(recall_a_question_holding_a_hello_word_is_no_greeting)
+{
+    struct db *db = brain_test_db();
+    seed(db);
+    struct brain_reply r;
+    OK(ask(db, "Who played every evening?", &r, NULL)); /* four words, one of them a hello word */
+    CHECK(strcmp(r.text, "Well hello!") != 0);
+    brain_reply_cleanup(&r);
+    OK(ask(db, "Good evening, Grandpa", &r, NULL));
+    CHECK_EQ_STR(r.text, "Well hello!");
+    brain_reply_cleanup(&r);
+    db_close(db);
+}
+
 static int always(void *ctx)
 {
     (void)ctx;
