@@ -84,9 +84,8 @@ static json_t *error_response(int status, json_t *schemas)
 /* A schema written as a component name: "Name", or "Page<Name>" (registered in schemas on first use). */
 static json_t *named_schema(const char *name, json_t *schemas)
 {
-    char ref[160];
+    char ref[160], item[96], page[112]; /* page outlives the branch: name may point at it */
     if (!strncmp(name, "Page<", 5) && name[strlen(name) - 1] == '>') {
-        char item[96], page[112];
         snprintf(item, sizeof item, "%.*s", (int)(strlen(name) - 6), name + 5);
         snprintf(page, sizeof page, "%sPage", item);
         if (!json_object_get(schemas, page)) {
