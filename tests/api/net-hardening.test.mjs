@@ -266,12 +266,13 @@ test('a WebSocket is not a request waiting for headers: it outlives --http-heade
 
 test('more slow SSE streams than workers leave workers for ordinary requests', async () => {
   const srv = await server({ args: ['--workers', '2'] });
-  // Each stream's producer takes 3 s (30 events 100 ms apart); the clients do not read.
+  // Each stream's producer takes 10 s (100 events 100 ms apart: long enough that the first is still
+  // producing when the sixth arrives, even on the sanitizer build); the clients do not read.
   const streams = [];
   for (let i = 0; i < 6; i++) {
     streams.push(
       new Promise((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port: srv.port, path: '/api/v1/_test/sse?n=30&interval_ms=100', agent: false }, (res) => {
+        const req = http.get({ host: '127.0.0.1', port: srv.port, path: '/api/v1/_test/sse?n=100&interval_ms=100', agent: false }, (res) => {
           res.pause();
           resolve({ req, res });
         });
@@ -288,7 +289,7 @@ test('more slow SSE streams than workers leave workers for ordinary requests', a
   const r = await get(srv.url, '/api/v1/_test/row');
   const ms = Date.now() - t0;
   assert.equal(r.status, 200, r.text);
-  assert.ok(ms < 4000, `GET /api/v1/_test/row took ${ms} ms behind 6 streams of 3 s on 2 workers`);
+  assert.ok(ms < 4000, `GET /api/v1/_test/row took ${ms} ms behind 6 streams of 10 s on 2 workers`);
   // Clients that leave free their turn; a new stream is still served completely.
   for (const { req } of open) req.destroy();
   const s = await get(srv.url, '/api/v1/_test/sse?n=3');
