@@ -1,32 +1,15 @@
 /* Shares and invitations of avatars (see sharing.h). */
 #include "avatar/sharing.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/accounts.h"
 #include "avatar/avatar.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
-/* A plausible address, lower-cased into out: one @, something either side, a dot after it, no
- * spaces or controls. Deliverability is the mail's business, not ours. */
-static int email_normalise(const char *in, char out[SHARING_EMAIL_MAX + 1])
-{
-    size_t n = strlen(in);
-    const char *at = strchr(in, '@');
-    if (n < 3 || n > SHARING_EMAIL_MAX || !at || at == in || strchr(at + 1, '@') || !strchr(at + 1, '.') ||
-        at[1] == '.' || in[n - 1] == '.')
-        return DP_ERR_INVALID;
-    for (size_t i = 0; i <= n; i++) {
-        unsigned char ch = (unsigned char)in[i];
-        if (ch && (ch <= ' ' || ch == 0x7f))
-            return DP_ERR_INVALID;
-        out[i] = (char)(ch < 0x80 ? tolower(ch) : ch);
-    }
-    return DP_OK;
-}
 
 static int put_share(struct db *db, const char *avatar_id, const char *user_id, const char *role)
 {
@@ -83,7 +66,7 @@ int sharing_add(struct db *db, const struct avatar_ref *ref, const char *user_id
     memset(out, 0, sizeof *out);
     int err;
     if (!user_id) {
-        if ((err = email_normalise(email, out->email)))
+        if ((err = email_normalize(email, out->email, sizeof out->email)))
             return err;
         err = org_user(db, ref->org_id, NULL, out->email, out->user_id);
         if (err == DP_ERR_NOT_FOUND) {
@@ -133,7 +116,7 @@ int sharing_remove(struct db *db, const char *avatar_id, const char *who)
 {
     char email[SHARING_EMAIL_MAX + 1];
     int invitation = strchr(who, '@') != NULL;
-    if (invitation && email_normalise(who, email))
+    if (invitation && email_normalize(who, email, sizeof email))
         return DP_ERR_NOT_FOUND;
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(invitation ? email : who)};
@@ -151,7 +134,7 @@ int sharing_remove(struct db *db, const char *avatar_id, const char *who)
 int sharing_invited_org(struct db *db, const char *email, const char *token, char org[ID_LEN])
 {
     char e[SHARING_EMAIL_MAX + 1], hash[SECRET_HASH_LEN];
-    if (!token || strlen(token) >= SECRET_LEN || email_normalise(email, e))
+    if (!token || strlen(token) >= SECRET_LEN || email_normalize(email, e, sizeof e))
         return DP_ERR_NOT_FOUND;
     secret_hash(token, hash);
     struct db_rows *r;
@@ -172,7 +155,7 @@ int sharing_invited_org(struct db *db, const char *email, const char *token, cha
 int sharing_accept_invitations(struct db *db, const char *email, const char *user_id, const char *org)
 {
     char e[SHARING_EMAIL_MAX + 1];
-    if (email_normalise(email, e))
+    if (email_normalize(email, e, sizeof e))
         return DP_OK;
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(e), DB_TEXT(org)};

@@ -7,13 +7,14 @@
 
 #include <jansson.h>
 
+#include "auth/accounts.h"
 #include "auth/secret.h"
 #include "core/id.h"
 
 struct db;
 struct avatar_ref;
 
-#define SHARING_EMAIL_MAX 254
+#define SHARING_EMAIL_MAX EMAIL_MAX
 
 /* What a share request led to. */
 struct share_outcome {
