@@ -156,39 +156,6 @@ static int load_memories(struct db *db, const char *avatar_id, json_t **out, siz
     return DP_OK;
 }
 
-/* Reads a whole blob of at most max bytes into a new buffer. */
-static int read_blob(struct blob_store *bs, const char *key, size_t max, char **out, size_t *len)
-{
-    int fd;
-    uint64_t size;
-    int err = blob_open_read(bs, key, &fd, &size);
-    if (err)
-        return err;
-    if (size > max) {
-        close(fd);
-        return DP_ERR_TOO_LARGE;
-    }
-    char *b = malloc(size ? (size_t)size : 1);
-    size_t got = 0;
-    while (b && got < size) {
-        ssize_t k = read(fd, b + got, (size_t)size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (!b)
-        return DP_ERR_NOMEM;
-    if (got != size) {
-        free(b);
-        return DP_ERR_IO;
-    }
-    *out = b;
-    *len = got;
-    return DP_OK;
-}
 
 static const char *image_ext(const char *mime)
 {
@@ -242,7 +209,7 @@ static int load_images(struct db *db, struct blob_store *bs, const char *avatar_
             continue;
         }
         struct asset *s = &a[*n];
-        if (read_blob(bs, db_rows_text(r, i, 0), CARD_EXPORT_ASSET_BYTES_MAX - total, &s->data, &s->len)) {
+        if (blob_read_all(bs, db_rows_text(r, i, 0), CARD_EXPORT_ASSET_BYTES_MAX - total, &s->data, &s->len)) {
             ++*omitted;
             continue;
         }

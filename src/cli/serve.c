@@ -274,8 +274,8 @@ int cli_serve(int argc, char **argv)
     /* Job kinds register before this (or any time later: workers re-read the registry). */
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
-    avatar_jobs_register(app->blobs);
-    if (jobs_start(app->database_url, app->cfg.redis_url, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
+    avatar_jobs_register();
+    if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
         goto out_pool;
 
     const struct route *tables[32];

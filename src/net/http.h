@@ -59,11 +59,24 @@ struct response {
     size_t body_len;
     int fd;                                  /* >= 0: send this file (owned), fd_len bytes from fd_off */
     uint64_t fd_off, fd_len;
+    struct res_source *source;               /* else non-NULL: send fd_len bytes from fd_off of it (owned) */
     char content_type[96];
     int nheaders;
     struct http_kv headers[HTTP_MAX_RES_HEADERS]; /* owned copies */
     struct sse *sse;                         /* streamed body (text/event-stream) */
 };
+
+/* A body read piece by piece from something that is not a file of this machine (a blob behind a
+ * reader): read_at answers up to n bytes from off (fewer only at its end), -1 on error; close
+ * frees ctx once the body is sent or abandoned. */
+struct res_source {
+    long (*read_at)(void *ctx, uint64_t off, void *buf, size_t n);
+    void (*close)(void *ctx);
+    void *ctx;
+};
+/* Sends len bytes from off of source (owned from here on, even on failure). */
+int res_source_set(struct response *res, const struct res_source *source, uint64_t off, uint64_t len);
+void res_source_free(struct res_source *s); /* closes and frees; NULL is fine */
 
 typedef int (*http_handler)(struct request *req, struct response *res);
 

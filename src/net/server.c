@@ -416,6 +416,44 @@ static int is_websocket_request(struct MHD_Connection *c)
     const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
     return up && !strcasecmp(up, "websocket");
 }
+/* A body read from a res_source as libmicrohttpd asks for it: pos counts from the body's start. */
+struct source_body {
+    struct res_source *src;
+    uint64_t off, len;
+};
+
+static ssize_t source_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct source_body *b = cls;
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > b->len - pos)
+        max = (size_t)(b->len - pos);
+    long n = b->src->read_at(b->src->ctx, b->off + pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void source_free(void *cls)
+{
+    struct source_body *b = cls;
+    res_source_free(b->src);
+    free(b);
+}
+
+static struct MHD_Response *source_response(struct response *res)
+{
+    struct source_body *b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    *b = (struct source_body){res->source, res->fd_off, res->fd_len};
+    struct MHD_Response *r = MHD_create_response_from_callback(res->fd_len, 64 * 1024, source_read, b, source_free);
+    if (r)
+        res->source = NULL; /* the MHD response owns it now */
+    else
+        free(b);
+    return r;
+}
+
 
 /* Turns cr->res into a libmicrohttpd response and queues it. Loop thread. */
 static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
@@ -446,6 +484,8 @@ static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
     } else if (res->fd >= 0) {
         r = MHD_create_response_from_fd_at_offset64(res->fd_len, res->fd, res->fd_off);
         res->fd = -1; /* libmicrohttpd closes it */
+    } else if (res->source) {
+        r = source_response(res);
     } else {
         r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
                                             res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
