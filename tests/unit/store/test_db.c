@@ -57,18 +57,38 @@ static struct db *open_sqlite(void)
 static int count_migrations(const char *dialect)
 {
     int n = 0;
-    for (const struct migration *m = migrations_embedded; m->dialect; m++)
-        n += strcmp(m->dialect, dialect) == 0;
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        n += migration_parse(f, &m) == DP_OK && strcmp(m.dialect, dialect) == 0;
     return n;
 }
 
 static int max_migration(const char *dialect)
 {
     int v = 0;
-    for (const struct migration *m = migrations_embedded; m->dialect; m++)
-        if (strcmp(m->dialect, dialect) == 0 && m->version > v)
-            v = m->version;
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        if (migration_parse(f, &m) == DP_OK && strcmp(m.dialect, dialect) == 0 && m.version > v)
+            v = m.version;
     return v;
+}
+
+TEST(db_migration_names_parse)
+{
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        OK(migration_parse(f, &m));
+    struct embedded_file good = {"postgres/0012_job_refs.sql", (const unsigned char *)"SELECT 1;", 9};
+    OK(migration_parse(&good, &m));
+    CHECK_EQ_STR(m.dialect, "postgres");
+    CHECK_EQ_INT(m.version, 12);
+    CHECK_EQ_STR(m.name, "0012_job_refs");
+    static const char *const bad[] = {"0001_init.sql", "sqlite/init.sql", "sqlite/0001init.sql", "sqlite/0001_init.txt",
+                                      "sqlite/0000_zero.sql"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct embedded_file f = {bad[i], (const unsigned char *)"", 0};
+        CHECK_EQ_INT(migration_parse(&f, &m), DP_ERR_INVALID);
+    }
 }
 
 static int64_t scalar_int(struct db *db, const char *sql)
