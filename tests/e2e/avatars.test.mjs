@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { toneWav } from '../api/lib/wav.mjs';
 
 let srv, browser, page;
 let nemoUrl = '';
@@ -145,29 +146,9 @@ test('files dropped anywhere on the media page are uploaded there', async () => 
   await page.locator('.media-row', { hasText: 'journal.txt' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
 });
 
-/* A synthesized 16 kHz mono PCM WAV: a 440 Hz tone. */
-function wav(seconds = 2, rate = 16000) {
-  const n = rate * seconds;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
-  return b;
-}
-
 test('a reply quoting a recording has a play button that plays its clip', async () => {
   await page.goto(nemoUrl + '/media');
-  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'voice.wav', mimeType: 'audio/wav', buffer: wav() });
+  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'voice.wav', mimeType: 'audio/wav', buffer: toneWav() });
   const row = page.locator('.media-row', { hasText: 'voice.wav' });
   await row.waitFor();
   await row.locator('.pill:not(.status-queued):not(.status-processing)').waitFor({ timeout: 20000 });
