@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support.h"
 #include "../test.h"
 #include "core/err.h"
 #include "core/registry.h"
@@ -22,33 +23,9 @@
 static const char hello_key[] = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 static const char empty_key[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-static char blob_root[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void cleanup_root(void)
-{
-    if (blob_root[0])
-        nftw(blob_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *tmp_dir(void)
-{
-    snprintf(blob_root, sizeof(blob_root), "/tmp/doppel-blob-XXXXXX");
-    CHECK(mkdtemp(blob_root) != NULL);
-    atexit(cleanup_root);
-    return blob_root;
-}
-
 static struct blob_store *open_store(char *dir, size_t n)
 {
-    snprintf(dir, n, "%s/blobs", tmp_dir());
+    snprintf(dir, n, "%s/blobs", test_tmpdir());
     struct blob_store *bs = NULL;
     OK(blob_store_open(&bs, dir));
     CHECK_EQ_STR(blob_store_backend(bs), "fs");
@@ -249,7 +226,7 @@ TEST(blob_remove_and_not_found)
 
 TEST(blob_url_forms)
 {
-    const char *root = tmp_dir();
+    const char *root = test_tmpdir();
     char url[1024], key[BLOB_KEY_LEN + 1];
     struct blob_store *bs = NULL;
     snprintf(url, sizeof(url), "file://%s/a%%20b/", root);
