@@ -109,12 +109,13 @@ static int visit_message(struct request *req, struct response *res)
 {
     struct context e;
     struct talk_conversation conv;
-    long n;
+    int full;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "message", 0.5, 20.0)) ||
-        (err = visitors_conversation(req, &e, &conv)) || (err = talk_count_messages(e.db, conv.id, &n)))
+        (err = visitors_conversation(req, &e, &conv)) ||
+        (err = talk_conversation_full(e.db, conv.id, VISITOR_MESSAGES_MAX, &full)))
         return err;
-    if (n >= VISITOR_MESSAGES_MAX) {
+    if (full) {
         res_error(res, req, DP_ERR_UNPROCESSABLE, "this conversation is full (%d messages): start a new one",
                   VISITOR_MESSAGES_MAX);
         return DP_ERR_UNPROCESSABLE;

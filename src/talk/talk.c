@@ -276,13 +276,17 @@ int talk_messages(struct db *db, const char *conv, const char *after, long limit
                    limit, message_from_row, items);
 }
 
-int talk_count_messages(struct db *db, const char *conv, long *n)
+int talk_conversation_full(struct db *db, const char *conv, long max, int *full)
 {
-    struct db_val p[] = {DB_TEXT(conv)};
-    int64_t v = 0;
-    int err = db_int(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", p, 1, &v);
-    *n = (long)v;
-    return err;
+    /* One index probe at the max-th row, not a count of every message on every turn. */
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(conv), DB_INT(max > 0 ? max - 1 : 0)};
+    int err = db_query(db, "SELECT 1 FROM messages WHERE conversation_id = ? ORDER BY id LIMIT 1 OFFSET ?", p, 2, &r);
+    if (err)
+        return err;
+    *full = r->nrows > 0;
+    db_rows_free(r);
+    return DP_OK;
 }
 
 /* 1 when the holder of the message's conversation (row i: avatar, user, the user's org, visibility,

@@ -78,7 +78,7 @@ int talk_list(struct db *db, const char *avatar_id, const char *user_id, const c
 /* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
 
-/* The number of messages in conv. */
-int talk_count_messages(struct db *db, const char *conv, long *n);
+/* *full = 1 when conv holds max messages or more. */
+int talk_conversation_full(struct db *db, const char *conv, long max, int *full);
 
 #endif

@@ -1,5 +1,6 @@
 /* talk/: a turn's pieces reach the sink — a brain that streams sends its own, one that answers
  * whole is streamed word by word — and the reply stored is the same text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,5 +97,28 @@ TEST(talk_a_whole_reply_is_streamed_word_by_word)
     CHECK_EQ_INT(h.deltas, words);
     json_decref(reply);
     buf_cleanup(&h.text);
+    db_close(db);
+}
+
+TEST(talk_a_conversation_is_full_at_its_max)
+{
+    struct db *db = brain_test_db();
+    OK(db_exec_script(db, "INSERT INTO conversations (id, avatar_id, user_id, created_at, updated_at) "
+                          "VALUES ('c1', 'a1', NULL, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
+    int full = -1;
+    OK(talk_conversation_full(db, "c1", 3, &full));
+    CHECK_EQ_INT(full, 0);
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO messages (id, conversation_id, role, text, created_at) "
+                 "VALUES ('m%d', 'c1', 'user', 'hi', '2020-01-01T00:00:00Z');",
+                 i);
+        OK(db_exec_script(db, sql));
+        OK(talk_conversation_full(db, "c1", 3, &full));
+        CHECK_EQ_INT(full, i == 2);
+    }
+    OK(talk_conversation_full(db, "c2", 1, &full)); /* another conversation's messages do not count */
+    CHECK_EQ_INT(full, 0);
     db_close(db);
 }
