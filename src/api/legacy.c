@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/portraits.h"
 #include "api/conversations.h"
 #include "api/schemas.h"
 #include "auth/secret.h"
@@ -40,11 +41,38 @@ static int legacy_page(struct request *req, struct response *res)
     json_array_foreach(json_object_get(a, "publish"), i, f)
     {
         const char *field = json_string_value(f);
-        json_object_set(page, field, json_object_get(a, field));
+        if (strcmp(field, "portrait"))
+            json_object_set(page, field, json_object_get(a, field));
+        else if (json_is_string(json_object_get(a, "portrait_media_id")))
+            json_object_set_new(page, "portrait_url", json_sprintf("/api/v1/legacy/%s/portrait", req_param(req, "slug")));
     }
     json_decref(a);
     res_json(res, 200, page);
     return DP_OK;
+}
+
+/* The portrait of the page, when its owner published it. */
+static int legacy_portrait(struct request *req, struct response *res)
+{
+    struct context e;
+    json_t *a;
+    int err = api_env(req, &e);
+    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
+        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
+        return err;
+    int shown = 0;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(a, "publish"), i, f)
+        shown |= !strcmp(json_string_value(f), "portrait");
+    char id[ID_LEN];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
+    json_decref(a);
+    if (!shown) {
+        res_error(res, req, DP_ERR_NOT_FOUND, "this page shows no portrait");
+        return DP_ERR_NOT_FOUND;
+    }
+    return portrait_send(req, res, &e, id, "public, max-age=300");
 }
 
 static int start_visit(struct request *req, struct response *res)
@@ -137,10 +165,17 @@ static const char visit_send_doc[] = J({
                 "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
     "errors": [401, 403, 422]});
 
+static const char portrait_doc[] = J({"query": {"original": {"type": "string", "enum": ["true", "false"]}},
+    "responses": {
+        "200": {"description": "the picture", "content": {"image/*": {"schema": {"type": "string"}}}},
+        "304": {"description": "not modified (If-None-Match)"}}});
+
 const struct route legacy_routes[] = {
     {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",
      "Public page data of a link/public avatar: only the published fields and whether visitors may talk", page_doc,
      NULL, NULL},
+    {"GET", "/api/v1/legacy/{slug}/portrait", ROUTE_PUBLIC, 0, legacy_portrait, "legacy",
+     "The page's portrait, when its owner published it (no auth)", portrait_doc, NULL, NULL},
     {"POST", "/api/v1/legacy/{slug}/conversations", ROUTE_PUBLIC, 0, start_visit, "legacy",
      "A visitor's conversation (no account; rate limited): {conversation, visitor_token, message}; send the token "
      "as 'Authorization: Visitor <token>'",

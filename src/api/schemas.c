@@ -88,6 +88,7 @@ const struct api_schema api_schemas[] = {
             "extensions": {"type": "object", "description": "open-ended (a card's extensions are kept here); not in lists"},
             "created_at": {"$ref": "#/components/schemas/Time"}, "updated_at": {"$ref": "#/components/schemas/Time"},
             "visitor_talk": {"type": "boolean"},
+            "portrait_media_id": {"type": ["string", "null"], "description": "the image media shown as its picture (GET /api/v1/avatars/{id}/portrait)"},
             "access": {"enum": ["owner", "editor", "viewer", "org", "admin"], "description": "the caller's access"},
             "stats": {"type": "object", "additionalProperties": false, "required": ["media", "memories"],
                       "properties": {"media": {"type": "integer"}, "memories": {"type": "integer"}}},
@@ -104,6 +105,10 @@ const struct api_schema api_schemas[] = {
             "greeting": {"type": "string"}, "visibility": {"enum": ["private", "org", "link", "public"]},
             "brain": {"enum": ["recall", "generative"]}, "publish": {"type": "array", "items": {"type": "string"}},
             "visitor_talk": {"type": "boolean"}, "extensions": {"type": "object"}}})},
+    {"PortraitIn", J({"type": "object", "additionalProperties": false, "required": ["media_id"],
+        "properties": {"media_id": {"$ref": "#/components/schemas/Id"}}})},
+    {"Portrait", J({"type": "object", "additionalProperties": false, "required": ["portrait_media_id"],
+        "properties": {"portrait_media_id": {"$ref": "#/components/schemas/Id"}}})},
     {"AvatarDeleted", J({"type": "object", "additionalProperties": false, "required": ["deleted", "job"],
         "properties": {"deleted": {"$ref": "#/components/schemas/Id"},
             "job": {"oneOf": [{"$ref": "#/components/schemas/Job"}, {"type": "null"}]}}})},
@@ -237,7 +242,8 @@ const struct api_schema api_schemas[] = {
         "properties": {"slug": {"type": "string"}, "visibility": {"enum": ["link", "public"]},
             "visitor_talk": {"type": "boolean"}, "name": {"type": "string"}, "kind": {"type": "string"},
             "description": {"type": "string"}, "personality": {"type": "string"}, "scenario": {"type": "string"},
-            "greeting": {"type": "string"}}})},
+            "greeting": {"type": "string"},
+            "portrait_url": {"type": "string", "description": "when the portrait is published and set: its picture (no auth)"}}})},
     {0, 0},
 };
 /* clang-format on */

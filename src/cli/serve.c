@@ -293,6 +293,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = conversations_routes;
     tables[ntables++] = legacy_routes;
     tables[ntables++] = messages_audio_routes;
+    tables[ntables++] = portraits_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;
