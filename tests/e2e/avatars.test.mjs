@@ -122,17 +122,28 @@ test('add a memory, edit it (a new version with history) and delete it', async (
   assert.equal(await page.locator('.memory', { hasText: 'under the sea' }).count(), 0);
 });
 
-test('an uploaded picture becomes the portrait', async () => {
+test('an uploaded picture becomes the portrait when chosen, and can be removed', async () => {
   await page.goto(nemoUrl + '/media');
   await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'nemo.png', mimeType: 'image/png', buffer: png() });
-  await page.locator('.media-row', { hasText: 'nemo.png' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
+  const row = page.locator('.media-row', { hasText: 'nemo.png' });
+  await row.locator('.pill.status-ready').waitFor({ timeout: 20000 });
+  assert.equal(await page.locator('.avatar-head .badge img').count(), 0, 'a picture is not a portrait until chosen');
+  await row.getByRole('button', { name: 'Use nemo.png as the portrait' }).click();
+  await page.getByText('is now Captain Nemo’s portrait').waitFor();
+  await page.locator('.media-row', { hasText: 'nemo.png' }).locator('.portrait-pill').waitFor();
   await page.goto(nemoUrl);
   await page.locator('.avatar-head .badge img').waitFor();
   await page.locator('#avatar-list .side-item[aria-current=page] .badge img').waitFor();
   await shot(page, 'avatars-02-portrait');
   await page.reload();
   await page.goto('/');
-  await page.locator('.avatar-card', { hasText: 'Captain Nemo' }).locator('.badge img').waitFor();
+  await page.locator('.avatar-card', { hasText: 'Captain Nemo' }).first().locator('.badge img').waitFor();
+  await page.goto(nemoUrl + '/edit');
+  await page.locator('.portrait-now .badge img').waitFor();
+  await page.getByRole('button', { name: 'Remove portrait' }).click();
+  await page.getByText('The portrait was removed').waitFor();
+  await page.getByText('No portrait yet.').waitFor();
+  assert.equal(await page.locator('.avatar-head .badge img').count(), 0);
 });
 
 test('files dropped anywhere on the media page are uploaded there', async () => {
