@@ -319,6 +319,7 @@ int cli_serve(int argc, char **argv)
         .shutdown_timeout = app->cfg.shutdown_timeout,
         .sse_producers = app->cfg.sse_producers,
         .cors_origins = app->cfg.cors_origins,
+        .trusted_proxies = app->cfg.trusted_proxies,
         .web_dir = *app->cfg.web_dir ? app->cfg.web_dir : NULL,
         .own_prefixes = own_prefixes,
     };

@@ -39,6 +39,9 @@ static const struct setting settings[] = {
     {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0,
      "comma-separated origins allowed by CORS, with credentials; \"*\" lets any other origin read public answers "
      "without credentials (default: none)"},
+    {"trusted-proxies", SET_STR, OFF(trusted_proxies), "", 0, 0,
+     "reverse proxies (addresses, CIDR blocks; comma-separated) whose X-Forwarded-For names the client: rate "
+     "limits, back-off and the audit log then see the client's address (default: none, the header is ignored)"},
     {"log-format", SET_STR, OFF(log_format), "text", 0, 0, "text | json (one JSON object a line)"},
     {"log-level", SET_STR, OFF(log_level), "info", 0, 0, "debug | info | warn | error"},
     {"workers", SET_LONG, OFF(workers), "0", 0, 256, "worker threads for blocking work (0 = number of cores)"},

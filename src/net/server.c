@@ -24,6 +24,7 @@
 #include "core/metrics.h"
 #include "core/timeutil.h"
 #include "net/guard.h"
+#include "net/proxy.h"
 #include "net/server_internal.h"
 #include "net/sse.h"
 #include "net/ws.h"
@@ -537,7 +538,10 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     req->server = s;
     req->path = strdup(url);
     set_request_id(req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"));
-    client_ip(c, req->client_ip, sizeof req->client_ip);
+    char peer[sizeof req->client_ip];
+    client_ip(c, peer, sizeof peer);
+    proxy_client_ip(s->proxies, peer, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For"),
+                    req->client_ip, sizeof req->client_ip);
     req->authorization = dup_header(c, "Authorization");
     req->content_type = dup_header(c, "Content-Type");
     req->accept = dup_header(c, "Accept");

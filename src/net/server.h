@@ -25,6 +25,9 @@ struct server_config {
     long shutdown_timeout;    /* seconds */
     long sse_producers;       /* SSE streams produced at once; 0 = half the workers (at least 1) */
     const char *cors_origins; /* comma-separated allowlist */
+    /* Reverse proxies whose X-Forwarded-For names the client (net/proxy.h): addresses and CIDR
+     * blocks, comma-separated; NULL or "" = none (the header is ignored). */
+    const char *trusted_proxies;
     const char *web_dir;      /* static files; NULL = none */
     /* Path prefixes the application answers itself (its API, probes, device sockets): never a
      * static file nor the web app's index.html; NULL-terminated, NULL = none. */

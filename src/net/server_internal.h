@@ -101,6 +101,7 @@ struct posted {
 struct server {
     uv_loop_t *loop;
     struct server_config cfg;
+    struct proxy_list *proxies; /* cfg.trusted_proxies, parsed */
     struct router *router;
     struct pool *pool;
     struct MHD_Daemon *mhd;

@@ -18,6 +18,7 @@
 #include "core/timeutil.h"
 #include "net/guard.h"
 #include "net/http.h"
+#include "net/proxy.h"
 #include "net/server_internal.h"
 #include "net/sse.h"
 #include "net/ws.h"
@@ -66,9 +67,19 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
                struct pool *pool)
 {
     server_metrics_init();
+    struct proxy_list *proxies;
+    char msg[160];
+    int err = proxy_list_parse(cfg->trusted_proxies, &proxies, msg, sizeof msg);
+    if (err) {
+        DP_LOG(LOG_ERROR, "[http] --trusted-proxies: %s", msg);
+        return err;
+    }
     struct server *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        proxy_list_free(proxies);
         return DP_ERR_NOMEM;
+    }
+    s->proxies = proxies;
     s->loop = loop;
     s->cfg = *cfg;
     s->router = router;
@@ -285,6 +296,8 @@ void server_free(struct server *s)
     if (!s)
         return;
     metrics_off_collect(server_collect_gauges, s); /* a later scrape must not reach a freed server */
+    proxy_list_free(s->proxies);
+    s->proxies = NULL;
     if (s->mhd) {
         while (s->suspended)
             server_resume(s, s->suspended);
