@@ -26,13 +26,21 @@ static int visitor_limit(struct request *req, struct response *res, struct conte
     return api_rate_limit(req, res, e->security, "legacy", key, per_second, burst);
 }
 
+/* The published avatar of the page {slug}, for a reader of the page (rate-limited per address). */
+static int page_avatar(struct request *req, struct response *res, struct context *e, json_t **a)
+{
+    int err = api_env(req, e);
+    if (err || (err = visitor_limit(req, res, e, "page", 5.0, 30.0)))
+        return err;
+    return avatar_published(e->db, req_param(req, "slug"), a);
+}
+
 static int legacy_page(struct request *req, struct response *res)
 {
     struct context e;
     json_t *a;
-    int err = api_env(req, &e);
-    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
-        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
+    int err = page_avatar(req, res, &e, &a);
+    if (err)
         return err;
     json_t *page = json_pack("{s:s,s:O,s:O}", "slug", req_param(req, "slug"), "visibility",
                              json_object_get(a, "visibility"), "visitor_talk", json_object_get(a, "visitor_talk"));
@@ -56,9 +64,8 @@ static int legacy_portrait(struct request *req, struct response *res)
 {
     struct context e;
     json_t *a;
-    int err = api_env(req, &e);
-    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
-        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
+    int err = page_avatar(req, res, &e, &a);
+    if (err)
         return err;
     int shown = 0;
     size_t i;
