@@ -17,4 +17,9 @@ struct provider_call {
 /* Runs fn(arg) as call pc: DP_ERR_UNAVAILABLE at once while its breaker is open, else fn's answer. */
 int provider_call(const struct provider_call *pc, int (*fn)(void *arg), void *arg);
 
+#include <jansson.h>
+/* {"family:name": {circuit, calls, failures, latency_ms:{last, p50, p95, window}}} of every
+ * provider called since start (window: how many recent calls the percentiles cover). */
+json_t *providers_json(void);
+
 #endif
