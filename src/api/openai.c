@@ -80,7 +80,7 @@ static int list_models(struct request *req, struct response *res)
         json_array_foreach(items, i, a)
         {
             json_array_append_new(data, json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(a, "id"), "object",
-                                                  "model", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
+                                                  "model", "created", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
                                                   "owned_by", "doppel", "name", json_object_get(a, "name")));
             snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
         }
