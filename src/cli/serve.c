@@ -292,7 +292,7 @@ int cli_serve(int argc, char **argv)
         goto out_blobs;
     /* Replies that wait on a remote model wait on threads of their own (ROUTE_SLOW), so that a
      * minute-long answer never holds a CPU worker (bench/llm.sh measures the difference). */
-    if (llm_current() &&
+    if (llm_current() && app->cfg.provider_workers > 0 &&
         pool_new(&app->slow_pool, app->loop, (int)app->cfg.provider_workers, slow_worker_init, worker_cleanup, app))
         goto out_pool;
     /* Job kinds register before this (or any time later: workers re-read the registry). */

@@ -105,8 +105,9 @@ static const struct setting settings[] = {
      "extra attempts of a reply that failed before its first token (unreachable, 5xx, stalled, 429)"},
     {"llm-retry-wait-max", SET_LONG, OFF(llm_retry_wait_max), "10000", 0, 600000,
      "longest 429 Retry-After honoured, milliseconds (longer: the reply falls back at once)"},
-    {"provider-workers", SET_LONG, OFF(provider_workers), "32", 1, 1024,
-     "threads for replies that wait on a remote model (each holds one while it streams), apart from the workers"},
+    {"provider-workers", SET_LONG, OFF(provider_workers), "32", 0, 1024,
+     "threads for replies that wait on a remote model (each holds one while it streams), apart from the workers "
+     "(0: they wait on the workers; for comparison only)"},
     {"search-importance-weight", SET_LONG, OFF(search_importance_weight), "10", 0, 1000,
      "percent a memory's importance (0-1) moves its search score: score x (1 + w(importance - 0.5))"},
     {"search-recency-weight", SET_LONG, OFF(search_recency_weight), "0", 0, 1000,

@@ -48,6 +48,12 @@ static int post_setup(struct post_setup *ps, const char *url, const char *bearer
     char a[96];
     snprintf(a, sizeof a, "Accept: %s", accept);
     ps->h = curl_slist_append(NULL, "Content-Type: application/json");
+    /* No "Expect: 100-continue" for bodies over 1 KiB: a prompt would wait a round trip (or a
+     * second, with servers that never answer it) before it is sent. */
+    if (ps->h && !curl_slist_append(ps->h, "Expect:")) {
+        curl_slist_free_all(ps->h);
+        ps->h = NULL;
+    }
     if (ps->h && !curl_slist_append(ps->h, a)) {
         curl_slist_free_all(ps->h);
         ps->h = NULL;
