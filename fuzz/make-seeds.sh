@@ -104,3 +104,12 @@ printf 'data: {"choices":[{"delta":{"content":"[0190f0a0-0000-7000-8000-00000000
 printf 'data: {"error":{"message":"overloaded","type":"server_error"}}\n' >"$l/error"
 printf 'event: x\r\ndata:{"choices":[{"delta":{"content":"caf\\u00e9"}}]}\r\ndata: nope\r\n' >"$l/crlf"
 
+# --- fuzz_extract_parse: a model's answer to the extraction prompt ---
+e=$out/fuzz_extract_parse
+mkdir -p "$e"
+printf '{"facts":[{"text":"I was born in Leeds.","importance":0.9},{"text":"I was a nurse."}]}' >"$e/strict"
+printf 'Sure!\n```json\n{"facts": [\n {"text": "I rowed.",},\n "I sang, \\"loudly\\".",\n]}\n```\nDone.' >"$e/fenced-trailing-commas"
+printf '1. I was born in Leeds.\n2) I was a nurse.\n- We rowed.\n* \n' >"$e/lines"
+printf '[{"fact":"x","importance":7},"y",{"text":""}]' >"$e/array"
+printf '{"facts": [' >"$e/truncated"
+

@@ -9,6 +9,7 @@
 #include "auth/password.h"
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
+#include "avatar/extract_job.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
@@ -299,6 +300,7 @@ int cli_serve(int argc, char **argv)
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
     avatar_jobs_register();
+    extract_job_register(app->cfg.llm_extract);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
         goto out_pool;
 
