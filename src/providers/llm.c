@@ -30,20 +30,13 @@ struct registry *llm_registry(void)
 int llm_configure(const struct llm_config *cfg, char *msg, size_t msglen)
 {
     llm_shutdown();
-    if (!cfg->provider || !*cfg->provider || !strcmp(cfg->provider, "none"))
-        return DP_OK;
-    const struct backend *b = registry_find(&llm_backends, cfg->provider);
-    if (!b) {
-        snprintf(msg, msglen, "llm-provider must be none or openai, not \"%s\"", cfg->provider);
-        return DP_ERR_INVALID;
-    }
-    if (!cfg->url || !*cfg->url || !cfg->model || !*cfg->model) {
-        snprintf(msg, msglen, "llm-provider %s needs llm-url and llm-model", cfg->provider);
-        return DP_ERR_INVALID;
-    }
+    const struct backend *b;
+    int err = provider_choose(&llm_backends, cfg->provider, cfg->url, cfg->model, &b, msg, msglen);
+    if (err || !b)
+        return err;
     retries = cfg->retries >= 0 ? cfg->retries : 2;
     retry_wait_max_ms = cfg->retry_wait_max_ms >= 0 ? cfg->retry_wait_max_ms : 10000;
-    int err = ((const struct llm_provider *)b->ops)->create(cfg, &current);
+    err = ((const struct llm_provider *)b->ops)->create(cfg, &current);
     if (err)
         snprintf(msg, msglen, "cannot set up the language model: %s", dp_strerror(err));
     else

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "net/http_client.h"
 #include "providers/llm.h"
+#include "providers/provider_call.h"
 
 struct llm_openai {
     struct llm base;
@@ -162,11 +163,7 @@ int llm_openai_new(const struct llm_config *cfg, struct llm **out)
         return DP_ERR_NOMEM;
     o->base.ops = &llm_openai_ops;
     snprintf(o->base.model, sizeof o->base.model, "%s", cfg->model);
-    size_t n = strlen(cfg->url);
-    while (n && cfg->url[n - 1] == '/')
-        n--;
-    if (asprintf(&o->url, "%.*s/chat/completions", (int)n, cfg->url) < 0)
-        o->url = NULL;
+    o->url = provider_url(cfg->url, "chat/completions");
     o->key = strdup(cfg->api_key ? cfg->api_key : "");
     o->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 5000;
     o->idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 30000;

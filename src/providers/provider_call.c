@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/metrics.h"
+#include "core/registry.h"
 #include "core/timeutil.h"
 #include "providers/circuit.h"
 
@@ -88,6 +89,38 @@ json_t *providers_json(void)
     pthread_mutex_unlock(&stats_lock);
     json_decref(states);
     return o;
+}
+
+char *provider_url(const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    char *url;
+    return asprintf(&url, "%.*s/%s", (int)n, base, path) < 0 ? NULL : url;
+}
+
+int provider_choose(const struct registry *r, const char *provider, const char *url, const char *model,
+                    const struct backend **out, char *msg, size_t msglen)
+{
+    *out = NULL;
+    if (!provider || !*provider || !strcmp(provider, "none"))
+        return DP_OK;
+    const struct backend *b = registry_find(r, provider);
+    if (!b) {
+        int at = snprintf(msg, msglen, "%s-provider must be none", r->family);
+        for (int i = 0; i < r->n && at >= 0 && (size_t)at < msglen; i++)
+            at += snprintf(msg + at, msglen - (size_t)at, "%s%s", i + 1 < r->n ? ", " : " or ", r->rows[i]->name);
+        if (at >= 0 && (size_t)at < msglen)
+            snprintf(msg + at, msglen - (size_t)at, ", not \"%s\"", provider);
+        return DP_ERR_INVALID;
+    }
+    if (!url || !*url || !model || !*model) {
+        snprintf(msg, msglen, "%s-provider %s needs %s-url and %s-model", r->family, provider, r->family, r->family);
+        return DP_ERR_INVALID;
+    }
+    *out = b;
+    return DP_OK;
 }
 
 int provider_call(const struct provider_call *pc, int (*fn)(void *arg), void *arg)
