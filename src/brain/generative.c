@@ -111,7 +111,8 @@ static char *system_prompt(const struct brain_input *in, json_t *memories)
     return buf_steal(&b, NULL);
 }
 
-/* The messages of the request: the system prompt, the conversation, the new message. */
+/* The messages of the request: the system prompt, the conversation, the new message. Their
+ * number, or -1 when out of memory. */
 static int build_messages(const struct brain_input *in, const char *system, struct llm_message *msgs,
                           char **owned, int *nowned)
 {
@@ -128,7 +129,7 @@ static int build_messages(const struct brain_input *in, const char *system, stru
         size_t len = strlen(text) > TURN_PROMPT_MAX ? utf8_cut(text, TURN_PROMPT_MAX) : strlen(text);
         char *t = strndup(text, len);
         if (!t)
-            return DP_ERR_NOMEM;
+            return -1;
         owned[(*nowned)++] = t;
         msgs[n++] = (struct llm_message){strcmp(role, "avatar") ? "user" : "assistant", t};
     }
@@ -203,13 +204,13 @@ static int generative_reply(const struct brain_input *in, struct brain_reply *ou
     struct llm_message msgs[LLM_MESSAGES_MAX];
     char *owned[LLM_MESSAGES_MAX];
     int nowned = 0;
-    int n = system ? build_messages(in, system, msgs, owned, &nowned) : DP_ERR_NOMEM;
+    int n = system ? build_messages(in, system, msgs, owned, &nowned) : -1;
     struct stream s = {in, {0}, {0}};
     buf_init(&s.text, REPLY_MAX);
     cite_marks_init(&s.marks, ids, (int)(nmem < OFFERED_MAX ? nmem : OFFERED_MAX), on_text, &s);
-    struct llm_result res;
+    struct llm_result res = {0};
     char why[256] = "";
-    int err = n < 0 ? n : DP_OK;
+    int err = n < 0 ? DP_ERR_NOMEM : DP_OK;
     if (!err) {
         struct llm_request rq = {msgs, n, 0, -1, on_delta, stream_gone, &s};
         err = llm_chat(l, &rq, &res, why, sizeof why);

@@ -62,7 +62,7 @@ uv_loop_t *server_loop(struct server *s);
 struct pool *server_pool(struct server *s);
 /* Gives ROUTE_SLOW routes (handlers and SSE producers) a pool of their own: threads that mostly
  * wait on remote providers, capped apart from the CPU workers. NULL (the default): the workers.
- * Call before server_start. */
+ * Call before the loop runs. */
 void server_set_slow_pool(struct server *s, struct pool *slow);
 const struct server_config *server_config(const struct server *s);
 /* Lets libmicrohttpd make progress now (after a resume from outside its callbacks). Loop thread. */
