@@ -23,8 +23,8 @@ static json_t *fact_of(const char *text, size_t len, double importance)
         text++, len--;
     while (len && isspace((unsigned char)text[len - 1]))
         len--;
-    if (!len || !utf8_valid(text, len))
-        return NULL;
+    if (!len || !utf8_valid(text, len) || memchr(text, 0, len))
+        return NULL; /* a NUL would cut the text short: the model's line is not a fact */
     char *t = strndup(text, len);
     if (!t)
         return NULL;
