@@ -222,7 +222,7 @@ static int brain_setup(struct app *app)
     struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
     struct llm_config lc = {c->llm_provider,      c->llm_url,         c->llm_model,  c->llm_api_key,
                             c->llm_connect_timeout, c->llm_idle_timeout, c->llm_timeout, c->llm_max_tokens,
-                            c->llm_retries,       c->llm_retry_wait_max};
+                            c->llm_retries,       c->llm_retry_wait_max, c->llm_circuit_cooldown * 1000};
     char msg[256] = "cannot initialise libcurl";
     if (http_client_global_init() || embed_configure(&ec, msg, sizeof msg) || llm_configure(&lc, msg, sizeof msg)) {
         DP_LOG(LOG_ERROR, "[serve] %s", msg);

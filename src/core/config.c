@@ -105,6 +105,9 @@ static const struct setting settings[] = {
      "extra attempts of a reply that failed before its first token (unreachable, 5xx, stalled, 429)"},
     {"llm-retry-wait-max", SET_LONG, OFF(llm_retry_wait_max), "10000", 0, 600000,
      "longest 429 Retry-After honoured, milliseconds (longer: the reply falls back at once)"},
+    {"llm-circuit-cooldown", SET_LONG, OFF(llm_circuit_cooldown), "30", 1, 3600,
+     "seconds the model's circuit breaker stays open after 5 failures in a row (replies come from the recall brain), "
+     "before one trial call"},
     {"llm-extract", SET_BOOL, OFF(llm_extract), "false", 0, 1,
      "after a text or document is ingested, the language model turns the facts it states into memories "
      "(job memory.extract; needs --llm-provider)"},

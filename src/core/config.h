@@ -60,6 +60,7 @@ struct config {
     long llm_max_tokens;
     long llm_retries;
     long llm_retry_wait_max; /* ms */
+    long llm_circuit_cooldown; /* seconds the breaker stays open */
     int llm_extract;        /* ingested texts become fact memories through the model */
     long provider_workers;  /* threads of the provider pool (replies that wait on a model) */
     long search_importance_weight; /* percent */

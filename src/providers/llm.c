@@ -14,7 +14,7 @@
 #include "providers/provider_call.h"
 
 static struct llm *current;
-static long retries = 2, retry_wait_max_ms = 10000;
+static long retries = 2, retry_wait_max_ms = 10000, cooldown_ms = 30000;
 
 static const struct llm_provider openai_provider = {llm_openai_new};
 static const struct backend llm_openai_row = {"openai", NULL, 0, &openai_provider};
@@ -36,6 +36,7 @@ int llm_configure(const struct llm_config *cfg, char *msg, size_t msglen)
         return err;
     retries = cfg->retries >= 0 ? cfg->retries : 2;
     retry_wait_max_ms = cfg->retry_wait_max_ms >= 0 ? cfg->retry_wait_max_ms : 10000;
+    cooldown_ms = cfg->circuit_cooldown_ms > 0 ? cfg->circuit_cooldown_ms : 30000;
     err = ((const struct llm_provider *)b->ops)->create(cfg, &current);
     if (err)
         snprintf(msg, msglen, "cannot set up the language model: %s", dp_strerror(err));
@@ -96,9 +97,9 @@ static int wait_unless_cancelled(const struct llm_request *rq, long ms)
 
 int llm_chat(struct llm *l, const struct llm_request *rq, struct llm_result *res, char *why, size_t whylen)
 {
-    /* Five failures in a row open the breaker for 30 s: replies fall back to the recall brain at
-     * once instead of each waiting for a timeout. */
-    const struct provider_call pc = {"llm", l->ops->name, 5, 30000, llm_healthy};
+    /* Five failures in a row open the breaker (30 s by default): replies fall back to the recall
+     * brain at once instead of each waiting for a timeout; then one trial call closes it again. */
+    const struct provider_call pc = {"llm", l->ops->name, 5, (int)cooldown_ms, llm_healthy};
     struct llm_attempt a = {l, rq, res, why, whylen, 0};
     int err = DP_OK;
     for (long k = 0;; k++) {

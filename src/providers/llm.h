@@ -62,6 +62,7 @@ struct llm_config {
     long max_tokens;       /* default per reply */
     long retries;          /* extra attempts before the first piece arrived */
     long retry_wait_max_ms; /* longest Retry-After honoured; longer ones fail at once */
+    long circuit_cooldown_ms; /* how long the breaker stays open after five failures in a row */
 };
 
 /* What an LLM provider's registry row holds (struct backend.ops). */

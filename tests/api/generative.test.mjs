@@ -16,7 +16,9 @@ before(async () => {
   llm = await startLlmServer({ key: KEY, models: ['test-chat'] });
   srv = await startAvatars({
     args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat', '--llm-api-key', KEY,
-      '--llm-idle-timeout', String(scaled(1500)), '--llm-retries', '1', '--llm-retry-wait-max', '3000'],
+      '--llm-idle-timeout', String(scaled(1500)), '--llm-retries', '1', '--llm-retry-wait-max', '3000',
+      '--llm-circuit-cooldown', '2'],
+    logLevel: 'info',
   });
   plain = await startAvatars();
   c = await cast(srv);
@@ -190,7 +192,7 @@ describe('generative brain', () => {
     assert.equal(h.at(-1).role, 'user');
   });
 
-  test('admin stats show the model\'s circuit and latency; five failures open it and the recall brain answers without calling', async () => {
+  test('admin stats show the model\'s circuit and latency; five failures open it, the recall brain answers without calling; after the cooldown one trial closes it', async () => {
     let s = await api(srv, 'GET', '/admin/stats', { token: c.admin.token });
     expectStatus(assert, s, 200);
     const p = s.json.providers['llm:openai'];
@@ -209,5 +211,16 @@ describe('generative brain', () => {
     assert.equal(s.json.providers['llm:openai'].circuit, 'open');
     assert.equal(s.json.circuits['llm:openai'], 'open');
     llm.reply = null;
+    await new Promise((res) => setTimeout(res, 2100)); // --llm-circuit-cooldown 2
+    llm.queue({ text: 'Back again.' });
+    const back = await say(conv, 'Are you there?');
+    expectStatus(assert, back, 201);
+    assert.equal(back.json.message.text, 'Back again.', 'the half-open trial went to the model');
+    s = await api(srv, 'GET', '/admin/stats', { token: c.admin.token });
+    assert.equal(s.json.providers['llm:openai'].circuit, 'closed');
+    // The key never reaches a log line, though the model's failures were logged.
+    assert.match(srv.stderr(), /\[llm\] openai model test-chat/);
+    assert.match(srv.stderr(), /the language model answered 500/);
+    assert.ok(!srv.stderr().includes(KEY), 'the API key is never logged');
   });
 });
