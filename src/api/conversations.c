@@ -145,7 +145,7 @@ static void stream_reply(struct sse *s, void *arg, void *state)
     struct stream_job *j = arg;
     struct db *db;
     json_t *reply = NULL;
-    const struct brain_sink sink = {sse_delta, sse_citation, s};
+    const struct brain_sink sink = {sse_delta, sse_citation, s, NULL};
     int err = worker_db(state, &db);
     if (!err)
         err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, client_gone, s, &sink, &reply);

@@ -200,7 +200,26 @@ struct chat_stream {
     char conv[ID_LEN], avatar[ID_LEN], user_mid[ID_LEN];
     char model[80];
     char *text;
+    int include_usage; /* stream_options.include_usage */
 };
+
+/* The model's token counts (-1: none given: a recall avatar's answer uses no model). */
+struct usage {
+    long prompt, completion;
+};
+
+static void on_usage(void *ctx, long prompt_tokens, long completion_tokens)
+{
+    struct usage *u = ctx;
+    u->prompt = prompt_tokens;
+    u->completion = completion_tokens;
+}
+
+static json_t *usage_json(const struct usage *u)
+{
+    return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)u->prompt, "completion_tokens",
+                     (json_int_t)u->completion, "total_tokens", (json_int_t)(u->prompt + u->completion));
+}
 
 static void chat_stream_free(void *arg)
 {
@@ -212,7 +231,14 @@ static void chat_stream_free(void *arg)
 struct chunk_ctx {
     struct sse *s;
     const struct chat_stream *j;
+    struct usage usage;
 };
+
+static void chunk_usage(void *ctx, long prompt_tokens, long completion_tokens)
+{
+    struct chunk_ctx *k = ctx;
+    on_usage(&k->usage, prompt_tokens, completion_tokens);
+}
 
 static void send_chunk(struct chunk_ctx *k, json_t *delta, const char *finish, json_t *extra)
 {
@@ -243,10 +269,10 @@ static int stream_gone(void *s)
 static void produce_chat(struct sse *s, void *arg, void *state)
 {
     struct chat_stream *j = arg;
-    struct chunk_ctx k = {s, j};
+    struct chunk_ctx k = {s, j, {-1, -1}};
     struct db *db;
     json_t *reply = NULL;
-    const struct brain_sink sink = {chunk_delta, NULL, &k};
+    const struct brain_sink sink = {chunk_delta, NULL, &k, chunk_usage};
     send_chunk(&k, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, NULL);
     int err = worker_db(state, &db);
     if (!err)
@@ -263,12 +289,22 @@ static void produce_chat(struct sse *s, void *arg, void *state)
         return;
     }
     send_chunk(&k, json_object(), "stop", doppel_part(j->conv, reply));
+    if (j->include_usage && k.usage.prompt >= 0) {
+        /* As OpenAI sends it: a last chunk with no choices and the usage. */
+        json_t *u = completion_base("chat.completion.chunk", j->conv, j->model);
+        json_object_set_new(u, "choices", json_array());
+        json_object_set_new(u, "usage", usage_json(&k.usage));
+        char *t = json_dumps(u, JSON_COMPACT);
+        sse_send(s, NULL, t ? t : "{}");
+        free(t);
+        json_decref(u);
+    }
     sse_send(s, NULL, "[DONE]");
     json_decref(reply);
 }
 
 static int stream_answer(struct request *req, struct response *res, const struct chat_request *c, const char *conv,
-                         const char *avatar, const char *user_mid, const char *model)
+                         const char *avatar, const char *user_mid, const char *model, int include_usage)
 {
     struct chat_stream *j = calloc(1, sizeof *j);
     if (!j || !(j->text = strdup(c->text))) {
@@ -279,6 +315,7 @@ static int stream_answer(struct request *req, struct response *res, const struct
     snprintf(j->avatar, sizeof j->avatar, "%s", avatar);
     snprintf(j->user_mid, sizeof j->user_mid, "%s", user_mid);
     snprintf(j->model, sizeof j->model, "%s", model);
+    j->include_usage = include_usage;
     int err = sse_respond(req, res, produce_chat, j, chat_stream_free);
     if (err) {
         chat_stream_free(j);
@@ -323,10 +360,13 @@ static int chat_completions(struct request *req, struct response *res)
     if (!err && (err = talk_start_replay(e.db, ref.id, &h, c->turns, c->nturns, c->text, conv, user_mid)))
         domain_error(res, err);
     if (!err && json_is_true(stream)) {
-        err = stream_answer(req, res, c, conv, ref.id, user_mid, model);
+        err = stream_answer(req, res, c, conv, ref.id, user_mid, model,
+                            json_is_true(json_object_get(json_object_get(b, "stream_options"), "include_usage")));
     } else if (!err) {
         json_t *reply;
-        if ((err = talk_answer(e.db, conv, ref.id, user_mid, c->text, NULL, NULL, NULL, &reply))) {
+        struct usage u = {-1, -1};
+        const struct brain_sink sink = {NULL, NULL, &u, on_usage};
+        if ((err = talk_answer(e.db, conv, ref.id, user_mid, c->text, NULL, NULL, &sink, &reply))) {
             domain_error(res, err);
         } else {
             json_t *out = completion_base("chat.completion", conv, model);
@@ -334,6 +374,8 @@ static int chat_completions(struct request *req, struct response *res)
                                 json_pack("[{s:i,s:{s:s,s:O,s:n},s:n,s:s}]", "index", 0, "message", "role",
                                           "assistant", "content", json_object_get(reply, "text"), "refusal",
                                           "logprobs", "finish_reason", "stop"));
+            if (u.prompt >= 0) /* only a model counts tokens */
+                json_object_set_new(out, "usage", usage_json(&u));
             json_object_set_new(out, "doppel", doppel_part(conv, reply));
             json_decref(reply);
             res_json(res, 200, out);

@@ -275,12 +275,16 @@ const struct api_schema api_schemas[] = {
                 "properties": {"index": {"type": "integer"}, "finish_reason": {"type": "string"}, "logprobs": {"type": "null"},
                     "message": {"type": "object", "required": ["role", "content"], "properties": {
                         "role": {"const": "assistant"}, "content": {"type": "string"}, "refusal": {"type": "null"}}}}}},
+            "usage": {"type": "object", "description": "the model's token counts (absent when no model answered)",
+                "additionalProperties": false, "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+                "properties": {"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"}}},
             "doppel": {"type": "object", "description": "the stored reply: conversation_id, message_id, citations",
                 "required": ["conversation_id", "message_id", "citations"],
                 "properties": {"conversation_id": {"type": "string"}, "message_id": {"type": "string"},
                     "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}}}}}})},
     {"ChatCompletionStream", J({"type": "string", "description":
-        "With stream: true, server-sent events data: {chat.completion.chunk} — the role first, then one chunk per piece of the reply, then one with finish_reason stop and doppel {conversation_id, message_id, citations} — and data: [DONE]; a failure mid-stream is data: {error}"})},
+        "With stream: true, server-sent events data: {chat.completion.chunk} — the role first, then one chunk per piece of the reply, then one with finish_reason stop and doppel {conversation_id, message_id, citations}, with stream_options.include_usage a chunk with no choices and the model's usage — and data: [DONE]; a failure mid-stream is data: {error}"})},
     {"Legacy", J({"type": "object", "additionalProperties": false, "required": ["slug", "visibility", "visitor_talk"],
         "description": "the published fields of a link/public avatar, never its id",
         "properties": {"slug": {"type": "string"}, "visibility": {"enum": ["link", "public"]},

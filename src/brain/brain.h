@@ -24,6 +24,8 @@ struct brain_sink {
     void (*delta)(void *ctx, const char *text, size_t len);
     void (*citation)(void *ctx, json_t *citation); /* borrowed */
     void *ctx;
+    /* The model's count of the tokens it read and wrote, when a brain that uses one is told it. */
+    void (*usage)(void *ctx, long prompt_tokens, long completion_tokens);
 };
 
 struct brain_input;

@@ -236,6 +236,8 @@ static int generative_reply(const struct brain_input *in, struct brain_reply *ou
     } else {
         if (s.marks.dropped)
             DP_LOG(LOG_INFO, "[brain] generative: %d citation(s) of memories never offered dropped", s.marks.dropped);
+        if (in->sink && in->sink->usage && res.prompt_tokens >= 0 && res.completion_tokens >= 0)
+            in->sink->usage(in->sink->ctx, res.prompt_tokens, res.completion_tokens);
         out->citations = citations_of(&s.marks, memories);
         out->text = buf_steal(&s.text, NULL);
         out->streamed = 1;

@@ -68,6 +68,7 @@ describe('OpenAI-compatible facade', () => {
     assert.equal(j.choices[0].message.content, lake.text);
     assert.equal(j.choices[0].message.refusal, null);
     assert.equal(j.doppel.citations[0].memory_id, lake.id);
+    assert.equal(j.usage, undefined, 'no model answered: no token counts made up');
     // The turn is stored as a conversation of the caller.
     const h = await api(srv, 'GET', `/conversations/${j.doppel.conversation_id}/messages`, { token: c.owner.token });
     expectStatus(assert, h, 200);
@@ -100,6 +101,22 @@ describe('OpenAI-compatible facade', () => {
     // The client's earlier turns reached the model as the conversation.
     const sent = llm.requests.at(-1).messages;
     assert.deepEqual(sent.slice(-3).map((m) => [m.role, m.content]), [['user', 'Hello'], ['assistant', 'Hi dear.'], ['user', 'Tell me about the lake']]);
+  });
+
+  test('the model\'s token counts: usage of a whole answer; a last chunk with no choices when stream_options.include_usage', async () => {
+    llm.queue({ text: 'Three words here.' });
+    const r = await api(srv, 'POST', '/v1/chat/completions', { token: c.owner.token, body: { model: gen.id, messages: [{ role: 'user', content: 'Hello there' }] } });
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.usage.completion_tokens, 3);
+    assert.ok(r.json.usage.prompt_tokens > 2);
+    assert.equal(r.json.usage.total_tokens, r.json.usage.prompt_tokens + 3);
+    llm.queue({ text: 'Two words.' });
+    const stream = await client().chat.completions.create({ model: gen.id, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }] });
+    const chunks = [];
+    for await (const ch of stream) chunks.push(ch);
+    assert.deepEqual(chunks.at(-1).choices, []);
+    assert.equal(chunks.at(-1).usage.completion_tokens, 2);
+    assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop');
   });
 
   test('the wire of a stream: data lines only, each a chunk, ending with data: [DONE]', async () => {

@@ -70,7 +70,7 @@ static void ask(struct db *db, const char *brain, const char *question, struct h
     OK(talk_start(db, "a1", &holder, conv, &greeting));
     json_decref(greeting);
     OK(talk_add_user_message(db, conv, question, mid));
-    const struct brain_sink sink = {on_delta, on_citation, h};
+    const struct brain_sink sink = {on_delta, on_citation, h, NULL};
     OK(talk_answer(db, conv, "a1", mid, question, NULL, NULL, &sink, reply));
 }
 
