@@ -5,7 +5,8 @@
 //     long the N replies take together, and the same route with nothing in flight (the ceiling).
 //  2. Time to first token: the chat server's own (a client straight to it) next to the first
 //     delta event of a streamed reply through Doppel (memory search, prompt, storing the question,
-//     the SSE hop): the difference is Doppel's overhead.
+//     the SSE hop): the difference is Doppel's overhead; and the same turn by the recall brain.
+//     Measured warm: the provider pool's threads open their database connections on first use.
 // Prints figures; never passes or fails. Usage: node bench/llm.mjs [--database-url URL --redis-url URL]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -97,6 +98,10 @@ async function ttft(llm) {
   const direct = [], via = [], recall = [];
   const rav = await s.j('POST', '/avatars', { name: 'Recall' }, s.token);
   await s.j('POST', `/avatars/${rav.id}/memories`, { text: 'Every summer we rowed across the lake to the island cabin' }, s.token);
+  // Warm: each of the provider pool's 32 threads opens its database connection on its first reply.
+  const warm = [];
+  for (let i = 0; i < 32; i++) warm.push((await s.j('POST', `/avatars/${rav.id}/conversations`, {}, s.token)).conversation.id);
+  await Promise.all(warm.map((c) => reply(s, c, false).then((r) => r.text())));
   for (let i = 0; i < 20; i++) {
     let t0 = performance.now();
     const r = await fetch(`${llm.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
