@@ -8,13 +8,10 @@
 //     the SSE hop): the difference is Doppel's overhead; and the same turn by the recall brain.
 //     Measured warm: the provider pool's threads open their database connections on first use.
 // Prints figures; never passes or fails. Usage: node bench/llm.mjs [--database-url URL --redis-url URL]
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { startLlmServer } from '../tests/llm-server/server.mjs';
+import { startDoppel } from './lib/serve.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const extra = process.argv.slice(2);
 const N = Number(process.env.BENCH_LLM_N || 16);
 const FIRST_MS = Number(process.env.BENCH_LLM_FIRST_MS || 2000);
@@ -23,20 +20,9 @@ const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, 
 const f1 = (x) => x.toFixed(1);
 
 async function startServer(llmUrl, more = []) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-llm-'));
-  const proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-    '--log-level', 'error', '--argon2-memory-kib', '8192', '--argon2-ops', '1', '--api-rate', '1000000',
-    '--search-rate', '0', '--auth-rate', '100000', '--llm-provider', 'openai', '--llm-url', llmUrl,
-    '--llm-model', 'bench', '--llm-idle-timeout', '60000', ...more, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) resolve(m[1]);
-    });
-    proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
-  });
+  const { url, stop } = await startDoppel(['--log-level', 'error', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
+    '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--llm-provider', 'openai', '--llm-url', llmUrl,
+    '--llm-model', 'bench', '--llm-idle-timeout', '60000', ...more, ...extra], 'bench-llm');
   const j = async (method, p, body, token) => {
     const r = await fetch(url + '/api/v1' + p, { method, headers: { 'content-type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
     const t = await r.text();
@@ -48,11 +34,6 @@ async function startServer(llmUrl, more = []) {
   const av = await j('POST', '/avatars', { name: 'Bench', brain: 'generative' }, token);
   for (const text of ['Every summer we rowed across the lake to the island cabin', 'I was born in Leeds in 1941'])
     await j('POST', `/avatars/${av.id}/memories`, { text }, token);
-  const stop = async () => {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.on('exit', r));
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
   return { url, j, token, av, stop };
 }
 
