@@ -19,6 +19,7 @@ struct app {
     uv_loop_t *loop;
     struct server *server;
     struct pool *pool;
+    struct pool *slow_pool;    /* ROUTE_SLOW routes: replies that wait on remote providers */
     struct router *router;
     char *openapi_json;        /* generated once from the route tables */
     size_t openapi_len;
@@ -50,6 +51,7 @@ int worker_security(struct worker *w, struct cache **out);
 extern const struct route ops_routes[];
 extern const struct route test_routes[];
 extern const struct route not_implemented_routes[];
+extern const struct route openai_routes[];
 extern const struct route auth_routes[];
 extern const struct route users_routes[];
 extern const struct route orgs_routes[];

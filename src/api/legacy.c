@@ -189,7 +189,7 @@ const struct route legacy_routes[] = {
      visit_doc, NULL, NULL},
     {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC, 0, visit_messages, "legacy",
      "The visitor's conversation history (Authorization: Visitor <token>)", visit_messages_doc, NULL, NULL},
-    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON, 0, visit_message,
+    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON | ROUTE_SLOW, 0, visit_message,
      "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", visit_send_doc, NULL,
      NULL},
     {0},

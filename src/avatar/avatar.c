@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "brain/brain.h"
 #include "core/err.h"
 #include "store/cache.h"
 #include "store/db.h"
@@ -110,6 +111,9 @@ const char *avatar_check_visibility(const char *s)
 const char *avatar_check_brain(const char *s)
 {
     static const char *const b[] = {"recall", "generative", NULL};
-    return one_of(s, b, "brain must be recall or generative");
+    const char *why = one_of(s, b, "brain must be recall or generative");
+    /* A brain that cannot answer here (the generative one without a language model) is refused
+     * with what to set, rather than accepted to answer 501 ever after. */
+    return why ? why : !brain_for(s) ? brain_unavailable_why(s) : NULL;
 }
 

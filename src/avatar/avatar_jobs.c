@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "avatar/avatar.h"
+#include "avatar/extract_job.h"
 #include "avatar/media.h"
 #include "avatar/quota.h"
 #include "core/buf.h"
@@ -349,6 +350,8 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
         err = ingest_text(ctx, id, avatar, key, mime, filename, error_msg, error_owned);
         if (!err) /* the new passages or utterances get their vectors in the background */
             memory_embed_backfill(ctx->db, avatar, 1);
+        if (!err) /* and, with --llm-extract, the facts they state become memories */
+            err = extract_job_enqueue(ctx->db, avatar, id);
     }
     else if (!strcmp(kind, "image"))
         err = ingest_image(ctx, id, key);

@@ -157,6 +157,24 @@ int avatar_published(struct db *db, const char *slug, json_t **out)
                   p, 1, avatar_from_row, out);
 }
 
+int avatar_resolve(struct db *db, const struct caller *c, const char *id_or_slug, struct avatar_ref *ref)
+{
+    if (!id_or_slug || strlen(id_or_slug) > 64)
+        return DP_ERR_NOT_FOUND;
+    if (id_valid(id_or_slug))
+        return avatar_access(db, c, id_or_slug, AVATAR_VIEW, ref);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id_or_slug)};
+    int err = db_query(db, "SELECT id FROM avatars WHERE slug = ? AND deleted_at IS NULL", p, 1, &r);
+    if (err)
+        return err;
+    char id[ID_LEN] = "";
+    if (r->nrows == 1)
+        snprintf(id, sizeof id, "%s", db_rows_text(r, 0, 0));
+    db_rows_free(r);
+    return *id ? avatar_access(db, c, id, AVATAR_VIEW, ref) : DP_ERR_NOT_FOUND;
+}
+
 int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **out)
 {
     const char *name = json_get_str(body, "name");

@@ -90,6 +90,9 @@ enum route_flags {
     ROUTE_STREAM = 1 << 6,          /* the body is streamed to stream->chunk, never buffered whole */
     ROUTE_TRY_INLINE = 1 << 7,      /* try on the loop first (req->worker NULL: no blocking calls);
                                      * DP_ERR_WOULDBLOCK from the auth hook or handler moves it to a worker */
+    ROUTE_SLOW = 1 << 8,            /* may wait on a remote provider (a language model's reply): the handler
+                                     * and its SSE producer run on the provider pool (server_set_slow_pool),
+                                     * so that the CPU workers stay free while it waits */
 };
 
 /* A streamed request body (uploads). Every callback runs on a worker, one at a time per request;

@@ -69,7 +69,7 @@ void server_collect_gauges(void *arg)
     metric_set(m_busy, NULL, (double)pool_busy(s->pool));
     metric_set(m_in_flight, NULL, (double)s->in_flight);
     metric_set(m_ws_open, NULL, (double)server_ws_count(s));
-    metric_set(m_sse_waiting, NULL, (double)s->sse_slots.waiting);
+    metric_set(m_sse_waiting, NULL, (double)(s->sse_slots.waiting + s->slow_slots.waiting));
 }
 
 /* ---- slow clients ---- */
@@ -739,7 +739,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *c, const cha
         cr->task_kind = cr->req.route->flags & ROUTE_STREAM ? TASK_STREAM_END : TASK_HANDLER;
         cr->state = ST_RUNNING;
         server_suspend(s, cr);
-        pool_submit(s->pool, &cr->task);
+        pool_submit(server_pool_of(s, server_route_slow(s, cr->req.route)), &cr->task);
         return MHD_YES;
     case ST_RUNNING:
     case ST_QUEUED:

@@ -60,6 +60,10 @@ void server_free(struct server *s);
 void server_post(struct server *s, void (*fn)(void *arg), void *arg);
 uv_loop_t *server_loop(struct server *s);
 struct pool *server_pool(struct server *s);
+/* Gives ROUTE_SLOW routes (handlers and SSE producers) a pool of their own: threads that mostly
+ * wait on remote providers, capped apart from the CPU workers. NULL (the default): the workers.
+ * Call before the loop runs. */
+void server_set_slow_pool(struct server *s, struct pool *slow);
 const struct server_config *server_config(const struct server *s);
 /* Lets libmicrohttpd make progress now (after a resume from outside its callbacks). Loop thread. */
 void server_kick(struct server *s);

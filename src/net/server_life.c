@@ -96,6 +96,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->stop_timer.data = s;
     guard_init(&s->guard, loop, (double)cfg->header_timeout, server_slow_metric());
     sse_slots_init(&s->sse_slots, cfg, pool);
+    sse_slots_init(&s->slow_slots, cfg, NULL);
     metrics_on_collect(server_collect_gauges, s);
     *out = s;
     return DP_OK;
@@ -231,9 +232,28 @@ struct sse **server_sse_list(struct server *s)
     return &s->sse_list;
 }
 
-struct sse_slots *server_sse_slots(struct server *s)
+void server_set_slow_pool(struct server *s, struct pool *slow)
 {
-    return &s->sse_slots;
+    s->slow_pool = slow;
+    if (slow)
+        pool_on_drained(slow, server_after_tasks, s);
+    /* Every thread of the provider pool may stream: waiting on a provider is what it is for. */
+    s->slow_slots.max = slow ? pool_size(slow) : 1;
+}
+
+int server_route_slow(const struct server *s, const struct route *rt)
+{
+    return s->slow_pool && rt && (rt->flags & ROUTE_SLOW);
+}
+
+struct pool *server_pool_of(struct server *s, int slow)
+{
+    return slow && s->slow_pool ? s->slow_pool : s->pool;
+}
+
+struct sse_slots *server_sse_slots_of(struct server *s, int slow)
+{
+    return slow && s->slow_pool ? &s->slow_slots : &s->sse_slots;
 }
 
 static void finish_stop(struct server *s)

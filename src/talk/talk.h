@@ -38,6 +38,20 @@ int talk_conversation(struct db *db, const char *cid, struct talk_conversation *
 int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],
                json_t **greeting);
 
+/* One earlier message of a conversation kept by its client (the OpenAI-compatible facade's
+ * stateless requests): role "user" or "avatar". */
+struct talk_turn {
+    const char *role;
+    const char *text;
+};
+
+/* Starts a conversation of avatar_id for holder that already holds turns[0..n) (no greeting), then
+ * the user's message text (its id in user_mid), in one transaction: what a client that keeps the
+ * conversation itself sends each time becomes a conversation the turn (talk_answer) reads. */
+int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_holder *holder,
+                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN],
+                      char user_mid[ID_LEN]);
+
 /* Stores a message of the user (or visitor) in conv; its id in mid. */
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);
 

@@ -104,7 +104,7 @@ static int echo_reply(const struct brain_input *in, struct brain_reply *out)
     return out->text ? DP_OK : DP_ERR_NOMEM;
 }
 
-static const struct brain_ops echo_brain = {"echo", echo_reply};
+static const struct brain_ops echo_brain = {"echo", echo_reply, NULL, NULL};
 static const struct backend echo_row = {"echo", NULL, 0, &echo_brain};
 
 TEST(registry_a_brain_added_in_one_file_answers)

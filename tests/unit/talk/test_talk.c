@@ -46,9 +46,18 @@ static int pieces_reply(const struct brain_input *in, struct brain_reply *out)
     return out->text ? DP_OK : DP_ERR_NOMEM;
 }
 
-static const struct brain_ops pieces_brain = {"generative", pieces_reply};
-/* The schema allows recall and generative only: the test brain takes generative's name. */
+static const struct brain_ops pieces_brain = {"generative", pieces_reply, NULL, NULL};
+/* The schema allows recall and generative only: the test brain takes the generative row's place
+ * (each test runs in a process of its own). */
 static const struct backend pieces_row = {"generative", NULL, 0, &pieces_brain};
+
+static void replace_generative(void)
+{
+    struct registry *r = brain_registry();
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->rows[i]->name, "generative"))
+            r->rows[i] = &pieces_row;
+}
 
 /* Asks avatar a1 `question` with its brain set to `brain`; *reply is the stored message. */
 static void ask(struct db *db, const char *brain, const char *question, struct heard *h, json_t **reply)
@@ -61,14 +70,14 @@ static void ask(struct db *db, const char *brain, const char *question, struct h
     OK(talk_start(db, "a1", &holder, conv, &greeting));
     json_decref(greeting);
     OK(talk_add_user_message(db, conv, question, mid));
-    const struct brain_sink sink = {on_delta, on_citation, h};
+    const struct brain_sink sink = {on_delta, on_citation, h, NULL};
     OK(talk_answer(db, conv, "a1", mid, question, NULL, NULL, &sink, reply));
 }
 
 TEST(talk_a_streaming_brain_sends_its_own_pieces)
 {
     struct db *db = brain_test_db();
-    OK(registry_add(brain_registry(), &pieces_row));
+    replace_generative();
     struct heard h = {0};
     buf_init(&h.text, 0);
     json_t *reply;
