@@ -9,8 +9,10 @@
 #include "auth/ratelimit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "store/blob.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 #include "store/db.h"
 
 int api_env(struct request *req, struct context *e)
@@ -131,4 +133,44 @@ int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t
     }
     struct res_source src = {blob_source_read, blob_source_close, r};
     return res_source_set(res, &src, off, len);
+}
+
+/* How long a cached answer is kept: generations make it exact for writes through any instance;
+ * this bounds what a write from outside the servers (the CLI with the in-process cache) leaves. */
+#define API_CACHED_TTL_MS 60000
+#define API_CACHED_KEY_MAX 512
+
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
+                    int nscopes, http_handler fill)
+{
+    static const char ctype[] = "application/json; charset=utf-8";
+    struct context e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    char k[API_CACHED_KEY_MAX];
+    int cacheable = key && (size_t)snprintf(k, sizeof k, "resp:%s", key) < sizeof k &&
+                    !cache_gen_stamp(e.cache, scopes, nscopes, k, sizeof k);
+    char *val;
+    size_t len;
+    if (cacheable && !cache_get(e.cache, k, &val, &len)) {
+        res_body(res, 200, ctype, val, len);
+        return DP_OK;
+    }
+    if (!req->worker)
+        return DP_ERR_WOULDBLOCK;
+    if ((err = fill(req, res)) || !cacheable || res->status != 200)
+        return err;
+    if (res->json) {
+        json_t *j = res->json;
+        res->json = NULL;
+        char *body = json_dump_compact(j, &len);
+        json_decref(j);
+        if (!body)
+            return DP_ERR_NOMEM;
+        res_body(res, 200, ctype, body, len);
+    }
+    if (res->body)
+        cache_set(e.cache, k, res->body, res->body_len, API_CACHED_TTL_MS);
+    return DP_OK;
 }

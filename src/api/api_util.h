@@ -42,6 +42,16 @@ int api_list_page(struct request *req, struct response *res, struct db *db,
                   int (*list)(struct db *db, const void *arg, const char *after, long limit, json_t **items),
                   const void *arg);
 
+/* A hot read answered from cached response bytes: no database call and no JSON tree when warm.
+ * key names the answer (with the caller wherever it depends on who asks: another caller's key
+ * must never be this one's); scopes are what it is built from (store/cache_gen.h): their
+ * generations are read first and stamped into the stored key, so a write that moves one on
+ * makes every instance miss. Cold, fill answers as usual and a 200 answer is stored. On the loop
+ * (no worker) a miss returns DP_ERR_WOULDBLOCK: the request moves to a worker. key NULL: not
+ * cacheable (e.g. a later page), fill answers on a worker. */
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
+                    int nscopes, http_handler fill);
+
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);
 

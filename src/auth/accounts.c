@@ -17,6 +17,7 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 #include "store/db.h"
 #include "store/db_read.h"
 
@@ -791,16 +792,20 @@ int accounts_totp_disable(struct context *e, const struct caller *c, const char 
     return err;
 }
 
-static void user_cache_key(const char *user_id, char out[64])
+void accounts_user_scope(const char *user_id, char *out)
 {
-    snprintf(out, 64, "user:%s", user_id);
+    snprintf(out, CACHE_GEN_SCOPE_MAX, "user:%s", user_id);
 }
 
 int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len)
 {
-    char key[64];
-    user_cache_key(user_id, key);
-    if (!cache_get(e->cache, key, out, len))
+    char key[CACHE_GEN_SCOPE_MAX + 32], scope[CACHE_GEN_SCOPE_MAX];
+    const char *scopes[] = {scope};
+    accounts_user_scope(user_id, scope);
+    snprintf(key, sizeof key, "user-json:%s", user_id);
+    /* The generation is read before the database, so a change in between is never kept. */
+    int cacheable = !cache_gen_stamp(e->cache, scopes, 1, key, sizeof key);
+    if (cacheable && !cache_get(e->cache, key, out, len))
         return DP_OK;
     if (!e->db)
         return DP_ERR_WOULDBLOCK;
@@ -813,15 +818,16 @@ int accounts_user_json_cached(struct context *e, const char *user_id, char **out
     if (!*out)
         return DP_ERR_NOMEM;
     *len = strlen(*out);
-    cache_set(e->cache, key, *out, *len, 60000);
+    if (cacheable)
+        cache_set(e->cache, key, *out, *len, 60000);
     return DP_OK;
 }
 
 void accounts_user_changed(struct context *e, const char *user_id)
 {
-    char key[64];
-    user_cache_key(user_id, key);
-    cache_del(e->cache, key);
+    char scope[CACHE_GEN_SCOPE_MAX];
+    accounts_user_scope(user_id, scope);
+    cache_gen_bump(e->cache, scope);
 }
 
 int accounts_count_sessions(struct db *db, int64_t *n)
