@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/ratelimit.h"
+#include "avatar/avatar.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -173,4 +174,19 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
     if (res->body)
         cache_set(e.cache, k, res->body, res->body_len, API_CACHED_TTL_MS);
     return DP_OK;
+}
+
+int api_cached_avatar_read(struct request *req, struct response *res, const char *what, http_handler fill)
+{
+    const struct caller *c = api_caller(req);
+    const char *id = req_param(req, "id"), *limit = req_query(req, "limit"), *q = req_query(req, "q");
+    char key[200], avatar[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX];
+    const char *scopes[] = {avatar, user};
+    int first = id && id_valid(id) && !req_query(req, "cursor") && !(q && *q) && (!limit || strlen(limit) <= 8);
+    if (first) {
+        avatar_scope(id, avatar);
+        accounts_user_scope(c->user_id, user);
+        snprintf(key, sizeof key, "%s:%s:%s:%s:%s", what, id, c->user_id, c->org_id, limit ? limit : "");
+    }
+    return api_cached_read(req, res, first ? key : NULL, scopes, 2, fill);
 }

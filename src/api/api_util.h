@@ -52,6 +52,12 @@ int api_list_page(struct request *req, struct response *res, struct db *db,
 int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
                     int nscopes, http_handler fill);
 
+/* api_cached_read for a read of one avatar ({id} in the path): GET /avatars/{id} and the first
+ * pages of its lists (no ?cursor, no ?q). Keyed by what, the avatar, the caller (user and
+ * organisation: access differs by caller) and ?limit; built from the avatar's scope (fields,
+ * shares, media, memories) and the caller's. */
+int api_cached_avatar_read(struct request *req, struct response *res, const char *what, http_handler fill);
+
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);
 

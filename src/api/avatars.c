@@ -93,17 +93,7 @@ static int get_avatar_fill(struct request *req, struct response *res)
  * stored), moved on by a change to the avatar (fields, shares, stats) or to the caller. */
 static int get_avatar(struct request *req, struct response *res)
 {
-    const struct caller *c = api_caller(req);
-    const char *id = req_param(req, "id");
-    char key[160], avatar[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX];
-    const char *scopes[] = {avatar, user};
-    int ok = id && id_valid(id);
-    if (ok) {
-        avatar_scope(id, avatar);
-        accounts_user_scope(c->user_id, user);
-        snprintf(key, sizeof key, "avatar:%s:%s:%s", id, c->user_id, c->org_id);
-    }
-    return api_cached_read(req, res, ok ? key : NULL, scopes, 2, get_avatar_fill);
+    return api_cached_avatar_read(req, res, "avatar", get_avatar_fill);
 }
 
 static int patch_avatar(struct request *req, struct response *res)

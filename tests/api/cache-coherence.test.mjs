@@ -20,6 +20,7 @@ import {
   startAvatars,
   stopAll,
   uploadRaw,
+  waitMedia,
 } from './lib/avatars.mjs';
 
 const names = (r) => r.json.items.map((a) => a.name);
@@ -118,6 +119,37 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     assert.equal((await api(W, 'DELETE', `/avatars/${a.id}`, { token: c.owner.token })).status, 202);
     errorShape(assert, await read(`/avatars/${a.id}`, c.owner.token), 404, 'not_found');
     errorShape(assert, await read(`/avatars/${a.id}`, c.editor.token), 404, 'not_found');
+  });
+
+  test('memory and media lists: first pages follow adds, edits, ingestion, deletes and access', async () => {
+    const a = await createAvatar(W, c.owner.token);
+    await share(W, c.owner.token, a.id, c.viewer.id, 'viewer');
+    const texts = async () => (await read(`/avatars/${a.id}/memories`, c.viewer.token)).json.items.map((m) => m.text);
+    assert.deepEqual(await texts(), []);
+    const m = await api(W, 'POST', `/avatars/${a.id}/memories`, { token: c.owner.token, body: { text: 'The first lighthouse.' } });
+    expectStatus(assert, m, 201);
+    assert.deepEqual(await texts(), ['The first lighthouse.'], 'add → listed');
+    expectStatus(assert, await api(W, 'PATCH', `/avatars/${a.id}/memories/${m.json.id}`, { token: c.owner.token, body: { text: 'The second lighthouse.' } }), 200);
+    assert.deepEqual(await texts(), ['The second lighthouse.'], 'edit → listed');
+    expectStatus(assert, await api(W, 'DELETE', `/avatars/${a.id}/memories/${m.json.id}`, { token: c.owner.token }), 204);
+    assert.deepEqual(await texts(), [], 'delete → gone');
+
+    const media = async () => (await read(`/avatars/${a.id}/media`, c.viewer.token)).json.items;
+    assert.deepEqual(await media(), []);
+    const up = await uploadRaw(W, c.owner.token, a.id, Buffer.from('The keeper lit the lamp every evening at dusk.\n'), 'lamp.txt');
+    assert.ok([200, 201, 202].includes(up.status), `upload → ${up.status}`);
+    const id = up.json.id || up.json.media?.id;
+    assert.equal((await media()).length, 1, 'upload → listed');
+    const done = await waitMedia(W, c.owner.token, id, (x) => x.status === 'ready' || x.status === 'failed');
+    assert.equal(done.status, 'ready');
+    assert.equal((await media())[0].status, 'ready', 'ingestion → the listed status');
+    assert.ok((await texts()).some((t) => t.includes('lit the lamp')), 'ingestion → its passages listed');
+    expectStatus(assert, await api(W, 'DELETE', `/media/${id}`, { token: c.owner.token }), 204);
+    assert.deepEqual(await media(), [], 'media delete → gone');
+
+    assert.equal((await api(W, 'DELETE', `/avatars/${a.id}/shares/${c.viewer.id}`, { token: c.owner.token })).status, 204);
+    errorShape(assert, await read(`/avatars/${a.id}/memories`, c.viewer.token), 404, 'not_found');
+    errorShape(assert, await read(`/avatars/${a.id}/media`, c.viewer.token), 404, 'not_found');
   });
 
   test('auth/me: a changed name; a logout refuses the cached reads at once', async () => {
