@@ -253,6 +253,12 @@ static void session_cache_key(const char *sid, char out[64])
     snprintf(out, 64, "sess:%s", sid);
 }
 
+/* A session's state in the security cache is a counter: a check that found the session live in
+ * the database adds 1 (creating it for 60 s), a revocation adds SESSION_REVOKED. Adding, never
+ * setting, makes the order of the two irrelevant: a check that read the database before a
+ * revocation and stores after it still finds the revocation's mark, on every instance. */
+#define SESSION_REVOKED ((int64_t)1 << 40)
+
 /* Issues an access token for user in session sid. */
 static int issue_access(struct context *e, const char *user_id, const char *sid, struct token_pair *tp)
 {
@@ -529,7 +535,7 @@ void accounts_mark_session_revoked(struct context *e, const char *sid)
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
-    cache_set(e->security, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
+    cache_incr(e->security, key, SESSION_REVOKED, (int)((auth_cfg.access_ttl + 60) * 1000), NULL);
 }
 
 int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason)
@@ -551,9 +557,9 @@ int accounts_check_session(struct context *e, const char *sid)
     size_t len;
     session_cache_key(sid, key);
     if (!cache_get(e->security, key, &v, &len)) {
-        int live = !strcmp(v, "ok");
+        long long n = strtoll(v, NULL, 10);
         free(v);
-        return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+        return n > 0 && n < SESSION_REVOKED ? DP_OK : DP_ERR_UNAUTHORIZED;
     }
     if (!e->db)
         return DP_ERR_WOULDBLOCK;
@@ -564,9 +570,15 @@ int accounts_check_session(struct context *e, const char *sid)
         return err;
     int live = r->nrows == 1 && db_rows_is_null(r, 0, 0);
     db_rows_free(r);
-    /* "ok" is cached briefly; a revocation overwrites it at once (see accounts_revoke_session). */
-    cache_set(e->security, key, live ? "ok" : "revoked", live ? 2 : 7, live ? 60000 : (int)(auth_cfg.access_ttl * 1000));
-    return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+    if (!live) {
+        cache_incr(e->security, key, SESSION_REVOKED, (int)(auth_cfg.access_ttl * 1000), NULL);
+        return DP_ERR_UNAUTHORIZED;
+    }
+    /* Live is remembered for 60 s; a revocation that landed meanwhile shows in the sum. */
+    int64_t n = 0;
+    if (!cache_incr(e->security, key, 1, 60000, &n) && n >= SESSION_REVOKED)
+        return DP_ERR_UNAUTHORIZED;
+    return DP_OK;
 }
 
 /* Spends token (hash) of session sid for this client; *won 0 when another request spent it
