@@ -52,6 +52,8 @@ int cache_gen_bump(struct cache *c, const char *scope)
         return DP_ERR_INVALID;
     gen_key(scope, key);
     int err = cache_incr(c, key, random_step(), CACHE_GEN_TTL_MS, NULL);
+    if (err == DP_ERR_INVALID) /* at the end of int64 (or not a number): made afresh by the next read */
+        err = cache_del(c, key);
     if (err)
         DP_LOG(LOG_WARN, "[cache] could not move the generation of %s on: %s", scope, dp_strerror(err));
     return err;
