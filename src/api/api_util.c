@@ -154,7 +154,14 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
                     !cache_gen_stamp(e.cache, scopes, nscopes, k, sizeof k);
     char *val;
     size_t len;
+    struct cache *near = app_get()->near_cache;
+    if (cacheable && near && !cache_get(near, k, &val, &len)) {
+        res_body(res, 200, ctype, val, len);
+        return DP_OK;
+    }
     if (cacheable && !cache_get(e.cache, k, &val, &len)) {
+        if (near)
+            cache_set(near, k, val, len, API_CACHED_TTL_MS);
         res_body(res, 200, ctype, val, len);
         return DP_OK;
     }
@@ -171,8 +178,8 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
             return DP_ERR_NOMEM;
         res_body(res, 200, ctype, body, len);
     }
-    if (res->body)
-        cache_set(e.cache, k, res->body, res->body_len, API_CACHED_TTL_MS);
+    if (res->body && !cache_set(e.cache, k, res->body, res->body_len, API_CACHED_TTL_MS) && near)
+        cache_set(near, k, res->body, res->body_len, API_CACHED_TTL_MS);
     return DP_OK;
 }
 

@@ -2,6 +2,7 @@
 #include "store/cache.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -93,6 +94,35 @@ int cache_get(struct cache *c, const char *key, char **val, size_t *len)
         return DP_ERR_INVALID;
     double t0 = now_s();
     return observe(c, "get", t0, c->ops->get(c, key, val, len));
+}
+
+int cache_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens)
+{
+    if (n < 1 || n > CACHE_GET_MANY_MAX)
+        return DP_ERR_INVALID;
+    for (int i = 0; i < n; i++) {
+        vals[i] = NULL;
+        lens[i] = 0;
+        if (!key_ok(keys[i]))
+            return DP_ERR_INVALID;
+    }
+    double t0 = now_s();
+    int err = DP_OK;
+    if (c->ops->get_many) {
+        err = c->ops->get_many(c, keys, n, vals, lens);
+    } else {
+        for (int i = 0; i < n && !err; i++) {
+            err = c->ops->get(c, keys[i], &vals[i], &lens[i]);
+            if (err == DP_ERR_NOT_FOUND)
+                err = DP_OK, vals[i] = NULL;
+        }
+    }
+    if (err)
+        for (int i = 0; i < n; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+    return observe(c, "get_many", t0, err);
 }
 
 int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)

@@ -34,6 +34,8 @@ struct cache_ops {
     int (*bucket_take)(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
     /* Optional: see cache_may_evict. */
     int (*may_evict)(struct cache *c, char *why, size_t cap);
+    /* Optional: see cache_get_many (one round trip instead of n). */
+    int (*get_many)(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
 };
 
 /* Capability bits of cache backends (struct backend.caps). */
@@ -52,6 +54,10 @@ void cache_close(struct cache *c);
 const char *cache_backend(const struct cache *c);
 int cache_get(struct cache *c, const char *key, char **val, size_t *len);
 int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms);
+#define CACHE_GET_MANY_MAX 5
+/* Reads n (1..CACHE_GET_MANY_MAX) keys at once (Redis: one MGET): vals[i] malloc'd and
+ * NUL-terminated (caller frees), or NULL when absent. On error every vals[i] is NULL. */
+int cache_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
 int cache_del(struct cache *c, const char *key); /* invalidation; DP_OK when absent */
 int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len);

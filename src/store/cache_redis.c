@@ -370,6 +370,35 @@ static int redis_get(struct cache *c, const char *key, char **val, size_t *len)
     return DP_OK;
 }
 
+static int redis_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens)
+{
+    struct rcmd cmd = {n + 1, {"MGET"}, {4}};
+    for (int i = 0; i < n; i++) {
+        cmd.argv[i + 1] = keys[i];
+        cmd.len[i + 1] = strlen(keys[i]);
+    }
+    redisReply *rep;
+    int err = run1(to_redis(c), cmd, &rep);
+    if (err)
+        return err;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)n)
+        return reply_error(rep);
+    for (int i = 0; i < n && !err; i++) {
+        redisReply *v = rep->element[i];
+        if (v->type != REDIS_REPLY_STRING)
+            continue; /* nil: absent */
+        if (!(vals[i] = malloc(v->len + 1))) {
+            err = DP_ERR_NOMEM;
+            break;
+        }
+        memcpy(vals[i], v->str, v->len);
+        vals[i][v->len] = 0;
+        lens[i] = v->len;
+    }
+    freeReplyObject(rep);
+    return err;
+}
+
 static int redis_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
 {
     char ttl[16];
@@ -549,4 +578,5 @@ const struct cache_ops cache_redis_ops = {
     .publish = redis_publish,
     .ping = redis_ping,
     .bucket_take = redis_bucket_take,
+    .get_many = redis_get_many,
 };

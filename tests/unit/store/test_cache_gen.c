@@ -69,6 +69,29 @@ static void check_lost(struct cache *c)
     CHECK(g1 != g2);
 }
 
+/* Several keys at once: present ones with their values, absent ones NULL; bad counts refused. */
+static void check_get_many(struct cache *c)
+{
+    char k1[64], k2[64], k3[64];
+    snprintf(k1, sizeof k1, "%s", scope("m1"));
+    snprintf(k2, sizeof k2, "%s", scope("m2"));
+    snprintf(k3, sizeof k3, "%s", scope("m3"));
+    OK(cache_set(c, k1, "one", 3, 10000));
+    OK(cache_set(c, k3, "three!", 6, 10000));
+    const char *keys[] = {k1, k2, k3};
+    char *v[3];
+    size_t len[3];
+    OK(cache_get_many(c, keys, 3, v, len));
+    CHECK_EQ_STR(v[0], "one");
+    CHECK(v[1] == NULL);
+    CHECK_EQ_STR(v[2], "three!");
+    CHECK(len[2] == 6);
+    free(v[0]);
+    free(v[2]);
+    CHECK_EQ_INT(cache_get_many(c, keys, 0, v, len), DP_ERR_INVALID);
+    CHECK_EQ_INT(cache_get_many(c, keys, CACHE_GET_MANY_MAX + 1, v, len), DP_ERR_INVALID);
+}
+
 TEST(cache_gen_memory)
 {
     struct cache *a = NULL, *b = NULL;
@@ -77,6 +100,7 @@ TEST(cache_gen_memory)
     check_generations(a, b);
     check_stamp(a);
     check_lost(a);
+    check_get_many(b);
     CHECK_EQ_INT(cache_gen_bump(NULL, "x"), DP_ERR_INVALID);
     cache_close(a);
     cache_close(b);
@@ -93,6 +117,7 @@ TEST(cache_gen_redis)
     check_generations(a, b);
     check_stamp(b);
     check_lost(a);
+    check_get_many(a);
     cache_close(a);
     cache_close(b);
 }
