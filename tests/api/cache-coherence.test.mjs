@@ -152,6 +152,31 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     errorShape(assert, await read(`/avatars/${a.id}/media`, c.viewer.token), 404, 'not_found');
   });
 
+  test('a conversation\'s messages: a turn (plain and streamed) shows at once; an unshare hides them', async () => {
+    const a = await createAvatar(W, c.owner.token, { greeting: 'Hello there.' });
+    await share(W, c.owner.token, a.id, c.viewer.id, 'viewer');
+    expectStatus(assert, await api(W, 'POST', `/avatars/${a.id}/memories`, { token: c.owner.token, body: { text: 'The lighthouse stood on the northern cape.' } }), 201);
+    const conv = await api(W, 'POST', `/avatars/${a.id}/conversations`, { token: c.viewer.token });
+    expectStatus(assert, conv, 201);
+    const path = `/conversations/${conv.json.conversation.id}/messages`;
+    const count = async () => (await read(path, c.viewer.token)).json.items.length;
+    const n0 = await count();
+    expectStatus(assert, await api(W, 'POST', path, { token: c.viewer.token, body: { text: 'Where was the lighthouse?' } }), 201);
+    assert.equal(await count(), n0 + 2, 'a turn → its two messages');
+    const r = await fetch(`${W.url}/api/v1${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${c.viewer.token}`, Accept: 'text/event-stream', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Tell me about the lighthouse' }),
+    });
+    assert.equal(r.status, 200);
+    const done = JSON.parse((await r.text()).trim().split('\n\n').at(-1).match(/^data: (.*)$/m)[1]).message;
+    const items = (await read(path, c.viewer.token)).json.items;
+    assert.equal(items.length, n0 + 4, 'a streamed turn → its two messages');
+    assert.equal(items.at(-1).id, done.id);
+    assert.equal((await api(W, 'DELETE', `/avatars/${a.id}/shares/${c.viewer.id}`, { token: c.owner.token })).status, 204);
+    errorShape(assert, await read(path, c.viewer.token), 404, 'not_found');
+  });
+
   test('auth/me: a changed name; a logout refuses the cached reads at once', async () => {
     const u = await addMember(W, c.admin.token, { display_name: 'Before' });
     assert.equal((await read('/auth/me', u.token)).json.display_name, 'Before');
