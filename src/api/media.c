@@ -396,7 +396,7 @@ static int delete_media(struct request *req, struct response *res)
     db_rows_free(r);
     if ((err = media_delete(e.db, e.blobs, req_param(req, "id"))))
         return err;
-    avatar_cache_forget(e.cache, avatar);
+    avatar_changed_by_id(e.cache, e.db, avatar); /* a deleted portrait leaves its lists too */
     audit_write(e.db, "media.delete", api_caller(req)->user_id, req_param(req, "id"), api_caller(req)->org_id, e.ip,
                 NULL);
     res_body(res, 204, "", NULL, 0);

@@ -95,6 +95,18 @@ void avatar_changed(struct cache *c, const struct avatar_ref *ref)
     avatar_lists_forget(c, ref->org_id, ref->owner_id);
 }
 
+void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    avatar_cache_forget(c, avatar_id);
+    if (db_query(db, "SELECT owner_id, org_id FROM avatars WHERE id = ?", p, 1, &r))
+        return;
+    if (r->nrows == 1)
+        avatar_lists_forget(c, db_rows_text(r, 0, 1), db_rows_text(r, 0, 0));
+    db_rows_free(r);
+}
+
 json_t *avatar_from_row(const struct db_rows *r, int i)
 {
     json_t *publish = json_loads(db_rows_text(r, i, 12) ? db_rows_text(r, i, 12) : "[]", 0, NULL);

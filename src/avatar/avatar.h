@@ -55,6 +55,9 @@ void avatar_cache_forget(struct cache *c, const char *avatar_id);
 void avatar_lists_forget(struct cache *c, const char *org_id, const char *owner_id);
 /* Both of the above for ref. */
 void avatar_changed(struct cache *c, const struct avatar_ref *ref);
+/* Both of the above for the avatar avatar_id (its owner and organisation read from db), for a
+ * change that shows in lists without a ref at hand (its portrait set, or its image deleted). */
+void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id);
 
 /* The JSON of row i of a SELECT AVATAR_COLUMNS. */
 json_t *avatar_from_row(const struct db_rows *r, int i);

@@ -19,6 +19,8 @@ import {
   share,
   startAvatars,
   stopAll,
+  fixture,
+  uploadOk,
   uploadRaw,
   waitMedia,
 } from './lib/avatars.mjs';
@@ -175,6 +177,26 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     assert.equal(items.at(-1).id, done.id);
     assert.equal((await api(W, 'DELETE', `/avatars/${a.id}/shares/${c.viewer.id}`, { token: c.owner.token })).status, 204);
     errorShape(assert, await read(path, c.viewer.token), 404, 'not_found');
+  });
+
+  test('portrait: set, cleared and its image deleted show in the list and the GET', async () => {
+    const a = await createAvatar(W, c.owner.token, { visibility: 'org' });
+    const img = (await uploadOk(W, c.owner.token, a.id, fixture('sample.png'), 'face.png')).media;
+    const inList = async () => ((await read('/avatars', c.member.token)).json.items.find((x) => x.id === a.id) || {}).portrait_media_id;
+    const inGet = async () => (await read(`/avatars/${a.id}`, c.member.token)).json.portrait_media_id;
+    assert.equal(await inList(), null);
+    assert.equal(await inGet(), null);
+    await waitMedia(W, c.owner.token, img.id, (x) => x.status === 'ready' || x.status === 'failed');
+    expectStatus(assert, await api(W, 'PUT', `/avatars/${a.id}/portrait`, { token: c.owner.token, body: { media_id: img.id } }), 200);
+    assert.equal(await inList(), img.id, 'set → the list');
+    assert.equal(await inGet(), img.id, 'set → the GET');
+    assert.equal((await api(W, 'DELETE', `/avatars/${a.id}/portrait`, { token: c.owner.token })).status, 204);
+    assert.equal(await inList(), null, 'cleared → the list');
+    expectStatus(assert, await api(W, 'PUT', `/avatars/${a.id}/portrait`, { token: c.owner.token, body: { media_id: img.id } }), 200);
+    assert.equal(await inList(), img.id);
+    expectStatus(assert, await api(W, 'DELETE', `/media/${img.id}`, { token: c.owner.token }), 204);
+    assert.equal(await inList(), null, 'its image deleted → the list');
+    assert.equal(await inGet(), null, 'its image deleted → the GET');
   });
 
   test('auth/me: a changed name; a logout refuses the cached reads at once', async () => {
