@@ -183,13 +183,22 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
     return DP_OK;
 }
 
+int api_first_page(const struct request *req)
+{
+    const char *limit = req_query(req, "limit");
+    size_t n = limit ? strlen(limit) : 0;
+    if (req_query(req, "cursor") || (limit && (n < 1 || n > 3 || strspn(limit, "0123456789") != n)))
+        return 0;
+    return 1;
+}
+
 int api_cached_avatar_read(struct request *req, struct response *res, const char *what, http_handler fill)
 {
     const struct caller *c = api_caller(req);
     const char *id = req_param(req, "id"), *limit = req_query(req, "limit"), *q = req_query(req, "q");
     char key[200], avatar[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX];
     const char *scopes[] = {avatar, user};
-    int first = id && id_valid(id) && !req_query(req, "cursor") && !(q && *q) && (!limit || strlen(limit) <= 8);
+    int first = id && id_valid(id) && !(q && *q) && api_first_page(req);
     if (first) {
         avatar_scope(id, avatar);
         accounts_user_scope(c->user_id, user);

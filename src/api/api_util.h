@@ -52,6 +52,10 @@ int api_list_page(struct request *req, struct response *res, struct db *db,
 int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
                     int nscopes, http_handler fill);
 
+/* Whether a request is for a first page that may be cached: no ?cursor, and ?limit absent or
+ * 1 to 3 digits (anything else is answered, or refused, without the cache). */
+int api_first_page(const struct request *req);
+
 /* api_cached_read for a read of one avatar ({id} in the path): GET /avatars/{id} and the first
  * pages of its lists (no ?cursor, no ?q). Keyed by what, the avatar, the caller (user and
  * organisation: access differs by caller) and ?limit; built from the avatar's scope (fields,

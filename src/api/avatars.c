@@ -62,8 +62,8 @@ static int list_avatars(struct request *req, struct response *res)
     const char *scopes[] = {org, user};
     avatar_org_scope(c->org_id, org);
     accounts_user_scope(c->user_id, user);
-    snprintf(key, sizeof key, "avatars:%s:%s:%.8s", c->user_id, c->org_id, limit ? limit : "");
-    int first = !req_query(req, "cursor") && (!limit || strlen(limit) <= 8);
+    snprintf(key, sizeof key, "avatars:%s:%s:%s", c->user_id, c->org_id, limit ? limit : "");
+    int first = api_first_page(req);
     return api_cached_read(req, res, first ? key : NULL, scopes, 2, list_avatars_fill);
 }
 

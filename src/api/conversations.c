@@ -141,7 +141,7 @@ static int list_messages(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    int first = cid && id_valid(cid) && !req_query(req, "cursor") && (!limit || strlen(limit) <= 8);
+    int first = cid && id_valid(cid) && api_first_page(req);
     if (first && (err = conversation_avatar(&e, cid, aid)))
         return err == DP_ERR_WOULDBLOCK ? err : list_messages_fill(req, res);
     if (first) {

@@ -246,5 +246,11 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
       errorShape(assert, await read(`/avatars/${a.id}`, c.outsider.token), 404, 'not_found');
       assert.ok(!(await read('/avatars', c.outsider.token)).json.items.some((x) => x.id === a.id));
     }
+    // Pages of other sizes are other answers; a malformed limit is refused, never served a cached page.
+    const all = (await read('/avatars', c.owner.token)).json.items.length;
+    assert.ok(all >= 2);
+    assert.equal((await read('/avatars?limit=1', c.owner.token)).json.items.length, 1);
+    assert.equal((await read('/avatars', c.owner.token)).json.items.length, all);
+    errorShape(assert, await read('/avatars?limit=1x', c.owner.token), 400, 'invalid_input');
   });
 });
