@@ -61,6 +61,11 @@ int api_rate_limit(struct request *req, struct response *res, struct cache *c, c
     int64_t retry_ms = 0;
     if (ratelimit_take(c, key, per_second, burst, &retry_ms) == DP_OK)
         return DP_OK;
+    return api_rate_refuse(req, res, scope, retry_ms);
+}
+
+int api_rate_refuse(struct request *req, struct response *res, const char *scope, int64_t retry_ms)
+{
     ratelimit_count_refusal(scope);
     char secs[24];
     snprintf(secs, sizeof secs, "%lld", (long long)(retry_ms + 999) / 1000 > 0 ? (long long)(retry_ms + 999) / 1000 : 1);

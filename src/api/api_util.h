@@ -30,6 +30,10 @@ struct blob_reader;
  * its file descriptor when the backend has one (zero copy), else read piece by piece. */
 int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t len);
 
+/* The 429 answer of a refused rate limit: Retry-After from retry_ms, the refusal counted under
+ * scope. Returns DP_ERR_RATE_LIMITED. */
+int api_rate_refuse(struct request *req, struct response *res, const char *scope, int64_t retry_ms);
+
 /* A page of a list: ?limit= (1–200, default 50) and ?cursor= (opaque; here the last id). */
 int api_page(struct request *req, struct response *res, long *limit, const char **cursor);
 struct db;

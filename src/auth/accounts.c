@@ -551,14 +551,29 @@ int accounts_revoke_user_sessions(struct context *e, const char *user_id, const 
     return err;
 }
 
+void accounts_session_key(const char *sid, char out[64])
+{
+    session_cache_key(sid, out);
+}
+
 int accounts_check_session(struct context *e, const char *sid)
 {
     char key[64], *v = NULL;
     size_t len;
     session_cache_key(sid, key);
-    if (!cache_get(e->security, key, &v, &len)) {
-        long long n = strtoll(v, NULL, 10);
-        free(v);
+    if (cache_get(e->security, key, &v, &len))
+        v = NULL;
+    int err = accounts_check_session_cached(e, sid, v);
+    free(v);
+    return err;
+}
+
+int accounts_check_session_cached(struct context *e, const char *sid, const char *cached)
+{
+    char key[64];
+    session_cache_key(sid, key);
+    if (cached) {
+        long long n = strtoll(cached, NULL, 10);
         return n > 0 && n < SESSION_REVOKED ? DP_OK : DP_ERR_UNAUTHORIZED;
     }
     if (!e->db)

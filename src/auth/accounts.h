@@ -85,6 +85,12 @@ int accounts_revoke_user_sessions(struct context *e, const char *user_id, const 
 /* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;
  * DP_ERR_WOULDBLOCK when e->db is NULL (loop thread) and the cache does not know. */
 int accounts_check_session(struct context *e, const char *sid);
+/* The security-cache key of session sid's state (64 bytes), for a caller that reads it together
+ * with something else (the auth hook: with the rate limit, in one round trip). */
+void accounts_session_key(const char *sid, char out[64]);
+/* accounts_check_session with the key's value already read: cached is the value, or NULL when
+ * the key was absent. */
+int accounts_check_session_cached(struct context *e, const char *sid, const char *cached);
 
 /* TOTP: setup stores a new secret (not yet enabled) and returns it with its otpauth:// URI. */
 int accounts_totp_setup(struct context *e, const struct caller *c, json_t **out);

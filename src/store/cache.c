@@ -163,6 +163,24 @@ int cache_bucket_take(struct cache *c, const char *key, double rate, double burs
     return observe(c, "bucket_take", t0, c->ops->bucket_take(c, key, rate, burst, retry_ms ? retry_ms : &ignored));
 }
 
+int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                          const char *key, char **val, size_t *len)
+{
+    int64_t ignored;
+    *val = NULL;
+    *len = 0;
+    if (!key_ok(bucket) || !key_ok(key) || !(rate > 0) || !(burst >= 1))
+        return DP_ERR_INVALID;
+    retry_ms = retry_ms ? retry_ms : &ignored;
+    if (!c->ops->bucket_take_get) {
+        if (cache_get(c, key, val, len))
+            *val = NULL;
+        return cache_bucket_take(c, bucket, rate, burst, retry_ms);
+    }
+    double t0 = now_s();
+    return observe(c, "bucket_take_get", t0, c->ops->bucket_take_get(c, bucket, rate, burst, retry_ms, key, val, len));
+}
+
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     if (!key_ok(channel) || (!msg && len))

@@ -36,6 +36,9 @@ struct cache_ops {
     int (*may_evict)(struct cache *c, char *why, size_t cap);
     /* Optional: see cache_get_many (one round trip instead of n). */
     int (*get_many)(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
+    /* Optional: see cache_bucket_take_get (one round trip instead of two). */
+    int (*bucket_take_get)(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                           const char *key, char **val, size_t *len);
 };
 
 /* Capability bits of cache backends (struct backend.caps). */
@@ -66,6 +69,12 @@ int cache_ping(struct cache *c);
  * atomically across every handle — and, on Redis, every instance. DP_OK when a token was
  * taken; DP_ERR_RATE_LIMITED with *retry_ms until one will be; other codes on failure. */
 int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+
+/* cache_bucket_take on bucket and cache_get of key at once (Redis: one round trip): returns what
+ * the take returns; *val is the key's value (malloc'd, caller frees) or NULL when it is absent or
+ * could not be read. */
+int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                          const char *key, char **val, size_t *len);
 
 /* Whether the backend may evict this handle's keys under memory pressure: 0 no, 1 yes, -1 cannot
  * tell (why says what, for a log line). The in-process security space never loses a live key to

@@ -142,7 +142,7 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     assert.ok([200, 201, 202].includes(up.status), `upload → ${up.status}`);
     const id = up.json.id || up.json.media?.id;
     assert.equal((await media()).length, 1, 'upload → listed');
-    const done = await waitMedia(W, c.owner.token, id, (x) => x.status === 'ready' || x.status === 'failed');
+    const done = await waitMedia(W, c.owner.token, id, (x) => x.status === 'ready' || x.status === 'failed', 30000);
     assert.equal(done.status, 'ready');
     assert.equal((await media())[0].status, 'ready', 'ingestion → the listed status');
     assert.ok((await texts()).some((t) => t.includes('lit the lamp')), 'ingestion → its passages listed');
@@ -186,7 +186,7 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     const inGet = async () => (await read(`/avatars/${a.id}`, c.member.token)).json.portrait_media_id;
     assert.equal(await inList(), null);
     assert.equal(await inGet(), null);
-    await waitMedia(W, c.owner.token, img.id, (x) => x.status === 'ready' || x.status === 'failed');
+    await waitMedia(W, c.owner.token, img.id, (x) => x.status === 'ready' || x.status === 'failed', 30000);
     expectStatus(assert, await api(W, 'PUT', `/avatars/${a.id}/portrait`, { token: c.owner.token, body: { media_id: img.id } }), 200);
     assert.equal(await inList(), img.id, 'set → the list');
     assert.equal(await inGet(), img.id, 'set → the GET');
