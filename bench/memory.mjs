@@ -1,6 +1,6 @@
 // Memory benchmark: grows ONE avatar's memories (1k → 10k → 100k by default) through the HTTP API
 // and at each size measures warm search latency (GET …/memories?q=&limit=10, by query class),
-// list latency (?limit=50, no q) and the recall brain's reply latency; plus the insert rate.
+// list latency (?limit=50, no q) and the recall brain's reply latency; plus the insert rate and the first searches after a restart.
 // Prints figures; never passes or fails.
 // Usage: node bench/memory.mjs [--sizes 1000,10000,100000] [--quick] [--keep]
 //                              [--database-url URL --redis-url URL]
@@ -32,22 +32,32 @@ const nreply = Number(process.env.BENCH_REPLIES || 50);
 const INSERT_CONCURRENCY = 8;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-mem-'));
-const proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-  '--log-level', 'warn', '--argon2-memory-kib', '8192', '--argon2-ops', '1', '--api-rate', '1000000',
-  '--search-rate', '0', '--auth-rate', '100000', '--access-ttl', '86400', ...serverArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
-const base = await new Promise((resolve, reject) => {
-  let out = '';
-  proc.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/open http:\/\/(127\.0\.0\.1:\d+)\//);
-    if (m) resolve(m[1]);
+let proc, host, port;
+// Starts the server on dataDir (again, for the restart figure); sets proc, host and port.
+async function startServer() {
+  proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
+    '--log-level', 'warn', '--argon2-memory-kib', '8192', '--argon2-ops', '1', '--api-rate', '1000000',
+    '--search-rate', '0', '--auth-rate', '100000', '--access-ttl', '86400', ...serverArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/open http:\/\/(127\.0\.0\.1:\d+)\//);
+      if (m) resolve(m[1]);
+    });
+    proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
-  proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
-});
-const [host, port] = base.split(':');
+  [host, port] = base.split(':');
+}
+async function stopServer() {
+  if (proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((res) => proc.on('exit', res));
+}
+await startServer();
 
 // Keep-alive connections: the figures are the server's, not TCP handshakes'.
-const agent = new http.Agent({ keepAlive: true, maxSockets: INSERT_CONCURRENCY });
+let agent = new http.Agent({ keepAlive: true, maxSockets: INSERT_CONCURRENCY });
 let token = null;
 function call(method, p, body) {
   const data = body ? JSON.stringify(body) : null;
@@ -89,6 +99,7 @@ try {
   const questions = [...queries['2w'], ...queries['3w'], ...queries['6w'], ...queries.question];
   const rates = [];
   let have = 0, insertSecs = 0;
+  const searchPath = (q) => `/avatars/${avatar.id}/memories?q=${encodeURIComponent(q)}&limit=10`;
 
   // Inserts `n` memories, INSERT_CONCURRENCY requests in flight; returns seconds taken.
   async function insert(n) {
@@ -117,7 +128,6 @@ try {
     have = size;
     say(`${size} memories (${insertSecs.toFixed(1)} s of inserts so far), RSS ${rss().toFixed(0)} MiB`);
 
-    const searchPath = (q) => `/avatars/${avatar.id}/memories?q=${encodeURIComponent(q)}&limit=10`;
     // Cold: the first search after a write rebuilds the avatar's in-memory text index.
     const cold = [];
     for (let i = 0; i < 3; i++) {
@@ -156,6 +166,15 @@ try {
     row(size, `reply (recall brain; ${cited}/${nreply} cited)`, reply);
   }
 
+  // A restart: the first searches of the avatar, whose in-memory index does not exist yet.
+  await stopServer();
+  agent.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: INSERT_CONCURRENCY });
+  await startServer();
+  const restart = [];
+  for (let i = 0; i < 5; i++) restart.push((await call('GET', searchPath(flat[i % flat.length].q))).ms);
+  row(have, 'first 5 searches after a restart', restart);
+
   console.log(`\nbackend: ${backend}; one avatar; memories of 10–60 words, Zipf over ${VOCABULARY_SIZE} words ` +
     '(+ names, places); sequential warm requests over keep-alive; times in ms');
   console.log(`inserts (concurrency ${INSERT_CONCURRENCY}): ${rates.join(', ')}; overall ${(have / insertSecs).toFixed(0)}/s ` +
@@ -169,10 +188,7 @@ try {
     (backend === 'sqlite' ? `; doppel.db (+ WAL) ${(dbBytes() / 1048576).toFixed(0)} MiB` : ''));
 } finally {
   agent.destroy();
-  if (proc.exitCode === null) {
-    proc.kill('SIGTERM');
-    await new Promise((res) => proc.on('exit', res));
-  }
+  await stopServer();
   if (keep) console.log(`data directory kept: ${dataDir}`);
   else fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -7,10 +7,13 @@
 #include <string.h>
 
 #include "auth/ratelimit.h"
+#include "avatar/avatar.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "store/blob.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 #include "store/db.h"
 
 int api_env(struct request *req, struct context *e)
@@ -58,6 +61,11 @@ int api_rate_limit(struct request *req, struct response *res, struct cache *c, c
     int64_t retry_ms = 0;
     if (ratelimit_take(c, key, per_second, burst, &retry_ms) == DP_OK)
         return DP_OK;
+    return api_rate_refuse(req, res, scope, retry_ms);
+}
+
+int api_rate_refuse(struct request *req, struct response *res, const char *scope, int64_t retry_ms)
+{
     ratelimit_count_refusal(scope);
     char secs[24];
     snprintf(secs, sizeof secs, "%lld", (long long)(retry_ms + 999) / 1000 > 0 ? (long long)(retry_ms + 999) / 1000 : 1);
@@ -131,4 +139,75 @@ int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t
     }
     struct res_source src = {blob_source_read, blob_source_close, r};
     return res_source_set(res, &src, off, len);
+}
+
+/* How long a cached answer is kept: generations make it exact for writes through any instance;
+ * this bounds what a write from outside the servers (the CLI with the in-process cache) leaves. */
+#define API_CACHED_TTL_MS 60000
+#define API_CACHED_KEY_MAX 512
+
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
+                    int nscopes, http_handler fill)
+{
+    static const char ctype[] = "application/json; charset=utf-8";
+    struct context e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    char k[API_CACHED_KEY_MAX];
+    int cacheable = key && (size_t)snprintf(k, sizeof k, "resp:%s", key) < sizeof k &&
+                    !cache_gen_stamp(e.cache, scopes, nscopes, k, sizeof k);
+    char *val;
+    size_t len;
+    struct cache *near = app_get()->near_cache;
+    if (cacheable && near && !cache_get(near, k, &val, &len)) {
+        res_body(res, 200, ctype, val, len);
+        return DP_OK;
+    }
+    if (cacheable && !cache_get(e.cache, k, &val, &len)) {
+        if (near)
+            cache_set(near, k, val, len, API_CACHED_TTL_MS);
+        res_body(res, 200, ctype, val, len);
+        return DP_OK;
+    }
+    if (!req->worker)
+        return DP_ERR_WOULDBLOCK;
+    if ((err = fill(req, res)) || !cacheable || res->status != 200)
+        return err;
+    if (res->json) {
+        json_t *j = res->json;
+        res->json = NULL;
+        char *body = json_dump_compact(j, &len);
+        json_decref(j);
+        if (!body)
+            return DP_ERR_NOMEM;
+        res_body(res, 200, ctype, body, len);
+    }
+    if (res->body && !cache_set(e.cache, k, res->body, res->body_len, API_CACHED_TTL_MS) && near)
+        cache_set(near, k, res->body, res->body_len, API_CACHED_TTL_MS);
+    return DP_OK;
+}
+
+int api_first_page(const struct request *req)
+{
+    const char *limit = req_query(req, "limit");
+    size_t n = limit ? strlen(limit) : 0;
+    if (req_query(req, "cursor") || (limit && (n < 1 || n > 3 || strspn(limit, "0123456789") != n)))
+        return 0;
+    return 1;
+}
+
+int api_cached_avatar_read(struct request *req, struct response *res, const char *what, http_handler fill)
+{
+    const struct caller *c = api_caller(req);
+    const char *id = req_param(req, "id"), *limit = req_query(req, "limit"), *q = req_query(req, "q");
+    char key[200], avatar[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX];
+    const char *scopes[] = {avatar, user};
+    int first = id && id_valid(id) && !(q && *q) && api_first_page(req);
+    if (first) {
+        avatar_scope(id, avatar);
+        accounts_user_scope(c->user_id, user);
+        snprintf(key, sizeof key, "%s:%s:%s:%s:%s", what, id, c->user_id, c->org_id, limit ? limit : "");
+    }
+    return api_cached_read(req, res, first ? key : NULL, scopes, 2, fill);
 }

@@ -30,6 +30,10 @@ struct blob_reader;
  * its file descriptor when the backend has one (zero copy), else read piece by piece. */
 int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t len);
 
+/* The 429 answer of a refused rate limit: Retry-After from retry_ms, the refusal counted under
+ * scope. Returns DP_ERR_RATE_LIMITED. */
+int api_rate_refuse(struct request *req, struct response *res, const char *scope, int64_t retry_ms);
+
 /* A page of a list: ?limit= (1–200, default 50) and ?cursor= (opaque; here the last id). */
 int api_page(struct request *req, struct response *res, long *limit, const char **cursor);
 struct db;
@@ -41,6 +45,26 @@ struct db_val;
 int api_list_page(struct request *req, struct response *res, struct db *db,
                   int (*list)(struct db *db, const void *arg, const char *after, long limit, json_t **items),
                   const void *arg);
+
+/* A hot read answered from cached response bytes: no database call and no JSON tree when warm.
+ * key names the answer (with the caller wherever it depends on who asks: another caller's key
+ * must never be this one's); scopes are what it is built from (store/cache_gen.h): their
+ * generations are read first and stamped into the stored key, so a write that moves one on
+ * makes every instance miss. Cold, fill answers as usual and a 200 answer is stored. On the loop
+ * (no worker) a miss returns DP_ERR_WOULDBLOCK: the request moves to a worker. key NULL: not
+ * cacheable (e.g. a later page), fill answers on a worker. */
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
+                    int nscopes, http_handler fill);
+
+/* Whether a request is for a first page that may be cached: no ?cursor, and ?limit absent or
+ * 1 to 3 digits (anything else is answered, or refused, without the cache). */
+int api_first_page(const struct request *req);
+
+/* api_cached_read for a read of one avatar ({id} in the path): GET /avatars/{id} and the first
+ * pages of its lists (no ?cursor, no ?q). Keyed by what, the avatar, the caller (user and
+ * organisation: access differs by caller) and ?limit; built from the avatar's scope (fields,
+ * shares, media, memories) and the caller's. */
+int api_cached_avatar_read(struct request *req, struct response *res, const char *what, http_handler fill);
 
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);

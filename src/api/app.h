@@ -26,6 +26,8 @@ struct app {
     double started;            /* time_mono() at start */
     struct cache *inline_cache; /* the in-process cache for loop-thread fast paths; NULL with Redis */
     struct cache *inline_security; /* its security space (session revocations), likewise */
+    struct cache *near_cache;  /* with Redis: an in-process copy of cached answers under the same
+                                * generation-stamped keys (the generations still come from Redis) */
     int abandoned;             /* shutdown gave up waiting for running handlers */
 };
 

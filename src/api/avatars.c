@@ -9,6 +9,7 @@
 #include "avatar/sharing.h"
 #include "core/err.h"
 #include "jobs/jobs.h"
+#include "store/cache_gen.h"
 
 /* Checks the body of a create or change; DP_OK or a 400 response. */
 static int validate_fields(struct request *req, struct response *res, int creating)
@@ -33,6 +34,7 @@ static int create_avatar(struct request *req, struct response *res)
         res_error(res, req, err, "that page address is taken");
     if (err)
         return err;
+    avatar_lists_forget(e.cache, api_caller(req)->org_id, api_caller(req)->user_id);
     json_object_set_new(a, "access", json_string("owner"));
     res_json(res, 201, a);
     return DP_OK;
@@ -43,11 +45,26 @@ static int list_of_caller(struct db *db, const void *caller, const char *after, 
     return avatar_list(db, caller, after, limit, items);
 }
 
-static int list_avatars(struct request *req, struct response *res)
+static int list_avatars_fill(struct request *req, struct response *res)
 {
     struct context e;
     int err = api_env(req, &e);
     return err ? err : api_list_page(req, res, e.db, list_of_caller, api_caller(req));
+}
+
+/* First pages come from the cache: the caller's own key, moved on by any change to an avatar of
+ * the caller's organisation (org scope) or to the caller or an avatar they own (user scope). */
+static int list_avatars(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    const char *limit = req_query(req, "limit");
+    char key[160], org[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX];
+    const char *scopes[] = {org, user};
+    avatar_org_scope(c->org_id, org);
+    accounts_user_scope(c->user_id, user);
+    snprintf(key, sizeof key, "avatars:%s:%s:%s", c->user_id, c->org_id, limit ? limit : "");
+    int first = api_first_page(req);
+    return api_cached_read(req, res, first ? key : NULL, scopes, 2, list_avatars_fill);
 }
 
 /* Answers with the avatar, its stats and the caller's access to it. */
@@ -62,7 +79,7 @@ static int respond_avatar(struct context *e, const struct avatar_ref *ref, struc
     return DP_OK;
 }
 
-static int get_avatar(struct request *req, struct response *res)
+static int get_avatar_fill(struct request *req, struct response *res)
 {
     struct context e;
     struct avatar_ref ref;
@@ -70,6 +87,13 @@ static int get_avatar(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
     return respond_avatar(&e, &ref, res);
+}
+
+/* From the cache under the caller's own key (access differs by caller; a refusal is never
+ * stored), moved on by a change to the avatar (fields, shares, stats) or to the caller. */
+static int get_avatar(struct request *req, struct response *res)
+{
+    return api_cached_avatar_read(req, res, "avatar", get_avatar_fill);
 }
 
 static int patch_avatar(struct request *req, struct response *res)
@@ -150,6 +174,7 @@ static int add_share(struct request *req, struct response *res)
         res_error(res, req, err, "no such user in this avatar's organisation (other than its owner)");
     if (err)
         return err;
+    avatar_changed(e.cache, &ref); /* a share changes the user's list and view of the avatar */
     if (out.invited) {
         audit_write(e.db, "avatar.invite", c->user_id, ref.id, ref.org_id, e.ip,
                     json_pack("{s:s,s:s}", "email", out.email, "role", role));
@@ -173,6 +198,7 @@ static int remove_share(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_OWN, &ref)) ||
         (err = sharing_remove(e.db, ref.id, who)))
         return err;
+    avatar_changed(e.cache, &ref);
     audit_write(e.db, "avatar.unshare", c->user_id, ref.id, ref.org_id, e.ip,
                 json_pack("{s:s}", strchr(who, '@') ? "email" : "user_id", who));
     res_body(res, 204, "", NULL, 0);
@@ -197,12 +223,12 @@ static const char share_doc[] = J({"requestBody": "ShareBody",
 static const char unshare_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
 
 const struct route avatars_routes[] = {
-    {"GET", "/api/v1/avatars", 0, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", list_doc,
+    {"GET", "/api/v1/avatars", ROUTE_TRY_INLINE, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", list_doc,
      NULL, NULL},
     {"POST", "/api/v1/avatars", ROUTE_JSON, 0, create_avatar, "avatars",
      "Create {name, kind, description, personality, scenario, greeting, visibility, brain, publish?}", create_doc, NULL,
      NULL},
-    {"GET", "/api/v1/avatars/{id}", 0, 0, get_avatar, "avatars",
+    {"GET", "/api/v1/avatars/{id}", ROUTE_TRY_INLINE, 0, get_avatar, "avatars",
      "An avatar with stats, profile and recent conversation (warms its cache)", get_doc, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}", ROUTE_JSON, 0, patch_avatar, "avatars",
      "Update fields (editors: content; owner: also visibility and publish)", patch_doc, NULL, NULL},

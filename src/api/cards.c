@@ -146,6 +146,7 @@ static int import_card(struct request *req, struct response *res)
      * stands without it (over quota, say), so a failure here does not fail the import. */
     if (imp.format == CARD_FMT_PNG)
         portrait_store(&e, id, c->user_id, c->org_id, body, len, "card.png");
+    avatar_lists_forget(e.cache, c->org_id, c->user_id);
     DP_LOG(LOG_INFO, "[cards] imported avatar=%s format=%s spec=%d memories=%zu", id, card_format_name(imp.format),
            imp.spec, imp.nmemories);
     audit_write(e.db, "avatar.import", c->user_id, id, c->org_id, e.ip,

@@ -13,6 +13,8 @@
 #include "brain/brain.h"
 #include "core/err.h"
 #include "net/sse.h"
+#include "store/cache.h"
+#include "store/cache_gen.h"
 #include "talk/talk.h"
 
 static int start_conversation(struct request *req, struct response *res)
@@ -91,7 +93,7 @@ int conversation_messages(struct request *req, struct response *res, struct db *
     return DP_OK;
 }
 
-static int list_messages(struct request *req, struct response *res)
+static int list_messages_fill(struct request *req, struct response *res)
 {
     struct context e;
     struct talk_conversation conv;
@@ -99,6 +101,56 @@ static int list_messages(struct request *req, struct response *res)
     if (err || (err = callers_conversation(&e, api_caller(req), req_param(req, "cid"), 0, &conv)))
         return err;
     return conversation_messages(req, res, e.db, conv.id);
+}
+
+/* The avatar of conversation cid (never changes: kept in the cache once read); DP_ERR_WOULDBLOCK
+ * on the loop when it must be read. */
+static int conversation_avatar(struct context *e, const char *cid, char avatar[ID_LEN])
+{
+    char key[64], *v = NULL;
+    size_t len;
+    snprintf(key, sizeof key, "conv-avatar:%s", cid);
+    if (!cache_get(e->cache, key, &v, &len)) {
+        int ok = id_valid(v);
+        if (ok)
+            memcpy(avatar, v, ID_LEN);
+        free(v);
+        if (ok)
+            return DP_OK;
+    }
+    if (!e->db)
+        return DP_ERR_WOULDBLOCK;
+    struct talk_conversation conv;
+    int err = talk_conversation(e->db, cid, &conv);
+    if (err)
+        return err;
+    memcpy(avatar, conv.avatar_id, ID_LEN);
+    cache_set(e->cache, key, avatar, strlen(avatar), 24 * 3600 * 1000);
+    return DP_OK;
+}
+
+/* The first page from the cache under the caller's key, moved on by a message (conversation
+ * scope), a change of access to its avatar (avatar scope) or to the caller. */
+static int list_messages(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    const char *cid = req_param(req, "cid"), *limit = req_query(req, "limit");
+    char key[200], conv[CACHE_GEN_SCOPE_MAX], avatar[CACHE_GEN_SCOPE_MAX], user[CACHE_GEN_SCOPE_MAX], aid[ID_LEN];
+    const char *scopes[] = {conv, avatar, user};
+    struct context e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    int first = cid && id_valid(cid) && api_first_page(req);
+    if (first && (err = conversation_avatar(&e, cid, aid)))
+        return err == DP_ERR_WOULDBLOCK ? err : list_messages_fill(req, res);
+    if (first) {
+        talk_conversation_scope(cid, conv);
+        avatar_scope(aid, avatar);
+        accounts_user_scope(c->user_id, user);
+        snprintf(key, sizeof key, "messages:%s:%s:%s:%s", cid, c->user_id, c->org_id, limit ? limit : "");
+    }
+    return api_cached_read(req, res, first ? key : NULL, scopes, 3, list_messages_fill);
 }
 
 /* The brain's cancel check for a streamed reply. */
@@ -146,9 +198,12 @@ static void stream_reply(struct sse *s, void *arg, void *state)
     struct db *db;
     json_t *reply = NULL;
     const struct brain_sink sink = {sse_delta, sse_citation, s, NULL};
+    struct cache *cache;
     int err = worker_db(state, &db);
     if (!err)
         err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, client_gone, s, &sink, &reply);
+    if (!worker_cache(state, &cache))
+        talk_conversation_changed(cache, j->conv); /* whatever was stored, before it is told */
     if (err == DP_ERR_CANCELLED)
         return; /* nobody is listening */
     if (err) {
@@ -174,8 +229,10 @@ int conversation_reply(struct request *req, struct response *res, struct db *db,
         return DP_ERR_INVALID;
     }
     /* The user's message is durable before anything is answered. */
-    if ((err = talk_add_user_message(db, c->id, text, user_mid)))
+    struct context e;
+    if ((err = api_env(req, &e)) || (err = talk_add_user_message(db, c->id, text, user_mid)))
         return err;
+    talk_conversation_changed(e.cache, c->id);
     if (req->accept && strcasestr(req->accept, "text/event-stream")) {
         struct stream_job *j = calloc(1, sizeof *j);
         if (!j || !(j->text = strdup(text))) {
@@ -192,6 +249,7 @@ int conversation_reply(struct request *req, struct response *res, struct db *db,
     }
     json_t *reply;
     err = talk_answer(db, c->id, c->avatar_id, user_mid, text, NULL, NULL, NULL, &reply);
+    talk_conversation_changed(e.cache, c->id);
     if (err == DP_ERR_NOT_IMPLEMENTED) {
         res_error(res, req, err, "this avatar's brain cannot answer here (%s); the recall brain can",
                   brain_unavailable_why("generative"));
@@ -236,7 +294,7 @@ const struct route conversations_routes[] = {
     {"GET", "/api/v1/avatars/{id}/conversations", 0, 0, list_conversations, "conversations",
      "The caller's conversations with this avatar, newest first; ?visitors=true: its legacy page's visitors' (owner)",
      list_doc, NULL, NULL},
-    {"GET", "/api/v1/conversations/{cid}/messages", 0, 0, list_messages, "conversations",
+    {"GET", "/api/v1/conversations/{cid}/messages", ROUTE_TRY_INLINE, 0, list_messages, "conversations",
      "Conversation history (the caller's; a visitor's conversation to the avatar's owner)", messages_doc, NULL, NULL},
     {"POST", "/api/v1/conversations/{cid}/messages", ROUTE_JSON | ROUTE_SLOW, 0, post_message, "conversations",
      "Send {text}; the reply {message:{id,text,citations,audio_url?}} — or with Accept: text/event-stream, SSE "

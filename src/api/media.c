@@ -227,7 +227,7 @@ static int list_of_avatar(struct db *db, const void *avatar_id, const char *afte
     return media_list(db, avatar_id, after, limit, items);
 }
 
-static int list_media(struct request *req, struct response *res)
+static int list_media_fill(struct request *req, struct response *res)
 {
     struct context e;
     struct avatar_ref ref;
@@ -235,6 +235,12 @@ static int list_media(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
     return api_list_page(req, res, e.db, list_of_avatar, ref.id);
+}
+
+/* The first page from the cache (the avatar's scope moves on with every media change). */
+static int list_media(struct request *req, struct response *res)
+{
+    return api_cached_avatar_read(req, res, "media", list_media_fill);
 }
 
 static int get_media(struct request *req, struct response *res)
@@ -390,7 +396,7 @@ static int delete_media(struct request *req, struct response *res)
     db_rows_free(r);
     if ((err = media_delete(e.db, e.blobs, req_param(req, "id"))))
         return err;
-    avatar_cache_forget(e.cache, avatar);
+    avatar_changed_by_id(e.cache, e.db, avatar); /* a deleted portrait leaves its lists too */
     audit_write(e.db, "media.delete", api_caller(req)->user_id, req_param(req, "id"), api_caller(req)->org_id, e.ip,
                 NULL);
     res_body(res, 204, "", NULL, 0);
@@ -432,7 +438,7 @@ static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]})
 const struct route media_routes[] = {
     {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,
      NULL, &upload_stream},
-    {"GET", "/api/v1/avatars/{id}/media", 0, 0, list_media, "media", "List an avatar's media", list_doc, NULL, NULL},
+    {"GET", "/api/v1/avatars/{id}/media", ROUTE_TRY_INLINE, 0, list_media, "media", "List an avatar's media", list_doc, NULL, NULL},
     {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", get_doc,
      NULL, NULL},
     {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media",

@@ -51,7 +51,7 @@ static int read_fields(struct request *req, struct response *res, const char **t
     return DP_OK;
 }
 
-static int list_memories(struct request *req, struct response *res)
+static int list_memories_fill(struct request *req, struct response *res)
 {
     struct context e;
     struct avatar_ref ref;
@@ -82,6 +82,13 @@ static int list_memories(struct request *req, struct response *res)
     res_json(res, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next ? json_string(next) : json_null()));
     free(next);
     return DP_OK;
+}
+
+/* The first page without ?q from the cache (the avatar's scope moves on with every memory
+ * change); searches always rank afresh. */
+static int list_memories(struct request *req, struct response *res)
+{
+    return api_cached_avatar_read(req, res, "memories", list_memories_fill);
 }
 
 static int create_memory(struct request *req, struct response *res)
@@ -143,6 +150,7 @@ static int patch_memory(struct request *req, struct response *res)
     }
     if (err)
         return err;
+    avatar_cache_forget(e.cache, ref.id); /* its memory list shows the new text */
     res_json(res, 200, m);
     return DP_OK;
 }
@@ -193,7 +201,7 @@ static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]})
 static const char versions_doc[] = J({"responses": {"200": "Page<MemoryVersion>"}});
 
 const struct route memories_routes[] = {
-    {"GET", "/api/v1/avatars/{id}/memories", 0, 0, list_memories, "memories",
+    {"GET", "/api/v1/avatars/{id}/memories", ROUTE_TRY_INLINE, 0, list_memories, "memories",
      "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc,
      NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",

@@ -274,9 +274,12 @@ static void produce_chat(struct sse *s, void *arg, void *state)
     json_t *reply = NULL;
     const struct brain_sink sink = {chunk_delta, NULL, &k, chunk_usage};
     send_chunk(&k, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, NULL);
+    struct cache *cache;
     int err = worker_db(state, &db);
     if (!err)
         err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, stream_gone, s, &sink, &reply);
+    if (!worker_cache(state, &cache))
+        talk_conversation_changed(cache, j->conv); /* its messages page shows the reply */
     if (err == DP_ERR_CANCELLED)
         return;
     if (err) {
@@ -366,7 +369,9 @@ static int chat_completions(struct request *req, struct response *res)
         json_t *reply;
         struct usage u = {-1, -1};
         const struct brain_sink sink = {NULL, NULL, &u, on_usage};
-        if ((err = talk_answer(e.db, conv, ref.id, user_mid, c->text, NULL, NULL, &sink, &reply))) {
+        err = talk_answer(e.db, conv, ref.id, user_mid, c->text, NULL, NULL, &sink, &reply);
+        talk_conversation_changed(e.cache, conv);
+        if (err) {
             domain_error(res, err);
         } else {
             json_t *out = completion_base("chat.completion", conv, model);

@@ -17,6 +17,7 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 #include "store/db.h"
 #include "store/db_read.h"
 
@@ -251,6 +252,12 @@ static void session_cache_key(const char *sid, char out[64])
 {
     snprintf(out, 64, "sess:%s", sid);
 }
+
+/* A session's state in the security cache is a counter: a check that found the session live in
+ * the database adds 1 (creating it for 60 s), a revocation adds SESSION_REVOKED. Adding, never
+ * setting, makes the order of the two irrelevant: a check that read the database before a
+ * revocation and stores after it still finds the revocation's mark, on every instance. */
+#define SESSION_REVOKED ((int64_t)1 << 40)
 
 /* Issues an access token for user in session sid. */
 static int issue_access(struct context *e, const char *user_id, const char *sid, struct token_pair *tp)
@@ -528,7 +535,7 @@ void accounts_mark_session_revoked(struct context *e, const char *sid)
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
-    cache_set(e->security, key, "revoked", 7, (int)((auth_cfg.access_ttl + 60) * 1000));
+    cache_incr(e->security, key, SESSION_REVOKED, (int)((auth_cfg.access_ttl + 60) * 1000), NULL);
 }
 
 int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason)
@@ -544,15 +551,30 @@ int accounts_revoke_user_sessions(struct context *e, const char *user_id, const 
     return err;
 }
 
+void accounts_session_key(const char *sid, char out[64])
+{
+    session_cache_key(sid, out);
+}
+
 int accounts_check_session(struct context *e, const char *sid)
 {
     char key[64], *v = NULL;
     size_t len;
     session_cache_key(sid, key);
-    if (!cache_get(e->security, key, &v, &len)) {
-        int live = !strcmp(v, "ok");
-        free(v);
-        return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+    if (cache_get(e->security, key, &v, &len))
+        v = NULL;
+    int err = accounts_check_session_cached(e, sid, v);
+    free(v);
+    return err;
+}
+
+int accounts_check_session_cached(struct context *e, const char *sid, const char *cached)
+{
+    char key[64];
+    session_cache_key(sid, key);
+    if (cached) {
+        long long n = strtoll(cached, NULL, 10);
+        return n > 0 && n < SESSION_REVOKED ? DP_OK : DP_ERR_UNAUTHORIZED;
     }
     if (!e->db)
         return DP_ERR_WOULDBLOCK;
@@ -563,9 +585,15 @@ int accounts_check_session(struct context *e, const char *sid)
         return err;
     int live = r->nrows == 1 && db_rows_is_null(r, 0, 0);
     db_rows_free(r);
-    /* "ok" is cached briefly; a revocation overwrites it at once (see accounts_revoke_session). */
-    cache_set(e->security, key, live ? "ok" : "revoked", live ? 2 : 7, live ? 60000 : (int)(auth_cfg.access_ttl * 1000));
-    return live ? DP_OK : DP_ERR_UNAUTHORIZED;
+    if (!live) {
+        cache_incr(e->security, key, SESSION_REVOKED, (int)(auth_cfg.access_ttl * 1000), NULL);
+        return DP_ERR_UNAUTHORIZED;
+    }
+    /* Live is remembered for 60 s; a revocation that landed meanwhile shows in the sum. */
+    int64_t n = 0;
+    if (!cache_incr(e->security, key, 1, 60000, &n) && n >= SESSION_REVOKED)
+        return DP_ERR_UNAUTHORIZED;
+    return DP_OK;
 }
 
 /* Spends token (hash) of session sid for this client; *won 0 when another request spent it
@@ -791,16 +819,20 @@ int accounts_totp_disable(struct context *e, const struct caller *c, const char 
     return err;
 }
 
-static void user_cache_key(const char *user_id, char out[64])
+void accounts_user_scope(const char *user_id, char *out)
 {
-    snprintf(out, 64, "user:%s", user_id);
+    snprintf(out, CACHE_GEN_SCOPE_MAX, "user:%s", user_id);
 }
 
 int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len)
 {
-    char key[64];
-    user_cache_key(user_id, key);
-    if (!cache_get(e->cache, key, out, len))
+    char key[CACHE_GEN_SCOPE_MAX + 32], scope[CACHE_GEN_SCOPE_MAX];
+    const char *scopes[] = {scope};
+    accounts_user_scope(user_id, scope);
+    snprintf(key, sizeof key, "user-json:%s", user_id);
+    /* The generation is read before the database, so a change in between is never kept. */
+    int cacheable = !cache_gen_stamp(e->cache, scopes, 1, key, sizeof key);
+    if (cacheable && !cache_get(e->cache, key, out, len))
         return DP_OK;
     if (!e->db)
         return DP_ERR_WOULDBLOCK;
@@ -813,15 +845,16 @@ int accounts_user_json_cached(struct context *e, const char *user_id, char **out
     if (!*out)
         return DP_ERR_NOMEM;
     *len = strlen(*out);
-    cache_set(e->cache, key, *out, *len, 60000);
+    if (cacheable)
+        cache_set(e->cache, key, *out, *len, 60000);
     return DP_OK;
 }
 
 void accounts_user_changed(struct context *e, const char *user_id)
 {
-    char key[64];
-    user_cache_key(user_id, key);
-    cache_del(e->cache, key);
+    char scope[CACHE_GEN_SCOPE_MAX];
+    accounts_user_scope(user_id, scope);
+    cache_gen_bump(e->cache, scope);
 }
 
 int accounts_count_sessions(struct db *db, int64_t *n)

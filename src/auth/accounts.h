@@ -85,6 +85,12 @@ int accounts_revoke_user_sessions(struct context *e, const char *user_id, const 
 /* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;
  * DP_ERR_WOULDBLOCK when e->db is NULL (loop thread) and the cache does not know. */
 int accounts_check_session(struct context *e, const char *sid);
+/* The security-cache key of session sid's state (64 bytes), for a caller that reads it together
+ * with something else (the auth hook: with the rate limit, in one round trip). */
+void accounts_session_key(const char *sid, char out[64]);
+/* accounts_check_session with the key's value already read: cached is the value, or NULL when
+ * the key was absent. */
+int accounts_check_session_cached(struct context *e, const char *sid, const char *cached);
 
 /* TOTP: setup stores a new secret (not yet enabled) and returns it with its otpauth:// URI. */
 int accounts_totp_setup(struct context *e, const struct caller *c, json_t **out);
@@ -93,10 +99,16 @@ int accounts_totp_enable(struct context *e, const struct caller *c, const char *
 /* disable needs the password and a TOTP or recovery code. */
 int accounts_totp_disable(struct context *e, const struct caller *c, const char *password, const char *code);
 
-/* The user's public JSON text from the cache, else from the database (then cached for 60 s).
- * *out is malloc'd. DP_ERR_WOULDBLOCK when e->db is NULL and the cache does not have it. */
+/* The user's public JSON text from the cache, else from the database (then cached for 60 s,
+ * under the user's scope's generation). *out is malloc'd. DP_ERR_WOULDBLOCK when e->db is NULL
+ * and the cache does not have it. */
 int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len);
-/* Forgets the cached JSON of a user after a change. */
+/* The cache scope (store/cache_gen.h) of what is cached for one user: their JSON, and every
+ * answer that depends on who they are (their avatar lists, their view of an avatar); out holds
+ * CACHE_GEN_SCOPE_MAX bytes. */
+void accounts_user_scope(const char *user_id, char *out);
+/* Forgets every cached answer of a user after a change to them (fields, role, organisation,
+ * deletion): moves their scope on. */
 void accounts_user_changed(struct context *e, const char *user_id);
 
 /* Active (not revoked) sessions, for the gauge. */

@@ -14,7 +14,7 @@
 #include "core/log.h"
 
 struct auth_settings auth_cfg = {.access_ttl = 900, .refresh_ttl = 30L * 86400, .signup_open = 1, .refresh_grace = 10,
-                                 .auth_rate = 20, .api_rate = 50};
+                                 .auth_rate = 20, .api_rate = 100};
 
 static const char *const role_names[] = {"member", "manager", "admin"};
 

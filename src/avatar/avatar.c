@@ -5,9 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/accounts.h"
 #include "brain/brain.h"
 #include "core/err.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 #include "store/db.h"
 
 static const char *const access_names[] = {"none", "viewer", "editor", "owner"};
@@ -61,16 +63,48 @@ int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, 
     return level >= need ? DP_OK : DP_ERR_FORBIDDEN;
 }
 
-void avatar_cache_key(const char *avatar_id, char out[64])
+void avatar_scope(const char *avatar_id, char *out)
 {
-    snprintf(out, 64, "avatar:%s", avatar_id);
+    snprintf(out, CACHE_GEN_SCOPE_MAX, "avatar:%s", avatar_id);
+}
+
+void avatar_org_scope(const char *org_id, char *out)
+{
+    snprintf(out, CACHE_GEN_SCOPE_MAX, "org-avatars:%s", org_id);
 }
 
 void avatar_cache_forget(struct cache *c, const char *avatar_id)
 {
-    char key[64];
-    avatar_cache_key(avatar_id, key);
-    cache_del(c, key);
+    char scope[CACHE_GEN_SCOPE_MAX];
+    avatar_scope(avatar_id, scope);
+    cache_gen_bump(c, scope);
+}
+
+void avatar_lists_forget(struct cache *c, const char *org_id, const char *owner_id)
+{
+    char scope[CACHE_GEN_SCOPE_MAX];
+    avatar_org_scope(org_id, scope);
+    cache_gen_bump(c, scope);
+    accounts_user_scope(owner_id, scope);
+    cache_gen_bump(c, scope);
+}
+
+void avatar_changed(struct cache *c, const struct avatar_ref *ref)
+{
+    avatar_cache_forget(c, ref->id);
+    avatar_lists_forget(c, ref->org_id, ref->owner_id);
+}
+
+void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    avatar_cache_forget(c, avatar_id);
+    if (db_query(db, "SELECT owner_id, org_id FROM avatars WHERE id = ?", p, 1, &r))
+        return;
+    if (r->nrows == 1)
+        avatar_lists_forget(c, db_rows_text(r, 0, 1), db_rows_text(r, 0, 0));
+    db_rows_free(r);
 }
 
 json_t *avatar_from_row(const struct db_rows *r, int i)

@@ -42,10 +42,22 @@ const char *avatar_access_name(enum avatar_access a);
 
 struct cache;
 
-/* The cache key of an avatar's working set (its JSON with stats), 64 bytes. */
-void avatar_cache_key(const char *avatar_id, char out[64]);
-/* Forgets the cached working set after anything it shows changed (fields, media, memories). */
+/* Cache scopes (store/cache_gen.h) of answers that show avatars, CACHE_GEN_SCOPE_MAX bytes:
+ * one avatar (its fields, stats, shares: GET /avatars/{id}, its media and memory lists), and
+ * the avatar lists of an organisation's members and of an owner. */
+void avatar_scope(const char *avatar_id, char *out);
+void avatar_org_scope(const char *org_id, char *out);
+/* Cached answers that show the avatar are out of date (fields, shares, media, memories): moves
+ * its scope on. Call after the write is durable, before it is acknowledged. */
 void avatar_cache_forget(struct cache *c, const char *avatar_id);
+/* The avatar lists that may show an avatar of org_id owned by owner_id are out of date
+ * (created, changed, deleted, shared, unshared): moves org_id's and the owner's scopes on. */
+void avatar_lists_forget(struct cache *c, const char *org_id, const char *owner_id);
+/* Both of the above for ref. */
+void avatar_changed(struct cache *c, const struct avatar_ref *ref);
+/* Both of the above for the avatar avatar_id (its owner and organisation read from db), for a
+ * change that shows in lists without a ref at hand (its portrait set, or its image deleted). */
+void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id);
 
 /* The JSON of row i of a SELECT AVATAR_COLUMNS. */
 json_t *avatar_from_row(const struct db_rows *r, int i);

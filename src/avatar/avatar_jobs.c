@@ -346,6 +346,7 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     db_rows_free(r);
     if ((err = set_status(ctx->db, id, "processing", "being processed", NULL)))
         return err;
+    avatar_cache_forget(ctx->cache, avatar); /* its media list shows the status */
     if (!strcmp(kind, "text") || !strcmp(kind, "document")) {
         err = ingest_text(ctx, id, avatar, key, mime, filename, error_msg, error_owned);
         if (!err) /* the new passages or utterances get their vectors in the background */
@@ -358,8 +359,8 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     else
         err = set_status(ctx->db, id, "stored",
                          "stored; transcription is not available yet (the speech capability is not built)", NULL);
-    if (!err)
-        avatar_cache_forget(ctx->cache, avatar);
+    /* Even a failure may have changed what its media and memory lists show (status, passages). */
+    avatar_cache_forget(ctx->cache, avatar);
     return err;
 }
 

@@ -16,8 +16,6 @@
 #include "store/db.h"
 #include "store/db_read.h"
 
-#define AVATAR_CACHE_TTL_MS (5 * 60 * 1000)
-
 /* The text fields a client may set, with their caps. */
 static const struct {
     const char *name;
@@ -260,15 +258,7 @@ static int64_t count_of(struct db *db, const char *sql, const char *id)
 
 int avatar_with_stats(struct context *e, const char *id, json_t **out)
 {
-    char key[64], *cached = NULL;
-    size_t len;
-    avatar_cache_key(id, key);
-    if (!cache_get(e->cache, key, &cached, &len)) {
-        *out = json_loadb(cached, len, 0, NULL);
-        free(cached);
-        if (*out)
-            return DP_OK;
-    }
+    /* Not cached here: GET /avatars/{id} caches its whole answer (api_cached_read). */
     json_t *a;
     int err = avatar_get(e->db, id, &a);
     if (err)
@@ -281,11 +271,6 @@ int avatar_with_stats(struct context *e, const char *id, json_t **out)
     /* Profiles and conversations arrive with their capabilities; the fields exist already. */
     json_object_set_new(a, "profile", json_null());
     json_object_set_new(a, "recent_conversation", json_null());
-    char *s = json_dumps(a, JSON_COMPACT);
-    if (s) {
-        cache_set(e->cache, key, s, strlen(s), AVATAR_CACHE_TTL_MS);
-        free(s);
-    }
     *out = a;
     return DP_OK;
 }
@@ -366,7 +351,7 @@ int avatar_update(struct context *e, const struct avatar_ref *ref, json_t *body)
     buf_cleanup(&sql);
     free(pub_s);
     if (!err)
-        avatar_cache_forget(e->cache, id);
+        avatar_changed(e->cache, ref);
     return err;
 }
 
@@ -391,6 +376,6 @@ int avatar_delete(struct context *e, const struct avatar_ref *ref, const struct 
         db_rollback(e->db);
         return err;
     }
-    avatar_cache_forget(e->cache, ref->id);
+    avatar_changed(e->cache, ref);
     return DP_OK;
 }

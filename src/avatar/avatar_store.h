@@ -31,7 +31,7 @@ int avatar_resolve(struct db *db, const struct caller *c, const char *id_or_slug
  * private), each with c's access and without its (possibly large) extensions. */
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);
 
-/* The avatar's JSON with stats, from the cache when warm (filling it when cold). */
+/* The avatar's JSON with stats (media and memory counts), from the database. */
 int avatar_with_stats(struct context *e, const char *id, json_t **out);
 
 /* Applies body (checked) to avatar ref: the fields it holds; a link/public visibility gives the

@@ -83,13 +83,13 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         job_progress(ctx, (int)(100 * (i + 1) / (n ? n : 1)));
     }
     json_decref(chunks);
+    if (added + updated) /* even when a later fact failed: these are stored */
+        avatar_cache_forget(ctx->cache, avatar);
     if (err == DP_ERR_QUOTA) {
         DP_LOG(LOG_WARN, "[extract] media %s: %s", media, q.msg);
         *error_msg = "the owner's memory quota is reached";
         return DP_ERR_QUOTA;
     }
-    if (added + updated)
-        avatar_cache_forget(ctx->cache, avatar);
     DP_LOG(LOG_INFO, "[extract] media %s: %d fact(s) added, %d updated, %d known already", media, added, updated,
            same);
     return err;

@@ -360,9 +360,20 @@ int media_delete_user(struct context *e, const char *user_id, int removes_admin)
                        p, 2, &blobs);
     if (err)
         return err;
+    /* Their avatars leave every cached answer that showed them (lists of their organisations). */
+    struct db_rows *owned = NULL;
+    if ((err = db_query(e->db, "SELECT id, org_id FROM avatars WHERE owner_id = ?", p, 1, &owned))) {
+        db_rows_free(blobs);
+        return err;
+    }
     err = users_delete(e, user_id, removes_admin);
+    for (int i = 0; !err && i < owned->nrows; i++) {
+        avatar_cache_forget(e->cache, db_rows_text(owned, i, 0));
+        avatar_lists_forget(e->cache, db_rows_text(owned, i, 1), user_id);
+    }
     for (int i = 0; !err && i < blobs->nrows; i++)
         media_release_blob(e->db, e->blobs, db_rows_text(blobs, i, 0));
+    db_rows_free(owned);
     db_rows_free(blobs);
     return err;
 }

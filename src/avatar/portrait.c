@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "avatar/avatar.h"
 #include "avatar/media.h"
 #include "core/context.h"
 #include "core/err.h"
@@ -18,8 +19,8 @@ static int set_column(struct context *e, const char *avatar_id, const char *medi
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {media_id ? DB_TEXT(media_id) : DB_NULL, DB_TEXT(now), DB_TEXT(avatar_id)};
     int err = db_query(e->db, "UPDATE avatars SET portrait_media_id = ?, updated_at = ? WHERE id = ?", p, 3, NULL);
-    if (!err)
-        avatar_cache_forget(e->cache, avatar_id);
+    if (!err) /* lists show portrait_media_id too */
+        avatar_changed_by_id(e->cache, e->db, avatar_id);
     return err;
 }
 

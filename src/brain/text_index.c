@@ -537,6 +537,11 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
             return err;
         int64_t count = db_rows_int(r, 0, 0);
         db_rows_free(r);
+        /* A large avatar seen for the first time (after a start): the engines answer its first
+         * searches in tens of milliseconds while the builder makes the index, where building it
+         * here would hold this search for most of a second. */
+        if (count > REBUILD_IN_BACKGROUND && count <= limit && builder_request(avatar_id))
+            return DP_ERR_TOO_LARGE;
         int64_t t0 = time_now_ms();
         err = count > limit ? DP_ERR_TOO_LARGE : index_build(db, avatar_id, rev, &x);
         if (err == DP_ERR_TOO_LARGE)

@@ -79,7 +79,7 @@ static const struct setting settings[] = {
     {"auth-rate", SET_LONG, OFF(auth_rate), "20", 1, 100000, "login/signup/refresh/TOTP requests per minute per IP"},
     {"refresh-reuse-grace", SET_LONG, OFF(refresh_grace), "10", 0, 300,
      "seconds a spent refresh token still rotates for the client address that spent it (0: any reuse revokes)"},
-    {"api-rate", SET_LONG, OFF(api_rate), "50", 1, 1000000, "API requests per second per user (bursts of 5 s worth)"},
+    {"api-rate", SET_LONG, OFF(api_rate), "100", 1, 1000000, "API requests per second per user (bursts of 5 s worth): a busy browser tab and a phone app at once"},
     {"job-workers", SET_LONG, OFF(job_workers), "1", 1, 64, "background job worker threads"},
     {"job-lease", SET_LONG, OFF(job_lease), "60", 1, 3600,
      "seconds a claimed job is leased; renewed while it runs, re-run by another worker if its process dies"},

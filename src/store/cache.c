@@ -2,6 +2,7 @@
 #include "store/cache.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -95,6 +96,35 @@ int cache_get(struct cache *c, const char *key, char **val, size_t *len)
     return observe(c, "get", t0, c->ops->get(c, key, val, len));
 }
 
+int cache_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens)
+{
+    if (n < 1 || n > CACHE_GET_MANY_MAX)
+        return DP_ERR_INVALID;
+    for (int i = 0; i < n; i++) {
+        vals[i] = NULL;
+        lens[i] = 0;
+        if (!key_ok(keys[i]))
+            return DP_ERR_INVALID;
+    }
+    double t0 = now_s();
+    int err = DP_OK;
+    if (c->ops->get_many) {
+        err = c->ops->get_many(c, keys, n, vals, lens);
+    } else {
+        for (int i = 0; i < n && !err; i++) {
+            err = c->ops->get(c, keys[i], &vals[i], &lens[i]);
+            if (err == DP_ERR_NOT_FOUND)
+                err = DP_OK, vals[i] = NULL;
+        }
+    }
+    if (err)
+        for (int i = 0; i < n; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+    return observe(c, "get_many", t0, err);
+}
+
 int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
 {
     if (!key_ok(key) || (!val && len))
@@ -131,6 +161,24 @@ int cache_bucket_take(struct cache *c, const char *key, double rate, double burs
         return DP_ERR_INVALID;
     double t0 = now_s();
     return observe(c, "bucket_take", t0, c->ops->bucket_take(c, key, rate, burst, retry_ms ? retry_ms : &ignored));
+}
+
+int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                          const char *key, char **val, size_t *len)
+{
+    int64_t ignored;
+    *val = NULL;
+    *len = 0;
+    if (!key_ok(bucket) || !key_ok(key) || !(rate > 0) || !(burst >= 1))
+        return DP_ERR_INVALID;
+    retry_ms = retry_ms ? retry_ms : &ignored;
+    if (!c->ops->bucket_take_get) {
+        if (cache_get(c, key, val, len))
+            *val = NULL;
+        return cache_bucket_take(c, bucket, rate, burst, retry_ms);
+    }
+    double t0 = now_s();
+    return observe(c, "bucket_take_get", t0, c->ops->bucket_take_get(c, bucket, rate, burst, retry_ms, key, val, len));
 }
 
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)

@@ -34,6 +34,11 @@ struct cache_ops {
     int (*bucket_take)(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
     /* Optional: see cache_may_evict. */
     int (*may_evict)(struct cache *c, char *why, size_t cap);
+    /* Optional: see cache_get_many (one round trip instead of n). */
+    int (*get_many)(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
+    /* Optional: see cache_bucket_take_get (one round trip instead of two). */
+    int (*bucket_take_get)(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                           const char *key, char **val, size_t *len);
 };
 
 /* Capability bits of cache backends (struct backend.caps). */
@@ -52,6 +57,10 @@ void cache_close(struct cache *c);
 const char *cache_backend(const struct cache *c);
 int cache_get(struct cache *c, const char *key, char **val, size_t *len);
 int cache_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms);
+#define CACHE_GET_MANY_MAX 5
+/* Reads n (1..CACHE_GET_MANY_MAX) keys at once (Redis: one MGET): vals[i] malloc'd and
+ * NUL-terminated (caller frees), or NULL when absent. On error every vals[i] is NULL. */
+int cache_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
 int cache_del(struct cache *c, const char *key); /* invalidation; DP_OK when absent */
 int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len);
@@ -60,6 +69,12 @@ int cache_ping(struct cache *c);
  * atomically across every handle — and, on Redis, every instance. DP_OK when a token was
  * taken; DP_ERR_RATE_LIMITED with *retry_ms until one will be; other codes on failure. */
 int cache_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms);
+
+/* cache_bucket_take on bucket and cache_get of key at once (Redis: one round trip): returns what
+ * the take returns; *val is the key's value (malloc'd, caller frees) or NULL when it is absent or
+ * could not be read. */
+int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                          const char *key, char **val, size_t *len);
 
 /* Whether the backend may evict this handle's keys under memory pressure: 0 no, 1 yes, -1 cannot
  * tell (why says what, for a log line). The in-process security space never loses a live key to

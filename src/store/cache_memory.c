@@ -368,7 +368,13 @@ out_unlock:
     return err;
 }
 
-/* The bucket is stored as "tokens last_ms"; refilled lazily on each take. */
+/* A bucket is stored as this struct's bytes (read by no one else), refilled lazily on each take
+ * and rewritten in place: a take on the hot path formats, parses and allocates nothing. */
+struct mem_bucket {
+    double tokens;
+    long long last_ms;
+};
+
 static int mem_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
 {
     struct mem_table *t = table_of(c);
@@ -378,11 +384,12 @@ static int mem_bucket_take(struct cache *c, const char *key, double rate, double
     long long now = cache_now_ms();
     sweep(t, now);
     struct mem_entry *e = lookup(t, key, klen, hash, now);
-    double tokens = burst;
-    long long last = now;
-    if (e && sscanf(e->val, "%lf %lld", &tokens, &last) != 2)
-        tokens = burst, last = now;
-    tokens += (double)(now - last) * rate / 1000.0;
+    struct mem_bucket b = {burst, now};
+    if (e && e->vlen == sizeof b)
+        memcpy(&b, e->val, sizeof b);
+    else
+        e = NULL; /* absent, or not a bucket: a full one replaces it */
+    double tokens = b.tokens + (double)(now - b.last_ms) * rate / 1000.0;
     if (tokens > burst)
         tokens = burst;
     int err = DP_OK;
@@ -392,9 +399,16 @@ static int mem_bucket_take(struct cache *c, const char *key, double rate, double
         *retry_ms = (int64_t)((1.0 - tokens) / rate * 1000.0) + 1;
         err = DP_ERR_RATE_LIMITED;
     }
-    char val[64];
-    int n = snprintf(val, sizeof val, "%.6f %lld", tokens, now);
-    int serr = store(t, key, klen, hash, val, (size_t)n, now, &e);
+    b.tokens = tokens;
+    b.last_ms = now;
+    int serr = DP_OK;
+    if (e) {
+        memcpy(e->val, &b, sizeof b);
+        list_unlink(t, e); /* most recently used */
+        list_append(t, e);
+    } else {
+        serr = store(t, key, klen, hash, &b, sizeof b, now, &e);
+    }
     if (!serr) { /* an idle bucket is full again after burst/rate seconds: forget it then */
         double refill_ms = burst / rate * 1000.0;
         e->expires_ms = now + (refill_ms < 8.64e10 ? (long long)refill_ms : 86400000000LL) + 1000;

@@ -250,11 +250,15 @@ static void check_idle(struct cache_redis *r)
 /* Sends cmds as one pipeline and returns the last reply in *last (caller frees). Reconnects
  * once when the connection turns out lost; a timeout is not retried (the command may have
  * run). DP_ERR_UNAVAILABLE / DP_ERR_TIMEOUT on failure. */
-static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply **last)
+/* Sends cmds in one round trip. all (n entries, optional) receives every reply, else only the
+ * last is kept in *last (the caller frees what it receives). */
+static int pipeline_all(struct cache_redis *r, int n, struct rcmd *cmds, redisReply **last, redisReply **all)
 {
     struct sigpipe_guard g;
     int err = DP_OK;
     *last = NULL;
+    for (int i = 0; all && i < n; i++)
+        all[i] = NULL;
     sigpipe_block(&g);
     check_idle(r);
     for (int attempt = 0;; attempt++) {
@@ -273,11 +277,19 @@ static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply 
                     io_errno = errno;
                     break;
                 }
-                if (i == n - 1)
+                if (all)
+                    all[i] = rep;
+                else if (i == n - 1)
                     *last = rep;
                 else
                     freeReplyObject(rep);
             }
+            if (all && i < n) /* a retry starts over */
+                for (int k = 0; k < n; k++) {
+                    if (all[k])
+                        freeReplyObject(all[k]);
+                    all[k] = NULL;
+                }
         }
         if (i == n)
             break;
@@ -296,6 +308,11 @@ static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply 
     }
     sigpipe_restore(&g);
     return err;
+}
+
+static int pipeline(struct cache_redis *r, int n, struct rcmd *cmds, redisReply **last)
+{
+    return pipeline_all(r, n, cmds, last, NULL);
 }
 
 static int run1(struct cache_redis *r, struct rcmd cmd, redisReply **rep)
@@ -368,6 +385,35 @@ static int redis_get(struct cache *c, const char *key, char **val, size_t *len)
     *len = rep->len;
     freeReplyObject(rep);
     return DP_OK;
+}
+
+static int redis_get_many(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens)
+{
+    struct rcmd cmd = {n + 1, {"MGET"}, {4}};
+    for (int i = 0; i < n; i++) {
+        cmd.argv[i + 1] = keys[i];
+        cmd.len[i + 1] = strlen(keys[i]);
+    }
+    redisReply *rep;
+    int err = run1(to_redis(c), cmd, &rep);
+    if (err)
+        return err;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)n)
+        return reply_error(rep);
+    for (int i = 0; i < n && !err; i++) {
+        redisReply *v = rep->element[i];
+        if (v->type != REDIS_REPLY_STRING)
+            continue; /* nil: absent */
+        if (!(vals[i] = malloc(v->len + 1))) {
+            err = DP_ERR_NOMEM;
+            break;
+        }
+        memcpy(vals[i], v->str, v->len);
+        vals[i][v->len] = 0;
+        lens[i] = v->len;
+    }
+    freeReplyObject(rep);
+    return err;
 }
 
 static int redis_set(struct cache *c, const char *key, const void *val, size_t len, int ttl_ms)
@@ -478,6 +524,42 @@ static int redis_bucket_take(struct cache *c, const char *key, double rate, doub
     return DP_OK;
 }
 
+/* The bucket script and a GET in one round trip (the auth hook: rate limit and session). */
+static int redis_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                                 const char *key, char **val, size_t *len)
+{
+    char rs[32], bs[32];
+    snprintf(rs, sizeof rs, "%.9g", rate);
+    snprintf(bs, sizeof bs, "%.9g", burst);
+    struct rcmd cmds[2] = {
+        {6, {"EVAL", bucket_script, "1", bucket, rs, bs},
+         {4, sizeof bucket_script - 1, 1, strlen(bucket), strlen(rs), strlen(bs)}},
+        {2, {"GET", key}, {3, strlen(key)}},
+    };
+    redisReply *rep[2], *last;
+    int err = pipeline_all(to_redis(c), 2, cmds, &last, rep);
+    if (err)
+        return err;
+    if (rep[1]->type == REDIS_REPLY_STRING && (*val = malloc(rep[1]->len + 1))) {
+        memcpy(*val, rep[1]->str, rep[1]->len);
+        (*val)[rep[1]->len] = 0;
+        *len = rep[1]->len;
+    }
+    freeReplyObject(rep[1]);
+    if (rep[0]->type != REDIS_REPLY_INTEGER) {
+        free(*val);
+        *val = NULL;
+        return reply_error(rep[0]);
+    }
+    long long retry = rep[0]->integer;
+    freeReplyObject(rep[0]);
+    if (retry > 0) {
+        *retry_ms = retry;
+        return DP_ERR_RATE_LIMITED;
+    }
+    return DP_OK;
+}
+
 static int redis_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     redisReply *rep;
@@ -549,4 +631,6 @@ const struct cache_ops cache_redis_ops = {
     .publish = redis_publish,
     .ping = redis_ping,
     .bucket_take = redis_bucket_take,
+    .get_many = redis_get_many,
+    .bucket_take_get = redis_bucket_take_get,
 };

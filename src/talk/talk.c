@@ -12,6 +12,7 @@
 #include "avatar/personality_store.h"
 #include "brain/brain.h"
 #include "core/err.h"
+#include "store/cache_gen.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 #include "store/db_read.h"
@@ -368,4 +369,16 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
     }
     db_rows_free(r);
     return DP_OK;
+}
+
+void talk_conversation_scope(const char *cid, char *out)
+{
+    snprintf(out, CACHE_GEN_SCOPE_MAX, "conversation:%s", cid);
+}
+
+void talk_conversation_changed(struct cache *c, const char *cid)
+{
+    char scope[CACHE_GEN_SCOPE_MAX];
+    talk_conversation_scope(cid, scope);
+    cache_gen_bump(c, scope);
 }

@@ -23,12 +23,20 @@ struct talk_holder {
 };
 
 /* A stored conversation, as its access checks need it. */
+struct cache;
+
 struct talk_conversation {
     char id[ID_LEN];
     char avatar_id[ID_LEN];
     char user_id[ID_LEN];    /* "" for a visitor's */
     char visitor_hash[65];   /* hex SHA-256 of the visitor's token; "" for a user's */
 };
+
+/* The cache scope (store/cache_gen.h) of a conversation's messages, CACHE_GEN_SCOPE_MAX bytes. */
+void talk_conversation_scope(const char *cid, char *out);
+/* The conversation's messages changed (a message stored, a reply made or abandoned): cached
+ * answers that show them are out of date. Call before the write is acknowledged. */
+void talk_conversation_changed(struct cache *c, const char *cid);
 
 /* Reads conversation cid; DP_ERR_NOT_FOUND when there is none (or cid is not an id). */
 int talk_conversation(struct db *db, const char *cid, struct talk_conversation *out);

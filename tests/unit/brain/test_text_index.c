@@ -136,3 +136,39 @@ TEST(text_index_large_avatar_is_rebuilt_in_the_background_while_the_engines_answ
     text_index_reset();
     db_close(db);
 }
+
+TEST(text_index_first_search_of_a_large_avatar_after_a_start_does_not_build_in_the_request)
+{
+    struct db *db = brain_test_db();
+    text_index_reset(); /* as after a start: no index of any revision */
+    text_index_limit(200000);
+    OK(db_begin(db));
+    for (int i = 1; i <= 5001; i++)
+        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
+    OK(db_commit(db));
+    struct text_query q;
+    query(&q, (const char *const[]){"heron", NULL});
+    struct text_match *m;
+    int n;
+    OK(text_index_start(brain_test_db_url()));
+    /* The engines answer the first search while the builder makes the index... */
+    CHECK_EQ_INT(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
+    int err = DP_ERR_TOO_LARGE;
+    for (int tries = 0; tries < 500 && err == DP_ERR_TOO_LARGE; tries++) {
+        err = text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n);
+        if (err == DP_ERR_TOO_LARGE)
+            usleep(10000);
+    }
+    /* ...which then answers. */
+    OK(err);
+    CHECK_EQ_INT(n, 5);
+    free(m);
+    text_index_stop();
+    /* Without a builder, the search builds it itself (as before). */
+    text_index_reset();
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n));
+    CHECK_EQ_INT(n, 5);
+    free(m);
+    text_index_reset();
+    db_close(db);
+}

@@ -62,3 +62,52 @@ TEST(cache_bucket_redis_shared_between_handles)
     cache_close(a);
     cache_close(b);
 }
+
+/* A take and a read in one call: the take behaves as cache_bucket_take, the value comes along. */
+static void bucket_take_get_behaviour(const char *url)
+{
+    struct cache *c;
+    CHECK_EQ_INT(cache_open_space(&c, url, CACHE_SPACE_SECURITY), DP_OK);
+    char key[64], other[80];
+    snprintf(key, sizeof key, "doppel-test:%d:btg", (int)getpid());
+    snprintf(other, sizeof other, "%s:value", key);
+    CHECK_EQ_INT(cache_set(c, other, "42", 2, 10000), DP_OK);
+    int64_t retry = 0;
+    char *v = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(cache_bucket_take_get(c, key, 10, 2, &retry, other, &v, &len), DP_OK);
+    CHECK_EQ_STR(v, "42");
+    CHECK(len == 2);
+    free(v);
+    CHECK_EQ_INT(cache_bucket_take_get(c, key, 10, 2, &retry, other, &v, &len), DP_OK);
+    free(v);
+    /* Drained: refused, and the value is still read. */
+    CHECK_EQ_INT(cache_bucket_take_get(c, key, 10, 2, &retry, other, &v, &len), DP_ERR_RATE_LIMITED);
+    CHECK(retry > 0);
+    CHECK_EQ_STR(v, "42");
+    free(v);
+    /* An absent key reads as NULL (a fresh bucket). */
+    char fresh[96];
+    snprintf(fresh, sizeof fresh, "%s:fresh", key);
+    cache_del(c, other);
+    CHECK_EQ_INT(cache_bucket_take_get(c, fresh, 10, 2, &retry, other, &v, &len), DP_OK);
+    CHECK(v == NULL);
+    cache_del(c, fresh);
+    CHECK_EQ_INT(cache_bucket_take_get(c, key, 0, 2, &retry, other, &v, &len), DP_ERR_INVALID);
+    cache_del(c, key);
+    cache_del(c, other);
+    cache_close(c);
+}
+
+TEST(cache_bucket_take_get_memory)
+{
+    bucket_take_get_behaviour("memory:");
+}
+
+TEST(cache_bucket_take_get_redis)
+{
+    const char *url = getenv("DOPPEL_TEST_REDIS_URL");
+    if (!url || !*url)
+        SKIP("DOPPEL_TEST_REDIS_URL not set");
+    bucket_take_get_behaviour(url);
+}
