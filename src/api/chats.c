@@ -345,7 +345,7 @@ static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Chat
 static const char create_doc[] = J({"requestBody": "ChatCreate",
     "responses": {"201": "Chat", "200": {"description": "the pair's existing one-to-one chat",
                                          "content": {"application/json": {"schema": "Chat"}}}},
-    "errors": [403, 413]});
+    "errors": [403, 404, 413]});
 static const char get_doc[] = J({"responses": {"200": "Chat"}});
 static const char patch_doc[] = J({"requestBody": "ChatPatch", "responses": {"200": "Chat"}});
 static const char leave_doc[] = J({"responses": {"204": "-"}});
@@ -364,10 +364,10 @@ static const char read_doc[] = J({"requestBody": "ChatRead", "responses": {"200"
 static const char settings_doc[] = J({"responses": {"200": "ChatSettings"}});
 static const char settings_patch_doc[] = J({"requestBody": "ChatSettings", "responses": {"200": "ChatSettings"}});
 static const char blocks_doc[] = J({"responses": {"200": "Page<ChatBlock>"}});
-static const char block_doc[] = J({"requestBody": "UserIdBody", "responses": {"204": "-"}});
+static const char block_doc[] = J({"requestBody": "UserIdBody", "responses": {"204": "-"}, "errors": [404]});
 static const char unblock_doc[] = J({"responses": {"204": "-"}});
 static const char contacts_doc[] = J({"responses": {"200": "Page<Contact>"}});
-static const char contact_doc[] = J({"requestBody": "UserIdBody", "responses": {"200": "Contact"}});
+static const char contact_doc[] = J({"requestBody": "UserIdBody", "responses": {"200": "Contact"}, "errors": [404]});
 static const char accept_doc[] = J({"responses": {"200": "Contact"}});
 static const char uncontact_doc[] = J({"responses": {"204": "-"}});
 
