@@ -235,7 +235,7 @@ describe('two instances on PostgreSQL + Redis', { skip: SHARED_SKIP }, () => {
     const chat = await newChat(A, a, [b]);
     const b1 = await events(B, b);
     const a1 = await events(A, a);
-    assert.equal((await b1.wait((f) => f.type === 'presence' && f.data.user_id === a.id, 4000)).data.status, 'online');
+    await b1.wait((f) => f.type === 'presence' && f.data.user_id === a.id && f.data.status === 'online', 4000);
     const r = await send(A, a, chat.id, 'across');
     expectStatus(assert, r, 201);
     const f = await b1.wait(isNew(chat.id, 'across'));
