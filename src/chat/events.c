@@ -191,7 +191,7 @@ int chat_fanout_parse(const char *msg, size_t len, struct chat_fanout *out)
     out->type_buf[p - 1 - t] = 0;
     out->type = out->type_buf;
     /* The data is the publishing instance's JSON object; its braces are checked, not its body. */
-    if (end - p < 2 || *p != '{' || end[-1] != '}')
+    if (end - p < 2 || *p != '{' || end[-1] != '}' || memchr(p, 0, (size_t)(end - p)))
         return DP_ERR_INVALID;
     out->data = p;
     out->data_len = (size_t)(end - p);
