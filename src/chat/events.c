@@ -27,26 +27,48 @@ int chat_recipients_sort(struct chat_recipient *r, int n)
     return k;
 }
 
+/* Events stored with one INSERT of up to this many rows (5 parameters each). */
+#define APPEND_BATCH 100
+
 int chat_events_append(struct db *db, struct chat_recipient *r, int n, const char *type, const char *data)
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     for (int i = 0; i < n; i++) {
-        /* The counter row is created on first use; the UPDATE then locks it (in user id order). */
+        /* One statement numbers the event: the counter row is made or bumped, and locked (in user
+         * id order, as r is sorted) until the transaction ends. */
         struct db_val p[] = {DB_TEXT(r[i].user_id)};
         struct db_rows *rows;
-        int err = db_query(db, "INSERT INTO user_event_seq (user_id, last_seq) VALUES (?, 0) ON CONFLICT DO NOTHING",
-                           p, 1, NULL);
-        if (err || (err = db_query(db, "UPDATE user_event_seq SET last_seq = last_seq + 1 WHERE user_id = ? "
-                                       "RETURNING last_seq", p, 1, &rows)))
+        int err = db_query(db, "INSERT INTO user_event_seq (user_id, last_seq) VALUES (?, 1) ON CONFLICT (user_id) "
+                               "DO UPDATE SET last_seq = user_event_seq.last_seq + 1 RETURNING last_seq",
+                           p, 1, &rows);
+        if (err)
             return err;
         r[i].seq = rows->nrows == 1 ? db_rows_int(rows, 0, 0) : 0;
         db_rows_free(rows);
         if (!r[i].seq)
             return DP_ERR_DB;
-        struct db_val q[] = {DB_TEXT(r[i].user_id), DB_INT(r[i].seq), DB_TEXT(type), DB_TEXT(data), DB_TEXT(now)};
-        if ((err = db_query(db, "INSERT INTO user_events (user_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                            q, 5, NULL)))
+    }
+    static const char head[] = "INSERT INTO user_events (user_id, seq, type, data, created_at) VALUES ",
+                      row[] = "(?, ?, ?, ?, ?),";
+    char sql[sizeof head + APPEND_BATCH * (sizeof row - 1)];
+    struct db_val q[APPEND_BATCH * 5];
+    for (int at = 0; at < n; at += APPEND_BATCH) {
+        int k = n - at < APPEND_BATCH ? n - at : APPEND_BATCH;
+        size_t o = sizeof head - 1;
+        memcpy(sql, head, o);
+        for (int i = 0; i < k; i++) {
+            memcpy(sql + o, row, sizeof row - 1);
+            o += sizeof row - 1;
+            q[5 * i] = DB_TEXT(r[at + i].user_id);
+            q[5 * i + 1] = DB_INT(r[at + i].seq);
+            q[5 * i + 2] = DB_TEXT(type);
+            q[5 * i + 3] = DB_TEXT(data);
+            q[5 * i + 4] = DB_TEXT(now);
+        }
+        sql[o - 1] = 0; /* the last comma */
+        int err = db_query(db, sql, q, 5 * k, NULL);
+        if (err)
             return err;
     }
     return DP_OK;
