@@ -34,32 +34,49 @@ int chat_events_append(struct db *db, struct chat_recipient *r, int n, const cha
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
-    for (int i = 0; i < n; i++) {
-        /* One statement numbers the event: the counter row is made or bumped, and locked (in user
-         * id order, as r is sorted) until the transaction ends. */
-        struct db_val p[] = {DB_TEXT(r[i].user_id)};
-        struct db_rows *rows;
-        int err = db_query(db, "INSERT INTO user_event_seq (user_id, last_seq) VALUES (?, 1) ON CONFLICT (user_id) "
-                               "DO UPDATE SET last_seq = user_event_seq.last_seq + 1 RETURNING last_seq",
-                           p, 1, &rows);
-        if (err)
-            return err;
-        r[i].seq = rows->nrows == 1 ? db_rows_int(rows, 0, 0) : 0;
-        db_rows_free(rows);
-        if (!r[i].seq)
-            return DP_ERR_DB;
-    }
-    static const char head[] = "INSERT INTO user_events (user_id, seq, type, data, created_at) VALUES ",
-                      row[] = "(?, ?, ?, ?, ?),";
-    char sql[sizeof head + APPEND_BATCH * (sizeof row - 1)];
+    static const char seq_head[] = "INSERT INTO user_event_seq (user_id, last_seq) VALUES ",
+                      seq_tail[] = " ON CONFLICT (user_id) DO UPDATE SET last_seq = user_event_seq.last_seq + 1 "
+                                   "RETURNING user_id, last_seq",
+                      ev_head[] = "INSERT INTO user_events (user_id, seq, type, data, created_at) VALUES ",
+                      seq_row[] = "(?, 1),", ev_row[] = "(?, ?, ?, ?, ?),";
+    char sql[sizeof ev_head + APPEND_BATCH * (sizeof ev_row - 1) + sizeof seq_tail];
     struct db_val q[APPEND_BATCH * 5];
     for (int at = 0; at < n; at += APPEND_BATCH) {
         int k = n - at < APPEND_BATCH ? n - at : APPEND_BATCH;
-        size_t o = sizeof head - 1;
-        memcpy(sql, head, o);
+        for (int i = 0; i < k; i++)
+            r[at + i].seq = 0;
+        /* One statement numbers the event for k recipients: their counter rows are made or bumped,
+         * and locked in the order of r (sorted by user id) until the transaction ends. */
+        size_t o = sizeof seq_head - 1;
+        memcpy(sql, seq_head, o);
         for (int i = 0; i < k; i++) {
-            memcpy(sql + o, row, sizeof row - 1);
-            o += sizeof row - 1;
+            memcpy(sql + o, seq_row, sizeof seq_row - 1);
+            o += sizeof seq_row - 1;
+            q[i] = DB_TEXT(r[at + i].user_id);
+        }
+        memcpy(sql + o - 1, seq_tail, sizeof seq_tail); /* over the last comma */
+        struct db_rows *rows;
+        int err = db_query(db, sql, q, k, &rows);
+        if (err)
+            return err;
+        for (int i = 0; i < rows->nrows; i++) {
+            /* RETURNING promises no order: match the rows to recipients by id. */
+            const char *uid = db_rows_text(rows, i, 0);
+            int j = i < k && !strcmp(r[at + i].user_id, uid) ? i : -1;
+            for (int m = 0; j < 0 && m < k; m++)
+                if (!strcmp(r[at + m].user_id, uid))
+                    j = m;
+            if (j >= 0)
+                r[at + j].seq = db_rows_int(rows, i, 1);
+        }
+        db_rows_free(rows);
+        o = sizeof ev_head - 1;
+        memcpy(sql, ev_head, o);
+        for (int i = 0; i < k; i++) {
+            if (!r[at + i].seq)
+                return DP_ERR_DB; /* a duplicate recipient or a missing row: never numbered */
+            memcpy(sql + o, ev_row, sizeof ev_row - 1);
+            o += sizeof ev_row - 1;
             q[5 * i] = DB_TEXT(r[at + i].user_id);
             q[5 * i + 1] = DB_INT(r[at + i].seq);
             q[5 * i + 2] = DB_TEXT(type);
@@ -67,8 +84,7 @@ int chat_events_append(struct db *db, struct chat_recipient *r, int n, const cha
             q[5 * i + 4] = DB_TEXT(now);
         }
         sql[o - 1] = 0; /* the last comma */
-        int err = db_query(db, sql, q, 5 * k, NULL);
-        if (err)
+        if ((err = db_query(db, sql, q, 5 * k, NULL)))
             return err;
     }
     return DP_OK;

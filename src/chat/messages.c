@@ -251,7 +251,7 @@ int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *re
         goto rollback;
     *read_seq = now;
     /* With receipts off nobody else hears of it; the reader's own devices still do (unread counts). */
-    struct chat_recipient *r = NULL, self;
+    struct chat_recipient *r = NULL, self = {.seq = 0};
     int n = 0;
     if (send_receipts) {
         if ((err = chat_members_recipients(e->db, chat_id, &r, &n)))
