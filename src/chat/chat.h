@@ -49,6 +49,17 @@ struct chat_send {
  * (empty, reply_to of another chat, media not the sender's), DP_ERR_FORBIDDEN (a one-to-one chat
  * with someone who blocked the sender, or whom the sender blocked). */
 int chat_send(struct context *e, const char *chat_id, const struct chat_send *s, json_t **msg, int *dup);
+/* One send of a batch: in, what to send; out, err or the message (*msg, caller's) and dup. */
+struct chat_send_item {
+    const char *chat_id;
+    struct chat_send send;
+    int err;
+    json_t *msg;
+    int dup;
+};
+/* Sends n messages of the caller (chats may differ) with one commit; each item gets its own
+ * outcome, as chat_send would give it. */
+void chat_send_batch(struct context *e, struct chat_send_item *v, int n);
 /* Edits the text of the caller's own message, or deletes it for everyone (text NULL, deleted
  * marker); publishes message.updated. DP_ERR_NOT_FOUND, DP_ERR_CONFLICT (already deleted). */
 int chat_edit(struct context *e, const char *chat_id, const char *message_id, const char *text, json_t **msg);

@@ -29,6 +29,8 @@
 #define PRESENCE_SNAPSHOT_MAX 200
 #define PRESENCE_KEY_TTL_MS (24 * 3600 * 1000)
 #define JOB_CHANNEL_PREFIX "events:user:"
+#define SEND_QUEUE_MAX 256      /* message.send frames waiting on one connection */
+#define SEND_BATCH_MAX 64       /* sends written with one commit */
 
 enum presence { P_OFFLINE, P_ONLINE, P_AWAY };
 static const char *const presence_names[] = {"offline", "online", "away"};
@@ -68,6 +70,13 @@ struct ev_conn {
     int ntyping;
     struct ev_conn *tnext, **tpprev; /* in the list of typing connections */
     double tokens, tokens_at;      /* the client frame bucket */
+    struct send_q *sq, **sq_tail;  /* message.send frames waiting for the batch in flight */
+    int nsq, sending;
+};
+
+struct send_q {
+    struct send_q *next;
+    struct chat_frame f;
 };
 
 struct hub_user {
@@ -618,6 +627,133 @@ static void on_typing(struct ev_conn *c, const char *chat, int start)
         hub_task_free(&k->t);
 }
 
+/* ---- sending over the socket -------------------------------------------------------------- */
+
+struct send_task {
+    struct caller caller;
+    int n;
+    struct send_q *q[SEND_BATCH_MAX];
+    struct chat_send_item items[SEND_BATCH_MAX];
+};
+
+static void send_q_free(struct send_q *q)
+{
+    chat_frame_clear(&q->f);
+    free(q);
+}
+
+static void send_work(void *arg, void *state)
+{
+    struct send_task *k = arg;
+    struct context e;
+    int err = hub.env(state, &e);
+    for (int i = 0; i < k->n; i++) {
+        struct chat_frame *f = &k->q[i]->f;
+        k->items[i] = (struct chat_send_item){.chat_id = f->chat_id,
+                                              .send = {f->text, f->client_id, *f->reply_to ? f->reply_to : NULL,
+                                                       f->attachments},
+                                              .err = err};
+    }
+    if (err)
+        return;
+    e.caller = &k->caller;
+    chat_send_batch(&e, k->items, k->n);
+}
+
+static void send_message_error(struct ws_conn *ws, const char *client_id, int err)
+{
+    static const char *const why[] = {[DP_ERR_INVALID] = "a message needs text (up to 4000 bytes) or attachments "
+                                                         "(up to 10 of your own media ids); reply_to must be a "
+                                                         "message of this chat",
+                                      [DP_ERR_NOT_FOUND] = "no such chat",
+                                      [DP_ERR_FORBIDDEN] = "blocked: one of you has blocked the other",
+                                      [DP_ERR_CONFLICT] = "client_id was used for a message of another chat"};
+    const char *msg = err > 0 && err < (int)(sizeof why / sizeof *why) && why[err] ? why[err] : dp_strerror(err);
+    json_t *j = json_pack("{s:s,s:{s:s,s:s,s:s}}", "type", "message.error", "data", "client_id", client_id, "code",
+                          dp_errcode(err), "message", msg);
+    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (t)
+        ws_send_text(ws, t, strlen(t));
+    free(t);
+    json_decref(j);
+}
+
+static void start_send(struct ev_conn *c);
+
+static void send_done(struct ws_conn *ws, void *arg, int open)
+{
+    struct send_task *k = arg;
+    struct ev_conn *c = open ? ws_user(ws) : NULL;
+    for (int i = 0; i < k->n; i++) {
+        struct chat_send_item *it = &k->items[i];
+        if (c && it->err) {
+            send_message_error(ws, k->q[i]->f.client_id, it->err);
+        } else if (c) {
+            json_t *j = json_pack("{s:s,s:{s:s,s:b,s:O}}", "type", "message.ack", "data", "client_id",
+                                  k->q[i]->f.client_id, "duplicate", it->dup, "message", it->msg);
+            char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            if (t)
+                ws_send_text(ws, t, strlen(t));
+            free(t);
+            json_decref(j);
+        }
+        json_decref(it->msg);
+        send_q_free(k->q[i]);
+    }
+    free(k);
+    if (c) {
+        c->sending = 0;
+        start_send(c);
+    }
+}
+
+/* Hands the waiting sends (up to SEND_BATCH_MAX) to a worker, unless a batch is in flight. */
+static void start_send(struct ev_conn *c)
+{
+    if (c->sending || !c->sq)
+        return;
+    struct send_task *k = calloc(1, sizeof *k);
+    if (!k)
+        return; /* they wait for the next frame */
+    k->caller = *ws_auth(c->ws);
+    while (c->sq && k->n < SEND_BATCH_MAX) {
+        struct send_q *q = c->sq;
+        c->sq = q->next;
+        c->nsq--;
+        k->q[k->n++] = q;
+    }
+    if (!c->sq)
+        c->sq_tail = &c->sq;
+    if (ws_submit(c->ws, send_work, send_done, k)) {
+        for (int i = 0; i < k->n; i++) {
+            send_message_error(c->ws, k->q[i]->f.client_id, DP_ERR_NOMEM);
+            send_q_free(k->q[i]);
+        }
+        free(k);
+        return;
+    }
+    c->sending = 1;
+}
+
+/* A message.send frame: queued (the frame is the queue's), written with the others waiting. */
+static void on_send(struct ev_conn *c, struct chat_frame *f)
+{
+    struct send_q *q = c->nsq < SEND_QUEUE_MAX ? malloc(sizeof *q) : NULL;
+    if (!q) {
+        send_message_error(c->ws, f->client_id, DP_ERR_RATE_LIMITED);
+        chat_frame_clear(f);
+        return;
+    }
+    q->next = NULL;
+    q->f = *f;
+    if (!c->sq_tail)
+        c->sq_tail = &c->sq;
+    *c->sq_tail = q;
+    c->sq_tail = &q->next;
+    c->nsq++;
+    start_send(c);
+}
+
 /* ---- the sweep: typing expiry and presence ----------------------------------------------- */
 
 static void sweep_presence(double now)
@@ -774,7 +910,11 @@ static void ev_message(struct ws_conn *ws, int is_text, const uint8_t *p, size_t
     case CHAT_FRAME_PING:
         ws_send_text(ws, "{\"type\":\"pong\",\"data\":{}}", 25);
         break;
+    case CHAT_FRAME_SEND:
+        on_send(c, &f);
+        return; /* f is the queue's now */
     }
+    chat_frame_clear(&f);
 }
 
 static void ev_close(struct ws_conn *ws)
@@ -796,6 +936,10 @@ static void ev_close(struct ws_conn *ws)
         user_changed(u);
     }
     typing_unlink(c);
+    for (struct send_q *q = c->sq, *next; q; q = next) {
+        next = q->next;
+        send_q_free(q);
+    }
     for (struct pend *q = c->pend, *next; q; q = next) {
         next = q->next;
         free(q);

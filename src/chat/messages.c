@@ -7,6 +7,7 @@
 #include "chat/chat_impl.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 /* The message id (or the message with client_id of sender) as JSON; DP_ERR_NOT_FOUND. */
@@ -83,10 +84,31 @@ static int direct_block_check(struct db *db, const char *chat_id, const char *me
     return err ? err : blocked ? DP_ERR_FORBIDDEN : DP_OK;
 }
 
-int chat_send(struct context *e, const char *chat_id, const struct chat_send *s, json_t **msg, int *dup)
+/* A send checked and ready to write: its stored attachments, then (written) its message and the
+ * event to publish once the transaction is committed. */
+struct staged {
+    char *att_text;
+    json_t *msg;
+    struct chat_recipient *r;
+    int n;
+    char *data;
+};
+
+static void staged_clear(struct staged *st)
+{
+    free(st->att_text);
+    free(st->r);
+    free(st->data);
+    memset(st, 0, sizeof *st);
+}
+
+/* The checks of a send, before any write: membership, a retried client_id (*msg, *dup), blocks,
+ * attachments, reply_to. */
+static int send_check(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st,
+                      json_t **msg, int *dup)
 {
     const char *me = e->caller->user_id;
-    char kind[8], id[ID_LEN], now[RFC3339_LEN];
+    char kind[8];
     json_t *att = NULL;
     *dup = 0;
     int err = chat_member_check(e->db, chat_id, me, kind);
@@ -121,48 +143,110 @@ int chat_send(struct context *e, const char *chat_id, const struct chat_send *s,
         }
         db_rows_free(rows);
     }
-    char *att_text = json_dumps(att, JSON_COMPACT);
+    st->att_text = json_dumps(att, JSON_COMPACT);
     json_decref(att);
-    if (!att_text)
-        return DP_ERR_NOMEM;
+    return st->att_text ? DP_OK : DP_ERR_NOMEM;
+}
+
+/* Inside the open transaction: numbers and stores the message, appends message.new to the
+ * members' logs. st->msg, st->r and st->data are set for the publish after the commit. */
+static int send_write(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st)
+{
+    char id[ID_LEN], now[RFC3339_LEN];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
-    struct chat_recipient *r = NULL;
-    int n = 0;
     struct db_rows *rows;
-    if ((err = db_begin(e->db))) {
-        free(att_text);
-        return err;
-    }
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
-    if ((err = db_query(e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
-                        u, 2, &rows)))
-        goto rollback;
+    int err = db_query(e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+                       u, 2, &rows);
+    if (err)
+        return err;
     int64_t seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
     db_rows_free(rows);
-    struct db_val m[] = {DB_TEXT(id), DB_TEXT(chat_id), DB_INT(seq), DB_TEXT(me), DB_TEXT(s->client_id),
-                         DB_TEXT(s->text), DB_TEXT(s->reply_to), DB_TEXT(att_text), DB_TEXT(now)};
+    struct db_val m[] = {DB_TEXT(id), DB_TEXT(chat_id), DB_INT(seq), DB_TEXT(e->caller->user_id), DB_TEXT(s->client_id),
+                         DB_TEXT(s->text), DB_TEXT(s->reply_to), DB_TEXT(st->att_text), DB_TEXT(now)};
     if ((err = db_query(e->db, "INSERT INTO chat_messages (id, chat_id, seq, sender_id, client_id, text, reply_to, "
                                "attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", m, 9, NULL)) ||
         (err = message_by(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE id = ? AND chat_id = ?", id,
-                          chat_id, msg)))
-        goto rollback;
-    if ((err = chat_members_recipients(e->db, chat_id, &r, &n)) ||
-        (err = chat_commit_event(e, r, n, "message.new", *msg))) {
-        json_decref(*msg);
-        goto out; /* chat_commit_event rolled back */
+                          chat_id, &st->msg)) ||
+        (err = chat_members_recipients(e->db, chat_id, &st->r, &st->n)))
+        return err;
+    if (!(st->data = json_dumps(st->msg, JSON_COMPACT)))
+        return DP_ERR_NOMEM;
+    return chat_events_append(e->db, st->r, st->n, "message.new", st->data);
+}
+
+static void send_publish(struct context *e, struct staged *st)
+{
+    int err = e->cache ? chat_events_publish(e->cache, st->r, st->n, "message.new", st->data) : DP_OK;
+    if (err)
+        DP_LOG(LOG_WARN, "[chat] publishing message.new failed (%s): clients catch up on reconnect", dp_strerror(err));
+}
+
+int chat_send(struct context *e, const char *chat_id, const struct chat_send *s, json_t **msg, int *dup)
+{
+    struct staged st = {0};
+    int err = send_check(e, chat_id, s, &st, msg, dup);
+    if (err || *dup)
+        return err;
+    if ((err = db_begin(e->db)))
+        goto out;
+    if ((err = send_write(e, chat_id, s, &st)) || (err = db_commit(e->db))) {
+        db_rollback(e->db);
+        json_decref(st.msg);
+        st.msg = NULL;
+        if (err == DP_ERR_CONFLICT && s->client_id && !by_client_id(e->db, e->caller->user_id, s->client_id, msg)) {
+            *dup = 1; /* the same send, racing itself: the first one won */
+            err = DP_OK;
+        }
+        goto out;
     }
-    goto out;
-rollback:
-    db_rollback(e->db);
-    if (err == DP_ERR_CONFLICT && s->client_id && !by_client_id(e->db, me, s->client_id, msg)) {
-        *dup = 1; /* the same send, racing itself: the first one won */
-        err = DP_OK;
-    }
+    send_publish(e, &st);
+    *msg = st.msg;
 out:
-    free(r);
-    free(att_text);
+    staged_clear(&st);
     return err;
+}
+
+void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
+{
+    struct staged *st = calloc((size_t)n, sizeof *st);
+    int writes = 0, err = st ? DP_OK : DP_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        v[i].msg = NULL;
+        v[i].err = err ? err : send_check(e, v[i].chat_id, &v[i].send, &st[i], &v[i].msg, &v[i].dup);
+        writes += !v[i].err && !v[i].dup;
+    }
+    if (!writes)
+        goto out;
+    /* One transaction, one commit for all of them: under load a connection's sends queue up
+     * behind the one being written and go in together. */
+    if (!(err = db_begin(e->db))) {
+        for (int i = 0; i < n && !err; i++)
+            if (!v[i].err && !v[i].dup)
+                err = send_write(e, v[i].chat_id, &v[i].send, &st[i]);
+        if (err || (err = db_commit(e->db)))
+            db_rollback(e->db);
+    }
+    if (err) {
+        /* Nothing was stored: one at a time, so that one bad send (a client_id racing an HTTP
+         * retry) does not fail the others. */
+        for (int i = 0; i < n; i++)
+            if (!v[i].err && !v[i].dup) {
+                json_decref(st[i].msg);
+                v[i].err = chat_send(e, v[i].chat_id, &v[i].send, &v[i].msg, &v[i].dup);
+            }
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        if (!v[i].err && !v[i].dup) {
+            send_publish(e, &st[i]);
+            v[i].msg = st[i].msg;
+        }
+out:
+    for (int i = 0; st && i < n; i++)
+        staged_clear(&st[i]);
+    free(st);
 }
 
 int chat_edit(struct context *e, const char *chat_id, const char *message_id, const char *text, json_t **msg)

@@ -57,6 +57,33 @@ describe('events WebSocket', () => {
     for (const ev of [a1, a2, b1, c1]) await ev.close();
   });
 
+  test('message.send on the socket: acknowledged once stored, retries by client_id answered with the first, errors named', async () => {
+    const chat = await newChat(srv, a, [b], { group: true });
+    const a1 = await events(srv, a), b1 = await events(srv, b), c1 = await events(srv, c);
+    for (let i = 0; i < 20; i++) a1.send({ type: 'message.send', chat_id: chat.id, client_id: 'ws-' + i, text: 'over the socket ' + i });
+    const acks = [];
+    for (let i = 0; i < 20; i++) acks.push(await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'ws-' + i));
+    assert.deepEqual(acks.map((f) => f.data.message.seq), Array.from({ length: 20 }, (_, i) => i + 1), 'stored in the order sent');
+    assert.ok(acks.every((f) => f.data.duplicate === false));
+    for (let i = 0; i < 20; i++) await b1.wait(isNew(chat.id, 'over the socket ' + i));
+    const hist = await api(srv, 'GET', `/chats/${chat.id}/messages`, { token: b.token });
+    assert.equal(hist.json.items.length, 20, 'persisted');
+    a1.send({ type: 'message.send', chat_id: chat.id, client_id: 'ws-3', text: 'over the socket 3' });
+    const dup = await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'ws-3');
+    assert.equal(dup.data.duplicate, true);
+    assert.equal(dup.data.message.id, acks[3].data.message.id);
+    await b1.none((f) => f.type === 'message.new' && f.data.client_id === 'ws-3');
+    c1.send({ type: 'message.send', chat_id: chat.id, client_id: 'intruder', text: 'let me in' });
+    const err = await c1.wait((f) => f.type === 'message.error');
+    assert.deepEqual([err.data.client_id, err.data.code], ['intruder', 'not_found']);
+    a1.send({ type: 'message.send', chat_id: chat.id, text: 'no client id' });
+    assert.equal((await a1.wait((f) => f.type === 'error')).data.code, 'invalid');
+    a1.send({ type: 'message.send', chat_id: chat.id, client_id: 'long', text: 'x'.repeat(4001) });
+    assert.equal((await a1.wait((f) => f.type === 'error')).data.code, 'invalid');
+    await b1.none((f) => f.type === 'message.new' && f.data.text === 'let me in');
+    for (const ev of [a1, b1, c1]) await ev.close();
+  });
+
   test('ordering: a burst arrives in send order with consecutive seqs', async () => {
     const chat = await newChat(srv, a, [b, c], { group: true });
     const b1 = await events(srv, b);
@@ -204,7 +231,7 @@ describe('events WebSocket', () => {
   test('malformed frames get an error frame; binary frames and a bad since close the socket; floods are limited', async () => {
     const a1 = await events(srv, a);
     for (const bad of ['not json', '[]', '{"type":"nope"}', '{"type":"typing.start"}', '{"type":"typing.start","chat_id":"x"}',
-      '{"type":"presence","status":"busy"}', '{"type":"ping","type":"ping"}', JSON.stringify({ type: 'ping', pad: 'x'.repeat(2000) })]) {
+      '{"type":"presence","status":"busy"}', '{"type":"ping","type":"ping"}', JSON.stringify({ type: 'ping', pad: 'x'.repeat(17000) })]) {
       a1.send(bad);
       const e = await a1.wait((f) => f.type === 'error');
       assert.equal(e.data.code, 'invalid', bad);
