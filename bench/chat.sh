@@ -7,12 +7,12 @@
 #      made real): A→B latency p50/p99 one message in flight, burst msgs/s with 64 in flight,
 #      fan-out 1 → 100 receivers (deliveries/s, last receiver p50/p99) — with no idle
 #      connections, then again with each of BENCH_IDLE (default "1000 10000") idle ones held open;
-#   2. memory per idle connection: the server's RSS before and after opening the largest
-#      BENCH_IDLE count of idle event connections of one user, divided by that count.
+#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening the
+#      largest BENCH_IDLE count of idle event connections of one user, divided by that count.
 # Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
-# Environment: BENCH_IDLE ("1000 10000"), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
+# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
 # BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_PEERS (copy of ../shared/peers, default
 # /tmp/doppel-chat-peers; npm ci runs there the first time).
 set -euo pipefail
@@ -70,11 +70,6 @@ run_server() {
     mkdir -p "$tmp/data"
     $starter "$port"
     wait_up "$base" || { log "$label did not start"; cat "$tmp/$label.log" >&2; exit 1; }
-    log "$label: chat figures"
-    for idle in 0 $idle_list; do
-        (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
-            --msgs "$msgs" --fanout "$fanout" --idle "$idle") | grep -v '^CHAT_JSON' | sed "s/^/$label  /"
-    done
     log "$label: memory per idle connection ($max_idle)"
     token=$(curl -sf -H 'content-type: application/json' -d "{\"email\":\"idle-$RANDOM$RANDOM@bench.example\",\"password\":\"bench-password-1\",\"display_name\":\"idle\"}" \
         "$base/api/v1/auth/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -95,6 +90,11 @@ run_server() {
     exec 9>&-
     wait "$idle_pid" || true
     rm -f "$fifo"
+    log "$label: chat figures"
+    for idle in 0 $idle_list; do
+        (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
+            --msgs "$msgs" --fanout "$fanout" --idle "$idle") | grep -v '^CHAT_JSON' | sed "s/^/$label  /"
+    done
     kill "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
@@ -102,5 +102,9 @@ run_server() {
 }
 
 log "load: $(cut -d' ' -f1-3 /proc/loadavg) (other sessions share this machine: compare the two servers of one run)"
-run_server express socketio start_express
-run_server doppel doppel-ws start_doppel
+for s in ${BENCH_SERVERS:-express doppel}; do
+    case $s in
+    express) run_server express socketio start_express ;;
+    doppel) run_server doppel doppel-ws start_doppel ;;
+    esac
+done

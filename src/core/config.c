@@ -68,7 +68,7 @@ static const struct setting settings[] = {
      "milliseconds a typing indicator lasts after its last refresh"},
     {"chat-presence-grace", SET_LONG, OFF(chat_presence_grace), "3000", 0, 600000,
      "milliseconds a user's last device may be gone before they show offline (a reconnect inside it is no change)"},
-    {"chat-frame-rate", SET_LONG, OFF(chat_frame_rate), "10", 1, 10000,
+    {"chat-frame-rate", SET_LONG, OFF(chat_frame_rate), "10", 1, 1000000,
      "frames a second a client may send on the events WebSocket (bursts of twice that)"},
     {"sse-producers", SET_LONG, OFF(sse_producers), "0", 0, 256,
      "SSE streams produced at once, each on a worker; later ones wait their turn (0 = half the workers, at least 1)"},
