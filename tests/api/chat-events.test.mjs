@@ -16,7 +16,7 @@ const isNew = (chatId, text) => (f) => f.type === 'message.new' && f.data.chat_i
 describe('events WebSocket', () => {
   let srv, admin, a, b, c;
   before(async () => {
-    srv = await startChat({ args: ['--chat-typing-ttl', String(TYPING_TTL)] });
+    srv = await startChat({ args: ['--chat-typing-ttl', String(TYPING_TTL), '--chat-frame-rate', '30'] });
     ({ admin, people: [a, b, c] } = await team(srv, 3));
   });
   after(async () => stopAll(srv));
@@ -236,10 +236,10 @@ describe('events WebSocket', () => {
       const e = await a1.wait((f) => f.type === 'error');
       assert.equal(e.data.code, 'invalid', bad);
     }
-    await sleep(2000); // the bucket refills
+    await sleep(2500); // the bucket refills
     a1.send({ type: 'ping' });
     await a1.wait((f) => f.type === 'pong');
-    for (let i = 0; i < 40; i++) a1.send({ type: 'ping' });
+    for (let i = 0; i < 100; i++) a1.send({ type: 'ping' }); // over --chat-frame-rate 30 (bursts of 60)
     await a1.wait((f) => f.type === 'error' && f.data.code === 'rate_limited');
     a1.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     assert.equal((await a1.closed).code, 1003);
