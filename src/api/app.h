@@ -68,6 +68,13 @@ extern const struct route conversations_routes[];
 extern const struct route legacy_routes[];
 extern const struct route messages_audio_routes[];
 extern const struct route portraits_routes[];
+extern const struct route chats_routes[];
+extern const struct route events_routes[];
+
+/* The events WebSocket's hub (api/events.c): start after the server and pool exist, on the loop;
+ * stop before the server is freed. */
+int events_start(struct app *app);
+void events_stop(void);
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

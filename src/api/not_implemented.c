@@ -21,13 +21,6 @@ const struct route not_implemented_routes[] = {
     R("GET", "/api/v1/recordings/{id}", NI, "capture", "A captured conversation"),
     R("POST", "/api/v1/recordings/{id}/close", NI, "capture", "Close a recording now"),
     R("POST", "/api/v1/recordings/{id}/reprocess", NI, "capture", "Re-run transcription and extraction"),
-    /* User-to-user chat */
-    R("GET", "/api/v1/chats", NI, "chats", "Chats the caller is in"),
-    R("POST", "/api/v1/chats", NI, "chats", "Start a chat"),
-    R("GET", "/api/v1/chats/{id}/messages", NI, "chats", "Chat history"),
-    R("POST", "/api/v1/chats/{id}/messages", NI, "chats", "Send a chat message"),
-    R("POST", "/api/v1/chats/{id}/read", NI, "chats", "Read receipt"),
-    R("GET", "/api/v1/events", NI_WS, "chats", "The caller's live events (WebSocket)"),
     /* OpenAI-compatible facade */
     R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),
     R("POST", "/v1/audio/speech", NI, "openai", "Text to speech in an avatar's voice"),

@@ -141,7 +141,7 @@ static void t_ws_open(struct ws_conn *c)
     ws_send_text(c, hello, sizeof hello - 1);
 }
 
-static const struct ws_handler t_ws = {t_ws_open, t_ws_message, NULL};
+static const struct ws_handler t_ws = {t_ws_open, t_ws_message, NULL, NULL};
 
 /* Streams the body into the blob store: proves uploads never sit whole in memory. */
 static int t_upload_begin(struct request *req, struct response *res, void **state)

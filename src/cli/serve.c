@@ -321,6 +321,8 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = messages_audio_routes;
     tables[ntables++] = portraits_routes;
     tables[ntables++] = openai_routes;
+    tables[ntables++] = chats_routes;
+    tables[ntables++] = events_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;
@@ -354,6 +356,10 @@ int cli_serve(int argc, char **argv)
         goto out_router;
     server_set_auth_hook(app->server, authn_hook, authn_release);
     server_set_slow_pool(app->server, app->slow_pool);
+    if (events_start(app)) {
+        DP_LOG(LOG_ERROR, "[serve] cannot start the events hub (pub/sub)");
+        goto out_router;
+    }
     /* With the in-process cache, hot authenticated reads can be answered on the loop. */
     if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK &&
         cache_open_space(&app->inline_security, "", CACHE_SPACE_SECURITY) == DP_OK)
@@ -389,9 +395,11 @@ int cli_serve(int argc, char **argv)
     }
     server_free(app->server);
     app->server = NULL;
+    events_stop();
     uv_run(app->loop, UV_RUN_DEFAULT); /* let closed handles finish */
     exit_code = 0;
 out_router:
+    events_stop();
     if (app->server) {
         if (app->pool) /* late completions must not reach the freed server */
             pool_on_drained(app->pool, NULL, NULL);

@@ -29,6 +29,10 @@ struct config {
     long ws_message_max;    /* largest WebSocket message, bytes */
     long ws_send_queue_max; /* unsent bytes queued for one WebSocket before it is closed (1008) */
     long ws_ping_interval;  /* seconds between keepalive pings */
+    long chat_group_max;    /* members of a chat */
+    long chat_typing_ttl;   /* ms a typing indicator lasts */
+    long chat_presence_grace; /* ms before a user whose last device went is offline */
+    long chat_frame_rate;   /* client frames a second on the events WebSocket */
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
     long sse_producers;     /* SSE streams produced at once; 0 = half the workers (at least 1) */
     long blob_sweep_interval; /* seconds between sweeps of abandoned upload temp files */

@@ -408,7 +408,14 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
     int one = 1;
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth))
+    const struct ws_handler *h = cr->req.route ? cr->req.route->ws : NULL;
+    void *user = NULL;
+    if (h && h->on_upgrade && h->on_upgrade(&cr->req, &user)) {
+        server_release_auth(s, auth);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth, user))
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 

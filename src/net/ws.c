@@ -326,7 +326,7 @@ static void on_ping_timer(uv_timer_t *t)
 }
 
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
-                         void (*release)(void *arg), void *release_arg, struct caller *auth)
+                         void (*release)(void *arg), void *release_arg, struct caller *auth, void *user)
 {
     const struct server_config *cfg = server_config(s);
     struct ws_conn *c = calloc(1, sizeof *c);
@@ -354,6 +354,7 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     c->release = release;
     c->release_arg = release_arg;
     c->auth = auth;
+    c->user = user;
     c->last_rx = time_mono();
     uv_poll_init_socket(server_loop(s), &c->poll, fd);
     uv_timer_init(server_loop(s), &c->ping_timer);

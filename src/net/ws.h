@@ -7,6 +7,7 @@
 
 struct ws_conn;
 struct caller;
+struct request;
 
 /* What a WebSocket route does; every callback runs on the loop thread and must not block. */
 struct ws_handler {
@@ -15,6 +16,9 @@ struct ws_handler {
     void (*on_message)(struct ws_conn *c, int is_text, const uint8_t *p, size_t n);
     /* The connection is gone; free user data here. */
     void (*on_close)(struct ws_conn *c);
+    /* Optional, before on_open: reads the upgrade request (its query string) into the
+     * connection's user data (*user, then ws_user). Nonzero refuses: the socket is closed. */
+    int (*on_upgrade)(const struct request *req, void **user);
 };
 
 /* Queue a message; DP_ERR_CANCELLED when the connection is closing. Loop thread only. */

@@ -93,7 +93,8 @@ typedef void (*pubsub_cb)(void *arg, const char *channel, const char *msg, size_
  * Call pubsub_* on the loop thread. Redis connects in the background and reconnects with
  * backoff, subscribing again; messages published while it is disconnected are lost. */
 int pubsub_open(struct pubsub **out, struct uv_loop_s *loop, const char *url);
-/* cb runs on the loop thread for every message on channel. */
+/* cb runs on the loop thread for every message on channel; a channel ending in "*" is a pattern
+ * (Redis PSUBSCRIBE): every channel that starts with what precedes the star. */
 int pubsub_subscribe(struct pubsub *ps, const char *channel, pubsub_cb cb, void *arg);
 /* Stops delivery at once (also from inside a callback). The memory is released by libuv close
  * callbacks: run the loop once more before uv_loop_close. */

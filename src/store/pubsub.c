@@ -85,10 +85,26 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 /* Runs the callbacks subscribed to channel, stopping if one of them closes ps. */
+/* A subscription ending in '*' is a pattern: every channel starting with what precedes it. */
+static int is_pattern(const char *channel, size_t *prefix)
+{
+    size_t n = strlen(channel);
+    *prefix = n ? n - 1 : 0;
+    return n && channel[n - 1] == '*';
+}
+
+static int sub_matches(const struct sub *s, const char *channel)
+{
+    size_t prefix;
+    if (is_pattern(s->channel, &prefix))
+        return strncmp(s->channel, channel, prefix) == 0;
+    return strcmp(s->channel, channel) == 0;
+}
+
 static void dispatch(struct pubsub *ps, const char *channel, const char *msg, size_t len)
 {
     for (struct sub *s = ps->subs; s && !ps->closing; s = s->next)
-        if (strcmp(s->channel, channel) == 0)
+        if (sub_matches(s, channel))
             s->cb(s->arg, channel, msg, len);
 }
 
@@ -224,6 +240,12 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         DP_LOG(LOG_WARN, "[pubsub] redis: %s", r->str);
         return;
     }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "pmessage") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
+        r->element[3]->type == REDIS_REPLY_STRING) {
+        dispatch(ps, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+        return;
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
         r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
@@ -242,8 +264,10 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void send_subscribe(struct pubsub *ps, const char *channel)
 {
-    const char *argv[2] = {"SUBSCRIBE", channel};
-    size_t len[2] = {9, strlen(channel)};
+    size_t prefix;
+    int pattern = is_pattern(channel, &prefix);
+    const char *argv[2] = {pattern ? "PSUBSCRIBE" : "SUBSCRIBE", channel};
+    size_t len[2] = {pattern ? 10u : 9u, strlen(channel)};
     redisAsyncCommandArgv(ps->ac, on_message, ps, 2, argv, len);
 }
 

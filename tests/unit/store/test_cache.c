@@ -474,6 +474,31 @@ TEST(cache_pubsub_memory_delivery)
     finish_loop(&loop);
 }
 
+/* A channel ending in '*' takes every channel that starts with what precedes the star. */
+TEST(cache_pubsub_memory_pattern)
+{
+    uv_loop_t loop;
+    CHECK(uv_loop_init(&loop) == 0);
+    struct pubsub *ps = NULL;
+    struct got g = {0}, exact = {0};
+    OK(pubsub_open(&ps, &loop, "memory:"));
+    OK(pubsub_subscribe(ps, "events:user:*", on_msg, &g));
+    OK(pubsub_subscribe(ps, "events:user:a", on_msg, &exact));
+    struct cache *c = NULL;
+    OK(cache_open(&c, "memory:"));
+    OK(cache_publish(c, "events:user:a", "1", 1));
+    OK(cache_publish(c, "events:other", "2", 1));
+    OK(cache_publish(c, "events:user:bb", "3", 1));
+    run_until(&loop, &g.n, 2);
+    CHECK_EQ_INT(g.n, 2);
+    CHECK_EQ_STR(g.channels[0], "events:user:a"); /* the channel published on, not the pattern */
+    CHECK_EQ_STR(g.msgs[1], "3");
+    CHECK_EQ_INT(exact.n, 1);
+    cache_close(c);
+    pubsub_close(ps);
+    finish_loop(&loop);
+}
+
 TEST(cache_pubsub_memory_close_in_callback)
 {
     uv_loop_t loop;
@@ -797,6 +822,13 @@ TEST(cache_pubsub_redis_delivery_and_resubscribe)
     OK(pubsub_subscribe(ps, "late", on_msg, &other));
     publish_until(&loop, c, "late", &other.n, 1);
     CHECK(other.n >= 1);
+
+    /* a pattern (PSUBSCRIBE): the channel published on comes with the message */
+    struct got pat = {0};
+    OK(pubsub_subscribe(ps, "user:*", on_msg, &pat));
+    publish_until(&loop, c, "user:42", &pat.n, 1);
+    CHECK(pat.n >= 1);
+    CHECK_EQ_STR(pat.channels[0], "user:42");
     cache_close(c);
     pubsub_close(ps);
     finish_loop(&loop);

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# People chat benchmark: Doppel's events WebSocket beside the Express + Socket.io peer
+# (../shared/peers/express), measured in the same run with the same load client.
+#
+# For each server in turn (the server pinned to one core, the Node client to the other):
+#   1. the peers' chat figures (bench/chat-load.cjs, the peers' own client with the Doppel adapter
+#      made real): A→B latency p50/p99 one message in flight, burst msgs/s with 64 in flight,
+#      fan-out 1 → 100 receivers (deliveries/s, last receiver p50/p99) — with no idle
+#      connections, then again with each of BENCH_IDLE (default "1000 10000") idle ones held open;
+#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening the
+#      largest BENCH_IDLE count of idle event connections of one user, divided by that count.
+# Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
+# answer); the peer keeps everything in memory. Prints figures, never passes or fails.
+#
+# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
+# BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_PEERS (copy of ../shared/peers, default
+# /tmp/doppel-chat-peers; npm ci runs there the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+idle_list=${BENCH_IDLE:-1000 10000}
+srv_cpu=${BENCH_SERVER_CPU:-1}
+cli_cpu=${BENCH_CLIENT_CPU:-0}
+msgs=${BENCH_MSGS:-2000}
+fanout=${BENCH_FANOUT:-100}
+peers=${BENCH_PEERS:-/tmp/doppel-chat-peers}
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+make -j2 doppel >/dev/null
+if [ ! -d "$peers/bench/node_modules" ] || [ ! -d "$peers/express/node_modules" ]; then
+    log "copying ../shared/peers to $peers (npm ci of the peer and its client)"
+    rm -rf "$peers" && cp -r "$REPO/../shared/peers" "$peers" 2>/dev/null || cp -r /work/shared/peers "$peers"
+    (cd "$peers/bench" && npm ci --no-audit --no-fund >/dev/null)
+    (cd "$peers/express" && npm ci --no-audit --no-fund >/dev/null)
+fi
+cp bench/chat-load.cjs bench/chat-idle.cjs "$peers/bench/"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+max_idle=0
+for n in $idle_list; do [ "$n" -gt "$max_idle" ] && max_idle=$n; done
+
+tmp=$(mktemp -d /tmp/doppel-chat-bench.XXXXXX)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+wait_up() { for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done; return 1; }
+
+start_doppel() {
+    local port=$1
+    taskset -c "$srv_cpu" ./doppel serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" \
+        --log-level warn --signup-org default --auth-rate 100000 --api-rate 1000000 \
+        --argon2-memory-kib 8192 --argon2-ops 1 --chat-group-max 200 --max-conns-per-ip 0 --chat-frame-rate 100000 \
+        --max-connections $((max_idle + 1000)) >"$tmp/doppel.log" 2>&1 &
+    server_pid=$!
+}
+start_express() {
+    local port=$1
+    (cd "$peers/express" && PORT=$port NODE_ENV=production PEER_BCRYPT_COST=4 exec taskset -c "$srv_cpu" node server.js) \
+        >"$tmp/express.log" 2>&1 &
+    server_pid=$!
+}
+
+# The figures of one server: label, proto, start function.
+run_server() {
+    local label=$1 proto=$2 starter=$3 port base token
+    port=$(free_port)
+    base="http://127.0.0.1:$port"
+    mkdir -p "$tmp/data"
+    $starter "$port"
+    wait_up "$base" || { log "$label did not start"; cat "$tmp/$label.log" >&2; exit 1; }
+    log "$label: memory per idle connection ($max_idle)"
+    token=$(curl -sf -H 'content-type: application/json' -d "{\"email\":\"idle-$RANDOM$RANDOM@bench.example\",\"password\":\"bench-password-1\",\"display_name\":\"idle\"}" \
+        "$base/api/v1/auth/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    local before after fifo="$tmp/idle.fifo"
+    sleep 1
+    before=$(rss_kib "$server_pid")
+    mkfifo "$fifo"
+    (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-idle.cjs --base "$base" --proto "$proto" --token "$token" \
+        --n "$max_idle" <"$fifo" >"$tmp/idle.out" 2>&1) &
+    local idle_pid=$!
+    exec 9>"$fifo"
+    for _ in $(seq 600); do grep -q '^open\|idle:' "$tmp/idle.out" 2>/dev/null && break; sleep 0.2; done
+    sleep 2
+    after=$(rss_kib "$server_pid")
+    printf '%s  idle connections: %s; RSS %d MiB -> %d MiB: %.1f KiB per idle connection\n' "$label" \
+        "$(cat "$tmp/idle.out")" $((before / 1024)) $((after / 1024)) \
+        "$(echo "($after - $before) / $max_idle" | bc -l)"
+    exec 9>&-
+    wait "$idle_pid" || true
+    rm -f "$fifo"
+    log "$label: chat figures"
+    for idle in 0 $idle_list; do
+        (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
+            --msgs "$msgs" --fanout "$fanout" --idle "$idle" 2>&1 || echo "chat figures with $idle idle: the client failed") |
+            grep -v '^CHAT_JSON' | sed "s/^/$label  /"
+    done
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    rm -rf "$tmp/data"
+}
+
+log "load: $(cut -d' ' -f1-3 /proc/loadavg) (other sessions share this machine: compare the two servers of one run)"
+for s in ${BENCH_SERVERS:-express doppel}; do
+    case $s in
+    express) run_server express socketio start_express ;;
+    doppel) run_server doppel doppel-ws start_doppel ;;
+    esac
+done
