@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/utf8.h"
+#include "core/wordnet.h"
 
 /* ASCII punctuation, Unicode spaces (Zs, Zl, Zp), general punctuation (dashes, quotes, bullets)
  * and CJK punctuation separate words. */
@@ -211,9 +212,9 @@ size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap
     return map_word(w, len, out, cap, 0);
 }
 
-size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
+/* The suffix rules that were the word keys before WordNet, kept for when it is not installed. */
+static size_t suffix_key(char *out, size_t n)
 {
-    size_t n = text_fold_word(w, len, out, TEXT_KEY_MAX);
     /* English inflections, longest first; at least three bytes stay ("bed", "use" keep theirs). */
     if (n >= 5 && !memcmp(out + n - 3, "ies", 3)) { /* stories → story */
         out[n - 3] = 'y';
@@ -225,6 +226,35 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
         if (n >= k + 3 && !memcmp(out + n - k, *e, k))
             return n - k;
     }
+    return n;
+}
+
+/* 1 when out[0..n) is made of ASCII letters only (the words WordNet may know). */
+static int ascii_letters(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z')))
+            return 0;
+    return n > 0;
+}
+
+size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
+{
+    size_t n = text_fold_word(w, len, out, TEXT_KEY_MAX);
+    if (!wordnet_ready())
+        return suffix_key(out, n);
+    if (!ascii_letters(out, n))
+        return n;
+    char lemma[TEXT_KEY_MAX];
+    size_t l = wordnet_lemma(out, n, lemma, sizeof lemma);
+    if (l) {
+        memcpy(out, lemma, l);
+        return l;
+    }
+    /* A word WordNet does not know (a name, a brand, slang): only a plural -s comes off, where it
+     * cannot be part of the word ("crocs" → "croc", not "class", "bus", "this"). */
+    if (n >= 4 && out[n - 1] == 's' && out[n - 2] != 's' && out[n - 2] != 'u' && out[n - 2] != 'i')
+        return n - 1;
     return n;
 }
 

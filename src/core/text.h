@@ -15,8 +15,10 @@
  *    dotless i (İ ı) fold to "i", so "İstanbul", "ISTANBUL" and "istanbul" meet. In a word, "ß"
  *    and "ẞ" become "ss" ("Straße" meets "STRASSE") and combining marks after a letter are
  *    dropped (decomposed "Mu\u0308ller" meets "Müller").
- *  - A word key is the folded word with one English inflection taken off (text_word_key); words
- *    meet when their keys are equal. */
+ *  - A word key is the folded word's lemma (text_word_key): WordNet's base form where WordNet
+ *    knows the word (core/wordnet.h: grew → grow, children → child, stories → story), a plural
+ *    -s off a word it does not know (a name, a brand), the suffix rules of old when WordNet is not
+ *    installed; words meet when their keys are equal. */
 #ifndef DP_TEXT_H
 #define DP_TEXT_H
 
