@@ -33,6 +33,7 @@
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
+#include "core/wordnet.h"
 #include "providers/embed.h"
 #include "store/db.h"
 
@@ -61,6 +62,7 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
     w->keys.n = 0;
+    w->keys.nalt = 0;
     const unsigned char *p = (const unsigned char *)q, *s;
     while (*p && w->n < MEMORY_QUERY_TERMS) {
         size_t len = text_next_word(&p, &s);
@@ -85,11 +87,47 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
     }
 }
 
+/* Weights of a related word (text_query.alt_weight): a synonym of the word's usual senses counts
+ * 0.45, a broader word 0.3 — below the word itself, and below the word said in the turn a line
+ * answers (TEXT_BEFORE_WEIGHT). */
+static const float related_weight[2] = {0.45f, 0.3f};
+
+/* Adds the WordNet relatives of each query key as alternatives (content words only: the
+ * relatives of "do" or "get" would find everything). */
+static void add_related(struct text_query *q)
+{
+    q->nalt = 0;
+    for (int i = 0; i < q->n && q->nalt < TEXT_QUERY_ALTS; i++) {
+        char rel[WORDNET_RELATED_MAX][32], lemma[TEXT_KEY_MAX + 1];
+        int kind[WORDNET_RELATED_MAX];
+        memcpy(lemma, q->key[i], q->len[i]);
+        lemma[q->len[i]] = 0;
+        int n = wordnet_related(lemma, q->len[i], rel, kind, WORDNET_RELATED_MAX);
+        for (int j = 0; j < n && q->nalt < TEXT_QUERY_ALTS; j++) {
+            char key[TEXT_KEY_MAX];
+            size_t kl = text_word_key((const unsigned char *)rel[j], strlen(rel[j]), key);
+            int dup = 0;
+            for (int k = 0; k < q->n && !dup; k++)
+                dup = q->len[k] == kl && !memcmp(q->key[k], key, kl);
+            for (int k = 0; k < q->nalt && !dup; k++)
+                dup = q->alt_len[k] == kl && !memcmp(q->alt[k], key, kl) && q->alt_of[k] == i;
+            if (dup || text_is_stop((const unsigned char *)key, kl))
+                continue;
+            memcpy(q->alt[q->nalt], key, kl);
+            q->alt_len[q->nalt] = kl;
+            q->alt_of[q->nalt] = (uint8_t)i;
+            q->alt_weight[q->nalt++] = related_weight[kind[j] ? 1 : 0];
+        }
+    }
+}
+
 static void query_words(const char *q, struct qwords *w)
 {
     split_words(q, 0, w);
     if (w->n == 0)
         split_words(q, 1, w);
+    else
+        add_related(&w->keys);
 }
 
 static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)
@@ -267,7 +305,7 @@ static int64_t memory_count(struct db *db, const char *avatar_id, int64_t rev)
 struct hit {
     char id[ID_LEN];
     int text_rank, vec_rank; /* 1-based; 0 = not in that list */
-    int words;               /* distinct query words it holds */
+    double words;            /* query words it holds (text_match.words) */
     double bm25, relevance, score, importance;
     int64_t created_ms;
 };
@@ -276,7 +314,7 @@ static int cmp_text(const void *a, const void *b)
 {
     const struct hit *x = a, *y = b;
     if (x->words != y->words)
-        return y->words - x->words;
+        return x->words < y->words ? 1 : -1;
     if (x->bm25 != y->bm25)
         return x->bm25 < y->bm25 ? 1 : -1;
     return x->text_rank - y->text_rank; /* the engine's order */
