@@ -33,7 +33,6 @@
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
-#include "core/wordnet.h"
 #include "providers/embed.h"
 #include "store/db.h"
 
@@ -87,36 +86,26 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
     }
 }
 
-/* Weights of a related word (text_query.alt_weight): a synonym of the word's usual senses counts
- * 0.45, a broader word 0.3 — below the word itself, and below the word said in the turn a line
- * answers (TEXT_BEFORE_WEIGHT). */
-static const float related_weight[2] = {0.45f, 0.3f};
-
-/* Adds the WordNet relatives of each query key as alternatives (content words only: the
- * relatives of "do" or "get" would find everything). */
+/* Adds the keys related to each query key as alternatives (text_related_keys: WordNet synonyms,
+ * broader and narrower words, at their weights). */
 static void add_related(struct text_query *q)
 {
     q->nalt = 0;
     for (int i = 0; i < q->n && q->nalt < TEXT_QUERY_ALTS; i++) {
-        char rel[WORDNET_RELATED_MAX][32], lemma[TEXT_KEY_MAX + 1];
-        int kind[WORDNET_RELATED_MAX];
-        memcpy(lemma, q->key[i], q->len[i]);
-        lemma[q->len[i]] = 0;
-        int n = wordnet_related(lemma, q->len[i], rel, kind, WORDNET_RELATED_MAX);
-        for (int j = 0; j < n && q->nalt < TEXT_QUERY_ALTS; j++) {
-            char key[TEXT_KEY_MAX];
-            size_t kl = text_word_key((const unsigned char *)rel[j], strlen(rel[j]), key);
-            int dup = 0;
+        char rel[TEXT_RELATED_MAX][TEXT_KEY_MAX];
+        size_t len[TEXT_RELATED_MAX];
+        float weight[TEXT_RELATED_MAX];
+        int n = text_related_keys(q->key[i], q->len[i], rel, len, weight, TEXT_QUERY_ALTS - q->nalt);
+        for (int j = 0; j < n; j++) {
+            int dup = 0; /* a word of the query itself is matched as itself */
             for (int k = 0; k < q->n && !dup; k++)
-                dup = q->len[k] == kl && !memcmp(q->key[k], key, kl);
-            for (int k = 0; k < q->nalt && !dup; k++)
-                dup = q->alt_len[k] == kl && !memcmp(q->alt[k], key, kl) && q->alt_of[k] == i;
-            if (dup || text_is_stop((const unsigned char *)key, kl))
+                dup = q->len[k] == len[j] && !memcmp(q->key[k], rel[j], len[j]);
+            if (dup)
                 continue;
-            memcpy(q->alt[q->nalt], key, kl);
-            q->alt_len[q->nalt] = kl;
+            memcpy(q->alt[q->nalt], rel[j], len[j]);
+            q->alt_len[q->nalt] = len[j];
             q->alt_of[q->nalt] = (uint8_t)i;
-            q->alt_weight[q->nalt++] = related_weight[kind[j] ? 1 : 0];
+            q->alt_weight[q->nalt++] = weight[j];
         }
     }
 }
@@ -157,16 +146,25 @@ int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
     return build_expr(&w, postgres, out, cap);
 }
 
-/* Which query key (index) the text word [t, t+n) has, or -1: words meet when their keys
- * (folded, one inflection off) are equal, as in the text index. */
-static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
+/* Which query key (index) the text word [t, t+n) has, or -1: words meet when their keys (lemmas)
+ * are equal, as in the text index; with related set, a related key counts as its query key (so
+ * that a highlight shows why a memory was found: "movie" marks "film"). */
+static int match_key(const struct qwords *w, const unsigned char *t, size_t n, int related)
 {
     char key[TEXT_KEY_MAX];
     size_t kl = text_word_key(t, n, key);
     for (int i = 0; i < w->keys.n; i++)
         if (w->keys.len[i] == kl && !memcmp(w->keys.key[i], key, kl))
             return i;
+    for (int i = 0; related && i < w->keys.nalt; i++)
+        if (w->keys.alt_len[i] == kl && !memcmp(w->keys.alt[i], key, kl))
+            return w->keys.alt_of[i];
     return -1;
+}
+
+static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
+{
+    return match_key(w, t, n, 0);
 }
 
 /* For each query word, its occurrences in text; and text's length in words. */
@@ -199,7 +197,7 @@ static char *highlight(const struct qwords *w, const char *text)
     for (size_t len; nw < MAXW && (len = text_next_word(&t, &s)); nw++) {
         words[nw].s = (const char *)s;
         words[nw].e = (const char *)t;
-        words[nw].m = match_word(w, s, len) >= 0;
+        words[nw].m = match_key(w, s, len, 1) >= 0;
     }
     /* The window of HIGHLIGHT_WORDS words with the most matches (the first such). */
     size_t best = 0, start = 0;

@@ -33,6 +33,7 @@
 #include "core/text.h"
 #include "core/utf8.h"
 #include "store/db.h"
+#include "brain/recall_social.h"
 #include "ingest/dialogue.h"
 
 #define MAX_TERMS 32
@@ -48,10 +49,15 @@ static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "gre
 static const char *const more[] = {"tell me more", "more", "go on", "and then", "what else", "what happened next",
                                    "continue", "keep going", "anything else", NULL};
 
-/* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct. */
+/* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct, each
+ * with the keys of its related words (text_related_keys), which search matches too. */
+#define TERM_RELATED 12
 struct terms {
     int n;
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
+    int nrel[MAX_TERMS];
+    char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
+    size_t rel_len[MAX_TERMS][TERM_RELATED];
 };
 
 static int listed(const char *w, const char *const *list)
@@ -82,8 +88,13 @@ static void content_words(const char *text, struct terms *out)
         int dup = 0;
         for (int i = 0; i < out->n && !dup; i++)
             dup = !strcmp(out->t[i], key);
-        if (!dup && out->n < MAX_TERMS)
-            memcpy(out->t[out->n++], key, sizeof key);
+        if (dup || out->n == MAX_TERMS)
+            continue;
+        float weight[TERM_RELATED];
+        memcpy(out->t[out->n], key, sizeof key);
+        out->nrel[out->n] = text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight,
+                                              TERM_RELATED);
+        out->n++;
     }
 }
 
@@ -104,17 +115,29 @@ static int words_listed(const char *msg, const char *const *list, int *words)
     return hits;
 }
 
+/* 1 when the word keyed key[0..n) meets term i of q: the same key, or a related one (as search). */
+static int meets(const struct terms *q, int i, const char *key, size_t n)
+{
+    if (strlen(q->t[i]) == n && !memcmp(q->t[i], key, n))
+        return 1;
+    for (int r = 0; r < q->nrel[i]; r++)
+        if (q->rel_len[i][r] == n && !memcmp(q->rel[i][r], key, n))
+            return 1;
+    return 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long): a word
- * meets a query word when their keys are equal, as in search. found (may be NULL) says which. */
+ * meets a query word when their keys are equal or related, as in search. found (may be NULL)
+ * says which. */
 static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS])
 {
     int found[MAX_TERMS] = {0}, hit = 0;
     const unsigned char *p = (const unsigned char *)text, *s;
     for (size_t len; hit < q->n && (len = text_next_word(&p, &s));) {
-        char key[TEXT_KEY_MAX + 1];
-        key[text_word_key(s, len, key)] = 0;
+        char key[TEXT_KEY_MAX];
+        size_t kl = text_word_key(s, len, key);
         for (int i = 0; i < q->n; i++)
-            if (!found[i] && !strcmp(key, q->t[i])) {
+            if (!found[i] && meets(q, i, key, kl)) {
                 found[i] = 1;
                 hit++;
             }
@@ -182,13 +205,13 @@ static int refers_back(const char *msg)
     return words_listed(msg, pronouns, NULL) > 0;
 }
 
-/* A greeting: a message of at most four words that opens with a hello ("hi", "hello there",
- * "good evening, Grandpa"). Opening, not containing: "Who whistled every evening?" is a question
- * that holds a hello word. */
+/* A greeting: a message that opens with a hello ("hi", "hello there", "good evening, Grandpa",
+ * "Hi Grandpa, it's Katie.") and asks nothing, or of at most four words. Opening, not
+ * containing: "Who whistled every evening?" is a question that holds a hello word. */
 static int is_greeting(const char *msg)
 {
     int words;
-    if (words_listed(msg, hellos, &words) == 0 || words > 4)
+    if (words_listed(msg, hellos, &words) == 0 || (words > 4 && strchr(msg, '?')))
         return 0;
     const unsigned char *p = (const unsigned char *)msg, *s;
     char w[TEXT_KEY_MAX + 1];
@@ -814,11 +837,46 @@ static int say_not_remembered(const struct brain_input *in, struct brain_reply *
 
 static int recall_memories(const struct brain_input *in, struct brain_reply *out);
 
+/* The hello a greeting gets: the card's greeting, else the person's own opening word. */
+static int greet(const struct brain_input *in, struct brain_reply *out)
+{
+    return in->greeting && *in->greeting ? say(out, in->greeting) : say_hello(in, out);
+}
+
+/* A social turn ("I miss you", thanks, goodbye; recall_social.h), after the hello it opens with
+ * if any ("Hi Grandpa, it's Katie. I miss you so much."). *answered 0 when msg is not one. */
+static int answer_social(const struct brain_input *in, struct brain_reply *out, int *answered)
+{
+    char low[512], opening[32];
+    double formality = 0.5;
+    normalise(in->message, low, sizeof low);
+    if (in->voice && in->voice(in, opening, &formality))
+        formality = 0.5;
+    const char *reply = recall_social_reply(low, strchr(in->message, '?') != NULL, formality);
+    *answered = reply != NULL;
+    if (!reply)
+        return DP_OK;
+    if (!is_greeting(in->message))
+        return say(out, reply);
+    int err = greet(in, out);
+    char *both = NULL;
+    if (!err && asprintf(&both, "%s %s", out->text, reply) < 0)
+        err = DP_ERR_NOMEM;
+    if (!err) {
+        free(out->text);
+        out->text = both;
+    }
+    return err;
+}
+
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
+    int social = 0, err = answer_social(in, out, &social);
+    if (err || social)
+        return err;
     if (is_greeting(in->message))
-        return in->greeting && *in->greeting ? say(out, in->greeting) : say_hello(in, out);
+        return greet(in, out);
     if (phrase_in(in->message, more)) {
         json_t *last = last_cited(in);
         json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0, NULL) : NULL;
@@ -834,7 +892,8 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     enum ask ask = persona_ask(in->message);
     if (ask) {
         struct brain_persona persona;
-        int answered = 0, err = persona_load(in, &persona);
+        int answered = 0;
+        err = persona_load(in, &persona);
         if (!err)
             err = answer_example(in, &persona, NULL, 1, out, &answered);
         if (!err && !answered)

@@ -34,7 +34,7 @@ struct text_query {
  * memory itself in the turn it answers (the one before it), less in the turn that follows it (a
  * line is explained by what it answers more than by what comes after). */
 #define TEXT_BEFORE_WEIGHT 0.5
-#define TEXT_AFTER_WEIGHT 0.45
+#define TEXT_AFTER_WEIGHT 0.45 /* related words (core/text.h) weigh less still */
 
 struct text_match {
     char id[ID_LEN];

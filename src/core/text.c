@@ -258,6 +258,30 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
     return n;
 }
 
+int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_t len[], float weight[], int max)
+{
+    char rel[WORDNET_RELATED_MAX][32], lemma[TEXT_KEY_MAX + 1];
+    int kind[WORDNET_RELATED_MAX], got = 0;
+    if (n > TEXT_KEY_MAX || max <= 0)
+        return 0;
+    memcpy(lemma, key, n);
+    lemma[n] = 0;
+    int nr = wordnet_related(lemma, n, rel, kind, WORDNET_RELATED_MAX);
+    for (int j = 0; j < nr && got < max && got < TEXT_RELATED_MAX; j++) {
+        char k[TEXT_KEY_MAX];
+        size_t kl = text_word_key((const unsigned char *)rel[j], strlen(rel[j]), k);
+        int dup = kl == n && !memcmp(k, key, n);
+        for (int i = 0; i < got && !dup; i++)
+            dup = len[i] == kl && !memcmp(out[i], k, kl);
+        if (dup || text_is_stop((const unsigned char *)k, kl))
+            continue;
+        memcpy(out[got], k, kl);
+        len[got] = kl;
+        weight[got++] = kind[j] ? TEXT_BROADER_WEIGHT : TEXT_SYNONYM_WEIGHT;
+    }
+    return got;
+}
+
 /* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a
  * memory that shares only them with a question has nothing to do with it. Words split at
  * apostrophes, so the tails and heads of contractions are here too ("you've" → "ve", "didn't"

@@ -432,7 +432,9 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     for (int p = 0; p < NPOS; p++)
         for (int s = 0; use[p] && s < e->nsense[p]; s++)
             synset(&r, p, e->sense[p][s], 0, NULL, 0);
-    if (use[NOUN])
+    if (use[NOUN]) {
         synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
+        synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */
+    }
     return r.n;
 }

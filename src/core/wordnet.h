@@ -11,7 +11,7 @@
  * make "best" meet every "good".
  *
  * Related words come from the synsets of a lemma's most frequent senses (film ~ movie, grandma ~
- * grandmother, job ~ occupation), and for nouns their direct hypernym (dad → father); they are
+ * grandmother, job ~ occupation), and for nouns one link up or down (dad ~ father); they are
  * read from the data files, mapped into memory, at query time, so a changed WordNet needs no
  * reindex. Index and exception files are read into a hash table once (about 40 ms). */
 #ifndef DP_WORDNET_H
@@ -34,8 +34,8 @@ size_t wordnet_lemma(const char *w, size_t n, char *out, size_t cap);
 #define WORDNET_RELATED_MAX 24
 
 /* Up to max words related to lemma[0..n) (not itself): synonyms of its most frequent senses
- * first (kind[i] 0), then one link out from the first sense (kind[i] 1: a noun's hypernym, an
- * adjective's similar words); single words only (collocations "pass_away" skipped), distinct,
+ * first (kind[i] 0), then one link out from a noun's first sense (kind[i] 1: its hypernyms,
+ * dad → father, and the first of its hyponyms, father → dad); single words only (collocations "pass_away" skipped), distinct,
  * lower case, NUL-terminated. kind may be NULL. Returns how many. */
 int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max);
 
