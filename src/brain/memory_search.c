@@ -79,6 +79,7 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         if (k == w->keys.n) {
             memcpy(w->keys.key[k], key, kl);
             w->keys.len[k] = kl;
+            w->keys.word_len[k] = text_lower_word(s, len, w->keys.word[k], TEXT_KEY_MAX);
             w->keys.n++;
         }
         w->key_of[w->n] = k;

@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/stem.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
@@ -43,6 +44,7 @@ struct term {
 struct text_index {
     struct slot_entry head;
     int too_large; /* a marker: this revision of the avatar is searched by the engines */
+    enum text_lang lang; /* of the memories: how their words are keyed */
     int ndocs;
     char (*ids)[ID_LEN];
     uint32_t *doclen;
@@ -165,7 +167,7 @@ static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const 
     const unsigned char *t = (const unsigned char *)text, *s;
     for (size_t len; (len = text_next_word(&t, &s));) {
         char key[TEXT_KEY_MAX];
-        size_t n = text_word_key(s, len, key);
+        size_t n = text_word_key_in(x->lang, s, len, key);
         long id = term_id(x, key, n);
         if (p->n >= MAX_WORDS)
             return DP_ERR_TOO_LARGE;
@@ -259,6 +261,12 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     x->head.rev = rev;
     x->head.refs = 1;
     x->head.destroy = index_free;
+    /* The language, from the function words of up to 1000 memories spread over the avatar. */
+    long counts[LANG_COUNT] = {0};
+    int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
+    for (int i = 0; i < r->nrows; i += stride)
+        text_lang_count(db_rows_text(r, i, 1), counts);
+    x->lang = text_lang_pick(counts);
     double total = 0;
     for (int i = 0; i < r->nrows && !err; i++) {
         snprintf(x->ids[i], ID_LEN, "%s", db_rows_text(r, i, 0));
@@ -409,8 +417,27 @@ static const struct term *find_term(const struct text_index *x, const char *k, s
     return found && found->key_len ? found : NULL;
 }
 
-static int rank(const struct text_index *x, const struct text_query *q, int window, struct text_match **out, int *n)
+/* q as the index keys words: itself for English; for another language, its words keyed with
+ * that language's stemmer into *local, without the related words (WordNet is English). */
+static const struct text_query *keyed_for(const struct text_index *x, const struct text_query *q,
+                                          struct text_query *local)
 {
+    if (x->lang == LANG_EN)
+        return q;
+    local->n = q->n;
+    local->nalt = 0;
+    for (int i = 0; i < q->n; i++)
+        local->len[i] = q->word_len[i] ? text_word_key_in(x->lang, (const unsigned char *)q->word[i], q->word_len[i],
+                                                          local->key[i])
+                                       : (memcpy(local->key[i], q->key[i], q->len[i]), q->len[i]);
+    return local;
+}
+
+static int rank(const struct text_index *x, const struct text_query *query, int window, struct text_match **out,
+                int *n)
+{
+    struct text_query local;
+    const struct text_query *q = keyed_for(x, query, &local);
     *out = NULL;
     *n = 0;
     size_t total = 0;
@@ -646,8 +673,10 @@ int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struc
     int err = acquire(db, avatar_id, rev, &x);
     if (err)
         return err;
-    for (int i = 0; i < q->n; i++) {
-        const struct term *t = lookup(x, q->key[i], q->len[i]);
+    struct text_query local;
+    const struct text_query *kq = keyed_for(x, q, &local);
+    for (int i = 0; i < kq->n; i++) {
+        const struct term *t = lookup(x, kq->key[i], kq->len[i]);
         df[i] = t && t->key_len ? (int)t->count : 0;
     }
     avatar_slots_release(&cache, &x->head);

@@ -1,5 +1,9 @@
 /* An avatar's memories as an in-memory inverted index (word key → memories holding it, with
- * counts), built on first use and rebuilt when the avatar's memory revision moves. It answers
+ * counts), built on first use and rebuilt when the avatar's memory revision moves (and so at every
+ * start: a change of how words are keyed needs no migration). The language of the memories is
+ * guessed at build time from their function words (core/stem.h): English words are keyed by
+ * their WordNet lemma, German, Spanish, French, Italian, Portuguese and Dutch by their Snowball
+ * stem, the query's words the same way. It answers
  * the text half of a search with exact per-avatar BM25 in well under a millisecond where the
  * engines (FTS5, PostgreSQL full text) score every match from disk: 20–40 ms for a common word
  * in 100k memories. The engines remain the path for avatars too large to hold in memory. */
@@ -23,6 +27,10 @@ struct text_query {
     int n;
     char key[MEMORY_QUERY_TERMS][TEXT_KEY_MAX];
     size_t len[MEMORY_QUERY_TERMS];
+    /* the word each key was made from, lower-cased (text_lower_word): an avatar whose memories are
+     * in another language keys it with that language's stemmer (core/stem.h) */
+    char word[MEMORY_QUERY_TERMS][TEXT_KEY_MAX];
+    size_t word_len[MEMORY_QUERY_TERMS];
     int nalt;
     char alt[TEXT_QUERY_ALTS][TEXT_KEY_MAX];
     size_t alt_len[TEXT_QUERY_ALTS];
