@@ -62,6 +62,7 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
     w->n = 0;
     w->keys.n = 0;
     w->keys.nalt = 0;
+    w->keys.year = 0;
     const unsigned char *p = (const unsigned char *)q, *s;
     while (*p && w->n < MEMORY_QUERY_TERMS) {
         size_t len = text_next_word(&p, &s);
@@ -84,6 +85,11 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         }
         w->key_of[w->n] = k;
         w->n++;
+        /* a year ("in 2019"): memories that occurred then are found by it too */
+        if (len == 4 && s[0] >= '1' && s[0] <= '2' && strspn((const char *)s, "0123456789") >= 4 && !w->keys.year) {
+            w->keys.year = atoi((const char *)s);
+            w->keys.year_key = k;
+        }
     }
 }
 

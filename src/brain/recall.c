@@ -905,6 +905,41 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     return recall_memories(in, out);
 }
 
+/* 1 when msg asks when something happened ("When did you …?", "What year was …?"). */
+static int asks_when(const char *msg)
+{
+    char low[256];
+    normalise(msg, low, sizeof low);
+    return !strncmp(low, "when ", 5) || !strncmp(low, "what year ", 10) || !strncmp(low, "in what year ", 13) ||
+           !strncmp(low, "which year ", 11);
+}
+
+/* The day memory occurred on ("12 March 2021") into day, "" when not known. */
+static void day_of(json_t *memory, char day[40])
+{
+    static const char *const months[] = {"January", "February", "March", "April", "May", "June", "July",
+                                         "August", "September", "October", "November", "December"};
+    const char *at = json_string_value(json_object_get(memory, "occurred_at"));
+    int y = 0, mo = 0, d = 0;
+    day[0] = 0;
+    if (at && sscanf(at, "%4d-%2d-%2d", &y, &mo, &d) == 3 && mo >= 1 && mo <= 12)
+        snprintf(day, 40, "%d %s %d", d, months[mo - 1], y);
+}
+
+/* out's text with "(day)" after it: a "when" question answered with the day the memory occurred
+ * on — the memory's own date, never a guess. */
+static int add_day(struct brain_reply *out, const char *day)
+{
+    char *with = NULL;
+    if (!*day)
+        return DP_OK;
+    if (asprintf(&with, "%s (%s)", out->text, day) < 0)
+        return DP_ERR_NOMEM;
+    free(out->text);
+    out->text = with;
+    return DP_OK;
+}
+
 /* Answers from the memories (and, when none holds the message's words, the example dialogue). */
 static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
@@ -966,18 +1001,20 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     }
     json_incref(best);
     json_decref(items);
+    char day[40] = "";
+    if (asks_when(in->message))
+        day_of(best, day);
     /* Dialogue: the avatar's own line is its answer; a line said to it is answered by what it
      * said next. */
     const char *kind = json_string_value(json_object_get(best, "kind"));
     const char *speaker = json_string_value(json_object_get(best, "speaker"));
-    if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name)) {
-        json_t *reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
-        if (reply) {
-            json_decref(best);
-            return answer_with(out, reply);
-        }
-    }
-    return answer_from(out, best, judge);
+    json_t *reply = NULL;
+    if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name))
+        reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
+    if (reply)
+        json_decref(best);
+    err = reply ? answer_with(out, reply) : answer_from(out, best, judge);
+    return err ? err : add_day(out, day);
 }
 
 int brain_recall_words(const char *text, char keys[][TEXT_KEY_MAX + 1], int max)

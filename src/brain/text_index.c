@@ -50,6 +50,7 @@ struct text_index {
     uint32_t *doclen;
     float *importance;
     int64_t *created_ms;
+    int16_t *year; /* of occurred_at, 0 unknown */
     double avgdl;
     struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
     uint32_t cap, nterms;
@@ -131,6 +132,7 @@ static void index_free(struct slot_entry *e)
     free(x->doclen);
     free(x->importance);
     free(x->created_ms);
+    free(x->year);
     free(x->terms);
     free(x->arena);
     free(x->postings);
@@ -243,8 +245,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
     int err = db_query(db,
-                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker "
-                       "FROM memories WHERE avatar_id = ? ORDER BY id",
+                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker, "
+                       "occurred_at FROM memories WHERE avatar_id = ? ORDER BY id",
                        p, 1, &r);
     if (err)
         return err;
@@ -253,7 +255,7 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     size_t rows = (size_t)r->nrows + 1;
     if (!x || !(x->ids = malloc(rows * sizeof *x->ids)) || !(x->doclen = calloc(rows, sizeof *x->doclen)) ||
         !(x->importance = malloc(rows * sizeof *x->importance)) ||
-        !(x->created_ms = malloc(rows * sizeof *x->created_ms))) {
+        !(x->created_ms = malloc(rows * sizeof *x->created_ms)) || !(x->year = calloc(rows, sizeof *x->year))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -273,6 +275,9 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         x->importance[i] = (float)db_rows_real(r, i, 2);
         x->created_ms[i] = 0;
         time_parse_rfc3339(db_rows_text(r, i, 3), &x->created_ms[i]);
+        const char *occurred = db_rows_text(r, i, 8);
+        if (occurred && strlen(occurred) >= 4)
+            x->year[i] = (int16_t)atoi(occurred);
         /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it
          * answers ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one
          * that follows it ("Where was that?" — "In Chicago"). */
@@ -411,6 +416,29 @@ static void tally_key(const struct text_index *x, struct tally *t, int k, const 
     }
 }
 
+/* Memories that occurred in the year the query names hold its word, as if they said it. */
+static void tally_year(const struct text_index *x, struct tally *t, int k, int year, const struct term *said)
+{
+    uint32_t df = said ? said->count : 0;
+    for (int d = 0; d < x->ndocs; d++)
+        df += x->year[d] == year;
+    double idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
+    for (uint32_t d = 0; d < (uint32_t)x->ndocs; d++) {
+        if (x->year[d] != year)
+            continue;
+        if (t->key[d] < 0)
+            t->touched[t->nt++] = d;
+        if (t->key[d] != k) {
+            t->key[d] = (int8_t)k;
+            t->kwords[d] = t->kscore[d] = 0;
+        }
+        if (idf > t->kwords[d]) {
+            t->words[d] += (float)idf - t->kwords[d];
+            t->kwords[d] = (float)idf;
+        }
+    }
+}
+
 static const struct term *find_term(const struct text_index *x, const char *k, size_t n)
 {
     const struct term *found = lookup(x, k, n);
@@ -426,6 +454,8 @@ static const struct text_query *keyed_for(const struct text_index *x, const stru
         return q;
     local->n = q->n;
     local->nalt = 0;
+    local->year = q->year;
+    local->year_key = q->year_key;
     for (int i = 0; i < q->n; i++)
         local->len[i] = q->word_len[i] ? text_word_key_in(x->lang, (const unsigned char *)q->word[i], q->word_len[i],
                                                           local->key[i])
@@ -455,9 +485,11 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
         }
     for (int j = 0; j < nv; j++)
         total += v[j].t->count;
-    if (!total || window <= 0)
+    if ((!total && !q->year) || window <= 0)
         return DP_OK;
     size_t nd = (size_t)x->ndocs;
+    if (q->year)
+        total += nd; /* memories of that year join the touched */
     struct tally t = {calloc(nd, sizeof(float)), calloc(nd, sizeof(float)), calloc(nd, sizeof(float)),
                       calloc(nd, sizeof(float)), malloc(nd), malloc(total * sizeof(uint32_t)), 0};
     uint32_t *heap = malloc((size_t)window * sizeof *heap);
@@ -472,6 +504,8 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
             if (vkey[j] == k)
                 kv[nk++] = v[j];
         tally_key(x, &t, k, kv, nk);
+        if (q->year && k == q->year_key)
+            tally_year(x, &t, k, q->year, nk ? kv[0].t : NULL);
     }
     int m = select_best(t.touched, t.nt, t.words, t.score, window, heap);
     sort_ctx = (struct rank_ctx){t.words, t.score};

@@ -36,6 +36,8 @@ struct text_query {
     size_t alt_len[TEXT_QUERY_ALTS];
     uint8_t alt_of[TEXT_QUERY_ALTS]; /* the query key it stands for */
     float alt_weight[TEXT_QUERY_ALTS];
+    int year;     /* a year the query names ("in 2019"): memories that occurred then hold it */
+    int year_key; /* the key of that year's word */
 };
 
 /* How much a word found only in a memory's neighbouring turn counts: half of the same word in the

@@ -136,3 +136,67 @@ describe('manual utterances added one by one are a conversation', () => {
     assert.equal(items[1]?.id, answer.id); // through its question, below the question itself
   });
 });
+
+describe('occurred_at: when a memory was said or happened', () => {
+  let av;
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token);
+  });
+
+  test('accepted on create and edit, returned in the memory, search and list; bad values are 400 and change nothing', async () => {
+    let r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We moved into the house on Elm Street.', occurred_at: '1987-06-14' },
+    });
+    assert.equal(r.status, 201, r.text);
+    const mem = r.json;
+    assert.equal(mem.occurred_at, '1987-06-14T00:00:00.000Z');
+    assert.notEqual(mem.created_at, mem.occurred_at);
+    r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'No date on this one.' },
+    });
+    assert.equal(r.json.occurred_at, null);
+    for (const bad of ['yesterday', '1987-13-01', 1987, '0999-01-01', 'x'.repeat(100)]) {
+      r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+        token: c.owner.token,
+        body: { text: 'Bad date', occurred_at: bad },
+      });
+      assert.equal(r.status, 400, `${bad}: ${r.text}`);
+      assert.equal(r.json.error.code, 'invalid_input');
+    }
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, {
+      token: c.owner.token,
+      body: { occurred_at: '1987-06-15T10:30:00+02:00' },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.occurred_at, '1987-06-15T08:30:00.000Z');
+    assert.equal(r.json.text, mem.text);
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, { token: c.owner.token, body: { occurred_at: 'soon' } });
+    assert.equal(r.status, 400);
+    const items = await search(av, 'Elm Street');
+    assert.equal(items[0].occurred_at, '1987-06-15T08:30:00.000Z');
+    r = await api(srv, 'GET', `/avatars/${av.id}/memories`, { token: c.owner.token });
+    assert.ok(r.json.items.some((x) => x.id === mem.id && x.occurred_at === '1987-06-15T08:30:00.000Z'));
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, { token: c.owner.token, body: { occurred_at: null } });
+    assert.equal(r.json.occurred_at, null);
+  });
+
+  test('a year in the question finds what occurred then; "when" is answered with the day', async () => {
+    const own = await createAvatar(srv, c.owner.token);
+    const r1 = await api(srv, 'POST', `/avatars/${own.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We drove the old van all the way to Galway.', occurred_at: '2019-07-02' },
+    });
+    await api(srv, 'POST', `/avatars/${own.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We drove to Cork for the wedding.', occurred_at: '2015-05-09' },
+    });
+    const items = await search(own, 'Where did we drive in 2019?');
+    assert.equal(items[0].id, r1.json.id);
+    const conv = await start(own);
+    const m = await say(conv, 'When did you drive to Galway?');
+    assert.equal(m.citations[0]?.memory_id, r1.json.id, m.text);
+    assert.equal(m.text, 'We drove the old van all the way to Galway. (2 July 2019)');
+  });
+});

@@ -50,7 +50,7 @@ static void put(struct db *db, int n, const char *text)
 
 static void query(struct text_query *q, const char *const *words)
 {
-    q->n = q->nalt = 0;
+    q->n = q->nalt = q->year = 0;
     for (; *words; words++) {
         q->len[q->n] = text_word_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
         q->word_len[q->n] = text_lower_word((const unsigned char *)*words, strlen(*words), q->word[q->n], TEXT_KEY_MAX);
