@@ -48,6 +48,9 @@ struct memory_source {
     const char *occurred_at; /* when it was said or happened (RFC 3339, UTC); NULL: not known */
 };
 
+/* How many memories the avatar has (cached per revision). */
+int memory_total(struct db *db, const char *avatar_id, int64_t *n);
+
 /* How many of the avatar's memories hold each of the word keys keys[0..n) (text_word_key,
  * NUL-terminated; n ≤ MEMORY_QUERY_TERMS) into df. DP_ERR_TOO_LARGE for an avatar searched by
  * the database engines (no in-memory index). */

@@ -562,6 +562,15 @@ static int list_plain(struct db *db, const char *avatar_id, const char *cursor, 
     return DP_OK;
 }
 
+int memory_total(struct db *db, const char *avatar_id, int64_t *n)
+{
+    int64_t rev = 0;
+    int err = memory_avatar_rev(db, avatar_id, &rev);
+    if (!err)
+        *n = memory_count(db, avatar_id, rev);
+    return err;
+}
+
 int memory_key_df(struct db *db, const char *avatar_id, const char *const *keys, int n, int df[])
 {
     struct text_query q = {0};

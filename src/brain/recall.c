@@ -21,6 +21,7 @@
  * Every answer that uses a memory cites it; one from the card cites the field. The "I don't
  * remember" is said in the person's register (formality of their own words). */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
  * words (core/text.c). Compared folded. */
 static const char *const vague[] = {"remember", "know", "think", "please", "ever", "much", "many", "some",
                                     "something", "anything", "tell", NULL};
+
+static const char *const thanks[] = {"thanks", "thank", "thx", NULL};
 
 static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "greetings", "morning", "evening",
                                      "afternoon", "yo", NULL};
@@ -82,7 +85,7 @@ static void content_words(const char *text, struct terms *out)
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
         folded(s, len, w);
-        if (text_is_stop(s, len) || listed(w, vague))
+        if (text_is_stop(s, len) || listed(w, vague) || listed(w, hellos) || listed(w, thanks))
             continue;
         key[text_word_key(s, len, key)] = 0;
         int dup = 0;
@@ -115,11 +118,12 @@ static int words_listed(const char *msg, const char *const *list, int *words)
     return hits;
 }
 
-/* 1 when the word keyed key[0..n) meets term i of q: the same key, or a related one (as search). */
+/* How the word keyed key[0..n) meets term i of q: 2 the same key, 1 a related one (as search
+ * matches them), 0 not at all. */
 static int meets(const struct terms *q, int i, const char *key, size_t n)
 {
     if (strlen(q->t[i]) == n && !memcmp(q->t[i], key, n))
-        return 1;
+        return 2;
     for (int r = 0; r < q->nrel[i]; r++)
         if (q->rel_len[i][r] == n && !memcmp(q->rel[i][r], key, n))
             return 1;
@@ -128,39 +132,86 @@ static int meets(const struct terms *q, int i, const char *key, size_t n)
 
 /* How many of q's words text contains (every word of text is looked at, however long): a word
  * meets a query word when their keys are equal or related, as in search. found (may be NULL)
- * says which. */
-static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS])
+ * says which and how (meets); *related (may be NULL) how many only through a related word. */
+static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS], int *related)
 {
-    int found[MAX_TERMS] = {0}, hit = 0;
+    int found[MAX_TERMS] = {0}, exact = 0;
     const unsigned char *p = (const unsigned char *)text, *s;
-    for (size_t len; hit < q->n && (len = text_next_word(&p, &s));) {
+    for (size_t len; exact < q->n && (len = text_next_word(&p, &s));) {
         char key[TEXT_KEY_MAX];
         size_t kl = text_word_key(s, len, key);
-        for (int i = 0; i < q->n; i++)
-            if (!found[i] && meets(q, i, key, kl)) {
-                found[i] = 1;
-                hit++;
+        for (int i = 0; i < q->n; i++) {
+            int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
+            if (how > found[i]) {
+                exact += how == 2;
+                found[i] = how;
             }
+        }
+    }
+    int hit = 0, rel = 0;
+    for (int i = 0; i < q->n; i++) {
+        hit += found[i] > 0;
+        rel += found[i] == 1;
     }
     if (found_out)
         memcpy(found_out, found, sizeof found);
+    if (related)
+        *related = rel;
     return hit;
 }
 
 static int coverage(const struct terms *q, const char *text)
 {
-    return coverage_of(q, text, NULL);
+    return coverage_of(q, text, NULL, NULL);
+}
+
+/* How much each question word says, as search weighs it (BM25's idf over the avatar's memories;
+ * a word no memory holds says the most), into idf[]; 0 each when the avatar is searched by the
+ * engines. df[] (may be NULL) gets the counts. */
+static void word_weights(const struct brain_input *in, const struct terms *q, double idf[MAX_TERMS],
+                         int df_out[MAX_TERMS])
+{
+    const char *words[MAX_TERMS];
+    int df[MAX_TERMS] = {0};
+    int64_t n = 0;
+    for (int i = 0; i < q->n; i++)
+        words[i] = q->t[i];
+    if (q->n == 0 || memory_key_df(in->db, in->avatar_id, words, q->n, df) ||
+        memory_total(in->db, in->avatar_id, &n)) {
+        for (int i = 0; i < q->n; i++)
+            idf[i] = 0, df[i] = -1;
+    } else {
+        for (int i = 0; i < q->n; i++)
+            idf[i] = log(1.0 + (n - df[i] + 0.5) / (df[i] + 0.5));
+    }
+    if (df_out)
+        memcpy(df_out, df, sizeof df);
+}
+
+/* 1 when the words found (coverage_of) carry at least half of what the question's words say
+ * (word_weights; a related word its share, as in search): "Did the Navy ever send you to Japan?"
+ * is not answered by "The Navy sent me to boot camp" — Japan, which no memory holds, says more
+ * than Navy and send together. */
+static int says_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
+{
+    double all = 0, got = 0;
+    for (int i = 0; i < q->n; i++) {
+        all += idf[i];
+        got += found[i] == 2 ? idf[i] : found[i] == 1 ? idf[i] * TEXT_SYNONYM_WEIGHT : 0;
+    }
+    return all <= 0 || got * 2 >= all;
 }
 
 /* The question word held by the fewest of the avatar's memories (but by some): the most
  * specific thing asked about — "Eddie" in "what was the name of Eddie's wife?". -1 when unknown. */
 static int rarest_word(const struct brain_input *in, const struct terms *q)
 {
-    const char *words[MAX_TERMS];
     int df[MAX_TERMS];
-    for (int i = 0; i < q->n; i++)
-        words[i] = q->t[i];
-    if (q->n < 3 || memory_key_df(in->db, in->avatar_id, words, q->n, df))
+    double idf[MAX_TERMS];
+    if (q->n < 3)
+        return -1;
+    word_weights(in, q, idf, df);
+    if (q->n && df[0] < 0)
         return -1;
     int best = -1;
     for (int i = 0; i < q->n; i++)
@@ -978,12 +1029,27 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_t *m;
     /* A longer question must also be answered by a memory holding its most specific word. */
     int rare = rarest_word(in, judge), found[MAX_TERMS];
+    /* What a memory must say enough of: the message's own words (a pronoun's topic helps find it,
+     * and is not asked about again), or the borrowed ones when the message has almost none. */
+    const struct terms *asked = q.n >= 2 ? &q : judge;
+    double idf[MAX_TERMS];
+    int found_asked[MAX_TERMS];
+    word_weights(in, asked, idf, NULL);
     json_array_foreach(items, i, m)
     {
         char *text = judged_text(in, m);
-        int hits = text ? coverage_of(judge, text, found) : 0;
+        int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
+        if (text && asked != judge)
+            coverage_of(asked, text, found_asked, NULL);
+        else
+            memcpy(found_asked, found, sizeof found);
         free(text);
-        if (hits >= need && hits > best_hits && (rare < 0 || found[rare])) {
+        /* A related word ("dad" for "father") stands in for at most one word of the question, and
+         * only in the memory search ranked first: the same relation found more loosely would
+         * answer questions nothing answers with something merely on the same subject. */
+        if (related > (i == 0 ? 1 : 0))
+            continue;
+        if (hits >= need && hits > best_hits && (rare < 0 || found[rare]) && says_enough(asked, idf, found_asked)) {
             best = m;
             best_hits = hits;
         }
