@@ -362,6 +362,33 @@ static const char *sentence_end(const char *p)
     return p;
 }
 
+/* p moved past the heading lines it starts with: lines of at most twelve words with no sentence
+ * punctuation, followed by more text ("Boot Camp and the Radio Room\n", "# Chapter 3\n"). A
+ * heading names a section; it is never an answer. */
+static const char *skip_headings(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '#')
+            p++;
+        const char *nl = strchr(p, '\n');
+        if (!nl || !nl[1])
+            return p;
+        size_t len = (size_t)(nl - p);
+        int punct = 0;
+        for (size_t i = 0; i < len && !punct; i++)
+            punct = p[i] == '.' || p[i] == '!' || p[i] == '?' || p[i] == ',' || p[i] == ';' || p[i] == ':';
+        /* a comma may be in a title ("Sailor, Engineer, Husband, Father"), not after its end */
+        if (punct && len > 0) {
+            punct = 0;
+            for (size_t i = 0; i < len && !punct; i++)
+                punct = p[i] == '.' || p[i] == '!' || p[i] == '?' || p[i] == ';' || p[i] == ':';
+        }
+        if (punct || len == 0 || count_words(p, len) > 12)
+            return p;
+        p = nl + 1;
+    }
+}
+
 /* The answer out of a long passage: the sentence holding most of the question's words, and the
  * one after it for context, quoted verbatim (never rephrased, so never changed in meaning). A
  * passage of up to EXCERPT_WORDS words is answered whole; NULL when text is not long. */
@@ -373,8 +400,7 @@ static char *excerpt(const char *text, const struct terms *q)
     const char *best = NULL, *best_end = NULL;
     int best_hits = 0;
     for (const char *p = text; *p;) {
-        while (*p == ' ' || *p == '\n')
-            p++;
+        p = skip_headings(p);
         const char *e = sentence_end(p);
         if (e == p)
             break;
@@ -406,8 +432,12 @@ static char *excerpt(const char *text, const struct terms *q)
 static int answer_from(struct brain_reply *out, json_t *memory, const struct terms *q)
 {
     const char *kind = json_string_value(json_object_get(memory, "kind"));
-    char *part = kind && !strcmp(kind, "passage") ? excerpt(json_string_value(json_object_get(memory, "text")), q)
-                                                   : NULL;
+    int passage = kind && !strcmp(kind, "passage");
+    char *part = passage ? excerpt(json_string_value(json_object_get(memory, "text")), q) : NULL;
+    if (passage && !part) { /* a short passage is said whole, without its heading */
+        const char *t = json_string_value(json_object_get(memory, "text")), *body = skip_headings(t);
+        part = body != t && *body ? strdup(body) : NULL;
+    }
     out->text = part ? part : answer_text(memory);
     out->citations = json_array();
     json_array_append_new(out->citations, citation_of(memory));

@@ -200,3 +200,14 @@ describe('occurred_at: when a memory was said or happened', () => {
     assert.equal(m.text, 'We drove the old van all the way to Galway. (2 July 2019)');
   });
 });
+
+describe('headings', () => {
+  test('a section heading is never quoted as an answer', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const p = await memory(av, 'Sailor, Engineer, Gardener\n\nThe Vegetable Patch\nWe grew tomatoes and runner beans along the south fence.', 'passage');
+    const conv = await start(av);
+    const r = await say(conv, 'What did you grow along the fence?');
+    assert.equal(r.citations[0]?.memory_id, p.id, r.text);
+    assert.equal(r.text, 'We grew tomatoes and runner beans along the south fence.');
+  });
+});
