@@ -305,10 +305,65 @@ static const struct rule {
     {ADJ, "er", ""},   {ADJ, "est", ""},   {ADJ, "er", "e"},   {ADJ, "est", "e"},
 };
 
+/* Lemmas already found, shared by all threads: indexing 100k memories asks for a few million
+ * words out of a few tens of thousands, and morphy costs a few dozen table lookups a word. A
+ * direct-mapped table (a newer word takes the slot), locked in stripes. */
+#define CACHE_SLOTS 65536
+#define CACHE_WORD 24
+#define CACHE_LOCKS 64
+struct cached {
+    uint8_t wlen, klen; /* wlen 0: empty; klen 0: WordNet knows no lemma */
+    char word[CACHE_WORD], key[CACHE_WORD];
+};
+static struct cached cache[CACHE_SLOTS];
+static pthread_mutex_t cache_locks[CACHE_LOCKS];
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_init(void)
+{
+    for (int i = 0; i < CACHE_LOCKS; i++)
+        pthread_mutex_init(&cache_locks[i], NULL);
+}
+
+static size_t morphy(const char *w, size_t n, char *out, size_t cap);
+
 size_t wordnet_lemma(const char *w, size_t n, char *out, size_t cap)
 {
     if (!wordnet_ready() || n > 64)
         return 0;
+    if (n >= CACHE_WORD || n == 0)
+        return morphy(w, n, out, cap);
+    pthread_once(&cache_once, cache_init);
+    uint32_t h = hash_fnv1a(w, n), slot = h & (CACHE_SLOTS - 1);
+    pthread_mutex_t *lock = &cache_locks[slot % CACHE_LOCKS];
+    struct cached *c = &cache[slot];
+    pthread_mutex_lock(lock);
+    int hit = c->wlen == n && !memcmp(c->word, w, n) && c->klen <= cap;
+    size_t k = hit ? c->klen : 0;
+    if (hit)
+        memcpy(out, c->key, k);
+    pthread_mutex_unlock(lock);
+    if (hit)
+        return k;
+    char key[72];
+    k = morphy(w, n, key, sizeof key);
+    if (k > cap)
+        return 0;
+    memcpy(out, key, k);
+    if (k < CACHE_WORD) {
+        pthread_mutex_lock(lock);
+        c->wlen = (uint8_t)n;
+        c->klen = (uint8_t)k;
+        memcpy(c->word, w, n);
+        memcpy(c->key, key, k);
+        pthread_mutex_unlock(lock);
+    }
+    return k;
+}
+
+/* WordNet's morphy (see wordnet.h): the lemma of w[0..n), 0 when none. */
+static size_t morphy(const char *w, size_t n, char *out, size_t cap)
+{
     struct best b = {NULL, 0, -1};
     const struct entry *self = find(w, n);
     if (self && self->in_pos)
