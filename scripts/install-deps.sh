@@ -11,6 +11,8 @@ build_pkgs=(
   zlib1g-dev # .charx (zip) reading and writing in src/avatar/card.c
   poppler-utils unzip # document text extraction (subprocesses)
   imagemagick         # image thumbnails (subprocess)
+  wordnet-base        # lemmas and synonyms of memory search (src/core/lexicon.c reads /usr/share/wordnet)
+  libstemmer-dev      # Snowball stemmers for memories not in English (src/core/stem.c)
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip

@@ -10,6 +10,7 @@
 #include "avatar/clip.h"
 #include "avatar/quota.h"
 #include "brain/memory.h"
+#include "core/timeutil.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "store/cache.h"
@@ -48,6 +49,31 @@ static int read_fields(struct request *req, struct response *res, const char **t
         return DP_ERR_INVALID;
     }
     *importance = imp ? json_number_value(imp) : 0.5;
+    return DP_OK;
+}
+
+/* Reads occurred_at: absent (*given 0), null ("" in out: cleared) or an RFC 3339 time or a
+ * YYYY-MM-DD date (midnight UTC), years 1000–9999; out is the canonical UTC form. */
+static int read_occurred(struct request *req, struct response *res, char out[RFC3339_LEN], int *given)
+{
+    json_t *v = json_object_get(req->json, "occurred_at");
+    *given = v != NULL;
+    out[0] = 0;
+    if (!v || json_is_null(v))
+        return DP_OK;
+    const char *s = json_string_value(v);
+    char full[40];
+    int64_t ms;
+    if (s && strlen(s) == 10)
+        snprintf(full, sizeof full, "%sT00:00:00Z", s);
+    else
+        snprintf(full, sizeof full, "%s", s && strlen(s) < sizeof full ? s : "");
+    if (!s || time_parse_rfc3339(full, &ms) || ms < -30610224000000LL /* 1000-01-01 */ ||
+        ms > 253402300799000LL /* 9999-12-31 */) {
+        res_error(res, req, DP_ERR_INVALID, "occurred_at must be an RFC 3339 time or a YYYY-MM-DD date, or null");
+        return DP_ERR_INVALID;
+    }
+    time_rfc3339(ms, out);
     return DP_OK;
 }
 
@@ -97,10 +123,12 @@ static int create_memory(struct request *req, struct response *res)
     struct avatar_ref ref;
     const char *text, *kind, *speaker;
     double importance;
-    int has_imp;
+    int has_imp, has_when;
+    char when[RFC3339_LEN];
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
-        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)))
+        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)) ||
+        (err = read_occurred(req, res, when, &has_when)))
         return err;
     if (!text) {
         res_error(res, req, DP_ERR_INVALID, "text is required");
@@ -116,6 +144,7 @@ static int create_memory(struct request *req, struct response *res)
             res_error(res, req, err, "%s", msg);
         return err;
     }
+    src.occurred_at = *when ? when : NULL;
     if ((err = quota_check(e.db, ref.id, 0, 1, msg, sizeof msg))) {
         if (err == DP_ERR_QUOTA)
             res_error(res, req, err, "%s", msg);
@@ -136,14 +165,16 @@ static int patch_memory(struct request *req, struct response *res)
     struct avatar_ref ref;
     const char *text, *kind, *speaker;
     double importance;
-    int has_imp;
+    int has_imp, has_when;
+    char when[RFC3339_LEN];
     int err = api_env(req, &e);
     if (err || (err = avatar_access(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &ref)) ||
-        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)))
+        (err = read_fields(req, res, &text, &kind, &importance, &has_imp, &speaker)) ||
+        (err = read_occurred(req, res, when, &has_when)))
         return err;
     json_t *m;
     err = memory_update(e.db, ref.id, req_param(req, "mid"), text, kind, has_imp ? &importance : NULL, speaker,
-                        api_caller(req)->user_id, &m);
+                        has_when ? when : NULL, api_caller(req)->user_id, &m);
     if (err == DP_ERR_CONFLICT) {
         res_error(res, req, err, "the memory changed meanwhile; read it again and retry");
         return err;
@@ -205,7 +236,8 @@ const struct route memories_routes[] = {
      "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc,
      NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",
-     "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, source?: {media_id, "
+     "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, occurred_at?: when it was "
+     "said or happened (RFC 3339 or YYYY-MM-DD), source?: {media_id, "
      "start_ms, end_ms} — a span of at most 10 minutes of one of this avatar's audio or video recordings}; 413 "
      "quota_exceeded when the avatar's owner has --quota-memories already",
      create_doc, NULL, NULL},

@@ -301,7 +301,7 @@ int extract_apply(struct db *db, const char *avatar_id, json_t *fact, int (*may_
         *did = EXTRACT_ADD;
     else if (!err && new_text &&
              !(err = memory_update(db, avatar_id, json_string_value(json_object_get(old, "id")), new_text, NULL, NULL,
-                                   NULL, NULL, &out)))
+                                   NULL, NULL, NULL, &out)))
         *did = EXTRACT_UPDATE;
     json_decref(out);
     json_decref(old);

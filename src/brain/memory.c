@@ -27,11 +27,12 @@ json_t *memory_from_row(const struct db_rows *r, int i)
         source = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "media_id", db_rows_text(r, i, 3), "start_ms",
                            int_or_null(r, i, 4), "end_ms", int_or_null(r, i, 5), "char_start", int_or_null(r, i, 6),
                            "char_end", int_or_null(r, i, 7), "page", int_or_null(r, i, 8));
-    return json_pack("{s:s,s:s,s:s,s:o,s:s?,s:f,s:I,s:s,s:s}", "id", db_rows_text(r, i, 0), "kind",
+    const char *occurred = db_rows_text(r, i, 14);
+    return json_pack("{s:s,s:s,s:s,s:o,s:s?,s:f,s:I,s:s,s:s,s:o}", "id", db_rows_text(r, i, 0), "kind",
                      db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", source, "speaker",
                      db_rows_text(r, i, 9), "importance", db_rows_real(r, i, 10), "version",
                      (json_int_t)db_rows_int(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
-                     db_rows_text(r, i, 13));
+                     db_rows_text(r, i, 13), "occurred_at", occurred ? json_string(occurred) : json_null());
 }
 
 /* Code point at p (valid UTF-8 assumed; callers check), its byte length in *len. */
@@ -67,12 +68,13 @@ int memory_create_with_source(struct db *db, const char *avatar_id, const char *
                          DB_TEXT(sourced ? source->media_id : NULL),
                          sourced ? DB_INT(source->start_ms) : DB_NULL,
                          sourced ? DB_INT(source->end_ms) : DB_NULL,
+                         DB_TEXT(source ? source->occurred_at : NULL),
                          DB_TEXT(now),
                          DB_TEXT(now)};
     int err = db_query(db,
                        "INSERT INTO memories (id, avatar_id, kind, text, speaker, importance, media_id, start_ms, "
-                       "end_ms, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 11, NULL);
+                       "end_ms, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 12, NULL);
     if (err)
         return err;
     memory_embed_after_write(db, avatar_id, id);
@@ -80,10 +82,11 @@ int memory_create_with_source(struct db *db, const char *avatar_id, const char *
 }
 
 int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,
-                  const double *importance, const char *speaker, const char *editor_id, json_t **out)
+                  const double *importance, const char *speaker, const char *occurred_at, const char *editor_id,
+                  json_t **out)
 {
     json_t *old;
-    if (!text && !kind && !importance && !speaker) /* nothing to change: no new version */
+    if (!text && !kind && !importance && !speaker && !occurred_at) /* nothing to change: no new version */
         return memory_get(db, avatar_id, memory_id, out);
     int err = db_begin(db);
     if (err)
@@ -108,6 +111,8 @@ int memory_update(struct db *db, const char *avatar_id, const char *memory_id, c
                          DB_TEXT(kind ? kind : json_string_value(json_object_get(old, "kind"))),
                          DB_REAL(importance ? *importance : json_real_value(json_object_get(old, "importance"))),
                          DB_TEXT(speaker ? speaker : json_string_value(json_object_get(old, "speaker"))),
+                         DB_TEXT(occurred_at ? (*occurred_at ? occurred_at : NULL)
+                                             : json_string_value(json_object_get(old, "occurred_at"))),
                          DB_TEXT(now),
                          DB_TEXT(memory_id),
                          DB_INT(version)};
@@ -115,9 +120,9 @@ int memory_update(struct db *db, const char *avatar_id, const char *memory_id, c
     /* The version check makes two concurrent edits of one memory a conflict, not a lost update. */
     if (!err)
         err = db_query(db,
-                       "UPDATE memories SET text = ?, kind = ?, importance = ?, speaker = ?, version = version + 1, "
-                       "updated_at = ? WHERE id = ? AND version = ?",
-                       u, 7, &r);
+                       "UPDATE memories SET text = ?, kind = ?, importance = ?, speaker = ?, occurred_at = ?, "
+                       "version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+                       u, 8, &r);
     if (!err && r->changes != 1)
         err = DP_ERR_CONFLICT;
     db_rows_free(r);

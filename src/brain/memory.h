@@ -45,7 +45,11 @@ int memory_list(struct db *db, const char *avatar_id, const char *q, const char 
 struct memory_source {
     const char *media_id; /* NULL: the memory points at no recording */
     int64_t start_ms, end_ms;
+    const char *occurred_at; /* when it was said or happened (RFC 3339, UTC); NULL: not known */
 };
+
+/* How many memories the avatar has (cached per revision). */
+int memory_total(struct db *db, const char *avatar_id, int64_t *n);
 
 /* How many of the avatar's memories hold each of the word keys keys[0..n) (text_word_key,
  * NUL-terminated; n ≤ MEMORY_QUERY_TERMS) into df. DP_ERR_TOO_LARGE for an avatar searched by
@@ -66,9 +70,10 @@ int memory_create_with_source(struct db *db, const char *avatar_id, const char *
                               double importance, const char *speaker, const struct memory_source *source,
                               json_t **out);
 
-/* Edits (NULL fields stay); the previous text is kept as a version. */
+/* Edits (NULL fields stay; occurred_at "" clears it); the previous text is kept as a version. */
 int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,
-                  const double *importance, const char *speaker, const char *editor_id, json_t **out);
+                  const double *importance, const char *speaker, const char *occurred_at, const char *editor_id,
+                  json_t **out);
 
 int memory_delete(struct db *db, const char *avatar_id, const char *memory_id);
 

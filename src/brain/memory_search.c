@@ -61,6 +61,8 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
     w->keys.n = 0;
+    w->keys.nalt = 0;
+    w->keys.year = 0;
     const unsigned char *p = (const unsigned char *)q, *s;
     while (*p && w->n < MEMORY_QUERY_TERMS) {
         size_t len = text_next_word(&p, &s);
@@ -78,10 +80,40 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         if (k == w->keys.n) {
             memcpy(w->keys.key[k], key, kl);
             w->keys.len[k] = kl;
+            w->keys.word_len[k] = text_lower_word(s, len, w->keys.word[k], TEXT_KEY_MAX);
             w->keys.n++;
         }
         w->key_of[w->n] = k;
         w->n++;
+        /* a year ("in 2019"): memories that occurred then are found by it too */
+        if (len == 4 && s[0] >= '1' && s[0] <= '2' && strspn((const char *)s, "0123456789") >= 4 && !w->keys.year) {
+            w->keys.year = atoi((const char *)s);
+            w->keys.year_key = k;
+        }
+    }
+}
+
+/* Adds the keys related to each query key as alternatives (text_related_keys: WordNet synonyms,
+ * broader and narrower words, at their weights). */
+static void add_related(struct text_query *q)
+{
+    q->nalt = 0;
+    for (int i = 0; i < q->n && q->nalt < TEXT_QUERY_ALTS; i++) {
+        char rel[TEXT_RELATED_MAX][TEXT_KEY_MAX];
+        size_t len[TEXT_RELATED_MAX];
+        float weight[TEXT_RELATED_MAX];
+        int n = text_related_keys(q->key[i], q->len[i], rel, len, weight, TEXT_QUERY_ALTS - q->nalt);
+        for (int j = 0; j < n; j++) {
+            int dup = 0; /* a word of the query itself is matched as itself */
+            for (int k = 0; k < q->n && !dup; k++)
+                dup = q->len[k] == len[j] && !memcmp(q->key[k], rel[j], len[j]);
+            if (dup)
+                continue;
+            memcpy(q->alt[q->nalt], rel[j], len[j]);
+            q->alt_len[q->nalt] = len[j];
+            q->alt_of[q->nalt] = (uint8_t)i;
+            q->alt_weight[q->nalt++] = weight[j];
+        }
     }
 }
 
@@ -90,6 +122,8 @@ static void query_words(const char *q, struct qwords *w)
     split_words(q, 0, w);
     if (w->n == 0)
         split_words(q, 1, w);
+    else
+        add_related(&w->keys);
 }
 
 static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)
@@ -119,16 +153,25 @@ int memory_query_terms(const char *q, int postgres, char *out, size_t cap)
     return build_expr(&w, postgres, out, cap);
 }
 
-/* Which query key (index) the text word [t, t+n) has, or -1: words meet when their keys
- * (folded, one inflection off) are equal, as in the text index. */
-static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
+/* Which query key (index) the text word [t, t+n) has, or -1: words meet when their keys (lemmas)
+ * are equal, as in the text index; with related set, a related key counts as its query key (so
+ * that a highlight shows why a memory was found: "movie" marks "film"). */
+static int match_key(const struct qwords *w, const unsigned char *t, size_t n, int related)
 {
     char key[TEXT_KEY_MAX];
     size_t kl = text_word_key(t, n, key);
     for (int i = 0; i < w->keys.n; i++)
         if (w->keys.len[i] == kl && !memcmp(w->keys.key[i], key, kl))
             return i;
+    for (int i = 0; related && i < w->keys.nalt; i++)
+        if (w->keys.alt_len[i] == kl && !memcmp(w->keys.alt[i], key, kl))
+            return w->keys.alt_of[i];
     return -1;
+}
+
+static int match_word(const struct qwords *w, const unsigned char *t, size_t n)
+{
+    return match_key(w, t, n, 0);
 }
 
 /* For each query word, its occurrences in text; and text's length in words. */
@@ -161,7 +204,7 @@ static char *highlight(const struct qwords *w, const char *text)
     for (size_t len; nw < MAXW && (len = text_next_word(&t, &s)); nw++) {
         words[nw].s = (const char *)s;
         words[nw].e = (const char *)t;
-        words[nw].m = match_word(w, s, len) >= 0;
+        words[nw].m = match_key(w, s, len, 1) >= 0;
     }
     /* The window of HIGHLIGHT_WORDS words with the most matches (the first such). */
     size_t best = 0, start = 0;
@@ -267,7 +310,7 @@ static int64_t memory_count(struct db *db, const char *avatar_id, int64_t rev)
 struct hit {
     char id[ID_LEN];
     int text_rank, vec_rank; /* 1-based; 0 = not in that list */
-    int words;               /* distinct query words it holds */
+    double words;            /* query words it holds (text_match.words) */
     double bm25, relevance, score, importance;
     int64_t created_ms;
 };
@@ -276,7 +319,7 @@ static int cmp_text(const void *a, const void *b)
 {
     const struct hit *x = a, *y = b;
     if (x->words != y->words)
-        return y->words - x->words;
+        return x->words < y->words ? 1 : -1;
     if (x->bm25 != y->bm25)
         return x->bm25 < y->bm25 ? 1 : -1;
     return x->text_rank - y->text_rank; /* the engine's order */
@@ -517,6 +560,15 @@ static int list_plain(struct db *db, const char *avatar_id, const char *cursor, 
         *next_cursor = strdup(db_rows_text(r, r->nrows - 1, 0));
     db_rows_free(r);
     return DP_OK;
+}
+
+int memory_total(struct db *db, const char *avatar_id, int64_t *n)
+{
+    int64_t rev = 0;
+    int err = memory_avatar_rev(db, avatar_id, &rev);
+    if (!err)
+        *n = memory_count(db, avatar_id, rev);
+    return err;
 }
 
 int memory_key_df(struct db *db, const char *avatar_id, const char *const *keys, int n, int df[])

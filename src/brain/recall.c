@@ -21,6 +21,7 @@
  * Every answer that uses a memory cites it; one from the card cites the field. The "I don't
  * remember" is said in the person's register (formality of their own words). */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "core/text.h"
 #include "core/utf8.h"
 #include "store/db.h"
+#include "brain/recall_social.h"
 #include "ingest/dialogue.h"
 
 #define MAX_TERMS 32
@@ -41,16 +43,23 @@
 static const char *const vague[] = {"remember", "know", "think", "please", "ever", "much", "many", "some",
                                     "something", "anything", "tell", NULL};
 
+static const char *const thanks[] = {"thanks", "thank", "thx", NULL};
+
 static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "greetings", "morning", "evening",
                                      "afternoon", "yo", NULL};
 
 static const char *const more[] = {"tell me more", "more", "go on", "and then", "what else", "what happened next",
                                    "continue", "keep going", "anything else", NULL};
 
-/* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct. */
+/* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct, each
+ * with the keys of its related words (text_related_keys), which search matches too. */
+#define TERM_RELATED 12
 struct terms {
     int n;
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
+    int nrel[MAX_TERMS];
+    char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
+    size_t rel_len[MAX_TERMS][TERM_RELATED];
 };
 
 static int listed(const char *w, const char *const *list)
@@ -75,14 +84,19 @@ static void content_words(const char *text, struct terms *out)
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
         folded(s, len, w);
-        if (text_is_stop(s, len) || listed(w, vague))
+        if (text_is_stop(s, len) || listed(w, vague) || listed(w, hellos) || listed(w, thanks))
             continue;
         key[text_word_key(s, len, key)] = 0;
         int dup = 0;
         for (int i = 0; i < out->n && !dup; i++)
             dup = !strcmp(out->t[i], key);
-        if (!dup && out->n < MAX_TERMS)
-            memcpy(out->t[out->n++], key, sizeof key);
+        if (dup || out->n == MAX_TERMS)
+            continue;
+        float weight[TERM_RELATED];
+        memcpy(out->t[out->n], key, sizeof key);
+        out->nrel[out->n] = text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight,
+                                              TERM_RELATED);
+        out->n++;
     }
 }
 
@@ -103,40 +117,100 @@ static int words_listed(const char *msg, const char *const *list, int *words)
     return hits;
 }
 
-/* How many of q's words text contains (every word of text is looked at, however long): a word
- * meets a query word when their keys are equal, as in search. found (may be NULL) says which. */
-static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS])
+/* How the word keyed key[0..n) meets term i of q: 2 the same key, 1 a related one (as search
+ * matches them), 0 not at all. */
+static int meets(const struct terms *q, int i, const char *key, size_t n)
 {
-    int found[MAX_TERMS] = {0}, hit = 0;
+    if (strlen(q->t[i]) == n && !memcmp(q->t[i], key, n))
+        return 2;
+    for (int r = 0; r < q->nrel[i]; r++)
+        if (q->rel_len[i][r] == n && !memcmp(q->rel[i][r], key, n))
+            return 1;
+    return 0;
+}
+
+/* How many of q's words text contains (every word of text is looked at, however long): a word
+ * meets a query word when their keys are equal or related, as in search. found (may be NULL)
+ * says which and how (meets); *related (may be NULL) how many only through a related word. */
+static int coverage_of(const struct terms *q, const char *text, int found_out[MAX_TERMS], int *related)
+{
+    int found[MAX_TERMS] = {0}, exact = 0;
     const unsigned char *p = (const unsigned char *)text, *s;
-    for (size_t len; hit < q->n && (len = text_next_word(&p, &s));) {
-        char key[TEXT_KEY_MAX + 1];
-        key[text_word_key(s, len, key)] = 0;
-        for (int i = 0; i < q->n; i++)
-            if (!found[i] && !strcmp(key, q->t[i])) {
-                found[i] = 1;
-                hit++;
+    for (size_t len; exact < q->n && (len = text_next_word(&p, &s));) {
+        char key[TEXT_KEY_MAX];
+        size_t kl = text_word_key(s, len, key);
+        for (int i = 0; i < q->n; i++) {
+            int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
+            if (how > found[i]) {
+                exact += how == 2;
+                found[i] = how;
             }
+        }
+    }
+    int hit = 0, rel = 0;
+    for (int i = 0; i < q->n; i++) {
+        hit += found[i] > 0;
+        rel += found[i] == 1;
     }
     if (found_out)
         memcpy(found_out, found, sizeof found);
+    if (related)
+        *related = rel;
     return hit;
 }
 
 static int coverage(const struct terms *q, const char *text)
 {
-    return coverage_of(q, text, NULL);
+    return coverage_of(q, text, NULL, NULL);
+}
+
+/* How much each question word says, as search weighs it (BM25's idf over the avatar's memories;
+ * a word no memory holds says the most), into idf[]; 0 each when the avatar is searched by the
+ * engines. df[] (may be NULL) gets the counts. */
+static void word_weights(const struct brain_input *in, const struct terms *q, double idf[MAX_TERMS],
+                         int df_out[MAX_TERMS])
+{
+    const char *words[MAX_TERMS];
+    int df[MAX_TERMS] = {0};
+    int64_t n = 0;
+    for (int i = 0; i < q->n; i++)
+        words[i] = q->t[i];
+    if (q->n == 0 || memory_key_df(in->db, in->avatar_id, words, q->n, df) ||
+        memory_total(in->db, in->avatar_id, &n)) {
+        for (int i = 0; i < q->n; i++)
+            idf[i] = 0, df[i] = -1;
+    } else {
+        for (int i = 0; i < q->n; i++)
+            idf[i] = log(1.0 + (n - df[i] + 0.5) / (df[i] + 0.5));
+    }
+    if (df_out)
+        memcpy(df_out, df, sizeof df);
+}
+
+/* 1 when the words found (coverage_of) carry at least half of what the question's words say
+ * (word_weights; a related word its share, as in search): "Did the Navy ever send you to Japan?"
+ * is not answered by "The Navy sent me to boot camp" — Japan, which no memory holds, says more
+ * than Navy and send together. */
+static int says_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
+{
+    double all = 0, got = 0;
+    for (int i = 0; i < q->n; i++) {
+        all += idf[i];
+        got += found[i] == 2 ? idf[i] : found[i] == 1 ? idf[i] * TEXT_SYNONYM_WEIGHT : 0;
+    }
+    return all <= 0 || got * 2 >= all;
 }
 
 /* The question word held by the fewest of the avatar's memories (but by some): the most
  * specific thing asked about — "Eddie" in "what was the name of Eddie's wife?". -1 when unknown. */
 static int rarest_word(const struct brain_input *in, const struct terms *q)
 {
-    const char *words[MAX_TERMS];
     int df[MAX_TERMS];
-    for (int i = 0; i < q->n; i++)
-        words[i] = q->t[i];
-    if (q->n < 3 || memory_key_df(in->db, in->avatar_id, words, q->n, df))
+    double idf[MAX_TERMS];
+    if (q->n < 3)
+        return -1;
+    word_weights(in, q, idf, df);
+    if (q->n && df[0] < 0)
         return -1;
     int best = -1;
     for (int i = 0; i < q->n; i++)
@@ -181,13 +255,13 @@ static int refers_back(const char *msg)
     return words_listed(msg, pronouns, NULL) > 0;
 }
 
-/* A greeting: a message of at most four words that opens with a hello ("hi", "hello there",
- * "good evening, Grandpa"). Opening, not containing: "Who whistled every evening?" is a question
- * that holds a hello word. */
+/* A greeting: a message that opens with a hello ("hi", "hello there", "good evening, Grandpa",
+ * "Hi Grandpa, it's Katie.") and asks nothing, or of at most four words. Opening, not
+ * containing: "Who whistled every evening?" is a question that holds a hello word. */
 static int is_greeting(const char *msg)
 {
     int words;
-    if (words_listed(msg, hellos, &words) == 0 || words > 4)
+    if (words_listed(msg, hellos, &words) == 0 || (words > 4 && strchr(msg, '?')))
         return 0;
     const unsigned char *p = (const unsigned char *)msg, *s;
     char w[TEXT_KEY_MAX + 1];
@@ -287,6 +361,33 @@ static const char *sentence_end(const char *p)
     return p;
 }
 
+/* p moved past the heading lines it starts with: lines of at most twelve words with no sentence
+ * punctuation, followed by more text ("Boot Camp and the Radio Room\n", "# Chapter 3\n"). A
+ * heading names a section; it is never an answer. */
+static const char *skip_headings(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '#')
+            p++;
+        const char *nl = strchr(p, '\n');
+        if (!nl || !nl[1])
+            return p;
+        size_t len = (size_t)(nl - p);
+        int punct = 0;
+        for (size_t i = 0; i < len && !punct; i++)
+            punct = p[i] == '.' || p[i] == '!' || p[i] == '?' || p[i] == ',' || p[i] == ';' || p[i] == ':';
+        /* a comma may be in a title ("Sailor, Engineer, Husband, Father"), not after its end */
+        if (punct && len > 0) {
+            punct = 0;
+            for (size_t i = 0; i < len && !punct; i++)
+                punct = p[i] == '.' || p[i] == '!' || p[i] == '?' || p[i] == ';' || p[i] == ':';
+        }
+        if (punct || len == 0 || count_words(p, len) > 12)
+            return p;
+        p = nl + 1;
+    }
+}
+
 /* The answer out of a long passage: the sentence holding most of the question's words, and the
  * one after it for context, quoted verbatim (never rephrased, so never changed in meaning). A
  * passage of up to EXCERPT_WORDS words is answered whole; NULL when text is not long. */
@@ -298,8 +399,7 @@ static char *excerpt(const char *text, const struct terms *q)
     const char *best = NULL, *best_end = NULL;
     int best_hits = 0;
     for (const char *p = text; *p;) {
-        while (*p == ' ' || *p == '\n')
-            p++;
+        p = skip_headings(p);
         const char *e = sentence_end(p);
         if (e == p)
             break;
@@ -331,8 +431,12 @@ static char *excerpt(const char *text, const struct terms *q)
 static int answer_from(struct brain_reply *out, json_t *memory, const struct terms *q)
 {
     const char *kind = json_string_value(json_object_get(memory, "kind"));
-    char *part = kind && !strcmp(kind, "passage") ? excerpt(json_string_value(json_object_get(memory, "text")), q)
-                                                   : NULL;
+    int passage = kind && !strcmp(kind, "passage");
+    char *part = passage ? excerpt(json_string_value(json_object_get(memory, "text")), q) : NULL;
+    if (passage && !part) { /* a short passage is said whole, without its heading */
+        const char *t = json_string_value(json_object_get(memory, "text")), *body = skip_headings(t);
+        part = body != t && *body ? strdup(body) : NULL;
+    }
     out->text = part ? part : answer_text(memory);
     out->citations = json_array();
     json_array_append_new(out->citations, citation_of(memory));
@@ -813,11 +917,46 @@ static int say_not_remembered(const struct brain_input *in, struct brain_reply *
 
 static int recall_memories(const struct brain_input *in, struct brain_reply *out);
 
+/* The hello a greeting gets: the card's greeting, else the person's own opening word. */
+static int greet(const struct brain_input *in, struct brain_reply *out)
+{
+    return in->greeting && *in->greeting ? say(out, in->greeting) : say_hello(in, out);
+}
+
+/* A social turn ("I miss you", thanks, goodbye; recall_social.h), after the hello it opens with
+ * if any ("Hi Grandpa, it's Katie. I miss you so much."). *answered 0 when msg is not one. */
+static int answer_social(const struct brain_input *in, struct brain_reply *out, int *answered)
+{
+    char low[512], opening[32];
+    double formality = 0.5;
+    normalise(in->message, low, sizeof low);
+    if (in->voice && in->voice(in, opening, &formality))
+        formality = 0.5;
+    const char *reply = recall_social_reply(low, strchr(in->message, '?') != NULL, formality);
+    *answered = reply != NULL;
+    if (!reply)
+        return DP_OK;
+    if (!is_greeting(in->message))
+        return say(out, reply);
+    int err = greet(in, out);
+    char *both = NULL;
+    if (!err && asprintf(&both, "%s %s", out->text, reply) < 0)
+        err = DP_ERR_NOMEM;
+    if (!err) {
+        free(out->text);
+        out->text = both;
+    }
+    return err;
+}
+
 static int recall_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
+    int social = 0, err = answer_social(in, out, &social);
+    if (err || social)
+        return err;
     if (is_greeting(in->message))
-        return in->greeting && *in->greeting ? say(out, in->greeting) : say_hello(in, out);
+        return greet(in, out);
     if (phrase_in(in->message, more)) {
         json_t *last = last_cited(in);
         json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0, NULL) : NULL;
@@ -833,7 +972,8 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     enum ask ask = persona_ask(in->message);
     if (ask) {
         struct brain_persona persona;
-        int answered = 0, err = persona_load(in, &persona);
+        int answered = 0;
+        err = persona_load(in, &persona);
         if (!err)
             err = answer_example(in, &persona, NULL, 1, out, &answered);
         if (!err && !answered)
@@ -843,6 +983,41 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
             return err;
     }
     return recall_memories(in, out);
+}
+
+/* 1 when msg asks when something happened ("When did you …?", "What year was …?"). */
+static int asks_when(const char *msg)
+{
+    char low[256];
+    normalise(msg, low, sizeof low);
+    return !strncmp(low, "when ", 5) || !strncmp(low, "what year ", 10) || !strncmp(low, "in what year ", 13) ||
+           !strncmp(low, "which year ", 11);
+}
+
+/* The day memory occurred on ("12 March 2021") into day, "" when not known. */
+static void day_of(json_t *memory, char day[40])
+{
+    static const char *const months[] = {"January", "February", "March", "April", "May", "June", "July",
+                                         "August", "September", "October", "November", "December"};
+    const char *at = json_string_value(json_object_get(memory, "occurred_at"));
+    int y = 0, mo = 0, d = 0;
+    day[0] = 0;
+    if (at && sscanf(at, "%4d-%2d-%2d", &y, &mo, &d) == 3 && mo >= 1 && mo <= 12)
+        snprintf(day, 40, "%d %s %d", d, months[mo - 1], y);
+}
+
+/* out's text with "(day)" after it: a "when" question answered with the day the memory occurred
+ * on — the memory's own date, never a guess. */
+static int add_day(struct brain_reply *out, const char *day)
+{
+    char *with = NULL;
+    if (!*day)
+        return DP_OK;
+    if (asprintf(&with, "%s (%s)", out->text, day) < 0)
+        return DP_ERR_NOMEM;
+    free(out->text);
+    out->text = with;
+    return DP_OK;
 }
 
 /* Answers from the memories (and, when none holds the message's words, the example dialogue). */
@@ -883,12 +1058,27 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_t *m;
     /* A longer question must also be answered by a memory holding its most specific word. */
     int rare = rarest_word(in, judge), found[MAX_TERMS];
+    /* What a memory must say enough of: the message's own words (a pronoun's topic helps find it,
+     * and is not asked about again), or the borrowed ones when the message has almost none. */
+    const struct terms *asked = q.n >= 2 ? &q : judge;
+    double idf[MAX_TERMS];
+    int found_asked[MAX_TERMS];
+    word_weights(in, asked, idf, NULL);
     json_array_foreach(items, i, m)
     {
         char *text = judged_text(in, m);
-        int hits = text ? coverage_of(judge, text, found) : 0;
+        int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
+        if (text && asked != judge)
+            coverage_of(asked, text, found_asked, NULL);
+        else
+            memcpy(found_asked, found, sizeof found);
         free(text);
-        if (hits >= need && hits > best_hits && (rare < 0 || found[rare])) {
+        /* A related word ("dad" for "father") stands in for at most one word of the question, and
+         * only in the memory search ranked first: the same relation found more loosely would
+         * answer questions nothing answers with something merely on the same subject. */
+        if (related > (i == 0 ? 1 : 0))
+            continue;
+        if (hits >= need && hits > best_hits && (rare < 0 || found[rare]) && says_enough(asked, idf, found_asked)) {
             best = m;
             best_hits = hits;
         }
@@ -906,18 +1096,20 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     }
     json_incref(best);
     json_decref(items);
+    char day[40] = "";
+    if (asks_when(in->message))
+        day_of(best, day);
     /* Dialogue: the avatar's own line is its answer; a line said to it is answered by what it
      * said next. */
     const char *kind = json_string_value(json_object_get(best, "kind"));
     const char *speaker = json_string_value(json_object_get(best, "speaker"));
-    if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name)) {
-        json_t *reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
-        if (reply) {
-            json_decref(best);
-            return answer_with(out, reply);
-        }
-    }
-    return answer_from(out, best, judge);
+    json_t *reply = NULL;
+    if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name))
+        reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
+    if (reply)
+        json_decref(best);
+    err = reply ? answer_with(out, reply) : answer_from(out, best, judge);
+    return err ? err : add_day(out, day);
 }
 
 int brain_recall_words(const char *text, char keys[][TEXT_KEY_MAX + 1], int max)

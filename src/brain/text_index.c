@@ -20,12 +20,21 @@
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/stem.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
 struct posting {
-    uint32_t doc, tf;
+    uint32_t doc;
+    uint16_t tf;     /* times in the memory's own words */
+    uint8_t before;  /* in the turn it answers (the one before it) */
+    uint8_t after;   /* in the turn that follows it */
 };
+
+/* A pair's term number with these bits: the word is a neighbour's (see index_build). */
+#define BEFORE_BIT 0x80000000u
+#define AFTER_BIT 0x40000000u
+#define TERM_MASK 0x3fffffffu
 
 struct term {
     uint32_t key_at, key_len; /* in arena */
@@ -35,11 +44,13 @@ struct term {
 struct text_index {
     struct slot_entry head;
     int too_large; /* a marker: this revision of the avatar is searched by the engines */
+    enum text_lang lang; /* of the memories: how their words are keyed */
     int ndocs;
     char (*ids)[ID_LEN];
     uint32_t *doclen;
     float *importance;
     int64_t *created_ms;
+    int16_t *year; /* of occurred_at, 0 unknown */
     double avgdl;
     struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
     uint32_t cap, nterms;
@@ -121,6 +132,7 @@ static void index_free(struct slot_entry *e)
     free(x->doclen);
     free(x->importance);
     free(x->created_ms);
+    free(x->year);
     free(x->terms);
     free(x->arena);
     free(x->postings);
@@ -151,18 +163,19 @@ static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
     return DP_OK;
 }
 
-static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text)
+/* Adds the words of text to memory doc: its own (bit 0) or a neighbour's (BEFORE_BIT, AFTER_BIT). */
+static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text, uint32_t neighbour)
 {
     const unsigned char *t = (const unsigned char *)text, *s;
     for (size_t len; (len = text_next_word(&t, &s));) {
         char key[TEXT_KEY_MAX];
-        size_t n = text_word_key(s, len, key);
+        size_t n = text_word_key_in(x->lang, s, len, key);
         long id = term_id(x, key, n);
         if (p->n >= MAX_WORDS)
             return DP_ERR_TOO_LARGE;
-        if (id < 0 || pairs_add(p, (uint32_t)id, doc))
+        if (id < 0 || id > (long)TERM_MASK || pairs_add(p, (uint32_t)id | neighbour, doc))
             return DP_ERR_NOMEM;
-        x->doclen[doc]++;
+        x->doclen[doc] += !neighbour;
     }
     return DP_OK;
 }
@@ -178,7 +191,7 @@ static int lay_out(struct text_index *x, const struct pairs *p)
         return DP_ERR_NOMEM;
     }
     for (size_t i = 0; i < p->n; i++)
-        start[p->term[i] + 1]++;
+        start[(p->term[i] & TERM_MASK) + 1]++;
     for (uint32_t t = 0; t < x->nterms; t++)
         start[t + 1] += start[t];
     uint32_t *count = calloc((size_t)x->nterms + 1, sizeof *count);
@@ -187,13 +200,16 @@ static int lay_out(struct text_index *x, const struct pairs *p)
         return DP_ERR_NOMEM;
     }
     for (size_t i = 0; i < p->n; i++) {
-        uint32_t t = p->term[i];
+        uint32_t t = p->term[i] & TERM_MASK;
         struct posting *last = count[t] ? &x->postings[start[t] + count[t] - 1] : NULL;
-        if (last && last->doc == p->doc[i]) {
-            last->tf++;
-            continue;
-        }
-        x->postings[start[t] + count[t]++] = (struct posting){p->doc[i], 1};
+        if (!last || last->doc != p->doc[i])
+            last = &x->postings[start[t] + count[t]++], *last = (struct posting){p->doc[i], 0, 0, 0};
+        if (p->term[i] & BEFORE_BIT)
+            last->before += last->before < UINT8_MAX;
+        else if (p->term[i] & AFTER_BIT)
+            last->after += last->after < UINT8_MAX;
+        else
+            last->tf += last->tf < UINT16_MAX;
     }
     for (uint32_t s = 0; s < x->cap; s++) {
         struct term *t = &x->terms[s];
@@ -208,17 +224,20 @@ static int lay_out(struct text_index *x, const struct pairs *p)
     return DP_OK;
 }
 
-/* 1 when row i (kind, dialogue, seq, speaker in columns 4–7) is an utterance replying to row
- * i - 1: the previous turn of the same recording or chat, by someone else. The dialogue is the
- * media a line was transcribed from, or the one a card import gave it. */
-static int answers_previous(const struct db_rows *r, int i)
+/* 1 when rows i - 1 and i (kind, dialogue, seq in columns 4–6) are consecutive lines of one
+ * conversation: utterances of the same recording or chat (the media a line was transcribed from,
+ * or the dialogue a card import gave it) one after the other, or utterances added one by one
+ * through the API (no dialogue: a client storing a chat line by line), in the order they came. */
+static int follows(const struct db_rows *r, int i)
 {
     const char *kind = db_rows_text(r, i, 4), *pkind = db_rows_text(r, i - 1, 4);
+    if (!kind || !pkind || strcmp(kind, "utterance") || strcmp(pkind, "utterance"))
+        return 0;
     const char *media = db_rows_text(r, i, 5), *pmedia = db_rows_text(r, i - 1, 5);
-    const char *speaker = db_rows_text(r, i, 7), *pspeaker = db_rows_text(r, i - 1, 7);
-    return kind && pkind && !strcmp(kind, "utterance") && !strcmp(pkind, "utterance") && media && pmedia &&
-           !strcmp(media, pmedia) && !db_rows_is_null(r, i, 6) && !db_rows_is_null(r, i - 1, 6) &&
-           db_rows_int(r, i, 6) == db_rows_int(r, i - 1, 6) + 1 && speaker && pspeaker && strcmp(speaker, pspeaker);
+    if (!media || !pmedia)
+        return !media && !pmedia;
+    return !strcmp(media, pmedia) && !db_rows_is_null(r, i, 6) && !db_rows_is_null(r, i - 1, 6) &&
+           db_rows_int(r, i, 6) == db_rows_int(r, i - 1, 6) + 1;
 }
 
 static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
@@ -226,8 +245,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
     int err = db_query(db,
-                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker "
-                       "FROM memories WHERE avatar_id = ? ORDER BY id",
+                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker, "
+                       "occurred_at FROM memories WHERE avatar_id = ? ORDER BY id",
                        p, 1, &r);
     if (err)
         return err;
@@ -236,7 +255,7 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     size_t rows = (size_t)r->nrows + 1;
     if (!x || !(x->ids = malloc(rows * sizeof *x->ids)) || !(x->doclen = calloc(rows, sizeof *x->doclen)) ||
         !(x->importance = malloc(rows * sizeof *x->importance)) ||
-        !(x->created_ms = malloc(rows * sizeof *x->created_ms))) {
+        !(x->created_ms = malloc(rows * sizeof *x->created_ms)) || !(x->year = calloc(rows, sizeof *x->year))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -244,18 +263,30 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     x->head.rev = rev;
     x->head.refs = 1;
     x->head.destroy = index_free;
+    /* The language, from the function words of up to 1000 memories spread over the avatar. */
+    long counts[LANG_COUNT] = {0};
+    int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
+    for (int i = 0; i < r->nrows; i += stride)
+        text_lang_count(db_rows_text(r, i, 1), counts);
+    x->lang = text_lang_pick(counts);
     double total = 0;
     for (int i = 0; i < r->nrows && !err; i++) {
         snprintf(x->ids[i], ID_LEN, "%s", db_rows_text(r, i, 0));
         x->importance[i] = (float)db_rows_real(r, i, 2);
         x->created_ms[i] = 0;
         time_parse_rfc3339(db_rows_text(r, i, 3), &x->created_ms[i]);
-        /* A dialogue turn is also found by the turn it answers (the one just before it, by
-         * another speaker): "who taught you cribbage?" finds "My uncle Walt, on the porch". */
-        if (i > 0 && answers_previous(r, i))
-            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i - 1, 1));
+        const char *occurred = db_rows_text(r, i, 8);
+        if (occurred && strlen(occurred) >= 4)
+            x->year[i] = (int16_t)atoi(occurred);
+        /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it
+         * answers ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one
+         * that follows it ("Where was that?" — "In Chicago"). */
+        if (i > 0 && follows(r, i))
+            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i - 1, 1), BEFORE_BIT);
+        if (!err && i + 1 < r->nrows && follows(r, i + 1))
+            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i + 1, 1), AFTER_BIT);
         if (!err)
-            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1));
+            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1), 0);
         total += x->doclen[i];
         x->ndocs = i + 1;
     }
@@ -276,7 +307,7 @@ out:
 }
 
 /* Better first: more words, then BM25, then the lower memory number (id order). */
-static int better(const uint8_t *words, const float *score, uint32_t a, uint32_t b)
+static int better(const float *words, const float *score, uint32_t a, uint32_t b)
 {
     if (words[a] != words[b])
         return words[a] > words[b];
@@ -286,7 +317,7 @@ static int better(const uint8_t *words, const float *score, uint32_t a, uint32_t
 }
 
 struct rank_ctx {
-    const uint8_t *words;
+    const float *words;
     const float *score;
 };
 
@@ -301,8 +332,8 @@ static int cmp_docs(const void *a, const void *b)
 }
 
 /* Keeps the `window` best of the touched memories in heap (worst at the root). */
-static int select_best(const uint32_t *touched, size_t nt, const uint8_t *words,
-                       const float *score, int window, uint32_t *heap)
+static int select_best(const uint32_t *touched, size_t nt, const float *words, const float *score, int window,
+                       uint32_t *heap)
 {
     int n = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -338,42 +369,146 @@ static int select_best(const uint32_t *touched, size_t nt, const uint8_t *words,
     return n;
 }
 
-static int rank(const struct text_index *x, const struct text_query *q, int window, struct text_match **out, int *n)
+/* One way a query key is met: the key itself or a related one, at a weight. */
+struct variant {
+    const struct term *t;
+    float weight;
+};
+
+/* Per-memory tallies of a ranking. Each query key counts once per memory, by its best match —
+ * the key itself in the memory's own words counts its idf (a rare word of the question more than
+ * "kind" in "what kind of art"), a related key or a neighbour's word a share of it — so a synonym
+ * never outranks the word itself and ten synonyms do not outweigh one exact word. */
+struct tally {
+    float *words, *score;    /* over the keys done */
+    float *kwords, *kscore;  /* the current key's best */
+    int8_t *key;             /* the key kwords/kscore belong to; -1 none yet */
+    uint32_t *touched;
+    size_t nt;
+};
+
+static void tally_key(const struct text_index *x, struct tally *t, int k, const struct variant *v, int nv)
 {
+    for (int j = 0; j < nv; j++) {
+        double df = v[j].t->count, idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
+        const struct posting *p = x->postings + v[j].t->first;
+        for (uint32_t i = 0; i < v[j].t->count; i++) {
+            uint32_t d = p[i].doc;
+            double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
+            double where = p[i].tf ? 1.0 : p[i].before ? TEXT_BEFORE_WEIGHT : TEXT_AFTER_WEIGHT;
+            float w = (float)(v[j].weight * where * idf);
+            float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * x->doclen[d] / x->avgdl)));
+            if (t->key[d] < 0)
+                t->touched[t->nt++] = d;
+            if (t->key[d] != k) {
+                t->key[d] = (int8_t)k;
+                t->kwords[d] = t->kscore[d] = 0;
+            }
+            if (w > t->kwords[d]) {
+                t->words[d] += w - t->kwords[d];
+                t->kwords[d] = w;
+            }
+            if (bm > t->kscore[d]) {
+                t->score[d] += bm - t->kscore[d];
+                t->kscore[d] = bm;
+            }
+        }
+    }
+}
+
+/* Memories that occurred in the year the query names hold its word, as if they said it. */
+static void tally_year(const struct text_index *x, struct tally *t, int k, int year, const struct term *said)
+{
+    uint32_t df = said ? said->count : 0;
+    for (int d = 0; d < x->ndocs; d++)
+        df += x->year[d] == year;
+    double idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
+    for (uint32_t d = 0; d < (uint32_t)x->ndocs; d++) {
+        if (x->year[d] != year)
+            continue;
+        if (t->key[d] < 0)
+            t->touched[t->nt++] = d;
+        if (t->key[d] != k) {
+            t->key[d] = (int8_t)k;
+            t->kwords[d] = t->kscore[d] = 0;
+        }
+        if (idf > t->kwords[d]) {
+            t->words[d] += (float)idf - t->kwords[d];
+            t->kwords[d] = (float)idf;
+        }
+    }
+}
+
+static const struct term *find_term(const struct text_index *x, const char *k, size_t n)
+{
+    const struct term *found = lookup(x, k, n);
+    return found && found->key_len ? found : NULL;
+}
+
+/* q as the index keys words: itself for English; for another language, its words keyed with
+ * that language's stemmer into *local, without the related words (WordNet is English). */
+static const struct text_query *keyed_for(const struct text_index *x, const struct text_query *q,
+                                          struct text_query *local)
+{
+    if (x->lang == LANG_EN)
+        return q;
+    local->n = q->n;
+    local->nalt = 0;
+    local->year = q->year;
+    local->year_key = q->year_key;
+    for (int i = 0; i < q->n; i++)
+        local->len[i] = q->word_len[i] ? text_word_key_in(x->lang, (const unsigned char *)q->word[i], q->word_len[i],
+                                                          local->key[i])
+                                       : (memcpy(local->key[i], q->key[i], q->len[i]), q->len[i]);
+    return local;
+}
+
+static int rank(const struct text_index *x, const struct text_query *query, int window, struct text_match **out,
+                int *n)
+{
+    struct text_query local;
+    const struct text_query *q = keyed_for(x, query, &local);
     *out = NULL;
     *n = 0;
     size_t total = 0;
-    const struct term *t[MEMORY_QUERY_TERMS] = {0};
-    for (int i = 0; i < q->n; i++) {
-        const struct term *found = lookup(x, q->key[i], q->len[i]);
-        t[i] = found && found->key_len ? found : NULL;
-        total += t[i] ? t[i]->count : 0;
-    }
-    if (!total || window <= 0)
-        return DP_OK;
-    uint8_t *words = calloc((size_t)x->ndocs, 1);
-    float *score = calloc((size_t)x->ndocs, sizeof *score);
-    uint32_t *touched = malloc(total * sizeof *touched), *heap = malloc((size_t)window * sizeof *heap);
-    int err = DP_ERR_NOMEM;
-    if (!words || !score || !touched || !heap)
-        goto out;
-    size_t nt = 0;
-    for (int i = 0; i < q->n; i++) {
-        if (!t[i])
-            continue;
-        double df = t[i]->count, idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
-        const struct posting *p = x->postings + t[i]->first;
-        for (uint32_t k = 0; k < t[i]->count; k++) {
-            uint32_t d = p[k].doc;
-            if (!words[d])
-                touched[nt++] = d;
-            words[d]++;
-            double tf = p[k].tf;
-            score[d] += (float)(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * x->doclen[d] / x->avgdl)));
+    struct variant v[MEMORY_QUERY_TERMS + TEXT_QUERY_ALTS];
+    int vkey[MEMORY_QUERY_TERMS + TEXT_QUERY_ALTS], nv = 0;
+    for (int i = 0; i < q->n; i++)
+        if ((v[nv].t = find_term(x, q->key[i], q->len[i]))) {
+            v[nv].weight = 1;
+            vkey[nv++] = i;
         }
+    for (int i = 0; i < q->nalt; i++)
+        if ((v[nv].t = find_term(x, q->alt[i], q->alt_len[i]))) {
+            v[nv].weight = q->alt_weight[i];
+            vkey[nv++] = q->alt_of[i];
+        }
+    for (int j = 0; j < nv; j++)
+        total += v[j].t->count;
+    if ((!total && !q->year) || window <= 0)
+        return DP_OK;
+    size_t nd = (size_t)x->ndocs;
+    if (q->year)
+        total += nd; /* memories of that year join the touched */
+    struct tally t = {calloc(nd, sizeof(float)), calloc(nd, sizeof(float)), calloc(nd, sizeof(float)),
+                      calloc(nd, sizeof(float)), malloc(nd), malloc(total * sizeof(uint32_t)), 0};
+    uint32_t *heap = malloc((size_t)window * sizeof *heap);
+    int err = DP_ERR_NOMEM;
+    if (!t.words || !t.score || !t.kwords || !t.kscore || !t.key || !t.touched || !heap)
+        goto out;
+    memset(t.key, -1, nd);
+    for (int k = 0; k < q->n; k++) {
+        struct variant kv[MEMORY_QUERY_TERMS + TEXT_QUERY_ALTS];
+        int nk = 0;
+        for (int j = 0; j < nv; j++)
+            if (vkey[j] == k)
+                kv[nk++] = v[j];
+        tally_key(x, &t, k, kv, nk);
+        if (q->year && k == q->year_key)
+            tally_year(x, &t, k, q->year, nk ? kv[0].t : NULL);
     }
-    int m = select_best(touched, nt, words, score, window, heap);
-    sort_ctx = (struct rank_ctx){words, score};
+    int m = select_best(t.touched, t.nt, t.words, t.score, window, heap);
+    sort_ctx = (struct rank_ctx){t.words, t.score};
     qsort(heap, (size_t)m, sizeof *heap, cmp_docs);
     *out = malloc(((size_t)m + 1) * sizeof **out);
     if (!*out)
@@ -382,17 +517,20 @@ static int rank(const struct text_index *x, const struct text_query *q, int wind
         struct text_match *r = &(*out)[i];
         uint32_t d = heap[i];
         memcpy(r->id, x->ids[d], ID_LEN);
-        r->words = words[d];
-        r->bm25 = score[d];
+        r->words = t.words[d];
+        r->bm25 = t.score[d];
         r->importance = x->importance[d];
         r->created_ms = x->created_ms[d];
     }
     *n = m;
     err = DP_OK;
 out:
-    free(words);
-    free(score);
-    free(touched);
+    free(t.words);
+    free(t.score);
+    free(t.kwords);
+    free(t.kscore);
+    free(t.key);
+    free(t.touched);
     free(heap);
     return err;
 }
@@ -574,8 +712,10 @@ int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struc
     int err = acquire(db, avatar_id, rev, &x);
     if (err)
         return err;
-    for (int i = 0; i < q->n; i++) {
-        const struct term *t = lookup(x, q->key[i], q->len[i]);
+    struct text_query local;
+    const struct text_query *kq = keyed_for(x, q, &local);
+    for (int i = 0; i < kq->n; i++) {
+        const struct term *t = lookup(x, kq->key[i], kq->len[i]);
         df[i] = t && t->key_len ? (int)t->count : 0;
     }
     avatar_slots_release(&cache, &x->head);

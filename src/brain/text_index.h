@@ -1,5 +1,9 @@
 /* An avatar's memories as an in-memory inverted index (word key → memories holding it, with
- * counts), built on first use and rebuilt when the avatar's memory revision moves. It answers
+ * counts), built on first use and rebuilt when the avatar's memory revision moves (and so at every
+ * start: a change of how words are keyed needs no migration). The language of the memories is
+ * guessed at build time from their function words (core/stem.h): English words are keyed by
+ * their WordNet lemma, German, Spanish, French, Italian, Portuguese and Dutch by their Snowball
+ * stem, the query's words the same way. It answers
  * the text half of a search with exact per-avatar BM25 in well under a millisecond where the
  * engines (FTS5, PostgreSQL full text) score every match from disk: 20–40 ms for a common word
  * in 100k memories. The engines remain the path for avatars too large to hold in memory. */
@@ -15,16 +19,38 @@
 
 struct db;
 
-/* A query as word keys (text_word_key), distinct. */
+#define TEXT_QUERY_ALTS 96 /* related keys of a query (synonyms, hypernyms) */
+
+/* A query as word keys (text_word_key), distinct, and keys related to them (WordNet synonyms and
+ * hypernyms), each standing for one query key at a weight below 1. */
 struct text_query {
     int n;
     char key[MEMORY_QUERY_TERMS][TEXT_KEY_MAX];
     size_t len[MEMORY_QUERY_TERMS];
+    /* the word each key was made from, lower-cased (text_lower_word): an avatar whose memories are
+     * in another language keys it with that language's stemmer (core/stem.h) */
+    char word[MEMORY_QUERY_TERMS][TEXT_KEY_MAX];
+    size_t word_len[MEMORY_QUERY_TERMS];
+    int nalt;
+    char alt[TEXT_QUERY_ALTS][TEXT_KEY_MAX];
+    size_t alt_len[TEXT_QUERY_ALTS];
+    uint8_t alt_of[TEXT_QUERY_ALTS]; /* the query key it stands for */
+    float alt_weight[TEXT_QUERY_ALTS];
+    int year;     /* a year the query names ("in 2019"): memories that occurred then hold it */
+    int year_key; /* the key of that year's word */
 };
+
+/* How much a word found only in a memory's neighbouring turn counts: half of the same word in the
+ * memory itself in the turn it answers (the one before it), less in the turn that follows it (a
+ * line is explained by what it answers more than by what comes after). */
+#define TEXT_BEFORE_WEIGHT 0.5
+#define TEXT_AFTER_WEIGHT 0.45 /* related words (core/text.h) weigh less still */
 
 struct text_match {
     char id[ID_LEN];
-    int words;   /* distinct query keys the memory holds */
+    double words; /* query keys the memory holds, each by its idf in the memory's own words, a
+                   * share of that for a related key or a neighbour's word (TEXT_BEFORE_WEIGHT,
+                   * alt_weight) */
     double bm25; /* with this avatar's statistics (k1 1.2, b 0.75) */
     float importance;
     int64_t created_ms;
@@ -34,7 +60,8 @@ struct text_match {
  * answer instead). Default 200000. */
 void text_index_limit(long max_memories);
 
-/* The best `window` memories of the avatar for q: most query words first, then BM25, then id.
+/* The best `window` memories of the avatar for q: most query words first (each key counted once,
+ * by its best match, weighted by its idf), then BM25, then id.
  * *out malloc'd (*n entries). DP_ERR_TOO_LARGE when the avatar is over the limit (the caller
  * uses the engines). rev is the avatar's current memory revision. */
 int text_index_search(struct db *db, const char *avatar_id, int64_t rev, const struct text_query *q, int window,

@@ -14,6 +14,7 @@
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
 #include "cli/cli.h"
+#include "core/wordnet.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -232,6 +233,7 @@ static int brain_setup(struct app *app)
                               (double)c->search_recency_half_life, c->search_vector_min_similarity / 100.0};
     memory_tune(&t);
     text_index_limit(c->search_index_max);
+    wordnet_open(c->wordnet_dir); /* a warning when missing: word keys fall back to suffix rules */
     memory_embed_register();
     if (text_index_start(app->database_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot start the search index builder");

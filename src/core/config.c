@@ -131,6 +131,8 @@ static const struct setting settings[] = {
      "percent cosine similarity a memory needs to be found by its vector alone"},
     {"search-index-max-memories", SET_LONG, OFF(search_index_max), "200000", 0, 100000000,
      "largest avatar whose words are indexed in memory for search (larger ones, or all with 0: the database's full-text search)"},
+    {"wordnet-dir", SET_STR, OFF(wordnet_dir), "/usr/share/wordnet", 0, 0,
+     "WordNet 3.0 files (Debian wordnet-base) for search's lemmas and synonyms; without them, suffix rules"},
     {"quota-storage", SET_LONG, OFF(quota_storage), "10737418240", 0, 1L << 50,
      "bytes of media a user's avatars may hold together (0 = unlimited)"},
     {"quota-memories", SET_LONG, OFF(quota_memories), "1000000", 0, 1000000000,

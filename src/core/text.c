@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/utf8.h"
+#include "core/wordnet.h"
 
 /* ASCII punctuation, Unicode spaces (Zs, Zl, Zp), general punctuation (dashes, quotes, bullets)
  * and CJK punctuation separate words. */
@@ -211,9 +212,9 @@ size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap
     return map_word(w, len, out, cap, 0);
 }
 
-size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
+/* The suffix rules that were the word keys before WordNet, kept for when it is not installed. */
+static size_t suffix_key(char *out, size_t n)
 {
-    size_t n = text_fold_word(w, len, out, TEXT_KEY_MAX);
     /* English inflections, longest first; at least three bytes stay ("bed", "use" keep theirs). */
     if (n >= 5 && !memcmp(out + n - 3, "ies", 3)) { /* stories → story */
         out[n - 3] = 'y';
@@ -226,6 +227,59 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
             return n - k;
     }
     return n;
+}
+
+/* 1 when out[0..n) is made of ASCII letters only (the words WordNet may know). */
+static int ascii_letters(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z')))
+            return 0;
+    return n > 0;
+}
+
+size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
+{
+    size_t n = text_fold_word(w, len, out, TEXT_KEY_MAX);
+    if (!wordnet_ready())
+        return suffix_key(out, n);
+    if (!ascii_letters(out, n))
+        return n;
+    char lemma[TEXT_KEY_MAX];
+    size_t l = wordnet_lemma(out, n, lemma, sizeof lemma);
+    if (l) {
+        memcpy(out, lemma, l);
+        return l;
+    }
+    /* A word WordNet does not know (a name, a brand, slang): only a plural -s comes off, where it
+     * cannot be part of the word ("crocs" → "croc", not "class", "bus", "this"). */
+    if (n >= 4 && out[n - 1] == 's' && out[n - 2] != 's' && out[n - 2] != 'u' && out[n - 2] != 'i')
+        return n - 1;
+    return n;
+}
+
+int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_t len[], float weight[], int max)
+{
+    char rel[WORDNET_RELATED_MAX][32], lemma[TEXT_KEY_MAX + 1];
+    int kind[WORDNET_RELATED_MAX], got = 0;
+    if (n > TEXT_KEY_MAX || max <= 0)
+        return 0;
+    memcpy(lemma, key, n);
+    lemma[n] = 0;
+    int nr = wordnet_related(lemma, n, rel, kind, WORDNET_RELATED_MAX);
+    for (int j = 0; j < nr && got < max && got < TEXT_RELATED_MAX; j++) {
+        char k[TEXT_KEY_MAX];
+        size_t kl = text_word_key((const unsigned char *)rel[j], strlen(rel[j]), k);
+        int dup = kl == n && !memcmp(k, key, n);
+        for (int i = 0; i < got && !dup; i++)
+            dup = len[i] == kl && !memcmp(out[i], k, kl);
+        if (dup || text_is_stop((const unsigned char *)k, kl))
+            continue;
+        memcpy(out[got], k, kl);
+        len[got] = kl;
+        weight[got++] = kind[j] ? TEXT_BROADER_WEIGHT : TEXT_SYNONYM_WEIGHT;
+    }
+    return got;
 }
 
 /* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a

@@ -15,8 +15,10 @@
  *    dotless i (İ ı) fold to "i", so "İstanbul", "ISTANBUL" and "istanbul" meet. In a word, "ß"
  *    and "ẞ" become "ss" ("Straße" meets "STRASSE") and combining marks after a letter are
  *    dropped (decomposed "Mu\u0308ller" meets "Müller").
- *  - A word key is the folded word with one English inflection taken off (text_word_key); words
- *    meet when their keys are equal. */
+ *  - A word key is the folded word's lemma (text_word_key): WordNet's base form where WordNet
+ *    knows the word (core/wordnet.h: grew → grow, children → child, stories → story), a plural
+ *    -s off a word it does not know (a name, a brand), the suffix rules of old when WordNet is not
+ *    installed; words meet when their keys are equal. */
 #ifndef DP_TEXT_H
 #define DP_TEXT_H
 
@@ -71,6 +73,20 @@ size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap
  * TEXT_KEY_MAX bytes to out (not NUL-terminated) and returns how many. w[0..len) is one word of
  * valid UTF-8. */
 size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX]);
+
+#define TEXT_RELATED_MAX 24
+
+/* Weights of a related word against the word itself (1): a synonym of its usual senses, a
+ * broader or narrower word (core/wordnet.h). Below a word said in a dialogue turn's neighbour
+ * (brain/text_index.h), so that neither outranks the word itself. */
+#define TEXT_SYNONYM_WEIGHT 0.45f
+#define TEXT_BROADER_WEIGHT 0.3f
+
+/* The keys of the words related to the word whose key is key[0..n) (WordNet synonyms, broader and
+ * narrower words; none without WordNet), distinct, never key itself nor a stop word: up to max
+ * (≤ TEXT_RELATED_MAX) into out (not NUL-terminated, lengths in len) with their weight. Search
+ * and the recall brain both match by these, so they agree on what a memory is about. */
+int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_t len[], float weight[], int max);
 
 /* 1 when w[0..len) (one word) says nothing about a topic: an English stop word ("the", "did",
  * "you" …, in any case), the head or tail of a contraction ("didn", "ve", "ll") or a lone ASCII

@@ -160,20 +160,21 @@ TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
     seed(db);
     json_t *items = NULL;
     char *next = NULL, msg[128];
-    /* "wooden board" is only in Lily's turn; Grandpa Joe's reply right after it is found too. */
+    /* "wooden board" is only in Lily's turn; Grandpa Joe's reply right after it is found too,
+     * next: a neighbour's words count less than a memory's own. The turn before Lily's (its
+     * neighbour too) and the passage with "wood" (a related word) may follow; Lily's later turn
+     * has nothing to do with it. */
     OK(memory_list(db, "a1", "wooden board", NULL, 10, &items, &next, msg, sizeof msg));
     free(next);
-    int mine = 0, reply = 0;
+    CHECK(json_array_size(items) >= 2);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "id")),
+                 "00000000-0000-7000-8000-000000000001");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 1), "id")),
+                 "00000000-0000-7000-8000-000000000002");
     size_t i;
     json_t *m;
     json_array_foreach(items, i, m)
-    {
-        const char *id = json_string_value(json_object_get(m, "id"));
-        mine |= !strcmp(id, "00000000-0000-7000-8000-000000000001");
-        reply |= !strcmp(id, "00000000-0000-7000-8000-000000000002");
-    }
-    CHECK(mine && reply);
-    CHECK_EQ_INT((int)json_array_size(items), 2); /* not Lily's later turn, not the passage */
+        CHECK(strcmp(json_string_value(json_object_get(m, "id")), "00000000-0000-7000-8000-000000000003"));
     json_decref(items);
     db_close(db);
 }
@@ -278,7 +279,9 @@ TEST(recall_imported_dialogue_without_media_answers_with_the_avatars_turn)
     char *next = NULL, msg[128];
     OK(memory_list(db, "a1", "tattoo", NULL, 10, &items, &next, msg, sizeof msg));
     free(next);
-    CHECK_EQ_INT((int)json_array_size(items), 2);
+    CHECK_EQ_INT((int)json_array_size(items), 3); /* the question, its answer, the line before it */
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 1), "id")),
+                 "00000000-0000-7000-8000-000000000103");
     json_decref(items);
     db_close(db);
 }

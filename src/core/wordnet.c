@@ -1,0 +1,495 @@
+/* WordNet 3.0 lemmas and related words (see wordnet.h). */
+#include "core/wordnet.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/log.h"
+
+enum { NOUN, VERB, ADJ, ADV, NPOS };
+static const char *const pos_name[NPOS] = {"noun", "verb", "adj", "adv"};
+
+#define SENSES 2 /* senses of a lemma whose synsets give related words (the most frequent first) */
+
+struct entry {
+    uint32_t name_at;
+    uint16_t name_len; /* 0: an empty slot */
+    uint8_t in_pos;    /* bit p: a lemma of part of speech p */
+    uint8_t nsense[NPOS];
+    uint16_t tag[NPOS];       /* tagsense_cnt: how often its senses were tagged in SemCor */
+    uint32_t sense[NPOS][SENSES]; /* synset offsets in data.<pos>, most frequent first */
+    int32_t exc;              /* first exception record (this word as an inflected form), -1 none */
+};
+
+struct exc {
+    uint32_t base_at;
+    uint16_t base_len;
+    uint8_t pos;
+    int32_t next;
+};
+
+static struct {
+    struct entry *table;
+    uint32_t cap, n;
+    char *arena;
+    size_t arena_len, arena_cap;
+    struct exc *exc;
+    size_t nexc, exc_cap;
+    const char *data[NPOS];
+    size_t data_len[NPOS];
+    int ready;
+} wn;
+
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static int opened;
+
+static struct entry *slot(const char *w, size_t n)
+{
+    for (uint32_t s = hash_fnv1a(w, n) & (wn.cap - 1);; s = (s + 1) & (wn.cap - 1)) {
+        struct entry *e = &wn.table[s];
+        if (!e->name_len || (e->name_len == n && !memcmp(wn.arena + e->name_at, w, n)))
+            return e;
+    }
+}
+
+static const struct entry *find(const char *w, size_t n)
+{
+    if (!wn.ready || !n || n > 64)
+        return NULL;
+    const struct entry *e = slot(w, n);
+    return e->name_len ? e : NULL;
+}
+
+static long intern(const char *w, size_t n)
+{
+    if (wn.arena_len + n > wn.arena_cap) {
+        size_t cap = wn.arena_cap ? wn.arena_cap * 2 : 1 << 20;
+        char *a = realloc(wn.arena, cap);
+        if (!a)
+            return -1;
+        wn.arena = a;
+        wn.arena_cap = cap;
+    }
+    memcpy(wn.arena + wn.arena_len, w, n);
+    wn.arena_len += n;
+    return (long)(wn.arena_len - n);
+}
+
+/* The entry of w, added when new; NULL when full or out of memory. */
+static struct entry *add(const char *w, size_t n)
+{
+    if (!n || n > 64 || (wn.n + 1) * 10 > wn.cap * 7)
+        return NULL;
+    struct entry *e = slot(w, n);
+    if (!e->name_len) {
+        long at = intern(w, n);
+        if (at < 0)
+            return NULL;
+        memset(e, 0, sizeof *e);
+        e->name_at = (uint32_t)at;
+        e->name_len = (uint16_t)n;
+        e->exc = -1;
+        wn.n++;
+    }
+    return e;
+}
+
+static char *read_file(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (!fseek(f, 0, SEEK_END)) {
+        long size = ftell(f);
+        rewind(f);
+        if (size >= 0 && (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+            buf[size] = 0;
+            *len = (size_t)size;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* index.<pos>: "lemma pos synset_cnt p_cnt ptr… sense_cnt tagsense_cnt offset…" a line (the
+ * license lines at the top start with spaces). */
+static int load_index(const char *dir, int pos)
+{
+    char name[32];
+    size_t len;
+    snprintf(name, sizeof name, "index.%s", pos_name[pos]);
+    char *buf = read_file(dir, name, &len);
+    if (!buf)
+        return DP_ERR_NOT_FOUND;
+    int err = DP_OK;
+    for (char *line = buf, *next; line < buf + len && !err; line = next) {
+        char *eol = strchr(line, '\n');
+        next = eol ? eol + 1 : buf + len;
+        if (eol)
+            *eol = 0;
+        if (*line == ' ' || !*line)
+            continue;
+        char *tok[64];
+        int nt = 0;
+        for (char *save, *t = strtok_r(line, " ", &save); t && nt < 64; t = strtok_r(NULL, " ", &save))
+            tok[nt++] = t;
+        if (nt < 6)
+            continue;
+        int p_cnt = atoi(tok[3]);
+        if (4 + p_cnt + 2 > nt || strlen(tok[0]) > 64)
+            continue;
+        struct entry *e = add(tok[0], strlen(tok[0]));
+        if (!e) {
+            err = DP_ERR_NOMEM;
+            break;
+        }
+        e->in_pos |= (uint8_t)(1 << pos);
+        long tag = atol(tok[4 + p_cnt + 1]);
+        e->tag[pos] = (uint16_t)(tag > 65535 ? 65535 : tag);
+        for (int i = 4 + p_cnt + 2; i < nt && e->nsense[pos] < SENSES; i++)
+            e->sense[pos][e->nsense[pos]++] = (uint32_t)strtoul(tok[i], NULL, 10);
+    }
+    free(buf);
+    return err;
+}
+
+/* <pos>.exc: "inflected base…" a line. */
+static int load_exceptions(const char *dir, int pos)
+{
+    char name[32];
+    size_t len;
+    snprintf(name, sizeof name, "%s.exc", pos_name[pos]);
+    char *buf = read_file(dir, name, &len);
+    if (!buf)
+        return DP_ERR_NOT_FOUND;
+    int err = DP_OK;
+    for (char *line = buf, *next; line < buf + len && !err; line = next) {
+        char *eol = strchr(line, '\n');
+        next = eol ? eol + 1 : buf + len;
+        if (eol)
+            *eol = 0;
+        char *save, *form = strtok_r(line, " ", &save);
+        if (!form || strlen(form) > 64)
+            continue;
+        for (char *base = strtok_r(NULL, " ", &save); base; base = strtok_r(NULL, " ", &save)) {
+            /* better → good, worse → bad: another word, not a form of this one */
+            if ((pos == ADJ || pos == ADV) && base[0] != form[0])
+                continue;
+            struct entry *e = add(form, strlen(form));
+            long at = e ? intern(base, strlen(base)) : -1;
+            if (at >= 0 && wn.nexc == wn.exc_cap) {
+                size_t cap = wn.exc_cap ? wn.exc_cap * 2 : 4096;
+                struct exc *x = realloc(wn.exc, cap * sizeof *x);
+                if (x) {
+                    wn.exc = x;
+                    wn.exc_cap = cap;
+                }
+            }
+            if (at < 0 || wn.nexc == wn.exc_cap) {
+                err = DP_ERR_NOMEM;
+                break;
+            }
+            wn.exc[wn.nexc] = (struct exc){(uint32_t)at, (uint16_t)strlen(base), (uint8_t)pos, e->exc};
+            e->exc = (int32_t)wn.nexc++;
+        }
+    }
+    free(buf);
+    return err;
+}
+
+static int map_data(const char *dir, int pos)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data.%s", dir, pos_name[pos]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return DP_ERR_NOT_FOUND;
+    struct stat st;
+    void *m = fstat(fd, &st) || !st.st_size ? MAP_FAILED : mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return DP_ERR_IO;
+    wn.data[pos] = m;
+    wn.data_len[pos] = (size_t)st.st_size;
+    return DP_OK;
+}
+
+int wordnet_open(const char *dir)
+{
+    if (opened)
+        return wn.ready ? DP_OK : DP_ERR_NOT_FOUND;
+    opened = 1;
+    wn.cap = 1u << 18;
+    wn.table = calloc(wn.cap, sizeof *wn.table);
+    int err = wn.table ? DP_OK : DP_ERR_NOMEM;
+    for (int p = 0; p < NPOS && !err; p++)
+        err = load_index(dir, p);
+    for (int p = 0; p < NPOS && !err; p++)
+        err = load_exceptions(dir, p);
+    for (int p = 0; p < NPOS && !err; p++)
+        err = map_data(dir, p);
+    if (err) {
+        DP_LOG(LOG_WARN, "[text] WordNet not usable in %s (%s; install wordnet-base): word keys fall back to suffix rules",
+               dir, dp_strerror(err));
+        return err;
+    }
+    wn.ready = 1;
+    DP_LOG(LOG_DEBUG, "[text] WordNet: %u words, %zu exceptions", wn.n, wn.nexc);
+    return DP_OK;
+}
+
+static void open_default(void)
+{
+    if (opened)
+        return;
+    const char *dir = getenv("DOPPEL_WORDNET_DIR");
+    wordnet_open(dir && *dir ? dir : "/usr/share/wordnet");
+}
+
+int wordnet_ready(void)
+{
+    pthread_once(&default_once, open_default);
+    return wn.ready;
+}
+
+/* How strongly WordNet attests a word: its tagged senses over all parts of speech, plus one for
+ * being a lemma at all (an untagged lemma still beats a word WordNet does not know). */
+static long weight(const struct entry *e)
+{
+    long w = 0;
+    for (int p = 0; p < NPOS; p++)
+        if (e->in_pos & (1 << p))
+            w += 1 + e->tag[p];
+    return w;
+}
+
+struct best {
+    const char *s;
+    size_t n;
+    long weight;
+};
+
+static void consider(struct best *b, const char *s, size_t n, long w)
+{
+    if (w > b->weight || (w == b->weight && n < b->n)) {
+        b->s = s;
+        b->n = n;
+        b->weight = w;
+    }
+}
+
+/* morphy's detachment rules: (suffix, ending) per part of speech. */
+static const struct rule {
+    int pos;
+    const char *suffix, *ending;
+} rules[] = {
+    {NOUN, "s", ""},   {NOUN, "ses", "s"}, {NOUN, "xes", "x"}, {NOUN, "zes", "z"}, {NOUN, "ches", "ch"},
+    {NOUN, "shes", "sh"}, {NOUN, "men", "man"}, {NOUN, "ies", "y"},
+    {VERB, "s", ""},   {VERB, "ies", "y"}, {VERB, "es", "e"},  {VERB, "es", ""},  {VERB, "ed", "e"},
+    {VERB, "ed", ""},  {VERB, "ing", "e"}, {VERB, "ing", ""},
+    {ADJ, "er", ""},   {ADJ, "est", ""},   {ADJ, "er", "e"},   {ADJ, "est", "e"},
+};
+
+/* Lemmas already found, shared by all threads: indexing 100k memories asks for a few million
+ * words out of a few tens of thousands, and morphy costs a few dozen table lookups a word. A
+ * direct-mapped table (a newer word takes the slot), locked in stripes. */
+#define CACHE_SLOTS 65536
+#define CACHE_WORD 24
+#define CACHE_LOCKS 64
+struct cached {
+    uint8_t wlen, klen; /* wlen 0: empty; klen 0: WordNet knows no lemma */
+    char word[CACHE_WORD], key[CACHE_WORD];
+};
+static struct cached cache[CACHE_SLOTS];
+static pthread_mutex_t cache_locks[CACHE_LOCKS];
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_init(void)
+{
+    for (int i = 0; i < CACHE_LOCKS; i++)
+        pthread_mutex_init(&cache_locks[i], NULL);
+}
+
+static size_t morphy(const char *w, size_t n, char *out, size_t cap);
+
+size_t wordnet_lemma(const char *w, size_t n, char *out, size_t cap)
+{
+    if (!wordnet_ready() || n > 64)
+        return 0;
+    if (n >= CACHE_WORD || n == 0)
+        return morphy(w, n, out, cap);
+    pthread_once(&cache_once, cache_init);
+    uint32_t h = hash_fnv1a(w, n), slot = h & (CACHE_SLOTS - 1);
+    pthread_mutex_t *lock = &cache_locks[slot % CACHE_LOCKS];
+    struct cached *c = &cache[slot];
+    pthread_mutex_lock(lock);
+    int hit = c->wlen == n && !memcmp(c->word, w, n) && c->klen <= cap;
+    size_t k = hit ? c->klen : 0;
+    if (hit)
+        memcpy(out, c->key, k);
+    pthread_mutex_unlock(lock);
+    if (hit)
+        return k;
+    char key[72];
+    k = morphy(w, n, key, sizeof key);
+    if (k > cap)
+        return 0;
+    memcpy(out, key, k);
+    if (k < CACHE_WORD) {
+        pthread_mutex_lock(lock);
+        c->wlen = (uint8_t)n;
+        c->klen = (uint8_t)k;
+        memcpy(c->word, w, n);
+        memcpy(c->key, key, k);
+        pthread_mutex_unlock(lock);
+    }
+    return k;
+}
+
+/* WordNet's morphy (see wordnet.h): the lemma of w[0..n), 0 when none. */
+static size_t morphy(const char *w, size_t n, char *out, size_t cap)
+{
+    struct best b = {NULL, 0, -1};
+    const struct entry *self = find(w, n);
+    if (self && self->in_pos)
+        consider(&b, w, n, weight(self));
+    for (int32_t x = self ? self->exc : -1; x >= 0; x = wn.exc[x].next) {
+        const struct entry *base = find(wn.arena + wn.exc[x].base_at, wn.exc[x].base_len);
+        /* an irregular form is that word even when WordNet has no sense of the base tagged */
+        consider(&b, wn.arena + wn.exc[x].base_at, wn.exc[x].base_len, base ? weight(base) + 1 : 1);
+    }
+    char buf[72];
+    for (size_t r = 0; r < sizeof rules / sizeof *rules; r++) {
+        size_t sl = strlen(rules[r].suffix), el = strlen(rules[r].ending);
+        if (n <= sl + 1 || memcmp(w + n - sl, rules[r].suffix, sl))
+            continue;
+        /* morphy keeps "glass", "bus" and two-letter words whole */
+        if (rules[r].pos == NOUN && (n <= 2 || (n >= 2 && w[n - 2] == 's' && w[n - 1] == 's')))
+            continue;
+        size_t bl = n - sl + el;
+        memcpy(buf, w, n - sl);
+        memcpy(buf + n - sl, rules[r].ending, el);
+        const struct entry *base = find(buf, bl);
+        if (base && (base->in_pos & (1 << rules[r].pos)))
+            consider(&b, wn.arena + base->name_at, base->name_len, weight(base));
+    }
+    if (!b.s || b.n > cap)
+        return 0;
+    memcpy(out, b.s, b.n);
+    return b.n;
+}
+
+/* The words of the synset at offset in data.<pos>; with links of the given pointer symbol
+ * ("@" hypernym, "&" similar) followed one step when follow is set. */
+struct related {
+    char (*out)[32];
+    int *kind;
+    int n, max;
+    const char *self;
+    size_t self_len;
+};
+
+static void add_related(struct related *r, const char *w, size_t n, int kind)
+{
+    if (r->n >= r->max || n == 0 || n >= 32 || memchr(w, '_', n) || memchr(w, '-', n))
+        return;
+    char low[32];
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+    low[n] = 0;
+    if (n == r->self_len && !memcmp(low, r->self, n))
+        return;
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->out[i], low))
+            return;
+    memcpy(r->out[r->n], low, n + 1);
+    if (r->kind)
+        r->kind[r->n] = kind;
+    r->n++;
+}
+
+static void synset(struct related *r, int pos, uint32_t offset, int kind, const char *follow, int follow_max)
+{
+    if (offset >= wn.data_len[pos])
+        return;
+    const char *p = wn.data[pos] + offset, *end = wn.data[pos] + wn.data_len[pos];
+    char line[4096];
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((eol ? eol : end) - p);
+    if (len >= sizeof line)
+        len = sizeof line - 1;
+    memcpy(line, p, len);
+    line[len] = 0;
+    char *save, *tok[4];
+    for (int i = 0; i < 4; i++)
+        if (!(tok[i] = strtok_r(i ? NULL : line, " ", &save)))
+            return;
+    int words = (int)strtol(tok[3], NULL, 16);
+    for (int i = 0; i < words; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return;
+        char *paren = strchr(word, '('); /* adjectives' syntactic markers: "afraid(p)" */
+        add_related(r, word, paren ? (size_t)(paren - word) : strlen(word), kind);
+    }
+    if (!follow)
+        return;
+    char *pc = strtok_r(NULL, " ", &save);
+    int ptrs = pc ? atoi(pc) : 0, followed = 0;
+    for (int i = 0; i < ptrs; i++) {
+        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save),
+             *ps = strtok_r(NULL, " ", &save), *st = strtok_r(NULL, " ", &save);
+        if (!sym || !off || !ps || !st)
+            return;
+        if (strcmp(sym, follow) || followed >= follow_max)
+            continue;
+        int tp = ps[0] == 'n' ? NOUN : ps[0] == 'v' ? VERB : ps[0] == 'r' ? ADV : ADJ;
+        followed++;
+        /* the linked synset is read into its own buffer, after this one's tokens are used */
+        struct related sub = *r;
+        synset(&sub, tp, (uint32_t)strtoul(off, NULL, 10), kind + 1, NULL, 0);
+        r->n = sub.n;
+    }
+}
+
+int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
+{
+    if (!wordnet_ready() || max <= 0)
+        return 0;
+    const struct entry *e = find(lemma, n);
+    if (!e || !e->in_pos)
+        return 0;
+    struct related r = {out, kind, 0, max, lemma, n};
+    /* Only the parts of speech the word is mostly used in ("went" is the verb go, not the noun
+     * go; "father" the noun, not the verb that is a synonym of "mother"), by WordNet's tags;
+     * synonyms of their most frequent senses first, then one step up from a noun's first sense. */
+    int most = 0;
+    for (int p = 0; p < NPOS; p++)
+        most = e->tag[p] > most ? e->tag[p] : most;
+    int use[NPOS];
+    for (int p = 0; p < NPOS; p++)
+        use[p] = e->nsense[p] && e->tag[p] > 0 && e->tag[p] * 2 >= most;
+    for (int p = 0; p < NPOS; p++)
+        for (int s = 0; use[p] && s < e->nsense[p]; s++)
+            synset(&r, p, e->sense[p][s], 0, NULL, 0);
+    if (use[NOUN]) {
+        synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
+        synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */
+    }
+    return r.n;
+}

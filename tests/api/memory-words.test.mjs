@@ -1,0 +1,213 @@
+// Memory search and the recall brain understand words (issue 11): WordNet lemmas (octopuses →
+// octopus, grew → grow, taught → teach), synonyms and related words ranked below the word itself
+// (dad ~ father, film ~ movie, grandma ~ grandmother), manual utterances read as a conversation,
+// and social turns that are never "I don't remember". The memories are worded afresh for these
+// tests; the failures they guard against are the ones quoted in the issue.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { api, cast, createAvatar, startAvatars } from './lib/avatars.mjs';
+
+let srv, c;
+before(async () => {
+  srv = await startAvatars();
+  c = await cast(srv);
+});
+after(async () => {
+  assert.equal(await srv.stop(), 0);
+});
+
+async function memory(av, text, kind = 'fact') {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind } });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json;
+}
+
+async function search(av, q) {
+  const r = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent(q)}`, { token: c.owner.token });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.items;
+}
+
+async function start(av) {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: c.owner.token });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json;
+}
+
+async function say(conv, text) {
+  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, {
+    token: c.owner.token,
+    body: { text },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json.message;
+}
+
+describe('lemmas and related words', () => {
+  let av;
+  const m = {};
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { greeting: 'There you are, sweetheart.' });
+    m.octopus = await memory(av, 'I spent ten summers diving off Crete to photograph octopuses.');
+    m.farm = await memory(av, 'I grew up on a sheep farm outside Tralee.');
+    m.dad = await memory(av, 'My dad taught me to tie fishing flies at the kitchen table.');
+    m.film = await memory(av, 'On our first date we watched a film about lighthouse keepers.');
+    m.grandma = await memory(av, 'Grandma kept her buttons in an old biscuit tin.');
+    m.movie = await memory(av, 'The movie theatre in Killarney closed in 1979.');
+    m.weather = await memory(av, 'It rained for the whole of August that year.');
+  });
+
+  test('a lemma meets its irregular and -es forms: octopus finds octopuses, grow finds grew', async () => {
+    assert.equal((await search(av, 'octopus'))[0]?.id, m.octopus.id);
+    assert.equal((await search(av, 'Where did you grow up?'))[0]?.id, m.farm.id);
+    assert.equal((await search(av, 'who teaches'))[0]?.id, m.dad.id);
+  });
+
+  test('a synonym or a narrower word is found, ranked below the word itself', async () => {
+    const films = await search(av, 'movie');
+    assert.deepEqual(films.map((x) => x.id), [m.movie.id, m.film.id]); // the exact word first
+    assert.ok(films[0].score > films[1].score);
+    assert.equal((await search(av, 'father'))[0]?.id, m.dad.id);
+    assert.equal((await search(av, 'grandmother'))[0]?.id, m.grandma.id);
+    // the highlight shows why a memory was found
+    assert.match(films[1].highlight, /\u00abfilm\u00bb/);
+  });
+
+  test('the recall brain answers by the words search found (grew, dad, grandma)', async () => {
+    const conv = await start(av);
+    let r = await say(conv, 'Where did you grow up?');
+    assert.deepEqual(r.citations.map((x) => x.memory_id), [m.farm.id], r.text);
+    assert.equal(r.text, m.farm.text);
+    r = await say(conv, 'What did your father teach you?');
+    assert.deepEqual(r.citations.map((x) => x.memory_id), [m.dad.id], r.text);
+    r = await say(conv, 'Where did your grandmother keep her buttons?');
+    assert.deepEqual(r.citations.map((x) => x.memory_id), [m.grandma.id], r.text);
+  });
+
+  test('unrelated questions stay unanswered, uncited', async () => {
+    const conv = await start(av);
+    for (const q of ['Did you ever fly a plane?', 'What was your favourite car?', 'Who taught you chess?']) {
+      const r = await say(conv, q);
+      assert.match(r.text, /don't remember/i, `${q} → ${r.text}`);
+      assert.deepEqual(r.citations, []);
+    }
+  });
+});
+
+describe('social turns', () => {
+  let av;
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { greeting: 'Hello, Katie love.' });
+    await memory(av, 'I kept the Bronze Star in the top drawer of my desk.');
+  });
+
+  test('"Hi Grandpa, it\'s Katie. I miss you so much." gets the greeting and a warm reply', async () => {
+    const conv = await start(av);
+    const r = await say(conv, "Hi Grandpa, it's Katie. I miss you so much.");
+    assert.match(r.text, /^Hello, Katie love\. I miss you too/);
+    assert.deepEqual(r.citations, []);
+  });
+
+  test('thanks, goodbyes and "how are you?" are answered, never with "I don\'t remember"', async () => {
+    const conv = await start(av);
+    for (const q of ['Thank you, Grandpa.', 'Goodbye for now', 'How are you?', 'I love you']) {
+      const r = await say(conv, q);
+      assert.doesNotMatch(r.text, /don't remember/i, q);
+      assert.deepEqual(r.citations, [], q);
+    }
+  });
+
+  test('a thank-you that also asks something is answered from the memories', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'Thanks! Where did you keep the Bronze Star?');
+    assert.equal(r.citations.length, 1, r.text);
+    assert.match(r.text, /top drawer/);
+  });
+});
+
+describe('manual utterances added one by one are a conversation', () => {
+  test('a line is found by the question it answers', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    await memory(av, 'Nora: Where did you and Grandma go on your honeymoon?', 'utterance');
+    const answer = await memory(av, 'Joe: Two weeks in Lisbon, and it rained every day.', 'utterance');
+    await memory(av, 'Nora: Did you like the food there?', 'utterance');
+    const items = await search(av, 'honeymoon');
+    assert.equal(items[0].text, 'Nora: Where did you and Grandma go on your honeymoon?');
+    assert.equal(items[1]?.id, answer.id); // through its question, below the question itself
+  });
+});
+
+describe('occurred_at: when a memory was said or happened', () => {
+  let av;
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token);
+  });
+
+  test('accepted on create and edit, returned in the memory, search and list; bad values are 400 and change nothing', async () => {
+    let r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We moved into the house on Elm Street.', occurred_at: '1987-06-14' },
+    });
+    assert.equal(r.status, 201, r.text);
+    const mem = r.json;
+    assert.equal(mem.occurred_at, '1987-06-14T00:00:00.000Z');
+    assert.notEqual(mem.created_at, mem.occurred_at);
+    r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'No date on this one.' },
+    });
+    assert.equal(r.json.occurred_at, null);
+    for (const bad of ['yesterday', '1987-13-01', 1987, '0999-01-01', 'x'.repeat(100)]) {
+      r = await api(srv, 'POST', `/avatars/${av.id}/memories`, {
+        token: c.owner.token,
+        body: { text: 'Bad date', occurred_at: bad },
+      });
+      assert.equal(r.status, 400, `${bad}: ${r.text}`);
+      assert.equal(r.json.error.code, 'invalid_input');
+    }
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, {
+      token: c.owner.token,
+      body: { occurred_at: '1987-06-15T10:30:00+02:00' },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.occurred_at, '1987-06-15T08:30:00.000Z');
+    assert.equal(r.json.text, mem.text);
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, { token: c.owner.token, body: { occurred_at: 'soon' } });
+    assert.equal(r.status, 400);
+    const items = await search(av, 'Elm Street');
+    assert.equal(items[0].occurred_at, '1987-06-15T08:30:00.000Z');
+    r = await api(srv, 'GET', `/avatars/${av.id}/memories`, { token: c.owner.token });
+    assert.ok(r.json.items.some((x) => x.id === mem.id && x.occurred_at === '1987-06-15T08:30:00.000Z'));
+    r = await api(srv, 'PATCH', `/avatars/${av.id}/memories/${mem.id}`, { token: c.owner.token, body: { occurred_at: null } });
+    assert.equal(r.json.occurred_at, null);
+  });
+
+  test('a year in the question finds what occurred then; "when" is answered with the day', async () => {
+    const own = await createAvatar(srv, c.owner.token);
+    const r1 = await api(srv, 'POST', `/avatars/${own.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We drove the old van all the way to Galway.', occurred_at: '2019-07-02' },
+    });
+    await api(srv, 'POST', `/avatars/${own.id}/memories`, {
+      token: c.owner.token,
+      body: { text: 'We drove to Cork for the wedding.', occurred_at: '2015-05-09' },
+    });
+    const items = await search(own, 'Where did we drive in 2019?');
+    assert.equal(items[0].id, r1.json.id);
+    const conv = await start(own);
+    const m = await say(conv, 'When did you drive to Galway?');
+    assert.equal(m.citations[0]?.memory_id, r1.json.id, m.text);
+    assert.equal(m.text, 'We drove the old van all the way to Galway. (2 July 2019)');
+  });
+});
+
+describe('headings', () => {
+  test('a section heading is never quoted as an answer', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const p = await memory(av, 'Sailor, Engineer, Gardener\n\nThe Vegetable Patch\nWe grew tomatoes and runner beans along the south fence.', 'passage');
+    const conv = await start(av);
+    const r = await say(conv, 'What did you grow along the fence?');
+    assert.equal(r.citations[0]?.memory_id, p.id, r.text);
+    assert.equal(r.text, 'We grew tomatoes and runner beans along the south fence.');
+  });
+});

@@ -1,0 +1,96 @@
+/* Word keys from WordNet lemmas (core/wordnet.c through text_word_key) and related words. */
+#include <string.h>
+
+#include "../test.h"
+#include "core/text.h"
+#include "core/wordnet.h"
+
+static int same_key(const char *a, const char *b)
+{
+    char ka[TEXT_KEY_MAX], kb[TEXT_KEY_MAX];
+    size_t na = text_word_key((const unsigned char *)a, strlen(a), ka);
+    size_t nb = text_word_key((const unsigned char *)b, strlen(b), kb);
+    return na == nb && !memcmp(ka, kb, na);
+}
+
+static const char *key_of(const char *w, char out[TEXT_KEY_MAX + 1])
+{
+    out[text_word_key((const unsigned char *)w, strlen(w), out)] = 0;
+    return out;
+}
+
+/* 1 when word is among the words related to lemma, with that kind (-1: any). */
+static int related(const char *lemma, const char *word, int want_kind)
+{
+    char out[WORDNET_RELATED_MAX][32];
+    int kind[WORDNET_RELATED_MAX];
+    int n = wordnet_related(lemma, strlen(lemma), out, kind, WORDNET_RELATED_MAX);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(out[i], word))
+            return want_kind < 0 || kind[i] == want_kind;
+    return 0;
+}
+
+TEST(wordnet_lemmas_of_irregular_verbs_and_plurals)
+{
+    CHECK(wordnet_ready());
+    char k[TEXT_KEY_MAX + 1];
+    CHECK_EQ_STR(key_of("grew", k), "grow");
+    CHECK_EQ_STR(key_of("Taught", k), "teach");
+    CHECK_EQ_STR(key_of("went", k), "go");
+    CHECK_EQ_STR(key_of("bought", k), "buy");
+    CHECK_EQ_STR(key_of("children", k), "child");
+    CHECK_EQ_STR(key_of("mice", k), "mouse");
+    CHECK_EQ_STR(key_of("octopi", k), "octopus");
+    CHECK_EQ_STR(key_of("octopuses", k), "octopus");
+    CHECK_EQ_STR(key_of("feet", k), "foot");
+    CHECK(same_key("grew", "growing"));
+    CHECK(!same_key("grew", "green"));
+}
+
+TEST(wordnet_lemmas_of_es_ies_plurals_and_comparatives)
+{
+    char k[TEXT_KEY_MAX + 1];
+    CHECK_EQ_STR(key_of("boxes", k), "box");
+    CHECK_EQ_STR(key_of("churches", k), "church");
+    CHECK_EQ_STR(key_of("cities", k), "city");
+    CHECK_EQ_STR(key_of("stories", k), "story");
+    CHECK_EQ_STR(key_of("glasses", k), "glass");
+    CHECK_EQ_STR(key_of("taller", k), "tall");
+    CHECK_EQ_STR(key_of("biggest", k), "big");
+    CHECK_EQ_STR(key_of("happier", k), "happy");
+    CHECK_EQ_STR(key_of("named", k), "name");
+    CHECK_EQ_STR(key_of("planting", k), "plant");
+    /* another word altogether is not a form of this one: "best" must not meet every "good" */
+    CHECK(!same_key("better", "good"));
+    CHECK(!same_key("worst", "bad"));
+    /* a lemma of its own that looks inflected stays itself when it is the commoner word */
+    CHECK_EQ_STR(key_of("gas", k), "gas");
+    CHECK_EQ_STR(key_of("news", k), "news");
+    CHECK_EQ_STR(key_of("bus", k), "bus");
+}
+
+TEST(wordnet_unknown_words_lose_only_a_plural_s)
+{
+    char k[TEXT_KEY_MAX + 1];
+    CHECK_EQ_STR(key_of("Caroline", k), "caroline");
+    CHECK_EQ_STR(key_of("lgbtq", k), "lgbtq");
+    CHECK(same_key("Pokemons", "pokemon"));
+    CHECK_EQ_STR(key_of("1984", k), "1984");
+}
+
+TEST(wordnet_related_words_are_synonyms_then_hypernyms)
+{
+    CHECK(related("film", "movie", 0));
+    CHECK(related("movie", "film", 0));
+    CHECK(related("grandma", "grandmother", 0));
+    CHECK(related("job", "occupation", 0));
+    CHECK(related("dad", "father", 1));
+    CHECK(related("medal", "award", 1));
+    CHECK(!related("film", "film", -1));
+    /* only the part of speech a word is mostly used as: "father" is not the verb that means
+     * "mother", "went" not the noun "go" (a drug) */
+    CHECK(!related("father", "mother", -1));
+    CHECK(!related("go", "ecstasy", -1));
+    CHECK_EQ_INT(wordnet_related("zzqx", 4, NULL, NULL, 0), 0);
+}
