@@ -255,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_idle_start(&r.idle, on_idle);
     uv_timer_start(&watchdog, on_watchdog, FUZZ_WATCHDOG_MS, 0);
 
-    struct ws_conn *c = ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL);
+    struct ws_conn *c = ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL, NULL);
     if (!c) /* allocation failure: the socket stays ours */
         release_socket(&r);
     while (!r.released)

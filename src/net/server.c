@@ -219,6 +219,8 @@ static void conn_req_free(struct conn_req *cr)
     buf_cleanup(&q->body);
     json_decref(q->json);
     server_release_auth(cr->srv, q->auth);
+    if (q->ws_user && q->ws_user_free)
+        q->ws_user_free(q->ws_user);
     if (cr->res.sse)
         sse_discard(cr->res.sse);
     res_cleanup(&cr->res);
@@ -405,10 +407,15 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     guard_upgraded(conn_guard(connection)); /* a WebSocket keeps its own keepalive */
     struct caller *auth = cr->req.auth;
     cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
+    void *user = cr->req.ws_user;
+    cr->req.ws_user = NULL; /* and the route's state */
     int one = 1;
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth))
+    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth, user)) {
+        if (user && cr->req.ws_user_free)
+            cr->req.ws_user_free(user);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    }
 }
 
 static int is_websocket_request(struct MHD_Connection *c)
