@@ -120,6 +120,16 @@ int voice_event_parse(const char *p, size_t n, struct voice_event *ev, const cha
     if ((err = audio_spec(o, "audio", &ev->audio, code, msg, msglen)) ||
         (err = audio_spec(o, "reply_audio", &ev->reply_audio, code, msg, msglen)))
         goto out;
+    json_t *td = json_object_get(o, "turn_detection");
+    if (td) {
+        const char *t = json_string_value(td);
+        if (!t || (strcmp(t, "vad") && strcmp(t, "manual"))) {
+            err = fail(code, "invalid_event", msg, msglen, "turn_detection must be \"vad\" or \"manual\"",
+                       DP_ERR_INVALID);
+            goto out;
+        }
+        ev->manual = !strcmp(t, "manual");
+    }
     json_t *cid = json_object_get(o, "conversation_id");
     if (cid && !json_is_null(cid)) {
         const char *s = json_string_value(cid);

@@ -32,6 +32,7 @@ struct voice_event {
     struct voice_audio_spec audio;       /* what the client sends (default pcm16 16000) */
     struct voice_audio_spec reply_audio; /* what it wants back (default pcm16 16000) */
     char conversation_id[ID_LEN];        /* "" = start a new conversation */
+    int manual;                          /* turn_detection "manual": turns end at input.commit only */
 };
 
 /* Parses one text frame. DP_OK with *ev filled, or DP_ERR_INVALID / DP_ERR_BAD_JSON /
