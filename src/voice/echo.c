@@ -7,7 +7,12 @@
 
 #include "core/err.h"
 
-#define ECHO_MIN_CORR 0.7
+#define ECHO_MIN_DELAY 2     /* frames: playback and capture buffers take at least 20 ms */
+#define ECHO_LEARN_CORR 0.9  /* a contour this close teaches the echo path */
+#define ECHO_MARGIN_DB 6.0   /* an echo is within this of its learnt level */
+#define ECHO_GEIGEL_LOSS_DB 6.0 /* before an echo could have been learnt: Geigel's assumption */
+#define ECHO_LEARN_FRAMES 60  /* an echo there is has been learnt within 600 ms */
+#define ECHO_AEC_LOSS_DB 20.0 /* no echo learnt by then: what a client's echo cancellation leaves */
 #define ECHO_QUIET_DB -90.0f /* the reply's level before it starts */
 #define ECHO_MIN_SPREAD_DB 3.0 /* a flat reply contour says nothing */
 
@@ -19,6 +24,7 @@ void echo_reset(struct echo *e, int rate)
     e->ref = ref;
     e->cap = cap;
     e->frame_n = rate / 100;
+    e->delay = -1;
 }
 
 void echo_cleanup(struct echo *e)
@@ -55,6 +61,7 @@ void echo_add_mic(struct echo *e, float db, int at)
         memmove(e->mic_at, e->mic_at + 1, (ECHO_WINDOW - 1) * sizeof *e->mic_at);
         e->nmic--;
     }
+    e->heard++;
     e->mic[e->nmic] = db;
     e->mic_at[e->nmic++] = at;
 }
@@ -64,9 +71,13 @@ static float ref_at(const struct echo *e, int i)
     return i >= 0 && i < e->nref ? e->ref[i] : ECHO_QUIET_DB;
 }
 
-int echo_matches(const struct echo *e)
+/* The delay (frames) at which the recent incoming contour follows the reply's best, and how well
+ * (Pearson correlation; 0 when it cannot be told). */
+static double contour_match(const struct echo *e, int *delay)
 {
     int n = e->nmic;
+    double best = 0;
+    *delay = -1;
     if (n < ECHO_WINDOW / 2)
         return 0;
     double mx = 0, sxx = 0;
@@ -77,7 +88,7 @@ int echo_matches(const struct echo *e)
         sxx += (e->mic[i] - mx) * (e->mic[i] - mx);
     if (sxx <= 0)
         return 0;
-    for (int d = 0; d <= ECHO_MAX_DELAY; d++) {
+    for (int d = ECHO_MIN_DELAY; d <= ECHO_MAX_DELAY; d++) {
         double my = 0, syy = 0, sxy = 0, lo = 1e9, hi = -1e9;
         for (int i = 0; i < n; i++) {
             double y = ref_at(e, e->mic_at[i] - d);
@@ -93,8 +104,47 @@ int echo_matches(const struct echo *e)
             syy += y * y;
             sxy += (e->mic[i] - mx) * y;
         }
-        if (syy > 0 && sxy / sqrt(sxx * syy) >= ECHO_MIN_CORR)
-            return 1;
+        double r = syy > 0 ? sxy / sqrt(sxx * syy) : 0;
+        if (r > best) {
+            best = r;
+            *delay = d;
+        }
     }
-    return 0;
+    return best;
+}
+
+int echo_heard(struct echo *e)
+{
+    if (!e->nmic)
+        return 0;
+    int at = e->mic_at[e->nmic - 1], d;
+    double mic = e->mic[e->nmic - 1], r = contour_match(e, &d);
+    if (r >= ECHO_LEARN_CORR && e->nmic == ECHO_WINDOW) {
+        /* Echo alone: learn its delay and loss from the window's loud frames. */
+        double sum = 0;
+        int k = 0;
+        for (int i = 0; i < e->nmic; i++) {
+            double y = ref_at(e, e->mic_at[i] - d);
+            if (y > -50) {
+                sum += y - e->mic[i];
+                k++;
+            }
+        }
+        if (k) {
+            e->delay = d;
+            e->loss_db = (float)(sum / k);
+        }
+    }
+    if (e->delay >= 0) {
+        double expect = ECHO_QUIET_DB;
+        for (int j = -2; j <= 2; j++) /* the delay drifts by a frame or two */
+            if (ref_at(e, at - e->delay + j) > expect)
+                expect = ref_at(e, at - e->delay + j);
+        return mic <= expect - e->loss_db + ECHO_MARGIN_DB;
+    }
+    double loudest = ECHO_QUIET_DB;
+    for (int j = 0; j <= ECHO_MAX_DELAY; j++)
+        if (ref_at(e, at - j) > loudest)
+            loudest = ref_at(e, at - j);
+    return mic <= loudest - (e->heard < ECHO_LEARN_FRAMES ? ECHO_GEIGEL_LOSS_DB : ECHO_AEC_LOSS_DB);
 }

@@ -1,6 +1,11 @@
-/* Is what the microphone hears the avatar's own voice coming back? The level contour of the reply
- * being played (10 ms steps) is compared with the incoming one at delays up to half a second: an
- * echo follows the reply's syllables, a person talking over it does not. Clients should cancel
+/* Is what the microphone hears the avatar's own voice coming back? On 10 ms levels: while the
+ * incoming level contour follows the reply's syllables closely at some delay (up to half a second),
+ * that delay and the echo's loss are learnt; then a frame is echo when it is no louder than the
+ * reply's level at that delay less that loss, give or take 6 dB — a person talking over the reply
+ * is louder than that (a double-talk detector, as echo cancellers have). Until the path is known, a
+ * frame is echo when it is 6 dB below the reply's loudest recent frame (Geigel's test) for the first
+ * 600 ms, by when an echo there is has been learnt; after that 20 dB (what a client's echo
+ * cancellation leaves). Clients should cancel
  * echo themselves; this is the check behind it, so that a reply never interrupts itself. */
 #ifndef DP_ECHO_H
 #define DP_ECHO_H
@@ -19,6 +24,9 @@ struct echo {
     float mic[ECHO_WINDOW];  /* incoming levels, newest last */
     int mic_at[ECHO_WINDOW]; /* the reply frame being played when each came */
     int nmic;
+    int heard;           /* incoming frames since the reset */
+    int delay;           /* learnt echo delay, frames; -1: not known */
+    float loss_db;       /* learnt reply level minus echo level */
 };
 
 /* Starts over for a reply at rate Hz. */
@@ -29,7 +37,7 @@ int echo_add_reply(struct echo *e, const int16_t *pcm, size_t n);
 /* Records one incoming 10 ms frame of level db heard while reply frame at (its offset / 10 ms)
  * was being played. */
 void echo_add_mic(struct echo *e, float db, int at);
-/* 1 when the recent incoming contour follows the reply's at some delay (correlation ≥ 0.7). */
-int echo_matches(const struct echo *e);
+/* 1 when the latest incoming frame is explained by the reply's echo (learning the echo path). */
+int echo_heard(struct echo *e);
 
 #endif
