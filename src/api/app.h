@@ -63,6 +63,7 @@ extern const struct route memories_routes[];
 extern const struct route conversations_routes[];
 extern const struct route legacy_routes[];
 extern const struct route messages_audio_routes[];
+extern const struct route voice_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -25,6 +25,7 @@
 #include "providers/embed.h"
 #include "providers/stt.h"
 #include "providers/tts.h"
+#include "voice/session.h"
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
@@ -310,6 +311,10 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = conversations_routes;
     tables[ntables++] = legacy_routes;
     tables[ntables++] = messages_audio_routes;
+    tables[ntables++] = voice_routes;
+    struct voice_limits vl = {(int)app->cfg.voice_sessions_per_user, app->cfg.voice_idle_timeout * 1000L,
+                              app->cfg.voice_session_max * 1000L};
+    voice_configure(&vl);
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;

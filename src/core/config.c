@@ -111,6 +111,12 @@ static const struct setting settings[] = {
     {"search-rate", SET_LONG, OFF(search_rate), "20", 0, 100000,
      "memory searches (?q=) per second per user, bursts of 5 s worth; a search costs far more than a read "
      "(0 = only --api-rate)"},
+    {"voice-sessions-per-user", SET_LONG, OFF(voice_sessions_per_user), "4", 0, 10000,
+     "live voice conversations (WebSockets) one user may hold; more are refused with 429 (0 = no cap)"},
+    {"voice-idle-timeout", SET_LONG, OFF(voice_idle_timeout), "60", 1, 86400,
+     "seconds a voice conversation may receive nothing (no audio, no event) before it is closed"},
+    {"voice-session-max", SET_LONG, OFF(voice_session_max), "3600", 10, 604800,
+     "seconds a voice conversation may last"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -62,6 +62,9 @@ struct config {
     long stt_pool;                     /* pocketsphinx decoders kept loaded */
     char *tts_provider;                /* none | flite */
     char *tts_voice;                   /* the default voice */
+    long voice_sessions_per_user;      /* live voice WebSockets of one user; 0 = no cap */
+    long voice_idle_timeout;           /* seconds a voice session may receive nothing */
+    long voice_session_max;            /* seconds a voice session may last */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

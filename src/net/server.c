@@ -269,8 +269,8 @@ static void ensure_error_response(struct conn_req *cr, int err)
     struct response *res = &cr->res;
     if (err && (!res->status || res->status < 400))
         res_error(res, &cr->req, err, "%s", dp_strerror(err));
-    else if (!res->status)
-        res_error(res, &cr->req, DP_ERR_INTERNAL, "the handler produced no response");
+    else if (!res->status && !(cr->req.route && (cr->req.route->flags & ROUTE_WEBSOCKET)))
+        res_error(res, &cr->req, DP_ERR_INTERNAL, "the handler produced no response"); /* a handshake's is 101 */
 }
 
 /* Serialises a JSON response on the worker so that the loop thread only copies bytes. */
