@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +43,8 @@ struct ws_conn {
     int torn_down;
     int lingering;                    /* our close is sent: draining the peer before closing */
     int slow;                         /* closed for not reading: nothing more is queued */
+    int close_code;                   /* ws_close waiting for the queued messages to go first */
+    char close_reason[64];
     int refs;                         /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
@@ -267,6 +270,11 @@ static void ws_update(struct ws_conn *c)
         return;
     if (c->lingering)
         return;
+    if (c->close_code && !wslay_event_get_queued_msg_count(c->ctx)) {
+        wslay_event_queue_close(c->ctx, (uint16_t)c->close_code, (const uint8_t *)c->close_reason,
+                                strlen(c->close_reason));
+        c->close_code = 0;
+    }
     int want_r = wslay_event_want_read(c->ctx), want_w = wslay_event_want_write(c->ctx);
     if (!want_r && !want_w) {
         /* Our close went out but the peer's has not come: it may still be sending. */
@@ -415,7 +423,7 @@ static void close_slow_consumer(struct ws_conn *c)
 
 static int ws_queue(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
 {
-    if (c->torn_down || c->slow || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || c->slow || c->close_code || wslay_event_get_close_sent(c->ctx))
         return DP_ERR_CANCELLED;
     if (over_send_cap(c, n)) {
         close_slow_consumer(c);
@@ -440,9 +448,12 @@ int ws_send_binary(struct ws_conn *c, const void *p, size_t n)
 
 void ws_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
-    if (c->torn_down || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || wslay_event_get_close_sent(c->ctx) || c->close_code)
         return;
-    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    /* wslay sends a control frame before queued messages, and nothing after a close: the close
+     * waits until what was queued before it has gone (ws_update queues it). */
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
     ws_update(c);
 }
 

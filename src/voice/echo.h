@@ -1,11 +1,11 @@
 /* Is what the microphone hears the avatar's own voice coming back? On 10 ms levels: while the
- * incoming level contour follows the reply's syllables closely at some delay (up to half a second),
- * that delay and the echo's loss are learnt; then a frame is echo when it is no louder than the
+ * incoming level contour follows the reply's syllables closely at one steady delay (up to half a
+ * second), that delay and the echo's loss are learnt; then a frame is echo when it is no louder than the
  * reply's level at that delay less that loss, give or take 6 dB — a person talking over the reply
  * is louder than that (a double-talk detector, as echo cancellers have). Until the path is known, a
- * frame is echo when it is 6 dB below the reply's loudest recent frame (Geigel's test) for the first
- * 600 ms, by when an echo there is has been learnt; after that 20 dB (what a client's echo
- * cancellation leaves). Clients should cancel
+ * frame is echo when it is 3 dB below the reply's loudest recent frame (Geigel's test) for the first
+ * second of the reply speaking, by when an echo there is has been learnt; after that 20 dB (what a
+ * client's echo cancellation leaves). Clients should cancel
  * echo themselves; this is the check behind it, so that a reply never interrupts itself. */
 #ifndef DP_ECHO_H
 #define DP_ECHO_H
@@ -24,8 +24,9 @@ struct echo {
     float mic[ECHO_WINDOW];  /* incoming levels, newest last */
     int mic_at[ECHO_WINDOW]; /* the reply frame being played when each came */
     int nmic;
-    int heard;           /* incoming frames since the reset */
+    int heard;           /* incoming frames heard while the reply was speaking */
     int delay;           /* learnt echo delay, frames; -1: not known */
+    int cand_delay, cand_n; /* the delay of the last close match, and how many in a row */
     float loss_db;       /* learnt reply level minus echo level */
 };
 

@@ -88,6 +88,7 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
         return err;
     }
     s->refs = 1;
+    s->slot_held = 1;
     s->env = env;
     snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
     snprintf(s->avatar_id, sizeof s->avatar_id, "%s", avatar_id);
@@ -96,11 +97,19 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
     return DP_OK;
 }
 
+/* The session no longer counts against its user's cap (once). */
+static void session_release_slot(struct voice_session *s)
+{
+    if (s->slot_held)
+        slot_give(s->user_id);
+    s->slot_held = 0;
+}
+
 static void session_unref(struct voice_session *s)
 {
     if (--s->refs)
         return;
-    slot_give(s->user_id);
+    session_release_slot(s);
     opus_dec_free(s->dec);
     opus_enc_free(s->enc);
     echo_cleanup(&s->echo);
@@ -369,6 +378,7 @@ static void on_close(struct ws_conn *c)
 {
     struct voice_session *s = ws_user(c);
     s->closed = 1; /* nothing more is sent */
+    session_release_slot(s); /* its tasks may still run a while: the user may start another */
     if (s->reply)
         reply_cancel(s, "cancelled"); /* the stored reply keeps what was heard */
     input_close(s);

@@ -64,6 +64,7 @@ struct voice_reply {
 struct voice_session {
     int refs;                  /* the connection's + one per task in flight */
     int closed;                /* the connection is gone */
+    int slot_held;             /* counted against the user's sessions */
     struct ws_conn *c;
     const struct voice_env *env;
     char user_id[ID_LEN], avatar_id[ID_LEN], conv[ID_LEN];

@@ -74,8 +74,11 @@ TEST(echo_the_reply_coming_back_matches_another_voice_does_not)
     /* Someone else talking. */
     echo_reset(&e, 16000);
     CHECK_EQ_INT(echo_add_reply(&e, reply, N), DP_OK);
+    /* A person quieter than the reply, from its first syllable: until an echo could have been
+     * learnt (a second of the reply speaking) only their loudest frames count, so a barge-in takes
+     * longer than 300 ms — the price of never interrupting itself. */
     int at = hears(&e, other, N / 160);
-    CHECK(at > 0 && at <= 80);
+    CHECK(at > 0 && at <= 120);
 
     /* Someone louder talking over the echo. */
     for (int i = 0; i < N; i++)
@@ -83,7 +86,7 @@ TEST(echo_the_reply_coming_back_matches_another_voice_does_not)
     echo_reset(&e, 16000);
     CHECK_EQ_INT(echo_add_reply(&e, reply, N), DP_OK);
     at = hears(&e, mic, N / 160);
-    CHECK(at > 0 && at <= 80);
+    CHECK(at > 0 && at <= 120);
     echo_cleanup(&e);
     free(reply);
     free(mic);
