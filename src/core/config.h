@@ -65,6 +65,7 @@ struct config {
     long voice_sessions_per_user;      /* live voice WebSockets of one user; 0 = no cap */
     long voice_idle_timeout;           /* seconds a voice session may receive nothing */
     long voice_session_max;            /* seconds a voice session may last */
+    long transcribe_rate;              /* POST /transcriptions per minute per user */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment
