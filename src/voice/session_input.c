@@ -173,14 +173,16 @@ static void input_frame(struct voice_session *s, const int16_t *f)
     if (s->vad.last_voiced_flag)
         s->last_voiced_at = now;
     if (s->reply || s->echo_until > now) {
-        int at = reply_play_frame(s);
-        if (at >= 0)
+        int at = reply_play_frame(s), echo = 0;
+        if (at >= 0) {
             echo_add_mic(&s->echo, (float)s->vad.last_db, at);
+            echo = echo_heard(&s->echo); /* every frame: it learns the echo path as it goes */
+        }
         if (ev == VAD_START) {
             s->barge_pending = 1;
             s->barge_ms = 0;
         }
-        if (s->barge_pending && voiced && !(at >= 0 && echo_heard(&s->echo)))
+        if (s->barge_pending && voiced && !echo)
             s->barge_ms += 10;
         if (ev == VAD_STOP)
             s->barge_pending = 0; /* a blip, or the reply's own voice */
