@@ -356,6 +356,7 @@ describe('the end of a session', () => {
         return null;
       }
     }, { timeoutMs: 5000, intervalMs: 200 });
+    assert.ok(open, 'the session slots came back');
     for (const x of open) await x.close();
   });
 
