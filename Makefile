@@ -51,14 +51,14 @@ $(BUILD)/gen/%.o: build/gen/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The SQL migrations are compiled into the binary so that one file is the whole server.
-$(GEN): $(MIGR) scripts/embed-migrations.sh
+$(GEN): $(MIGR) scripts/embed-files.sh
 	@mkdir -p $(dir $@)
-	sh scripts/embed-migrations.sh $(MIGR) > $@.tmp && mv $@.tmp $@
+	sh scripts/embed-files.sh migration_files store/migrations.h migrations $(MIGR) > $@.tmp && mv $@.tmp $@
 
 # The API reference page (/api/docs) and its assets, likewise compiled in.
 $(GEN_DOCS): $(DOCS) scripts/embed-files.sh
 	@mkdir -p $(dir $@)
-	sh scripts/embed-files.sh docs_assets api/docs.h $(DOCS) > $@.tmp && mv $@.tmp $@
+	sh scripts/embed-files.sh docs_assets api/docs.h src/api/docs $(DOCS) > $@.tmp && mv $@.tmp $@
 
 asan:
 	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build/asan/doppel build/asan/unit_tests

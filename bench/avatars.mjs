@@ -1,32 +1,19 @@
 // Avatars/media/jobs benchmark: 1 GiB upload throughput and peak RSS, jobs/s through the queue,
 // and cold vs warm GET /api/v1/avatars/{id} latency. Prints figures; never passes or fails.
 // Usage: node bench/avatars.mjs [--database-url URL --redis-url URL]   (BENCH_UPLOAD_MIB, BENCH_JOBS)
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
+import { startDoppel } from './lib/serve.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const extra = process.argv.slice(2);
 const uploadMiB = Number(process.env.BENCH_UPLOAD_MIB || 1024);
 const njobs = Number(process.env.BENCH_JOBS || 500);
 const backend = extra.includes('--database-url') ? 'postgres' : 'sqlite';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-av-'));
-const proc = spawn(path.join(root, 'doppel'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-  '--test-routes', '--log-level', 'warn', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
-  '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--job-workers', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise((resolve, reject) => {
-  let out = '';
-  proc.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+)\//);
-    if (m) resolve(m[1]);
-  });
-  proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
-});
+const { url, proc, stop } = await startDoppel(['--test-routes', '--log-level', 'warn', '--argon2-memory-kib', '8192',
+  '--argon2-ops', '1', '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--job-workers', '2',
+  ...extra], 'bench-av');
 const api = `${url}/api/v1`;
 const rss = () => Number((fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/) || [0, 0])[1]) * 1024;
 
@@ -97,7 +84,5 @@ try {
   console.log(`GET /avatars/{id}: cold p50 ${fmt(pct(cold, 50))} ms p95 ${fmt(pct(cold, 95))} ms; ` +
     `warm p50 ${fmt(pct(warm, 50))} ms p95 ${fmt(pct(warm, 95))} ms (sequential, one client)`);
 } finally {
-  proc.kill('SIGTERM');
-  await new Promise((res) => proc.on('exit', res));
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop();
 }

@@ -95,3 +95,21 @@ gen 128 'frame(1, 1, "hello") . frame(1, 9, "ping")' >"$w/abrupt-eof"
 gen 131 'frame(1, 1, "hello")' >"$w/abrupt-eof-extra"
 gen 0 'frame(1, 2, "m" x 65536)' >"$w/message-at-cap"
 gen 0 'frame(1, 2, "m" x 65537)' >"$w/message-over-cap"
+
+# --- fuzz_llm_stream: a streamed chat completion, lines as a server sends them ---
+l=$out/fuzz_llm_stream
+mkdir -p "$l"
+printf ': keep-alive\n\ndata: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\ndata: {"choices":[{"index":0,"delta":{"content":"We rowed [1]"}}]}\n\ndata: {"choices":[{"index":0,"delta":{"content":" home [7]."}}]}\n\ndata: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\ndata: [DONE]\n\n' >"$l/stream"
+printf 'data: {"choices":[{"delta":{"content":"[0190f0a0-0000-7000-8000-000000000002"}}]}\ndata: {"choices":[{"delta":{"content":", 1] and [x] a[ [1"}}]}\n' >"$l/split-marks"
+printf 'data: {"error":{"message":"overloaded","type":"server_error"}}\n' >"$l/error"
+printf 'event: x\r\ndata:{"choices":[{"delta":{"content":"caf\\u00e9"}}]}\r\ndata: nope\r\n' >"$l/crlf"
+
+# --- fuzz_extract_parse: a model's answer to the extraction prompt ---
+e=$out/fuzz_extract_parse
+mkdir -p "$e"
+printf '{"facts":[{"text":"I was born in Leeds.","importance":0.9},{"text":"I was a nurse."}]}' >"$e/strict"
+printf 'Sure!\n```json\n{"facts": [\n {"text": "I rowed.",},\n "I sang, \\"loudly\\".",\n]}\n```\nDone.' >"$e/fenced-trailing-commas"
+printf '1. I was born in Leeds.\n2) I was a nurse.\n- We rowed.\n* \n' >"$e/lines"
+printf '[{"fact":"x","importance":7},"y",{"text":""}]' >"$e/array"
+printf '{"facts": [' >"$e/truncated"
+

@@ -1,16 +1,17 @@
 /* Shared helpers of the api/ resource files. */
 #include "api/api_util.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/ratelimit.h"
-#include <stdlib.h>
-
 #include "core/buf.h"
 #include "core/err.h"
-#include "store/db.h"
+#include "store/blob.h"
 #include "store/cache.h"
+#include "store/db.h"
 
 int api_env(struct request *req, struct context *e)
 {
@@ -103,4 +104,31 @@ json_t *api_page_json(json_t *items, long limit, const char *id_field)
             next = json_string(json_string_value(last));
     }
     return json_pack("{s:o,s:o}", "items", items, "next_cursor", next);
+}
+
+static long blob_source_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    return blob_read_at(ctx, off, buf, n);
+}
+
+static void blob_source_close(void *ctx)
+{
+    blob_reader_close(ctx);
+}
+
+int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t len)
+{
+    int fd = blob_reader_fd(r);
+    if (fd >= 0) {
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (own >= 0) {
+            blob_reader_close(r);
+            res->fd = own;
+            res->fd_off = off;
+            res->fd_len = len;
+            return DP_OK;
+        }
+    }
+    struct res_source src = {blob_source_read, blob_source_close, r};
+    return res_source_set(res, &src, off, len);
 }

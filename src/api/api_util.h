@@ -25,6 +25,11 @@ int api_body_str(struct request *req, struct response *res, const char *key, siz
 int api_rate_limit(struct request *req, struct response *res, struct cache *c, const char *scope, const char *key,
                    double per_second, double burst);
 
+struct blob_reader;
+/* Sends len bytes from off of the blob r as the body (r is owned from here on, even on failure):
+ * its file descriptor when the backend has one (zero copy), else read piece by piece. */
+int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t len);
+
 /* A page of a list: ?limit= (1–200, default 50) and ?cursor= (opaque; here the last id). */
 int api_page(struct request *req, struct response *res, long *limit, const char **cursor);
 struct db;

@@ -19,6 +19,7 @@ struct app {
     uv_loop_t *loop;
     struct server *server;
     struct pool *pool;
+    struct pool *slow_pool;    /* ROUTE_SLOW routes: replies that wait on remote providers */
     struct router *router;
     char *openapi_json;        /* generated once from the route tables */
     size_t openapi_len;
@@ -50,6 +51,7 @@ int worker_security(struct worker *w, struct cache **out);
 extern const struct route ops_routes[];
 extern const struct route test_routes[];
 extern const struct route not_implemented_routes[];
+extern const struct route openai_routes[];
 extern const struct route auth_routes[];
 extern const struct route users_routes[];
 extern const struct route orgs_routes[];
@@ -65,6 +67,7 @@ extern const struct route conversations_routes[];
 extern const struct route legacy_routes[];
 extern const struct route messages_audio_routes[];
 extern const struct route voice_routes[];
+extern const struct route portraits_routes[];
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -11,6 +11,7 @@
 #include "avatar/avatar_store.h"
 #include "avatar/card.h"
 #include "avatar/card_store.h"
+#include "avatar/portrait.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -48,8 +49,8 @@ static int import_card(struct request *req, struct response *res)
     struct card_import imp;
     char msg[256];
     err = card_import_parse(body, len, &imp, msg, sizeof msg);
-    buf_cleanup(&form);
     if (err) {
+        buf_cleanup(&form);
         res_error(res, req, err, "%s", msg);
         return err;
     }
@@ -57,6 +58,10 @@ static int import_card(struct request *req, struct response *res)
     json_t *a = NULL;
     if ((err = card_store_import(e.db, &imp, c->user_id, c->org_id, id)))
         goto out;
+    /* A PNG card is a picture of the character: it becomes the avatar's portrait. The avatar
+     * stands without it (over quota, say), so a failure here does not fail the import. */
+    if (imp.format == CARD_FMT_PNG)
+        portrait_store(&e, id, c->user_id, c->org_id, body, len, "card.png");
     DP_LOG(LOG_INFO, "[cards] imported avatar=%s format=%s spec=%d memories=%zu", id, card_format_name(imp.format),
            imp.spec, imp.nmemories);
     audit_write(e.db, "avatar.import", c->user_id, id, c->org_id, e.ip,
@@ -66,6 +71,7 @@ static int import_card(struct request *req, struct response *res)
         goto out;
     res_json(res, 201, a);
 out:
+    buf_cleanup(&form);
     card_import_cleanup(&imp);
     return err;
 }

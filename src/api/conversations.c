@@ -145,7 +145,7 @@ static void stream_reply(struct sse *s, void *arg, void *state)
     struct stream_job *j = arg;
     struct db *db;
     json_t *reply = NULL;
-    const struct brain_sink sink = {sse_delta, sse_citation, s};
+    const struct brain_sink sink = {sse_delta, sse_citation, s, NULL};
     int err = worker_db(state, &db);
     if (!err)
         err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, client_gone, s, &sink, &reply);
@@ -193,7 +193,8 @@ int conversation_reply(struct request *req, struct response *res, struct db *db,
     json_t *reply;
     err = talk_answer(db, c->id, c->avatar_id, user_mid, text, NULL, NULL, NULL, &reply);
     if (err == DP_ERR_NOT_IMPLEMENTED) {
-        res_error(res, req, err, "this avatar's brain is not available yet; the recall brain is");
+        res_error(res, req, err, "this avatar's brain cannot answer here (%s); the recall brain can",
+                  brain_unavailable_why("generative"));
         return err;
     }
     if (err)
@@ -237,7 +238,7 @@ const struct route conversations_routes[] = {
      list_doc, NULL, NULL},
     {"GET", "/api/v1/conversations/{cid}/messages", 0, 0, list_messages, "conversations",
      "Conversation history (the caller's; a visitor's conversation to the avatar's owner)", messages_doc, NULL, NULL},
-    {"POST", "/api/v1/conversations/{cid}/messages", ROUTE_JSON, 0, post_message, "conversations",
+    {"POST", "/api/v1/conversations/{cid}/messages", ROUTE_JSON | ROUTE_SLOW, 0, post_message, "conversations",
      "Send {text}; the reply {message:{id,text,citations,audio_url?}} — or with Accept: text/event-stream, SSE "
      "events delta, citation, done",
      send_doc, NULL, NULL},

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "jobs/jobs.h"
 #include "providers/circuit.h"
+#include "providers/provider_call.h"
 #include "net/server.h"
 
 /* GET /api/v1/jobs?status=&avatar_id=&media_id=&limit=&cursor=[&owner_id= (admin)] */
@@ -112,9 +113,9 @@ static int admin_stats(struct request *req, struct response *res)
     json_object_del(jobs, "queue_depth");
     int ws = req->server ? server_ws_count(req->server) : -1;
     res_json(res, 200,
-             json_pack("{s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "users", (json_int_t)users, "orgs", (json_int_t)orgs,
+             json_pack("{s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "users", (json_int_t)users, "orgs", (json_int_t)orgs,
                        "sessions_active", (json_int_t)sessions, "jobs", jobs, "queue_depth", depth, "websockets_open",
-                       ws < 0 ? json_null() : json_integer(ws), "circuits", circuits_json()));
+                       ws < 0 ? json_null() : json_integer(ws), "circuits", circuits_json(), "providers", providers_json()));
     return DP_OK;
 }
 
@@ -168,7 +169,7 @@ const struct route jobs_routes[] = {
     {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)", retry_doc,
      NULL, NULL},
     {"GET", "/api/v1/admin/stats", 0, 0, admin_stats, "admin",
-     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits (admin)", stats_doc,
+     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits, providers' calls and latency (admin)", stats_doc,
      NULL, NULL},
     {0},
 };

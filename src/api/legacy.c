@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/portraits.h"
 #include "api/conversations.h"
 #include "api/schemas.h"
 #include "auth/secret.h"
@@ -25,13 +26,21 @@ static int visitor_limit(struct request *req, struct response *res, struct conte
     return api_rate_limit(req, res, e->security, "legacy", key, per_second, burst);
 }
 
+/* The published avatar of the page {slug}, for a reader of the page (rate-limited per address). */
+static int page_avatar(struct request *req, struct response *res, struct context *e, json_t **a)
+{
+    int err = api_env(req, e);
+    if (err || (err = visitor_limit(req, res, e, "page", 5.0, 30.0)))
+        return err;
+    return avatar_published(e->db, req_param(req, "slug"), a);
+}
+
 static int legacy_page(struct request *req, struct response *res)
 {
     struct context e;
     json_t *a;
-    int err = api_env(req, &e);
-    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
-        (err = avatar_published(e.db, req_param(req, "slug"), &a)))
+    int err = page_avatar(req, res, &e, &a);
+    if (err)
         return err;
     json_t *page = json_pack("{s:s,s:O,s:O}", "slug", req_param(req, "slug"), "visibility",
                              json_object_get(a, "visibility"), "visitor_talk", json_object_get(a, "visitor_talk"));
@@ -40,11 +49,37 @@ static int legacy_page(struct request *req, struct response *res)
     json_array_foreach(json_object_get(a, "publish"), i, f)
     {
         const char *field = json_string_value(f);
-        json_object_set(page, field, json_object_get(a, field));
+        if (strcmp(field, "portrait"))
+            json_object_set(page, field, json_object_get(a, field));
+        else if (json_is_string(json_object_get(a, "portrait_media_id")))
+            json_object_set_new(page, "portrait_url", json_sprintf("/api/v1/legacy/%s/portrait", req_param(req, "slug")));
     }
     json_decref(a);
     res_json(res, 200, page);
     return DP_OK;
+}
+
+/* The portrait of the page, when its owner published it. */
+static int legacy_portrait(struct request *req, struct response *res)
+{
+    struct context e;
+    json_t *a;
+    int err = page_avatar(req, res, &e, &a);
+    if (err)
+        return err;
+    int shown = 0;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(a, "publish"), i, f)
+        shown |= !strcmp(json_string_value(f), "portrait");
+    char id[ID_LEN];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
+    json_decref(a);
+    if (!shown) {
+        res_error(res, req, DP_ERR_NOT_FOUND, "this page shows no portrait");
+        return DP_ERR_NOT_FOUND;
+    }
+    return portrait_send(req, res, &e, id, "public, max-age=300");
 }
 
 static int start_visit(struct request *req, struct response *res)
@@ -109,12 +144,13 @@ static int visit_message(struct request *req, struct response *res)
 {
     struct context e;
     struct talk_conversation conv;
-    long n;
+    int full;
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "message", 0.5, 20.0)) ||
-        (err = visitors_conversation(req, &e, &conv)) || (err = talk_count_messages(e.db, conv.id, &n)))
+        (err = visitors_conversation(req, &e, &conv)) ||
+        (err = talk_conversation_full(e.db, conv.id, VISITOR_MESSAGES_MAX, &full)))
         return err;
-    if (n >= VISITOR_MESSAGES_MAX) {
+    if (full) {
         res_error(res, req, DP_ERR_UNPROCESSABLE, "this conversation is full (%d messages): start a new one",
                   VISITOR_MESSAGES_MAX);
         return DP_ERR_UNPROCESSABLE;
@@ -136,17 +172,24 @@ static const char visit_send_doc[] = J({
                 "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
     "errors": [401, 403, 422]});
 
+static const char portrait_doc[] = J({"query": {"original": {"type": "string", "enum": ["true", "false"]}},
+    "responses": {
+        "200": {"description": "the picture", "content": {"image/*": {"schema": {"type": "string"}}}},
+        "304": {"description": "not modified (If-None-Match)"}}});
+
 const struct route legacy_routes[] = {
     {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",
      "Public page data of a link/public avatar: only the published fields and whether visitors may talk", page_doc,
      NULL, NULL},
+    {"GET", "/api/v1/legacy/{slug}/portrait", ROUTE_PUBLIC, 0, legacy_portrait, "legacy",
+     "The page's portrait, when its owner published it (no auth)", portrait_doc, NULL, NULL},
     {"POST", "/api/v1/legacy/{slug}/conversations", ROUTE_PUBLIC, 0, start_visit, "legacy",
      "A visitor's conversation (no account; rate limited): {conversation, visitor_token, message}; send the token "
      "as 'Authorization: Visitor <token>'",
      visit_doc, NULL, NULL},
     {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC, 0, visit_messages, "legacy",
      "The visitor's conversation history (Authorization: Visitor <token>)", visit_messages_doc, NULL, NULL},
-    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON, 0, visit_message,
+    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON | ROUTE_SLOW, 0, visit_message,
      "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", visit_send_doc, NULL,
      NULL},
     {0},

@@ -319,14 +319,14 @@ static int media_content(struct request *req, struct response *res)
         res->content_type[0] = 0;
         return DP_OK;
     }
-    int fd;
+    struct blob_reader *br;
     uint64_t size, start = 0, len;
-    if ((err = blob_open_read(e.blobs, key, &fd, &size)))
+    if ((err = blob_reader_open(e.blobs, key, &br, &size)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
     len = size;
     int rr = http_range_parse(req->range, size, &start, &len);
     if (rr < 0) {
-        close(fd);
+        blob_reader_close(br);
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
         res_error_status(res, req, 416, "range_not_satisfiable", "the range is outside the %llu-byte file",
@@ -341,11 +341,8 @@ static int media_content(struct request *req, struct response *res)
                  (unsigned long long)(start + len - 1), (unsigned long long)size);
         res_header(res, "Content-Range", cr);
     }
-    res->fd = fd;
-    res->fd_off = start;
-    res->fd_len = len;
     snprintf(res->content_type, sizeof res->content_type, "%.95s", inline_ok ? mime : "application/octet-stream");
-    return DP_OK;
+    return res_blob(res, br, start, len);
 }
 
 /* PATCH {own_words}: whether the media's text is the avatar's own words (editors and up). */

@@ -25,8 +25,6 @@ const struct route not_implemented_routes[] = {
     R("POST", "/api/v1/chats/{id}/read", NI, "chats", "Read receipt"),
     R("GET", "/api/v1/events", NI_WS, "chats", "The caller's live events (WebSocket)"),
     /* OpenAI-compatible facade */
-    R("GET", "/v1/models", NI, "openai", "Avatars as models"),
-    R("POST", "/v1/chat/completions", NI, "openai", "Chat with an avatar"),
     R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),
     R("POST", "/v1/audio/speech", NI, "openai", "Text to speech in an avatar's voice"),
     {0},

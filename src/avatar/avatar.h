@@ -18,7 +18,7 @@ enum avatar_access { AVATAR_NONE = 0, AVATAR_VIEW = 1, AVATAR_EDIT = 2, AVATAR_O
 /* The columns avatar_from_row reads, in order. */
 #define AVATAR_COLUMNS                                                                                              \
     "id, owner_id, org_id, name, kind, description, personality, scenario, greeting, visibility, brain, slug, "    \
-    "publish, extensions, created_at, updated_at, visitor_talk"
+    "publish, extensions, created_at, updated_at, visitor_talk, portrait_media_id"
 
 /* What the access check learns about an avatar. */
 struct avatar_ref {

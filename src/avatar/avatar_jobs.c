@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "avatar/avatar.h"
+#include "avatar/extract_job.h"
 #include "avatar/media.h"
 #include "avatar/quota.h"
 #include "core/buf.h"
@@ -35,8 +36,6 @@
 #include "store/cache.h"
 #include "store/db.h"
 
-static struct blob_store *job_blobs;
-
 static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned)
 {
     (void)error_owned;
@@ -51,7 +50,7 @@ static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned
     if (err)
         return err;
     for (int i = 0; i < r->nrows && !err; i++) {
-        err = media_delete(ctx->db, job_blobs, db_rows_text(r, i, 0));
+        err = media_delete(ctx->db, ctx->blobs, db_rows_text(r, i, 0));
         job_progress(ctx, (int)(90 * (i + 1) / r->nrows));
     }
     db_rows_free(r);
@@ -198,13 +197,15 @@ static int store_dialogue(struct job_ctx *ctx, const char *avatar_id, const char
 static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *avatar_id, const char *key,
                        const char *mime, const char *filename, char **error_msg, int *error_owned)
 {
-    char path[4096], why[256] = "";
-    int err = blob_local_path(job_blobs, key, path, sizeof path);
+    char why[256] = "";
+    struct blob_file file;
+    int err = blob_file_get(ctx->blobs, key, &file);
     if (err)
         return err;
     struct extracted x;
     job_progress(ctx, 10);
-    err = extract_text(path, mime, filename, &x, why, sizeof why);
+    err = extract_text(file.path, mime, filename, &x, why, sizeof why);
+    blob_file_release(&file);
     if (err == DP_ERR_UNAVAILABLE || err == DP_ERR_NOMEM || err == DP_ERR_IO) {
         *error_msg = strdup(why[0] ? why : dp_strerror(err));
         *error_owned = *error_msg != NULL;
@@ -241,12 +242,13 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
 static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char *key, const char *format,
                           json_t *meta)
 {
-    char path[4096], input[4200], why[256] = "";
-    int err = blob_local_path(job_blobs, key, path, sizeof path);
+    char input[4200], why[256] = "";
+    struct blob_file file;
+    int err = blob_file_get(ctx->blobs, key, &file);
     if (err)
         return err;
     /* The explicit format prefix stops ImageMagick from guessing a coder from the bytes. */
-    snprintf(input, sizeof input, "%s:%s[0]", format, path);
+    snprintf(input, sizeof input, "%s:%s[0]", format, file.path);
     const char *argv[] = {"convert", "-limit", "memory", "128MiB", "-limit", "map", "256MiB", "-limit", "disk", "0",
                           input, "-auto-orient", "-thumbnail", "256x256>", "-strip", "png:-", NULL};
     /* ImageMagick writes a small temp file even with "-limit disk 0": allow a few MiB. */
@@ -255,13 +257,14 @@ static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char 
     struct buf out;
     buf_init(&out, (size_t)4 << 20);
     err = subproc_run(argv, NULL, &lim, &out, why, sizeof why);
+    blob_file_release(&file);
     if (err || out.len == 0) {
         DP_LOG(LOG_INFO, "[media] no thumbnail for %s: %s", media_id, why[0] ? why : dp_strerror(err));
         buf_cleanup(&out);
         return err == DP_ERR_NOMEM ? err : DP_OK; /* an image without a thumbnail is still an image */
     }
     size_t size = out.len;
-    err = media_derived_put(ctx->db, job_blobs, media_id, "thumbnail", out.data, out.len, "image/png");
+    err = media_derived_put(ctx->db, ctx->blobs, media_id, "thumbnail", out.data, out.len, "image/png");
     buf_cleanup(&out);
     if (err)
         return err;
@@ -271,14 +274,13 @@ static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char 
 
 static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *key)
 {
-    int fd;
-    uint64_t size;
-    int err = blob_open_read(job_blobs, key, &fd, &size);
+    struct blob_reader *br;
+    int err = blob_reader_open(ctx->blobs, key, &br, NULL);
     if (err)
         return err;
     uint8_t head[65536];
-    ssize_t n = pread(fd, head, sizeof head, 0);
-    close(fd);
+    long n = blob_read_at(br, 0, head, sizeof head);
+    blob_reader_close(br);
     struct image_info info;
     json_t *meta = json_object();
     if (n > 0 && image_info(head, (size_t)n, &info) == DP_OK) {
@@ -330,19 +332,20 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
         err = ingest_text(ctx, id, avatar, key, mime, filename, error_msg, error_owned);
         if (!err) /* the new passages or utterances get their vectors in the background */
             memory_embed_backfill(ctx->db, avatar, 1);
+        if (!err) /* and, with --llm-extract, the facts they state become memories */
+            err = extract_job_enqueue(ctx->db, avatar, id);
     }
     else if (!strcmp(kind, "image"))
         err = ingest_image(ctx, id, key);
-    else if (!(err = media_ingest_speech(ctx, job_blobs, id, avatar, key, own_voice, error_msg, error_owned)))
+    else if (!(err = media_ingest_speech(ctx, ctx->blobs, id, avatar, key, own_voice, error_msg, error_owned)))
         memory_embed_backfill(ctx->db, avatar, 1);
     if (!err)
         avatar_cache_forget(ctx->cache, avatar);
     return err;
 }
 
-void avatar_jobs_register(struct blob_store *bs)
+void avatar_jobs_register(void)
 {
-    job_blobs = bs;
     jobs_register("avatar.delete", avatar_delete, 5);
     jobs_register("media.ingest", media_ingest, 4);
 }

@@ -28,7 +28,8 @@ static const struct {
 };
 #define NTEXT (sizeof text_fields / sizeof text_fields[0])
 
-static const char *const publishable[] = {"name", "kind", "description", "personality", "scenario", "greeting", NULL};
+static const char *const publishable[] = {"name", "kind", "description", "personality", "scenario", "greeting",
+                                          "portrait", NULL};
 
 static const char *str_or_empty(const char *s)
 {
@@ -130,7 +131,7 @@ const char *avatar_check_body(json_t *body, int creating)
     if (b && (why = avatar_check_brain(json_string_value(b))))
         return why;
     if (pub && !check_publish(pub))
-        return "publish must be a list of: name, kind, description, personality, scenario, greeting";
+        return "publish must be a list of: name, kind, description, personality, scenario, greeting, portrait";
     if (talk && !json_is_boolean(talk))
         return "visitor_talk must be true or false";
     if (slug && (!json_is_string(slug) || !slug_valid(json_string_value(slug))))
@@ -154,6 +155,24 @@ int avatar_published(struct db *db, const char *slug, json_t **out)
                   "SELECT " AVATAR_COLUMNS " FROM avatars WHERE slug = ? AND deleted_at IS NULL AND visibility "
                   "IN ('link', 'public')",
                   p, 1, avatar_from_row, out);
+}
+
+int avatar_resolve(struct db *db, const struct caller *c, const char *id_or_slug, struct avatar_ref *ref)
+{
+    if (!id_or_slug || strlen(id_or_slug) > 64)
+        return DP_ERR_NOT_FOUND;
+    if (id_valid(id_or_slug))
+        return avatar_access(db, c, id_or_slug, AVATAR_VIEW, ref);
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(id_or_slug)};
+    int err = db_query(db, "SELECT id FROM avatars WHERE slug = ? AND deleted_at IS NULL", p, 1, &r);
+    if (err)
+        return err;
+    char id[ID_LEN] = "";
+    if (r->nrows == 1)
+        snprintf(id, sizeof id, "%s", db_rows_text(r, 0, 0));
+    db_rows_free(r);
+    return *id ? avatar_access(db, c, id, AVATAR_VIEW, ref) : DP_ERR_NOT_FOUND;
 }
 
 int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **out)
@@ -202,7 +221,7 @@ int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **
 
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items)
 {
-    char sql[640];
+    char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT " AVATAR_COLUMNS ", (SELECT role FROM avatar_shares s WHERE s.avatar_id = avatars.id AND "
              "s.user_id = ?) FROM avatars WHERE deleted_at IS NULL AND (owner_id = ? OR ((id IN (SELECT avatar_id FROM "
@@ -222,7 +241,7 @@ int avatar_list(struct db *db, const struct caller *c, const char *after, long l
         json_t *a = avatar_from_row(r, i);
         /* Card extensions can be large (a lorebook's leftovers): lists leave them to GET /avatars/{id}. */
         json_object_del(a, "extensions");
-        const char *share = db_rows_text(r, i, 17);
+        const char *share = db_rows_text(r, i, 18);
         const char *access = !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
         json_object_set_new(a, "access", json_string(access));
         json_array_append_new(*items, a);

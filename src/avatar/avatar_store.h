@@ -23,6 +23,10 @@ int avatar_get(struct db *db, const char *id, json_t **out);
  * other. Its JSON is for the page to pick the published fields from: never hand it out whole. */
 int avatar_published(struct db *db, const char *slug, json_t **out);
 
+/* The avatar c names by its id or its slug (the OpenAI-compatible facade's "model"), through the
+ * access check every route uses (AVATAR_VIEW): DP_ERR_NOT_FOUND when c may not see it. */
+int avatar_resolve(struct db *db, const struct caller *c, const char *id_or_slug, struct avatar_ref *ref);
+
 /* One page of the avatars c may see (own, shared, and those of c's organisation that are not
  * private), each with c's access and without its (possibly large) extensions. */
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);

@@ -1,5 +1,6 @@
 /* Cards and the database: import into an avatar and its memories, export of an avatar. */
 #include "avatar/card_store.h"
+#include "avatar/portrait.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -156,39 +157,6 @@ static int load_memories(struct db *db, const char *avatar_id, json_t **out, siz
     return DP_OK;
 }
 
-/* Reads a whole blob of at most max bytes into a new buffer. */
-static int read_blob(struct blob_store *bs, const char *key, size_t max, char **out, size_t *len)
-{
-    int fd;
-    uint64_t size;
-    int err = blob_open_read(bs, key, &fd, &size);
-    if (err)
-        return err;
-    if (size > max) {
-        close(fd);
-        return DP_ERR_TOO_LARGE;
-    }
-    char *b = malloc(size ? (size_t)size : 1);
-    size_t got = 0;
-    while (b && got < size) {
-        ssize_t k = read(fd, b + got, (size_t)size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (!b)
-        return DP_ERR_NOMEM;
-    if (got != size) {
-        free(b);
-        return DP_ERR_IO;
-    }
-    *out = b;
-    *len = got;
-    return DP_OK;
-}
 
 static const char *image_ext(const char *mime)
 {
@@ -242,7 +210,7 @@ static int load_images(struct db *db, struct blob_store *bs, const char *avatar_
             continue;
         }
         struct asset *s = &a[*n];
-        if (read_blob(bs, db_rows_text(r, i, 0), CARD_EXPORT_ASSET_BYTES_MAX - total, &s->data, &s->len)) {
+        if (blob_read_all(bs, db_rows_text(r, i, 0), CARD_EXPORT_ASSET_BYTES_MAX - total, &s->data, &s->len)) {
             ++*omitted;
             continue;
         }
@@ -301,6 +269,21 @@ static void download_name(const char *name, const char *ext, struct card_export 
         k--;
     base[k] = 0;
     snprintf(out, sizeof x->filename, "%s.%s", k && base[0] != '.' ? base : "avatar", ext);
+}
+
+/* The avatar's portrait as a PNG: the image itself when it is one, else its PNG thumbnail.
+ * DP_ERR_NOT_FOUND when it has none (or neither is a PNG). */
+static int portrait_png(struct db *db, struct blob_store *bs, const char *avatar_id, char **out, size_t *len)
+{
+    char key[BLOB_KEY_LEN + 1], mime[128];
+    for (int original = 1; original >= 0; original--) {
+        int err = portrait_picture(db, avatar_id, original, key, mime);
+        if (err)
+            return err;
+        if (!strcmp(mime, "image/png"))
+            return blob_read_all(bs, key, CARD_EXPORT_ASSET_BYTES_MAX, out, len) ? DP_ERR_NOT_FOUND : DP_OK;
+    }
+    return DP_ERR_NOT_FOUND;
 }
 
 int card_store_export(struct db *db, struct blob_store *blobs, const char *avatar_id, enum card_export_format f,
@@ -367,9 +350,19 @@ int card_store_export(struct db *db, struct blob_store *blobs, const char *avata
         download_name(name, "charx", out);
     } else {
         free(text);
-        if (nimgs)
+        char *pic = NULL;
+        size_t piclen;
+        /* The portrait is the card's picture; without one (or one that is no sound PNG), the first
+         * PNG image; else a placeholder. */
+        err = blobs ? portrait_png(db, blobs, avatar_id, &pic, &piclen) : DP_ERR_NOT_FOUND;
+        if (!err)
+            err = card_png_embed(pic, piclen, card, &out->data, &out->len);
+        free(pic);
+        if (!err)
+            out->assets = 1;
+        else if (nimgs)
             err = card_png_embed(imgs[0].data, imgs[0].len, card, &out->data, &out->len);
-        if (!nimgs || err == DP_ERR_INVALID) {
+        if (err == DP_ERR_NOT_FOUND || err == DP_ERR_INVALID) {
             /* No picture, or one that is not a sound PNG: a placeholder carries the card. */
             char *ph;
             size_t phlen;

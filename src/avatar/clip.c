@@ -35,34 +35,22 @@ int clip_is_wav(const char *mime)
                     !strcmp(mime, "audio/vnd.wave"));
 }
 
-/* pread that only comes back short at the end of the file (wav_read_fn over a descriptor). */
-static long fd_read(void *ctx, uint64_t off, void *buf, size_t n)
+/* wav_read_fn over a blob reader. */
+static long reader_read(void *ctx, uint64_t off, void *buf, size_t n)
 {
-    int fd = *(int *)ctx;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (long)got;
+    return blob_read_at(ctx, off, buf, n);
 }
 
-/* Parses the WAV blob key: *fd open on it (the caller closes) on DP_OK. */
-static int open_wav(struct blob_store *bs, const char *key, int *fd, struct wav_info *w)
+/* Parses the WAV blob key: *r open on it (the caller closes) on DP_OK. */
+static int open_wav(struct blob_store *bs, const char *key, struct blob_reader **r, struct wav_info *w)
 {
     uint64_t size;
-    int err = blob_open_read(bs, key, fd, &size);
+    int err = blob_reader_open(bs, key, r, &size);
     if (err)
         return err;
-    if ((err = wav_parse(fd_read, fd, size, w))) {
-        close(*fd);
-        *fd = -1;
+    if ((err = wav_parse(reader_read, *r, size, w))) {
+        blob_reader_close(*r);
+        *r = NULL;
     }
     return err;
 }
@@ -105,9 +93,9 @@ int clip_source_read(struct db *db, struct blob_store *bs, const char *avatar_id
     /* The length is known for PCM WAV (from its header); other formats are taken at their word
      * until the speech capability reads them. */
     struct wav_info w;
-    int fd;
-    if (clip_is_wav(db_rows_text(r, 0, 1)) && !open_wav(bs, db_rows_text(r, 0, 2), &fd, &w)) {
-        close(fd);
+    struct blob_reader *br;
+    if (clip_is_wav(db_rows_text(r, 0, 1)) && !open_wav(bs, db_rows_text(r, 0, 2), &br, &w)) {
+        blob_reader_close(br);
         if ((uint64_t)end > wav_duration_ms(&w)) {
             err = invalid(msg, msglen, "source.end_ms is past the end of the recording (%llu ms long)",
                           (unsigned long long)wav_duration_ms(&w));
@@ -181,7 +169,7 @@ static int write_all(int fd, const void *p, size_t n)
 }
 
 /* Copies len bytes at off of src to the end of dst. */
-static int copy_range(int src, uint64_t off, uint64_t len, int dst)
+static int copy_range(struct blob_reader *src, uint64_t off, uint64_t len, int dst)
 {
     char *buf = malloc(COPY_CHUNK);
     if (!buf)
@@ -189,7 +177,7 @@ static int copy_range(int src, uint64_t off, uint64_t len, int dst)
     int err = DP_OK;
     while (len && !err) {
         size_t want = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-        long got = fd_read(&src, off, buf, want);
+        long got = blob_read_at(src, off, buf, want);
         if (got != (long)want) /* the blob shrank under us, or failed */
             err = DP_ERR_IO;
         else
@@ -205,7 +193,8 @@ int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int6
                   uint64_t *len)
 {
     struct wav_info w;
-    int src, err = open_wav(bs, key, &src, &w);
+    struct blob_reader *src;
+    int err = open_wav(bs, key, &src, &w);
     if (err)
         return err == DP_ERR_INVALID ? DP_ERR_UNPROCESSABLE : err;
     uint64_t first, count;
@@ -225,6 +214,6 @@ int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int6
     *fd = t;
     *len = sizeof head + count * w.frame_bytes;
 out_close_src:
-    close(src);
+    blob_reader_close(src);
     return err;
 }

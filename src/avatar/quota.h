@@ -32,13 +32,17 @@ int quota_json_cached(struct db *db, struct cache *c, const char *user_id, char 
 /* Adds "quota": quota_json_cached() to the JSON object text *obj (*len bytes, malloc'd): on DP_OK
  * *obj and *len are the new text; on error *obj is freed and NULL (DP_ERR_WOULDBLOCK as above). */
 int quota_attach(struct db *db, struct cache *c, const char *user_id, char **obj, size_t *len);
+/* Forgets what quota_check remembered of every owner (tests; a change of the limits). */
+void quota_memo_reset(void);
 /* Drops the cached usage of user_id after their avatars gained or lost media or memories. */
 void quota_forget(struct cache *c, const char *user_id);
 
 /* DP_ERR_QUOTA (with a message in msg) when adding add_bytes of media, or add_memories memories,
  * to avatar_id would take its owner over a limit; DP_OK otherwise (also when the limit is 0).
  * Counted as the caller's transaction sees it; concurrent additions may overshoot a limit by
- * what they add together (a quota is a fair-use bound, not an exact ledger). */
+ * what they add together (a quota is a fair-use bound, not an exact ledger). Far below the limits
+ * (under 90 %) the answer comes from what this process counted in the last minute plus what it
+ * let in since, so that an insert does not cost a count of the owner's rows. */
 int quota_check(struct db *db, const char *avatar_id, int64_t add_bytes, int64_t add_memories, char *msg,
                 size_t msglen);
 

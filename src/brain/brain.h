@@ -1,5 +1,6 @@
 /* Brains: what answers a message to an avatar. A brain is one file behind struct brain_ops,
- * chosen per avatar ("recall" built in; "generative" arrives with the LLM providers). */
+ * chosen per avatar: "recall" (built in, the default) and "generative" (a language model, when
+ * one is configured: providers/llm.h). */
 #ifndef DP_BRAIN_H
 #define DP_BRAIN_H
 
@@ -23,6 +24,8 @@ struct brain_sink {
     void (*delta)(void *ctx, const char *text, size_t len);
     void (*citation)(void *ctx, json_t *citation); /* borrowed */
     void *ctx;
+    /* The model's count of the tokens it read and wrote, when a brain that uses one is told it. */
+    void (*usage)(void *ctx, long prompt_tokens, long completion_tokens);
 };
 
 struct brain_input;
@@ -64,17 +67,25 @@ struct brain_ops {
     const char *name;
     /* Answers in->message. DP_OK with *out filled, or an error. */
     int (*reply)(const struct brain_input *in, struct brain_reply *out);
+    /* 1 when it can answer in this process (NULL: always); the generative brain needs a model. */
+    int (*available)(void);
+    /* What to set for it to become available (NULL when it always is). */
+    const char *needs;
 };
 
 struct registry;
-/* The brains (core/registry.h), by name: recall. */
+/* The brains (core/registry.h), by name: recall, generative. */
 struct registry *brain_registry(void);
 
-/* The brain named name; NULL when it is not available (yet). */
+/* The brain named name; NULL when there is none or it is not available (brain_ops.available). */
 const struct brain_ops *brain_for(const char *name);
 void brain_reply_cleanup(struct brain_reply *r);
 
 extern const struct brain_ops brain_recall_ops;
+extern const struct brain_ops brain_generative_ops;
+
+/* Why the brain named name cannot answer in this process ("" when it can, or is unknown). */
+const char *brain_unavailable_why(const char *name);
 
 /* The content words the recall brain looks for in text (valid UTF-8): word keys as search makes
  * them (text_word_key), stop words and vague words ("remember", "know" …) out, distinct, in

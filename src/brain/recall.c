@@ -29,7 +29,6 @@
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "core/err.h"
-#include "core/registry.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "store/db.h"
@@ -915,37 +914,4 @@ int brain_recall_words(const char *text, char keys[][TEXT_KEY_MAX + 1], int max)
     return n;
 }
 
-const struct brain_ops brain_recall_ops = {"recall", recall_reply};
-
-static const struct backend brain_recall_row = {"recall", NULL, 0, &brain_recall_ops};
-
-/* The brains by name; "generative" arrives with the LLM providers. */
-static struct registry brain_backends = {"brain", {&brain_recall_row}, 1, -1};
-
-struct registry *brain_registry(void)
-{
-    return &brain_backends;
-}
-
-const struct brain_ops *brain_for(const char *name)
-{
-    const struct backend *b = registry_find(&brain_backends, name);
-    return b ? b->ops : NULL;
-}
-
-void brain_persona_cleanup(struct brain_persona *p)
-{
-    free(p->description);
-    free(p->personality);
-    free(p->scenario);
-    free(p->examples);
-    memset(p, 0, sizeof *p);
-}
-
-void brain_reply_cleanup(struct brain_reply *r)
-{
-    free(r->text);
-    json_decref(r->citations);
-    r->text = NULL;
-    r->citations = NULL;
-}
+const struct brain_ops brain_recall_ops = {"recall", recall_reply, NULL, NULL};

@@ -239,8 +239,8 @@ int cli_ingest(int argc, char **argv)
             njobs++;
     }
     if (njobs) {
-        avatar_jobs_register(app->blobs);
-        if (jobs_start(app->database_url, app->cfg.redis_url, 1, (int)app->cfg.job_lease)) {
+        avatar_jobs_register();
+        if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, 1, (int)app->cfg.job_lease)) {
             fprintf(stderr, "doppel ingest: cannot start a job worker; a running server will process the jobs\n");
         } else {
             failed += wait_jobs(db, jobs, njobs);

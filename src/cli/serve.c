@@ -9,6 +9,7 @@
 #include "auth/password.h"
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
+#include "avatar/extract_job.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
@@ -26,6 +27,7 @@
 #include "providers/stt.h"
 #include "providers/tts.h"
 #include "voice/session.h"
+#include "providers/llm.h"
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
@@ -79,6 +81,17 @@ static void *worker_init(int idx, void *arg)
         w->cache = NULL;
     if (cache_open_space(&w->security, w->app->cfg.redis_url, CACHE_SPACE_SECURITY))
         w->security = NULL;
+    return w;
+}
+
+/* A provider pool thread: mostly waits on a remote model, so its database connection and cache
+ * handles open on first use (worker_db, worker_cache) rather than one per thread at start. */
+static void *slow_worker_init(int idx, void *arg)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    DP_ASSERT(w);
+    w->idx = 1000 + idx;
+    w->app = arg;
     return w;
 }
 
@@ -138,13 +151,17 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sweep_timer, NULL);
     jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
-    if (pool_busy(app->pool)) {
+    size_t busy = pool_busy(app->pool) + (app->slow_pool ? pool_busy(app->slow_pool) : 0);
+    if (busy) {
         /* The shutdown deadline passed with handlers still running: joining them would
          * stretch the bound --shutdown-timeout promises. Exit without them (see cli_serve). */
-        app->abandoned = (int)pool_busy(app->pool);
+        app->abandoned = (int)busy;
     } else {
         pool_free(app->pool);
         app->pool = NULL;
+        if (app->slow_pool)
+            pool_free(app->slow_pool);
+        app->slow_pool = NULL;
     }
     /* The server's own handles stay open until server_free: end this run of the loop. */
     uv_stop(app->loop);
@@ -221,8 +238,11 @@ static int brain_setup(struct app *app)
     if (speech_setup(c))
         return 1;
     struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
-    char msg[256];
-    if (http_client_global_init() || embed_configure(&ec, msg, sizeof msg)) {
+    struct llm_config lc = {c->llm_provider,      c->llm_url,         c->llm_model,  c->llm_api_key,
+                            c->llm_connect_timeout, c->llm_idle_timeout, c->llm_timeout, c->llm_max_tokens,
+                            c->llm_retries,       c->llm_retry_wait_max, c->llm_circuit_cooldown * 1000};
+    char msg[256] = "cannot initialise libcurl";
+    if (http_client_global_init() || embed_configure(&ec, msg, sizeof msg) || llm_configure(&lc, msg, sizeof msg)) {
         DP_LOG(LOG_ERROR, "[serve] %s", msg);
         return 1;
     }
@@ -289,11 +309,17 @@ int cli_serve(int argc, char **argv)
         nworkers = 1;
     if (pool_new(&app->pool, app->loop, (int)nworkers, worker_init, worker_cleanup, app))
         goto out_blobs;
+    /* Replies that wait on a remote model wait on threads of their own (ROUTE_SLOW), so that a
+     * minute-long answer never holds a CPU worker (bench/llm.sh measures the difference). */
+    if (llm_current() && app->cfg.provider_workers > 0 &&
+        pool_new(&app->slow_pool, app->loop, (int)app->cfg.provider_workers, slow_worker_init, worker_cleanup, app))
+        goto out_pool;
     /* Job kinds register before this (or any time later: workers re-read the registry). */
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
-    avatar_jobs_register(app->blobs);
-    if (jobs_start(app->database_url, app->cfg.redis_url, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
+    avatar_jobs_register();
+    extract_job_register(app->cfg.llm_extract);
+    if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
         goto out_pool;
 
     const struct route *tables[32];
@@ -316,6 +342,8 @@ int cli_serve(int argc, char **argv)
     struct voice_limits vl = {(int)app->cfg.voice_sessions_per_user, app->cfg.voice_idle_timeout * 1000L,
                               app->cfg.voice_session_max * 1000L};
     voice_configure(&vl);
+    tables[ntables++] = portraits_routes;
+    tables[ntables++] = openai_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;
@@ -341,12 +369,14 @@ int cli_serve(int argc, char **argv)
         .shutdown_timeout = app->cfg.shutdown_timeout,
         .sse_producers = app->cfg.sse_producers,
         .cors_origins = app->cfg.cors_origins,
+        .trusted_proxies = app->cfg.trusted_proxies,
         .web_dir = *app->cfg.web_dir ? app->cfg.web_dir : NULL,
         .own_prefixes = own_prefixes,
     };
     if (server_new(&app->server, app->loop, &scfg, app->router, app->pool) || server_start(app->server))
         goto out_router;
     server_set_auth_hook(app->server, authn_hook, authn_release);
+    server_set_slow_pool(app->server, app->slow_pool);
     /* With the in-process cache, hot authenticated reads can be answered on the loop. */
     if (!*app->cfg.redis_url && cache_open(&app->inline_cache, "") == DP_OK &&
         cache_open_space(&app->inline_security, "", CACHE_SPACE_SECURITY) == DP_OK)
@@ -384,6 +414,8 @@ out_router:
     if (app->server) {
         if (app->pool) /* late completions must not reach the freed server */
             pool_on_drained(app->pool, NULL, NULL);
+        if (app->slow_pool)
+            pool_on_drained(app->slow_pool, NULL, NULL);
         server_free(app->server);
         uv_run(app->loop, UV_RUN_NOWAIT);
     }
@@ -395,6 +427,10 @@ out_router:
         cache_close(app->inline_security);
 out_pool:
     jobs_stop(); /* a no-op when stopped already (on_stopped) or never started */
+    if (app->slow_pool) {
+        pool_free(app->slow_pool);
+        uv_run(app->loop, UV_RUN_NOWAIT);
+    }
     if (app->pool) {
         pool_free(app->pool);
         uv_run(app->loop, UV_RUN_NOWAIT);
@@ -406,6 +442,7 @@ out_config:
     embed_shutdown();
     stt_shutdown();
     tts_shutdown();
+    llm_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);
     DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);

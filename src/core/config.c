@@ -39,6 +39,9 @@ static const struct setting settings[] = {
     {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0,
      "comma-separated origins allowed by CORS, with credentials; \"*\" lets any other origin read public answers "
      "without credentials (default: none)"},
+    {"trusted-proxies", SET_STR, OFF(trusted_proxies), "", 0, 0,
+     "reverse proxies (addresses, CIDR blocks; comma-separated) whose X-Forwarded-For names the client: rate "
+     "limits, back-off and the audit log then see the client's address (default: none, the header is ignored)"},
     {"log-format", SET_STR, OFF(log_format), "text", 0, 0, "text | json (one JSON object a line)"},
     {"log-level", SET_STR, OFF(log_level), "info", 0, 0, "debug | info | warn | error"},
     {"workers", SET_LONG, OFF(workers), "0", 0, 256, "worker threads for blocking work (0 = number of cores)"},
@@ -96,6 +99,31 @@ static const struct setting settings[] = {
     {"embed-model", SET_STR, OFF(embed_model), "", 0, 0, "embedding model name sent to the API"},
     {"embed-api-key", SET_STR, OFF(embed_api_key), "", 0, 0, "bearer key of the embeddings API (prefer the env variable)"},
     {"embed-timeout", SET_LONG, OFF(embed_timeout), "10000", 100, 600000, "milliseconds an embeddings call may take"},
+    {"llm-provider", SET_STR, OFF(llm_provider), "none", 0, 0,
+     "language model of the generative brain and the OpenAI facade: none (recall only) | openai (any "
+     "OpenAI-compatible /chat/completions API: OpenAI, OpenRouter, Ollama, llama.cpp, vLLM, LM Studio)"},
+    {"llm-url", SET_STR, OFF(llm_url), "", 0, 0, "base URL of the chat API, e.g. http://127.0.0.1:11434/v1"},
+    {"llm-model", SET_STR, OFF(llm_model), "", 0, 0, "chat model name sent to the API"},
+    {"llm-api-key", SET_STR, OFF(llm_api_key), "", 0, 0, "bearer key of the chat API (prefer the env variable)"},
+    {"llm-connect-timeout", SET_LONG, OFF(llm_connect_timeout), "5000", 100, 600000,
+     "milliseconds to connect to the chat API"},
+    {"llm-idle-timeout", SET_LONG, OFF(llm_idle_timeout), "30000", 100, 600000,
+     "milliseconds a streamed reply may stay silent (first token included) before it counts as stalled"},
+    {"llm-timeout", SET_LONG, OFF(llm_timeout), "120000", 100, 3600000, "milliseconds one reply may take"},
+    {"llm-max-tokens", SET_LONG, OFF(llm_max_tokens), "512", 1, 1000000, "tokens of one reply at most"},
+    {"llm-retries", SET_LONG, OFF(llm_retries), "2", 0, 10,
+     "extra attempts of a reply that failed before its first token (unreachable, 5xx, stalled, 429)"},
+    {"llm-retry-wait-max", SET_LONG, OFF(llm_retry_wait_max), "10000", 0, 600000,
+     "longest 429 Retry-After honoured, milliseconds (longer: the reply falls back at once)"},
+    {"llm-circuit-cooldown", SET_LONG, OFF(llm_circuit_cooldown), "30", 1, 3600,
+     "seconds the model's circuit breaker stays open after 5 failures in a row (replies come from the recall brain), "
+     "before one trial call"},
+    {"llm-extract", SET_BOOL, OFF(llm_extract), "false", 0, 1,
+     "after a text or document is ingested, the language model turns the facts it states into memories "
+     "(job memory.extract; needs --llm-provider)"},
+    {"provider-workers", SET_LONG, OFF(provider_workers), "32", 0, 1024,
+     "threads for replies that wait on a remote model (each holds one while it streams), apart from the workers "
+     "(0: they wait on the workers; for comparison only)"},
     {"search-importance-weight", SET_LONG, OFF(search_importance_weight), "10", 0, 1000,
      "percent a memory's importance (0-1) moves its search score: score x (1 + w(importance - 0.5))"},
     {"search-recency-weight", SET_LONG, OFF(search_recency_weight), "0", 0, 1000,

@@ -14,6 +14,7 @@ struct config {
     char *blob_url;         /* "" = <data-dir>/blobs */
     char *web_dir;          /* static files of the browser UI */
     char *cors_origins;     /* comma-separated allowlist; "" = same-origin only */
+    char *trusted_proxies;  /* addresses/CIDR blocks whose X-Forwarded-For is believed; "" = none */
     char *log_format;       /* text | json */
     char *log_level;        /* debug | info | warn | error */
     long workers;           /* worker threads; 0 = number of cores */
@@ -49,6 +50,19 @@ struct config {
     char *embed_model;
     char *embed_api_key;    /* never logged */
     long embed_timeout;     /* ms per embeddings call */
+    char *llm_provider;     /* none | openai */
+    char *llm_url;          /* base URL of an OpenAI-compatible API */
+    char *llm_model;
+    char *llm_api_key;      /* never logged */
+    long llm_connect_timeout; /* ms */
+    long llm_idle_timeout;  /* ms of silence before a stream counts as stalled */
+    long llm_timeout;       /* ms per reply */
+    long llm_max_tokens;
+    long llm_retries;
+    long llm_retry_wait_max; /* ms */
+    long llm_circuit_cooldown; /* seconds the breaker stays open */
+    int llm_extract;        /* ingested texts become fact memories through the model */
+    long provider_workers;  /* threads of the provider pool (replies that wait on a model) */
     long search_importance_weight; /* percent */
     long search_recency_weight;    /* percent */
     long search_recency_half_life; /* days */

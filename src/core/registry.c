@@ -32,6 +32,9 @@ const struct backend *registry_for_url(const struct registry *r, const char *url
         for (const char *const *s = r->rows[i]->schemes; s && *s; s++)
             if (!strncasecmp(url, *s, strlen(*s)))
                 return r->rows[i];
+    for (int i = 0; i < r->n; i++)
+        if (!strcasecmp(url, r->rows[i]->name))
+            return r->rows[i];
     if (r->fallback >= 0 && r->fallback < r->n && !strstr(url, "://"))
         return r->rows[r->fallback];
     return NULL;

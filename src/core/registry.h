@@ -28,8 +28,8 @@ int registry_add(struct registry *r, const struct backend *b);
 /* The backend named name; NULL when the family has none. */
 const struct backend *registry_find(const struct registry *r, const char *name);
 
-/* The backend an address chooses: the first whose scheme prefixes it (any case), else the
- * fallback for an address without "://"; NULL when none does. */
+/* The backend an address chooses: the first whose scheme prefixes it (any case), else the one
+ * whose name it is ("memory"), else the fallback for an address without "://"; NULL when none does. */
 const struct backend *registry_for_url(const struct registry *r, const char *url);
 
 #endif

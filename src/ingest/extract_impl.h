@@ -34,6 +34,33 @@ int ex_decode(const char *p, size_t n, struct buf *out);
  * U+FFFD. */
 int ex_utf8_repair(const char *p, size_t n, struct buf *out);
 
+/* ---- running decoders (extract_tools.c) ---- */
+
+#define PATH_ARG_MAX 4096
+struct subproc_limits;
+
+/* The extension of a file's name, after its last dot ("" when none). */
+const char *ex_extension(const char *filename);
+/* err = "msg: detail" (or msg alone when detail is empty). */
+void ex_set_err(char *err, size_t errlen, const char *msg, const char *detail);
+/* A path as a program argument: absolute, since the child runs in "/" (which also keeps a name
+ * starting with '-' from reading as an option). */
+int ex_path_arg(const char *path, char *out, size_t outlen);
+int64_t ex_now_ms(void); /* monotonic */
+/* The sandbox of the single-threaded decoders (pdftotext, unzip): CPU, memory, files, no fork. */
+void ex_decoder_limits(struct subproc_limits *lim);
+/* Member `member` of the ZIP file zip, of at most max bytes, into out (initialised here), by
+ * deadline (ex_now_ms). */
+int ex_unzip_member(const char *zip, const char *member, size_t max, int64_t deadline, struct buf *out, char *err,
+                    size_t errlen);
+
+/* ---- the extractors of files (extract_pdf.c, extract_zip.c) ---- */
+
+/* The text of a PDF, with where each page starts in it (*pages malloc'd, *npages). */
+int ex_extract_pdf(const char *path, struct buf *text, size_t **pages, int *npages, char *err, size_t errlen);
+int ex_extract_docx(const char *path, struct buf *text, char *err, size_t errlen);
+int ex_extract_epub(const char *path, struct buf *text, char *err, size_t errlen);
+
 /* Lower-case ASCII comparison of p[0..n) with the NUL-terminated lower-case word w. */
 int ex_ieq(const char *p, size_t n, const char *w);
 

@@ -6,10 +6,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/context.h"
 #include "core/id.h"
 
 struct db;
 struct cache;
+struct blob_store;
 struct uv_loop_s;
 
 enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_RETRYING, JOB_DONE, JOB_DEAD };
@@ -22,6 +24,7 @@ struct job_ctx {
     int attempt;         /* 1 for the first run */
     struct db *db;       /* the job worker's connection */
     struct cache *cache; /* the job worker's cache handle */
+    struct blob_store *blobs; /* shared (thread-safe); NULL when the runner was given none */
     void *priv;          /* the runner's bookkeeping */
 };
 
@@ -83,9 +86,16 @@ int job_retry(struct db *db, struct cache *cache, const char *id);
 /* {"queued":n,"running":n,"retrying":n,"done":n,"dead":n,"queue_depth":n}; the caller's. */
 int job_counts_json(struct db *db, json_t **out);
 
+/* The one context (core/context.h) of a running job: its worker's engines, no caller. */
+static inline struct context job_context(const struct job_ctx *j)
+{
+    return (struct context){.db = j->db, .cache = j->cache, .blobs = j->blobs};
+}
+
 /* Starts n job worker threads (each opening its own database and cache connections on
- * database_url / cache_url) that claim due jobs with a lease of lease_s seconds. */
-int jobs_start(const char *database_url, const char *cache_url, int n, int lease_s);
+ * database_url / cache_url; blobs, thread-safe, is shared and may be NULL) that claim due jobs
+ * with a lease of lease_s seconds. */
+int jobs_start(const char *database_url, const char *cache_url, struct blob_store *blobs, int n, int lease_s);
 /* Stops claiming, waits for running jobs to finish their current attempt (bounded), joins.
  * A no-op when not started. Handlers still running at the bound are left behind (their jobs
  * run again once their leases end). */

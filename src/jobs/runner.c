@@ -141,6 +141,7 @@ static struct {
     struct jworker *w;
     pthread_t heartbeat;
     char *db_url, *cache_url;
+    struct blob_store *blobs; /* shared by the workers (thread-safe) */
     int64_t lease_ms;
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -249,7 +250,7 @@ static void run_job(struct jworker *w, struct job_claim *c)
     if (!kind_lookup(c->kind, &handler, NULL))
         return; /* cannot happen: claims are limited to registered kinds */
     struct job_ctx ctx = {.kind = c->kind, .payload = c->payload, .attempt = c->attempt, .db = w->db,
-                          .cache = w->cache, .priv = &w->run};
+                          .cache = w->cache, .blobs = R.blobs, .priv = &w->run};
     memcpy(ctx.id, c->id, ID_LEN);
 
     pthread_mutex_lock(&R.lock);
@@ -450,7 +451,7 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-int jobs_start(const char *database_url, const char *cache_url, int n, int lease_s)
+int jobs_start(const char *database_url, const char *cache_url, struct blob_store *blobs, int n, int lease_s)
 {
     if (n < 1 || lease_s < 1 || !database_url)
         return DP_ERR_INVALID;
@@ -468,6 +469,7 @@ int jobs_start(const char *database_url, const char *cache_url, int n, int lease
     if (!R.db_url || !R.cache_url || !R.w)
         goto out_free;
     R.n = n;
+    R.blobs = blobs;
     R.lease_ms = (int64_t)lease_s * 1000;
     R.stopping = 0;
     R.hb_stopping = 0;

@@ -191,12 +191,37 @@ void res_header(struct response *res, const char *name, const char *value)
     res->nheaders++;
 }
 
+int res_source_set(struct response *res, const struct res_source *source, uint64_t off, uint64_t len)
+{
+    struct res_source *s = malloc(sizeof *s);
+    if (!s) {
+        source->close(source->ctx);
+        return DP_ERR_NOMEM;
+    }
+    *s = *source;
+    res_source_free(res->source);
+    res->source = s;
+    res->fd_off = off;
+    res->fd_len = len;
+    return DP_OK;
+}
+
+void res_source_free(struct res_source *s)
+{
+    if (s) {
+        s->close(s->ctx);
+        free(s);
+    }
+}
+
 void res_cleanup(struct response *res)
 {
     res_reset_body(res);
     if (res->fd >= 0)
         close(res->fd);
     res->fd = -1;
+    res_source_free(res->source);
+    res->source = NULL;
     for (int i = 0; i < res->nheaders; i++) {
         free(res->headers[i].name);
         free(res->headers[i].value);

@@ -63,11 +63,24 @@ struct response {
     size_t body_len;
     int fd;                                  /* >= 0: send this file (owned), fd_len bytes from fd_off */
     uint64_t fd_off, fd_len;
+    struct res_source *source;               /* else non-NULL: send fd_len bytes from fd_off of it (owned) */
     char content_type[96];
     int nheaders;
     struct http_kv headers[HTTP_MAX_RES_HEADERS]; /* owned copies */
     struct sse *sse;                         /* streamed body (text/event-stream) */
 };
+
+/* A body read piece by piece from something that is not a file of this machine (a blob behind a
+ * reader): read_at answers up to n bytes from off (fewer only at its end), -1 on error; close
+ * frees ctx once the body is sent or abandoned. */
+struct res_source {
+    long (*read_at)(void *ctx, uint64_t off, void *buf, size_t n);
+    void (*close)(void *ctx);
+    void *ctx;
+};
+/* Sends len bytes from off of source (owned from here on, even on failure). */
+int res_source_set(struct response *res, const struct res_source *source, uint64_t off, uint64_t len);
+void res_source_free(struct res_source *s); /* closes and frees; NULL is fine */
 
 typedef int (*http_handler)(struct request *req, struct response *res);
 
@@ -81,6 +94,9 @@ enum route_flags {
     ROUTE_STREAM = 1 << 6,          /* the body is streamed to stream->chunk, never buffered whole */
     ROUTE_TRY_INLINE = 1 << 7,      /* try on the loop first (req->worker NULL: no blocking calls);
                                      * DP_ERR_WOULDBLOCK from the auth hook or handler moves it to a worker */
+    ROUTE_SLOW = 1 << 8,            /* may wait on a remote provider (a language model's reply): the handler
+                                     * and its SSE producer run on the provider pool (server_set_slow_pool),
+                                     * so that the CPU workers stay free while it waits */
 };
 
 /* A streamed request body (uploads). Every callback runs on a worker, one at a time per request;

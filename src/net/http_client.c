@@ -1,14 +1,17 @@
-/* Outbound JSON POST on libcurl's easy interface. Blocking by design: provider calls run on
- * worker threads, which have nothing else to do while they wait. */
+/* Outbound HTTP on libcurl's easy interface. Blocking by design: provider calls run on job workers
+ * or on the provider pool's threads (server.h's ROUTE_SLOW), which have nothing else to do while
+ * they wait; the CPU workers and the event loop never run one. */
 #include "net/http_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/timeutil.h"
 
 int http_client_global_init(void)
 {
@@ -28,6 +31,62 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return err ? 0 : size * n; /* 0 aborts the transfer */
 }
 
+/* What a JSON POST sends, whatever happens to the answer: the body, the headers (the key only in
+ * a header, never in a URL or a message) and the options every call shares. */
+struct post_setup {
+    CURL *c;
+    struct curl_slist *h;
+    char *body;
+};
+
+static int post_setup(struct post_setup *ps, const char *url, const char *bearer, const json_t *body,
+                      const char *accept)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->body = json_dumps(body, JSON_COMPACT);
+    ps->c = curl_easy_init();
+    char a[96];
+    snprintf(a, sizeof a, "Accept: %s", accept);
+    ps->h = curl_slist_append(NULL, "Content-Type: application/json");
+    /* No "Expect: 100-continue" for bodies over 1 KiB: a prompt would wait a round trip (or a
+     * second, with servers that never answer it) before it is sent. */
+    if (ps->h && !curl_slist_append(ps->h, "Expect:")) {
+        curl_slist_free_all(ps->h);
+        ps->h = NULL;
+    }
+    if (ps->h && !curl_slist_append(ps->h, a)) {
+        curl_slist_free_all(ps->h);
+        ps->h = NULL;
+    }
+    if (ps->h && bearer && *bearer) {
+        char auth[600];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+        struct curl_slist *h = curl_slist_append(ps->h, auth);
+        memset(auth, 0, sizeof auth);
+        if (!h) {
+            curl_slist_free_all(ps->h);
+            ps->h = NULL;
+        }
+    }
+    if (!ps->body || !ps->c || !ps->h)
+        return DP_ERR_NOMEM;
+    curl_easy_setopt(ps->c, CURLOPT_URL, url);
+    curl_easy_setopt(ps->c, CURLOPT_HTTPHEADER, ps->h);
+    curl_easy_setopt(ps->c, CURLOPT_POSTFIELDS, ps->body);
+    curl_easy_setopt(ps->c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+    curl_easy_setopt(ps->c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(ps->c, CURLOPT_TCP_NODELAY, 1L);
+    return DP_OK;
+}
+
+static void post_cleanup(struct post_setup *ps)
+{
+    curl_slist_free_all(ps->h);
+    if (ps->c)
+        curl_easy_cleanup(ps->c);
+    free(ps->body);
+}
+
 int http_post_json(const struct http_post *p, long *status, json_t **answer, char *why, size_t whylen)
 {
     char dummy[1];
@@ -36,31 +95,17 @@ int http_post_json(const struct http_post *p, long *status, json_t **answer, cha
     why[0] = 0;
     *answer = NULL;
     *status = 0;
-    char *body = json_dumps(p->body, JSON_COMPACT);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = h ? curl_slist_append(h, "Accept: application/json") : NULL;
-    char auth[600];
-    if (h && p->bearer && *p->bearer) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->bearer);
-        h = curl_slist_append(h, auth);
-    }
+    struct post_setup ps;
     struct sink s = {0};
     buf_init(&s.b, p->answer_max);
-    int err = DP_ERR_NOMEM;
-    if (!body || !c || !h)
+    int err = post_setup(&ps, p->url, p->bearer, p->body, "application/json");
+    if (err)
         goto out;
-    curl_easy_setopt(c, CURLOPT_URL, p->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(ps.c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+    curl_easy_setopt(ps.c, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
+    curl_easy_setopt(ps.c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(ps.c, CURLOPT_WRITEDATA, &s);
+    CURLcode rc = curl_easy_perform(ps.c);
     if (s.too_large) {
         snprintf(why, whylen, "the answer is larger than %zu bytes", p->answer_max);
         err = DP_ERR_TOO_LARGE;
@@ -71,15 +116,163 @@ int http_post_json(const struct http_post *p, long *status, json_t **answer, cha
         err = DP_ERR_UNAVAILABLE;
         goto out;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_getinfo(ps.c, CURLINFO_RESPONSE_CODE, status);
     if (s.b.len)
         *answer = json_loadb(s.b.data, s.b.len, 0, NULL);
     err = DP_OK;
 out:
     buf_cleanup(&s.b);
-    curl_slist_free_all(h);
-    if (c)
-        curl_easy_cleanup(c);
-    free(body);
+    post_cleanup(&ps);
+    return err;
+}
+
+/* A streamed answer as it arrives. */
+struct stream_state {
+    const struct http_stream *p;
+    CURL *c;
+    long status;        /* once the headers are in */
+    long retry_after_s;
+    struct buf line;    /* the line being received (2xx), or the whole body (other statuses) */
+    size_t bytes;
+    double last_byte;   /* time_mono() of the last byte (or of the start) */
+    int stopped;        /* line() asked to stop */
+    int stalled;        /* idle_timeout_ms passed without a byte */
+    int too_large;
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct stream_state *st = arg;
+    size_t len = size * n;
+    if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+        char v[32];
+        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, p + 12, k);
+        v[k] = 0;
+        char *end;
+        long s = strtol(v, &end, 10);
+        /* Delta-seconds only; an HTTP date is treated as "some time": a second. */
+        st->retry_after_s = end != v && s >= 0 ? s : 1;
+    }
+    return len;
+}
+
+/* Hands every complete line in st->line to line(); keeps the unfinished rest. */
+static int flush_lines(struct stream_state *st)
+{
+    struct buf *b = &st->line;
+    size_t start = 0;
+    for (size_t i = 0; i < b->len; i++) {
+        if (b->data[i] != '\n')
+            continue;
+        size_t end = i > start && b->data[i - 1] == '\r' ? i - 1 : i;
+        b->data[end] = 0;
+        if (st->p->line(st->p->ctx, b->data + start, end - start))
+            return 1;
+        start = i + 1;
+    }
+    memmove(b->data, b->data + start, b->len - start);
+    b->len -= start;
+    b->data[b->len] = 0;
+    return 0;
+}
+
+static size_t on_stream_data(char *p, size_t size, size_t n, void *arg)
+{
+    struct stream_state *st = arg;
+    size_t len = size * n;
+    if (!st->status)
+        curl_easy_getinfo(st->c, CURLINFO_RESPONSE_CODE, &st->status);
+    st->bytes += len;
+    st->last_byte = time_mono();
+    if (st->bytes > st->p->answer_max) {
+        st->too_large = 1;
+        return 0;
+    }
+    int err = buf_append(&st->line, p, len);
+    if (err) {
+        st->too_large = err == DP_ERR_TOO_LARGE;
+        return 0;
+    }
+    if (st->status / 100 == 2 && flush_lines(st)) {
+        st->stopped = 1;
+        return 0;
+    }
+    return len;
+}
+
+/* libcurl calls this at least every second and while bytes flow: the caller gone, or the stream
+ * silent for too long, ends the transfer. */
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    struct stream_state *st = arg;
+    if (st->p->cancelled && st->p->cancelled(st->p->ctx)) {
+        st->stopped = 1;
+        return 1;
+    }
+    if (st->p->idle_timeout_ms > 0 && (time_mono() - st->last_byte) * 1000 > (double)st->p->idle_timeout_ms) {
+        st->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen)
+{
+    char dummy[1];
+    if (!why)
+        why = dummy, whylen = sizeof dummy;
+    why[0] = 0;
+    memset(r, 0, sizeof *r);
+    r->retry_after_s = -1;
+    struct post_setup ps;
+    struct stream_state st = {.p = p, .retry_after_s = -1, .last_byte = time_mono()};
+    /* A line longer than the whole answer cap cannot be: the buffer shares it. */
+    buf_init(&st.line, p->answer_max);
+    int err = post_setup(&ps, p->url, p->bearer, p->body, "text/event-stream");
+    if (err)
+        goto out;
+    st.c = ps.c;
+    curl_easy_setopt(ps.c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 10000);
+    if (p->total_timeout_ms > 0)
+        curl_easy_setopt(ps.c, CURLOPT_TIMEOUT_MS, p->total_timeout_ms);
+    curl_easy_setopt(ps.c, CURLOPT_WRITEFUNCTION, on_stream_data);
+    curl_easy_setopt(ps.c, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(ps.c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(ps.c, CURLOPT_HEADERDATA, &st);
+    curl_easy_setopt(ps.c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(ps.c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(ps.c, CURLOPT_XFERINFODATA, &st);
+    CURLcode rc = curl_easy_perform(ps.c);
+    curl_easy_getinfo(ps.c, CURLINFO_RESPONSE_CODE, &r->status);
+    r->retry_after_s = st.retry_after_s;
+    r->bytes = st.bytes;
+    if (st.stopped) {
+        snprintf(why, whylen, "cancelled");
+        err = DP_ERR_CANCELLED;
+    } else if (st.stalled || rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(why, whylen, st.stalled ? "no byte for %ld ms" : "the answer took longer than %ld ms",
+                 st.stalled ? p->idle_timeout_ms : p->total_timeout_ms);
+        err = DP_ERR_TIMEOUT;
+    } else if (st.too_large) {
+        snprintf(why, whylen, "the answer is larger than %zu bytes", p->answer_max);
+        err = DP_ERR_TOO_LARGE;
+    } else if (rc != CURLE_OK) {
+        snprintf(why, whylen, "%s", curl_easy_strerror(rc));
+        err = DP_ERR_UNAVAILABLE;
+    } else {
+        if (r->status / 100 == 2 && st.line.len) {
+            /* The last line had no line ending. */
+            st.line.data[st.line.len] = 0;
+            if (p->line(p->ctx, st.line.data, st.line.len))
+                err = DP_ERR_CANCELLED;
+        } else if (r->status / 100 != 2 && st.line.len) {
+            r->error_body = json_loadb(st.line.data, st.line.len, 0, NULL);
+        }
+    }
+out:
+    buf_cleanup(&st.line);
+    post_cleanup(&ps);
     return err;
 }

@@ -24,6 +24,7 @@
 #include "core/metrics.h"
 #include "core/timeutil.h"
 #include "net/guard.h"
+#include "net/proxy.h"
 #include "net/server_internal.h"
 #include "net/sse.h"
 #include "net/ws.h"
@@ -68,7 +69,7 @@ void server_collect_gauges(void *arg)
     metric_set(m_busy, NULL, (double)pool_busy(s->pool));
     metric_set(m_in_flight, NULL, (double)s->in_flight);
     metric_set(m_ws_open, NULL, (double)server_ws_count(s));
-    metric_set(m_sse_waiting, NULL, (double)s->sse_slots.waiting);
+    metric_set(m_sse_waiting, NULL, (double)(s->sse_slots.waiting + s->slow_slots.waiting));
 }
 
 /* ---- slow clients ---- */
@@ -423,6 +424,44 @@ static int is_websocket_request(struct MHD_Connection *c)
     const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
     return up && !strcasecmp(up, "websocket");
 }
+/* A body read from a res_source as libmicrohttpd asks for it: pos counts from the body's start. */
+struct source_body {
+    struct res_source *src;
+    uint64_t off, len;
+};
+
+static ssize_t source_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct source_body *b = cls;
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > b->len - pos)
+        max = (size_t)(b->len - pos);
+    long n = b->src->read_at(b->src->ctx, b->off + pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void source_free(void *cls)
+{
+    struct source_body *b = cls;
+    res_source_free(b->src);
+    free(b);
+}
+
+static struct MHD_Response *source_response(struct response *res)
+{
+    struct source_body *b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    *b = (struct source_body){res->source, res->fd_off, res->fd_len};
+    struct MHD_Response *r = MHD_create_response_from_callback(res->fd_len, 64 * 1024, source_read, b, source_free);
+    if (r)
+        res->source = NULL; /* the MHD response owns it now */
+    else
+        free(b);
+    return r;
+}
+
 
 /* Turns cr->res into a libmicrohttpd response and queues it. Loop thread. */
 static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
@@ -453,6 +492,8 @@ static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
     } else if (res->fd >= 0) {
         r = MHD_create_response_from_fd_at_offset64(res->fd_len, res->fd, res->fd_off);
         res->fd = -1; /* libmicrohttpd closes it */
+    } else if (res->source) {
+        r = source_response(res);
     } else {
         r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
                                             res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -504,7 +545,10 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     req->server = s;
     req->path = strdup(url);
     set_request_id(req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"));
-    client_ip(c, req->client_ip, sizeof req->client_ip);
+    char peer[sizeof req->client_ip];
+    client_ip(c, peer, sizeof peer);
+    proxy_client_ip(s->proxies, peer, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For"),
+                    req->client_ip, sizeof req->client_ip);
     req->authorization = dup_header(c, "Authorization");
     req->content_type = dup_header(c, "Content-Type");
     req->accept = dup_header(c, "Accept");
@@ -702,7 +746,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *c, const cha
         cr->task_kind = cr->req.route->flags & ROUTE_STREAM ? TASK_STREAM_END : TASK_HANDLER;
         cr->state = ST_RUNNING;
         server_suspend(s, cr);
-        pool_submit(s->pool, &cr->task);
+        pool_submit(server_pool_of(s, server_route_slow(s, cr->req.route)), &cr->task);
         return MHD_YES;
     case ST_RUNNING:
     case ST_QUEUED:

@@ -25,6 +25,9 @@ struct server_config {
     long shutdown_timeout;    /* seconds */
     long sse_producers;       /* SSE streams produced at once; 0 = half the workers (at least 1) */
     const char *cors_origins; /* comma-separated allowlist */
+    /* Reverse proxies whose X-Forwarded-For names the client (net/proxy.h): addresses and CIDR
+     * blocks, comma-separated; NULL or "" = none (the header is ignored). */
+    const char *trusted_proxies;
     const char *web_dir;      /* static files; NULL = none */
     /* Path prefixes the application answers itself (its API, probes, device sockets): never a
      * static file nor the web app's index.html; NULL-terminated, NULL = none. */
@@ -57,6 +60,10 @@ void server_free(struct server *s);
 void server_post(struct server *s, void (*fn)(void *arg), void *arg);
 uv_loop_t *server_loop(struct server *s);
 struct pool *server_pool(struct server *s);
+/* Gives ROUTE_SLOW routes (handlers and SSE producers) a pool of their own: threads that mostly
+ * wait on remote providers, capped apart from the CPU workers. NULL (the default): the workers.
+ * Call before the loop runs. */
+void server_set_slow_pool(struct server *s, struct pool *slow);
 const struct server_config *server_config(const struct server *s);
 /* Lets libmicrohttpd make progress now (after a resume from outside its callbacks). Loop thread. */
 void server_kick(struct server *s);

@@ -102,6 +102,7 @@ struct posted {
 struct server {
     uv_loop_t *loop;
     struct server_config cfg;
+    struct proxy_list *proxies; /* cfg.trusted_proxies, parsed */
     struct router *router;
     struct pool *pool;
     struct MHD_Daemon *mhd;
@@ -129,6 +130,8 @@ struct server {
     int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
     struct guard guard; /* header deadlines */
     struct sse_slots sse_slots;
+    struct pool *slow_pool;       /* ROUTE_SLOW routes; NULL: the workers */
+    struct sse_slots slow_slots;  /* their SSE producers */
 };
 
 /* server_loop.c */
@@ -152,7 +155,10 @@ struct metric *server_slow_metric(void);
 
 
 /* Server internals exposed to ws.c and sse.c. */
-struct sse_slots *server_sse_slots(struct server *s);
+/* The pool and SSE slots of a route: the provider pool's for ROUTE_SLOW routes when there is one. */
+int server_route_slow(const struct server *s, const struct route *rt);
+struct pool *server_pool_of(struct server *s, int slow);
+struct sse_slots *server_sse_slots_of(struct server *s, int slow);
 struct ws_conn **server_ws_list(struct server *s);
 struct sse **server_sse_list(struct server *s);
 

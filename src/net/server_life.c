@@ -18,6 +18,7 @@
 #include "core/timeutil.h"
 #include "net/guard.h"
 #include "net/http.h"
+#include "net/proxy.h"
 #include "net/server_internal.h"
 #include "net/sse.h"
 #include "net/ws.h"
@@ -66,9 +67,19 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
                struct pool *pool)
 {
     server_metrics_init();
+    struct proxy_list *proxies;
+    char msg[160];
+    int err = proxy_list_parse(cfg->trusted_proxies, &proxies, msg, sizeof msg);
+    if (err) {
+        DP_LOG(LOG_ERROR, "[http] --trusted-proxies: %s", msg);
+        return err;
+    }
     struct server *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        proxy_list_free(proxies);
         return DP_ERR_NOMEM;
+    }
+    s->proxies = proxies;
     s->loop = loop;
     s->cfg = *cfg;
     s->router = router;
@@ -85,6 +96,7 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->stop_timer.data = s;
     guard_init(&s->guard, loop, (double)cfg->header_timeout, server_slow_metric());
     sse_slots_init(&s->sse_slots, cfg, pool);
+    sse_slots_init(&s->slow_slots, cfg, NULL);
     metrics_on_collect(server_collect_gauges, s);
     *out = s;
     return DP_OK;
@@ -220,9 +232,28 @@ struct sse **server_sse_list(struct server *s)
     return &s->sse_list;
 }
 
-struct sse_slots *server_sse_slots(struct server *s)
+void server_set_slow_pool(struct server *s, struct pool *slow)
 {
-    return &s->sse_slots;
+    s->slow_pool = slow;
+    if (slow)
+        pool_on_drained(slow, server_after_tasks, s);
+    /* Every thread of the provider pool may stream: waiting on a provider is what it is for. */
+    s->slow_slots.max = slow ? pool_size(slow) : 1;
+}
+
+int server_route_slow(const struct server *s, const struct route *rt)
+{
+    return s->slow_pool && rt && (rt->flags & ROUTE_SLOW);
+}
+
+struct pool *server_pool_of(struct server *s, int slow)
+{
+    return slow && s->slow_pool ? s->slow_pool : s->pool;
+}
+
+struct sse_slots *server_sse_slots_of(struct server *s, int slow)
+{
+    return slow && s->slow_pool ? &s->slow_slots : &s->sse_slots;
 }
 
 static void finish_stop(struct server *s)
@@ -285,6 +316,8 @@ void server_free(struct server *s)
     if (!s)
         return;
     metrics_off_collect(server_collect_gauges, s); /* a later scrape must not reach a freed server */
+    proxy_list_free(s->proxies);
+    s->proxies = NULL;
     if (s->mhd) {
         while (s->suspended)
             server_resume(s, s->suspended);

@@ -3,7 +3,9 @@
  * resumes it through server_post. A producer never waits for its client (a client too far
  * behind is cancelled), but it holds a worker for as long as it produces: only a share of the
  * workers may run producers at once (struct sse_slots); later streams wait their turn on the
- * loop, holding no thread, so ordinary requests always find a worker. */
+ * loop, holding no thread, so ordinary requests always find a worker. A ROUTE_SLOW route's
+ * producer (a reply that waits on a language model) runs on the provider pool instead, with
+ * slots of its own. */
 #include "net/sse.h"
 
 #include <pthread.h>
@@ -28,6 +30,7 @@ struct sse {
     int wake_pending;        /* a resume is posted */
     struct conn_req *cr;     /* loop thread only; NULL once the response is gone */
     int waiting;             /* the reader suspended the connection (loop thread) */
+    int slow;                /* produced on the provider pool (a ROUTE_SLOW route) */
     sse_producer producer;
     void *arg;
     void (*arg_free)(void *);
@@ -69,6 +72,7 @@ int sse_respond(struct request *req, struct response *res, sse_producer producer
     pthread_mutex_init(&s->lock, NULL);
     buf_init(&s->out, SSE_BUFFER_MAX);
     s->srv = req->server;
+    s->slow = req->server && server_route_slow(req->server, req->route);
     s->refs = 2;
     s->producer = producer;
     s->arg = arg;
@@ -238,7 +242,7 @@ static void start_next_waiting(struct sse_slots *sl)
 static void producer_done(struct pool_task *t)
 {
     struct sse *s = (struct sse *)(void *)((char *)t - offsetof(struct sse, task));
-    struct sse_slots *sl = server_sse_slots(s->srv);
+    struct sse_slots *sl = server_sse_slots_of(s->srv, s->slow);
     sl->running--;
     sse_unref(s);
     start_next_waiting(sl);
@@ -246,15 +250,15 @@ static void producer_done(struct pool_task *t)
 
 static void run_producer(struct sse *s)
 {
-    server_sse_slots(s->srv)->running++;
+    server_sse_slots_of(s->srv, s->slow)->running++;
     s->task.work = producer_work;
     s->task.done = producer_done;
-    pool_submit(server_pool(s->srv), &s->task);
+    pool_submit(server_pool_of(s->srv, s->slow), &s->task);
 }
 
 void sse_start_producer(struct sse *s)
 {
-    struct sse_slots *sl = server_sse_slots(s->srv);
+    struct sse_slots *sl = server_sse_slots_of(s->srv, s->slow);
     if (sl->running < sl->max && !sl->wait_head) {
         run_producer(s);
         return;

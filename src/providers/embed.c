@@ -27,18 +27,11 @@ struct registry *embed_registry(void)
 int embed_configure(const struct embed_config *cfg, char *msg, size_t msglen)
 {
     embed_shutdown();
-    if (!cfg->provider || !*cfg->provider || !strcmp(cfg->provider, "none"))
-        return DP_OK;
-    const struct backend *b = registry_find(&embed_backends, cfg->provider);
-    if (!b) {
-        snprintf(msg, msglen, "embed-provider must be none or openai, not \"%s\"", cfg->provider);
-        return DP_ERR_INVALID;
-    }
-    if (!cfg->url || !*cfg->url || !cfg->model || !*cfg->model) {
-        snprintf(msg, msglen, "embed-provider openai needs embed-url and embed-model");
-        return DP_ERR_INVALID;
-    }
-    int err = ((const struct embed_provider *)b->ops)->create(cfg, &current);
+    const struct backend *b;
+    int err = provider_choose(&embed_backends, cfg->provider, cfg->url, cfg->model, &b, msg, msglen);
+    if (err || !b)
+        return err;
+    err = ((const struct embed_provider *)b->ops)->create(cfg, &current);
     if (err)
         snprintf(msg, msglen, "cannot set up the embedding provider: %s", dp_strerror(err));
     else

@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "net/http_client.h"
 #include "providers/embed.h"
+#include "providers/provider_call.h"
 
 #define ANSWER_MAX (64u << 20) /* 64 texts × 8192 dims of JSON numbers fit */
 
@@ -127,11 +128,7 @@ int embed_openai_new(const struct embed_config *cfg, struct embedder **out)
         return DP_ERR_NOMEM;
     o->base.ops = &embed_openai_ops;
     snprintf(o->base.model, sizeof o->base.model, "%s", cfg->model);
-    size_t n = strlen(cfg->url);
-    while (n && cfg->url[n - 1] == '/')
-        n--;
-    if (asprintf(&o->url, "%.*s/embeddings", (int)n, cfg->url) < 0)
-        o->url = NULL;
+    o->url = provider_url(cfg->url, "embeddings");
     o->key = strdup(cfg->api_key ? cfg->api_key : "");
     o->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
     if (!o->url || !o->key) {

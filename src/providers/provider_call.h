@@ -17,4 +17,21 @@ struct provider_call {
 /* Runs fn(arg) as call pc: DP_ERR_UNAVAILABLE at once while its breaker is open, else fn's answer. */
 int provider_call(const struct provider_call *pc, int (*fn)(void *arg), void *arg);
 
+#include <jansson.h>
+#include <stddef.h>
+
+/* base (an API's base URL, trailing slashes ignored) + "/" + path, malloc'd; NULL when out of memory. */
+char *provider_url(const char *base, const char *path);
+
+struct registry;
+struct backend;
+/* The backend of family registry r that configuration names (provider; "", NULL or "none": none,
+ * *out NULL), checking that url and model are given. DP_ERR_INVALID with msg ("FAMILY-provider must
+ * be none or …", "FAMILY-provider X needs FAMILY-url and FAMILY-model") otherwise. */
+int provider_choose(const struct registry *r, const char *provider, const char *url, const char *model,
+                    const struct backend **out, char *msg, size_t msglen);
+/* {"family:name": {circuit, calls, failures, latency_ms:{last, p50, p95, window}}} of every
+ * provider called since start (window: how many recent calls the percentiles cover). */
+json_t *providers_json(void);
+
 #endif

@@ -1,7 +1,12 @@
 /* The blob store registry and the backend-independent wrappers. */
 #include "store/blob.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/fault.h"
@@ -107,22 +112,122 @@ int blob_put(struct blob_store *bs, const void *p, size_t n, char key[BLOB_KEY_L
     return blob_commit(w, key, NULL);
 }
 
-int blob_local_path(struct blob_store *bs, const char *key, char *out, size_t cap)
+int blob_reader_open(struct blob_store *bs, const char *key, struct blob_reader **out, uint64_t *size)
 {
-    if (!blob_key_valid(key))
-        return DP_ERR_INVALID;
-    if (!bs->ops->local_path)
-        return DP_ERR_UNSUPPORTED;
-    return bs->ops->local_path(bs, key, out, cap);
-}
-
-int blob_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size)
-{
-    *fd = -1;
+    *out = NULL;
     if (!blob_key_valid(key))
         return DP_ERR_INVALID;
     uint64_t ignored;
-    return bs->ops->open_read(bs, key, fd, size ? size : &ignored);
+    return bs->ops->reader_open(bs, key, out, size ? size : &ignored);
+}
+
+long blob_read_at(struct blob_reader *r, uint64_t off, void *buf, size_t n)
+{
+    return r->bs->ops->read_at(r, off, buf, n);
+}
+
+int blob_reader_fd(struct blob_reader *r)
+{
+    return r->bs->ops->reader_fd ? r->bs->ops->reader_fd(r) : -1;
+}
+
+void blob_reader_close(struct blob_reader *r)
+{
+    if (r)
+        r->bs->ops->reader_close(r);
+}
+
+int blob_read_all(struct blob_store *bs, const char *key, size_t max, char **out, size_t *len)
+{
+    struct blob_reader *r;
+    uint64_t size;
+    *out = NULL;
+    *len = 0;
+    int err = blob_reader_open(bs, key, &r, &size);
+    if (err)
+        return err;
+    if (size > max) {
+        blob_reader_close(r);
+        return DP_ERR_TOO_LARGE;
+    }
+    char *b = malloc(size ? (size_t)size : 1);
+    long got = b ? blob_read_at(r, 0, b, (size_t)size) : 0;
+    blob_reader_close(r);
+    if (!b)
+        return DP_ERR_NOMEM;
+    if (got < 0 || (uint64_t)got != size) {
+        free(b);
+        return DP_ERR_IO;
+    }
+    *out = b;
+    *len = (size_t)got;
+    return DP_OK;
+}
+
+/* Copies the blob into a new temporary file named in f->path. */
+static int copy_to_temp(struct blob_store *bs, const char *key, struct blob_file *f)
+{
+    struct blob_reader *r;
+    uint64_t size;
+    int err = blob_reader_open(bs, key, &r, &size);
+    if (err)
+        return err;
+    const char *dir = getenv("TMPDIR");
+    snprintf(f->path, sizeof f->path, "%s/doppel-blob-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkostemp(f->path, O_CLOEXEC);
+    if (fd < 0) {
+        blob_reader_close(r);
+        return DP_ERR_IO;
+    }
+    char buf[65536];
+    uint64_t off = 0;
+    while (!err && off < size) {
+        long n = blob_read_at(r, off, buf, sizeof buf);
+        if (n <= 0) {
+            err = DP_ERR_IO;
+            break;
+        }
+        for (long w = 0; !err && w < n;) {
+            ssize_t k = write(fd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                err = DP_ERR_IO;
+            else
+                w += k;
+        }
+        off += (uint64_t)n;
+    }
+    blob_reader_close(r);
+    if (close(fd) != 0 && !err)
+        err = DP_ERR_IO;
+    if (err)
+        unlink(f->path);
+    return err;
+}
+
+int blob_file_get(struct blob_store *bs, const char *key, struct blob_file *f)
+{
+    f->path[0] = 0;
+    f->temporary = 0;
+    if (!blob_key_valid(key))
+        return DP_ERR_INVALID;
+    if (bs->ops->local_path)
+        return bs->ops->local_path(bs, key, f->path, sizeof f->path);
+    int err = copy_to_temp(bs, key, f);
+    if (err)
+        f->path[0] = 0;
+    else
+        f->temporary = 1;
+    return err;
+}
+
+void blob_file_release(struct blob_file *f)
+{
+    if (f->temporary && f->path[0])
+        unlink(f->path);
+    f->path[0] = 0;
+    f->temporary = 0;
 }
 
 int blob_remove(struct blob_store *bs, const char *key)

@@ -344,7 +344,12 @@ out_free:
     return err;
 }
 
-static int fs_open_read(struct blob_store *bs, const char *key, int *fd, uint64_t *size)
+struct fs_reader {
+    struct blob_reader base;
+    int fd;
+};
+
+static int fs_reader_open(struct blob_store *bs, const char *key, struct blob_reader **out, uint64_t *size)
 {
     char path[PATH_MAX];
     key_path(to_fs(bs), key, path);
@@ -356,9 +361,45 @@ static int fs_open_read(struct blob_store *bs, const char *key, int *fd, uint64_
         close(f);
         return DP_ERR_IO;
     }
-    *fd = f;
+    struct fs_reader *r = malloc(sizeof *r);
+    if (!r) {
+        close(f);
+        return DP_ERR_NOMEM;
+    }
+    r->base.bs = bs;
+    r->fd = f;
+    *out = &r->base;
     *size = (uint64_t)st.st_size;
     return DP_OK;
+}
+
+static long fs_read_at(struct blob_reader *br, uint64_t off, void *buf, size_t n)
+{
+    int fd = ((struct fs_reader *)br)->fd;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (long)got;
+}
+
+static int fs_reader_fd(struct blob_reader *br)
+{
+    return ((struct fs_reader *)br)->fd;
+}
+
+static void fs_reader_close(struct blob_reader *br)
+{
+    struct fs_reader *r = (struct fs_reader *)br;
+    close(r->fd);
+    free(r);
 }
 
 /* DP_ERR_NOT_FOUND when absent. Directories stay: removing them would race with a writer. */
@@ -396,7 +437,10 @@ const struct blob_ops blob_fs_ops = {
     .writer_write = fs_writer_write,
     .writer_commit = fs_writer_commit,
     .writer_abort = fs_writer_abort,
-    .open_read = fs_open_read,
+    .reader_open = fs_reader_open,
+    .read_at = fs_read_at,
+    .reader_fd = fs_reader_fd,
+    .reader_close = fs_reader_close,
     .remove = fs_remove,
     .ping = fs_ping,
     .local_path = fs_local_path,

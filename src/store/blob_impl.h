@@ -14,6 +14,11 @@ struct blob_writer {
     struct blob_store *bs; /* the store the writer commits into */
 };
 
+/* Every backend's reader struct starts with this. */
+struct blob_reader {
+    struct blob_store *bs;
+};
+
 extern const struct blob_ops blob_fs_ops;
 
 /* 1 when key is exactly BLOB_KEY_LEN lower-case hex digits (safe to use in a path). */

@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -39,8 +38,8 @@ static const char *const redis_schemes[] = {"redis://", NULL};
 static const struct backend cache_memory_row = {"memory", memory_schemes, 0, &cache_memory_ops};
 static const struct backend cache_redis_row = {"redis", redis_schemes, CACHE_CAP_SHARED, &cache_redis_ops};
 
-/* The cache backends; no address (or a bare word) is the in-process one. */
-static struct registry cache_backends = {"cache", {&cache_memory_row, &cache_redis_row}, 2, 0};
+/* The cache backends; no address is the in-process one (cache_ops_for_url). */
+static struct registry cache_backends = {"cache", {&cache_memory_row, &cache_redis_row}, 2, -1};
 
 struct registry *cache_registry(void)
 {
@@ -50,8 +49,6 @@ struct registry *cache_registry(void)
 const struct cache_ops *cache_ops_for_url(const char *url)
 {
     const struct backend *b = registry_for_url(&cache_backends, url && *url ? url : "memory:");
-    if (b == &cache_memory_row && url && *url && strcasecmp(url, "memory") && strncasecmp(url, "memory:", 7))
-        return NULL; /* a bare word other than "memory" names no cache */
     return b ? b->ops : NULL;
 }
 

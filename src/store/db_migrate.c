@@ -3,12 +3,31 @@
 #include "store/db.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "store/db_impl.h"
 #include "store/migrations.h"
+
+int migration_parse(const struct embedded_file *f, struct migration *m)
+{
+    const char *slash = strchr(f->name, '/'), *dot = strrchr(f->name, '.');
+    if (!slash || (size_t)(slash - f->name) >= sizeof m->dialect || !dot || strcmp(dot, ".sql") ||
+        (size_t)(dot - slash - 1) >= sizeof m->name)
+        return DP_ERR_INVALID;
+    char *end;
+    long v = strtol(slash + 1, &end, 10);
+    if (end == slash + 1 || *end != '_' || v < 1 || v > INT_MAX)
+        return DP_ERR_INVALID;
+    snprintf(m->dialect, sizeof m->dialect, "%.*s", (int)(slash - f->name), f->name);
+    snprintf(m->name, sizeof m->name, "%.*s", (int)(dot - slash - 1), slash + 1);
+    m->version = (int)v;
+    m->sql = (const char *)f->data;
+    return DP_OK;
+}
 
 static int rows_have_version(const struct db_rows *r, int version)
 {
@@ -75,7 +94,13 @@ int db_migrate(struct db *db, int *applied)
                    &done);
     if (err)
         goto out_unlock;
-    for (const struct migration *m = migrations_embedded; m->dialect; m++) {
+    for (const struct embedded_file *f = migration_files; f->name; f++) {
+        struct migration mig, *m = &mig;
+        if (migration_parse(f, m)) {
+            DP_LOG(LOG_ERROR, "[db] the migration file %s is not named <dialect>/NNNN_name.sql", f->name);
+            err = DP_ERR_INTERNAL;
+            goto out_free_rows;
+        }
         if (strcmp(m->dialect, dialect) != 0)
             continue;
         if (m->version > known_max)

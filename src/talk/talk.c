@@ -143,6 +143,33 @@ int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *h
     return get_message(db, mid, greeting);
 }
 
+int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_holder *holder,
+                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN],
+                      char user_mid[ID_LEN])
+{
+    char now[RFC3339_LEN], mid[ID_LEN];
+    id_new(conv);
+    time_rfc3339(time_now_ms(), now);
+    struct db_val v[] = {DB_TEXT(conv),        DB_TEXT(avatar_id), DB_TEXT(holder->user_id),
+                         DB_TEXT(holder->visitor_hash), DB_TEXT(now),       DB_TEXT(now)};
+    int err = db_begin(db);
+    if (!err)
+        err = db_query(db,
+                       "INSERT INTO conversations (id, avatar_id, user_id, visitor_hash, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       v, 6, NULL);
+    /* Only the last turns reach a brain: the older ones are not stored again on every request. */
+    for (int i = n > HISTORY_TURNS ? n - HISTORY_TURNS : 0; i < n && !err; i++)
+        err = insert_message(db, conv, turns[i].role, turns[i].text, NULL, NULL, NULL, mid);
+    if (!err)
+        err = insert_message(db, conv, "user", text, NULL, NULL, NULL, user_mid);
+    if (!err)
+        err = db_commit(db);
+    if (err)
+        db_rollback(db);
+    return err;
+}
+
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN])
 {
     return insert_message(db, conv, "user", text, NULL, NULL, NULL, mid);
@@ -294,13 +321,17 @@ int talk_messages(struct db *db, const char *conv, const char *after, long limit
                    limit, message_from_row, items);
 }
 
-int talk_count_messages(struct db *db, const char *conv, long *n)
+int talk_conversation_full(struct db *db, const char *conv, long max, int *full)
 {
-    struct db_val p[] = {DB_TEXT(conv)};
-    int64_t v = 0;
-    int err = db_int(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", p, 1, &v);
-    *n = (long)v;
-    return err;
+    /* One index probe at the max-th row, not a count of every message on every turn. */
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(conv), DB_INT(max > 0 ? max - 1 : 0)};
+    int err = db_query(db, "SELECT 1 FROM messages WHERE conversation_id = ? ORDER BY id LIMIT 1 OFFSET ?", p, 2, &r);
+    if (err)
+        return err;
+    *full = r->nrows > 0;
+    db_rows_free(r);
+    return DP_OK;
 }
 
 /* 1 when the holder of the message's conversation (row i: avatar, user, the user's org, visibility,

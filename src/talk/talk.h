@@ -38,6 +38,20 @@ int talk_conversation(struct db *db, const char *cid, struct talk_conversation *
 int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],
                json_t **greeting);
 
+/* One earlier message of a conversation kept by its client (the OpenAI-compatible facade's
+ * stateless requests): role "user" or "avatar". */
+struct talk_turn {
+    const char *role;
+    const char *text;
+};
+
+/* Starts a conversation of avatar_id for holder that already holds turns[0..n) (no greeting), then
+ * the user's message text (its id in user_mid), in one transaction: what a client that keeps the
+ * conversation itself sends each time becomes a conversation the turn (talk_answer) reads. */
+int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_holder *holder,
+                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN],
+                      char user_mid[ID_LEN]);
+
 /* Stores a message of the user (or visitor) in conv; its id in mid. */
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);
 
@@ -83,7 +97,7 @@ int talk_list(struct db *db, const char *avatar_id, const char *user_id, const c
 /* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
 int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
 
-/* The number of messages in conv. */
-int talk_count_messages(struct db *db, const char *conv, long *n);
+/* *full = 1 when conv holds max messages or more. */
+int talk_conversation_full(struct db *db, const char *conv, long max, int *full);
 
 #endif

@@ -417,7 +417,7 @@ static void brain_work(struct voice_session *s, void *arg, struct db *db)
 {
     struct brain_job *j = arg;
     char umid[ID_LEN];
-    const struct brain_sink sink = {on_delta, on_citation, j};
+    const struct brain_sink sink = {on_delta, on_citation, j, NULL};
     if (!db) {
         j->err = DP_ERR_UNAVAILABLE;
         return;

@@ -16,30 +16,14 @@ import {
   uploadOk,
   waitMedia,
 } from './lib/avatars.mjs';
+import { pcmWav } from './lib/wav.mjs';
 
 const RATE = 16000;
 const SECONDS = 2;
 
 /* A 16-bit mono 16 kHz PCM WAV whose every sample differs from its neighbours, so that any
  * off-by-one in a cut shows. */
-function makeWav() {
-  const n = RATE * SECONDS;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(RATE, 24);
-  b.writeUInt32LE(RATE * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(((i * 7919) % 65536) - 32768, 44 + i * 2);
-  return b;
-}
+const makeWav = () => pcmWav(RATE * SECONDS, RATE, (i) => ((i * 7919) % 65536) - 32768);
 
 /* The samples of [startMs, endMs) of a makeWav() file. */
 const span = (wav, startMs, endMs) => wav.subarray(44 + (startMs * RATE * 2) / 1000, 44 + (endMs * RATE * 2) / 1000);

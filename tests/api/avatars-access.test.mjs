@@ -65,6 +65,7 @@ const COVERED_ELSEWHERE = {
   'GET /api/v1/jobs/{id}': 'jobs (the job of another user is a 404)',
   'POST /api/v1/jobs/{id}/retry': 'jobs (the job of another user is a 404)',
   'GET /api/v1/legacy/{slug}': 'avatars-legacy (public)',
+  'GET /api/v1/legacy/{slug}/portrait': 'portraits (published or not)',
   'POST /api/v1/legacy/{slug}/conversations': 'avatars-legacy (visitors)',
   'GET /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
   'POST /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
@@ -214,6 +215,16 @@ for (const visibility of VISIBILITIES) {
           target = (await uploadOk(srv, c.owner.token, av.id, Buffer.from(`to delete ${Math.random()}\n`), 'd.txt')).media.id;
         },
       });
+    });
+
+    test('portrait: set (edit), read (view), remove (edit)', async () => {
+      const png = fixture('sample.png');
+      const pic = (await uploadOk(srv, c.owner.token, av.id, png, 'portrait.png')).media;
+      await matrix('PUT /api/v1/avatars/{id}/portrait', 'edit', 200, (who, token) =>
+        api(srv, 'PUT', `/avatars/${av.id}/portrait`, { token, body: { media_id: pic.id } }),
+      );
+      await matrix('GET /api/v1/avatars/{id}/portrait', 'view', 200, (who, token) => request(srv, 'GET', `/avatars/${av.id}/portrait`, { token }));
+      await matrix('DELETE /api/v1/avatars/{id}/portrait', 'edit', 204, (who, token) => api(srv, 'DELETE', `/avatars/${av.id}/portrait`, { token }));
     });
 
     test('memories: list and search (view), add (edit), edit (edit), versions (view), delete (edit)', async () => {

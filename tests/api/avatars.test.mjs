@@ -29,7 +29,8 @@ let srv;
 let c; // the cast: admin, owner, editor, viewer, member, outsider
 
 before(async () => {
-  srv = await startAvatars();
+  // A language model configured (never called here) makes the generative brain a valid choice.
+  srv = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', 'http://127.0.0.1:9/v1', '--llm-model', 'unused'] });
   c = await cast(srv);
 });
 after(async () => {

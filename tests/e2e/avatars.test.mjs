@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { launch, newPage, shot, signUp, startServer, uniqEmail } from './lib/browser.mjs';
+import { toneWav } from '../api/lib/wav.mjs';
 
 let srv, browser, page;
 let nemoUrl = '';
@@ -121,17 +122,28 @@ test('add a memory, edit it (a new version with history) and delete it', async (
   assert.equal(await page.locator('.memory', { hasText: 'under the sea' }).count(), 0);
 });
 
-test('an uploaded picture becomes the portrait', async () => {
+test('an uploaded picture becomes the portrait when chosen, and can be removed', async () => {
   await page.goto(nemoUrl + '/media');
   await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'nemo.png', mimeType: 'image/png', buffer: png() });
-  await page.locator('.media-row', { hasText: 'nemo.png' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
+  const row = page.locator('.media-row', { hasText: 'nemo.png' });
+  await row.locator('.pill.status-ready').waitFor({ timeout: 20000 });
+  assert.equal(await page.locator('.avatar-head .badge img').count(), 0, 'a picture is not a portrait until chosen');
+  await row.getByRole('button', { name: 'Use nemo.png as the portrait' }).click();
+  await page.getByText('is now Captain Nemo’s portrait').waitFor();
+  await page.locator('.media-row', { hasText: 'nemo.png' }).locator('.portrait-pill').waitFor();
   await page.goto(nemoUrl);
   await page.locator('.avatar-head .badge img').waitFor();
   await page.locator('#avatar-list .side-item[aria-current=page] .badge img').waitFor();
   await shot(page, 'avatars-02-portrait');
   await page.reload();
   await page.goto('/');
-  await page.locator('.avatar-card', { hasText: 'Captain Nemo' }).locator('.badge img').waitFor();
+  await page.locator('.avatar-card', { hasText: 'Captain Nemo' }).first().locator('.badge img').waitFor();
+  await page.goto(nemoUrl + '/edit');
+  await page.locator('.portrait-now .badge img').waitFor();
+  await page.getByRole('button', { name: 'Remove portrait' }).click();
+  await page.getByText('The portrait was removed').waitFor();
+  await page.getByText('No portrait yet.').waitFor();
+  assert.equal(await page.locator('.avatar-head .badge img').count(), 0);
 });
 
 test('files dropped anywhere on the media page are uploaded there', async () => {
@@ -145,29 +157,9 @@ test('files dropped anywhere on the media page are uploaded there', async () => 
   await page.locator('.media-row', { hasText: 'journal.txt' }).locator('.pill.status-ready').waitFor({ timeout: 20000 });
 });
 
-/* A synthesized 16 kHz mono PCM WAV: a 440 Hz tone. */
-function wav(seconds = 2, rate = 16000) {
-  const n = rate * seconds;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
-  return b;
-}
-
 test('a reply quoting a recording has a play button that plays its clip', async () => {
   await page.goto(nemoUrl + '/media');
-  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'voice.wav', mimeType: 'audio/wav', buffer: wav() });
+  await page.locator('.dropzone input[type=file]').setInputFiles({ name: 'voice.wav', mimeType: 'audio/wav', buffer: toneWav() });
   const row = page.locator('.media-row', { hasText: 'voice.wav' });
   await row.waitFor();
   await row.locator('.pill:not(.status-queued):not(.status-processing)').waitFor({ timeout: 20000 });

@@ -143,7 +143,7 @@ export async function renderSidebar(force = false) {
   }
   clear(list, avatars.map((a) =>
     h('li', h('a.side-item', { href: `/avatars/${a.id}`, 'aria-current': a.id === cur ? 'page' : null },
-      avatarBadge(a.name, state.portraits.get(a.id)),
+      avatarBadge(a.name, state.portraits.get(`${a.id}:${a.portrait_media_id || ''}`)),
       h('span.side-text', h('span.side-name', a.name), h('span.side-meta', KIND_LABEL[a.kind] || a.kind, a.access && a.access !== 'owner' ? ` · ${a.access}` : ''))))));
 }
 

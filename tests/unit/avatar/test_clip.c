@@ -1,5 +1,4 @@
 /* Tests of src/avatar/clip: WAV spans of blobs cut into temporary files. */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../support.h"
 #include "../test.h"
 #include "audio/wav.h"
 #include "avatar/clip.h"
@@ -15,29 +15,10 @@
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
-static char root[64];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void cleanup_root(void)
-{
-    if (root[0])
-        nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static struct blob_store *store(void)
 {
-    snprintf(root, sizeof root, "/tmp/doppel-clip-XXXXXX");
-    CHECK(mkdtemp(root) != NULL);
-    atexit(cleanup_root);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/blobs", root);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/blobs", test_tmpdir());
     struct blob_store *bs = NULL;
     OK(blob_store_open(&bs, dir));
     return bs;

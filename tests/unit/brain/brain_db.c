@@ -1,4 +1,4 @@
-/* The database of the brain tests: a migrated SQLite file in a temporary directory (removed at
+/* The database of the brain tests: a migrated SQLite file in the test's directory (removed at
  * exit), with user u1 and avatar a1 ("Grandpa Joe", recall brain). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +8,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/db.h"
+#include "../support.h"
 #include "../test.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
-
-static char tmp_dir[64];
-
-static void cleanup(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmp_dir);
-}
 
 int64_t brain_test_rev(struct db *db)
 {
@@ -33,19 +24,15 @@ int64_t brain_test_rev(struct db *db)
 
 const char *brain_test_db_url(void)
 {
-    static char url[128];
-    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
+    static char url[4096];
+    snprintf(url, sizeof url, "%s/doppel.db", test_tmpdir());
     return url;
 }
 
 /* A migrated SQLite database with user u1 and avatar a1. */
 struct db *brain_test_db(void)
 {
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doppel-brain-XXXXXX");
-    CHECK(mkdtemp(tmp_dir) != NULL);
-    atexit(cleanup);
-    char url[128];
-    snprintf(url, sizeof url, "%s/doppel.db", tmp_dir);
+    const char *url = brain_test_db_url();
     struct db *db = NULL;
     log_min_level = LOG_WARN;
     OK(db_open(&db, url));

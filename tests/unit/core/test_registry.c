@@ -104,7 +104,7 @@ static int echo_reply(const struct brain_input *in, struct brain_reply *out)
     return out->text ? DP_OK : DP_ERR_NOMEM;
 }
 
-static const struct brain_ops echo_brain = {"echo", echo_reply};
+static const struct brain_ops echo_brain = {"echo", echo_reply, NULL, NULL};
 static const struct backend echo_row = {"echo", NULL, 0, &echo_brain};
 
 TEST(registry_a_brain_added_in_one_file_answers)
@@ -135,8 +135,10 @@ TEST(registry_lookups)
     CHECK(registry_for_url(&r, "/a/path") == &a); /* the fallback */
     CHECK(registry_for_url(&r, "two://x") == NULL);
     CHECK(registry_for_url(&r, NULL) == NULL);
+    CHECK(registry_for_url(&r, "B") == &b); /* a bare name chooses its backend */
     r.fallback = -1;
     CHECK(registry_for_url(&r, "/a/path") == NULL);
+    CHECK(registry_for_url(&r, "a") == &a);
     struct registry full = {"full", {0}, REGISTRY_MAX, -1};
     CHECK_EQ_INT(registry_add(&full, &a), DP_ERR_TOO_LARGE);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support.h"
 #include "../test.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -306,8 +307,7 @@ TEST(ingest_subproc_memory_limit)
 
 TEST(ingest_subproc_no_file_writes)
 {
-    char dir[] = "/tmp/doppel-ingest-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    const char *dir = test_tmpdir();
     const char *argv[] = {"sh", "-c", "echo data > written.txt", NULL};
     struct subproc_limits lim = {.cwd = dir};
     struct buf out;
@@ -318,7 +318,6 @@ TEST(ingest_subproc_no_file_writes)
     struct stat sb;
     CHECK(stat(path, &sb) != 0 || sb.st_size == 0);
     unlink(path);
-    rmdir(dir);
     buf_cleanup(&out);
 }
 
@@ -434,8 +433,7 @@ static void nproc_checks(const char *dir)
 
 TEST(ingest_subproc_rlimit_nproc_forbids_fork)
 {
-    char dir[] = "/tmp/doppel-ingest-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    const char *dir = test_tmpdir();
     chmod(dir, 0755);
     const char *names[] = {"two-page.pdf", "sample.docx", "sample.epub"};
     for (int i = 0; i < 3; i++)

@@ -580,8 +580,8 @@ static void runner_no_overlap(const char *backend)
     const char *url = fresh_url(backend);
     struct db *db = open_url(url);
     jobs_register("t.overlap", overlap_handler, 3);
-    OK(jobs_start(url, "", 4, 30));
-    CHECK_EQ_INT(jobs_start(url, "", 1, 30), DP_ERR_CONFLICT);
+    OK(jobs_start(url, "", NULL, 4, 30));
+    CHECK_EQ_INT(jobs_start(url, "", NULL, 1, 30), DP_ERR_CONFLICT);
     for (int i = 0; i < RUN_JOBS; i++) {
         json_t *p = json_pack("{s:i}", "i", i);
         OK(job_enqueue(db, "t.overlap", p, "owner", NULL, NULL));
@@ -626,7 +626,7 @@ static void runner_lease_renewal(const char *backend)
     const char *url = fresh_url(backend);
     struct db *db = open_url(url);
     jobs_register("t.slow", slow_handler, 3);
-    OK(jobs_start(url, "", 2, 1));
+    OK(jobs_start(url, "", NULL, 2, 1));
     char id[ID_LEN];
     OK(job_enqueue(db, "t.slow", NULL, NULL, NULL, id));
     CHECK(wait_all_finished(db, 10000));
@@ -661,7 +661,7 @@ TEST(jobs_runner_retry_dead_sqlite)
     struct db *db = open_url(url);
     job_backoff_base_ms = 100;
     jobs_register("t.fail", fail_handler, 2);
-    OK(jobs_start(url, "", 1, 30));
+    OK(jobs_start(url, "", NULL, 1, 30));
     char id[ID_LEN], other[ID_LEN];
     OK(job_enqueue(db, "t.nobody", NULL, NULL, NULL, other));
     OK(job_enqueue(db, "t.fail", NULL, "someone", NULL, id));
@@ -701,7 +701,7 @@ TEST(jobs_runner_stop_hands_back_sqlite)
     const char *url = fresh_url("sqlite");
     struct db *db = open_url(url);
     jobs_register("t.stoppable", stoppable_handler, 3);
-    OK(jobs_start(url, "", 1, 30));
+    OK(jobs_start(url, "", NULL, 1, 30));
     char id[ID_LEN];
     OK(job_enqueue(db, "t.stoppable", NULL, NULL, NULL, id));
     for (int waited = 0; waited < 3000 && strcmp(status_of(db, id), "running"); waited += 20)
@@ -733,7 +733,7 @@ TEST(jobs_runner_stop_is_bounded_sqlite)
     const char *url = fresh_url("sqlite");
     struct db *db = open_url(url);
     jobs_register("t.stubborn", stubborn_handler, 3);
-    OK(jobs_start(url, "", 1, 30));
+    OK(jobs_start(url, "", NULL, 1, 30));
     char id[ID_LEN];
     OK(job_enqueue(db, "t.stubborn", NULL, NULL, NULL, id));
     for (int waited = 0; waited < 3000 && strcmp(status_of(db, id), "running"); waited += 20)
@@ -794,7 +794,7 @@ TEST(jobs_runner_publishes_events_sqlite)
     OK(pubsub_open(&ps, &loop, "memory:"));
     OK(pubsub_subscribe(ps, "events:user:owner-ev", on_event, &ev));
     jobs_register_test_kinds();
-    OK(jobs_start(url, "memory:", 1, 30));
+    OK(jobs_start(url, "memory:", NULL, 1, 30));
     json_t *p = json_pack("{s:i}", "ms", 400);
     char id[ID_LEN];
     OK(job_enqueue(db, "test.sleep", p, "owner-ev", NULL, id));

@@ -11,42 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support.h"
 #include "../test.h"
 #include "core/err.h"
+#include "core/registry.h"
 #include "store/blob.h"
+#include "store/blob_impl.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
 static const char hello_key[] = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 static const char empty_key[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-static char blob_root[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void cleanup_root(void)
-{
-    if (blob_root[0])
-        nftw(blob_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *tmp_dir(void)
-{
-    snprintf(blob_root, sizeof(blob_root), "/tmp/doppel-blob-XXXXXX");
-    CHECK(mkdtemp(blob_root) != NULL);
-    atexit(cleanup_root);
-    return blob_root;
-}
-
 static struct blob_store *open_store(char *dir, size_t n)
 {
-    snprintf(dir, n, "%s/blobs", tmp_dir());
+    snprintf(dir, n, "%s/blobs", test_tmpdir());
     struct blob_store *bs = NULL;
     OK(blob_store_open(&bs, dir));
     CHECK_EQ_STR(blob_store_backend(bs), "fs");
@@ -81,19 +60,23 @@ static int count_tmp(const char *dir)
 /* Reads the whole blob key into a malloc'd buffer. */
 static char *read_blob(struct blob_store *bs, const char *key, uint64_t *size)
 {
-    int fd = -1;
-    OK(blob_open_read(bs, key, &fd, size));
-    CHECK(fd >= 0);
-    char *buf = malloc(*size + 1);
-    CHECK(buf != NULL);
-    size_t got = 0;
-    while (got < *size) {
-        ssize_t k = read(fd, buf + got, *size - got);
-        CHECK(k > 0);
-        got += (size_t)k;
-    }
-    close(fd);
+    char *buf;
+    size_t len;
+    OK(blob_read_all(bs, key, SIZE_MAX, &buf, &len));
+    *size = len;
     return buf;
+}
+
+/* Whether key can be opened: DP_OK, DP_ERR_NOT_FOUND, DP_ERR_INVALID … */
+static int try_open(struct blob_store *bs, const char *key)
+{
+    struct blob_reader *r = (struct blob_reader *)1;
+    int err = blob_reader_open(bs, key, &r, NULL);
+    if (!err)
+        blob_reader_close(r);
+    else
+        CHECK(r == NULL);
+    return err;
 }
 
 TEST(blob_put_and_read)
@@ -122,11 +105,13 @@ TEST(blob_empty_blob)
     struct blob_store *bs = open_store(dir, sizeof(dir));
     OK(blob_put(bs, NULL, 0, key));
     CHECK_EQ_STR(key, empty_key);
-    int fd;
+    struct blob_reader *r;
     uint64_t size = 99;
-    OK(blob_open_read(bs, key, &fd, &size));
+    char c;
+    OK(blob_reader_open(bs, key, &r, &size));
     CHECK_EQ_INT(size, 0);
-    close(fd);
+    CHECK_EQ_INT(blob_read_at(r, 0, &c, 1), 0);
+    blob_reader_close(r);
     blob_store_close(bs);
 }
 
@@ -193,15 +178,13 @@ TEST(blob_abort_leaves_nothing)
     /* a half-written blob is never visible under its key */
     OK(blob_writer_new(bs, &w));
     OK(blob_write(w, "hel", 3));
-    int fd;
-    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(try_open(bs, hello_key), DP_ERR_NOT_FOUND);
     OK(blob_write(w, "lo", 2));
-    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(try_open(bs, hello_key), DP_ERR_NOT_FOUND);
     char key[BLOB_KEY_LEN + 1];
     OK(blob_commit(w, key, NULL));
     CHECK_EQ_STR(key, hello_key);
-    OK(blob_open_read(bs, hello_key, &fd, NULL));
-    close(fd);
+    OK(try_open(bs, hello_key));
     blob_store_close(bs);
 }
 
@@ -220,13 +203,10 @@ TEST(blob_invalid_keys)
         "2c/f24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int fd = 123;
-        CHECK_EQ_INT(blob_open_read(bs, bad[i], &fd, NULL), DP_ERR_INVALID);
-        CHECK_EQ_INT(fd, -1);
+        CHECK_EQ_INT(try_open(bs, bad[i]), DP_ERR_INVALID);
         CHECK_EQ_INT(blob_remove(bs, bad[i]), DP_ERR_INVALID);
     }
-    int fd;
-    CHECK_EQ_INT(blob_open_read(bs, NULL, &fd, NULL), DP_ERR_INVALID);
+    CHECK_EQ_INT(try_open(bs, NULL), DP_ERR_INVALID);
     blob_store_close(bs);
 }
 
@@ -234,21 +214,19 @@ TEST(blob_remove_and_not_found)
 {
     char dir[512], key[BLOB_KEY_LEN + 1];
     struct blob_store *bs = open_store(dir, sizeof(dir));
-    int fd;
-    CHECK_EQ_INT(blob_open_read(bs, hello_key, &fd, NULL), DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(try_open(bs, hello_key), DP_ERR_NOT_FOUND);
     CHECK_EQ_INT(blob_remove(bs, hello_key), DP_ERR_NOT_FOUND);
     OK(blob_put(bs, "hello", 5, key));
     OK(blob_remove(bs, key));
-    CHECK_EQ_INT(blob_open_read(bs, key, &fd, NULL), DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(try_open(bs, key), DP_ERR_NOT_FOUND);
     OK(blob_put(bs, "hello", 5, key)); /* and back again */
-    OK(blob_open_read(bs, key, &fd, NULL));
-    close(fd);
+    OK(try_open(bs, key));
     blob_store_close(bs);
 }
 
 TEST(blob_url_forms)
 {
-    const char *root = tmp_dir();
+    const char *root = test_tmpdir();
     char url[1024], key[BLOB_KEY_LEN + 1];
     struct blob_store *bs = NULL;
     snprintf(url, sizeof(url), "file://%s/a%%20b/", root);
@@ -260,9 +238,7 @@ TEST(blob_url_forms)
     CHECK(stat(url, &st) == 0);
     snprintf(url, sizeof(url), "%s/a b//", root); /* trailing slashes, same store */
     OK(blob_store_open(&bs, url));
-    int fd;
-    OK(blob_open_read(bs, hello_key, &fd, NULL));
-    close(fd);
+    OK(try_open(bs, hello_key));
     blob_store_close(bs);
     CHECK_EQ_INT(blob_store_open(&bs, ""), DP_ERR_INVALID);
     CHECK_EQ_INT(blob_store_open(&bs, "s3://bucket/x"), DP_ERR_INVALID);
@@ -400,5 +376,133 @@ TEST(blob_concurrent_same_content)
     }
     CHECK_EQ_INT(count_files(dir), 1);
     CHECK_EQ_INT(count_tmp(dir), 0);
+    blob_store_close(bs);
+}
+
+TEST(blob_reader_ranges_and_files)
+{
+    char dir[512], key[BLOB_KEY_LEN + 1], buf[16];
+    struct blob_store *bs = open_store(dir, sizeof(dir));
+    OK(blob_put(bs, "0123456789", 10, key));
+    struct blob_reader *r;
+    uint64_t size;
+    OK(blob_reader_open(bs, key, &r, &size));
+    CHECK_EQ_INT(size, 10);
+    CHECK_EQ_INT(blob_read_at(r, 3, buf, 4), 4);
+    CHECK(memcmp(buf, "3456", 4) == 0);
+    CHECK_EQ_INT(blob_read_at(r, 8, buf, 16), 2); /* short only at the end */
+    CHECK_EQ_INT(blob_read_at(r, 10, buf, 16), 0);
+    CHECK(blob_reader_fd(r) >= 0); /* the file system backend offers zero-copy sending */
+    blob_reader_close(r);
+    char *all;
+    size_t len;
+    CHECK_EQ_INT(blob_read_all(bs, key, 9, &all, &len), DP_ERR_TOO_LARGE);
+    /* A file backend hands out the blob's own file: nothing copied, nothing to remove. */
+    struct blob_file f;
+    OK(blob_file_get(bs, key, &f));
+    CHECK_EQ_INT(f.temporary, 0);
+    CHECK(strstr(f.path, dir) == f.path);
+    blob_file_release(&f);
+    CHECK_EQ_INT(try_open(bs, key), DP_OK); /* releasing the blob's own file keeps it */
+    CHECK_EQ_INT(blob_file_get(bs, hello_key, &f), DP_ERR_NOT_FOUND);
+    blob_store_close(bs);
+}
+
+/* ---- a backend that keeps blobs in memory, as an object store would keep them elsewhere: no
+ * file descriptors, no local paths. Readers and subprocess files must still work. ---- */
+struct mem_store {
+    struct blob_store base;
+    char key[BLOB_KEY_LEN + 1];
+    char data[64];
+    size_t len;
+};
+struct mem_reader {
+    struct blob_reader base;
+};
+
+static struct mem_store mem_one;
+
+static int mem_open(struct blob_store **out, const char *url)
+{
+    (void)url;
+    extern const struct blob_ops mem_blob_ops;
+    memset(&mem_one, 0, sizeof mem_one);
+    mem_one.base.ops = &mem_blob_ops;
+    *out = &mem_one.base;
+    return DP_OK;
+}
+
+static void mem_close(struct blob_store *bs)
+{
+    (void)bs;
+}
+
+static int mem_reader_open(struct blob_store *bs, const char *key, struct blob_reader **out, uint64_t *size)
+{
+    struct mem_store *m = (struct mem_store *)bs;
+    if (strcmp(key, m->key))
+        return DP_ERR_NOT_FOUND;
+    struct mem_reader *r = malloc(sizeof *r);
+    r->base.bs = bs;
+    *out = &r->base;
+    *size = m->len;
+    return DP_OK;
+}
+
+static long mem_read_at(struct blob_reader *r, uint64_t off, void *buf, size_t n)
+{
+    struct mem_store *m = (struct mem_store *)r->bs;
+    if (off >= m->len)
+        return 0;
+    if (n > m->len - off)
+        n = m->len - (size_t)off;
+    memcpy(buf, m->data + off, n);
+    return (long)n;
+}
+
+static void mem_reader_close(struct blob_reader *r)
+{
+    free(r);
+}
+
+const struct blob_ops mem_blob_ops = {
+    .name = "mem",
+    .open = mem_open,
+    .close = mem_close,
+    .reader_open = mem_reader_open,
+    .read_at = mem_read_at,
+    .reader_close = mem_reader_close,
+};
+
+TEST(blob_backend_without_local_files)
+{
+    static const char *const schemes[] = {"mem://", NULL};
+    static const struct backend row = {"mem", schemes, 0, &mem_blob_ops};
+    OK(registry_add(blob_registry(), &row));
+    struct blob_store *bs;
+    OK(blob_store_open(&bs, "mem://x"));
+    CHECK_EQ_STR(blob_store_backend(bs), "mem");
+    snprintf(mem_one.key, sizeof mem_one.key, "%s", hello_key);
+    memcpy(mem_one.data, "hello", 5);
+    mem_one.len = 5;
+    struct blob_reader *r;
+    OK(blob_reader_open(bs, hello_key, &r, NULL));
+    CHECK_EQ_INT(blob_reader_fd(r), -1);
+    blob_reader_close(r);
+    /* A subprocess still gets a file: a temporary copy, removed on release. */
+    struct blob_file f;
+    OK(blob_file_get(bs, hello_key, &f));
+    CHECK_EQ_INT(f.temporary, 1);
+    char back[8] = {0};
+    int fd = open(f.path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(read(fd, back, sizeof back), 5);
+    close(fd);
+    CHECK(memcmp(back, "hello", 5) == 0);
+    char path[sizeof f.path];
+    snprintf(path, sizeof path, "%s", f.path);
+    blob_file_release(&f);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_EQ_INT(blob_file_get(bs, empty_key, &f), DP_ERR_NOT_FOUND);
     blob_store_close(bs);
 }

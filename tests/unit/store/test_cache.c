@@ -302,7 +302,9 @@ TEST(cache_url_selection)
     CHECK(c == NULL);
     CHECK(cache_ops_for_url(NULL) == &cache_memory_ops);
     CHECK(cache_ops_for_url("memory:") == &cache_memory_ops);
+    CHECK(cache_ops_for_url("Memory") == &cache_memory_ops);
     CHECK(cache_ops_for_url("redis://h") == &cache_redis_ops);
+    CHECK(cache_ops_for_url("memcached") == NULL); /* a bare word names no cache unless it is one's name */
     struct redis_url u;
     OK(redis_url_parse("redis://h", &u));
     CHECK_EQ_STR(u.host, "h");

@@ -1,5 +1,4 @@
 /* Tests of src/store/db*: SQLite always, PostgreSQL when DOPPEL_TEST_PG_URL is set. */
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,41 +11,17 @@
 #include "store/db.h"
 #include "store/db_impl.h"
 #include "store/migrations.h"
+#include "../support.h"
 #include "../test.h"
 
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static char tmp_root[256];
-
-static void cleanup_tmp(void)
-{
-    if (tmp_root[0])
-        nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A fresh directory removed when the (forked) test exits. */
-static const char *tmp_dir(void)
-{
-    snprintf(tmp_root, sizeof(tmp_root), "/tmp/doppel-db-XXXXXX");
-    CHECK(mkdtemp(tmp_root) != NULL);
-    atexit(cleanup_tmp);
-    return tmp_root;
-}
-
 static struct db *open_sqlite(void)
 {
     char url[512];
-    snprintf(url, sizeof(url), "%s/data/doppel.db", tmp_dir());
+    snprintf(url, sizeof(url), "%s/data/doppel.db", test_tmpdir());
     struct db *db = NULL;
     OK(db_open(&db, url));
     CHECK_EQ_STR(db_backend_name(db), "sqlite");
@@ -57,18 +32,38 @@ static struct db *open_sqlite(void)
 static int count_migrations(const char *dialect)
 {
     int n = 0;
-    for (const struct migration *m = migrations_embedded; m->dialect; m++)
-        n += strcmp(m->dialect, dialect) == 0;
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        n += migration_parse(f, &m) == DP_OK && strcmp(m.dialect, dialect) == 0;
     return n;
 }
 
 static int max_migration(const char *dialect)
 {
     int v = 0;
-    for (const struct migration *m = migrations_embedded; m->dialect; m++)
-        if (strcmp(m->dialect, dialect) == 0 && m->version > v)
-            v = m->version;
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        if (migration_parse(f, &m) == DP_OK && strcmp(m.dialect, dialect) == 0 && m.version > v)
+            v = m.version;
     return v;
+}
+
+TEST(db_migration_names_parse)
+{
+    struct migration m;
+    for (const struct embedded_file *f = migration_files; f->name; f++)
+        OK(migration_parse(f, &m));
+    struct embedded_file good = {"postgres/0012_job_refs.sql", (const unsigned char *)"SELECT 1;", 9};
+    OK(migration_parse(&good, &m));
+    CHECK_EQ_STR(m.dialect, "postgres");
+    CHECK_EQ_INT(m.version, 12);
+    CHECK_EQ_STR(m.name, "0012_job_refs");
+    static const char *const bad[] = {"0001_init.sql", "sqlite/init.sql", "sqlite/0001init.sql", "sqlite/0001_init.txt",
+                                      "sqlite/0000_zero.sql"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct embedded_file f = {bad[i], (const unsigned char *)"", 0};
+        CHECK_EQ_INT(migration_parse(&f, &m), DP_ERR_INVALID);
+    }
 }
 
 static int64_t scalar_int(struct db *db, const char *sql)
@@ -311,7 +306,7 @@ TEST(db_sqlite_settings)
 
 TEST(db_sqlite_url_forms)
 {
-    const char *dir = tmp_dir();
+    const char *dir = test_tmpdir();
     char url[512];
     struct db *db = NULL;
     snprintf(url, sizeof(url), "sqlite:%s/a/b/one.db", dir);
@@ -389,7 +384,7 @@ TEST(db_sqlite_migrate_idempotent)
 TEST(db_sqlite_migrate_two_processes)
 {
     char url[512];
-    snprintf(url, sizeof(url), "%s/race/doppel.db", tmp_dir());
+    snprintf(url, sizeof(url), "%s/race/doppel.db", test_tmpdir());
     check_concurrent_migrate(url, "sqlite");
 }
 
@@ -513,45 +508,10 @@ TEST(db_sql_to_dollar_edge_cases)
 
 /* ---- PostgreSQL --------------------------------------------------------------------------- */
 
-static char pg_schema[64];
-static char pg_admin_url[1024];
-
-static void pg_drop_schema(void)
-{
-    struct db *db = NULL;
-    if (pg_schema[0] && db_open(&db, pg_admin_url) == DP_OK) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
-        db_exec_script(db, sql);
-        db_close(db);
-    }
-}
-
-/* A URL whose connections use a fresh schema (dropped at exit), so reruns start clean. */
-static const char *pg_test_url(void)
-{
-    const char *base = getenv("DOPPEL_TEST_PG_URL");
-    if (!base || !*base)
-        SKIP("DOPPEL_TEST_PG_URL not set");
-    snprintf(pg_admin_url, sizeof(pg_admin_url), "%s", base);
-    snprintf(pg_schema, sizeof(pg_schema), "t_%d_%ld", (int)getpid(), (long)random() % 100000);
-    struct db *db = NULL;
-    OK(db_open(&db, base));
-    char sql[128];
-    snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", pg_schema);
-    OK(db_exec_script(db, sql));
-    db_close(db);
-    atexit(pg_drop_schema);
-    static char url[1200];
-    snprintf(url, sizeof(url), "%s%soptions=-csearch_path%%3D%s", base,
-             strchr(base, '?') ? "&" : "?", pg_schema);
-    return url;
-}
-
 static struct db *open_pg(void)
 {
     struct db *db = NULL;
-    OK(db_open(&db, pg_test_url()));
+    OK(db_open(&db, test_pg_url()));
     CHECK_EQ_STR(db_backend_name(db), "postgres");
     CHECK_EQ_INT(db_dialect(db), DB_POSTGRES);
     return db;
@@ -562,7 +522,7 @@ static void pg_kill_session(struct db *db)
 {
     int64_t pid = scalar_int(db, "SELECT pg_backend_pid()");
     struct db *admin = NULL;
-    OK(db_open(&admin, pg_admin_url));
+    OK(db_open(&admin, test_pg_admin_url()));
     struct db_val p = DB_INT(pid);
     struct db_rows *r = NULL;
     OK(db_query(admin, "SELECT pg_terminate_backend(?::int)", &p, 1, &r));
@@ -628,7 +588,7 @@ TEST(db_pg_migrate_idempotent)
 
 TEST(db_pg_migrate_two_processes)
 {
-    check_concurrent_migrate(pg_test_url(), "postgres");
+    check_concurrent_migrate(test_pg_url(), "postgres");
 }
 
 TEST(db_pg_reconnects_after_session_loss)

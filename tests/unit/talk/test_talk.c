@@ -1,5 +1,6 @@
 /* talk/: a turn's pieces reach the sink — a brain that streams sends its own, one that answers
  * whole is streamed word by word — and the reply stored is the same text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,9 +46,18 @@ static int pieces_reply(const struct brain_input *in, struct brain_reply *out)
     return out->text ? DP_OK : DP_ERR_NOMEM;
 }
 
-static const struct brain_ops pieces_brain = {"generative", pieces_reply};
-/* The schema allows recall and generative only: the test brain takes generative's name. */
+static const struct brain_ops pieces_brain = {"generative", pieces_reply, NULL, NULL};
+/* The schema allows recall and generative only: the test brain takes the generative row's place
+ * (each test runs in a process of its own). */
 static const struct backend pieces_row = {"generative", NULL, 0, &pieces_brain};
+
+static void replace_generative(void)
+{
+    struct registry *r = brain_registry();
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->rows[i]->name, "generative"))
+            r->rows[i] = &pieces_row;
+}
 
 /* Asks avatar a1 `question` with its brain set to `brain`; *reply is the stored message. */
 static void ask(struct db *db, const char *brain, const char *question, struct heard *h, json_t **reply)
@@ -60,14 +70,14 @@ static void ask(struct db *db, const char *brain, const char *question, struct h
     OK(talk_start(db, "a1", &holder, conv, &greeting));
     json_decref(greeting);
     OK(talk_add_user_message(db, conv, question, mid));
-    const struct brain_sink sink = {on_delta, on_citation, h};
+    const struct brain_sink sink = {on_delta, on_citation, h, NULL};
     OK(talk_answer(db, conv, "a1", mid, question, NULL, NULL, &sink, reply));
 }
 
 TEST(talk_a_streaming_brain_sends_its_own_pieces)
 {
     struct db *db = brain_test_db();
-    OK(registry_add(brain_registry(), &pieces_row));
+    replace_generative();
     struct heard h = {0};
     buf_init(&h.text, 0);
     json_t *reply;
@@ -134,5 +144,28 @@ TEST(talk_cut_reply_keeps_what_was_heard)
     db_rows_free(r);
     json_decref(reply);
     buf_cleanup(&h.text);
+    db_close(db);
+}
+
+TEST(talk_a_conversation_is_full_at_its_max)
+{
+    struct db *db = brain_test_db();
+    OK(db_exec_script(db, "INSERT INTO conversations (id, avatar_id, user_id, created_at, updated_at) "
+                          "VALUES ('c1', 'a1', NULL, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
+    int full = -1;
+    OK(talk_conversation_full(db, "c1", 3, &full));
+    CHECK_EQ_INT(full, 0);
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO messages (id, conversation_id, role, text, created_at) "
+                 "VALUES ('m%d', 'c1', 'user', 'hi', '2020-01-01T00:00:00Z');",
+                 i);
+        OK(db_exec_script(db, sql));
+        OK(talk_conversation_full(db, "c1", 3, &full));
+        CHECK_EQ_INT(full, i == 2);
+    }
+    OK(talk_conversation_full(db, "c2", 1, &full)); /* another conversation's messages do not count */
+    CHECK_EQ_INT(full, 0);
     db_close(db);
 }

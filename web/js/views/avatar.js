@@ -23,27 +23,30 @@ const VIS = [
   ['link', 'Link — anyone with the legacy page address'],
   ['public', 'Public — a public legacy page'],
 ];
-const PUBLISHABLE = ['name', 'kind', 'description', 'personality', 'scenario', 'greeting'];
+const PUBLISHABLE = ['name', 'kind', 'description', 'personality', 'scenario', 'greeting', 'portrait'];
 
 export const canEdit = (a) => a.access === 'owner' || a.access === 'editor';
 
-/* The avatar's portrait: a thumbnail of its first image, fetched with the token (blob: URL). */
-export async function portraitOf(avatarId, mediaItems) {
-  if (state.portraits.has(avatarId)) return state.portraits.get(avatarId);
-  try {
-    const items = mediaItems || (await get(`/avatars/${avatarId}/media?limit=50`)).items;
-    const img = items.find((m) => m.kind === 'image' && m.status === 'ready');
-    let url = null;
-    if (img) {
-      const res = await api('GET', `/media/${img.id}/content?variant=thumbnail`, undefined, { raw: true });
+/* The avatar's portrait (a small PNG), fetched with the token as a blob: URL; null when it has none.
+ * Cached per avatar and portrait, so a changed portrait is fetched again. */
+export async function portraitOf(a) {
+  const key = `${a.id}:${a.portrait_media_id || ''}`;
+  if (state.portraits.has(key)) return state.portraits.get(key);
+  let url = null;
+  if (a.portrait_media_id) {
+    try {
+      const res = await api('GET', `/avatars/${a.id}/portrait`, undefined, { raw: true });
       url = URL.createObjectURL(await res.blob());
+    } catch {
+      url = null;
     }
-    state.portraits.set(avatarId, url);
-    return url;
-  } catch {
-    return null;
   }
+  state.portraits.set(key, url);
+  return url;
 }
+
+/* The portrait already fetched for a, if any (for drawing without waiting). */
+export const portraitNow = (a) => state.portraits.get(`${a.id}:${a.portrait_media_id || ''}`) || null;
 
 /* ---- create ---- */
 
@@ -159,7 +162,7 @@ export async function avatarView(ctx) {
     throw e;
   }
   if (!ctx.isCurrent()) return;
-  const badge = avatarBadge(a.name, state.portraits.get(a.id), 'lg');
+  const badge = avatarBadge(a.name, portraitNow(a), 'lg');
   const head = h('header.avatar-head',
     badge,
     h('div.avatar-title',
@@ -175,7 +178,7 @@ export async function avatarView(ctx) {
   clear(main, h('div.page.wide', head, tabs, body));
   const cur = tabs.querySelector('[aria-current]');
   if (cur && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = cur.offsetLeft - tabs.offsetLeft - 16; // the open tab in view on a phone
-  portraitOf(a.id).then((url) => {
+  portraitOf(a).then((url) => {
     if (url) {
       badge.replaceWith(avatarBadge(a.name, url, 'lg'));
       renderSidebar();
@@ -258,7 +261,24 @@ function editTab(body, a) {
         navigate('/');
       },
     }, 'Delete avatar'))) : null;
-  clear(body, h('div.cols', form, h('div.stack', exportBox, danger)));
+  const pic = h('div.portrait-now', avatarBadge(a.name, portraitNow(a), 'xl'));
+  portraitOf(a).then((url) => url && clear(pic, avatarBadge(a.name, url, 'xl')));
+  const portraitBox = h('section.panel.stack', h('h2', 'Portrait'), pic,
+    h('p.muted', a.portrait_media_id
+      ? 'Shown in the sidebar, on the legacy page (when published) and as the picture of an exported PNG card.'
+      : 'No portrait yet. Upload a photo in Media and choose “Use as portrait”.'),
+    h('div.row',
+      h('a.btn', { href: `/avatars/${a.id}/media` }, 'Choose from media'),
+      editable && a.portrait_media_id ? h('button.btn.ghost', {
+        type: 'button',
+        onclick: (e) => busy(e.target, async () => {
+          await del(`/avatars/${a.id}/portrait`);
+          toast('The portrait was removed; the photo stays in Media.', 'ok');
+          await loadAvatars(true);
+          navigate(location.pathname, true);
+        }),
+      }, 'Remove portrait') : null));
+  clear(body, h('div.cols', form, h('div.stack', portraitBox, exportBox, danger)));
 }
 
 async function download(btn, a, format) {

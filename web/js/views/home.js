@@ -1,6 +1,6 @@
 // The start page: the avatars as cards, or what to do first.
 import { loadAvatars, renderSidebar, state } from '../app.js';
-import { portraitOf } from './avatar.js';
+import { portraitNow, portraitOf } from './avatar.js';
 import { session } from '../api.js';
 import { avatarBadge, clear, empty, h, KIND_LABEL, when } from '../ui.js';
 
@@ -17,17 +17,17 @@ export async function homeView({ main }) {
   }
   clear(main, h('div.page', hello,
     h('ul.card-grid', avatars.map((a) => h('li', h('a.avatar-card', { href: `/avatars/${a.id}`, dataset: { id: a.id } },
-      avatarBadge(a.name, state.portraits.get(a.id), 'lg'),
+      avatarBadge(a.name, portraitNow(a), 'lg'),
       h('div', h('h2', a.name), h('p.muted', KIND_LABEL[a.kind] || a.kind, ' · ', a.visibility, a.access !== 'owner' ? ` · shared with you (${a.access})` : '')),
       a.description ? h('p.clamp', a.description) : h('p.muted', 'No description yet.'),
       h('p.tiny.muted', 'Updated ', when(a.updated_at))))))));
   // Portraits arrive after the page is usable (a few avatars at a time).
-  const todo = avatars.filter((a) => !state.portraits.has(a.id)).slice(0, 24);
+  const todo = avatars.filter((a) => a.portrait_media_id && !portraitNow(a)).slice(0, 24);
   (async () => {
     let changed = false;
     for (let i = 0; i < todo.length; i += 4)
       await Promise.all(todo.slice(i, i + 4).map(async (a) => {
-        const url = await portraitOf(a.id);
+        const url = await portraitOf(a);
         const card = main.querySelector(`.avatar-card[data-id="${a.id}"] .badge`);
         if (url && card) {
           card.replaceWith(avatarBadge(a.name, url, 'lg'));

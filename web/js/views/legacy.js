@@ -22,7 +22,7 @@ export async function legacyView({ main, params }) {
   const talkBox = h('section.legacy-talk');
   clear(main, h('div.legacy',
     h('article.legacy-card',
-      h('div.legacy-hero', avatarBadge(name, null, 'xl'),
+      h('div.legacy-hero', avatarBadge(name, p.portrait_url || null, 'xl'),
         h('h1', name),
         p.kind ? h('p.legacy-kind', KIND_LABEL[p.kind] || p.kind) : null,
         p.greeting ? h('blockquote.legacy-quote', p.greeting) : null),

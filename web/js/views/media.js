@@ -1,6 +1,6 @@
 // Media library: uploads with progress bars, live processing status, details (text, transcript, picture), delete.
 import { api, del, get, patch, upload } from '../api.js';
-import { navigate, state } from '../app.js';
+import { loadAvatars, navigate, state } from '../app.js';
 import { busy, bytes, clear, confirmDanger, empty, h, icon, ms, spinner, toast, when } from '../ui.js';
 import { canEdit, refreshStats, wireDrop } from './avatar.js';
 
@@ -63,11 +63,23 @@ export async function mediaTab(body, a, mediaId) {
           }
         },
       }), 'Own words');
+    const isPortrait = a.portrait_media_id === m.id;
+    const portrait = m.kind !== 'image' ? null
+      : isPortrait ? h('span.pill.portrait-pill', 'Portrait')
+        : editable && m.status !== 'failed' ? h('button.btn.ghost.sm', {
+          type: 'button', 'aria-label': `Use ${m.filename} as the portrait`,
+          onclick: (e) => busy(e.target, async () => {
+            await api('PUT', `/avatars/${a.id}/portrait`, { media_id: m.id });
+            toast(`${m.filename} is now ${a.name}’s portrait.`, 'ok');
+            await loadAvatars(true);
+            navigate(location.pathname, true);
+          }),
+        }, 'Use as portrait') : null;
     const li = h('li.media-row', { dataset: { id: m.id, status: m.status } },
       h('span.media-icon', { 'aria-hidden': 'true' }, icon(ICON[m.kind] || 'file')),
       h('div.grow', h('a.media-name', { href: `/avatars/${a.id}/media/${m.id}` }, m.filename || m.id),
         h('div.tiny.muted', bytes(m.size), ' · ', m.mime, ' · ', when(m.created_at)), detail, prog),
-      own, status,
+      portrait, own, status,
       editable ? h('button.btn.ghost.sm', {
         type: 'button', 'aria-label': `Delete ${m.filename}`,
         onclick: async (e) => {
@@ -75,7 +87,6 @@ export async function mediaTab(body, a, mediaId) {
           await busy(e.target, async () => {
             await del(`/media/${m.id}`);
             toast(`${m.filename} deleted.`, 'ok');
-            state.portraits.delete(a.id);
             await refresh();
             refreshStats(a.id);
           });

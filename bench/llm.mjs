@@ -1,0 +1,136 @@
+// Generative replies against the scripted chat server of tests/llm-server/ (fixed latency), two figures:
+//  1. Slow model calls in flight: N replies whose model takes FIRST_MS to its first token, while a
+//     database-backed route (a memory search, GET /api/v1/avatars/{id}/memories?q=, which needs a worker) is timed — with the provider pool (the default)
+//     and, as the peer, with --provider-workers 0 (the replies wait on the CPU workers). Also how
+//     long the N replies take together, and the same route with nothing in flight (the ceiling).
+//  2. Time to first token: the chat server's own (a client straight to it) next to the first
+//     delta event of a streamed reply through Doppel (memory search, prompt, storing the question,
+//     the SSE hop): the difference is Doppel's overhead; and the same turn by the recall brain.
+//     Measured warm: the provider pool's threads open their database connections on first use.
+// Prints figures; never passes or fails. Usage: node bench/llm.mjs [--database-url URL --redis-url URL]
+import os from 'node:os';
+import { startLlmServer } from '../tests/llm-server/server.mjs';
+import { startDoppel } from './lib/serve.mjs';
+
+const extra = process.argv.slice(2);
+const N = Number(process.env.BENCH_LLM_N || 16);
+const FIRST_MS = Number(process.env.BENCH_LLM_FIRST_MS || 2000);
+const backend = extra.includes('--database-url') ? 'postgres' : 'sqlite';
+const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const f1 = (x) => x.toFixed(1);
+
+async function startServer(llmUrl, more = []) {
+  const { url, stop } = await startDoppel(['--log-level', 'error', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
+    '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--llm-provider', 'openai', '--llm-url', llmUrl,
+    '--llm-model', 'bench', '--llm-idle-timeout', '60000', ...more, ...extra], 'bench-llm');
+  const j = async (method, p, body, token) => {
+    const r = await fetch(url + '/api/v1' + p, { method, headers: { 'content-type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const t = await r.text();
+    if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${t}`);
+    return t ? JSON.parse(t) : null;
+  };
+  const s = await j('POST', '/auth/signup', { email: `b${Date.now()}@bench.test`, password: 'a long bench password 1' });
+  const token = s.access_token;
+  const av = await j('POST', '/avatars', { name: 'Bench', brain: 'generative' }, token);
+  for (const text of ['Every summer we rowed across the lake to the island cabin', 'I was born in Leeds in 1941'])
+    await j('POST', `/avatars/${av.id}/memories`, { text }, token);
+  return { url, j, token, av, stop };
+}
+
+/* n searches, one every 50 ms, each timed on its own (a request that waits for a worker shows). */
+async function timeRoute(s, n = 20) {
+  const all = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    all.push(s.j('GET', `/avatars/${s.av.id}/memories?q=rowed`, null, s.token).then(() => performance.now() - t0));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Promise.all(all);
+}
+
+async function reply(s, conv, stream) {
+  const r = await fetch(`${s.url}/api/v1/conversations/${conv}/messages`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json', ...(stream ? { Accept: 'text/event-stream' } : {}) },
+    body: JSON.stringify({ text: 'Tell me about the lake' }),
+  });
+  return r;
+}
+
+async function inFlight(llm, label, more) {
+  const s = await startServer(llm.url, more);
+  const idle = await timeRoute(s);
+  const convs = [];
+  for (let i = 0; i < N; i++) convs.push((await s.j('POST', `/avatars/${s.av.id}/conversations`, {}, s.token)).conversation.id);
+  llm.reply = { firstTokenMs: FIRST_MS, text: 'We rowed to the island [1].' };
+  const t0 = performance.now();
+  const all = convs.map((c) => reply(s, c, false).then((r) => r.text()).then(() => performance.now() - t0));
+  await new Promise((r) => setTimeout(r, 300));
+  const busy = await timeRoute(s);
+  const done = await Promise.all(all);
+  llm.reply = null;
+  await s.stop();
+  console.log(`  ${label.padEnd(34)} memory search idle p50 ${f1(pct(idle, 50))} ms · with ${N} replies in flight p50 ${f1(pct(busy, 50))} ms, p95 ${f1(pct(busy, 95))} ms, max ${f1(Math.max(...busy))} ms · ${N} replies done in ${(Math.max(...done) / 1000).toFixed(2)} s`);
+}
+
+async function ttft(llm) {
+  const s = await startServer(llm.url);
+  llm.reply = { firstTokenMs: 100, tokens: ['We', ' rowed', ' home', '.'] };
+  const direct = [], via = [], recall = [];
+  const rav = await s.j('POST', '/avatars', { name: 'Recall' }, s.token);
+  await s.j('POST', `/avatars/${rav.id}/memories`, { text: 'Every summer we rowed across the lake to the island cabin' }, s.token);
+  // Warm: each of the provider pool's 32 threads opens its database connection on its first reply.
+  const warm = [];
+  for (let i = 0; i < 32; i++) warm.push((await s.j('POST', `/avatars/${rav.id}/conversations`, {}, s.token)).conversation.id);
+  await Promise.all(warm.map((c) => reply(s, c, false).then((r) => r.text())));
+  for (let i = 0; i < 20; i++) {
+    let t0 = performance.now();
+    const r = await fetch(`${llm.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    const rd = r.body.getReader();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await rd.read();
+      if (done) break;
+      buf += Buffer.from(value).toString();
+      if (buf.includes('"content":"We"')) { direct.push(performance.now() - t0); break; }
+    }
+    await rd.cancel();
+    const conv = (await s.j('POST', `/avatars/${s.av.id}/conversations`, {}, s.token)).conversation.id;
+    t0 = performance.now();
+    const r2 = await reply(s, conv, true);
+    const rd2 = r2.body.getReader();
+    buf = '';
+    let got = false;
+    for (;;) {
+      const { value, done } = await rd2.read();
+      if (done) break;
+      buf += Buffer.from(value).toString();
+      if (!got && buf.includes('event: delta')) { via.push(performance.now() - t0); got = true; }
+    }
+    // The same turn answered by the recall brain (no model): what the turn costs without one.
+    const rconv = (await s.j('POST', `/avatars/${rav.id}/conversations`, {}, s.token)).conversation.id;
+    t0 = performance.now();
+    const r3 = await reply(s, rconv, true);
+    const rd3 = r3.body.getReader();
+    buf = '';
+    got = false;
+    for (;;) {
+      const { value, done } = await rd3.read();
+      if (done) break;
+      buf += Buffer.from(value).toString();
+      if (!got && buf.includes('event: delta')) { recall.push(performance.now() - t0); got = true; }
+    }
+  }
+  llm.reply = null;
+  await s.stop();
+  const d = pct(direct, 50), v = pct(via, 50);
+  console.log(`  time to first token, p50 of 20: the chat server alone ${f1(d)} ms · through Doppel ${f1(v)} ms · Doppel's overhead ${f1(v - d)} ms (target < 5 ms); p95 ${f1(pct(direct, 95))} / ${f1(pct(via, 95))} ms`);
+  console.log(`  the same turn by the recall brain (no model), first delta p50 ${f1(pct(recall, 50))} ms, p95 ${f1(pct(recall, 95))} ms`);
+}
+
+const llm = await startLlmServer({});
+console.log(`bench/llm (${backend}, ${os.cpus().length} cores, default workers; the model's first token after ${FIRST_MS} ms)`);
+await inFlight(llm, 'provider pool (default)', []);
+await inFlight(llm, 'peer: --provider-workers 0', ['--provider-workers', '0']);
+await ttft(llm);
+await llm.close();

@@ -1,0 +1,120 @@
+/* The memory.extract job (see extract_job.h): chunk by chunk, facts from the model, each applied
+ * (added, updated as a new version, or left) within the owner's memory quota. Idempotent: a second
+ * run finds its facts already there and changes nothing. */
+#include "avatar/extract_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avatar/avatar.h"
+#include "avatar/quota.h"
+#include "brain/extract.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "jobs/jobs.h"
+#include "providers/llm.h"
+#include "store/cache.h"
+#include "store/db.h"
+
+static int extract_enabled;
+
+struct quota_ctx {
+    struct db *db;
+    const char *avatar_id;
+    char msg[200];
+};
+
+static int may_add(void *arg)
+{
+    struct quota_ctx *q = arg;
+    return quota_check(q->db, q->avatar_id, 0, 1, q->msg, sizeof q->msg);
+}
+
+static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owned)
+{
+    const char *media = json_string_value(json_object_get(ctx->payload, "media_id"));
+    const char *avatar = json_string_value(json_object_get(ctx->payload, "avatar_id"));
+    if (!media || !avatar) {
+        *error_msg = "payload has no media_id or avatar_id";
+        return DP_ERR_INVALID;
+    }
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar)};
+    int err = db_query(ctx->db, "SELECT name FROM avatars WHERE id = ? AND deleted_at IS NULL", p, 1, &r);
+    if (err)
+        return err;
+    char name[AVATAR_NAME_MAX * 4 + 1] = "";
+    if (r->nrows == 1)
+        snprintf(name, sizeof name, "%s", db_rows_text(r, 0, 0));
+    db_rows_free(r);
+    if (!*name)
+        return DP_OK; /* deleted meanwhile */
+    json_t *chunks;
+    if ((err = extract_media_chunks(ctx->db, media, &chunks)))
+        return err;
+    struct quota_ctx q = {ctx->db, avatar, ""};
+    int added = 0, updated = 0, same = 0;
+    size_t n = json_array_size(chunks);
+    for (size_t i = 0; i < n && !err && !job_should_stop(ctx); i++) {
+        json_t *facts = NULL;
+        char why[256] = "";
+        err = extract_facts(name, json_string_value(json_array_get(chunks, i)), &facts, why, sizeof why);
+        if (err == DP_ERR_INVALID) {
+            DP_LOG(LOG_WARN, "[extract] media %s, chunk %zu: %s", media, i + 1, why);
+            err = DP_OK; /* a chunk the model says nothing usable about: the next may */
+            continue;
+        }
+        if (err) {
+            *error_msg = strdup(why[0] ? why : dp_strerror(err));
+            *error_owned = *error_msg != NULL;
+            break;
+        }
+        size_t k;
+        json_t *f;
+        json_array_foreach(facts, k, f)
+        {
+            enum extract_action did;
+            if ((err = extract_apply(ctx->db, avatar, f, may_add, &q, &did)))
+                break;
+            added += did == EXTRACT_ADD, updated += did == EXTRACT_UPDATE, same += did == EXTRACT_NONE;
+        }
+        json_decref(facts);
+        job_progress(ctx, (int)(100 * (i + 1) / (n ? n : 1)));
+    }
+    json_decref(chunks);
+    if (err == DP_ERR_QUOTA) {
+        DP_LOG(LOG_WARN, "[extract] media %s: %s", media, q.msg);
+        *error_msg = "the owner's memory quota is reached";
+        return DP_ERR_QUOTA;
+    }
+    if (added + updated)
+        avatar_cache_forget(ctx->cache, avatar);
+    DP_LOG(LOG_INFO, "[extract] media %s: %d fact(s) added, %d updated, %d known already", media, added, updated,
+           same);
+    return err;
+}
+
+void extract_job_register(int enabled)
+{
+    extract_enabled = enabled;
+    jobs_register("memory.extract", memory_extract, 4);
+}
+
+int extract_job_enqueue(struct db *db, const char *avatar_id, const char *media_id)
+{
+    if (!extract_enabled || !llm_current())
+        return DP_OK;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    int err = db_query(db, "SELECT owner_id, org_id FROM avatars WHERE id = ?", p, 1, &r);
+    if (err)
+        return err;
+    json_t *payload = json_pack("{s:s,s:s}", "media_id", media_id, "avatar_id", avatar_id);
+    if (r->nrows == 1)
+        err = job_enqueue(db, "memory.extract", payload, db_rows_text(r, 0, 0),
+                          db_rows_is_null(r, 0, 1) ? NULL : db_rows_text(r, 0, 1), NULL);
+    json_decref(payload);
+    db_rows_free(r);
+    return err;
+}

@@ -1,0 +1,40 @@
+/* LLM memory extraction: the text of an avatar's document becomes fact memories. A language model
+ * (providers/llm.h) lists the facts a chunk of text states about the person; each candidate is then
+ * checked against the avatar's fact memories: the same fact again changes nothing (NONE), one that
+ * corrects or completes a similar memory replaces its text as a new version (UPDATE, reversible
+ * through the memory's versions), anything else is added (ADD). A DELETE the model may propose is
+ * not carried out: deleting is not reversible, and an extraction should never lose what a person
+ * wrote down. Models, local ones most, often answer broken JSON: it is read strictly, then repaired
+ * (code fences, prose around it, trailing commas), then read as a list of lines. */
+#ifndef DP_EXTRACT_H
+#define DP_EXTRACT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct db;
+
+#define EXTRACT_CHUNK_MAX 6000 /* bytes of text per model call */
+#define EXTRACT_FACTS_MAX 32   /* facts kept per chunk */
+#define EXTRACT_FACT_MAX 600   /* bytes of one fact */
+
+enum extract_action { EXTRACT_NONE, EXTRACT_ADD, EXTRACT_UPDATE };
+
+/* Reads a model's answer for facts: [{text, importance}] (owned), importance in [0, 1] (0.5 when
+ * missing). *how: 0 strict JSON, 1 repaired JSON, 2 lines. DP_ERR_INVALID when nothing is usable. */
+int extract_parse(const char *reply, size_t len, json_t **facts, int *how);
+
+/* The passages of media media_id, in order, joined into chunks of at most EXTRACT_CHUNK_MAX bytes
+ * (a passage is never cut unless it alone is longer). *chunks: a JSON array of strings (owned). */
+int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks);
+
+/* Asks the configured model for the facts chunk states about avatar_name. DP_ERR_UNAVAILABLE
+ * (and the model's other errors) with why; DP_ERR_INVALID when its answer holds no facts. */
+int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, char *why, size_t whylen);
+
+/* Applies one candidate fact ({text, importance}) to avatar_id's memories (see above); may_add(ctx)
+ * (NULL: always) is asked before a memory is added (a quota) and its error returned. */
+int extract_apply(struct db *db, const char *avatar_id, json_t *fact, int (*may_add)(void *ctx), void *ctx,
+                  enum extract_action *did);
+
+#endif

@@ -1,0 +1,91 @@
+// LLM memory extraction (--llm-extract) against the scripted chat server of tests/llm-server/: an
+// ingested text's facts become fact memories — the model's broken JSON (a code fence, trailing
+// commas) repaired; a fact a memory already holds left alone; one that completes a similar memory
+// makes a new version of it (the old text kept); a proposed DELETE never carried out — and a second
+// run of the same text changes nothing.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startLlmServer } from '../llm-server/server.mjs';
+import { api, cast, createAvatar, eventually, expectStatus, startAvatars, uploadOk, waitJob } from './lib/avatars.mjs';
+
+let llm, srv, c;
+const TEXT = 'I was born in Leeds in 1941. I worked as a nurse at the county hospital for thirty years. ' +
+  'Every summer we rowed across the lake to the island cabin.\n';
+
+/* The scripted model: an extraction answer in a code fence with trailing commas; decisions by the fact. */
+function script(req) {
+  const sys = req.messages[0].content;
+  const user = req.messages.at(-1).content;
+  if (sys.startsWith('You extract facts'))
+    return { text: 'Here are the facts:\n```json\n{"facts": [\n {"text": "I was born in Leeds in 1941.", "importance": 0.9},\n' +
+      ' {"text": "I worked as a nurse for thirty years.", "importance": 0.7},\n {"text": "We rowed to the island cabin every summer.",},\n]}\n```' };
+  if (/New fact: I worked as a nurse/.test(user))
+    return { text: '{"action": "UPDATE", "text": "I worked as a nurse at the county hospital for thirty years."}' };
+  if (/New fact: We rowed/.test(user)) return { text: '{"action": "DELETE"}' };
+  return { text: '{"action": "ADD"}' };
+}
+
+before(async () => {
+  llm = await startLlmServer({ reply: script });
+  srv = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat', '--llm-extract', 'true'] });
+  c = await cast(srv);
+});
+after(async () => {
+  await srv?.stop();
+  await llm?.close();
+});
+
+const facts = async (av) => {
+  const r = await api(srv, 'GET', `/avatars/${av.id}/memories?limit=200`, { token: c.owner.token });
+  expectStatus(assert, r, 200);
+  return r.json.items.filter((m) => m.kind === 'fact');
+};
+
+async function ingest(av, name, query = '') {
+  const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(TEXT), name, { query });
+  assert.equal((await waitJob(srv, c.owner.token, up.job.id)).status, 'done');
+  const job = await eventually(async () => {
+    const r = await api(srv, 'GET', `/jobs?media_id=${up.media.id}&limit=10`, { token: c.owner.token });
+    return r.json.items.find((j) => j.kind === 'memory.extract');
+  });
+  assert.ok(job, 'ingestion queued the extraction');
+  const done = await waitJob(srv, c.owner.token, job.id);
+  assert.equal(done.status, 'done', JSON.stringify(done));
+  return up.media;
+}
+
+describe('LLM memory extraction', () => {
+  test('facts added, a known one left, a similar one updated as a new version, a DELETE not carried out; a second run changes nothing', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Margaret' });
+    const add = async (text) => {
+      const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind: 'fact' } });
+      expectStatus(assert, r, 201);
+      return r.json;
+    };
+    const nurse = await add('I worked as a nurse.');
+    const lake = await add('We rowed to the island cabin every summer.');
+    await ingest(av, 'memoir.txt');
+    let f = await facts(av);
+    const texts = f.map((m) => m.text).sort();
+    assert.deepEqual(texts, ['I was born in Leeds in 1941.', 'I worked as a nurse at the county hospital for thirty years.',
+      'We rowed to the island cabin every summer.']);
+    const updated = f.find((m) => m.id === nurse.id);
+    assert.equal(updated.text, 'I worked as a nurse at the county hospital for thirty years.');
+    assert.equal(updated.version, 2);
+    const v = await api(srv, 'GET', `/avatars/${av.id}/memories/${nurse.id}/versions`, { token: c.owner.token });
+    expectStatus(assert, v, 200);
+    assert.equal(v.json.items[0].text, 'I worked as a nurse.', 'the old text is kept');
+    assert.ok(f.some((m) => m.id === lake.id), 'the DELETE the model proposed was not carried out');
+    const born = f.find((m) => m.text.startsWith('I was born'));
+    assert.equal(born.importance, 0.9);
+    // The model saw the text and was asked in the avatar's name.
+    const ex = llm.requests.find((r) => r.messages[0].content.startsWith('You extract facts'));
+    assert.match(ex.messages[0].content, /Margaret/);
+    assert.ok(ex.messages[1].content.includes('born in Leeds'));
+    // The same text again (stored as a copy): nothing new, nothing changed.
+    await ingest(av, 'memoir-copy.txt', 'duplicate=copy');
+    f = await facts(av);
+    assert.equal(f.length, 3);
+    assert.equal(f.find((m) => m.id === nurse.id).version, 2);
+  });
+});

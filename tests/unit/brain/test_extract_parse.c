@@ -1,0 +1,39 @@
+/* A model's answer to the extraction prompt: strict JSON, JSON with a fence and trailing commas
+ * (repaired), a list of lines, nothing usable. */
+#include <jansson.h>
+#include <string.h>
+
+#include "brain/extract.h"
+#include "core/err.h"
+#include "../test.h"
+
+static const char *text_at(json_t *facts, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(facts, i), "text"));
+}
+
+TEST(extract_parse_strict_repaired_lines)
+{
+    json_t *f;
+    int how;
+    const char *strict = "{\"facts\":[{\"text\":\" I was born in Leeds. \",\"importance\":0.9},\"I sang.\"]}";
+    CHECK_EQ_INT(extract_parse(strict, strlen(strict), &f, &how), DP_OK);
+    CHECK_EQ_INT(how, 0);
+    CHECK_EQ_INT((int)json_array_size(f), 2);
+    CHECK_EQ_STR(text_at(f, 0), "I was born in Leeds.");
+    CHECK(json_number_value(json_object_get(json_array_get(f, 1), "importance")) == 0.5);
+    json_decref(f);
+    const char *fenced = "Here:\n```json\n{\"facts\": [{\"text\": \"a, b]\",}, \"c\",]}\n```";
+    CHECK_EQ_INT(extract_parse(fenced, strlen(fenced), &f, &how), DP_OK);
+    CHECK_EQ_INT(how, 1);
+    CHECK_EQ_STR(text_at(f, 0), "a, b]");
+    CHECK_EQ_STR(text_at(f, 1), "c");
+    json_decref(f);
+    const char *lines = "Facts:\n1. I was a nurse.\n- We rowed.\n";
+    CHECK_EQ_INT(extract_parse(lines, strlen(lines), &f, &how), DP_OK);
+    CHECK_EQ_INT(how, 2);
+    CHECK_EQ_STR(text_at(f, 1), "We rowed.");
+    json_decref(f);
+    CHECK_EQ_INT(extract_parse("no facts here", 13, &f, &how), DP_ERR_INVALID);
+    CHECK(f == NULL);
+}
