@@ -131,11 +131,10 @@ TEST(talk_cut_reply_keeps_what_was_heard)
     OK(db_query(db, "SELECT text FROM messages WHERE id = ?", p, 1, &r));
     CHECK_EQ_STR(db_rows_text(r, 0, 0), "Sailing\xe2\x80\xa6");
     db_rows_free(r);
-    long before, after;
-    OK(talk_count_messages(db, conv, &before));
     OK(talk_cut_reply(db, conv, mid, ""));
-    OK(talk_count_messages(db, conv, &after));
-    CHECK_EQ_INT(after, before - 1);
+    OK(db_query(db, "SELECT id FROM messages WHERE id = ?", p, 1, &r));
+    CHECK_EQ_INT(r->nrows, 0); /* gone */
+    db_rows_free(r);
     CHECK_EQ_INT(talk_cut_reply(db, conv, mid, ""), DP_ERR_NOT_FOUND);
     /* The question is the user's: never cut. */
     OK(db_query(db, "SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'", (struct db_val[]){DB_TEXT(conv)},
