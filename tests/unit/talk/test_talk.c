@@ -114,11 +114,10 @@ TEST(talk_a_whole_reply_is_streamed_word_by_word)
 TEST(talk_cut_reply_keeps_what_was_heard)
 {
     struct db *db = brain_test_db();
-    OK(registry_add(brain_registry(), &pieces_row));
     struct heard h = {0};
     buf_init(&h.text, 0);
     json_t *reply;
-    ask(db, "generative", "Where did you sail?", &h, &reply);
+    ask(db, "recall", "Hello!", &h, &reply);
     const char *mid = json_string_value(json_object_get(reply, "id"));
     struct db_val p[] = {DB_TEXT(mid)};
     struct db_rows *r;
