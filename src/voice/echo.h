@@ -1,5 +1,5 @@
 /* Is what the microphone hears the avatar's own voice coming back? On 10 ms levels: while the
- * incoming level contour follows the reply's syllables closely at one steady delay (up to half a
+ * incoming level contour follows the reply's syllables closely at one steady delay (up to 0.8
  * second), that delay and the echo's loss are learnt; then a frame is echo when it is no louder than the
  * reply's level at that delay less that loss, give or take 6 dB — a person talking over the reply
  * is louder than that (a double-talk detector, as echo cancellers have). Until the path is known, a
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define ECHO_WINDOW 40    /* incoming frames compared: 400 ms */
-#define ECHO_MAX_DELAY 50 /* frames of delay tried: 500 ms */
+#define ECHO_MAX_DELAY 80 /* frames of delay tried: 800 ms (a loaded client plays late) */
 
 struct echo {
     float *ref;          /* the reply's level per 10 ms, dBFS, by its offset in the reply */

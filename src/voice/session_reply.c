@@ -17,7 +17,7 @@
 #include "talk/talk.h"
 #include "voice/session_impl.h"
 
-#define ECHO_TAIL_S 0.6 /* after a reply, its echo may still be arriving */
+#define ECHO_TAIL_S 0.9 /* after a reply, its echo may still be arriving (ECHO_MAX_DELAY) */
 
 static void reply_unref(struct voice_reply *r)
 {
