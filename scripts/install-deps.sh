@@ -13,12 +13,18 @@ build_pkgs=(
   imagemagick         # image thumbnails (subprocess)
   wordnet-base        # lemmas and synonyms of memory search (src/core/lexicon.c reads /usr/share/wordnet)
   libstemmer-dev      # Snowball stemmers for memories not in English (src/core/stem.c)
+  libpocketsphinx-dev pocketsphinx-en-us # offline speech recognition (src/providers/stt_pocketsphinx.c)
+  flite1-dev          # offline speech synthesis (src/providers/tts_flite.c)
+  libspeexdsp-dev     # resampling (src/audio/resample.c)
+  libopus-dev libogg-dev libopusfile-dev # Ogg/Opus downloads and uploads (src/audio/ogg_opus.c), the voice WebSocket's Opus packets (src/audio/opus_packet.c)
+  ffmpeg              # audio/video containers decoded to PCM (subprocess)
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
   sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
   chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core)
+  flite espeak-ng # synthetic voices saying known sentences for the speech tests (subprocesses)
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -61,12 +61,14 @@ extern const struct route jobs_routes[];
 extern const struct route jobs_test_routes[]; /* mounted with --test-routes only */
 extern const struct route avatars_routes[];
 extern const struct route media_routes[];
+extern const struct route transcriptions_routes[];
 extern const struct route cards_routes[];
 extern const struct route profile_routes[];
 extern const struct route memories_routes[];
 extern const struct route conversations_routes[];
 extern const struct route legacy_routes[];
 extern const struct route messages_audio_routes[];
+extern const struct route voice_routes[];
 extern const struct route portraits_routes[];
 extern const struct route chats_routes[];
 extern const struct route events_routes[];

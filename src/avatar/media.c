@@ -418,3 +418,53 @@ int media_variant(struct db *db, const char *media_id, const char *variant, char
     db_rows_free(d);
     return err;
 }
+
+int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id, const char *variant, const void *p,
+                      size_t n, const char *mime)
+{
+    char key[BLOB_KEY_LEN + 1], old[BLOB_KEY_LEN + 1] = "", old_mime[128];
+    int err = blob_put(bs, p, n, key);
+    if (err)
+        return err;
+    int had = media_variant(db, media_id, variant, old, old_mime) == DP_OK;
+    struct db_val d[] = {DB_TEXT(media_id), DB_TEXT(variant)};
+    struct db_val ins[] = {DB_TEXT(media_id), DB_TEXT(variant), DB_TEXT(key), DB_TEXT(mime), DB_INT((int64_t)n)};
+    if (!(err = db_begin(db)) &&
+        !(err = db_query(db, "DELETE FROM media_derived WHERE media_id = ? AND variant = ?", d, 2, NULL)) &&
+        !(err = db_query(db, "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) VALUES (?, ?, ?, ?, ?)",
+                         ins, 5, NULL)))
+        err = db_commit(db);
+    if (err) {
+        db_rollback(db);
+        media_release_blob(db, bs, key);
+        return err;
+    }
+    if (had && strcmp(old, key)) /* the previous version's file, unless something else holds it */
+        media_release_blob(db, bs, old);
+    return DP_OK;
+}
+
+int media_reprocess(struct db *db, const char *media_id, const char *avatar_id, const char *owner_id,
+                    const char *org_id, char job_id[ID_LEN])
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    json_t *payload = json_pack("{s:s,s:s}", "media_id", media_id, "avatar_id", avatar_id);
+    if (!payload)
+        return DP_ERR_NOMEM;
+    int err = db_begin(db);
+    if (!err)
+        err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
+    json_decref(payload);
+    struct db_val p[] = {DB_TEXT(job_id), DB_TEXT(now), DB_TEXT(media_id)};
+    if (!err)
+        err = db_query(db,
+                       "UPDATE media SET status = 'queued', status_detail = 'waiting to be processed again', "
+                       "job_id = ?, updated_at = ? WHERE id = ?",
+                       p, 3, NULL);
+    if (!err)
+        err = db_commit(db);
+    if (err)
+        db_rollback(db);
+    return err;
+}

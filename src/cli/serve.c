@@ -25,6 +25,9 @@
 #include "net/http_client.h"
 #include "net/router.h"
 #include "providers/embed.h"
+#include "providers/stt.h"
+#include "providers/tts.h"
+#include "voice/session.h"
 #include "providers/llm.h"
 #include "net/server.h"
 #include "store/blob.h"
@@ -216,10 +219,25 @@ static void check_security_store(struct app *app)
     cache_close(c);
 }
 
+/* The speech engines: recognition and synthesis, offline by default. */
+static int speech_setup(const struct config *c)
+{
+    struct stt_config sc = {.provider = c->stt_provider, .model_dir = c->stt_model_dir, .pool = (int)c->stt_pool};
+    struct tts_config tc = {.provider = c->tts_provider, .voice = c->tts_voice};
+    char msg[256] = "";
+    if (stt_configure(&sc, msg, sizeof msg) || tts_configure(&tc, msg, sizeof msg)) {
+        DP_LOG(LOG_ERROR, "[serve] %s", msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Memory search and its vectors: the embedding provider and the re-ranking knobs. */
 static int brain_setup(struct app *app)
 {
     const struct config *c = &app->cfg;
+    if (speech_setup(c))
+        return 1;
     struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
     struct llm_config lc = {c->llm_provider,      c->llm_url,         c->llm_model,  c->llm_api_key,
                             c->llm_connect_timeout, c->llm_idle_timeout, c->llm_timeout, c->llm_max_tokens,
@@ -315,12 +333,17 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = jobs_routes;
     tables[ntables++] = avatars_routes;
     tables[ntables++] = media_routes;
+    tables[ntables++] = transcriptions_routes;
     tables[ntables++] = cards_routes;
     tables[ntables++] = profile_routes;
     tables[ntables++] = memories_routes;
     tables[ntables++] = conversations_routes;
     tables[ntables++] = legacy_routes;
     tables[ntables++] = messages_audio_routes;
+    tables[ntables++] = voice_routes;
+    struct voice_limits vl = {(int)app->cfg.voice_sessions_per_user, app->cfg.voice_idle_timeout * 1000L,
+                              app->cfg.voice_session_max * 1000L};
+    voice_configure(&vl);
     tables[ntables++] = portraits_routes;
     tables[ntables++] = openai_routes;
     tables[ntables++] = chats_routes;
@@ -433,6 +456,8 @@ out_blobs:
 out_config:
     text_index_stop();
     embed_shutdown();
+    stt_shutdown();
+    tts_shutdown();
     llm_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);

@@ -76,6 +76,15 @@ struct config {
     long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */
     long quota_memories;               /* memories per user (their avatars); 0 = unlimited */
     long search_rate;                  /* memory searches per second per user (burst: 5 s worth); 0 = off */
+    char *stt_provider;                /* none | pocketsphinx */
+    char *stt_model_dir;               /* pocketsphinx models; "" = Debian's en-us */
+    long stt_pool;                     /* pocketsphinx decoders kept loaded */
+    char *tts_provider;                /* none | flite */
+    char *tts_voice;                   /* the default voice */
+    long voice_sessions_per_user;      /* live voice WebSockets of one user; 0 = no cap */
+    long voice_idle_timeout;           /* seconds a voice session may receive nothing */
+    long voice_session_max;            /* seconds a voice session may last */
+    long transcribe_rate;              /* POST /transcriptions per minute per user */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,8 @@ struct ws_conn {
     wslay_event_context_ptr ctx;
     uv_poll_t poll;
     uv_timer_t ping_timer;
+    uv_timer_t user_timer;            /* the route's (ws_timer_start) */
+    void (*user_timer_cb)(struct ws_conn *c);
     int fd;
     char *extra;                      /* bytes libmicrohttpd read past the handshake */
     size_t extra_len, extra_off;
@@ -40,6 +43,8 @@ struct ws_conn {
     int torn_down;
     int lingering;                    /* our close is sent: draining the peer before closing */
     int slow;                         /* closed for not reading: nothing more is queued */
+    int close_code;                   /* ws_close waiting for the queued messages to go first */
+    char close_reason[64];
     int refs;                         /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
@@ -216,8 +221,10 @@ static void ws_teardown(struct ws_conn *c)
         c->h->on_close(c);
     uv_poll_stop(&c->poll);
     uv_timer_stop(&c->ping_timer);
+    uv_timer_stop(&c->user_timer);
     uv_close((uv_handle_t *)&c->poll, on_handle_closed);
     uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->user_timer, on_handle_closed);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events);
@@ -263,6 +270,11 @@ static void ws_update(struct ws_conn *c)
         return;
     if (c->lingering)
         return;
+    if (c->close_code && !wslay_event_get_queued_msg_count(c->ctx)) {
+        wslay_event_queue_close(c->ctx, (uint16_t)c->close_code, (const uint8_t *)c->close_reason,
+                                strlen(c->close_reason));
+        c->close_code = 0;
+    }
     int want_r = wslay_event_want_read(c->ctx), want_w = wslay_event_want_write(c->ctx);
     if (!want_r && !want_w) {
         /* Our close went out but the peer's has not come: it may still be sending. */
@@ -358,8 +370,10 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     c->last_rx = time_mono();
     uv_poll_init_socket(server_loop(s), &c->poll, fd);
     uv_timer_init(server_loop(s), &c->ping_timer);
-    c->poll.data = c->ping_timer.data = c;
-    c->handles_open = 2;
+    uv_timer_init(server_loop(s), &c->user_timer);
+    c->poll.data = c->ping_timer.data = c->user_timer.data = c;
+    c->handles_open = 3;
+    c->user = user;
     c->refs = 1;
     struct ws_conn **head = server_ws_list(s);
     c->next = *head;
@@ -410,7 +424,7 @@ static void close_slow_consumer(struct ws_conn *c)
 
 static int ws_queue(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
 {
-    if (c->torn_down || c->slow || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || c->slow || c->close_code || wslay_event_get_close_sent(c->ctx))
         return DP_ERR_CANCELLED;
     if (over_send_cap(c, n)) {
         close_slow_consumer(c);
@@ -435,9 +449,12 @@ int ws_send_binary(struct ws_conn *c, const void *p, size_t n)
 
 void ws_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
-    if (c->torn_down || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || wslay_event_get_close_sent(c->ctx) || c->close_code)
         return;
-    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    /* wslay sends a control frame before queued messages, and nothing after a close: the close
+     * waits until what was queued before it has gone (ws_update queues it). */
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
     ws_update(c);
 }
 
@@ -454,6 +471,27 @@ void ws_set_user(struct ws_conn *c, void *user)
 struct caller *ws_auth(const struct ws_conn *c)
 {
     return c->auth;
+}
+
+static void on_user_timer(uv_timer_t *t)
+{
+    struct ws_conn *c = t->data;
+    if (!c->torn_down && c->user_timer_cb)
+        c->user_timer_cb(c);
+}
+
+void ws_timer_start(struct ws_conn *c, uint64_t ms, void (*cb)(struct ws_conn *c))
+{
+    if (c->torn_down)
+        return;
+    c->user_timer_cb = cb;
+    uv_timer_start(&c->user_timer, on_user_timer, ms, 0);
+}
+
+void ws_timer_stop(struct ws_conn *c)
+{
+    if (!c->torn_down)
+        uv_timer_stop(&c->user_timer);
 }
 
 void ws_close_all(struct server *s, unsigned short code)

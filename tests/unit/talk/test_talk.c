@@ -109,6 +109,42 @@ TEST(talk_a_whole_reply_is_streamed_word_by_word)
     db_close(db);
 }
 
+/* A spoken reply cut short keeps what was heard; one not heard at all goes; only avatar replies
+ * of that conversation are touched. */
+TEST(talk_cut_reply_keeps_what_was_heard)
+{
+    struct db *db = brain_test_db();
+    struct heard h = {0};
+    buf_init(&h.text, 0);
+    json_t *reply;
+    ask(db, "recall", "Hello!", &h, &reply);
+    const char *mid = json_string_value(json_object_get(reply, "id"));
+    struct db_val p[] = {DB_TEXT(mid)};
+    struct db_rows *r;
+    OK(db_query(db, "SELECT conversation_id FROM messages WHERE id = ?", p, 1, &r));
+    char conv[ID_LEN];
+    snprintf(conv, sizeof conv, "%s", db_rows_text(r, 0, 0));
+    db_rows_free(r);
+    CHECK_EQ_INT(talk_cut_reply(db, "00000000-0000-7000-8000-000000000000", mid, "Sailing"), DP_ERR_NOT_FOUND);
+    OK(talk_cut_reply(db, conv, mid, "Sailing\xe2\x80\xa6"));
+    OK(db_query(db, "SELECT text FROM messages WHERE id = ?", p, 1, &r));
+    CHECK_EQ_STR(db_rows_text(r, 0, 0), "Sailing\xe2\x80\xa6");
+    db_rows_free(r);
+    OK(talk_cut_reply(db, conv, mid, ""));
+    OK(db_query(db, "SELECT id FROM messages WHERE id = ?", p, 1, &r));
+    CHECK_EQ_INT(r->nrows, 0); /* gone */
+    db_rows_free(r);
+    CHECK_EQ_INT(talk_cut_reply(db, conv, mid, ""), DP_ERR_NOT_FOUND);
+    /* The question is the user's: never cut. */
+    OK(db_query(db, "SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'", (struct db_val[]){DB_TEXT(conv)},
+                1, &r));
+    CHECK_EQ_INT(talk_cut_reply(db, conv, db_rows_text(r, 0, 0), ""), DP_ERR_NOT_FOUND);
+    db_rows_free(r);
+    json_decref(reply);
+    buf_cleanup(&h.text);
+    db_close(db);
+}
+
 TEST(talk_a_conversation_is_full_at_its_max)
 {
     struct db *db = brain_test_db();

@@ -1,0 +1,123 @@
+// Voice turn benchmark: the real-time voice WebSocket with local STT (pocketsphinx), the recall
+// brain and local TTS (flite), driven by clients streaming espeak-ng speech in real time.
+//   1. Turn latency: from the true end of speech in the fixture (the last sample of the spoken
+//      question, sent in real time) to the first byte of reply audio, p50/p95 over N turns, with the
+//      server's own breakdown (response.done latency) — beside the same question asked as text
+//      (POST /messages: the brain and the database alone) and the VAD hangover, the floor a
+//      VAD-ended turn cannot go under.
+//   2. Concurrency: K sessions at once, each asking in turn; a session stays real time while its
+//      turns keep their latency (p95 under 1.5 s) and nothing is refused as "overloaded".
+// Prints figures only. Usage: node bench/voice/turn.mjs [--turns 20] [--sessions 1,2,4,8,12]
+import os from 'node:os';
+import { api, signup, startAccounts } from '../../tests/api/lib/accounts.mjs';
+import { concat, noise, RATE, speak, VoiceClient } from '../../tests/api/lib/voice.mjs';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const TURNS = Number(arg('--turns', 20));
+const SESSIONS = arg('--sessions', '1,2,4,8,12').split(',').map(Number);
+const HANGOVER_MS = 240; // src/voice/vad.c vad_defaults
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+const ms = (x) => (Number.isFinite(x) ? `${Math.round(x)} ms` : 'n/a');
+
+const QUESTIONS = ['What about your father?', 'Where were you born?', 'Tell me about the farm.', 'What about the river?'];
+const fixtures = QUESTIONS.map((q) => speak(q));
+
+const srv = await startAccounts({ args: ['--voice-sessions-per-user', '64', '--stt-pool', '4'] });
+try {
+  const me = await signup(srv, { display_name: 'Bench' });
+  const av = (await api(srv, 'POST', '/avatars', { token: me.token, body: { name: 'Bench Avatar' } })).json;
+  for (const text of [
+    'I was born in Cork in 1932.',
+    'My father used to grow apple trees by the river behind the farm.',
+    'The farm had forty cows and a grey horse called Bess.',
+  ])
+    await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: me.token, body: { text, kind: 'fact' } });
+  const url = srv.url.replace('http', 'ws') + `/api/v1/avatars/${av.id}/voice?token=${me.token}`;
+
+  /* One turn on v: streams the question, returns {latency (client, from the true end of speech to
+   * the first reply audio byte), server: response.done.latency}. */
+  async function turn(v, k) {
+    const q = fixtures[k % fixtures.length];
+    const lead = noise(300, 30);
+    const n = v.events.length;
+    const audioBefore = v.audio.length;
+    const sent = await v.stream(concat(lead, q, noise(300, 30)), { end: lead.length + q.length });
+    // The microphone stays open (room noise) until the reply has been heard out, or nothing came.
+    const ended = () =>
+      v.events.slice(n).find((e) => e.type === 'response.done' || (e.type === 'transcript.final' && !e.text) || e.type === 'error');
+    for (let t = 0; !ended() && t < 150 && v.ws.readyState === 1; t++) await v.stream(noise(200, 30));
+    const start = v.events.slice(n).find((e) => e.type === 'response.audio.start');
+    const first = v.audio.slice(audioBefore)[0];
+    const done = v.events.slice(n).find((e) => e.type === 'response.done');
+    const final = v.events.slice(n).find((e) => e.type === 'transcript.final');
+    const errors = v.events.slice(n).filter((e) => e.type === 'error').map((e) => e.code);
+    if (final && !final.text) errors.push('nothing heard');
+    return { latency: start && first ? first.at - sent.end : NaN, server: done && done.latency, errors };
+  }
+
+  async function session() {
+    const v = new VoiceClient();
+    await v.connect(url);
+    await v.start();
+    return v;
+  }
+
+  // Text peer: the same questions through POST /messages.
+  const conv = (await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: me.token })).json.conversation;
+  const text = [];
+  for (let k = 0; k < TURNS; k++) {
+    const t0 = performance.now();
+    await api(srv, 'POST', `/conversations/${conv.id}/messages`, { token: me.token, body: { text: QUESTIONS[k % QUESTIONS.length] } });
+    text.push(performance.now() - t0);
+  }
+
+  console.log(`voice turn benchmark — ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const v = await session();
+  const lat = [], parts = { stt_ms: [], brain_ms: [], tts_first_byte_ms: [], turn_ms: [] }, misses = [];
+  for (let k = 0; k < TURNS; k++) {
+    const r = await turn(v, k);
+    if (Number.isFinite(r.latency)) lat.push(r.latency);
+    else misses.push(...r.errors);
+    if (r.server) for (const key of Object.keys(parts)) parts[key].push(r.server[key]);
+  }
+  await v.close();
+  console.log(`\n1. turn latency, true end of speech → first reply audio byte (${TURNS} turns, one session)`);
+  console.log(`   voice turn        p50 ${ms(pct(lat, 50))}   p95 ${ms(pct(lat, 95))}   (target p50 < 400 ms, p95 < 600 ms)` +
+    (misses.length ? `   ${TURNS - lat.length} turns without a reply: ${misses.join(', ')}` : ''));
+  for (const key of Object.keys(parts))
+    console.log(`   server ${key.padEnd(18)} p50 ${ms(pct(parts[key], 50))}   p95 ${ms(pct(parts[key], 95))}`);
+  console.log(`   peer: text turn (POST /messages)   p50 ${ms(pct(text, 50))}   p95 ${ms(pct(text, 95))}`);
+  console.log(`   floor: the VAD hangover            ${HANGOVER_MS} ms (end of speech is known only after it)`);
+
+  console.log(`\n2. concurrent sessions, each asking ${Math.max(2, Math.round(TURNS / 4))} questions in turn`);
+  let best = 0;
+  for (const k of SESSIONS) {
+    const vs = await Promise.all(Array.from({ length: k }, session));
+    const all = [], errors = [];
+    await Promise.all(
+      vs.map(async (x, i) => {
+        await new Promise((r) => setTimeout(r, i * 137)); // not all in lock step
+        for (let t = 0; t < Math.max(2, Math.round(TURNS / 4)); t++) {
+          const r = await turn(x, t + i);
+          all.push(r.latency);
+          errors.push(...r.errors);
+        }
+      }),
+    );
+    for (const x of vs) await x.close();
+    const missed = all.filter((x) => !Number.isFinite(x)).length;
+    const ok = !missed && pct(all, 95) < 1500 && !errors.includes('overloaded');
+    if (ok) best = k;
+    console.log(`   ${String(k).padStart(2)} sessions: p50 ${ms(pct(all, 50))}  p95 ${ms(pct(all, 95))}  missed ${missed}  errors [${[...new Set(errors)].join(', ')}]  ${ok ? 'real time' : 'falls behind'}`);
+  }
+  console.log(`   sessions that stay real time on this machine: ${best} (target ≥ 8)`);
+} finally {
+  await srv.stop();
+}

@@ -1,0 +1,48 @@
+/* WS /api/v1/avatars/{id}/voice: the real-time voice conversation (voice/session.c). The
+ * handshake is checked here like any avatar route — the caller (token or ticket) must see the
+ * avatar (another user's is an unknown one: 404) and hold fewer sessions than allowed (429). */
+#include "api/api_util.h"
+#include "api/app.h"
+#include "api/schemas.h"
+#include "avatar/avatar.h"
+#include "core/err.h"
+#include "voice/session.h"
+
+static int env_db(void *worker_state, struct db **out)
+{
+    return worker_db(worker_state, out);
+}
+
+static const struct voice_env env = {env_db};
+
+static int voice_handshake(struct request *req, struct response *res)
+{
+    const struct caller *c = api_caller(req);
+    struct context e;
+    struct avatar_ref ref;
+    struct voice_session *s;
+    int err = api_env(req, &e);
+    if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_VIEW, &ref)))
+        return err;
+    err = voice_session_new(c->user_id, ref.id, &env, &s);
+    if (err == DP_ERR_RATE_LIMITED) {
+        res_error(res, req, err, "you hold as many voice sessions as allowed (--voice-sessions-per-user)");
+        return err;
+    }
+    if (err)
+        return err;
+    req->ws_user = s;
+    req->ws_user_free = voice_session_free;
+    return DP_OK;
+}
+
+static const char voice_doc[] = J({
+    "description": "Upgrade to a WebSocket (token or ?ticket=). Text frames are JSON events with a type; binary frames are audio. Client: session.start {audio:{format: pcm16|opus, rate}, reply_audio:{format, rate}, turn_detection?: vad|manual, conversation_id?}, binary audio (pcm16 mono little-endian, or one Opus packet a frame), input.commit, response.cancel, session.end. Server: session.started, speech.started, speech.stopped, transcript.partial, transcript.final, response.started, response.text.delta, response.citation, response.audio.start {format, rate}, binary audio, response.viseme {t_ms, viseme}, response.done {status, text, played_ms, message_id, latency:{stt_ms, brain_ms, tts_first_byte_ms, turn_ms}}, error {code, message}. A speech.started while a response plays interrupts it: flush what is queued.",
+    "errors": [426]});
+
+const struct route voice_routes[] = {
+    {"GET", "/api/v1/avatars/{id}/voice", ROUTE_WEBSOCKET, 0, voice_handshake, "voice",
+     "Real-time voice conversation (WebSocket): VAD, streaming transcripts, spoken cited replies, barge-in",
+     voice_doc, &voice_ws_handler, NULL},
+    {0},
+};

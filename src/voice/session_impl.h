@@ -1,0 +1,131 @@
+/* The voice session's state, shared by its files: session.c (events, limits, lifetime),
+ * session_input.c (audio in, VAD, recognition, barge-in) and session_reply.c (the turn, synthesis,
+ * paced playback, cancel). Everything here is the loop thread's, except what a task's work is
+ * handed explicitly (the STT stream, used only by tasks, which run one at a time). */
+#ifndef DP_VOICE_SESSION_IMPL_H
+#define DP_VOICE_SESSION_IMPL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "voice/echo.h"
+#include "voice/session.h"
+#include "voice/vad.h"
+#include "voice/voice_event.h"
+
+struct ws_conn;
+struct stt_stream;
+struct opus_dec;
+struct opus_enc;
+
+#define VOICE_RING_MS 10000       /* input kept for push-to-talk and the start of a barge-in */
+#define VOICE_PREROLL_MS 200      /* audio before the detected start that recognition also gets */
+#define VOICE_FEED_MS 100         /* recognition is fed in steps of this much */
+#define VOICE_PARTIAL_MS 300      /* a partial transcript at most this often */
+#define VOICE_UTTERANCE_MAX_MS 30000 /* a longer utterance is ended as if committed */
+#define VOICE_BARGE_IN_MS 300     /* the user's own speech that interrupts a reply */
+#define VOICE_FEED_BACKLOG 50     /* recognition steps waiting before audio is refused (5 s) */
+#define VOICE_PLAY_LEAD_MS 250    /* reply audio sent ahead of what is being played */
+#define VOICE_CHUNK_MS 40         /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
+#define VOICE_TICK_MS 20          /* the pacing timer while a reply plays */
+#define VOICE_FRAME_MAX 32000     /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
+
+struct voice_viseme {
+    int t_ms;
+    const char *viseme; /* static (tts_viseme) */
+};
+
+/* One reply being made and spoken; reference-counted by the tasks working on it. */
+struct voice_reply {
+    int refs;
+    atomic_int cancel;        /* set by the loop: the brain and synthesis give up */
+    int gen;                  /* the session's reply generation it belongs to */
+    char *question;           /* the final transcript it answers */
+    char mid[ID_LEN];         /* the stored reply ("" until the brain is done) */
+    char *text;               /* the reply's text */
+    char **sentences;         /* text cut for synthesis */
+    int nsent, next_sent;     /* sentences, the next to synthesize */
+    int *sent_end_ms;         /* where each synthesized sentence ends in the reply's audio */
+    int nsynth;               /* sentences synthesized */
+    int16_t *pcm;             /* the reply's audio so far, at rate */
+    size_t npcm, pcm_cap, sent;
+    int rate;
+    struct voice_viseme *vis;
+    int nvis, vis_cap, vis_sent;
+    int audio_started;        /* response.audio.start went out */
+    double t_speech_end;      /* time_mono(): the user's last voiced frame (or the commit) */
+    double t_final;           /* the final transcript */
+    double t_brain;           /* the brain's reply */
+    double t_first_byte;      /* the first audio byte sent (moved on when playback would underrun) */
+    double t_played_from;     /* when playback position 0 is being heard */
+};
+
+struct voice_session {
+    int refs;                  /* the connection's + one per task in flight */
+    int closed;                /* the connection is gone */
+    int slot_held;             /* counted against the user's sessions */
+    struct ws_conn *c;
+    const struct voice_env *env;
+    char user_id[ID_LEN], avatar_id[ID_LEN], conv[ID_LEN];
+    double opened_at, last_rx;
+    /* negotiated by session.start */
+    int started, starting;
+    struct voice_audio_spec in, out;
+    int manual;                /* turns end only at input.commit */
+    struct opus_dec *dec;
+    struct opus_enc *enc;
+    /* input, at 16 kHz */
+    struct vad vad;
+    int16_t frame[VAD_FRAME];
+    int frame_fill;
+    int64_t in_pos;            /* samples taken since the start */
+    int16_t *ring;             /* the last VOICE_RING_MS, indexed by position modulo its size */
+    size_t ring_n;
+    int64_t turn_from;         /* where the audio of the next turn starts (push-to-talk) */
+    double last_voiced_at;     /* time_mono() of the last voiced frame */
+    /* the utterance being recognised */
+    struct stt_stream *stt;    /* tasks only */
+    int utt_open, utt_gen;
+    int64_t utt_fed;           /* position up to which recognition has been fed */
+    int64_t utt_start;
+    int64_t last_partial_pos;
+    char *partial;             /* the last partial sent */
+    int feeds_waiting;
+    int overloaded;            /* audio is being refused: recognition is behind */
+    /* the reply */
+    struct voice_reply *reply; /* NULL when none is being made or spoken */
+    int reply_gen;
+    int barge_ms;              /* the user's own voiced time while a reply is active */
+    int barge_pending;         /* speech started during a reply, not yet long enough */
+    struct echo echo;          /* the reply's level contour against the input's */
+    double echo_t0, echo_until; /* after a reply: its playback start, and until when its echo may come */
+};
+
+/* session.c */
+void session_send(struct voice_session *s, json_t *event); /* takes event */
+void session_error(struct voice_session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Runs work(arg, db) on a worker then done(s, arg, open) on the loop, holding s. DP_ERR_NOMEM. */
+int session_task(struct voice_session *s, void (*work)(struct voice_session *s, void *arg, struct db *db),
+                 void (*done)(struct voice_session *s, void *arg, int open), void *arg);
+void session_tick(struct voice_session *s);
+/* Starts the pacing timer now (a reply is on its way). */
+void session_kick(struct voice_session *s);
+
+/* session_input.c */
+void input_audio(struct voice_session *s, const uint8_t *p, size_t n);
+void input_commit(struct voice_session *s);
+void input_close(struct voice_session *s);
+
+/* session_reply.c */
+void reply_start(struct voice_session *s, const char *question, double t_speech_end);
+/* Stops the active reply (barge-in, response.cancel, the end): the client is told to flush and
+ * the stored reply keeps what was heard. why: "interrupted" | "cancelled". */
+void reply_cancel(struct voice_session *s, const char *why);
+/* The pacing step: audio and visemes due, the end of a reply played out. */
+void reply_tick(struct voice_session *s);
+/* The reply frame being heard now (for the echo check); -1 before audio. */
+int reply_play_frame(const struct voice_session *s);
+
+#endif
