@@ -1,12 +1,16 @@
 # Doppel build: `make` → ./doppel; `make asan`; `make test`; `make fuzz`; `make run`.
 CC      ?= cc
-PKGS    := libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl zlib
+PKGS    := libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl zlib speexdsp opus ogg opusfile
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lmagic -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) pocketsphinx 2>/dev/null) -lwslay -lmagic \
+              -lflite_cmu_us_slt -lflite_cmu_us_rms -lflite_cmu_us_awb -lflite_cmu_us_kal16 -lflite_usenglish -lflite_cmulex -lflite \
+              -lpthread -lm
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ibuild/gen -MMD -MP
+# sphinxbase puts err.h, hash_table.h … on the include path: only its one user sees them.
+PS_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pocketsphinx 2>/dev/null))
 
 SRC      := $(shell find src -name '*.c' ! -name main.c | sort)
 MIGR     := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
@@ -39,6 +43,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/src/providers/stt_pocketsphinx.o: ALL_CFLAGS += $(PS_CFLAGS)
 
 $(BUILD)/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)

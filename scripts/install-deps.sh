@@ -11,12 +11,18 @@ build_pkgs=(
   zlib1g-dev # .charx (zip) reading and writing in src/avatar/card.c
   poppler-utils unzip # document text extraction (subprocesses)
   imagemagick         # image thumbnails (subprocess)
+  libpocketsphinx-dev pocketsphinx-en-us # offline speech recognition (src/providers/stt_pocketsphinx.c)
+  flite1-dev          # offline speech synthesis (src/providers/tts_flite.c)
+  libspeexdsp-dev     # resampling (src/audio/resample.c)
+  libopus-dev libogg-dev libopusfile-dev # Ogg/Opus downloads and uploads (src/audio/ogg_opus.c)
+  ffmpeg              # audio/video containers decoded to PCM (subprocess)
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
   sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
   chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core)
+  espeak-ng # a second synthetic voice for the speech tests (subprocess)
 )
 
 pkgs=("${build_pkgs[@]}")

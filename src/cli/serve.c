@@ -25,6 +25,8 @@
 #include "net/router.h"
 #include "providers/embed.h"
 #include "providers/llm.h"
+#include "providers/stt.h"
+#include "providers/tts.h"
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
@@ -215,10 +217,25 @@ static void check_security_store(struct app *app)
     cache_close(c);
 }
 
+/* The speech engines: recognition and synthesis, offline by default. */
+static int speech_setup(const struct config *c)
+{
+    struct stt_config sc = {.provider = c->stt_provider, .model_dir = c->stt_model_dir, .pool = (int)c->stt_pool};
+    struct tts_config tc = {.provider = c->tts_provider, .voice = c->tts_voice};
+    char msg[256] = "";
+    if (stt_configure(&sc, msg, sizeof msg) || tts_configure(&tc, msg, sizeof msg)) {
+        DP_LOG(LOG_ERROR, "[serve] %s", msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Memory search and its vectors: the embedding provider and the re-ranking knobs. */
 static int brain_setup(struct app *app)
 {
     const struct config *c = &app->cfg;
+    if (speech_setup(c))
+        return 1;
     struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
     struct llm_config lc = {c->llm_provider,      c->llm_url,         c->llm_model,  c->llm_api_key,
                             c->llm_connect_timeout, c->llm_idle_timeout, c->llm_timeout, c->llm_max_tokens,
@@ -432,6 +449,8 @@ out_config:
     text_index_stop();
     embed_shutdown();
     llm_shutdown();
+    stt_shutdown();
+    tts_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);
     DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);

@@ -75,6 +75,11 @@ struct config {
     long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */
     long quota_memories;               /* memories per user (their avatars); 0 = unlimited */
     long search_rate;                  /* memory searches per second per user (burst: 5 s worth); 0 = off */
+    char *stt_provider;                /* none | pocketsphinx */
+    char *stt_model_dir;               /* pocketsphinx models; "" = Debian's en-us */
+    long stt_pool;                     /* pocketsphinx decoders kept loaded */
+    char *tts_provider;                /* none | flite */
+    char *tts_voice;                   /* the default voice */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment
