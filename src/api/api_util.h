@@ -69,4 +69,12 @@ int api_cached_avatar_read(struct request *req, struct response *res, const char
 /* {"items":items,"next_cursor":last id when full, else null}; takes items. */
 json_t *api_page_json(json_t *items, long limit, const char *id_field);
 
+/* The file part of a multipart/form-data body (api_form.c) into *out (caller cleans up), at most max
+ * bytes; what names it in errors ("card", "recording"). On error the response is written. */
+int api_form_file(struct request *req, struct response *res, size_t max, const char *what, struct buf *out);
+/* The uploaded bytes of a buffered route: the file part of a form (kept in *form, which the caller
+ * always cleans up) or else the raw body. DP_ERR_INVALID (written) when empty or malformed. */
+int api_upload_bytes(struct request *req, struct response *res, size_t max, const char *what, struct buf *form,
+                     const char **body, size_t *len);
+
 #endif

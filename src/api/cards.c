@@ -15,7 +15,6 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "net/multipart.h"
 #include "store/blob.h"
 
 /* The new avatar as GET /avatars/{id} shows it, plus what the import did. */
@@ -34,75 +33,6 @@ static int imported_json(struct db *db, const char *id, const struct card_import
     return DP_OK;
 }
 
-/* The file of a multipart/form-data import: the first part with a file name (what `curl -F
- * file=@card.png` and browsers send), else the first part named "file" or "card". */
-struct form_file {
-    struct buf data;
-    int state;   /* 0 before the file part, 1 inside it, 2 after it */
-    int current; /* 1 while the part being read is the file */
-};
-
-static int form_begin(void *arg, const struct multipart_part *part)
-{
-    struct form_file *f = arg;
-    f->current = f->state == 0 && (part->filename[0] || !strcmp(part->name, "file") || !strcmp(part->name, "card"));
-    if (f->current)
-        f->state = 1;
-    return DP_OK;
-}
-
-static int form_data(void *arg, const char *p, size_t n)
-{
-    struct form_file *f = arg;
-    return f->current ? buf_append(&f->data, p, n) : DP_OK;
-}
-
-static int form_end(void *arg)
-{
-    struct form_file *f = arg;
-    if (f->current)
-        f->state = 2;
-    f->current = 0;
-    return DP_OK;
-}
-
-static const struct multipart_cb form_cbs = {form_begin, form_data, form_end};
-
-/* The card's bytes out of a multipart body into *out (caller cleans up); DP_ERR_INVALID with the
- * response written when the body is not a sound form or holds no file. */
-static int form_card(struct request *req, struct response *res, struct buf *out)
-{
-    struct form_file f = {.state = 0};
-    buf_init(&f.data, CARD_INPUT_MAX);
-    struct multipart *mp;
-    int err = multipart_new(&mp, req->content_type, &form_cbs, &f);
-    if (err) {
-        buf_cleanup(&f.data);
-        res_error(res, req, DP_ERR_INVALID, "multipart/form-data needs a boundary of 1 to 70 characters");
-        return DP_ERR_INVALID;
-    }
-    err = multipart_feed(mp, req->body.data, req->body.len);
-    if (!err)
-        err = multipart_finish(mp);
-    multipart_free(mp);
-    if (err == DP_ERR_NOMEM) {
-        buf_cleanup(&f.data);
-        return err;
-    }
-    if (err || f.state != 2) {
-        buf_cleanup(&f.data);
-        err = err == DP_ERR_TOO_LARGE ? err : DP_ERR_INVALID;
-        res_error(res, req, err, "%s",
-                  err == DP_ERR_TOO_LARGE ? "the card in the form is over 20 MiB"
-                  : f.state == 0          ? "the multipart body has no file part (send the card as a file: "
-                                            "curl -F file=@card.png)"
-                                          : "the multipart body is malformed or ended early");
-        return err;
-    }
-    *out = f.data;
-    return DP_OK;
-}
-
 static int import_card(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -110,26 +40,12 @@ static int import_card(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    if (req->body.len == 0) {
-        res_error(res, req, DP_ERR_INVALID, "the body is empty: send a card (JSON, PNG or .charx)");
-        return DP_ERR_INVALID;
-    }
     /* A form upload carries the card as its file part; anything else is the card itself. */
-    const char *body = req->body.data;
-    size_t len = req->body.len;
+    const char *body;
+    size_t len;
     struct buf form;
-    buf_init(&form, 0);
-    if (req->content_type && !strncasecmp(req->content_type, "multipart/form-data", 19)) {
-        if ((err = form_card(req, res, &form)))
-            return err;
-        body = form.data ? form.data : "";
-        len = form.len;
-        if (len == 0) {
-            buf_cleanup(&form);
-            res_error(res, req, DP_ERR_INVALID, "the file part is empty: send a card (JSON, PNG or .charx)");
-            return DP_ERR_INVALID;
-        }
-    }
+    if ((err = api_upload_bytes(req, res, CARD_INPUT_MAX, "card (JSON, PNG or .charx)", &form, &body, &len)))
+        return err;
     struct card_import imp;
     char msg[256];
     err = card_import_parse(body, len, &imp, msg, sizeof msg);

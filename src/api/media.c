@@ -12,6 +12,7 @@
 #include "auth/audit.h"
 #include "avatar/avatar.h"
 #include "avatar/media.h"
+#include "avatar/media_ingest.h"
 #include "avatar/quota.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -250,10 +251,13 @@ static int get_media(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
         return err;
-    json_t *m = media_from_row(r, 0);
+    json_t *m = media_from_row(r, 0), *t = NULL;
     db_rows_free(r);
-    /* Transcripts arrive with the speech capability; the field is there already. */
-    json_object_set_new(m, "transcript", json_null());
+    if ((err = media_transcript(e.db, e.blobs, req_param(req, "id"), &t))) {
+        json_decref(m);
+        return err;
+    }
+    json_object_set_new(m, "transcript", t ? t : json_null());
     res_json(res, 200, m);
     return DP_OK;
 }

@@ -5,8 +5,10 @@
  * media.ingest   turns a stored file into memories: text and documents are extracted (in a
  *                sandboxed subprocess where a decoder is needed) and split into passages,
  *                or into utterances when the text is a chat or dialogue transcript;
- *                images get their dimensions; audio and video wait for the speech capability. */
+ *                images get their dimensions and a thumbnail; audio and video are transcribed
+ *                into timestamped utterances (media_speech.c). */
 #include "avatar/avatar_jobs.h"
+#include "avatar/media_ingest.h"
 #include "brain/memory_embed.h"
 
 #include <fcntl.h>
@@ -59,8 +61,7 @@ static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned
     return err;
 }
 
-/* Sets a media row's status, detail and (when given) meta. */
-static int set_status(struct db *db, const char *media_id, const char *status, const char *detail, json_t *meta)
+int media_job_status(struct db *db, const char *media_id, const char *status, const char *detail, json_t *meta)
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
@@ -74,10 +75,7 @@ static int set_status(struct db *db, const char *media_id, const char *status, c
     return err;
 }
 
-/* Starts the transaction that replaces the memories of media_id: its passages and utterances go
- * first, so that a re-run (or a file read as a document once and as a dialogue later) leaves no
- * duplicates. On error nothing is open. */
-static int begin_replace(struct db *db, const char *media_id)
+int media_memories_begin(struct db *db, const char *media_id)
 {
     int err = db_begin(db);
     if (err)
@@ -89,8 +87,7 @@ static int begin_replace(struct db *db, const char *media_id)
     return err;
 }
 
-/* Ends what begin_replace() started: commits when err is DP_OK, else rolls back. */
-static int end_replace(struct db *db, int err)
+int media_memories_end(struct db *db, int err)
 {
     if (!err)
         err = db_commit(db);
@@ -111,7 +108,7 @@ static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     char qmsg[200];
-    if ((err = begin_replace(ctx->db, media_id)))
+    if ((err = media_memories_begin(ctx->db, media_id)))
         goto out;
     err = quota_check(ctx->db, avatar_id, 0, n, qmsg, sizeof qmsg); /* this file's old ones are gone */
     for (int i = 0; i < n && !err; i++) {
@@ -133,7 +130,7 @@ static int store_passages(struct job_ctx *ctx, const char *avatar_id, const char
                        "created_at, updated_at) VALUES (?, ?, 'passage', ?, ?, ?, ?, ?, ?, ?, ?)",
                        p, 10, NULL);
     }
-    err = end_replace(ctx->db, err);
+    err = media_memories_end(ctx->db, err);
     *count = n;
 out:
     passages_free(ps, n);
@@ -147,7 +144,7 @@ static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const ch
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     char qmsg[200];
-    int err = begin_replace(ctx->db, media_id);
+    int err = media_memories_begin(ctx->db, media_id);
     if (err)
         return err;
     err = quota_check(ctx->db, avatar_id, 0, dl->n, qmsg, sizeof qmsg); /* this file's old ones are gone */
@@ -170,7 +167,7 @@ static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const ch
                        "seq, created_at, updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",
                        p, 10, NULL);
     }
-    return end_replace(ctx->db, err);
+    return media_memories_end(ctx->db, err);
 }
 
 /* Stores x as utterances when it is a chat or dialogue transcript; *n is their count, 0 when x
@@ -189,7 +186,7 @@ static int store_dialogue(struct job_ctx *ctx, const char *avatar_id, const char
                                  dl.n, "speakers", dl.nspeakers);
         char detail[96];
         snprintf(detail, sizeof detail, "dialogue transcript stored as %d utterances", dl.n);
-        err = set_status(ctx->db, media_id, "ready", detail, meta);
+        err = media_job_status(ctx->db, media_id, "ready", detail, meta);
         json_decref(meta);
         *n = dl.n;
     }
@@ -218,14 +215,14 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
         /* The file itself is the problem (damaged, encrypted, too big): retrying cannot help. */
         char detail[320];
         snprintf(detail, sizeof detail, "no text could be extracted: %s", why[0] ? why : dp_strerror(err));
-        return set_status(ctx->db, media_id, "failed", detail, NULL);
+        return media_job_status(ctx->db, media_id, "failed", detail, NULL);
     }
     job_progress(ctx, 60);
     int n = 0;
     err = store_dialogue(ctx, avatar_id, media_id, &x, &n);
     if (!err && !n && !(err = store_passages(ctx, avatar_id, media_id, &x, &n))) {
         json_t *meta = json_pack("{s:I,s:i,s:i}", "chars", (json_int_t)x.len, "pages", x.npages, "passages", n);
-        err = set_status(ctx->db, media_id, "ready",
+        err = media_job_status(ctx->db, media_id, "ready",
                          n ? "text extracted and stored as passages" : "the file holds no text", meta);
         json_decref(meta);
     }
@@ -235,7 +232,7 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
         char detail[160];
         snprintf(detail, sizeof detail, "not stored as memories: the owner's memory quota (%lld) would be exceeded",
                  (long long)quota_cfg.memories);
-        return set_status(ctx->db, media_id, "failed", detail, NULL);
+        return media_job_status(ctx->db, media_id, "failed", detail, NULL);
     }
     return err;
 }
@@ -266,27 +263,11 @@ static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char 
         buf_cleanup(&out);
         return err == DP_ERR_NOMEM ? err : DP_OK; /* an image without a thumbnail is still an image */
     }
-    char tkey[BLOB_KEY_LEN + 1];
-    err = blob_put(ctx->blobs, out.data, out.len, tkey);
     size_t size = out.len;
+    err = media_derived_put(ctx->db, ctx->blobs, media_id, "thumbnail", out.data, out.len, "image/png");
     buf_cleanup(&out);
     if (err)
         return err;
-    struct db_val d[] = {DB_TEXT(media_id)};
-    struct db_val ins[] = {DB_TEXT(media_id), DB_TEXT(tkey), DB_INT(size)};
-    if (!(err = db_begin(ctx->db)) &&
-        !(err = db_query(ctx->db, "DELETE FROM media_derived WHERE media_id = ? AND variant = 'thumbnail'", d, 1,
-                         NULL)) &&
-        !(err = db_query(ctx->db,
-                         "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) "
-                         "VALUES (?, 'thumbnail', ?, 'image/png', ?)",
-                         ins, 3, NULL)))
-        err = db_commit(ctx->db);
-    if (err) {
-        db_rollback(ctx->db);
-        media_release_blob(ctx->db, ctx->blobs, tkey);
-        return err;
-    }
     json_object_set_new(meta, "thumbnail", json_pack("{s:s,s:I}", "mime", "image/png", "size", (json_int_t)size));
     return DP_OK;
 }
@@ -315,7 +296,7 @@ static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *k
             return err;
         }
     }
-    err = set_status(ctx->db, media_id, "ready",
+    err = media_job_status(ctx->db, media_id, "ready",
                      "stored; an image has no text without a vision provider, and none is configured", meta);
     json_decref(meta);
     return err;
@@ -343,8 +324,9 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
     snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
     snprintf(filename, sizeof filename, "%s", db_rows_text(r, 0, 7) ? db_rows_text(r, 0, 7) : "");
+    int own_voice = db_rows_int(r, 0, 14) != 0;
     db_rows_free(r);
-    if ((err = set_status(ctx->db, id, "processing", "being processed", NULL)))
+    if ((err = media_job_status(ctx->db, id, "processing", "being processed", NULL)))
         return err;
     avatar_cache_forget(ctx->cache, avatar); /* its media list shows the status */
     if (!strcmp(kind, "text") || !strcmp(kind, "document")) {
@@ -356,9 +338,8 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     }
     else if (!strcmp(kind, "image"))
         err = ingest_image(ctx, id, key);
-    else
-        err = set_status(ctx->db, id, "stored",
-                         "stored; transcription is not available yet (the speech capability is not built)", NULL);
+    else if (!(err = media_ingest_speech(ctx, ctx->blobs, id, avatar, key, own_voice, error_msg, error_owned)))
+        memory_embed_backfill(ctx->db, avatar, 1);
     /* Even a failure may have changed what its media and memory lists show (status, passages). */
     avatar_cache_forget(ctx->cache, avatar);
     return err;

@@ -418,3 +418,28 @@ int media_variant(struct db *db, const char *media_id, const char *variant, char
     db_rows_free(d);
     return err;
 }
+
+int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id, const char *variant, const void *p,
+                      size_t n, const char *mime)
+{
+    char key[BLOB_KEY_LEN + 1], old[BLOB_KEY_LEN + 1] = "", old_mime[128];
+    int err = blob_put(bs, p, n, key);
+    if (err)
+        return err;
+    int had = media_variant(db, media_id, variant, old, old_mime) == DP_OK;
+    struct db_val d[] = {DB_TEXT(media_id), DB_TEXT(variant)};
+    struct db_val ins[] = {DB_TEXT(media_id), DB_TEXT(variant), DB_TEXT(key), DB_TEXT(mime), DB_INT((int64_t)n)};
+    if (!(err = db_begin(db)) &&
+        !(err = db_query(db, "DELETE FROM media_derived WHERE media_id = ? AND variant = ?", d, 2, NULL)) &&
+        !(err = db_query(db, "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) VALUES (?, ?, ?, ?, ?)",
+                         ins, 5, NULL)))
+        err = db_commit(db);
+    if (err) {
+        db_rollback(db);
+        media_release_blob(db, bs, key);
+        return err;
+    }
+    if (had && strcmp(old, key)) /* the previous version's file, unless something else holds it */
+        media_release_blob(db, bs, old);
+    return DP_OK;
+}

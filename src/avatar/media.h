@@ -39,6 +39,11 @@ int media_find(struct db *db, const struct caller *c, const char *id, enum avata
 int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1],
                   char mime[128]);
 
+/* Stores p[0..n) as the derived file `variant` of media_id (replacing the one it had, whose blob is
+ * released unless shared). Runs its own transaction: call outside any. */
+int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id, const char *variant, const void *p,
+                      size_t n, const char *mime);
+
 /* One page of avatar_id's media, by id after `after`. */
 int media_list(struct db *db, const char *avatar_id, const char *after, long limit, json_t **items);
 

@@ -1,0 +1,197 @@
+/* media.ingest for audio and video: ffmpeg (sandboxed) decodes the file to 16 kHz mono, the STT
+ * engine transcribes it stretch by stretch between pauses, and each stretch becomes an utterance
+ * memory pointing at its span of the recording, so recall can quote it and play it back. The
+ * whole transcript is kept as a derived JSON file; re-running the job makes its next version. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "avatar/media.h"
+#include "avatar/media_ingest.h"
+#include "avatar/quota.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "ingest/audio_decode.h"
+#include "jobs/jobs.h"
+#include "providers/stt.h"
+#include "store/blob.h"
+#include "store/db.h"
+
+#define MEDIA_SPEECH_MAX_MS ((int64_t)3 * 3600 * 1000) /* longer recordings: the first 3 hours */
+
+/* The transcript version of media_id's last run (0: none yet), from its meta. */
+static int last_version(struct db *db, const char *media_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(media_id)};
+    if (db_query(db, "SELECT meta FROM media WHERE id = ?", p, 1, &r))
+        return 0;
+    int v = 0;
+    json_t *meta = r->nrows == 1 && db_rows_text(r, 0, 0) ? json_loads(db_rows_text(r, 0, 0), 0, NULL) : NULL;
+    if (meta)
+        v = (int)json_integer_value(json_object_get(meta, "transcript_version"));
+    json_decref(meta);
+    db_rows_free(r);
+    return v;
+}
+
+static int store_segments(struct db *db, const char *avatar_id, const char *media_id, const struct stt_segment *s,
+                          int n)
+{
+    char now[RFC3339_LEN], qmsg[200];
+    time_rfc3339(time_now_ms(), now);
+    int err = media_memories_begin(db, media_id);
+    if (err)
+        return err;
+    err = quota_check(db, avatar_id, 0, n, qmsg, sizeof qmsg); /* this file's old ones are gone */
+    for (int i = 0; i < n && !err; i++) {
+        char id[ID_LEN];
+        id_new(id);
+        struct db_val p[] = {DB_TEXT(id),
+                             DB_TEXT(avatar_id),
+                             DB_TEXT(s[i].text),
+                             DB_TEXT(media_id),
+                             DB_INT(s[i].start_ms),
+                             DB_INT(s[i].end_ms),
+                             DB_INT(i),
+                             DB_TEXT(now),
+                             DB_TEXT(now)};
+        err = db_query(db,
+                       "INSERT INTO memories (id, avatar_id, kind, text, media_id, start_ms, end_ms, seq, created_at, "
+                       "updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?)",
+                       p, 9, NULL);
+    }
+    return media_memories_end(db, err);
+}
+
+/* {version, engine, duration_ms, truncated, text, segments:[{start_ms,end_ms,text,confidence}]} */
+static json_t *transcript_json(const struct stt_segment *s, int n, int version, const char *engine,
+                               int64_t duration_ms, int truncated)
+{
+    json_t *segs = json_array();
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(segs, json_pack("{s:i,s:i,s:s,s:f}", "start_ms", s[i].start_ms, "end_ms", s[i].end_ms,
+                                              "text", s[i].text, "confidence", (double)s[i].confidence));
+        len += strlen(s[i].text) + 1;
+    }
+    char *text = malloc(len + 1), *p = text;
+    if (text) {
+        *p = 0;
+        for (int i = 0; i < n; i++)
+            p += sprintf(p, "%s%s", i ? " " : "", s[i].text);
+    }
+    json_t *t = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o}", "version", version, "engine", engine, "duration_ms",
+                          (json_int_t)duration_ms, "truncated", truncated, "text", text ? text : "", "segments", segs);
+    free(text);
+    return t;
+}
+
+struct progress {
+    struct job_ctx *ctx;
+};
+
+/* Transcription is 20 … 90 % of the job. */
+static int on_progress(void *arg, int64_t done_ms, int64_t total_ms)
+{
+    struct progress *pr = arg;
+    job_progress(pr->ctx, 20 + (int)(70 * done_ms / (total_ms ? total_ms : 1)));
+    return job_should_stop(pr->ctx);
+}
+
+static int retry_with(char **error_msg, int *error_owned, const char *why, int err)
+{
+    *error_msg = strdup(why[0] ? why : dp_strerror(err));
+    *error_owned = *error_msg != NULL;
+    return err;
+}
+
+int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *media_id, const char *avatar_id,
+                        const char *key, int own_voice, char **error_msg, int *error_owned)
+{
+    (void)own_voice; /* the voice profile reads it (voice_profile.c) */
+    struct stt_engine *stt = stt_current();
+    if (!stt)
+        return media_job_status(ctx->db, media_id, "stored",
+                                "stored; not transcribed: no speech recognition is configured (stt-provider none)",
+                                NULL);
+    char path[4096], why[512] = "", detail[640];
+    int err = blob_local_path(bs, key, path, sizeof path);
+    if (err)
+        return err;
+    job_progress(ctx, 5);
+    int16_t *pcm;
+    size_t n;
+    int truncated;
+    err = audio_decode_file(path, MEDIA_SPEECH_MAX_MS, &pcm, &n, &truncated, why, sizeof why);
+    if (err == DP_ERR_UNSUPPORTED) { /* the file itself: retrying cannot help */
+        snprintf(detail, sizeof detail, "no audio could be decoded: %s", why);
+        return media_job_status(ctx->db, media_id, "failed", detail, NULL);
+    }
+    if (err)
+        return retry_with(error_msg, error_owned, why, err);
+    job_progress(ctx, 20);
+    struct stt_segment *segs = NULL;
+    int ns = 0;
+    struct progress pr = {ctx};
+    err = stt_transcribe(stt, pcm, n, &segs, &ns, on_progress, &pr, why, sizeof why);
+    free(pcm);
+    if (err) {
+        stt_segments_free(segs, ns);
+        return err == DP_ERR_CANCELLED ? err : retry_with(error_msg, error_owned, why, err);
+    }
+    int64_t duration_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
+    int version = last_version(ctx->db, media_id) + 1;
+    json_t *t = transcript_json(segs, ns, version, stt->name, duration_ms, truncated);
+    char *doc = json_dumps(t, JSON_COMPACT);
+    json_decref(t);
+    err = doc ? media_derived_put(ctx->db, bs, media_id, "transcript", doc, strlen(doc), "application/json")
+              : DP_ERR_NOMEM;
+    free(doc);
+    if (!err)
+        err = store_segments(ctx->db, avatar_id, media_id, segs, ns);
+    stt_segments_free(segs, ns);
+    if (err == DP_ERR_QUOTA) {
+        snprintf(detail, sizeof detail,
+                 "transcribed, but not stored as memories: the owner's memory quota (%lld) would be exceeded",
+                 (long long)quota_cfg.memories);
+        return media_job_status(ctx->db, media_id, "failed", detail, NULL);
+    }
+    if (err)
+        return err;
+    json_t *meta = json_pack("{s:I,s:i,s:i,s:b}", "duration_ms", (json_int_t)duration_ms, "segments", ns,
+                             "transcript_version", version, "truncated", truncated);
+    if (truncated)
+        snprintf(detail, sizeof detail, "the first %lld minutes transcribed into %d segments",
+                 (long long)(MEDIA_SPEECH_MAX_MS / 60000), ns);
+    else
+        snprintf(detail, sizeof detail, ns ? "transcribed into %d segments" : "no speech found (%d segments)", ns);
+    err = media_job_status(ctx->db, media_id, "ready", detail, meta);
+    json_decref(meta);
+    return err;
+}
+
+int media_transcript(struct db *db, struct blob_store *bs, const char *media_id, json_t **out)
+{
+    *out = NULL;
+    char key[BLOB_KEY_LEN + 1], mime[128];
+    int err = media_variant(db, media_id, "transcript", key, mime);
+    if (err)
+        return err == DP_ERR_NOT_FOUND ? DP_OK : err;
+    int fd;
+    uint64_t size;
+    if ((err = blob_open_read(bs, key, &fd, &size)))
+        return err == DP_ERR_NOT_FOUND ? DP_OK : err; /* being replaced: as if none */
+    char *text = size <= MEDIA_TRANSCRIPT_MAX ? malloc(size + 1) : NULL;
+    ssize_t got = text ? pread(fd, text, size, 0) : -1;
+    close(fd);
+    if (got == (ssize_t)size) {
+        text[size] = 0;
+        *out = json_loads(text, 0, NULL);
+    }
+    free(text);
+    return *out ? DP_OK : DP_ERR_INTERNAL;
+}
