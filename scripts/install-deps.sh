@@ -22,7 +22,7 @@ test_pkgs=(
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
   sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
   chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core)
-  espeak-ng # a second synthetic voice for the speech tests (subprocess)
+  flite espeak-ng # synthetic voices saying known sentences for the speech tests (subprocesses)
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -61,6 +61,7 @@ extern const struct route jobs_routes[];
 extern const struct route jobs_test_routes[]; /* mounted with --test-routes only */
 extern const struct route avatars_routes[];
 extern const struct route media_routes[];
+extern const struct route transcriptions_routes[];
 extern const struct route cards_routes[];
 extern const struct route profile_routes[];
 extern const struct route memories_routes[];

@@ -387,6 +387,27 @@ static int patch_media(struct request *req, struct response *res)
     return DP_OK;
 }
 
+static int reprocess_media(struct request *req, struct response *res)
+{
+    struct context e;
+    struct db_rows *r;
+    int err = api_env(req, &e);
+    if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        return err;
+    char avatar[ID_LEN], job_id[ID_LEN];
+    snprintf(avatar, sizeof avatar, "%s", db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    json_t *job;
+    if ((err = media_reprocess(e.db, req_param(req, "id"), avatar, api_caller(req)->user_id, api_caller(req)->org_id,
+                               job_id)) ||
+        (err = job_get_json(e.db, job_id, &job, NULL, NULL)) ||
+        (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_EDIT, &r)))
+        return err;
+    res_json(res, 202, json_pack("{s:o,s:o}", "media", media_from_row(r, 0), "job", job));
+    db_rows_free(r);
+    return DP_OK;
+}
+
 static int delete_media(struct request *req, struct response *res)
 {
     struct context e;
@@ -437,6 +458,7 @@ static const char content_doc[] = J({"query": {"variant": {"type": "string", "en
 static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Media>"}});
 static const char get_doc[] = J({"responses": {"200": "Media"}});
 static const char patch_doc[] = J({"requestBody": "MediaPatch", "responses": {"200": "Media"}, "errors": [403, 422]});
+static const char reprocess_doc[] = J({"responses": {"202": "Upload"}, "errors": [403]});
 static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
 
 const struct route media_routes[] = {
@@ -453,6 +475,10 @@ const struct route media_routes[] = {
      "Change media metadata: {own_words: true|false} — whether its text is the avatar's own words (they feed "
      "the personality profile)",
      patch_doc, NULL, NULL},
+    {"POST", "/api/v1/media/{id}/reprocess", 0, 0, reprocess_media, "media",
+     "Process the file again (editors): audio and video get a new transcript version and fresh utterances, "
+     "documents fresh passages; 202 {media, job}",
+     reprocess_doc, NULL, NULL},
     {"DELETE", "/api/v1/media/{id}", 0, 0, delete_media, "media", "Delete media and everything derived from it",
      delete_doc, NULL, NULL},
     {0},

@@ -9,8 +9,6 @@
 const struct route not_implemented_routes[] = {
     /* Avatars */
     R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
-    /* Media and knowledge */
-    R("POST", "/api/v1/transcriptions", NI, "media", "Transcribe an audio file"),
     /* Talking to an avatar */
     R("GET", "/api/v1/avatars/{id}/voice", NI_WS, "voice", "Real-time voice conversation (WebSocket)"),
     /* Device capture */

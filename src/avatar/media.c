@@ -443,3 +443,28 @@ int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id
         media_release_blob(db, bs, old);
     return DP_OK;
 }
+
+int media_reprocess(struct db *db, const char *media_id, const char *avatar_id, const char *owner_id,
+                    const char *org_id, char job_id[ID_LEN])
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    json_t *payload = json_pack("{s:s,s:s}", "media_id", media_id, "avatar_id", avatar_id);
+    if (!payload)
+        return DP_ERR_NOMEM;
+    int err = db_begin(db);
+    if (!err)
+        err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
+    json_decref(payload);
+    struct db_val p[] = {DB_TEXT(job_id), DB_TEXT(now), DB_TEXT(media_id)};
+    if (!err)
+        err = db_query(db,
+                       "UPDATE media SET status = 'queued', status_detail = 'waiting to be processed again', "
+                       "job_id = ?, updated_at = ? WHERE id = ?",
+                       p, 3, NULL);
+    if (!err)
+        err = db_commit(db);
+    if (err)
+        db_rollback(db);
+    return err;
+}

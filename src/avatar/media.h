@@ -44,6 +44,11 @@ int media_variant(struct db *db, const char *media_id, const char *variant, char
 int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id, const char *variant, const void *p,
                       size_t n, const char *mime);
 
+/* Queues media_id's processing again (a new media.ingest job, the row back to queued): a new
+ * transcript version for audio and video, fresh passages for documents. */
+int media_reprocess(struct db *db, const char *media_id, const char *avatar_id, const char *owner_id,
+                    const char *org_id, char job_id[ID_LEN]);
+
 /* One page of avatar_id's media, by id after `after`. */
 int media_list(struct db *db, const char *avatar_id, const char *after, long limit, json_t **items);
 

@@ -26,6 +26,12 @@ int media_memories_end(struct db *db, int err);
 int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *media_id, const char *avatar_id,
                         const char *key, int own_voice, char **error_msg, int *error_owned);
 
+struct stt_segment;
+/* {engine, duration_ms, truncated, text, segments:[{start_ms,end_ms,text,confidence}]}: a transcript
+ * as the API shows it (GET /media/{id} adds its version; POST /transcriptions answers it). */
+json_t *speech_transcript_json(const struct stt_segment *s, int n, const char *engine, int64_t duration_ms,
+                               int truncated);
+
 #define MEDIA_TRANSCRIPT_MAX ((uint64_t)16 << 20) /* bytes of a stored transcript read back */
 
 /* The latest transcript of media_id (its "transcript" derived file), or *out NULL when it has none. */

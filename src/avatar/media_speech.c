@@ -67,9 +67,8 @@ static int store_segments(struct db *db, const char *avatar_id, const char *medi
     return media_memories_end(db, err);
 }
 
-/* {version, engine, duration_ms, truncated, text, segments:[{start_ms,end_ms,text,confidence}]} */
-static json_t *transcript_json(const struct stt_segment *s, int n, int version, const char *engine,
-                               int64_t duration_ms, int truncated)
+json_t *speech_transcript_json(const struct stt_segment *s, int n, const char *engine, int64_t duration_ms,
+                               int truncated)
 {
     json_t *segs = json_array();
     size_t len = 0;
@@ -84,8 +83,8 @@ static json_t *transcript_json(const struct stt_segment *s, int n, int version, 
         for (int i = 0; i < n; i++)
             p += sprintf(p, "%s%s", i ? " " : "", s[i].text);
     }
-    json_t *t = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o}", "version", version, "engine", engine, "duration_ms",
-                          (json_int_t)duration_ms, "truncated", truncated, "text", text ? text : "", "segments", segs);
+    json_t *t = json_pack("{s:s,s:I,s:b,s:s,s:o}", "engine", engine, "duration_ms", (json_int_t)duration_ms,
+                          "truncated", truncated, "text", text ? text : "", "segments", segs);
     free(text);
     return t;
 }
@@ -145,7 +144,8 @@ int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *
     }
     int64_t duration_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
     int version = last_version(ctx->db, media_id) + 1;
-    json_t *t = transcript_json(segs, ns, version, stt->name, duration_ms, truncated);
+    json_t *t = speech_transcript_json(segs, ns, stt->name, duration_ms, truncated);
+    json_object_set_new(t, "version", json_integer(version));
     char *doc = json_dumps(t, JSON_COMPACT);
     json_decref(t);
     err = doc ? media_derived_put(ctx->db, bs, media_id, "transcript", doc, strlen(doc), "application/json")

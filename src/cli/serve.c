@@ -330,6 +330,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = jobs_routes;
     tables[ntables++] = avatars_routes;
     tables[ntables++] = media_routes;
+    tables[ntables++] = transcriptions_routes;
     tables[ntables++] = cards_routes;
     tables[ntables++] = profile_routes;
     tables[ntables++] = memories_routes;

@@ -96,6 +96,8 @@ static const struct setting settings[] = {
      "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict); empty: /usr/share/pocketsphinx/model/en-us"},
     {"stt-pool", SET_LONG, OFF(stt_pool), "2", 1, 16,
      "pocketsphinx decoders kept loaded (~90 MB each), lent to a stream only while someone speaks"},
+    {"transcribe-rate", SET_LONG, OFF(transcribe_rate), "12", 1, 100000,
+     "POST /api/v1/transcriptions per minute per user (each holds a worker while it decodes and recognises)"},
     {"tts-provider", SET_STR, OFF(tts_provider), "flite", 0, 0, "speech synthesis: flite (offline) | none"},
     {"tts-voice", SET_STR, OFF(tts_voice), "slt", 0, 0, "default flite voice: slt | rms | awb | kal16"},
     {"embed-provider", SET_STR, OFF(embed_provider), "none", 0, 0,

@@ -80,6 +80,7 @@ struct config {
     long stt_pool;                     /* pocketsphinx decoders kept loaded */
     char *tts_provider;                /* none | flite */
     char *tts_voice;                   /* the default voice */
+    long transcribe_rate;              /* POST /transcriptions per minute per user */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -55,4 +56,34 @@ int audio_decode_file(const char *path, int64_t max_ms, int16_t **pcm, size_t *n
         return DP_ERR_NOMEM;
     *n = samples;
     return DP_OK;
+}
+
+int audio_decode_mem(const void *p, size_t len, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated, char *why,
+                     size_t whylen)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/doppel-audio-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot make a temporary file");
+        return DP_ERR_IO;
+    }
+    const char *at = p;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, at, left);
+        if (w <= 0) {
+            close(fd);
+            unlink(path);
+            snprintf(why, whylen, "cannot write a temporary file");
+            return DP_ERR_IO;
+        }
+        at += w;
+        left -= (size_t)w;
+    }
+    close(fd);
+    int err = audio_decode_file(path, max_ms, pcm, n, truncated, why, whylen);
+    unlink(path);
+    return err;
 }

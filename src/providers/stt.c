@@ -207,6 +207,30 @@ static int recognise_span(struct stt_stream *s, struct stt_engine *e, const int1
     return DP_OK;
 }
 
+/* Lets the stream hear up to STT_PRIME_MS of the speech and forgets the words (the channel
+ * estimate stays): how an adapting engine tunes in before the real pass. */
+static int prime(struct stt_stream *s, struct stt_engine *e, const int16_t *pcm, const struct span *spans, int n)
+{
+    size_t budget = (size_t)STT_PRIME_MS / 10;
+    for (int i = 0; i < n && budget; i++) {
+        size_t frames = spans[i].b - spans[i].a;
+        if (frames > budget)
+            frames = budget;
+        budget -= frames;
+        int err = e->ops->feed(s, pcm + spans[i].a * FRAME, frames * FRAME);
+        struct stt_result r;
+        char why[64];
+        if (!err)
+            err = e->ops->finish(s, &r, why, sizeof why);
+        else
+            e->ops->reset(s);
+        if (err)
+            return err;
+        stt_result_free(&r);
+    }
+    return DP_OK;
+}
+
 int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct stt_segment **segs, int *n_segs,
                    stt_progress_fn progress, void *arg, char *why, size_t whylen)
 {
@@ -226,6 +250,8 @@ int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct st
         err = DP_ERR_NOMEM;
     if (!err && n_spans)
         err = e->ops->open(e, &s);
+    if (!err && n_spans && e->adapts)
+        err = prime(s, e, pcm, spans, n_spans);
     int k = 0;
     int64_t total_ms = (int64_t)n * 1000 / STT_RATE;
     for (int i = 0; i < n_spans && !err; i++) {

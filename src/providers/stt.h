@@ -11,6 +11,7 @@
 #define STT_RATE 16000          /* the only input format: 16 kHz, mono, signed 16-bit */
 #define STT_WORD_MAX 64         /* bytes of one recognised word, NUL included */
 #define STT_STREAM_MAX_MS 60000 /* audio one utterance may hold before finish must be called */
+#define STT_PRIME_MS 15000      /* speech stt_transcribe lets an adapting engine hear first */
 
 /* One recognised word and where it was said, in ms from the start of the utterance. */
 struct stt_word {
@@ -59,6 +60,7 @@ struct stt_engine {
     const struct stt_ops *ops;
     char name[32];   /* the provider's registry name */
     char model[128]; /* what recognises: a model directory or a remote model name */
+    int adapts;      /* a stream learns the channel from what it hears (so a first hearing is worse) */
 };
 
 struct stt_config {
@@ -99,7 +101,9 @@ struct stt_segment {
 typedef int (*stt_progress_fn)(void *arg, int64_t done_ms, int64_t total_ms);
 
 /* Transcribes a whole recording (16 kHz mono PCM16) with e: cut at pauses into utterances of at
- * most ~20 s, each recognised on one stream, empty ones dropped. *segs malloc'd (free with
+ * most ~20 s, each recognised on one stream, empty ones dropped. An engine that adapts first
+ * listens to up to STT_PRIME_MS of the speech unrecorded, so the first utterances are heard as
+ * well as the later ones. *segs malloc'd (free with
  * stt_segments_free). progress may be NULL. */
 int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct stt_segment **segs, int *n_segs,
                    stt_progress_fn progress, void *arg, char *why, size_t whylen);

@@ -3,6 +3,8 @@
  * stream borrows one only from the first sample of an utterance to its end: idle streams (a voice
  * session between turns) hold none. Decoding runs with -fwdflat no -bestpath no: the final
  * result then comes a few ms after the last sample instead of ~300 ms. */
+#include <cmn.h>
+#include <feat.h>
 #include <pocketsphinx.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +30,8 @@ struct ps_engine {
     ps_decoder_t *idle[PS_POOL_MAX]; /* loaded and not lent */
     int n_idle;
     ps_decoder_t *all[PS_POOL_MAX];
+    mfcc_t *cmn0; /* the cepstral mean a fresh decoder starts from (-cmninit) */
+    int veclen;
 };
 
 struct stt_stream {
@@ -36,6 +40,7 @@ struct stt_stream {
     int16_t *backlog;    /* samples fed while every decoder was lent */
     size_t n_backlog, cap_backlog;
     size_t fed;          /* samples in the current utterance */
+    mfcc_t *cmn;         /* this stream's channel estimate, carried from utterance to utterance */
 };
 
 static int file_exists(const char *p)
@@ -79,6 +84,13 @@ static ps_decoder_t *borrow(struct ps_engine *e, int wait_ms)
             pthread_mutex_unlock(&e->mu); /* loading takes ~0.3 s: others keep going */
             ps_decoder_t *d = load_decoder(e);
             pthread_mutex_lock(&e->mu);
+            if (d && !e->cmn0) {
+                cmn_t *cmn = ps_get_feat(d)->cmn_struct;
+                e->veclen = cmn->veclen;
+                e->cmn0 = malloc((size_t)cmn->veclen * sizeof *e->cmn0);
+                if (e->cmn0)
+                    memcpy(e->cmn0, cmn->cmn_mean, (size_t)cmn->veclen * sizeof *e->cmn0);
+            }
             if (d)
                 e->all[slot] = d;
             else
@@ -122,8 +134,13 @@ static int attach(struct stt_stream *s, int wait_ms)
     s->dec = borrow(s->e, wait_ms);
     if (!s->dec)
         return DP_ERR_UNAVAILABLE;
-    /* A new stream for every utterance: word times count from its first sample, and the noise
-     * level of another speaker's stream is not carried over. */
+    /* A new pocketsphinx stream for every utterance: word times count from its first sample. The
+     * channel estimate (live cepstral mean) is the stream's own, learnt from its earlier
+     * utterances, never what the decoder heard for another stream: the same audio on a fresh
+     * stream is always heard the same way. */
+    const mfcc_t *mean = s->cmn ? s->cmn : s->e->cmn0;
+    if (mean)
+        cmn_live_set(ps_get_feat(s->dec)->cmn_struct, mean);
     if (ps_start_stream(s->dec) < 0 || ps_start_utt(s->dec) < 0) {
         give_back(s->e, s->dec);
         s->dec = NULL;
@@ -218,8 +235,16 @@ static int collect(struct stt_stream *s, struct stt_result *out)
     return DP_OK;
 }
 
+/* Gives the decoder back, keeping what it learnt of this stream's channel. */
 static void detach(struct stt_stream *s)
 {
+    if (s->dec && s->e->cmn0) {
+        const cmn_t *cmn = ps_get_feat(s->dec)->cmn_struct;
+        if (!s->cmn)
+            s->cmn = malloc((size_t)s->e->veclen * sizeof *s->cmn);
+        if (s->cmn)
+            memcpy(s->cmn, cmn->cmn_mean, (size_t)s->e->veclen * sizeof *s->cmn);
+    }
     if (s->dec)
         give_back(s->e, s->dec);
     s->dec = NULL;
@@ -267,6 +292,7 @@ static void ps_close(struct stt_stream *s)
         return;
     ps_reset(s);
     free(s->backlog);
+    free(s->cmn);
     free(s);
 }
 
@@ -278,6 +304,7 @@ static void ps_destroy(struct stt_engine *base)
             ps_free(e->all[i]);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->freed);
+    free(e->cmn0);
     free(e);
 }
 
@@ -313,6 +340,7 @@ int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, 
     e->base.ops = &stt_pocketsphinx_ops;
     snprintf(e->base.name, sizeof e->base.name, "pocketsphinx");
     snprintf(e->base.model, sizeof e->base.model, "%s", dir);
+    e->base.adapts = 1;
     e->size = cfg->pool ? cfg->pool : 2;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->freed, NULL);
