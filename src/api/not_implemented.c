@@ -7,8 +7,6 @@
 #define R(m, p, f, tag, s) {m, p, f, 0, NULL, tag, s, NULL, NULL, NULL}
 
 const struct route not_implemented_routes[] = {
-    /* Avatars */
-    R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
     /* Talking to an avatar */
     R("GET", "/api/v1/avatars/{id}/voice", NI_WS, "voice", "Real-time voice conversation (WebSocket)"),
     /* Device capture */
