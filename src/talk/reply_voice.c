@@ -61,24 +61,31 @@ static double own_rate(struct tts_engine *t, const char *voice)
     return r;
 }
 
-int talk_voice_params(struct context *e, const char *avatar_id, struct tts_voice *v)
+void talk_voice_for(const struct voice_features *f, struct tts_voice *v)
 {
     memset(v, 0, sizeof *v);
     struct tts_engine *t = tts_current();
+    if (!t || strcmp(t->name, "flite") || f->f0_mean_hz <= 0)
+        return;
+    v->voice = f->f0_mean_hz < LOW_VOICE_HZ ? "awb" : "slt";
+    v->pitch_hz = (float)f->f0_mean_hz;
+    v->pitch_std_hz = (float)f->f0_std_hz;
+    double own = own_rate(t, v->voice);
+    if (own > 0 && f->rate_sps > 0) {
+        double r = f->rate_sps / own;
+        v->rate = (float)(r < 0.6 ? 0.6 : r > 1.6 ? 1.6 : r);
+    }
+}
+
+int talk_voice_params(struct context *e, const char *avatar_id, struct tts_voice *v)
+{
+    memset(v, 0, sizeof *v);
     struct voice_features f;
     int n;
     int err = voice_profile_get(e->db, avatar_id, &f, &n);
-    if (err || !n || !t || strcmp(t->name, "flite") || f.f0_mean_hz <= 0)
-        return err;
-    v->voice = f.f0_mean_hz < LOW_VOICE_HZ ? "awb" : "slt";
-    v->pitch_hz = (float)f.f0_mean_hz;
-    v->pitch_std_hz = (float)f.f0_std_hz;
-    double own = own_rate(t, v->voice);
-    if (own > 0 && f.rate_sps > 0) {
-        double r = f.rate_sps / own;
-        v->rate = (float)(r < 0.6 ? 0.6 : r > 1.6 ? 1.6 : r);
-    }
-    return DP_OK;
+    if (!err && n)
+        talk_voice_for(&f, v);
+    return err;
 }
 
 /* ---- making the audio ------------------------------------------------------------------------ */

@@ -24,6 +24,12 @@ enum reply_format { REPLY_WAV, REPLY_OGG };
 int talk_reply_voice(struct context *e, const struct talk_audio *a, int spoken, enum reply_format fmt,
                      char key[BLOB_KEY_LEN + 1], char *why, size_t whylen);
 
+struct voice_features;
+/* The TTS voice that speaks like profile f: a stock voice of its register (flite: awb below
+ * 165 Hz, slt above) retargeted to its mean pitch and spread, at its speaking rate relative to
+ * that voice's own (measured once per voice), clamped to 0.6–1.6. Nothing for other engines. */
+void talk_voice_for(const struct voice_features *f, struct tts_voice *v);
+
 /* How the avatar's voice is spoken: its profile's pitch (and a stock voice of that register) and
  * its rate relative to the voice's own. v->voice points at static storage. No profile: all 0. */
 int talk_voice_params(struct context *e, const char *avatar_id, struct tts_voice *v);
