@@ -50,11 +50,14 @@ static int made_audio(struct request *req, struct response *res, struct context 
         res->content_type[0] = 0;
         return DP_OK;
     }
-    int fd;
+    struct blob_reader *br;
     uint64_t size;
-    if ((err = blob_open_read(e->blobs, key, &fd, &size)))
+    if ((err = blob_reader_open(e->blobs, key, &br, &size)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
-    if (!api_send_range(req, res, fd, size))
+    int sent = api_send_range(req, res, br, size);
+    if (sent < 0)
+        return DP_ERR_NOMEM;
+    if (!sent)
         snprintf(res->content_type, sizeof res->content_type, fmt == REPLY_OGG ? "audio/ogg" : "audio/wav");
     return DP_OK;
 }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "avatar/media.h"
 #include "avatar/media_ingest.h"
@@ -131,15 +130,17 @@ int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *
         return media_job_status(ctx->db, media_id, "stored",
                                 "stored; not transcribed: no speech recognition is configured (stt-provider none)",
                                 NULL);
-    char path[4096], why[512] = "", detail[640];
-    int err = blob_local_path(bs, key, path, sizeof path);
+    char why[512] = "", detail[640];
+    struct blob_file file;
+    int err = blob_file_get(bs, key, &file);
     if (err)
         return err;
     job_progress(ctx, 5);
     int16_t *pcm;
     size_t n;
     int truncated;
-    err = audio_decode_file(path, MEDIA_SPEECH_MAX_MS, &pcm, &n, &truncated, why, sizeof why);
+    err = audio_decode_file(file.path, MEDIA_SPEECH_MAX_MS, &pcm, &n, &truncated, why, sizeof why);
+    blob_file_release(&file);
     if (err == DP_ERR_UNSUPPORTED) { /* the file itself: retrying cannot help */
         snprintf(detail, sizeof detail, "no audio could be decoded: %s", why);
         return media_job_status(ctx->db, media_id, "failed", detail, NULL);
@@ -199,17 +200,11 @@ int media_transcript(struct db *db, struct blob_store *bs, const char *media_id,
     int err = media_variant(db, media_id, "transcript", key, mime);
     if (err)
         return err == DP_ERR_NOT_FOUND ? DP_OK : err;
-    int fd;
-    uint64_t size;
-    if ((err = blob_open_read(bs, key, &fd, &size)))
+    char *text;
+    size_t len;
+    if ((err = blob_read_all(bs, key, MEDIA_TRANSCRIPT_MAX, &text, &len)))
         return err == DP_ERR_NOT_FOUND ? DP_OK : err; /* being replaced: as if none */
-    char *text = size <= MEDIA_TRANSCRIPT_MAX ? malloc(size + 1) : NULL;
-    ssize_t got = text ? pread(fd, text, size, 0) : -1;
-    close(fd);
-    if (got == (ssize_t)size) {
-        text[size] = 0;
-        *out = json_loads(text, 0, NULL);
-    }
+    *out = json_loadb(text, len, 0, NULL);
     free(text);
     return *out ? DP_OK : DP_ERR_INTERNAL;
 }

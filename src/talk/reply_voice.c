@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "audio/features.h"
 #include "audio/ogg_opus.h"
@@ -126,11 +125,13 @@ static int speak(struct context *e, const struct talk_audio *a, int16_t **pcm, s
 static int cut_clip(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why,
                     size_t whylen)
 {
-    char path[4096];
+    struct blob_file file;
     int truncated;
-    int err = blob_local_path(e->blobs, a->key, path, sizeof path);
-    if (!err)
-        err = audio_decode_span(path, a->start_ms, a->end_ms - a->start_ms, pcm, n, &truncated, why, whylen);
+    int err = blob_file_get(e->blobs, a->key, &file);
+    if (!err) {
+        err = audio_decode_span(file.path, a->start_ms, a->end_ms - a->start_ms, pcm, n, &truncated, why, whylen);
+        blob_file_release(&file);
+    }
     if (!err)
         audio_fade(*pcm, *n, REPLY_AUDIO_RATE, REPLY_CLIP_FADE_MS);
     return err;
@@ -168,7 +169,7 @@ static int kept(struct context *e, const char *ckey, char key[BLOB_KEY_LEN + 1])
 {
     char *val = NULL;
     size_t len = 0;
-    int fd;
+    struct blob_reader *br;
     uint64_t size;
     if (!e->cache || cache_get(e->cache, ckey, &val, &len) || len != BLOB_KEY_LEN) {
         free(val);
@@ -177,9 +178,9 @@ static int kept(struct context *e, const char *ckey, char key[BLOB_KEY_LEN + 1])
     memcpy(key, val, BLOB_KEY_LEN);
     key[BLOB_KEY_LEN] = 0;
     free(val);
-    if (blob_open_read(e->blobs, key, &fd, &size))
+    if (blob_reader_open(e->blobs, key, &br, &size))
         return 0;
-    close(fd);
+    blob_reader_close(br);
     return 1;
 }
 
