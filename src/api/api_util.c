@@ -211,3 +211,26 @@ int api_cached_avatar_read(struct request *req, struct response *res, const char
     }
     return api_cached_read(req, res, first ? key : NULL, scopes, 2, fill);
 }
+
+int api_send_range(struct request *req, struct response *res, struct blob_reader *br, uint64_t size)
+{
+    uint64_t start = 0, len = size;
+    int rr = http_range_parse(req->range, size, &start, &len);
+    if (rr < 0) {
+        blob_reader_close(br);
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+        res_error_status(res, req, 416, "range_not_satisfiable", "the range is outside the %llu-byte file",
+                         (unsigned long long)size);
+        res_header(res, "Content-Range", cr);
+        return 1;
+    }
+    res->status = rr ? 206 : 200;
+    if (rr) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (unsigned long long)size);
+        res_header(res, "Content-Range", cr);
+    }
+    return res_blob(res, br, start, len) ? -1 : 0;
+}

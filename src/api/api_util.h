@@ -77,4 +77,10 @@ int api_form_file(struct request *req, struct response *res, size_t max, const c
 int api_upload_bytes(struct request *req, struct response *res, size_t max, const char *what, struct buf *form,
                      const char **body, size_t *len);
 
+/* Answers with the bytes of the blob br (size bytes; br is owned from here on): all of them (200),
+ * or the one range the Range header asks for (206 + Content-Range), through res_blob. Returns 1
+ * when it answered 416 instead (JSON error written: leave the content type alone), -1 when the
+ * body could not be set, else 0 — the caller then sets the content type. */
+int api_send_range(struct request *req, struct response *res, struct blob_reader *br, uint64_t size);
+
 #endif

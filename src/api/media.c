@@ -326,29 +326,14 @@ static int media_content(struct request *req, struct response *res)
         return DP_OK;
     }
     struct blob_reader *br;
-    uint64_t size, start = 0, len;
+    uint64_t size;
     if ((err = blob_reader_open(e.blobs, key, &br, &size)))
         return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
-    len = size;
-    int rr = http_range_parse(req->range, size, &start, &len);
-    if (rr < 0) {
-        blob_reader_close(br);
-        char cr[64];
-        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
-        res_error_status(res, req, 416, "range_not_satisfiable", "the range is outside the %llu-byte file",
-                         (unsigned long long)size);
-        res_header(res, "Content-Range", cr);
-        return DP_OK;
-    }
-    res->status = rr ? 206 : 200;
-    if (rr) {
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
-                 (unsigned long long)(start + len - 1), (unsigned long long)size);
-        res_header(res, "Content-Range", cr);
-    }
+    int sent = api_send_range(req, res, br, size);
+    if (sent)
+        return sent > 0 ? DP_OK : DP_ERR_NOMEM; /* 416 answered, or the body could not be set */
     snprintf(res->content_type, sizeof res->content_type, "%.95s", inline_ok ? mime : "application/octet-stream");
-    return res_blob(res, br, start, len);
+    return DP_OK;
 }
 
 /* PATCH {own_words}: whether the media's text is the avatar's own words (editors and up). */

@@ -7,8 +7,6 @@
 #define R(m, p, f, tag, s) {m, p, f, 0, NULL, tag, s, NULL, NULL, NULL}
 
 const struct route not_implemented_routes[] = {
-    /* Avatars */
-    R("POST", "/api/v1/avatars/{id}/training/voice", NI, "avatars", "Add a voice sample"),
     /* Device capture */
     R("GET", "/ws_pcm", NI_WS, "capture", "Device PCM audio (Wyoming-style WebSocket)"),
     R("GET", "/ws_omi", NI_WS, "capture", "Device Opus audio (Wyoming-style WebSocket)"),

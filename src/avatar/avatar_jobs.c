@@ -81,7 +81,10 @@ int media_memories_begin(struct db *db, const char *media_id)
     if (err)
         return err;
     struct db_val d[] = {DB_TEXT(media_id)};
-    err = db_query(db, "DELETE FROM memories WHERE media_id = ? AND kind IN ('passage', 'utterance')", d, 1, NULL);
+    /* Only what processing made (it numbers its memories): a memory someone added by hand with
+     * this file as its source stays. */
+    err = db_query(db, "DELETE FROM memories WHERE media_id = ? AND kind IN ('passage', 'utterance') AND seq IS NOT NULL",
+                   d, 1, NULL);
     if (err)
         db_rollback(db);
     return err;

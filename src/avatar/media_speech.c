@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "avatar/media.h"
 #include "avatar/media_ingest.h"
 #include "avatar/quota.h"
+#include "avatar/voice_profile.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
@@ -21,6 +21,20 @@
 #include "store/db.h"
 
 #define MEDIA_SPEECH_MAX_MS ((int64_t)3 * 3600 * 1000) /* longer recordings: the first 3 hours */
+#define MEDIA_VOICE_MS ((size_t)5 * 60000)              /* of an own-voice file, what the profile measures */
+
+/* A file marked as the avatar's own voice feeds its voice profile (its first minutes: enough to
+ * know a voice, and the measurement costs CPU). Too little speech adds nothing. */
+static int feed_voice_profile(struct db *db, const char *avatar_id, const char *media_id, const int16_t *pcm,
+                              size_t n)
+{
+    struct voice_features f;
+    size_t cap = MEDIA_VOICE_MS * (AUDIO_DECODE_RATE / 1000);
+    features_measure(pcm, n < cap ? n : cap, &f);
+    if (f.speech_s * 1000 < VOICE_SAMPLE_MIN_MS || f.voiced_s <= 0)
+        return DP_OK;
+    return voice_profile_add(db, avatar_id, media_id, &f, NULL);
+}
 
 /* The transcript version of media_id's last run (0: none yet), from its meta. */
 static int last_version(struct db *db, const char *media_id)
@@ -111,7 +125,6 @@ static int retry_with(char **error_msg, int *error_owned, const char *why, int e
 int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *media_id, const char *avatar_id,
                         const char *key, int own_voice, char **error_msg, int *error_owned)
 {
-    (void)own_voice; /* the voice profile reads it (voice_profile.c) */
     struct stt_engine *stt = stt_current();
     if (!stt)
         return media_job_status(ctx->db, media_id, "stored",
@@ -134,6 +147,10 @@ int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *
     }
     if (err)
         return retry_with(error_msg, error_owned, why, err);
+    if (own_voice && (err = feed_voice_profile(ctx->db, avatar_id, media_id, pcm, n))) {
+        free(pcm);
+        return err;
+    }
     job_progress(ctx, 20);
     struct stt_segment *segs = NULL;
     int ns = 0;
@@ -184,10 +201,10 @@ int media_transcript(struct db *db, struct blob_store *bs, const char *media_id,
     if (err)
         return err == DP_ERR_NOT_FOUND ? DP_OK : err;
     char *text;
-    size_t size;
-    if ((err = blob_read_all(bs, key, MEDIA_TRANSCRIPT_MAX, &text, &size)))
+    size_t len;
+    if ((err = blob_read_all(bs, key, MEDIA_TRANSCRIPT_MAX, &text, &len)))
         return err == DP_ERR_NOT_FOUND ? DP_OK : err; /* being replaced: as if none */
-    *out = json_loadb(text, size, 0, NULL);
+    *out = json_loadb(text, len, 0, NULL);
     free(text);
     return *out ? DP_OK : DP_ERR_INTERNAL;
 }

@@ -29,6 +29,8 @@
 #include "providers/tts.h"
 #include "voice/session.h"
 #include "providers/llm.h"
+#include "providers/stt.h"
+#include "providers/tts.h"
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
@@ -459,6 +461,8 @@ out_config:
     stt_shutdown();
     tts_shutdown();
     llm_shutdown();
+    stt_shutdown();
+    tts_shutdown();
     authn_thread_cleanup(); /* the loop thread's memo */
     cli_free_config(app);
     DP_LOG(LOG_INFO, "[serve] exit %d", exit_code);

@@ -18,15 +18,22 @@
 int audio_decode_file(const char *path, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated, char *why,
                       size_t whylen)
 {
+    return audio_decode_span(path, 0, max_ms, pcm, n, truncated, why, whylen);
+}
+
+int audio_decode_span(const char *path, int64_t start_ms, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated,
+                      char *why, size_t whylen)
+{
     *pcm = NULL;
     *n = 0;
     *truncated = 0;
-    char input[4200], limit[32];
+    char input[4200], limit[32], start[32];
+    snprintf(start, sizeof start, "%.3f", (double)start_ms / 1000.0);
     snprintf(input, sizeof input, "file:%s", path);
     /* 10 ms more than allowed: more output than max_ms says the file is longer. */
     snprintf(limit, sizeof limit, "%.3f", (double)(max_ms + 10) / 1000.0);
     const char *argv[] = {"ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
-                          "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-i", input, "-map", "0:a:0",
+                          "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-ss", start, "-i", input, "-map", "0:a:0",
                           "-vn", "-sn", "-dn", "-ac", "1", "-ar", "16000", "-t", limit, "-f", "s16le", "-acodec",
                           "pcm_s16le", "pipe:1", NULL};
     size_t max_bytes = (size_t)(max_ms + 10) * (AUDIO_DECODE_RATE / 1000) * 2 + 4096;

@@ -15,6 +15,10 @@
 int audio_decode_file(const char *path, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated, char *why,
                       size_t whylen);
 
+/* audio_decode_file from start_ms on (a clip of a recording). */
+int audio_decode_span(const char *path, int64_t start_ms, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated,
+                      char *why, size_t whylen);
+
 /* audio_decode_file of bytes in memory (an upload), through a private temporary file. */
 int audio_decode_mem(const void *p, size_t len, int64_t max_ms, int16_t **pcm, size_t *n, int *truncated, char *why,
                      size_t whylen);

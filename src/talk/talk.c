@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "store/cache_gen.h"
 #include "core/timeutil.h"
+#include "providers/tts.h"
 #include "store/db.h"
 #include "store/db_read.h"
 
@@ -29,9 +30,10 @@ static json_t *message_from_row(const struct db_rows *r, int i)
     json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", db_rows_text(r, i, 0), "role", db_rows_text(r, i, 1), "text",
                           db_rows_text(r, i, 2), "citations", cites ? cites : json_array(), "created_at",
                           db_rows_text(r, i, 4));
-    if (!db_rows_is_null(r, i, 5)) {
-        /* The reply can be heard (api/messages_audio.c serves it): a signed link, so that an
-         * <audio src> plays it without a header, and a visitor of a legacy page hears it too. */
+    if (!db_rows_is_null(r, i, 5) || (tts_current() && !strcmp(db_rows_text(r, i, 1), "avatar"))) {
+        /* The reply can be heard — its clip, or spoken by speech synthesis (api/messages_audio.c
+         * serves it): a signed link, so that an <audio src> plays it without a header, and a
+         * visitor of a legacy page hears it too. */
         char url[192], sig[URL_SIG_LEN];
         int64_t exp = url_sig_expiry(time_now_ms() / 1000);
         url_sig_make("message-audio", db_rows_text(r, i, 0), exp, sig);
@@ -357,13 +359,14 @@ static int holder_still_may(struct db *db, const struct db_rows *r)
 int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, struct talk_audio *a, int *has)
 {
     *has = 0;
+    a->text = NULL;
     if (!mid || !id_valid(mid))
         return DP_ERR_NOT_FOUND;
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(mid), DB_TEXT(c ? c->user_id : ""), DB_INT(!c)};
     int err = db_query(db,
                        "SELECT c.avatar_id, d.blob_key, d.mime, mem.start_ms, mem.end_ms, c.user_id, u.org_id, "
-                       "a.visibility, a.visitor_talk FROM messages m "
+                       "a.visibility, a.visitor_talk, m.role, m.text FROM messages m "
                        "JOIN conversations c ON c.id = m.conversation_id "
                        "JOIN avatars a ON a.id = c.avatar_id AND a.deleted_at IS NULL "
                        "LEFT JOIN users u ON u.id = c.user_id "
@@ -384,7 +387,14 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
         a->start_ms = db_rows_int(r, 0, 3);
         a->end_ms = db_rows_int(r, 0, 4);
         *has = 1;
+    } else if (tts_current() && !strcmp(db_rows_text(r, 0, 9), "avatar")) {
+        if (!(a->text = strdup(db_rows_text(r, 0, 10)))) {
+            db_rows_free(r);
+            return DP_ERR_NOMEM;
+        }
+        *has = 2;
     }
+    snprintf(a->avatar_id, sizeof a->avatar_id, "%s", db_rows_text(r, 0, 0));
     db_rows_free(r);
     return DP_OK;
 }
@@ -399,4 +409,10 @@ void talk_conversation_changed(struct cache *c, const char *cid)
     char scope[CACHE_GEN_SCOPE_MAX];
     talk_conversation_scope(cid, scope);
     cache_gen_bump(c, scope);
+}
+
+void talk_audio_cleanup(struct talk_audio *a)
+{
+    free(a->text);
+    a->text = NULL;
 }

@@ -85,16 +85,21 @@ int talk_brain_voice(const struct brain_input *in, char opening[32], double *for
 
 /* What a reply's audio is cut from (api/messages_audio.c serves it). */
 struct talk_audio {
-    char key[BLOB_KEY_LEN + 1]; /* the recording's blob */
+    char key[BLOB_KEY_LEN + 1]; /* the recording's blob (a clip) */
     char mime[128];
     int64_t start_ms, end_ms;
+    char avatar_id[ID_LEN];
+    char *text;                 /* a reply without a clip: what is to be spoken (talk_audio_cleanup) */
 };
+
+void talk_audio_cleanup(struct talk_audio *a);
 
 struct caller;
 /* Finds message mid in one of c's conversations whose avatar c still sees — or, with c NULL (a
- * signed link), in a conversation whose holder still may — and the recording span it is heard
- * from. DP_ERR_NOT_FOUND (nothing set) when it may not be heard; DP_OK with *has 0 when the reply
- * has no audio. */
+ * signed link), in a conversation whose holder still may — and how it is heard: *has 1 with the
+ * recording span it quotes; 2 with its text, for a reply to be spoken by speech synthesis (when an
+ * engine is configured); 0 when it has no audio (the user's own messages, no engine).
+ * DP_ERR_NOT_FOUND (nothing set) when it may not be heard. */
 int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, struct talk_audio *a, int *has);
 
 /* One page of avatar_id's conversations held by user_id — or, with user_id NULL, by visitors —

@@ -30,7 +30,9 @@ const span = (wav, startMs, endMs) => wav.subarray(44 + (startMs * RATE * 2) / 1
 
 let srv, c, wav;
 before(async () => {
-  srv = await startAvatars();
+  // Without speech synthesis, so that only replies quoting a recording have audio (spoken replies:
+  // speech-replies.test.mjs).
+  srv = await startAvatars({ args: ['--tts-provider', 'none'] });
   c = await cast(srv);
   wav = makeWav();
 });
@@ -215,7 +217,7 @@ describe('replies quoting a recording', () => {
     assert.equal(h.json.items.find((x) => x.id === m.id).audio_url, undefined);
   });
 
-  test('recordings other than PCM WAV → 501 not_implemented naming the speech capability', async () => {
+  test('recordings other than PCM WAV are decoded: the span as a 16 kHz WAV with faded ends', async () => {
     const mp3 = (await uploadOk(srv, c.owner.token, av.id, fixture('sample.mp3'), 'lighthouse.mp3')).media;
     const mem = await addMemory(av, {
       text: 'The lighthouse keeper whistled every evening.',
@@ -226,8 +228,12 @@ describe('replies quoting a recording', () => {
     assert.equal(m.citations[0].memory_id, mem.id);
     assertAudioUrl(m.audio_url, m.id);
     const r = await audio(m.audio_url);
-    errorShape(assert, r, 501, 'not_implemented');
-    assert.match(r.json.error.message, /speech/);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers.get('content-type'), /^audio\/wav/);
+    const samples = wavSamples(r.buf);
+    assert.ok(Math.abs(samples.length / 2 - 4800) < 600, `${samples.length / 2} samples for 300 ms`);
+    assert.equal(samples.readInt16LE(0), 0, 'faded in');
+    assert.equal((await audio(m.audio_url)).headers.get('etag'), r.headers.get('etag'), 'made once, kept');
   });
 });
 

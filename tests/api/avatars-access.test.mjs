@@ -70,6 +70,8 @@ const COVERED_ELSEWHERE = {
   'GET /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
   'POST /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
   'GET /api/docs/{file}': 'openapi (the public docs page and its assets)',
+  'POST /api/v1/avatars/{id}/training/voice': 'speech-replies (editor 201, viewer 403, outsider 404; each call decodes audio)',
+  'POST /api/v1/media/{id}/reprocess': 'speech (owner 202, outsider 404; each call re-transcribes)',
 };
 
 /* A 1-second PCM WAV, so that a reply can be heard (GET /messages/{mid}/audio). */

@@ -88,6 +88,7 @@ TEST(ogg_opus_round_trip_keeps_length_and_pitch)
     features_measure(pcm, n, &a);
     features_measure(back, m / 3, &b);
     CHECK(fabs(a.f0_mean_hz - b.f0_mean_hz) < a.f0_mean_hz * 0.05);
+    free(back);
     CHECK_EQ_INT(ogg_opus_decode((const uint8_t *)"not ogg at all", 14, 1000, &back, &m) == DP_OK ? 0 : 1, 1);
     free(ogg);
     free(pcm);
