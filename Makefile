@@ -1,6 +1,6 @@
 # Doppel build: `make` → ./doppel; `make asan`; `make test`; `make fuzz`; `make run`.
 CC      ?= cc
-PKGS    := libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl zlib
+PKGS    := libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl zlib opus
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

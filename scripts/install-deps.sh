@@ -11,6 +11,7 @@ build_pkgs=(
   zlib1g-dev # .charx (zip) reading and writing in src/avatar/card.c
   poppler-utils unzip # document text extraction (subprocesses)
   imagemagick         # image thumbnails (subprocess)
+  libopus-dev         # Opus packets of the voice WebSocket (src/audio/opus_packet.c)
 )
 test_pkgs=(
   clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip

@@ -271,22 +271,6 @@ static int count_words(const char *text, size_t n)
     return (int)text_count_words(text, n);
 }
 
-/* Where the sentence starting at p ends (after its terminator and any closing quote). */
-static const char *sentence_end(const char *p)
-{
-    for (; *p; p++) {
-        if (*p == '\n' && p[1] == '\n')
-            return p + 1;
-        if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\n' || p[1] == '"' || !p[1])) {
-            p++;
-            while (*p == '"')
-                p++;
-            return p;
-        }
-    }
-    return p;
-}
-
 /* The answer out of a long passage: the sentence holding most of the question's words, and the
  * one after it for context, quoted verbatim (never rephrased, so never changed in meaning). A
  * passage of up to EXCERPT_WORDS words is answered whole; NULL when text is not long. */
@@ -300,7 +284,7 @@ static char *excerpt(const char *text, const struct terms *q)
     for (const char *p = text; *p;) {
         while (*p == ' ' || *p == '\n')
             p++;
-        const char *e = sentence_end(p);
+        const char *e = text_sentence_end(p);
         if (e == p)
             break;
         char *sentence = strndup(p, (size_t)(e - p));
@@ -318,7 +302,7 @@ static char *excerpt(const char *text, const struct terms *q)
     const char *p = best_end;
     while (*p == ' ' || *p == '\n')
         p++;
-    const char *next = sentence_end(p);
+    const char *next = text_sentence_end(p);
     if (*p && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
         best_end = next;
     while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
@@ -585,11 +569,11 @@ static char *opening_sentences(const char *text, const char *name)
         text++;
     if (!*text)
         return NULL;
-    const char *end = sentence_end(text);
+    const char *end = text_sentence_end(text);
     const char *p = end;
     while (*p == ' ' || *p == '\n')
         p++;
-    const char *next = *p ? sentence_end(p) : p;
+    const char *next = *p ? text_sentence_end(p) : p;
     if (*p && count_words(text, (size_t)(next - text)) <= EXCERPT_WORDS)
         end = next;
     while (end > text && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r'))
@@ -610,7 +594,7 @@ static char *sentence_with(const char *text, const char *name)
     for (const char *p = text; *p;) {
         while (*p == ' ' || *p == '\n' || *p == '\r')
             p++;
-        const char *e = sentence_end(p);
+        const char *e = text_sentence_end(p);
         if (e == p)
             break;
         t = (const unsigned char *)p;

@@ -59,6 +59,21 @@ size_t text_count_words(const char *s, size_t n)
     return words;
 }
 
+const char *text_sentence_end(const char *p)
+{
+    for (; *p; p++) {
+        if (*p == '\n' && p[1] == '\n')
+            return p + 1;
+        if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\n' || p[1] == '"' || !p[1])) {
+            p++;
+            while (*p == '"')
+                p++;
+            return p;
+        }
+    }
+    return p;
+}
+
 uint32_t text_lower(uint32_t cp)
 {
     if (cp < 0x80)

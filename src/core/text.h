@@ -42,6 +42,11 @@ size_t text_next_word(const unsigned char **p, const unsigned char **start);
 /* How many words s[0..n) holds (valid UTF-8, cut at a character). */
 size_t text_count_words(const char *s, size_t n);
 
+/* Where the sentence starting at p (NUL-terminated) ends: after its . ! or ? and any closing
+ * quote when a space, a line break or the end follows, or at a blank line; the end of the text
+ * when none. */
+const char *text_sentence_end(const char *p);
+
 /* cp lower-cased (Latin, Greek, Cyrillic simple case pairs; İ → i); others as they are. */
 uint32_t text_lower(uint32_t cp);
 

@@ -49,6 +49,10 @@ struct request {
     void *worker;                          /* the worker thread's state (db, cache), NULL inline */
     struct server *server;
     struct caller *auth;                   /* the caller, set by the auth hook; released by its release */
+    /* A WebSocket route's handshake handler may hand the connection its state: it becomes
+     * ws_user() before on_open; freed with ws_user_free when the upgrade does not happen. */
+    void *ws_user;
+    void (*ws_user_free)(void *p);
 };
 
 /* A response under construction; the server turns it into bytes on the wire. */

@@ -220,6 +220,8 @@ static void conn_req_free(struct conn_req *cr)
     buf_cleanup(&q->body);
     json_decref(q->json);
     server_release_auth(cr->srv, q->auth);
+    if (q->ws_user && q->ws_user_free)
+        q->ws_user_free(q->ws_user);
     if (cr->res.sse)
         sse_discard(cr->res.sse);
     res_cleanup(&cr->res);
@@ -406,17 +408,22 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     guard_upgraded(conn_guard(connection)); /* a WebSocket keeps its own keepalive */
     struct caller *auth = cr->req.auth;
     cr->req.auth = NULL; /* the WebSocket owns the caller's identity now */
+    void *user = cr->req.ws_user;
+    cr->req.ws_user = NULL; /* and the route's state */
     int one = 1;
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* The route's state: from its handshake handler (ws_user), else from its on_upgrade. */
     const struct ws_handler *h = cr->req.route ? cr->req.route->ws : NULL;
-    void *user = NULL;
-    if (h && h->on_upgrade && h->on_upgrade(&cr->req, &user)) {
+    if (!user && h && h->on_upgrade && h->on_upgrade(&cr->req, &user)) {
         server_release_auth(s, auth);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         return;
     }
-    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth, user))
+    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth, user)) {
+        if (user && cr->req.ws_user_free)
+            cr->req.ws_user_free(user);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    }
 }
 
 static int is_websocket_request(struct MHD_Connection *c)

@@ -59,7 +59,8 @@ int static_serve(const char *web_dir, const char *const *own, const char *path, 
 void server_suspend(struct server *s, struct conn_req *cr);
 void server_resume(struct server *s, struct conn_req *cr);
 
-/* WebSocket: adopt an upgraded socket. release(arg) gives the socket back when done. */
+/* WebSocket: adopt an upgraded socket. release(arg) gives the socket back when done. user: the
+ * route's state from its handshake (ws_user() from on_open on). NULL when it fails (nothing taken). */
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
                          void (*release)(void *arg), void *release_arg, struct caller *auth, void *user);
 void ws_close_all(struct server *s, unsigned short code);

@@ -28,6 +28,8 @@ struct ws_conn {
     wslay_event_context_ptr ctx;
     uv_poll_t poll;
     uv_timer_t ping_timer;
+    uv_timer_t user_timer;            /* the route's (ws_timer_start) */
+    void (*user_timer_cb)(struct ws_conn *c);
     int fd;
     char *extra;                      /* bytes libmicrohttpd read past the handshake */
     size_t extra_len, extra_off;
@@ -216,8 +218,10 @@ static void ws_teardown(struct ws_conn *c)
         c->h->on_close(c);
     uv_poll_stop(&c->poll);
     uv_timer_stop(&c->ping_timer);
+    uv_timer_stop(&c->user_timer);
     uv_close((uv_handle_t *)&c->poll, on_handle_closed);
     uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->user_timer, on_handle_closed);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events);
@@ -358,8 +362,10 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     c->last_rx = time_mono();
     uv_poll_init_socket(server_loop(s), &c->poll, fd);
     uv_timer_init(server_loop(s), &c->ping_timer);
-    c->poll.data = c->ping_timer.data = c;
-    c->handles_open = 2;
+    uv_timer_init(server_loop(s), &c->user_timer);
+    c->poll.data = c->ping_timer.data = c->user_timer.data = c;
+    c->handles_open = 3;
+    c->user = user;
     c->refs = 1;
     struct ws_conn **head = server_ws_list(s);
     c->next = *head;
@@ -454,6 +460,27 @@ void ws_set_user(struct ws_conn *c, void *user)
 struct caller *ws_auth(const struct ws_conn *c)
 {
     return c->auth;
+}
+
+static void on_user_timer(uv_timer_t *t)
+{
+    struct ws_conn *c = t->data;
+    if (!c->torn_down && c->user_timer_cb)
+        c->user_timer_cb(c);
+}
+
+void ws_timer_start(struct ws_conn *c, uint64_t ms, void (*cb)(struct ws_conn *c))
+{
+    if (c->torn_down)
+        return;
+    c->user_timer_cb = cb;
+    uv_timer_start(&c->user_timer, on_user_timer, ms, 0);
+}
+
+void ws_timer_stop(struct ws_conn *c)
+{
+    if (!c->torn_down)
+        uv_timer_stop(&c->user_timer);
 }
 
 void ws_close_all(struct server *s, unsigned short code)

@@ -31,6 +31,11 @@ void ws_set_user(struct ws_conn *c, void *user);
 /* The authenticated caller (from the upgrade request's auth hook), or NULL. */
 struct caller *ws_auth(const struct ws_conn *c);
 
+/* The route's one timer: cb(c) runs once on the loop thread after ms (a new start replaces the
+ * pending one); never after on_close. Loop thread only. */
+void ws_timer_start(struct ws_conn *c, uint64_t ms, void (*cb)(struct ws_conn *c));
+void ws_timer_stop(struct ws_conn *c);
+
 /* Hands work to a worker and comes back to the connection: work(arg, state) runs on a worker
  * (state: the worker's, e.g. its database), then done(c, arg, open) on the loop thread, open 0
  * when the connection has gone meanwhile (ws_send then answers DP_ERR_CANCELLED; c stays valid

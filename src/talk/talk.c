@@ -278,6 +278,24 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
     return err ? err : get_message(db, mid, reply);
 }
 
+int talk_cut_reply(struct db *db, const char *conv, const char *mid, const char *heard)
+{
+    struct db_rows *r = NULL;
+    int err;
+    if (*heard) {
+        struct db_val p[] = {DB_TEXT(heard), DB_TEXT(mid), DB_TEXT(conv)};
+        err = db_query(db, "UPDATE messages SET text = ? WHERE id = ? AND conversation_id = ? AND role = 'avatar'", p,
+                       3, &r);
+    } else {
+        struct db_val p[] = {DB_TEXT(mid), DB_TEXT(conv)};
+        err = db_query(db, "DELETE FROM messages WHERE id = ? AND conversation_id = ? AND role = 'avatar'", p, 2, &r);
+    }
+    if (!err && (!r || !r->changes))
+        err = DP_ERR_NOT_FOUND;
+    db_rows_free(r);
+    return err;
+}
+
 static json_t *conversation_from_row(const struct db_rows *r, int i)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", db_rows_text(r, i, 0), "avatar_id", db_rows_text(r, i, 1),

@@ -71,6 +71,11 @@ int talk_add_user_message(struct db *db, const char *conv, const char *text, cha
 int talk_answer(struct db *db, const char *conv, const char *avatar_id, const char *user_mid, const char *text,
                 int (*cancelled)(void *ctx), void *ctx, const struct brain_sink *sink, json_t **reply);
 
+/* Keeps of the stored reply mid of conv only what its listener heard (a spoken reply interrupted):
+ * its text becomes heard; with heard "" the reply goes, as if never made. DP_ERR_NOT_FOUND when
+ * conv holds no avatar message mid. */
+int talk_cut_reply(struct db *db, const char *conv, const char *mid, const char *heard);
+
 struct brain_input;
 struct brain_persona;
 /* What a brain asks talk for (brain.h's brain_persona_fn and brain_voice_fn): the avatar's

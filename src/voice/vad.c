@@ -1,0 +1,112 @@
+/* Voice activity detection: level above a tracked noise floor, voicing by normalised
+ * autocorrelation at pitch lags, an onset needing a minimum voiced length and a hangover. */
+#include "voice/vad.h"
+
+#include <math.h>
+#include <string.h>
+
+const struct vad_config vad_defaults = {100, 240, 9.0};
+
+#define FLOOR_MIN_DB -75.0   /* digital silence stays this loud for the floor */
+#define LEVEL_MIN_DB -50.0   /* quieter than this is never speech */
+#define FLOOR_RISE_DB 0.1    /* per unvoiced frame: steady noise is learnt within a second or so */
+#define VOICING_MIN 0.45     /* normalised autocorrelation of a voiced frame */
+#define ONSET_GAP_MAX 5      /* unvoiced frames an onset run may hold (consonants between vowels) */
+
+void vad_init(struct vad *v, const struct vad_config *cfg)
+{
+    memset(v, 0, sizeof *v);
+    v->cfg = cfg ? *cfg : vad_defaults;
+    v->floor_db = -60.0;
+    v->last_voiced = -1;
+}
+
+static double level_db(const int16_t *p, int n)
+{
+    double e = 0;
+    for (int i = 0; i < n; i++)
+        e += (double)p[i] * p[i];
+    e /= n;
+    return 10.0 * log10(e / (32768.0 * 32768.0) + 1e-12);
+}
+
+/* The best normalised autocorrelation of the last 30 ms (at 8 kHz, by pairs) over lags of a
+ * 60–400 Hz pitch: near 1 for a vowel, low for noise. */
+static double voicing(const int16_t *h)
+{
+    enum { N = 3 * VAD_FRAME / 2, LAG_MIN = 8000 / 400, LAG_MAX = 8000 / 60 };
+    double x[N], prev = 0;
+    /* Pre-emphasis flattens a rumble's spectrum, whose slow swings would otherwise correlate
+     * at short lags like a pitch. */
+    for (int i = 0; i < N; i++) {
+        double d = ((double)h[2 * i] + h[2 * i + 1]) * 0.5;
+        x[i] = d - 0.95 * prev;
+        prev = d;
+    }
+    double best = 0;
+    for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
+        double xy = 0, xx = 0, yy = 0;
+        for (int i = 0; i + lag < N; i++) {
+            xy += x[i] * x[i + lag];
+            xx += x[i] * x[i];
+            yy += x[i + lag] * x[i + lag];
+        }
+        if (xx > 0 && yy > 0) {
+            double r = xy / sqrt(xx * yy);
+            if (r > best)
+                best = r;
+        }
+    }
+    return best;
+}
+
+enum vad_event vad_frame(struct vad *v, const int16_t *pcm)
+{
+    memmove(v->hist, v->hist + VAD_FRAME, sizeof v->hist - VAD_FRAME * sizeof *v->hist);
+    memcpy(v->hist + 2 * VAD_FRAME, pcm, VAD_FRAME * sizeof *pcm);
+    int64_t f = v->frames++;
+    double db = level_db(pcm, VAD_FRAME);
+    v->last_db = db;
+    int loud = db > LEVEL_MIN_DB && db > v->floor_db + v->cfg.margin_db;
+    int voiced = loud && voicing(v->hist) >= VOICING_MIN;
+    v->last_voiced_flag = voiced;
+    if (!voiced) {
+        /* The floor follows quiet frames down at once and noise up slowly. */
+        if (db < v->floor_db)
+            v->floor_db = db < FLOOR_MIN_DB ? FLOOR_MIN_DB : db;
+        else if (!loud || !v->in_speech)
+            v->floor_db += db - v->floor_db < FLOOR_RISE_DB ? db - v->floor_db : FLOOR_RISE_DB;
+    }
+    int min_frames = v->cfg.min_speech_ms / 10, hang_frames = v->cfg.hangover_ms / 10;
+    if (!v->in_speech) {
+        if (voiced) {
+            if (!v->run_voiced)
+                v->run_start = f;
+            v->run_voiced++;
+            v->run_gap = 0;
+        } else if (v->run_voiced && ++v->run_gap > ONSET_GAP_MAX) {
+            v->run_voiced = v->run_gap = 0;
+        }
+        if (v->run_voiced >= (min_frames > 0 ? min_frames : 1)) {
+            v->in_speech = 1;
+            v->start_frame = v->run_start;
+            v->voiced_ms = v->run_voiced * 10;
+            v->last_voiced = f;
+            v->silent = 0;
+            v->run_voiced = v->run_gap = 0;
+            return VAD_START;
+        }
+        return VAD_NONE;
+    }
+    if (voiced) {
+        v->voiced_ms += 10;
+        v->last_voiced = f;
+        v->silent = 0;
+        return VAD_NONE;
+    }
+    if (++v->silent >= hang_frames) {
+        v->in_speech = 0;
+        return VAD_STOP;
+    }
+    return VAD_NONE;
+}
