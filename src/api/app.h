@@ -75,6 +75,11 @@ extern const struct route events_routes[];
  * stop before the server is freed. */
 int events_start(struct app *app);
 void events_stop(void);
+extern const struct route capture_routes[];
+
+/* Device capture: its directory and settings, then recovery of the recordings a crash left open
+ * (api/capture.c). Call once at start, after the migrations, before serving. */
+int capture_setup(struct app *app);
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -284,6 +284,8 @@ int cli_serve(int argc, char **argv)
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
         goto out_config;
     }
+    if (capture_setup(app))
+        goto out_blobs;
     cache_memory_set_budget((size_t)app->cfg.cache_memory_max); /* before the first handle */
     app->loop = uv_default_loop();
     long nworkers = app->cfg.workers ? app->cfg.workers : sysconf(_SC_NPROCESSORS_ONLN);
@@ -323,6 +325,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = openai_routes;
     tables[ntables++] = chats_routes;
     tables[ntables++] = events_routes;
+    tables[ntables++] = capture_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;
