@@ -58,6 +58,7 @@ static int handshake(struct request *req, struct response *res, int opus)
         return err;
     req->ws_user = s;
     req->ws_user_free = capture_session_free;
+    res_json(res, 200, json_object()); /* the handshake passed: the server answers 101 */
     return DP_OK;
 }
 
