@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "capture/clients.h"
+#include "capture/group_sync.h"
 #include "capture/recording.h"
 #include "core/context.h"
 #include "core/err.h"
@@ -22,7 +23,7 @@ int capture_configure(const struct capture_config *c)
         DP_LOG(LOG_ERROR, "[capture] cannot create %s", cfg.dir);
         return DP_ERR_IO;
     }
-    return DP_OK;
+    return group_sync_start(cfg.dir);
 }
 
 const struct capture_config *capture_cfg(void)

@@ -90,6 +90,8 @@ int recfile_open(const char *dir, const char *id, int create, struct recfile *rf
         return DP_ERR_IO;
     }
     int err = recover(rf);
+    if (!err && (fdatasync(rf->data_fd) || fdatasync(rf->idx_fd)))
+        err = DP_ERR_IO;
     if (err) {
         recfile_close(rf);
         return err;
@@ -104,15 +106,15 @@ int recfile_open(const char *dir, const char *id, int create, struct recfile *rf
     return DP_OK;
 }
 
-int recfile_append(struct recfile *rf, const void *p, size_t n, int64_t seq)
+int recfile_append(struct recfile *rf, const void *p, size_t n, int64_t seq, int sync)
 {
     int64_t next_seq = seq >= 0 ? seq : rf->seq;
     struct idx_rec r = {(uint64_t)(next_seq + 1), rf->bytes + n, 0};
     r.check = rec_check(r.seq1, r.end);
     /* Audio first, then the record that vouches for it: a crash between the two leaves audio no
      * record covers, which recovery cuts. */
-    if ((n && (write_all(rf->data_fd, p, n) || fdatasync(rf->data_fd))) || write_all(rf->idx_fd, &r, sizeof r) ||
-        fdatasync(rf->idx_fd)) {
+    if ((n && (write_all(rf->data_fd, p, n) || (sync && fdatasync(rf->data_fd)))) ||
+        write_all(rf->idx_fd, &r, sizeof r) || (sync && fdatasync(rf->idx_fd))) {
         /* Undo what may be half there so that the next append starts from the durable end. */
         if (ftruncate(rf->data_fd, (off_t)rf->bytes) == 0)
             lseek(rf->data_fd, 0, SEEK_END);

@@ -14,14 +14,16 @@ struct recfile {
 };
 
 /* Opens (creating with create) <dir>/<id>.pcm and .idx and recovers them: both are cut back to
- * the last complete index record whose audio is all on disk. DP_ERR_NOT_FOUND (no file and
+ * the last complete index record whose audio is all on disk, and synced, so that what it says
+ * is durable is. DP_ERR_NOT_FOUND (no file and
  * !create), DP_ERR_IO. rf is closed with recfile_close. */
 int recfile_open(const char *dir, const char *id, int create, struct recfile *rf);
 
 /* Appends n bytes of audio whose last chunk is seq (-1: unnumbered, the previous seq stays),
- * then syncs the audio and the index record that vouches for it: when it returns DP_OK the
- * bytes survive a crash. DP_ERR_IO (the durable offset is unchanged; the next open trims). */
-int recfile_append(struct recfile *rf, const void *p, size_t n, int64_t seq);
+ * then the index record that vouches for it; with sync, syncs both: when it returns DP_OK the
+ * bytes survive a crash. Without, they do once the file system is synced (capture/group_sync.h).
+ * DP_ERR_IO (the offset is unchanged; the next open trims). */
+int recfile_append(struct recfile *rf, const void *p, size_t n, int64_t seq, int sync);
 
 /* Reads up to n bytes of audio at off: bytes read, -1 on error. */
 long recfile_read(const struct recfile *rf, uint64_t off, void *buf, size_t n);

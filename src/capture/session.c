@@ -6,6 +6,7 @@
 #include "audio/opus_packet.h"
 #include "capture/capture.h"
 #include "capture/clients.h"
+#include "capture/group_sync.h"
 #include "capture/recfile.h"
 #include "capture/recording.h"
 #include "capture/wyoming.h"
@@ -26,7 +27,12 @@ struct capture_session {
     enum rec_state state;  /* loop side: is a recording open (or being opened) */
     struct buf pending;    /* unsynced chunks: [int64 seq][uint32 len][bytes] each */
     double pending_since;  /* time_mono() of the oldest pending chunk */
-    int timer_armed, flush_inflight;
+    int flush_inflight;
+    /* The newest written group, acknowledged once its sync round is durable (it covers the older). */
+    int ack_waiting;
+    uint64_t ack_ticket, ack_bytes;
+    int64_t ack_seq;
+    char ack_rec[ID_LEN];
     int tasks;             /* submitted, not done */
     int gone;              /* the connection closed; freed when the last task is done */
     /* Worker side (a connection's tasks run one at a time, in order). */
@@ -46,6 +52,7 @@ struct task {
     size_t len;
     const char *reason;     /* T_CLOSE */
     int err;                /* results */
+    uint64_t ticket;        /* T_FLUSH: the sync round that makes it durable */
     uint64_t bytes;
     int64_t seq;
     char rec_id[ID_LEN];
@@ -69,12 +76,12 @@ static void send_error(struct ws_conn *c, const char *code, const char *msg)
     send_json(c, json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "data", "code", code, "message", msg));
 }
 
-static void send_ack(struct ws_conn *c, const struct task *t, long channels)
+static void send_ack(struct ws_conn *c, uint64_t bytes, int64_t seq, const char *rec_id, long channels)
 {
     send_json(c, json_pack("{s:s,s:{s:I,s:I,s:o,s:s}}", "type", "ack", "data", "samples",
-                           (json_int_t)(t->bytes / (uint64_t)(2 * (channels > 0 ? channels : 1))), "bytes",
-                           (json_int_t)t->bytes, "seq", t->seq >= 0 ? json_integer(t->seq) : json_null(),
-                           "recording_id", t->rec_id));
+                           (json_int_t)(bytes / (uint64_t)(2 * (channels > 0 ? channels : 1))), "bytes",
+                           (json_int_t)bytes, "seq", seq >= 0 ? json_integer(seq) : json_null(), "recording_id",
+                           rec_id));
 }
 
 static void session_release(struct capture_session *s)
@@ -182,7 +189,8 @@ static int flush_chunks(struct capture_session *s, struct task *t)
     n -= n % frame;
     int err = DP_OK;
     if (n || seq >= 0)
-        err = recfile_append(&s->rf, out, n, seq);
+        err = recfile_append(&s->rf, out, n, seq, 0);
+    t->ticket = group_sync_ticket(); /* also for a group of duplicates only: ack after the round */
     free(out);
     return err;
 }
@@ -250,22 +258,51 @@ static void flush_now(struct ws_conn *c, struct capture_session *s, int force)
         s->flush_inflight = 1;
 }
 
+#define ACK_POLL_MS 5 /* how often a written group looks whether its sync round is done */
+
+static void schedule(struct ws_conn *c, struct capture_session *s);
+
+/* Sends the waiting ack once its round is durable; a failed sync ends the connection unacked. */
+static void check_ack(struct ws_conn *c, struct capture_session *s)
+{
+    if (!s->ack_waiting)
+        return;
+    int done = group_sync_done(s->ack_ticket);
+    if (done == 0)
+        return;
+    s->ack_waiting = 0;
+    if (done < 0) {
+        send_error(c, "storage", "audio could not be synced; reconnect and resume from the last ack");
+        ws_close(c, 1011, "storage");
+        return;
+    }
+    send_ack(c, s->ack_bytes, s->ack_seq, s->ack_rec, s->want.channels);
+}
+
+/* The connection's one timer serves both: acks waiting for their sync round, and the group of
+ * pending chunks due about sync_ms after the oldest came. */
 static void on_timer(struct ws_conn *c)
 {
     struct capture_session *s = ws_user(c);
-    s->timer_armed = 0;
-    flush_now(c, s, 0);
+    check_ack(c, s);
+    if (s->pending.len && (time_mono() - s->pending_since) * 1000.0 >= (double)capture_cfg()->sync_ms)
+        flush_now(c, s, 0);
+    schedule(c, s);
 }
 
-/* Arms the group timer so that the oldest pending chunk is synced about sync_ms after it came. */
-static void arm(struct ws_conn *c, struct capture_session *s)
+static void schedule(struct ws_conn *c, struct capture_session *s)
 {
-    if (s->timer_armed || s->flush_inflight || !s->pending.len || s->state != REC_OPEN)
-        return;
-    double waited = (time_mono() - s->pending_since) * 1000.0;
-    long ms = capture_cfg()->sync_ms - (long)waited;
-    s->timer_armed = 1;
-    ws_timer_start(c, (uint64_t)(ms > 0 ? ms : 0), on_timer);
+    long ms = s->ack_waiting ? ACK_POLL_MS : -1;
+    if (s->pending.len && !s->flush_inflight && s->state == REC_OPEN) {
+        long due = capture_cfg()->sync_ms - (long)((time_mono() - s->pending_since) * 1000.0);
+        if (due < 0)
+            due = 0;
+        ms = ms < 0 || due < ms ? due : ms;
+    }
+    if (ms >= 0)
+        ws_timer_start(c, (uint64_t)ms, on_timer);
+    else
+        ws_timer_stop(c);
 }
 
 static void request_close(struct ws_conn *c, struct capture_session *s, const char *reason)
@@ -302,8 +339,8 @@ static void task_done(struct ws_conn *c, void *arg, int open)
             break;
         }
         s->state = s->state == REC_OPENING ? REC_OPEN : s->state;
-        send_ack(c, t, channels);
-        arm(c, s);
+        send_ack(c, t->bytes, t->seq, t->rec_id, channels); /* the resume point: recovered and synced */
+        schedule(c, s);
         break;
     case T_FLUSH:
         s->flush_inflight = 0;
@@ -313,14 +350,25 @@ static void task_done(struct ws_conn *c, void *arg, int open)
             ws_close(c, 1011, "storage");
             break;
         }
-        send_ack(c, t, channels);
+        s->ack_waiting = 1;
+        s->ack_ticket = t->ticket;
+        s->ack_bytes = t->bytes;
+        s->ack_seq = t->seq;
+        snprintf(s->ack_rec, sizeof s->ack_rec, "%s", t->rec_id);
+        check_ack(c, s);
         if (clients_take_close_request(s->entry)) {
             flush_now(c, s, 1);
             request_close(c, s, "request");
-        } else
-            arm(c, s);
+        }
+        schedule(c, s);
         break;
     case T_CLOSE:
+        check_ack(c, s);
+        if (s->ack_waiting && !strcmp(s->ack_rec, t->rec_id)) {
+            /* Closed into the blob store (synced there): what was written is durable now. */
+            s->ack_waiting = 0;
+            send_ack(c, s->ack_bytes, s->ack_seq, s->ack_rec, channels);
+        }
         if (*t->rec_id)
             send_json(c, json_pack("{s:s,s:{s:s,s:I,s:s}}", "type", "recording.closed", "data", "recording_id",
                                    t->rec_id, "bytes", (json_int_t)t->bytes, "reason", t->reason));
@@ -365,6 +413,7 @@ static void on_chunk(struct ws_conn *c, struct capture_session *s, const struct 
         return;
     if (!s->pending.len)
         s->pending_since = time_mono();
+    int was_empty = !s->pending.len;
     int64_t seq = ev->seq;
     uint32_t len = (uint32_t)ev->payload_len;
     size_t before = s->pending.len;
@@ -375,7 +424,8 @@ static void on_chunk(struct ws_conn *c, struct capture_session *s, const struct 
                                   "not acknowledged: resend it after the next ack)");
         return;
     }
-    arm(c, s);
+    if (was_empty)
+        schedule(c, s);
 }
 
 static void on_message(struct ws_conn *c, int is_text, const uint8_t *p, size_t n)
@@ -403,8 +453,6 @@ static void on_message(struct ws_conn *c, int is_text, const uint8_t *p, size_t 
         break;
     case WY_AUDIO_STOP:
         if (s->state != REC_NONE) {
-            ws_timer_stop(c);
-            s->timer_armed = 0;
             flush_now(c, s, 1);
             request_close(c, s, "audio-stop");
         }

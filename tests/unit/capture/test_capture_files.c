@@ -31,9 +31,9 @@ TEST(recfile_appends_and_reopens_at_the_durable_end)
     OK(recfile_open(test_tmpdir(), ID, 1, &rf));
     CHECK_EQ_INT((int)rf.bytes, 0);
     CHECK_EQ_INT((int)rf.seq, -1);
-    OK(recfile_append(&rf, "aabb", 4, 0));
-    OK(recfile_append(&rf, "ccdd", 4, -1)); /* unnumbered: the seq stays */
-    OK(recfile_append(&rf, "eeff", 4, 7));
+    OK(recfile_append(&rf, "aabb", 4, 0, 1));
+    OK(recfile_append(&rf, "ccdd", 4, -1, 1)); /* unnumbered: the seq stays */
+    OK(recfile_append(&rf, "eeff", 4, 7, 1));
     recfile_close(&rf);
     OK(recfile_open(test_tmpdir(), ID, 0, &rf));
     CHECK_EQ_INT((int)rf.bytes, 12);
@@ -48,13 +48,13 @@ TEST(recfile_trims_audio_no_index_record_vouches_for)
 {
     struct recfile rf;
     OK(recfile_open(test_tmpdir(), ID, 1, &rf));
-    OK(recfile_append(&rf, "aabb", 4, 1));
+    OK(recfile_append(&rf, "aabb", 4, 1, 1));
     recfile_close(&rf);
     append_raw("pcm", "XYZ", 3); /* a crash after the audio write, before its record */
     OK(recfile_open(test_tmpdir(), ID, 0, &rf));
     CHECK_EQ_INT((int)rf.bytes, 4);
     CHECK_EQ_INT((int)rf.seq, 1);
-    OK(recfile_append(&rf, "ccdd", 4, 2)); /* and appends go on from the durable end */
+    OK(recfile_append(&rf, "ccdd", 4, 2, 1)); /* and appends go on from the durable end */
     recfile_close(&rf);
     OK(recfile_open(test_tmpdir(), ID, 0, &rf));
     char b[16];
@@ -67,7 +67,7 @@ TEST(recfile_ignores_a_torn_or_lying_index_record)
 {
     struct recfile rf;
     OK(recfile_open(test_tmpdir(), ID, 1, &rf));
-    OK(recfile_append(&rf, "aabb", 4, 3));
+    OK(recfile_append(&rf, "aabb", 4, 3, 1));
     recfile_close(&rf);
     append_raw("idx", "\x01\x02\x03\x04\x05", 5); /* half a record */
     OK(recfile_open(test_tmpdir(), ID, 0, &rf));
