@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WebSocket = createRequire(path.join(REPO, 'tests/api/package.json'))('ws');
@@ -111,6 +112,9 @@ async function level(n, url, token, tag) {
   const lat = [];
   for (const d of devices) d.lat = lat;
   const cpu0 = cpuSeconds(server.pid);
+  const self0 = process.cpuUsage();
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   const t0 = performance.now();
   // Each device sends a chunk every 100 ms, the devices' phases spread over the period.
   let sentChunks = 0;
@@ -134,6 +138,10 @@ async function level(n, url, token, tag) {
   await sleep(Number(SYNC_MS) + 1000);
   const wall = (performance.now() - t0) / 1000;
   const cpu = (cpuSeconds(server.pid) - cpu0) / wall;
+  lag.disable();
+  const self = process.cpuUsage(self0);
+  const clientCpu = (self.user + self.system) / 1e6 / wall;
+  const clientLag = lag.percentile(99) / 1e6;
   lat.sort((a, b) => a - b);
   const unacked = devices.reduce((a, d) => a + d.sent.size, 0);
   const errors = devices.reduce((a, d) => a + (d.errors || 0), 0);
@@ -141,15 +149,15 @@ async function level(n, url, token, tag) {
   for (const d of devices) d.terminate();
   await sleep(500);
   return { n, p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], sentChunks, unacked, errors,
-    audioMin: persisted / 32000 / 60, cpu };
+    audioMin: persisted / 32000 / 60, cpu, clientCpu, clientLag };
 }
 
 const ceiling = fsyncCeiling();
 const { url, token } = await startServer();
 console.log(`capture: ${SECONDS} s per level, 16 kHz PCM16 in ${CHUNK_MS} ms chunks, real-time pacing, --capture-sync-ms ${SYNC_MS}, ${os.cpus().length} cores`);
 console.log(`ceiling: this disk does ${ceiling.toFixed(0)} appends+fdatasync/s on one thread (the server groups ${1000 / Number(SYNC_MS)} syncs/s per stream)`);
-console.log('streams | ack p50 ms | ack p99 ms | max ms | chunks sent | unacked at end | errors | audio persisted (min) | server CPU (cores)');
+console.log('streams | ack p50 ms | ack p99 ms | max ms | chunks sent | unacked at end | errors | audio persisted (min) | server CPU (cores) | client CPU, loop lag p99 ms');
 for (const n of LEVELS) {
   const r = await level(n, url, token, `l${n}`);
-  console.log(`${String(r.n).padStart(7)} | ${r.p50.toFixed(1).padStart(10)} | ${r.p99.toFixed(1).padStart(10)} | ${r.max.toFixed(0).padStart(6)} | ${String(r.sentChunks).padStart(11)} | ${String(r.unacked).padStart(14)} | ${String(r.errors).padStart(6)} | ${r.audioMin.toFixed(1).padStart(21)} | ${r.cpu.toFixed(2)}`);
+  console.log(`${String(r.n).padStart(7)} | ${r.p50.toFixed(1).padStart(10)} | ${r.p99.toFixed(1).padStart(10)} | ${r.max.toFixed(0).padStart(6)} | ${String(r.sentChunks).padStart(11)} | ${String(r.unacked).padStart(14)} | ${String(r.errors).padStart(6)} | ${r.audioMin.toFixed(1).padStart(21)} | ${r.cpu.toFixed(2).padStart(18)} | ${r.clientCpu.toFixed(2)}, ${r.clientLag.toFixed(0)}`);
 }

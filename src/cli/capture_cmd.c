@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audio/opus_packet.h"
 #include "audio/wav.h"
 #include "cli/cli.h"
 #include "core/err.h"
@@ -22,6 +23,7 @@ struct opts {
     long rate, channels, chunk_ms, retry_for;
     double speed;
     int quiet;
+    int opus; /* encode 20 ms Opus packets and stream to /ws_omi, as an Omi device does */
 };
 
 /* The audio source: a file descriptor positioned at the first sample. */
@@ -244,19 +246,24 @@ static void usage(void)
 {
     fprintf(stderr,
             "Usage: doppel capture FILE|- --token TOKEN [--url http://127.0.0.1:8080] [--device NAME]\n"
-            "       [--speed 1] [--chunk-ms 100] [--rate 16000 --channels 1 (raw stdin)] [--retry-for 60] [--quiet]\n"
+            "       [--speed 1] [--chunk-ms 100] [--rate 16000 --channels 1 (raw stdin)] [--retry-for 60] [--opus] [--quiet]\n"
             "Streams a 16-bit PCM WAV file, or stdin (a WAV, e.g. arecord -f S16_LE -r 16000 -t wav, or raw PCM16),\n"
             "to the server as a device; reconnects and resumes from the last acknowledged chunk when the connection\n"
-            "drops. --speed: 1 real time, 0 as fast as acks allow. The token may be given as DOPPEL_TOKEN.\n");
+            "drops. --speed: 1 real time, 0 as fast as acks allow. --opus: 20 ms Opus packets to /ws_omi (as an Omi\n"
+            "device sends). The token may be given as DOPPEL_TOKEN.\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){"http://127.0.0.1:8080", getenv("DOPPEL_TOKEN"), "cli", NULL, 16000, 1, 100, 60, 1.0, 0};
+    *o = (struct opts){"http://127.0.0.1:8080", getenv("DOPPEL_TOKEN"), "cli", NULL, 16000, 1, 100, 60, 1.0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--opus")) {
+            o->opus = 1;
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -302,7 +309,8 @@ static int connect_device(const struct opts *o, const struct source *s, struct w
     while (bl && base[bl - 1] == '/')
         bl--;
     /* An access token (base64url and dots) and a device name (A-Z a-z 0-9 . _ -) need no escaping. */
-    snprintf(url, sizeof url, "ws://%.*s/ws_pcm?token=%s&device_name=%s", (int)bl, base, o->token, o->device);
+    snprintf(url, sizeof url, "ws://%.*s/%s?token=%s&device_name=%s", (int)bl, base, o->opus ? "ws_omi" : "ws_pcm",
+             o->token, o->device);
     int e = ws_client_connect(url, 5000, c, err, errlen);
     if (e)
         return e;
@@ -366,6 +374,14 @@ int cli_capture(int argc, char **argv)
     char rec_id[ID_LEN] = "";
     int64_t acked = -1, next = -1, bytes = 0;
     int eof = 0, closed = 0, stopped = 0, reconnects = -1, rc = 1;
+    struct opus_enc *enc = NULL;
+    if (o.opus) { /* one packet a chunk: 20 ms frames of mono */
+        o.chunk_ms = 20;
+        if (s.channels != 1 || !(enc = opus_enc_new((int)s.rate, 24000))) {
+            fprintf(stderr, "doppel capture: --opus needs mono audio at 8, 12, 16, 24 or 48 kHz\n");
+            goto out;
+        }
+    }
     size_t chunk_bytes = (size_t)(s.rate * o.chunk_ms / 1000) * (size_t)(2 * s.channels);
     size_t inflight_max = (size_t)2 << 20; /* unacked audio kept: below the server's queue per device */
     double t0 = 0, last_ok = time_mono();
@@ -412,6 +428,19 @@ int cli_capture(int argc, char **argv)
                 break;
             }
             n -= n % (long)(2 * s.channels);
+            if (enc) { /* the last frame padded with silence */
+                memset(p + n, 0, chunk_bytes - (size_t)n);
+                char *pkt = malloc(OPUS_PACKET_MAX);
+                int len = pkt ? opus_enc_frame(enc, (const int16_t *)p, (uint8_t *)pkt, OPUS_PACKET_MAX) : -1;
+                free(p);
+                p = pkt;
+                if (len <= 0) {
+                    free(p);
+                    fprintf(stderr, "doppel capture: Opus encoding failed\n");
+                    goto out;
+                }
+                n = len;
+            }
             if (pending_push(&q, next, p, (size_t)n)) {
                 free(p);
                 goto out;
@@ -444,6 +473,8 @@ int cli_capture(int argc, char **argv)
            (long long)(next - first_seq), reconnects);
     rc = 0;
 out:
+    if (enc)
+        opus_enc_free(enc);
     ws_client_free(c);
     pending_drop(&q, INT64_MAX);
     free(q.v);

@@ -103,3 +103,26 @@ test('the server is killed mid-stream and restarted: the client resumes and noth
   assert.equal(out.bytes, wav.length - 44);
   assert.ok((await storedPcm(srv, out.recording_id)).equals(wav.subarray(44)), 'the recording is the file, byte for byte');
 });
+
+test('--opus streams 20 ms Opus packets to /ws_omi; the recording holds the decoded audio', async () => {
+  // A 300 Hz tone: Opus keeps its level, so the decoded recording's energy matches the input's.
+  const seconds = 2;
+  const wav = pcmWav(16000 * seconds, 16000, (i) => 8000 * Math.sin((2 * Math.PI * 300 * i) / 16000));
+  const file = path.join(tmp, 'c.wav');
+  fs.writeFileSync(file, wav);
+  const r = await capture([file, '--url', srv.url, '--token', user.token, '--device', 'omi', '--opus', '--speed', '0', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out);
+  assert.equal(out.chunks, seconds * 50, 'one packet every 20 ms');
+  assert.equal(out.bytes, wav.length - 44, 'every packet decoded to its 320 samples');
+  const rec = (await api(srv, 'GET', `/recordings/${out.recording_id}`, { token: user.token })).json;
+  assert.equal(rec.codec, 'opus');
+  const pcm = await storedPcm(srv, out.recording_id);
+  const rms = (b) => {
+    let s = 0;
+    for (let i = 0; i < b.length; i += 2) s += b.readInt16LE(i) ** 2;
+    return Math.sqrt(s / (b.length / 2));
+  };
+  const ratio = rms(pcm.subarray(3200)) / rms(wav.subarray(44 + 3200));
+  assert.ok(ratio > 0.7 && ratio < 1.3, `decoded level ${ratio.toFixed(2)} of the input's`);
+});
