@@ -43,6 +43,14 @@ int capture_setup(struct app *app)
     return err;
 }
 
+void capture_sweep(void *worker_state)
+{
+    struct context e;
+    int closed = 0;
+    if (worker_env(worker_state, &e) == DP_OK)
+        recording_sweep(&e, capture_cfg()->dir, NULL, capture_cfg()->idle_close_s, &closed);
+}
+
 /* The handshake of both device WebSockets (on a worker): the device's session becomes the
  * connection's state. ?device_name= (default "default"). */
 static int handshake(struct request *req, struct response *res, int opus)

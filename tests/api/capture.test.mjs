@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { api, expectStatus, signup, startAccounts } from './lib/accounts.mjs';
 import { ackFor, chunkBytes, device } from './lib/capture.mjs';
+import { scaled } from './lib/server.mjs';
 import { blobFiles } from './lib/avatars.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -186,4 +187,28 @@ test('a batch back-fill keeps the device time it started at', async () => {
   assert.equal(rec.mode, 'batch');
   assert.equal(rec.started_at, '2026-01-02T03:04:05.000Z');
   ws.close();
+});
+
+test('a device that goes away and does not come back: its recording closes after --capture-idle-close', async () => {
+  const s2 = await startAccounts({ args: ['--capture-idle-close', '2', '--capture-sync-ms', '20'] });
+  try {
+    const u = await signup(s2);
+    const ws = await device(s2, u.token, { name: 'gone' });
+    ws.start();
+    const id = (await ws.next('ack')).data.recording_id;
+    ws.chunk(chunkBytes(0), 0);
+    await ackFor(ws, { seq: 0 });
+    ws.terminate();
+    await ws.closed;
+    const get = async () => (await api(s2, 'GET', `/recordings/${id}`, { token: u.token })).json;
+    assert.equal((await get()).status, 'open', 'open at first: the device may come back and resume');
+    const deadline = Date.now() + scaled(8000);
+    let rec;
+    while ((rec = await get()).status !== 'closed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rec.status, 'closed');
+    assert.equal(rec.close_reason, 'idle');
+    assert.equal(rec.bytes, 640);
+  } finally {
+    await s2.stop();
+  }
 });
