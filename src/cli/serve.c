@@ -121,6 +121,7 @@ static long sweep_capture_period(const struct app *app)
 static struct pool_task sweep_task;
 static int sweep_running; /* loop thread only */
 static double blob_swept, capture_swept; /* time_mono() of each sweep's last run (the sweep's worker) */
+static double sweep_slack;               /* half the timer's period: a tick a little early still counts */
 
 static void sweep_work(struct pool_task *t, void *state)
 {
@@ -129,11 +130,11 @@ static void sweep_work(struct pool_task *t, void *state)
     double now = time_mono();
     /* A live upload's file is locked (and written to within --http-timeout, or its connection
      * is closed): only files idle longer than that and unlocked go. */
-    if (now - blob_swept >= (double)app->cfg.blob_sweep_interval) {
+    if (now - blob_swept + sweep_slack >= (double)app->cfg.blob_sweep_interval) {
         blob_sweep(app->blobs, app->cfg.http_timeout, NULL);
         blob_swept = now;
     }
-    if (now - capture_swept >= (double)sweep_capture_period(app)) {
+    if (now - capture_swept + sweep_slack >= (double)sweep_capture_period(app)) {
         capture_sweep(state);
         capture_swept = now;
     }
@@ -397,6 +398,7 @@ int cli_serve(int argc, char **argv)
     blob_swept = capture_swept = time_mono();
     long period = sweep_capture_period(app) < app->cfg.blob_sweep_interval ? sweep_capture_period(app)
                                                                            : app->cfg.blob_sweep_interval;
+    sweep_slack = period / 2.0;
     uv_timer_start(&sweep_timer, on_sweep_timer, (uint64_t)period * 1000, (uint64_t)period * 1000);
     uv_unref((uv_handle_t *)&sweep_timer); /* never what keeps the loop alive */
 
