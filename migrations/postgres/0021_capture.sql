@@ -15,7 +15,7 @@ CREATE TABLE recordings (
     durable_bytes BIGINT NOT NULL DEFAULT 0,
     last_seq BIGINT NOT NULL DEFAULT -1,
     blob_key TEXT,                    -- the WAV once closed
-    close_reason TEXT,                -- audio-stop | request | idle | replaced
+    close_reason TEXT,                -- audio-stop | request | idle | replaced | audio-start | max-length
     started_at TEXT NOT NULL,         -- device time for a back-fill (mode batch), else arrival
     created_at TEXT NOT NULL,
     closed_at TEXT

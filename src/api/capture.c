@@ -27,8 +27,13 @@ int capture_setup(struct app *app)
 {
     static char dir[4096];
     snprintf(dir, sizeof dir, "%s/capture", app->cfg.data_dir);
-    struct capture_config c = {dir, app->cfg.capture_sync_ms, app->cfg.capture_idle_close,
-                               (size_t)app->cfg.capture_payload_max, (size_t)app->cfg.capture_pending_max, worker_env};
+    struct capture_config c = {dir,
+                               app->cfg.capture_sync_ms,
+                               app->cfg.capture_idle_close,
+                               app->cfg.capture_max_seconds,
+                               (size_t)app->cfg.capture_payload_max,
+                               (size_t)app->cfg.capture_pending_max,
+                               worker_env};
     int err = capture_configure(&c);
     if (err)
         return err;

@@ -361,7 +361,7 @@ const struct api_schema api_schemas[] = {
             "samples": {"type": "integer"}, "duration_ms": {"type": "integer"},
             "last_seq": {"type": ["integer", "null"], "description": "the last chunk sequence number kept (closed recordings)"},
             "sha256": {"type": ["string", "null"], "description": "the WAV in the blob store once closed"},
-            "close_reason": {"type": ["string", "null"], "enum": ["audio-stop", "request", "idle", "replaced", "audio-start", null]},
+            "close_reason": {"type": ["string", "null"], "enum": ["audio-stop", "request", "idle", "replaced", "audio-start", "max-length", null]},
             "started_at": {"$ref": "#/components/schemas/Time"}, "created_at": {"$ref": "#/components/schemas/Time"},
             "closed_at": {"type": ["string", "null"]}}})},
     {"ActiveClient", J({"type": "object", "additionalProperties": false,

@@ -359,6 +359,10 @@ static void task_done(struct ws_conn *c, void *arg, int open)
         if (clients_take_close_request(s->entry)) {
             flush_now(c, s, 1);
             request_close(c, s, "request");
+        } else if (t->bytes >= (uint64_t)capture_cfg()->max_seconds * (uint64_t)(s->want.rate * 2 * s->want.channels)) {
+            /* Long enough: the next chunk starts the next recording. */
+            flush_now(c, s, 1);
+            request_close(c, s, "max-length");
         }
         schedule(c, s);
         break;
@@ -441,6 +445,11 @@ static void on_message(struct ws_conn *c, int is_text, const uint8_t *p, size_t 
     }
     if (r == WY_MORE)
         return;
+    /* A close asked for while the device sends nothing to sync (it still pings every ~25 s). */
+    if (s->state == REC_OPEN && clients_take_close_request(s->entry)) {
+        flush_now(c, s, 1);
+        request_close(c, s, "request");
+    }
     switch (ev.type) {
     case WY_PING:
         send_json(c, json_pack("{s:s}", "type", "pong"));

@@ -38,6 +38,7 @@ struct config {
     long blob_sweep_interval; /* seconds between sweeps of abandoned upload temp files */
     long capture_sync_ms;       /* device audio is synced (then acked) in groups of this many ms */
     long capture_idle_close;    /* seconds an open recording may wait for its device to resume */
+    long capture_max_seconds;   /* seconds of audio after which a recording is closed and the next begins */
     long capture_payload_max;   /* bytes of one device audio chunk */
     long capture_pending_max;   /* unsynced bytes one device may queue */
     int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */

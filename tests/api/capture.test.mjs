@@ -156,11 +156,11 @@ test("recordings: listed for their owner, another user's is a 404, close on requ
   expectStatus(assert, list, 200);
   assert.ok(list.json.items.some((r) => r.id === id && r.status === 'open'));
   assert.ok(!(await api(srv, 'GET', '/recordings', { token: bob.token })).json.items.some((r) => r.id === id));
-  // While the device streams, the close is deferred to its next sync.
+  // While the device is connected, the close is its session's: after its next sync or event.
   const deferred = await api(srv, 'POST', `/recordings/${id}/close`, { token: alice.token });
   expectStatus(assert, deferred, 202);
   assert.equal(deferred.json.status, 'closing');
-  ws.chunk(chunkBytes(1), 1);
+  ws.header({ type: 'ping' }); // an idle device still pings: the session closes it then
   const closed = await ws.next('recording.closed');
   assert.equal(closed.data.reason, 'request');
   assert.equal((await recording(alice.token, id)).status, 'closed');
@@ -208,6 +208,29 @@ test('a device that goes away and does not come back: its recording closes after
     assert.equal(rec.status, 'closed');
     assert.equal(rec.close_reason, 'idle');
     assert.equal(rec.bytes, 640);
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('a recording closes at --capture-max-seconds and the stream goes on in the next one', async () => {
+  const s2 = await startAccounts({ args: ['--capture-max-seconds', '1', '--capture-sync-ms', '20'] });
+  try {
+    const u = await signup(s2);
+    const ws = await device(s2, u.token, { name: 'long' });
+    ws.start();
+    const first = (await ws.next('ack')).data.recording_id;
+    // A second (20 chunks of 50 ms), synced: the recording is long enough and closes.
+    for (let s = 0; s < 20; s++) ws.chunk(chunkBytes(s, 1600), s);
+    const closed = await ws.next('recording.closed');
+    assert.equal(closed.data.recording_id, first);
+    assert.equal(closed.data.reason, 'max-length');
+    for (let s = 20; s < 30; s++) ws.chunk(chunkBytes(s, 1600), s);
+    const last = await ackFor(ws, { seq: 29 });
+    assert.notEqual(last.recording_id, first, 'the rest went to a new recording');
+    const rec = (await api(s2, 'GET', `/recordings/${first}`, { token: u.token })).json;
+    assert.equal(rec.bytes, 32000, 'the first second in the first');
+    assert.equal(rec.close_reason, 'max-length');
   } finally {
     await s2.stop();
   }
