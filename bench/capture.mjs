@@ -5,29 +5,28 @@
 // directory). Figures only; never passes or fails. No STT (the server does none while streaming).
 //
 //   node bench/capture.mjs            BENCH_STREAMS=100,500,1000 BENCH_SECONDS=10 BENCH_SYNC_MS=200
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startDoppel } from './lib/serve.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WebSocket = createRequire(path.join(REPO, 'tests/api/package.json'))('ws');
 const LEVELS = (process.env.BENCH_STREAMS || '100,500,1000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const SYNC_MS = process.env.BENCH_SYNC_MS || '200';
-const BIN = process.env.DOPPEL_BIN || path.join(REPO, 'doppel');
 const CHUNK_MS = 100;
 const CHUNK = (16000 * CHUNK_MS) / 1000 * 2;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (a, p) => (a.length ? a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))] : NaN);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-bench-capture-'));
-let server;
+let server, stopServer;
 process.on('exit', () => {
-  if (server) server.kill('SIGKILL');
+  if (server && server.exitCode === null) server.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -54,23 +53,15 @@ function cpuSeconds(pid) {
 }
 
 async function startServer() {
-  server = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), '--log-level', 'warn',
-    '--max-conns-per-ip', '0', '--max-connections', '5000', '--capture-sync-ms', SYNC_MS, '--api-rate', '1000000',
-    '--auth-rate', '100000', '--argon2-memory-kib', '8192', '--argon2-ops', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const port = await new Promise((res, rej) => {
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /open http:\/\/[^\s/]+:(\d+)\//.exec(out);
-      if (m) res(Number(m[1]));
-    });
-    server.on('exit', (c) => rej(new Error('server exited ' + c)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const r = await fetch(url + '/api/v1/auth/signup', { method: 'POST', headers: { 'content-type': 'application/json' },
+  const srv = await startDoppel(['--log-level', 'warn', '--max-conns-per-ip', '0', '--max-connections', '5000',
+    '--capture-sync-ms', SYNC_MS, '--api-rate', '1000000', '--auth-rate', '100000', '--argon2-memory-kib', '8192',
+    '--argon2-ops', '1'], 'capture');
+  server = srv.proc;
+  stopServer = srv.stop;
+  const r = await fetch(srv.url + '/api/v1/auth/signup', { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'bench@example.com', password: 'Bench-Passw0rd-123', display_name: 'Bench' }) });
   const token = (await r.json()).access_token;
-  return { url, token };
+  return { url: srv.url, token };
 }
 
 function openDevice(url, token, name) {
@@ -155,9 +146,10 @@ async function level(n, url, token, tag) {
 const ceiling = fsyncCeiling();
 const { url, token } = await startServer();
 console.log(`capture: ${SECONDS} s per level, 16 kHz PCM16 in ${CHUNK_MS} ms chunks, real-time pacing, --capture-sync-ms ${SYNC_MS}, ${os.cpus().length} cores`);
-console.log(`ceiling: this disk does ${ceiling.toFixed(0)} appends+fdatasync/s on one thread (the server groups ${1000 / Number(SYNC_MS)} syncs/s per stream)`);
+console.log(`ceiling: this disk does ${ceiling.toFixed(0)} appends+fdatasync/s on one thread; per-stream syncs would cap the streams near ${(ceiling * Number(SYNC_MS) / 1000).toFixed(0)} (the server makes one syncfs per round for all)`);
 console.log('streams | ack p50 ms | ack p99 ms | max ms | chunks sent | unacked at end | errors | audio persisted (min) | server CPU (cores) | client CPU, loop lag p99 ms');
 for (const n of LEVELS) {
   const r = await level(n, url, token, `l${n}`);
   console.log(`${String(r.n).padStart(7)} | ${r.p50.toFixed(1).padStart(10)} | ${r.p99.toFixed(1).padStart(10)} | ${r.max.toFixed(0).padStart(6)} | ${String(r.sentChunks).padStart(11)} | ${String(r.unacked).padStart(14)} | ${String(r.errors).padStart(6)} | ${r.audioMin.toFixed(1).padStart(21)} | ${r.cpu.toFixed(2).padStart(18)} | ${r.clientCpu.toFixed(2)}, ${r.clientLag.toFixed(0)}`);
 }
+await stopServer();
