@@ -490,7 +490,7 @@ static void on_close(struct ws_conn *c)
         session_release(s);
 }
 
-const struct ws_handler capture_ws_handler = {on_open, on_message, on_close};
+const struct ws_handler capture_ws_handler = {on_open, on_message, on_close, NULL};
 
 static int device_name_ok(const char *d)
 {
