@@ -19,6 +19,8 @@ static void usage(void)
            "  ingest    store and process files as an avatar's media: doppel ingest AVATAR FILE… [--duplicate copy]\n"
            "  avatar    import FILE [--owner EMAIL] | export ID [--format json|charx|png] [-o FILE]:\n"
            "            Character Cards in and out\n"
+           "  capture   stream a WAV file or stdin to a server as a device: doppel capture FILE|- --token T\n"
+           "            [--url URL] [--device NAME]; reconnects and resumes from the last acknowledged chunk\n"
            "  version   print the version\n",
            DOPPEL_VERSION);
 }
@@ -44,6 +46,8 @@ int main(int argc, char **argv)
         return cli_ingest(argc - 1, argv + 1);
     if (!strcmp(cmd, "avatar"))
         return cli_avatar(argc - 1, argv + 1);
+    if (!strcmp(cmd, "capture"))
+        return cli_capture(argc - 1, argv + 1);
     fprintf(stderr, "doppel: unknown command \"%s\"\n\n", cmd);
     usage();
     return 2;

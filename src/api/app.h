@@ -77,6 +77,14 @@ extern const struct route events_routes[];
  * stop before the server is freed. */
 int events_start(struct app *app);
 void events_stop(void);
+extern const struct route capture_routes[];
+
+/* Device capture: its directory and settings, then recovery of the recordings a crash left open
+ * (api/capture.c). Call once at start, after the migrations, before serving. */
+int capture_setup(struct app *app);
+/* Closes the recordings whose device went away more than --capture-idle-close ago (on a worker:
+ * worker_state is its struct worker). */
+void capture_sweep(void *worker_state);
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -8,12 +8,6 @@
 
 const struct route not_implemented_routes[] = {
     /* Device capture */
-    R("GET", "/ws_pcm", NI_WS, "capture", "Device PCM audio (Wyoming-style WebSocket)"),
-    R("GET", "/ws_omi", NI_WS, "capture", "Device Opus audio (Wyoming-style WebSocket)"),
-    R("GET", "/api/v1/clients/active", NI, "capture", "Connected devices"),
-    R("GET", "/api/v1/recordings", NI, "capture", "Captured conversations"),
-    R("GET", "/api/v1/recordings/{id}", NI, "capture", "A captured conversation"),
-    R("POST", "/api/v1/recordings/{id}/close", NI, "capture", "Close a recording now"),
     R("POST", "/api/v1/recordings/{id}/reprocess", NI, "capture", "Re-run transcription and extraction"),
     /* OpenAI-compatible facade */
     R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),

@@ -113,21 +113,37 @@ static void worker_cleanup(void *state)
 
 static uv_signal_t sig_term, sig_int;
 
-/* The periodic sweep of upload temp files: uploads killed mid-stream normally remove theirs, but
- * a worker stuck or a process killed leaves them behind until the next start. Runs on a worker
- * (directory scans and unlinks are disk work); one at a time. */
+/* The periodic sweeps: upload temp files (uploads killed mid-stream normally remove theirs, but
+ * a worker stuck or a process killed leaves them behind until the next start), and recordings
+ * whose device went away and did not come back within --capture-idle-close. Run on a worker
+ * (directory scans, unlinks, closing recordings are disk work); one at a time, each at its own
+ * period. */
 static uv_timer_t sweep_timer;
+/* Seconds between sweeps of idle recordings: a recording closes within 1.5 idle periods. */
+static long sweep_capture_period(const struct app *app)
+{
+    return app->cfg.capture_idle_close / 2 > 0 ? app->cfg.capture_idle_close / 2 : 1;
+}
 static struct pool_task sweep_task;
 static int sweep_running; /* loop thread only */
+static double blob_swept, capture_swept; /* time_mono() of each sweep's last run (the sweep's worker) */
+static double sweep_slack;               /* half the timer's period: a tick a little early still counts */
 
 static void sweep_work(struct pool_task *t, void *state)
 {
     (void)t;
-    (void)state;
     struct app *app = app_get();
+    double now = time_mono();
     /* A live upload's file is locked (and written to within --http-timeout, or its connection
      * is closed): only files idle longer than that and unlocked go. */
-    blob_sweep(app->blobs, app->cfg.http_timeout, NULL);
+    if (now - blob_swept + sweep_slack >= (double)app->cfg.blob_sweep_interval) {
+        blob_sweep(app->blobs, app->cfg.http_timeout, NULL);
+        blob_swept = now;
+    }
+    if (now - capture_swept + sweep_slack >= (double)sweep_capture_period(app)) {
+        capture_sweep(state);
+        capture_swept = now;
+    }
 }
 
 static void sweep_done(struct pool_task *t)
@@ -306,6 +322,8 @@ int cli_serve(int argc, char **argv)
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
         goto out_config;
     }
+    if (capture_setup(app))
+        goto out_blobs;
     cache_memory_set_budget((size_t)app->cfg.cache_memory_max); /* before the first handle */
     app->loop = uv_default_loop();
     long nworkers = app->cfg.workers ? app->cfg.workers : sysconf(_SC_NPROCESSORS_ONLN);
@@ -350,6 +368,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = openai_routes;
     tables[ntables++] = chats_routes;
     tables[ntables++] = events_routes;
+    tables[ntables++] = capture_routes;
     if (app->cfg.test_routes) {
         tables[ntables++] = test_routes;
         tables[ntables++] = jobs_test_routes;
@@ -403,8 +422,11 @@ int cli_serve(int argc, char **argv)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_timer_init(app->loop, &sweep_timer);
     sweep_timer.data = app;
-    uv_timer_start(&sweep_timer, on_sweep_timer, (uint64_t)app->cfg.blob_sweep_interval * 1000,
-                   (uint64_t)app->cfg.blob_sweep_interval * 1000);
+    blob_swept = capture_swept = time_mono();
+    long period = sweep_capture_period(app) < app->cfg.blob_sweep_interval ? sweep_capture_period(app)
+                                                                           : app->cfg.blob_sweep_interval;
+    sweep_slack = period / 2.0;
+    uv_timer_start(&sweep_timer, on_sweep_timer, (uint64_t)period * 1000, (uint64_t)period * 1000);
     uv_unref((uv_handle_t *)&sweep_timer); /* never what keeps the loop alive */
 
     DP_LOG(LOG_INFO, "[serve] Doppel is listening on http://%.*s:%d/ (database: %s, cache: %s, %ld workers)",

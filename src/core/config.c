@@ -156,6 +156,16 @@ static const struct setting settings[] = {
      "seconds a voice conversation may receive nothing (no audio, no event) before it is closed"},
     {"voice-session-max", SET_LONG, OFF(voice_session_max), "3600", 10, 604800,
      "seconds a voice conversation may last"},
+    {"capture-sync-ms", SET_LONG, OFF(capture_sync_ms), "200", 1, 10000,
+     "device audio is synced to disk in groups every this many ms, and acknowledged once synced"},
+    {"capture-idle-close", SET_LONG, OFF(capture_idle_close), "90", 2, 14400,
+     "seconds an open recording waits for its device to come back and resume it; after that it is closed"},
+    {"capture-max-seconds", SET_LONG, OFF(capture_max_seconds), "14400", 1, 14400,
+     "seconds of audio after which a recording is closed; the device's stream goes on in a new one"},
+    {"capture-payload-max", SET_LONG, OFF(capture_payload_max), "262144", 1024, 262144,
+     "bytes of one device audio chunk (payload_length)"},
+    {"capture-pending-max", SET_LONG, OFF(capture_pending_max), "4194304", 65536, 1L << 30,
+     "bytes of device audio waiting to be synced per device before chunks are refused (too_fast)"},
     {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

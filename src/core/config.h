@@ -36,6 +36,11 @@ struct config {
     long shutdown_timeout;  /* seconds to let in-flight requests finish on SIGTERM */
     long sse_producers;     /* SSE streams produced at once; 0 = half the workers (at least 1) */
     long blob_sweep_interval; /* seconds between sweeps of abandoned upload temp files */
+    long capture_sync_ms;       /* device audio is synced (then acked) in groups of this many ms */
+    long capture_idle_close;    /* seconds an open recording may wait for its device to resume */
+    long capture_max_seconds;   /* seconds of audio after which a recording is closed and the next begins */
+    long capture_payload_max;   /* bytes of one device audio chunk */
+    long capture_pending_max;   /* unsynced bytes one device may queue */
     int test_routes;        /* mount the /api/v1/_test routes (test suites and benchmarks only) */
     char *jwt_key;          /* 64 hex digits; "" = <data-dir>/jwt.key (created on first start) */
     long access_ttl;        /* seconds an access token lives */

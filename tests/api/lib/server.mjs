@@ -82,7 +82,8 @@ async function freshPgDatabase() {
  */
 export async function start(opts = {}) {
   const backend = opts.backend || BACKEND;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-api-'));
+  // opts.dataDir: restart on a data directory an earlier (killed) server left (its owner removes it).
+  const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-api-'));
   dataDirs.add(dataDir);
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', opts.logLevel || 'warn'];
   if (opts.testRoutes !== false) args.push('--test-routes');

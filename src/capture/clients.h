@@ -1,0 +1,31 @@
+/* The devices connected to this process and the recordings they hold, so that a recording is
+ * written by one session at a time and never closed under a writer. Thread-safe (one mutex). */
+#ifndef DP_CLIENTS_H
+#define DP_CLIENTS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct client_entry;
+
+/* Registers a connected device. DP_ERR_CONFLICT when client_id is connected already. */
+int clients_add(const char *user_id, const char *client_id, const char *device, int opus, struct client_entry **out);
+void clients_remove(struct client_entry *e);
+
+/* The session of e starts writing recording id: DP_ERR_CONFLICT while someone closes it. */
+int clients_claim(struct client_entry *e, const char *id);
+void clients_unclaim(struct client_entry *e);
+/* What is durable of e's recording (for the active-clients list). */
+void clients_progress(struct client_entry *e, uint64_t bytes, int64_t seq);
+/* 1 once when a close was requested for e's recording. */
+int clients_take_close_request(struct client_entry *e);
+
+/* Someone outside the writing session wants to close recording id: 1 when a session holds it
+ * (then, with ask, it is asked to close it itself), 0 when the caller may close it (end with
+ * clients_end_close), -1 when another closer is at it. */
+int clients_begin_close(const char *id, int ask);
+void clients_end_close(const char *id);
+
+json_t *clients_json(const char *user_id);
+
+#endif
