@@ -82,6 +82,9 @@ const COVERED_ELSEWHERE = {
   'DELETE /api/v1/chats/blocks/{uid}': 'chat (one\'s own blocks)',
   'DELETE /api/v1/contacts/{uid}': 'chat (one\'s own contact requests)',
   'POST /api/v1/contacts/{uid}/accept': 'chat (a request made to the caller)',
+  'GET /api/v1/recordings/{id}': "capture (another user's recording is a 404)",
+  'POST /api/v1/recordings/{id}/close': "capture (another user's recording is a 404)",
+  'POST /api/v1/recordings/{id}/reprocess': 'not implemented yet (501)',
   'POST /api/v1/avatars/{id}/training/voice': 'speech-replies (editor 201, viewer 403, outsider 404; each call decodes audio)',
   'POST /api/v1/media/{id}/reprocess': 'speech (owner 202, outsider 404; each call re-transcribes)',
 };
