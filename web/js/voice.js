@@ -175,6 +175,7 @@ export function openVoice(opts) {
       case 'transcript.final':
         partial.textContent = '';
         if (ev.text) chat.add({ role: 'user', text: ev.text });
+        else say(mode === 'manual' ? 'Nothing was heard. Hold the button while you speak.' : 'Nothing was heard.', 'listening');
         return;
       case 'response.started':
         flush();
@@ -263,7 +264,8 @@ export function openVoice(opts) {
       if (ws !== sock || closed) return;
       ws = null;
       flush();
-      if (!opened) say('Voice conversations are not available on this server yet.', 'unavailable');
+      // Refused, or closed before the session could start without saying why: no voice backend here.
+      if (!opened || (!started && panel.dataset.state !== 'error')) say('Voice conversations are not available on this server yet.', 'unavailable');
       else if (panel.dataset.state !== 'error') say(e.reason ? `The voice session ended: ${e.reason}.` : 'The voice session ended.', 'ended');
       modeSel.disabled = false;
     };

@@ -7,7 +7,8 @@ class PcmCapture extends AudioWorkletProcessor {
     super();
     const rate = (options.processorOptions && options.processorOptions.rate) || 16000;
     this.step = sampleRate / rate; // input samples per output sample (≥ 1 when downsampling)
-    this.frame = new Int16Array(Math.round(rate / 50));
+    this.size = Math.round(rate / 50);
+    this.frame = new Int16Array(this.size);
     this.n = 0;
     this.acc = 0;
     this.cnt = 0;
@@ -34,10 +35,10 @@ class PcmCapture extends AudioWorkletProcessor {
         const a = Math.abs(x);
         if (a > this.peak) this.peak = a;
         this.frame[this.n++] = x < 0 ? x * 0x8000 : x * 0x7fff;
-        if (this.n === this.frame.length) {
-          const out = this.frame;
-          this.port.postMessage({ pcm: out.buffer, level: this.peak }, [out.buffer]);
-          this.frame = new Int16Array(out.length);
+        if (this.n === this.size) {
+          // The buffer is handed over (transferred): a new one takes its place.
+          this.port.postMessage({ pcm: this.frame.buffer, level: this.peak }, [this.frame.buffer]);
+          this.frame = new Int16Array(this.size);
           this.n = 0;
           this.peak = 0;
         }

@@ -1,0 +1,152 @@
+// Voice talk in the browser: Chromium's fake microphone plays a question synthesized at test time
+// (espeak-ng), the page streams it over the voice WebSocket, the transcript appears, the reply's
+// audio plays through Web Audio and its visemes move the face; push-to-talk sends a turn on
+// release; the panel fits a phone; a server that refuses the socket gets a clear note. Needs the
+// voice backend (branch `voice`, with the speech engines).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
+
+let srv, browser, page, avatar, token, email, dir;
+
+/* A WAV Chromium loops as the microphone: the question, then silence long enough to end the turn. */
+function questionWav(file) {
+  const speech = execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '--stdout', 'Tell me about the lighthouse.'], { maxBuffer: 16 << 20 });
+  const rate = speech.readUInt32LE(24);
+  let off = 12;
+  while (off + 8 <= speech.length && speech.toString('latin1', off, off + 4) !== 'data') off += 8 + speech.readUInt32LE(off + 4);
+  const pcm = speech.subarray(off + 8, off + 8 + speech.readUInt32LE(off + 4));
+  const silence = Buffer.alloc(rate * 2 * 6); // 6 s: the reply plays out before the question comes again
+  const lead = Buffer.alloc(rate * 2 * 1);
+  const data = Buffer.concat([lead, pcm, silence]);
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + data.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(1, 22);
+  head.writeUInt32LE(rate, 24);
+  head.writeUInt32LE(rate * 2, 28);
+  head.writeUInt16LE(2, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([head, data]));
+}
+
+async function call(method, p, body) {
+  const r = await fetch(srv.url + '/api/v1' + p, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-e2e-voice-'));
+  const wav = path.join(dir, 'question.wav');
+  questionWav(wav);
+  [srv, browser] = await Promise.all([
+    startServer(),
+    launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required']),
+  ]);
+  email = uniqEmail('voice');
+  const s = await call('POST', '/auth/signup', { email, password: PASSWORD, display_name: 'Vera Voice' });
+  token = s.access_token;
+  avatar = await call('POST', '/avatars', { name: 'Keeper Jon', kind: 'character', greeting: 'Hello there.' });
+  await call('POST', `/avatars/${avatar.id}/memories`, { text: 'The lighthouse at Skagen guided every ship home through the winter storms.' });
+  page = await newPage(browser, srv.url);
+  await page.context().grantPermissions(['microphone']);
+  if (process.env.DEBUG_VOICE) page.on('websocket', (ws) => {
+    let sent = 0;
+    ws.on('framesent', (f) => { if (typeof f.payload !== 'string') { if (!(sent++ % 50)) console.log('sent', sent, f.payload.length); } else console.log('>', f.payload); });
+    ws.on('framereceived', (f) => typeof f.payload === 'string' && console.log('<', f.payload.slice(0, 200)));
+  });
+  if (process.env.DEBUG_VOICE) page.on('console', (m) => console.log('console', m.text()));
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: /^Hello/ }).waitFor();
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (srv) await srv.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const panelState = () => page.locator('.voice-panel').getAttribute('data-state');
+
+test('hands-free: the question is transcribed, the reply plays and the face moves; timing on demand', async () => {
+  await page.goto(`/avatars/${avatar.id}/talk`);
+  await page.getByRole('button', { name: 'Start a conversation' }).click();
+  await page.getByLabel('Your message').waitFor();
+  await page.getByRole('button', { name: 'Voice', exact: true }).click();
+  const panel = page.locator('.voice-panel');
+  await panel.waitFor();
+  await page.waitForFunction(() => document.querySelector('.voice-panel').dataset.state === 'listening', null, { timeout: 15000 });
+  // The transcript of the fake microphone's question becomes my message; the reply streams under it.
+  const mine = page.locator('.chat-log .msg.mine').last();
+  await mine.waitFor({ timeout: 30000 });
+  assert.match(await mine.textContent(), /\w/);
+  const replyBubble = page.locator('.chat-log .msg.theirs').last();
+  // The reply's audio is played: the panel counts what Web Audio scheduled; the mouth moved.
+  await page.waitForFunction(() => Number(document.querySelector('.voice-panel').dataset.audioMs) > 500, null, { timeout: 30000 });
+  await page.waitForFunction(() => Number(document.querySelector('.face').dataset.moves) >= 4, null, { timeout: 15000 });
+  await shot(page, 'voice-talking');
+  await replyBubble.getByText('Timing').waitFor({ timeout: 30000 });
+  await replyBubble.getByText('Timing').click();
+  await replyBubble.getByText('Whole turn').waitFor();
+  assert.match(await replyBubble.locator('.latency').textContent(), /\d+ ms/);
+  assert.notEqual(await panelState(), 'error', await panel.locator('.voice-state').textContent());
+  assert.deepEqual(page.errors, []);
+});
+
+test('push-to-talk: nothing is sent until the button is held; releasing it ends the turn', async () => {
+  const before = await page.locator('.chat-log .msg.mine').count();
+  await page.getByLabel('How to talk').selectOption('manual');
+  const talk = page.getByRole('button', { name: 'Hold to talk' });
+  await talk.waitFor();
+  await page.waitForFunction(() => document.querySelector('.voice-panel').dataset.state === 'listening', null, { timeout: 15000 });
+  await page.waitForTimeout(3000);
+  assert.equal(await page.locator('.chat-log .msg.mine').count(), before, 'no turn without the button');
+  await talk.hover();
+  await page.mouse.down();
+  await page.waitForTimeout(9000); // a whole loop of the fake microphone's file: the question is in it
+  await page.mouse.up();
+  await page.waitForFunction((n) => document.querySelectorAll('.chat-log .msg.mine').length > n, before, { timeout: 30000 });
+  await page.getByRole('button', { name: 'End voice' }).click();
+  await page.locator('.voice-panel').waitFor({ state: 'detached' });
+  assert.deepEqual(page.errors, []);
+});
+
+test('phone width: the voice panel fits, its controls are labelled', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Voice', exact: true }).click();
+  await page.locator('.voice-panel .face').waitFor();
+  assert.equal(await overflowX(page), 0);
+  assert.ok(await page.getByRole('button', { name: 'End voice' }).isVisible());
+  assert.deepEqual(await unlabelled(page), []);
+  await shot(page, 'voice-phone');
+  await page.getByRole('button', { name: 'End voice' }).click();
+  await page.setViewportSize({ width: 1280, height: 860 });
+});
+
+test('a server that refuses the voice socket: a clear note, the text chat keeps working', async () => {
+  await page.routeWebSocket(/\/voice/, (ws) => ws.close({ code: 1011, reason: '' }));
+  await page.getByRole('button', { name: 'Voice', exact: true }).click();
+  await page.getByText('Voice conversations are not available on this server yet.').waitFor();
+  await page.getByRole('button', { name: 'End voice' }).click();
+  await page.getByLabel('Your message').fill('Still there?');
+  await page.keyboard.press('Enter');
+  await page.locator('.chat-log .msg.mine', { hasText: 'Still there?' }).waitFor();
+  assert.deepEqual(page.errors, []);
+});
