@@ -150,3 +150,85 @@ test('a server that refuses the voice socket: a clear note, the text chat keeps 
   await page.locator('.chat-log .msg.mine', { hasText: 'Still there?' }).waitFor();
   assert.deepEqual(page.errors, []);
 });
+
+/* Whether this server trains voices (the route is not marked not_implemented in its OpenAPI). */
+async function trainsVoices() {
+  const doc = await (await fetch(srv.url + '/api/v1/openapi.json')).json();
+  const op = doc.paths['/api/v1/avatars/{id}/training/voice'];
+  return !!op && op.post && op.post['x-doppel-status'] !== 'not_implemented';
+}
+
+/* Makes this page see a server without voice training: the profile's voice is not available, or
+ * (when it looks available) a sample is refused with 501 not_implemented. */
+async function withoutVoiceTraining(status) {
+  await page.route('**/api/v1/avatars/*/profile', async (route) => {
+    const r = await route.fetch();
+    const j = await r.json();
+    j.voice = { status, progress: 0 };
+    return route.fulfill({ response: r, json: j });
+  });
+  await page.route('**/api/v1/avatars/*/training/voice', (route) =>
+    route.fulfill({ status: 501, json: { error: { code: 'not_implemented', message: 'not implemented' } } }));
+}
+
+test('voice training on a server without it: the panel says so and offers nothing that cannot work', async () => {
+  await withoutVoiceTraining('not_available');
+  await page.goto(`/avatars/${avatar.id}/training`);
+  const panel = page.locator('.voice-train');
+  await panel.getByText('Voice training is not available on this server yet.').waitFor();
+  for (const b of await panel.getByRole('button').all()) assert.equal(await b.isDisabled(), true);
+  assert.equal(await panel.getByLabel('Or upload a recording of them').isDisabled(), true);
+  await page.unrouteAll();
+  assert.deepEqual(page.errors, []);
+});
+
+test('voice training records with the microphone (level meter, replay, re-record); a 501 on sending is a clear note', async () => {
+  await withoutVoiceTraining('empty');
+  await page.goto(`/avatars/${avatar.id}/training`);
+  const first = page.locator('.voice-train .sample').first();
+  await first.getByRole('button', { name: 'Record' }).click();
+  await page.waitForFunction(() => document.querySelector('.sample meter').value > 0.01, null, { timeout: 5000 });
+  await first.getByRole('button', { name: 'Stop' }).click();
+  await first.getByLabel('Replay sample 1').waitFor();
+  // The replay is a WAV of what was heard: longer than a moment, shorter than the cap.
+  const secs = await first.getByLabel('Replay sample 1').evaluate(async (a) => {
+    if (!(a.duration > 0)) await new Promise((r) => a.addEventListener('loadedmetadata', r, { once: true }));
+    return a.duration;
+  });
+  assert.ok(secs > 0.1 && secs <= 10.1, `recorded ${secs} s`);
+  await first.getByRole('button', { name: 'Re-record' }).click();
+  await first.getByRole('button', { name: 'Stop' }).waitFor();
+  await first.getByRole('button', { name: 'Re-record' }).waitFor({ timeout: 15000 }); // stops by itself at 10 s
+  await first.getByRole('button', { name: 'Use this sample' }).click();
+  await page.locator('.voice-train').getByText('Voice training is not available on this server yet.').waitFor();
+  await page.unrouteAll();
+  assert.deepEqual(page.errors, []);
+});
+
+test('voice training: three samples recorded with the microphone (level, replay, re-record), sent with progress; the profile chart', async (t) => {
+  if (!(await trainsVoices())) return t.skip('needs POST /training/voice (branch speech)');
+  await page.goto(`/avatars/${avatar.id}/training`);
+  const panel = page.locator('.voice-train');
+  const first = panel.locator('.sample').first();
+  await first.getByRole('button', { name: 'Record' }).click();
+  await page.waitForFunction(() => document.querySelector('.sample meter').value > 0.01, null, { timeout: 5000 });
+  await first.getByRole('button', { name: 'Re-record' }).waitFor({ timeout: 15000 });
+  assert.ok(await first.getByLabel('Replay sample 1').isVisible());
+  await first.getByRole('button', { name: 'Re-record' }).click();
+  await first.getByRole('button', { name: 'Stop' }).click();
+  await first.getByLabel('Replay sample 1').waitFor();
+  for (let i = 0; i < 3; i++) {
+    const s = panel.locator('.sample').nth(i);
+    if (i) {
+      await s.getByRole('button', { name: 'Record' }).click();
+      await s.getByRole('button', { name: 'Re-record' }).waitFor({ timeout: 15000 });
+    }
+    await s.getByRole('button', { name: 'Use this sample' }).click();
+    await s.getByText('Sent').waitFor({ timeout: 30000 });
+  }
+  await panel.getByText('100 %').waitFor({ timeout: 30000 });
+  await panel.locator('svg.voice-chart').waitFor();
+  assert.match(await panel.locator('svg.voice-chart').getAttribute('aria-label'), /pitch \d+ Hz/);
+  await shot(page, 'voice-training');
+  assert.deepEqual(page.errors, []);
+});
