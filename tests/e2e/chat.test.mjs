@@ -195,3 +195,14 @@ test('phone width: the list, then the conversation with a way back; nothing over
   assert.deepEqual(phone.errors, []);
   await phone.context().close();
 });
+
+test('a server without people chat: the page says so, the rest of the app works', async () => {
+  // An older server: every chat route answers 501 not_implemented.
+  await pa.route('**/api/v1/chats**', (route) => route.fulfill({ status: 501, json: { error: { code: 'not_implemented', message: 'not implemented' } } }));
+  await pa.goto('/chats');
+  await pa.getByRole('heading', { name: 'Chats are not available on this server yet' }).waitFor();
+  await pa.getByRole('link', { name: 'Doppel' }).click();
+  await pa.getByRole('heading', { name: /^Hello/ }).waitFor();
+  await pa.unrouteAll();
+  assert.deepEqual(pa.errors, []);
+});

@@ -324,6 +324,8 @@ export function openVoice(opts) {
   });
 
   async function begin() {
+    // Made first, while the click that opened the panel still counts as a gesture: audio may play.
+    ctx = new AudioContext({ latencyHint: 'interactive' });
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } });
     } catch (e) {
@@ -331,7 +333,6 @@ export function openVoice(opts) {
       return;
     }
     if (closed) return stream.getTracks().forEach((t) => t.stop());
-    ctx = new AudioContext({ latencyHint: 'interactive' });
     if (ctx.state === 'suspended') await ctx.resume().catch(() => {});
     animate();
     connect();

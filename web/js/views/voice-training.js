@@ -80,7 +80,7 @@ function measures(v) {
     rate: pick('speaking_rate', 'rate', 'syllables_per_second', 'rate_sps'),
     rateUnit: v && (v.speaking_rate_unit || (v.syllables_per_second != null ? 'syllables/s' : v.words_per_minute != null ? 'words/min' : 'syllables/s')),
     wpm: pick('words_per_minute'),
-    seconds: pick('seconds', 'speech_seconds', 'seconds_of_speech'),
+    seconds: pick('speech_s', 'seconds', 'speech_seconds', 'seconds_of_speech'),
   };
 }
 
