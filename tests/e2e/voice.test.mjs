@@ -1,7 +1,7 @@
 // Voice talk in the browser: Chromium's fake microphone plays a question synthesized at test time
 // (espeak-ng), the page streams it over the voice WebSocket, the transcript appears, the reply's
 // audio plays through Web Audio and its visemes move the face; push-to-talk sends a turn on
-// release; the panel fits a phone; a server that refuses the socket gets a clear note. Needs the
+// release and barges in over a playing reply; the panel fits a phone; a server that refuses the socket gets a clear note. Needs the
 // voice backend (branch `voice`, with the speech engines).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -110,7 +110,7 @@ test('hands-free: the question is transcribed, the reply plays and the face move
   assert.deepEqual(page.errors, []);
 });
 
-test('push-to-talk: nothing is sent until the button is held; releasing it ends the turn', async () => {
+test('push-to-talk: nothing is sent until the button is held, releasing it ends the turn, pressing it over the reply silences it (barge-in)', async () => {
   const before = await page.locator('.chat-log .msg.mine').count();
   await page.getByLabel('How to talk').selectOption('manual');
   const talk = page.getByRole('button', { name: 'Hold to talk' });
@@ -123,6 +123,12 @@ test('push-to-talk: nothing is sent until the button is held; releasing it ends 
   await page.waitForTimeout(9000); // a whole loop of the fake microphone's file: the question is in it
   await page.mouse.up();
   await page.waitForFunction((n) => document.querySelectorAll('.chat-log .msg.mine').length > n, before, { timeout: 30000 });
+  // Barge-in: pressing the button while the reply plays silences it at once and cancels it.
+  await page.waitForFunction(() => document.querySelector('.voice-panel').dataset.playing === '1', null, { timeout: 30000 });
+  await page.mouse.down();
+  assert.equal(await page.locator('.voice-panel').getAttribute('data-playing'), '0', 'flushed at once');
+  await page.locator('.chat-log .msg.theirs').last().getByText('interrupted').waitFor({ timeout: 15000 });
+  await page.mouse.up();
   await page.getByRole('button', { name: 'End voice' }).click();
   await page.locator('.voice-panel').waitFor({ state: 'detached' });
   assert.deepEqual(page.errors, []);

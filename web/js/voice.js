@@ -109,6 +109,7 @@ export function openVoice(opts) {
       } catch {}
     }
     sources.clear();
+    panel.dataset.playing = '0';
     nextTime = 0;
     replyT0 = null;
     visemes = [];
@@ -131,7 +132,11 @@ export function openVoice(opts) {
     src.start(nextTime);
     nextTime += b.duration;
     sources.add(src);
-    src.onended = () => sources.delete(src);
+    panel.dataset.playing = '1';
+    src.onended = () => {
+      sources.delete(src);
+      if (!sources.size) panel.dataset.playing = '0';
+    };
     audioMs += b.duration * 1000;
     panel.dataset.audioMs = String(Math.round(audioMs));
   }
@@ -201,7 +206,8 @@ export function openVoice(opts) {
       case 'response.done':
         if (reply) {
           reply.li.classList.remove('streaming');
-          reply.finish({ text: ev.text != null ? ev.text : replyText, id: ev.message_id });
+          // A cancelled reply keeps only what was heard (the server stores the same).
+          reply.finish({ text: ev.text != null ? ev.text || '…' : replyText, id: ev.message_id });
           if (ev.status && ev.status !== 'completed') reply.li.querySelector('.bubble-foot').append(h('span.tiny.muted', 'interrupted'));
           if (ev.latency) reply.li.querySelector('.bubble-foot').append(latencyDetails(ev.latency));
           reply = null;
