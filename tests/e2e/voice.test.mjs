@@ -1,8 +1,10 @@
 // Voice talk in the browser: Chromium's fake microphone plays a question synthesized at test time
 // (espeak-ng), the page streams it over the voice WebSocket, the transcript appears, the reply's
 // audio plays through Web Audio and its visemes move the face; push-to-talk sends a turn on
-// release and barges in over a playing reply; the panel fits a phone; a server that refuses the socket gets a clear note. Needs the
-// voice backend (branch `voice`, with the speech engines).
+// release and barges in over a playing reply; the panel fits a phone; a server that refuses the
+// socket gets a clear note. Voice training: recording, replay, re-record, and the profile chart.
+// Needs the voice backend (branch `voice`, with the speech engines); the last test needs voice
+// training (branch `speech`) and skips itself on a server whose OpenAPI marks it not implemented.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
