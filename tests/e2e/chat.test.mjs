@@ -64,8 +64,11 @@ test('Anna starts a chat with Ben from the search; Ben sees typing, the message 
   await item.waitFor();
   await item.getByText('Hello Ben').waitFor();
   await item.locator('.unread', { hasText: '1' }).waitFor();
+  // The sidebar's link counts it too, on any page.
+  await pb.locator('#chats-link .unread', { hasText: '1' }).waitFor();
   await item.click();
   await pb.locator('.msg.theirs', { hasText: 'Hello Ben' }).waitFor();
+  await pb.locator('#chats-link .unread').waitFor({ state: 'detached' });
   // Opening the chat read it: Anna's message says Seen, Ben's list has no unread count.
   await pa.locator('.msg.mine', { hasText: 'Hello Ben' }).getByText('Seen').waitFor();
   assert.equal(await item.locator('.unread').count(), 0);

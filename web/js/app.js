@@ -213,6 +213,9 @@ async function boot() {
   booted = true;
   document.body.classList.add('ready');
   window.__doppelReady = performance.now();
+  // The chats' unread count comes after the page is usable, over the events socket.
+  const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  later(() => import('./chat-badge.js').then((m) => m.startChatBadge()));
 }
 
 window.addEventListener('unhandledrejection', (e) => {

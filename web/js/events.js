@@ -3,6 +3,8 @@
 import { post, session } from './api.js';
 
 const listeners = new Set();
+/* The last presence frame of each user ({user_id, status, last_seen}), for views that start later. */
+export const presence = new Map();
 let ws = null;
 let lastSeq = null; // the newest logged event handled; null until the first ready frame
 let retryTimer = 0;
@@ -55,6 +57,7 @@ async function connect() {
       if (lastSeq != null && f.seq <= lastSeq) return;
       lastSeq = f.seq;
     }
+    if (f.type === 'presence' && f.data) presence.set(f.data.user_id, f.data);
     if (f.type === 'ready') {
       if (f.data && typeof f.data.seq === 'number' && (lastSeq == null || f.data.seq > lastSeq)) lastSeq = f.data.seq;
       setState('open');
@@ -118,4 +121,15 @@ export function send(obj) {
 }
 
 export const connectionState = () => state;
+
+/* Reopens the socket at once (resuming with ?since=, so nothing is lost): the server sends the
+ * presence of everyone who shares a chat on connect, so a chat that just began gets its dots. */
+export function resync() {
+  const s = ws;
+  if (!s || s.readyState !== WebSocket.OPEN) return;
+  ws = null;
+  s.onclose = null;
+  s.close(1000);
+  connect();
+}
 

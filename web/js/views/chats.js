@@ -3,7 +3,7 @@
 // (client_id), live delivery, typing, presence and "Seen" over the events socket.
 import { del, get, patch, post, session } from '../api.js';
 import { navigate } from '../app.js';
-import { subscribe, send as sendEvent } from '../events.js';
+import { presence, resync, subscribe, send as sendEvent } from '../events.js';
 import { avatarBadge, busy, clear, confirmDanger, dialog, empty, h, spinner, toast, when } from '../ui.js';
 
 const PAGE = 50;
@@ -44,7 +44,6 @@ export async function chatsView({ params, main, isCurrent }) {
     throw e;
   }
   if (!isCurrent()) return;
-  const presence = new Map(); // user id → {status, last_seen}
   const listEl = h('ul.chat-list', { 'aria-label': 'Chats' });
   const banner = h('p.conn-banner', { role: 'status', hidden: true });
   const pane = h('section.chat-pane', { 'aria-label': 'Conversation' });
@@ -105,22 +104,30 @@ export async function chatsView({ params, main, isCurrent }) {
     if ((await d) !== 'go' || !picked) return;
     try {
       const c = await post('/chats', { participants: [picked.id] });
-      if (!chats.some((x) => x.id === c.id)) chats.unshift(c);
+      if (!chats.some((x) => x.id === c.id)) {
+        chats.unshift(c);
+        resync(); // the new partner's presence
+      }
       navigate(`/chats/${c.id}`);
     } catch (e) {
       toast(e.message, 'error');
     }
   }
 
+  let bannerTimer = 0;
   const unsub = subscribe((f) => {
     const d = f.data || {};
     if (f.type === 'connection') {
-      banner.hidden = d.state === 'open' || d.state === 'closed';
-      banner.textContent = d.state === 'unavailable' ? 'Live updates are not available on this server yet: reload to see new messages.' : 'Reconnecting…';
+      // A reconnect that takes a moment is not worth a banner.
+      clearTimeout(bannerTimer);
+      if (d.state === 'open' || d.state === 'closed') banner.hidden = true;
+      else bannerTimer = setTimeout(() => {
+        banner.hidden = false;
+        banner.textContent = d.state === 'unavailable' ? 'Live updates are not available on this server yet: reload to see new messages.' : 'Reconnecting…';
+      }, d.state === 'unavailable' ? 0 : 1500);
       return;
     }
     if (f.type === 'presence') {
-      presence.set(d.user_id, d);
       renderList();
       if (open) open.header();
       return;
@@ -130,7 +137,10 @@ export async function chatsView({ params, main, isCurrent }) {
       if (!c) {
         // A chat started by someone else: fetch it once.
         get(`/chats/${d.chat_id}`).then((nc) => {
-          if (!chats.some((x) => x.id === nc.id)) chats.unshift(nc);
+          if (!chats.some((x) => x.id === nc.id)) {
+            chats.unshift(nc);
+            resync();
+          }
           renderList();
         }).catch(() => {});
         return;
@@ -179,6 +189,7 @@ export async function chatsView({ params, main, isCurrent }) {
   renderList();
   return () => {
     unsub();
+    clearTimeout(bannerTimer);
     if (open) open.close();
   };
 }
