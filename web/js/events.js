@@ -1,6 +1,6 @@
 // The caller's live events (WS /api/v1/events): one socket a page, opened with a one-time ticket,
 // reopened after a drop with ?since= the last event seen, so that nothing logged is lost.
-import { post, session } from './api.js';
+import { session, wsUrl } from './api.js';
 
 const listeners = new Set();
 /* The last presence frame of each user ({user_id, status, last_seen}), for views that start later. */
@@ -30,14 +30,13 @@ function setState(s) {
 async function connect() {
   if (ws || !listeners.size || !session.user || state === 'unavailable') return;
   setState('connecting');
-  let ticket;
+  let url;
   try {
-    ({ ticket } = await post('/auth/ws-ticket'));
+    url = await wsUrl('/api/v1/events' + (lastSeq != null ? `?since=${lastSeq}` : ''));
   } catch (e) {
     return retry(e.status === 0 || e.status >= 500);
   }
   if (!listeners.size) return setState('closed');
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/events?ticket=${encodeURIComponent(ticket)}` + (lastSeq != null ? `&since=${lastSeq}` : '');
   const sock = new WebSocket(url);
   ws = sock;
   let opened = false;

@@ -4,8 +4,8 @@
 // VAD); the live partial transcript; the reply's audio through Web Audio with a small jitter
 // buffer, flushed at once on barge-in; a face whose mouth follows response.viseme; each turn's
 // latency on demand.
-import { post } from './api.js';
-import { h } from './ui.js';
+import { wsUrl } from './api.js';
+import { h, hueOf } from './ui.js';
 
 const JITTER_S = 0.12; // the first chunk of a reply waits this long, so later ones arrive in time
 
@@ -26,7 +26,7 @@ function svg(tag, attrs) {
 function face(name, portraitUrl) {
   const box = h('div.face', { role: 'img', 'aria-label': `${name}'s face`, dataset: { viseme: 'sil', moves: '0' } });
   const s = svg('svg', { viewBox: '0 0 120 120' });
-  const hue = [...String(name || '')].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 360, 7);
+  const hue = hueOf(name);
   const clip = 'fc' + Math.random().toString(36).slice(2, 8);
   const defs = svg('defs', {});
   const cp = svg('clipPath', { id: clip });
@@ -239,14 +239,13 @@ export function openVoice(opts) {
 
   async function connect() {
     started = false;
-    let ticket;
+    let url;
     try {
-      ({ ticket } = await post('/auth/ws-ticket'));
+      url = await wsUrl(`/api/v1/avatars/${encodeURIComponent(avatar.id)}/voice`);
     } catch (e) {
       return say(e.message, 'error');
     }
     if (closed) return;
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/avatars/${encodeURIComponent(avatar.id)}/voice?ticket=${encodeURIComponent(ticket)}`;
     const sock = new WebSocket(url);
     sock.binaryType = 'arraybuffer';
     ws = sock;

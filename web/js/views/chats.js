@@ -182,7 +182,7 @@ export async function chatsView({ params, main, isCurrent }) {
         clear(pane, h('div.alert.error', { role: 'alert' }, e.message));
       }
     }
-    if (c && isCurrent()) open = await conversation(pane, c, presence, dot);
+    if (c && isCurrent()) open = conversation(pane, c, presence, dot);
   } else {
     clear(pane, empty('chat', 'Pick a chat', chats.length ? 'Choose a chat on the left, or start a new one.' : 'Start a chat with someone you know on this server.', h('button.btn.primary', { type: 'button', onclick: () => startChat() }, 'New chat')));
   }
@@ -195,7 +195,7 @@ export async function chatsView({ params, main, isCurrent }) {
 }
 
 /* One chat: history (oldest at the top, older pages when scrolled up), the composer, live updates. */
-async function conversation(pane, chat, presence, dot) {
+function conversation(pane, chat, presence, dot) {
   const me = session.user.id;
   const nameOf = (uid) => (chat.members.find((m) => m.id === uid) || { display_name: 'Someone' }).display_name;
   const log = h('ol.chat-log.people-log', { 'aria-live': 'polite', 'aria-label': 'Messages' });
@@ -301,13 +301,6 @@ async function conversation(pane, chat, presence, dot) {
   }
   log.addEventListener('scroll', () => log.scrollTop < 60 && loadOlder());
 
-  await loadOlder();
-  toBottom();
-  if (!rows.size) log.append(h('li.list-empty.chat-empty', 'No messages yet. Say hello!'));
-  // Fill a tall screen: page on until it scrolls or the history ends.
-  while (more && log.scrollHeight <= log.clientHeight) await loadOlder();
-  toBottom();
-
   let readUpTo = chat.last_read_seq;
   async function markRead() {
     if (document.visibilityState === 'hidden') return;
@@ -319,7 +312,6 @@ async function conversation(pane, chat, presence, dot) {
       await post(`/chats/${chat.id}/read`, { up_to: top });
     } catch {}
   }
-  markRead();
   const onVisible = () => document.visibilityState === 'visible' && markRead();
   document.addEventListener('visibilitychange', onVisible);
 
@@ -438,8 +430,17 @@ async function conversation(pane, chat, presence, dot) {
     if (isNew) markRead();
   }
 
+  // The history loads while live events already land here (show() keeps seq order, once each).
+  (async () => {
+    await loadOlder();
+    toBottom();
+    if (!rows.size) log.append(h('li.list-empty.chat-empty', 'No messages yet. Say hello!'));
+    // Fill a tall screen: page on until it scrolls or the history ends.
+    while (more && log.scrollHeight <= log.clientHeight) await loadOlder();
+    toBottom();
+    markRead();
+  })();
   input.focus();
-  seen();
   return {
     chat,
     onMessage,
