@@ -74,20 +74,21 @@ function measures(v) {
     }
     return null;
   };
+  const f0 = pick('f0_mean_hz', 'f0_mean', 'f0.mean', 'pitch_hz');
   return {
-    f0: pick('f0_mean_hz', 'f0_mean', 'f0.mean', 'pitch_hz'),
+    f0: f0 > 0 ? f0 : null, // 0: no voiced speech measured yet
     f0sd: pick('f0_std_hz', 'f0_std', 'f0.std'),
     rate: pick('speaking_rate', 'rate', 'syllables_per_second', 'rate_sps'),
     rateUnit: v && (v.speaking_rate_unit || (v.syllables_per_second != null ? 'syllables/s' : v.words_per_minute != null ? 'words/min' : 'syllables/s')),
     wpm: pick('words_per_minute'),
-    seconds: pick('speech_s', 'seconds', 'speech_seconds', 'seconds_of_speech'),
+    seconds: pick('speech_seconds', 'speech_s', 'seconds', 'seconds_of_speech'),
   };
 }
 
 /* The profile as a chart: the pitch band (mean ± deviation) on a 50–400 Hz scale, and the rate. */
 function chart(v) {
   const m = measures(v);
-  if (m.f0 == null && m.rate == null) return null;
+  if ((m.f0 == null && m.rate == null) || v.samples === 0 || v.status === 'untrained') return null;
   const NS = 'http://www.w3.org/2000/svg';
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(NS, tag);
@@ -217,9 +218,10 @@ export function voicePanel(a, voice, editable) {
   clear(box, h('h2#voice-train-h', 'Voice'),
     h('p.muted', `Three samples of about ${SECONDS} seconds in their voice let the avatar answer in a voice like theirs.`),
     h('div.progress-row', bar, pct),
+    profileBox,
     unavailable ? h('p.hint', 'Voice training is not available on this server yet.') : null,
     editable ? [list, h('div.field', h('label', { for: 'voice-file' }, 'Or upload a recording of them'), Object.assign(fileInput, { id: 'voice-file' }), fileSlot.status)] : h('p.hint', 'Only the owner and editors add samples.'),
-    err, profileBox);
+    err);
   showProfile(voice);
   if (unavailable) disableAll();
   return box;
