@@ -271,13 +271,18 @@ export function openVoice(opts) {
       flush();
       // Refused, or closed before the session could start without saying why: no voice backend here.
       if (!opened || (!started && panel.dataset.state !== 'error')) say('Voice conversations are not available on this server yet.', 'unavailable');
-      else if (panel.dataset.state !== 'error') say(e.reason ? `The voice session ended: ${e.reason}.` : 'The voice session ended.', 'ended');
+      else if (panel.dataset.state !== 'error') say((e.reason ? `The voice session ended: ${e.reason}.` : 'The voice session ended.') + (mode === 'manual' ? ' Press the button to start again.' : ' End voice and open it again to go on.'), 'ended');
       modeSel.disabled = false;
     };
   }
 
   /* push-to-talk */
   const press = () => {
+    // A session the server closed (e.g. after a long quiet while) starts again on the next press.
+    if (!ws && !closed && panel.dataset.state === 'ended') {
+      say('Starting…', 'starting');
+      return connect();
+    }
     if (held || mode !== 'manual' || !started) return;
     held = true;
     talkBtn.setAttribute('aria-pressed', 'true');
