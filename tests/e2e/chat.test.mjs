@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { addMember, PASSWORD as API_PASSWORD, signup } from '../api/lib/accounts.mjs';
 import { launch, newPage, overflowX, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
 
-let srv, browser, anna, ben, pa, pb;
+let srv, browser, anna, ben, cara, pa, pb;
 
 async function logIn(page, email) {
   await page.goto('/login');
@@ -32,6 +32,7 @@ before(async () => {
   // The first account administers the default organisation; Ben is a member of it: they may reach each other.
   anna = await signup(srv, { email: uniqEmail('anna'), display_name: 'Anna Admin' });
   ben = await addMember(srv, anna.token, { display_name: 'Ben Member', email: uniqEmail('ben') });
+  cara = await addMember(srv, anna.token, { display_name: 'Cara Member', email: uniqEmail('cara') });
   pa = await newPage(browser, srv.url);
   pb = await newPage(browser, srv.url);
   await Promise.all([logIn(pa, anna.email), logIn(pb, ben.email)]);
@@ -52,7 +53,7 @@ test('Anna starts a chat with Ben from the search; Ben sees typing, the message 
   await pa.getByRole('link', { name: 'Chats with people' }).click();
   await pa.getByRole('button', { name: 'New chat' }).first().click();
   await pa.getByLabel('Find a person').fill('Ben');
-  await pa.getByRole('radio', { name: 'Ben Member' }).check();
+  await pa.getByRole('checkbox', { name: 'Ben Member' }).check();
   await pa.getByRole('button', { name: 'Start chat' }).click();
   await pa.getByRole('heading', { name: 'Ben Member', level: 2 }).waitFor();
   assert.match(pa.url(), /\/chats\/[^/]+$/);
@@ -178,11 +179,38 @@ test('older history loads on scroll, newest at the bottom', async () => {
   await log.locator('.msg', { hasText: 'Hello Ben, how are you?' }).waitFor();
 });
 
+test('a group of three: senders are named; a muted chat stays muted', async () => {
+  await pa.goto('/chats');
+  await pa.getByRole('button', { name: 'New chat' }).first().click();
+  await pa.getByLabel('Find a person').fill('Member');
+  await pa.getByRole('checkbox', { name: 'Ben Member' }).check();
+  await pa.getByRole('checkbox', { name: 'Cara Member' }).check();
+  await pa.getByRole('button', { name: 'Start chat' }).click();
+  await pa.getByRole('heading', { name: 'Ben Member, Cara Member', level: 2 }).waitFor();
+  await pa.getByLabel('Your message').fill('hello, both of you');
+  await pa.keyboard.press('Enter');
+  const group = pb.locator('.chat-item', { hasText: 'hello, both of you' });
+  await pb.goto('/chats');
+  await group.click();
+  await pb.locator('.msg.theirs', { hasText: 'hello, both of you' }).locator('.msg-sender', { hasText: 'Anna Admin' }).waitFor();
+  // Cara has it too (over the API: she has no browser here).
+  const chatId = pb.url().split('/').pop();
+  const r = await fetch(`${srv.url}/api/v1/chats/${chatId}/messages`, { headers: { authorization: 'Bearer ' + cara.token } });
+  assert.deepEqual((await r.json()).items.map((m) => m.text), ['hello, both of you']);
+  await pb.getByRole('button', { name: 'Mute' }).click();
+  await pb.getByRole('button', { name: 'Unmute' }).waitFor();
+  await pb.reload();
+  await pb.getByRole('button', { name: 'Unmute' }).waitFor();
+  await pb.getByRole('button', { name: 'Unmute' }).click();
+  await pb.getByRole('button', { name: 'Mute' }).waitFor();
+  assert.deepEqual(pb.errors, []);
+});
+
 test('phone width: the list, then the conversation with a way back; nothing overflows', async () => {
   const phone = await newPage(browser, srv.url, { width: 390, height: 844 });
   await logIn(phone, ben.email);
   await phone.goto('/chats');
-  const item = phone.locator('.chat-item', { hasText: 'Anna Admin' });
+  const item = phone.locator('.chat-item').filter({ has: phone.locator('.chat-item-name', { hasText: /^Anna Admin$/ }) });
   await item.waitFor();
   assert.equal(await overflowX(phone), 0);
   await item.click();

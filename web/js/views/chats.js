@@ -81,9 +81,9 @@ export async function chatsView({ params, main, isCurrent }) {
   async function startChat() {
     const q = h('input', { type: 'search', placeholder: 'Name or e-mail', 'aria-label': 'Find a person', autocomplete: 'off' });
     const results = h('ul.people-results', { 'aria-live': 'polite' });
-    let picked = null;
+    const picked = new Map(); // user id → {id, display_name}: one is a direct chat, more a group
     let seq = 0;
-    const d = dialog('New chat', [q, h('p.hint', 'People of your organisation and people you share an avatar with; others by their exact e-mail.'), results], [{ label: 'Start chat', kind: 'primary', value: 'go' }]);
+    const d = dialog('New chat', [q, h('p.hint', 'People of your organisation and people you share an avatar with; others by their exact e-mail. Pick several for a group.'), results], [{ label: 'Start chat', kind: 'primary', value: 'go' }]);
     q.addEventListener('input', () => {
       const text = q.value.trim();
       const mine = ++seq;
@@ -93,7 +93,7 @@ export async function chatsView({ params, main, isCurrent }) {
         try {
           const r = await get('/users/search?q=' + encodeURIComponent(text));
           if (mine !== seq) return;
-          clear(results, r.items.length ? r.items.map((u) => h('li', h('label.person', h('input', { type: 'radio', name: 'person', value: u.id, onchange: () => (picked = u) }), avatarBadge(u.display_name, null, 'sm'), u.display_name)))
+          clear(results, r.items.length ? r.items.map((u) => h('li', h('label.person', h('input', { type: 'checkbox', name: 'person', value: u.id, checked: picked.has(u.id), onchange: (e) => (e.target.checked ? picked.set(u.id, u) : picked.delete(u.id)) }), avatarBadge(u.display_name, null, 'sm'), u.display_name)))
             : h('li.muted', 'Nobody found.'));
         } catch (e) {
           clear(results, h('li.form-error', e.message));
@@ -101,9 +101,9 @@ export async function chatsView({ params, main, isCurrent }) {
       }, 200);
     });
     setTimeout(() => q.focus(), 0);
-    if ((await d) !== 'go' || !picked) return;
+    if ((await d) !== 'go' || !picked.size) return;
     try {
-      const c = await post('/chats', { participants: [picked.id] });
+      const c = await post('/chats', { participants: [...picked.keys()], group: picked.size > 1 });
       if (!chats.some((x) => x.id === c.id)) {
         chats.unshift(c);
         resync(); // the new partner's presence
@@ -201,8 +201,17 @@ function conversation(pane, chat, presence, dot) {
   const log = h('ol.chat-log.people-log', { 'aria-live': 'polite', 'aria-label': 'Messages' });
   const typingEl = h('p.typing-line', { 'aria-live': 'polite' });
   const headInfo = h('span.tiny.muted.chat-status');
+  const muteBtn = h('button.btn.ghost.sm.mute', { type: 'button', 'aria-pressed': String(chat.muted) }, chat.muted ? 'Unmute' : 'Mute');
+  muteBtn.addEventListener('click', async () => {
+    const r = await busy(muteBtn, () => patch(`/chats/${chat.id}`, { muted: !chat.muted }));
+    if (!r) return;
+    chat.muted = r.muted;
+    muteBtn.textContent = chat.muted ? 'Unmute' : 'Mute';
+    muteBtn.setAttribute('aria-pressed', String(chat.muted));
+    toast(chat.muted ? 'Muted: its messages no longer count as unread in the sidebar.' : 'Unmuted.', 'ok');
+  });
   const head = h('header.chat-head', h('a.btn.ghost.sm.back', { href: '/chats', 'aria-label': 'All chats' }, '‹ Chats'),
-    h('div.chat-head-text', h('h2', chatName(chat)), headInfo));
+    h('div.chat-head-text', h('h2', chatName(chat)), headInfo), muteBtn);
   const input = h('textarea.chat-input', { rows: 1, placeholder: `Message ${chatName(chat)}…`, 'aria-label': 'Your message', maxlength: 4000 });
   const sendBtn = h('button.btn.primary.send', { type: 'submit' }, 'Send');
   const form = h('form.chat-form', { onsubmit: (e) => { e.preventDefault(); submit(); } }, input, h('div.chat-actions', sendBtn));
