@@ -161,6 +161,14 @@ export async function api(method, path, body, opts = {}) {
   return ct.includes('json') ? res.json() : res.text();
 }
 
+/* The URL of a WebSocket route (path with its own query, if any) with a fresh one-time ticket:
+ * browsers cannot set an Authorization header on a WebSocket. Throws ApiError. */
+export async function wsUrl(path) {
+  const { ticket } = await api('POST', '/auth/ws-ticket', {});
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${location.host}${path}${path.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`;
+}
+
 export const get = (p, o) => api('GET', p, undefined, o);
 export const post = (p, b, o) => api('POST', p, b === undefined ? {} : b, o);
 export const patch = (p, b, o) => api('PATCH', p, b, o);

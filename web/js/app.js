@@ -15,6 +15,7 @@ const routes = [
   [/^\/$/, () => import('./views/home.js').then((m) => m.homeView)],
   [/^\/avatars\/new$/, () => import('./views/avatar.js').then((m) => m.newAvatarView)],
   [/^\/avatars\/([^/]+)(?:\/([a-z]+))?(?:\/([^/]+))?$/, () => import('./views/avatar.js').then((m) => m.avatarView)],
+  [/^\/chats(?:\/([^/]+))?$/, () => import('./views/chats.js').then((m) => m.chatsView)],
   [/^\/settings$/, () => import('./views/settings.js').then((m) => m.settingsView)],
   [/^\/admin(?:\/([a-z]+))?$/, () => import('./views/admin.js').then((m) => m.adminView)],
 ];
@@ -137,6 +138,7 @@ export async function renderSidebar(force = false) {
     return;
   }
   const cur = (/^\/avatars\/([^/]+)/.exec(location.pathname) || [])[1];
+  $('#chats-link').setAttribute('aria-current', location.pathname.startsWith('/chats') ? 'page' : 'false');
   if (!avatars.length) {
     clear(list, h('li.side-empty', 'No avatars yet. Create one, or drop a character card here.'));
     return;
@@ -211,6 +213,9 @@ async function boot() {
   booted = true;
   document.body.classList.add('ready');
   window.__doppelReady = performance.now();
+  // The chats' unread count comes after the page is usable, over the events socket.
+  const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  later(() => import('./chat-badge.js').then((m) => m.startChatBadge()));
 }
 
 window.addEventListener('unhandledrejection', (e) => {

@@ -13,7 +13,20 @@ export function chatBox(opts) {
   const log = h('ol.chat-log', { 'aria-live': 'polite', 'aria-label': 'Conversation' });
   const input = h('textarea.chat-input', { rows: 1, placeholder: opts.placeholder || `Message ${shortName(opts.name)}…`, 'aria-label': 'Your message', maxlength: 4000 });
   const sendBtn = h('button.btn.primary.send', { type: 'submit', 'aria-label': 'Send' }, 'Send');
-  const voice = opts.voiceNote !== false ? h('button.btn.ghost.voice', { type: 'button', disabled: true, title: 'Voice conversations are coming with speech' }, icon('mic'), 'Voice · coming with speech') : null;
+  // opts.voice(mount) opens a voice panel (mount(el) puts it above the composer) → {close()}.
+  let voiceOn = null;
+  const voice = opts.voice ? h('button.btn.ghost.voice', {
+    type: 'button',
+    'aria-pressed': 'false',
+    onclick: async () => {
+      if (voiceOn) return voiceOn.close();
+      voice.setAttribute('aria-pressed', 'true');
+      voiceOn = await opts.voice((panel) => form.before(panel), () => {
+        voiceOn = null;
+        voice.setAttribute('aria-pressed', 'false');
+      });
+    },
+  }, icon('mic'), 'Voice') : null;
   const form = h('form.chat-form', {
     onsubmit: (e) => {
       e.preventDefault();
@@ -141,5 +154,5 @@ export function chatBox(opts) {
   }
   const el = h('div.chat', log, form, opts.note ? h('p.tiny.muted.chat-note', opts.note) : null);
   requestAnimationFrame(scroll);
-  return { el, focus: () => input.focus(), add };
+  return { el, focus: () => input.focus(), add, close: () => voiceOn && voiceOn.close() };
 }

@@ -99,9 +99,12 @@ export function initials(name) {
   return ((parts[0] || '?')[0] + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
 }
 
+/* A hue (0–359) made from a name, the same for the same name everywhere. */
+export const hueOf = (name) => [...String(name || '')].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 360, 7);
+
 /* A round picture: the image URL when given, else the initials on a colour made from the name. */
 export function avatarBadge(name, url, size = '') {
-  const hue = [...String(name || '')].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 360, 7);
+  const hue = hueOf(name);
   const el = h('span.badge' + (size ? '.' + size : ''), { 'aria-hidden': 'true' });
   el.style.setProperty('--hue', hue);
   if (url) el.append(h('img', { src: url, alt: '' }));

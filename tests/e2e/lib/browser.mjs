@@ -29,9 +29,11 @@ export function startServer(opts = {}) {
   return start({ ...opts, args: [...FAST_ARGON, '--auth-rate', '100000', '--api-rate', '100000', ...(opts.args || [])] });
 }
 
-/* Headless chromium that never leaves the machine: every host but 127.0.0.1 resolves nowhere. */
-export function launch() {
+/* Headless chromium that never leaves the machine: every host but 127.0.0.1 resolves nowhere.
+ * extraArgs: more switches (e.g. a fake microphone fed from a WAV file). */
+export function launch(extraArgs = []) {
   const args = [
+    ...extraArgs,
     '--no-sandbox',
     '--disable-dev-shm-usage',
     '--disable-gpu',

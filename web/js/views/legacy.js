@@ -60,7 +60,6 @@ export async function legacyView({ main, params }) {
       const chat = chatBox({
         name,
         messages,
-        voiceNote: false,
         placeholder: `Ask ${shortName(name)} something…`,
         send: (text, on) => streamMessage(`/api/v1/legacy/${slug}/conversations/${saved.cid}/messages`, text, on, `Visitor ${saved.token}`),
         note: 'Answers are quoted from what they left behind. The page’s owner can read what visitors ask.',

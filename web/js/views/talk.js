@@ -3,6 +3,7 @@ import { get, post, streamMessage } from '../api.js';
 import { navigate } from '../app.js';
 import { chatBox } from '../chat.js';
 import { busy, clear, empty, h, spinner, when } from '../ui.js';
+import { portraitOf } from './avatar.js';
 
 export async function talkTab(body, a, cid) {
   clear(body, spinner());
@@ -44,9 +45,11 @@ export async function talkTab(body, a, cid) {
     messages: msgs,
     citationHref: (c) => (c.memory_id ? `/avatars/${a.id}/memories/${c.memory_id}` : null),
     send: (text, on) => streamMessage(`/api/v1/conversations/${cid}/messages`, text, on),
+    voice: isVisitor ? null : (mount, onClose) => import('../voice.js').then(async (m) => m.openVoice({ avatar: a, conversationId: cid, chat, mount, onClose, portraitUrl: await portraitOf(a).catch(() => null) })),
     note: a.brain === 'recall' ? 'Replies quote the avatar’s memories word for word; each quote links to the memory it came from.' : null,
   });
   if (isVisitor) chat.el.querySelector('form').hidden = true;
   clear(body, h('div.talk', side, h('div.talk-main', chat.el)));
   if (!isVisitor) chat.focus();
+  return () => chat.close();
 }

@@ -1,6 +1,7 @@
-// Training: personality samples with progress and the resulting traits (with evidence); voice is coming.
+// Training: personality samples with progress and the resulting traits (with evidence); voice samples
+// and the voice profile (voice-training.js).
 import { get, post } from '../api.js';
-import { busy, clear, field, h, icon, spinner, toast } from '../ui.js';
+import { busy, clear, field, h, spinner, toast } from '../ui.js';
 import { canEdit } from './avatar.js';
 
 const PROMPTS = [
@@ -59,6 +60,7 @@ export async function trainingTab(body, a) {
 
   const profile = await get(`/avatars/${a.id}/profile`).catch(() => null);
   const voice = (profile && profile.voice) || {};
+  const voiceBox = (await import('./voice-training.js')).voicePanel(a, voice, editable);
   clear(body, h('div.cols',
     h('section.panel.stack', h('h2', 'Personality'),
       h('p.muted', 'Four samples of how they write or speak give a profile of their style. It shapes the greeting and the tone of “I don’t remember”.'),
@@ -66,8 +68,6 @@ export async function trainingTab(body, a) {
       editable ? form : h('p.hint', 'Only the owner and editors add samples.')),
     h('div.stack',
       h('section.panel.stack', h('h2', 'Traits'), traitsBox),
-      h('section.panel.stack.disabled-panel', { 'aria-disabled': 'true' }, h('h2', 'Voice ', h('span.pill.soon', 'coming with speech')),
-        h('p.muted', voice.detail || 'Record three samples with your microphone and the avatar learns to sound like them.'),
-        h('button.btn', { type: 'button', disabled: true }, icon('mic'), 'Record a sample')))));
+      voiceBox)));
   show(profile);
 }
