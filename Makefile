@@ -23,7 +23,7 @@ BUILD ?= build/release
 OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o $(BUILD)/gen/docs_assets.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all asan test test-unit test-api test-e2e fuzz fuzz-run run clean format bench bench-ui deps check-layers
+.PHONY: all asan test test-unit test-api test-e2e fuzz fuzz-run run clean format format-check bench bench-ui deps check-layers
 
 all: doppel
 
@@ -108,8 +108,13 @@ bench-ui: doppel
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	node bench/ui.mjs
 
+FORMAT_FILES = $$(find src tests/unit fuzz bench -name '*.[ch]')
 format:
-	clang-format -i $$(find src tests/unit fuzz bench -name '*.[ch]')
+	clang-format -i $(FORMAT_FILES)
+
+# Fails on any C file that `make format` would change (run by `make test`).
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build doppel

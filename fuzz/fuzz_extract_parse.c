@@ -21,8 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         size_t i;
         json_t *f;
-        json_array_foreach(facts, i, f)
-        {
+        json_array_foreach (facts, i, f) {
             const char *t = json_string_value(json_object_get(f, "text"));
             double imp = json_number_value(json_object_get(f, "importance"));
             if (!t || !*t || strlen(t) > EXTRACT_FACT_MAX || imp < 0 || imp > 1)

@@ -44,7 +44,7 @@ static void check_passages(const char *t, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int (*const conv[])(const char *, size_t, struct buf *) = {extract_html, extract_markdown, extract_docx_xml,
-                                                                extract_plain};
+                                                               extract_plain};
     for (size_t k = 0; k < sizeof conv / sizeof conv[0]; k++) {
         struct buf b;
         buf_init(&b, 1 << 20);

@@ -23,7 +23,7 @@ static int value_depth(const json_t *v)
     if (json_is_object(v)) {
         const char *k;
         json_t *e;
-        json_object_foreach((json_t *)v, k, e) {
+        json_object_foreach ((json_t *)v, k, e) {
             int de = value_depth(e);
             if (de > d)
                 d = de;
@@ -33,7 +33,7 @@ static int value_depth(const json_t *v)
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
             int de = value_depth(e);
             if (de > d)
                 d = de;

@@ -27,9 +27,9 @@
 #include "net/server_internal.h"
 #include "net/ws.h"
 
-#define FUZZ_WS_MAX (64 * 1024)   /* the message cap */
+#define FUZZ_WS_MAX (64 * 1024)           /* the message cap */
 #define FUZZ_INPUT_MAX (FUZZ_WS_MAX + 64) /* longest input: a message at the cap plus its headers */
-#define FUZZ_SOCKBUF (512 * 1024) /* socket buffers: the whole input and the echo fit */
+#define FUZZ_SOCKBUF (512 * 1024)         /* socket buffers: the whole input and the echo fit */
 #define FUZZ_WATCHDOG_MS 1000
 
 /* The state of one input's run. */
@@ -40,12 +40,12 @@ struct run {
     uv_poll_t client_poll; /* writes what is left of the input, then drains the server's output */
     const uint8_t *p;      /* input still to write */
     size_t n, off;
-    int shut_early;        /* control bit 7: SHUT_WR right after the input */
-    int shut;              /* SHUT_WR done */
-    int quiet;             /* idle iterations with nothing left for the server to read */
-    uv_idle_t idle;        /* watches for the server going quiet before SHUT_WR */
+    int shut_early; /* control bit 7: SHUT_WR right after the input */
+    int shut;       /* SHUT_WR done */
+    int quiet;      /* idle iterations with nothing left for the server to read */
+    uv_idle_t idle; /* watches for the server going quiet before SHUT_WR */
     int idle_closed;
-    int client_closed;     /* the client poll's close callback ran */
+    int client_closed; /* the client poll's close callback ran */
 };
 
 static uv_loop_t loop;
@@ -66,8 +66,8 @@ static void echo_message(struct ws_conn *c, int is_text, const uint8_t *p, size_
 }
 
 static const struct ws_handler echo_handler = {NULL, echo_message, NULL, NULL};
-static const struct route echo_route = {"GET", "/fuzz/ws", ROUTE_WEBSOCKET | ROUTE_PUBLIC, 0, NULL, "fuzz",
-                                        "WebSocket echo", NULL, &echo_handler, NULL};
+static const struct route echo_route = {
+    "GET", "/fuzz/ws", ROUTE_WEBSOCKET | ROUTE_PUBLIC, 0, NULL, "fuzz", "WebSocket echo", NULL, &echo_handler, NULL};
 
 /* ws.c's release callback: closes the server end and stops the loop (the connection is gone). */
 static void release_socket(void *arg)
@@ -255,7 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_idle_start(&r.idle, on_idle);
     uv_timer_start(&watchdog, on_watchdog, FUZZ_WATCHDOG_MS, 0);
 
-    struct ws_conn *c = ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL, NULL);
+    struct ws_conn *c =
+        ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL, NULL);
     if (!c) /* allocation failure: the socket stays ours */
         release_socket(&r);
     while (!r.released)

@@ -20,7 +20,7 @@ build_pkgs=(
   ffmpeg              # audio/video containers decoded to PCM (subprocess)
 )
 test_pkgs=(
-  clang libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
+  clang clang-format libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
   sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
   chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core)

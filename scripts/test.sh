@@ -103,6 +103,9 @@ echo "node $(node --version), npm $(npm --version), $(clang --version | head -n 
 section "layers (scripts/check-layers.sh: no upward include)"
 bash scripts/check-layers.sh
 
+section "format (make format-check: clang-format, .clang-format)"
+make -s format-check
+
 section "build (make -j$JOBS: ./doppel and unit tests)"
 run make -j"$JOBS" all unit
 

@@ -27,15 +27,16 @@
 cst_voice *register_cmu_us_rms(const char *voxdir);
 
 static const char *const sentences[20] = {
-    "The weather was warm and sunny all week.", "I grew up in a small town by the sea.",
-    "My father worked at the post office.", "We had a dog called Max.", "She played the piano every evening.",
-    "The children walked to school together.", "Our house had a red door and a big garden.",
-    "He liked to read the newspaper in the morning.", "We went fishing on the lake in summer.",
-    "My mother made bread on Sundays.", "The winter was long and very cold.", "I met your grandmother at a dance.",
-    "We moved to the city when I was twenty.", "I worked in a factory for ten years.",
-    "The church bells rang every hour.", "My brother joined the navy.", "We drove to the mountains for our holiday.",
-    "She wrote letters to her sister every week.", "The market was busy on Saturday morning.",
-    "I remember the day you were born."};
+    "The weather was warm and sunny all week.",   "I grew up in a small town by the sea.",
+    "My father worked at the post office.",       "We had a dog called Max.",
+    "She played the piano every evening.",        "The children walked to school together.",
+    "Our house had a red door and a big garden.", "He liked to read the newspaper in the morning.",
+    "We went fishing on the lake in summer.",     "My mother made bread on Sundays.",
+    "The winter was long and very cold.",         "I met your grandmother at a dance.",
+    "We moved to the city when I was twenty.",    "I worked in a factory for ten years.",
+    "The church bells rang every hour.",          "My brother joined the navy.",
+    "We drove to the mountains for our holiday.", "She wrote letters to her sister every week.",
+    "The market was busy on Saturday morning.",   "I remember the day you were born."};
 
 /* CPU seconds of this thread: on a shared 2-core machine wall time measures the neighbours too
  * (the real-time factors below are CPU time over audio time; the final-result latencies too). */
@@ -64,28 +65,36 @@ static int word_errors(const char *ref, const char *hyp, int *ref_words)
     char r[64][32], h[64][32];
     int nr = 0, nh = 0;
     for (const char *p = ref; *p && nr < 64;) {
-        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '\'')) p++;
+        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '\''))
+            p++;
         int k = 0;
         while (*p && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '\'')) {
-            if (k < 31) r[nr][k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            if (k < 31)
+                r[nr][k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
             p++;
         }
         r[nr][k] = 0;
-        if (k) nr++;
+        if (k)
+            nr++;
     }
     for (const char *p = hyp; *p && nh < 64;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         int k = 0;
         while (*p && *p != ' ') {
-            if (k < 31) h[nh][k++] = *p;
+            if (k < 31)
+                h[nh][k++] = *p;
             p++;
         }
         h[nh][k] = 0;
-        if (k) nh++;
+        if (k)
+            nh++;
     }
     int d[65][65];
-    for (int i = 0; i <= nr; i++) d[i][0] = i;
-    for (int j = 0; j <= nh; j++) d[0][j] = j;
+    for (int i = 0; i <= nr; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= nh; j++)
+        d[0][j] = j;
     for (int i = 1; i <= nr; i++)
         for (int j = 1; j <= nh; j++) {
             int sub = d[i - 1][j - 1] + (strcmp(r[i - 1], h[j - 1]) != 0);
@@ -104,7 +113,8 @@ static ps_decoder_t *default_decoder(void)
     snprintf(hmm, sizeof hmm, "%s/en-us", dir);
     snprintf(lm, sizeof lm, "%s/en-us.lm.bin", dir);
     snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", dir);
-    cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn", "/dev/null", NULL);
+    cmd_ln_t *c =
+        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn", "/dev/null", NULL);
     return ps_init(c);
 }
 

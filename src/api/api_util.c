@@ -68,7 +68,8 @@ int api_rate_refuse(struct request *req, struct response *res, const char *scope
 {
     ratelimit_count_refusal(scope);
     char secs[24];
-    snprintf(secs, sizeof secs, "%lld", (long long)(retry_ms + 999) / 1000 > 0 ? (long long)(retry_ms + 999) / 1000 : 1);
+    snprintf(secs, sizeof secs, "%lld",
+             (long long)(retry_ms + 999) / 1000 > 0 ? (long long)(retry_ms + 999) / 1000 : 1);
     res_error(res, req, DP_ERR_RATE_LIMITED, "too many requests; retry in %s s", secs);
     res_header(res, "Retry-After", secs);
     return DP_ERR_RATE_LIMITED;
@@ -146,8 +147,8 @@ int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t
 #define API_CACHED_TTL_MS 60000
 #define API_CACHED_KEY_MAX 512
 
-int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
-                    int nscopes, http_handler fill)
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes, int nscopes,
+                    http_handler fill)
 {
     static const char ctype[] = "application/json; charset=utf-8";
     struct context e;

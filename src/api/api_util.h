@@ -53,8 +53,8 @@ int api_list_page(struct request *req, struct response *res, struct db *db,
  * makes every instance miss. Cold, fill answers as usual and a 200 answer is stored. On the loop
  * (no worker) a miss returns DP_ERR_WOULDBLOCK: the request moves to a worker. key NULL: not
  * cacheable (e.g. a later page), fill answers on a worker. */
-int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes,
-                    int nscopes, http_handler fill);
+int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes, int nscopes,
+                    http_handler fill);
 
 /* Whether a request is for a first page that may be cached: no ?cursor, and ?limit absent or
  * 1 to 3 digits (anything else is answered, or refused, without the cache). */

@@ -13,30 +13,30 @@ struct cache;
 
 struct app {
     struct config cfg;
-    char *database_url;        /* resolved: cfg value or <data-dir>/doppel.db */
-    char *blob_url;            /* resolved: cfg value or <data-dir>/blobs */
-    struct blob_store *blobs;  /* thread-safe, shared */
+    char *database_url;       /* resolved: cfg value or <data-dir>/doppel.db */
+    char *blob_url;           /* resolved: cfg value or <data-dir>/blobs */
+    struct blob_store *blobs; /* thread-safe, shared */
     uv_loop_t *loop;
     struct server *server;
     struct pool *pool;
-    struct pool *slow_pool;    /* ROUTE_SLOW routes: replies that wait on remote providers */
+    struct pool *slow_pool; /* ROUTE_SLOW routes: replies that wait on remote providers */
     struct router *router;
-    char *openapi_json;        /* generated once from the route tables */
+    char *openapi_json; /* generated once from the route tables */
     size_t openapi_len;
-    double started;            /* time_mono() at start */
-    struct cache *inline_cache; /* the in-process cache for loop-thread fast paths; NULL with Redis */
+    double started;                /* time_mono() at start */
+    struct cache *inline_cache;    /* the in-process cache for loop-thread fast paths; NULL with Redis */
     struct cache *inline_security; /* its security space (session revocations), likewise */
-    struct cache *near_cache;  /* with Redis: an in-process copy of cached answers under the same
+    struct cache *near_cache;      /* with Redis: an in-process copy of cached answers under the same
                                 * generation-stamped keys (the generations still come from Redis) */
-    int abandoned;             /* shutdown gave up waiting for running handlers */
+    int abandoned;                 /* shutdown gave up waiting for running handlers */
 };
 
 /* The state each worker thread owns; handlers reach it through req->worker. */
 struct worker {
     int idx;
     struct app *app;
-    struct db *db;       /* this thread's connection; NULL while the database is unreachable */
-    struct cache *cache; /* this thread's cache handle: cached copies, evictable */
+    struct db *db;          /* this thread's connection; NULL while the database is unreachable */
+    struct cache *cache;    /* this thread's cache handle: cached copies, evictable */
     struct cache *security; /* this thread's handle of the security space (rate limits, back-off, revocations) */
 };
 

@@ -137,8 +137,9 @@ static int signup(struct request *req, struct response *res)
          * what reveals nothing and changes nothing, after the same work as a new account. */
         audit_write(e.db, "signup.existing", NULL, NULL, NULL, e.ip, NULL);
         res_header(res, "Cache-Control", "no-store");
-        res_json(res, 202, json_pack("{s:s,s:s}", "status", "pending", "message",
-                                     "if this address can be registered, log in with it and your password"));
+        res_json(res, 202,
+                 json_pack("{s:s,s:s}", "status", "pending", "message",
+                           "if this address can be registered, log in with it and your password"));
         return DP_OK;
     }
     if (err) {
@@ -200,7 +201,7 @@ static int login(struct request *req, struct response *res)
     }
     if (err == DP_ERR_UNAUTHORIZED) {
         res_error_status(res, req, 401, code,
-                         !strcmp(code, "totp_required") ? "this account needs a TOTP code (field totp)"
+                         !strcmp(code, "totp_required")  ? "this account needs a TOTP code (field totp)"
                          : !strcmp(code, "invalid_totp") ? "the TOTP or recovery code is not valid"
                                                          : "e-mail or password is wrong");
         return err;
@@ -341,7 +342,8 @@ static int totp_disable(struct request *req, struct response *res)
     if (err || (err = limit_user(req, res, e.security, "totp")))
         return err;
     const char *password, *code;
-    if ((err = api_body_str(req, res, "password", 4096, &password)) || (err = api_body_str(req, res, "code", 64, &code)))
+    if ((err = api_body_str(req, res, "password", 4096, &password)) ||
+        (err = api_body_str(req, res, "code", 64, &code)))
         return err;
     if (!password || !code) {
         res_error(res, req, DP_ERR_INVALID, "password and code are required");
@@ -375,41 +377,77 @@ static int ws_ticket(struct request *req, struct response *res)
 }
 
 static const char tokens_doc[] = J({
-    "requestBody": {"required": false, "content": {"application/json": {"schema": "Login"}}},
-    "query": {"cookie": {"type": "string", "enum": ["1"], "description":
-        "1: the refresh token comes as an httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body"}},
-    "responses": {"200": "Tokens"},
-    "errors": [401, 422]});
+    "requestBody" : {"required" : false, "content" : {"application/json" : {"schema" : "Login"}}},
+    "query" : {
+        "cookie" : {
+            "type" : "string",
+            "enum" : ["1"],
+            "description" :
+                "1: the refresh token comes as an httpOnly, Secure, SameSite=Strict cookie (doppel_refresh) instead of the body"
+        }
+    },
+    "responses" : {"200" : "Tokens"},
+    "errors" : [ 401, 422 ]
+});
 
 /* Sign-up: 201 with a pair for a new account; a taken address gets 202 and nothing else, so the
  * answer does not say which addresses have accounts beyond what creating one tells. */
 static const char signup_doc[] = J({
-    "requestBody": "Signup",
-    "query": {"cookie": {"type": "string", "enum": ["1"], "description": "1: the refresh token as the doppel_refresh cookie"}},
-    "responses": {
-        "201": {"description": "The new account and a token pair", "content": {"application/json": {"schema": "Tokens"}}},
-        "202": {"description": "The address has an account: nothing was created or changed",
-                "content": {"application/json": {"schema": "Pending"}}}},
-    "errors": [403, 409, 422]});
+    "requestBody" : "Signup",
+    "query" : {
+        "cookie" :
+            {"type" : "string", "enum" : ["1"], "description" : "1: the refresh token as the doppel_refresh cookie"}
+    },
+    "responses" : {
+        "201" : {
+            "description" : "The new account and a token pair",
+            "content" : {"application/json" : {"schema" : "Tokens"}}
+        },
+        "202" : {
+            "description" : "The address has an account: nothing was created or changed",
+            "content" : {"application/json" : {"schema" : "Pending"}}
+        }
+    },
+    "errors" : [ 403, 409, 422 ]
+});
 
 #define PUB_JSON (ROUTE_PUBLIC | ROUTE_JSON)
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char logout_doc[] = J({"responses": {"204": "-"}});
-static const char me_doc[] = J({"responses": {"200": "Me"}});
-static const char totp_setup_doc[] = J({"responses": {"200": "TotpSetup"}, "errors": [409]});
+static const char logout_doc[] = J({"responses" : {"204" : "-"}});
+static const char me_doc[] = J({"responses" : {"200" : "Me"}});
+static const char totp_setup_doc[] = J({"responses" : {"200" : "TotpSetup"}, "errors" : [409]});
 static const char totp_enable_doc[] = J({
-    "requestBody": {"required": true, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
-    "responses": {"200": "TotpState"},
-    "errors": [409, 422]});
+    "requestBody" : {
+        "required" : true,
+        "content" : {
+            "application/json" :
+                {"schema" : {"type" : "object", "required" : ["code"], "properties" : {"code" : {"type" : "string"}}}}
+        }
+    },
+    "responses" : {"200" : "TotpState"},
+    "errors" : [ 409, 422 ]
+});
 static const char totp_disable_doc[] = J({
-    "requestBody": {"required": true, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["password", "code"],
-        "properties": {"password": {"type": "string"}, "code": {"type": "string", "description": "a TOTP or recovery code"}}}}}},
-    "responses": {"200": "TotpState"},
-    "errors": [409, 422]});
-static const char ticket_doc[] = J({"responses": {"201": "Ticket"}});
+    "requestBody" : {
+        "required" : true,
+        "content" : {
+            "application/json" : {
+                "schema" : {
+                    "type" : "object",
+                    "required" : [ "password", "code" ],
+                    "properties" : {
+                        "password" : {"type" : "string"},
+                        "code" : {"type" : "string", "description" : "a TOTP or recovery code"}
+                    }
+                }
+            }
+        }
+    },
+    "responses" : {"200" : "TotpState"},
+    "errors" : [ 409, 422 ]
+});
+static const char ticket_doc[] = J({"responses" : {"201" : "Ticket"}});
 
 const struct route auth_routes[] = {
     {"POST", "/api/v1/auth/signup", PUB_JSON, 0, signup, "auth",
@@ -417,10 +455,13 @@ const struct route auth_routes[] = {
      "(an invitation token of an avatar shared with this address joins its organisation); "
      "an address that has an account → 202 {status:pending} (nothing changes)",
      signup_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth", "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/login", PUB_JSON, 0, login, "auth",
+     "Log in {email,password,totp?,refresh_token?} (a refresh token, or the cookie, marks a known device)", tokens_doc,
+     NULL, NULL},
     {"POST", "/api/v1/auth/refresh", ROUTE_PUBLIC, 0, refresh, "auth",
      "Spend a refresh token for a new pair; reuse of a spent one revokes the session", tokens_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", logout_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/logout", 0, 0, logout, "auth", "Revoke the session now, on every instance", logout_doc, NULL,
+     NULL},
     {"GET", "/api/v1/auth/me", ROUTE_TRY_INLINE, 0, me, "auth", "The caller", me_doc, NULL, NULL},
     {"POST", "/api/v1/auth/totp/setup", 0, 0, totp_setup, "auth", "Start TOTP set-up: secret and otpauth:// URI",
      totp_setup_doc, NULL, NULL},
@@ -428,6 +469,7 @@ const struct route auth_routes[] = {
      "Enable TOTP {code}; returns one-time recovery codes", totp_enable_doc, NULL, NULL},
     {"POST", "/api/v1/auth/totp/disable", ROUTE_JSON, 0, totp_disable, "auth",
      "Disable TOTP {password, code (TOTP or recovery)}", totp_disable_doc, NULL, NULL},
-    {"POST", "/api/v1/auth/ws-ticket", 0, 0, ws_ticket, "auth", "One-time WebSocket ticket, valid 30 s", ticket_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/ws-ticket", 0, 0, ws_ticket, "auth", "One-time WebSocket ticket, valid 30 s", ticket_doc,
+     NULL, NULL},
     {0},
 };

@@ -42,8 +42,7 @@ static int redeem_ticket(struct cache *cache, const char *ticket, struct caller 
     int err = cache_incr(cache, used, 1, 60000, &n);
     cache_del(cache, key);
     char role[16] = "";
-    int ok = !err && n == 1 &&
-             sscanf(v, "%36s %36s %15s %36s", c->user_id, c->org_id, role, c->session_id) == 4 &&
+    int ok = !err && n == 1 && sscanf(v, "%36s %36s %15s %36s", c->user_id, c->org_id, role, c->session_id) == 4 &&
              role_parse(role) >= 0;
     free(v);
     if (!ok)
@@ -124,8 +123,7 @@ int authn_hook(struct request *req, struct response *res)
     }
     struct jwt_claims cl;
     const char *why = NULL;
-    if (verify_token(token, &cl, &why) ||
-        role_parse(cl.role) < 0) {
+    if (verify_token(token, &cl, &why) || role_parse(cl.role) < 0) {
         free(c);
         char msg[96];
         snprintf(msg, sizeof msg, "invalid access token: %s", why ? why : "unknown role");

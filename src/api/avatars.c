@@ -178,8 +178,9 @@ static int add_share(struct request *req, struct response *res)
     if (out.invited) {
         audit_write(e.db, "avatar.invite", c->user_id, ref.id, ref.org_id, e.ip,
                     json_pack("{s:s,s:s}", "email", out.email, "role", role));
-        res_json(res, 202, json_pack("{s:s,s:s,s:s,s:s,s:s}", "avatar_id", ref.id, "email", out.email, "role", role,
-                                     "status", "invited", "invitation_token", out.token));
+        res_json(res, 202,
+                 json_pack("{s:s,s:s,s:s,s:s,s:s}", "avatar_id", ref.id, "email", out.email, "role", role, "status",
+                           "invited", "invitation_token", out.token));
         return DP_OK;
     }
     audit_write(e.db, "avatar.share", c->user_id, ref.id, ref.org_id, e.ip,
@@ -207,24 +208,24 @@ static int remove_share(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Avatar>"}});
-static const char create_doc[] = J({"requestBody": "AvatarBody",
-    "responses": {"201": "Avatar"},
-    "errors": [403, 409, 422]});
-static const char get_doc[] = J({"responses": {"200": "Avatar"}});
-static const char patch_doc[] = J({"requestBody": "AvatarBody",
-    "responses": {"200": "Avatar"},
-    "errors": [403, 409, 422]});
-static const char delete_doc[] = J({"responses": {"202": "AvatarDeleted"}, "errors": [403]});
-static const char shares_doc[] = J({"paged": true, "responses": {"200": "Page<Share>"}, "errors": [403]});
-static const char share_doc[] = J({"requestBody": "ShareBody",
-    "responses": {"201": "ShareAdded", "202": "Invitation"},
-    "errors": [403, 409, 422]});
-static const char unshare_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
+static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Avatar>"}});
+static const char create_doc[] =
+    J({"requestBody" : "AvatarBody", "responses" : {"201" : "Avatar"}, "errors" : [ 403, 409, 422 ]});
+static const char get_doc[] = J({"responses" : {"200" : "Avatar"}});
+static const char patch_doc[] =
+    J({"requestBody" : "AvatarBody", "responses" : {"200" : "Avatar"}, "errors" : [ 403, 409, 422 ]});
+static const char delete_doc[] = J({"responses" : {"202" : "AvatarDeleted"}, "errors" : [403]});
+static const char shares_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Share>"}, "errors" : [403]});
+static const char share_doc[] = J({
+    "requestBody" : "ShareBody",
+    "responses" : {"201" : "ShareAdded", "202" : "Invitation"},
+    "errors" : [ 403, 409, 422 ]
+});
+static const char unshare_doc[] = J({"responses" : {"204" : "-"}, "errors" : [403]});
 
 const struct route avatars_routes[] = {
-    {"GET", "/api/v1/avatars", ROUTE_TRY_INLINE, 0, list_avatars, "avatars", "Avatars the caller may see (own, shared, org)", list_doc,
-     NULL, NULL},
+    {"GET", "/api/v1/avatars", ROUTE_TRY_INLINE, 0, list_avatars, "avatars",
+     "Avatars the caller may see (own, shared, org)", list_doc, NULL, NULL},
     {"POST", "/api/v1/avatars", ROUTE_JSON, 0, create_avatar, "avatars",
      "Create {name, kind, description, personality, scenario, greeting, visibility, brain, publish?}", create_doc, NULL,
      NULL},

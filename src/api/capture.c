@@ -139,19 +139,20 @@ static int close_recording(struct request *req, struct response *res)
     return DP_OK;
 }
 
-#define WS_DOC(what)                                                                                               \
-    "{\"description\":\"" what " Auth: ?token= (an access token) or ?ticket=. A text frame holds one JSON header "   \
-    "line (audio-start {rate,width,channels,mode,timestamp}, audio-chunk with payload_length and an optional seq, " \
-    "audio-stop, ping); a payload follows as the next binary frame. The server sends ready, then ack "             \
-    "{samples,bytes,seq,recording_id} once audio is synced (and once after audio-start: the offset to resume "     \
-    "from), pong, recording.closed and error {code,message}.\",\"query\":{\"device_name\":{\"type\":\"string\","     \
-    "\"description\":\"1-64 of A-Z a-z 0-9 . _ - (default: default)\"},\"token\":{\"type\":\"string\"},"          \
+#define WS_DOC(what)                                                                                                   \
+    "{\"description\":\"" what " Auth: ?token= (an access token) or ?ticket=. A text frame holds one JSON header "     \
+    "line (audio-start {rate,width,channels,mode,timestamp}, audio-chunk with payload_length and an optional seq, "    \
+    "audio-stop, ping); a payload follows as the next binary frame. The server sends ready, then ack "                 \
+    "{samples,bytes,seq,recording_id} once audio is synced (and once after audio-start: the offset to resume "         \
+    "from), pong, recording.closed and error {code,message}.\",\"query\":{\"device_name\":{\"type\":\"string\","       \
+    "\"description\":\"1-64 of A-Z a-z 0-9 . _ - (default: default)\"},\"token\":{\"type\":\"string\"},"               \
     "\"ticket\":{\"type\":\"string\"}},\"errors\":[409]}"
 
-static const char get_doc[] = J({"responses": {"200": "Recording"}});
-static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Recording>"}});
-static const char clients_doc[] = J({"responses": {"200": "ActiveClients"}});
-static const char close_doc[] = J({"responses": {"200": "RecordingClose", "202": "RecordingClose"}, "errors": [409]});
+static const char get_doc[] = J({"responses" : {"200" : "Recording"}});
+static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Recording>"}});
+static const char clients_doc[] = J({"responses" : {"200" : "ActiveClients"}});
+static const char close_doc[] =
+    J({"responses" : {"200" : "RecordingClose", "202" : "RecordingClose"}, "errors" : [409]});
 
 const struct route capture_routes[] = {
     {"GET", "/ws_pcm", ROUTE_WEBSOCKET, 0, ws_pcm, "capture",

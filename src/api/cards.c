@@ -26,9 +26,9 @@ static int imported_json(struct db *db, const char *id, const struct card_import
         return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err; /* it was just made */
     json_object_set_new(a, "access", json_string("owner"));
     json_object_set_new(a, "stats", json_pack("{s:i,s:I}", "media", 0, "memories", (json_int_t)imp->nmemories));
-    json_object_set_new(a, "import", json_pack("{s:s,s:i,s:I,s:I}", "format", card_format_name(imp->format), "spec",
-                                               imp->spec, "memories", (json_int_t)imp->nmemories, "kept_aside",
-                                               (json_int_t)imp->kept_aside));
+    json_object_set_new(a, "import",
+                        json_pack("{s:s,s:i,s:I,s:I}", "format", card_format_name(imp->format), "spec", imp->spec,
+                                  "memories", (json_int_t)imp->nmemories, "kept_aside", (json_int_t)imp->kept_aside));
     *out = a;
     return DP_OK;
 }

@@ -74,8 +74,9 @@ static int create_chat(struct request *req, struct response *res)
     err = chat_create(&e, json_object_get(req->json, "participants"), title, group, &chat, &created);
     if (err == DP_ERR_NOT_FOUND) {
         /* A stranger looks exactly like an unknown id. */
-        res_error(res, req, err, "no such user (you may message people of your organisation, people you share an "
-                                 "avatar with, and contacts who accepted your request)");
+        res_error(res, req, err,
+                  "no such user (you may message people of your organisation, people you share an "
+                  "avatar with, and contacts who accepted your request)");
         return err;
     }
     if (err)
@@ -149,8 +150,9 @@ static int list_messages(struct request *req, struct response *res)
     if (n == (size_t)limit)
         snprintf(next, sizeof next, "%lld",
                  (long long)json_integer_value(json_object_get(json_array_get(items, n - 1), "seq")));
-    res_json(res, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                                 n == (size_t)limit ? json_string(next) : json_null()));
+    res_json(
+        res, 200,
+        json_pack("{s:o,s:o}", "items", items, "next_cursor", n == (size_t)limit ? json_string(next) : json_null()));
     return DP_OK;
 }
 
@@ -341,35 +343,54 @@ static int remove_contact(struct request *req, struct response *res)
 }
 
 /* OpenAPI */
-static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Chat>"}});
-static const char create_doc[] = J({"requestBody": "ChatCreate",
-    "responses": {"201": "Chat", "200": {"description": "the pair's existing one-to-one chat",
-                                         "content": {"application/json": {"schema": "Chat"}}}},
-    "errors": [403, 404, 413]});
-static const char get_doc[] = J({"responses": {"200": "Chat"}});
-static const char patch_doc[] = J({"requestBody": "ChatPatch", "responses": {"200": "Chat"}});
-static const char leave_doc[] = J({"responses": {"204": "-"}});
+static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Chat>"}});
+static const char create_doc[] = J({
+    "requestBody" : "ChatCreate",
+    "responses" : {
+        "201" : "Chat",
+        "200" : {
+            "description" : "the pair's existing one-to-one chat",
+            "content" : {"application/json" : {"schema" : "Chat"}}
+        }
+    },
+    "errors" : [ 403, 404, 413 ]
+});
+static const char get_doc[] = J({"responses" : {"200" : "Chat"}});
+static const char patch_doc[] = J({"requestBody" : "ChatPatch", "responses" : {"200" : "Chat"}});
+static const char leave_doc[] = J({"responses" : {"204" : "-"}});
 static const char history_doc[] = J({
-    "query": {"before": {"type": "integer", "minimum": 0, "description": "messages with a seq below this one"},
-              "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-              "cursor": {"type": "string", "description": "a page's next_cursor"}},
-    "responses": {"200": "Page<ChatMessage>"}});
-static const char send_doc[] = J({"requestBody": "ChatSend",
-    "responses": {"201": "ChatMessageSent", "200": {"description": "a retry of a client_id: the first message",
-                                                    "content": {"application/json": {"schema": "ChatMessageSent"}}}},
-    "errors": [403, 409]});
-static const char edit_doc[] = J({"requestBody": "TextSample", "responses": {"200": "ChatMessageOne"}, "errors": [409]});
-static const char delete_doc[] = J({"responses": {"200": "ChatMessageOne"}, "errors": [409]});
-static const char read_doc[] = J({"requestBody": "ChatRead", "responses": {"200": "ChatReadState"}});
-static const char settings_doc[] = J({"responses": {"200": "ChatSettings"}});
-static const char settings_patch_doc[] = J({"requestBody": "ChatSettings", "responses": {"200": "ChatSettings"}});
-static const char blocks_doc[] = J({"responses": {"200": "Page<ChatBlock>"}});
-static const char block_doc[] = J({"requestBody": "UserIdBody", "responses": {"204": "-"}, "errors": [404]});
-static const char unblock_doc[] = J({"responses": {"204": "-"}});
-static const char contacts_doc[] = J({"responses": {"200": "Page<Contact>"}});
-static const char contact_doc[] = J({"requestBody": "UserIdBody", "responses": {"200": "Contact"}, "errors": [404]});
-static const char accept_doc[] = J({"responses": {"200": "Contact"}});
-static const char uncontact_doc[] = J({"responses": {"204": "-"}});
+    "query" : {
+        "before" : {"type" : "integer", "minimum" : 0, "description" : "messages with a seq below this one"},
+        "limit" : {"type" : "integer", "minimum" : 1, "maximum" : 200},
+        "cursor" : {"type" : "string", "description" : "a page's next_cursor"}
+    },
+    "responses" : {"200" : "Page<ChatMessage>"}
+});
+static const char send_doc[] = J({
+    "requestBody" : "ChatSend",
+    "responses" : {
+        "201" : "ChatMessageSent",
+        "200" : {
+            "description" : "a retry of a client_id: the first message",
+            "content" : {"application/json" : {"schema" : "ChatMessageSent"}}
+        }
+    },
+    "errors" : [ 403, 409 ]
+});
+static const char edit_doc[] =
+    J({"requestBody" : "TextSample", "responses" : {"200" : "ChatMessageOne"}, "errors" : [409]});
+static const char delete_doc[] = J({"responses" : {"200" : "ChatMessageOne"}, "errors" : [409]});
+static const char read_doc[] = J({"requestBody" : "ChatRead", "responses" : {"200" : "ChatReadState"}});
+static const char settings_doc[] = J({"responses" : {"200" : "ChatSettings"}});
+static const char settings_patch_doc[] = J({"requestBody" : "ChatSettings", "responses" : {"200" : "ChatSettings"}});
+static const char blocks_doc[] = J({"responses" : {"200" : "Page<ChatBlock>"}});
+static const char block_doc[] = J({"requestBody" : "UserIdBody", "responses" : {"204" : "-"}, "errors" : [404]});
+static const char unblock_doc[] = J({"responses" : {"204" : "-"}});
+static const char contacts_doc[] = J({"responses" : {"200" : "Page<Contact>"}});
+static const char contact_doc[] =
+    J({"requestBody" : "UserIdBody", "responses" : {"200" : "Contact"}, "errors" : [404]});
+static const char accept_doc[] = J({"responses" : {"200" : "Contact"}});
+static const char uncontact_doc[] = J({"responses" : {"204" : "-"}});
 
 const struct route chats_routes[] = {
     /* Literal paths first: the router takes the first match. */
@@ -379,18 +400,17 @@ const struct route chats_routes[] = {
      "Hide presence; turn read receipts off (then none are sent)", settings_patch_doc, NULL, NULL},
     {"GET", "/api/v1/chats/blocks", 0, 0, list_blocks, "chats", "Users the caller blocked", blocks_doc, NULL, NULL},
     {"POST", "/api/v1/chats/blocks", ROUTE_JSON, 0, add_block, "chats",
-     "Block a user: no chat can be started with them, no message sent in a one-to-one chat either way", block_doc,
-     NULL, NULL},
+     "Block a user: no chat can be started with them, no message sent in a one-to-one chat either way", block_doc, NULL,
+     NULL},
     {"DELETE", "/api/v1/chats/blocks/{uid}", 0, 0, remove_block, "chats", "Unblock a user", unblock_doc, NULL, NULL},
     {"GET", "/api/v1/chats", 0, 0, list_chats, "chats",
-     "Chats the caller is in, most recent activity first, with the last message and the unread count", list_doc,
-     NULL, NULL},
+     "Chats the caller is in, most recent activity first, with the last message and the unread count", list_doc, NULL,
+     NULL},
     {"POST", "/api/v1/chats", ROUTE_JSON, 0, create_chat, "chats",
      "Start a chat with people the caller may reach (same organisation, a shared avatar, an accepted contact)",
      create_doc, NULL, NULL},
     {"GET", "/api/v1/chats/{id}", 0, 0, get_chat, "chats", "A chat of the caller", get_doc, NULL, NULL},
-    {"PATCH", "/api/v1/chats/{id}", ROUTE_JSON, 0, patch_chat, "chats", "Mute or unmute a chat", patch_doc, NULL,
-     NULL},
+    {"PATCH", "/api/v1/chats/{id}", ROUTE_JSON, 0, patch_chat, "chats", "Mute or unmute a chat", patch_doc, NULL, NULL},
     {"POST", "/api/v1/chats/{id}/leave", 0, 0, leave_chat, "chats", "Leave a chat", leave_doc, NULL, NULL},
     {"GET", "/api/v1/chats/{id}/messages", 0, 0, list_messages, "chats",
      "History, newest first (?before= or ?cursor= a seq)", history_doc, NULL, NULL},

@@ -30,8 +30,9 @@ static int start_conversation(struct request *req, struct response *res)
     struct talk_holder h = {c->user_id, NULL};
     if ((err = talk_start(e.db, ref.id, &h, conv, &greeting)))
         return err;
-    res_json(res, 201, json_pack("{s:{s:s,s:s,s:O},s:o}", "conversation", "id", conv, "avatar_id", ref.id,
-                                 "created_at", json_object_get(greeting, "created_at"), "message", greeting));
+    res_json(res, 201,
+             json_pack("{s:{s:s,s:s,s:O},s:o}", "conversation", "id", conv, "avatar_id", ref.id, "created_at",
+                       json_object_get(greeting, "created_at"), "message", greeting));
     return DP_OK;
 }
 
@@ -272,21 +273,32 @@ static int post_message(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char start_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
+static const char start_doc[] = J({"responses" : {"201" : "Started"}, "errors" : [403]});
 static const char list_doc[] = J({
-    "query": {"visitors": {"type": "string", "enum": ["true", "false"],
-                           "description": "true: the legacy page visitors' conversations (owner)"}},
-    "paged": true,
-    "responses": {"200": "Page<Conversation>"},
-    "errors": [403]});
-static const char messages_doc[] = J({"paged": true,
-    "query": {"before": {"type": "string", "description": "messages before this id"}},
-    "responses": {"200": "Page<Message>"}});
-static const char send_doc[] = J({"requestBody": "TextSample",
-    "responses": {
-        "201": {"description": "the reply", "content": {"application/json": {"schema": "Reply"}}},
-        "200": {"description": "the reply streamed", "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
-    "errors": [403, 422, 501]});
+    "query" : {
+        "visitors" : {
+            "type" : "string",
+            "enum" : [ "true", "false" ],
+            "description" : "true: the legacy page visitors' conversations (owner)"
+        }
+    },
+    "paged" : true,
+    "responses" : {"200" : "Page<Conversation>"},
+    "errors" : [403]
+});
+static const char messages_doc[] = J({
+    "paged" : true,
+    "query" : {"before" : {"type" : "string", "description" : "messages before this id"}},
+    "responses" : {"200" : "Page<Message>"}
+});
+static const char send_doc[] = J({
+    "requestBody" : "TextSample",
+    "responses" : {
+        "201" : {"description" : "the reply", "content" : {"application/json" : {"schema" : "Reply"}}},
+        "200" : {"description" : "the reply streamed", "content" : {"text/event-stream" : {"schema" : "ReplyStream"}}}
+    },
+    "errors" : [ 403, 422, 501 ]
+});
 
 const struct route conversations_routes[] = {
     {"POST", "/api/v1/avatars/{id}/conversations", 0, 0, start_conversation, "conversations",

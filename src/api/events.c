@@ -36,15 +36,23 @@ void events_stop(void)
 }
 
 static const char events_doc[] = J({
-    "query": {"since": {"type": "integer", "minimum": 0,
-                        "description": "the last event seq the client has: everything after it comes first, from the log"},
-              "ticket": {"type": "string", "description": "from POST /api/v1/auth/ws-ticket (browsers)"},
-              "token": {"type": "string", "description": "an access token (devices)"}},
-    "description": "Server frames are JSON {type, seq?, data}: ready {seq} once caught up; message.new, message.updated, receipt.read (these carry the user's seq: resume with ?since=); typing.start {chat_id, user_id, expires_in_ms}, typing.stop, presence {user_id, status: online|away|offline, last_seen}, job.updated {job}; error {code, message}; pong. Client frames: typing.start / typing.stop {chat_id}, presence {status: online|away}, ping.",
-    "responses": {"101": {"description": "switching to WebSocket"}}, "errors": [426]});
+    "query" : {
+        "since" : {
+            "type" : "integer",
+            "minimum" : 0,
+            "description" : "the last event seq the client has: everything after it comes first, from the log"
+        },
+        "ticket" : {"type" : "string", "description" : "from POST /api/v1/auth/ws-ticket (browsers)"},
+        "token" : {"type" : "string", "description" : "an access token (devices)"}
+    },
+    "description" :
+        "Server frames are JSON {type, seq?, data}: ready {seq} once caught up; message.new, message.updated, receipt.read (these carry the user's seq: resume with ?since=); typing.start {chat_id, user_id, expires_in_ms}, typing.stop, presence {user_id, status: online|away|offline, last_seen}, job.updated {job}; error {code, message}; pong. Client frames: typing.start / typing.stop {chat_id}, presence {status: online|away}, ping.",
+    "responses" : {"101" : {"description" : "switching to WebSocket"}},
+    "errors" : [426]
+});
 
 const struct route events_routes[] = {
-    {"GET", "/api/v1/events", ROUTE_WEBSOCKET, 0, NULL, "chats",
-     "The caller's live events (WebSocket)", events_doc, &chat_events_ws, NULL},
+    {"GET", "/api/v1/events", ROUTE_WEBSOCKET, 0, NULL, "chats", "The caller's live events (WebSocket)", events_doc,
+     &chat_events_ws, NULL},
     {0},
 };

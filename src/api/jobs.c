@@ -115,7 +115,8 @@ static int admin_stats(struct request *req, struct response *res)
     res_json(res, 200,
              json_pack("{s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "users", (json_int_t)users, "orgs", (json_int_t)orgs,
                        "sessions_active", (json_int_t)sessions, "jobs", jobs, "queue_depth", depth, "websockets_open",
-                       ws < 0 ? json_null() : json_integer(ws), "circuits", circuits_json(), "providers", providers_json()));
+                       ws < 0 ? json_null() : json_integer(ws), "circuits", circuits_json(), "providers",
+                       providers_json()));
     return DP_OK;
 }
 
@@ -149,9 +150,9 @@ static int t_enqueue(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char get_doc[] = J({"responses": {"200": "Job"}});
-static const char retry_doc[] = J({"responses": {"200": "Job"}, "errors": [403, 409]});
-static const char stats_doc[] = J({"responses": {"200": "Stats"}, "errors": [403]});
+static const char get_doc[] = J({"responses" : {"200" : "Job"}});
+static const char retry_doc[] = J({"responses" : {"200" : "Job"}, "errors" : [ 403, 409 ]});
+static const char stats_doc[] = J({"responses" : {"200" : "Stats"}, "errors" : [403]});
 
 const struct route jobs_routes[] = {
     {"GET", "/api/v1/jobs", 0, 0, list_jobs, "jobs",
@@ -165,12 +166,13 @@ const struct route jobs_routes[] = {
      "\"schema\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200}},{\"name\":\"cursor\",\"in\":\"query\","
      "\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":\"Page<Job>\"}}",
      NULL, NULL},
-    {"GET", "/api/v1/jobs/{id}", 0, 0, get_job, "jobs", "A background job (its owner or an admin)", get_doc, NULL, NULL},
-    {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)", retry_doc,
-     NULL, NULL},
+    {"GET", "/api/v1/jobs/{id}", 0, 0, get_job, "jobs", "A background job (its owner or an admin)", get_doc, NULL,
+     NULL},
+    {"POST", "/api/v1/jobs/{id}/retry", 0, 0, retry_job, "jobs", "Re-queue a dead job, attempts reset (admin)",
+     retry_doc, NULL, NULL},
     {"GET", "/api/v1/admin/stats", 0, 0, admin_stats, "admin",
-     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits, providers' calls and latency (admin)", stats_doc,
-     NULL, NULL},
+     "Counts (users, orgs, active sessions, jobs by status), queue depth, open WebSockets, circuits, providers' calls and latency (admin)",
+     stats_doc, NULL, NULL},
     {0},
 };
 

@@ -46,13 +46,13 @@ static int legacy_page(struct request *req, struct response *res)
                              json_object_get(a, "visibility"), "visitor_talk", json_object_get(a, "visitor_talk"));
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(a, "publish"), i, f)
-    {
+    json_array_foreach (json_object_get(a, "publish"), i, f) {
         const char *field = json_string_value(f);
         if (strcmp(field, "portrait"))
             json_object_set(page, field, json_object_get(a, field));
         else if (json_is_string(json_object_get(a, "portrait_media_id")))
-            json_object_set_new(page, "portrait_url", json_sprintf("/api/v1/legacy/%s/portrait", req_param(req, "slug")));
+            json_object_set_new(page, "portrait_url",
+                                json_sprintf("/api/v1/legacy/%s/portrait", req_param(req, "slug")));
     }
     json_decref(a);
     res_json(res, 200, page);
@@ -70,7 +70,7 @@ static int legacy_portrait(struct request *req, struct response *res)
     int shown = 0;
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(a, "publish"), i, f)
+    json_array_foreach (json_object_get(a, "publish"), i, f)
         shown |= !strcmp(json_string_value(f), "portrait");
     char id[ID_LEN];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "id")));
@@ -102,9 +102,9 @@ static int start_visit(struct request *req, struct response *res)
     struct talk_holder h = {NULL, hash};
     if ((err = talk_start(e.db, id, &h, conv, &greeting)))
         return err;
-    res_json(res, 201, json_pack("{s:{s:s,s:O},s:s,s:o}", "conversation", "id", conv, "created_at",
-                                 json_object_get(greeting, "created_at"), "visitor_token", token, "message",
-                                 greeting));
+    res_json(res, 201,
+             json_pack("{s:{s:s,s:O},s:s,s:o}", "conversation", "id", conv, "created_at",
+                       json_object_get(greeting, "created_at"), "visitor_token", token, "message", greeting));
     return DP_OK;
 }
 
@@ -125,8 +125,7 @@ static int visitors_conversation(struct request *req, struct context *e, struct 
         return DP_ERR_NOT_FOUND;
     char hash[SECRET_HASH_LEN];
     secret_hash(auth + 8, hash);
-    return strlen(conv->visitor_hash) == 64 && !sodium_memcmp(hash, conv->visitor_hash, 64) ? DP_OK
-                                                                                             : DP_ERR_NOT_FOUND;
+    return strlen(conv->visitor_hash) == 64 && !sodium_memcmp(hash, conv->visitor_hash, 64) ? DP_OK : DP_ERR_NOT_FOUND;
 }
 
 static int visit_messages(struct request *req, struct response *res)
@@ -134,8 +133,7 @@ static int visit_messages(struct request *req, struct response *res)
     struct context e;
     struct talk_conversation conv;
     int err = api_env(req, &e);
-    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) ||
-        (err = visitors_conversation(req, &e, &conv)))
+    if (err || (err = visitor_limit(req, res, &e, "page", 5.0, 30.0)) || (err = visitors_conversation(req, &e, &conv)))
         return err;
     return conversation_messages(req, res, e.db, conv.id);
 }
@@ -159,23 +157,29 @@ static int visit_message(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char page_doc[] = J({"responses": {"200": "Legacy"}});
-static const char visit_doc[] = J({"responses": {"201": "Started"}, "errors": [403]});
-static const char visit_messages_doc[] = J({"paged": true,
-    "responses": {"200": "Page<Message>"},
-    "errors": [401, 403]});
+static const char page_doc[] = J({"responses" : {"200" : "Legacy"}});
+static const char visit_doc[] = J({"responses" : {"201" : "Started"}, "errors" : [403]});
+static const char visit_messages_doc[] =
+    J({"paged" : true, "responses" : {"200" : "Page<Message>"}, "errors" : [ 401, 403 ]});
 static const char visit_send_doc[] = J({
-    "requestBody": "TextSample",
-    "responses": {
-        "201": {"description": "the reply", "content": {"application/json": {"schema": "Reply"}}},
-        "200": {"description": "the reply streamed (Accept: text/event-stream)",
-                "content": {"text/event-stream": {"schema": "ReplyStream"}}}},
-    "errors": [401, 403, 422]});
+    "requestBody" : "TextSample",
+    "responses" : {
+        "201" : {"description" : "the reply", "content" : {"application/json" : {"schema" : "Reply"}}},
+        "200" : {
+            "description" : "the reply streamed (Accept: text/event-stream)",
+            "content" : {"text/event-stream" : {"schema" : "ReplyStream"}}
+        }
+    },
+    "errors" : [ 401, 403, 422 ]
+});
 
-static const char portrait_doc[] = J({"query": {"original": {"type": "string", "enum": ["true", "false"]}},
-    "responses": {
-        "200": {"description": "the picture", "content": {"image/*": {"schema": {"type": "string"}}}},
-        "304": {"description": "not modified (If-None-Match)"}}});
+static const char portrait_doc[] = J({
+    "query" : {"original" : {"type" : "string", "enum" : [ "true", "false" ]}},
+    "responses" : {
+        "200" : {"description" : "the picture", "content" : {"image/*" : {"schema" : {"type" : "string"}}}},
+        "304" : {"description" : "not modified (If-None-Match)"}
+    }
+});
 
 const struct route legacy_routes[] = {
     {"GET", "/api/v1/legacy/{slug}", ROUTE_PUBLIC, 0, legacy_page, "legacy",
@@ -189,8 +193,8 @@ const struct route legacy_routes[] = {
      visit_doc, NULL, NULL},
     {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC, 0, visit_messages, "legacy",
      "The visitor's conversation history (Authorization: Visitor <token>)", visit_messages_doc, NULL, NULL},
-    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON | ROUTE_SLOW, 0, visit_message,
-     "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE", visit_send_doc, NULL,
-     NULL},
+    {"POST", "/api/v1/legacy/{slug}/conversations/{cid}/messages", ROUTE_PUBLIC | ROUTE_JSON | ROUTE_SLOW, 0,
+     visit_message, "legacy", "Send {text} as a visitor (Authorization: Visitor <token>); the reply as JSON or SSE",
+     visit_send_doc, NULL, NULL},
     {0},
 };

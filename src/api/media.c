@@ -35,8 +35,8 @@ struct upload {
     char sniff[MEDIA_SNIFF_BYTES];
     size_t sniff_len;
     uint64_t bytes;
-    int in_own_words;   /* reading the own_words form field */
-    char own_words[8];  /* its value ("true", "1" …), or ?own_words= of a raw upload */
+    int in_own_words;  /* reading the own_words form field */
+    char own_words[8]; /* its value ("true", "1" …), or ?own_words= of a raw upload */
     size_t own_words_len;
 };
 
@@ -174,7 +174,8 @@ static int upload_end(struct request *req, struct response *res, void *state)
         goto out;
     if (u->mp && (multipart_finish(u->mp) || !u->file_seen)) {
         err = DP_ERR_INVALID;
-        res_error(res, req, err, u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
+        res_error(res, req, err,
+                  u->file_seen ? "the multipart body ended early" : "the multipart body has no file part");
         goto out;
     }
     int own = flag_value(u->own_words);
@@ -184,8 +185,8 @@ static int upload_end(struct request *req, struct response *res, void *state)
         goto out;
     }
     json_t *media = NULL;
-    err = media_create(e.db, e.blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id,
-                       u->who.org_id, u->filename, u->flags, &media, job, msg, sizeof msg);
+    err = media_create(e.db, e.blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id, u->who.org_id,
+                       u->filename, u->flags, &media, job, msg, sizeof msg);
     u->w = NULL; /* consumed either way */
     if (err) {
         if (*msg)
@@ -205,7 +206,7 @@ static int upload_end(struct request *req, struct response *res, void *state)
         goto out;
     }
     avatar_cache_forget(e.cache, u->ref.id); /* its stats changed */
-    quota_forget(e.cache, u->ref.owner_id);   /* and its owner's storage */
+    quota_forget(e.cache, u->ref.owner_id);  /* and its owner's storage */
     json_t *jobj = NULL;
     job_get_json(e.db, job, &jobj, NULL, NULL);
     res_json(res, 202, json_pack("{s:o,s:o}", "media", media, "job", jobj ? jobj : json_null()));
@@ -221,7 +222,6 @@ static void upload_abort(void *state)
 }
 
 static const struct stream_handler upload_stream = {upload_begin, upload_chunk, upload_end, upload_abort};
-
 
 static int list_of_avatar(struct db *db, const void *avatar_id, const char *after, long limit, json_t **items)
 {
@@ -346,8 +346,7 @@ static int patch_media(struct request *req, struct response *res)
         return err;
     const char *k;
     json_t *v, *own = NULL;
-    json_object_foreach(req->json, k, v)
-    {
+    json_object_foreach (req->json, k, v) {
         if (strcmp(k, "own_words")) {
             res_error(res, req, DP_ERR_INVALID, "only own_words can be changed (not %.64s)", k);
             return DP_ERR_INVALID;
@@ -434,28 +433,32 @@ static const char upload_doc[] =
     "\"content\":{\"application/json\":{\"schema\":\"Media\"}}}},\"errors\":[403,413,415,422]}";
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char content_doc[] = J({"query": {"variant": {"type": "string", "enum": ["thumbnail"]}},
-    "responses": {
-        "200": {"description": "the bytes, of the media's type", "content": {"*/*": {"schema": {"type": "string"}}}},
-        "206": {"description": "the range asked for", "content": {"*/*": {"schema": {"type": "string"}}}},
-        "304": {"description": "not modified (If-None-Match)"}},
-    "errors": [416]});
-static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Media>"}});
-static const char get_doc[] = J({"responses": {"200": "Media"}});
-static const char patch_doc[] = J({"requestBody": "MediaPatch", "responses": {"200": "Media"}, "errors": [403, 422]});
-static const char reprocess_doc[] = J({"responses": {"202": "Upload"}, "errors": [403]});
-static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
+static const char content_doc[] = J({
+    "query" : {"variant" : {"type" : "string", "enum" : ["thumbnail"]}},
+    "responses" : {
+        "200" :
+            {"description" : "the bytes, of the media's type", "content" : {"*/*" : {"schema" : {"type" : "string"}}}},
+        "206" : {"description" : "the range asked for", "content" : {"*/*" : {"schema" : {"type" : "string"}}}},
+        "304" : {"description" : "not modified (If-None-Match)"}
+    },
+    "errors" : [416]
+});
+static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Media>"}});
+static const char get_doc[] = J({"responses" : {"200" : "Media"}});
+static const char patch_doc[] =
+    J({"requestBody" : "MediaPatch", "responses" : {"200" : "Media"}, "errors" : [ 403, 422 ]});
+static const char reprocess_doc[] = J({"responses" : {"202" : "Upload"}, "errors" : [403]});
+static const char delete_doc[] = J({"responses" : {"204" : "-"}, "errors" : [403]});
 
 const struct route media_routes[] = {
-    {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc,
-     NULL, &upload_stream},
-    {"GET", "/api/v1/avatars/{id}/media", ROUTE_TRY_INLINE, 0, list_media, "media", "List an avatar's media", list_doc, NULL, NULL},
+    {"POST", "/api/v1/avatars/{id}/media", ROUTE_STREAM, 0, NULL, "media", "Upload media (streamed)", upload_doc, NULL,
+     &upload_stream},
+    {"GET", "/api/v1/avatars/{id}/media", ROUTE_TRY_INLINE, 0, list_media, "media", "List an avatar's media", list_doc,
+     NULL, NULL},
     {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", get_doc,
      NULL, NULL},
     {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media",
-     "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail",
-     content_doc,
-     NULL, NULL},
+     "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail", content_doc, NULL, NULL},
     {"PATCH", "/api/v1/media/{id}", ROUTE_JSON, 0, patch_media, "media",
      "Change media metadata: {own_words: true|false} — whether its text is the avatar's own words (they feed "
      "the personality profile)",

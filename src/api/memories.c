@@ -138,8 +138,7 @@ static int create_memory(struct request *req, struct response *res)
     struct memory_source src = {0};
     json_t *sj = json_object_get(req->json, "source");
     char msg[200];
-    if (sj && !json_is_null(sj) &&
-        (err = clip_source_read(e.db, e.blobs, ref.id, sj, &src, msg, sizeof msg))) {
+    if (sj && !json_is_null(sj) && (err = clip_source_read(e.db, e.blobs, ref.id, sj, &src, msg, sizeof msg))) {
         if (err == DP_ERR_INVALID)
             res_error(res, req, err, "%s", msg);
         return err;
@@ -222,19 +221,17 @@ static const char search_doc[] =
     "\"responses\":{\"200\":\"Page<Memory>\"}}";
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char create_doc[] = J({"requestBody": "MemoryBody",
-    "responses": {"201": "Memory"},
-    "errors": [403, 413, 422]});
-static const char patch_doc[] = J({"requestBody": "MemoryBody",
-    "responses": {"200": "Memory"},
-    "errors": [403, 409, 422]});
-static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403]});
-static const char versions_doc[] = J({"responses": {"200": "Page<MemoryVersion>"}});
+static const char create_doc[] =
+    J({"requestBody" : "MemoryBody", "responses" : {"201" : "Memory"}, "errors" : [ 403, 413, 422 ]});
+static const char patch_doc[] =
+    J({"requestBody" : "MemoryBody", "responses" : {"200" : "Memory"}, "errors" : [ 403, 409, 422 ]});
+static const char delete_doc[] = J({"responses" : {"204" : "-"}, "errors" : [403]});
+static const char versions_doc[] = J({"responses" : {"200" : "Page<MemoryVersion>"}});
 
 const struct route memories_routes[] = {
     {"GET", "/api/v1/avatars/{id}/memories", ROUTE_TRY_INLINE, 0, list_memories, "memories",
-     "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc,
-     NULL, NULL},
+     "List (in order) or search (?q=, best first, with scores and highlights) an avatar's memories", search_doc, NULL,
+     NULL},
     {"POST", "/api/v1/avatars/{id}/memories", ROUTE_JSON, 0, create_memory, "memories",
      "Add a memory {text, kind?: fact|utterance|passage|qa, importance?: 0–1, speaker?, occurred_at?: when it was "
      "said or happened (RFC 3339 or YYYY-MM-DD), source?: {media_id, "
@@ -243,8 +240,8 @@ const struct route memories_routes[] = {
      create_doc, NULL, NULL},
     {"PATCH", "/api/v1/avatars/{id}/memories/{mid}", ROUTE_JSON, 0, patch_memory, "memories",
      "Edit a memory (a new version; the old one is kept)", patch_doc, NULL, NULL},
-    {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", delete_doc, NULL,
-     NULL},
+    {"DELETE", "/api/v1/avatars/{id}/memories/{mid}", 0, 0, delete_memory, "memories", "Delete a memory", delete_doc,
+     NULL, NULL},
     {"GET", "/api/v1/avatars/{id}/memories/{mid}/versions", 0, 0, memory_history, "memories",
      "Earlier versions of an edited memory, newest first", versions_doc, NULL, NULL},
     {0},

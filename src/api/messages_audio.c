@@ -122,16 +122,26 @@ static int message_audio(struct request *req, struct response *res)
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char audio_doc[] = J({
-    "query": {"exp": {"type": "integer", "description": "the signed link's expiry (unix seconds)"},
-              "sig": {"type": "string", "description": "the signed link's signature"}},
-    "responses": {
-        "200": {"description": "the reply as audio",
-                "content": {"audio/wav": {"schema": {"type": "string", "contentMediaType": "audio/wav"}},
-                            "audio/ogg": {"schema": {"type": "string", "contentMediaType": "audio/ogg"}}}},
-        "206": {"description": "the range asked for (Range)",
-                "content": {"audio/wav": {"schema": {"type": "string"}}, "audio/ogg": {"schema": {"type": "string"}}}},
-        "304": {"description": "not modified (If-None-Match)"}},
-    "errors": [401, 403, 416, 422, 503]});
+    "query" : {
+        "exp" : {"type" : "integer", "description" : "the signed link's expiry (unix seconds)"},
+        "sig" : {"type" : "string", "description" : "the signed link's signature"}
+    },
+    "responses" : {
+        "200" : {
+            "description" : "the reply as audio",
+            "content" : {
+                "audio/wav" : {"schema" : {"type" : "string", "contentMediaType" : "audio/wav"}},
+                "audio/ogg" : {"schema" : {"type" : "string", "contentMediaType" : "audio/ogg"}}
+            }
+        },
+        "206" : {
+            "description" : "the range asked for (Range)",
+            "content" : {"audio/wav" : {"schema" : {"type" : "string"}}, "audio/ogg" : {"schema" : {"type" : "string"}}}
+        },
+        "304" : {"description" : "not modified (If-None-Match)"}
+    },
+    "errors" : [ 401, 403, 416, 422, 503 ]
+});
 
 const struct route messages_audio_routes[] = {
     {"GET", "/api/v1/messages/{mid}/audio", ROUTE_PUBLIC, 0, message_audio, "conversations",

@@ -4,7 +4,10 @@
 
 #define NI ROUTE_NOT_IMPLEMENTED
 #define NI_WS (ROUTE_NOT_IMPLEMENTED | ROUTE_WEBSOCKET)
-#define R(m, p, f, tag, s) {m, p, f, 0, NULL, tag, s, NULL, NULL, NULL}
+#define R(m, p, f, tag, s)                                                                                             \
+    {                                                                                                                  \
+        m, p, f, 0, NULL, tag, s, NULL, NULL, NULL                                                                     \
+    }
 
 const struct route not_implemented_routes[] = {
     /* Device capture */

@@ -77,11 +77,11 @@ static int list_models(struct request *req, struct response *res)
         }
         size_t i, n = json_array_size(items);
         json_t *a;
-        json_array_foreach(items, i, a)
-        {
-            json_array_append_new(data, json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(a, "id"), "object",
-                                                  "model", "created", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
-                                                  "owned_by", "doppel", "name", json_object_get(a, "name")));
+        json_array_foreach (items, i, a) {
+            json_array_append_new(data,
+                                  json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(a, "id"), "object", "model",
+                                            "created", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
+                                            "owned_by", "doppel", "name", json_object_get(a, "name")));
             snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
         }
         json_decref(items);
@@ -110,8 +110,7 @@ static char *content_text(json_t *content, int *bad)
     buf_init(&b, 0);
     size_t i;
     json_t *part;
-    json_array_foreach(content, i, part)
-    {
+    json_array_foreach (content, i, part) {
         const char *type = json_get_str(part, "type"), *text = json_get_str(part, "text");
         if (!type || strcmp(type, "text") || !text) {
             *bad = 1;
@@ -164,8 +163,8 @@ static int read_messages(struct response *res, json_t *messages, struct chat_req
                 return openai_error(res, DP_ERR_INVALID, "invalid_request_error", "invalid_value", "messages",
                                     "the last message must be the user's, with text");
             if (strlen(text) > TALK_MESSAGE_MAX)
-                return openai_error(res, DP_ERR_INVALID, "invalid_request_error", "string_above_max_length",
-                                    "messages", "the last message is longer than %d bytes", TALK_MESSAGE_MAX);
+                return openai_error(res, DP_ERR_INVALID, "invalid_request_error", "string_above_max_length", "messages",
+                                    "the last message is longer than %d bytes", TALK_MESSAGE_MAX);
             c->text = text;
         } else if (!strcmp(role, "user") || !strcmp(role, "assistant")) {
             if (strlen(text) > FACADE_TURN_MAX)
@@ -185,8 +184,8 @@ static json_t *completion_base(const char *object, const char *conv, const char 
 {
     char id[64];
     snprintf(id, sizeof id, "chatcmpl-%s", conv);
-    return json_pack("{s:s,s:s,s:I,s:s,s:n}", "id", id, "object", object, "created",
-                     (json_int_t)(time_now_ms() / 1000), "model", model, "system_fingerprint");
+    return json_pack("{s:s,s:s,s:I,s:s,s:n}", "id", id, "object", object, "created", (json_int_t)(time_now_ms() / 1000),
+                     "model", model, "system_fingerprint");
 }
 
 /* Doppel's own part of an answer (OpenAI clients ignore fields they do not know). */
@@ -376,9 +375,9 @@ static int chat_completions(struct request *req, struct response *res)
         } else {
             json_t *out = completion_base("chat.completion", conv, model);
             json_object_set_new(out, "choices",
-                                json_pack("[{s:i,s:{s:s,s:O,s:n},s:n,s:s}]", "index", 0, "message", "role",
-                                          "assistant", "content", json_object_get(reply, "text"), "refusal",
-                                          "logprobs", "finish_reason", "stop"));
+                                json_pack("[{s:i,s:{s:s,s:O,s:n},s:n,s:s}]", "index", 0, "message", "role", "assistant",
+                                          "content", json_object_get(reply, "text"), "refusal", "logprobs",
+                                          "finish_reason", "stop"));
             if (u.prompt >= 0) /* only a model counts tokens */
                 json_object_set_new(out, "usage", usage_json(&u));
             json_object_set_new(out, "doppel", doppel_part(conv, reply));
@@ -392,12 +391,12 @@ static int chat_completions(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies and answers (api/schemas.h has the short forms). Errors have OpenAI's shape. */
-#define OPENAI_ERRORS                                                                                                \
-    "\"400\": {\"description\": \"invalid request\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
-    "\"401\": {\"description\": \"no valid token\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
-    "\"404\": {\"description\": \"no such model\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
-    "\"429\": {\"description\": \"rate limited\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
-    "\"500\": {\"description\": \"failure\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
+#define OPENAI_ERRORS                                                                                                                    \
+    "\"400\": {\"description\": \"invalid request\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "              \
+    "\"401\": {\"description\": \"no valid token\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "               \
+    "\"404\": {\"description\": \"no such model\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                \
+    "\"429\": {\"description\": \"rate limited\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                 \
+    "\"500\": {\"description\": \"failure\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                      \
     "\"501\": {\"description\": \"the brain cannot answer here\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
     "\"503\": {\"description\": \"a dependency is down\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}"
 static const char models_doc[] = "{\"responses\": {\"200\": \"ModelList\", " OPENAI_ERRORS "}}";

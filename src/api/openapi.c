@@ -21,8 +21,9 @@ static const struct {
     const char *codes[6];
 } error_statuses[] = {
     {400, "Invalid input", {"invalid_input", "invalid_json"}},
-    {401, "Not authenticated", {"unauthenticated", "invalid_credentials", "totp_required", "invalid_totp",
-                                "invalid_refresh_token"}},
+    {401,
+     "Not authenticated",
+     {"unauthenticated", "invalid_credentials", "totp_required", "invalid_totp", "invalid_refresh_token"}},
     {403, "Forbidden", {"forbidden"}},
     {404, "Not found (also what the caller may not see)", {"not_found"}},
     {405, "Method not allowed", {"method_not_allowed"}},
@@ -34,7 +35,9 @@ static const struct {
     {426, "Upgrade required (WebSocket only)", {"upgrade_required"}},
     {429, "Rate limited (see Retry-After)", {"rate_limited"}},
     {431, "Too many request headers", {"too_many_headers"}},
-    {500, "Internal error (a bug or a failed write; nothing half-done is kept)", {"internal_error", "io_error", "out_of_memory"}},
+    {500,
+     "Internal error (a bug or a failed write; nothing half-done is kept)",
+     {"internal_error", "io_error", "out_of_memory"}},
     {501, "Not implemented yet", {"not_implemented"}},
     {503, "A dependency is unavailable", {"unavailable", "database_error"}},
     {504, "Deadline exceeded", {"timeout"}},
@@ -43,13 +46,20 @@ static const struct {
 static const char *status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No content";
-    case 206: return "Partial content";
-    case 304: return "Not modified";
-    default: break;
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No content";
+    case 206:
+        return "Partial content";
+    case 304:
+        return "Not modified";
+    default:
+        break;
     }
     for (size_t i = 0; i < sizeof error_statuses / sizeof *error_statuses; i++)
         if (error_statuses[i].status == status)
@@ -69,7 +79,8 @@ static json_t *error_response(int status, json_t *schemas)
             if (error_statuses[i].status == status)
                 for (size_t c = 0; c < 6 && error_statuses[i].codes[c]; c++)
                     json_array_append_new(codes, json_string(error_statuses[i].codes[c]));
-        json_t *schema = json_pack("{s:s,s:s}", "description", status_text(status), "$ref", "#/components/schemas/Error");
+        json_t *schema =
+            json_pack("{s:s,s:s}", "description", status_text(status), "$ref", "#/components/schemas/Error");
         if (json_array_size(codes))
             json_object_set_new(schema, "properties",
                                 json_pack("{s:{s:{s:{s:o}}}}", "error", "properties", "code", "enum", codes));
@@ -127,8 +138,7 @@ static void expand_responses(json_t *responses, json_t *schemas)
                 json_object_set_new(v, "description", json_string(status_text(code)));
             json_t *content = json_object_get(v, "content"), *media;
             const char *type;
-            json_object_foreach(content, type, media)
-            {
+            json_object_foreach (content, type, media) {
                 json_t *s = json_object_get(media, "schema");
                 if (json_is_string(s))
                     json_object_set_new(media, "schema", named_schema(json_string_value(s), schemas));
@@ -150,8 +160,7 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
     json_t *query = json_object_get(extra, "query");
     const char *name;
     json_t *schema;
-    json_object_foreach(query, name, schema)
-    {
+    json_object_foreach (query, name, schema) {
         json_t *p = json_pack("{s:s,s:s,s:b,s:O}", "name", name, "in", "query", "required", 0, "schema", schema);
         json_t *d = json_object_get(schema, "description");
         if (d) {
@@ -165,16 +174,15 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
         json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:s,s:{s:s,s:i,s:i,s:i}}", "name", "limit", "in", "query",
                                                 "required", 0, "description", "items per page", "schema", "type",
                                                 "integer", "minimum", 1, "maximum", 200, "default", 50));
-        json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name", "cursor", "in", "query", "required",
-                                                0, "description", "next_cursor of the previous page", "schema", "type",
-                                                "string"));
+        json_array_append_new(params,
+                              json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name", "cursor", "in", "query", "required", 0,
+                                        "description", "next_cursor of the previous page", "schema", "type", "string"));
     }
     json_object_del(extra, "paged");
     /* Parameters add to the path's own; one with the same name and place replaces it (e.g. an enum). */
     json_t *more = json_object_get(extra, "parameters"), *p;
     size_t k;
-    json_array_foreach(more, k, p)
-    {
+    json_array_foreach (more, k, p) {
         size_t at = json_array_size(params);
         for (size_t n = 0; n < json_array_size(params); n++) {
             json_t *have = json_array_get(params, n);
@@ -193,8 +201,7 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
     json_t *errors = json_object_get(extra, "errors");
     size_t i;
     json_t *e;
-    json_array_foreach(errors, i, e)
-    {
+    json_array_foreach (errors, i, e) {
         char st[8];
         snprintf(st, sizeof st, "%d", (int)json_integer_value(e));
         json_object_set_new(responses, st, error_response((int)json_integer_value(e), schemas));
@@ -214,8 +221,7 @@ static void merge_fragment(json_t *op, const struct route *rt, json_t *schemas)
     } else if (json_is_object(body)) {
         json_t *content = json_object_get(body, "content"), *media;
         const char *type;
-        json_object_foreach(content, type, media)
-        {
+        json_object_foreach (content, type, media) {
             json_t *s = json_object_get(media, "schema");
             if (json_is_string(s))
                 json_object_set_new(media, "schema", named_schema(json_string_value(s), schemas));
@@ -336,8 +342,8 @@ char *openapi_generate(const struct router *r, size_t *len)
     }
     router_each(r, add_route, &g);
     json_t *doc = json_pack(
-        "{s:s,s:{s:s,s:s,s:s,s:{s:s}},s:o,s:[{s:[]}],s:{s:{s:{s:s,s:s,s:s}},s:o}}", "openapi", "3.1.0", "info",
-        "title", "Doppel API", "version", DOPPEL_VERSION, "description",
+        "{s:s,s:{s:s,s:s,s:s,s:{s:s}},s:o,s:[{s:[]}],s:{s:{s:{s:s,s:s,s:s}},s:o}}", "openapi", "3.1.0", "info", "title",
+        "Doppel API", "version", DOPPEL_VERSION, "description",
         "Self-hosted AI avatars: accounts, avatars, memory, conversations, voice, chat. Errors are "
         "{error:{code,message,request_id}}; lists are pages {items, next_cursor} (?limit= default 50, max 200; "
         "?cursor=). Routes marked x-doppel-status: not_implemented answer 501 until built. A readable version: "

@@ -91,19 +91,42 @@ static int openapi(struct request *req, struct response *res)
 #define PUBLIC_INLINE (ROUTE_PUBLIC | ROUTE_INLINE)
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char docs_page_doc[] = J({"responses": {"200": {"description": "the page", "content": {"text/html": {}}},
-    "304": {"description": "not modified (If-None-Match)"}}});
-static const char docs_asset_doc[] = J({"parameters": [{"name": "file", "in": "path", "required": true,
-        "schema": {"type": "string", "enum": ["docs.js", "docs.css"]}}],
-    "responses": {"200": {"description": "the file", "content": {"text/javascript": {}, "text/css": {}}},
-        "304": {"description": "not modified (If-None-Match)"}}});
-static const char health_doc[] = J({"responses": {"200": "Health"}});
+static const char docs_page_doc[] = J({
+    "responses" : {
+        "200" : {"description" : "the page", "content" : {"text/html" : {}}},
+        "304" : {"description" : "not modified (If-None-Match)"}
+    }
+});
+static const char docs_asset_doc[] = J({
+    "parameters" : [ {
+        "name" : "file",
+        "in" : "path",
+        "required" : true,
+        "schema" : {"type" : "string", "enum" : [ "docs.js", "docs.css" ]}
+    } ],
+    "responses" : {
+        "200" : {"description" : "the file", "content" : {"text/javascript" : {}, "text/css" : {}}},
+        "304" : {"description" : "not modified (If-None-Match)"}
+    }
+});
+static const char health_doc[] = J({"responses" : {"200" : "Health"}});
 static const char ready_doc[] = J({
-    "responses": {"200": "Health",
-        "503": {"description": "a dependency is down", "content": {"application/json": {"schema": "Health"}}}}});
+    "responses" : {
+        "200" : "Health",
+        "503" : {"description" : "a dependency is down", "content" : {"application/json" : {"schema" : "Health"}}}
+    }
+});
 static const char openapi_doc[] = J({
-    "responses": {"200": {"description": "this document", "content": {"application/json": {"schema": {
-        "type": "object", "required": ["openapi", "info", "paths", "components"]}}}}}});
+    "responses" : {
+        "200" : {
+            "description" : "this document",
+            "content" : {
+                "application/json" :
+                    {"schema" : {"type" : "object", "required" : [ "openapi", "info", "paths", "components" ]}}
+            }
+        }
+    }
+});
 
 const struct route ops_routes[] = {
     {"GET", "/health", PUBLIC_INLINE, 0, health, "ops", "Liveness: the process answers", health_doc, NULL, NULL},
@@ -111,7 +134,8 @@ const struct route ops_routes[] = {
      "Readiness: each dependency's state (database, cache, blobs); 503 when one is down", ready_doc, NULL, NULL},
     {"GET", "/metrics", PUBLIC_INLINE, 0, metrics, "ops", "Prometheus metrics (text format 0.0.4)",
      "{\"responses\":{\"200\":{\"description\":\"Prometheus text\",\"content\":{\"text/plain\":{}}}}}", NULL, NULL},
-    {"GET", "/api/v1/openapi.json", PUBLIC_INLINE, 0, openapi, "ops", "This OpenAPI 3.1 document", openapi_doc, NULL, NULL},
+    {"GET", "/api/v1/openapi.json", PUBLIC_INLINE, 0, openapi, "ops", "This OpenAPI 3.1 document", openapi_doc, NULL,
+     NULL},
     {"GET", "/api/docs", PUBLIC_INLINE, 0, docs_page, "ops",
      "This document as a readable page (HTML; its script and style sheet come from the binary, nothing from elsewhere)",
      docs_page_doc, NULL, NULL},

@@ -129,25 +129,30 @@ static int list_audit(struct request *req, struct response *res)
 }
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char list_doc[] = J({"paged": true, "responses": {"200": "Page<Org>"}});
-static const char create_doc[] = J({"requestBody": "OrgBody",
-    "responses": {"201": "Org"},
-    "errors": [403, 409, 422]});
-static const char get_doc[] = J({"responses": {"200": "Org"}});
-static const char patch_doc[] = J({"requestBody": "OrgBody", "responses": {"200": "Org"}, "errors": [403, 409, 422]});
-static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403, 409]});
+static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Org>"}});
+static const char create_doc[] =
+    J({"requestBody" : "OrgBody", "responses" : {"201" : "Org"}, "errors" : [ 403, 409, 422 ]});
+static const char get_doc[] = J({"responses" : {"200" : "Org"}});
+static const char patch_doc[] =
+    J({"requestBody" : "OrgBody", "responses" : {"200" : "Org"}, "errors" : [ 403, 409, 422 ]});
+static const char delete_doc[] = J({"responses" : {"204" : "-"}, "errors" : [ 403, 409 ]});
 static const char audit_doc[] = J({
-    "query": {"action": {"type": "string", "description": "only this action, e.g. user.create"}},
-    "paged": true,
-    "responses": {"200": "Page<AuditEntry>"},
-    "errors": [403]});
+    "query" : {"action" : {"type" : "string", "description" : "only this action, e.g. user.create"}},
+    "paged" : true,
+    "responses" : {"200" : "Page<AuditEntry>"},
+    "errors" : [403]
+});
 
 const struct route orgs_routes[] = {
     {"GET", "/api/v1/orgs", 0, 0, list_orgs, "orgs", "Organisations the caller may see", list_doc, NULL, NULL},
-    {"POST", "/api/v1/orgs", ROUTE_JSON, 0, create_org, "orgs", "Create an organisation {name} (admin)", create_doc, NULL, NULL},
+    {"POST", "/api/v1/orgs", ROUTE_JSON, 0, create_org, "orgs", "Create an organisation {name} (admin)", create_doc,
+     NULL, NULL},
     {"GET", "/api/v1/orgs/{id}", 0, 0, get_org, "orgs", "Get an organisation", get_doc, NULL, NULL},
-    {"PATCH", "/api/v1/orgs/{id}", ROUTE_JSON, 0, patch_org, "orgs", "Rename an organisation {name}", patch_doc, NULL, NULL},
-    {"DELETE", "/api/v1/orgs/{id}", 0, 0, delete_org, "orgs", "Delete an empty organisation (admin)", delete_doc, NULL, NULL},
-    {"GET", "/api/v1/admin/audit", 0, 0, list_audit, "admin", "Audit log, newest first (admin; ?action=)", audit_doc, NULL, NULL},
+    {"PATCH", "/api/v1/orgs/{id}", ROUTE_JSON, 0, patch_org, "orgs", "Rename an organisation {name}", patch_doc, NULL,
+     NULL},
+    {"DELETE", "/api/v1/orgs/{id}", 0, 0, delete_org, "orgs", "Delete an empty organisation (admin)", delete_doc, NULL,
+     NULL},
+    {"GET", "/api/v1/admin/audit", 0, 0, list_audit, "admin", "Audit log, newest first (admin; ?action=)", audit_doc,
+     NULL, NULL},
     {0},
 };

@@ -89,19 +89,31 @@ static int delete_portrait(struct request *req, struct response *res)
     return DP_OK;
 }
 
-static const char get_doc[] = J({"description": "The avatar's picture: a 256-pixel PNG thumbnail once one is made, else the image itself; ?original=true always the image itself",
-    "query": {"original": {"type": "string", "enum": ["true", "false"]}},
-    "responses": {
-        "200": {"description": "the picture", "content": {"image/*": {"schema": {"type": "string"}}}},
-        "304": {"description": "not modified (If-None-Match)"}}});
-static const char put_doc[] = J({"description": "Makes one of the avatar's images (media of kind image) its portrait (editors). An image of another avatar, or media that is not an image, is refused with 400.",
-    "requestBody": "PortraitIn", "responses": {"200": "Portrait"}, "errors": [403]});
-static const char delete_doc[] = J({"description": "The avatar has no portrait any more; the image stays among its media (editors).",
-    "responses": {"204": "-"}, "errors": [403]});
+static const char get_doc[] = J({
+    "description" :
+        "The avatar's picture: a 256-pixel PNG thumbnail once one is made, else the image itself; ?original=true always the image itself",
+    "query" : {"original" : {"type" : "string", "enum" : [ "true", "false" ]}},
+    "responses" : {
+        "200" : {"description" : "the picture", "content" : {"image/*" : {"schema" : {"type" : "string"}}}},
+        "304" : {"description" : "not modified (If-None-Match)"}
+    }
+});
+static const char put_doc[] = J({
+    "description" :
+        "Makes one of the avatar's images (media of kind image) its portrait (editors). An image of another avatar, or media that is not an image, is refused with 400.",
+    "requestBody" : "PortraitIn",
+    "responses" : {"200" : "Portrait"},
+    "errors" : [403]
+});
+static const char delete_doc[] = J({
+    "description" : "The avatar has no portrait any more; the image stays among its media (editors).",
+    "responses" : {"204" : "-"},
+    "errors" : [403]
+});
 
 const struct route portraits_routes[] = {
-    {"GET", "/api/v1/avatars/{id}/portrait", 0, 0, get_portrait, "avatars", "The avatar's portrait (viewers)",
-     get_doc, NULL, NULL},
+    {"GET", "/api/v1/avatars/{id}/portrait", 0, 0, get_portrait, "avatars", "The avatar's portrait (viewers)", get_doc,
+     NULL, NULL},
     {"PUT", "/api/v1/avatars/{id}/portrait", ROUTE_JSON, 0, put_portrait, "avatars",
      "Set the avatar's portrait to one of its images", put_doc, NULL, NULL},
     {"DELETE", "/api/v1/avatars/{id}/portrait", 0, 0, delete_portrait, "avatars", "Remove the avatar's portrait",

@@ -98,8 +98,10 @@ static int train_voice(struct request *req, struct response *res)
     features_measure(pcm, n, &f);
     free(pcm);
     if (truncated) {
-        res_error(res, req, DP_ERR_TOO_LARGE, "a voice sample is at most %d s (upload longer recordings as media "
-                                              "marked own_words)", VOICE_SAMPLE_MAX_MS / 1000);
+        res_error(res, req, DP_ERR_TOO_LARGE,
+                  "a voice sample is at most %d s (upload longer recordings as media "
+                  "marked own_words)",
+                  VOICE_SAMPLE_MAX_MS / 1000);
         return DP_ERR_TOO_LARGE;
     }
     if (f.speech_s * 1000 < VOICE_SAMPLE_MIN_MS || f.voiced_s <= 0) {
@@ -125,9 +127,8 @@ static const char profile_doc[] =
     "Scores are rounded to 3 decimals. What it drives: the recall brain greets with the person's own most used "
     "opening word when the avatar has no greeting, and says it does not remember in the person's register "
     "(formality).\",\"responses\":{\"200\":\"Profile\"}}";
-static const char training_doc[] = J({"requestBody": "TextSample",
-    "responses": {"201": "Trained"},
-    "errors": [403, 409, 422]});
+static const char training_doc[] =
+    J({"requestBody" : "TextSample", "responses" : {"201" : "Trained"}, "errors" : [ 403, 409, 422 ]});
 
 static const char voice_doc[] =
     "{\"description\":\"A recording of the avatar's voice (about 10 s of speech; 3 to 60 s; any container ffmpeg "
@@ -143,10 +144,9 @@ const struct route profile_routes[] = {
     {"POST", "/api/v1/avatars/{id}/training/voice", 0, VOICE_SAMPLE_BODY_MAX + 65536, train_voice, "avatars",
      "Add a voice sample (a recording); the voice profile is updated (ready after three)", voice_doc, NULL, NULL},
     {"GET", "/api/v1/avatars/{id}/profile", 0, 0, get_profile, "avatars",
-     "Personality traits and style (with their evidence), voice profile, training progress", profile_doc, NULL,
-     NULL},
+     "Personality traits and style (with their evidence), voice profile, training progress", profile_doc, NULL, NULL},
     {"POST", "/api/v1/avatars/{id}/training/personality", ROUTE_JSON, 0, train_personality, "avatars",
-     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", training_doc,
-     NULL, NULL},
+     "Add a text sample {text}; the profile is recomputed (25 % per sample up to 100 % after four)", training_doc, NULL,
+     NULL},
     {0},
 };

@@ -50,8 +50,9 @@ static int t_row(struct request *req, struct response *res)
         db_rows_free(rows);
         return DP_ERR_NOT_FOUND;
     }
-    res_json(res, 200, json_pack("{s:s,s:s,s:s}", "id", db_rows_text(rows, 0, 0), "name", db_rows_text(rows, 0, 1),
-                                 "created_at", db_rows_text(rows, 0, 2)));
+    res_json(res, 200,
+             json_pack("{s:s,s:s,s:s}", "id", db_rows_text(rows, 0, 0), "name", db_rows_text(rows, 0, 1), "created_at",
+                       db_rows_text(rows, 0, 2)));
     db_rows_free(rows);
     return DP_OK;
 }
@@ -165,8 +166,9 @@ static int t_upload_end(struct request *req, struct response *res, void *state)
     int err = blob_commit(state, key, &size);
     if (err)
         return err;
-    res_json(res, 201, json_pack("{s:s,s:I,s:I}", "sha256", key, "size", (json_int_t)size, "rss_bytes",
-                                 (json_int_t)procstats_rss_bytes()));
+    res_json(res, 201,
+             json_pack("{s:s,s:I,s:I}", "sha256", key, "size", (json_int_t)size, "rss_bytes",
+                       (json_int_t)procstats_rss_bytes()));
     return DP_OK;
 }
 

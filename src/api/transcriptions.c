@@ -46,9 +46,10 @@ static int transcribe(struct request *req, struct response *res)
     buf_cleanup(&form);
     if (!err && truncated) {
         free(pcm);
-        res_error(res, req, DP_ERR_TOO_LARGE,
-                  "the recording is longer than %d minutes: upload it as media to have it transcribed in the background",
-                  (int)(TRANSCRIBE_MAX_MS / 60000));
+        res_error(
+            res, req, DP_ERR_TOO_LARGE,
+            "the recording is longer than %d minutes: upload it as media to have it transcribed in the background",
+            (int)(TRANSCRIBE_MAX_MS / 60000));
         return DP_ERR_TOO_LARGE;
     }
     if (err == DP_ERR_UNSUPPORTED) {

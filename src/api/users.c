@@ -156,7 +156,8 @@ static int patch_user(struct request *req, struct response *res)
         audit_write(e.db, "user.role_change", c->user_id, id, org, e.ip,
                     json_pack("{s:s,s:s}", "from", role_name(role), "to", role_name((enum role)new_role)));
     if (changed_org)
-        audit_write(e.db, "user.org_change", c->user_id, id, new_org, e.ip, json_pack("{s:s,s:s}", "from", org, "to", new_org));
+        audit_write(e.db, "user.org_change", c->user_id, id, new_org, e.ip,
+                    json_pack("{s:s,s:s}", "from", org, "to", new_org));
     if (password)
         audit_write(e.db, "user.password_change", c->user_id, id, org, e.ip, NULL);
     json_t *u;
@@ -213,31 +214,33 @@ static int search_users(struct request *req, struct response *res)
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char search_doc[] = J({
-    "query": {"q": {"type": "string", "description": "a name (prefix of a word) or an exact e-mail address"}},
-    "paged": true,
-    "responses": {"200": "Page<UserRef>"}});
+    "query" : {"q" : {"type" : "string", "description" : "a name (prefix of a word) or an exact e-mail address"}},
+    "paged" : true,
+    "responses" : {"200" : "Page<UserRef>"}
+});
 static const char list_doc[] = J({
-    "query": {"org_id": {"type": "string", "description": "admins: one organisation"}},
-    "paged": true,
-    "responses": {"200": "Page<User>"},
-    "errors": [403]});
-static const char create_doc[] = J({"requestBody": "UserCreate",
-    "responses": {"201": "User"},
-    "errors": [403, 409, 422]});
-static const char get_doc[] = J({"responses": {"200": "User"}});
-static const char patch_doc[] = J({"requestBody": "UserPatch",
-    "responses": {"200": "User"},
-    "errors": [403, 409, 422]});
-static const char delete_doc[] = J({"responses": {"204": "-"}, "errors": [403, 409]});
+    "query" : {"org_id" : {"type" : "string", "description" : "admins: one organisation"}},
+    "paged" : true,
+    "responses" : {"200" : "Page<User>"},
+    "errors" : [403]
+});
+static const char create_doc[] =
+    J({"requestBody" : "UserCreate", "responses" : {"201" : "User"}, "errors" : [ 403, 409, 422 ]});
+static const char get_doc[] = J({"responses" : {"200" : "User"}});
+static const char patch_doc[] =
+    J({"requestBody" : "UserPatch", "responses" : {"200" : "User"}, "errors" : [ 403, 409, 422 ]});
+static const char delete_doc[] = J({"responses" : {"204" : "-"}, "errors" : [ 403, 409 ]});
 
 const struct route users_routes[] = {
-    {"GET", "/api/v1/users/search", 0, 0, search_users, "users", "Find people to message: by name (same organisation, or an avatar shared between you) or exact e-mail", search_doc,
+    {"GET", "/api/v1/users/search", 0, 0, search_users, "users",
+     "Find people to message: by name (same organisation, or an avatar shared between you) or exact e-mail", search_doc,
      NULL, NULL},
-    {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)", list_doc,
-     NULL, NULL},
+    {"GET", "/api/v1/users", 0, 0, list_users, "users", "List users (admin: all or ?org_id=; manager: own org)",
+     list_doc, NULL, NULL},
     {"POST", "/api/v1/users", ROUTE_JSON, 0, create_user, "users",
      "Create a user {email,password,display_name?,role?,org_id?}", create_doc, NULL, NULL},
-    {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", get_doc, NULL, NULL},
+    {"GET", "/api/v1/users/{id}", 0, 0, get_user, "users", "Get a user (self, or managed by the caller)", get_doc, NULL,
+     NULL},
     {"PATCH", "/api/v1/users/{id}", ROUTE_JSON, 0, patch_user, "users",
      "Update {display_name?, password?, current_password?, role?, org_id?}", patch_doc, NULL, NULL},
     {"DELETE", "/api/v1/users/{id}", 0, 0, delete_user, "users", "Delete a user", delete_doc, NULL, NULL},

@@ -37,12 +37,14 @@ static int voice_handshake(struct request *req, struct response *res)
 }
 
 static const char voice_doc[] = J({
-    "description": "Upgrade to a WebSocket (token or ?ticket=). Text frames are JSON events with a type; binary frames are audio. Client: session.start {audio:{format: pcm16|opus, rate}, reply_audio:{format, rate}, turn_detection?: vad|manual, conversation_id?}, binary audio (pcm16 mono little-endian, or one Opus packet a frame), input.commit, response.cancel, session.end. Server: session.started, speech.started, speech.stopped, transcript.partial, transcript.final, response.started, response.text.delta, response.citation, response.audio.start {format, rate}, binary audio, response.viseme {t_ms, viseme}, response.done {status, text, played_ms, message_id, latency:{stt_ms, brain_ms, tts_first_byte_ms, turn_ms}}, error {code, message}. A speech.started while a response plays interrupts it: flush what is queued.",
-    "errors": [426]});
+    "description" :
+        "Upgrade to a WebSocket (token or ?ticket=). Text frames are JSON events with a type; binary frames are audio. Client: session.start {audio:{format: pcm16|opus, rate}, reply_audio:{format, rate}, turn_detection?: vad|manual, conversation_id?}, binary audio (pcm16 mono little-endian, or one Opus packet a frame), input.commit, response.cancel, session.end. Server: session.started, speech.started, speech.stopped, transcript.partial, transcript.final, response.started, response.text.delta, response.citation, response.audio.start {format, rate}, binary audio, response.viseme {t_ms, viseme}, response.done {status, text, played_ms, message_id, latency:{stt_ms, brain_ms, tts_first_byte_ms, turn_ms}}, error {code, message}. A speech.started while a response plays interrupts it: flush what is queued.",
+    "errors" : [426]
+});
 
 const struct route voice_routes[] = {
     {"GET", "/api/v1/avatars/{id}/voice", ROUTE_WEBSOCKET, 0, voice_handshake, "voice",
-     "Real-time voice conversation (WebSocket): VAD, streaming transcripts, spoken cited replies, barge-in",
-     voice_doc, &voice_ws_handler, NULL},
+     "Real-time voice conversation (WebSocket): VAD, streaming transcripts, spoken cited replies, barge-in", voice_doc,
+     &voice_ws_handler, NULL},
     {0},
 };

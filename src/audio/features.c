@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HOP 160                               /* 10 ms */
+#define HOP 160 /* 10 ms */
 #define F0_MIN 60.0
 #define F0_MAX 500.0
-#define YIN_TAU_MAX (FEATURES_RATE / 60 + 1)  /* lowest pitch */
-#define YIN_TAU_MIN (FEATURES_RATE / 500)     /* highest pitch */
-#define YIN_W 400                             /* integration window, 25 ms */
+#define YIN_TAU_MAX (FEATURES_RATE / 60 + 1) /* lowest pitch */
+#define YIN_TAU_MIN (FEATURES_RATE / 500)    /* highest pitch */
+#define YIN_W 400                            /* integration window, 25 ms */
 #define MFCC_WIN 400
 #define MFCC_FFT 512
 #define MEL_BANDS 26

@@ -41,8 +41,7 @@ static void put_le32(uint8_t *p, uint32_t v)
     put_le16(p + 2, v >> 16);
 }
 
-static int packet_in(ogg_stream_state *os, const uint8_t *data, long len, int bos, int eos, int64_t granule,
-                     int64_t no)
+static int packet_in(ogg_stream_state *os, const uint8_t *data, long len, int bos, int eos, int64_t granule, int64_t no)
 {
     ogg_packet op = {(unsigned char *)data, len, bos, eos, granule, no};
     return ogg_stream_packetin(os, &op) ? DP_ERR_NOMEM : DP_OK;
@@ -68,7 +67,8 @@ int ogg_opus_encode(const int16_t *pcm, size_t n, int rate, int bitrate, uint8_t
     uint8_t head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1};
     put_le16(head + 10, (unsigned)pre_skip);
     put_le32(head + 12, (uint32_t)rate);
-    static const uint8_t tags[] = {'O', 'p', 'u', 's', 'T', 'a', 'g', 's', 6, 0, 0, 0, 'd', 'o', 'p', 'p', 'e', 'l', 0, 0, 0, 0};
+    static const uint8_t tags[] = {'O', 'p', 'u', 's', 'T', 'a', 'g', 's', 6, 0, 0,
+                                   0,   'd', 'o', 'p', 'p', 'e', 'l', 0,   0, 0, 0};
     int err = packet_in(&os, head, sizeof head, 1, 0, 0, 0);
     if (!err)
         err = drain(&os, &b, 1);

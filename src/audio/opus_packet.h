@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPUS_PACKET_MAX 1500        /* bytes of one packet taken from outside (RFC 6716: 1275 a frame) */
+#define OPUS_PACKET_MAX 1500         /* bytes of one packet taken from outside (RFC 6716: 1275 a frame) */
 #define OPUS_DECODE_MAX_SAMPLES 1920 /* 120 ms at 16 kHz: the longest packet */
 
 struct opus_dec;

@@ -98,8 +98,7 @@ int wav_parse(wav_read_fn rd, void *ctx, uint64_t size, struct wav_info *out)
             uint8_t f[FMT_READ];
             if (len < 16)
                 return DP_ERR_INVALID;
-            if ((err = read_exact(rd, ctx, body, f, len < sizeof f ? len : sizeof f)) ||
-                (err = parse_fmt(f, len, &w)))
+            if ((err = read_exact(rd, ctx, body, f, len < sizeof f ? len : sizeof f)) || (err = parse_fmt(f, len, &w)))
                 return err;
             have_fmt = 1;
         } else if (!memcmp(c, "data", 4) && !have_data) {

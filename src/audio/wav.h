@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WAV_HEADER_LEN 44       /* the canonical header wav_header writes */
-#define WAV_MAX_CHANNELS 64     /* more is refused as damaged */
-#define WAV_MAX_RATE 1000000    /* frames per second; more is refused as damaged */
-#define WAV_MAX_CHUNKS 1024     /* chunks walked before the data and fmt chunks must have been seen */
+#define WAV_HEADER_LEN 44    /* the canonical header wav_header writes */
+#define WAV_MAX_CHANNELS 64  /* more is refused as damaged */
+#define WAV_MAX_RATE 1000000 /* frames per second; more is refused as damaged */
+#define WAV_MAX_CHUNKS 1024  /* chunks walked before the data and fmt chunks must have been seen */
 
 /* What the header says, checked against the file's size. */
 struct wav_info {

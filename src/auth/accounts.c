@@ -21,7 +21,7 @@
 #include "store/db.h"
 #include "store/db_read.h"
 
-#define FAIL_FREE_TRIES 5          /* failed logins before back-off starts */
+#define FAIL_FREE_TRIES 5 /* failed logins before back-off starts */
 #define FAIL_WINDOW_MS (15 * 60 * 1000)
 #define FAIL_MAX_DELAY_S 900
 #define RECOVERY_CODES 10
@@ -74,10 +74,9 @@ int display_name_valid(const char *s)
 json_t *accounts_user_from_row(const struct db_rows *r, int row)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "id", db_rows_text(r, row, 0), "email",
-                     db_rows_text(r, row, 1), "display_name", db_rows_text(r, row, 2), "role",
-                     db_rows_text(r, row, 3), "org_id", db_rows_text(r, row, 4), "totp_enabled",
-                     (int)db_rows_int(r, row, 5), "created_at", db_rows_text(r, row, 6), "updated_at",
-                     db_rows_text(r, row, 7));
+                     db_rows_text(r, row, 1), "display_name", db_rows_text(r, row, 2), "role", db_rows_text(r, row, 3),
+                     "org_id", db_rows_text(r, row, 4), "totp_enabled", (int)db_rows_int(r, row, 5), "created_at",
+                     db_rows_text(r, row, 6), "updated_at", db_rows_text(r, row, 7));
 }
 
 int accounts_user_json(struct db *db, const char *user_id, json_t **out)
@@ -140,8 +139,7 @@ static int new_user_input(const char *email_in, const char *password, const char
         *display_name = name_buf;
     }
     if (!display_name_valid(*display_name)) {
-        snprintf(msg, msglen, "display_name must be 1 to %d characters without control characters",
-                 DISPLAY_NAME_MAX);
+        snprintf(msg, msglen, "display_name must be 1 to %d characters without control characters", DISPLAY_NAME_MAX);
         return DP_ERR_INVALID;
     }
     return DP_OK;
@@ -198,8 +196,9 @@ static int insert_user(struct context *e, const char *email, const char *passwor
             org_id = personal;
         }
     }
-    struct db_val p[] = {DB_TEXT(id), DB_TEXT(org_id), DB_TEXT(email), DB_TEXT(display_name), DB_TEXT(hash),
-                         DB_TEXT(role_name((enum role)role)), DB_TEXT(now), DB_TEXT(now)};
+    struct db_val p[] = {DB_TEXT(id),           DB_TEXT(org_id), DB_TEXT(email),
+                         DB_TEXT(display_name), DB_TEXT(hash),   DB_TEXT(role_name((enum role)role)),
+                         DB_TEXT(now),          DB_TEXT(now)};
     err = db_query(e->db,
                    "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,8 +243,7 @@ int accounts_signup(struct context *e, const char *email_in, const char *passwor
     if (err)
         return err;
     const char *join = invited_org ? invited_org : auth_cfg.signup_org_default ? "default" : NULL;
-    return insert_user(e, email, password, display_name, NULL, join, -1,
-                       user, msg, msglen);
+    return insert_user(e, email, password, display_name, NULL, join, -1, user, msg, msglen);
 }
 
 static void session_cache_key(const char *sid, char out[64])
@@ -291,9 +289,8 @@ static int new_refresh_token(struct context *e, const char *sid, struct token_pa
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(hash), DB_TEXT(sid), DB_TEXT(now),
                          DB_INT(time_now_ms() + (int64_t)auth_cfg.refresh_ttl * 1000)};
-    return db_query(e->db,
-                    "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)", p, 4,
-                    NULL);
+    return db_query(e->db, "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                    p, 4, NULL);
 }
 
 int accounts_start_session(struct context *e, const char *user_id, struct token_pair *tp)
@@ -304,8 +301,8 @@ int accounts_start_session(struct context *e, const char *user_id, struct token_
     int err = db_begin(e->db);
     if (err)
         return err;
-    struct db_val p[] = {DB_TEXT(sid), DB_TEXT(user_id), DB_TEXT(now), DB_TEXT(now), DB_TEXT(e->ip),
-                         DB_TEXT(e->user_agent)};
+    struct db_val p[] = {DB_TEXT(sid), DB_TEXT(user_id), DB_TEXT(now),
+                         DB_TEXT(now), DB_TEXT(e->ip),   DB_TEXT(e->user_agent)};
     err = db_query(e->db,
                    "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) "
                    "VALUES (?, ?, ?, ?, ?, ?)",
@@ -410,11 +407,12 @@ static int known_device(struct context *e, const char *email, const char *device
     secret_hash(device_token, hash);
     struct db_rows *r = NULL;
     struct db_val p[] = {DB_TEXT(hash), DB_TEXT(email), DB_INT(time_now_ms())};
-    if (db_query(e->db,
-                 "SELECT 1 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id "
-                 "WHERE t.hash = ? AND u.email = ? AND t.expires_at > ? "
-                 "AND (s.revoke_reason IS NULL OR s.revoke_reason <> 'refresh_reuse')",
-                 p, 3, &r))
+    if (db_query(
+            e->db,
+            "SELECT 1 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id "
+            "WHERE t.hash = ? AND u.email = ? AND t.expires_at > ? "
+            "AND (s.revoke_reason IS NULL OR s.revoke_reason <> 'refresh_reuse')",
+            p, 3, &r))
         return 0;
     int known = r->nrows > 0;
     db_rows_free(r);
@@ -429,8 +427,8 @@ static int use_recovery_code(struct context *e, const char *user_id, const char 
     time_rfc3339(time_now_ms(), now);
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(now), DB_TEXT(user_id), DB_TEXT(h)};
-    if (db_query(e->db, "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL",
-                 p, 3, &r))
+    if (db_query(e->db, "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL", p,
+                 3, &r))
         return 0;
     int ok = r->changes == 1;
     db_rows_free(r);
@@ -522,8 +520,8 @@ int accounts_revoke_session(struct context *e, const char *sid, const char *reas
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(now), DB_TEXT(reason), DB_TEXT(sid)};
-    int err = db_query(e->db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
-                       p, 3, NULL);
+    int err = db_query(
+        e->db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", p, 3, NULL);
     if (err)
         return err;
     accounts_mark_session_revoked(e, sid);
@@ -608,9 +606,10 @@ static int spend_refresh(struct context *e, const char *hash, const char *sid, s
     if (err)
         return err;
     struct db_val q[] = {DB_TEXT(now), DB_INT(now_ms), DB_TEXT(e->ip), DB_TEXT(hash)};
-    err = db_query(e->db,
-                   "UPDATE refresh_tokens SET spent_at = ?, spent_at_ms = ?, spent_ip = ? WHERE hash = ? AND spent_at IS NULL",
-                   q, 4, &r);
+    err = db_query(
+        e->db,
+        "UPDATE refresh_tokens SET spent_at = ?, spent_at_ms = ?, spent_ip = ? WHERE hash = ? AND spent_at IS NULL", q,
+        4, &r);
     if (!err) {
         *won = r->changes == 1;
         db_rows_free(r);
@@ -807,9 +806,9 @@ int accounts_totp_disable(struct context *e, const struct caller *c, const char 
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val q[] = {DB_TEXT(now), DB_TEXT(c->user_id)};
-    err = db_query(e->db,
-                   "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = 0, updated_at = ? WHERE id = ?",
-                   q, 2, NULL);
+    err = db_query(
+        e->db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = 0, updated_at = ? WHERE id = ?",
+        q, 2, NULL);
     if (!err)
         err = db_query(e->db, "DELETE FROM recovery_codes WHERE user_id = ?", p, 1, NULL);
     if (!err) {

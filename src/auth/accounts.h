@@ -20,9 +20,9 @@ struct cache;
 #include "core/context.h" /* what every account operation works with */
 
 struct token_pair {
-    char *access;                         /* JWT, malloc'd */
+    char *access; /* JWT, malloc'd */
     char refresh[REFRESH_TOKEN_LEN];
-    long expires_in;                      /* seconds of the access token */
+    long expires_in; /* seconds of the access token */
 };
 
 void token_pair_cleanup(struct token_pair *tp);

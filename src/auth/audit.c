@@ -18,8 +18,8 @@ void audit_write(struct db *db, const char *action, const char *actor, const cha
     time_rfc3339(time_now_ms(), at);
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
-    struct db_val p[] = {DB_TEXT(id), DB_TEXT(at), DB_TEXT(action), DB_TEXT(actor), DB_TEXT(target),
-                         DB_TEXT(org), DB_TEXT(ip),  DB_TEXT(d)};
+    struct db_val p[] = {DB_TEXT(id),     DB_TEXT(at),  DB_TEXT(action), DB_TEXT(actor),
+                         DB_TEXT(target), DB_TEXT(org), DB_TEXT(ip),     DB_TEXT(d)};
     int err = db_query(db,
                        "INSERT INTO audit_log (id, at, action, actor_id, target_id, org_id, ip, detail) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -87,15 +87,15 @@ static int get_int(json_t *obj, const char *key, int64_t *out)
     return 0;
 }
 
-#define FAIL(why)                                                                                                   \
-    do {                                                                                                            \
-        if (reason)                                                                                                 \
-            *reason = why;                                                                                          \
-        goto out;                                                                                                   \
+#define FAIL(why)                                                                                                      \
+    do {                                                                                                               \
+        if (reason)                                                                                                    \
+            *reason = why;                                                                                             \
+        goto out;                                                                                                      \
     } while (0)
 
-int jwt_verify(const uint8_t key[JWT_KEY_LEN], const char *token, size_t len, int64_t now,
-               struct jwt_claims *out, const char **reason)
+int jwt_verify(const uint8_t key[JWT_KEY_LEN], const char *token, size_t len, int64_t now, struct jwt_claims *out,
+               const char **reason)
 {
     json_t *header = NULL, *payload = NULL;
     int err = DP_ERR_UNAUTHORIZED;
@@ -131,10 +131,9 @@ int jwt_verify(const uint8_t key[JWT_KEY_LEN], const char *token, size_t len, in
         FAIL("malformed payload");
     char use[16];
     if (copy_str(payload, "sub", out->sub, sizeof out->sub) || copy_str(payload, "org", out->org, sizeof out->org) ||
-        copy_str(payload, "role", out->role, sizeof out->role) ||
-        copy_str(payload, "sid", out->sid, sizeof out->sid) || copy_str(payload, "token_use", use, sizeof use) ||
-        get_int(payload, "iat", &out->iat) || get_int(payload, "nbf", &out->nbf) ||
-        get_int(payload, "exp", &out->exp))
+        copy_str(payload, "role", out->role, sizeof out->role) || copy_str(payload, "sid", out->sid, sizeof out->sid) ||
+        copy_str(payload, "token_use", use, sizeof use) || get_int(payload, "iat", &out->iat) ||
+        get_int(payload, "nbf", &out->nbf) || get_int(payload, "exp", &out->exp))
         FAIL("missing claims");
     if (strcmp(use, "access"))
         FAIL("not an access token");

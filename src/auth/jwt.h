@@ -11,10 +11,10 @@
 #define JWT_MAX_LEN 2048 /* longer bearer strings are refused before any parsing */
 
 struct jwt_claims {
-    char sub[ID_LEN];  /* user id */
-    char org[ID_LEN];  /* organisation id */
-    char role[16];     /* admin | manager | member */
-    char sid[ID_LEN];  /* session (refresh family) id */
+    char sub[ID_LEN];      /* user id */
+    char org[ID_LEN];      /* organisation id */
+    char role[16];         /* admin | manager | member */
+    char sid[ID_LEN];      /* session (refresh family) id */
     int64_t iat, nbf, exp; /* seconds since the epoch */
 };
 
@@ -25,7 +25,7 @@ int jwt_sign(const uint8_t key[JWT_KEY_LEN], const struct jwt_claims *c, char **
  * signature must match (constant time), exp > now, nbf/iat <= now + 30 s skew, token_use
  * "access", every claim present with its type. DP_ERR_UNAUTHORIZED otherwise; reason (may be
  * NULL) receives a short static explanation. */
-int jwt_verify(const uint8_t key[JWT_KEY_LEN], const char *token, size_t len, int64_t now,
-               struct jwt_claims *out, const char **reason);
+int jwt_verify(const uint8_t key[JWT_KEY_LEN], const char *token, size_t len, int64_t now, struct jwt_claims *out,
+               const char **reason);
 
 #endif

@@ -25,8 +25,8 @@ static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 static void metrics_init(void)
 {
     const char *l[] = {"scope"};
-    m_limited = metric_new(METRIC_COUNTER, "doppel_rate_limited_total", "requests refused by a rate limit", 1, l,
-                           NULL, 0);
+    m_limited =
+        metric_new(METRIC_COUNTER, "doppel_rate_limited_total", "requests refused by a rate limit", 1, l, NULL, 0);
 }
 
 void ratelimit_count_refusal(const char *scope)

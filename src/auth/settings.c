@@ -13,8 +13,12 @@
 #include "core/err.h"
 #include "core/log.h"
 
-struct auth_settings auth_cfg = {.access_ttl = 900, .refresh_ttl = 30L * 86400, .signup_open = 1, .refresh_grace = 10,
-                                 .auth_rate = 20, .api_rate = 100};
+struct auth_settings auth_cfg = {.access_ttl = 900,
+                                 .refresh_ttl = 30L * 86400,
+                                 .signup_open = 1,
+                                 .refresh_grace = 10,
+                                 .auth_rate = 20,
+                                 .api_rate = 100};
 
 static const char *const role_names[] = {"member", "manager", "admin"};
 
@@ -41,8 +45,8 @@ int caller_can_manage(const struct caller *c, const char *target_org, enum role 
 static int parse_hex_key(const char *hex, size_t len)
 {
     size_t bin_len;
-    if (len != 2 * JWT_KEY_LEN ||
-        sodium_hex2bin(auth_cfg.jwt_key, JWT_KEY_LEN, hex, len, NULL, &bin_len, NULL) || bin_len != JWT_KEY_LEN)
+    if (len != 2 * JWT_KEY_LEN || sodium_hex2bin(auth_cfg.jwt_key, JWT_KEY_LEN, hex, len, NULL, &bin_len, NULL) ||
+        bin_len != JWT_KEY_LEN)
         return DP_ERR_INVALID;
     return DP_OK;
 }

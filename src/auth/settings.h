@@ -8,13 +8,13 @@
 
 struct auth_settings {
     uint8_t jwt_key[JWT_KEY_LEN];
-    long access_ttl;      /* seconds */
-    long refresh_ttl;     /* seconds */
-    int signup_open;      /* anyone may sign up (the first user always may) */
+    long access_ttl;        /* seconds */
+    long refresh_ttl;       /* seconds */
+    int signup_open;        /* anyone may sign up (the first user always may) */
     int signup_org_default; /* self sign-ups join "default" (else each gets an org of its own) */
-    long auth_rate;       /* per minute, per client IP, on auth routes */
-    long refresh_grace;   /* seconds a spent refresh token still rotates for the client that spent it */
-    long api_rate;        /* per second, per user, on the whole API (burst = 5 s worth) */
+    long auth_rate;         /* per minute, per client IP, on auth routes */
+    long refresh_grace;     /* seconds a spent refresh token still rotates for the client that spent it */
+    long api_rate;          /* per second, per user, on the whole API (burst = 5 s worth) */
 };
 
 extern struct auth_settings auth_cfg;

@@ -71,8 +71,8 @@ int totp_code(const char *secret_b32, int64_t step)
         msg[i] = (uint8_t)step;
     hmac_sha1(key, (size_t)klen, msg, sizeof msg, mac);
     int off = mac[19] & 0x0f;
-    uint32_t bin = (uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 | (uint32_t)mac[off + 2] << 8 |
-                   mac[off + 3];
+    uint32_t bin =
+        (uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 | (uint32_t)mac[off + 2] << 8 | mac[off + 3];
     return (int)(bin % 1000000);
 }
 

@@ -143,27 +143,29 @@ int users_search(struct db *db, const struct caller *c, const char *q, json_t **
     char email[EMAIL_MAX + 1];
     int by_email = email_normalize(q, email, sizeof email) == DP_OK;
     int org_by_name = !(auth_cfg.signup_org_default && auth_cfg.signup_open && !strcmp(c->org_id, "default"));
-#define SHARED_WITH_CALLER                                                                                            \
-    "EXISTS (SELECT 1 FROM avatar_shares s JOIN avatars a ON a.id = s.avatar_id WHERE a.deleted_at IS NULL AND "     \
+#define SHARED_WITH_CALLER                                                                                             \
+    "EXISTS (SELECT 1 FROM avatar_shares s JOIN avatars a ON a.id = s.avatar_id WHERE a.deleted_at IS NULL AND "       \
     "((a.owner_id = ? AND s.user_id = u.id) OR (a.owner_id = u.id AND s.user_id = ?)))"
     struct db_rows *r;
-    struct db_val p[] = {DB_TEXT(c->user_id),
-                         DB_TEXT(by_email ? email : NULL), DB_TEXT(c->org_id), DB_TEXT(c->user_id), DB_TEXT(c->user_id),
-                         DB_TEXT(pattern), DB_INT(org_by_name), DB_TEXT(c->org_id), DB_TEXT(c->user_id),
-                         DB_TEXT(c->user_id)};
-    int err = db_query(db,
-                       "SELECT u.id, u.display_name FROM users u WHERE u.id <> ? AND ("
-                       "(u.email = ? AND (u.org_id = ? OR " SHARED_WITH_CALLER ")) OR "
-                       "(lower(u.display_name) LIKE lower(?) ESCAPE '\\' AND ((? = 1 AND u.org_id = ?) OR "
-                       SHARED_WITH_CALLER "))) ORDER BY u.display_name LIMIT 20",
-                       p, 10, &r);
+    struct db_val p[] = {DB_TEXT(c->user_id), DB_TEXT(by_email ? email : NULL),
+                         DB_TEXT(c->org_id),  DB_TEXT(c->user_id),
+                         DB_TEXT(c->user_id), DB_TEXT(pattern),
+                         DB_INT(org_by_name), DB_TEXT(c->org_id),
+                         DB_TEXT(c->user_id), DB_TEXT(c->user_id)};
+    int err =
+        db_query(db,
+                 "SELECT u.id, u.display_name FROM users u WHERE u.id <> ? AND ("
+                 "(u.email = ? AND (u.org_id = ? OR " SHARED_WITH_CALLER ")) OR "
+                 "(lower(u.display_name) LIKE lower(?) ESCAPE '\\' AND ((? = 1 AND u.org_id = ?) OR " SHARED_WITH_CALLER
+                 "))) ORDER BY u.display_name LIMIT 20",
+                 p, 10, &r);
 #undef SHARED_WITH_CALLER
     if (err)
         return err;
     *items = json_array();
     for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(*items, json_pack("{s:s,s:s}", "id", db_rows_text(r, i, 0), "display_name",
-                                                db_rows_text(r, i, 1)));
+        json_array_append_new(
+            *items, json_pack("{s:s,s:s}", "id", db_rows_text(r, i, 0), "display_name", db_rows_text(r, i, 1)));
     db_rows_free(r);
     return DP_OK;
 }

@@ -111,12 +111,12 @@ json_t *avatar_from_row(const struct db_rows *r, int i)
 {
     json_t *publish = json_loads(db_rows_text(r, i, 12) ? db_rows_text(r, i, 12) : "[]", 0, NULL);
     json_t *ext = db_rows_text(r, i, 13) ? json_loads(db_rows_text(r, i, 13), 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s,s:b,s:s?}", "id", db_rows_text(r, i, 0),
-                     "owner_id", db_rows_text(r, i, 1), "org_id", db_rows_text(r, i, 2), "name", db_rows_text(r, i, 3),
-                     "kind", db_rows_text(r, i, 4), "description", db_rows_text(r, i, 5), "personality",
-                     db_rows_text(r, i, 6), "scenario", db_rows_text(r, i, 7), "greeting", db_rows_text(r, i, 8),
-                     "visibility", db_rows_text(r, i, 9), "brain", db_rows_text(r, i, 10), "slug",
-                     db_rows_text(r, i, 11), "publish", publish ? publish : json_array(), "extensions",
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s,s:b,s:s?}", "id",
+                     db_rows_text(r, i, 0), "owner_id", db_rows_text(r, i, 1), "org_id", db_rows_text(r, i, 2), "name",
+                     db_rows_text(r, i, 3), "kind", db_rows_text(r, i, 4), "description", db_rows_text(r, i, 5),
+                     "personality", db_rows_text(r, i, 6), "scenario", db_rows_text(r, i, 7), "greeting",
+                     db_rows_text(r, i, 8), "visibility", db_rows_text(r, i, 9), "brain", db_rows_text(r, i, 10),
+                     "slug", db_rows_text(r, i, 11), "publish", publish ? publish : json_array(), "extensions",
                      ext ? ext : json_object(), "created_at", db_rows_text(r, i, 14), "updated_at",
                      db_rows_text(r, i, 15), "visitor_talk", db_rows_int(r, i, 16) != 0, "portrait_media_id",
                      db_rows_text(r, i, 17));
@@ -150,4 +150,3 @@ const char *avatar_check_brain(const char *s)
      * with what to set, rather than accepted to answer 501 ever after. */
     return why ? why : !brain_for(s) ? brain_unavailable_why(s) : NULL;
 }
-

@@ -16,8 +16,8 @@ enum avatar_access { AVATAR_NONE = 0, AVATAR_VIEW = 1, AVATAR_EDIT = 2, AVATAR_O
 #define AVATAR_TEXT_MAX 20000 /* description, personality, scenario, greeting */
 
 /* The columns avatar_from_row reads, in order. */
-#define AVATAR_COLUMNS                                                                                              \
-    "id, owner_id, org_id, name, kind, description, personality, scenario, greeting, visibility, brain, slug, "    \
+#define AVATAR_COLUMNS                                                                                                 \
+    "id, owner_id, org_id, name, kind, description, personality, scenario, greeting, visibility, brain, slug, "        \
     "publish, extensions, created_at, updated_at, visitor_talk, portrait_media_id"
 
 /* What the access check learns about an avatar. */

@@ -83,8 +83,9 @@ int media_memories_begin(struct db *db, const char *media_id)
     struct db_val d[] = {DB_TEXT(media_id)};
     /* Only what processing made (it numbers its memories): a memory someone added by hand with
      * this file as its source stays. */
-    err = db_query(db, "DELETE FROM memories WHERE media_id = ? AND kind IN ('passage', 'utterance') AND seq IS NOT NULL",
-                   d, 1, NULL);
+    err =
+        db_query(db, "DELETE FROM memories WHERE media_id = ? AND kind IN ('passage', 'utterance') AND seq IS NOT NULL",
+                 d, 1, NULL);
     if (err)
         db_rollback(db);
     return err;
@@ -155,16 +156,9 @@ static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const ch
         const struct utterance *u = &dl->u[i];
         char id[ID_LEN];
         id_new(id);
-        struct db_val p[] = {DB_TEXT(id),
-                             DB_TEXT(avatar_id),
-                             DB_TEXT(u->text),
-                             DB_TEXT(media_id),
-                             DB_INT(u->char_start),
-                             DB_INT(u->char_end),
-                             DB_TEXT(u->speaker),
-                             DB_INT(u->seq),
-                             DB_TEXT(now),
-                             DB_TEXT(now)};
+        struct db_val p[] = {DB_TEXT(id),           DB_TEXT(avatar_id),  DB_TEXT(u->text),    DB_TEXT(media_id),
+                             DB_INT(u->char_start), DB_INT(u->char_end), DB_TEXT(u->speaker), DB_INT(u->seq),
+                             DB_TEXT(now),          DB_TEXT(now)};
         err = db_query(ctx->db,
                        "INSERT INTO memories (id, avatar_id, kind, text, media_id, char_start, char_end, speaker, "
                        "seq, created_at, updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -226,7 +220,7 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
     if (!err && !n && !(err = store_passages(ctx, avatar_id, media_id, &x, &n))) {
         json_t *meta = json_pack("{s:I,s:i,s:i}", "chars", (json_int_t)x.len, "pages", x.npages, "passages", n);
         err = media_job_status(ctx->db, media_id, "ready",
-                         n ? "text extracted and stored as passages" : "the file holds no text", meta);
+                               n ? "text extracted and stored as passages" : "the file holds no text", meta);
         json_decref(meta);
     }
     extracted_cleanup(&x);
@@ -242,8 +236,7 @@ static int ingest_text(struct job_ctx *ctx, const char *media_id, const char *av
 
 /* A 256-pixel PNG thumbnail made by ImageMagick in a sandboxed subprocess (the decoder reads
  * untrusted bytes), stored as a derived blob. Idempotent: the variant row is replaced. */
-static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char *key, const char *format,
-                          json_t *meta)
+static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char *key, const char *format, json_t *meta)
 {
     char input[4200], why[256] = "";
     struct blob_file file;
@@ -252,11 +245,12 @@ static int make_thumbnail(struct job_ctx *ctx, const char *media_id, const char 
         return err;
     /* The explicit format prefix stops ImageMagick from guessing a coder from the bytes. */
     snprintf(input, sizeof input, "%s:%s[0]", format, file.path);
-    const char *argv[] = {"convert", "-limit", "memory", "128MiB", "-limit", "map", "256MiB", "-limit", "disk", "0",
-                          input, "-auto-orient", "-thumbnail", "256x256>", "-strip", "png:-", NULL};
+    const char *argv[] = {"convert",    "-limit",   "memory", "128MiB", "-limit", "map",
+                          "256MiB",     "-limit",   "disk",   "0",      input,    "-auto-orient",
+                          "-thumbnail", "256x256>", "-strip", "png:-",  NULL};
     /* ImageMagick writes a small temp file even with "-limit disk 0": allow a few MiB. */
-    struct subproc_limits lim = {.timeout_ms = 20000, .cpu_seconds = 20, .mem_bytes = (size_t)768 << 20,
-                                 .fsize_bytes = (size_t)16 << 20};
+    struct subproc_limits lim = {
+        .timeout_ms = 20000, .cpu_seconds = 20, .mem_bytes = (size_t)768 << 20, .fsize_bytes = (size_t)16 << 20};
     struct buf out;
     buf_init(&out, (size_t)4 << 20);
     err = subproc_run(argv, NULL, &lim, &out, why, sizeof why);
@@ -300,7 +294,7 @@ static int ingest_image(struct job_ctx *ctx, const char *media_id, const char *k
         }
     }
     err = media_job_status(ctx->db, media_id, "ready",
-                     "stored; an image has no text without a vision provider, and none is configured", meta);
+                           "stored; an image has no text without a vision provider, and none is configured", meta);
     json_decref(meta);
     return err;
 }
@@ -338,8 +332,7 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
             memory_embed_backfill(ctx->db, avatar, 1);
         if (!err) /* and, with --llm-extract, the facts they state become memories */
             err = extract_job_enqueue(ctx->db, avatar, id);
-    }
-    else if (!strcmp(kind, "image"))
+    } else if (!strcmp(kind, "image"))
         err = ingest_image(ctx, id, key);
     else if (!(err = media_ingest_speech(ctx, ctx->blobs, id, avatar, key, own_voice, error_msg, error_owned)))
         memory_embed_backfill(ctx->db, avatar, 1);

@@ -21,13 +21,13 @@ static const struct {
     const char *name;
     size_t max;
 } text_fields[] = {
-    {"name", AVATAR_NAME_MAX * 4},     {"description", AVATAR_TEXT_MAX}, {"personality", AVATAR_TEXT_MAX},
-    {"scenario", AVATAR_TEXT_MAX},     {"greeting", AVATAR_TEXT_MAX},
+    {"name", AVATAR_NAME_MAX * 4}, {"description", AVATAR_TEXT_MAX}, {"personality", AVATAR_TEXT_MAX},
+    {"scenario", AVATAR_TEXT_MAX}, {"greeting", AVATAR_TEXT_MAX},
 };
 #define NTEXT (sizeof text_fields / sizeof text_fields[0])
 
-static const char *const publishable[] = {"name", "kind", "description", "personality", "scenario", "greeting",
-                                          "portrait", NULL};
+static const char *const publishable[] = {"name",     "kind",     "description", "personality",
+                                          "scenario", "greeting", "portrait",    NULL};
 
 static const char *str_or_empty(const char *s)
 {
@@ -62,8 +62,7 @@ static int check_publish(json_t *v)
         return 0;
     size_t i;
     json_t *f;
-    json_array_foreach(v, i, f)
-    {
+    json_array_foreach (v, i, f) {
         int ok = 0;
         for (const char *const *p = publishable; *p && !ok; p++)
             ok = json_is_string(f) && !strcmp(json_string_value(f), *p);
@@ -105,8 +104,9 @@ static const char *text_field_problem(json_t *body, size_t i, int creating)
         return i == 0 && creating ? "name must be 1 to 100 characters" : NULL;
     if (!json_is_string(v) || json_string_length(v) > text_fields[i].max ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return i == 0 ? "name must be 1 to 100 characters" : "description, personality, scenario and greeting must be "
-                                                             "text of at most 20000 bytes";
+        return i == 0 ? "name must be 1 to 100 characters"
+                      : "description, personality, scenario and greeting must be "
+                        "text of at most 20000 bytes";
     if (i == 0 && !name_valid(json_string_value(v)))
         return "name must be 1 to 100 characters";
     return NULL;
@@ -263,11 +263,11 @@ int avatar_with_stats(struct context *e, const char *id, json_t **out)
     int err = avatar_get(e->db, id, &a);
     if (err)
         return err;
-    json_object_set_new(a, "stats",
-                        json_pack("{s:I,s:I}", "media",
-                                  (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM media WHERE avatar_id = ?", id),
-                                  "memories",
-                                  (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM memories WHERE avatar_id = ?", id)));
+    json_object_set_new(
+        a, "stats",
+        json_pack("{s:I,s:I}", "media",
+                  (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM media WHERE avatar_id = ?", id), "memories",
+                  (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM memories WHERE avatar_id = ?", id)));
     /* Profiles and conversations arrive with their capabilities; the fields exist already. */
     json_object_set_new(a, "profile", json_null());
     json_object_set_new(a, "recent_conversation", json_null());

@@ -106,7 +106,8 @@ json_t *card_normalize(const json_t *in, int *spec, char *msg, size_t msglen)
     else if (s && !strncmp(s, "chara_card_v", 12) && json_is_object(data))
         v = 3; /* a later version: read what V3 knows (the spec asks us to import it) */
     else {
-        card_fail(msg, msglen, 0, "not a character card (spec is not chara_card_v2/v3, and there is no top-level name)");
+        card_fail(msg, msglen, 0,
+                  "not a character card (spec is not chara_card_v2/v3, and there is no top-level name)");
         return NULL;
     }
     if (!json_is_object(data)) {
@@ -180,7 +181,7 @@ static int text_field(json_t *data, const char *key, size_t max, const char **ou
         return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "data.%s must be a string", key);
     if (json_string_length(v) > max)
         return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "data.%s is %zu bytes; an avatar keeps at most %zu", key,
-                    json_string_length(v), max);
+                         json_string_length(v), max);
     *out = json_string_value(v);
     return DP_OK;
 }
@@ -194,7 +195,8 @@ static int card_text(const unsigned char *p, size_t n, enum card_format f, char 
         if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
             p += 3, n -= 3;
         if (n > CARD_JSON_MAX)
-            return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the card is %zu bytes of JSON; at most %u", n, CARD_JSON_MAX);
+            return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the card is %zu bytes of JSON; at most %u", n,
+                             CARD_JSON_MAX);
         if (!(*text = malloc(n + 1)))
             return DP_ERR_NOMEM;
         memcpy(*text, p, n);
@@ -208,7 +210,7 @@ static int card_text(const unsigned char *p, size_t n, enum card_format f, char 
             return err;
         if (!t.ccv3 && !t.chara)
             return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE,
-                        "the PNG holds no character card (no chara or ccv3 tEXt chunk)");
+                             "the PNG holds no character card (no chara or ccv3 tEXt chunk)");
         /* The spec: ccv3 wins when both are there. */
         return t.ccv3 ? card_png_text_decode(t.ccv3, t.ccv3_len, "ccv3", text, len, msg, msglen)
                       : card_png_text_decode(t.chara, t.chara_len, "chara", text, len, msg, msglen);
@@ -246,7 +248,8 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
         return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "data.character_book.entries must be an array");
     size_t n = json_array_size(entries);
     if (n > CARD_BOOK_MAX)
-        return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "the lorebook has %zu entries; at most %d", n, CARD_BOOK_MAX);
+        return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "the lorebook has %zu entries; at most %d", n,
+                         CARD_BOOK_MAX);
     json_t *own = json_copy(book), *by_id = json_object(), *kept = json_array();
     if (!own || !by_id || !kept) {
         json_decref(own), json_decref(by_id), json_decref(kept);
@@ -273,14 +276,15 @@ static int import_book(struct card_import *imp, json_t *book, json_t *store, cha
         content = json_object_get(e, "content");
         if (content && !json_is_null(content) && !json_is_string(content)) {
             json_decref(kept), json_decref(dialogues);
-            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "character_book.entries[%zu].content must be a string", i);
+            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "character_book.entries[%zu].content must be a string",
+                             i);
         }
         const char *text = json_is_string(content) ? json_string_value(content) : "";
         if (json_string_length(content) > CARD_ENTRY_MAX) {
             json_decref(kept), json_decref(dialogues);
             return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE,
-                        "character_book.entries[%zu].content is %zu bytes; at most %d", i,
-                        json_string_length(content), CARD_ENTRY_MAX);
+                             "character_book.entries[%zu].content is %zu bytes; at most %d", i,
+                             json_string_length(content), CARD_ENTRY_MAX);
         }
         if (json_is_false(json_object_get(e, "enabled")) || is_blank(text)) {
             json_array_append(kept, e);
@@ -368,7 +372,7 @@ int card_import_parse(const void *p, size_t n, struct card_import *out, char *ms
     enum card_format f = card_detect(p, n);
     if (f == CARD_FMT_NONE)
         return card_fail(msg, msglen, DP_ERR_UNSUPPORTED,
-                    "not a character card: expected Character Card JSON, a PNG with a card, or a .charx (zip)");
+                         "not a character card: expected Character Card JSON, a PNG with a card, or a .charx (zip)");
     char *text = NULL;
     size_t len = 0;
     int err = card_text(p, n, f, &text, &len, msg, msglen);
@@ -398,8 +402,8 @@ int card_import_parse(const void *p, size_t n, struct card_import *out, char *ms
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             name_ok = 0;
     if (!name_ok) {
-        err = card_fail(msg, msglen, DP_ERR_UNPROCESSABLE,
-                   "data.name must be 1 to %d bytes without control characters", AVATAR_NAME_MAX);
+        err = card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "data.name must be 1 to %d bytes without control characters",
+                        AVATAR_NAME_MAX);
         goto out_fail;
     }
     out->name = name;
@@ -407,9 +411,10 @@ int card_import_parse(const void *p, size_t n, struct card_import *out, char *ms
     json_t *doppel = json_object_get(json_object_get(data, "extensions"), "doppel");
     const char *kind = json_get_str(doppel, "kind"), *brain = json_get_str(doppel, "brain");
     /* An account's self avatar is made by the server, never by an import. */
-    out->kind = kind && !avatar_check_kind(kind) && strcmp(kind, "self")
-                    ? (!strcmp(kind, "legacy") ? "legacy" : !strcmp(kind, "trainer") ? "trainer" : "character")
-                    : "character";
+    out->kind = kind && !avatar_check_kind(kind) && strcmp(kind, "self") ? (!strcmp(kind, "legacy")    ? "legacy"
+                                                                            : !strcmp(kind, "trainer") ? "trainer"
+                                                                                                       : "character")
+                                                                         : "character";
     out->brain = brain && !strcmp(brain, "generative") ? "generative" : "recall";
 
     json_t *store = json_object(), *kept_data = json_object();
@@ -426,15 +431,16 @@ int card_import_parse(const void *p, size_t n, struct card_import *out, char *ms
         json_object_set(store, "spec_version", version);
     const char *k;
     json_t *v;
-    json_object_foreach(data, k, v)
-    {
+    json_object_foreach (data, k, v) {
         if (is_mapped(k) || !strcmp(k, "character_book"))
             continue;
         if (!strcmp(k, "assets") && json_is_array(v)) {
             json_t *keep = json_array();
             size_t i;
             json_t *a;
-            json_array_foreach(v, i, a) if (!asset_is_embedded(a)) json_array_append(keep, a);
+            json_array_foreach (v, i, a)
+                if (!asset_is_embedded(a))
+                    json_array_append(keep, a);
             json_object_set_new(kept_data, k, keep);
             continue;
         }
@@ -445,8 +451,7 @@ int card_import_parse(const void *p, size_t n, struct card_import *out, char *ms
         /* Top-level fields besides spec/data, less the V1 copies of data fields that V2 writers
          * put there for V1 readers (they would go stale). */
         json_t *top = json_object();
-        json_object_foreach(root, k, v)
-        {
+        json_object_foreach (root, k, v) {
             if (!strcmp(k, "spec") || !strcmp(k, "spec_version") || !strcmp(k, "data") || is_mapped(k) ||
                 !strcmp(k, "mes_example"))
                 continue;
@@ -602,8 +607,7 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
     json_object_set_new(card, "data", data);
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(store, "top"), k, v)
-    {
+    json_object_foreach (json_object_get(store, "top"), k, v) {
         if (strcmp(k, "spec") && strcmp(k, "spec_version") && strcmp(k, "data"))
             json_object_set(card, k, v);
     }
@@ -613,13 +617,13 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
     json_object_set_new(data, "personality", str_or_empty(avatar, "personality"));
     json_object_set_new(data, "scenario", str_or_empty(avatar, "scenario"));
     json_object_set_new(data, "first_mes", str_or_empty(avatar, "greeting"));
-    json_object_foreach(kept, k, v)
-    {
+    json_object_foreach (kept, k, v) {
         if (!is_mapped(k) && strcmp(k, "character_book") && !json_object_get(data, k))
             json_object_set(data, k, v);
     }
-    static const char *const empty_strings[] = {"mes_example", "creator_notes", "system_prompt",
-                                                "post_history_instructions", "creator", "character_version", NULL};
+    static const char *const empty_strings[] = {
+        "mes_example", "creator_notes", "system_prompt", "post_history_instructions", "creator", "character_version",
+        NULL};
     static const char *const empty_arrays[] = {"alternate_greetings", "tags", "group_only_greetings", NULL};
     /* Example dialogue from the transcripts, unless the card brought its own (an earlier export's,
      * marked in extensions.doppel, is made again from the memories as they are now). */
@@ -659,7 +663,9 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
         json_t *old = json_object_get(data, "assets");
         size_t i;
         json_t *a;
-        json_array_foreach(old, i, a) if (!asset_is_embedded(a)) json_array_append(all, a);
+        json_array_foreach (old, i, a)
+            if (!asset_is_embedded(a))
+                json_array_append(all, a);
         json_array_extend(all, (json_t *)assets);
         json_object_set_new(data, "assets", all);
     }
@@ -711,4 +717,3 @@ json_t *card_build(const json_t *avatar, const json_t *memories, const json_t *a
         card_key_ctx_cleanup(&ctx);
     return card;
 }
-

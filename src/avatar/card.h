@@ -11,15 +11,15 @@
 #include "core/id.h"
 
 /* Caps on everything that comes from outside. */
-#define CARD_INPUT_MAX (20u << 20)       /* a whole import: JSON, PNG or .charx (the route's body cap) */
-#define CARD_JSON_MAX (2u << 20)         /* the card's JSON text, however it is wrapped */
-#define CARD_BOOK_MAX 5000               /* lorebook entries */
-#define CARD_ENTRY_MAX 65536             /* bytes of one lorebook entry's content */
-#define CARD_ZIP_TOTAL_MAX (64u << 20)   /* declared uncompressed bytes of all entries of a zip */
-#define CARD_ZIP_ENTRIES_MAX 4096        /* entries of a zip */
-#define CARD_ZIP_NAME_MAX 1024           /* bytes of an entry name */
-#define CARD_SPEAKER_MAX 200             /* bytes of a speaker label kept from an entry */
-#define CARD_KEYS_MAX 5                  /* words made into the keys of an exported entry */
+#define CARD_INPUT_MAX (20u << 20)     /* a whole import: JSON, PNG or .charx (the route's body cap) */
+#define CARD_JSON_MAX (2u << 20)       /* the card's JSON text, however it is wrapped */
+#define CARD_BOOK_MAX 5000             /* lorebook entries */
+#define CARD_ENTRY_MAX 65536           /* bytes of one lorebook entry's content */
+#define CARD_ZIP_TOTAL_MAX (64u << 20) /* declared uncompressed bytes of all entries of a zip */
+#define CARD_ZIP_ENTRIES_MAX 4096      /* entries of a zip */
+#define CARD_ZIP_NAME_MAX 1024         /* bytes of an entry name */
+#define CARD_SPEAKER_MAX 200           /* bytes of a speaker label kept from an entry */
+#define CARD_KEYS_MAX 5                /* words made into the keys of an exported entry */
 
 enum card_format { CARD_FMT_NONE = 0, CARD_FMT_JSON, CARD_FMT_PNG, CARD_FMT_CHARX };
 
@@ -30,26 +30,26 @@ const char *card_format_name(enum card_format f);
 
 /* A lorebook entry that becomes a memory. */
 struct card_memory {
-    char id[ID_LEN];  /* assigned at parse time, increasing in entry order */
-    const char *text; /* the entry's content; borrowed from card_import.card */
-    const char *kind; /* static: "fact" | "qa" (or the kind a Doppel export recorded) */
-    long seq;         /* the entry's position in the lorebook; an utterance's place in its dialogue */
-    const char *speaker;      /* who said it (extensions.doppel.speaker), borrowed; NULL when unknown */
-    char dialogue[ID_LEN];    /* an utterance's dialogue: a new id per dialogue of the card; "" otherwise */
+    char id[ID_LEN];       /* assigned at parse time, increasing in entry order */
+    const char *text;      /* the entry's content; borrowed from card_import.card */
+    const char *kind;      /* static: "fact" | "qa" (or the kind a Doppel export recorded) */
+    long seq;              /* the entry's position in the lorebook; an utterance's place in its dialogue */
+    const char *speaker;   /* who said it (extensions.doppel.speaker), borrowed; NULL when unknown */
+    char dialogue[ID_LEN]; /* an utterance's dialogue: a new id per dialogue of the card; "" otherwise */
 };
 
 /* A parsed card, ready to become an avatar and its memories. */
 struct card_import {
-    enum card_format format;      /* the container it came in */
-    int spec;                     /* 1, 2 or 3: the version it was written in */
-    json_t *card;                 /* the card normalised to V3 (owned) */
-    const char *name;             /* the avatar's fields, borrowed from card; never NULL */
+    enum card_format format; /* the container it came in */
+    int spec;                /* 1, 2 or 3: the version it was written in */
+    json_t *card;            /* the card normalised to V3 (owned) */
+    const char *name;        /* the avatar's fields, borrowed from card; never NULL */
     const char *description, *personality, *scenario, *greeting;
     const char *kind, *brain;     /* static strings: from extensions.doppel, else character/recall */
     json_t *extensions;           /* the avatar's extensions column: {"card": {…}} (owned) */
     struct card_memory *memories; /* owned; nmemories of them */
     size_t nmemories;
-    size_t kept_aside;            /* entries kept for the round-trip but not made memories
+    size_t kept_aside; /* entries kept for the round-trip but not made memories
                                      (disabled or empty) */
 };
 
@@ -130,13 +130,13 @@ int card_png_placeholder(char **out, size_t *out_len);
 /* ---- zip (.charx) ---- */
 
 struct card_zip_entry {
-    char *name;         /* NUL-terminated copy */
-    uint16_t method;    /* 0 stored, 8 deflate */
+    char *name;      /* NUL-terminated copy */
+    uint16_t method; /* 0 stored, 8 deflate */
     uint16_t flags;
     uint32_t crc;
-    uint32_t csize;     /* compressed bytes */
-    uint32_t usize;     /* declared uncompressed bytes */
-    size_t data_off;    /* where the compressed bytes start in the archive */
+    uint32_t csize;  /* compressed bytes */
+    uint32_t usize;  /* declared uncompressed bytes */
+    size_t data_off; /* where the compressed bytes start in the archive */
 };
 
 /* A validated archive; entries borrow nothing but the archive's bytes (which must outlive it). */

@@ -21,31 +21,30 @@
 static const char *const never_keys[] = {
     /* function and filler words besides the toolkit's stop words (core/text.c) */
     "above", "again", "against", "also", "always", "among", "another", "anything", "around", "because", "being",
-    "below", "between", "both", "cannot", "char", "doing", "down", "during", "each", "either",
-    "else", "even", "ever", "every", "further", "having", "here", "hers", "herself", "himself", "into", "itself",
-    "like", "made", "make", "many", "might", "more", "most", "much", "must", "myself", "never", "often", "once",
-    "only", "other", "ours", "ourselves", "over", "own", "same", "should", "since", "something", "still", "such",
-    "these", "those", "though", "through", "thus", "till", "together", "under", "until", "upon", "user", "want",
-    "wants", "well", "while", "whom", "whose", "within", "without", "yours", "yourself", "yourselves",
-    "went", "said", "says", "know", "knows", "quite", "shall", "onto", "not", "no", "yes", "yeah", "yep", "nope",
-    "okay", "ok", "oh", "ah", "hmm", "haha", "lol", "too", "now", "one", "got", "get", "gets", "getting", "going",
-    "gonna", "come", "came", "coming", "tell", "told", "think", "thought", "figure", "figured", "guess", "mean",
-    "meant", "maybe", "sure", "right", "look", "looked", "looking", "thing", "things", "stuff", "lot", "lots",
-    "good", "great", "nice", "little", "big", "pretty", "kind", "sort", "way", "time", "times", "day", "today",
-    "need", "feel", "felt", "seem", "seems", "let", "lets", "put", "take", "took", "give", "gave", "see", "saw",
-    "seen", "try", "tried", "use", "used", "just", "really", "very", "back", "still", "anyway", "though", "thanks",
-    "thank", "please", "hello", "hey", "hi", "bye", "out", "off", "yet", "ago", "via", "per", "etc", "did", "anyone",
-    "someone", "everyone", "nobody", "anybody", "somebody", "everybody", "nothing", "everything", "done", "doing",
+    "below", "between", "both", "cannot", "char", "doing", "down", "during", "each", "either", "else", "even", "ever",
+    "every", "further", "having", "here", "hers", "herself", "himself", "into", "itself", "like", "made", "make",
+    "many", "might", "more", "most", "much", "must", "myself", "never", "often", "once", "only", "other", "ours",
+    "ourselves", "over", "own", "same", "should", "since", "something", "still", "such", "these", "those", "though",
+    "through", "thus", "till", "together", "under", "until", "upon", "user", "want", "wants", "well", "while", "whom",
+    "whose", "within", "without", "yours", "yourself", "yourselves", "went", "said", "says", "know", "knows", "quite",
+    "shall", "onto", "not", "no", "yes", "yeah", "yep", "nope", "okay", "ok", "oh", "ah", "hmm", "haha", "lol", "too",
+    "now", "one", "got", "get", "gets", "getting", "going", "gonna", "come", "came", "coming", "tell", "told", "think",
+    "thought", "figure", "figured", "guess", "mean", "meant", "maybe", "sure", "right", "look", "looked", "looking",
+    "thing", "things", "stuff", "lot", "lots", "good", "great", "nice", "little", "big", "pretty", "kind", "sort",
+    "way", "time", "times", "day", "today", "need", "feel", "felt", "seem", "seems", "let", "lets", "put", "take",
+    "took", "give", "gave", "see", "saw", "seen", "try", "tried", "use", "used", "just", "really", "very", "back",
+    "still", "anyway", "though", "thanks", "thank", "please", "hello", "hey", "hi", "bye", "out", "off", "yet", "ago",
+    "via", "per", "etc", "did", "anyone", "someone", "everyone", "nobody", "anybody", "somebody", "everybody",
+    "nothing", "everything", "done", "doing",
     /* booleans and empties */
     "true", "false", "null", "none", "nil", "undefined",
     /* words of address: they name the listener, not the topic */
-    "grandpa", "grandma", "granddad", "grandad", "grandmother", "grandfather", "granny", "gran", "nana", "nan",
-    "papa", "mama", "mom", "mum", "mommy", "mummy", "dad", "daddy", "honey", "dear", "darling", "sweetie",
-    "sweetheart", "love", "buddy", "mate", "pal", "sir", "madam", "ma'am", "guys", "folks", "everyone",
+    "grandpa", "grandma", "granddad", "grandad", "grandmother", "grandfather", "granny", "gran", "nana", "nan", "papa",
+    "mama", "mom", "mum", "mommy", "mummy", "dad", "daddy", "honey", "dear", "darling", "sweetie", "sweetheart", "love",
+    "buddy", "mate", "pal", "sir", "madam", "ma'am", "guys", "folks", "everyone",
     /* chat applications named by transcripts and their system lines */
-    "whatsapp", "telegram", "signal", "messenger", "imessage", "facebook", "instagram", "discord", "slack",
-    "wechat", "viber", "skype", "sms", "mms", "omitted", "media", "message", "messages", "deleted", "encrypted",
-    NULL};
+    "whatsapp", "telegram", "signal", "messenger", "imessage", "facebook", "instagram", "discord", "slack", "wechat",
+    "viber", "skype", "sms", "mms", "omitted", "media", "message", "messages", "deleted", "encrypted", NULL};
 
 static int never_key(const unsigned char *w, size_t n)
 {
@@ -73,7 +72,7 @@ static int no_letter(const unsigned char *w, size_t n)
 
 struct kw {
     char key[TEXT_KEY_MAX + 1]; /* text_word_key, NUL-terminated */
-    const char *p;               /* its shortest surface form in the text */
+    const char *p;              /* its shortest surface form in the text */
     size_t n;
     int count, capital_mid, lower, first;
 };

@@ -17,22 +17,23 @@ int card_png_scan(const void *p, size_t n, struct card_png_text *out, char *msg,
     size_t at = 8;
     for (int first = 1;; first = 0) {
         if (n - at < 12)
-            return card_fail(msg, msglen, DP_ERR_INVALID, "the PNG is truncated (no IEND chunk; it ends at byte %zu)", n);
+            return card_fail(msg, msglen, DP_ERR_INVALID, "the PNG is truncated (no IEND chunk; it ends at byte %zu)",
+                             n);
         uint32_t len = card_rd32be(q + at);
         const unsigned char *type = q + at + 4, *data = q + at + 8;
         if (len > 0x7fffffffu)
             return card_fail(msg, msglen, DP_ERR_INVALID, "bad PNG chunk length %u at byte %zu", len, at);
         if (len > n - at - 12)
-            return card_fail(msg, msglen, DP_ERR_INVALID, "the PNG is truncated (a %u-byte chunk at byte %zu runs past the end)",
-                        len, at);
+            return card_fail(msg, msglen, DP_ERR_INVALID,
+                             "the PNG is truncated (a %u-byte chunk at byte %zu runs past the end)", len, at);
         for (int i = 0; i < 4; i++)
             if (!((type[i] >= 'A' && type[i] <= 'Z') || (type[i] >= 'a' && type[i] <= 'z')))
                 return card_fail(msg, msglen, DP_ERR_INVALID, "bad PNG chunk type at byte %zu", at);
         if (first && memcmp(type, "IHDR", 4))
             return card_fail(msg, msglen, DP_ERR_INVALID, "the PNG does not start with an IHDR chunk");
         if (card_crc32(0, type, 4 + (size_t)len) != card_rd32be(data + len))
-            return card_fail(msg, msglen, DP_ERR_INVALID, "bad CRC in the PNG's %.4s chunk at byte %zu", (const char *)type,
-                        at);
+            return card_fail(msg, msglen, DP_ERR_INVALID, "bad CRC in the PNG's %.4s chunk at byte %zu",
+                             (const char *)type, at);
         if (!memcmp(type, "tEXt", 4)) {
             const unsigned char *nul = memchr(data, 0, len);
             if (nul) {
@@ -114,8 +115,8 @@ int card_png_embed(const void *png, size_t n, const json_t *card, char **out, si
     for (size_t at = 8; !err && at < n;) {
         uint32_t len = card_rd32be(q + at);
         const unsigned char *type = q + at + 4, *data = q + at + 8;
-        int is_card_text = !memcmp(type, "tEXt", 4) && ((len >= 6 && !memcmp(data, "chara", 6)) ||
-                                                         (len >= 5 && !memcmp(data, "ccv3", 5)));
+        int is_card_text = !memcmp(type, "tEXt", 4) &&
+                           ((len >= 6 && !memcmp(data, "chara", 6)) || (len >= 5 && !memcmp(data, "ccv3", 5)));
         if (!memcmp(type, "IEND", 4)) {
             err = png_chunk(&b, "tEXt", "chara", 6, b2, strlen(b2));
             if (!err)
@@ -140,7 +141,7 @@ int card_png_embed(const void *png, size_t n, const json_t *card, char **out, si
 int card_png_placeholder(char **out, size_t *out_len)
 {
     unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0}; /* 1×1, 8-bit grey */
-    const unsigned char row[2] = {0, 0x80};                            /* filter none, mid grey */
+    const unsigned char row[2] = {0, 0x80};                           /* filter none, mid grey */
     unsigned char z[64];
     uLongf zlen = sizeof z;
     if (compress(z, &zlen, row, sizeof row) != Z_OK)
@@ -165,13 +166,13 @@ int card_png_placeholder(char **out, size_t *out_len)
 /* Decodes the base64 text of a PNG card chunk into a new NUL-terminated buffer. Line breaks and
  * spaces are ignored; padding is optional. */
 int card_png_text_decode(const char *t, size_t n, const char *which, char **out, size_t *out_len, char *msg,
-                           size_t msglen)
+                         size_t msglen)
 {
     /* Base64 of CARD_JSON_MAX bytes, with room for line breaks. */
     const size_t b64_max = (CARD_JSON_MAX / 3 + 1) * 4 + CARD_JSON_MAX / 16;
     if (n > b64_max)
         return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the PNG's %s chunk holds more than %u bytes of card", which,
-                    CARD_JSON_MAX);
+                         CARD_JSON_MAX);
     size_t cap = n / 4 * 3 + 3;
     char *bin = malloc(cap + 1);
     if (!bin)
@@ -188,4 +189,3 @@ int card_png_text_decode(const char *t, size_t n, const char *which, char **out,
     *out_len = len;
     return DP_OK;
 }
-

@@ -46,11 +46,12 @@ int card_store_import(struct db *db, const struct card_import *imp, const char *
                          DB_TEXT(ext),
                          DB_TEXT(now),
                          DB_TEXT(now)};
-    err = db_query(db,
-                   "INSERT INTO avatars (id, owner_id, org_id, name, kind, description, personality, scenario, greeting, "
-                   "visibility, brain, extensions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                   "'private', ?, ?, ?, ?)",
-                   p, 13, NULL);
+    err =
+        db_query(db,
+                 "INSERT INTO avatars (id, owner_id, org_id, name, kind, description, personality, scenario, greeting, "
+                 "visibility, brain, extensions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "'private', ?, ?, ?, ?)",
+                 p, 13, NULL);
     char qmsg[200];
     if (!err && imp->nmemories) /* the lorebook's entries become the new avatar's memories */
         err = quota_check(db, id, 0, (int64_t)imp->nmemories, qmsg, sizeof qmsg);
@@ -157,13 +158,15 @@ static int load_memories(struct db *db, const char *avatar_id, json_t **out, siz
     return DP_OK;
 }
 
-
 static const char *image_ext(const char *mime)
 {
     static const struct {
         const char *mime, *ext;
-    } t[] = {{"image/png", "png"},   {"image/jpeg", "jpg"}, {"image/webp", "webp"},
-             {"image/gif", "gif"},   {"image/avif", "avif"}};
+    } t[] = {{"image/png", "png"},
+             {"image/jpeg", "jpg"},
+             {"image/webp", "webp"},
+             {"image/gif", "gif"},
+             {"image/avif", "avif"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (mime && !strcmp(mime, t[i].mime))
             return t[i].ext;
@@ -204,8 +207,7 @@ static int load_images(struct db *db, struct blob_store *bs, const char *avatar_
         int64_t size = db_rows_int(r, i, 2);
         if (want_png_only && (*n || !ext || strcmp(ext, "png")))
             continue;
-        if (!ext || *n >= CARD_EXPORT_ASSETS_MAX || size < 0 ||
-            (uint64_t)size > CARD_EXPORT_ASSET_BYTES_MAX - total) {
+        if (!ext || *n >= CARD_EXPORT_ASSETS_MAX || size < 0 || (uint64_t)size > CARD_EXPORT_ASSET_BYTES_MAX - total) {
             ++*omitted;
             continue;
         }
@@ -258,8 +260,8 @@ static void download_name(const char *name, const char *ext, struct card_export 
     size_t k = 0;
     for (const char *c = name ? name : ""; *c && k < sizeof base - 1; c++) {
         unsigned char ch = (unsigned char)*c;
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-                 ch == '.';
+        int ok =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
         if (ok)
             base[k++] = (char)ch;
         else if (k && base[k - 1] != '_')
@@ -310,8 +312,8 @@ int card_store_export(struct db *db, struct blob_store *blobs, const char *avata
         goto out;
     if (blobs && f != CARD_EXPORT_JSON) {
         assets = f == CARD_EXPORT_CHARX ? json_array() : NULL;
-        if ((err = load_images(db, blobs, avatar_id, f == CARD_EXPORT_PNG, &imgs, &nimgs, assets,
-                               &out->omitted_assets)))
+        if ((err =
+                 load_images(db, blobs, avatar_id, f == CARD_EXPORT_PNG, &imgs, &nimgs, assets, &out->omitted_assets)))
             goto out;
     }
     card = card_build(avatar, mems, assets, &out->omitted_memories);

@@ -29,14 +29,14 @@ int card_export_format_parse(const char *s);
 
 /* An exported file. */
 struct card_export {
-    char *data;                /* the file's bytes (owned) */
+    char *data; /* the file's bytes (owned) */
     size_t len;
-    const char *content_type;  /* static */
-    char filename[96];         /* a safe ASCII download name: the avatar's name and the extension */
+    const char *content_type;    /* static */
+    char filename[96];           /* a safe ASCII download name: the avatar's name and the extension */
     char name_utf8[4 * 100 + 8]; /* the exact name (UTF-8) and the extension, for filename* */
-    size_t omitted_memories;   /* memories left out of the lorebook (over CARD_BOOK_MAX / CARD_JSON_MAX) */
-    size_t assets;             /* image files shipped (.charx: under assets/; PNG: the picture) */
-    size_t omitted_assets;     /* images left out (over the caps, or unreadable) */
+    size_t omitted_memories;     /* memories left out of the lorebook (over CARD_BOOK_MAX / CARD_JSON_MAX) */
+    size_t assets;               /* image files shipped (.charx: under assets/; PNG: the picture) */
+    size_t omitted_assets;       /* images left out (over the caps, or unreadable) */
 };
 
 /* Exports avatar_id (which must exist and not be deleted; the caller checked access) as a card

@@ -82,14 +82,16 @@ int card_zip_open(struct card_zip *z, const void *p, size_t n, char *msg, size_t
     if (!found)
         return card_fail(msg, msglen, DP_ERR_INVALID, "not a zip file (no end of central directory; truncated?)");
     const unsigned char *e = q + eocd;
-    uint16_t disk = card_rd16le(e + 4), cd_disk = card_rd16le(e + 6), on_disk = card_rd16le(e + 8), total = card_rd16le(e + 10);
+    uint16_t disk = card_rd16le(e + 4), cd_disk = card_rd16le(e + 6), on_disk = card_rd16le(e + 8),
+             total = card_rd16le(e + 10);
     uint32_t cd_size = card_rd32le(e + 12), cd_off = card_rd32le(e + 16);
     if (total == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu)
         return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "zip64 archives are not supported");
     if (disk || cd_disk || on_disk != total)
         return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "multi-part zip archives are not supported");
     if (total > CARD_ZIP_ENTRIES_MAX)
-        return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the zip has %u entries; at most %d", total, CARD_ZIP_ENTRIES_MAX);
+        return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the zip has %u entries; at most %d", total,
+                         CARD_ZIP_ENTRIES_MAX);
     if (cd_off > eocd || cd_size > eocd - cd_off)
         return card_fail(msg, msglen, DP_ERR_INVALID, "the zip's central directory lies outside the file (truncated?)");
     if (total == 0)
@@ -103,20 +105,22 @@ int card_zip_open(struct card_zip *z, const void *p, size_t n, char *msg, size_t
         if (cd_end - pos < 46 || card_rd32le(q + pos) != ZIP_CENTRAL_SIG)
             return card_fail(msg, msglen, DP_ERR_INVALID, "the zip's central directory is damaged (entry %zu)", k);
         const unsigned char *c = q + pos;
-        uint16_t flags = card_rd16le(c + 8), method = card_rd16le(c + 10), nlen = card_rd16le(c + 28), xlen = card_rd16le(c + 30),
-                 clen = card_rd16le(c + 32);
-        uint32_t crc = card_rd32le(c + 16), csize = card_rd32le(c + 20), usize = card_rd32le(c + 24), lho = card_rd32le(c + 42);
+        uint16_t flags = card_rd16le(c + 8), method = card_rd16le(c + 10), nlen = card_rd16le(c + 28),
+                 xlen = card_rd16le(c + 30), clen = card_rd16le(c + 32);
+        uint32_t crc = card_rd32le(c + 16), csize = card_rd32le(c + 20), usize = card_rd32le(c + 24),
+                 lho = card_rd32le(c + 42);
         if ((size_t)46 + nlen + xlen + clen > cd_end - pos)
             return card_fail(msg, msglen, DP_ERR_INVALID, "the zip's central directory is damaged (entry %zu)", k);
         const char *name = (const char *)c + 46;
         zip_name_show(name, nlen, shown);
         if (nlen > CARD_ZIP_NAME_MAX || !zip_name_safe(name, nlen))
-            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "unsafe zip entry name \"%s\" (absolute, \"..\" or odd)",
-                        shown);
+            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE,
+                             "unsafe zip entry name \"%s\" (absolute, \"..\" or odd)", shown);
         if (memchr(name, 0, nlen))
             return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "unsafe zip entry name \"%s\"", shown);
         if (flags & 0x41)
-            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "encrypted zip entries are not supported (\"%s\")", shown);
+            return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "encrypted zip entries are not supported (\"%s\")",
+                             shown);
         if (csize == 0xffffffffu || usize == 0xffffffffu || lho == 0xffffffffu)
             return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "zip64 entries are not supported (\"%s\")", shown);
         if (method == 0 && csize != usize)
@@ -124,7 +128,7 @@ int card_zip_open(struct card_zip *z, const void *p, size_t n, char *msg, size_t
         z->total += usize;
         if (z->total > CARD_ZIP_TOTAL_MAX)
             return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "the zip declares more than %u MiB uncompressed",
-                        CARD_ZIP_TOTAL_MAX >> 20);
+                             CARD_ZIP_TOTAL_MAX >> 20);
         /* The local header must be where the directory says, say the same name, and its data must
          * end before the directory starts. */
         if (lho > cd_off || cd_off - lho < 30 || card_rd32le(q + lho) != ZIP_LOCAL_SIG)
@@ -134,7 +138,8 @@ int card_zip_open(struct card_zip *z, const void *p, size_t n, char *msg, size_t
         if (data_off > cd_off || csize > cd_off - data_off)
             return card_fail(msg, msglen, DP_ERR_INVALID, "zip entry \"%s\" runs past its bounds (truncated?)", shown);
         if (lnlen != nlen || memcmp(q + lho + 30, name, nlen))
-            return card_fail(msg, msglen, DP_ERR_INVALID, "zip entry \"%s\": local header and directory disagree", shown);
+            return card_fail(msg, msglen, DP_ERR_INVALID, "zip entry \"%s\": local header and directory disagree",
+                             shown);
         struct card_zip_entry *en = &z->entries[z->count];
         if (!(en->name = malloc((size_t)nlen + 1)))
             return DP_ERR_NOMEM;
@@ -176,17 +181,19 @@ long card_zip_find(const struct card_zip *z, const char *name)
     return -1;
 }
 
-int card_zip_read(const struct card_zip *z, size_t i, size_t max, char **out, size_t *out_len, char *msg,
-                  size_t msglen)
+int card_zip_read(const struct card_zip *z, size_t i, size_t max, char **out, size_t *out_len, char *msg, size_t msglen)
 {
     const struct card_zip_entry *e = &z->entries[i];
     char shown[64];
     zip_name_show(e->name, strlen(e->name), shown);
     if (e->usize > max)
-        return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "zip entry \"%s\" is %u bytes; at most %zu", shown, e->usize, max);
+        return card_fail(msg, msglen, DP_ERR_TOO_LARGE, "zip entry \"%s\" is %u bytes; at most %zu", shown, e->usize,
+                         max);
     if (e->method != 0 && e->method != 8)
-        return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE, "zip entry \"%s\" uses compression method %u (only stored and "
-                    "deflate are supported)", shown, e->method);
+        return card_fail(msg, msglen, DP_ERR_UNPROCESSABLE,
+                         "zip entry \"%s\" uses compression method %u (only stored and "
+                         "deflate are supported)",
+                         shown, e->method);
     /* One byte more than declared, so that a stream that would go on is caught. */
     char *buf = malloc((size_t)e->usize + 1);
     if (!buf)
@@ -211,10 +218,12 @@ int card_zip_read(const struct card_zip *z, size_t i, size_t max, char **out, si
         if (rc != Z_STREAM_END || got != e->usize) {
             free(buf);
             if (got > e->usize || (rc != Z_STREAM_END && s.avail_out == 0))
-                return card_fail(msg, msglen, DP_ERR_INVALID, "zip entry \"%s\" inflates to more than the %u bytes it "
-                            "declares", shown, e->usize);
+                return card_fail(msg, msglen, DP_ERR_INVALID,
+                                 "zip entry \"%s\" inflates to more than the %u bytes it "
+                                 "declares",
+                                 shown, e->usize);
             return card_fail(msg, msglen, DP_ERR_INVALID, "zip entry \"%s\" is damaged (%s)", shown,
-                        rc == Z_STREAM_END ? "shorter than declared" : "bad deflate data");
+                             rc == Z_STREAM_END ? "shorter than declared" : "bad deflate data");
         }
     }
     if (card_crc32(0, buf, e->usize) != e->crc) {
@@ -340,4 +349,3 @@ int card_zip_write(const struct card_zip_file *files, size_t n, char **out, size
     *out = buf_steal(&b, out_len);
     return DP_OK;
 }
-

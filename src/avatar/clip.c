@@ -189,8 +189,7 @@ static int copy_range(struct blob_reader *src, uint64_t off, uint64_t len, int d
     return err;
 }
 
-int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int64_t end_ms, int *fd,
-                  uint64_t *len)
+int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int64_t end_ms, int *fd, uint64_t *len)
 {
     struct wav_info w;
     struct blob_reader *src;

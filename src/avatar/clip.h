@@ -35,7 +35,6 @@ int clip_is_wav(const char *mime);
  * into an unlinked temporary file holding a WAV with a fresh header. On DP_OK *fd (the caller
  * closes it) and *len (header + samples) are set. DP_ERR_UNSUPPORTED: a WAV whose samples are not
  * integer PCM; DP_ERR_UNPROCESSABLE: not a readable WAV; DP_ERR_NOT_FOUND: no such blob; DP_ERR_IO. */
-int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int64_t end_ms, int *fd,
-                  uint64_t *len);
+int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int64_t end_ms, int *fd, uint64_t *len);
 
 #endif

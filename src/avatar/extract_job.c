@@ -72,8 +72,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         }
         size_t k;
         json_t *f;
-        json_array_foreach(facts, k, f)
-        {
+        json_array_foreach (facts, k, f) {
             enum extract_action did;
             if ((err = extract_apply(ctx->db, avatar, f, may_add, &q, &did)))
                 break;
@@ -90,8 +89,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         *error_msg = "the owner's memory quota is reached";
         return DP_ERR_QUOTA;
     }
-    DP_LOG(LOG_INFO, "[extract] media %s: %d fact(s) added, %d updated, %d known already", media, added, updated,
-           same);
+    DP_LOG(LOG_INFO, "[extract] media %s: %d fact(s) added, %d updated, %d known already", media, added, updated, same);
     return err;
 }
 

@@ -170,8 +170,8 @@ json_t *media_from_row(const struct db_rows *r, int i)
                      db_rows_text(r, i, 3), "size", (json_int_t)db_rows_int(r, i, 4), "mime", db_rows_text(r, i, 5),
                      "kind", db_rows_text(r, i, 6), "filename", db_rows_text(r, i, 7), "status", db_rows_text(r, i, 8),
                      "status_detail", db_rows_text(r, i, 9), "meta", m ? m : json_object(), "job_id",
-                     db_rows_text(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
-                     db_rows_text(r, i, 13), "own_words", db_rows_int(r, i, 14) != 0);
+                     db_rows_text(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at", db_rows_text(r, i, 13),
+                     "own_words", db_rows_int(r, i, 14) != 0);
 }
 
 int media_set_own_words(struct db *db, const char *media_id, int own)
@@ -196,8 +196,7 @@ void media_release_blob(struct db *db, struct blob_store *bs, const char *key)
         return;
     struct db_val p2[] = {DB_TEXT(key), DB_TEXT(key)};
     if (!db_xact_lock(db, MEDIA_LOCK_BLOBS) &&
-        !db_query(db,
-                  "SELECT 1 FROM media WHERE blob_key = ? UNION ALL SELECT 1 FROM media_derived WHERE blob_key = ?",
+        !db_query(db, "SELECT 1 FROM media WHERE blob_key = ? UNION ALL SELECT 1 FROM media_derived WHERE blob_key = ?",
                   p2, 2, &r) &&
         r->nrows == 0)
         blob_remove(bs, key);
@@ -209,9 +208,9 @@ int media_delete(struct db *db, struct blob_store *bs, const char *media_id)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(media_id), DB_TEXT(media_id)};
-    int err = db_query(db,
-                       "SELECT blob_key FROM media WHERE id = ? UNION SELECT blob_key FROM media_derived WHERE media_id = ?",
-                       p, 2, &r);
+    int err = db_query(
+        db, "SELECT blob_key FROM media WHERE id = ? UNION SELECT blob_key FROM media_derived WHERE media_id = ?", p, 2,
+        &r);
     if (err)
         return err;
     /* Memories and derived rows go with the row (ON DELETE CASCADE); blobs after, if unshared. */
@@ -279,9 +278,8 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     struct db_rows *av = NULL;
     struct db_val ap[] = {DB_TEXT(avatar_id)};
     err = db_query(db,
-                   db_dialect(db) == DB_POSTGRES
-                       ? "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL FOR SHARE"
-                       : "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL",
+                   db_dialect(db) == DB_POSTGRES ? "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL FOR SHARE"
+                                                 : "SELECT 1 FROM avatars WHERE id = ? AND deleted_at IS NULL",
                    ap, 1, &av);
     if (!err && av->nrows == 0) {
         err = DP_ERR_NOT_FOUND;
@@ -300,8 +298,8 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     if (!err && !(flags & MEDIA_ALLOW_DUPLICATE)) {
         struct db_rows *d;
         struct db_val dp[] = {DB_TEXT(avatar_id), DB_TEXT(key)};
-        if (!(err = db_query(db, "SELECT id FROM media WHERE avatar_id = ? AND blob_key = ? ORDER BY id LIMIT 1", dp,
-                             2, &d))) {
+        if (!(err = db_query(db, "SELECT id FROM media WHERE avatar_id = ? AND blob_key = ? ORDER BY id LIMIT 1", dp, 2,
+                             &d))) {
             if (d->nrows == 1)
                 snprintf(dup, sizeof dup, "%s", db_rows_text(d, 0, 0));
             db_rows_free(d);
@@ -402,8 +400,7 @@ int media_find(struct db *db, const struct caller *c, const char *id, enum avata
     return DP_OK;
 }
 
-int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1],
-                  char mime[128])
+int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1], char mime[128])
 {
     struct db_rows *d;
     struct db_val p[] = {DB_TEXT(media_id), DB_TEXT(variant)};
@@ -431,8 +428,9 @@ int media_derived_put(struct db *db, struct blob_store *bs, const char *media_id
     struct db_val ins[] = {DB_TEXT(media_id), DB_TEXT(variant), DB_TEXT(key), DB_TEXT(mime), DB_INT((int64_t)n)};
     if (!(err = db_begin(db)) &&
         !(err = db_query(db, "DELETE FROM media_derived WHERE media_id = ? AND variant = ?", d, 2, NULL)) &&
-        !(err = db_query(db, "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) VALUES (?, ?, ?, ?, ?)",
-                         ins, 5, NULL)))
+        !(err =
+              db_query(db, "INSERT INTO media_derived (media_id, variant, blob_key, mime, size) VALUES (?, ?, ?, ?, ?)",
+                       ins, 5, NULL)))
         err = db_commit(db);
     if (err) {
         db_rollback(db);

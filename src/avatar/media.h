@@ -15,8 +15,8 @@ struct blob_store;
 
 #define MEDIA_SNIFF_BYTES 8192 /* what libmagic looks at */
 
-#define MEDIA_COLUMNS                                                                                               \
-    "id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, status_detail, meta, job_id, "         \
+#define MEDIA_COLUMNS                                                                                                  \
+    "id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, status_detail, meta, job_id, "             \
     "created_at, updated_at, own_words"
 
 /* The MIME type of the first bytes of a file (libmagic, one handle per thread). */
@@ -36,8 +36,7 @@ json_t *media_from_row(const struct db_rows *r, int i);
 int media_find(struct db *db, const struct caller *c, const char *id, enum avatar_access need, struct db_rows **row);
 
 /* The blob and type of a derived file of media_id (variant "thumbnail"); DP_ERR_NOT_FOUND. */
-int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1],
-                  char mime[128]);
+int media_variant(struct db *db, const char *media_id, const char *variant, char key[BLOB_KEY_LEN + 1], char mime[128]);
 
 /* Stores p[0..n) as the derived file `variant` of media_id (replacing the one it had, whose blob is
  * released unless shared). Runs its own transaction: call outside any. */

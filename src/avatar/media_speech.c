@@ -21,12 +21,11 @@
 #include "store/db.h"
 
 #define MEDIA_SPEECH_MAX_MS ((int64_t)3 * 3600 * 1000) /* longer recordings: the first 3 hours */
-#define MEDIA_VOICE_MS ((size_t)5 * 60000)              /* of an own-voice file, what the profile measures */
+#define MEDIA_VOICE_MS ((size_t)5 * 60000)             /* of an own-voice file, what the profile measures */
 
 /* A file marked as the avatar's own voice feeds its voice profile (its first minutes: enough to
  * know a voice, and the measurement costs CPU). Too little speech adds nothing. */
-static int feed_voice_profile(struct db *db, const char *avatar_id, const char *media_id, const int16_t *pcm,
-                              size_t n)
+static int feed_voice_profile(struct db *db, const char *avatar_id, const char *media_id, const int16_t *pcm, size_t n)
 {
     struct voice_features f;
     size_t cap = MEDIA_VOICE_MS * (AUDIO_DECODE_RATE / 1000);
@@ -64,15 +63,9 @@ static int store_segments(struct db *db, const char *avatar_id, const char *medi
     for (int i = 0; i < n && !err; i++) {
         char id[ID_LEN];
         id_new(id);
-        struct db_val p[] = {DB_TEXT(id),
-                             DB_TEXT(avatar_id),
-                             DB_TEXT(s[i].text),
-                             DB_TEXT(media_id),
-                             DB_INT(s[i].start_ms),
-                             DB_INT(s[i].end_ms),
-                             DB_INT(i),
-                             DB_TEXT(now),
-                             DB_TEXT(now)};
+        struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),    DB_TEXT(s[i].text),
+                             DB_TEXT(media_id), DB_INT(s[i].start_ms), DB_INT(s[i].end_ms),
+                             DB_INT(i),         DB_TEXT(now),          DB_TEXT(now)};
         err = db_query(db,
                        "INSERT INTO memories (id, avatar_id, kind, text, media_id, start_ms, end_ms, seq, created_at, "
                        "updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?)",

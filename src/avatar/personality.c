@@ -33,25 +33,24 @@
 #define MAX_WORD 48
 #define MAX_TOKENS 200000 /* words analysed at most (more samples add nothing measurable) */
 
-static const char *const positive[] = {"love", "loved", "lovely", "good", "great", "happy", "glad", "wonderful",
-                                       "beautiful", "best", "kind", "enjoy", "enjoyed", "fun", "nice", "proud",
-                                       "grateful", "thank", "thanks", "amazing", "awesome", "fantastic", "dear",
-                                       "smile", "laugh", NULL};
-static const char *const negative[] = {"hate", "bad", "sad", "angry", "terrible", "awful", "worst", "sorry",
-                                       "afraid", "fear", "worried", "hurt", "cry", "lonely", "tired", "annoyed",
-                                       "upset", "pain", "miss", NULL};
-static const char *const formal[] = {"therefore", "however", "furthermore", "moreover", "regards", "sincerely",
-                                     "accordingly", "consequently", "nevertheless", "whom", "shall", "indeed",
-                                     "respectfully", "hence", NULL};
-static const char *const informal[] = {"gonna", "wanna", "gotta", "yeah", "yep", "nope", "hey", "cool", "ok",
-                                       "okay", "kinda", "sorta", "stuff", "lol", "omg", "btw", "dunno", "y'all",
-                                       NULL};
-static const char *const affection[] = {"love", "dear", "darling", "sweetheart", "honey", "hug", "hugs", "xoxo",
-                                        "care", NULL};
+static const char *const positive[] = {"love",      "loved",     "lovely",   "good",  "great",  "happy",   "glad",
+                                       "wonderful", "beautiful", "best",     "kind",  "enjoy",  "enjoyed", "fun",
+                                       "nice",      "proud",     "grateful", "thank", "thanks", "amazing", "awesome",
+                                       "fantastic", "dear",      "smile",    "laugh", NULL};
+static const char *const negative[] = {"hate",  "bad",     "sad",   "angry",   "terrible", "awful", "worst",
+                                       "sorry", "afraid",  "fear",  "worried", "hurt",     "cry",   "lonely",
+                                       "tired", "annoyed", "upset", "pain",    "miss",     NULL};
+static const char *const formal[] = {"therefore", "however",     "furthermore",  "moreover",     "regards",
+                                     "sincerely", "accordingly", "consequently", "nevertheless", "whom",
+                                     "shall",     "indeed",      "respectfully", "hence",        NULL};
+static const char *const informal[] = {"gonna", "wanna", "gotta", "yeah", "yep", "nope", "hey",   "cool",  "ok", "okay",
+                                       "kinda", "sorta", "stuff", "lol",  "omg", "btw",  "dunno", "y'all", NULL};
+static const char *const affection[] = {"love", "dear", "darling", "sweetheart", "honey",
+                                        "hug",  "hugs", "xoxo",    "care",       NULL};
 static const char *const polite[] = {"please", "thanks", "thank", "grateful", "appreciate", NULL};
 static const char *const laughter[] = {"haha", "hahaha", "hehe", "lol", "lmao", "rofl", NULL};
-static const char *const greetings[] = {"hi", "hello", "hey", "dear", "greetings", "howdy", "morning", "evening",
-                                        "afternoon", "yo", NULL};
+static const char *const greetings[] = {"hi",      "hello",   "hey",       "dear", "greetings", "howdy",
+                                        "morning", "evening", "afternoon", "yo",   NULL};
 
 static int in_list(const char *w, const char *const *list)
 {
@@ -223,8 +222,7 @@ static json_t *top_phrases(struct words *ws)
         const char *best = NULL, *key;
         json_int_t best_n = 1;
         json_t *v;
-        json_object_foreach(counts, key, v)
-        {
+        json_object_foreach (counts, key, v) {
             json_int_t c = json_integer_value(v);
             if (c > best_n || (c == best_n && best && c > 1 && strcmp(key, best) < 0))
                 best = key, best_n = c;
@@ -272,35 +270,39 @@ json_t *personality_analyse(const char *const *samples, int n)
     double formality = 1.0 / (1.0 + exp(-formality_raw)); /* 0.5 when balanced */
     double sentiment = (double)(c.pos - c.neg) / (double)(c.pos + c.neg + 1);
     json_t *style = json_pack(
-        "{s:I,s:I,s:f,s:{s:f,s:f},s:{s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:o,s:o}", "words", (json_int_t)c.words,
-        "sentences", (json_int_t)c.sentences, "sentence_length", round3(sent_len), "vocabulary", "type_token_ratio",
-        round3(ttr), "mean_word_length", round3(c.words ? (double)c.word_chars / (double)c.words : 0),
-        "punctuation_per_100_words", "exclamations", round3((double)c.exclaims * per100), "questions",
-        round3((double)c.questions * per100), "ellipses", round3((double)c.ellipses * per100), "commas",
-        round3((double)c.commas * per100), "emoji", round3((double)c.emoji * per100), "formality", round3(formality),
-        "sentiment", round3(sentiment), "phrases", top_phrases(&ws), "greetings", openings);
+        "{s:I,s:I,s:f,s:{s:f,s:f},s:{s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:o,s:o}", "words", (json_int_t)c.words, "sentences",
+        (json_int_t)c.sentences, "sentence_length", round3(sent_len), "vocabulary", "type_token_ratio", round3(ttr),
+        "mean_word_length", round3(c.words ? (double)c.word_chars / (double)c.words : 0), "punctuation_per_100_words",
+        "exclamations", round3((double)c.exclaims * per100), "questions", round3((double)c.questions * per100),
+        "ellipses", round3((double)c.ellipses * per100), "commas", round3((double)c.commas * per100), "emoji",
+        round3((double)c.emoji * per100), "formality", round3(formality), "sentiment", round3(sentiment), "phrases",
+        top_phrases(&ws), "greetings", openings);
     double warmth = squash((double)(c.pos + c.polite * 2 + c.affection * 2) * per100, 4.0) * 0.8 +
                     (sentiment > 0 ? sentiment * 0.2 : 0);
     json_t *traits = json_pack(
         "{s:o,s:o,s:o,s:o,s:o,s:o}", "warmth",
-        trait(warmth, json_pack("{s:I,s:I,s:I,s:f}", "positive_words", (json_int_t)c.pos, "polite_words",
-                                (json_int_t)c.polite, "affection_words", (json_int_t)c.affection, "sentiment",
-                                round3(sentiment))),
+        trait(warmth,
+              json_pack("{s:I,s:I,s:I,s:f}", "positive_words", (json_int_t)c.pos, "polite_words", (json_int_t)c.polite,
+                        "affection_words", (json_int_t)c.affection, "sentiment", round3(sentiment))),
         "enthusiasm",
         trait(squash((double)(c.exclaims + c.emoji) * per100, 2.0),
               json_pack("{s:I,s:I}", "exclamations", (json_int_t)c.exclaims, "emoji", (json_int_t)c.emoji)),
-        "curiosity", trait(squash((double)c.questions * per100, 2.0), json_pack("{s:I}", "questions", (json_int_t)c.questions)),
+        "curiosity",
+        trait(squash((double)c.questions * per100, 2.0), json_pack("{s:I}", "questions", (json_int_t)c.questions)),
         "formality",
         trait(formality, json_pack("{s:I,s:I,s:I}", "formal_markers", (json_int_t)c.formal, "informal_markers",
                                    (json_int_t)c.informal, "contractions", (json_int_t)c.contractions)),
         "verbosity",
-        trait(sent_len <= 5 ? 0 : sent_len >= 30 ? 1 : (sent_len - 5) / 25.0,
+        trait(sent_len <= 5    ? 0
+              : sent_len >= 30 ? 1
+                               : (sent_len - 5) / 25.0,
               json_pack("{s:f}", "sentence_length", round3(sent_len))),
-        "humour", trait(squash((double)c.laughter * per100, 1.0), json_pack("{s:I}", "laughter", (json_int_t)c.laughter)));
+        "humour",
+        trait(squash((double)c.laughter * per100, 1.0), json_pack("{s:I}", "laughter", (json_int_t)c.laughter)));
     free(ws.w);
     int progress = n >= PERSONALITY_SAMPLES_FULL ? 100 : n * 100 / PERSONALITY_SAMPLES_FULL;
-    return json_pack("{s:i,s:i,s:s,s:o,s:o}", "progress", progress, "samples", n, "method", PERSONALITY_METHOD,
-                     "style", style, "traits", traits);
+    return json_pack("{s:i,s:i,s:s,s:o,s:o}", "progress", progress, "samples", n, "method", PERSONALITY_METHOD, "style",
+                     style, "traits", traits);
 }
 
 void personality_voice_of(const char *const *samples, int n, char opening[32], double *formality)
@@ -318,8 +320,7 @@ void personality_voice_of(const char *const *samples, int n, char opening[32], d
     const char *k, *best = NULL;
     json_int_t best_n = 0;
     json_t *v;
-    json_object_foreach(openings, k, v)
-    {
+    json_object_foreach (openings, k, v) {
         if (json_integer_value(v) > best_n || (json_integer_value(v) == best_n && best && strcmp(k, best) < 0)) {
             best = k;
             best_n = json_integer_value(v);

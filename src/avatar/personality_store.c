@@ -196,8 +196,9 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out)
     }
     json_t *p = personality_analyse((const char *const *)g.texts, g.n);
     if (p)
-        json_object_set_new(p, "sources", json_pack("{s:i,s:i,s:i}", "samples", g.samples, "media", g.media,
-                                                    "transcripts", g.transcripts));
+        json_object_set_new(
+            p, "sources",
+            json_pack("{s:i,s:i,s:i}", "samples", g.samples, "media", g.media, "transcripts", g.transcripts));
     gather_cleanup(&g);
     if (!p)
         return DP_ERR_NOMEM;

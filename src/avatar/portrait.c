@@ -76,8 +76,8 @@ int portrait_picture(struct db *db, const char *avatar_id, int original, char ke
     return DP_OK;
 }
 
-int portrait_store(struct context *e, const char *avatar_id, const char *owner_id, const char *org_id,
-                   const void *p, size_t n, const char *filename)
+int portrait_store(struct context *e, const char *avatar_id, const char *owner_id, const char *org_id, const void *p,
+                   size_t n, const char *filename)
 {
     struct blob_writer *w;
     int err = blob_writer_new(e->blobs, &w);

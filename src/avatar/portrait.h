@@ -23,7 +23,7 @@ int portrait_picture(struct db *db, const char *avatar_id, int original, char ke
 
 /* Stores the picture p[0..n) as an image media of the avatar (processed like an upload) and makes
  * it the portrait — an imported card's picture. */
-int portrait_store(struct context *e, const char *avatar_id, const char *owner_id, const char *org_id,
-                   const void *p, size_t n, const char *filename);
+int portrait_store(struct context *e, const char *avatar_id, const char *owner_id, const char *org_id, const void *p,
+                   size_t n, const char *filename);
 
 #endif

@@ -112,8 +112,7 @@ void quota_memo_reset(void)
     pthread_mutex_unlock(&memo_lock);
 }
 
-int quota_check(struct db *db, const char *avatar_id, int64_t add_bytes, int64_t add_memories, char *msg,
-                size_t msglen)
+int quota_check(struct db *db, const char *avatar_id, int64_t add_bytes, int64_t add_memories, char *msg, size_t msglen)
 {
     int check_bytes = add_bytes > 0 && quota_cfg.storage_bytes > 0;
     int check_mem = add_memories > 0 && quota_cfg.memories > 0;

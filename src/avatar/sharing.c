@@ -10,15 +10,14 @@
 #include "core/timeutil.h"
 #include "store/db.h"
 
-
 static int put_share(struct db *db, const char *avatar_id, const char *user_id, const char *role)
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(user_id), DB_TEXT(role), DB_TEXT(now)};
     struct db_val u[] = {DB_TEXT(role), DB_TEXT(avatar_id), DB_TEXT(user_id)};
-    int err = db_query(db, "INSERT INTO avatar_shares (avatar_id, user_id, role, created_at) VALUES (?, ?, ?, ?)", p,
-                       4, NULL);
+    int err = db_query(db, "INSERT INTO avatar_shares (avatar_id, user_id, role, created_at) VALUES (?, ?, ?, ?)", p, 4,
+                       NULL);
     if (err == DP_ERR_CONFLICT) /* already shared: change the role */
         err = db_query(db, "UPDATE avatar_shares SET role = ? WHERE avatar_id = ? AND user_id = ?", u, 3, NULL);
     return err;
@@ -98,9 +97,9 @@ int sharing_list(struct db *db, const char *avatar_id, json_t **items)
                                                 db_rows_text(r, i, 1), "role", db_rows_text(r, i, 2), "created_at",
                                                 db_rows_text(r, i, 3)));
     db_rows_free(r);
-    if ((err = db_query(db,
-                        "SELECT email, role, created_at FROM avatar_invitations WHERE avatar_id = ? ORDER BY created_at",
-                        p, 1, &r))) {
+    if ((err = db_query(
+             db, "SELECT email, role, created_at FROM avatar_invitations WHERE avatar_id = ? ORDER BY created_at", p, 1,
+             &r))) {
         json_decref(*items);
         return err;
     }

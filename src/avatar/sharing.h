@@ -18,7 +18,7 @@ struct avatar_ref;
 
 /* What a share request led to. */
 struct share_outcome {
-    int invited;           /* 1: an invitation to email; 0: a share with user_id */
+    int invited; /* 1: an invitation to email; 0: a share with user_id */
     char user_id[ID_LEN];
     char email[SHARING_EMAIL_MAX + 1]; /* lower case */
     char token[SECRET_LEN];            /* an invitation's; shown once */

@@ -50,7 +50,7 @@ int voice_profile_add(struct db *db, const char *avatar_id, const char *media_id
     struct db_val d[] = {DB_TEXT(media_id)};
     if (!err && media_id)
         err = db_query(db, "DELETE FROM voice_samples WHERE media_id = ?", d, 1, NULL);
-    struct db_val p[] = {DB_TEXT(id),   DB_TEXT(avatar_id), DB_TEXT(media_id), DB_INT(llround(f->speech_s * 1000)),
+    struct db_val p[] = {DB_TEXT(id),  DB_TEXT(avatar_id), DB_TEXT(media_id), DB_INT(llround(f->speech_s * 1000)),
                          DB_TEXT(doc), DB_TEXT(now)};
     if (!err)
         err = db_query(db,
@@ -128,8 +128,9 @@ int voice_profile_json(struct db *db, const char *avatar_id, json_t **out)
     const char *status = !n ? "untrained" : n < VOICE_SAMPLES_READY ? "training" : "ready";
     char detail[160];
     if (n < VOICE_SAMPLES_READY)
-        snprintf(detail, sizeof detail, "%d of %d voice samples (about 10 s of speech each); replies use a stock voice "
-                                        "with the pitch and rate measured so far",
+        snprintf(detail, sizeof detail,
+                 "%d of %d voice samples (about 10 s of speech each); replies use a stock voice "
+                 "with the pitch and rate measured so far",
                  n, VOICE_SAMPLES_READY);
     else
         snprintf(detail, sizeof detail, "replies are spoken with this voice's pitch and rate");

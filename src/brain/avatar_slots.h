@@ -28,7 +28,10 @@ struct avatar_slots {
     uint64_t tick;
 };
 
-#define AVATAR_SLOTS_INIT {PTHREAD_MUTEX_INITIALIZER, {0}, 0}
+#define AVATAR_SLOTS_INIT                                                                                              \
+    {                                                                                                                  \
+        PTHREAD_MUTEX_INITIALIZER, {0}, 0                                                                              \
+    }
 
 /* The entry for (avatar, rev, variant) with a reference taken, or NULL. */
 struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar, int64_t rev, const char *variant);

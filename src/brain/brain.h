@@ -39,9 +39,9 @@ struct brain_input {
     struct db *db;
     const char *avatar_id;
     const char *avatar_name;
-    const char *greeting;   /* the persona card's greeting ("" when none) */
-    const char *message;    /* the user's message */
-    json_t *history;        /* earlier messages, oldest first: [{role, text, citations}] (borrowed) */
+    const char *greeting; /* the persona card's greeting ("" when none) */
+    const char *message;  /* the user's message */
+    json_t *history;      /* earlier messages, oldest first: [{role, text, citations}] (borrowed) */
     /* NULL, or 1 once nobody waits for the reply any more (the client went away): a brain checks
      * it between its costly steps and then gives up with DP_ERR_CANCELLED. */
     int (*cancelled)(void *ctx);

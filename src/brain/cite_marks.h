@@ -10,21 +10,21 @@
 
 #include "core/buf.h"
 
-#define CITE_MARK_MAX 160  /* bytes of one mark, brackets included (four ids fit) */
+#define CITE_MARK_MAX 160   /* bytes of one mark, brackets included (four ids fit) */
 #define CITE_OFFERED_MAX 64 /* memories one reply may cite */
 
 struct cite_marks {
-    int n;                   /* memories offered, numbered 1..n */
-    const char *const *ids;  /* their ids */
+    int n;                                                /* memories offered, numbered 1..n */
+    const char *const *ids;                               /* their ids */
     void (*out)(void *ctx, const char *text, size_t len); /* the text without marks */
     void *ctx;
     char pending[CITE_MARK_MAX + 1]; /* an open mark */
     size_t plen;
-    size_t held_spaces;      /* spaces not passed on yet: a mark after them takes them away */
-    int after_mark;          /* a mark was just taken out: a word right after it gets a space */
+    size_t held_spaces;          /* spaces not passed on yet: a mark after them takes them away */
+    int after_mark;              /* a mark was just taken out: a word right after it gets a space */
     int cited[CITE_OFFERED_MAX]; /* indexes (0-based) of the memories cited, in order of first mark */
     int ncited;
-    int dropped;             /* cited items that name no memory offered */
+    int dropped; /* cited items that name no memory offered */
     struct buf scratch;
 };
 

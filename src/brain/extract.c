@@ -46,8 +46,7 @@ static json_t *facts_of_json(json_t *j)
     json_t *out = json_array();
     size_t i;
     json_t *it;
-    json_array_foreach(list, i, it)
-    {
+    json_array_foreach (list, i, it) {
         if (json_array_size(out) >= EXTRACT_FACTS_MAX)
             break;
         const char *t = json_is_string(it) ? json_string_value(it) : json_string_value(json_object_get(it, "text"));
@@ -159,8 +158,8 @@ int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(media_id)};
-    int err = db_query(db, "SELECT text FROM memories WHERE media_id = ? AND kind = 'passage' ORDER BY seq, id", p, 1,
-                       &r);
+    int err =
+        db_query(db, "SELECT text FROM memories WHERE media_id = ? AND kind = 'passage' ORDER BY seq, id", p, 1, &r);
     if (err)
         return err;
     json_t *out = json_array();
@@ -231,8 +230,7 @@ static json_t *similar_fact(struct db *db, const char *avatar_id, const char *te
     if (memory_list(db, avatar_id, text, NULL, DECIDE_CANDIDATES, &items, &next, msg, sizeof msg) == DP_OK) {
         size_t i;
         json_t *m;
-        json_array_foreach(items, i, m)
-        {
+        json_array_foreach (items, i, m) {
             const char *kind = json_string_value(json_object_get(m, "kind"));
             if (kind && !strcmp(kind, "fact")) {
                 found = json_incref(m);

@@ -113,8 +113,8 @@ static char *system_prompt(const struct brain_input *in, json_t *memories)
 
 /* The messages of the request: the system prompt, the conversation, the new message. Their
  * number, or -1 when out of memory. */
-static int build_messages(const struct brain_input *in, const char *system, struct llm_message *msgs,
-                          char **owned, int *nowned)
+static int build_messages(const struct brain_input *in, const char *system, struct llm_message *msgs, char **owned,
+                          int *nowned)
 {
     int n = 0;
     msgs[n++] = (struct llm_message){"system", system};

@@ -52,8 +52,7 @@ int memory_create(struct db *db, const char *avatar_id, const char *text, const 
 }
 
 int memory_create_with_source(struct db *db, const char *avatar_id, const char *text, const char *kind,
-                              double importance, const char *speaker, const struct memory_source *source,
-                              json_t **out)
+                              double importance, const char *speaker, const struct memory_source *source, json_t **out)
 {
     char id[ID_LEN], now[RFC3339_LEN];
     int sourced = source && source->media_id;
@@ -170,9 +169,9 @@ int memory_versions(struct db *db, const char *avatar_id, const char *memory_id,
         return err;
     *items = json_array();
     for (int i = 0; i < r->nrows; i++)
-        json_array_append_new(*items, json_pack("{s:I,s:s,s:s,s:f,s:s?,s:s}", "version", (json_int_t)db_rows_int(r, i, 0),
-                                                "text", db_rows_text(r, i, 1), "kind", db_rows_text(r, i, 2),
-                                                "importance", db_rows_real(r, i, 3), "edited_by",
+        json_array_append_new(*items, json_pack("{s:I,s:s,s:s,s:f,s:s?,s:s}", "version",
+                                                (json_int_t)db_rows_int(r, i, 0), "text", db_rows_text(r, i, 1), "kind",
+                                                db_rows_text(r, i, 2), "importance", db_rows_real(r, i, 3), "edited_by",
                                                 db_rows_text(r, i, 4), "replaced_at", db_rows_text(r, i, 5)));
     db_rows_free(r);
     return DP_OK;

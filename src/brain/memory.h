@@ -10,13 +10,13 @@
 
 struct db;
 
-#define MEMORY_TEXT_MAX 20000  /* bytes of one memory */
-#define MEMORY_QUERY_MAX 1000  /* bytes of a search query */
-#define MEMORY_QUERY_TERMS 32  /* terms of a search query */
+#define MEMORY_TEXT_MAX 20000            /* bytes of one memory */
+#define MEMORY_QUERY_MAX 1000            /* bytes of a search query */
+#define MEMORY_QUERY_TERMS 32            /* terms of a search query */
 #define MEMORY_TERM_MAX MEMORY_QUERY_MAX /* bytes of one search term (a query may be one long word) */
-#define MEMORY_SEARCH_WINDOW 1000 /* candidates re-ranked per search (deeper pages end there) */
-#define MEMORY_MARK_OPEN "\u00ab"  /* «: highlight markers in snippets */
-#define MEMORY_MARK_CLOSE "\u00bb" /* » */
+#define MEMORY_SEARCH_WINDOW 1000        /* candidates re-ranked per search (deeper pages end there) */
+#define MEMORY_MARK_OPEN "\u00ab"        /* «: highlight markers in snippets */
+#define MEMORY_MARK_CLOSE "\u00bb"       /* » */
 
 /* Re-ranking knobs of search (process-wide; set at start from configuration):
  *   score = relevance × (1 + importance_weight·(importance − 0.5))
@@ -67,8 +67,7 @@ int memory_create(struct db *db, const char *avatar_id, const char *text, const 
 /* memory_create with a source (NULL or source->media_id NULL: none). The caller has checked the
  * span (avatar/clip.h clip_source_read): the media belongs to avatar_id. */
 int memory_create_with_source(struct db *db, const char *avatar_id, const char *text, const char *kind,
-                              double importance, const char *speaker, const struct memory_source *source,
-                              json_t **out);
+                              double importance, const char *speaker, const struct memory_source *source, json_t **out);
 
 /* Edits (NULL fields stay; occurred_at "" clears it); the previous text is kept as a version. */
 int memory_update(struct db *db, const char *avatar_id, const char *memory_id, const char *text, const char *kind,

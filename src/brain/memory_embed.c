@@ -27,8 +27,8 @@ static int store_vector(struct db *db, const char *memory_id, const char *text, 
         return DP_ERR_NOMEM;
     vectors_to_blob(v, dims, blob);
     struct db_val p[] = {DB_BLOB(blob, (size_t)dims * 4), DB_TEXT(model), DB_TEXT(memory_id), DB_TEXT(text)};
-    int err = db_query(db, "UPDATE memories SET embedding = ?, embedding_model = ? WHERE id = ? AND text = ?", p, 4,
-                       NULL);
+    int err =
+        db_query(db, "UPDATE memories SET embedding = ?, embedding_model = ? WHERE id = ? AND text = ?", p, 4, NULL);
     free(blob);
     return err;
 }

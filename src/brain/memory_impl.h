@@ -11,8 +11,8 @@ struct db;
 struct db_rows;
 
 /* The columns memory_from_row reads, in its order, from `memories m`. */
-#define MEMORY_COLUMNS                                                                                              \
-    "m.id, m.kind, m.text, m.media_id, m.start_ms, m.end_ms, m.char_start, m.char_end, m.page, m.speaker, "       \
+#define MEMORY_COLUMNS                                                                                                 \
+    "m.id, m.kind, m.text, m.media_id, m.start_ms, m.end_ms, m.char_start, m.char_end, m.page, m.speaker, "            \
     "m.importance, m.version, m.created_at, m.updated_at, m.occurred_at"
 #define MEMORY_NCOLS 15
 

@@ -52,7 +52,7 @@ struct qwords {
     int n;
     const unsigned char *s[MEMORY_QUERY_TERMS];
     size_t len[MEMORY_QUERY_TERMS];
-    struct text_query keys; /* the distinct word keys (text_word_key) */
+    struct text_query keys;         /* the distinct word keys (text_word_key) */
     int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
 
@@ -267,7 +267,6 @@ char *memory_highlight(const char *q, const char *text)
     return highlight(&w, text);
 }
 
-
 static uint32_t id_hash(const char *id)
 {
     return hash_fnv1a(id, strlen(id));
@@ -383,7 +382,7 @@ static int engine_candidates(struct db *db, const char *avatar_id, const struct 
     if (err)
         return err;
     struct hit *h = calloc((size_t)r->nrows + 1, sizeof *h);
-    int (*tf)[MEMORY_QUERY_TERMS] = calloc((size_t)r->nrows + 1, sizeof *tf);
+    int(*tf)[MEMORY_QUERY_TERMS] = calloc((size_t)r->nrows + 1, sizeof *tf);
     int *dl = calloc((size_t)r->nrows + 1, sizeof *dl);
     if (!h || !tf || !dl) {
         free(h);
@@ -427,7 +426,6 @@ static int engine_candidates(struct db *db, const char *avatar_id, const struct 
     *hits = h;
     return DP_OK;
 }
-
 
 /* Adds the vector ranking of q to hits (room for *n + k): memories already there get their
  * vector rank, others are appended. No embedder, or a failing one: text only. */
@@ -486,16 +484,16 @@ static void score_hits(struct hit *hits, int n, int fused)
     for (int i = 0; i < n; i++) {
         struct hit *h = &hits[i];
         if (fused)
-            h->relevance = (h->text_rank ? 1.0 / (RRF_K + h->text_rank) : 0) +
-                           (h->vec_rank ? 1.0 / (RRF_K + h->vec_rank) : 0);
+            h->relevance =
+                (h->text_rank ? 1.0 / (RRF_K + h->text_rank) : 0) + (h->vec_rank ? 1.0 / (RRF_K + h->vec_rank) : 0);
         else /* words held first, then BM25 squashed into [0, 1): the text order, as a number */
             h->relevance = h->words + h->bm25 / (1.0 + h->bm25);
         double age_days = (now - (double)h->created_ms) / 86400000.0;
         double fresh = tuning.recency_half_life_days > 0 && age_days >= 0
                            ? pow(2.0, -age_days / tuning.recency_half_life_days)
                            : 0;
-        h->score = h->relevance * (1 + tuning.importance_weight * (h->importance - 0.5)) *
-                   (1 + tuning.recency_weight * fresh);
+        h->score =
+            h->relevance * (1 + tuning.importance_weight * (h->importance - 0.5)) * (1 + tuning.recency_weight * fresh);
     }
     qsort(hits, (size_t)n, sizeof *hits, cmp_score);
 }

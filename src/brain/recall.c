@@ -40,16 +40,16 @@
 
 /* Words that say nothing about a topic in a question to an avatar, besides the toolkit's stop
  * words (core/text.c). Compared folded. */
-static const char *const vague[] = {"remember", "know", "think", "please", "ever", "much", "many", "some",
-                                    "something", "anything", "tell", NULL};
+static const char *const vague[] = {"remember", "know", "think",     "please",   "ever", "much",
+                                    "many",     "some", "something", "anything", "tell", NULL};
 
 static const char *const thanks[] = {"thanks", "thank", "thx", NULL};
 
-static const char *const hellos[] = {"hi", "hello", "hey", "hiya", "howdy", "greetings", "morning", "evening",
-                                     "afternoon", "yo", NULL};
+static const char *const hellos[] = {"hi",      "hello",   "hey",       "hiya", "howdy", "greetings",
+                                     "morning", "evening", "afternoon", "yo",   NULL};
 
-static const char *const more[] = {"tell me more", "more", "go on", "and then", "what else", "what happened next",
-                                   "continue", "keep going", "anything else", NULL};
+static const char *const more[] = {"tell me more",       "more",     "go on",      "and then",      "what else",
+                                   "what happened next", "continue", "keep going", "anything else", NULL};
 
 /* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct, each
  * with the keys of its related words (text_related_keys), which search matches too. */
@@ -94,8 +94,8 @@ static void content_words(const char *text, struct terms *out)
             continue;
         float weight[TERM_RELATED];
         memcpy(out->t[out->n], key, sizeof key);
-        out->nrel[out->n] = text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight,
-                                              TERM_RELATED);
+        out->nrel[out->n] =
+            text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight, TERM_RELATED);
         out->n++;
     }
 }
@@ -175,8 +175,7 @@ static void word_weights(const struct brain_input *in, const struct terms *q, do
     int64_t n = 0;
     for (int i = 0; i < q->n; i++)
         words[i] = q->t[i];
-    if (q->n == 0 || memory_key_df(in->db, in->avatar_id, words, q->n, df) ||
-        memory_total(in->db, in->avatar_id, &n)) {
+    if (q->n == 0 || memory_key_df(in->db, in->avatar_id, words, q->n, df) || memory_total(in->db, in->avatar_id, &n)) {
         for (int i = 0; i < q->n; i++)
             idf[i] = 0, df[i] = -1;
     } else {
@@ -251,7 +250,8 @@ static int phrase_in(const char *msg, const char *const *list)
 /* 1 when msg points back at something said before with a third-person pronoun. */
 static int refers_back(const char *msg)
 {
-    static const char *const pronouns[] = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", NULL};
+    static const char *const pronouns[] = {"he",   "she", "it",  "they",  "him", "her",
+                                           "them", "his", "its", "their", NULL};
     return words_listed(msg, pronouns, NULL) > 0;
 }
 
@@ -756,7 +756,7 @@ static int answer_persona(const struct brain_input *in, const struct brain_perso
                 continue;
             text = strdup(in->avatar_name);
         } else {
-            const char *v = !strcmp(field, "description") ? p->description
+            const char *v = !strcmp(field, "description")   ? p->description
                             : !strcmp(field, "personality") ? p->personality
                                                             : p->scenario;
             text = opening_sentences(v, in->avatar_name);
@@ -981,8 +981,8 @@ static int asks_when(const char *msg)
 /* The day memory occurred on ("12 March 2021") into day, "" when not known. */
 static void day_of(json_t *memory, char day[40])
 {
-    static const char *const months[] = {"January", "February", "March", "April", "May", "June", "July",
-                                         "August", "September", "October", "November", "December"};
+    static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
+                                         "July",    "August",   "September", "October", "November", "December"};
     const char *at = json_string_value(json_object_get(memory, "occurred_at"));
     int y = 0, mo = 0, d = 0;
     day[0] = 0;
@@ -1048,8 +1048,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     double idf[MAX_TERMS];
     int found_asked[MAX_TERMS];
     word_weights(in, asked, idf, NULL);
-    json_array_foreach(items, i, m)
-    {
+    json_array_foreach (items, i, m) {
         char *text = judged_text(in, m);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
         if (text && asked != judge)

@@ -10,12 +10,26 @@ static const struct {
     const char *phrase;
     enum social kind;
 } phrases[] = {
-    {"i miss you", MISS},        {"miss you", MISS},          {"missing you", MISS},
-    {"i love you", LOVE},        {"love you", LOVE},
-    {"thank you", THANKS},       {"thanks", THANKS},          {"thank u", THANKS},    {"thx", THANKS},
-    {"goodbye", BYE},            {"bye", BYE},                {"good night", BYE},    {"goodnight", BYE},
-    {"see you", BYE},            {"talk to you later", BYE},  {"take care", BYE},     {"see ya", BYE},
-    {"how are you", HOW_ARE_YOU}, {"how are you doing", HOW_ARE_YOU}, {"hows it going", HOW_ARE_YOU},
+    {"i miss you", MISS},
+    {"miss you", MISS},
+    {"missing you", MISS},
+    {"i love you", LOVE},
+    {"love you", LOVE},
+    {"thank you", THANKS},
+    {"thanks", THANKS},
+    {"thank u", THANKS},
+    {"thx", THANKS},
+    {"goodbye", BYE},
+    {"bye", BYE},
+    {"good night", BYE},
+    {"goodnight", BYE},
+    {"see you", BYE},
+    {"talk to you later", BYE},
+    {"take care", BYE},
+    {"see ya", BYE},
+    {"how are you", HOW_ARE_YOU},
+    {"how are you doing", HOW_ARE_YOU},
+    {"hows it going", HOW_ARE_YOU},
     {"how have you been", HOW_ARE_YOU},
 };
 

@@ -26,9 +26,9 @@
 
 struct posting {
     uint32_t doc;
-    uint16_t tf;     /* times in the memory's own words */
-    uint8_t before;  /* in the turn it answers (the one before it) */
-    uint8_t after;   /* in the turn that follows it */
+    uint16_t tf;    /* times in the memory's own words */
+    uint8_t before; /* in the turn it answers (the one before it) */
+    uint8_t after;  /* in the turn that follows it */
 };
 
 /* A pair's term number with these bits: the word is a neighbour's (see index_build). */
@@ -43,7 +43,7 @@ struct term {
 
 struct text_index {
     struct slot_entry head;
-    int too_large; /* a marker: this revision of the avatar is searched by the engines */
+    int too_large;       /* a marker: this revision of the avatar is searched by the engines */
     enum text_lang lang; /* of the memories: how their words are keyed */
     int ndocs;
     char (*ids)[ID_LEN];
@@ -380,9 +380,9 @@ struct variant {
  * "kind" in "what kind of art"), a related key or a neighbour's word a share of it — so a synonym
  * never outranks the word itself and ten synonyms do not outweigh one exact word. */
 struct tally {
-    float *words, *score;    /* over the keys done */
-    float *kwords, *kscore;  /* the current key's best */
-    int8_t *key;             /* the key kwords/kscore belong to; -1 none yet */
+    float *words, *score;   /* over the keys done */
+    float *kwords, *kscore; /* the current key's best */
+    int8_t *key;            /* the key kwords/kscore belong to; -1 none yet */
     uint32_t *touched;
     size_t nt;
 };
@@ -457,14 +457,13 @@ static const struct text_query *keyed_for(const struct text_index *x, const stru
     local->year = q->year;
     local->year_key = q->year_key;
     for (int i = 0; i < q->n; i++)
-        local->len[i] = q->word_len[i] ? text_word_key_in(x->lang, (const unsigned char *)q->word[i], q->word_len[i],
-                                                          local->key[i])
-                                       : (memcpy(local->key[i], q->key[i], q->len[i]), q->len[i]);
+        local->len[i] =
+            q->word_len[i] ? text_word_key_in(x->lang, (const unsigned char *)q->word[i], q->word_len[i], local->key[i])
+                           : (memcpy(local->key[i], q->key[i], q->len[i]), q->len[i]);
     return local;
 }
 
-static int rank(const struct text_index *x, const struct text_query *query, int window, struct text_match **out,
-                int *n)
+static int rank(const struct text_index *x, const struct text_query *query, int window, struct text_match **out, int *n)
 {
     struct text_query local;
     const struct text_query *q = keyed_for(x, query, &local);
@@ -490,8 +489,13 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
     size_t nd = (size_t)x->ndocs;
     if (q->year)
         total += nd; /* memories of that year join the touched */
-    struct tally t = {calloc(nd, sizeof(float)), calloc(nd, sizeof(float)), calloc(nd, sizeof(float)),
-                      calloc(nd, sizeof(float)), malloc(nd), malloc(total * sizeof(uint32_t)), 0};
+    struct tally t = {calloc(nd, sizeof(float)),
+                      calloc(nd, sizeof(float)),
+                      calloc(nd, sizeof(float)),
+                      calloc(nd, sizeof(float)),
+                      malloc(nd),
+                      malloc(total * sizeof(uint32_t)),
+                      0};
     uint32_t *heap = malloc((size_t)window * sizeof *heap);
     int err = DP_ERR_NOMEM;
     if (!t.words || !t.score || !t.kwords || !t.kscore || !t.key || !t.touched || !heap)
@@ -581,7 +585,6 @@ static int builder_request(const char *avatar_id)
     pthread_mutex_unlock(&builder.lock);
     return ok;
 }
-
 
 static void *builder_main(void *arg)
 {

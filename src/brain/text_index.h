@@ -51,7 +51,7 @@ struct text_match {
     double words; /* query keys the memory holds, each by its idf in the memory's own words, a
                    * share of that for a related key or a neighbour's word (TEXT_BEFORE_WEIGHT,
                    * alt_weight) */
-    double bm25; /* with this avatar's statistics (k1 1.2, b 0.75) */
+    double bm25;  /* with this avatar's statistics (k1 1.2, b 0.75) */
     float importance;
     int64_t created_ms;
 };

@@ -89,8 +89,8 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
      * are not read again for every search of this revision). */
     int over = (double)r->nrows * dims * sizeof(float) > VECTORS_MAX_BYTES;
     if (over)
-        DP_LOG(LOG_WARN, "[vectors] avatar %s: %d vectors of %d dims exceed %d MiB; searched by text only",
-               avatar_id, r->nrows, dims, VECTORS_MAX_BYTES >> 20);
+        DP_LOG(LOG_WARN, "[vectors] avatar %s: %d vectors of %d dims exceed %d MiB; searched by text only", avatar_id,
+               r->nrows, dims, VECTORS_MAX_BYTES >> 20);
     struct vec_index *x = calloc(1, sizeof *x);
     size_t rows = over ? 1 : (size_t)r->nrows + 1;
     if (x) {
@@ -191,7 +191,7 @@ int vectors_search(struct db *db, const char *avatar_id, int64_t rev, const char
     *missing = 0;
     if (k <= 0 || dims <= 0)
         return DP_OK;
-    char variant[sizeof ((struct slot_entry *)0)->variant];
+    char variant[sizeof((struct slot_entry *)0)->variant];
     snprintf(variant, sizeof variant, "%.128s/%d", model, dims);
     struct vec_index *x = (struct vec_index *)avatar_slots_find(&cache, avatar_id, rev, variant);
     if (!x) {

@@ -164,10 +164,10 @@ json_t *clients_json(const char *user_id)
             continue;
         char at[RFC3339_LEN];
         time_rfc3339(o->connected_ms, at);
-        json_array_append_new(
-            a, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I,s:o}", "client_id", o->client_id, "device_name", o->device, "codec",
-                         o->opus ? "opus" : "pcm", "connected_at", at, "recording_id", *o->rec_id ? o->rec_id : NULL,
-                         "bytes", (json_int_t)o->bytes, "seq", o->seq >= 0 ? json_integer(o->seq) : json_null()));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I,s:o}", "client_id", o->client_id, "device_name",
+                                           o->device, "codec", o->opus ? "opus" : "pcm", "connected_at", at,
+                                           "recording_id", *o->rec_id ? o->rec_id : NULL, "bytes", (json_int_t)o->bytes,
+                                           "seq", o->seq >= 0 ? json_integer(o->seq) : json_null()));
     }
     pthread_mutex_unlock(&mu);
     return a;

@@ -11,10 +11,10 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static uint64_t started;          /* rounds begun (under mu) */
-static int dirty;                 /* writes wait for a round not begun yet (under mu) */
-static _Atomic uint64_t durable;  /* the last round that completed */
-static _Atomic uint64_t failed;   /* the last round whose sync failed */
+static uint64_t started;         /* rounds begun (under mu) */
+static int dirty;                /* writes wait for a round not begun yet (under mu) */
+static _Atomic uint64_t durable; /* the last round that completed */
+static _Atomic uint64_t failed;  /* the last round whose sync failed */
 static int dir_fd = -1;
 
 static void *run(void *arg)

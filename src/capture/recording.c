@@ -17,16 +17,20 @@
 #include "store/blob.h"
 #include "store/db.h"
 
-#define COLS                                                                                                      \
-    "id, client_id, device_name, codec, mode, rate, channels, status, durable_bytes, last_seq, blob_key, "     \
+#define COLS                                                                                                           \
+    "id, client_id, device_name, codec, mode, rate, channels, status, durable_bytes, last_seq, blob_key, "             \
     "close_reason, started_at, created_at, closed_at"
 
 int recording_find_open(struct db *db, struct recording *rec)
 {
     char started[RFC3339_LEN];
     time_rfc3339(rec->started_ms, started);
-    struct db_val p[6] = {DB_TEXT(rec->user_id), DB_TEXT(rec->client_id), DB_TEXT(rec->opus ? "opus" : "pcm"),
-                          DB_TEXT(rec->batch ? "batch" : "streaming"), DB_INT(rec->rate), DB_INT(rec->channels)};
+    struct db_val p[6] = {DB_TEXT(rec->user_id),
+                          DB_TEXT(rec->client_id),
+                          DB_TEXT(rec->opus ? "opus" : "pcm"),
+                          DB_TEXT(rec->batch ? "batch" : "streaming"),
+                          DB_INT(rec->rate),
+                          DB_INT(rec->channels)};
     struct db_rows *r;
     int err = db_query(db,
                        "SELECT id, started_at FROM recordings WHERE user_id = ? AND client_id = ? AND status = 'open' "
@@ -54,10 +58,16 @@ int recording_create(struct db *db, struct recording *rec)
     id_new(rec->id);
     time_rfc3339(rec->started_ms, started);
     time_rfc3339(time_now_ms(), now);
-    struct db_val p[10] = {DB_TEXT(rec->id),   DB_TEXT(rec->user_id),     DB_TEXT(rec->client_id),
-                           DB_TEXT(rec->device_name), DB_TEXT(rec->opus ? "opus" : "pcm"),
-                           DB_TEXT(rec->batch ? "batch" : "streaming"), DB_INT(rec->rate), DB_INT(rec->channels),
-                           DB_TEXT(started), DB_TEXT(now)};
+    struct db_val p[10] = {DB_TEXT(rec->id),
+                           DB_TEXT(rec->user_id),
+                           DB_TEXT(rec->client_id),
+                           DB_TEXT(rec->device_name),
+                           DB_TEXT(rec->opus ? "opus" : "pcm"),
+                           DB_TEXT(rec->batch ? "batch" : "streaming"),
+                           DB_INT(rec->rate),
+                           DB_INT(rec->channels),
+                           DB_TEXT(started),
+                           DB_TEXT(now)};
     return db_query(db,
                     "INSERT INTO recordings (id, user_id, client_id, device_name, codec, mode, rate, channels, status, "
                     "started_at, created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL)",
@@ -68,8 +78,8 @@ int recording_create(struct db *db, struct recording *rec)
 static int audio_to_blob(struct blob_store *bs, const struct recfile *rf, long rate, long channels,
                          char key[BLOB_KEY_LEN + 1])
 {
-    struct wav_info w = {.channels = (uint16_t)channels, .rate = (uint32_t)rate, .bits = 16,
-                         .frame_bytes = (uint32_t)(2 * channels)};
+    struct wav_info w = {
+        .channels = (uint16_t)channels, .rate = (uint32_t)rate, .bits = 16, .frame_bytes = (uint32_t)(2 * channels)};
     uint64_t frames = rf->bytes / w.frame_bytes;
     uint8_t hdr[WAV_HEADER_LEN];
     wav_header(&w, frames, hdr);
@@ -137,8 +147,8 @@ int recording_close(const struct context *e, const char *dir, const char *id, co
     }
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
-    struct db_val p[6] = {DB_INT(bytes), DB_INT(seq), DB_TEXT(*key ? key : NULL), DB_TEXT(reason), DB_TEXT(now),
-                          DB_TEXT(id)};
+    struct db_val p[6] = {DB_INT(bytes),   DB_INT(seq),  DB_TEXT(*key ? key : NULL),
+                          DB_TEXT(reason), DB_TEXT(now), DB_TEXT(id)};
     err = db_query(e->db,
                    "UPDATE recordings SET status = 'closed', durable_bytes = ?, last_seq = ?, blob_key = ?, "
                    "close_reason = ?, closed_at = ? WHERE id = ? AND status = 'open'",
@@ -235,11 +245,10 @@ static json_t *row_json(const struct db_rows *r, int i, const char *dir)
                      db_rows_text(r, i, 0), "client_id", db_rows_text(r, i, 1), "device_name", db_rows_text(r, i, 2),
                      "codec", db_rows_text(r, i, 3), "mode", db_rows_text(r, i, 4), "rate", (json_int_t)rate,
                      "channels", (json_int_t)channels, "status", status, "bytes", (json_int_t)bytes, "samples",
-                     (json_int_t)samples, "duration_ms", (json_int_t)(rate > 0 ? samples * 1000 / rate : 0),
-                     "last_seq", open || seq < 0 ? json_null() : json_integer(seq), "sha256",
-                     db_rows_text(r, i, 10), "close_reason", db_rows_text(r, i, 11), "started_at",
-                     db_rows_text(r, i, 12), "created_at", db_rows_text(r, i, 13), "closed_at",
-                     db_rows_text(r, i, 14));
+                     (json_int_t)samples, "duration_ms", (json_int_t)(rate > 0 ? samples * 1000 / rate : 0), "last_seq",
+                     open || seq < 0 ? json_null() : json_integer(seq), "sha256", db_rows_text(r, i, 10),
+                     "close_reason", db_rows_text(r, i, 11), "started_at", db_rows_text(r, i, 12), "created_at",
+                     db_rows_text(r, i, 13), "closed_at", db_rows_text(r, i, 14));
 }
 
 int recording_list_json(struct db *db, const char *dir, const char *user_id, const char *after, long limit,

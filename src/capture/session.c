@@ -24,17 +24,17 @@ struct capture_session {
     struct client_entry *entry;
     struct recording want; /* the device, and the format of its current stream */
     struct wy_stream wy;
-    enum rec_state state;  /* loop side: is a recording open (or being opened) */
-    struct buf pending;    /* unsynced chunks: [int64 seq][uint32 len][bytes] each */
-    double pending_since;  /* time_mono() of the oldest pending chunk */
+    enum rec_state state; /* loop side: is a recording open (or being opened) */
+    struct buf pending;   /* unsynced chunks: [int64 seq][uint32 len][bytes] each */
+    double pending_since; /* time_mono() of the oldest pending chunk */
     int flush_inflight;
     /* The newest written group, acknowledged once its sync round is durable (it covers the older). */
     int ack_waiting;
     uint64_t ack_ticket, ack_bytes;
     int64_t ack_seq;
     char ack_rec[ID_LEN];
-    int tasks;             /* submitted, not done */
-    int gone;              /* the connection closed; freed when the last task is done */
+    int tasks; /* submitted, not done */
+    int gone;  /* the connection closed; freed when the last task is done */
     /* Worker side (a connection's tasks run one at a time, in order). */
     struct recording rec;
     struct recfile rf;
@@ -47,12 +47,12 @@ enum task_kind { T_OPEN, T_FLUSH, T_CLOSE };
 struct task {
     enum task_kind kind;
     struct capture_session *s;
-    struct recording want;  /* T_OPEN */
-    char *data;             /* T_FLUSH: pending records, owned */
+    struct recording want; /* T_OPEN */
+    char *data;            /* T_FLUSH: pending records, owned */
     size_t len;
-    const char *reason;     /* T_CLOSE */
-    int err;                /* results */
-    uint64_t ticket;        /* T_FLUSH: the sync round that makes it durable */
+    const char *reason; /* T_CLOSE */
+    int err;            /* results */
+    uint64_t ticket;    /* T_FLUSH: the sync round that makes it durable */
     uint64_t bytes;
     int64_t seq;
     char rec_id[ID_LEN];
@@ -78,10 +78,10 @@ static void send_error(struct ws_conn *c, const char *code, const char *msg)
 
 static void send_ack(struct ws_conn *c, uint64_t bytes, int64_t seq, const char *rec_id, long channels)
 {
-    send_json(c, json_pack("{s:s,s:{s:I,s:I,s:o,s:s}}", "type", "ack", "data", "samples",
-                           (json_int_t)(bytes / (uint64_t)(2 * (channels > 0 ? channels : 1))), "bytes",
-                           (json_int_t)bytes, "seq", seq >= 0 ? json_integer(seq) : json_null(), "recording_id",
-                           rec_id));
+    send_json(c,
+              json_pack("{s:s,s:{s:I,s:I,s:o,s:s}}", "type", "ack", "data", "samples",
+                        (json_int_t)(bytes / (uint64_t)(2 * (channels > 0 ? channels : 1))), "bytes", (json_int_t)bytes,
+                        "seq", seq >= 0 ? json_integer(seq) : json_null(), "recording_id", rec_id));
 }
 
 static void session_release(struct capture_session *s)
@@ -409,7 +409,8 @@ static void on_chunk(struct ws_conn *c, struct capture_session *s, const struct 
 {
     if (s->state == REC_NONE)
         start_stream(c, s, ev);
-    else if ((ev->rate && ev->rate != s->want.rate) || (!s->want.opus && ev->channels && ev->channels != s->want.channels)) {
+    else if ((ev->rate && ev->rate != s->want.rate) ||
+             (!s->want.opus && ev->channels && ev->channels != s->want.channels)) {
         send_error(c, "format_mismatch", "the chunk's rate or channels differ from audio-start's (chunk dropped)");
         return;
     }
@@ -424,8 +425,9 @@ static void on_chunk(struct ws_conn *c, struct capture_session *s, const struct 
     if (buf_append(&s->pending, &seq, 8) || buf_append(&s->pending, &len, 4) ||
         buf_append(&s->pending, ev->payload, ev->payload_len)) {
         s->pending.len = before;
-        send_error(c, "too_fast", "more audio is waiting to be synced than a device may queue (chunk dropped, "
-                                  "not acknowledged: resend it after the next ack)");
+        send_error(c, "too_fast",
+                   "more audio is waiting to be synced than a device may queue (chunk dropped, "
+                   "not acknowledged: resend it after the next ack)");
         return;
     }
     if (was_empty)

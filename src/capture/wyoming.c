@@ -114,8 +114,8 @@ static json_t *parse_object(const uint8_t *p, size_t n)
 }
 
 /* A header text frame: the header line, optionally followed by its data block. */
-static enum wy_result on_header(struct wy_stream *s, const uint8_t *p, size_t n, struct wy_event *ev,
-                                const char **code, char *why, size_t whylen)
+static enum wy_result on_header(struct wy_stream *s, const uint8_t *p, size_t n, struct wy_event *ev, const char **code,
+                                char *why, size_t whylen)
 {
     if (n > WY_HEADER_MAX)
         return fail(code, "too_large", why, whylen, "a header frame holds at most %d bytes", WY_HEADER_MAX);
@@ -157,8 +157,8 @@ static enum wy_result on_header(struct wy_stream *s, const uint8_t *p, size_t n,
         goto skip_out;
     }
     if ((uint64_t)plen > cap) {
-        res = fail(code, "too_large", why, whylen, "payload_length %lld exceeds the %zu-byte cap", (long long)plen,
-                   cap);
+        res =
+            fail(code, "too_large", why, whylen, "payload_length %lld exceeds the %zu-byte cap", (long long)plen, cap);
         goto skip_out;
     }
     if (plen > 0 && e.type != WY_AUDIO_CHUNK) {
@@ -241,8 +241,7 @@ enum wy_result wy_feed(struct wy_stream *s, int is_text, const uint8_t *p, size_
         }
         if (n != s->want)
             return fail(code, "payload_mismatch", why, whylen,
-                        "payload_length said %zu bytes, the binary frame holds %zu (the chunk is dropped)", s->want,
-                        n);
+                        "payload_length said %zu bytes, the binary frame holds %zu (the chunk is dropped)", s->want, n);
         *ev = s->pending;
         ev->payload = p;
         ev->payload_len = n;
@@ -263,8 +262,8 @@ enum wy_result wy_feed(struct wy_stream *s, int is_text, const uint8_t *p, size_
     size_t cap = s->payload_max ? s->payload_max : WY_PAYLOAD_MAX;
     if (n > cap)
         return fail(code, "too_large", why, whylen, "a raw PCM frame holds at most %zu bytes", cap);
-    *ev = (struct wy_event){.type = WY_AUDIO_CHUNK, .timestamp_ms = -1, .seq = -1, .payload = p,
-                            .payload_len = n, .raw = 1};
+    *ev = (struct wy_event){
+        .type = WY_AUDIO_CHUNK, .timestamp_ms = -1, .seq = -1, .payload = p, .payload_len = n, .raw = 1};
     snprintf(ev->name, sizeof ev->name, "audio-chunk");
     return WY_EVENT;
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WY_HEADER_MAX 8192        /* bytes of one header text frame (header line + data block) */
+#define WY_HEADER_MAX 8192          /* bytes of one header text frame (header line + data block) */
 #define WY_PAYLOAD_MAX (256 * 1024) /* bytes of one chunk's payload (8 s of 16 kHz PCM16) */
 #define WY_TYPE_MAX 32
 
@@ -23,7 +23,7 @@ struct wy_event {
     int64_t seq;                /* data.seq or header seq; -1 when absent */
     const uint8_t *payload;     /* borrowed from the frame given to wy_feed; NULL when none */
     size_t payload_len;
-    int raw;                    /* a binary frame that came without a header (raw PCM) */
+    int raw; /* a binary frame that came without a header (raw PCM) */
 };
 
 /* What the stream waits for next. */
@@ -31,10 +31,10 @@ enum wy_state { WY_WANT_HEADER = 0, WY_WANT_DATA, WY_WANT_PAYLOAD, WY_SKIP_PAYLO
 
 struct wy_stream {
     enum wy_state state;
-    int allow_raw;              /* binary frames without a header are PCM (/ws_pcm) */
-    size_t payload_max;         /* cap of payload_length; 0 = WY_PAYLOAD_MAX */
-    struct wy_event pending;    /* the header awaiting its data block or payload */
-    size_t want;                /* bytes of the data block / payload announced */
+    int allow_raw;           /* binary frames without a header are PCM (/ws_pcm) */
+    size_t payload_max;      /* cap of payload_length; 0 = WY_PAYLOAD_MAX */
+    struct wy_event pending; /* the header awaiting its data block or payload */
+    size_t want;             /* bytes of the data block / payload announced */
 };
 
 enum wy_result { WY_MORE = 0, WY_EVENT = 1, WY_ERROR = 2 };

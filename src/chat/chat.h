@@ -10,10 +10,10 @@
 
 #include "core/context.h"
 
-#define CHAT_TEXT_MAX 4000       /* bytes of a message's text */
-#define CHAT_TITLE_MAX 200       /* bytes of a group's title */
-#define CHAT_CLIENT_ID_MAX 64    /* bytes of a client message id */
-#define CHAT_ATTACHMENTS_MAX 10  /* media a message may carry */
+#define CHAT_TEXT_MAX 4000      /* bytes of a message's text */
+#define CHAT_TITLE_MAX 200      /* bytes of a group's title */
+#define CHAT_CLIENT_ID_MAX 64   /* bytes of a client message id */
+#define CHAT_ATTACHMENTS_MAX 10 /* media a message may carry */
 
 /* Set once at start (--chat-group-max); the members a group may have, the creator included. */
 extern int chat_group_max;
@@ -39,9 +39,9 @@ int chat_set_muted(struct context *e, const char *chat_id, int muted);
 
 /* What a send carries (text and/or attachments). */
 struct chat_send {
-    const char *text;         /* NULL or up to CHAT_TEXT_MAX bytes */
-    const char *client_id;    /* NULL or the sender's id for this send: a retry answers the first */
-    const char *reply_to;     /* NULL or a message id of the same chat */
+    const char *text;          /* NULL or up to CHAT_TEXT_MAX bytes */
+    const char *client_id;     /* NULL or the sender's id for this send: a retry answers the first */
+    const char *reply_to;      /* NULL or a message id of the same chat */
     const json_t *attachments; /* NULL or an array of media ids the sender uploaded */
 };
 /* Stores a message (durably, with the members' events) and publishes message.new. *dup 1 when

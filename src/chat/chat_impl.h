@@ -10,7 +10,7 @@
 #include "store/db.h"
 
 /* The columns chat_message_json reads, in order (prefix them with "m." in joins). */
-#define CHAT_MESSAGE_COLS \
+#define CHAT_MESSAGE_COLS                                                                                              \
     "id, chat_id, seq, sender_id, client_id, text, reply_to, attachments, edited_at, deleted_at, created_at"
 
 /* The message of row i of rows selected with CHAT_MESSAGE_COLS from column col. */

@@ -19,8 +19,10 @@ int chat_member_check(struct db *db, const char *chat_id, const char *user_id, c
         return DP_ERR_NOT_FOUND;
     struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(user_id)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT c.kind FROM chats c JOIN chat_members m ON m.chat_id = c.id "
-                           "WHERE c.id = ? AND m.user_id = ? AND m.left_at IS NULL", p, 2, &rows);
+    int err = db_query(db,
+                       "SELECT c.kind FROM chats c JOIN chat_members m ON m.chat_id = c.id "
+                       "WHERE c.id = ? AND m.user_id = ? AND m.left_at IS NULL",
+                       p, 2, &rows);
     if (err)
         return err;
     err = rows->nrows ? DP_OK : DP_ERR_NOT_FOUND;
@@ -43,31 +45,35 @@ static int exists(struct db *db, const char *sql, const struct db_val *p, int np
 
 int chat_reachable(struct db *db, const char *a, const char *b, int *out)
 {
-    struct db_val p[] = {DB_TEXT(a), DB_TEXT(b), DB_TEXT(a), DB_TEXT(b), DB_TEXT(b), DB_TEXT(a),
-                         DB_TEXT(a), DB_TEXT(a), DB_TEXT(b), DB_TEXT(b)};
-    return exists(db,
-                  "SELECT 1 FROM users u1 JOIN users u2 ON u2.org_id = u1.org_id WHERE u1.id = ? AND u2.id = ? "
-                  "UNION ALL SELECT 1 FROM chat_contacts WHERE status = 'accepted' AND "
-                  "((from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)) "
-                  "UNION ALL SELECT 1 FROM avatars av WHERE av.deleted_at IS NULL "
-                  "AND (av.owner_id = ? OR EXISTS (SELECT 1 FROM avatar_shares s WHERE s.avatar_id = av.id AND s.user_id = ?)) "
-                  "AND (av.owner_id = ? OR EXISTS (SELECT 1 FROM avatar_shares s WHERE s.avatar_id = av.id AND s.user_id = ?))",
-                  p, 10, out);
+    struct db_val p[] = {DB_TEXT(a), DB_TEXT(b), DB_TEXT(a), DB_TEXT(b), DB_TEXT(b),
+                         DB_TEXT(a), DB_TEXT(a), DB_TEXT(a), DB_TEXT(b), DB_TEXT(b)};
+    return exists(
+        db,
+        "SELECT 1 FROM users u1 JOIN users u2 ON u2.org_id = u1.org_id WHERE u1.id = ? AND u2.id = ? "
+        "UNION ALL SELECT 1 FROM chat_contacts WHERE status = 'accepted' AND "
+        "((from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)) "
+        "UNION ALL SELECT 1 FROM avatars av WHERE av.deleted_at IS NULL "
+        "AND (av.owner_id = ? OR EXISTS (SELECT 1 FROM avatar_shares s WHERE s.avatar_id = av.id AND s.user_id = ?)) "
+        "AND (av.owner_id = ? OR EXISTS (SELECT 1 FROM avatar_shares s WHERE s.avatar_id = av.id AND s.user_id = ?))",
+        p, 10, out);
 }
 
 int chat_blocked_between(struct db *db, const char *a, const char *b, int *out)
 {
     struct db_val p[] = {DB_TEXT(a), DB_TEXT(b), DB_TEXT(b), DB_TEXT(a)};
-    return exists(db, "SELECT 1 FROM chat_blocks WHERE (user_id = ? AND blocked_id = ?) OR (user_id = ? AND blocked_id = ?)",
-                  p, 4, out);
+    return exists(
+        db, "SELECT 1 FROM chat_blocks WHERE (user_id = ? AND blocked_id = ?) OR (user_id = ? AND blocked_id = ?)", p,
+        4, out);
 }
 
 int chat_members_recipients(struct db *db, const char *chat_id, struct chat_recipient **out, int *n)
 {
     struct db_val p[] = {DB_TEXT(chat_id), DB_INT(CHAT_FANOUT_MAX)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT user_id FROM chat_members WHERE chat_id = ? AND left_at IS NULL "
-                           "ORDER BY user_id LIMIT ?", p, 2, &rows);
+    int err = db_query(db,
+                       "SELECT user_id FROM chat_members WHERE chat_id = ? AND left_at IS NULL "
+                       "ORDER BY user_id LIMIT ?",
+                       p, 2, &rows);
     if (err)
         return err;
     *out = calloc((size_t)rows->nrows + 1, sizeof **out);
@@ -126,7 +132,8 @@ static int chat_json(struct db *db, const char *chat_id, const char *user_id, js
     int err = db_query(db,
                        "SELECT c.id, c.kind, c.title, c.created_by, c.last_seq, c.created_at, c.updated_at, m.muted, "
                        "m.last_read_seq FROM chats c JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? "
-                       "WHERE c.id = ? AND m.left_at IS NULL", p, 2, &rows);
+                       "WHERE c.id = ? AND m.left_at IS NULL",
+                       p, 2, &rows);
     if (err)
         return err;
     if (!rows->nrows) {
@@ -134,25 +141,30 @@ static int chat_json(struct db *db, const char *chat_id, const char *user_id, js
         return DP_ERR_NOT_FOUND;
     }
     struct db_val q[] = {DB_TEXT(chat_id)};
-    if ((err = db_query(db, "SELECT m.user_id, u.display_name, m.last_read_seq FROM chat_members m "
-                            "JOIN users u ON u.id = m.user_id WHERE m.chat_id = ? AND m.left_at IS NULL "
-                            "ORDER BY m.joined_at, m.user_id", q, 1, &mem)) ||
-        (err = db_query(db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1",
-                        q, 1, &last)))
+    if ((err = db_query(db,
+                        "SELECT m.user_id, u.display_name, m.last_read_seq FROM chat_members m "
+                        "JOIN users u ON u.id = m.user_id WHERE m.chat_id = ? AND m.left_at IS NULL "
+                        "ORDER BY m.joined_at, m.user_id",
+                        q, 1, &mem)) ||
+        (err =
+             db_query(db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1",
+                      q, 1, &last)))
         goto out;
     json_t *members = json_array();
     for (int i = 0; i < mem->nrows; i++)
-        json_array_append_new(members, json_pack("{s:s,s:s,s:I}", "id", db_rows_text(mem, i, 0), "display_name",
-                                                 db_rows_text(mem, i, 1), "last_read_seq",
-                                                 (json_int_t)db_rows_int(mem, i, 2)));
+        json_array_append_new(members,
+                              json_pack("{s:s,s:s,s:I}", "id", db_rows_text(mem, i, 0), "display_name",
+                                        db_rows_text(mem, i, 1), "last_read_seq", (json_int_t)db_rows_int(mem, i, 2)));
     int64_t last_seq = db_rows_int(rows, 0, 4), read = db_rows_int(rows, 0, 8);
     int64_t unread = 0;
     if (last_seq > read) {
         /* Messages after the last read, not the caller's own, not deleted. */
         struct db_val u[] = {DB_TEXT(chat_id), DB_INT(read), DB_TEXT(user_id)};
         struct db_rows *cnt;
-        if ((err = db_query(db, "SELECT COUNT(*) FROM chat_messages WHERE chat_id = ? AND seq > ? AND sender_id <> ? "
-                                "AND deleted_at IS NULL", u, 3, &cnt))) {
+        if ((err = db_query(db,
+                            "SELECT COUNT(*) FROM chat_messages WHERE chat_id = ? AND seq > ? AND sender_id <> ? "
+                            "AND deleted_at IS NULL",
+                            u, 3, &cnt))) {
             json_decref(members);
             goto out;
         }
@@ -195,7 +207,7 @@ static int collect_participants(struct context *e, const json_t *list, char (**i
     snprintf(v[k++], ID_LEN, "%s", me);
     size_t i;
     json_t *it;
-    json_array_foreach(list, i, it) {
+    json_array_foreach (list, i, it) {
         const char *id = json_string_value(it);
         if (!id) {
             err = DP_ERR_INVALID;
@@ -232,8 +244,7 @@ static int collect_participants(struct context *e, const json_t *list, char (**i
     return DP_OK;
 }
 
-int chat_create(struct context *e, const json_t *participants, const char *title, int group, json_t **out,
-                int *created)
+int chat_create(struct context *e, const json_t *participants, const char *title, int group, json_t **out, int *created)
 {
     char(*ids)[ID_LEN];
     int n, err = collect_participants(e, participants, &ids, &n);
@@ -267,10 +278,17 @@ int chat_create(struct context *e, const json_t *participants, const char *title
         }
         db_rows_free(rows);
     }
-    struct db_val c[] = {DB_TEXT(id), DB_TEXT(direct ? "direct" : "group"), DB_TEXT(title ? title : ""),
-                         DB_TEXT(direct ? key : NULL), DB_TEXT(me), DB_TEXT(now), DB_TEXT(now)};
-    if ((err = db_query(e->db, "INSERT INTO chats (id, kind, title, direct_key, created_by, created_at, updated_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)", c, 7, NULL)))
+    struct db_val c[] = {DB_TEXT(id),
+                         DB_TEXT(direct ? "direct" : "group"),
+                         DB_TEXT(title ? title : ""),
+                         DB_TEXT(direct ? key : NULL),
+                         DB_TEXT(me),
+                         DB_TEXT(now),
+                         DB_TEXT(now)};
+    if ((err = db_query(e->db,
+                        "INSERT INTO chats (id, kind, title, direct_key, created_by, created_at, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        c, 7, NULL)))
         goto rollback;
     for (int i = 0; i < n; i++) {
         struct db_val m[] = {DB_TEXT(id), DB_TEXT(ids[i]), DB_TEXT(now)};
@@ -306,12 +324,14 @@ int chat_list(struct context *e, const char *cursor, long limit, json_t **items)
                        "SELECT c.id FROM chats c JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? "
                        "WHERE m.left_at IS NULL AND (c.updated_at < (SELECT updated_at FROM chats WHERE id = ?) OR "
                        "(c.updated_at = (SELECT updated_at FROM chats WHERE id = ?) AND c.id < ?)) "
-                       "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", p, 5, &rows);
+                       "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                       p, 5, &rows);
     } else {
         struct db_val p[] = {DB_TEXT(me), DB_INT(limit)};
         err = db_query(e->db,
                        "SELECT c.id FROM chats c JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ? "
-                       "WHERE m.left_at IS NULL ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", p, 2, &rows);
+                       "WHERE m.left_at IS NULL ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                       p, 2, &rows);
     }
     if (err)
         return err;

@@ -54,10 +54,10 @@ char *chat_fanout_encode(const struct chat_recipient *r, int n, const char *type
  * message (which must stay alive). DP_ERR_INVALID for anything malformed. */
 struct chat_fanout {
     int n;
-    const char *next;     /* the next recipient line */
-    const char *type;     /* NUL-terminated copy in type_buf */
+    const char *next; /* the next recipient line */
+    const char *type; /* NUL-terminated copy in type_buf */
     char type_buf[32];
-    const char *data;     /* the event's JSON text */
+    const char *data; /* the event's JSON text */
     size_t data_len;
 };
 int chat_fanout_parse(const char *msg, size_t len, struct chat_fanout *out);

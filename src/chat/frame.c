@@ -62,8 +62,8 @@ int chat_frame_parse(const char *p, size_t n, struct chat_frame *out, const char
     if (!type) {
         *why = "type is required";
     } else if (!strcmp(type, "typing.start") || !strcmp(type, "typing.stop")) {
-        out->kind = type[7] == 's' && type[8] == 't' && type[9] == 'a' ? CHAT_FRAME_TYPING_START
-                                                                       : CHAT_FRAME_TYPING_STOP;
+        out->kind =
+            type[7] == 's' && type[8] == 't' && type[9] == 'a' ? CHAT_FRAME_TYPING_START : CHAT_FRAME_TYPING_STOP;
         const char *chat = json_string_value(json_object_get(j, "chat_id"));
         if (!chat || !id_valid(chat))
             *why = "chat_id is required";

@@ -23,14 +23,14 @@
 #include "store/cache.h"
 
 #define USER_BUCKETS 16384
-#define TYPING_MAX 4            /* chats one connection may be typing in at once */
-#define PENDING_MAX 1000        /* live events held while a connection catches up */
+#define TYPING_MAX 4     /* chats one connection may be typing in at once */
+#define PENDING_MAX 1000 /* live events held while a connection catches up */
 #define SWEEP_MS 250
 #define PRESENCE_SNAPSHOT_MAX 200
 #define PRESENCE_KEY_TTL_MS (24 * 3600 * 1000)
 #define JOB_CHANNEL_PREFIX "events:user:"
-#define SEND_QUEUE_MAX 256      /* message.send frames waiting on one connection */
-#define SEND_BATCH_MAX 64       /* sends written with one commit */
+#define SEND_QUEUE_MAX 256 /* message.send frames waiting on one connection */
+#define SEND_BATCH_MAX 64  /* sends written with one commit */
 
 enum presence { P_OFFLINE, P_ONLINE, P_AWAY };
 static const char *const presence_names[] = {"offline", "online", "away"};
@@ -55,22 +55,22 @@ struct hub_user;
 struct ev_conn {
     struct ws_conn *ws;
     struct hub_user *u;
-    struct ev_conn *next;          /* the user's other connections */
-    int64_t since;                 /* ?since=, -1 when not given */
-    int64_t sent;                  /* the last logged event delivered */
-    int ready;                     /* caught up: live events go straight out */
-    int syncing;                   /* a catch-up read is in flight */
-    int greeted;                   /* the ready frame went out */
-    int known;                     /* sent is a position in the log (since given, or read) */
-    int overflow;                  /* logged events were dropped from pend: read them again */
+    struct ev_conn *next; /* the user's other connections */
+    int64_t since;        /* ?since=, -1 when not given */
+    int64_t sent;         /* the last logged event delivered */
+    int ready;            /* caught up: live events go straight out */
+    int syncing;          /* a catch-up read is in flight */
+    int greeted;          /* the ready frame went out */
+    int known;            /* sent is a position in the log (since given, or read) */
+    int overflow;         /* logged events were dropped from pend: read them again */
     int away;
     int npend;
     struct pend *pend, **pend_tail;
-    struct typing *typing;         /* TYPING_MAX entries once the connection types */
+    struct typing *typing; /* TYPING_MAX entries once the connection types */
     int ntyping;
     struct ev_conn *tnext, **tpprev; /* in the list of typing connections */
-    double tokens, tokens_at;      /* the client frame bucket */
-    struct send_q *sq, **sq_tail;  /* message.send frames waiting for the batch in flight */
+    double tokens, tokens_at;        /* the client frame bucket */
+    struct send_q *sq, **sq_tail;    /* message.send frames waiting for the batch in flight */
     int nsq, sending;
 };
 
@@ -81,14 +81,14 @@ struct send_q {
 
 struct hub_user {
     char id[ID_LEN];
-    struct hub_user *next;         /* bucket chain */
+    struct hub_user *next; /* bucket chain */
     struct ev_conn *conns;
     int nconns;
-    enum presence published;       /* what the audience last heard */
-    int counted;                   /* holds one in the shared count of devices (presence:<id>) */
-    double changed, published_at;  /* time_mono() of the last local change / publish */
+    enum presence published;      /* what the audience last heard */
+    int counted;                  /* holds one in the shared count of devices (presence:<id>) */
+    double changed, published_at; /* time_mono() of the last local change / publish */
     int dirty;
-    struct hub_user *dnext;        /* in the dirty list: the wanted state may differ */
+    struct hub_user *dnext; /* in the dirty list: the wanted state may differ */
 };
 
 static struct {
@@ -103,7 +103,7 @@ static struct {
     struct hub_user *dirty;
     struct ev_conn *typing;
     long nconns, nusers;
-    char *scratch;                 /* frame building */
+    char *scratch; /* frame building */
     size_t scratch_cap;
 } hub;
 
@@ -383,7 +383,7 @@ static void snapshot_work(struct hub_task *k, struct context *e)
     k->result = json_array();
     size_t i;
     json_t *it;
-    json_array_foreach(users, i, it) {
+    json_array_foreach (users, i, it) {
         char key[64], *v = NULL, seen[RFC3339_LEN + 8];
         size_t len;
         int hidden = 0;
@@ -392,9 +392,9 @@ static void snapshot_work(struct hub_task *k, struct context *e)
         free(v);
         if (chat_last_seen_get(e->db, json_string_value(it), seen, sizeof seen, &hidden) || hidden)
             continue;
-        json_array_append_new(k->result, json_pack("{s:O,s:s,s:o}", "user_id", it, "status",
-                                                   online ? "online" : "offline", "last_seen",
-                                                   online || !*seen ? json_null() : json_string(seen)));
+        json_array_append_new(k->result,
+                              json_pack("{s:O,s:s,s:o}", "user_id", it, "status", online ? "online" : "offline",
+                                        "last_seen", online || !*seen ? json_null() : json_string(seen)));
     }
     json_decref(users);
 }
@@ -405,7 +405,7 @@ static void snapshot_done(struct ws_conn *ws, void *arg, int open)
     if (open && k->result) {
         size_t i;
         json_t *it;
-        json_array_foreach(k->result, i, it) {
+        json_array_foreach (k->result, i, it) {
             char *data = json_dumps(it, JSON_COMPACT);
             size_t len;
             char *f = data ? chat_frame_build("presence", 0, data, strlen(data), &len) : NULL;
@@ -649,10 +649,10 @@ static void send_work(void *arg, void *state)
     int err = hub.env(state, &e);
     for (int i = 0; i < k->n; i++) {
         struct chat_frame *f = &k->q[i]->f;
-        k->items[i] = (struct chat_send_item){.chat_id = f->chat_id,
-                                              .send = {f->text, f->client_id, *f->reply_to ? f->reply_to : NULL,
-                                                       f->attachments},
-                                              .err = err};
+        k->items[i] =
+            (struct chat_send_item){.chat_id = f->chat_id,
+                                    .send = {f->text, f->client_id, *f->reply_to ? f->reply_to : NULL, f->attachments},
+                                    .err = err};
     }
     if (err)
         return;
@@ -952,8 +952,8 @@ const struct ws_handler chat_events_ws = {ev_open, ev_message, ev_close, ev_upgr
 
 /* ---- start and stop ----------------------------------------------------------------------- */
 
-int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub_url,
-                   const struct chat_hub_config *cfg, int (*env)(void *state, struct context *e))
+int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub_url, const struct chat_hub_config *cfg,
+                   int (*env)(void *state, struct context *e))
 {
     hub.loop = loop;
     hub.pool = pool;

@@ -11,17 +11,17 @@ struct pool;
 
 /* Tunables (set before chat_hub_start; milliseconds). */
 struct chat_hub_config {
-    int typing_ttl_ms;      /* a typing indicator ends this long after its last refresh (6000) */
-    int presence_grace_ms;  /* a user's last device gone this long before they are offline (3000) */
-    int presence_gap_ms;    /* at most one presence change of a user published in this time (1000) */
-    int frame_rate;         /* client frames a second per connection, bursts of twice that (10) */
+    int typing_ttl_ms;     /* a typing indicator ends this long after its last refresh (6000) */
+    int presence_grace_ms; /* a user's last device gone this long before they are offline (3000) */
+    int presence_gap_ms;   /* at most one presence change of a user published in this time (1000) */
+    int frame_rate;        /* client frames a second per connection, bursts of twice that (10) */
 };
 
 /* Subscribes to the events channels on loop through pubsub_url (Redis, or "" in-process) and
  * starts the sweep timer. env builds a context from the worker state ws_submit and pool tasks
  * hand to their work. DP_OK or an error. */
-int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub_url,
-                   const struct chat_hub_config *cfg, int (*env)(void *state, struct context *e));
+int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub_url, const struct chat_hub_config *cfg,
+                   int (*env)(void *state, struct context *e));
 /* Unsubscribes and stops the timer (connections are closed by the server). */
 void chat_hub_stop(void);
 /* Connections on this instance and the users they belong to (for metrics and benchmarks). */

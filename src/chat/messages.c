@@ -44,12 +44,14 @@ static int attachments_json(struct db *db, const char *sender, const json_t *ids
     }
     size_t i;
     json_t *it;
-    json_array_foreach(ids, i, it) {
+    json_array_foreach (ids, i, it) {
         const char *mid = json_string_value(it);
         struct db_rows *rows;
         struct db_val p[] = {DB_TEXT(mid), DB_TEXT(sender)};
-        int err = mid && id_valid(mid) ? db_query(db, "SELECT id, kind, mime, size, filename FROM media "
-                                                      "WHERE id = ? AND owner_id = ?", p, 2, &rows)
+        int err = mid && id_valid(mid) ? db_query(db,
+                                                  "SELECT id, kind, mime, size, filename FROM media "
+                                                  "WHERE id = ? AND owner_id = ?",
+                                                  p, 2, &rows)
                                        : DP_ERR_INVALID;
         if (!err && !rows->nrows) {
             db_rows_free(rows);
@@ -157,16 +159,19 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
     time_rfc3339(time_now_ms(), now);
     struct db_rows *rows;
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
-    int err = db_query(e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
-                       u, 2, &rows);
+    int err = db_query(
+        e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq", u, 2, &rows);
     if (err)
         return err;
     int64_t seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
     db_rows_free(rows);
-    struct db_val m[] = {DB_TEXT(id), DB_TEXT(chat_id), DB_INT(seq), DB_TEXT(e->caller->user_id), DB_TEXT(s->client_id),
-                         DB_TEXT(s->text), DB_TEXT(s->reply_to), DB_TEXT(st->att_text), DB_TEXT(now)};
-    if ((err = db_query(e->db, "INSERT INTO chat_messages (id, chat_id, seq, sender_id, client_id, text, reply_to, "
-                               "attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", m, 9, NULL)) ||
+    struct db_val m[] = {DB_TEXT(id),           DB_TEXT(chat_id), DB_INT(seq),          DB_TEXT(e->caller->user_id),
+                         DB_TEXT(s->client_id), DB_TEXT(s->text), DB_TEXT(s->reply_to), DB_TEXT(st->att_text),
+                         DB_TEXT(now)};
+    if ((err = db_query(e->db,
+                        "INSERT INTO chat_messages (id, chat_id, seq, sender_id, client_id, text, reply_to, "
+                        "attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        m, 9, NULL)) ||
         (err = message_by(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE id = ? AND chat_id = ?", id,
                           chat_id, &st->msg)) ||
         (err = chat_members_recipients(e->db, chat_id, &st->r, &st->n)))
@@ -271,9 +276,10 @@ int chat_edit(struct context *e, const char *chat_id, const char *message_id, co
     if (err)
         goto rollback;
     struct db_val u[] = {DB_TEXT(text), DB_TEXT(now), DB_TEXT(message_id)};
-    err = text ? db_query(e->db, "UPDATE chat_messages SET text = ?, edited_at = ? WHERE id = ?", u, 3, NULL)
-               : db_query(e->db, "UPDATE chat_messages SET text = NULL, attachments = '[]', deleted_at = ? WHERE id = ?",
-                          u + 1, 2, NULL);
+    err = text
+              ? db_query(e->db, "UPDATE chat_messages SET text = ?, edited_at = ? WHERE id = ?", u, 3, NULL)
+              : db_query(e->db, "UPDATE chat_messages SET text = NULL, attachments = '[]', deleted_at = ? WHERE id = ?",
+                         u + 1, 2, NULL);
     if (err || (err = message_by(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE id = ? AND chat_id = ?",
                                  message_id, chat_id, msg)))
         goto rollback;
@@ -300,8 +306,10 @@ int chat_history(struct context *e, const char *chat_id, int64_t before, long li
         return err;
     struct db_val p[] = {DB_TEXT(chat_id), DB_INT(before), DB_INT(before), DB_INT(limit)};
     struct db_rows *rows;
-    if ((err = db_query(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE chat_id = ? AND (? = 0 OR seq < ?) "
-                               "ORDER BY seq DESC LIMIT ?", p, 4, &rows)))
+    if ((err = db_query(e->db,
+                        "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE chat_id = ? AND (? = 0 OR seq < ?) "
+                        "ORDER BY seq DESC LIMIT ?",
+                        p, 4, &rows)))
         return err;
     *items = json_array();
     for (int i = 0; i < rows->nrows; i++)
@@ -319,8 +327,10 @@ int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *re
         return err;
     struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(me)};
     struct db_rows *rows;
-    if ((err = db_query(e->db, "SELECT m.last_read_seq, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id "
-                               "WHERE m.chat_id = ? AND m.user_id = ?", p, 2, &rows)))
+    if ((err = db_query(e->db,
+                        "SELECT m.last_read_seq, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id "
+                        "WHERE m.chat_id = ? AND m.user_id = ?",
+                        p, 2, &rows)))
         goto rollback;
     int64_t was = db_rows_int(rows, 0, 0), last = db_rows_int(rows, 0, 1);
     db_rows_free(rows);
@@ -331,7 +341,8 @@ int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *re
         return DP_OK;
     }
     struct db_val u[] = {DB_INT(now), DB_TEXT(chat_id), DB_TEXT(me)};
-    if ((err = db_query(e->db, "UPDATE chat_members SET last_read_seq = ? WHERE chat_id = ? AND user_id = ?", u, 3, NULL)))
+    if ((err = db_query(e->db, "UPDATE chat_members SET last_read_seq = ? WHERE chat_id = ? AND user_id = ?", u, 3,
+                        NULL)))
         goto rollback;
     *read_seq = now;
     /* With receipts off nobody else hears of it; the reader's own devices still do (unread counts). */

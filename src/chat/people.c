@@ -36,8 +36,10 @@ int chat_block(struct context *e, const char *user_id, int on)
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(me), DB_TEXT(user_id), DB_TEXT(now)};
-    return on ? db_query(e->db, "INSERT INTO chat_blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) "
-                                "ON CONFLICT DO NOTHING", p, 3, NULL)
+    return on ? db_query(e->db,
+                         "INSERT INTO chat_blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT DO NOTHING",
+                         p, 3, NULL)
               : db_query(e->db, "DELETE FROM chat_blocks WHERE user_id = ? AND blocked_id = ?", p, 2, NULL);
 }
 
@@ -45,15 +47,17 @@ int chat_blocks_list(struct context *e, json_t **items)
 {
     struct db_val p[] = {DB_TEXT(e->caller->user_id)};
     struct db_rows *rows;
-    int err = db_query(e->db, "SELECT b.blocked_id, u.display_name, b.created_at FROM chat_blocks b "
-                              "JOIN users u ON u.id = b.blocked_id WHERE b.user_id = ? ORDER BY b.created_at", p, 1, &rows);
+    int err = db_query(e->db,
+                       "SELECT b.blocked_id, u.display_name, b.created_at FROM chat_blocks b "
+                       "JOIN users u ON u.id = b.blocked_id WHERE b.user_id = ? ORDER BY b.created_at",
+                       p, 1, &rows);
     if (err)
         return err;
     *items = json_array();
     for (int i = 0; i < rows->nrows; i++)
-        json_array_append_new(*items, json_pack("{s:{s:s,s:s},s:s}", "user", "id", db_rows_text(rows, i, 0),
-                                                "display_name", db_rows_text(rows, i, 1), "created_at",
-                                                db_rows_text(rows, i, 2)));
+        json_array_append_new(*items,
+                              json_pack("{s:{s:s,s:s},s:s}", "user", "id", db_rows_text(rows, i, 0), "display_name",
+                                        db_rows_text(rows, i, 1), "created_at", db_rows_text(rows, i, 2)));
     db_rows_free(rows);
     return DP_OK;
 }
@@ -69,8 +73,10 @@ static int contact_state(struct db *db, const char *a, const char *b, char statu
 {
     struct db_val p[] = {DB_TEXT(a), DB_TEXT(b), DB_TEXT(b), DB_TEXT(a)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT status, from_id FROM chat_contacts WHERE (from_id = ? AND to_id = ?) OR "
-                           "(from_id = ? AND to_id = ?)", p, 4, &rows);
+    int err = db_query(db,
+                       "SELECT status, from_id FROM chat_contacts WHERE (from_id = ? AND to_id = ?) OR "
+                       "(from_id = ? AND to_id = ?)",
+                       p, 4, &rows);
     if (err)
         return err;
     snprintf(status, 16, "%s", rows->nrows ? db_rows_text(rows, 0, 0) : "");
@@ -97,8 +103,10 @@ int chat_contact_request(struct context *e, const char *user_id, json_t **out)
         /* A request to someone who blocked the caller looks sent and stays unseen. */
         time_rfc3339(time_now_ms(), now);
         struct db_val p[] = {DB_TEXT(me), DB_TEXT(user_id), DB_TEXT(now)};
-        if (!blocked && (err = db_query(e->db, "INSERT INTO chat_contacts (from_id, to_id, status, created_at) "
-                                               "VALUES (?, ?, 'pending', ?) ON CONFLICT DO NOTHING", p, 3, NULL)))
+        if (!blocked && (err = db_query(e->db,
+                                        "INSERT INTO chat_contacts (from_id, to_id, status, created_at) "
+                                        "VALUES (?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
+                                        p, 3, NULL)))
             return err;
         snprintf(status, sizeof status, "pending");
     }
@@ -115,8 +123,10 @@ int chat_contact_accept(struct context *e, const char *user_id, json_t **out)
         return err;
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(me)};
     struct db_rows *rows;
-    if ((err = db_query(e->db, "UPDATE chat_contacts SET status = 'accepted' WHERE from_id = ? AND to_id = ? "
-                               "RETURNING from_id", p, 2, &rows)))
+    if ((err = db_query(e->db,
+                        "UPDATE chat_contacts SET status = 'accepted' WHERE from_id = ? AND to_id = ? "
+                        "RETURNING from_id",
+                        p, 2, &rows)))
         return err;
     int found = rows->nrows > 0;
     db_rows_free(rows);
@@ -133,8 +143,10 @@ int chat_contact_remove(struct context *e, const char *user_id)
         return DP_ERR_NOT_FOUND;
     struct db_val p[] = {DB_TEXT(me), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(me)};
     struct db_rows *rows;
-    int err = db_query(e->db, "DELETE FROM chat_contacts WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?) "
-                              "RETURNING from_id", p, 4, &rows);
+    int err = db_query(e->db,
+                       "DELETE FROM chat_contacts WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?) "
+                       "RETURNING from_id",
+                       p, 4, &rows);
     if (err)
         return err;
     err = rows->nrows ? DP_OK : DP_ERR_NOT_FOUND;
@@ -147,10 +159,12 @@ int chat_contacts_list(struct context *e, json_t **items)
     const char *me = e->caller->user_id;
     struct db_val p[] = {DB_TEXT(me), DB_TEXT(me)};
     struct db_rows *rows;
-    int err = db_query(e->db, "SELECT c.to_id, u.display_name, c.status, 'outgoing' FROM chat_contacts c "
-                              "JOIN users u ON u.id = c.to_id WHERE c.from_id = ? "
-                              "UNION ALL SELECT c.from_id, u.display_name, c.status, 'incoming' FROM chat_contacts c "
-                              "JOIN users u ON u.id = c.from_id WHERE c.to_id = ? ORDER BY 2, 1", p, 2, &rows);
+    int err = db_query(e->db,
+                       "SELECT c.to_id, u.display_name, c.status, 'outgoing' FROM chat_contacts c "
+                       "JOIN users u ON u.id = c.to_id WHERE c.from_id = ? "
+                       "UNION ALL SELECT c.from_id, u.display_name, c.status, 'incoming' FROM chat_contacts c "
+                       "JOIN users u ON u.id = c.from_id WHERE c.to_id = ? ORDER BY 2, 1",
+                       p, 2, &rows);
     if (err)
         return err;
     *items = json_array();
@@ -198,9 +212,11 @@ int chat_prefs_set(struct context *e, const json_t *patch, json_t **out)
     if (r)
         receipts = json_is_true(r);
     struct db_val p[] = {DB_TEXT(e->caller->user_id), DB_INT(hide), DB_INT(receipts)};
-    if ((err = db_query(e->db, "INSERT INTO chat_prefs (user_id, hide_presence, send_receipts) VALUES (?, ?, ?) "
-                               "ON CONFLICT (user_id) DO UPDATE SET hide_presence = excluded.hide_presence, "
-                               "send_receipts = excluded.send_receipts", p, 3, NULL)))
+    if ((err = db_query(e->db,
+                        "INSERT INTO chat_prefs (user_id, hide_presence, send_receipts) VALUES (?, ?, ?) "
+                        "ON CONFLICT (user_id) DO UPDATE SET hide_presence = excluded.hide_presence, "
+                        "send_receipts = excluded.send_receipts",
+                        p, 3, NULL)))
         return err;
     return chat_prefs_get(e, out);
 }
@@ -214,10 +230,12 @@ int chat_presence_audience(struct db *db, const char *user_id, int max, json_t *
         return err;
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_INT(max)};
     struct db_rows *rows;
-    if ((err = db_query(db, "SELECT o.user_id FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "
-                            "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "
-                            "UNION SELECT CASE WHEN from_id = ? THEN to_id ELSE from_id END FROM chat_contacts "
-                            "WHERE status = 'accepted' AND ? IN (from_id, to_id) LIMIT ?", p, 5, &rows)))
+    if ((err = db_query(db,
+                        "SELECT o.user_id FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "
+                        "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "
+                        "UNION SELECT CASE WHEN from_id = ? THEN to_id ELSE from_id END FROM chat_contacts "
+                        "WHERE status = 'accepted' AND ? IN (from_id, to_id) LIMIT ?",
+                        p, 5, &rows)))
         return err;
     *out = json_array();
     for (int i = 0; i < rows->nrows; i++)
@@ -233,8 +251,10 @@ int chat_typing_audience(struct db *db, const char *chat_id, const char *user_id
         return err;
     struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(user_id), DB_INT(CHAT_FANOUT_MAX)};
     struct db_rows *rows;
-    if ((err = db_query(db, "SELECT user_id FROM chat_members WHERE chat_id = ? AND user_id <> ? AND left_at IS NULL "
-                            "LIMIT ?", p, 3, &rows)))
+    if ((err = db_query(db,
+                        "SELECT user_id FROM chat_members WHERE chat_id = ? AND user_id <> ? AND left_at IS NULL "
+                        "LIMIT ?",
+                        p, 3, &rows)))
         return err;
     *out = json_array();
     for (int i = 0; i < rows->nrows; i++)
@@ -246,8 +266,10 @@ int chat_typing_audience(struct db *db, const char *chat_id, const char *user_id
 int chat_last_seen_set(struct db *db, const char *user_id, const char *when)
 {
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(when)};
-    return db_query(db, "INSERT INTO chat_prefs (user_id, last_seen) VALUES (?, ?) "
-                        "ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen", p, 2, NULL);
+    return db_query(db,
+                    "INSERT INTO chat_prefs (user_id, last_seen) VALUES (?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen",
+                    p, 2, NULL);
 }
 
 int chat_last_seen_get(struct db *db, const char *user_id, char *when, size_t cap, int *hidden)

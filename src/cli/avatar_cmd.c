@@ -18,12 +18,11 @@
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "Usage: doppel avatar import FILE [--owner EMAIL] [settings…]\n"
-            "         FILE: a Character Card (V1/V2/V3 JSON, PNG with a card, .charx), or - for stdin.\n"
-            "         The owner defaults to the only user; with several users --owner is required.\n"
-            "       doppel avatar export ID [--format json|charx|png] [-o FILE] [settings…]\n"
-            "         Writes a Character Card V3 to FILE, or to stdout without -o.\n");
+    fprintf(stderr, "Usage: doppel avatar import FILE [--owner EMAIL] [settings…]\n"
+                    "         FILE: a Character Card (V1/V2/V3 JSON, PNG with a card, .charx), or - for stdin.\n"
+                    "         The owner defaults to the only user; with several users --owner is required.\n"
+                    "       doppel avatar export ID [--format json|charx|png] [-o FILE] [settings…]\n"
+                    "         Writes a Character Card V3 to FILE, or to stdout without -o.\n");
     return 2;
 }
 
@@ -173,7 +172,9 @@ static int avatar_import(int argc, char **argv)
     int err = read_input(a.pos, CARD_INPUT_MAX, &bytes, &len);
     if (err) {
         fprintf(stderr, "doppel avatar import: %s: %s\n", a.pos,
-                err == DP_ERR_TOO_LARGE ? "larger than 20 MiB" : err == DP_ERR_IO ? strerror(errno) : dp_strerror(err));
+                err == DP_ERR_TOO_LARGE ? "larger than 20 MiB"
+                : err == DP_ERR_IO      ? strerror(errno)
+                                        : dp_strerror(err));
         free(a.rest);
         return 1;
     }
@@ -204,8 +205,8 @@ static int avatar_import(int argc, char **argv)
             fprintf(stderr, "doppel avatar import: %s: %s\n", dp_strerror(err), db_errmsg(db));
         } else {
             audit_write(db, "avatar.import", owner, id, org, "cli",
-                        json_pack("{s:s,s:i,s:I}", "format", card_format_name(imp.format), "spec", imp.spec,
-                                  "memories", (json_int_t)imp.nmemories));
+                        json_pack("{s:s,s:i,s:I}", "format", card_format_name(imp.format), "spec", imp.spec, "memories",
+                                  (json_int_t)imp.nmemories));
             printf("imported \"%s\" as avatar %s (owner %s) from a V%d %s card: %zu memories", imp.name, id, email,
                    imp.spec, card_format_name(imp.format), imp.nmemories);
             if (imp.kept_aside)
@@ -277,8 +278,7 @@ static int avatar_export(int argc, char **argv)
         blobs = NULL;
     }
     struct card_export x;
-    int err = id_valid(a.pos) ? card_store_export(db, blobs, a.pos, (enum card_export_format)f, &x)
-                              : DP_ERR_NOT_FOUND;
+    int err = id_valid(a.pos) ? card_store_export(db, blobs, a.pos, (enum card_export_format)f, &x) : DP_ERR_NOT_FOUND;
     if (err) {
         fprintf(stderr, "doppel avatar export: %s\n",
                 err == DP_ERR_NOT_FOUND ? "no such avatar (or it was deleted)" : dp_strerror(err));
@@ -289,8 +289,10 @@ static int avatar_export(int argc, char **argv)
         else
             exit_code = 0;
         if (x.omitted_memories)
-            fprintf(stderr, "doppel avatar export: %zu memories left out (a card holds at most %d entries and %u "
-                            "bytes)\n", x.omitted_memories, CARD_BOOK_MAX, CARD_JSON_MAX);
+            fprintf(stderr,
+                    "doppel avatar export: %zu memories left out (a card holds at most %d entries and %u "
+                    "bytes)\n",
+                    x.omitted_memories, CARD_BOOK_MAX, CARD_JSON_MAX);
         if (x.omitted_assets)
             fprintf(stderr, "doppel avatar export: %zu images left out (over %d files / %u MiB, or unreadable)\n",
                     x.omitted_assets, CARD_EXPORT_ASSETS_MAX, CARD_EXPORT_ASSET_BYTES_MAX >> 20);

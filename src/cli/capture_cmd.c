@@ -244,13 +244,14 @@ static void on_event(const struct opts *o, const char *p, struct pending *q, int
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "Usage: doppel capture FILE|- --token TOKEN [--url http://127.0.0.1:8080] [--device NAME]\n"
-            "       [--speed 1] [--chunk-ms 100] [--rate 16000 --channels 1 (raw stdin)] [--retry-for 60] [--opus] [--quiet]\n"
-            "Streams a 16-bit PCM WAV file, or stdin (a WAV, e.g. arecord -f S16_LE -r 16000 -t wav, or raw PCM16),\n"
-            "to the server as a device; reconnects and resumes from the last acknowledged chunk when the connection\n"
-            "drops. --speed: 1 real time, 0 as fast as acks allow. --opus: 20 ms Opus packets to /ws_omi (as an Omi\n"
-            "device sends). The token may be given as DOPPEL_TOKEN.\n");
+    fprintf(
+        stderr,
+        "Usage: doppel capture FILE|- --token TOKEN [--url http://127.0.0.1:8080] [--device NAME]\n"
+        "       [--speed 1] [--chunk-ms 100] [--rate 16000 --channels 1 (raw stdin)] [--retry-for 60] [--opus] [--quiet]\n"
+        "Streams a 16-bit PCM WAV file, or stdin (a WAV, e.g. arecord -f S16_LE -r 16000 -t wav, or raw PCM16),\n"
+        "to the server as a device; reconnects and resumes from the last acknowledged chunk when the connection\n"
+        "drops. --speed: 1 real time, 0 as fast as acks allow. --opus: 20 ms Opus packets to /ws_omi (as an Omi\n"
+        "device sends). The token may be given as DOPPEL_TOKEN.\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -315,9 +316,10 @@ static int connect_device(const struct opts *o, const struct source *s, struct w
     if (e)
         return e;
     char start[256];
-    int n = snprintf(start, sizeof start,
-                     "{\"type\":\"audio-start\",\"data\":{\"rate\":%ld,\"width\":2,\"channels\":%ld,\"mode\":\"streaming\"}}\n",
-                     s->rate, s->channels);
+    int n = snprintf(
+        start, sizeof start,
+        "{\"type\":\"audio-start\",\"data\":{\"rate\":%ld,\"width\":2,\"channels\":%ld,\"mode\":\"streaming\"}}\n",
+        s->rate, s->channels);
     if (ws_client_send(*c, 1, start, (size_t)n))
         goto broken;
     double deadline = time_mono() + 10;
@@ -341,7 +343,8 @@ static int connect_device(const struct opts *o, const struct source *s, struct w
             return DP_OK;
         }
         if (type && !strcmp(type, "error")) {
-            snprintf(err, errlen, "server: %s", json_string_value(json_object_get(json_object_get(j, "data"), "message")));
+            snprintf(err, errlen, "server: %s",
+                     json_string_value(json_object_get(json_object_get(j, "data"), "message")));
             json_decref(j);
             goto fail;
         }

@@ -18,7 +18,7 @@ int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_ingest(int argc, char **argv);
-int cli_avatar(int argc, char **argv); /* doppel avatar import|export (cli/avatar_cmd.c) */
+int cli_avatar(int argc, char **argv);  /* doppel avatar import|export (cli/avatar_cmd.c) */
 int cli_capture(int argc, char **argv); /* doppel capture FILE|- (cli/capture_cmd.c) */
 
 #endif

@@ -52,8 +52,8 @@ static void mib(double bytes, char *out, size_t cap)
 
 /* Stores one file; on success job_out holds its processing job, or "" when the avatar has the
  * same bytes already (nothing stored). */
-static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_id, const char *owner,
-                       const char *org, const char *path, int flags, char job_out[ID_LEN])
+static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_id, const char *owner, const char *org,
+                       const char *path, int flags, char job_out[ID_LEN])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -183,8 +183,8 @@ int cli_ingest(int argc, char **argv)
     /* --duplicate is ours (as ?duplicate= of an upload); the rest are settings. */
     for (int i = first_flag; i < argc; i++) {
         const char *v = !strcmp(argv[i], "--duplicate") && i + 1 < argc ? argv[++i]
-                        : !strncmp(argv[i], "--duplicate=", 12) ? argv[i] + 12
-                                                                 : NULL;
+                        : !strncmp(argv[i], "--duplicate=", 12)         ? argv[i] + 12
+                                                                        : NULL;
         if (!v) {
             rest[nrest++] = argv[i];
             continue;

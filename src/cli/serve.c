@@ -57,11 +57,11 @@ static void observe_cache(const char *backend, const char *op, double seconds, i
 static void register_store_metrics(void)
 {
     const char *l[] = {"backend", "op"};
-    m_db_calls = metric_new(METRIC_HISTOGRAM, "doppel_db_call_duration_seconds", "database call latency", 2, l, NULL,
-                            0);
+    m_db_calls =
+        metric_new(METRIC_HISTOGRAM, "doppel_db_call_duration_seconds", "database call latency", 2, l, NULL, 0);
     m_db_errors = metric_new(METRIC_COUNTER, "doppel_db_errors_total", "failed database calls", 2, l, NULL, 0);
-    m_cache_calls = metric_new(METRIC_HISTOGRAM, "doppel_cache_call_duration_seconds", "cache call latency", 2, l,
-                               NULL, 0);
+    m_cache_calls =
+        metric_new(METRIC_HISTOGRAM, "doppel_cache_call_duration_seconds", "cache call latency", 2, l, NULL, 0);
     m_cache_errors = metric_new(METRIC_COUNTER, "doppel_cache_errors_total", "failed cache calls", 2, l, NULL, 0);
     db_observe_hook = observe_db;
     cache_observe_hook = observe_cache;
@@ -125,7 +125,7 @@ static long sweep_capture_period(const struct app *app)
     return app->cfg.capture_idle_close / 2 > 0 ? app->cfg.capture_idle_close / 2 : 1;
 }
 static struct pool_task sweep_task;
-static int sweep_running; /* loop thread only */
+static int sweep_running;                /* loop thread only */
 static double blob_swept, capture_swept; /* time_mono() of each sweep's last run (the sweep's worker) */
 static double sweep_slack;               /* half the timer's period: a tick a little early still counts */
 
@@ -230,8 +230,10 @@ static void check_security_store(struct app *app)
     char why[160];
     int evicts = cache_may_evict(c, why, sizeof why);
     if (evicts > 0)
-        DP_LOG(LOG_WARN, "[serve] Redis may evict rate limits, login back-off and revocations (%s): "
-                         "set maxmemory-policy noeviction, or give it no maxmemory", why);
+        DP_LOG(LOG_WARN,
+               "[serve] Redis may evict rate limits, login back-off and revocations (%s): "
+               "set maxmemory-policy noeviction, or give it no maxmemory",
+               why);
     else if (evicts < 0)
         DP_LOG(LOG_INFO, "[serve] Redis eviction policy unknown (%s): it should be noeviction", why);
     cache_close(c);
@@ -257,9 +259,17 @@ static int brain_setup(struct app *app)
     if (speech_setup(c))
         return 1;
     struct embed_config ec = {c->embed_provider, c->embed_url, c->embed_model, c->embed_api_key, c->embed_timeout};
-    struct llm_config lc = {c->llm_provider,      c->llm_url,         c->llm_model,  c->llm_api_key,
-                            c->llm_connect_timeout, c->llm_idle_timeout, c->llm_timeout, c->llm_max_tokens,
-                            c->llm_retries,       c->llm_retry_wait_max, c->llm_circuit_cooldown * 1000};
+    struct llm_config lc = {c->llm_provider,
+                            c->llm_url,
+                            c->llm_model,
+                            c->llm_api_key,
+                            c->llm_connect_timeout,
+                            c->llm_idle_timeout,
+                            c->llm_timeout,
+                            c->llm_max_tokens,
+                            c->llm_retries,
+                            c->llm_retry_wait_max,
+                            c->llm_circuit_cooldown * 1000};
     char msg[256] = "cannot initialise libcurl";
     if (http_client_global_init() || embed_configure(&ec, msg, sizeof msg) || llm_configure(&lc, msg, sizeof msg)) {
         DP_LOG(LOG_ERROR, "[serve] %s", msg);
@@ -341,7 +351,8 @@ int cli_serve(int argc, char **argv)
         jobs_register_test_kinds();
     avatar_jobs_register();
     extract_job_register(app->cfg.llm_extract);
-    if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers, (int)app->cfg.job_lease))
+    if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,
+                   (int)app->cfg.job_lease))
         goto out_pool;
 
     const struct route *tables[32];

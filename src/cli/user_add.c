@@ -77,7 +77,8 @@ int cli_user(int argc, char **argv)
     free(rest);
     if (rc)
         return rc < 0 ? 0 : 2;
-    if (sodium_init() < 0 || password_setup((unsigned long long)app->cfg.argon2_ops, (size_t)app->cfg.argon2_memory_kib)) {
+    if (sodium_init() < 0 ||
+        password_setup((unsigned long long)app->cfg.argon2_ops, (size_t)app->cfg.argon2_memory_kib)) {
         fprintf(stderr, "doppel: cannot set up password hashing\n");
         cli_free_config(app);
         return 1;

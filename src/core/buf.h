@@ -5,10 +5,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* NUL-terminated after every append (not counted in len) */
-    size_t len;  /* bytes used */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* appends that would exceed this fail with DP_ERR_TOO_LARGE; 0 = no cap */
+    char *data; /* NUL-terminated after every append (not counted in len) */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
+    size_t max; /* appends that would exceed this fail with DP_ERR_TOO_LARGE; 0 = no cap */
 };
 
 void buf_init(struct buf *b, size_t max);

@@ -31,7 +31,8 @@ static const struct setting settings[] = {
      "let ingest and avatar import/export create a missing --data-dir (serve always creates it)"},
     {"database-url", SET_STR, OFF(database_url), "", 0, 0,
      "SQLite file path or postgres://user@host:port/db (default: <data-dir>/doppel.db)"},
-    {"redis-url", SET_STR, OFF(redis_url), "", 0, 0, "redis://host:port for cache, rate limits and pub/sub (default: in-process)"},
+    {"redis-url", SET_STR, OFF(redis_url), "", 0, 0,
+     "redis://host:port for cache, rate limits and pub/sub (default: in-process)"},
     {"cache-memory-max", SET_LONG, OFF(cache_memory_max), "268435456", 1L << 20, 1L << 40,
      "bytes of cached copies the in-process cache keeps (security state has its own budget)"},
     {"blob-url", SET_STR, OFF(blob_url), "", 0, 0, "blob store directory (default: <data-dir>/blobs)"},
@@ -46,7 +47,8 @@ static const struct setting settings[] = {
     {"log-level", SET_STR, OFF(log_level), "info", 0, 0, "debug | info | warn | error"},
     {"workers", SET_LONG, OFF(workers), "0", 0, 256, "worker threads for blocking work (0 = number of cores)"},
     {"max-connections", SET_LONG, OFF(max_connections), "4096", 16, 1000000, "open HTTP connections"},
-    {"http-timeout", SET_LONG, OFF(http_timeout), "30", 1, 3600, "seconds of client inactivity before a connection is closed"},
+    {"http-timeout", SET_LONG, OFF(http_timeout), "30", 1, 3600,
+     "seconds of client inactivity before a connection is closed"},
     {"http-header-timeout", SET_LONG, OFF(http_header_timeout), "10", 0, 3600,
      "seconds a client has to send a request's headers, from connecting or from the previous response "
      "(0 = no deadline)"},
@@ -57,7 +59,8 @@ static const struct setting settings[] = {
     {"max-conns-per-ip", SET_LONG, OFF(max_conns_per_ip), "256", 0, 1000000,
      "open connections per client address (0 = no cap, e.g. behind a reverse proxy that limits per client); "
      "a quarter of --max-connections always stays for other addresses"},
-    {"json-body-max", SET_LONG, OFF(json_body_max), "1048576", 1024, 64L << 20, "default body cap of JSON routes, bytes"},
+    {"json-body-max", SET_LONG, OFF(json_body_max), "1048576", 1024, 64L << 20,
+     "default body cap of JSON routes, bytes"},
     {"upload-max", SET_LONG, OFF(upload_max), "2147483648", 1024, 1L << 40, "largest media upload, bytes"},
     {"ws-message-max", SET_LONG, OFF(ws_message_max), "1048576", 1024, 64L << 20, "largest WebSocket message, bytes"},
     {"ws-send-queue-max", SET_LONG, OFF(ws_send_queue_max), "4194304", 1024, 1L << 30,
@@ -74,8 +77,10 @@ static const struct setting settings[] = {
      "SSE streams produced at once, each on a worker; later ones wait their turn (0 = half the workers, at least 1)"},
     {"blob-sweep-interval", SET_LONG, OFF(blob_sweep_interval), "600", 1, 86400,
      "seconds between sweeps of upload temp files no live upload owns (idle past --http-timeout)"},
-    {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600, "seconds in-flight requests may take on SIGTERM"},
-    {"jwt-key", SET_STR, OFF(jwt_key), "", 0, 0, "access-token signing key, 64 hex digits (default: <data-dir>/jwt.key)"},
+    {"shutdown-timeout", SET_LONG, OFF(shutdown_timeout), "10", 0, 600,
+     "seconds in-flight requests may take on SIGTERM"},
+    {"jwt-key", SET_STR, OFF(jwt_key), "", 0, 0,
+     "access-token signing key, 64 hex digits (default: <data-dir>/jwt.key)"},
     {"access-ttl", SET_LONG, OFF(access_ttl), "900", 30, 86400, "seconds an access token lives"},
     {"refresh-ttl", SET_LONG, OFF(refresh_ttl), "2592000", 300, 31536000, "seconds a refresh token lives"},
     {"argon2-ops", SET_LONG, OFF(argon2_ops), "2", 1, 10, "argon2id passes for password hashes"},
@@ -86,7 +91,8 @@ static const struct setting settings[] = {
     {"auth-rate", SET_LONG, OFF(auth_rate), "20", 1, 100000, "login/signup/refresh/TOTP requests per minute per IP"},
     {"refresh-reuse-grace", SET_LONG, OFF(refresh_grace), "10", 0, 300,
      "seconds a spent refresh token still rotates for the client address that spent it (0: any reuse revokes)"},
-    {"api-rate", SET_LONG, OFF(api_rate), "100", 1, 1000000, "API requests per second per user (bursts of 5 s worth): a busy browser tab and a phone app at once"},
+    {"api-rate", SET_LONG, OFF(api_rate), "100", 1, 1000000,
+     "API requests per second per user (bursts of 5 s worth): a busy browser tab and a phone app at once"},
     {"job-workers", SET_LONG, OFF(job_workers), "1", 1, 64, "background job worker threads"},
     {"job-lease", SET_LONG, OFF(job_lease), "60", 1, 3600,
      "seconds a claimed job is leased; renewed while it runs, re-run by another worker if its process dies"},
@@ -104,7 +110,8 @@ static const struct setting settings[] = {
      "memory vectors: none (text search only) | openai (any OpenAI-compatible /embeddings API)"},
     {"embed-url", SET_STR, OFF(embed_url), "", 0, 0, "base URL of the embeddings API, e.g. http://127.0.0.1:11434/v1"},
     {"embed-model", SET_STR, OFF(embed_model), "", 0, 0, "embedding model name sent to the API"},
-    {"embed-api-key", SET_STR, OFF(embed_api_key), "", 0, 0, "bearer key of the embeddings API (prefer the env variable)"},
+    {"embed-api-key", SET_STR, OFF(embed_api_key), "", 0, 0,
+     "bearer key of the embeddings API (prefer the env variable)"},
     {"embed-timeout", SET_LONG, OFF(embed_timeout), "10000", 100, 600000, "milliseconds an embeddings call may take"},
     {"llm-provider", SET_STR, OFF(llm_provider), "none", 0, 0,
      "language model of the generative brain and the OpenAI facade: none (recall only) | openai (any "
@@ -166,7 +173,8 @@ static const struct setting settings[] = {
      "bytes of one device audio chunk (payload_length)"},
     {"capture-pending-max", SET_LONG, OFF(capture_pending_max), "4194304", 65536, 1L << 30,
      "bytes of device audio waiting to be synced per device before chunks are refused (too_fast)"},
-    {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1, "mount /api/v1/_test/* (for test suites and benchmarks only)"},
+    {"test-routes", SET_BOOL, OFF(test_routes), "0", 0, 1,
+     "mount /api/v1/_test/* (for test suites and benchmarks only)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -178,8 +186,8 @@ static void env_name(const struct setting *s, char *out, size_t n)
     out[at] = 0;
 }
 
-static int apply(struct config *cfg, const struct setting *s, const char *val, const char *from,
-                 char *err, size_t errlen)
+static int apply(struct config *cfg, const struct setting *s, const char *val, const char *from, char *err,
+                 size_t errlen)
 {
     char *base = (char *)cfg + s->offset;
     if (s->type == SET_STR) {
@@ -208,8 +216,8 @@ static int apply(struct config *cfg, const struct setting *s, const char *val, c
     errno = 0;
     long v = strtol(val, &end, 10);
     if (errno || end == val || *end || v < s->min || v > s->max) {
-        snprintf(err, errlen, "%s: --%s expects an integer in [%ld, %ld], got \"%s\"", from, s->name,
-                 s->min, s->max, val);
+        snprintf(err, errlen, "%s: --%s expects an integer in [%ld, %ld], got \"%s\"", from, s->name, s->min, s->max,
+                 val);
         return DP_ERR_INVALID;
     }
     *(long *)(void *)base = v;
@@ -339,8 +347,8 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "--log-format must be text or json");
         return DP_ERR_INVALID;
     }
-    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
-        strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "warn") &&
+        strcmp(cfg->log_level, "error")) {
         snprintf(err, errlen, "--log-level must be debug, info, warn or error");
         return DP_ERR_INVALID;
     }

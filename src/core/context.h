@@ -10,12 +10,12 @@ struct blob_store;
 struct caller;
 
 struct context {
-    struct db *db;              /* this thread's connection */
-    struct cache *cache;        /* cached copies (evictable) */
-    struct cache *security;     /* back-off, revocations, tickets: never evicted by cached copies */
-    struct blob_store *blobs;   /* shared, thread-safe */
+    struct db *db;               /* this thread's connection */
+    struct cache *cache;         /* cached copies (evictable) */
+    struct cache *security;      /* back-off, revocations, tickets: never evicted by cached copies */
+    struct blob_store *blobs;    /* shared, thread-safe */
     const struct caller *caller; /* who asks (NULL: a visitor, a job, the CLI) */
-    const char *ip;             /* client address, for sessions and the audit log */
+    const char *ip;              /* client address, for sessions and the audit log */
     const char *user_agent;
 };
 

@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HASH_FNV32_INIT 2166136261u              /* offset basis 0x811c9dc5 */
-#define HASH_FNV32_PRIME 16777619u               /* 0x01000193 */
-#define HASH_FNV64_INIT 14695981039346656037ull  /* offset basis 0xcbf29ce484222325 */
-#define HASH_FNV64_PRIME 1099511628211ull        /* 0x00000100000001b3 */
+#define HASH_FNV32_INIT 2166136261u             /* offset basis 0x811c9dc5 */
+#define HASH_FNV32_PRIME 16777619u              /* 0x01000193 */
+#define HASH_FNV64_INIT 14695981039346656037ull /* offset basis 0xcbf29ce484222325 */
+#define HASH_FNV64_PRIME 1099511628211ull       /* 0x00000100000001b3 */
 
 /* One byte more into a running 32-bit hash (start from HASH_FNV32_INIT). */
 static inline uint32_t hash_fnv1a_add(uint32_t h, unsigned char b)

@@ -72,16 +72,16 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 
     size_t at;
     if (log_json) {
-        at = (size_t)snprintf(out, sizeof out, "{\"time\":\"%s\",\"level\":\"%s\",\"src\":\"%s:%d\",",
-                              ts, level_names[level], base, line);
+        at = (size_t)snprintf(out, sizeof out, "{\"time\":\"%s\",\"level\":\"%s\",\"src\":\"%s:%d\",", ts,
+                              level_names[level], base, line);
         if (log_rid[0])
             at += (size_t)snprintf(out + at, sizeof out - at, "\"request_id\":\"%s\",", log_rid);
         at += (size_t)snprintf(out + at, sizeof out - at, "\"msg\":\"");
         at = json_escape_into(out, sizeof out, at, msg);
         at += (size_t)snprintf(out + at, sizeof out - at, "\"}\n");
     } else {
-        at = (size_t)snprintf(out, sizeof out, "%s %-5s %s%s%s%s\n", ts, level_names[level],
-                              log_rid[0] ? "[" : "", log_rid, log_rid[0] ? "] " : "", msg);
+        at = (size_t)snprintf(out, sizeof out, "%s %-5s %s%s%s%s\n", ts, level_names[level], log_rid[0] ? "[" : "",
+                              log_rid, log_rid[0] ? "] " : "", msg);
     }
     if (at >= sizeof out)
         at = sizeof out - 1, out[at - 1] = '\n';

@@ -18,20 +18,19 @@ void log_set_request_id(const char *rid);
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define DP_LOG(level, ...)                                                   \
-    do {                                                                     \
-        if ((level) >= log_min_level)                                        \
-            log_write((level), __FILE__, __LINE__, __VA_ARGS__);             \
+#define DP_LOG(level, ...)                                                                                             \
+    do {                                                                                                               \
+        if ((level) >= log_min_level)                                                                                  \
+            log_write((level), __FILE__, __LINE__, __VA_ARGS__);                                                       \
     } while (0)
 
 /* Always-on assert for programmer errors only; never for outside input. */
-#define DP_ASSERT(x)                                                         \
-    do {                                                                     \
-        if (!(x)) {                                                          \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,       \
-                    __LINE__, #x);                                           \
-            abort();                                                         \
-        }                                                                    \
+#define DP_ASSERT(x)                                                                                                   \
+    do {                                                                                                               \
+        if (!(x)) {                                                                                                    \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #x);                                  \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 #endif

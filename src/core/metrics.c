@@ -18,11 +18,11 @@ static const double default_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 
 struct series {
     char *labels[METRIC_MAX_LABELS];
-    uint64_t hash;             /* of the label values */
-    struct series *hnext;      /* hash chain */
-    double value;      /* counter/gauge value, histogram sum */
-    double count;      /* histogram observations */
-    double *bucket_n;  /* histogram: per-bucket (non-cumulative) counts */
+    uint64_t hash;        /* of the label values */
+    struct series *hnext; /* hash chain */
+    double value;         /* counter/gauge value, histogram sum */
+    double count;         /* histogram observations */
+    double *bucket_n;     /* histogram: per-bucket (non-cumulative) counts */
     struct series *next;
 };
 

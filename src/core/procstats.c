@@ -67,15 +67,14 @@ static void collect(void *arg)
 
 void procstats_register(void)
 {
-    m_rss = metric_new(METRIC_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", 0, NULL,
-                       NULL, 0);
-    m_vsz = metric_new(METRIC_GAUGE, "process_virtual_memory_bytes", "Virtual memory size in bytes.", 0, NULL, NULL,
-                       0);
+    m_rss =
+        metric_new(METRIC_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", 0, NULL, NULL, 0);
+    m_vsz = metric_new(METRIC_GAUGE, "process_virtual_memory_bytes", "Virtual memory size in bytes.", 0, NULL, NULL, 0);
     m_cpu = metric_new(METRIC_COUNTER, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                        0, NULL, NULL, 0);
     m_fds = metric_new(METRIC_GAUGE, "process_open_fds", "Number of open file descriptors.", 0, NULL, NULL, 0);
-    m_max_fds = metric_new(METRIC_GAUGE, "process_max_fds", "Maximum number of open file descriptors.", 0, NULL, NULL,
-                           0);
+    m_max_fds =
+        metric_new(METRIC_GAUGE, "process_max_fds", "Maximum number of open file descriptors.", 0, NULL, NULL, 0);
     m_start = metric_new(METRIC_GAUGE, "process_start_time_seconds",
                          "Start time of the process since unix epoch in seconds.", 0, NULL, NULL, 0);
     metric_set(m_start, NULL, (double)time_now_ms() / 1000.0);

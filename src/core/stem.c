@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[LANG_COUNT] = {"english", "german", "spanish", "french", "italian", "portuguese",
-                                              "dutch"};
+static const char *const names[LANG_COUNT] = {"english", "german",     "spanish", "french",
+                                              "italian", "portuguese", "dutch"};
 
 const char *text_lang_name(enum text_lang lang)
 {
@@ -73,8 +73,8 @@ static const char *const function_words[LANG_COUNT][16] = {
     [LANG_DE] = {"der", "die", "das", "und", "ist", "nicht", "ich", "mit", "sich", "auf", "ein", "eine", "war", "wir",
                  "auch", NULL},
     [LANG_ES] = {"el", "los", "las", "y", "es", "del", "por", "con", "una", "pero", "muy", "fue", "yo", "su", NULL},
-    [LANG_FR] = {"le", "les", "et", "est", "des", "du", "une", "je", "pas", "avec", "pour", "qui", "nous", "il",
-                 "dans", NULL},
+    [LANG_FR] = {"le", "les", "et", "est", "des", "du", "une", "je", "pas", "avec", "pour", "qui", "nous", "il", "dans",
+                 NULL},
     [LANG_IT] = {"il", "gli", "che", "della", "di", "sono", "una", "per", "non", "con", "mi", "ho", "era", NULL},
     [LANG_PT] = {"os", "as", "que", "um", "uma", "nao", "com", "para", "foi", "eu", "da", "do", "muito", NULL},
     [LANG_NL] = {"het", "een", "en", "van", "ik", "niet", "dat", "zijn", "op", "met", "voor", "ook", "je", NULL},

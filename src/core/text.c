@@ -15,8 +15,8 @@ int text_is_word_char(uint32_t cp)
         return (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z');
     if ((cp >= 0x80 && cp <= 0xa1) || cp == 0x1680 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x206f) ||
         (cp >= 0x3000 && cp <= 0x3003) || (cp >= 0x3008 && cp <= 0x3011) || cp == 0xfeff ||
-        (cp >= 0xff01 && cp <= 0xff0f) || cp == 0xff1a || cp == 0xff1b || cp == 0xff1f || cp == 0xab ||
-        cp == 0xbb || cp == 0xb7 || cp == 0xbf)
+        (cp >= 0xff01 && cp <= 0xff0f) || cp == 0xff1a || cp == 0xff1b || cp == 0xff1f || cp == 0xab || cp == 0xbb ||
+        cp == 0xb7 || cp == 0xbf)
         return 0;
     return 1;
 }
@@ -93,8 +93,7 @@ uint32_t text_lower(uint32_t cp)
         if (cp <= 0x137 || (cp >= 0x14a && cp <= 0x177) || (cp >= 0x1de && cp <= 0x1ef) ||
             (cp >= 0x1f8 && cp <= 0x21f) || (cp >= 0x222 && cp <= 0x233))
             return cp | 1;
-        if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e) || (cp >= 0x1cd && cp <= 0x1dc)) &&
-            (cp & 1))
+        if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e) || (cp >= 0x1cd && cp <= 0x1dc)) && (cp & 1))
             return cp + 1;
         return cp;
     }
@@ -157,10 +156,9 @@ static const char latin_base[] = "aaaaaa.ceeeeiiii.nooooo..uuuuy..aaaaaa.ceeeeii
 
 /* Greek letters with tonos or dialytika, and final sigma, to their base letter. */
 static const unsigned short greek_base[][2] = {
-    {0x386, 0x3b1}, {0x388, 0x3b5}, {0x389, 0x3b7}, {0x38a, 0x3b9}, {0x38c, 0x3bf}, {0x38e, 0x3c5},
-    {0x38f, 0x3c9}, {0x390, 0x3b9}, {0x3aa, 0x3b9}, {0x3ab, 0x3c5}, {0x3ac, 0x3b1}, {0x3ad, 0x3b5},
-    {0x3ae, 0x3b7}, {0x3af, 0x3b9}, {0x3b0, 0x3c5}, {0x3c2, 0x3c3}, {0x3ca, 0x3b9}, {0x3cb, 0x3c5},
-    {0x3cc, 0x3bf}, {0x3cd, 0x3c5}, {0x3ce, 0x3c9}};
+    {0x386, 0x3b1}, {0x388, 0x3b5}, {0x389, 0x3b7}, {0x38a, 0x3b9}, {0x38c, 0x3bf}, {0x38e, 0x3c5}, {0x38f, 0x3c9},
+    {0x390, 0x3b9}, {0x3aa, 0x3b9}, {0x3ab, 0x3c5}, {0x3ac, 0x3b1}, {0x3ad, 0x3b5}, {0x3ae, 0x3b7}, {0x3af, 0x3b9},
+    {0x3b0, 0x3c5}, {0x3c2, 0x3c3}, {0x3ca, 0x3b9}, {0x3cb, 0x3c5}, {0x3cc, 0x3bf}, {0x3cd, 0x3c5}, {0x3ce, 0x3c9}};
 
 uint32_t text_fold(uint32_t cp)
 {
@@ -177,9 +175,13 @@ uint32_t text_fold(uint32_t cp)
         return text_lower(cp);
     }
     switch (cp) { /* Cyrillic е and и with diacritics (ё is written е in most Russian text) */
-    case 0x400: case 0x401: case 0x450: case 0x451:
+    case 0x400:
+    case 0x401:
+    case 0x450:
+    case 0x451:
         return 0x435;
-    case 0x40d: case 0x45d:
+    case 0x40d:
+    case 0x45d:
         return 0x438;
     }
     return text_lower(cp);
@@ -204,7 +206,7 @@ static size_t map_word(const unsigned char *w, size_t len, char *out, size_t cap
         if (!fold)
             k = utf8_encode(text_lower(cp), enc);
         else if (i > 0 && cp >= 0x300 && cp <= 0x36f)
-            continue; /* a combining mark: the accent of the letter before it */
+            continue;                        /* a combining mark: the accent of the letter before it */
         else if (cp == 0xdf || cp == 0x1e9e) /* ß ẞ */
             enc[0] = enc[1] = 's', k = 2;
         else
@@ -302,14 +304,14 @@ int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_
  * apostrophes, so the tails and heads of contractions are here too ("you've" → "ve", "didn't"
  * → "didn"; "don" and "won" are names and words too, and stay). */
 static const char *const stop_words[] = {
-    "a", "about", "after", "all", "am", "an", "and", "any", "are", "aren", "as", "at", "be", "been", "before",
-    "but", "by", "can", "could", "couldn", "did", "didn", "do", "does", "doesn", "for", "from", "had", "hadn",
-    "has", "hasn", "have", "haven", "he", "her", "him", "his", "how", "i", "if", "in", "is", "isn", "it", "its",
-    "just", "ll", "me", "my", "of", "on", "or", "our", "re", "really", "she", "shouldn", "so", "some", "tell",
-    "than", "that", "the", "their", "them", "then", "there", "they", "this", "to", "us", "ve", "very", "was",
-    "wasn", "we", "were", "weren", "what", "when", "where", "which", "who", "why", "will", "with", "would",
-    "wouldn", "you", "your"
-};
+    "a",     "about", "after",  "all",    "am",   "an",    "and",    "any",    "are",     "aren",  "as",   "at",
+    "be",    "been",  "before", "but",    "by",   "can",   "could",  "couldn", "did",     "didn",  "do",   "does",
+    "doesn", "for",   "from",   "had",    "hadn", "has",   "hasn",   "have",   "haven",   "he",    "her",  "him",
+    "his",   "how",   "i",      "if",     "in",   "is",    "isn",    "it",     "its",     "just",  "ll",   "me",
+    "my",    "of",    "on",     "or",     "our",  "re",    "really", "she",    "shouldn", "so",    "some", "tell",
+    "than",  "that",  "the",    "their",  "them", "then",  "there",  "they",   "this",    "to",    "us",   "ve",
+    "very",  "was",   "wasn",   "we",     "were", "weren", "what",   "when",   "where",   "which", "who",  "why",
+    "will",  "with",  "would",  "wouldn", "you",  "your"};
 
 static int cmp_stop(const void *key, const void *elem)
 {

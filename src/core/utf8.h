@@ -27,8 +27,8 @@ static inline uint32_t utf8_get(const unsigned char *p, size_t *len)
         return *len = 2, (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
     if (p[0] < 0xf0)
         return *len = 3, (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-    return *len = 4, (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 |
-                     (p[3] & 0x3f);
+    return *len = 4,
+           (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
 }
 
 /* cp as UTF-8 into out (1..4 bytes, not NUL-terminated); returns the length. A surrogate or a

@@ -25,9 +25,9 @@ struct entry {
     uint16_t name_len; /* 0: an empty slot */
     uint8_t in_pos;    /* bit p: a lemma of part of speech p */
     uint8_t nsense[NPOS];
-    uint16_t tag[NPOS];       /* tagsense_cnt: how often its senses were tagged in SemCor */
+    uint16_t tag[NPOS];           /* tagsense_cnt: how often its senses were tagged in SemCor */
     uint32_t sense[NPOS][SENSES]; /* synset offsets in data.<pos>, most frequent first */
-    int32_t exc;              /* first exception record (this word as an inflected form), -1 none */
+    int32_t exc;                  /* first exception record (this word as an inflected form), -1 none */
 };
 
 struct exc {
@@ -220,7 +220,8 @@ static int map_data(const char *dir, int pos)
     if (fd < 0)
         return DP_ERR_NOT_FOUND;
     struct stat st;
-    void *m = fstat(fd, &st) || !st.st_size ? MAP_FAILED : mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m =
+        fstat(fd, &st) || !st.st_size ? MAP_FAILED : mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED)
         return DP_ERR_IO;
@@ -244,8 +245,9 @@ int wordnet_open(const char *dir)
     for (int p = 0; p < NPOS && !err; p++)
         err = map_data(dir, p);
     if (err) {
-        DP_LOG(LOG_WARN, "[text] WordNet not usable in %s (%s; install wordnet-base): word keys fall back to suffix rules",
-               dir, dp_strerror(err));
+        DP_LOG(LOG_WARN,
+               "[text] WordNet not usable in %s (%s; install wordnet-base): word keys fall back to suffix rules", dir,
+               dp_strerror(err));
         return err;
     }
     wn.ready = 1;
@@ -298,11 +300,10 @@ static const struct rule {
     int pos;
     const char *suffix, *ending;
 } rules[] = {
-    {NOUN, "s", ""},   {NOUN, "ses", "s"}, {NOUN, "xes", "x"}, {NOUN, "zes", "z"}, {NOUN, "ches", "ch"},
-    {NOUN, "shes", "sh"}, {NOUN, "men", "man"}, {NOUN, "ies", "y"},
-    {VERB, "s", ""},   {VERB, "ies", "y"}, {VERB, "es", "e"},  {VERB, "es", ""},  {VERB, "ed", "e"},
-    {VERB, "ed", ""},  {VERB, "ing", "e"}, {VERB, "ing", ""},
-    {ADJ, "er", ""},   {ADJ, "est", ""},   {ADJ, "er", "e"},   {ADJ, "est", "e"},
+    {NOUN, "s", ""},      {NOUN, "ses", "s"},   {NOUN, "xes", "x"}, {NOUN, "zes", "z"}, {NOUN, "ches", "ch"},
+    {NOUN, "shes", "sh"}, {NOUN, "men", "man"}, {NOUN, "ies", "y"}, {VERB, "s", ""},    {VERB, "ies", "y"},
+    {VERB, "es", "e"},    {VERB, "es", ""},     {VERB, "ed", "e"},  {VERB, "ed", ""},   {VERB, "ing", "e"},
+    {VERB, "ing", ""},    {ADJ, "er", ""},      {ADJ, "est", ""},   {ADJ, "er", "e"},   {ADJ, "est", "e"},
 };
 
 /* Lemmas already found, shared by all threads: indexing 100k memories asks for a few million
@@ -452,8 +453,8 @@ static void synset(struct related *r, int pos, uint32_t offset, int kind, const 
     char *pc = strtok_r(NULL, " ", &save);
     int ptrs = pc ? atoi(pc) : 0, followed = 0;
     for (int i = 0; i < ptrs; i++) {
-        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save),
-             *ps = strtok_r(NULL, " ", &save), *st = strtok_r(NULL, " ", &save);
+        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
+             *st = strtok_r(NULL, " ", &save);
         if (!sym || !off || !ps || !st)
             return;
         if (strcmp(sym, follow) || followed >= follow_max)

@@ -32,10 +32,38 @@ int audio_decode_span(const char *path, int64_t start_ms, int64_t max_ms, int16_
     snprintf(input, sizeof input, "file:%s", path);
     /* 10 ms more than allowed: more output than max_ms says the file is longer. */
     snprintf(limit, sizeof limit, "%.3f", (double)(max_ms + 10) / 1000.0);
-    const char *argv[] = {"ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
-                          "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS, "-ss", start, "-i", input, "-map", "0:a:0",
-                          "-vn", "-sn", "-dn", "-ac", "1", "-ar", "16000", "-t", limit, "-f", "s16le", "-acodec",
-                          "pcm_s16le", "pipe:1", NULL};
+    const char *argv[] = {"ffmpeg",
+                          "-nostdin",
+                          "-hide_banner",
+                          "-loglevel",
+                          "error",
+                          "-threads",
+                          "1",
+                          "-protocol_whitelist",
+                          "file",
+                          "-format_whitelist",
+                          DEMUXERS,
+                          "-ss",
+                          start,
+                          "-i",
+                          input,
+                          "-map",
+                          "0:a:0",
+                          "-vn",
+                          "-sn",
+                          "-dn",
+                          "-ac",
+                          "1",
+                          "-ar",
+                          "16000",
+                          "-t",
+                          limit,
+                          "-f",
+                          "s16le",
+                          "-acodec",
+                          "pcm_s16le",
+                          "pipe:1",
+                          NULL};
     size_t max_bytes = (size_t)(max_ms + 10) * (AUDIO_DECODE_RATE / 1000) * 2 + 4096;
     struct subproc_limits lim = {.cpu_seconds = 300, .mem_bytes = (size_t)1 << 30, .timeout_ms = 600000};
     struct buf out;

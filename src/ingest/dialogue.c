@@ -34,9 +34,9 @@ enum line_kind {
 };
 
 struct line {
-    size_t start, end;          /* the line without line end, outer spaces and direction marks */
+    size_t start, end;           /* the line without line end, outer spaces and direction marks */
     size_t name_start, name_end; /* LINE_PLAIN, LINE_STAMPED: the name as written (trimmed) */
-    size_t msg;                 /* LINE_PLAIN, LINE_STAMPED: where the message starts (≤ end) */
+    size_t msg;                  /* LINE_PLAIN, LINE_STAMPED: where the message starts (≤ end) */
     enum line_kind kind;
 };
 
@@ -174,8 +174,8 @@ static int normalise_name(const unsigned char *t, size_t a, size_t b, char out[D
 /* 1 when the one-word name is a URL scheme ("http: …" is not someone speaking). */
 static int is_scheme(const char *name)
 {
-    static const char *const schemes[] = {"http", "https", "ftp", "ftps", "sftp", "mailto", "file", "tel", "data",
-                                          "ws", "wss", "www", NULL};
+    static const char *const schemes[] = {"http", "https", "ftp", "ftps", "sftp", "mailto", "file",
+                                          "tel",  "data",  "ws",  "wss",  "www",  NULL};
     for (int i = 0; schemes[i]; i++) {
         size_t k = strlen(schemes[i]);
         size_t j = 0;
@@ -314,18 +314,31 @@ static size_t strip_edited(const unsigned char *t, size_t a, size_t e)
 /* Messages a chat app writes in someone's name that are not something they said: attachments
  * left out of the export, deletions, calls, the encryption notice (which iOS puts under the chat's
  * name). Compared whole (a final full stop ignored), ASCII case-insensitively. */
-static const char *const notices[] = {
-    "<media omitted>", "<médias omis>", "<medien ausgeschlossen>", "<multimedia omitido>", "<mídia oculta>",
-    "<media omessi>", "<media weggelaten>", "<attached omitted>", "this message was deleted",
-    "you deleted this message", "this message was deleted by admin", "waiting for this message",
-    "waiting for this message. this may take a while", "waiting for this message. check your phone",
-    "you blocked this contact", "you unblocked this contact", "live location shared", "view once message",
-    "null", NULL};
+static const char *const notices[] = {"<media omitted>",
+                                      "<médias omis>",
+                                      "<medien ausgeschlossen>",
+                                      "<multimedia omitido>",
+                                      "<mídia oculta>",
+                                      "<media omessi>",
+                                      "<media weggelaten>",
+                                      "<attached omitted>",
+                                      "this message was deleted",
+                                      "you deleted this message",
+                                      "this message was deleted by admin",
+                                      "waiting for this message",
+                                      "waiting for this message. this may take a while",
+                                      "waiting for this message. check your phone",
+                                      "you blocked this contact",
+                                      "you unblocked this contact",
+                                      "live location shared",
+                                      "view once message",
+                                      "null",
+                                      NULL};
 
 /* iOS: "<kind> omitted" stands for an attachment; a document's line names it first
  * ("Report.pdf • 3 pages \u200edocument omitted"). */
-static const char *const omitted[] = {"image", "video", "audio", "sticker", "gif", "document", "contact card",
-                                      "photo", "voice message", "video note", NULL};
+static const char *const omitted[] = {"image",        "video", "audio",         "sticker",    "gif", "document",
+                                      "contact card", "photo", "voice message", "video note", NULL};
 
 int dialogue_is_notice(const char *msg, size_t len)
 {
@@ -371,7 +384,8 @@ int dialogue_is_notice(const char *msg, size_t len)
         p += 6;
     if (ci_prefix(t, p, e, "voice call") || ci_prefix(t, p, e, "video call")) {
         p += 10;
-        return p == e || t[p] == ',' || t[p] == '.' || (p + 1 < e && t[p] == ' ' && (t[p + 1] == '(' || t[p + 1] == 0xE2));
+        return p == e || t[p] == ',' || t[p] == '.' ||
+               (p + 1 < e && t[p] == ' ' && (t[p + 1] == '(' || t[p + 1] == 0xE2));
     }
     return 0;
 }
@@ -382,10 +396,10 @@ int dialogue_is_notice(const char *msg, size_t len)
  * table of indexes (+1; 0 is empty), with how many utterances each has. */
 struct speakers {
     struct dialogue *d;
-    int cap;         /* of d->speakers and count */
-    int *count;      /* utterances by each speaker */
-    int *slot;       /* nslots entries */
-    size_t nslots;   /* a power of two, more than twice d->nspeakers */
+    int cap;       /* of d->speakers and count */
+    int *count;    /* utterances by each speaker */
+    int *slot;     /* nslots entries */
+    size_t nslots; /* a power of two, more than twice d->nspeakers */
 };
 
 /* Speakers are told apart case-insensitively (text_lower: "ANNA" and "Anna", "ZOË" and "Zoë",
@@ -489,8 +503,8 @@ struct builder {
                           text follows (a caption under an attachment) */
     size_t pend_start; /* SPEAKER_PENDING: the name in the source */
     size_t pend_end;
-    struct buf cur;    /* its text so far */
-    size_t cur_start;  /* its source range so far */
+    struct buf cur;   /* its text so far */
+    size_t cur_start; /* its source range so far */
     size_t cur_end;
 };
 

@@ -7,9 +7,10 @@
 #define DIALOGUE_SPEAKER_MAX 40          /* bytes of a speaker name */
 #define DIALOGUE_SPEAKER_WORDS 4         /* words of a speaker name on a plain "Name: text" line */
 #define DIALOGUE_STAMPED_SPEAKER_WORDS 6 /* … after a chat timestamp (contact names may be longer) */
-#define DIALOGUE_TEXT_MAX 20000          /* bytes of one utterance's text (= MEMORY_TEXT_MAX); longer
+#define DIALOGUE_TEXT_MAX                                                                                              \
+    20000                              /* bytes of one utterance's text (= MEMORY_TEXT_MAX); longer
                                             ones are split into consecutive utterances */
-#define DIALOGUE_MAX_UTTERANCES 500000   /* more: DP_ERR_TOO_LARGE (the caller keeps it a document) */
+#define DIALOGUE_MAX_UTTERANCES 500000 /* more: DP_ERR_TOO_LARGE (the caller keeps it a document) */
 
 /* Detection thresholds (see dialogue_parse()). */
 #define DIALOGUE_MIN_UTTERANCES 4
@@ -31,7 +32,7 @@ struct utterance {
 struct dialogue {
     struct utterance *u; /* n utterances; NULL when n is 0 */
     int n;
-    char **speakers;     /* nspeakers distinct names, in order of first appearance */
+    char **speakers; /* nspeakers distinct names, in order of first appearance */
     int nspeakers;
 };
 

@@ -24,8 +24,6 @@ void extracted_cleanup(struct extracted *x)
     memset(x, 0, sizeof *x);
 }
 
-
-
 static enum kind kind_of(const char *mime, const char *filename)
 {
     char m[128] = "";
@@ -39,8 +37,7 @@ static enum kind kind_of(const char *mime, const char *filename)
     }
     const char *ext = ex_extension(filename);
     size_t el = strlen(ext);
-    int md = ex_ieq(ext, el, "md") || ex_ieq(ext, el, "markdown") || ex_ieq(ext, el, "mdown") ||
-             ex_ieq(ext, el, "mkd");
+    int md = ex_ieq(ext, el, "md") || ex_ieq(ext, el, "markdown") || ex_ieq(ext, el, "mdown") || ex_ieq(ext, el, "mkd");
     int html = ex_ieq(ext, el, "html") || ex_ieq(ext, el, "htm") || ex_ieq(ext, el, "xhtml");
 
     if (!strcmp(m, "text/markdown") || !strcmp(m, "text/x-markdown"))
@@ -146,7 +143,7 @@ int extract_text(const char *path, const char *mime, const char *filename, struc
         if (rc)
             break;
         const char *p = in.data ? in.data : "";
-        rc = k == K_TEXT ? extract_plain(p, in.len, &text)
+        rc = k == K_TEXT       ? extract_plain(p, in.len, &text)
              : k == K_MARKDOWN ? extract_markdown(p, in.len, &text)
                                : extract_html(p, in.len, &text);
         break;

@@ -16,10 +16,10 @@ static const char *const skip_elems[] = {"script", "style", "template", "noscrip
 static const char *const line_elems[] = {"br", "li", "tr", "dt", "dd", "option", "caption", NULL};
 /* Elements that make a paragraph break (a heading stands between blank lines). */
 static const char *const para_elems[] = {
-    "p",       "div",    "h1",         "h2",      "h3",     "h4",   "h5",      "h6",      "table",
-    "ul",      "ol",     "dl",         "section", "article", "blockquote", "pre", "hr", "header",
-    "footer",  "nav",    "aside",      "main",    "figure", "figcaption", "address", "form", "fieldset",
-    "details", "summary", "body",      "html",    "title",  "center", "hgroup",  "menu",    NULL,
+    "p",       "div",     "h1",    "h2",      "h3",      "h4",         "h5",      "h6",   "table",
+    "ul",      "ol",      "dl",    "section", "article", "blockquote", "pre",     "hr",   "header",
+    "footer",  "nav",     "aside", "main",    "figure",  "figcaption", "address", "form", "fieldset",
+    "details", "summary", "body",  "html",    "title",   "center",     "hgroup",  "menu", NULL,
 };
 
 static int in_list(const char *name, const char *const *list)
@@ -50,8 +50,7 @@ static size_t skip_raw(const char *p, size_t n, size_t from, const char *name)
             return n;
         i = (size_t)(lt - p);
         if (i + 2 + m <= n && p[i + 1] == '/' && ex_ieq(p + i + 2, m, name) &&
-            (i + 2 + m == n || is_space((unsigned char)p[i + 2 + m]) || p[i + 2 + m] == '>' ||
-             p[i + 2 + m] == '/')) {
+            (i + 2 + m == n || is_space((unsigned char)p[i + 2 + m]) || p[i + 2 + m] == '>' || p[i + 2 + m] == '/')) {
             const char *gt = memchr(p + i, '>', n - i);
             return gt ? (size_t)(gt - p) + 1 : n;
         }

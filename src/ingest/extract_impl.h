@@ -7,11 +7,11 @@
 
 #include "core/buf.h"
 
-#define EX_TRY(x)                                                                                  \
-    do {                                                                                           \
-        int ex_try_err_ = (x);                                                                     \
-        if (ex_try_err_)                                                                           \
-            return ex_try_err_;                                                                    \
+#define EX_TRY(x)                                                                                                      \
+    do {                                                                                                               \
+        int ex_try_err_ = (x);                                                                                         \
+        if (ex_try_err_)                                                                                               \
+            return ex_try_err_;                                                                                        \
     } while (0)
 
 /* Appends the UTF-8 encoding of cp; surrogates and values past U+10FFFF become U+FFFD. */

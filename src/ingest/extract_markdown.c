@@ -7,10 +7,10 @@
 #include "ingest/extract.h"
 #include "ingest/extract_impl.h"
 
-#define MAX_DEPTH 4          /* link text inside link text … */
-#define CODE_SCAN_MAX 4096   /* how far a code span looks for its closing backticks */
-#define LINK_SCAN_MAX 2048   /* how far a link looks for its closing bracket or parenthesis */
-#define LINK_NEST_MAX 8      /* brackets nested inside link text */
+#define MAX_DEPTH 4        /* link text inside link text … */
+#define CODE_SCAN_MAX 4096 /* how far a code span looks for its closing backticks */
+#define LINK_SCAN_MAX 2048 /* how far a link looks for its closing bracket or parenthesis */
+#define LINK_NEST_MAX 8    /* brackets nested inside link text */
 
 static int is_sp(unsigned char c)
 {
@@ -24,8 +24,7 @@ static int is_alnum(unsigned char c)
 
 static int is_punct(unsigned char c)
 {
-    return (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) ||
-           (c >= 0x7b && c <= 0x7e);
+    return (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
 }
 
 /* One line being converted. next_closer[] memoises "the next run at or after some position": it
@@ -33,9 +32,9 @@ static int is_punct(unsigned char c)
 struct line_ctx {
     const char *s;
     size_t n;
-    int table;               /* a table row: '|' becomes a space */
-    size_t next_closer[3];   /* next right-flanking run of '*', '_', '~' */
-    int open[3];             /* emphasis runs opened and not yet closed */
+    int table;             /* a table row: '|' becomes a space */
+    size_t next_closer[3]; /* next right-flanking run of '*', '_', '~' */
+    int open[3];           /* emphasis runs opened and not yet closed */
 };
 
 static int emph_index(char c)
@@ -191,7 +190,7 @@ static int inline_md(struct line_ctx *l, size_t from, size_t to, struct buf *out
                     const char *sp = memchr(s + k, ' ', g - k);
                     if (!closing && !sp && (colon || at))
                         EX_TRY(buf_append(out, s + i + 1, g - i - 1)); /* <https://…>, <a@b> */
-                    i = g + 1; /* an inline HTML tag: dropped */
+                    i = g + 1;                                         /* an inline HTML tag: dropped */
                     continue;
                 }
             }

@@ -86,4 +86,3 @@ out:
     buf_cleanup(&fixed);
     return rc;
 }
-

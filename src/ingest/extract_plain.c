@@ -39,31 +39,27 @@ struct named_ref {
 
 /* The references seen in real documents; anything else stays as written. */
 static const struct named_ref named_refs[] = {
-    {"amp", '&'},       {"lt", '<'},         {"gt", '>'},         {"quot", '"'},      {"apos", '\''},
-    {"nbsp", ' '},      {"ensp", ' '},       {"emsp", ' '},       {"thinsp", ' '},    {"shy", 0},
-    {"zwnj", 0},        {"zwj", 0},          {"lrm", 0},          {"rlm", 0},         {"copy", 0xa9},
-    {"reg", 0xae},      {"trade", 0x2122},   {"hellip", 0x2026},  {"mdash", 0x2014},  {"ndash", 0x2013},
-    {"lsquo", 0x2018},  {"rsquo", 0x2019},   {"sbquo", 0x201a},   {"ldquo", 0x201c},  {"rdquo", 0x201d},
-    {"bdquo", 0x201e},  {"laquo", 0xab},     {"raquo", 0xbb},     {"bull", 0x2022},   {"middot", 0xb7},
-    {"deg", 0xb0},      {"times", 0xd7},     {"divide", 0xf7},    {"plusmn", 0xb1},   {"euro", 0x20ac},
-    {"pound", 0xa3},    {"yen", 0xa5},       {"cent", 0xa2},      {"sect", 0xa7},     {"para", 0xb6},
-    {"dagger", 0x2020}, {"iexcl", 0xa1},     {"iquest", 0xbf},    {"frac12", 0xbd},   {"frac14", 0xbc},
-    {"frac34", 0xbe},   {"sup2", 0xb2},      {"sup3", 0xb3},      {"micro", 0xb5},    {"larr", 0x2190},
-    {"rarr", 0x2192},   {"uarr", 0x2191},    {"darr", 0x2193},    {"harr", 0x2194},   {"hearts", 0x2665},
-    {"agrave", 0xe0},   {"aacute", 0xe1},    {"acirc", 0xe2},     {"atilde", 0xe3},   {"auml", 0xe4},
-    {"aring", 0xe5},    {"aelig", 0xe6},     {"ccedil", 0xe7},    {"egrave", 0xe8},   {"eacute", 0xe9},
-    {"ecirc", 0xea},    {"euml", 0xeb},      {"igrave", 0xec},    {"iacute", 0xed},   {"icirc", 0xee},
-    {"iuml", 0xef},     {"ntilde", 0xf1},    {"ograve", 0xf2},    {"oacute", 0xf3},   {"ocirc", 0xf4},
-    {"otilde", 0xf5},   {"ouml", 0xf6},      {"oslash", 0xf8},    {"ugrave", 0xf9},   {"uacute", 0xfa},
-    {"ucirc", 0xfb},    {"uuml", 0xfc},      {"yacute", 0xfd},    {"yuml", 0xff},     {"szlig", 0xdf},
-    {"Agrave", 0xc0},   {"Aacute", 0xc1},    {"Acirc", 0xc2},     {"Auml", 0xc4},     {"Aring", 0xc5},
-    {"AElig", 0xc6},    {"Ccedil", 0xc7},    {"Egrave", 0xc8},    {"Eacute", 0xc9},   {"Ecirc", 0xca},
-    {"Iacute", 0xcd},   {"Ntilde", 0xd1},    {"Oacute", 0xd3},    {"Ouml", 0xd6},     {"Oslash", 0xd8},
-    {"Uacute", 0xda},   {"Uuml", 0xdc},      {"oelig", 0x153},    {"OElig", 0x152},   {"scaron", 0x161},
-    {"Scaron", 0x160},  {"alpha", 0x3b1},    {"beta", 0x3b2},     {"gamma", 0x3b3},   {"delta", 0x3b4},
-    {"pi", 0x3c0},      {"sigma", 0x3c3},    {"omega", 0x3c9},    {"mu", 0x3bc},      {"lambda", 0x3bb},
-    {"infin", 0x221e},  {"ne", 0x2260},      {"le", 0x2264},      {"ge", 0x2265},     {"asymp", 0x2248},
-    {"minus", 0x2212},  {"prime", 0x2032},   {"Prime", 0x2033},   {"ordf", 0xaa},     {"ordm", 0xba},
+    {"amp", '&'},       {"lt", '<'},       {"gt", '>'},       {"quot", '"'},     {"apos", '\''},     {"nbsp", ' '},
+    {"ensp", ' '},      {"emsp", ' '},     {"thinsp", ' '},   {"shy", 0},        {"zwnj", 0},        {"zwj", 0},
+    {"lrm", 0},         {"rlm", 0},        {"copy", 0xa9},    {"reg", 0xae},     {"trade", 0x2122},  {"hellip", 0x2026},
+    {"mdash", 0x2014},  {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"sbquo", 0x201a},  {"ldquo", 0x201c},
+    {"rdquo", 0x201d},  {"bdquo", 0x201e}, {"laquo", 0xab},   {"raquo", 0xbb},   {"bull", 0x2022},   {"middot", 0xb7},
+    {"deg", 0xb0},      {"times", 0xd7},   {"divide", 0xf7},  {"plusmn", 0xb1},  {"euro", 0x20ac},   {"pound", 0xa3},
+    {"yen", 0xa5},      {"cent", 0xa2},    {"sect", 0xa7},    {"para", 0xb6},    {"dagger", 0x2020}, {"iexcl", 0xa1},
+    {"iquest", 0xbf},   {"frac12", 0xbd},  {"frac14", 0xbc},  {"frac34", 0xbe},  {"sup2", 0xb2},     {"sup3", 0xb3},
+    {"micro", 0xb5},    {"larr", 0x2190},  {"rarr", 0x2192},  {"uarr", 0x2191},  {"darr", 0x2193},   {"harr", 0x2194},
+    {"hearts", 0x2665}, {"agrave", 0xe0},  {"aacute", 0xe1},  {"acirc", 0xe2},   {"atilde", 0xe3},   {"auml", 0xe4},
+    {"aring", 0xe5},    {"aelig", 0xe6},   {"ccedil", 0xe7},  {"egrave", 0xe8},  {"eacute", 0xe9},   {"ecirc", 0xea},
+    {"euml", 0xeb},     {"igrave", 0xec},  {"iacute", 0xed},  {"icirc", 0xee},   {"iuml", 0xef},     {"ntilde", 0xf1},
+    {"ograve", 0xf2},   {"oacute", 0xf3},  {"ocirc", 0xf4},   {"otilde", 0xf5},  {"ouml", 0xf6},     {"oslash", 0xf8},
+    {"ugrave", 0xf9},   {"uacute", 0xfa},  {"ucirc", 0xfb},   {"uuml", 0xfc},    {"yacute", 0xfd},   {"yuml", 0xff},
+    {"szlig", 0xdf},    {"Agrave", 0xc0},  {"Aacute", 0xc1},  {"Acirc", 0xc2},   {"Auml", 0xc4},     {"Aring", 0xc5},
+    {"AElig", 0xc6},    {"Ccedil", 0xc7},  {"Egrave", 0xc8},  {"Eacute", 0xc9},  {"Ecirc", 0xca},    {"Iacute", 0xcd},
+    {"Ntilde", 0xd1},   {"Oacute", 0xd3},  {"Ouml", 0xd6},    {"Oslash", 0xd8},  {"Uacute", 0xda},   {"Uuml", 0xdc},
+    {"oelig", 0x153},   {"OElig", 0x152},  {"scaron", 0x161}, {"Scaron", 0x160}, {"alpha", 0x3b1},   {"beta", 0x3b2},
+    {"gamma", 0x3b3},   {"delta", 0x3b4},  {"pi", 0x3c0},     {"sigma", 0x3c3},  {"omega", 0x3c9},   {"mu", 0x3bc},
+    {"lambda", 0x3bb},  {"infin", 0x221e}, {"ne", 0x2260},    {"le", 0x2264},    {"ge", 0x2265},     {"asymp", 0x2248},
+    {"minus", 0x2212},  {"prime", 0x2032}, {"Prime", 0x2033}, {"ordf", 0xaa},    {"ordm", 0xba},
 };
 
 static int is_alnum(unsigned char c)
@@ -304,9 +300,18 @@ static int ends_sentence(const unsigned char *a, size_t n)
  * "(iv) ". */
 static int starts_item(const unsigned char *b, size_t n)
 {
-    static const char *const bullets[] = {"\xE2\x80\xA2", "\xC2\xB7", "\xE2\x80\x93", "\xE2\x80\x94",
-                                          "\xE2\x96\xAA", "\xE2\x96\xA0", "\xE2\x97\x8B", "\xE2\x97\xA6",
-                                          "-", "*", "+", NULL};
+    static const char *const bullets[] = {"\xE2\x80\xA2",
+                                          "\xC2\xB7",
+                                          "\xE2\x80\x93",
+                                          "\xE2\x80\x94",
+                                          "\xE2\x96\xAA",
+                                          "\xE2\x96\xA0",
+                                          "\xE2\x97\x8B",
+                                          "\xE2\x97\xA6",
+                                          "-",
+                                          "*",
+                                          "+",
+                                          NULL};
     for (int i = 0; bullets[i]; i++) {
         size_t l = strlen(bullets[i]);
         if (n > l && !memcmp(b, bullets[i], l) && b[l] == ' ')

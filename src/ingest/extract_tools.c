@@ -80,7 +80,7 @@ static int member_arg(const char *name, char *out, size_t outlen)
 }
 
 int ex_unzip_member(const char *zip, const char *member, size_t max, int64_t deadline, struct buf *out, char *err,
-                        size_t errlen)
+                    size_t errlen)
 {
     char zarg[PATH_ARG_MAX], marg[PATH_ARG_MAX];
     if (ex_path_arg(zip, zarg, sizeof zarg) || member_arg(member, marg, sizeof marg)) {
@@ -100,4 +100,3 @@ int ex_unzip_member(const char *zip, const char *member, size_t max, int64_t dea
     buf_init(out, max);
     return subproc_run(argv, NULL, &lim, out, err, errlen);
 }
-

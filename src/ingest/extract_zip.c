@@ -293,8 +293,8 @@ static int is_chapter_name(const char *name)
 
 /* The chapters of the EPUB in spine order, each checked against the archive's listing; falls
  * back to the listing's (X)HTML files in archive order when there is no usable OPF spine. */
-static int epub_chapters(const char *path, const struct names *listing, int64_t deadline, struct names *out,
-                         char *err, size_t errlen)
+static int epub_chapters(const char *path, const struct names *listing, int64_t deadline, struct names *out, char *err,
+                         size_t errlen)
 {
     struct buf container, opf;
     buf_init(&container, 0);
@@ -350,8 +350,8 @@ static int epub_chapters(const char *path, const struct names *listing, int64_t 
                 if (!idref)
                     continue;
                 for (size_t i = 0; i < ids.n; i++) {
-                    if (strcmp(ids.v[i], idref) == 0 && names_has(listing, hrefs.v[i]) &&
-                        !names_has(out, hrefs.v[i]) && out->n < EPUB_MAX_CHAPTERS) {
+                    if (strcmp(ids.v[i], idref) == 0 && names_has(listing, hrefs.v[i]) && !names_has(out, hrefs.v[i]) &&
+                        out->n < EPUB_MAX_CHAPTERS) {
                         char *dup = strdup(hrefs.v[i]);
                         if (!dup || (rc = names_add(out, dup))) {
                             free(idref);
@@ -445,4 +445,3 @@ out:
     buf_cleanup(&html);
     return rc;
 }
-

@@ -144,10 +144,9 @@ static int count_words(const char *t, size_t a, size_t b)
 }
 
 static const char *const abbreviations[] = {
-    "Mr", "Mrs", "Ms", "Dr", "Prof", "Sr", "Jr", "St", "Mt", "vs", "etc", "No", "no", "Fig", "fig",
-    "Inc", "Ltd", "Co", "Corp", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct",
-    "Nov", "Dec", "approx", "ca", "cf", "al", "Gen", "Col", "Capt", "Lt", "Rev", "Hon", "Ave", "Rd",
-    NULL,
+    "Mr",  "Mrs",    "Ms", "Dr",   "Prof", "Sr",  "Jr",  "St",   "Mt",  "vs",  "etc", "No",  "no",   "Fig", "fig",
+    "Inc", "Ltd",    "Co", "Corp", "Jan",  "Feb", "Mar", "Apr",  "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov",
+    "Dec", "approx", "ca", "cf",   "al",   "Gen", "Col", "Capt", "Lt",  "Rev", "Hon", "Ave", "Rd",   NULL,
 };
 
 /* Whether the word t[a..b) ends a sentence (before looking at the next word). */
@@ -269,8 +268,7 @@ static int close_passage(struct splitter *s, int overlap, int section_end)
     }
     /* The last one or two units, within the overlap budget, but never the whole passage. */
     int take = 0, words = 0;
-    while (take < 2 && take + 1 < s->nunits &&
-           words + s->units[s->nunits - 1 - take].words <= PASSAGE_OVERLAP_WORDS)
+    while (take < 2 && take + 1 < s->nunits && words + s->units[s->nunits - 1 - take].words <= PASSAGE_OVERLAP_WORDS)
         words += s->units[s->nunits - 1 - take++].words;
     struct range carry[2];
     int ncarry = 0;
@@ -322,8 +320,7 @@ static int add_unit(struct splitter *s, struct range u, int from_text)
         s->nunits = 0;
     }
     int rc;
-    if (s->active && s->p_new > 0 && s->p_words + u.words > PASSAGE_MAX_WORDS &&
-        (rc = close_passage(s, 1, 0)))
+    if (s->active && s->p_new > 0 && s->p_words + u.words > PASSAGE_MAX_WORDS && (rc = close_passage(s, 1, 0)))
         return rc;
     if (s->active && s->p_words + u.words > PASSAGE_MAX_WORDS) {
         /* Only overlap in front (never more than the budget): drop it rather than overflow. */

@@ -29,7 +29,7 @@
 enum child_stage { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
 
 struct child_plan {
-    const char *path;         /* resolved program path */
+    const char *path; /* resolved program path */
     char *const *argv;
     char *const *envp;
     const char *cwd;
@@ -206,8 +206,8 @@ static void one_line(const char *in, size_t n, char *outl, size_t outlen)
     outl[j] = 0;
 }
 
-int subproc_run(const char *const argv[], const char *stdin_path, const struct subproc_limits *lim,
-                struct buf *out, char *err, size_t errlen)
+int subproc_run(const char *const argv[], const char *stdin_path, const struct subproc_limits *lim, struct buf *out,
+                char *err, size_t errlen)
 {
     set_err(err, errlen, "%s", "");
     if (!argv || !argv[0] || !argv[0][0] || !out) {
@@ -295,7 +295,9 @@ int subproc_run(const char *const argv[], const char *stdin_path, const struct s
     if (got == (ssize_t)sizeof msg) {
         reap(pid, &status);
         set_err(err, errlen, "%s: %s failed: %s", name,
-                msg[0] == STAGE_EXEC ? "execve" : msg[0] == STAGE_CHDIR ? "chdir" : "setup",
+                msg[0] == STAGE_EXEC    ? "execve"
+                : msg[0] == STAGE_CHDIR ? "chdir"
+                                        : "setup",
                 strerror(msg[1]));
         rc = msg[0] == STAGE_EXEC ? DP_ERR_UNAVAILABLE : DP_ERR_IO;
         goto out_close_fds;
@@ -383,8 +385,7 @@ int subproc_run(const char *const argv[], const char *stdin_path, const struct s
         rc = DP_OK;
     } else if (WIFEXITED(status)) {
         rc = DP_ERR_UNSUPPORTED;
-        set_err(err, errlen, "%s exited with status %d%s%s", name, WEXITSTATUS(status), line[0] ? ": " : "",
-                line);
+        set_err(err, errlen, "%s exited with status %d%s%s", name, WEXITSTATUS(status), line[0] ? ": " : "", line);
     } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
         rc = DP_ERR_TIMEOUT;
         set_err(err, errlen, "%s: killed at the CPU limit (%u s)", name, cpu);

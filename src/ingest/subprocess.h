@@ -54,7 +54,7 @@ struct subproc_limits {
  * Rather than execvp() (which reads the caller's PATH and may allocate after fork()), the
  * program is looked up in the parent in the same fixed PATH the child gets, then execve()d. A
  * grandchild that keeps stdout or stderr open keeps the call waiting until the timeout. */
-int subproc_run(const char *const argv[], const char *stdin_path, const struct subproc_limits *lim,
-                struct buf *out, char *err, size_t errlen);
+int subproc_run(const char *const argv[], const char *stdin_path, const struct subproc_limits *lim, struct buf *out,
+                char *err, size_t errlen);
 
 #endif

@@ -20,12 +20,12 @@ enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_RETRYING, JOB_DONE, JOB_DEAD };
 struct job_ctx {
     char id[ID_LEN];
     const char *kind;
-    json_t *payload;     /* borrowed; the JSON object given to job_enqueue */
-    int attempt;         /* 1 for the first run */
-    struct db *db;       /* the job worker's connection */
-    struct cache *cache; /* the job worker's cache handle */
+    json_t *payload;          /* borrowed; the JSON object given to job_enqueue */
+    int attempt;              /* 1 for the first run */
+    struct db *db;            /* the job worker's connection */
+    struct cache *cache;      /* the job worker's cache handle */
     struct blob_store *blobs; /* shared (thread-safe); NULL when the runner was given none */
-    void *priv;          /* the runner's bookkeeping */
+    void *priv;               /* the runner's bookkeeping */
 };
 
 /* A job handler. Returns DP_OK (done), or an error: the job is retried with backoff until

@@ -20,13 +20,13 @@ extern int64_t job_backoff_cap_ms;  /* 600000 */
 /* A job this worker claimed. payload is owned (json_decref in job_claim_cleanup). */
 struct job_claim {
     char id[ID_LEN];
-    char token[ID_LEN];        /* this claim's lease token: finishing updates must match it */
+    char token[ID_LEN]; /* this claim's lease token: finishing updates must match it */
     char kind[JOB_KIND_MAX + 1];
     json_t *payload;
-    int attempt;               /* attempts after this claim (1 for the first run) */
+    int attempt; /* attempts after this claim (1 for the first run) */
     int max_attempts;
-    int64_t lease_until;       /* ms */
-    int dead;                  /* the claim found a lost last attempt and marked the job dead */
+    int64_t lease_until; /* ms */
+    int dead;            /* the claim found a lost last attempt and marked the job dead */
 };
 
 /* What a finishing update did. */
@@ -41,13 +41,13 @@ enum job_outcome {
 /* The runner's bookkeeping of one running job (struct job_ctx.priv). Fields marked (lock) are
  * shared with the heartbeat thread under lock. */
 struct job_run {
-    pthread_mutex_t *lock;     /* the runner's lock; NULL when run outside the runner (tests) */
+    pthread_mutex_t *lock; /* the runner's lock; NULL when run outside the runner (tests) */
     const struct job_claim *claim;
-    int active;                /* (lock) the handler is running */
-    int lost;                  /* (lock) the heartbeat found the lease taken over */
-    int64_t renewed_at;        /* (lock) ms when the lease was last extended */
-    int progress;              /* the last progress written */
-    double progress_at;        /* time_mono() of the last progress write */
+    int active;                   /* (lock) the handler is running */
+    int lost;                     /* (lock) the heartbeat found the lease taken over */
+    int64_t renewed_at;           /* (lock) ms when the lease was last extended */
+    int progress;                 /* the last progress written */
+    double progress_at;           /* time_mono() of the last progress write */
     const volatile int *stopping; /* the runner's stop flag (may be NULL) */
 };
 

@@ -112,8 +112,8 @@ out_free_text:
 }
 
 /* The columns job_from_row reads, in order. */
-#define JOB_COLUMNS                                                                                               \
-    "id, kind, status, attempts, max_attempts, progress, last_error, owner_id, org_id, run_at, created_at, "     \
+#define JOB_COLUMNS                                                                                                    \
+    "id, kind, status, attempts, max_attempts, progress, last_error, owner_id, org_id, run_at, created_at, "           \
     "updated_at, finished_at, avatar_id, media_id"
 
 static json_t *text_or_null(const struct db_rows *r, int row, int col)
@@ -126,13 +126,13 @@ static json_t *job_from_row(const struct db_rows *r, int row)
 {
     char run_at[RFC3339_LEN];
     time_rfc3339(db_rows_int(r, row, 9), run_at);
-    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:o}", "id", db_rows_text(r, row, 0),
-                     "kind", db_rows_text(r, row, 1), "status", db_rows_text(r, row, 2), "attempts",
-                     (json_int_t)db_rows_int(r, row, 3), "max_attempts", (json_int_t)db_rows_int(r, row, 4),
-                     "progress", (json_int_t)db_rows_int(r, row, 5), "last_error", text_or_null(r, row, 6),
-                     "owner_id", text_or_null(r, row, 7), "avatar_id", text_or_null(r, row, 13), "media_id",
-                     text_or_null(r, row, 14), "run_at", run_at, "created_at", db_rows_text(r, row, 10),
-                     "updated_at", db_rows_text(r, row, 11), "finished_at", text_or_null(r, row, 12));
+    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:o}", "id", db_rows_text(r, row, 0), "kind",
+                     db_rows_text(r, row, 1), "status", db_rows_text(r, row, 2), "attempts",
+                     (json_int_t)db_rows_int(r, row, 3), "max_attempts", (json_int_t)db_rows_int(r, row, 4), "progress",
+                     (json_int_t)db_rows_int(r, row, 5), "last_error", text_or_null(r, row, 6), "owner_id",
+                     text_or_null(r, row, 7), "avatar_id", text_or_null(r, row, 13), "media_id",
+                     text_or_null(r, row, 14), "run_at", run_at, "created_at", db_rows_text(r, row, 10), "updated_at",
+                     db_rows_text(r, row, 11), "finished_at", text_or_null(r, row, 12));
 }
 
 int job_get_json(struct db *db, const char *id, json_t **out, char owner_out[ID_LEN], char org_out[ID_LEN])
@@ -366,8 +366,8 @@ int job_renew(struct db *db, const char *id, const char *token, int64_t lease_un
 {
     struct db_val p[] = {DB_INT(lease_until), DB_TEXT(id), DB_TEXT(token)};
     enum job_outcome o;
-    int err = guarded(db, "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND id = ? AND lease_token = ?",
-                      p, 3, JOB_OUT_DONE, &o);
+    int err = guarded(db, "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND id = ? AND lease_token = ?", p,
+                      3, JOB_OUT_DONE, &o);
     return err ? err : o == JOB_OUT_LOST ? DP_ERR_NOT_FOUND : DP_OK;
 }
 
@@ -417,8 +417,8 @@ int job_queue_depth(struct db *db, int64_t now_ms, int64_t *n)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_INT(now_ms)};
-    int err = db_query(db, "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'retrying') AND run_at <= ?", p, 1,
-                       &r);
+    int err =
+        db_query(db, "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'retrying') AND run_at <= ?", p, 1, &r);
     if (err)
         return err;
     *n = db_rows_int(r, 0, 0);

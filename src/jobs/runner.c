@@ -23,11 +23,11 @@
 #include "store/cache.h"
 #include "store/db.h"
 
-#define POLL_MS 250               /* a worker looks for due jobs at least this often */
-#define PROGRESS_MIN_MS 250       /* progress is written at most this often (100 always) */
-#define DEPTH_EVERY_MS 1000       /* the queue-depth gauge is refreshed this often */
-#define STOP_TIMEOUT_MS 10000     /* jobs_stop waits this long for running handlers by default */
-#define RECONNECT_MS 1000         /* pause after a database/cache failure */
+#define POLL_MS 250           /* a worker looks for due jobs at least this often */
+#define PROGRESS_MIN_MS 250   /* progress is written at most this often (100 always) */
+#define DEPTH_EVERY_MS 1000   /* the queue-depth gauge is refreshed this often */
+#define STOP_TIMEOUT_MS 10000 /* jobs_stop waits this long for running handlers by default */
+#define RECONNECT_MS 1000     /* pause after a database/cache failure */
 
 /* ---- the kind registry ---------------------------------------------------------------------- */
 
@@ -107,8 +107,8 @@ static void metrics_init(void)
                          "finished job attempts by kind and result (done|retry|dead)", 2, l2, NULL, 0);
     m_duration = metric_new(METRIC_HISTOGRAM, "doppel_job_duration_seconds", "job handler run time by kind", 1, l2,
                             buckets, (int)(sizeof buckets / sizeof buckets[0]));
-    m_depth = metric_new(METRIC_GAUGE, "doppel_jobs_queue_depth", "jobs queued or retrying and due now", 0, NULL, NULL,
-                         0);
+    m_depth =
+        metric_new(METRIC_GAUGE, "doppel_jobs_queue_depth", "jobs queued or retrying and due now", 0, NULL, NULL, 0);
 }
 
 static void count_result(const char *kind, const char *result)
@@ -133,10 +133,10 @@ static struct {
     pthread_cond_t hb_wake; /* the heartbeat waits here */
     int ready;              /* lock/conds initialised for the monotonic clock */
     int started;
-    volatile int stopping;  /* no more claims; handlers should wrap up */
+    volatile int stopping; /* no more claims; handlers should wrap up */
     int hb_stopping;
     struct timespec stop_deadline; /* CLOCK_REALTIME bound of jobs_stop, set with stopping */
-    unsigned long wakes;    /* bumped by jobs_wake */
+    unsigned long wakes;           /* bumped by jobs_wake */
     int n;
     struct jworker *w;
     pthread_t heartbeat;
@@ -249,8 +249,13 @@ static void run_job(struct jworker *w, struct job_claim *c)
     job_handler handler = NULL;
     if (!kind_lookup(c->kind, &handler, NULL))
         return; /* cannot happen: claims are limited to registered kinds */
-    struct job_ctx ctx = {.kind = c->kind, .payload = c->payload, .attempt = c->attempt, .db = w->db,
-                          .cache = w->cache, .blobs = R.blobs, .priv = &w->run};
+    struct job_ctx ctx = {.kind = c->kind,
+                          .payload = c->payload,
+                          .attempt = c->attempt,
+                          .db = w->db,
+                          .cache = w->cache,
+                          .blobs = R.blobs,
+                          .priv = &w->run};
     memcpy(ctx.id, c->id, ID_LEN);
 
     pthread_mutex_lock(&R.lock);
@@ -366,8 +371,7 @@ static void log_unknown_kinds(struct db *db, int64_t now_ms)
     static int ntold;
     struct db_rows *r;
     struct db_val p[] = {DB_INT(now_ms)};
-    if (db_query(db, "SELECT DISTINCT kind FROM jobs WHERE status IN ('queued', 'retrying') AND run_at <= ?", p, 1,
-                 &r))
+    if (db_query(db, "SELECT DISTINCT kind FROM jobs WHERE status IN ('queued', 'retrying') AND run_at <= ?", p, 1, &r))
         return;
     for (int i = 0; i < r->nrows; i++) {
         const char *k = db_rows_text(r, i, 0);

@@ -12,11 +12,11 @@ struct guard_conn;
 
 /* The header clocks of one server: connections waiting for a request's headers, oldest first. */
 struct guard {
-    uv_timer_t timer;          /* fires at the oldest deadline; closed by the owner (uv_close) */
-    double header_timeout;     /* seconds from accept (or the end of the last response) to headers */
-    struct guard_conn *head;   /* waiting connections in deadline order */
+    uv_timer_t timer;        /* fires at the oldest deadline; closed by the owner (uv_close) */
+    double header_timeout;   /* seconds from accept (or the end of the last response) to headers */
+    struct guard_conn *head; /* waiting connections in deadline order */
     struct guard_conn **tail;
-    struct metric *closed;     /* counter with one label, the reason ("headers"); may be NULL */
+    struct metric *closed; /* counter with one label, the reason ("headers"); may be NULL */
 };
 
 /* closed (may be NULL) counts connections closed by the deadline, label reason="headers". */

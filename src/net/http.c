@@ -108,23 +108,37 @@ size_t http_pct_decode(char *s)
 int http_status_for_err(int err)
 {
     switch (err) {
-    case DP_OK: return 200;
+    case DP_OK:
+        return 200;
     case DP_ERR_INVALID:
-    case DP_ERR_BAD_JSON: return 400;
-    case DP_ERR_UNAUTHORIZED: return 401;
-    case DP_ERR_FORBIDDEN: return 403;
-    case DP_ERR_NOT_FOUND: return 404;
-    case DP_ERR_CONFLICT: return 409;
+    case DP_ERR_BAD_JSON:
+        return 400;
+    case DP_ERR_UNAUTHORIZED:
+        return 401;
+    case DP_ERR_FORBIDDEN:
+        return 403;
+    case DP_ERR_NOT_FOUND:
+        return 404;
+    case DP_ERR_CONFLICT:
+        return 409;
     case DP_ERR_TOO_LARGE:
-    case DP_ERR_QUOTA: return 413;
-    case DP_ERR_UNSUPPORTED: return 415;
-    case DP_ERR_UNPROCESSABLE: return 422;
-    case DP_ERR_RATE_LIMITED: return 429;
-    case DP_ERR_NOT_IMPLEMENTED: return 501;
+    case DP_ERR_QUOTA:
+        return 413;
+    case DP_ERR_UNSUPPORTED:
+        return 415;
+    case DP_ERR_UNPROCESSABLE:
+        return 422;
+    case DP_ERR_RATE_LIMITED:
+        return 429;
+    case DP_ERR_NOT_IMPLEMENTED:
+        return 501;
     case DP_ERR_UNAVAILABLE:
-    case DP_ERR_DB: return 503;
-    case DP_ERR_TIMEOUT: return 504;
-    default: return 500;
+    case DP_ERR_DB:
+        return 503;
+    case DP_ERR_TIMEOUT:
+        return 504;
+    default:
+        return 500;
     }
 }
 
@@ -145,13 +159,13 @@ void res_json(struct response *res, int status, json_t *json)
     snprintf(res->content_type, sizeof res->content_type, "application/json; charset=utf-8");
 }
 
-static void res_error_v(struct response *res, const struct request *req, int status, const char *code,
-                        const char *fmt, va_list ap)
+static void res_error_v(struct response *res, const struct request *req, int status, const char *code, const char *fmt,
+                        va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "request_id",
-                          req ? req->request_id : "");
+    json_t *e =
+        json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "request_id", req ? req->request_id : "");
     res_json(res, status, e);
 }
 
@@ -165,8 +179,8 @@ void res_error(struct response *res, const struct request *req, int err, const c
         DP_LOG(LOG_ERROR, "[http] %s %s failed: %s", req ? req->method : "", req ? req->path : "", dp_strerror(err));
 }
 
-void res_error_status(struct response *res, const struct request *req, int status, const char *code,
-                      const char *fmt, ...)
+void res_error_status(struct response *res, const struct request *req, int status, const char *code, const char *fmt,
+                      ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -27,13 +27,13 @@ struct caller; /* who is calling: the auth hook's (auth/caller.h), opaque here *
 
 struct request {
     const struct route *route;
-    const char *method;                    /* "GET", … (static string) */
-    char *path;                            /* decoded path, no query */
+    const char *method; /* "GET", … (static string) */
+    char *path;         /* decoded path, no query */
     int nparams;
     struct http_kv params[HTTP_MAX_PARAMS]; /* path parameters, e.g. {id} */
     int nquery;
-    struct http_kv query[HTTP_MAX_QUERY];  /* decoded query arguments (first HTTP_MAX_QUERY) */
-    char *authorization;                   /* selected headers, copied from the connection */
+    struct http_kv query[HTTP_MAX_QUERY]; /* decoded query arguments (first HTTP_MAX_QUERY) */
+    char *authorization;                  /* selected headers, copied from the connection */
     char *content_type;
     char *accept;
     char *origin;
@@ -43,12 +43,12 @@ struct request {
     char *cookie;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char client_ip[64];
-    uint64_t content_length;               /* from the header; 0 when absent */
-    struct buf body;                       /* the buffered body (JSON routes) */
-    json_t *json;                          /* parsed body when the route declares ROUTE_JSON */
-    void *worker;                          /* the worker thread's state (db, cache), NULL inline */
+    uint64_t content_length; /* from the header; 0 when absent */
+    struct buf body;         /* the buffered body (JSON routes) */
+    json_t *json;            /* parsed body when the route declares ROUTE_JSON */
+    void *worker;            /* the worker thread's state (db, cache), NULL inline */
     struct server *server;
-    struct caller *auth;                   /* the caller, set by the auth hook; released by its release */
+    struct caller *auth; /* the caller, set by the auth hook; released by its release */
     /* A WebSocket route's handshake handler may hand the connection its state: it becomes
      * ws_user() before on_open; freed with ws_user_free when the upgrade does not happen. */
     void *ws_user;
@@ -57,17 +57,17 @@ struct request {
 
 /* A response under construction; the server turns it into bytes on the wire. */
 struct response {
-    int status;                              /* 0 = not set yet */
-    json_t *json;                            /* owned; serialised by the server */
-    char *body;                              /* owned raw body (malloc) when json is NULL */
+    int status;   /* 0 = not set yet */
+    json_t *json; /* owned; serialised by the server */
+    char *body;   /* owned raw body (malloc) when json is NULL */
     size_t body_len;
-    int fd;                                  /* >= 0: send this file (owned), fd_len bytes from fd_off */
+    int fd; /* >= 0: send this file (owned), fd_len bytes from fd_off */
     uint64_t fd_off, fd_len;
-    struct res_source *source;               /* else non-NULL: send fd_len bytes from fd_off of it (owned) */
+    struct res_source *source; /* else non-NULL: send fd_len bytes from fd_off of it (owned) */
     char content_type[96];
     int nheaders;
     struct http_kv headers[HTTP_MAX_RES_HEADERS]; /* owned copies */
-    struct sse *sse;                         /* streamed body (text/event-stream) */
+    struct sse *sse;                              /* streamed body (text/event-stream) */
 };
 
 /* A body read piece by piece from something that is not a file of this machine (a blob behind a
@@ -117,14 +117,14 @@ struct stream_handler;
 
 /* One row of a resource's route table. */
 struct route {
-    const char *method;       /* "GET" | "POST" | "PUT" | "PATCH" | "DELETE" */
-    const char *path;         /* "/api/v1/avatars/{id}" */
-    unsigned flags;           /* enum route_flags */
-    size_t body_max;          /* body cap in bytes; 0 = the configured JSON default */
-    http_handler handler;     /* NULL for NOT_IMPLEMENTED and WEBSOCKET routes */
-    const char *tag;          /* OpenAPI tag (resource) */
-    const char *summary;      /* OpenAPI summary */
-    const char *openapi;      /* optional JSON object merged into the OpenAPI operation */
+    const char *method;   /* "GET" | "POST" | "PUT" | "PATCH" | "DELETE" */
+    const char *path;     /* "/api/v1/avatars/{id}" */
+    unsigned flags;       /* enum route_flags */
+    size_t body_max;      /* body cap in bytes; 0 = the configured JSON default */
+    http_handler handler; /* NULL for NOT_IMPLEMENTED and WEBSOCKET routes */
+    const char *tag;      /* OpenAPI tag (resource) */
+    const char *summary;  /* OpenAPI summary */
+    const char *openapi;  /* optional JSON object merged into the OpenAPI operation */
     const struct ws_handler *ws;
     const struct stream_handler *stream; /* ROUTE_STREAM routes */
 };
@@ -141,8 +141,8 @@ void res_json(struct response *res, int status, json_t *json);
 void res_error(struct response *res, const struct request *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* As res_error, with an explicit status and code (e.g. 405 method_not_allowed). */
-void res_error_status(struct response *res, const struct request *req, int status, const char *code,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void res_error_status(struct response *res, const struct request *req, int status, const char *code, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
 void res_body(struct response *res, int status, const char *content_type, char *body, size_t len);
 void res_header(struct response *res, const char *name, const char *value);
 void res_cleanup(struct response *res);

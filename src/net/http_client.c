@@ -130,13 +130,13 @@ out:
 struct stream_state {
     const struct http_stream *p;
     CURL *c;
-    long status;        /* once the headers are in */
+    long status; /* once the headers are in */
     long retry_after_s;
-    struct buf line;    /* the line being received (2xx), or the whole body (other statuses) */
+    struct buf line; /* the line being received (2xx), or the whole body (other statuses) */
     size_t bytes;
-    double last_byte;   /* time_mono() of the last byte (or of the start) */
-    int stopped;        /* line() asked to stop */
-    int stalled;        /* idle_timeout_ms passed without a byte */
+    double last_byte; /* time_mono() of the last byte (or of the start) */
+    int stopped;      /* line() asked to stop */
+    int stalled;      /* idle_timeout_ms passed without a byte */
     int too_large;
 };
 

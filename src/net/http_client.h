@@ -13,10 +13,10 @@ int http_client_global_init(void);
 
 struct http_post {
     const char *url;
-    const char *bearer;   /* Authorization: Bearer … (NULL or "" = none) */
-    const json_t *body;   /* sent as application/json */
-    long timeout_ms;      /* whole exchange */
-    size_t answer_max;    /* bytes; larger answers fail with DP_ERR_TOO_LARGE */
+    const char *bearer; /* Authorization: Bearer … (NULL or "" = none) */
+    const json_t *body; /* sent as application/json */
+    long timeout_ms;    /* whole exchange */
+    size_t answer_max;  /* bytes; larger answers fail with DP_ERR_TOO_LARGE */
 };
 
 /* POSTs p->body to p->url. DP_OK with *status (the HTTP status) and *answer (parsed JSON, or NULL
@@ -29,7 +29,7 @@ int http_post_json(const struct http_post *p, long *status, json_t **answer, cha
  * status is 2xx; another status's body is collected whole (up to answer_max) as *error_body. */
 struct http_stream {
     const char *url;
-    const char *bearer;      /* never logged, never in why */
+    const char *bearer; /* never logged, never in why */
     const json_t *body;
     long connect_timeout_ms; /* to connect */
     long idle_timeout_ms;    /* longest silence, from sending the request to the last byte (a stalled stream) */
@@ -45,10 +45,10 @@ struct http_stream {
 
 /* What a streamed POST came to. */
 struct http_stream_result {
-    long status;          /* 0 when no answer came */
-    long retry_after_s;   /* the answer's Retry-After in seconds (-1: none) */
-    json_t *error_body;   /* a non-2xx answer's JSON (owned; NULL when none or not JSON) */
-    size_t bytes;         /* bytes of the answer's body received */
+    long status;        /* 0 when no answer came */
+    long retry_after_s; /* the answer's Retry-After in seconds (-1: none) */
+    json_t *error_body; /* a non-2xx answer's JSON (owned; NULL when none or not JSON) */
+    size_t bytes;       /* bytes of the answer's body received */
 };
 
 /* POSTs p->body to p->url and streams the answer. DP_OK once the answer ended (any status: the

@@ -17,7 +17,7 @@ enum mp_state { MP_PREAMBLE, MP_AFTER_BOUNDARY, MP_HEADERS, MP_BODY, MP_DONE };
 
 struct multipart {
     enum mp_state state;
-    char delim[80];  /* "\r\n--" + boundary */
+    char delim[80]; /* "\r\n--" + boundary */
     size_t dlen;
     struct buf pending; /* bytes not processed yet */
     int parts;

@@ -9,9 +9,9 @@
 #define MULTIPART_PARTS_MAX 64
 
 struct multipart_part {
-    char name[128];          /* form field name ("" when absent) */
-    char filename[256];      /* "" when the part is not a file */
-    char content_type[128];  /* the client's word, for information only */
+    char name[128];         /* form field name ("" when absent) */
+    char filename[256];     /* "" when the part is not a file */
+    char content_type[128]; /* the client's word, for information only */
 };
 
 /* Callbacks return DP_OK to go on, or an error that multipart_feed returns. */

@@ -8,13 +8,13 @@
 
 #include "core/err.h"
 
-#define PROXY_MAX 64  /* entries of --trusted-proxies */
+#define PROXY_MAX 64    /* entries of --trusted-proxies */
 #define XFF_HOPS_MAX 16 /* addresses of X-Forwarded-For looked at, from the right */
 
 struct proxy_net {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network byte order */
-    int prefix;              /* bits */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order */
+    int prefix;             /* bits */
 };
 
 struct proxy_list {

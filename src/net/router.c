@@ -99,8 +99,8 @@ static int split_path(char *path_buf, char **segs, int max)
     return n;
 }
 
-enum router_result router_match(const struct router *r, const char *method, char *path_buf,
-                                const struct route **route, struct request *req, char *allow, size_t allowlen)
+enum router_result router_match(const struct router *r, const char *method, char *path_buf, const struct route **route,
+                                struct request *req, char *allow, size_t allowlen)
 {
     char *segs[ROUTER_MAX_SEGS];
     int nsegs = split_path(path_buf, segs, ROUTER_MAX_SEGS);

@@ -32,8 +32,8 @@
 #define MAX_REQUEST_HEADERS 64
 #define DISCARD_MAX ((uint64_t)16 << 20) /* refused body bytes read before hanging up */
 
-static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow,
-    *m_refused, *m_sse_waiting;
+static struct metric *m_requests, *m_duration, *m_in_flight, *m_ws_open, *m_queue_depth, *m_busy, *m_slow, *m_refused,
+    *m_sse_waiting;
 
 void server_metrics_init(void)
 {
@@ -42,20 +42,20 @@ void server_metrics_init(void)
         return;
     done = 1;
     const char *l3[] = {"method", "route", "status"};
-    m_requests = metric_new(METRIC_COUNTER, "doppel_http_requests_total", "HTTP requests by route and status", 3,
-                            l3, NULL, 0);
+    m_requests =
+        metric_new(METRIC_COUNTER, "doppel_http_requests_total", "HTTP requests by route and status", 3, l3, NULL, 0);
     m_duration = metric_new(METRIC_HISTOGRAM, "doppel_http_request_duration_seconds",
                             "HTTP request latency from first byte to response completion", 2, l3, NULL, 0);
-    m_in_flight = metric_new(METRIC_GAUGE, "doppel_http_requests_in_flight", "requests being processed", 0, NULL,
-                             NULL, 0);
+    m_in_flight =
+        metric_new(METRIC_GAUGE, "doppel_http_requests_in_flight", "requests being processed", 0, NULL, NULL, 0);
     m_ws_open = metric_new(METRIC_GAUGE, "doppel_websockets_open", "open WebSocket connections", 0, NULL, NULL, 0);
-    m_queue_depth = metric_new(METRIC_GAUGE, "doppel_worker_queue_depth", "tasks waiting for a worker thread", 0,
-                               NULL, NULL, 0);
+    m_queue_depth =
+        metric_new(METRIC_GAUGE, "doppel_worker_queue_depth", "tasks waiting for a worker thread", 0, NULL, NULL, 0);
     m_busy = metric_new(METRIC_GAUGE, "doppel_workers_busy", "worker threads running a task", 0, NULL, NULL, 0);
     const char *lr[] = {"reason"};
     m_slow = metric_new(METRIC_COUNTER, "doppel_http_slow_clients_closed_total",
-                        "connections closed for sending too slowly (headers past the deadline, body under the rate)",
-                        1, lr, NULL, 0);
+                        "connections closed for sending too slowly (headers past the deadline, body under the rate)", 1,
+                        lr, NULL, 0);
     m_sse_waiting = metric_new(METRIC_GAUGE, "doppel_sse_streams_waiting",
                                "SSE streams waiting for a producer slot (--sse-producers)", 0, NULL, NULL, 0);
     m_refused = metric_new(METRIC_COUNTER, "doppel_http_connections_refused_total",
@@ -469,7 +469,6 @@ static struct MHD_Response *source_response(struct response *res)
     return r;
 }
 
-
 /* Turns cr->res into a libmicrohttpd response and queues it. Loop thread. */
 static enum MHD_Result queue_response(struct server *s, struct conn_req *cr)
 {
@@ -537,7 +536,6 @@ static void ready_error(struct conn_req *cr, int status, const char *code, const
         res_header(&cr->res, "Allow", allow);
     cr->state = ST_READY;
 }
-
 
 /* First call for a request: copy what handlers need, route it, decide early errors. */
 static void request_begin(struct server *s, struct conn_req *cr, const char *url, const char *method)
@@ -618,8 +616,7 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     req->route = rt;
     cr->route_label = rt->path;
     if (rt->flags & ROUTE_NOT_IMPLEMENTED) {
-        ready_error(cr, 501, "not_implemented", "this capability is not built yet (see the README status table)",
-                    NULL);
+        ready_error(cr, 501, "not_implemented", "this capability is not built yet (see the README status table)", NULL);
         return;
     }
     if (rt->flags & ROUTE_WEBSOCKET) {
@@ -635,9 +632,7 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
             return;
         }
     }
-    size_t max = rt->body_max                  ? rt->body_max
-                 : (rt->flags & ROUTE_STREAM) ? s->cfg.upload_max
-                                              : s->cfg.json_body_max;
+    size_t max = rt->body_max ? rt->body_max : (rt->flags & ROUTE_STREAM) ? s->cfg.upload_max : s->cfg.json_body_max;
     buf_init(&req->body, max);
     if (req->content_length > max) {
         cr->immediate = 1; /* don't read a body we will refuse */
@@ -660,8 +655,7 @@ static void on_ws_ready(struct conn_req *cr)
 }
 
 enum MHD_Result server_on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_size,
-                                  void **con_cls)
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct server *s = cls;

@@ -10,15 +10,15 @@
 #include "net/router.h"
 
 struct server_config {
-    const char *listen;       /* "host:port"; port 0 picks a free one */
+    const char *listen; /* "host:port"; port 0 picks a free one */
     long max_connections;
-    long timeout;             /* seconds of inactivity */
-    long header_timeout;      /* seconds to receive a request's headers; 0 = no deadline */
-    long min_body_rate;       /* bytes/s a request body must keep up; 0 = no minimum */
-    long body_rate_window;    /* seconds over which that rate is measured (the first is the grace) */
-    long max_conns_per_ip;    /* open connections per client address; 0 = no cap */
-    size_t json_body_max;     /* default body cap */
-    size_t upload_max;        /* default cap of streamed (ROUTE_STREAM) bodies */
+    long timeout;          /* seconds of inactivity */
+    long header_timeout;   /* seconds to receive a request's headers; 0 = no deadline */
+    long min_body_rate;    /* bytes/s a request body must keep up; 0 = no minimum */
+    long body_rate_window; /* seconds over which that rate is measured (the first is the grace) */
+    long max_conns_per_ip; /* open connections per client address; 0 = no cap */
+    size_t json_body_max;  /* default body cap */
+    size_t upload_max;     /* default cap of streamed (ROUTE_STREAM) bodies */
     size_t ws_message_max;
     size_t ws_send_queue_max; /* unsent bytes a WebSocket may have queued; 0 = no cap */
     long ws_ping_interval;    /* seconds */
@@ -28,7 +28,7 @@ struct server_config {
     /* Reverse proxies whose X-Forwarded-For names the client (net/proxy.h): addresses and CIDR
      * blocks, comma-separated; NULL or "" = none (the header is ignored). */
     const char *trusted_proxies;
-    const char *web_dir;      /* static files; NULL = none */
+    const char *web_dir; /* static files; NULL = none */
     /* Path prefixes the application answers itself (its API, probes, device sockets): never a
      * static file nor the web app's index.html; NULL-terminated, NULL = none. */
     const char *const *own_prefixes;

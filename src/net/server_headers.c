@@ -51,4 +51,3 @@ void server_add_common_headers(struct server *s, struct MHD_Response *r, const s
     MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After, ETag");
     MHD_add_response_header(r, "Vary", "Origin");
 }
-

@@ -20,12 +20,12 @@ struct conn_req {
     struct pool_task task;
     struct server *srv;
     struct MHD_Connection *conn;
-    char *path_buf;     /* the raw (undecoded) path, the router's to cut (params point into it) */
-    int begun;          /* the access handler has seen this request (headers complete) */
-    int state;          /* enum conn_state */
-    int suspended;      /* suspended in libmicrohttpd */
-    int immediate;      /* queue the ready response at once (e.g. 413: don't read the body) */
-    double start;       /* time_mono() at the first callback */
+    char *path_buf;          /* the raw (undecoded) path, the router's to cut (params point into it) */
+    int begun;               /* the access handler has seen this request (headers complete) */
+    int state;               /* enum conn_state */
+    int suspended;           /* suspended in libmicrohttpd */
+    int immediate;           /* queue the ready response at once (e.g. 413: don't read the body) */
+    double start;            /* time_mono() at the first callback */
     const char *route_label; /* metrics label: the route pattern, "static" or "unmatched" */
     int status_sent;
     uint64_t discarded; /* body bytes read and dropped after a refusal */
@@ -34,10 +34,10 @@ struct conn_req {
     void *stream_state; /* the stream handler's state */
     char *chunk;        /* a copy of the body bytes being handed to the worker */
     size_t chunk_len;
-    size_t chunk_cap;   /* bytes allocated for chunk (reused across chunks) */
-    uint64_t received;  /* body bytes received (streamed routes) */
-    struct body_meter meter; /* body rate, against --http-min-body-rate */
-    double paused_at;   /* time_mono() when a chunk went to a worker (reading paused) */
+    size_t chunk_cap;                                  /* bytes allocated for chunk (reused across chunks) */
+    uint64_t received;                                 /* body bytes received (streamed routes) */
+    struct body_meter meter;                           /* body rate, against --http-min-body-rate */
+    double paused_at;                                  /* time_mono() when a chunk went to a worker (reading paused) */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
 };
 
@@ -127,11 +127,11 @@ struct server {
     void *stop_arg;
     int handles_open;
     int poll_inited;
-    int inline_ok; /* ROUTE_TRY_INLINE routes may be tried on the loop */
+    int inline_ok;      /* ROUTE_TRY_INLINE routes may be tried on the loop */
     struct guard guard; /* header deadlines */
     struct sse_slots sse_slots;
-    struct pool *slow_pool;       /* ROUTE_SLOW routes; NULL: the workers */
-    struct sse_slots slow_slots;  /* their SSE producers */
+    struct pool *slow_pool;      /* ROUTE_SLOW routes; NULL: the workers */
+    struct sse_slots slow_slots; /* their SSE producers */
 };
 
 /* server_loop.c */
@@ -152,7 +152,6 @@ void server_on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 void server_after_tasks(void *arg);
 void server_count_refused(void);
 struct metric *server_slow_metric(void);
-
 
 /* Server internals exposed to ws.c and sse.c. */
 /* The pool and SSE slots of a route: the provider pool's for ROUTE_SLOW routes when there is one. */

@@ -149,17 +149,15 @@ int server_start(struct server *s)
         DP_LOG(LOG_ERROR, "[http] bad listen address \"%s\" (expected host:port)", s->cfg.listen);
         return DP_ERR_INVALID;
     }
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
-    s->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, server_on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                              server_on_connection, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_cap(&s->cfg),
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)s->cfg.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-                              NULL, MHD_OPTION_URI_LOG_CALLBACK, server_on_uri, s, MHD_OPTION_END);
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    s->mhd = MHD_start_daemon(
+        flags, ntohs(sa.sin_port), NULL, NULL, server_on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, server_on_connection, s,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_cap(&s->cfg), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, server_on_uri, s, MHD_OPTION_END);
     if (!s->mhd) {
         DP_LOG(LOG_ERROR, "[http] cannot listen on %s (address in use or not permitted)", s->cfg.listen);
         return DP_ERR_IO;

@@ -95,4 +95,3 @@ void server_resume(struct server *s, struct conn_req *cr)
         cr->next_suspended->prev_suspended = cr->prev_suspended;
     MHD_resume_connection(cr->conn);
 }
-

@@ -22,15 +22,15 @@
 struct sse {
     struct server *srv;
     pthread_mutex_t lock;
-    struct buf out;          /* bytes not yet handed to libmicrohttpd */
+    struct buf out; /* bytes not yet handed to libmicrohttpd */
     size_t out_off;
-    int ended;               /* the producer returned */
-    int cancelled;           /* client gone, or server stopping */
-    int refs;                /* response + producer */
-    int wake_pending;        /* a resume is posted */
-    struct conn_req *cr;     /* loop thread only; NULL once the response is gone */
-    int waiting;             /* the reader suspended the connection (loop thread) */
-    int slow;                /* produced on the provider pool (a ROUTE_SLOW route) */
+    int ended;           /* the producer returned */
+    int cancelled;       /* client gone, or server stopping */
+    int refs;            /* response + producer */
+    int wake_pending;    /* a resume is posted */
+    struct conn_req *cr; /* loop thread only; NULL once the response is gone */
+    int waiting;         /* the reader suspended the connection (loop thread) */
+    int slow;            /* produced on the provider pool (a ROUTE_SLOW route) */
     sse_producer producer;
     void *arg;
     void (*arg_free)(void *);
@@ -62,8 +62,7 @@ static void sse_unref(struct sse *s)
     free(s);
 }
 
-int sse_respond(struct request *req, struct response *res, sse_producer producer, void *arg,
-                void (*arg_free)(void *))
+int sse_respond(struct request *req, struct response *res, sse_producer producer, void *arg, void (*arg_free)(void *))
 {
     pthread_once(&metrics_once, metrics_init); /* handlers run on any worker */
     struct sse *s = calloc(1, sizeof *s);

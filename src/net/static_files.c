@@ -13,12 +13,18 @@ static const struct {
     const char *ext;
     const char *type;
 } mime_types[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},   {".json", "application/json; charset=utf-8"},
-    {".svg", "image/svg+xml"},             {".png", "image/png"},
-    {".jpg", "image/jpeg"},                {".webp", "image/webp"},
-    {".ico", "image/x-icon"},              {".txt", "text/plain; charset=utf-8"},
-    {".woff2", "font/woff2"},              {".wasm", "application/wasm"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".webp", "image/webp"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".woff2", "font/woff2"},
+    {".wasm", "application/wasm"},
 };
 
 static const char *mime_for(const char *path)
@@ -67,8 +73,7 @@ static int spa_route(const char *const *own, const char *path)
 }
 
 /* Opens a regular file under web_dir; -1 when there is none. */
-static int open_regular(const char *web_dir, const char *path, int dir_index, char *full, size_t cap,
-                        struct stat *st)
+static int open_regular(const char *web_dir, const char *path, int dir_index, char *full, size_t cap, struct stat *st)
 {
     int n = snprintf(full, cap, "%s%s%s", web_dir, path, dir_index ? "index.html" : "");
     if (n < 0 || (size_t)n >= cap)

@@ -29,23 +29,23 @@ struct ws_conn {
     wslay_event_context_ptr ctx;
     uv_poll_t poll;
     uv_timer_t ping_timer;
-    uv_timer_t user_timer;            /* the route's (ws_timer_start) */
+    uv_timer_t user_timer; /* the route's (ws_timer_start) */
     void (*user_timer_cb)(struct ws_conn *c);
     int fd;
-    char *extra;                      /* bytes libmicrohttpd read past the handshake */
+    char *extra; /* bytes libmicrohttpd read past the handshake */
     size_t extra_len, extra_off;
-    void (*release)(void *arg);       /* gives the socket back (closes it) */
+    void (*release)(void *arg); /* gives the socket back (closes it) */
     void *release_arg;
-    struct caller *auth;              /* the caller's identity (owned: server_release_auth) */
-    void *user;                       /* the route's per-connection state */
-    double last_rx, last_ping;        /* time_mono() of the last byte in / ping out */
+    struct caller *auth;       /* the caller's identity (owned: server_release_auth) */
+    void *user;                /* the route's per-connection state */
+    double last_rx, last_ping; /* time_mono() of the last byte in / ping out */
     int handles_open;
     int torn_down;
-    int lingering;                    /* our close is sent: draining the peer before closing */
-    int slow;                         /* closed for not reading: nothing more is queued */
-    int close_code;                   /* ws_close waiting for the queued messages to go first */
+    int lingering;  /* our close is sent: draining the peer before closing */
+    int slow;       /* closed for not reading: nothing more is queued */
+    int close_code; /* ws_close waiting for the queued messages to go first */
     char close_reason[64];
-    int refs;                         /* the connection's own + one per task not yet done */
+    int refs;                           /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
     struct ws_conn *next, **pprev;
@@ -92,7 +92,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
-                                                                             : WSLAY_ERR_CALLBACK_FAILURE);
+                                                                           : WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
     if (r == 0) {
@@ -113,7 +113,7 @@ static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
-                                                                             : WSLAY_ERR_CALLBACK_FAILURE);
+                                                                           : WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
     return r;
@@ -502,4 +502,3 @@ void ws_close_all(struct server *s, unsigned short code)
         ws_close(c, code, "server shutting down");
     }
 }
-

@@ -193,8 +193,10 @@ int ws_client_connect(const char *url, int timeout_ms, struct ws_client **out, c
     if (status != 101) {
         close(fd);
         snprintf(err, errlen, status < 0 ? "no WebSocket handshake answer" : "the handshake answered %d", status);
-        return status == 401 ? DP_ERR_UNAUTHORIZED : status == 409 ? DP_ERR_CONFLICT : status < 0 ? DP_ERR_IO
-                                                                                                 : DP_ERR_UNAVAILABLE;
+        return status == 401   ? DP_ERR_UNAUTHORIZED
+               : status == 409 ? DP_ERR_CONFLICT
+               : status < 0    ? DP_ERR_IO
+                               : DP_ERR_UNAVAILABLE;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     struct ws_client *c = calloc(1, sizeof *c);

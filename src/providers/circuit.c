@@ -12,12 +12,12 @@
 
 struct circuit {
     char *name;
-    int failures;           /* consecutive failures that open the breaker */
-    int cooldown_ms;        /* open → half-open after this long */
+    int failures;    /* consecutive failures that open the breaker */
+    int cooldown_ms; /* open → half-open after this long */
     enum circuit_state state;
-    int consecutive;        /* failures in a row while closed */
-    double opened_at;       /* time_mono() when it last opened */
-    double trial_at;        /* time_mono() when the half-open trial was let through; 0 = none */
+    int consecutive;  /* failures in a row while closed */
+    double opened_at; /* time_mono() when it last opened */
+    double trial_at;  /* time_mono() when the half-open trial was let through; 0 = none */
     struct circuit *next;
 };
 

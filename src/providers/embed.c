@@ -85,8 +85,7 @@ static int embed_healthy(int err)
     return err == DP_OK || err == DP_ERR_INVALID;
 }
 
-int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
-               size_t whylen)
+int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why, size_t whylen)
 {
     /* Five failures in a row open the breaker for 30 s: searches fall back to text at once
      * instead of each waiting for a timeout. */

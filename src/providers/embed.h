@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define EMBED_BATCH_MAX 64   /* texts per provider call */
-#define EMBED_DIMS_MAX 8192  /* longest vector accepted from a provider */
+#define EMBED_BATCH_MAX 64  /* texts per provider call */
+#define EMBED_DIMS_MAX 8192 /* longest vector accepted from a provider */
 
 struct embedder;
 
@@ -29,7 +29,7 @@ struct embed_config {
     const char *provider; /* none | openai */
     const char *url;      /* base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 */
     const char *model;
-    const char *api_key;  /* "" = none */
+    const char *api_key; /* "" = none */
     long timeout_ms;
 };
 
@@ -38,7 +38,6 @@ struct embed_provider {
     /* Makes an embedder from cfg (URL and model checked present). */
     int (*create)(const struct embed_config *cfg, struct embedder **out);
 };
-
 
 /* Makes the process-wide embedder from cfg ("none" leaves none). DP_ERR_INVALID with msg for
  * an unknown provider or a missing URL/model. Call before threads start. */
@@ -54,8 +53,7 @@ void embed_shutdown(void);
  * *vec malloc'd (dims floats). */
 int embed_one(struct embedder *e, const char *text, float **vec, int *dims, char *why, size_t whylen);
 /* As embed_one for n texts (n ≤ EMBED_BATCH_MAX). */
-int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why,
-               size_t whylen);
+int embed_many(struct embedder *e, const char *const *texts, int n, float **vecs, int *dims, char *why, size_t whylen);
 
 /* Scales v to unit length (a zero vector stays zero). */
 void embed_normalize(float *v, int dims);

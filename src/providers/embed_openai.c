@@ -37,8 +37,7 @@ static int take_vector(json_t *item, int n, float *vecs, int *dims, char *why, s
     float *row = vecs + (size_t)json_integer_value(index) * d;
     size_t i;
     json_t *x;
-    json_array_foreach(emb, i, x)
-    {
+    json_array_foreach (emb, i, x) {
         if (!json_is_number(x))
             return fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's vector holds a non-number");
         row[i] = (float)json_number_value(x);
@@ -72,8 +71,7 @@ int embed_openai_answer(long status, json_t *answer, int n, float **vecs, int *d
     }
     size_t i;
     json_t *item;
-    json_array_foreach(data, i, item)
-    {
+    json_array_foreach (data, i, item) {
         json_int_t at = json_integer_value(json_object_get(item, "index"));
         if (!err && json_is_integer(json_object_get(item, "index")) && at >= 0 && at < n && seen[at])
             err = fail(why, whylen, DP_ERR_UNAVAILABLE, "%s", "the provider's answer repeats a vector index");

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define LLM_MESSAGES_MAX 64     /* messages of one request */
+#define LLM_MESSAGES_MAX 64       /* messages of one request */
 #define LLM_ANSWER_MAX (4u << 20) /* bytes of one streamed answer (chunks' JSON included) */
 
 struct llm_message {
@@ -28,10 +28,10 @@ struct llm_request {
 };
 
 struct llm_result {
-    char finish_reason[32]; /* "stop", "length", … ("" when the provider said none) */
+    char finish_reason[32];                /* "stop", "length", … ("" when the provider said none) */
     long prompt_tokens, completion_tokens; /* -1 when the provider did not say */
-    size_t deltas;          /* pieces handed to delta() */
-    long retry_after_ms;    /* a 429's Retry-After (-1: none); for llm_chat's retries */
+    size_t deltas;                         /* pieces handed to delta() */
+    long retry_after_ms;                   /* a 429's Retry-After (-1: none); for llm_chat's retries */
 };
 
 struct llm;
@@ -52,16 +52,16 @@ struct llm {
 };
 
 struct llm_config {
-    const char *provider;  /* none | openai */
-    const char *url;       /* base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 */
+    const char *provider; /* none | openai */
+    const char *url;      /* base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 */
     const char *model;
-    const char *api_key;   /* "" = none; never logged */
+    const char *api_key; /* "" = none; never logged */
     long connect_timeout_ms;
-    long idle_timeout_ms;  /* longest silence of a stream (first token included) */
-    long timeout_ms;       /* a whole reply */
-    long max_tokens;       /* default per reply */
-    long retries;          /* extra attempts before the first piece arrived */
-    long retry_wait_max_ms; /* longest Retry-After honoured; longer ones fail at once */
+    long idle_timeout_ms;     /* longest silence of a stream (first token included) */
+    long timeout_ms;          /* a whole reply */
+    long max_tokens;          /* default per reply */
+    long retries;             /* extra attempts before the first piece arrived */
+    long retry_wait_max_ms;   /* longest Retry-After honoured; longer ones fail at once */
     long circuit_cooldown_ms; /* how long the breaker stays open after five failures in a row */
 };
 
@@ -88,9 +88,9 @@ int llm_chat(struct llm *l, const struct llm_request *rq, struct llm_result *res
 
 /* The OpenAI-compatible streamed answer, one SSE line at a time (separate for the fuzzer). */
 struct llm_openai_parse {
-    int done;               /* "data: [DONE]" seen */
-    int failed;             /* an error object arrived in the stream */
-    char error[200];        /* its message */
+    int done;        /* "data: [DONE]" seen */
+    int failed;      /* an error object arrived in the stream */
+    char error[200]; /* its message */
     struct llm_result *res;
 };
 /* Reads one line of the stream: a content piece goes to delta(ctx, …) (which may stop it: then

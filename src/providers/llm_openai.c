@@ -89,8 +89,8 @@ static json_t *request_body(const struct llm_openai *o, const struct llm_request
 {
     json_t *msgs = json_array();
     for (int i = 0; i < rq->n && msgs; i++)
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", rq->messages[i].role, "content",
-                                              rq->messages[i].content));
+        json_array_append_new(msgs,
+                              json_pack("{s:s,s:s}", "role", rq->messages[i].role, "content", rq->messages[i].content));
     json_t *body = json_pack("{s:s,s:o,s:b,s:{s:b}}", "model", o->base.model, "messages", msgs, "stream", 1,
                              "stream_options", "include_usage", 1);
     long max = rq->max_tokens > 0 ? rq->max_tokens : o->max_tokens;
@@ -123,8 +123,8 @@ static int openai_chat(struct llm *l, const struct llm_request *rq, struct llm_r
     if (!body)
         return DP_ERR_NOMEM;
     struct call c = {{0, 0, "", res}, rq};
-    struct http_stream hs = {o->url,    o->key,   body,  o->connect_timeout_ms, o->idle_timeout_ms, o->timeout_ms,
-                             LLM_ANSWER_MAX, on_line, caller_gone, &c};
+    struct http_stream hs = {o->url,        o->key,         body,    o->connect_timeout_ms, o->idle_timeout_ms,
+                             o->timeout_ms, LLM_ANSWER_MAX, on_line, caller_gone,           &c};
     struct http_stream_result r;
     int err = http_post_stream(&hs, &r, why, whylen);
     json_decref(body);

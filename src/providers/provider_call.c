@@ -18,8 +18,8 @@ static pthread_once_t metric_once = PTHREAD_ONCE_INIT;
 static void metric_init(void)
 {
     const char *l[] = {"provider"};
-    m_seconds = metric_new(METRIC_HISTOGRAM, "doppel_provider_call_seconds", "time of calls to remote providers", 1,
-                           l, NULL, 0);
+    m_seconds = metric_new(METRIC_HISTOGRAM, "doppel_provider_call_seconds", "time of calls to remote providers", 1, l,
+                           NULL, 0);
 }
 
 /* Each provider's recent calls, for /api/v1/admin/stats: counts and the durations of the last
@@ -128,8 +128,8 @@ int provider_call(const struct provider_call *pc, int (*fn)(void *arg), void *ar
     pthread_once(&metric_once, metric_init);
     char name[160];
     snprintf(name, sizeof name, "%s:%s", pc->family, pc->name);
-    struct circuit *c = circuit_get(name, pc->failures > 0 ? pc->failures : 5,
-                                    pc->cooldown_ms > 0 ? pc->cooldown_ms : 30000);
+    struct circuit *c =
+        circuit_get(name, pc->failures > 0 ? pc->failures : 5, pc->cooldown_ms > 0 ? pc->cooldown_ms : 30000);
     if (c && !circuit_allow(c))
         return DP_ERR_UNAVAILABLE;
     double t0 = time_mono();

@@ -5,10 +5,10 @@
 #define DP_PROVIDER_CALL_H
 
 struct provider_call {
-    const char *family;    /* "embed", "stt", "tts", "llm" */
-    const char *name;      /* the backend's name ("openai", …) */
-    int failures;          /* consecutive failures that open the breaker (0: 5) */
-    int cooldown_ms;       /* how long it stays open (0: 30 s) */
+    const char *family; /* "embed", "stt", "tts", "llm" */
+    const char *name;   /* the backend's name ("openai", …) */
+    int failures;       /* consecutive failures that open the breaker (0: 5) */
+    int cooldown_ms;    /* how long it stays open (0: 30 s) */
     /* Whether an answer counts for the breaker as the provider working (NULL: DP_OK only). An
      * input the provider refused (DP_ERR_INVALID) says the provider is up, for instance. */
     int (*healthy)(int err);

@@ -72,11 +72,11 @@ void stt_segments_free(struct stt_segment *segs, int n)
 
 /* ---- cutting a recording at its pauses ------------------------------------------------------- */
 
-#define FRAME 160             /* 10 ms at 16 kHz */
-#define PAUSE_FRAMES 30       /* 300 ms below the threshold ends an utterance */
-#define MIN_SPEECH_FRAMES 15  /* shorter bursts (clicks, coughs) are not sent to the engine */
-#define PAD_FRAMES 20         /* 200 ms of context kept on each side */
-#define MAX_UTT_FRAMES 2000   /* 20 s: longer stretches are cut at their quietest frame */
+#define FRAME 160            /* 10 ms at 16 kHz */
+#define PAUSE_FRAMES 30      /* 300 ms below the threshold ends an utterance */
+#define MIN_SPEECH_FRAMES 15 /* shorter bursts (clicks, coughs) are not sent to the engine */
+#define PAD_FRAMES 20        /* 200 ms of context kept on each side */
+#define MAX_UTT_FRAMES 2000  /* 20 s: longer stretches are cut at their quietest frame */
 
 static int cmp_float(const void *a, const void *b)
 {

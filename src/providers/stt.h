@@ -25,8 +25,8 @@ struct stt_result {
     char *text;             /* malloc'd UTF-8, words joined by one space; "" when nothing was heard */
     struct stt_word *words; /* malloc'd, n_words of them, in time order (NULL when none) */
     int n_words;
-    float confidence;       /* the utterance's, 0 … 1 (the words' mean where the engine gives only those) */
-    int duration_ms;        /* audio the utterance held */
+    float confidence; /* the utterance's, 0 … 1 (the words' mean where the engine gives only those) */
+    int duration_ms;  /* audio the utterance held */
 };
 
 void stt_result_free(struct stt_result *r);

@@ -36,11 +36,11 @@ struct ps_engine {
 
 struct stt_stream {
     struct ps_engine *e;
-    ps_decoder_t *dec;   /* lent while an utterance is fed; NULL between utterances */
-    int16_t *backlog;    /* samples fed while every decoder was lent */
+    ps_decoder_t *dec; /* lent while an utterance is fed; NULL between utterances */
+    int16_t *backlog;  /* samples fed while every decoder was lent */
     size_t n_backlog, cap_backlog;
-    size_t fed;          /* samples in the current utterance */
-    mfcc_t *cmn;         /* this stream's channel estimate, carried from utterance to utterance */
+    size_t fed;  /* samples in the current utterance */
+    mfcc_t *cmn; /* this stream's channel estimate, carried from utterance to utterance */
 };
 
 static int file_exists(const char *p)
@@ -51,8 +51,8 @@ static int file_exists(const char *p)
 
 static ps_decoder_t *load_decoder(const struct ps_engine *e)
 {
-    cmd_ln_t *cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", e->hmm, "-lm", e->lm, "-dict", e->dict, "-fwdflat",
-                                "no", "-bestpath", "no", "-samprate", "16000", "-logfn", "/dev/null", NULL);
+    cmd_ln_t *cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", e->hmm, "-lm", e->lm, "-dict", e->dict, "-fwdflat", "no",
+                                "-bestpath", "no", "-samprate", "16000", "-logfn", "/dev/null", NULL);
     if (!cfg)
         return NULL;
     ps_decoder_t *d = ps_init(cfg);

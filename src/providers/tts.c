@@ -143,12 +143,12 @@ const char *tts_viseme(const char *phone)
     static const struct {
         const char *phone, *viseme;
     } map[] = {
-        {"pau", "sil"}, {"h#", "sil"}, {"p", "PP"},   {"b", "PP"},   {"m", "PP"},   {"f", "FF"},   {"v", "FF"},
-        {"th", "TH"},   {"dh", "TH"},  {"t", "DD"},   {"d", "DD"},   {"k", "kk"},   {"g", "kk"},   {"ng", "kk"},
-        {"hh", "kk"},   {"ch", "CH"},  {"jh", "CH"},  {"sh", "CH"},  {"zh", "CH"},  {"s", "SS"},   {"z", "SS"},
-        {"n", "nn"},    {"l", "nn"},   {"r", "RR"},   {"er", "RR"},  {"aa", "aa"},  {"ae", "aa"},  {"ah", "aa"},
-        {"ay", "aa"},   {"aw", "aa"},  {"eh", "E"},   {"ey", "E"},   {"ih", "ih"},  {"iy", "ih"},  {"y", "ih"},
-        {"ao", "oh"},   {"ow", "oh"},  {"oy", "oh"},  {"uh", "ou"},  {"uw", "ou"},  {"w", "ou"},   {"ax", "aa"},
+        {"pau", "sil"}, {"h#", "sil"}, {"p", "PP"},  {"b", "PP"},  {"m", "PP"},  {"f", "FF"},  {"v", "FF"},
+        {"th", "TH"},   {"dh", "TH"},  {"t", "DD"},  {"d", "DD"},  {"k", "kk"},  {"g", "kk"},  {"ng", "kk"},
+        {"hh", "kk"},   {"ch", "CH"},  {"jh", "CH"}, {"sh", "CH"}, {"zh", "CH"}, {"s", "SS"},  {"z", "SS"},
+        {"n", "nn"},    {"l", "nn"},   {"r", "RR"},  {"er", "RR"}, {"aa", "aa"}, {"ae", "aa"}, {"ah", "aa"},
+        {"ay", "aa"},   {"aw", "aa"},  {"eh", "E"},  {"ey", "E"},  {"ih", "ih"}, {"iy", "ih"}, {"y", "ih"},
+        {"ao", "oh"},   {"ow", "oh"},  {"oy", "oh"}, {"uh", "ou"}, {"uw", "ou"}, {"w", "ou"},  {"ax", "aa"},
     };
     if (!phone)
         return "sil";

@@ -13,10 +13,10 @@
 
 /* How to speak: 0 / NULL leaves the voice's own. */
 struct tts_voice {
-    const char *voice; /* the engine's voice name ("slt", "rms", "awb", "kal16" for flite) */
-    float pitch_hz;    /* mean F0 to aim at */
+    const char *voice;  /* the engine's voice name ("slt", "rms", "awb", "kal16" for flite) */
+    float pitch_hz;     /* mean F0 to aim at */
     float pitch_std_hz; /* spread of F0 around the mean (intonation) */
-    float rate;        /* speaking rate relative to the voice's own: 1.25 = a quarter faster */
+    float rate;         /* speaking rate relative to the voice's own: 1.25 = a quarter faster */
 };
 
 /* One phone of the audio being delivered, in ms from the start of the whole call's audio. */
@@ -46,9 +46,9 @@ struct tts_ops {
 
 struct tts_engine {
     const struct tts_ops *ops;
-    char name[32];   /* the provider's registry name */
-    char voice[64];  /* the default voice */
-    int rate;        /* samples per second of the PCM it delivers */
+    char name[32];  /* the provider's registry name */
+    char voice[64]; /* the default voice */
+    int rate;       /* samples per second of the PCM it delivers */
 };
 
 struct tts_config {

@@ -48,8 +48,7 @@ int blob_store_open(struct blob_store **out, const char *url)
         return DP_ERR_INVALID;
     const struct blob_ops *ops = blob_ops_for_url(url);
     if (!ops) {
-        DP_LOG(LOG_ERROR, "[blob] unsupported blob store url scheme: %.*s",
-               (int)(strstr(url, "://") - url), url);
+        DP_LOG(LOG_ERROR, "[blob] unsupported blob store url scheme: %.*s", (int)(strstr(url, "://") - url), url);
         return DP_ERR_INVALID;
     }
     return ops->open(out, url);

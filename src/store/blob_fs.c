@@ -22,7 +22,7 @@
 #include "core/text.h"
 #include "store/blob_impl.h"
 
-#define TMP_NAME_LEN 32               /* hex digits of a temporary file name */
+#define TMP_NAME_LEN 32 /* hex digits of a temporary file name */
 
 struct blob_fs {
     struct blob_store base;
@@ -32,10 +32,10 @@ struct blob_fs {
 
 struct blob_fs_writer {
     struct blob_writer base;
-    int fd;                          /* the open temp file, -1 once closed */
-    int failed;                      /* a write failed: commit refuses */
-    uint64_t size;                   /* bytes written so far */
-    crypto_hash_sha256_state sha;    /* over the bytes written */
+    int fd;                       /* the open temp file, -1 once closed */
+    int failed;                   /* a write failed: commit refuses */
+    uint64_t size;                /* bytes written so far */
+    crypto_hash_sha256_state sha; /* over the bytes written */
     char tmp_path[PATH_MAX];
 };
 
@@ -245,8 +245,7 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
         }
     }
     if (w->fd < 0) {
-        DP_LOG(LOG_ERROR, "[blob] cannot create a temp file in %s: %s", fs->tmpdir,
-               strerror(errno));
+        DP_LOG(LOG_ERROR, "[blob] cannot create a temp file in %s: %s", fs->tmpdir, strerror(errno));
         free(w);
         return DP_ERR_IO;
     }

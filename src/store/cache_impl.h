@@ -6,8 +6,8 @@
 
 #include "store/cache.h"
 
-#define CACHE_KEY_MAX 1024          /* bytes of a key or channel name */
-#define CACHE_VAL_MAX (16u << 20)   /* bytes of a value or published message */
+#define CACHE_KEY_MAX 1024        /* bytes of a key or channel name */
+#define CACHE_VAL_MAX (16u << 20) /* bytes of a value or published message */
 
 /* Every backend's handle starts with this. */
 struct cache {

@@ -20,19 +20,19 @@ struct mem_entry {
     struct mem_entry *hnext;       /* hash chain */
     struct mem_entry *prev, *next; /* recency list: t->oldest … t->newest */
     uint64_t hash;
-    long long expires_ms;          /* monotonic ms; 0 = never */
+    long long expires_ms; /* monotonic ms; 0 = never */
     size_t klen, vlen;
-    char *val;                     /* vlen bytes + NUL */
-    char key[];                    /* klen bytes + NUL */
+    char *val;  /* vlen bytes + NUL */
+    char key[]; /* klen bytes + NUL */
 };
 
 /* A process-wide table; created by the first handle of its space, freed with the last. */
 struct mem_table {
     pthread_mutex_t mu;
     size_t max_entries, max_bytes; /* keys + values; over either, the least recently used go */
-    int refs;                     /* open handles */
+    int refs;                      /* open handles */
     struct mem_entry **buckets;
-    size_t nbuckets;              /* a power of 2 */
+    size_t nbuckets; /* a power of 2 */
     size_t count, bytes;
     struct mem_entry *oldest, *newest;
     long long last_sweep_ms;

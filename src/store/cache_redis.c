@@ -194,8 +194,7 @@ static int setup_command(struct cache_redis *r, int argc, const char **argv, con
     redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
     int ok = rep && rep->type != REDIS_REPLY_ERROR;
     if (!ok)
-        DP_LOG(LOG_ERROR, "[cache] redis %s failed: %s", what,
-               rep ? rep->str : r->ctx->errstr);
+        DP_LOG(LOG_ERROR, "[cache] redis %s failed: %s", what, rep ? rep->str : r->ctx->errstr);
     if (rep)
         freeReplyObject(rep);
     return ok;
@@ -209,8 +208,7 @@ static int redis_connect(struct cache_redis *r)
         return DP_ERR_NOMEM;
     if (r->ctx->err) {
         if (warn_now(r))
-            DP_LOG(LOG_WARN, "[cache] cannot connect to redis %s:%d: %s", r->u.host, r->u.port,
-                   r->ctx->errstr);
+            DP_LOG(LOG_WARN, "[cache] cannot connect to redis %s:%d: %s", r->u.host, r->u.port, r->ctx->errstr);
         drop_connection(r);
         return DP_ERR_UNAVAILABLE;
     }
@@ -266,8 +264,7 @@ static int pipeline_all(struct cache_redis *r, int n, struct rcmd *cmds, redisRe
             break;
         int i;
         for (i = 0; i < n; i++)
-            if (redisAppendCommandArgv(r->ctx, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
-                REDIS_OK)
+            if (redisAppendCommandArgv(r->ctx, cmds[i].argc, cmds[i].argv, cmds[i].len) != REDIS_OK)
                 break;
         int io_errno = 0;
         if (i == n) {
@@ -293,11 +290,11 @@ static int pipeline_all(struct cache_redis *r, int n, struct rcmd *cmds, redisRe
         }
         if (i == n)
             break;
-        int lost = r->ctx->err == REDIS_ERR_EOF ||
-                   (r->ctx->err == REDIS_ERR_IO &&
-                    (io_errno == ECONNRESET || io_errno == EPIPE || io_errno == ENOTCONN));
-        int timeout = r->ctx->err == REDIS_ERR_IO &&
-                      (io_errno == EAGAIN || io_errno == EWOULDBLOCK || io_errno == ETIMEDOUT);
+        int lost =
+            r->ctx->err == REDIS_ERR_EOF ||
+            (r->ctx->err == REDIS_ERR_IO && (io_errno == ECONNRESET || io_errno == EPIPE || io_errno == ENOTCONN));
+        int timeout =
+            r->ctx->err == REDIS_ERR_IO && (io_errno == EAGAIN || io_errno == EWOULDBLOCK || io_errno == ETIMEDOUT);
         if (warn_now(r))
             DP_LOG(LOG_WARN, "[cache] redis command failed: %s", r->ctx->errstr);
         drop_connection(r); /* its stream is out of step now */
@@ -508,7 +505,8 @@ static int redis_bucket_take(struct cache *c, const char *key, double rate, doub
     snprintf(b, sizeof b, "%.9g", burst);
     redisReply *rep;
     int err = run1(to_redis(c),
-                   (struct rcmd){6, {"EVAL", bucket_script, "1", key, r, b},
+                   (struct rcmd){6,
+                                 {"EVAL", bucket_script, "1", key, r, b},
                                  {4, sizeof bucket_script - 1, 1, strlen(key), strlen(r), strlen(b)}},
                    &rep);
     if (err)
@@ -532,7 +530,8 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
     snprintf(rs, sizeof rs, "%.9g", rate);
     snprintf(bs, sizeof bs, "%.9g", burst);
     struct rcmd cmds[2] = {
-        {6, {"EVAL", bucket_script, "1", bucket, rs, bs},
+        {6,
+         {"EVAL", bucket_script, "1", bucket, rs, bs},
          {4, sizeof bucket_script - 1, 1, strlen(bucket), strlen(rs), strlen(bs)}},
         {2, {"GET", key}, {3, strlen(key)}},
     };
@@ -563,8 +562,7 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
 static int redis_publish(struct cache *c, const char *channel, const void *msg, size_t len)
 {
     redisReply *rep;
-    int err = run1(to_redis(c), (struct rcmd){3, {"PUBLISH", channel, msg}, {7, strlen(channel), len}},
-                   &rep);
+    int err = run1(to_redis(c), (struct rcmd){3, {"PUBLISH", channel, msg}, {7, strlen(channel), len}}, &rep);
     if (err)
         return err;
     if (rep->type == REDIS_REPLY_ERROR)

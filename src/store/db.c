@@ -54,8 +54,8 @@ struct rows_chunk {
 /* The public struct plus the builder's bookkeeping; rows handed out point at .pub. */
 struct db_rows_impl {
     struct db_rows pub;
-    int cap_rows;             /* rows allocated in pub.cells */
-    size_t bytes;             /* bytes accounted against DB_ROWS_MAX_BYTES */
+    int cap_rows;              /* rows allocated in pub.cells */
+    size_t bytes;              /* bytes accounted against DB_ROWS_MAX_BYTES */
     struct rows_chunk *chunks; /* arena holding names and cell text; newest first */
 };
 
@@ -152,8 +152,7 @@ int db_rows_add_row(struct db_rows *r, struct db_val **row)
     return DP_OK;
 }
 
-int db_rows_set_bytes(struct db_rows *r, struct db_val *v, enum db_type type, const void *p,
-                      size_t n)
+int db_rows_set_bytes(struct db_rows *r, struct db_val *v, enum db_type type, const void *p, size_t n)
 {
     DP_ASSERT(type == DB_T_TEXT || type == DB_T_BLOB);
     int err = DP_OK;
@@ -367,8 +366,8 @@ static int is_write(const char *sql)
            !strncasecmp(sql, "COMMIT", 6);
 }
 
-static int query_op(struct db *db, const char *op, const char *sql, const struct db_val *params,
-                    int nparams, struct db_rows **out)
+static int query_op(struct db *db, const char *op, const char *sql, const struct db_val *params, int nparams,
+                    struct db_rows **out)
 {
     if (out)
         *out = NULL;
@@ -390,8 +389,7 @@ static int query_op(struct db *db, const char *op, const char *sql, const struct
     return err;
 }
 
-int db_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
-             struct db_rows **out)
+int db_query(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out)
 {
     return query_op(db, "query", sql, params, nparams, out);
 }
@@ -446,8 +444,8 @@ int db_rollback(struct db *db)
 
 static int is_ident_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '$' || (unsigned char)c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+           (unsigned char)c >= 0x80;
 }
 
 /* Length of a dollar-quote delimiter ($$ or $tag$) at s, 0 when s does not start one. */
@@ -458,8 +456,7 @@ static size_t dollar_tag_len(const char *s)
     size_t i = 1;
     if (s[i] == '$')
         return 2;
-    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' ||
-          (unsigned char)s[i] >= 0x80))
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' || (unsigned char)s[i] >= 0x80))
         return 0;
     while (is_ident_char(s[i]) && s[i] != '$')
         i++;
@@ -499,8 +496,7 @@ char *db_sql_to_dollar(const char *sql)
         const char *start = s;
         char c = *s;
         if (c == '\'') {
-            int bs = s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
-                     (s - 1 == sql || !is_ident_char(s[-2]));
+            int bs = s > sql && (s[-1] == 'E' || s[-1] == 'e') && (s - 1 == sql || !is_ident_char(s[-2]));
             s = skip_quoted(s, '\'', bs);
         } else if (c == '"') {
             s = skip_quoted(s, '"', 0);

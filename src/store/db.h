@@ -11,11 +11,11 @@ enum db_type { DB_T_NULL = 0, DB_T_INT, DB_T_REAL, DB_T_TEXT, DB_T_BLOB };
 /* A parameter or a result cell. Text/blob memory is borrowed (params) or owned by the rows. */
 struct db_val {
     enum db_type type;
-    int64_t i;      /* DB_T_INT */
-    double d;       /* DB_T_REAL */
-    const char *p;  /* DB_T_TEXT (NUL-terminated) / DB_T_BLOB; in results also the decimal
+    int64_t i;     /* DB_T_INT */
+    double d;      /* DB_T_REAL */
+    const char *p; /* DB_T_TEXT (NUL-terminated) / DB_T_BLOB; in results also the decimal
                        text of a DB_T_INT / DB_T_REAL cell */
-    size_t n;       /* byte length of p */
+    size_t n;      /* byte length of p */
 };
 
 #define DB_NULL ((struct db_val){.type = DB_T_NULL})
@@ -48,8 +48,7 @@ struct db_ops {
     int (*open)(struct db **out, const char *url);
     void (*close)(struct db *db);
     /* Runs sql with '?' placeholders; *out (may be NULL) receives the rows. */
-    int (*query)(struct db *db, const char *sql, const struct db_val *params, int nparams,
-                 struct db_rows **out);
+    int (*query)(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out);
     /* Runs one or more statements without parameters (migrations). */
     int (*exec_script)(struct db *db, const char *sql);
     /* Cheap liveness probe; reconnects when the backend supports it. */
@@ -80,11 +79,10 @@ const char *db_backend_name(const struct db *db);
 /* Runs sql ('?' placeholders, rewritten to $n for PostgreSQL). *out may be NULL.
  * Errors: DP_ERR_CONFLICT on unique/foreign-key violations, DP_ERR_UNAVAILABLE when the
  * server is unreachable, DP_ERR_DB otherwise. The last error text: db_errmsg(). */
-int db_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
-             struct db_rows **out);
+int db_query(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out);
 int db_exec_script(struct db *db, const char *sql);
 int db_ping(struct db *db);
-int db_begin(struct db *db);    /* BEGIN (IMMEDIATE on SQLite) */
+int db_begin(struct db *db); /* BEGIN (IMMEDIATE on SQLite) */
 int db_commit(struct db *db);
 /* Inside a transaction: waits for, and holds until it ends, the lock named key — so that
  * check-then-write sequences (e.g. "is this the last admin?") cannot interleave. */

@@ -31,8 +31,7 @@ int db_rows_set_name(struct db_rows *r, int col, const char *name);
 /* Appends a row of SQL NULLs; *row points to its ncols cells until the next append. */
 int db_rows_add_row(struct db_rows *r, struct db_val **row);
 /* Stores a copy of p[0..n) (NUL-terminated) in cell v of r; type is DB_T_TEXT or DB_T_BLOB. */
-int db_rows_set_bytes(struct db_rows *r, struct db_val *v, enum db_type type, const void *p,
-                      size_t n);
+int db_rows_set_bytes(struct db_rows *r, struct db_val *v, enum db_type type, const void *p, size_t n);
 /* Store a number in cell v, with its decimal text in v->p so db_rows_text works on it. */
 int db_rows_set_int(struct db_rows *r, struct db_val *v, int64_t i);
 int db_rows_set_real(struct db_rows *r, struct db_val *v, double d);

@@ -50,16 +50,13 @@ static int migration_apply(struct db *db, const struct migration *m)
         goto out_rollback;
     db_now_rfc3339(now);
     struct db_val p[3] = {DB_INT(m->version), DB_TEXT(m->name), DB_TEXT(now)};
-    err = db_query(db,
-                   "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                   p, 3, NULL);
+    err = db_query(db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", p, 3, NULL);
     if (err)
         goto out_rollback;
     err = db_commit(db);
     if (err)
         goto out_rollback;
-    DP_LOG(LOG_INFO, "[db] applied migration %s/%s in %.3fs", m->dialect, m->name,
-           db_monotonic() - t0);
+    DP_LOG(LOG_INFO, "[db] applied migration %s/%s in %.3fs", m->dialect, m->name, db_monotonic() - t0);
     return DP_OK;
 
 out_rollback:;
@@ -90,8 +87,7 @@ int db_migrate(struct db *db, int *applied)
                    NULL, 0, NULL);
     if (err)
         goto out_unlock;
-    err = db_query(db, "SELECT version, name FROM schema_migrations ORDER BY version", NULL, 0,
-                   &done);
+    err = db_query(db, "SELECT version, name FROM schema_migrations ORDER BY version", NULL, 0, &done);
     if (err)
         goto out_unlock;
     for (const struct embedded_file *f = migration_files; f->name; f++) {
@@ -138,11 +134,10 @@ int db_schema_version(struct db *db, int *version)
 {
     struct db_rows *r = NULL;
     *version = 0;
-    const char *exists_sql =
-        db->ops->dialect == DB_SQLITE
-            ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
-              "'schema_migrations'"
-            : "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE 1 END";
+    const char *exists_sql = db->ops->dialect == DB_SQLITE
+                                 ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                                   "'schema_migrations'"
+                                 : "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE 1 END";
     int err = db_query(db, exists_sql, NULL, 0, &r);
     if (err)
         return err;

@@ -14,8 +14,8 @@
 #include "store/db_impl.h"
 
 #define PG_MIGRATION_LOCK_KEY "110429790561644" /* the bytes of "doppel" as a bigint */
-#define PG_MAX_PARAMS 65535                    /* the protocol's limit */
-#define RECONNECT_BUDGET_S 3.0                 /* a call never waits longer for a reconnect */
+#define PG_MAX_PARAMS 65535                     /* the protocol's limit */
+#define RECONNECT_BUDGET_S 3.0                  /* a call never waits longer for a reconnect */
 #define BACKOFF_MIN_S 0.1
 #define BACKOFF_MAX_S 2.0
 
@@ -61,8 +61,7 @@ static void notice_cb(void *arg, const char *msg)
 /* Connects; the URL may override every default given before it (libpq expand_dbname). */
 static PGconn *pg_connect(const char *url)
 {
-    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
-                          NULL};
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
     const char *vals[] = {"3", "doppel", "UTF8", url, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c)
@@ -83,9 +82,8 @@ static int map_error(struct db_pg *p, const PGresult *res)
         return DP_ERR_DB;
     if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0)
         return DP_ERR_CONFLICT;
-    if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-        strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
-        strcmp(state, "53300") == 0)
+    if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+        strcmp(state, "57P03") == 0 || strcmp(state, "53300") == 0)
         return DP_ERR_UNAVAILABLE;
     return DP_ERR_DB;
 }
@@ -138,8 +136,7 @@ static int pg_reconnect(struct db_pg *p)
             return DP_ERR_UNAVAILABLE;
         }
         if (wait > 0) {
-            struct timespec ts = {.tv_sec = (time_t)wait,
-                                  .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
+            struct timespec ts = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
             nanosleep(&ts, NULL);
         }
     }
@@ -194,8 +191,7 @@ static void after_exec(struct db_pg *p)
     p->in_txn = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
-static int convert_cell(struct db_rows *r, struct db_val *v, const PGresult *res, int row,
-                        int col)
+static int convert_cell(struct db_rows *r, struct db_val *v, const PGresult *res, int row, int col)
 {
     if (PQgetisnull(res, row, col))
         return DP_OK;
@@ -265,8 +261,7 @@ static int finish_result(struct db_pg *p, PGresult *res, const char *sql, struct
         goto out_clear;
     }
     /* COMMIT of a transaction that already failed "succeeds" as a ROLLBACK. */
-    if ((is_word(sql, "COMMIT") || is_word(sql, "END")) &&
-        strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+    if ((is_word(sql, "COMMIT") || is_word(sql, "END")) && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
         db_set_errmsg(&p->base, "the transaction had failed and was rolled back");
         err = DP_ERR_DB;
         goto out_clear;
@@ -281,8 +276,7 @@ out_clear:
     return err;
 }
 
-static int pg_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
-                    struct db_rows **out)
+static int pg_query(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out)
 {
     struct db_pg *p = to_pg(db);
     const char **values = NULL;
@@ -424,8 +418,7 @@ static int pg_migration_lock(struct db *db)
     int logged = 0;
     for (;;) {
         struct db_rows *r = NULL;
-        int err = pg_query(db, "SELECT pg_try_advisory_lock(" PG_MIGRATION_LOCK_KEY ")", NULL, 0,
-                           &r);
+        int err = pg_query(db, "SELECT pg_try_advisory_lock(" PG_MIGRATION_LOCK_KEY ")", NULL, 0, &r);
         if (err)
             return err;
         int got = db_rows_int(r, 0, 0) == 1;
@@ -467,8 +460,8 @@ static int pg_open(struct db **out, const char *url)
     }
     if (PQstatus(p->conn) != CONNECTION_OK) {
         /* libpq's message names host and user, never the password. */
-        DP_LOG(LOG_ERROR, "[db] cannot connect to postgres: %.*s",
-               (int)strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
+        DP_LOG(LOG_ERROR, "[db] cannot connect to postgres: %.*s", (int)strcspn(PQerrorMessage(p->conn), "\n"),
+               PQerrorMessage(p->conn));
         PQfinish(p->conn);
         free(p);
         return DP_ERR_UNAVAILABLE;

@@ -17,23 +17,23 @@
 #include "core/log.h"
 #include "store/db_impl.h"
 
-#define STMT_CACHE 32            /* prepared statements kept per connection */
-#define STMT_CACHE_MAX_SQL 8192  /* longer SQL is prepared for each call */
+#define STMT_CACHE 32           /* prepared statements kept per connection */
+#define STMT_CACHE_MAX_SQL 8192 /* longer SQL is prepared for each call */
 #define BUSY_TIMEOUT_MS 5000
 
 struct stmt_slot {
-    char *sql;        /* the cache key; NULL when the slot is free */
-    uint64_t hash;    /* of sql */
+    char *sql;     /* the cache key; NULL when the slot is free */
+    uint64_t hash; /* of sql */
     sqlite3_stmt *st;
-    uint64_t used;    /* tick of the last use, for LRU eviction */
+    uint64_t used; /* tick of the last use, for LRU eviction */
 };
 
 struct db_sqlite {
     struct db base;
     sqlite3 *h;
-    char *path;       /* file path or ":memory:" */
-    int memory;       /* an in-memory database: no file, no migration lock */
-    int lock_fd;      /* migration lock file while held, else -1 */
+    char *path;  /* file path or ":memory:" */
+    int memory;  /* an in-memory database: no file, no migration lock */
+    int lock_fd; /* migration lock file while held, else -1 */
     uint64_t tick;
     struct stmt_slot cache[STMT_CACHE];
 };
@@ -179,8 +179,7 @@ static int stmt_get(struct db_sqlite *s, const char *sql, sqlite3_stmt **st, int
     return DP_OK;
 }
 
-static int bind_params(struct db_sqlite *s, sqlite3_stmt *st, const struct db_val *params,
-                       int nparams)
+static int bind_params(struct db_sqlite *s, sqlite3_stmt *st, const struct db_val *params, int nparams)
 {
     int want = sqlite3_bind_parameter_count(st);
     if (want != nparams) {
@@ -205,12 +204,10 @@ static int bind_params(struct db_sqlite *s, sqlite3_stmt *st, const struct db_va
             rc = sqlite3_bind_double(st, i + 1, v->d);
             break;
         case DB_T_TEXT:
-            rc = sqlite3_bind_text64(st, i + 1, v->p ? v->p : "", v->n, SQLITE_STATIC,
-                                     SQLITE_UTF8);
+            rc = sqlite3_bind_text64(st, i + 1, v->p ? v->p : "", v->n, SQLITE_STATIC, SQLITE_UTF8);
             break;
         case DB_T_BLOB:
-            rc = v->n ? sqlite3_bind_blob64(st, i + 1, v->p, v->n, SQLITE_STATIC)
-                      : sqlite3_bind_zeroblob(st, i + 1, 0);
+            rc = v->n ? sqlite3_bind_blob64(st, i + 1, v->p, v->n, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i + 1, 0);
             break;
         default:
             db_set_errmsg(&s->base, "parameter %d has an unknown type", i + 1);
@@ -258,8 +255,7 @@ static int materialise_row(sqlite3_stmt *st, struct db_rows *r)
     return err;
 }
 
-static int sqlite_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
-                        struct db_rows **out)
+static int sqlite_query(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out)
 {
     struct db_sqlite *s = to_sqlite(db);
     struct db_rows *r = NULL;
@@ -435,9 +431,7 @@ static int sqlite_open(struct db **out, const char *url)
     s->memory = strcmp(s->path, ":memory:") == 0;
     if (!s->memory && (err = mkdir_parents(s->path)) != DP_OK)
         goto out_free;
-    int rc = sqlite3_open_v2(s->path, &s->h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(s->path, &s->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         DP_LOG(LOG_ERROR, "[db] cannot open sqlite database %s: %s", s->path,
                s->h ? sqlite3_errmsg(s->h) : sqlite3_errstr(rc));

@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "store/cache_impl.h"
 
-#define QUEUE_MAX_MSGS 10000            /* undelivered messages per memory subscriber */
+#define QUEUE_MAX_MSGS 10000 /* undelivered messages per memory subscriber */
 #define QUEUE_MAX_BYTES ((size_t)64 << 20)
 #define CONNECT_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 100
@@ -43,17 +43,17 @@ struct pubsub {
 
     /* memory */
     uv_async_t async;
-    pthread_mutex_t qmu;           /* guards the queue: publishers run on any thread */
+    pthread_mutex_t qmu; /* guards the queue: publishers run on any thread */
     struct qmsg *qhead, **qtail;
     size_t qcount, qbytes;
-    int qdropping;                 /* dropping since the queue filled (logged once) */
-    struct pubsub *reg_next;       /* in the process-wide list of memory subscribers */
+    int qdropping;           /* dropping since the queue filled (logged once) */
+    struct pubsub *reg_next; /* in the process-wide list of memory subscribers */
 
     /* redis */
     struct redis_url u;
-    redisAsyncContext *ac;         /* NULL while disconnected */
+    redisAsyncContext *ac; /* NULL while disconnected */
     int connected;
-    uv_timer_t timer;              /* connect timeout, then reconnect backoff */
+    uv_timer_t timer; /* connect timeout, then reconnect backoff */
     uv_getaddrinfo_t gai;
     int resolving;
     int backoff_ms;
@@ -207,8 +207,8 @@ static void on_timer(uv_timer_t *t)
     if (ps->closing)
         return;
     if (ps->ac && !ps->connected) {
-        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] connecting to redis %s:%d timed out",
-               ps->u.host, ps->u.port);
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] connecting to redis %s:%d timed out", ps->u.host,
+               ps->u.port);
         redisAsyncContext *ac = ps->ac;
         ps->ac = NULL;
         redisAsyncFree(ac); /* not connected: no disconnect callback */
@@ -246,9 +246,9 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         dispatch(ps, r->element[2]->str, r->element[3]->str, r->element[3]->len);
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
-        r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_STRING)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[0]->str, "message") != 0 || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING)
         return; /* subscribe confirmations */
     dispatch(ps, r->element[1]->str, r->element[2]->str, r->element[2]->len);
 }
@@ -275,8 +275,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct pubsub *ps = ac->data;
     if (status != REDIS_OK) {
-        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s",
-               ps->u.host, ps->u.port, ac->errstr ? ac->errstr : "error");
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s", ps->u.host,
+               ps->u.port, ac->errstr ? ac->errstr : "error");
         ps->ac = NULL; /* hiredis frees the context after this callback */
         schedule_retry(ps);
         return;
@@ -356,8 +356,8 @@ static void redis_connect_ip(struct pubsub *ps, const char *ip)
 {
     redisAsyncContext *ac = redisAsyncConnect(ip, ps->u.port);
     if (!ac || ac->err) {
-        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s",
-               ps->u.host, ps->u.port, ac ? ac->errstr : "out of memory");
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot connect to redis %s:%d: %s", ps->u.host,
+               ps->u.port, ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_retry(ps);
@@ -412,8 +412,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status != 0) {
-        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot resolve redis host %s: %s",
-               ps->u.host, uv_strerror(status));
+        DP_LOG(ps->backoff_ms ? LOG_DEBUG : LOG_WARN, "[pubsub] cannot resolve redis host %s: %s", ps->u.host,
+               uv_strerror(status));
         schedule_retry(ps);
         return;
     }
@@ -447,8 +447,7 @@ static void redis_start(struct pubsub *ps)
     if (rc != 0) {
         ps->resolving = 0;
         ps->open_handles--;
-        DP_LOG(LOG_WARN, "[pubsub] cannot resolve redis host %s: %s", ps->u.host,
-               uv_strerror(rc));
+        DP_LOG(LOG_WARN, "[pubsub] cannot resolve redis host %s: %s", ps->u.host, uv_strerror(rc));
         schedule_retry(ps);
     }
 }

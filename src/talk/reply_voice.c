@@ -122,8 +122,7 @@ static int speak(struct context *e, const struct talk_audio *a, int16_t **pcm, s
     return err;
 }
 
-static int cut_clip(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why,
-                    size_t whylen)
+static int cut_clip(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why, size_t whylen)
 {
     struct blob_file file;
     int truncated;
@@ -138,8 +137,7 @@ static int cut_clip(struct context *e, const struct talk_audio *a, int16_t **pcm
 }
 
 /* What shaped the audio, hashed: the same inputs always find the same blob. */
-static void content_key(struct context *e, const struct talk_audio *a, int spoken, enum reply_format fmt,
-                        char out[96])
+static void content_key(struct context *e, const struct talk_audio *a, int spoken, enum reply_format fmt, char out[96])
 {
     char head[512];
     crypto_hash_sha256_state st;

@@ -51,8 +51,8 @@ static int insert_message(struct db *db, const char *conv, const char *role, con
     id_new(id);
     time_rfc3339(time_now_ms(), now);
     char *c = citations ? json_dumps(citations, JSON_COMPACT) : NULL;
-    struct db_val p[] = {DB_TEXT(id),    DB_TEXT(conv), DB_TEXT(role),         DB_TEXT(text),
-                         DB_TEXT(c),     DB_TEXT(brain), DB_TEXT(audio_memory), DB_TEXT(now)};
+    struct db_val p[] = {DB_TEXT(id), DB_TEXT(conv),  DB_TEXT(role),         DB_TEXT(text),
+                         DB_TEXT(c),  DB_TEXT(brain), DB_TEXT(audio_memory), DB_TEXT(now)};
     int err = db_query(db,
                        "INSERT INTO messages (id, conversation_id, role, text, citations, brain, audio_memory_id, "
                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,8 +111,7 @@ int talk_conversation(struct db *db, const char *cid, struct talk_conversation *
     snprintf(out->id, sizeof out->id, "%s", cid);
     snprintf(out->avatar_id, sizeof out->avatar_id, "%s", db_rows_text(r, 0, 0));
     snprintf(out->user_id, sizeof out->user_id, "%s", db_rows_is_null(r, 0, 1) ? "" : db_rows_text(r, 0, 1));
-    snprintf(out->visitor_hash, sizeof out->visitor_hash, "%s",
-             db_rows_is_null(r, 0, 2) ? "" : db_rows_text(r, 0, 2));
+    snprintf(out->visitor_hash, sizeof out->visitor_hash, "%s", db_rows_is_null(r, 0, 2) ? "" : db_rows_text(r, 0, 2));
     db_rows_free(r);
     return DP_OK;
 }
@@ -129,8 +128,8 @@ int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *h
     time_rfc3339(time_now_ms(), now);
     snprintf(fallback, sizeof fallback, "Hello, I'm %s.", p.name);
     const char *text = *p.greeting ? p.greeting : fallback;
-    struct db_val v[] = {DB_TEXT(conv),        DB_TEXT(avatar_id), DB_TEXT(holder->user_id),
-                         DB_TEXT(holder->visitor_hash), DB_TEXT(now),       DB_TEXT(now)};
+    struct db_val v[] = {DB_TEXT(conv), DB_TEXT(avatar_id), DB_TEXT(holder->user_id), DB_TEXT(holder->visitor_hash),
+                         DB_TEXT(now),  DB_TEXT(now)};
     if (!(err = db_begin(db)) &&
         !(err = db_query(db,
                          "INSERT INTO conversations (id, avatar_id, user_id, visitor_hash, created_at, updated_at) "
@@ -147,14 +146,13 @@ int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *h
 }
 
 int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_holder *holder,
-                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN],
-                      char user_mid[ID_LEN])
+                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN], char user_mid[ID_LEN])
 {
     char now[RFC3339_LEN], mid[ID_LEN];
     id_new(conv);
     time_rfc3339(time_now_ms(), now);
-    struct db_val v[] = {DB_TEXT(conv),        DB_TEXT(avatar_id), DB_TEXT(holder->user_id),
-                         DB_TEXT(holder->visitor_hash), DB_TEXT(now),       DB_TEXT(now)};
+    struct db_val v[] = {DB_TEXT(conv), DB_TEXT(avatar_id), DB_TEXT(holder->user_id), DB_TEXT(holder->visitor_hash),
+                         DB_TEXT(now),  DB_TEXT(now)};
     int err = db_begin(db);
     if (!err)
         err = db_query(db,
@@ -200,14 +198,14 @@ int talk_brain_persona(const struct brain_input *in, struct brain_persona *p)
     memset(p, 0, sizeof *p);
     struct db_rows *r;
     struct db_val a[] = {DB_TEXT(in->avatar_id)};
-    int err = db_query(in->db, "SELECT description, personality, scenario, extensions FROM avatars WHERE id = ?", a,
-                       1, &r);
+    int err =
+        db_query(in->db, "SELECT description, personality, scenario, extensions FROM avatars WHERE id = ?", a, 1, &r);
     if (err)
         return err;
     int found = r->nrows == 1;
     json_t *x = found && !db_rows_is_null(r, 0, 3) ? json_loads(db_rows_text(r, 0, 3), 0, NULL) : NULL;
-    const char *ex = json_string_value(json_object_get(json_object_get(json_object_get(x, "card"), "data"),
-                                                       "mes_example"));
+    const char *ex =
+        json_string_value(json_object_get(json_object_get(json_object_get(x, "card"), "data"), "mes_example"));
     p->description = strdup(found ? db_rows_text(r, 0, 0) : "");
     p->personality = strdup(found ? db_rows_text(r, 0, 1) : "");
     p->scenario = strdup(found ? db_rows_text(r, 0, 2) : "");
@@ -254,8 +252,8 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db,        avatar_id, p.name,           p.greeting,       text, hist,
-                             cancelled, ctx,       talk_brain_persona, talk_brain_voice, sink};
+    struct brain_input in = {db,  avatar_id,          p.name,           p.greeting, text, hist, cancelled,
+                             ctx, talk_brain_persona, talk_brain_voice, sink};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     if (!err && brain_cancelled(&in))
@@ -267,7 +265,8 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
     if (!err && sink && sink->citation) {
         size_t i;
         json_t *c;
-        json_array_foreach(out.citations, i, c) sink->citation(sink->ctx, c);
+        json_array_foreach (out.citations, i, c)
+            sink->citation(sink->ctx, c);
     }
     if (!err && brain_cancelled(&in))
         err = DP_ERR_CANCELLED; /* gone while the pieces went out: nothing stored */
@@ -305,8 +304,7 @@ static json_t *conversation_from_row(const struct db_rows *r, int i)
                      db_rows_is_null(r, i, 4));
 }
 
-int talk_list(struct db *db, const char *avatar_id, const char *user_id, const char *before, long limit,
-              json_t **items)
+int talk_list(struct db *db, const char *avatar_id, const char *user_id, const char *before, long limit, json_t **items)
 {
     struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(user_id)};
     return db_page(db,
@@ -375,8 +373,8 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
                        p, 3, &r);
     if (err)
         return err;
-    int may = r->nrows == 1 && (c ? !(err = avatar_access(db, c, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL))
-                                  : holder_still_may(db, r));
+    int may = r->nrows == 1 &&
+              (c ? !(err = avatar_access(db, c, db_rows_text(r, 0, 0), AVATAR_VIEW, NULL)) : holder_still_may(db, r));
     if (!may) {
         db_rows_free(r);
         return err ? err : DP_ERR_NOT_FOUND;

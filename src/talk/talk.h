@@ -28,8 +28,8 @@ struct cache;
 struct talk_conversation {
     char id[ID_LEN];
     char avatar_id[ID_LEN];
-    char user_id[ID_LEN];    /* "" for a visitor's */
-    char visitor_hash[65];   /* hex SHA-256 of the visitor's token; "" for a user's */
+    char user_id[ID_LEN];  /* "" for a visitor's */
+    char visitor_hash[65]; /* hex SHA-256 of the visitor's token; "" for a user's */
 };
 
 /* The cache scope (store/cache_gen.h) of a conversation's messages, CACHE_GEN_SCOPE_MAX bytes. */
@@ -57,8 +57,7 @@ struct talk_turn {
  * the user's message text (its id in user_mid), in one transaction: what a client that keeps the
  * conversation itself sends each time becomes a conversation the turn (talk_answer) reads. */
 int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_holder *holder,
-                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN],
-                      char user_mid[ID_LEN]);
+                      const struct talk_turn *turns, int n, const char *text, char conv[ID_LEN], char user_mid[ID_LEN]);
 
 /* Stores a message of the user (or visitor) in conv; its id in mid. */
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN]);
@@ -89,7 +88,7 @@ struct talk_audio {
     char mime[128];
     int64_t start_ms, end_ms;
     char avatar_id[ID_LEN];
-    char *text;                 /* a reply without a clip: what is to be spoken (talk_audio_cleanup) */
+    char *text; /* a reply without a clip: what is to be spoken (talk_audio_cleanup) */
 };
 
 void talk_audio_cleanup(struct talk_audio *a);

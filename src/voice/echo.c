@@ -7,17 +7,17 @@
 
 #include "core/err.h"
 
-#define ECHO_MIN_DELAY 2     /* frames: playback and capture buffers take at least 20 ms */
-#define ECHO_LEARN_CORR 0.9  /* a contour this close teaches the echo path … */
-#define ECHO_LEARN_STEADY 10 /* … when it holds at one delay for this many frames in a row */
-#define ECHO_SPEECH_DB -50.0 /* incoming frames compared: louder than this */
-#define ECHO_LOSS_RISE_DB 0.05 /* per frame: how fast a learnt loss may grow */
-#define ECHO_MARGIN_DB 6.0   /* an echo is within this of its learnt level */
+#define ECHO_MIN_DELAY 2        /* frames: playback and capture buffers take at least 20 ms */
+#define ECHO_LEARN_CORR 0.9     /* a contour this close teaches the echo path … */
+#define ECHO_LEARN_STEADY 10    /* … when it holds at one delay for this many frames in a row */
+#define ECHO_SPEECH_DB -50.0    /* incoming frames compared: louder than this */
+#define ECHO_LOSS_RISE_DB 0.05  /* per frame: how fast a learnt loss may grow */
+#define ECHO_MARGIN_DB 6.0      /* an echo is within this of its learnt level */
 #define ECHO_GEIGEL_LOSS_DB 3.0 /* before an echo could have been learnt (Geigel's test, at 3 dB) */
-#define ECHO_LEARN_FRAMES 100 /* an echo there is has been learnt within 1 s of the reply speaking */
-#define ECHO_AEC_LOSS_DB 20.0 /* no echo learnt by then: what a client's echo cancellation leaves */
-#define ECHO_QUIET_DB -90.0f /* the reply's level before it starts */
-#define ECHO_MIN_SPREAD_DB 3.0 /* a flat reply contour says nothing */
+#define ECHO_LEARN_FRAMES 100   /* an echo there is has been learnt within 1 s of the reply speaking */
+#define ECHO_AEC_LOSS_DB 20.0   /* no echo learnt by then: what a client's echo cancellation leaves */
+#define ECHO_QUIET_DB -90.0f    /* the reply's level before it starts */
+#define ECHO_MIN_SPREAD_DB 3.0  /* a flat reply contour says nothing */
 
 void echo_reset(struct echo *e, int rate)
 {

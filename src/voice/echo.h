@@ -17,17 +17,17 @@
 #define ECHO_MAX_DELAY 80 /* frames of delay tried: 800 ms (a loaded client plays late) */
 
 struct echo {
-    float *ref;          /* the reply's level per 10 ms, dBFS, by its offset in the reply */
+    float *ref; /* the reply's level per 10 ms, dBFS, by its offset in the reply */
     int nref, cap;
-    double acc;          /* the frame being summed */
-    int acc_n, frame_n;  /* samples in it / of a frame at the reply's rate */
+    double acc;              /* the frame being summed */
+    int acc_n, frame_n;      /* samples in it / of a frame at the reply's rate */
     float mic[ECHO_WINDOW];  /* incoming levels, newest last */
     int mic_at[ECHO_WINDOW]; /* the reply frame being played when each came */
     int nmic;
-    int heard;           /* incoming frames heard while the reply was speaking */
-    int delay;           /* learnt echo delay, frames; -1: not known */
+    int heard;              /* incoming frames heard while the reply was speaking */
+    int delay;              /* learnt echo delay, frames; -1: not known */
     int cand_delay, cand_n; /* the delay of the last close match, and how many in a row */
-    float loss_db;       /* learnt reply level minus echo level */
+    float loss_db;          /* learnt reply level minus echo level */
 };
 
 /* Starts over for a reply at rate Hz. */

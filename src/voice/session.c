@@ -377,7 +377,7 @@ static void close_done(struct voice_session *s, void *arg, int open)
 static void on_close(struct ws_conn *c)
 {
     struct voice_session *s = ws_user(c);
-    s->closed = 1; /* nothing more is sent */
+    s->closed = 1;           /* nothing more is sent */
     session_release_slot(s); /* its tasks may still run a while: the user may start another */
     if (s->reply)
         reply_cancel(s, "cancelled"); /* the stored reply keeps what was heard */

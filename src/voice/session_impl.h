@@ -19,17 +19,17 @@ struct stt_stream;
 struct opus_dec;
 struct opus_enc;
 
-#define VOICE_RING_MS 10000       /* input kept for push-to-talk and the start of a barge-in */
-#define VOICE_PREROLL_MS 200      /* audio before the detected start that recognition also gets */
-#define VOICE_FEED_MS 100         /* recognition is fed in steps of this much */
-#define VOICE_PARTIAL_MS 300      /* a partial transcript at most this often */
+#define VOICE_RING_MS 10000          /* input kept for push-to-talk and the start of a barge-in */
+#define VOICE_PREROLL_MS 200         /* audio before the detected start that recognition also gets */
+#define VOICE_FEED_MS 100            /* recognition is fed in steps of this much */
+#define VOICE_PARTIAL_MS 300         /* a partial transcript at most this often */
 #define VOICE_UTTERANCE_MAX_MS 30000 /* a longer utterance is ended as if committed */
-#define VOICE_BARGE_IN_MS 300     /* the user's own speech that interrupts a reply */
-#define VOICE_FEED_BACKLOG 50     /* recognition steps waiting before audio is refused (5 s) */
-#define VOICE_PLAY_LEAD_MS 250    /* reply audio sent ahead of what is being played */
-#define VOICE_CHUNK_MS 40         /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
-#define VOICE_TICK_MS 20          /* the pacing timer while a reply plays */
-#define VOICE_FRAME_MAX 32000     /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
+#define VOICE_BARGE_IN_MS 300        /* the user's own speech that interrupts a reply */
+#define VOICE_FEED_BACKLOG 50        /* recognition steps waiting before audio is refused (5 s) */
+#define VOICE_PLAY_LEAD_MS 250       /* reply audio sent ahead of what is being played */
+#define VOICE_CHUNK_MS 40            /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
+#define VOICE_TICK_MS 20             /* the pacing timer while a reply plays */
+#define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
 
 struct voice_viseme {
     int t_ms;
@@ -39,32 +39,32 @@ struct voice_viseme {
 /* One reply being made and spoken; reference-counted by the tasks working on it. */
 struct voice_reply {
     int refs;
-    atomic_int cancel;        /* set by the loop: the brain and synthesis give up */
-    int gen;                  /* the session's reply generation it belongs to */
-    char *question;           /* the final transcript it answers */
-    char mid[ID_LEN];         /* the stored reply ("" until the brain is done) */
-    char *text;               /* the reply's text */
-    char **sentences;         /* text cut for synthesis */
-    int nsent, next_sent;     /* sentences, the next to synthesize */
-    int *sent_end_ms;         /* where each synthesized sentence ends in the reply's audio */
-    int nsynth;               /* sentences synthesized */
-    int16_t *pcm;             /* the reply's audio so far, at rate */
+    atomic_int cancel;    /* set by the loop: the brain and synthesis give up */
+    int gen;              /* the session's reply generation it belongs to */
+    char *question;       /* the final transcript it answers */
+    char mid[ID_LEN];     /* the stored reply ("" until the brain is done) */
+    char *text;           /* the reply's text */
+    char **sentences;     /* text cut for synthesis */
+    int nsent, next_sent; /* sentences, the next to synthesize */
+    int *sent_end_ms;     /* where each synthesized sentence ends in the reply's audio */
+    int nsynth;           /* sentences synthesized */
+    int16_t *pcm;         /* the reply's audio so far, at rate */
     size_t npcm, pcm_cap, sent;
     int rate;
     struct voice_viseme *vis;
     int nvis, vis_cap, vis_sent;
-    int audio_started;        /* response.audio.start went out */
-    double t_speech_end;      /* time_mono(): the user's last voiced frame (or the commit) */
-    double t_final;           /* the final transcript */
-    double t_brain;           /* the brain's reply */
-    double t_first_byte;      /* the first audio byte sent (moved on when playback would underrun) */
-    double t_played_from;     /* when playback position 0 is being heard */
+    int audio_started;    /* response.audio.start went out */
+    double t_speech_end;  /* time_mono(): the user's last voiced frame (or the commit) */
+    double t_final;       /* the final transcript */
+    double t_brain;       /* the brain's reply */
+    double t_first_byte;  /* the first audio byte sent (moved on when playback would underrun) */
+    double t_played_from; /* when playback position 0 is being heard */
 };
 
 struct voice_session {
-    int refs;                  /* the connection's + one per task in flight */
-    int closed;                /* the connection is gone */
-    int slot_held;             /* counted against the user's sessions */
+    int refs;      /* the connection's + one per task in flight */
+    int closed;    /* the connection is gone */
+    int slot_held; /* counted against the user's sessions */
     struct ws_conn *c;
     const struct voice_env *env;
     char user_id[ID_LEN], avatar_id[ID_LEN], conv[ID_LEN];
@@ -72,33 +72,33 @@ struct voice_session {
     /* negotiated by session.start */
     int started, starting;
     struct voice_audio_spec in, out;
-    int manual;                /* turns end only at input.commit */
+    int manual; /* turns end only at input.commit */
     struct opus_dec *dec;
     struct opus_enc *enc;
     /* input, at 16 kHz */
     struct vad vad;
     int16_t frame[VAD_FRAME];
     int frame_fill;
-    int64_t in_pos;            /* samples taken since the start */
-    int16_t *ring;             /* the last VOICE_RING_MS, indexed by position modulo its size */
+    int64_t in_pos; /* samples taken since the start */
+    int16_t *ring;  /* the last VOICE_RING_MS, indexed by position modulo its size */
     size_t ring_n;
-    int64_t turn_from;         /* where the audio of the next turn starts (push-to-talk) */
-    double last_voiced_at;     /* time_mono() of the last voiced frame */
+    int64_t turn_from;     /* where the audio of the next turn starts (push-to-talk) */
+    double last_voiced_at; /* time_mono() of the last voiced frame */
     /* the utterance being recognised */
-    struct stt_stream *stt;    /* tasks only */
+    struct stt_stream *stt; /* tasks only */
     int utt_open, utt_gen;
-    int64_t utt_fed;           /* position up to which recognition has been fed */
+    int64_t utt_fed; /* position up to which recognition has been fed */
     int64_t utt_start;
     int64_t last_partial_pos;
-    char *partial;             /* the last partial sent */
+    char *partial; /* the last partial sent */
     int feeds_waiting;
-    int overloaded;            /* audio is being refused: recognition is behind */
+    int overloaded; /* audio is being refused: recognition is behind */
     /* the reply */
     struct voice_reply *reply; /* NULL when none is being made or spoken */
     int reply_gen;
-    int barge_ms;              /* the user's own voiced time while a reply is active */
-    int barge_pending;         /* speech started during a reply, not yet long enough */
-    struct echo echo;          /* the reply's level contour against the input's */
+    int barge_ms;               /* the user's own voiced time while a reply is active */
+    int barge_pending;          /* speech started during a reply, not yet long enough */
+    struct echo echo;           /* the reply's level contour against the input's */
     double echo_t0, echo_until; /* after a reply: its playback start, and until when its echo may come */
 };
 

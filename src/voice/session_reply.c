@@ -141,10 +141,10 @@ static void reply_end(struct voice_session *s, const char *status, const char *h
         s->echo_t0 = r->t_played_from;
         s->echo_until = time_mono() + ECHO_TAIL_S;
     }
-    json_t *lat = json_pack("{s:o,s:o,s:o,s:o}", "stt_ms", ms_or_null(r->t_speech_end, r->t_final), "brain_ms",
-                            ms_or_null(r->t_final, r->t_brain), "tts_first_byte_ms",
-                            ms_or_null(r->t_brain, r->t_first_byte), "turn_ms",
-                            ms_or_null(r->t_speech_end, r->t_first_byte));
+    json_t *lat =
+        json_pack("{s:o,s:o,s:o,s:o}", "stt_ms", ms_or_null(r->t_speech_end, r->t_final), "brain_ms",
+                  ms_or_null(r->t_final, r->t_brain), "tts_first_byte_ms", ms_or_null(r->t_brain, r->t_first_byte),
+                  "turn_ms", ms_or_null(r->t_speech_end, r->t_first_byte));
     json_t *ev = json_pack("{s:s,s:s,s:s,s:i,s:o}", "type", "response.done", "status", status, "text",
                            heard ? heard : "", "played_ms", played_ms, "latency", lat);
     if (*r->mid)
@@ -455,9 +455,9 @@ static void brain_done(struct voice_session *s, void *arg, int open)
     r->text = strdup(json_string_value(json_object_get(j->reply, "text")));
     size_t i;
     json_t *v;
-    json_array_foreach(j->deltas, i, v) session_send(s, json_pack("{s:s,s:O}", "type", "response.text.delta", "text", v));
-    json_array_foreach(j->citations, i, v)
-    {
+    json_array_foreach (j->deltas, i, v)
+        session_send(s, json_pack("{s:s,s:O}", "type", "response.text.delta", "text", v));
+    json_array_foreach (j->citations, i, v) {
         json_t *ev = json_deep_copy(v);
         json_object_set_new(ev, "type", json_string("response.citation"));
         session_send(s, ev);

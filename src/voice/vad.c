@@ -7,11 +7,11 @@
 
 const struct vad_config vad_defaults = {100, 240, 9.0};
 
-#define FLOOR_MIN_DB -75.0   /* digital silence stays this loud for the floor */
-#define LEVEL_MIN_DB -50.0   /* quieter than this is never speech */
-#define FLOOR_RISE_DB 0.1    /* per unvoiced frame: steady noise is learnt within a second or so */
-#define VOICING_MIN 0.45     /* normalised autocorrelation of a voiced frame */
-#define ONSET_GAP_MAX 5      /* unvoiced frames an onset run may hold (consonants between vowels) */
+#define FLOOR_MIN_DB -75.0 /* digital silence stays this loud for the floor */
+#define LEVEL_MIN_DB -50.0 /* quieter than this is never speech */
+#define FLOOR_RISE_DB 0.1  /* per unvoiced frame: steady noise is learnt within a second or so */
+#define VOICING_MIN 0.45   /* normalised autocorrelation of a voiced frame */
+#define ONSET_GAP_MAX 5    /* unvoiced frames an onset run may hold (consonants between vowels) */
 
 void vad_init(struct vad *v, const struct vad_config *cfg)
 {

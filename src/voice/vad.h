@@ -23,18 +23,18 @@ enum vad_event { VAD_NONE, VAD_START, VAD_STOP };
 
 struct vad {
     struct vad_config cfg;
-    double floor_db;        /* the noise floor, dBFS */
+    double floor_db;             /* the noise floor, dBFS */
     int16_t hist[3 * VAD_FRAME]; /* the last 30 ms, for the pitch check */
-    int64_t frames;         /* frames seen */
+    int64_t frames;              /* frames seen */
     int in_speech;
-    int run_voiced;         /* voiced frames in the onset run being counted */
-    int run_gap;            /* unvoiced frames since the run's last voiced one */
-    int64_t run_start;      /* frame of the run's first voiced frame */
-    int silent;             /* unvoiced frames since the last voiced one (in speech) */
+    int run_voiced;                   /* voiced frames in the onset run being counted */
+    int run_gap;                      /* unvoiced frames since the run's last voiced one */
+    int64_t run_start;                /* frame of the run's first voiced frame */
+    int silent;                       /* unvoiced frames since the last voiced one (in speech) */
     int64_t start_frame, last_voiced; /* the current (or last) speech segment */
-    int voiced_ms;          /* voiced time in the current segment */
-    double last_db;         /* the last frame's level, dBFS */
-    int last_voiced_flag;   /* the last frame was voiced speech */
+    int voiced_ms;                    /* voiced time in the current segment */
+    double last_db;                   /* the last frame's level, dBFS */
+    int last_voiced_flag;             /* the last frame was voiced speech */
 };
 
 void vad_init(struct vad *v, const struct vad_config *cfg);

@@ -82,8 +82,7 @@ static int audio_spec(const json_t *o, const char *key, struct voice_audio_spec 
     return DP_OK;
 }
 
-int voice_event_parse(const char *p, size_t n, struct voice_event *ev, const char **code, char *msg,
-                      size_t msglen)
+int voice_event_parse(const char *p, size_t n, struct voice_event *ev, const char **code, char *msg, size_t msglen)
 {
     json_t *o = NULL;
     memset(ev, 0, sizeof *ev);

@@ -38,8 +38,7 @@ struct voice_event {
 /* Parses one text frame. DP_OK with *ev filled, or DP_ERR_INVALID / DP_ERR_BAD_JSON /
  * DP_ERR_TOO_LARGE with code (a stable error code for the client's `error` event, static) and msg
  * (what is wrong) set. */
-int voice_event_parse(const char *p, size_t n, struct voice_event *ev, const char **code, char *msg,
-                      size_t msglen);
+int voice_event_parse(const char *p, size_t n, struct voice_event *ev, const char **code, char *msg, size_t msglen);
 
 /* 1 when rate (Hz) is one a client may send or ask for with this format. */
 int voice_rate_supported(enum voice_format f, int rate);

@@ -240,8 +240,8 @@ TEST(wav_damaged_headers_are_invalid)
         unsigned channels;
         uint32_t rate;
         unsigned bits, align;
-    } bad[] = {{0, 16000, 16, 0}, {65, 16000, 8, 65}, {1, 0, 16, 2}, {1, 2000000, 16, 2}, {2, 16000, 16, 2},
-               {1, 16000, 16, 4}};
+    } bad[] = {{0, 16000, 16, 0},   {65, 16000, 8, 65}, {1, 0, 16, 2},
+               {1, 2000000, 16, 2}, {2, 16000, 16, 2},  {1, 16000, 16, 4}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         riff(&f);
         fmt(&f, 1, bad[i].channels, bad[i].rate, bad[i].bits, bad[i].align);

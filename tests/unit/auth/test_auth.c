@@ -573,9 +573,29 @@ TEST(auth_email_normalize_cases)
     CHECK_EQ_STR(out, "j\xc3\x96rg@example.de");
 
     const char *bad[] = {
-        "", "   ", "a", "ab", "@", "a@", "@b.com", "nobody", "a@@b.com", "a@b@c.com", "a b@c.com", "a@b .com",
-        "\"a\"@b.com", "a<b@c.com", "a>b@c.com", "a\\b@c.com", "a,b@c.com", "a@b..com", "a\x7f@b.com",
-        "a\x01@b.com", "a@b\tc.com", "\xff\xfe@b.com", "a@\xc3(.com",
+        "",
+        "   ",
+        "a",
+        "ab",
+        "@",
+        "a@",
+        "@b.com",
+        "nobody",
+        "a@@b.com",
+        "a@b@c.com",
+        "a b@c.com",
+        "a@b .com",
+        "\"a\"@b.com",
+        "a<b@c.com",
+        "a>b@c.com",
+        "a\\b@c.com",
+        "a,b@c.com",
+        "a@b..com",
+        "a\x7f@b.com",
+        "a\x01@b.com",
+        "a@b\tc.com",
+        "\xff\xfe@b.com",
+        "a@\xc3(.com",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = norm(bad[i], out);

@@ -347,8 +347,8 @@ TEST(card_qa_detection)
     CHECK_EQ_STR(imp.memories[4].kind, "passage");
     /* Doppel's own entry extension is not kept (an export writes it afresh), nor are fields an
      * export writes anyway: nothing is left of this entry but what the memory holds. */
-    json_t *meta = json_object_get(json_object_get(json_object_get(imp.extensions, "card"), "entries"),
-                                   imp.memories[4].id);
+    json_t *meta =
+        json_object_get(json_object_get(json_object_get(imp.extensions, "card"), "entries"), imp.memories[4].id);
     CHECK(json_is_object(meta));
     CHECK_EQ_INT(json_object_size(meta), 0);
     card_import_cleanup(&imp);
@@ -435,8 +435,8 @@ TEST(card_png_embed_roundtrip)
     char msg[128];
     CHECK_EQ_INT(card_png_scan(png, n, &t, msg, sizeof msg), DP_OK);
     CHECK(!t.chara && !t.ccv3);
-    json_t *card = json_pack("{s:s,s:s,s:{s:s}}", "spec", "chara_card_v3", "spec_version", "3.0", "data", "name",
-                             "Émilie ✓");
+    json_t *card =
+        json_pack("{s:s,s:s,s:{s:s}}", "spec", "chara_card_v3", "spec_version", "3.0", "data", "name", "Émilie ✓");
     CHECK_EQ_INT(card_png_embed(png, n, card, &out, &outlen), DP_OK);
     CHECK_EQ_INT(card_png_scan(out, outlen, &t, msg, sizeof msg), DP_OK);
     CHECK(t.chara && t.ccv3);
@@ -503,8 +503,8 @@ TEST(card_zip_write_read)
 
 TEST(card_zip_unsafe_names)
 {
-    static const char *const bad[] = {"../evil",   "a/../../etc/passwd", "/abs",   "a\\b",  "C:x", "a//b",
-                                      "./card.json", "a/./b",             "..",     "x\x01y", NULL};
+    static const char *const bad[] = {
+        "../evil", "a/../../etc/passwd", "/abs", "a\\b", "C:x", "a//b", "./card.json", "a/./b", "..", "x\x01y", NULL};
     for (const char *const *b = bad; *b; b++) {
         struct card_zip_file f[] = {{"card.json", v2_card, strlen(v2_card), 1}, {*b, "x", 1, 0}};
         char *z;
@@ -518,8 +518,8 @@ TEST(card_zip_unsafe_names)
         free(z);
     }
     /* Directories (a trailing '/') and nested names are fine. */
-    struct card_zip_file ok[] = {{"card.json", v2_card, strlen(v2_card), 1}, {"assets/", "", 0, 0},
-                                 {"assets/x/y.png", "x", 1, 0}};
+    struct card_zip_file ok[] = {
+        {"card.json", v2_card, strlen(v2_card), 1}, {"assets/", "", 0, 0}, {"assets/x/y.png", "x", 1, 0}};
     char *z;
     size_t n;
     zip_of(ok, 3, &z, &n);
@@ -599,7 +599,7 @@ TEST(card_zip_bombs_and_damage)
     free(huge);
     /* Too many entries. */
     struct card_zip_file *many = calloc(CARD_ZIP_ENTRIES_MAX + 1, sizeof *many);
-    char (*names)[16] = calloc(CARD_ZIP_ENTRIES_MAX + 1, 16);
+    char(*names)[16] = calloc(CARD_ZIP_ENTRIES_MAX + 1, 16);
     for (int i = 0; i <= CARD_ZIP_ENTRIES_MAX; i++) {
         snprintf(names[i], 16, "f%d", i);
         many[i] = (struct card_zip_file){names[i], "x", 1, 0};
@@ -629,8 +629,9 @@ TEST(card_build_roundtrip_preserves_unknowns)
     CHECK_EQ_STR(json_string_value(json_object_get(card, "spec_version")), "3.0");
     CHECK_EQ_STR(json_string_value(json_object_get(d, "first_mes")), "Hello.");
     CHECK(!json_object_get(d, "visibility") && !json_object_get(d, "greeting"));
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"), "kind")),
-                 "character");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"), "kind")),
+        "character");
     CHECK(json_is_array(json_object_get(d, "group_only_greetings")));
     CHECK_EQ_STR(json_string_value(json_object_get(d, "system_prompt")), "");
     CHECK_EQ_STR(json_string_value(json_object_get(card, "talkativeness")), "0.5");
@@ -639,9 +640,9 @@ TEST(card_build_roundtrip_preserves_unknowns)
     json_t *e0 = json_array_get(entries, 0);
     CHECK_EQ_STR(json_string_value(json_object_get(e0, "content")), "The glade is old.");
     CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(e0, "keys"), 0)), "glade");
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(e0, "extensions"), "doppel"),
-                                                   "kind")),
-                 "fact");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(json_object_get(e0, "extensions"), "doppel"), "kind")),
+        "fact");
     CHECK(json_is_null(json_object_get(json_object_get(json_object_get(e0, "extensions"), "doppel"), "source")));
 
     /* And back: the second import equals the first. */
@@ -664,8 +665,7 @@ TEST(card_build_roundtrip_preserves_unknowns)
     /* Everything unknown is back unchanged (Doppel's own extension and V3 defaults aside). */
     const char *k;
     json_t *v;
-    json_object_foreach(da, k, v)
-    {
+    json_object_foreach (da, k, v) {
         if (strcmp(k, "extensions"))
             CHECK(json_equal(v, json_object_get(db, k)));
     }
@@ -688,9 +688,9 @@ TEST(card_build_roundtrip_preserves_unknowns)
 
 TEST(card_build_plain_avatar_and_sources)
 {
-    json_t *avatar = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{}}", "name", "Nan", "kind", "legacy", "brain",
-                               "generative", "description", "d", "personality", "", "scenario", "", "greeting", "Hi",
-                               "extensions");
+    json_t *avatar =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{}}", "name", "Nan", "kind", "legacy", "brain", "generative",
+                  "description", "d", "personality", "", "scenario", "", "greeting", "Hi", "extensions");
     json_t *mems = json_pack("[{s:s,s:s,s:s,s:s,s:i,s:i},{s:s,s:s,s:s}]", "id", "m1", "kind", "utterance", "text",
                              "We moved to Lisbon in 1972 with Grandpa Joe.", "media_id", "med1", "start_ms", 1000,
                              "end_ms", 2500, "id", "m2", "kind", "fact", "text", "the");
@@ -698,14 +698,14 @@ TEST(card_build_plain_avatar_and_sources)
                                "name", "main", "ext", "png");
     json_t *card = card_build(avatar, mems, assets, NULL);
     json_t *d = json_object_get(card, "data");
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"),
-                                                   "kind")),
-                 "legacy");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"), "kind")),
+        "legacy");
     CHECK_EQ_INT(json_array_size(json_object_get(d, "assets")), 1);
     json_t *entries = json_object_get(json_object_get(d, "character_book"), "entries");
     CHECK_EQ_INT(json_array_size(entries), 2);
-    json_t *src = json_object_get(json_object_get(json_object_get(json_array_get(entries, 0), "extensions"), "doppel"),
-                                  "source");
+    json_t *src =
+        json_object_get(json_object_get(json_object_get(json_array_get(entries, 0), "extensions"), "doppel"), "source");
     CHECK_EQ_STR(json_string_value(json_object_get(src, "media_id")), "med1");
     CHECK_EQ_INT(json_integer_value(json_object_get(src, "end_ms")), 2500);
     json_t *keys = json_object_get(json_array_get(entries, 0), "keys");
@@ -735,9 +735,9 @@ TEST(card_build_budget_keeps_it_importable)
     size_t omitted;
     json_t *card = card_build(avatar, mems, NULL, &omitted);
     CHECK_EQ_INT(omitted, 300);
-    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(json_object_get(card, "data"), "character_book"),
-                                                 "entries")),
-                 CARD_BOOK_MAX);
+    CHECK_EQ_INT(
+        json_array_size(json_object_get(json_object_get(json_object_get(card, "data"), "character_book"), "entries")),
+        CARD_BOOK_MAX);
     json_decref(card);
     json_decref(mems);
     /* Large memories: the card stops short of CARD_JSON_MAX. */
@@ -774,8 +774,7 @@ TEST(card_keywords_salient_words)
     int alice = 0, wonder = 0;
     size_t i;
     json_t *w;
-    json_array_foreach(k, i, w)
-    {
+    json_array_foreach (k, i, w) {
         const char *s = json_string_value(w);
         alice |= !strcasecmp(s, "alice");
         wonder |= !strcasecmp(s, "wonderland");
@@ -811,7 +810,9 @@ static int has_key(json_t *keys, const char *w)
 {
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) if (!strcmp(json_string_value(k), w)) return 1;
+    json_array_foreach (keys, i, k)
+        if (!strcmp(json_string_value(k), w))
+            return 1;
     return 0;
 }
 
@@ -895,9 +896,9 @@ TEST(card_build_utterances_keep_speaker_order_dialogue_and_make_examples)
     CHECK_EQ_STR(json_string_value(json_object_get(d, "mes_example")),
                  "<START>\n{{user}}: Who's Eddie?\n{{char}}: Eddie Salazar, my best buddy in the Navy.\n"
                  "<START>\n{{user}}: Where were you born?\n{{char}}: In Tucson, in a blizzard.");
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"),
-                                                   "examples")),
-                 "memories");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(json_object_get(d, "extensions"), "doppel"), "examples")),
+        "memories");
 
     /* Imported again: kinds, speakers and order come back; each dialogue gets one new id. */
     size_t len;
@@ -917,8 +918,8 @@ TEST(card_build_utterances_keep_speaker_order_dialogue_and_make_examples)
     CHECK_EQ_STR(imp.memories[4].kind, "fact");
     CHECK(!imp.memories[4].speaker && !imp.memories[4].dialogue[0]);
     /* Made keys are not kept (the next export makes them again); an author's keys would be. */
-    json_t *kept = json_object_get(json_object_get(json_object_get(imp.extensions, "card"), "entries"),
-                                   imp.memories[4].id);
+    json_t *kept =
+        json_object_get(json_object_get(json_object_get(imp.extensions, "card"), "entries"), imp.memories[4].id);
     CHECK(!json_object_get(kept, "keys"));
     card_import_cleanup(&imp);
     free(text);

@@ -107,9 +107,9 @@ TEST(clip_wav_refuses_what_it_cannot_cut)
     CHECK_EQ_INT(clip_wav_open(bs, key, 0, 10, &fd, &len), DP_ERR_UNSUPPORTED);
     OK(blob_put(bs, "ID3\3not a wav at all", 20, key));
     CHECK_EQ_INT(clip_wav_open(bs, key, 0, 10, &fd, &len), DP_ERR_UNPROCESSABLE);
-    CHECK_EQ_INT(clip_wav_open(bs, "0000000000000000000000000000000000000000000000000000000000000000", 0, 10, &fd,
-                               &len),
-                 DP_ERR_NOT_FOUND);
+    CHECK_EQ_INT(
+        clip_wav_open(bs, "0000000000000000000000000000000000000000000000000000000000000000", 0, 10, &fd, &len),
+        DP_ERR_NOT_FOUND);
     CHECK_EQ_INT(fd, -1);
     CHECK(clip_is_wav("audio/x-wav") && clip_is_wav("audio/wav") && !clip_is_wav("audio/mpeg") && !clip_is_wav(NULL));
     blob_store_close(bs);

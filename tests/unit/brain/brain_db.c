@@ -37,13 +37,12 @@ struct db *brain_test_db(void)
     log_min_level = LOG_WARN;
     OK(db_open(&db, url));
     OK(db_migrate(db, NULL));
-    OK(db_exec_script(db,
-                      "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
-                      "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z');"
-                      "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
-                      "VALUES ('a1', 'u1', 'default', 'Grandpa Joe', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z');"));
+    OK(db_exec_script(
+        db, "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
+            "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
+            "'2020-01-01T00:00:00Z');"
+            "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
+            "VALUES ('a1', 'u1', 'default', 'Grandpa Joe', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
+            "'2020-01-01T00:00:00Z');"));
     return db;
 }
-

@@ -165,7 +165,7 @@ TEST(memory_query_terms_operators_never_pass_through)
         }
     CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 0, out, sizeof out), 1); /* "or": a stop word */
     CHECK_EQ_STR(out, "\"NEAR\"");
-    CHECK_EQ_INT(terms("\") OR (\" AND *", 0, out, sizeof out), 2);   /* only stop words: kept, quoted */
+    CHECK_EQ_INT(terms("\") OR (\" AND *", 0, out, sizeof out), 2); /* only stop words: kept, quoted */
     CHECK_EQ_STR(out, "\"OR\" OR \"AND\"");
     CHECK_EQ_INT(terms("\") OR (\" NEAR * -", 1, out, sizeof out), 1);
     CHECK_EQ_STR(out, "'NEAR'");
@@ -268,14 +268,14 @@ TEST(memory_query_terms_unicode_spaces_separate_words)
 static void seed(struct db *db)
 {
     log_min_level = LOG_WARN; /* no "applied migration" lines */
-    OK(db_exec_script(db,
-                      "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
-                      "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z');"
-                      "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
-                      "VALUES ('a1', 'u1', 'default', 'A', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
-                      "'2020-01-01T00:00:00Z'), ('a2', 'u1', 'default', 'B', 'self', 'private', 'recall', "
-                      "'2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
+    OK(db_exec_script(
+        db, "INSERT INTO users (id, org_id, email, display_name, password_hash, role, created_at, updated_at) "
+            "VALUES ('u1', 'default', 'u1@example.test', 'U', 'x', 'member', '2020-01-01T00:00:00Z', "
+            "'2020-01-01T00:00:00Z');"
+            "INSERT INTO avatars (id, owner_id, org_id, name, kind, visibility, brain, created_at, updated_at) "
+            "VALUES ('a1', 'u1', 'default', 'A', 'self', 'private', 'recall', '2020-01-01T00:00:00Z', "
+            "'2020-01-01T00:00:00Z'), ('a2', 'u1', 'default', 'B', 'self', 'private', 'recall', "
+            "'2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
 }
 
 /* A migrated, seeded (user u1, avatars a1 and a2) database of the backend ("sqlite" | "pg"). */
@@ -340,7 +340,9 @@ static int has_id(const json_t *items, const char *id)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(items, i, m) if (!strcmp(jstr(m, "id"), id)) return 1;
+    json_array_foreach (items, i, m)
+        if (!strcmp(jstr(m, "id"), id))
+            return 1;
     return 0;
 }
 
@@ -394,8 +396,7 @@ static void check_create_get_list(struct db *db)
         json_t *items = list(db, "a1", NULL, cursor, 2, &next);
         size_t i;
         json_t *it;
-        json_array_foreach(items, i, it)
-        {
+        json_array_foreach (items, i, it) {
             CHECK(strcmp(jstr(it, "id"), prev) > 0);
             snprintf(prev, sizeof prev, "%s", jstr(it, "id"));
             CHECK(strcmp(jstr(it, "id"), jstr(other, "id")) != 0);
@@ -429,8 +430,7 @@ static void check_search(struct db *db)
     CHECK(!has_id(items, jstr(o, "id")));
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it)
-    {
+    json_array_foreach (items, i, it) {
         CHECK(json_is_number(json_object_get(it, "score")));
         const char *h = jstr(it, "highlight");
         CHECK(h && strstr(h, MEMORY_MARK_OPEN) && strstr(h, MEMORY_MARK_CLOSE));

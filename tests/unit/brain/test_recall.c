@@ -17,10 +17,9 @@
 /* A dialogue in media m1 (seq order) and one long passage, for avatar a1 ("Grandpa Joe"). */
 static void seed(struct db *db)
 {
-    OK(db_exec_script(db,
-                      "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
-                      "created_at, updated_at) VALUES ('m1', 'a1', 'u1', 'k', 1, 'text/plain', 'text', 'chat.txt', "
-                      "'ready', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
+    OK(db_exec_script(db, "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
+                          "created_at, updated_at) VALUES ('m1', 'a1', 'u1', 'k', 1, 'text/plain', 'text', 'chat.txt', "
+                          "'ready', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');"));
     static const char *const turns[][2] = {
         {"Lily", "Grandpa, who taught you to play cribbage?"},
         {"Lily", "I mean the card game, the one with the wooden board."},
@@ -51,7 +50,7 @@ static void seed(struct db *db)
 static int ask(struct db *db, const char *message, struct brain_reply *out, int (*cancelled)(void *))
 {
     json_t *history = json_array();
-    struct brain_input in = {db,      "a1", "Grandpa Joe",      "Well hello!",   message, history,
+    struct brain_input in = {db,        "a1", "Grandpa Joe",      "Well hello!",    message, history,
                              cancelled, NULL, talk_brain_persona, talk_brain_voice, NULL};
     int err = brain_for("recall")->reply(&in, out);
     json_decref(history);
@@ -173,7 +172,7 @@ TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
                  "00000000-0000-7000-8000-000000000002");
     size_t i;
     json_t *m;
-    json_array_foreach(items, i, m)
+    json_array_foreach (items, i, m)
         CHECK(strcmp(json_string_value(json_object_get(m, "id")), "00000000-0000-7000-8000-000000000003"));
     json_decref(items);
     db_close(db);
@@ -292,8 +291,8 @@ TEST(recall_speaks_in_the_persons_own_way)
     struct brain_reply r;
     /* No own words yet: neutral. */
     json_t *history = json_array();
-    struct brain_input in = {db,   "a1", "Grandpa Joe",      "",          "Hi there", history,
-                             NULL, NULL, talk_brain_persona, talk_brain_voice, NULL};
+    struct brain_input in = {
+        db, "a1", "Grandpa Joe", "", "Hi there", history, NULL, NULL, talk_brain_persona, talk_brain_voice, NULL};
     OK(brain_for("recall")->reply(&in, &r));
     CHECK_EQ_STR(r.text, "Hello!");
     brain_reply_cleanup(&r);

@@ -32,8 +32,7 @@ static void order(struct db *db, char *out, size_t cap)
     out[0] = 0;
     size_t i;
     json_t *m;
-    json_array_foreach(items, i, m)
-    {
+    json_array_foreach (items, i, m) {
         strncat(out, json_string_value(json_object_get(m, "id")), cap - strlen(out) - 1);
         strncat(out, " ", cap - strlen(out) - 1);
     }

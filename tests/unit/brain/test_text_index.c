@@ -15,7 +15,8 @@
 static int same_key(const char *a, const char *b)
 {
     char ka[TEXT_KEY_MAX], kb[TEXT_KEY_MAX];
-    size_t la = text_word_key((const unsigned char *)a, strlen(a), ka), lb = text_word_key((const unsigned char *)b, strlen(b), kb);
+    size_t la = text_word_key((const unsigned char *)a, strlen(a), ka),
+           lb = text_word_key((const unsigned char *)b, strlen(b), kb);
     return la == lb && !memcmp(ka, kb, la);
 }
 
@@ -47,7 +48,6 @@ static void put(struct db *db, int n, const char *text)
                 p, 2, NULL));
 }
 
-
 static void query(struct text_query *q, const char *const *words)
 {
     q->n = q->nalt = q->year = 0;
@@ -74,7 +74,7 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* all three words */
-    CHECK(m[0].words > m[1].words); /* words count by their idf: three beat one */
+    CHECK(m[0].words > m[1].words);                                /* words count by their idf: three beat one */
     CHECK(m[1].words >= m[2].words);
     free(m);
     /* window 1: only the best */

@@ -57,7 +57,6 @@ static void put(struct db *db, const char *id, const float *v, const char *model
                 p, 3, NULL));
 }
 
-
 TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
 {
     struct db *db = brain_test_db();
@@ -100,14 +99,14 @@ TEST(vectors_search_is_exact_top_k_best_first_and_counts_the_missing)
 TEST(words_fold_case_and_diacritics)
 {
     CHECK_EQ_INT(text_fold('A'), 'a');
-    CHECK_EQ_INT(text_fold(0xc9), 'e');   /* É */
-    CHECK_EQ_INT(text_fold(0xfc), 'u');   /* ü */
-    CHECK_EQ_INT(text_fold(0xdc), 'u');   /* Ü */
-    CHECK_EQ_INT(text_fold(0x141), 0x142); /* Ł → ł */
-    CHECK_EQ_INT(text_fold(0xdf), 0xdf);  /* ß stays */
-    CHECK_EQ_INT(text_fold(0x393), 0x3b3); /* Γ → γ */
-    CHECK_EQ_INT(text_fold(0x3ac), 0x3b1); /* ά → α */
-    CHECK_EQ_INT(text_fold(0x416), 0x436); /* Ж → ж */
+    CHECK_EQ_INT(text_fold(0xc9), 'e');      /* É */
+    CHECK_EQ_INT(text_fold(0xfc), 'u');      /* ü */
+    CHECK_EQ_INT(text_fold(0xdc), 'u');      /* Ü */
+    CHECK_EQ_INT(text_fold(0x141), 0x142);   /* Ł → ł */
+    CHECK_EQ_INT(text_fold(0xdf), 0xdf);     /* ß stays */
+    CHECK_EQ_INT(text_fold(0x393), 0x3b3);   /* Γ → γ */
+    CHECK_EQ_INT(text_fold(0x3ac), 0x3b1);   /* ά → α */
+    CHECK_EQ_INT(text_fold(0x416), 0x436);   /* Ж → ж */
     CHECK_EQ_INT(text_fold(0x7956), 0x7956); /* CJK unchanged */
 }
 

@@ -15,16 +15,19 @@
 #define OK(x) CHECK_EQ_INT((x), DP_OK)
 
 static const char *const texts[] = {
-    "Herr M\xc3\xbcller fixed my bike",                                   /* Latin with an umlaut */
-    "Die Stra\xc3\x9f" "e in K\xc3\xb6ln war im Winter vereist",          /* German ß, ö */
+    "Herr M\xc3\xbcller fixed my bike", /* Latin with an umlaut */
+    "Die Stra\xc3\x9f"
+    "e in K\xc3\xb6ln war im Winter vereist",                             /* German ß, ö */
     "\xc3\x89lodie a visit\xc3\xa9 Besan\xc3\xa7on en \xc3\xa9t\xc3\xa9", /* French accents */
     "\xce\x97 \xce\xb3\xce\xb9\xce\xb1\xce\xb3\xce\xb9\xce\xac \xce\xbc\xce\xbf\xcf\x85 \xce\xad\xce\xbb\xce\xb5"
     "\xce\xb3\xce\xb5 \xce\xb9\xcf\x83\xcf\x84\xce\xbf\xcf\x81\xce\xaf\xce\xb5\xcf\x82", /* Η γιαγιά μου έλεγε ιστορίες */
     "\xd0\x91\xd0\xb0\xd0\xb1\xd1\x83\xd1\x88\xd0\xba\xd0\xb0 \xd0\xbf\xd0\xb5\xd0\xba\xd0\xbb\xd0\xb0 "
     "\xd0\xbf\xd0\xb8\xd1\x80\xd0\xbe\xd0\xb6\xd0\xba\xd0\xb8 \xd0\x81\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe", /* Бабушка пекла пирожки Ёлкино */
-    "\xc4\xb0stanbul'da Ay\xc5\x9f" "e ile \xc3\xa7" "ay i\xc3\xa7tik",   /* İstanbul'da Ayşe ile çay içtik */
+    "\xc4\xb0stanbul'da Ay\xc5\x9f"
+    "e ile \xc3\xa7"
+    "ay i\xc3\xa7tik", /* İstanbul'da Ayşe ile çay içtik */
     "Zo\xc3\xab met \xd0\x94\xd0\xbc\xd0\xb8\xd1\x82\xd1\x80\xd0\xb8\xd0\xb9 in \xe6\x9d\xb1\xe4\xba\xac on "
-    "1984-05-03, didn't she?",                                            /* mixed, digits, CJK, a contraction */
+    "1984-05-03, didn't she?", /* mixed, digits, CJK, a contraction */
 };
 
 /* 1 when a[0..na) and b[0..nb) hold the same strings. */
@@ -65,12 +68,16 @@ TEST(words_search_and_recall_brain_see_the_same_words_in_several_scripts)
     }
     /* Spellings that must meet: what search keys one as is what the brain keys the other as. */
     static const char *const pairs[][2] = {
-        {"M\xc3\xbcller", "M\xc3\x9cLLER"},                   /* Müller, MÜLLER */
-        {"M\xc3\xbcller", "Mu\xcc\x88ller"},                  /* decomposed ü */
-        {"Stra\xc3\x9f" "e", "STRASSE"},                      /* Straße */
-        {"\xc3\x89lodie", "ELODIE"},                          /* Élodie */
-        {"\xce\xb3\xce\xb9\xce\xb1\xce\xb3\xce\xb9\xce\xac", "\xce\x93\xce\x99\xce\x91\xce\x93\xce\x99\xce\x91"}, /* γιαγιά ΓΙΑΓΙΑ */
-        {"\xd0\x81\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe", "\xd0\xb5\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe"}, /* Ёлкино елкино */
+        {"M\xc3\xbcller", "M\xc3\x9cLLER"},  /* Müller, MÜLLER */
+        {"M\xc3\xbcller", "Mu\xcc\x88ller"}, /* decomposed ü */
+        {"Stra\xc3\x9f"
+         "e",
+         "STRASSE"},                 /* Straße */
+        {"\xc3\x89lodie", "ELODIE"}, /* Élodie */
+        {"\xce\xb3\xce\xb9\xce\xb1\xce\xb3\xce\xb9\xce\xac",
+         "\xce\x93\xce\x99\xce\x91\xce\x93\xce\x99\xce\x91"}, /* γιαγιά ΓΙΑΓΙΑ */
+        {"\xd0\x81\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe",
+         "\xd0\xb5\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe"}, /* Ёлкино елкино */
         {"\xc4\xb0stanbul", "ISTANBUL"},                      /* İstanbul */
         {"planting", "Plants"},
     };
@@ -108,7 +115,8 @@ TEST(words_what_search_finds_by_any_spelling_the_recall_brain_answers_with)
     char ids[4][64];
     static const char *const mems[] = {
         "Herr M\xc3\xbcller fixed my bike",
-        "Die Stra\xc3\x9f" "e war im Winter vereist",
+        "Die Stra\xc3\x9f"
+        "e war im Winter vereist",
         "\xce\x97 \xce\xb3\xce\xb9\xce\xb1\xce\xb3\xce\xb9\xce\xac \xce\xbc\xce\xbf\xcf\x85 \xce\xad\xce\xbb\xce\xb5"
         "\xce\xb3\xce\xb5 \xce\xb9\xcf\x83\xcf\x84\xce\xbf\xcf\x81\xce\xaf\xce\xb5\xcf\x82",
         "\xd0\x91\xd0\xb0\xd0\xb1\xd1\x83\xd1\x88\xd0\xba\xd0\xb0 \xd0\xb6\xd0\xb8\xd0\xbb\xd0\xb0 \xd0\xb2 "
@@ -124,10 +132,10 @@ TEST(words_what_search_finds_by_any_spelling_the_recall_brain_answers_with)
         const char *question;
         int memory;
     } asks[] = {
-        {"Who is M\xc3\x9cLLER?", 0},                                     /* MÜLLER */
+        {"Who is M\xc3\x9cLLER?", 0}, /* MÜLLER */
         {"And MULLER, who is he?", 0},
         {"What about the STRASSE in winter?", 1},
-        {"\xce\x93\xce\x99\xce\x91\xce\x93\xce\x99\xce\x91;", 2},         /* ΓΙΑΓΙΑ; */
+        {"\xce\x93\xce\x99\xce\x91\xce\x93\xce\x99\xce\x91;", 2}, /* ΓΙΑΓΙΑ; */
         {"\xd0\x95\xd0\x9b\xd0\x9a\xd0\x98\xd0\x9d\xd0\x9e?", 3}, /* ЕЛКИНО? */
     };
     for (size_t i = 0; i < sizeof asks / sizeof *asks; i++) {

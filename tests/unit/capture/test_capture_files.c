@@ -98,8 +98,9 @@ TEST(wyoming_header_then_payload)
     struct wy_stream s = {0};
     struct wy_event ev;
     const char *code = "";
-    CHECK_EQ_INT(FEED_TEXT(&s, "{\"type\":\"audio-start\",\"data\":{\"rate\":16000,\"width\":2,\"channels\":1,"
-                               "\"mode\":\"batch\",\"timestamp\":1234}}\n",
+    CHECK_EQ_INT(FEED_TEXT(&s,
+                           "{\"type\":\"audio-start\",\"data\":{\"rate\":16000,\"width\":2,\"channels\":1,"
+                           "\"mode\":\"batch\",\"timestamp\":1234}}\n",
                            &ev, &code),
                  WY_EVENT);
     CHECK_EQ_INT(ev.type, WY_AUDIO_START);

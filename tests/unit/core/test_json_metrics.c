@@ -47,8 +47,8 @@ TEST(metrics_render_prometheus_text)
 {
     const char *ln[] = {"route", "status"};
     struct metric *c = metric_new(METRIC_COUNTER, "t_requests_total", "requests", 2, ln, NULL, 0);
-    struct metric *h = metric_new(METRIC_HISTOGRAM, "t_latency_seconds", "latency", 0, NULL,
-                                  (const double[]){0.1, 1}, 2);
+    struct metric *h =
+        metric_new(METRIC_HISTOGRAM, "t_latency_seconds", "latency", 0, NULL, (const double[]){0.1, 1}, 2);
     metric_add(c, (const char *[]){"/a\"b", "200"}, 2);
     metric_add(c, (const char *[]){"/a\"b", "200"}, 1);
     metric_observe(h, NULL, 0.05);

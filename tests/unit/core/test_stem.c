@@ -14,8 +14,8 @@ static int same(enum text_lang lang, const char *a, const char *b)
 
 TEST(stem_german_with_umlauts_and_sharp_s)
 {
-    CHECK(same(LANG_DE, "H\xc3\xa4user", "Haus"));          /* Häuser */
-    CHECK(same(LANG_DE, "H\xc3\xa4user", "hauser"));        /* typed without the umlaut */
+    CHECK(same(LANG_DE, "H\xc3\xa4user", "Haus"));   /* Häuser */
+    CHECK(same(LANG_DE, "H\xc3\xa4user", "hauser")); /* typed without the umlaut */
     CHECK(same(LANG_DE, "Geschichten", "Geschichte"));
     CHECK(same(LANG_DE, "Gro\xc3\x9fvater", "GROSSVATER")); /* ß */
     CHECK(!same(LANG_DE, "Haus", "Hund"));
@@ -27,8 +27,8 @@ TEST(stem_spanish_and_french_with_accents)
     CHECK(same(LANG_ES, "canci\xc3\xb3n", "cancion"));
     CHECK(same(LANG_ES, "abuelos", "abuelo"));
     CHECK(same(LANG_ES, "cocinaba", "cocinar"));
-    CHECK(same(LANG_FR, "mang\xc3\xa9", "manger"));      /* mangé */
-    CHECK(same(LANG_FR, "\xc3\xa9t\xc3\xa9", "ete"));     /* été */
+    CHECK(same(LANG_FR, "mang\xc3\xa9", "manger"));   /* mangé */
+    CHECK(same(LANG_FR, "\xc3\xa9t\xc3\xa9", "ete")); /* été */
     CHECK(same(LANG_FR, "jardins", "jardin"));
 }
 

@@ -42,7 +42,10 @@ TEST(utf8_decode_accepts_each_length_and_refuses_what_rfc3629_refuses)
     /* truncated: by the length, or by a byte that is not a continuation */
     CHECK_EQ_INT(dec("\xe2\x82\xac", 2, &cp), 0);
     CHECK_EQ_INT(dec("\xf0\x9f\x98", 3, &cp), 0);
-    CHECK_EQ_INT(dec("\xe2\x82" "A", 3, &cp), 0);
+    CHECK_EQ_INT(dec("\xe2\x82"
+                     "A",
+                     3, &cp),
+                 0);
     CHECK_EQ_INT(dec("\x80", 1, &cp), 0); /* a stray continuation byte */
     CHECK_EQ_INT(dec("\xc3\xbc", 2, NULL), 2);
 }
@@ -50,7 +53,10 @@ TEST(utf8_decode_accepts_each_length_and_refuses_what_rfc3629_refuses)
 TEST(utf8_next_reads_a_broken_byte_as_one_replacement_character)
 {
     size_t len;
-    CHECK_EQ_INT(utf8_next((const unsigned char *)"\xff" "a", 2, &len), UTF8_REPLACEMENT);
+    CHECK_EQ_INT(utf8_next((const unsigned char *)"\xff"
+                                                  "a",
+                           2, &len),
+                 UTF8_REPLACEMENT);
     CHECK_EQ_INT(len, 1);
     CHECK_EQ_INT(utf8_next((const unsigned char *)"\xe2\x82", 2, &len), UTF8_REPLACEMENT);
     CHECK_EQ_INT(len, 1);
@@ -81,7 +87,8 @@ TEST(utf8_valid_and_cut)
     CHECK(utf8_valid("Zo\xc3\xab \xe6\x9d\xb1", 8));
     CHECK(!utf8_valid("Zo\xc3", 3));
     CHECK(!utf8_valid("\xed\xa0\x80", 3));
-    const char *s = "a\xe6\x9d\xb1" "b"; /* a 東 b */
+    const char *s = "a\xe6\x9d\xb1"
+                    "b"; /* a 東 b */
     CHECK_EQ_INT(utf8_cut(s, 1), 1);
     CHECK_EQ_INT(utf8_cut(s, 2), 1);
     CHECK_EQ_INT(utf8_cut(s, 3), 1);
@@ -102,9 +109,13 @@ TEST(text_words_split_at_apostrophes_hyphens_and_punctuation_and_keep_digits_and
     char w[256];
     words_of("Don't stop: well-known mp3s, 1984!", w);
     CHECK_EQ_STR(w, "[Don][t][stop][well][known][mp3s][1984]");
-    words_of("l\xe2\x80\x99\xc3\xa9" "cole \xe2\x80\x94 caf\xc3\xa9\xc2\xa0noir", w); /* l’école — café noir */
-    CHECK_EQ_STR(w, "[l][\xc3\xa9" "cole][caf\xc3\xa9][noir]");
-    words_of("\xe6\x9d\xb1\xe4\xba\xac\xe3\x80\x80\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc\xe3\x80\x82", w); /* 東京　タワー。 */
+    words_of("l\xe2\x80\x99\xc3\xa9"
+             "cole \xe2\x80\x94 caf\xc3\xa9\xc2\xa0noir",
+             w); /* l’école — café noir */
+    CHECK_EQ_STR(w, "[l][\xc3\xa9"
+                    "cole][caf\xc3\xa9][noir]");
+    words_of("\xe6\x9d\xb1\xe4\xba\xac\xe3\x80\x80\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc\xe3\x80\x82",
+             w); /* 東京　タワー。 */
     CHECK_EQ_STR(w, "[\xe6\x9d\xb1\xe4\xba\xac][\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc]");
     words_of("  ...  ", w);
     CHECK_EQ_STR(w, "");
@@ -139,10 +150,10 @@ TEST(text_fold_latin_greek_cyrillic_and_turkish)
     CHECK_EQ_INT(text_lower(0xdc), 0xfc);
     CHECK_EQ_INT(text_lower(0x386), 0x3ac);
     CHECK_EQ_INT(text_lower(0x401), 0x451);
-    CHECK_EQ_INT(text_lower(0x1ea0), 0x1ea1); /* Ạ → ạ */
-    CHECK_EQ_INT(text_lower(0x178), 0xff);    /* Ÿ → ÿ */
-    CHECK(text_lower_eq("ZO\xc3\x8b", 4, "zo\xc3\xab", 4));  /* ZOË, zoë */
-    CHECK(!text_lower_eq("Zoe", 3, "Zo\xc3\xab", 4));        /* accents count */
+    CHECK_EQ_INT(text_lower(0x1ea0), 0x1ea1);               /* Ạ → ạ */
+    CHECK_EQ_INT(text_lower(0x178), 0xff);                  /* Ÿ → ÿ */
+    CHECK(text_lower_eq("ZO\xc3\x8b", 4, "zo\xc3\xab", 4)); /* ZOË, zoë */
+    CHECK(!text_lower_eq("Zoe", 3, "Zo\xc3\xab", 4));       /* accents count */
     CHECK(!text_lower_eq("Ann", 3, "Anna", 4));
     CHECK(text_is_upper('Q') && !text_is_upper('q') && text_is_upper(0x416) && !text_is_upper(0x7956));
     CHECK(text_is_letter(0xe9) && text_is_letter(0x3b1) && text_is_letter(0x7956) && !text_is_letter('7') &&
@@ -165,13 +176,15 @@ static const char *key(const char *w)
 
 TEST(text_fold_word_sharp_s_combining_marks_and_the_cut)
 {
-    CHECK_EQ_STR(folded("Stra\xc3\x9f" "e"), "strasse");        /* Straße */
+    CHECK_EQ_STR(folded("Stra\xc3\x9f"
+                        "e"),
+                 "strasse"); /* Straße */
     CHECK_EQ_STR(folded("STRASSE"), "strasse");
-    CHECK_EQ_STR(folded("\xe1\xba\x9e"), "ss");                  /* ẞ */
-    CHECK_EQ_STR(folded("Mu\xcc\x88ller"), "muller");            /* decomposed ü */
-    CHECK_EQ_STR(folded("M\xc3\x9cLLER"), "muller");             /* MÜLLER */
-    CHECK_EQ_STR(folded("\xcc\x88"), "\xcc\x88");                /* a lone mark stays */
-    CHECK_EQ_STR(folded("\xc4\xb0stanbul"), "istanbul");         /* İstanbul */
+    CHECK_EQ_STR(folded("\xe1\xba\x9e"), "ss");          /* ẞ */
+    CHECK_EQ_STR(folded("Mu\xcc\x88ller"), "muller");    /* decomposed ü */
+    CHECK_EQ_STR(folded("M\xc3\x9cLLER"), "muller");     /* MÜLLER */
+    CHECK_EQ_STR(folded("\xcc\x88"), "\xcc\x88");        /* a lone mark stays */
+    CHECK_EQ_STR(folded("\xc4\xb0stanbul"), "istanbul"); /* İstanbul */
     CHECK_EQ_STR(folded("\xce\x9f\xce\x94\xce\xa5\xce\xa3\xce\xa3\xce\x95\xce\x91\xce\xa3"),
                  "\xce\xbf\xce\xb4\xcf\x85\xcf\x83\xcf\x83\xce\xb5\xce\xb1\xcf\x83"); /* ΟΔΥΣΣΕΑΣ → οδυσσεας */
     char out[8];
@@ -207,16 +220,16 @@ TEST(text_stop_words_are_ascii_any_case_and_lone_letters)
     CHECK(!text_is_stop((const unsigned char *)"theme", 5));
     CHECK(!text_is_stop((const unsigned char *)"th\xc3\xa9", 4)); /* thé */
     CHECK(!text_is_stop((const unsigned char *)"", 0));
-    CHECK(text_is_stop((const unsigned char *)"ve", 2));    /* you've */
-    CHECK(text_is_stop((const unsigned char *)"Didn", 4));  /* didn't */
-    CHECK(!text_is_stop((const unsigned char *)"don", 3));  /* don't, but also Don */
+    CHECK(text_is_stop((const unsigned char *)"ve", 2));   /* you've */
+    CHECK(text_is_stop((const unsigned char *)"Didn", 4)); /* didn't */
+    CHECK(!text_is_stop((const unsigned char *)"don", 3)); /* don't, but also Don */
 }
 
 TEST(text_stop_words_are_sorted_for_bsearch)
 {
     /* Every stop word is found, which bsearch does only when the list is sorted. */
-    static const char *const some[] = {"a", "about", "aren", "by", "couldn", "hasn", "just", "ll", "really", "shouldn",
-                                       "ve", "wasn", "which", "wouldn", "you", "your"};
+    static const char *const some[] = {"a",      "about",   "aren", "by",   "couldn", "hasn",   "just", "ll",
+                                       "really", "shouldn", "ve",   "wasn", "which",  "wouldn", "you",  "your"};
     for (size_t i = 0; i < sizeof some / sizeof *some; i++)
         CHECK(text_is_stop((const unsigned char *)some[i], strlen(some[i])));
 }

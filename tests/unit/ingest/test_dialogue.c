@@ -187,7 +187,8 @@ TEST(dialogue_chat_app_notices_are_not_said)
         "[12/03/2021, 14:22:20] Ben: \xE2\x80\x8EMissed voice call, \xE2\x80\x8ETap to call back\n"
         "[12/03/2021, 14:22:30] Anna: Missed group video call\n"
         "[12/03/2021, 14:22:40] Ben: Voice call \xE2\x80\xA2 12 min\n"
-        "[12/03/2021, 14:22:50] Anna: Report.pdf \xE2\x80\xA2 3 pages \xE2\x80\x8E" "document omitted\n"
+        "[12/03/2021, 14:22:50] Anna: Report.pdf \xE2\x80\xA2 3 pages \xE2\x80\x8E"
+        "document omitted\n"
         "[12/03/2021, 14:23:00] Ben: sticker omitted\n"
         "[12/03/2021, 14:23:10] Anna: GIF omitted\n"
         "[12/03/2021, 14:23:20] Ben: Contact card omitted\n"
@@ -238,16 +239,39 @@ TEST(dialogue_chat_app_notices_are_not_said)
 TEST(dialogue_is_notice_cases)
 {
     static const char *const yes[] = {
-        "<Media omitted>", "  <media omitted>  ", "<Médias omis>", "image omitted", "\xE2\x80\x8Evideo omitted",
-        "audio omitted", "This message was deleted", "This message was deleted.", "You deleted this message.",
-        "Missed voice call", "Missed video call", "Missed group voice call", "Video call, 3 min",
-        "Voice call (12:03)", "<attached: 0001-AUDIO-2021.opus>", "notes.pdf (file attached)", "null",
+        "<Media omitted>",
+        "  <media omitted>  ",
+        "<Médias omis>",
+        "image omitted",
+        "\xE2\x80\x8Evideo omitted",
+        "audio omitted",
+        "This message was deleted",
+        "This message was deleted.",
+        "You deleted this message.",
+        "Missed voice call",
+        "Missed video call",
+        "Missed group voice call",
+        "Video call, 3 min",
+        "Voice call (12:03)",
+        "<attached: 0001-AUDIO-2021.opus>",
+        "notes.pdf (file attached)",
+        "null",
         "Messages to this group are now secured with end-to-end encryption. Tap for more info.",
-        "Your security code with Anna changed.", "Live location shared", NULL};
-    static const char *const no[] = {
-        "", "the image omitted from the album", "my document omitted two pages", "Video calls are fun",
-        "Missed voice calls are annoying", "<attached", "Nullable types", "This message was deleted by mistake? No",
-        "Messages are fun", "media omitted", "Voice call me later", NULL};
+        "Your security code with Anna changed.",
+        "Live location shared",
+        NULL};
+    static const char *const no[] = {"",
+                                     "the image omitted from the album",
+                                     "my document omitted two pages",
+                                     "Video calls are fun",
+                                     "Missed voice calls are annoying",
+                                     "<attached",
+                                     "Nullable types",
+                                     "This message was deleted by mistake? No",
+                                     "Messages are fun",
+                                     "media omitted",
+                                     "Voice call me later",
+                                     NULL};
     for (int i = 0; yes[i]; i++)
         if (!dialogue_is_notice(yes[i], strlen(yes[i])))
             CHECK_EQ_STR(yes[i], "(a notice)");
@@ -298,18 +322,22 @@ TEST(dialogue_full_width_colon_and_cjk_names)
 TEST(dialogue_non_ascii_names_and_case)
 {
     const char *s = "Zo\xC3\xAB: Bonjour!\n"
-                    "Jos\xC3\xA9 Mar\xC3\xAD" "a: Hola, Zo\xC3\xAB.\n"
+                    "Jos\xC3\xA9 Mar\xC3\xAD"
+                    "a: Hola, Zo\xC3\xAB.\n"
                     "ZO\xC3\x8B: Comment vas-tu?\n" /* ZOË is Zoë */
-                    "JOS\xC3\x89 MAR\xC3\x8D" "A: Muy bien.\n"
+                    "JOS\xC3\x89 MAR\xC3\x8D"
+                    "A: Muy bien.\n"
                     "Zo\xC3\xAB: Parfait.\n";
     struct dialogue d;
     parse_str(s, &d);
     CHECK_EQ_INT(d.n, 5);
     CHECK_EQ_INT(d.nspeakers, 2);
     CHECK_EQ_STR(d.speakers[0], "Zo\xC3\xAB");
-    CHECK_EQ_STR(d.speakers[1], "Jos\xC3\xA9 Mar\xC3\xAD" "a");
+    CHECK_EQ_STR(d.speakers[1], "Jos\xC3\xA9 Mar\xC3\xAD"
+                                "a");
     CHECK_EQ_STR(d.u[2].speaker, "Zo\xC3\xAB");
-    CHECK_EQ_STR(d.u[3].speaker, "Jos\xC3\xA9 Mar\xC3\xAD" "a");
+    CHECK_EQ_STR(d.u[3].speaker, "Jos\xC3\xA9 Mar\xC3\xAD"
+                                 "a");
     CHECK_EQ_STR(d.u[3].text, "Muy bien.");
     dialogue_cleanup(&d);
 }

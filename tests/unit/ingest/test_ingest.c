@@ -102,11 +102,11 @@ static char *conv(int (*fn)(const char *, size_t, struct buf *), const char *in)
     return buf_steal(&b, NULL);
 }
 
-#define CHECK_CONV(fn, in, want)                                                                   \
-    do {                                                                                           \
-        char *got_ = conv(fn, in);                                                                 \
-        CHECK_EQ_STR(got_, want);                                                                  \
-        free(got_);                                                                                \
+#define CHECK_CONV(fn, in, want)                                                                                       \
+    do {                                                                                                               \
+        char *got_ = conv(fn, in);                                                                                     \
+        CHECK_EQ_STR(got_, want);                                                                                      \
+        free(got_);                                                                                                    \
     } while (0)
 
 /* ---- subprocess ----------------------------------------------------------------------------- */
@@ -518,7 +518,10 @@ TEST(ingest_plain_normalises)
     CHECK_CONV(extract_plain, " \n\t\r\n ", "");
     CHECK_CONV(extract_plain, "\xef\xbb\xbf  one \t two  \r\nthree\r\r\n\n\n\nfour\fFIVE\x01x\xc2\xa0y\x7f",
                "one two\nthree\n\nfour\n\nFIVEx y");
-    CHECK_CONV(extract_plain, "a\xc2\x85\xef\xbb\xbf" "b", "ab"); /* C1 control, stray BOM */
+    CHECK_CONV(extract_plain,
+               "a\xc2\x85\xef\xbb\xbf"
+               "b",
+               "ab"); /* C1 control, stray BOM */
 }
 
 TEST(ingest_plain_latin1_and_cp1252)
@@ -539,15 +542,15 @@ TEST(ingest_plain_utf16)
     /* Big-endian, a surrogate pair (U+1F600) and a lone surrogate (U+FFFD). */
     const char be[] = "\xfe\xff\0A\xd8\x3d\xde\x00\xdc\x00\0B";
     CHECK_EQ_INT(extract_plain(be, sizeof be - 1, &b), DP_OK);
-    CHECK_EQ_STR(b.data, "A\xf0\x9f\x98\x80\xef\xbf\xbd" "B");
+    CHECK_EQ_STR(b.data, "A\xf0\x9f\x98\x80\xef\xbf\xbd"
+                         "B");
     buf_cleanup(&b);
 }
 
 TEST(ingest_html_strips)
 {
     CHECK_CONV(extract_html, "<p>Hello <b>big</b> world</p>", "Hello big world");
-    CHECK_CONV(extract_html, "<script>alert('<p>x</p>')</script>ok<style>p{}</style>",
-               "ok");
+    CHECK_CONV(extract_html, "<script>alert('<p>x</p>')</script>ok<style>p{}</style>", "ok");
     CHECK_CONV(extract_html, "<SCRIPT>x</ScRiPt >visible", "visible");
     CHECK_CONV(extract_html, "a<!-- hidden -->b<!---->c<!-->d", "abcd");
     CHECK_CONV(extract_html, "a < b and c<3 and </ x", "a < b and c<3 and </ x");
@@ -773,11 +776,13 @@ TEST(ingest_rejoin_lines)
     /* inside a sentence, before a lower-case word */
     CHECK_EQ_STR(rejoin("the cat sat\non the mat."), "the cat sat on the mat.");
     /* a sentence end, a paragraph break, a clause end stay */
-    CHECK_EQ_STR(rejoin("It rained.\nWe stayed in.\n\nNext day\nwas dry"), "It rained.\nWe stayed in.\n\nNext day was dry");
+    CHECK_EQ_STR(rejoin("It rained.\nWe stayed in.\n\nNext day\nwas dry"),
+                 "It rained.\nWe stayed in.\n\nNext day was dry");
     CHECK_EQ_STR(rejoin("He said \"go.\"\nthen left"), "He said \"go.\"\nthen left");
     CHECK_EQ_STR(rejoin("He asked (why?)\nand left"), "He asked (why?)\nand left");
     CHECK_EQ_STR(rejoin("Items:\nmilk"), "Items:\nmilk");
-    CHECK_EQ_STR(rejoin("she wrote \xE2\x80\x9Cyes\xE2\x80\x9D\nand smiled"), "she wrote \xE2\x80\x9Cyes\xE2\x80\x9D and smiled");
+    CHECK_EQ_STR(rejoin("she wrote \xE2\x80\x9Cyes\xE2\x80\x9D\nand smiled"),
+                 "she wrote \xE2\x80\x9Cyes\xE2\x80\x9D and smiled");
     /* hyphenation */
     CHECK_EQ_STR(rejoin("an exam-\nple of it"), "an example of it");
     CHECK_EQ_STR(rejoin("the pre-\nRaphaelite painters"), "the pre-Raphaelite painters");
@@ -916,9 +921,9 @@ static uint32_t rnd(uint32_t n)
 /* A long deterministic document: ATX-headed sections of paragraphs of sentences of 3–45 words. */
 static char *make_doc(uint32_t seed, int sections, size_t *len)
 {
-    static const char *const vocab[] = {"river", "stone", "light", "garden", "letter", "morning", "quiet",
-                                        "houses", "we", "walked", "along", "the", "old", "road", "and",
-                                        "talked", "about", "everything", "that", "mattered", "then"};
+    static const char *const vocab[] = {"river",  "stone",  "light",  "garden",     "letter", "morning",  "quiet",
+                                        "houses", "we",     "walked", "along",      "the",    "old",      "road",
+                                        "and",    "talked", "about",  "everything", "that",   "mattered", "then"};
     rng_state = seed;
     struct buf b;
     buf_init(&b, 0);
@@ -1098,8 +1103,7 @@ TEST(ingest_passages_title_lines_and_lists)
             two = i;
     CHECK(two > 0);
     CHECK(p[two].char_start >= p[two - 1].char_end); /* a new section: no overlap */
-    CHECK(strstr(p[n - 1].text, "Apples") && strstr(p[n - 1].text, "Dates") &&
-          strstr(p[n - 1].text, "Final words"));
+    CHECK(strstr(p[n - 1].text, "Apples") && strstr(p[n - 1].text, "Dates") && strstr(p[n - 1].text, "Final words"));
     passages_free(p, n);
     buf_cleanup(&b);
 

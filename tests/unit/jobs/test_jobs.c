@@ -366,7 +366,7 @@ static void lease_expiry(const char *backend)
     OK(job_claim(db, 150, K_A, 1, &c1));
     CHECK_EQ_INT(job_claim(db2, 150, K_A, 1, &none), DP_ERR_NOT_FOUND);
     OK(job_renew(db, c1.id, c1.token, time_now_ms() + 150)); /* the heartbeat's renewal */
-    time_advance_ms(200); /* past the renewed lease, without sleeping */
+    time_advance_ms(200);                                    /* past the renewed lease, without sleeping */
     OK(job_claim(db2, 60000, K_A, 1, &c2));
     CHECK_EQ_STR(c2.id, id);
     CHECK_EQ_INT(c2.attempt, 2);
@@ -831,7 +831,7 @@ TEST(jobs_circuit_transitions)
     circuit_record(c, 0);
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_OPEN);
     CHECK(!circuit_allow(c));
-    time_advance_ms(120); /* past the cooldown */
+    time_advance_ms(120);    /* past the cooldown */
     CHECK(circuit_allow(c)); /* the one trial */
     CHECK_EQ_INT(circuit_state_of(c), CIRCUIT_HALF_OPEN);
     CHECK(!circuit_allow(c));

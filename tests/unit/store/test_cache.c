@@ -514,7 +514,7 @@ TEST(cache_pubsub_memory_close_in_callback)
     OK(cache_publish(c, "room:1", "a", 1));
     OK(cache_publish(c, "room:1", "b", 1));
     finish_loop(&loop);
-    CHECK_EQ_INT(g.n, 1); /* nothing after the close */
+    CHECK_EQ_INT(g.n, 1);                   /* nothing after the close */
     OK(cache_publish(c, "room:1", "c", 1)); /* no subscribers left: fine */
     cache_close(c);
 }
@@ -578,8 +578,8 @@ static void own_redis_spawn(struct own_redis *r)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", (char *)NULL);
         _exit(127);
     }
 }
@@ -775,8 +775,7 @@ static void on_repub(uv_timer_t *t)
 
 /* Publishes every 20 ms (the subscription becomes live asynchronously) until got reaches
  * want. */
-static void publish_until(uv_loop_t *loop, struct cache *c, const char *channel, int *got,
-                          int want)
+static void publish_until(uv_loop_t *loop, struct cache *c, const char *channel, int *got, int want)
 {
     struct repub p = {.c = c, .channel = channel};
     uv_timer_init(loop, &p.timer);

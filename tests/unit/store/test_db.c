@@ -82,8 +82,8 @@ static void check_types(struct db *db, const char *create)
 {
     static const unsigned char bin[] = {0, 1, 2, 0xff, 0, '\\', '\'', 'x'};
     OK(db_exec_script(db, create));
-    struct db_val p[6] = {DB_INT(INT64_MAX), DB_REAL(1.5),      DB_TEXT("h\xc3\xa9llo 'q' ?"),
-                          DB_BLOB(bin, sizeof(bin)), DB_NULL, DB_INT(-7)};
+    struct db_val p[6] = {DB_INT(INT64_MAX),         DB_REAL(1.5), DB_TEXT("h\xc3\xa9llo 'q' ?"),
+                          DB_BLOB(bin, sizeof(bin)), DB_NULL,      DB_INT(-7)};
     struct db_rows *r = NULL;
     OK(db_query(db, "INSERT INTO t_types (i, r, s, b, n, j) VALUES (?, ?, ?, ?, ?, ?)", p, 6, &r));
     CHECK_EQ_INT(r->changes, 1);
@@ -143,8 +143,7 @@ static void check_conflicts(struct db *db)
                           "  parent INTEGER NOT NULL REFERENCES t_parent(id));"));
     struct db_val p[2] = {DB_INT(1), DB_TEXT("a")};
     OK(db_query(db, "INSERT INTO t_parent (id, u) VALUES (?, ?)", p, 2, NULL));
-    CHECK_EQ_INT(db_query(db, "INSERT INTO t_parent (id, u) VALUES (?, ?)", p, 2, NULL),
-                 DP_ERR_CONFLICT);
+    CHECK_EQ_INT(db_query(db, "INSERT INTO t_parent (id, u) VALUES (?, ?)", p, 2, NULL), DP_ERR_CONFLICT);
     CHECK(strlen(db_errmsg(db)) > 0);
     p[0] = DB_INT(2);
     CHECK_EQ_INT(db_query(db, "INSERT INTO t_parent (id, u) VALUES (?, ?)", p, 2, NULL),
@@ -202,8 +201,7 @@ static void check_migrate(struct db *db, const char *dialect)
     const char *ts = db_rows_text(r, 0, 2); /* 2024-01-02T03:04:05.678Z */
     CHECK(ts && strlen(ts) == 24 && ts[10] == 'T' && ts[19] == '.' && ts[23] == 'Z');
     db_rows_free(r);
-    OK(db_query(db, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",
-                NULL, 0, &r));
+    OK(db_query(db, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version", NULL, 0, &r));
     CHECK_EQ_INT(r->nrows, count_migrations(dialect));
     CHECK_EQ_INT(db_rows_int(r, 0, 0), 1);
     CHECK_EQ_STR(db_rows_text(r, 0, 1), "0001_init");
@@ -258,8 +256,7 @@ static void check_concurrent_migrate(const char *url, const char *dialect)
     CHECK_EQ_INT(total, count_migrations(dialect));
     struct db *db = NULL;
     OK(db_open(&db, url));
-    CHECK_EQ_INT(scalar_int(db, "SELECT count(*) FROM schema_migrations"),
-                 count_migrations(dialect));
+    CHECK_EQ_INT(scalar_int(db, "SELECT count(*) FROM schema_migrations"), count_migrations(dialect));
     CHECK_EQ_INT(scalar_int(db, "SELECT count(*) FROM instance"), 1);
     db_close(db);
 }
@@ -393,8 +390,7 @@ TEST(db_sqlite_migrate_two_processes)
 static struct db_ops faulty_ops;
 static int faults;
 
-static int faulty_query(struct db *db, const char *sql, const struct db_val *params, int nparams,
-                        struct db_rows **out)
+static int faulty_query(struct db *db, const char *sql, const struct db_val *params, int nparams, struct db_rows **out)
 {
     if (strncmp(sql, "INSERT INTO schema_migrations", 29) == 0) {
         faults++;
@@ -478,8 +474,7 @@ TEST(db_sql_to_dollar_edge_cases)
     check_dollar("SELECT '?', ?", "SELECT '?', $1");
     check_dollar("SELECT 'it''s ?', ?", "SELECT 'it''s ?', $1");
     check_dollar("SELECT '', ?", "SELECT '', $1");
-    check_dollar("SELECT \"we?rd\"\"?\" FROM t WHERE x = ?",
-                 "SELECT \"we?rd\"\"?\" FROM t WHERE x = $1");
+    check_dollar("SELECT \"we?rd\"\"?\" FROM t WHERE x = ?", "SELECT \"we?rd\"\"?\" FROM t WHERE x = $1");
     check_dollar("SELECT 1 -- what?\n, ?", "SELECT 1 -- what?\n, $1");
     check_dollar("SELECT ? -- trailing ?", "SELECT $1 -- trailing ?");
     check_dollar("SELECT 1 - ?, 2-?", "SELECT 1 - $1, 2-$2");
@@ -538,8 +533,7 @@ TEST(db_pg_types_and_nulls)
     check_types(db, "CREATE TABLE t_types (i BIGINT, r DOUBLE PRECISION, s TEXT, b BYTEA, "
                     "n TEXT, j INTEGER)");
     struct db_rows *r = NULL;
-    OK(db_query(db, "SELECT true, false, 2.5::numeric, 3::smallint, 'x'::varchar, NULL::int",
-                NULL, 0, &r));
+    OK(db_query(db, "SELECT true, false, 2.5::numeric, 3::smallint, 'x'::varchar, NULL::int", NULL, 0, &r));
     CHECK_EQ_INT(r->cells[0].type, DB_T_INT);
     CHECK_EQ_INT(db_rows_int(r, 0, 0), 1);
     CHECK_EQ_INT(db_rows_int(r, 0, 1), 0);
@@ -610,8 +604,7 @@ TEST(db_pg_lost_transaction_needs_rollback)
     OK(db_begin(db));
     OK(db_query(db, "INSERT INTO t_lost (id) VALUES (1)", NULL, 0, NULL));
     pg_kill_session(db);
-    CHECK_EQ_INT(db_query(db, "INSERT INTO t_lost (id) VALUES (2)", NULL, 0, NULL),
-                 DP_ERR_UNAVAILABLE);
+    CHECK_EQ_INT(db_query(db, "INSERT INTO t_lost (id) VALUES (2)", NULL, 0, NULL), DP_ERR_UNAVAILABLE);
     CHECK_EQ_INT(db_commit(db), DP_ERR_UNAVAILABLE);
     OK(db_rollback(db));
     CHECK_EQ_INT(scalar_int(db, "SELECT count(*) FROM t_lost"), 0);

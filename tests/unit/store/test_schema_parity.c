@@ -75,11 +75,11 @@ TEST(db_schema_parity_sqlite_postgres)
     OK(db_open(&lite, test_db_url("sqlite")));
     OK(db_open(&pg, test_db_url("pg")));
     (void)pg_url;
-    char *a = describe(lite,
-                       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-                       "SELECT name FROM pragma_table_info(?) ORDER BY name",
-                       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
-                       "ORDER BY name");
+    char *a =
+        describe(lite, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                 "SELECT name FROM pragma_table_info(?) ORDER BY name",
+                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
+                 "ORDER BY name");
     char *b = describe(pg,
                        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
                        "table_type = 'BASE TABLE' ORDER BY table_name",

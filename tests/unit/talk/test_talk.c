@@ -136,8 +136,8 @@ TEST(talk_cut_reply_keeps_what_was_heard)
     db_rows_free(r);
     CHECK_EQ_INT(talk_cut_reply(db, conv, mid, ""), DP_ERR_NOT_FOUND);
     /* The question is the user's: never cut. */
-    OK(db_query(db, "SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'", (struct db_val[]){DB_TEXT(conv)},
-                1, &r));
+    OK(db_query(db, "SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'",
+                (struct db_val[]){DB_TEXT(conv)}, 1, &r));
     CHECK_EQ_INT(talk_cut_reply(db, conv, db_rows_text(r, 0, 0), ""), DP_ERR_NOT_FOUND);
     db_rows_free(r);
     json_decref(reply);

@@ -23,11 +23,12 @@ TEST(voice_event_session_start_and_its_defaults)
     CHECK_EQ_INT(ev.reply_audio.format, VOICE_PCM16);
     CHECK_EQ_INT(ev.manual, 0);
     CHECK_EQ_STR(ev.conversation_id, "");
-    CHECK_EQ_INT(parse("{\"type\":\"session.start\",\"audio\":{\"format\":\"opus\"},\"reply_audio\":{\"format\":\"opus\","
-                       "\"rate\":24000},\"turn_detection\":\"manual\",\"conversation_id\":"
-                       "\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\"}",
-                       &ev, &code),
-                 DP_OK);
+    CHECK_EQ_INT(
+        parse("{\"type\":\"session.start\",\"audio\":{\"format\":\"opus\"},\"reply_audio\":{\"format\":\"opus\","
+              "\"rate\":24000},\"turn_detection\":\"manual\",\"conversation_id\":"
+              "\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\"}",
+              &ev, &code),
+        DP_OK);
     CHECK_EQ_INT(ev.audio.format, VOICE_OPUS);
     CHECK_EQ_INT(ev.audio.rate, 48000);
     CHECK_EQ_INT(ev.reply_audio.rate, 24000);
