@@ -142,9 +142,10 @@ int res_blob(struct response *res, struct blob_reader *r, uint64_t off, uint64_t
     return res_source_set(res, &src, off, len);
 }
 
-/* How long a cached answer is kept: generations make it exact for writes through any instance;
- * this bounds what a write from outside the servers (the CLI with the in-process cache) leaves. */
-#define API_CACHED_TTL_MS 60000
+/* How long a cached answer is kept (--cached-answer-ttl): generations make it exact for writes
+ * through any instance; this bounds what a write from outside the servers (the CLI beside a server on
+ * the in-process cache) leaves. 0: answers are not cached. */
+#define API_CACHED_TTL_MS (app_get()->cfg.cached_answer_ttl)
 #define API_CACHED_KEY_MAX 512
 
 int api_cached_read(struct request *req, struct response *res, const char *key, const char *const *scopes, int nscopes,
@@ -156,7 +157,7 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
     if (err)
         return err;
     char k[API_CACHED_KEY_MAX];
-    int cacheable = key && (size_t)snprintf(k, sizeof k, "resp:%s", key) < sizeof k &&
+    int cacheable = key && API_CACHED_TTL_MS > 0 && (size_t)snprintf(k, sizeof k, "resp:%s", key) < sizeof k &&
                     !cache_gen_stamp(e.cache, scopes, nscopes, k, sizeof k);
     char *val;
     size_t len;

@@ -146,7 +146,7 @@ static int close_recording(struct request *req, struct response *res)
     "{samples,bytes,seq,recording_id} once audio is synced (and once after audio-start: the offset to resume "         \
     "from), pong, recording.closed and error {code,message}.\",\"query\":{\"device_name\":{\"type\":\"string\","       \
     "\"description\":\"1-64 of A-Z a-z 0-9 . _ - (default: default)\"},\"token\":{\"type\":\"string\"},"               \
-    "\"ticket\":{\"type\":\"string\"}},\"errors\":[409]}"
+    "\"ticket\":{\"type\":\"string\"}},\"errors\":[409,426]}"
 
 static const char get_doc[] = J({"responses" : {"200" : "Recording"}});
 static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Recording>"}});

@@ -40,6 +40,10 @@ static const struct setting settings[] = {
     {"cors-origins", SET_STR, OFF(cors_origins), "", 0, 0,
      "comma-separated origins allowed by CORS, with credentials; \"*\" lets any other origin read public answers "
      "without credentials (default: none)"},
+    {"cached-answer-ttl", SET_LONG, OFF(cached_answer_ttl), "60000", 0, 86400000,
+     "milliseconds a hot read's cached answer is kept (writes through any server refresh it at once; this bounds "
+     "what a write from outside the servers leaves, e.g. `doppel ingest` beside a server on the in-process cache); "
+     "0 = answers are not cached"},
     {"trusted-proxies", SET_STR, OFF(trusted_proxies), "", 0, 0,
      "reverse proxies (addresses, CIDR blocks; comma-separated) whose X-Forwarded-For names the client: rate "
      "limits, back-off and the audit log then see the client's address (default: none, the header is ignored)"},

@@ -14,6 +14,7 @@ struct config {
     char *blob_url;             /* "" = <data-dir>/blobs */
     char *web_dir;              /* static files of the browser UI */
     char *cors_origins;         /* comma-separated allowlist; "" = same-origin only */
+    long cached_answer_ttl;     /* ms a cached answer of a hot read is kept; 0 = none cached */
     char *trusted_proxies;      /* addresses/CIDR blocks whose X-Forwarded-For is believed; "" = none */
     char *log_format;           /* text | json */
     char *log_level;            /* debug | info | warn | error */

@@ -32,7 +32,9 @@ test('doppel version and an unknown command', () => {
 });
 
 test('user add, migrate and ingest work on the server\'s own database', async () => {
-  const s = await startAccounts();
+  // The CLI writes beside the server: with the in-process cache, the server learns of those writes
+  // only when its cached answers expire (--cached-answer-ttl; 0 here, so every read is fresh).
+  const s = await startAccounts({ args: ['--cached-answer-ttl', '0'] });
   try {
     // user add: the password comes from stdin, never argv; duplicates and short passwords are refused.
     const email = uniqEmail('cli');

@@ -36,6 +36,8 @@ const CONCEPTS = [
   ['travel', 'trip', 'journey', 'holiday', 'vacation', 'visited'],
   ['born', 'birth', 'birthplace'],
   ['war', 'army', 'soldier', 'military', 'served'],
+  // A relation only this embedder knows (no dictionary has the word): what vectors alone can find.
+  ['biscuit', 'zorblat'],
 ];
 const CANON = new Map();
 for (const group of CONCEPTS) for (const w of group) CANON.set(w, group[0]);
