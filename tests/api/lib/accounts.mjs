@@ -11,6 +11,7 @@
 //   apiFrom(srv, addr, …) an API call from another loopback address (another client IP).
 //   addMember(srv, adminToken, opts) a member of the admin's org (self sign-ups get orgs of their own).
 import { createHmac, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { BACKEND, binPath, get, start } from './server.mjs';
@@ -97,14 +98,15 @@ export async function startAccounts(opts = {}) {
   return s;
 }
 
-/* A second instance sharing a's PostgreSQL database and Redis (pass the same jwtKey). */
+/* A second instance sharing a's PostgreSQL database, Redis and blob store (pass the same jwtKey):
+ * either instance's job workers may claim a job about a file the other stored. */
 export async function startPeer(a, opts = {}) {
   if (!a.databaseUrl || !a.redisUrl) throw new Error('startPeer needs a postgres-backed first instance');
   const s = await start({
     ...opts,
     backend: 'sqlite', // i.e. "do not make a fresh database": the URLs are given explicitly
     redisUrl: a.redisUrl,
-    args: [...accountArgs(opts), '--database-url', a.databaseUrl],
+    args: [...accountArgs(opts), '--database-url', a.databaseUrl, '--blob-url', path.join(a.dataDir, 'blobs')],
   });
   s.redisUrl = a.redisUrl;
   s.databaseUrl = a.databaseUrl;
