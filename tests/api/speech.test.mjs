@@ -1,12 +1,13 @@
 // Speech to text through the API: POST /transcriptions of synthesized speech (flite's CLI with a
-// voice other than the server's, espeak-ng for the error rate; made at test time) in several containers, mixed with silence and noise; audio media transcribed by the
+// voice other than the server's; made at test time) in several containers, mixed with silence and
+// noise; audio media transcribed by the
 // media.ingest job into utterance memories with their spans; re-transcription as a new version;
-// the caps and refusals. The word error rate over 20 sentences is printed, not asserted.
+// the caps and refusals. The word error rate is measured by bench/voice/wer.mjs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { api, cast, createAvatar, errorShape, expectStatus, listAll, request, startAvatars, uploadOk, waitMedia } from './lib/avatars.mjs';
 import { multipartBody } from './lib/avatars.mjs';
-import { concat, encode, say, silence, wav, wer, withNoise, words } from './lib/speech.mjs';
+import { concat, encode, say, silence, wav, withNoise, words } from './lib/speech.mjs';
 
 let srv, c;
 before(async () => {
@@ -82,30 +83,6 @@ describe('POST /transcriptions', () => {
     const long = await transcribe(wav(silence(10 * 60 * 1000 + 2000)));
     errorShape(assert, long, 413);
     assert.match(long.json.error.message, /longer than 10 minutes/);
-  });
-
-  test('word error rate over 20 sentences (printed, not asserted)', async () => {
-    const sentences = [
-      'The weather was warm and sunny all week.', 'I grew up in a small town by the sea.',
-      'My father worked at the post office.', 'We had a dog called Max.', 'She played the piano every evening.',
-      'The children walked to school together.', 'Our house had a red door and a big garden.',
-      'He liked to read the newspaper in the morning.', 'We went fishing on the lake in summer.',
-      'My mother made bread on Sundays.', 'The winter was long and very cold.', 'I met your grandmother at a dance.',
-      'We moved to the city when I was twenty.', 'I worked in a factory for ten years.',
-      'The church bells rang every hour.', 'My brother joined the navy.', 'We drove to the mountains for our holiday.',
-      'She wrote letters to her sister every week.', 'The market was busy on Saturday morning.',
-      'I remember the day you were born.'];
-    for (const voice of [{ engine: 'flite', voice: 'awb' }, { engine: 'flite', voice: 'rms' }, { engine: 'espeak' }]) {
-      let errors = 0, total = 0;
-      for (const s of sentences) {
-        const r = await transcribe(wav(concat(silence(300), say(s, voice), silence(300))));
-        expectStatus(assert, r, 200);
-        const n = words(s).length;
-        errors += wer(s, r.json.text) * n;
-        total += n;
-      }
-      console.log(`# WER pocketsphinx, ${voice.engine} ${voice.voice || ''} voice, 20 sentences: ${((100 * errors) / total).toFixed(1)} %`);
-    }
   });
 });
 
