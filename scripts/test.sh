@@ -47,6 +47,7 @@ summary() {
 # Long steps run in their own process group (setsid), in the background, so that a cancel (INT/TERM)
 # is handled at once and stops the whole step: node, its test processes and their doppel servers.
 child=""
+lanes=() # the API suite's lanes while they run (run_api_lanes)
 run() {
   setsid "$@" &
   child=$!
@@ -61,12 +62,14 @@ on_exit() {
   local rc=$?
   set +e
   local failed_in=$current
-  if [ -n "$child" ]; then
-    kill -TERM -- "-$child" 2>/dev/null
+  local p
+  for p in $child "${lanes[@]}"; do
+    [ -n "$p" ] || continue
+    kill -TERM -- "-$p" 2>/dev/null
     sleep 1
-    kill -KILL -- "-$child" 2>/dev/null
-    wait "$child" 2>/dev/null
-  fi
+    kill -KILL -- "-$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
   end_section
   if [ -n "$SERVERS_TMP" ]; then
     bash scripts/test-servers.sh stop "$SERVERS_TMP/servers"
@@ -182,29 +185,59 @@ fi
 # ---------------------------------------------------------------------------------------------
 api_files=(tests/api/*.test.mjs)
 node_flags=(--test --test-reporter=spec)
-# One test file at a time: some tests measure latency, and 2 cores are shared with the servers.
+# One test file at a time per backend: a file's servers have the machine to themselves but for the
+# other backend's lane.
 if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
   node_flags+=(--test-concurrency=1)
 fi
 
-run_api() { # run_api LABEL BINARY BACKEND
-  local label=$1 bin=$2 backend=$3
-  section "API suite: $label"
-  if [ "$backend" = postgres ] && [ "$have_pg" = 0 ]; then
-    echo "SKIPPED: no PostgreSQL/Redis (see above)"
-    return 0
+# The API suite runs on SQLite and on PostgreSQL + Redis at the same time, one lane each: most of a
+# file's time is waiting (real-time audio, timeouts, restarts), so two lanes fit on 2 cores and
+# halve the wall-clock time. Only the PostgreSQL lane uses the test Redis. Each lane's report goes to
+# a log that is printed when the lane ends; the first lane to fail stops the other.
+run_api_lanes() { # run_api_lanes LABEL BINARY
+  local label=$1 bin=$2 backend pid rc=0 failed=""
+  section "API suite: $label, SQLite and PostgreSQL + Redis side by side"
+  local backends=(sqlite)
+  if [ "$have_pg" = 1 ]; then backends+=(postgres); else echo "SKIPPED on PostgreSQL + Redis (see above)"; fi
+  declare -A lane_of=()
+  lanes=()
+  for backend in "${backends[@]}"; do
+    local out
+    out=$LOGS/api-$backend-$(basename "$(dirname "$bin")").out
+    setsid env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
+      DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$(basename "$(dirname "$bin")")" \
+      node "${node_flags[@]}" "${api_files[@]}" >"$out" 2>&1 &
+    lanes+=($!)
+    lane_of[$!]=$backend
+  done
+  local left=${#lanes[@]}
+  while [ "$left" -gt 0 ]; do
+    rc=0
+    wait -n -p pid "${lanes[@]}" || rc=$?
+    left=$((left - 1))
+    backend=${lane_of[$pid]}
+    local keep=() l
+    for l in "${lanes[@]}"; do [ "$l" = "$pid" ] || keep+=("$l"); done
+    lanes=("${keep[@]}")
+    printf '\n%s---- %s, %s: exit %s ----%s\n' "$B" "$label" "$backend" "$rc" "$N"
+    cat "$LOGS/api-$backend-$(basename "$(dirname "$bin")").out"
+    if [ "$rc" -ne 0 ]; then
+      failed=$backend
+      break
+    fi
+  done
+  if [ -n "$failed" ]; then
+    printf '%sAPI suite failed on %s (%s)%s\n' "$RED" "$failed" "$label" "$N"
+    return 1
   fi
-  run env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
-    DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$(basename "$(dirname "$bin")")" \
-    node "${node_flags[@]}" "${api_files[@]}"
+  lanes=()
 }
 
-run_api "release binary, SQLite" build/release/doppel sqlite
-run_api "release binary, PostgreSQL + Redis" build/release/doppel postgres
+run_api_lanes "release binary" build/release/doppel
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api "ASan/UBSan binary, SQLite" build/asan/doppel sqlite
-run_api "ASan/UBSan binary, PostgreSQL + Redis" build/asan/doppel postgres
+run_api_lanes "ASan/UBSan binary" build/asan/doppel
 unset DOPPEL_TEST_TIME_SCALE
 
 # ---------------------------------------------------------------------------------------------

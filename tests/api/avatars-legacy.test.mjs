@@ -298,6 +298,7 @@ describe('legacy page rate limit', () => {
     const a = await createAvatar(srv, c.owner.token, { visibility: 'public', publish: ['name'] });
     const statuses = [];
     let limited;
+    const t0 = performance.now();
     for (let i = 0; i < 45; i++) {
       const r = await api(srv, 'GET', `/legacy/${a.slug}`);
       statuses.push(r.status);
@@ -309,7 +310,9 @@ describe('legacy page rate limit', () => {
     const ra = limited.headers.get('retry-after');
     assert.match(ra || '', /^\d+$/, 'Retry-After in whole seconds');
     assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `Retry-After ${ra}`);
-    assert.ok(ok >= 25 && ok <= 40, `about the burst (30) answered before the limit: ${ok}`);
+    // The bucket refills at 5 a second while the requests go out (slowly under the sanitizers).
+    const refilled = Math.ceil((5 * (performance.now() - t0)) / 1000);
+    assert.ok(ok >= 25 && ok <= 32 + refilled, `about the burst (30) answered before the limit: ${ok} (${refilled} refilled)`);
     // unknown slugs are limited too (no free enumeration)
     const misses = await Promise.all(Array.from({ length: 10 }, () => api(srv, 'GET', '/legacy/no-such-slug-at-all')));
     const limitedMisses = misses.filter((m) => m.status === 429).length;
