@@ -279,7 +279,7 @@ static int brain_setup(struct app *app)
                               (double)c->search_recency_half_life, c->search_vector_min_similarity / 100.0};
     memory_tune(&t);
     text_index_limit(c->search_index_max);
-    wordnet_open(c->wordnet_dir); /* a warning when missing: word keys fall back to suffix rules */
+    wordnet_use(c->wordnet_dir); /* loaded on first use; a warning now when missing */
     memory_embed_register();
     if (text_index_start(app->database_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot start the search index builder");

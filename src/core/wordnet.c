@@ -51,6 +51,7 @@ static struct {
 
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static int opened;
+static char chosen_dir[1024]; /* wordnet_use: the directory the first lookup loads */
 
 static struct entry *slot(const char *w, size_t n)
 {
@@ -260,7 +261,22 @@ static void open_default(void)
     if (opened)
         return;
     const char *dir = getenv("DOPPEL_WORDNET_DIR");
-    wordnet_open(dir && *dir ? dir : "/usr/share/wordnet");
+    wordnet_open(*chosen_dir ? chosen_dir : dir && *dir ? dir : "/usr/share/wordnet");
+}
+
+int wordnet_use(const char *dir)
+{
+    if (!dir || !*dir || strlen(dir) >= sizeof chosen_dir)
+        return DP_ERR_INVALID;
+    memcpy(chosen_dir, dir, strlen(dir) + 1);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/index.noun", dir);
+    if (access(path, R_OK)) {
+        DP_LOG(LOG_WARN, "[text] WordNet not found in %s (install wordnet-base): word keys fall back to suffix rules",
+               dir);
+        return DP_ERR_NOT_FOUND;
+    }
+    return DP_OK;
 }
 
 int wordnet_ready(void)

@@ -24,6 +24,11 @@
  * without it open /usr/share/wordnet (or $DOPPEL_WORDNET_DIR) on first use. */
 int wordnet_open(const char *dir);
 
+/* Chooses dir for the load on first lookup (a server that never meets a word never pays for the
+ * hash table: most of a start's CPU time). DP_OK, or DP_ERR_NOT_FOUND with a warning when dir has
+ * no WordNet (lookups then fall back as above). Call before any lookup. */
+int wordnet_use(const char *dir);
+
 /* 1 when WordNet is loaded (opening the default directory on first call). */
 int wordnet_ready(void);
 
