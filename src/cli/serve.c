@@ -10,6 +10,7 @@
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
 #include "avatar/extract_job.h"
+#include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
@@ -351,6 +352,7 @@ int cli_serve(int argc, char **argv)
         jobs_register_test_kinds();
     avatar_jobs_register();
     extract_job_register(app->cfg.llm_extract);
+    brain_generative_guard(app->cfg.legacy_guard);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,
                    (int)app->cfg.job_lease))
         goto out_pool;
