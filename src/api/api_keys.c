@@ -78,8 +78,8 @@ static const char revoke_doc[] = J({
 });
 
 const struct route api_keys_routes[] = {
-    {"POST", "/api/v1/auth/api-keys", ROUTE_JSON, 0, create_key, "auth", "Make an API key for the OpenAI-compatible facade",
-     create_doc, NULL, NULL},
+    {"POST", "/api/v1/auth/api-keys", ROUTE_JSON, 0, create_key, "auth",
+     "Make an API key for the OpenAI-compatible facade", create_doc, NULL, NULL},
     {"GET", "/api/v1/auth/api-keys", 0, 0, list_keys, "auth", "The caller's API keys", list_doc, NULL, NULL},
     {"DELETE", "/api/v1/auth/api-keys/{id}", 0, 0, revoke_key, "auth", "Revoke an API key", revoke_doc, NULL, NULL},
     {0},

@@ -162,7 +162,10 @@ session:;
     free(state);
     if (err) {
         free(c);
-        return err == DP_ERR_UNAUTHORIZED ? unauthorized(req, res, is_key ? "this API key has been revoked" : "the session has ended; log in again") : err;
+        return err == DP_ERR_UNAUTHORIZED
+                   ? unauthorized(req, res,
+                                  is_key ? "this API key has been revoked" : "the session has ended; log in again")
+                   : err;
     }
     req->auth = c;
     if (limited == DP_ERR_RATE_LIMITED)

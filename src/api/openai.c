@@ -422,7 +422,8 @@ static int chat_completions(struct request *req, struct response *res)
     /* The user's message is durable before anything is answered. */
     if (!err && *conv && (err = talk_add_user_message(e.db, conv, c->text, user_mid)))
         domain_error(res, err);
-    else if (!err && !*conv && (err = talk_start_replay(e.db, ref.id, &h, c->turns, c->nturns, c->text, conv, user_mid)))
+    else if (!err && !*conv &&
+             (err = talk_start_replay(e.db, ref.id, &h, c->turns, c->nturns, c->text, conv, user_mid)))
         domain_error(res, err);
     if (!err && json_is_true(stream)) {
         err = stream_answer(req, res, c, conv, ref.id, user_mid, model,

@@ -16,8 +16,8 @@
 #include "store/cache.h"
 #include "store/db.h"
 
-#define PREFIX_SHOWN 12       /* "sk-dp-" and six characters of the secret */
-#define LOOKUP_TTL_MS 60000   /* how long a key's owner is remembered (a role change shows after it) */
+#define PREFIX_SHOWN 12          /* "sk-dp-" and six characters of the secret */
+#define LOOKUP_TTL_MS 60000      /* how long a key's owner is remembered (a role change shows after it) */
 #define KEY_MAX (6 + SECRET_LEN) /* longest key looked up at all */
 
 int api_key_like(const char *token)
@@ -32,8 +32,7 @@ static json_t *key_from_row(const struct db_rows *r, int i)
                      db_rows_is_null(r, i, 4) ? NULL : db_rows_text(r, i, 4));
 }
 
-int api_keys_create(struct context *e, const struct caller *c, const char *name, json_t **out, char *msg,
-                    size_t msglen)
+int api_keys_create(struct context *e, const struct caller *c, const char *name, json_t **out, char *msg, size_t msglen)
 {
     size_t len = strlen(name);
     if (!len || len > API_KEY_NAME_MAX || !utf8_valid(name, len) || strspn(name, " \t\r\n") == len) {
@@ -68,9 +67,9 @@ int api_keys_create(struct context *e, const struct caller *c, const char *name,
                          DB_TEXT(prefix), DB_TEXT(hash),       DB_TEXT(now)};
     if ((err = db_begin(e->db)))
         return err;
-    err = db_query(e->db,
-                   "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
-                   s, 6, NULL);
+    err = db_query(
+        e->db, "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+        s, 6, NULL);
     if (!err)
         err = db_query(e->db,
                        "INSERT INTO api_keys (id, user_id, session_id, name, prefix, hash, created_at) "

@@ -240,8 +240,8 @@ static int voice_generation(struct db *db, const char *avatar_id, char gen[256])
     if (r->nrows != 1)
         err = DP_ERR_NOT_FOUND;
     else
-        snprintf(gen, 256, "%.100s|%s|%s|%s|%s|%s", db_rows_text(r, 0, 0), db_rows_text(r, 0, 1),
-                 db_rows_text(r, 0, 2), db_rows_is_null(r, 0, 3) ? "" : db_rows_text(r, 0, 3), db_rows_text(r, 0, 4),
+        snprintf(gen, 256, "%.100s|%s|%s|%s|%s|%s", db_rows_text(r, 0, 0), db_rows_text(r, 0, 1), db_rows_text(r, 0, 2),
+                 db_rows_is_null(r, 0, 3) ? "" : db_rows_text(r, 0, 3), db_rows_text(r, 0, 4),
                  db_rows_is_null(r, 0, 5) ? "" : db_rows_text(r, 0, 5));
     db_rows_free(r);
     return err;

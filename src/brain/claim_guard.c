@@ -32,9 +32,9 @@ static int is_first_person(const unsigned char *w, size_t len)
 /* A sentence that says it does not know is no claim. */
 static int is_hedge(const char *s, size_t len)
 {
-    static const char *const hedges[] = {"n't remember", "n’t remember", "not remember", "n't recall", "n’t recall",
-                                         "not recall",   "not sure",     "n't know",      "n’t know",   "no memory",
-                                         "can't say",    "can’t say"};
+    static const char *const hedges[] = {"n't remember", "n’t remember", "not remember", "n't recall",
+                                         "n’t recall",   "not recall",   "not sure",     "n't know",
+                                         "n’t know",     "no memory",    "can't say",    "can’t say"};
     char buf[1024];
     size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1;
     memcpy(buf, s, n);

@@ -235,9 +235,9 @@ void brain_generative_guard(int on)
     guard_on = on;
 }
 
-#define STRICTER                                                                                                     \
-    "\n\nImportant: your last answer stated things about your life that none of your memories above say. Answer "   \
-    "again, saying only what your memories above say; where they say nothing, say that you don't remember. Never " \
+#define STRICTER                                                                                                       \
+    "\n\nImportant: your last answer stated things about your life that none of your memories above say. Answer "      \
+    "again, saying only what your memories above say; where they say nothing, say that you don't remember. Never "     \
     "make up a memory."
 #define HONEST_PREFIX "(I have no memory of this, so it may not be true.) "
 

@@ -153,8 +153,8 @@ static int memory_reembed_job(struct job_ctx *ctx, char **error_msg, int *error_
     char after[ID_LEN] = "", why[200] = "";
     while (!err && !job_should_stop(ctx)) {
         struct db_val p[] = {DB_TEXT(e->model), DB_TEXT(after), DB_INT(EMBED_BATCH_MAX)};
-        if ((err = db_query(ctx->db, "SELECT id, text FROM memories WHERE " STALE " AND id > ? ORDER BY id LIMIT ?",
-                            p, 3, &r)))
+        if ((err = db_query(ctx->db, "SELECT id, text FROM memories WHERE " STALE " AND id > ? ORDER BY id LIMIT ?", p,
+                            3, &r)))
             break;
         if (!r->nrows) {
             db_rows_free(r);

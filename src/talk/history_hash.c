@@ -24,8 +24,7 @@ void talk_history_step(const char *prev, const char *role, const char *text, cha
     sodium_bin2hex(out, HISTORY_HASH_LEN, d, sizeof d);
 }
 
-int talk_find_by_history(struct db *db, const char *avatar_id, const char *user_id, const char *hash,
-                         char conv[ID_LEN])
+int talk_find_by_history(struct db *db, const char *avatar_id, const char *user_id, const char *hash, char conv[ID_LEN])
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(hash), DB_TEXT(avatar_id), DB_TEXT(user_id)};

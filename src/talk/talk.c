@@ -254,8 +254,8 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db,  avatar_id,          p.name,           p.greeting, text, hist, cancelled,
-                             ctx, talk_brain_persona, talk_brain_voice, sink, p.legacy};
+    struct brain_input in = {db,  avatar_id,          p.name,           p.greeting, text,    hist, cancelled,
+                             ctx, talk_brain_persona, talk_brain_voice, sink,       p.legacy};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     if (!err && brain_cancelled(&in))

@@ -15,7 +15,8 @@ static int judge(const char *reply, char *said, size_t cap)
 TEST(claim_guard_catches_a_made_up_claim_and_names_it)
 {
     char said[200];
-    CHECK_EQ_INT(judge("Hello, love. I grew up in Lisbon and sailed every morning. Do you sail?", said, sizeof said), 1);
+    CHECK_EQ_INT(judge("Hello, love. I grew up in Lisbon and sailed every morning. Do you sail?", said, sizeof said),
+                 1);
     CHECK_EQ_STR(said, "I grew up in Lisbon and sailed every morning.");
     CHECK_EQ_INT(judge("My brother owned a bakery in Porto.", said, sizeof said), 1);
     CHECK_EQ_INT(judge("We moved to Canada after the war!", said, sizeof said), 1);
