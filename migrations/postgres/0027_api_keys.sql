@@ -9,6 +9,7 @@ CREATE TABLE api_keys (
     name TEXT NOT NULL,
     prefix TEXT NOT NULL,                     -- the first characters, to tell keys apart
     hash TEXT NOT NULL UNIQUE,                -- hex SHA-256 of the key; the key is never stored
+    avatars TEXT,                             -- JSON array of the avatar ids it may reach; NULL: all the user's
     created_at TEXT NOT NULL,
     last_used_at TEXT,
     revoked_at TEXT

@@ -9,6 +9,7 @@
 #include "auth/api_keys.h"
 #include "auth/audit.h"
 #include "auth/settings.h"
+#include "avatar/avatar.h"
 #include "core/err.h"
 
 static int create_key(struct request *req, struct response *res)
@@ -24,8 +25,20 @@ static int create_key(struct request *req, struct response *res)
     if ((err = api_rate_limit(req, res, e.security, "apikey", key, (double)auth_cfg.auth_rate / 60.0,
                               (double)auth_cfg.auth_rate)))
         return err;
+    /* A key limited to some avatars names only avatars the user may talk to now. */
+    json_t *avatars = json_object_get(req->json, "avatars"), *a;
+    size_t i;
+    json_array_foreach (avatars, i, a) {
+        struct avatar_ref ref;
+        int denied = !json_is_string(a) || i >= API_KEY_AVATARS_MAX ||
+                     avatar_access(e.db, c, json_string_value(a), AVATAR_VIEW, &ref) != DP_OK;
+        if (denied) {
+            res_error(res, req, DP_ERR_INVALID, "avatars[%zu] is not an avatar you may talk to", i);
+            return DP_ERR_INVALID;
+        }
+    }
     json_t *out;
-    if ((err = api_keys_create(&e, c, name ? name : "", &out, msg, sizeof msg))) {
+    if ((err = api_keys_create(&e, c, name ? name : "", avatars, &out, msg, sizeof msg))) {
         if (err == DP_ERR_INVALID || err == DP_ERR_CONFLICT)
             res_error(res, req, err, "%s", msg);
         return err;
@@ -63,7 +76,7 @@ static int revoke_key(struct request *req, struct response *res)
 
 static const char create_doc[] = J({
     "description" :
-        "Makes an API key for OpenAI clients (Authorization: Bearer sk-dp-…, accepted on /v1/ only). The key is in this answer only; Doppel keeps its hash. At most 50 live keys per user (409).",
+        "Makes an API key for OpenAI clients (Authorization: Bearer sk-dp-…, accepted on /v1/ only), reaching every avatar the user may talk to, or with avatars only those. The key is in this answer only; Doppel keeps its hash. At most 50 live keys per user (409).",
     "requestBody" : "ApiKeyIn",
     "responses" : {"201" : "ApiKeyCreated"},
     "errors" : [409]

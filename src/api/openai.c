@@ -14,6 +14,7 @@
 
 #include "api/api_util.h"
 #include "api/schemas.h"
+#include "auth/api_keys.h"
 #include "avatar/avatar.h"
 #include "avatar/avatar_store.h"
 #include "brain/brain.h"
@@ -81,11 +82,13 @@ static int list_models(struct request *req, struct response *res)
         size_t i, n = json_array_size(items);
         json_t *a;
         json_array_foreach (items, i, a) {
+            snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
+            if (!api_keys_allows(&e, api_caller(req), after))
+                continue; /* a key limited to other avatars */
             json_array_append_new(data,
                                   json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(a, "id"), "object", "model",
                                             "created", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
                                             "owned_by", "doppel", "name", json_object_get(a, "name")));
-            snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
         }
         json_decref(items);
         got += n;
@@ -408,11 +411,14 @@ static int chat_completions(struct request *req, struct response *res)
     int err = read_messages(res, json_object_get(b, "messages"), c);
     if (!err && (err = api_env(req, &e)))
         domain_error(res, err);
-    if (!err && (err = avatar_resolve(e.db, api_caller(req), model, &ref))) {
+    if (!err) {
+        err = avatar_resolve(e.db, api_caller(req), model, &ref);
+        if (!err && !api_keys_allows(&e, api_caller(req), ref.id))
+            err = DP_ERR_NOT_FOUND; /* a key limited to other avatars: as if there were no such model */
         if (err == DP_ERR_NOT_FOUND)
             openai_error(res, err, "invalid_request_error", "model_not_found", "model",
                          "The model `%s` does not exist or you do not have access to it.", model);
-        else
+        else if (err)
             domain_error(res, err);
     }
     char conv[ID_LEN], user_mid[ID_LEN];

@@ -25,18 +25,98 @@ int api_key_like(const char *token)
     return token && !strncmp(token, API_KEY_PREFIX, strlen(API_KEY_PREFIX));
 }
 
-static json_t *key_from_row(const struct db_rows *r, int i)
+/* The stored list of avatars a key reaches (column text, or NULL: all) as JSON (owned). */
+static json_t *avatars_json(const char *stored)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s?}", "id", db_rows_text(r, i, 0), "name", db_rows_text(r, i, 1), "prefix",
-                     db_rows_text(r, i, 2), "created_at", db_rows_text(r, i, 3), "last_used_at",
-                     db_rows_is_null(r, i, 4) ? NULL : db_rows_text(r, i, 4));
+    json_t *a = stored ? json_loads(stored, 0, NULL) : NULL;
+    if (json_is_array(a))
+        return a;
+    json_decref(a);
+    return json_null();
 }
 
-int api_keys_create(struct context *e, const struct caller *c, const char *name, json_t **out, char *msg, size_t msglen)
+static json_t *key_from_row(const struct db_rows *r, int i)
+{
+    return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s?}", "id", db_rows_text(r, i, 0), "name", db_rows_text(r, i, 1), "prefix",
+                     db_rows_text(r, i, 2), "avatars",
+                     avatars_json(db_rows_is_null(r, i, 5) ? NULL : db_rows_text(r, i, 5)), "created_at",
+                     db_rows_text(r, i, 3), "last_used_at", db_rows_is_null(r, i, 4) ? NULL : db_rows_text(r, i, 4));
+}
+
+/* 1 when avatars is a list of 1 to API_KEY_AVATARS_MAX distinct avatar ids. */
+static int avatars_valid(json_t *avatars)
+{
+    size_t n = json_array_size(avatars);
+    if (!json_is_array(avatars) || n < 1 || n > API_KEY_AVATARS_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(avatars, i));
+        if (!id || !id_valid(id))
+            return 0;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(id, json_string_value(json_array_get(avatars, j))))
+                return 0;
+    }
+    return 1;
+}
+
+/* Stores a new key of c (its session first) reaching scope (stored JSON, NULL: all). */
+static int insert_key(struct context *e, const struct caller *c, const char *name, const char *scope, json_t **out)
+{
+    char secret[SECRET_LEN], key[KEY_MAX], hash[SECRET_HASH_LEN], id[ID_LEN], sid[ID_LEN], now[RFC3339_LEN],
+        prefix[PREFIX_SHOWN + 1], agent[API_KEY_NAME_MAX + 16];
+    secret_new(secret, hash);
+    snprintf(key, sizeof key, API_KEY_PREFIX "%s", secret);
+    secret_hash(key, hash); /* the whole key is what is presented */
+    memcpy(prefix, key, PREFIX_SHOWN);
+    prefix[PREFIX_SHOWN] = 0;
+    id_new(id);
+    id_new(sid);
+    time_rfc3339(time_now_ms(), now);
+    snprintf(agent, sizeof agent, "API key %s", name);
+    struct db_val s[] = {DB_TEXT(sid), DB_TEXT(c->user_id), DB_TEXT(now), DB_TEXT(now), DB_TEXT(e->ip), DB_TEXT(agent)};
+    struct db_val k[] = {DB_TEXT(id),
+                         DB_TEXT(c->user_id),
+                         DB_TEXT(sid),
+                         DB_TEXT(name),
+                         DB_TEXT(prefix),
+                         DB_TEXT(hash),
+                         scope ? DB_TEXT(scope) : DB_NULL,
+                         DB_TEXT(now)};
+    int err = db_begin(e->db);
+    if (err)
+        return err;
+    err = db_query(
+        e->db, "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+        s, 6, NULL);
+    if (!err)
+        err = db_query(e->db,
+                       "INSERT INTO api_keys (id, user_id, session_id, name, prefix, hash, avatars, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       k, 8, NULL);
+    if (!err)
+        err = db_commit(e->db);
+    if (err) {
+        db_rollback(e->db);
+        return err;
+    }
+    *out = json_pack("{s:s,s:s,s:s,s:o,s:s,s:n,s:s}", "id", id, "name", name, "prefix", prefix, "avatars",
+                     avatars_json(scope), "created_at", now, "last_used_at", "key", key);
+    sodium_memzero(secret, sizeof secret);
+    sodium_memzero(key, sizeof key);
+    return *out ? DP_OK : DP_ERR_NOMEM;
+}
+
+int api_keys_create(struct context *e, const struct caller *c, const char *name, json_t *avatars, json_t **out,
+                    char *msg, size_t msglen)
 {
     size_t len = strlen(name);
     if (!len || len > API_KEY_NAME_MAX || !utf8_valid(name, len) || strspn(name, " \t\r\n") == len) {
         snprintf(msg, msglen, "name must be 1 to %d bytes of text", API_KEY_NAME_MAX);
+        return DP_ERR_INVALID;
+    }
+    if (avatars && !json_is_null(avatars) && !avatars_valid(avatars)) {
+        snprintf(msg, msglen, "avatars must be a list of 1 to %d distinct avatar ids", API_KEY_AVATARS_MAX);
         return DP_ERR_INVALID;
     }
     struct db_rows *r;
@@ -50,42 +130,12 @@ int api_keys_create(struct context *e, const struct caller *c, const char *name,
         snprintf(msg, msglen, "you hold %d API keys already; revoke one first", API_KEYS_PER_USER);
         return DP_ERR_CONFLICT;
     }
-    char secret[SECRET_LEN], key[KEY_MAX], hash[SECRET_HASH_LEN], id[ID_LEN], sid[ID_LEN], now[RFC3339_LEN],
-        prefix[PREFIX_SHOWN + 1];
-    secret_new(secret, hash);
-    snprintf(key, sizeof key, API_KEY_PREFIX "%s", secret);
-    secret_hash(key, hash); /* the whole key is what is presented */
-    memcpy(prefix, key, PREFIX_SHOWN);
-    prefix[PREFIX_SHOWN] = 0;
-    id_new(id);
-    id_new(sid);
-    time_rfc3339(time_now_ms(), now);
-    char agent[API_KEY_NAME_MAX + 16];
-    snprintf(agent, sizeof agent, "API key %s", name);
-    struct db_val s[] = {DB_TEXT(sid), DB_TEXT(c->user_id), DB_TEXT(now), DB_TEXT(now), DB_TEXT(e->ip), DB_TEXT(agent)};
-    struct db_val k[] = {DB_TEXT(id),     DB_TEXT(c->user_id), DB_TEXT(sid), DB_TEXT(name),
-                         DB_TEXT(prefix), DB_TEXT(hash),       DB_TEXT(now)};
-    if ((err = db_begin(e->db)))
-        return err;
-    err = db_query(
-        e->db, "INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
-        s, 6, NULL);
-    if (!err)
-        err = db_query(e->db,
-                       "INSERT INTO api_keys (id, user_id, session_id, name, prefix, hash, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       k, 7, NULL);
-    if (!err)
-        err = db_commit(e->db);
-    if (err) {
-        db_rollback(e->db);
-        return err;
-    }
-    *out = json_pack("{s:s,s:s,s:s,s:s,s:n,s:s}", "id", id, "name", name, "prefix", prefix, "created_at", now,
-                     "last_used_at", "key", key);
-    sodium_memzero(secret, sizeof secret);
-    sodium_memzero(key, sizeof key);
-    return *out ? DP_OK : DP_ERR_NOMEM;
+    char *scope = avatars && !json_is_null(avatars) ? json_dumps(avatars, JSON_COMPACT) : NULL;
+    if (avatars && !json_is_null(avatars) && !scope)
+        return DP_ERR_NOMEM;
+    err = insert_key(e, c, name, scope, out);
+    free(scope);
+    return err;
 }
 
 int api_keys_list(struct context *e, const struct caller *c, json_t **items)
@@ -93,7 +143,7 @@ int api_keys_list(struct context *e, const struct caller *c, json_t **items)
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(c->user_id), DB_INT(API_KEYS_PER_USER)};
     int err = db_query(e->db,
-                       "SELECT id, name, prefix, created_at, last_used_at FROM api_keys "
+                       "SELECT id, name, prefix, created_at, last_used_at, avatars FROM api_keys "
                        "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT ?",
                        p, 2, &r);
     if (err)
@@ -131,7 +181,7 @@ int api_keys_revoke(struct context *e, const struct caller *c, const char *id)
     return err;
 }
 
-/* The security cache's entry for a key's hash: "user org role session". */
+/* The security cache's entry for a key's hash: "user org role session key". */
 static void lookup_key(const char *hash, char out[96])
 {
     snprintf(out, 96, "apikey:%s", hash);
@@ -148,8 +198,9 @@ int api_keys_authenticate(struct context *e, const char *key, struct caller *out
     lookup_key(hash, ckey);
     memset(out, 0, sizeof *out);
     if (!cache_get(e->security, ckey, &v, &vlen)) {
-        int ok = sscanf(v, "%36s %36s %15s %36s", out->user_id, out->org_id, role, out->session_id) == 4 &&
-                 role_parse(role) >= 0;
+        int ok =
+            sscanf(v, "%36s %36s %15s %36s %36s", out->user_id, out->org_id, role, out->session_id, out->key_id) == 5 &&
+            role_parse(role) >= 0;
         free(v);
         if (ok) {
             out->role = (enum role)role_parse(role);
@@ -170,18 +221,40 @@ int api_keys_authenticate(struct context *e, const char *key, struct caller *out
         db_rows_free(r);
         return DP_ERR_UNAUTHORIZED;
     }
-    char id[ID_LEN], now[RFC3339_LEN], val[160];
+    char id[ID_LEN], now[RFC3339_LEN], val[200];
     snprintf(id, sizeof id, "%s", db_rows_text(r, 0, 0));
+    snprintf(out->key_id, sizeof out->key_id, "%s", id);
     snprintf(out->user_id, sizeof out->user_id, "%s", db_rows_text(r, 0, 1));
     snprintf(out->org_id, sizeof out->org_id, "%s", db_rows_text(r, 0, 2));
     out->role = (enum role)role_parse(db_rows_text(r, 0, 3));
     snprintf(out->session_id, sizeof out->session_id, "%s", db_rows_text(r, 0, 4));
     db_rows_free(r);
     /* A revoked key's lookup may stay cached: its session's revocation mark refuses it. */
-    snprintf(val, sizeof val, "%s %s %s %s", out->user_id, out->org_id, role_name(out->role), out->session_id);
+    snprintf(val, sizeof val, "%s %s %s %s %s", out->user_id, out->org_id, role_name(out->role), out->session_id,
+             out->key_id);
     cache_set(e->security, ckey, val, strlen(val), LOOKUP_TTL_MS);
     time_rfc3339(time_now_ms(), now);
     struct db_val q[] = {DB_TEXT(now), DB_TEXT(id)};
     db_query(e->db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", q, 2, NULL); /* a note, not a gate */
     return DP_OK;
+}
+
+int api_keys_allows(struct context *e, const struct caller *c, const char *avatar_id)
+{
+    if (!c->key_id[0])
+        return 1;
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(c->key_id)};
+    if (db_query(e->db, "SELECT avatars FROM api_keys WHERE id = ?", p, 1, &r))
+        return 0;
+    int ok = r->nrows == 1 && db_rows_is_null(r, 0, 0);
+    if (r->nrows == 1 && !ok) {
+        json_t *a = avatars_json(db_rows_text(r, 0, 0)), *x;
+        size_t i;
+        json_array_foreach (a, i, x)
+            ok |= !strcmp(json_string_value(x), avatar_id);
+        json_decref(a);
+    }
+    db_rows_free(r);
+    return ok;
 }

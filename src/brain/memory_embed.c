@@ -86,6 +86,21 @@ void memory_embed_backfill(struct db *db, const char *avatar_id, int fresh)
     json_decref(payload);
 }
 
+/* Vectors for rows (id, text) of memories (at most EMBED_BATCH_MAX), in one provider call. */
+static int embed_rows(struct db *db, struct embedder *e, const struct db_rows *r, char *why, size_t whylen)
+{
+    const char *texts[EMBED_BATCH_MAX];
+    for (int i = 0; i < r->nrows; i++)
+        texts[i] = db_rows_text(r, i, 1);
+    float *v = NULL;
+    int dims = 0;
+    int err = r->nrows ? embed_many(e, texts, r->nrows, &v, &dims, why, whylen) : DP_OK;
+    for (int i = 0; i < r->nrows && !err; i++)
+        err = store_vector(db, db_rows_text(r, i, 0), texts[i], e->model, v + (size_t)i * (size_t)dims, dims);
+    free(v);
+    return err;
+}
+
 /* One batch: up to EMBED_BATCH_MAX memories without a vector of the current model. *done is
  * set when none is left. */
 static int embed_batch(struct job_ctx *ctx, struct embedder *e, const char *avatar_id, int *done, char *why,
@@ -100,16 +115,7 @@ static int embed_batch(struct job_ctx *ctx, struct embedder *e, const char *avat
     if (err)
         return err;
     *done = r->nrows == 0;
-    const char *texts[EMBED_BATCH_MAX];
-    for (int i = 0; i < r->nrows; i++)
-        texts[i] = db_rows_text(r, i, 1);
-    float *v = NULL;
-    int dims = 0;
-    if (r->nrows)
-        err = embed_many(e, texts, r->nrows, &v, &dims, why, whylen);
-    for (int i = 0; i < r->nrows && !err; i++)
-        err = store_vector(ctx->db, db_rows_text(r, i, 0), texts[i], e->model, v + (size_t)i * (size_t)dims, dims);
-    free(v);
+    err = embed_rows(ctx->db, e, r, why, whylen);
     db_rows_free(r);
     return err;
 }
@@ -160,15 +166,7 @@ static int memory_reembed_job(struct job_ctx *ctx, char **error_msg, int *error_
             db_rows_free(r);
             break;
         }
-        const char *texts[EMBED_BATCH_MAX];
-        for (int i = 0; i < r->nrows; i++)
-            texts[i] = db_rows_text(r, i, 1);
-        float *v = NULL;
-        int dims = 0;
-        err = embed_many(e, texts, r->nrows, &v, &dims, why, sizeof why);
-        for (int i = 0; i < r->nrows && !err; i++)
-            err = store_vector(ctx->db, db_rows_text(r, i, 0), texts[i], e->model, v + (size_t)i * (size_t)dims, dims);
-        free(v);
+        err = embed_rows(ctx->db, e, r, why, sizeof why);
         snprintf(after, sizeof after, "%s", db_rows_text(r, r->nrows - 1, 0));
         done += r->nrows;
         db_rows_free(r);

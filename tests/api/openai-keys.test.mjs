@@ -75,6 +75,29 @@ describe('facade API keys', () => {
     assert.ok(used.last_used_at, 'the use is noted');
   });
 
+  test('a key limited to some avatars reaches only those', async () => {
+    const other = await createAvatar(A, c.owner.token, { name: 'Other' });
+    const r = await api(A, 'POST', '/auth/api-keys', { token: c.owner.token, body: { name: 'rowan only', avatars: [rowan.id] } });
+    expectStatus(assert, r, 201);
+    assert.deepEqual(r.json.avatars, [rowan.id]);
+    const k = r.json;
+    const models = await sdk(B, k.key).models.list();
+    assert.deepEqual(models.data.map((m) => m.id), [rowan.id]);
+    await assert.rejects(sdk(A, k.key).chat.completions.create({ model: other.id, messages: [{ role: 'user', content: 'hi' }] }),
+      (e) => e.status === 404 && e.code === 'model_not_found');
+    const ok = await sdk(A, k.key).chat.completions.create({ model: rowan.id, messages: [{ role: 'user', content: 'Tell me about the lake' }] });
+    assert.match(ok.choices[0].message.content, /lake/i);
+    const all = (await sdk(A, (await makeKey(c.owner.token, 'all')).key).models.list()).data.map((m) => m.id);
+    assert.ok(all.includes(rowan.id) && all.includes(other.id), 'an unlimited key sees both');
+    // Only avatars the user may talk to, each once; nothing is made otherwise.
+    const n0 = (await api(A, 'GET', '/auth/api-keys', { token: c.viewer.token })).json.items.length;
+    for (const avatars of [[rowan.id], ['not-an-id'], [], [other.id, other.id], 'x']) {
+      const bad = await api(A, 'POST', '/auth/api-keys', { token: c.viewer.token, body: { name: 'x', avatars } });
+      expectStatus(assert, bad, 400, undefined, JSON.stringify(avatars));
+    }
+    assert.equal((await api(A, 'GET', '/auth/api-keys', { token: c.viewer.token })).json.items.length, n0);
+  });
+
   test('a key opens /v1/ only, never the account', async () => {
     const k = await makeKey(c.owner.token);
     for (const [m, p] of [['GET', '/auth/me'], ['GET', '/auth/api-keys'], ['POST', '/auth/api-keys'], ['GET', `/avatars/${rowan.id}`]]) {
