@@ -88,8 +88,8 @@ async function inFlight(llm, label, more) {
 async function ttft(llm) {
   const s = await startServer(llm.url);
   llm.reply = { firstTokenMs: 100, tokens: ['We', ' rowed', ' home', '.'] };
-  const direct = [], via = [], recall = [];
-  let viaCpu = 0, recallCpu = 0;
+  const direct = [], via = [], recall = [], facade = [];
+  let viaCpu = 0, recallCpu = 0, facadeCpu = 0;
   const rav = await s.j('POST', '/avatars', { name: 'Recall' }, s.token);
   await s.j('POST', `/avatars/${rav.id}/memories`, { text: 'Every summer we rowed across the lake to the island cabin' }, s.token);
   // Warm: each of the provider pool's 32 threads opens its database connection on its first reply.
@@ -122,6 +122,24 @@ async function ttft(llm) {
       if (!got && buf.includes('event: delta')) { via.push(performance.now() - t0); got = true; }
     }
     viaCpu += cpuMs(s.pid) - c0;
+    // The same turn through the OpenAI-compatible facade (POST /v1/chat/completions, stream: true).
+    c0 = cpuMs(s.pid);
+    t0 = performance.now();
+    const r4 = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: s.av.id, stream: true, messages: [{ role: 'user', content: 'Tell me about the lake' }] }),
+    });
+    const rd4 = r4.body.getReader();
+    buf = '';
+    got = false;
+    for (;;) {
+      const { value, done } = await rd4.read();
+      if (done) break;
+      buf += Buffer.from(value).toString();
+      if (!got && buf.includes('"content":"We"')) { facade.push(performance.now() - t0); got = true; }
+    }
+    facadeCpu += cpuMs(s.pid) - c0;
     // The same turn answered by the recall brain (no model): what the turn costs without one.
     const rconv = (await s.j('POST', `/avatars/${rav.id}/conversations`, {}, s.token)).conversation.id;
     c0 = cpuMs(s.pid);
@@ -142,8 +160,9 @@ async function ttft(llm) {
   await s.stop();
   const d = pct(direct, 50), v = pct(via, 50);
   console.log(`  time to first token, p50 of 20: the chat server alone ${f1(d)} ms · through Doppel ${f1(v)} ms · Doppel's overhead ${f1(v - d)} ms (target < 5 ms); p95 ${f1(pct(direct, 95))} / ${f1(pct(via, 95))} ms`);
+  console.log(`  through the OpenAI-compatible facade (/v1/chat/completions, stream): first content p50 ${f1(pct(facade, 50))} ms · overhead ${f1(pct(facade, 50) - d)} ms; p95 ${f1(pct(facade, 95))} ms`);
   console.log(`  the same turn by the recall brain (no model), first delta p50 ${f1(pct(recall, 50))} ms, p95 ${f1(pct(recall, 95))} ms`);
-  console.log(`  the server's CPU time per whole streamed turn (mean of 20): generative ${f1(viaCpu / 20)} ms · recall ${f1(recallCpu / 20)} ms · load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
+  console.log(`  the server's CPU time per whole streamed turn (mean of 20): generative ${f1(viaCpu / 20)} ms · facade ${f1(facadeCpu / 20)} ms · recall ${f1(recallCpu / 20)} ms · load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
 }
 
 const llm = await startLlmServer({});
