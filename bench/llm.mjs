@@ -8,6 +8,7 @@
 //     the SSE hop): the difference is Doppel's overhead; and the same turn by the recall brain.
 //     Measured warm: the provider pool's threads open their database connections on first use.
 // Prints figures; never passes or fails. Usage: node bench/llm.mjs [--database-url URL --redis-url URL]
+import fs from 'node:fs';
 import os from 'node:os';
 import { startLlmServer } from '../tests/llm-server/server.mjs';
 import { startDoppel } from './lib/serve.mjs';
@@ -18,9 +19,20 @@ const FIRST_MS = Number(process.env.BENCH_LLM_FIRST_MS || 2000);
 const backend = extra.includes('--database-url') ? 'postgres' : 'sqlite';
 const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const f1 = (x) => x.toFixed(1);
+/* The server's CPU time so far, ms, summed over its threads (schedstat: nanoseconds on a CPU):
+ * what a turn costs it, whatever the machine's load. */
+const cpuMs = (pid) => {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch { /* a thread that ended meanwhile */ }
+  }
+  return ns / 1e6;
+};
 
 async function startServer(llmUrl, more = []) {
-  const { url, stop } = await startDoppel(['--log-level', 'error', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
+  const { url, stop, proc } = await startDoppel(['--log-level', 'error', '--argon2-memory-kib', '8192', '--argon2-ops', '1',
     '--api-rate', '1000000', '--search-rate', '0', '--auth-rate', '100000', '--llm-provider', 'openai', '--llm-url', llmUrl,
     '--llm-model', 'bench', '--llm-idle-timeout', '60000', ...more, ...extra], 'bench-llm');
   const j = async (method, p, body, token) => {
@@ -34,7 +46,7 @@ async function startServer(llmUrl, more = []) {
   const av = await j('POST', '/avatars', { name: 'Bench', brain: 'generative' }, token);
   for (const text of ['Every summer we rowed across the lake to the island cabin', 'I was born in Leeds in 1941'])
     await j('POST', `/avatars/${av.id}/memories`, { text }, token);
-  return { url, j, token, av, stop };
+  return { url, j, token, av, stop, pid: proc.pid };
 }
 
 /* n searches, one every 50 ms, each timed on its own (a request that waits for a worker shows). */
@@ -76,7 +88,8 @@ async function inFlight(llm, label, more) {
 async function ttft(llm) {
   const s = await startServer(llm.url);
   llm.reply = { firstTokenMs: 100, tokens: ['We', ' rowed', ' home', '.'] };
-  const direct = [], via = [], recall = [];
+  const direct = [], via = [], recall = [], facade = [];
+  let viaCpu = 0, recallCpu = 0, facadeCpu = 0;
   const rav = await s.j('POST', '/avatars', { name: 'Recall' }, s.token);
   await s.j('POST', `/avatars/${rav.id}/memories`, { text: 'Every summer we rowed across the lake to the island cabin' }, s.token);
   // Warm: each of the provider pool's 32 threads opens its database connection on its first reply.
@@ -96,6 +109,7 @@ async function ttft(llm) {
     }
     await rd.cancel();
     const conv = (await s.j('POST', `/avatars/${s.av.id}/conversations`, {}, s.token)).conversation.id;
+    let c0 = cpuMs(s.pid);
     t0 = performance.now();
     const r2 = await reply(s, conv, true);
     const rd2 = r2.body.getReader();
@@ -107,8 +121,28 @@ async function ttft(llm) {
       buf += Buffer.from(value).toString();
       if (!got && buf.includes('event: delta')) { via.push(performance.now() - t0); got = true; }
     }
+    viaCpu += cpuMs(s.pid) - c0;
+    // The same turn through the OpenAI-compatible facade (POST /v1/chat/completions, stream: true).
+    c0 = cpuMs(s.pid);
+    t0 = performance.now();
+    const r4 = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: s.av.id, stream: true, messages: [{ role: 'user', content: 'Tell me about the lake' }] }),
+    });
+    const rd4 = r4.body.getReader();
+    buf = '';
+    got = false;
+    for (;;) {
+      const { value, done } = await rd4.read();
+      if (done) break;
+      buf += Buffer.from(value).toString();
+      if (!got && buf.includes('"content":"We"')) { facade.push(performance.now() - t0); got = true; }
+    }
+    facadeCpu += cpuMs(s.pid) - c0;
     // The same turn answered by the recall brain (no model): what the turn costs without one.
     const rconv = (await s.j('POST', `/avatars/${rav.id}/conversations`, {}, s.token)).conversation.id;
+    c0 = cpuMs(s.pid);
     t0 = performance.now();
     const r3 = await reply(s, rconv, true);
     const rd3 = r3.body.getReader();
@@ -120,17 +154,24 @@ async function ttft(llm) {
       buf += Buffer.from(value).toString();
       if (!got && buf.includes('event: delta')) { recall.push(performance.now() - t0); got = true; }
     }
+    recallCpu += cpuMs(s.pid) - c0;
   }
   llm.reply = null;
   await s.stop();
   const d = pct(direct, 50), v = pct(via, 50);
   console.log(`  time to first token, p50 of 20: the chat server alone ${f1(d)} ms · through Doppel ${f1(v)} ms · Doppel's overhead ${f1(v - d)} ms (target < 5 ms); p95 ${f1(pct(direct, 95))} / ${f1(pct(via, 95))} ms`);
+  console.log(`  through the OpenAI-compatible facade (/v1/chat/completions, stream): first content p50 ${f1(pct(facade, 50))} ms · overhead ${f1(pct(facade, 50) - d)} ms; p95 ${f1(pct(facade, 95))} ms`);
   console.log(`  the same turn by the recall brain (no model), first delta p50 ${f1(pct(recall, 50))} ms, p95 ${f1(pct(recall, 95))} ms`);
+  console.log(`  the server's CPU time per whole streamed turn (mean of 20): generative ${f1(viaCpu / 20)} ms · facade ${f1(facadeCpu / 20)} ms · recall ${f1(recallCpu / 20)} ms · load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
 }
 
 const llm = await startLlmServer({});
 console.log(`bench/llm (${backend}, ${os.cpus().length} cores, default workers; the model's first token after ${FIRST_MS} ms)`);
-await inFlight(llm, 'provider pool (default)', []);
-await inFlight(llm, 'peer: --provider-workers 0', ['--provider-workers', '0']);
-await ttft(llm);
+// BENCH_LLM_PARTS=ttft (or inflight) runs one part only.
+const parts = (process.env.BENCH_LLM_PARTS || 'inflight,ttft').split(',');
+if (parts.includes('inflight')) {
+  await inFlight(llm, 'provider pool (default)', []);
+  await inFlight(llm, 'peer: --provider-workers 0', ['--provider-workers', '0']);
+}
+if (parts.includes('ttft')) await ttft(llm);
 await llm.close();

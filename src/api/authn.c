@@ -1,11 +1,12 @@
 /* The authentication hook of every non-public route: bearer JWT (or, for WebSocket upgrades,
- * ?ticket= / ?token=), live-session check, per-user API rate limit. Runs on a worker. */
+ * ?ticket= / ?token=) or, on /v1/ routes, an API key (auth/api_keys.h); live-session check, per-user API rate limit. Runs on a worker. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api_util.h"
+#include "auth/api_keys.h"
 #include "auth/jwt.h"
 #include "auth/settings.h"
 #include "core/err.h"
@@ -104,6 +105,7 @@ int authn_hook(struct request *req, struct response *res)
     if (!c)
         return DP_ERR_NOMEM;
     const char *token = NULL;
+    int is_key = 0;
     if (req->authorization && !strncasecmp(req->authorization, "Bearer ", 7))
         token = req->authorization + 7;
     else if (req->route->flags & ROUTE_WEBSOCKET) {
@@ -120,6 +122,20 @@ int authn_hook(struct request *req, struct response *res)
     if (!token) {
         free(c);
         return unauthorized(req, res, "authentication required: Authorization: Bearer <access token>");
+    }
+    if (api_key_like(token)) {
+        /* A long-lived key opens the OpenAI-compatible facade only, never the account itself. */
+        if (strncmp(req->route->path, "/v1/", 4)) {
+            free(c);
+            return unauthorized(req, res, "API keys are accepted on the OpenAI-compatible /v1/ routes only");
+        }
+        err = api_keys_authenticate(&e, token, c);
+        if (err) {
+            free(c);
+            return err == DP_ERR_UNAUTHORIZED ? unauthorized(req, res, "invalid API key") : err;
+        }
+        is_key = 1;
+        goto session;
     }
     struct jwt_claims cl;
     const char *why = NULL;
@@ -146,7 +162,10 @@ session:;
     free(state);
     if (err) {
         free(c);
-        return err == DP_ERR_UNAUTHORIZED ? unauthorized(req, res, "the session has ended; log in again") : err;
+        return err == DP_ERR_UNAUTHORIZED
+                   ? unauthorized(req, res,
+                                  is_key ? "this API key has been revoked" : "the session has ended; log in again")
+                   : err;
     }
     req->auth = c;
     if (limited == DP_ERR_RATE_LIMITED)

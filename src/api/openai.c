@@ -2,8 +2,10 @@
  * avatar with a Doppel access token. GET /v1/models lists the avatars the caller may talk to as
  * models; POST /v1/chat/completions answers as the avatar named by `model` (its id or slug) through
  * the same turn as every conversation (talk/), JSON or streamed as chat.completion.chunk events.
- * The client keeps the conversation: each request becomes a conversation of the caller holding the
- * request's recent messages. System messages are not obeyed: the avatar's persona is the server's.
+ * The client keeps the conversation and sends it whole each time: the request's earlier messages
+ * find the caller's conversation that holds them (talk/history_hash.h), or metadata.conversation_id
+ * names one; otherwise a new conversation starts holding them. So a chat in a client is one
+ * conversation here. System messages are not obeyed: the avatar's persona is the server's.
  * Errors have OpenAI's shape {error:{message, type, param, code}}. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "api/api_util.h"
 #include "api/schemas.h"
+#include "auth/api_keys.h"
 #include "avatar/avatar.h"
 #include "avatar/avatar_store.h"
 #include "brain/brain.h"
@@ -20,6 +23,7 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "net/sse.h"
+#include "talk/history_hash.h"
 #include "talk/talk.h"
 
 #define FACADE_MESSAGES_MAX 256 /* messages of one request */
@@ -78,11 +82,13 @@ static int list_models(struct request *req, struct response *res)
         size_t i, n = json_array_size(items);
         json_t *a;
         json_array_foreach (items, i, a) {
+            snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
+            if (!api_keys_allows(&e, api_caller(req), after))
+                continue; /* a key limited to other avatars */
             json_array_append_new(data,
                                   json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(a, "id"), "object", "model",
                                             "created", (json_int_t)unix_seconds(json_get_str(a, "created_at")),
                                             "owned_by", "doppel", "name", json_object_get(a, "name")));
-            snprintf(after, sizeof after, "%s", json_get_str(a, "id"));
         }
         json_decref(items);
         got += n;
@@ -131,6 +137,7 @@ struct chat_request {
     int nturns, nowned;
     char *text; /* the last user message */
     int stream;
+    char hash[HISTORY_HASH_LEN]; /* of the earlier turns (talk_history_step) */
 };
 
 static void chat_request_cleanup(struct chat_request *c)
@@ -176,7 +183,58 @@ static int read_messages(struct response *res, json_t *messages, struct chat_req
                                 "messages[%zu].role must be system, developer, user, assistant or tool", i);
         }
     }
+    c->hash[0] = 0;
+    for (int i = 0; i < c->nturns; i++)
+        talk_history_step(c->hash, c->turns[i].role, c->turns[i].text, c->hash);
     return DP_OK;
+}
+
+/* After a reply: the conversation now holds the earlier turns, the question and the reply, as
+ * the client will send them next time (a long reply cut as read_messages cuts it). */
+static void remember_history(struct db *db, const char *conv, const char *hash, const char *text, json_t *reply)
+{
+    const char *said = json_string_value(json_object_get(reply, "text"));
+    char next[HISTORY_HASH_LEN], *cut = said ? strdup(said) : NULL;
+    if (!cut)
+        return; /* not found again next time: a new conversation, nothing worse */
+    if (strlen(cut) > FACADE_TURN_MAX)
+        cut[utf8_cut(cut, FACADE_TURN_MAX)] = 0;
+    talk_history_step(hash, "user", text, next);
+    if (*cut)
+        talk_history_step(next, "avatar", cut, next);
+    talk_set_history(db, conv, next);
+    free(cut);
+}
+
+/* The conversation this request continues, into conv ("" for a new one): the one
+ * metadata.conversation_id names (the caller's, with this avatar; else 404), or the caller's
+ * latest one holding exactly the request's earlier turns. */
+static int continued_conversation(struct response *res, struct db *db, const char *user_id, const char *avatar_id,
+                                  json_t *body, const struct chat_request *c, char conv[ID_LEN])
+{
+    conv[0] = 0;
+    json_t *named = json_object_get(json_object_get(body, "metadata"), "conversation_id");
+    if (named) {
+        struct talk_conversation tc;
+        int err = json_is_string(named) ? talk_conversation(db, json_string_value(named), &tc) : DP_ERR_NOT_FOUND;
+        if (!err && (strcmp(tc.user_id, user_id) || strcmp(tc.avatar_id, avatar_id)))
+            err = DP_ERR_NOT_FOUND;
+        if (err == DP_ERR_NOT_FOUND)
+            return openai_error(res, err, "invalid_request_error", "conversation_not_found", "metadata",
+                                "metadata.conversation_id names none of your conversations with this model");
+        if (err)
+            return domain_error(res, err);
+        snprintf(conv, ID_LEN, "%s", tc.id);
+        return DP_OK;
+    }
+    if (!c->nturns)
+        return DP_OK; /* a first message starts a new conversation */
+    int err = talk_find_by_history(db, avatar_id, user_id, c->hash, conv);
+    if (err == DP_ERR_NOT_FOUND) {
+        conv[0] = 0;
+        return DP_OK;
+    }
+    return err ? domain_error(res, err) : DP_OK;
 }
 
 /* The completion's fixed fields. */
@@ -197,6 +255,7 @@ static json_t *doppel_part(const char *conv, json_t *reply)
 
 struct chat_stream {
     char conv[ID_LEN], avatar[ID_LEN], user_mid[ID_LEN];
+    char hash[HISTORY_HASH_LEN]; /* of the request's earlier turns */
     char model[80];
     char *text;
     int include_usage; /* stream_options.include_usage */
@@ -277,6 +336,8 @@ static void produce_chat(struct sse *s, void *arg, void *state)
     int err = worker_db(state, &db);
     if (!err)
         err = talk_answer(db, j->conv, j->avatar, j->user_mid, j->text, stream_gone, s, &sink, &reply);
+    if (!err)
+        remember_history(db, j->conv, j->hash, j->text, reply);
     if (!worker_cache(state, &cache))
         talk_conversation_changed(cache, j->conv); /* its messages page shows the reply */
     if (err == DP_ERR_CANCELLED)
@@ -316,6 +377,7 @@ static int stream_answer(struct request *req, struct response *res, const struct
     snprintf(j->conv, sizeof j->conv, "%s", conv);
     snprintf(j->avatar, sizeof j->avatar, "%s", avatar);
     snprintf(j->user_mid, sizeof j->user_mid, "%s", user_mid);
+    memcpy(j->hash, c->hash, sizeof j->hash);
     snprintf(j->model, sizeof j->model, "%s", model);
     j->include_usage = include_usage;
     int err = sse_respond(req, res, produce_chat, j, chat_stream_free);
@@ -349,17 +411,25 @@ static int chat_completions(struct request *req, struct response *res)
     int err = read_messages(res, json_object_get(b, "messages"), c);
     if (!err && (err = api_env(req, &e)))
         domain_error(res, err);
-    if (!err && (err = avatar_resolve(e.db, api_caller(req), model, &ref))) {
+    if (!err) {
+        err = avatar_resolve(e.db, api_caller(req), model, &ref);
+        if (!err && !api_keys_allows(&e, api_caller(req), ref.id))
+            err = DP_ERR_NOT_FOUND; /* a key limited to other avatars: as if there were no such model */
         if (err == DP_ERR_NOT_FOUND)
             openai_error(res, err, "invalid_request_error", "model_not_found", "model",
                          "The model `%s` does not exist or you do not have access to it.", model);
-        else
+        else if (err)
             domain_error(res, err);
     }
     char conv[ID_LEN], user_mid[ID_LEN];
     struct talk_holder h = {api_caller(req)->user_id, NULL};
+    if (!err)
+        err = continued_conversation(res, e.db, h.user_id, ref.id, b, c, conv);
     /* The user's message is durable before anything is answered. */
-    if (!err && (err = talk_start_replay(e.db, ref.id, &h, c->turns, c->nturns, c->text, conv, user_mid)))
+    if (!err && *conv && (err = talk_add_user_message(e.db, conv, c->text, user_mid)))
+        domain_error(res, err);
+    else if (!err && !*conv &&
+             (err = talk_start_replay(e.db, ref.id, &h, c->turns, c->nturns, c->text, conv, user_mid)))
         domain_error(res, err);
     if (!err && json_is_true(stream)) {
         err = stream_answer(req, res, c, conv, ref.id, user_mid, model,
@@ -369,6 +439,8 @@ static int chat_completions(struct request *req, struct response *res)
         struct usage u = {-1, -1};
         const struct brain_sink sink = {NULL, NULL, &u, on_usage};
         err = talk_answer(e.db, conv, ref.id, user_mid, c->text, NULL, NULL, &sink, &reply);
+        if (!err)
+            remember_history(e.db, conv, c->hash, c->text, reply);
         talk_conversation_changed(e.cache, conv);
         if (err) {
             domain_error(res, err);

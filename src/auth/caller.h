@@ -11,6 +11,7 @@ struct caller {
     char org_id[ID_LEN];
     enum role role;
     char session_id[ID_LEN];
+    char key_id[ID_LEN]; /* the API key (auth/api_keys.h) the request came with; "" for a token */
 };
 
 /* "admin" | "manager" | "member" → role; -1 when unknown. */

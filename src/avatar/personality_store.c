@@ -1,7 +1,9 @@
 /* Personality profiles from the database: gathers the avatar's own words, analyses them. */
 #include "avatar/personality_store.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 #include "avatar/personality.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/timeutil.h"
@@ -206,16 +209,76 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out)
     return DP_OK;
 }
 
+/* The way of speaking is read from every one of the avatar's own words: too costly for every
+ * turn of a conversation. It is remembered per avatar with the generation of what it was read
+ * from — the avatar's name and memory revision (moved by every memory write, transcripts
+ * included), its samples, its media marked as own words — checked by one small query, so a
+ * change made by any instance shows at the next turn. */
+#define VOICE_SLOTS 64
+static struct {
+    char avatar[ID_LEN];
+    char gen[256];
+    char opening[32];
+    double formality;
+} voice_memo[VOICE_SLOTS];
+static pthread_mutex_t voice_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int voice_generation(struct db *db, const char *avatar_id, char gen[256])
+{
+    struct db_rows *r;
+    struct db_val a[] = {DB_TEXT(avatar_id), DB_TEXT(avatar_id), DB_TEXT(avatar_id), DB_TEXT(avatar_id),
+                         DB_TEXT(avatar_id)};
+    int err = db_query(db,
+                       "SELECT name, memory_rev, (SELECT COUNT(*) FROM personality_samples WHERE avatar_id = ?), "
+                       "(SELECT MAX(id) FROM personality_samples WHERE avatar_id = ?), "
+                       "(SELECT COUNT(*) FROM media WHERE avatar_id = ? AND own_words = 1), "
+                       "(SELECT MAX(updated_at) FROM media WHERE avatar_id = ? AND own_words = 1) "
+                       "FROM avatars WHERE id = ?",
+                       a, 5, &r);
+    if (err)
+        return err;
+    if (r->nrows != 1)
+        err = DP_ERR_NOT_FOUND;
+    else
+        snprintf(gen, 256, "%.100s|%s|%s|%s|%s|%s", db_rows_text(r, 0, 0), db_rows_text(r, 0, 1), db_rows_text(r, 0, 2),
+                 db_rows_is_null(r, 0, 3) ? "" : db_rows_text(r, 0, 3), db_rows_text(r, 0, 4),
+                 db_rows_is_null(r, 0, 5) ? "" : db_rows_text(r, 0, 5));
+    db_rows_free(r);
+    return err;
+}
+
 int personality_voice(struct db *db, const char *avatar_id, char opening[32], double *formality)
 {
     opening[0] = 0;
     *formality = 0.5;
+    char gen[256];
+    int err = voice_generation(db, avatar_id, gen);
+    if (err)
+        return err;
+    unsigned slot = (unsigned)(hash_fnv1a(avatar_id, strlen(avatar_id)) % VOICE_SLOTS);
+    pthread_mutex_lock(&voice_lock);
+    int hit = !strcmp(voice_memo[slot].avatar, avatar_id) && !strcmp(voice_memo[slot].gen, gen);
+    if (hit) {
+        memcpy(opening, voice_memo[slot].opening, 32);
+        *formality = voice_memo[slot].formality;
+    }
+    pthread_mutex_unlock(&voice_lock);
+    if (hit)
+        return DP_OK;
     struct gather g = {0};
-    int err = gather_all(db, avatar_id, &g);
+    err = gather_all(db, avatar_id, &g);
     if (!err)
         personality_voice_of((const char *const *)g.texts, g.n, opening, formality);
     gather_cleanup(&g);
-    return err;
+    if (err)
+        return err;
+    pthread_mutex_lock(&voice_lock);
+    snprintf(voice_memo[slot].avatar, ID_LEN, "%s", avatar_id);
+    snprintf(voice_memo[slot].gen, sizeof voice_memo[slot].gen, "%s", gen);
+    memcpy(voice_memo[slot].opening, opening, 32);
+    voice_memo[slot].formality = *formality;
+    pthread_mutex_unlock(&voice_lock);
+    return DP_OK;
 }
 
 /* Stores the profile of avatar_id as its current one. */

@@ -49,6 +49,7 @@ struct brain_input {
     brain_persona_fn persona;
     brain_voice_fn voice;
     const struct brain_sink *sink; /* NULL: nobody listens to the pieces */
+    int legacy;                    /* the avatar speaks for a person who has died (kind legacy) */
 };
 
 /* 1 when in's caller has gone away. */
@@ -83,6 +84,12 @@ void brain_reply_cleanup(struct brain_reply *r);
 
 extern const struct brain_ops brain_recall_ops;
 extern const struct brain_ops brain_generative_ops;
+
+/* Turns the generative brain's legacy guard on (the default) or off: a legacy avatar's reply that
+ * claims something about the person that no memory offered supports is made again once with a
+ * stricter instruction, and if it still does, said with an honest prefix (brain/claim_guard.h).
+ * Call before threads start. */
+void brain_generative_guard(int on);
 
 /* Why the brain named name cannot answer in this process ("" when it can, or is unknown). */
 const char *brain_unavailable_why(const char *name);

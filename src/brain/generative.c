@@ -11,6 +11,7 @@
 
 #include "brain/brain.h"
 #include "brain/cite_marks.h"
+#include "brain/claim_guard.h"
 #include "brain/memory.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -141,6 +142,7 @@ struct stream {
     const struct brain_input *in;
     struct cite_marks marks;
     struct buf text; /* the reply without its marks */
+    int forward;     /* 1: each piece goes on to the listener as it comes */
 };
 
 /* The reply without marks: kept, and passed on to whoever listens. */
@@ -148,7 +150,7 @@ static void on_text(void *ctx, const char *text, size_t len)
 {
     struct stream *s = ctx;
     buf_append(&s->text, text, len);
-    if (s->in->sink && s->in->sink->delta)
+    if (s->forward && s->in->sink && s->in->sink->delta)
         s->in->sink->delta(s->in->sink->ctx, text, len);
 }
 
@@ -189,6 +191,133 @@ static json_t *citations_of(const struct cite_marks *m, json_t *memories)
     return out;
 }
 
+/* One call of the model with system as its instruction, into s (set up by the caller: its
+ * marks know the memories offered). res holds the model's account of the call. */
+static int ask_model(const struct brain_input *in, struct llm *l, const char *system, struct stream *s,
+                     struct llm_result *res, char *why, size_t whylen)
+{
+    struct llm_message msgs[LLM_MESSAGES_MAX];
+    char *owned[LLM_MESSAGES_MAX];
+    int nowned = 0;
+    int n = system ? build_messages(in, system, msgs, owned, &nowned) : -1;
+    memset(res, 0, sizeof *res);
+    int err = n < 0 ? DP_ERR_NOMEM : DP_OK;
+    if (!err) {
+        struct llm_request rq = {msgs, n, 0, -1, on_delta, stream_gone, s};
+        err = llm_chat(l, &rq, res, why, whylen);
+    }
+    if (!err)
+        cite_marks_end(&s->marks);
+    if (!err && brain_cancelled(in))
+        err = DP_ERR_CANCELLED;
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    return err;
+}
+
+static void stream_init(struct stream *s, const struct brain_input *in, const char **ids, int nids, int forward)
+{
+    *s = (struct stream){in, {0}, {0}, forward};
+    buf_init(&s->text, REPLY_MAX);
+    cite_marks_init(&s->marks, ids, nids, on_text, s);
+}
+
+static void stream_cleanup(struct stream *s)
+{
+    cite_marks_cleanup(&s->marks);
+    buf_cleanup(&s->text);
+}
+
+static int guard_on = 1;
+
+void brain_generative_guard(int on)
+{
+    guard_on = on;
+}
+
+#define STRICTER                                                                                                       \
+    "\n\nImportant: your last answer stated things about your life that none of your memories above say. Answer "      \
+    "again, saying only what your memories above say; where they say nothing, say that you don't remember. Never "     \
+    "make up a memory."
+#define HONEST_PREFIX "(I have no memory of this, so it may not be true.) "
+
+/* The legacy guard (brain_generative_guard): 1 when the reply in s claims something about the
+ * person that neither the memories offered nor the persona card hold. */
+static int guard_trips(const struct brain_input *in, const struct stream *s, json_t *memories)
+{
+    const char *support[OFFERED_MAX + 3] = {0};
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(memories) && i < OFFERED_MAX; i++)
+        support[n++] = json_string_value(json_object_get(json_array_get(memories, i), "text"));
+    struct brain_persona p = {0};
+    int have_persona = in->persona && in->persona(in, &p) == DP_OK;
+    if (have_persona) {
+        support[n++] = p.description;
+        support[n++] = p.personality;
+        support[n++] = p.scenario;
+    }
+    char said[200];
+    int bad = claim_guard_unsupported(s->text.data ? s->text.data : "", support, n, said, sizeof said);
+    if (have_persona)
+        brain_persona_cleanup(&p);
+    if (bad)
+        DP_LOG(LOG_INFO, "[brain] legacy guard: no memory supports \"%s\"", said);
+    return bad;
+}
+
+static void add_usage(struct llm_result *sum, const struct llm_result *r)
+{
+    if (sum->prompt_tokens >= 0 && r->prompt_tokens >= 0 && sum->completion_tokens >= 0 && r->completion_tokens >= 0) {
+        sum->prompt_tokens += r->prompt_tokens;
+        sum->completion_tokens += r->completion_tokens;
+    } else {
+        sum->prompt_tokens = sum->completion_tokens = -1;
+    }
+}
+
+/* A guarded reply (held back from the listener while it was made): when the guard trips, asked
+ * again once with a stricter instruction; if that fails or trips too, the first reply is given
+ * with an honest prefix. s ends holding the reply to give (and its marks, its citations). */
+static int guard_reply(const struct brain_input *in, struct llm *l, const char *system, json_t *memories,
+                       const char **ids, int nids, struct stream *s, struct llm_result *res)
+{
+    if (!guard_trips(in, s, memories))
+        return DP_OK;
+    struct buf strict;
+    buf_init(&strict, 0);
+    buf_printf(&strict, "%s%s", system, STRICTER);
+    struct stream again;
+    stream_init(&again, in, ids, nids, 0);
+    struct llm_result r2;
+    char why[256] = "";
+    int err = strict.data ? ask_model(in, l, strict.data, &again, &r2, why, sizeof why) : DP_ERR_NOMEM;
+    buf_cleanup(&strict);
+    if (err == DP_ERR_CANCELLED) {
+        stream_cleanup(&again);
+        return err;
+    }
+    if (!err)
+        add_usage(res, &r2);
+    if (!err && again.text.len && !guard_trips(in, &again, memories)) {
+        stream_cleanup(s);
+        *s = again;
+        s->marks.ctx = s; /* the marks' listener is the stream, now at its new place */
+        return DP_OK;
+    }
+    if (err)
+        DP_LOG(LOG_WARN, "[brain] legacy guard: the second answer failed (%s)", why[0] ? why : dp_strerror(err));
+    stream_cleanup(&again);
+    struct buf honest;
+    buf_init(&honest, REPLY_MAX + sizeof HONEST_PREFIX);
+    buf_printf(&honest, "%s", HONEST_PREFIX);
+    buf_append(&honest, s->text.data, s->text.len);
+    if (!honest.data)
+        return DP_ERR_NOMEM;
+    buf_cleanup(&s->text);
+    s->text = honest;
+    return DP_OK;
+}
+
 static int generative_reply(const struct brain_input *in, struct brain_reply *out)
 {
     memset(out, 0, sizeof *out);
@@ -200,37 +329,27 @@ static int generative_reply(const struct brain_input *in, struct brain_reply *ou
     size_t nmem = json_array_size(memories);
     for (size_t i = 0; i < nmem && i < OFFERED_MAX; i++)
         ids[i] = json_string_value(json_object_get(json_array_get(memories, i), "id"));
+    int nids = (int)(nmem < OFFERED_MAX ? nmem : OFFERED_MAX);
+    /* A guarded reply is held back until it is judged: nothing unsupported reaches the listener. */
+    int guarded = guard_on && in->legacy;
     char *system = system_prompt(in, memories);
-    struct llm_message msgs[LLM_MESSAGES_MAX];
-    char *owned[LLM_MESSAGES_MAX];
-    int nowned = 0;
-    int n = system ? build_messages(in, system, msgs, owned, &nowned) : -1;
-    struct stream s = {in, {0}, {0}};
-    buf_init(&s.text, REPLY_MAX);
-    cite_marks_init(&s.marks, ids, (int)(nmem < OFFERED_MAX ? nmem : OFFERED_MAX), on_text, &s);
-    struct llm_result res = {0};
+    struct stream s;
+    stream_init(&s, in, ids, nids, !guarded);
+    struct llm_result res;
     char why[256] = "";
-    int err = n < 0 ? DP_ERR_NOMEM : DP_OK;
-    if (!err) {
-        struct llm_request rq = {msgs, n, 0, -1, on_delta, stream_gone, &s};
-        err = llm_chat(l, &rq, &res, why, sizeof why);
-    }
-    if (!err)
-        cite_marks_end(&s.marks);
-    if (!err && brain_cancelled(in))
-        err = DP_ERR_CANCELLED;
-    for (int i = 0; i < nowned; i++)
-        free(owned[i]);
-    free(system);
+    int err = ask_model(in, l, system, &s, &res, why, sizeof why);
     int started = !err || res.deltas > 0;
-    if (err != DP_ERR_CANCELLED && err != DP_ERR_NOMEM && (!started || !s.text.len)) {
+    if (err != DP_ERR_CANCELLED && err != DP_ERR_NOMEM && (!started || !s.text.len || (guarded && err))) {
         /* Nothing reached the listener: the recall brain answers instead, from the same memories. */
         DP_LOG(LOG_WARN, "[brain] generative: %s; the recall brain answers", err ? why : "the model said nothing");
-        cite_marks_cleanup(&s.marks);
-        buf_cleanup(&s.text);
+        stream_cleanup(&s);
+        free(system);
         json_decref(memories);
         return brain_recall_ops.reply(in, out);
     }
+    if (!err && guarded)
+        err = guard_reply(in, l, system, memories, ids, nids, &s, &res);
+    free(system);
     if (err) {
         DP_LOG(LOG_WARN, "[brain] generative: %s", why[0] ? why : dp_strerror(err));
     } else {
@@ -240,12 +359,11 @@ static int generative_reply(const struct brain_input *in, struct brain_reply *ou
             in->sink->usage(in->sink->ctx, res.prompt_tokens, res.completion_tokens);
         out->citations = citations_of(&s.marks, memories);
         out->text = buf_steal(&s.text, NULL);
-        out->streamed = 1;
+        out->streamed = !guarded; /* a guarded reply is streamed by talk, whole */
         if (!out->text || !out->citations)
             err = DP_ERR_NOMEM;
     }
-    cite_marks_cleanup(&s.marks);
-    buf_cleanup(&s.text);
+    stream_cleanup(&s);
     json_decref(memories);
     return err;
 }

@@ -86,6 +86,21 @@ void memory_embed_backfill(struct db *db, const char *avatar_id, int fresh)
     json_decref(payload);
 }
 
+/* Vectors for rows (id, text) of memories (at most EMBED_BATCH_MAX), in one provider call. */
+static int embed_rows(struct db *db, struct embedder *e, const struct db_rows *r, char *why, size_t whylen)
+{
+    const char *texts[EMBED_BATCH_MAX];
+    for (int i = 0; i < r->nrows; i++)
+        texts[i] = db_rows_text(r, i, 1);
+    float *v = NULL;
+    int dims = 0;
+    int err = r->nrows ? embed_many(e, texts, r->nrows, &v, &dims, why, whylen) : DP_OK;
+    for (int i = 0; i < r->nrows && !err; i++)
+        err = store_vector(db, db_rows_text(r, i, 0), texts[i], e->model, v + (size_t)i * (size_t)dims, dims);
+    free(v);
+    return err;
+}
+
 /* One batch: up to EMBED_BATCH_MAX memories without a vector of the current model. *done is
  * set when none is left. */
 static int embed_batch(struct job_ctx *ctx, struct embedder *e, const char *avatar_id, int *done, char *why,
@@ -100,16 +115,7 @@ static int embed_batch(struct job_ctx *ctx, struct embedder *e, const char *avat
     if (err)
         return err;
     *done = r->nrows == 0;
-    const char *texts[EMBED_BATCH_MAX];
-    for (int i = 0; i < r->nrows; i++)
-        texts[i] = db_rows_text(r, i, 1);
-    float *v = NULL;
-    int dims = 0;
-    if (r->nrows)
-        err = embed_many(e, texts, r->nrows, &v, &dims, why, whylen);
-    for (int i = 0; i < r->nrows && !err; i++)
-        err = store_vector(ctx->db, db_rows_text(r, i, 0), texts[i], e->model, v + (size_t)i * (size_t)dims, dims);
-    free(v);
+    err = embed_rows(ctx->db, e, r, why, whylen);
     db_rows_free(r);
     return err;
 }
@@ -133,7 +139,78 @@ static int memory_embed_job(struct job_ctx *ctx, char **error_msg, int *error_ow
     return err;
 }
 
+/* What lacks a vector of the current model, anywhere: none yet, or one of another model. */
+#define STALE "(embedding IS NULL OR embedding_model IS NULL OR embedding_model <> ?)"
+
+/* The memory.reembed job: every memory without a vector of the current model, every avatar, 64
+ * at a time in id order (a restarted attempt starts over, skipping what is done), with progress. */
+static int memory_reembed_job(struct job_ctx *ctx, char **error_msg, int *error_owned)
+{
+    struct embedder *e = embed_current();
+    if (!e)
+        return DP_OK;
+    struct db_rows *r;
+    struct db_val m[] = {DB_TEXT(e->model)};
+    int err = db_query(ctx->db, "SELECT COUNT(*) FROM memories WHERE " STALE, m, 1, &r);
+    if (err)
+        return err;
+    int64_t total = db_rows_int(r, 0, 0), done = 0;
+    db_rows_free(r);
+    char after[ID_LEN] = "", why[200] = "";
+    while (!err && !job_should_stop(ctx)) {
+        struct db_val p[] = {DB_TEXT(e->model), DB_TEXT(after), DB_INT(EMBED_BATCH_MAX)};
+        if ((err = db_query(ctx->db, "SELECT id, text FROM memories WHERE " STALE " AND id > ? ORDER BY id LIMIT ?", p,
+                            3, &r)))
+            break;
+        if (!r->nrows) {
+            db_rows_free(r);
+            break;
+        }
+        err = embed_rows(ctx->db, e, r, why, sizeof why);
+        snprintf(after, sizeof after, "%s", db_rows_text(r, r->nrows - 1, 0));
+        done += r->nrows;
+        db_rows_free(r);
+        /* New memories meanwhile may push done past the count taken at the start. */
+        job_progress(ctx, total > 0 && done < total ? (int)(done * 100 / total) : 99);
+    }
+    if (err) {
+        *error_msg = strdup(why[0] ? why : dp_strerror(err));
+        *error_owned = *error_msg != NULL;
+        return err;
+    }
+    if (job_should_stop(ctx))
+        return DP_ERR_CANCELLED;
+    job_progress(ctx, 100);
+    DP_LOG(LOG_INFO, "[memory] vectors of model %s made for %lld memories", e->model, (long long)done);
+    return DP_OK;
+}
+
+int memory_embed_sweep(struct db *db, char id_out[ID_LEN])
+{
+    id_out[0] = 0;
+    struct embedder *e = embed_current();
+    if (!e)
+        return DP_OK;
+    struct db_rows *r;
+    struct db_val m[] = {DB_TEXT(e->model)};
+    int err = db_query(db, "SELECT 1 FROM memories WHERE " STALE " LIMIT 1", m, 1, &r);
+    if (err)
+        return err;
+    int stale = r->nrows > 0;
+    db_rows_free(r);
+    if (!stale)
+        return DP_OK;
+    json_t *payload = json_pack("{s:s}", "model", e->model);
+    err = job_enqueue(db, "memory.reembed", payload, NULL, NULL, id_out);
+    json_decref(payload);
+    if (!err)
+        DP_LOG(LOG_INFO, "[memory] memories without a vector of model %s: job memory.reembed %s makes them", e->model,
+               id_out);
+    return err;
+}
+
 void memory_embed_register(void)
 {
     jobs_register("memory.embed", memory_embed_job, 8);
+    jobs_register("memory.reembed", memory_reembed_job, 20);
 }

@@ -10,6 +10,7 @@
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
 #include "avatar/extract_job.h"
+#include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
@@ -307,6 +308,21 @@ static int migrate_at_start(struct app *app)
     return err;
 }
 
+/* After the embedding provider is set up: memories without a vector of its model (it changed)
+ * get theirs from one background job. A failure to queue it is logged: searches still find them
+ * by text, and each avatar's own backfill follows on its next search. */
+static void embed_sweep_at_start(struct app *app)
+{
+    struct db *db;
+    char job[ID_LEN];
+    if (db_open(&db, app->database_url))
+        return;
+    int err = memory_embed_sweep(db, job);
+    if (err)
+        DP_LOG(LOG_WARN, "[serve] cannot queue the re-embedding of memories (%s)", dp_strerror(err));
+    db_close(db);
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct app *app = app_get();
@@ -327,6 +343,7 @@ int cli_serve(int argc, char **argv)
         goto out_config;
     if (migrate_at_start(app) || brain_setup(app))
         goto out_config;
+    embed_sweep_at_start(app);
     check_security_store(app);
     if (blob_store_open(&app->blobs, app->blob_url)) {
         DP_LOG(LOG_ERROR, "[serve] cannot open the blob store at %s", app->blob_url);
@@ -351,6 +368,7 @@ int cli_serve(int argc, char **argv)
         jobs_register_test_kinds();
     avatar_jobs_register();
     extract_job_register(app->cfg.llm_extract);
+    brain_generative_guard(app->cfg.legacy_guard);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,
                    (int)app->cfg.job_lease))
         goto out_pool;
@@ -377,6 +395,7 @@ int cli_serve(int argc, char **argv)
     voice_configure(&vl);
     tables[ntables++] = portraits_routes;
     tables[ntables++] = openai_routes;
+    tables[ntables++] = api_keys_routes;
     tables[ntables++] = chats_routes;
     tables[ntables++] = events_routes;
     tables[ntables++] = capture_routes;

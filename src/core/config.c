@@ -139,6 +139,10 @@ static const struct setting settings[] = {
     {"llm-extract", SET_BOOL, OFF(llm_extract), "false", 0, 1,
      "after a text or document is ingested, the language model turns the facts it states into memories "
      "(job memory.extract; needs --llm-provider)"},
+    {"legacy-guard", SET_BOOL, OFF(legacy_guard), "true", 0, 1,
+     "a legacy avatar's generated reply that claims something about the person no memory supports is made again "
+     "once with a stricter instruction, else prefixed honestly (held back until judged: not streamed token by "
+     "token)"},
     {"provider-workers", SET_LONG, OFF(provider_workers), "32", 0, 1024,
      "threads for replies that wait on a remote model (each holds one while it streams), apart from the workers "
      "(0: they wait on the workers; for comparison only)"},

@@ -72,6 +72,7 @@ struct config {
     long llm_retry_wait_max;           /* ms */
     long llm_circuit_cooldown;         /* seconds the breaker stays open */
     int llm_extract;                   /* ingested texts become fact memories through the model */
+    int legacy_guard;                  /* the generative brain's guard on legacy avatars' replies */
     long provider_workers;             /* threads of the provider pool (replies that wait on a model) */
     long search_importance_weight;     /* percent */
     long search_recency_weight;        /* percent */

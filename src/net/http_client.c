@@ -4,10 +4,13 @@
 #include "net/http_client.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -16,6 +19,43 @@
 int http_client_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? DP_OK : DP_ERR_IO;
+}
+
+/* Each thread that calls out keeps one easy handle between its calls: the handle's connection
+ * cache keeps the provider's connection open, so every call after the first goes without a TCP
+ * (and TLS) handshake — most of what a remote model's first token costs beyond the model itself.
+ * Freed when the thread ends; the main thread (a CLI command) makes a handle per call. */
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+static int handle_key_ok;
+
+static void handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void handle_key_init(void)
+{
+    handle_key_ok = pthread_key_create(&handle_key, handle_free) == 0;
+}
+
+/* A handle for one call: the thread's own (*kept 1: not to be cleaned up), reset, or a new one. */
+static CURL *call_handle(int *kept)
+{
+    *kept = 0;
+    pthread_once(&handle_once, handle_key_init);
+    if (!handle_key_ok || syscall(SYS_gettid) == getpid())
+        return curl_easy_init();
+    CURL *c = pthread_getspecific(handle_key);
+    if (c) {
+        curl_easy_reset(c); /* options go; the connection cache stays */
+        *kept = 1;
+        return c;
+    }
+    c = curl_easy_init();
+    if (c && !pthread_setspecific(handle_key, c))
+        *kept = 1;
+    return c;
 }
 
 struct sink {
@@ -35,6 +75,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
  * a header, never in a URL or a message) and the options every call shares. */
 struct post_setup {
     CURL *c;
+    int kept; /* c is the thread's (call_handle) */
     struct curl_slist *h;
     char *body;
 };
@@ -44,7 +85,7 @@ static int post_setup(struct post_setup *ps, const char *url, const char *bearer
 {
     memset(ps, 0, sizeof *ps);
     ps->body = json_dumps(body, JSON_COMPACT);
-    ps->c = curl_easy_init();
+    ps->c = call_handle(&ps->kept);
     char a[96];
     snprintf(a, sizeof a, "Accept: %s", accept);
     ps->h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -82,7 +123,7 @@ static int post_setup(struct post_setup *ps, const char *url, const char *bearer
 static void post_cleanup(struct post_setup *ps)
 {
     curl_slist_free_all(ps->h);
-    if (ps->c)
+    if (ps->c && !ps->kept)
         curl_easy_cleanup(ps->c);
     free(ps->body);
 }

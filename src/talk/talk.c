@@ -74,6 +74,7 @@ static int get_message(struct db *db, const char *id, json_t **out)
 struct persona {
     char name[512];
     char brain[16];
+    int legacy;     /* kind legacy: the generative brain's guard watches its replies */
     char *greeting; /* malloc'd */
 };
 
@@ -81,7 +82,7 @@ static int load_persona(struct db *db, const char *avatar_id, struct persona *p)
 {
     struct db_rows *r;
     struct db_val a[] = {DB_TEXT(avatar_id)};
-    int err = db_query(db, "SELECT name, greeting, brain FROM avatars WHERE id = ?", a, 1, &r);
+    int err = db_query(db, "SELECT name, greeting, brain, kind FROM avatars WHERE id = ?", a, 1, &r);
     if (err)
         return err;
     if (r->nrows != 1) {
@@ -90,6 +91,7 @@ static int load_persona(struct db *db, const char *avatar_id, struct persona *p)
     }
     snprintf(p->name, sizeof p->name, "%s", db_rows_text(r, 0, 0));
     snprintf(p->brain, sizeof p->brain, "%s", db_rows_text(r, 0, 2));
+    p->legacy = !strcmp(db_rows_text(r, 0, 3), "legacy");
     p->greeting = strdup(db_rows_text(r, 0, 1));
     db_rows_free(r);
     return p->greeting ? DP_OK : DP_ERR_NOMEM;
@@ -252,8 +254,8 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
         return DP_ERR_NOT_IMPLEMENTED;
     }
     json_t *hist = history(db, conv, user_mid);
-    struct brain_input in = {db,  avatar_id,          p.name,           p.greeting, text, hist, cancelled,
-                             ctx, talk_brain_persona, talk_brain_voice, sink};
+    struct brain_input in = {db,  avatar_id,          p.name,           p.greeting, text,    hist, cancelled,
+                             ctx, talk_brain_persona, talk_brain_voice, sink,       p.legacy};
     struct brain_reply out = {0};
     err = brain->reply(&in, &out);
     if (!err && brain_cancelled(&in))

@@ -87,6 +87,7 @@ const COVERED_ELSEWHERE = {
   'POST /api/v1/recordings/{id}/reprocess': 'not implemented yet (501)',
   'POST /api/v1/avatars/{id}/training/voice': 'speech-replies (editor 201, viewer 403, outsider 404; each call decodes audio)',
   'POST /api/v1/media/{id}/reprocess': 'speech (owner 202, outsider 404; each call re-transcribes)',
+  'DELETE /api/v1/auth/api-keys/{id}': "openai-keys (another user's key is a 404)",
 };
 
 /* A 1-second PCM WAV, so that a reply can be heard (GET /messages/{mid}/audio). */

@@ -167,3 +167,55 @@ describe('OpenAI-compatible facade', () => {
     assert.equal(r.status, 501);
   });
 });
+
+describe('OpenAI-compatible facade: a chat in a client is one conversation', () => {
+  const messagesOf = async (conv) => (await api(srv, 'GET', `/conversations/${conv}/messages`, { token: c.owner.token })).json.items;
+
+  test('the same history sent back continues its conversation; a changed one starts another', async () => {
+    const first = await client().chat.completions.create({ model: recall.id, messages: [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Tell me about the lake' }] });
+    const conv = first.doppel.conversation_id;
+    const history = [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Tell me about the lake' }, { role: 'assistant', content: first.choices[0].message.content }];
+    const second = await client().chat.completions.create({ model: recall.id, messages: [...history, { role: 'user', content: 'And the island?' }] });
+    assert.equal(second.doppel.conversation_id, conv, 'continued');
+    const third = await client().chat.completions.create({
+      model: recall.id,
+      messages: [...history, { role: 'user', content: 'And the island?' }, { role: 'assistant', content: second.choices[0].message.content }, { role: 'user', content: 'Who rowed?' }],
+    });
+    assert.equal(third.doppel.conversation_id, conv, 'continued again');
+    assert.equal((await messagesOf(conv)).length, 6, 'each turn stored once');
+    // An edited earlier answer is another history: another conversation.
+    const edited = await client().chat.completions.create({
+      model: recall.id, messages: [{ role: 'user', content: 'Tell me about the lake' }, { role: 'assistant', content: 'Something else.' }, { role: 'user', content: 'And the island?' }],
+    });
+    assert.notEqual(edited.doppel.conversation_id, conv);
+  });
+
+  test('streamed replies continue the same way; metadata.conversation_id names one; someone else\'s is a 404', async () => {
+    llm.queue({ text: 'We rowed every summer.' });
+    const stream = await client().chat.completions.create({ model: gen.id, stream: true, messages: [{ role: 'user', content: 'Tell me about the lake' }] });
+    let text = '';
+    let conv;
+    for await (const ch of stream) {
+      text += ch.choices[0]?.delta?.content || '';
+      conv = ch.doppel?.conversation_id || conv;
+    }
+    llm.queue({ text: 'The island, yes.' });
+    const next = await client().chat.completions.create({ model: gen.id, messages: [{ role: 'user', content: 'Tell me about the lake' }, { role: 'assistant', content: text }, { role: 'user', content: 'The island?' }] });
+    assert.equal(next.doppel.conversation_id, conv);
+    const named = await client().chat.completions.create({ model: recall.id, messages: [{ role: 'user', content: 'Tell me about the lake' }] });
+    llm.queue({ text: 'Named.' });
+    const again = await client().chat.completions.create({ model: gen.id, metadata: { conversation_id: conv }, messages: [{ role: 'user', content: 'Anything' }] });
+    assert.equal(again.doppel.conversation_id, conv);
+    assert.equal((await messagesOf(conv)).length, 6);
+    // A conversation with another avatar, someone else's, or no conversation at all: 404.
+    for (const [token, id] of [[c.owner.token, named.doppel.conversation_id], [c.outsider.token, conv], [c.owner.token, 'not-an-id']]) {
+      const r = await api(srv, 'POST', '/v1/chat/completions', { token, body: { model: gen.id, metadata: { conversation_id: id }, messages: [{ role: 'user', content: 'hi' }] } });
+      if (token === c.outsider.token) {
+        assert.equal(r.status, 404); // the outsider does not see the avatar at all
+        continue;
+      }
+      assert.equal(r.status, 404, r.text);
+      assert.equal(r.json.error.code, 'conversation_not_found');
+    }
+  });
+});

@@ -75,12 +75,14 @@ function openaiError(res, status, message, code = null, type = 'invalid_request_
 /*
  * Starts the server on 127.0.0.1 (port 0 = any free one). opts: {port, dims = 64, key (bearer
  * required when set), models (accepted model names; default any)}. Resolves
- * {url (base, ending in /v1), port, requests: [{model, inputs, auth}], fail(status|null), close()}.
+ * {url (base, ending in /v1), port, requests: [{model, inputs, auth}], fail(status|null),
+ * failIf(fn|null) (fn({model, inputs}) → a status to fail that request with, or null), close()}.
  */
 export async function startEmbedServer(opts = {}) {
   const dims = opts.dims || 64;
   const requests = [];
   let failWith = null;
+  let failIf = null;
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -96,7 +98,8 @@ export async function startEmbedServer(opts = {}) {
       }
       const inputs = typeof body.input === 'string' ? [body.input] : body.input;
       requests.push({ model: body.model, inputs, auth: req.headers.authorization || null });
-      if (failWith) return openaiError(res, failWith, 'The server had an error while processing your request.', null, 'server_error');
+      const only = failIf && failIf({ model: body.model, inputs });
+      if (failWith || only) return openaiError(res, failWith || only, 'The server had an error while processing your request.', null, 'server_error');
       if (typeof body.model !== 'string' || !body.model) return openaiError(res, 400, "you must provide a model parameter");
       if (opts.models && !opts.models.includes(body.model)) return openaiError(res, 404, `The model \`${body.model}\` does not exist`, 'model_not_found');
       if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > 2048 || inputs.some((s) => typeof s !== 'string' || s === ''))
@@ -121,6 +124,9 @@ export async function startEmbedServer(opts = {}) {
     requests,
     fail(status) {
       failWith = status;
+    },
+    failIf(fn) {
+      failIf = fn;
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   };

@@ -51,7 +51,7 @@ static int ask(struct db *db, const char *message, struct brain_reply *out, int 
 {
     json_t *history = json_array();
     struct brain_input in = {db,        "a1", "Grandpa Joe",      "Well hello!",    message, history,
-                             cancelled, NULL, talk_brain_persona, talk_brain_voice, NULL};
+                             cancelled, NULL, talk_brain_persona, talk_brain_voice, NULL,    0};
     int err = brain_for("recall")->reply(&in, out);
     json_decref(history);
     return err;
@@ -292,7 +292,7 @@ TEST(recall_speaks_in_the_persons_own_way)
     /* No own words yet: neutral. */
     json_t *history = json_array();
     struct brain_input in = {
-        db, "a1", "Grandpa Joe", "", "Hi there", history, NULL, NULL, talk_brain_persona, talk_brain_voice, NULL};
+        db, "a1", "Grandpa Joe", "", "Hi there", history, NULL, NULL, talk_brain_persona, talk_brain_voice, NULL, 0};
     OK(brain_for("recall")->reply(&in, &r));
     CHECK_EQ_STR(r.text, "Hello!");
     brain_reply_cleanup(&r);

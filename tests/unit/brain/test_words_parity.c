@@ -143,7 +143,8 @@ TEST(words_what_search_finds_by_any_spelling_the_recall_brain_answers_with)
         search_first(db, asks[i].question, found, sizeof found);
         CHECK_EQ_STR(found, ids[asks[i].memory]);
         json_t *history = json_array();
-        struct brain_input in = {db, "a1", "Grandpa Joe", "", asks[i].question, history, NULL, NULL, NULL, NULL, NULL};
+        struct brain_input in = {db,   "a1", "Grandpa Joe", "", asks[i].question, history, NULL, NULL,
+                                 NULL, NULL, NULL,          0};
         struct brain_reply r;
         OK(brain_for("recall")->reply(&in, &r));
         const char *cited = json_string_value(json_object_get(json_array_get(r.citations, 0), "memory_id"));
