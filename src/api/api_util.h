@@ -83,4 +83,12 @@ int api_upload_bytes(struct request *req, struct response *res, size_t max, cons
  * body could not be set, else 0 — the caller then sets the content type. */
 int api_send_range(struct request *req, struct response *res, struct blob_reader *br, uint64_t size);
 
+/* Answers with a stored media's bytes (media_send.c): ETag (the blob key) and 304, Range,
+ * Content-Disposition naming filename (inline for kind image, audio and video; documents are
+ * always downloads, served as application/octet-stream). DP_OK when answered. */
+int api_send_media(struct request *req, struct response *res, struct blob_store *blobs, const char *key,
+                   const char *mime, const char *kind, const char *filename);
+/* The OpenAPI of a route answering with api_send_media (?variant=thumbnail, 200/206/304/416). */
+extern const char api_media_bytes_doc[];
+
 #endif

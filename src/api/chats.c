@@ -122,6 +122,23 @@ static int leave_chat(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* The bytes of a media attached to a message, for the chat's current members (404 otherwise). */
+static int attachment_content(struct request *req, struct response *res)
+{
+    struct context e;
+    struct chat_attachment a;
+    const char *variant = req_query(req, "variant");
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    if (variant && strcmp(variant, "thumbnail"))
+        return invalid(req, res, "variant must be thumbnail");
+    if ((err = chat_attachment_find(&e, req_param(req, "id"), req_param(req, "mid"), req_param(req, "media"), variant,
+                                    &a)))
+        return err;
+    return api_send_media(req, res, e.blobs, a.key, a.mime, a.kind, a.filename);
+}
+
 static int list_messages(struct request *req, struct response *res)
 {
     struct context e;
@@ -422,6 +439,10 @@ const struct route chats_routes[] = {
      edit_doc, NULL, NULL},
     {"DELETE", "/api/v1/chats/{id}/messages/{mid}", 0, 0, delete_message, "chats",
      "Delete one's own message for everyone (a marker stays)", delete_doc, NULL, NULL},
+    {"GET", "/api/v1/chats/{id}/messages/{mid}/attachments/{media}", 0, 0, attachment_content, "chats",
+     "The bytes of a media attached to a message (Range, ETag; ?variant=thumbnail for an image's thumbnail): for the "
+     "chat's current members only",
+     api_media_bytes_doc, NULL, NULL},
     {"POST", "/api/v1/chats/{id}/read", ROUTE_JSON, 0, read_chat, "chats",
      "Read up to a seq: the caller's last read; receipt.read to the others unless receipts are off", read_doc, NULL,
      NULL},

@@ -262,27 +262,6 @@ static int get_media(struct request *req, struct response *res)
     return DP_OK;
 }
 
-/* Content-Disposition with an ASCII fallback name and the exact name as RFC 5987 UTF-8. */
-static void content_disposition(char *out, size_t cap, const char *type, const char *name)
-{
-    char ascii[128], utf8[3 * 256 + 1];
-    size_t a = 0, u = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (a + 1 < sizeof ascii)
-            ascii[a++] = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' ? (char)*p : '_';
-        if (u + 4 < sizeof utf8) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-                *p == '-' || *p == '_')
-                utf8[u++] = (char)*p;
-            else
-                u += (size_t)snprintf(utf8 + u, sizeof utf8 - u, "%%%02X", *p);
-        }
-    }
-    ascii[a] = 0;
-    utf8[u] = 0;
-    snprintf(out, cap, "%s; filename=\"%s\"; filename*=UTF-8''%s", type, ascii, utf8);
-}
-
 static int media_content(struct request *req, struct response *res)
 {
     struct context e;
@@ -290,50 +269,27 @@ static int media_content(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = media_find(e.db, api_caller(req), req_param(req, "id"), AVATAR_VIEW, &r)))
         return err;
-    char etag[BLOB_KEY_LEN + 3], key[BLOB_KEY_LEN + 1], mime[128], kind[16], disp[1024];
+    char key[BLOB_KEY_LEN + 1], mime[128], kind[16], fname[256];
     snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 3));
     snprintf(mime, sizeof mime, "%s", db_rows_text(r, 0, 5));
     snprintf(kind, sizeof kind, "%s", db_rows_text(r, 0, 6));
-    const char *fname = db_rows_text(r, 0, 7);
+    snprintf(fname, sizeof fname, "%s", db_rows_text(r, 0, 7) ? db_rows_text(r, 0, 7) : "media");
+    db_rows_free(r);
     const char *variant = req_query(req, "variant");
     if (variant) {
         /* A derived file (the thumbnail of an image) instead of the original. */
         if (strcmp(variant, "thumbnail")) {
-            db_rows_free(r);
             res_error(res, req, DP_ERR_INVALID, "variant must be thumbnail");
             return DP_ERR_INVALID;
         }
         if ((err = media_variant(e.db, req_param(req, "id"), variant, key, mime))) {
-            db_rows_free(r);
             if (err == DP_ERR_NOT_FOUND)
                 res_error(res, req, err, "this media has no %s (yet)", variant);
             return err;
         }
         snprintf(kind, sizeof kind, "image");
     }
-    int inline_ok = !strcmp(kind, "audio") || !strcmp(kind, "video") || !strcmp(kind, "image");
-    /* Documents are never rendered from our origin (stored HTML would run as us). */
-    content_disposition(disp, sizeof disp, inline_ok ? "inline" : "attachment", fname ? fname : "media");
-    db_rows_free(r);
-    snprintf(etag, sizeof etag, "\"%s\"", key);
-    res_header(res, "ETag", etag);
-    res_header(res, "Accept-Ranges", "bytes");
-    res_header(res, "Cache-Control", "private, max-age=3600");
-    res_header(res, "Content-Disposition", disp);
-    if (req->if_none_match && strstr(req->if_none_match, key)) {
-        res_body(res, 304, "", NULL, 0);
-        res->content_type[0] = 0;
-        return DP_OK;
-    }
-    struct blob_reader *br;
-    uint64_t size;
-    if ((err = blob_reader_open(e.blobs, key, &br, &size)))
-        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
-    int sent = api_send_range(req, res, br, size);
-    if (sent)
-        return sent > 0 ? DP_OK : DP_ERR_NOMEM; /* 416 answered, or the body could not be set */
-    snprintf(res->content_type, sizeof res->content_type, "%.95s", inline_ok ? mime : "application/octet-stream");
-    return DP_OK;
+    return api_send_media(req, res, e.blobs, key, mime, kind, fname);
 }
 
 /* PATCH {own_words}: whether the media's text is the avatar's own words (editors and up). */
@@ -433,16 +389,6 @@ static const char upload_doc[] =
     "\"content\":{\"application/json\":{\"schema\":\"Media\"}}}},\"errors\":[403,413,415,422]}";
 
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
-static const char content_doc[] = J({
-    "query" : {"variant" : {"type" : "string", "enum" : ["thumbnail"]}},
-    "responses" : {
-        "200" :
-            {"description" : "the bytes, of the media's type", "content" : {"*/*" : {"schema" : {"type" : "string"}}}},
-        "206" : {"description" : "the range asked for", "content" : {"*/*" : {"schema" : {"type" : "string"}}}},
-        "304" : {"description" : "not modified (If-None-Match)"}
-    },
-    "errors" : [416]
-});
 static const char list_doc[] = J({"paged" : true, "responses" : {"200" : "Page<Media>"}});
 static const char get_doc[] = J({"responses" : {"200" : "Media"}});
 static const char patch_doc[] =
@@ -458,7 +404,8 @@ const struct route media_routes[] = {
     {"GET", "/api/v1/media/{id}", 0, 0, get_media, "media", "Media metadata, processing status, transcript", get_doc,
      NULL, NULL},
     {"GET", "/api/v1/media/{id}/content", 0, 0, media_content, "media",
-     "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail", content_doc, NULL, NULL},
+     "Media bytes (Range, ETag); ?variant=thumbnail for an image's 256-pixel PNG thumbnail", api_media_bytes_doc, NULL,
+     NULL},
     {"PATCH", "/api/v1/media/{id}", ROUTE_JSON, 0, patch_media, "media",
      "Change media metadata: {own_words: true|false} — whether its text is the avatar's own words (they feed "
      "the personality profile)",

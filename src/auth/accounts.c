@@ -520,20 +520,33 @@ int accounts_revoke_session(struct context *e, const char *sid, const char *reas
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(now), DB_TEXT(reason), DB_TEXT(sid)};
-    int err = db_query(
-        e->db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", p, 3, NULL);
+    struct db_rows *r;
+    int err = db_query(e->db,
+                       "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL "
+                       "RETURNING user_id",
+                       p, 3, &r);
     if (err)
         return err;
-    accounts_mark_session_revoked(e, sid);
+    /* Announced once, by the revocation that changed the row. */
+    accounts_mark_session_revoked(e, r->nrows ? db_rows_text(r, 0, 0) : NULL, sid);
+    db_rows_free(r);
     return DP_OK;
 }
 
-void accounts_mark_session_revoked(struct context *e, const char *sid)
+void accounts_mark_session_revoked(struct context *e, const char *user_id, const char *sid)
 {
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
     cache_incr(e->security, key, SESSION_REVOKED, (int)((auth_cfg.access_ttl + 60) * 1000), NULL);
+    if (!user_id)
+        return;
+    /* Open sockets were authenticated once, at their start: they are told to end now. A lost
+     * announcement (pub/sub down) leaves a socket open, never a request through. */
+    char msg[2 * ID_LEN + 2];
+    int n = snprintf(msg, sizeof msg, "%s %s", user_id, sid);
+    if (cache_publish(e->security, ACCOUNTS_REVOKED_CHANNEL, msg, (size_t)n))
+        DP_LOG(LOG_WARN, "[auth] announcing a revoked session failed: its open sockets stay open");
 }
 
 int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason)

@@ -78,8 +78,12 @@ int accounts_refresh(struct context *e, const char *token, json_t **user, struct
 
 /* Revokes one session now, in the database and the cache (so every instance sees it). */
 int accounts_revoke_session(struct context *e, const char *sid, const char *reason);
-/* Marks a session revoked in the cache only (its row is gone or already revoked). */
-void accounts_mark_session_revoked(struct context *e, const char *sid);
+/* Marks a session revoked in the cache only (its row is gone or already revoked) and, with
+ * user_id (NULL: already announced), announces it on ACCOUNTS_REVOKED_CHANNEL. */
+void accounts_mark_session_revoked(struct context *e, const char *user_id, const char *sid);
+/* The pub/sub channel a revoked session is announced on, as "user_id session_id": every
+ * instance closes the live sockets (the events WebSocket) the session opened. */
+#define ACCOUNTS_REVOKED_CHANNEL "auth:session-revoked"
 /* Revokes every session of a user (role/org change, deletion, password change). */
 int accounts_revoke_user_sessions(struct context *e, const char *user_id, const char *reason);
 /* DP_OK when sid is a live session, DP_ERR_UNAUTHORIZED when revoked or unknown;

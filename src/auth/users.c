@@ -116,7 +116,7 @@ int users_delete(struct context *e, const char *id, int removes_admin)
     err = admin_guarded(e->db, id, removes_admin, "DELETE FROM users WHERE id = ?", p, 1);
     if (!err) /* the rows went with the user (cascade); every instance must stop their tokens */
         for (int i = 0; i < sids->nrows; i++)
-            accounts_mark_session_revoked(e, db_rows_text(sids, i, 0));
+            accounts_mark_session_revoked(e, id, db_rows_text(sids, i, 0));
     db_rows_free(sids);
     return err;
 }

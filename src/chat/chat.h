@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/context.h"
+#include "store/blob.h"
 
 #define CHAT_TEXT_MAX 4000      /* bytes of a message's text */
 #define CHAT_TITLE_MAX 200      /* bytes of a group's title */
@@ -69,6 +70,19 @@ int chat_history(struct context *e, const char *chat_id, int64_t before, long li
  * message). Publishes receipt.read to the other members unless the caller turned receipts off.
  * *read_seq: the caller's last read after. */
 int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *read_seq);
+
+/* A media attached to a message, as a member reads it. */
+struct chat_attachment {
+    char key[BLOB_KEY_LEN + 1]; /* the blob */
+    char mime[128];
+    char kind[16];      /* image, audio, video, document */
+    char filename[256]; /* "media" when the upload had no name */
+};
+/* The media media_id attached to message_id of chat_id (variant NULL, or "thumbnail" for an
+ * image's derived thumbnail), when the caller is a current member and the message (not deleted)
+ * carries it. DP_ERR_NOT_FOUND otherwise, the same for every reason (no oracle). */
+int chat_attachment_find(struct context *e, const char *chat_id, const char *message_id, const char *media_id,
+                         const char *variant, struct chat_attachment *out);
 
 /* Blocks (on 1) or unblocks a user; DP_ERR_NOT_FOUND for an unknown id or oneself. */
 int chat_block(struct context *e, const char *user_id, int on);

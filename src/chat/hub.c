@@ -9,6 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "auth/accounts.h"
 #include "auth/caller.h"
 #include "chat/chat.h"
 #include "chat/events.h"
@@ -546,6 +547,30 @@ static void on_job(void *arg, const char *channel, const char *msg, size_t len)
     json_decref(j);
 }
 
+/* A session ended (logout, logout everywhere, password or role change, account deletion):
+ * "user_id session_id" on ACCOUNTS_REVOKED_CHANNEL. Its sockets close with CHAT_CLOSE_SESSION_ENDED,
+ * which tells a client to sign in again rather than reconnect. */
+static void on_revoked(void *arg, const char *channel, const char *msg, size_t len)
+{
+    (void)arg;
+    (void)channel;
+    char user[ID_LEN], sid[ID_LEN];
+    if (len >= 2 * ID_LEN || len < 3 || !memchr(msg, ' ', len))
+        return;
+    const char *sp = memchr(msg, ' ', len);
+    snprintf(user, sizeof user, "%.*s", (int)(sp - msg), msg);
+    snprintf(sid, sizeof sid, "%.*s", (int)(msg + len - sp - 1), sp + 1);
+    struct hub_user *u = user_find(user);
+    struct ev_conn *next;
+    for (struct ev_conn *c = u ? u->conns : NULL; c; c = next) {
+        next = c->next; /* ws_close may tear c down and unlink it */
+        if (!strcmp(ws_auth(c->ws)->session_id, sid)) {
+            send_error(c, "session_ended", "signed out: sign in again");
+            ws_close(c->ws, CHAT_CLOSE_SESSION_ENDED, "session ended");
+        }
+    }
+}
+
 /* ---- typing ------------------------------------------------------------------------------- */
 
 static void typing_unlink(struct ev_conn *c)
@@ -961,7 +986,8 @@ int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub
     hub.cfg = *cfg;
     int err = pubsub_open(&hub.ps, loop, pubsub_url);
     if (err || (err = pubsub_subscribe(hub.ps, CHAT_EVENTS_CHANNEL, on_fanout, NULL)) ||
-        (err = pubsub_subscribe(hub.ps, JOB_CHANNEL_PREFIX "*", on_job, NULL))) {
+        (err = pubsub_subscribe(hub.ps, JOB_CHANNEL_PREFIX "*", on_job, NULL)) ||
+        (err = pubsub_subscribe(hub.ps, ACCOUNTS_REVOKED_CHANNEL, on_revoked, NULL))) {
         if (hub.ps)
             pubsub_close(hub.ps);
         hub.ps = NULL;

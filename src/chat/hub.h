@@ -27,6 +27,10 @@ void chat_hub_stop(void);
 /* Connections on this instance and the users they belong to (for metrics and benchmarks). */
 void chat_hub_counts(long *conns, long *users);
 
+/* The close code of an events socket whose session ended (logout, password change, account
+ * deletion, revocation): sign in again, do not reconnect with the same credentials. */
+#define CHAT_CLOSE_SESSION_ENDED 4401
+
 /* The handler of GET /api/v1/events (?since=N: the events after N first). */
 extern const struct ws_handler chat_events_ws;
 

@@ -221,6 +221,12 @@ int chat_prefs_set(struct context *e, const json_t *patch, json_t **out)
     return chat_prefs_get(e, out);
 }
 
+/* No block between the user (the next two parameters, both their id) and the id in column col. */
+#define NOT_BLOCKED_COND(col)                                                                                          \
+    "NOT EXISTS (SELECT 1 FROM chat_blocks b WHERE (b.user_id = ? AND b.blocked_id = " col ") "                        \
+    "OR (b.user_id = " col " AND b.blocked_id = ?))"
+#define NOT_BLOCKED(col) "WHERE " NOT_BLOCKED_COND(col)
+
 int chat_presence_audience(struct db *db, const char *user_id, int max, json_t **out)
 {
     int receipts, hide;
@@ -228,14 +234,17 @@ int chat_presence_audience(struct db *db, const char *user_id, int max, json_t *
     int err = chat_prefs_read(db, user_id, &receipts, &hide);
     if (err || hide)
         return err;
-    struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_INT(max)};
+    struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id),
+                         DB_TEXT(user_id), DB_TEXT(user_id), DB_INT(max)};
     struct db_rows *rows;
+    /* Blocked either way: neither sees the other's presence (nor, below, typing). */
     if ((err = db_query(db,
-                        "SELECT o.user_id FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "
+                        "SELECT a.uid FROM (SELECT o.user_id AS uid FROM chat_members me "
+                        "JOIN chat_members o ON o.chat_id = me.chat_id "
                         "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "
                         "UNION SELECT CASE WHEN from_id = ? THEN to_id ELSE from_id END FROM chat_contacts "
-                        "WHERE status = 'accepted' AND ? IN (from_id, to_id) LIMIT ?",
-                        p, 5, &rows)))
+                        "WHERE status = 'accepted' AND ? IN (from_id, to_id)) a " NOT_BLOCKED("a.uid") " LIMIT ?",
+                        p, 7, &rows)))
         return err;
     *out = json_array();
     for (int i = 0; i < rows->nrows; i++)
@@ -249,12 +258,13 @@ int chat_typing_audience(struct db *db, const char *chat_id, const char *user_id
     int err = chat_member_check(db, chat_id, user_id, NULL);
     if (err)
         return err;
-    struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(user_id), DB_INT(CHAT_FANOUT_MAX)};
+    struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id),
+                         DB_INT(CHAT_FANOUT_MAX)};
     struct db_rows *rows;
     if ((err = db_query(db,
-                        "SELECT user_id FROM chat_members WHERE chat_id = ? AND user_id <> ? AND left_at IS NULL "
-                        "LIMIT ?",
-                        p, 3, &rows)))
+                        "SELECT m.user_id FROM chat_members m WHERE m.chat_id = ? AND m.user_id <> ? "
+                        "AND m.left_at IS NULL AND " NOT_BLOCKED_COND("m.user_id") " LIMIT ?",
+                        p, 5, &rows)))
         return err;
     *out = json_array();
     for (int i = 0; i < rows->nrows; i++)
