@@ -7,10 +7,12 @@
 #include "net/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -395,9 +397,9 @@ void server_after_tasks(void *arg)
     server_mhd_run(arg);
 }
 
-static void upgrade_release(void *arg)
+static void fd_release(void *arg)
 {
-    MHD_upgrade_action(arg, MHD_UPGRADE_ACTION_CLOSE);
+    close((int)(intptr_t)arg);
 }
 
 void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
@@ -419,11 +421,19 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         return;
     }
-    if (!ws_adopt(s, cr->req.route, sock, extra_in, extra_in_size, upgrade_release, urh, auth, user)) {
+    /* The WebSocket keeps a copy of the socket and libmicrohttpd lets its connection go now:
+     * an upgraded connection would otherwise hold its whole request pool (32 KiB, zeroed and
+     * resident) for as long as the socket stays open. */
+    int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0 || !ws_adopt(s, cr->req.route, fd, extra_in, extra_in_size, fd_release, (void *)(intptr_t)fd, auth,
+                            user)) {
+        if (fd >= 0)
+            close(fd);
+        server_release_auth(s, auth);
         if (user && cr->req.ws_user_free)
             cr->req.ws_user_free(user);
-        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
     }
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 static int is_websocket_request(struct MHD_Connection *c)
@@ -629,6 +639,12 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
         }
         if (!ver || strcmp(ver, "13") || !key || strlen(key) != 24) {
             ready_error(cr, 400, "invalid_input", "bad WebSocket handshake (version 13 and a 16-byte key)", NULL);
+            return;
+        }
+        /* Upgraded sockets leave libmicrohttpd's count (server_on_upgraded): they are held to
+         * --max-connections here. */
+        if (server_ws_count(s) >= (int)s->cfg.max_connections) {
+            ready_error(cr, 503, "unavailable", "too many open WebSockets (--max-connections)", NULL);
             return;
         }
     }
