@@ -425,8 +425,8 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
      * an upgraded connection would otherwise hold its whole request pool (32 KiB, zeroed and
      * resident) for as long as the socket stays open. */
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0 || !ws_adopt(s, cr->req.route, fd, extra_in, extra_in_size, fd_release, (void *)(intptr_t)fd, auth,
-                            user)) {
+    if (fd < 0 ||
+        !ws_adopt(s, cr->req.route, fd, extra_in, extra_in_size, fd_release, (void *)(intptr_t)fd, auth, user)) {
         if (fd >= 0)
             close(fd);
         server_release_auth(s, auth);
