@@ -9,7 +9,8 @@ let ws = null;
 let lastSeq = null; // the newest logged event handled; null until the first ready frame
 let retryTimer = 0;
 let backoff = 500;
-let state = 'closed'; // closed | connecting | open | unavailable
+let state = 'closed'; // closed | connecting | open | unavailable | ended
+const SESSION_ENDED = 4401; // the server's close code for a session that ended
 
 function emit(frame) {
   for (const fn of [...listeners]) {
@@ -28,7 +29,7 @@ function setState(s) {
 }
 
 async function connect() {
-  if (ws || !listeners.size || !session.user || state === 'unavailable') return;
+  if (ws || !listeners.size || !session.user || state === 'unavailable' || state === 'ended') return;
   setState('connecting');
   let url;
   try {
@@ -64,9 +65,12 @@ async function connect() {
     }
     emit(f);
   };
-  sock.onclose = () => {
+  sock.onclose = (e) => {
     if (ws !== sock) return;
     ws = null;
+    // The session ended (signed out here or elsewhere, password changed): reconnecting with the
+    // same credentials cannot work; a new sign-in starts over.
+    if (e.code === SESSION_ENDED) return setState('ended');
     // Refused before it opened, twice running: this server has no events socket (yet).
     retry(opened);
   };
@@ -89,7 +93,7 @@ function sendPresence() {
 }
 document.addEventListener('visibilitychange', () => state === 'open' && sendPresence());
 window.addEventListener('online', () => {
-  if (!ws && listeners.size && state !== 'unavailable') {
+  if (!ws && listeners.size && state !== 'unavailable' && state !== 'ended') {
     backoff = 500;
     clearTimeout(retryTimer);
     connect();

@@ -1,10 +1,13 @@
 // People chat (/chats, /chats/{id}): the caller's chats with last message and unread count, a
 // conversation with history paged on scroll, optimistic sends that a retry never duplicates
-// (client_id), live delivery, typing, presence and "Seen" over the events socket.
+// (client_id), live delivery, typing, presence and "Seen" over the events socket, replies that
+// quote the message answered, image and voice-note attachments, contact requests.
 import { del, get, patch, post, session } from '../api.js';
+import { attachmentsEl, uploadAttachment } from '../chat-attachments.js';
 import { navigate } from '../app.js';
 import { presence, resync, subscribe, send as sendEvent } from '../events.js';
 import { avatarBadge, busy, clear, confirmDanger, dialog, empty, h, spinner, toast, when } from '../ui.js';
+import { contactsDialog } from './contacts.js';
 
 const PAGE = 50;
 const TYPING_EVERY = 2500; // ms between typing.start refreshes while keys keep coming
@@ -48,7 +51,19 @@ export async function chatsView({ params, main, isCurrent }) {
   const banner = h('p.conn-banner', { role: 'status', hidden: true });
   const pane = h('section.chat-pane', { 'aria-label': 'Conversation' });
   const newBtn = h('button.btn.primary.sm', { type: 'button', onclick: () => startChat() }, 'New chat');
-  const listPane = h('aside.chat-side', h('div.chat-side-head', h('h1', 'Chats'), newBtn), banner, listEl);
+  const contactsBtn = h('button.btn.ghost.sm.contacts', { type: 'button', onclick: () => contactsDialog(async (u) => {
+    try {
+      const c = await post('/chats', { participants: [u.id] });
+      if (!chats.some((x) => x.id === c.id)) {
+        chats.unshift(c);
+        resync();
+      }
+      navigate(`/chats/${c.id}`);
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  }) }, 'Contacts');
+  const listPane = h('aside.chat-side', h('div.chat-side-head', h('h1', 'Chats'), contactsBtn, newBtn), banner, listEl);
   const root = h('div.people' + (chatId ? '.has-open' : ''), listPane, pane);
   clear(main, h('div.page.people-page', root));
 
@@ -123,8 +138,9 @@ export async function chatsView({ params, main, isCurrent }) {
       if (d.state === 'open' || d.state === 'closed') banner.hidden = true;
       else bannerTimer = setTimeout(() => {
         banner.hidden = false;
-        banner.textContent = d.state === 'unavailable' ? 'Live updates are not available on this server yet: reload to see new messages.' : 'Reconnecting…';
-      }, d.state === 'unavailable' ? 0 : 1500);
+        banner.textContent = d.state === 'unavailable' ? 'Live updates are not available on this server yet: reload to see new messages.'
+          : d.state === 'ended' ? 'You were signed out: sign in again to see new messages.' : 'Reconnecting…';
+      }, d.state === 'unavailable' || d.state === 'ended' ? 0 : 1500);
       return;
     }
     if (f.type === 'presence') {
@@ -214,7 +230,15 @@ function conversation(pane, chat, presence, dot) {
     h('div.chat-head-text', h('h2', chatName(chat)), headInfo), muteBtn);
   const input = h('textarea.chat-input', { rows: 1, placeholder: `Message ${chatName(chat)}…`, 'aria-label': 'Your message', maxlength: 4000 });
   const sendBtn = h('button.btn.primary.send', { type: 'submit' }, 'Send');
-  const form = h('form.chat-form', { onsubmit: (e) => { e.preventDefault(); submit(); } }, input, h('div.chat-actions', sendBtn));
+  const fileIn = h('input', { type: 'file', accept: 'image/*,audio/*', hidden: true, 'aria-label': 'Attach an image or a voice note' });
+  const attachBtn = h('button.btn.ghost.attach', { type: 'button', 'aria-label': 'Attach an image or a voice note', onclick: () => fileIn.click() }, 'Attach');
+  fileIn.addEventListener('change', () => {
+    const f = fileIn.files[0];
+    fileIn.value = '';
+    if (f) sendFile(f);
+  });
+  const replyBar = h('div.reply-bar', { hidden: true });
+  const form = h('form.chat-form', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, input, h('div.chat-actions', fileIn, attachBtn, sendBtn));
   clear(pane, h('div.chat.people-chat', head, log, typingEl, form));
 
   const rows = new Map(); // message id or client id → {li, msg}
@@ -222,6 +246,28 @@ function conversation(pane, chat, presence, dot) {
   let more = true;
   let loading = false;
   let editing = null;
+  let replyTo = null; // the message the next send answers
+
+  const snippet = (m) => (m.deleted ? 'Message deleted' : (m.text || (m.attachments && m.attachments.length ? 'Attachment' : '')).slice(0, 120));
+  function startReply(m) {
+    replyTo = m;
+    clear(replyBar, h('span.reply-to', 'Replying to ', h('strong', m.sender_id === me ? 'yourself' : nameOf(m.sender_id)), ': ', snippet(m)),
+      h('button.linkish', { type: 'button', 'aria-label': 'Cancel the reply', onclick: cancelReply }, '✕'));
+    replyBar.hidden = false;
+    input.focus();
+  }
+  function cancelReply() {
+    replyTo = null;
+    replyBar.hidden = true;
+    clear(replyBar);
+  }
+  /* The quote of the message m answers (as loaded; "an earlier message" when it is not). */
+  function quoteOf(m) {
+    if (!m.reply_to) return null;
+    const q = rows.get(m.reply_to);
+    return h('blockquote.reply-quote', { dataset: { replyTo: m.reply_to } },
+      q ? [h('strong', q.msg.sender_id === me ? 'You' : nameOf(q.msg.sender_id)), ' ', snippet(q.msg)] : 'An earlier message');
+  }
 
   function header() {
     const other = otherOf(chat);
@@ -238,13 +284,14 @@ function conversation(pane, chat, presence, dot) {
     const text = h('div.bubble-text', m.deleted ? h('em', 'Message deleted') : m.text || '');
     const meta = h('span.msg-meta', new Date(m.created_at || Date.now()).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }), m.edited_at && !m.deleted ? ' · edited' : '');
     const status = h('span.msg-status');
-    const actions = mine && !m.deleted && !pending ? h('span.msg-actions',
-      h('button.linkish', { type: 'button', 'aria-label': 'Edit message', onclick: () => startEdit(m) }, 'Edit'),
-      h('button.linkish', { type: 'button', 'aria-label': 'Delete message', onclick: () => remove(m) }, 'Delete')) : null;
+    const actions = !m.deleted && !pending ? h('span.msg-actions',
+      h('button.linkish', { type: 'button', 'aria-label': 'Reply to message', onclick: () => startReply(m) }, 'Reply'),
+      mine ? h('button.linkish', { type: 'button', 'aria-label': 'Edit message', onclick: () => startEdit(m) }, 'Edit') : null,
+      mine ? h('button.linkish', { type: 'button', 'aria-label': 'Delete message', onclick: () => remove(m) }, 'Delete') : null) : null;
     const li = h('li.msg.' + (mine ? 'mine' : 'theirs'), { dataset: { id: m.id || '', seq: m.seq || '' } },
       h('div.bubble', { title: new Date(m.created_at || Date.now()).toLocaleString() },
         chat.kind === 'group' && !mine ? h('span.msg-sender', nameOf(m.sender_id)) : h('span.visually-hidden', mine ? 'You: ' : nameOf(m.sender_id) + ': '),
-        text, h('div.bubble-foot', meta, status, actions)));
+        quoteOf(m), text, attachmentsEl(chat.id, m), h('div.bubble-foot', meta, status, actions)));
     return { li, msg: m, status };
   }
 
@@ -359,11 +406,11 @@ function conversation(pane, chat, presence, dot) {
   }
 
   /* sending: optimistic, retried with the same client_id */
-  async function deliver(text, clientId, pendingRow) {
+  async function deliver(body, clientId, pendingRow) {
     pendingRow.li.classList.remove('failed');
     pendingRow.status.textContent = ' · Sending…';
     try {
-      const r = await post(`/chats/${chat.id}/messages`, { text, client_id: clientId });
+      const r = await post(`/chats/${chat.id}/messages`, { ...body, client_id: clientId });
       const m = r.message;
       if (m.seq > chat.last_seq) chat.last_seq = m.seq;
       readUpTo = Math.max(readUpTo, m.seq);
@@ -372,7 +419,7 @@ function conversation(pane, chat, presence, dot) {
       seen();
     } catch (e) {
       pendingRow.li.classList.add('failed');
-      clear(pendingRow.status, ' · Not sent: ' + e.message + ' ', h('button.linkish', { type: 'button', onclick: () => deliver(text, clientId, pendingRow) }, 'Retry'));
+      clear(pendingRow.status, ' · Not sent: ' + e.message + ' ', h('button.linkish', { type: 'button', onclick: () => deliver(body, clientId, pendingRow) }, 'Retry'));
     }
   }
 
@@ -383,16 +430,44 @@ function conversation(pane, chat, presence, dot) {
     input.value = '';
     input.style.height = '';
     stopTyping();
+    const body = replyTo ? { text, reply_to: replyTo.id } : { text };
+    cancelReply();
+    await sendBody(body);
+  }
+
+  /* An optimistic row for body, then the send (retried with the same client_id). */
+  async function sendBody(body) {
     const empty0 = log.querySelector('.chat-empty');
     if (empty0) empty0.remove();
     const clientId = newId();
-    const row = bubble({ sender_id: me, text, created_at: new Date().toISOString(), client_id: clientId }, true);
+    const row = bubble({ sender_id: me, text: body.text, reply_to: body.reply_to, created_at: new Date().toISOString(), client_id: clientId }, true);
     row.li.classList.add('pending');
     log.append(row.li);
     rows.set('c:' + clientId, row);
     toBottom();
     input.focus();
-    await deliver(text, clientId, row);
+    await deliver(body, clientId, row);
+  }
+
+  /* An image or voice note: uploaded as the caller's media, then sent attached. */
+  async function sendFile(file) {
+    const was = attachBtn.textContent;
+    attachBtn.disabled = true;
+    try {
+      const id = await uploadAttachment(file, (t) => (attachBtn.textContent = t));
+      const body = { attachments: [id], ...(replyTo ? { reply_to: replyTo.id } : {}) };
+      if (input.value.trim() && !editing) {
+        body.text = input.value.trim();
+        input.value = '';
+      }
+      cancelReply();
+      await sendBody(body);
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      attachBtn.disabled = false;
+      attachBtn.textContent = was;
+    }
   }
 
   function startEdit(m) {
