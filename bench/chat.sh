@@ -45,6 +45,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# utime + stime of a process, in clock ticks (fields 14 and 15 after the command's parentheses).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+hz=$(getconf CLK_TCK)
 wait_up() { for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done; return 1; }
 
 start_doppel() {
@@ -92,9 +95,17 @@ run_server() {
     rm -f "$fifo"
     log "$label: chat figures"
     for idle in 0 $idle_list; do
+        local cpu0 cpu1
+        cpu0=$(cpu_ticks "$server_pid")
         (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
             --msgs "$msgs" --fanout "$fanout" --idle "$idle" 2>&1 || echo "chat figures with $idle idle: the client failed") |
             grep -v '^CHAT_JSON' | sed "s/^/$label  /"
+        cpu1=$(cpu_ticks "$server_pid")
+        # The server's own CPU time for the whole run (latency and burst messages, 200 fan-out
+        # messages to $fanout each): on a loaded machine a steadier comparison than wall-clock rates.
+        printf '%s  server CPU time for the run above (%d idle): %.2f s user+system, %.1f µs per delivery\n' "$label" "$idle" \
+            "$(echo "($cpu1 - $cpu0) / $hz" | bc -l)" \
+            "$(echo "($cpu1 - $cpu0) / $hz * 1000000 / ($msgs * 2 + 200 * $fanout)" | bc -l)"
     done
     kill "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null || true

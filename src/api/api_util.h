@@ -83,6 +83,10 @@ int api_upload_bytes(struct request *req, struct response *res, size_t max, cons
  * body could not be set, else 0 — the caller then sets the content type. */
 int api_send_range(struct request *req, struct response *res, struct blob_reader *br, uint64_t size);
 
+/* A blob answer's validator check (media_send.c): 304 written when If-None-Match names key
+ * (DP_OK, *br NULL); else the blob opened (*br, *size). An error when it cannot be. */
+int api_blob_unless_cached(struct request *req, struct response *res, struct blob_store *blobs, const char *key,
+                           struct blob_reader **br, uint64_t *size);
 /* Answers with a stored media's bytes (media_send.c): ETag (the blob key) and 304, Range,
  * Content-Disposition naming filename (inline for kind image, audio and video; documents are
  * always downloads, served as application/octet-stream). DP_OK when answered. */

@@ -40,6 +40,22 @@ static void content_disposition(char *out, size_t cap, const char *type, const c
     snprintf(out, cap, "%s; filename=\"%s\"; filename*=UTF-8''%s", type, ascii, utf8);
 }
 
+int api_blob_unless_cached(struct request *req, struct response *res, struct blob_store *blobs, const char *key,
+                           struct blob_reader **br, uint64_t *size)
+{
+    *br = NULL;
+    if (req->if_none_match && strstr(req->if_none_match, key)) {
+        res_body(res, 304, "", NULL, 0);
+        res->content_type[0] = 0;
+        return DP_OK;
+    }
+    int err = blob_reader_open(blobs, key, br, size);
+    if (err)
+        *br = NULL;
+    /* The row names a blob the store does not have: the server's fault, not a missing resource. */
+    return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
+}
+
 int api_send_media(struct request *req, struct response *res, struct blob_store *blobs, const char *key,
                    const char *mime, const char *kind, const char *filename)
 {
@@ -52,16 +68,11 @@ int api_send_media(struct request *req, struct response *res, struct blob_store 
     res_header(res, "Accept-Ranges", "bytes");
     res_header(res, "Cache-Control", "private, max-age=3600");
     res_header(res, "Content-Disposition", disp);
-    if (req->if_none_match && strstr(req->if_none_match, key)) {
-        res_body(res, 304, "", NULL, 0);
-        res->content_type[0] = 0;
-        return DP_OK;
-    }
     struct blob_reader *br;
     uint64_t size;
-    int err = blob_reader_open(blobs, key, &br, &size);
-    if (err)
-        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
+    int err = api_blob_unless_cached(req, res, blobs, key, &br, &size);
+    if (err || !br)
+        return err;
     int sent = api_send_range(req, res, br, size);
     if (sent)
         return sent > 0 ? DP_OK : DP_ERR_NOMEM; /* 416 answered, or the body could not be set */

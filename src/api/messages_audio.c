@@ -45,15 +45,10 @@ static int made_audio(struct request *req, struct response *res, struct context 
     res_header(res, "Vary", "Accept");
     res_header(res, "Accept-Ranges", "bytes");
     res_header(res, "Cache-Control", "private, max-age=3600");
-    if (req->if_none_match && strstr(req->if_none_match, key)) {
-        res_body(res, 304, "", NULL, 0);
-        res->content_type[0] = 0;
-        return DP_OK;
-    }
     struct blob_reader *br;
     uint64_t size;
-    if ((err = blob_reader_open(e->blobs, key, &br, &size)))
-        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
+    if ((err = api_blob_unless_cached(req, res, e->blobs, key, &br, &size)) || !br)
+        return err;
     int sent = api_send_range(req, res, br, size);
     if (sent < 0)
         return DP_ERR_NOMEM;

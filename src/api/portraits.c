@@ -29,15 +29,10 @@ int portrait_send(struct request *req, struct response *res, struct context *e, 
     res_header(res, "Cache-Control", cache_control);
     /* Pictures only: a portrait is always an image, and never rendered as anything else. */
     res_header(res, "Content-Disposition", "inline");
-    if (req->if_none_match && strstr(req->if_none_match, key)) {
-        res_body(res, 304, "", NULL, 0);
-        res->content_type[0] = 0;
-        return DP_OK;
-    }
     struct blob_reader *br;
     uint64_t size;
-    if ((err = blob_reader_open(e->blobs, key, &br, &size)))
-        return err == DP_ERR_NOT_FOUND ? DP_ERR_INTERNAL : err;
+    if ((err = api_blob_unless_cached(req, res, e->blobs, key, &br, &size)) || !br)
+        return err;
     res->status = 200;
     snprintf(res->content_type, sizeof res->content_type, "%.95s", mime);
     return res_blob(res, br, 0, size);
