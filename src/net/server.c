@@ -425,8 +425,8 @@ void server_on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
      * an upgraded connection would otherwise hold its whole request pool (32 KiB, zeroed and
      * resident) for as long as the socket stays open. */
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0 ||
-        !ws_adopt(s, cr->req.route, fd, extra_in, extra_in_size, fd_release, (void *)(intptr_t)fd, auth, user)) {
+    if (fd < 0 || !ws_adopt(s, cr->req.route, fd, extra_in, extra_in_size, fd_release, (void *)(intptr_t)fd, auth, user,
+                            cr->peer)) {
         if (fd >= 0)
             close(fd);
         server_release_auth(s, auth);
@@ -560,8 +560,8 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
     req->server = s;
     req->path = strdup(url);
     set_request_id(req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"));
-    char peer[sizeof req->client_ip];
-    client_ip(c, peer, sizeof peer);
+    char *peer = cr->peer;
+    client_ip(c, peer, sizeof cr->peer);
     proxy_client_ip(s->proxies, peer, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For"),
                     req->client_ip, sizeof req->client_ip);
     req->authorization = dup_header(c, "Authorization");
@@ -645,6 +645,11 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
          * --max-connections here. */
         if (server_ws_count(s) >= (int)s->cfg.max_connections) {
             ready_error(cr, 503, "unavailable", "too many open WebSockets (--max-connections)", NULL);
+            return;
+        }
+        if (s->cfg.max_conns_per_ip > 0 && ws_peers_count(cr->peer) >= s->cfg.max_conns_per_ip) {
+            ready_error(cr, 503, "unavailable", "too many open WebSockets from this address (--max-conns-per-ip)",
+                        NULL);
             return;
         }
     }

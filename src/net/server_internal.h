@@ -20,6 +20,7 @@ struct conn_req {
     struct pool_task task;
     struct server *srv;
     struct MHD_Connection *conn;
+    char peer[48];           /* the socket's address (before any trusted proxy's forwarding) */
     char *path_buf;          /* the raw (undecoded) path, the router's to cut (params point into it) */
     int begun;               /* the access handler has seen this request (headers complete) */
     int state;               /* enum conn_state */
@@ -60,10 +61,16 @@ void server_suspend(struct server *s, struct conn_req *cr);
 void server_resume(struct server *s, struct conn_req *cr);
 
 /* WebSocket: adopt an upgraded socket. release(arg) gives the socket back when done. user: the
- * route's state from its handshake (ws_user() from on_open on). NULL when it fails (nothing taken). */
+ * route's state from its handshake (ws_user() from on_open on). peer: the socket's address,
+ * counted in ws_peers while it is open. NULL when it fails (nothing taken). */
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
-                         void (*release)(void *arg), void *release_arg, struct caller *auth, void *user);
+                         void (*release)(void *arg), void *release_arg, struct caller *auth, void *user,
+                         const char *peer);
 void ws_close_all(struct server *s, unsigned short code);
+/* Open WebSockets of a peer address (ws_peers.c; the text of client_ip, "" when unknown). */
+int ws_peers_count(const char *addr);
+void ws_peers_add(const char *addr);
+void ws_peers_del(const char *addr);
 /* ws.c counts each connection it links into (+1) or unlinks from (-1) the list. */
 void server_ws_counted(struct server *s, int delta);
 /* Frees a caller set by the auth hook (NULL is fine). */

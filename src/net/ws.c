@@ -49,6 +49,7 @@ struct ws_conn {
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
     struct ws_conn *next, **pprev;
+    char peer[48]; /* the socket's address, counted in ws_peers */
 };
 
 /* Work of a connection on a worker (ws_submit). */
@@ -217,6 +218,7 @@ static void ws_teardown(struct ws_conn *c)
     if (c->next)
         c->next->pprev = c->pprev;
     server_ws_counted(c->srv, -1);
+    ws_peers_del(c->peer);
     if (c->h && c->h->on_close)
         c->h->on_close(c);
     uv_poll_stop(&c->poll);
@@ -338,7 +340,8 @@ static void on_ping_timer(uv_timer_t *t)
 }
 
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
-                         void (*release)(void *arg), void *release_arg, struct caller *auth, void *user)
+                         void (*release)(void *arg), void *release_arg, struct caller *auth, void *user,
+                         const char *peer)
 {
     const struct server_config *cfg = server_config(s);
     struct ws_conn *c = calloc(1, sizeof *c);
@@ -382,6 +385,8 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     c->pprev = head;
     *head = c;
     server_ws_counted(s, 1);
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
+    ws_peers_add(c->peer);
     uint64_t ping_ms = (uint64_t)cfg->ws_ping_interval * 1000;
     uv_timer_start(&c->ping_timer, on_ping_timer, ping_ms, ping_ms);
     if (c->h && c->h->on_open)

@@ -297,3 +297,30 @@ test('more slow SSE streams than workers leave workers for ordinary requests', a
   assert.match(s.text, /event: done/);
   assert.equal(await srv.stop(), 0);
 });
+
+test('WebSockets count against --max-conns-per-ip and --max-connections after the upgrade (they leave libmicrohttpd\'s count)', async () => {
+  const CAP = 3;
+  const srv = await server({ args: ['--max-conns-per-ip', String(CAP), '--max-connections', '40'] });
+  const url = srv.url.replace('http', 'ws') + '/api/v1/_test/ws';
+  const open = (localAddress) => new Promise((res, rej) => {
+    const ws = new WebSocket(url, { localAddress });
+    ws.once('message', () => res(ws)); // the route's ready message
+    ws.once('unexpected-response', (req, r) => rej(Object.assign(new Error('refused'), { status: r.statusCode })));
+    ws.once('error', rej);
+  });
+  const held = [];
+  for (let i = 0; i < CAP; i++) held.push(await open('127.0.0.2'));
+  await assert.rejects(open('127.0.0.2'), (e) => e.status === 503, 'one over the cap is refused at the handshake');
+  const other = await open('127.0.0.1'); // another address is not held back
+  held.pop().close();
+  await eventually(async () => {
+    try {
+      held.push(await open('127.0.0.2'));
+      return true;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 3000 });
+  for (const ws of [...held, other]) ws.terminate();
+  assert.equal(await srv.stop(), 0);
+});
