@@ -46,7 +46,7 @@ static const char events_doc[] = J({
         "token" : {"type" : "string", "description" : "an access token (devices)"}
     },
     "description" :
-        "Server frames are JSON {type, seq?, data}: ready {seq} once caught up; message.new, message.updated, receipt.read (these carry the user's seq: resume with ?since=); typing.start {chat_id, user_id, expires_in_ms}, typing.stop, presence {user_id, status: online|away|offline, last_seen}, job.updated {job}; error {code, message}; pong. Client frames: typing.start / typing.stop {chat_id}, presence {status: online|away}, ping.",
+        "Server frames are JSON {type, seq?, data}: ready {seq} once caught up; message.new, message.updated, receipt.read (these carry the user's seq: resume with ?since=); typing.start {chat_id, user_id, expires_in_ms}, typing.stop, presence {user_id, status: online|away|offline, last_seen}, job.updated {job}; error {code, message}; pong. Client frames: typing.start / typing.stop {chat_id}, presence {status: online|away}, ping. A socket whose session ends (logout, logout everywhere, password change, account deletion, revocation) gets error {code: session_ended} and closes with code 4401: sign in again rather than reconnect.",
     "responses" : {"101" : {"description" : "switching to WebSocket"}},
     "errors" : [426]
 });
