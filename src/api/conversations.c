@@ -319,8 +319,13 @@ static const char list_doc[] = J({
 static const char messages_doc[] = J({
     "paged" : true,
     "query" : {
-        "order" : {"type" : "string", "enum" : [ "asc", "desc" ], "description" : "desc: newest first, next_cursor towards the oldest"},
-        "before" : {"type" : "string", "description" : "newest first from below this message id (a client's older pages)"}
+        "order" : {
+            "type" : "string",
+            "enum" : [ "asc", "desc" ],
+            "description" : "desc: newest first, next_cursor towards the oldest"
+        },
+        "before" :
+            {"type" : "string", "description" : "newest first from below this message id (a client's older pages)"}
     },
     "responses" : {"200" : "Page<Message>"}
 });
