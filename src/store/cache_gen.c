@@ -17,24 +17,43 @@ static int64_t random_step(void)
     return (int64_t)randombytes_random() + 1;
 }
 
-static void gen_key(const char *scope, char out[CACHE_GEN_SCOPE_MAX + 8])
+static void gen_key(const char *scope, char out[CACHE_GEN_KEY_MAX])
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX + 8, "gen:%s", scope);
+    snprintf(out, CACHE_GEN_KEY_MAX, "gen:%s", scope);
+}
+
+void cache_gen_key(const char *scope, char key[CACHE_GEN_KEY_MAX])
+{
+    gen_key(scope, key);
+}
+
+/* 1 and *gen when v holds a generation. */
+static int gen_parse(const char *v, int64_t *gen)
+{
+    char *end;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || end == v || *end)
+        return 0;
+    *gen = n;
+    return 1;
 }
 
 /* The generation stored as v (NULL: absent, made now at a random value; two readers racing add
  * both steps: still a fresh value). */
 static int gen_value(struct cache *c, const char *key, const char *v, int64_t *gen)
 {
-    if (v) {
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        if (end != v && !*end) {
-            *gen = n;
-            return DP_OK;
-        }
-    }
+    if (gen_parse(v, gen))
+        return DP_OK;
     return cache_incr(c, key, random_step(), CACHE_GEN_TTL_MS, gen);
+}
+
+void cache_gen_note(struct cache_gen_known *known, const char *scope, const char *val)
+{
+    int64_t g;
+    if (known->n < CACHE_GEN_KNOWN && strlen(scope) < CACHE_GEN_SCOPE_MAX && gen_parse(val, &g)) {
+        memcpy(known->scope[known->n], scope, strlen(scope) + 1);
+        known->gen[known->n++] = g;
+    }
 }
 
 int cache_gen_read(struct cache *c, const char *scope, int64_t *gen)
@@ -66,25 +85,51 @@ int cache_gen_bump(struct cache *c, const char *scope)
     return err;
 }
 
+/* The generation of scope in known, or 0 with none. */
+static int known_gen(const struct cache_gen_known *known, const char *scope, int64_t *gen)
+{
+    for (int i = 0; known && i < known->n; i++)
+        if (!strcmp(known->scope[i], scope)) {
+            *gen = known->gen[i];
+            return 1;
+        }
+    return 0;
+}
+
 int cache_gen_stamp(struct cache *c, const char *const *scopes, int n, char *key, size_t cap)
 {
-    char keys[CACHE_GET_MANY_MAX][CACHE_GEN_SCOPE_MAX + 8], *vals[CACHE_GET_MANY_MAX];
+    return cache_gen_stamp_known(c, NULL, scopes, n, key, cap);
+}
+
+int cache_gen_stamp_known(struct cache *c, const struct cache_gen_known *known, const char *const *scopes, int n,
+                          char *key, size_t cap)
+{
+    char keys[CACHE_GET_MANY_MAX][CACHE_GEN_KEY_MAX], *vals[CACHE_GET_MANY_MAX];
     const char *kp[CACHE_GET_MANY_MAX];
     size_t lens[CACHE_GET_MANY_MAX], at = strlen(key);
+    int64_t gens[CACHE_GET_MANY_MAX];
+    int have[CACHE_GET_MANY_MAX], nread = 0;
     if (!c || n < 1 || n > CACHE_GET_MANY_MAX)
         return DP_ERR_INVALID;
     for (int i = 0; i < n; i++) {
         if (strlen(scopes[i]) > CACHE_GEN_SCOPE_MAX)
             return DP_ERR_INVALID;
         gen_key(scopes[i], keys[i]);
-        kp[i] = keys[i];
         vals[i] = NULL;
+        gens[i] = 0;
+        if (!(have[i] = known_gen(known, scopes[i], &gens[i])))
+            kp[nread++] = keys[i];
     }
-    /* All generations in one read (one round trip on Redis). */
-    int err = cache_get_many(c, kp, n, vals, lens);
+    /* The generations not known yet in one read (one round trip on Redis); none when all are. */
+    char *got[CACHE_GET_MANY_MAX];
+    int err = nread ? cache_get_many(c, kp, nread, got, lens) : DP_OK;
+    for (int i = 0, j = 0; i < n && !err; i++)
+        if (!have[i])
+            vals[i] = got[j++];
     for (int i = 0; i < n && !err; i++) {
-        int64_t g;
-        err = gen_value(c, keys[i], vals[i], &g);
+        int64_t g = gens[i];
+        if (!have[i])
+            err = gen_value(c, keys[i], vals[i], &g);
         int w = err ? 0 : snprintf(key + at, cap - at, ":%lld", (long long)g);
         if (!err && (w < 0 || (size_t)w >= cap - at))
             err = DP_ERR_TOO_LARGE;

@@ -30,4 +30,26 @@ int cache_gen_bump(struct cache *c, const char *scope);
  * included). DP_ERR_TOO_LARGE when it does not fit. */
 int cache_gen_stamp(struct cache *c, const char *const *scopes, int n, char *key, size_t cap);
 
+/* Generations read ahead, in the round trip of another read (the session check of a request):
+ * the request's cached reads then need no read of their own for these scopes. Read at the start
+ * of the request, they are older than anything it reads from the database, as stamping needs. */
+#define CACHE_GEN_KNOWN 2
+struct cache_gen_known {
+    int n;
+    char scope[CACHE_GEN_KNOWN][CACHE_GEN_SCOPE_MAX];
+    int64_t gen[CACHE_GEN_KNOWN];
+};
+
+/* The cache key of scope's generation (cap CACHE_GEN_KEY_MAX). */
+#define CACHE_GEN_KEY_MAX (CACHE_GEN_SCOPE_MAX + 8)
+void cache_gen_key(const char *scope, char key[CACHE_GEN_KEY_MAX]);
+
+/* Notes into known the generation of scope as read from its key (val NULL: absent, then nothing is
+ * noted and a stamp reads it as usual). */
+void cache_gen_note(struct cache_gen_known *known, const char *scope, const char *val);
+
+/* cache_gen_stamp taking the generations in known (may be NULL) as read: a read only for the others. */
+int cache_gen_stamp_known(struct cache *c, const struct cache_gen_known *known, const char *const *scopes, int n,
+                          char *key, size_t cap);
+
 #endif

@@ -55,6 +55,34 @@ static void check_stamp(struct cache *c)
     CHECK_EQ_INT(cache_gen_stamp(c, both, 2, tiny, sizeof tiny), DP_ERR_TOO_LARGE);
 }
 
+/* Generations read ahead (with a request's session) stamp as read; the others are read, and a
+ * generation's key read through another space's handle of the same server notes the same value. */
+static void check_stamp_known(struct cache *c, struct cache *security)
+{
+    const char *x = scope("kx"), *y = scope("ky");
+    const char *both[] = {x, y};
+    char plain[128] = "resp:k", ahead[128] = "resp:k", gkey[CACHE_GEN_KEY_MAX], *v = NULL;
+    size_t len;
+    OK(cache_gen_stamp(c, both, 2, plain, sizeof plain));
+    struct cache_gen_known known = {0};
+    cache_gen_key(x, gkey);
+    CHECK_EQ_INT(cache_get(security, gkey, &v, &len), DP_OK);
+    cache_gen_note(&known, x, v);
+    free(v);
+    cache_gen_note(&known, scope("absent"), NULL); /* nothing noted */
+    CHECK_EQ_INT(known.n, 1);
+    OK(cache_gen_stamp_known(c, &known, both, 2, ahead, sizeof ahead));
+    CHECK_EQ_STR(plain, ahead);
+    /* Taken as read: a bump after the read ahead does not show in this request's stamp... */
+    OK(cache_gen_bump(c, x));
+    char later[128] = "resp:k", fresh[128] = "resp:k";
+    OK(cache_gen_stamp_known(c, &known, both, 2, later, sizeof later));
+    CHECK_EQ_STR(later, plain);
+    /* ...and does in the next one's. */
+    OK(cache_gen_stamp(c, both, 2, fresh, sizeof fresh));
+    CHECK(strcmp(fresh, plain) != 0);
+}
+
 /* A generation lost (evicted, expired) comes back somewhere else: an answer stamped before
  * cannot be found again. */
 static void check_lost(struct cache *c)
@@ -101,6 +129,8 @@ TEST(cache_gen_memory)
     check_stamp(a);
     check_lost(a);
     check_get_many(b);
+    CHECK(!cache_spaces_shared(a)); /* in-process: each space its own store */
+    check_stamp_known(a, a);
     CHECK_EQ_INT(cache_gen_bump(NULL, "x"), DP_ERR_INVALID);
     cache_close(a);
     cache_close(b);
@@ -118,6 +148,11 @@ TEST(cache_gen_redis)
     check_stamp(b);
     check_lost(a);
     check_get_many(a);
+    struct cache *security = NULL;
+    OK(cache_open_space(&security, url, CACHE_SPACE_SECURITY));
+    CHECK(cache_spaces_shared(security));
+    check_stamp_known(a, security);
+    cache_close(security);
     cache_close(a);
     cache_close(b);
 }
