@@ -17,9 +17,51 @@ static int64_t random_step(void)
     return (int64_t)randombytes_random() + 1;
 }
 
+/* a + b into out (cap bytes, NUL included), cut to fit. */
+static void join(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    la = la < cap - 1 ? la : cap - 1;
+    lb = lb < cap - 1 - la ? lb : cap - 1 - la;
+    memcpy(out, a, la);
+    memcpy(out + la, b, lb);
+    out[la + lb] = 0;
+}
+
+void cache_gen_scope(char out[CACHE_GEN_SCOPE_MAX], const char *kind, const char *id)
+{
+    size_t lk = strlen(kind);
+    char prefix[CACHE_GEN_SCOPE_MAX];
+    lk = lk < sizeof prefix - 2 ? lk : sizeof prefix - 2;
+    memcpy(prefix, kind, lk);
+    prefix[lk] = ':';
+    prefix[lk + 1] = 0;
+    join(out, CACHE_GEN_SCOPE_MAX, prefix, id);
+}
+
 static void gen_key(const char *scope, char out[CACHE_GEN_KEY_MAX])
 {
-    snprintf(out, CACHE_GEN_KEY_MAX, "gen:%s", scope);
+    join(out, CACHE_GEN_KEY_MAX, "gen:", scope);
+}
+
+/* ":<n>" into out (cap bytes); the length written, or -1 when it does not fit. */
+static int put_gen(char *out, size_t cap, int64_t n)
+{
+    char digits[24];
+    int at = (int)sizeof digits;
+    uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    do
+        digits[--at] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        digits[--at] = '-';
+    digits[--at] = ':';
+    size_t len = sizeof digits - (size_t)at;
+    if (len >= cap)
+        return -1;
+    memcpy(out, digits + at, len);
+    out[len] = 0;
+    return (int)len;
 }
 
 void cache_gen_key(const char *scope, char key[CACHE_GEN_KEY_MAX])
@@ -114,11 +156,12 @@ int cache_gen_stamp_known(struct cache *c, const struct cache_gen_known *known, 
     for (int i = 0; i < n; i++) {
         if (strlen(scopes[i]) > CACHE_GEN_SCOPE_MAX)
             return DP_ERR_INVALID;
-        gen_key(scopes[i], keys[i]);
         vals[i] = NULL;
         gens[i] = 0;
-        if (!(have[i] = known_gen(known, scopes[i], &gens[i])))
+        if (!(have[i] = known_gen(known, scopes[i], &gens[i]))) {
+            gen_key(scopes[i], keys[i]);
             kp[nread++] = keys[i];
+        }
     }
     /* The generations not known yet in one read (one round trip on Redis); none when all are. */
     char *got[CACHE_GET_MANY_MAX];
@@ -130,7 +173,7 @@ int cache_gen_stamp_known(struct cache *c, const struct cache_gen_known *known, 
         int64_t g = gens[i];
         if (!have[i])
             err = gen_value(c, keys[i], vals[i], &g);
-        int w = err ? 0 : snprintf(key + at, cap - at, ":%lld", (long long)g);
+        int w = err ? 0 : put_gen(key + at, cap - at, g);
         if (!err && (w < 0 || (size_t)w >= cap - at))
             err = DP_ERR_TOO_LARGE;
         at += err ? 0 : (size_t)w;

@@ -14,6 +14,10 @@ struct cache;
 #define CACHE_GEN_SCOPE_MAX 96 /* bytes of a scope name */
 #define CACHE_GEN_TTL_MS (24 * 3600 * 1000)
 
+/* The scope "<kind>:<id>" into out (cut to fit). Built on every hot read: by copies, where
+ * snprintf costs about a thousand instructions a call. */
+void cache_gen_scope(char out[CACHE_GEN_SCOPE_MAX], const char *kind, const char *id);
+
 /* The current generation of scope into *gen. A scope without one (never written, expired or
  * evicted) gets a random one: counters move by random steps, so a counter lost and made again
  * does not return to a value that answers stored under its old life carry. Read the generations

@@ -399,7 +399,7 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
 
 void talk_conversation_scope(const char *cid, char *out)
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX, "conversation:%s", cid);
+    cache_gen_scope(out, "conversation", cid);
 }
 
 void talk_conversation_changed(struct cache *c, const char *cid)

@@ -130,6 +130,26 @@ TEST(cache_gen_memory)
     check_lost(a);
     check_get_many(b);
     CHECK(!cache_spaces_shared(a)); /* in-process: each space its own store */
+    /* Scopes and stamps are built by copies: the same text snprintf would make, cut to fit. */
+    char sc[CACHE_GEN_SCOPE_MAX], longid[200];
+    cache_gen_scope(sc, "user", "abc");
+    CHECK_EQ_STR(sc, "user:abc");
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = 0;
+    cache_gen_scope(sc, "org-avatars", longid);
+    CHECK_EQ_INT((int)strlen(sc), CACHE_GEN_SCOPE_MAX - 1);
+    CHECK(!strncmp(sc, "org-avatars:xxx", 15));
+    struct cache_gen_known kn = {0};
+    cache_gen_note(&kn, "s1", "-5");
+    cache_gen_note(&kn, "s2", "9223372036854775807");
+    cache_gen_note(&kn, "s3", "12x"); /* not a generation: not noted */
+    CHECK_EQ_INT(kn.n, 2);
+    const char *two[] = {"s1", "s2"};
+    char st[64] = "k";
+    OK(cache_gen_stamp_known(a, &kn, two, 2, st, sizeof st));
+    CHECK_EQ_STR(st, "k:-5:9223372036854775807");
+    char small[20] = "k";
+    CHECK_EQ_INT(cache_gen_stamp_known(a, &kn, two, 2, small, sizeof small), DP_ERR_TOO_LARGE);
     check_stamp_known(a, a);
     CHECK_EQ_INT(cache_gen_bump(NULL, "x"), DP_ERR_INVALID);
     cache_close(a);
