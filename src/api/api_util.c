@@ -157,8 +157,9 @@ int api_cached_read(struct request *req, struct response *res, const char *key, 
     if (err)
         return err;
     char k[API_CACHED_KEY_MAX];
+    const struct caller *c = api_caller(req);
     int cacheable = key && API_CACHED_TTL_MS > 0 && (size_t)snprintf(k, sizeof k, "resp:%s", key) < sizeof k &&
-                    !cache_gen_stamp(e.cache, scopes, nscopes, k, sizeof k);
+                    !cache_gen_stamp_known(e.cache, c ? &c->gens : NULL, scopes, nscopes, k, sizeof k);
     char *val;
     size_t len;
     struct cache *near = app_get()->near_cache;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/api_util.h"
+#include "auth/accounts.h"
 #include "auth/api_keys.h"
 #include "auth/jwt.h"
 #include "auth/settings.h"
@@ -13,7 +14,9 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "avatar/avatar.h"
 #include "store/cache.h"
+#include "store/cache_gen.h"
 
 static int unauthorized(struct request *req, struct response *res, const char *why)
 {
@@ -150,16 +153,27 @@ int authn_hook(struct request *req, struct response *res)
     memcpy(c->session_id, cl.sid, sizeof c->session_id);
     c->role = (enum role)role_parse(cl.role);
 session:;
-    /* The rate limit and the session's state in one read: one round trip on Redis. */
-    char rkey[96], skey[64], *state = NULL;
-    size_t len;
+    /* The rate limit, the session's state and, where the spaces are one server's (Redis), the
+     * generations the caller's cached reads are stamped with (user, org's avatars): one round trip. */
+    char rkey[96], skey[64], scopes[CACHE_GEN_KNOWN][CACHE_GEN_SCOPE_MAX], gkeys[CACHE_GEN_KNOWN][CACHE_GEN_KEY_MAX];
+    const char *keys[1 + CACHE_GEN_KNOWN] = {skey, gkeys[0], gkeys[1]};
+    char *vals[1 + CACHE_GEN_KNOWN];
+    size_t lens[1 + CACHE_GEN_KNOWN];
     int64_t retry = 0;
     double rate = (double)auth_cfg.api_rate;
     snprintf(rkey, sizeof rkey, "rl:api:user:%s", c->user_id);
     accounts_session_key(c->session_id, skey);
-    int limited = cache_bucket_take_get(e.security, rkey, rate, rate * 5, &retry, skey, &state, &len);
-    err = accounts_check_session_cached(&e, c->session_id, state);
-    free(state);
+    int ngens = e.cache && cache_spaces_shared(e.security) ? CACHE_GEN_KNOWN : 0;
+    accounts_user_scope(c->user_id, scopes[0]);
+    avatar_org_scope(c->org_id, scopes[1]);
+    for (int i = 0; i < ngens; i++)
+        cache_gen_key(scopes[i], gkeys[i]);
+    int limited = cache_bucket_take_get_many(e.security, rkey, rate, rate * 5, &retry, keys, 1 + ngens, vals, lens);
+    err = accounts_check_session_cached(&e, c->session_id, vals[0]);
+    for (int i = 0; i < ngens; i++)
+        cache_gen_note(&c->gens, scopes[i], vals[1 + i]);
+    for (int i = 0; i < 1 + ngens; i++)
+        free(vals[i]);
     if (err) {
         free(c);
         return err == DP_ERR_UNAUTHORIZED

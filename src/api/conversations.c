@@ -82,13 +82,40 @@ static int callers_conversation(struct context *e, const struct caller *c, const
     return err ? err : ref.level == AVATAR_OWN ? DP_OK : DP_ERR_NOT_FOUND;
 }
 
+/* ?order=desc pages from the newest end (a page's next_cursor goes on towards the oldest);
+ * ?before=ID is the same from below that message. -1 (answered) when either is not valid. */
+static int messages_order(struct request *req, struct response *res, const char **cursor)
+{
+    const char *order = req_query(req, "order"), *before = req_query(req, "before");
+    if (order && strcmp(order, "asc") && strcmp(order, "desc")) {
+        res_error(res, req, DP_ERR_INVALID, "order must be asc or desc");
+        return -1;
+    }
+    if (before && !id_valid(before)) {
+        res_error(res, req, DP_ERR_INVALID, "before must be a message id");
+        return -1;
+    }
+    if (before && (*cursor || (order && !strcmp(order, "asc")))) {
+        res_error(res, req, DP_ERR_INVALID, "before pages newest first: give it without cursor or order=asc");
+        return -1;
+    }
+    if (before)
+        *cursor = before;
+    return before || (order && !strcmp(order, "desc"));
+}
+
 int conversation_messages(struct request *req, struct response *res, struct db *db, const char *cid)
 {
     long limit;
     const char *cursor;
     json_t *items;
     int err = api_page(req, res, &limit, &cursor);
-    if (err || (err = talk_messages(db, cid, cursor, limit, &items)))
+    if (err)
+        return err;
+    int desc = messages_order(req, res, &cursor);
+    if (desc < 0)
+        return DP_ERR_INVALID;
+    if ((err = talk_messages(db, cid, cursor, desc, limit, &items)))
         return err;
     res_json(res, 200, api_page_json(items, limit, "id"));
     return DP_OK;
@@ -142,14 +169,17 @@ static int list_messages(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    int first = cid && id_valid(cid) && api_first_page(req);
+    const char *order = req_query(req, "order");
+    int first = cid && id_valid(cid) && api_first_page(req) && !req_query(req, "before") &&
+                (!order || !strcmp(order, "asc") || !strcmp(order, "desc"));
     if (first && (err = conversation_avatar(&e, cid, aid)))
         return err == DP_ERR_WOULDBLOCK ? err : list_messages_fill(req, res);
     if (first) {
         talk_conversation_scope(cid, conv);
         avatar_scope(aid, avatar);
         accounts_user_scope(c->user_id, user);
-        snprintf(key, sizeof key, "messages:%s:%s:%s:%s", cid, c->user_id, c->org_id, limit ? limit : "");
+        snprintf(key, sizeof key, "messages:%s:%s:%s:%s:%s", cid, c->user_id, c->org_id, limit ? limit : "",
+                 order && !strcmp(order, "desc") ? "desc" : "asc");
     }
     return api_cached_read(req, res, first ? key : NULL, scopes, 3, list_messages_fill);
 }
@@ -288,7 +318,15 @@ static const char list_doc[] = J({
 });
 static const char messages_doc[] = J({
     "paged" : true,
-    "query" : {"before" : {"type" : "string", "description" : "messages before this id"}},
+    "query" : {
+        "order" : {
+            "type" : "string",
+            "enum" : [ "asc", "desc" ],
+            "description" : "desc: newest first, next_cursor towards the oldest"
+        },
+        "before" :
+            {"type" : "string", "description" : "newest first from below this message id (a client's older pages)"}
+    },
     "responses" : {"200" : "Page<Message>"}
 });
 static const char send_doc[] = J({

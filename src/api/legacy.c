@@ -159,8 +159,15 @@ static int visit_message(struct request *req, struct response *res)
 /* OpenAPI: bodies, parameters and answers (api/schemas.h has the short forms). */
 static const char page_doc[] = J({"responses" : {"200" : "Legacy"}});
 static const char visit_doc[] = J({"responses" : {"201" : "Started"}, "errors" : [403]});
-static const char visit_messages_doc[] =
-    J({"paged" : true, "responses" : {"200" : "Page<Message>"}, "errors" : [ 401, 403 ]});
+static const char visit_messages_doc[] = J({
+    "paged" : true,
+    "query" : {
+        "order" : {"type" : "string", "enum" : [ "asc", "desc" ], "description" : "desc: newest first"},
+        "before" : {"type" : "string", "description" : "newest first from below this message id"}
+    },
+    "responses" : {"200" : "Page<Message>"},
+    "errors" : [ 401, 403 ]
+});
 static const char visit_send_doc[] = J({
     "requestBody" : "TextSample",
     "responses" : {

@@ -833,7 +833,7 @@ int accounts_totp_disable(struct context *e, const struct caller *c, const char 
 
 void accounts_user_scope(const char *user_id, char *out)
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX, "user:%s", user_id);
+    cache_gen_scope(out, "user", user_id);
 }
 
 int accounts_user_json_cached(struct context *e, const char *user_id, char **out, size_t *len)

@@ -3,6 +3,7 @@
 #define DP_CALLER_H
 
 #include "core/id.h"
+#include "store/cache_gen.h"
 
 enum role { ROLE_MEMBER = 0, ROLE_MANAGER = 1, ROLE_ADMIN = 2 };
 
@@ -11,7 +12,8 @@ struct caller {
     char org_id[ID_LEN];
     enum role role;
     char session_id[ID_LEN];
-    char key_id[ID_LEN]; /* the API key (auth/api_keys.h) the request came with; "" for a token */
+    char key_id[ID_LEN];         /* the API key (auth/api_keys.h) the request came with; "" for a token */
+    struct cache_gen_known gens; /* the caller's user and org generations, read with the session */
 };
 
 /* "admin" | "manager" | "member" → role; -1 when unknown. */

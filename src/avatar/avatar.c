@@ -65,12 +65,12 @@ int avatar_access(struct db *db, const struct caller *c, const char *avatar_id, 
 
 void avatar_scope(const char *avatar_id, char *out)
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX, "avatar:%s", avatar_id);
+    cache_gen_scope(out, "avatar", avatar_id);
 }
 
 void avatar_org_scope(const char *org_id, char *out)
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX, "org-avatars:%s", org_id);
+    cache_gen_scope(out, "org-avatars", org_id);
 }
 
 void avatar_cache_forget(struct cache *c, const char *avatar_id)

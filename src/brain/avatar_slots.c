@@ -59,6 +59,13 @@ void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e)
         gone->destroy(gone);
 }
 
+void avatar_slots_ref(struct avatar_slots *c, struct slot_entry *e)
+{
+    pthread_mutex_lock(&c->lock);
+    e->refs++;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void avatar_slots_release(struct avatar_slots *c, struct slot_entry *e)
 {
     struct slot_entry *gone;

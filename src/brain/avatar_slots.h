@@ -40,6 +40,9 @@ struct slot_entry *avatar_slots_find_any(struct avatar_slots *c, const char *ava
 /* Stores e (refs 1: the caller's) in its avatar's slot or the least recently used one; the
  * cache takes its own reference. */
 void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e);
+/* Takes one more reference to e (which the caller holds): an object built on top of another keeps
+ * it alive. */
+void avatar_slots_ref(struct avatar_slots *c, struct slot_entry *e);
 /* Drops the caller's reference. */
 void avatar_slots_release(struct avatar_slots *c, struct slot_entry *e);
 /* Empties the cache (entries in use live on until released). */

@@ -6,7 +6,14 @@
  * an open-addressing hash table over one string arena.
  *
  * Search: the postings of each query key are walked once, adding to per-memory counters (words
- * held, BM25); the touched memories are ranked with a bounded heap of `window` entries. */
+ * held, BM25); the touched memories are ranked with a bounded heap of `window` entries.
+ *
+ * Freshness: an index is immutable once built (searches share it by reference). When the avatar's
+ * memories change, the next search makes an overlay: a small index of the memories changed since
+ * the base was built (read through the memory_changes log, with their dialogue neighbours), over
+ * the base with the memories it replaces marked dead — a segment in the manner of Lucene's. Both
+ * are searched together with the statistics of the live memories, so a memory is found the moment
+ * it is written; the background builder merges (rebuilds whole) when the overlay grows. */
 #include "brain/text_index.h"
 
 #include <math.h>
@@ -45,6 +52,14 @@ struct text_index {
     struct slot_entry head;
     int too_large;       /* a marker: this revision of the avatar is searched by the engines */
     enum text_lang lang; /* of the memories: how their words are keyed */
+    int sorted;          /* ids in byte order (as ORDER BY id gave them): an overlay finds a memory
+                          * of this index by binary search */
+    double total_len;    /* words of this index's own memories */
+    /* An overlay: this index holds the memories changed since base was built, numbered after
+     * base's; dead[d] marks base's memories it replaces or that were deleted. */
+    struct text_index *base;
+    uint8_t *dead;
+    int base_live; /* base's memories not dead */
     int ndocs;
     char (*ids)[ID_LEN];
     uint32_t *doclen;
@@ -128,6 +143,9 @@ static void index_free(struct slot_entry *e)
     struct text_index *x = (struct text_index *)e;
     if (!x)
         return;
+    if (x->base)
+        avatar_slots_release(&cache, &x->base->head);
+    free(x->dead);
     free(x->ids);
     free(x->doclen);
     free(x->importance);
@@ -224,77 +242,120 @@ static int lay_out(struct text_index *x, const struct pairs *p)
     return DP_OK;
 }
 
-/* 1 when rows i - 1 and i (kind, dialogue, seq in columns 4–6) are consecutive lines of one
- * conversation: utterances of the same recording or chat (the media a line was transcribed from,
- * or the dialogue a card import gave it) one after the other, or utterances added one by one
- * through the API (no dialogue: a client storing a chat line by line), in the order they came. */
-static int follows(const struct db_rows *r, int i)
+/* The columns index_doc reads, in its order. */
+#define ROW_COLUMNS "id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker, occurred_at"
+
+/* A memory row (ROW_COLUMNS) of one of several result sets. */
+struct row_ref {
+    const struct db_rows *r;
+    int i;
+    int index; /* an overlay: this row is (re)indexed, not only a neighbour's context */
+};
+
+static const char *row_text(const struct row_ref *m, int col)
 {
-    const char *kind = db_rows_text(r, i, 4), *pkind = db_rows_text(r, i - 1, 4);
+    return db_rows_text(m->r, m->i, col);
+}
+
+/* 1 when rows a and b (kind, dialogue, seq in columns 4–6), b right after a in id order, are
+ * consecutive lines of one conversation: utterances of the same recording or chat (the media a
+ * line was transcribed from, or the dialogue a card import gave it) one after the other, or
+ * utterances added one by one through the API (no dialogue: a client storing a chat line by
+ * line), in the order they came. */
+static int follows(const struct row_ref *a, const struct row_ref *b)
+{
+    const char *kind = row_text(b, 4), *pkind = row_text(a, 4);
     if (!kind || !pkind || strcmp(kind, "utterance") || strcmp(pkind, "utterance"))
         return 0;
-    const char *media = db_rows_text(r, i, 5), *pmedia = db_rows_text(r, i - 1, 5);
+    const char *media = row_text(b, 5), *pmedia = row_text(a, 5);
     if (!media || !pmedia)
         return !media && !pmedia;
-    return !strcmp(media, pmedia) && !db_rows_is_null(r, i, 6) && !db_rows_is_null(r, i - 1, 6) &&
-           db_rows_int(r, i, 6) == db_rows_int(r, i - 1, 6) + 1;
+    return !strcmp(media, pmedia) && !db_rows_is_null(b->r, b->i, 6) && !db_rows_is_null(a->r, a->i, 6) &&
+           db_rows_int(b->r, b->i, 6) == db_rows_int(a->r, a->i, 6) + 1;
+}
+
+/* An empty index of avatar_id labelled rev, with room for n memories; NULL when out of memory. */
+static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n)
+{
+    struct text_index *x = calloc(1, sizeof *x);
+    n++;
+    if (!x || !(x->ids = malloc(n * sizeof *x->ids)) || !(x->doclen = calloc(n, sizeof *x->doclen)) ||
+        !(x->importance = malloc(n * sizeof *x->importance)) || !(x->created_ms = malloc(n * sizeof *x->created_ms)) ||
+        !(x->year = calloc(n, sizeof *x->year))) {
+        index_free(x ? &x->head : NULL);
+        return NULL;
+    }
+    snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
+    x->head.rev = rev;
+    x->head.refs = 1;
+    x->head.destroy = index_free;
+    return x;
+}
+
+/* Adds memory m as number doc, with the words of the turns around it (prev, next: the rows before
+ * and after it in id order, NULL when none) when they are lines of the same conversation. */
+static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, const struct row_ref *prev,
+                     const struct row_ref *m, const struct row_ref *next)
+{
+    snprintf(x->ids[doc], ID_LEN, "%s", row_text(m, 0));
+    x->importance[doc] = (float)db_rows_real(m->r, m->i, 2);
+    x->created_ms[doc] = 0;
+    time_parse_rfc3339(row_text(m, 3), &x->created_ms[doc]);
+    const char *occurred = row_text(m, 8);
+    if (occurred && strlen(occurred) >= 4)
+        x->year[doc] = (int16_t)atoi(occurred);
+    /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it answers
+     * ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one that follows
+     * it ("Where was that?" — "In Chicago"). */
+    int err = DP_OK;
+    if (prev && follows(prev, m))
+        err = add_words(x, pairs, doc, row_text(prev, 1), BEFORE_BIT);
+    if (!err && next && follows(m, next))
+        err = add_words(x, pairs, doc, row_text(next, 1), AFTER_BIT);
+    if (!err)
+        err = add_words(x, pairs, doc, row_text(m, 1), 0);
+    x->total_len += x->doclen[doc];
+    x->ndocs = (int)doc + 1;
+    return err;
+}
+
+/* Lays the pairs out into postings once every memory is added; 1 in x->sorted when the ids are in
+ * byte order. */
+static int index_finish(struct text_index *x, const struct pairs *pairs)
+{
+    x->sorted = 1;
+    for (int i = 1; i < x->ndocs && x->sorted; i++)
+        x->sorted = strcmp(x->ids[i - 1], x->ids[i]) < 0;
+    int err = x->cap ? DP_OK : grow_terms(x); /* no words at all: an empty table still answers lookups */
+    return err ? err : lay_out(x, pairs);
 }
 
 static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
-    int err = db_query(db,
-                       "SELECT id, text, importance, created_at, kind, COALESCE(media_id, dialogue), seq, speaker, "
-                       "occurred_at FROM memories WHERE avatar_id = ? ORDER BY id",
-                       p, 1, &r);
+    int err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? ORDER BY id", p, 1, &r);
     if (err)
         return err;
-    struct text_index *x = calloc(1, sizeof *x);
+    struct text_index *x = index_new(avatar_id, rev, (size_t)r->nrows);
     struct pairs pairs = {0};
-    size_t rows = (size_t)r->nrows + 1;
-    if (!x || !(x->ids = malloc(rows * sizeof *x->ids)) || !(x->doclen = calloc(rows, sizeof *x->doclen)) ||
-        !(x->importance = malloc(rows * sizeof *x->importance)) ||
-        !(x->created_ms = malloc(rows * sizeof *x->created_ms)) || !(x->year = calloc(rows, sizeof *x->year))) {
+    if (!x) {
         err = DP_ERR_NOMEM;
         goto out;
     }
-    snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
-    x->head.rev = rev;
-    x->head.refs = 1;
-    x->head.destroy = index_free;
     /* The language, from the function words of up to 1000 memories spread over the avatar. */
     long counts[LANG_COUNT] = {0};
     int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
     for (int i = 0; i < r->nrows; i += stride)
         text_lang_count(db_rows_text(r, i, 1), counts);
     x->lang = text_lang_pick(counts);
-    double total = 0;
     for (int i = 0; i < r->nrows && !err; i++) {
-        snprintf(x->ids[i], ID_LEN, "%s", db_rows_text(r, i, 0));
-        x->importance[i] = (float)db_rows_real(r, i, 2);
-        x->created_ms[i] = 0;
-        time_parse_rfc3339(db_rows_text(r, i, 3), &x->created_ms[i]);
-        const char *occurred = db_rows_text(r, i, 8);
-        if (occurred && strlen(occurred) >= 4)
-            x->year[i] = (int16_t)atoi(occurred);
-        /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it
-         * answers ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one
-         * that follows it ("Where was that?" — "In Chicago"). */
-        if (i > 0 && follows(r, i))
-            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i - 1, 1), BEFORE_BIT);
-        if (!err && i + 1 < r->nrows && follows(r, i + 1))
-            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i + 1, 1), AFTER_BIT);
-        if (!err)
-            err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i, 1), 0);
-        total += x->doclen[i];
-        x->ndocs = i + 1;
+        struct row_ref prev = {r, i - 1, 0}, m = {r, i, 0}, next = {r, i + 1, 0};
+        err = index_doc(x, &pairs, (uint32_t)i, i > 0 ? &prev : NULL, &m, i + 1 < r->nrows ? &next : NULL);
     }
-    x->avgdl = x->ndocs && total > 0 ? total / x->ndocs : 1;
-    if (!err && !x->cap)
-        err = grow_terms(x); /* no words at all: an empty table still answers lookups */
+    x->avgdl = x->ndocs && x->total_len > 0 ? x->total_len / x->ndocs : 1;
     if (!err)
-        err = lay_out(x, &pairs);
+        err = index_finish(x, &pairs);
 out:
     free(pairs.term);
     free(pairs.doc);
@@ -306,14 +367,202 @@ out:
     return err;
 }
 
-/* Better first: more words, then BM25, then the lower memory number (id order). */
+/* An overlay catches up with at most this many changes (two small reads each); further behind,
+ * the index is built whole. The log keeps 1024 (migration 0019). */
+#define OVERLAY_MAX_CHANGES 512
+
+static int cmp_row_ids(const void *a, const void *b)
+{
+    const struct row_ref *x = a, *y = b;
+    return strcmp(row_text(x, 0), row_text(y, 0));
+}
+
+/* The number of memory id in base (whose ids are sorted), or -1. */
+static long base_doc(const struct text_index *base, const char *id)
+{
+    long lo = 0, hi = base->ndocs - 1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        int c = strcmp(base->ids[mid], id);
+        if (!c)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Reads the rows around memory id (two before it, it if it still exists, two after) into rows
+ * (appended; sets[] keeps the results to free), marking the ones whose words change with it: the
+ * memory and the turns right before and after it, whose neighbour words it is. */
+static int read_window(struct db *db, const char *avatar_id, const char *id, struct db_rows **sets, int *nsets,
+                       struct row_ref *rows, int *nrows)
+{
+    struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(id)};
+    struct db_rows *below, *above;
+    int err =
+        db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id < ? ORDER BY id DESC LIMIT 2", p,
+                 2, &below);
+    if (err)
+        return err;
+    sets[(*nsets)++] = below;
+    if ((err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id >= ? ORDER BY id LIMIT 3",
+                        p, 2, &above)))
+        return err;
+    sets[(*nsets)++] = above;
+    for (int i = 0; i < below->nrows; i++)
+        rows[(*nrows)++] = (struct row_ref){below, i, i == 0};
+    int exists = above->nrows && !strcmp(db_rows_text(above, 0, 0), id);
+    for (int i = 0; i < above->nrows; i++)
+        rows[(*nrows)++] = (struct row_ref){above, i, i <= exists};
+    return DP_OK;
+}
+
+/* Marks the memories of base that the overlay replaces or that are gone. */
+static void mark_dead(struct text_index *x, const struct db_rows *changes, const struct row_ref *rows, int nrows)
+{
+    const struct text_index *base = x->base;
+    int dead = 0;
+    double dead_len = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < (pass ? changes->nrows : nrows); i++) {
+            if (!pass && !rows[i].index)
+                continue;
+            long d = base_doc(base, pass ? db_rows_text(changes, i, 0) : row_text(&rows[i], 0));
+            if (d >= 0 && !x->dead[d]) {
+                x->dead[d] = 1;
+                dead++;
+                dead_len += base->doclen[d];
+            }
+        }
+    x->base_live = base->ndocs - dead;
+    int live = x->base_live + x->ndocs;
+    double len = base->total_len - dead_len + x->total_len;
+    x->avgdl = live && len > 0 ? len / live : 1;
+}
+
+/* An overlay of base at revision rev: base's memories with those changed since it was built
+ * replaced. DP_ERR_CONFLICT when the change log cannot bridge the two revisions (too far, or
+ * pruned): the caller builds the index whole. */
+static int overlay_build(struct db *db, struct text_index *base, int64_t rev, struct text_index **out)
+{
+    int64_t gap = rev - base->head.rev;
+    if (base->too_large || !base->sorted || gap <= 0 || gap > OVERLAY_MAX_CHANGES)
+        return DP_ERR_CONFLICT;
+    struct db_rows *changes;
+    struct db_val p[] = {DB_TEXT(base->head.avatar), DB_INT(base->head.rev), DB_INT(rev)};
+    int err = db_query(db,
+                       "SELECT memory_id FROM memory_changes WHERE avatar_id = ? AND rev > ? AND rev <= ? "
+                       "ORDER BY memory_id",
+                       p, 3, &changes);
+    if (err)
+        return err;
+    if (changes->nrows != gap) { /* one row a revision: some are missing */
+        db_rows_free(changes);
+        return DP_ERR_CONFLICT;
+    }
+    struct db_rows **sets = calloc((size_t)gap * 2, sizeof *sets);
+    struct row_ref *rows = calloc((size_t)gap * 5 + 1, sizeof *rows);
+    int nsets = 0, nrows = 0, nindex = 0;
+    struct text_index *x = NULL;
+    struct pairs pairs = {0};
+    err = sets && rows ? DP_OK : DP_ERR_NOMEM;
+    for (int i = 0; i < changes->nrows && !err; i++)
+        if (!i || strcmp(db_rows_text(changes, i, 0), db_rows_text(changes, i - 1, 0)))
+            err = read_window(db, base->head.avatar, db_rows_text(changes, i, 0), sets, &nsets, rows, &nrows);
+    if (err)
+        goto out;
+    /* The windows in id order, each row once (marked when any window marks it): a marked row's
+     * neighbours in the list are its neighbours in the avatar, as its window held them. */
+    qsort(rows, (size_t)nrows, sizeof *rows, cmp_row_ids);
+    int n = 0;
+    for (int i = 0; i < nrows; i++) {
+        if (n && !cmp_row_ids(&rows[n - 1], &rows[i]))
+            rows[n - 1].index |= rows[i].index;
+        else
+            rows[n++] = rows[i];
+    }
+    nrows = n;
+    for (int i = 0; i < nrows; i++)
+        nindex += rows[i].index;
+    if (!(x = index_new(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
+        err = DP_ERR_NOMEM;
+        goto out;
+    }
+    x->lang = base->lang;
+    uint32_t doc = 0;
+    for (int i = 0; i < nrows && !err; i++)
+        if (rows[i].index)
+            err =
+                index_doc(x, &pairs, doc++, i > 0 ? &rows[i - 1] : NULL, &rows[i], i + 1 < nrows ? &rows[i + 1] : NULL);
+    if (!err)
+        err = index_finish(x, &pairs);
+    if (!err) {
+        x->sorted = 0; /* an overlay is never the base of another: they all lie on base */
+        x->base = base;
+        avatar_slots_ref(&cache, &base->head);
+        mark_dead(x, changes, rows, nrows);
+    }
+out:
+    for (int i = 0; i < nsets; i++)
+        db_rows_free(sets[i]);
+    free(sets);
+    free(rows);
+    free(pairs.term);
+    free(pairs.doc);
+    db_rows_free(changes);
+    if (err && x)
+        index_free(&x->head);
+    else if (!err)
+        *out = x;
+    return err;
+}
+
+/* Memories are numbered across an overlay: its base's first, then its own. */
+static uint32_t base_docs(const struct text_index *x)
+{
+    return x->base ? (uint32_t)x->base->ndocs : 0;
+}
+
+/* The index holding memory *d, *d made its number there. */
+static const struct text_index *doc_home(const struct text_index *x, uint32_t *d)
+{
+    uint32_t nb = base_docs(x);
+    if (*d < nb)
+        return x->base;
+    *d -= nb;
+    return x;
+}
+
+static int live_docs(const struct text_index *x)
+{
+    return x->base ? x->base_live + x->ndocs : x->ndocs;
+}
+
+/* The index being ranked on this thread (an overlay's memory numbers are not in id order). */
+static _Thread_local const struct text_index *ranking;
+
+/* 1 when memory a comes before b in id order. */
+static int id_before(uint32_t a, uint32_t b)
+{
+    const struct text_index *x = ranking;
+    uint32_t nb = x ? base_docs(x) : 0;
+    if ((a < nb) == (b < nb))
+        return a < b; /* in one index: numbered in id order */
+    const struct text_index *ha = doc_home(x, &a), *hb = doc_home(x, &b);
+    return strcmp(ha->ids[a], hb->ids[b]) < 0;
+}
+
+/* Better first: more words, then BM25, then id order. */
 static int better(const float *words, const float *score, uint32_t a, uint32_t b)
 {
     if (words[a] != words[b])
         return words[a] > words[b];
     if (score[a] != score[b])
         return score[a] > score[b];
-    return a < b;
+    return id_before(a, b);
 }
 
 struct rank_ctx {
@@ -369,10 +618,12 @@ static int select_best(const uint32_t *touched, size_t nt, const float *words, c
     return n;
 }
 
-/* One way a query key is met: the key itself or a related one, at a weight. */
+/* One way a query key is met: the key itself or a related one, at a weight; its postings in the
+ * base (t[0], an overlay's) and in the index itself (t[1]), df over the live memories. */
 struct variant {
-    const struct term *t;
+    const struct term *t[2];
     float weight;
+    uint32_t df;
 };
 
 /* Per-memory tallies of a ranking. Each query key counts once per memory, by its best match —
@@ -389,42 +640,59 @@ struct tally {
 
 static void tally_key(const struct text_index *x, struct tally *t, int k, const struct variant *v, int nv)
 {
+    double ndocs = live_docs(x);
     for (int j = 0; j < nv; j++) {
-        double df = v[j].t->count, idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
-        const struct posting *p = x->postings + v[j].t->first;
-        for (uint32_t i = 0; i < v[j].t->count; i++) {
-            uint32_t d = p[i].doc;
-            double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
-            double where = p[i].tf ? 1.0 : p[i].before ? TEXT_BEFORE_WEIGHT : TEXT_AFTER_WEIGHT;
-            float w = (float)(v[j].weight * where * idf);
-            float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * x->doclen[d] / x->avgdl)));
-            if (t->key[d] < 0)
-                t->touched[t->nt++] = d;
-            if (t->key[d] != k) {
-                t->key[d] = (int8_t)k;
-                t->kwords[d] = t->kscore[d] = 0;
-            }
-            if (w > t->kwords[d]) {
-                t->words[d] += w - t->kwords[d];
-                t->kwords[d] = w;
-            }
-            if (bm > t->kscore[d]) {
-                t->score[d] += bm - t->kscore[d];
-                t->kscore[d] = bm;
+        double df = v[j].df, idf = log(1.0 + (ndocs - df + 0.5) / (df + 0.5));
+        for (int s = 0; s < 2; s++) {
+            const struct term *term = v[j].t[s];
+            const struct text_index *seg = s ? x : x->base;
+            if (!term)
+                continue;
+            const struct posting *p = seg->postings + term->first;
+            const uint8_t *dead = s ? NULL : x->dead;
+            uint32_t off = s ? base_docs(x) : 0;
+            for (uint32_t i = 0; i < term->count; i++) {
+                if (dead && dead[p[i].doc])
+                    continue;
+                uint32_t d = p[i].doc + off;
+                double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
+                double where = p[i].tf ? 1.0 : p[i].before ? TEXT_BEFORE_WEIGHT : TEXT_AFTER_WEIGHT;
+                float w = (float)(v[j].weight * where * idf);
+                float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * seg->doclen[p[i].doc] / x->avgdl)));
+                if (t->key[d] < 0)
+                    t->touched[t->nt++] = d;
+                if (t->key[d] != k) {
+                    t->key[d] = (int8_t)k;
+                    t->kwords[d] = t->kscore[d] = 0;
+                }
+                if (w > t->kwords[d]) {
+                    t->words[d] += w - t->kwords[d];
+                    t->kwords[d] = w;
+                }
+                if (bm > t->kscore[d]) {
+                    t->score[d] += bm - t->kscore[d];
+                    t->kscore[d] = bm;
+                }
             }
         }
     }
 }
 
 /* Memories that occurred in the year the query names hold its word, as if they said it. */
-static void tally_year(const struct text_index *x, struct tally *t, int k, int year, const struct term *said)
+static int16_t doc_year(const struct text_index *x, uint32_t d)
 {
-    uint32_t df = said ? said->count : 0;
-    for (int d = 0; d < x->ndocs; d++)
-        df += x->year[d] == year;
-    double idf = log(1.0 + (x->ndocs - df + 0.5) / (df + 0.5));
-    for (uint32_t d = 0; d < (uint32_t)x->ndocs; d++) {
-        if (x->year[d] != year)
+    const struct text_index *home = doc_home(x, &d);
+    return home == x->base && x->dead[d] ? 0 : home->year[d];
+}
+
+static void tally_year(const struct text_index *x, struct tally *t, int k, int year, uint32_t said_df)
+{
+    uint32_t df = said_df, nd = base_docs(x) + (uint32_t)x->ndocs;
+    for (uint32_t d = 0; d < nd; d++)
+        df += doc_year(x, d) == year;
+    double ndocs = live_docs(x), idf = log(1.0 + (ndocs - df + 0.5) / (df + 0.5));
+    for (uint32_t d = 0; d < nd; d++) {
+        if (doc_year(x, d) != year)
             continue;
         if (t->key[d] < 0)
             t->touched[t->nt++] = d;
@@ -443,6 +711,20 @@ static const struct term *find_term(const struct text_index *x, const char *k, s
 {
     const struct term *found = lookup(x, k, n);
     return found && found->key_len ? found : NULL;
+}
+
+/* Key k in x (and its base) into *v, with its df over the live memories; 0 when no memory holds it. */
+static int find_variant(const struct text_index *x, const char *k, size_t n, struct variant *v)
+{
+    v->t[0] = x->base ? find_term(x->base, k, n) : NULL;
+    v->t[1] = find_term(x, k, n);
+    v->df = v->t[1] ? v->t[1]->count : 0;
+    if (v->t[0]) {
+        const struct posting *p = x->base->postings + v->t[0]->first;
+        for (uint32_t i = 0; i < v->t[0]->count; i++)
+            v->df += !x->dead[p[i].doc];
+    }
+    return v->df > 0;
 }
 
 /* q as the index keys words: itself for English; for another language, its words keyed with
@@ -473,20 +755,20 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
     struct variant v[MEMORY_QUERY_TERMS + TEXT_QUERY_ALTS];
     int vkey[MEMORY_QUERY_TERMS + TEXT_QUERY_ALTS], nv = 0;
     for (int i = 0; i < q->n; i++)
-        if ((v[nv].t = find_term(x, q->key[i], q->len[i]))) {
+        if (find_variant(x, q->key[i], q->len[i], &v[nv])) {
             v[nv].weight = 1;
             vkey[nv++] = i;
         }
     for (int i = 0; i < q->nalt; i++)
-        if ((v[nv].t = find_term(x, q->alt[i], q->alt_len[i]))) {
+        if (find_variant(x, q->alt[i], q->alt_len[i], &v[nv])) {
             v[nv].weight = q->alt_weight[i];
             vkey[nv++] = q->alt_of[i];
         }
     for (int j = 0; j < nv; j++)
-        total += v[j].t->count;
+        total += v[j].df;
     if ((!total && !q->year) || window <= 0)
         return DP_OK;
-    size_t nd = (size_t)x->ndocs;
+    size_t nd = base_docs(x) + (size_t)x->ndocs;
     if (q->year)
         total += nd; /* memories of that year join the touched */
     struct tally t = {calloc(nd, sizeof(float)),
@@ -509,8 +791,9 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
                 kv[nk++] = v[j];
         tally_key(x, &t, k, kv, nk);
         if (q->year && k == q->year_key)
-            tally_year(x, &t, k, q->year, nk ? kv[0].t : NULL);
+            tally_year(x, &t, k, q->year, nk ? kv[0].df : 0);
     }
+    ranking = x;
     int m = select_best(t.touched, t.nt, t.words, t.score, window, heap);
     sort_ctx = (struct rank_ctx){t.words, t.score};
     qsort(heap, (size_t)m, sizeof *heap, cmp_docs);
@@ -519,12 +802,13 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
         goto out;
     for (int i = 0; i < m; i++) {
         struct text_match *r = &(*out)[i];
-        uint32_t d = heap[i];
-        memcpy(r->id, x->ids[d], ID_LEN);
+        uint32_t d = heap[i], at = d;
+        const struct text_index *home = doc_home(x, &at);
+        memcpy(r->id, home->ids[at], ID_LEN);
         r->words = t.words[d];
         r->bm25 = t.score[d];
-        r->importance = x->importance[d];
-        r->created_ms = x->created_ms[d];
+        r->importance = home->importance[at];
+        r->created_ms = home->created_ms[at];
     }
     *n = m;
     err = DP_OK;
@@ -558,6 +842,9 @@ static void remember_too_large(const char *avatar_id, int64_t rev)
 /* Rebuilding an index of more than this many memories happens in the background while the
  * engines answer (a rebuild at 100k memories takes most of a second). */
 #define REBUILD_IN_BACKGROUND 5000
+
+/* An overlay holding more memories than this is merged into a new base by the builder. */
+#define MERGE_AT(base) (256 + (base)->ndocs / 16)
 
 /* The background builder: one thread with its own connection, a small queue of avatars. */
 static struct {
@@ -608,9 +895,11 @@ static void *builder_main(void *arg)
         struct slot_entry *have = rev >= 0 ? avatar_slots_find(&cache, avatar, rev, "") : NULL;
         struct text_index *x = NULL;
         int err = DP_OK;
+        /* An overlay at this revision is merged: the base is built again whole. */
+        int current = have && !((struct text_index *)have)->base;
         if (have)
             avatar_slots_release(&cache, have);
-        else if (rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
+        if (!current && rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
             avatar_slots_keep(&cache, &x->head);
             avatar_slots_release(&cache, &x->head);
         } else if (err == DP_ERR_TOO_LARGE) {
@@ -664,9 +953,31 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
     if (!x) {
         if (limit <= 0)
             return DP_ERR_TOO_LARGE;
-        /* A large avatar that changed: the engines answer while the builder catches up. */
         struct text_index *stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
-        int large = stale && stale->ndocs > REBUILD_IN_BACKGROUND;
+        /* Changed since: an overlay of the memories changed, when the change log bridges the two
+         * revisions — milliseconds where building the index whole takes most of a second. */
+        if (stale && !stale->too_large) {
+            int err = overlay_build(db, stale->base ? stale->base : stale, rev, &x);
+            if (!err && live_docs(x) > limit) {
+                index_free(&x->head);
+                err = DP_ERR_CONFLICT;
+            }
+            if (!err) {
+                if (x->ndocs > MERGE_AT(x->base))
+                    builder_request(avatar_id); /* merged off the request path */
+                avatar_slots_keep(&cache, &x->head);
+                avatar_slots_release(&cache, &stale->head);
+                *out = x;
+                return DP_OK;
+            }
+            if (err != DP_ERR_CONFLICT) {
+                avatar_slots_release(&cache, &stale->head);
+                return err;
+            }
+            x = NULL;
+        }
+        /* A large avatar that changed: the engines answer while the builder catches up. */
+        int large = stale && live_docs(stale) > REBUILD_IN_BACKGROUND;
         if (stale)
             avatar_slots_release(&cache, &stale->head);
         if (large && builder_request(avatar_id))
@@ -718,8 +1029,8 @@ int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struc
     struct text_query local;
     const struct text_query *kq = keyed_for(x, q, &local);
     for (int i = 0; i < kq->n; i++) {
-        const struct term *t = lookup(x, kq->key[i], kq->len[i]);
-        df[i] = t && t->key_len ? (int)t->count : 0;
+        struct variant v;
+        df[i] = find_variant(x, kq->key[i], kq->len[i], &v) ? (int)v.df : 0;
     }
     avatar_slots_release(&cache, &x->head);
     return DP_OK;

@@ -163,22 +163,45 @@ int cache_bucket_take(struct cache *c, const char *key, double rate, double burs
     return observe(c, "bucket_take", t0, c->ops->bucket_take(c, key, rate, burst, retry_ms ? retry_ms : &ignored));
 }
 
-int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
-                          const char *key, char **val, size_t *len)
+int cache_bucket_take_get_many(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                               const char *const *keys, int n, char **vals, size_t *lens)
 {
     int64_t ignored;
-    *val = NULL;
-    *len = 0;
-    if (!key_ok(bucket) || !key_ok(key) || !(rate > 0) || !(burst >= 1))
+    if (n < 0 || n > CACHE_GET_MANY_MAX)
         return DP_ERR_INVALID;
+    for (int i = 0; i < n; i++) {
+        vals[i] = NULL;
+        lens[i] = 0;
+    }
+    if (!key_ok(bucket) || !(rate > 0) || !(burst >= 1))
+        return DP_ERR_INVALID;
+    for (int i = 0; i < n; i++)
+        if (!key_ok(keys[i]))
+            return DP_ERR_INVALID;
     retry_ms = retry_ms ? retry_ms : &ignored;
     if (!c->ops->bucket_take_get) {
-        if (cache_get(c, key, val, len))
-            *val = NULL;
+        if (n)
+            cache_get_many(c, keys, n, vals, lens); /* a failed read leaves vals NULL */
         return cache_bucket_take(c, bucket, rate, burst, retry_ms);
     }
     double t0 = now_s();
-    return observe(c, "bucket_take_get", t0, c->ops->bucket_take_get(c, bucket, rate, burst, retry_ms, key, val, len));
+    return observe(c, "bucket_take_get", t0,
+                   c->ops->bucket_take_get(c, bucket, rate, burst, retry_ms, keys, n, vals, lens));
+}
+
+int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                          const char *key, char **val, size_t *len)
+{
+    *val = NULL;
+    *len = 0;
+    if (!key_ok(key))
+        return DP_ERR_INVALID;
+    return cache_bucket_take_get_many(c, bucket, rate, burst, retry_ms, &key, 1, val, len);
+}
+
+int cache_spaces_shared(const struct cache *c)
+{
+    return c && c->ops == &cache_redis_ops;
 }
 
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)

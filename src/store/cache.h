@@ -36,9 +36,9 @@ struct cache_ops {
     int (*may_evict)(struct cache *c, char *why, size_t cap);
     /* Optional: see cache_get_many (one round trip instead of n). */
     int (*get_many)(struct cache *c, const char *const *keys, int n, char **vals, size_t *lens);
-    /* Optional: see cache_bucket_take_get (one round trip instead of two). */
+    /* Optional: see cache_bucket_take_get_many (one round trip instead of two). */
     int (*bucket_take_get)(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
-                           const char *key, char **val, size_t *len);
+                           const char *const *keys, int n, char **vals, size_t *lens);
 };
 
 /* Capability bits of cache backends (struct backend.caps). */
@@ -75,6 +75,14 @@ int cache_bucket_take(struct cache *c, const char *key, double rate, double burs
  * could not be read. */
 int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
                           const char *key, char **val, size_t *len);
+/* The same with the values of keys[0..n) (n ≤ CACHE_GET_MANY_MAX) into vals/lens as
+ * cache_get_many gives them (NULL when absent or unreadable; the caller frees each). */
+int cache_bucket_take_get_many(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
+                               const char *const *keys, int n, char **vals, size_t *lens);
+
+/* 1 when every space of c's server is one keyspace (Redis: the spaces are connections to one
+ * server), so that a read through one handle sees what another space's handle wrote. */
+int cache_spaces_shared(const struct cache *c);
 
 /* Whether the backend may evict this handle's keys under memory pressure: 0 no, 1 yes, -1 cannot
  * tell (why says what, for a log line). The in-process security space never loses a live key to

@@ -524,30 +524,47 @@ static int redis_bucket_take(struct cache *c, const char *key, double rate, doub
 
 /* The bucket script and a GET in one round trip (the auth hook: rate limit and session). */
 static int redis_bucket_take_get(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
-                                 const char *key, char **val, size_t *len)
+                                 const char *const *keys, int n, char **vals, size_t *lens)
 {
-    char rs[32], bs[32];
-    snprintf(rs, sizeof rs, "%.9g", rate);
-    snprintf(bs, sizeof bs, "%.9g", burst);
+    /* The same rate for every request of a route: formatted once a thread (a float's "%.9g"
+     * costs thousands of instructions). */
+    static _Thread_local double memo_rate = -1, memo_burst = -1;
+    static _Thread_local char rs[32], bs[32];
+    if (rate != memo_rate || burst != memo_burst) {
+        snprintf(rs, sizeof rs, "%.9g", rate);
+        snprintf(bs, sizeof bs, "%.9g", burst);
+        memo_rate = rate;
+        memo_burst = burst;
+    }
     struct rcmd cmds[2] = {
         {6,
          {"EVAL", bucket_script, "1", bucket, rs, bs},
          {4, sizeof bucket_script - 1, 1, strlen(bucket), strlen(rs), strlen(bs)}},
-        {2, {"GET", key}, {3, strlen(key)}},
+        {n + 1, {"MGET"}, {4}},
     };
+    for (int i = 0; i < n; i++) {
+        cmds[1].argv[i + 1] = keys[i];
+        cmds[1].len[i + 1] = strlen(keys[i]);
+    }
     redisReply *rep[2], *last;
-    int err = pipeline_all(to_redis(c), 2, cmds, &last, rep);
+    int err = pipeline_all(to_redis(c), n ? 2 : 1, cmds, &last, rep);
     if (err)
         return err;
-    if (rep[1]->type == REDIS_REPLY_STRING && (*val = malloc(rep[1]->len + 1))) {
-        memcpy(*val, rep[1]->str, rep[1]->len);
-        (*val)[rep[1]->len] = 0;
-        *len = rep[1]->len;
+    for (int i = 0; n && rep[1]->type == REDIS_REPLY_ARRAY && i < n && i < (int)rep[1]->elements; i++) {
+        redisReply *v = rep[1]->element[i];
+        if (v->type == REDIS_REPLY_STRING && (vals[i] = malloc(v->len + 1))) {
+            memcpy(vals[i], v->str, v->len);
+            vals[i][v->len] = 0;
+            lens[i] = v->len;
+        }
     }
-    freeReplyObject(rep[1]);
+    if (n)
+        freeReplyObject(rep[1]);
     if (rep[0]->type != REDIS_REPLY_INTEGER) {
-        free(*val);
-        *val = NULL;
+        for (int i = 0; i < n; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
         return reply_error(rep[0]);
     }
     long long retry = rep[0]->integer;

@@ -317,11 +317,11 @@ int talk_list(struct db *db, const char *avatar_id, const char *user_id, const c
                    "id", 1, p, user_id ? 2 : 1, before, limit, conversation_from_row, items);
 }
 
-int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items)
+int talk_messages(struct db *db, const char *conv, const char *from, int newest_first, long limit, json_t **items)
 {
     struct db_val p[] = {DB_TEXT(conv)};
-    return db_page(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?", "id", 0, p, 1, after,
-                   limit, message_from_row, items);
+    return db_page(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?", "id", newest_first, p, 1,
+                   from, limit, message_from_row, items);
 }
 
 int talk_conversation_full(struct db *db, const char *conv, long max, int *full)
@@ -401,7 +401,7 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
 
 void talk_conversation_scope(const char *cid, char *out)
 {
-    snprintf(out, CACHE_GEN_SCOPE_MAX, "conversation:%s", cid);
+    cache_gen_scope(out, "conversation", cid);
 }
 
 void talk_conversation_changed(struct cache *c, const char *cid)

@@ -106,8 +106,10 @@ int talk_reply_audio(struct db *db, const struct caller *c, const char *mid, str
 int talk_list(struct db *db, const char *avatar_id, const char *user_id, const char *before, long limit,
               json_t **items);
 
-/* One page of conv's messages, oldest first: ids greater than after (NULL: from the start). */
-int talk_messages(struct db *db, const char *conv, const char *after, long limit, json_t **items);
+/* One page of conv's messages, oldest first (ids greater than from; NULL: from the start) or, with
+ * newest_first, newest first (ids below from; NULL: from the end), so that a client shows the
+ * end of a long history without reading all of it. */
+int talk_messages(struct db *db, const char *conv, const char *from, int newest_first, long limit, json_t **items);
 
 /* *full = 1 when conv holds max messages or more. */
 int talk_conversation_full(struct db *db, const char *conv, long max, int *full);

@@ -79,6 +79,7 @@ const COVERED_ELSEWHERE = {
   'PATCH /api/v1/chats/{id}/messages/{mid}': 'chat (the sender only)',
   'DELETE /api/v1/chats/{id}/messages/{mid}': 'chat (the sender only)',
   'POST /api/v1/chats/{id}/read': 'chat (members only)',
+  'GET /api/v1/chats/{id}/messages/{mid}/attachments/{media}': 'chat-access (current members only; only that message\'s media)',
   'DELETE /api/v1/chats/blocks/{uid}': 'chat (one\'s own blocks)',
   'DELETE /api/v1/contacts/{uid}': 'chat (one\'s own contact requests)',
   'POST /api/v1/contacts/{uid}/accept': 'chat (a request made to the caller)',

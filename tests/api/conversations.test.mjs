@@ -109,6 +109,40 @@ describe('recall brain', () => {
     assert.ok(list.json.items.some((x) => x.id === conv.conversation.id));
   });
 
+  test('history pages from the newest end: order=desc and ?before= walk back to the greeting; bad values → 400', async () => {
+    const conv = await start(av);
+    for (const q of ['Where were you born?', 'Tell me about the lake', 'What did your father plant?']) await say(conv, q);
+    const base = `/conversations/${conv.conversation.id}/messages`;
+    const all = (await api(srv, 'GET', base, { token: c.owner.token })).json.items.map((m) => m.id);
+    assert.equal(all.length, 7);
+    const newest = all.slice().reverse();
+    // The first page (cached) and a page from a cursor both go newest first.
+    const first = await api(srv, 'GET', `${base}?order=desc&limit=3`, { token: c.owner.token });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.json.items.map((m) => m.id), newest.slice(0, 3));
+    assert.equal(first.json.next_cursor, newest[2]);
+    const second = await api(srv, 'GET', `${base}?order=desc&limit=3&cursor=${first.json.next_cursor}`, { token: c.owner.token });
+    assert.deepEqual(second.json.items.map((m) => m.id), newest.slice(3, 6));
+    const rest = await api(srv, 'GET', `${base}?before=${newest[5]}&limit=3`, { token: c.owner.token });
+    assert.deepEqual(rest.json.items.map((m) => m.id), newest.slice(6));
+    assert.equal(rest.json.next_cursor, null);
+    // A new turn shows at once on the cached newest-first page; the oldest-first one is unchanged.
+    const again = await api(srv, 'GET', `${base}?order=desc&limit=3`, { token: c.owner.token });
+    assert.deepEqual(again.json.items.map((m) => m.id), newest.slice(0, 3));
+    const reply = await say(conv, 'Tell me about the lake');
+    const after = await api(srv, 'GET', `${base}?order=desc&limit=3`, { token: c.owner.token });
+    assert.equal(after.json.items[0].id, reply.id);
+    assert.equal(after.json.items[1].role, 'user');
+    const asc = await api(srv, 'GET', `${base}?limit=3`, { token: c.owner.token });
+    assert.deepEqual(asc.json.items.map((m) => m.id), all.slice(0, 3));
+    for (const q of ['order=up', 'before=nope', `before=${newest[1]}&order=asc`, `before=${newest[1]}&cursor=${newest[2]}`]) {
+      const bad = await api(srv, 'GET', `${base}?${q}`, { token: c.owner.token });
+      assert.equal(bad.status, 400, q);
+    }
+    const outsider = await api(srv, 'GET', `${base}?order=desc`, { token: c.outsider.token });
+    assert.equal(outsider.status, 404);
+  });
+
   test('SSE: delta events spell the reply, then citation, then done with the stored message', async () => {
     const conv = await start(av);
     const r = await fetch(`${srv.url}/api/v1/conversations/${conv.conversation.id}/messages`, {

@@ -92,6 +92,25 @@ test('talk by text: the reply streams in with its citation, which opens the memo
   await page.locator('.msg.mine', { hasText: 'What did you plant' }).waitFor();
 });
 
+test('a long conversation opens at its newest page; earlier messages come from the server on demand', async () => {
+  await page.locator('.msg.mine', { hasText: 'What did you plant' }).waitFor();
+  const cid = (await page.locator('a.conv[aria-current=page]').getAttribute('href')).split('/').pop();
+  // 55 more turns through the page's own client: 113 messages, more than the first page of 100.
+  await page.evaluate(async (id) => {
+    const { post } = await import('/js/api.js');
+    for (let i = 0; i < 55; i++) await post(`/conversations/${id}/messages`, { text: `Question number ${i} about the lake?` });
+  }, cid);
+  await page.reload();
+  await page.locator('.msg.mine', { hasText: 'Question number 54 about' }).waitFor();
+  assert.equal(await page.locator('.msg').count(), 100);
+  assert.equal(await page.locator('.msg.theirs', { hasText: 'Come sit with me' }).count(), 0);
+  await page.getByRole('button', { name: 'Show earlier messages' }).click();
+  await page.locator('.msg.theirs', { hasText: 'Come sit with me' }).waitFor();
+  assert.equal(await page.locator('.msg').count(), 113);
+  assert.equal(await page.getByRole('button', { name: 'Show earlier messages' }).count(), 0);
+  assert.equal(await page.locator('.msg').first().textContent().then((t) => t.includes('Come sit with me')), true);
+});
+
 test('train personality with four samples to 100 %', async () => {
   await page.goto(avatarUrl + '/training');
   const samples = [

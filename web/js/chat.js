@@ -5,7 +5,28 @@ import { h, icon, toast } from './ui.js';
 export const shortName = (n) => (n.length > 16 ? n.split(/\s+/)[0] : n);
 
 /*
- * opts: {name (the avatar's), messages, send(text, on) → Promise<message> (on: delta/citation/done),
+ * A conversation's history read from its newest end, a page at a time: get(path) → {items,
+ * next_cursor}. Returns {messages (the newest page, oldest first), hasEarlier, loadEarlier} for
+ * chatBox, so that a long history is never read whole.
+ */
+export async function newestHistory(get, path, limit = 100) {
+  const page = async (before) => {
+    const r = await get(`${path}?order=desc&limit=${limit}` + (before ? '&before=' + encodeURIComponent(before) : ''));
+    cursor = r.next_cursor;
+    return r.items.reverse();
+  };
+  let cursor = null;
+  const messages = await page(null);
+  return {
+    messages,
+    hasEarlier: !!cursor,
+    loadEarlier: async () => ({ messages: await page(cursor), more: !!cursor }),
+  };
+}
+
+/*
+ * opts: {name (the avatar's), messages (the newest page, oldest first), hasEarlier, loadEarlier() →
+ *        Promise<{messages, more}>, send(text, on) → Promise<message> (on: delta/citation/done),
  *        citationHref(c) → URL or null, placeholder, disabledNote}
  * Returns {el, focus()}.
  */
@@ -131,25 +152,27 @@ export function chatBox(opts) {
     }
   }
 
-  // A long history shows its latest part; earlier messages come in pages, on demand.
-  const all = opts.messages || [];
-  const PAGE = 100;
-  let shownFrom = Math.max(0, all.length - PAGE);
-  for (const m of all.slice(shownFrom)) add(m);
-  if (shownFrom > 0) {
+  // A long history shows its latest page; opts.loadEarlier() → {messages (oldest first), more}
+  // brings the page before it from the server, on demand.
+  for (const m of opts.messages || []) add(m);
+  if (opts.loadEarlier && opts.hasEarlier) {
     const earlier = h('li.earlier', h('button.btn.ghost.sm', {
       type: 'button',
-      onclick: () => {
-        const from = Math.max(0, shownFrom - PAGE);
-        const before = log.scrollHeight - log.scrollTop;
-        const nodes = all.slice(from, shownFrom).map((m) => bubble(m).li);
-        earlier.after(...nodes);
-        shownFrom = from;
-        if (!shownFrom) earlier.remove();
-        else earlier.firstChild.textContent = `Show earlier messages (${shownFrom})`;
-        log.scrollTop = log.scrollHeight - before;
+      onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          const page = await opts.loadEarlier();
+          const before = log.scrollHeight - log.scrollTop;
+          earlier.after(...page.messages.map((m) => bubble(m).li));
+          if (!page.more) earlier.remove();
+          log.scrollTop = log.scrollHeight - before;
+        } catch (err) {
+          toast(err.message, 'error');
+        } finally {
+          e.target.disabled = false;
+        }
       },
-    }, `Show earlier messages (${shownFrom})`));
+    }, 'Show earlier messages'));
     log.prepend(earlier);
   }
   const el = h('div.chat', log, form, opts.note ? h('p.tiny.muted.chat-note', opts.note) : null);

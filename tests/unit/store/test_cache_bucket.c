@@ -93,6 +93,23 @@ static void bucket_take_get_behaviour(const char *url)
     CHECK_EQ_INT(cache_bucket_take_get(c, fresh, 10, 2, &retry, other, &v, &len), DP_OK);
     CHECK(v == NULL);
     cache_del(c, fresh);
+    /* Several keys at once: each value in its place, absent ones NULL. */
+    char second[96];
+    snprintf(second, sizeof second, "%s:second", key);
+    CHECK_EQ_INT(cache_set(c, second, "seven", 5, 10000), DP_OK);
+    const char *keys[] = {second, other, second};
+    char *vals[3];
+    size_t lens[3];
+    CHECK_EQ_INT(cache_bucket_take_get_many(c, fresh, 10, 2, &retry, keys, 3, vals, lens), DP_OK);
+    CHECK_EQ_STR(vals[0], "seven");
+    CHECK(vals[1] == NULL);
+    CHECK_EQ_STR(vals[2], "seven");
+    CHECK(lens[2] == 5);
+    for (int i = 0; i < 3; i++)
+        free(vals[i]);
+    CHECK_EQ_INT(cache_bucket_take_get_many(c, fresh, 10, 2, &retry, keys, 0, vals, lens), DP_OK);
+    cache_del(c, fresh);
+    cache_del(c, second);
     CHECK_EQ_INT(cache_bucket_take_get(c, key, 0, 2, &retry, other, &v, &len), DP_ERR_INVALID);
     cache_del(c, key);
     cache_del(c, other);

@@ -55,6 +55,34 @@ static void check_stamp(struct cache *c)
     CHECK_EQ_INT(cache_gen_stamp(c, both, 2, tiny, sizeof tiny), DP_ERR_TOO_LARGE);
 }
 
+/* Generations read ahead (with a request's session) stamp as read; the others are read, and a
+ * generation's key read through another space's handle of the same server notes the same value. */
+static void check_stamp_known(struct cache *c, struct cache *security)
+{
+    const char *x = scope("kx"), *y = scope("ky");
+    const char *both[] = {x, y};
+    char plain[128] = "resp:k", ahead[128] = "resp:k", gkey[CACHE_GEN_KEY_MAX], *v = NULL;
+    size_t len;
+    OK(cache_gen_stamp(c, both, 2, plain, sizeof plain));
+    struct cache_gen_known known = {0};
+    cache_gen_key(x, gkey);
+    CHECK_EQ_INT(cache_get(security, gkey, &v, &len), DP_OK);
+    cache_gen_note(&known, x, v);
+    free(v);
+    cache_gen_note(&known, scope("absent"), NULL); /* nothing noted */
+    CHECK_EQ_INT(known.n, 1);
+    OK(cache_gen_stamp_known(c, &known, both, 2, ahead, sizeof ahead));
+    CHECK_EQ_STR(plain, ahead);
+    /* Taken as read: a bump after the read ahead does not show in this request's stamp... */
+    OK(cache_gen_bump(c, x));
+    char later[128] = "resp:k", fresh[128] = "resp:k";
+    OK(cache_gen_stamp_known(c, &known, both, 2, later, sizeof later));
+    CHECK_EQ_STR(later, plain);
+    /* ...and does in the next one's. */
+    OK(cache_gen_stamp(c, both, 2, fresh, sizeof fresh));
+    CHECK(strcmp(fresh, plain) != 0);
+}
+
 /* A generation lost (evicted, expired) comes back somewhere else: an answer stamped before
  * cannot be found again. */
 static void check_lost(struct cache *c)
@@ -101,6 +129,28 @@ TEST(cache_gen_memory)
     check_stamp(a);
     check_lost(a);
     check_get_many(b);
+    CHECK(!cache_spaces_shared(a)); /* in-process: each space its own store */
+    /* Scopes and stamps are built by copies: the same text snprintf would make, cut to fit. */
+    char sc[CACHE_GEN_SCOPE_MAX], longid[200];
+    cache_gen_scope(sc, "user", "abc");
+    CHECK_EQ_STR(sc, "user:abc");
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = 0;
+    cache_gen_scope(sc, "org-avatars", longid);
+    CHECK_EQ_INT((int)strlen(sc), CACHE_GEN_SCOPE_MAX - 1);
+    CHECK(!strncmp(sc, "org-avatars:xxx", 15));
+    struct cache_gen_known kn = {0};
+    cache_gen_note(&kn, "s1", "-5");
+    cache_gen_note(&kn, "s2", "9223372036854775807");
+    cache_gen_note(&kn, "s3", "12x"); /* not a generation: not noted */
+    CHECK_EQ_INT(kn.n, 2);
+    const char *two[] = {"s1", "s2"};
+    char st[64] = "k";
+    OK(cache_gen_stamp_known(a, &kn, two, 2, st, sizeof st));
+    CHECK_EQ_STR(st, "k:-5:9223372036854775807");
+    char small[20] = "k";
+    CHECK_EQ_INT(cache_gen_stamp_known(a, &kn, two, 2, small, sizeof small), DP_ERR_TOO_LARGE);
+    check_stamp_known(a, a);
     CHECK_EQ_INT(cache_gen_bump(NULL, "x"), DP_ERR_INVALID);
     cache_close(a);
     cache_close(b);
@@ -118,6 +168,11 @@ TEST(cache_gen_redis)
     check_stamp(b);
     check_lost(a);
     check_get_many(a);
+    struct cache *security = NULL;
+    OK(cache_open_space(&security, url, CACHE_SPACE_SECURITY));
+    CHECK(cache_spaces_shared(security));
+    check_stamp_known(a, security);
+    cache_close(security);
     cache_close(a);
     cache_close(b);
 }

@@ -1,6 +1,6 @@
 // The public memorial page /legacy/{slug}: published fields and, when allowed, a visitor conversation.
 import { api, streamMessage } from '../api.js';
-import { chatBox, shortName } from '../chat.js';
+import { chatBox, newestHistory, shortName } from '../chat.js';
 import { avatarBadge, clear, h, KIND_LABEL, spinner } from '../ui.js';
 
 const key = (slug) => `doppel.visitor.${slug}`;
@@ -43,10 +43,10 @@ export async function legacyView({ main, params }) {
   const open = async (btn) => {
     if (btn) btn.disabled = true;
     try {
-      let messages = [];
+      let history = { messages: [] };
       if (saved) {
         try {
-          messages = (await api('GET', `/legacy/${slug}/conversations/${saved.cid}/messages`, undefined, { auth: false, headers: { authorization: `Visitor ${saved.token}` } })).items;
+          history = await newestHistory((path) => api('GET', path, undefined, { auth: false, headers: { authorization: `Visitor ${saved.token}` } }), `/legacy/${slug}/conversations/${saved.cid}/messages`);
         } catch {
           saved = null;
         }
@@ -55,11 +55,11 @@ export async function legacyView({ main, params }) {
         const r = await api('POST', `/legacy/${slug}/conversations`, {}, { auth: false });
         saved = { cid: r.conversation.id, token: r.visitor_token };
         sessionStorage.setItem(key(slug), JSON.stringify(saved));
-        messages = [r.message];
+        history = { messages: [r.message] };
       }
       const chat = chatBox({
         name,
-        messages,
+        ...history,
         placeholder: `Ask ${shortName(name)} something…`,
         send: (text, on) => streamMessage(`/api/v1/legacy/${slug}/conversations/${saved.cid}/messages`, text, on, `Visitor ${saved.token}`),
         note: 'Answers are quoted from what they left behind. The page’s owner can read what visitors ask.',

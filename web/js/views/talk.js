@@ -1,7 +1,7 @@
 // Talk: the caller's conversations with an avatar, and a text chat with streamed, cited replies.
 import { get, post, streamMessage } from '../api.js';
 import { navigate } from '../app.js';
-import { chatBox } from '../chat.js';
+import { chatBox, newestHistory } from '../chat.js';
 import { busy, clear, empty, h, spinner, when } from '../ui.js';
 import { portraitOf } from './avatar.js';
 
@@ -31,18 +31,11 @@ export async function talkTab(body, a, cid) {
       h('button.btn.primary', { type: 'button', onclick: (e) => start(e.target) }, 'Start a conversation')))));
     return;
   }
-  // The history comes oldest first, a page at a time: read it all, show its end.
-  const msgs = [];
-  let cursor = null;
-  do {
-    const r = await get(`/conversations/${cid}/messages?limit=200` + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
-    msgs.push(...r.items);
-    cursor = r.next_cursor;
-  } while (cursor && msgs.length < 20000);
+  const history = await newestHistory(get, `/conversations/${cid}/messages`);
   const isVisitor = visitors.some((v) => v.id === cid);
   const chat = chatBox({
     name: a.name,
-    messages: msgs,
+    ...history,
     citationHref: (c) => (c.memory_id ? `/avatars/${a.id}/memories/${c.memory_id}` : null),
     send: (text, on) => streamMessage(`/api/v1/conversations/${cid}/messages`, text, on),
     voice: isVisitor ? null : (mount, onClose) => import('../voice.js').then(async (m) => m.openVoice({ avatar: a, conversationId: cid, chat, mount, onClose, portraitUrl: await portraitOf(a).catch(() => null) })),
