@@ -687,5 +687,33 @@ int dialogue_speaker_is_self(const char *label, const char *name)
             return 1;
         p += n;
     }
+    /* A label that holds the name's first word (after a title: "Joe" of "Grandpa Joe") among its
+     * own: "Grandpa Henry" (a contact name in a grandchild's phone) is Henry Walsh; "Katie Walsh",
+     * who shares only the family name, is not. */
+    static const char *const titles[] = {"grandpa", "grandma", "granny", "grandad", "grandmother", "grandfather",
+                                         "nana",    "papa",    "uncle",  "aunt",    "auntie",      "mr",
+                                         "mrs",     "ms",      "dr",     "sir",     NULL};
+    const char *first = name;
+    size_t fl = 0;
+    for (int titled = 1; titled && *first;) {
+        while (*first == ' ')
+            first++;
+        const char *first_end = strchr(first, ' ');
+        fl = first_end ? (size_t)(first_end - first) : strlen(first);
+        titled = 0;
+        for (const char *const *t = titles; *t && !titled && first_end; t++)
+            titled = text_lower_eq(first, fl, *t, strlen(*t));
+        if (titled)
+            first += fl;
+    }
+    for (const char *p = label; fl && *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && text_lower_eq(p, n, first, fl))
+            return 1;
+        p += n;
+    }
     return 0;
 }
