@@ -65,8 +65,8 @@ size_t text_count_words(const char *s, size_t n)
  * where the text starts, so that nothing before it is read). */
 static int abbreviation_before(const char *begin, const char *dot)
 {
-    static const char *const titles[] = {"Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Mt", "Fr", "Rev", "Prof",
-                                         "Sgt", "Lt", "Capt", "Col", "Gen", "Cpl", "Pvt", "Gov", "Sen", "vs", NULL};
+    static const char *const titles[] = {"Mr",  "Mrs", "Ms",   "Dr",  "St",  "Jr",  "Sr",  "Mt",  "Fr",  "Rev", "Prof",
+                                         "Sgt", "Lt",  "Capt", "Col", "Gen", "Cpl", "Pvt", "Gov", "Sen", "vs",  NULL};
     const char *w = dot;
     while (w > begin && ((w[-1] >= 'a' && w[-1] <= 'z') || (w[-1] >= 'A' && w[-1] <= 'Z')))
         w--;

@@ -671,6 +671,27 @@ int dialogue_parse(const char *text, size_t len, struct dialogue *out)
     return err;
 }
 
+const char *dialogue_given_name(const char *name, size_t *len)
+{
+    static const char *const titles[] = {"grandpa", "grandma", "granny", "grandad", "grandmother", "grandfather",
+                                         "nana",    "papa",    "uncle",  "aunt",    "auntie",      "mr",
+                                         "mrs",     "ms",      "dr",     "sir",     NULL};
+    const char *first = name;
+    *len = 0;
+    for (int titled = 1; titled && *first;) {
+        while (*first == ' ')
+            first++;
+        const char *first_end = strchr(first, ' ');
+        *len = first_end ? (size_t)(first_end - first) : strlen(first);
+        titled = 0;
+        for (const char *const *t = titles; *t && !titled && first_end; t++)
+            titled = text_lower_eq(first, *len, *t, strlen(*t));
+        if (titled)
+            first += *len;
+    }
+    return first;
+}
+
 int dialogue_speaker_is_self(const char *label, const char *name)
 {
     if (!label || !name || !*label)
@@ -687,25 +708,10 @@ int dialogue_speaker_is_self(const char *label, const char *name)
             return 1;
         p += n;
     }
-    /* A label that holds the name's first word (after a title: "Joe" of "Grandpa Joe") among its
-     * own: "Grandpa Henry" (a contact name in a grandchild's phone) is Henry Walsh; "Katie Walsh",
-     * who shares only the family name, is not. */
-    static const char *const titles[] = {"grandpa", "grandma", "granny", "grandad", "grandmother", "grandfather",
-                                         "nana",    "papa",    "uncle",  "aunt",    "auntie",      "mr",
-                                         "mrs",     "ms",      "dr",     "sir",     NULL};
-    const char *first = name;
-    size_t fl = 0;
-    for (int titled = 1; titled && *first;) {
-        while (*first == ' ')
-            first++;
-        const char *first_end = strchr(first, ' ');
-        fl = first_end ? (size_t)(first_end - first) : strlen(first);
-        titled = 0;
-        for (const char *const *t = titles; *t && !titled && first_end; t++)
-            titled = text_lower_eq(first, fl, *t, strlen(*t));
-        if (titled)
-            first += fl;
-    }
+    /* A label that holds the given name among its own words: "Grandpa Henry" (a contact name in
+     * a grandchild's phone) is Henry Walsh; "Katie Walsh", who shares only the family name, is not. */
+    size_t fl;
+    const char *first = dialogue_given_name(name, &fl);
     for (const char *p = label; fl && *p;) {
         while (*p == ' ')
             p++;
