@@ -1288,25 +1288,37 @@ static int first_person_asked(const char *msg)
     return words_listed(msg, you, NULL) > 0;
 }
 
-/* The topic a pointing follow-up ("Where is it now?") is about: the rarest words of the avatar's
- * last answer (at most TOPIC_WORDS, none the message has itself) — "Bronze Star" of "For that
- * day they gave me the Bronze Star", not "day". */
-#define TOPIC_WORDS 4
-static void topic_of(const struct brain_input *in, const char *answer, const struct terms *own, struct terms *out)
+/* 1 when q holds the key k. */
+static int has_term(const struct terms *q, const char *k)
 {
-    struct terms all = {0};
+    for (int j = 0; q && j < q->n; j++)
+        if (!strcmp(q->t[j], k))
+            return 1;
+    return 0;
+}
+
+/* The topic a pointing follow-up ("Where is it now?") is about: what the avatar's last answer
+ * said that the question before did not ask (the answer's new words, not the message's own),
+ * the rarest first among those some other memory holds too (at most TOPIC_WORDS) — "Bronze
+ * Star" of "They gave me the Bronze Star for carrying two men", asked "What did they give you
+ * for carrying the men?". */
+#define TOPIC_WORDS 4
+static void topic_of(const struct brain_input *in, const char *answer, const char *asked_before,
+                     const struct terms *own, struct terms *out)
+{
+    struct terms all = {0}, before = {0};
     double idf[MAX_TERMS];
     int df[MAX_TERMS], taken[MAX_TERMS] = {0};
     content_words(answer, &all);
+    if (asked_before)
+        content_words(asked_before, &before);
     word_weights(in, &all, idf, df);
     memset(out, 0, sizeof *out);
     while (out->n < TOPIC_WORDS) {
         int best = -1;
         for (int i = 0; i < all.n; i++) {
-            int mine = 0;
-            for (int j = 0; j < own->n && !mine; j++)
-                mine = !strcmp(own->t[j], all.t[i]);
-            if (!taken[i] && !mine && df[i] > 0 && (best < 0 || df[i] < df[best]))
+            int mine = has_term(own, all.t[i]) || has_term(&before, all.t[i]);
+            if (!taken[i] && !mine && df[i] > 1 && (best < 0 || df[i] < df[best]))
                 best = i;
         }
         if (best < 0)
@@ -1355,7 +1367,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
      * grandmother keep her buttons?") */
     struct terms topic = {0};
     if (pointing && said && q.n <= 2)
-        topic_of(in, said, &q, &topic);
+        topic_of(in, said, previous_user_message(in, 0), &q, &topic);
     int n = snprintf(query, sizeof query, "%s%s%s", in->message, borrow ? " " : "", borrow ? prev : "");
     for (int i = 0; i < topic.n && n > 0 && (size_t)n < sizeof query; i++)
         n += snprintf(query + n, sizeof query - (size_t)n, " %s", topic.t[i]);
