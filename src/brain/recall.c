@@ -60,6 +60,9 @@ static const char *const more[] = {"tell me more",       "more",     "go on",   
 #define TERM_RELATED 12
 struct terms {
     int n;
+    /* bound[i]: the term a particle right after it in the question makes a phrasal verb of ("up"
+     * of "grow up"), else -1; set only for a question's own words (content_words fills it). */
+    int bound[MAX_TERMS];
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
     int nrel[MAX_TERMS];
     char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
@@ -84,6 +87,9 @@ static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
  * them), stop words and vague words out, distinct. */
 static void content_words(const char *text, struct terms *out)
 {
+    /* particles that make a phrasal verb of the word before them */
+    static const char *const particles[] = {"up", "away", "out", "off", "over", "down", "back", NULL};
+    const char *last_term_end = NULL;
     const unsigned char *p = (const unsigned char *)text, *s;
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
@@ -121,12 +127,27 @@ static void content_words(const char *text, struct terms *out)
             dup = !strcmp(out->t[i], key);
         if (dup || out->n == MAX_TERMS)
             continue;
+        const char *term_end = (const char *)s + len;
         float weight[TERM_RELATED];
         memcpy(out->t[out->n], key, sizeof key);
+        out->bound[out->n] = -1;
+        if (out->n > 0 && listed(w, particles) && last_term_end == (const char *)s - 1)
+            out->bound[out->n - 1] = out->n;
         out->nrel[out->n] =
             text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight, TERM_RELATED);
         out->n++;
+        last_term_end = term_end;
     }
+}
+
+/* 1 when found (coverage_of) holds a verb of a phrasal verb of q without its particle: "grown"
+ * does not answer "Where did you grow up?". */
+static int particle_missing(const struct terms *q, const int found[MAX_TERMS])
+{
+    for (int i = 0; i < q->n; i++)
+        if (q->bound[i] >= 0 && found[i] && !found[q->bound[i]])
+            return 1;
+    return 0;
 }
 
 /* How many words of msg (folded) are in list; *words (may be NULL) is set to how many words msg
@@ -1325,6 +1346,7 @@ static void topic_of(const struct brain_input *in, const char *answer, const cha
             break;
         taken[best] = 1;
         memcpy(out->t[out->n], all.t[best], sizeof all.t[best]);
+        out->bound[out->n] = -1;
         out->nrel[out->n] = all.nrel[best];
         memcpy(out->rel[out->n], all.rel[best], sizeof all.rel[best]);
         memcpy(out->rel_len[out->n], all.rel_len[best], sizeof all.rel_len[best]);
@@ -1407,7 +1429,13 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     double idf[MAX_TERMS], judge_idf[MAX_TERMS];
     int found_asked[MAX_TERMS];
     word_weights(in, asked, idf, NULL);
-    word_weights(in, judge, judge_idf, NULL);
+    int judge_df[MAX_TERMS], unknown = -1;
+    word_weights(in, judge, judge_idf, judge_df);
+    /* a word of the question no memory holds ("maiden" of "What was your mom's maiden name?") is
+     * what it asks about: only a memory meeting it through a related word may answer */
+    for (int k = 0; k < judge->n && unknown < 0; k++)
+        if (judge_df[k] == 0)
+            unknown = k;
     int when = asks_when(in->message), to_you = first_person_asked(in->message);
     struct weights wt;
     weights_of(judge, judge_idf, when, &wt);
@@ -1435,7 +1463,8 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int held = judge == &topic  ? hits >= 1
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
-        int ok = related <= 1 && held && says_enough(asked, idf, found_asked) && on_topic && timed;
+        int ok = related <= 1 && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
+                 says_enough(asked, idf, found_asked) && on_topic && timed;
         if (ok && same && !again) {
             again = m;
             again_quote = quote;
