@@ -1289,6 +1289,27 @@ static int add_day(struct brain_reply *out, const char *day)
     return DP_OK;
 }
 
+/* Removes from q the words a "when" question names its answer with ("What year was that?" asks
+ * for a time, which says_time looks for, not for the word "year"). */
+static void drop_time_words(struct terms *q)
+{
+    static const char *const time_words[] = {"year", "date", "day", "month", "time", NULL};
+    int k = 0;
+    for (int i = 0; i < q->n; i++) {
+        if (listed(q->t[i], time_words))
+            continue;
+        if (k != i) {
+            memcpy(q->t[k], q->t[i], sizeof q->t[i]);
+            q->nrel[k] = q->nrel[i];
+            memcpy(q->rel[k], q->rel[i], sizeof q->rel[i]);
+            memcpy(q->rel_len[k], q->rel_len[i], sizeof q->rel_len[i]);
+        }
+        q->bound[k] = -1;
+        k++;
+    }
+    q->n = k;
+}
+
 /* 1 when text opens in the first person ("I was born …", "My father …"): the avatar speaks of
  * itself, not of someone it names. */
 static int first_person(const char *text)
@@ -1370,6 +1391,50 @@ static char *candidate_text(const struct brain_input *in, json_t *m, const struc
     return judged_text(in, m);
 }
 
+/* Answers "When was that?" from the avatar's last answer (said, quoting the memory it cited):
+ * the sentence of it that says a time, the one most about the question before (asked_before)
+ * when several do; cited to the same memory. */
+static int answer_time_again(const struct brain_input *in, struct brain_reply *out, const char *said,
+                             const char *asked_before)
+{
+    struct terms before = {0};
+    if (asked_before)
+        content_words(asked_before, &before);
+    const char *best = NULL, *best_end = NULL;
+    int best_hits = -1;
+    for (const char *p = said; *p;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        const char *e = text_sentence_end(p);
+        if (e == p)
+            break;
+        if (says_time(p, (size_t)(e - p))) {
+            char *sentence = strndup(p, (size_t)(e - p));
+            int hits = sentence ? coverage(&before, sentence) : 0;
+            free(sentence);
+            if (hits > best_hits) {
+                best_hits = hits;
+                best = p;
+                best_end = e;
+            }
+        }
+        p = e;
+    }
+    json_t *memory = last_cited(in);
+    if (!best || !memory) {
+        json_decref(memory);
+        return say_not_remembered(in, out);
+    }
+    while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
+        best_end--;
+    char *quote = strndup(best, (size_t)(best_end - best));
+    if (!quote) {
+        json_decref(memory);
+        return DP_ERR_NOMEM;
+    }
+    return answer_from(out, memory, quote);
+}
+
 /* Answers from the memories (and, when none holds the message's words, the example dialogue).
  * A memory answers only when what would be said of it (candidate_text) holds enough of the
  * question: below that the brain says it does not remember rather than quote a weak match. */
@@ -1378,6 +1443,9 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     int err;
     struct terms q = {0};
     content_words(in->message, &q);
+    int when = asks_when(in->message), to_you = first_person_asked(in->message);
+    if (when)
+        drop_time_words(&q);
     /* A follow-up borrows the topic of the previous question: a short one ("and your sister?"),
      * or one that points back with a pronoun ("what did he look like?"). A pointing one is about
      * what the avatar said last (topic_of), when that quoted a memory. */
@@ -1385,6 +1453,9 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     int pointing = refers_back(in->message);
     const char *said = last_answer(in), *prev = previous_user_message(in, pointing && !said);
     int borrow = prev && (q.n < 2 || pointing);
+    /* "What year was that?" about an answer that said a time: its sentence that says it */
+    if (when && pointing && said && q.n == 0 && says_time(said, strlen(said)))
+        return answer_time_again(in, out, said, prev);
     /* (a question of three words or more names what its pronouns point at itself: "Where did your
      * grandmother keep her buttons?") */
     struct terms topic = {0};
@@ -1436,7 +1507,6 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     for (int k = 0; k < judge->n && unknown < 0; k++)
         if (judge_df[k] == 0)
             unknown = k;
-    int when = asks_when(in->message), to_you = first_person_asked(in->message);
     struct weights wt;
     weights_of(judge, judge_idf, when, &wt);
     json_array_foreach (items, i, m) {
