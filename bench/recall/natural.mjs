@@ -12,6 +12,7 @@
 //   warm      right when the reply is not a refusal and cites no memory (the card is allowed)
 import fs from 'node:fs';
 import path from 'node:path';
+import { apiClient } from './client.mjs';
 
 const here = path.join(path.dirname(new URL(import.meta.url).pathname), 'natural');
 const argv = process.argv.slice(2);
@@ -23,19 +24,8 @@ if (!base) {
   console.error('usage: node bench/recall/natural.mjs --url http://127.0.0.1:PORT [--backend NAME] [--verbose]');
   process.exit(2);
 }
-const api = `${base}/api/v1`;
 
-let token = null;
-async function call(method, p, { body, raw, type } = {}) {
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (raw !== undefined) headers['Content-Type'] = type;
-  const t0 = performance.now();
-  const r = await fetch(api + p, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
-  const text = await r.text();
-  if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${text}`);
-  return { json: text ? JSON.parse(text) : null, ms: performance.now() - t0 };
-}
+const { call, setToken } = apiClient(base);
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 /* Apostrophes and spaces as typed or as printed are the same for matching. */
 const norm = (s) => s.replace(/[\u2018\u2019]/g, "'").replace(/\s+/g, ' ').trim().toLowerCase();
@@ -51,7 +41,7 @@ const files = fs.readdirSync(here).filter((f) => /\.(md|txt)$/.test(f)).sort();
 const signup = await call('POST', '/auth/signup', {
   body: { email: `natural-bench-${process.pid}@example.org`, password: 'a long bench password', display_name: 'Natural Bench' },
 });
-token = signup.json.access_token;
+setToken(signup.json.access_token);
 const avatar = (await call('POST', '/avatars', { body: { ...set.avatar, brain: 'recall' } })).json;
 for (const f of files) {
   const type = f.endsWith('.md') ? 'text/markdown' : 'text/plain';

@@ -5,7 +5,7 @@
 // of their own wording; the figures on a whole memoir are bench/recall (run.sh --natural).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, cast, createAvatar, startAvatars, uploadOk, waitMedia } from './lib/avatars.mjs';
+import { addMemory, cast, createAvatar, sayTo, startAvatars, startConversation, uploadOk, waitMedia } from './lib/avatars.mjs';
 
 let srv, c;
 before(async () => {
@@ -16,26 +16,9 @@ after(async () => {
   assert.equal(await srv.stop(), 0);
 });
 
-async function memory(av, text, kind = 'fact') {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind } });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function start(av) {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: c.owner.token });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function say(conv, text) {
-  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, {
-    token: c.owner.token,
-    body: { text },
-  });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json.message;
-}
+const memory = (av, text, kind) => addMemory(srv, c.owner.token, av, text, kind);
+const start = (av) => startConversation(srv, c.owner.token, av);
+const say = (conv, text) => sayTo(srv, c.owner.token, conv, text);
 
 const cites = (r) => r.citations.map((x) => x.memory_id);
 
