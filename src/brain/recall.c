@@ -3,17 +3,23 @@
  *  1. Greetings and small talk ("hi", "good morning" …) get the persona card's greeting (without
  *     one, the opening word the person's own words use most: see personality_store.c).
  *  2. Follow-ups ("tell me more", "go on", "and then?") continue from the memory cited last:
- *     the next passage or utterance of the same source, in order.
+ *     the rest of the passage quoted, then the next passage or utterance of the same source.
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
- *     words when the message is short, so "and your sister?" keeps its topic). A candidate must
- *     contain the message's content words (stop words removed, keyed as search keys them): both of a
- *     two-word question, half of a longer one including its most specific word (the one fewest
- *     memories hold); among those, more coverage wins, then the search rank. Below that the
- *     answer is an honest "I don't remember".
+ *     words when the message is short, so "and your sister?" keeps its topic; a pronoun or a
+ *     closing "that" points at the new words of the last answer: "Where is it now?" after the
+ *     Bronze Star). A candidate is judged by what would be said of it — the excerpt of a long
+ *     passage, not the whole — and must hold the message's content words (keyed as search keys
+ *     them) by weight: the one word of a one-word question, both of two (or one saying two
+ *     thirds of what they weigh), half of a longer one's weight with its most specific word; a
+ *     word no memory holds must be met by a related one; a phrasal verb keeps its particle; a
+ *     "when" question needs a time. More coverage wins, then the avatar speaking of itself, then
+ *     the search rank. Below that the answer is an honest "I don't remember". A message asking
+ *     several things is answered part by part.
  *  4. Dialogue (utterances with a speaker and an order, from a chat or a recording): the
  *     avatar's own line (its speaker label is the avatar's name or a word of it) is quoted; a
  *     line someone said to the avatar is answered by the avatar's next turn.
- *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are.
+ *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are,
+ *     what is written about the avatar in the third person said in the first (recall_person.h).
  *  6. Identity questions ("who are you?", "what are you like?", "what's your name?", "where are
  *     we?") are answered from the persona card before the memories: an example exchange that asks
  *     just that, else the opening sentences of the description, personality or scenario. A
