@@ -13,6 +13,7 @@
 //     in the same one); the reply is right when it cites an expected memory.
 import fs from 'node:fs';
 import path from 'node:path';
+import { apiClient } from './client.mjs';
 import { bm25Index } from './bm25.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -26,21 +27,9 @@ if (!base) {
   console.error('usage: node bench/recall/recall.mjs --url http://127.0.0.1:PORT [--backend NAME] [--verbose]');
   process.exit(2);
 }
-const api = `${base}/api/v1`;
 const K = 10;
 
-let token = null;
-async function call(method, p, { body, raw, type } = {}) {
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (raw !== undefined) headers['Content-Type'] = type;
-  const t0 = performance.now();
-  const r = await fetch(api + p, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
-  const text = await r.text();
-  const ms = performance.now() - t0;
-  if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${text}`);
-  return { json: text ? JSON.parse(text) : null, ms };
-}
+const { call, setToken } = apiClient(base);
 
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 const norm = (s) => s.replace(/\s+/g, ' ').trim().toLowerCase();
@@ -62,7 +51,7 @@ const manual = JSON.parse(fs.readFileSync(path.join(dataDir, 'manual.json'), 'ut
 const signup = await call('POST', '/auth/signup', {
   body: { email: `recall-bench-${process.pid}@example.org`, password: 'a long bench password', display_name: 'Recall Bench' },
 });
-token = signup.json.access_token;
+setToken(signup.json.access_token);
 const avatar = (await call('POST', '/avatars', { body: { ...set.avatar, brain: 'recall' } })).json;
 const greeting = set.avatar.greeting;
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quality of memory search and of the recall brain (bench/recall/recall.mjs) against a fresh
 # doppel on a free loopback port with a throwaway data directory. Prints figures only.
-# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed] [--verbose]
+# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed] [--natural] [--verbose]
+#   --natural            the natural-question set of bench/recall/natural/ (bench/recall/natural.mjs)
+#                        instead of bench/recall/questions.json
 #   --backend postgres   PostgreSQL + Redis from scripts/test-servers.sh (started and stopped here)
 #   --embed              hybrid search: memory vectors from the deterministic test embedder of
 #                        tests/embed-server/ (word hashing with a small synonym table — it shows
@@ -11,12 +13,14 @@ cd "$(dirname "$0")/../.."
 
 backend=sqlite
 embed=0
+script=bench/recall/recall.mjs
 pass=()
 while [ $# -gt 0 ]; do
     case $1 in
     --backend) backend=${2:?--backend needs sqlite or postgres}; shift 2 ;;
     --backend=*) backend=${1#*=}; shift ;;
     --embed) embed=1; shift ;;
+    --natural) script=bench/recall/natural.mjs; shift ;;
     *) pass+=("$1"); shift ;;
     esac
 done
@@ -69,4 +73,4 @@ for _ in $(seq 1 300); do
 done
 [ -n "$url" ] || { echo "doppel did not print its address in 30 s" >&2; cat "$dir/stderr" >&2; exit 1; }
 
-node bench/recall/recall.mjs --url "$url" --backend "$backend" ${pass[@]+"${pass[@]}"}
+node "$script" --url "$url" --backend "$backend" ${pass[@]+"${pass[@]}"}

@@ -3,17 +3,23 @@
  *  1. Greetings and small talk ("hi", "good morning" …) get the persona card's greeting (without
  *     one, the opening word the person's own words use most: see personality_store.c).
  *  2. Follow-ups ("tell me more", "go on", "and then?") continue from the memory cited last:
- *     the next passage or utterance of the same source, in order.
+ *     the rest of the passage quoted, then the next passage or utterance of the same source.
  *  3. Otherwise the memories are searched with the message (plus the previous user message's
- *     words when the message is short, so "and your sister?" keeps its topic). A candidate must
- *     contain the message's content words (stop words removed, keyed as search keys them): both of a
- *     two-word question, half of a longer one including its most specific word (the one fewest
- *     memories hold); among those, more coverage wins, then the search rank. Below that the
- *     answer is an honest "I don't remember".
+ *     words when the message is short, so "and your sister?" keeps its topic; a pronoun or a
+ *     closing "that" points at the new words of the last answer: "Where is it now?" after the
+ *     Bronze Star). A candidate is judged by what would be said of it — the excerpt of a long
+ *     passage, not the whole — and must hold the message's content words (keyed as search keys
+ *     them) by weight: the one word of a one-word question, both of two (or one saying two
+ *     thirds of what they weigh), half of a longer one's weight with its most specific word; a
+ *     word no memory holds must be met by a related one; a phrasal verb keeps its particle; a
+ *     "when" question needs a time. More coverage wins, then the avatar speaking of itself, then
+ *     the search rank. Below that the answer is an honest "I don't remember". A message asking
+ *     several things is answered part by part.
  *  4. Dialogue (utterances with a speaker and an order, from a chat or a recording): the
  *     avatar's own line (its speaker label is the avatar's name or a word of it) is quoted; a
  *     line someone said to the avatar is answered by the avatar's next turn.
- *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are.
+ *  5. Q&A memories answer with their answer part; facts and passages are quoted as they are,
+ *     what is written about the avatar in the third person said in the first (recall_person.h).
  *  6. Identity questions ("who are you?", "what are you like?", "what's your name?", "where are
  *     we?") are answered from the persona card before the memories: an example exchange that asks
  *     just that, else the opening sentences of the description, personality or scenario. A
@@ -29,10 +35,12 @@
 
 #include "brain/brain.h"
 #include "brain/memory.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "store/db.h"
+#include "brain/recall_person.h"
 #include "brain/recall_social.h"
 #include "ingest/dialogue.h"
 
@@ -40,8 +48,10 @@
 
 /* Words that say nothing about a topic in a question to an avatar, besides the toolkit's stop
  * words (core/text.c). Compared folded. */
-static const char *const vague[] = {"remember", "know", "think",     "please",   "ever", "much",
-                                    "many",     "some", "something", "anything", "tell", NULL};
+static const char *const vague[] = {"remember", "know", "think", "please", "ever",      "much",     "many",
+                                    "some",     "tell", "now",   "still",  "again",     "really",   "always",
+                                    "usually",  "also", "even",  "every",  "something", "anything", "thing",
+                                    "happen",   "kind", "sort",  "type",   NULL};
 
 static const char *const thanks[] = {"thanks", "thank", "thx", NULL};
 
@@ -56,6 +66,9 @@ static const char *const more[] = {"tell me more",       "more",     "go on",   
 #define TERM_RELATED 12
 struct terms {
     int n;
+    /* bound[i]: the term a particle right after it in the question makes a phrasal verb of ("up"
+     * of "grow up"), else -1; set only for a question's own words (content_words fills it). */
+    int bound[MAX_TERMS];
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
     int nrel[MAX_TERMS];
     char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
@@ -80,11 +93,39 @@ static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
  * them), stop words and vague words out, distinct. */
 static void content_words(const char *text, struct terms *out)
 {
+    /* particles that make a phrasal verb of the word before them */
+    static const char *const particles[] = {"up", "away", "out", "off", "over", "down", "back", NULL};
+    const char *last_term_end = NULL;
     const unsigned char *p = (const unsigned char *)text, *s;
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
         folded(s, len, w);
         if (text_is_stop(s, len) || listed(w, vague) || listed(w, hellos) || listed(w, thanks))
+            continue;
+        /* "when you were little", "as a boy": a time of life, not a topic ("Did you have a dog
+         * when you were little?" asks about a dog) */
+        static const char *const young[] = {"little", "young", "small", "kid",      "boy",       "girl",
+                                            "child",  "baby",  "teen",  "teenager", "youngster", NULL};
+        if (listed(w, young)) {
+            const char *b = (const char *)s;
+            while (b > text && b[-1] == ' ')
+                b--;
+            size_t k = (size_t)(b - text);
+            static const char *const frames[] = {"you were", "i was",  "we were", "as a",
+                                                 "when a",   "were a", "was a",   NULL};
+            int framed = 0;
+            for (const char *const *f = frames; *f && !framed; f++) {
+                size_t fl = strlen(*f);
+                framed =
+                    k >= fl && !strncasecmp(b - fl, *f, fl) && (k == fl || !isalpha((unsigned char)b[-(long)fl - 1]));
+            }
+            if (framed)
+                continue;
+        }
+        /* "used to" before a verb says a habit ("Did you used to drink?"), not a use */
+        const unsigned char *after = p, *s2;
+        size_t l2 = text_next_word(&after, &s2);
+        if ((!strcmp(w, "used") || !strcmp(w, "use")) && l2 == 2 && !strncasecmp((const char *)s2, "to", 2))
             continue;
         key[text_word_key(s, len, key)] = 0;
         int dup = 0;
@@ -92,12 +133,27 @@ static void content_words(const char *text, struct terms *out)
             dup = !strcmp(out->t[i], key);
         if (dup || out->n == MAX_TERMS)
             continue;
+        const char *term_end = (const char *)s + len;
         float weight[TERM_RELATED];
         memcpy(out->t[out->n], key, sizeof key);
+        out->bound[out->n] = -1;
+        if (out->n > 0 && listed(w, particles) && last_term_end == (const char *)s - 1)
+            out->bound[out->n - 1] = out->n;
         out->nrel[out->n] =
             text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight, TERM_RELATED);
         out->n++;
+        last_term_end = term_end;
     }
+}
+
+/* 1 when found (coverage_of) holds a verb of a phrasal verb of q without its particle: "grown"
+ * does not answer "Where did you grow up?". */
+static int particle_missing(const struct terms *q, const int found[MAX_TERMS])
+{
+    for (int i = 0; i < q->n; i++)
+        if (q->bound[i] >= 0 && found[i] && !found[q->bound[i]])
+            return 1;
+    return 0;
 }
 
 /* How many words of msg (folded) are in list; *words (may be NULL) is set to how many words msg
@@ -190,14 +246,34 @@ static void word_weights(const struct brain_input *in, const struct terms *q, do
  * (word_weights; a related word its share, as in search): "Did the Navy ever send you to Japan?"
  * is not answered by "The Navy sent me to boot camp" — Japan, which no memory holds, says more
  * than Navy and send together. */
-static int says_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
+static double share_said(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
 {
     double all = 0, got = 0;
     for (int i = 0; i < q->n; i++) {
         all += idf[i];
         got += found[i] == 2 ? idf[i] : found[i] == 1 ? idf[i] * TEXT_SYNONYM_WEIGHT : 0;
     }
-    return all <= 0 || got * 2 >= all;
+    return all <= 0 ? 1 : got / all;
+}
+
+static int says_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
+{
+    return share_said(q, idf, found) >= 0.5;
+}
+
+/* 1 when a candidate holding the words found (coverage_of) answers the question q by weight:
+ * one word, that word; two, both (a related word for one), or one that says two thirds of what
+ * they say together — "honeymoon" answers "Where did you go
+ * for the honeymoon?" without "go", "play" does not answer "Do you play golf?" (golf, which no
+ * memory holds, says the most); more, half (says_enough) with the most specific word (rare). */
+static int answers_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS], int hits,
+                          int rare)
+{
+    if (hits == 0)
+        return 0;
+    if (q->n == 2)
+        return hits == 2 || (idf[0] + idf[1] > 0 && share_said(q, idf, found) >= 2.0 / 3);
+    return (rare < 0 || found[rare]) && says_enough(q, idf, found);
 }
 
 /* The question word held by the fewest of the avatar's memories (but by some): the most
@@ -247,12 +323,24 @@ static int phrase_in(const char *msg, const char *const *list)
     return 0;
 }
 
-/* 1 when msg points back at something said before with a third-person pronoun. */
+/* 1 when msg points back at something said before with a third-person pronoun, or ends on a
+ * demonstrative ("What year was that?", "Who gave you this?"). */
 static int refers_back(const char *msg)
 {
     static const char *const pronouns[] = {"he",   "she", "it",  "they",  "him", "her",
                                            "them", "his", "its", "their", NULL};
-    return words_listed(msg, pronouns, NULL) > 0;
+    static const char *const demonstratives[] = {"that", "this", "there", "those", "these", NULL};
+    if (words_listed(msg, pronouns, NULL) > 0)
+        return 1;
+    const unsigned char *p = (const unsigned char *)msg, *s, *last = NULL;
+    size_t len, last_len = 0;
+    while ((len = text_next_word(&p, &s)))
+        last = s, last_len = len;
+    char w[TEXT_KEY_MAX + 1];
+    if (!last)
+        return 0;
+    folded(last, last_len, w);
+    return listed(w, demonstratives);
 }
 
 /* A greeting: a message that opens with a hello ("hi", "hello there", "good evening, Grandpa",
@@ -372,26 +460,83 @@ static const char *skip_headings(const char *p)
     }
 }
 
-/* The answer out of a long passage: the sentence holding most of the question's words, and the
- * one after it for context, quoted verbatim (never rephrased, so never changed in meaning). A
- * passage of up to EXCERPT_WORDS words is answered whole; NULL when text is not long. */
+/* 1 when text[0..n) says a time: a year (1900–2099) or a month's name. The answer to a "when"
+ * question must say one (or the memory must know its own day: day_of). */
+static int says_time(const char *text, size_t n)
+{
+    static const char *const months[] = {"january", "february",  "march",   "april",    "may",      "june", "july",
+                                         "august",  "september", "october", "november", "december", NULL};
+    const unsigned char *p = (const unsigned char *)text, *s, *end = p + n;
+    for (size_t len; (len = text_next_word(&p, &s)) && s < end;) {
+        char w[TEXT_KEY_MAX + 1];
+        folded(s, len, w);
+        if (len == 4 && isdigit(s[0]) && isdigit(s[1]) && isdigit(s[2]) && isdigit(s[3]) &&
+            (!strncmp((const char *)s, "19", 2) || !strncmp((const char *)s, "20", 2)))
+            return 1;
+        if (listed(w, months))
+            return 1;
+    }
+    return 0;
+}
+
+/* What a question's words weigh in judging a sentence: their idf (word_weights), 1 each when the
+ * avatar's counts are not known; `when` asks for a time (says_time weighs like its rarest word). */
+struct weights {
+    double w[MAX_TERMS];
+    double top;
+    int when;
+};
+
+static void weights_of(const struct terms *q, const double idf[MAX_TERMS], int when, struct weights *out)
+{
+    out->top = 0;
+    out->when = when;
+    for (int i = 0; i < q->n; i++) {
+        out->w[i] = idf[i] > 0 ? idf[i] : 1;
+        if (out->w[i] > out->top)
+            out->top = out->w[i];
+    }
+    if (out->top == 0)
+        out->top = 1;
+}
+
+/* How much of q the sentence text[0..n) says: each word found its weight, a related one its share
+ * (as search weighs them), a time its due when one is asked for. */
+static double sentence_score(const struct terms *q, const struct weights *wt, const char *text, size_t n)
+{
+    char *t = strndup(text, n);
+    if (!t)
+        return 0;
+    int found[MAX_TERMS];
+    coverage_of(q, t, found, NULL);
+    double score = 0;
+    for (int i = 0; i < q->n; i++)
+        score += found[i] == 2 ? wt->w[i] : found[i] == 1 ? wt->w[i] * TEXT_SYNONYM_WEIGHT : 0;
+    if (wt->when && says_time(t, n))
+        score += wt->top;
+    free(t);
+    return score;
+}
+
+/* The answer out of a long passage: the sentence that says most of the question (sentence_score:
+ * its rarest words count most, so "married" outweighs "got"), and the one after it for context,
+ * quoted verbatim (never rephrased, so never changed in meaning). A passage of up to EXCERPT_WORDS
+ * words is answered whole; NULL when text is not long. */
 #define EXCERPT_WORDS 60
-static char *excerpt(const char *text, const struct terms *q)
+static char *excerpt(const char *text, const struct terms *q, const struct weights *wt)
 {
     if (!q || q->n == 0 || count_words(text, strlen(text)) <= EXCERPT_WORDS)
         return NULL;
     const char *best = NULL, *best_end = NULL;
-    int best_hits = 0;
+    double best_score = 0;
     for (const char *p = text; *p;) {
         p = skip_headings(p);
         const char *e = text_sentence_end(p);
         if (e == p)
             break;
-        char *sentence = strndup(p, (size_t)(e - p));
-        int hits = sentence ? coverage(q, sentence) : 0;
-        free(sentence);
-        if (hits > best_hits) {
-            best_hits = hits;
+        double score = sentence_score(q, wt, p, (size_t)(e - p));
+        if (score > best_score) {
+            best_score = score;
             best = p;
             best_end = e;
         }
@@ -410,14 +555,13 @@ static char *excerpt(const char *text, const struct terms *q)
     return strndup(best, (size_t)(best_end - best));
 }
 
-/* Answers with memory: the excerpt of a long passage that answers q (when q is given), or the
- * whole memory (Q&A: its answer part). */
-static int answer_from(struct brain_reply *out, json_t *memory, const struct terms *q)
+/* Answers with memory: quote (taken; the excerpt of a long passage that answers the question)
+ * when given, else the whole memory (Q&A: its answer part; a short passage without its heading). */
+static int answer_from(struct brain_reply *out, json_t *memory, char *quote)
 {
     const char *kind = json_string_value(json_object_get(memory, "kind"));
-    int passage = kind && !strcmp(kind, "passage");
-    char *part = passage ? excerpt(json_string_value(json_object_get(memory, "text")), q) : NULL;
-    if (passage && !part) { /* a short passage is said whole, without its heading */
+    char *part = quote;
+    if (!part && kind && !strcmp(kind, "passage")) { /* a short passage is said whole, without its heading */
         const char *t = json_string_value(json_object_get(memory, "text")), *body = skip_headings(t);
         part = body != t && *body ? strdup(body) : NULL;
     }
@@ -440,33 +584,83 @@ static int say(struct brain_reply *out, const char *text)
     return out->text ? DP_OK : DP_ERR_NOMEM;
 }
 
-/* The memory cited by the avatar's last message, if any. */
-static json_t *last_cited(const struct brain_input *in)
+/* The avatar's last message ({role, text, citations}, borrowed), NULL when none. */
+static json_t *last_avatar_message(const struct brain_input *in)
 {
     for (size_t i = json_array_size(in->history); i-- > 0;) {
         json_t *m = json_array_get(in->history, i);
         const char *role = json_string_value(json_object_get(m, "role"));
-        if (role && !strcmp(role, "avatar")) {
-            json_t *c = json_array_get(json_object_get(m, "citations"), 0);
-            const char *id = json_string_value(json_object_get(c, "memory_id"));
-            json_t *mem = NULL;
-            if (id)
-                memory_get(in->db, in->avatar_id, id, &mem);
-            return mem;
-        }
+        if (role && !strcmp(role, "avatar"))
+            return m;
     }
     return NULL;
 }
 
-static const char *previous_user_message(const struct brain_input *in)
+/* The memory cited by the avatar's last message, if any. */
+static json_t *last_cited(const struct brain_input *in)
 {
+    json_t *c = json_array_get(json_object_get(last_avatar_message(in), "citations"), 0);
+    const char *id = json_string_value(json_object_get(c, "memory_id"));
+    json_t *mem = NULL;
+    if (id)
+        memory_get(in->db, in->avatar_id, id, &mem);
+    return mem;
+}
+
+/* The text of the avatar's last message when it quoted a memory (what a pronoun in the next
+ * question points at), else NULL. Borrowed. */
+static const char *last_answer(const struct brain_input *in)
+{
+    json_t *m = last_avatar_message(in);
+    json_t *c = json_array_get(json_object_get(m, "citations"), 0);
+    return json_string_value(json_object_get(c, "memory_id")) ? json_string_value(json_object_get(m, "text")) : NULL;
+}
+
+/* What comes after the quote the avatar said last from a passage (memory): up to two sentences
+ * within EXCERPT_WORDS words, verbatim; NULL when the quote was not from it or nothing follows. */
+static char *continuation(json_t *memory, const char *said)
+{
+    const char *text = json_string_value(json_object_get(memory, "text"));
+    const char *at = said && *said && text ? strstr(text, said) : NULL;
+    if (!at)
+        return NULL;
+    const char *p = at + strlen(said), *end = p;
+    for (int k = 0; k < 2; k++) {
+        while (*end == ' ' || *end == '\n')
+            end++;
+        end = skip_headings(end);
+        if (!*end)
+            break;
+        const char *e = text_sentence_end(end);
+        if (k > 0 && count_words(p, (size_t)(e - p)) > EXCERPT_WORDS)
+            break;
+        end = e;
+    }
+    while (*p == ' ' || *p == '\n')
+        p++;
+    p = skip_headings(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\n'))
+        end--;
+    return end > p ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+static int refers_back(const char *msg);
+
+/* The user's previous message; with pointing set, the last one that did not itself point back
+ * ("Where is it now?" after "What did you get it for?" is still about the question before). */
+static const char *previous_user_message(const struct brain_input *in, int pointing)
+{
+    const char *found = NULL;
     for (size_t i = json_array_size(in->history); i-- > 0;) {
         json_t *m = json_array_get(in->history, i);
         const char *role = json_string_value(json_object_get(m, "role"));
-        if (role && !strcmp(role, "user"))
-            return json_string_value(json_object_get(m, "text"));
+        if (role && !strcmp(role, "user")) {
+            found = json_string_value(json_object_get(m, "text"));
+            if (!pointing || !found || !refers_back(found))
+                return found;
+        }
     }
-    return NULL;
+    return found;
 }
 
 /* The text a candidate is judged by: its own, and for the avatar's own line in a dialogue the
@@ -900,6 +1094,7 @@ static int say_not_remembered(const struct brain_input *in, struct brain_reply *
 }
 
 static int recall_memories(const struct brain_input *in, struct brain_reply *out);
+static int recall_parts(const struct brain_input *in, struct brain_reply *out);
 
 /* The hello a greeting gets: the card's greeting, else the person's own opening word. */
 static int greet(const struct brain_input *in, struct brain_reply *out)
@@ -942,7 +1137,12 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
     if (is_greeting(in->message))
         return greet(in, out);
     if (phrase_in(in->message, more)) {
+        /* The rest of the passage quoted last, then the next passage or turn of its source. */
         json_t *last = last_cited(in);
+        char *rest =
+            last ? continuation(last, json_string_value(json_object_get(last_avatar_message(in), "text"))) : NULL;
+        if (rest)
+            return answer_from(out, last, rest);
         json_t *next = last ? next_in_source(in->db, in->avatar_id, last, 0, NULL) : NULL;
         json_decref(last);
         if (next)
@@ -966,7 +1166,98 @@ static int recall_reply(const struct brain_input *in, struct brain_reply *out)
         if (err || answered)
             return err;
     }
-    return recall_memories(in, out);
+    return recall_parts(in, out);
+}
+
+/* ---- questions that ask several things ("Where were you born, and what did your father do?") ---- */
+
+#define PARTS_MAX 4
+#define PART_LEN 512
+
+/* 1 when the word at p opens a question of its own. */
+static int opens_question(const char *p)
+{
+    static const char *const openers[] = {"what", "where", "when", "who", "whom", "whose", "why",
+                                          "how",  "which", "did",  "do",  "does", "were",  "was",
+                                          "are",  "is",    "have", "can", NULL};
+    const unsigned char *q = (const unsigned char *)p, *s;
+    size_t len = text_next_word(&q, &s);
+    char w[TEXT_KEY_MAX + 1];
+    if (!len || s != (const unsigned char *)p)
+        return 0;
+    folded(s, len, w);
+    return listed(w, openers);
+}
+
+/* The questions msg asks, split where one ends ("?" with more after it) or where "and", "or" or
+ * ";" opens another ("…, and what did your father do?"). Returns how many (1: msg is one). */
+static int split_parts(const char *msg, char parts[PARTS_MAX][PART_LEN])
+{
+    int n = 0;
+    const char *start = msg;
+    for (const char *p = msg; *p && n < PARTS_MAX - 1; p++) {
+        const char *next = NULL;
+        if (*p == '?' && p[1] == ' ')
+            next = p + 1;
+        else if (*p == ' ' && (!strncasecmp(p, " and ", 5) || !strncasecmp(p, " or ", 4)))
+            next = p + (p[1] == 'a' || p[1] == 'A' ? 5 : 4);
+        else if (*p == ';' && p[1] == ' ')
+            next = p + 2;
+        if (!next)
+            continue;
+        while (*next == ' ')
+            next++;
+        if (*p != '?' && !opens_question(next))
+            continue;
+        const char *end = p + (*p == '?');
+        while (end > start && (end[-1] == ',' || end[-1] == ' '))
+            end--;
+        if (count_words(start, (size_t)(end - start)) >= 2 && count_words(next, strlen(next)) >= 2) {
+            snprintf(parts[n++], PART_LEN, "%.*s", (int)(end - start), start);
+            start = next;
+            p = next - 1;
+        }
+    }
+    if (n == 0)
+        return 1;
+    snprintf(parts[n++], PART_LEN, "%s", start);
+    return n;
+}
+
+/* Answers each part of a question that asks several, the answers one after another (a part no
+ * memory answers is left out, a quote already said is not said again); one part: recall_memories. */
+static int recall_parts(const struct brain_input *in, struct brain_reply *out)
+{
+    char parts[PARTS_MAX][PART_LEN];
+    int n = split_parts(in->message, parts);
+    if (n < 2)
+        return recall_memories(in, out);
+    struct buf text;
+    buf_init(&text, 0);
+    json_t *cites = json_array();
+    int err = cites ? DP_OK : DP_ERR_NOMEM;
+    for (int i = 0; i < n && !err; i++) {
+        struct brain_input part = *in;
+        struct brain_reply r = {0};
+        part.message = parts[i];
+        err = recall_memories(&part, &r);
+        json_t *c = json_array_get(r.citations, 0);
+        if (!err && json_string_value(json_object_get(c, "memory_id")) && (!text.data || !strstr(text.data, r.text))) {
+            err = buf_printf(&text, "%s%s", text.len ? " " : "", r.text);
+            if (!err)
+                json_array_extend(cites, r.citations);
+        }
+        free(r.text);
+        json_decref(r.citations);
+    }
+    if (err || !text.len) {
+        buf_cleanup(&text);
+        json_decref(cites);
+        return err ? err : recall_memories(in, out);
+    }
+    out->text = buf_steal(&text, NULL);
+    out->citations = cites;
+    return DP_OK;
 }
 
 /* 1 when msg asks when something happened ("When did you …?", "What year was …?"). */
@@ -974,8 +1265,8 @@ static int asks_when(const char *msg)
 {
     char low[256];
     normalise(msg, low, sizeof low);
-    return !strncmp(low, "when ", 5) || !strncmp(low, "what year ", 10) || !strncmp(low, "in what year ", 13) ||
-           !strncmp(low, "which year ", 11);
+    return !strncmp(low, "when ", 5) || !strncmp(low, "whens ", 6) || !strncmp(low, "what year ", 10) ||
+           !strncmp(low, "in what year ", 13) || !strncmp(low, "which year ", 11) || !strncmp(low, "what date ", 10);
 }
 
 /* The day memory occurred on ("12 March 2021") into day, "" when not known. */
@@ -1004,18 +1295,181 @@ static int add_day(struct brain_reply *out, const char *day)
     return DP_OK;
 }
 
-/* Answers from the memories (and, when none holds the message's words, the example dialogue). */
+/* Removes from q the words a "when" question names its answer with ("What year was that?" asks
+ * for a time, which says_time looks for, not for the word "year"). */
+static void drop_time_words(struct terms *q)
+{
+    static const char *const time_words[] = {"year", "date", "day", "month", "time", NULL};
+    int k = 0;
+    for (int i = 0; i < q->n; i++) {
+        if (listed(q->t[i], time_words))
+            continue;
+        if (k != i) {
+            memcpy(q->t[k], q->t[i], sizeof q->t[i]);
+            q->nrel[k] = q->nrel[i];
+            memcpy(q->rel[k], q->rel[i], sizeof q->rel[i]);
+            memcpy(q->rel_len[k], q->rel_len[i], sizeof q->rel_len[i]);
+        }
+        q->bound[k] = -1;
+        k++;
+    }
+    q->n = k;
+}
+
+/* 1 when text opens in the first person ("I was born …", "My father …"): the avatar speaks of
+ * itself, not of someone it names. */
+static int first_person(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text, *s;
+    size_t len = text_next_word(&p, &s);
+    char w[TEXT_KEY_MAX + 1];
+    if (!len)
+        return 0;
+    folded(s, len, w);
+    return !strcmp(w, "i") || !strcmp(w, "my");
+}
+
+/* 1 when msg asks the avatar about itself (you, your, yourself). */
+static int first_person_asked(const char *msg)
+{
+    static const char *const you[] = {"you", "your", "yours", "yourself", NULL};
+    return words_listed(msg, you, NULL) > 0;
+}
+
+/* 1 when q holds the key k. */
+static int has_term(const struct terms *q, const char *k)
+{
+    for (int j = 0; q && j < q->n; j++)
+        if (!strcmp(q->t[j], k))
+            return 1;
+    return 0;
+}
+
+/* The topic a pointing follow-up ("Where is it now?") is about: what the avatar's last answer
+ * said that the question before did not ask (the answer's new words, not the message's own),
+ * the rarest first among those some other memory holds too (at most TOPIC_WORDS) — "Bronze
+ * Star" of "They gave me the Bronze Star for carrying two men", asked "What did they give you
+ * for carrying the men?". */
+#define TOPIC_WORDS 4
+static void topic_of(const struct brain_input *in, const char *answer, const char *asked_before,
+                     const struct terms *own, struct terms *out)
+{
+    struct terms all = {0}, before = {0};
+    double idf[MAX_TERMS];
+    int df[MAX_TERMS], taken[MAX_TERMS] = {0};
+    content_words(answer, &all);
+    if (asked_before)
+        content_words(asked_before, &before);
+    word_weights(in, &all, idf, df);
+    memset(out, 0, sizeof *out);
+    while (out->n < TOPIC_WORDS) {
+        int best = -1;
+        for (int i = 0; i < all.n; i++) {
+            int mine = has_term(own, all.t[i]) || has_term(&before, all.t[i]);
+            if (!taken[i] && !mine && df[i] > 1 && (best < 0 || df[i] < df[best]))
+                best = i;
+        }
+        if (best < 0)
+            break;
+        taken[best] = 1;
+        memcpy(out->t[out->n], all.t[best], sizeof all.t[best]);
+        out->bound[out->n] = -1;
+        out->nrel[out->n] = all.nrel[best];
+        memcpy(out->rel[out->n], all.rel[best], sizeof all.rel[best]);
+        memcpy(out->rel_len[out->n], all.rel_len[best], sizeof all.rel_len[best]);
+        out->n++;
+    }
+}
+
+/* The text a candidate memory is judged by, malloc'd: of a long passage, only the excerpt that
+ * would be quoted (*quote, malloc'd too) — a passage that holds the question's words in
+ * different sentences answers nothing; else judged_text. */
+static char *candidate_text(const struct brain_input *in, json_t *m, const struct terms *q, const struct weights *wt,
+                            char **quote)
+{
+    const char *kind = json_string_value(json_object_get(m, "kind"));
+    *quote = NULL;
+    if (kind && !strcmp(kind, "passage")) {
+        *quote = excerpt(json_string_value(json_object_get(m, "text")), q, wt);
+        if (*quote)
+            return strdup(*quote);
+    }
+    return judged_text(in, m);
+}
+
+/* Answers "When was that?" from the avatar's last answer (said, quoting the memory it cited):
+ * the sentence of it that says a time, the one most about the question before (asked_before)
+ * when several do; cited to the same memory. */
+static int answer_time_again(const struct brain_input *in, struct brain_reply *out, const char *said,
+                             const char *asked_before)
+{
+    struct terms before = {0};
+    if (asked_before)
+        content_words(asked_before, &before);
+    const char *best = NULL, *best_end = NULL;
+    int best_hits = -1;
+    for (const char *p = said; *p;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        const char *e = text_sentence_end(p);
+        if (e == p)
+            break;
+        if (says_time(p, (size_t)(e - p))) {
+            char *sentence = strndup(p, (size_t)(e - p));
+            int hits = sentence ? coverage(&before, sentence) : 0;
+            free(sentence);
+            if (hits > best_hits) {
+                best_hits = hits;
+                best = p;
+                best_end = e;
+            }
+        }
+        p = e;
+    }
+    json_t *memory = last_cited(in);
+    if (!best || !memory) {
+        json_decref(memory);
+        return say_not_remembered(in, out);
+    }
+    while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
+        best_end--;
+    char *quote = strndup(best, (size_t)(best_end - best));
+    if (!quote) {
+        json_decref(memory);
+        return DP_ERR_NOMEM;
+    }
+    return answer_from(out, memory, quote);
+}
+
+/* Answers from the memories (and, when none holds the message's words, the example dialogue).
+ * A memory answers only when what would be said of it (candidate_text) holds enough of the
+ * question: below that the brain says it does not remember rather than quote a weak match. */
 static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
     int err;
     struct terms q = {0};
     content_words(in->message, &q);
+    int when = asks_when(in->message), to_you = first_person_asked(in->message);
+    if (when)
+        drop_time_words(&q);
     /* A follow-up borrows the topic of the previous question: a short one ("and your sister?"),
-     * or one that points back with a pronoun ("what did he look like?"). */
+     * or one that points back with a pronoun ("what did he look like?"). A pointing one is about
+     * what the avatar said last (topic_of), when that quoted a memory. */
     char query[2048];
-    const char *prev = previous_user_message(in);
-    int borrow = prev && (q.n < 2 || refers_back(in->message));
-    snprintf(query, sizeof query, "%s%s%s", in->message, borrow ? " " : "", borrow ? prev : "");
+    int pointing = refers_back(in->message);
+    const char *said = last_answer(in), *prev = previous_user_message(in, pointing && !said);
+    int borrow = prev && (q.n < 2 || pointing);
+    /* "What year was that?" about an answer that said a time: its sentence that says it */
+    if (when && pointing && said && q.n == 0 && says_time(said, strlen(said)))
+        return answer_time_again(in, out, said, prev);
+    /* (a question of three words or more names what its pronouns point at itself: "Where did your
+     * grandmother keep her buttons?") */
+    struct terms topic = {0};
+    if (pointing && said && q.n <= 2)
+        topic_of(in, said, previous_user_message(in, 0), &q, &topic);
+    int n = snprintf(query, sizeof query, "%s%s%s", in->message, borrow ? " " : "", borrow ? prev : "");
+    for (int i = 0; i < topic.n && n > 0 && (size_t)n < sizeof query; i++)
+        n += snprintf(query + n, sizeof query - (size_t)n, " %s", topic.t[i]);
     struct terms qq = {0};
     content_words(query, &qq);
     if (qq.n == 0)
@@ -1033,39 +1487,79 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         return DP_ERR_CANCELLED;
     }
     /* Enough of the message's own words must be in the memory (words_needed); of a follow-up
-     * with a pronoun, enough of its words and its topic's together. */
-    const struct terms *judge = q.n && !(borrow && q.n >= 2) ? &q : &qq;
-    int need = words_needed(judge->n);
-    json_t *best = NULL;
+     * with a pronoun, its own words and one of its topic's (or, with none of its own, a topic
+     * word); of a short follow-up, enough of its words and its topic's together. */
+    const struct terms *judge = topic.n              ? (q.n ? &q : &topic)
+                                : pointing && borrow ? &qq /* "it" when nothing was answered: what was asked */
+                                : q.n && !(borrow && q.n >= 2) ? &q
+                                                               : &qq;
+    json_t *best = NULL, *again = NULL;
+    char *best_quote = NULL, *again_quote = NULL;
     int best_hits = 0;
     size_t i;
     json_t *m;
     /* A longer question must also be answered by a memory holding its most specific word. */
-    int rare = rarest_word(in, judge), found[MAX_TERMS];
+    int rare = judge == &topic ? -1 : rarest_word(in, judge), found[MAX_TERMS];
     /* What a memory must say enough of: the message's own words (a pronoun's topic helps find it,
      * and is not asked about again), or the borrowed ones when the message has almost none. */
-    const struct terms *asked = q.n >= 2 ? &q : judge;
-    double idf[MAX_TERMS];
+    const struct terms *asked = q.n >= 2 || judge == &q ? &q : judge;
+    double idf[MAX_TERMS], judge_idf[MAX_TERMS];
     int found_asked[MAX_TERMS];
     word_weights(in, asked, idf, NULL);
+    int judge_df[MAX_TERMS], unknown = -1;
+    word_weights(in, judge, judge_idf, judge_df);
+    /* a word of the question no memory holds ("maiden" of "What was your mom's maiden name?") is
+     * what it asks about: only a memory meeting it through a related word may answer */
+    for (int k = 0; k < judge->n && unknown < 0; k++)
+        if (judge_df[k] == 0)
+            unknown = k;
+    struct weights wt;
+    weights_of(judge, judge_idf, when, &wt);
     json_array_foreach (items, i, m) {
-        char *text = judged_text(in, m);
+        char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
         else
             memcpy(found_asked, found, sizeof found);
+        int on_topic = !topic.n || judge == &topic || (text && coverage(&topic, text) > 0);
+        char day[40];
+        day_of(m, day);
+        /* a "when" question is answered by a memory that says a time, or knows its own day */
+        int timed = !when || *day || (text && says_time(text, strlen(text)));
+        /* the same words the avatar just said answer a follow-up only when nothing new does */
+        int same = said && (quote ? !strcmp(quote, said) : text && !strcmp(text, said));
+        /* a question to "you" prefers what the avatar says of itself ("I was born …") */
+        int mine = to_you && text && first_person(text);
         free(text);
-        /* A related word ("dad" for "father") stands in for at most one word of the question, and
-         * only in the memory search ranked first: the same relation found more loosely would
-         * answer questions nothing answers with something merely on the same subject. */
-        if (related > (i == 0 ? 1 : 0))
-            continue;
-        if (hits >= need && hits > best_hits && (rare < 0 || found[rare]) && says_enough(asked, idf, found_asked)) {
+        /* A related word ("dad" for "father") stands in for at most one word of the question: more
+         * would answer questions nothing answers with something merely on the same subject. */
+        /* a topic word is enough beside the message's own; own and borrowed words together by
+         * count (what they say is weighed on the own ones: says_enough below); else by weight */
+        int held = judge == &topic  ? hits >= 1
+                   : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
+                                    : answers_enough(judge, judge_idf, found, hits, rare);
+        int ok = related <= 1 && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
+                 says_enough(asked, idf, found_asked) && on_topic && timed;
+        if (ok && same && !again) {
+            again = m;
+            again_quote = quote;
+            quote = NULL;
+        } else if (ok && !same && hits * 2 + mine > best_hits) {
             best = m;
-            best_hits = hits;
+            best_hits = hits * 2 + mine;
+            free(best_quote);
+            best_quote = quote;
+            quote = NULL;
         }
+        free(quote);
     }
+    if (!best) {
+        best = again;
+        best_quote = again_quote;
+        again_quote = NULL;
+    }
+    free(again_quote);
     if (!best) {
         json_decref(items);
         struct brain_persona persona;
@@ -1080,7 +1574,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_incref(best);
     json_decref(items);
     char day[40] = "";
-    if (asks_when(in->message))
+    if (when)
         day_of(best, day);
     /* Dialogue: the avatar's own line is its answer; a line said to it is answered by what it
      * said next. */
@@ -1089,9 +1583,19 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_t *reply = NULL;
     if (kind && !strcmp(kind, "utterance") && speaker && !is_avatar_speaker(speaker, in->avatar_name))
         reply = next_in_source(in->db, in->avatar_id, best, 1, in->avatar_name);
-    if (reply)
+    if (reply) {
         json_decref(best);
-    err = reply ? answer_with(out, reply) : answer_from(out, best, judge);
+        free(best_quote);
+    }
+    int written = !reply && (!kind || strcmp(kind, "utterance"));
+    err = reply ? answer_with(out, reply) : answer_from(out, best, best_quote);
+    /* What was written about the avatar is said in its own voice (recall_person.h); the citation
+     * keeps the memory's words. */
+    char *mine = !err && written ? recall_first_person(out->text, in->avatar_name) : NULL;
+    if (mine) {
+        free(out->text);
+        out->text = mine;
+    }
     return err ? err : add_day(out, day);
 }
 

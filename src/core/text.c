@@ -60,11 +60,35 @@ size_t text_count_words(const char *s, size_t n)
     return words;
 }
 
+/* 1 when the '.' at dot ends a title or an initial, not a sentence: "St. Patrick's", "Dr. Patel",
+ * "J. R. Smith" — a capital letter alone, or one of the titles written before a name (begin is
+ * where the text starts, so that nothing before it is read). */
+static int abbreviation_before(const char *begin, const char *dot)
+{
+    static const char *const titles[] = {"Mr",  "Mrs", "Ms",   "Dr",  "St",  "Jr",  "Sr",  "Mt",  "Fr",  "Rev", "Prof",
+                                         "Sgt", "Lt",  "Capt", "Col", "Gen", "Cpl", "Pvt", "Gov", "Sen", "vs",  NULL};
+    const char *w = dot;
+    while (w > begin && ((w[-1] >= 'a' && w[-1] <= 'z') || (w[-1] >= 'A' && w[-1] <= 'Z')))
+        w--;
+    size_t n = (size_t)(dot - w);
+    if (n == 0 || (w > begin && w[-1] != ' ' && w[-1] != '\n' && w[-1] != '(' && w[-1] != '"'))
+        return 0;
+    if (n == 1 && *w >= 'A' && *w <= 'Z')
+        return 1;
+    for (const char *const *t = titles; *t; t++)
+        if (strlen(*t) == n && !strncmp(*t, w, n))
+            return 1;
+    return 0;
+}
+
 const char *text_sentence_end(const char *p)
 {
+    const char *begin = p;
     for (; *p; p++) {
         if (*p == '\n' && p[1] == '\n')
             return p + 1;
+        if (*p == '.' && p[1] == ' ' && abbreviation_before(begin, p))
+            continue;
         if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\n' || p[1] == '"' || !p[1])) {
             p++;
             while (*p == '"')

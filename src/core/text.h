@@ -46,7 +46,8 @@ size_t text_count_words(const char *s, size_t n);
 
 /* Where the sentence starting at p (NUL-terminated) ends: after its . ! or ? and any closing
  * quote when a space, a line break or the end follows, or at a blank line; the end of the text
- * when none. */
+ * when none. A period after a title or an initial before a name ("St. Patrick's", "Dr. Patel",
+ * "J. Smith") ends no sentence. */
 const char *text_sentence_end(const char *p);
 
 /* cp lower-cased (Latin, Greek, Cyrillic simple case pairs; İ → i); others as they are. */

@@ -671,21 +671,51 @@ int dialogue_parse(const char *text, size_t len, struct dialogue *out)
     return err;
 }
 
-int dialogue_speaker_is_self(const char *label, const char *name)
+const char *dialogue_given_name(const char *name, size_t *len)
 {
-    if (!label || !name || !*label)
-        return 0;
-    if (name_eq(label, name))
-        return 1;
-    size_t ll = strlen(label);
-    for (const char *p = name; *p;) {
+    static const char *const titles[] = {"grandpa", "grandma", "granny", "grandad", "grandmother", "grandfather",
+                                         "nana",    "papa",    "uncle",  "aunt",    "auntie",      "mr",
+                                         "mrs",     "ms",      "dr",     "sir",     NULL};
+    const char *first = name;
+    *len = 0;
+    for (int titled = 1; titled && *first;) {
+        while (*first == ' ')
+            first++;
+        const char *first_end = strchr(first, ' ');
+        *len = first_end ? (size_t)(first_end - first) : strlen(first);
+        titled = 0;
+        for (const char *const *t = titles; *t && !titled && first_end; t++)
+            titled = text_lower_eq(first, *len, *t, strlen(*t));
+        if (titled)
+            first += *len;
+    }
+    return first;
+}
+
+/* 1 when one of the space-separated words of words is w[0..wl) (text_lower_eq). */
+static int has_word(const char *words, const char *w, size_t wl)
+{
+    for (const char *p = words; wl && *p;) {
         while (*p == ' ')
             p++;
         const char *e = strchr(p, ' ');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n && text_lower_eq(p, n, label, ll))
+        if (n && text_lower_eq(p, n, w, wl))
             return 1;
         p += n;
     }
     return 0;
+}
+
+int dialogue_speaker_is_self(const char *label, const char *name)
+{
+    if (!label || !name || !*label)
+        return 0;
+    if (name_eq(label, name) || has_word(name, label, strlen(label)))
+        return 1;
+    /* A label that holds the given name among its own words: "Grandpa Henry" (a contact name in
+     * a grandchild's phone) is Henry Walsh; "Katie Walsh", who shares only the family name, is not. */
+    size_t fl;
+    const char *first = dialogue_given_name(name, &fl);
+    return has_word(label, first, fl);
 }

@@ -77,9 +77,14 @@ int dialogue_parse(const char *text, size_t len, struct dialogue *out);
 int dialogue_is_notice(const char *msg, size_t len);
 
 /* 1 when a dialogue speaker label names the avatar called name: the same name, or one of its
- * words ("Joe" or "Grandpa" for "Grandpa Joe"), ignoring case (text_lower). Transcripts label the avatar's
- * own lines so; every other label is someone speaking to it. */
+ * words ("Joe" or "Grandpa" for "Grandpa Joe"), or a label holding the name's first word after
+ * any title ("Grandpa Henry" for "Henry Walsh", not "Katie Walsh"), ignoring case (text_lower).
+ * Transcripts label the avatar's own lines so; every other label is someone speaking to it. */
 int dialogue_speaker_is_self(const char *label, const char *name);
+
+/* The given name in a person's name: its first word after any title ("Joe" of "Grandpa Joe",
+ * "Henry" of "Henry Walsh"), *len bytes long (0 when the name is blank). Borrowed from name. */
+const char *dialogue_given_name(const char *name, size_t *len);
 
 /* Frees what dialogue_parse() put into *d and zeroes it; safe on a zeroed or cleaned struct. */
 void dialogue_cleanup(struct dialogue *d);

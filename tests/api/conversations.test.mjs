@@ -221,7 +221,7 @@ describe('recall brain', () => {
 });
 
 describe('recall over documents', () => {
-  test('"tell me more" continues with the next passage of the same document', async () => {
+  test('"tell me more" continues the passage quoted, then the next passage of the same document', async () => {
     const av = await createAvatar(srv, c.owner.token);
     const paras = [];
     for (let i = 0; i < 8; i++) {
@@ -235,7 +235,19 @@ describe('recall over documents', () => {
     const first = await say(conv, 'Who rowed to the island?');
     assert.match(first.text, /lighthouse keeper/);
     assert.equal(first.citations[0].source.media_id, up.media.id);
-    const next = await say(conv, 'Tell me more');
+    // the rest of the passage the first answer quoted from: what follows the quote, not the quote again
+    const rest = await say(conv, 'Tell me more');
+    assert.equal(rest.citations[0].memory_id, first.citations[0].memory_id);
+    assert.match(rest.text, /^Chapter 0 words: w0x0 /);
+    assert.ok(!rest.text.includes('lighthouse keeper'), rest.text);
+    // that passage said (never a piece twice), the next one of the same document
+    const said = [first.text, rest.text];
+    let next = rest;
+    for (let i = 0; i < 6 && next.citations[0].memory_id === first.citations[0].memory_id; i++) {
+      next = await say(conv, 'Tell me more');
+      assert.ok(!said.includes(next.text), next.text);
+      said.push(next.text);
+    }
     assert.equal(next.citations[0].source.media_id, up.media.id);
     assert.ok(next.citations[0].source.char_start > first.citations[0].source.char_start);
   });

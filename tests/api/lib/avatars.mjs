@@ -64,6 +64,27 @@ export async function createAvatar(srv, token, body = {}) {
   return r.json;
 }
 
+/* A memory of the avatar (POST /avatars/{id}/memories, expecting 201). */
+export async function addMemory(srv, token, av, text, kind = 'fact') {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token, body: { text, kind } });
+  if (r.status !== 201) throw new Error(`POST memories → ${r.status}: ${r.text}`);
+  return r.json;
+}
+
+/* A new conversation with the avatar, expecting 201. */
+export async function startConversation(srv, token, av) {
+  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token });
+  if (r.status !== 201) throw new Error(`POST conversations → ${r.status}: ${r.text}`);
+  return r.json;
+}
+
+/* Says text in the conversation (expecting 201); the avatar's reply message. */
+export async function sayTo(srv, token, conv, text) {
+  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { token, body: { text } });
+  if (r.status !== 201) throw new Error(`POST messages → ${r.status}: ${r.text}`);
+  return r.json.message;
+}
+
 /* POST /avatars/{id}/shares as the owner, expecting 201. */
 export async function share(srv, ownerToken, avatarId, userId, role) {
   const r = await api(srv, 'POST', `/avatars/${avatarId}/shares`, { token: ownerToken, body: { user_id: userId, role } });

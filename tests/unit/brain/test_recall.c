@@ -1,10 +1,12 @@
 /* Tests of the recall brain (src/brain/recall.c) straight through brain_ops: dialogue answers by
  * the avatar's own speaker, passage excerpts, "don't remember", and cancellation. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "brain/brain.h"
 #include "brain/memory.h"
+#include "brain/recall_person.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "store/db.h"
@@ -307,4 +309,32 @@ TEST(recall_speaks_in_the_persons_own_way)
     brain_reply_cleanup(&r);
     json_decref(history);
     db_close(db);
+}
+
+static void first_person_is(const char *text, const char *name, const char *want)
+{
+    char *got = recall_first_person(text, name);
+    CHECK(got != NULL);
+    if (got)
+        CHECK_EQ_STR(got, want);
+    free(got);
+}
+
+TEST(recall_first_person_turns_a_biography_about_the_avatar_into_its_own_words)
+{
+    first_person_is("Henry Walsh was born in Scranton in 1944. He kept the medal in a cigar box, and his wife "
+                    "Margaret teased him about it.",
+                    "Henry Walsh",
+                    "I was born in Scranton in 1944. I kept the medal in a cigar box, and my wife Margaret teased "
+                    "me about it.");
+    first_person_is("Joe drinks his coffee black. Joe's birthday is in March. Rosa and Joe married in 1966.",
+                    "Grandpa Joe", "I drink my coffee black. My birthday is in March. Rosa and I married in 1966.");
+    first_person_is("Joe is a Vikings fan and has watched every game.", "Grandpa Joe",
+                    "I am a Vikings fan and has watched every game.");
+    first_person_is("Tommy phoned Joe every Sunday.", "Grandpa Joe", "Tommy phoned me every Sunday.");
+    /* the avatar's name said as a name stays; another person's pronouns before the avatar is named stay */
+    first_person_is("She said: my name is Joe, and Joe always watches.", "Grandpa Joe",
+                    "She said: my name is Joe, and I always watches.");
+    CHECK(recall_first_person("I was born in Scranton.", "Henry Walsh") == NULL);
+    CHECK(recall_first_person("Katie Walsh was born in 2001.", "Henry Walsh") == NULL);
 }

@@ -255,3 +255,17 @@ TEST(hash_fnv1a_known_values)
     CHECK(hash_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
     CHECK(hash_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
 }
+
+TEST(text_sentence_end_passes_titles_and_initials_before_a_name)
+{
+    const char *t = "I met her at a St. Patrick's Day dance. Dr. Patel said so. J. R. Smith came. Then Plan B. ended.";
+    const char *e = text_sentence_end(t);
+    CHECK_EQ_INT((int)(e - t), (int)strlen("I met her at a St. Patrick's Day dance."));
+    const char *e2 = text_sentence_end(e + 1);
+    CHECK_EQ_INT((int)(e2 - (e + 1)), (int)strlen("Dr. Patel said so."));
+    const char *e3 = text_sentence_end(e2 + 1);
+    CHECK_EQ_INT((int)(e3 - (e2 + 1)), (int)strlen("J. R. Smith came."));
+    /* a word ending in "st" is no title: "the first. Then" ends a sentence */
+    const char *u = "He came first. Then she did.";
+    CHECK_EQ_INT((int)(text_sentence_end(u) - u), (int)strlen("He came first."));
+}

@@ -606,3 +606,15 @@ TEST(dialogue_fuzz_corpus_replay)
     CHECK(files >= 10);
     CHECK(dialogues >= 5);
 }
+
+TEST(dialogue_speaker_is_self_knows_a_contact_name_by_the_first_name_not_the_family_name)
+{
+    CHECK(dialogue_speaker_is_self("Grandpa Henry", "Henry Walsh"));
+    CHECK(dialogue_speaker_is_self("henry", "Henry Walsh"));
+    CHECK(dialogue_speaker_is_self("Henry Walsh", "Henry Walsh"));
+    CHECK(!dialogue_speaker_is_self("Katie Walsh", "Henry Walsh"));
+    CHECK(!dialogue_speaker_is_self("Katie", "Henry Walsh"));
+    CHECK(dialogue_speaker_is_self("Joe", "Grandpa Joe"));
+    CHECK(dialogue_speaker_is_self("Grandpa Joe", "Grandpa Joe"));
+    CHECK(!dialogue_speaker_is_self("Grandpa Henry", "Grandpa Joe"));
+}
