@@ -77,6 +77,7 @@ void stt_segments_free(struct stt_segment *segs, int n)
 #define MIN_SPEECH_FRAMES 15 /* shorter bursts (clicks, coughs) are not sent to the engine */
 #define PAD_FRAMES 20        /* 200 ms of context kept on each side */
 #define MAX_UTT_FRAMES 2000  /* 20 s: longer stretches are cut at their quietest frame */
+_Static_assert((MAX_UTT_FRAMES + 2 * PAD_FRAMES) * 10 <= STT_SPAN_MAX_MS, "STT_SPAN_MAX_MS holds a stretch");
 
 static int cmp_float(const void *a, const void *b)
 {

@@ -12,6 +12,7 @@
 #define STT_WORD_MAX 64         /* bytes of one recognised word, NUL included */
 #define STT_STREAM_MAX_MS 60000 /* audio one utterance may hold before finish must be called */
 #define STT_PRIME_MS 15000      /* speech stt_transcribe lets an adapting engine hear first */
+#define STT_SPAN_MAX_MS 22000   /* the longest stretch stt_transcribe recognises at once, padding included */
 
 /* One recognised word and where it was said, in ms from the start of the utterance. */
 struct stt_word {

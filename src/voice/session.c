@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audio/opus_packet.h"
+#include "audio/resample.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -112,6 +113,7 @@ static void session_unref(struct voice_session *s)
     session_release_slot(s);
     opus_dec_free(s->dec);
     opus_enc_free(s->enc);
+    resampler_free(s->in_rs);
     echo_cleanup(&s->echo);
     free(s->partial);
     free(s->ring);
@@ -250,14 +252,23 @@ static void on_start(struct voice_session *s, const struct voice_event *ev)
         session_error(s, "not_implemented", "speech synthesis is not configured on this server");
         return;
     }
-    /* Speech comes out at the engine's rate: PCM is given at it, Opus encodes it. */
+    /* Speech comes out at the engine's rate: Opus encodes it there, PCM is resampled to the rate
+     * asked for (session_reply.c); input is resampled to recognition's 16 kHz. */
     int tts_rate = tts_current()->rate;
-    if (ev->reply_audio.format == VOICE_PCM16 && ev->reply_audio.rate != tts_rate) {
-        session_error(s, "unsupported_audio", "reply_audio: pcm16 is given at %d Hz", tts_rate);
-        return;
-    }
+    /* A start that failed (an unknown conversation) may be retried with other audio. */
+    opus_dec_free(s->dec);
+    opus_enc_free(s->enc);
+    resampler_free(s->in_rs);
+    s->dec = NULL;
+    s->enc = NULL;
+    s->in_rs = NULL;
     if (ev->audio.format == VOICE_OPUS && !(s->dec = opus_dec_new(VAD_RATE))) {
         session_error(s, "internal_error", "no Opus decoder");
+        return;
+    }
+    if (ev->audio.format == VOICE_PCM16 && ev->audio.rate != VAD_RATE &&
+        resampler_new(ev->audio.rate, VAD_RATE, 4, &s->in_rs)) {
+        session_error(s, "unsupported_audio", "audio: no resampler from %d Hz", ev->audio.rate);
         return;
     }
     if (ev->reply_audio.format == VOICE_OPUS && !(s->enc = opus_enc_new(tts_rate, 24000))) {

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "providers/tts.h"
 #include "voice/echo.h"
 #include "voice/session.h"
 #include "voice/vad.h"
@@ -18,6 +19,7 @@ struct ws_conn;
 struct stt_stream;
 struct opus_dec;
 struct opus_enc;
+struct resampler;
 
 #define VOICE_RING_MS 10000          /* input kept for push-to-talk and the start of a barge-in */
 #define VOICE_PREROLL_MS 200         /* audio before the detected start that recognition also gets */
@@ -51,6 +53,7 @@ struct voice_reply {
     int16_t *pcm;         /* the reply's audio so far, at rate */
     size_t npcm, pcm_cap, sent;
     int rate;
+    struct tts_voice voice; /* the avatar's voice profile at the time of the turn (talk_voice_params) */
     struct voice_viseme *vis;
     int nvis, vis_cap, vis_sent;
     int audio_started;    /* response.audio.start went out */
@@ -75,6 +78,7 @@ struct voice_session {
     int manual; /* turns end only at input.commit */
     struct opus_dec *dec;
     struct opus_enc *enc;
+    struct resampler *in_rs; /* pcm16 at another rate than 16 kHz */
     /* input, at 16 kHz */
     struct vad vad;
     int16_t frame[VAD_FRAME];

@@ -5,10 +5,13 @@
 #include <string.h>
 
 #include "audio/opus_packet.h"
+#include "audio/resample.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "providers/stt.h"
 #include "voice/session_impl.h"
+
+#define RESAMPLE_PIECE 1024 /* input samples resampled at a time */
 
 static int64_t ms_to_samples(int64_t ms)
 {
@@ -272,7 +275,17 @@ void input_audio(struct voice_session *s, const uint8_t *p, size_t n)
         for (size_t i = 0; i < ns; i++)
             pcm[i] = (int16_t)(p[2 * i] | p[2 * i + 1] << 8);
     }
-    take_samples(s, pcm, ns);
+    if (!s->in_rs) {
+        take_samples(s, pcm, ns);
+        return;
+    }
+    /* At 16 kHz in pieces: 8 kHz input doubles, and the piece stays on the stack. */
+    int16_t at16[2 * RESAMPLE_PIECE + 16];
+    for (size_t i = 0; i < ns; i += RESAMPLE_PIECE) {
+        size_t k = ns - i < RESAMPLE_PIECE ? ns - i : RESAMPLE_PIECE;
+        size_t room = resampler_room(s->in_rs, k);
+        take_samples(s, at16, resampler_run(s->in_rs, pcm + i, k, at16, room < sizeof at16 / sizeof *at16 ? room : sizeof at16 / sizeof *at16));
+    }
 }
 
 void input_commit(struct voice_session *s)
