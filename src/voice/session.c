@@ -71,8 +71,8 @@ static void slot_give(const char *user)
     pthread_mutex_unlock(&slots_lock);
 }
 
-int voice_session_new(const char *user_id, const char *avatar_id, const struct voice_env *env,
-                      struct voice_session **out)
+/* A session counted against key (a user, or a visitor's conversation). */
+static int session_make(const char *key, const char *avatar_id, const struct voice_env *env, struct voice_session **out)
 {
     struct voice_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -82,7 +82,7 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
         free(s);
         return DP_ERR_NOMEM;
     }
-    int err = slot_take(user_id);
+    int err = slot_take(key);
     if (err) {
         free(s->ring);
         free(s);
@@ -91,10 +91,35 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
     s->refs = 1;
     s->slot_held = 1;
     s->env = env;
-    snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
+    snprintf(s->slot_key, sizeof s->slot_key, "%s", key);
     snprintf(s->avatar_id, sizeof s->avatar_id, "%s", avatar_id);
     vad_init(&s->vad, NULL);
     *out = s;
+    return DP_OK;
+}
+
+int voice_session_new(const char *user_id, const char *avatar_id, const struct voice_env *env,
+                      struct voice_session **out)
+{
+    int err = session_make(user_id, avatar_id, env, out);
+    if (!err)
+        snprintf((*out)->user_id, sizeof (*out)->user_id, "%s", user_id);
+    return err;
+}
+
+int voice_session_new_visitor(const char *slug, const char *cid, const char *token, const char *avatar_id,
+                              const struct voice_env *env, struct voice_session **out)
+{
+    if (strlen(slug) >= sizeof (*out)->slug || strlen(token) >= sizeof (*out)->visitor_token)
+        return DP_ERR_NOT_FOUND;
+    int err = session_make(cid, avatar_id, env, out);
+    if (err)
+        return err;
+    struct voice_session *s = *out;
+    s->visitor = 1;
+    snprintf(s->slug, sizeof s->slug, "%s", slug);
+    snprintf(s->visitor_token, sizeof s->visitor_token, "%s", token);
+    snprintf(s->conv, sizeof s->conv, "%s", cid);
     return DP_OK;
 }
 
@@ -102,7 +127,7 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
 static void session_release_slot(struct voice_session *s)
 {
     if (s->slot_held)
-        slot_give(s->user_id);
+        slot_give(s->slot_key);
     s->slot_held = 0;
 }
 
@@ -202,6 +227,11 @@ static void start_work(struct voice_session *s, void *arg, struct db *db)
     }
     if (!s->stt && stt_current() && stt_current()->ops->open(stt_current(), &s->stt))
         s->stt = NULL;
+    if (s->visitor) { /* their conversation is the one the handshake proved */
+        if (*j->ev.conversation_id && strcmp(j->ev.conversation_id, s->conv))
+            j->err = DP_ERR_NOT_FOUND;
+        return;
+    }
     if (*j->ev.conversation_id) {
         struct talk_conversation conv;
         j->err = talk_conversation(db, j->ev.conversation_id, &conv);

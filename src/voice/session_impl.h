@@ -68,9 +68,13 @@ struct voice_session {
     int refs;      /* the connection's + one per task in flight */
     int closed;    /* the connection is gone */
     int slot_held; /* counted against the user's sessions */
+    char slot_key[ID_LEN]; /* what it is counted against: the user, or a visitor's conversation */
     struct ws_conn *c;
     const struct voice_env *env;
     char user_id[ID_LEN], avatar_id[ID_LEN], conv[ID_LEN];
+    /* a visitor of a legacy page (user_id ""): the page, and the token of their conversation conv */
+    int visitor;
+    char slug[65], visitor_token[64];
     double opened_at, last_rx;
     /* negotiated by session.start */
     int started, starting;

@@ -199,6 +199,12 @@ static void input_frame(struct voice_session *s, const int16_t *f)
         if (!s->utt_open)
             return; /* only speech of its own opens a turn now */
         ev = ev == VAD_START ? VAD_NONE : ev;
+    } else if (s->barge_pending) {
+        /* Speech that began in the reply's echo tail and outlives it is no echo: the user answered
+         * quickly. It is a turn from where it began (no VAD_START will come for it). */
+        s->barge_pending = 0;
+        if (s->vad.in_speech && !s->utt_open)
+            speech_started(s);
     }
     if (ev == VAD_START)
         speech_started(s);

@@ -428,6 +428,18 @@ static int reply_cancelled(void *ctx)
     return atomic_load(&((struct voice_reply *)ctx)->cancel);
 }
 
+static int turn_allowed(struct voice_session *s, struct db *db)
+{
+    if (!s->visitor)
+        return avatar_access(db, ws_auth(s->c), s->avatar_id, AVATAR_VIEW, NULL);
+    struct talk_conversation conv;
+    int full = 0;
+    int err = talk_visitor_conversation(db, s->slug, s->conv, s->visitor_token, &conv);
+    if (!err && !(err = talk_conversation_full(db, s->conv, TALK_VISITOR_MESSAGES_MAX, &full)) && full)
+        err = DP_ERR_UNPROCESSABLE;
+    return err;
+}
+
 static void brain_work(struct voice_session *s, void *arg, struct db *db)
 {
     struct brain_job *j = arg;
@@ -437,9 +449,9 @@ static void brain_work(struct voice_session *s, void *arg, struct db *db)
         j->err = DP_ERR_UNAVAILABLE;
         return;
     }
-    /* Access may have been taken away since the session started. */
-    if ((j->err = avatar_access(db, ws_auth(s->c), s->avatar_id, AVATAR_VIEW, NULL)) ||
-        (j->err = talk_add_user_message(db, s->conv, j->r->question, umid)))
+    /* Access may have been taken away since the session started; a visitor's conversation is
+     * checked as each of their text turns is, and kept as short. */
+    if ((j->err = turn_allowed(s, db)) || (j->err = talk_add_user_message(db, s->conv, j->r->question, umid)))
         return;
     j->err = talk_answer(db, s->conv, s->avatar_id, umid, j->r->question, reply_cancelled, j->r, &sink, &j->reply);
     /* Spoken as the message's own audio is (GET /messages/{mid}/audio): the profile read now,
@@ -466,6 +478,9 @@ static void brain_done(struct voice_session *s, void *arg, int open)
     if (j->err) {
         if (j->err == DP_ERR_NOT_FOUND)
             session_error(s, "not_found", "this avatar is no longer available to you");
+        else if (j->err == DP_ERR_UNPROCESSABLE)
+            session_error(s, "conversation_full", "this conversation is full (%d messages): start a new one",
+                          TALK_VISITOR_MESSAGES_MAX);
         else
             session_error(s, dp_errcode(j->err), "the reply could not be made: %s", dp_strerror(j->err));
         reply_end(s, "failed", "", 0);
