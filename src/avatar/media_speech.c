@@ -122,44 +122,25 @@ static int retry_with(char **error_msg, int *error_owned, const char *why, int e
     return err;
 }
 
-/* Appends the segments of one window (times from its start at off_ms) whose start is before
- * keep_ms to *all; the others are freed (the next window hears them whole). Returns where the last
- * kept one ends (window time), or 0 when none was kept. */
-static int take_segments(struct stt_segment **all, int *n_all, int *cap, struct stt_segment *w, int nw,
-                         int64_t off_ms, int64_t keep_ms, int64_t *last_end, int *err)
+/* Moves the n segments of w to the end of *all (w is freed). */
+static int append_segments(struct stt_segment **all, int *n_all, struct stt_segment *w, int n)
 {
-    *last_end = 0;
-    int i = 0;
-    for (; i < nw && w[i].start_ms < keep_ms; i++) {
-        if (*n_all == *cap) {
-            int nc = *cap ? 2 * *cap : 64;
-            struct stt_segment *v = realloc(*all, (size_t)nc * sizeof *v);
-            if (!v) {
-                *err = DP_ERR_NOMEM;
-                break;
-            }
-            *all = v;
-            *cap = nc;
-        }
-        *last_end = w[i].end_ms;
-        w[i].start_ms += (int)off_ms;
-        w[i].end_ms += (int)off_ms;
-        for (int k = 0; k < w[i].n_words; k++) {
-            w[i].words[k].start_ms += (int)off_ms;
-            w[i].words[k].end_ms += (int)off_ms;
-        }
-        (*all)[(*n_all)++] = w[i];
+    if (!n)
+        return DP_OK;
+    struct stt_segment *v = realloc(*all, (size_t)(*n_all + n) * sizeof *v);
+    if (!v) {
+        stt_segments_free(w, n);
+        return DP_ERR_NOMEM;
     }
-    for (int k = i; k < nw; k++) {
-        free(w[k].text);
-        free(w[k].words);
-    }
+    memcpy(v + *n_all, w, (size_t)n * sizeof *w);
     free(w);
-    return i;
+    *all = v;
+    *n_all += n;
+    return DP_OK;
 }
 
-/* Progress within the window at [start_ms, start_ms + len_ms) of a recording whose length is not
- * known until its last window: the share done of what has been seen, plus one window more. */
+/* Progress over a recording whose length is not known until its last window: what has been heard
+ * of what has been seen, plus one window more. */
 struct window_progress {
     struct job_ctx *ctx;
     int64_t start_ms, len_ms, more_ms;
@@ -169,56 +150,54 @@ static int on_window_progress(void *arg, int64_t done_ms, int64_t total_ms)
 {
     (void)total_ms;
     struct window_progress *w = arg;
-    int64_t seen = w->start_ms + w->len_ms + w->more_ms;
     struct progress pr = {w->ctx};
-    return on_progress(&pr, w->start_ms + done_ms, seen);
+    return on_progress(&pr, w->start_ms + done_ms, w->start_ms + w->len_ms + w->more_ms);
 }
 
 /* Transcribes the recording at path a window at a time, so that memory holds one window of PCM
- * (speech_window_ms, ~19 MB for 10 minutes) and never the whole recording: each window is decoded
- * with an overlap longer than any utterance, its segments that start inside it are kept, and the
- * next window starts where the last kept one ends. An own-voice file (voice_avatar) feeds the
- * profile from its first window. */
+ * (speech_window_ms and the longest stretch after it: ~20 MB for 10 minutes), never the whole
+ * recording: the stretches that begin in a window are heard whole, and the next window starts where
+ * the last of them ends. One recognition stream serves every window (an adapting engine tunes in
+ * once). An own-voice file (voice_avatar) feeds the profile from its first window. */
 static int transcribe_windows(struct job_ctx *ctx, struct stt_engine *stt, const char *path, const char *voice_avatar,
                               const char *media_id, struct stt_segment **segs, int *ns, int64_t *duration_ms,
                               int *truncated, char *why, size_t whylen)
 {
-    int cap = 0, err = DP_OK;
+    struct stt_stream *stream = NULL;
+    int err = stt->ops->open(stt, &stream), primed = 0;
     int64_t start = 0;
     for (int first = 1; !err; first = 0) {
         int64_t want = speech_window_ms + STT_SPAN_MAX_MS;
         if (want > MEDIA_SPEECH_MAX_MS - start)
             want = MEDIA_SPEECH_MAX_MS - start;
-        int16_t *pcm;
-        size_t n;
-        int more;
+        int16_t *pcm = NULL;
+        size_t n = 0;
+        int more = 0;
         err = audio_decode_span(path, start, want, &pcm, &n, &more, why, whylen);
-        if (err == DP_ERR_UNSUPPORTED && !first)
-            err = DP_OK, n = 0, more = 0, pcm = NULL; /* the recording ends where a window would start */
         if (err)
             break;
         int64_t got_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
         int last = !more || start + want >= MEDIA_SPEECH_MAX_MS;
         *duration_ms = start + got_ms;
-        *truncated = more && start + want >= MEDIA_SPEECH_MAX_MS;
+        *truncated = more && last;
         if (first && voice_avatar)
             err = feed_voice_profile(ctx->db, voice_avatar, media_id, pcm, n);
         struct stt_segment *w = NULL;
         int nw = 0;
+        int64_t next = start + got_ms;
         struct window_progress wp = {ctx, start, got_ms, last ? 0 : speech_window_ms};
-        if (!err && n)
-            err = stt_transcribe(stt, pcm, n, &w, &nw, on_window_progress, &wp, why, whylen);
+        if (!err)
+            err = stt_transcribe_window(stt, stream, &primed, pcm, n, start, last ? -1 : speech_window_ms, &w, &nw,
+                                        &next, on_window_progress, &wp, why, whylen);
         free(pcm);
-        if (err) {
-            stt_segments_free(w, nw);
+        if (!err)
+            err = append_segments(segs, ns, w, nw);
+        if (err || last)
             break;
-        }
-        int64_t keep = last ? INT64_MAX : speech_window_ms, end;
-        take_segments(segs, ns, &cap, w, nw, start, keep, &end, &err);
-        if (last)
-            break;
-        start += end > speech_window_ms ? end : speech_window_ms;
+        start = next;
     }
+    if (stream)
+        stt->ops->close(stream);
     return err;
 }
 

@@ -110,6 +110,16 @@ int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct st
                    stt_progress_fn progress, void *arg, char *why, size_t whylen);
 void stt_segments_free(struct stt_segment *segs, int n);
 
+/* stt_transcribe of one window of a longer recording, decoded from start_ms of it, on stream s
+ * (the caller's, kept from window to window: an adapting engine is primed on the first one, while
+ * *primed is 0). Only the stretches that begin before keep_ms (window time; all when keep_ms < 0)
+ * are recognised, so a window decoded STT_SPAN_MAX_MS longer than keep_ms holds each of them
+ * whole. Segment times are the whole recording's; *next_ms is where the next window starts: the
+ * end of the last stretch heard, or start_ms + keep_ms. */
+int stt_transcribe_window(struct stt_engine *e, struct stt_stream *s, int *primed, const int16_t *pcm, size_t n,
+                          int64_t start_ms, int64_t keep_ms, struct stt_segment **segs, int *n_segs, int64_t *next_ms,
+                          stt_progress_fn progress, void *arg, char *why, size_t whylen);
+
 extern const struct stt_ops stt_pocketsphinx_ops;
 int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 
