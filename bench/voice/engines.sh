@@ -12,5 +12,5 @@ cc -std=c11 -D_GNU_SOURCE -O2 -g -Isrc $ps_cflags $(pkg-config --cflags opus) -o
     build/release/gen/docs_assets.o \
     $(pkg-config --libs libuv libmicrohttpd jansson sqlite3 libpq hiredis libsodium libcurl zlib speexdsp opus ogg opusfile pocketsphinx) \
     -lwslay -lmagic -lflite_cmu_us_slt -lflite_cmu_us_rms -lflite_cmu_us_awb -lflite_cmu_us_kal16 -lflite_usenglish \
-    -lflite_cmulex -lflite -lpthread -lm
+    -lflite_cmulex -lflite -lstemmer -lpthread -lm
 build/bench/voice-engines

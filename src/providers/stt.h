@@ -50,6 +50,11 @@ struct stt_ops {
      * the next utterance. why says what failed (never secrets); DP_ERR_UNAVAILABLE when no decoder
      * came free in time. */
     int (*finish)(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen);
+    /* 1 when finish would not wait: the stream holds a decoder, or one was free and is now its
+     * (and what waited for it has been heard). A caller that must not hold its thread (a voice
+     * session on the server's workers) asks again later instead of finishing now. NULL: an
+     * engine whose finish never waits for a decoder. */
+    int (*ready)(struct stt_stream *s);
     /* Drops the current utterance unheard (barge-in, cancel). */
     void (*reset)(struct stt_stream *s);
     /* Gives the stream (and its decoder) back. */

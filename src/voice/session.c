@@ -139,6 +139,7 @@ static void session_unref(struct voice_session *s)
     opus_dec_free(s->dec);
     opus_enc_free(s->enc);
     resampler_free(s->in_rs);
+    input_free_waiting(s);
     echo_cleanup(&s->echo);
     free(s->partial);
     free(s->ring);
@@ -382,7 +383,9 @@ void session_tick(struct voice_session *s)
     }
     if (s->reply)
         reply_tick(s);
-    ws_timer_start(s->c, s->reply ? VOICE_TICK_MS : 500, on_timer);
+    if (s->finish_waiting)
+        input_finish_retry(s);
+    ws_timer_start(s->c, s->reply || s->finish_waiting ? VOICE_TICK_MS : 500, on_timer);
 }
 
 void session_kick(struct voice_session *s)

@@ -20,6 +20,7 @@ struct stt_stream;
 struct opus_dec;
 struct opus_enc;
 struct resampler;
+struct finish_job;
 
 #define VOICE_RING_MS 10000          /* input kept for push-to-talk and the start of a barge-in */
 #define VOICE_PREROLL_MS 200         /* audio before the detected start that recognition also gets */
@@ -32,6 +33,7 @@ struct resampler;
 #define VOICE_CHUNK_MS 40            /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
 #define VOICE_TICK_MS 20             /* the pacing timer while a reply plays */
 #define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
+#define VOICE_FINISH_WAIT_MS 15000   /* an utterance's end waits this long for a free decoder */
 
 struct voice_viseme {
     int t_ms;
@@ -100,6 +102,10 @@ struct voice_session {
     int64_t last_partial_pos;
     char *partial; /* the last partial sent */
     int feeds_waiting;
+    struct finish_job *finish_waiting; /* an utterance's end waiting for a decoder (tried each tick) */
+    int finish_deferred;               /* the next utterance ended meanwhile: its end follows */
+    int deferred_gen;
+    double deferred_t_end;
     int overloaded; /* audio is being refused: recognition is behind */
     /* the reply */
     struct voice_reply *reply; /* NULL when none is being made or spoken */
@@ -125,6 +131,9 @@ void session_kick(struct voice_session *s);
 void input_audio(struct voice_session *s, const uint8_t *p, size_t n);
 void input_commit(struct voice_session *s);
 void input_close(struct voice_session *s);
+/* Submits again the utterance's end that waited for a decoder (from the tick). */
+void input_finish_retry(struct voice_session *s);
+void input_free_waiting(struct voice_session *s);
 
 /* session_reply.c */
 void reply_start(struct voice_session *s, const char *question, double t_speech_end);

@@ -57,6 +57,8 @@ static void feed_done(struct voice_session *s, void *arg, int open)
 /* Feeds recognition the input from s->utt_fed up to the present. */
 static void feed(struct voice_session *s, int want_partial)
 {
+    if (s->finish_waiting)
+        return; /* the stream still holds the last utterance: the ring keeps this one meanwhile */
     int64_t from = s->utt_fed, to = s->in_pos;
     if (from < to - (int64_t)s->ring_n)
         from = to - (int64_t)s->ring_n;
@@ -99,22 +101,35 @@ static void utterance_open(struct voice_session *s, int64_t from)
 struct finish_job {
     int gen;
     double t_end;
+    double t_asked; /* time_mono() of the first try */
+    int wait;       /* every decoder was lent: try again on a later tick */
     struct stt_result r;
     int err;
     char why[128];
 };
+
+static void submit_finish(struct voice_session *s, int gen, double t_end);
 
 static void finish_work(struct voice_session *s, void *arg, struct db *db)
 {
     (void)db;
     struct finish_job *j = arg;
     struct stt_engine *e = stt_current();
-    j->err = s->stt && e ? e->ops->finish(s->stt, &j->r, j->why, sizeof j->why) : DP_ERR_NOT_IMPLEMENTED;
+    /* Never hold a worker waiting for a decoder: the sessions holding them need workers to finish. */
+    j->wait = s->stt && e && e->ops->ready && !e->ops->ready(s->stt) &&
+              (time_mono() - j->t_asked) * 1000 < VOICE_FINISH_WAIT_MS;
+    if (!j->wait)
+        j->err = s->stt && e ? e->ops->finish(s->stt, &j->r, j->why, sizeof j->why) : DP_ERR_NOT_IMPLEMENTED;
 }
 
 static void finish_done(struct voice_session *s, void *arg, int open)
 {
     struct finish_job *j = arg;
+    if (open && j->wait && !s->finish_waiting) {
+        s->finish_waiting = j; /* session_tick submits it again; feeds wait behind it */
+        session_kick(s);
+        return;
+    }
     if (!open || j->gen != s->utt_gen)
         goto out;
     if (j->err == DP_ERR_NOT_IMPLEMENTED)
@@ -136,21 +151,53 @@ static void finish_done(struct voice_session *s, void *arg, int open)
 out:
     stt_result_free(&j->r);
     free(j);
+    if (open && s->finish_deferred && !s->finish_waiting) {
+        s->finish_deferred = 0;
+        submit_finish(s, s->deferred_gen, s->deferred_t_end);
+    }
 }
 
 /* Ends the utterance: recognition gets the rest, then its final result answers. */
-static void utterance_finish(struct voice_session *s, double t_end)
+/* Recognition gets the rest of utterance gen, then its final result answers. */
+static void submit_finish(struct voice_session *s, int gen, double t_end)
 {
     feed(s, 0);
-    s->utt_open = 0;
-    s->turn_from = s->in_pos;
     struct finish_job *j = calloc(1, sizeof *j);
     if (!j)
         return;
-    j->gen = s->utt_gen;
+    j->gen = gen;
     j->t_end = t_end;
+    j->t_asked = time_mono();
     if (session_task(s, finish_work, finish_done, j))
         free(j);
+}
+
+static void utterance_finish(struct voice_session *s, double t_end)
+{
+    s->utt_open = 0;
+    s->turn_from = s->in_pos;
+    if (s->finish_waiting || s->finish_deferred) {
+        /* The last utterance still waits for a decoder: this one ends after it, in order. */
+        s->finish_deferred = 1;
+        s->deferred_gen = s->utt_gen;
+        s->deferred_t_end = t_end;
+        return;
+    }
+    submit_finish(s, s->utt_gen, t_end);
+}
+
+void input_finish_retry(struct voice_session *s)
+{
+    struct finish_job *j = s->finish_waiting;
+    s->finish_waiting = NULL;
+    if (j && session_task(s, finish_work, finish_done, j))
+        free(j);
+}
+
+void input_free_waiting(struct voice_session *s)
+{
+    free(s->finish_waiting);
+    s->finish_waiting = NULL;
 }
 
 static void speech_started(struct voice_session *s)

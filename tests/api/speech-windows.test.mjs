@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { cast, createAvatar, request, startAvatars, uploadOk, waitMedia } from './lib/avatars.mjs';
+import { scaled } from './lib/server.mjs';
 import { concat, say, silence, wav, withNoise, words } from './lib/speech.mjs';
 
 const SENTENCES = [
@@ -46,7 +47,7 @@ test('a recording longer than several windows: every sentence heard once, where 
 
   const av = await createAvatar(srv, c.owner.token);
   const up = await uploadOk(srv, c.owner.token, av.id, file, 'farm.wav');
-  const m = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status !== 'queued' && x.status !== 'processing', 120000);
+  const m = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status !== 'queued' && x.status !== 'processing', scaled(300000));
   assert.equal(m.status, 'ready', JSON.stringify(m));
   const t = m.transcript;
   console.log(`windows: ${t.segments.map((s) => `[${s.start_ms}-${s.end_ms}] ${s.text}`).join(' | ')}`);
