@@ -103,14 +103,14 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
 {
     int err = session_make(user_id, avatar_id, env, out);
     if (!err)
-        snprintf((*out)->user_id, sizeof (*out)->user_id, "%s", user_id);
+        snprintf((*out)->user_id, sizeof(*out)->user_id, "%s", user_id);
     return err;
 }
 
 int voice_session_new_visitor(const char *slug, const char *cid, const char *token, const char *avatar_id,
                               const struct voice_env *env, struct voice_session **out)
 {
-    if (strlen(slug) >= sizeof (*out)->slug || strlen(token) >= sizeof (*out)->visitor_token)
+    if (strlen(slug) >= sizeof(*out)->slug || strlen(token) >= sizeof(*out)->visitor_token)
         return DP_ERR_NOT_FOUND;
     int err = session_make(cid, avatar_id, env, out);
     if (err)

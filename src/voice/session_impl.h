@@ -67,9 +67,9 @@ struct voice_reply {
 };
 
 struct voice_session {
-    int refs;      /* the connection's + one per task in flight */
-    int closed;    /* the connection is gone */
-    int slot_held; /* counted against the user's sessions */
+    int refs;              /* the connection's + one per task in flight */
+    int closed;            /* the connection is gone */
+    int slot_held;         /* counted against the user's sessions */
     char slot_key[ID_LEN]; /* what it is counted against: the user, or a visitor's conversation */
     struct ws_conn *c;
     const struct voice_env *env;

@@ -337,7 +337,9 @@ void input_audio(struct voice_session *s, const uint8_t *p, size_t n)
     for (size_t i = 0; i < ns; i += RESAMPLE_PIECE) {
         size_t k = ns - i < RESAMPLE_PIECE ? ns - i : RESAMPLE_PIECE;
         size_t room = resampler_room(s->in_rs, k);
-        take_samples(s, at16, resampler_run(s->in_rs, pcm + i, k, at16, room < sizeof at16 / sizeof *at16 ? room : sizeof at16 / sizeof *at16));
+        take_samples(s, at16,
+                     resampler_run(s->in_rs, pcm + i, k, at16,
+                                   room < sizeof at16 / sizeof *at16 ? room : sizeof at16 / sizeof *at16));
     }
 }
 

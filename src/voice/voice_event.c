@@ -79,8 +79,10 @@ static int audio_spec(const json_t *o, const char *key, struct voice_audio_spec 
         spec->rate = (int)json_integer_value(r);
     }
     if (!voice_rate_supported(spec->format, spec->rate)) {
-        snprintf(msg, msglen, "%s: %s at %d Hz is not supported (pcm16: 8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000; opus: 8000, 12000, 16000, 24000, 48000)",
-                 key, voice_format_name(spec->format), spec->rate);
+        snprintf(
+            msg, msglen,
+            "%s: %s at %d Hz is not supported (pcm16: 8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000; opus: 8000, 12000, 16000, 24000, 48000)",
+            key, voice_format_name(spec->format), spec->rate);
         *code = "unsupported_audio";
         return DP_ERR_INVALID;
     }
