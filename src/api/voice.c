@@ -16,6 +16,18 @@ static int env_db(void *worker_state, struct db **out)
 
 static const struct voice_env env = {env_db};
 
+/* The new session s (err from making it) goes to the WebSocket; too many: 429 saying full. */
+static int hand_over(struct request *req, struct response *res, int err, struct voice_session *s, const char *full)
+{
+    if (err == DP_ERR_RATE_LIMITED)
+        res_error(res, req, err, "%s", full);
+    if (err)
+        return err;
+    req->ws_user = s;
+    req->ws_user_free = voice_session_free;
+    return DP_OK;
+}
+
 static int voice_handshake(struct request *req, struct response *res)
 {
     const struct caller *c = api_caller(req);
@@ -26,15 +38,7 @@ static int voice_handshake(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
     err = voice_session_new(c->user_id, ref.id, &env, &s);
-    if (err == DP_ERR_RATE_LIMITED) {
-        res_error(res, req, err, "you hold as many voice sessions as allowed (--voice-sessions-per-user)");
-        return err;
-    }
-    if (err)
-        return err;
-    req->ws_user = s;
-    req->ws_user_free = voice_session_free;
-    return DP_OK;
+    return hand_over(req, res, err, s, "you hold as many voice sessions as allowed (--voice-sessions-per-user)");
 }
 
 /* The legacy page's visitor, in the conversation the page gave them: the token comes in the query
@@ -54,15 +58,7 @@ static int visitor_handshake(struct request *req, struct response *res)
         (err = talk_visitor_conversation(e.db, req_param(req, "slug"), req_param(req, "cid"), token, &conv)))
         return err;
     err = voice_session_new_visitor(req_param(req, "slug"), conv.id, token, conv.avatar_id, &env, &s);
-    if (err == DP_ERR_RATE_LIMITED) {
-        res_error(res, req, err, "this conversation holds as many voice sessions as allowed");
-        return err;
-    }
-    if (err)
-        return err;
-    req->ws_user = s;
-    req->ws_user_free = voice_session_free;
-    return DP_OK;
+    return hand_over(req, res, err, s, "this conversation holds as many voice sessions as allowed");
 }
 
 static const char voice_doc[] = J({
