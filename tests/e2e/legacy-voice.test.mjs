@@ -4,38 +4,14 @@
 // message, the reply plays and the face moves. A page whose owner turned visitors' conversations
 // off offers neither text nor voice.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { questionWav } from './lib/speech.mjs';
 import { launch, newPage, PASSWORD, shot, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page, dir, token, ownerToken, pub;
-
-/* The fake microphone's file: a second of silence, the question, six seconds of silence. */
-function questionWav(file, text) {
-  const speech = execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '--stdout', text], { maxBuffer: 16 << 20 });
-  const rate = speech.readUInt32LE(24);
-  let off = 12;
-  while (off + 8 <= speech.length && speech.toString('latin1', off, off + 4) !== 'data') off += 8 + speech.readUInt32LE(off + 4);
-  const pcm = speech.subarray(off + 8, off + 8 + speech.readUInt32LE(off + 4));
-  const data = Buffer.concat([Buffer.alloc(rate * 2), pcm, Buffer.alloc(rate * 2 * 6)]);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + data.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(rate, 24);
-  head.writeUInt32LE(rate * 2, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(data.length, 40);
-  fs.writeFileSync(file, Buffer.concat([head, data]));
-}
 
 async function call(method, p, body) {
   const r = await fetch(srv.url + '/api/v1' + p, {
