@@ -9,20 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { questionWav } from './lib/speech.mjs';
-import { launch, newPage, PASSWORD, shot, startServer, uniqEmail } from './lib/browser.mjs';
+import { apiCall, launch, newPage, PASSWORD, shot, startServer, uniqEmail } from './lib/browser.mjs';
 
 let srv, browser, page, dir, token, ownerToken, pub;
 
-async function call(method, p, body) {
-  const r = await fetch(srv.url + '/api/v1' + p, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const call = (method, p, body) => apiCall(srv.url, method, p, token, body);
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-e2e-legacy-voice-'));
