@@ -2,7 +2,6 @@
  * and — unless the owner turned it off — a visitor's conversation with it, held by a token
  * handed out when it starts. No account, no internal id, nothing else of the avatar; every route
  * is rate limited per address. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +13,6 @@
 #include "avatar/avatar_store.h"
 #include "core/err.h"
 #include "talk/talk.h"
-
-#define VISITOR_MESSAGES_MAX 400 /* messages of one visitor conversation, replies included */
 
 /* Rate limit of the legacy routes, per address and route family. */
 static int visitor_limit(struct request *req, struct response *res, struct context *e, const char *what,
@@ -108,24 +105,12 @@ static int start_visit(struct request *req, struct response *res)
     return DP_OK;
 }
 
-/* The visitor's conversation {cid} of the page {slug}, proven by "Authorization: Visitor <token>".
- * Anything else — another page's, a user's, a wrong token, talk turned off since — is not found. */
+/* The visitor's conversation {cid} of the page {slug}, proven by "Authorization: Visitor <token>". */
 static int visitors_conversation(struct request *req, struct context *e, struct talk_conversation *conv)
 {
-    json_t *a;
-    int err = avatar_published(e->db, req_param(req, "slug"), &a);
-    if (err)
-        return err;
-    int ok = json_is_true(json_object_get(a, "visitor_talk")) &&
-             !talk_conversation(e->db, req_param(req, "cid"), conv) &&
-             !strcmp(conv->avatar_id, json_string_value(json_object_get(a, "id"))) && !*conv->user_id;
-    json_decref(a);
     const char *auth = req->authorization;
-    if (!ok || !auth || strncmp(auth, "Visitor ", 8))
-        return DP_ERR_NOT_FOUND;
-    char hash[SECRET_HASH_LEN];
-    secret_hash(auth + 8, hash);
-    return strlen(conv->visitor_hash) == 64 && !sodium_memcmp(hash, conv->visitor_hash, 64) ? DP_OK : DP_ERR_NOT_FOUND;
+    const char *token = auth && !strncmp(auth, "Visitor ", 8) ? auth + 8 : NULL;
+    return talk_visitor_conversation(e->db, req_param(req, "slug"), req_param(req, "cid"), token, conv);
 }
 
 static int visit_messages(struct request *req, struct response *res)
@@ -146,11 +131,11 @@ static int visit_message(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = visitor_limit(req, res, &e, "message", 0.5, 20.0)) ||
         (err = visitors_conversation(req, &e, &conv)) ||
-        (err = talk_conversation_full(e.db, conv.id, VISITOR_MESSAGES_MAX, &full)))
+        (err = talk_conversation_full(e.db, conv.id, TALK_VISITOR_MESSAGES_MAX, &full)))
         return err;
     if (full) {
         res_error(res, req, DP_ERR_UNPROCESSABLE, "this conversation is full (%d messages): start a new one",
-                  VISITOR_MESSAGES_MAX);
+                  TALK_VISITOR_MESSAGES_MAX);
         return DP_ERR_UNPROCESSABLE;
     }
     return conversation_reply(req, res, e.db, &conv);

@@ -6,6 +6,7 @@
 #include "api/schemas.h"
 #include "avatar/avatar.h"
 #include "core/err.h"
+#include "talk/talk.h"
 #include "voice/session.h"
 
 static int env_db(void *worker_state, struct db **out)
@@ -14,6 +15,18 @@ static int env_db(void *worker_state, struct db **out)
 }
 
 static const struct voice_env env = {env_db};
+
+/* The new session s (err from making it) goes to the WebSocket; too many: 429 saying full. */
+static int hand_over(struct request *req, struct response *res, int err, struct voice_session *s, const char *full)
+{
+    if (err == DP_ERR_RATE_LIMITED)
+        res_error(res, req, err, "%s", full);
+    if (err)
+        return err;
+    req->ws_user = s;
+    req->ws_user_free = voice_session_free;
+    return DP_OK;
+}
 
 static int voice_handshake(struct request *req, struct response *res)
 {
@@ -25,15 +38,27 @@ static int voice_handshake(struct request *req, struct response *res)
     if (err || (err = avatar_access(e.db, c, req_param(req, "id"), AVATAR_VIEW, &ref)))
         return err;
     err = voice_session_new(c->user_id, ref.id, &env, &s);
-    if (err == DP_ERR_RATE_LIMITED) {
-        res_error(res, req, err, "you hold as many voice sessions as allowed (--voice-sessions-per-user)");
+    return hand_over(req, res, err, s, "you hold as many voice sessions as allowed (--voice-sessions-per-user)");
+}
+
+/* The legacy page's visitor, in the conversation the page gave them: the token comes in the query
+ * (a browser's WebSocket carries no header) and is checked as their text turns check it. Rate
+ * limited per address like the page's other routes; another page's, a wrong token or visitors'
+ * talk turned off is a 404. */
+static int visitor_handshake(struct request *req, struct response *res)
+{
+    struct context e;
+    struct talk_conversation conv;
+    struct voice_session *s;
+    char key[112];
+    snprintf(key, sizeof key, "rl:legacy-voice:ip:%s", req->client_ip);
+    const char *token = req_query(req, "visitor_token");
+    int err = api_env(req, &e);
+    if (err || (err = api_rate_limit(req, res, e.security, "legacy", key, 0.2, 10.0)) ||
+        (err = talk_visitor_conversation(e.db, req_param(req, "slug"), req_param(req, "cid"), token, &conv)))
         return err;
-    }
-    if (err)
-        return err;
-    req->ws_user = s;
-    req->ws_user_free = voice_session_free;
-    return DP_OK;
+    err = voice_session_new_visitor(req_param(req, "slug"), conv.id, token, conv.avatar_id, &env, &s);
+    return hand_over(req, res, err, s, "this conversation holds as many voice sessions as allowed");
 }
 
 static const char voice_doc[] = J({
@@ -42,9 +67,19 @@ static const char voice_doc[] = J({
     "errors" : [426]
 });
 
+static const char visitor_voice_doc[] = J({
+    "description" :
+        "A legacy page visitor's voice conversation: ?visitor_token= (from POST /legacy/{slug}/conversations). Events as on /avatars/{id}/voice; session.start continues this conversation.",
+    "query" : {"visitor_token" : {"type" : "string"}},
+    "errors" : [426]
+});
+
 const struct route voice_routes[] = {
     {"GET", "/api/v1/avatars/{id}/voice", ROUTE_WEBSOCKET, 0, voice_handshake, "voice",
      "Real-time voice conversation (WebSocket): VAD, streaming transcripts, spoken cited replies, barge-in", voice_doc,
+     &voice_ws_handler, NULL},
+    {"GET", "/api/v1/legacy/{slug}/conversations/{cid}/voice", ROUTE_PUBLIC | ROUTE_WEBSOCKET, 0, visitor_handshake,
+     "legacy", "A visitor's voice conversation on a legacy page (WebSocket; ?visitor_token=)", visitor_voice_doc,
      &voice_ws_handler, NULL},
     {0},
 };

@@ -26,6 +26,10 @@ int media_memories_end(struct db *db, int err);
 int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *media_id, const char *avatar_id,
                         const char *key, int own_voice, char **error_msg, int *error_owned);
 
+#define MEDIA_SPEECH_WINDOW_MS ((long)10 * 60 * 1000) /* recording decoded and transcribed at a time */
+/* The window of transcription (ms; before serving; tests make it small). 0 = the default. */
+void media_speech_configure(long window_ms);
+
 struct stt_segment;
 /* {engine, duration_ms, truncated, text, segments:[{start_ms,end_ms,text,confidence}]}: a transcript
  * as the API shows it (GET /media/{id} adds its version; POST /transcriptions answers it). */

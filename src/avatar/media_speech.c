@@ -23,6 +23,13 @@
 #define MEDIA_SPEECH_MAX_MS ((int64_t)3 * 3600 * 1000) /* longer recordings: the first 3 hours */
 #define MEDIA_VOICE_MS ((size_t)5 * 60000)             /* of an own-voice file, what the profile measures */
 
+static int64_t speech_window_ms = MEDIA_SPEECH_WINDOW_MS;
+
+void media_speech_configure(long window_ms)
+{
+    speech_window_ms = window_ms > 0 ? window_ms : MEDIA_SPEECH_WINDOW_MS;
+}
+
 /* A file marked as the avatar's own voice feeds its voice profile (its first minutes: enough to
  * know a voice, and the measurement costs CPU). Too little speech adds nothing. */
 static int feed_voice_profile(struct db *db, const char *avatar_id, const char *media_id, const int16_t *pcm, size_t n)
@@ -115,6 +122,85 @@ static int retry_with(char **error_msg, int *error_owned, const char *why, int e
     return err;
 }
 
+/* Moves the n segments of w to the end of *all (w is freed). */
+static int append_segments(struct stt_segment **all, int *n_all, struct stt_segment *w, int n)
+{
+    if (!n)
+        return DP_OK;
+    struct stt_segment *v = realloc(*all, (size_t)(*n_all + n) * sizeof *v);
+    if (!v) {
+        stt_segments_free(w, n);
+        return DP_ERR_NOMEM;
+    }
+    memcpy(v + *n_all, w, (size_t)n * sizeof *w);
+    free(w);
+    *all = v;
+    *n_all += n;
+    return DP_OK;
+}
+
+/* Progress over a recording whose length is not known until its last window: what has been heard
+ * of what has been seen, plus one window more. */
+struct window_progress {
+    struct job_ctx *ctx;
+    int64_t start_ms, len_ms, more_ms;
+};
+
+static int on_window_progress(void *arg, int64_t done_ms, int64_t total_ms)
+{
+    (void)total_ms;
+    struct window_progress *w = arg;
+    struct progress pr = {w->ctx};
+    return on_progress(&pr, w->start_ms + done_ms, w->start_ms + w->len_ms + w->more_ms);
+}
+
+/* Transcribes the recording at path a window at a time, so that memory holds one window of PCM
+ * (speech_window_ms and the longest stretch after it: ~20 MB for 10 minutes), never the whole
+ * recording: the stretches that begin in a window are heard whole, and the next window starts where
+ * the last of them ends. One recognition stream serves every window (an adapting engine tunes in
+ * once). An own-voice file (voice_avatar) feeds the profile from its first window. */
+static int transcribe_windows(struct job_ctx *ctx, struct stt_engine *stt, const char *path, const char *voice_avatar,
+                              const char *media_id, struct stt_segment **segs, int *ns, int64_t *duration_ms,
+                              int *truncated, char *why, size_t whylen)
+{
+    struct stt_stream *stream = NULL;
+    int err = stt->ops->open(stt, &stream), primed = 0;
+    int64_t start = 0;
+    for (int first = 1; !err; first = 0) {
+        int64_t want = speech_window_ms + STT_SPAN_MAX_MS;
+        if (want > MEDIA_SPEECH_MAX_MS - start)
+            want = MEDIA_SPEECH_MAX_MS - start;
+        int16_t *pcm = NULL;
+        size_t n = 0;
+        int more = 0;
+        err = audio_decode_span(path, start, want, &pcm, &n, &more, why, whylen);
+        if (err)
+            break;
+        int64_t got_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
+        int last = !more || start + want >= MEDIA_SPEECH_MAX_MS;
+        *duration_ms = start + got_ms;
+        *truncated = more && last;
+        if (first && voice_avatar)
+            err = feed_voice_profile(ctx->db, voice_avatar, media_id, pcm, n);
+        struct stt_segment *w = NULL;
+        int nw = 0;
+        int64_t next = start + got_ms;
+        struct window_progress wp = {ctx, start, got_ms, last ? 0 : speech_window_ms};
+        if (!err)
+            err = stt_transcribe_window(stt, stream, &primed, pcm, n, start, last ? -1 : speech_window_ms, &w, &nw,
+                                        &next, on_window_progress, &wp, why, whylen);
+        free(pcm);
+        if (!err)
+            err = append_segments(segs, ns, w, nw);
+        if (err || last)
+            break;
+        start = next;
+    }
+    if (stream)
+        stt->ops->close(stream);
+    return err;
+}
+
 int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *media_id, const char *avatar_id,
                         const char *key, int own_voice, char **error_msg, int *error_owned)
 {
@@ -129,32 +215,20 @@ int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *
     if (err)
         return err;
     job_progress(ctx, 5);
-    int16_t *pcm;
-    size_t n;
-    int truncated;
-    err = audio_decode_file(file.path, MEDIA_SPEECH_MAX_MS, &pcm, &n, &truncated, why, sizeof why);
+    struct stt_segment *segs = NULL;
+    int ns = 0, truncated = 0;
+    int64_t duration_ms = 0;
+    err = transcribe_windows(ctx, stt, file.path, own_voice ? avatar_id : NULL, media_id, &segs, &ns, &duration_ms,
+                             &truncated, why, sizeof why);
     blob_file_release(&file);
     if (err == DP_ERR_UNSUPPORTED) { /* the file itself: retrying cannot help */
         snprintf(detail, sizeof detail, "no audio could be decoded: %s", why);
         return media_job_status(ctx->db, media_id, "failed", detail, NULL);
     }
-    if (err)
-        return retry_with(error_msg, error_owned, why, err);
-    if (own_voice && (err = feed_voice_profile(ctx->db, avatar_id, media_id, pcm, n))) {
-        free(pcm);
-        return err;
-    }
-    job_progress(ctx, 20);
-    struct stt_segment *segs = NULL;
-    int ns = 0;
-    struct progress pr = {ctx};
-    err = stt_transcribe(stt, pcm, n, &segs, &ns, on_progress, &pr, why, sizeof why);
-    free(pcm);
     if (err) {
         stt_segments_free(segs, ns);
-        return err == DP_ERR_CANCELLED ? err : retry_with(error_msg, error_owned, why, err);
+        return err == DP_ERR_CANCELLED || err == DP_ERR_NOMEM ? err : retry_with(error_msg, error_owned, why, err);
     }
-    int64_t duration_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
     int version = last_version(ctx->db, media_id) + 1;
     json_t *t = speech_transcript_json(segs, ns, stt->name, duration_ms, truncated);
     json_object_set_new(t, "version", json_integer(version));

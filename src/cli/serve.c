@@ -10,6 +10,7 @@
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
 #include "avatar/extract_job.h"
+#include "avatar/media_ingest.h"
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
@@ -250,6 +251,7 @@ static int speech_setup(const struct config *c)
         DP_LOG(LOG_ERROR, "[serve] %s", msg);
         return 1;
     }
+    media_speech_configure(c->transcribe_window * 1000);
     return 0;
 }
 

@@ -108,6 +108,8 @@ static const struct setting settings[] = {
      "pocketsphinx decoders kept loaded (~90 MB each), lent to a stream only while someone speaks"},
     {"transcribe-rate", SET_LONG, OFF(transcribe_rate), "12", 1, 100000,
      "POST /api/v1/transcriptions per minute per user (each holds a worker while it decodes and recognises)"},
+    {"transcribe-window", SET_LONG, OFF(transcribe_window), "600", 5, 3600,
+     "seconds of a recording decoded and transcribed at a time (memory holds one window of 16 kHz PCM: 19 MB for 600)"},
     {"tts-provider", SET_STR, OFF(tts_provider), "flite", 0, 0, "speech synthesis: flite (offline) | none"},
     {"tts-voice", SET_STR, OFF(tts_voice), "slt", 0, 0, "default flite voice: slt | rms | awb | kal16"},
     {"embed-provider", SET_STR, OFF(embed_provider), "none", 0, 0,

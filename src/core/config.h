@@ -92,6 +92,7 @@ struct config {
     long voice_idle_timeout;           /* seconds a voice session may receive nothing */
     long voice_session_max;            /* seconds a voice session may last */
     long transcribe_rate;              /* POST /transcriptions per minute per user */
+    long transcribe_window;            /* seconds of a recording decoded and transcribed at a time */
 };
 
 /* Fills cfg with defaults, then the config file (--config / DOPPEL_CONFIG), environment

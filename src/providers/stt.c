@@ -77,6 +77,7 @@ void stt_segments_free(struct stt_segment *segs, int n)
 #define MIN_SPEECH_FRAMES 15 /* shorter bursts (clicks, coughs) are not sent to the engine */
 #define PAD_FRAMES 20        /* 200 ms of context kept on each side */
 #define MAX_UTT_FRAMES 2000  /* 20 s: longer stretches are cut at their quietest frame */
+_Static_assert((MAX_UTT_FRAMES + 2 * PAD_FRAMES) * 10 <= STT_SPAN_MAX_MS, "STT_SPAN_MAX_MS holds a stretch");
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -231,11 +232,13 @@ static int prime(struct stt_stream *s, struct stt_engine *e, const int16_t *pcm,
     return DP_OK;
 }
 
-int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct stt_segment **segs, int *n_segs,
-                   stt_progress_fn progress, void *arg, char *why, size_t whylen)
+int stt_transcribe_window(struct stt_engine *e, struct stt_stream *s, int *primed, const int16_t *pcm, size_t n,
+                          int64_t start_ms, int64_t keep_ms, struct stt_segment **segs, int *n_segs, int64_t *next_ms,
+                          stt_progress_fn progress, void *arg, char *why, size_t whylen)
 {
     *segs = NULL;
     *n_segs = 0;
+    *next_ms = start_ms + (keep_ms < 0 ? (int64_t)n * 1000 / STT_RATE : keep_ms);
     if (whylen)
         why[0] = 0;
     size_t nf;
@@ -244,14 +247,17 @@ int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct st
     int n_spans = 0;
     int err = db ? find_spans(db, nf, &spans, &n_spans) : DP_ERR_NOMEM;
     free(db);
+    /* An adapting engine tunes in on the speech of the whole window (as on a whole recording). */
+    if (!err && n_spans && e->adapts && !*primed) {
+        err = prime(s, e, pcm, spans, n_spans);
+        *primed = !err;
+    }
+    /* Only the stretches that begin before keep_ms: the rest is the next window's. */
+    while (!err && keep_ms >= 0 && n_spans && (int64_t)spans[n_spans - 1].a * 10 >= keep_ms)
+        n_spans--;
     struct stt_segment *out = n_spans ? calloc((size_t)n_spans, sizeof *out) : NULL;
-    struct stt_stream *s = NULL;
     if (!err && n_spans && !out)
         err = DP_ERR_NOMEM;
-    if (!err && n_spans)
-        err = e->ops->open(e, &s);
-    if (!err && n_spans && e->adapts)
-        err = prime(s, e, pcm, spans, n_spans);
     int k = 0;
     int64_t total_ms = (int64_t)n * 1000 / STT_RATE;
     for (int i = 0; i < n_spans && !err; i++) {
@@ -266,16 +272,40 @@ int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct st
         if (!err && progress && progress(arg, (int64_t)spans[i].b * 10, total_ms))
             err = DP_ERR_CANCELLED;
     }
-    if (s)
-        e->ops->close(s);
+    if (!err && n_spans && keep_ms >= 0 && (int64_t)spans[n_spans - 1].b * 10 > keep_ms)
+        *next_ms = start_ms + (int64_t)spans[n_spans - 1].b * 10; /* the last one ran past keep_ms */
     free(spans);
     if (err) {
         stt_segments_free(out, k);
         return err;
+    }
+    for (int i = 0; i < k; i++) { /* times in the whole recording */
+        out[i].start_ms += (int)start_ms;
+        out[i].end_ms += (int)start_ms;
+        for (int w = 0; w < out[i].n_words; w++) {
+            out[i].words[w].start_ms += (int)start_ms;
+            out[i].words[w].end_ms += (int)start_ms;
+        }
     }
     *segs = out;
     *n_segs = k;
     if (!k)
         free(out), *segs = NULL;
     return DP_OK;
+}
+
+int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct stt_segment **segs, int *n_segs,
+                   stt_progress_fn progress, void *arg, char *why, size_t whylen)
+{
+    struct stt_stream *s;
+    int primed = 0;
+    int64_t next;
+    *segs = NULL;
+    *n_segs = 0;
+    int err = e->ops->open(e, &s);
+    if (err)
+        return err;
+    err = stt_transcribe_window(e, s, &primed, pcm, n, 0, -1, segs, n_segs, &next, progress, arg, why, whylen);
+    e->ops->close(s);
+    return err;
 }

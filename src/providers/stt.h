@@ -12,6 +12,7 @@
 #define STT_WORD_MAX 64         /* bytes of one recognised word, NUL included */
 #define STT_STREAM_MAX_MS 60000 /* audio one utterance may hold before finish must be called */
 #define STT_PRIME_MS 15000      /* speech stt_transcribe lets an adapting engine hear first */
+#define STT_SPAN_MAX_MS 22000   /* the longest stretch stt_transcribe recognises at once, padding included */
 
 /* One recognised word and where it was said, in ms from the start of the utterance. */
 struct stt_word {
@@ -49,6 +50,11 @@ struct stt_ops {
      * the next utterance. why says what failed (never secrets); DP_ERR_UNAVAILABLE when no decoder
      * came free in time. */
     int (*finish)(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen);
+    /* 1 when finish would not wait: the stream holds a decoder, or one was free and is now its
+     * (and what waited for it has been heard). A caller that must not hold its thread (a voice
+     * session on the server's workers) asks again later instead of finishing now. NULL: an
+     * engine whose finish never waits for a decoder. */
+    int (*ready)(struct stt_stream *s);
     /* Drops the current utterance unheard (barge-in, cancel). */
     void (*reset)(struct stt_stream *s);
     /* Gives the stream (and its decoder) back. */
@@ -108,6 +114,16 @@ typedef int (*stt_progress_fn)(void *arg, int64_t done_ms, int64_t total_ms);
 int stt_transcribe(struct stt_engine *e, const int16_t *pcm, size_t n, struct stt_segment **segs, int *n_segs,
                    stt_progress_fn progress, void *arg, char *why, size_t whylen);
 void stt_segments_free(struct stt_segment *segs, int n);
+
+/* stt_transcribe of one window of a longer recording, decoded from start_ms of it, on stream s
+ * (the caller's, kept from window to window: an adapting engine is primed on the first one, while
+ * *primed is 0). Only the stretches that begin before keep_ms (window time; all when keep_ms < 0)
+ * are recognised, so a window decoded STT_SPAN_MAX_MS longer than keep_ms holds each of them
+ * whole. Segment times are the whole recording's; *next_ms is where the next window starts: the
+ * end of the last stretch heard, or start_ms + keep_ms. */
+int stt_transcribe_window(struct stt_engine *e, struct stt_stream *s, int *primed, const int16_t *pcm, size_t n,
+                          int64_t start_ms, int64_t keep_ms, struct stt_segment **segs, int *n_segs, int64_t *next_ms,
+                          stt_progress_fn progress, void *arg, char *why, size_t whylen);
 
 extern const struct stt_ops stt_pocketsphinx_ops;
 int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);

@@ -173,6 +173,13 @@ static int ps_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
     return DP_OK;
 }
 
+static int ps_ready(struct stt_stream *s)
+{
+    if (!s->dec && s->n_backlog)
+        attach(s, 0);
+    return s->dec != NULL || !s->n_backlog;
+}
+
 static int ps_partial(struct stt_stream *s, char **text)
 {
     const char *h = s->dec ? ps_get_hyp(s->dec, NULL) : NULL;
@@ -314,6 +321,7 @@ const struct stt_ops stt_pocketsphinx_ops = {
     .feed = ps_feed,
     .partial = ps_partial,
     .finish = ps_finish,
+    .ready = ps_ready,
     .reset = ps_reset,
     .close = ps_close,
     .destroy = ps_destroy,

@@ -26,26 +26,34 @@
 #define LOW_VOICE_HZ 165.0                  /* below: a stock male voice, above: a female one */
 #define CALIBRATION "When I was young we walked to the river every morning and talked about everything."
 
-/* ---- the stock voices' own speaking rates, measured once ------------------------------------- */
+/* ---- the stock voices' own speaking rates, measured once per pitch ------------------------- */
+
+/* A voice's pace depends on the pitch it is retargeted to (a higher one is heard with fewer, longer
+ * syllables by the rate measure), so it is measured at the pitch asked for, rounded to this. */
+#define CALIBRATION_PITCH_STEP 10.0
+#define CALIBRATIONS 32
 
 struct calibration {
-    const char *voice;
+    const char *voice; /* static */
+    int pitch;         /* rounded Hz; 0 = the voice's own */
     double rate_sps;
 };
-static struct calibration calibrated[4];
+static struct calibration calibrated[CALIBRATIONS];
+static int calibration_next; /* the entry replaced next when all are taken */
 static pthread_mutex_t calibration_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The speaking rate of voice at its own pace (measured on first use), 0 when it cannot be. */
-static double own_rate(struct tts_engine *t, const char *voice)
+/* The speaking rate of voice at its own pace and pitch_hz (measured on first use), 0 when it cannot
+ * be. */
+static double own_rate(struct tts_engine *t, const char *voice, double pitch_hz)
 {
+    int pitch = (int)(CALIBRATION_PITCH_STEP * (int)(pitch_hz / CALIBRATION_PITCH_STEP + 0.5));
     pthread_mutex_lock(&calibration_lock);
     double r = 0;
-    int i = 0;
-    for (; i < 4 && calibrated[i].voice; i++)
-        if (!strcmp(calibrated[i].voice, voice))
+    for (int i = 0; i < CALIBRATIONS && calibrated[i].voice && !r; i++)
+        if (!strcmp(calibrated[i].voice, voice) && calibrated[i].pitch == pitch)
             r = calibrated[i].rate_sps;
-    if (!r && i < 4 && t->rate == FEATURES_RATE) {
-        struct tts_voice v = {.voice = voice};
+    if (!r && t->rate == FEATURES_RATE) {
+        struct tts_voice v = {.voice = voice, .pitch_hz = (float)pitch};
         int16_t *pcm;
         size_t n;
         char why[64];
@@ -53,7 +61,8 @@ static double own_rate(struct tts_engine *t, const char *voice)
             struct voice_features f;
             features_measure(pcm, n, &f);
             free(pcm);
-            calibrated[i] = (struct calibration){voice, r = f.rate_sps};
+            calibrated[calibration_next] = (struct calibration){voice, pitch, r = f.rate_sps};
+            calibration_next = (calibration_next + 1) % CALIBRATIONS;
         }
     }
     pthread_mutex_unlock(&calibration_lock);
@@ -69,7 +78,7 @@ void talk_voice_for(const struct voice_features *f, struct tts_voice *v)
     v->voice = f->f0_mean_hz < LOW_VOICE_HZ ? "awb" : "slt";
     v->pitch_hz = (float)f->f0_mean_hz;
     v->pitch_std_hz = (float)f->f0_std_hz;
-    double own = own_rate(t, v->voice);
+    double own = own_rate(t, v->voice, f->f0_mean_hz);
     if (own > 0 && f->rate_sps > 0) {
         double r = f->rate_sps / own;
         v->rate = (float)(r < 0.6 ? 0.6 : r > 1.6 ? 1.6 : r);

@@ -27,7 +27,8 @@ int talk_reply_voice(struct context *e, const struct talk_audio *a, int spoken, 
 struct voice_features;
 /* The TTS voice that speaks like profile f: a stock voice of its register (flite: awb below
  * 165 Hz, slt above) retargeted to its mean pitch and spread, at its speaking rate relative to
- * that voice's own (measured once per voice), clamped to 0.6–1.6. Nothing for other engines. */
+ * that voice's own at that pitch (measured once per voice and 10 Hz), clamped to 0.6–1.6. Nothing
+ * for other engines. */
 void talk_voice_for(const struct voice_features *f, struct tts_voice *v);
 
 /* How the avatar's voice is spoken: its profile's pitch (and a stock voice of that register) and

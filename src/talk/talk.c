@@ -2,12 +2,16 @@
  * answered, the brain's reply (with the recording clip it can be heard as) stored after. */
 #include "talk/talk.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/secret.h"
 #include "auth/url_sig.h"
 #include "avatar/avatar.h"
+#include "avatar/avatar_store.h"
 #include "avatar/clip.h"
 #include "avatar/personality_store.h"
 #include "brain/brain.h"
@@ -116,6 +120,23 @@ int talk_conversation(struct db *db, const char *cid, struct talk_conversation *
     snprintf(out->visitor_hash, sizeof out->visitor_hash, "%s", db_rows_is_null(r, 0, 2) ? "" : db_rows_text(r, 0, 2));
     db_rows_free(r);
     return DP_OK;
+}
+
+int talk_visitor_conversation(struct db *db, const char *slug, const char *cid, const char *token,
+                              struct talk_conversation *out)
+{
+    json_t *a;
+    int err = avatar_published(db, slug, &a);
+    if (err)
+        return err;
+    int ok = json_is_true(json_object_get(a, "visitor_talk")) && !talk_conversation(db, cid, out) &&
+             !strcmp(out->avatar_id, json_string_value(json_object_get(a, "id"))) && !*out->user_id;
+    json_decref(a);
+    if (!ok || !token || !*token)
+        return DP_ERR_NOT_FOUND;
+    char hash[SECRET_HASH_LEN];
+    secret_hash(token, hash);
+    return strlen(out->visitor_hash) == 64 && !sodium_memcmp(hash, out->visitor_hash, 64) ? DP_OK : DP_ERR_NOT_FOUND;
 }
 
 int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],

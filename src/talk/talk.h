@@ -41,6 +41,14 @@ void talk_conversation_changed(struct cache *c, const char *cid);
 /* Reads conversation cid; DP_ERR_NOT_FOUND when there is none (or cid is not an id). */
 int talk_conversation(struct db *db, const char *cid, struct talk_conversation *out);
 
+#define TALK_VISITOR_MESSAGES_MAX 400 /* messages of one visitor conversation, replies included */
+
+/* The visitor's conversation cid of the legacy page slug, proven by the token handed out when it
+ * started (text turns and the voice WebSocket check it alike). Anything else — another page's, a
+ * user's, a wrong token, visitors' talk turned off since — is DP_ERR_NOT_FOUND. */
+int talk_visitor_conversation(struct db *db, const char *slug, const char *cid, const char *token,
+                              struct talk_conversation *out);
+
 /* Starts a conversation of avatar_id for holder; the avatar's greeting (or "Hello, I'm NAME.")
  * is its first message, returned as *greeting (JSON, owned). Both are stored in one transaction. */
 int talk_start(struct db *db, const char *avatar_id, const struct talk_holder *holder, char conv[ID_LEN],

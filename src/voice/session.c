@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audio/opus_packet.h"
+#include "audio/resample.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -70,8 +71,8 @@ static void slot_give(const char *user)
     pthread_mutex_unlock(&slots_lock);
 }
 
-int voice_session_new(const char *user_id, const char *avatar_id, const struct voice_env *env,
-                      struct voice_session **out)
+/* A session counted against key (a user, or a visitor's conversation). */
+static int session_make(const char *key, const char *avatar_id, const struct voice_env *env, struct voice_session **out)
 {
     struct voice_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -81,7 +82,7 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
         free(s);
         return DP_ERR_NOMEM;
     }
-    int err = slot_take(user_id);
+    int err = slot_take(key);
     if (err) {
         free(s->ring);
         free(s);
@@ -90,10 +91,35 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
     s->refs = 1;
     s->slot_held = 1;
     s->env = env;
-    snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
+    snprintf(s->slot_key, sizeof s->slot_key, "%s", key);
     snprintf(s->avatar_id, sizeof s->avatar_id, "%s", avatar_id);
     vad_init(&s->vad, NULL);
     *out = s;
+    return DP_OK;
+}
+
+int voice_session_new(const char *user_id, const char *avatar_id, const struct voice_env *env,
+                      struct voice_session **out)
+{
+    int err = session_make(user_id, avatar_id, env, out);
+    if (!err)
+        snprintf((*out)->user_id, sizeof(*out)->user_id, "%s", user_id);
+    return err;
+}
+
+int voice_session_new_visitor(const char *slug, const char *cid, const char *token, const char *avatar_id,
+                              const struct voice_env *env, struct voice_session **out)
+{
+    if (strlen(slug) >= sizeof(*out)->slug || strlen(token) >= sizeof(*out)->visitor_token)
+        return DP_ERR_NOT_FOUND;
+    int err = session_make(cid, avatar_id, env, out);
+    if (err)
+        return err;
+    struct voice_session *s = *out;
+    s->visitor = 1;
+    snprintf(s->slug, sizeof s->slug, "%s", slug);
+    snprintf(s->visitor_token, sizeof s->visitor_token, "%s", token);
+    snprintf(s->conv, sizeof s->conv, "%s", cid);
     return DP_OK;
 }
 
@@ -101,7 +127,7 @@ int voice_session_new(const char *user_id, const char *avatar_id, const struct v
 static void session_release_slot(struct voice_session *s)
 {
     if (s->slot_held)
-        slot_give(s->user_id);
+        slot_give(s->slot_key);
     s->slot_held = 0;
 }
 
@@ -112,6 +138,8 @@ static void session_unref(struct voice_session *s)
     session_release_slot(s);
     opus_dec_free(s->dec);
     opus_enc_free(s->enc);
+    resampler_free(s->in_rs);
+    input_free_waiting(s);
     echo_cleanup(&s->echo);
     free(s->partial);
     free(s->ring);
@@ -200,6 +228,11 @@ static void start_work(struct voice_session *s, void *arg, struct db *db)
     }
     if (!s->stt && stt_current() && stt_current()->ops->open(stt_current(), &s->stt))
         s->stt = NULL;
+    if (s->visitor) { /* their conversation is the one the handshake proved */
+        if (*j->ev.conversation_id && strcmp(j->ev.conversation_id, s->conv))
+            j->err = DP_ERR_NOT_FOUND;
+        return;
+    }
     if (*j->ev.conversation_id) {
         struct talk_conversation conv;
         j->err = talk_conversation(db, j->ev.conversation_id, &conv);
@@ -250,14 +283,23 @@ static void on_start(struct voice_session *s, const struct voice_event *ev)
         session_error(s, "not_implemented", "speech synthesis is not configured on this server");
         return;
     }
-    /* Speech comes out at the engine's rate: PCM is given at it, Opus encodes it. */
+    /* Speech comes out at the engine's rate: Opus encodes it there, PCM is resampled to the rate
+     * asked for (session_reply.c); input is resampled to recognition's 16 kHz. */
     int tts_rate = tts_current()->rate;
-    if (ev->reply_audio.format == VOICE_PCM16 && ev->reply_audio.rate != tts_rate) {
-        session_error(s, "unsupported_audio", "reply_audio: pcm16 is given at %d Hz", tts_rate);
-        return;
-    }
+    /* A start that failed (an unknown conversation) may be retried with other audio. */
+    opus_dec_free(s->dec);
+    opus_enc_free(s->enc);
+    resampler_free(s->in_rs);
+    s->dec = NULL;
+    s->enc = NULL;
+    s->in_rs = NULL;
     if (ev->audio.format == VOICE_OPUS && !(s->dec = opus_dec_new(VAD_RATE))) {
         session_error(s, "internal_error", "no Opus decoder");
+        return;
+    }
+    if (ev->audio.format == VOICE_PCM16 && ev->audio.rate != VAD_RATE &&
+        resampler_new(ev->audio.rate, VAD_RATE, 4, &s->in_rs)) {
+        session_error(s, "unsupported_audio", "audio: no resampler from %d Hz", ev->audio.rate);
         return;
     }
     if (ev->reply_audio.format == VOICE_OPUS && !(s->enc = opus_enc_new(tts_rate, 24000))) {
@@ -341,7 +383,9 @@ void session_tick(struct voice_session *s)
     }
     if (s->reply)
         reply_tick(s);
-    ws_timer_start(s->c, s->reply ? VOICE_TICK_MS : 500, on_timer);
+    if (s->finish_waiting)
+        input_finish_retry(s);
+    ws_timer_start(s->c, s->reply || s->finish_waiting ? VOICE_TICK_MS : 500, on_timer);
 }
 
 void session_kick(struct voice_session *s)

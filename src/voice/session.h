@@ -33,6 +33,11 @@ struct voice_session;
  * voice_session_free until the WebSocket takes it (then its on_close does). */
 int voice_session_new(const char *user_id, const char *avatar_id, const struct voice_env *env,
                       struct voice_session **out);
+/* A visitor's session on the legacy page slug, in their conversation cid (talk_visitor_conversation
+ * already checked with token; every turn checks it again, as every text turn does). Counted
+ * against the conversation as a user's are against the user. */
+int voice_session_new_visitor(const char *slug, const char *cid, const char *token, const char *avatar_id,
+                              const struct voice_env *env, struct voice_session **out);
 void voice_session_free(void *session);
 
 #endif

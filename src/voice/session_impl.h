@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "providers/tts.h"
 #include "voice/echo.h"
 #include "voice/session.h"
 #include "voice/vad.h"
@@ -18,6 +19,8 @@ struct ws_conn;
 struct stt_stream;
 struct opus_dec;
 struct opus_enc;
+struct resampler;
+struct finish_job;
 
 #define VOICE_RING_MS 10000          /* input kept for push-to-talk and the start of a barge-in */
 #define VOICE_PREROLL_MS 200         /* audio before the detected start that recognition also gets */
@@ -30,6 +33,7 @@ struct opus_enc;
 #define VOICE_CHUNK_MS 40            /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
 #define VOICE_TICK_MS 20             /* the pacing timer while a reply plays */
 #define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
+#define VOICE_FINISH_WAIT_MS 15000   /* an utterance's end waits this long for a free decoder */
 
 struct voice_viseme {
     int t_ms;
@@ -51,6 +55,7 @@ struct voice_reply {
     int16_t *pcm;         /* the reply's audio so far, at rate */
     size_t npcm, pcm_cap, sent;
     int rate;
+    struct tts_voice voice; /* the avatar's voice profile at the time of the turn (talk_voice_params) */
     struct voice_viseme *vis;
     int nvis, vis_cap, vis_sent;
     int audio_started;    /* response.audio.start went out */
@@ -62,12 +67,16 @@ struct voice_reply {
 };
 
 struct voice_session {
-    int refs;      /* the connection's + one per task in flight */
-    int closed;    /* the connection is gone */
-    int slot_held; /* counted against the user's sessions */
+    int refs;              /* the connection's + one per task in flight */
+    int closed;            /* the connection is gone */
+    int slot_held;         /* counted against the user's sessions */
+    char slot_key[ID_LEN]; /* what it is counted against: the user, or a visitor's conversation */
     struct ws_conn *c;
     const struct voice_env *env;
     char user_id[ID_LEN], avatar_id[ID_LEN], conv[ID_LEN];
+    /* a visitor of a legacy page (user_id ""): the page, and the token of their conversation conv */
+    int visitor;
+    char slug[65], visitor_token[64];
     double opened_at, last_rx;
     /* negotiated by session.start */
     int started, starting;
@@ -75,6 +84,7 @@ struct voice_session {
     int manual; /* turns end only at input.commit */
     struct opus_dec *dec;
     struct opus_enc *enc;
+    struct resampler *in_rs; /* pcm16 at another rate than 16 kHz */
     /* input, at 16 kHz */
     struct vad vad;
     int16_t frame[VAD_FRAME];
@@ -92,6 +102,10 @@ struct voice_session {
     int64_t last_partial_pos;
     char *partial; /* the last partial sent */
     int feeds_waiting;
+    struct finish_job *finish_waiting; /* an utterance's end waiting for a decoder (tried each tick) */
+    int finish_deferred;               /* the next utterance ended meanwhile: its end follows */
+    int deferred_gen;
+    double deferred_t_end;
     int overloaded; /* audio is being refused: recognition is behind */
     /* the reply */
     struct voice_reply *reply; /* NULL when none is being made or spoken */
@@ -117,6 +131,9 @@ void session_kick(struct voice_session *s);
 void input_audio(struct voice_session *s, const uint8_t *p, size_t n);
 void input_commit(struct voice_session *s);
 void input_close(struct voice_session *s);
+/* Submits again the utterance's end that waited for a decoder (from the tick). */
+void input_finish_retry(struct voice_session *s);
+void input_free_waiting(struct voice_session *s);
 
 /* session_reply.c */
 void reply_start(struct voice_session *s, const char *question, double t_speech_end);

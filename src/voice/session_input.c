@@ -5,10 +5,13 @@
 #include <string.h>
 
 #include "audio/opus_packet.h"
+#include "audio/resample.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "providers/stt.h"
 #include "voice/session_impl.h"
+
+#define RESAMPLE_PIECE 1024 /* input samples resampled at a time */
 
 static int64_t ms_to_samples(int64_t ms)
 {
@@ -54,6 +57,8 @@ static void feed_done(struct voice_session *s, void *arg, int open)
 /* Feeds recognition the input from s->utt_fed up to the present. */
 static void feed(struct voice_session *s, int want_partial)
 {
+    if (s->finish_waiting)
+        return; /* the stream still holds the last utterance: the ring keeps this one meanwhile */
     int64_t from = s->utt_fed, to = s->in_pos;
     if (from < to - (int64_t)s->ring_n)
         from = to - (int64_t)s->ring_n;
@@ -96,22 +101,35 @@ static void utterance_open(struct voice_session *s, int64_t from)
 struct finish_job {
     int gen;
     double t_end;
+    double t_asked; /* time_mono() of the first try */
+    int wait;       /* every decoder was lent: try again on a later tick */
     struct stt_result r;
     int err;
     char why[128];
 };
+
+static void submit_finish(struct voice_session *s, int gen, double t_end);
 
 static void finish_work(struct voice_session *s, void *arg, struct db *db)
 {
     (void)db;
     struct finish_job *j = arg;
     struct stt_engine *e = stt_current();
-    j->err = s->stt && e ? e->ops->finish(s->stt, &j->r, j->why, sizeof j->why) : DP_ERR_NOT_IMPLEMENTED;
+    /* Never hold a worker waiting for a decoder: the sessions holding them need workers to finish. */
+    j->wait = s->stt && e && e->ops->ready && !e->ops->ready(s->stt) &&
+              (time_mono() - j->t_asked) * 1000 < VOICE_FINISH_WAIT_MS;
+    if (!j->wait)
+        j->err = s->stt && e ? e->ops->finish(s->stt, &j->r, j->why, sizeof j->why) : DP_ERR_NOT_IMPLEMENTED;
 }
 
 static void finish_done(struct voice_session *s, void *arg, int open)
 {
     struct finish_job *j = arg;
+    if (open && j->wait && !s->finish_waiting) {
+        s->finish_waiting = j; /* session_tick submits it again; feeds wait behind it */
+        session_kick(s);
+        return;
+    }
     if (!open || j->gen != s->utt_gen)
         goto out;
     if (j->err == DP_ERR_NOT_IMPLEMENTED)
@@ -133,21 +151,53 @@ static void finish_done(struct voice_session *s, void *arg, int open)
 out:
     stt_result_free(&j->r);
     free(j);
+    if (open && s->finish_deferred && !s->finish_waiting) {
+        s->finish_deferred = 0;
+        submit_finish(s, s->deferred_gen, s->deferred_t_end);
+    }
 }
 
 /* Ends the utterance: recognition gets the rest, then its final result answers. */
-static void utterance_finish(struct voice_session *s, double t_end)
+/* Recognition gets the rest of utterance gen, then its final result answers. */
+static void submit_finish(struct voice_session *s, int gen, double t_end)
 {
     feed(s, 0);
-    s->utt_open = 0;
-    s->turn_from = s->in_pos;
     struct finish_job *j = calloc(1, sizeof *j);
     if (!j)
         return;
-    j->gen = s->utt_gen;
+    j->gen = gen;
     j->t_end = t_end;
+    j->t_asked = time_mono();
     if (session_task(s, finish_work, finish_done, j))
         free(j);
+}
+
+static void utterance_finish(struct voice_session *s, double t_end)
+{
+    s->utt_open = 0;
+    s->turn_from = s->in_pos;
+    if (s->finish_waiting || s->finish_deferred) {
+        /* The last utterance still waits for a decoder: this one ends after it, in order. */
+        s->finish_deferred = 1;
+        s->deferred_gen = s->utt_gen;
+        s->deferred_t_end = t_end;
+        return;
+    }
+    submit_finish(s, s->utt_gen, t_end);
+}
+
+void input_finish_retry(struct voice_session *s)
+{
+    struct finish_job *j = s->finish_waiting;
+    s->finish_waiting = NULL;
+    if (j && session_task(s, finish_work, finish_done, j))
+        free(j);
+}
+
+void input_free_waiting(struct voice_session *s)
+{
+    free(s->finish_waiting);
+    s->finish_waiting = NULL;
 }
 
 static void speech_started(struct voice_session *s)
@@ -196,6 +246,12 @@ static void input_frame(struct voice_session *s, const int16_t *f)
         if (!s->utt_open)
             return; /* only speech of its own opens a turn now */
         ev = ev == VAD_START ? VAD_NONE : ev;
+    } else if (s->barge_pending) {
+        /* Speech that began in the reply's echo tail and outlives it is no echo: the user answered
+         * quickly. It is a turn from where it began (no VAD_START will come for it). */
+        s->barge_pending = 0;
+        if (s->vad.in_speech && !s->utt_open)
+            speech_started(s);
     }
     if (ev == VAD_START)
         speech_started(s);
@@ -272,7 +328,19 @@ void input_audio(struct voice_session *s, const uint8_t *p, size_t n)
         for (size_t i = 0; i < ns; i++)
             pcm[i] = (int16_t)(p[2 * i] | p[2 * i + 1] << 8);
     }
-    take_samples(s, pcm, ns);
+    if (!s->in_rs) {
+        take_samples(s, pcm, ns);
+        return;
+    }
+    /* At 16 kHz in pieces: 8 kHz input doubles, and the piece stays on the stack. */
+    int16_t at16[2 * RESAMPLE_PIECE + 16];
+    for (size_t i = 0; i < ns; i += RESAMPLE_PIECE) {
+        size_t k = ns - i < RESAMPLE_PIECE ? ns - i : RESAMPLE_PIECE;
+        size_t room = resampler_room(s->in_rs, k);
+        take_samples(s, at16,
+                     resampler_run(s->in_rs, pcm + i, k, at16,
+                                   room < sizeof at16 / sizeof *at16 ? room : sizeof at16 / sizeof *at16));
+    }
 }
 
 void input_commit(struct voice_session *s)

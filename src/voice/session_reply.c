@@ -7,13 +7,16 @@
 #include <string.h>
 
 #include "audio/opus_packet.h"
+#include "audio/resample.h"
 #include "avatar/avatar.h"
 #include "brain/brain.h"
+#include "core/context.h"
 #include "core/err.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "net/ws.h"
 #include "providers/tts.h"
+#include "talk/reply_voice.h"
 #include "talk/talk.h"
 #include "voice/session_impl.h"
 
@@ -279,7 +282,19 @@ static void tts_work(struct voice_session *s, void *arg, struct db *db)
     struct tts_engine *e = tts_current();
     char why[128];
     const struct tts_sink sink = {tts_audio, tts_phones, j};
-    j->err = e ? e->ops->synthesize(e, j->r->sentences[j->idx], NULL, &sink, why, sizeof why) : DP_ERR_NOT_IMPLEMENTED;
+    j->err = e ? e->ops->synthesize(e, j->r->sentences[j->idx], &j->r->voice, &sink, why, sizeof why)
+               : DP_ERR_NOT_IMPLEMENTED;
+    if (j->err || !j->n || e->rate == j->r->rate)
+        return;
+    /* pcm16 asked for at another rate than the engine's, a sentence at a time (they join at pauses;
+     * phone timings are in ms and hold). */
+    int16_t *pcm;
+    size_t n;
+    if ((j->err = audio_resample(j->pcm, j->n, e->rate, j->r->rate, 4, &pcm, &n)))
+        return;
+    free(j->pcm);
+    j->pcm = pcm;
+    j->n = j->cap = n;
 }
 
 static void speak_next(struct voice_session *s, struct voice_reply *r);
@@ -413,6 +428,18 @@ static int reply_cancelled(void *ctx)
     return atomic_load(&((struct voice_reply *)ctx)->cancel);
 }
 
+static int turn_allowed(struct voice_session *s, struct db *db)
+{
+    if (!s->visitor)
+        return avatar_access(db, ws_auth(s->c), s->avatar_id, AVATAR_VIEW, NULL);
+    struct talk_conversation conv;
+    int full = 0;
+    int err = talk_visitor_conversation(db, s->slug, s->conv, s->visitor_token, &conv);
+    if (!err && !(err = talk_conversation_full(db, s->conv, TALK_VISITOR_MESSAGES_MAX, &full)) && full)
+        err = DP_ERR_UNPROCESSABLE;
+    return err;
+}
+
 static void brain_work(struct voice_session *s, void *arg, struct db *db)
 {
     struct brain_job *j = arg;
@@ -422,11 +449,16 @@ static void brain_work(struct voice_session *s, void *arg, struct db *db)
         j->err = DP_ERR_UNAVAILABLE;
         return;
     }
-    /* Access may have been taken away since the session started. */
-    if ((j->err = avatar_access(db, ws_auth(s->c), s->avatar_id, AVATAR_VIEW, NULL)) ||
-        (j->err = talk_add_user_message(db, s->conv, j->r->question, umid)))
+    /* Access may have been taken away since the session started; a visitor's conversation is
+     * checked as each of their text turns is, and kept as short. */
+    if ((j->err = turn_allowed(s, db)) || (j->err = talk_add_user_message(db, s->conv, j->r->question, umid)))
         return;
     j->err = talk_answer(db, s->conv, s->avatar_id, umid, j->r->question, reply_cancelled, j->r, &sink, &j->reply);
+    /* Spoken as the message's own audio is (GET /messages/{mid}/audio): the profile read now,
+     * so a profile trained during the session is heard from its next turn. */
+    struct context ctx = {.db = db};
+    if (!j->err)
+        talk_voice_params(&ctx, s->avatar_id, &j->r->voice);
     /* Cancelled after it was stored: nothing of it was heard. */
     if (!j->err && atomic_load(&j->r->cancel)) {
         talk_cut_reply(db, s->conv, json_string_value(json_object_get(j->reply, "id")), "");
@@ -446,6 +478,9 @@ static void brain_done(struct voice_session *s, void *arg, int open)
     if (j->err) {
         if (j->err == DP_ERR_NOT_FOUND)
             session_error(s, "not_found", "this avatar is no longer available to you");
+        else if (j->err == DP_ERR_UNPROCESSABLE)
+            session_error(s, "conversation_full", "this conversation is full (%d messages): start a new one",
+                          TALK_VISITOR_MESSAGES_MAX);
         else
             session_error(s, dp_errcode(j->err), "the reply could not be made: %s", dp_strerror(j->err));
         reply_end(s, "failed", "", 0);
@@ -495,7 +530,7 @@ void reply_start(struct voice_session *s, const char *question, double t_speech_
     r->gen = ++s->reply_gen;
     r->t_speech_end = t_speech_end;
     r->t_final = time_mono();
-    r->rate = tts_current() ? tts_current()->rate : 16000;
+    r->rate = s->out.format == VOICE_PCM16 ? s->out.rate : tts_current() ? tts_current()->rate : 16000;
     echo_reset(&s->echo, r->rate);
     s->echo_until = 0;
     s->reply = r;

@@ -24,11 +24,16 @@ const char *voice_format_name(enum voice_format f)
 
 int voice_rate_supported(enum voice_format f, int rate)
 {
-    /* Opus packets decode at any of its rates whatever they were made at; PCM is taken and given at
-     * the speech engines' own rate (16 kHz mono). */
-    if (f == VOICE_OPUS)
-        return rate == 8000 || rate == 12000 || rate == 16000 || rate == 24000 || rate == 48000;
-    return rate == 16000;
+    /* Opus packets decode at any of its rates whatever they were made at; PCM at the rates sound
+     * cards and browsers use, resampled to and from the speech engines' own (16 kHz). */
+    static const int opus[] = {8000, 12000, 16000, 24000, 48000};
+    static const int pcm[] = {8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000};
+    const int *r = f == VOICE_OPUS ? opus : pcm;
+    size_t n = f == VOICE_OPUS ? sizeof opus / sizeof *opus : sizeof pcm / sizeof *pcm;
+    for (size_t i = 0; i < n; i++)
+        if (r[i] == rate)
+            return 1;
+    return 0;
 }
 
 static int fail(const char **code, const char *c, char *msg, size_t msglen, const char *what, int err)
@@ -74,8 +79,10 @@ static int audio_spec(const json_t *o, const char *key, struct voice_audio_spec 
         spec->rate = (int)json_integer_value(r);
     }
     if (!voice_rate_supported(spec->format, spec->rate)) {
-        snprintf(msg, msglen, "%s: %s at %d Hz is not supported (pcm16: 16000; opus: 8000, 12000, 16000, 24000, 48000)",
-                 key, voice_format_name(spec->format), spec->rate);
+        snprintf(
+            msg, msglen,
+            "%s: %s at %d Hz is not supported (pcm16: 8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000; opus: 8000, 12000, 16000, 24000, 48000)",
+            key, voice_format_name(spec->format), spec->rate);
         *code = "unsupported_audio";
         return DP_ERR_INVALID;
     }

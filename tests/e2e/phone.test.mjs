@@ -1,22 +1,13 @@
 // The UI at phone width (390×844): no page scrolls sideways, and the controls that matter are on screen.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
+import { apiCall, launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
 
 let srv, browser, page;
 let avatar;
 const PHONE = { width: 390, height: 844 };
 
-async function call(method, path, token, body) {
-  const r = await fetch(srv.url + '/api/v1' + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const call = (method, path, token, body) => apiCall(srv.url, method, path, token, body);
 
 before(async () => {
   [srv, browser] = await Promise.all([startServer(), launch()]);

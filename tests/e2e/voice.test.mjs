@@ -6,52 +6,16 @@
 // Needs the voice backend (branch `voice`, with the speech engines); the last test needs voice
 // training (branch `speech`) and skips itself on a server whose OpenAPI marks it not implemented.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
+import { questionWav } from './lib/speech.mjs';
+import { apiCall, launch, newPage, overflowX, PASSWORD, shot, startServer, uniqEmail, unlabelled } from './lib/browser.mjs';
 
 let srv, browser, page, avatar, token, email, dir;
 
-/* A WAV Chromium loops as the microphone: a second of silence, the text spoken, then pauseS of
- * silence (by default long enough for the turn to end and the reply to play). */
-function questionWav(file, text = 'Tell me about the lighthouse.', pauseS = 6) {
-  const speech = execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '--stdout', text], { maxBuffer: 16 << 20 });
-  const rate = speech.readUInt32LE(24);
-  let off = 12;
-  while (off + 8 <= speech.length && speech.toString('latin1', off, off + 4) !== 'data') off += 8 + speech.readUInt32LE(off + 4);
-  const pcm = speech.subarray(off + 8, off + 8 + speech.readUInt32LE(off + 4));
-  const silence = Buffer.alloc(Math.round(rate * pauseS) * 2); // 6 s: the reply plays out before the question comes again
-  const lead = Buffer.alloc(rate * 2 * 1);
-  const data = Buffer.concat([lead, pcm, silence]);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + data.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(rate, 24);
-  head.writeUInt32LE(rate * 2, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(data.length, 40);
-  fs.writeFileSync(file, Buffer.concat([head, data]));
-}
-
-async function call(method, p, body) {
-  const r = await fetch(srv.url + '/api/v1' + p, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const call = (method, p, body) => apiCall(srv.url, method, p, token, body);
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-e2e-voice-'));

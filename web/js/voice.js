@@ -1,4 +1,5 @@
-// Voice talk (WS /api/v1/avatars/{id}/voice), loaded when a person first presses "Voice": the
+// Voice talk (WS /api/v1/avatars/{id}/voice, or a legacy page visitor's
+// /api/v1/legacy/{slug}/conversations/{cid}/voice), loaded when a person first presses "Voice": the
 // microphone (echo cancellation and noise suppression on, so the avatar does not hear itself)
 // through an AudioWorklet as PCM16 at the session's rate; push-to-talk or hands-free (the server's
 // VAD); the live partial transcript; the reply's audio through Web Audio with a small jitter
@@ -61,8 +62,9 @@ function latencyDetails(lat) {
 }
 
 /*
- * Opens the voice panel under a chat box. opts: {avatar, conversationId, chat (chatBox's result:
- * add(message) → bubble), portraitUrl, mount(el)}. Returns {close()}.
+ * Opens the voice panel under a chat box. opts: {avatar ({id, name}; a visitor knows only the
+ * name), conversationId, chat (chatBox's result: add(message) → bubble), portraitUrl, mount(el),
+ * url (optional: () → the socket's address, for a legacy page's visitor)}. Returns {close()}.
  */
 export function openVoice(opts) {
   const { avatar, chat } = opts;
@@ -241,7 +243,7 @@ export function openVoice(opts) {
     started = false;
     let url;
     try {
-      url = await wsUrl(`/api/v1/avatars/${encodeURIComponent(avatar.id)}/voice`);
+      url = opts.url ? opts.url() : await wsUrl(`/api/v1/avatars/${encodeURIComponent(avatar.id)}/voice`);
     } catch (e) {
       return say(e.message, 'error');
     }

@@ -72,7 +72,9 @@ const le = (pcm) => Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
  * ms later — a speaker heard by the microphone. A speech.started while a reply plays flushes it.
  */
 export class VoiceClient {
-  constructor({ echoGain = 0, echoDelayMs = 60 } = {}) {
+  constructor({ echoGain = 0, echoDelayMs = 60, rate = RATE } = {}) {
+    this.rate = rate; // of what stream() sends (the echo is mixed at RATE only)
+    this.frame = Math.round(rate / 50);
     this.events = [];
     this.audio = [];
     this.audioBytes = 0;
@@ -157,33 +159,34 @@ export class VoiceClient {
 
   async start(extra = {}) {
     const from = this.events.length;
-    this.send({ type: 'session.start', audio: { format: 'pcm16', rate: RATE }, reply_audio: { format: 'pcm16', rate: RATE }, ...extra });
+    this.send({ type: 'session.start', audio: { format: 'pcm16', rate: this.rate }, reply_audio: { format: 'pcm16', rate: RATE }, ...extra });
     return this.waitFor((e) => e.type === 'session.started' || e.type === 'error', 10000, from);
   }
 
-  /* Sends pcm in real time, 20 ms frames, mixing the echo of what is being played when asked. When
+  /* Sends pcm (at this.rate) in real time, 20 ms frames, mixing the echo of what is being played when asked. When
    * marks is given, marks[name] = sample offset records the client time at which that offset went
    * out (e.g. the true end of speech). */
   async stream(pcm, marks = {}) {
     const start = performance.now();
-    const echoLine = new Int16Array(this.echoDelay + FRAME);
+    const F = this.frame;
+    const echoLine = new Int16Array(this.echoDelay + F);
     const sent = {};
-    for (let off = 0, k = 0; off < pcm.length; off += FRAME, k++) {
-      const frame = Int16Array.from(pcm.subarray(off, off + FRAME));
+    for (let off = 0, k = 0; off < pcm.length; off += F, k++) {
+      const frame = Int16Array.from(pcm.subarray(off, off + F));
       // The speaker plays 20 ms of the reply; the microphone hears it echoDelay later.
-      const playing = new Int16Array(FRAME);
-      for (let i = 0; i < FRAME && this.playQueue.length; i++) playing[i] = this.playQueue.shift();
+      const playing = new Int16Array(F);
+      for (let i = 0; i < F && this.playQueue.length; i++) playing[i] = this.playQueue.shift();
       this.played.push(playing);
       if (this.echoGain) {
-        echoLine.copyWithin(0, FRAME);
+        echoLine.copyWithin(0, F);
         echoLine.set(playing, this.echoDelay);
         for (let i = 0; i < frame.length; i++)
           frame[i] = Math.max(-32768, Math.min(32767, frame[i] + Math.round(echoLine[i] * this.echoGain)));
       }
       if (this.ws.readyState !== WebSocket.OPEN) return sent;
       this.ws.send(le(frame));
-      for (const [name, at] of Object.entries(marks)) if (sent[name] === undefined && off + FRAME > at) sent[name] = this.now();
-      const due = start + ((k + 1) * FRAME * 1000) / RATE;
+      for (const [name, at] of Object.entries(marks)) if (sent[name] === undefined && off + F > at) sent[name] = this.now();
+      const due = start + ((k + 1) * F * 1000) / this.rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }

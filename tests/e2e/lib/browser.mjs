@@ -116,3 +116,16 @@ export const unlabelled = (page) => page.evaluate(() => {
     .filter((el) => !named(el))
     .map((el) => el.outerHTML.slice(0, 120));
 });
+
+/* A JSON API call outside the browser (setting a test up): the parsed answer, or an error naming
+ * the status. token: a bearer access token, or null. */
+export async function apiCall(base, method, p, token, body) {
+  const r = await fetch(base + '/api/v1' + p, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}

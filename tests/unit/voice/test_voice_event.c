@@ -34,6 +34,15 @@ TEST(voice_event_session_start_and_its_defaults)
     CHECK_EQ_INT(ev.reply_audio.rate, 24000);
     CHECK_EQ_INT(ev.manual, 1);
     CHECK_EQ_STR(ev.conversation_id, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+    /* PCM at a sound card's rate either way (resampled by the session) */
+    CHECK_EQ_INT(parse("{\"type\":\"session.start\",\"audio\":{\"format\":\"pcm16\",\"rate\":44100},"
+                       "\"reply_audio\":{\"format\":\"pcm16\",\"rate\":48000}}",
+                       &ev, &code),
+                 DP_OK);
+    CHECK_EQ_INT(ev.audio.rate, 44100);
+    CHECK_EQ_INT(ev.reply_audio.rate, 48000);
+    CHECK(voice_rate_supported(VOICE_PCM16, 8000) && voice_rate_supported(VOICE_PCM16, 22050));
+    CHECK(!voice_rate_supported(VOICE_PCM16, 12000) && !voice_rate_supported(VOICE_OPUS, 44100));
 }
 
 TEST(voice_event_the_other_events)
@@ -62,7 +71,7 @@ TEST(voice_event_refusals_name_their_code)
         {"{\"type\":\"response.create\"}", "unknown_event"},
         {"{\"type\":\"session.start\",\"audio\":\"pcm16\"}", "invalid_event"},
         {"{\"type\":\"session.start\",\"audio\":{\"format\":\"mp3\"}}", "unsupported_audio"},
-        {"{\"type\":\"session.start\",\"audio\":{\"format\":\"pcm16\",\"rate\":44100}}", "unsupported_audio"},
+        {"{\"type\":\"session.start\",\"audio\":{\"format\":\"pcm16\",\"rate\":44000}}", "unsupported_audio"},
         {"{\"type\":\"session.start\",\"audio\":{\"rate\":-5}}", "invalid_event"},
         {"{\"type\":\"session.start\",\"audio\":{\"rate\":1.5}}", "invalid_event"},
         {"{\"type\":\"session.start\",\"reply_audio\":{\"format\":\"opus\",\"rate\":44100}}", "unsupported_audio"},

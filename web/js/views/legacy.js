@@ -62,6 +62,16 @@ export async function legacyView({ main, params }) {
         ...history,
         placeholder: `Ask ${shortName(name)} something…`,
         send: (text, on) => streamMessage(`/api/v1/legacy/${slug}/conversations/${saved.cid}/messages`, text, on, `Visitor ${saved.token}`),
+        // Voice in the same conversation, proven by the same token (a browser's socket carries it in the query).
+        voice: (mount, onClose) => import('../voice.js').then((m) => m.openVoice({
+          avatar: { name },
+          conversationId: saved.cid,
+          chat,
+          mount,
+          onClose,
+          portraitUrl: p.portrait_url || null,
+          url: () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/legacy/${encodeURIComponent(slug)}/conversations/${saved.cid}/voice?visitor_token=${encodeURIComponent(saved.token)}`,
+        })),
         note: 'Answers are quoted from what they left behind. The page’s owner can read what visitors ask.',
       });
       clear(talkBox, h('h2', `Talk with ${name}`), chat.el);
