@@ -69,6 +69,7 @@ const COVERED_ELSEWHERE = {
   'POST /api/v1/legacy/{slug}/conversations': 'avatars-legacy (visitors)',
   'GET /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
   'POST /api/v1/legacy/{slug}/conversations/{cid}/messages': 'avatars-legacy (visitors)',
+  'GET /api/v1/legacy/{slug}/conversations/{cid}/voice': 'voice-rates (the visitor of that conversation only)',
   'GET /api/docs/{file}': 'openapi (the public docs page and its assets)',
   'GET /api/v1/avatars/{id}/voice': 'voice (WebSocket handshake: 401, another user\'s or a private avatar 404)',
   'GET /api/v1/chats/{id}': 'chat (a chat one is not in is a 404)',
