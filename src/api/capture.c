@@ -5,7 +5,9 @@
 #include "api/api_util.h"
 #include "api/schemas.h"
 #include "capture/capture.h"
+#include "capture/conversation.h"
 #include "capture/recording.h"
+#include "capture/settings.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "net/ws.h"
@@ -29,6 +31,7 @@ int capture_setup(struct app *app)
     snprintf(dir, sizeof dir, "%s/capture", app->cfg.data_dir);
     struct capture_config c = {dir,
                                app->cfg.capture_sync_ms,
+                               app->cfg.capture_silence_close,
                                app->cfg.capture_idle_close,
                                app->cfg.capture_max_seconds,
                                (size_t)app->cfg.capture_payload_max,
@@ -115,6 +118,10 @@ static int get_recording(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err || (err = recording_get_json(e.db, capture_cfg()->dir, api_caller(req)->user_id, req_param(req, "id"), &j)))
         return err;
+    if ((err = conversation_detail(&e, j))) {
+        json_decref(j);
+        return err;
+    }
     res_json(res, 200, j);
     return DP_OK;
 }
@@ -139,6 +146,64 @@ static int close_recording(struct request *req, struct response *res)
     return DP_OK;
 }
 
+/* POST /api/v1/recordings/{id}/reprocess: the next version of its transcript and memories. */
+static int reprocess_recording(struct request *req, struct response *res)
+{
+    struct context e;
+    char job[ID_LEN];
+    const char *id = req_param(req, "id");
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    err = conversation_reprocess(&e, api_caller(req)->user_id, id, job);
+    if (err == DP_ERR_CONFLICT) {
+        res_error(res, req, err, "the recording is still open: close it first");
+        return err;
+    }
+    if (err)
+        return err;
+    res_json(res, 202, json_pack("{s:s,s:s}", "id", id, "job_id", job));
+    return DP_OK;
+}
+
+/* GET /api/v1/capture/settings: the caller's silence close, their devices' own. */
+static int get_settings(struct request *req, struct response *res)
+{
+    struct context e;
+    json_t *out;
+    int err = api_env(req, &e);
+    if (err || (err = capture_settings_json(e.db, api_caller(req)->user_id, capture_cfg()->silence_close_s, &out)))
+        return err;
+    res_json(res, 200, out);
+    return DP_OK;
+}
+
+/* PUT /api/v1/capture/settings {silence_close_s: 2–14400 | null, device_name?}: sets (null: removes)
+ * the caller's own value, or one device's. */
+static int put_settings(struct request *req, struct response *res)
+{
+    struct context e;
+    json_t *s = json_object_get(req->json, "silence_close_s"), *d = json_object_get(req->json, "device_name");
+    const char *device = d ? json_string_value(d) : "";
+    size_t dl = device ? strlen(device) : 0;
+    if (!s || (!json_is_null(s) && !json_is_integer(s)) ||
+        (json_is_integer(s) &&
+         (json_integer_value(s) < CAPTURE_SILENCE_MIN || json_integer_value(s) > CAPTURE_SILENCE_MAX))) {
+        res_error(res, req, DP_ERR_INVALID, "silence_close_s is a number of seconds from 2 to 14400, or null");
+        return DP_ERR_INVALID;
+    }
+    if (!device || dl > 64 ||
+        (dl && strspn(device, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != dl)) {
+        res_error(res, req, DP_ERR_INVALID, "device_name must be 1 to 64 of A-Z a-z 0-9 . _ -");
+        return DP_ERR_INVALID;
+    }
+    int err = api_env(req, &e);
+    if (err || (err = capture_settings_put(e.db, api_caller(req)->user_id, device,
+                                           json_is_null(s) ? 0 : (long)json_integer_value(s))))
+        return err;
+    return get_settings(req, res);
+}
+
 #define WS_DOC(what)                                                                                                   \
     "{\"description\":\"" what " Auth: ?token= (an access token) or ?ticket=. A text frame holds one JSON header "     \
     "line (audio-start {rate,width,channels,mode,timestamp}, audio-chunk with payload_length and an optional seq, "    \
@@ -154,6 +219,11 @@ static const char clients_doc[] = J({"responses" : {"200" : "ActiveClients"}});
 static const char close_doc[] =
     J({"responses" : {"200" : "RecordingClose", "202" : "RecordingClose"}, "errors" : [409]});
 
+static const char reprocess_doc[] = J({"responses" : {"202" : "RecordingReprocess"}, "errors" : [409]});
+static const char settings_doc[] = J({"responses" : {"200" : "CaptureSettings"}});
+static const char settings_put_doc[] =
+    J({"requestBody" : "CaptureSettingsBody", "responses" : {"200" : "CaptureSettings"}});
+
 const struct route capture_routes[] = {
     {"GET", "/ws_pcm", ROUTE_WEBSOCKET, 0, ws_pcm, "capture",
      "Device PCM16 audio (Wyoming-style WebSocket; raw binary PCM frames accepted too)",
@@ -168,5 +238,12 @@ const struct route capture_routes[] = {
      NULL},
     {"POST", "/api/v1/recordings/{id}/close", 0, 0, close_recording, "capture",
      "Close a recording now (202 while its device streams: it closes after the next sync)", close_doc, NULL, NULL},
+    {"POST", "/api/v1/recordings/{id}/reprocess", 0, 0, reprocess_recording, "capture",
+     "Transcribe a closed recording again (the next transcript version; memories replaced)", reprocess_doc, NULL, NULL},
+    {"GET", "/api/v1/capture/settings", 0, 0, get_settings, "capture",
+     "The caller's capture settings: the silence that closes a conversation, per device", settings_doc, NULL, NULL},
+    {"PUT", "/api/v1/capture/settings", ROUTE_JSON, 0, put_settings, "capture",
+     "Set the silence that closes a conversation (seconds), the caller's own or one device's (null removes it)",
+     settings_put_doc, NULL, NULL},
     {0},
 };

@@ -11,12 +11,13 @@ struct ws_handler;
 struct capture_session;
 
 struct capture_config {
-    const char *dir;    /* where open recordings live: <data-dir>/capture */
-    long sync_ms;       /* audio is synced and acknowledged in groups of this many ms */
-    long idle_close_s;  /* an open recording left this long is closed (not resumed) */
-    long max_seconds;   /* a recording this long is closed; the stream goes on in a new one */
-    size_t payload_max; /* bytes of one chunk's payload */
-    size_t pending_max; /* unsynced bytes one device may have queued */
+    const char *dir;      /* where open recordings live: <data-dir>/capture */
+    long sync_ms;         /* audio is synced and acknowledged in groups of this many ms */
+    long silence_close_s; /* a silence this long after speech closes a conversation (per user/device) */
+    long idle_close_s;    /* an open recording left this long is closed (not resumed) */
+    long max_seconds;     /* a recording this long is closed; the stream goes on in a new one */
+    size_t payload_max;   /* bytes of one chunk's payload */
+    size_t pending_max;   /* unsynced bytes one device may have queued */
     /* The calling worker's engines (database, blobs) from the state ws_submit hands its work. */
     int (*env)(void *worker_state, struct context *e);
 };

@@ -9,6 +9,8 @@
 #include "capture/group_sync.h"
 #include "capture/recfile.h"
 #include "capture/recording.h"
+#include "capture/settings.h"
+#include "capture/speech.h"
 #include "capture/wyoming.h"
 #include "core/buf.h"
 #include "core/context.h"
@@ -40,6 +42,8 @@ struct capture_session {
     struct recfile rf;
     int rf_open;
     struct opus_dec *dec;
+    struct speech_track speech; /* of the open recording, from where this session took it up */
+    long silence_ms;            /* a silence this long after speech closes the conversation */
 };
 
 enum task_kind { T_OPEN, T_FLUSH, T_CLOSE };
@@ -56,6 +60,7 @@ struct task {
     uint64_t bytes;
     int64_t seq;
     char rec_id[ID_LEN];
+    int silence; /* T_FLUSH: the conversation has been silent long enough after speech */
 };
 
 static const size_t REC_HDR = 12; /* int64 seq + uint32 len */
@@ -147,6 +152,13 @@ static int open_recording(struct capture_session *s, const struct context *e, st
     }
     s->rf_open = 1;
     s->rec = r;
+    long silence_s = cfg->silence_close_s;
+    if ((err = capture_silence_for(e->db, r.user_id, r.device_name, cfg->silence_close_s, &silence_s)))
+        DP_LOG(LOG_WARN, "[capture] silence setting unreadable (%s): the server's", dp_strerror(err));
+    s->silence_ms = silence_s * 1000;
+    /* A resumed recording's earlier speech is not known here: only what this session hears counts. */
+    int64_t frame = 2 * (r.channels > 0 ? r.channels : 1);
+    speech_track_init(&s->speech, r.rate, r.channels, (int64_t)(s->rf.bytes / (uint64_t)frame) * 1000 / r.rate, 0);
     if (r.opus && !s->dec && !(s->dec = opus_dec_new((int)r.rate)))
         return DP_ERR_NOMEM;
     return DP_OK;
@@ -190,6 +202,11 @@ static int flush_chunks(struct capture_session *s, struct task *t)
     int err = DP_OK;
     if (n || seq >= 0)
         err = recfile_append(&s->rf, out, n, seq, 0);
+    /* The VAD hears what was written; a silence long enough after speech ends the conversation. */
+    if (!err && n && speech_track_feed(&s->speech, out, n) == DP_OK) {
+        int64_t quiet = speech_track_silence_ms(&s->speech);
+        t->silence = quiet >= 0 && quiet >= s->silence_ms;
+    }
     t->ticket = group_sync_ticket(); /* also for a group of duplicates only: ack after the round */
     free(out);
     return err;
@@ -359,6 +376,10 @@ static void task_done(struct ws_conn *c, void *arg, int open)
         if (clients_take_close_request(s->entry)) {
             flush_now(c, s, 1);
             request_close(c, s, "request");
+        } else if (t->silence) {
+            /* The conversation is over; the next chunk (speech or not) starts the next recording. */
+            flush_now(c, s, 1);
+            request_close(c, s, "silence");
         } else if (t->bytes >= (uint64_t)capture_cfg()->max_seconds * (uint64_t)(s->want.rate * 2 * s->want.channels)) {
             /* Long enough: the next chunk starts the next recording. */
             flush_now(c, s, 1);

@@ -9,6 +9,7 @@
 #include "auth/password.h"
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
+#include "capture/conversation.h"
 #include "avatar/extract_job.h"
 #include "brain/brain.h"
 #include "brain/memory.h"
@@ -367,6 +368,7 @@ int cli_serve(int argc, char **argv)
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
     avatar_jobs_register();
+    conversation_jobs_register();
     extract_job_register(app->cfg.llm_extract);
     brain_generative_guard(app->cfg.legacy_guard);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,

@@ -173,6 +173,8 @@ static const struct setting settings[] = {
      "seconds a voice conversation may last"},
     {"capture-sync-ms", SET_LONG, OFF(capture_sync_ms), "200", 1, 10000,
      "device audio is synced to disk in groups every this many ms, and acknowledged once synced"},
+    {"capture-silence-close", SET_LONG, OFF(capture_silence_close), "90", 2, 14400,
+     "seconds of silence after speech that close a device's conversation (users and devices may set their own)"},
     {"capture-idle-close", SET_LONG, OFF(capture_idle_close), "90", 2, 14400,
      "seconds an open recording waits for its device to come back and resume it; after that it is closed"},
     {"capture-max-seconds", SET_LONG, OFF(capture_max_seconds), "14400", 1, 14400,

@@ -38,6 +38,7 @@ struct config {
     long sse_producers;         /* SSE streams produced at once; 0 = half the workers (at least 1) */
     long blob_sweep_interval;   /* seconds between sweeps of abandoned upload temp files */
     long capture_sync_ms;       /* device audio is synced (then acked) in groups of this many ms */
+    long capture_silence_close; /* seconds of silence after speech that close a conversation */
     long capture_idle_close;    /* seconds an open recording may wait for its device to resume */
     long capture_max_seconds;   /* seconds of audio after which a recording is closed and the next begins */
     long capture_payload_max;   /* bytes of one device audio chunk */

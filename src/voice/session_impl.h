@@ -11,7 +11,7 @@
 
 #include "voice/echo.h"
 #include "voice/session.h"
-#include "voice/vad.h"
+#include "audio/vad.h"
 #include "voice/voice_event.h"
 
 struct ws_conn;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../test.h"
-#include "voice/vad.h"
+#include "audio/vad.h"
 
 struct pcm {
     int16_t *s;

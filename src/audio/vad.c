@@ -1,6 +1,6 @@
 /* Voice activity detection: level above a tracked noise floor, voicing by normalised
  * autocorrelation at pitch lags, an onset needing a minimum voiced length and a hangover. */
-#include "voice/vad.h"
+#include "audio/vad.h"
 
 #include <math.h>
 #include <string.h>
