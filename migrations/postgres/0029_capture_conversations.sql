@@ -15,3 +15,11 @@ CREATE TABLE capture_settings (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, device_name)
 );
+-- The devices each user has connected (their live state is in the cache, per instance, with
+-- expiry): GET /clients/active looks up these devices' keys.
+CREATE TABLE capture_devices (
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_name TEXT NOT NULL,
+    last_connected_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_name)
+);

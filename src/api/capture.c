@@ -1,6 +1,7 @@
 /* Device capture routes: the device WebSockets (/ws_pcm, /ws_omi), connected devices, recordings. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_util.h"
 #include "api/schemas.h"
@@ -9,6 +10,7 @@
 #include "capture/recording.h"
 #include "capture/settings.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "net/ws.h"
 #include "store/db.h"
@@ -22,17 +24,28 @@ static int worker_env(void *state, struct context *e)
     int err = worker_db(w, &e->db);
     if (!err)
         err = worker_cache(w, &e->cache);
+    if (!err)
+        err = worker_security(w, &e->security);
     return err;
 }
 
 int capture_setup(struct app *app)
 {
-    static char dir[4096];
+    static char dir[4096], instance[32];
     snprintf(dir, sizeof dir, "%s/capture", app->cfg.data_dir);
+    /* The host and the data directory name an instance: a restart keeps its name (and so the
+     * devices it held), two instances never share it (each has its own capture directory). */
+    char host[256] = "", both[4400];
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(both, sizeof both, "%s|%s", host, dir);
+    snprintf(instance, sizeof instance, "%016llx",
+             (unsigned long long)hash_fnv1a64(both, n > 0 && (size_t)n < sizeof both ? (size_t)n : 0));
     struct capture_config c = {dir,
+                               instance,
                                app->cfg.capture_sync_ms,
                                app->cfg.capture_silence_close,
                                app->cfg.capture_idle_close,
+                               app->cfg.capture_device_ttl,
                                app->cfg.capture_max_seconds,
                                (size_t)app->cfg.capture_payload_max,
                                (size_t)app->cfg.capture_pending_max,
@@ -51,6 +64,13 @@ int capture_setup(struct app *app)
     return err;
 }
 
+void capture_beat(void *worker_state)
+{
+    struct context e;
+    if (worker_env(worker_state, &e) == DP_OK)
+        capture_heartbeat(&e);
+}
+
 void capture_sweep(void *worker_state)
 {
     struct context e;
@@ -65,11 +85,15 @@ static int handshake(struct request *req, struct response *res, int opus)
 {
     const char *device = req_query(req, "device_name");
     struct capture_session *s;
-    int err = capture_session_new(api_caller(req)->user_id, device && *device ? device : "default", opus, &s);
+    struct context e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    err = capture_session_new(&e, api_caller(req)->user_id, device && *device ? device : "default", opus, &s);
     if (err == DP_ERR_INVALID)
         res_error(res, req, err, "device_name must be 1 to 64 of A-Z a-z 0-9 . _ -");
     else if (err == DP_ERR_CONFLICT)
-        res_error(res, req, err, "this device is streaming already (one connection per device)");
+        res_error(res, req, err, "this device is streaming already (one connection per device, on any instance)");
     if (err)
         return err;
     req->ws_user = s;
@@ -91,7 +115,11 @@ static int ws_omi(struct request *req, struct response *res)
 /* GET /api/v1/clients/active: the caller's connected devices. */
 static int clients_active(struct request *req, struct response *res)
 {
-    res_json(res, 200, json_pack("{s:o}", "items", capture_clients_json(api_caller(req)->user_id)));
+    struct context e;
+    int err = api_env(req, &e);
+    if (err)
+        return err;
+    res_json(res, 200, json_pack("{s:o}", "items", capture_clients_json(&e, api_caller(req)->user_id)));
     return DP_OK;
 }
 

@@ -6,6 +6,7 @@
 #include "audio/opus_packet.h"
 #include "capture/capture.h"
 #include "capture/clients.h"
+#include "capture/devices.h"
 #include "capture/group_sync.h"
 #include "capture/recfile.h"
 #include "capture/recording.h"
@@ -46,7 +47,7 @@ struct capture_session {
     long silence_ms;            /* a silence this long after speech closes the conversation */
 };
 
-enum task_kind { T_OPEN, T_FLUSH, T_CLOSE };
+enum task_kind { T_OPEN, T_FLUSH, T_CLOSE, T_GONE };
 
 struct task {
     enum task_kind kind;
@@ -231,6 +232,10 @@ static void run_task(void *arg, void *state)
             t->bytes = s->rf_open ? s->rf.bytes : 0;
             t->seq = s->rf_open ? s->rf.seq : -1;
             t->err = close_current(s, &e, t->reason);
+            devices_publish(&e, s->entry, 1);
+            return;
+        case T_GONE:
+            devices_forget(&e, s->entry);
             return;
         }
     }
@@ -240,6 +245,8 @@ static void run_task(void *arg, void *state)
         snprintf(t->rec_id, sizeof t->rec_id, "%s", s->rec.id);
         clients_progress(s->entry, t->bytes, t->seq);
     }
+    if (!t->err)
+        devices_publish(&e, s->entry, t->kind == T_OPEN);
 }
 
 /* ---- loop side ---- */
@@ -398,6 +405,8 @@ static void task_done(struct ws_conn *c, void *arg, int open)
             send_json(c, json_pack("{s:s,s:{s:s,s:I,s:s}}", "type", "recording.closed", "data", "recording_id",
                                    t->rec_id, "bytes", (json_int_t)t->bytes, "reason", t->reason));
         break;
+    case T_GONE: /* submitted once the connection has closed: never here */
+        break;
     }
     free(t->data);
     free(t);
@@ -508,7 +517,13 @@ static void on_close(struct ws_conn *c)
         return;
     ws_set_user(c, NULL);
     s->gone = 1;
-    /* What was not synced was not acknowledged: the device resends it when it resumes. */
+    /* What was not synced was not acknowledged: the device resends it when it resumes. Its
+     * shared state goes (a worker task: the cache blocks); freed once the last task is done. */
+    struct task *t = calloc(1, sizeof *t);
+    if (t) {
+        t->kind = T_GONE;
+        submit(c, s, t);
+    }
     if (s->tasks == 0)
         session_release(s);
 }
@@ -527,7 +542,8 @@ static int device_name_ok(const char *d)
     return 1;
 }
 
-int capture_session_new(const char *user_id, const char *device_name, int opus, struct capture_session **out)
+int capture_session_new(const struct context *e, const char *user_id, const char *device_name, int opus,
+                        struct capture_session **out)
 {
     if (!device_name_ok(device_name))
         return DP_ERR_INVALID;
@@ -543,6 +559,8 @@ int capture_session_new(const char *user_id, const char *device_name, int opus, 
     s->wy.payload_max = capture_cfg()->payload_max;
     buf_init(&s->pending, capture_cfg()->pending_max);
     int err = clients_add(user_id, s->want.client_id, device_name, opus, &s->entry);
+    if (!err && (err = devices_announce(e, s->entry, user_id, device_name))) /* held by another instance */
+        clients_remove(s->entry);
     if (err) {
         buf_cleanup(&s->pending);
         free(s);

@@ -177,6 +177,8 @@ static const struct setting settings[] = {
      "seconds of silence after speech that close a device's conversation (users and devices may set their own)"},
     {"capture-idle-close", SET_LONG, OFF(capture_idle_close), "90", 2, 14400,
      "seconds an open recording waits for its device to come back and resume it; after that it is closed"},
+    {"capture-device-ttl", SET_LONG, OFF(capture_device_ttl), "30", 3, 3600,
+     "seconds a connected device stays listed by other instances after its instance last refreshed it (every third of it)"},
     {"capture-max-seconds", SET_LONG, OFF(capture_max_seconds), "14400", 1, 14400,
      "seconds of audio after which a recording is closed; the device's stream goes on in a new one"},
     {"capture-payload-max", SET_LONG, OFF(capture_payload_max), "262144", 1024, 262144,
