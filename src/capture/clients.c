@@ -21,6 +21,7 @@ struct client_entry {
     int64_t seq;
     int close_requested;
     int64_t published_ms; /* when its state last went to the shared state */
+    char session[ID_LEN]; /* this connection's id in the shared state */
     struct client_entry *next;
 };
 
@@ -53,6 +54,7 @@ int clients_add(const char *user_id, const char *client_id, const char *device, 
     e->opus = opus;
     e->seq = -1;
     e->connected_ms = time_now_ms();
+    id_new(e->session);
     pthread_mutex_lock(&mu);
     for (struct client_entry *o = clients; o; o = o->next)
         if (!strcmp(o->client_id, client_id)) {
@@ -182,6 +184,11 @@ void clients_entry_key(const struct client_entry *e, char *key, size_t cap)
     snprintf(key, cap, "capture:dev:%s:%s", e->user_id, e->device);
 }
 
+const char *clients_entry_session(const struct client_entry *e)
+{
+    return e->session; /* set once, before the entry is shared */
+}
+
 json_t *clients_entry_json(struct client_entry *e)
 {
     pthread_mutex_lock(&mu);
@@ -208,7 +215,7 @@ json_t *clients_snapshot(void)
     for (struct client_entry *o = clients; o; o = o->next) {
         char key[200];
         clients_entry_key(o, key, sizeof key);
-        json_array_append_new(a, json_pack("{s:s,s:o}", "key", key, "state", entry_json(o)));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:o}", "key", key, "session", o->session, "state", entry_json(o)));
     }
     pthread_mutex_unlock(&mu);
     return a;

@@ -64,8 +64,10 @@ static int find_speech(struct blob_store *bs, const char *key, long rate, long c
 }
 
 /* The user's self avatar (their oldest live one), created when they have none. */
-static int self_avatar(struct db *db, const char *user_id, char avatar_id[ID_LEN], char org_id[ID_LEN])
+static int self_avatar(struct db *db, struct cache *cache, const char *user_id, char avatar_id[ID_LEN],
+                       char org_id[ID_LEN])
 {
+    int created = 0;
     int err = db_begin(db);
     if (err)
         return err;
@@ -90,8 +92,10 @@ static int self_avatar(struct db *db, const char *user_id, char avatar_id[ID_LEN
             json_t *body = json_pack("{s:s,s:s,s:s}", "name", db_rows_text(r, 0, 1), "kind", "self", "description",
                                      "What I said, from my devices' recordings.");
             json_t *made = NULL;
-            if (!(err = avatar_create(db, &c, body, &made)))
+            if (!(err = avatar_create(db, &c, body, &made))) {
                 snprintf(avatar_id, ID_LEN, "%s", json_string_value(json_object_get(made, "id")));
+                created = 1;
+            }
             json_decref(body);
             json_decref(made);
         }
@@ -101,6 +105,8 @@ static int self_avatar(struct db *db, const char *user_id, char avatar_id[ID_LEN
         err = db_commit(db);
     if (err)
         db_rollback(db);
+    else if (created) /* the user's avatar lists show it now */
+        avatar_lists_forget(cache, org_id, user_id);
     return err;
 }
 
@@ -110,7 +116,7 @@ static int file_audio(const struct context *e, const char *rec_id, const char *u
                       const char *device, char media_id[ID_LEN], char avatar_id[ID_LEN])
 {
     char org_id[ID_LEN];
-    int err = self_avatar(e->db, user_id, avatar_id, org_id);
+    int err = self_avatar(e->db, e->cache, user_id, avatar_id, org_id);
     if (err)
         return err;
     struct blob_reader *r;

@@ -9,6 +9,7 @@
 #include "capture/clients.h"
 #include "core/context.h"
 #include "core/err.h"
+#include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -32,9 +33,10 @@ static struct cache *cache_of(const struct context *e)
     return e->security ? e->security : e->cache;
 }
 
-static int put_state(const struct context *e, const char *key, json_t *state)
+static int put_state(const struct context *e, const char *key, const char *session, json_t *state)
 {
     json_object_set_new(state, "instance", json_string(instance));
+    json_object_set_new(state, "session", json_string(session));
     size_t n;
     char *p = json_dump_compact(state, &n);
     int err = p ? cache_set(cache_of(e), key, p, n, ttl_ms) : DP_ERR_NOMEM;
@@ -42,25 +44,26 @@ static int put_state(const struct context *e, const char *key, json_t *state)
     return err;
 }
 
-/* The instance holding key ("" when none or unreadable into *holder). */
-static void holder_of(const struct context *e, const char *key, char holder[64])
+/* The instance and connection whose state key holds ("" when none or unreadable). */
+static void holder_of(const struct context *e, const char *key, char holder[64], char session[ID_LEN])
 {
     char *v = NULL;
     size_t n;
-    *holder = 0;
+    *holder = *session = 0;
     if (cache_get(cache_of(e), key, &v, &n))
         return;
     json_t *j = json_loadb(v, n, 0, NULL);
-    snprintf(holder, 64, "%s",
-             j && json_string_value(json_object_get(j, "instance")) ? json_string_value(json_object_get(j, "instance"))
-                                                                    : "");
+    const char *i = json_string_value(json_object_get(j, "instance")),
+               *s = json_string_value(json_object_get(j, "session"));
+    snprintf(holder, 64, "%s", i ? i : "");
+    snprintf(session, ID_LEN, "%s", s ? s : "");
     json_decref(j);
     free(v);
 }
 
 int devices_announce(const struct context *e, struct client_entry *ce, const char *user_id, const char *device)
 {
-    char key[200], holder[64], now[RFC3339_LEN];
+    char key[200], holder[64], sid[ID_LEN], now[RFC3339_LEN];
     clients_entry_key(ce, key, sizeof key);
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(device), DB_TEXT(now)};
@@ -74,11 +77,11 @@ int devices_announce(const struct context *e, struct client_entry *ce, const cha
         return DP_OK;
     /* Read, then write: two instances taking the same device in the same instant both win (the
      * device itself connects once; a client reconnecting elsewhere finds its old key). */
-    holder_of(e, key, holder);
+    holder_of(e, key, holder, sid);
     if (*holder && strcmp(holder, instance))
         return DP_ERR_CONFLICT;
     json_t *state = clients_entry_json(ce);
-    int err = state ? put_state(e, key, state) : DP_ERR_NOMEM;
+    int err = state ? put_state(e, key, clients_entry_session(ce), state) : DP_ERR_NOMEM;
     json_decref(state);
     if (err)
         DP_LOG(LOG_WARN, "[capture] device state not shared (%s): other instances will not list it", dp_strerror(err));
@@ -94,18 +97,17 @@ void devices_publish(const struct context *e, struct client_entry *ce, int force
     clients_entry_key(ce, key, sizeof key);
     json_t *state = clients_entry_json(ce);
     if (state)
-        put_state(e, key, state);
+        put_state(e, key, clients_entry_session(ce), state);
     json_decref(state);
 }
 
-void devices_forget(const struct context *e, struct client_entry *ce)
+void devices_forget(const struct context *e, const char *key, const char *session)
 {
-    char key[200], holder[64];
-    clients_entry_key(ce, key, sizeof key);
+    char holder[64], sid[ID_LEN];
     if (!cache_of(e))
         return;
-    holder_of(e, key, holder);
-    if (!strcmp(holder, instance))
+    holder_of(e, key, holder, sid);
+    if (!strcmp(holder, instance) && !strcmp(sid, session))
         cache_del(cache_of(e), key);
 }
 
@@ -117,7 +119,8 @@ void devices_heartbeat(const struct context *e)
     size_t i;
     json_t *it;
     json_array_foreach (all, i, it) {
-        put_state(e, json_string_value(json_object_get(it, "key")), json_object_get(it, "state"));
+        put_state(e, json_string_value(json_object_get(it, "key")), json_string_value(json_object_get(it, "session")),
+                  json_object_get(it, "state"));
     }
     json_decref(all);
 }
@@ -150,6 +153,7 @@ json_t *devices_active_json(const struct context *e, const char *user_id)
             const char *who = j ? json_string_value(json_object_get(j, "instance")) : NULL;
             if (who && strcmp(who, instance)) {
                 json_object_del(j, "instance");
+                json_object_del(j, "session");
                 json_array_append(items, j);
             }
             json_decref(j);

@@ -25,8 +25,9 @@ void devices_configure(const char *name, long ttl_ms);
 int devices_announce(const struct context *e, struct client_entry *ce, const char *user_id, const char *device);
 /* Writes ce's state (force: now, else at most every DEVICE_PUBLISH_MS). */
 void devices_publish(const struct context *e, struct client_entry *ce, int force);
-/* The device is gone: its key goes (when it is still this instance's). */
-void devices_forget(const struct context *e, struct client_entry *ce);
+/* The connection session (clients_entry_session) of a device is gone: its key goes, unless it
+ * holds another connection's state by now (the device reconnected). */
+void devices_forget(const struct context *e, const char *key, const char *session);
 /* Refreshes the keys of every device connected to this instance (every third of the TTL). */
 void devices_heartbeat(const struct context *e);
 /* The user's connected devices on every instance ([ActiveClient]). */

@@ -62,6 +62,9 @@ struct task {
     int64_t seq;
     char rec_id[ID_LEN];
     int silence; /* T_FLUSH: the conversation has been silent long enough after speech */
+    /* T_GONE: what it needs of a session that may be freed before it runs (it is not counted in
+     * the session's tasks, so that the session never waits on the cache to be released). */
+    char key[200], session[ID_LEN];
 };
 
 static const size_t REC_HDR = 12; /* int64 seq + uint32 len */
@@ -219,6 +222,11 @@ static void run_task(void *arg, void *state)
     struct capture_session *s = t->s;
     struct context e = {0};
     t->err = capture_cfg()->env(state, &e);
+    if (t->kind == T_GONE) {
+        if (!t->err)
+            devices_forget(&e, t->key, t->session);
+        return;
+    }
     if (!t->err) {
         switch (t->kind) {
         case T_OPEN:
@@ -235,7 +243,6 @@ static void run_task(void *arg, void *state)
             devices_publish(&e, s->entry, 1);
             return;
         case T_GONE:
-            devices_forget(&e, s->entry);
             return;
         }
     }
@@ -255,14 +262,15 @@ static void task_done(struct ws_conn *c, void *arg, int open);
 
 static int submit(struct ws_conn *c, struct capture_session *s, struct task *t)
 {
-    t->s = s;
+    t->s = t->kind == T_GONE ? NULL : s;
     int err = ws_submit(c, run_task, task_done, t);
     if (err) {
         free(t->data);
         free(t);
         return err;
     }
-    s->tasks++;
+    if (t->kind != T_GONE)
+        s->tasks++;
     return DP_OK;
 }
 
@@ -343,6 +351,10 @@ static void request_close(struct ws_conn *c, struct capture_session *s, const ch
 static void task_done(struct ws_conn *c, void *arg, int open)
 {
     struct task *t = arg;
+    if (t->kind == T_GONE) {
+        free(t);
+        return;
+    }
     struct capture_session *s = t->s;
     s->tasks--;
     if (!open || s->gone) {
@@ -522,6 +534,8 @@ static void on_close(struct ws_conn *c)
     struct task *t = calloc(1, sizeof *t);
     if (t) {
         t->kind = T_GONE;
+        clients_entry_key(s->entry, t->key, sizeof t->key);
+        snprintf(t->session, sizeof t->session, "%s", clients_entry_session(s->entry));
         submit(c, s, t);
     }
     if (s->tasks == 0)

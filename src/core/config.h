@@ -41,7 +41,7 @@ struct config {
     long capture_silence_close; /* seconds of silence after speech that close a conversation */
     long capture_idle_close;
     long capture_device_ttl;
-        /* seconds a device's shared state outlives its instance's last refresh */ /* seconds an open recording may wait for its device to resume */
+    /* seconds a device's shared state outlives its instance's last refresh */ /* seconds an open recording may wait for its device to resume */
     long capture_max_seconds; /* seconds of audio after which a recording is closed and the next begins */
     long capture_payload_max; /* bytes of one device audio chunk */
     long capture_pending_max; /* unsynced bytes one device may queue */

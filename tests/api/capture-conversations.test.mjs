@@ -60,6 +60,7 @@ let spoken; // the first conversation: {id, text}
 test('a silence after speech closes the conversation; the stream goes on in the next one', async () => {
   const first = 'my sister lives in lisbon and plays the cello';
   const second = 'tomorrow we are flying to berlin';
+  assert.deepEqual((await get(alice.token, '/avatars')).items, [], 'no avatar yet (and the list cached)');
   const ws = await device(srv, alice.token, { name: 'pendant' });
   ws.start();
   const id1 = (await ws.next('ack')).data.recording_id;
@@ -95,6 +96,7 @@ test('a silence after speech closes the conversation; the stream goes on in the 
   // The user's self avatar holds them: created on first use, cited and searchable.
   const avatar = await get(alice.token, `/avatars/${rec.conversation.avatar_id}`);
   assert.equal(avatar.kind, 'self');
+  assert.deepEqual((await get(alice.token, '/avatars')).items.map((a) => a.id), [avatar.id], 'the avatar list shows it at once');
   const found = await get(alice.token, `/avatars/${avatar.id}/memories?q=${encodeURIComponent('lisbon cello sister')}`);
   assert.ok(found.items.some((m) => m.source && m.source.media_id === rec.conversation.media_id));
   const rec2 = await settled(alice.token, id2);
