@@ -2,7 +2,8 @@
 -- A recording is one conversation: it opens on the device's stream, closes after a silence
 -- (after speech) and is then transcribed by the capture.transcribe job into utterance memories of
 -- the user's self avatar, through a media row of that avatar holding the recording's audio.
-ALTER TABLE recordings ADD COLUMN conversation TEXT;       -- NULL until processed: silent | transcribed
+ALTER TABLE recordings ADD COLUMN conversation TEXT;       -- NULL until processed: silent | transcribed | failed
+ALTER TABLE recordings ADD COLUMN conversation_error TEXT; -- why it could not be filed (failed: the quota)
 ALTER TABLE recordings ADD COLUMN speech_ms BIGINT;        -- speech the VAD heard in it
 ALTER TABLE recordings ADD COLUMN segments TEXT;           -- JSON [[start_ms, end_ms], ...] of speech
 ALTER TABLE recordings ADD COLUMN media_id TEXT REFERENCES media(id) ON DELETE SET NULL;

@@ -113,7 +113,7 @@ static int self_avatar(struct db *db, struct cache *cache, const char *user_id, 
 /* Files the recording's audio as a media item of the self avatar (queued for transcription). The
  * same bytes filed again (a re-run after a crash) answer the existing item: nothing doubles. */
 static int file_audio(const struct context *e, const char *rec_id, const char *user_id, const char *key,
-                      const char *device, char media_id[ID_LEN], char avatar_id[ID_LEN])
+                      const char *device, char media_id[ID_LEN], char avatar_id[ID_LEN], char *msg, size_t msglen)
 {
     char org_id[ID_LEN];
     int err = self_avatar(e->db, e->cache, user_id, avatar_id, org_id);
@@ -152,11 +152,11 @@ static int file_audio(const struct context *e, const char *rec_id, const char *u
         blob_abort(w);
         return err;
     }
-    char name[128], job[ID_LEN], msg[256] = "";
+    char name[128], job[ID_LEN];
     snprintf(name, sizeof name, "%s-%s.wav", device, rec_id);
     json_t *media = NULL;
     err = media_create(e->db, e->blobs, w, size, sniff, sniff_len, avatar_id, user_id, org_id, name, 0, &media, job,
-                       msg, sizeof msg);
+                       msg, msglen);
     if (err) {
         DP_LOG(LOG_WARN, "[capture] conversation %s not filed (%s %s)", rec_id, dp_strerror(err), msg);
         return err;
@@ -208,17 +208,25 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
     job_progress(ctx, 30);
     char media_id[ID_LEN] = "", avatar_id[ID_LEN] = "";
     int heard = t.speech_ms >= CONVERSATION_SPEECH_MIN_MS;
-    if (heard && (err = file_audio(&e, id, user_id, key, device, media_id, avatar_id))) {
-        speech_track_free(&t);
-        return err;
+    const char *state = heard ? "transcribed" : "silent", *why = NULL;
+    char msg[256] = "";
+    if (heard && (err = file_audio(&e, id, user_id, key, device, media_id, avatar_id, msg, sizeof msg))) {
+        /* Refused for good (over the user's quota): said on the recording, not retried. */
+        if (err != DP_ERR_QUOTA && err != DP_ERR_UNSUPPORTED && err != DP_ERR_UNPROCESSABLE) {
+            speech_track_free(&t);
+            return err;
+        }
+        state = "failed";
+        why = *msg ? msg : dp_strerror(err);
     }
     char *segs = json_dumps(t.segments, JSON_COMPACT);
-    struct db_val u[] = {DB_TEXT(heard ? "transcribed" : "silent"), DB_INT(t.speech_ms), DB_TEXT(segs),
-                         DB_TEXT(*media_id ? media_id : NULL), DB_TEXT(id)};
+    struct db_val u[] = {
+        DB_TEXT(state), DB_TEXT(why), DB_INT(t.speech_ms), DB_TEXT(segs), DB_TEXT(*media_id ? media_id : NULL),
+        DB_TEXT(id)};
     err = db_query(e.db,
-                   "UPDATE recordings SET conversation = ?, speech_ms = ?, segments = ?, media_id = ? WHERE id = ? "
-                   "AND media_id IS NULL",
-                   u, 5, NULL);
+                   "UPDATE recordings SET conversation = ?, conversation_error = ?, speech_ms = ?, segments = ?, "
+                   "media_id = ? WHERE id = ? AND media_id IS NULL",
+                   u, 6, NULL);
     free(segs);
     DP_LOG(LOG_INFO, "[capture] conversation %s: %lld ms of speech in %zu segment(s)%s%s", id, (long long)t.speech_ms,
            json_array_size(t.segments), *media_id ? ", filed as media " : " (no conversation)", media_id);
@@ -252,8 +260,10 @@ int conversation_reprocess(const struct context *e, const char *user_id, const c
         /* Not filed (no speech found, or its media deleted): look for speech again. */
         struct db_val q[] = {DB_TEXT(id)};
         if (!(err = db_begin(e->db)) &&
-            !(err = db_query(e->db, "UPDATE recordings SET conversation = NULL, media_id = NULL WHERE id = ?", q, 1,
-                             NULL)) &&
+            !(err = db_query(
+                  e->db,
+                  "UPDATE recordings SET conversation = NULL, conversation_error = NULL, media_id = NULL WHERE id = ?",
+                  q, 1, NULL)) &&
             !(err = conversation_enqueue(e->db, id, user_id, job_id)))
             err = db_commit(e->db);
         if (err)

@@ -22,7 +22,7 @@
 #define COLS                                                                                                           \
     "r.id, r.client_id, r.device_name, r.codec, r.mode, r.rate, r.channels, r.status, r.durable_bytes, r.last_seq, "   \
     "r.blob_key, r.close_reason, r.started_at, r.created_at, r.closed_at, r.conversation, r.speech_ms, r.segments, "   \
-    "r.media_id, m.avatar_id, m.status, m.status_detail"
+    "r.media_id, m.avatar_id, m.status, m.status_detail, r.conversation_error"
 #define FROM " FROM recordings r LEFT JOIN media m ON m.id = r.media_id "
 
 int recording_find_open(struct db *db, struct recording *rec)
@@ -255,6 +255,8 @@ static json_t *conversation_json(const struct db_rows *r, int i)
         state = "recording";
     else if (!db_rows_is_null(r, i, 15) && !strcmp(db_rows_text(r, i, 15), "silent"))
         state = "silent";
+    else if (!db_rows_is_null(r, i, 15) && !strcmp(db_rows_text(r, i, 15), "failed"))
+        state = "failed"; /* not filed: conversation_error says why */
     else if (!db_rows_is_null(r, i, 20)) {
         const char *ms = db_rows_text(r, i, 20);
         state = !strcmp(ms, "ready") ? "ready" : !strcmp(ms, "failed") ? "failed" : "transcribing";
@@ -265,7 +267,9 @@ static json_t *conversation_json(const struct db_rows *r, int i)
                      db_rows_is_null(r, i, 16) ? json_null() : json_integer(db_rows_int(r, i, 16)), "segments",
                      segs ? segs : json_array(), "media_id", db_rows_is_null(r, i, 18) ? NULL : db_rows_text(r, i, 18),
                      "avatar_id", db_rows_is_null(r, i, 19) ? NULL : db_rows_text(r, i, 19), "detail",
-                     db_rows_is_null(r, i, 21) ? NULL : db_rows_text(r, i, 21));
+                     !db_rows_is_null(r, i, 21)  ? db_rows_text(r, i, 21)
+                     : db_rows_is_null(r, i, 22) ? NULL
+                                                 : db_rows_text(r, i, 22));
 }
 
 static json_t *row_json(const struct db_rows *r, int i, const char *dir)

@@ -149,3 +149,30 @@ test('reprocess makes the next transcript version; refused while open, 404 for o
   expectStatus(assert, refused, 409);
   ws.terminate();
 });
+
+test('a conversation over the storage quota fails with the reason, and is not retried', async () => {
+  const small = await startAccounts({ args: ['--capture-sync-ms', '20', '--capture-silence-close', '2', '--quota-storage', '20000'] });
+  try {
+    const carol = await signup(small);
+    const ws = await device(small, carol.token, { name: 'phone' });
+    ws.start();
+    const id = (await ws.next('ack')).data.recording_id;
+    stream(ws, withNoise(concat(silence(300), say('the garden gate is green'), silence(300)), 60));
+    ws.stop();
+    await ws.next('recording.closed');
+    ws.close();
+    let rec;
+    const deadline = Date.now() + 30000;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      rec = (await api(small, 'GET', `/recordings/${id}`, { token: carol.token })).json;
+    } while (['pending', 'recording'].includes(rec.conversation.state) && Date.now() < deadline);
+    assert.equal(rec.conversation.state, 'failed');
+    assert.match(rec.conversation.detail, /quota|storage/i);
+    assert.ok(rec.conversation.speech_ms > 1000, 'the speech was found');
+    const jobs = (await api(small, 'GET', '/jobs', { token: carol.token })).json.items.filter((j) => j.kind === 'capture.transcribe');
+    assert.deepEqual(jobs.map((j) => [j.status, j.attempts]), [['done', 1]]);
+  } finally {
+    await small.cleanup();
+  }
+});
