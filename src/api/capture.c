@@ -213,15 +213,13 @@ static int put_settings(struct request *req, struct response *res)
     struct context e;
     json_t *s = json_object_get(req->json, "silence_close_s"), *d = json_object_get(req->json, "device_name");
     const char *device = d ? json_string_value(d) : "";
-    size_t dl = device ? strlen(device) : 0;
     if (!s || (!json_is_null(s) && !json_is_integer(s)) ||
         (json_is_integer(s) &&
          (json_integer_value(s) < CAPTURE_SILENCE_MIN || json_integer_value(s) > CAPTURE_SILENCE_MAX))) {
         res_error(res, req, DP_ERR_INVALID, "silence_close_s is a number of seconds from 2 to 14400, or null");
         return DP_ERR_INVALID;
     }
-    if (!device || dl > 64 ||
-        (dl && strspn(device, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != dl)) {
+    if (!device || (*device && !capture_device_name_ok(device))) {
         res_error(res, req, DP_ERR_INVALID, "device_name must be 1 to 64 of A-Z a-z 0-9 . _ -");
         return DP_ERR_INVALID;
     }

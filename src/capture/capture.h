@@ -39,6 +39,8 @@ int capture_recover(const struct context *e, int *recovered, int *closed);
 int capture_session_new(const struct context *e, const char *user_id, const char *device_name, int opus,
                         struct capture_session **out);
 void capture_session_free(void *session);
+/* 1 when d is a device name: 1–64 of A-Z a-z 0-9 . _ - */
+int capture_device_name_ok(const char *d);
 /* The WebSocket callbacks of both routes (the session is the connection's ws_user). */
 extern const struct ws_handler capture_ws_handler;
 

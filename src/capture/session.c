@@ -544,7 +544,7 @@ static void on_close(struct ws_conn *c)
 
 const struct ws_handler capture_ws_handler = {on_open, on_message, on_close, NULL};
 
-static int device_name_ok(const char *d)
+int capture_device_name_ok(const char *d)
 {
     size_t n = strlen(d);
     if (n < 1 || n > 64)
@@ -559,7 +559,7 @@ static int device_name_ok(const char *d)
 int capture_session_new(const struct context *e, const char *user_id, const char *device_name, int opus,
                         struct capture_session **out)
 {
-    if (!device_name_ok(device_name))
+    if (!capture_device_name_ok(device_name))
         return DP_ERR_INVALID;
     struct capture_session *s = calloc(1, sizeof *s);
     if (!s)
