@@ -2,7 +2,9 @@
 // to /ws_pcm of a fresh server; prints, per N, the ack latency (chunk sent → the ack that covers
 // it, i.e. synced to disk) p50/p99/max, audio persisted, and the server's CPU — beside the disk's
 // own ceiling measured in the same run (appends + fdatasync per second, one thread, same
-// directory). Figures only; never passes or fails. No STT (the server does none while streaming).
+// directory). Figures only; never passes or fails. No STT (the server does none while streaming);
+// the audio is speech-like (2 s of a voiced buzz, 1 s of noise) so that the VAD that ends
+// conversations works as it would on real streams.
 //
 //   node bench/capture.mjs            BENCH_STREAMS=100,500,1000 BENCH_SECONDS=10 BENCH_SYNC_MS=200
 import fs from 'node:fs';
@@ -92,8 +94,23 @@ function openDevice(url, token, name) {
   });
 }
 
+/* Speech-like audio for the server's VAD (it runs on every stream): a 150 Hz buzz with a
+ * harmonic over low noise for two seconds, then a second of the noise alone. */
+function speechLike(voiced, seed) {
+  const b = Buffer.alloc(CHUNK);
+  let s = seed >>> 0;
+  for (let i = 0; i < CHUNK / 2; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    let v = ((s >>> 16) % 401) - 200;
+    if (voiced) v += 3000 * Math.sin((2 * Math.PI * 150 * i) / 16000) + 1500 * Math.sin((2 * Math.PI * 300 * i) / 16000);
+    b.writeInt16LE(Math.round(v), i * 2);
+  }
+  return b;
+}
+const VOICED = speechLike(true, 7);
+const QUIET = speechLike(false, 9);
+
 async function level(n, url, token, tag) {
-  const payload = Buffer.alloc(CHUNK, 1);
   const devices = [];
   for (let i = 0; i < n; i += 50) {
     const batch = [];
@@ -117,7 +134,7 @@ async function level(n, url, token, tag) {
       const mine = Math.floor((now - t0 - (i * CHUNK_MS) / devices.length) / CHUNK_MS);
       while (d.seq <= mine && d.seq <= due) {
         d.send(JSON.stringify({ type: 'audio-chunk', data: { rate: 16000, width: 2, channels: 1, seq: d.seq }, payload_length: CHUNK }) + '\n');
-        d.send(payload);
+        d.send(d.seq % 30 < 20 ? VOICED : QUIET);
         d.sent.set(d.seq, performance.now());
         d.seq++;
         sentChunks++;

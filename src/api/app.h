@@ -86,6 +86,9 @@ int capture_setup(struct app *app);
 /* Closes the recordings whose device went away more than --capture-idle-close ago (on a worker:
  * worker_state is its struct worker). */
 void capture_sweep(void *worker_state);
+/* Refreshes the shared state of the devices connected to this instance (on a worker, every third
+ * of --capture-device-ttl: other instances list them until it expires). */
+void capture_beat(void *worker_state);
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);

@@ -11,7 +11,6 @@
 
 const struct route not_implemented_routes[] = {
     /* Device capture */
-    R("POST", "/api/v1/recordings/{id}/reprocess", NI, "capture", "Re-run transcription and extraction"),
     /* OpenAI-compatible facade */
     R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),
     R("POST", "/v1/audio/speech", NI, "openai", "Text to speech in an avatar's voice"),

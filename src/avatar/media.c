@@ -194,10 +194,13 @@ void media_release_blob(struct db *db, struct blob_store *bs, const char *key)
     /* Any doubt keeps the blob: keeping an orphan is better than losing a file. */
     if (db_begin(db))
         return;
-    struct db_val p2[] = {DB_TEXT(key), DB_TEXT(key)};
+    /* A device recording keeps its audio too (its conversation's media item shares the blob). */
+    struct db_val p2[] = {DB_TEXT(key), DB_TEXT(key), DB_TEXT(key)};
     if (!db_xact_lock(db, MEDIA_LOCK_BLOBS) &&
-        !db_query(db, "SELECT 1 FROM media WHERE blob_key = ? UNION ALL SELECT 1 FROM media_derived WHERE blob_key = ?",
-                  p2, 2, &r) &&
+        !db_query(db,
+                  "SELECT 1 FROM media WHERE blob_key = ? UNION ALL SELECT 1 FROM media_derived WHERE blob_key = ? "
+                  "UNION ALL SELECT 1 FROM recordings WHERE blob_key = ?",
+                  p2, 3, &r) &&
         r->nrows == 0)
         blob_remove(bs, key);
     db_rows_free(r);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "capture/clients.h"
+#include "capture/devices.h"
 #include "capture/group_sync.h"
 #include "capture/recording.h"
 #include "core/context.h"
@@ -19,6 +20,7 @@ static struct capture_config cfg;
 int capture_configure(const struct capture_config *c)
 {
     cfg = *c;
+    devices_configure(cfg.instance, cfg.device_ttl_s * 1000);
     if (mkdir(cfg.dir, 0700) && errno != EEXIST) {
         DP_LOG(LOG_ERROR, "[capture] cannot create %s", cfg.dir);
         return DP_ERR_IO;
@@ -49,9 +51,14 @@ int capture_recover(const struct context *e, int *recovered, int *closed)
     return DP_OK;
 }
 
-json_t *capture_clients_json(const char *user_id)
+json_t *capture_clients_json(const struct context *e, const char *user_id)
 {
-    return clients_json(user_id);
+    return devices_active_json(e, user_id);
+}
+
+void capture_heartbeat(const struct context *e)
+{
+    devices_heartbeat(e);
 }
 
 int capture_close_request(const struct context *e, const char *user_id, const char *id, int *deferred)

@@ -20,6 +20,8 @@ struct client_entry {
     uint64_t bytes;
     int64_t seq;
     int close_requested;
+    int64_t published_ms; /* when its state last went to the shared state */
+    char session[ID_LEN]; /* this connection's id in the shared state */
     struct client_entry *next;
 };
 
@@ -52,6 +54,7 @@ int clients_add(const char *user_id, const char *client_id, const char *device, 
     e->opus = opus;
     e->seq = -1;
     e->connected_ms = time_now_ms();
+    id_new(e->session);
     pthread_mutex_lock(&mu);
     for (struct client_entry *o = clients; o; o = o->next)
         if (!strcmp(o->client_id, client_id)) {
@@ -155,19 +158,64 @@ void clients_end_close(const char *id)
     pthread_mutex_unlock(&mu);
 }
 
+/* Under mu. */
+static json_t *entry_json(const struct client_entry *o)
+{
+    char at[RFC3339_LEN];
+    time_rfc3339(o->connected_ms, at);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I,s:o}", "client_id", o->client_id, "device_name", o->device, "codec",
+                     o->opus ? "opus" : "pcm", "connected_at", at, "recording_id", *o->rec_id ? o->rec_id : NULL,
+                     "bytes", (json_int_t)o->bytes, "seq", o->seq >= 0 ? json_integer(o->seq) : json_null());
+}
+
 json_t *clients_json(const char *user_id)
 {
     json_t *a = json_array();
     pthread_mutex_lock(&mu);
+    for (struct client_entry *o = clients; o; o = o->next)
+        if (!strcmp(o->user_id, user_id))
+            json_array_append_new(a, entry_json(o));
+    pthread_mutex_unlock(&mu);
+    return a;
+}
+
+void clients_entry_key(const struct client_entry *e, char *key, size_t cap)
+{
+    snprintf(key, cap, "capture:dev:%s:%s", e->user_id, e->device);
+}
+
+const char *clients_entry_session(const struct client_entry *e)
+{
+    return e->session; /* set once, before the entry is shared */
+}
+
+json_t *clients_entry_json(struct client_entry *e)
+{
+    pthread_mutex_lock(&mu);
+    json_t *j = entry_json(e);
+    pthread_mutex_unlock(&mu);
+    return j;
+}
+
+int clients_publish_due(struct client_entry *e, int64_t ms)
+{
+    int64_t now = time_now_ms();
+    pthread_mutex_lock(&mu);
+    int due = now - e->published_ms >= ms;
+    if (due)
+        e->published_ms = now;
+    pthread_mutex_unlock(&mu);
+    return due;
+}
+
+json_t *clients_snapshot(void)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&mu);
     for (struct client_entry *o = clients; o; o = o->next) {
-        if (strcmp(o->user_id, user_id))
-            continue;
-        char at[RFC3339_LEN];
-        time_rfc3339(o->connected_ms, at);
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I,s:o}", "client_id", o->client_id, "device_name",
-                                           o->device, "codec", o->opus ? "opus" : "pcm", "connected_at", at,
-                                           "recording_id", *o->rec_id ? o->rec_id : NULL, "bytes", (json_int_t)o->bytes,
-                                           "seq", o->seq >= 0 ? json_integer(o->seq) : json_null()));
+        char key[200];
+        clients_entry_key(o, key, sizeof key);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:o}", "key", key, "session", o->session, "state", entry_json(o)));
     }
     pthread_mutex_unlock(&mu);
     return a;

@@ -4,6 +4,7 @@
 #define DP_CLIENTS_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct client_entry;
@@ -27,5 +28,15 @@ int clients_begin_close(const char *id, int ask);
 void clients_end_close(const char *id);
 
 json_t *clients_json(const char *user_id);
+
+/* The shared-state key (capture/devices.h) of e's device and its state as clients_json shows it. */
+void clients_entry_key(const struct client_entry *e, char *key, size_t cap);
+json_t *clients_entry_json(struct client_entry *e);
+/* The id of e's connection (a device reconnecting is another): whose shared state a key holds. */
+const char *clients_entry_session(const struct client_entry *e);
+/* 1 (and the time noted) when e's state was last published more than ms ago. */
+int clients_publish_due(struct client_entry *e, int64_t ms);
+/* [{key, session, state}] of every device connected to this process (the shared state's heartbeat). */
+json_t *clients_snapshot(void);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "audio/wav.h"
 #include "capture/clients.h"
+#include "capture/conversation.h"
 #include "capture/recfile.h"
 #include "core/context.h"
 #include "core/err.h"
@@ -17,9 +18,12 @@
 #include "store/blob.h"
 #include "store/db.h"
 
+/* A recording and, once filed, the media item its conversation became (its transcription's state). */
 #define COLS                                                                                                           \
-    "id, client_id, device_name, codec, mode, rate, channels, status, durable_bytes, last_seq, blob_key, "             \
-    "close_reason, started_at, created_at, closed_at"
+    "r.id, r.client_id, r.device_name, r.codec, r.mode, r.rate, r.channels, r.status, r.durable_bytes, r.last_seq, "   \
+    "r.blob_key, r.close_reason, r.started_at, r.created_at, r.closed_at, r.conversation, r.speech_ms, r.segments, "   \
+    "r.media_id, m.avatar_id, m.status, m.status_detail, r.conversation_error"
+#define FROM " FROM recordings r LEFT JOIN media m ON m.id = r.media_id "
 
 int recording_find_open(struct db *db, struct recording *rec)
 {
@@ -119,7 +123,8 @@ int recording_close(const struct context *e, const char *dir, const char *id, co
 {
     struct db_val pid = DB_TEXT(id);
     struct db_rows *r;
-    int err = db_query(e->db, "SELECT rate, channels FROM recordings WHERE id = ? AND status = 'open'", &pid, 1, &r);
+    int err =
+        db_query(e->db, "SELECT rate, channels, user_id FROM recordings WHERE id = ? AND status = 'open'", &pid, 1, &r);
     if (err)
         return err;
     if (r->nrows == 0) {
@@ -128,6 +133,8 @@ int recording_close(const struct context *e, const char *dir, const char *id, co
         return DP_ERR_NOT_FOUND;
     }
     long rate = (long)db_rows_int(r, 0, 0), channels = (long)db_rows_int(r, 0, 1);
+    char user_id[ID_LEN], job[ID_LEN];
+    snprintf(user_id, sizeof user_id, "%s", db_rows_text(r, 0, 2));
     db_rows_free(r);
     struct recfile rf;
     char key[BLOB_KEY_LEN + 1] = "";
@@ -149,12 +156,24 @@ int recording_close(const struct context *e, const char *dir, const char *id, co
     time_rfc3339(time_now_ms(), now);
     struct db_val p[6] = {DB_INT(bytes),   DB_INT(seq),  DB_TEXT(*key ? key : NULL),
                           DB_TEXT(reason), DB_TEXT(now), DB_TEXT(id)};
+    /* Closed and queued for transcription together: a crash between them loses no conversation. */
+    if ((err = db_begin(e->db)))
+        return err;
+    struct db_rows *u = NULL;
     err = db_query(e->db,
                    "UPDATE recordings SET status = 'closed', durable_bytes = ?, last_seq = ?, blob_key = ?, "
                    "close_reason = ?, closed_at = ? WHERE id = ? AND status = 'open'",
-                   p, 6, NULL);
-    if (err)
+                   p, 6, &u);
+    int changed = u && u->changes > 0;
+    db_rows_free(u);
+    if (!err && changed && *key)
+        err = conversation_enqueue(e->db, id, user_id, job);
+    if (!err)
+        err = db_commit(e->db);
+    if (err) {
+        db_rollback(e->db);
         return err;
+    }
     recfile_remove(dir, id);
     DP_LOG(LOG_INFO, "[capture] recording closed id=%s bytes=%llu reason=%s", id, (unsigned long long)bytes, reason);
     return DP_OK;
@@ -226,6 +245,33 @@ int recording_sweep(const struct context *e, const char *dir, const char *user_i
     return err;
 }
 
+/* {state, speech_ms, segments, media_id, avatar_id, detail}: where the conversation is. state:
+ * recording (open), pending (closed, its speech not looked for yet), silent (no conversation in it),
+ * transcribing, ready, failed (its media's transcription). */
+static json_t *conversation_json(const struct db_rows *r, int i)
+{
+    const char *state = "pending";
+    if (!strcmp(db_rows_text(r, i, 7), "open"))
+        state = "recording";
+    else if (!db_rows_is_null(r, i, 15) && !strcmp(db_rows_text(r, i, 15), "silent"))
+        state = "silent";
+    else if (!db_rows_is_null(r, i, 15) && !strcmp(db_rows_text(r, i, 15), "failed"))
+        state = "failed"; /* not filed: conversation_error says why */
+    else if (!db_rows_is_null(r, i, 20)) {
+        const char *ms = db_rows_text(r, i, 20);
+        state = !strcmp(ms, "ready") ? "ready" : !strcmp(ms, "failed") ? "failed" : "transcribing";
+    } else if (!db_rows_is_null(r, i, 15))
+        state = "failed"; /* filed, and its media deleted since: reprocess files it again */
+    json_t *segs = db_rows_is_null(r, i, 17) ? NULL : json_loads(db_rows_text(r, i, 17), 0, NULL);
+    return json_pack("{s:s,s:o,s:o,s:s*,s:s*,s:s*}", "state", state, "speech_ms",
+                     db_rows_is_null(r, i, 16) ? json_null() : json_integer(db_rows_int(r, i, 16)), "segments",
+                     segs ? segs : json_array(), "media_id", db_rows_is_null(r, i, 18) ? NULL : db_rows_text(r, i, 18),
+                     "avatar_id", db_rows_is_null(r, i, 19) ? NULL : db_rows_text(r, i, 19), "detail",
+                     !db_rows_is_null(r, i, 21)  ? db_rows_text(r, i, 21)
+                     : db_rows_is_null(r, i, 22) ? NULL
+                                                 : db_rows_text(r, i, 22));
+}
+
 static json_t *row_json(const struct db_rows *r, int i, const char *dir)
 {
     const char *status = db_rows_text(r, i, 7);
@@ -241,14 +287,15 @@ static json_t *row_json(const struct db_rows *r, int i, const char *dir)
     long rate = (long)db_rows_int(r, i, 5), channels = (long)db_rows_int(r, i, 6);
     int64_t samples = bytes / (2 * (channels > 0 ? channels : 1));
     int64_t seq = db_rows_int(r, i, 9);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:o,s:s?,s:s?,s:s,s:s,s:s?}", "id",
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:o,s:s?,s:s?,s:s,s:s,s:s?,s:o}", "id",
                      db_rows_text(r, i, 0), "client_id", db_rows_text(r, i, 1), "device_name", db_rows_text(r, i, 2),
                      "codec", db_rows_text(r, i, 3), "mode", db_rows_text(r, i, 4), "rate", (json_int_t)rate,
                      "channels", (json_int_t)channels, "status", status, "bytes", (json_int_t)bytes, "samples",
                      (json_int_t)samples, "duration_ms", (json_int_t)(rate > 0 ? samples * 1000 / rate : 0), "last_seq",
                      open || seq < 0 ? json_null() : json_integer(seq), "sha256", db_rows_text(r, i, 10),
                      "close_reason", db_rows_text(r, i, 11), "started_at", db_rows_text(r, i, 12), "created_at",
-                     db_rows_text(r, i, 13), "closed_at", db_rows_text(r, i, 14));
+                     db_rows_text(r, i, 13), "closed_at", db_rows_text(r, i, 14), "conversation",
+                     conversation_json(r, i));
 }
 
 int recording_list_json(struct db *db, const char *dir, const char *user_id, const char *after, long limit,
@@ -257,8 +304,8 @@ int recording_list_json(struct db *db, const char *dir, const char *user_id, con
     struct db_val p[3] = {DB_TEXT(user_id), DB_TEXT(after ? after : ""), DB_INT(limit)};
     struct db_rows *r;
     int err = db_query(db,
-                       after ? "SELECT " COLS " FROM recordings WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-                             : "SELECT " COLS " FROM recordings WHERE user_id = ? AND ? = '' ORDER BY id DESC LIMIT ?",
+                       after ? "SELECT " COLS FROM "WHERE r.user_id = ? AND r.id < ? ORDER BY r.id DESC LIMIT ?"
+                             : "SELECT " COLS FROM "WHERE r.user_id = ? AND ? = '' ORDER BY r.id DESC LIMIT ?",
                        p, 3, &r);
     if (err)
         return err;
@@ -273,7 +320,7 @@ int recording_get_json(struct db *db, const char *dir, const char *user_id, cons
 {
     struct db_val p[2] = {DB_TEXT(id), DB_TEXT(user_id)};
     struct db_rows *r;
-    int err = db_query(db, "SELECT " COLS " FROM recordings WHERE id = ? AND user_id = ?", p, 2, &r);
+    int err = db_query(db, "SELECT " COLS FROM "WHERE r.id = ? AND r.user_id = ?", p, 2, &r);
     if (err)
         return err;
     if (r->nrows == 0) {

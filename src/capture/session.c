@@ -6,9 +6,12 @@
 #include "audio/opus_packet.h"
 #include "capture/capture.h"
 #include "capture/clients.h"
+#include "capture/devices.h"
 #include "capture/group_sync.h"
 #include "capture/recfile.h"
 #include "capture/recording.h"
+#include "capture/settings.h"
+#include "capture/speech.h"
 #include "capture/wyoming.h"
 #include "core/buf.h"
 #include "core/context.h"
@@ -40,9 +43,11 @@ struct capture_session {
     struct recfile rf;
     int rf_open;
     struct opus_dec *dec;
+    struct speech_track speech; /* of the open recording, from where this session took it up */
+    long silence_ms;            /* a silence this long after speech closes the conversation */
 };
 
-enum task_kind { T_OPEN, T_FLUSH, T_CLOSE };
+enum task_kind { T_OPEN, T_FLUSH, T_CLOSE, T_GONE };
 
 struct task {
     enum task_kind kind;
@@ -56,6 +61,10 @@ struct task {
     uint64_t bytes;
     int64_t seq;
     char rec_id[ID_LEN];
+    int silence; /* T_FLUSH: the conversation has been silent long enough after speech */
+    /* T_GONE: what it needs of a session that may be freed before it runs (it is not counted in
+     * the session's tasks, so that the session never waits on the cache to be released). */
+    char key[200], session[ID_LEN];
 };
 
 static const size_t REC_HDR = 12; /* int64 seq + uint32 len */
@@ -147,6 +156,13 @@ static int open_recording(struct capture_session *s, const struct context *e, st
     }
     s->rf_open = 1;
     s->rec = r;
+    long silence_s = cfg->silence_close_s;
+    if ((err = capture_silence_for(e->db, r.user_id, r.device_name, cfg->silence_close_s, &silence_s)))
+        DP_LOG(LOG_WARN, "[capture] silence setting unreadable (%s): the server's", dp_strerror(err));
+    s->silence_ms = silence_s * 1000;
+    /* A resumed recording's earlier speech is not known here: only what this session hears counts. */
+    int64_t frame = 2 * (r.channels > 0 ? r.channels : 1);
+    speech_track_init(&s->speech, r.rate, r.channels, (int64_t)(s->rf.bytes / (uint64_t)frame) * 1000 / r.rate, 0);
     if (r.opus && !s->dec && !(s->dec = opus_dec_new((int)r.rate)))
         return DP_ERR_NOMEM;
     return DP_OK;
@@ -190,6 +206,11 @@ static int flush_chunks(struct capture_session *s, struct task *t)
     int err = DP_OK;
     if (n || seq >= 0)
         err = recfile_append(&s->rf, out, n, seq, 0);
+    /* The VAD hears what was written; a silence long enough after speech ends the conversation. */
+    if (!err && n && speech_track_feed(&s->speech, out, n) == DP_OK) {
+        int64_t quiet = speech_track_silence_ms(&s->speech);
+        t->silence = quiet >= 0 && quiet >= s->silence_ms;
+    }
     t->ticket = group_sync_ticket(); /* also for a group of duplicates only: ack after the round */
     free(out);
     return err;
@@ -201,6 +222,11 @@ static void run_task(void *arg, void *state)
     struct capture_session *s = t->s;
     struct context e = {0};
     t->err = capture_cfg()->env(state, &e);
+    if (t->kind == T_GONE) {
+        if (!t->err)
+            devices_forget(&e, t->key, t->session);
+        return;
+    }
     if (!t->err) {
         switch (t->kind) {
         case T_OPEN:
@@ -214,6 +240,9 @@ static void run_task(void *arg, void *state)
             t->bytes = s->rf_open ? s->rf.bytes : 0;
             t->seq = s->rf_open ? s->rf.seq : -1;
             t->err = close_current(s, &e, t->reason);
+            devices_publish(&e, s->entry, 1);
+            return;
+        case T_GONE:
             return;
         }
     }
@@ -223,6 +252,8 @@ static void run_task(void *arg, void *state)
         snprintf(t->rec_id, sizeof t->rec_id, "%s", s->rec.id);
         clients_progress(s->entry, t->bytes, t->seq);
     }
+    if (!t->err)
+        devices_publish(&e, s->entry, t->kind == T_OPEN);
 }
 
 /* ---- loop side ---- */
@@ -231,14 +262,15 @@ static void task_done(struct ws_conn *c, void *arg, int open);
 
 static int submit(struct ws_conn *c, struct capture_session *s, struct task *t)
 {
-    t->s = s;
+    t->s = t->kind == T_GONE ? NULL : s;
     int err = ws_submit(c, run_task, task_done, t);
     if (err) {
         free(t->data);
         free(t);
         return err;
     }
-    s->tasks++;
+    if (t->kind != T_GONE)
+        s->tasks++;
     return DP_OK;
 }
 
@@ -319,6 +351,10 @@ static void request_close(struct ws_conn *c, struct capture_session *s, const ch
 static void task_done(struct ws_conn *c, void *arg, int open)
 {
     struct task *t = arg;
+    if (t->kind == T_GONE) {
+        free(t);
+        return;
+    }
     struct capture_session *s = t->s;
     s->tasks--;
     if (!open || s->gone) {
@@ -359,6 +395,10 @@ static void task_done(struct ws_conn *c, void *arg, int open)
         if (clients_take_close_request(s->entry)) {
             flush_now(c, s, 1);
             request_close(c, s, "request");
+        } else if (t->silence) {
+            /* The conversation is over; the next chunk (speech or not) starts the next recording. */
+            flush_now(c, s, 1);
+            request_close(c, s, "silence");
         } else if (t->bytes >= (uint64_t)capture_cfg()->max_seconds * (uint64_t)(s->want.rate * 2 * s->want.channels)) {
             /* Long enough: the next chunk starts the next recording. */
             flush_now(c, s, 1);
@@ -376,6 +416,8 @@ static void task_done(struct ws_conn *c, void *arg, int open)
         if (*t->rec_id)
             send_json(c, json_pack("{s:s,s:{s:s,s:I,s:s}}", "type", "recording.closed", "data", "recording_id",
                                    t->rec_id, "bytes", (json_int_t)t->bytes, "reason", t->reason));
+        break;
+    case T_GONE: /* submitted once the connection has closed: never here */
         break;
     }
     free(t->data);
@@ -487,14 +529,22 @@ static void on_close(struct ws_conn *c)
         return;
     ws_set_user(c, NULL);
     s->gone = 1;
-    /* What was not synced was not acknowledged: the device resends it when it resumes. */
+    /* What was not synced was not acknowledged: the device resends it when it resumes. Its
+     * shared state goes (a worker task: the cache blocks); freed once the last task is done. */
+    struct task *t = calloc(1, sizeof *t);
+    if (t) {
+        t->kind = T_GONE;
+        clients_entry_key(s->entry, t->key, sizeof t->key);
+        snprintf(t->session, sizeof t->session, "%s", clients_entry_session(s->entry));
+        submit(c, s, t);
+    }
     if (s->tasks == 0)
         session_release(s);
 }
 
 const struct ws_handler capture_ws_handler = {on_open, on_message, on_close, NULL};
 
-static int device_name_ok(const char *d)
+int capture_device_name_ok(const char *d)
 {
     size_t n = strlen(d);
     if (n < 1 || n > 64)
@@ -506,9 +556,10 @@ static int device_name_ok(const char *d)
     return 1;
 }
 
-int capture_session_new(const char *user_id, const char *device_name, int opus, struct capture_session **out)
+int capture_session_new(const struct context *e, const char *user_id, const char *device_name, int opus,
+                        struct capture_session **out)
 {
-    if (!device_name_ok(device_name))
+    if (!capture_device_name_ok(device_name))
         return DP_ERR_INVALID;
     struct capture_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -522,6 +573,8 @@ int capture_session_new(const char *user_id, const char *device_name, int opus, 
     s->wy.payload_max = capture_cfg()->payload_max;
     buf_init(&s->pending, capture_cfg()->pending_max);
     int err = clients_add(user_id, s->want.client_id, device_name, opus, &s->entry);
+    if (!err && (err = devices_announce(e, s->entry, user_id, device_name))) /* held by another instance */
+        clients_remove(s->entry);
     if (err) {
         buf_cleanup(&s->pending);
         free(s);

@@ -9,6 +9,7 @@
 #include "auth/password.h"
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
+#include "capture/conversation.h"
 #include "avatar/extract_job.h"
 #include "avatar/media_ingest.h"
 #include "brain/brain.h"
@@ -126,10 +127,15 @@ static long sweep_capture_period(const struct app *app)
 {
     return app->cfg.capture_idle_close / 2 > 0 ? app->cfg.capture_idle_close / 2 : 1;
 }
+/* Seconds between refreshes of the shared state of connected devices: three per TTL. */
+static long device_beat_period(const struct app *app)
+{
+    return app->cfg.capture_device_ttl / 3 > 0 ? app->cfg.capture_device_ttl / 3 : 1;
+}
 static struct pool_task sweep_task;
-static int sweep_running;                /* loop thread only */
-static double blob_swept, capture_swept; /* time_mono() of each sweep's last run (the sweep's worker) */
-static double sweep_slack;               /* half the timer's period: a tick a little early still counts */
+static int sweep_running;                                /* loop thread only */
+static double blob_swept, capture_swept, capture_beaten; /* time_mono() of each one's last run (the sweep's worker) */
+static double sweep_slack; /* half the timer's period: a tick a little early still counts */
 
 static void sweep_work(struct pool_task *t, void *state)
 {
@@ -141,6 +147,10 @@ static void sweep_work(struct pool_task *t, void *state)
     if (now - blob_swept + sweep_slack >= (double)app->cfg.blob_sweep_interval) {
         blob_sweep(app->blobs, app->cfg.http_timeout, NULL);
         blob_swept = now;
+    }
+    if (now - capture_beaten + sweep_slack >= (double)device_beat_period(app)) {
+        capture_beat(state);
+        capture_beaten = now;
     }
     if (now - capture_swept + sweep_slack >= (double)sweep_capture_period(app)) {
         capture_sweep(state);
@@ -369,6 +379,7 @@ int cli_serve(int argc, char **argv)
     if (app->cfg.test_routes)
         jobs_register_test_kinds();
     avatar_jobs_register();
+    conversation_jobs_register();
     extract_job_register(app->cfg.llm_extract);
     brain_generative_guard(app->cfg.legacy_guard);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,
@@ -457,6 +468,8 @@ int cli_serve(int argc, char **argv)
     blob_swept = capture_swept = time_mono();
     long period = sweep_capture_period(app) < app->cfg.blob_sweep_interval ? sweep_capture_period(app)
                                                                            : app->cfg.blob_sweep_interval;
+    if (period > device_beat_period(app)) /* device keys expire unless refreshed in time */
+        period = device_beat_period(app);
     sweep_slack = period / 2.0;
     uv_timer_start(&sweep_timer, on_sweep_timer, (uint64_t)period * 1000, (uint64_t)period * 1000);
     uv_unref((uv_handle_t *)&sweep_timer); /* never what keeps the loop alive */

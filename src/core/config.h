@@ -38,25 +38,28 @@ struct config {
     long sse_producers;         /* SSE streams produced at once; 0 = half the workers (at least 1) */
     long blob_sweep_interval;   /* seconds between sweeps of abandoned upload temp files */
     long capture_sync_ms;       /* device audio is synced (then acked) in groups of this many ms */
-    long capture_idle_close;    /* seconds an open recording may wait for its device to resume */
-    long capture_max_seconds;   /* seconds of audio after which a recording is closed and the next begins */
-    long capture_payload_max;   /* bytes of one device audio chunk */
-    long capture_pending_max;   /* unsynced bytes one device may queue */
-    int test_routes;            /* mount the /api/v1/_test routes (test suites and benchmarks only) */
-    char *jwt_key;              /* 64 hex digits; "" = <data-dir>/jwt.key (created on first start) */
-    long access_ttl;            /* seconds an access token lives */
-    long refresh_ttl;           /* seconds a refresh token lives */
-    long argon2_ops;            /* argon2id passes */
-    long argon2_memory_kib;     /* argon2id memory */
-    int signup_open;            /* anyone may sign up (the first account always may) */
-    char *signup_org;           /* personal | default: where self sign-ups land */
-    long auth_rate;             /* auth requests per minute per IP */
-    long refresh_grace;         /* seconds a spent refresh token still rotates for its spender */
-    long api_rate;              /* API requests per second per user (burst: 5 s worth) */
-    long job_workers;           /* job worker threads */
-    long job_lease;             /* seconds a claimed job is leased (renewed while its handler runs) */
-    char *embed_provider;       /* none | openai */
-    char *embed_url;            /* base URL of an OpenAI-compatible API */
+    long capture_silence_close; /* seconds of silence after speech that close a conversation */
+    long capture_idle_close;
+    long capture_device_ttl;
+    /* seconds a device's shared state outlives its instance's last refresh */ /* seconds an open recording may wait for its device to resume */
+    long capture_max_seconds; /* seconds of audio after which a recording is closed and the next begins */
+    long capture_payload_max; /* bytes of one device audio chunk */
+    long capture_pending_max; /* unsynced bytes one device may queue */
+    int test_routes;          /* mount the /api/v1/_test routes (test suites and benchmarks only) */
+    char *jwt_key;            /* 64 hex digits; "" = <data-dir>/jwt.key (created on first start) */
+    long access_ttl;          /* seconds an access token lives */
+    long refresh_ttl;         /* seconds a refresh token lives */
+    long argon2_ops;          /* argon2id passes */
+    long argon2_memory_kib;   /* argon2id memory */
+    int signup_open;          /* anyone may sign up (the first account always may) */
+    char *signup_org;         /* personal | default: where self sign-ups land */
+    long auth_rate;           /* auth requests per minute per IP */
+    long refresh_grace;       /* seconds a spent refresh token still rotates for its spender */
+    long api_rate;            /* API requests per second per user (burst: 5 s worth) */
+    long job_workers;         /* job worker threads */
+    long job_lease;           /* seconds a claimed job is leased (renewed while its handler runs) */
+    char *embed_provider;     /* none | openai */
+    char *embed_url;          /* base URL of an OpenAI-compatible API */
     char *embed_model;
     char *embed_api_key; /* never logged */
     long embed_timeout;  /* ms per embeddings call */

@@ -12,7 +12,7 @@
 #include "providers/tts.h"
 #include "voice/echo.h"
 #include "voice/session.h"
-#include "voice/vad.h"
+#include "audio/vad.h"
 #include "voice/voice_event.h"
 
 struct ws_conn;

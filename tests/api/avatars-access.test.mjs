@@ -86,7 +86,7 @@ const COVERED_ELSEWHERE = {
   'POST /api/v1/contacts/{uid}/accept': 'chat (a request made to the caller)',
   'GET /api/v1/recordings/{id}': "capture (another user's recording is a 404)",
   'POST /api/v1/recordings/{id}/close': "capture (another user's recording is a 404)",
-  'POST /api/v1/recordings/{id}/reprocess': 'not implemented yet (501)',
+  'POST /api/v1/recordings/{id}/reprocess': "capture-conversations (another user's recording is a 404)",
   'POST /api/v1/avatars/{id}/training/voice': 'speech-replies (editor 201, viewer 403, outsider 404; each call decodes audio)',
   'POST /api/v1/media/{id}/reprocess': 'speech (owner 202, outsider 404; each call re-transcribes)',
   'DELETE /api/v1/auth/api-keys/{id}': "openai-keys (another user's key is a 404)",

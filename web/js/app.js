@@ -16,6 +16,7 @@ const routes = [
   [/^\/avatars\/new$/, () => import('./views/avatar.js').then((m) => m.newAvatarView)],
   [/^\/avatars\/([^/]+)(?:\/([a-z]+))?(?:\/([^/]+))?$/, () => import('./views/avatar.js').then((m) => m.avatarView)],
   [/^\/chats(?:\/([^/]+))?$/, () => import('./views/chats.js').then((m) => m.chatsView)],
+  [/^\/recordings(?:\/([^/]+))?$/, () => import('./views/recordings.js').then((m) => m.recordingsView)],
   [/^\/settings$/, () => import('./views/settings.js').then((m) => m.settingsView)],
   [/^\/admin(?:\/([a-z]+))?$/, () => import('./views/admin.js').then((m) => m.adminView)],
 ];
@@ -139,6 +140,7 @@ export async function renderSidebar(force = false) {
   }
   const cur = (/^\/avatars\/([^/]+)/.exec(location.pathname) || [])[1];
   $('#chats-link').setAttribute('aria-current', location.pathname.startsWith('/chats') ? 'page' : 'false');
+  $('#recordings-link').setAttribute('aria-current', location.pathname.startsWith('/recordings') ? 'page' : 'false');
   if (!avatars.length) {
     clear(list, h('li.side-empty', 'No avatars yet. Create one, or drop a character card here.'));
     return;

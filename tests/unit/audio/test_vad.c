@@ -1,4 +1,4 @@
-/* Tests of src/voice/vad: precision and recall on fixtures made here — sentences spoken by
+/* Tests of src/audio/vad: precision and recall on fixtures made here — sentences spoken by
  * espeak-ng, laid between stretches of silence and of noise (white, and a louder hum-free rumble),
  * noise mixed over the speech too — and that clicks and steady noise never start speech. */
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../test.h"
-#include "voice/vad.h"
+#include "audio/vad.h"
 
 struct pcm {
     int16_t *s;
