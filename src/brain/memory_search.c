@@ -31,6 +31,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "core/time_words.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "providers/embed.h"
@@ -124,6 +125,7 @@ static void query_words(const char *q, struct qwords *w)
         split_words(q, 1, w);
     else
         add_related(&w->keys);
+    w->keys.when = text_asks_when(q);
 }
 
 static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)

@@ -17,10 +17,12 @@
 
 #include "brain/avatar_slots.h"
 #include "brain/memory_impl.h"
+#include "brain/speakers.h"
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/stem.h"
+#include "core/time_words.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
@@ -51,6 +53,10 @@ struct text_index {
     float *importance;
     int64_t *created_ms;
     int16_t *year; /* of occurred_at, 0 unknown */
+    uint8_t *speaker; /* who said it (speakers.h), 0 unknown */
+    uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
+    uint8_t *answers;   /* 1: the turn before it asks a question */
+    struct speakers *speakers;
     double avgdl;
     struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
     uint32_t cap, nterms;
@@ -133,6 +139,10 @@ static void index_free(struct slot_entry *e)
     free(x->importance);
     free(x->created_ms);
     free(x->year);
+    free(x->speaker);
+    free(x->says_when);
+    free(x->answers);
+    free(x->speakers);
     free(x->terms);
     free(x->arena);
     free(x->postings);
@@ -240,6 +250,14 @@ static int follows(const struct db_rows *r, int i)
            db_rows_int(r, i, 6) == db_rows_int(r, i - 1, 6) + 1;
 }
 
+static int ends_with_question(const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    while (n && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '"' || text[n - 1] == ')'))
+        n--;
+    return n && text[n - 1] == '?';
+}
+
 static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct db_rows *r;
@@ -255,7 +273,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     size_t rows = (size_t)r->nrows + 1;
     if (!x || !(x->ids = malloc(rows * sizeof *x->ids)) || !(x->doclen = calloc(rows, sizeof *x->doclen)) ||
         !(x->importance = malloc(rows * sizeof *x->importance)) ||
-        !(x->created_ms = malloc(rows * sizeof *x->created_ms)) || !(x->year = calloc(rows, sizeof *x->year))) {
+        !(x->created_ms = malloc(rows * sizeof *x->created_ms)) || !(x->year = calloc(rows, sizeof *x->year)) ||
+        !(x->speaker = calloc(rows, sizeof *x->speaker)) || !(x->says_when = calloc(rows, 1)) || !(x->answers = calloc(rows, 1)) || !(x->speakers = calloc(1, sizeof *x->speakers))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -278,11 +297,17 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         const char *occurred = db_rows_text(r, i, 8);
         if (occurred && strlen(occurred) >= 4)
             x->year[i] = (int16_t)atoi(occurred);
+        char label[48];
+        size_t ll = speaker_label(db_rows_text(r, i, 7), db_rows_text(r, i, 4), db_rows_text(r, i, 1), label, sizeof label);
+        x->speaker[i] = (uint8_t)speakers_id(x->speakers, label, ll);
+        x->says_when[i] = (uint8_t)text_says_when(db_rows_text(r, i, 1));
         /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it
          * answers ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one
          * that follows it ("Where was that?" — "In Chicago"). */
-        if (i > 0 && follows(r, i))
+        if (i > 0 && follows(r, i)) {
             err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i - 1, 1), BEFORE_BIT);
+            x->answers[i] = (uint8_t)ends_with_question(db_rows_text(r, i - 1, 1));
+        }
         if (!err && i + 1 < r->nrows && follows(r, i + 1))
             err = add_words(x, &pairs, (uint32_t)i, db_rows_text(r, i + 1, 1), AFTER_BIT);
         if (!err)
@@ -395,7 +420,7 @@ static void tally_key(const struct text_index *x, struct tally *t, int k, const 
         for (uint32_t i = 0; i < v[j].t->count; i++) {
             uint32_t d = p[i].doc;
             double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
-            double where = p[i].tf ? 1.0 : p[i].before ? TEXT_BEFORE_WEIGHT : TEXT_AFTER_WEIGHT;
+            double where = p[i].tf ? 1.0 : p[i].before ? (x->answers[d] ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT) : TEXT_AFTER_WEIGHT;
             float w = (float)(v[j].weight * where * idf);
             float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * x->doclen[d] / x->avgdl)));
             if (t->key[d] < 0)
@@ -439,6 +464,33 @@ static void tally_year(const struct text_index *x, struct tally *t, int k, int y
     }
 }
 
+static void scale(struct tally *t, uint32_t d, float f)
+{
+    t->words[d] *= f;
+    t->score[d] *= f;
+}
+
+/* What the question is about beyond its words: a "when" question favours memories that say when,
+ * and one naming people who speak in the memories favours their own lines (lines said by anyone
+ * else weigh less; memories without a speaker are left as they are). */
+static void weigh_context(const struct text_index *x, const struct text_query *q, struct tally *t)
+{
+    uint8_t named[SPEAKERS_MAX + 1] = {0};
+    int any = 0;
+    for (int i = 0; i < q->n; i++) {
+        int s = speakers_named(x->speakers, q->key[i], q->len[i]);
+        if (s)
+            named[s] = 1, any = 1;
+    }
+    for (size_t i = 0; i < t->nt; i++) {
+        uint32_t d = t->touched[i];
+        if (q->when && x->says_when[d])
+            scale(t, d, TEXT_SAYS_WHEN_WEIGHT);
+        if (any && x->speaker[d] && !named[x->speaker[d]])
+            scale(t, d, TEXT_OTHER_SPEAKER_WEIGHT);
+    }
+}
+
 static const struct term *find_term(const struct text_index *x, const char *k, size_t n)
 {
     const struct term *found = lookup(x, k, n);
@@ -455,6 +507,7 @@ static const struct text_query *keyed_for(const struct text_index *x, const stru
     local->n = q->n;
     local->nalt = 0;
     local->year = q->year;
+    local->when = q->when;
     local->year_key = q->year_key;
     for (int i = 0; i < q->n; i++)
         local->len[i] =
@@ -511,6 +564,7 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
         if (q->year && k == q->year_key)
             tally_year(x, &t, k, q->year, nk ? kv[0].t : NULL);
     }
+    weigh_context(x, query, &t);
     int m = select_best(t.touched, t.nt, t.words, t.score, window, heap);
     sort_ctx = (struct rank_ctx){t.words, t.score};
     qsort(heap, (size_t)m, sizeof *heap, cmp_docs);
