@@ -258,6 +258,18 @@ static int ends_with_question(const char *text)
     return n && text[n - 1] == '?';
 }
 
+/* The language the avatar is set to (its `language`), -1 for auto (or when it cannot be read). */
+static int avatar_language(struct db *db, const char *avatar_id)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    if (db_query(db, "SELECT language FROM avatars WHERE id = ?", p, 1, &r))
+        return -1;
+    int lang = r->nrows ? text_lang_from_code(db_rows_text(r, 0, 0)) : -1;
+    db_rows_free(r);
+    return lang;
+}
+
 static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
 {
     struct db_rows *r;
@@ -282,12 +294,14 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     x->head.rev = rev;
     x->head.refs = 1;
     x->head.destroy = index_free;
-    /* The language, from the function words of up to 1000 memories spread over the avatar. */
+    /* The language the avatar is set to, or the one of the function words of up to 1000 memories
+     * spread over the avatar ("auto"). */
+    int lang = avatar_language(db, avatar_id);
     long counts[LANG_COUNT] = {0};
     int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
-    for (int i = 0; i < r->nrows; i += stride)
+    for (int i = 0; lang < 0 && i < r->nrows; i += stride)
         text_lang_count(db_rows_text(r, i, 1), counts);
-    x->lang = text_lang_pick(counts);
+    x->lang = lang >= 0 ? (enum text_lang)lang : text_lang_pick(counts);
     double total = 0;
     for (int i = 0; i < r->nrows && !err; i++) {
         snprintf(x->ids[i], ID_LEN, "%s", db_rows_text(r, i, 0));
