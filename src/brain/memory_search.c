@@ -57,7 +57,8 @@ struct qwords {
     int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
 
-/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words out. */
+/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words and the words that frame a
+ * question out (text_is_question_frame: "what kind of music" is about music). */
 static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
@@ -69,7 +70,7 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         size_t len = text_next_word(&p, &s);
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
-        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && text_is_stop(s, len)))
+        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && (text_is_stop(s, len) || text_is_question_frame(s, len))))
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;

@@ -313,9 +313,30 @@ static const char *const stop_words[] = {
     "very",  "was",   "wasn",   "we",     "were", "weren", "what",   "when",   "where",   "which", "who",  "why",
     "will",  "with",  "would",  "wouldn", "you",  "your"};
 
+/* Sorted, for bsearch (text_is_question_frame). */
+static const char *const frame_words[] = {
+    "anything",  "describe", "described", "describes", "happen", "happened", "happens", "kind",     "kinds",
+    "many",      "mention",  "mentioned", "mentions",  "much",   "often",    "said",    "say",      "says",
+    "share",     "shared",   "shares",    "something", "sort",   "thing",    "things",  "type",     "types",
+    "usually",   "way",      "ways"};
+
 static int cmp_stop(const void *key, const void *elem)
 {
     return strcmp(key, *(const char *const *)elem);
+}
+
+int text_is_question_frame(const unsigned char *w, size_t len)
+{
+    char low[12];
+    if (len == 0 || len >= sizeof low)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (w[i] >= 0x80)
+            return 0;
+        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+    }
+    low[len] = 0;
+    return bsearch(low, frame_words, sizeof frame_words / sizeof *frame_words, sizeof *frame_words, cmp_stop) != NULL;
 }
 
 int text_is_stop(const unsigned char *w, size_t len)

@@ -255,3 +255,13 @@ TEST(hash_fnv1a_known_values)
     CHECK(hash_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
     CHECK(hash_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
 }
+
+TEST(text_question_frame_words_any_case_whole_words_only)
+{
+    const char *yes[] = {"kind", "Kind", "TYPES", "mentioned", "say", "shared", "usually", "something"};
+    const char *no[] = {"kindness", "music", "shar", "", "wayward", "sayings", "m\xc3\xbc" "ch"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        CHECK(text_is_question_frame((const unsigned char *)yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        CHECK(!text_is_question_frame((const unsigned char *)no[i], strlen(no[i])));
+}
