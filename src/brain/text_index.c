@@ -173,7 +173,8 @@ static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
     return DP_OK;
 }
 
-/* Adds the words of text to memory doc: its own (bit 0) or a neighbour's (BEFORE_BIT, AFTER_BIT). */
+/* Adds the words of text to memory doc: its own (bit 0) or a neighbour's (BEFORE_BIT, AFTER_BIT);
+ * its own words also say whether it says when (core/time_words.h). */
 static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text, uint32_t neighbour)
 {
     const unsigned char *t = (const unsigned char *)text, *s;
@@ -186,6 +187,8 @@ static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const 
         if (id < 0 || id > (long)TERM_MASK || pairs_add(p, (uint32_t)id | neighbour, doc))
             return DP_ERR_NOMEM;
         x->doclen[doc] += !neighbour;
+        if (!neighbour && !x->says_when[doc])
+            x->says_when[doc] = (uint8_t)text_is_time_word(s, len);
     }
     return DP_OK;
 }
@@ -314,7 +317,6 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         char label[48];
         size_t ll = speaker_label(db_rows_text(r, i, 7), db_rows_text(r, i, 4), db_rows_text(r, i, 1), label, sizeof label);
         x->speaker[i] = (uint8_t)speakers_id(x->speakers, label, ll);
-        x->says_when[i] = (uint8_t)text_says_when(db_rows_text(r, i, 1));
         /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it
          * answers ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one
          * that follows it ("Where was that?" — "In Chicago"). */
