@@ -127,6 +127,7 @@ static void query_words(const char *q, struct qwords *w)
     else
         add_related(&w->keys);
     w->keys.when = text_asks_when(q);
+    w->keys.you = text_says_you(q);
 }
 
 static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)

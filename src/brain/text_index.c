@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/stem.h"
 #include "core/time_words.h"
+#include "ingest/dialogue.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
@@ -57,6 +58,7 @@ struct text_index {
     uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
     uint8_t *answers;   /* 1: the turn before it asks a question */
     struct speakers *speakers;
+    uint8_t self[SPEAKERS_MAX + 1]; /* 1: this speaker is the avatar itself */
     double avgdl;
     struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
     uint32_t cap, nterms;
@@ -261,14 +263,18 @@ static int ends_with_question(const char *text)
     return n && text[n - 1] == '?';
 }
 
-/* The language the avatar is set to (its `language`), -1 for auto (or when it cannot be read). */
-static int avatar_language(struct db *db, const char *avatar_id)
+/* The language the avatar is set to (its `language`; -1 for auto or when it cannot be read), and
+ * its name into name (cap bytes; "" when unknown). */
+static int avatar_language(struct db *db, const char *avatar_id, char *name, size_t cap)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
-    if (db_query(db, "SELECT language FROM avatars WHERE id = ?", p, 1, &r))
+    name[0] = 0;
+    if (db_query(db, "SELECT language, name FROM avatars WHERE id = ?", p, 1, &r))
         return -1;
     int lang = r->nrows ? text_lang_from_code(db_rows_text(r, 0, 0)) : -1;
+    if (r->nrows && db_rows_text(r, 0, 1))
+        snprintf(name, cap, "%s", db_rows_text(r, 0, 1));
     db_rows_free(r);
     return lang;
 }
@@ -299,7 +305,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     x->head.destroy = index_free;
     /* The language the avatar is set to, or the one of the function words of up to 1000 memories
      * spread over the avatar ("auto"). */
-    int lang = avatar_language(db, avatar_id);
+    char name[128];
+    int lang = avatar_language(db, avatar_id, name, sizeof name);
     long counts[LANG_COUNT] = {0};
     int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
     for (int i = 0; lang < 0 && i < r->nrows; i += stride)
@@ -332,6 +339,8 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         x->ndocs = i + 1;
     }
     x->avgdl = x->ndocs && total > 0 ? total / x->ndocs : 1;
+    for (int s = 0; s < x->speakers->n; s++) /* the lines "you" means (dialogue labels of the avatar) */
+        x->self[s + 1] = (uint8_t)dialogue_speaker_is_self(x->speakers->s[s].label, name);
     if (!err && !x->cap)
         err = grow_terms(x); /* no words at all: an empty table still answers lookups */
     if (!err)
@@ -487,8 +496,9 @@ static void scale(struct tally *t, uint32_t d, float f)
 }
 
 /* What the question is about beyond its words: a "when" question favours memories that say when,
- * and one naming people who speak in the memories favours their own lines (lines said by anyone
- * else weigh less; memories without a speaker are left as they are). */
+ * and one naming people who speak in the memories — "you" naming the avatar itself — favours
+ * their own lines (lines said by anyone else weigh less; memories without a speaker are left as
+ * they are). */
 static void weigh_context(const struct text_index *x, const struct text_query *q, struct tally *t)
 {
     uint8_t named[SPEAKERS_MAX + 1] = {0};
@@ -498,6 +508,9 @@ static void weigh_context(const struct text_index *x, const struct text_query *q
         if (s)
             named[s] = 1, any = 1;
     }
+    for (int s = 1; q->you && s <= x->speakers->n; s++)
+        if (x->self[s])
+            named[s] = 1, any = 1;
     for (size_t i = 0; i < t->nt; i++) {
         uint32_t d = t->touched[i];
         if (q->when && x->says_when[d])
@@ -524,6 +537,7 @@ static const struct text_query *keyed_for(const struct text_index *x, const stru
     local->nalt = 0;
     local->year = q->year;
     local->when = q->when;
+    local->you = q->you;
     local->year_key = q->year_key;
     for (int i = 0; i < q->n; i++)
         local->len[i] =

@@ -39,6 +39,7 @@ struct text_query {
     int year;     /* a year the query names ("in 2019"): memories that occurred then hold it */
     int year_key; /* the key of that year's word */
     int when;     /* the query asks when (core/time_words.h): memories that say when are favoured */
+    int you;      /* the query says "you" or "your": asked of the avatar, its own lines are favoured */
 };
 
 /* How much a word found only in a memory's neighbouring turn counts: half of the same word in the

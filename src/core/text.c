@@ -339,6 +339,17 @@ int text_is_question_frame(const unsigned char *w, size_t len)
     return bsearch(low, frame_words, sizeof frame_words / sizeof *frame_words, sizeof *frame_words, cmp_stop) != NULL;
 }
 
+int text_says_you(const char *q)
+{
+    const unsigned char *p = (const unsigned char *)q, *s;
+    for (size_t len; (len = text_next_word(&p, &s));)
+        if (len >= 3 && len <= 8 && (text_lower_eq((const char *)s, len, "you", 3) || text_lower_eq((const char *)s, len, "your", 4) ||
+                                     text_lower_eq((const char *)s, len, "yours", 5) ||
+                                     text_lower_eq((const char *)s, len, "yourself", 8)))
+            return 1;
+    return 0;
+}
+
 int text_is_stop(const unsigned char *w, size_t len)
 {
     if (len == 1 && w[0] < 0x80 && !(w[0] >= '0' && w[0] <= '9'))

@@ -105,6 +105,10 @@ int text_is_stop(const unsigned char *w, size_t len);
  * +0.005, hit@5 +0.006). */
 int text_is_question_frame(const unsigned char *w, size_t len);
 
+/* 1 when q (valid UTF-8) holds "you", "your", "yours" or "yourself" (any case): a question to an
+ * avatar asks about the avatar itself. */
+int text_says_you(const char *q);
+
 /* The value of a hexadecimal digit, -1 for any other character. */
 static inline int text_hexval(int c)
 {

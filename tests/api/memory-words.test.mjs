@@ -225,6 +225,14 @@ describe('speakers and time in questions', () => {
     assert.notEqual((await search(av, 'sail island red lighthouse'))[0].id, answer.id);
   });
 
+  test('"you" in a question to the avatar favours its own lines', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Grandpa Joe' });
+    await memory(av, 'Lily: I caught a trout at the lake with the blue boat!', 'utterance');
+    const own = await memory(av, 'Joe: Well done. I caught my first trout there too.', 'utterance');
+    assert.notEqual((await search(av, 'trout caught at the lake with the blue boat'))[0].id, own.id);
+    assert.equal((await search(av, 'Did you catch a trout at the lake with the blue boat?'))[0].id, own.id);
+  });
+
   test('a "when" question favours the line that says when', async () => {
     const av = await createAvatar(srv, c.owner.token);
     await memory(av, 'We took the dog to the lake with the children.');

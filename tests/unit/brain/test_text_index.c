@@ -62,7 +62,7 @@ static void say(struct db *db, int n, const char *speaker, const char *text)
 
 static void query(struct text_query *q, const char *const *words)
 {
-    q->n = q->nalt = q->year = q->when = 0;
+    q->n = q->nalt = q->year = q->when = q->you = 0;
     for (; *words; words++) {
         q->len[q->n] = text_word_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
         q->word_len[q->n] = text_lower_word((const unsigned char *)*words, strlen(*words), q->word[q->n], TEXT_KEY_MAX);
@@ -272,6 +272,28 @@ TEST(text_index_a_reply_is_found_by_the_question_it_answers_and_when_questions_f
     q.when = 1; /* "When did the dog swim in the lake?" */
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000005"); /* the line that says when */
+    free(m);
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_you_in_a_question_favours_the_avatars_own_lines)
+{
+    struct db *db = brain_test_db(); /* avatar a1 is "Grandpa Joe" */
+    text_index_reset();
+    text_index_limit(200000);
+    say(db, 1, "Lily", "Grandpa, I caught a trout at the lake with the blue boat!");
+    say(db, 2, "Joe", "Well done. I caught my first trout there too.");
+    struct text_query q;
+    struct text_match *m;
+    int n;
+    query(&q, (const char *const[]){"caught", "trout", "lake", "boat", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000001"); /* all the words */
+    free(m);
+    q.you = 1; /* "Where did you catch a trout? At the lake with the boat?" */
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* Joe's own line */
     free(m);
     text_index_reset();
     db_close(db);

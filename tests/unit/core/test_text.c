@@ -265,3 +265,12 @@ TEST(text_question_frame_words_any_case_whole_words_only)
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
         CHECK(!text_is_question_frame((const unsigned char *)no[i], strlen(no[i])));
 }
+
+TEST(text_says_you_in_any_case_as_a_whole_word)
+{
+    CHECK(text_says_you("What did you teach Lily?"));
+    CHECK(text_says_you("Where is YOUR medal?"));
+    CHECK(text_says_you("Did you'd… tell it yourself"));
+    CHECK(!text_says_you("Where is the youth club?"));
+    CHECK(!text_says_you("Tell me about Lily"));
+}
