@@ -25,7 +25,7 @@ static size_t prefix_label(const char *text, char *out, size_t cap)
         words += cp == ' ';
         at += n;
     }
-    if (p[at] != ':' || (p[at + 1] != ' ' && p[at + 1]) || words > DIALOGUE_SPEAKER_WORDS || at >= cap ||
+    if (at == 0 || p[at] != ':' || (p[at + 1] != ' ' && p[at + 1]) || words > DIALOGUE_SPEAKER_WORDS || at >= cap ||
         p[at - 1] == ' ')
         return 0;
     memcpy(out, text, at);

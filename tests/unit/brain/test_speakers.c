@@ -24,6 +24,8 @@ TEST(speakers_label_from_the_column_or_a_name_before_a_colon)
     CHECK_EQ_STR(label(NULL, "utterance", "Warning:no space"), "");
     CHECK_EQ_STR(label(NULL, "utterance", "One Two Three Four Five: too many words"), "");
     CHECK_EQ_STR(label(NULL, "utterance", "Caroline"), "");
+    CHECK_EQ_STR(label(NULL, "utterance", ": no name"), "");
+    CHECK_EQ_STR(label(NULL, "utterance", ""), "");
 }
 
 static int named(const struct speakers *sp, const char *word)
