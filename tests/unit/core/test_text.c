@@ -259,7 +259,7 @@ TEST(hash_fnv1a_known_values)
 TEST(text_question_frame_words_any_case_whole_words_only)
 {
     const char *yes[] = {"kind", "Kind", "TYPES", "mentioned", "say", "shared", "usually", "something"};
-    const char *no[] = {"kindness", "music", "shar", "", "wayward", "sayings", "m\xc3\xbc" "ch"};
+    const char *no[] = {"kindness", "music", "shar", "", "wayward", "sayings", ("m\xc3\xbc" "ch")};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         CHECK(text_is_question_frame((const unsigned char *)yes[i], strlen(yes[i])));
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
