@@ -325,18 +325,24 @@ static int cmp_stop(const void *key, const void *elem)
     return strcmp(key, *(const char *const *)elem);
 }
 
-int text_is_question_frame(const unsigned char *w, size_t len)
+size_t text_lower_ascii(const unsigned char *w, size_t len, char *out, size_t cap)
 {
-    char low[12];
-    if (len == 0 || len >= sizeof low)
+    if (len == 0 || len >= cap)
         return 0;
     for (size_t i = 0; i < len; i++) {
         if (w[i] >= 0x80)
             return 0;
-        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+        out[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
     }
-    low[len] = 0;
-    return bsearch(low, frame_words, sizeof frame_words / sizeof *frame_words, sizeof *frame_words, cmp_stop) != NULL;
+    out[len] = 0;
+    return len;
+}
+
+int text_is_question_frame(const unsigned char *w, size_t len)
+{
+    char low[12];
+    return text_lower_ascii(w, len, low, sizeof low) &&
+           bsearch(low, frame_words, sizeof frame_words / sizeof *frame_words, sizeof *frame_words, cmp_stop) != NULL;
 }
 
 int text_says_you(const char *q)
@@ -356,13 +362,6 @@ int text_is_stop(const unsigned char *w, size_t len)
         return 1;
     /* The stop words are plain ASCII: a word with any other character ("thé") is none of them. */
     char low[8];
-    if (len == 0 || len >= sizeof low)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (w[i] >= 0x80)
-            return 0;
-        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
-    }
-    low[len] = 0;
-    return bsearch(low, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words, cmp_stop) != NULL;
+    return text_lower_ascii(w, len, low, sizeof low) &&
+           bsearch(low, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words, cmp_stop) != NULL;
 }

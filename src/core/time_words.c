@@ -5,20 +5,6 @@
 
 #include "core/text.h"
 
-/* w[0..n) lower-cased into out (ASCII only; 0 for a longer or non-ASCII word). */
-static size_t lower_ascii(const unsigned char *w, size_t n, char *out, size_t cap)
-{
-    if (n == 0 || n >= cap)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w[i] >= 0x80)
-            return 0;
-        out[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
-    }
-    out[n] = 0;
-    return n;
-}
-
 static int in_list(const char *w, const char *const *list)
 {
     for (; *list; list++)
@@ -34,7 +20,7 @@ int text_month(const unsigned char *w, size_t n)
     static const char *const short_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                               "jul", "aug", "sept", "oct", "nov", "dec"};
     char low[16];
-    if (!lower_ascii(w, n, low, sizeof low))
+    if (!text_lower_ascii(w, n, low, sizeof low))
         return 0;
     for (int m = 0; m < 12; m++)
         if (!strcmp(low, names[m]) || (!strcmp(low, short_names[m]) && m != 2 && m != 4) || (m == 8 && !strcmp(low, "sep")))
@@ -53,7 +39,7 @@ int text_is_time_word(const unsigned char *w, size_t n)
         w[3] >= '0' && w[3] <= '9')
         return 1;
     char low[16];
-    return text_month(w, n) || (lower_ascii(w, n, low, sizeof low) && in_list(low, words));
+    return text_month(w, n) || (text_lower_ascii(w, n, low, sizeof low) && in_list(low, words));
 }
 
 int text_says_when(const char *text)
@@ -71,7 +57,7 @@ int text_asks_when(const char *q)
     const unsigned char *p = (const unsigned char *)q, *s;
     char prev[16] = "", low[16];
     for (size_t len; (len = text_next_word(&p, &s)); memcpy(prev, low, sizeof low)) {
-        if (!lower_ascii(s, len, low, sizeof low))
+        if (!text_lower_ascii(s, len, low, sizeof low))
             low[0] = 0;
         if (!strcmp(low, "when") || (!strcmp(low, "long") && !strcmp(prev, "how")) ||
             ((!strcmp(prev, "what") || !strcmp(prev, "which")) && in_list(low, units)))
