@@ -1,5 +1,7 @@
-/* libFuzzer target: the words of a search query (memory_query_terms, both syntaxes) and the
- * highlighter over a memory text. The input is "query\0text". Checks that the engine expression
+/* libFuzzer target: the words of a search query (memory_query_terms, both syntaxes: its stop
+ * words, question frames, "when" and "you"), the highlighter over a memory text, and what the
+ * text index reads from a memory text (its speaker label, whether it says when). The input is
+ * "query\0text". Checks that the engine expression
  * never carries an operator character and that a highlight only adds markers and ellipses. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +9,9 @@
 
 #include "brain/memory.h"
 #include "brain/memory_impl.h"
+#include "brain/speakers.h"
+#include "core/time_words.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -26,6 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (const char *c = "()*:^+-&!<>\\{}$%;="; *c; c++)
             if (strchr(out, *c))
                 abort();
+    }
+    if (utf8_valid(text, strlen(text))) {
+        char label[48];
+        size_t n = speaker_label(NULL, "utterance", text, label, sizeof label);
+        if (n >= sizeof label || strlen(label) != n || strncmp(label, text, n))
+            abort(); /* a label is the text's own first bytes */
+        (void)text_says_when(text);
     }
     char *hl = memory_highlight(q, text);
     if (hl) {

@@ -111,7 +111,7 @@ json_t *avatar_from_row(const struct db_rows *r, int i)
 {
     json_t *publish = json_loads(db_rows_text(r, i, 12) ? db_rows_text(r, i, 12) : "[]", 0, NULL);
     json_t *ext = db_rows_text(r, i, 13) ? json_loads(db_rows_text(r, i, 13), 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s,s:b,s:s?}", "id",
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s,s:b,s:s?,s:s}", "id",
                      db_rows_text(r, i, 0), "owner_id", db_rows_text(r, i, 1), "org_id", db_rows_text(r, i, 2), "name",
                      db_rows_text(r, i, 3), "kind", db_rows_text(r, i, 4), "description", db_rows_text(r, i, 5),
                      "personality", db_rows_text(r, i, 6), "scenario", db_rows_text(r, i, 7), "greeting",
@@ -119,7 +119,7 @@ json_t *avatar_from_row(const struct db_rows *r, int i)
                      "slug", db_rows_text(r, i, 11), "publish", publish ? publish : json_array(), "extensions",
                      ext ? ext : json_object(), "created_at", db_rows_text(r, i, 14), "updated_at",
                      db_rows_text(r, i, 15), "visitor_talk", db_rows_int(r, i, 16) != 0, "portrait_media_id",
-                     db_rows_text(r, i, 17));
+                     db_rows_text(r, i, 17), "language", db_rows_text(r, i, 18));
 }
 
 static const char *one_of(const char *s, const char *const *allowed, const char *what)
@@ -134,6 +134,12 @@ const char *avatar_check_kind(const char *s)
 {
     static const char *const k[] = {"self", "legacy", "character", "trainer", NULL};
     return one_of(s, k, "kind must be self, legacy, character or trainer");
+}
+
+const char *avatar_check_language(const char *s)
+{
+    static const char *const l[] = {"auto", "en", "de", "es", "fr", "it", "pt", "nl", NULL};
+    return one_of(s, l, "language must be auto, en, de, es, fr, it, pt or nl");
 }
 
 const char *avatar_check_visibility(const char *s)

@@ -18,7 +18,8 @@ enum avatar_access { AVATAR_NONE = 0, AVATAR_VIEW = 1, AVATAR_EDIT = 2, AVATAR_O
 /* The columns avatar_from_row reads, in order. */
 #define AVATAR_COLUMNS                                                                                                 \
     "id, owner_id, org_id, name, kind, description, personality, scenario, greeting, visibility, brain, slug, "        \
-    "publish, extensions, created_at, updated_at, visitor_talk, portrait_media_id"
+    "publish, extensions, created_at, updated_at, visitor_talk, portrait_media_id, language"
+#define AVATAR_NCOLS 19
 
 /* What the access check learns about an avatar. */
 struct avatar_ref {
@@ -66,5 +67,7 @@ json_t *avatar_from_row(const struct db_rows *r, int i);
 const char *avatar_check_kind(const char *s);
 const char *avatar_check_visibility(const char *s);
 const char *avatar_check_brain(const char *s);
+/* NULL when s is an avatar language (auto, en, de, es, fr, it, pt, nl), else why not. */
+const char *avatar_check_language(const char *s);
 
 #endif

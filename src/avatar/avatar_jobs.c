@@ -154,15 +154,26 @@ static int store_utterances(struct job_ctx *ctx, const char *avatar_id, const ch
     err = quota_check(ctx->db, avatar_id, 0, dl->n, qmsg, sizeof qmsg); /* this file's old ones are gone */
     for (int i = 0; i < dl->n && !err; i++) {
         const struct utterance *u = &dl->u[i];
-        char id[ID_LEN];
+        char id[ID_LEN], when[RFC3339_LEN];
         id_new(id);
-        struct db_val p[] = {DB_TEXT(id),           DB_TEXT(avatar_id),  DB_TEXT(u->text),    DB_TEXT(media_id),
-                             DB_INT(u->char_start), DB_INT(u->char_end), DB_TEXT(u->speaker), DB_INT(u->seq),
-                             DB_TEXT(now),          DB_TEXT(now)};
-        err = db_query(ctx->db,
-                       "INSERT INTO memories (id, avatar_id, kind, text, media_id, char_start, char_end, speaker, "
-                       "seq, created_at, updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 10, NULL);
+        if (u->occurred_ms) /* a chat export's timestamp: when it was said */
+            time_rfc3339(u->occurred_ms, when);
+        struct db_val p[] = {DB_TEXT(id),
+                             DB_TEXT(avatar_id),
+                             DB_TEXT(u->text),
+                             DB_TEXT(media_id),
+                             DB_INT(u->char_start),
+                             DB_INT(u->char_end),
+                             DB_TEXT(u->speaker),
+                             DB_INT(u->seq),
+                             DB_TEXT(now),
+                             DB_TEXT(now),
+                             DB_TEXT(u->occurred_ms ? when : NULL)};
+        err =
+            db_query(ctx->db,
+                     "INSERT INTO memories (id, avatar_id, kind, text, media_id, char_start, char_end, speaker, "
+                     "seq, created_at, updated_at, occurred_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     p, 11, NULL);
     }
     return media_memories_end(ctx->db, err);
 }

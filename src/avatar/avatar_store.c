@@ -128,6 +128,9 @@ const char *avatar_check_body(json_t *body, int creating)
         return why;
     if (b && (why = avatar_check_brain(json_string_value(b))))
         return why;
+    json_t *lang = json_object_get(body, "language");
+    if (lang && (why = avatar_check_language(json_string_value(lang))))
+        return why;
     if (pub && !check_publish(pub))
         return "publish must be a list of: name, kind, description, personality, scenario, greeting, portrait";
     if (talk && !json_is_boolean(talk))
@@ -207,12 +210,13 @@ int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **
                          DB_TEXT(pub_s ? pub_s : "[\"name\",\"description\",\"greeting\"]"),
                          DB_TEXT(now),
                          DB_TEXT(now),
-                         DB_INT(!json_is_false(json_object_get(body, "visitor_talk")))};
+                         DB_INT(!json_is_false(json_object_get(body, "visitor_talk"))),
+                         DB_TEXT(json_get_str(body, "language") ? json_get_str(body, "language") : "auto")};
     int err = db_query(db,
                        "INSERT INTO avatars (id, owner_id, org_id, name, kind, description, personality, scenario, "
-                       "greeting, visibility, brain, slug, publish, created_at, updated_at, visitor_talk) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 16, NULL);
+                       "greeting, visibility, brain, slug, publish, created_at, updated_at, visitor_talk, language) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 17, NULL);
     free(pub_s);
     return err ? err : avatar_get(db, id, out);
 }
@@ -239,7 +243,7 @@ int avatar_list(struct db *db, const struct caller *c, const char *after, long l
         json_t *a = avatar_from_row(r, i);
         /* Card extensions can be large (a lorebook's leftovers): lists leave them to GET /avatars/{id}. */
         json_object_del(a, "extensions");
-        const char *share = db_rows_text(r, i, 18);
+        const char *share = db_rows_text(r, i, AVATAR_NCOLS);
         const char *access = !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
         json_object_set_new(a, "access", json_string(access));
         json_array_append_new(*items, a);
@@ -310,14 +314,17 @@ int avatar_update(struct context *e, const struct avatar_ref *ref, json_t *body)
             p[np++] = DB_TEXT(v);
         }
     }
-    static const char *const enums[] = {"kind", "visibility", "brain"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const enums[] = {"kind", "visibility", "brain", "language"};
+    for (int i = 0; i < 4; i++) {
         const char *v = json_get_str(body, enums[i]);
         if (v) {
             buf_printf(&sql, ", %s = ?", enums[i]);
             p[np++] = DB_TEXT(v);
         }
     }
+    /* Another language keys the memories' words another way: their search index is rebuilt. */
+    if (json_object_get(body, "language"))
+        buf_printf(&sql, ", memory_rev = memory_rev + 1");
     json_t *talk = json_object_get(body, "visitor_talk"), *pub = json_object_get(body, "publish");
     if (talk) {
         buf_printf(&sql, ", visitor_talk = ?");

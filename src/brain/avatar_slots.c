@@ -36,9 +36,31 @@ static void unref_locked(struct slot_entry *e, struct slot_entry **gone)
     *gone = e && --e->refs == 0 ? e : NULL;
 }
 
+void avatar_slots_budget(struct avatar_slots *c, size_t max_bytes)
+{
+    pthread_mutex_lock(&c->lock);
+    c->max_bytes = max_bytes;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Lets the least recently used entry other than keep go; 0 when there is none. */
+static int evict_one_locked(struct avatar_slots *c, const struct slot_entry *keep, struct slot_entry **gone)
+{
+    int at = -1;
+    for (int i = 0; i < AVATAR_SLOTS; i++)
+        if (c->slot[i] && c->slot[i] != keep && (at < 0 || c->slot[i]->used < c->slot[at]->used))
+            at = i;
+    if (at < 0)
+        return 0;
+    c->bytes -= c->slot[at]->bytes;
+    unref_locked(c->slot[at], gone);
+    c->slot[at] = NULL;
+    return 1;
+}
+
 void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e)
 {
-    struct slot_entry *gone;
+    struct slot_entry *gone, *over[AVATAR_SLOTS] = {0};
     pthread_mutex_lock(&c->lock);
     int at = 0;
     for (int i = 0; i < AVATAR_SLOTS; i++) {
@@ -50,13 +72,22 @@ void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e)
         if (!s || (c->slot[at] && s->used < c->slot[at]->used))
             at = i;
     }
+    if (c->slot[at])
+        c->bytes -= c->slot[at]->bytes;
     unref_locked(c->slot[at], &gone);
     e->refs++;
     e->used = ++c->tick;
     c->slot[at] = e;
+    c->bytes += e->bytes;
+    for (int i = 0; c->max_bytes && c->bytes > c->max_bytes && i < AVATAR_SLOTS && evict_one_locked(c, e, &over[i]);
+         i++)
+        ;
     pthread_mutex_unlock(&c->lock);
     if (gone)
         gone->destroy(gone);
+    for (int i = 0; i < AVATAR_SLOTS; i++)
+        if (over[i])
+            over[i]->destroy(over[i]);
 }
 
 void avatar_slots_ref(struct avatar_slots *c, struct slot_entry *e)
@@ -84,6 +115,7 @@ void avatar_slots_reset(struct avatar_slots *c)
         unref_locked(c->slot[i], &gone[i]);
         c->slot[i] = NULL;
     }
+    c->bytes = 0;
     pthread_mutex_unlock(&c->lock);
     for (int i = 0; i < AVATAR_SLOTS; i++)
         if (gone[i])

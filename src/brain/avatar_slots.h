@@ -19,6 +19,7 @@ struct slot_entry {
     int64_t rev;       /* the avatar's memory revision it was built from */
     int refs;
     uint64_t used;
+    size_t bytes; /* what it holds, against the cache's budget */
     void (*destroy)(struct slot_entry *e);
 };
 
@@ -26,11 +27,13 @@ struct avatar_slots {
     pthread_mutex_t lock;
     struct slot_entry *slot[AVATAR_SLOTS];
     uint64_t tick;
+    size_t max_bytes; /* 0: no budget, only the number of slots */
+    size_t bytes;     /* of the entries held */
 };
 
 #define AVATAR_SLOTS_INIT                                                                                              \
     {                                                                                                                  \
-        PTHREAD_MUTEX_INITIALIZER, {0}, 0                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0, 0                                                                        \
     }
 
 /* The entry for (avatar, rev, variant) with a reference taken, or NULL. */
@@ -38,11 +41,14 @@ struct slot_entry *avatar_slots_find(struct avatar_slots *c, const char *avatar,
 /* The entry of avatar (and variant) of any revision, with a reference taken, or NULL. */
 struct slot_entry *avatar_slots_find_any(struct avatar_slots *c, const char *avatar, const char *variant);
 /* Stores e (refs 1: the caller's) in its avatar's slot or the least recently used one; the
- * cache takes its own reference. */
+ * cache takes its own reference. Beyond the budget (avatar_slots_budget) the least recently used
+ * other entries are let go (a reader still holding one keeps it until it releases it). */
 void avatar_slots_keep(struct avatar_slots *c, struct slot_entry *e);
 /* Takes one more reference to e (which the caller holds): an object built on top of another keeps
  * it alive. */
 void avatar_slots_ref(struct avatar_slots *c, struct slot_entry *e);
+/* Sets the bytes the entries may hold together (0: no budget). */
+void avatar_slots_budget(struct avatar_slots *c, size_t max_bytes);
 /* Drops the caller's reference. */
 void avatar_slots_release(struct avatar_slots *c, struct slot_entry *e);
 /* Empties the cache (entries in use live on until released). */

@@ -31,6 +31,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "core/time_words.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "providers/embed.h"
@@ -56,7 +57,8 @@ struct qwords {
     int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
 
-/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words out. */
+/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words and the words that frame a
+ * question out (text_is_question_frame: "what kind of music" is about music). */
 static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
@@ -68,7 +70,7 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
         size_t len = text_next_word(&p, &s);
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
-        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && text_is_stop(s, len)))
+        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && (text_is_stop(s, len) || text_is_question_frame(s, len))))
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;
@@ -124,6 +126,8 @@ static void query_words(const char *q, struct qwords *w)
         split_words(q, 1, w);
     else
         add_related(&w->keys);
+    w->keys.when = text_asks_when(q);
+    w->keys.you = text_says_you(q);
 }
 
 static int build_expr(const struct qwords *w, int postgres, char *out, size_t cap)

@@ -24,10 +24,13 @@
 
 #include "brain/avatar_slots.h"
 #include "brain/memory_impl.h"
+#include "brain/speakers.h"
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/stem.h"
+#include "core/time_words.h"
+#include "ingest/dialogue.h"
 #include "core/timeutil.h"
 #include "store/db.h"
 
@@ -65,7 +68,15 @@ struct text_index {
     uint32_t *doclen;
     float *importance;
     int64_t *created_ms;
-    int16_t *year; /* of occurred_at, 0 unknown */
+    int16_t *year;      /* of occurred_at, 0 unknown */
+    uint8_t *speaker;   /* who said it (speakers.h), 0 unknown */
+    uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
+    uint8_t *answers;   /* 1: the turn before it asks a question */
+    /* Speakers numbered for this index; an overlay starts from a copy of its base's table, so its
+     * base's numbers stay valid in it. */
+    struct speakers *speakers;
+    char name[128];                 /* the avatar's: which dialogue speaker is itself (self) */
+    uint8_t self[SPEAKERS_MAX + 1]; /* 1: this speaker is the avatar itself */
     double avgdl;
     struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
     uint32_t cap, nterms;
@@ -151,6 +162,10 @@ static void index_free(struct slot_entry *e)
     free(x->importance);
     free(x->created_ms);
     free(x->year);
+    free(x->speaker);
+    free(x->says_when);
+    free(x->answers);
+    free(x->speakers);
     free(x->terms);
     free(x->arena);
     free(x->postings);
@@ -181,7 +196,8 @@ static int pairs_add(struct pairs *p, uint32_t term, uint32_t doc)
     return DP_OK;
 }
 
-/* Adds the words of text to memory doc: its own (bit 0) or a neighbour's (BEFORE_BIT, AFTER_BIT). */
+/* Adds the words of text to memory doc: its own (bit 0) or a neighbour's (BEFORE_BIT, AFTER_BIT);
+ * its own words also say whether it says when (core/time_words.h). */
 static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const char *text, uint32_t neighbour)
 {
     const unsigned char *t = (const unsigned char *)text, *s;
@@ -194,6 +210,8 @@ static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const 
         if (id < 0 || id > (long)TERM_MASK || pairs_add(p, (uint32_t)id | neighbour, doc))
             return DP_ERR_NOMEM;
         x->doclen[doc] += !neighbour;
+        if (!neighbour && !x->says_when[doc])
+            x->says_when[doc] = (uint8_t)text_is_time_word(s, len);
     }
     return DP_OK;
 }
@@ -274,6 +292,30 @@ static int follows(const struct row_ref *a, const struct row_ref *b)
            db_rows_int(b->r, b->i, 6) == db_rows_int(a->r, a->i, 6) + 1;
 }
 
+static int ends_with_question(const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    while (n && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '"' || text[n - 1] == ')'))
+        n--;
+    return n && text[n - 1] == '?';
+}
+
+/* The language the avatar is set to (its `language`; -1 for auto or when it cannot be read), and
+ * its name into name (cap bytes; "" when unknown). */
+static int avatar_language(struct db *db, const char *avatar_id, char *name, size_t cap)
+{
+    struct db_rows *r;
+    struct db_val p[] = {DB_TEXT(avatar_id)};
+    name[0] = 0;
+    if (db_query(db, "SELECT language, name FROM avatars WHERE id = ?", p, 1, &r))
+        return -1;
+    int lang = r->nrows ? text_lang_from_code(db_rows_text(r, 0, 0)) : -1;
+    if (r->nrows && db_rows_text(r, 0, 1))
+        snprintf(name, cap, "%s", db_rows_text(r, 0, 1));
+    db_rows_free(r);
+    return lang;
+}
+
 /* An empty index of avatar_id labelled rev, with room for n memories; NULL when out of memory. */
 static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n)
 {
@@ -281,7 +323,9 @@ static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n
     n++;
     if (!x || !(x->ids = malloc(n * sizeof *x->ids)) || !(x->doclen = calloc(n, sizeof *x->doclen)) ||
         !(x->importance = malloc(n * sizeof *x->importance)) || !(x->created_ms = malloc(n * sizeof *x->created_ms)) ||
-        !(x->year = calloc(n, sizeof *x->year))) {
+        !(x->year = calloc(n, sizeof *x->year)) || !(x->speaker = calloc(n, sizeof *x->speaker)) ||
+        !(x->says_when = calloc(n, 1)) || !(x->answers = calloc(n, 1)) ||
+        !(x->speakers = calloc(1, sizeof *x->speakers))) {
         index_free(x ? &x->head : NULL);
         return NULL;
     }
@@ -304,12 +348,17 @@ static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, co
     const char *occurred = row_text(m, 8);
     if (occurred && strlen(occurred) >= 4)
         x->year[doc] = (int16_t)atoi(occurred);
+    char label[48];
+    size_t ll = speaker_label(row_text(m, 7), row_text(m, 4), row_text(m, 1), label, sizeof label);
+    x->speaker[doc] = (uint8_t)speakers_id(x->speakers, label, ll);
     /* A dialogue turn is also found, at a lower weight, by its neighbours: the turn it answers
      * ("who taught you cribbage?" finds "My uncle Walt, on the porch") and the one that follows
      * it ("Where was that?" — "In Chicago"). */
     int err = DP_OK;
-    if (prev && follows(prev, m))
+    if (prev && follows(prev, m)) {
         err = add_words(x, pairs, doc, row_text(prev, 1), BEFORE_BIT);
+        x->answers[doc] = (uint8_t)ends_with_question(row_text(prev, 1));
+    }
     if (!err && next && follows(m, next))
         err = add_words(x, pairs, doc, row_text(next, 1), AFTER_BIT);
     if (!err)
@@ -323,6 +372,8 @@ static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, co
  * byte order. */
 static int index_finish(struct text_index *x, const struct pairs *pairs)
 {
+    for (int sp = 0; sp < x->speakers->n; sp++) /* the lines "you" means (dialogue labels of the avatar) */
+        x->self[sp + 1] = (uint8_t)dialogue_speaker_is_self(x->speakers->s[sp].label, x->name);
     x->sorted = 1;
     for (int i = 1; i < x->ndocs && x->sorted; i++)
         x->sorted = strcmp(x->ids[i - 1], x->ids[i]) < 0;
@@ -343,12 +394,14 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         err = DP_ERR_NOMEM;
         goto out;
     }
-    /* The language, from the function words of up to 1000 memories spread over the avatar. */
+    /* The language the avatar is set to, or the one of the function words of up to 1000 memories
+     * spread over the avatar ("auto"). */
+    int lang = avatar_language(db, avatar_id, x->name, sizeof x->name);
     long counts[LANG_COUNT] = {0};
     int stride = r->nrows > 1000 ? r->nrows / 1000 : 1;
-    for (int i = 0; i < r->nrows; i += stride)
+    for (int i = 0; lang < 0 && i < r->nrows; i += stride)
         text_lang_count(db_rows_text(r, i, 1), counts);
-    x->lang = text_lang_pick(counts);
+    x->lang = lang >= 0 ? (enum text_lang)lang : text_lang_pick(counts);
     for (int i = 0; i < r->nrows && !err; i++) {
         struct row_ref prev = {r, i - 1, 0}, m = {r, i, 0}, next = {r, i + 1, 0};
         err = index_doc(x, &pairs, (uint32_t)i, i > 0 ? &prev : NULL, &m, i + 1 < r->nrows ? &next : NULL);
@@ -492,6 +545,8 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
         goto out;
     }
     x->lang = base->lang;
+    memcpy(x->name, base->name, sizeof x->name);
+    *x->speakers = *base->speakers;
     uint32_t doc = 0;
     for (int i = 0; i < nrows && !err; i++)
         if (rows[i].index)
@@ -656,7 +711,9 @@ static void tally_key(const struct text_index *x, struct tally *t, int k, const 
                     continue;
                 uint32_t d = p[i].doc + off;
                 double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
-                double where = p[i].tf ? 1.0 : p[i].before ? TEXT_BEFORE_WEIGHT : TEXT_AFTER_WEIGHT;
+                double where = p[i].tf       ? 1.0
+                               : p[i].before ? (seg->answers[p[i].doc] ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT)
+                                             : TEXT_AFTER_WEIGHT;
                 float w = (float)(v[j].weight * where * idf);
                 float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * seg->doclen[p[i].doc] / x->avgdl)));
                 if (t->key[d] < 0)
@@ -707,6 +764,38 @@ static void tally_year(const struct text_index *x, struct tally *t, int k, int y
     }
 }
 
+static void scale(struct tally *t, uint32_t d, float f)
+{
+    t->words[d] *= f;
+    t->score[d] *= f;
+}
+
+/* What the question is about beyond its words: a "when" question favours memories that say when,
+ * and one naming people who speak in the memories — "you" naming the avatar itself — favours
+ * their own lines (lines said by anyone else weigh less; memories without a speaker are left as
+ * they are). */
+static void weigh_context(const struct text_index *x, const struct text_query *q, struct tally *t)
+{
+    uint8_t named[SPEAKERS_MAX + 1] = {0};
+    int any = 0;
+    for (int i = 0; i < q->n; i++) {
+        int s = speakers_named(x->speakers, q->key[i], q->len[i]);
+        if (s)
+            named[s] = 1, any = 1;
+    }
+    for (int s = 1; q->you && s <= x->speakers->n; s++)
+        if (x->self[s])
+            named[s] = 1, any = 1;
+    for (size_t i = 0; i < t->nt; i++) {
+        uint32_t d = t->touched[i], at = d;
+        const struct text_index *home = doc_home(x, &at);
+        if (q->when && home->says_when[at])
+            scale(t, d, TEXT_SAYS_WHEN_WEIGHT);
+        if (any && home->speaker[at] && !named[home->speaker[at]])
+            scale(t, d, TEXT_OTHER_SPEAKER_WEIGHT);
+    }
+}
+
 static const struct term *find_term(const struct text_index *x, const char *k, size_t n)
 {
     const struct term *found = lookup(x, k, n);
@@ -737,6 +826,8 @@ static const struct text_query *keyed_for(const struct text_index *x, const stru
     local->n = q->n;
     local->nalt = 0;
     local->year = q->year;
+    local->when = q->when;
+    local->you = q->you;
     local->year_key = q->year_key;
     for (int i = 0; i < q->n; i++)
         local->len[i] =
@@ -794,6 +885,7 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
             tally_year(x, &t, k, q->year, nk ? kv[0].df : 0);
     }
     ranking = x;
+    weigh_context(x, query, &t);
     int m = select_best(t.touched, t.nt, t.words, t.score, window, heap);
     sort_ctx = (struct rank_ctx){t.words, t.score};
     qsort(heap, (size_t)m, sizeof *heap, cmp_docs);

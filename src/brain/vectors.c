@@ -3,6 +3,7 @@
  * (shared by worker threads; a changed avatar is loaded again, never patched). */
 #include "brain/vectors.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,24 @@ struct vec_index {
 };
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
+static size_t max_bytes = (size_t)1 << 30;
 
-#define VECTORS_MAX_BYTES (1 << 30) /* one avatar's vectors in memory */
+void vectors_budget(size_t bytes)
+{
+    max_bytes = bytes;
+    avatar_slots_budget(&cache, bytes);
+}
+
+size_t vectors_held(void)
+{
+    pthread_mutex_lock(&cache.lock);
+    size_t n = cache.bytes;
+    pthread_mutex_unlock(&cache.lock);
+    return n;
+}
+
+/* What one loaded vector costs: the row, its id, importance and time. */
+#define ROW_BYTES(dims) ((size_t)(dims) * sizeof(float) + ID_LEN + sizeof(float) + sizeof(int64_t))
 
 static void index_free(struct slot_entry *e)
 {
@@ -87,10 +104,11 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
         return err;
     /* Past the cap the avatar is searched by text alone (an empty index is kept, so the rows
      * are not read again for every search of this revision). */
-    int over = (double)r->nrows * dims * sizeof(float) > VECTORS_MAX_BYTES;
+    int over = (double)r->nrows * (double)ROW_BYTES(dims) > (double)max_bytes;
     if (over)
-        DP_LOG(LOG_WARN, "[vectors] avatar %s: %d vectors of %d dims exceed %d MiB; searched by text only", avatar_id,
-               r->nrows, dims, VECTORS_MAX_BYTES >> 20);
+        DP_LOG(LOG_WARN,
+               "[vectors] avatar %s: %d vectors of %d dims exceed --vector-cache-max (%zu MiB); searched by text only",
+               avatar_id, r->nrows, dims, max_bytes >> 20);
     struct vec_index *x = calloc(1, sizeof *x);
     size_t rows = over ? 1 : (size_t)r->nrows + 1;
     if (x) {
@@ -126,6 +144,7 @@ static int index_load(struct db *db, const char *avatar_id, int64_t rev, const c
         x->n++;
     }
     db_rows_free(r);
+    x->head.bytes = rows * ROW_BYTES(dims); /* as allocated */
     *out = x;
     return DP_OK;
 }

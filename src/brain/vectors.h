@@ -5,6 +5,7 @@
 #ifndef DP_VECTORS_H
 #define DP_VECTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/id.h"
@@ -27,6 +28,14 @@ int vectors_search(struct db *db, const char *avatar_id, int64_t rev, const char
 /* The dot product of two float32 rows; 8 independent sums so the compiler can keep them in
  * SIMD registers (a single running sum serialises every addition). */
 float vectors_dot(const float *a, const float *b, int dims);
+
+/* Sets the bytes of vectors held in memory across avatars (--vector-cache-max; default 1 GiB): the
+ * least recently searched avatars' vectors are let go beyond it, and an avatar whose vectors alone
+ * exceed it is searched by text alone. */
+void vectors_budget(size_t max_bytes);
+
+/* Bytes of vectors held now (tests, metrics). */
+size_t vectors_held(void);
 
 /* Forgets every loaded index (tests; memory pressure). */
 void vectors_reset(void);

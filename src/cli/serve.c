@@ -16,6 +16,7 @@
 #include "brain/memory.h"
 #include "brain/memory_embed.h"
 #include "brain/text_index.h"
+#include "brain/vectors.h"
 #include "cli/cli.h"
 #include "core/wordnet.h"
 #include "core/err.h"
@@ -292,6 +293,7 @@ static int brain_setup(struct app *app)
                               (double)c->search_recency_half_life, c->search_vector_min_similarity / 100.0};
     memory_tune(&t);
     text_index_limit(c->search_index_max);
+    vectors_budget((size_t)c->vector_cache_max);
     wordnet_use(c->wordnet_dir); /* loaded on first use; a warning now when missing */
     memory_embed_register();
     if (text_index_start(app->database_url)) {

@@ -158,6 +158,8 @@ static const struct setting settings[] = {
      "percent cosine similarity a memory needs to be found by its vector alone"},
     {"search-index-max-memories", SET_LONG, OFF(search_index_max), "200000", 0, 100000000,
      "largest avatar whose words are indexed in memory for search (larger ones, or all with 0: the database's full-text search)"},
+    {"vector-cache-max", SET_LONG, OFF(vector_cache_max), "1073741824", 1L << 20, 1L << 40,
+     "bytes of memory vectors held for search across avatars (least recently searched avatars are let go beyond it; one avatar over it is searched by text alone)"},
     {"wordnet-dir", SET_STR, OFF(wordnet_dir), "/usr/share/wordnet", 0, 0,
      "WordNet 3.0 files (Debian wordnet-base) for search's lemmas and synonyms; without them, suffix rules"},
     {"quota-storage", SET_LONG, OFF(quota_storage), "10737418240", 0, 1L << 50,

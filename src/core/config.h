@@ -81,6 +81,7 @@ struct config {
     long search_recency_weight;        /* percent */
     long search_recency_half_life;     /* days */
     long search_vector_min_similarity; /* percent cosine */
+    long vector_cache_max;             /* bytes of loaded memory vectors, all avatars together */
     long search_index_max;             /* memories of an avatar indexed in memory; 0 = engines only */
     char *wordnet_dir;                 /* WordNet 3.0 files: lemmas and related words of search */
     long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */

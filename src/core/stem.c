@@ -9,6 +9,15 @@
 static const char *const names[LANG_COUNT] = {"english", "german",     "spanish", "french",
                                               "italian", "portuguese", "dutch"};
 
+int text_lang_from_code(const char *code)
+{
+    static const char codes[LANG_COUNT][3] = {"en", "de", "es", "fr", "it", "pt", "nl"};
+    for (int l = 0; code && l < LANG_COUNT; l++)
+        if (!strcmp(code, codes[l]))
+            return l;
+    return -1;
+}
+
 const char *text_lang_name(enum text_lang lang)
 {
     return lang >= 0 && lang < LANG_COUNT ? names[lang] : names[LANG_EN];

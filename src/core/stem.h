@@ -27,6 +27,10 @@ void text_lang_count(const char *text, long counts[LANG_COUNT]);
  * another has more than English and at least 5. */
 enum text_lang text_lang_pick(const long counts[LANG_COUNT]);
 
+/* The language of an ISO 639-1 code ("en", "de", "es", "fr", "it", "pt", "nl"); -1 for any other
+ * ("auto": guessed from the text). */
+int text_lang_from_code(const char *code);
+
 /* The language's name ("english", "german" …), as Snowball names its stemmers. */
 const char *text_lang_name(enum text_lang lang);
 

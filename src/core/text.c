@@ -337,9 +337,46 @@ static const char *const stop_words[] = {
     "very",  "was",   "wasn",   "we",     "were", "weren", "what",   "when",   "where",   "which", "who",  "why",
     "will",  "with",  "would",  "wouldn", "you",  "your"};
 
+/* Sorted, for bsearch (text_is_question_frame). */
+static const char *const frame_words[] = {
+    "anything", "describe",  "described", "describes", "happen", "happened", "happens", "kind",    "kinds", "many",
+    "mention",  "mentioned", "mentions",  "much",      "often",  "said",     "say",     "says",    "share", "shared",
+    "shares",   "something", "sort",      "thing",     "things", "type",     "types",   "usually", "way",   "ways"};
+
 static int cmp_stop(const void *key, const void *elem)
 {
     return strcmp(key, *(const char *const *)elem);
+}
+
+size_t text_lower_ascii(const unsigned char *w, size_t len, char *out, size_t cap)
+{
+    if (len == 0 || len >= cap)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (w[i] >= 0x80)
+            return 0;
+        out[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+    }
+    out[len] = 0;
+    return len;
+}
+
+int text_is_question_frame(const unsigned char *w, size_t len)
+{
+    char low[12];
+    return text_lower_ascii(w, len, low, sizeof low) &&
+           bsearch(low, frame_words, sizeof frame_words / sizeof *frame_words, sizeof *frame_words, cmp_stop) != NULL;
+}
+
+int text_says_you(const char *q)
+{
+    const unsigned char *p = (const unsigned char *)q, *s;
+    for (size_t len; (len = text_next_word(&p, &s));)
+        if (len >= 3 && len <= 8 &&
+            (text_lower_eq((const char *)s, len, "you", 3) || text_lower_eq((const char *)s, len, "your", 4) ||
+             text_lower_eq((const char *)s, len, "yours", 5) || text_lower_eq((const char *)s, len, "yourself", 8)))
+            return 1;
+    return 0;
 }
 
 int text_is_stop(const unsigned char *w, size_t len)
@@ -348,13 +385,6 @@ int text_is_stop(const unsigned char *w, size_t len)
         return 1;
     /* The stop words are plain ASCII: a word with any other character ("thé") is none of them. */
     char low[8];
-    if (len == 0 || len >= sizeof low)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (w[i] >= 0x80)
-            return 0;
-        low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
-    }
-    low[len] = 0;
-    return bsearch(low, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words, cmp_stop) != NULL;
+    return text_lower_ascii(w, len, low, sizeof low) &&
+           bsearch(low, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words, cmp_stop) != NULL;
 }

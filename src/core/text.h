@@ -99,6 +99,21 @@ int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_
  * letter (the tail of "what's", "don't"). */
 int text_is_stop(const unsigned char *w, size_t len);
 
+/* w[0..len) lower-cased into out as a NUL-terminated string when it is plain ASCII and shorter
+ * than cap: its length, else 0 (the word lists of the toolkit are ASCII). */
+size_t text_lower_ascii(const unsigned char *w, size_t len, char *out, size_t cap);
+
+/* 1 when w[0..len) (one word, any case) frames a question rather than naming its topic: a kind
+ * ("kind", "type", "sort", "thing", "way", "something"), how many or how often ("many", "much",
+ * "often", "usually"), or a verb of telling ("say", "mention", "describe", "share", "happen", in
+ * their forms). Search leaves them out of a question that has other words (locomo-dev: MRR
+ * +0.005, hit@5 +0.006). */
+int text_is_question_frame(const unsigned char *w, size_t len);
+
+/* 1 when q (valid UTF-8) holds "you", "your", "yours" or "yourself" (any case): a question to an
+ * avatar asks about the avatar itself. */
+int text_says_you(const char *q);
+
 /* The value of a hexadecimal digit, -1 for any other character. */
 static inline int text_hexval(int c)
 {

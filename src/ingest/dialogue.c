@@ -21,6 +21,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "core/utf8.h"
+#include "ingest/chat_time.h"
 
 #define STAMP_MAX 48
 #define SPEAKER_PENDING (-2) /* bytes of a timestamp prefix ("12/03/2021, 14:22:05 PM" and the like) */
@@ -37,6 +38,7 @@ struct line {
     size_t start, end;           /* the line without line end, outer spaces and direction marks */
     size_t name_start, name_end; /* LINE_PLAIN, LINE_STAMPED: the name as written (trimmed) */
     size_t msg;                  /* LINE_PLAIN, LINE_STAMPED: where the message starts (≤ end) */
+    size_t stamp_end;            /* LINE_STAMPED: the timestamp is [start, stamp_end) */
     enum line_kind kind;
 };
 
@@ -254,6 +256,7 @@ static void classify(const unsigned char *t, size_t s, size_t e, struct line *l)
     if (p) {
         p = skip_blank(t, p, e);
         l->kind = take_name(t, p, e, 1, l) ? LINE_STAMPED : LINE_SYSTEM;
+        l->stamp_end = p;
         return;
     }
     l->kind = take_name(t, s, e, 0, l) ? LINE_PLAIN : LINE_TEXT;
@@ -506,6 +509,7 @@ struct builder {
     struct buf cur;   /* its text so far */
     size_t cur_start; /* its source range so far */
     size_t cur_end;
+    size_t stamp_start, stamp_end; /* its timestamp in the source (equal: none) */
 };
 
 /* Ends the text gathered in b->cur as one utterance of b->speaker (nothing when it is empty). */
@@ -532,6 +536,9 @@ static int flush(struct builder *b)
     u->char_start = b->cur_start;
     u->char_end = b->cur_end;
     u->seq = d->n++;
+    u->stamp_start = b->stamp_start;
+    u->stamp_end = b->stamp_end;
+    u->occurred_ms = 0;
     b->sp.count[b->speaker]++;
     buf_init(&b->cur, DIALOGUE_TEXT_MAX);
     return DP_OK;
@@ -589,6 +596,8 @@ static int build(struct builder *b, size_t len, int stamped_mode)
             if ((err = flush(b)))
                 break;
             b->speaker = -1;
+            b->stamp_start = l.start;
+            b->stamp_end = l.kind == LINE_STAMPED ? l.stamp_end : l.start;
         }
         size_t a = starts ? l.msg : l.start, e = strip_edited(b->t, a, l.end);
         if (starts && dialogue_is_notice((const char *)b->t + a, e - a)) {
@@ -623,6 +632,21 @@ static int speakers_ok(const struct builder *b, int stamped_mode)
         if (b->sp.count[i] > 1)
             repeated += b->sp.count[i];
     return repeated * 3 >= (long long)d->n * 2;
+}
+
+/* Each utterance's time from its timestamp, the date order guessed from all of them. */
+static int read_times(const unsigned char *t, struct dialogue *d)
+{
+    struct chat_stamp *st = malloc(((size_t)d->n + 1) * sizeof *st);
+    if (!st)
+        return DP_ERR_NOMEM;
+    for (int i = 0; i < d->n; i++)
+        chat_stamp_read((const char *)t + d->u[i].stamp_start, d->u[i].stamp_end - d->u[i].stamp_start, &st[i]);
+    enum chat_date_order order = chat_stamp_order(st, d->n);
+    for (int i = 0; i < d->n; i++)
+        d->u[i].occurred_ms = chat_stamp_ms(&st[i], order);
+    free(st);
+    return DP_OK;
 }
 
 void dialogue_cleanup(struct dialogue *d)
@@ -663,6 +687,8 @@ int dialogue_parse(const char *text, size_t len, struct dialogue *out)
     buf_init(&b.cur, DIALOGUE_TEXT_MAX);
     int err = build(&b, len, stamped_mode);
     int ok = !err && speakers_ok(&b, stamped_mode);
+    if (ok && stamped_mode && (err = read_times(t, out)))
+        ok = 0;
     buf_cleanup(&b.cur);
     free(b.sp.count);
     free(b.sp.slot);

@@ -3,6 +3,7 @@
 #define DP_INGEST_DIALOGUE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DIALOGUE_SPEAKER_MAX 40          /* bytes of a speaker name */
 #define DIALOGUE_SPEAKER_WORDS 4         /* words of a speaker name on a plain "Name: text" line */
@@ -27,6 +28,11 @@ struct utterance {
     size_t char_start;   /* byte offset into the source of the text's first byte */
     size_t char_end;     /* byte offset one past its last byte; never inside a UTF-8 sequence */
     int seq;             /* 0, 1, 2 … in the order of the text */
+    size_t stamp_start;  /* its chat timestamp: source bytes [stamp_start, stamp_end), empty: none */
+    size_t stamp_end;
+    int64_t occurred_ms; /* when it was sent (ms since the epoch, the chat's local time as UTC) read
+                            from the timestamp (ingest/chat_time.h: day/month order guessed from
+                            the whole file), 0 when not known */
 };
 
 struct dialogue {

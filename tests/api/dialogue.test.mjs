@@ -113,6 +113,40 @@ describe('dialogue transcripts', () => {
     assert.match(pickle.text, /\nNote: no mustard/);
   });
 
+  test("each utterance occurred when the chat's timestamp says (day/month order read from the whole file)", async () => {
+    const mems = await memoriesOf(av, items.chat.up.media.id);
+    // The fixture's stamps are day first (14/06/2023): each line's own, as UTC wall-clock time.
+    const stamps = CHAT.toString('utf8')
+      .split('\n')
+      .filter((l) => !l.endsWith(': <Media omitted>'))
+      .map((l) => /^(\d\d)\/(\d\d)\/(\d{4}), (\d\d):(\d\d) - [A-Za-z ]+: /.exec(l))
+      .filter(Boolean)
+      .map(([, d, m, y, hh, mm]) => `${y}-${m}-${d}T${hh}:${mm}:00.000Z`);
+    assert.deepEqual(
+      mems.map((m) => m.occurred_at),
+      stamps,
+    );
+    // An iOS export written month first (no day over 12 in its first line; 4/14 later says so).
+    const ios = Buffer.from(
+      '[4/5/21, 9:15:02 PM] Anna: Did you see the harbour?\n' +
+        '[4/5/21, 9:16:40 PM] Ben: Yes, from the pier\n' +
+        '[4/14/21, 8:03:00 AM] Anna: Back home now\n' +
+        '[4/14/21, 8:04:10 AM] Ben: Welcome back\n',
+    );
+    const { up } = await ingest(av, ios, 'ios-chat.txt');
+    const times = (await memoriesOf(av, up.media.id)).map((m) => m.occurred_at);
+    assert.deepEqual(times, [
+      '2021-04-05T21:15:02.000Z',
+      '2021-04-05T21:16:40.000Z',
+      '2021-04-14T08:03:00.000Z',
+      '2021-04-14T08:04:10.000Z',
+    ]);
+    // A plain transcript has no times.
+    const plain = Buffer.from('Anna: Hello there\nBen: Hi Anna\nAnna: How was the sea?\nBen: Calm and grey\n');
+    const p = await ingest(av, plain, 'plain-chat.txt');
+    for (const m of await memoriesOf(av, p.up.media.id)) assert.equal(m.occurred_at, null);
+  });
+
   test('the recall brain answers a line of the chat with what the other speaker said next', async () => {
     const conv = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: c.owner.token });
     expectStatus(assert, conv, 201);

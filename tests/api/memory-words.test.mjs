@@ -211,3 +211,64 @@ describe('headings', () => {
     assert.equal(r.text, 'We grew tomatoes and runner beans along the south fence.');
   });
 });
+
+describe('speakers and time in questions', () => {
+  test('a question naming a speaker finds their own line before lines said to them', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    // A client storing a chat line by line, each as "Name: text".
+    await memory(av, 'Marta: Did you ever sail to the island with the red lighthouse, Tomas?', 'utterance');
+    const answer = await memory(av, 'Tomas: Twice, the second time in a storm.', 'utterance');
+    await memory(av, 'Marta: I sailed past the red lighthouse on the island last June, Tomas.', 'utterance');
+    const items = await search(av, 'Where did Tomas sail? The island with the red lighthouse');
+    assert.equal(items[0].id, answer.id, JSON.stringify(items.map((i) => i.text)));
+    // Without a name the line holding the most words is first.
+    assert.notEqual((await search(av, 'sail island red lighthouse'))[0].id, answer.id);
+  });
+
+  test('"you" in a question to the avatar favours its own lines', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Grandpa Joe' });
+    await memory(av, 'Lily: I caught a trout at the lake with the blue boat!', 'utterance');
+    const own = await memory(av, 'Joe: Well done. I caught my first trout there too.', 'utterance');
+    assert.notEqual((await search(av, 'trout caught at the lake with the blue boat'))[0].id, own.id);
+    assert.equal((await search(av, 'Did you catch a trout at the lake with the blue boat?'))[0].id, own.id);
+  });
+
+  test('a "when" question favours the line that says when', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    await memory(av, 'We took the dog to the lake with the children.');
+    const when = await memory(av, 'Last summer the dog swam in the lake every morning.');
+    assert.equal((await search(av, 'When did the dog swim in the lake?'))[0].id, when.id);
+  });
+});
+
+describe('language', () => {
+  test("an avatar's language chooses the stemmer; auto guesses; a bad value is 400 and changes nothing", async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    assert.equal(av.language, 'auto');
+    // Too few German function words for the guess: read as English, "Häusern" does not meet "Haus".
+    const haus = await memory(av, 'Oma wohnte im alten Haus am Hafen.');
+    assert.equal((await search(av, 'Häusern')).length, 0);
+    const patch = (body) => api(srv, 'PATCH', `/avatars/${av.id}`, { token: c.owner.token, body });
+    let r = await patch({ language: 'de' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    r = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    assert.equal(r.json.avatar?.language ?? r.json.language, 'de');
+    assert.deepEqual(
+      (await search(av, 'Häusern')).map((i) => i.id),
+      [haus.id],
+    );
+    assert.equal((await search(av, 'hafens'))[0]?.id, haus.id, 'accents and case folded after stemming');
+    r = await patch({ language: 'klingon' });
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.match(r.json.error.message, /language must be/);
+    r = await api(srv, 'GET', `/avatars/${av.id}`, { token: c.owner.token });
+    assert.equal(r.json.avatar?.language ?? r.json.language, 'de');
+    assert.equal((await patch({ language: 'auto' })).status, 200);
+    assert.equal((await search(av, 'Häusern')).length, 0);
+    // Set when created, too.
+    const es = await createAvatar(srv, c.owner.token, { language: 'es' });
+    assert.equal(es.language, 'es');
+    const song = await memory(es, 'Mi abuelo cantaba canciones.');
+    assert.equal((await search(es, 'canción'))[0]?.id, song.id);
+  });
+});

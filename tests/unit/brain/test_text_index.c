@@ -49,9 +49,21 @@ static void put(struct db *db, int n, const char *text)
                 p, 2, NULL));
 }
 
+/* An utterance added through the API (no dialogue: read in id order as one conversation). */
+static void say(struct db *db, int n, const char *speaker, const char *text)
+{
+    char id[ID_LEN];
+    snprintf(id, sizeof id, "00000000-0000-7000-8000-%012d", n);
+    struct db_val p[] = {DB_TEXT(id), DB_TEXT(text), DB_TEXT(speaker)};
+    OK(db_query(db,
+                "INSERT INTO memories (id, avatar_id, kind, text, speaker, importance, created_at, updated_at) "
+                "VALUES (?, 'a1', 'utterance', ?, ?, 0.5, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                p, 3, NULL));
+}
+
 static void query(struct text_query *q, const char *const *words)
 {
-    q->n = q->nalt = q->year = 0;
+    q->n = q->nalt = q->year = q->when = q->you = 0;
     for (; *words; words++) {
         q->len[q->n] = text_word_key((const unsigned char *)*words, strlen(*words), q->key[q->n]);
         q->word_len[q->n] = text_lower_word((const unsigned char *)*words, strlen(*words), q->word[q->n], TEXT_KEY_MAX);
@@ -303,6 +315,88 @@ TEST(text_index_overlays_answer_exactly_as_a_whole_build)
             free(m2);
         }
     }
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_a_question_naming_a_speaker_favours_their_own_lines)
+{
+    struct db *db = brain_test_db();
+    text_index_reset();
+    text_index_limit(200000);
+    /* the speaker from the column, or from "Name: " when a client stores chat lines so */
+    say(db, 1, NULL, "Ben: Anna, did you ever paint the lighthouse at the harbour?");
+    say(db, 2, "Anna", "Only once, the harbour lighthouse in the fog.");
+    say(db, 3, NULL, "Ben: I painted the lighthouse at the harbour last spring, Anna.");
+    struct text_query q;
+    struct text_match *m;
+    int n;
+    query(&q, (const char *const[]){"Anna", "paint", "lighthouse", "harbour", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* Anna's answer, though Ben's lines hold more */
+    free(m);
+    /* without a name, the line holding every word comes first */
+    query(&q, (const char *const[]){"paint", "lighthouse", "harbour", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK(n == 3 && strcmp(m[0].id, "00000000-0000-7000-8000-000000000002") != 0);
+    free(m);
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_a_reply_is_found_by_the_question_it_answers_and_when_questions_favour_time_words)
+{
+    struct db *db = brain_test_db();
+    text_index_reset();
+    text_index_limit(200000);
+    say(db, 1, "Nate", "I made my friend some ice cream and they loved it.");
+    say(db, 2, "Jo", "What flavour of ice cream did you make?");
+    say(db, 3, "Nate", "Chocolate and vanilla swirl.");
+    say(db, 4, "Nate", "We went to the lake with the dog.");
+    say(db, 5, "Nate", "Last summer the dog swam in the lake every day.");
+    struct text_query q;
+    struct text_match *m;
+    int n;
+    query(&q, (const char *const[]){"flavour", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002");
+    CHECK_EQ_STR(m[1].id, "00000000-0000-7000-8000-000000000003"); /* the reply, by the question it answers */
+    CHECK_EQ_STR(m[2].id, "00000000-0000-7000-8000-000000000001"); /* the line the question follows */
+    CHECK(m[1].words > 0.7 * m[0].words && m[1].words < m[0].words);
+    free(m);
+    query(&q, (const char *const[]){"dog", "lake", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK(n >= 2);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000004"); /* the shorter line */
+    free(m);
+    q.when = 1; /* "When did the dog swim in the lake?" */
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000005"); /* the line that says when */
+    free(m);
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_you_in_a_question_favours_the_avatars_own_lines)
+{
+    struct db *db = brain_test_db(); /* avatar a1 is "Grandpa Joe" */
+    text_index_reset();
+    text_index_limit(200000);
+    say(db, 1, "Lily", "Grandpa, I caught a trout at the lake with the blue boat!");
+    say(db, 2, "Joe", "Well done. I caught my first trout there too.");
+    struct text_query q;
+    struct text_match *m;
+    int n;
+    query(&q, (const char *const[]){"caught", "trout", "lake", "boat", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000001"); /* all the words */
+    free(m);
+    q.you = 1; /* "Where did you catch a trout? At the lake with the boat?" */
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002"); /* Joe's own line */
+    free(m);
     text_index_reset();
     db_close(db);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "brain/avatar_slots.h"
 #include "brain/vectors.h"
 #include "core/text.h"
 #include "core/err.h"
@@ -119,4 +120,78 @@ TEST(words_stop_words_are_case_insensitive_and_whole)
     CHECK(!text_is_stop((const unsigned char *)"th", 2));
     CHECK(!text_is_stop((const unsigned char *)"garden", 6));
     CHECK(!text_is_stop((const unsigned char *)"", 0));
+}
+
+TEST(vectors_budget_lets_an_avatar_too_large_for_it_be_searched_by_text_alone)
+{
+    struct db *db = brain_test_db();
+    vectors_reset();
+    const float x[3] = {1, 0, 0}, y[3] = {0, 1, 0};
+    put(db, "m1", x, "m");
+    put(db, "m2", y, "m");
+    struct vec_hit hits[4];
+    int n = -1, missing = -1;
+    vectors_budget(100); /* less than two rows with their ids */
+    OK(vectors_search(db, "a1", brain_test_rev(db), "m", x, 3, 4, hits, &n, &missing));
+    CHECK_EQ_INT(n, 0);
+    CHECK(vectors_held() < 100); /* an empty marker: the rows are not read again for this revision */
+    vectors_reset();
+    vectors_budget((size_t)1 << 20);
+    OK(vectors_search(db, "a1", brain_test_rev(db), "m", x, 3, 4, hits, &n, &missing));
+    CHECK_EQ_INT(n, 2);
+    CHECK(vectors_held() > 0 && vectors_held() < 1000);
+    vectors_reset();
+    CHECK_EQ_INT(vectors_held(), 0);
+    vectors_budget((size_t)1 << 30);
+    db_close(db);
+}
+
+/* A slot entry of `bytes` for avatar name, counting its destruction. */
+static int destroyed;
+static void count_destroy(struct slot_entry *e)
+{
+    destroyed++;
+    free(e);
+}
+static struct slot_entry *entry(const char *avatar, size_t bytes)
+{
+    struct slot_entry *e = calloc(1, sizeof *e);
+    snprintf(e->avatar, sizeof e->avatar, "%s", avatar);
+    e->refs = 1;
+    e->bytes = bytes;
+    e->destroy = count_destroy;
+    return e;
+}
+
+TEST(avatar_slots_budget_lets_the_least_recently_used_go_first)
+{
+    static struct avatar_slots c = AVATAR_SLOTS_INIT;
+    avatar_slots_budget(&c, 250);
+    destroyed = 0;
+    struct slot_entry *a = entry("a", 100), *b = entry("b", 100);
+    avatar_slots_keep(&c, a);
+    avatar_slots_release(&c, a);
+    avatar_slots_keep(&c, b);
+    avatar_slots_release(&c, b);
+    struct slot_entry *found = avatar_slots_find(&c, "a", 0, ""); /* a used again: b is now the oldest */
+    CHECK(found == a);
+    avatar_slots_release(&c, found);
+    struct slot_entry *d = entry("d", 100); /* 300 > 250: b goes */
+    avatar_slots_keep(&c, d);
+    avatar_slots_release(&c, d);
+    CHECK_EQ_INT(destroyed, 1);
+    CHECK(avatar_slots_find(&c, "b", 0, "") == NULL);
+    CHECK_EQ_INT((int)c.bytes, 200);
+    /* an entry in use when let go lives until its reader releases it */
+    found = avatar_slots_find(&c, "a", 0, "");
+    struct slot_entry *big = entry("e", 240);
+    avatar_slots_keep(&c, big);
+    avatar_slots_release(&c, big);
+    CHECK_EQ_INT(destroyed, 2); /* d gone; a still held by its reader */
+    CHECK_EQ_INT((int)c.bytes, 240);
+    avatar_slots_release(&c, found);
+    CHECK_EQ_INT(destroyed, 3);
+    avatar_slots_reset(&c);
+    CHECK_EQ_INT(destroyed, 4);
+    CHECK_EQ_INT((int)c.bytes, 0);
 }

@@ -269,3 +269,29 @@ TEST(text_sentence_end_passes_titles_and_initials_before_a_name)
     const char *u = "He came first. Then she did.";
     CHECK_EQ_INT((int)(text_sentence_end(u) - u), (int)strlen("He came first."));
 }
+
+TEST(text_question_frame_words_any_case_whole_words_only)
+{
+    const char *yes[] = {"kind", "Kind", "TYPES", "mentioned", "say", "shared", "usually", "something"};
+    const char *no[] = {"kindness",
+                        "music",
+                        "shar",
+                        "",
+                        "wayward",
+                        "sayings",
+                        ("m\xc3\xbc"
+                         "ch")};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        CHECK(text_is_question_frame((const unsigned char *)yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        CHECK(!text_is_question_frame((const unsigned char *)no[i], strlen(no[i])));
+}
+
+TEST(text_says_you_in_any_case_as_a_whole_word)
+{
+    CHECK(text_says_you("What did you teach Lily?"));
+    CHECK(text_says_you("Where is YOUR medal?"));
+    CHECK(text_says_you("Did you'd… tell it yourself"));
+    CHECK(!text_says_you("Where is the youth club?"));
+    CHECK(!text_says_you("Tell me about Lily"));
+}

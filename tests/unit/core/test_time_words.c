@@ -1,0 +1,50 @@
+/* Unit tests of core/time_words.c: the words that say when, and questions that ask it. */
+#include <string.h>
+
+#include "../test.h"
+#include "core/time_words.h"
+
+static int month(const char *w)
+{
+    return text_month((const unsigned char *)w, strlen(w));
+}
+
+static int time_word(const char *w)
+{
+    return text_is_time_word((const unsigned char *)w, strlen(w));
+}
+
+TEST(time_words_months_weekdays_periods_and_years)
+{
+    CHECK_EQ_INT(month("March"), 3);
+    CHECK_EQ_INT(month("december"), 12);
+    CHECK_EQ_INT(month("Sept"), 9);
+    CHECK_EQ_INT(month("May"), 5);
+    CHECK_EQ_INT(month("may"), 0); /* the verb */
+    CHECK_EQ_INT(month("mar"), 0); /* the verb */
+    CHECK_EQ_INT(month("marching"), 0);
+    CHECK(time_word("yesterday"));
+    CHECK(time_word("Friday"));
+    CHECK(time_word("weeks"));
+    CHECK(time_word("2019"));
+    CHECK(time_word("1987"));
+    CHECK(!time_word("3019"));
+    CHECK(!time_word("1234"));
+    CHECK(!time_word("lake"));
+    CHECK(!time_word("weekly"));
+}
+
+TEST(time_words_says_when_and_asks_when)
+{
+    CHECK(text_says_when("Dyed my hair last week - come see!"));
+    CHECK(text_says_when("We moved to Porto in 2019."));
+    CHECK(text_says_when("Two years ago, on a Sunday."));
+    CHECK(!text_says_when("I whipped up some chocolate and vanilla swirl."));
+    CHECK(!text_says_when("You may come."));
+    CHECK(text_asks_when("When did Nate get purple hair?"));
+    CHECK(text_asks_when("How long have Mel and her husband been married?"));
+    CHECK(text_asks_when("In which year did you move?"));
+    CHECK(text_asks_when("What date was the wedding?"));
+    CHECK(!text_asks_when("What did Nate make for his friend?"));
+    CHECK(!text_asks_when("How are you? Long story."));
+}
