@@ -14,7 +14,8 @@ rank() {
     avatar) echo 60 ;;
     brain) echo 50 ;;
     auth) echo 40 ;;
-    jobs | providers | ingest | audio) echo 30 ;;
+    jobs | providers | ingest) echo 30 ;;
+    audio) echo 25 ;; # DSP only (core below it): providers resample what remote engines send
     store | net) echo 20 ;;
     core) echo 10 ;;
     *) echo "" ;;

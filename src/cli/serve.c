@@ -255,8 +255,22 @@ static void check_security_store(struct app *app)
 /* The speech engines: recognition and synthesis, offline by default. */
 static int speech_setup(const struct config *c)
 {
-    struct stt_config sc = {.provider = c->stt_provider, .model_dir = c->stt_model_dir, .pool = (int)c->stt_pool};
-    struct tts_config tc = {.provider = c->tts_provider, .voice = c->tts_voice};
+    struct stt_config sc = {.provider = c->stt_provider,
+                            .model_dir = c->stt_model_dir,
+                            .pool = (int)c->stt_pool,
+                            .url = c->stt_url,
+                            .model = c->stt_model,
+                            .api_key = c->stt_api_key,
+                            .timeout_ms = c->stt_timeout,
+                            .language = c->stt_language,
+                            .fallback = c->stt_fallback};
+    struct tts_config tc = {.provider = c->tts_provider,
+                            .voice = c->tts_voice,
+                            .url = c->tts_url,
+                            .model = c->tts_model,
+                            .api_key = c->tts_api_key,
+                            .timeout_ms = c->tts_timeout,
+                            .fallback = c->tts_fallback};
     char msg[256] = "";
     if (stt_configure(&sc, msg, sizeof msg) || tts_configure(&tc, msg, sizeof msg)) {
         DP_LOG(LOG_ERROR, "[serve] %s", msg);

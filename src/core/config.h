@@ -87,11 +87,20 @@ struct config {
     long quota_storage;                /* bytes of media per user (their avatars); 0 = unlimited */
     long quota_memories;               /* memories per user (their avatars); 0 = unlimited */
     long search_rate;                  /* memory searches per second per user (burst: 5 s worth); 0 = off */
-    char *stt_provider;                /* none | pocketsphinx */
+    char *stt_provider;                /* none | pocketsphinx | openai | deepgram */
     char *stt_model_dir;               /* pocketsphinx models; "" = Debian's en-us */
     long stt_pool;                     /* pocketsphinx decoders kept loaded */
-    char *tts_provider;                /* none | flite */
-    char *tts_voice;                   /* the default voice */
+    char *stt_url, *stt_model;         /* remote recogniser: base URL, model */
+    char *stt_api_key;                 /* never logged */
+    char *stt_language;                /* "" = the recogniser's guess */
+    char *stt_fallback;                /* local engine when the remote one fails: pocketsphinx | none */
+    long stt_timeout;                  /* ms of one remote recognition */
+    char *tts_provider;                /* none | flite | openai | elevenlabs */
+    char *tts_voice;                   /* the default voice ("" = the provider's) */
+    char *tts_url, *tts_model;         /* remote synthesizer: base URL, model */
+    char *tts_api_key;                 /* never logged */
+    char *tts_fallback;                /* local engine when the remote one fails: flite | none */
+    long tts_timeout;                  /* ms of one remote sentence (a stall: half of it without a byte) */
     long voice_sessions_per_user;      /* live voice WebSockets of one user; 0 = no cap */
     long voice_idle_timeout;           /* seconds a voice session may receive nothing */
     long voice_session_max;            /* seconds a voice session may last */

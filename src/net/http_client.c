@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,53 +72,65 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return err ? 0 : size * n; /* 0 aborts the transfer */
 }
 
-/* What a JSON POST sends, whatever happens to the answer: the body, the headers (the key only in
- * a header, never in a URL or a message) and the options every call shares. */
+/* What a POST sends, whatever happens to the answer: the body, the headers (the key only in a
+ * header, never in a URL or a message) and the options every call shares. */
 struct post_setup {
     CURL *c;
     int kept; /* c is the thread's (call_handle) */
     struct curl_slist *h;
-    char *body;
+    char *body; /* a JSON body's text (owned) */
 };
+
+static struct curl_slist *add_header(struct curl_slist *h, const char *line)
+{
+    struct curl_slist *n = h ? curl_slist_append(h, line) : NULL;
+    if (!n)
+        curl_slist_free_all(h);
+    return n;
+}
+
+/* auth: a whole header line ("Authorization: Bearer …", "xi-api-key: …"), wiped after use. */
+static int post_setup_bytes(struct post_setup *ps, const char *url, const char *auth, const char *content_type,
+                            const void *body, size_t len, const char *accept)
+{
+    char line[600];
+    snprintf(line, sizeof line, "Content-Type: %s", content_type);
+    ps->c = call_handle(&ps->kept);
+    ps->h = curl_slist_append(NULL, line);
+    /* No "Expect: 100-continue" for bodies over 1 KiB: a prompt would wait a round trip (or a
+     * second, with servers that never answer it) before it is sent. */
+    ps->h = add_header(ps->h, "Expect:");
+    snprintf(line, sizeof line, "Accept: %s", accept);
+    ps->h = add_header(ps->h, line);
+    if (auth && *auth) {
+        snprintf(line, sizeof line, "%s", auth);
+        ps->h = add_header(ps->h, line);
+        sodium_memzero(line, sizeof line);
+    }
+    if (!ps->c || !ps->h)
+        return DP_ERR_NOMEM;
+    curl_easy_setopt(ps->c, CURLOPT_URL, url);
+    curl_easy_setopt(ps->c, CURLOPT_HTTPHEADER, ps->h);
+    curl_easy_setopt(ps->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(ps->c, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(ps->c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+    curl_easy_setopt(ps->c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(ps->c, CURLOPT_TCP_NODELAY, 1L);
+    return DP_OK;
+}
 
 static int post_setup(struct post_setup *ps, const char *url, const char *bearer, const json_t *body,
                       const char *accept)
 {
     memset(ps, 0, sizeof *ps);
-    ps->body = json_dumps(body, JSON_COMPACT);
-    ps->c = call_handle(&ps->kept);
-    char a[96];
-    snprintf(a, sizeof a, "Accept: %s", accept);
-    ps->h = curl_slist_append(NULL, "Content-Type: application/json");
-    /* No "Expect: 100-continue" for bodies over 1 KiB: a prompt would wait a round trip (or a
-     * second, with servers that never answer it) before it is sent. */
-    if (ps->h && !curl_slist_append(ps->h, "Expect:")) {
-        curl_slist_free_all(ps->h);
-        ps->h = NULL;
-    }
-    if (ps->h && !curl_slist_append(ps->h, a)) {
-        curl_slist_free_all(ps->h);
-        ps->h = NULL;
-    }
-    if (ps->h && bearer && *bearer) {
-        char auth[600];
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
-        struct curl_slist *h = curl_slist_append(ps->h, auth);
-        memset(auth, 0, sizeof auth);
-        if (!h) {
-            curl_slist_free_all(ps->h);
-            ps->h = NULL;
-        }
-    }
-    if (!ps->body || !ps->c || !ps->h)
+    if (!(ps->body = json_dumps(body, JSON_COMPACT)))
         return DP_ERR_NOMEM;
-    curl_easy_setopt(ps->c, CURLOPT_URL, url);
-    curl_easy_setopt(ps->c, CURLOPT_HTTPHEADER, ps->h);
-    curl_easy_setopt(ps->c, CURLOPT_POSTFIELDS, ps->body);
-    curl_easy_setopt(ps->c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(ps->c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(ps->c, CURLOPT_TCP_NODELAY, 1L);
-    return DP_OK;
+    char auth[600] = "";
+    if (bearer && *bearer)
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+    int err = post_setup_bytes(ps, url, auth, "application/json", ps->body, strlen(ps->body), accept);
+    sodium_memzero(auth, sizeof auth);
+    return err;
 }
 
 static void post_cleanup(struct post_setup *ps)
@@ -169,8 +182,14 @@ out:
 
 /* A streamed answer as it arrives. */
 struct stream_state {
-    const struct http_stream *p;
     CURL *c;
+    /* What the caller asked for (struct http_stream or struct http_bytes). */
+    int (*line_fn)(void *ctx, const char *line, size_t len); /* lines of a 2xx answer, or */
+    int (*data_fn)(void *ctx, const void *p, size_t len);    /* its bytes as they come */
+    int (*cancelled)(void *ctx);
+    void *ctx;
+    long idle_timeout_ms, total_timeout_ms;
+    size_t answer_max;
     long status; /* once the headers are in */
     long retry_after_s;
     struct buf line; /* the line being received (2xx), or the whole body (other statuses) */
@@ -208,7 +227,7 @@ static int flush_lines(struct stream_state *st)
             continue;
         size_t end = i > start && b->data[i - 1] == '\r' ? i - 1 : i;
         b->data[end] = 0;
-        if (st->p->line(st->p->ctx, b->data + start, end - start))
+        if (st->line_fn(st->ctx, b->data + start, end - start))
             return 1;
         start = i + 1;
     }
@@ -226,9 +245,16 @@ static size_t on_stream_data(char *p, size_t size, size_t n, void *arg)
         curl_easy_getinfo(st->c, CURLINFO_RESPONSE_CODE, &st->status);
     st->bytes += len;
     st->last_byte = time_mono();
-    if (st->bytes > st->p->answer_max) {
+    if (st->bytes > st->answer_max) {
         st->too_large = 1;
         return 0;
+    }
+    if (st->status / 100 == 2 && st->data_fn) {
+        if (st->data_fn(st->ctx, p, len)) {
+            st->stopped = 1;
+            return 0;
+        }
+        return len;
     }
     int err = buf_append(&st->line, p, len);
     if (err) {
@@ -248,71 +274,111 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
     (void)dt, (void)dn, (void)ut, (void)un;
     struct stream_state *st = arg;
-    if (st->p->cancelled && st->p->cancelled(st->p->ctx)) {
+    if (st->cancelled && st->cancelled(st->ctx)) {
         st->stopped = 1;
         return 1;
     }
-    if (st->p->idle_timeout_ms > 0 && (time_mono() - st->last_byte) * 1000 > (double)st->p->idle_timeout_ms) {
+    if (st->idle_timeout_ms > 0 && (time_mono() - st->last_byte) * 1000 > (double)st->idle_timeout_ms) {
         st->stalled = 1;
         return 1;
     }
     return 0;
 }
 
-int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen)
+/* Runs the prepared POST with st's callbacks and fills r (see http_post_stream). */
+static int run_stream(struct post_setup *ps, struct stream_state *st, long connect_timeout_ms,
+                      struct http_stream_result *r, char *why, size_t whylen)
 {
-    char dummy[1];
-    if (!why)
-        why = dummy, whylen = sizeof dummy;
-    why[0] = 0;
-    memset(r, 0, sizeof *r);
-    r->retry_after_s = -1;
-    struct post_setup ps;
-    struct stream_state st = {.p = p, .retry_after_s = -1, .last_byte = time_mono()};
-    /* A line longer than the whole answer cap cannot be: the buffer shares it. */
-    buf_init(&st.line, p->answer_max);
-    int err = post_setup(&ps, p->url, p->bearer, p->body, "text/event-stream");
-    if (err)
-        goto out;
-    st.c = ps.c;
-    curl_easy_setopt(ps.c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 10000);
-    if (p->total_timeout_ms > 0)
-        curl_easy_setopt(ps.c, CURLOPT_TIMEOUT_MS, p->total_timeout_ms);
-    curl_easy_setopt(ps.c, CURLOPT_WRITEFUNCTION, on_stream_data);
-    curl_easy_setopt(ps.c, CURLOPT_WRITEDATA, &st);
-    curl_easy_setopt(ps.c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(ps.c, CURLOPT_HEADERDATA, &st);
-    curl_easy_setopt(ps.c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(ps.c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(ps.c, CURLOPT_XFERINFODATA, &st);
-    CURLcode rc = curl_easy_perform(ps.c);
-    curl_easy_getinfo(ps.c, CURLINFO_RESPONSE_CODE, &r->status);
-    r->retry_after_s = st.retry_after_s;
-    r->bytes = st.bytes;
-    if (st.stopped) {
+    st->c = ps->c;
+    curl_easy_setopt(ps->c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 10000);
+    if (st->total_timeout_ms > 0)
+        curl_easy_setopt(ps->c, CURLOPT_TIMEOUT_MS, st->total_timeout_ms);
+    curl_easy_setopt(ps->c, CURLOPT_WRITEFUNCTION, on_stream_data);
+    curl_easy_setopt(ps->c, CURLOPT_WRITEDATA, st);
+    curl_easy_setopt(ps->c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(ps->c, CURLOPT_HEADERDATA, st);
+    curl_easy_setopt(ps->c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(ps->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(ps->c, CURLOPT_XFERINFODATA, st);
+    CURLcode rc = curl_easy_perform(ps->c);
+    curl_easy_getinfo(ps->c, CURLINFO_RESPONSE_CODE, &r->status);
+    r->retry_after_s = st->retry_after_s;
+    r->bytes = st->bytes;
+    int err = DP_OK;
+    if (st->stopped) {
         snprintf(why, whylen, "cancelled");
         err = DP_ERR_CANCELLED;
-    } else if (st.stalled || rc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(why, whylen, st.stalled ? "no byte for %ld ms" : "the answer took longer than %ld ms",
-                 st.stalled ? p->idle_timeout_ms : p->total_timeout_ms);
+    } else if (st->stalled || rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(why, whylen, st->stalled ? "no byte for %ld ms" : "the answer took longer than %ld ms",
+                 st->stalled ? st->idle_timeout_ms : st->total_timeout_ms);
         err = DP_ERR_TIMEOUT;
-    } else if (st.too_large) {
-        snprintf(why, whylen, "the answer is larger than %zu bytes", p->answer_max);
+    } else if (st->too_large) {
+        snprintf(why, whylen, "the answer is larger than %zu bytes", st->answer_max);
         err = DP_ERR_TOO_LARGE;
     } else if (rc != CURLE_OK) {
         snprintf(why, whylen, "%s", curl_easy_strerror(rc));
         err = DP_ERR_UNAVAILABLE;
-    } else {
-        if (r->status / 100 == 2 && st.line.len) {
-            /* The last line had no line ending. */
-            st.line.data[st.line.len] = 0;
-            if (p->line(p->ctx, st.line.data, st.line.len))
-                err = DP_ERR_CANCELLED;
-        } else if (r->status / 100 != 2 && st.line.len) {
-            r->error_body = json_loadb(st.line.data, st.line.len, 0, NULL);
-        }
+    } else if (r->status / 100 == 2 && st->line.len && st->line_fn) {
+        /* The last line had no line ending. */
+        st->line.data[st->line.len] = 0;
+        if (st->line_fn(st->ctx, st->line.data, st->line.len))
+            err = DP_ERR_CANCELLED;
+    } else if (r->status / 100 != 2 && st->line.len) {
+        r->error_body = json_loadb(st->line.data, st->line.len, 0, NULL);
     }
-out:
+    return err;
+}
+
+static void result_init(struct http_stream_result *r, char **why, size_t *whylen, char *dummy)
+{
+    if (!*why)
+        *why = dummy, *whylen = 1;
+    (*why)[0] = 0;
+    memset(r, 0, sizeof *r);
+    r->retry_after_s = -1;
+}
+
+int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen)
+{
+    char dummy[1];
+    result_init(r, &why, &whylen, dummy);
+    struct post_setup ps;
+    struct stream_state st = {.line_fn = p->line,
+                              .cancelled = p->cancelled,
+                              .ctx = p->ctx,
+                              .idle_timeout_ms = p->idle_timeout_ms,
+                              .total_timeout_ms = p->total_timeout_ms,
+                              .answer_max = p->answer_max,
+                              .retry_after_s = -1,
+                              .last_byte = time_mono()};
+    /* A line longer than the whole answer cap cannot be: the buffer shares it. */
+    buf_init(&st.line, p->answer_max);
+    int err = post_setup(&ps, p->url, p->bearer, p->body, "text/event-stream");
+    if (!err)
+        err = run_stream(&ps, &st, p->connect_timeout_ms, r, why, whylen);
+    buf_cleanup(&st.line);
+    post_cleanup(&ps);
+    return err;
+}
+
+int http_post_bytes(const struct http_bytes *p, struct http_stream_result *r, char *why, size_t whylen)
+{
+    char dummy[1];
+    result_init(r, &why, &whylen, dummy);
+    struct post_setup ps = {0};
+    struct stream_state st = {.data_fn = p->data,
+                              .cancelled = p->cancelled,
+                              .ctx = p->ctx,
+                              .idle_timeout_ms = p->idle_timeout_ms,
+                              .total_timeout_ms = p->total_timeout_ms,
+                              .answer_max = p->answer_max,
+                              .retry_after_s = -1,
+                              .last_byte = time_mono()};
+    buf_init(&st.line, p->answer_max);
+    int err =
+        post_setup_bytes(&ps, p->url, p->auth, p->content_type, p->body, p->body_len, p->accept ? p->accept : "*/*");
+    if (!err)
+        err = run_stream(&ps, &st, p->connect_timeout_ms, r, why, whylen);
     buf_cleanup(&st.line);
     post_cleanup(&ps);
     return err;

@@ -57,4 +57,28 @@ struct http_stream_result {
  * be reached or hung up mid-answer; DP_ERR_TOO_LARGE past answer_max. why says which. */
 int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen);
 
+/* A POST of any body whose 2xx answer arrives as bytes (audio, or JSON the caller gathers): speech
+ * providers upload recordings (multipart or raw) and stream synthesized audio. */
+struct http_bytes {
+    const char *url;
+    const char *auth;         /* one whole header line ("Authorization: Token …", "xi-api-key: …");
+                               * never logged, never in why; NULL or "" = none */
+    const char *content_type; /* of body */
+    const void *body;
+    size_t body_len;
+    const char *accept;      /* NULL: any */
+    long connect_timeout_ms; /* to connect */
+    long idle_timeout_ms;    /* longest silence (0: none) */
+    long total_timeout_ms;   /* whole exchange */
+    size_t answer_max;       /* bytes of the whole answer */
+    /* Bytes of a 2xx answer as they arrive; nonzero stops the transfer (DP_ERR_CANCELLED). */
+    int (*data)(void *ctx, const void *p, size_t len);
+    int (*cancelled)(void *ctx); /* may be NULL */
+    void *ctx;
+};
+
+/* POSTs p->body and hands a 2xx answer's bytes to data(); another status's body is collected (up
+ * to answer_max) as r->error_body when it is JSON. Errors as http_post_stream's. */
+int http_post_bytes(const struct http_bytes *p, struct http_stream_result *r, char *why, size_t whylen);
+
 #endif

@@ -16,7 +16,12 @@ static struct stt_engine *current;
 static const struct stt_provider pocketsphinx_provider = {stt_pocketsphinx_new};
 static const struct backend stt_pocketsphinx_row = {"pocketsphinx", NULL, 0, &pocketsphinx_provider};
 
-static struct registry stt_backends = {"stt", {&stt_pocketsphinx_row}, 1, -1};
+static const struct stt_provider openai_provider = {stt_openai_new};
+static const struct backend stt_openai_row = {"openai", NULL, 0, &openai_provider};
+static const struct stt_provider deepgram_provider = {stt_deepgram_new};
+static const struct backend stt_deepgram_row = {"deepgram", NULL, 0, &deepgram_provider};
+
+static struct registry stt_backends = {"stt", {&stt_pocketsphinx_row, &stt_openai_row, &stt_deepgram_row}, 3, -1};
 
 struct registry *stt_registry(void)
 {
@@ -31,12 +36,13 @@ int stt_configure(const struct stt_config *cfg, char *msg, size_t msglen)
         return DP_OK;
     const struct backend *b = registry_find(&stt_backends, name);
     if (!b) {
-        snprintf(msg, msglen, "stt-provider must be none or pocketsphinx, not \"%s\"", name);
+        snprintf(msg, msglen, "stt-provider must be none, pocketsphinx, openai or deepgram, not \"%s\"", name);
         return DP_ERR_INVALID;
     }
     int err = ((const struct stt_provider *)b->ops)->create(cfg, &current, msg, msglen);
     if (!err)
-        DP_LOG(LOG_INFO, "[stt] %s model %s", current->name, current->model);
+        DP_LOG(LOG_INFO, "[stt] %s model %s%s%s", current->name, current->model, cfg->url && *cfg->url ? " at " : "",
+               cfg->url && *cfg->url ? cfg->url : "");
     return err;
 }
 

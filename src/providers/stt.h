@@ -77,6 +77,8 @@ struct stt_config {
     const char *model;     /* remote providers: model name */
     const char *api_key;   /* remote providers: "" = none */
     long timeout_ms;
+    const char *language; /* remote providers: ISO 639-1 code sent along; "" = the provider's guess */
+    const char *fallback; /* remote providers: the local engine that answers when they fail; "" / none */
 };
 
 /* What a provider's registry row holds (struct backend.ops). */
@@ -127,5 +129,8 @@ int stt_transcribe_window(struct stt_engine *e, struct stt_stream *s, int *prime
 
 extern const struct stt_ops stt_pocketsphinx_ops;
 int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
+/* Remote recognisers (stt_remote.h): OpenAI/Whisper-compatible, Deepgram pre-recorded. */
+int stt_openai_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
+int stt_deepgram_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 
 #endif

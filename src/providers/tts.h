@@ -58,6 +58,7 @@ struct tts_config {
     const char *model;
     const char *api_key;
     long timeout_ms;
+    const char *fallback; /* remote providers: the local engine that speaks when they fail; "" / none */
 };
 
 /* What a provider's registry row holds (struct backend.ops). */
@@ -91,5 +92,8 @@ size_t tts_sentence_end(const char *text, size_t len);
 
 extern const struct tts_ops tts_flite_ops;
 int tts_flite_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
+/* Remote synthesizers (tts_remote.h): OpenAI /audio/speech, ElevenLabs streaming. */
+int tts_openai_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
+int tts_elevenlabs_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
 
 #endif

@@ -1,0 +1,255 @@
+/* The stream every remote recogniser shares (see stt_remote.h): feed gathers, finish recognises
+ * through the breaker, with one retry and the local fallback. */
+#include "providers/stt_remote.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audio/wav.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "providers/provider_call.h"
+
+struct stt_stream {
+    struct stt_remote *r;
+    int16_t *pcm;
+    size_t n, cap;
+};
+
+static int remote_open(struct stt_engine *e, struct stt_stream **out)
+{
+    struct stt_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return DP_ERR_NOMEM;
+    s->r = (struct stt_remote *)e;
+    *out = s;
+    return DP_OK;
+}
+
+static int remote_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
+{
+    if (s->n + n > (size_t)STT_STREAM_MAX_MS * (STT_RATE / 1000))
+        return DP_ERR_TOO_LARGE;
+    if (s->n + n > s->cap) {
+        size_t nc = (s->n + n) * 2;
+        int16_t *np = realloc(s->pcm, nc * sizeof *np);
+        if (!np)
+            return DP_ERR_NOMEM;
+        s->pcm = np;
+        s->cap = nc;
+    }
+    memcpy(s->pcm + s->n, pcm, n * sizeof *pcm);
+    s->n += n;
+    return DP_OK;
+}
+
+static int remote_partial(struct stt_stream *s, char **text)
+{
+    (void)s, (void)text;
+    return DP_ERR_UNSUPPORTED; /* the utterance goes out whole when it ends */
+}
+
+static void remote_reset(struct stt_stream *s)
+{
+    s->n = 0;
+}
+
+static void remote_close(struct stt_stream *s)
+{
+    free(s->pcm);
+    free(s);
+}
+
+struct attempt {
+    struct stt_stream *s;
+    struct stt_result *out;
+    long retry_after_ms;
+    char *why;
+    size_t whylen;
+    int ran;
+};
+
+static int attempt_run(void *arg)
+{
+    struct attempt *a = arg;
+    a->ran = 1;
+    a->retry_after_ms = -1;
+    memset(a->out, 0, sizeof *a->out);
+    int err = a->s->r->recognize(a->s->r, a->s->pcm, a->s->n, a->out, &a->retry_after_ms, a->why, a->whylen);
+    if (err)
+        stt_result_free(a->out);
+    return err;
+}
+
+/* Down means unreachable, 5xx or stalled; a refusal or a 429 says the provider is up. */
+static int remote_healthy(int err)
+{
+    return err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT;
+}
+
+static int recognise_remote(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+{
+    const struct provider_call pc = {"stt", s->r->base.name, 5, 30000, remote_healthy};
+    struct attempt a = {s, out, -1, why, whylen, 0};
+    int err = DP_OK;
+    for (int k = 0; k < 2; k++) {
+        a.ran = 0;
+        err = provider_call(&pc, attempt_run, &a);
+        if (!a.ran) {
+            snprintf(why, whylen, "the speech recogniser %s is failing; trying it again later", s->r->base.name);
+            return err;
+        }
+        if (!err || k || (err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT && err != DP_ERR_RATE_LIMITED))
+            break;
+        long wait = err == DP_ERR_RATE_LIMITED && a.retry_after_ms >= 0 ? a.retry_after_ms : 250;
+        if (wait > STT_REMOTE_RETRY_WAIT_MAX_MS)
+            break; /* the fallback answers now rather than after a long wait */
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return err;
+}
+
+static int fallback_recognise(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+{
+    struct stt_engine *f = s->r->fallback;
+    struct stt_stream *fs;
+    int err = f->ops->open(f, &fs);
+    if (err)
+        return err;
+    err = f->ops->feed(fs, s->pcm, s->n);
+    if (!err)
+        err = f->ops->finish(fs, out, why, whylen);
+    f->ops->close(fs);
+    return err;
+}
+
+static int remote_finish(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof *out);
+    if (whylen)
+        why[0] = 0;
+    int err = recognise_remote(s, out, why, whylen);
+    if (err && s->r->fallback) {
+        DP_LOG(LOG_WARN, "[stt] %s: %s; %s answers", s->r->base.name, why, s->r->fallback->name);
+        err = fallback_recognise(s, out, why, whylen);
+    }
+    if (!err)
+        out->duration_ms = (int)(s->n * 1000 / STT_RATE);
+    s->n = 0;
+    return err;
+}
+
+static void remote_destroy(struct stt_engine *e)
+{
+    struct stt_remote *r = (struct stt_remote *)e;
+    if (r->cleanup)
+        r->cleanup(r);
+    if (r->fallback)
+        r->fallback->ops->destroy(r->fallback);
+    free(r->url);
+    if (r->key)
+        memset(r->key, 0, strlen(r->key));
+    free(r->key);
+    free(r->language);
+    free(r);
+}
+
+static const struct stt_ops remote_ops = {
+    "remote", remote_open, remote_feed, remote_partial, remote_finish, remote_reset, remote_close, remote_destroy,
+};
+
+int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
+                   char *msg, size_t msglen)
+{
+    *out = NULL;
+    if (!cfg->url || !*cfg->url) {
+        snprintf(msg, msglen, "stt-provider %s needs stt-url", name);
+        return DP_ERR_INVALID;
+    }
+    struct stt_remote *r = calloc(1, sizeof *r);
+    if (!r)
+        return DP_ERR_NOMEM;
+    r->base.ops = &remote_ops;
+    snprintf(r->base.name, sizeof r->base.name, "%s", name);
+    snprintf(r->base.model, sizeof r->base.model, "%s", cfg->model ? cfg->model : "");
+    r->recognize = fn;
+    r->url = strdup(cfg->url);
+    r->key = strdup(cfg->api_key ? cfg->api_key : "");
+    r->language = strdup(cfg->language ? cfg->language : "");
+    r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
+    if (!r->url || !r->key || !r->language) {
+        remote_destroy(&r->base);
+        return DP_ERR_NOMEM;
+    }
+    const char *fb = cfg->fallback;
+    if (fb && *fb && strcmp(fb, "none")) {
+        const struct backend *b = registry_find(stt_registry(), fb);
+        struct stt_config fc = *cfg;
+        fc.provider = fb;
+        fc.fallback = "none";
+        int err = b && b->ops && strcmp(fb, name) ? ((const struct stt_provider *)b->ops)->create(&fc, &r->fallback, msg, msglen)
+                                                  : DP_ERR_INVALID;
+        if (err) {
+            if (!b || !strcmp(fb, name))
+                snprintf(msg, msglen, "stt-fallback must be none or a local engine (pocketsphinx), not \"%s\"", fb);
+            remote_destroy(&r->base);
+            return err;
+        }
+    }
+    *out = r;
+    return DP_OK;
+}
+
+uint8_t *stt_wav_bytes(const int16_t *pcm, size_t n, size_t *len)
+{
+    struct wav_info w = {.channels = 1, .rate = STT_RATE, .bits = 16, .frame_bytes = 2};
+    *len = WAV_HEADER_LEN + n * 2;
+    uint8_t *b = malloc(*len);
+    if (!b)
+        return NULL;
+    wav_header(&w, n, b);
+    uint8_t *p = b + WAV_HEADER_LEN;
+    for (size_t i = 0; i < n; i++) { /* little-endian whatever the host */
+        p[2 * i] = (uint8_t)((uint16_t)pcm[i] & 0xff);
+        p[2 * i + 1] = (uint8_t)((uint16_t)pcm[i] >> 8);
+    }
+    return b;
+}
+
+int stt_status_error(long status, const char *message, char *why, size_t whylen)
+{
+    snprintf(why, whylen, "the speech recogniser answered %ld%s%.200s", status, message ? ": " : "",
+             message ? message : "");
+    if (status == 429)
+        return DP_ERR_RATE_LIMITED;
+    if (status == 408 || status >= 500)
+        return DP_ERR_UNAVAILABLE;
+    return DP_ERR_INVALID;
+}
+
+int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double start_s, double end_s, double conf)
+{
+    while (*word == ' ')
+        word++;
+    if (!*word || !isfinite(start_s) || !isfinite(end_s) || start_s < 0 || end_s < start_s || start_s > 86400)
+        return DP_OK; /* nothing said, or times no recording has: skipped */
+    if (r->n_words == *cap) {
+        int nc = *cap ? *cap * 2 : 32;
+        struct stt_word *nw = realloc(r->words, (size_t)nc * sizeof *nw);
+        if (!nw)
+            return DP_ERR_NOMEM;
+        r->words = nw;
+        *cap = nc;
+    }
+    struct stt_word *w = &r->words[r->n_words++];
+    snprintf(w->word, sizeof w->word, "%s", word);
+    w->start_ms = (int)(start_s * 1000 + 0.5);
+    w->end_ms = (int)(end_s * 1000 + 0.5);
+    w->confidence = (float)(conf < 0 ? 0 : conf > 1 ? 1 : conf);
+    return DP_OK;
+}

@@ -1,0 +1,55 @@
+/* What remote speech-to-text providers share (OpenAI/Whisper-compatible, Deepgram, Wyoming): a
+ * stream that gathers an utterance and has it recognised in one call when it finishes, through the
+ * provider's breaker ("stt:NAME", timed for /api/v1/admin/stats), tried once more after a failure
+ * that may pass (unreachable, 5xx, stalled, a short 429), and otherwise heard by the local engine
+ * (--stt-fallback, pocketsphinx by default) so that a failing provider costs accuracy, not the
+ * transcript. A provider file gives only its recognise() and a constructor. */
+#ifndef DP_STT_REMOTE_H
+#define DP_STT_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "providers/stt.h"
+
+#define STT_REMOTE_ANSWER_MAX ((size_t)4 << 20) /* bytes of one recognition's answer */
+#define STT_REMOTE_RETRY_WAIT_MAX_MS 3000       /* longest 429 Retry-After waited for */
+
+struct stt_remote;
+
+/* One recognition: pcm (16 kHz mono) → *out (words' times in ms from the start of pcm). Errors:
+ * DP_ERR_RATE_LIMITED (*retry_after_ms, -1 when not said), DP_ERR_UNAVAILABLE (unreachable, 5xx,
+ * hung up, an answer that is not the protocol's), DP_ERR_TIMEOUT, DP_ERR_INVALID (refused: 4xx);
+ * why says what happened, never the key. */
+typedef int (*stt_recognize_fn)(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out,
+                                long *retry_after_ms, char *why, size_t whylen);
+
+struct stt_remote {
+    struct stt_engine base;
+    stt_recognize_fn recognize;
+    void (*cleanup)(struct stt_remote *r); /* frees what the provider added (may be NULL) */
+    char *url;                             /* the configured base URL or host:port */
+    char *key;                             /* "" = none; never logged */
+    char *language;                        /* "" = the provider's guess */
+    long timeout_ms;
+    struct stt_engine *fallback; /* NULL: none (--stt-fallback none) */
+    void *priv;                  /* the provider's own */
+};
+
+/* A remote engine named name (the registry's) recognising with fn; its fallback made from
+ * cfg->fallback. DP_ERR_INVALID with msg when the URL is missing or the fallback cannot load. */
+int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
+                   char *msg, size_t msglen);
+
+/* 16 kHz mono PCM16 as a WAV file in memory (malloc'd): what remote recognisers are sent. */
+uint8_t *stt_wav_bytes(const int16_t *pcm, size_t n, size_t *len);
+
+/* The error a non-2xx HTTP status stands for: 429 rate limited, 408/5xx unavailable, others
+ * refused. why gets "the speech recogniser answered STATUS: message". */
+int stt_status_error(long status, const char *message, char *why, size_t whylen);
+
+/* Appends a word said from start_s to end_s (seconds) to r->words (*cap: its room); a word
+ * without letters or with times no recording has is skipped. */
+int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double start_s, double end_s, double conf);
+
+#endif
