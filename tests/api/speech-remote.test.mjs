@@ -1,0 +1,230 @@
+// Remote speech providers against the protocol-faithful server of tests/speech-server/: OpenAI /
+// Whisper-compatible transcription (verbose_json words, or whisper.cpp's words inside segments),
+// Deepgram pre-recorded, OpenAI and ElevenLabs streamed synthesis (a tone the local engine never
+// makes); a 429 with Retry-After tried again, failures, stalls and hang-ups answered by the local
+// engines (pocketsphinx, flite); the keys never in the log; /api/v1/admin/stats per provider; the
+// breaker opening (last: it stays open).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startSpeechServer } from '../speech-server/server.mjs';
+import { api, cast, createAvatar, expectStatus, request, startAvatars } from './lib/avatars.mjs';
+import { scaled } from './lib/server.mjs';
+import { concat, say, silence, wav, words } from './lib/speech.mjs';
+
+const KEY = 'sk-speech-secret-0123456789abcdef';
+let sp, srv, srv2, c, c2;
+
+before(async () => {
+  sp = await startSpeechServer({ key: KEY });
+  srv = await startAvatars({
+    args: ['--transcribe-rate', '1000', '--stt-provider', 'openai', '--stt-url', sp.url, '--stt-api-key', KEY,
+      '--stt-timeout', String(scaled(2000)), '--tts-provider', 'openai', '--tts-url', sp.url,
+      '--tts-timeout', String(scaled(3000))],
+    env: { DOPPEL_TTS_API_KEY: KEY },
+    logLevel: 'info',
+  });
+  srv2 = await startAvatars({
+    args: ['--transcribe-rate', '1000', '--stt-provider', 'deepgram', '--stt-url', sp.url, '--stt-model', 'nova-3',
+      '--stt-language', 'en', '--stt-api-key', KEY, '--tts-provider', 'elevenlabs', '--tts-url', sp.url,
+      '--tts-voice', 'voice-xyz', '--tts-api-key', KEY],
+    logLevel: 'info',
+  });
+  c = await cast(srv);
+  c2 = await cast(srv2);
+});
+after(async () => {
+  if (srv) assert.equal(await srv.stop('SIGTERM', 90000), 0);
+  if (srv2) assert.equal(await srv2.stop('SIGTERM', 90000), 0);
+  await sp?.close();
+});
+
+const SENTENCE = concat(silence(400), say('My grandmother grew roses in her garden.'), silence(400));
+const transcribe = (s, bytes, token) => request(s, 'POST', '/transcriptions', { token, headers: { 'content-type': 'audio/wav' }, body: bytes });
+/* A success closes the count of failures in a row (five open the breaker). */
+const closeBreaker = async () => expectStatus(assert, await transcribe(srv, wav(SENTENCE), c.owner.token), 200);
+const since = (n, kind) => sp.requests.slice(n).filter((r) => r.kind === kind);
+
+/* Zero crossings per second in each 100 ms window of 16 kHz PCM16 (a WAV's data). */
+function crossings(buf) {
+  const pcm = new Int16Array(buf.buffer.slice(buf.byteOffset + 44, buf.byteOffset + buf.length - ((buf.length - 44) % 2)));
+  const out = [];
+  for (let at = 0; at + 1600 <= pcm.length; at += 1600) {
+    let z = 0, loud = 0;
+    for (let i = at + 1; i < at + 1600; i++) {
+      if ((pcm[i - 1] < 0) !== (pcm[i] < 0)) z++;
+      loud = Math.max(loud, Math.abs(pcm[i]));
+    }
+    if (loud > 1000) out.push(z * 10);
+  }
+  return out;
+}
+const isTone = (buf, hz = 440) => {
+  const z = crossings(buf);
+  return z.length > 0 && z.every((x) => Math.abs(x - 2 * hz) <= 40);
+};
+
+/* A reply spoken by the server's synthesizer (each call's memory differs: reply audio is kept by
+ * what was said, so the same words would not be spoken again). */
+let replies = 0;
+async function spokenReply(s, cc, text = 'Tell me about the garden') {
+  const av = await createAvatar(s, cc.owner.token);
+  const year = 1950 + replies++;
+  const m = await api(s, 'POST', `/avatars/${av.id}/memories`, { token: cc.owner.token, body: { text: `My mother grew roses in the garden by the river in ${year}.` } });
+  expectStatus(assert, m, 201);
+  const conv = await api(s, 'POST', `/avatars/${av.id}/conversations`, { token: cc.owner.token });
+  const r = await api(s, 'POST', `/conversations/${conv.json.conversation.id}/messages`, { token: cc.owner.token, body: { text } });
+  expectStatus(assert, r, 201);
+  const reply = r.json.message;
+  const a = await request(s, 'GET', reply.audio_url, {});
+  assert.equal(a.status, 200, a.text);
+  return { reply, audio: a.buf };
+}
+
+describe('remote speech recognition', () => {
+  test('OpenAI-compatible: the scripted words come back at their times, sent as a 16 kHz WAV with the key', async () => {
+    const n = sp.requests.length;
+    sp.stt.queue({ text: 'Grandmother grew roses.' });
+    const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.text, 'Grandmother grew roses.');
+    assert.equal(r.json.engine, 'openai');
+    const sent = since(n, 'stt:openai');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].headers.authorization, `Bearer ${KEY}`);
+    assert.equal(sent[0].model, 'whisper-1');
+    assert.equal(sent[0].format, 'verbose_json');
+    assert.deepEqual(sent[0].granularities, ['word', 'segment']);
+    assert.deepEqual([sent[0].wav.rate, sent[0].wav.channels, sent[0].wav.bits], [16000, 1, 16]);
+    const seg = r.json.segments[0];
+    assert.ok(seg.end_ms > seg.start_ms && seg.start_ms >= 0, JSON.stringify(seg));
+    assert.ok(seg.end_ms <= r.json.duration_ms + 10);
+  });
+
+  test("whisper.cpp's answer (words inside segments) gives the same", async () => {
+    sp.stt.queue({ text: 'roses in the garden', personality: 'whisper.cpp' });
+    const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.text, 'roses in the garden');
+  });
+
+  test('a 429 with Retry-After is waited for and tried again', async () => {
+    const n = sp.requests.length;
+    sp.stt.queue({ status: 429, retryAfter: 1 }, { text: 'after the wait' });
+    const t0 = Date.now();
+    const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.text, 'after the wait');
+    assert.equal(since(n, 'stt:openai').length, 2);
+    assert.ok(Date.now() - t0 >= 950, `${Date.now() - t0} ms`);
+  });
+
+  for (const [what, spec] of [['errors twice', { status: 500 }], ['stalls', { stall: true }], ['hangs up', { hangUp: true }]]) {
+    test(`a provider that ${what} is replaced by pocketsphinx for that utterance`, async () => {
+      const n = sp.requests.length;
+      sp.stt.queue(spec, spec);
+      const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+      expectStatus(assert, r, 200);
+      const w = words(r.json.text);
+      assert.ok(w.includes('garden') || w.includes('roses') || w.includes('grandmother'), r.json.text);
+      assert.equal(since(n, 'stt:openai').length, 2, 'tried twice before falling back');
+      sp.stt.clear();
+      await closeBreaker();
+    });
+  }
+
+  test('Deepgram pre-recorded: Token auth, model and language in the query, punctuated words', async () => {
+    const n = sp.requests.length;
+    sp.stt.queue({ text: 'Hello, Deepgram world.' });
+    const r = await transcribe(srv2, wav(SENTENCE), c2.owner.token);
+    expectStatus(assert, r, 200);
+    assert.equal(r.json.text, 'Hello, Deepgram world.');
+    assert.equal(r.json.engine, 'deepgram');
+    const sent = since(n, 'stt:deepgram');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].headers.authorization, `Token ${KEY}`);
+    assert.equal(sent[0].query.model, 'nova-3');
+    assert.equal(sent[0].query.language, 'en');
+    assert.equal(sent[0].wav.rate, 16000);
+  });
+
+  test('a Deepgram refusal (400) falls back at once, without a retry', async () => {
+    const n = sp.requests.length;
+    sp.stt.queue({ status: 400, message: 'corrupt or unsupported data' });
+    const r = await transcribe(srv2, wav(SENTENCE), c2.owner.token);
+    expectStatus(assert, r, 200);
+    assert.ok(words(r.json.text).length > 0, r.json.text);
+    assert.equal(since(n, 'stt:deepgram').length, 1);
+  });
+});
+
+describe('remote speech synthesis', () => {
+  test("OpenAI: a reply's audio is the provider's, streamed as 24 kHz PCM and kept at 16 kHz", async () => {
+    const n = sp.requests.length;
+    const { audio } = await spokenReply(srv, c);
+    const sent = since(n, 'tts:openai');
+    assert.ok(sent.length >= 1);
+    assert.equal(sent[0].headers.authorization, `Bearer ${KEY}`);
+    assert.deepEqual([sent[0].model, sent[0].voice, sent[0].format], ['tts-1', 'alloy', 'pcm']);
+    assert.equal(audio.readUInt32LE(24), 16000);
+    assert.ok(isTone(audio), `a 440 Hz tone: ${crossings(audio).slice(0, 8)}`);
+  });
+
+  test('a failing synthesizer (503 twice) is replaced by flite', async () => {
+    const n = sp.requests.length;
+    sp.tts.reply = { status: 503 };
+    const { audio } = await spokenReply(srv, c, 'What did your mother grow?');
+    sp.tts.reply = null;
+    assert.ok(since(n, 'tts:openai').length >= 2, JSON.stringify(since(n, 'tts:openai')));
+    assert.ok(crossings(audio).length > 5, `audible: ${audio.length} bytes, ${crossings(audio)}`);
+    assert.ok(!isTone(audio), 'speech, not the tone');
+  });
+
+  test('a synthesizer that hangs up mid-sentence: flite speaks the rest', async () => {
+    sp.tts.reply = { dropAfter: 4800 * 2 };
+    const { audio } = await spokenReply(srv, c, 'Where was the garden? Tell me more.');
+    sp.tts.reply = null;
+    assert.ok(crossings(audio).length > 3);
+  });
+
+  test('ElevenLabs: the voice id in the path, xi-api-key, 16 kHz PCM', async () => {
+    const n = sp.requests.length;
+    const { audio } = await spokenReply(srv2, c2);
+    const sent = since(n, 'tts:elevenlabs');
+    assert.ok(sent.length >= 1);
+    assert.equal(sent[0].headers['xi-api-key'], KEY);
+    assert.deepEqual([sent[0].voice, sent[0].format, sent[0].model], ['voice-xyz', 'pcm_16000', 'eleven_flash_v2_5']);
+    assert.ok(isTone(audio));
+  });
+});
+
+describe('operations', () => {
+  test('the keys never reach the log', () => {
+    assert.ok(!srv.stderr().includes(KEY));
+    assert.ok(!srv2.stderr().includes(KEY));
+    assert.match(srv.stderr(), /\[stt\] openai/);
+  });
+
+  test('/api/v1/admin/stats shows each provider with calls, failures and latency', async () => {
+    const r = await api(srv, 'GET', '/admin/stats', { token: c.admin.token });
+    expectStatus(assert, r, 200);
+    const p = r.json.providers;
+    for (const name of ['stt:openai', 'tts:openai']) {
+      assert.ok(p[name], JSON.stringify(p));
+      assert.ok(p[name].calls >= 2 && p[name].failures >= 1, JSON.stringify(p[name]));
+      assert.ok(p[name].latency_ms.p50 >= 0);
+    }
+  });
+
+  test('five failures in a row open the breaker: the fallback answers without calling the provider', async () => {
+    sp.stt.reply = { status: 502 };
+    for (let i = 0; i < 3; i++) await transcribe(srv, wav(SENTENCE), c.owner.token);
+    const n = sp.requests.length;
+    const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+    sp.stt.reply = null;
+    expectStatus(assert, r, 200);
+    assert.ok(words(r.json.text).length > 0);
+    assert.equal(since(n, 'stt:openai').length, 0, 'the open breaker sent nothing');
+    const st = await api(srv, 'GET', '/admin/stats', { token: c.admin.token });
+    assert.equal(st.json.providers['stt:openai'].circuit, 'open');
+  });
+});
