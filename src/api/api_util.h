@@ -72,6 +72,10 @@ json_t *api_page_json(json_t *items, long limit, const char *id_field);
 /* The file part of a multipart/form-data body (api_form.c) into *out (caller cleans up), at most max
  * bytes; what names it in errors ("card", "recording"). On error the response is written. */
 int api_form_file(struct request *req, struct response *res, size_t max, const char *what, struct buf *out);
+/* api_form_file that also sets the form's text fields in fields (an object: name → value; up to 32
+ * fields of 1 KiB, a repeated name's values joined by commas). */
+int api_form_file_fields(struct request *req, struct response *res, size_t max, const char *what, struct buf *out,
+                         json_t *fields);
 /* The uploaded bytes of a buffered route: the file part of a form (kept in *form, which the caller
  * always cleans up) or else the raw body. DP_ERR_INVALID (written) when empty or malformed. */
 int api_upload_bytes(struct request *req, struct response *res, size_t max, const char *what, struct buf *form,

@@ -55,6 +55,7 @@ extern const struct route test_routes[];
 extern const struct route not_implemented_routes[];
 extern const struct route openai_routes[];
 extern const struct route api_keys_routes[];
+extern const struct route openai_audio_routes[];
 extern const struct route auth_routes[];
 extern const struct route users_routes[];
 extern const struct route orgs_routes[];

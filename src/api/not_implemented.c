@@ -10,9 +10,5 @@
     }
 
 const struct route not_implemented_routes[] = {
-    /* Device capture */
-    /* OpenAI-compatible facade */
-    R("POST", "/v1/audio/transcriptions", NI, "openai", "Speech to text"),
-    R("POST", "/v1/audio/speech", NI, "openai", "Text to speech in an avatar's voice"),
     {0},
 };

@@ -7,12 +7,12 @@
  * names one; otherwise a new conversation starts holding them. So a chat in a client is one
  * conversation here. System messages are not obeyed: the avatar's persona is the server's.
  * Errors have OpenAI's shape {error:{message, type, param, code}}. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_util.h"
+#include "api/openai_error.h"
 #include "api/schemas.h"
 #include "auth/api_keys.h"
 #include "avatar/avatar.h"
@@ -29,22 +29,6 @@
 #define FACADE_MESSAGES_MAX 256 /* messages of one request */
 #define FACADE_TURN_MAX 20000   /* bytes of one earlier message kept */
 #define FACADE_MODELS_MAX 1000  /* avatars listed as models */
-
-/* Answers OpenAI's error shape; returns err so that handlers can `return openai_error(…)`. */
-static int openai_error(struct response *res, int err, const char *type, const char *code, const char *param,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int openai_error(struct response *res, int err, const char *type, const char *code, const char *param,
-                        const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    res_json(res, http_status_for_err(err),
-             json_pack("{s:{s:s,s:s,s:s?,s:s?}}", "error", "message", msg, "type", type, "param", param, "code", code));
-    return err;
-}
 
 /* An error of the domain in OpenAI's words. */
 static int domain_error(struct response *res, int err)
@@ -462,15 +446,8 @@ static int chat_completions(struct request *req, struct response *res)
     return err;
 }
 
-/* OpenAPI: bodies and answers (api/schemas.h has the short forms). Errors have OpenAI's shape. */
-#define OPENAI_ERRORS                                                                                                                    \
-    "\"400\": {\"description\": \"invalid request\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "              \
-    "\"401\": {\"description\": \"no valid token\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "               \
-    "\"404\": {\"description\": \"no such model\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                \
-    "\"429\": {\"description\": \"rate limited\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                 \
-    "\"500\": {\"description\": \"failure\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, "                      \
-    "\"501\": {\"description\": \"the brain cannot answer here\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}, " \
-    "\"503\": {\"description\": \"a dependency is down\", \"content\": {\"application/json\": {\"schema\": \"OpenAIError\"}}}"
+/* OpenAPI: bodies and answers (api/schemas.h has the short forms). Errors have OpenAI's shape
+ * (OPENAI_ERRORS). */
 static const char models_doc[] = "{\"responses\": {\"200\": \"ModelList\", " OPENAI_ERRORS "}}";
 static const char chat_doc[] =
     "{\"requestBody\": \"ChatCompletionRequest\", \"responses\": {"

@@ -5,7 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/transcriptions.h"
+
+#include <string.h>
+
 #include "api/api_util.h"
+#include "auth/ratelimit.h"
 #include "api/schemas.h"
 #include "avatar/media_ingest.h"
 #include "core/buf.h"
@@ -13,8 +18,46 @@
 #include "ingest/audio_decode.h"
 #include "providers/stt.h"
 
-#define TRANSCRIBE_BODY_MAX ((size_t)25 << 20)  /* bytes of an upload (OpenAI's cap too) */
-#define TRANSCRIBE_MAX_MS ((int64_t)10 * 60000) /* longer recordings belong in media (a background job) */
+
+int transcribe_take(struct request *req, struct context *e, int64_t *retry_ms)
+{
+    /* Each call holds a worker while ffmpeg and the recogniser run: its own budget per user. */
+    double per_minute = (double)app_get()->cfg.transcribe_rate;
+    char key[96];
+    snprintf(key, sizeof key, "rl:transcribe:%s", api_caller(req)->user_id);
+    return ratelimit_take(e->security, key, per_minute / 60.0, per_minute, retry_ms);
+}
+
+int transcribe_bytes(const char *body, size_t len, struct transcript *t, char *why, size_t whylen)
+{
+    memset(t, 0, sizeof *t);
+    why[0] = 0;
+    struct stt_engine *stt = stt_current();
+    if (!stt) {
+        snprintf(why, whylen, "no speech recognition is configured (stt-provider none)");
+        return DP_ERR_UNAVAILABLE;
+    }
+    int16_t *pcm = NULL;
+    size_t n = 0;
+    int truncated = 0;
+    int err = audio_decode_mem(body, len, TRANSCRIBE_MAX_MS, &pcm, &n, &truncated, why, whylen);
+    if (!err && truncated) {
+        free(pcm);
+        snprintf(why, whylen,
+                 "the recording is longer than %d minutes: upload it as media to have it transcribed in the background",
+                 (int)(TRANSCRIBE_MAX_MS / 60000));
+        return DP_ERR_TOO_LARGE;
+    }
+    if (err)
+        return err;
+    err = stt_transcribe(stt, pcm, n, &t->segs, &t->n, NULL, NULL, why, whylen);
+    free(pcm);
+    if (err == DP_ERR_UNAVAILABLE && !why[0])
+        snprintf(why, whylen, "speech recognition is busy; try again");
+    t->duration_ms = (int64_t)n * 1000 / AUDIO_DECODE_RATE;
+    t->engine = stt->name;
+    return err;
+}
 
 static int transcribe(struct request *req, struct response *res)
 {
@@ -22,14 +65,10 @@ static int transcribe(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    /* Each call holds a worker while ffmpeg and the recogniser run: its own budget per user. */
-    double per_minute = (double)app_get()->cfg.transcribe_rate;
-    char key[96];
-    snprintf(key, sizeof key, "rl:transcribe:%s", api_caller(req)->user_id);
-    if ((err = api_rate_limit(req, res, e.security, "transcribe", key, per_minute / 60.0, per_minute)))
-        return err;
-    struct stt_engine *stt = stt_current();
-    if (!stt) {
+    int64_t retry_ms;
+    if (transcribe_take(req, &e, &retry_ms))
+        return api_rate_refuse(req, res, "transcribe", retry_ms);
+    if (!stt_current()) {
         res_error(res, req, DP_ERR_UNAVAILABLE, "no speech recognition is configured (stt-provider none)");
         return DP_ERR_UNAVAILABLE;
     }
@@ -38,41 +77,21 @@ static int transcribe(struct request *req, struct response *res)
     struct buf form;
     if ((err = api_upload_bytes(req, res, TRANSCRIBE_BODY_MAX, "recording", &form, &body, &len)))
         return err;
-    int16_t *pcm = NULL;
-    size_t n = 0;
-    int truncated = 0;
+    struct transcript t;
     char why[600] = "";
-    err = audio_decode_mem(body, len, TRANSCRIBE_MAX_MS, &pcm, &n, &truncated, why, sizeof why);
+    err = transcribe_bytes(body, len, &t, why, sizeof why);
     buf_cleanup(&form);
-    if (!err && truncated) {
-        free(pcm);
-        res_error(
-            res, req, DP_ERR_TOO_LARGE,
-            "the recording is longer than %d minutes: upload it as media to have it transcribed in the background",
-            (int)(TRANSCRIBE_MAX_MS / 60000));
-        return DP_ERR_TOO_LARGE;
-    }
-    if (err == DP_ERR_UNSUPPORTED) {
+    if (err == DP_ERR_TOO_LARGE || err == DP_ERR_UNSUPPORTED || err == DP_ERR_UNAVAILABLE) {
         res_error(res, req, err, "%s", why);
         return err;
     }
     if (err)
         return err;
-    struct stt_segment *segs = NULL;
-    int ns = 0;
-    err = stt_transcribe(stt, pcm, n, &segs, &ns, NULL, NULL, why, sizeof why);
-    free(pcm);
-    if (err == DP_ERR_UNAVAILABLE) {
-        res_error(res, req, err, "%s", why[0] ? why : "speech recognition is busy; try again");
-        return err;
-    }
-    if (err)
-        return err;
-    json_t *t = speech_transcript_json(segs, ns, stt->name, (int64_t)n * 1000 / AUDIO_DECODE_RATE, 0);
-    stt_segments_free(segs, ns);
-    if (!t)
+    json_t *j = speech_transcript_json(t.segs, t.n, t.engine, t.duration_ms, 0);
+    stt_segments_free(t.segs, t.n);
+    if (!j)
         return DP_ERR_NOMEM;
-    res_json(res, 200, t);
+    res_json(res, 200, j);
     return DP_OK;
 }
 

@@ -425,6 +425,7 @@ int cli_serve(int argc, char **argv)
     tables[ntables++] = portraits_routes;
     tables[ntables++] = openai_routes;
     tables[ntables++] = api_keys_routes;
+    tables[ntables++] = openai_audio_routes;
     tables[ntables++] = chats_routes;
     tables[ntables++] = events_routes;
     tables[ntables++] = capture_routes;

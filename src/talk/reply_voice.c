@@ -111,7 +111,8 @@ static int encode(const int16_t *pcm, size_t n, enum reply_format fmt, uint8_t *
     return DP_OK;
 }
 
-static int speak(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why, size_t whylen)
+int talk_speak(struct context *e, const char *avatar_id, const char *text, float speed, int16_t **pcm, size_t *n,
+               char *why, size_t whylen)
 {
     struct tts_engine *t = tts_current();
     if (!t) {
@@ -121,14 +122,21 @@ static int speak(struct context *e, const struct talk_audio *a, int16_t **pcm, s
     struct tts_voice v;
     int16_t *raw;
     size_t m;
-    int err = talk_voice_params(e, a->avatar_id, &v);
+    int err = talk_voice_params(e, avatar_id, &v);
+    if (!err && speed > 0 && speed != 1)
+        v.rate = (v.rate > 0 ? v.rate : 1) * speed;
     if (!err)
-        err = tts_synthesize_all(t, a->text, &v, &raw, &m, NULL, NULL, why, whylen);
+        err = tts_synthesize_all(t, text, &v, &raw, &m, NULL, NULL, why, whylen);
     if (err)
         return err;
     err = audio_resample(raw, m, t->rate, REPLY_AUDIO_RATE, 4, pcm, n);
     free(raw);
     return err;
+}
+
+static int speak(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why, size_t whylen)
+{
+    return talk_speak(e, a->avatar_id, a->text, 1, pcm, n, why, whylen);
 }
 
 static int cut_clip(struct context *e, const struct talk_audio *a, int16_t **pcm, size_t *n, char *why, size_t whylen)

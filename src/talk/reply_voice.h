@@ -6,6 +6,7 @@
 #define DP_REPLY_VOICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/blob.h"
 
@@ -23,6 +24,11 @@ enum reply_format { REPLY_WAV, REPLY_OGG };
  * the recording cannot be decoded, DP_ERR_UNAVAILABLE without a TTS engine; why says more. */
 int talk_reply_voice(struct context *e, const struct talk_audio *a, int spoken, enum reply_format fmt,
                      char key[BLOB_KEY_LEN + 1], char *why, size_t whylen);
+
+/* text spoken in the avatar's voice (its profile's pitch and rate, times speed when it is not 0)
+ * into *pcm (malloc'd, *n samples at REPLY_AUDIO_RATE). DP_ERR_UNAVAILABLE without a TTS engine. */
+int talk_speak(struct context *e, const char *avatar_id, const char *text, float speed, int16_t **pcm, size_t *n,
+               char *why, size_t whylen);
 
 struct voice_features;
 /* The TTS voice that speaks like profile f: a stock voice of its register (flite: awb below

@@ -6,8 +6,9 @@
 // breaker opening (last: it stays open).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import OpenAI, { toFile } from 'openai';
 import { startSpeechServer } from '../speech-server/server.mjs';
-import { api, cast, createAvatar, expectStatus, request, startAvatars } from './lib/avatars.mjs';
+import { api, cast, createAvatar, expectStatus, request, signup, startAvatars } from './lib/avatars.mjs';
 import { scaled } from './lib/server.mjs';
 import { concat, say, silence, wav, words } from './lib/speech.mjs';
 
@@ -194,6 +195,76 @@ describe('remote speech synthesis', () => {
     assert.equal(sent[0].headers['xi-api-key'], KEY);
     assert.deepEqual([sent[0].voice, sent[0].format, sent[0].model], ['voice-xyz', 'pcm_16000', 'eleven_flash_v2_5']);
     assert.ok(isTone(audio));
+  });
+});
+
+describe('the facade: /v1/audio/* with the openai SDK', () => {
+  let av;
+  const client = (token = c.owner.token) => new OpenAI({ apiKey: token, baseURL: `${srv.url}/v1`, maxRetries: 0 });
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { name: 'Iris', visibility: 'link', slug: 'iris-speaks' });
+  });
+
+  test('transcriptions: json, text, verbose_json with words, srt and vtt', async () => {
+    const file = () => toFile(wav(SENTENCE), 'talk.wav', { type: 'audio/wav' });
+    sp.stt.reply = { text: 'roses grew in the garden' };
+    try {
+      const j = await client().audio.transcriptions.create({ file: await file(), model: 'whisper-1' });
+      assert.deepEqual(j, { text: 'roses grew in the garden' });
+      const t = await client().audio.transcriptions.create({ file: await file(), model: 'whisper-1', response_format: 'text' });
+      assert.equal(t.trim(), 'roses grew in the garden');
+      const v = await client().audio.transcriptions.create({ file: await file(), model: 'whisper-1', response_format: 'verbose_json',
+        timestamp_granularities: ['word', 'segment'], language: 'en' });
+      assert.equal(v.task, 'transcribe');
+      assert.equal(v.language, 'en');
+      assert.ok(Math.abs(v.duration - SENTENCE.length / 16000) < 0.1, String(v.duration));
+      assert.equal(v.segments.length, 1);
+      assert.deepEqual(v.words.map((w) => w.word), ['roses', 'grew', 'in', 'the', 'garden']);
+      assert.ok(v.words.every((w, i) => w.end > w.start && (i === 0 || w.start >= v.words[i - 1].end)), JSON.stringify(v.words));
+      const srt = await client().audio.transcriptions.create({ file: await file(), model: 'whisper-1', response_format: 'srt' });
+      assert.match(srt, /^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\nroses grew in the garden\n/);
+      const vtt = await client().audio.transcriptions.create({ file: await file(), model: 'whisper-1', response_format: 'vtt' });
+      assert.match(vtt, /^WEBVTT\n\n\d\d:\d\d:\d\d\.\d{3} --> /);
+    } finally {
+      sp.stt.reply = null;
+    }
+  });
+
+  test('transcriptions: refusals in OpenAI\'s shape', async () => {
+    await assert.rejects(client().audio.transcriptions.create({ file: await toFile(Buffer.from('not audio at all'), 'x.wav'), model: 'whisper-1' }),
+      (e) => e.status === 415 && e.error?.code === 'invalid_file_format');
+    await assert.rejects(client().audio.transcriptions.create({ file: await toFile(wav(SENTENCE), 'a.wav'), model: 'whisper-1', response_format: 'diarized' }),
+      (e) => e.status === 400 && e.error?.param === 'response_format');
+    await assert.rejects(client('not-a-token').audio.transcriptions.create({ file: await toFile(wav(SENTENCE), 'a.wav'), model: 'whisper-1' }),
+      (e) => e.status === 401);
+  });
+
+  test('speech: the avatar named by voice (id or slug), wav, pcm at 24 kHz and opus, from the remote synthesizer', async () => {
+    const n = sp.requests.length;
+    const w = Buffer.from(await (await client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'Good morning to you', response_format: 'wav' })).arrayBuffer());
+    assert.equal(w.toString('latin1', 0, 4), 'RIFF');
+    assert.ok(isTone(w), 'the provider\'s tone');
+    const p = Buffer.from(await (await client().audio.speech.create({ model: 'tts-1', voice: 'iris-speaks', input: 'Good morning to you', response_format: 'pcm', speed: 1.5 })).arrayBuffer());
+    assert.ok(Math.abs(p.length / 2 - 24000 * 1.0) < 2400, `${p.length / 2} samples at 24 kHz for 4 words of 250 ms`);
+    const o = Buffer.from(await (await client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'Good night', response_format: 'opus' })).arrayBuffer());
+    assert.equal(o.toString('latin1', 0, 4), 'OggS');
+    const sent = since(n, 'tts:openai');
+    assert.equal(sent.length, 3);
+    assert.equal(sent[1].speed, 1.5);
+  });
+
+  test('speech: refusals in OpenAI\'s shape, nothing sent to the provider', async () => {
+    const n = sp.requests.length;
+    const other = { owner: await signup(srv, { display_name: 'Stranger' }) };
+    await assert.rejects(client(other.owner.token).audio.speech.create({ model: 'tts-1', voice: av.id, input: 'hi' }),
+      (e) => e.status === 404 && e.error?.param === 'voice');
+    await assert.rejects(client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'hi', response_format: 'mp3' }),
+      (e) => e.status === 400 && e.error?.param === 'response_format');
+    await assert.rejects(client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'x'.repeat(4097) }),
+      (e) => e.status === 400 && e.error?.param === 'input');
+    await assert.rejects(client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'hi', speed: 9 }),
+      (e) => e.status === 400 && e.error?.param === 'speed');
+    assert.equal(since(n, 'tts:openai').length, 0);
   });
 });
 
