@@ -103,14 +103,14 @@ static const struct setting settings[] = {
     {"stt-provider", SET_STR, OFF(stt_provider), "pocketsphinx", 0, 0,
      "speech recognition: pocketsphinx (offline, Debian's US English models) | openai (OpenAI or any Whisper-"
      "compatible /audio/transcriptions: faster-whisper-server, whisper.cpp server) | deepgram (pre-recorded /listen) "
-     "| none"},
+     "| wyoming (Wyoming ASR over TCP, e.g. wyoming-faster-whisper) | none"},
     {"stt-model-dir", SET_STR, OFF(stt_model_dir), "", 0, 0,
      "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict); empty: /usr/share/pocketsphinx/model/en-us"},
     {"stt-pool", SET_LONG, OFF(stt_pool), "2", 1, 16,
      "pocketsphinx decoders kept loaded (~90 MB each), lent to a stream only while someone speaks"},
     {"stt-url", SET_STR, OFF(stt_url), "", 0, 0,
      "base URL of a remote recogniser, e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1, "
-     "https://api.deepgram.com/v1"},
+     "https://api.deepgram.com/v1, or host:port for wyoming (10300)"},
     {"stt-model", SET_STR, OFF(stt_model), "", 0, 0,
      "remote recognition model (empty: whisper-1 for openai, nova-2 for deepgram)"},
     {"stt-api-key", SET_STR, OFF(stt_api_key), "", 0, 0, "key of the remote recogniser (prefer the env variable)"},
@@ -125,12 +125,14 @@ static const struct setting settings[] = {
     {"transcribe-window", SET_LONG, OFF(transcribe_window), "600", 5, 3600,
      "seconds of a recording decoded and transcribed at a time (memory holds one window of 16 kHz PCM: 19 MB for 600)"},
     {"tts-provider", SET_STR, OFF(tts_provider), "flite", 0, 0,
-     "speech synthesis: flite (offline) | openai (OpenAI or any compatible /audio/speech) | elevenlabs | none"},
+     "speech synthesis: flite (offline) | openai (OpenAI or any compatible /audio/speech) | elevenlabs | wyoming "
+     "(Wyoming TTS over TCP, e.g. wyoming-piper) | none"},
     {"tts-voice", SET_STR, OFF(tts_voice), "", 0, 0,
      "default voice: flite slt | rms | awb | kal16 (empty: slt); openai alloy, nova … (empty: alloy); "
-     "elevenlabs a voice id (required)"},
+     "elevenlabs a voice id (required); wyoming a Piper voice (empty: the service's)"},
     {"tts-url", SET_STR, OFF(tts_url), "", 0, 0,
-     "base URL of a remote synthesizer, e.g. https://api.openai.com/v1, https://api.elevenlabs.io/v1"},
+     "base URL of a remote synthesizer, e.g. https://api.openai.com/v1, https://api.elevenlabs.io/v1, or host:port "
+     "for wyoming (10200)"},
     {"tts-model", SET_STR, OFF(tts_model), "", 0, 0,
      "remote synthesis model (empty: tts-1 for openai, eleven_flash_v2_5 for elevenlabs)"},
     {"tts-api-key", SET_STR, OFF(tts_api_key), "", 0, 0, "key of the remote synthesizer (prefer the env variable)"},

@@ -129,8 +129,9 @@ int stt_transcribe_window(struct stt_engine *e, struct stt_stream *s, int *prime
 
 extern const struct stt_ops stt_pocketsphinx_ops;
 int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
-/* Remote recognisers (stt_remote.h): OpenAI/Whisper-compatible, Deepgram pre-recorded. */
+/* Remote recognisers (stt_remote.h): OpenAI/Whisper-compatible, Deepgram pre-recorded, Wyoming ASR. */
 int stt_openai_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 int stt_deepgram_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
+int stt_wyoming_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 
 #endif

@@ -20,7 +20,11 @@ static const struct backend tts_openai_row = {"openai", NULL, 0, &openai_provide
 static const struct tts_provider elevenlabs_provider = {tts_elevenlabs_new};
 static const struct backend tts_elevenlabs_row = {"elevenlabs", NULL, 0, &elevenlabs_provider};
 
-static struct registry tts_backends = {"tts", {&tts_flite_row, &tts_openai_row, &tts_elevenlabs_row}, 3, -1};
+static const struct tts_provider wyoming_provider = {tts_wyoming_new};
+static const struct backend tts_wyoming_row = {"wyoming", NULL, 0, &wyoming_provider};
+
+static struct registry tts_backends = {
+    "tts", {&tts_flite_row, &tts_openai_row, &tts_elevenlabs_row, &tts_wyoming_row}, 4, -1};
 
 struct registry *tts_registry(void)
 {
@@ -35,7 +39,7 @@ int tts_configure(const struct tts_config *cfg, char *msg, size_t msglen)
         return DP_OK;
     const struct backend *b = registry_find(&tts_backends, name);
     if (!b) {
-        snprintf(msg, msglen, "tts-provider must be none, flite, openai or elevenlabs, not \"%s\"", name);
+        snprintf(msg, msglen, "tts-provider must be none, flite, openai, elevenlabs or wyoming, not \"%s\"", name);
         return DP_ERR_INVALID;
     }
     int err = ((const struct tts_provider *)b->ops)->create(cfg, &current, msg, msglen);

@@ -92,8 +92,9 @@ size_t tts_sentence_end(const char *text, size_t len);
 
 extern const struct tts_ops tts_flite_ops;
 int tts_flite_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
-/* Remote synthesizers (tts_remote.h): OpenAI /audio/speech, ElevenLabs streaming. */
+/* Remote synthesizers (tts_remote.h): OpenAI /audio/speech, ElevenLabs streaming, Wyoming TTS. */
 int tts_openai_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
 int tts_elevenlabs_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
+int tts_wyoming_new(const struct tts_config *cfg, struct tts_engine **out, char *msg, size_t msglen);
 
 #endif
