@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avatar/avatar_voice.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -124,6 +125,8 @@ const char *avatar_check_body(json_t *body, int creating)
            *talk = json_object_get(body, "visitor_talk"), *slug = json_object_get(body, "slug");
     if (k && (why = avatar_check_kind(json_string_value(k))))
         return why;
+    if ((why = avatar_tts_voice_problem(json_object_get(body, "tts_voice"))))
+        return why;
     if (v && (why = avatar_check_visibility(json_string_value(v))))
         return why;
     if (b && (why = avatar_check_brain(json_string_value(b))))
@@ -218,6 +221,9 @@ int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        p, 17, NULL);
     free(pub_s);
+    const char *voice = json_get_str(body, "tts_voice");
+    if (!err && voice)
+        err = avatar_tts_voice_set(db, id, voice);
     return err ? err : avatar_get(db, id, out);
 }
 
@@ -272,6 +278,9 @@ int avatar_with_stats(struct context *e, const char *id, json_t **out)
         json_pack("{s:I,s:I}", "media",
                   (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM media WHERE avatar_id = ?", id), "memories",
                   (json_int_t)count_of(e->db, "SELECT COUNT(*) FROM memories WHERE avatar_id = ?", id)));
+    char voice[AVATAR_TTS_VOICE_MAX + 1];
+    if (!avatar_tts_voice_get(e->db, id, voice))
+        json_object_set_new(a, "tts_voice", voice[0] ? json_string(voice) : json_null());
     /* Profiles and conversations arrive with their capabilities; the fields exist already. */
     json_object_set_new(a, "profile", json_null());
     json_object_set_new(a, "recent_conversation", json_null());
@@ -357,6 +366,9 @@ int avatar_update(struct context *e, const struct avatar_ref *ref, json_t *body)
     err = sql.data ? db_query(e->db, sql.data, p, np, NULL) : DP_ERR_NOMEM;
     buf_cleanup(&sql);
     free(pub_s);
+    json_t *voice = json_object_get(body, "tts_voice");
+    if (!err && voice)
+        err = avatar_tts_voice_set(e->db, id, json_string_value(voice));
     if (!err)
         avatar_changed(e->cache, ref);
     return err;

@@ -36,7 +36,7 @@ static char *listen_url(const struct stt_remote *r)
     return provider_url(r->url, q);
 }
 
-static int parse_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
+int stt_deepgram_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
 {
     json_t *ch = json_array_get(json_object_get(json_object_get(j, "results"), "channels"), 0);
     json_t *alt = json_array_get(json_object_get(ch, "alternatives"), 0);
@@ -97,7 +97,7 @@ static int deepgram_recognize(struct stt_remote *r, const int16_t *pcm, size_t n
         err = stt_status_error(hr.status, m, why, whylen);
     } else if (!err) {
         json_t *j = json_loadb(answer.data, answer.len, 0, NULL);
-        err = parse_answer(j, out, why, whylen);
+        err = stt_deepgram_answer(j, out, why, whylen);
         json_decref(j);
     }
     json_decref(hr.error_body);

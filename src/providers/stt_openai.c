@@ -82,8 +82,7 @@ static int add_words(struct stt_result *r, int *cap, json_t *words)
     return DP_OK;
 }
 
-/* The verbose_json answer (or a plain {text}) into out. */
-static int parse_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
+int stt_openai_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
 {
     const char *text = json_string_value(json_object_get(j, "text"));
     if (!text || !utf8_valid(text, strlen(text))) {
@@ -148,7 +147,7 @@ static int openai_recognize(struct stt_remote *r, const int16_t *pcm, size_t n, 
         err = stt_status_error(hr.status, m ? m : json_string_value(e), why, whylen);
     } else if (!err) {
         json_t *j = json_loadb(answer.data, answer.len, 0, NULL);
-        err = parse_answer(j, out, why, whylen);
+        err = stt_openai_answer(j, out, why, whylen);
         json_decref(j);
     }
     json_decref(hr.error_body);

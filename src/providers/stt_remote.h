@@ -52,4 +52,11 @@ int stt_status_error(long status, const char *message, char *why, size_t whylen)
  * without letters or with times no recording has is skipped. */
 int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double start_s, double end_s, double conf);
 
+#include <jansson.h>
+/* A 2xx answer (NULL when it was not JSON) into *out (zeroed before; free with stt_result_free,
+ * also after an error): OpenAI's verbose_json (or {text}) and Deepgram's pre-recorded result.
+ * DP_ERR_UNAVAILABLE with why when it is not the protocol's. Separate for the fuzzer. */
+int stt_openai_answer(json_t *answer, struct stt_result *out, char *why, size_t whylen);
+int stt_deepgram_answer(json_t *answer, struct stt_result *out, char *why, size_t whylen);
+
 #endif

@@ -14,6 +14,7 @@
 #include "audio/ogg_opus.h"
 #include "audio/resample.h"
 #include "audio/wav.h"
+#include "avatar/avatar_voice.h"
 #include "avatar/voice_profile.h"
 #include "core/context.h"
 #include "core/err.h"
@@ -93,6 +94,12 @@ int talk_voice_params(struct context *e, const char *avatar_id, struct tts_voice
     int err = voice_profile_get(e->db, avatar_id, &f, &n);
     if (!err && n)
         talk_voice_for(&f, v);
+    /* A remote synthesizer speaks the voice chosen for the avatar (its own name for it); the local
+     * engine keeps the stock voice of the profile's register. */
+    static __thread char chosen[AVATAR_TTS_VOICE_MAX + 1];
+    struct tts_engine *t = tts_current();
+    if (!err && t && strcmp(t->name, "flite") && !(err = avatar_tts_voice_get(e->db, avatar_id, chosen)) && chosen[0])
+        v->voice = chosen;
     return err;
 }
 

@@ -38,7 +38,8 @@ struct voice_features;
 void talk_voice_for(const struct voice_features *f, struct tts_voice *v);
 
 /* How the avatar's voice is spoken: its profile's pitch (and a stock voice of that register) and
- * its rate relative to the voice's own. v->voice points at static storage. No profile: all 0. */
+ * its rate relative to the voice's own; with a remote synthesizer, the voice chosen for the avatar
+ * (tts_voice). v->voice points at static (thread-local) storage. No profile nor voice: all 0. */
 int talk_voice_params(struct context *e, const char *avatar_id, struct tts_voice *v);
 
 #endif

@@ -67,8 +67,8 @@ const isTone = (buf, hz = 440) => {
 /* A reply spoken by the server's synthesizer (each call's memory differs: reply audio is kept by
  * what was said, so the same words would not be spoken again). */
 let replies = 0;
-async function spokenReply(s, cc, text = 'Tell me about the garden') {
-  const av = await createAvatar(s, cc.owner.token);
+async function spokenReply(s, cc, text = 'Tell me about the garden', avatar = null) {
+  const av = avatar || await createAvatar(s, cc.owner.token);
   const year = 1950 + replies++;
   const m = await api(s, 'POST', `/avatars/${av.id}/memories`, { token: cc.owner.token, body: { text: `My mother grew roses in the garden by the river in ${year}.` } });
   expectStatus(assert, m, 201);
@@ -159,6 +159,25 @@ describe('remote speech recognition', () => {
 });
 
 describe('remote speech synthesis', () => {
+  test('a voice per avatar: tts_voice on PATCH, shown by GET, spoken by the provider; bad ones refused', async () => {
+    const av = await createAvatar(srv2, c2.owner.token);
+    let r = await api(srv2, 'PATCH', `/avatars/${av.id}`, { token: c2.owner.token, body: { tts_voice: 'JBFqnCBsd6RMkjVDRZzb' } });
+    expectStatus(assert, r, 200);
+    r = await api(srv2, 'GET', `/avatars/${av.id}`, { token: c2.owner.token });
+    assert.equal(r.json.tts_voice, 'JBFqnCBsd6RMkjVDRZzb');
+    for (const bad of ['', 'a/../b', 'x'.repeat(129), 7]) {
+      r = await api(srv2, 'PATCH', `/avatars/${av.id}`, { token: c2.owner.token, body: { tts_voice: bad } });
+      expectStatus(assert, r, 400, 'invalid_input', JSON.stringify(bad));
+    }
+    const n = sp.requests.length;
+    await spokenReply(srv2, c2, 'Tell me about the garden', av);
+    assert.deepEqual(since(n, 'tts:elevenlabs').map((q) => q.voice), ['JBFqnCBsd6RMkjVDRZzb']);
+    r = await api(srv2, 'PATCH', `/avatars/${av.id}`, { token: c2.owner.token, body: { tts_voice: null } });
+    expectStatus(assert, r, 200);
+    r = await api(srv2, 'GET', `/avatars/${av.id}`, { token: c2.owner.token });
+    assert.equal(r.json.tts_voice, null);
+  });
+
   test("OpenAI: a reply's audio is the provider's, streamed as 24 kHz PCM and kept at 16 kHz", async () => {
     const n = sp.requests.length;
     const { audio } = await spokenReply(srv, c);
