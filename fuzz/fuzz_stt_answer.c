@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct stt_result r;
     memset(&r, 0, sizeof r);
     char why[256] = "";
-    int err = data[0] % 2 ? stt_deepgram_answer(answer, &r, why, sizeof why)
-                          : stt_openai_answer(answer, &r, why, sizeof why);
+    int err =
+        data[0] % 2 ? stt_deepgram_answer(answer, &r, why, sizeof why) : stt_openai_answer(answer, &r, why, sizeof why);
     if (err == DP_OK) {
         if (!r.text || !utf8_valid(r.text, strlen(r.text)) || !(r.confidence >= 0 && r.confidence <= 1))
             abort();

@@ -10,13 +10,13 @@
 #include "core/err.h"
 #include "net/multipart.h"
 
-#define FORM_FIELDS_MAX 32        /* text fields kept beside the file */
-#define FORM_FIELD_MAX 1024        /* bytes of one text field */
+#define FORM_FIELDS_MAX 32  /* text fields kept beside the file */
+#define FORM_FIELD_MAX 1024 /* bytes of one text field */
 
 struct form_file {
     struct buf data;
-    int state;   /* 0 before the file part, 1 inside it, 2 after it */
-    int current; /* 1 while the part being read is the file */
+    int state;       /* 0 before the file part, 1 inside it, 2 after it */
+    int current;     /* 1 while the part being read is the file */
     json_t *fields;  /* NULL: text fields are not wanted */
     char name[128];  /* of the text field being read ("" when it is not kept) */
     struct buf text; /* its value */

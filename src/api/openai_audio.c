@@ -83,14 +83,13 @@ static json_t *verbose(const struct transcript *t, const char *language, int wan
     for (int i = 0; i < t->n; i++) {
         const struct stt_segment *s = &t->segs[i];
         double c = s->confidence > 0.0001f ? s->confidence : 0.0001;
-        json_array_append_new(segs, json_pack("{s:i,s:i,s:f,s:f,s:s,s:[],s:f,s:f,s:f,s:f}", "id", i, "seek", 0,
-                                              "start", s->start_ms / 1000.0, "end", s->end_ms / 1000.0, "text",
-                                              s->text, "tokens", "temperature", 0.0, "avg_logprob", log(c),
-                                              "compression_ratio", 1.0, "no_speech_prob", 0.0));
+        json_array_append_new(segs, json_pack("{s:i,s:i,s:f,s:f,s:s,s:[],s:f,s:f,s:f,s:f}", "id", i, "seek", 0, "start",
+                                              s->start_ms / 1000.0, "end", s->end_ms / 1000.0, "text", s->text,
+                                              "tokens", "temperature", 0.0, "avg_logprob", log(c), "compression_ratio",
+                                              1.0, "no_speech_prob", 0.0));
         for (int k = 0; words && k < s->n_words; k++)
             json_array_append_new(words, json_pack("{s:s,s:f,s:f}", "word", s->words[k].word, "start",
-                                                   s->words[k].start_ms / 1000.0, "end",
-                                                   s->words[k].end_ms / 1000.0));
+                                                   s->words[k].start_ms / 1000.0, "end", s->words[k].end_ms / 1000.0));
     }
     json_t *o = json_pack("{s:s,s:s,s:f,s:o,s:o}", "task", "transcribe", "language", language, "duration",
                           t->duration_ms / 1000.0, "text", whole_text(t), "segments", segs);
@@ -122,10 +121,9 @@ static int audio_transcriptions(struct request *req, struct response *res)
         json_decref(fields);
         if (err == DP_ERR_NOMEM)
             return err;
-        return openai_error(res, err, "invalid_request_error", err == DP_ERR_TOO_LARGE ? "file_too_large" : "invalid_value",
-                            "file",
-                            err == DP_ERR_TOO_LARGE ? "the file is over 25 MiB"
-                                                    : "the form has no file part, or is malformed");
+        return openai_error(
+            res, err, "invalid_request_error", err == DP_ERR_TOO_LARGE ? "file_too_large" : "invalid_value", "file",
+            err == DP_ERR_TOO_LARGE ? "the file is over 25 MiB" : "the form has no file part, or is malformed");
     }
     const char *fmt = json_string_value(json_object_get(fields, "response_format"));
     const char *lang = json_string_value(json_object_get(fields, "language"));
@@ -229,8 +227,7 @@ static int audio_speech(struct request *req, struct response *res)
     json_t *speed = json_object_get(b, "speed");
     if (!input || !*input || chars(input) > SPEECH_INPUT_MAX || strlen(input) > TTS_TEXT_MAX)
         return openai_error(res, DP_ERR_INVALID, "invalid_request_error", "invalid_value", "input",
-                            "input must be 1 to %d characters (and %d bytes) of text", SPEECH_INPUT_MAX,
-                            TTS_TEXT_MAX);
+                            "input must be 1 to %d characters (and %d bytes) of text", SPEECH_INPUT_MAX, TTS_TEXT_MAX);
     if (!voice || !*voice || strlen(voice) > 64)
         return openai_error(res, DP_ERR_INVALID, "invalid_request_error", "invalid_value", "voice",
                             "voice must be the id or slug of an avatar you may talk to (GET /v1/models)");

@@ -6,8 +6,8 @@
 
 #include "api/api_util.h"
 
-int openai_error(struct response *res, int err, const char *type, const char *code, const char *param,
-                 const char *fmt, ...)
+int openai_error(struct response *res, int err, const char *type, const char *code, const char *param, const char *fmt,
+                 ...)
 {
     char msg[512];
     va_list ap;

@@ -7,8 +7,8 @@ struct response;
 
 /* Answers the status err stands for with OpenAI's error shape; returns err so that handlers can
  * `return openai_error(…)`. param may be NULL. */
-int openai_error(struct response *res, int err, const char *type, const char *code, const char *param,
-                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int openai_error(struct response *res, int err, const char *type, const char *code, const char *param, const char *fmt,
+                 ...) __attribute__((format(printf, 6, 7)));
 
 /* The OpenAPI answers of a facade route that fails in OpenAI's shape. */
 #define OPENAI_ERRORS                                                                                                                    \

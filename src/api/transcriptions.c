@@ -18,7 +18,6 @@
 #include "ingest/audio_decode.h"
 #include "providers/stt.h"
 
-
 int transcribe_take(struct request *req, struct context *e, int64_t *retry_ms)
 {
     /* Each call holds a worker while ffmpeg and the recogniser run: its own budget per user. */

@@ -16,8 +16,8 @@ const char *avatar_tts_voice_problem(json_t *v)
         return NULL;
     const char *s = json_string_value(v);
     size_t n = s ? strlen(s) : 0;
-    if (!n || n > AVATAR_TTS_VOICE_MAX || strspn(s,
-                                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") != n)
+    if (!n || n > AVATAR_TTS_VOICE_MAX ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") != n)
         return why;
     return NULL;
 }
@@ -31,10 +31,11 @@ int avatar_tts_voice_set(struct db *db, const char *avatar_id, const char *voice
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(voice), DB_TEXT(now)};
-    return db_query(db,
-                    "INSERT INTO avatar_voices (avatar_id, tts_voice, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (avatar_id) DO UPDATE SET tts_voice = excluded.tts_voice, updated_at = excluded.updated_at",
-                    p, 3, NULL);
+    return db_query(
+        db,
+        "INSERT INTO avatar_voices (avatar_id, tts_voice, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (avatar_id) DO UPDATE SET tts_voice = excluded.tts_voice, updated_at = excluded.updated_at",
+        p, 3, NULL);
 }
 
 int avatar_tts_voice_get(struct db *db, const char *avatar_id, char out[AVATAR_TTS_VOICE_MAX + 1])

@@ -29,8 +29,7 @@ static char *listen_url(const struct stt_remote *r)
     /* Model and language are the operator's words, but still escaped: they end up in a URL. */
     char *m = curl_easy_escape(NULL, r->base.model[0] ? r->base.model : "nova-2", 0);
     char *l = r->language[0] ? curl_easy_escape(NULL, r->language, 0) : NULL;
-    snprintf(q, sizeof q, "listen?model=%s&punctuate=true%s%s", m ? m : "nova-2", l ? "&language=" : "",
-             l ? l : "");
+    snprintf(q, sizeof q, "listen?model=%s&punctuate=true%s%s", m ? m : "nova-2", l ? "&language=" : "", l ? l : "");
     curl_free(m);
     curl_free(l);
     return provider_url(r->url, q);
@@ -83,8 +82,9 @@ static int deepgram_recognize(struct stt_remote *r, const int16_t *pcm, size_t n
     int err = wav && url ? DP_OK : DP_ERR_NOMEM;
     struct http_stream_result hr = {0};
     if (!err) {
-        struct http_bytes hb = {url,  auth, "audio/wav", wav, wlen, "application/json", 5000, 0, r->timeout_ms,
-                                STT_REMOTE_ANSWER_MAX, gather, NULL, &answer};
+        struct http_bytes hb = {
+            url,    auth, "audio/wav", wav, wlen, "application/json", 5000, 0, r->timeout_ms, STT_REMOTE_ANSWER_MAX,
+            gather, NULL, &answer};
         err = http_post_bytes(&hb, &hr, why, whylen);
     }
     memset(auth, 0, sizeof auth);

@@ -43,9 +43,9 @@ static int form_body(const struct stt_remote *r, const int16_t *pcm, size_t n, s
     if (!err && r->language[0])
         err = part(b, "language", r->language);
     if (!err)
-        err = buf_printf(b,
-                         "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.wav\"\r\n"
-                         "Content-Type: audio/wav\r\n\r\n");
+        err =
+            buf_printf(b, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.wav\"\r\n"
+                          "Content-Type: audio/wav\r\n\r\n");
     if (!err)
         err = buf_append(b, wav, wlen);
     if (!err)
@@ -128,12 +128,19 @@ static int openai_recognize(struct stt_remote *r, const int16_t *pcm, size_t n, 
     int err = url ? form_body(r, pcm, n, &body) : DP_ERR_NOMEM;
     struct http_stream_result hr = {0};
     if (!err) {
-        struct http_bytes hb = {url,           auth, "multipart/form-data; boundary=" BOUNDARY,
-                                body.data,     body.len,
+        struct http_bytes hb = {url,
+                                auth,
+                                "multipart/form-data; boundary=" BOUNDARY,
+                                body.data,
+                                body.len,
                                 "application/json",
-                                5000,          0,    r->timeout_ms,
+                                5000,
+                                0,
+                                r->timeout_ms,
                                 STT_REMOTE_ANSWER_MAX,
-                                gather,        NULL, &answer};
+                                gather,
+                                NULL,
+                                &answer};
         err = http_post_bytes(&hb, &hr, why, whylen);
     }
     memset(auth, 0, sizeof auth);

@@ -192,8 +192,9 @@ int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize
         struct stt_config fc = *cfg;
         fc.provider = fb;
         fc.fallback = "none";
-        int err = b && b->ops && strcmp(fb, name) ? ((const struct stt_provider *)b->ops)->create(&fc, &r->fallback, msg, msglen)
-                                                  : DP_ERR_INVALID;
+        int err = b && b->ops && strcmp(fb, name)
+                      ? ((const struct stt_provider *)b->ops)->create(&fc, &r->fallback, msg, msglen)
+                      : DP_ERR_INVALID;
         if (err) {
             if (!b || !strcmp(fb, name))
                 snprintf(msg, msglen, "stt-fallback must be none or a local engine (pocketsphinx), not \"%s\"", fb);

@@ -57,8 +57,19 @@ static int elevenlabs_speak(struct tts_remote *r, const char *text, size_t len, 
     struct http_stream_result hr = {0};
     struct call c = {o};
     if (!err) {
-        struct http_bytes hb = {url,  auth, "application/json", json, strlen(json), "audio/pcm", 5000,
-                                r->timeout_ms / 2, r->timeout_ms, TTS_REMOTE_ANSWER_MAX, on_audio, NULL, &c};
+        struct http_bytes hb = {url,
+                                auth,
+                                "application/json",
+                                json,
+                                strlen(json),
+                                "audio/pcm",
+                                5000,
+                                r->timeout_ms / 2,
+                                r->timeout_ms,
+                                TTS_REMOTE_ANSWER_MAX,
+                                on_audio,
+                                NULL,
+                                &c};
         err = http_post_bytes(&hb, &hr, why, whylen);
     }
     memset(auth, 0, sizeof auth);

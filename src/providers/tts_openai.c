@@ -44,8 +44,19 @@ static int openai_speak(struct tts_remote *r, const char *text, size_t len, cons
     struct call c = {o};
     if (!err) {
         /* The idle deadline covers the first byte too: a stalled synthesizer is left for the fallback. */
-        struct http_bytes hb = {url,  auth, "application/json", json, strlen(json), "audio/pcm", 5000,
-                                r->timeout_ms / 2, r->timeout_ms, TTS_REMOTE_ANSWER_MAX, on_audio, NULL, &c};
+        struct http_bytes hb = {url,
+                                auth,
+                                "application/json",
+                                json,
+                                strlen(json),
+                                "audio/pcm",
+                                5000,
+                                r->timeout_ms / 2,
+                                r->timeout_ms,
+                                TTS_REMOTE_ANSWER_MAX,
+                                on_audio,
+                                NULL,
+                                &c};
         err = http_post_bytes(&hb, &hr, why, whylen);
     }
     memset(auth, 0, sizeof auth);

@@ -13,10 +13,10 @@
 
 #include "providers/tts.h"
 
-#define TTS_REMOTE_RATE 16000                 /* what the sink gets (flite's rate, so fallback matches) */
-#define TTS_REMOTE_SENTENCE_MAX 4000          /* bytes of one call (OpenAI takes 4096 characters) */
+#define TTS_REMOTE_RATE 16000                    /* what the sink gets (flite's rate, so fallback matches) */
+#define TTS_REMOTE_SENTENCE_MAX 4000             /* bytes of one call (OpenAI takes 4096 characters) */
 #define TTS_REMOTE_ANSWER_MAX ((size_t)64 << 20) /* bytes of one sentence's audio */
-#define TTS_REMOTE_RETRY_WAIT_MAX_MS 3000     /* longest 429 Retry-After waited for */
+#define TTS_REMOTE_RETRY_WAIT_MAX_MS 3000        /* longest 429 Retry-After waited for */
 
 struct tts_remote;
 struct tts_remote_out;

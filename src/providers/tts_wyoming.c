@@ -58,8 +58,9 @@ static int read_audio(struct wyc_conn *c, int streaming, struct tts_remote_out *
             long width = (long)json_integer_value(json_object_get(d, "width"));
             long ch = (long)json_integer_value(json_object_get(d, "channels"));
             if (rate < 8000 || rate > 48000 || width != 2 || ch != 1) {
-                snprintf(why, whylen, "the Wyoming audio is not mono 16-bit PCM at 8–48 kHz (%ld Hz, %ld bytes, %ld ch)",
-                         rate, width, ch);
+                snprintf(why, whylen,
+                         "the Wyoming audio is not mono 16-bit PCM at 8–48 kHz (%ld Hz, %ld bytes, %ld ch)", rate,
+                         width, ch);
                 wyc_event_clear(&ev);
                 return DP_ERR_UNAVAILABLE;
             }

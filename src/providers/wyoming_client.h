@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 
-#define WYC_HEADER_MAX 65536           /* bytes of a header line, and of a data block */
+#define WYC_HEADER_MAX 65536              /* bytes of a header line, and of a data block */
 #define WYC_PAYLOAD_MAX ((size_t)4 << 20) /* bytes of one payload */
 #define WYC_VERSION "1.7.0"
 
@@ -33,9 +33,9 @@ void wyc_event_clear(struct wyc_event *ev);
 /* A connection to a Wyoming service. */
 struct wyc_conn {
     int fd;
-    struct buf in;  /* received, not yet handed out */
-    size_t used;    /* bytes of in the last event handed out holds (dropped at the next read) */
-    long idle_ms;   /* longest wait for the next bytes (a stalled service) */
+    struct buf in;   /* received, not yet handed out */
+    size_t used;     /* bytes of in the last event handed out holds (dropped at the next read) */
+    long idle_ms;    /* longest wait for the next bytes (a stalled service) */
     double deadline; /* time_mono() by which the whole exchange ends */
 };
 
