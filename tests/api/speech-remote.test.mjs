@@ -40,9 +40,11 @@ after(async () => {
 });
 
 const SENTENCE = concat(silence(400), say('My grandmother grew roses in her garden.'), silence(400));
+/* What the local fallback hears: short, since pocketsphinx is slow on a loaded machine. */
+const SHORT = concat(silence(300), say('Roses in the garden.'), silence(300));
 const transcribe = (s, bytes, token) => request(s, 'POST', '/transcriptions', { token, headers: { 'content-type': 'audio/wav' }, body: bytes });
 /* A success closes the count of failures in a row (five open the breaker). */
-const closeBreaker = async () => expectStatus(assert, await transcribe(srv, wav(SENTENCE), c.owner.token), 200);
+const closeBreaker = async () => expectStatus(assert, await transcribe(srv, wav(SHORT), c.owner.token), 200);
 const since = (n, kind) => sp.requests.slice(n).filter((r) => r.kind === kind);
 
 /* Zero crossings per second in each 100 ms window of 16 kHz PCM16 (a WAV's data). */
@@ -123,10 +125,10 @@ describe('remote speech recognition', () => {
     test(`a provider that ${what} is replaced by pocketsphinx for that utterance`, async () => {
       const n = sp.requests.length;
       sp.stt.queue(spec, spec);
-      const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+      const r = await transcribe(srv, wav(SHORT), c.owner.token);
       expectStatus(assert, r, 200);
       const w = words(r.json.text);
-      assert.ok(w.includes('garden') || w.includes('roses') || w.includes('grandmother'), r.json.text);
+      assert.ok(w.includes('garden') || w.includes('roses'), r.json.text);
       assert.equal(since(n, 'stt:openai').length, 2, 'tried twice before falling back');
       sp.stt.clear();
       await closeBreaker();
@@ -151,7 +153,7 @@ describe('remote speech recognition', () => {
   test('a Deepgram refusal (400) falls back at once, without a retry', async () => {
     const n = sp.requests.length;
     sp.stt.queue({ status: 400, message: 'corrupt or unsupported data' });
-    const r = await transcribe(srv2, wav(SENTENCE), c2.owner.token);
+    const r = await transcribe(srv2, wav(SHORT), c2.owner.token);
     expectStatus(assert, r, 200);
     assert.ok(words(r.json.text).length > 0, r.json.text);
     assert.equal(since(n, 'stt:deepgram').length, 1);
@@ -307,9 +309,9 @@ describe('operations', () => {
 
   test('five failures in a row open the breaker: the fallback answers without calling the provider', async () => {
     sp.stt.reply = { status: 502 };
-    for (let i = 0; i < 3; i++) await transcribe(srv, wav(SENTENCE), c.owner.token);
+    for (let i = 0; i < 3; i++) await transcribe(srv, wav(SHORT), c.owner.token);
     const n = sp.requests.length;
-    const r = await transcribe(srv, wav(SENTENCE), c.owner.token);
+    const r = await transcribe(srv, wav(SHORT), c.owner.token);
     sp.stt.reply = null;
     expectStatus(assert, r, 200);
     assert.ok(words(r.json.text).length > 0);

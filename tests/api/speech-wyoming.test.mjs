@@ -31,6 +31,8 @@ after(async () => {
 });
 
 const SENTENCE = concat(silence(400), say('My grandmother grew roses in her garden.'), silence(400));
+/* What the local fallback hears: short, since pocketsphinx is slow on a loaded machine. */
+const SHORT = concat(silence(300), say('Roses in the garden.'), silence(300));
 const transcribe = (bytes) => request(srv, 'POST', '/transcriptions', { token: c.owner.token, headers: { 'content-type': 'audio/wav' }, body: bytes });
 
 /* Whether a 16 kHz WAV is the service's 440 Hz tone: zero crossings of each loud 100 ms window. */
@@ -82,12 +84,12 @@ describe('Wyoming', () => {
   for (const [what, spec] of [['an error event', { error: 'model not loaded' }], ['a hang-up', { hangUp: true }], ['a stall', { stall: true }]]) {
     test(`recognition: ${what} is answered by pocketsphinx`, async () => {
       wy.asr.queue(spec, spec);
-      const r = await transcribe(wav(SENTENCE));
+      const r = await transcribe(wav(SHORT));
       expectStatus(assert, r, 200);
       const w = words(r.json.text);
-      assert.ok(w.includes('garden') || w.includes('roses') || w.includes('grandmother'), r.json.text);
+      assert.ok(w.includes('garden') || w.includes('roses'), r.json.text);
       wy.asr.queue({ text: 'ok' }); // a success: five failures in a row would open the breaker
-      expectStatus(assert, await transcribe(wav(SENTENCE)), 200);
+      expectStatus(assert, await transcribe(wav(SHORT)), 200);
     });
   }
 
