@@ -15,6 +15,7 @@
 #include "api/schemas.h"
 #include "api/transcriptions.h"
 #include "audio/ogg_opus.h"
+#include "auth/api_keys.h"
 #include "audio/resample.h"
 #include "audio/wav.h"
 #include "avatar/avatar_store.h"
@@ -246,6 +247,8 @@ static int audio_speech(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (!err)
         err = avatar_resolve(e.db, api_caller(req), voice, &ref);
+    if (!err && !api_keys_allows(&e, api_caller(req), ref.id))
+        err = DP_ERR_NOT_FOUND; /* a key limited to other avatars: as if there were no such voice */
     if (err == DP_ERR_NOT_FOUND)
         return openai_error(res, err, "invalid_request_error", "voice_not_found", "voice",
                             "The voice `%s` is no avatar you may talk to.", voice);

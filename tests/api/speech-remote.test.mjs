@@ -279,6 +279,11 @@ describe('the facade: /v1/audio/* with the openai SDK', () => {
     const other = { owner: await signup(srv, { display_name: 'Stranger' }) };
     await assert.rejects(client(other.owner.token).audio.speech.create({ model: 'tts-1', voice: av.id, input: 'hi' }),
       (e) => e.status === 404 && e.error?.param === 'voice');
+    const other2 = await createAvatar(srv, c.owner.token, { name: 'Other' });
+    const key = await api(srv, 'POST', '/auth/api-keys', { token: c.owner.token, body: { name: 'iris only', avatars: [av.id] } });
+    expectStatus(assert, key, 201);
+    await assert.rejects(client(key.json.key).audio.speech.create({ model: 'tts-1', voice: other2.id, input: 'hi' }),
+      (e) => e.status === 404 && e.error?.param === 'voice', 'a key limited to other avatars');
     await assert.rejects(client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'hi', response_format: 'mp3' }),
       (e) => e.status === 400 && e.error?.param === 'response_format');
     await assert.rejects(client().audio.speech.create({ model: 'tts-1', voice: av.id, input: 'x'.repeat(4097) }),
