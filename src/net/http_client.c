@@ -338,12 +338,14 @@ static void result_init(struct http_stream_result *r, char **why, size_t *whylen
     r->retry_after_s = -1;
 }
 
-int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen)
+/* The prepared POST ps (err: how preparing it went) streamed to line_fn (lines) or p->data (bytes),
+ * with p's deadlines, cap and cancellation; ps cleaned up. */
+static int stream_call(struct post_setup *ps, int err, const struct http_bytes *p,
+                       int (*line_fn)(void *ctx, const char *line, size_t len), struct http_stream_result *r, char *why,
+                       size_t whylen)
 {
-    char dummy[1];
-    result_init(r, &why, &whylen, dummy);
-    struct post_setup ps;
-    struct stream_state st = {.line_fn = p->line,
+    struct stream_state st = {.line_fn = line_fn,
+                              .data_fn = line_fn ? NULL : p->data,
                               .cancelled = p->cancelled,
                               .ctx = p->ctx,
                               .idle_timeout_ms = p->idle_timeout_ms,
@@ -353,12 +355,26 @@ int http_post_stream(const struct http_stream *p, struct http_stream_result *r, 
                               .last_byte = time_mono()};
     /* A line longer than the whole answer cap cannot be: the buffer shares it. */
     buf_init(&st.line, p->answer_max);
-    int err = post_setup(&ps, p->url, p->bearer, p->body, "text/event-stream");
     if (!err)
-        err = run_stream(&ps, &st, p->connect_timeout_ms, r, why, whylen);
+        err = run_stream(ps, &st, p->connect_timeout_ms, r, why, whylen);
     buf_cleanup(&st.line);
-    post_cleanup(&ps);
+    post_cleanup(ps);
     return err;
+}
+
+int http_post_stream(const struct http_stream *p, struct http_stream_result *r, char *why, size_t whylen)
+{
+    char dummy[1];
+    result_init(r, &why, &whylen, dummy);
+    struct post_setup ps;
+    const struct http_bytes hb = {.connect_timeout_ms = p->connect_timeout_ms,
+                                  .idle_timeout_ms = p->idle_timeout_ms,
+                                  .total_timeout_ms = p->total_timeout_ms,
+                                  .answer_max = p->answer_max,
+                                  .cancelled = p->cancelled,
+                                  .ctx = p->ctx};
+    int err = post_setup(&ps, p->url, p->bearer, p->body, "text/event-stream");
+    return stream_call(&ps, err, &hb, p->line, r, why, whylen);
 }
 
 int http_post_bytes(const struct http_bytes *p, struct http_stream_result *r, char *why, size_t whylen)
@@ -366,20 +382,7 @@ int http_post_bytes(const struct http_bytes *p, struct http_stream_result *r, ch
     char dummy[1];
     result_init(r, &why, &whylen, dummy);
     struct post_setup ps = {0};
-    struct stream_state st = {.data_fn = p->data,
-                              .cancelled = p->cancelled,
-                              .ctx = p->ctx,
-                              .idle_timeout_ms = p->idle_timeout_ms,
-                              .total_timeout_ms = p->total_timeout_ms,
-                              .answer_max = p->answer_max,
-                              .retry_after_s = -1,
-                              .last_byte = time_mono()};
-    buf_init(&st.line, p->answer_max);
     int err =
         post_setup_bytes(&ps, p->url, p->auth, p->content_type, p->body, p->body_len, p->accept ? p->accept : "*/*");
-    if (!err)
-        err = run_stream(&ps, &st, p->connect_timeout_ms, r, why, whylen);
-    buf_cleanup(&st.line);
-    post_cleanup(&ps);
-    return err;
+    return stream_call(&ps, err, p, NULL, r, why, whylen);
 }
