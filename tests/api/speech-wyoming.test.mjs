@@ -53,9 +53,10 @@ function isTone(buf) {
 }
 
 let memo = 0;
+const RUN = Date.now() % 1000000; // reply audio is also kept across runs (Redis on PostgreSQL lanes)
 async function replyAudio(s, cc) {
   const av = await createAvatar(s, cc.owner.token);
-  await api(s, 'POST', `/avatars/${av.id}/memories`, { token: cc.owner.token, body: { text: `We sailed to the island in ${1960 + memo++}.` } });
+  await api(s, 'POST', `/avatars/${av.id}/memories`, { token: cc.owner.token, body: { text: `We sailed to the island number ${RUN + memo++}.` } });
   const conv = await api(s, 'POST', `/avatars/${av.id}/conversations`, { token: cc.owner.token });
   const r = await api(s, 'POST', `/conversations/${conv.json.conversation.id}/messages`, { token: cc.owner.token, body: { text: 'Where did we sail?' } });
   expectStatus(assert, r, 201);
