@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "net/http_client.h"
 #include "providers/provider_call.h"
 
 struct tts_remote_out {
@@ -268,4 +269,58 @@ int tts_status_error(long status, const char *message, char *why, size_t whylen)
     if (status == 408 || status >= 500)
         return DP_ERR_UNAVAILABLE;
     return DP_ERR_INVALID;
+}
+
+/* Bytes of PCM at a fixed rate, as an HTTP answer streams them. */
+struct pcm_call {
+    struct tts_remote_out *o;
+    int rate;
+};
+
+static int on_pcm(void *ctx, const void *p, size_t len)
+{
+    struct pcm_call *c = ctx;
+    return tts_remote_pcm(c->o, c->rate, p, len);
+}
+
+int tts_remote_post_pcm(struct tts_remote *r, char *url, const char *auth_format, json_t *body, int rate,
+                        struct tts_remote_out *o, const char *(*message)(json_t *error_body), long *retry_after_ms,
+                        char *why, size_t whylen)
+{
+    char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    char auth[600] = "";
+    if (r->key[0])
+        snprintf(auth, sizeof auth, auth_format, r->key);
+    int err = json && url ? DP_OK : DP_ERR_NOMEM;
+    struct http_stream_result hr = {0};
+    struct pcm_call c = {o, rate};
+    if (!err) {
+        /* The idle deadline covers the first byte too: a stalled synthesizer is left for the fallback. */
+        struct http_bytes hb = {url,
+                                auth,
+                                "application/json",
+                                json,
+                                strlen(json),
+                                "audio/pcm",
+                                5000,
+                                r->timeout_ms / 2,
+                                r->timeout_ms,
+                                TTS_REMOTE_ANSWER_MAX,
+                                on_pcm,
+                                NULL,
+                                &c};
+        err = http_post_bytes(&hb, &hr, why, whylen);
+    }
+    memset(auth, 0, sizeof auth);
+    if (hr.retry_after_s >= 0)
+        *retry_after_ms = hr.retry_after_s * 1000;
+    if (err == DP_ERR_TOO_LARGE)
+        err = DP_ERR_UNAVAILABLE;
+    if (!err && hr.status / 100 != 2)
+        err = tts_status_error(hr.status, message(hr.error_body), why, whylen);
+    json_decref(hr.error_body);
+    free(json);
+    free(url);
+    return err;
 }

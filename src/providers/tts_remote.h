@@ -50,4 +50,12 @@ int tts_remote_new(const struct tts_config *cfg, const char *name, tts_speak_fn 
 /* The error a non-2xx HTTP status stands for (see stt_status_error); why names the synthesizer. */
 int tts_status_error(long status, const char *message, char *why, size_t whylen);
 
+#include <jansson.h>
+/* POSTs body (JSON; taken) to url (malloc'd; taken) with the key in auth_format ("Authorization:
+ * Bearer %s") and streams the 2xx answer, raw PCM16 at rate, into o; another status is judged by
+ * tts_status_error with message(its JSON body) (may be NULL). For the HTTP providers. */
+int tts_remote_post_pcm(struct tts_remote *r, char *url, const char *auth_format, json_t *body, int rate,
+                        struct tts_remote_out *o, const char *(*message)(json_t *error_body), long *retry_after_ms,
+                        char *why, size_t whylen);
+
 #endif
