@@ -111,7 +111,8 @@ int stt_openai_answer(json_t *j, struct stt_result *out, char *why, size_t whyle
     float sum = 0;
     for (int k = 0; k < out->n_words; k++)
         sum += out->words[k].confidence;
-    out->confidence = n_lp ? (float)exp(logprob / n_lp) : out->n_words ? sum / (float)out->n_words : 1.0f;
+    double c = n_lp ? exp(logprob / n_lp) : out->n_words ? sum / (float)out->n_words : 1.0;
+    out->confidence = (float)(c >= 0 && c <= 1 ? c : c > 1 ? 1 : 0); /* a positive log-probability is no certainty */
     return DP_OK;
 }
 

@@ -237,7 +237,7 @@ int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double
 {
     while (*word == ' ')
         word++;
-    if (!*word || !isfinite(start_s) || !isfinite(end_s) || start_s < 0 || end_s < start_s || start_s > 86400)
+    if (!*word || !isfinite(start_s) || !isfinite(end_s) || start_s < 0 || end_s < start_s || end_s > 86400)
         return DP_OK; /* nothing said, or times no recording has: skipped */
     if (r->n_words == *cap) {
         int nc = *cap ? *cap * 2 : 32;
@@ -251,6 +251,6 @@ int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double
     snprintf(w->word, sizeof w->word, "%s", word);
     w->start_ms = (int)(start_s * 1000 + 0.5);
     w->end_ms = (int)(end_s * 1000 + 0.5);
-    w->confidence = (float)(conf < 0 ? 0 : conf > 1 ? 1 : conf);
+    w->confidence = (float)(conf >= 0 && conf <= 1 ? conf : conf > 1 ? 1 : 0);
     return DP_OK;
 }
