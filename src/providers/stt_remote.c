@@ -159,8 +159,17 @@ static void remote_destroy(struct stt_engine *e)
     free(r);
 }
 
+/* No ready(): finish waits for no decoder, only for the provider's answer (bounded by stt-timeout). */
 static const struct stt_ops remote_ops = {
-    "remote", remote_open, remote_feed, remote_partial, remote_finish, remote_reset, remote_close, remote_destroy,
+    .name = "remote",
+    .open = remote_open,
+    .feed = remote_feed,
+    .partial = remote_partial,
+    .finish = remote_finish,
+    .ready = NULL,
+    .reset = remote_reset,
+    .close = remote_close,
+    .destroy = remote_destroy,
 };
 
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
