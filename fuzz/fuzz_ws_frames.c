@@ -256,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uv_timer_start(&watchdog, on_watchdog, FUZZ_WATCHDOG_MS, 0);
 
     struct ws_conn *c =
-        ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL, NULL);
+        ws_adopt(srv, &echo_route, sv[1], (const char *)extra, extra_len, release_socket, &r, NULL, NULL, "fuzz");
     if (!c) /* allocation failure: the socket stays ours */
         release_socket(&r);
     while (!r.released)

@@ -57,6 +57,38 @@ run() {
   return "$rc"
 }
 
+# Steps that wait more than they compute run side by side, one lane each (2 cores): each lane's
+# output goes to a log printed when the lane ends, and the first lane to fail stops the others.
+run_lanes() { # run_lanes NAME 'COMMAND' [NAME 'COMMAND' …]
+  local pid rc failed="" name
+  declare -A name_of=()
+  lanes=()
+  while [ $# -gt 0 ]; do
+    setsid bash -c "$2" >"$LOGS/lane-$1.out" 2>&1 &
+    lanes+=($!)
+    name_of[$!]=$1
+    shift 2
+  done
+  while [ ${#lanes[@]} -gt 0 ]; do
+    rc=0
+    wait -n -p pid "${lanes[@]}" || rc=$?
+    name=${name_of[$pid]}
+    local keep=() l
+    for l in "${lanes[@]}"; do [ "$l" = "$pid" ] || keep+=("$l"); done
+    lanes=("${keep[@]}")
+    printf '\n%s---- %s: exit %s ----%s\n' "$B" "$name" "$rc" "$N"
+    cat "$LOGS/lane-$name.out"
+    if [ "$rc" -ne 0 ]; then
+      failed=$name
+      break
+    fi
+  done
+  if [ -n "$failed" ]; then
+    printf '%sfailed: %s%s\n' "$RED" "$failed" "$N"
+    return 1
+  fi
+}
+
 SERVERS_TMP=""
 on_exit() {
   local rc=$?
@@ -138,11 +170,12 @@ if [ -f tests/lsan.supp ]; then
   export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 fi
 
-section "unit tests (release)"
-run build/release/unit_tests
-
-section "unit tests (ASan/UBSan)"
-run build/asan/unit_tests
+section "unit tests, release and ASan/UBSan side by side"
+# The ASan lane's Redis tests use database 9 of the test Redis, so the two never share keys.
+asan_redis=""
+[ -n "${DOPPEL_TEST_REDIS_URL:-}" ] && asan_redis="${DOPPEL_TEST_REDIS_URL%/}/9"
+run_lanes unit-release build/release/unit_tests \
+  unit-asan "$(printf '%q ' env DOPPEL_TEST_REDIS_URL="$asan_redis" build/asan/unit_tests)"
 
 # ---------------------------------------------------------------------------------------------
 section "fuzz corpora replay (${FUZZ_SECONDS}s per target)"
@@ -191,47 +224,20 @@ if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
   node_flags+=(--test-concurrency=1)
 fi
 
-# The API suite runs on SQLite and on PostgreSQL + Redis at the same time, one lane each: most of a
-# file's time is waiting (real-time audio, timeouts, restarts), so two lanes fit on 2 cores and
-# halve the wall-clock time. Only the PostgreSQL lane uses the test Redis. Each lane's report goes to
-# a log that is printed when the lane ends; the first lane to fail stops the other.
+# The API suite on SQLite and on PostgreSQL + Redis at the same time: most of a file's time is
+# waiting (real-time audio, timeouts, restarts), so two lanes fit on 2 cores and halve the time.
+# Only the PostgreSQL lane uses the test Redis.
 run_api_lanes() { # run_api_lanes LABEL BINARY
-  local label=$1 bin=$2 backend pid rc=0 failed=""
+  local label=$1 bin=$2 backend build specs=()
+  build=$(basename "$(dirname "$bin")")
   section "API suite: $label, SQLite and PostgreSQL + Redis side by side"
   local backends=(sqlite)
   if [ "$have_pg" = 1 ]; then backends+=(postgres); else echo "SKIPPED on PostgreSQL + Redis (see above)"; fi
-  declare -A lane_of=()
-  lanes=()
   for backend in "${backends[@]}"; do
-    local out
-    out=$LOGS/api-$backend-$(basename "$(dirname "$bin")").out
-    setsid env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
-      DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$(basename "$(dirname "$bin")")" \
-      node "${node_flags[@]}" "${api_files[@]}" >"$out" 2>&1 &
-    lanes+=($!)
-    lane_of[$!]=$backend
+    specs+=("api-$backend-$build" "$(printf '%q ' env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
+      DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$build" node "${node_flags[@]}" "${api_files[@]}")")
   done
-  local left=${#lanes[@]}
-  while [ "$left" -gt 0 ]; do
-    rc=0
-    wait -n -p pid "${lanes[@]}" || rc=$?
-    left=$((left - 1))
-    backend=${lane_of[$pid]}
-    local keep=() l
-    for l in "${lanes[@]}"; do [ "$l" = "$pid" ] || keep+=("$l"); done
-    lanes=("${keep[@]}")
-    printf '\n%s---- %s, %s: exit %s ----%s\n' "$B" "$label" "$backend" "$rc" "$N"
-    cat "$LOGS/api-$backend-$(basename "$(dirname "$bin")").out"
-    if [ "$rc" -ne 0 ]; then
-      failed=$backend
-      break
-    fi
-  done
-  if [ -n "$failed" ]; then
-    printf '%sAPI suite failed on %s (%s)%s\n' "$RED" "$failed" "$label" "$N"
-    return 1
-  fi
-  lanes=()
+  run_lanes "${specs[@]}"
 }
 
 run_api_lanes "release binary" build/release/doppel

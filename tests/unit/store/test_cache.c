@@ -536,6 +536,12 @@ static redisContext *raw_redis(const char *url)
     OK(redis_url_parse(url, &u));
     redisContext *rc = redisConnect(u.host, u.port);
     CHECK(rc && !rc->err);
+    if (u.db) { /* the database the URL names, as the cache under test uses */
+        redisReply *r = redisCommand(rc, "SELECT %d", u.db);
+        CHECK(r && r->type == REDIS_REPLY_STATUS);
+        if (r)
+            freeReplyObject(r);
+    }
     return rc;
 }
 
