@@ -112,7 +112,7 @@ start_redis() {
   for tries in 1 2 3 4 5; do
     port=$(free_port)
     rm -f "$dir/redis.pid"
-    if redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    if redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --databases 128 --daemonize yes \
       --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir/redis" >/dev/null 2>&1; then
       local i
       for i in $(seq 1 100); do

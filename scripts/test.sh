@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-3}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-3}
 LOGS=$ROOT/build/test-logs
 T0=$(date +%s)
 
@@ -147,8 +147,9 @@ run make -j"$JOBS" all unit
 section "build ASan/UBSan (make asan)"
 run make -j"$JOBS" asan
 
-section "API suite dependencies (npm ci)"
+section "API and browser suites' dependencies (npm ci)"
 run npm ci --prefix tests/api --no-audit --no-fund --loglevel=error
+run npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 
 section "test servers (PostgreSQL + Redis on loopback)"
 SERVERS_TMP=$(mktemp -d /tmp/doppel-test.XXXXXX)
@@ -186,33 +187,13 @@ if [ ${#fuzz_srcs[@]} -eq 0 ]; then
   echo "no fuzz targets (fuzz/fuzz_*.c) yet: skipped"
 else
   run make -j"$JOBS" fuzz
-  mkdir -p "$LOGS/fuzz"
-  for src in "${fuzz_srcs[@]}"; do
-    name=$(basename "$src" .c)
-    bin=build/fuzz/$name
-    [ -x "$bin" ] || {
-      echo "test.sh: $bin was not built" >&2
-      exit 1
-    }
-    # New inputs go to a scratch directory: the committed corpus is only read.
-    scratch=$SERVERS_TMP/fuzz-$name
-    mkdir -p "$scratch"
-    corpus=()
-    [ -d "fuzz/corpus/$name" ] && corpus=("fuzz/corpus/$name")
-    n=0
-    [ ${#corpus[@]} -gt 0 ] && n=$(find "${corpus[0]}" -type f | wc -l)
-    log=$LOGS/fuzz/$name.log
-    if run "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$LOGS/fuzz/$name-" "$scratch" "${corpus[@]}" >"$log" 2>&1; then
-      runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-      echo "  ok   $name ($n corpus files, ${runs:-?} runs)"
-    else
-      echo "  FAIL $name — last lines of $log:"
-      tail -n 40 "$log"
-      ls "$LOGS/fuzz/$name-"* 2>/dev/null | sed 's/^/  artifact: /' || true
-      exit 1
-    fi
-  done
+  # Two lanes (one target at a time is one core), every other target each.
+  names=()
+  for src in "${fuzz_srcs[@]}"; do names+=("$(basename "$src" .c)"); done
+  halves=("" "")
+  for i in "${!names[@]}"; do halves[i % 2]+="${names[i]} "; done
+  run_lanes fuzz-0 "bash scripts/fuzz-replay.sh $LOGS/fuzz $SERVERS_TMP ${halves[0]}" \
+    fuzz-1 "bash scripts/fuzz-replay.sh $LOGS/fuzz $SERVERS_TMP ${halves[1]}"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -224,32 +205,51 @@ if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
   node_flags+=(--test-concurrency=1)
 fi
 
-# The API suite on SQLite and on PostgreSQL + Redis at the same time: most of a file's time is
-# waiting (real-time audio, timeouts, restarts), so two lanes fit on 2 cores and halve the time.
-# Only the PostgreSQL lane uses the test Redis.
-run_api_lanes() { # run_api_lanes LABEL BINARY
-  local label=$1 bin=$2 backend build specs=()
+# The order the lanes take the API suite's files in: the ones that stream real-time audio or large
+# bodies first (they take longest, and a long file taken last would leave the other lanes idle),
+# then the rest, largest first.
+api_queue() { # api_queue FILE: writes the queue
+  local f
+  {
+    for f in "${api_files[@]}"; do
+      case ${f##*/} in speech* | voice* | capture* | media*) echo "1 $(stat -c %s "$f") $f" ;; *) echo "0 $(stat -c %s "$f") $f" ;; esac
+    done | sort -k1,1nr -k2,2nr | cut -d' ' -f3
+  } >"$1"
+}
+
+# The API suite on SQLite and on PostgreSQL + Redis at the same time, LANES lanes per backend taking
+# files from one queue: most of a file's time is waiting (real-time audio, timeouts, restarts), so
+# lanes side by side fit on 2 cores. Each lane has its own base database of the test Redis (16
+# apart: a file's fresh databases count from it; scripts/test-servers.sh makes 128), so lanes never
+# flush each other's keys.
+run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more lanes beside them]
+  local label=$1 bin=$2 per_backend=$3 backend build specs=() k queue lane=0
+  shift 3
   build=$(basename "$(dirname "$bin")")
-  section "API suite: $label, SQLite and PostgreSQL + Redis side by side"
+  section "API suite: $label, SQLite and PostgreSQL + Redis, $per_backend lane(s) each${1:+, beside $1}"
   local backends=(sqlite)
   if [ "$have_pg" = 1 ]; then backends+=(postgres); else echo "SKIPPED on PostgreSQL + Redis (see above)"; fi
   for backend in "${backends[@]}"; do
-    specs+=("api-$backend-$build" "$(printf '%q ' env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
-      DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$build" node "${node_flags[@]}" "${api_files[@]}")")
+    queue=$LOGS/queue-$backend-$build
+    api_queue "$queue"
+    for ((k = 0; k < per_backend; k++)); do
+      specs+=("api-$backend-$build-$k" "$(printf '%q ' env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
+        DOPPEL_TEST_REDIS_URL="${DOPPEL_TEST_REDIS_URL:+${DOPPEL_TEST_REDIS_URL%/}/$((lane * 16))}" \
+        DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$build-$k" bash scripts/api-lane.sh "$queue" "${node_flags[@]}")")
+      lane=$((lane + 1))
+    done
   done
-  run_lanes "${specs[@]}"
+  run_lanes "${specs[@]}" "$@"
 }
 
-run_api_lanes "release binary" build/release/doppel
+# The browser UI in Debian's chromium (playwright-core), once: release binary, SQLite; a lane beside
+# the release binary's API lanes.
+e2e_lane=(e2e-chromium "$(printf '%q ' env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite \
+  node "${node_flags[@]}" tests/e2e/*.test.mjs)")
+
+run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" "${e2e_lane[@]}"
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-1}"
 unset DOPPEL_TEST_TIME_SCALE
-
-# ---------------------------------------------------------------------------------------------
-# The browser UI in Debian's chromium (playwright-core), once: release binary, SQLite.
-section "browser UI end-to-end (release binary, SQLite, chromium)"
-run npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
-run env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite \
-  node "${node_flags[@]}" tests/e2e/*.test.mjs
 end_section

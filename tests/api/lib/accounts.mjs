@@ -73,9 +73,12 @@ export function redisCommands(url, commands, timeoutMs = 5000) {
 export async function freshRedisDb(n) {
   const base = process.env.DOPPEL_TEST_REDIS_URL;
   if (!base) throw new Error('DOPPEL_TEST_REDIS_URL is not set (start scripts/test-servers.sh)');
+  // A lane of the suite may be given a base database (redis://…/16): its numbers count from there,
+  // so lanes running side by side never flush each other's databases.
   const u = new URL(base);
-  u.pathname = '/' + n;
-  await redisCommands(u.toString(), [['SELECT', n], ['FLUSHDB']]);
+  const db = (parseInt(u.pathname.slice(1), 10) || 0) + n;
+  u.pathname = '/' + db;
+  await redisCommands(u.toString(), [['SELECT', db], ['FLUSHDB']]);
   return u.toString();
 }
 
