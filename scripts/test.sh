@@ -250,6 +250,6 @@ e2e_lane=(e2e-chromium "$(printf '%q ' env DOPPEL_BIN=build/release/doppel DOPPE
 run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" "${e2e_lane[@]}"
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-1}"
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}"
 unset DOPPEL_TEST_TIME_SCALE
 end_section

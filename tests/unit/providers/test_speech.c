@@ -4,7 +4,9 @@
 
 #include "core/err.h"
 #include "core/registry.h"
+#include "core/utf8.h"
 #include "providers/stt.h"
+#include "providers/stt_remote.h"
 #include "providers/tts.h"
 #include "../test.h"
 
@@ -211,4 +213,20 @@ TEST(speech_stt_provider_added_in_one_file_is_configurable)
     CHECK(!stt_current());
     struct tts_config t = {.provider = "flite", .voice = "nobody"};
     CHECK_EQ_INT(tts_configure(&t, msg, sizeof msg), DP_ERR_INVALID);
+}
+
+TEST(speech_remote_word_too_long_is_cut_between_characters)
+{
+    char word[STT_WORD_MAX + 8];
+    memset(word, 'a', STT_WORD_MAX - 2);
+    strcpy(word + STT_WORD_MAX - 2, "\xc3\xa9\xc3\xa9"); /* "éé": the first straddles the slot's end */
+    struct stt_result r = {0};
+    int cap = 0;
+    OK(stt_result_add_word(&r, &cap, word, 0.5, 1.0, 0.9));
+    CHECK_EQ_INT(r.n_words, 1);
+    CHECK_EQ_INT((int)strlen(r.words[0].word), STT_WORD_MAX - 2);
+    CHECK(utf8_valid(r.words[0].word, strlen(r.words[0].word)));
+    OK(stt_result_add_word(&r, &cap, "ok\xc3\xa9", 1.0, 1.5, 0.9));
+    CHECK_EQ_STR(r.words[1].word, "ok\xc3\xa9");
+    stt_result_free(&r);
 }
