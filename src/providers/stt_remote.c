@@ -145,7 +145,7 @@ static int remote_finish(struct stt_stream *s, struct stt_result *out, char *why
     return err;
 }
 
-static void remote_destroy(struct stt_engine *e)
+void stt_remote_destroy(struct stt_engine *e)
 {
     struct stt_remote *r = (struct stt_remote *)e;
     if (r->cleanup)
@@ -170,7 +170,7 @@ static const struct stt_ops remote_ops = {
     .ready = NULL,
     .reset = remote_reset,
     .close = remote_close,
-    .destroy = remote_destroy,
+    .destroy = stt_remote_destroy,
 };
 
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
@@ -193,7 +193,7 @@ int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize
     r->language = strdup(cfg->language ? cfg->language : "");
     r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
     if (!r->url || !r->key || !r->language) {
-        remote_destroy(&r->base);
+        stt_remote_destroy(&r->base);
         return DP_ERR_NOMEM;
     }
     const char *fb = cfg->fallback;
@@ -208,7 +208,7 @@ int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize
         if (err) {
             if (!b || !strcmp(fb, name))
                 snprintf(msg, msglen, "stt-fallback must be none or a local engine (pocketsphinx), not \"%s\"", fb);
-            remote_destroy(&r->base);
+            stt_remote_destroy(&r->base);
             return err;
         }
     }
@@ -268,5 +268,25 @@ int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double
     w->start_ms = (int)(start_s * 1000 + 0.5);
     w->end_ms = (int)(end_s * 1000 + 0.5);
     w->confidence = (float)(conf >= 0 && conf <= 1 ? conf : conf > 1 ? 1 : 0);
+    return DP_OK;
+}
+
+int stt_result_add_words(struct stt_result *r, int *cap, json_t *words, const char *key, const char *alt_key,
+                         const char *conf_key)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach (words, i, w) {
+        const char *t = json_string_value(json_object_get(w, key));
+        if (!t && alt_key)
+            t = json_string_value(json_object_get(w, alt_key));
+        json_t *c = json_object_get(w, conf_key), *s = json_object_get(w, "start"), *e = json_object_get(w, "end");
+        if (t && json_is_number(s) && json_is_number(e)) {
+            int err = stt_result_add_word(r, cap, t, json_number_value(s), json_number_value(e),
+                                          json_is_number(c) ? json_number_value(c) : 1.0);
+            if (err)
+                return err;
+        }
+    }
     return DP_OK;
 }
