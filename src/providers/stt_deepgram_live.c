@@ -360,22 +360,9 @@ static int live_open(struct stt_engine *e, struct stt_stream **out)
 static int live_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
 {
     pthread_mutex_lock(&s->mu);
-    int err = DP_OK;
-    if (s->n + n > (size_t)STT_STREAM_MAX_MS * (STT_RATE / 1000))
-        err = DP_ERR_TOO_LARGE;
-    else if (s->n + n > s->cap) {
-        size_t nc = (s->n + n) * 2;
-        int16_t *np = realloc(s->pcm, nc * sizeof *np);
-        if (!np)
-            err = DP_ERR_NOMEM;
-        else
-            s->pcm = np, s->cap = nc;
-    }
-    if (!err && n) {
-        memcpy(s->pcm + s->n, pcm, n * sizeof *pcm);
-        s->n += n;
+    int err = stt_pcm_append(&s->pcm, &s->n, &s->cap, pcm, n);
+    if (!err && n)
         pthread_cond_broadcast(&s->cv);
-    }
     pthread_mutex_unlock(&s->mu);
     if (!err && n)
         wake(s);
@@ -437,20 +424,6 @@ static void next_utterance(struct stt_stream *s)
     wake(s);
 }
 
-static int fallback_hears(struct stt_engine *f, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
-                          size_t whylen)
-{
-    struct stt_stream *fs;
-    int err = f->ops->open(f, &fs);
-    if (err)
-        return err;
-    err = f->ops->feed(fs, pcm, n);
-    if (!err)
-        err = f->ops->finish(fs, out, why, whylen);
-    f->ops->close(fs);
-    return err;
-}
-
 static int live_finish(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
@@ -493,8 +466,7 @@ static int live_finish(struct stt_stream *s, struct stt_result *out, char *why, 
     next_utterance(s);
     pthread_mutex_unlock(&s->mu);
     if (err && pcm) {
-        DP_LOG(LOG_WARN, "[stt] %s: %s; %s answers", s->r->base.name, why, s->r->fallback->name);
-        err = fallback_hears(s->r->fallback, pcm, n, out, why, whylen);
+        err = stt_remote_fallback(s->r, pcm, n, out, why, whylen);
     }
     free(pcm);
     if (!err)

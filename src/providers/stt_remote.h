@@ -43,6 +43,12 @@ struct stt_remote {
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
                    char *msg, size_t msglen);
 
+/* Appends k samples to a growing utterance; DP_ERR_TOO_LARGE past STT_STREAM_MAX_MS. */
+int stt_pcm_append(int16_t **pcm, size_t *n, size_t *cap, const int16_t *add, size_t k);
+/* The local engine (r->fallback, not NULL) hears pcm after the provider failed (why says how; logged). */
+int stt_remote_fallback(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
+                        size_t whylen);
+
 /* 16 kHz mono PCM16 as a WAV file in memory (malloc'd): what remote recognisers are sent. */
 uint8_t *stt_wav_bytes(const int16_t *pcm, size_t n, size_t *len);
 
