@@ -25,7 +25,8 @@ before(async () => {
     env: { DOPPEL_STT_API_KEY: KEY },
     logLevel: 'info',
   });
-  whisper = await startAvatars({ args: ['--stt-provider', 'openai', '--stt-url', sp.url, '--stt-api-key', KEY] });
+  // One worker: a recognition that held it would hold every other request too.
+  whisper = await startAvatars({ args: ['--workers', '1', '--stt-provider', 'openai', '--stt-url', sp.url, '--stt-api-key', KEY] });
   cl = await cast(live);
   cw = await cast(whisper);
   avl = await createAvatar(live, cl.owner.token, { visibility: 'private' });
@@ -122,5 +123,19 @@ describe('OpenAI / Whisper-compatible', () => {
     assert.equal(partials.length, 0);
     const r = sp.requests.slice(n).find((x) => x.kind === 'stt:openai');
     assert.ok(r && r.wav.rate === 16000 && r.wav.samples > 16000, JSON.stringify(r?.wav));
+  });
+
+  test('waiting for the recogniser holds no worker: other requests are served meanwhile', async () => {
+    sp.stt.queue({ text: 'A slow answer.', firstByteMs: scaled(2500) });
+    const v = await session(whisper, cw, avw);
+    await v.stream(QUESTION);
+    await v.waitFor('speech.stopped', scaled(5000));
+    const r = await api(whisper, 'POST', `/avatars/${avw.id}/memories`, { token: cw.owner.token, body: { text: 'I kept bees.', kind: 'fact' } });
+    assert.equal(r.status, 201, r.text);
+    const asked = sp.requests.filter((x) => x.kind === 'stt:openai').at(-1);
+    assert.ok(asked && !asked.finished, 'the request waited for the recogniser to answer');
+    const final = await v.waitFor('transcript.final', scaled(20000));
+    assert.equal(final.text, 'A slow answer.');
+    v.ws.close();
   });
 });
