@@ -171,8 +171,7 @@ static int send_all(struct ws_client *c, const char *p, size_t n, double deadlin
 
 /* Sends the upgrade request and reads the answer's head; the status code, or -1. A 101 must carry
  * the Sec-WebSocket-Accept the key calls for. */
-static int handshake(struct ws_client *c, const char *authority, const char *path, const char *extra,
-                     int timeout_ms)
+static int handshake(struct ws_client *c, const char *authority, const char *path, const char *extra, int timeout_ms)
 {
     unsigned char nonce[16];
     char key[32], req[HEAD_MAX];

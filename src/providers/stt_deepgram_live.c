@@ -33,8 +33,8 @@
 #include "providers/provider_call.h"
 #include "providers/stt_remote.h"
 
-#define SEND_SAMPLES 3200      /* 200 ms of audio per binary frame at most */
-#define KEEPALIVE_MS 5000      /* Deepgram closes a stream after ~10 s without audio */
+#define SEND_SAMPLES 3200 /* 200 ms of audio per binary frame at most */
+#define KEEPALIVE_MS 5000 /* Deepgram closes a stream after ~10 s without audio */
 #define CONNECT_TIMEOUT_MS 5000
 #define LIVE_TEXT_MAX 65536 /* bytes of an utterance's transcript kept */
 
@@ -50,8 +50,8 @@ struct stt_stream {
     int gen, run_gen, running;
     int16_t *pcm;
     size_t n, cap, sent;
-    int finalize;      /* the caller asked for the final */
-    double finalize_at; /* time_mono() of that */
+    int finalize;            /* the caller asked for the final */
+    double finalize_at;      /* time_mono() of that */
     int done, failed, heard; /* the final came / the stream failed / a Results came */
     int fail_err;
     char why[160];
