@@ -48,10 +48,13 @@ async function session(srv, c, av) {
   return v;
 }
 
-/* Says QUESTION on a new session; the session's events up to its transcript.final. */
-async function turn(srv = live, c = cl, av = avl) {
+/* A short utterance, for tests that need many turns. */
+const SHORT = concat(noise(200, 30), speak('Hello there.'), noise(450, 30));
+
+/* Says pcm on a new session; the session's events up to its transcript.final. */
+async function turn(srv = live, c = cl, av = avl, pcm = QUESTION, speed = 1) {
   const v = await session(srv, c, av);
-  await v.stream(QUESTION);
+  await v.stream(pcm, {}, speed);
   const final = await v.waitFor('transcript.final', scaled(20000));
   v.ws.close();
   return { v, final, partials: v.events.filter((e) => e.type === 'transcript.partial') };
@@ -86,7 +89,7 @@ describe('Deepgram live streaming', () => {
     for (const spec of [{ status: 401, message: 'Invalid credentials.' }, { closeCode: 1008 }, { dropAfterMs: 100 }]) {
       sp.stt.queue(spec);
       const n = sp.requests.length;
-      const { final, partials } = await turn();
+      const { final, partials } = await turn(live, cl, avl, QUESTION, 4);
       assert.equal(liveSince(n).length, 1, JSON.stringify(spec));
       assert.notEqual(final.text, SCRIPT, JSON.stringify(spec));
       assert.ok(final.text.length > 0, 'pocketsphinx heard the question: ' + JSON.stringify(spec));
@@ -104,6 +107,19 @@ describe('Deepgram live streaming', () => {
     sp.stt.queue({ text: SCRIPT, resultDelayMs: 700 });
     const slow = await turn();
     assert.equal(slow.final.text, SCRIPT);
+  });
+
+  test('five streams that fail open the breaker: the next utterance is heard locally without a connection', async () => {
+    const stats = async () => (await api(live, 'GET', '/admin/stats', { token: cl.admin.token })).json.providers['stt:deepgram-live'];
+    // A success closes any count of failures in a row; then five hang-ups (down, not a refusal).
+    await turn(live, cl, avl, SHORT, 4);
+    for (let i = 0; i < 5; i++) sp.stt.queue({ dropAfterMs: 0 });
+    for (let i = 0; i < 5; i++) assert.notEqual((await turn(live, cl, avl, SHORT, 4)).final.text, SCRIPT);
+    assert.equal((await stats()).circuit, 'open');
+    const n = sp.requests.length;
+    const { final } = await turn(live, cl, avl, SHORT, 4);
+    assert.equal(liveSince(n).length, 0, 'no stream opened while the breaker is open');
+    assert.ok(final.text.length > 0 && final.text !== SCRIPT, final.text);
   });
 
   test('the key is never logged; the provider shows in the admin stats', async () => {
