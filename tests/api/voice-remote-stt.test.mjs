@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startSpeechServer } from '../speech-server/server.mjs';
-import { api, cast, createAvatar, startAvatars } from './lib/avatars.mjs';
+import { api, cast, createAvatar, request, startAvatars } from './lib/avatars.mjs';
 import { scaled } from './lib/server.mjs';
 import { concat, noise, speak, VoiceClient } from './lib/voice.mjs';
+import { wav } from './lib/speech.mjs';
 
 const KEY = 'dg-live-secret-0123456789abcdef';
 const SCRIPT = 'What about your father?';
@@ -120,6 +121,14 @@ describe('Deepgram live streaming', () => {
     const { final } = await turn(live, cl, avl, SHORT, 4);
     assert.equal(liveSince(n).length, 0, 'no stream opened while the breaker is open');
     assert.ok(final.text.length > 0 && final.text !== SCRIPT, final.text);
+  });
+
+  test('a whole recording (POST /transcriptions) is streamed utterance by utterance as fast as it goes', async () => {
+    const n = sp.requests.length;
+    const r = await request(live, 'POST', '/transcriptions', { token: cl.owner.token, headers: { 'content-type': 'audio/wav' }, body: wav(QUESTION) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.text, SCRIPT);
+    assert.ok(liveSince(n).length >= 1);
   });
 
   test('the key is never logged; the provider shows in the admin stats', async () => {
