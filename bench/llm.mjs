@@ -7,11 +7,22 @@
 //     delta event of a streamed reply through Doppel (memory search, prompt, storing the question,
 //     the SSE hop): the difference is Doppel's overhead; and the same turn by the recall brain.
 //     Measured warm: the provider pool's threads open their database connections on first use.
+//  3. First clause to first audio byte (target < 50 ms with a local TTS): a voice WebSocket turn
+//     (push-to-talk; the question recognised by the scripted speech server, so no recogniser time)
+//     answered by the generative brain, the model streaming a clause then the rest a token every
+//     TOKEN_MS; from the moment the model's first clause went out to the first reply audio frame
+//     (flite, the local engine), beside the same from the model's last token (what speaking the
+//     first sentence costs once the whole answer is in).
+//  4. Concurrent streamed conversations on this machine's cores: K streamed replies at once (each
+//     model answer 30 tokens, TOKEN_MS apart): first delta and whole-stream p50/p95 beside the
+//     model's own duration (the ceiling), and the server's CPU time per conversation.
 // Prints figures; never passes or fails. Usage: node bench/llm.mjs [--database-url URL --redis-url URL]
 import fs from 'node:fs';
 import os from 'node:os';
 import { startLlmServer } from '../tests/llm-server/server.mjs';
 import { startDoppel } from './lib/serve.mjs';
+import { startSpeechServer } from '../tests/speech-server/server.mjs';
+import { noise, VoiceClient } from '../tests/api/lib/voice.mjs';
 
 const extra = process.argv.slice(2);
 const N = Number(process.env.BENCH_LLM_N || 16);
@@ -165,13 +176,87 @@ async function ttft(llm) {
   console.log(`  the server's CPU time per whole streamed turn (mean of 20): generative ${f1(viaCpu / 20)} ms · facade ${f1(facadeCpu / 20)} ms · recall ${f1(recallCpu / 20)} ms · load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
 }
 
+const TOKEN_MS = Number(process.env.BENCH_LLM_TOKEN_MS || 30);
+
+async function firstAudio(llm) {
+  const sp = await startSpeechServer({});
+  sp.stt.reply = { text: 'Tell me about the lake.' };
+  const s = await startServer(llm.url, ['--stt-provider', 'openai', '--stt-url', sp.url, '--tts-provider', 'flite']);
+  const answer = 'We rowed home, and the lake was still. Every summer we went back to the island cabin.';
+  llm.reply = { tokens: answer.match(/\s*\S+/g), tokenDelayMs: TOKEN_MS };
+  const fromClause = [], fromLast = [], ttsFirst = [];
+  let cpu = 0;
+  const TURNS = 12;
+  for (let i = 0; i < TURNS; i++) {
+    const v = new VoiceClient();
+    await v.connect(s.url.replace('http', 'ws') + `/api/v1/avatars/${s.av.id}/voice?token=${encodeURIComponent(s.token)}`);
+    await v.start({ turn_detection: 'manual' });
+    v.ws.send(Buffer.from(noise(300, 30).buffer));
+    const n = llm.requests.length;
+    const c0 = cpuMs(s.pid);
+    v.send({ type: 'input.commit' });
+    const done = await v.waitFor('response.done', 30000);
+    cpu += cpuMs(s.pid) - c0;
+    const req = llm.requests.slice(n).find((r) => r.stream && r.tokenAt);
+    const first = v.audio[0];
+    if (req && first) {
+      const clause = req.tokenAt[answer.match(/\s*\S+/g).findIndex((t) => t.endsWith(','))];
+      const audioAt = v.t0 + first.at;
+      fromClause.push(audioAt - clause);
+      fromLast.push(audioAt - req.tokenAt.at(-1));
+      if (done.latency?.tts_first_byte_ms !== undefined) ttsFirst.push(done.latency.tts_first_byte_ms);
+    }
+    v.ws.close();
+  }
+  llm.reply = null;
+  await s.stop();
+  await sp.close();
+  console.log(`  first clause → first audio byte (voice WebSocket, flite, a token every ${TOKEN_MS} ms), p50 of ${fromClause.length}: ${f1(pct(fromClause, 50))} ms (target < 50 ms), p95 ${f1(pct(fromClause, 95))} ms · from the model's last token ${f1(pct(fromLast, 50))} ms · response.done tts_first_byte_ms p50 ${ttsFirst.length ? pct(ttsFirst, 50) : '-'} · server CPU per turn ${f1(cpu / TURNS)} ms`);
+}
+
+async function concurrent(llm) {
+  const s = await startServer(llm.url);
+  const toks = Array.from({ length: 30 }, (_, i) => (i ? ' word' : 'We'));
+  llm.reply = { tokens: toks, tokenDelayMs: TOKEN_MS };
+  const own = TOKEN_MS * (toks.length - 1);
+  // Warm, unreported: the first reply loads WordNet; each provider-pool thread opens its database connection.
+  for (const K of [1, 32, ...(process.env.BENCH_LLM_K || '8,32,128').split(',').map(Number)]) {
+    const warm = K === 1 || (K === 32 && !concurrent.warmed);
+    if (K === 32) concurrent.warmed = true;
+    const convs = [];
+    for (let i = 0; i < K; i++) convs.push((await s.j('POST', `/avatars/${s.av.id}/conversations`, {}, s.token)).conversation.id);
+    const c0 = cpuMs(s.pid);
+    const t0 = performance.now();
+    const res = await Promise.all(convs.map(async (c) => {
+      const r = await reply(s, c, true);
+      const rd = r.body.getReader();
+      let buf = '', first = null;
+      for (;;) {
+        const { value, done } = await rd.read();
+        if (done) break;
+        buf += Buffer.from(value).toString();
+        if (first === null && buf.includes('event: delta')) first = performance.now() - t0;
+      }
+      return { first, done: performance.now() - t0, ok: buf.includes('event: done') };
+    }));
+    const cpu = cpuMs(s.pid) - c0;
+    const firsts = res.map((r) => r.first ?? Infinity), dones = res.map((r) => r.done);
+    if (warm) continue;
+    console.log(`  ${String(K).padStart(3)} streamed conversations at once: ${res.filter((r) => r.ok).length}/${K} completed · first delta p50 ${f1(pct(firsts, 50))} / p95 ${f1(pct(firsts, 95))} ms · whole stream p50 ${f1(pct(dones, 50))} / p95 ${f1(pct(dones, 95))} ms (the model's own ${own} ms) · server CPU ${f1(cpu / K)} ms per conversation · load average ${os.loadavg()[0].toFixed(1)}`);
+  }
+  llm.reply = null;
+  await s.stop();
+}
+
 const llm = await startLlmServer({});
 console.log(`bench/llm (${backend}, ${os.cpus().length} cores, default workers; the model's first token after ${FIRST_MS} ms)`);
-// BENCH_LLM_PARTS=ttft (or inflight) runs one part only.
-const parts = (process.env.BENCH_LLM_PARTS || 'inflight,ttft').split(',');
+// BENCH_LLM_PARTS=ttft (or inflight, voice, concurrent) runs those parts only.
+const parts = (process.env.BENCH_LLM_PARTS || 'inflight,ttft,voice,concurrent').split(',');
 if (parts.includes('inflight')) {
   await inFlight(llm, 'provider pool (default)', []);
   await inFlight(llm, 'peer: --provider-workers 0', ['--provider-workers', '0']);
 }
 if (parts.includes('ttft')) await ttft(llm);
+if (parts.includes('voice')) await firstAudio(llm);
+if (parts.includes('concurrent')) await concurrent(llm);
 await llm.close();

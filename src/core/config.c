@@ -103,7 +103,7 @@ static const struct setting settings[] = {
     {"stt-provider", SET_STR, OFF(stt_provider), "pocketsphinx", 0, 0,
      "speech recognition: pocketsphinx (offline, Debian's US English models) | openai (OpenAI or any Whisper-"
      "compatible /audio/transcriptions: faster-whisper-server, whisper.cpp server) | deepgram (pre-recorded /listen) "
-     "| wyoming (Wyoming ASR over TCP, e.g. wyoming-faster-whisper) | none"},
+     "| deepgram-live (Deepgram streaming over a WebSocket: partial transcripts on the voice WebSocket) | wyoming (Wyoming ASR over TCP, e.g. wyoming-faster-whisper) | none"},
     {"stt-model-dir", SET_STR, OFF(stt_model_dir), "", 0, 0,
      "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict); empty: /usr/share/pocketsphinx/model/en-us"},
     {"stt-pool", SET_LONG, OFF(stt_pool), "2", 1, 16,
@@ -112,7 +112,7 @@ static const struct setting settings[] = {
      "base URL of a remote recogniser, e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1, "
      "https://api.deepgram.com/v1, or host:port for wyoming (10300)"},
     {"stt-model", SET_STR, OFF(stt_model), "", 0, 0,
-     "remote recognition model (empty: whisper-1 for openai, nova-2 for deepgram)"},
+     "remote recognition model (empty: whisper-1 for openai, nova-2 for deepgram and deepgram-live)"},
     {"stt-api-key", SET_STR, OFF(stt_api_key), "", 0, 0, "key of the remote recogniser (prefer the env variable)"},
     {"stt-language", SET_STR, OFF(stt_language), "", 0, 0,
      "language code sent to the remote recogniser (empty: it guesses)"},

@@ -21,11 +21,17 @@ static const struct backend stt_openai_row = {"openai", NULL, 0, &openai_provide
 static const struct stt_provider deepgram_provider = {stt_deepgram_new};
 static const struct backend stt_deepgram_row = {"deepgram", NULL, 0, &deepgram_provider};
 
+static const struct stt_provider deepgram_live_provider = {stt_deepgram_live_new};
+static const struct backend stt_deepgram_live_row = {"deepgram-live", NULL, 0, &deepgram_live_provider};
+
 static const struct stt_provider wyoming_provider = {stt_wyoming_new};
 static const struct backend stt_wyoming_row = {"wyoming", NULL, 0, &wyoming_provider};
 
 static struct registry stt_backends = {
-    "stt", {&stt_pocketsphinx_row, &stt_openai_row, &stt_deepgram_row, &stt_wyoming_row}, 4, -1};
+    "stt",
+    {&stt_pocketsphinx_row, &stt_openai_row, &stt_deepgram_row, &stt_deepgram_live_row, &stt_wyoming_row},
+    5,
+    -1};
 
 struct registry *stt_registry(void)
 {
@@ -40,7 +46,9 @@ int stt_configure(const struct stt_config *cfg, char *msg, size_t msglen)
         return DP_OK;
     const struct backend *b = registry_find(&stt_backends, name);
     if (!b) {
-        snprintf(msg, msglen, "stt-provider must be none, pocketsphinx, openai, deepgram or wyoming, not \"%s\"", name);
+        snprintf(msg, msglen,
+                 "stt-provider must be none, pocketsphinx, openai, deepgram, deepgram-live or wyoming, not \"%s\"",
+                 name);
         return DP_ERR_INVALID;
     }
     int err = ((const struct stt_provider *)b->ops)->create(cfg, &current, msg, msglen);

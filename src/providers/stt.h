@@ -132,6 +132,8 @@ int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, 
 /* Remote recognisers (stt_remote.h): OpenAI/Whisper-compatible, Deepgram pre-recorded, Wyoming ASR. */
 int stt_openai_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 int stt_deepgram_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
+/* Deepgram live streaming over a WebSocket: interim results as partials, never a worker held. */
+int stt_deepgram_live_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 int stt_wyoming_new(const struct stt_config *cfg, struct stt_engine **out, char *msg, size_t msglen);
 
 #endif

@@ -35,37 +35,29 @@ static char *listen_url(const struct stt_remote *r)
     return provider_url(r->url, q);
 }
 
-int stt_deepgram_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
+int stt_deepgram_alternative(json_t *alt, struct stt_result *out, char *why, size_t whylen)
 {
-    json_t *ch = json_array_get(json_object_get(json_object_get(j, "results"), "channels"), 0);
-    json_t *alt = json_array_get(json_object_get(ch, "alternatives"), 0);
     const char *text = json_string_value(json_object_get(alt, "transcript"));
     if (!text || !utf8_valid(text, strlen(text))) {
         snprintf(why, whylen, "the speech recogniser's answer has no transcript");
         return DP_ERR_UNAVAILABLE;
     }
     int cap = 0;
-    size_t i;
-    json_t *w;
-    json_array_foreach (json_object_get(alt, "words"), i, w) {
-        const char *t = json_string_value(json_object_get(w, "punctuated_word"));
-        if (!t)
-            t = json_string_value(json_object_get(w, "word"));
-        json_t *c = json_object_get(w, "confidence");
-        json_t *s = json_object_get(w, "start"), *e = json_object_get(w, "end");
-        if (t && json_is_number(s) && json_is_number(e)) {
-            int err = stt_result_add_word(out, &cap, t, json_number_value(s), json_number_value(e),
-                                          json_is_number(c) ? json_number_value(c) : 1.0);
-            if (err)
-                return err;
-        }
-    }
+    int err = stt_result_add_words(out, &cap, json_object_get(alt, "words"), "punctuated_word", "word", "confidence");
+    if (err)
+        return err;
     if (!(out->text = strdup(text)))
         return DP_ERR_NOMEM;
     json_t *c = json_object_get(alt, "confidence");
     double conf = json_is_number(c) ? json_number_value(c) : 1.0;
-    out->confidence = (float)(conf < 0 ? 0 : conf > 1 ? 1 : conf);
+    out->confidence = (float)(conf >= 0 && conf <= 1 ? conf : conf > 1 ? 1 : 0);
     return DP_OK;
+}
+
+int stt_deepgram_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
+{
+    json_t *ch = json_array_get(json_object_get(json_object_get(j, "results"), "channels"), 0);
+    return stt_deepgram_alternative(json_array_get(json_object_get(ch, "alternatives"), 0), out, why, whylen);
 }
 
 static int deepgram_recognize(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out,

@@ -65,23 +65,6 @@ static double num(json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* Words of one array [{word, start, end, probability?}] into r. */
-static int add_words(struct stt_result *r, int *cap, json_t *words)
-{
-    size_t i;
-    json_t *w;
-    json_array_foreach (words, i, w) {
-        const char *t = json_string_value(json_object_get(w, "word"));
-        double p = num(w, "probability");
-        if (t) {
-            int err = stt_result_add_word(r, cap, t, num(w, "start"), num(w, "end"), isnan(p) ? 1.0 : p);
-            if (err)
-                return err;
-        }
-    }
-    return DP_OK;
-}
-
 int stt_openai_answer(json_t *j, struct stt_result *out, char *why, size_t whylen)
 {
     const char *text = json_string_value(json_object_get(j, "text"));
@@ -91,7 +74,7 @@ int stt_openai_answer(json_t *j, struct stt_result *out, char *why, size_t whyle
     }
     while (*text == ' ')
         text++;
-    int cap = 0, err = add_words(out, &cap, json_object_get(j, "words"));
+    int cap = 0, err = stt_result_add_words(out, &cap, json_object_get(j, "words"), "word", NULL, "probability");
     json_t *segs = json_object_get(j, "segments");
     size_t i;
     json_t *s;
@@ -99,7 +82,7 @@ int stt_openai_answer(json_t *j, struct stt_result *out, char *why, size_t whyle
     int n_lp = 0;
     json_array_foreach (segs, i, s) {
         if (!err && !json_object_get(j, "words"))
-            err = add_words(out, &cap, json_object_get(s, "words"));
+            err = stt_result_add_words(out, &cap, json_object_get(s, "words"), "word", NULL, "probability");
         double lp = num(s, "avg_logprob");
         if (!isnan(lp))
             logprob += lp, n_lp++;

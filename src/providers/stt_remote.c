@@ -3,6 +3,7 @@
 #include "providers/stt_remote.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,25 @@
 #include "core/registry.h"
 #include "core/utf8.h"
 #include "providers/provider_call.h"
+#include "providers/provider_retry.h"
+
+/* A recognition running on a thread of its own (voice sessions ask ready() instead of waiting):
+ * shared by the stream and the thread, freed by whichever lets go last. */
+struct bg_job {
+    pthread_mutex_t mu;
+    int refs, done, err;
+    struct stt_remote *r;
+    int16_t *pcm;
+    size_t n;
+    struct stt_result out;
+    char why[160];
+};
 
 struct stt_stream {
     struct stt_remote *r;
     int16_t *pcm;
     size_t n, cap;
+    struct bg_job *bg; /* the utterance being recognised in the background, or NULL */
 };
 
 static int remote_open(struct stt_engine *e, struct stt_stream **out)
@@ -31,21 +46,26 @@ static int remote_open(struct stt_engine *e, struct stt_stream **out)
     return DP_OK;
 }
 
-static int remote_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
+int stt_pcm_append(int16_t **pcm, size_t *n, size_t *cap, const int16_t *add, size_t k)
 {
-    if (s->n + n > (size_t)STT_STREAM_MAX_MS * (STT_RATE / 1000))
+    if (*n + k > (size_t)STT_STREAM_MAX_MS * (STT_RATE / 1000))
         return DP_ERR_TOO_LARGE;
-    if (s->n + n > s->cap) {
-        size_t nc = (s->n + n) * 2;
-        int16_t *np = realloc(s->pcm, nc * sizeof *np);
+    if (*n + k > *cap) {
+        size_t nc = (*n + k) * 2;
+        int16_t *np = realloc(*pcm, nc * sizeof *np);
         if (!np)
             return DP_ERR_NOMEM;
-        s->pcm = np;
-        s->cap = nc;
+        *pcm = np;
+        *cap = nc;
     }
-    memcpy(s->pcm + s->n, pcm, n * sizeof *pcm);
-    s->n += n;
+    memcpy(*pcm + *n, add, k * sizeof *add);
+    *n += k;
     return DP_OK;
+}
+
+static int remote_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
+{
+    return s->bg ? DP_ERR_TOO_LARGE : stt_pcm_append(&s->pcm, &s->n, &s->cap, pcm, n);
 }
 
 static int remote_partial(struct stt_stream *s, char **text)
@@ -54,33 +74,48 @@ static int remote_partial(struct stt_stream *s, char **text)
     return DP_ERR_UNSUPPORTED; /* the utterance goes out whole when it ends */
 }
 
+static void bg_release(struct bg_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&j->mu);
+    stt_result_free(&j->out);
+    free(j->pcm);
+    free(j);
+}
+
 static void remote_reset(struct stt_stream *s)
 {
+    if (s->bg)
+        bg_release(s->bg); /* its answer is dropped when it comes */
+    s->bg = NULL;
     s->n = 0;
 }
 
 static void remote_close(struct stt_stream *s)
 {
+    remote_reset(s);
     free(s->pcm);
     free(s);
 }
 
 struct attempt {
-    struct stt_stream *s;
+    struct stt_remote *r;
+    const int16_t *pcm;
+    size_t n;
     struct stt_result *out;
-    long retry_after_ms;
     char *why;
     size_t whylen;
-    int ran;
 };
 
-static int attempt_run(void *arg)
+static int attempt_run(void *arg, long *retry_after_ms)
 {
     struct attempt *a = arg;
-    a->ran = 1;
-    a->retry_after_ms = -1;
     memset(a->out, 0, sizeof *a->out);
-    int err = a->s->r->recognize(a->s->r, a->s->pcm, a->s->n, a->out, &a->retry_after_ms, a->why, a->whylen);
+    int err = a->r->recognize(a->r, a->pcm, a->n, a->out, retry_after_ms, a->why, a->whylen);
     if (err)
         stt_result_free(a->out);
     return err;
@@ -92,60 +127,120 @@ static int remote_healthy(int err)
     return err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT;
 }
 
-static int recognise_remote(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+static int recognise_remote(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
+                            size_t whylen)
 {
-    const struct provider_call pc = {"stt", s->r->base.name, 5, 30000, remote_healthy};
-    struct attempt a = {s, out, -1, why, whylen, 0};
-    int err = DP_OK;
-    for (int k = 0; k < 2; k++) {
-        a.ran = 0;
-        err = provider_call(&pc, attempt_run, &a);
-        if (!a.ran) {
-            snprintf(why, whylen, "the speech recogniser %s is failing; trying it again later", s->r->base.name);
-            return err;
-        }
-        if (!err || k || (err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT && err != DP_ERR_RATE_LIMITED))
-            break;
-        long wait = err == DP_ERR_RATE_LIMITED && a.retry_after_ms >= 0 ? a.retry_after_ms : 250;
-        if (wait > STT_REMOTE_RETRY_WAIT_MAX_MS)
-            break; /* the fallback answers now rather than after a long wait */
-        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    const struct provider_call pc = {"stt", r->base.name, 5, 30000, remote_healthy};
+    struct attempt a = {r, pcm, n, out, why, whylen};
+    const struct provider_retry pr = {&pc, attempt_run, NULL, &a, STT_REMOTE_RETRY_WAIT_MAX_MS};
+    int ran, err = provider_retry(&pr, &ran);
+    if (!ran)
+        snprintf(why, whylen, "the speech recogniser %s is failing; trying it again later", r->base.name);
     return err;
 }
 
-static int fallback_recognise(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+int stt_remote_fallback(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
+                        size_t whylen)
 {
-    struct stt_engine *f = s->r->fallback;
+    struct stt_engine *f = r->fallback;
+    DP_LOG(LOG_WARN, "[stt] %s: %s; %s answers", r->base.name, why, f->name);
     struct stt_stream *fs;
     int err = f->ops->open(f, &fs);
     if (err)
         return err;
-    err = f->ops->feed(fs, s->pcm, s->n);
+    err = f->ops->feed(fs, pcm, n);
     if (!err)
         err = f->ops->finish(fs, out, why, whylen);
     f->ops->close(fs);
     return err;
 }
 
-static int remote_finish(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+/* The provider, then the fallback when it failed. */
+static int recognise(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
+                     size_t whylen)
 {
     memset(out, 0, sizeof *out);
     if (whylen)
         why[0] = 0;
-    int err = recognise_remote(s, out, why, whylen);
-    if (err && s->r->fallback) {
-        DP_LOG(LOG_WARN, "[stt] %s: %s; %s answers", s->r->base.name, why, s->r->fallback->name);
-        err = fallback_recognise(s, out, why, whylen);
-    }
+    int err = recognise_remote(r, pcm, n, out, why, whylen);
+    if (err && r->fallback)
+        err = stt_remote_fallback(r, pcm, n, out, why, whylen);
     if (!err)
-        out->duration_ms = (int)(s->n * 1000 / STT_RATE);
-    s->n = 0;
+        out->duration_ms = (int)(n * 1000 / STT_RATE);
     return err;
 }
 
-static void remote_destroy(struct stt_engine *e)
+static void *bg_run(void *arg)
+{
+    struct bg_job *j = arg;
+    int err = recognise(j->r, j->pcm, j->n, &j->out, j->why, sizeof j->why);
+    pthread_mutex_lock(&j->mu);
+    j->err = err;
+    j->done = 1;
+    pthread_mutex_unlock(&j->mu);
+    bg_release(j);
+    return NULL;
+}
+
+/* The utterance goes to a thread of its own at the first ask; 1 once its answer is in. */
+static int remote_ready(struct stt_stream *s)
+{
+    if (!s->n)
+        return 1;
+    if (!s->bg) {
+        struct bg_job *j = calloc(1, sizeof *j);
+        if (!j)
+            return 1; /* finish recognises in place */
+        pthread_mutex_init(&j->mu, NULL);
+        j->refs = 2;
+        j->r = s->r;
+        j->pcm = s->pcm;
+        j->n = s->n;
+        pthread_attr_t at;
+        pthread_attr_t *pa = pthread_attr_init(&at) ? NULL : &at;
+        pthread_t t;
+        if (pa) {
+            pthread_attr_setdetachstate(pa, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(pa, 256 << 10);
+        }
+        int bad = pthread_create(&t, pa, bg_run, j);
+        if (pa)
+            pthread_attr_destroy(pa);
+        if (bad) {
+            pthread_mutex_destroy(&j->mu);
+            free(j);
+            return 1;
+        }
+        s->bg = j; /* the job owns the utterance's samples now */
+        s->pcm = NULL;
+        s->cap = 0;
+    }
+    pthread_mutex_lock(&s->bg->mu);
+    int done = s->bg->done;
+    pthread_mutex_unlock(&s->bg->mu);
+    return done;
+}
+
+static int remote_finish(struct stt_stream *s, struct stt_result *out, char *why, size_t whylen)
+{
+    struct bg_job *j = s->bg;
+    int err;
+    if (j) {
+        while (!remote_ready(s)) { /* asked before it was ready: wait for it */
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        *out = j->out;
+        memset(&j->out, 0, sizeof j->out);
+        snprintf(why, whylen, "%s", j->why);
+        err = j->err;
+    } else
+        err = recognise(s->r, s->pcm, s->n, out, why, whylen);
+    remote_reset(s);
+    return err;
+}
+
+void stt_remote_destroy(struct stt_engine *e)
 {
     struct stt_remote *r = (struct stt_remote *)e;
     if (r->cleanup)
@@ -160,17 +255,18 @@ static void remote_destroy(struct stt_engine *e)
     free(r);
 }
 
-/* No ready(): finish waits for no decoder, only for the provider's answer (bounded by stt-timeout). */
+/* ready() sends the utterance off on a thread of its own: a voice session asks again on later ticks
+ * instead of holding a worker while the provider answers. */
 static const struct stt_ops remote_ops = {
     .name = "remote",
     .open = remote_open,
     .feed = remote_feed,
     .partial = remote_partial,
     .finish = remote_finish,
-    .ready = NULL,
+    .ready = remote_ready,
     .reset = remote_reset,
     .close = remote_close,
-    .destroy = remote_destroy,
+    .destroy = stt_remote_destroy,
 };
 
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
@@ -193,7 +289,7 @@ int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize
     r->language = strdup(cfg->language ? cfg->language : "");
     r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
     if (!r->url || !r->key || !r->language) {
-        remote_destroy(&r->base);
+        stt_remote_destroy(&r->base);
         return DP_ERR_NOMEM;
     }
     const char *fb = cfg->fallback;
@@ -208,7 +304,7 @@ int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize
         if (err) {
             if (!b || !strcmp(fb, name))
                 snprintf(msg, msglen, "stt-fallback must be none or a local engine (pocketsphinx), not \"%s\"", fb);
-            remote_destroy(&r->base);
+            stt_remote_destroy(&r->base);
             return err;
         }
     }
@@ -268,5 +364,25 @@ int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double
     w->start_ms = (int)(start_s * 1000 + 0.5);
     w->end_ms = (int)(end_s * 1000 + 0.5);
     w->confidence = (float)(conf >= 0 && conf <= 1 ? conf : conf > 1 ? 1 : 0);
+    return DP_OK;
+}
+
+int stt_result_add_words(struct stt_result *r, int *cap, json_t *words, const char *key, const char *alt_key,
+                         const char *conf_key)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach (words, i, w) {
+        const char *t = json_string_value(json_object_get(w, key));
+        if (!t && alt_key)
+            t = json_string_value(json_object_get(w, alt_key));
+        json_t *c = json_object_get(w, conf_key), *s = json_object_get(w, "start"), *e = json_object_get(w, "end");
+        if (t && json_is_number(s) && json_is_number(e)) {
+            int err = stt_result_add_word(r, cap, t, json_number_value(s), json_number_value(e),
+                                          json_is_number(c) ? json_number_value(c) : 1.0);
+            if (err)
+                return err;
+        }
+    }
     return DP_OK;
 }

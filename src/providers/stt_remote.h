@@ -16,6 +16,8 @@
 #define STT_REMOTE_RETRY_WAIT_MAX_MS 3000       /* longest 429 Retry-After waited for */
 
 struct stt_remote;
+/* Frees a remote engine (its provider's cleanup, its fallback, its settings). */
+void stt_remote_destroy(struct stt_engine *e);
 
 /* One recognition: pcm (16 kHz mono) → *out (words' times in ms from the start of pcm). Errors:
  * DP_ERR_RATE_LIMITED (*retry_after_ms, -1 when not said), DP_ERR_UNAVAILABLE (unreachable, 5xx,
@@ -41,6 +43,12 @@ struct stt_remote {
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
                    char *msg, size_t msglen);
 
+/* Appends k samples to a growing utterance; DP_ERR_TOO_LARGE past STT_STREAM_MAX_MS. */
+int stt_pcm_append(int16_t **pcm, size_t *n, size_t *cap, const int16_t *add, size_t k);
+/* The local engine (r->fallback, not NULL) hears pcm after the provider failed (why says how; logged). */
+int stt_remote_fallback(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out, char *why,
+                        size_t whylen);
+
 /* 16 kHz mono PCM16 as a WAV file in memory (malloc'd): what remote recognisers are sent. */
 uint8_t *stt_wav_bytes(const int16_t *pcm, size_t n, size_t *len);
 
@@ -53,10 +61,31 @@ int stt_status_error(long status, const char *message, char *why, size_t whylen)
 int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double start_s, double end_s, double conf);
 
 #include <jansson.h>
+/* Appends each word of words ([{KEY: text, start, end, CONF: 0…1}], times in seconds) to r: its
+ * text from key (or, when absent, from alt_key; may be NULL), its confidence from conf_key (absent:
+ * 1). Entries without text or times are skipped. The one reader of every provider's word arrays. */
+int stt_result_add_words(struct stt_result *r, int *cap, json_t *words, const char *key, const char *alt_key,
+                         const char *conf_key);
+/* One of Deepgram's alternatives ({transcript, confidence, words}) into *out (zeroed before):
+ * pre-recorded answers and streamed Results share it. */
+int stt_deepgram_alternative(json_t *alt, struct stt_result *out, char *why, size_t whylen);
 /* A 2xx answer (NULL when it was not JSON) into *out (zeroed before; free with stt_result_free,
  * also after an error): OpenAI's verbose_json (or {text}) and Deepgram's pre-recorded result.
  * DP_ERR_UNAVAILABLE with why when it is not the protocol's. Separate for the fuzzer. */
 int stt_openai_answer(json_t *answer, struct stt_result *out, char *why, size_t whylen);
 int stt_deepgram_answer(json_t *answer, struct stt_result *out, char *why, size_t whylen);
+
+/* One text message of Deepgram's live stream (/v1/listen over a WebSocket). */
+enum dg_live_kind { DG_LIVE_OTHER, DG_LIVE_RESULTS, DG_LIVE_METADATA, DG_LIVE_ERROR };
+struct dg_live_msg {
+    enum dg_live_kind kind;
+    int is_final, speech_final, from_finalize; /* Results */
+    struct stt_result alt;                     /* Results: the first alternative (free with stt_result_free) */
+    char why[200];                             /* Error: its description */
+};
+/* Parses p (n bytes): Results {is_final, speech_final, from_finalize, channel:{alternatives:[…]}},
+ * Metadata, Error {description|message}, others (SpeechStarted, UtteranceEnd) as DG_LIVE_OTHER.
+ * DP_ERR_UNAVAILABLE with why when it is not the protocol's. Separate for the fuzzer. */
+int stt_deepgram_live_message(const char *p, size_t n, struct dg_live_msg *m, char *why, size_t whylen);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audio/resample_stream.h"
 #include "core/err.h"
@@ -13,6 +12,7 @@
 #include "core/registry.h"
 #include "net/http_client.h"
 #include "providers/provider_call.h"
+#include "providers/provider_retry.h"
 
 struct tts_remote_out {
     const struct tts_sink *sink;
@@ -72,19 +72,28 @@ struct attempt {
     const char *text;
     size_t len;
     const struct tts_voice *v;
-    struct tts_remote_out *o;
-    long retry_after_ms;
+    const struct tts_sink *sink;
+    struct tts_remote_out o;
     char *why;
     size_t whylen;
-    int ran;
 };
 
-static int attempt_run(void *arg)
+static int attempt_run(void *arg, long *retry_after_ms)
 {
     struct attempt *a = arg;
-    a->ran = 1;
-    a->retry_after_ms = -1;
-    return a->r->speak(a->r, a->text, a->len, a->v, a->o, &a->retry_after_ms, a->why, a->whylen);
+    audio_resampler_free(a->o.rs);
+    a->o = (struct tts_remote_out){.sink = a->sink};
+    int err = a->r->speak(a->r, a->text, a->len, a->v, &a->o, retry_after_ms, a->why, a->whylen);
+    if (!err && !a->o.stopped && a->o.rs && audio_resampler_feed(a->o.rs, NULL, 0, 1, to_sink, &a->o))
+        err = DP_ERR_CANCELLED;
+    return a->o.stopped ? DP_ERR_CANCELLED : err;
+}
+
+/* Once part of the sentence was heard, trying it again would say it twice. */
+static int attempt_again(void *arg, int err)
+{
+    (void)err;
+    return !((struct attempt *)arg)->o.bytes;
 }
 
 /* Down means unreachable, 5xx or stalled; a refusal, a 429 or a barge-in says the provider is up. */
@@ -93,35 +102,21 @@ static int remote_healthy(int err)
     return err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT;
 }
 
-/* One sentence from the provider: DP_OK, DP_ERR_CANCELLED (the sink stopped), or the failure. */
+/* One sentence from the provider: DP_OK, DP_ERR_CANCELLED (the sink stopped), DP_ERR_IO (broke off
+ * mid-sentence), or the failure. */
 static int speak_remote(struct tts_remote *r, const char *text, size_t len, const struct tts_voice *v,
                         const struct tts_sink *sink, char *why, size_t whylen)
 {
     const struct provider_call pc = {"tts", r->base.name, 5, 30000, remote_healthy};
-    int err = DP_OK;
-    for (int k = 0; k < 2; k++) {
-        struct tts_remote_out o = {.sink = sink};
-        struct attempt a = {r, text, len, v, &o, -1, why, whylen, 0};
-        err = provider_call(&pc, attempt_run, &a);
-        if (!err && !o.stopped && o.rs && audio_resampler_feed(o.rs, NULL, 0, 1, to_sink, &o))
-            err = DP_ERR_CANCELLED;
-        if (o.stopped)
-            err = DP_ERR_CANCELLED;
-        audio_resampler_free(o.rs);
-        if (!a.ran) {
-            snprintf(why, whylen, "the speech synthesizer %s is failing; trying it again later", r->base.name);
-            return err;
-        }
-        if (!err || err == DP_ERR_CANCELLED || o.bytes || k ||
-            (err != DP_ERR_UNAVAILABLE && err != DP_ERR_TIMEOUT && err != DP_ERR_RATE_LIMITED))
-            return o.bytes && err && err != DP_ERR_CANCELLED ? DP_ERR_IO : err; /* IO: broke off mid-sentence */
-        long wait = err == DP_ERR_RATE_LIMITED && a.retry_after_ms >= 0 ? a.retry_after_ms : 250;
-        if (wait > TTS_REMOTE_RETRY_WAIT_MAX_MS)
-            return err;
-        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+    struct attempt a = {r, text, len, v, sink, {.sink = sink}, why, whylen};
+    const struct provider_retry pr = {&pc, attempt_run, attempt_again, &a, TTS_REMOTE_RETRY_WAIT_MAX_MS};
+    int ran, err = provider_retry(&pr, &ran);
+    audio_resampler_free(a.o.rs);
+    if (!ran) {
+        snprintf(why, whylen, "the speech synthesizer %s is failing; trying it again later", r->base.name);
+        return err;
     }
-    return err;
+    return a.o.bytes && err && err != DP_ERR_CANCELLED ? DP_ERR_IO : err;
 }
 
 /* The fallback's audio, converted to TTS_REMOTE_RATE when its own differs. */

@@ -36,7 +36,8 @@ const countTokens = (s) => (s.match(/\S+/g) || []).length;
 /*
  * Starts the server on 127.0.0.1 (port 0 = any free one). opts: {port, key (bearer required when
  * set), models (accepted names; default any), reply (default spec)}. Resolves {url (ending in /v1),
- * port, requests: [{model, messages, stream, max_tokens, auth, aborted, finished}], queue(...specs),
+ * port, requests: [{model, messages, stream, max_tokens, auth, aborted, finished, tokenAt: [performance.now()
+ * of each streamed token]}], queue(...specs),
  * reply, close()}.
  */
 export async function startLlmServer(opts = {}) {
@@ -127,6 +128,7 @@ export async function startLlmServer(opts = {}) {
       }
       if (spec.tokenDelayMs && i > 0) await sleep(spec.tokenDelayMs);
       res.write(chunk({ content: toks[i] }));
+      (r.tokenAt ||= []).push(performance.now()); // when each token went out (benchmarks time from it)
     }
     res.write(chunk({}, finish));
     if (body.stream_options?.include_usage)

@@ -10,6 +10,16 @@
 //     confidence, words:[{word,start,end,confidence,punctuated_word}]}]}]}}; errors {err_code, err_msg}.
 //   OpenAI TTS: POST /v1/audio/speech {model, input, voice, response_format, speed} → audio streamed
 //     in chunks (pcm: 24 kHz mono s16le; wav: the same with a header); errors {error:{message,…}}.
+//   Deepgram live: GET /v1/listen upgraded to a WebSocket (?model=&encoding=linear16&sample_rate=16000&
+//     channels=1&interim_results=true&punctuate=true, "Authorization: Token K"; a bad key is refused
+//     before the upgrade: 401 {err_code, err_msg}). Binary frames are audio; text frames KeepAlive,
+//     Finalize, CloseStream. Answers Results {type, channel_index, duration, start, is_final,
+//     speech_final, from_finalize, channel:{alternatives:[{transcript, confidence, words}]}, metadata}:
+//     an interim one per 400 ms of audio heard (one more word each time), the final one on Finalize
+//     (from_finalize: true), Metadata on CloseStream, then a close 1000; 10 s without audio or
+//     KeepAlive closes 1011 (NET-0001). Live specs also take closeCode (close with it after the first
+//     audio), dropAfterMs (hang up without a close after that much audio) and resultDelayMs (each
+//     result that late).
 //   ElevenLabs: POST /v1/text-to-speech/{voice_id}/stream?output_format=pcm_16000 ("xi-api-key: K",
 //     {text, model_id}) → 16 kHz s16le streamed; errors {detail:{status, message}}.
 // The audio it "speaks" is a sine tone (toneHz, default 440) of 250 ms per word, so a test can tell
@@ -22,6 +32,10 @@
 //    chunks), toneHz, personality: 'whisper.cpp' | 'openai'}
 // Never a runtime default: it lives under tests/.
 import http from 'node:http';
+import { createRequire } from 'node:module';
+
+// The WebSocket server comes from the API suite's locked dependencies.
+const { WebSocketServer } = createRequire(new URL('../api/package.json', import.meta.url))('ws');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -231,6 +245,81 @@ export async function startSpeechServer(opts = {}) {
       return streamAudio(res, r, spec, tone(0.25 * Math.max(1, r.text.split(/\s+/).filter(Boolean).length), rate, spec.toneHz), 'audio/pcm');
     }
     return json(res, 404, oaiError(404, `Unknown request URL: ${req.method} ${url.pathname}`));
+  }
+
+  // Deepgram live streaming (see the header).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => {}); // a client that resets after a refusal
+    const url = new URL(req.url, 'http://x');
+    const r = { kind: 'stt:deepgram-live', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, audioBytes: 0, messages: [], closed: null, at: Date.now() };
+    requests.push(r);
+    const refuse = (status, code, message) => {
+      const body = JSON.stringify({ err_code: code, err_msg: message, request_id: 'req-' + requests.length });
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    };
+    if (url.pathname !== '/v1/listen') return refuse(404, 'NOT_FOUND', 'Not found');
+    if (opts.key && req.headers.authorization !== `Token ${opts.key}`) return refuse(401, 'INVALID_AUTH', 'Invalid credentials.');
+    if (r.query.encoding !== 'linear16' || !Number(r.query.sample_rate)) return refuse(400, 'Bad Request', 'encoding linear16 needs sample_rate');
+    const spec = next('stt', r);
+    if (spec.status) return refuse(spec.status, spec.status === 429 ? 'TOO_MANY_REQUESTS' : 'ERROR', spec.message || 'refused');
+    wss.handleUpgrade(req, socket, head, (ws) => live(ws, r, spec));
+  });
+
+  function live(ws, r, spec) {
+    const rate = Number(r.query.sample_rate);
+    const text = spec.text ?? 'hello from the live recogniser';
+    const all = text.split(/\s+/).filter(Boolean);
+    let shown = 0, idle = null, finalized = 0; // seconds of audio already finalized
+    const seconds = () => r.audioBytes / 2 / rate;
+    const send = async (msg) => {
+      if (spec.resultDelayMs) await sleep(spec.resultDelayMs);
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const results = (words, isFinal, fromFinalize) => {
+      const start = finalized, dur = Math.max(0, seconds() - start);
+      const timed = wordsOver(words.join(' '), dur).map((w) => ({ word: w.word.toLowerCase().replace(/[^\p{L}\p{N}']/gu, ''), start: +(start + w.start).toFixed(3), end: +(start + w.end).toFixed(3), confidence: 0.97, punctuated_word: w.word }));
+      return { type: 'Results', channel_index: [0, 1], duration: +dur.toFixed(3), start: +start.toFixed(3), is_final: isFinal, speech_final: isFinal, from_finalize: fromFinalize,
+        channel: { alternatives: [{ transcript: words.join(' '), confidence: words.length ? 0.96 : 0, words: timed }] },
+        metadata: { request_id: 'req-live', model_info: { name: r.query.model, version: '2024-01-01', arch: 'nova' }, model_uuid: 'uuid-live' } };
+    };
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ws.close(1011, 'NET-0001: no audio received within the timeout window'), 10000);
+    };
+    arm();
+    ws.on('error', () => {}); // a hang-up this side scripted
+    ws.on('close', (code) => { clearTimeout(idle); r.closed = code; });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const before = seconds();
+        r.audioBytes += data.length;
+        arm();
+        if (spec.closeCode) return ws.close(spec.closeCode, spec.message || 'DATA-0000: the audio could not be decoded');
+        if (spec.dropAfterMs !== undefined && seconds() * 1000 >= spec.dropAfterMs) return ws._socket.destroy();
+        if (Math.floor(seconds() / 0.4) > Math.floor(before / 0.4) && shown < all.length) {
+          shown++;
+          send(results(all.slice(0, shown), false, false));
+        }
+        return;
+      }
+      let msg;
+      try { msg = JSON.parse(data.toString('utf8')); } catch { return ws.close(1008, 'invalid JSON'); }
+      r.messages.push(msg.type);
+      if (msg.type === 'KeepAlive') return arm();
+      if (msg.type === 'Finalize') {
+        const words = r.audioBytes ? all : [];
+        const done = send(results(words, true, true));
+        finalized = seconds();
+        shown = 0;
+        return done;
+      }
+      if (msg.type === 'CloseStream') {
+        return send({ type: 'Metadata', transaction_key: 'deprecated', request_id: 'req-live', sha256: '0'.repeat(64), created: new Date().toISOString(), duration: seconds(), channels: 1, models: ['uuid-live'], model_info: {} })
+          .then(() => { r.finished = true; ws.close(1000); });
+      }
+      ws.close(1008, `unknown message type ${msg.type}`);
+    });
   }
 
   await new Promise((resolve) => server.listen(opts.port || 0, '127.0.0.1', resolve));

@@ -165,8 +165,9 @@ export class VoiceClient {
 
   /* Sends pcm (at this.rate) in real time, 20 ms frames, mixing the echo of what is being played when asked. When
    * marks is given, marks[name] = sample offset records the client time at which that offset went
-   * out (e.g. the true end of speech). */
-  async stream(pcm, marks = {}) {
+   * out (e.g. the true end of speech). speed > 1 sends faster than real time (tests that only need
+   * what is heard, not when). */
+  async stream(pcm, marks = {}, speed = 1) {
     const start = performance.now();
     const F = this.frame;
     const echoLine = new Int16Array(this.echoDelay + F);
@@ -186,7 +187,7 @@ export class VoiceClient {
       if (this.ws.readyState !== WebSocket.OPEN) return sent;
       this.ws.send(le(frame));
       for (const [name, at] of Object.entries(marks)) if (sent[name] === undefined && off + F > at) sent[name] = this.now();
-      const due = start + ((k + 1) * F * 1000) / this.rate;
+      const due = start + ((k + 1) * F * 1000) / this.rate / speed;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
