@@ -24,6 +24,7 @@
 
 #include "brain/avatar_slots.h"
 #include "brain/memory_impl.h"
+#include "brain/text_index_impl.h"
 #include "brain/speakers.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -33,57 +34,6 @@
 #include "ingest/dialogue.h"
 #include "core/timeutil.h"
 #include "store/db.h"
-
-struct posting {
-    uint32_t doc;
-    uint16_t tf;    /* times in the memory's own words */
-    uint8_t before; /* in the turn it answers (the one before it) */
-    uint8_t after;  /* in the turn that follows it */
-};
-
-/* A pair's term number with these bits: the word is a neighbour's (see index_build). */
-#define BEFORE_BIT 0x80000000u
-#define AFTER_BIT 0x40000000u
-#define TERM_MASK 0x3fffffffu
-
-struct term {
-    uint32_t key_at, key_len; /* in arena */
-    uint32_t first, count;    /* postings[first .. first + count) */
-};
-
-struct text_index {
-    struct slot_entry head;
-    int too_large;       /* a marker: this revision of the avatar is searched by the engines */
-    enum text_lang lang; /* of the memories: how their words are keyed */
-    int sorted;          /* ids in byte order (as ORDER BY id gave them): an overlay finds a memory
-                          * of this index by binary search */
-    double total_len;    /* words of this index's own memories */
-    /* An overlay: this index holds the memories changed since base was built, numbered after
-     * base's; dead[d] marks base's memories it replaces or that were deleted. */
-    struct text_index *base;
-    uint8_t *dead;
-    int base_live; /* base's memories not dead */
-    int ndocs;
-    char (*ids)[ID_LEN];
-    uint32_t *doclen;
-    float *importance;
-    int64_t *created_ms;
-    int16_t *year;      /* of occurred_at, 0 unknown */
-    uint8_t *speaker;   /* who said it (speakers.h), 0 unknown */
-    uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
-    uint8_t *answers;   /* 1: the turn before it asks a question */
-    /* Speakers numbered for this index; an overlay starts from a copy of its base's table, so its
-     * base's numbers stay valid in it. */
-    struct speakers *speakers;
-    char name[128];                 /* the avatar's: which dialogue speaker is itself (self) */
-    uint8_t self[SPEAKERS_MAX + 1]; /* 1: this speaker is the avatar itself */
-    double avgdl;
-    struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
-    uint32_t cap, nterms;
-    char *arena;
-    size_t arena_len, arena_cap;
-    struct posting *postings;
-};
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
 static long limit = 200000;
@@ -149,7 +99,7 @@ static long term_id(struct text_index *x, const char *k, size_t n)
     return t->first;
 }
 
-static void index_free(struct slot_entry *e)
+void text_index_free(struct slot_entry *e)
 {
     struct text_index *x = (struct text_index *)e;
     if (!x)
@@ -317,7 +267,7 @@ static int avatar_language(struct db *db, const char *avatar_id, char *name, siz
 }
 
 /* An empty index of avatar_id labelled rev, with room for n memories; NULL when out of memory. */
-static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n)
+struct text_index *text_index_alloc(const char *avatar_id, int64_t rev, size_t n)
 {
     struct text_index *x = calloc(1, sizeof *x);
     n++;
@@ -326,13 +276,13 @@ static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n
         !(x->year = calloc(n, sizeof *x->year)) || !(x->speaker = calloc(n, sizeof *x->speaker)) ||
         !(x->says_when = calloc(n, 1)) || !(x->answers = calloc(n, 1)) ||
         !(x->speakers = calloc(1, sizeof *x->speakers))) {
-        index_free(x ? &x->head : NULL);
+        text_index_free(x ? &x->head : NULL);
         return NULL;
     }
     snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
     x->head.rev = rev;
     x->head.refs = 1;
-    x->head.destroy = index_free;
+    x->head.destroy = text_index_free;
     return x;
 }
 
@@ -388,7 +338,7 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     int err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? ORDER BY id", p, 1, &r);
     if (err)
         return err;
-    struct text_index *x = index_new(avatar_id, rev, (size_t)r->nrows);
+    struct text_index *x = text_index_alloc(avatar_id, rev, (size_t)r->nrows);
     struct pairs pairs = {0};
     if (!x) {
         err = DP_ERR_NOMEM;
@@ -414,7 +364,7 @@ out:
     free(pairs.doc);
     db_rows_free(r);
     if (err && x)
-        index_free(&x->head);
+        text_index_free(&x->head);
     else
         *out = x;
     return err;
@@ -540,7 +490,7 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
     nrows = n;
     for (int i = 0; i < nrows; i++)
         nindex += rows[i].index;
-    if (!(x = index_new(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
+    if (!(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -569,7 +519,7 @@ out:
     free(pairs.doc);
     db_rows_free(changes);
     if (err && x)
-        index_free(&x->head);
+        text_index_free(&x->head);
     else if (!err)
         *out = x;
     return err;
@@ -925,7 +875,7 @@ static void remember_too_large(const char *avatar_id, int64_t rev)
     snprintf(m->head.avatar, sizeof m->head.avatar, "%s", avatar_id);
     m->head.rev = rev;
     m->head.refs = 1;
-    m->head.destroy = index_free;
+    m->head.destroy = text_index_free;
     m->too_large = 1;
     avatar_slots_keep(&cache, &m->head);
     avatar_slots_release(&cache, &m->head);
@@ -945,6 +895,7 @@ static struct {
     pthread_t thread;
     int running, stopping;
     char *database_url;
+    char *snapshot_dir; /* where base indexes are saved (text_index_file.c); NULL: nowhere */
     char queue[16][ID_LEN];
     int queued;
 } builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
@@ -993,6 +944,10 @@ static void *builder_main(void *arg)
             avatar_slots_release(&cache, have);
         if (!current && rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
             avatar_slots_keep(&cache, &x->head);
+            /* Large enough to be built here: the next start reads it instead of building it. */
+            if (x->ndocs > REBUILD_IN_BACKGROUND && text_index_file_save(x, builder.snapshot_dir))
+                DP_LOG(LOG_WARN, "[memory] cannot save the search index of avatar %s in %s", avatar,
+                       builder.snapshot_dir);
             avatar_slots_release(&cache, &x->head);
         } else if (err == DP_ERR_TOO_LARGE) {
             remember_too_large(avatar, rev);
@@ -1005,14 +960,15 @@ static void *builder_main(void *arg)
     return NULL;
 }
 
-int text_index_start(const char *database_url)
+int text_index_start(const char *database_url, const char *snapshot_dir)
 {
     builder.database_url = strdup(database_url);
-    if (!builder.database_url)
-        return DP_ERR_NOMEM;
-    if (pthread_create(&builder.thread, NULL, builder_main, NULL)) {
+    builder.snapshot_dir = snapshot_dir ? strdup(snapshot_dir) : NULL;
+    if (!builder.database_url || (snapshot_dir && !builder.snapshot_dir) ||
+        pthread_create(&builder.thread, NULL, builder_main, NULL)) {
         free(builder.database_url);
-        builder.database_url = NULL;
+        free(builder.snapshot_dir);
+        builder.database_url = builder.snapshot_dir = NULL;
         return DP_ERR_IO;
     }
     builder.running = 1;
@@ -1030,7 +986,32 @@ void text_index_stop(void)
     pthread_join(builder.thread, NULL);
     builder.running = builder.stopping = builder.queued = 0;
     free(builder.database_url);
-    builder.database_url = NULL;
+    free(builder.snapshot_dir);
+    builder.database_url = builder.snapshot_dir = NULL;
+}
+
+void text_index_forget(const char *avatar_id)
+{
+    pthread_mutex_lock(&builder.lock);
+    text_index_file_remove(builder.snapshot_dir, avatar_id);
+    pthread_mutex_unlock(&builder.lock);
+}
+
+/* The saved index of the avatar (text_index_file.c), not newer than rev; NULL when none. The
+ * lock keeps the builder from renaming a new file in while it is read (the read is whole or
+ * refused either way; this only spares a wasted read). */
+static struct text_index *snapshot_load(const char *avatar_id, int64_t rev)
+{
+    pthread_mutex_lock(&builder.lock);
+    char *dir = builder.snapshot_dir ? strdup(builder.snapshot_dir) : NULL;
+    pthread_mutex_unlock(&builder.lock);
+    int64_t t0 = time_now_ms();
+    struct text_index *x = dir ? text_index_file_load(dir, avatar_id, rev) : NULL;
+    if (x)
+        DP_LOG(LOG_DEBUG, "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms",
+               avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0));
+    free(dir);
+    return x;
 }
 
 /* The avatar's index for rev (built now if need be) with a reference; DP_ERR_TOO_LARGE when the
@@ -1046,17 +1027,29 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
         if (limit <= 0)
             return DP_ERR_TOO_LARGE;
         struct text_index *stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        /* Nothing in memory (a start): the index saved by an earlier run, caught up below by an
+         * overlay like any index built here; tens of milliseconds where a build takes a second. */
+        if (!stale && (stale = snapshot_load(avatar_id, rev)) != NULL) {
+            avatar_slots_keep(&cache, &stale->head);
+            if (stale->head.rev == rev) {
+                *out = stale;
+                return DP_OK;
+            }
+        }
         /* Changed since: an overlay of the memories changed, when the change log bridges the two
          * revisions — milliseconds where building the index whole takes most of a second. */
         if (stale && !stale->too_large) {
             int err = overlay_build(db, stale->base ? stale->base : stale, rev, &x);
             if (!err && live_docs(x) > limit) {
-                index_free(&x->head);
+                text_index_free(&x->head);
                 err = DP_ERR_CONFLICT;
             }
             if (!err) {
-                if (x->ndocs > MERGE_AT(x->base))
-                    builder_request(avatar_id); /* merged off the request path */
+                /* Merged off the request path when the overlay grows, or when it is half way to
+                 * what one can bridge: the base (and so its saved file) then stays close enough to
+                 * the memories for a start to catch up with an overlay. */
+                if (x->ndocs > MERGE_AT(x->base) || rev - x->base->head.rev > OVERLAY_MAX_CHANGES / 2)
+                    builder_request(avatar_id);
                 avatar_slots_keep(&cache, &x->head);
                 avatar_slots_release(&cache, &stale->head);
                 *out = x;

@@ -84,9 +84,14 @@ int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struc
 
 /* Starts the background builder (its own connection to database_url): a large avatar whose
  * memories changed is then rebuilt off the request path while the engines answer. Without it
- * every rebuild happens in the search that needs it. */
-int text_index_start(const char *database_url);
+ * every rebuild happens in the search that needs it. The large indexes it builds are saved in
+ * snapshot_dir (NULL: not saved; text_index_file.c), and the first search after a start reads
+ * them from there instead of building them again. */
+int text_index_start(const char *database_url, const char *snapshot_dir);
 void text_index_stop(void);
+
+/* Removes the saved index of an avatar that is being deleted (its words must not outlive it). */
+void text_index_forget(const char *avatar_id);
 
 /* Forgets every built index (tests). */
 void text_index_reset(void);
