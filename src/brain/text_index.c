@@ -943,11 +943,13 @@ static void *builder_main(void *arg)
         if (have)
             avatar_slots_release(&cache, have);
         if (!current && rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
-            avatar_slots_keep(&cache, &x->head);
-            /* Large enough to be built here: the next start reads it instead of building it. */
-            if (x->ndocs > REBUILD_IN_BACKGROUND && text_index_file_save(x, builder.snapshot_dir))
+            /* Large enough to be built here: the next start reads it instead of building it
+             * (saved before it is shared, so that a search it answers finds it saved). */
+            if (x->ndocs > REBUILD_IN_BACKGROUND && builder.snapshot_dir &&
+                text_index_file_save(x, builder.snapshot_dir))
                 DP_LOG(LOG_WARN, "[memory] cannot save the search index of avatar %s in %s", avatar,
                        builder.snapshot_dir);
+            avatar_slots_keep(&cache, &x->head);
             avatar_slots_release(&cache, &x->head);
         } else if (err == DP_ERR_TOO_LARGE) {
             remember_too_large(avatar, rev);
