@@ -16,6 +16,7 @@
  * it is written; the background builder merges (rebuilds whole) when the overlay grows. */
 #include "brain/text_index.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "core/time_words.h"
 #include "ingest/dialogue.h"
 #include "core/timeutil.h"
+#include "core/wordnet.h"
 #include "store/db.h"
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
@@ -916,10 +918,50 @@ static int builder_request(const char *avatar_id)
     return ok;
 }
 
+/* At a start, before any search asks: the indexes saved by the last run are read back (as many as
+ * the cache holds), and WordNet, which keys every query, is loaded when there is any; so the first
+ * search of a large avatar finds its index in memory and pays neither. A search that comes first
+ * reads the file itself (the same result; the slower one is let go). */
+static void preload_saved(struct db **db)
+{
+    DIR *d = builder.snapshot_dir ? opendir(builder.snapshot_dir) : NULL;
+    if (!d)
+        return;
+    int warmed = 0, loaded = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL && loaded < AVATAR_SLOTS && !builder.stopping;) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || n - 4 >= ID_LEN || strcmp(de->d_name + n - 4, ".tix"))
+            continue;
+        char avatar[ID_LEN];
+        memcpy(avatar, de->d_name, n - 4);
+        avatar[n - 4] = 0;
+        if (!warmed++)
+            wordnet_ready();
+        int64_t rev = -1;
+        if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev) || rev < 0)
+            continue; /* an avatar gone: its file is let be (the delete job removes it) */
+        struct slot_entry *have = avatar_slots_find_any(&cache, avatar, "");
+        if (have) {
+            avatar_slots_release(&cache, have);
+            continue;
+        }
+        struct text_index *x = text_index_file_load(builder.snapshot_dir, avatar, rev);
+        if (x) {
+            avatar_slots_keep(&cache, &x->head);
+            avatar_slots_release(&cache, &x->head);
+            loaded++;
+        }
+    }
+    closedir(d);
+    if (loaded)
+        DP_LOG(LOG_INFO, "[memory] read %d saved search indexes", loaded);
+}
+
 static void *builder_main(void *arg)
 {
     (void)arg;
     struct db *db = NULL;
+    preload_saved(&db);
     pthread_mutex_lock(&builder.lock);
     while (!builder.stopping) {
         if (!builder.queued) {
