@@ -2,7 +2,7 @@
 // and at each size measures warm search latency (GET …/memories?q=&limit=10, by query class),
 // list latency (?limit=50, no q) and the recall brain's reply latency; plus the insert rate and the first searches after a restart.
 // Prints figures; never passes or fails.
-// Usage: node bench/memory.mjs [--sizes 1000,10000,100000] [--quick] [--keep]
+// Usage: node bench/memory.mjs [--sizes 1000,10000,100000] [--quick] [--keep]   (DOPPEL_BIN: the binary, default ./doppel)
 //                              [--database-url URL --redis-url URL]
 //   --quick: sizes 1000,10000.  --keep: leave the data directory (SQLite) and print its path,
 //   e.g. to profile queries on the full database with the sqlite3 CLI.

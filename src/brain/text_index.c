@@ -898,9 +898,10 @@ static struct {
     int running, stopping;
     char *database_url;
     char *snapshot_dir; /* where base indexes are saved (text_index_file.c); NULL: nowhere */
+    pthread_mutex_t files; /* held while a file is written or removed (a deleted avatar's stays gone) */
     char queue[16][ID_LEN];
     int queued;
-} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .files = PTHREAD_MUTEX_INITIALIZER};
 
 /* Queues avatar_id for a rebuild; 0 when there is no builder (the caller builds). */
 static int builder_request(const char *avatar_id)
@@ -938,8 +939,12 @@ static void preload_saved(struct db **db)
         if (!warmed++)
             wordnet_ready();
         int64_t rev = -1;
-        if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev) || rev < 0)
-            continue; /* an avatar gone: its file is let be (the delete job removes it) */
+        if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev))
+            continue;
+        if (rev < 0) { /* an avatar deleted while this server was away: its file goes too */
+            text_index_forget(avatar);
+            continue;
+        }
         struct slot_entry *have = avatar_slots_find_any(&cache, avatar, "");
         if (have) {
             avatar_slots_release(&cache, have);
@@ -985,13 +990,18 @@ static void *builder_main(void *arg)
         if (have)
             avatar_slots_release(&cache, have);
         if (!current && rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
-            /* Large enough to be built here: the next start reads it instead of building it
-             * (saved before it is shared, so that a search it answers finds it saved). */
-            if (x->ndocs > REBUILD_IN_BACKGROUND && builder.snapshot_dir &&
-                text_index_file_save(x, builder.snapshot_dir))
-                DP_LOG(LOG_WARN, "[memory] cannot save the search index of avatar %s in %s", avatar,
-                       builder.snapshot_dir);
             avatar_slots_keep(&cache, &x->head);
+            /* Large enough to be built here: the next start reads it instead of building it
+             * (saved once searches have it: writing tens of MB must not hold them up). */
+            if (x->ndocs > REBUILD_IN_BACKGROUND && builder.snapshot_dir) {
+                pthread_mutex_lock(&builder.files);
+                /* Not for an avatar deleted while it was built (its words must not outlive it). */
+                int64_t now = -1;
+                if (!memory_avatar_rev(db, avatar, &now) && now >= 0 && text_index_file_save(x, builder.snapshot_dir))
+                    DP_LOG(LOG_WARN, "[memory] cannot save the search index of avatar %s in %s", avatar,
+                           builder.snapshot_dir);
+                pthread_mutex_unlock(&builder.files);
+            }
             avatar_slots_release(&cache, &x->head);
         } else if (err == DP_ERR_TOO_LARGE) {
             remember_too_large(avatar, rev);
@@ -1036,9 +1046,9 @@ void text_index_stop(void)
 
 void text_index_forget(const char *avatar_id)
 {
-    pthread_mutex_lock(&builder.lock);
+    pthread_mutex_lock(&builder.files);
     text_index_file_remove(builder.snapshot_dir, avatar_id);
-    pthread_mutex_unlock(&builder.lock);
+    pthread_mutex_unlock(&builder.files);
 }
 
 /* The saved index of the avatar (text_index_file.c), not newer than rev; NULL when none. The

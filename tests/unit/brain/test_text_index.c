@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "brain/text_index.h"
@@ -225,7 +226,9 @@ TEST(text_index_saved_by_the_builder_answers_the_first_search_after_a_restart_ca
     struct text_match *m, *again;
     int n, n2;
     OK(text_index_start(brain_test_db_url(), dir));
-    OK(search_when_built(db, &q, &m, &n)); /* built in the background, and saved */
+    OK(search_when_built(db, &q, &m, &n)); /* built in the background, and saved right after */
+    for (int tries = 0; tries < 500 && access(file, R_OK); tries++)
+        usleep(10000);
     CHECK_EQ_INT(access(file, R_OK), 0);
     text_index_stop();
     text_index_reset(); /* a restart: nothing in memory */
@@ -256,6 +259,10 @@ TEST(text_index_saved_by_the_builder_answers_the_first_search_after_a_restart_ca
     OK(search_when_built(db, &q, &m, &n));
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000009999");
     free(m);
+    struct stat st;
+    for (int tries = 0; tries < 500 && (stat(file, &st) || st.st_size <= 4096); tries++)
+        usleep(10000); /* saved again, whole */
+    CHECK(!stat(file, &st) && st.st_size > 4096);
     /* ... and a deleted avatar's file goes with it. */
     text_index_forget("a1");
     CHECK(access(file, F_OK) != 0);
