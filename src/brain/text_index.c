@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include "brain/avatar_slots.h"
 #include "brain/memory_impl.h"
@@ -109,6 +111,11 @@ void text_index_free(struct slot_entry *e)
     if (x->base)
         avatar_slots_release(&cache, &x->base->head);
     free(x->dead);
+    if (x->map) { /* a saved file's arrays live in its mapping */
+        munmap(x->map, x->map_len);
+        free(x);
+        return;
+    }
     free(x->ids);
     free(x->doclen);
     free(x->importance);
@@ -899,9 +906,12 @@ static struct {
     char *database_url;
     char *snapshot_dir; /* where base indexes are saved (text_index_file.c); NULL: nowhere */
     pthread_mutex_t files; /* held while a file is written or removed (a deleted avatar's stays gone) */
+    int preloading;        /* the saved indexes are being read back (preload_saved) */
+    pthread_cond_t preloaded;
     char queue[16][ID_LEN];
     int queued;
-} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .files = PTHREAD_MUTEX_INITIALIZER};
+} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .files = PTHREAD_MUTEX_INITIALIZER,
+           .preloaded = PTHREAD_COND_INITIALIZER};
 
 /* Queues avatar_id for a rebuild; 0 when there is no builder (the caller builds). */
 static int builder_request(const char *avatar_id)
@@ -923,21 +933,42 @@ static int builder_request(const char *avatar_id)
  * the cache holds), and WordNet, which keys every query, is loaded when there is any; so the first
  * search of a large avatar finds its index in memory and pays neither. A search that comes first
  * reads the file itself (the same result; the slower one is let go). */
+/* Milliseconds of CPU this thread has used (the load of a file, apart from waiting for a core). */
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Waits for preload_saved to finish (only ever at a start), so that a search does not read the
+ * same file beside it. */
+static void wait_preload(void)
+{
+    pthread_mutex_lock(&builder.lock);
+    while (builder.preloading)
+        pthread_cond_wait(&builder.preloaded, &builder.lock);
+    pthread_mutex_unlock(&builder.lock);
+}
+
 static void preload_saved(struct db **db)
 {
     DIR *d = builder.snapshot_dir ? opendir(builder.snapshot_dir) : NULL;
-    if (!d)
-        return;
     int warmed = 0, loaded = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL && loaded < AVATAR_SLOTS && !builder.stopping;) {
+    int64_t t0 = time_now_ms();
+    double c0 = thread_cpu_ms();
+    for (struct dirent *de; d && (de = readdir(d)) != NULL && loaded < AVATAR_SLOTS && !builder.stopping;) {
         size_t n = strlen(de->d_name);
         if (n < 5 || n - 4 >= ID_LEN || strcmp(de->d_name + n - 4, ".tix"))
             continue;
         char avatar[ID_LEN];
         memcpy(avatar, de->d_name, n - 4);
         avatar[n - 4] = 0;
-        if (!warmed++)
+        if (!warmed++) {
+            double w0 = thread_cpu_ms();
             wordnet_ready();
+            DP_LOG(LOG_DEBUG, "[memory] WordNet for the saved indexes: %.0f ms CPU", thread_cpu_ms() - w0);
+        }
         int64_t rev = -1;
         if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev))
             continue;
@@ -950,16 +981,24 @@ static void preload_saved(struct db **db)
             avatar_slots_release(&cache, have);
             continue;
         }
+        double f0 = thread_cpu_ms();
         struct text_index *x = text_index_file_load(builder.snapshot_dir, avatar, rev);
+        DP_LOG(LOG_DEBUG, "[memory] the saved index of avatar %s: %.0f ms CPU", avatar, thread_cpu_ms() - f0);
         if (x) {
             avatar_slots_keep(&cache, &x->head);
             avatar_slots_release(&cache, &x->head);
             loaded++;
         }
     }
-    closedir(d);
+    if (d)
+        closedir(d);
+    pthread_mutex_lock(&builder.lock);
+    builder.preloading = 0;
+    pthread_cond_broadcast(&builder.preloaded);
+    pthread_mutex_unlock(&builder.lock);
     if (loaded)
-        DP_LOG(LOG_INFO, "[memory] read %d saved search indexes", loaded);
+        DP_LOG(LOG_INFO, "[memory] read %d saved search indexes in %lld ms (%.0f ms CPU)", loaded,
+               (long long)(time_now_ms() - t0), thread_cpu_ms() - c0);
 }
 
 static void *builder_main(void *arg)
@@ -1018,11 +1057,13 @@ int text_index_start(const char *database_url, const char *snapshot_dir)
 {
     builder.database_url = strdup(database_url);
     builder.snapshot_dir = snapshot_dir ? strdup(snapshot_dir) : NULL;
+    builder.preloading = 1;
     if (!builder.database_url || (snapshot_dir && !builder.snapshot_dir) ||
         pthread_create(&builder.thread, NULL, builder_main, NULL)) {
         free(builder.database_url);
         free(builder.snapshot_dir);
         builder.database_url = builder.snapshot_dir = NULL;
+        builder.preloading = 0;
         return DP_ERR_IO;
     }
     builder.running = 1;
@@ -1060,10 +1101,13 @@ static struct text_index *snapshot_load(const char *avatar_id, int64_t rev)
     char *dir = builder.snapshot_dir ? strdup(builder.snapshot_dir) : NULL;
     pthread_mutex_unlock(&builder.lock);
     int64_t t0 = time_now_ms();
+    double c0 = thread_cpu_ms();
     struct text_index *x = dir ? text_index_file_load(dir, avatar_id, rev) : NULL;
     if (x)
-        DP_LOG(LOG_DEBUG, "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms",
-               avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0));
+        DP_LOG(LOG_DEBUG,
+               "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms (%.0f ms CPU)",
+               avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0),
+               thread_cpu_ms() - c0);
     free(dir);
     return x;
 }
@@ -1081,14 +1125,17 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
         if (limit <= 0)
             return DP_ERR_TOO_LARGE;
         struct text_index *stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        if (!stale) { /* a start: the builder may be reading this avatar's file already */
+            wait_preload();
+            stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        }
         /* Nothing in memory (a start): the index saved by an earlier run, caught up below by an
-         * overlay like any index built here; tens of milliseconds where a build takes a second. */
-        if (!stale && (stale = snapshot_load(avatar_id, rev)) != NULL) {
+         * overlay like any index built here; milliseconds where a build takes a second. */
+        if (!stale && (stale = snapshot_load(avatar_id, rev)) != NULL)
             avatar_slots_keep(&cache, &stale->head);
-            if (stale->head.rev == rev) {
-                *out = stale;
-                return DP_OK;
-            }
+        if (stale && stale->head.rev == rev && !stale->too_large) { /* read back, current */
+            *out = stale;
+            return DP_OK;
         }
         /* Changed since: an overlay of the memories changed, when the change log bridges the two
          * revisions — milliseconds where building the index whole takes most of a second. */

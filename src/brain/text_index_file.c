@@ -7,16 +7,19 @@
  * memories changed since (read through the memory_changes log) over it, or builds the index
  * whole when the log cannot bridge the gap — exactly as for an index built in this process.
  *
- * Layout: a fixed header, then the index's arrays one after another in their in-memory form
- * (host byte order; the header's byte-order mark and format version refuse a file from another
- * machine or build). Written to a temporary name and renamed, so a crash leaves the old file or
- * the new one, never half of one; read back with every offset checked, so a damaged file is
+ * Layout: a fixed header, then the index's arrays one after another in their in-memory form, each
+ * starting at a multiple of 8 bytes (host byte order; the header's byte-order mark and format
+ * version refuse a file from another machine or build). Written to a temporary name and renamed,
+ * so a crash leaves the old file or the new one, never half of one, and a mapping of the old one
+ * stays valid. Read back by mapping it (copy-on-write): the arrays are used where they lie, so a
+ * load costs page faults rather than copies; every offset is checked first, so a damaged file is
  * refused rather than trusted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +28,7 @@
 #include "core/log.h"
 
 /* Bumped whenever the layout or how words are keyed changes: older files are then rebuilt. */
-#define TIX_FORMAT 1
+#define TIX_FORMAT 2
 #define TIX_MAGIC "DPTIX\r\n"
 #define TIX_BOM 0x01020304u
 
@@ -87,6 +90,12 @@ static int read_all(int fd, void *p, size_t n)
     return DP_OK;
 }
 
+/* n rounded up to the alignment every part starts at. */
+static uint64_t padded(uint64_t n)
+{
+    return (n + 7) & ~(uint64_t)7;
+}
+
 static uint64_t postings_of(const struct text_index *x)
 {
     uint64_t n = 0;
@@ -143,8 +152,10 @@ int text_index_file_save(const struct text_index *x, const char *dir)
                  {x->terms, (size_t)x->cap * sizeof *x->terms},
                  {x->arena, x->arena_len},
                  {x->postings, (size_t)h.npostings * sizeof *x->postings}};
+    static const char zeros[8];
     for (size_t i = 0; i < sizeof parts / sizeof *parts && !err; i++)
-        err = write_all(fd, parts[i].p, parts[i].n);
+        if (!(err = write_all(fd, parts[i].p, parts[i].n)))
+            err = write_all(fd, zeros, padded(parts[i].n) - parts[i].n);
     if (close(fd) && !err)
         err = DP_ERR_IO;
     if (!err && rename(tmp, path))
@@ -189,19 +200,64 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     header_sizes(sizes);
     struct stat st;
     struct text_index *x = NULL;
-    if (fstat(fd, &st) || read_all(fd, &h, sizeof h) || memcmp(h.magic, TIX_MAGIC, sizeof h.magic) ||
-        h.format != TIX_FORMAT || h.bom != TIX_BOM || memcmp(h.sizes, sizes, sizeof sizes) ||
-        strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 || h.ndocs < 0 || h.lang < 0 ||
-        h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) || h.npostings > 0x7fffffffu)
+    char *map = MAP_FAILED;
+    if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || read_all(fd, &h, sizeof h) ||
+        memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
+        memcmp(h.sizes, sizes, sizeof sizes) || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
+        h.ndocs < 0 || h.lang < 0 || h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) ||
+        h.npostings > 0x7fffffffu)
         goto fail;
-    size_t n = (size_t)h.ndocs;
-    uint64_t want = sizeof h + n * (ID_LEN + sizeof(uint32_t) + sizeof(float) + sizeof(int64_t) + sizeof(int16_t) + 3) +
-                    sizeof(struct speakers) + (uint64_t)h.cap * sizeof(struct term) + h.arena_len +
-                    h.npostings * sizeof(struct posting);
-    if ((uint64_t)st.st_size != want || !(x = text_index_alloc(avatar_id, h.rev, n)) ||
-        !(x->terms = malloc((size_t)h.cap * sizeof *x->terms)) || !(x->arena = malloc(h.arena_len + 1)) ||
-        !(x->postings = malloc(((size_t)h.npostings + 1) * sizeof *x->postings)))
+    uint64_t n = (uint64_t)h.ndocs;
+    const uint64_t part[] = {n * ID_LEN,
+                             n * sizeof(uint32_t),
+                             n * sizeof(float),
+                             n * sizeof(int64_t),
+                             n * sizeof(int16_t),
+                             n,
+                             n,
+                             n,
+                             sizeof(struct speakers),
+                             (uint64_t)h.cap * sizeof(struct term),
+                             h.arena_len,
+                             h.npostings * sizeof(struct posting)};
+    enum { P_IDS, P_DOCLEN, P_IMPORTANCE, P_CREATED, P_YEAR, P_SPEAKER, P_WHEN, P_ANSWERS, P_SPEAKERS, P_TERMS,
+           P_ARENA, P_POSTINGS, P_COUNT };
+    uint64_t at[P_COUNT], want = sizeof h;
+    for (int i = 0; i < P_COUNT; i++) {
+        at[i] = want;
+        want += padded(part[i]);
+    }
+    if ((uint64_t)st.st_size != want)
         goto fail;
+    map = mmap(NULL, (size_t)want, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED || !(x = text_index_alloc(avatar_id, h.rev, 0)))
+        goto fail;
+    /* The arrays text_index_alloc made give way to the file's. */
+    free(x->ids);
+    free(x->doclen);
+    free(x->importance);
+    free(x->created_ms);
+    free(x->year);
+    free(x->speaker);
+    free(x->says_when);
+    free(x->answers);
+    free(x->speakers);
+    x->map = map;
+    x->map_len = (size_t)want;
+    map = MAP_FAILED;
+    char *m = x->map;
+    x->ids = (void *)(m + at[P_IDS]);
+    x->doclen = (void *)(m + at[P_DOCLEN]);
+    x->importance = (void *)(m + at[P_IMPORTANCE]);
+    x->created_ms = (void *)(m + at[P_CREATED]);
+    x->year = (void *)(m + at[P_YEAR]);
+    x->speaker = (void *)(m + at[P_SPEAKER]);
+    x->says_when = (void *)(m + at[P_WHEN]);
+    x->answers = (void *)(m + at[P_ANSWERS]);
+    x->speakers = (void *)(m + at[P_SPEAKERS]);
+    x->terms = (void *)(m + at[P_TERMS]);
+    x->arena = m + at[P_ARENA];
+    x->postings = (void *)(m + at[P_POSTINGS]);
     x->lang = (enum text_lang)h.lang;
     x->sorted = h.sorted;
     x->ndocs = h.ndocs;
@@ -213,33 +269,17 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     memcpy(x->name, h.name, sizeof x->name);
     x->name[sizeof x->name - 1] = 0;
     memcpy(x->self, h.self, sizeof x->self);
-    struct {
-        void *p;
-        size_t n;
-    } parts[] = {{x->ids, n * ID_LEN},
-                 {x->doclen, n * sizeof *x->doclen},
-                 {x->importance, n * sizeof *x->importance},
-                 {x->created_ms, n * sizeof *x->created_ms},
-                 {x->year, n * sizeof *x->year},
-                 {x->speaker, n},
-                 {x->says_when, n},
-                 {x->answers, n},
-                 {x->speakers, sizeof *x->speakers},
-                 {x->terms, (size_t)x->cap * sizeof *x->terms},
-                 {x->arena, x->arena_len},
-                 {x->postings, (size_t)h.npostings * sizeof *x->postings}};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        if (read_all(fd, parts[i].p, parts[i].n))
-            goto fail;
-    if (!consistent(x, h.npostings))
+    if (!consistent(x, h.npostings)) {
+        DP_LOG(LOG_WARN, "[memory] the search index file %s is damaged; rebuilding", path);
         goto fail;
+    }
     close(fd);
     return x;
 fail:
-    if (x) {
-        DP_LOG(LOG_WARN, "[memory] the search index file %s is damaged or of another build; rebuilding", path);
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    if (x)
         text_index_free(&x->head);
-    }
     close(fd);
     return NULL;
 }

@@ -60,6 +60,10 @@ struct text_index {
     char *arena;
     size_t arena_len, arena_cap;
     struct posting *postings;
+    /* Read back from a saved file (text_index_file.c): the arrays above point into this mapping
+     * of it (copy-on-write), freed with munmap rather than one by one. */
+    void *map;
+    size_t map_len;
 };
 
 /* An empty index of (avatar_id, rev) with room for n memories (refs 1), NULL when out of memory. */
