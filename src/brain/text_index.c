@@ -116,6 +116,15 @@ void text_index_free(struct slot_entry *e)
         free(x);
         return;
     }
+    text_index_free_arrays(x);
+    free(x->terms);
+    free(x->arena);
+    free(x->postings);
+    free(x);
+}
+
+void text_index_free_arrays(struct text_index *x)
+{
     free(x->ids);
     free(x->doclen);
     free(x->importance);
@@ -125,10 +134,13 @@ void text_index_free(struct slot_entry *e)
     free(x->says_when);
     free(x->answers);
     free(x->speakers);
-    free(x->terms);
-    free(x->arena);
-    free(x->postings);
-    free(x);
+    x->ids = NULL;
+    x->doclen = NULL;
+    x->importance = NULL;
+    x->created_ms = NULL;
+    x->year = NULL;
+    x->speaker = x->says_when = x->answers = NULL;
+    x->speakers = NULL;
 }
 
 /* (term number, memory) for every word of every memory, in memory order. */

@@ -25,6 +25,7 @@
 
 #include "brain/text_index_impl.h"
 #include "core/err.h"
+#include "core/fd_io.h"
 #include "core/log.h"
 
 /* Bumped whenever the layout or how words are keyed changes: older files are then rebuilt. */
@@ -58,36 +59,6 @@ static void header_sizes(uint32_t s[4])
 static int file_name(char *out, size_t cap, const char *dir, const char *avatar_id, const char *suffix)
 {
     return (size_t)snprintf(out, cap, "%s/%s.tix%s", dir, avatar_id, suffix) < cap ? DP_OK : DP_ERR_TOO_LARGE;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return DP_ERR_IO;
-        c += w;
-        n -= (size_t)w;
-    }
-    return DP_OK;
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return DP_ERR_IO;
-        c += r;
-        n -= (size_t)r;
-    }
-    return DP_OK;
 }
 
 /* n rounded up to the alignment every part starts at. */
@@ -136,7 +107,7 @@ int text_index_file_save(const struct text_index *x, const char *dir)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return DP_ERR_IO;
-    int err = write_all(fd, &h, sizeof h);
+    int err = fd_write_all(fd, &h, sizeof h);
     const struct {
         const void *p;
         size_t n;
@@ -154,8 +125,8 @@ int text_index_file_save(const struct text_index *x, const char *dir)
                  {x->postings, (size_t)h.npostings * sizeof *x->postings}};
     static const char zeros[8];
     for (size_t i = 0; i < sizeof parts / sizeof *parts && !err; i++)
-        if (!(err = write_all(fd, parts[i].p, parts[i].n)))
-            err = write_all(fd, zeros, padded(parts[i].n) - parts[i].n);
+        if (!(err = fd_write_all(fd, parts[i].p, parts[i].n)))
+            err = fd_write_all(fd, zeros, padded(parts[i].n) - parts[i].n);
     if (close(fd) && !err)
         err = DP_ERR_IO;
     if (!err && rename(tmp, path))
@@ -201,7 +172,7 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     struct stat st;
     struct text_index *x = NULL;
     char *map = MAP_FAILED;
-    if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || read_all(fd, &h, sizeof h) ||
+    if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || fd_read_all(fd, &h, sizeof h) ||
         memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
         memcmp(h.sizes, sizes, sizeof sizes) || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
         h.ndocs < 0 || h.lang < 0 || h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) ||
@@ -232,16 +203,7 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     map = mmap(NULL, (size_t)want, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED || !(x = text_index_alloc(avatar_id, h.rev, 0)))
         goto fail;
-    /* The arrays text_index_alloc made give way to the file's. */
-    free(x->ids);
-    free(x->doclen);
-    free(x->importance);
-    free(x->created_ms);
-    free(x->year);
-    free(x->speaker);
-    free(x->says_when);
-    free(x->answers);
-    free(x->speakers);
+    text_index_free_arrays(x); /* the arrays text_index_alloc made give way to the file's */
     x->map = map;
     x->map_len = (size_t)want;
     map = MAP_FAILED;

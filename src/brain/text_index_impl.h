@@ -70,6 +70,8 @@ struct text_index {
 struct text_index *text_index_alloc(const char *avatar_id, int64_t rev, size_t n);
 /* Frees an index (its slot entry's destroy). */
 void text_index_free(struct slot_entry *e);
+/* Frees (and clears) the per-memory arrays and the speakers table text_index_alloc made. */
+void text_index_free_arrays(struct text_index *x);
 
 /* Snapshot files (text_index_file.c). Saves base index x as dir/<avatar>.tix (written aside and
  * renamed): DP_OK, DP_ERR_INVALID for an overlay or marker, DP_ERR_IO. */
