@@ -1,6 +1,9 @@
 /* An avatar's memories as an in-memory inverted index (word key → memories holding it, with
- * counts), built on first use and rebuilt when the avatar's memory revision moves (and so at every
- * start: a change of how words are keyed needs no migration). The language of the memories is
+ * counts), built on first use and caught up when the avatar's memory revision moves (an overlay
+ * of the changed memories, merged in the background). A large avatar's index is saved beside the
+ * database and read back at the next start (text_index_file.c), labelled with its revision, the
+ * file format and the WordNet it was keyed with, so that a change of how words are keyed needs no
+ * migration: other files are simply built again. The language of the memories is
  * guessed at build time from their function words (core/stem.h): English words are keyed by
  * their WordNet lemma, German, Spanish, French, Italian, Portuguese and Dutch by their Snowball
  * stem, the query's words the same way. It answers

@@ -27,8 +27,10 @@
 #include "core/err.h"
 #include "core/fd_io.h"
 #include "core/log.h"
+#include "core/wordnet.h"
 
-/* Bumped whenever the layout or how words are keyed changes: older files are then rebuilt. */
+/* Bumped whenever the layout or how words are keyed (core/text.c, core/stem.c) changes: older
+ * files are then rebuilt. A change of WordNet (a package upgrade) shows in its fingerprint. */
 #define TIX_FORMAT 2
 #define TIX_MAGIC "DPTIX\r\n"
 #define TIX_BOM 0x01020304u
@@ -37,6 +39,7 @@ struct tix_header {
     char magic[8];
     uint32_t format, bom;
     uint32_t sizes[4]; /* of the posting, term, speakers and id records: the layout this build has */
+    uint64_t wordnet;  /* wordnet_fingerprint() of the WordNet the words were keyed with */
     char avatar[ID_LEN];
     int64_t rev;
     int32_t lang, sorted, ndocs, pad;
@@ -89,6 +92,7 @@ int text_index_file_save(const struct text_index *x, const char *dir)
     h.format = TIX_FORMAT;
     h.bom = TIX_BOM;
     header_sizes(h.sizes);
+    h.wordnet = wordnet_fingerprint();
     memcpy(h.avatar, x->head.avatar, ID_LEN);
     h.rev = x->head.rev;
     h.lang = (int32_t)x->lang;
@@ -174,7 +178,7 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     char *map = MAP_FAILED;
     if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || fd_read_all(fd, &h, sizeof h) ||
         memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
-        memcmp(h.sizes, sizes, sizeof sizes) || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
+        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != wordnet_fingerprint() || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
         h.ndocs < 0 || h.lang < 0 || h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) ||
         h.npostings > 0x7fffffffu)
         goto fail;

@@ -307,6 +307,16 @@ int wordnet_use(const char *dir)
     return DP_OK;
 }
 
+uint64_t wordnet_fingerprint(void)
+{
+    if (!wordnet_ready())
+        return 0;
+    uint64_t f = (uint64_t)wn.n << 32 ^ (uint64_t)wn.nexc;
+    for (int p = 0; p < NPOS; p++)
+        f = f * 1099511628211u ^ (uint64_t)wn.data_len[p];
+    return f;
+}
+
 int wordnet_ready(void)
 {
     pthread_once(&default_once, open_default);
