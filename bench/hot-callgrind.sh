@@ -3,7 +3,8 @@
 # that a loaded machine does not change (wall-clock ones it does). Doppel runs under valgrind's
 # callgrind on SQLite; a user with 10 avatars warms each route, the counters are zeroed, then N
 # requests of each route are made one at a time over keep-alive and the counters dumped.
-# Prints, per route: instructions (Ir) per request and malloc/calloc/realloc/free calls per request.
+# Prints, per route: instructions (Ir) per request and malloc/calloc/realloc/free calls per request;
+# the last route (a page after a cursor, never cached) is the cold fill: the database and the JSON.
 #
 #   bash bench/hot-callgrind.sh [BINARY ...]   (default ./doppel; several: a before/after table)
 # Environment: N (requests a route, default 300), CG_KEEP (a folder: keep each route's dump there).
@@ -70,7 +71,9 @@ function dump(label) {
   }
   const routes = [['GET /health', '/health', null], ['GET /api/v1/avatars', '/api/v1/avatars', token],
     ['GET /api/v1/avatars/{id}', `/api/v1/avatars/${first}`, token], ['GET /api/v1/auth/me', '/api/v1/auth/me', token],
-    ['GET /api/v1/avatars/{id}/memories', `/api/v1/avatars/${first}/memories`, token]];
+    ['GET /api/v1/avatars/{id}/memories', `/api/v1/avatars/${first}/memories`, token],
+    // A page after a cursor is never cached: every request is a fill (database + JSON), as a cold read.
+    ['fill: GET /api/v1/avatars?cursor=0', '/api/v1/avatars?cursor=0', token]];
   for (const [label, path, tok] of routes) {
     for (let i = 0; i < 20; i++) { const r = await call('GET', path, null, tok); if (r.status !== 200) throw new Error(`${label}: ${r.status} ${r.body}`); }
     dump(); // a dump zeroes the counters: the next one holds the n requests alone
