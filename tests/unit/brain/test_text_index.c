@@ -118,17 +118,24 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     db_close(db);
 }
 
+/* 5001 memories in avatar a1 (more than are built on the request path), half of them about a
+ * heron; q the query "heron". */
+static void put_large_avatar(struct db *db, struct text_query *q)
+{
+    OK(db_begin(db));
+    for (int i = 1; i <= 5001; i++)
+        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
+    OK(db_commit(db));
+    query(q, (const char *const[]){"heron", NULL});
+}
+
 TEST(text_index_large_avatar_changed_is_searchable_at_once_and_rebuilt_in_the_background_when_far_behind)
 {
     struct db *db = brain_test_db();
     text_index_reset();
     text_index_limit(200000);
-    OK(db_begin(db));
-    for (int i = 1; i <= 5001; i++)
-        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
-    OK(db_commit(db));
     struct text_query q;
-    query(&q, (const char *const[]){"heron", NULL});
+    put_large_avatar(db, &q);
     struct text_match *m;
     int n;
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n)); /* the first build: in the search */
@@ -168,12 +175,8 @@ TEST(text_index_first_search_of_a_large_avatar_after_a_start_does_not_build_in_t
     struct db *db = brain_test_db();
     text_index_reset(); /* as after a start: no index of any revision */
     text_index_limit(200000);
-    OK(db_begin(db));
-    for (int i = 1; i <= 5001; i++)
-        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
-    OK(db_commit(db));
     struct text_query q;
-    query(&q, (const char *const[]){"heron", NULL});
+    put_large_avatar(db, &q);
     struct text_match *m;
     int n;
     OK(text_index_start(brain_test_db_url(), NULL));
@@ -217,12 +220,8 @@ TEST(text_index_saved_by_the_builder_answers_the_first_search_after_a_restart_ca
     snprintf(file, sizeof file, "%s/a1.tix", dir);
     text_index_reset();
     text_index_limit(200000);
-    OK(db_begin(db));
-    for (int i = 1; i <= 5001; i++)
-        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
-    OK(db_commit(db));
     struct text_query q;
-    query(&q, (const char *const[]){"heron", NULL});
+    put_large_avatar(db, &q);
     struct text_match *m, *again;
     int n, n2;
     OK(text_index_start(brain_test_db_url(), dir));
