@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Doppel builds, runs and tests with; idempotent.
-# Usage: scripts/install-deps.sh [build|test]   (build: compile + run; test: also the test servers/tools)
+# Usage: scripts/install-deps.sh [build|test|bench]   (build: compile + run; test: also the test
+# servers/tools; bench: also the peers bench/peers.sh runs beside Doppel)
 set -euo pipefail
 mode=${1:-build}
 
@@ -27,8 +28,14 @@ test_pkgs=(
   flite espeak-ng # synthetic voices saying known sentences for the speech tests (subprocesses)
 )
 
+bench_pkgs=(
+  # the FastAPI peer of ../shared/peers (bench/peers.sh); the Express peer comes from npm
+  python3-fastapi python3-uvicorn python3-jwt python3-bcrypt python3-uvloop python3-httptools
+)
+
 pkgs=("${build_pkgs[@]}")
-[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+[ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${test_pkgs[@]}")
+[ "$mode" = bench ] && pkgs+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

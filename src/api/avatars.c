@@ -40,16 +40,25 @@ static int create_avatar(struct request *req, struct response *res)
     return DP_OK;
 }
 
-static int list_of_caller(struct db *db, const void *caller, const char *after, long limit, json_t **items)
-{
-    return avatar_list(db, caller, after, limit, items);
-}
-
+/* The page written straight out (avatar_list_page), no JSON tree. */
 static int list_avatars_fill(struct request *req, struct response *res)
 {
     struct context e;
+    long limit;
+    const char *cursor;
     int err = api_env(req, &e);
-    return err ? err : api_list_page(req, res, e.db, list_of_caller, api_caller(req));
+    if (err || (err = api_page(req, res, &limit, &cursor)))
+        return err;
+    struct buf b;
+    buf_init(&b, 0);
+    if ((err = avatar_list_page(e.db, api_caller(req), cursor, limit, &b))) {
+        buf_cleanup(&b);
+        return err;
+    }
+    size_t len;
+    char *body = buf_steal(&b, &len);
+    res_body(res, 200, "application/json; charset=utf-8", body, len);
+    return DP_OK;
 }
 
 /* First pages come from the cache: the caller's own key, moved on by any change to an avatar of

@@ -8,6 +8,7 @@
 #include "auth/accounts.h"
 #include "brain/brain.h"
 #include "core/err.h"
+#include "core/json_writer.h"
 #include "store/cache.h"
 #include "store/cache_gen.h"
 #include "store/db.h"
@@ -107,19 +108,44 @@ void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id)
     db_rows_free(r);
 }
 
+/* A stored JSON document (publish, extensions: this server wrote them from validated input), or
+ * the empty one when the column is empty. */
+static void write_stored(struct jw *w, const char *key, const char *stored, const char *empty)
+{
+    const char *v = stored && *stored ? stored : empty;
+    jw_key(w, key);
+    jw_raw(w, v, strlen(v));
+}
+
+void avatar_write_fields(struct jw *w, const struct db_rows *r, int i, int with_extensions)
+{
+    static const char *const text_cols[] = {"id",          "owner_id", "org_id",   "name",       "kind",
+                                            "description", "personality", "scenario", "greeting", "visibility",
+                                            "brain",       "slug"};
+    for (int c = 0; c < 12; c++)
+        jw_kstr(w, text_cols[c], db_rows_text(r, i, c));
+    write_stored(w, "publish", db_rows_text(r, i, 12), "[]");
+    if (with_extensions)
+        write_stored(w, "extensions", db_rows_text(r, i, 13), "{}");
+    jw_kstr(w, "created_at", db_rows_text(r, i, 14));
+    jw_kstr(w, "updated_at", db_rows_text(r, i, 15));
+    jw_kbool(w, "visitor_talk", db_rows_int(r, i, 16) != 0);
+    jw_kstr(w, "portrait_media_id", db_rows_text(r, i, 17));
+    jw_kstr(w, "language", db_rows_text(r, i, 18));
+}
+
 json_t *avatar_from_row(const struct db_rows *r, int i)
 {
-    json_t *publish = json_loads(db_rows_text(r, i, 12) ? db_rows_text(r, i, 12) : "[]", 0, NULL);
-    json_t *ext = db_rows_text(r, i, 13) ? json_loads(db_rows_text(r, i, 13), 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:s,s:s,s:b,s:s?,s:s}", "id",
-                     db_rows_text(r, i, 0), "owner_id", db_rows_text(r, i, 1), "org_id", db_rows_text(r, i, 2), "name",
-                     db_rows_text(r, i, 3), "kind", db_rows_text(r, i, 4), "description", db_rows_text(r, i, 5),
-                     "personality", db_rows_text(r, i, 6), "scenario", db_rows_text(r, i, 7), "greeting",
-                     db_rows_text(r, i, 8), "visibility", db_rows_text(r, i, 9), "brain", db_rows_text(r, i, 10),
-                     "slug", db_rows_text(r, i, 11), "publish", publish ? publish : json_array(), "extensions",
-                     ext ? ext : json_object(), "created_at", db_rows_text(r, i, 14), "updated_at",
-                     db_rows_text(r, i, 15), "visitor_talk", db_rows_int(r, i, 16) != 0, "portrait_media_id",
-                     db_rows_text(r, i, 17), "language", db_rows_text(r, i, 18));
+    struct buf b;
+    struct jw w;
+    buf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    avatar_write_fields(&w, r, i, 1);
+    jw_obj_end(&w);
+    json_t *j = jw_finish(&w) ? NULL : json_loadb(b.data, b.len, 0, NULL);
+    buf_cleanup(&b);
+    return j ? j : json_object();
 }
 
 static const char *one_of(const char *s, const char *const *allowed, const char *what)

@@ -63,6 +63,11 @@ void avatar_changed_by_id(struct cache *c, struct db *db, const char *avatar_id)
 /* The JSON of row i of a SELECT AVATAR_COLUMNS. */
 json_t *avatar_from_row(const struct db_rows *r, int i);
 
+struct jw;
+/* The members of that JSON (inside an object the caller opened), written straight out; lists
+ * leave out the card extensions (with_extensions 0). The one place the avatar's shape is said. */
+void avatar_write_fields(struct jw *w, const struct db_rows *r, int i, int with_extensions);
+
 /* Field validators for create/update; NULL when fine, else what is wrong. */
 const char *avatar_check_kind(const char *s);
 const char *avatar_check_visibility(const char *s);

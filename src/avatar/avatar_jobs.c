@@ -10,6 +10,7 @@
 #include "avatar/avatar_jobs.h"
 #include "avatar/media_ingest.h"
 #include "brain/memory_embed.h"
+#include "brain/text_index.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,8 +57,10 @@ static int avatar_delete(struct job_ctx *ctx, char **error_msg, int *error_owned
     db_rows_free(r);
     if (!err)
         err = db_query(ctx->db, "DELETE FROM avatars WHERE id = ? AND deleted_at IS NOT NULL", p, 1, NULL);
-    if (!err)
+    if (!err) {
         avatar_cache_forget(ctx->cache, id);
+        text_index_forget(id);
+    }
     return err;
 }
 

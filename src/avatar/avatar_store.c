@@ -10,6 +10,7 @@
 #include "avatar/avatar_voice.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json_writer.h"
 #include "core/json.h"
 #include "core/timeutil.h"
 #include "jobs/jobs.h"
@@ -227,7 +228,8 @@ int avatar_create(struct db *db, const struct caller *c, json_t *body, json_t **
     return err ? err : avatar_get(db, id, out);
 }
 
-int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items)
+/* The avatars c may see, after the id `after`, up to limit, with c's share role in the last column. */
+static int list_rows(struct db *db, const struct caller *c, const char *after, long limit, struct db_rows **r)
 {
     char sql[1024];
     snprintf(sql, sizeof sql,
@@ -240,8 +242,20 @@ int avatar_list(struct db *db, const struct caller *c, const char *after, long l
     if (after)
         p[np++] = DB_TEXT(after);
     p[np++] = DB_INT(limit);
+    return db_query(db, sql, p, np, r);
+}
+
+/* c's access to the avatar of row i of list_rows. */
+static const char *access_in_row(const struct db_rows *r, int i, const struct caller *c)
+{
+    const char *share = db_rows_text(r, i, AVATAR_NCOLS);
+    return !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
+}
+
+int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items)
+{
     struct db_rows *r;
-    int err = db_query(db, sql, p, np, &r);
+    int err = list_rows(db, c, after, limit, &r);
     if (err)
         return err;
     *items = json_array();
@@ -249,13 +263,36 @@ int avatar_list(struct db *db, const struct caller *c, const char *after, long l
         json_t *a = avatar_from_row(r, i);
         /* Card extensions can be large (a lorebook's leftovers): lists leave them to GET /avatars/{id}. */
         json_object_del(a, "extensions");
-        const char *share = db_rows_text(r, i, AVATAR_NCOLS);
-        const char *access = !strcmp(db_rows_text(r, i, 1), c->user_id) ? "owner" : share ? share : "viewer";
-        json_object_set_new(a, "access", json_string(access));
+        json_object_set_new(a, "access", json_string(access_in_row(r, i, c)));
         json_array_append_new(*items, a);
     }
     db_rows_free(r);
     return DP_OK;
+}
+
+int avatar_list_page(struct db *db, const struct caller *c, const char *after, long limit, struct buf *out)
+{
+    struct db_rows *r;
+    int err = list_rows(db, c, after, limit, &r);
+    if (err)
+        return err;
+    struct jw w;
+    jw_init(&w, out);
+    jw_obj(&w);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (int i = 0; i < r->nrows; i++) {
+        jw_obj(&w);
+        avatar_write_fields(&w, r, i, 0); /* without the card extensions, as avatar_list */
+        jw_kstr(&w, "access", access_in_row(r, i, c));
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    /* A full page goes on after its last id (api_page_json's rule). */
+    jw_kstr(&w, "next_cursor", r->nrows == limit && limit > 0 ? db_rows_text(r, r->nrows - 1, 0) : NULL);
+    jw_obj_end(&w);
+    db_rows_free(r);
+    return jw_finish(&w);
 }
 
 /* A count of the avatar's rows (0 when the database cannot say: stats are a display). */

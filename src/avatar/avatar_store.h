@@ -29,7 +29,11 @@ int avatar_resolve(struct db *db, const struct caller *c, const char *id_or_slug
 
 /* One page of the avatars c may see (own, shared, and those of c's organisation that are not
  * private), each with c's access and without its (possibly large) extensions. */
+struct buf;
 int avatar_list(struct db *db, const struct caller *c, const char *after, long limit, json_t **items);
+/* The same page as the API answers it ({"items": [...], "next_cursor": ...}), written straight
+ * into out with no JSON tree (the cold fill of the cached list). */
+int avatar_list_page(struct db *db, const struct caller *c, const char *after, long limit, struct buf *out);
 
 /* The avatar's JSON with stats (media and memory counts), from the database. */
 int avatar_with_stats(struct context *e, const char *id, json_t **out);

@@ -14,6 +14,7 @@
 #include "audio/wav.h"
 #include "brain/memory.h"
 #include "core/err.h"
+#include "core/fd_io.h"
 #include "store/blob.h"
 #include "store/db.h"
 
@@ -154,20 +155,6 @@ static int temp_file(void)
     return t;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return DP_ERR_IO;
-        p = (const char *)p + w;
-        n -= (size_t)w;
-    }
-    return DP_OK;
-}
-
 /* Copies len bytes at off of src to the end of dst. */
 static int copy_range(struct blob_reader *src, uint64_t off, uint64_t len, int dst)
 {
@@ -181,7 +168,7 @@ static int copy_range(struct blob_reader *src, uint64_t off, uint64_t len, int d
         if (got != (long)want) /* the blob shrank under us, or failed */
             err = DP_ERR_IO;
         else
-            err = write_all(dst, buf, want);
+            err = fd_write_all(dst, buf, want);
         off += want;
         len -= want;
     }
@@ -205,7 +192,7 @@ int clip_wav_open(struct blob_store *bs, const char *key, int64_t start_ms, int6
         err = DP_ERR_IO;
         goto out_close_src;
     }
-    if ((err = write_all(t, head, sizeof head)) ||
+    if ((err = fd_write_all(t, head, sizeof head)) ||
         (err = copy_range(src, w.data_off + first * w.frame_bytes, count * w.frame_bytes, t))) {
         close(t);
         goto out_close_src;

@@ -16,14 +16,18 @@
  * it is written; the background builder merges (rebuilds whole) when the overlay grows. */
 #include "brain/text_index.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include "brain/avatar_slots.h"
 #include "brain/memory_impl.h"
+#include "brain/text_index_impl.h"
 #include "brain/speakers.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -32,58 +36,8 @@
 #include "core/time_words.h"
 #include "ingest/dialogue.h"
 #include "core/timeutil.h"
+#include "core/wordnet.h"
 #include "store/db.h"
-
-struct posting {
-    uint32_t doc;
-    uint16_t tf;    /* times in the memory's own words */
-    uint8_t before; /* in the turn it answers (the one before it) */
-    uint8_t after;  /* in the turn that follows it */
-};
-
-/* A pair's term number with these bits: the word is a neighbour's (see index_build). */
-#define BEFORE_BIT 0x80000000u
-#define AFTER_BIT 0x40000000u
-#define TERM_MASK 0x3fffffffu
-
-struct term {
-    uint32_t key_at, key_len; /* in arena */
-    uint32_t first, count;    /* postings[first .. first + count) */
-};
-
-struct text_index {
-    struct slot_entry head;
-    int too_large;       /* a marker: this revision of the avatar is searched by the engines */
-    enum text_lang lang; /* of the memories: how their words are keyed */
-    int sorted;          /* ids in byte order (as ORDER BY id gave them): an overlay finds a memory
-                          * of this index by binary search */
-    double total_len;    /* words of this index's own memories */
-    /* An overlay: this index holds the memories changed since base was built, numbered after
-     * base's; dead[d] marks base's memories it replaces or that were deleted. */
-    struct text_index *base;
-    uint8_t *dead;
-    int base_live; /* base's memories not dead */
-    int ndocs;
-    char (*ids)[ID_LEN];
-    uint32_t *doclen;
-    float *importance;
-    int64_t *created_ms;
-    int16_t *year;      /* of occurred_at, 0 unknown */
-    uint8_t *speaker;   /* who said it (speakers.h), 0 unknown */
-    uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
-    uint8_t *answers;   /* 1: the turn before it asks a question */
-    /* Speakers numbered for this index; an overlay starts from a copy of its base's table, so its
-     * base's numbers stay valid in it. */
-    struct speakers *speakers;
-    char name[128];                 /* the avatar's: which dialogue speaker is itself (self) */
-    uint8_t self[SPEAKERS_MAX + 1]; /* 1: this speaker is the avatar itself */
-    double avgdl;
-    struct term *terms; /* hash table, cap a power of two; key_len 0 = empty */
-    uint32_t cap, nterms;
-    char *arena;
-    size_t arena_len, arena_cap;
-    struct posting *postings;
-};
 
 static struct avatar_slots cache = AVATAR_SLOTS_INIT;
 static long limit = 200000;
@@ -149,7 +103,7 @@ static long term_id(struct text_index *x, const char *k, size_t n)
     return t->first;
 }
 
-static void index_free(struct slot_entry *e)
+void text_index_free(struct slot_entry *e)
 {
     struct text_index *x = (struct text_index *)e;
     if (!x)
@@ -157,6 +111,20 @@ static void index_free(struct slot_entry *e)
     if (x->base)
         avatar_slots_release(&cache, &x->base->head);
     free(x->dead);
+    if (x->map) { /* a saved file's arrays live in its mapping */
+        munmap(x->map, x->map_len);
+        free(x);
+        return;
+    }
+    text_index_free_arrays(x);
+    free(x->terms);
+    free(x->arena);
+    free(x->postings);
+    free(x);
+}
+
+void text_index_free_arrays(struct text_index *x)
+{
     free(x->ids);
     free(x->doclen);
     free(x->importance);
@@ -166,10 +134,13 @@ static void index_free(struct slot_entry *e)
     free(x->says_when);
     free(x->answers);
     free(x->speakers);
-    free(x->terms);
-    free(x->arena);
-    free(x->postings);
-    free(x);
+    x->ids = NULL;
+    x->doclen = NULL;
+    x->importance = NULL;
+    x->created_ms = NULL;
+    x->year = NULL;
+    x->speaker = x->says_when = x->answers = NULL;
+    x->speakers = NULL;
 }
 
 /* (term number, memory) for every word of every memory, in memory order. */
@@ -317,7 +288,7 @@ static int avatar_language(struct db *db, const char *avatar_id, char *name, siz
 }
 
 /* An empty index of avatar_id labelled rev, with room for n memories; NULL when out of memory. */
-static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n)
+struct text_index *text_index_alloc(const char *avatar_id, int64_t rev, size_t n)
 {
     struct text_index *x = calloc(1, sizeof *x);
     n++;
@@ -326,13 +297,13 @@ static struct text_index *index_new(const char *avatar_id, int64_t rev, size_t n
         !(x->year = calloc(n, sizeof *x->year)) || !(x->speaker = calloc(n, sizeof *x->speaker)) ||
         !(x->says_when = calloc(n, 1)) || !(x->answers = calloc(n, 1)) ||
         !(x->speakers = calloc(1, sizeof *x->speakers))) {
-        index_free(x ? &x->head : NULL);
+        text_index_free(x ? &x->head : NULL);
         return NULL;
     }
     snprintf(x->head.avatar, sizeof x->head.avatar, "%s", avatar_id);
     x->head.rev = rev;
     x->head.refs = 1;
-    x->head.destroy = index_free;
+    x->head.destroy = text_index_free;
     return x;
 }
 
@@ -388,7 +359,7 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
     int err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? ORDER BY id", p, 1, &r);
     if (err)
         return err;
-    struct text_index *x = index_new(avatar_id, rev, (size_t)r->nrows);
+    struct text_index *x = text_index_alloc(avatar_id, rev, (size_t)r->nrows);
     struct pairs pairs = {0};
     if (!x) {
         err = DP_ERR_NOMEM;
@@ -414,7 +385,7 @@ out:
     free(pairs.doc);
     db_rows_free(r);
     if (err && x)
-        index_free(&x->head);
+        text_index_free(&x->head);
     else
         *out = x;
     return err;
@@ -540,7 +511,7 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
     nrows = n;
     for (int i = 0; i < nrows; i++)
         nindex += rows[i].index;
-    if (!(x = index_new(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
+    if (!(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -569,7 +540,7 @@ out:
     free(pairs.doc);
     db_rows_free(changes);
     if (err && x)
-        index_free(&x->head);
+        text_index_free(&x->head);
     else if (!err)
         *out = x;
     return err;
@@ -925,7 +896,7 @@ static void remember_too_large(const char *avatar_id, int64_t rev)
     snprintf(m->head.avatar, sizeof m->head.avatar, "%s", avatar_id);
     m->head.rev = rev;
     m->head.refs = 1;
-    m->head.destroy = index_free;
+    m->head.destroy = text_index_free;
     m->too_large = 1;
     avatar_slots_keep(&cache, &m->head);
     avatar_slots_release(&cache, &m->head);
@@ -945,9 +916,14 @@ static struct {
     pthread_t thread;
     int running, stopping;
     char *database_url;
+    char *snapshot_dir; /* where base indexes are saved (text_index_file.c); NULL: nowhere */
+    pthread_mutex_t files; /* held while a file is written or removed (a deleted avatar's stays gone) */
+    int preloading;        /* the saved indexes are being read back (preload_saved) */
+    pthread_cond_t preloaded;
     char queue[16][ID_LEN];
     int queued;
-} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .files = PTHREAD_MUTEX_INITIALIZER,
+           .preloaded = PTHREAD_COND_INITIALIZER};
 
 /* Queues avatar_id for a rebuild; 0 when there is no builder (the caller builds). */
 static int builder_request(const char *avatar_id)
@@ -965,10 +941,83 @@ static int builder_request(const char *avatar_id)
     return ok;
 }
 
+/* At a start, before any search asks: the indexes saved by the last run are read back (as many as
+ * the cache holds), and WordNet, which keys every query, is loaded when there is any; so the first
+ * search of a large avatar finds its index in memory and pays neither. A search that comes first
+ * reads the file itself (the same result; the slower one is let go). */
+/* Milliseconds of CPU this thread has used (the load of a file, apart from waiting for a core). */
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Waits for preload_saved to finish (only ever at a start), so that a search does not read the
+ * same file beside it. */
+static void wait_preload(void)
+{
+    pthread_mutex_lock(&builder.lock);
+    while (builder.preloading)
+        pthread_cond_wait(&builder.preloaded, &builder.lock);
+    pthread_mutex_unlock(&builder.lock);
+}
+
+static void preload_saved(struct db **db)
+{
+    DIR *d = builder.snapshot_dir ? opendir(builder.snapshot_dir) : NULL;
+    int warmed = 0, loaded = 0;
+    int64_t t0 = time_now_ms();
+    double c0 = thread_cpu_ms();
+    for (struct dirent *de; d && (de = readdir(d)) != NULL && loaded < AVATAR_SLOTS && !builder.stopping;) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || n - 4 >= ID_LEN || strcmp(de->d_name + n - 4, ".tix"))
+            continue;
+        char avatar[ID_LEN];
+        memcpy(avatar, de->d_name, n - 4);
+        avatar[n - 4] = 0;
+        if (!warmed++) {
+            double w0 = thread_cpu_ms();
+            wordnet_ready();
+            DP_LOG(LOG_DEBUG, "[memory] WordNet for the saved indexes: %.0f ms CPU", thread_cpu_ms() - w0);
+        }
+        int64_t rev = -1;
+        if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev))
+            continue;
+        if (rev < 0) { /* an avatar deleted while this server was away: its file goes too */
+            text_index_forget(avatar);
+            continue;
+        }
+        struct slot_entry *have = avatar_slots_find_any(&cache, avatar, "");
+        if (have) {
+            avatar_slots_release(&cache, have);
+            continue;
+        }
+        double f0 = thread_cpu_ms();
+        struct text_index *x = text_index_file_load(builder.snapshot_dir, avatar, rev);
+        DP_LOG(LOG_DEBUG, "[memory] the saved index of avatar %s: %.0f ms CPU", avatar, thread_cpu_ms() - f0);
+        if (x) {
+            avatar_slots_keep(&cache, &x->head);
+            avatar_slots_release(&cache, &x->head);
+            loaded++;
+        }
+    }
+    if (d)
+        closedir(d);
+    pthread_mutex_lock(&builder.lock);
+    builder.preloading = 0;
+    pthread_cond_broadcast(&builder.preloaded);
+    pthread_mutex_unlock(&builder.lock);
+    if (loaded)
+        DP_LOG(LOG_INFO, "[memory] read %d saved search indexes in %lld ms (%.0f ms CPU)", loaded,
+               (long long)(time_now_ms() - t0), thread_cpu_ms() - c0);
+}
+
 static void *builder_main(void *arg)
 {
     (void)arg;
     struct db *db = NULL;
+    preload_saved(&db);
     pthread_mutex_lock(&builder.lock);
     while (!builder.stopping) {
         if (!builder.queued) {
@@ -993,6 +1042,17 @@ static void *builder_main(void *arg)
             avatar_slots_release(&cache, have);
         if (!current && rev >= 0 && (err = index_build(db, avatar, rev, &x)) == DP_OK) {
             avatar_slots_keep(&cache, &x->head);
+            /* Large enough to be built here: the next start reads it instead of building it
+             * (saved once searches have it: writing tens of MB must not hold them up). */
+            if (x->ndocs > REBUILD_IN_BACKGROUND && builder.snapshot_dir) {
+                pthread_mutex_lock(&builder.files);
+                /* Not for an avatar deleted while it was built (its words must not outlive it). */
+                int64_t now = -1;
+                if (!memory_avatar_rev(db, avatar, &now) && now >= 0 && text_index_file_save(x, builder.snapshot_dir))
+                    DP_LOG(LOG_WARN, "[memory] cannot save the search index of avatar %s in %s", avatar,
+                           builder.snapshot_dir);
+                pthread_mutex_unlock(&builder.files);
+            }
             avatar_slots_release(&cache, &x->head);
         } else if (err == DP_ERR_TOO_LARGE) {
             remember_too_large(avatar, rev);
@@ -1005,14 +1065,17 @@ static void *builder_main(void *arg)
     return NULL;
 }
 
-int text_index_start(const char *database_url)
+int text_index_start(const char *database_url, const char *snapshot_dir)
 {
     builder.database_url = strdup(database_url);
-    if (!builder.database_url)
-        return DP_ERR_NOMEM;
-    if (pthread_create(&builder.thread, NULL, builder_main, NULL)) {
+    builder.snapshot_dir = snapshot_dir ? strdup(snapshot_dir) : NULL;
+    builder.preloading = 1;
+    if (!builder.database_url || (snapshot_dir && !builder.snapshot_dir) ||
+        pthread_create(&builder.thread, NULL, builder_main, NULL)) {
         free(builder.database_url);
-        builder.database_url = NULL;
+        free(builder.snapshot_dir);
+        builder.database_url = builder.snapshot_dir = NULL;
+        builder.preloading = 0;
         return DP_ERR_IO;
     }
     builder.running = 1;
@@ -1030,7 +1093,35 @@ void text_index_stop(void)
     pthread_join(builder.thread, NULL);
     builder.running = builder.stopping = builder.queued = 0;
     free(builder.database_url);
-    builder.database_url = NULL;
+    free(builder.snapshot_dir);
+    builder.database_url = builder.snapshot_dir = NULL;
+}
+
+void text_index_forget(const char *avatar_id)
+{
+    pthread_mutex_lock(&builder.files);
+    text_index_file_remove(builder.snapshot_dir, avatar_id);
+    pthread_mutex_unlock(&builder.files);
+}
+
+/* The saved index of the avatar (text_index_file.c), not newer than rev; NULL when none. The
+ * lock keeps the builder from renaming a new file in while it is read (the read is whole or
+ * refused either way; this only spares a wasted read). */
+static struct text_index *snapshot_load(const char *avatar_id, int64_t rev)
+{
+    pthread_mutex_lock(&builder.lock);
+    char *dir = builder.snapshot_dir ? strdup(builder.snapshot_dir) : NULL;
+    pthread_mutex_unlock(&builder.lock);
+    int64_t t0 = time_now_ms();
+    double c0 = thread_cpu_ms();
+    struct text_index *x = dir ? text_index_file_load(dir, avatar_id, rev) : NULL;
+    if (x)
+        DP_LOG(LOG_DEBUG,
+               "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms (%.0f ms CPU)",
+               avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0),
+               thread_cpu_ms() - c0);
+    free(dir);
+    return x;
 }
 
 /* The avatar's index for rev (built now if need be) with a reference; DP_ERR_TOO_LARGE when the
@@ -1046,17 +1137,32 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
         if (limit <= 0)
             return DP_ERR_TOO_LARGE;
         struct text_index *stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        if (!stale) { /* a start: the builder may be reading this avatar's file already */
+            wait_preload();
+            stale = (struct text_index *)avatar_slots_find_any(&cache, avatar_id, "");
+        }
+        /* Nothing in memory (a start): the index saved by an earlier run, caught up below by an
+         * overlay like any index built here; milliseconds where a build takes a second. */
+        if (!stale && (stale = snapshot_load(avatar_id, rev)) != NULL)
+            avatar_slots_keep(&cache, &stale->head);
+        if (stale && stale->head.rev == rev && !stale->too_large) { /* read back, current */
+            *out = stale;
+            return DP_OK;
+        }
         /* Changed since: an overlay of the memories changed, when the change log bridges the two
          * revisions — milliseconds where building the index whole takes most of a second. */
         if (stale && !stale->too_large) {
             int err = overlay_build(db, stale->base ? stale->base : stale, rev, &x);
             if (!err && live_docs(x) > limit) {
-                index_free(&x->head);
+                text_index_free(&x->head);
                 err = DP_ERR_CONFLICT;
             }
             if (!err) {
-                if (x->ndocs > MERGE_AT(x->base))
-                    builder_request(avatar_id); /* merged off the request path */
+                /* Merged off the request path when the overlay grows, or when it is half way to
+                 * what one can bridge: the base (and so its saved file) then stays close enough to
+                 * the memories for a start to catch up with an overlay. */
+                if (x->ndocs > MERGE_AT(x->base) || rev - x->base->head.rev > OVERLAY_MAX_CHANGES / 2)
+                    builder_request(avatar_id);
                 avatar_slots_keep(&cache, &x->head);
                 avatar_slots_release(&cache, &stale->head);
                 *out = x;

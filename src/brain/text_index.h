@@ -1,6 +1,9 @@
 /* An avatar's memories as an in-memory inverted index (word key → memories holding it, with
- * counts), built on first use and rebuilt when the avatar's memory revision moves (and so at every
- * start: a change of how words are keyed needs no migration). The language of the memories is
+ * counts), built on first use and caught up when the avatar's memory revision moves (an overlay
+ * of the changed memories, merged in the background). A large avatar's index is saved beside the
+ * database and read back at the next start (text_index_file.c), labelled with its revision, the
+ * file format and the WordNet it was keyed with, so that a change of how words are keyed needs no
+ * migration: other files are simply built again. The language of the memories is
  * guessed at build time from their function words (core/stem.h): English words are keyed by
  * their WordNet lemma, German, Spanish, French, Italian, Portuguese and Dutch by their Snowball
  * stem, the query's words the same way. It answers
@@ -84,9 +87,14 @@ int text_index_df(struct db *db, const char *avatar_id, int64_t rev, const struc
 
 /* Starts the background builder (its own connection to database_url): a large avatar whose
  * memories changed is then rebuilt off the request path while the engines answer. Without it
- * every rebuild happens in the search that needs it. */
-int text_index_start(const char *database_url);
+ * every rebuild happens in the search that needs it. The large indexes it builds are saved in
+ * snapshot_dir (NULL: not saved; text_index_file.c), and the first search after a start reads
+ * them from there instead of building them again. */
+int text_index_start(const char *database_url, const char *snapshot_dir);
 void text_index_stop(void);
+
+/* Removes the saved index of an avatar that is being deleted (its words must not outlive it). */
+void text_index_forget(const char *avatar_id);
 
 /* Forgets every built index (tests). */
 void text_index_reset(void);

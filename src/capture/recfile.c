@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/fd_io.h"
 
 #define IDX_MAGIC UINT64_C(0x9e3779b97f4a7c15)
 
@@ -27,21 +28,6 @@ static uint64_t rec_check(uint64_t seq1, uint64_t end)
 static void path_of(char *out, size_t n, const char *dir, const char *id, const char *ext)
 {
     snprintf(out, n, "%s/%s.%s", dir, id, ext);
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Cuts both files back to the last index record whose audio is all there. */
@@ -113,8 +99,8 @@ int recfile_append(struct recfile *rf, const void *p, size_t n, int64_t seq, int
     r.check = rec_check(r.seq1, r.end);
     /* Audio first, then the record that vouches for it: a crash between the two leaves audio no
      * record covers, which recovery cuts. */
-    if ((n && (write_all(rf->data_fd, p, n) || (sync && fdatasync(rf->data_fd)))) ||
-        write_all(rf->idx_fd, &r, sizeof r) || (sync && fdatasync(rf->idx_fd))) {
+    if ((n && (fd_write_all(rf->data_fd, p, n) || (sync && fdatasync(rf->data_fd)))) ||
+        fd_write_all(rf->idx_fd, &r, sizeof r) || (sync && fdatasync(rf->idx_fd))) {
         /* Undo what may be half there so that the next append starts from the durable end. */
         if (ftruncate(rf->data_fd, (off_t)rf->bytes) == 0)
             lseek(rf->data_fd, 0, SEEK_END);

@@ -310,7 +310,9 @@ static int brain_setup(struct app *app)
     vectors_budget((size_t)c->vector_cache_max);
     wordnet_use(c->wordnet_dir); /* loaded on first use; a warning now when missing */
     memory_embed_register();
-    if (text_index_start(app->database_url)) {
+    char index_dir[4096]; /* the large avatars' search indexes, read back at the next start */
+    snprintf(index_dir, sizeof index_dir, "%s/search-index", app->cfg.data_dir);
+    if (text_index_start(app->database_url, index_dir)) {
         DP_LOG(LOG_ERROR, "[serve] cannot start the search index builder");
         return 1;
     }

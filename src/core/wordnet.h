@@ -18,6 +18,7 @@
 #define DP_WORDNET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Loads the WordNet files of dir (index.*, *.exc, data.*). DP_OK, or an error (the toolkit then
  * falls back to its suffix rules). Called at most once before the first lookup; lookups made
@@ -31,6 +32,10 @@ int wordnet_use(const char *dir);
 
 /* 1 when WordNet is loaded (opening the default directory on first call). */
 int wordnet_ready(void);
+
+/* A number that changes when the loaded WordNet does (its word, exception and data sizes); 0
+ * without WordNet. Saved word indexes carry it: keys made with another WordNet are not reused. */
+uint64_t wordnet_fingerprint(void);
 
 /* The lemma of w[0..n) (lower-case ASCII letters) into out (cap bytes): its length, or 0 when
  * WordNet knows neither the word nor a base of it. */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 
 #define HTTP_MAX_PARAMS 4
@@ -22,7 +23,14 @@ struct http_kv {
     char *value;
 };
 
-/* A request, owned by the server; valid until its response is sent. Handlers read it. */
+/* A path parameter: its name is the router's (static), its value points into the request's path. */
+struct http_param {
+    const char *name;
+    char *value;
+};
+
+/* A request, owned by the server; valid until its response is sent. Handlers read it. Its strings
+ * live in its arena (freed when the request ends, with everything else handlers put there). */
 struct caller; /* who is calling: the auth hook's (auth/caller.h), opaque here */
 
 struct request {
@@ -30,9 +38,10 @@ struct request {
     const char *method; /* "GET", … (static string) */
     char *path;         /* decoded path, no query */
     int nparams;
-    struct http_kv params[HTTP_MAX_PARAMS]; /* path parameters, e.g. {id} */
+    struct http_param params[HTTP_MAX_PARAMS]; /* path parameters, e.g. {id} */
     int nquery;
     struct http_kv query[HTTP_MAX_QUERY]; /* decoded query arguments (first HTTP_MAX_QUERY) */
+    struct arena *arena;                  /* the request's: everything in it is let go when it ends */
     char *authorization;                  /* selected headers, copied from the connection */
     char *content_type;
     char *accept;

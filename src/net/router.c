@@ -10,6 +10,7 @@
 #include "core/log.h"
 
 #define ROUTER_MAX_SEGS 12
+#define ROUTER_MAX_NAME 32 /* bytes of a param's name ("conversation_id") with its NUL */
 
 struct compiled_route {
     const struct route *route;
@@ -17,6 +18,7 @@ struct compiled_route {
     const char *segs[ROUTER_MAX_SEGS]; /* literal text, or the param name when is_param */
     size_t seglen[ROUTER_MAX_SEGS];
     unsigned char is_param[ROUTER_MAX_SEGS];
+    char names[HTTP_MAX_PARAMS][ROUTER_MAX_NAME]; /* the params' names, NUL-terminated, in order */
 };
 
 struct router {
@@ -28,6 +30,7 @@ static int compile(struct compiled_route *c, const struct route *rt)
 {
     c->route = rt;
     c->nsegs = 0;
+    int nparams = 0;
     const char *p = rt->path;
     DP_ASSERT(*p == '/');
     while (*p == '/') {
@@ -38,6 +41,9 @@ static int compile(struct compiled_route *c, const struct route *rt)
         size_t len = e ? (size_t)(e - p) : strlen(p);
         DP_ASSERT(c->nsegs < ROUTER_MAX_SEGS);
         if (p[0] == '{' && p[len - 1] == '}') {
+            DP_ASSERT(len - 2 < ROUTER_MAX_NAME && nparams < HTTP_MAX_PARAMS);
+            memcpy(c->names[nparams], p + 1, len - 2);
+            c->names[nparams++][len - 2] = 0;
             c->is_param[c->nsegs] = 1;
             c->segs[c->nsegs] = p + 1;
             c->seglen[c->nsegs] = len - 2;
@@ -144,8 +150,7 @@ enum router_result router_match(const struct router *r, const char *method, char
         req->nparams = 0;
         for (s = 0; s < nsegs; s++)
             if (c->is_param[s] && req->nparams < HTTP_MAX_PARAMS) {
-                /* Param names point into the route's static path text: copy bounded. */
-                req->params[req->nparams].name = strndup(c->segs[s], c->seglen[s]);
+                req->params[req->nparams].name = c->names[req->nparams];
                 /* Decoded only now that the segments are known: "a%2Fb" is one id, "a/b". */
                 http_pct_decode(segs[s]);
                 req->params[req->nparams].value = segs[s];

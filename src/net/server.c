@@ -112,10 +112,9 @@ static int body_too_slow(struct server *s, struct conn_req *cr, size_t n)
 
 /* ---- requests ---- */
 
-static char *dup_header(struct MHD_Connection *c, const char *name)
+static char *dup_header(struct request *req, struct MHD_Connection *c, const char *name)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-    return v ? strdup(v) : NULL;
+    return arena_strdup(req->arena, MHD_lookup_connection_value(c, MHD_HEADER_KIND, name));
 }
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -128,8 +127,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     }
     if (req->nquery > HTTP_MAX_QUERY)
         return MHD_NO;
-    req->query[req->nquery].name = strdup(key);
-    req->query[req->nquery].value = strdup(value ? value : "");
+    req->query[req->nquery].name = arena_strdup(req->arena, key);
+    req->query[req->nquery].value = arena_strdup(req->arena, value ? value : "");
     req->nquery++;
     return MHD_YES;
 }
@@ -178,7 +177,10 @@ static struct conn_req *conn_req_new(struct server *s, struct MHD_Connection *c,
     struct conn_req *cr = calloc(1, sizeof *cr);
     if (!cr)
         return NULL;
-    cr->path_buf = strndup(raw_uri, strcspn(raw_uri, "?"));
+    /* The request's strings (path, headers, query) fit its inline bytes: no malloc for them. */
+    arena_init(&cr->arena, cr->arena_first, sizeof cr->arena_first, REQUEST_ARENA_MAX);
+    cr->req.arena = &cr->arena;
+    cr->path_buf = arena_strndup(&cr->arena, raw_uri, strcspn(raw_uri, "?"));
     if (!cr->path_buf) {
         free(cr);
         return NULL;
@@ -202,22 +204,6 @@ void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void conn_req_free(struct conn_req *cr)
 {
     struct request *q = &cr->req;
-    free(q->path);
-    free(cr->path_buf);
-    for (int i = 0; i < q->nparams; i++)
-        free(q->params[i].name);
-    for (int i = 0; i < q->nquery && i < HTTP_MAX_QUERY; i++) {
-        free(q->query[i].name);
-        free(q->query[i].value);
-    }
-    free(q->authorization);
-    free(q->content_type);
-    free(q->accept);
-    free(q->origin);
-    free(q->range);
-    free(q->if_none_match);
-    free(q->user_agent);
-    free(q->cookie);
     free(cr->chunk);
     buf_cleanup(&q->body);
     json_decref(q->json);
@@ -227,6 +213,7 @@ static void conn_req_free(struct conn_req *cr)
     if (cr->res.sse)
         sse_discard(cr->res.sse);
     res_cleanup(&cr->res);
+    arena_cleanup(&cr->arena); /* after the auth release: a caller may live in it */
     free(cr);
 }
 
@@ -558,20 +545,20 @@ static void request_begin(struct server *s, struct conn_req *cr, const char *url
         if (!strcmp(method, methods[i]))
             req->method = methods[i];
     req->server = s;
-    req->path = strdup(url);
+    req->path = arena_strdup(&cr->arena, url);
     set_request_id(req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"));
     char *peer = cr->peer;
     client_ip(c, peer, sizeof cr->peer);
     proxy_client_ip(s->proxies, peer, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For"),
                     req->client_ip, sizeof req->client_ip);
-    req->authorization = dup_header(c, "Authorization");
-    req->content_type = dup_header(c, "Content-Type");
-    req->accept = dup_header(c, "Accept");
-    req->origin = dup_header(c, "Origin");
-    req->range = dup_header(c, "Range");
-    req->if_none_match = dup_header(c, "If-None-Match");
-    req->user_agent = dup_header(c, "User-Agent");
-    req->cookie = dup_header(c, "Cookie");
+    req->authorization = dup_header(req, c, "Authorization");
+    req->content_type = dup_header(req, c, "Content-Type");
+    req->accept = dup_header(req, c, "Accept");
+    req->origin = dup_header(req, c, "Origin");
+    req->range = dup_header(req, c, "Range");
+    req->if_none_match = dup_header(req, c, "If-None-Match");
+    req->user_agent = dup_header(req, c, "User-Agent");
+    req->cookie = dup_header(req, c, "Cookie");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     req->content_length = cl ? strtoull(cl, NULL, 10) : 0;
     res_cleanup(&cr->res);

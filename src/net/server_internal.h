@@ -4,7 +4,9 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <uv.h>
 
 #include "net/guard.h"
@@ -14,6 +16,11 @@ struct ws_conn;
 struct sse;
 
 /* One request in flight, from its first header callback until libmicrohttpd completes it. */
+/* Bytes of a request's arena held inline (path, headers, query of an ordinary request fit), and
+ * the most its arena may take from the heap beyond them. */
+#define REQUEST_ARENA_INLINE 2048
+#define REQUEST_ARENA_MAX (1u << 20)
+
 struct conn_req {
     struct request req;
     struct response res;
@@ -40,6 +47,8 @@ struct conn_req {
     struct body_meter meter;                           /* body rate, against --http-min-body-rate */
     double paused_at;                                  /* time_mono() when a chunk went to a worker (reading paused) */
     struct conn_req *next_suspended, **prev_suspended; /* list of suspended requests */
+    struct arena arena;                                /* req.arena */
+    alignas(max_align_t) char arena_first[REQUEST_ARENA_INLINE];
 };
 
 /* Security, request-id and CORS headers added to every response. */

@@ -1,6 +1,8 @@
 /* Tests of the in-memory text index (src/brain/text_index.c) and word keys (core/text.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "brain/text_index.h"
@@ -8,6 +10,7 @@
 #include "core/err.h"
 #include "store/db.h"
 #include "store/db_read.h"
+#include "../support.h"
 #include "../test.h"
 #include "brain_db.h"
 
@@ -115,23 +118,30 @@ TEST(text_index_ranks_more_words_first_then_bm25_and_follows_changes)
     db_close(db);
 }
 
+/* 5001 memories in avatar a1 (more than are built on the request path), half of them about a
+ * heron; q the query "heron". */
+static void put_large_avatar(struct db *db, struct text_query *q)
+{
+    OK(db_begin(db));
+    for (int i = 1; i <= 5001; i++)
+        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
+    OK(db_commit(db));
+    query(q, (const char *const[]){"heron", NULL});
+}
+
 TEST(text_index_large_avatar_changed_is_searchable_at_once_and_rebuilt_in_the_background_when_far_behind)
 {
     struct db *db = brain_test_db();
     text_index_reset();
     text_index_limit(200000);
-    OK(db_begin(db));
-    for (int i = 1; i <= 5001; i++)
-        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
-    OK(db_commit(db));
     struct text_query q;
-    query(&q, (const char *const[]){"heron", NULL});
+    put_large_avatar(db, &q);
     struct text_match *m;
     int n;
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n)); /* the first build: in the search */
     CHECK_EQ_INT(n, 5);
     free(m);
-    OK(text_index_start(brain_test_db_url()));
+    OK(text_index_start(brain_test_db_url(), NULL));
     put(db, 9999, "A heron, a heron, a heron by the heron pond");
     /* Changed: the index catches up with the one memory written (an overlay), at once. */
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n));
@@ -165,15 +175,11 @@ TEST(text_index_first_search_of_a_large_avatar_after_a_start_does_not_build_in_t
     struct db *db = brain_test_db();
     text_index_reset(); /* as after a start: no index of any revision */
     text_index_limit(200000);
-    OK(db_begin(db));
-    for (int i = 1; i <= 5001; i++)
-        put(db, i, i % 2 ? "A grey heron stood in the reeds" : "Swallows nested under the barn roof");
-    OK(db_commit(db));
     struct text_query q;
-    query(&q, (const char *const[]){"heron", NULL});
+    put_large_avatar(db, &q);
     struct text_match *m;
     int n;
-    OK(text_index_start(brain_test_db_url()));
+    OK(text_index_start(brain_test_db_url(), NULL));
     /* The engines answer the first search while the builder makes the index... */
     CHECK_EQ_INT(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
     int err = DP_ERR_TOO_LARGE;
@@ -192,6 +198,74 @@ TEST(text_index_first_search_of_a_large_avatar_after_a_start_does_not_build_in_t
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n));
     CHECK_EQ_INT(n, 5);
     free(m);
+    text_index_reset();
+    db_close(db);
+}
+
+/* Searches until the builder has made the index (the engines answer meanwhile). */
+static int search_when_built(struct db *db, const struct text_query *q, struct text_match **m, int *n)
+{
+    int err = DP_ERR_TOO_LARGE;
+    for (int tries = 0; tries < 500 && err == DP_ERR_TOO_LARGE; tries++)
+        if ((err = text_index_search(db, "a1", brain_test_rev(db), q, 5, m, n)) == DP_ERR_TOO_LARGE)
+            usleep(10000);
+    return err;
+}
+
+TEST(text_index_saved_by_the_builder_answers_the_first_search_after_a_restart_caught_up_with_later_writes)
+{
+    struct db *db = brain_test_db();
+    char dir[512], file[600];
+    snprintf(dir, sizeof dir, "%s/search-index", test_tmpdir());
+    snprintf(file, sizeof file, "%s/a1.tix", dir);
+    text_index_reset();
+    text_index_limit(200000);
+    struct text_query q;
+    put_large_avatar(db, &q);
+    struct text_match *m, *again;
+    int n, n2;
+    OK(text_index_start(brain_test_db_url(), dir));
+    OK(search_when_built(db, &q, &m, &n)); /* built in the background, and saved right after */
+    for (int tries = 0; tries < 500 && access(file, R_OK); tries++)
+        usleep(10000);
+    CHECK_EQ_INT(access(file, R_OK), 0);
+    text_index_stop();
+    text_index_reset(); /* a restart: nothing in memory */
+    OK(text_index_start(brain_test_db_url(), dir));
+    /* The first search is answered at once, from the file, the same as before. */
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &again, &n2));
+    CHECK_EQ_INT(n2, n);
+    for (int i = 0; i < n && i < n2; i++) {
+        CHECK_EQ_STR(again[i].id, m[i].id);
+        CHECK(again[i].bm25 == m[i].bm25);
+    }
+    free(m);
+    free(again);
+    /* Written after the file was saved: the file is caught up by an overlay, never served stale. */
+    put(db, 9999, "A heron, a heron, a heron by the heron pond");
+    text_index_stop();
+    text_index_reset();
+    OK(text_index_start(brain_test_db_url(), dir));
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000009999");
+    free(m);
+    text_index_stop();
+    /* A damaged file is refused (the builder makes the index again) ... */
+    CHECK_EQ_INT(truncate(file, 4096), 0);
+    text_index_reset();
+    OK(text_index_start(brain_test_db_url(), dir));
+    CHECK_EQ_INT(text_index_search(db, "a1", brain_test_rev(db), &q, 5, &m, &n), DP_ERR_TOO_LARGE);
+    OK(search_when_built(db, &q, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000009999");
+    free(m);
+    struct stat st;
+    for (int tries = 0; tries < 500 && (stat(file, &st) || st.st_size <= 4096); tries++)
+        usleep(10000); /* saved again, whole */
+    CHECK(!stat(file, &st) && st.st_size > 4096);
+    /* ... and a deleted avatar's file goes with it. */
+    text_index_forget("a1");
+    CHECK(access(file, F_OK) != 0);
+    text_index_stop();
     text_index_reset();
     db_close(db);
 }

@@ -44,12 +44,9 @@ TEST(router_matches_literals_before_params_and_extracts)
     CHECK_EQ_INT(match(r, "GET", "/api/v1/users/42", &rt, &req, allow), ROUTER_MATCH);
     CHECK(rt == &table[1]);
     CHECK_EQ_STR(req_param(&req, "id"), "42");
-    free(req.params[0].name);
     CHECK_EQ_INT(match(r, "GET", "/api/v1/avatars/a1/memories/m2", &rt, &req, allow), ROUTER_MATCH);
     CHECK_EQ_STR(req_param(&req, "id"), "a1");
     CHECK_EQ_STR(req_param(&req, "mid"), "m2");
-    free(req.params[0].name);
-    free(req.params[1].name);
     CHECK_EQ_INT(match(r, "HEAD", "/health", &rt, &req, allow), ROUTER_MATCH);
     router_free(r);
 }
@@ -84,16 +81,12 @@ TEST(router_matches_the_raw_path_and_decodes_params_after)
     CHECK_EQ_INT(match(r, "GET", "/api/v1/users/a%2Fmemories%2Fm2", &rt, &req, allow), ROUTER_MATCH);
     CHECK(rt == &table[1]);
     CHECK_EQ_STR(req_param(&req, "id"), "a/memories/m2");
-    free(req.params[0].name);
     CHECK_EQ_INT(match(r, "GET", "/api/v1/avatars/a%2Fb/memories/%C3%A9%20%00", &rt, &req, allow), ROUTER_MATCH);
     CHECK_EQ_STR(req_param(&req, "id"), "a/b");
     CHECK_EQ_STR(req_param(&req, "mid"), "\xc3\xa9 %00");
-    free(req.params[0].name);
-    free(req.params[1].name);
     /* Literal segments match as sent. */
     CHECK_EQ_INT(match(r, "GET", "/api/v1/users/%73earch", &rt, &req, allow), ROUTER_MATCH);
     CHECK(rt == &table[1]);
-    free(req.params[0].name);
     CHECK_EQ_INT(match(r, "GET", "/api%2Fv1/users/42", &rt, &req, allow), ROUTER_NO_PATH);
     router_free(r);
 }
