@@ -101,7 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("the outer array does not hold every value written");
         if (last_valid) { /* the last top-level value, a valid string, reads back as it was */
             json_t *s = json_array_get(doc, json_array_size(doc) - 1);
-            if (!json_is_string(s) || json_string_length(s) != last_len || memcmp(json_string_value(s), last_valid, last_len))
+            if (!json_is_string(s) || json_string_length(s) != last_len ||
+                memcmp(json_string_value(s), last_valid, last_len))
                 fail("a valid UTF-8 string did not read back as written");
         }
         json_decref(doc);

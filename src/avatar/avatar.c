@@ -119,9 +119,8 @@ static void write_stored(struct jw *w, const char *key, const char *stored, cons
 
 void avatar_write_fields(struct jw *w, const struct db_rows *r, int i, int with_extensions)
 {
-    static const char *const text_cols[] = {"id",          "owner_id", "org_id",   "name",       "kind",
-                                            "description", "personality", "scenario", "greeting", "visibility",
-                                            "brain",       "slug"};
+    static const char *const text_cols[] = {"id",          "owner_id", "org_id",   "name",       "kind",  "description",
+                                            "personality", "scenario", "greeting", "visibility", "brain", "slug"};
     for (int c = 0; c < 12; c++)
         jw_kstr(w, text_cols[c], db_rows_text(r, i, c));
     write_stored(w, "publish", db_rows_text(r, i, 12), "[]");

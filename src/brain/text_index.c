@@ -511,7 +511,8 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
     nrows = n;
     for (int i = 0; i < nrows; i++)
         nindex += rows[i].index;
-    if (!(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex)) || !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
+    if (!(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex)) ||
+        !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
@@ -916,14 +917,16 @@ static struct {
     pthread_t thread;
     int running, stopping;
     char *database_url;
-    char *snapshot_dir; /* where base indexes are saved (text_index_file.c); NULL: nowhere */
+    char *snapshot_dir;    /* where base indexes are saved (text_index_file.c); NULL: nowhere */
     pthread_mutex_t files; /* held while a file is written or removed (a deleted avatar's stays gone) */
     int preloading;        /* the saved indexes are being read back (preload_saved) */
     pthread_cond_t preloaded;
     char queue[16][ID_LEN];
     int queued;
-} builder = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .files = PTHREAD_MUTEX_INITIALIZER,
-           .preloaded = PTHREAD_COND_INITIALIZER};
+} builder = {.lock = PTHREAD_MUTEX_INITIALIZER,
+             .wake = PTHREAD_COND_INITIALIZER,
+             .files = PTHREAD_MUTEX_INITIALIZER,
+             .preloaded = PTHREAD_COND_INITIALIZER};
 
 /* Queues avatar_id for a rebuild; 0 when there is no builder (the caller builds). */
 static int builder_request(const char *avatar_id)
@@ -1116,10 +1119,11 @@ static struct text_index *snapshot_load(const char *avatar_id, int64_t rev)
     double c0 = thread_cpu_ms();
     struct text_index *x = dir ? text_index_file_load(dir, avatar_id, rev) : NULL;
     if (x)
-        DP_LOG(LOG_DEBUG,
-               "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms (%.0f ms CPU)",
-               avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0),
-               thread_cpu_ms() - c0);
+        DP_LOG(
+            LOG_DEBUG,
+            "[memory] read the saved index of avatar %s (%d memories, revision %lld of %lld) in %lld ms (%.0f ms CPU)",
+            avatar_id, x->ndocs, (long long)x->head.rev, (long long)rev, (long long)(time_now_ms() - t0),
+            thread_cpu_ms() - c0);
     free(dir);
     return x;
 }

@@ -84,7 +84,8 @@ int text_index_file_save(const struct text_index *x, const char *dir)
     if (!dir || !*dir || x->base || x->too_large || !x->cap)
         return DP_ERR_INVALID; /* overlays and markers are never saved: they lie on a base */
     char path[4096], tmp[4096];
-    if (file_name(path, sizeof path, dir, x->head.avatar, "") || file_name(tmp, sizeof tmp, dir, x->head.avatar, ".tmp"))
+    if (file_name(path, sizeof path, dir, x->head.avatar, "") ||
+        file_name(tmp, sizeof tmp, dir, x->head.avatar, ".tmp"))
         return DP_ERR_TOO_LARGE;
     struct tix_header h;
     memset(&h, 0, sizeof h);
@@ -178,9 +179,9 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     char *map = MAP_FAILED;
     if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || fd_read_all(fd, &h, sizeof h) ||
         memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
-        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != wordnet_fingerprint() || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
-        h.ndocs < 0 || h.lang < 0 || h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) ||
-        h.npostings > 0x7fffffffu)
+        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != wordnet_fingerprint() ||
+        strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 || h.ndocs < 0 || h.lang < 0 ||
+        h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) || h.npostings > 0x7fffffffu)
         goto fail;
     uint64_t n = (uint64_t)h.ndocs;
     const uint64_t part[] = {n * ID_LEN,
@@ -195,8 +196,21 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
                              (uint64_t)h.cap * sizeof(struct term),
                              h.arena_len,
                              h.npostings * sizeof(struct posting)};
-    enum { P_IDS, P_DOCLEN, P_IMPORTANCE, P_CREATED, P_YEAR, P_SPEAKER, P_WHEN, P_ANSWERS, P_SPEAKERS, P_TERMS,
-           P_ARENA, P_POSTINGS, P_COUNT };
+    enum {
+        P_IDS,
+        P_DOCLEN,
+        P_IMPORTANCE,
+        P_CREATED,
+        P_YEAR,
+        P_SPEAKER,
+        P_WHEN,
+        P_ANSWERS,
+        P_SPEAKERS,
+        P_TERMS,
+        P_ARENA,
+        P_POSTINGS,
+        P_COUNT
+    };
     uint64_t at[P_COUNT], want = sizeof h;
     for (int i = 0; i < P_COUNT; i++) {
         at[i] = want;

@@ -10,14 +10,14 @@
 struct arena_block; /* a heap block: a link and its bytes */
 
 struct arena {
-    char *first;               /* caller-owned first block (may be NULL) */
+    char *first; /* caller-owned first block (may be NULL) */
     size_t first_cap;
-    char *at;                  /* the free bytes of the current block: at .. end */
+    char *at; /* the free bytes of the current block: at .. end */
     char *end;
-    struct arena_block *heap;  /* heap blocks, newest first */
-    size_t heap_bytes;         /* bytes of the heap blocks */
-    size_t max;                /* allocations that would take the heap blocks over this fail; 0 = no cap */
-    size_t next;               /* size of the next heap block */
+    struct arena_block *heap; /* heap blocks, newest first */
+    size_t heap_bytes;        /* bytes of the heap blocks */
+    size_t max;               /* allocations that would take the heap blocks over this fail; 0 = no cap */
+    size_t next;              /* size of the next heap block */
 };
 
 /* Starts an arena over first (first_cap bytes, may be NULL/0), which must outlive it. */

@@ -16,11 +16,11 @@
 
 struct jw {
     struct buf *out;
-    int err;                        /* the first error (DP_ERR_*), DP_OK so far */
-    int depth;                      /* open containers */
-    uint8_t is_obj[JW_MAX_DEPTH];   /* the container at each depth is an object */
-    uint8_t members[JW_MAX_DEPTH];  /* it has a member already (a comma comes before the next) */
-    int after_key;                  /* a key was written: its value comes next */
+    int err;                       /* the first error (DP_ERR_*), DP_OK so far */
+    int depth;                     /* open containers */
+    uint8_t is_obj[JW_MAX_DEPTH];  /* the container at each depth is an object */
+    uint8_t members[JW_MAX_DEPTH]; /* it has a member already (a comma comes before the next) */
+    int after_key;                 /* a key was written: its value comes next */
 };
 
 /* Writes into out (appended to what it holds; its cap applies). */

@@ -49,9 +49,9 @@ TEST(json_writer_keeps_utf8_and_replaces_broken_sequences)
     struct jw w;
     jw_init(&w, &b);
     jw_arr(&w);
-    jw_str(&w, "Müller — 東京 🎉");               /* 2, 3 and 4-byte sequences pass as they are */
-    jw_str(&w, "bad \xff lead, \xc0\xaf overlong");  /* each broken byte → U+FFFD */
-    jw_strn(&w, "cut \xe6\x9d", 6);                  /* a sequence cut at the end */
+    jw_str(&w, "Müller — 東京 🎉");                  /* 2, 3 and 4-byte sequences pass as they are */
+    jw_str(&w, "bad \xff lead, \xc0\xaf overlong"); /* each broken byte → U+FFFD */
+    jw_strn(&w, "cut \xe6\x9d", 6);                 /* a sequence cut at the end */
     jw_str(&w, "surrogate \xed\xa0\x80.");
     jw_strn(&w, "a\0b", 3); /* a NUL inside a counted string is a character like another */
     jw_arr_end(&w);
@@ -123,8 +123,9 @@ TEST(json_writer_nests_and_refuses_misuse)
     jw_null(&w);
     jw_obj_end(&w);
     CHECK_EQ_INT(jw_finish(&w), DP_OK);
-    CHECK_EQ_STR(b.data, "{\"items\":[{\"n\":0,\"tags\":[],\"meta\":{\"a\":[1,2]}},{\"n\":1,\"tags\":[],\"meta\":{\"a\":[1,2]}},"
-                         "{\"n\":2,\"tags\":[],\"meta\":{\"a\":[1,2]}}],\"next_cursor\":null}");
+    CHECK_EQ_STR(
+        b.data, "{\"items\":[{\"n\":0,\"tags\":[],\"meta\":{\"a\":[1,2]}},{\"n\":1,\"tags\":[],\"meta\":{\"a\":[1,2]}},"
+                "{\"n\":2,\"tags\":[],\"meta\":{\"a\":[1,2]}}],\"next_cursor\":null}");
     buf_cleanup(&b);
 
     /* A value where a key is due, a key in an array, a wrong or missing close: errors that stick. */
