@@ -163,7 +163,7 @@ static int on_frame(struct ws_reader *r, const struct frame *f, uint8_t *p, size
     }
     if (f->opcode >= 8 || (f->fin && f->opcode != WS_OP_CONT))
         return cb(arg, f->opcode, p, n) ? WS_READER_STOPPED : 0;
-    if (reserve(&r->msg, &r->msg_cap, r->msg_len + n))
+    if (reserve(&r->msg, &r->msg_cap, r->msg_len + n + 1)) /* + 1: never NULL, even for empty fragments */
         return 1011;
     memcpy(r->msg + r->msg_len, p, n);
     r->msg_len += n;
