@@ -7,18 +7,21 @@
 #      made real): A→B latency p50/p99 one message in flight, burst msgs/s with 64 in flight,
 #      fan-out 1 → 100 receivers (deliveries/s, last receiver p50/p99) — with no idle
 #      connections, then again with each of BENCH_IDLE (default "1000 10000") idle ones held open;
-#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening the
-#      largest BENCH_IDLE count of idle event connections of one user, divided by that count.
+#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening
+#      BENCH_IDLE_MEMORY (100,000; fewer when the open-file limit is lower) idle event connections
+#      of one user, divided by that count.
 # Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
-# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
+# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_IDLE_MEMORY (100000), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
 # BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_PEERS (copy of ../shared/peers, default
 # /tmp/doppel-chat-peers; npm ci runs there the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 idle_list=${BENCH_IDLE:-1000 10000}
+# Memory per idle connection is measured with this many (100,000 where the open-file limit allows).
+memory_idle=${BENCH_IDLE_MEMORY:-100000}
 srv_cpu=${BENCH_SERVER_CPU:-1}
 cli_cpu=${BENCH_CLIENT_CPU:-0}
 msgs=${BENCH_MSGS:-2000}
@@ -34,14 +37,22 @@ if [ ! -d "$peers/bench/node_modules" ] || [ ! -d "$peers/express/node_modules" 
     (cd "$peers/express" && npm ci --no-audit --no-fund >/dev/null)
 fi
 cp bench/chat-load.cjs bench/chat-idle.cjs "$peers/bench/"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 max_idle=0
-for n in $idle_list; do [ "$n" -gt "$max_idle" ] && max_idle=$n; done
+for n in $idle_list $memory_idle; do [ "$n" -gt "$max_idle" ] && max_idle=$n; done
+# 100,000 sockets need a higher limit of open files than most shells have (raise the hard limit
+# first: `ulimit -Hn 200000` as root, or LimitNOFILE= in a unit); the idle counts are cut to fit.
+ulimit -n $((max_idle + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fit=$(($(ulimit -n) - 2048))
+if [ "$max_idle" -gt "$fit" ]; then
+    log "the open-file limit is $(ulimit -n) (hard $(ulimit -Hn)): idle connections cut from $max_idle to $fit"
+    max_idle=$fit
+fi
 
 tmp=$(mktemp -d /tmp/doppel-chat-bench.XXXXXX)
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+cc -O2 -o "$tmp/chat-idle" bench/chat-idle.c
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -82,14 +93,21 @@ run_server() {
     sleep 1
     before=$(rss_kib "$server_pid")
     mkfifo "$fifo"
-    (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-idle.cjs --base "$base" --proto "$proto" --token "$token" \
-        --n "$max_idle" <"$fifo" >"$tmp/idle.out" 2>&1) &
+    # Doppel's idle sockets come from the C client (bench/chat-idle.c: 100,000 fit in it, from
+    # several loopback source addresses); the peer's Socket.io ones from its Node client.
+    if [ "$proto" = doppel-ws ]; then
+        taskset -c "$cli_cpu" "$tmp/chat-idle" "$port" "/api/v1/events?token=$token" "$max_idle" 8 256 \
+            <"$fifo" >"$tmp/idle.out" 2>&1 &
+    else
+        (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-idle.cjs --base "$base" --proto "$proto" --token "$token" \
+            --n "$max_idle" <"$fifo" >"$tmp/idle.out" 2>&1) &
+    fi
     local idle_pid=$!
     exec 9>"$fifo"
-    for _ in $(seq 600); do grep -q '^open\|idle:' "$tmp/idle.out" 2>/dev/null && break; sleep 0.2; done
+    for _ in $(seq 1500); do grep -q '^open\|idle:' "$tmp/idle.out" 2>/dev/null && break; sleep 0.2; done
     sleep 2
     after=$(rss_kib "$server_pid")
-    printf '%s  idle connections: %s; RSS %d MiB -> %d MiB: %.1f KiB per idle connection\n' "$label" \
+    printf '%s  idle connections: %s; RSS %d MiB -> %d MiB: %.2f KiB per idle connection (target < 8 KiB)\n' "$label" \
         "$(cat "$tmp/idle.out")" $((before / 1024)) $((after / 1024)) \
         "$(echo "($after - $before) / $max_idle" | bc -l)"
     exec 9>&-
