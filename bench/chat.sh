@@ -10,6 +10,10 @@
 #   2. memory per idle connection, first, on the fresh server: its RSS before and after opening
 #      BENCH_IDLE_MEMORY (100,000; fewer when the open-file limit is lower) idle event connections
 #      of one user, divided by that count.
+#   3. Doppel again from a C client (bench/chat-load.c, users and chats made by bench/chat-setup.py;
+#      the idle sockets from bench/chat-idle.c), which does not saturate before the server: the same
+#      three figures with the server's CPU time per message and per delivery, then the targets of
+#      issue 15 beside them (p99 < 1 ms, 10x the peer's burst and fan-out rates of this run).
 # Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
@@ -53,6 +57,7 @@ server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 cc -O2 -o "$tmp/chat-idle" bench/chat-idle.c
+cc -O2 -o "$tmp/chat-load" bench/chat-load.c -lm
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -119,7 +124,7 @@ run_server() {
         cpu0=$(cpu_ticks "$server_pid")
         (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
             --msgs "$msgs" --fanout "$fanout" --idle "$idle" 2>&1 || echo "chat figures with $idle idle: the client failed") |
-            grep -v '^CHAT_JSON' | sed "s/^/$label  /"
+            tee "$tmp/$label-$idle.out" | grep -v '^CHAT_JSON' | sed "s/^/$label  /"
         cpu1=$(cpu_ticks "$server_pid")
         # The server's own CPU time for the whole run (latency and burst messages, 200 fan-out
         # messages to $fanout each): on a loaded machine a steadier comparison than wall-clock rates.
@@ -127,6 +132,34 @@ run_server() {
             "$(echo "($cpu1 - $cpu0) / $hz" | bc -l)" \
             "$(echo "($cpu1 - $cpu0) / $hz * 1000000 / ($msgs * 2 + 200 * $fanout)" | bc -l)"
     done
+    # Doppel again from the C client (bench/chat-load.c: the Node client saturates first), with the
+    # server's CPU per message and per delivery; the idle sockets (of another user) from chat-idle.
+    if [ "$proto" = doppel-ws ]; then
+        log "$label: chat figures from the C client"
+        for idle in 0 $idle_list; do
+            local ipid="" ififo="$tmp/idle-$idle.fifo"
+            if [ "$idle" -gt 0 ]; then
+                local itoken
+                itoken=$(curl -sf -H 'content-type: application/json' \
+                    -d "{\"email\":\"idle-$idle-$RANDOM@bench.example\",\"password\":\"bench-password-1\",\"display_name\":\"idle\"}" \
+                    "$base/api/v1/auth/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+                mkfifo "$ififo"
+                taskset -c "$cli_cpu" "$tmp/chat-idle" "$port" "/api/v1/events?token=$itoken" "$idle" 8 256 \
+                    <"$ififo" >"$tmp/idle-$idle.out" 2>&1 &
+                ipid=$!
+                exec 8>"$ififo"
+                for _ in $(seq 1500); do grep -q '^open\|idle:' "$tmp/idle-$idle.out" 2>/dev/null && break; sleep 0.2; done
+            fi
+            python3 bench/chat-setup.py "$base" "$port" "$fanout" "$tmp/setup"
+            SERVER_PID=$server_pid taskset -c "$cli_cpu" "$tmp/chat-load" "$tmp/setup" "$msgs" 200 2>&1 |
+                sed "s/^/$label  ($idle idle) /" | tee -a "$tmp/c-client.out" || echo "$label  C client failed ($idle idle)"
+            if [ -n "$ipid" ]; then
+                exec 8>&-
+                wait "$ipid" || true
+                rm -f "$ififo"
+            fi
+        done
+    fi
     kill "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
@@ -140,3 +173,25 @@ for s in ${BENCH_SERVERS:-express doppel}; do
     doppel) run_server doppel doppel-ws start_doppel ;;
     esac
 done
+
+# The targets of issue 15 beside the figures: 10× the peer's burst and fan-out rates of this run.
+if [ -f "$tmp/express-0.out" ]; then
+    python3 - "$tmp/express-0.out" "$tmp/c-client.out" <<'PY'
+import json, re, sys
+peer = {}
+for line in open(sys.argv[1]):
+    if line.startswith("CHAT_JSON "):
+        peer = json.loads(line[10:])
+c = open(sys.argv[2]).read() if len(sys.argv) > 2 else ""
+def first(pattern):
+    m = re.search(pattern, c)
+    return float(m.group(1)) if m else float("nan")
+burst, fan, p99 = first(r"\(0 idle\) C client: chat burst .*?: (\d+) msgs/s"), \
+    first(r"\(0 idle\) C client: chat fan-out .*?: (\d+) deliveries/s"), first(r"\(0 idle\) C client: chat latency .*?p99 ([\d.]+) ms")
+pb, pf = peer.get("burst", {}).get("msgs_per_s", float("nan")), peer.get("fanout", {}).get("deliveries_per_s", float("nan"))
+print("targets (issue 15), Doppel from the C client, no idle connections:")
+print("  A->B p99 %.2f ms (target < 1 ms)" % p99)
+print("  burst %.0f msgs/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (burst, burst / pb, pb, 10 * pb))
+print("  fan-out %.0f deliveries/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (fan, fan / pf, pf, 10 * pf))
+PY
+fi
