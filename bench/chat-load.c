@@ -236,6 +236,9 @@ static void on_frame(struct sock *s, const char *p, size_t n)
 }
 
 static int ep;
+/* This run's tag in every client_id (after the index, where strtol stops): a second run against
+ * the same users would otherwise be answered as retries of the first's sends. */
+static unsigned run;
 
 /* Runs the loop until *done says so (checked after each batch of events). */
 static void pump(int (*done)(void))
@@ -338,6 +341,7 @@ int main(int argc, char **argv)
             snprintf(rtok[nr++], sizeof rtok[0], "%s", val);
     }
     fclose(f);
+    run = (unsigned)getpid() ^ (unsigned)time(NULL);
     A = open_events(ta);
     B = open_events(tb);
     first_r = nsocks;
@@ -364,9 +368,9 @@ int main(int argc, char **argv)
             cpu0 = server_cpu();
         }
         snprintf(text, sizeof text,
-                 "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"l%d\",\"text\":\"message %d from a to "
+                 "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"l%d_%x\",\"text\":\"message %d from a to "
                  "b, a typical short chat line\"}",
-                 ab, i, i);
+                 ab, i, run, i);
         sent_at[i] = now_ms();
         send_text(A, text);
         want_arrived = i + 1;
@@ -386,9 +390,9 @@ int main(int argc, char **argv)
         while (sent < msgs && sent - (arrived - base) < IN_FLIGHT) {
             int i = 200 + msgs + sent;
             snprintf(text, sizeof text,
-                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"b%d\",\"text\":\"burst %d from a "
+                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"b%d_%x\",\"text\":\"burst %d from a "
                      "to b, a typical short chat line\"}",
-                     ab, i, sent);
+                     ab, i, run, sent);
             sent_at[i] = now_ms();
             send_text(A, text);
             sent++;
@@ -412,8 +416,8 @@ int main(int argc, char **argv)
             cur_f = i + 20;
             got_f = 0;
             snprintf(text, sizeof text,
-                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"f%ld\",\"text\":\"fan-out %d\"}", g,
-                     cur_f, i);
+                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"f%ld_%x\",\"text\":\"fan-out %d\"}", g,
+                     cur_f, run, i);
             f_t0 = now_ms();
             send_text(A, text);
             pump(fanout_done);
