@@ -48,8 +48,8 @@ static int open_one(int port, int source)
     struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u + (unsigned)source)};
     if (bind(fd, (struct sockaddr *)&src, sizeof src))
         die("bind");
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(0x7f000001u)};
+    struct sockaddr_in dst = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(0x7f000001u)};
     if (connect(fd, (struct sockaddr *)&dst, sizeof dst) && errno != EINPROGRESS)
         die("connect");
     return fd;
@@ -112,8 +112,8 @@ int main(int argc, char **argv)
                 continue;
             ssize_t r = read(x->fd, x->buf + x->got, sizeof x->buf - 1 - x->got);
             if (r <= 0) {
-                fprintf(stderr, "idle: connection %u closed during its handshake (%zu bytes: %.80s)\n",
-                        evs[i].data.u32, x->got, x->buf);
+                fprintf(stderr, "idle: connection %u closed during its handshake (%zu bytes: %.80s)\n", evs[i].data.u32,
+                        x->got, x->buf);
                 return 1;
             }
             x->got += (size_t)r;

@@ -153,8 +153,8 @@ static struct sock *open_events(const char *token)
         die("too many sockets");
     struct sock *s = &socks[nsocks++];
     s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(0x7f000001u)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(0x7f000001u)};
     if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&a, sizeof a))
         die("connect");
     int one = 1;
@@ -367,19 +367,21 @@ int main(int argc, char **argv)
             nlat = 0;
             cpu0 = server_cpu();
         }
-        snprintf(text, sizeof text,
-                 "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"l%d_%x\",\"text\":\"message %d from a to "
-                 "b, a typical short chat line\"}",
-                 ab, i, run, i);
+        snprintf(
+            text, sizeof text,
+            "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"l%d_%x\",\"text\":\"message %d from a to "
+            "b, a typical short chat line\"}",
+            ab, i, run, i);
         sent_at[i] = now_ms();
         send_text(A, text);
         want_arrived = i + 1;
         pump(arrived_enough);
     }
     double p50 = pct(lat, nlat, 50), p99 = pct(lat, nlat, 99), mx = pct(lat, nlat, 100);
-    printf("C client: chat latency (%d msgs A->B, one in flight): p50 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 < 1 "
-           "ms)%s\n",
-           msgs, p50, p99, mx, cpu_note(cpu0, msgs, "message"));
+    printf(
+        "C client: chat latency (%d msgs A->B, one in flight): p50 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 < 1 "
+        "ms)%s\n",
+        msgs, p50, p99, mx, cpu_note(cpu0, msgs, "message"));
     /* Burst: 64 in flight. */
     nlat = 0;
     long base = arrived;
@@ -389,10 +391,11 @@ int main(int argc, char **argv)
     while (arrived - base < msgs) {
         while (sent < msgs && sent - (arrived - base) < IN_FLIGHT) {
             int i = 200 + msgs + sent;
-            snprintf(text, sizeof text,
-                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"b%d_%x\",\"text\":\"burst %d from a "
-                     "to b, a typical short chat line\"}",
-                     ab, i, run, sent);
+            snprintf(
+                text, sizeof text,
+                "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"b%d_%x\",\"text\":\"burst %d from a "
+                "to b, a typical short chat line\"}",
+                ab, i, run, sent);
             sent_at[i] = now_ms();
             send_text(A, text);
             sent++;
@@ -401,8 +404,8 @@ int main(int argc, char **argv)
         pump(arrived_enough);
     }
     double el = (now_ms() - t0) / 1000;
-    printf("C client: chat burst (%d msgs A->B, %d in flight): %.0f msgs/s, p50 %.2f ms, p99 %.2f ms%s\n", msgs, IN_FLIGHT,
-           msgs / el, pct(lat, nlat, 50), pct(lat, nlat, 99), cpu_note(cpu0, msgs, "message"));
+    printf("C client: chat burst (%d msgs A->B, %d in flight): %.0f msgs/s, p50 %.2f ms, p99 %.2f ms%s\n", msgs,
+           IN_FLIGHT, msgs / el, pct(lat, nlat, 50), pct(lat, nlat, 99), cpu_note(cpu0, msgs, "message"));
     /* Fan-out: one message at a time to the group (20 warm-up messages first). */
     if (nr && *g) {
         double *last = calloc((size_t)fmsgs, sizeof *last);
@@ -416,8 +419,8 @@ int main(int argc, char **argv)
             cur_f = i + 20;
             got_f = 0;
             snprintf(text, sizeof text,
-                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"f%ld_%x\",\"text\":\"fan-out %d\"}", g,
-                     cur_f, run, i);
+                     "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"f%ld_%x\",\"text\":\"fan-out %d\"}",
+                     g, cur_f, run, i);
             f_t0 = now_ms();
             send_text(A, text);
             pump(fanout_done);

@@ -48,12 +48,12 @@ struct ws_conn {
     double last_rx, last_ping; /* time_mono() of the last byte in / ping out */
     unsigned handles_open : 2;
     unsigned torn_down : 1;
-    unsigned lingering : 1;      /* our close is sent: draining the peer before closing */
-    unsigned slow : 1;           /* closed for not reading: nothing more is queued */
-    unsigned close_sent : 1;     /* our close frame is queued: nothing goes after it */
-    unsigned close_received : 1; /* the peer's close came */
-    unsigned reading_done : 1;   /* nothing more is read: the peer closed or broke the protocol */
-    unsigned broken : 1;         /* a send failed: the socket is gone */
+    unsigned lingering : 1;             /* our close is sent: draining the peer before closing */
+    unsigned slow : 1;                  /* closed for not reading: nothing more is queued */
+    unsigned close_sent : 1;            /* our close frame is queued: nothing goes after it */
+    unsigned close_received : 1;        /* the peer's close came */
+    unsigned reading_done : 1;          /* nothing more is read: the peer closed or broke the protocol */
+    unsigned broken : 1;                /* a send failed: the socket is gone */
     int refs;                           /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
@@ -82,7 +82,6 @@ void ws_accept_key(const char *key, char out[29])
     sha1(buf, klen + sizeof guid - 1, digest);
     sodium_bin2base64(out, 29, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL);
 }
-
 
 /* Appends bytes to the output queue. Nonzero when out of memory. */
 static int out_append(struct ws_conn *c, const void *p, size_t n)
@@ -129,8 +128,8 @@ static void out_flush(struct ws_conn *c)
         c->out_off += (size_t)r;
     }
     /* Keep out_frame at the start of the frame holding out_off. */
-    for (size_t end; c->out_frame < c->out_off && (end = ws_frame_size(c->out + c->out_frame,
-                                                                      c->out_len - c->out_frame)) &&
+    for (size_t end; c->out_frame < c->out_off &&
+                     (end = ws_frame_size(c->out + c->out_frame, c->out_len - c->out_frame)) &&
                      c->out_frame + end <= c->out_off;)
         c->out_frame += end;
     if (c->out_off == c->out_len || c->broken) {

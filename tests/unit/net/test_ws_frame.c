@@ -10,7 +10,7 @@ struct seen {
     size_t len;
     int stop_at; /* stop after this many calls (0: never) */
     int calls;
-    size_t bytes; /* payload bytes handed over */
+    size_t bytes;    /* payload bytes handed over */
     int all_letters; /* every payload byte was 'a' + i % 26 (the long test's text) */
 };
 
@@ -159,13 +159,17 @@ TEST(ws_reader_refuses_protocol_errors_with_their_close_codes)
 TEST(ws_reader_accepts_good_close_frames_and_stops_when_the_callback_says_so)
 {
     uint8_t buf[512];
-    size_t n = client_frame(buf, 1, WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+    size_t n = client_frame(buf, 1, WS_OP_CLOSE,
+                            "\x03\xe8"
+                            "bye",
+                            5);
     n += client_frame(buf + n, 1, WS_OP_TEXT, "after", 5);
     struct ws_reader r;
     struct seen s = {.stop_at = 1};
     ws_reader_init(&r, 1024);
     CHECK_EQ_INT(ws_reader_feed(&r, buf, n, record, &s), WS_READER_STOPPED);
-    CHECK(!strcmp(s.log, "8:\x03\xe8" "bye|"));
+    CHECK(!strcmp(s.log, "8:\x03\xe8"
+                         "bye|"));
     ws_reader_clear(&r);
     n = client_frame(buf, 1, WS_OP_CLOSE, "", 0); /* no code at all is fine too */
     struct seen s2 = {0};
