@@ -258,6 +258,18 @@ static void pump(int (*done)(void))
     }
 }
 
+/* Sends A->B message i of its phase (kind 'l' latency, 'b' burst; shown in its text), noting when. */
+static void send_ab(const char *chat, char kind, int i, int shown)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"%c%d_%x\",\"text\":\"%s %d from a to b, "
+             "a typical short chat line\"}",
+             chat, kind, i, run, kind == 'l' ? "message" : "burst", shown);
+    sent_at[i] = now_ms();
+    send_text(A, text);
+}
+
 static long want_arrived;
 static int arrived_enough(void)
 {
@@ -367,13 +379,7 @@ int main(int argc, char **argv)
             nlat = 0;
             cpu0 = server_cpu();
         }
-        snprintf(
-            text, sizeof text,
-            "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"l%d_%x\",\"text\":\"message %d from a to "
-            "b, a typical short chat line\"}",
-            ab, i, run, i);
-        sent_at[i] = now_ms();
-        send_text(A, text);
+        send_ab(ab, 'l', i, i);
         want_arrived = i + 1;
         pump(arrived_enough);
     }
@@ -391,13 +397,7 @@ int main(int argc, char **argv)
     while (arrived - base < msgs) {
         while (sent < msgs && sent - (arrived - base) < IN_FLIGHT) {
             int i = 200 + msgs + sent;
-            snprintf(
-                text, sizeof text,
-                "{\"type\":\"message.send\",\"chat_id\":\"%s\",\"client_id\":\"b%d_%x\",\"text\":\"burst %d from a "
-                "to b, a typical short chat line\"}",
-                ab, i, run, sent);
-            sent_at[i] = now_ms();
-            send_text(A, text);
+            send_ab(ab, 'b', i, sent);
             sent++;
         }
         want_arrived = arrived + 1;
