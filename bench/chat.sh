@@ -7,18 +7,25 @@
 #      made real): A→B latency p50/p99 one message in flight, burst msgs/s with 64 in flight,
 #      fan-out 1 → 100 receivers (deliveries/s, last receiver p50/p99) — with no idle
 #      connections, then again with each of BENCH_IDLE (default "1000 10000") idle ones held open;
-#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening the
-#      largest BENCH_IDLE count of idle event connections of one user, divided by that count.
+#   2. memory per idle connection, first, on the fresh server: its RSS before and after opening
+#      BENCH_IDLE_MEMORY (100,000; fewer when the open-file limit is lower) idle event connections
+#      of one user, divided by that count.
+#   3. Doppel again from a C client (bench/chat-load.c, users and chats made by bench/chat-setup.py;
+#      the idle sockets from bench/chat-idle.c), which does not saturate before the server: the same
+#      three figures with the server's CPU time per message and per delivery, then the targets of
+#      issue 15 beside them (p99 < 1 ms, 10x the peer's burst and fan-out rates of this run).
 # Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
-# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
+# Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_IDLE_MEMORY (100000), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
 # BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_PEERS (copy of ../shared/peers, default
 # /tmp/doppel-chat-peers; npm ci runs there the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 idle_list=${BENCH_IDLE:-1000 10000}
+# Memory per idle connection is measured with this many (100,000 where the open-file limit allows).
+memory_idle=${BENCH_IDLE_MEMORY:-100000}
 srv_cpu=${BENCH_SERVER_CPU:-1}
 cli_cpu=${BENCH_CLIENT_CPU:-0}
 msgs=${BENCH_MSGS:-2000}
@@ -34,14 +41,23 @@ if [ ! -d "$peers/bench/node_modules" ] || [ ! -d "$peers/express/node_modules" 
     (cd "$peers/express" && npm ci --no-audit --no-fund >/dev/null)
 fi
 cp bench/chat-load.cjs bench/chat-idle.cjs "$peers/bench/"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 max_idle=0
-for n in $idle_list; do [ "$n" -gt "$max_idle" ] && max_idle=$n; done
+for n in $idle_list $memory_idle; do [ "$n" -gt "$max_idle" ] && max_idle=$n; done
+# 100,000 sockets need a higher limit of open files than most shells have (raise the hard limit
+# first: `ulimit -Hn 200000` as root, or LimitNOFILE= in a unit); the idle counts are cut to fit.
+ulimit -n $((max_idle + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fit=$(($(ulimit -n) - 2048))
+if [ "$max_idle" -gt "$fit" ]; then
+    log "the open-file limit is $(ulimit -n) (hard $(ulimit -Hn)): idle connections cut from $max_idle to $fit"
+    max_idle=$fit
+fi
 
 tmp=$(mktemp -d /tmp/doppel-chat-bench.XXXXXX)
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+cc -O2 -o "$tmp/chat-idle" bench/chat-idle.c
+cc -O2 -o "$tmp/chat-load" bench/chat-load.c -lm
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -82,14 +98,21 @@ run_server() {
     sleep 1
     before=$(rss_kib "$server_pid")
     mkfifo "$fifo"
-    (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-idle.cjs --base "$base" --proto "$proto" --token "$token" \
-        --n "$max_idle" <"$fifo" >"$tmp/idle.out" 2>&1) &
+    # Doppel's idle sockets come from the C client (bench/chat-idle.c: 100,000 fit in it, from
+    # several loopback source addresses); the peer's Socket.io ones from its Node client.
+    if [ "$proto" = doppel-ws ]; then
+        taskset -c "$cli_cpu" "$tmp/chat-idle" "$port" "/api/v1/events?token=$token" "$max_idle" 8 256 \
+            <"$fifo" >"$tmp/idle.out" 2>&1 &
+    else
+        (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-idle.cjs --base "$base" --proto "$proto" --token "$token" \
+            --n "$max_idle" <"$fifo" >"$tmp/idle.out" 2>&1) &
+    fi
     local idle_pid=$!
     exec 9>"$fifo"
-    for _ in $(seq 600); do grep -q '^open\|idle:' "$tmp/idle.out" 2>/dev/null && break; sleep 0.2; done
+    for _ in $(seq 1500); do grep -q '^open\|idle:' "$tmp/idle.out" 2>/dev/null && break; sleep 0.2; done
     sleep 2
     after=$(rss_kib "$server_pid")
-    printf '%s  idle connections: %s; RSS %d MiB -> %d MiB: %.1f KiB per idle connection\n' "$label" \
+    printf '%s  idle connections: %s; RSS %d MiB -> %d MiB: %.2f KiB per idle connection (target < 8 KiB)\n' "$label" \
         "$(cat "$tmp/idle.out")" $((before / 1024)) $((after / 1024)) \
         "$(echo "($after - $before) / $max_idle" | bc -l)"
     exec 9>&-
@@ -101,7 +124,7 @@ run_server() {
         cpu0=$(cpu_ticks "$server_pid")
         (cd "$peers/bench" && taskset -c "$cli_cpu" node chat-load.cjs --base "$base" --proto "$proto" \
             --msgs "$msgs" --fanout "$fanout" --idle "$idle" 2>&1 || echo "chat figures with $idle idle: the client failed") |
-            grep -v '^CHAT_JSON' | sed "s/^/$label  /"
+            tee "$tmp/$label-$idle.out" | grep -v '^CHAT_JSON' | sed "s/^/$label  /"
         cpu1=$(cpu_ticks "$server_pid")
         # The server's own CPU time for the whole run (latency and burst messages, 200 fan-out
         # messages to $fanout each): on a loaded machine a steadier comparison than wall-clock rates.
@@ -109,6 +132,34 @@ run_server() {
             "$(echo "($cpu1 - $cpu0) / $hz" | bc -l)" \
             "$(echo "($cpu1 - $cpu0) / $hz * 1000000 / ($msgs * 2 + 200 * $fanout)" | bc -l)"
     done
+    # Doppel again from the C client (bench/chat-load.c: the Node client saturates first), with the
+    # server's CPU per message and per delivery; the idle sockets (of another user) from chat-idle.
+    if [ "$proto" = doppel-ws ]; then
+        log "$label: chat figures from the C client"
+        for idle in 0 $idle_list; do
+            local ipid="" ififo="$tmp/idle-$idle.fifo"
+            if [ "$idle" -gt 0 ]; then
+                local itoken
+                itoken=$(curl -sf -H 'content-type: application/json' \
+                    -d "{\"email\":\"idle-$idle-$RANDOM@bench.example\",\"password\":\"bench-password-1\",\"display_name\":\"idle\"}" \
+                    "$base/api/v1/auth/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+                mkfifo "$ififo"
+                taskset -c "$cli_cpu" "$tmp/chat-idle" "$port" "/api/v1/events?token=$itoken" "$idle" 8 256 \
+                    <"$ififo" >"$tmp/idle-$idle.out" 2>&1 &
+                ipid=$!
+                exec 8>"$ififo"
+                for _ in $(seq 1500); do grep -q '^open\|idle:' "$tmp/idle-$idle.out" 2>/dev/null && break; sleep 0.2; done
+            fi
+            python3 bench/chat-setup.py "$base" "$port" "$fanout" "$tmp/setup"
+            SERVER_PID=$server_pid taskset -c "$cli_cpu" "$tmp/chat-load" "$tmp/setup" "$msgs" 200 2>&1 |
+                sed "s/^/$label  ($idle idle) /" | tee -a "$tmp/c-client.out" || echo "$label  C client failed ($idle idle)"
+            if [ -n "$ipid" ]; then
+                exec 8>&-
+                wait "$ipid" || true
+                rm -f "$ififo"
+            fi
+        done
+    fi
     kill "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
@@ -122,3 +173,25 @@ for s in ${BENCH_SERVERS:-express doppel}; do
     doppel) run_server doppel doppel-ws start_doppel ;;
     esac
 done
+
+# The targets of issue 15 beside the figures: 10× the peer's burst and fan-out rates of this run.
+if [ -f "$tmp/express-0.out" ]; then
+    python3 - "$tmp/express-0.out" "$tmp/c-client.out" <<'PY'
+import json, re, sys
+peer = {}
+for line in open(sys.argv[1]):
+    if line.startswith("CHAT_JSON "):
+        peer = json.loads(line[10:])
+c = open(sys.argv[2]).read() if len(sys.argv) > 2 else ""
+def first(pattern):
+    m = re.search(pattern, c)
+    return float(m.group(1)) if m else float("nan")
+burst, fan, p99 = first(r"\(0 idle\) C client: chat burst .*?: (\d+) msgs/s"), \
+    first(r"\(0 idle\) C client: chat fan-out .*?: (\d+) deliveries/s"), first(r"\(0 idle\) C client: chat latency .*?p99 ([\d.]+) ms")
+pb, pf = peer.get("burst", {}).get("msgs_per_s", float("nan")), peer.get("fanout", {}).get("deliveries_per_s", float("nan"))
+print("targets (issue 15), Doppel from the C client, no idle connections:")
+print("  A->B p99 %.2f ms (target < 1 ms)" % p99)
+print("  burst %.0f msgs/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (burst, burst / pb, pb, 10 * pb))
+print("  fan-out %.0f deliveries/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (fan, fan / pf, pf, 10 * pf))
+PY
+fi

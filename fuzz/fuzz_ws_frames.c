@@ -1,4 +1,4 @@
-/* libFuzzer target for the WebSocket code (net/ws.c over wslay): client bytes go through a real socket into ws_adopt().
+/* libFuzzer target for the WebSocket code (net/ws.c over net/ws_frame): client bytes go through a real socket into ws_adopt().
  *
  * Input format: byte 0 is a control byte. Its low 7 bits say how many of the following bytes
  * arrive as the "extra" bytes libmicrohttpd read past the upgrade handshake (ws_adopt's

@@ -96,6 +96,11 @@ gen 131 'frame(1, 1, "hello")' >"$w/abrupt-eof-extra"
 gen 0 'frame(1, 2, "m" x 65536)' >"$w/message-at-cap"
 gen 0 'frame(1, 2, "m" x 65537)' >"$w/message-over-cap"
 
+# --- fuzz_ws_reader: byte 0 = the feed size (0: all at once), then client frames: the same
+# seeds as fuzz_ws_frames (their control byte reads as a feed size) ---
+mkdir -p "$out/fuzz_ws_reader"
+cp "$w"/* "$out/fuzz_ws_reader/"
+
 # --- fuzz_llm_stream: a streamed chat completion, lines as a server sends them ---
 l=$out/fuzz_llm_stream
 mkdir -p "$l"

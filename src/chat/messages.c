@@ -152,7 +152,23 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
 
 /* Inside the open transaction: numbers and stores the message, appends message.new to the
  * members' logs. st->msg, st->r and st->data are set for the publish after the commit. */
-static int send_write(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st)
+/* The members of chat_id who get its message.new: those of the batch's previous send when it went
+ * to the same chat (the transaction holds what they were), else read. */
+static int recipients_of(struct db *db, const char *chat_id, const struct staged *prev, const char *prev_chat,
+                         struct staged *st)
+{
+    if (!prev || !prev->r || strcmp(prev_chat, chat_id))
+        return chat_members_recipients(db, chat_id, &st->r, &st->n);
+    st->r = malloc(((size_t)prev->n + 1) * sizeof *st->r);
+    if (!st->r)
+        return DP_ERR_NOMEM;
+    memcpy(st->r, prev->r, ((size_t)prev->n + 1) * sizeof *st->r);
+    st->n = prev->n;
+    return DP_OK;
+}
+
+static int send_write(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st,
+                      const struct staged *prev, const char *prev_chat)
 {
     char id[ID_LEN], now[RFC3339_LEN];
     id_new(id);
@@ -174,7 +190,7 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
                         m, 9, NULL)) ||
         (err = message_by(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE id = ? AND chat_id = ?", id,
                           chat_id, &st->msg)) ||
-        (err = chat_members_recipients(e->db, chat_id, &st->r, &st->n)))
+        (err = recipients_of(e->db, chat_id, prev, prev_chat, st)))
         return err;
     if (!(st->data = json_dumps(st->msg, JSON_COMPACT)))
         return DP_ERR_NOMEM;
@@ -196,7 +212,7 @@ int chat_send(struct context *e, const char *chat_id, const struct chat_send *s,
         return err;
     if ((err = db_begin(e->db)))
         goto out;
-    if ((err = send_write(e, chat_id, s, &st)) || (err = db_commit(e->db))) {
+    if ((err = send_write(e, chat_id, s, &st, NULL, NULL)) || (err = db_commit(e->db))) {
         db_rollback(e->db);
         json_decref(st.msg);
         st.msg = NULL;
@@ -216,37 +232,53 @@ out:
 void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
 {
     struct staged *st = calloc((size_t)n, sizeof *st);
-    int writes = 0, err = st ? DP_OK : DP_ERR_NOMEM;
+    int writes = 0, err = st ? DP_OK : DP_ERR_NOMEM, prev = -1;
+    /* One transaction for the checks and writes of all of them, one commit: under load a
+     * connection's sends queue up behind the one being written and go in together. The checks
+     * read inside it too: in SQLite every statement outside a transaction begins a read
+     * transaction of its own (and remaps the database file after another connection's commit). */
+    if (!err)
+        err = db_begin(e->db);
     for (int i = 0; i < n; i++) {
         v[i].msg = NULL;
-        v[i].err = err ? err : send_check(e, v[i].chat_id, &v[i].send, &st[i], &v[i].msg, &v[i].dup);
+        v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &v[i].msg, &v[i].dup);
         writes += !v[i].err && !v[i].dup;
     }
-    if (!writes)
-        goto out;
-    /* One transaction, one commit for all of them: under load a connection's sends queue up
-     * behind the one being written and go in together. */
-    if (!(err = db_begin(e->db))) {
-        for (int i = 0; i < n && !err; i++)
-            if (!v[i].err && !v[i].dup)
-                err = send_write(e, v[i].chat_id, &v[i].send, &st[i]);
-        if (err || (err = db_commit(e->db)))
-            db_rollback(e->db);
+    if (err)
+        goto one_by_one;
+    if (!writes) {
+        db_rollback(e->db); /* nothing was written: only reads to end */
+        goto one_by_one;
     }
-    if (err) {
-        /* Nothing was stored: one at a time, so that one bad send (a client_id racing an HTTP
-         * retry) does not fail the others. */
+    for (int i = 0; i < n && !err; i++)
+        if (!v[i].err && !v[i].dup) {
+            err = send_write(e, v[i].chat_id, &v[i].send, &st[i], prev >= 0 ? &st[prev] : NULL,
+                             prev >= 0 ? v[prev].chat_id : NULL);
+            prev = i;
+        }
+    if (err || (err = db_commit(e->db)))
+        db_rollback(e->db);
+    if (!err) {
         for (int i = 0; i < n; i++)
             if (!v[i].err && !v[i].dup) {
-                json_decref(st[i].msg);
-                v[i].err = chat_send(e, v[i].chat_id, &v[i].send, &v[i].msg, &v[i].dup);
+                send_publish(e, &st[i]);
+                v[i].msg = st[i].msg;
             }
         goto out;
     }
+one_by_one:
+    /* Nothing was stored: one at a time, so that one bad send (a client_id racing an HTTP retry)
+     * does not fail the others; a check the failed transaction cut short (DP_ERR_DB) is redone. */
     for (int i = 0; i < n; i++)
-        if (!v[i].err && !v[i].dup) {
-            send_publish(e, &st[i]);
-            v[i].msg = st[i].msg;
+        if ((!v[i].err && !v[i].dup) || v[i].err == DP_ERR_DB || v[i].err == DP_ERR_NOMEM) {
+            if (st) {
+                json_decref(st[i].msg);
+                st[i].msg = NULL;
+            }
+            json_decref(v[i].msg);
+            v[i].msg = NULL;
+            v[i].dup = 0;
+            v[i].err = chat_send(e, v[i].chat_id, &v[i].send, &v[i].msg, &v[i].dup);
         }
 out:
     for (int i = 0; st && i < n; i++)

@@ -1,4 +1,6 @@
-/* WebSocket connections: wslay framing over an adopted socket, driven by a uv_poll_t. */
+/* WebSocket connections: RFC 6455 framing (net/ws_frame) over an adopted socket, driven by a
+ * uv_poll_t. An idle connection holds only this struct and its handles: bytes are kept only while
+ * a frame is incomplete (the reader) or the kernel would not take them (the output queue). */
 #include "net/ws.h"
 
 #include <errno.h>
@@ -7,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
-#include <wslay/wslay.h>
 
 #include "core/err.h"
 #include "core/pool.h"
@@ -18,33 +20,40 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "net/server_internal.h"
+#include "net/ws_frame.h"
 
 /* How long a slow consumer's close frame may wait for the peer to read before the socket (and
  * its queue) is dropped without it. */
 #define WS_SLOW_CLOSE_GRACE_MS 5000
+/* Bytes read from a socket at a time, into one buffer of the loop thread. */
+#define WS_READ_CHUNK (64 * 1024)
 
 struct ws_conn {
     struct server *srv;
     const struct ws_handler *h;
-    wslay_event_context_ptr ctx;
+    struct ws_reader in;
+    uint8_t *out; /* frames the kernel has not taken yet: out[out_off..out_len) (NULL when none) */
+    size_t out_len, out_off, out_cap;
+    size_t out_frame; /* where the frame holding out_off starts (a slow consumer keeps only it) */
     uv_poll_t poll;
     uv_timer_t ping_timer;
     uv_timer_t user_timer; /* the route's (ws_timer_start) */
     void (*user_timer_cb)(struct ws_conn *c);
     int fd;
-    char *extra; /* bytes libmicrohttpd read past the handshake */
-    size_t extra_len, extra_off;
+    int poll_events;            /* what the poll watches now */
     void (*release)(void *arg); /* gives the socket back (closes it) */
     void *release_arg;
     struct caller *auth;       /* the caller's identity (owned: server_release_auth) */
     void *user;                /* the route's per-connection state */
     double last_rx, last_ping; /* time_mono() of the last byte in / ping out */
-    int handles_open;
-    int torn_down;
-    int lingering;  /* our close is sent: draining the peer before closing */
-    int slow;       /* closed for not reading: nothing more is queued */
-    int close_code; /* ws_close waiting for the queued messages to go first */
-    char close_reason[64];
+    unsigned handles_open : 2;
+    unsigned torn_down : 1;
+    unsigned lingering : 1;             /* our close is sent: draining the peer before closing */
+    unsigned slow : 1;                  /* closed for not reading: nothing more is queued */
+    unsigned close_sent : 1;            /* our close frame is queued: nothing goes after it */
+    unsigned close_received : 1;        /* the peer's close came */
+    unsigned reading_done : 1;          /* nothing more is read: the peer closed or broke the protocol */
+    unsigned broken : 1;                /* a send failed: the socket is gone */
     int refs;                           /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
@@ -74,63 +83,153 @@ void ws_accept_key(const char *key, char out[29])
     sodium_bin2base64(out, 29, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL);
 }
 
-static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+/* Appends bytes to the output queue. Nonzero when out of memory. */
+static int out_append(struct ws_conn *c, const void *p, size_t n)
 {
-    (void)flags;
-    struct ws_conn *c = user;
-    if (c->extra_off < c->extra_len) {
-        size_t n = c->extra_len - c->extra_off;
-        if (n > len)
-            n = len;
-        memcpy(buf, c->extra + c->extra_off, n);
-        c->extra_off += n;
-        c->last_rx = time_mono();
-        return (ssize_t)n;
+    if (c->out_off && c->out_off == c->out_len)
+        c->out_len = c->out_off = c->out_frame = 0;
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        uint8_t *b = realloc(c->out, cap);
+        if (!b)
+            return 1;
+        c->out = b;
+        c->out_cap = cap;
     }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+static ssize_t send_iov(int fd, struct iovec *iov, int n)
+{
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t r;
     do
-        r = recv(c->fd, buf, len, 0);
+        r = sendmsg(fd, &m, MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
-                                                                           : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    if (r == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    c->last_rx = time_mono();
     return r;
 }
 
-static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+/* Writes the queue to the socket as far as the kernel takes it; the queue's memory goes once it
+ * is empty. */
+static void out_flush(struct ws_conn *c)
 {
-    (void)flags;
-    struct ws_conn *c = user;
-    ssize_t r;
-    do
-        r = send(c->fd, data, len, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
-                                                                           : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
+    while (c->out_off < c->out_len && !c->broken) {
+        struct iovec iov = {c->out + c->out_off, c->out_len - c->out_off};
+        ssize_t r = send_iov(c->fd, &iov, 1);
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                c->broken = 1;
+            break;
+        }
+        c->out_off += (size_t)r;
     }
-    return r;
+    /* Keep out_frame at the start of the frame holding out_off. */
+    for (size_t end; c->out_frame < c->out_off &&
+                     (end = ws_frame_size(c->out + c->out_frame, c->out_len - c->out_frame)) &&
+                     c->out_frame + end <= c->out_off;)
+        c->out_frame += end;
+    if (c->out_off == c->out_len || c->broken) {
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = c->out_cap = c->out_frame = 0;
+    }
 }
 
-static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+/* Sends one frame: straight to the socket when nothing waits before it, else (and whatever the
+ * kernel does not take) after the queue. Never tears the connection down (the caller may be the
+ * route, inside its own code): a failed send marks it broken for the poll to end it. */
+static int write_frame(struct ws_conn *c, int opcode, const void *p, size_t n)
 {
-    struct ws_conn *c = user;
-    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
-        return; /* ping/pong/close are answered by wslay */
-    if (arg->opcode == WSLAY_TEXT_FRAME && !utf8_valid((const char *)arg->msg, arg->msg_length)) {
-        wslay_event_queue_close(ctx, 1007, (const uint8_t *)"invalid UTF-8", 13);
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    size_t hl = ws_frame_header(hdr, opcode, n);
+    if (c->broken)
+        return DP_OK;
+    if (c->out_off == c->out_len) {
+        struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
+        ssize_t r = send_iov(c->fd, iov, n ? 2 : 1);
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            c->broken = 1;
+            return DP_OK;
+        }
+        size_t sent = r < 0 ? 0 : (size_t)r;
+        if (sent == hl + n)
+            return DP_OK;
+        /* The rest waits in the queue; the part already sent counts as sent from it. */
+        if (out_append(c, hdr, hl) || out_append(c, p, n))
+            return DP_ERR_NOMEM;
+        c->out_off = sent;
+        c->out_frame = 0;
+        return DP_OK;
+    }
+    if (out_append(c, hdr, hl) || out_append(c, p, n))
+        return DP_ERR_NOMEM;
+    return DP_OK;
+}
+
+/* Queues our close frame (code, reason): nothing is sent after it. */
+static void send_close(struct ws_conn *c, uint16_t code, const char *reason, size_t reason_len)
+{
+    if (c->close_sent)
         return;
+    uint8_t b[WS_CONTROL_MAX];
+    size_t n = 0;
+    if (code) {
+        if (reason_len > WS_CONTROL_MAX - 2)
+            reason_len = WS_CONTROL_MAX - 2;
+        b[0] = (uint8_t)(code >> 8);
+        b[1] = (uint8_t)code;
+        memcpy(b + 2, reason, reason_len);
+        n = 2 + reason_len;
     }
-    if (c->h && c->h->on_message && !wslay_event_get_close_sent(ctx))
-        c->h->on_message(c, arg->opcode == WSLAY_TEXT_FRAME, arg->msg, arg->msg_length);
+    c->close_sent = 1;
+    write_frame(c, WS_OP_CLOSE, b, n);
+}
+
+/* A whole message or control frame from the peer (ws_reader_cb). Nonzero stops reading. */
+static int on_frame(void *arg, int opcode, uint8_t *p, size_t n)
+{
+    struct ws_conn *c = arg;
+    switch (opcode) {
+    case WS_OP_PING:
+        if (!c->close_sent)
+            write_frame(c, WS_OP_PONG, p, n);
+        return 0;
+    case WS_OP_PONG:
+        return 0;
+    case WS_OP_CLOSE:
+        /* Answer with the peer's code (none when it gave none), then read no more. */
+        c->close_received = c->reading_done = 1;
+        send_close(c, n >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 0, "", 0);
+        return 1;
+    default:
+        if (opcode == WS_OP_TEXT && !utf8_valid((const char *)p, n)) {
+            send_close(c, 1007, "invalid UTF-8", 13);
+            c->reading_done = 1; /* nothing more is read from a peer that broke the protocol */
+            return 1;
+        }
+        if (c->h && c->h->on_message && !c->close_sent)
+            c->h->on_message(c, opcode == WS_OP_TEXT, p, n);
+        return c->torn_down;
+    }
+}
+
+/* Reads p[0..n) into the reader; a protocol error is answered with its close code. */
+static void take_bytes(struct ws_conn *c, uint8_t *p, size_t n)
+{
+    c->last_rx = time_mono();
+    int rc = ws_reader_feed(&c->in, p, n, on_frame, c);
+    if (rc > 0) {
+        static const char *const why[] = {"protocol error", "invalid UTF-8", "message too big", "internal error"};
+        const char *w = why[rc == 1007 ? 1 : rc == 1009 ? 2 : rc == 1011 ? 3 : 0];
+        send_close(c, (uint16_t)rc, w, strlen(w));
+        c->reading_done = 1;
+    }
+    if (c->reading_done)
+        ws_reader_clear(&c->in);
 }
 
 /* Frees c once nothing refers to it: its handles are closed and no task of it is left. */
@@ -138,8 +237,8 @@ static void ws_unref(struct ws_conn *c)
 {
     if (--c->refs)
         return;
-    wslay_event_context_free(c->ctx);
-    free(c->extra);
+    ws_reader_clear(&c->in);
+    free(c->out);
     server_release_auth(c->srv, c->auth);
     free(c);
 }
@@ -262,31 +361,65 @@ static void linger(struct ws_conn *c)
     uv_timer_stop(&c->ping_timer);
     uv_timer_start(&c->ping_timer, on_linger_timeout, 1000, 0);
     uv_poll_start(&c->poll, UV_READABLE, on_poll);
+    c->poll_events = UV_READABLE;
     drain(c);
 }
 
-/* Re-arms the poll for what wslay wants next, or tears down when it wants nothing. */
-static void ws_update(struct ws_conn *c)
+/* Nothing more to read (the peer's close came, or it broke the protocol) and nothing to send. */
+static int waits_for_nothing(const struct ws_conn *c)
 {
-    if (c->torn_down)
+    return c->reading_done && c->out_off == c->out_len;
+}
+
+/* Watches the socket for what the connection waits for. A connection that is over (broken, or
+ * waiting for nothing) is watched for writable, which fires at once: on_poll ends it. Safe from
+ * the route's own calls (ws_send, ws_close), which must not tear the connection down. */
+static void ws_rearm(struct ws_conn *c)
+{
+    if (c->torn_down || c->lingering)
         return;
-    if (c->lingering)
-        return;
-    if (c->close_code && !wslay_event_get_queued_msg_count(c->ctx)) {
-        wslay_event_queue_close(c->ctx, (uint16_t)c->close_code, (const uint8_t *)c->close_reason,
-                                strlen(c->close_reason));
-        c->close_code = 0;
+    int ev = c->broken || waits_for_nothing(c)
+                 ? UV_WRITABLE
+                 : (c->reading_done ? 0 : UV_READABLE) | (c->out_off < c->out_len ? UV_WRITABLE : 0);
+    if (ev != c->poll_events) {
+        uv_poll_start(&c->poll, ev, on_poll);
+        c->poll_events = ev;
     }
-    int want_r = wslay_event_want_read(c->ctx), want_w = wslay_event_want_write(c->ctx);
-    if (!want_r && !want_w) {
-        /* Our close went out but the peer's has not come: it may still be sending. */
-        if (wslay_event_get_close_sent(c->ctx) && !wslay_event_get_close_received(c->ctx))
-            linger(c);
-        else
-            ws_teardown(c);
+}
+
+/* On the loop's own turn: ends a connection that is over, lingers after our close, else re-arms. */
+static void ws_settle(struct ws_conn *c)
+{
+    if (c->torn_down || c->lingering)
+        return;
+    if (c->broken) {
+        ws_teardown(c);
         return;
     }
-    uv_poll_start(&c->poll, (want_r ? UV_READABLE : 0) | (want_w ? UV_WRITABLE : 0), on_poll);
+    if (!waits_for_nothing(c)) {
+        ws_rearm(c);
+        return;
+    }
+    /* Our close went out after a protocol error: the peer may still be sending. */
+    if (c->close_sent && !c->close_received)
+        linger(c);
+    else
+        ws_teardown(c);
+}
+
+/* The loop thread's read buffer (frames are unmasked in it, in place). */
+static _Thread_local uint8_t read_buf[WS_READ_CHUNK];
+
+static void read_some(struct ws_conn *c)
+{
+    ssize_t r;
+    do
+        r = recv(c->fd, read_buf, sizeof read_buf, 0);
+    while (r < 0 && errno == EINTR);
+    if (r > 0)
+        take_bytes(c, read_buf, (size_t)r);
+    else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        c->broken = 1; /* the peer's EOF, or a reset */
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
@@ -300,24 +433,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
         drain(c);
         return;
     }
-    if ((events & UV_READABLE) && wslay_event_recv(c->ctx) != 0) {
-        /* A protocol error may have queued a close frame (e.g. 1009 too big): send it, then
-         * linger so the peer reads it rather than a reset for its unread frames. */
-        if (wslay_event_want_write(c->ctx))
-            wslay_event_send(c->ctx);
-        if (wslay_event_get_close_sent(c->ctx))
-            linger(c);
-        else
-            ws_teardown(c);
-        return;
-    }
-    if (c->torn_down)
-        return;
-    if (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0) {
-        ws_teardown(c);
-        return;
-    }
-    ws_update(c);
+    if (events & UV_WRITABLE)
+        out_flush(c);
+    if ((events & UV_READABLE) && !c->reading_done && !c->broken)
+        read_some(c);
+    ws_settle(c);
 }
 
 static void on_ping_timer(uv_timer_t *t)
@@ -329,14 +449,10 @@ static void on_ping_timer(uv_timer_t *t)
         ws_teardown(c);
         return;
     }
-    struct wslay_event_msg m = {WSLAY_PING, (const uint8_t *)"", 0};
-    wslay_event_queue_msg(c->ctx, &m);
+    if (!c->close_sent)
+        write_frame(c, WS_OP_PING, "", 0);
     c->last_ping = now;
-    if (wslay_event_send(c->ctx) != 0) {
-        ws_teardown(c);
-        return;
-    }
-    ws_update(c);
+    ws_settle(c);
 }
 
 struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const char *extra, size_t extra_len,
@@ -347,22 +463,7 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     struct ws_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    static const struct wslay_event_callbacks cbs = {on_recv, on_send, NULL, NULL, NULL, NULL, on_msg};
-    if (wslay_event_context_server_init(&c->ctx, &cbs, c)) {
-        free(c);
-        return NULL;
-    }
-    wslay_event_config_set_max_recv_msg_length(c->ctx, cfg->ws_message_max);
-    if (extra_len) {
-        c->extra = malloc(extra_len);
-        if (!c->extra) {
-            wslay_event_context_free(c->ctx);
-            free(c);
-            return NULL;
-        }
-        memcpy(c->extra, extra, extra_len);
-        c->extra_len = extra_len;
-    }
+    ws_reader_init(&c->in, cfg->ws_message_max);
     c->srv = s;
     c->h = rt ? rt->ws : NULL;
     c->fd = fd;
@@ -376,7 +477,6 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     uv_timer_init(server_loop(s), &c->user_timer);
     c->poll.data = c->ping_timer.data = c->user_timer.data = c;
     c->handles_open = 3;
-    c->user = user;
     c->refs = 1;
     struct ws_conn **head = server_ws_list(s);
     c->next = *head;
@@ -391,10 +491,16 @@ struct ws_conn *ws_adopt(struct server *s, const struct route *rt, int fd, const
     uv_timer_start(&c->ping_timer, on_ping_timer, ping_ms, ping_ms);
     if (c->h && c->h->on_open)
         c->h->on_open(c);
-    /* Bytes that came with the handshake are parsed now; the poll handles the rest. */
-    if (c->extra_len && !c->torn_down && wslay_event_recv(c->ctx) != 0)
-        ws_teardown(c);
-    ws_update(c);
+    /* Bytes that came with the handshake are read now (a copy: frames are unmasked in place);
+     * the poll reads the rest. */
+    while (extra_len && !c->torn_down && !c->reading_done && !c->broken) {
+        size_t n = extra_len < sizeof read_buf ? extra_len : sizeof read_buf;
+        memcpy(read_buf, extra, n);
+        take_bytes(c, read_buf, n);
+        extra += n;
+        extra_len -= n;
+    }
+    ws_settle(c);
     return c;
 }
 
@@ -405,13 +511,14 @@ static struct metric *m_slow;
 static int over_send_cap(const struct ws_conn *c, size_t n)
 {
     size_t cap = server_config(c->srv)->ws_send_queue_max;
-    size_t queued = wslay_event_get_queued_msg_length(c->ctx);
+    size_t queued = c->out_len - c->out_off;
     return cap && queued && queued + n > cap;
 }
 
 /* A peer that does not read what it is sent: close with 1008 rather than let its queue grow.
- * The close frame goes out once the peer reads what is already on the wire; a peer that never
- * does is dropped after a grace period, which frees the queue with the connection. */
+ * What it has not started to read is dropped (the frame half on the wire is finished first);
+ * the close frame goes out once the peer reads; a peer that never does is dropped after a grace
+ * period, which frees the queue with the connection. */
 static void close_slow_consumer(struct ws_conn *c)
 {
     if (!m_slow)
@@ -421,46 +528,47 @@ static void close_slow_consumer(struct ws_conn *c)
     DP_LOG(LOG_INFO, "[ws] send queue over %zu bytes: closing a slow consumer",
            server_config(c->srv)->ws_send_queue_max);
     c->slow = 1;
-    wslay_event_queue_close(c->ctx, 1008, (const uint8_t *)"slow consumer", 13);
+    if (c->out_off > c->out_frame)
+        c->out_len = c->out_frame + ws_frame_size(c->out + c->out_frame, c->out_len - c->out_frame);
+    else
+        c->out_len = c->out_off;
+    send_close(c, 1008, "slow consumer", 13);
     uv_timer_stop(&c->ping_timer);
     uv_timer_start(&c->ping_timer, on_linger_timeout, WS_SLOW_CLOSE_GRACE_MS, 0);
-    ws_update(c);
+    ws_rearm(c);
 }
 
-static int ws_queue(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
+static int ws_queue(struct ws_conn *c, int opcode, const void *p, size_t n)
 {
-    if (c->torn_down || c->slow || c->close_code || wslay_event_get_close_sent(c->ctx))
+    if (c->torn_down || c->slow || c->close_sent)
         return DP_ERR_CANCELLED;
     if (over_send_cap(c, n)) {
         close_slow_consumer(c);
         return DP_ERR_CANCELLED;
     }
-    struct wslay_event_msg m = {opcode, p, n};
-    if (wslay_event_queue_msg(c->ctx, &m))
-        return DP_ERR_NOMEM;
-    ws_update(c);
-    return DP_OK;
+    int rc = write_frame(c, opcode, p, n);
+    ws_rearm(c);
+    return rc;
 }
 
 int ws_send_text(struct ws_conn *c, const char *p, size_t n)
 {
-    return ws_queue(c, WSLAY_TEXT_FRAME, p, n);
+    return ws_queue(c, WS_OP_TEXT, p, n);
 }
 
 int ws_send_binary(struct ws_conn *c, const void *p, size_t n)
 {
-    return ws_queue(c, WSLAY_BINARY_FRAME, p, n);
+    return ws_queue(c, WS_OP_BINARY, p, n);
 }
 
 void ws_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
-    if (c->torn_down || wslay_event_get_close_sent(c->ctx) || c->close_code)
+    if (c->torn_down || c->close_sent)
         return;
-    /* wslay sends a control frame before queued messages, and nothing after a close: the close
-     * waits until what was queued before it has gone (ws_update queues it). */
-    c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
-    ws_update(c);
+    /* After what was queued before it, and nothing after it. */
+    reason = reason ? reason : "";
+    send_close(c, code, reason, strlen(reason));
+    ws_rearm(c);
 }
 
 void *ws_user(const struct ws_conn *c)

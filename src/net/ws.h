@@ -1,4 +1,4 @@
-/* WebSocket connections (RFC 6455 via wslay) for routes declared with ROUTE_WEBSOCKET. */
+/* WebSocket connections (RFC 6455, framing in net/ws_frame) for routes declared with ROUTE_WEBSOCKET. */
 #ifndef DP_WS_H
 #define DP_WS_H
 
