@@ -440,8 +440,10 @@ static size_t morphy(const char *w, size_t n, char *out, size_t cap)
         memcpy(buf, w, n - sl);
         memcpy(buf + n - sl, rules[r].ending, el);
         const struct entry *base = find(buf, bl);
+        /* a base weighs as the part of speech its rule makes of it: "scared" is the verb scare or
+         * the adjective scared, never the verb scar for all that "scar" is a common noun */
         if (base && (base->in_pos & (1 << rules[r].pos)))
-            consider(&b, wn.arena + base->name_at, base->name_len, weight(base));
+            consider(&b, wn.arena + base->name_at, base->name_len, 1 + (long)base->tag[rules[r].pos]);
     }
     if (!b.s || b.n > cap)
         return 0;

@@ -68,6 +68,13 @@ TEST(wordnet_lemmas_of_es_ies_plurals_and_comparatives)
     CHECK_EQ_STR(key_of("gas", k), "gas");
     CHECK_EQ_STR(key_of("news", k), "news");
     CHECK_EQ_STR(key_of("bus", k), "bus");
+    /* a detached base counts as the part of speech of its rule: "scared" is scare (the verb,
+     * whose synset is frighten's), not scar (a noun first); "building" still build */
+    CHECK_EQ_STR(key_of("scared", k), "scare");
+    CHECK(same_key("frightened", "frighten"));
+    CHECK_EQ_STR(key_of("building", k), "build");
+    CHECK_EQ_STR(key_of("scariest", k), "scary");
+    CHECK(related("scare", "frighten", 0));
 }
 
 TEST(wordnet_unknown_words_lose_only_a_plural_s)
