@@ -539,8 +539,9 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     for (int p = 0; p < NPOS; p++)
         most = e->tag[p] > most ? e->tag[p] : most;
     int use[NPOS];
+    /* a word none of whose senses was tagged ("mom", "grandpa") has its only readings to go by */
     for (int p = 0; p < NPOS; p++)
-        use[p] = e->nsense[p] && e->tag[p] > 0 && e->tag[p] * 2 >= most;
+        use[p] = e->nsense[p] && (most == 0 || (e->tag[p] > 0 && e->tag[p] * 2 >= most));
     for (int p = 0; p < NPOS; p++)
         for (int s = 0; use[p] && s < e->nsense[p]; s++)
             synset(&r, p, e->sense[p][s], 0, NULL, 0);

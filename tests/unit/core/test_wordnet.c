@@ -94,6 +94,8 @@ TEST(wordnet_related_words_are_synonyms_then_hypernyms)
     CHECK(related("job", "occupation", 0));
     CHECK(related("dad", "father", 1));
     CHECK(related("medal", "award", 1));
+    /* a word WordNet never tagged in a sense still has its synsets: mom → mother */
+    CHECK(related("mom", "mother", -1));
     CHECK(!related("film", "film", -1));
     /* only the part of speech a word is mostly used as: "father" is not the verb that means
      * "mother", "went" not the noun "go" (a drug) */
