@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -524,6 +525,83 @@ static void synset(struct related *r, int pos, uint32_t offset, int kind, const 
     }
 }
 
+/* The line of the synset at offset in data.<pos> into line (cap bytes); 0 when out of range. */
+static int synset_line(int pos, uint32_t offset, char *line, size_t cap)
+{
+    if (offset >= wn.data_len[pos])
+        return 0;
+    const char *p = wn.data[pos] + offset, *end = wn.data[pos] + wn.data_len[pos];
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((eol ? eol : end) - p);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(line, p, len);
+    line[len] = 0;
+    return 1;
+}
+
+/* Word number k (1-based) of the synset at offset in data.<pos>, added to r (kind). */
+static void synset_word(struct related *r, int pos, uint32_t offset, int k, int kind)
+{
+    char line[4096], *save, *tok;
+    if (!synset_line(pos, offset, line, sizeof line))
+        return;
+    for (int i = 0; i < 3; i++)
+        if (!strtok_r(i ? NULL : line, " ", &save))
+            return;
+    if (!(tok = strtok_r(NULL, " ", &save)) || k < 1 || k > (int)strtol(tok, NULL, 16))
+        return;
+    for (int i = 1; i <= k; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return;
+        char *paren = strchr(word, '(');
+        if (i == k)
+            add_related(r, word, paren ? (size_t)(paren - word) : strlen(word), kind);
+    }
+}
+
+/* The words derived from lemma in the synset at offset (WordNet's lexical "+" pointers, from this
+ * word only: song → sing, die → death, marry → marriage), at most max, as kind. */
+static void derived(struct related *r, int pos, uint32_t offset, const char *lemma, size_t n, int kind, int max)
+{
+    char line[4096], *save, *tok;
+    if (!synset_line(pos, offset, line, sizeof line))
+        return;
+    for (int i = 0; i < 3; i++)
+        if (!strtok_r(i ? NULL : line, " ", &save))
+            return;
+    if (!(tok = strtok_r(NULL, " ", &save)))
+        return;
+    int words = (int)strtol(tok, NULL, 16), self = 0;
+    for (int i = 1; i <= words; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return;
+        size_t wl = strcspn(word, "(");
+        if (wl == n && !strncasecmp(word, lemma, n))
+            self = i;
+    }
+    char *pc = strtok_r(NULL, " ", &save);
+    int ptrs = pc ? atoi(pc) : 0, got = 0;
+    struct { int pos; uint32_t off; int k; } links[8];
+    for (int i = 0; i < ptrs && self && got < max && got < 8; i++) {
+        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
+             *st = strtok_r(NULL, " ", &save);
+        if (!sym || !off || !ps || !st || strlen(st) != 4)
+            return;
+        unsigned src = 0, tgt = 0;
+        if (strcmp(sym, "+") || sscanf(st, "%2x%2x", &src, &tgt) != 2 || (int)src != self)
+            continue;
+        links[got].pos = ps[0] == 'n' ? NOUN : ps[0] == 'v' ? VERB : ps[0] == 'r' ? ADV : ADJ;
+        links[got].off = (uint32_t)strtoul(off, NULL, 10);
+        links[got++].k = (int)tgt;
+    }
+    /* read after this line's tokens are used: synset_word has its own buffer */
+    for (int i = 0; i < got; i++)
+        synset_word(r, links[i].pos, links[i].off, links[i].k, kind);
+}
+
 int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
 {
     if (!wordnet_ready() || max <= 0)
@@ -545,6 +623,10 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     for (int p = 0; p < NPOS; p++)
         for (int s = 0; use[p] && s < e->nsense[p]; s++)
             synset(&r, p, e->sense[p][s], 0, NULL, 0);
+    /* the same word in another part of speech (song ~ sing, death ~ die): the first sense's */
+    for (int p = 0; p < NPOS; p++)
+        if (use[p])
+            derived(&r, p, e->sense[p][0], lemma, n, 0, 3);
     if (use[NOUN]) {
         synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
         synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */

@@ -96,6 +96,9 @@ TEST(wordnet_related_words_are_synonyms_then_hypernyms)
     CHECK(related("medal", "award", 1));
     /* a word WordNet never tagged in a sense still has its synsets: mom → mother */
     CHECK(related("mom", "mother", -1));
+    /* the same word in another part of speech, by WordNet's derivational links */
+    CHECK(related("song", "sing", 0));
+    CHECK(related("die", "death", 0));
     CHECK(!related("film", "film", -1));
     /* only the part of speech a word is mostly used as: "father" is not the verb that means
      * "mother", "went" not the noun "go" (a drug) */
