@@ -1606,14 +1606,16 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             json_decref(r);
         }
         free(text);
-        /* A related word ("dad" for "father") stands in for at most one word of the question: more
-         * would answer questions nothing answers with something merely on the same subject. */
+        /* A related word ("dad" for "father") stands in for at most one word of the question, or
+         * for several beside one met as asked ("What song did your mom sing?" by "my mother sang"):
+         * related words alone would answer questions nothing answers with something merely on the
+         * same subject. */
         /* a topic word is enough beside the message's own; own and borrowed words together by
          * count (what they say is weighed on the own ones: says_enough below); else by weight */
         int held = judge == &topic  ? hits >= 1
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
-        int ok = related <= 1 && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
+        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
                  says_enough(asked, idf, found_asked) && on_topic && timed && named;
         if (ok && same && !again) {
             again = m;

@@ -1,6 +1,7 @@
 // How the recall brain reads a question (issue 11): word forms by WordNet's morphology with the
 // reading that exists ("scared" is the verb scare, whose synonyms meet "frightened", not "scar"),
-// vague words in any form ("happened"), a "why" question answered with the cause a story tells
+// vague words in any form ("happened"), derived forms and untagged words' synonyms (song ~ sing,
+// mom ~ mother), a "why" question answered with the cause a story tells
 // before its effect, a "which"/"what kind of" question answered only by a memory that names the
 // thing, and in a dialogue the line that answers a question holding the words preferred to a line
 // that merely uses them. Fixtures of their own wording; bench/recall (run.sh --natural) measures.
@@ -38,6 +39,14 @@ describe('reading the words of a question', () => {
     );
     m.drove = await memory(av, 'I drove my car to the lake every weekend that summer.');
     m.happiest = await memory(av, 'The happiest day of my life was the morning my daughter Anna was born.');
+    m.piano = await memory(av, 'On winter evenings my mother sang Scarborough Fair at the old piano.');
+  });
+
+  test('a noun meets its verb and a pet name its word (song ~ sang, mom ~ mother) beside a word met as asked', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What song did your mom sing at the piano?');
+    assert.deepEqual(cites(r), [m.piano.id], r.text);
+    assert.match(r.text, /Scarborough Fair/);
   });
 
   test('"scared" is read as scare, whose synonyms meet "frightened" (search and the brain)', async () => {
