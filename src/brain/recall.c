@@ -69,6 +69,9 @@ struct terms {
     /* bound[i]: the term a particle right after it in the question makes a phrasal verb of ("up"
      * of "grow up"), else -1; set only for a question's own words (content_words fills it). */
     int bound[MAX_TERMS];
+    /* phrase[i]: term i and the word after it are one WordNet entry ("pass away", "look after"),
+     * whose related words term i has instead of its own (content_words) */
+    int phrase[MAX_TERMS];
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
     int nrel[MAX_TERMS];
     char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
@@ -89,6 +92,26 @@ static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
     w[text_fold_word(s, len, w, TEXT_KEY_MAX)] = 0;
 }
 
+/* When term i of out and the word w after it are one WordNet entry (a phrasal verb or compound:
+ * "pass away", "grow up", "look after"), term i gets that entry's related words instead of its
+ * own — "passed away" meets "died", "looking after" "cared" — and keeps its own key, so the
+ * phrase said as asked still meets it. */
+static void phrase_of(struct terms *out, int i, const char *w)
+{
+    char entry[2 * TEXT_KEY_MAX + 2], rel[TERM_RELATED][TEXT_KEY_MAX];
+    size_t rel_len[TERM_RELATED];
+    float weight[TERM_RELATED];
+    if (snprintf(entry, sizeof entry, "%s_%s", out->t[i], w) >= (int)TEXT_KEY_MAX)
+        return;
+    int n = text_related_keys(entry, strlen(entry), rel, rel_len, weight, TERM_RELATED);
+    if (n <= 0)
+        return;
+    out->phrase[i] = 1;
+    out->nrel[i] = n;
+    memcpy(out->rel[i], rel, sizeof rel);
+    memcpy(out->rel_len[i], rel_len, sizeof rel_len);
+}
+
 /* The content words of text: the keys of its words (folded, one inflection off, as search keys
  * them), stop words and vague words out, distinct. */
 static void content_words(const char *text, struct terms *out)
@@ -100,6 +123,8 @@ static void content_words(const char *text, struct terms *out)
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
         folded(s, len, w);
+        if (out->n > 0 && last_term_end == (const char *)s - 1 && !out->phrase[out->n - 1])
+            phrase_of(out, out->n - 1, w);
         if (text_is_stop(s, len) || listed(w, vague) || listed(w, hellos) || listed(w, thanks))
             continue;
         /* "when you were little", "as a boy": a time of life, not a topic ("Did you have a dog
@@ -140,6 +165,7 @@ static void content_words(const char *text, struct terms *out)
         float weight[TERM_RELATED];
         memcpy(out->t[out->n], key, sizeof key);
         out->bound[out->n] = -1;
+        out->phrase[out->n] = 0;
         if (out->n > 0 && listed(w, particles) && last_term_end == (const char *)s - 1)
             out->bound[out->n - 1] = out->n;
         out->nrel[out->n] =
@@ -206,10 +232,18 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
             }
         }
     }
+    /* a phrase met through a word related to it ("died" for "passed away") holds its particle:
+     * one related word for the two */
+    int companion[MAX_TERMS] = {0};
+    for (int i = 0; i < q->n; i++)
+        if (q->phrase[i] && q->bound[i] >= 0 && found[i] == 1 && !found[q->bound[i]]) {
+            found[q->bound[i]] = 1;
+            companion[q->bound[i]] = 1;
+        }
     int hit = 0, rel = 0;
     for (int i = 0; i < q->n; i++) {
         hit += found[i] > 0;
-        rel += found[i] == 1;
+        rel += found[i] == 1 && !companion[i];
     }
     if (found_out)
         memcpy(found_out, found, sizeof found);
@@ -1355,18 +1389,22 @@ static int add_day(struct brain_reply *out, const char *day)
 static void drop_time_words(struct terms *q)
 {
     static const char *const time_words[] = {"year", "date", "day", "month", "time", NULL};
-    int k = 0;
+    int k = 0, at[MAX_TERMS]; /* at[i]: where term i goes, -1 dropped */
+    for (int i = 0; i < q->n; i++)
+        at[i] = listed(q->t[i], time_words) ? -1 : k++;
     for (int i = 0; i < q->n; i++) {
-        if (listed(q->t[i], time_words))
+        int to = at[i];
+        if (to < 0)
             continue;
-        if (k != i) {
-            memcpy(q->t[k], q->t[i], sizeof q->t[i]);
-            q->nrel[k] = q->nrel[i];
-            memcpy(q->rel[k], q->rel[i], sizeof q->rel[i]);
-            memcpy(q->rel_len[k], q->rel_len[i], sizeof q->rel_len[i]);
+        if (to != i) {
+            memcpy(q->t[to], q->t[i], sizeof q->t[i]);
+            q->nrel[to] = q->nrel[i];
+            memcpy(q->rel[to], q->rel[i], sizeof q->rel[i]);
+            memcpy(q->rel_len[to], q->rel_len[i], sizeof q->rel_len[i]);
         }
-        q->bound[k] = -1;
-        k++;
+        /* a phrasal verb keeps its particle ("When did she pass away?") */
+        q->bound[to] = q->bound[i] >= 0 ? at[q->bound[i]] : -1;
+        q->phrase[to] = q->phrase[i];
     }
     q->n = k;
 }

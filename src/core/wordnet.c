@@ -460,6 +460,9 @@ struct related {
     int n, max;
     const char *self;
     size_t self_len;
+    /* only words whose own most frequent senses include the synset: of a phrase ("pass away"),
+     * whose synsets hold common words in rare senses (die ~ go, exit, pass) */
+    int strict;
 };
 
 static void add_related(struct related *r, const char *w, size_t n, int kind)
@@ -479,6 +482,22 @@ static void add_related(struct related *r, const char *w, size_t n, int kind)
     if (r->kind)
         r->kind[r->n] = kind;
     r->n++;
+}
+
+/* 1 when the synset at offset of pos is one of the most frequent senses of word[0..n) (its case
+ * folded). */
+static int among_senses(const char *word, size_t n, int pos, uint32_t offset)
+{
+    char low[65];
+    if (n >= sizeof low)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]);
+    const struct entry *e = find(low, n);
+    for (int s = 0; e && s < e->nsense[pos]; s++)
+        if (e->sense[pos][s] == offset)
+            return 1;
+    return 0;
 }
 
 static void synset(struct related *r, int pos, uint32_t offset, int kind, const char *follow, int follow_max)
@@ -503,7 +522,10 @@ static void synset(struct related *r, int pos, uint32_t offset, int kind, const 
         if (!word || !lex)
             return;
         char *paren = strchr(word, '('); /* adjectives' syntactic markers: "afraid(p)" */
-        add_related(r, word, paren ? (size_t)(paren - word) : strlen(word), kind);
+        size_t wl = paren ? (size_t)(paren - word) : strlen(word);
+        if (r->strict && !among_senses(word, wl, pos, offset))
+            continue;
+        add_related(r, word, wl, kind);
     }
     if (!follow)
         return;
@@ -609,7 +631,7 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     const struct entry *e = find(lemma, n);
     if (!e || !e->in_pos)
         return 0;
-    struct related r = {out, kind, 0, max, lemma, n};
+    struct related r = {out, kind, 0, max, lemma, n, memchr(lemma, '_', n) != NULL};
     /* Only the parts of speech the word is mostly used in ("went" is the verb go, not the noun
      * go; "father" the noun, not the verb that is a synonym of "mother"), by WordNet's tags;
      * synonyms of their most frequent senses first, then one step up from a noun's first sense. */

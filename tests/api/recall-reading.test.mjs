@@ -1,7 +1,7 @@
 // How the recall brain reads a question (issue 11): word forms by WordNet's morphology with the
 // reading that exists ("scared" is the verb scare, whose synonyms meet "frightened", not "scar"),
 // vague words in any form ("happened"), derived forms and untagged words' synonyms (song ~ sing,
-// mom ~ mother), a "why" question answered with the cause a story tells
+// mom ~ mother), phrasal verbs by their WordNet entry ("pass away" ~ die), a "why" question answered with the cause a story tells
 // before its effect, a "which"/"what kind of" question answered only by a memory that names the
 // thing, and in a dialogue the line that answers a question holding the words preferred to a line
 // that merely uses them. Fixtures of their own wording; bench/recall (run.sh --natural) measures.
@@ -40,6 +40,15 @@ describe('reading the words of a question', () => {
     m.drove = await memory(av, 'I drove my car to the lake every weekend that summer.');
     m.happiest = await memory(av, 'The happiest day of my life was the morning my daughter Anna was born.');
     m.piano = await memory(av, 'On winter evenings my mother sang Scarborough Fair at the old piano.');
+    m.aunt = await memory(av, 'Aunt Dora died in the spring of 1998, in the house where she was born.');
+    m.rain = await memory(av, 'The rain went on for a week and Aunt Dora stayed indoors with her puzzles.');
+  });
+
+  test('a phrasal verb meets what its WordNet entry means ("pass away" ~ died), not its common words', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'When did Aunt Dora pass away?');
+    assert.deepEqual(cites(r), [m.aunt.id], r.text);
+    assert.match(r.text, /1998/);
   });
 
   test('a noun meets its verb and a pet name its word (song ~ sang, mom ~ mother) beside a word met as asked', async () => {

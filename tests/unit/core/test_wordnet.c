@@ -99,6 +99,9 @@ TEST(wordnet_related_words_are_synonyms_then_hypernyms)
     /* the same word in another part of speech, by WordNet's derivational links */
     CHECK(related("song", "sing", 0));
     CHECK(related("die", "death", 0));
+    /* a phrase: its synonyms that mean it in their own most frequent senses (not "go", "pass") */
+    CHECK(related("pass_away", "die", 0));
+    CHECK(!related("pass_away", "go", -1));
     CHECK(!related("film", "film", -1));
     /* only the part of speech a word is mostly used as: "father" is not the verb that means
      * "mother", "went" not the noun "go" (a drug) */
