@@ -98,12 +98,11 @@ static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
  * phrase said as asked still meets it. */
 static void phrase_of(struct terms *out, int i, const char *w)
 {
-    char entry[2 * TEXT_KEY_MAX + 2], rel[TERM_RELATED][TEXT_KEY_MAX];
+    char rel[TERM_RELATED][TEXT_KEY_MAX];
     size_t rel_len[TERM_RELATED];
     float weight[TERM_RELATED];
-    if (snprintf(entry, sizeof entry, "%s_%s", out->t[i], w) >= (int)TEXT_KEY_MAX)
-        return;
-    int n = text_related_keys(entry, strlen(entry), rel, rel_len, weight, TERM_RELATED);
+    int n = text_phrase_keys(out->t[i], strlen(out->t[i]), (const unsigned char *)w, strlen(w), rel, rel_len, weight,
+                             TERM_RELATED);
     if (n <= 0)
         return;
     out->phrase[i] = 1;

@@ -44,6 +44,12 @@ describe('reading the words of a question', () => {
     m.rain = await memory(av, 'The rain went on for a week and Aunt Dora stayed indoors with her puzzles.');
   });
 
+  test('search finds what a phrasal verb means ("passed away" finds "died"), as the brain judges it', async () => {
+    const s = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent('passed away')}`, { token: c.owner.token });
+    assert.equal(s.status, 200);
+    assert.equal(s.json.items[0]?.id, m.aunt.id, JSON.stringify(s.json.items.map((x) => x.text)));
+  });
+
   test('a phrasal verb meets what its WordNet entry means ("pass away" ~ died), not its common words', async () => {
     const conv = await start(av);
     const r = await say(conv, 'When did Aunt Dora pass away?');
