@@ -562,24 +562,31 @@ static int synset_line(int pos, uint32_t offset, char *line, size_t cap)
     return 1;
 }
 
+/* The synset at offset in data.<pos> read into line and tokenised up to its words: how many
+ * words it has (their "word lex_id" pairs follow in *save), -1 when it cannot be read. */
+static int synset_open(int pos, uint32_t offset, char line[4096], char **save)
+{
+    char *tok;
+    if (!synset_line(pos, offset, line, 4096))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (!strtok_r(i ? NULL : line, " ", save))
+            return -1;
+    return (tok = strtok_r(NULL, " ", save)) ? (int)strtol(tok, NULL, 16) : -1;
+}
+
 /* Word number k (1-based) of the synset at offset in data.<pos>, added to r (kind). */
 static void synset_word(struct related *r, int pos, uint32_t offset, int k, int kind)
 {
-    char line[4096], *save, *tok;
-    if (!synset_line(pos, offset, line, sizeof line))
-        return;
-    for (int i = 0; i < 3; i++)
-        if (!strtok_r(i ? NULL : line, " ", &save))
-            return;
-    if (!(tok = strtok_r(NULL, " ", &save)) || k < 1 || k > (int)strtol(tok, NULL, 16))
+    char line[4096], *save;
+    if (k < 1 || k > synset_open(pos, offset, line, &save))
         return;
     for (int i = 1; i <= k; i++) {
         char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
         if (!word || !lex)
             return;
-        char *paren = strchr(word, '(');
         if (i == k)
-            add_related(r, word, paren ? (size_t)(paren - word) : strlen(word), kind);
+            add_related(r, word, strcspn(word, "("), kind);
     }
 }
 
@@ -587,15 +594,8 @@ static void synset_word(struct related *r, int pos, uint32_t offset, int k, int 
  * word only: song → sing, die → death, marry → marriage), at most max, as kind. */
 static void derived(struct related *r, int pos, uint32_t offset, const char *lemma, size_t n, int kind, int max)
 {
-    char line[4096], *save, *tok;
-    if (!synset_line(pos, offset, line, sizeof line))
-        return;
-    for (int i = 0; i < 3; i++)
-        if (!strtok_r(i ? NULL : line, " ", &save))
-            return;
-    if (!(tok = strtok_r(NULL, " ", &save)))
-        return;
-    int words = (int)strtol(tok, NULL, 16), self = 0;
+    char line[4096], *save;
+    int words = synset_open(pos, offset, line, &save), self = 0;
     for (int i = 1; i <= words; i++) {
         char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
         if (!word || !lex)
@@ -604,6 +604,8 @@ static void derived(struct related *r, int pos, uint32_t offset, const char *lem
         if (wl == n && !strncasecmp(word, lemma, n))
             self = i;
     }
+    if (words < 0)
+        return;
     char *pc = strtok_r(NULL, " ", &save);
     int ptrs = pc ? atoi(pc) : 0, got = 0;
     struct { int pos; uint32_t off; int k; } links[8];
