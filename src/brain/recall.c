@@ -1623,9 +1623,9 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int timed = !when || *day || (text && says_time(text, strlen(text)));
         /* the same words the avatar just said answer a follow-up only when nothing new does */
         int same = said && (quote ? !strcmp(quote, said) : text && !strcmp(text, said));
-        /* a question to "you" prefers what the avatar says of itself ("I was born …"); any question
-         * a line of dialogue that answers a question holding its words (the question is in what it
-         * is judged by) over a line that merely uses them */
+        /* a question to "you" prefers what the avatar says of itself ("I was born …"); then any
+         * question a line of dialogue that answers a question holding its words (the question is
+         * in what it is judged by) over a line that merely uses them */
         int mine = to_you && text && first_person(text);
         const char *kind = json_string_value(json_object_get(m, "kind"));
         int utterance = kind && !strcmp(kind, "utterance");
@@ -1658,9 +1658,9 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             again = m;
             again_quote = quote;
             quote = NULL;
-        } else if (ok && !same && hits * 2 + (mine || answers_asked) > best_hits) {
+        } else if (ok && !same && hits * 4 + mine * 2 + answers_asked > best_hits) {
             best = m;
-            best_hits = hits * 2 + (mine || answers_asked);
+            best_hits = hits * 4 + mine * 2 + answers_asked;
             free(best_quote);
             best_quote = quote;
             quote = NULL;

@@ -324,14 +324,16 @@ int wordnet_ready(void)
     return wn.ready;
 }
 
-/* How strongly WordNet attests a word: its tagged senses over all parts of speech, plus one for
- * being a lemma at all (an untagged lemma still beats a word WordNet does not know). */
+/* How strongly WordNet attests a word: the tagged senses of its best attested part of speech, plus
+ * one for being a lemma at all (an untagged lemma still beats a word WordNet does not know). One
+ * part of speech, as a detached base is weighed (morphy): "living" is the verb live (6 tagged
+ * senses) before the noun living (4), "scared" the verb scare (2) before the adjective (1). */
 static long weight(const struct entry *e)
 {
     long w = 0;
     for (int p = 0; p < NPOS; p++)
-        if (e->in_pos & (1 << p))
-            w += 1 + e->tag[p];
+        if ((e->in_pos & (1 << p)) && 1 + e->tag[p] > w)
+            w = 1 + e->tag[p];
     return w;
 }
 
@@ -618,6 +620,8 @@ static void derived(struct related *r, int pos, uint32_t offset, const char *lem
         if (strcmp(sym, "+") || sscanf(st, "%2x%2x", &src, &tgt) != 2 || (int)src != self)
             continue;
         links[got].pos = ps[0] == 'n' ? NOUN : ps[0] == 'v' ? VERB : ps[0] == 'r' ? ADV : ADJ;
+        if (links[got].pos == pos) /* friend → friendship: another word, not another use of it */
+            continue;
         links[got].off = (uint32_t)strtoul(off, NULL, 10);
         links[got++].k = (int)tgt;
     }
@@ -647,13 +651,15 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     for (int p = 0; p < NPOS; p++)
         for (int s = 0; use[p] && s < e->nsense[p]; s++)
             synset(&r, p, e->sense[p][s], 0, NULL, 0);
-    /* the same word in another part of speech (song ~ sing, death ~ die): the first sense's */
+    /* the same word in another part of speech (song ~ sing, death ~ die), of the first sense: a
+     * couple, before the wider links (callers keep the first few) */
     for (int p = 0; p < NPOS; p++)
         if (use[p])
-            derived(&r, p, e->sense[p][0], lemma, n, 0, 3);
+            derived(&r, p, e->sense[p][0], lemma, n, 0, 2);
     if (use[NOUN]) {
         synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
         synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */
     }
+
     return r.n;
 }

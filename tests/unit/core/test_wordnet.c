@@ -74,6 +74,7 @@ TEST(wordnet_lemmas_of_es_ies_plurals_and_comparatives)
     CHECK(same_key("frightened", "frighten"));
     CHECK_EQ_STR(key_of("building", k), "build");
     CHECK_EQ_STR(key_of("scariest", k), "scary");
+    CHECK(same_key("living", "lived"));
     CHECK(related("scare", "frighten", 0));
 }
 
