@@ -97,6 +97,26 @@ static void split_words(const char *q, int keep_stop, struct qwords *w)
 
 /* Adds the keys related to each query key as alternatives (text_related_keys: WordNet synonyms,
  * broader and narrower words, at their weights). */
+/* Appends the related keys rel[0..n) of query key k as its alternatives, skipping the query's
+ * own keys (a word of the query is matched as itself) and alternatives of k already there. */
+static void add_alts(struct text_query *q, int k, char rel[][TEXT_KEY_MAX], const size_t len[], const float weight[],
+                     int n)
+{
+    for (int j = 0; j < n && q->nalt < TEXT_QUERY_ALTS; j++) {
+        int dup = 0;
+        for (int x = 0; x < q->n && !dup; x++)
+            dup = q->len[x] == len[j] && !memcmp(q->key[x], rel[j], len[j]);
+        for (int x = 0; x < q->nalt && !dup; x++)
+            dup = q->alt_of[x] == k && q->alt_len[x] == len[j] && !memcmp(q->alt[x], rel[j], len[j]);
+        if (dup)
+            continue;
+        memcpy(q->alt[q->nalt], rel[j], len[j]);
+        q->alt_len[q->nalt] = len[j];
+        q->alt_of[q->nalt] = (uint8_t)k;
+        q->alt_weight[q->nalt++] = weight[j];
+    }
+}
+
 static void add_related(struct text_query *q)
 {
     q->nalt = 0;
@@ -105,27 +125,38 @@ static void add_related(struct text_query *q)
         size_t len[TEXT_RELATED_MAX];
         float weight[TEXT_RELATED_MAX];
         int n = text_related_keys(q->key[i], q->len[i], rel, len, weight, TEXT_QUERY_ALTS - q->nalt);
-        for (int j = 0; j < n; j++) {
-            int dup = 0; /* a word of the query itself is matched as itself */
-            for (int k = 0; k < q->n && !dup; k++)
-                dup = q->len[k] == len[j] && !memcmp(q->key[k], rel[j], len[j]);
-            if (dup)
-                continue;
-            memcpy(q->alt[q->nalt], rel[j], len[j]);
-            q->alt_len[q->nalt] = len[j];
-            q->alt_of[q->nalt] = (uint8_t)i;
-            q->alt_weight[q->nalt++] = weight[j];
-        }
+        add_alts(q, i, rel, len, weight, n);
+    }
+}
+
+/* Adds, for two words next to each other that are one WordNet entry ("passed away", "grew up"),
+ * the keys related to the entry as alternatives of the first (text_phrase_keys): "passed away"
+ * finds "died", as the recall brain judges it. */
+static void add_phrases(struct qwords *w)
+{
+    struct text_query *q = &w->keys;
+    for (int i = 0; i + 1 < w->n && q->nalt < TEXT_QUERY_ALTS; i++) {
+        if (w->s[i] + w->len[i] + 1 != w->s[i + 1])
+            continue;
+        int k = w->key_of[i];
+        char rel[TEXT_RELATED_MAX][TEXT_KEY_MAX];
+        size_t len[TEXT_RELATED_MAX];
+        float weight[TEXT_RELATED_MAX];
+        int n = text_phrase_keys(q->key[k], q->len[k], w->s[i + 1], w->len[i + 1], rel, len, weight,
+                                 TEXT_QUERY_ALTS - q->nalt);
+        add_alts(q, k, rel, len, weight, n);
     }
 }
 
 static void query_words(const char *q, struct qwords *w)
 {
     split_words(q, 0, w);
-    if (w->n == 0)
+    if (w->n == 0) {
         split_words(q, 1, w);
-    else
+    } else {
         add_related(&w->keys);
+        add_phrases(w);
+    }
     w->keys.when = text_asks_when(q);
     w->keys.you = text_says_you(q);
 }

@@ -69,6 +69,9 @@ struct terms {
     /* bound[i]: the term a particle right after it in the question makes a phrasal verb of ("up"
      * of "grow up"), else -1; set only for a question's own words (content_words fills it). */
     int bound[MAX_TERMS];
+    /* phrase[i]: term i and the word after it are one WordNet entry ("pass away", "look after"),
+     * whose related words term i has instead of its own (content_words) */
+    int phrase[MAX_TERMS];
     char t[MAX_TERMS][TEXT_KEY_MAX + 1];
     int nrel[MAX_TERMS];
     char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
@@ -89,6 +92,25 @@ static void folded(const unsigned char *s, size_t len, char w[TEXT_KEY_MAX + 1])
     w[text_fold_word(s, len, w, TEXT_KEY_MAX)] = 0;
 }
 
+/* When term i of out and the word w after it are one WordNet entry (a phrasal verb or compound:
+ * "pass away", "grow up", "look after"), term i gets that entry's related words instead of its
+ * own — "passed away" meets "died", "looking after" "cared" — and keeps its own key, so the
+ * phrase said as asked still meets it. */
+static void phrase_of(struct terms *out, int i, const char *w)
+{
+    char rel[TERM_RELATED][TEXT_KEY_MAX];
+    size_t rel_len[TERM_RELATED];
+    float weight[TERM_RELATED];
+    int n = text_phrase_keys(out->t[i], strlen(out->t[i]), (const unsigned char *)w, strlen(w), rel, rel_len, weight,
+                             TERM_RELATED);
+    if (n <= 0)
+        return;
+    out->phrase[i] = 1;
+    out->nrel[i] = n;
+    memcpy(out->rel[i], rel, sizeof rel);
+    memcpy(out->rel_len[i], rel_len, sizeof rel_len);
+}
+
 /* The content words of text: the keys of its words (folded, one inflection off, as search keys
  * them), stop words and vague words out, distinct. */
 static void content_words(const char *text, struct terms *out)
@@ -100,6 +122,8 @@ static void content_words(const char *text, struct terms *out)
     for (size_t len; (len = text_next_word(&p, &s));) {
         char w[TEXT_KEY_MAX + 1], key[TEXT_KEY_MAX + 1];
         folded(s, len, w);
+        if (out->n > 0 && last_term_end == (const char *)s - 1 && !out->phrase[out->n - 1])
+            phrase_of(out, out->n - 1, w);
         if (text_is_stop(s, len) || listed(w, vague) || listed(w, hellos) || listed(w, thanks))
             continue;
         /* "when you were little", "as a boy": a time of life, not a topic ("Did you have a dog
@@ -128,6 +152,9 @@ static void content_words(const char *text, struct terms *out)
         if ((!strcmp(w, "used") || !strcmp(w, "use")) && l2 == 2 && !strncasecmp((const char *)s2, "to", 2))
             continue;
         key[text_word_key(s, len, key)] = 0;
+        /* the vague words in any form ("happened", "remembered", "thought") */
+        if (listed(key, vague))
+            continue;
         int dup = 0;
         for (int i = 0; i < out->n && !dup; i++)
             dup = !strcmp(out->t[i], key);
@@ -137,6 +164,7 @@ static void content_words(const char *text, struct terms *out)
         float weight[TERM_RELATED];
         memcpy(out->t[out->n], key, sizeof key);
         out->bound[out->n] = -1;
+        out->phrase[out->n] = 0;
         if (out->n > 0 && listed(w, particles) && last_term_end == (const char *)s - 1)
             out->bound[out->n - 1] = out->n;
         out->nrel[out->n] =
@@ -203,10 +231,18 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
             }
         }
     }
+    /* a phrase met through a word related to it ("died" for "passed away") holds its particle:
+     * one related word for the two */
+    int companion[MAX_TERMS] = {0};
+    for (int i = 0; i < q->n; i++)
+        if (q->phrase[i] && q->bound[i] >= 0 && found[i] == 1 && !found[q->bound[i]]) {
+            found[q->bound[i]] = 1;
+            companion[q->bound[i]] = 1;
+        }
     int hit = 0, rel = 0;
     for (int i = 0; i < q->n; i++) {
         hit += found[i] > 0;
-        rel += found[i] == 1;
+        rel += found[i] == 1 && !companion[i];
     }
     if (found_out)
         memcpy(found_out, found, sizeof found);
@@ -485,12 +521,14 @@ struct weights {
     double w[MAX_TERMS];
     double top;
     int when;
+    int why; /* asks for a cause: in a story it is told before what it caused (excerpt) */
 };
 
 static void weights_of(const struct terms *q, const double idf[MAX_TERMS], int when, struct weights *out)
 {
     out->top = 0;
     out->when = when;
+    out->why = 0;
     for (int i = 0; i < q->n; i++) {
         out->w[i] = idf[i] > 0 ? idf[i] : 1;
         if (out->w[i] > out->top)
@@ -519,18 +557,24 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
 }
 
 /* The answer out of a long passage: the sentence that says most of the question (sentence_score:
- * its rarest words count most, so "married" outweighs "got"), and the one after it for context,
- * quoted verbatim (never rephrased, so never changed in meaning). A passage of up to EXCERPT_WORDS
+ * its rarest words count most, so "married" outweighs "got"), and the one after it for context
+ * (of a "why" question the one before it too: a story tells the cause first — "I fell through the
+ * ice. I have been frightened of water ever since."), quoted verbatim (never rephrased, so never changed in meaning). A passage of up to EXCERPT_WORDS
  * words is answered whole; NULL when text is not long. */
 #define EXCERPT_WORDS 60
 static char *excerpt(const char *text, const struct terms *q, const struct weights *wt)
 {
     if (!q || q->n == 0 || count_words(text, strlen(text)) <= EXCERPT_WORDS)
         return NULL;
-    const char *best = NULL, *best_end = NULL;
+    const char *best = NULL, *best_end = NULL, *before = NULL, *prev = NULL;
     double best_score = 0;
     for (const char *p = text; *p;) {
-        p = skip_headings(p);
+        while (*p == ' ' || *p == '\n')
+            p++;
+        const char *start = skip_headings(p);
+        if (start != p)
+            prev = NULL; /* a heading between: another section */
+        p = start;
         const char *e = text_sentence_end(p);
         if (e == p)
             break;
@@ -539,11 +583,15 @@ static char *excerpt(const char *text, const struct terms *q, const struct weigh
             best_score = score;
             best = p;
             best_end = e;
+            before = prev;
         }
+        prev = p;
         p = e;
     }
     if (!best)
         return NULL;
+    if (wt->why && before && count_words(before, (size_t)(best_end - before)) <= EXCERPT_WORDS)
+        best = before;
     const char *p = best_end;
     while (*p == ' ' || *p == '\n')
         p++;
@@ -1269,6 +1317,46 @@ static int asks_when(const char *msg)
            !strncmp(low, "in what year ", 13) || !strncmp(low, "which year ", 11) || !strncmp(low, "what date ", 10);
 }
 
+/* 1 when msg asks for a cause ("Why were you …?", "How come …?"). */
+static int asks_why(const char *msg)
+{
+    char low[256];
+    normalise(msg, low, sizeof low);
+    return !strncmp(low, "why ", 4) || !strncmp(low, "how come ", 9);
+}
+
+/* 1 when msg asks which one of a kind ("Which doctor …?", "What kind of tomatoes …?"): the answer
+ * must name it (names_something), not merely speak of the kind. */
+static int asks_which(const char *msg)
+{
+    static const char *const kinds[] = {"kind", "sort", "type", "brand", "make", NULL};
+    char low[256], w[16];
+    normalise(msg, low, sizeof low);
+    if (!strncmp(low, "which ", 6))
+        return 1;
+    int n = 0;
+    return sscanf(low, "what %15[a-z] of %n", w, &n) == 1 && n > 0 && listed(w, kinds);
+}
+
+/* 1 when text names something: a capitalised word inside a sentence ("the Brandywines", "at the
+ * Geisinger clinic"; not "I", not a sentence's first word) or a number. */
+static int names_something(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text, *s;
+    for (size_t len; (len = text_next_word(&p, &s));) {
+        if (isdigit(s[0]))
+            return 1;
+        if (!isupper(s[0]) || (len == 1 && s[0] == 'I') || (len > 1 && s[0] == 'I' && s[1] == '\''))
+            continue;
+        const unsigned char *b = s;
+        while (b > (const unsigned char *)text && (b[-1] == ' ' || b[-1] == '"' || b[-1] == '(' || b[-1] == '*'))
+            b--;
+        if (b > (const unsigned char *)text && !strchr(".!?:\n", b[-1]))
+            return 1;
+    }
+    return 0;
+}
+
 /* The day memory occurred on ("12 March 2021") into day, "" when not known. */
 static void day_of(json_t *memory, char day[40])
 {
@@ -1300,18 +1388,22 @@ static int add_day(struct brain_reply *out, const char *day)
 static void drop_time_words(struct terms *q)
 {
     static const char *const time_words[] = {"year", "date", "day", "month", "time", NULL};
-    int k = 0;
+    int k = 0, at[MAX_TERMS]; /* at[i]: where term i goes, -1 dropped */
+    for (int i = 0; i < q->n; i++)
+        at[i] = listed(q->t[i], time_words) ? -1 : k++;
     for (int i = 0; i < q->n; i++) {
-        if (listed(q->t[i], time_words))
+        int to = at[i];
+        if (to < 0)
             continue;
-        if (k != i) {
-            memcpy(q->t[k], q->t[i], sizeof q->t[i]);
-            q->nrel[k] = q->nrel[i];
-            memcpy(q->rel[k], q->rel[i], sizeof q->rel[i]);
-            memcpy(q->rel_len[k], q->rel_len[i], sizeof q->rel_len[i]);
+        if (to != i) {
+            memcpy(q->t[to], q->t[i], sizeof q->t[i]);
+            q->nrel[to] = q->nrel[i];
+            memcpy(q->rel[to], q->rel[i], sizeof q->rel[i]);
+            memcpy(q->rel_len[to], q->rel_len[i], sizeof q->rel_len[i]);
         }
-        q->bound[k] = -1;
-        k++;
+        /* a phrasal verb keeps its particle ("When did she pass away?") */
+        q->bound[to] = q->bound[i] >= 0 ? at[q->bound[i]] : -1;
+        q->phrase[to] = q->phrase[i];
     }
     q->n = k;
 }
@@ -1515,6 +1607,8 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             unknown = k;
     struct weights wt;
     weights_of(judge, judge_idf, when, &wt);
+    wt.why = asks_why(in->message);
+    int which = asks_which(in->message);
     json_array_foreach (items, i, m) {
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
@@ -1529,25 +1623,44 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int timed = !when || *day || (text && says_time(text, strlen(text)));
         /* the same words the avatar just said answer a follow-up only when nothing new does */
         int same = said && (quote ? !strcmp(quote, said) : text && !strcmp(text, said));
-        /* a question to "you" prefers what the avatar says of itself ("I was born …") */
+        /* a question to "you" prefers what the avatar says of itself ("I was born …"); then any
+         * question a line of dialogue that answers a question holding its words (the question is
+         * in what it is judged by) over a line that merely uses them */
         int mine = to_you && text && first_person(text);
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        int utterance = kind && !strcmp(kind, "utterance");
+        int answers_asked = utterance && text && strchr(text, '?');
+        /* which one of a kind: what would be said must name it (a line said to the avatar is
+         * answered by the avatar's next) */
+        int named = 1;
+        if (which && text) {
+            const char *speaker = json_string_value(json_object_get(m, "speaker"));
+            json_t *r = utterance && speaker && !is_avatar_speaker(speaker, in->avatar_name)
+                            ? next_in_source(in->db, in->avatar_id, m, 1, in->avatar_name)
+                            : NULL;
+            const char *said_text = r ? json_string_value(json_object_get(r, "text")) : quote ? quote : NULL;
+            named = names_something(said_text ? said_text : json_string_value(json_object_get(m, "text")));
+            json_decref(r);
+        }
         free(text);
-        /* A related word ("dad" for "father") stands in for at most one word of the question: more
-         * would answer questions nothing answers with something merely on the same subject. */
+        /* A related word ("dad" for "father") stands in for at most one word of the question, or
+         * for several beside one met as asked ("What song did your mom sing?" by "my mother sang"):
+         * related words alone would answer questions nothing answers with something merely on the
+         * same subject. */
         /* a topic word is enough beside the message's own; own and borrowed words together by
          * count (what they say is weighed on the own ones: says_enough below); else by weight */
         int held = judge == &topic  ? hits >= 1
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
-        int ok = related <= 1 && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
-                 says_enough(asked, idf, found_asked) && on_topic && timed;
+        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
+                 says_enough(asked, idf, found_asked) && on_topic && timed && named;
         if (ok && same && !again) {
             again = m;
             again_quote = quote;
             quote = NULL;
-        } else if (ok && !same && hits * 2 + mine > best_hits) {
+        } else if (ok && !same && hits * 4 + mine * 2 + answers_asked > best_hits) {
             best = m;
-            best_hits = hits * 2 + mine;
+            best_hits = hits * 4 + mine * 2 + answers_asked;
             free(best_quote);
             best_quote = quote;
             quote = NULL;

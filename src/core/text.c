@@ -323,6 +323,20 @@ int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_
     return got;
 }
 
+int text_phrase_keys(const char *key, size_t n, const unsigned char *next, size_t next_len, char out[][TEXT_KEY_MAX],
+                     size_t len[], float weight[], int max)
+{
+    char entry[TEXT_KEY_MAX];
+    if (n == 0 || next_len == 0 || n + 1 >= TEXT_KEY_MAX)
+        return 0;
+    memcpy(entry, key, n);
+    entry[n] = '_';
+    size_t nl = text_lower_word(next, next_len, entry + n + 1, TEXT_KEY_MAX - n - 1);
+    if (nl == 0 || nl >= TEXT_KEY_MAX - n - 1)
+        return 0;
+    return text_related_keys(entry, n + 1 + nl, out, len, weight, max);
+}
+
 /* Sorted, for bsearch. Questions are mostly made of these ("what did you do when …"); a
  * memory that shares only them with a question has nothing to do with it. Words split at
  * apostrophes, so the tails and heads of contractions are here too ("you've" → "ve", "didn't"

@@ -94,6 +94,12 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
  * and the recall brain both match by these, so they agree on what a memory is about. */
 int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_t len[], float weight[], int max);
 
+/* When the word keyed key[0..n) and the word next[0..next_len) after it are one WordNet entry (a
+ * phrasal verb or compound: "pass away", "look after"), the keys related to that entry, as
+ * text_related_keys ("passed away" ~ died); else 0. */
+int text_phrase_keys(const char *key, size_t n, const unsigned char *next, size_t next_len, char out[][TEXT_KEY_MAX],
+                     size_t len[], float weight[], int max);
+
 /* 1 when w[0..len) (one word) says nothing about a topic: an English stop word ("the", "did",
  * "you" …, in any case), the head or tail of a contraction ("didn", "ve", "ll") or a lone ASCII
  * letter (the tail of "what's", "don't"). */

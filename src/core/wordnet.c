@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -323,14 +324,16 @@ int wordnet_ready(void)
     return wn.ready;
 }
 
-/* How strongly WordNet attests a word: its tagged senses over all parts of speech, plus one for
- * being a lemma at all (an untagged lemma still beats a word WordNet does not know). */
+/* How strongly WordNet attests a word: the tagged senses of its best attested part of speech, plus
+ * one for being a lemma at all (an untagged lemma still beats a word WordNet does not know). One
+ * part of speech, as a detached base is weighed (morphy): "living" is the verb live (6 tagged
+ * senses) before the noun living (4), "scared" the verb scare (2) before the adjective (1). */
 static long weight(const struct entry *e)
 {
     long w = 0;
     for (int p = 0; p < NPOS; p++)
-        if (e->in_pos & (1 << p))
-            w += 1 + e->tag[p];
+        if ((e->in_pos & (1 << p)) && 1 + e->tag[p] > w)
+            w = 1 + e->tag[p];
     return w;
 }
 
@@ -440,8 +443,10 @@ static size_t morphy(const char *w, size_t n, char *out, size_t cap)
         memcpy(buf, w, n - sl);
         memcpy(buf + n - sl, rules[r].ending, el);
         const struct entry *base = find(buf, bl);
+        /* a base weighs as the part of speech its rule makes of it: "scared" is the verb scare or
+         * the adjective scared, never the verb scar for all that "scar" is a common noun */
         if (base && (base->in_pos & (1 << rules[r].pos)))
-            consider(&b, wn.arena + base->name_at, base->name_len, weight(base));
+            consider(&b, wn.arena + base->name_at, base->name_len, 1 + (long)base->tag[rules[r].pos]);
     }
     if (!b.s || b.n > cap)
         return 0;
@@ -457,6 +462,9 @@ struct related {
     int n, max;
     const char *self;
     size_t self_len;
+    /* only words whose own most frequent senses include the synset: of a phrase ("pass away"),
+     * whose synsets hold common words in rare senses (die ~ go, exit, pass) */
+    int strict;
 };
 
 static void add_related(struct related *r, const char *w, size_t n, int kind)
@@ -476,6 +484,22 @@ static void add_related(struct related *r, const char *w, size_t n, int kind)
     if (r->kind)
         r->kind[r->n] = kind;
     r->n++;
+}
+
+/* 1 when the synset at offset of pos is one of the most frequent senses of word[0..n) (its case
+ * folded). */
+static int among_senses(const char *word, size_t n, int pos, uint32_t offset)
+{
+    char low[65];
+    if (n >= sizeof low)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]);
+    const struct entry *e = find(low, n);
+    for (int s = 0; e && s < e->nsense[pos]; s++)
+        if (e->sense[pos][s] == offset)
+            return 1;
+    return 0;
 }
 
 static void synset(struct related *r, int pos, uint32_t offset, int kind, const char *follow, int follow_max)
@@ -500,7 +524,10 @@ static void synset(struct related *r, int pos, uint32_t offset, int kind, const 
         if (!word || !lex)
             return;
         char *paren = strchr(word, '('); /* adjectives' syntactic markers: "afraid(p)" */
-        add_related(r, word, paren ? (size_t)(paren - word) : strlen(word), kind);
+        size_t wl = paren ? (size_t)(paren - word) : strlen(word);
+        if (r->strict && !among_senses(word, wl, pos, offset))
+            continue;
+        add_related(r, word, wl, kind);
     }
     if (!follow)
         return;
@@ -522,6 +549,87 @@ static void synset(struct related *r, int pos, uint32_t offset, int kind, const 
     }
 }
 
+/* The line of the synset at offset in data.<pos> into line (cap bytes); 0 when out of range. */
+static int synset_line(int pos, uint32_t offset, char *line, size_t cap)
+{
+    if (offset >= wn.data_len[pos])
+        return 0;
+    const char *p = wn.data[pos] + offset, *end = wn.data[pos] + wn.data_len[pos];
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((eol ? eol : end) - p);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(line, p, len);
+    line[len] = 0;
+    return 1;
+}
+
+/* The synset at offset in data.<pos> read into line and tokenised up to its words: how many
+ * words it has (their "word lex_id" pairs follow in *save), -1 when it cannot be read. */
+static int synset_open(int pos, uint32_t offset, char line[4096], char **save)
+{
+    char *tok;
+    if (!synset_line(pos, offset, line, 4096))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (!strtok_r(i ? NULL : line, " ", save))
+            return -1;
+    return (tok = strtok_r(NULL, " ", save)) ? (int)strtol(tok, NULL, 16) : -1;
+}
+
+/* Word number k (1-based) of the synset at offset in data.<pos>, added to r (kind). */
+static void synset_word(struct related *r, int pos, uint32_t offset, int k, int kind)
+{
+    char line[4096], *save;
+    if (k < 1 || k > synset_open(pos, offset, line, &save))
+        return;
+    for (int i = 1; i <= k; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return;
+        if (i == k)
+            add_related(r, word, strcspn(word, "("), kind);
+    }
+}
+
+/* The words derived from lemma in the synset at offset (WordNet's lexical "+" pointers, from this
+ * word only: song → sing, die → death, marry → marriage), at most max, as kind. */
+static void derived(struct related *r, int pos, uint32_t offset, const char *lemma, size_t n, int kind, int max)
+{
+    char line[4096], *save;
+    int words = synset_open(pos, offset, line, &save), self = 0;
+    for (int i = 1; i <= words; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return;
+        size_t wl = strcspn(word, "(");
+        if (wl == n && !strncasecmp(word, lemma, n))
+            self = i;
+    }
+    if (words < 0)
+        return;
+    char *pc = strtok_r(NULL, " ", &save);
+    int ptrs = pc ? atoi(pc) : 0, got = 0;
+    struct { int pos; uint32_t off; int k; } links[8];
+    for (int i = 0; i < ptrs && self && got < max && got < 8; i++) {
+        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
+             *st = strtok_r(NULL, " ", &save);
+        if (!sym || !off || !ps || !st || strlen(st) != 4)
+            return;
+        unsigned src = 0, tgt = 0;
+        if (strcmp(sym, "+") || sscanf(st, "%2x%2x", &src, &tgt) != 2 || (int)src != self)
+            continue;
+        links[got].pos = ps[0] == 'n' ? NOUN : ps[0] == 'v' ? VERB : ps[0] == 'r' ? ADV : ADJ;
+        if (links[got].pos == pos) /* friend → friendship: another word, not another use of it */
+            continue;
+        links[got].off = (uint32_t)strtoul(off, NULL, 10);
+        links[got++].k = (int)tgt;
+    }
+    /* read after this line's tokens are used: synset_word has its own buffer */
+    for (int i = 0; i < got; i++)
+        synset_word(r, links[i].pos, links[i].off, links[i].k, kind);
+}
+
 int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
 {
     if (!wordnet_ready() || max <= 0)
@@ -529,7 +637,7 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     const struct entry *e = find(lemma, n);
     if (!e || !e->in_pos)
         return 0;
-    struct related r = {out, kind, 0, max, lemma, n};
+    struct related r = {out, kind, 0, max, lemma, n, memchr(lemma, '_', n) != NULL};
     /* Only the parts of speech the word is mostly used in ("went" is the verb go, not the noun
      * go; "father" the noun, not the verb that is a synonym of "mother"), by WordNet's tags;
      * synonyms of their most frequent senses first, then one step up from a noun's first sense. */
@@ -537,14 +645,21 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
     for (int p = 0; p < NPOS; p++)
         most = e->tag[p] > most ? e->tag[p] : most;
     int use[NPOS];
+    /* a word none of whose senses was tagged ("mom", "grandpa") has its only readings to go by */
     for (int p = 0; p < NPOS; p++)
-        use[p] = e->nsense[p] && e->tag[p] > 0 && e->tag[p] * 2 >= most;
+        use[p] = e->nsense[p] && (most == 0 || (e->tag[p] > 0 && e->tag[p] * 2 >= most));
     for (int p = 0; p < NPOS; p++)
         for (int s = 0; use[p] && s < e->nsense[p]; s++)
             synset(&r, p, e->sense[p][s], 0, NULL, 0);
+    /* the same word in another part of speech (song ~ sing, death ~ die), of the first sense: a
+     * couple, before the wider links (callers keep the first few) */
+    for (int p = 0; p < NPOS; p++)
+        if (use[p])
+            derived(&r, p, e->sense[p][0], lemma, n, 0, 2);
     if (use[NOUN]) {
         synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
         synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */
     }
+
     return r.n;
 }

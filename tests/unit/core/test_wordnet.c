@@ -68,6 +68,14 @@ TEST(wordnet_lemmas_of_es_ies_plurals_and_comparatives)
     CHECK_EQ_STR(key_of("gas", k), "gas");
     CHECK_EQ_STR(key_of("news", k), "news");
     CHECK_EQ_STR(key_of("bus", k), "bus");
+    /* a detached base counts as the part of speech of its rule: "scared" is scare (the verb,
+     * whose synset is frighten's), not scar (a noun first); "building" still build */
+    CHECK_EQ_STR(key_of("scared", k), "scare");
+    CHECK(same_key("frightened", "frighten"));
+    CHECK_EQ_STR(key_of("building", k), "build");
+    CHECK_EQ_STR(key_of("scariest", k), "scary");
+    CHECK(same_key("living", "lived"));
+    CHECK(related("scare", "frighten", 0));
 }
 
 TEST(wordnet_unknown_words_lose_only_a_plural_s)
@@ -87,6 +95,14 @@ TEST(wordnet_related_words_are_synonyms_then_hypernyms)
     CHECK(related("job", "occupation", 0));
     CHECK(related("dad", "father", 1));
     CHECK(related("medal", "award", 1));
+    /* a word WordNet never tagged in a sense still has its synsets: mom → mother */
+    CHECK(related("mom", "mother", -1));
+    /* the same word in another part of speech, by WordNet's derivational links */
+    CHECK(related("song", "sing", 0));
+    CHECK(related("die", "death", 0));
+    /* a phrase: its synonyms that mean it in their own most frequent senses (not "go", "pass") */
+    CHECK(related("pass_away", "die", 0));
+    CHECK(!related("pass_away", "go", -1));
     CHECK(!related("film", "film", -1));
     /* only the part of speech a word is mostly used as: "father" is not the verb that means
      * "mother", "went" not the noun "go" (a drug) */

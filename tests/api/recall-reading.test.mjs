@@ -1,0 +1,121 @@
+// How the recall brain reads a question (issue 11): word forms by WordNet's morphology with the
+// reading that exists ("scared" is the verb scare, whose synonyms meet "frightened", not "scar"),
+// vague words in any form ("happened"), derived forms and untagged words' synonyms (song ~ sing,
+// mom ~ mother), phrasal verbs by their WordNet entry ("pass away" ~ die), a "why" question answered with the cause a story tells
+// before its effect, a "which"/"what kind of" question answered only by a memory that names the
+// thing, and in a dialogue the line that answers a question holding the words preferred to a line
+// that merely uses them. Fixtures of their own wording; bench/recall (run.sh --natural) measures.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { addMemory, api, cast, createAvatar, sayTo, startAvatars, startConversation, uploadOk, waitMedia } from './lib/avatars.mjs';
+
+let srv, c;
+before(async () => {
+  srv = await startAvatars();
+  c = await cast(srv);
+});
+after(async () => {
+  assert.equal(await srv.stop(), 0);
+});
+
+const memory = (av, text, kind) => addMemory(srv, c.owner.token, av, text, kind);
+const start = (av) => startConversation(srv, c.owner.token, av);
+const say = (conv, text) => sayTo(srv, c.owner.token, conv, text);
+const cites = (r) => r.citations.map((x) => x.memory_id);
+
+describe('reading the words of a question', () => {
+  let av;
+  const m = {};
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { name: 'Ruth Ellery' });
+    // longer than one excerpt: the answer is cut out of it
+    m.farm = await memory(
+      av,
+      'We lived on a dairy farm outside Lancaster until I was twelve. My brothers did the milking and I fed ' +
+        'the chickens before school. One August afternoon the plough horse kicked me in the ribs while I was ' +
+        'brushing its tail. I have been frightened of horses ever since, and I never rode one again. ' +
+        'Mother sold the farm in 1961 and we moved into town above the bakery on Queen Street.',
+      'passage',
+    );
+    m.drove = await memory(av, 'I drove my car to the lake every weekend that summer.');
+    m.happiest = await memory(av, 'The happiest day of my life was the morning my daughter Anna was born.');
+    m.piano = await memory(av, 'On winter evenings my mother sang Scarborough Fair at the old piano.');
+    m.aunt = await memory(av, 'Aunt Dora died in the spring of 1998, in the house where she was born.');
+    m.rain = await memory(av, 'The rain went on for a week and Aunt Dora stayed indoors with her puzzles.');
+  });
+
+  test('search finds what a phrasal verb means ("passed away" finds "died"), as the brain judges it', async () => {
+    const s = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent('passed away')}`, { token: c.owner.token });
+    assert.equal(s.status, 200);
+    assert.equal(s.json.items[0]?.id, m.aunt.id, JSON.stringify(s.json.items.map((x) => x.text)));
+  });
+
+  test('a phrasal verb meets what its WordNet entry means ("pass away" ~ died), not its common words', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'When did Aunt Dora pass away?');
+    assert.deepEqual(cites(r), [m.aunt.id], r.text);
+    assert.match(r.text, /1998/);
+  });
+
+  test('a noun meets its verb and a pet name its word (song ~ sang, mom ~ mother) beside a word met as asked', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What song did your mom sing at the piano?');
+    assert.deepEqual(cites(r), [m.piano.id], r.text);
+    assert.match(r.text, /Scarborough Fair/);
+  });
+
+  test('"scared" is read as scare, whose synonyms meet "frightened" (search and the brain)', async () => {
+    const s = await api(srv, 'GET', `/avatars/${av.id}/memories?q=scared`, { token: c.owner.token });
+    assert.equal(s.status, 200);
+    assert.ok(s.json.items.some((x) => x.id === m.farm.id), JSON.stringify(s.json.items.map((x) => x.text)));
+  });
+
+  test('a "why" question is answered with the cause told before its effect', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'Why were you always so scared of horses?');
+    assert.deepEqual(cites(r), [m.farm.id], r.text);
+    assert.match(r.text, /kicked me in the ribs/, r.text);
+    assert.match(r.text, /frightened of horses/, r.text);
+  });
+
+  test('"happened" is as vague as "happen": the question is about what was happiest', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What is the happiest thing that ever happened to you?');
+    assert.deepEqual(cites(r), [m.happiest.id], r.text);
+  });
+
+  test('"what kind of" is not answered by a memory that names no kind', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What kind of car did you drive?');
+    assert.match(r.text, /don't remember/i, r.text);
+    assert.deepEqual(r.citations, []);
+  });
+
+  test('"what kind of" is answered by the memory that names it', async () => {
+    const named = await memory(av, 'I drove a Studebaker for ten years, the best car I ever had.');
+    const conv = await start(av);
+    const r = await say(conv, 'What kind of car did you drive?');
+    assert.deepEqual(cites(r), [named.id], r.text);
+    assert.match(r.text, /Studebaker/);
+  });
+});
+
+describe('a dialogue line that answers the question', () => {
+  test('is preferred to a line that merely uses its words', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Walter Brandt' });
+    const chat = [
+      '3/2/21, 7:10 PM - Grandpa Walt: That film last night was scary, I watched half of it from the hallway.',
+      '3/2/21, 7:12 PM - Lena: Haha you are such a chicken',
+      '4/6/21, 6:02 PM - Lena: Grandpa what was the scariest night of your whole life?',
+      '4/6/21, 6:20 PM - Grandpa Walt: The winter the barn caught fire and we led the cows out through the smoke.',
+      '4/6/21, 6:21 PM - Lena: Wow',
+      '',
+    ].join('\n');
+    const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(chat), 'WhatsApp Chat with Grandpa Walt.txt');
+    const media = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status === 'ready' || x.status === 'failed');
+    assert.equal(media.status, 'ready', JSON.stringify(media));
+    const conv = await start(av);
+    const r = await say(conv, 'What is the scariest thing that happened to you?');
+    assert.match(r.text, /barn caught fire/, r.text);
+  });
+});
