@@ -1652,8 +1652,8 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int held = judge == &topic  ? hits >= 1
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
-        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) && (unknown < 0 || found[unknown]) &&
-                 says_enough(asked, idf, found_asked) && on_topic && timed && named;
+        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
+                 (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed && named;
         if (ok && same && !again) {
             again = m;
             again_quote = quote;

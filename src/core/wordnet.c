@@ -610,7 +610,11 @@ static void derived(struct related *r, int pos, uint32_t offset, const char *lem
         return;
     char *pc = strtok_r(NULL, " ", &save);
     int ptrs = pc ? atoi(pc) : 0, got = 0;
-    struct { int pos; uint32_t off; int k; } links[8];
+    struct {
+        int pos;
+        uint32_t off;
+        int k;
+    } links[8];
     for (int i = 0; i < ptrs && self && got < max && got < 8; i++) {
         char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
              *st = strtok_r(NULL, " ", &save);
