@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/fd_io.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/wordnet.h"
 
 /* Bumped whenever the layout or how words are keyed (core/text.c, core/stem.c) changes: older
@@ -35,11 +36,17 @@
 #define TIX_MAGIC "DPTIX\r\n"
 #define TIX_BOM 0x01020304u
 
+/* What a saved index's word keys depend on: the WordNet loaded and the rules that key words. */
+static uint64_t keys_fingerprint(void)
+{
+    return wordnet_fingerprint() * 31 + TEXT_KEY_RULES;
+}
+
 struct tix_header {
     char magic[8];
     uint32_t format, bom;
     uint32_t sizes[4]; /* of the posting, term, speakers and id records: the layout this build has */
-    uint64_t wordnet;  /* wordnet_fingerprint() of the WordNet the words were keyed with */
+    uint64_t wordnet;  /* keys_fingerprint(): the WordNet and the key rules the words were keyed with */
     char avatar[ID_LEN];
     int64_t rev;
     int32_t lang, sorted, ndocs, pad;
@@ -93,7 +100,7 @@ int text_index_file_save(const struct text_index *x, const char *dir)
     h.format = TIX_FORMAT;
     h.bom = TIX_BOM;
     header_sizes(h.sizes);
-    h.wordnet = wordnet_fingerprint();
+    h.wordnet = keys_fingerprint();
     memcpy(h.avatar, x->head.avatar, ID_LEN);
     h.rev = x->head.rev;
     h.lang = (int32_t)x->lang;
@@ -179,7 +186,7 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     char *map = MAP_FAILED;
     if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || fd_read_all(fd, &h, sizeof h) ||
         memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
-        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != wordnet_fingerprint() ||
+        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != keys_fingerprint() ||
         strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 || h.ndocs < 0 || h.lang < 0 ||
         h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) || h.npostings > 0x7fffffffu)
         goto fail;

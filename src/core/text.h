@@ -80,6 +80,11 @@ size_t text_lower_word(const unsigned char *w, size_t len, char *out, size_t cap
  * valid UTF-8. */
 size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX]);
 
+/* The version of the rules text_word_key and WordNet's lemma choice follow: bump it when a word
+ * may get another key than before, so that what was keyed by the old rules (a search index saved
+ * on disk) is not trusted. */
+#define TEXT_KEY_RULES 2
+
 #define TEXT_RELATED_MAX 24
 
 /* Weights of a related word against the word itself (1): a synonym of its usual senses, a
