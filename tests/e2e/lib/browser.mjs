@@ -14,15 +14,17 @@ export { REPO };
 export const PASSWORD = 'E2e-Password-' + Math.random().toString(36).slice(2, 10);
 export const SHOTS = path.resolve(REPO, process.env.DOPPEL_E2E_SHOTS || 'build/e2e-screens');
 
-export function chromiumPath() {
-  if (process.env.DOPPEL_CHROMIUM) return process.env.DOPPEL_CHROMIUM;
-  for (const name of ['chromium', 'chromium-browser']) {
+/* The first of names on the PATH, else fallback. */
+export function onPath(names, fallback) {
+  for (const name of names) {
     try {
       return execFileSync('which', [name], { encoding: 'utf8' }).trim();
     } catch {}
   }
-  return '/usr/bin/chromium';
+  return fallback;
 }
+
+export const chromiumPath = () => process.env.DOPPEL_CHROMIUM || onPath(['chromium', 'chromium-browser'], '/usr/bin/chromium');
 
 /* A doppel server for a test file: generous rate limits, cheap argon2, test routes. */
 export function startServer(opts = {}) {

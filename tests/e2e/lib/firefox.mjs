@@ -6,19 +6,10 @@
 // come from ./browser.mjs, shared with the Chromium suite.
 //
 //   DOPPEL_FIREFOX   the browser to drive (default: firefox-esr or firefox on the PATH)
-import { execFileSync } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
-import { PASSWORD } from './browser.mjs';
+import { onPath, PASSWORD } from './browser.mjs';
 
-export function firefoxPath() {
-  if (process.env.DOPPEL_FIREFOX) return process.env.DOPPEL_FIREFOX;
-  for (const name of ['firefox-esr', 'firefox']) {
-    try {
-      return execFileSync('which', [name], { encoding: 'utf8' }).trim();
-    } catch {}
-  }
-  return '/usr/bin/firefox-esr';
-}
+export const firefoxPath = () => process.env.DOPPEL_FIREFOX || onPath(['firefox-esr', 'firefox'], '/usr/bin/firefox-esr');
 
 /* Prefs: no network but loopback, no updates or telemetry, a fake microphone (a tone) that needs no
  * permission prompt, audio that plays without a sound card and without a gesture. */
