@@ -172,15 +172,17 @@ export async function click(page, q, timeout) {
   }
 }
 
-/* Types into a field as a person does (focus, select what is there, type over it). */
+/* Fills a field as Playwright's fill does: focus, select what is there, insert the text over it
+ * in one input event (as a paste would). Typing key by key costs two BiDi round trips a character;
+ * tests that need keys (typing indicators, the keyboard alone) use page.keyboard. */
 export async function fill(page, q, value) {
   const el = await find(page, q);
-  await el.evaluate((e) => {
+  await el.evaluate((e, v) => {
     e.focus();
     if (e.select) e.select();
-  });
-  if (value === '') await page.keyboard.press('Backspace');
-  else await el.type(value);
+    if (v === '') document.execCommand('delete');
+    else document.execCommand('insertText', false, v);
+  }, value);
   return el;
 }
 
