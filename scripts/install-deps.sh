@@ -24,7 +24,8 @@ test_pkgs=(
   clang clang-format libclang-rt-14-dev postgresql redis-server prometheus wrk nodejs npm curl zip
   gdb # backtraces of a test server that hangs (tests/api/lib/server.mjs)
   sqlite3 # tests that reach into a SQLite database (tests/api/dialogue.test.mjs)
-  chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core)
+  chromium # the browser UI's end-to-end tests (tests/e2e, driven by playwright-core); stays beside firefox-esr
+  firefox-esr # the same UI in Firefox (tests/e2e/firefox.test.mjs, driven by puppeteer-core over WebDriver BiDi)
   flite espeak-ng # synthetic voices saying known sentences for the speech tests (subprocesses)
 )
 

@@ -242,8 +242,8 @@ run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more l
   run_lanes "${specs[@]}" "$@"
 }
 
-# The browser UI in Debian's chromium (playwright-core), once: release binary, SQLite; a lane beside
-# the release binary's API lanes.
+# The browser UI in Debian's chromium (playwright-core) and firefox-esr (puppeteer-core,
+# firefox.test.mjs), once: release binary, SQLite; a lane beside the release binary's API lanes.
 e2e_lane=(e2e-chromium "$(printf '%q ' env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite \
   node "${node_flags[@]}" tests/e2e/*.test.mjs)")
 

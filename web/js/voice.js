@@ -6,6 +6,7 @@
 // buffer, flushed at once on barge-in; a face whose mouth follows response.viseme; each turn's
 // latency on demand.
 import { wsUrl } from './api.js';
+import { NO_SOUND, running } from './audio/context.js';
 import { h, hueOf } from './ui.js';
 
 const JITTER_S = 0.12; // the first chunk of a reply waits this long, so later ones arrive in time
@@ -345,7 +346,11 @@ export function openVoice(opts) {
       return;
     }
     if (closed) return stream.getTracks().forEach((t) => t.stop());
-    if (ctx.state === 'suspended') await ctx.resume().catch(() => {});
+    if (!(await running(ctx))) {
+      stream.getTracks().forEach((t) => t.stop());
+      return say(NO_SOUND, 'error');
+    }
+    if (closed) return;
     animate();
     connect();
   }

@@ -14,15 +14,17 @@ export { REPO };
 export const PASSWORD = 'E2e-Password-' + Math.random().toString(36).slice(2, 10);
 export const SHOTS = path.resolve(REPO, process.env.DOPPEL_E2E_SHOTS || 'build/e2e-screens');
 
-export function chromiumPath() {
-  if (process.env.DOPPEL_CHROMIUM) return process.env.DOPPEL_CHROMIUM;
-  for (const name of ['chromium', 'chromium-browser']) {
+/* The first of names on the PATH, else fallback. */
+export function onPath(names, fallback) {
+  for (const name of names) {
     try {
       return execFileSync('which', [name], { encoding: 'utf8' }).trim();
     } catch {}
   }
-  return '/usr/bin/chromium';
+  return fallback;
 }
+
+export const chromiumPath = () => process.env.DOPPEL_CHROMIUM || onPath(['chromium', 'chromium-browser'], '/usr/bin/chromium');
 
 /* A doppel server for a test file: generous rate limits, cheap argon2, test routes. */
 export function startServer(opts = {}) {
@@ -97,9 +99,13 @@ export async function readQr(page, selector) {
     c.width = c.height = size;
     const ctx = c.getContext('2d');
     ctx.drawImage(img, 0, 0);
-    return Array.from(ctx.getImageData(0, 0, size, size).data);
+    // One byte per character: a string crosses a WebDriver BiDi connection far faster than an array.
+    const px = ctx.getImageData(0, 0, size, size).data;
+    let s = '';
+    for (let i = 0; i < px.length; i += 8192) s += String.fromCharCode.apply(null, px.subarray(i, i + 8192));
+    return s;
   }, [selector, size]);
-  const r = jsQR(Uint8ClampedArray.from(data), size, size);
+  const r = jsQR(Uint8ClampedArray.from(Buffer.from(data, 'latin1')), size, size);
   return r ? r.data : null;
 }
 

@@ -3,6 +3,7 @@
 // POST /avatars/{id}/training/voice with byte progress; then the voice profile (pitch and
 // speaking rate) as a small chart. A server without voice training says so and nothing breaks.
 import { upload } from '../api.js';
+import { NO_SOUND, running } from '../audio/context.js';
 import { clear, h, icon, toast } from '../ui.js';
 
 const SAMPLES = 3;
@@ -42,6 +43,11 @@ function wav(frames) {
 async function record(onLevel) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 } });
   const ctx = new AudioContext();
+  if (!(await running(ctx))) {
+    stream.getTracks().forEach((t) => t.stop());
+    ctx.close().catch(() => {});
+    throw new Error(NO_SOUND);
+  }
   await ctx.audioWorklet.addModule('/js/audio/pcm-capture.js');
   const node = new AudioWorkletNode(ctx, 'pcm-capture', { processorOptions: { rate: RATE }, numberOfInputs: 1, numberOfOutputs: 0 });
   const frames = [];
@@ -196,7 +202,7 @@ export function voicePanel(a, voice, editable) {
         sendBtn.hidden = false;
       } catch (e) {
         rec = null;
-        err.textContent = e.name === 'NotAllowedError' ? 'The microphone is blocked: allow it for this site, or upload a recording instead.' : 'No microphone could be opened: ' + e.message;
+        err.textContent = e.name === 'NotAllowedError' ? 'The microphone is blocked: allow it for this site, or upload a recording instead.' : e.message === NO_SOUND ? NO_SOUND : 'No microphone could be opened: ' + e.message;
       }
     });
     sendBtn.addEventListener('click', () => {
