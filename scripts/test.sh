@@ -242,14 +242,17 @@ run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more l
   run_lanes "${specs[@]}" "$@"
 }
 
-# The browser UI in Debian's chromium (playwright-core) and firefox-esr (puppeteer-core,
-# firefox.test.mjs), once: release binary, SQLite; a lane beside the release binary's API lanes.
-e2e_lane=(e2e-chromium "$(printf '%q ' env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite \
-  node "${node_flags[@]}" tests/e2e/*.test.mjs)")
+# The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) in a lane beside
+# the release binary's API lanes, firefox-esr (puppeteer-core, firefox.test.mjs) beside the ASan ones.
+e2e_chromium=()
+for f in tests/e2e/*.test.mjs; do [ "$f" = tests/e2e/firefox.test.mjs ] || e2e_chromium+=("$f"); done
+e2e_env=(env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite DOPPEL_TEST_TIME_SCALE=1)
 
-run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" "${e2e_lane[@]}"
+run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" \
+  e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")"
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}"
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}" \
+  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)"
 unset DOPPEL_TEST_TIME_SCALE
 end_section
