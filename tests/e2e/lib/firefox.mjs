@@ -159,7 +159,8 @@ export async function gone(page, q, timeout) {
   await poll(page, (src, w) => new Function('return ' + src)()(w).length === 0, [findAll.toString(), wire(q)], timeout, `still there: ${describe(q)}`);
 }
 
-/* Clicks what the query names; an element re-rendered between finding and clicking is found again. */
+/* Clicks what the query names; an element re-rendered between finding and clicking (detached, or
+ * without a box for a moment: "not clickable") is found again. */
 export async function click(page, q, timeout) {
   for (let tries = 0; ; tries++) {
     const el = await find(page, q, timeout);
@@ -167,7 +168,8 @@ export async function click(page, q, timeout) {
       await el.click();
       return el;
     } catch (e) {
-      if (tries >= 4 || !/detached/i.test(e.message)) throw e;
+      if (tries >= 4 || !/detached|not clickable/i.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
