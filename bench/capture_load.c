@@ -31,12 +31,12 @@
 
 struct stream {
     int fd;
-    long seq;            /* next chunk */
-    double sent[RING];   /* send time of chunk seq % RING */
-    long acked;          /* chunks below this are acknowledged */
-    char *out;           /* bytes not written yet */
+    long seq;          /* next chunk */
+    double sent[RING]; /* send time of chunk seq % RING */
+    long acked;        /* chunks below this are acknowledged */
+    char *out;         /* bytes not written yet */
     size_t out_len, out_cap;
-    char in[8192];       /* frames read, not parsed yet */
+    char in[8192]; /* frames read, not parsed yet */
     size_t in_len;
     int ready, started, errors;
 };
@@ -336,8 +336,9 @@ int main(int argc, char **argv)
     }
     getrusage(RUSAGE_SELF, &ru1);
     double wall = now_s() - t0;
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) + (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) + (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double cpu =
+        (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) + (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+        (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) + (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
     long unacked = 0, errors = 0;
     for (int i = 0; i < n; i++) {
         unacked += ss[i].seq - ss[i].acked;

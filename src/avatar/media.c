@@ -321,13 +321,20 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     if (!err)
         err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
     json_decref(payload);
-    struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),
-                         DB_TEXT(owner_id), DB_TEXT(key),
-                         DB_INT(stored),    DB_TEXT(refined),
-                         DB_TEXT(kind),     filename && *filename ? DB_TEXT(filename) : DB_NULL,
-                         DB_TEXT("queued"), DB_TEXT("waiting for processing"),
-                         DB_TEXT(job_id),   DB_TEXT(now),
-                         DB_TEXT(now),      DB_TEXT(origin ? origin->recorded_at : NULL),
+    struct db_val p[] = {DB_TEXT(id),
+                         DB_TEXT(avatar_id),
+                         DB_TEXT(owner_id),
+                         DB_TEXT(key),
+                         DB_INT(stored),
+                         DB_TEXT(refined),
+                         DB_TEXT(kind),
+                         filename && *filename ? DB_TEXT(filename) : DB_NULL,
+                         DB_TEXT("queued"),
+                         DB_TEXT("waiting for processing"),
+                         DB_TEXT(job_id),
+                         DB_TEXT(now),
+                         DB_TEXT(now),
+                         DB_TEXT(origin ? origin->recorded_at : NULL),
                          DB_TEXT(origin ? origin->timeline : NULL)};
     if (!err)
         err = db_query(db,

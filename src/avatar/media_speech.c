@@ -79,10 +79,9 @@ static int store_segments(struct db *db, const char *avatar_id, const char *medi
         char id[ID_LEN], said[RFC3339_LEN];
         id_new(id);
         int known = media_clock_at(&clock, s[i].start_ms, said);
-        struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),    DB_TEXT(s[i].text),
-                             DB_TEXT(media_id), DB_INT(s[i].start_ms), DB_INT(s[i].end_ms),
-                             DB_INT(i),         DB_TEXT(now),          DB_TEXT(now),
-                             DB_TEXT(known ? said : NULL)};
+        struct db_val p[] = {DB_TEXT(id),           DB_TEXT(avatar_id),          DB_TEXT(s[i].text), DB_TEXT(media_id),
+                             DB_INT(s[i].start_ms), DB_INT(s[i].end_ms),         DB_INT(i),          DB_TEXT(now),
+                             DB_TEXT(now),          DB_TEXT(known ? said : NULL)};
         err = db_query(db,
                        "INSERT INTO memories (id, avatar_id, kind, text, media_id, start_ms, end_ms, seq, created_at, "
                        "updated_at, occurred_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",

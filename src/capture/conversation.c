@@ -161,11 +161,12 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
     struct context e = job_context(ctx);
     struct db_val p[] = {DB_TEXT(id)};
     struct db_rows *r;
-    int err = db_query(e.db,
-                       "SELECT user_id, blob_key, rate, channels, device_name, media_id, started_at FROM recordings WHERE "
-                       "id = ? "
-                       "AND status = 'closed'",
-                       p, 1, &r);
+    int err =
+        db_query(e.db,
+                 "SELECT user_id, blob_key, rate, channels, device_name, media_id, started_at FROM recordings WHERE "
+                 "id = ? "
+                 "AND status = 'closed'",
+                 p, 1, &r);
     if (err)
         return err;
     /* Gone, or filed already (a reprocess of a filed one goes to its media instead). */
@@ -196,8 +197,8 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
     const char *state = heard ? "transcribed" : "silent", *why = NULL;
     char msg[256] = "";
     json_t *timeline = crop_plan(t.segments, t.fed_frames * 1000 / (rate > 0 ? rate : 1));
-    if (heard && (err = file_audio(&e, id, user_id, key, device, started_at, timeline, media_id, avatar_id, msg,
-                                   sizeof msg))) {
+    if (heard &&
+        (err = file_audio(&e, id, user_id, key, device, started_at, timeline, media_id, avatar_id, msg, sizeof msg))) {
         /* Refused for good (over the user's quota): said on the recording, not retried. */
         if (err != DP_ERR_QUOTA && err != DP_ERR_UNSUPPORTED && err != DP_ERR_UNPROCESSABLE) {
             json_decref(timeline);
@@ -290,11 +291,12 @@ int conversation_detail(const struct context *e, json_t *rec)
             goto out;
         for (int i = 0; i < r->nrows; i++) {
             const char *said = db_rows_is_null(r, i, 5) ? NULL : db_rows_text(r, i, 5);
-            json_array_append_new(
-                memories, json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I},s:o}", "id", db_rows_text(r, i, 0), "kind",
-                                    db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", "media_id", mid,
-                                    "start_ms", (json_int_t)db_rows_int(r, i, 3), "end_ms",
-                                    (json_int_t)db_rows_int(r, i, 4), "occurred_at", said ? json_string(said) : json_null()));
+            json_array_append_new(memories,
+                                  json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I},s:o}", "id", db_rows_text(r, i, 0), "kind",
+                                            db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", "media_id",
+                                            mid, "start_ms", (json_int_t)db_rows_int(r, i, 3), "end_ms",
+                                            (json_int_t)db_rows_int(r, i, 4), "occurred_at",
+                                            said ? json_string(said) : json_null()));
         }
         db_rows_free(r);
     }

@@ -46,8 +46,8 @@ static long read_blob(void *ctx, uint64_t off, void *buf, size_t n)
 
 /* Copies frames [first, first + count) of the recording to w, noting the first bytes written. */
 static int copy_frames(struct blob_reader *r, const struct wav_info *info, uint64_t first, uint64_t count,
-                       struct blob_writer *w, char *buf, size_t piece, uint64_t *written, char *sniff,
-                       size_t sniff_max, size_t *sniff_len)
+                       struct blob_writer *w, char *buf, size_t piece, uint64_t *written, char *sniff, size_t sniff_max,
+                       size_t *sniff_len)
 {
     uint64_t off = info->data_off + first * info->frame_bytes, left = count * info->frame_bytes;
     while (left) {
