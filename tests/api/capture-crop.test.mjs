@@ -2,7 +2,8 @@
 // as its self avatar's media without its long silences (pauses kept, the original recording
 // untouched), its crop map says which piece of the recording each stretch of the media is, the
 // memories' spans play the words they hold, and each memory carries when it was said — the
-// recording's start plus its place in the recording, or a back-filling device's own clock.
+// recording's start plus its place in the recording, or a back-filling device's own clock —
+// which a "when" question to the self avatar is answered with.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { api, signup, startAccounts } from './lib/accounts.mjs';
@@ -114,4 +115,14 @@ test("a back-fill's memories carry the device's own clock", async () => {
     assert.equal(Date.parse(mem.occurred_at), when + r0 + (mem.source.start_ms - m0));
     assert.ok(mem.occurred_at.startsWith('2026-03-14T09:30:0'), mem.occurred_at);
   }
+  // A "when" question to the self avatar is answered with the day it was said (the question
+  // without the weekday the sentence ends with: recall reads a weekday as a recent one).
+  const mem = rec.memories[0];
+  const conv = await api(srv, 'POST', `/avatars/${rec.conversation.avatar_id}/conversations`, { token: alice.token });
+  assert.equal(conv.status, 201);
+  const r = await api(srv, 'POST', `/conversations/${conv.json.conversation.id}/messages`, { token: alice.token, body: { text: `When did ${mem.text.replace(/ on \w+day$/, '')}?` } });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const found = await get(`/avatars/${rec.conversation.avatar_id}/memories?q=${encodeURIComponent(mem.text)}`);
+  assert.equal(r.json.message.citations[0]?.memory_id, mem.id, `${r.json.message.text} / ${mem.text} / ${JSON.stringify(found.items.map((x) => x.text))}`);
+  assert.ok(r.json.message.text.endsWith('(14 March 2026)'), r.json.message.text);
 });
