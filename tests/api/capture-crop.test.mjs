@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { api, signup, startAccounts } from './lib/accounts.mjs';
 import { request } from './lib/avatars.mjs';
-import { device } from './lib/capture.mjs';
+import { converse } from './lib/capture.mjs';
 import { RATE, concat, say, silence, wav, withNoise, words } from './lib/speech.mjs';
 
 let srv, alice;
@@ -20,16 +20,9 @@ after(async () => srv && srv.cleanup());
 
 const get = async (p) => (await api(srv, 'GET', p, { token: alice.token })).json;
 
-/* Sends pcm as 100 ms chunks, then audio-stop; resolves to the closed recording once processed. */
-async function converse(name, pcm, start = {}) {
-  const ws = await device(srv, alice.token, { name });
-  ws.start(start);
-  const id = (await ws.next('ack')).data.recording_id;
-  const b = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.length * 2);
-  for (let at = 0, seq = 0; at < b.length; at += 3200) ws.chunk(b.subarray(at, Math.min(at + 3200, b.length)), seq++);
-  ws.stop();
-  await ws.next('recording.closed', 10000);
-  ws.close();
+/* One conversation of alice's device; resolves to its recording once processed. */
+async function processed(name, pcm, start = {}) {
+  const id = await converse(srv, alice.token, name, pcm, start);
   const deadline = Date.now() + 60000;
   for (;;) {
     const r = await get(`/recordings/${id}`);
@@ -54,7 +47,7 @@ test('a conversation is filed cropped to its speech; each piece is the recording
   const second = 'the garden needs water every morning';
   // 3 s of room, speech, 9 s of room (a long silence: dropped), speech, 1 s of room.
   const pcm = withNoise(concat(silence(3000), say(first), silence(9000), say(second), silence(1000)), 60, 11);
-  const rec = await converse('pendant', pcm);
+  const rec = await processed('pendant', pcm);
   assert.equal(rec.conversation.state, 'ready', JSON.stringify(rec.conversation));
   const crop = rec.conversation.crop;
   assert.ok(Array.isArray(crop) && crop.length === 2, `two pieces kept: ${JSON.stringify(crop)} of ${JSON.stringify(rec.conversation.segments)}`);
@@ -105,7 +98,7 @@ test('a conversation is filed cropped to its speech; each piece is the recording
 test("a back-fill's memories carry the device's own clock", async () => {
   const when = Date.parse('2026-03-14T09:30:00.000Z');
   const pcm = withNoise(concat(silence(1000), say('we met at the library on saturday'), silence(800)), 60, 5);
-  const rec = await converse('watch', pcm, { mode: 'batch', timestamp: when });
+  const rec = await processed('watch', pcm, { mode: 'batch', timestamp: when });
   assert.equal(rec.mode, 'batch');
   assert.equal(Date.parse(rec.started_at), when);
   assert.equal(rec.conversation.state, 'ready', JSON.stringify(rec.conversation));

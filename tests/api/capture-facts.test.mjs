@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startLlmServer } from '../llm-server/server.mjs';
 import { api, signup, startAccounts } from './lib/accounts.mjs';
-import { device } from './lib/capture.mjs';
+import { converse } from './lib/capture.mjs';
 import { concat, say, silence, withNoise, words } from './lib/speech.mjs';
 
 let llm, srv, alice;
@@ -51,14 +51,7 @@ async function until(what, fn, timeoutMs = 60000) {
 
 test("a conversation's people, places and plans become cited facts of the self avatar", async () => {
   const pcm = withNoise(concat(silence(2000), say('my sister lives in lisbon'), silence(6000), say('i will visit her in may'), silence(800)), 60, 3);
-  const ws = await device(srv, alice.token, { name: 'pendant' });
-  ws.start();
-  const id = (await ws.next('ack')).data.recording_id;
-  const b = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.length * 2);
-  for (let at = 0, seq = 0; at < b.length; at += 3200) ws.chunk(b.subarray(at, Math.min(at + 3200, b.length)), seq++);
-  ws.stop();
-  await ws.next('recording.closed', 10000);
-  ws.close();
+  const id = await converse(srv, alice.token, 'pendant', pcm);
 
   const rec = await until('the facts', async () => {
     const r = await get(`/recordings/${id}`);
