@@ -186,7 +186,7 @@ static int upload_end(struct request *req, struct response *res, void *state)
     }
     json_t *media = NULL;
     err = media_create(e.db, e.blobs, u->w, u->bytes, u->sniff, u->sniff_len, u->ref.id, u->who.user_id, u->who.org_id,
-                       u->filename, u->flags, &media, job, msg, sizeof msg);
+                       u->filename, u->flags, NULL, &media, job, msg, sizeof msg);
     u->w = NULL; /* consumed either way */
     if (err) {
         if (*msg)

@@ -30,13 +30,25 @@ static double level_db(const int16_t *p, int n)
     return 10.0 * log10(e / (32768.0 * 32768.0) + 1e-12);
 }
 
+/* Whether lag of x (n samples, energies in prefix sums sq) correlates at least VOICING_MIN. */
+static int voiced_at(const double *x, const double *sq, int n, int lag)
+{
+    double xy = 0, xx = sq[n - lag], yy = sq[n] - sq[lag];
+    for (int i = 0; i + lag < n; i++)
+        xy += x[i] * x[i + lag];
+    return xx > 0 && yy > 0 && xy >= VOICING_MIN * sqrt(xx * yy);
+}
+
 /* Whether the last 30 ms (at 8 kHz, by pairs) are voiced: a normalised autocorrelation of at
  * least VOICING_MIN at some lag of a 60–400 Hz pitch — near 1 for a vowel, low for noise. The
  * energies of both windows come from prefix sums and the search stops at the first voiced lag:
- * the cost per frame of every device stream and voice session (capture runs it on each one). */
-static int voiced_frame(const int16_t *h)
+ * the cost per frame of every device stream and voice session (capture runs it on each one).
+ * A voice's pitch moves little from one 10 ms frame to the next, so the lags around the last
+ * voiced frame's (*hint) are tried first: a vowel is found in a few lags instead of dozens. The
+ * answer is the same (any voiced lag will do); only the order of the search changes. */
+static int voiced_frame(const int16_t *h, int *hint)
 {
-    enum { N = 3 * VAD_FRAME / 2, LAG_MIN = 8000 / 400, LAG_MAX = 8000 / 60 };
+    enum { N = 3 * VAD_FRAME / 2, LAG_MIN = 8000 / 400, LAG_MAX = 8000 / 60, NEAR = 2 };
     double x[N], sq[N + 1], prev = 0;
     /* Pre-emphasis flattens a rumble's spectrum, whose slow swings would otherwise correlate
      * at short lags like a pitch. */
@@ -47,13 +59,23 @@ static int voiced_frame(const int16_t *h)
         prev = d;
         sq[i + 1] = sq[i] + x[i] * x[i];
     }
-    for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
-        double xy = 0, xx = sq[N - lag], yy = sq[N] - sq[lag];
-        for (int i = 0; i + lag < N; i++)
-            xy += x[i] * x[i + lag];
-        if (xx > 0 && yy > 0 && xy >= VOICING_MIN * sqrt(xx * yy))
-            return 1;
+    int lo = *hint - NEAR, hi = *hint + NEAR;
+    if (*hint) {
+        for (int lag = lo < LAG_MIN ? LAG_MIN : lo; lag <= (hi > LAG_MAX ? LAG_MAX : hi); lag++)
+            if (voiced_at(x, sq, N, lag)) {
+                *hint = lag;
+                return 1;
+            }
     }
+    for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
+        if (*hint && lag >= lo && lag <= hi)
+            continue; /* tried above */
+        if (voiced_at(x, sq, N, lag)) {
+            *hint = lag;
+            return 1;
+        }
+    }
+    *hint = 0;
     return 0;
 }
 
@@ -65,7 +87,7 @@ enum vad_event vad_frame(struct vad *v, const int16_t *pcm)
     double db = level_db(pcm, VAD_FRAME);
     v->last_db = db;
     int loud = db > LEVEL_MIN_DB && db > v->floor_db + v->cfg.margin_db;
-    int voiced = loud && voiced_frame(v->hist);
+    int voiced = loud && voiced_frame(v->hist, &v->pitch_lag);
     v->last_voiced_flag = voiced;
     if (!voiced) {
         /* The floor follows quiet frames down at once and noise up slowly. */

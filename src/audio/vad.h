@@ -35,6 +35,7 @@ struct vad {
     int voiced_ms;                    /* voiced time in the current segment */
     double last_db;                   /* the last frame's level, dBFS */
     int last_voiced_flag;             /* the last frame was voiced speech */
+    int pitch_lag;                    /* the lag the last voiced frame correlated at (0: none) */
 };
 
 void vad_init(struct vad *v, const struct vad_config *cfg);

@@ -10,6 +10,7 @@
 #include "avatar/avatar.h"
 #include "avatar/quota.h"
 #include "brain/extract.h"
+#include "brain/memory.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "jobs/jobs.h"
@@ -57,9 +58,9 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
     int added = 0, updated = 0, same = 0;
     size_t n = json_array_size(chunks);
     for (size_t i = 0; i < n && !err && !job_should_stop(ctx); i++) {
-        json_t *facts = NULL;
+        json_t *facts = NULL, *chunk = json_array_get(chunks, i);
         char why[256] = "";
-        err = extract_facts(name, json_string_value(json_array_get(chunks, i)), &facts, why, sizeof why);
+        err = extract_facts(name, json_string_value(json_object_get(chunk, "text")), &facts, why, sizeof why);
         if (err == DP_ERR_INVALID) {
             DP_LOG(LOG_WARN, "[extract] media %s, chunk %zu: %s", media, i + 1, why);
             err = DP_OK; /* a chunk the model says nothing usable about: the next may */
@@ -70,11 +71,16 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
             *error_owned = *error_msg != NULL;
             break;
         }
+        /* A fact heard in a recording cites the stretch of it the model read, and its time. */
+        struct memory_source heard = {media, json_integer_value(json_object_get(chunk, "start_ms")),
+                                      json_integer_value(json_object_get(chunk, "end_ms")),
+                                      json_string_value(json_object_get(chunk, "occurred_at"))};
+        const struct memory_source *source = json_object_get(chunk, "start_ms") ? &heard : NULL;
         size_t k;
         json_t *f;
         json_array_foreach (facts, k, f) {
             enum extract_action did;
-            if ((err = extract_apply(ctx->db, avatar, f, may_add, &q, &did)))
+            if ((err = extract_apply(ctx->db, avatar, f, source, may_add, &q, &did)))
                 break;
             added += did == EXTRACT_ADD, updated += did == EXTRACT_UPDATE, same += did == EXTRACT_NONE;
         }

@@ -1,5 +1,6 @@
 /* Media sniffing, kinds and rows. */
 #include "avatar/media.h"
+#include "avatar/media_timeline.h"
 #include "avatar/avatar.h"
 #include "avatar/quota.h"
 #include "auth/users.h"
@@ -247,7 +248,8 @@ static int media_existing(struct db *db, const char *id, json_t **media, char jo
 
 int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
                  size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
-                 const char *filename, int flags, json_t **media, char job_id[ID_LEN], char *msg, size_t msglen)
+                 const char *filename, int flags, const struct media_origin *origin, json_t **media,
+                 char job_id[ID_LEN], char *msg, size_t msglen)
 {
     char mime[128], key[BLOB_KEY_LEN + 1], id[ID_LEN], now[RFC3339_LEN];
     const char *refined, *kind;
@@ -319,18 +321,27 @@ int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, ui
     if (!err)
         err = job_enqueue(db, "media.ingest", payload, owner_id, org_id, job_id);
     json_decref(payload);
-    struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),
-                         DB_TEXT(owner_id), DB_TEXT(key),
-                         DB_INT(stored),    DB_TEXT(refined),
-                         DB_TEXT(kind),     filename && *filename ? DB_TEXT(filename) : DB_NULL,
-                         DB_TEXT("queued"), DB_TEXT("waiting for processing"),
-                         DB_TEXT(job_id),   DB_TEXT(now),
-                         DB_TEXT(now)};
+    struct db_val p[] = {DB_TEXT(id),
+                         DB_TEXT(avatar_id),
+                         DB_TEXT(owner_id),
+                         DB_TEXT(key),
+                         DB_INT(stored),
+                         DB_TEXT(refined),
+                         DB_TEXT(kind),
+                         filename && *filename ? DB_TEXT(filename) : DB_NULL,
+                         DB_TEXT("queued"),
+                         DB_TEXT("waiting for processing"),
+                         DB_TEXT(job_id),
+                         DB_TEXT(now),
+                         DB_TEXT(now),
+                         DB_TEXT(origin ? origin->recorded_at : NULL),
+                         DB_TEXT(origin ? origin->timeline : NULL)};
     if (!err)
         err = db_query(db,
                        "INSERT INTO media (id, avatar_id, owner_id, blob_key, size, mime, kind, filename, status, "
-                       "status_detail, job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 13, NULL);
+                       "status_detail, job_id, created_at, updated_at, recorded_at, timeline) VALUES (?, ?, ?, ?, ?, "
+                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 15, NULL);
     if (!err)
         err = db_commit(db);
     if (err) {

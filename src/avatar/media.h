@@ -83,9 +83,12 @@ struct caller;
  *
  * When the avatar already has a media of the same bytes (same SHA-256; a deleted one does not
  * count) and flags lacks MEDIA_ALLOW_DUPLICATE, nothing is stored: DP_OK with *media the existing
- * media plus "duplicate_of": its id, and job_id "" (no new job, so no new memories). */
+ * media plus "duplicate_of": its id, and job_id "" (no new job, so no new memories).
+ * origin (NULL for an upload): when its audio was recorded and what of the recording it keeps. */
+struct media_origin;
 int media_create(struct db *db, struct blob_store *bs, struct blob_writer *w, uint64_t size, const char *sniff,
                  size_t sniff_len, const char *avatar_id, const char *owner_id, const char *org_id,
-                 const char *filename, int flags, json_t **media, char job_id[37], char *msg, size_t msglen);
+                 const char *filename, int flags, const struct media_origin *origin, json_t **media, char job_id[37],
+                 char *msg, size_t msglen);
 
 #endif

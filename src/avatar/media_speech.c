@@ -8,6 +8,7 @@
 
 #include "avatar/media.h"
 #include "avatar/media_ingest.h"
+#include "avatar/media_timeline.h"
 #include "avatar/quota.h"
 #include "avatar/voice_profile.h"
 #include "core/err.h"
@@ -58,26 +59,35 @@ static int last_version(struct db *db, const char *media_id)
     return v;
 }
 
+/* Each segment becomes an utterance memory; a recording whose start is known (a device's
+ * conversation) gives each the wall-clock time it was said (media_timeline.h). */
 static int store_segments(struct db *db, const char *avatar_id, const char *media_id, const struct stt_segment *s,
                           int n)
 {
     char now[RFC3339_LEN], qmsg[200];
     time_rfc3339(time_now_ms(), now);
-    int err = media_memories_begin(db, media_id);
+    struct media_clock clock;
+    int err = media_clock_load(db, media_id, &clock);
     if (err)
         return err;
+    if ((err = media_memories_begin(db, media_id))) {
+        media_clock_free(&clock);
+        return err;
+    }
     err = quota_check(db, avatar_id, 0, n, qmsg, sizeof qmsg); /* this file's old ones are gone */
     for (int i = 0; i < n && !err; i++) {
-        char id[ID_LEN];
+        char id[ID_LEN], said[RFC3339_LEN];
         id_new(id);
-        struct db_val p[] = {DB_TEXT(id),       DB_TEXT(avatar_id),    DB_TEXT(s[i].text),
-                             DB_TEXT(media_id), DB_INT(s[i].start_ms), DB_INT(s[i].end_ms),
-                             DB_INT(i),         DB_TEXT(now),          DB_TEXT(now)};
+        int known = media_clock_at(&clock, s[i].start_ms, said);
+        struct db_val p[] = {DB_TEXT(id),           DB_TEXT(avatar_id),          DB_TEXT(s[i].text), DB_TEXT(media_id),
+                             DB_INT(s[i].start_ms), DB_INT(s[i].end_ms),         DB_INT(i),          DB_TEXT(now),
+                             DB_TEXT(now),          DB_TEXT(known ? said : NULL)};
         err = db_query(db,
                        "INSERT INTO memories (id, avatar_id, kind, text, media_id, start_ms, end_ms, seq, created_at, "
-                       "updated_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?)",
-                       p, 9, NULL);
+                       "updated_at, occurred_at) VALUES (?, ?, 'utterance', ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 10, NULL);
     }
+    media_clock_free(&clock);
     return media_memories_end(db, err);
 }
 

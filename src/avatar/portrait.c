@@ -91,8 +91,8 @@ int portrait_store(struct context *e, const char *avatar_id, const char *owner_i
     char job[ID_LEN], msg[256] = "";
     size_t sniff = n < MEDIA_SNIFF_BYTES ? n : MEDIA_SNIFF_BYTES;
     /* media_create takes the writer whatever happens. */
-    err = media_create(e->db, e->blobs, w, n, p, sniff, avatar_id, owner_id, org_id, filename, 0, &media, job, msg,
-                       sizeof msg);
+    err = media_create(e->db, e->blobs, w, n, p, sniff, avatar_id, owner_id, org_id, filename, 0, NULL, &media, job,
+                       msg, sizeof msg);
     if (err) {
         DP_LOG(LOG_INFO, "[portrait] not stored for %s: %s", avatar_id, msg[0] ? msg : dp_strerror(err));
         return err;

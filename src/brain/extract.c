@@ -154,30 +154,56 @@ int extract_parse(const char *reply, size_t len, json_t **facts, int *how)
     return DP_OK;
 }
 
+/* Closes the chunk in b: {text} and, for utterances, the span and time they were said. */
+static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at)
+{
+    if (!b->len)
+        return;
+    json_t *c = json_pack("{s:s%}", "text", b->data, b->len);
+    if (start_ms >= 0) {
+        json_object_set_new(c, "start_ms", json_integer(start_ms));
+        json_object_set_new(c, "end_ms", json_integer(end_ms));
+    }
+    if (occurred_at)
+        json_object_set_new(c, "occurred_at", json_string(occurred_at));
+    json_array_append_new(out, c);
+    b->len = 0;
+}
+
 int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
 {
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(media_id)};
-    int err =
-        db_query(db, "SELECT text FROM memories WHERE media_id = ? AND kind = 'passage' ORDER BY seq, id", p, 1, &r);
+    int err = db_query(db,
+                       "SELECT text, start_ms, end_ms, occurred_at FROM memories WHERE media_id = ? AND kind IN "
+                       "('passage', 'utterance') AND seq IS NOT NULL ORDER BY seq, id",
+                       p, 1, &r);
     if (err)
         return err;
     json_t *out = json_array();
     struct buf b;
     buf_init(&b, 0);
+    int64_t start_ms = -1, end_ms = -1;
+    const char *said = NULL;
     for (int i = 0; i < r->nrows; i++) {
         const char *t = db_rows_text(r, i, 0);
         size_t n = strlen(t);
         if (b.len && b.len + n + 2 > EXTRACT_CHUNK_MAX) {
-            json_array_append_new(out, json_stringn(b.data, b.len));
-            b.len = 0;
+            chunk_close(out, &b, start_ms, end_ms, said);
+            start_ms = -1, said = NULL;
+        }
+        if (!db_rows_is_null(r, i, 1)) { /* a transcript's utterance: the chunk spans its lines */
+            if (start_ms < 0) {
+                start_ms = db_rows_int(r, i, 1);
+                said = db_rows_is_null(r, i, 3) ? NULL : db_rows_text(r, i, 3);
+            }
+            end_ms = db_rows_int(r, i, 2);
         }
         if (b.len)
-            buf_append(&b, "\n\n", 2);
+            buf_append(&b, start_ms >= 0 ? "\n" : "\n\n", start_ms >= 0 ? 1 : 2);
         buf_append(&b, t, n > EXTRACT_CHUNK_MAX ? utf8_cut(t, EXTRACT_CHUNK_MAX) : n);
     }
-    if (b.len)
-        json_array_append_new(out, json_stringn(b.data, b.len));
+    chunk_close(out, &b, start_ms, end_ms, said);
     buf_cleanup(&b);
     db_rows_free(r);
     *chunks = out;
@@ -254,8 +280,8 @@ static int same_fact(const char *a, const char *b)
     return text_lower_eq(a, la, b, lb);
 }
 
-int extract_apply(struct db *db, const char *avatar_id, json_t *fact, int (*may_add)(void *ctx), void *ctx,
-                  enum extract_action *did)
+int extract_apply(struct db *db, const char *avatar_id, json_t *fact, const struct memory_source *source,
+                  int (*may_add)(void *ctx), void *ctx, enum extract_action *did)
 {
     *did = EXTRACT_NONE;
     const char *text = json_string_value(json_object_get(fact, "text"));
@@ -295,7 +321,7 @@ int extract_apply(struct db *db, const char *avatar_id, json_t *fact, int (*may_
     }
     json_t *out = NULL;
     if (!err && !strcmp(action, "ADD") && !(err = may_add ? may_add(ctx) : DP_OK) &&
-        !(err = memory_create(db, avatar_id, text, "fact", importance, NULL, &out)))
+        !(err = memory_create_with_source(db, avatar_id, text, "fact", importance, NULL, source, &out)))
         *did = EXTRACT_ADD;
     else if (!err && new_text &&
              !(err = memory_update(db, avatar_id, json_string_value(json_object_get(old, "id")), new_text, NULL, NULL,

@@ -24,17 +24,21 @@ enum extract_action { EXTRACT_NONE, EXTRACT_ADD, EXTRACT_UPDATE };
  * missing). *how: 0 strict JSON, 1 repaired JSON, 2 lines. DP_ERR_INVALID when nothing is usable. */
 int extract_parse(const char *reply, size_t len, json_t **facts, int *how);
 
-/* The passages of media media_id, in order, joined into chunks of at most EXTRACT_CHUNK_MAX bytes
- * (a passage is never cut unless it alone is longer). *chunks: a JSON array of strings (owned). */
+/* The passages or transcript utterances of media media_id, in order, joined into chunks of at
+ * most EXTRACT_CHUNK_MAX bytes (a passage is never cut unless it alone is longer). *chunks: a JSON
+ * array (owned) of {text} and, for utterances, the span of the media they cover {start_ms, end_ms}
+ * and when the first was said {occurred_at} when known. */
 int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks);
 
 /* Asks the configured model for the facts chunk states about avatar_name. DP_ERR_UNAVAILABLE
  * (and the model's other errors) with why; DP_ERR_INVALID when its answer holds no facts. */
 int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, char *why, size_t whylen);
 
-/* Applies one candidate fact ({text, importance}) to avatar_id's memories (see above); may_add(ctx)
- * (NULL: always) is asked before a memory is added (a quota) and its error returned. */
-int extract_apply(struct db *db, const char *avatar_id, json_t *fact, int (*may_add)(void *ctx), void *ctx,
-                  enum extract_action *did);
+/* Applies one candidate fact ({text, importance}) to avatar_id's memories (see above); a fact
+ * added cites source (NULL: none; a recording's span it was heard in); may_add(ctx) (NULL:
+ * always) is asked before a memory is added (a quota) and its error returned. */
+struct memory_source;
+int extract_apply(struct db *db, const char *avatar_id, json_t *fact, const struct memory_source *source,
+                  int (*may_add)(void *ctx), void *ctx, enum extract_action *did);
 
 #endif

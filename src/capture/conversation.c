@@ -11,10 +11,13 @@
 #include "avatar/avatar_store.h"
 #include "avatar/media.h"
 #include "avatar/media_ingest.h"
+#include "avatar/media_timeline.h"
+#include "capture/crop.h"
 #include "capture/speech.h"
 #include "core/context.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "jobs/jobs.h"
 #include "store/blob.h"
 #include "store/db.h"
@@ -110,53 +113,33 @@ static int self_avatar(struct db *db, struct cache *cache, const char *user_id, 
     return err;
 }
 
-/* Files the recording's audio as a media item of the self avatar (queued for transcription). The
- * same bytes filed again (a re-run after a crash) answer the existing item: nothing doubles. */
+/* Files the recording's audio, cropped to its speech (crop.h), as a media item of the self avatar
+ * (queued for transcription) that knows when it was recorded (started_at) and what of the
+ * recording it keeps. The same bytes filed again (a re-run after a crash) answer the existing
+ * item: nothing doubles. */
 static int file_audio(const struct context *e, const char *rec_id, const char *user_id, const char *key,
-                      const char *device, char media_id[ID_LEN], char avatar_id[ID_LEN], char *msg, size_t msglen)
+                      const char *device, const char *started_at, const json_t *timeline, char media_id[ID_LEN],
+                      char avatar_id[ID_LEN], char *msg, size_t msglen)
 {
     char org_id[ID_LEN];
     int err = self_avatar(e->db, e->cache, user_id, avatar_id, org_id);
     if (err)
         return err;
-    struct blob_reader *r;
-    uint64_t size;
-    if ((err = blob_reader_open(e->blobs, key, &r, &size)))
-        return err;
     struct blob_writer *w;
-    if ((err = blob_writer_new(e->blobs, &w))) {
-        blob_reader_close(r);
+    uint64_t size;
+    char sniff[MEDIA_SNIFF_BYTES];
+    size_t sniff_len;
+    if ((err = crop_write(e->blobs, key, timeline, &w, &size, sniff, sizeof sniff, &sniff_len)))
         return err;
-    }
-    static const size_t piece = 256 * 1024;
-    char *buf = malloc(piece), sniff[MEDIA_SNIFF_BYTES];
-    size_t sniff_len = 0;
-    for (uint64_t off = 0; buf && off < size && !err;) {
-        long got = blob_read_at(r, off, buf, piece);
-        if (got <= 0) {
-            err = DP_ERR_IO;
-            break;
-        }
-        if (off == 0) {
-            sniff_len = (size_t)got < sizeof sniff ? (size_t)got : sizeof sniff;
-            memcpy(sniff, buf, sniff_len);
-        }
-        err = blob_write(w, buf, (size_t)got);
-        off += (uint64_t)got;
-    }
-    if (!buf)
-        err = DP_ERR_NOMEM;
-    free(buf);
-    blob_reader_close(r);
-    if (err) {
-        blob_abort(w);
-        return err;
-    }
     char name[128], job[ID_LEN];
     snprintf(name, sizeof name, "%s-%s.wav", device, rec_id);
+    char *pieces = json_dumps(timeline, JSON_COMPACT);
+    struct media_origin origin = {started_at, pieces};
     json_t *media = NULL;
-    err = media_create(e->db, e->blobs, w, size, sniff, sniff_len, avatar_id, user_id, org_id, name, 0, &media, job,
-                       msg, msglen);
+    err = pieces ? media_create(e->db, e->blobs, w, size, sniff, sniff_len, avatar_id, user_id, org_id, name, 0,
+                                &origin, &media, job, msg, msglen)
+                 : (blob_abort(w), DP_ERR_NOMEM);
+    free(pieces);
     if (err) {
         DP_LOG(LOG_WARN, "[capture] conversation %s not filed (%s %s)", rec_id, dp_strerror(err), msg);
         return err;
@@ -178,10 +161,12 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
     struct context e = job_context(ctx);
     struct db_val p[] = {DB_TEXT(id)};
     struct db_rows *r;
-    int err = db_query(e.db,
-                       "SELECT user_id, blob_key, rate, channels, device_name, media_id FROM recordings WHERE id = ? "
-                       "AND status = 'closed'",
-                       p, 1, &r);
+    int err =
+        db_query(e.db,
+                 "SELECT user_id, blob_key, rate, channels, device_name, media_id, started_at FROM recordings WHERE "
+                 "id = ? "
+                 "AND status = 'closed'",
+                 p, 1, &r);
     if (err)
         return err;
     /* Gone, or filed already (a reprocess of a filed one goes to its media instead). */
@@ -189,8 +174,9 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
         db_rows_free(r);
         return DP_OK;
     }
-    char user_id[ID_LEN], key[BLOB_KEY_LEN + 1] = "", device[65];
+    char user_id[ID_LEN], key[BLOB_KEY_LEN + 1] = "", device[65], started_at[RFC3339_LEN];
     snprintf(user_id, sizeof user_id, "%s", db_rows_text(r, 0, 0));
+    snprintf(started_at, sizeof started_at, "%s", db_rows_text(r, 0, 6));
     if (!db_rows_is_null(r, 0, 1))
         snprintf(key, sizeof key, "%s", db_rows_text(r, 0, 1));
     long rate = (long)db_rows_int(r, 0, 2), channels = (long)db_rows_int(r, 0, 3);
@@ -210,9 +196,12 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
     int heard = t.speech_ms >= CONVERSATION_SPEECH_MIN_MS;
     const char *state = heard ? "transcribed" : "silent", *why = NULL;
     char msg[256] = "";
-    if (heard && (err = file_audio(&e, id, user_id, key, device, media_id, avatar_id, msg, sizeof msg))) {
+    json_t *timeline = crop_plan(t.segments, t.fed_frames * 1000 / (rate > 0 ? rate : 1));
+    if (heard &&
+        (err = file_audio(&e, id, user_id, key, device, started_at, timeline, media_id, avatar_id, msg, sizeof msg))) {
         /* Refused for good (over the user's quota): said on the recording, not retried. */
         if (err != DP_ERR_QUOTA && err != DP_ERR_UNSUPPORTED && err != DP_ERR_UNPROCESSABLE) {
+            json_decref(timeline);
             speech_track_free(&t);
             return err;
         }
@@ -229,7 +218,9 @@ static int transcribe(struct job_ctx *ctx, char **error_msg, int *error_owned)
                    u, 6, NULL);
     free(segs);
     DP_LOG(LOG_INFO, "[capture] conversation %s: %lld ms of speech in %zu segment(s)%s%s", id, (long long)t.speech_ms,
-           json_array_size(t.segments), *media_id ? ", filed as media " : " (no conversation)", media_id);
+           json_array_size(t.segments), *media_id ? ", filed cropped to speech as media " : " (no conversation)",
+           media_id);
+    json_decref(timeline);
     speech_track_free(&t);
     return err;
 }
@@ -283,19 +274,30 @@ int conversation_detail(const struct context *e, json_t *rec)
         snprintf(mid, sizeof mid, "%s", media_id);
         if ((err = media_transcript(e->db, e->blobs, mid, &transcript)))
             goto out;
+        /* What of the recording the filed audio keeps: the transcript's and memories' times are
+         * in it (crop.h); filed before cropping existed, it is the recording uncut (null). */
+        struct media_clock clock;
+        if ((err = media_clock_load(e->db, mid, &clock)))
+            goto out;
+        json_object_set_new(json_object_get(rec, "conversation"), "crop",
+                            clock.timeline ? json_incref(clock.timeline) : json_null());
+        media_clock_free(&clock);
         struct db_val p[] = {DB_TEXT(mid), DB_INT(MEMORIES_SHOWN)};
         struct db_rows *r;
         if ((err = db_query(e->db,
-                            "SELECT id, kind, text, start_ms, end_ms FROM memories WHERE media_id = ? ORDER BY "
-                            "start_ms, id LIMIT ?",
+                            "SELECT id, kind, text, start_ms, end_ms, occurred_at FROM memories WHERE media_id = ? "
+                            "ORDER BY start_ms, id LIMIT ?",
                             p, 2, &r)))
             goto out;
-        for (int i = 0; i < r->nrows; i++)
+        for (int i = 0; i < r->nrows; i++) {
+            const char *said = db_rows_is_null(r, i, 5) ? NULL : db_rows_text(r, i, 5);
             json_array_append_new(memories,
-                                  json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I}}", "id", db_rows_text(r, i, 0), "kind",
+                                  json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I},s:o}", "id", db_rows_text(r, i, 0), "kind",
                                             db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", "media_id",
                                             mid, "start_ms", (json_int_t)db_rows_int(r, i, 3), "end_ms",
-                                            (json_int_t)db_rows_int(r, i, 4)));
+                                            (json_int_t)db_rows_int(r, i, 4), "occurred_at",
+                                            said ? json_string(said) : json_null()));
+        }
         db_rows_free(r);
     }
 out:

@@ -100,8 +100,8 @@ static int ingest_file(struct db *db, struct blob_store *bs, const char *avatar_
     char clean[256], msg[200] = "";
     media_clean_filename(path, clean);
     json_t *media = NULL;
-    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, flags, &media, job_out, msg,
-                       sizeof msg);
+    err = media_create(db, bs, w, done, sniff, sniff_len, avatar_id, owner, org, clean, flags, NULL, &media, job_out,
+                       msg, sizeof msg);
     if (tty)
         fprintf(stderr, "\n");
     if (err) {

@@ -76,3 +76,17 @@ export async function ackFor(ws, { seq, bytes }, timeoutMs = 5000) {
     if (ok(m.data)) return m.data;
   }
 }
+
+/* One conversation of a device: audio-start (start: its data), pcm (Int16Array, 16 kHz mono) as
+ * 100 ms numbered chunks, audio-stop; resolves to the recording's id once the server closed it. */
+export async function converse(srv, token, name, pcm, start = {}) {
+  const ws = await device(srv, token, { name });
+  ws.start(start);
+  const id = (await ws.next('ack')).data.recording_id;
+  const b = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.length * 2);
+  for (let at = 0, seq = 0; at < b.length; at += 3200) ws.chunk(b.subarray(at, Math.min(at + 3200, b.length)), seq++);
+  ws.stop();
+  await ws.next('recording.closed', 10000);
+  ws.close();
+  return id;
+}

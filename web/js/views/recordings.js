@@ -84,10 +84,17 @@ async function detail(main, id, isCurrent) {
       audio.currentTime = t / 1000;
       audio.play().catch(() => {});
     };
+    // The audio is the conversation cropped to its speech (c.crop: [media_ms, recording_ms,
+    // len_ms] pieces): a time of the recording plays where its piece sits in it.
+    const inMedia = (t) => {
+      if (!c.crop) return t;
+      const p = c.crop.find(([, r, len]) => t < r + len);
+      return p ? p[0] + Math.max(0, t - p[1]) : t;
+    };
     // The recording as a bar, its speech segments marked on it (click one to hear it).
     const bar = h('div.rec-bar', { role: 'group', 'aria-label': 'Speech in the recording' });
     for (const [s, e] of c.segments) {
-      const seg = h('button.rec-seg', { type: 'button', title: `${ms(s)}–${ms(e)}`, 'aria-label': `Speech at ${ms(s)}`, onclick: () => playAt(s) });
+      const seg = h('button.rec-seg', { type: 'button', title: `${ms(s)}–${ms(e)}`, 'aria-label': `Speech at ${ms(s)}`, onclick: () => playAt(inMedia(s)) });
       seg.style.left = `${(100 * s) / Math.max(1, rec.duration_ms)}%`;
       seg.style.width = `${Math.max(0.5, (100 * (e - s)) / Math.max(1, rec.duration_ms))}%`;
       bar.append(seg);
