@@ -35,6 +35,12 @@ struct finish_job;
 #define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
 #define VOICE_FINISH_WAIT_MS 15000   /* an utterance's end waits this long for a free decoder */
 
+/* Where a task's time went: waiting (behind the session's earlier tasks and for a worker) and
+ * running, in ms; for the stages of a turn's latency (response.done). */
+struct task_timing {
+    double wait_ms, run_ms;
+};
+
 struct voice_viseme {
     int t_ms;
     const char *viseme; /* static (tts_viseme) */
@@ -64,6 +70,7 @@ struct voice_reply {
     double t_brain;       /* the brain's reply */
     double t_first_byte;  /* the first audio byte sent (moved on when playback would underrun) */
     double t_played_from; /* when playback position 0 is being heard */
+    struct task_timing stt, brain, tts; /* the final's, the brain's and the first sentence's tasks */
 };
 
 struct voice_session {
@@ -114,6 +121,7 @@ struct voice_session {
     int barge_pending;          /* speech started during a reply, not yet long enough */
     struct echo echo;           /* the reply's level contour against the input's */
     double echo_t0, echo_until; /* after a reply: its playback start, and until when its echo may come */
+    struct task_timing last_task; /* of the task whose done is running (set by session.c) */
 };
 
 /* session.c */

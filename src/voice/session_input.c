@@ -146,8 +146,13 @@ static void finish_done(struct voice_session *s, void *arg, int open)
                                                (double)j->r.words[i].confidence));
     session_send(s, json_pack("{s:s,s:s,s:f,s:o}", "type", "transcript.final", "text", text, "confidence",
                               (double)j->r.confidence, "words", words));
-    if (*text)
+    if (*text) {
         reply_start(s, text, j->t_end);
+        /* Its waiting: from the first try (decoders lent, earlier tasks, the workers) to its run. */
+        double run = s->last_task.run_ms;
+        if (s->reply)
+            s->reply->stt = (struct task_timing){(time_mono() - j->t_asked) * 1000 - run, run};
+    }
 out:
     stt_result_free(&j->r);
     free(j);
