@@ -134,7 +134,7 @@ try {
   console.log(`\n2. concurrent sessions, each asking ${Math.max(2, Math.round(TURNS / 4))} questions in turn`);
   console.log(`   "real time": every turn answered, no audio refused as overloaded, and turn latency p95 < ${P95_BAR} ms`);
   console.log('   (the single-session bar); server stages p95: wait = queued behind the session\'s earlier tasks and');
-  console.log('   for a worker (stt: also for a free decoder), run = on the worker; client lag = its event loop\'s p99 delay');
+  console.log('   for a worker (stt: also for a free decoder), run = on the worker (CPU: its own CPU time; the rest, other threads ran); client lag = its event loop\'s p99 delay');
   let best = 0, firstBehind = 0;
   const perSessionAll = [];
   for (const k of SESSIONS) {
@@ -164,11 +164,12 @@ try {
     else if (!ok && !firstBehind) firstBehind = k;
     const perSession = cpu / (wall * k); // CPU seconds per second of one session
     perSessionAll.push(perSession);
-    const st = (name) => `${name} ${Math.round(pct(stages[`${name}_wait_ms`] || [], 95))}+${Math.round(pct(stages[`${name}_run_ms`] || [], 95))}`;
+    const p95 = (key) => Math.round(pct(stages[key] || [], 95));
+    const st = (name) => `${name} ${p95(`${name}_wait_ms`)}+${p95(`${name}_run_ms`)} (CPU ${p95(`${name}_cpu_ms`)})`;
     console.log(`   ${String(k).padStart(2)} sessions: p50 ${ms(pct(all, 50))}  p95 ${ms(pct(all, 95))}  missed ${missed}  errors [${[...new Set(errors)].join(', ')}]  ${ok ? 'real time' : 'falls behind'}`);
     console.log(`               decoders loaded ahead in ${warm.toFixed(1)} s after the sessions opened (a turn waits for none);` +
       `
-               server stages p95 wait+run ms: ${st('stt')}  ${st('brain')}  ${st('tts')};  server CPU ${(100 * perSession).toFixed(1)} % of a core per session (${cpu.toFixed(1)} s in ${wall.toFixed(1)} s);` +
+               server stages p95 wait+run ms (CPU ms of the run): ${st('stt')}  ${st('brain')}  ${st('tts')};  server CPU ${(100 * perSession).toFixed(1)} % of a core per session (${cpu.toFixed(1)} s in ${wall.toFixed(1)} s);` +
       `  client CPU ${((me.user + me.system) / 1e4 / wall).toFixed(0)} %, lag p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms`);
   }
   const worst = Math.max(...perSessionAll);

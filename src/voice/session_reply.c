@@ -160,6 +160,8 @@ static void reply_end(struct voice_session *s, const char *status, const char *h
         json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->wait_ms)));
         snprintf(k, sizeof k, "%s_run_ms", stages[i].name);
         json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->run_ms)));
+        snprintf(k, sizeof k, "%s_cpu_ms", stages[i].name);
+        json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->cpu_ms)));
     }
     json_t *ev = json_pack("{s:s,s:s,s:s,s:i,s:o}", "type", "response.done", "status", status, "text",
                            heard ? heard : "", "played_ms", played_ms, "latency", lat);
