@@ -5,10 +5,13 @@
 //      server's own breakdown (response.done latency) — beside the same question asked as text
 //      (POST /messages: the brain and the database alone) and the VAD hangover, the floor a
 //      VAD-ended turn cannot go under.
-//   2. Concurrency: K sessions at once, each asking in turn; a session stays real time while its
-//      turns keep their latency (p95 under 1.5 s) and nothing is refused as "overloaded". On a
-//      machine others load, wall-clock says little: the server's CPU time per second of a session
-//      (/proc, user + system) is printed beside it, and the sessions 2 idle cores would carry at it.
+//   2. Concurrency: K sessions at once (each with a recogniser loaded before it is measured), each
+//      asking in turn. K sessions "stay real time" when every turn is answered, no audio is refused
+//      as "overloaded" and the turn latency's p95 stays under the single-session bar (600 ms); the
+//      largest K that does (and no smaller K failing) is printed beside the target 8. Per K: each
+//      stage's p95 waiting (behind the session's earlier tasks and for a worker), running and CPU
+//      time from response.done, the server's CPU time per second of a session (/proc), and the
+//      client's own CPU and event-loop lag (a late client would make the server look late).
 //   3. Voice match of the WebSocket's replies: speakers of known pitch and rate (flite kal16) train
 //      an avatar's voice through the API; a spoken reply on the WebSocket is measured by the same
 //      features (sent back as a voice sample of a scratch avatar) against the profile — targets
@@ -32,7 +35,9 @@ const MATCH_ONLY = process.argv.includes('--match-only'); // section 3 alone
 const NO_MATCH = process.argv.includes('--no-match'); // sections 1 and 2 alone
 const HANGOVER_MS = 240; // src/voice/vad.c vad_defaults
 const P95_BAR = 600; // ms: the single-session target, the bar a session count must keep
-const POOL = 8; // the server's --stt-pool default (src/core/config.c)
+// A recogniser per session for the largest count (the server's default is 8, at most 16): what is
+// measured is then the CPU and the scheduling, not sessions waiting for a decoder.
+const POOL = Math.min(16, Math.max(8, ...SESSIONS));
 const EXTRA = (arg('--server-args', '') || '').split(' ').filter(Boolean); // e.g. '--workers 4'
 
 const pct = (xs, p) => {
@@ -49,7 +54,7 @@ function cpuSeconds(pid) {
 const QUESTIONS = ['What about your father?', 'Where were you born?', 'Tell me about the farm.', 'What about the river?'];
 const fixtures = QUESTIONS.map((q) => speak(q));
 
-const srv = await startAccounts({ args: ['--voice-sessions-per-user', '64', ...EXTRA] });
+const srv = await startAccounts({ args: ['--voice-sessions-per-user', '64', '--stt-pool', String(POOL), ...EXTRA] });
 try {
   const me = await signup(srv, { display_name: 'Bench' });
   const av = (await api(srv, 'POST', '/avatars', { token: me.token, body: { name: 'Bench Avatar' } })).json;

@@ -65,7 +65,7 @@ test('decoders are loaded ahead, one per open session; finals of sessions speaki
     assert.equal(await decoders('lent'), 0);
     // One long question, and two short ones that start after it and end before it.
     const long = speak('What about your father and the boats he built in the winter by the river behind the farm?');
-    const short = speak('Where were you born?');
+    const short = speak('What about your father?');
     const abs = (v, e) => v.t0 + e.at; // events' times on one clock
     const holder = vs[0].stream(concat(noise(200, 30), long, noise(200, 30))).then(() => vs[0].send({ type: 'input.commit' }));
     await new Promise((r) => setTimeout(r, 500));
@@ -76,7 +76,7 @@ test('decoders are loaded ahead, one per open session; finals of sessions speaki
     for (const f of [...shortFinals, longFinal]) assert.equal(f.type, 'transcript.final', JSON.stringify(f));
     assert.match(longFinal.text, /father/, longFinal.text);
     for (const [i, f] of shortFinals.entries()) {
-      assert.match(f.text, /born/, f.text);
+      assert.match(f.text, /father/, f.text);
       // Committed while the long question was still being spoken: heard before it ended.
       assert.ok(abs(vs[i + 1], f) < abs(vs[0], longFinal), `short final ${i} came after the long one`);
     }
