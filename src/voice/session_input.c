@@ -188,6 +188,10 @@ out:
         s->finish_deferred = 0;
         submit_finish(s, s->deferred_gen, s->deferred_t_end);
     }
+    /* The next utterance gathered in the ring while this one held the stream: it goes in now
+     * (audio refused meanwhile as overloaded comes in again only once recognition has caught up). */
+    if (open && s->utt_open && !s->finish_waiting)
+        feed(s, 0);
 }
 
 /* Ends the utterance: recognition gets the rest, then its final result answers. */
