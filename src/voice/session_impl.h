@@ -110,7 +110,9 @@ struct voice_session {
     int64_t last_partial_pos;
     char *partial; /* the last partial sent */
     int feeds_waiting;   /* a recognition step in flight (at most one) */
-    int partial_pending; /* a partial was due while it ran: the next step asks for it */
+    int feed_pending;    /* a step was asked for while it ran: the next one follows it */
+    int64_t feed_to;     /* up to where that step was asked for */
+    int partial_pending; /* a partial was due meanwhile: the next step asks for it */
     struct finish_job *finish_waiting; /* an utterance's end waiting for a decoder (tried each tick) */
     int finish_deferred;               /* the next utterance ended meanwhile: its end follows */
     int deferred_gen;

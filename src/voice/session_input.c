@@ -46,8 +46,8 @@ static void feed_done(struct voice_session *s, void *arg, int open)
 {
     struct feed_job *j = arg;
     s->feeds_waiting--;
-    if (open && s->utt_open && (s->in_pos > s->utt_fed || s->partial_pending))
-        feed(s, s->partial_pending); /* what came meanwhile, in one step */
+    if (open && s->utt_open && s->feed_pending)
+        feed(s, s->partial_pending); /* the steps asked for meanwhile, in one */
     if (open && j->gen == s->utt_gen && j->partial && *j->partial && (!s->partial || strcmp(s->partial, j->partial))) {
         free(s->partial);
         s->partial = strdup(j->partial);
@@ -58,11 +58,11 @@ static void feed_done(struct voice_session *s, void *arg, int open)
     free(j);
 }
 
-/* The input from s->utt_fed up to the present, taken for recognition (malloc'd in *pcm, NULL when
+/* The input from s->utt_fed up to to, taken for recognition (malloc'd in *pcm, NULL when
  * none); DP_ERR_NOMEM. */
-static int take_unfed(struct voice_session *s, int16_t **pcm, size_t *n)
+static int take_unfed(struct voice_session *s, int64_t to, int16_t **pcm, size_t *n)
 {
-    int64_t from = s->utt_fed, to = s->in_pos;
+    int64_t from = s->utt_fed;
     if (from < to - (int64_t)s->ring_n)
         from = to - (int64_t)s->ring_n;
     *n = to > from ? (size_t)(to - from) : 0;
@@ -84,13 +84,18 @@ static void feed(struct voice_session *s, int want_partial)
     if (s->finish_waiting)
         return; /* the stream still holds the last utterance: the ring keeps this one meanwhile */
     if (s->feeds_waiting) {
+        /* Up to here (not what comes later: a manual turn's pauses are not heard). */
+        s->feed_pending = 1;
+        s->feed_to = s->in_pos;
         s->partial_pending |= want_partial;
         return;
     }
-    if (s->in_pos <= s->utt_fed && !want_partial)
+    int64_t to = s->feed_pending ? s->feed_to : s->in_pos;
+    s->feed_pending = 0;
+    if (to <= s->utt_fed && !want_partial)
         return;
     struct feed_job *j = calloc(1, sizeof *j);
-    if (!j || take_unfed(s, &j->pcm, &j->n)) {
+    if (!j || take_unfed(s, to, &j->pcm, &j->n)) {
         free(j);
         return;
     }
@@ -114,6 +119,7 @@ static void utterance_open(struct voice_session *s, int64_t from)
     s->utt_open = 1;
     s->utt_gen++;
     s->utt_fed = s->utt_start = from;
+    s->feed_pending = 0; /* a step asked for the last utterance */
     s->last_partial_pos = from;
     free(s->partial);
     s->partial = NULL;
@@ -190,7 +196,7 @@ out:
     }
     /* The next utterance gathered in the ring while this one held the stream: it goes in now
      * (audio refused meanwhile as overloaded comes in again only once recognition has caught up). */
-    if (open && s->utt_open && !s->finish_waiting)
+    if (open && s->utt_open && !s->finish_waiting && (s->vad.in_speech || !s->manual))
         feed(s, 0);
 }
 
@@ -199,7 +205,8 @@ out:
 static void submit_finish(struct voice_session *s, int gen, double t_end)
 {
     struct finish_job *j = calloc(1, sizeof *j);
-    if (!j || take_unfed(s, &j->pcm, &j->n)) {
+    s->feed_pending = 0; /* the finish takes it all */
+    if (!j || take_unfed(s, s->in_pos, &j->pcm, &j->n)) {
         free(j);
         return;
     }

@@ -74,6 +74,7 @@ test('decoders are loaded ahead, one per open session; finals of sessions speaki
     await holder;
     const longFinal = await vs[0].waitFor((e) => e.type === 'transcript.final' || e.type === 'error', scaled(20000));
     for (const f of [...shortFinals, longFinal]) assert.equal(f.type, 'transcript.final', JSON.stringify(f));
+    console.log(`finals: long "${longFinal.text}", short ${shortFinals.map((f) => `"${f.text}"`).join(', ')}`);
     assert.match(longFinal.text, /father/, longFinal.text);
     for (const [i, f] of shortFinals.entries()) {
       assert.match(f.text, /father/, f.text);
