@@ -106,8 +106,9 @@ static const struct setting settings[] = {
      "| deepgram-live (Deepgram streaming over a WebSocket: partial transcripts on the voice WebSocket) | wyoming (Wyoming ASR over TCP, e.g. wyoming-faster-whisper) | none"},
     {"stt-model-dir", SET_STR, OFF(stt_model_dir), "", 0, 0,
      "pocketsphinx model directory (en-us/, en-us.lm.bin, cmudict-en-us.dict); empty: /usr/share/pocketsphinx/model/en-us"},
-    {"stt-pool", SET_LONG, OFF(stt_pool), "2", 1, 16,
-     "pocketsphinx decoders kept loaded (~90 MB each), lent to a stream only while someone speaks"},
+    {"stt-pool", SET_LONG, OFF(stt_pool), "8", 1, 16,
+     "pocketsphinx decoders (~90 MB each): loaded ahead as streams open, one per open stream up to this many, "
+     "lent to a stream only while someone speaks"},
     {"stt-url", SET_STR, OFF(stt_url), "", 0, 0,
      "base URL of a remote recogniser, e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1, "
      "https://api.deepgram.com/v1, or host:port for wyoming (10300)"},

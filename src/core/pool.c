@@ -11,11 +11,20 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
 
 #define DONE_BATCH 16
+#define DONE_DELAY_MAX 0.001 /* s: tasks longer than this are told as they finish */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 struct pool {
     uv_loop_t *loop;
@@ -53,6 +62,7 @@ static void *worker_main(void *varg)
     struct pool *p = ws.pool;
     void *state = p->thread_init ? p->thread_init(ws.idx, p->arg) : NULL;
     int unreported = 0;
+    double first_unreported = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->queue_head && !p->stopping) {
@@ -70,6 +80,7 @@ static void *worker_main(void *varg)
         p->busy++;
         pthread_mutex_unlock(&p->lock);
 
+        double started = mono_s();
         t->work(t, state);
 
         pthread_mutex_lock(&p->lock);
@@ -80,8 +91,14 @@ static void *worker_main(void *varg)
         else
             p->done_head = t;
         p->done_tail = t;
-        /* Tell the loop when the queue is empty, or every DONE_BATCH completions under load. */
-        if (!p->queue_head || ++unreported >= DONE_BATCH) {
+        /* Tell the loop when the queue is empty, or every DONE_BATCH completions under load — unless
+         * the batch's tasks take long (DONE_DELAY_MAX from the start of the first not yet told): a
+         * done callback often submits its connection's next step (a voice session's recognition,
+         * reply, synthesis), which must not wait behind other sessions' tasks of several ms each;
+         * beside such tasks a wake-up of the loop costs nothing. */
+        if (!unreported)
+            first_unreported = started;
+        if (!p->queue_head || ++unreported >= DONE_BATCH || mono_s() - first_unreported >= DONE_DELAY_MAX) {
             unreported = 0;
             pthread_mutex_unlock(&p->lock);
             uv_async_send(&p->async);

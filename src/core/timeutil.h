@@ -8,6 +8,7 @@
 
 int64_t time_now_ms(void); /* wall clock, ms since the epoch */
 double time_mono(void);    /* monotonic seconds, for durations */
+double time_thread_cpu(void); /* CPU seconds the calling thread has used (what it ran, not what it waited) */
 /* Moves both clocks forward by ms for everything that reads them (expiries, back-offs, breakers,
  * due jobs): tests wait for time without sleeping. Process-wide; tests only. */
 void time_advance_ms(int64_t ms);

@@ -1,5 +1,5 @@
 /* The offline STT engine: CMU pocketsphinx 0.8 with Debian's US English models. A decoder holds
- * ~90 MB and is not thread-safe, so the engine keeps a small pool, loaded on first use, and a
+ * ~90 MB and is not thread-safe, so the engine keeps a small pool, loaded ahead as streams open, and a
  * stream borrows one only from the first sample of an utterance to its end: idle streams (a voice
  * session between turns) hold none. Decoding runs with -fwdflat no -bestpath no: the final
  * result then comes a few ms after the last sample instead of ~300 ms. */
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/metrics.h"
 #include "providers/stt.h"
 
 #define PS_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
@@ -26,7 +27,12 @@ struct ps_engine {
     pthread_mutex_t mu;
     pthread_cond_t freed;
     int size;                        /* decoders allowed */
-    int loaded;                      /* decoders made so far */
+    int loaded;                      /* decoders made or being made */
+    int made;                        /* decoders made */
+    int streams;                     /* streams open: decoders are loaded ahead for them */
+    pthread_t loader;                /* loader_main, started with the first stream */
+    int loader_started, loader_failed, stopping;
+    pthread_cond_t want;             /* a stream opened */
     ps_decoder_t *idle[PS_POOL_MAX]; /* loaded and not lent */
     int n_idle;
     ps_decoder_t *all[PS_POOL_MAX];
@@ -60,6 +66,35 @@ static ps_decoder_t *load_decoder(const struct ps_engine *e)
     return d;
 }
 
+static struct metric *m_decoders;
+static pthread_once_t metric_once = PTHREAD_ONCE_INIT;
+
+static void metric_init(void)
+{
+    const char *l[] = {"state"};
+    m_decoders = metric_new(METRIC_GAUGE, "doppel_stt_decoders",
+                            "pocketsphinx decoders loaded, and lent to a stream that is speaking", 1, l, NULL, 0);
+}
+
+/* The pool's gauges after a change (under e->mu). */
+static void count(const struct ps_engine *e)
+{
+    metric_set(m_decoders, (const char *[]){"loaded"}, e->made);
+    metric_set(m_decoders, (const char *[]){"lent"}, e->made - e->n_idle);
+}
+
+/* The cepstral mean a fresh decoder starts from, kept from the first one loaded (under e->mu). */
+static void keep_cmn0(struct ps_engine *e, ps_decoder_t *d)
+{
+    if (e->cmn0)
+        return;
+    cmn_t *cmn = ps_get_feat(d)->cmn_struct;
+    e->veclen = cmn->veclen;
+    e->cmn0 = malloc((size_t)cmn->veclen * sizeof *e->cmn0);
+    if (e->cmn0)
+        memcpy(e->cmn0, cmn->cmn_mean, (size_t)cmn->veclen * sizeof *e->cmn0);
+}
+
 /* A decoder for a stream: an idle one, a new one while the pool has room, else NULL (wait_ms 0)
  * or after waiting up to wait_ms for one to be given back. */
 static ps_decoder_t *borrow(struct ps_engine *e, int wait_ms)
@@ -76,25 +111,24 @@ static ps_decoder_t *borrow(struct ps_engine *e, int wait_ms)
     for (;;) {
         if (e->n_idle) {
             ps_decoder_t *d = e->idle[--e->n_idle];
+            count(e);
             pthread_mutex_unlock(&e->mu);
             return d;
         }
-        if (e->loaded < e->size) {
+        if (e->loaded < e->size && (!e->loader_started || e->loader_failed)) { /* else the loader makes it */
             int slot = e->loaded++;
             pthread_mutex_unlock(&e->mu); /* loading takes ~0.3 s: others keep going */
             ps_decoder_t *d = load_decoder(e);
             pthread_mutex_lock(&e->mu);
-            if (d && !e->cmn0) {
-                cmn_t *cmn = ps_get_feat(d)->cmn_struct;
-                e->veclen = cmn->veclen;
-                e->cmn0 = malloc((size_t)cmn->veclen * sizeof *e->cmn0);
-                if (e->cmn0)
-                    memcpy(e->cmn0, cmn->cmn_mean, (size_t)cmn->veclen * sizeof *e->cmn0);
-            }
             if (d)
+                keep_cmn0(e, d);
+            if (d) {
                 e->all[slot] = d;
-            else
+                e->made++;
+                count(e);
+            } else {
                 e->loaded--;
+            }
             pthread_mutex_unlock(&e->mu);
             return d;
         }
@@ -109,8 +143,47 @@ static void give_back(struct ps_engine *e, ps_decoder_t *d)
 {
     pthread_mutex_lock(&e->mu);
     e->idle[e->n_idle++] = d;
+    count(e);
     pthread_cond_signal(&e->freed);
     pthread_mutex_unlock(&e->mu);
+}
+
+/* Decoders are loaded ahead, one per open stream (up to the pool's size), by a thread of the
+ * engine's own: loading takes 0.3–1 s of CPU, which on the speech path (a stream speaking for the
+ * first time) would hold its samples back and make its final late, and on a worker would hold up
+ * every other session's recognition meanwhile. */
+static int want_more(const struct ps_engine *e)
+{
+    return e->loaded < e->size && e->loaded < e->streams;
+}
+
+static void *loader_main(void *arg)
+{
+    struct ps_engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->stopping && !want_more(e))
+            pthread_cond_wait(&e->want, &e->mu);
+        if (e->stopping)
+            break;
+        int slot = e->loaded++;
+        pthread_mutex_unlock(&e->mu);
+        ps_decoder_t *d = load_decoder(e);
+        pthread_mutex_lock(&e->mu);
+        if (!d) {
+            e->loaded--;
+            e->loader_failed = 1; /* borrow() loads on demand from now on */
+            break;
+        }
+        keep_cmn0(e, d);
+        e->all[slot] = d;
+        e->made++;
+        e->idle[e->n_idle++] = d;
+        count(e);
+        pthread_cond_signal(&e->freed);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
 }
 
 static int ps_open(struct stt_engine *base, struct stt_stream **out)
@@ -119,6 +192,13 @@ static int ps_open(struct stt_engine *base, struct stt_stream **out)
     if (!s)
         return DP_ERR_NOMEM;
     s->e = (struct ps_engine *)base;
+    struct ps_engine *e = s->e;
+    pthread_mutex_lock(&e->mu);
+    e->streams++;
+    if (!e->loader_started && !pthread_create(&e->loader, NULL, loader_main, e))
+        e->loader_started = 1;
+    pthread_cond_signal(&e->want);
+    pthread_mutex_unlock(&e->mu);
     *out = s;
     return DP_OK;
 }
@@ -298,6 +378,9 @@ static void ps_close(struct stt_stream *s)
     if (!s)
         return;
     ps_reset(s);
+    pthread_mutex_lock(&s->e->mu);
+    s->e->streams--;
+    pthread_mutex_unlock(&s->e->mu);
     free(s->backlog);
     free(s->cmn);
     free(s);
@@ -306,11 +389,18 @@ static void ps_close(struct stt_stream *s)
 static void ps_destroy(struct stt_engine *base)
 {
     struct ps_engine *e = (struct ps_engine *)base;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = 1;
+    pthread_cond_signal(&e->want);
+    pthread_mutex_unlock(&e->mu);
+    if (e->loader_started)
+        pthread_join(e->loader, NULL);
     for (int i = 0; i < e->loaded; i++)
         if (e->all[i])
             ps_free(e->all[i]);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->freed);
+    pthread_cond_destroy(&e->want);
     free(e->cmn0);
     free(e);
 }
@@ -349,9 +439,11 @@ int stt_pocketsphinx_new(const struct stt_config *cfg, struct stt_engine **out, 
     snprintf(e->base.name, sizeof e->base.name, "pocketsphinx");
     snprintf(e->base.model, sizeof e->base.model, "%s", dir);
     e->base.adapts = 1;
-    e->size = cfg->pool ? cfg->pool : 2;
+    pthread_once(&metric_once, metric_init);
+    e->size = cfg->pool ? cfg->pool : 8;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->freed, NULL);
+    pthread_cond_init(&e->want, NULL);
     *out = &e->base;
     return DP_OK;
 }

@@ -176,21 +176,29 @@ struct task {
     void (*work)(struct voice_session *s, void *arg, struct db *db);
     void (*done)(struct voice_session *s, void *arg, int open);
     void *arg;
+    double t_submit, t_start, t_end; /* time_mono() */
+    double cpu;                      /* the worker's CPU seconds for work */
 };
 
 static void task_work(void *arg, void *state)
 {
     struct task *t = arg;
+    t->t_start = time_mono();
+    double cpu0 = time_thread_cpu();
     struct db *db = NULL;
     if (t->s->env->db(state, &db))
         db = NULL;
     t->work(t->s, t->arg, db);
+    t->cpu = time_thread_cpu() - cpu0;
+    t->t_end = time_mono();
 }
 
 static void task_done(struct ws_conn *c, void *arg, int open)
 {
     (void)c;
     struct task *t = arg;
+    t->s->last_task = (struct task_timing){(t->t_start - t->t_submit) * 1000, (t->t_end - t->t_start) * 1000,
+                                            t->cpu * 1000};
     t->done(t->s, t->arg, open && !t->s->closed);
     session_unref(t->s);
     free(t);
@@ -202,7 +210,7 @@ int session_task(struct voice_session *s, void (*work)(struct voice_session *s, 
     struct task *t = malloc(sizeof *t);
     if (!t)
         return DP_ERR_NOMEM;
-    *t = (struct task){s, work, done, arg};
+    *t = (struct task){s, work, done, arg, time_mono(), 0, 0, 0};
     s->refs++;
     int err = ws_submit(s->c, task_work, task_done, t);
     if (err) {

@@ -28,12 +28,19 @@ struct finish_job;
 #define VOICE_PARTIAL_MS 300         /* a partial transcript at most this often */
 #define VOICE_UTTERANCE_MAX_MS 30000 /* a longer utterance is ended as if committed */
 #define VOICE_BARGE_IN_MS 300        /* the user's own speech that interrupts a reply */
-#define VOICE_FEED_BACKLOG 50        /* recognition steps waiting before audio is refused (5 s) */
+#define VOICE_FEED_BACKLOG_MS 5000   /* audio of an utterance not yet recognised before audio is refused */
 #define VOICE_PLAY_LEAD_MS 250       /* reply audio sent ahead of what is being played */
 #define VOICE_CHUNK_MS 40            /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
 #define VOICE_TICK_MS 20             /* the pacing timer while a reply plays */
 #define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
 #define VOICE_FINISH_WAIT_MS 15000   /* an utterance's end waits this long for a free decoder */
+
+/* Where a task's time went: waiting (behind the session's earlier tasks and for a worker),
+ * running, and of that the worker's CPU time (the rest: the machine's other threads ran), in ms;
+ * for the stages of a turn's latency (response.done). */
+struct task_timing {
+    double wait_ms, run_ms, cpu_ms;
+};
 
 struct voice_viseme {
     int t_ms;
@@ -64,6 +71,7 @@ struct voice_reply {
     double t_brain;       /* the brain's reply */
     double t_first_byte;  /* the first audio byte sent (moved on when playback would underrun) */
     double t_played_from; /* when playback position 0 is being heard */
+    struct task_timing stt, brain, tts; /* the final's, the brain's and the first sentence's tasks */
 };
 
 struct voice_session {
@@ -101,7 +109,10 @@ struct voice_session {
     int64_t utt_start;
     int64_t last_partial_pos;
     char *partial; /* the last partial sent */
-    int feeds_waiting;
+    int feeds_waiting;   /* a recognition step in flight (at most one) */
+    int feed_pending;    /* a step was asked for while it ran: the next one follows it */
+    int64_t feed_to;     /* up to where that step was asked for */
+    int partial_pending; /* a partial was due meanwhile: the next step asks for it */
     struct finish_job *finish_waiting; /* an utterance's end waiting for a decoder (tried each tick) */
     int finish_deferred;               /* the next utterance ended meanwhile: its end follows */
     int deferred_gen;
@@ -114,6 +125,7 @@ struct voice_session {
     int barge_pending;          /* speech started during a reply, not yet long enough */
     struct echo echo;           /* the reply's level contour against the input's */
     double echo_t0, echo_until; /* after a reply: its playback start, and until when its echo may come */
+    struct task_timing last_task; /* of the task whose done is running (set by session.c) */
 };
 
 /* session.c */

@@ -40,10 +40,14 @@ static void feed_work(struct voice_session *s, void *arg, struct db *db)
         j->partial = NULL;
 }
 
+static void feed(struct voice_session *s, int want_partial);
+
 static void feed_done(struct voice_session *s, void *arg, int open)
 {
     struct feed_job *j = arg;
     s->feeds_waiting--;
+    if (open && s->utt_open && s->feed_pending)
+        feed(s, s->partial_pending); /* the steps asked for meanwhile, in one */
     if (open && j->gen == s->utt_gen && j->partial && *j->partial && (!s->partial || strcmp(s->partial, j->partial))) {
         free(s->partial);
         s->partial = strdup(j->partial);
@@ -54,28 +58,50 @@ static void feed_done(struct voice_session *s, void *arg, int open)
     free(j);
 }
 
-/* Feeds recognition the input from s->utt_fed up to the present. */
+/* The input from s->utt_fed up to to, taken for recognition (malloc'd in *pcm, NULL when
+ * none); DP_ERR_NOMEM. */
+static int take_unfed(struct voice_session *s, int64_t to, int16_t **pcm, size_t *n)
+{
+    int64_t from = s->utt_fed;
+    if (from < to - (int64_t)s->ring_n)
+        from = to - (int64_t)s->ring_n;
+    *n = to > from ? (size_t)(to - from) : 0;
+    *pcm = NULL;
+    if (*n && !(*pcm = malloc(*n * sizeof **pcm)))
+        return DP_ERR_NOMEM;
+    for (size_t i = 0; i < *n; i++)
+        (*pcm)[i] = s->ring[(size_t)(from + (int64_t)i) % s->ring_n];
+    s->utt_fed = to;
+    return DP_OK;
+}
+
+/* Feeds recognition the input from s->utt_fed up to the present. One step at a time per session:
+ * while one runs, audio gathers in the ring and goes in the next — every task of a session waits
+ * for a worker in turn, so steps queued one behind another would each wait again, and the final
+ * result (behind them all) would come that much later when sessions share busy workers. */
 static void feed(struct voice_session *s, int want_partial)
 {
     if (s->finish_waiting)
         return; /* the stream still holds the last utterance: the ring keeps this one meanwhile */
-    int64_t from = s->utt_fed, to = s->in_pos;
-    if (from < to - (int64_t)s->ring_n)
-        from = to - (int64_t)s->ring_n;
-    if (to <= from && !want_partial)
+    if (s->feeds_waiting) {
+        /* Up to here (not what comes later: a manual turn's pauses are not heard). */
+        s->feed_pending = 1;
+        s->feed_to = s->in_pos;
+        s->partial_pending |= want_partial;
+        return;
+    }
+    int64_t to = s->feed_pending ? s->feed_to : s->in_pos;
+    s->feed_pending = 0;
+    if (to <= s->utt_fed && !want_partial)
         return;
     struct feed_job *j = calloc(1, sizeof *j);
-    size_t n = to > from ? (size_t)(to - from) : 0;
-    if (!j || (n && !(j->pcm = malloc(n * sizeof *j->pcm)))) {
+    if (!j || take_unfed(s, to, &j->pcm, &j->n)) {
         free(j);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        j->pcm[i] = s->ring[(size_t)(from + (int64_t)i) % s->ring_n];
-    j->n = n;
     j->gen = s->utt_gen;
     j->want_partial = want_partial;
-    s->utt_fed = to;
+    s->partial_pending = 0;
     s->feeds_waiting++;
     if (session_task(s, feed_work, feed_done, j)) {
         s->feeds_waiting--;
@@ -93,6 +119,7 @@ static void utterance_open(struct voice_session *s, int64_t from)
     s->utt_open = 1;
     s->utt_gen++;
     s->utt_fed = s->utt_start = from;
+    s->feed_pending = 0; /* a step asked for the last utterance */
     s->last_partial_pos = from;
     free(s->partial);
     s->partial = NULL;
@@ -100,6 +127,8 @@ static void utterance_open(struct voice_session *s, int64_t from)
 
 struct finish_job {
     int gen;
+    int16_t *pcm; /* the utterance's rest, fed first */
+    size_t n;
     double t_end;
     double t_asked; /* time_mono() of the first try */
     int wait;       /* every decoder was lent: try again on a later tick */
@@ -116,6 +145,11 @@ static void finish_work(struct voice_session *s, void *arg, struct db *db)
     struct finish_job *j = arg;
     struct stt_engine *e = stt_current();
     /* Never hold a worker waiting for a decoder: the sessions holding them need workers to finish. */
+    if (j->n && s->stt && e)
+        e->ops->feed(s->stt, j->pcm, j->n); /* past the longest utterance: the finish says what it has */
+    free(j->pcm);
+    j->pcm = NULL;
+    j->n = 0;
     j->wait = s->stt && e && e->ops->ready && !e->ops->ready(s->stt) &&
               (time_mono() - j->t_asked) * 1000 < VOICE_FINISH_WAIT_MS;
     if (!j->wait)
@@ -146,8 +180,13 @@ static void finish_done(struct voice_session *s, void *arg, int open)
                                                (double)j->r.words[i].confidence));
     session_send(s, json_pack("{s:s,s:s,s:f,s:o}", "type", "transcript.final", "text", text, "confidence",
                               (double)j->r.confidence, "words", words));
-    if (*text)
+    if (*text) {
         reply_start(s, text, j->t_end);
+        /* Its waiting: from the first try (decoders lent, earlier tasks, the workers) to its run. */
+        double run = s->last_task.run_ms;
+        if (s->reply)
+            s->reply->stt = (struct task_timing){(time_mono() - j->t_asked) * 1000 - run, run, s->last_task.cpu_ms};
+    }
 out:
     stt_result_free(&j->r);
     free(j);
@@ -155,21 +194,29 @@ out:
         s->finish_deferred = 0;
         submit_finish(s, s->deferred_gen, s->deferred_t_end);
     }
+    /* The next utterance gathered in the ring while this one held the stream: it goes in now
+     * (audio refused meanwhile as overloaded comes in again only once recognition has caught up). */
+    if (open && s->utt_open && !s->finish_waiting && (s->vad.in_speech || !s->manual))
+        feed(s, 0);
 }
 
 /* Ends the utterance: recognition gets the rest, then its final result answers. */
 /* Recognition gets the rest of utterance gen, then its final result answers. */
 static void submit_finish(struct voice_session *s, int gen, double t_end)
 {
-    feed(s, 0);
     struct finish_job *j = calloc(1, sizeof *j);
-    if (!j)
+    s->feed_pending = 0; /* the finish takes it all */
+    if (!j || take_unfed(s, s->in_pos, &j->pcm, &j->n)) {
+        free(j);
         return;
+    }
     j->gen = gen;
     j->t_end = t_end;
     j->t_asked = time_mono();
-    if (session_task(s, finish_work, finish_done, j))
+    if (session_task(s, finish_work, finish_done, j)) {
+        free(j->pcm);
         free(j);
+    }
 }
 
 static void utterance_finish(struct voice_session *s, double t_end)
@@ -303,7 +350,7 @@ void input_audio(struct voice_session *s, const uint8_t *p, size_t n)
         session_error(s, "frame_too_large", "an audio frame holds at most %zu bytes (%zu sent); dropped", cap, n);
         return;
     }
-    if (s->feeds_waiting > VOICE_FEED_BACKLOG) {
+    if (s->utt_open && s->in_pos - s->utt_fed > ms_to_samples(VOICE_FEED_BACKLOG_MS)) {
         if (!s->overloaded)
             session_error(s, "overloaded", "recognition is behind: audio is dropped until it catches up");
         s->overloaded = 1;

@@ -3,6 +3,7 @@
  * of playback with the visemes of its phones, and its end — played out, or cut short, when the
  * stored reply keeps only what was heard. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,20 @@ static void reply_end(struct voice_session *s, const char *status, const char *h
         json_pack("{s:o,s:o,s:o,s:o}", "stt_ms", ms_or_null(r->t_speech_end, r->t_final), "brain_ms",
                   ms_or_null(r->t_final, r->t_brain), "tts_first_byte_ms", ms_or_null(r->t_brain, r->t_first_byte),
                   "turn_ms", ms_or_null(r->t_speech_end, r->t_first_byte));
+    /* Where the turn's time went, for finding what queues when sessions share the workers. */
+    const struct {
+        const char *name;
+        const struct task_timing *t;
+    } stages[] = {{"stt", &r->stt}, {"brain", &r->brain}, {"tts", &r->tts}};
+    for (size_t i = 0; i < sizeof stages / sizeof *stages; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "%s_wait_ms", stages[i].name);
+        json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->wait_ms)));
+        snprintf(k, sizeof k, "%s_run_ms", stages[i].name);
+        json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->run_ms)));
+        snprintf(k, sizeof k, "%s_cpu_ms", stages[i].name);
+        json_object_set_new(lat, k, json_integer((json_int_t)lround(stages[i].t->cpu_ms)));
+    }
     json_t *ev = json_pack("{s:s,s:s,s:s,s:i,s:o}", "type", "response.done", "status", status, "text",
                            heard ? heard : "", "played_ms", played_ms, "latency", lat);
     if (*r->mid)
@@ -344,6 +359,7 @@ static void tts_done(struct voice_session *s, void *arg, int open)
     r->nsynth = j->idx + 1;
     if (!r->audio_started && r->npcm) {
         r->audio_started = 1;
+        r->tts = s->last_task;
         session_send(s, json_pack("{s:s,s:s,s:i}", "type", "response.audio.start", "format",
                                   voice_format_name(s->out.format), "rate", r->rate));
     }
@@ -475,6 +491,7 @@ static void brain_done(struct voice_session *s, void *arg, int open)
     if (!open || atomic_load(&r->cancel) || s->reply != r)
         goto out;
     r->t_brain = time_mono();
+    r->brain = s->last_task;
     if (j->err) {
         if (j->err == DP_ERR_NOT_FOUND)
             session_error(s, "not_found", "this avatar is no longer available to you");
