@@ -6,8 +6,8 @@
 
 #define RFC3339_LEN 25 /* "2026-11-23T05:03:18.123Z" + NUL */
 
-int64_t time_now_ms(void); /* wall clock, ms since the epoch */
-double time_mono(void);    /* monotonic seconds, for durations */
+int64_t time_now_ms(void);    /* wall clock, ms since the epoch */
+double time_mono(void);       /* monotonic seconds, for durations */
 double time_thread_cpu(void); /* CPU seconds the calling thread has used (what it ran, not what it waited) */
 /* Moves both clocks forward by ms for everything that reads them (expiries, back-offs, breakers,
  * due jobs): tests wait for time without sleeping. Process-wide; tests only. */

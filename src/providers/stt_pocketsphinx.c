@@ -26,11 +26,11 @@ struct ps_engine {
     char hmm[512], lm[512], dict[512];
     pthread_mutex_t mu;
     pthread_cond_t freed;
-    int size;                        /* decoders allowed */
-    int loaded;                      /* decoders made or being made */
-    int made;                        /* decoders made */
-    int streams;                     /* streams open: decoders are loaded ahead for them */
-    pthread_t loader;                /* loader_main, started with the first stream */
+    int size;         /* decoders allowed */
+    int loaded;       /* decoders made or being made */
+    int made;         /* decoders made */
+    int streams;      /* streams open: decoders are loaded ahead for them */
+    pthread_t loader; /* loader_main, started with the first stream */
     int loader_started, loader_failed, stopping;
     pthread_cond_t want;             /* a stream opened */
     ps_decoder_t *idle[PS_POOL_MAX]; /* loaded and not lent */

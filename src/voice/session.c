@@ -197,8 +197,8 @@ static void task_done(struct ws_conn *c, void *arg, int open)
 {
     (void)c;
     struct task *t = arg;
-    t->s->last_task = (struct task_timing){(t->t_start - t->t_submit) * 1000, (t->t_end - t->t_start) * 1000,
-                                            t->cpu * 1000};
+    t->s->last_task =
+        (struct task_timing){(t->t_start - t->t_submit) * 1000, (t->t_end - t->t_start) * 1000, t->cpu * 1000};
     t->done(t->s, t->arg, open && !t->s->closed);
     session_unref(t->s);
     free(t);

@@ -65,12 +65,12 @@ struct voice_reply {
     struct tts_voice voice; /* the avatar's voice profile at the time of the turn (talk_voice_params) */
     struct voice_viseme *vis;
     int nvis, vis_cap, vis_sent;
-    int audio_started;    /* response.audio.start went out */
-    double t_speech_end;  /* time_mono(): the user's last voiced frame (or the commit) */
-    double t_final;       /* the final transcript */
-    double t_brain;       /* the brain's reply */
-    double t_first_byte;  /* the first audio byte sent (moved on when playback would underrun) */
-    double t_played_from; /* when playback position 0 is being heard */
+    int audio_started;                  /* response.audio.start went out */
+    double t_speech_end;                /* time_mono(): the user's last voiced frame (or the commit) */
+    double t_final;                     /* the final transcript */
+    double t_brain;                     /* the brain's reply */
+    double t_first_byte;                /* the first audio byte sent (moved on when playback would underrun) */
+    double t_played_from;               /* when playback position 0 is being heard */
     struct task_timing stt, brain, tts; /* the final's, the brain's and the first sentence's tasks */
 };
 
@@ -108,11 +108,11 @@ struct voice_session {
     int64_t utt_fed; /* position up to which recognition has been fed */
     int64_t utt_start;
     int64_t last_partial_pos;
-    char *partial; /* the last partial sent */
-    int feeds_waiting;   /* a recognition step in flight (at most one) */
-    int feed_pending;    /* a step was asked for while it ran: the next one follows it */
-    int64_t feed_to;     /* up to where that step was asked for */
-    int partial_pending; /* a partial was due meanwhile: the next step asks for it */
+    char *partial;                     /* the last partial sent */
+    int feeds_waiting;                 /* a recognition step in flight (at most one) */
+    int feed_pending;                  /* a step was asked for while it ran: the next one follows it */
+    int64_t feed_to;                   /* up to where that step was asked for */
+    int partial_pending;               /* a partial was due meanwhile: the next step asks for it */
     struct finish_job *finish_waiting; /* an utterance's end waiting for a decoder (tried each tick) */
     int finish_deferred;               /* the next utterance ended meanwhile: its end follows */
     int deferred_gen;
@@ -121,10 +121,10 @@ struct voice_session {
     /* the reply */
     struct voice_reply *reply; /* NULL when none is being made or spoken */
     int reply_gen;
-    int barge_ms;               /* the user's own voiced time while a reply is active */
-    int barge_pending;          /* speech started during a reply, not yet long enough */
-    struct echo echo;           /* the reply's level contour against the input's */
-    double echo_t0, echo_until; /* after a reply: its playback start, and until when its echo may come */
+    int barge_ms;                 /* the user's own voiced time while a reply is active */
+    int barge_pending;            /* speech started during a reply, not yet long enough */
+    struct echo echo;             /* the reply's level contour against the input's */
+    double echo_t0, echo_until;   /* after a reply: its playback start, and until when its echo may come */
     struct task_timing last_task; /* of the task whose done is running (set by session.c) */
 };
 
