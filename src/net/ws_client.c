@@ -108,7 +108,8 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
         c->broken = 1;
         return;
     }
-    memcpy(m->p, arg->msg, arg->msg_length);
+    if (arg->msg_length) /* an empty message comes with msg NULL */
+        memcpy(m->p, arg->msg, arg->msg_length);
     m->p[arg->msg_length] = 0;
     m->n = arg->msg_length;
     m->text = arg->opcode == WSLAY_TEXT_FRAME;
