@@ -1,6 +1,8 @@
 /* UTF-8 decoding, encoding and validation (RFC 3629). */
 #include "core/utf8.h"
 
+#include <string.h>
+
 size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
     if (n == 0)
@@ -81,5 +83,15 @@ size_t utf8_cut(const char *p, size_t n)
 {
     while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
         n--;
+    return n;
+}
+
+size_t utf8_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = utf8_cut(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
     return n;
 }

@@ -42,4 +42,8 @@ int utf8_valid(const char *p, size_t n);
  * ends there with a NUL) can be cut without splitting a character. */
 size_t utf8_cut(const char *p, size_t n);
 
+/* Copies src (NUL-terminated valid UTF-8) into dst of cap bytes (cap > 0), NUL-terminated and cut
+ * at a character boundary when it does not fit. Returns the bytes copied. */
+size_t utf8_copy(char *dst, size_t cap, const char *src);
+
 #endif

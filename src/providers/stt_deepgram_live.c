@@ -96,7 +96,7 @@ int stt_deepgram_live_message(const char *p, size_t n, struct dg_live_msg *m, ch
         const char *d = json_string_value(json_object_get(j, "description"));
         if (!d)
             d = json_string_value(json_object_get(j, "message"));
-        snprintf(m->why, sizeof m->why, "%s", d && utf8_valid(d, strlen(d)) ? d : "an error");
+        utf8_copy(m->why, sizeof m->why, d && utf8_valid(d, strlen(d)) ? d : "an error");
     }
     json_decref(j);
     return err;
@@ -106,7 +106,8 @@ int stt_deepgram_live_message(const char *p, size_t n, struct dg_live_msg *m, ch
 static int take_message(struct stt_stream *s, struct dg_live_msg *m, int fin_sent)
 {
     if (m->kind == DG_LIVE_ERROR) {
-        snprintf(s->why, sizeof s->why, "the speech recogniser said: %.120s", m->why);
+        int n = snprintf(s->why, sizeof s->why, "the speech recogniser said: ");
+        utf8_copy(s->why + n, sizeof s->why - (size_t)n, m->why);
         return DP_ERR_UNAVAILABLE;
     }
     if (m->kind == DG_LIVE_METADATA) {

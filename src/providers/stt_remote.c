@@ -356,11 +356,7 @@ int stt_result_add_word(struct stt_result *r, int *cap, const char *word, double
     struct stt_word *w = &r->words[r->n_words++];
     /* A word longer than the slot loses its end at a character boundary (answers are JSON
      * strings, so valid UTF-8): a cut inside a character would make the transcript invalid. */
-    size_t n = strlen(word);
-    if (n >= sizeof w->word)
-        n = utf8_cut(word, sizeof w->word - 1);
-    memcpy(w->word, word, n);
-    w->word[n] = 0;
+    utf8_copy(w->word, sizeof w->word, word);
     w->start_ms = (int)(start_s * 1000 + 0.5);
     w->end_ms = (int)(end_s * 1000 + 0.5);
     w->confidence = (float)(conf >= 0 && conf <= 1 ? conf : conf > 1 ? 1 : 0);
