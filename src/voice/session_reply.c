@@ -3,7 +3,6 @@
  * sentence, each synthesized beside the brain's task while the model goes on — its audio paced to the client a little ahead
  * of playback with the visemes of its phones, and its end — played out, or cut short, when the
  * stored reply keeps only what was heard. */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "talk/reply_voice.h"
 #include "talk/talk.h"
 #include "voice/session_impl.h"
+#include "voice/speech_piece.h"
 
 #define ECHO_TAIL_S 0.9 /* after a reply, its echo may still be arriving (ECHO_MAX_DELAY) */
 
@@ -403,34 +403,6 @@ static void speak_next(struct voice_session *s, struct voice_reply *r)
     }
 }
 
-#define CLAUSE_MIN 8 /* bytes of a first clause at least: "Yes," alone waits for more */
-
-/* The length of the piece to speak at p (no space before it), 0 when it is not whole yet: a
- * sentence, or for a reply's first piece its first clause (so speech starts a few words in).
- * While more may come (more), a sentence is whole only once something follows its end (a "."
- * may be "Mr." or "3.5"); a clause's comma at the end of what came is whole after a letter. At
- * most TTS_TEXT_MAX - 1 bytes, never inside a character. */
-static size_t piece_len(const char *p, int first, int more)
-{
-    const char *e = text_sentence_end(p);
-    size_t len = (size_t)(e - p);
-    if (first)
-        for (size_t i = CLAUSE_MIN - 1; i < len; i++)
-            if ((p[i] == ',' || p[i] == ';' || p[i] == ':') &&
-                (p[i + 1] == ' ' || (!p[i + 1] && (!more || (p[i - 1] & 0x80) || isalpha((unsigned char)p[i - 1]))))) {
-                len = i + 1;
-                e = p + len;
-                break;
-            }
-    if (more && !*e && len < TTS_TEXT_MAX - 1)
-        return 0;
-    if (len > TTS_TEXT_MAX - 1)
-        len = TTS_TEXT_MAX - 1;
-    while (len && (p[len - 1] & 0xc0) == 0x80)
-        len--;
-    return len ? len : 1;
-}
-
 /* Cuts what is whole of the text not yet cut into pieces to speak. */
 static int cut_pieces(struct voice_reply *r)
 {
@@ -440,7 +412,7 @@ static int cut_pieces(struct voice_reply *r)
             p++;
         if (!*p)
             return DP_OK;
-        size_t len = piece_len(p, r->nsent == 0, r->streaming);
+        size_t len = speech_piece_len(p, TTS_TEXT_MAX - 1, r->nsent == 0, r->streaming);
         if (!len)
             return DP_OK;
         if (r->nsent == r->sent_cap) {
