@@ -1,8 +1,8 @@
 /* The voice session's reply: the turn through talk/ (the question and the reply stored like a
- * text turn), the reply spoken as the brain writes it — its first clause, then sentence by
- * sentence, each synthesized beside the brain's task while the model goes on — its audio paced to the client a little ahead
- * of playback with the visemes of its phones, and its end — played out, or cut short, when the
- * stored reply keeps only what was heard. */
+ * text turn), the reply spoken as the brain writes it (its first clause, then sentence by
+ * sentence, each synthesized beside the brain's task while the model goes on), its audio paced to
+ * the client a little ahead of playback with the visemes of its phones, and its end — played out,
+ * or cut short, when the stored reply keeps only what was heard. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
