@@ -11,8 +11,8 @@
 //     (push-to-talk; the question recognised by the scripted speech server, so no recogniser time)
 //     answered by the generative brain, the model streaming a clause then the rest a token every
 //     TOKEN_MS; from the moment the model's first clause went out to the first reply audio frame
-//     (flite, the local engine), beside the same from the model's last token (what speaking the
-//     first sentence costs once the whole answer is in).
+//     (flite, the local engine), beside the same from the model's last token (negative: the reply
+//     is heard before the model has finished it), and the CPU time of the first clause's synthesis.
 //  4. Concurrent streamed conversations on this machine's cores: K streamed replies at once (each
 //     model answer 30 tokens, TOKEN_MS apart): first delta and whole-stream p50/p95 beside the
 //     model's own duration (the ceiling), and the server's CPU time per conversation.
@@ -184,7 +184,7 @@ async function firstAudio(llm) {
   const s = await startServer(llm.url, ['--stt-provider', 'openai', '--stt-url', sp.url, '--tts-provider', 'flite']);
   const answer = 'We rowed home, and the lake was still. Every summer we went back to the island cabin.';
   llm.reply = { tokens: answer.match(/\s*\S+/g), tokenDelayMs: TOKEN_MS };
-  const fromClause = [], fromLast = [], ttsFirst = [];
+  const fromClause = [], fromLast = [], ttsFirst = [], ttsCpu = [];
   let cpu = 0;
   const TURNS = 12;
   for (let i = 0; i < TURNS; i++) {
@@ -205,13 +205,14 @@ async function firstAudio(llm) {
       fromClause.push(audioAt - clause);
       fromLast.push(audioAt - req.tokenAt.at(-1));
       if (done.latency?.tts_first_byte_ms !== undefined) ttsFirst.push(done.latency.tts_first_byte_ms);
+      if (done.latency?.tts_cpu_ms !== undefined) ttsCpu.push(done.latency.tts_cpu_ms);
     }
     v.ws.close();
   }
   llm.reply = null;
   await s.stop();
   await sp.close();
-  console.log(`  first clause → first audio byte (voice WebSocket, flite, a token every ${TOKEN_MS} ms), p50 of ${fromClause.length}: ${f1(pct(fromClause, 50))} ms (target < 50 ms), p95 ${f1(pct(fromClause, 95))} ms · from the model's last token ${f1(pct(fromLast, 50))} ms · response.done tts_first_byte_ms p50 ${ttsFirst.length ? pct(ttsFirst, 50) : '-'} · server CPU per turn ${f1(cpu / TURNS)} ms`);
+  console.log(`  first clause → first audio byte (voice WebSocket, flite, a token every ${TOKEN_MS} ms), p50 of ${fromClause.length}: ${f1(pct(fromClause, 50))} ms (target < 50 ms), p95 ${f1(pct(fromClause, 95))} ms · from the model's last token ${f1(pct(fromLast, 50))} ms · response.done tts_first_byte_ms p50 ${ttsFirst.length ? pct(ttsFirst, 50) : '-'} (first clause's synthesis: CPU p50 ${ttsCpu.length ? pct(ttsCpu, 50) : '-'} ms) · server CPU per turn ${f1(cpu / TURNS)} ms`);
 }
 
 async function concurrent(llm) {

@@ -68,6 +68,7 @@ struct ws_task {
     void (*work)(void *arg, void *state);
     void (*done)(struct ws_conn *c, void *arg, int open);
     void *arg;
+    int how; /* WS_TASK_* */
     struct ws_task *next;
 };
 
@@ -266,10 +267,13 @@ static void ws_task_done(struct pool_task *t)
 {
     struct ws_task *k = (struct ws_task *)t;
     struct ws_conn *c = k->c;
+    int ordered = k->how != WS_TASK_BESIDE;
     k->done(c, k->arg, !c->torn_down);
     free(k);
-    c->task_running = 0;
-    ws_task_start_next(c);
+    if (ordered) {
+        c->task_running = 0;
+        ws_task_start_next(c);
+    }
     ws_unref(c);
 }
 
@@ -282,11 +286,11 @@ static void ws_task_start_next(struct ws_conn *c)
     if (!c->tasks)
         c->tasks_tail = NULL;
     c->task_running = 1;
-    pool_submit(server_pool(c->srv), &k->t);
+    pool_submit(server_pool_of(c->srv, k->how == WS_TASK_SLOW), &k->t);
 }
 
-int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
-              void (*done)(struct ws_conn *c, void *arg, int open), void *arg)
+int ws_submit_how(struct ws_conn *c, int how, void (*work)(void *arg, void *state),
+                  void (*done)(struct ws_conn *c, void *arg, int open), void *arg)
 {
     struct ws_task *k = calloc(1, sizeof *k);
     if (!k)
@@ -297,7 +301,12 @@ int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
     k->work = work;
     k->done = done;
     k->arg = arg;
+    k->how = how;
     c->refs++;
+    if (how == WS_TASK_BESIDE) {
+        pool_submit(server_pool(c->srv), &k->t);
+        return DP_OK;
+    }
     if (c->tasks_tail)
         c->tasks_tail->next = k;
     else
@@ -305,6 +314,12 @@ int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
     c->tasks_tail = k;
     ws_task_start_next(c);
     return DP_OK;
+}
+
+int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
+              void (*done)(struct ws_conn *c, void *arg, int open), void *arg)
+{
+    return ws_submit_how(c, WS_TASK_ORDERED, work, done, arg);
 }
 
 /* Ends the connection: tells the route, stops watching, gives the socket back. */

@@ -43,5 +43,12 @@ void ws_timer_stop(struct ws_conn *c);
  * submitted, so its replies keep their order. Loop thread only. DP_ERR_NOMEM. */
 int ws_submit(struct ws_conn *c, void (*work)(void *arg, void *state),
               void (*done)(struct ws_conn *c, void *arg, int open), void *arg);
+/* How a task runs (ws_submit_how). ORDERED: as ws_submit. SLOW: in that same order, on the
+ * provider pool (work that mostly waits on a remote model, not on a CPU; the CPU pool when the
+ * server has none). BESIDE: at once on the CPU pool, neither waiting for the ordered tasks nor
+ * holding them up (its done may come before theirs: the caller orders what it needs). */
+enum { WS_TASK_ORDERED, WS_TASK_SLOW, WS_TASK_BESIDE };
+int ws_submit_how(struct ws_conn *c, int how, void (*work)(void *arg, void *state),
+                  void (*done)(struct ws_conn *c, void *arg, int open), void *arg);
 
 #endif

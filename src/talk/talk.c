@@ -302,6 +302,19 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
     return err ? err : get_message(db, mid, reply);
 }
 
+int talk_keep_heard(struct db *db, const char *conv, const char *avatar_id, const char *heard, char mid[ID_LEN])
+{
+    struct persona p = {0};
+    int err = load_persona(db, avatar_id, &p);
+    if (err)
+        return err;
+    free(p.greeting);
+    json_t *none = json_array();
+    err = none ? insert_message(db, conv, "avatar", heard, none, p.brain, NULL, mid) : DP_ERR_NOMEM;
+    json_decref(none);
+    return err;
+}
+
 int talk_cut_reply(struct db *db, const char *conv, const char *mid, const char *heard)
 {
     struct db_rows *r = NULL;

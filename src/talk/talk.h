@@ -82,6 +82,9 @@ int talk_answer(struct db *db, const char *conv, const char *avatar_id, const ch
  * its text becomes heard; with heard "" the reply goes, as if never made. DP_ERR_NOT_FOUND when
  * conv holds no avatar message mid. */
 int talk_cut_reply(struct db *db, const char *conv, const char *mid, const char *heard);
+/* Stores heard as avatar_id's reply in conv (id in mid): what its listener heard of a spoken reply
+ * cut short while the brain was still writing it, before the brain stored anything. */
+int talk_keep_heard(struct db *db, const char *conv, const char *avatar_id, const char *heard, char mid[ID_LEN]);
 
 struct brain_input;
 struct brain_persona;

@@ -207,12 +207,18 @@ static void task_done(struct ws_conn *c, void *arg, int open)
 int session_task(struct voice_session *s, void (*work)(struct voice_session *s, void *arg, struct db *db),
                  void (*done)(struct voice_session *s, void *arg, int open), void *arg)
 {
+    return session_task_how(s, WS_TASK_ORDERED, work, done, arg);
+}
+
+int session_task_how(struct voice_session *s, int how, void (*work)(struct voice_session *s, void *arg, struct db *db),
+                     void (*done)(struct voice_session *s, void *arg, int open), void *arg)
+{
     struct task *t = malloc(sizeof *t);
     if (!t)
         return DP_ERR_NOMEM;
     *t = (struct task){s, work, done, arg, time_mono(), 0, 0, 0};
     s->refs++;
-    int err = ws_submit(s->c, task_work, task_done, t);
+    int err = ws_submit_how(s->c, how, task_work, task_done, t);
     if (err) {
         s->refs--;
         free(t);
@@ -393,13 +399,17 @@ void session_tick(struct voice_session *s)
         reply_tick(s);
     if (s->finish_waiting)
         input_finish_retry(s);
-    ws_timer_start(s->c, s->reply || s->finish_waiting ? VOICE_TICK_MS : 500, on_timer);
+    ws_timer_start(s->c,
+                   s->reply && s->reply->streaming ? VOICE_STREAM_TICK_MS
+                   : s->reply || s->finish_waiting ? VOICE_TICK_MS
+                                                   : 500,
+                   on_timer);
 }
 
 void session_kick(struct voice_session *s)
 {
     if (!s->closed)
-        ws_timer_start(s->c, VOICE_TICK_MS, on_timer);
+        ws_timer_start(s->c, s->reply && s->reply->streaming ? VOICE_STREAM_TICK_MS : VOICE_TICK_MS, on_timer);
 }
 
 static void on_open(struct ws_conn *c)

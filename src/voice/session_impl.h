@@ -6,6 +6,7 @@
 #define DP_VOICE_SESSION_IMPL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -32,6 +33,7 @@ struct finish_job;
 #define VOICE_PLAY_LEAD_MS 250       /* reply audio sent ahead of what is being played */
 #define VOICE_CHUNK_MS 40            /* reply audio per binary frame (pcm16; Opus packets are 20 ms) */
 #define VOICE_TICK_MS 20             /* the pacing timer while a reply plays */
+#define VOICE_STREAM_TICK_MS 4       /* while the brain streams: its pieces are taken this often */
 #define VOICE_FRAME_MAX 32000        /* bytes of one binary frame: 1 s of pcm16 at 16 kHz */
 #define VOICE_FINISH_WAIT_MS 15000   /* an utterance's end waits this long for a free decoder */
 
@@ -54,8 +56,8 @@ struct voice_reply {
     int gen;              /* the session's reply generation it belongs to */
     char *question;       /* the final transcript it answers */
     char mid[ID_LEN];     /* the stored reply ("" until the brain is done) */
-    char *text;           /* the reply's text */
-    char **sentences;     /* text cut for synthesis */
+    char *text;           /* the reply's text so far (the loop's) */
+    char **sentences;     /* text cut for synthesis: its first clause, then sentences */
     int nsent, next_sent; /* sentences, the next to synthesize */
     int *sent_end_ms;     /* where each synthesized sentence ends in the reply's audio */
     int nsynth;           /* sentences synthesized */
@@ -68,10 +70,20 @@ struct voice_reply {
     int audio_started;                  /* response.audio.start went out */
     double t_speech_end;                /* time_mono(): the user's last voiced frame (or the commit) */
     double t_final;                     /* the final transcript */
-    double t_brain;                     /* the brain's reply */
+    double t_brain;                     /* the brain's first sentence to speak, or its end */
     double t_first_byte;                /* the first audio byte sent (moved on when playback would underrun) */
     double t_played_from;               /* when playback position 0 is being heard */
     struct task_timing stt, brain, tts; /* the final's, the brain's and the first sentence's tasks */
+
+    /* Spoken as it is written: the brain's worker adds the pieces it writes to queued; the loop
+     * takes them (each tick, VOICE_STREAM_TICK_MS while the brain streams), sends them on and
+     * cuts text into sentences as they become whole. */
+    pthread_mutex_t lock;
+    json_t *queued; /* pieces not yet taken by the loop (under lock) */
+    int streaming;  /* the brain is still writing: more text may come */
+    size_t text_len, text_cap;
+    size_t cut_at; /* where in text the next piece to speak begins */
+    int sent_cap;  /* sentences and sent_end_ms allocated */
 };
 
 struct voice_session {
@@ -135,6 +147,10 @@ void session_error(struct voice_session *s, const char *code, const char *fmt, .
 /* Runs work(arg, db) on a worker then done(s, arg, open) on the loop, holding s. DP_ERR_NOMEM. */
 int session_task(struct voice_session *s, void (*work)(struct voice_session *s, void *arg, struct db *db),
                  void (*done)(struct voice_session *s, void *arg, int open), void *arg);
+/* The same, run as how says (WS_TASK_*): the brain waits on its model in the order (SLOW),
+ * synthesis runs BESIDE it so a reply is spoken while the model still writes it. */
+int session_task_how(struct voice_session *s, int how, void (*work)(struct voice_session *s, void *arg, struct db *db),
+                     void (*done)(struct voice_session *s, void *arg, int open), void *arg);
 void session_tick(struct voice_session *s);
 /* Starts the pacing timer now (a reply is on its way). */
 void session_kick(struct voice_session *s);

@@ -1,7 +1,8 @@
 /* The voice session's reply: the turn through talk/ (the question and the reply stored like a
- * text turn), the reply spoken sentence by sentence, its audio paced to the client a little ahead
- * of playback with the visemes of its phones, and its end — played out, or cut short, when the
- * stored reply keeps only what was heard. */
+ * text turn), the reply spoken as the brain writes it (its first clause, then sentence by
+ * sentence, each synthesized beside the brain's task while the model goes on), its audio paced to
+ * the client a little ahead of playback with the visemes of its phones, and its end — played out,
+ * or cut short, when the stored reply keeps only what was heard. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "talk/reply_voice.h"
 #include "talk/talk.h"
 #include "voice/session_impl.h"
+#include "voice/speech_piece.h"
 
 #define ECHO_TAIL_S 0.9 /* after a reply, its echo may still be arriving (ECHO_MAX_DELAY) */
 
@@ -31,6 +33,8 @@ static void reply_unref(struct voice_reply *r)
         free(r->sentences[i]);
     free(r->sentences);
     free(r->sent_end_ms);
+    json_decref(r->queued);
+    pthread_mutex_destroy(&r->lock);
     free(r->question);
     free(r->text);
     free(r->pcm);
@@ -62,8 +66,6 @@ static json_t *ms_or_null(double from, double to)
  * being spoken, cut at a word and marked "…". malloc'd. */
 static char *heard_text(const struct voice_reply *r, int played_ms)
 {
-    if (!r->text)
-        return strdup("");
     size_t cut = 0;
     int partial = 0;
     const char *p = r->text;
@@ -99,7 +101,8 @@ static char *heard_text(const struct voice_reply *r, int played_ms)
     return out;
 }
 
-/* Keeping of the stored reply what was heard. */
+/* Keeping of the stored reply what was heard; of a reply not stored yet (mid ""), storing what was
+ * heard — in the session's order, after the brain's task, which then stored nothing of its own. */
 struct cut_job {
     char mid[ID_LEN];
     char *heard;
@@ -108,8 +111,10 @@ struct cut_job {
 static void cut_work(struct voice_session *s, void *arg, struct db *db)
 {
     struct cut_job *j = arg;
-    if (db)
+    if (db && *j->mid)
         talk_cut_reply(db, s->conv, j->mid, j->heard);
+    else if (db)
+        talk_keep_heard(db, s->conv, s->avatar_id, j->heard, j->mid);
 }
 
 static void cut_done(struct voice_session *s, void *arg, int open)
@@ -186,9 +191,12 @@ void reply_cancel(struct voice_session *s, const char *why)
             played = 0;
     }
     char *heard = heard_text(r, played);
-    /* A reply not stored yet is dropped by the brain's task when it comes back. */
+    /* A reply not stored yet (still being written) is dropped by the brain's task when it comes
+     * back, and what was heard of it stored instead. */
     if (*r->mid && heard && strcmp(heard, r->text))
         cut_stored(s, r->mid, heard);
+    else if (!*r->mid && heard && *heard)
+        cut_stored(s, "", heard);
     reply_end(s, why, heard, played);
     free(heard);
 }
@@ -213,10 +221,14 @@ static void send_audio(struct voice_session *s, struct voice_reply *r, size_t n)
     r->sent += n;
 }
 
+static void reply_take(struct voice_session *s, struct voice_reply *r);
+
 void reply_tick(struct voice_session *s)
 {
     struct voice_reply *r = s->reply;
-    if (!r || !r->audio_started)
+    if (r && r->streaming)
+        reply_take(s, r);
+    if (!r || s->reply != r || !r->audio_started)
         return;
     double now = time_mono();
     if (r->t_first_byte <= 0)
@@ -231,7 +243,7 @@ void reply_tick(struct voice_session *s)
     while (sent_ms < played + VOICE_PLAY_LEAD_MS && r->sent < r->npcm) {
         size_t n = r->npcm - r->sent < step ? r->npcm - r->sent : step;
         /* A frame of Opus is whole: the tail of a sentence waits for the next, or the end. */
-        if (n < step && s->out.format == VOICE_OPUS && r->nsynth < r->nsent)
+        if (n < step && s->out.format == VOICE_OPUS && (r->nsynth < r->nsent || r->streaming))
             break;
         int upto = ms_of(r, r->sent + n);
         for (; r->vis_sent < r->nvis && r->vis[r->vis_sent].t_ms < upto; r->vis_sent++)
@@ -240,7 +252,7 @@ void reply_tick(struct voice_session *s)
         send_audio(s, r, n);
         sent_ms = ms_of(r, r->sent);
     }
-    if (r->nsynth == r->nsent && r->sent >= r->npcm && played >= ms_of(r, r->npcm))
+    if (!r->streaming && r->nsynth == r->nsent && r->sent >= r->npcm && played >= ms_of(r, r->npcm))
         reply_end(s, "completed", r->text, ms_of(r, r->npcm));
 }
 
@@ -248,6 +260,7 @@ void reply_tick(struct voice_session *s)
 struct tts_job {
     struct voice_reply *r;
     int idx;
+    const char *text; /* r's sentence idx (the list grows on the loop meanwhile; the string stays) */
     int16_t *pcm;
     size_t n, cap;
     struct tts_phone *ph;
@@ -297,8 +310,7 @@ static void tts_work(struct voice_session *s, void *arg, struct db *db)
     struct tts_engine *e = tts_current();
     char why[128];
     const struct tts_sink sink = {tts_audio, tts_phones, j};
-    j->err = e ? e->ops->synthesize(e, j->r->sentences[j->idx], &j->r->voice, &sink, why, sizeof why)
-               : DP_ERR_NOT_IMPLEMENTED;
+    j->err = e ? e->ops->synthesize(e, j->text, &j->r->voice, &sink, why, sizeof why) : DP_ERR_NOT_IMPLEMENTED;
     if (j->err || !j->n || e->rate == j->r->rate)
         return;
     /* pcm16 asked for at another rate than the engine's, a sentence at a time (they join at pauses;
@@ -372,66 +384,118 @@ out:
     reply_unref(r);
 }
 
+/* The next sentence to synthesis, one at a time (their audio joins in order), beside the
+ * brain's task: speech starts while the model is still writing. */
 static void speak_next(struct voice_session *s, struct voice_reply *r)
 {
-    if (r->next_sent >= r->nsent)
-        return;
+    if (r->next_sent >= r->nsent || r->next_sent > r->nsynth)
+        return; /* nothing new, or one in flight (its done asks for the next) */
     struct tts_job *j = calloc(1, sizeof *j);
     if (!j)
         return;
     j->r = r;
     j->idx = r->next_sent++;
+    j->text = r->sentences[j->idx];
     r->refs++;
-    if (session_task(s, tts_work, tts_done, j)) {
+    if (session_task_how(s, WS_TASK_BESIDE, tts_work, tts_done, j)) {
         r->refs--;
         free(j);
     }
 }
 
-/* Cuts the reply into its sentences (each at most TTS_TEXT_MAX bytes). */
-static int split_sentences(struct voice_reply *r)
+/* Cuts what is whole of the text not yet cut into pieces to speak. */
+static int cut_pieces(struct voice_reply *r)
 {
-    int cap = 8;
-    r->sentences = malloc((size_t)cap * sizeof *r->sentences);
-    if (!r->sentences)
-        return DP_ERR_NOMEM;
-    for (const char *p = r->text; *p;) {
+    for (;;) {
+        const char *p = r->text + r->cut_at;
         while (*p == ' ' || *p == '\n')
             p++;
         if (!*p)
-            break;
-        const char *e = text_sentence_end(p);
-        size_t len = (size_t)(e - p);
-        if (len > TTS_TEXT_MAX - 1)
-            len = TTS_TEXT_MAX - 1;
-        while (len && (p[len - 1] & 0xc0) == 0x80)
-            len--; /* never inside a character */
-        if (r->nsent == cap) {
-            cap *= 2;
+            return DP_OK;
+        size_t len = speech_piece_len(p, TTS_TEXT_MAX - 1, r->nsent == 0, r->streaming);
+        if (!len)
+            return DP_OK;
+        if (r->nsent == r->sent_cap) {
+            int cap = r->sent_cap ? 2 * r->sent_cap : 8;
             char **q = realloc(r->sentences, (size_t)cap * sizeof *q);
-            if (!q)
+            if (q)
+                r->sentences = q;
+            int *t = q ? realloc(r->sent_end_ms, (size_t)cap * sizeof *t) : NULL;
+            if (!t)
                 return DP_ERR_NOMEM;
-            r->sentences = q;
+            r->sent_end_ms = t;
+            r->sent_cap = cap;
         }
         if (!(r->sentences[r->nsent] = strndup(p, len)))
             return DP_ERR_NOMEM;
-        r->nsent++;
-        p += len ? len : 1;
+        r->sent_end_ms[r->nsent++] = 0;
+        r->cut_at = (size_t)(p - r->text) + len;
+        if (r->t_brain <= 0)
+            r->t_brain = time_mono(); /* the brain's part of the turn: until its first clause */
     }
-    r->sent_end_ms = calloc((size_t)(r->nsent ? r->nsent : 1), sizeof *r->sent_end_ms);
-    return r->sent_end_ms ? DP_OK : DP_ERR_NOMEM;
 }
 
-/* The turn on a worker: the question stored, the brain's reply stored; its pieces collected. */
+static int text_append(struct voice_reply *r, const char *p, size_t n)
+{
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = (r->text_len + n + 1) * 2;
+        char *t = realloc(r->text, cap);
+        if (!t)
+            return DP_ERR_NOMEM;
+        r->text = t;
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, p, n);
+    r->text_len += n;
+    r->text[r->text_len] = 0;
+    return DP_OK;
+}
+
+/* Takes the pieces the brain wrote since last time: sent on in order (response.text.delta), added
+ * to the text, what is whole of it cut and spoken. A reply that cannot be kept ends failed. */
+static void reply_take(struct voice_session *s, struct voice_reply *r)
+{
+    json_t *got = NULL, *fresh = json_array();
+    pthread_mutex_lock(&r->lock);
+    if (fresh && json_array_size(r->queued)) {
+        got = r->queued;
+        r->queued = fresh;
+        fresh = NULL;
+    }
+    pthread_mutex_unlock(&r->lock);
+    json_decref(fresh);
+    size_t i;
+    json_t *v;
+    int err = DP_OK;
+    json_array_foreach (got, i, v) {
+        session_send(s, json_pack("{s:s,s:O}", "type", "response.text.delta", "text", v));
+        if (!err)
+            err = text_append(r, json_string_value(v), json_string_length(v));
+    }
+    json_decref(got);
+    if (err || (err = cut_pieces(r))) {
+        session_error(s, "internal_error", "out of memory");
+        reply_cancel(s, "failed");
+        return;
+    }
+    speak_next(s, r);
+}
+
+/* The turn on a worker: the question stored, the brain's reply stored; its pieces handed to the
+ * loop as they come, its citations collected. */
 struct brain_job {
     struct voice_reply *r;
-    json_t *deltas, *citations, *reply;
+    json_t *citations, *reply;
     int err;
 };
 
 static void on_delta(void *ctx, const char *text, size_t len)
 {
-    json_array_append_new(((struct brain_job *)ctx)->deltas, json_stringn(text, len));
+    struct voice_reply *r = ((struct brain_job *)ctx)->r;
+    json_t *v = json_stringn(text, len);
+    pthread_mutex_lock(&r->lock);
+    json_array_append_new(r->queued, v);
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void on_citation(void *ctx, json_t *c)
@@ -469,12 +533,12 @@ static void brain_work(struct voice_session *s, void *arg, struct db *db)
      * checked as each of their text turns is, and kept as short. */
     if ((j->err = turn_allowed(s, db)) || (j->err = talk_add_user_message(db, s->conv, j->r->question, umid)))
         return;
-    j->err = talk_answer(db, s->conv, s->avatar_id, umid, j->r->question, reply_cancelled, j->r, &sink, &j->reply);
     /* Spoken as the message's own audio is (GET /messages/{mid}/audio): the profile read now,
-     * so a profile trained during the session is heard from its next turn. */
+     * so a profile trained during the session is heard from its next turn; before the first
+     * piece, which synthesis may take at once (the queue's lock orders the two). */
     struct context ctx = {.db = db};
-    if (!j->err)
-        talk_voice_params(&ctx, s->avatar_id, &j->r->voice);
+    talk_voice_params(&ctx, s->avatar_id, &j->r->voice);
+    j->err = talk_answer(db, s->conv, s->avatar_id, umid, j->r->question, reply_cancelled, j->r, &sink, &j->reply);
     /* Cancelled after it was stored: nothing of it was heard. */
     if (!j->err && atomic_load(&j->r->cancel)) {
         talk_cut_reply(db, s->conv, json_string_value(json_object_get(j->reply, "id")), "");
@@ -490,7 +554,6 @@ static void brain_done(struct voice_session *s, void *arg, int open)
         cut_stored(s, json_string_value(json_object_get(j->reply, "id")), ""); /* cancelled meanwhile */
     if (!open || atomic_load(&r->cancel) || s->reply != r)
         goto out;
-    r->t_brain = time_mono();
     r->brain = s->last_task;
     if (j->err) {
         if (j->err == DP_ERR_NOT_FOUND)
@@ -500,32 +563,26 @@ static void brain_done(struct voice_session *s, void *arg, int open)
                           TALK_VISITOR_MESSAGES_MAX);
         else
             session_error(s, dp_errcode(j->err), "the reply could not be made: %s", dp_strerror(j->err));
-        reply_end(s, "failed", "", 0);
+        reply_cancel(s, "failed"); /* what was spoken of it is over; nothing was stored */
         goto out;
     }
     snprintf(r->mid, sizeof r->mid, "%s", json_string_value(json_object_get(j->reply, "id")));
-    r->text = strdup(json_string_value(json_object_get(j->reply, "text")));
+    r->streaming = 0;
+    reply_take(s, r); /* the rest of the text, and its last piece whole now */
+    if (s->reply != r)
+        goto out;
+    if (r->t_brain <= 0)
+        r->t_brain = time_mono();
     size_t i;
     json_t *v;
-    json_array_foreach (j->deltas, i, v)
-        session_send(s, json_pack("{s:s,s:O}", "type", "response.text.delta", "text", v));
     json_array_foreach (j->citations, i, v) {
         json_t *ev = json_deep_copy(v);
         json_object_set_new(ev, "type", json_string("response.citation"));
         session_send(s, ev);
     }
-    if (!r->text || split_sentences(r)) {
-        session_error(s, "internal_error", "out of memory");
-        reply_end(s, "failed", "", 0);
-        goto out;
-    }
-    if (!r->nsent) {
+    if (!r->nsent)
         reply_end(s, "completed", "", 0);
-        goto out;
-    }
-    speak_next(s, r);
 out:
-    json_decref(j->deltas);
     json_decref(j->citations);
     json_decref(j->reply);
     free(j);
@@ -538,12 +595,18 @@ void reply_start(struct voice_session *s, const char *question, double t_speech_
         reply_cancel(s, "interrupted");
     struct voice_reply *r = calloc(1, sizeof *r);
     struct brain_job *j = calloc(1, sizeof *j);
-    if (!r || !j || !(r->question = strdup(question))) {
+    if (!r || !j || !(r->question = strdup(question)) || !(r->queued = json_array()) || text_append(r, "", 0)) {
+        if (r) {
+            free(r->question);
+            json_decref(r->queued);
+        }
         free(r);
         free(j);
         return;
     }
     r->refs = 1;
+    pthread_mutex_init(&r->lock, NULL);
+    r->streaming = 1;
     r->gen = ++s->reply_gen;
     r->t_speech_end = t_speech_end;
     r->t_final = time_mono();
@@ -554,12 +617,12 @@ void reply_start(struct voice_session *s, const char *question, double t_speech_
     s->barge_pending = 0;
     session_send(s, json_pack("{s:s}", "type", "response.started"));
     j->r = r;
-    j->deltas = json_array();
     j->citations = json_array();
     r->refs++;
-    if (session_task(s, brain_work, brain_done, j)) {
+    /* In the session's order (its question stored after the turn before), on the provider pool:
+     * a model is mostly waited on. */
+    if (session_task_how(s, WS_TASK_SLOW, brain_work, brain_done, j)) {
         r->refs--;
-        json_decref(j->deltas);
         json_decref(j->citations);
         free(j);
         reply_end(s, "failed", "", 0);
