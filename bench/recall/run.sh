@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Quality of memory search and of the recall brain (bench/recall/recall.mjs) against a fresh
 # doppel on a free loopback port with a throwaway data directory. Prints figures only.
-# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed] [--natural] [--verbose]
+# Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed | --embed-url URL --embed-model M]
+#                                 [--natural] [--verbose]
 #   --natural            the natural-question set of bench/recall/natural/ (bench/recall/natural.mjs)
 #                        instead of bench/recall/questions.json
 #   --backend postgres   PostgreSQL + Redis from scripts/test-servers.sh (started and stopped here)
 #   --embed              hybrid search: memory vectors from the deterministic test embedder of
 #                        tests/embed-server/ (word hashing with a small synonym table — it shows
 #                        the vector path at work, not what a real embedding model would score)
+#   --embed-url URL --embed-model M
+#                        hybrid search with a real OpenAI-compatible embedding provider, e.g. Ollama:
+#                        --embed-url http://127.0.0.1:11434/v1 --embed-model nomic-embed-text
+#                        (a key, if it needs one, in DOPPEL_EMBED_API_KEY)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 backend=sqlite
 embed=0
+embed_url=
+embed_model=
 script=bench/recall/recall.mjs
 pass=()
 while [ $# -gt 0 ]; do
@@ -20,6 +27,8 @@ while [ $# -gt 0 ]; do
     --backend) backend=${2:?--backend needs sqlite or postgres}; shift 2 ;;
     --backend=*) backend=${1#*=}; shift ;;
     --embed) embed=1; shift ;;
+    --embed-url) embed_url=${2:?--embed-url needs a URL}; shift 2 ;;
+    --embed-model) embed_model=${2:?--embed-model needs a model name}; shift 2 ;;
     --natural) script=bench/recall/natural.mjs; shift ;;
     *) pass+=("$1"); shift ;;
     esac
@@ -56,6 +65,10 @@ if [ "$embed" = 1 ]; then
     args+=(--embed-provider openai --embed-url "$(head -n1 "$dir/embed.out")" --embed-model test-hash
         --search-vector-min-similarity 15)
     echo "hybrid search: vectors from tests/embed-server (deterministic test embedder)"
+elif [ -n "$embed_url" ]; then
+    [ -n "$embed_model" ] || { echo "--embed-url needs --embed-model" >&2; exit 2; }
+    args+=(--embed-provider openai --embed-url "$embed_url" --embed-model "$embed_model")
+    echo "hybrid search: vectors from $embed_url ($embed_model)"
 fi
 
 ./doppel "${args[@]}" >"$dir/stdout" 2>"$dir/stderr" &
