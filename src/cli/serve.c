@@ -182,8 +182,8 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sweep_timer, NULL);
-    jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
-    size_t busy = pool_busy(app->pool) + (app->slow_pool ? pool_busy(app->slow_pool) : 0);
+    int jobs_left = jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
+    size_t busy = pool_busy(app->pool) + (app->slow_pool ? pool_busy(app->slow_pool) : 0) + (size_t)jobs_left;
     if (busy) {
         /* The shutdown deadline passed with handlers still running: joining them would
          * stretch the bound --shutdown-timeout promises. Exit without them (see cli_serve). */

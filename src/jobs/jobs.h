@@ -97,9 +97,10 @@ static inline struct context job_context(const struct job_ctx *j)
  * with a lease of lease_s seconds. */
 int jobs_start(const char *database_url, const char *cache_url, struct blob_store *blobs, int n, int lease_s);
 /* Stops claiming, waits for running jobs to finish their current attempt (bounded), joins.
- * A no-op when not started. Handlers still running at the bound are left behind (their jobs
- * run again once their leases end). */
-void jobs_stop(void);
+ * A no-op (0) when not started. Returns how many handlers were still running at the bound: they
+ * are left behind (their jobs run again once their leases end), still using the engines, so the
+ * caller must not free those under them. */
+int jobs_stop(void);
 /* Stops claiming now without waiting (at SIGTERM, while HTTP requests drain) and tells
  * handlers (job_should_stop); the jobs_stop that follows waits until timeout_ms after this
  * call at most (without this call: 10 s from jobs_stop). */

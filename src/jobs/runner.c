@@ -553,12 +553,12 @@ void jobs_stop_begin(int timeout_ms)
     pthread_mutex_unlock(&R.lock);
 }
 
-void jobs_stop(void)
+int jobs_stop(void)
 {
     pthread_mutex_lock(&R.lock);
     if (!R.started) {
         pthread_mutex_unlock(&R.lock);
-        return;
+        return 0;
     }
     begin_stop_locked(STOP_TIMEOUT_MS);
     struct timespec until = R.stop_deadline;
@@ -584,7 +584,7 @@ void jobs_stop(void)
         pthread_mutex_lock(&R.lock);
         R.started = 0;
         pthread_mutex_unlock(&R.lock);
-        return;
+        return stuck;
     }
     for (int i = 0; i < R.n; i++) {
         if (R.w[i].db)
@@ -602,4 +602,5 @@ void jobs_stop(void)
     R.started = 0;
     pthread_mutex_unlock(&R.lock);
     DP_LOG(LOG_INFO, "[jobs] job workers stopped");
+    return 0;
 }

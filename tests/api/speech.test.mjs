@@ -121,7 +121,7 @@ describe('audio media into memories', () => {
 
     const re = await api(srv, 'POST', `/media/${m.id}/reprocess`, { token: c.owner.token });
     expectStatus(assert, re, 202);
-    assert.equal(re.json.media.status, 'queued');
+    assert.ok(['queued', 'processing'].includes(re.json.media.status), re.json.media.status); // a free worker may have it already
     const m2 = await waitMedia(srv, c.owner.token, m.id, (x) => x.transcript?.version === 2 && x.status === 'ready', 60000);
     assert.equal(m2.transcript.version, 2, JSON.stringify(m2));
     assert.deepEqual(m2.transcript.segments, m.transcript.segments, 'the same engine hears the same');
