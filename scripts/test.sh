@@ -252,7 +252,7 @@ run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" \
   e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")"
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}" \
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-1}" \
   e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)"
 unset DOPPEL_TEST_TIME_SCALE
 end_section

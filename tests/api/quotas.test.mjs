@@ -72,6 +72,9 @@ describe('quotas', () => {
     assert.equal(chunked.status, 413);
     assert.equal((await chunked.json()).error.code, 'quota_exceeded');
     assert.equal((await listAll(srv, `/avatars/${av.id}/media`, u.token)).length, 2);
+    // A refused chunked upload's temporary file goes once the request has ended (a moment after
+    // the 413 is sent while the client still streams).
+    for (let i = 0; i < 100 && blobFiles(srv).tmp.length; i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(blobFiles(srv).tmp, []);
     // An editor's upload counts against the avatar's owner.
     const shared = await createAvatar(srv, u.token);
