@@ -72,10 +72,15 @@ describe('--api-rate 2 (per user, burst 10)', () => {
   test('a burst of authenticated calls → 429 with Retry-After; other users are not affected; it recovers', async () => {
     const a = await signup(srv);
     const b = await signup(srv);
+    const started = Date.now();
     const rs = await Promise.all(Array.from({ length: 25 }, () => api(srv, 'GET', '/auth/me', { token: a.token })));
+    const seconds = (Date.now() - started) / 1000;
     const ok = rs.filter((r) => r.status === 200).length;
     const limited = rs.filter((r) => r.status === 429);
-    assert.ok(ok >= 9 && ok <= 12, `${ok} of 25 passed (burst 10)`);
+    // The bucket refills at 2/s while the burst is served: a slow (ASan, loaded) server lets a few more through.
+    const most = 10 + Math.ceil(2 * seconds) + 1;
+    assert.ok(ok >= 9 && ok <= most, `${ok} of 25 passed in ${seconds.toFixed(2)} s (burst 10, at most ${most})`);
+    assert.ok(limited.length > 0, 'some of the burst is limited');
     assert.equal(ok + limited.length, 25, rs.map((r) => r.status).join(','));
     for (const r of limited) {
       errorShape(assert, r, 429, 'rate_limited');
