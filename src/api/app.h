@@ -93,7 +93,7 @@ void capture_beat(void *worker_state);
 
 /* The authentication hook of non-public routes (api/authn.c). */
 int authn_hook(struct request *req, struct response *res);
-/* Frees the caller authn_hook set. */
+/* Frees a caller authn_hook set outside the request's arena (a WebSocket's: req_auth_in_arena). */
 void authn_release(struct caller *c);
 /* Frees the calling thread's memo of verified tokens (call when a thread ends). */
 void authn_thread_cleanup(void);

@@ -27,7 +27,13 @@ static int unauthorized(struct request *req, struct response *res, const char *w
 
 void authn_release(struct caller *c)
 {
-    if (c && !c->in_arena)
+    free(c);
+}
+
+/* Lets go of a caller the hook refused before handing it to the request. */
+static void discard(const struct request *req, struct caller *c)
+{
+    if (!req_auth_in_arena(req))
         free(c);
 }
 
@@ -105,13 +111,10 @@ int authn_hook(struct request *req, struct response *res)
     int err = api_env(req, &e);
     if (err)
         return err;
-    /* In the request's arena, unless a WebSocket will keep it after the request is done. */
-    int in_arena = req->arena && !(req->route->flags & ROUTE_WEBSOCKET);
-    struct caller *c = in_arena ? arena_alloc(req->arena, sizeof *c) : malloc(sizeof *c);
+    struct caller *c = req_auth_in_arena(req) ? arena_alloc(req->arena, sizeof *c) : malloc(sizeof *c);
     if (!c)
         return DP_ERR_NOMEM;
     memset(c, 0, sizeof *c);
-    c->in_arena = in_arena;
     const char *token = NULL;
     int is_key = 0;
     if (req->authorization && !strncasecmp(req->authorization, "Bearer ", 7))
@@ -120,7 +123,7 @@ int authn_hook(struct request *req, struct response *res)
         const char *ticket = req_query(req, "ticket");
         if (ticket) {
             if (redeem_ticket(e.security, ticket, c)) {
-                authn_release(c);
+                discard(req, c);
                 return unauthorized(req, res, "the WebSocket ticket is not valid (tickets are single-use, 30 s)");
             }
             goto session;
@@ -128,18 +131,18 @@ int authn_hook(struct request *req, struct response *res)
         token = req_query(req, "token");
     }
     if (!token) {
-        authn_release(c);
+        discard(req, c);
         return unauthorized(req, res, "authentication required: Authorization: Bearer <access token>");
     }
     if (api_key_like(token)) {
         /* A long-lived key opens the OpenAI-compatible facade only, never the account itself. */
         if (strncmp(req->route->path, "/v1/", 4)) {
-            authn_release(c);
+            discard(req, c);
             return unauthorized(req, res, "API keys are accepted on the OpenAI-compatible /v1/ routes only");
         }
         err = api_keys_authenticate(&e, token, c);
         if (err) {
-            authn_release(c);
+            discard(req, c);
             return err == DP_ERR_UNAUTHORIZED ? unauthorized(req, res, "invalid API key") : err;
         }
         is_key = 1;
@@ -148,7 +151,7 @@ int authn_hook(struct request *req, struct response *res)
     struct jwt_claims cl;
     const char *why = NULL;
     if (verify_token(token, &cl, &why) || role_parse(cl.role) < 0) {
-        authn_release(c);
+        discard(req, c);
         char msg[96];
         snprintf(msg, sizeof msg, "invalid access token: %s", why ? why : "unknown role");
         return unauthorized(req, res, msg);
@@ -180,7 +183,7 @@ session:;
     for (int i = 0; i < 1 + ngens; i++)
         free(vals[i]);
     if (err) {
-        authn_release(c);
+        discard(req, c);
         return err == DP_ERR_UNAUTHORIZED
                    ? unauthorized(req, res,
                                   is_key ? "this API key has been revoked" : "the session has ended; log in again")

@@ -196,9 +196,7 @@ int api_keys_authenticate(struct context *e, const char *key, struct caller *out
     size_t vlen;
     secret_hash(key, hash);
     lookup_key(hash, ckey);
-    int in_arena = out->in_arena; /* where the caller lives is the caller's to say, not the key's */
     memset(out, 0, sizeof *out);
-    out->in_arena = in_arena;
     if (!cache_get(e->security, ckey, &v, &vlen)) {
         int ok =
             sscanf(v, "%36s %36s %15s %36s %36s", out->user_id, out->org_id, role, out->session_id, out->key_id) == 5 &&

@@ -14,7 +14,6 @@ struct caller {
     char session_id[ID_LEN];
     char key_id[ID_LEN];         /* the API key (auth/api_keys.h) the request came with; "" for a token */
     struct cache_gen_known gens; /* the caller's user and org generations, read with the session */
-    int in_arena;                /* lives in its request's arena (not freed on its own) */
 };
 
 /* "admin" | "manager" | "member" → role; -1 when unknown. */

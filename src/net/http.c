@@ -242,3 +242,8 @@ void res_cleanup(struct response *res)
     }
     res->nheaders = 0;
 }
+
+int req_auth_in_arena(const struct request *req)
+{
+    return req->arena && req->route && !(req->route->flags & ROUTE_WEBSOCKET);
+}

@@ -57,7 +57,8 @@ struct request {
     json_t *json;            /* parsed body when the route declares ROUTE_JSON */
     void *worker;            /* the worker thread's state (db, cache), NULL inline */
     struct server *server;
-    struct caller *auth; /* the caller, set by the auth hook; released by its release */
+    struct caller
+        *auth; /* the caller, set by the auth hook; in the arena or released by its release (req_auth_in_arena) */
     /* A WebSocket route's handshake handler may hand the connection its state: it becomes
      * ws_user() before on_open; freed with ws_user_free when the upgrade does not happen. */
     void *ws_user;
@@ -143,6 +144,9 @@ const char *req_param(const struct request *req, const char *name);
 const char *req_query(const struct request *req, const char *name);
 /* Reads an integer query argument in [min, max]; def when absent; DP_ERR_INVALID otherwise. */
 int req_query_long(const struct request *req, const char *name, long def, long min, long max, long *out);
+/* 1 when the request's caller (req->auth) belongs in its arena: the request ends with it. A WebSocket
+ * route's caller outlives the request (its socket keeps it) and is the auth release hook's to free. */
+int req_auth_in_arena(const struct request *req);
 
 /* Building the response. They take ownership of json. */
 void res_json(struct response *res, int status, json_t *json);

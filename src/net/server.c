@@ -207,7 +207,8 @@ static void conn_req_free(struct conn_req *cr)
     free(cr->chunk);
     buf_cleanup(&q->body);
     json_decref(q->json);
-    server_release_auth(cr->srv, q->auth);
+    if (!req_auth_in_arena(q))
+        server_release_auth(cr->srv, q->auth);
     if (q->ws_user && q->ws_user_free)
         q->ws_user_free(q->ws_user);
     if (cr->res.sse)
@@ -344,7 +345,8 @@ static int run_inline_attempt(struct conn_req *cr)
         cr->res.content_type[0] = 0;
         json_decref(req->json);
         req->json = NULL;
-        server_release_auth(cr->srv, req->auth);
+        if (!req_auth_in_arena(req))
+            server_release_auth(cr->srv, req->auth);
         req->auth = NULL;
         return 0;
     }
