@@ -260,11 +260,14 @@ int media_ingest_speech(struct job_ctx *ctx, struct blob_store *bs, const char *
         return err;
     json_t *meta = json_pack("{s:I,s:i,s:i,s:b}", "duration_ms", (json_int_t)duration_ms, "segments", ns,
                              "transcript_version", version, "truncated", truncated);
+    const char *segments = ns == 1 ? "segment" : "segments";
     if (truncated)
-        snprintf(detail, sizeof detail, "the first %lld minutes transcribed into %d segments",
-                 (long long)(MEDIA_SPEECH_MAX_MS / 60000), ns);
+        snprintf(detail, sizeof detail, "the first %lld minutes transcribed into %d %s",
+                 (long long)(MEDIA_SPEECH_MAX_MS / 60000), ns, segments);
+    else if (ns)
+        snprintf(detail, sizeof detail, "transcribed into %d %s", ns, segments);
     else
-        snprintf(detail, sizeof detail, ns ? "transcribed into %d segments" : "no speech found (%d segments)", ns);
+        snprintf(detail, sizeof detail, "no speech found");
     err = media_job_status(ctx->db, media_id, "ready", detail, meta);
     json_decref(meta);
     return err;

@@ -139,6 +139,7 @@ export async function mediaTab(body, a, mediaId) {
       }).then(async (r) => {
         li.remove();
         await refresh();
+        refreshStats(a.id); /* the header's media count, now, not when processing ends */
         poll(r.media.id, 200);
       }, (e) => {
         li.classList.add('failed');
