@@ -73,6 +73,7 @@ struct voice_reply {
     double t_brain;                     /* the brain's first sentence to speak, or its end */
     double t_first_byte;                /* the first audio byte sent (moved on when playback would underrun) */
     double t_played_from;               /* when playback position 0 is being heard */
+    int64_t played_from_in;             /* the input sample (in_pos) heard as playback position 0 */
     struct task_timing stt, brain, tts; /* the final's, the brain's and the first sentence's tasks */
 
     /* Spoken as it is written: the brain's worker adds the pieces it writes to queued; the loop
@@ -137,6 +138,7 @@ struct voice_session {
     int barge_pending;            /* speech started during a reply, not yet long enough */
     struct echo echo;             /* the reply's level contour against the input's */
     double echo_t0, echo_until;   /* after a reply: its playback start, and until when its echo may come */
+    int64_t echo_from_in;         /* … and the input sample heard as its playback position 0 */
     struct task_timing last_task; /* of the task whose done is running (set by session.c) */
 };
 
@@ -170,7 +172,7 @@ void reply_start(struct voice_session *s, const char *question, double t_speech_
 void reply_cancel(struct voice_session *s, const char *why);
 /* The pacing step: audio and visemes due, the end of a reply played out. */
 void reply_tick(struct voice_session *s);
-/* The reply frame being heard now (for the echo check); -1 before audio. */
-int reply_play_frame(const struct voice_session *s);
+/* The reply frame being heard with the newest input frame (for the echo check); -1 before audio. */
+int reply_play_frame(struct voice_session *s);
 
 #endif

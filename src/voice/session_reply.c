@@ -47,14 +47,31 @@ static int ms_of(const struct voice_reply *r, size_t samples)
     return (int)((int64_t)samples * 1000 / r->rate);
 }
 
-int reply_play_frame(const struct voice_session *s)
+/* On the input's own sample clock, not the time a frame is taken: frames that come late or in a
+ * burst (a loaded client, a jittery network, a busy server) still line up with the reply frame that
+ * was playing when they were captured. An input that stopped and came back (push-to-talk, a
+ * muted microphone) is behind the wall clock by the pause: then the wall clock says. */
+#define PLAY_CLOCK_GAP_FRAMES 150 /* 1.5 s: more than any backlog a stream in real time has */
+
+int reply_play_frame(struct voice_session *s)
 {
-    const struct voice_reply *r = s->reply;
-    if (r && r->audio_started && r->t_first_byte > 0)
-        return (int)((time_mono() - r->t_played_from) * 100);
-    if (!r && s->echo_until > time_mono())
-        return (int)((time_mono() - s->echo_t0) * 100);
-    return -1;
+    struct voice_reply *r = s->reply;
+    double t0;
+    int64_t *from;
+    if (r && r->audio_started && r->t_first_byte > 0) {
+        t0 = r->t_played_from;
+        from = &r->played_from_in;
+    } else if (!r && s->echo_until > time_mono()) {
+        t0 = s->echo_t0;
+        from = &s->echo_from_in;
+    } else
+        return -1;
+    int64_t wall = (int64_t)((time_mono() - t0) * 100), heard = (s->in_pos - *from) / VAD_FRAME;
+    if (heard < wall - PLAY_CLOCK_GAP_FRAMES) {
+        *from = s->in_pos - wall * VAD_FRAME;
+        heard = wall;
+    }
+    return heard < 0 ? 0 : (int)heard;
 }
 
 static json_t *ms_or_null(double from, double to)
@@ -148,6 +165,7 @@ static void reply_end(struct voice_session *s, const char *status, const char *h
     s->barge_pending = 0;
     if (r->audio_started) {
         s->echo_t0 = r->t_played_from;
+        s->echo_from_in = r->played_from_in;
         s->echo_until = time_mono() + ECHO_TAIL_S;
     }
     json_t *lat =
@@ -231,12 +249,15 @@ void reply_tick(struct voice_session *s)
     if (!r || s->reply != r || !r->audio_started)
         return;
     double now = time_mono();
-    if (r->t_first_byte <= 0)
+    if (r->t_first_byte <= 0) {
         r->t_first_byte = r->t_played_from = now;
+        r->played_from_in = s->in_pos;
+    }
     int played = (int)((now - r->t_played_from) * 1000), sent_ms = ms_of(r, r->sent);
     if (played > sent_ms) {
         /* Synthesis fell behind: the client ran dry and plays on from here. */
         r->t_played_from += (played - sent_ms) / 1000.0;
+        r->played_from_in += (int64_t)(played - sent_ms) * (VAD_FRAME / 10); /* input: 16 kHz */
         played = sent_ms;
     }
     size_t step = (size_t)r->rate * (s->out.format == VOICE_OPUS ? 20 : VOICE_CHUNK_MS) / 1000;

@@ -299,8 +299,9 @@ describe('barge-in', () => {
     await v.close();
   });
 
-  test('the reply\'s own voice coming back through the microphone does not interrupt it', async () => {
-    const v = await session({}, { echoGain: 0.5, echoDelayMs: 80 });
+  for (const [how, burstMs] of [['', 0], [', when the microphone\'s audio comes in 300 ms bursts (a jittery network)', 300]])
+  test(`the reply's own voice coming back through the microphone does not interrupt it${how}`, async () => {
+    const v = await session({}, { echoGain: 0.5, echoDelayMs: 80, burstMs });
     const n = await ask(v);
     // Keep the microphone open (room noise + the echo of what plays) until the reply is done.
     let done;
@@ -356,7 +357,7 @@ describe('the end of a session', () => {
         if (e.status !== 429) throw e;
         return null;
       }
-    }, { timeoutMs: 5000, intervalMs: 200 });
+    }, { timeoutMs: scaled(15000), intervalMs: 200 });
     assert.ok(open, 'the session slots came back');
     for (const x of open) await x.close();
   });

@@ -70,9 +70,12 @@ const le = (pcm) => Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
  * their arrival). stream(pcm) sends pcm in real time, 20 ms a frame; while it does, the reply audio
  * received is played at real time and, with echoGain > 0, mixed back into what is sent, echoDelay
  * ms later — a speaker heard by the microphone. A speech.started while a reply plays flushes it.
+ * burstMs > 0 holds the frames back and sends them burstMs at a time, as a jittery network or a
+ * loaded phone delivers them (their audio still runs in real time).
  */
 export class VoiceClient {
-  constructor({ echoGain = 0, echoDelayMs = 60, rate = RATE } = {}) {
+  constructor({ echoGain = 0, echoDelayMs = 60, rate = RATE, burstMs = 0 } = {}) {
+    this.burstFrames = Math.max(1, Math.round(burstMs / 20));
     this.rate = rate; // of what stream() sends (the echo is mixed at RATE only)
     this.frame = Math.round(rate / 50);
     this.events = [];
@@ -172,6 +175,7 @@ export class VoiceClient {
     const F = this.frame;
     const echoLine = new Int16Array(this.echoDelay + F);
     const sent = {};
+    const held = [];
     for (let off = 0, k = 0; off < pcm.length; off += F, k++) {
       const frame = Int16Array.from(pcm.subarray(off, off + F));
       // The speaker plays 20 ms of the reply; the microphone hears it echoDelay later.
@@ -185,7 +189,8 @@ export class VoiceClient {
           frame[i] = Math.max(-32768, Math.min(32767, frame[i] + Math.round(echoLine[i] * this.echoGain)));
       }
       if (this.ws.readyState !== WebSocket.OPEN) return sent;
-      this.ws.send(le(frame));
+      held.push(le(frame));
+      if (held.length >= this.burstFrames || off + F >= pcm.length) for (const b of held.splice(0)) this.ws.send(b);
       for (const [name, at] of Object.entries(marks)) if (sent[name] === undefined && off + F > at) sent[name] = this.now();
       const due = start + ((k + 1) * F * 1000) / this.rate / speed;
       const wait = due - performance.now();
