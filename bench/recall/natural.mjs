@@ -117,5 +117,10 @@ console.log(`\nWrong answers (${count(results, 'wrong')}):`);
 for (const r of results.filter((x) => x.verdict === 'wrong')) show(r);
 if (verbose) {
   console.log(`\nDon't-know where an answer was wanted (${count(results, 'dontknow')}):`);
-  for (const r of results.filter((x) => x.verdict === 'dontknow')) show(r);
+  for (const r of results.filter((x) => x.verdict === 'dontknow')) {
+    show(r);
+    /* what search ranks first for it: tells a search miss from a brain that judged the hit too weak */
+    const hits = (await call('GET', `/avatars/${avatar.id}/memories?q=${encodeURIComponent(r.turn.q)}&limit=2`)).json.items || [];
+    for (const h of hits) console.log(`        search: ${clip(h.text, 110)}`);
+  }
 }

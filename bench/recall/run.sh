@@ -2,9 +2,12 @@
 # Quality of memory search and of the recall brain (bench/recall/recall.mjs) against a fresh
 # doppel on a free loopback port with a throwaway data directory. Prints figures only.
 # Usage: bash bench/recall/run.sh [--backend sqlite|postgres] [--embed | --embed-url URL --embed-model M]
-#                                 [--natural] [--verbose]
+#                                 [--natural] [--verbose] [--locomo DIR]
 #   --natural            the natural-question set of bench/recall/natural/ (bench/recall/natural.mjs)
 #                        instead of bench/recall/questions.json
+#   --locomo DIR         LoCoMo retrieval per category: DIR/drive.py against this server (turns
+#                        inserted one at a time, in order), then DIR/baseline.py (FTS5 bm25) beside it;
+#                        DIR is the evaluation set kept outside the repository (../shared/eval/locomo-dev)
 #   --backend postgres   PostgreSQL + Redis from scripts/test-servers.sh (started and stopped here)
 #   --embed              hybrid search: memory vectors from the deterministic test embedder of
 #                        tests/embed-server/ (word hashing with a small synonym table — it shows
@@ -22,6 +25,7 @@ embed_url=
 embed_model=
 script=bench/recall/recall.mjs
 pass=()
+locomo=
 while [ $# -gt 0 ]; do
     case $1 in
     --backend) backend=${2:?--backend needs sqlite or postgres}; shift 2 ;;
@@ -30,6 +34,7 @@ while [ $# -gt 0 ]; do
     --embed-url) embed_url=${2:?--embed-url needs a URL}; shift 2 ;;
     --embed-model) embed_model=${2:?--embed-model needs a model name}; shift 2 ;;
     --natural) script=bench/recall/natural.mjs; shift ;;
+    --locomo) locomo=${2:?--locomo needs the directory of drive.py}; shift 2 ;;
     *) pass+=("$1"); shift ;;
     esac
 done
@@ -86,4 +91,10 @@ for _ in $(seq 1 300); do
 done
 [ -n "$url" ] || { echo "doppel did not print its address in 30 s" >&2; cat "$dir/stderr" >&2; exit 1; }
 
+if [ -n "$locomo" ]; then
+    python3 "$locomo/drive.py" --base-url "$url" --email locomo@example.org --password 'a long bench password' \
+        --workers 1 --settle 1 ${pass[@]+"${pass[@]}"}
+    echo; echo "anchor:"; python3 "$locomo/baseline.py"
+    exit 0
+fi
 node "$script" --url "$url" --backend "$backend" ${pass[@]+"${pass[@]}"}

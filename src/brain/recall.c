@@ -1326,16 +1326,24 @@ static int asks_why(const char *msg)
 }
 
 /* 1 when msg asks which one of a kind ("Which doctor …?", "What kind of tomatoes …?"): the answer
- * must name it (names_something), not merely speak of the kind. */
-static int asks_which(const char *msg)
+ * must name it (names_something), not merely speak of the kind. The kind's word ("doctor",
+ * "tomatoes"), keyed as search keys it, into kind (empty when the question does not say it). */
+static int asks_which(const char *msg, char kind[TEXT_KEY_MAX + 1])
 {
     static const char *const kinds[] = {"kind", "sort", "type", "brand", "make", NULL};
     char low[256], w[16];
     normalise(msg, low, sizeof low);
-    if (!strncmp(low, "which ", 6))
-        return 1;
+    kind[0] = 0;
     int n = 0;
-    return sscanf(low, "what %15[a-z] of %n", w, &n) == 1 && n > 0 && listed(w, kinds);
+    if (!strncmp(low, "which ", 6))
+        n = 6;
+    else if (!(sscanf(low, "what %15[a-z] of %n", w, &n) == 1 && n > 0 && listed(w, kinds)))
+        return 0;
+    const unsigned char *p = (const unsigned char *)low + n, *s;
+    size_t len = text_next_word(&p, &s);
+    if (len && !text_is_stop(s, len))
+        kind[text_word_key(s, len, kind)] = 0;
+    return 1;
 }
 
 /* 1 when text names something: a capitalised word inside a sentence ("the Brandywines", "at the
@@ -1585,8 +1593,9 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
                                 : pointing && borrow ? &qq /* "it" when nothing was answered: what was asked */
                                 : q.n && !(borrow && q.n >= 2) ? &q
                                                                : &qq;
-    json_t *best = NULL, *again = NULL;
-    char *best_quote = NULL, *again_quote = NULL;
+    json_t *best = NULL, *again = NULL, *kind_answer = NULL;
+    char *best_quote = NULL, *again_quote = NULL, *kind_quote = NULL;
+    int premise = 0, kind_quote_set = 0;
     int best_hits = 0;
     size_t i;
     json_t *m;
@@ -1608,7 +1617,11 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     struct weights wt;
     weights_of(judge, judge_idf, when, &wt);
     wt.why = asks_why(in->message);
-    int which = asks_which(in->message);
+    char kind_word[TEXT_KEY_MAX + 1];
+    int which = asks_which(in->message, kind_word), kind_term = -1;
+    for (int k = 0; which && *kind_word && k < judge->n && kind_term < 0; k++)
+        if (!strcmp(judge->t[k], kind_word))
+            kind_term = k;
     json_array_foreach (items, i, m) {
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
@@ -1653,7 +1666,21 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
         int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
-                 (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed && named;
+                 (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed;
+        /* which one of a kind: a memory that holds the question but names nothing ("My tomatoes
+         * are not as good as she would have grown") confirms what it takes for granted; then one
+         * naming a kind of it ("The Brandywines did the best") answers it, though it says only
+         * the kind ("Which hospital was I born in?" takes a birth in a hospital for granted: no
+         * hospital's name answers it unless that is remembered) */
+        premise |= ok && !named;
+        if (!kind_quote_set && kind_term >= 0 && found[kind_term] && named && !same && on_topic && timed &&
+            (unknown < 0 || found[unknown])) {
+            kind_answer = m;
+            kind_quote = quote;
+            kind_quote_set = 1;
+            quote = NULL;
+        }
+        ok = ok && named;
         if (ok && same && !again) {
             again = m;
             again_quote = quote;
@@ -1667,6 +1694,12 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         }
         free(quote);
     }
+    if (!best && premise && kind_answer) {
+        best = kind_answer;
+        best_quote = kind_quote;
+        kind_quote = NULL;
+    }
+    free(kind_quote);
     if (!best) {
         best = again;
         best_quote = again_quote;
