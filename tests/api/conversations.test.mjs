@@ -1,35 +1,14 @@
 // Conversations with an avatar and the recall brain: greeting, cited answers, follow-ups,
 // "I don't remember", SSE event order, persistence, access.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { api, cast, createAvatar, startAvatars, uploadOk, waitMedia } from './lib/avatars.mjs';
+import { before, describe, test } from 'node:test';
+import { api, createAvatar } from './lib/avatars.mjs';
+import { startTalkingAvatar } from './lib/talking.mjs';
 
+const talk = startTalkingAvatar();
 let srv, c;
-before(async () => {
-  srv = await startAvatars();
-  c = await cast(srv);
-});
-after(async () => {
-  assert.equal(await srv.stop(), 0);
-});
-
-async function memory(av, text, kind = 'fact') {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind } });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function start(av, token = c.owner.token) {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function say(conv, text, token = c.owner.token) {
-  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, { token, body: { text } });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json.message;
-}
+before(async () => ({ srv, c } = await talk.ready()));
+const { memory, start, say, ingest } = talk;
 
 describe('recall brain', () => {
   let av;
@@ -228,13 +207,11 @@ describe('recall over documents', () => {
       paras.push(`Chapter ${i} words: ${Array.from({ length: 90 }, (_, k) => `w${i}x${k}`).join(' ')}.`);
     }
     paras[0] = `The lighthouse keeper rowed to the island every morning. ${paras[0]}`;
-    const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(paras.join("\n\n")), "story.txt");
-    const m = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status === 'ready');
-    assert.equal(m.status, 'ready');
+    const mediaId = await ingest(av, paras.join('\n\n'), 'story.txt');
     const conv = await start(av);
     const first = await say(conv, 'Who rowed to the island?');
     assert.match(first.text, /lighthouse keeper/);
-    assert.equal(first.citations[0].source.media_id, up.media.id);
+    assert.equal(first.citations[0].source.media_id, mediaId);
     // the rest of the passage the first answer quoted from: what follows the quote, not the quote again
     const rest = await say(conv, 'Tell me more');
     assert.equal(rest.citations[0].memory_id, first.citations[0].memory_id);
@@ -248,7 +225,7 @@ describe('recall over documents', () => {
       assert.ok(!said.includes(next.text), next.text);
       said.push(next.text);
     }
-    assert.equal(next.citations[0].source.media_id, up.media.id);
+    assert.equal(next.citations[0].source.media_id, mediaId);
     assert.ok(next.citations[0].source.char_start > first.citations[0].source.char_start);
   });
 });

@@ -4,44 +4,14 @@
 // and social turns that are never "I don't remember". The memories are worded afresh for these
 // tests; the failures they guard against are the ones quoted in the issue.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { api, cast, createAvatar, startAvatars } from './lib/avatars.mjs';
+import { before, describe, test } from 'node:test';
+import { api, createAvatar } from './lib/avatars.mjs';
+import { startTalkingAvatar } from './lib/talking.mjs';
 
+const talk = startTalkingAvatar();
 let srv, c;
-before(async () => {
-  srv = await startAvatars();
-  c = await cast(srv);
-});
-after(async () => {
-  assert.equal(await srv.stop(), 0);
-});
-
-async function memory(av, text, kind = 'fact') {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text, kind } });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function search(av, q) {
-  const r = await api(srv, 'GET', `/avatars/${av.id}/memories?q=${encodeURIComponent(q)}`, { token: c.owner.token });
-  assert.equal(r.status, 200, JSON.stringify(r.json));
-  return r.json.items;
-}
-
-async function start(av) {
-  const r = await api(srv, 'POST', `/avatars/${av.id}/conversations`, { token: c.owner.token });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json;
-}
-
-async function say(conv, text) {
-  const r = await api(srv, 'POST', `/conversations/${conv.conversation.id}/messages`, {
-    token: c.owner.token,
-    body: { text },
-  });
-  assert.equal(r.status, 201, JSON.stringify(r.json));
-  return r.json.message;
-}
+before(async () => ({ srv, c } = await talk.ready()));
+const { memory, search, start, say } = talk;
 
 describe('lemmas and related words', () => {
   let av;

@@ -4,30 +4,14 @@
 // the avatar's own lines (a contact name like "Grandpa Henry") quoted as its words. Small fixtures
 // of their own wording; the figures on a whole memoir are bench/recall (run.sh --natural).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { addMemory, cast, createAvatar, sayTo, startAvatars, startConversation, uploadOk, waitMedia } from './lib/avatars.mjs';
+import { before, describe, test } from 'node:test';
+import { createAvatar } from './lib/avatars.mjs';
+import { startTalkingAvatar } from './lib/talking.mjs';
 
+const talk = startTalkingAvatar();
 let srv, c;
-before(async () => {
-  srv = await startAvatars();
-  c = await cast(srv);
-});
-after(async () => {
-  assert.equal(await srv.stop(), 0);
-});
-
-const memory = (av, text, kind) => addMemory(srv, c.owner.token, av, text, kind);
-const start = (av) => startConversation(srv, c.owner.token, av);
-const say = (conv, text) => sayTo(srv, c.owner.token, conv, text);
-
-const cites = (r) => r.citations.map((x) => x.memory_id);
-
-async function ingest(av, text, filename) {
-  const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(text), filename);
-  const m = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status === 'ready' || x.status === 'failed');
-  assert.equal(m.status, 'ready', JSON.stringify(m));
-  return up.media.id;
-}
+before(async () => ({ srv, c } = await talk.ready()));
+const { memory, start, say, cites, ingest } = talk;
 
 describe('a recall brain that is never confidently wrong', () => {
   let av;

@@ -6,22 +6,14 @@
 // thing, and in a dialogue the line that answers a question holding the words preferred to a line
 // that merely uses them. Fixtures of their own wording; bench/recall (run.sh --natural) measures.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { addMemory, api, cast, createAvatar, sayTo, startAvatars, startConversation, uploadOk, waitMedia } from './lib/avatars.mjs';
+import { before, describe, test } from 'node:test';
+import { api, createAvatar } from './lib/avatars.mjs';
+import { startTalkingAvatar } from './lib/talking.mjs';
 
+const talk = startTalkingAvatar();
 let srv, c;
-before(async () => {
-  srv = await startAvatars();
-  c = await cast(srv);
-});
-after(async () => {
-  assert.equal(await srv.stop(), 0);
-});
-
-const memory = (av, text, kind) => addMemory(srv, c.owner.token, av, text, kind);
-const start = (av) => startConversation(srv, c.owner.token, av);
-const say = (conv, text) => sayTo(srv, c.owner.token, conv, text);
-const cites = (r) => r.citations.map((x) => x.memory_id);
+before(async () => ({ srv, c } = await talk.ready()));
+const { memory, start, say, cites, ingest } = talk;
 
 describe('reading the words of a question', () => {
   let av;
@@ -111,9 +103,7 @@ describe('a dialogue line that answers the question', () => {
       '4/6/21, 6:21 PM - Lena: Wow',
       '',
     ].join('\n');
-    const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(chat), 'WhatsApp Chat with Grandpa Walt.txt');
-    const media = await waitMedia(srv, c.owner.token, up.media.id, (x) => x.status === 'ready' || x.status === 'failed');
-    assert.equal(media.status, 'ready', JSON.stringify(media));
+    await ingest(av, chat, 'WhatsApp Chat with Grandpa Walt.txt');
     const conv = await start(av);
     const r = await say(conv, 'What is the scariest thing that happened to you?');
     assert.match(r.text, /barn caught fire/, r.text);
