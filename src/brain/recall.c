@@ -64,6 +64,7 @@ static const char *const more[] = {"tell me more",       "more",     "go on",   
 /* Content words as search sees them: word keys (text_word_key), NUL-terminated, distinct, each
  * with the keys of its related words (text_related_keys), which search matches too. */
 #define TERM_RELATED 12
+#define TERM_PHRASES 16
 struct terms {
     int n;
     /* bound[i]: the term a particle right after it in the question makes a phrasal verb of ("up"
@@ -76,6 +77,10 @@ struct terms {
     int nrel[MAX_TERMS];
     char rel[MAX_TERMS][TERM_RELATED][TEXT_KEY_MAX];
     size_t rel_len[MAX_TERMS][TERM_RELATED];
+    /* related entries of several words ("bronze star" of medal: text_related_phrases), met as a
+     * related word where a memory says their words in sequence */
+    int nphr[MAX_TERMS];
+    char phr[MAX_TERMS][TERM_PHRASES][TEXT_KEY_MAX];
 };
 
 static int listed(const char *w, const char *const *list)
@@ -169,6 +174,7 @@ static void content_words(const char *text, struct terms *out)
             out->bound[out->n - 1] = out->n;
         out->nrel[out->n] =
             text_related_keys(key, strlen(key), out->rel[out->n], out->rel_len[out->n], weight, TERM_RELATED);
+        out->nphr[out->n] = text_related_phrases(key, strlen(key), out->phr[out->n], TERM_PHRASES);
         out->n++;
         last_term_end = term_end;
     }
@@ -213,6 +219,32 @@ static int meets(const struct terms *q, int i, const char *key, size_t n)
     return 0;
 }
 
+/* Appends key[0..n) to tail, the keys of the last three words read joined by spaces. */
+static void push_key(char tail[3 * TEXT_KEY_MAX + 3], const char *key, size_t n)
+{
+    char *second = strchr(tail, ' ');
+    if (second && strchr(second + 1, ' ')) /* three already: the first goes */
+        memmove(tail, second + 1, strlen(second + 1) + 1);
+    size_t at = strlen(tail);
+    if (at)
+        tail[at++] = ' ';
+    memcpy(tail + at, key, n);
+    tail[at + n] = 0;
+}
+
+/* 1 when the words read (tail, push_key) end with an entry of several words related to term i
+ * ("... the Bronze Star" for medal). */
+static int phrase_ends(const struct terms *q, int i, const char *tail)
+{
+    size_t tl = strlen(tail);
+    for (int k = 0; k < q->nphr[i]; k++) {
+        size_t pl = strlen(q->phr[i][k]);
+        if (pl <= tl && !memcmp(tail + tl - pl, q->phr[i][k], pl) && (pl == tl || tail[tl - pl - 1] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long): a word
  * meets a query word when their keys are equal or related, as in search. found (may be NULL)
  * says which and how (meets); *related (may be NULL) how many only through a related word. */
@@ -220,11 +252,17 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
 {
     int found[MAX_TERMS] = {0}, exact = 0;
     const unsigned char *p = (const unsigned char *)text, *s;
+    /* the keys of the words read, the last three, joined by spaces: where an entry of several
+     * words ends (phrase_ends) */
+    char tail[3 * TEXT_KEY_MAX + 3] = "";
     for (size_t len; exact < q->n && (len = text_next_word(&p, &s));) {
         char key[TEXT_KEY_MAX];
         size_t kl = text_word_key(s, len, key);
+        push_key(tail, key, kl);
         for (int i = 0; i < q->n; i++) {
             int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
+            if (!how && !found[i] && phrase_ends(q, i, tail))
+                how = 1;
             if (how > found[i]) {
                 exact += how == 2;
                 found[i] = how;

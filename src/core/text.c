@@ -323,6 +323,43 @@ int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_
     return got;
 }
 
+int text_related_phrases(const char *key, size_t n, char out[][TEXT_KEY_MAX], int max)
+{
+    char rel[WORDNET_RELATED_MAX][32], lemma[TEXT_KEY_MAX + 1];
+    int got = 0;
+    if (n > TEXT_KEY_MAX || max <= 0)
+        return 0;
+    memcpy(lemma, key, n);
+    lemma[n] = 0;
+    int nr = wordnet_related_phrases(lemma, n, rel, NULL, WORDNET_RELATED_MAX);
+    for (int j = 0; j < nr && got < max; j++) {
+        /* each word of the entry keyed as text is ("Stars" meets star), joined by spaces */
+        size_t at = 0;
+        int fits = 1;
+        for (const char *w = rel[j]; *w && fits;) {
+            size_t wl = strcspn(w, "_");
+            char k[TEXT_KEY_MAX];
+            size_t kl = text_word_key((const unsigned char *)w, wl, k);
+            fits = kl > 0 && at + kl + 1 < TEXT_KEY_MAX;
+            if (fits) {
+                if (at)
+                    out[got][at++] = ' ';
+                memcpy(out[got] + at, k, kl);
+                at += kl;
+            }
+            w += wl + (w[wl] == '_');
+        }
+        if (!fits)
+            continue;
+        out[got][at] = 0;
+        int dup = 0;
+        for (int i = 0; i < got && !dup; i++)
+            dup = !strcmp(out[i], out[got]);
+        got += !dup;
+    }
+    return got;
+}
+
 int text_phrase_keys(const char *key, size_t n, const unsigned char *next, size_t next_len, char out[][TEXT_KEY_MAX],
                      size_t len[], float weight[], int max)
 {

@@ -99,6 +99,12 @@ size_t text_word_key(const unsigned char *w, size_t len, char out[TEXT_KEY_MAX])
  * and the recall brain both match by these, so they agree on what a memory is about. */
 int text_related_keys(const char *key, size_t n, char out[][TEXT_KEY_MAX], size_t len[], float weight[], int max);
 
+/* The WordNet entries of two or three words related to the word keyed key[0..n) (the Bronze Star
+ * and the Purple Heart of medal): up to max into out, each as its words' keys joined by single
+ * spaces, NUL-terminated ("bronze star"), distinct. The recall brain meets them in a memory's
+ * words in sequence (search keys single words and does not). */
+int text_related_phrases(const char *key, size_t n, char out[][TEXT_KEY_MAX], int max);
+
 /* When the word keyed key[0..n) and the word next[0..next_len) after it are one WordNet entry (a
  * phrasal verb or compound: "pass away", "look after"), the keys related to that entry, as
  * text_related_keys ("passed away" ~ died); else 0. */

@@ -465,11 +465,17 @@ struct related {
     /* only words whose own most frequent senses include the synset: of a phrase ("pass away"),
      * whose synsets hold common words in rare senses (die ~ go, exit, pass) */
     int strict;
+    /* collect only collocations of two or three words ("bronze_star"), instead of only single words */
+    int phrases;
 };
 
 static void add_related(struct related *r, const char *w, size_t n, int kind)
 {
-    if (r->n >= r->max || n == 0 || n >= 32 || memchr(w, '_', n) || memchr(w, '-', n))
+    int parts = 1;
+    for (size_t i = 0; i < n; i++)
+        parts += w[i] == '_';
+    if (r->n >= r->max || n == 0 || n >= 32 || (r->phrases ? parts < 2 || parts > 3 : parts > 1) ||
+        memchr(w, '-', n))
         return;
     char low[32];
     for (size_t i = 0; i < n; i++)
@@ -634,14 +640,14 @@ static void derived(struct related *r, int pos, uint32_t offset, const char *lem
         synset_word(r, links[i].pos, links[i].off, links[i].k, kind);
 }
 
-int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
+static int related_of(const char *lemma, size_t n, char (*out)[32], int *kind, int max, int phrases)
 {
     if (!wordnet_ready() || max <= 0)
         return 0;
     const struct entry *e = find(lemma, n);
     if (!e || !e->in_pos)
         return 0;
-    struct related r = {out, kind, 0, max, lemma, n, memchr(lemma, '_', n) != NULL};
+    struct related r = {out, kind, 0, max, lemma, n, memchr(lemma, '_', n) != NULL, phrases};
     /* Only the parts of speech the word is mostly used in ("went" is the verb go, not the noun
      * go; "father" the noun, not the verb that is a synonym of "mother"), by WordNet's tags;
      * synonyms of their most frequent senses first, then one step up from a noun's first sense. */
@@ -662,8 +668,20 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
             derived(&r, p, e->sense[p][0], lemma, n, 0, 2);
     if (use[NOUN]) {
         synset(&r, NOUN, e->sense[NOUN][0], 0, "@", 2);
-        synset(&r, NOUN, e->sense[NOUN][0], 0, "~", 8); /* father → dad, medal → (kinds of medal) */
+        /* father → dad, medal → (kinds of medal); the named kinds are mostly collocations (the
+         * Bronze Star, the Purple Heart): all of them for those */
+        synset(&r, NOUN, e->sense[NOUN][0], 0, "~", phrases ? 64 : 8);
     }
 
     return r.n;
+}
+
+int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
+{
+    return related_of(lemma, n, out, kind, max, 0);
+}
+
+int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *kind, int max)
+{
+    return related_of(lemma, n, out, kind, max, 1);
 }

@@ -49,4 +49,9 @@ size_t wordnet_lemma(const char *w, size_t n, char *out, size_t cap);
  * lower case, NUL-terminated. kind may be NULL. Returns how many. */
 int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int max);
 
+/* As wordnet_related, the related entries of two or three words instead ("bronze_star" and
+ * "purple_heart" of medal, "line_of_work" of job), words joined by '_'; of a noun's first sense
+ * every narrower entry (the named kinds of a thing are mostly such collocations). */
+int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *kind, int max);
+
 #endif

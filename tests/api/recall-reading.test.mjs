@@ -92,6 +92,37 @@ describe('reading the words of a question', () => {
   });
 });
 
+describe('one of a kind, and kinds named in several words', () => {
+  test('"what kind of" is answered by a memory naming a kind once another confirms what the question takes for granted', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Mabel Orr' });
+    await memory(av, 'I planted apple trees behind the barn the year we married.');
+    const named = await memory(av, 'We picked apples all morning, and the Bramleys were the sweetest this year.');
+    await memory(av, 'My sister ran the post office counter in the village.');
+    const conv = await start(av);
+    const r = await say(conv, 'What kind of apples did you plant?');
+    assert.deepEqual(cites(r), [named.id], r.text);
+    assert.match(r.text, /Bramleys/);
+    // nothing remembered says the sister sold apples: a named kind of apple does not answer it
+    const s = await say(await start(av), 'What kind of apples did your sister sell?');
+    assert.deepEqual(s.citations, [], s.text);
+    assert.match(s.text, /don't remember/i, s.text);
+  });
+
+  test('a word meets a narrower WordNet entry of several words said in sequence (medal ~ "Silver Star")', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Owen Price' });
+    const star = await memory(av, 'I keep the Silver Star in a shoebox on the top shelf of the wardrobe.');
+    const r = await say(await start(av), 'Where do you keep your medal?');
+    assert.deepEqual(cites(r), [star.id], r.text);
+    assert.match(r.text, /shoebox/);
+    // the same words out of sequence are not the entry
+    const other = await createAvatar(srv, c.owner.token, { name: 'Owen Price' });
+    await memory(other, 'We keep a star chart and the silver compass in the boat.');
+    const s = await say(await start(other), 'Where do you keep your medal?');
+    assert.deepEqual(s.citations, [], s.text);
+    assert.match(s.text, /don't remember/i, s.text);
+  });
+});
+
 describe('a dialogue line that answers the question', () => {
   test('is preferred to a line that merely uses its words', async () => {
     const av = await createAvatar(srv, c.owner.token, { name: 'Walter Brandt' });

@@ -110,3 +110,27 @@ TEST(wordnet_related_words_are_synonyms_then_hypernyms)
     CHECK(!related("go", "ecstasy", -1));
     CHECK_EQ_INT(wordnet_related("zzqx", 4, NULL, NULL, 0), 0);
 }
+
+/* 1 when the entry of several words (its keys joined by spaces) is among those related to key. */
+static int related_phrase(const char *key, const char *phrase)
+{
+    char out[TEXT_RELATED_MAX][TEXT_KEY_MAX];
+    int n = text_related_phrases(key, strlen(key), out, TEXT_RELATED_MAX);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(out[i], phrase))
+            return 1;
+    return 0;
+}
+
+TEST(wordnet_related_entries_of_several_words_are_keyed_word_by_word)
+{
+    /* the named kinds of a medal, past the first eight narrower entries */
+    CHECK(related_phrase("medal", "bronze star"));
+    CHECK(related_phrase("medal", "purple heart"));
+    /* a synonym of several words, its words keyed as text is ("line of work") */
+    CHECK(related_phrase("job", "line of work"));
+    /* single words are wordnet_related's, never here */
+    CHECK(!related_phrase("medal", "award"));
+    char out[TEXT_RELATED_MAX][TEXT_KEY_MAX];
+    CHECK_EQ_INT(text_related_phrases("zzqx", 4, out, TEXT_RELATED_MAX), 0);
+}
