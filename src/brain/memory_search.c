@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "brain/memory.h"
@@ -148,9 +149,29 @@ static void add_phrases(struct qwords *w)
     }
 }
 
+/* A relative time in q ("last year", "two years ago", "last summer"), counted from today: the
+ * year memories that occurred then are found by, as a year written out is (split_words), through
+ * the first word of the expression that is a query word. */
+static void relative_year(const char *q, struct qwords *w)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t from, to;
+    if (w->keys.year || !gmtime_r(&now, &tm))
+        return;
+    int year = text_relative_year(q, tm.tm_year + 1900, tm.tm_mon + 1, &from, &to);
+    for (int i = 0; year && i < w->n; i++)
+        if (w->s[i] >= (const unsigned char *)q + from && w->s[i] < (const unsigned char *)q + to) {
+            w->keys.year = year;
+            w->keys.year_key = w->key_of[i];
+            return;
+        }
+}
+
 static void query_words(const char *q, struct qwords *w)
 {
     split_words(q, 0, w);
+    relative_year(q, w);
     if (w->n == 0) {
         split_words(q, 1, w);
     } else {

@@ -32,12 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "brain/brain.h"
 #include "brain/memory.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/text.h"
+#include "core/time_words.h"
 #include "core/utf8.h"
 #include "store/db.h"
 #include "brain/recall_person.h"
@@ -1446,6 +1448,8 @@ static void drop_time_words(struct terms *q)
             q->nrel[to] = q->nrel[i];
             memcpy(q->rel[to], q->rel[i], sizeof q->rel[i]);
             memcpy(q->rel_len[to], q->rel_len[i], sizeof q->rel_len[i]);
+            q->nphr[to] = q->nphr[i];
+            memcpy(q->phr[to], q->phr[i], sizeof q->phr[i]);
         }
         /* a phrasal verb keeps its particle ("When did she pass away?") */
         q->bound[to] = q->bound[i] >= 0 ? at[q->bound[i]] : -1;
@@ -1582,11 +1586,60 @@ static int answer_time_again(const struct brain_input *in, struct brain_reply *o
 /* Answers from the memories (and, when none holds the message's words, the example dialogue).
  * A memory answers only when what would be said of it (candidate_text) holds enough of the
  * question: below that the brain says it does not remember rather than quote a weak match. */
+/* The year a memory occurred in (its occurred_at), 0 when not known. */
+static int year_of(json_t *memory)
+{
+    const char *at = json_string_value(json_object_get(memory, "occurred_at"));
+    return at && strlen(at) >= 4 ? atoi(at) : 0;
+}
+
+/* A year asked about ("in 1962") is met by a memory that occurred then, though its words do not
+ * say it (found[] marks it as met as asked); how many such years it meets. */
+static int year_met(const struct terms *q, json_t *memory, int found[MAX_TERMS])
+{
+    int year = year_of(memory), met = 0;
+    char y[8];
+    snprintf(y, sizeof y, "%d", year);
+    for (int i = 0; year && i < q->n; i++)
+        if (!found[i] && !strcmp(q->t[i], y)) {
+            found[i] = 2;
+            met++;
+        }
+    return met;
+}
+
+/* The content words of msg into q, and the year its relative time names (text_relative_year,
+ * counted from today; 0 for none, written into year_text) with the words of that expression left
+ * out of q — unless they are all it asks about. */
+static int asked_year(const char *msg, struct terms *q, char year_text[8])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t from = 0, to = 0;
+    int year = gmtime_r(&now, &tm) ? text_relative_year(msg, tm.tm_year + 1900, tm.tm_mon + 1, &from, &to) : 0;
+    char *rest = year ? strdup(msg) : NULL;
+    if (rest) {
+        memset(rest + from, ' ', to - from);
+        content_words(rest, q);
+        free(rest);
+        if (q->n > 0) {
+            snprintf(year_text, 8, "%d", year);
+            return year;
+        }
+        memset(q, 0, sizeof *q);
+    }
+    content_words(msg, q);
+    return 0;
+}
+
 static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
     int err;
     struct terms q = {0};
-    content_words(in->message, &q);
+    /* a relative time ("last summer", "two years ago") is when, not what: its words are not looked
+     * for, the memory must have occurred then (or say that year) */
+    char year_text[8] = "";
+    int year = asked_year(in->message, &q, year_text);
     int when = asks_when(in->message), to_you = first_person_asked(in->message);
     if (when)
         drop_time_words(&q);
@@ -1663,6 +1716,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_array_foreach (items, i, m) {
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
+        hits += text ? year_met(judge, m, found) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
         else
@@ -1693,7 +1747,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             named = names_something(said_text ? said_text : json_string_value(json_object_get(m, "text")));
             json_decref(r);
         }
-        free(text);
+        char *text_has = text;
         /* A related word ("dad" for "father") stands in for at most one word of the question, or
          * for several beside one met as asked ("What song did your mom sing?" by "my mother sang"):
          * related words alone would answer questions nothing answers with something merely on the
@@ -1703,8 +1757,10 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int held = judge == &topic  ? hits >= 1
                    : judge != asked ? hits >= words_needed(judge->n) && (rare < 0 || found[rare])
                                     : answers_enough(judge, judge_idf, found, hits, rare);
+        int then = !year || year_of(m) == year || (text_has && strstr(text_has, year_text));
+        free(text_has);
         int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
-                 (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed;
+                 (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed && then;
         /* which one of a kind: a memory that holds the question but names nothing ("My tomatoes
          * are not as good as she would have grown") confirms what it takes for granted; then one
          * naming a kind of it ("The Brandywines did the best") answers it, though it says only

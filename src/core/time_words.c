@@ -66,3 +66,62 @@ int text_asks_when(const char *q)
     }
     return 0;
 }
+
+/* The number a word says: digits ("3") or an English number word up to twenty ("three"); 0 for
+ * none. */
+static int number_word(const char *w)
+{
+    static const char *const words[] = {"one",     "two",      "three",    "four",    "five",     "six",     "seven",
+                                        "eight",   "nine",     "ten",      "eleven",  "twelve",   "thirteen",
+                                        "fourteen", "fifteen", "sixteen",  "seventeen", "eighteen", "nineteen",
+                                        "twenty",  NULL};
+    if (w[0] >= '0' && w[0] <= '9' && strlen(w) <= 2 && strspn(w, "0123456789") == strlen(w))
+        return (w[0] - '0') * (w[1] ? 10 : 1) + (w[1] ? w[1] - '0' : 0);
+    if (!strcmp(w, "a") || !strcmp(w, "an"))
+        return 1;
+    for (int i = 0; words[i]; i++)
+        if (!strcmp(w, words[i]))
+            return i + 1;
+    return 0;
+}
+
+/* The last month of a season ("summer" → 8), 0 for another word; winter, which spans two years,
+ * is not a year's. */
+static int season_end(const char *w)
+{
+    return !strcmp(w, "spring") ? 5 : !strcmp(w, "summer") ? 8 : !strcmp(w, "autumn") || !strcmp(w, "fall") ? 11 : 0;
+}
+
+int text_relative_year(const char *q, int now_year, int now_month, size_t *from, size_t *to)
+{
+    /* the last three words read, lower-cased, and where the first of them starts */
+    char w[3][16] = {"", "", ""};
+    size_t start[3] = {0, 0, 0};
+    const unsigned char *p = (const unsigned char *)q, *s;
+    for (size_t len; (len = text_next_word(&p, &s));) {
+        memmove(w[0], w[1], sizeof w[0] * 2);
+        memmove(start, start + 1, sizeof start[0] * 2);
+        if (!text_lower_ascii(s, len, w[2], sizeof w[2]))
+            w[2][0] = 0;
+        start[2] = (size_t)(s - (const unsigned char *)q);
+        size_t end = (size_t)(p - (const unsigned char *)q), n;
+        int year = 0, first = 1;
+        if (!strcmp(w[1], "last") && !strcmp(w[2], "year"))
+            year = now_year - 1;
+        else if (!strcmp(w[1], "this") && !strcmp(w[2], "year"))
+            year = now_year;
+        else if (!strcmp(w[1], "last") && season_end(w[2]))
+            /* the last one that has ended: asked in December, this year's summer */
+            year = now_month > season_end(w[2]) ? now_year : now_year - 1;
+        else if (!strcmp(w[2], "ago") && (!strcmp(w[1], "years") || !strcmp(w[1], "year")) && (n = (size_t)number_word(w[0])))
+            year = now_year - (int)n, first = 0;
+        if (year > 0) {
+            if (from)
+                *from = start[first ? 1 : 0];
+            if (to)
+                *to = end;
+            return year;
+        }
+    }
+    return 0;
+}

@@ -23,4 +23,11 @@ int text_says_when(const char *text);
  * long", or "what/which" before year, month, week, day, date or time. */
 int text_asks_when(const char *q);
 
+/* The calendar year a question's relative time names, counted from now (now_year, now_month
+ * 1–12): "last year", "this year", "two years ago" / "3 years ago", "last summer" (the last one
+ * that has ended; spring, summer, autumn or fall — winter spans two years); 0 when it names none.
+ * [*from, *to) (either may be NULL) gets the byte range of the expression in q. A year written
+ * out ("in 1962") is a word of its own and not this. */
+int text_relative_year(const char *q, int now_year, int now_month, size_t *from, size_t *to);
+
 #endif

@@ -169,6 +169,30 @@ describe('occurred_at: when a memory was said or happened', () => {
     assert.equal(m.citations[0]?.memory_id, r1.json.id, m.text);
     assert.equal(m.text, 'We drove the old van all the way to Galway. (2 July 2019)');
   });
+
+  test('a year or a relative time ("last year", "five years ago") meets what occurred then, in search and the brain', async () => {
+    const own = await createAvatar(srv, c.owner.token);
+    const year = new Date().getUTCFullYear();
+    const add = async (text, occurred_at) => {
+      const r = await api(srv, 'POST', `/avatars/${own.id}/memories`, { token: c.owner.token, body: { text, occurred_at } });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return r.json;
+    };
+    const cottage = await add('We rented a cottage by the harbour in Mousehole.', `${year - 1}-01-20`);
+    const flat = await add('We rented a flat above the chemist in Harrogate.', `${year - 5}-03-01`);
+    assert.equal((await search(own, 'rented last year'))[0]?.id, cottage.id);
+    assert.equal((await search(own, 'rented five years ago'))[0]?.id, flat.id);
+    let m = await say(await start(own), 'What did you rent last year?');
+    assert.deepEqual(m.citations.map((x) => x.memory_id), [cottage.id], m.text);
+    m = await say(await start(own), 'What did you rent 5 years ago?');
+    assert.deepEqual(m.citations.map((x) => x.memory_id), [flat.id], m.text);
+    m = await say(await start(own), `What did you rent in ${year - 5}?`);
+    assert.deepEqual(m.citations.map((x) => x.memory_id), [flat.id], m.text);
+    // nothing occurred then: no answer from another year
+    m = await say(await start(own), 'What did you rent three years ago?');
+    assert.deepEqual(m.citations, [], m.text);
+    assert.match(m.text, /don't remember/i);
+  });
 });
 
 describe('headings', () => {

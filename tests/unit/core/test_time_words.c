@@ -48,3 +48,25 @@ TEST(time_words_says_when_and_asks_when)
     CHECK(!text_asks_when("What did Nate make for his friend?"));
     CHECK(!text_asks_when("How are you? Long story."));
 }
+
+TEST(time_words_relative_years_count_from_now)
+{
+    size_t from = 99, to = 99;
+    const char *q = "What did you plant last year?";
+    CHECK_EQ_INT(text_relative_year(q, 2026, 12, &from, &to), 2025);
+    CHECK_EQ_INT((int)from, (int)(strstr(q, "last") - q));
+    CHECK_EQ_INT((int)to, (int)(strstr(q, "year") - q + 4));
+    CHECK_EQ_INT(text_relative_year("Where were you two years ago?", 2026, 12, &from, &to), 2024);
+    CHECK_EQ_INT((int)from, 15);
+    CHECK_EQ_INT(text_relative_year("Who visited 3 years ago", 2026, 1, NULL, NULL), 2023);
+    CHECK_EQ_INT(text_relative_year("What happened a year ago?", 2026, 1, NULL, NULL), 2025);
+    CHECK_EQ_INT(text_relative_year("Anything new this year?", 2026, 6, NULL, NULL), 2026);
+    /* the last summer that has ended: in December this year's, in March last year's */
+    CHECK_EQ_INT(text_relative_year("Where did you go last summer?", 2026, 12, NULL, NULL), 2026);
+    CHECK_EQ_INT(text_relative_year("Where did you go last summer?", 2026, 3, NULL, NULL), 2025);
+    /* not a year: winter spans two, a written year is a word of its own, "years" alone says none */
+    CHECK_EQ_INT(text_relative_year("Was it cold last winter?", 2026, 3, NULL, NULL), 0);
+    CHECK_EQ_INT(text_relative_year("Where did you live in 1962?", 2026, 3, NULL, NULL), 0);
+    CHECK_EQ_INT(text_relative_year("Many years ago we met", 2026, 3, NULL, NULL), 0);
+    CHECK_EQ_INT(text_relative_year("", 2026, 3, NULL, NULL), 0);
+}
