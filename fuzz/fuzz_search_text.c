@@ -1,6 +1,7 @@
 /* libFuzzer target: the words of a search query (memory_query_terms, both syntaxes: its stop
  * words, question frames, "when" and "you"), the highlighter over a memory text, and what the
- * text index reads from a memory text (its speaker label, whether it says when). The input is
+ * text index reads from a memory text (its speaker label, whether it says when), and the year a
+ * query's relative time names (its expression inside the query). The input is
  * "query\0text". Checks that the engine expression
  * never carries an operator character and that a highlight only adds markers and ellipses. */
 #include <stdint.h>
@@ -32,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (strchr(out, *c))
                 abort();
     }
+    size_t from = 0, to = 0;
+    int year = utf8_valid(q, strlen(q)) ? text_relative_year(q, 2026, 6, &from, &to) : 0;
+    if (year && (year < 2026 - 99 || year > 2026 || from >= to || to > strlen(q)))
+        abort();
     if (utf8_valid(text, strlen(text))) {
         char label[48];
         size_t n = speaker_label(NULL, "utterance", text, label, sizeof label);

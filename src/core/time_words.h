@@ -23,7 +23,7 @@ int text_says_when(const char *text);
  * long", or "what/which" before year, month, week, day, date or time. */
 int text_asks_when(const char *q);
 
-/* The calendar year a question's relative time names, counted from now (now_year, now_month
+/* The calendar year the question q (valid UTF-8) names by a relative time, counted from now (now_year, now_month
  * 1–12): "last year", "this year", "two years ago" / "3 years ago", "last summer" (the last one
  * that has ended; spring, summer, autumn or fall — winter spans two years); 0 when it names none.
  * [*from, *to) (either may be NULL) gets the byte range of the expression in q. A year written
