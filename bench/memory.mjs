@@ -83,6 +83,12 @@ function call(method, p, body) {
 
 const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const rss = () => Number((fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/) || [0, 0])[1]) / 1024;
+/* The server's CPU time so far (user + system, ms; /proc/PID/stat fields 14 and 15 in clock ticks
+ * of 10 ms): per request, the figure a shared machine does not distort as it does wall-clock. */
+const cpuMs = () => {
+  const f = fs.readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
 const dbBytes = () => ['doppel.db', 'doppel.db-wal'].reduce((n, f) => n + (fs.statSync(path.join(dataDir, f), { throwIfNoEntry: false })?.size || 0), 0);
 const say = (s) => process.stderr.write(`[bench] ${s}\n`);
 const rows = [];
@@ -154,6 +160,7 @@ try {
     await waitWarm();
     for (const { q } of flat) await call('GET', searchPath(q)); // warm-up: each query once
     const all = [], byClass = {};
+    const cpu0 = cpuMs();
     for (let i = 0; i < nsearch; i++) {
       const { cls, q } = flat[i % flat.length];
       const { ms } = await call('GET', searchPath(q));
@@ -161,6 +168,7 @@ try {
       (byClass[cls] ||= []).push(ms);
     }
     row(size, 'search (q, limit 10), all', all);
+    say(`search at ${size}: server CPU ${((cpuMs() - cpu0) / nsearch).toFixed(2)} ms per search (user + system, mean of ${nsearch}; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`);
     for (const [cls, xs] of Object.entries(byClass)) row(size, `  search ${cls}`, xs);
 
     const list = [];
