@@ -71,10 +71,10 @@ int text_asks_when(const char *q)
  * none. */
 static int number_word(const char *w)
 {
-    static const char *const words[] = {"one",     "two",      "three",    "four",    "five",     "six",     "seven",
-                                        "eight",   "nine",     "ten",      "eleven",  "twelve",   "thirteen",
-                                        "fourteen", "fifteen", "sixteen",  "seventeen", "eighteen", "nineteen",
-                                        "twenty",  NULL};
+    static const char *const words[] = {"one",      "two",      "three",   "four",    "five",      "six",
+                                        "seven",    "eight",    "nine",    "ten",     "eleven",    "twelve",
+                                        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+                                        "nineteen", "twenty",   NULL};
     if (w[0] >= '0' && w[0] <= '9' && strlen(w) <= 2 && strspn(w, "0123456789") == strlen(w))
         return (w[0] - '0') * (w[1] ? 10 : 1) + (w[1] ? w[1] - '0' : 0);
     if (!strcmp(w, "a") || !strcmp(w, "an"))
@@ -113,7 +113,8 @@ int text_relative_year(const char *q, int now_year, int now_month, size_t *from,
         else if (!strcmp(w[1], "last") && season_end(w[2]))
             /* the last one that has ended: asked in December, this year's summer */
             year = now_month > season_end(w[2]) ? now_year : now_year - 1;
-        else if (!strcmp(w[2], "ago") && (!strcmp(w[1], "years") || !strcmp(w[1], "year")) && (n = (size_t)number_word(w[0])))
+        else if (!strcmp(w[2], "ago") && (!strcmp(w[1], "years") || !strcmp(w[1], "year")) &&
+                 (n = (size_t)number_word(w[0])))
             year = now_year - (int)n, first = 0;
         if (year > 0) {
             if (from)

@@ -474,8 +474,7 @@ static void add_related(struct related *r, const char *w, size_t n, int kind)
     int parts = 1;
     for (size_t i = 0; i < n; i++)
         parts += w[i] == '_';
-    if (r->n >= r->max || n == 0 || n >= 32 || (r->phrases ? parts < 2 || parts > 3 : parts > 1) ||
-        memchr(w, '-', n))
+    if (r->n >= r->max || n == 0 || n >= 32 || (r->phrases ? parts < 2 || parts > 3 : parts > 1) || memchr(w, '-', n))
         return;
     char low[32];
     for (size_t i = 0; i < n; i++)
