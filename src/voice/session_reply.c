@@ -49,8 +49,10 @@ static int ms_of(const struct voice_reply *r, size_t samples)
 
 /* On the input's own sample clock, not the time a frame is taken: frames that come late or in a
  * burst (a loaded client, a jittery network, a busy server) still line up with the reply frame that
- * was playing when they were captured. An input that stopped and came back (push-to-talk, a
- * muted microphone) is behind the wall clock by the pause: then the wall clock says. */
+ * was playing when they were captured. On that clock a client runs dry when it has heard more than
+ * it was sent (the server fell behind): the reply plays on later by as much. An input that stopped
+ * and came back (push-to-talk, a muted microphone) is behind the wall clock by the pause: then the
+ * wall clock says. */
 #define PLAY_CLOCK_GAP_FRAMES 150 /* 1.5 s: more than any backlog a stream in real time has */
 
 int reply_play_frame(struct voice_session *s)
@@ -70,6 +72,11 @@ int reply_play_frame(struct voice_session *s)
     if (heard < wall - PLAY_CLOCK_GAP_FRAMES) {
         *from = s->in_pos - wall * VAD_FRAME;
         heard = wall;
+    }
+    int64_t sent = r ? ms_of(r, r->sent) / 10 : heard;
+    if (heard > sent) {
+        *from += (heard - sent) * VAD_FRAME;
+        heard = sent;
     }
     return heard < 0 ? 0 : (int)heard;
 }
@@ -257,7 +264,6 @@ void reply_tick(struct voice_session *s)
     if (played > sent_ms) {
         /* Synthesis fell behind: the client ran dry and plays on from here. */
         r->t_played_from += (played - sent_ms) / 1000.0;
-        r->played_from_in += (int64_t)(played - sent_ms) * (VAD_FRAME / 10); /* input: 16 kHz */
         played = sent_ms;
     }
     size_t step = (size_t)r->rate * (s->out.format == VOICE_OPUS ? 20 : VOICE_CHUNK_MS) / 1000;
