@@ -64,6 +64,13 @@ static int map_rc(struct db_sqlite *s, int rc)
     }
 }
 
+static long mmap_bytes = 268435456;
+
+void db_sqlite_set_mmap(long bytes)
+{
+    mmap_bytes = bytes;
+}
+
 /* "sqlite:" prefix optional; "sqlite:///abs" and "sqlite://rel" drop the "//". */
 static int parse_url(const char *url, char **path)
 {
@@ -453,10 +460,12 @@ static int sqlite_open(struct db **out, const char *url)
      * size of its busiest moment: 300 MB after 100k inserts into a 67 MB database); mmap_size:
      * pages are read through the OS page cache, shared by every connection, instead of copied
      * into each connection's 2 MB cache (full-text scans over 100k memories ran twice as fast). */
-    rc = sqlite3_exec(s->h,
-                      "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864; "
-                      "PRAGMA mmap_size=268435456",
-                      NULL, NULL, NULL);
+    char pragmas[192];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864; "
+             "PRAGMA mmap_size=%ld",
+             mmap_bytes);
+    rc = sqlite3_exec(s->h, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         err = map_rc(s, rc);
         DP_LOG(LOG_ERROR, "[db] cannot configure %s: %s", s->path, s->base.errmsg);
