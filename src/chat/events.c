@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "store/cache.h"
 #include "store/db.h"
@@ -193,9 +194,16 @@ char *chat_fanout_encode(const struct chat_recipient *r, int n, const char *type
     char *m = malloc(cap);
     if (!m)
         return NULL;
-    size_t o = (size_t)snprintf(m, cap, "%d\n", n);
-    for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(m + o, cap - o, "%s %lld\n", r[i].user_id, (long long)r[i].seq);
+    size_t o = fmt_i64(m, n);
+    m[o++] = '\n';
+    for (int i = 0; i < n; i++) {
+        size_t ul = strnlen(r[i].user_id, ID_LEN - 1);
+        memcpy(m + o, r[i].user_id, ul);
+        o += ul;
+        m[o++] = ' ';
+        o += fmt_i64(m + o, r[i].seq);
+        m[o++] = '\n';
+    }
     o += (size_t)snprintf(m + o, cap - o, "%s\n", type);
     memcpy(m + o, data, dlen + 1);
     *len = o + dlen;

@@ -70,7 +70,7 @@ struct registry;
  * (postgres://, postgresql://). */
 struct registry *db_registry(void);
 
-/* The mmap_size of SQLite connections opened from now on (bytes; 0 = off; default 256 MiB). */
+/* The mmap_size of SQLite connections opened from now on (bytes; 0 = off, the default). */
 void db_sqlite_set_mmap(long bytes);
 
 /* Opens a connection for url. Returns DP_OK or an error; *out owned by the caller (db_close). */
