@@ -38,7 +38,8 @@ static int event_store(struct db *db, const char *type, const char *data, int64_
     time_rfc3339(time_now_ms(), now);
     struct db_val p[] = {DB_TEXT(type), DB_TEXT(data), DB_TEXT(now)};
     struct db_rows *rows;
-    int err = db_query(db, "INSERT INTO chat_events (type, data, created_at) VALUES (?, ?, ?) RETURNING id", p, 3, &rows);
+    int err =
+        db_query(db, "INSERT INTO chat_events (type, data, created_at) VALUES (?, ?, ?) RETURNING id", p, 3, &rows);
     if (err)
         return err;
     *id = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
@@ -149,7 +150,8 @@ int chat_events_since(struct db *db, const char *user_id, int64_t since, struct 
     out->last_seq = since;
     struct db_val p[] = {DB_TEXT(user_id), DB_INT(since), DB_INT(CHAT_EVENTS_PAGE)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT r.seq, e.type, e.data FROM user_event_refs r JOIN chat_events e ON e.id = r.event_id "
+    int err = db_query(db,
+                       "SELECT r.seq, e.type, e.data FROM user_event_refs r JOIN chat_events e ON e.id = r.event_id "
                        "WHERE r.user_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?",
                        p, 3, &rows);
     if (err)
