@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-idle_list=${BENCH_IDLE:-1000 10000}
+idle_list=${BENCH_IDLE-1000 10000} # BENCH_IDLE="" : no idle rounds
 # Memory per idle connection is measured with this many (100,000 where the open-file limit allows).
 memory_idle=${BENCH_IDLE_MEMORY:-100000}
 srv_cpu=${BENCH_SERVER_CPU:-1}
