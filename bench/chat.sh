@@ -18,12 +18,13 @@
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
 # Environment: BENCH_SERVERS ("express doppel"), BENCH_IDLE ("1000 10000"), BENCH_IDLE_MEMORY (100000), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
-# BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_PEERS (copy of ../shared/peers, default
+# BENCH_MSGS (2000), BENCH_FANOUT (100), BENCH_DOPPEL_BIN (./doppel, built), BENCH_DOPPEL_FLAGS (extra serve flags,
+# e.g. "--sqlite-mmap 0"), BENCH_PEERS (copy of ../shared/peers, default
 # /tmp/doppel-chat-peers; npm ci runs there the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-idle_list=${BENCH_IDLE:-1000 10000}
+idle_list=${BENCH_IDLE-1000 10000} # BENCH_IDLE="" : no idle rounds
 # Memory per idle connection is measured with this many (100,000 where the open-file limit allows).
 memory_idle=${BENCH_IDLE_MEMORY:-100000}
 srv_cpu=${BENCH_SERVER_CPU:-1}
@@ -33,7 +34,8 @@ fanout=${BENCH_FANOUT:-100}
 peers=${BENCH_PEERS:-/tmp/doppel-chat-peers}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
-make -j2 doppel >/dev/null
+doppel_bin=${BENCH_DOPPEL_BIN:-./doppel}
+[ -n "${BENCH_DOPPEL_BIN:-}" ] || make -j2 doppel >/dev/null
 if [ ! -d "$peers/bench/node_modules" ] || [ ! -d "$peers/express/node_modules" ]; then
     log "copying ../shared/peers to $peers (npm ci of the peer and its client)"
     rm -rf "$peers" && cp -r "$REPO/../shared/peers" "$peers" 2>/dev/null || cp -r /work/shared/peers "$peers"
@@ -70,10 +72,11 @@ wait_up() { for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0;
 # argon2id here, bcrypt cost 4 in the peer), so that the CPU time measured is the chat's.
 start_doppel() {
     local port=$1
-    taskset -c "$srv_cpu" ./doppel serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" \
+    # shellcheck disable=SC2086 # BENCH_DOPPEL_FLAGS is a list of flags
+    taskset -c "$srv_cpu" "$doppel_bin" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" \
         --log-level warn --signup-org default --auth-rate 100000 --api-rate 1000000 \
         --argon2-memory-kib 64 --argon2-ops 1 --chat-group-max 200 --max-conns-per-ip 0 --chat-frame-rate 100000 \
-        --max-connections $((max_idle + 1000)) >"$tmp/doppel.log" 2>&1 &
+        --max-connections $((max_idle + 1000)) ${BENCH_DOPPEL_FLAGS:-} >"$tmp/doppel.log" 2>&1 &
     server_pid=$!
 }
 start_express() {

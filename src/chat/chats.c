@@ -81,8 +81,10 @@ int chat_members_recipients(struct db *db, const char *chat_id, struct chat_reci
         db_rows_free(rows);
         return DP_ERR_NOMEM;
     }
-    for (int i = 0; i < rows->nrows; i++)
-        snprintf((*out)[i].user_id, ID_LEN, "%s", db_rows_text(rows, i, 0));
+    for (int i = 0; i < rows->nrows; i++) {
+        const char *id = db_rows_text(rows, i, 0);
+        memcpy((*out)[i].user_id, id, strnlen(id, ID_LEN - 1)); /* calloc'd: NUL-ended */
+    }
     *n = rows->nrows;
     db_rows_free(rows);
     return DP_OK;

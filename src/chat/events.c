@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "store/cache.h"
 #include "store/db.h"
@@ -27,20 +28,38 @@ int chat_recipients_sort(struct chat_recipient *r, int n)
     return k;
 }
 
-/* Events stored with one INSERT of up to this many rows (5 parameters each). */
+/* Recipients numbered and referenced with one statement each of up to this many rows. */
 #define APPEND_BATCH 100
 
-int chat_events_append(struct db *db, struct chat_recipient *r, int n, const char *type, const char *data)
+/* Stores the event itself once; its row id in *id. */
+static int event_store(struct db *db, const char *type, const char *data, int64_t *id)
 {
     char now[RFC3339_LEN];
     time_rfc3339(time_now_ms(), now);
+    struct db_val p[] = {DB_TEXT(type), DB_TEXT(data), DB_TEXT(now)};
+    struct db_rows *rows;
+    int err =
+        db_query(db, "INSERT INTO chat_events (type, data, created_at) VALUES (?, ?, ?) RETURNING id", p, 3, &rows);
+    if (err)
+        return err;
+    *id = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
+    db_rows_free(rows);
+    return *id ? DP_OK : DP_ERR_DB;
+}
+
+int chat_events_append(struct db *db, struct chat_recipient *r, int n, const char *type, const char *data)
+{
     static const char seq_head[] = "INSERT INTO user_event_seq (user_id, last_seq) VALUES ",
                       seq_tail[] = " ON CONFLICT (user_id) DO UPDATE SET last_seq = user_event_seq.last_seq + 1 "
                                    "RETURNING user_id, last_seq",
-                      ev_head[] = "INSERT INTO user_events (user_id, seq, type, data, created_at) VALUES ",
-                      seq_row[] = "(?, 1),", ev_row[] = "(?, ?, ?, ?, ?),";
-    char sql[sizeof ev_head + APPEND_BATCH * (sizeof ev_row - 1) + sizeof seq_tail];
-    struct db_val q[APPEND_BATCH * 5];
+                      ref_head[] = "INSERT INTO user_event_refs (user_id, seq, event_id) VALUES ",
+                      seq_row[] = "(?, 1),", ref_row[] = "(?, ?, ?),";
+    char sql[sizeof ref_head + APPEND_BATCH * (sizeof ref_row - 1) + sizeof seq_tail];
+    struct db_val q[APPEND_BATCH * 3];
+    int64_t event_id;
+    int err = n > 0 ? event_store(db, type, data, &event_id) : DP_OK;
+    if (err)
+        return err;
     for (int at = 0; at < n; at += APPEND_BATCH) {
         int k = n - at < APPEND_BATCH ? n - at : APPEND_BATCH;
         for (int i = 0; i < k; i++)
@@ -56,8 +75,7 @@ int chat_events_append(struct db *db, struct chat_recipient *r, int n, const cha
         }
         memcpy(sql + o - 1, seq_tail, sizeof seq_tail); /* over the last comma */
         struct db_rows *rows;
-        int err = db_query(db, sql, q, k, &rows);
-        if (err)
+        if ((err = db_query(db, sql, q, k, &rows)))
             return err;
         for (int i = 0; i < rows->nrows; i++) {
             /* RETURNING promises no order: match the rows to recipients by id. */
@@ -70,21 +88,20 @@ int chat_events_append(struct db *db, struct chat_recipient *r, int n, const cha
                 r[at + j].seq = db_rows_int(rows, i, 1);
         }
         db_rows_free(rows);
-        o = sizeof ev_head - 1;
-        memcpy(sql, ev_head, o);
+        /* Each recipient's log gets a reference to the one stored event under its own number. */
+        o = sizeof ref_head - 1;
+        memcpy(sql, ref_head, o);
         for (int i = 0; i < k; i++) {
             if (!r[at + i].seq)
                 return DP_ERR_DB; /* a duplicate recipient or a missing row: never numbered */
-            memcpy(sql + o, ev_row, sizeof ev_row - 1);
-            o += sizeof ev_row - 1;
-            q[5 * i] = DB_TEXT(r[at + i].user_id);
-            q[5 * i + 1] = DB_INT(r[at + i].seq);
-            q[5 * i + 2] = DB_TEXT(type);
-            q[5 * i + 3] = DB_TEXT(data);
-            q[5 * i + 4] = DB_TEXT(now);
+            memcpy(sql + o, ref_row, sizeof ref_row - 1);
+            o += sizeof ref_row - 1;
+            q[3 * i] = DB_TEXT(r[at + i].user_id);
+            q[3 * i + 1] = DB_INT(r[at + i].seq);
+            q[3 * i + 2] = DB_INT(event_id);
         }
         sql[o - 1] = 0; /* the last comma */
-        if ((err = db_query(db, sql, q, 5 * k, NULL)))
+        if ((err = db_query(db, sql, q, 3 * k, NULL)))
             return err;
     }
     return DP_OK;
@@ -133,7 +150,9 @@ int chat_events_since(struct db *db, const char *user_id, int64_t since, struct 
     out->last_seq = since;
     struct db_val p[] = {DB_TEXT(user_id), DB_INT(since), DB_INT(CHAT_EVENTS_PAGE)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT seq, type, data FROM user_events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    int err = db_query(db,
+                       "SELECT r.seq, e.type, e.data FROM user_event_refs r JOIN chat_events e ON e.id = r.event_id "
+                       "WHERE r.user_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?",
                        p, 3, &rows);
     if (err)
         return err;
@@ -177,9 +196,16 @@ char *chat_fanout_encode(const struct chat_recipient *r, int n, const char *type
     char *m = malloc(cap);
     if (!m)
         return NULL;
-    size_t o = (size_t)snprintf(m, cap, "%d\n", n);
-    for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(m + o, cap - o, "%s %lld\n", r[i].user_id, (long long)r[i].seq);
+    size_t o = fmt_i64(m, n);
+    m[o++] = '\n';
+    for (int i = 0; i < n; i++) {
+        size_t ul = strnlen(r[i].user_id, ID_LEN - 1);
+        memcpy(m + o, r[i].user_id, ul);
+        o += ul;
+        m[o++] = ' ';
+        o += fmt_i64(m + o, r[i].seq);
+        m[o++] = '\n';
+    }
     o += (size_t)snprintf(m + o, cap - o, "%s\n", type);
     memcpy(m + o, data, dlen + 1);
     *len = o + dlen;

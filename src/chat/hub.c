@@ -15,6 +15,7 @@
 #include "chat/events.h"
 #include "chat/frame.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -32,6 +33,7 @@
 #define JOB_CHANNEL_PREFIX "events:user:"
 #define SEND_QUEUE_MAX 256 /* message.send frames waiting on one connection */
 #define SEND_BATCH_MAX 64  /* sends written with one commit */
+#define FRAME_HEAD_MAX 96  /* {"type":"<31 bytes>","seq":<20 digits>,"data": */
 
 enum presence { P_OFFLINE, P_ONLINE, P_AWAY };
 static const char *const presence_names[] = {"offline", "online", "away"};
@@ -519,15 +521,32 @@ static void on_fanout(void *arg, const char *channel, const char *msg, size_t le
         DP_LOG(LOG_WARN, "[chat] a malformed event on %s was dropped", CHAT_EVENTS_CHANNEL);
         return;
     }
-    char user[ID_LEN];
+    /* The frame is made once for all local recipients: the data copied once, after room for the
+     * head, and each recipient's head {"type":…,"seq":N,"data": written right before it (only N
+     * differs). */
+    char *body = scratch_reserve(FRAME_HEAD_MAX + f.data_len + 1);
+    if (!body)
+        return;
+    body += FRAME_HEAD_MAX;
+    memcpy(body, f.data, f.data_len);
+    body[f.data_len] = '}';
+    char head[FRAME_HEAD_MAX], user[ID_LEN];
+    size_t type_end = (size_t)snprintf(head, sizeof head, "{\"type\":\"%s\"", f.type); /* type: < 32 bytes */
     int64_t seq;
     while (chat_fanout_next(&f, user, &seq)) {
         struct hub_user *u = user_find(user);
         if (!u || !u->conns)
             continue;
-        size_t n = frame_in_scratch(f.type, seq, f.data, f.data_len);
-        for (struct ev_conn *c = u->conns; c && n; c = c->next)
-            conn_deliver(c, hub.scratch, n, seq);
+        size_t h = type_end;
+        if (seq) {
+            memcpy(head + h, ",\"seq\":", 7);
+            h += 7 + fmt_i64(head + h + 7, seq);
+        }
+        memcpy(head + h, ",\"data\":", 8);
+        h += 8;
+        memcpy(body - h, head, h);
+        for (struct ev_conn *c = u->conns; c; c = c->next)
+            conn_deliver(c, body - h, h + f.data_len + 1, seq);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "avatar/quota.h"
 #include "cli/cli.h"
 #include "core/log.h"
+#include "store/db.h"
 
 static char *join(const char *dir, const char *name)
 {
@@ -67,6 +68,7 @@ static int load(struct app *app, int argc, char **argv, int want_dir, int uses_b
         return 1;
     }
     app->database_url = *app->cfg.database_url ? strdup(app->cfg.database_url) : join(app->cfg.data_dir, "doppel.db");
+    db_sqlite_set_mmap(app->cfg.sqlite_mmap); /* before any connection opens */
     app->blob_url = *app->cfg.blob_url ? strdup(app->cfg.blob_url) : join(app->cfg.data_dir, "blobs");
     return app->database_url && app->blob_url ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 /* `doppel serve`: opens the engines, starts the worker pool and the HTTP server, runs the loop. */
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -353,6 +354,19 @@ static void embed_sweep_at_start(struct app *app)
     db_close(db);
 }
 
+/* A worker's heap shrank back whenever more than 128 KiB were free at its top and grew again on the
+ * next request (a chat fan-out: 100 recipients' rows, then page faults to get the pages back):
+ * 30 % of the server's CPU per fan-out delivery went to it (50 -> 34 µs). Keep up to 64 MiB free
+ * per heap; fixing the trim threshold also fixes the mmap threshold, so set it to 4 MiB (larger
+ * buffers, media, still come from mmap and go back at once). */
+static void keep_heaps(void)
+{
+#ifdef M_TRIM_THRESHOLD
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct app *app = app_get();
@@ -360,6 +374,7 @@ int cli_serve(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    keep_heaps();
     if (sodium_init() < 0) {
         DP_LOG(LOG_ERROR, "[serve] libsodium failed to initialise");
         return 1;

@@ -11,6 +11,7 @@ struct config {
     char *database_url;         /* SQLite path or postgres://… ("" = <data-dir>/doppel.db) */
     char *redis_url;            /* "" = in-process cache */
     long cache_memory_max;      /* bytes of the in-process cache's cached copies */
+    long sqlite_mmap;           /* bytes of a SQLite database each connection reads through mmap */
     char *blob_url;             /* "" = <data-dir>/blobs */
     char *web_dir;              /* static files of the browser UI */
     char *cors_origins;         /* comma-separated allowlist; "" = same-origin only */

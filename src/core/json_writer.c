@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/utf8.h"
 
 void jw_init(struct jw *w, struct buf *out)
@@ -174,9 +175,9 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_int(struct jw *w, int64_t v)
 {
-    char t[24];
+    char t[FMT_I64_MAX];
     if (before_value(w))
-        put(w, t, (size_t)snprintf(t, sizeof t, "%lld", (long long)v));
+        put(w, t, fmt_i64(t, v));
 }
 
 void jw_real(struct jw *w, double v)

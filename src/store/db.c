@@ -3,7 +3,6 @@
 #include "store/db.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/fault.h"
 #include "core/registry.h"
 #include "core/log.h"
@@ -173,9 +173,9 @@ int db_rows_set_bytes(struct db_rows *r, struct db_val *v, enum db_type type, co
 /* Numbers also carry their decimal text so that db_rows_text works on every cell. */
 int db_rows_set_int(struct db_rows *r, struct db_val *v, int64_t i)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, i);
-    int err = db_rows_set_bytes(r, v, DB_T_TEXT, tmp, (size_t)n);
+    char tmp[FMT_I64_MAX];
+    size_t n = fmt_i64(tmp, i);
+    int err = db_rows_set_bytes(r, v, DB_T_TEXT, tmp, n);
     if (err)
         return err;
     v->type = DB_T_INT;

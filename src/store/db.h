@@ -70,6 +70,9 @@ struct registry;
  * (postgres://, postgresql://). */
 struct registry *db_registry(void);
 
+/* The mmap_size of SQLite connections opened from now on (bytes; 0 = off, the default). */
+void db_sqlite_set_mmap(long bytes);
+
 /* Opens a connection for url. Returns DP_OK or an error; *out owned by the caller (db_close). */
 int db_open(struct db **out, const char *url);
 void db_close(struct db *db);

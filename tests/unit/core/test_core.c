@@ -1,4 +1,5 @@
 /* Unit tests of core/: errors, buffers, ids, times, UTF-8, SHA-1, config. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/id.h"
 #include "core/sha1.h"
 #include "core/timeutil.h"
@@ -39,6 +41,18 @@ TEST(buf_caps_and_leaves_content_unchanged)
     CHECK_EQ_INT(len, 8);
     CHECK(b.data == NULL && b.len == 0);
     free(p);
+}
+
+TEST(fmt_i64_matches_printf)
+{
+    const int64_t v[] = {0, 7, -7, 10, 99, 100, -100, 1234567890123LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char a[FMT_I64_MAX], b[32];
+        size_t n = fmt_i64(a, v[i]);
+        int m = snprintf(b, sizeof b, "%lld", (long long)v[i]);
+        CHECK_EQ_STR(a, b);
+        CHECK_EQ_INT((int)n, m);
+    }
 }
 
 TEST(id_is_uuidv7_and_sorted)
