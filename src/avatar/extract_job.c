@@ -55,7 +55,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
     if ((err = extract_media_chunks(ctx->db, media, &chunks)))
         return err;
     struct quota_ctx q = {ctx->db, avatar, ""};
-    int added = 0, updated = 0, same = 0;
+    struct extract_count count = {0, 0, 0};
     size_t n = json_array_size(chunks);
     for (size_t i = 0; i < n && !err && !job_should_stop(ctx); i++) {
         json_t *facts = NULL, *chunk = json_array_get(chunks, i);
@@ -74,29 +74,52 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         /* A fact heard in a recording cites the stretch of it the model read, and its time. */
         struct memory_source heard = {media, json_integer_value(json_object_get(chunk, "start_ms")),
                                       json_integer_value(json_object_get(chunk, "end_ms")),
-                                      json_string_value(json_object_get(chunk, "occurred_at"))};
+                                      json_string_value(json_object_get(chunk, "occurred_at")), NULL, NULL};
         const struct memory_source *source = json_object_get(chunk, "start_ms") ? &heard : NULL;
-        size_t k;
-        json_t *f;
-        json_array_foreach (facts, k, f) {
-            enum extract_action did;
-            if ((err = extract_apply(ctx->db, avatar, f, source, may_add, &q, &did)))
-                break;
-            added += did == EXTRACT_ADD, updated += did == EXTRACT_UPDATE, same += did == EXTRACT_NONE;
-        }
+        err = extract_job_apply(ctx->db, avatar, facts, source, &count, q.msg, sizeof q.msg);
         json_decref(facts);
         job_progress(ctx, (int)(100 * (i + 1) / (n ? n : 1)));
     }
     json_decref(chunks);
-    if (added + updated) /* even when a later fact failed: these are stored */
-        avatar_cache_forget(ctx->cache, avatar);
+    return extract_job_finish(ctx, avatar, "media", media, &count, err, q.msg, error_msg);
+}
+
+int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const struct memory_source *source,
+                      struct extract_count *count, char *msg, size_t msglen)
+{
+    struct quota_ctx q = {db, avatar_id, ""};
+    size_t k;
+    json_t *f;
+    int err = DP_OK;
+    json_array_foreach (facts, k, f) {
+        enum extract_action did;
+        if ((err = extract_apply(db, avatar_id, f, source, may_add, &q, &did)))
+            break;
+        count->added += did == EXTRACT_ADD, count->updated += did == EXTRACT_UPDATE, count->same += did == EXTRACT_NONE;
+    }
+    if (err == DP_ERR_QUOTA)
+        snprintf(msg, msglen, "%s", q.msg);
+    return err;
+}
+
+int extract_job_finish(struct job_ctx *ctx, const char *avatar_id, const char *what, const char *id,
+                       const struct extract_count *count, int err, const char *quota_msg, char **error_msg)
+{
+    if (count->added + count->updated) /* even when a later fact failed: these are stored */
+        avatar_cache_forget(ctx->cache, avatar_id);
     if (err == DP_ERR_QUOTA) {
-        DP_LOG(LOG_WARN, "[extract] media %s: %s", media, q.msg);
+        DP_LOG(LOG_WARN, "[extract] %s %s: %s", what, id, quota_msg);
         *error_msg = "the owner's memory quota is reached";
         return DP_ERR_QUOTA;
     }
-    DP_LOG(LOG_INFO, "[extract] media %s: %d fact(s) added, %d updated, %d known already", media, added, updated, same);
+    DP_LOG(LOG_INFO, "[extract] %s %s: %d fact(s) added, %d updated, %d known already", what, id, count->added,
+           count->updated, count->same);
     return err;
+}
+
+int extract_job_enabled(void)
+{
+    return extract_enabled && llm_current() != NULL;
 }
 
 void extract_job_register(int enabled)
@@ -107,7 +130,7 @@ void extract_job_register(int enabled)
 
 int extract_job_enqueue(struct db *db, const char *avatar_id, const char *media_id)
 {
-    if (!extract_enabled || !llm_current())
+    if (!extract_job_enabled())
         return DP_OK;
     struct db_rows *r;
     struct db_val p[] = {DB_TEXT(avatar_id)};
