@@ -8,3 +8,20 @@ ALTER TABLE conversations ADD COLUMN extracted_through TEXT;
 ALTER TABLE conversations ADD COLUMN extract_queued INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE memories ADD COLUMN conversation_id TEXT;
 ALTER TABLE memories ADD COLUMN message_ids TEXT;
+
+-- Personality evidence the same extraction pass finds (a trait, how strong, the words that show
+-- it), blended into the profile GET /avatars/{id}/profile computes. Append-only, each row naming
+-- where it was read: the profile can always be recomputed from what it came from. Evidence from a
+-- deleted media item goes with it.
+CREATE TABLE personality_evidence (
+    id TEXT NOT NULL PRIMARY KEY,
+    avatar_id TEXT NOT NULL REFERENCES avatars(id) ON DELETE CASCADE,
+    trait TEXT NOT NULL,
+    score REAL NOT NULL,
+    evidence TEXT NOT NULL,
+    media_id TEXT REFERENCES media(id) ON DELETE CASCADE,
+    conversation_id TEXT,
+    message_ids TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX personality_evidence_avatar ON personality_evidence (avatar_id, trait);

@@ -104,23 +104,27 @@ static int extract_chunk(struct job_ctx *ctx, const char *conv, const char *avat
         buf_append(&text, "\n", 1);
         json_array_append_new(ids, json_string(db_rows_text(rows, i, 0)));
     }
-    json_t *facts = NULL;
+    json_t *facts = NULL, *traits = NULL;
     char why[256] = "";
-    int err = extract_facts(name, text.data, &facts, why, sizeof why);
+    int err = extract_facts(name, text.data, &facts, &traits, why, sizeof why);
     buf_cleanup(&text);
+    char *list = json_dumps(ids, JSON_COMPACT);
+    struct memory_source said = {NULL, 0, 0, db_rows_text(rows, first, 2), conv, list};
+    int err2 = !list ? DP_ERR_NOMEM : (err == DP_OK || err == DP_ERR_INVALID) ? extract_job_traits(ctx->db, avatar, traits, &said, count) : DP_OK;
     if (err == DP_ERR_INVALID) {
         DP_LOG(LOG_WARN, "[extract] conversation %s: %s", conv, why);
-        err = DP_OK; /* turns the model finds nothing in */
+        err = DP_OK; /* turns the model finds no facts in */
     } else if (err) {
         *error_msg = strdup(why[0] ? why : dp_strerror(err));
         *error_owned = *error_msg != NULL;
-    } else {
-        char *list = json_dumps(ids, JSON_COMPACT);
-        struct memory_source said = {NULL, 0, 0, db_rows_text(rows, first, 2), conv, list};
-        err = list ? extract_job_apply(ctx->db, avatar, facts, &said, count, msg, msglen) : DP_ERR_NOMEM;
-        free(list);
+    } else if (!err2) {
+        err = extract_job_apply(ctx->db, avatar, facts, &said, count, msg, msglen);
     }
+    if (!err)
+        err = err2;
+    free(list);
     json_decref(facts);
+    json_decref(traits);
     json_decref(ids);
     return err;
 }
@@ -174,7 +178,7 @@ static int conversation_extract(struct job_ctx *ctx, char **error_msg, int *erro
         db_rows_free(o);
         return err;
     }
-    struct extract_count count = {0, 0, 0};
+    struct extract_count count = {0, 0, 0, 0};
     char quota_msg[200] = "";
     int first = 0;
     size_t bytes = 0;

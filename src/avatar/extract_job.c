@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "avatar/avatar.h"
+#include "avatar/personality_evidence.h"
 #include "avatar/quota.h"
 #include "brain/extract.h"
 #include "brain/memory.h"
@@ -55,12 +56,17 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
     if ((err = extract_media_chunks(ctx->db, media, &chunks)))
         return err;
     struct quota_ctx q = {ctx->db, avatar, ""};
-    struct extract_count count = {0, 0, 0};
+    struct extract_count count = {0, 0, 0, 0};
     size_t n = json_array_size(chunks);
+    int err2;
     for (size_t i = 0; i < n && !err && !job_should_stop(ctx); i++) {
-        json_t *facts = NULL, *chunk = json_array_get(chunks, i);
+        json_t *facts = NULL, *traits = NULL, *chunk = json_array_get(chunks, i);
         char why[256] = "";
-        err = extract_facts(name, json_string_value(json_object_get(chunk, "text")), &facts, why, sizeof why);
+        err = extract_facts(name, json_string_value(json_object_get(chunk, "text")), &facts, &traits, why, sizeof why);
+        struct memory_source from = {media, 0, 0, NULL, NULL, NULL};
+        if ((err == DP_OK || err == DP_ERR_INVALID) && (err2 = extract_job_traits(ctx->db, avatar, traits, &from, &count)))
+            err = err2;
+        json_decref(traits);
         if (err == DP_ERR_INVALID) {
             DP_LOG(LOG_WARN, "[extract] media %s, chunk %zu: %s", media, i + 1, why);
             err = DP_OK; /* a chunk the model says nothing usable about: the next may */
@@ -102,18 +108,26 @@ int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const
     return err;
 }
 
+int extract_job_traits(struct db *db, const char *avatar_id, json_t *traits, const struct memory_source *source,
+                       struct extract_count *count)
+{
+    int added = 0, err = personality_evidence_add(db, avatar_id, traits, source, &added);
+    count->traits += added;
+    return err;
+}
+
 int extract_job_finish(struct job_ctx *ctx, const char *avatar_id, const char *what, const char *id,
                        const struct extract_count *count, int err, const char *quota_msg, char **error_msg)
 {
-    if (count->added + count->updated) /* even when a later fact failed: these are stored */
+    if (count->added + count->updated + count->traits) /* even when a later fact failed: these are stored */
         avatar_cache_forget(ctx->cache, avatar_id);
     if (err == DP_ERR_QUOTA) {
         DP_LOG(LOG_WARN, "[extract] %s %s: %s", what, id, quota_msg);
         *error_msg = "the owner's memory quota is reached";
         return DP_ERR_QUOTA;
     }
-    DP_LOG(LOG_INFO, "[extract] %s %s: %d fact(s) added, %d updated, %d known already", what, id, count->added,
-           count->updated, count->same);
+    DP_LOG(LOG_INFO, "[extract] %s %s: %d fact(s) added, %d updated, %d known already; %d trait evidence", what, id,
+           count->added, count->updated, count->same, count->traits);
     return err;
 }
 

@@ -21,7 +21,8 @@ int extract_job_enabled(void);
 
 /* What an extraction did with the facts it was given. */
 struct extract_count {
-    int added, updated, same;
+    int added, updated, same; /* facts */
+    int traits;               /* pieces of personality evidence stored */
 };
 
 /* Applies facts (brain/extract.h's [{text, importance}]) to avatar_id's memories within the
@@ -30,6 +31,11 @@ struct extract_count {
 struct memory_source;
 int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const struct memory_source *source,
                       struct extract_count *count, char *msg, size_t msglen);
+
+/* Stores the personality evidence traits (extract_facts's; may be NULL) of avatar_id, read from
+ * source, counted into count (avatar/personality_evidence.h). */
+int extract_job_traits(struct db *db, const char *avatar_id, json_t *traits, const struct memory_source *source,
+                       struct extract_count *count);
 
 /* The end of an extraction job over what (media, conversation) id: the avatar's cache forgotten
  * when something changed, the counts logged, a quota error given its job message. Returns err. */

@@ -9,6 +9,7 @@
 
 #include "avatar/avatar.h"
 #include "avatar/personality.h"
+#include "avatar/personality_evidence.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -205,6 +206,11 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out)
     gather_cleanup(&g);
     if (!p)
         return DP_ERR_NOMEM;
+    /* What --llm-extract's model saw of the person, blended in (personality_evidence.h). */
+    if ((err = personality_evidence_blend(db, avatar_id, p))) {
+        json_decref(p);
+        return err;
+    }
     *out = p;
     return DP_OK;
 }

@@ -16,20 +16,27 @@
 
 #define DECIDE_CANDIDATES 20 /* search results looked through for a similar fact memory */
 
-/* A fact's text, trimmed and cut at EXTRACT_FACT_MAX; NULL when empty. */
-static json_t *fact_of(const char *text, size_t len, double importance)
+/* text trimmed and cut at max bytes (malloc'd); NULL when empty or not text. */
+static char *trimmed(const char *text, size_t len, size_t max)
 {
     while (len && isspace((unsigned char)*text))
         text++, len--;
     while (len && isspace((unsigned char)text[len - 1]))
         len--;
     if (!len || !utf8_valid(text, len) || memchr(text, 0, len))
-        return NULL; /* a NUL would cut the text short: the model's line is not a fact */
+        return NULL; /* a NUL would cut the text short: the model's line is not text */
     char *t = strndup(text, len);
+    if (t && len > max)
+        t[utf8_cut(t, max)] = 0;
+    return t;
+}
+
+/* A fact's text, trimmed and cut at EXTRACT_FACT_MAX; NULL when empty. */
+static json_t *fact_of(const char *text, size_t len, double importance)
+{
+    char *t = trimmed(text, len, EXTRACT_FACT_MAX);
     if (!t)
         return NULL;
-    if (len > EXTRACT_FACT_MAX)
-        t[utf8_cut(t, EXTRACT_FACT_MAX)] = 0;
     if (importance < 0 || importance > 1)
         importance = 0.5;
     json_t *f = json_pack("{s:s,s:f}", "text", t, "importance", importance);
@@ -154,6 +161,44 @@ int extract_parse(const char *reply, size_t len, json_t **facts, int *how)
     return DP_OK;
 }
 
+const char *const extract_trait_names[] = {"warmth", "enthusiasm", "curiosity", "formality", "verbosity", "humour",
+                                           NULL};
+
+static int trait_known(const char *name)
+{
+    for (const char *const *t = extract_trait_names; name && *t; t++)
+        if (!strcmp(*t, name))
+            return 1;
+    return 0;
+}
+
+json_t *extract_parse_traits(const char *reply, size_t len)
+{
+    json_t *out = json_array();
+    json_t *j = json_loadb(reply, len, 0, NULL);
+    if (!j) { /* repaired as the facts are; a list of lines holds no traits */
+        char *fixed = repaired(reply, len);
+        j = fixed ? json_loads(fixed, 0, NULL) : NULL;
+        free(fixed);
+    }
+    json_t *list = json_object_get(j, "traits"), *it;
+    size_t i;
+    json_array_foreach (list, i, it) {
+        if (!out || json_array_size(out) >= EXTRACT_TRAITS_MAX)
+            break;
+        const char *name = json_string_value(json_object_get(it, "trait"));
+        const char *ev = json_string_value(json_object_get(it, "evidence"));
+        json_t *score = json_object_get(it, "score");
+        double v = json_is_number(score) ? json_number_value(score) : -1;
+        char *t = trait_known(name) && v >= 0 && v <= 1 && ev ? trimmed(ev, strlen(ev), EXTRACT_EVIDENCE_MAX) : NULL;
+        if (t)
+            json_array_append_new(out, json_pack("{s:s,s:f,s:s}", "trait", name, "score", v, "evidence", t));
+        free(t);
+    }
+    json_decref(j);
+    return out;
+}
+
 /* Closes the chunk in b: {text} and, for utterances, the span and time they were said. */
 static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at)
 {
@@ -230,19 +275,29 @@ static int ask(const char *system, const char *user, struct buf *answer, char *w
     return llm_chat(l, &rq, &res, why, whylen);
 }
 
-int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, char *why, size_t whylen)
+int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, json_t **traits, char *why,
+                  size_t whylen)
 {
-    char system[1024];
+    char system[1536];
     snprintf(system, sizeof system,
              "You extract facts from a text for the memory of %.200s. List the facts the text states about %.200s's "
              "life, people, places, habits and opinions, each one short sentence in the first person, as %.200s "
-             "would say it. Only what the text says; nothing else. Answer only JSON: "
-             "{\"facts\": [{\"text\": \"...\", \"importance\": 0.0 to 1.0}]}",
-             avatar_name, avatar_name, avatar_name);
+             "would say it. Only what the text says; nothing else. Also list what the text shows of %.200s's "
+             "personality, if anything: a trait (warmth, enthusiasm, curiosity, formality, verbosity or humour), "
+             "how strong it is (0.0 to 1.0) and the words that show it. Answer only JSON: "
+             "{\"facts\": [{\"text\": \"...\", \"importance\": 0.0 to 1.0}], "
+             "\"traits\": [{\"trait\": \"...\", \"score\": 0.0 to 1.0, \"evidence\": \"...\"}]}",
+             avatar_name, avatar_name, avatar_name, avatar_name);
     struct buf answer;
+    *facts = NULL;
+    if (traits)
+        *traits = NULL;
     int err = ask(system, chunk, &answer, why, whylen);
     int how = 0;
-    if (!err && (err = extract_parse(answer.data ? answer.data : "", answer.len, facts, &how)))
+    const char *a = answer.data ? answer.data : "";
+    if (!err && traits) /* even beside no facts: how something is said shows who says it */
+        *traits = extract_parse_traits(a, answer.len);
+    if (!err && (err = extract_parse(a, answer.len, facts, &how)))
         snprintf(why, whylen, "the model's answer holds no facts");
     buf_cleanup(&answer);
     return err;

@@ -2,7 +2,8 @@
 // server of tests/llm-server/: what the avatar's owner says becomes fact memories naming the
 // messages it came from — once the conversation has been quiet for --llm-extract-idle, or at once
 // after --llm-extract-turns new turns; no turn is read twice (a high-water mark per conversation);
-// the avatar's own replies and other people's words are never read.
+// the avatar's own replies and other people's words are never read. The same pass gives evidence of
+// the person's personality, blended into the profile beside the heuristic score.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLlmServer } from '../llm-server/server.mjs';
@@ -21,7 +22,10 @@ function script(req) {
   if (sys.startsWith('You extract facts')) {
     asked.push(user);
     const facts = Object.entries(KNOWN).filter(([k]) => user.toLowerCase().includes(k)).map(([, text]) => ({ text, importance: 0.6 }));
-    return { text: JSON.stringify({ facts }) };
+    // Trait evidence: laughter is humour; an unknown trait and a score out of range are dropped.
+    const traits = /haha/i.test(user) ? [{ trait: 'humour', score: 0.9, evidence: 'Haha, that dog!' },
+      { trait: 'malice', score: 0.5, evidence: 'x' }, { trait: 'warmth', score: 7, evidence: 'y' }] : [];
+    return { text: JSON.stringify({ facts, traits }) };
   }
   return { text: '{"action": "ADD"}' };
 }
@@ -130,5 +134,31 @@ describe('LLM memory extraction from conversations', () => {
     // Another user never sees the facts nor the job.
     const other = await api(srv, 'GET', `/avatars/${av.id}/memories`, { token: c.outsider.token });
     assert.equal(other.status, 404);
+  });
+
+  test('trait evidence from the same pass refreshes the personality profile, once, beside the heuristic score', async () => {
+    const av = await createAvatar(srv, c.owner.token, { name: 'Lola', kind: 'self' });
+    const r0 = await api(srv, 'POST', `/avatars/${av.id}/training/personality`, { token: c.owner.token, body: { text: 'Hello there. I like quiet mornings.' } });
+    expectStatus(assert, r0, 201);
+    const before = (await api(srv, 'GET', `/avatars/${av.id}/profile`, { token: c.owner.token })).json.personality;
+    const conv = await startConversation(srv, c.owner.token, av);
+    await say(conv, 'Haha, that dog! My dog is called Biscuit.');
+    await settled(av, 1);
+    const p = await api(srv, 'GET', `/avatars/${av.id}/profile`, { token: c.owner.token });
+    expectStatus(assert, p, 200);
+    const h = p.json.personality.traits.humour;
+    assert.deepEqual(h.model, { score: 0.9, evidence: 1, quotes: ['Haha, that dog!'] });
+    assert.equal(h.heuristic_score, before.traits.humour.score, 'the heuristic score is kept beside');
+    const s = before.samples;
+    assert.equal(h.score, Math.round(((before.traits.humour.score * s + 0.9) / (s + 1)) * 1000) / 1000);
+    assert.equal(p.json.personality.sources.model_evidence, 1, 'the unknown trait and the score out of range were dropped');
+    assert.equal(p.json.personality.traits.warmth.model, undefined);
+    // The same words again (another turn, read later): the evidence is not counted twice.
+    await say(conv, 'Haha, that dog!');
+    await settled(av, 2);
+    const again = (await api(srv, 'GET', `/avatars/${av.id}/profile`, { token: c.owner.token })).json.personality;
+    assert.equal(again.traits.humour.model.evidence, 1);
+    // Another user sees no profile of it.
+    assert.equal((await api(srv, 'GET', `/avatars/${av.id}/profile`, { token: c.outsider.token })).status, 404);
   });
 });

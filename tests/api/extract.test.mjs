@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLlmServer } from '../llm-server/server.mjs';
 import { api, cast, createAvatar, eventually, expectStatus, startAvatars, uploadOk, waitJob } from './lib/avatars.mjs';
-import { concat, say, silence, wav, words } from './lib/speech.mjs';
+import { concat, say, silence, wav } from './lib/speech.mjs';
 
 let llm, srv, c;
 const TEXT = 'I was born in Leeds in 1941. I worked as a nurse at the county hospital for thirty years. ' +
