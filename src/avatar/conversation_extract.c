@@ -83,6 +83,44 @@ int conversation_extract_turn(struct db *db, const char *conv)
     return changed ? enqueue(db, conv, avatar, owner, *org ? org : NULL, now ? 0 : idle_ms) : DP_OK;
 }
 
+/* The turns a chunk was made of, and the last list of ids cite_turns made. */
+struct turns_cite {
+    struct db_rows *rows;
+    int first, last;
+    char *ids;
+};
+
+/* A fact cites the turns of the chunk it shares its words with (all of them when none: the model
+ * put it in its own words), said when the first of them was. */
+static void cite_turns(void *arg, const char *fact, struct memory_source *src)
+{
+    struct turns_cite *tc = arg;
+    int n = tc->last - tc->first + 1;
+    const char *texts[RUN_MESSAGES];
+    int picked[RUN_MESSAGES];
+    if (!fact || n <= 0 || n > RUN_MESSAGES)
+        return;
+    for (int i = 0; i < n; i++)
+        texts[i] = db_rows_text(tc->rows, tc->first + i, 1);
+    if (!extract_fact_lines(fact, texts, n, picked))
+        return;
+    json_t *ids = json_array();
+    const char *said = NULL;
+    for (int i = 0; i < n; i++)
+        if (picked[i]) {
+            json_array_append_new(ids, json_string(db_rows_text(tc->rows, tc->first + i, 0)));
+            said = said ? said : db_rows_text(tc->rows, tc->first + i, 2);
+        }
+    char *list = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    if (!list)
+        return;
+    free(tc->ids);
+    tc->ids = list;
+    src->message_ids = list;
+    src->occurred_at = said;
+}
+
 /* The facts chunk (the turns first..last of rows) states; each cites those messages. */
 static int extract_chunk(struct job_ctx *ctx, const char *conv, const char *avatar, const char *name, int self,
                          struct db_rows *rows, int first, int last, struct extract_count *count, char *msg,
@@ -118,7 +156,9 @@ static int extract_chunk(struct job_ctx *ctx, const char *conv, const char *avat
         *error_msg = strdup(why[0] ? why : dp_strerror(err));
         *error_owned = *error_msg != NULL;
     } else if (!err2) {
-        err = extract_job_apply(ctx->db, avatar, facts, &said, count, msg, msglen);
+        struct turns_cite tc = {rows, first, last, NULL};
+        err = extract_job_apply(ctx->db, avatar, facts, &said, cite_turns, &tc, count, msg, msglen);
+        free(tc.ids);
     }
     if (!err)
         err = err2;

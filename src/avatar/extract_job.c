@@ -33,6 +33,37 @@ static int may_add(void *arg)
     return quota_check(q->db, q->avatar_id, 0, 1, q->msg, sizeof q->msg);
 }
 
+/* A fact heard in a recording cites the utterances of the chunk it shares its words with (all of
+ * them when none: the model put it in its own words), from the first one's start to the last's end. */
+static void cite_lines(void *arg, const char *fact, struct memory_source *src)
+{
+    json_t *lines = json_object_get(arg, "lines");
+    int n = (int)json_array_size(lines);
+    if (!fact || n <= 0 || n > 100000)
+        return;
+    const char **texts = malloc((size_t)n * sizeof *texts);
+    int *picked = malloc((size_t)n * sizeof *picked);
+    for (int i = 0; texts && i < n; i++)
+        texts[i] = json_string_value(json_object_get(json_array_get(lines, (size_t)i), "text"));
+    if (texts && picked && extract_fact_lines(fact, texts, n, picked)) {
+        int first = -1;
+        for (int i = 0; i < n; i++) {
+            if (!picked[i])
+                continue;
+            json_t *l = json_array_get(lines, (size_t)i);
+            int64_t end = json_integer_value(json_object_get(l, "end_ms"));
+            if (first < 0) {
+                first = i;
+                src->start_ms = json_integer_value(json_object_get(l, "start_ms"));
+                src->occurred_at = json_string_value(json_object_get(l, "occurred_at"));
+            }
+            src->end_ms = end;
+        }
+    }
+    free(texts);
+    free(picked);
+}
+
 static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owned)
 {
     const char *media = json_string_value(json_object_get(ctx->payload, "media_id"));
@@ -82,7 +113,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
                                       json_integer_value(json_object_get(chunk, "end_ms")),
                                       json_string_value(json_object_get(chunk, "occurred_at")), NULL, NULL};
         const struct memory_source *source = json_object_get(chunk, "start_ms") ? &heard : NULL;
-        err = extract_job_apply(ctx->db, avatar, facts, source, &count, q.msg, sizeof q.msg);
+        err = extract_job_apply(ctx->db, avatar, facts, source, cite_lines, chunk, &count, q.msg, sizeof q.msg);
         json_decref(facts);
         job_progress(ctx, (int)(100 * (i + 1) / (n ? n : 1)));
     }
@@ -91,7 +122,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
 }
 
 int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const struct memory_source *source,
-                      struct extract_count *count, char *msg, size_t msglen)
+                      extract_cite_fn cite, void *cite_arg, struct extract_count *count, char *msg, size_t msglen)
 {
     struct quota_ctx q = {db, avatar_id, ""};
     size_t k;
@@ -99,7 +130,10 @@ int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const
     int err = DP_OK;
     json_array_foreach (facts, k, f) {
         enum extract_action did;
-        if ((err = extract_apply(db, avatar_id, f, source, may_add, &q, &did)))
+        struct memory_source narrowed = source ? *source : (struct memory_source){0};
+        if (source && cite)
+            cite(cite_arg, json_string_value(json_object_get(f, "text")), &narrowed);
+        if ((err = extract_apply(db, avatar_id, f, source ? &narrowed : NULL, may_add, &q, &did)))
             break;
         count->added += did == EXTRACT_ADD, count->updated += did == EXTRACT_UPDATE, count->same += did == EXTRACT_NONE;
     }

@@ -25,12 +25,16 @@ struct extract_count {
     int traits;               /* pieces of personality evidence stored */
 };
 
-/* Applies facts (brain/extract.h's [{text, importance}]) to avatar_id's memories within the
- * owner's memory quota, each citing source (may be NULL), counted into count. DP_ERR_QUOTA with
- * msg when the quota stopped it (the facts before stay). */
+/* Narrows a fact's source (a copy of the chunk's) to the lines it came from. */
 struct memory_source;
+typedef void (*extract_cite_fn)(void *arg, const char *fact, struct memory_source *src);
+
+/* Applies facts (brain/extract.h's [{text, importance}]) to avatar_id's memories within the
+ * owner's memory quota, each citing source (may be NULL) as cite(cite_arg, …) narrows it (cite
+ * may be NULL), counted into count. DP_ERR_QUOTA with msg when the quota stopped it (the facts
+ * before stay). */
 int extract_job_apply(struct db *db, const char *avatar_id, json_t *facts, const struct memory_source *source,
-                      struct extract_count *count, char *msg, size_t msglen);
+                      extract_cite_fn cite, void *cite_arg, struct extract_count *count, char *msg, size_t msglen);
 
 /* Stores the personality evidence traits (extract_facts's; may be NULL) of avatar_id, read from
  * source, counted into count (avatar/personality_evidence.h). */

@@ -199,8 +199,53 @@ json_t *extract_parse_traits(const char *reply, size_t len)
     return out;
 }
 
+#define FACT_KEYS_MAX 64 /* content words of a fact matched against the lines it may come from */
+
+/* The distinct content-word keys of text (at most FACT_KEYS_MAX) into keys/lens; how many. */
+static int content_keys(const char *text, char keys[][TEXT_KEY_MAX], size_t lens[])
+{
+    int n = 0;
+    const unsigned char *p = (const unsigned char *)text, *w;
+    size_t len;
+    while (n < FACT_KEYS_MAX && (len = text_next_word(&p, &w))) {
+        if (text_is_stop(w, len))
+            continue;
+        size_t k = text_word_key(w, len, keys[n]);
+        int seen = !k;
+        for (int i = 0; i < n && !seen; i++)
+            seen = lens[i] == k && !memcmp(keys[i], keys[n], k);
+        if (!seen)
+            lens[n++] = k;
+    }
+    return n;
+}
+
+int extract_fact_lines(const char *fact, const char *const *lines, int n, int *picked)
+{
+    char keys[FACT_KEYS_MAX][TEXT_KEY_MAX], line_keys[FACT_KEYS_MAX][TEXT_KEY_MAX];
+    size_t lens[FACT_KEYS_MAX], line_lens[FACT_KEYS_MAX];
+    int nk = content_keys(fact, keys, lens), best = 0, found = 0;
+    for (int i = 0; i < n; i++) {
+        int nl = content_keys(lines[i], line_keys, line_lens), shared = 0;
+        for (int a = 0; a < nk; a++)
+            for (int b = 0; b < nl; b++)
+                if (lens[a] == line_lens[b] && !memcmp(keys[a], line_keys[b], lens[a])) {
+                    shared++;
+                    break;
+                }
+        picked[i] = shared;
+        best = shared > best ? shared : best;
+    }
+    for (int i = 0; i < n; i++) {
+        picked[i] = best && picked[i] * 2 >= best;
+        found += picked[i];
+    }
+    return found;
+}
+
 /* Closes the chunk in b: {text} and, for utterances, the span and time they were said. */
-static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at)
+static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at,
+                        json_t **lines)
 {
     if (!b->len)
         return;
@@ -208,6 +253,8 @@ static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t en
     if (start_ms >= 0) {
         json_object_set_new(c, "start_ms", json_integer(start_ms));
         json_object_set_new(c, "end_ms", json_integer(end_ms));
+        json_object_set_new(c, "lines", *lines);
+        *lines = json_array();
     }
     if (occurred_at)
         json_object_set_new(c, "occurred_at", json_string(occurred_at));
@@ -230,11 +277,12 @@ int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
     buf_init(&b, 0);
     int64_t start_ms = -1, end_ms = -1;
     const char *said = NULL;
+    json_t *lines = json_array(); /* a transcript chunk's utterances, each with its span */
     for (int i = 0; i < r->nrows; i++) {
         const char *t = db_rows_text(r, i, 0);
         size_t n = strlen(t);
         if (b.len && b.len + n + 2 > EXTRACT_CHUNK_MAX) {
-            chunk_close(out, &b, start_ms, end_ms, said);
+            chunk_close(out, &b, start_ms, end_ms, said, &lines);
             start_ms = -1, said = NULL;
         }
         if (!db_rows_is_null(r, i, 1)) { /* a transcript's utterance: the chunk spans its lines */
@@ -243,12 +291,18 @@ int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
                 said = db_rows_is_null(r, i, 3) ? NULL : db_rows_text(r, i, 3);
             }
             end_ms = db_rows_int(r, i, 2);
+            json_t *line = json_pack("{s:s,s:I,s:I}", "text", t, "start_ms", (json_int_t)db_rows_int(r, i, 1), "end_ms",
+                                     (json_int_t)end_ms);
+            if (line && !db_rows_is_null(r, i, 3))
+                json_object_set_new(line, "occurred_at", json_string(db_rows_text(r, i, 3)));
+            json_array_append_new(lines, line);
         }
         if (b.len)
             buf_append(&b, start_ms >= 0 ? "\n" : "\n\n", start_ms >= 0 ? 1 : 2);
         buf_append(&b, t, n > EXTRACT_CHUNK_MAX ? utf8_cut(t, EXTRACT_CHUNK_MAX) : n);
     }
-    chunk_close(out, &b, start_ms, end_ms, said);
+    chunk_close(out, &b, start_ms, end_ms, said, &lines);
+    json_decref(lines);
     buf_cleanup(&b);
     db_rows_free(r);
     *chunks = out;

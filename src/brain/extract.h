@@ -39,9 +39,16 @@ int extract_parse(const char *reply, size_t len, json_t **facts, int *how);
 
 /* The passages or transcript utterances of media media_id, in order, joined into chunks of at
  * most EXTRACT_CHUNK_MAX bytes (a passage is never cut unless it alone is longer). *chunks: a JSON
- * array (owned) of {text} and, for utterances, the span of the media they cover {start_ms, end_ms}
- * and when the first was said {occurred_at} when known. */
+ * array (owned) of {text} and, for utterances, the span of the media they cover {start_ms, end_ms},
+ * when the first was said {occurred_at} when known, and the utterances themselves {lines: [{text,
+ * start_ms, end_ms, occurred_at?}]}. */
 int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks);
+
+/* Which of lines[0..n) (the transcript lines or messages a chunk was made of) fact came from:
+ * those sharing the most content words (word keys, stop words aside) with it, and any sharing at
+ * least half as many; picked[i] set to 1 or 0. Returns how many: 0 when no line shares a word
+ * (a fact the model put in its own words: the caller cites the whole chunk). */
+int extract_fact_lines(const char *fact, const char *const *lines, int n, int *picked);
 
 /* Asks the configured model for the facts chunk states about avatar_name and, into *traits (when
  * traits is not NULL; extract_parse_traits's array, set whenever the model answered), what it shows

@@ -1,6 +1,6 @@
 // LLM memory extraction from conversations with an avatar (--llm-extract) against the scripted chat
 // server of tests/llm-server/: what the avatar's owner says becomes fact memories naming the
-// messages it came from — once the conversation has been quiet for --llm-extract-idle, or at once
+// messages it came from (those of the turns read that share its words) — once the conversation has been quiet for --llm-extract-idle, or at once
 // after --llm-extract-turns new turns; no turn is read twice (a high-water mark per conversation);
 // the avatar's own replies and other people's words are never read. The same pass gives evidence of
 // the person's personality, blended into the profile beside the heuristic score.
@@ -78,10 +78,11 @@ describe('LLM memory extraction from conversations', () => {
     await settled(av, 1);
     const f = await facts(av);
     assert.deepEqual(f.map((m) => m.text).sort(), ['I grew up in Porto.', 'My dog is called Biscuit.']);
-    for (const m of f) {
-      assert.deepEqual(m.messages, { conversation_id: conv.conversation.id, message_ids: [a.id, b.id] });
+    // Each fact cites the message it shares its words with, and was said when that one was.
+    for (const [m, from] of [[f.find((x) => /Porto/.test(x.text)), a], [f.find((x) => /Biscuit/.test(x.text)), b]]) {
+      assert.deepEqual(m.messages, { conversation_id: conv.conversation.id, message_ids: [from.id] });
       assert.equal(m.source, null);
-      assert.equal(m.occurred_at, a.created_at, 'said when the first message was');
+      assert.equal(m.occurred_at, from.created_at);
     }
     const read = asked.filter((u) => u.includes('Porto'));
     assert.equal(read.length, 1, 'the turns were read once');

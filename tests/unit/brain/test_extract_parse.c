@@ -55,3 +55,18 @@ TEST(extract_parse_traits_kept_and_dropped)
     CHECK(t && json_array_size(t) == 0);
     json_decref(t);
 }
+
+/* The lines a fact came from: those sharing the most content words with it (word keys: "lives"
+ * meets "live"), and any sharing at least half as many; none when no line shares a word. */
+TEST(extract_fact_lines_by_shared_words)
+{
+    const char *lines[] = {"my sister lives in lisbon", "the weather was cold", "we will visit lisbon in may",
+                           "she plans to visit in june"};
+    int picked[4];
+    CHECK_EQ_INT(extract_fact_lines("My sister Ana live in Lisbon.", lines, 4, picked), 2);
+    CHECK(picked[0] && !picked[1] && picked[2] && !picked[3]); /* the first shares most, the third half as many */
+    CHECK_EQ_INT(extract_fact_lines("I plan to visit Lisbon.", lines, 4, picked), 3);
+    CHECK(picked[0] && !picked[1] && picked[2] && picked[3]);
+    CHECK_EQ_INT(extract_fact_lines("The dog barked.", lines, 4, picked), 0);
+    CHECK(!picked[0] && !picked[1] && !picked[2] && !picked[3]);
+}
