@@ -25,8 +25,10 @@ function script(req) {
     // Trait evidence: laughter is humour; an unknown trait and a score out of range are dropped.
     const traits = /haha/i.test(user) ? [{ trait: 'humour', score: 0.9, evidence: 'Haha, that dog!' },
       { trait: 'malice', score: 0.5, evidence: 'x' }, { trait: 'warmth', score: 7, evidence: 'y' }] : [];
-    return { text: JSON.stringify({ facts, traits }) };
+    // In a code fence with a trailing comma, as local models write it: repaired.
+    return { text: 'Here you go:\n```json\n' + JSON.stringify({ facts, traits }).replace(/\]\}$/, ',]}') + '\n```' };
   }
+  if (/New fact: I had a dog named Rex/.test(user)) return { text: '{"action": "UPDATE", "text": "I had a dog named Rex."}' };
   return { text: '{"action": "ADD"}' };
 }
 
@@ -125,13 +127,18 @@ describe('LLM memory extraction from conversations', () => {
     await say(theirs, 'You had a dog named Rex.', c.viewer.token);
     await sleep(IDLE_S * 1000 + 500);
     assert.equal((await extractJobs(av)).length, 0, "a sharer's turn queues nothing");
+    const dog = await api(srv, 'POST', `/avatars/${av.id}/memories`, { token: c.owner.token, body: { text: 'I had a dog.', kind: 'fact' } });
+    expectStatus(assert, dog, 201);
     const conv = await startConversation(srv, c.owner.token, av);
-    const m = await say(conv, 'You had a dog named Rex.');
+    await say(conv, 'You had a dog named Rex.');
     await settled(av, 1);
     const read = asked.find((u) => u.includes('Rex'));
     assert.match(read, /What Grandpa Joe was told in a conversation \("you" is Grandpa Joe\)/);
+    // The model said the new fact completes the similar memory: a new version of it, the old text kept.
     const f = await facts(av);
-    assert.deepEqual(f.map((x) => [x.text, x.messages.message_ids]), [['I had a dog named Rex.', [m.id]]]);
+    assert.deepEqual(f.map((x) => [x.id, x.text, x.version]), [[dog.json.id, 'I had a dog named Rex.', 2]]);
+    const v = await api(srv, 'GET', `/avatars/${av.id}/memories/${dog.json.id}/versions`, { token: c.owner.token });
+    assert.equal(v.json.items[0].text, 'I had a dog.');
     // Another user never sees the facts nor the job.
     const other = await api(srv, 'GET', `/avatars/${av.id}/memories`, { token: c.outsider.token });
     assert.equal(other.status, 404);
@@ -161,5 +168,32 @@ describe('LLM memory extraction from conversations', () => {
     assert.equal(again.traits.humour.model.evidence, 1);
     // Another user sees no profile of it.
     assert.equal((await api(srv, 'GET', `/avatars/${av.id}/profile`, { token: c.outsider.token })).status, 404);
+  });
+});
+
+describe('LLM memory extraction from conversations within the memory quota', () => {
+  let q, qc;
+  before(async () => {
+    q = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat',
+      '--llm-extract', 'true', '--llm-extract-idle', '1', '--quota-memories', '2'] });
+    qc = await cast(q);
+  });
+  after(async () => q?.stop());
+
+  test("facts stop at the owner's memory quota; the job says so and is tried again", async () => {
+    const av = await createAvatar(q, qc.owner.token, { name: 'Quinn', kind: 'self' });
+    const cv = await api(q, 'POST', `/avatars/${av.id}/conversations`, { token: qc.owner.token });
+    const r = await api(q, 'POST', `/conversations/${cv.json.conversation.id}/messages`, { token: qc.owner.token,
+      body: { text: 'I play chess on Sundays, I keep a vegetable garden and I play the violin.' } });
+    expectStatus(assert, r, 201);
+    const job = await eventually(async () => {
+      const j = (await api(q, 'GET', `/jobs?avatar_id=${av.id}&limit=10`, { token: qc.owner.token })).json.items
+        .find((x) => x.kind === 'conversation.extract' && x.last_error);
+      return j;
+    }, 20000);
+    assert.match(job.last_error, /quota/);
+    assert.notEqual(job.status, 'done');
+    const m = await api(q, 'GET', `/avatars/${av.id}/memories?limit=50`, { token: qc.owner.token });
+    assert.equal(m.json.items.filter((x) => x.kind === 'fact').length, 2, 'the facts that fit are kept');
   });
 });
