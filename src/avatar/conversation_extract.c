@@ -36,8 +36,8 @@ static int enqueue(struct db *db, const char *conv, const char *avatar, const ch
                    int64_t delay_ms)
 {
     json_t *payload = json_pack("{s:s,s:s}", "conversation_id", conv, "avatar_id", avatar);
-    int err = payload ? job_enqueue_ex(db, "conversation.extract", payload, owner, org, 0, delay_ms, NULL)
-                      : DP_ERR_NOMEM;
+    int err =
+        payload ? job_enqueue_ex(db, "conversation.extract", payload, owner, org, 0, delay_ms, NULL) : DP_ERR_NOMEM;
     json_decref(payload);
     return err;
 }
@@ -75,8 +75,8 @@ int conversation_extract_turn(struct db *db, const char *conv)
         return DP_OK; /* a job is waiting already (an immediate one, or one that will see these turns) */
     /* Claimed with a compare-and-set, so two turns at once queue one job. */
     struct db_val u[] = {DB_INT(now ? 2 : 1), DB_TEXT(conv), DB_INT(queued)};
-    if ((err = db_query(db, "UPDATE conversations SET extract_queued = ? WHERE id = ? AND extract_queued = ?", u, 3,
-                        &r)))
+    if ((err =
+             db_query(db, "UPDATE conversations SET extract_queued = ? WHERE id = ? AND extract_queued = ?", u, 3, &r)))
         return err;
     int64_t changed = r->changes;
     db_rows_free(r);
@@ -148,7 +148,9 @@ static int extract_chunk(struct job_ctx *ctx, const char *conv, const char *avat
     buf_cleanup(&text);
     char *list = json_dumps(ids, JSON_COMPACT);
     struct memory_source said = {NULL, 0, 0, db_rows_text(rows, first, 2), conv, list};
-    int err2 = !list ? DP_ERR_NOMEM : (err == DP_OK || err == DP_ERR_INVALID) ? extract_job_traits(ctx->db, avatar, traits, &said, count) : DP_OK;
+    int err2 = !list                                     ? DP_ERR_NOMEM
+               : (err == DP_OK || err == DP_ERR_INVALID) ? extract_job_traits(ctx->db, avatar, traits, &said, count)
+                                                         : DP_OK;
     if (err == DP_ERR_INVALID) {
         DP_LOG(LOG_WARN, "[extract] conversation %s: %s", conv, why);
         err = DP_OK; /* turns the model finds no facts in */
@@ -213,8 +215,8 @@ static int conversation_extract(struct job_ctx *ctx, char **error_msg, int *erro
                             q, 1, &o)))
             return err;
         if (o->nrows == 1)
-            err = enqueue(ctx->db, conv, avatar, db_rows_text(o, 0, 0), db_rows_is_null(o, 0, 1) ? NULL : db_rows_text(o, 0, 1),
-                          idle_ms - quiet);
+            err = enqueue(ctx->db, conv, avatar, db_rows_text(o, 0, 0),
+                          db_rows_is_null(o, 0, 1) ? NULL : db_rows_text(o, 0, 1), idle_ms - quiet);
         db_rows_free(o);
         return err;
     }
@@ -227,8 +229,8 @@ static int conversation_extract(struct job_ctx *ctx, char **error_msg, int *erro
         int full = i + 1 == t->nrows || bytes + strlen(db_rows_text(t, i + 1, 1)) + 1 > EXTRACT_CHUNK_MAX;
         if (!full)
             continue;
-        err = extract_chunk(ctx, conv, avatar, name, self, t, first, i, &count, quota_msg, sizeof quota_msg,
-                            error_msg, error_owned);
+        err = extract_chunk(ctx, conv, avatar, name, self, t, first, i, &count, quota_msg, sizeof quota_msg, error_msg,
+                            error_owned);
         first = i + 1, bytes = 0;
     }
     if (job_should_stop(ctx) && !err)
@@ -238,8 +240,8 @@ static int conversation_extract(struct job_ctx *ctx, char **error_msg, int *erro
          * while the model read queue the next run. */
         struct db_val u[] = {DB_TEXT(t->nrows ? db_rows_text(t, t->nrows - 1, 0) : (*through ? through : NULL)),
                              DB_TEXT(conv)};
-        err = db_query(ctx->db, "UPDATE conversations SET extracted_through = ?, extract_queued = 0 WHERE id = ?", u,
-                       2, NULL);
+        err = db_query(ctx->db, "UPDATE conversations SET extracted_through = ?, extract_queued = 0 WHERE id = ?", u, 2,
+                       NULL);
         struct db_rows *more;
         if (!err && t->nrows && !(err = new_turns(ctx->db, conv, db_rows_text(t, t->nrows - 1, 0), &more))) {
             int again = more->nrows > 0;

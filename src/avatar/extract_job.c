@@ -9,6 +9,7 @@
 
 #include "avatar/avatar.h"
 #include "avatar/personality_evidence.h"
+#include "avatar/personality_store.h"
 #include "avatar/quota.h"
 #include "brain/extract.h"
 #include "brain/memory.h"
@@ -95,7 +96,8 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         char why[256] = "";
         err = extract_facts(name, json_string_value(json_object_get(chunk, "text")), &facts, &traits, why, sizeof why);
         struct memory_source from = {media, 0, 0, NULL, NULL, NULL};
-        if ((err == DP_OK || err == DP_ERR_INVALID) && (err2 = extract_job_traits(ctx->db, avatar, traits, &from, &count)))
+        if ((err == DP_OK || err == DP_ERR_INVALID) &&
+            (err2 = extract_job_traits(ctx->db, avatar, traits, &from, &count)))
             err = err2;
         json_decref(traits);
         if (err == DP_ERR_INVALID) {
@@ -109,9 +111,12 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
             break;
         }
         /* A fact heard in a recording cites the stretch of it the model read, and its time. */
-        struct memory_source heard = {media, json_integer_value(json_object_get(chunk, "start_ms")),
+        struct memory_source heard = {media,
+                                      json_integer_value(json_object_get(chunk, "start_ms")),
                                       json_integer_value(json_object_get(chunk, "end_ms")),
-                                      json_string_value(json_object_get(chunk, "occurred_at")), NULL, NULL};
+                                      json_string_value(json_object_get(chunk, "occurred_at")),
+                                      NULL,
+                                      NULL};
         const struct memory_source *source = json_object_get(chunk, "start_ms") ? &heard : NULL;
         err = extract_job_apply(ctx->db, avatar, facts, source, cite_lines, chunk, &count, q.msg, sizeof q.msg);
         json_decref(facts);
@@ -153,6 +158,11 @@ int extract_job_traits(struct db *db, const char *avatar_id, json_t *traits, con
 int extract_job_finish(struct job_ctx *ctx, const char *avatar_id, const char *what, const char *id,
                        const struct extract_count *count, int err, const char *quota_msg, char **error_msg)
 {
+    if (count->traits) { /* the profile refreshed from the new evidence, stored as a new sample's would be */
+        int perr = personality_store_refresh(ctx->db, avatar_id);
+        if (perr)
+            DP_LOG(LOG_WARN, "[extract] %s %s: the profile was not stored: %s", what, id, dp_strerror(perr));
+    }
     if (count->added + count->updated + count->traits) /* even when a later fact failed: these are stored */
         avatar_cache_forget(ctx->cache, avatar_id);
     if (err == DP_ERR_QUOTA) {

@@ -34,9 +34,8 @@ int personality_evidence_add(struct db *db, const char *avatar_id, json_t *trait
         const char *trait = json_string_value(json_object_get(t, "trait"));
         const char *ev = json_string_value(json_object_get(t, "evidence"));
         struct db_val q[] = {DB_TEXT(avatar_id), DB_TEXT(trait), DB_TEXT(ev)};
-        if ((err = db_query(db,
-                            "SELECT 1 FROM personality_evidence WHERE avatar_id = ? AND trait = ? AND evidence = ?", q,
-                            3, &r)))
+        if ((err = db_query(db, "SELECT 1 FROM personality_evidence WHERE avatar_id = ? AND trait = ? AND evidence = ?",
+                            q, 3, &r)))
             break;
         int known = r->nrows > 0;
         db_rows_free(r);
@@ -45,14 +44,10 @@ int personality_evidence_add(struct db *db, const char *avatar_id, json_t *trait
         char id[ID_LEN];
         id_new(id);
         const char *conv = source ? source->conversation_id : NULL;
-        struct db_val p[] = {DB_TEXT(id),
-                             DB_TEXT(avatar_id),
-                             DB_TEXT(trait),
-                             DB_REAL(json_number_value(json_object_get(t, "score"))),
-                             DB_TEXT(ev),
-                             DB_TEXT(source ? source->media_id : NULL),
-                             DB_TEXT(conv),
-                             DB_TEXT(conv ? source->message_ids : NULL),
+        struct db_val p[] = {DB_TEXT(id),    DB_TEXT(avatar_id),
+                             DB_TEXT(trait), DB_REAL(json_number_value(json_object_get(t, "score"))),
+                             DB_TEXT(ev),    DB_TEXT(source ? source->media_id : NULL),
+                             DB_TEXT(conv),  DB_TEXT(conv ? source->message_ids : NULL),
                              DB_TEXT(now)};
         if ((err = db_query(db,
                             "INSERT INTO personality_evidence (id, avatar_id, trait, score, evidence, media_id, "
@@ -99,7 +94,8 @@ int personality_evidence_blend(struct db *db, const char *avatar_id, json_t *pro
         double h = json_number_value(json_object_get(t, "score")), m = sum / k;
         json_object_set_new(t, "heuristic_score", json_real(h));
         json_object_set_new(t, "score", json_real(round3((h * s + m * k) / (s + k))));
-        json_object_set_new(t, "model", json_pack("{s:f,s:i,s:o}", "score", round3(m), "evidence", k, "quotes", quotes));
+        json_object_set_new(t, "model",
+                            json_pack("{s:f,s:i,s:o}", "score", round3(m), "evidence", k, "quotes", quotes));
     }
     json_t *sources = json_object_get(profile, "sources");
     if (json_is_object(sources))

@@ -306,6 +306,18 @@ static int store_profile(struct db *db, const char *avatar_id, json_t *profile, 
     return err;
 }
 
+int personality_store_refresh(struct db *db, const char *avatar_id)
+{
+    json_t *profile = NULL;
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    int err = personality_profile(db, avatar_id, &profile);
+    if (!err)
+        err = store_profile(db, avatar_id, profile, now);
+    json_decref(profile);
+    return err;
+}
+
 int personality_add_sample(struct db *db, const char *avatar_id, const char *text, char id[ID_LEN], json_t **profile)
 {
     char now[RFC3339_LEN];

@@ -161,8 +161,8 @@ int extract_parse(const char *reply, size_t len, json_t **facts, int *how)
     return DP_OK;
 }
 
-const char *const extract_trait_names[] = {"warmth", "enthusiasm", "curiosity", "formality", "verbosity", "humour",
-                                           NULL};
+const char *const extract_trait_names[] = {"warmth",    "enthusiasm", "curiosity", "formality",
+                                           "verbosity", "humour",     NULL};
 
 static int trait_known(const char *name)
 {
@@ -329,8 +329,7 @@ static int ask(const char *system, const char *user, struct buf *answer, char *w
     return llm_chat(l, &rq, &res, why, whylen);
 }
 
-int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, json_t **traits, char *why,
-                  size_t whylen)
+int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, json_t **traits, char *why, size_t whylen)
 {
     char system[1536];
     snprintf(system, sizeof system,

@@ -29,16 +29,16 @@ json_t *memory_from_row(const struct db_rows *r, int i)
                            "char_end", int_or_null(r, i, 7), "page", int_or_null(r, i, 8));
     const char *occurred = db_rows_text(r, i, 14);
     json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s?,s:f,s:I,s:s,s:s,s:o}", "id", db_rows_text(r, i, 0), "kind",
-                     db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", source, "speaker",
-                     db_rows_text(r, i, 9), "importance", db_rows_real(r, i, 10), "version",
-                     (json_int_t)db_rows_int(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
-                     db_rows_text(r, i, 13), "occurred_at", occurred ? json_string(occurred) : json_null());
+                          db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", source, "speaker",
+                          db_rows_text(r, i, 9), "importance", db_rows_real(r, i, 10), "version",
+                          (json_int_t)db_rows_int(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
+                          db_rows_text(r, i, 13), "occurred_at", occurred ? json_string(occurred) : json_null());
     /* A fact read from a conversation: the messages it came from. */
     const char *ids = db_rows_is_null(r, i, 15) ? NULL : db_rows_text(r, i, 16);
     json_t *list = ids ? json_loads(ids, 0, NULL) : NULL;
     if (m && json_is_array(list))
-        json_object_set_new(m, "messages", json_pack("{s:s,s:O}", "conversation_id", db_rows_text(r, i, 15),
-                                                     "message_ids", list));
+        json_object_set_new(m, "messages",
+                            json_pack("{s:s,s:O}", "conversation_id", db_rows_text(r, i, 15), "message_ids", list));
     json_decref(list);
     return m;
 }

@@ -16,7 +16,7 @@
 #include "providers/stt_remote.h"
 #include "providers/wyoming_client.h"
 
-#define CHUNK_SAMPLES STT_RATE /* one second per audio-chunk */
+#define CHUNK_SAMPLES STT_RATE          /* one second per audio-chunk */
 #define STT_STREAM_TEXT_MAX (64u << 10) /* bytes of a streamed transcript kept */
 
 static json_t *format(void)

@@ -42,9 +42,10 @@ TEST(extract_parse_strict_repaired_lines)
  * repaired like the facts; an unknown trait, a score out of range, no evidence: dropped. */
 TEST(extract_parse_traits_kept_and_dropped)
 {
-    const char *a = "```json\n{\"facts\": [], \"traits\": [{\"trait\": \"humour\", \"score\": 0.8, \"evidence\": \" "
-                    "haha, you again! \"}, {\"trait\": \"malice\", \"score\": 0.9, \"evidence\": \"x\"}, {\"trait\": "
-                    "\"warmth\", \"score\": 1.5, \"evidence\": \"x\"}, {\"trait\": \"curiosity\", \"score\": 0.4},]}\n```";
+    const char *a =
+        "```json\n{\"facts\": [], \"traits\": [{\"trait\": \"humour\", \"score\": 0.8, \"evidence\": \" "
+        "haha, you again! \"}, {\"trait\": \"malice\", \"score\": 0.9, \"evidence\": \"x\"}, {\"trait\": "
+        "\"warmth\", \"score\": 1.5, \"evidence\": \"x\"}, {\"trait\": \"curiosity\", \"score\": 0.4},]}\n```";
     json_t *t = extract_parse_traits(a, strlen(a));
     CHECK_EQ_INT((int)json_array_size(t), 1);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(t, 0), "trait")), "humour");
