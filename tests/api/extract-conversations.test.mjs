@@ -6,8 +6,8 @@
 // the person's personality, blended into the profile beside the heuristic score.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startLlmServer } from '../llm-server/server.mjs';
-import { api, cast, createAvatar, eventually, expectStatus, share, sleep, startAvatars, startConversation, waitJob } from './lib/avatars.mjs';
+import { api, cast, createAvatar, eventually, expectStatus, share, sleep, startAvatars, startConversation } from './lib/avatars.mjs';
+import { extractArgs, factsOf, startExtracting } from './lib/extract.mjs';
 
 const IDLE_S = 2, TURNS = 3;
 let llm, srv, c;
@@ -32,22 +32,14 @@ function script(req) {
   return { text: '{"action": "ADD"}' };
 }
 
+let env;
 before(async () => {
-  llm = await startLlmServer({ reply: script });
-  srv = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat',
-    '--llm-extract', 'true', '--llm-extract-idle', String(IDLE_S), '--llm-extract-turns', String(TURNS)] });
-  c = await cast(srv);
+  env = await startExtracting(script, ['--llm-extract-idle', String(IDLE_S), '--llm-extract-turns', String(TURNS)]);
+  ({ llm, srv, c } = env);
 });
-after(async () => {
-  await srv?.stop();
-  await llm?.close();
-});
+after(async () => env?.stop());
 
-const facts = async (av) => {
-  const r = await api(srv, 'GET', `/avatars/${av.id}/memories?limit=200`, { token: c.owner.token });
-  expectStatus(assert, r, 200);
-  return r.json.items.filter((m) => m.kind === 'fact');
-};
+const facts = (av) => factsOf(srv, c.owner.token, av);
 const extractJobs = async (av, token = c.owner.token) => {
   const r = await api(srv, 'GET', `/jobs?avatar_id=${av.id}&limit=50`, { token });
   expectStatus(assert, r, 200);
@@ -174,8 +166,7 @@ describe('LLM memory extraction from conversations', () => {
 describe('LLM memory extraction from conversations within the memory quota', () => {
   let q, qc;
   before(async () => {
-    q = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat',
-      '--llm-extract', 'true', '--llm-extract-idle', '1', '--quota-memories', '2'] });
+    q = await startAvatars({ args: extractArgs(llm, ['--llm-extract-idle', '1', '--quota-memories', '2']) });
     qc = await cast(q);
   });
   after(async () => q?.stop());

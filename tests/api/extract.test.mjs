@@ -6,8 +6,8 @@
 // fact citing the span of the utterances it shares its words with.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startLlmServer } from '../llm-server/server.mjs';
-import { api, cast, createAvatar, eventually, expectStatus, startAvatars, uploadOk, waitJob } from './lib/avatars.mjs';
+import { api, createAvatar, eventually, expectStatus, uploadOk, waitJob } from './lib/avatars.mjs';
+import { factsOf, startExtracting } from './lib/extract.mjs';
 import { concat, say, silence, wav, words } from './lib/speech.mjs';
 
 let llm, srv, c;
@@ -29,21 +29,14 @@ function script(req) {
   return { text: '{"action": "ADD"}' };
 }
 
+let env;
 before(async () => {
-  llm = await startLlmServer({ reply: script });
-  srv = await startAvatars({ args: ['--llm-provider', 'openai', '--llm-url', llm.url, '--llm-model', 'test-chat', '--llm-extract', 'true'] });
-  c = await cast(srv);
+  env = await startExtracting(script);
+  ({ llm, srv, c } = env);
 });
-after(async () => {
-  await srv?.stop();
-  await llm?.close();
-});
+after(async () => env?.stop());
 
-const facts = async (av) => {
-  const r = await api(srv, 'GET', `/avatars/${av.id}/memories?limit=200`, { token: c.owner.token });
-  expectStatus(assert, r, 200);
-  return r.json.items.filter((m) => m.kind === 'fact');
-};
+const facts = (av) => factsOf(srv, c.owner.token, av);
 
 async function ingest(av, name, query = '') {
   const up = await uploadOk(srv, c.owner.token, av.id, Buffer.from(TEXT), name, { query });
