@@ -66,10 +66,17 @@ int conversation_extract_turn(struct db *db, const char *conv)
     if (!db_rows_is_null(r, 0, 3))
         snprintf(org, sizeof org, "%s", db_rows_text(r, 0, 3));
     db_rows_free(r);
+    if (queued >= 2)
+        return DP_OK; /* an immediate job is waiting already */
+    /* Enough turns piled up: read them without waiting for quiet (counted, not read). */
     struct db_rows *t;
-    if ((err = new_turns(db, conv, through, &t)))
+    struct db_val c[] = {DB_TEXT(conv), DB_TEXT(through), DB_INT(turns_now)};
+    if ((err = db_query(db,
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'user' "
+                        "AND id > ? LIMIT ?) t",
+                        c, 3, &t)))
         return err;
-    int now = t->nrows >= turns_now; /* enough piled up: read them without waiting for quiet */
+    int now = db_rows_int(t, 0, 0) >= turns_now;
     db_rows_free(t);
     if (queued >= (now ? 2 : 1))
         return DP_OK; /* a job is waiting already (an immediate one, or one that will see these turns) */
