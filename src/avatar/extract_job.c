@@ -108,6 +108,7 @@ static int memory_extract(struct job_ctx *ctx, char **error_msg, int *error_owne
         if (err) {
             *error_msg = strdup(why[0] ? why : dp_strerror(err));
             *error_owned = *error_msg != NULL;
+            json_decref(facts);
             break;
         }
         /* A fact heard in a recording cites the stretch of it the model read, and its time. */
