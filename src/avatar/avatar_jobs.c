@@ -338,11 +338,6 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
     snprintf(filename, sizeof filename, "%s", db_rows_text(r, 0, 7) ? db_rows_text(r, 0, 7) : "");
     int own_voice = db_rows_int(r, 0, 14) != 0;
     db_rows_free(r);
-    struct media_clock clock;
-    if ((err = media_clock_load(ctx->db, id, &clock)))
-        return err;
-    int recorded = clock.recorded_ms >= 0;
-    media_clock_free(&clock);
     if ((err = media_job_status(ctx->db, id, "processing", "being processed", NULL)))
         return err;
     avatar_cache_forget(ctx->cache, avatar); /* its media list shows the status */
@@ -356,10 +351,10 @@ static int media_ingest(struct job_ctx *ctx, char **error_msg, int *error_owned)
         err = ingest_image(ctx, id, key);
     else if (!(err = media_ingest_speech(ctx, ctx->blobs, id, avatar, key, own_voice, error_msg, error_owned))) {
         memory_embed_backfill(ctx->db, avatar, 1);
-        /* A device's conversation (it knows when it was recorded): with --llm-extract, the people,
-         * places and plans it mentions become facts of the self avatar, citing where they were said. */
-        if (recorded)
-            err = extract_job_enqueue(ctx->db, avatar, id);
+        /* An uploaded recording or a device's conversation: with --llm-extract, the facts its
+         * transcript states become fact memories, each citing the span of the transcript it was
+         * read from (and, for a device's conversation, when it was said). */
+        err = extract_job_enqueue(ctx->db, avatar, id);
     }
     /* Even a failure may have changed what its media and memory lists show (status, passages). */
     avatar_cache_forget(ctx->cache, avatar);

@@ -9,6 +9,7 @@
 
 #include "avatar/avatar.h"
 #include "avatar/personality.h"
+#include "avatar/personality_evidence.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -205,6 +206,11 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out)
     gather_cleanup(&g);
     if (!p)
         return DP_ERR_NOMEM;
+    /* What --llm-extract's model saw of the person, blended in (personality_evidence.h). */
+    if ((err = personality_evidence_blend(db, avatar_id, p))) {
+        json_decref(p);
+        return err;
+    }
     *out = p;
     return DP_OK;
 }
@@ -297,6 +303,18 @@ static int store_profile(struct db *db, const char *avatar_id, json_t *profile, 
         err = db_query(db, "INSERT INTO avatar_profiles (avatar_id, personality, updated_at) VALUES (?, ?, ?)", ins, 3,
                        NULL);
     free(ps);
+    return err;
+}
+
+int personality_store_refresh(struct db *db, const char *avatar_id)
+{
+    json_t *profile = NULL;
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    int err = personality_profile(db, avatar_id, &profile);
+    if (!err)
+        err = store_profile(db, avatar_id, profile, now);
+    json_decref(profile);
     return err;
 }
 

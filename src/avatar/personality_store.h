@@ -23,6 +23,10 @@ int personality_profile(struct db *db, const char *avatar_id, json_t **out);
  * score (0–1; 0.5 when unknown). DP_OK or the errors of personality_profile. */
 int personality_voice(struct db *db, const char *avatar_id, char opening[32], double *formality);
 
+/* Recomputes avatar_id's profile and stores it as its current one (avatar_profiles), as a new
+ * sample does: after new evidence (personality_evidence.h). */
+int personality_store_refresh(struct db *db, const char *avatar_id);
+
 #define PERSONALITY_SAMPLES_MAX 200 /* samples kept per avatar */
 
 /* Adds a training sample of avatar_id and recomputes its profile (stored in avatar_profiles), in

@@ -16,20 +16,27 @@
 
 #define DECIDE_CANDIDATES 20 /* search results looked through for a similar fact memory */
 
-/* A fact's text, trimmed and cut at EXTRACT_FACT_MAX; NULL when empty. */
-static json_t *fact_of(const char *text, size_t len, double importance)
+/* text trimmed and cut at max bytes (malloc'd); NULL when empty or not text. */
+static char *trimmed(const char *text, size_t len, size_t max)
 {
     while (len && isspace((unsigned char)*text))
         text++, len--;
     while (len && isspace((unsigned char)text[len - 1]))
         len--;
     if (!len || !utf8_valid(text, len) || memchr(text, 0, len))
-        return NULL; /* a NUL would cut the text short: the model's line is not a fact */
+        return NULL; /* a NUL would cut the text short: the model's line is not text */
     char *t = strndup(text, len);
+    if (t && len > max)
+        t[utf8_cut(t, max)] = 0;
+    return t;
+}
+
+/* A fact's text, trimmed and cut at EXTRACT_FACT_MAX; NULL when empty. */
+static json_t *fact_of(const char *text, size_t len, double importance)
+{
+    char *t = trimmed(text, len, EXTRACT_FACT_MAX);
     if (!t)
         return NULL;
-    if (len > EXTRACT_FACT_MAX)
-        t[utf8_cut(t, EXTRACT_FACT_MAX)] = 0;
     if (importance < 0 || importance > 1)
         importance = 0.5;
     json_t *f = json_pack("{s:s,s:f}", "text", t, "importance", importance);
@@ -154,8 +161,91 @@ int extract_parse(const char *reply, size_t len, json_t **facts, int *how)
     return DP_OK;
 }
 
+const char *const extract_trait_names[] = {"warmth",    "enthusiasm", "curiosity", "formality",
+                                           "verbosity", "humour",     NULL};
+
+static int trait_known(const char *name)
+{
+    for (const char *const *t = extract_trait_names; name && *t; t++)
+        if (!strcmp(*t, name))
+            return 1;
+    return 0;
+}
+
+json_t *extract_parse_traits(const char *reply, size_t len)
+{
+    json_t *out = json_array();
+    json_t *j = json_loadb(reply, len, 0, NULL);
+    if (!j) { /* repaired as the facts are; a list of lines holds no traits */
+        char *fixed = repaired(reply, len);
+        j = fixed ? json_loads(fixed, 0, NULL) : NULL;
+        free(fixed);
+    }
+    json_t *list = json_object_get(j, "traits"), *it;
+    size_t i;
+    json_array_foreach (list, i, it) {
+        if (!out || json_array_size(out) >= EXTRACT_TRAITS_MAX)
+            break;
+        const char *name = json_string_value(json_object_get(it, "trait"));
+        const char *ev = json_string_value(json_object_get(it, "evidence"));
+        json_t *score = json_object_get(it, "score");
+        double v = json_is_number(score) ? json_number_value(score) : -1;
+        char *t = trait_known(name) && v >= 0 && v <= 1 && ev ? trimmed(ev, strlen(ev), EXTRACT_EVIDENCE_MAX) : NULL;
+        if (t)
+            json_array_append_new(out, json_pack("{s:s,s:f,s:s}", "trait", name, "score", v, "evidence", t));
+        free(t);
+    }
+    json_decref(j);
+    return out;
+}
+
+#define FACT_KEYS_MAX 64 /* content words of a fact matched against the lines it may come from */
+
+/* The distinct content-word keys of text (at most FACT_KEYS_MAX) into keys/lens; how many. */
+static int content_keys(const char *text, char keys[][TEXT_KEY_MAX], size_t lens[])
+{
+    int n = 0;
+    const unsigned char *p = (const unsigned char *)text, *w;
+    size_t len;
+    while (n < FACT_KEYS_MAX && (len = text_next_word(&p, &w))) {
+        if (text_is_stop(w, len))
+            continue;
+        size_t k = text_word_key(w, len, keys[n]);
+        int seen = !k;
+        for (int i = 0; i < n && !seen; i++)
+            seen = lens[i] == k && !memcmp(keys[i], keys[n], k);
+        if (!seen)
+            lens[n++] = k;
+    }
+    return n;
+}
+
+int extract_fact_lines(const char *fact, const char *const *lines, int n, int *picked)
+{
+    char keys[FACT_KEYS_MAX][TEXT_KEY_MAX], line_keys[FACT_KEYS_MAX][TEXT_KEY_MAX];
+    size_t lens[FACT_KEYS_MAX], line_lens[FACT_KEYS_MAX];
+    int nk = content_keys(fact, keys, lens), best = 0, found = 0;
+    for (int i = 0; i < n; i++) {
+        int nl = content_keys(lines[i], line_keys, line_lens), shared = 0;
+        for (int a = 0; a < nk; a++)
+            for (int b = 0; b < nl; b++)
+                if (lens[a] == line_lens[b] && !memcmp(keys[a], line_keys[b], lens[a])) {
+                    shared++;
+                    break;
+                }
+        picked[i] = shared;
+        best = shared > best ? shared : best;
+    }
+    for (int i = 0; i < n; i++) {
+        picked[i] = best && picked[i] * 2 >= best;
+        found += picked[i];
+    }
+    return found;
+}
+
 /* Closes the chunk in b: {text} and, for utterances, the span and time they were said. */
-static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at)
+static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t end_ms, const char *occurred_at,
+                        json_t **lines)
 {
     if (!b->len)
         return;
@@ -163,6 +253,8 @@ static void chunk_close(json_t *out, struct buf *b, int64_t start_ms, int64_t en
     if (start_ms >= 0) {
         json_object_set_new(c, "start_ms", json_integer(start_ms));
         json_object_set_new(c, "end_ms", json_integer(end_ms));
+        json_object_set_new(c, "lines", *lines);
+        *lines = json_array();
     }
     if (occurred_at)
         json_object_set_new(c, "occurred_at", json_string(occurred_at));
@@ -185,11 +277,12 @@ int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
     buf_init(&b, 0);
     int64_t start_ms = -1, end_ms = -1;
     const char *said = NULL;
+    json_t *lines = json_array(); /* a transcript chunk's utterances, each with its span */
     for (int i = 0; i < r->nrows; i++) {
         const char *t = db_rows_text(r, i, 0);
         size_t n = strlen(t);
         if (b.len && b.len + n + 2 > EXTRACT_CHUNK_MAX) {
-            chunk_close(out, &b, start_ms, end_ms, said);
+            chunk_close(out, &b, start_ms, end_ms, said, &lines);
             start_ms = -1, said = NULL;
         }
         if (!db_rows_is_null(r, i, 1)) { /* a transcript's utterance: the chunk spans its lines */
@@ -198,12 +291,18 @@ int extract_media_chunks(struct db *db, const char *media_id, json_t **chunks)
                 said = db_rows_is_null(r, i, 3) ? NULL : db_rows_text(r, i, 3);
             }
             end_ms = db_rows_int(r, i, 2);
+            json_t *line = json_pack("{s:s,s:I,s:I}", "text", t, "start_ms", (json_int_t)db_rows_int(r, i, 1), "end_ms",
+                                     (json_int_t)end_ms);
+            if (line && !db_rows_is_null(r, i, 3))
+                json_object_set_new(line, "occurred_at", json_string(db_rows_text(r, i, 3)));
+            json_array_append_new(lines, line);
         }
         if (b.len)
             buf_append(&b, start_ms >= 0 ? "\n" : "\n\n", start_ms >= 0 ? 1 : 2);
         buf_append(&b, t, n > EXTRACT_CHUNK_MAX ? utf8_cut(t, EXTRACT_CHUNK_MAX) : n);
     }
-    chunk_close(out, &b, start_ms, end_ms, said);
+    chunk_close(out, &b, start_ms, end_ms, said, &lines);
+    json_decref(lines);
     buf_cleanup(&b);
     db_rows_free(r);
     *chunks = out;
@@ -230,19 +329,28 @@ static int ask(const char *system, const char *user, struct buf *answer, char *w
     return llm_chat(l, &rq, &res, why, whylen);
 }
 
-int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, char *why, size_t whylen)
+int extract_facts(const char *avatar_name, const char *chunk, json_t **facts, json_t **traits, char *why, size_t whylen)
 {
-    char system[1024];
+    char system[1536];
     snprintf(system, sizeof system,
              "You extract facts from a text for the memory of %.200s. List the facts the text states about %.200s's "
              "life, people, places, habits and opinions, each one short sentence in the first person, as %.200s "
-             "would say it. Only what the text says; nothing else. Answer only JSON: "
-             "{\"facts\": [{\"text\": \"...\", \"importance\": 0.0 to 1.0}]}",
-             avatar_name, avatar_name, avatar_name);
+             "would say it. Only what the text says; nothing else. Also list what the text shows of %.200s's "
+             "personality, if anything: a trait (warmth, enthusiasm, curiosity, formality, verbosity or humour), "
+             "how strong it is (0.0 to 1.0) and the words that show it. Answer only JSON: "
+             "{\"facts\": [{\"text\": \"...\", \"importance\": 0.0 to 1.0}], "
+             "\"traits\": [{\"trait\": \"...\", \"score\": 0.0 to 1.0, \"evidence\": \"...\"}]}",
+             avatar_name, avatar_name, avatar_name, avatar_name);
     struct buf answer;
+    *facts = NULL;
+    if (traits)
+        *traits = NULL;
     int err = ask(system, chunk, &answer, why, whylen);
     int how = 0;
-    if (!err && (err = extract_parse(answer.data ? answer.data : "", answer.len, facts, &how)))
+    const char *a = answer.data ? answer.data : "";
+    if (!err && traits) /* even beside no facts: how something is said shows who says it */
+        *traits = extract_parse_traits(a, answer.len);
+    if (!err && (err = extract_parse(a, answer.len, facts, &how)))
         snprintf(why, whylen, "the model's answer holds no facts");
     buf_cleanup(&answer);
     return err;

@@ -28,11 +28,19 @@ json_t *memory_from_row(const struct db_rows *r, int i)
                            int_or_null(r, i, 4), "end_ms", int_or_null(r, i, 5), "char_start", int_or_null(r, i, 6),
                            "char_end", int_or_null(r, i, 7), "page", int_or_null(r, i, 8));
     const char *occurred = db_rows_text(r, i, 14);
-    return json_pack("{s:s,s:s,s:s,s:o,s:s?,s:f,s:I,s:s,s:s,s:o}", "id", db_rows_text(r, i, 0), "kind",
-                     db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", source, "speaker",
-                     db_rows_text(r, i, 9), "importance", db_rows_real(r, i, 10), "version",
-                     (json_int_t)db_rows_int(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
-                     db_rows_text(r, i, 13), "occurred_at", occurred ? json_string(occurred) : json_null());
+    json_t *m = json_pack("{s:s,s:s,s:s,s:o,s:s?,s:f,s:I,s:s,s:s,s:o}", "id", db_rows_text(r, i, 0), "kind",
+                          db_rows_text(r, i, 1), "text", db_rows_text(r, i, 2), "source", source, "speaker",
+                          db_rows_text(r, i, 9), "importance", db_rows_real(r, i, 10), "version",
+                          (json_int_t)db_rows_int(r, i, 11), "created_at", db_rows_text(r, i, 12), "updated_at",
+                          db_rows_text(r, i, 13), "occurred_at", occurred ? json_string(occurred) : json_null());
+    /* A fact read from a conversation: the messages it came from. */
+    const char *ids = db_rows_is_null(r, i, 15) ? NULL : db_rows_text(r, i, 16);
+    json_t *list = ids ? json_loads(ids, 0, NULL) : NULL;
+    if (m && json_is_array(list))
+        json_object_set_new(m, "messages",
+                            json_pack("{s:s,s:O}", "conversation_id", db_rows_text(r, i, 15), "message_ids", list));
+    json_decref(list);
+    return m;
 }
 
 /* Code point at p (valid UTF-8 assumed; callers check), its byte length in *len. */
@@ -68,12 +76,15 @@ int memory_create_with_source(struct db *db, const char *avatar_id, const char *
                          sourced ? DB_INT(source->start_ms) : DB_NULL,
                          sourced ? DB_INT(source->end_ms) : DB_NULL,
                          DB_TEXT(source ? source->occurred_at : NULL),
+                         DB_TEXT(source ? source->conversation_id : NULL),
+                         DB_TEXT(source && source->conversation_id ? source->message_ids : NULL),
                          DB_TEXT(now),
                          DB_TEXT(now)};
     int err = db_query(db,
                        "INSERT INTO memories (id, avatar_id, kind, text, speaker, importance, media_id, start_ms, "
-                       "end_ms, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       p, 12, NULL);
+                       "end_ms, occurred_at, conversation_id, message_ids, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, 14, NULL);
     if (err)
         return err;
     memory_embed_after_write(db, avatar_id, id);

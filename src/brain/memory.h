@@ -46,6 +46,9 @@ struct memory_source {
     const char *media_id; /* NULL: the memory points at no recording */
     int64_t start_ms, end_ms;
     const char *occurred_at; /* when it was said or happened (RFC 3339, UTC); NULL: not known */
+    /* A fact read from a conversation with the avatar: it and its messages' ids (a JSON array
+     * text); NULL: none. Independent of media_id. */
+    const char *conversation_id, *message_ids;
 };
 
 /* How many memories the avatar has (cached per revision). */

@@ -13,8 +13,8 @@ struct db_rows;
 /* The columns memory_from_row reads, in its order, from `memories m`. */
 #define MEMORY_COLUMNS                                                                                                 \
     "m.id, m.kind, m.text, m.media_id, m.start_ms, m.end_ms, m.char_start, m.char_end, m.page, m.speaker, "            \
-    "m.importance, m.version, m.created_at, m.updated_at, m.occurred_at"
-#define MEMORY_NCOLS 15
+    "m.importance, m.version, m.created_at, m.updated_at, m.occurred_at, m.conversation_id, m.message_ids"
+#define MEMORY_NCOLS 17
 
 /* The public JSON of the memory in row i (selected with MEMORY_COLUMNS). */
 json_t *memory_from_row(const struct db_rows *r, int i);

@@ -11,6 +11,7 @@
 #include "auth/settings.h"
 #include "avatar/avatar_jobs.h"
 #include "capture/conversation.h"
+#include "avatar/conversation_extract.h"
 #include "avatar/extract_job.h"
 #include "avatar/media_ingest.h"
 #include "brain/brain.h"
@@ -414,6 +415,7 @@ int cli_serve(int argc, char **argv)
     avatar_jobs_register();
     conversation_jobs_register();
     extract_job_register(app->cfg.llm_extract);
+    conversation_extract_register(app->cfg.llm_extract_idle, app->cfg.llm_extract_turns);
     brain_generative_guard(app->cfg.legacy_guard);
     if (jobs_start(app->database_url, app->cfg.redis_url, app->blobs, (int)app->cfg.job_workers,
                    (int)app->cfg.job_lease))

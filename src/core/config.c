@@ -172,8 +172,15 @@ static const struct setting settings[] = {
      "seconds the model's circuit breaker stays open after 5 failures in a row (replies come from the recall brain), "
      "before one trial call"},
     {"llm-extract", SET_BOOL, OFF(llm_extract), "false", 0, 1,
-     "after a text or document is ingested, the language model turns the facts it states into memories "
-     "(job memory.extract; needs --llm-provider)"},
+     "the language model turns the facts a text, document or recording's transcript states (job memory.extract), "
+     "and what an avatar's owner says in conversations with it (job conversation.extract), into memories, and what "
+     "they show of the person's personality into evidence the profile blends in (needs --llm-provider)"},
+    {"llm-extract-idle", SET_LONG, OFF(llm_extract_idle), "600", 1, 86400,
+     "with --llm-extract, seconds a conversation with an avatar stays quiet before what its owner said in it "
+     "is read for facts (job conversation.extract)"},
+    {"llm-extract-turns", SET_LONG, OFF(llm_extract_turns), "20", 1, 10000,
+     "with --llm-extract, new owner turns of a conversation that are read for facts at once, without waiting "
+     "for it to go quiet"},
     {"legacy-guard", SET_BOOL, OFF(legacy_guard), "true", 0, 1,
      "a legacy avatar's generated reply that claims something about the person no memory supports is made again "
      "once with a stricter instruction, else prefixed honestly (held back until judged: not streamed token by "

@@ -76,6 +76,8 @@ struct config {
     long llm_retry_wait_max;           /* ms */
     long llm_circuit_cooldown;         /* seconds the breaker stays open */
     int llm_extract;                   /* ingested texts become fact memories through the model */
+    long llm_extract_idle;             /* seconds of quiet before a conversation is read for facts */
+    long llm_extract_turns;            /* new turns that have a conversation read for facts at once */
     int legacy_guard;                  /* the generative brain's guard on legacy avatars' replies */
     long provider_workers;             /* threads of the provider pool (replies that wait on a model) */
     long search_importance_weight;     /* percent */

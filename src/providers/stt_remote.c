@@ -27,7 +27,11 @@ struct bg_job {
     size_t n;
     struct stt_result out;
     char why[160];
+    char *partial; /* the transcript so far a streaming provider reported (stt_remote_partial), or NULL */
 };
+
+/* The background recognition this thread runs (stt_remote_partial reports into it), or NULL. */
+static _Thread_local struct bg_job *bg_current;
 
 struct stt_stream {
     struct stt_remote *r;
@@ -70,8 +74,27 @@ static int remote_feed(struct stt_stream *s, const int16_t *pcm, size_t n)
 
 static int remote_partial(struct stt_stream *s, char **text)
 {
-    (void)s, (void)text;
-    return DP_ERR_UNSUPPORTED; /* the utterance goes out whole when it ends */
+    /* The utterance goes out whole when it ends: partials only while a streaming provider (Wyoming
+     * ≥ 1.6) reads it back before its final. */
+    struct bg_job *j = s->bg;
+    if (!j)
+        return DP_ERR_UNSUPPORTED;
+    pthread_mutex_lock(&j->mu);
+    *text = j->partial ? strdup(j->partial) : NULL;
+    pthread_mutex_unlock(&j->mu);
+    return *text ? DP_OK : DP_ERR_UNSUPPORTED;
+}
+
+void stt_remote_partial(const char *text)
+{
+    struct bg_job *j = bg_current;
+    char *t = j ? strdup(text) : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&j->mu);
+    free(j->partial);
+    j->partial = t;
+    pthread_mutex_unlock(&j->mu);
 }
 
 static void bg_release(struct bg_job *j)
@@ -83,6 +106,7 @@ static void bg_release(struct bg_job *j)
         return;
     pthread_mutex_destroy(&j->mu);
     stt_result_free(&j->out);
+    free(j->partial);
     free(j->pcm);
     free(j);
 }
@@ -173,7 +197,9 @@ static int recognise(struct stt_remote *r, const int16_t *pcm, size_t n, struct 
 static void *bg_run(void *arg)
 {
     struct bg_job *j = arg;
+    bg_current = j;
     int err = recognise(j->r, j->pcm, j->n, &j->out, j->why, sizeof j->why);
+    bg_current = NULL;
     pthread_mutex_lock(&j->mu);
     j->err = err;
     j->done = 1;

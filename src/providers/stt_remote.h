@@ -43,6 +43,11 @@ struct stt_remote {
 int stt_remote_new(const struct stt_config *cfg, const char *name, stt_recognize_fn fn, struct stt_remote **out,
                    char *msg, size_t msglen);
 
+/* A streaming recogniser's transcript so far (Wyoming's transcript-chunk events, before its final
+ * transcript): a voice session waiting for the final shows it as transcript.partial. Only heard
+ * from a recognition run in the background for a voice session (ready()); ignored otherwise. */
+void stt_remote_partial(const char *text);
+
 /* Appends k samples to a growing utterance; DP_ERR_TOO_LARGE past STT_STREAM_MAX_MS. */
 int stt_pcm_append(int16_t **pcm, size_t *n, size_t *cap, const int16_t *add, size_t k);
 /* The local engine (r->fallback, not NULL) hears pcm after the provider failed (why says how; logged). */

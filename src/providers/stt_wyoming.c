@@ -1,18 +1,23 @@
 /* Speech to text from a Wyoming ASR service (Home Assistant's wyoming-faster-whisper, port 10300):
  * over one TCP connection per utterance, transcribe {language?, name?}, audio-start {rate, width,
- * channels}, audio-chunk events of one second of 16 kHz PCM16, audio-stop → transcript {text}
- * (the streaming transcript-start/-chunk/-stop events of Wyoming 1.7 are skipped: the final
- * transcript follows them). No word timings: the protocol carries none. --stt-url host:port. */
+ * channels}, audio-chunk events of one second of 16 kHz PCM16, audio-stop → transcript {text}.
+ * A streaming server (Wyoming ≥ 1.6) sends transcript-start, transcript-chunk {text} pieces and
+ * transcript-stop before the final transcript: the pieces joined so far are reported as the
+ * partial transcript (stt_remote_partial: a voice session shows them), and when a server hangs up
+ * after transcript-stop without a final transcript, the pieces are the final. No word timings:
+ * the protocol carries none. --stt-url host:port. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/utf8.h"
 #include "providers/stt_remote.h"
 #include "providers/wyoming_client.h"
 
-#define CHUNK_SAMPLES STT_RATE /* one second per audio-chunk */
+#define CHUNK_SAMPLES STT_RATE          /* one second per audio-chunk */
+#define STT_STREAM_TEXT_MAX (64u << 10) /* bytes of a streamed transcript kept */
 
 static json_t *format(void)
 {
@@ -38,6 +43,44 @@ static int send_audio(struct wyc_conn *c, const int16_t *pcm, size_t n)
     return err;
 }
 
+/* The final transcript text into out. */
+static int final_text(const char *text, struct stt_result *out)
+{
+    while (*text == ' ')
+        text++;
+    out->text = strdup(text);
+    out->confidence = 1.0f; /* the protocol says nothing of it */
+    return out->text ? DP_OK : DP_ERR_NOMEM;
+}
+
+/* One event of a streamed transcript: start clears the pieces, a chunk adds its text (valid UTF-8,
+ * within STT_STREAM_TEXT_MAX) and reports them so far, stop marks them whole. */
+static int streamed(const struct wyc_event *ev, struct buf *pieces, int *stopped)
+{
+    if (!strcmp(ev->type, "transcript-start")) {
+        pieces->len = 0;
+        *stopped = 0;
+        return DP_OK;
+    }
+    if (!strcmp(ev->type, "transcript-stop")) {
+        *stopped = 1;
+        return DP_OK;
+    }
+    const char *t = json_string_value(json_object_get(ev->data, "text"));
+    size_t n = t ? strlen(t) : 0;
+    if (!n || !utf8_valid(t, n) || pieces->len + n > STT_STREAM_TEXT_MAX)
+        return DP_OK; /* a piece that is not text, or past any utterance's length: not shown */
+    int err = buf_append(pieces, t, n);
+    if (!err) {
+        const char *so_far = pieces->data;
+        while (*so_far == ' ')
+            so_far++;
+        if (*so_far)
+            stt_remote_partial(so_far);
+    }
+    return err;
+}
+
 static int wyoming_recognize(struct stt_remote *r, const int16_t *pcm, size_t n, struct stt_result *out,
                              long *retry_after_ms, char *why, size_t whylen)
 {
@@ -56,21 +99,29 @@ static int wyoming_recognize(struct stt_remote *r, const int16_t *pcm, size_t n,
         err = send_audio(&c, pcm, n);
     if (err && !why[0])
         snprintf(why, whylen, "the Wyoming service did not take the audio");
+    struct buf pieces; /* the streamed transcript so far */
+    buf_init(&pieces, 0);
+    int stopped = 0; /* transcript-stop seen: the pieces are whole */
     while (!err) {
         struct wyc_event ev;
-        if ((err = wyc_next(&c, &ev, why, whylen)))
+        if ((err = wyc_next(&c, &ev, why, whylen))) {
+            if (stopped && (err = final_text(pieces.len ? pieces.data : "", out)) == DP_OK)
+                why[0] = 0;
             break;
+        }
+        if (!strcmp(ev.type, "transcript-start") || !strcmp(ev.type, "transcript-chunk") ||
+            !strcmp(ev.type, "transcript-stop")) {
+            err = streamed(&ev, &pieces, &stopped);
+            wyc_event_clear(&ev);
+            continue;
+        }
         if (!strcmp(ev.type, "transcript")) {
             const char *text = json_string_value(json_object_get(ev.data, "text"));
             if (!text || !utf8_valid(text, strlen(text))) {
                 snprintf(why, whylen, "the Wyoming transcript has no text");
                 err = DP_ERR_UNAVAILABLE;
             } else {
-                while (*text == ' ')
-                    text++;
-                out->text = strdup(text);
-                out->confidence = 1.0f; /* the protocol says nothing of it */
-                err = out->text ? DP_OK : DP_ERR_NOMEM;
+                err = final_text(text, out);
             }
             wyc_event_clear(&ev);
             break;
@@ -82,6 +133,7 @@ static int wyoming_recognize(struct stt_remote *r, const int16_t *pcm, size_t n,
         }
         wyc_event_clear(&ev);
     }
+    buf_cleanup(&pieces);
     wyc_close(&c);
     return err;
 }

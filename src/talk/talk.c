@@ -13,9 +13,11 @@
 #include "avatar/avatar.h"
 #include "avatar/avatar_store.h"
 #include "avatar/clip.h"
+#include "avatar/conversation_extract.h"
 #include "avatar/personality_store.h"
 #include "brain/brain.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "store/cache_gen.h"
 #include "core/timeutil.h"
 #include "providers/tts.h"
@@ -196,7 +198,13 @@ int talk_start_replay(struct db *db, const char *avatar_id, const struct talk_ho
 
 int talk_add_user_message(struct db *db, const char *conv, const char *text, char mid[ID_LEN])
 {
-    return insert_message(db, conv, "user", text, NULL, NULL, NULL, mid);
+    int err = insert_message(db, conv, "user", text, NULL, NULL, NULL, mid);
+    /* With --llm-extract, what the owner says is read for facts once the conversation goes quiet;
+     * the turn is stored either way (a job not queued now is queued by the next turn). */
+    int q = err ? DP_OK : conversation_extract_turn(db, conv);
+    if (q)
+        DP_LOG(LOG_WARN, "[talk] conversation %s: extraction not queued: %s", conv, dp_strerror(q));
+    return err;
 }
 
 /* The last HISTORY_TURNS messages before `before_id`, oldest first. */

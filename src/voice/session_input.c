@@ -42,17 +42,25 @@ static void feed_work(struct voice_session *s, void *arg, struct db *db)
 
 static void feed(struct voice_session *s, int want_partial);
 
+/* Sends text as utterance gen's transcript.partial, unless the utterance is over or it says
+ * nothing new. */
+static void partial_show(struct voice_session *s, int gen, const char *text)
+{
+    if (gen != s->utt_gen || !text || !*text || (s->partial && !strcmp(s->partial, text)))
+        return;
+    free(s->partial);
+    s->partial = strdup(text);
+    session_send(s, json_pack("{s:s,s:s}", "type", "transcript.partial", "text", text));
+}
+
 static void feed_done(struct voice_session *s, void *arg, int open)
 {
     struct feed_job *j = arg;
     s->feeds_waiting--;
     if (open && s->utt_open && s->feed_pending)
         feed(s, s->partial_pending); /* the steps asked for meanwhile, in one */
-    if (open && j->gen == s->utt_gen && j->partial && *j->partial && (!s->partial || strcmp(s->partial, j->partial))) {
-        free(s->partial);
-        s->partial = strdup(j->partial);
-        session_send(s, json_pack("{s:s,s:s}", "type", "transcript.partial", "text", j->partial));
-    }
+    if (open)
+        partial_show(s, j->gen, j->partial);
     free(j->partial);
     free(j->pcm);
     free(j);
@@ -132,6 +140,7 @@ struct finish_job {
     double t_end;
     double t_asked; /* time_mono() of the first try */
     int wait;       /* every decoder was lent: try again on a later tick */
+    char *partial;  /* while waiting: what a streaming provider has read back so far */
     struct stt_result r;
     int err;
     char why[128];
@@ -152,6 +161,8 @@ static void finish_work(struct voice_session *s, void *arg, struct db *db)
     j->n = 0;
     j->wait = s->stt && e && e->ops->ready && !e->ops->ready(s->stt) &&
               (time_mono() - j->t_asked) * 1000 < VOICE_FINISH_WAIT_MS;
+    if (j->wait && e->ops->partial(s->stt, &j->partial))
+        j->partial = NULL; /* a provider that streams no transcript back */
     if (!j->wait)
         j->err = s->stt && e ? e->ops->finish(s->stt, &j->r, j->why, sizeof j->why) : DP_ERR_NOT_IMPLEMENTED;
 }
@@ -159,6 +170,10 @@ static void finish_work(struct voice_session *s, void *arg, struct db *db)
 static void finish_done(struct voice_session *s, void *arg, int open)
 {
     struct finish_job *j = arg;
+    if (open) /* a streaming provider's transcript so far, before its final */
+        partial_show(s, j->gen, j->partial);
+    free(j->partial);
+    j->partial = NULL;
     if (open && j->wait && !s->finish_waiting) {
         s->finish_waiting = j; /* session_tick submits it again; feeds wait behind it */
         session_kick(s);

@@ -2,7 +2,11 @@
 // header line {type, version, data_length, payload_length} (data may also sit in the header), then
 // the data block, then the payload.
 //   describe → info {asr:[{name, models, installed, …}], tts:[{name, voices, supports_synthesize_streaming}]}
-//   ASR: transcribe {language?, name?}, audio-start, audio-chunk* (PCM payloads), audio-stop → transcript {text}
+//   ASR: transcribe {language?, name?}, audio-start, audio-chunk* (PCM payloads), audio-stop → transcript {text};
+//        with asrStreaming on (Wyoming ≥ 1.6, info's supports_transcript_streaming): transcript-start,
+//        transcript-chunk {text}* (the transcript in pieces, a word each unless the spec gives `pieces`,
+//        pieceDelayMs apart), transcript-stop, then the final transcript (none with spec.noFinal:
+//        the server hangs up instead)
 //   TTS: synthesize {text, voice?} → audio-start {rate, width, channels}, audio-chunk*, audio-stop;
 //        with streaming on: synthesize-start, synthesize-chunk*, (synthesize: ignored), synthesize-stop →
 //        the audio of the chunks' text, then synthesize-stopped.
@@ -69,6 +73,7 @@ export async function startWyomingServer(opts = {}) {
       if (ev.type === 'describe') {
         return send('info', {
           asr: [{ name: 'faster-whisper', description: 'test', attribution: { name: 'test', url: '' }, installed: true, version: '1',
+            supports_transcript_streaming: !!opts.asrStreaming,
             models: [{ name: 'tiny-int8', languages: ['en'], installed: true, description: 'tiny', attribution: { name: 't', url: '' }, version: '1' }] }],
           tts: [{ name: 'piper', description: 'test', attribution: { name: 'test', url: '' }, installed: true, version: '1',
             supports_synthesize_streaming: !!opts.streaming,
@@ -86,7 +91,17 @@ export async function startWyomingServer(opts = {}) {
         if (spec.stall) return;
         if (spec.hangUp) return sock.destroy();
         if (spec.error) return send('error', { text: spec.error, code: 'test' });
-        return send('transcript', { text: spec.text ?? 'hello from wyoming' });
+        const text = spec.text ?? 'hello from wyoming';
+        if (opts.asrStreaming) {
+          send('transcript-start', { language: 'en' });
+          for (const piece of spec.pieces || text.match(/\s*\S+/g) || []) {
+            await new Promise((res) => setTimeout(res, spec.pieceDelayMs ?? 150));
+            send('transcript-chunk', { text: piece });
+          }
+          send('transcript-stop', {});
+          if (spec.noFinal) return sock.end();
+        }
+        return send('transcript', { text });
       }
       if (ev.type === 'synthesize-start' && opts.streaming) {
         Object.assign(r, { kind: 'tts:wyoming', streamed: true, voice: ev.data.voice?.name });

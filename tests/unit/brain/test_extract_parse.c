@@ -37,3 +37,37 @@ TEST(extract_parse_strict_repaired_lines)
     CHECK_EQ_INT(extract_parse("no facts here", 13, &f, &how), DP_ERR_INVALID);
     CHECK(f == NULL);
 }
+
+/* Trait evidence beside the facts: known traits with a score in [0, 1] and words that show it,
+ * repaired like the facts; an unknown trait, a score out of range, no evidence: dropped. */
+TEST(extract_parse_traits_kept_and_dropped)
+{
+    const char *a =
+        "```json\n{\"facts\": [], \"traits\": [{\"trait\": \"humour\", \"score\": 0.8, \"evidence\": \" "
+        "haha, you again! \"}, {\"trait\": \"malice\", \"score\": 0.9, \"evidence\": \"x\"}, {\"trait\": "
+        "\"warmth\", \"score\": 1.5, \"evidence\": \"x\"}, {\"trait\": \"curiosity\", \"score\": 0.4},]}\n```";
+    json_t *t = extract_parse_traits(a, strlen(a));
+    CHECK_EQ_INT((int)json_array_size(t), 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(t, 0), "trait")), "humour");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(t, 0), "evidence")), "haha, you again!");
+    CHECK(json_number_value(json_object_get(json_array_get(t, 0), "score")) == 0.8);
+    json_decref(t);
+    t = extract_parse_traits("- a fact line", 13);
+    CHECK(t && json_array_size(t) == 0);
+    json_decref(t);
+}
+
+/* The lines a fact came from: those sharing the most content words with it (word keys: "lives"
+ * meets "live"), and any sharing at least half as many; none when no line shares a word. */
+TEST(extract_fact_lines_by_shared_words)
+{
+    const char *lines[] = {"my sister lives in lisbon", "the weather was cold", "we will visit lisbon in may",
+                           "she plans to visit in june"};
+    int picked[4];
+    CHECK_EQ_INT(extract_fact_lines("My sister Ana live in Lisbon.", lines, 4, picked), 2);
+    CHECK(picked[0] && !picked[1] && picked[2] && !picked[3]); /* the first shares most, the third half as many */
+    CHECK_EQ_INT(extract_fact_lines("I plan to visit Lisbon.", lines, 4, picked), 3);
+    CHECK(picked[0] && !picked[1] && picked[2] && picked[3]);
+    CHECK_EQ_INT(extract_fact_lines("The dog barked.", lines, 4, picked), 0);
+    CHECK(!picked[0] && !picked[1] && !picked[2] && !picked[3]);
+}
