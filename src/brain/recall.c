@@ -41,6 +41,7 @@
 #include "core/text.h"
 #include "core/time_words.h"
 #include "core/utf8.h"
+#include "core/wordnet.h"
 #include "store/db.h"
 #include "brain/recall_person.h"
 #include "brain/recall_social.h"
@@ -247,6 +248,30 @@ static int phrase_ends(const struct terms *q, int i, const char *tail)
     return 0;
 }
 
+/* Words that ask for an occupation ("What was your dad's job?", "Where did you work?"), keyed. */
+static const char *const occupation_words[] = {"job", "work", "occupation", "profession", "career", NULL};
+
+/* 1 when a noun keyed key[0..n) names an occupation: a kind of worker or professional in WordNet
+ * (nurse, machinist, engineer, maintainer …). */
+static int names_occupation(const char *key, size_t n)
+{
+    static const char *const kinds[] = {"worker", "professional", "skilled_worker", "employee", "scientist", NULL};
+    return wordnet_noun_is_a(key, n, kinds);
+}
+
+/* Reading a sentence word by word: how far it is into "was a …" / "as a …" (a copula or "as",
+ * then an article, then up to two words): the frame in which a person's occupation is said
+ * ("She was a nurse", "worked as a signal maintainer"). 0 outside it. */
+static int occupation_frame(int state, const char *w)
+{
+    static const char *const copulas[] = {"is", "was", "am", "are", "were", "be", "been", "became", "become", "as", NULL};
+    if (listed(w, copulas))
+        return 1;
+    if (state == 1 && (!strcmp(w, "a") || !strcmp(w, "an")))
+        return 2;
+    return state >= 2 && state < 4 ? state + 1 : 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long): a word
  * meets a query word when their keys are equal or related, as in search. found (may be NULL)
  * says which and how (meets); *related (may be NULL) how many only through a related word. */
@@ -257,12 +282,26 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
     /* the keys of the words read, the last three, joined by spaces: where an entry of several
      * words ends (phrase_ends) */
     char tail[3 * TEXT_KEY_MAX + 3] = "";
+    /* a word asking for an occupation is met as asked by the occupation a sentence says */
+    int occupation = -1, frame = 0;
+    for (int i = 0; i < q->n && occupation < 0; i++)
+        if (listed(q->t[i], occupation_words))
+            occupation = i;
     for (size_t len; exact < q->n && (len = text_next_word(&p, &s));) {
         char key[TEXT_KEY_MAX];
         size_t kl = text_word_key(s, len, key);
         push_key(tail, key, kl);
+        int said_occupation = 0;
+        if (occupation >= 0 && found[occupation] < 2) {
+            char w[TEXT_KEY_MAX + 1];
+            folded(s, len, w);
+            said_occupation = frame >= 2 && names_occupation(key, kl);
+            frame = occupation_frame(frame, w);
+        }
         for (int i = 0; i < q->n; i++) {
             int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
+            if (i == occupation && said_occupation)
+                how = 2;
             if (!how && !found[i] && phrase_ends(q, i, tail))
                 how = 1;
             if (how > found[i]) {
@@ -596,6 +635,19 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
     return score;
 }
 
+/* 1 when the sentence at p opens with a third-person pronoun, whose person the sentence before names. */
+static int opens_with_pronoun(const char *p)
+{
+    static const char *const pronouns[] = {"he", "she", "they", "his", "her", "their", NULL};
+    const unsigned char *q = (const unsigned char *)p, *s;
+    size_t len = text_next_word(&q, &s);
+    char w[TEXT_KEY_MAX + 1];
+    if (!len)
+        return 0;
+    folded(s, len, w);
+    return listed(w, pronouns);
+}
+
 /* The answer out of a long passage: the sentence that says most of the question (sentence_score:
  * its rarest words count most, so "married" outweighs "got"), and the one after it for context
  * (of a "why" question the one before it too: a story tells the cause first — "I fell through the
@@ -630,13 +682,17 @@ static char *excerpt(const char *text, const struct terms *q, const struct weigh
     }
     if (!best)
         return NULL;
-    if (wt->why && before && count_words(before, (size_t)(best_end - before)) <= EXCERPT_WORDS)
+    /* a sentence opening with a pronoun ("She was a nurse") names its person in the one before
+     * ("I met your grandmother, Margaret"): that one is said with it, not the one after */
+    int back = before && count_words(before, (size_t)(best_end - before)) <= EXCERPT_WORDS &&
+               (wt->why || opens_with_pronoun(best));
+    if (back)
         best = before;
     const char *p = best_end;
     while (*p == ' ' || *p == '\n')
         p++;
     const char *next = text_sentence_end(p);
-    if (*p && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
+    if (*p && !(back && !wt->why) && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
         best_end = next;
     while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
         best_end--;
