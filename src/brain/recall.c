@@ -43,6 +43,7 @@
 #include "core/utf8.h"
 #include "core/wordnet.h"
 #include "store/db.h"
+#include "brain/recall_alias.h"
 #include "brain/recall_person.h"
 #include "brain/recall_social.h"
 #include "ingest/dialogue.h"
@@ -601,13 +602,45 @@ struct weights {
     double top;
     int when;
     int why; /* asks for a cause: in a story it is told before what it caused (excerpt) */
+    /* the appositions of the passage being read (recall_alias.h), which starts at passage */
+    const struct recall_alias *alias;
+    int nalias;
+    const char *passage;
 };
+
+/* Terms of q that text[0..n) does not hold as such but names through an apposition of the
+ * passage ("Rose" for sister after "my sister Rose") marked in found as the noun meets them;
+ * returns how many. *intro (may be NULL) is set when text is inside the passage and holds an
+ * apposition that did so: it introduces the person rather than saying something of them. */
+static int alias_meets(const struct terms *q, const struct weights *wt, const char *text, size_t n,
+                       int found[MAX_TERMS], int *intro)
+{
+    int got = 0;
+    for (int i = 0; i < q->n; i++)
+        for (int k = 0; k < wt->nalias; k++) {
+            const struct recall_alias *a = &wt->alias[k];
+            int how = meets(q, i, a->noun, strlen(a->noun));
+            if (!how)
+                continue;
+            if (intro && wt->passage && text >= wt->passage && text <= wt->passage + a->at &&
+                text + n >= wt->passage + a->end)
+                *intro = 1;
+            if (how > found[i] && recall_alias_named(a, text, n)) {
+                got += !found[i];
+                found[i] = how;
+            }
+        }
+    return got;
+}
 
 static void weights_of(const struct terms *q, const double idf[MAX_TERMS], int when, struct weights *out)
 {
     out->top = 0;
     out->when = when;
     out->why = 0;
+    out->alias = NULL;
+    out->nalias = 0;
+    out->passage = NULL;
     for (int i = 0; i < q->n; i++) {
         out->w[i] = idf[i] > 0 ? idf[i] : 1;
         if (out->w[i] > out->top)
@@ -624,11 +657,15 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
     char *t = strndup(text, n);
     if (!t)
         return 0;
-    int found[MAX_TERMS];
+    int found[MAX_TERMS], intro = 0;
     coverage_of(q, t, found, NULL);
+    alias_meets(q, wt, text, n, found, &intro);
     double score = 0;
     for (int i = 0; i < q->n; i++)
         score += found[i] == 2 ? wt->w[i] : found[i] == 1 ? wt->w[i] * TEXT_SYNONYM_WEIGHT : 0;
+    /* at equal weight, what is said of a person beats the sentence that introduces them */
+    if (intro && score > 0)
+        score -= wt->top * 0.01;
     if (wt->when && says_time(t, n))
         score += wt->top;
     free(t);
@@ -1588,7 +1625,13 @@ static char *candidate_text(const struct brain_input *in, json_t *m, const struc
     const char *kind = json_string_value(json_object_get(m, "kind"));
     *quote = NULL;
     if (kind && !strcmp(kind, "passage")) {
-        *quote = excerpt(json_string_value(json_object_get(m, "text")), q, wt);
+        const char *text = json_string_value(json_object_get(m, "text"));
+        struct recall_alias alias[RECALL_ALIASES];
+        struct weights with = *wt;
+        with.nalias = text ? recall_aliases(text, alias, RECALL_ALIASES) : 0;
+        with.alias = alias;
+        with.passage = text;
+        *quote = excerpt(text, q, &with);
         if (*quote)
             return strdup(*quote);
     }
@@ -1772,6 +1815,13 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     json_array_foreach (items, i, m) {
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
+        /* a person of the question named in the excerpt by the passage's apposition */
+        const char *full = json_string_value(json_object_get(m, "text"));
+        struct recall_alias alias[RECALL_ALIASES];
+        struct weights named_by = wt;
+        named_by.nalias = text && full && quote ? recall_aliases(full, alias, RECALL_ALIASES) : 0;
+        named_by.alias = alias;
+        hits += named_by.nalias ? alias_meets(judge, &named_by, text, strlen(text), found, NULL) : 0;
         hits += text ? year_met(judge, m, found) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
