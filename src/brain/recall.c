@@ -605,6 +605,7 @@ struct weights {
     /* the appositions of the passage being read (recall_alias.h), which starts at passage */
     const struct recall_alias *alias;
     int nalias;
+    int nown; /* the first nown are the passage's own, standing where their at/end say */
     const char *passage;
 };
 
@@ -622,7 +623,7 @@ static int alias_meets(const struct terms *q, const struct weights *wt, const ch
             int how = meets(q, i, a->noun, strlen(a->noun));
             if (!how)
                 continue;
-            if (intro && wt->passage && text >= wt->passage && text <= wt->passage + a->at &&
+            if (intro && k < wt->nown && wt->passage && text >= wt->passage && text <= wt->passage + a->at &&
                 text + n >= wt->passage + a->end)
                 *intro = 1;
             if (how > found[i] && recall_alias_named(a, text, n)) {
@@ -639,7 +640,7 @@ static void weights_of(const struct terms *q, const double idf[MAX_TERMS], int w
     out->when = when;
     out->why = 0;
     out->alias = NULL;
-    out->nalias = 0;
+    out->nalias = out->nown = 0;
     out->passage = NULL;
     for (int i = 0; i < q->n; i++) {
         out->w[i] = idf[i] > 0 ? idf[i] : 1;
@@ -1626,10 +1627,7 @@ static char *candidate_text(const struct brain_input *in, json_t *m, const struc
     *quote = NULL;
     if (kind && !strcmp(kind, "passage")) {
         const char *text = json_string_value(json_object_get(m, "text"));
-        struct recall_alias alias[RECALL_ALIASES];
         struct weights with = *wt;
-        with.nalias = text ? recall_aliases(text, alias, RECALL_ALIASES) : 0;
-        with.alias = alias;
         with.passage = text;
         *quote = excerpt(text, q, &with);
         if (*quote)
@@ -1731,6 +1729,73 @@ static int asked_year(const char *msg, struct terms *q, char year_text[8])
     return 0;
 }
 
+/* The appositions of the passages found (recall_alias.h), each with the document it is in: a
+ * person introduced in one passage ("I met your grandmother, Margaret") is that person in the
+ * others of the same document ("Margaret died on the third of March"). */
+#define ALIAS_POOL 32
+struct alias_pool {
+    int n;
+    struct recall_alias a[ALIAS_POOL];
+    size_t item[ALIAS_POOL];
+    char media[ALIAS_POOL][48]; /* copied: the items searched for persons are freed */
+};
+
+static void alias_pool_read(struct alias_pool *pool, json_t *items, size_t first)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach (items, i, m) {
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        const char *text = json_string_value(json_object_get(m, "text"));
+        if (!kind || strcmp(kind, "passage") || !text || pool->n >= ALIAS_POOL)
+            continue;
+        struct recall_alias got[RECALL_ALIASES];
+        int n = recall_aliases(text, got, RECALL_ALIASES);
+        const char *media = json_string_value(json_object_get(json_object_get(m, "source"), "media_id"));
+        for (int k = 0; k < n && pool->n < ALIAS_POOL; k++, pool->n++) {
+            pool->a[pool->n] = got[k];
+            pool->item[pool->n] = first + i;
+            snprintf(pool->media[pool->n], sizeof pool->media[pool->n], "%s", media ? media : "");
+        }
+    }
+}
+
+/* The passages that introduce the persons a question names ("Grandma": "I met your grandmother,
+ * Margaret"), found by searching for each such word alone, into pool: the found passages about
+ * that person may call them only by name ("Margaret died in 2016"). */
+static void alias_pool_search(const struct brain_input *in, const struct terms *q, struct alias_pool *pool)
+{
+    static const char *const persons[] = {"person", "relative", NULL};
+    for (int i = 0; i < q->n && pool->n < ALIAS_POOL; i++) {
+        if (!wordnet_noun_is_a(q->t[i], strlen(q->t[i]), persons))
+            continue;
+        json_t *items = NULL;
+        char *next = NULL, msg[128];
+        if (!memory_list(in->db, in->avatar_id, q->t[i], NULL, 12, &items, &next, msg, sizeof msg))
+            alias_pool_read(pool, items, 1000 + (size_t)i * 16); /* not one of the items judged */
+
+        free(next);
+        json_decref(items);
+    }
+}
+
+/* The appositions that hold in item m (number i of the items found): its own first (*own of
+ * them), then those of the other passages of its document. Returns how many. */
+static int alias_pool_for(const struct alias_pool *pool, json_t *m, size_t i, struct recall_alias out[ALIAS_POOL],
+                          int *own)
+{
+    int n = 0;
+    const char *media = json_string_value(json_object_get(json_object_get(m, "source"), "media_id"));
+    for (int k = 0; k < pool->n; k++)
+        if (pool->item[k] == i)
+            out[n++] = pool->a[k];
+    *own = n;
+    for (int k = 0; k < pool->n && media; k++)
+        if (pool->item[k] != i && *pool->media[k] && !strcmp(pool->media[k], media))
+            out[n++] = pool->a[k];
+    return n;
+}
+
 static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
     int err;
@@ -1812,16 +1877,17 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     for (int k = 0; which && *kind_word && k < judge->n && kind_term < 0; k++)
         if (!strcmp(judge->t[k], kind_word))
             kind_term = k;
+    struct alias_pool pool = {0};
+    alias_pool_read(&pool, items, 0);
+    alias_pool_search(in, judge, &pool);
+    struct recall_alias alias[ALIAS_POOL];
+    wt.alias = alias;
     json_array_foreach (items, i, m) {
+        wt.nalias = alias_pool_for(&pool, m, i, alias, &wt.nown);
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
-        /* a person of the question named in the excerpt by the passage's apposition */
-        const char *full = json_string_value(json_object_get(m, "text"));
-        struct recall_alias alias[RECALL_ALIASES];
-        struct weights named_by = wt;
-        named_by.nalias = text && full && quote ? recall_aliases(full, alias, RECALL_ALIASES) : 0;
-        named_by.alias = alias;
-        hits += named_by.nalias ? alias_meets(judge, &named_by, text, strlen(text), found, NULL) : 0;
+        /* a person of the question named in the excerpt by an apposition of its document */
+        hits += text && wt.nalias ? alias_meets(judge, &wt, text, strlen(text), found, NULL) : 0;
         hits += text ? year_met(judge, m, found) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
