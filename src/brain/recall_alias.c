@@ -80,7 +80,7 @@ int recall_aliases(const char *text, struct recall_alias *out, int max)
 int recall_alias_named(const struct recall_alias *a, const char *text, size_t n)
 {
     const unsigned char *p = (const unsigned char *)text, *s, *end = p + n;
-    for (size_t len; (len = text_next_word(&p, &s)) && s < end;) {
+    for (size_t len; (len = text_next_word(&p, &s)) && s + len <= end;) {
         char key[TEXT_KEY_MAX + 1];
         key[text_word_key(s, len, key)] = 0;
         if (!strcmp(key, a->name))
