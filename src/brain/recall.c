@@ -301,7 +301,7 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
         }
         for (int i = 0; i < q->n; i++) {
             int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
-            if (i == occupation && said_occupation)
+            if (i == occupation && said_occupation && !how)
                 how = 2;
             if (!how && !found[i] && phrase_ends(q, i, tail))
                 how = 1;
@@ -1888,6 +1888,11 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
         /* a person of the question named in the excerpt by an apposition of its document */
         hits += text && wt.nalias ? alias_meets(judge, &wt, text, strlen(text), found, NULL) : 0;
+        /* an occupation said answers only about the person asked of: another word of the question
+         * must be met too ("What was Gareth's job?" is not answered by "She was a teacher") */
+        int occupation_only = 0;
+        for (int k = 0; k < judge->n && hits == 1 && judge->n >= 2; k++)
+            occupation_only |= found[k] && listed(judge->t[k], occupation_words);
         hits += text ? year_met(judge, m, found) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
@@ -1931,7 +1936,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
                                     : answers_enough(judge, judge_idf, found, hits, rare);
         int then = !year || year_of(m) == year || (text_has && strstr(text_has, year_text));
         free(text_has);
-        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
+        int ok = !occupation_only && (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
                  (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed && then;
         /* which one of a kind: a memory that holds the question but names nothing ("My tomatoes
          * are not as good as she would have grown") confirms what it takes for granted; then one
