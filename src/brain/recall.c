@@ -265,7 +265,8 @@ static int names_occupation(const char *key, size_t n)
  * ("She was a nurse", "worked as a signal maintainer"). 0 outside it. */
 static int occupation_frame(int state, const char *w)
 {
-    static const char *const copulas[] = {"is", "was", "am", "are", "were", "be", "been", "became", "become", "as", NULL};
+    static const char *const copulas[] = {"is",   "was",    "am",     "are", "were", "be",
+                                          "been", "became", "become", "as",  NULL};
     if (listed(w, copulas))
         return 1;
     if (state == 1 && (!strcmp(w, "a") || !strcmp(w, "an")))
@@ -673,17 +674,23 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
     return score;
 }
 
-/* 1 when the sentence at p opens with a third-person pronoun, whose person the sentence before names. */
-static int opens_with_pronoun(const char *p)
+/* 1 when the first word of text (folded) is in list. */
+static int opens_with(const char *text, const char *const *list)
 {
-    static const char *const pronouns[] = {"he", "she", "they", "his", "her", "their", NULL};
-    const unsigned char *q = (const unsigned char *)p, *s;
-    size_t len = text_next_word(&q, &s);
+    const unsigned char *p = (const unsigned char *)text, *s;
+    size_t len = text_next_word(&p, &s);
     char w[TEXT_KEY_MAX + 1];
     if (!len)
         return 0;
     folded(s, len, w);
-    return listed(w, pronouns);
+    return listed(w, list);
+}
+
+/* 1 when the sentence at p opens with a third-person pronoun, whose person the sentence before names. */
+static int opens_with_pronoun(const char *p)
+{
+    static const char *const pronouns[] = {"he", "she", "they", "his", "her", "their", NULL};
+    return opens_with(p, pronouns);
 }
 
 /* The answer out of a long passage: the sentence that says most of the question (sentence_score:
@@ -1556,13 +1563,8 @@ static void drop_time_words(struct terms *q)
  * itself, not of someone it names. */
 static int first_person(const char *text)
 {
-    const unsigned char *p = (const unsigned char *)text, *s;
-    size_t len = text_next_word(&p, &s);
-    char w[TEXT_KEY_MAX + 1];
-    if (!len)
-        return 0;
-    folded(s, len, w);
-    return !strcmp(w, "i") || !strcmp(w, "my");
+    static const char *const mine[] = {"i", "my", NULL};
+    return opens_with(text, mine);
 }
 
 /* 1 when msg asks the avatar about itself (you, your, yourself). */

@@ -26,8 +26,7 @@ static int possessive(const struct word *w)
 static int person_noun(const struct word *w)
 {
     static const char *const kinds[] = {"person", "relative", NULL};
-    return !w->name && w->s[0] >= 'a' && w->s[0] <= 'z' &&
-           wordnet_noun_is_a(w->key, strlen(w->key), kinds);
+    return !w->name && w->s[0] >= 'a' && w->s[0] <= 'z' && wordnet_noun_is_a(w->key, strlen(w->key), kinds);
 }
 
 static void add(struct recall_alias *out, int *n, int max, const struct word *noun, const struct word *name,
