@@ -41,7 +41,9 @@
 #include "core/text.h"
 #include "core/time_words.h"
 #include "core/utf8.h"
+#include "core/wordnet.h"
 #include "store/db.h"
+#include "brain/recall_alias.h"
 #include "brain/recall_person.h"
 #include "brain/recall_social.h"
 #include "ingest/dialogue.h"
@@ -247,6 +249,31 @@ static int phrase_ends(const struct terms *q, int i, const char *tail)
     return 0;
 }
 
+/* Words that ask for an occupation ("What was your dad's job?", "Where did you work?"), keyed. */
+static const char *const occupation_words[] = {"job", "work", "occupation", "profession", "career", NULL};
+
+/* 1 when a noun keyed key[0..n) names an occupation: a kind of worker or professional in WordNet
+ * (nurse, machinist, engineer, maintainer …). */
+static int names_occupation(const char *key, size_t n)
+{
+    static const char *const kinds[] = {"worker", "professional", "skilled_worker", "employee", "scientist", NULL};
+    return wordnet_noun_is_a(key, n, kinds);
+}
+
+/* Reading a sentence word by word: how far it is into "was a …" / "as a …" (a copula or "as",
+ * then an article, then up to two words): the frame in which a person's occupation is said
+ * ("She was a nurse", "worked as a signal maintainer"). 0 outside it. */
+static int occupation_frame(int state, const char *w)
+{
+    static const char *const copulas[] = {"is",   "was",    "am",     "are", "were", "be",
+                                          "been", "became", "become", "as",  NULL};
+    if (listed(w, copulas))
+        return 1;
+    if (state == 1 && (!strcmp(w, "a") || !strcmp(w, "an")))
+        return 2;
+    return state >= 2 && state < 4 ? state + 1 : 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long): a word
  * meets a query word when their keys are equal or related, as in search. found (may be NULL)
  * says which and how (meets); *related (may be NULL) how many only through a related word. */
@@ -257,12 +284,26 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
     /* the keys of the words read, the last three, joined by spaces: where an entry of several
      * words ends (phrase_ends) */
     char tail[3 * TEXT_KEY_MAX + 3] = "";
+    /* a word asking for an occupation is met as asked by the occupation a sentence says */
+    int occupation = -1, frame = 0;
+    for (int i = 0; i < q->n && occupation < 0; i++)
+        if (listed(q->t[i], occupation_words))
+            occupation = i;
     for (size_t len; exact < q->n && (len = text_next_word(&p, &s));) {
         char key[TEXT_KEY_MAX];
         size_t kl = text_word_key(s, len, key);
         push_key(tail, key, kl);
+        int said_occupation = 0;
+        if (occupation >= 0 && found[occupation] < 2) {
+            char w[TEXT_KEY_MAX + 1];
+            folded(s, len, w);
+            said_occupation = frame >= 2 && names_occupation(key, kl);
+            frame = occupation_frame(frame, w);
+        }
         for (int i = 0; i < q->n; i++) {
             int how = found[i] < 2 ? meets(q, i, key, kl) : 0;
+            if (i == occupation && said_occupation && !how)
+                how = 2;
             if (!how && !found[i] && phrase_ends(q, i, tail))
                 how = 1;
             if (how > found[i]) {
@@ -562,13 +603,46 @@ struct weights {
     double top;
     int when;
     int why; /* asks for a cause: in a story it is told before what it caused (excerpt) */
+    /* the appositions of the passage being read (recall_alias.h), which starts at passage */
+    const struct recall_alias *alias;
+    int nalias;
+    int nown; /* the first nown are the passage's own, standing where their at/end say */
+    const char *passage;
 };
+
+/* Terms of q that text[0..n) does not hold as such but names through an apposition of the
+ * passage ("Rose" for sister after "my sister Rose") marked in found as the noun meets them;
+ * returns how many. *intro (may be NULL) is set when text is inside the passage and holds an
+ * apposition that did so: it introduces the person rather than saying something of them. */
+static int alias_meets(const struct terms *q, const struct weights *wt, const char *text, size_t n,
+                       int found[MAX_TERMS], int *intro)
+{
+    int got = 0;
+    for (int i = 0; i < q->n; i++)
+        for (int k = 0; k < wt->nalias; k++) {
+            const struct recall_alias *a = &wt->alias[k];
+            int how = meets(q, i, a->noun, strlen(a->noun));
+            if (!how)
+                continue;
+            if (intro && k < wt->nown && wt->passage && text >= wt->passage && text <= wt->passage + a->at &&
+                text + n >= wt->passage + a->end)
+                *intro = 1;
+            if (how > found[i] && recall_alias_named(a, text, n)) {
+                got += !found[i];
+                found[i] = how;
+            }
+        }
+    return got;
+}
 
 static void weights_of(const struct terms *q, const double idf[MAX_TERMS], int when, struct weights *out)
 {
     out->top = 0;
     out->when = when;
     out->why = 0;
+    out->alias = NULL;
+    out->nalias = out->nown = 0;
+    out->passage = NULL;
     for (int i = 0; i < q->n; i++) {
         out->w[i] = idf[i] > 0 ? idf[i] : 1;
         if (out->w[i] > out->top)
@@ -585,15 +659,38 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
     char *t = strndup(text, n);
     if (!t)
         return 0;
-    int found[MAX_TERMS];
+    int found[MAX_TERMS], intro = 0;
     coverage_of(q, t, found, NULL);
+    alias_meets(q, wt, text, n, found, &intro);
     double score = 0;
     for (int i = 0; i < q->n; i++)
         score += found[i] == 2 ? wt->w[i] : found[i] == 1 ? wt->w[i] * TEXT_SYNONYM_WEIGHT : 0;
+    /* at equal weight, what is said of a person beats the sentence that introduces them */
+    if (intro && score > 0)
+        score -= wt->top * 0.01;
     if (wt->when && says_time(t, n))
         score += wt->top;
     free(t);
     return score;
+}
+
+/* 1 when the first word of text (folded) is in list. */
+static int opens_with(const char *text, const char *const *list)
+{
+    const unsigned char *p = (const unsigned char *)text, *s;
+    size_t len = text_next_word(&p, &s);
+    char w[TEXT_KEY_MAX + 1];
+    if (!len)
+        return 0;
+    folded(s, len, w);
+    return listed(w, list);
+}
+
+/* 1 when the sentence at p opens with a third-person pronoun, whose person the sentence before names. */
+static int opens_with_pronoun(const char *p)
+{
+    static const char *const pronouns[] = {"he", "she", "they", "his", "her", "their", NULL};
+    return opens_with(p, pronouns);
 }
 
 /* The answer out of a long passage: the sentence that says most of the question (sentence_score:
@@ -630,13 +727,17 @@ static char *excerpt(const char *text, const struct terms *q, const struct weigh
     }
     if (!best)
         return NULL;
-    if (wt->why && before && count_words(before, (size_t)(best_end - before)) <= EXCERPT_WORDS)
+    /* a sentence opening with a pronoun ("She was a nurse") names its person in the one before
+     * ("I met your grandmother, Margaret"): that one is said with it, not the one after */
+    int back = before && count_words(before, (size_t)(best_end - before)) <= EXCERPT_WORDS &&
+               (wt->why || opens_with_pronoun(best));
+    if (back)
         best = before;
     const char *p = best_end;
     while (*p == ' ' || *p == '\n')
         p++;
     const char *next = text_sentence_end(p);
-    if (*p && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
+    if (*p && !(back && !wt->why) && count_words(best, (size_t)(next - best)) <= EXCERPT_WORDS)
         best_end = next;
     while (best_end > best && (best_end[-1] == ' ' || best_end[-1] == '\n'))
         best_end--;
@@ -1462,13 +1563,8 @@ static void drop_time_words(struct terms *q)
  * itself, not of someone it names. */
 static int first_person(const char *text)
 {
-    const unsigned char *p = (const unsigned char *)text, *s;
-    size_t len = text_next_word(&p, &s);
-    char w[TEXT_KEY_MAX + 1];
-    if (!len)
-        return 0;
-    folded(s, len, w);
-    return !strcmp(w, "i") || !strcmp(w, "my");
+    static const char *const mine[] = {"i", "my", NULL};
+    return opens_with(text, mine);
 }
 
 /* 1 when msg asks the avatar about itself (you, your, yourself). */
@@ -1532,7 +1628,10 @@ static char *candidate_text(const struct brain_input *in, json_t *m, const struc
     const char *kind = json_string_value(json_object_get(m, "kind"));
     *quote = NULL;
     if (kind && !strcmp(kind, "passage")) {
-        *quote = excerpt(json_string_value(json_object_get(m, "text")), q, wt);
+        const char *text = json_string_value(json_object_get(m, "text"));
+        struct weights with = *wt;
+        with.passage = text;
+        *quote = excerpt(text, q, &with);
         if (*quote)
             return strdup(*quote);
     }
@@ -1632,6 +1731,73 @@ static int asked_year(const char *msg, struct terms *q, char year_text[8])
     return 0;
 }
 
+/* The appositions of the passages found (recall_alias.h), each with the document it is in: a
+ * person introduced in one passage ("I met your grandmother, Margaret") is that person in the
+ * others of the same document ("Margaret died on the third of March"). */
+#define ALIAS_POOL 32
+struct alias_pool {
+    int n;
+    struct recall_alias a[ALIAS_POOL];
+    size_t item[ALIAS_POOL];
+    char media[ALIAS_POOL][48]; /* copied: the items searched for persons are freed */
+};
+
+static void alias_pool_read(struct alias_pool *pool, json_t *items, size_t first)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach (items, i, m) {
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        const char *text = json_string_value(json_object_get(m, "text"));
+        if (!kind || strcmp(kind, "passage") || !text || pool->n >= ALIAS_POOL)
+            continue;
+        struct recall_alias got[RECALL_ALIASES];
+        int n = recall_aliases(text, got, RECALL_ALIASES);
+        const char *media = json_string_value(json_object_get(json_object_get(m, "source"), "media_id"));
+        for (int k = 0; k < n && pool->n < ALIAS_POOL; k++, pool->n++) {
+            pool->a[pool->n] = got[k];
+            pool->item[pool->n] = first + i;
+            snprintf(pool->media[pool->n], sizeof pool->media[pool->n], "%s", media ? media : "");
+        }
+    }
+}
+
+/* The passages that introduce the persons a question names ("Grandma": "I met your grandmother,
+ * Margaret"), found by searching for each such word alone, into pool: the found passages about
+ * that person may call them only by name ("Margaret died in 2016"). */
+static void alias_pool_search(const struct brain_input *in, const struct terms *q, struct alias_pool *pool)
+{
+    static const char *const persons[] = {"person", "relative", NULL};
+    for (int i = 0; i < q->n && pool->n < ALIAS_POOL; i++) {
+        if (!wordnet_noun_is_a(q->t[i], strlen(q->t[i]), persons))
+            continue;
+        json_t *items = NULL;
+        char *next = NULL, msg[128];
+        if (!memory_list(in->db, in->avatar_id, q->t[i], NULL, 12, &items, &next, msg, sizeof msg))
+            alias_pool_read(pool, items, 1000 + (size_t)i * 16); /* not one of the items judged */
+
+        free(next);
+        json_decref(items);
+    }
+}
+
+/* The appositions that hold in item m (number i of the items found): its own first (*own of
+ * them), then those of the other passages of its document. Returns how many. */
+static int alias_pool_for(const struct alias_pool *pool, json_t *m, size_t i, struct recall_alias out[ALIAS_POOL],
+                          int *own)
+{
+    int n = 0;
+    const char *media = json_string_value(json_object_get(json_object_get(m, "source"), "media_id"));
+    for (int k = 0; k < pool->n; k++)
+        if (pool->item[k] == i)
+            out[n++] = pool->a[k];
+    *own = n;
+    for (int k = 0; k < pool->n && media; k++)
+        if (pool->item[k] != i && *pool->media[k] && !strcmp(pool->media[k], media))
+            out[n++] = pool->a[k];
+    return n;
+}
+
 static int recall_memories(const struct brain_input *in, struct brain_reply *out)
 {
     int err;
@@ -1713,9 +1879,22 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     for (int k = 0; which && *kind_word && k < judge->n && kind_term < 0; k++)
         if (!strcmp(judge->t[k], kind_word))
             kind_term = k;
+    struct alias_pool pool = {0};
+    alias_pool_read(&pool, items, 0);
+    alias_pool_search(in, judge, &pool);
+    struct recall_alias alias[ALIAS_POOL];
+    wt.alias = alias;
     json_array_foreach (items, i, m) {
+        wt.nalias = alias_pool_for(&pool, m, i, alias, &wt.nown);
         char *quote = NULL, *text = candidate_text(in, m, judge, &wt, &quote);
         int related = 0, hits = text ? coverage_of(judge, text, found, &related) : 0;
+        /* a person of the question named in the excerpt by an apposition of its document */
+        hits += text && wt.nalias ? alias_meets(judge, &wt, text, strlen(text), found, NULL) : 0;
+        /* an occupation said answers only about the person asked of: another word of the question
+         * must be met too ("What was Gareth's job?" is not answered by "She was a teacher") */
+        int occupation_only = 0;
+        for (int k = 0; k < judge->n && hits == 1 && judge->n >= 2; k++)
+            occupation_only |= found[k] && listed(judge->t[k], occupation_words);
         hits += text ? year_met(judge, m, found) : 0;
         if (text && asked != judge)
             coverage_of(asked, text, found_asked, NULL);
@@ -1759,7 +1938,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
                                     : answers_enough(judge, judge_idf, found, hits, rare);
         int then = !year || year_of(m) == year || (text_has && strstr(text_has, year_text));
         free(text_has);
-        int ok = (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
+        int ok = !occupation_only && (related <= 1 || related < hits) && held && !particle_missing(judge, found) &&
                  (unknown < 0 || found[unknown]) && says_enough(asked, idf, found_asked) && on_topic && timed && then;
         /* which one of a kind: a memory that holds the question but names nothing ("My tomatoes
          * are not as good as she would have grown") confirms what it takes for granted; then one

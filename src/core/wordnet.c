@@ -684,3 +684,52 @@ int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *k
 {
     return related_of(lemma, n, out, kind, max, 1);
 }
+
+/* 1 when the synset at offset of data.noun, or one above it by at most depth hypernym links
+ * ("@", "@i"), holds one of the words of kinds (lower case, '_' for spaces). */
+static int noun_reaches(uint32_t offset, const char *const *kinds, int depth)
+{
+    char line[4096], *save;
+    int words = synset_open(NOUN, offset, line, &save);
+    if (words < 0)
+        return 0;
+    for (int i = 0; i < words; i++) {
+        char *word = strtok_r(NULL, " ", &save), *lex = strtok_r(NULL, " ", &save);
+        if (!word || !lex)
+            return 0;
+        for (const char *const *k = kinds; *k; k++)
+            if (!strcasecmp(word, *k))
+                return 1;
+    }
+    if (depth <= 0)
+        return 0;
+    char *pc = strtok_r(NULL, " ", &save);
+    int ptrs = pc ? atoi(pc) : 0, up = 0;
+    uint32_t above[4];
+    for (int i = 0; i < ptrs; i++) {
+        char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
+             *st = strtok_r(NULL, " ", &save);
+        if (!sym || !off || !ps || !st)
+            break;
+        if ((!strcmp(sym, "@") || !strcmp(sym, "@i")) && ps[0] == 'n' && up < 4)
+            above[up++] = (uint32_t)strtoul(off, NULL, 10);
+    }
+    /* read after this line's tokens are used: each level has its own buffer */
+    for (int i = 0; i < up; i++)
+        if (noun_reaches(above[i], kinds, depth - 1))
+            return 1;
+    return 0;
+}
+
+int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds)
+{
+    if (!wordnet_ready())
+        return 0;
+    const struct entry *e = find(lemma, n);
+    if (!e)
+        return 0;
+    for (int s = 0; s < e->nsense[NOUN] && s < SENSES; s++)
+        if (noun_reaches(e->sense[NOUN][s], kinds, 12))
+            return 1;
+    return 0;
+}

@@ -54,4 +54,8 @@ int wordnet_related(const char *lemma, size_t n, char (*out)[32], int *kind, int
  * every narrower entry (the named kinds of a thing are mostly such collocations). */
 int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *kind, int max);
 
+/* 1 when one of the two most frequent noun senses of lemma[0..n) is, through WordNet's hypernyms,
+ * a kind of one of kinds (NULL-terminated, lower case, '_' for spaces): nurse and machinist are
+ * kinds of "worker" or "professional" (what an occupation question asks for). */
+int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds);
 #endif

@@ -4,7 +4,10 @@
 // mom ~ mother), phrasal verbs by their WordNet entry ("pass away" ~ die), a "why" question answered with the cause a story tells
 // before its effect, a "which"/"what kind of" question answered only by a memory that names the
 // thing, and in a dialogue the line that answers a question holding the words preferred to a line
-// that merely uses them. Fixtures of their own wording; bench/recall (run.sh --natural) measures.
+// that merely uses them; an occupation question answered by a sentence saying a person is a kind of
+// worker (WordNet's hypernyms), and a person introduced by apposition ("my cousin Walter") meeting the
+// question's noun where the passage, or another passage of its document, calls them by name only.
+// Fixtures of their own wording; bench/recall (run.sh --natural) measures.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { api, createAvatar } from './lib/avatars.mjs';
@@ -138,5 +141,77 @@ describe('a dialogue line that answers the question', () => {
     const conv = await start(av);
     const r = await say(conv, 'What is the scariest thing that happened to you?');
     assert.match(r.text, /barn caught fire/, r.text);
+  });
+});
+
+describe('who a person is and what they did', () => {
+  let av;
+  const m = {};
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { name: 'Owen Pryce' });
+    m.cousin = await memory(
+      av,
+      'Summers in Swansea were loud. There were the twins, then my cousin Walter, then me, and Nan kept us all ' +
+        'in line with a wooden spoon. We swam off the pier every morning whatever the weather, and we ate chips ' +
+        'on the sea wall at night. Walter became a pilot with the merchant air service and flew out of Cardiff ' +
+        'for thirty years. The twins stayed home and opened a shop that sold fishing tackle and kites.',
+      'passage',
+    );
+    m.aunt = await memory(
+      av,
+      'After the war my aunt Hilda took me in, because the house in Neath had been sold and there was nowhere ' +
+        'else. She was a schoolteacher at the chapel school on Water Street, strict in the classroom and soft at ' +
+        'home. She read Dylan Thomas to me in the evenings and made me learn the poems by heart, which I still can. ' +
+        'We had a cat called Bevan who slept in the coal scuttle.',
+      'passage',
+    );
+    m.friend = await memory(av, 'Gareth was a good friend of mine for fifty years; we played chess on Thursdays.');
+  });
+
+  test('an occupation question is met by the sentence saying a person is a kind of worker, quoted with the one naming her', async () => {
+    const conv = await start(av);
+    const r = await say(conv, "What was your aunt's job?");
+    assert.deepEqual(cites(r), [m.aunt.id], r.text);
+    assert.match(r.text, /schoolteacher/);
+    assert.match(r.text, /Hilda/);
+  });
+
+  test('an occupation question about someone no memory holds is still not answered', async () => {
+    const conv = await start(av);
+    const r = await say(conv, "What was your uncle's job?");
+    assert.deepEqual(cites(r), [], r.text);
+    assert.match(r.text, /don't remember/);
+  });
+
+  test('"a good friend" is no occupation: a job question about Gareth is not answered from it', async () => {
+    const conv = await start(av);
+    const r = await say(conv, "What was Gareth's job?");
+    assert.deepEqual(cites(r), [], r.text);
+  });
+
+  test('a person introduced by apposition is met where the passage names them only: the sentence saying something of them wins', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What happened to your cousin Walter?');
+    assert.deepEqual(cites(r), [m.cousin.id], r.text);
+    assert.match(r.text, /pilot/);
+    assert.doesNotMatch(r.text, /twins, then my cousin/);
+  });
+
+  test('an apposition holds in the other passages of its document ("my sister Mair" … "Mair died in 1987")', async () => {
+    const doc =
+      '# Family\n\n## Neath\n\n' +
+      'I was the youngest of four, and the only boy. My sister Mair was the eldest, and she ran the house when ' +
+      'Mam was ill, which was often. She could sew a shirt in an afternoon and sing every hymn in the book, and ' +
+      'she taught me to ride a bicycle on the chapel hill. We had very little, but the kitchen was always warm.\n\n' +
+      '## Losses\n\n' +
+      'The hardest years came later. Mair died in the winter of 1987, in the hospital at Morriston, after a long ' +
+      'illness that she never once complained about. I sat with her most nights. The chapel was full for the ' +
+      'funeral and the choir sang Calon Lân, which was the one she always asked for.\n';
+    const other = await createAvatar(srv, c.owner.token, { name: 'Owen Pryce' });
+    await ingest(other, doc, 'family.md');
+    const conv = await start(other);
+    const r = await say(conv, 'When did your sister pass away?');
+    assert.equal(r.citations.length, 1, r.text);
+    assert.match(r.text, /1987/);
   });
 });

@@ -134,3 +134,18 @@ TEST(wordnet_related_entries_of_several_words_are_keyed_word_by_word)
     char out[TEXT_RELATED_MAX][TEXT_KEY_MAX];
     CHECK_EQ_INT(text_related_phrases("zzqx", 4, out, TEXT_RELATED_MAX), 0);
 }
+
+TEST(wordnet_nouns_are_kinds_of_what_their_hypernyms_reach)
+{
+    static const char *const workers[] = {"worker", "professional", NULL};
+    static const char *const persons[] = {"person", "relative", NULL};
+    CHECK(wordnet_noun_is_a("nurse", 5, workers));
+    CHECK(wordnet_noun_is_a("machinist", 9, workers));
+    CHECK(wordnet_noun_is_a("teacher", 7, workers));
+    CHECK(!wordnet_noun_is_a("dog", 3, workers));
+    CHECK(!wordnet_noun_is_a("grandmother", 11, workers));
+    CHECK(wordnet_noun_is_a("grandma", 7, persons));
+    CHECK(wordnet_noun_is_a("sister", 6, persons));
+    CHECK(!wordnet_noun_is_a("house", 5, persons));
+    CHECK(!wordnet_noun_is_a("zzqx", 4, persons));
+}
