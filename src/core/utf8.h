@@ -18,17 +18,25 @@ size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 uint32_t utf8_next(const unsigned char *p, size_t n, size_t *len);
 
 /* The code point at p of text already known to be valid UTF-8 (utf8_valid), its byte length in
- * *len; the fast path of word iteration. A NUL byte is U+0000 of length 1. */
+ * *len; the fast path of word iteration. A NUL byte is U+0000 of length 1. Text that is not valid
+ * after all reads as U+FFFD of length 1 where a continuation byte is missing, so a NUL-terminated
+ * string is never read past its end. */
 static inline uint32_t utf8_get(const unsigned char *p, size_t *len)
 {
     if (p[0] < 0x80)
         return *len = 1, p[0];
-    if (p[0] < 0xe0)
-        return *len = 2, (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
-    if (p[0] < 0xf0)
-        return *len = 3, (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-    return *len = 4,
-           (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+    if (p[0] >= 0xc0 && (p[1] & 0xc0) == 0x80) {
+        if (p[0] < 0xe0)
+            return *len = 2, (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+        if ((p[2] & 0xc0) == 0x80) {
+            if (p[0] < 0xf0)
+                return *len = 3, (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+            if ((p[3] & 0xc0) == 0x80)
+                return *len = 4, (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+                                     (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+        }
+    }
+    return *len = 1, UTF8_REPLACEMENT;
 }
 
 /* cp as UTF-8 into out (1..4 bytes, not NUL-terminated); returns the length. A surrogate or a

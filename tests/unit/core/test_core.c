@@ -99,6 +99,18 @@ TEST(utf8_validation)
     CHECK(!utf8_valid("\xff", 1));
 }
 
+TEST(utf8_get_stops_at_a_missing_continuation_byte)
+{
+    size_t len;
+    CHECK(utf8_get((const unsigned char *)"\xc3\xa9", &len) == 0xe9 && len == 2);
+    CHECK(utf8_get((const unsigned char *)"\xe2\x82\xac", &len) == 0x20ac && len == 3);
+    CHECK(utf8_get((const unsigned char *)"\xf0\x9f\x98\x80", &len) == 0x1f600 && len == 4);
+    /* Truncated before the terminating NUL: never read past it. */
+    CHECK(utf8_get((const unsigned char *)"\xe2\x82", &len) == UTF8_REPLACEMENT && len == 1);
+    CHECK(utf8_get((const unsigned char *)"\xf0\x9f", &len) == UTF8_REPLACEMENT && len == 1);
+    CHECK(utf8_get((const unsigned char *)"\x80x", &len) == UTF8_REPLACEMENT && len == 1);
+}
+
 TEST(sha1_known_vectors)
 {
     uint8_t d[20];
