@@ -13,7 +13,9 @@
  * the base was built (read through the memory_changes log, with their dialogue neighbours), over
  * the base with the memories it replaces marked dead — a segment in the manner of Lucene's. Both
  * are searched together with the statistics of the live memories, so a memory is found the moment
- * it is written; the background builder merges (rebuilds whole) when the overlay grows. */
+ * it is written; the background builder merges (rebuilds whole) when the overlay grows. Each
+ * overlay is made from the one before it: only the memories changed since are read and keyed, the
+ * rest are copied over with their postings, so a write costs its own rows however many came before. */
 #include "brain/text_index.h"
 
 #include <dirent.h>
@@ -444,12 +446,13 @@ static int read_window(struct db *db, const char *avatar_id, const char *id, str
     return DP_OK;
 }
 
-/* Marks the memories of base that the overlay replaces or that are gone. */
+/* Marks the memories of base that the overlay replaces or that are gone, beside those its
+ * predecessor marked (already in x->dead, counted in x->base_live and x->base_dead_len). */
 static void mark_dead(struct text_index *x, const struct db_rows *changes, const struct row_ref *rows, int nrows)
 {
     const struct text_index *base = x->base;
-    int dead = 0;
-    double dead_len = 0;
+    int dead = base->ndocs - x->base_live;
+    double dead_len = x->base_dead_len;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? changes->nrows : nrows); i++) {
             if (!pass && !rows[i].index)
@@ -462,21 +465,98 @@ static void mark_dead(struct text_index *x, const struct db_rows *changes, const
             }
         }
     x->base_live = base->ndocs - dead;
+    x->base_dead_len = dead_len;
     int live = x->base_live + x->ndocs;
     double len = base->total_len - dead_len + x->total_len;
     x->avgdl = live && len > 0 ? len / live : 1;
 }
 
-/* An overlay of base at revision rev: base's memories with those changed since it was built
- * replaced. DP_ERR_CONFLICT when the change log cannot bridge the two revisions (too far, or
- * pruned): the caller builds the index whole. */
-static int overlay_build(struct db *db, struct text_index *base, int64_t rev, struct text_index **out)
+static int cmp_strs(const void *a, const void *b)
 {
-    int64_t gap = rev - base->head.rev;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Which memories of the previous overlay prev the next one keeps: those neither changed since
+ * (changes) nor indexed again from the rows just read (marked rows). keep[d] is 1 for a kept one;
+ * returns how many, or -1 when out of memory. */
+static long kept_docs(const struct text_index *prev, const struct db_rows *changes, const struct row_ref *rows,
+                      int nrows, uint8_t *keep)
+{
+    const char **gone = malloc(((size_t)changes->nrows + (size_t)nrows + 1) * sizeof *gone);
+    if (!gone)
+        return -1;
+    size_t ng = 0;
+    for (int i = 0; i < changes->nrows; i++)
+        gone[ng++] = db_rows_text(changes, i, 0);
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].index)
+            gone[ng++] = row_text(&rows[i], 0);
+    qsort(gone, ng, sizeof *gone, cmp_strs);
+    long n = 0;
+    for (int d = 0; d < prev->ndocs; d++) {
+        const char *id = prev->ids[d];
+        keep[d] = !bsearch(&id, gone, ng, sizeof *gone, cmp_strs);
+        n += keep[d];
+    }
+    free(gone);
+    return n;
+}
+
+/* Copies kept memory d of prev into x as number to: its per-memory facts here, its words as pairs
+ * (each posting as many times as it counts, so that laying them out gives it back). */
+static void copy_doc(struct text_index *x, const struct text_index *prev, uint32_t d, uint32_t to)
+{
+    memcpy(x->ids[to], prev->ids[d], ID_LEN);
+    x->doclen[to] = prev->doclen[d];
+    x->importance[to] = prev->importance[d];
+    x->created_ms[to] = prev->created_ms[d];
+    x->year[to] = prev->year[d];
+    x->speaker[to] = prev->speaker[d];
+    x->says_when[to] = prev->says_when[d];
+    x->answers[to] = prev->answers[d];
+    x->total_len += prev->doclen[d];
+}
+
+static int copy_postings(struct text_index *x, struct pairs *pairs, const struct text_index *prev,
+                         const uint32_t *renumber)
+{
+    for (uint32_t s = 0; s < prev->cap; s++) {
+        const struct term *t = &prev->terms[s];
+        long id = -1;
+        for (uint32_t i = 0; t->key_len && i < t->count; i++) {
+            const struct posting *p = &prev->postings[t->first + i];
+            uint32_t doc = renumber[p->doc];
+            if (doc == UINT32_MAX)
+                continue;
+            if (id < 0 && ((id = term_id(x, prev->arena + t->key_at, t->key_len)) < 0 || id > (long)TERM_MASK))
+                return DP_ERR_NOMEM;
+            int err = DP_OK;
+            for (unsigned k = 0; k < p->tf && !err; k++)
+                err = pairs_add(pairs, (uint32_t)id, doc);
+            for (unsigned k = 0; k < p->before && !err; k++)
+                err = pairs_add(pairs, (uint32_t)id | BEFORE_BIT, doc);
+            for (unsigned k = 0; k < p->after && !err; k++)
+                err = pairs_add(pairs, (uint32_t)id | AFTER_BIT, doc);
+            if (err)
+                return err;
+        }
+    }
+    return DP_OK;
+}
+
+/* The overlay at revision rev that follows prev: a base index, or an overlay of one (then only the
+ * memories changed since prev are read, prev's other memories are copied over with their words
+ * already keyed: a write costs its own rows, not those of every write since the base was built).
+ * DP_ERR_CONFLICT when the change log cannot bridge the two revisions (too far, or pruned): the
+ * caller builds the index whole. */
+static int overlay_build(struct db *db, struct text_index *prev, int64_t rev, struct text_index **out)
+{
+    struct text_index *base = prev->base ? prev->base : prev;
+    int64_t gap = rev - prev->head.rev;
     if (base->too_large || !base->sorted || gap <= 0 || gap > OVERLAY_MAX_CHANGES)
         return DP_ERR_CONFLICT;
     struct db_rows *changes;
-    struct db_val p[] = {DB_TEXT(base->head.avatar), DB_INT(base->head.rev), DB_INT(rev)};
+    struct db_val p[] = {DB_TEXT(base->head.avatar), DB_INT(prev->head.rev), DB_INT(rev)};
     int err = db_query(db,
                        "SELECT memory_id FROM memory_changes WHERE avatar_id = ? AND rev > ? AND rev <= ? "
                        "ORDER BY memory_id",
@@ -489,10 +569,14 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
     }
     struct db_rows **sets = calloc((size_t)gap * 2, sizeof *sets);
     struct row_ref *rows = calloc((size_t)gap * 5 + 1, sizeof *rows);
+    int from_overlay = prev != base;
+    uint8_t *keep = from_overlay ? malloc((size_t)prev->ndocs + 1) : NULL;
+    uint32_t *renumber = from_overlay ? malloc(((size_t)prev->ndocs + 1) * sizeof *renumber) : NULL;
     int nsets = 0, nrows = 0, nindex = 0;
+    long nkept = 0;
     struct text_index *x = NULL;
     struct pairs pairs = {0};
-    err = sets && rows ? DP_OK : DP_ERR_NOMEM;
+    err = sets && rows && (!from_overlay || (keep && renumber)) ? DP_OK : DP_ERR_NOMEM;
     for (int i = 0; i < changes->nrows && !err; i++)
         if (!i || strcmp(db_rows_text(changes, i, 0), db_rows_text(changes, i - 1, 0)))
             err = read_window(db, base->head.avatar, db_rows_text(changes, i, 0), sets, &nsets, rows, &nrows);
@@ -511,32 +595,64 @@ static int overlay_build(struct db *db, struct text_index *base, int64_t rev, st
     nrows = n;
     for (int i = 0; i < nrows; i++)
         nindex += rows[i].index;
-    if (!(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex)) ||
+    if (from_overlay && (nkept = kept_docs(prev, changes, rows, nrows, keep)) < 0)
+        err = DP_ERR_NOMEM;
+    if (err || !(x = text_index_alloc(base->head.avatar, rev, (size_t)nindex + (size_t)nkept)) ||
         !(x->dead = calloc((size_t)base->ndocs + 1, 1))) {
         err = DP_ERR_NOMEM;
         goto out;
     }
     x->lang = base->lang;
     memcpy(x->name, base->name, sizeof x->name);
-    *x->speakers = *base->speakers;
+    x->base = base;
+    x->base_live = base->ndocs;
+    if (from_overlay) { /* what prev replaced stays replaced; its speakers keep their numbers */
+        memcpy(x->dead, prev->dead, (size_t)base->ndocs);
+        x->base_live = prev->base_live;
+        x->base_dead_len = prev->base_dead_len;
+        *x->speakers = *prev->speakers;
+    } else {
+        *x->speakers = *base->speakers;
+    }
+    /* Numbered in id order (ranking breaks ties by number within one index): prev's kept memories
+     * and the rows indexed now, merged. */
     uint32_t doc = 0;
-    for (int i = 0; i < nrows && !err; i++)
-        if (rows[i].index)
+    for (int i = 0, d = 0; !err;) {
+        while (i < nrows && !rows[i].index)
+            i++;
+        while (from_overlay && d < prev->ndocs && !keep[d])
+            renumber[d++] = UINT32_MAX;
+        int have_row = i < nrows, have_prev = from_overlay && d < prev->ndocs;
+        if (!have_row && !have_prev)
+            break;
+        if (have_prev && (!have_row || strcmp(prev->ids[d], row_text(&rows[i], 0)) < 0)) {
+            renumber[d] = doc;
+            copy_doc(x, prev, (uint32_t)d++, doc++);
+        } else {
             err =
                 index_doc(x, &pairs, doc++, i > 0 ? &rows[i - 1] : NULL, &rows[i], i + 1 < nrows ? &rows[i + 1] : NULL);
+            i++;
+        }
+    }
+    x->ndocs = (int)doc;
+    if (!err && from_overlay)
+        err = copy_postings(x, &pairs, prev, renumber);
     if (!err)
         err = index_finish(x, &pairs);
     if (!err) {
         x->sorted = 0; /* an overlay is never the base of another: they all lie on base */
-        x->base = base;
         avatar_slots_ref(&cache, &base->head);
         mark_dead(x, changes, rows, nrows);
+    } else if (x) {
+        x->base = NULL; /* no reference taken on it yet */
     }
 out:
     for (int i = 0; i < nsets; i++)
         db_rows_free(sets[i]);
     free(sets);
     free(rows);
+    free(keep);
+    free(renumber);
     free(pairs.term);
     free(pairs.doc);
     db_rows_free(changes);
@@ -1156,7 +1272,7 @@ static int acquire(struct db *db, const char *avatar_id, int64_t rev, struct tex
         /* Changed since: an overlay of the memories changed, when the change log bridges the two
          * revisions — milliseconds where building the index whole takes most of a second. */
         if (stale && !stale->too_large) {
-            int err = overlay_build(db, stale->base ? stale->base : stale, rev, &x);
+            int err = overlay_build(db, stale, rev, &x);
             if (!err && live_docs(x) > limit) {
                 text_index_free(&x->head);
                 err = DP_ERR_CONFLICT;
