@@ -1085,7 +1085,7 @@ static void wait_preload(void)
 static void preload_saved(struct db **db)
 {
     DIR *d = builder.snapshot_dir ? opendir(builder.snapshot_dir) : NULL;
-    int warmed = 0, loaded = 0;
+    int loaded = 0;
     int64_t t0 = time_now_ms();
     double c0 = thread_cpu_ms();
     for (struct dirent *de; d && (de = readdir(d)) != NULL && loaded < AVATAR_SLOTS && !builder.stopping;) {
@@ -1095,11 +1095,6 @@ static void preload_saved(struct db **db)
         char avatar[ID_LEN];
         memcpy(avatar, de->d_name, n - 4);
         avatar[n - 4] = 0;
-        if (!warmed++) {
-            double w0 = thread_cpu_ms();
-            wordnet_ready();
-            DP_LOG(LOG_DEBUG, "[memory] WordNet for the saved indexes: %.0f ms CPU", thread_cpu_ms() - w0);
-        }
         int64_t rev = -1;
         if ((!*db && db_open(db, builder.database_url)) || memory_avatar_rev(*db, avatar, &rev))
             continue;
@@ -1214,6 +1209,30 @@ void text_index_stop(void)
     free(builder.database_url);
     free(builder.snapshot_dir);
     builder.database_url = builder.snapshot_dir = NULL;
+}
+
+static void *warm_main(void *arg)
+{
+    (void)arg;
+    double c0 = thread_cpu_ms();
+    wordnet_ready();
+    DP_LOG(LOG_DEBUG, "[memory] WordNet for the saved indexes: %.0f ms CPU", thread_cpu_ms() - c0);
+    return NULL;
+}
+
+void text_index_warm(const char *snapshot_dir)
+{
+    DIR *d = snapshot_dir ? opendir(snapshot_dir) : NULL;
+    int saved = 0;
+    for (struct dirent *de; d && !saved && (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        saved = n > 4 && !strcmp(de->d_name + n - 4, ".tix");
+    }
+    if (d)
+        closedir(d);
+    pthread_t t;
+    if (saved && !pthread_create(&t, NULL, warm_main, NULL))
+        pthread_detach(t);
 }
 
 void text_index_forget(const char *avatar_id)
