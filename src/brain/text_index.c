@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "brain/avatar_slots.h"
@@ -194,7 +197,9 @@ static int add_words(struct text_index *x, struct pairs *p, uint32_t doc, const 
 static int lay_out(struct text_index *x, const struct pairs *p)
 {
     uint32_t *start = calloc((size_t)x->nterms + 1, sizeof *start);
-    x->postings = malloc((p->n + 1) * sizeof *x->postings);
+    /* Zeroed: a term's room is its pairs, and repeats of a word in one memory leave part of it
+     * unused; a saved file holds those gaps too, and its loader checks every posting in it. */
+    x->postings = calloc(p->n + 1, sizeof *x->postings);
     if (!start || !x->postings) {
         free(start);
         return DP_ERR_NOMEM;
@@ -1132,6 +1137,11 @@ static void *builder_main(void *arg)
     (void)arg;
     struct db *db = NULL;
     preload_saved(&db);
+    /* From here on it only merges and rebuilds, work no request waits for: on a machine of few
+     * cores it yields to the requests (a rebuild at 100k memories is most of a second of CPU).
+     * Linux gives each thread its own nice value; the preload above, which a start's first search
+     * waits for, ran at the usual priority. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&builder.lock);
     while (!builder.stopping) {
         if (!builder.queued) {
