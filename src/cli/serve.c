@@ -387,6 +387,9 @@ int cli_serve(int argc, char **argv)
     wordnet_use(app->cfg.wordnet_dir); /* loaded on first use; a warning now when missing */
     char index_dir[4096];
     snprintf(index_dir, sizeof index_dir, "%s/search-index", app->cfg.data_dir);
+    char wordnet_cache[4200]; /* WordNet's parsed tables, beside the saved indexes */
+    snprintf(wordnet_cache, sizeof wordnet_cache, "%s/wordnet.cache", index_dir);
+    wordnet_cache_at(wordnet_cache);
     text_index_warm(index_dir); /* beside the rest of the start, when indexes were saved */
     if (auth_setup(app))
         goto out_config;

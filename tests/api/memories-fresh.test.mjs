@@ -3,7 +3,7 @@
 // next start): a memory written is found by the next search, after an edit its old words are not,
 // after a delete it is gone, several times over (each overlay made from the one before it); after a
 // restart with memories written while the server was stopped (by the CLI), the saved index is read
-// back and caught up with them before it answers.
+// back and caught up with them before it answers, its words keyed by WordNet's saved tables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -63,7 +63,7 @@ test('a large avatar: written, edited and deleted memories show in the very next
     first.signal('SIGTERM');
     assert.equal(await first.exited, 0);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'doppel-fresh-')), 'axolotl.txt');
-    fs.writeFileSync(file, 'The axolotl lived in the cellar of the old chapel.\n');
+    fs.writeFileSync(file, 'The axolotl lived in the cellar of the old chapel with two geese.\n');
     const db = first.databaseUrl ? ['--database-url', first.databaseUrl] : [];
     const ing = spawnSync(path.resolve(binPath()), ['ingest', av.id, file, '--data-dir', first.dataDir, ...db, ...FAST_ARGON],
       { encoding: 'utf8', timeout: 60000 * SCALE });
@@ -77,6 +77,9 @@ test('a large avatar: written, edited and deleted memories show in the very next
     const found = await search(second, token, av.id, 'axolotl');
     assert.equal(found.length, 1, 'the memory the CLI wrote while the server was stopped is found at once');
     assert.match(found[0], /axolotl/);
+    // WordNet's tables, saved by the first server, mapped back: an irregular form meets its lemma.
+    assert.ok(fs.existsSync(path.join(second.dataDir, 'search-index', 'wordnet.cache')));
+    assert.deepEqual(await search(second, token, av.id, 'goose'), found);
     assert.deepEqual(await search(second, token, av.id, 'wombat2'), ['A wombat2 in the cellar']);
     assert.deepEqual(await search(second, token, av.id, 'wombat1'), [], 'a memory deleted before the restart stays gone');
     assert.equal((await search(second, token, av.id, 'orchard meadow')).length, 10);
