@@ -1173,6 +1173,15 @@ static void preload_saved(struct db **db)
         DP_LOG(LOG_DEBUG, "[memory] the saved index of avatar %s: %.0f ms CPU", avatar, thread_cpu_ms() - f0);
         if (x) {
             avatar_slots_keep(&cache, &x->head);
+            /* Caught up here with what was written since it was saved (by this server before it
+             * stopped, or by another process meanwhile), so the first search finds it current. */
+            struct text_index *o = NULL;
+            if (x->head.rev < rev && overlay_build(*db, x, rev, &o) == DP_OK) {
+                avatar_slots_keep(&cache, &o->head);
+                if (rev - x->head.rev > OVERLAY_MAX_CHANGES / 2 || o->ndocs > MERGE_AT(x))
+                    builder_request(avatar);
+                avatar_slots_release(&cache, &o->head);
+            }
             avatar_slots_release(&cache, &x->head);
             loaded++;
         }
