@@ -186,9 +186,9 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
     char *map = MAP_FAILED;
     if (fstat(fd, &st) || (uint64_t)st.st_size < sizeof h || fd_read_all(fd, &h, sizeof h) ||
         memcmp(h.magic, TIX_MAGIC, sizeof h.magic) || h.format != TIX_FORMAT || h.bom != TIX_BOM ||
-        memcmp(h.sizes, sizes, sizeof sizes) || h.wordnet != keys_fingerprint() ||
-        strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 || h.ndocs < 0 || h.lang < 0 ||
-        h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) || h.npostings > 0x7fffffffu)
+        memcmp(h.sizes, sizes, sizeof sizes) || strncmp(h.avatar, avatar_id, ID_LEN) || h.rev > max_rev || h.rev < 0 ||
+        h.ndocs < 0 || h.lang < 0 || h.lang >= LANG_COUNT || h.cap > (1u << 30) || h.arena_len > (1u << 31) ||
+        h.npostings > 0x7fffffffu)
         goto fail;
     uint64_t n = (uint64_t)h.ndocs;
     const uint64_t part[] = {n * ID_LEN,
@@ -260,6 +260,10 @@ struct text_index *text_index_file_load(const char *dir, const char *avatar_id, 
         DP_LOG(LOG_WARN, "[memory] the search index file %s is damaged; rebuilding", path);
         goto fail;
     }
+    /* Last: WordNet may still be loading on another thread (text_index_warm) while the file is
+     * mapped and checked. */
+    if (h.wordnet != keys_fingerprint())
+        goto fail;
     close(fd);
     return x;
 fail:

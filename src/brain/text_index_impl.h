@@ -39,7 +39,8 @@ struct text_index {
      * base's; dead[d] marks base's memories it replaces or that were deleted. */
     struct text_index *base;
     uint8_t *dead;
-    int base_live; /* base's memories not dead */
+    int base_live;        /* base's memories not dead */
+    double base_dead_len; /* the words of base's dead memories */
     int ndocs;
     char (*ids)[ID_LEN];
     uint32_t *doclen;

@@ -310,7 +310,6 @@ static int brain_setup(struct app *app)
     memory_tune(&t);
     text_index_limit(c->search_index_max);
     vectors_budget((size_t)c->vector_cache_max);
-    wordnet_use(c->wordnet_dir); /* loaded on first use; a warning now when missing */
     memory_embed_register();
     char index_dir[4096]; /* the large avatars' search indexes, read back at the next start */
     snprintf(index_dir, sizeof index_dir, "%s/search-index", app->cfg.data_dir);
@@ -385,6 +384,13 @@ int cli_serve(int argc, char **argv)
     register_store_metrics();
 
     int exit_code = 1;
+    wordnet_use(app->cfg.wordnet_dir); /* loaded on first use; a warning now when missing */
+    char index_dir[4096];
+    snprintf(index_dir, sizeof index_dir, "%s/search-index", app->cfg.data_dir);
+    char wordnet_cache[4200]; /* WordNet's parsed tables, beside the saved indexes */
+    snprintf(wordnet_cache, sizeof wordnet_cache, "%s/wordnet.cache", index_dir);
+    wordnet_cache_at(wordnet_cache);
+    text_index_warm(index_dir); /* beside the rest of the start, when indexes were saved */
     if (auth_setup(app))
         goto out_config;
     if (migrate_at_start(app) || brain_setup(app))

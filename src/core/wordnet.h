@@ -30,6 +30,11 @@ int wordnet_open(const char *dir);
  * no WordNet (lookups then fall back as above). Call before any lookup. */
 int wordnet_use(const char *dir);
 
+/* Keeps the parsed tables in the file at path (written after a parse, mapped back by the next load
+ * when the WordNet files are the same): a server's start then does not parse WordNet again. Call
+ * before any lookup. DP_ERR_INVALID when path is too long. */
+int wordnet_cache_at(const char *path);
+
 /* 1 when WordNet is loaded (opening the default directory on first call). */
 int wordnet_ready(void);
 
