@@ -49,6 +49,13 @@
 #include "ingest/dialogue.h"
 
 #define MAX_TERMS 32
+/* What a word related to a question word (a synonym, a broader or narrower word: meets) says of
+ * it when judging whether a memory answers: half the word. Search ranks by TEXT_SYNONYM_WEIGHT,
+ * a little under half so that the word itself always outranks it; judging needs no such margin,
+ * and under half, a question whose every word a memory meets only through a related one ("When
+ * did Grandma pass away?" by "Margaret died …", Margaret the grandmother of an apposition) could
+ * never be answered however exactly each word meets. */
+#define RELATED_SHARE 0.5
 
 /* Words that say nothing about a topic in a question to an avatar, besides the toolkit's stop
  * words (core/text.c). Compared folded. */
@@ -368,7 +375,7 @@ static double share_said(const struct terms *q, const double idf[MAX_TERMS], con
     double all = 0, got = 0;
     for (int i = 0; i < q->n; i++) {
         all += idf[i];
-        got += found[i] == 2 ? idf[i] : found[i] == 1 ? idf[i] * TEXT_SYNONYM_WEIGHT : 0;
+        got += found[i] == 2 ? idf[i] : found[i] == 1 ? idf[i] * RELATED_SHARE : 0;
     }
     return all <= 0 ? 1 : got / all;
 }
@@ -664,7 +671,7 @@ static double sentence_score(const struct terms *q, const struct weights *wt, co
     alias_meets(q, wt, text, n, found, &intro);
     double score = 0;
     for (int i = 0; i < q->n; i++)
-        score += found[i] == 2 ? wt->w[i] : found[i] == 1 ? wt->w[i] * TEXT_SYNONYM_WEIGHT : 0;
+        score += found[i] == 2 ? wt->w[i] : found[i] == 1 ? wt->w[i] * RELATED_SHARE : 0;
     /* at equal weight, what is said of a person beats the sentence that introduces them */
     if (intro && score > 0)
         score -= wt->top * 0.01;
@@ -1854,6 +1861,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     char *best_quote = NULL, *again_quote = NULL, *kind_quote = NULL;
     int premise = 0, kind_quote_set = 0;
     int best_hits = 0;
+    double best_weight = 0;
     size_t i;
     json_t *m;
     /* A longer question must also be answered by a memory holding its most specific word. */
@@ -1958,9 +1966,16 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             again = m;
             again_quote = quote;
             quote = NULL;
-        } else if (ok && !same && hits * 4 + mine * 2 + answers_asked > best_hits) {
+        }
+        /* the most words met first; then what the avatar says of itself, a line answering a
+         * question; then, of those alike, the one saying more of the question by weight (a word
+         * met as asked over one met through a related word, as search ranks them) */
+        int rank = hits * 4 + mine * 2 + answers_asked;
+        double weight = share_said(judge, judge_idf, found);
+        if (ok && !same && (rank > best_hits || (rank == best_hits && weight > best_weight))) {
             best = m;
-            best_hits = hits * 4 + mine * 2 + answers_asked;
+            best_hits = rank;
+            best_weight = weight;
             free(best_quote);
             best_quote = quote;
             quote = NULL;

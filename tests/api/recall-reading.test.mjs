@@ -214,4 +214,25 @@ describe('who a person is and what they did', () => {
     assert.equal(r.citations.length, 1, r.text);
     assert.match(r.text, /1987/);
   });
+
+  test('a pet name of the noun an apposition names and a synonym of a phrasal verb together answer (grandpa ~ grandfather Emlyn, pass away ~ died)', async () => {
+    const doc =
+      '# Growing Up\n\n## The Farm\n\n' +
+      'Every summer we stayed at the farm above Tregaron with my grandfather Emlyn, who kept sheep on the ' +
+      'mountain and a pony called Seren that nobody but him could catch. He let me drive the tractor in the ' +
+      'bottom field when I was nine, and he never told my mother.\n\n' +
+      '## Goodbyes\n\n' +
+      'Emlyn died on the fourth of November, 1979, two weeks after the last of the sheep were sold. The whole ' +
+      'valley came to the chapel, and the men sang in Welsh so loudly that the windows shook.\n';
+    const other = await createAvatar(srv, c.owner.token, { name: 'Gwen Hughes' });
+    await ingest(other, doc, 'growing-up.md');
+    const conv = await start(other);
+    const r = await say(conv, 'When did Grandpa pass away?');
+    assert.equal(r.citations.length, 1, r.text);
+    assert.match(r.text, /1979/);
+    // the same words about someone no passage names are still not answered by them
+    const r2 = await say(await start(other), 'When did your uncle pass away?');
+    assert.deepEqual(cites(r2), [], r2.text);
+    assert.match(r2.text, /don't remember/);
+  });
 });
