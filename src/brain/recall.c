@@ -281,6 +281,28 @@ static int occupation_frame(int state, const char *w)
     return state >= 2 && state < 4 ? state + 1 : 0;
 }
 
+/* 1 when a noun keyed key[0..n) names a place of work in WordNet, or a part of one: a farm, a
+ * shipyard, a bakery, a mine (part of a colliery). */
+static int names_workplace(const char *key, size_t n)
+{
+    static const char *const kinds[] = {"workplace", NULL};
+    return wordnet_noun_in_a(key, n, kinds);
+}
+
+/* As occupation_frame, for "in the …" / "at a …" (a preposition of place, an article, up to two
+ * words): where a person's place of work is said ("went down into the coal mines", "worked at
+ * the bakery"). */
+static int workplace_frame(int state, const char *w)
+{
+    static const char *const places[] = {"in", "into", "at", "on", NULL};
+    static const char *const articles[] = {"the", "a", "an", NULL};
+    if (listed(w, places))
+        return 1;
+    if (state == 1 && listed(w, articles))
+        return 2;
+    return state >= 2 && state < 4 ? state + 1 : 0;
+}
+
 /* How many of q's words text contains (every word of text is looked at, however long): a word
  * meets a query word when their keys are equal or related, as in search. found (may be NULL)
  * says which and how (meets); *related (may be NULL) how many only through a related word. */
@@ -292,7 +314,7 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
      * words ends (phrase_ends) */
     char tail[3 * TEXT_KEY_MAX + 3] = "";
     /* a word asking for an occupation is met as asked by the occupation a sentence says */
-    int occupation = -1, frame = 0;
+    int occupation = -1, frame = 0, place = 0;
     for (int i = 0; i < q->n && occupation < 0; i++)
         if (listed(q->t[i], occupation_words))
             occupation = i;
@@ -304,8 +326,9 @@ static int coverage_of(const struct terms *q, const char *text, int found_out[MA
         if (occupation >= 0 && found[occupation] < 2) {
             char w[TEXT_KEY_MAX + 1];
             folded(s, len, w);
-            said_occupation = frame >= 2 && names_occupation(key, kl);
+            said_occupation = (frame >= 2 && names_occupation(key, kl)) || (place >= 2 && names_workplace(key, kl));
             frame = occupation_frame(frame, w);
+            place = workplace_frame(place, w);
         }
         for (int i = 0; i < q->n; i++) {
             int how = found[i] < 2 ? meets(q, i, key, kl) : 0;

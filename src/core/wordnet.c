@@ -834,8 +834,9 @@ int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *k
 }
 
 /* 1 when the synset at offset of data.noun, or one above it by at most depth hypernym links
- * ("@", "@i"), holds one of the words of kinds (lower case, '_' for spaces). */
-static int noun_reaches(uint32_t offset, const char *const *kinds, int depth)
+ * ("@", "@i") and parts part-of links ("#p": a mine is part of a colliery), holds one of the
+ * words of kinds (lower case, '_' for spaces). */
+static int noun_reaches(uint32_t offset, const char *const *kinds, int depth, int parts)
 {
     char line[4096], *save;
     int words = synset_open(NOUN, offset, line, &save);
@@ -852,8 +853,8 @@ static int noun_reaches(uint32_t offset, const char *const *kinds, int depth)
     if (depth <= 0)
         return 0;
     char *pc = strtok_r(NULL, " ", &save);
-    int ptrs = pc ? atoi(pc) : 0, up = 0;
-    uint32_t above[4];
+    int ptrs = pc ? atoi(pc) : 0, up = 0, whole = 0;
+    uint32_t above[4], wholes[4];
     for (int i = 0; i < ptrs; i++) {
         char *sym = strtok_r(NULL, " ", &save), *off = strtok_r(NULL, " ", &save), *ps = strtok_r(NULL, " ", &save),
              *st = strtok_r(NULL, " ", &save);
@@ -861,15 +862,20 @@ static int noun_reaches(uint32_t offset, const char *const *kinds, int depth)
             break;
         if ((!strcmp(sym, "@") || !strcmp(sym, "@i")) && ps[0] == 'n' && up < 4)
             above[up++] = (uint32_t)strtoul(off, NULL, 10);
+        else if (parts > 0 && !strcmp(sym, "#p") && ps[0] == 'n' && whole < 4)
+            wholes[whole++] = (uint32_t)strtoul(off, NULL, 10);
     }
     /* read after this line's tokens are used: each level has its own buffer */
     for (int i = 0; i < up; i++)
-        if (noun_reaches(above[i], kinds, depth - 1))
+        if (noun_reaches(above[i], kinds, depth - 1, parts))
+            return 1;
+    for (int i = 0; i < whole; i++)
+        if (noun_reaches(wholes[i], kinds, depth - 1, parts - 1))
             return 1;
     return 0;
 }
 
-int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds)
+static int noun_senses_reach(const char *lemma, size_t n, const char *const *kinds, int parts)
 {
     if (!wordnet_ready())
         return 0;
@@ -877,7 +883,17 @@ int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds)
     if (!e)
         return 0;
     for (int s = 0; s < e->nsense[NOUN] && s < SENSES; s++)
-        if (noun_reaches(e->sense[NOUN][s], kinds, 12))
+        if (noun_reaches(e->sense[NOUN][s], kinds, 12, parts))
             return 1;
     return 0;
+}
+
+int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds)
+{
+    return noun_senses_reach(lemma, n, kinds, 0);
+}
+
+int wordnet_noun_in_a(const char *lemma, size_t n, const char *const *kinds)
+{
+    return noun_senses_reach(lemma, n, kinds, 1);
 }

@@ -63,4 +63,8 @@ int wordnet_related_phrases(const char *lemma, size_t n, char (*out)[32], int *k
  * a kind of one of kinds (NULL-terminated, lower case, '_' for spaces): nurse and machinist are
  * kinds of "worker" or "professional" (what an occupation question asks for). */
 int wordnet_noun_is_a(const char *lemma, size_t n, const char *const *kinds);
+
+/* As wordnet_noun_is_a, or a part of such a kind (one WordNet part-of link on the way): a mine
+ * is part of a colliery, a kind of workplace. */
+int wordnet_noun_in_a(const char *lemma, size_t n, const char *const *kinds);
 #endif

@@ -6,7 +6,9 @@
 // thing, and in a dialogue the line that answers a question holding the words preferred to a line
 // that merely uses them; an occupation question answered by a sentence saying a person is a kind of
 // worker (WordNet's hypernyms), and a person introduced by apposition ("my cousin Walter") meeting the
-// question's noun where the passage, or another passage of its document, calls them by name only.
+// question's noun where the passage, or another passage of its document, calls them by name only
+// (a related word counting half the word, so that a pet name and a phrasal verb's synonym together
+// answer); a place of work (a kind of workplace in WordNet, or part of one) meeting a work question.
 // Fixtures of their own wording; bench/recall (run.sh --natural) measures.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -234,5 +236,37 @@ describe('who a person is and what they did', () => {
     const r2 = await say(await start(other), 'When did your uncle pass away?');
     assert.deepEqual(cites(r2), [], r2.text);
     assert.match(r2.text, /don't remember/);
+  });
+});
+
+describe('a place of work answers what someone did for work', () => {
+  let av;
+  const m = {};
+  before(async () => {
+    av = await createAvatar(srv, c.owner.token, { name: 'Nora Quinlan' });
+    m.mother = await memory(av, 'My mother spent forty years at the shipyard in Belfast, riveting hulls.');
+    m.uncle = await memory(av, 'Uncle Seamus went down into the coal mines at fifteen and never came up sound.');
+    m.sister = await memory(av, 'My sister spent every afternoon in the garden with her roses.');
+  });
+
+  test('a workplace WordNet knows (shipyard) meets "work" beside the person asked of (mom ~ mother)', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What did your mom do for work?');
+    assert.deepEqual(cites(r), [m.mother.id], r.text);
+    assert.match(r.text, /shipyard/);
+  });
+
+  test('a part of a workplace meets it too (a mine is part of a colliery)', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What did Seamus do for work?');
+    assert.deepEqual(cites(r), [m.uncle.id], r.text);
+    assert.match(r.text, /coal mines/);
+  });
+
+  test('a place that is no workplace (a garden) does not answer a work question', async () => {
+    const conv = await start(av);
+    const r = await say(conv, 'What did your sister do for work?');
+    assert.deepEqual(cites(r), [], r.text);
+    assert.match(r.text, /don't remember/);
   });
 });

@@ -149,3 +149,16 @@ TEST(wordnet_nouns_are_kinds_of_what_their_hypernyms_reach)
     CHECK(!wordnet_noun_is_a("house", 5, persons));
     CHECK(!wordnet_noun_is_a("zzqx", 4, persons));
 }
+
+TEST(wordnet_nouns_in_a_kind_are_kinds_of_it_or_parts_of_one)
+{
+    static const char *const places[] = {"workplace", NULL};
+    CHECK(wordnet_noun_in_a("shipyard", 8, places));
+    CHECK(wordnet_noun_in_a("farm", 4, places));
+    /* a mine is part of a colliery, a workplace: not a kind of workplace itself */
+    CHECK(!wordnet_noun_is_a("mine", 4, places));
+    CHECK(wordnet_noun_in_a("mine", 4, places));
+    CHECK(!wordnet_noun_in_a("garden", 6, places));
+    CHECK(!wordnet_noun_in_a("kitchen", 7, places));
+    CHECK(!wordnet_noun_in_a("zzqx", 4, places));
+}
