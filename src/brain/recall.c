@@ -1884,7 +1884,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
     char *best_quote = NULL, *again_quote = NULL, *kind_quote = NULL;
     int premise = 0, kind_quote_set = 0;
     int best_hits = 0;
-    double best_weight = 0;
+    int best_as_asked = 0;
     size_t i;
     json_t *m;
     /* A longer question must also be answered by a memory holding its most specific word. */
@@ -1991,14 +1991,15 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
             quote = NULL;
         }
         /* the most words met first; then what the avatar says of itself, a line answering a
-         * question; then, of those alike, the one saying more of the question by weight (a word
-         * met as asked over one met through a related word, as search ranks them) */
-        int rank = hits * 4 + mine * 2 + answers_asked;
-        double weight = share_said(judge, judge_idf, found);
-        if (ok && !same && (rank > best_hits || (rank == best_hits && weight > best_weight))) {
+         * question; then, of those alike, the one meeting more words as asked rather than through
+         * a related word (search ranks so too: a related word weighs less); then search's order */
+        int rank = hits * 4 + mine * 2 + answers_asked, as_asked = 0;
+        for (int k = 0; k < judge->n; k++)
+            as_asked += found[k] == 2;
+        if (ok && !same && (rank > best_hits || (rank == best_hits && as_asked > best_as_asked))) {
             best = m;
             best_hits = rank;
-            best_weight = weight;
+            best_as_asked = as_asked;
             free(best_quote);
             best_quote = quote;
             quote = NULL;
