@@ -405,6 +405,11 @@ static double share_said(const struct terms *q, const double idf[MAX_TERMS], con
 
 static int says_enough(const struct terms *q, const double idf[MAX_TERMS], const int found[MAX_TERMS])
 {
+    /* a question of one word is not answered by a word merely related to it ("Do you do any
+     * volunteering?" by "the men on my crew": a volunteer who enlists is a serviceman, a man):
+     * half of one word is too little */
+    if (q->n == 1)
+        return found[0] == 2;
     return share_said(q, idf, found) >= 0.5;
 }
 

@@ -263,6 +263,16 @@ describe('a place of work answers what someone did for work', () => {
     assert.match(r.text, /coal mines/);
   });
 
+  test('a question of one word is not answered by a word merely related to it (volunteer ~ man, of a volunteer who enlists)', async () => {
+    const other = await createAvatar(srv, c.owner.token, { name: 'Dermot Quinlan' });
+    await memory(other, 'The men on my crew at the power plant called me Red.');
+    await memory(other, 'We kept bees behind the house for twenty years.');
+    const conv = await start(other);
+    const r = await say(conv, 'Do you do any volunteering?');
+    assert.deepEqual(cites(r), [], r.text);
+    assert.match(r.text, /don't remember/);
+  });
+
   test('a place that is no workplace (a garden) does not answer a work question', async () => {
     const conv = await start(av);
     const r = await say(conv, 'What did your sister do for work?');
