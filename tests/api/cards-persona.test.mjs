@@ -302,7 +302,7 @@ describe('the personality profile: fed by the avatar\'s own words, rounded, and 
     expectStatus(assert, t, 201);
     assert.doesNotMatch(t.text, /\d\.\d{4,}/, t.text.slice(0, 400));
     const p = await profile();
-    assert.deepEqual(p.sources, { samples: 1, media: 0, transcripts: 0 });
+    assert.deepEqual(p.sources, { samples: 1, media: 0, transcripts: 0, model_evidence: 0 });
     assert.equal(p.samples, 1);
     assert.equal(p.progress, 25);
     for (const tr of Object.values(p.traits)) assert.equal(Math.round(tr.score * 1000) / 1000, tr.score);
@@ -317,7 +317,7 @@ describe('the personality profile: fed by the avatar\'s own words, rounded, and 
     const marked = await ingest(av, LETTER, 'letter.txt', { fields: { own_words: 'true' } });
     assert.equal(marked.own_words, true);
     let p = await profile();
-    assert.deepEqual(p.sources, { samples: 1, media: 1, transcripts: 0 });
+    assert.deepEqual(p.sources, { samples: 1, media: 1, transcripts: 0, model_evidence: 0 });
     assert.equal(p.samples, 2);
     assert.ok(p.style.words > before.style.words);
     assert.equal(p.style.greetings.howdy, 3);
@@ -358,7 +358,7 @@ describe('the personality profile: fed by the avatar\'s own words, rounded, and 
     const joe = await createAvatar(srv, c.owner.token, { name: 'Grandpa Joe' });
     await ingest(joe, CHAT, 'chat.txt');
     const p = await profile(joe.id);
-    assert.deepEqual(p.sources, { samples: 0, media: 0, transcripts: 1 });
+    assert.deepEqual(p.sources, { samples: 0, media: 0, transcripts: 1, model_evidence: 0 });
     // Grandpa Joe's four lines hold 11 + 21 + 7 + 9 words; Emma's questions are not his words.
     assert.equal(p.style.words, 48, JSON.stringify(p.style));
     assert.equal(p.style.phrases.length, 0);
