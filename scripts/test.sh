@@ -205,39 +205,38 @@ if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
   node_flags+=(--test-concurrency=1)
 fi
 
-# The order the lanes take the API suite's files in: the ones that stream real-time audio or large
-# bodies first (they take longest, and a long file taken last would leave the other lanes idle),
-# then the rest, largest first.
-api_queue() { # api_queue FILE: writes the queue
-  local f
-  {
-    for f in "${api_files[@]}"; do
-      case ${f##*/} in speech* | voice* | capture* | media*) echo "1 $(stat -c %s "$f") $f" ;; *) echo "0 $(stat -c %s "$f") $f" ;; esac
-    done | sort -k1,1nr -k2,2nr | cut -d' ' -f3
-  } >"$1"
+# The order the lanes take the API suite's files in, one line "BACKEND FILE" each: the ones that
+# stream real-time audio or large bodies first (they take longest, and a long file taken last would
+# leave the other lanes idle), then the rest, largest first; each file on every backend, one after
+# the other.
+api_queue() { # api_queue FILE BACKEND…: writes the queue
+  local out=$1 f b
+  shift
+  for f in "${api_files[@]}"; do
+    for b in "$@"; do
+      case ${f##*/} in speech* | voice* | capture* | media*) echo "1 $(stat -c %s "$f") $b $f" ;; *) echo "0 $(stat -c %s "$f") $b $f" ;; esac
+    done
+  done | sort -s -k1,1nr -k2,2nr | cut -d' ' -f3- >"$out"
 }
 
-# The API suite on SQLite and on PostgreSQL + Redis at the same time, LANES lanes per backend taking
-# files from one queue: most of a file's time is waiting (real-time audio, timeouts, restarts), so
-# lanes side by side fit on 2 cores. Each lane has its own base database of the test Redis (16
-# apart: a file's fresh databases count from it; scripts/test-servers.sh makes 128), so lanes never
-# flush each other's keys.
+# The API suite on SQLite and on PostgreSQL + Redis at the same time: LANES lanes per backend take
+# (backend, file) pairs from one queue, so that the lanes end together whichever backend is slower
+# (most of a file's time is waiting — real-time audio, timeouts, restarts —, so lanes side by side
+# fit on 2 cores). Each lane has its own base database of the test Redis (16 apart: a file's fresh
+# databases count from it; scripts/test-servers.sh makes 128), so lanes never flush each other's keys.
 run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more lanes beside them]
-  local label=$1 bin=$2 per_backend=$3 backend build specs=() k queue lane=0
+  local label=$1 bin=$2 per_backend=$3 build specs=() k queue
   shift 3
   build=$(basename "$(dirname "$bin")")
   section "API suite: $label, SQLite and PostgreSQL + Redis, $per_backend lane(s) each${1:+, beside $1}"
   local backends=(sqlite)
   if [ "$have_pg" = 1 ]; then backends+=(postgres); else echo "SKIPPED on PostgreSQL + Redis (see above)"; fi
-  for backend in "${backends[@]}"; do
-    queue=$LOGS/queue-$backend-$build
-    api_queue "$queue"
-    for ((k = 0; k < per_backend; k++)); do
-      specs+=("api-$backend-$build-$k" "$(printf '%q ' env DOPPEL_BIN="$bin" DOPPEL_API_BACKEND="$backend" \
-        DOPPEL_TEST_REDIS_URL="${DOPPEL_TEST_REDIS_URL:+${DOPPEL_TEST_REDIS_URL%/}/$((lane * 16))}" \
-        DOPPEL_API_LOG_DIR="$LOGS/api-$backend-$build-$k" bash scripts/api-lane.sh "$queue" "${node_flags[@]}")")
-      lane=$((lane + 1))
-    done
+  queue=$LOGS/queue-$build
+  api_queue "$queue" "${backends[@]}"
+  for ((k = 0; k < per_backend * ${#backends[@]}; k++)); do
+    specs+=("api-$build-$k" "$(printf '%q ' env DOPPEL_BIN="$bin" \
+      DOPPEL_TEST_REDIS_URL="${DOPPEL_TEST_REDIS_URL:+${DOPPEL_TEST_REDIS_URL%/}/$((k * 16))}" \
+      DOPPEL_API_LOG_DIR="$LOGS/api-$build-$k" bash scripts/api-lane.sh "$queue" "${node_flags[@]}")")
   done
   run_lanes "${specs[@]}" "$@"
 }
