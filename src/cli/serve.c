@@ -178,6 +178,17 @@ static void on_sweep_timer(uv_timer_t *h)
     pool_submit(app->pool, &sweep_task);
 }
 
+/* Lets the tasks the connections' last done callbacks queued run before the pools stop (a voice
+ * session's closing work queued behind its running turn would otherwise never run, nor be freed).
+ * Bounded: what is still running after SETTLE_MAX_S is left to the abandon path below. */
+#define SETTLE_MAX_S 2.0
+static void settle_pools(struct app *app)
+{
+    double until = time_mono() + SETTLE_MAX_S;
+    while ((pool_settle(app->pool) + (app->slow_pool ? pool_settle(app->slow_pool) : 0)) && time_mono() < until)
+        usleep(1000);
+}
+
 static void on_stopped(void *arg)
 {
     struct app *app = arg;
@@ -185,6 +196,7 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sweep_timer, NULL);
     int jobs_left = jobs_stop(); /* running jobs finish their attempt (bounded) before the pool goes */
+    settle_pools(app);
     size_t busy = pool_busy(app->pool) + (app->slow_pool ? pool_busy(app->slow_pool) : 0) + (size_t)jobs_left;
     if (busy) {
         /* The shutdown deadline passed with handlers still running: joining them would

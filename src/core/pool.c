@@ -259,6 +259,17 @@ int pool_size(const struct pool *p)
     return p->nthreads;
 }
 
+size_t pool_settle(struct pool *p)
+{
+    flush_pending(p);
+    pool_drain_done(&p->async);
+    flush_pending(p);
+    pthread_mutex_lock(&p->lock);
+    size_t left = p->queued + p->busy + (p->done_head != NULL);
+    pthread_mutex_unlock(&p->lock);
+    return left;
+}
+
 static void pool_closed(uv_handle_t *h)
 {
     struct pool *p = h->data;

@@ -28,6 +28,11 @@ void pool_on_drained(struct pool *p, void (*fn)(void *arg), void *arg);
 size_t pool_queue_depth(struct pool *p); /* tasks waiting for a worker */
 size_t pool_busy(struct pool *p);        /* workers running a task */
 int pool_size(const struct pool *p);
+/* Runs the done callbacks of finished tasks now and hands what they submitted to the workers;
+ * returns how many tasks are still queued, running or finished but not yet done. Shutdown calls
+ * it until every pool is quiet: a done callback may submit a connection's next task (to either
+ * pool), which must run before the workers are joined. Must be called on the loop thread. */
+size_t pool_settle(struct pool *p);
 /* Lets queued tasks finish, joins the workers, runs pending done callbacks, frees p.
  * Must be called on the loop thread. */
 void pool_free(struct pool *p);
