@@ -111,21 +111,28 @@ static void *worker_main(void *varg)
     return NULL;
 }
 
-static void pool_drain_done(uv_async_t *a)
+/* Runs the done callbacks of the tasks finished so far; returns how many. */
+static size_t run_done(struct pool *p)
 {
-    struct pool *p = a->data;
     pthread_mutex_lock(&p->lock);
     struct pool_task *t = p->done_head;
     p->done_head = p->done_tail = NULL;
     pthread_mutex_unlock(&p->lock);
-    int any = t != NULL;
+    size_t ran = 0;
     while (t) {
         struct pool_task *next = t->next;
         t->done(t);
         t = next;
+        ran++;
     }
-    if (any && p->drained)
+    if (ran && p->drained)
         p->drained(p->drained_arg);
+    return ran;
+}
+
+static void pool_drain_done(uv_async_t *a)
+{
+    run_done(a->data);
 }
 
 /* Queues the tasks the loop submitted during this iteration; wakes idle workers for them. */
@@ -262,12 +269,12 @@ int pool_size(const struct pool *p)
 size_t pool_settle(struct pool *p)
 {
     flush_pending(p);
-    pool_drain_done(&p->async);
+    size_t ran = run_done(p);
     flush_pending(p);
     pthread_mutex_lock(&p->lock);
     size_t left = p->queued + p->busy + (p->done_head != NULL);
     pthread_mutex_unlock(&p->lock);
-    return left;
+    return ran + left;
 }
 
 static void pool_closed(uv_handle_t *h)

@@ -29,9 +29,10 @@ size_t pool_queue_depth(struct pool *p); /* tasks waiting for a worker */
 size_t pool_busy(struct pool *p);        /* workers running a task */
 int pool_size(const struct pool *p);
 /* Runs the done callbacks of finished tasks now and hands what they submitted to the workers;
- * returns how many tasks are still queued, running or finished but not yet done. Shutdown calls
- * it until every pool is quiet: a done callback may submit a connection's next task (to either
- * pool), which must run before the workers are joined. Must be called on the loop thread. */
+ * returns how many done callbacks it ran plus the tasks still queued, running or finished. Shutdown
+ * calls it on every pool until all return 0 in one round: a done callback may submit a
+ * connection's next task to either pool, which must run before the workers are joined (a callback
+ * that ran counts, so the round after it sees what it submitted). Loop thread only. */
 size_t pool_settle(struct pool *p);
 /* Lets queued tasks finish, joins the workers, runs pending done callbacks, frees p.
  * Must be called on the loop thread. */
