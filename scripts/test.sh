@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (`make test`): installs what is missing (Debian 12), builds the
 # release and ASan/UBSan binaries, runs the C unit tests, replays the fuzz corpora, and runs the
-# black-box API suite on SQLite and on PostgreSQL + Redis, with both binaries. Fail-fast; the
+# black-box API suite on SQLite and on PostgreSQL + Redis (ASan/UBSan binary), and the browser suite
+# in Chromium and Firefox (release binary). Fail-fast; the
 # throwaway PostgreSQL and Redis are stopped on every exit.
 #
 # Environment: JOBS (make -j, default 2), FUZZ_SECONDS (per fuzz target, default 3),
@@ -225,10 +226,11 @@ api_queue() { # api_queue FILE BACKEND…: writes the queue
 # fit on 2 cores). Each lane has its own base database of the test Redis (16 apart: a file's fresh
 # databases count from it; scripts/test-servers.sh makes 128), so lanes never flush each other's keys.
 run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more lanes beside them]
-  local label=$1 bin=$2 per_backend=$3 build specs=() k queue
+  local label=$1 bin=$2 per_backend=$3 build specs=() k queue beside="" i
   shift 3
   build=$(basename "$(dirname "$bin")")
-  section "API suite: $label, SQLite and PostgreSQL + Redis, $per_backend lane(s) each${1:+, beside $1}"
+  for ((i = 1; i <= $#; i += 2)); do beside+="${beside:+, }${!i}"; done
+  section "API suite: $label, SQLite and PostgreSQL + Redis, $per_backend lane(s) each${beside:+, beside $beside}"
   local backends=(sqlite)
   if [ "$have_pg" = 1 ]; then backends+=(postgres); else echo "SKIPPED on PostgreSQL + Redis (see above)"; fi
   queue=$LOGS/queue-$build
@@ -241,17 +243,23 @@ run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more l
   run_lanes "${specs[@]}" "$@"
 }
 
-# The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) in a lane beside
-# the release binary's API lanes, firefox-esr (puppeteer-core, firefox.test.mjs) beside the ASan ones.
+# The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) and firefox-esr
+# (puppeteer-core, firefox.test.mjs), each in a lane beside the API lanes.
 e2e_chromium=()
 for f in tests/e2e/*.test.mjs; do [ "$f" = tests/e2e/firefox.test.mjs ] || e2e_chromium+=("$f"); done
 e2e_env=(env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite DOPPEL_TEST_TIME_SCALE=1)
+e2e_lanes=(e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")"
+  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)")
 
-run_api_lanes "release binary" build/release/doppel "${API_LANES:-2}" \
-  e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")"
+# The API suite runs once per backend with the sanitizer build, which checks more than the release
+# build at no loss of coverage (the same code, UBSan on top; the release binary runs the browser
+# suite and the benchmarks): running it with both builds took CI ten minutes longer. API_LANES=N
+# adds a pass with the release binary first (N lanes per backend).
+if [ "${API_LANES:-0}" -gt 0 ]; then
+  run_api_lanes "release binary" build/release/doppel "$API_LANES"
+fi
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-1}" \
-  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)"
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}" "${e2e_lanes[@]}"
 unset DOPPEL_TEST_TIME_SCALE
 end_section
