@@ -22,7 +22,8 @@ for name in "$@"; do
   n=0
   [ ${#corpus[@]} -gt 0 ] && n=$(find "${corpus[0]}" -type f | wc -l)
   log=$logs/$name.log
-  if "$bin" -max_total_time="${FUZZ_SECONDS:-3}" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+  mkdir -p "$scratch_root/tmp-$name" # a target's own files (fuzz_index_file's database), not its corpus
+  if TMPDIR=$scratch_root/tmp-$name "$bin" -max_total_time="${FUZZ_SECONDS:-3}" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$logs/$name-" "$scratch" "${corpus[@]}" >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     echo "  ok   $name ($n corpus files, ${runs:-?} runs)"

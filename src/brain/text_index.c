@@ -1452,3 +1452,13 @@ void text_index_reset(void)
 {
     avatar_slots_reset(&cache);
 }
+
+int text_index_build_uncached(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out)
+{
+    return index_build(db, avatar_id, rev, out);
+}
+
+int text_index_rank(const struct text_index *x, const struct text_query *q, int window, struct text_match **out, int *n)
+{
+    return rank(x, q, window, out, n);
+}

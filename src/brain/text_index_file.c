@@ -155,11 +155,23 @@ static int consistent(const struct text_index *x, uint64_t npostings)
     if (!x->cap || (x->cap & (x->cap - 1)) || x->nterms >= x->cap || x->speakers->n < 0 ||
         x->speakers->n > SPEAKERS_MAX)
         return 0;
+    uint32_t used = 0;
     for (uint32_t s = 0; s < x->cap; s++) {
         const struct term *t = &x->terms[s];
         if (t->key_len && ((uint64_t)t->key_at + t->key_len > x->arena_len ||
                            (uint64_t)t->first + t->count > npostings || t->key_len > TEXT_KEY_MAX))
             return 0;
+        used += t->key_len != 0;
+    }
+    if (used != x->nterms)
+        return 0; /* the count says a slot is free; a table without one would be probed forever */
+    for (int i = 0; i < x->speakers->n; i++) {
+        const struct speakers *sp = x->speakers;
+        if (!memchr(sp->s[i].label, 0, sizeof sp->s[i].label) || sp->s[i].nkeys < 0 || sp->s[i].nkeys > SPEAKER_KEYS)
+            return 0;
+        for (int k = 0; k < sp->s[i].nkeys; k++)
+            if (sp->s[i].len[k] > TEXT_KEY_MAX)
+                return 0;
     }
     for (uint64_t i = 0; i < npostings; i++)
         if (x->postings[i].doc >= (uint32_t)x->ndocs)

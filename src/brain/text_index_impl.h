@@ -74,6 +74,16 @@ void text_index_free(struct slot_entry *e);
 /* Frees (and clears) the per-memory arrays and the speakers table text_index_alloc made. */
 void text_index_free_arrays(struct text_index *x);
 
+/* The index of the avatar's memories at rev, built now and kept out of the cache (refs 1, the
+ * caller's), and a ranking over a given index: what text_index_search does, for the saved-file
+ * fuzz target (fuzz/fuzz_index_file.c). */
+struct db;
+struct text_query;
+struct text_match;
+int text_index_build_uncached(struct db *db, const char *avatar_id, int64_t rev, struct text_index **out);
+int text_index_rank(const struct text_index *x, const struct text_query *q, int window, struct text_match **out,
+                    int *n);
+
 /* Snapshot files (text_index_file.c). Saves base index x as dir/<avatar>.tix (written aside and
  * renamed): DP_OK, DP_ERR_INVALID for an overlay or marker, DP_ERR_IO. */
 int text_index_file_save(const struct text_index *x, const char *dir);
