@@ -146,11 +146,15 @@ describe("the avatar's voice", () => {
       'My father built boats in the winter and sold them in the spring to the fishermen.',
       'We walked to church on Sundays and visited my grandmother in the afternoon.',
     ];
-    for (const text of samples) {
+    /* Synthesised before the uploads: flite and ffmpeg run synchronously and block this process's
+     * HTTP client, which on a loaded machine could then send on a keep-alive connection the server
+     * had closed meanwhile (its --http-header-timeout counts an idle connection's wait). */
+    const bodies = samples.map((text) => wav(concat(silence(300), say(text, { voice: 'kal16', pitch: 110 }), silence(300))));
+    for (const body of bodies) {
       const r = await request(srv, 'POST', `/avatars/${a.id}/training/voice`, {
         token: c.owner.token,
         headers: { 'content-type': 'audio/wav' },
-        body: wav(concat(silence(300), say(text, { voice: 'kal16', pitch: 110 }), silence(300))),
+        body,
       });
       assert.equal(r.status, 201, r.text);
     }
