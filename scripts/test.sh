@@ -172,12 +172,29 @@ if [ -f tests/lsan.supp ]; then
   export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 fi
 
-section "unit tests, release and ASan/UBSan side by side"
-# The ASan lane's Redis tests use database 9 of the test Redis, so the two never share keys.
+api_files=(tests/api/*.test.mjs)
+node_flags=(--test --test-reporter=spec)
+# One test file at a time per backend: a file's servers have the machine to themselves but for the
+# other backend's lane.
+if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
+  node_flags+=(--test-concurrency=1)
+fi
+
+# The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) and firefox-esr
+# (puppeteer-core, firefox.test.mjs), each in a lane beside the C unit tests — the lightest load of
+# the run (browsers beside the API suite's sanitizer lanes timed out loading the app's modules).
+e2e_chromium=()
+for f in tests/e2e/*.test.mjs; do [ "$f" = tests/e2e/firefox.test.mjs ] || e2e_chromium+=("$f"); done
+e2e_env=(env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite DOPPEL_TEST_TIME_SCALE=1)
+
+section "unit tests (ASan/UBSan) beside the browser suites (release binary)"
+# The unit tests run with the sanitizer build only: the same tests, checked more (both builds side by
+# side cost a core for a minute and a half). Its Redis tests use database 9 of the test Redis.
 asan_redis=""
 [ -n "${DOPPEL_TEST_REDIS_URL:-}" ] && asan_redis="${DOPPEL_TEST_REDIS_URL%/}/9"
-run_lanes unit-release build/release/unit_tests \
-  unit-asan "$(printf '%q ' env DOPPEL_TEST_REDIS_URL="$asan_redis" build/asan/unit_tests)"
+run_lanes unit-asan "$(printf '%q ' env DOPPEL_TEST_REDIS_URL="$asan_redis" build/asan/unit_tests)" \
+  e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")" \
+  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)"
 
 # ---------------------------------------------------------------------------------------------
 section "fuzz corpora replay (${FUZZ_SECONDS}s per target)"
@@ -198,14 +215,6 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-api_files=(tests/api/*.test.mjs)
-node_flags=(--test --test-reporter=spec)
-# One test file at a time per backend: a file's servers have the machine to themselves but for the
-# other backend's lane.
-if node --help 2>/dev/null | grep -- '--test-concurrency' >/dev/null; then
-  node_flags+=(--test-concurrency=1)
-fi
-
 # The order the lanes take the API suite's files in, one line "BACKEND FILE" each: the ones that
 # stream real-time audio or large bodies first (they take longest, and a long file taken last would
 # leave the other lanes idle), then the rest, largest first; each file on every backend, one after
@@ -243,14 +252,6 @@ run_api_lanes() { # run_api_lanes LABEL BINARY LANES [NAME 'COMMAND' …: more l
   run_lanes "${specs[@]}" "$@"
 }
 
-# The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) and firefox-esr
-# (puppeteer-core, firefox.test.mjs), each in a lane beside the API lanes.
-e2e_chromium=()
-for f in tests/e2e/*.test.mjs; do [ "$f" = tests/e2e/firefox.test.mjs ] || e2e_chromium+=("$f"); done
-e2e_env=(env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite DOPPEL_TEST_TIME_SCALE=1)
-e2e_lanes=(e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")"
-  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)")
-
 # The API suite runs once per backend with the sanitizer build, which checks more than the release
 # build at no loss of coverage (the same code, UBSan on top; the release binary runs the browser
 # suite and the benchmarks): running it with both builds took CI ten minutes longer. API_LANES=N
@@ -260,6 +261,6 @@ if [ "${API_LANES:-0}" -gt 0 ]; then
 fi
 # The sanitizer build runs a few times slower: the harness's waits stretch with it.
 export DOPPEL_TEST_TIME_SCALE=3
-run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}" "${e2e_lanes[@]}"
+run_api_lanes "ASan/UBSan binary" build/asan/doppel "${API_LANES_ASAN:-2}"
 unset DOPPEL_TEST_TIME_SCALE
 end_section
