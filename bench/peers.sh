@@ -43,6 +43,18 @@ trap 'exit 130' INT TERM
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 port_of() { echo $((20000 + RANDOM % 20000)); }
 
+# Redis and PostgreSQL run on the load generator's CPU 0 (every thread, and PostgreSQL's backends
+# inherit it from the postmaster), so that CPU 1 holds the measured server alone: unpinned, they
+# ran wherever the scheduler put them, on the server's core too.
+pin_backing_servers() {
+    local dir=$1 p pids=""
+    [ -s "$dir/redis.pid" ] && pids="$(cat "$dir/redis.pid")"
+    [ -s "$dir/pg/data/postmaster.pid" ] && pids="$pids $(head -n 1 "$dir/pg/data/postmaster.pid")"
+    pids="$pids $(for p in $pids; do pgrep -P "$p"; done | tr '\n' ' ')"
+    for p in $pids; do taskset -a -cp 0 "$p" >/dev/null 2>&1 || true; done
+    echo "# pinned Redis and PostgreSQL [$(echo $pids)] to CPU 0 beside wrk; the server alone on CPU 1"
+}
+
 # Starts one target in the background (pinned to CPU 1); sets pid and url.
 start_target() {
     local t=$1 port
@@ -60,6 +72,7 @@ start_target() {
         mkdir -p "$tmp/data-$t"
         bash scripts/test-servers.sh start "$tmp/srv" >/dev/null
         pg_started=1
+        pin_backing_servers "$tmp/srv"
         # shellcheck disable=SC1091
         (set -a; . "$tmp/srv/env"; set +a
          exec taskset -c 1 "$tmp/doppel" "${doppel_args[@]}" --database-url "$DOPPEL_TEST_PG_URL" \

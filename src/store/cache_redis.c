@@ -24,6 +24,8 @@ struct cache_redis {
     redisContext *ctx; /* NULL while disconnected */
     struct redis_url u;
     long long last_warn_ms; /* when a connection failure was last logged */
+    long long last_used_ms; /* when a command last completed on ctx */
+    int sigpipe_ignored;    /* the process ignores SIGPIPE (doppel serve): no guard needed */
 };
 
 /* 1 when a connection problem should be logged now (rate-limited per handle). */
@@ -149,15 +151,25 @@ int redis_url_parse(const char *url, struct redis_url *u)
 }
 
 /* hiredis writes with write(2): a peer that closed would raise SIGPIPE. Block it around our
- * I/O and swallow one that we caused (as libpq does). */
+ * I/O and swallow one that we caused (as libpq does) — unless the process ignores SIGPIPE (the
+ * server does): the guard's four system calls a command were a tenth of a warm read's. */
 struct sigpipe_guard {
     sigset_t old;
     int was_pending;
+    int off;
 };
+
+static int sigpipe_is_ignored(void)
+{
+    struct sigaction sa;
+    return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
 
 static void sigpipe_block(struct sigpipe_guard *g)
 {
     sigset_t set, pending;
+    if (g->off)
+        return;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, &g->old);
@@ -168,6 +180,8 @@ static void sigpipe_block(struct sigpipe_guard *g)
 static void sigpipe_restore(struct sigpipe_guard *g)
 {
     sigset_t set, pending;
+    if (g->off)
+        return;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     if (!g->was_pending) {
@@ -235,10 +249,13 @@ static int redis_connect(struct cache_redis *r)
 }
 
 /* A connection with unread input while no reply is due was closed by the server (or is out of
- * step): replace it before sending anything. */
+ * step): replace it before sending anything. Skipped for a connection that answered within the
+ * last second (a poll a command otherwise): one the server closed since then fails the command
+ * with EOF, which reconnects and retries once as below. */
+#define IDLE_CHECK_MS 1000
 static void check_idle(struct cache_redis *r)
 {
-    if (!r->ctx)
+    if (!r->ctx || cache_now_ms() - r->last_used_ms < IDLE_CHECK_MS)
         return;
     struct pollfd pfd = {.fd = r->ctx->fd, .events = POLLIN};
     if (poll(&pfd, 1, 0) != 0)
@@ -252,7 +269,7 @@ static void check_idle(struct cache_redis *r)
  * last is kept in *last (the caller frees what it receives). */
 static int pipeline_all(struct cache_redis *r, int n, struct rcmd *cmds, redisReply **last, redisReply **all)
 {
-    struct sigpipe_guard g;
+    struct sigpipe_guard g = {.off = r->sigpipe_ignored};
     int err = DP_OK;
     *last = NULL;
     for (int i = 0; all && i < n; i++)
@@ -288,8 +305,10 @@ static int pipeline_all(struct cache_redis *r, int n, struct rcmd *cmds, redisRe
                     all[k] = NULL;
                 }
         }
-        if (i == n)
+        if (i == n) {
+            r->last_used_ms = cache_now_ms();
             break;
+        }
         int lost =
             r->ctx->err == REDIS_ERR_EOF ||
             (r->ctx->err == REDIS_ERR_IO && (io_errno == ECONNRESET || io_errno == EPIPE || io_errno == ENOTCONN));
@@ -340,7 +359,8 @@ static int redis_open(struct cache **out, const char *url, enum cache_space spac
         free(r);
         return err;
     }
-    struct sigpipe_guard g;
+    r->sigpipe_ignored = sigpipe_is_ignored();
+    struct sigpipe_guard g = {.off = r->sigpipe_ignored};
     sigpipe_block(&g);
     err = redis_connect(r);
     sigpipe_restore(&g);
