@@ -177,6 +177,10 @@ session:;
     for (int i = 0; i < ngens; i++)
         cache_gen_key(scopes[i], gkeys[i]);
     int limited = cache_bucket_take_get_many(e.security, rkey, rate, rate * 5, &retry, keys, 1 + ngens, vals, lens);
+    if (limited == DP_ERR_WOULDBLOCK) { /* on the loop, without a near copy or token: a worker asks */
+        discard(req, c);
+        return limited;
+    }
     err = accounts_check_session_cached(&e, c->session_id, vals[0]);
     for (int i = 0; i < ngens; i++)
         cache_gen_note(&c->gens, scopes[i], vals[1 + i]);

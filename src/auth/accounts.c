@@ -538,7 +538,8 @@ void accounts_mark_session_revoked(struct context *e, const char *user_id, const
     char key[64];
     /* The cache entry outlives every access token of the session, so no instance lets one pass. */
     session_cache_key(sid, key);
-    cache_incr(e->security, key, SESSION_REVOKED, (int)((auth_cfg.access_ttl + 60) * 1000), NULL);
+    if (!cache_incr(e->security, key, SESSION_REVOKED, (int)((auth_cfg.access_ttl + 60) * 1000), NULL))
+        cache_announce(e->security, key); /* every instance's near copy of "live" is gone first */
     if (!user_id)
         return;
     /* Open sockets were authenticated once, at their start: they are told to end now. A lost
@@ -597,7 +598,8 @@ int accounts_check_session_cached(struct context *e, const char *sid, const char
     int live = r->nrows == 1 && db_rows_is_null(r, 0, 0);
     db_rows_free(r);
     if (!live) {
-        cache_incr(e->security, key, SESSION_REVOKED, (int)(auth_cfg.access_ttl * 1000), NULL);
+        if (!cache_incr(e->security, key, SESSION_REVOKED, (int)(auth_cfg.access_ttl * 1000), NULL))
+            cache_announce(e->security, key);
         return DP_ERR_UNAUTHORIZED;
     }
     /* Live is remembered for 60 s; a revocation that landed meanwhile shows in the sum. */

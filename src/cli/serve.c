@@ -40,6 +40,7 @@
 #include "net/server.h"
 #include "store/blob.h"
 #include "store/cache.h"
+#include "store/near.h"
 #include "store/db.h"
 
 static struct metric *m_db_calls, *m_cache_calls, *m_db_errors, *m_cache_errors;
@@ -56,7 +57,7 @@ static void observe_cache(const char *backend, const char *op, double seconds, i
 {
     const char *l[] = {backend, op};
     metric_observe(m_cache_calls, l, seconds);
-    if (err && err != DP_ERR_NOT_FOUND)
+    if (err && err != DP_ERR_NOT_FOUND && err != DP_ERR_WOULDBLOCK) /* a near copy missing: a worker asks */
         metric_add(m_cache_errors, l, 1);
 }
 
@@ -511,6 +512,13 @@ int cli_serve(int argc, char **argv)
      * generations from Redis (one round trip), not the answer. */
     if (*app->cfg.redis_url && cache_open(&app->near_cache, "") != DP_OK)
         app->near_cache = NULL;
+    /* And near copies of the session states and generations (store/near.h), kept exact by
+     * announcements: a warm read then needs no round trip at all and is answered on the loop. */
+    static const char *const near_prefixes[] = {"gen:", "sess:", NULL};
+    if (*app->cfg.redis_url && app->near_cache && near_start(app->loop, app->cfg.redis_url, near_prefixes) == DP_OK &&
+        near_cache_open(&app->inline_cache, CACHE_SPACE_CACHED) == DP_OK &&
+        near_cache_open(&app->inline_security, CACHE_SPACE_SECURITY) == DP_OK)
+        server_allow_inline(app->server, 1);
 
     uv_signal_init(app->loop, &sig_term);
     uv_signal_init(app->loop, &sig_int);
@@ -544,10 +552,12 @@ int cli_serve(int argc, char **argv)
     server_free(app->server);
     app->server = NULL;
     events_stop();
+    near_stop();
     uv_run(app->loop, UV_RUN_DEFAULT); /* let closed handles finish */
     exit_code = 0;
 out_router:
     events_stop();
+    near_stop();
     if (app->server) {
         if (app->pool) /* late completions must not reach the freed server */
             pool_on_drained(app->pool, NULL, NULL);
@@ -574,6 +584,7 @@ out_pool:
         pool_free(app->pool);
         uv_run(app->loop, UV_RUN_NOWAIT);
     }
+    near_free(); /* no worker reads the copies any more */
 out_blobs:
     blob_store_close(app->blobs);
 out_config:

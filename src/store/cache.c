@@ -201,7 +201,17 @@ int cache_bucket_take_get(struct cache *c, const char *bucket, double rate, doub
 
 int cache_spaces_shared(const struct cache *c)
 {
-    return c && c->ops == &cache_redis_ops;
+    return c && (c->ops == &cache_redis_ops || c->ops == &cache_near_ops);
+}
+
+int cache_announce(struct cache *c, const char *key)
+{
+    if (!key_ok(key))
+        return DP_ERR_INVALID;
+    if (!c->ops->announce)
+        return DP_OK;
+    double t0 = now_s();
+    return observe(c, "announce", t0, c->ops->announce(c, key));
 }
 
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len)

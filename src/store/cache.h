@@ -39,6 +39,8 @@ struct cache_ops {
     /* Optional: see cache_bucket_take_get_many (one round trip instead of two). */
     int (*bucket_take_get)(struct cache *c, const char *bucket, double rate, double burst, int64_t *retry_ms,
                            const char *const *keys, int n, char **vals, size_t *lens);
+    /* Optional: see cache_announce. */
+    int (*announce)(struct cache *c, const char *key);
 };
 
 /* Capability bits of cache backends (struct backend.caps). */
@@ -64,6 +66,10 @@ int cache_get_many(struct cache *c, const char *const *keys, int n, char **vals,
 int cache_del(struct cache *c, const char *key); /* invalidation; DP_OK when absent */
 int cache_incr(struct cache *c, const char *key, int64_t delta, int ttl_ms, int64_t *result);
 int cache_publish(struct cache *c, const char *channel, const void *msg, size_t len);
+/* After a write to key that instances may hold near copies of (store/near.h: generations, session
+ * states), before it is acknowledged: returns once every instance sharing c's server has dropped
+ * its copy or stopped trusting its copies. Nothing to do in-process. */
+int cache_announce(struct cache *c, const char *key);
 int cache_ping(struct cache *c);
 /* Takes one token from the bucket key (refilled at rate per second, holding at most burst),
  * atomically across every handle — and, on Redis, every instance. DP_OK when a token was

@@ -122,6 +122,8 @@ int cache_gen_bump(struct cache *c, const char *scope)
     int err = cache_incr(c, key, random_step(), CACHE_GEN_TTL_MS, NULL);
     if (err == DP_ERR_INVALID) /* at the end of int64 (or not a number): made afresh by the next read */
         err = cache_del(c, key);
+    if (!err) /* other instances' near copies of the old generation are gone before we return */
+        err = cache_announce(c, key);
     if (err)
         DP_LOG(LOG_WARN, "[cache] could not move the generation of %s on: %s", scope, dp_strerror(err));
     return err;

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "store/cache_impl.h"
+#include "store/near.h"
 
 #define REDIS_TIMEOUT_MS 2000 /* connect and per-command timeout */
 #define MAX_PIPELINE 4
@@ -41,8 +42,8 @@ static int warn_now(struct cache_redis *r)
 /* One command of a pipeline: argv with binary-safe lengths. */
 struct rcmd {
     int argc;
-    const char *argv[6];
-    size_t len[6];
+    const char *argv[9];
+    size_t len[9];
 };
 
 static struct cache_redis *to_redis(struct cache *c)
@@ -381,6 +382,7 @@ static void redis_close(struct cache *c)
 
 static int redis_get(struct cache *c, const char *key, char **val, size_t *len)
 {
+    uint64_t ticket = near_fill_begin(); /* before the read: see near_fill */
     redisReply *rep;
     int err = run1(to_redis(c), (struct rcmd){2, {"GET", key}, {3, strlen(key)}}, &rep);
     if (err)
@@ -401,6 +403,7 @@ static int redis_get(struct cache *c, const char *key, char **val, size_t *len)
     *val = v;
     *len = rep->len;
     freeReplyObject(rep);
+    near_fill(ticket, key, v, *len);
     return DP_OK;
 }
 
@@ -411,6 +414,7 @@ static int redis_get_many(struct cache *c, const char *const *keys, int n, char 
         cmd.argv[i + 1] = keys[i];
         cmd.len[i + 1] = strlen(keys[i]);
     }
+    uint64_t ticket = near_fill_begin();
     redisReply *rep;
     int err = run1(to_redis(c), cmd, &rep);
     if (err)
@@ -428,6 +432,7 @@ static int redis_get_many(struct cache *c, const char *const *keys, int n, char 
         memcpy(vals[i], v->str, v->len);
         vals[i][v->len] = 0;
         lens[i] = v->len;
+        near_fill(ticket, keys[i], vals[i], lens[i]);
     }
     freeReplyObject(rep);
     return err;
@@ -504,19 +509,24 @@ static int redis_incr(struct cache *c, const char *key, int64_t delta, int ttl_m
 }
 
 /* A token bucket as one Lua script: atomic on the server, timed by the server's clock so that
- * every instance agrees. State: a hash {t: tokens, ts: last ms}. */
+ * every instance agrees. State: a hash {t: tokens, ts: last ms}. ARGV[3] (optional): tokens
+ * wanted, for a near lease (near.h): as many as there are, up to that, once one is there.
+ * Returns the ms to wait (> 0) when refused, else 1 - the tokens taken (0: one). */
 static const char bucket_script[] =
     "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local want = tonumber(ARGV[3]) or 1 "
     "local tm = redis.call('TIME') "
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
     "local b = redis.call('HMGET', KEYS[1], 't', 'ts') "
     "local tokens, ts = tonumber(b[1]) or burst, tonumber(b[2]) or now "
     "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000) "
-    "local retry = 0 "
-    "if tokens >= 1 then tokens = tokens - 1 else retry = math.floor((1 - tokens) / rate * 1000) + 1 end "
+    "local retry, took = 0, 0 "
+    "if tokens >= 1 then took = math.min(want, math.floor(tokens)) tokens = tokens - took "
+    "else retry = math.floor((1 - tokens) / rate * 1000) + 1 end "
     "redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now)) "
     "redis.call('PEXPIRE', KEYS[1], math.floor(burst / rate * 1000) + 1000) "
-    "return retry";
+    "if retry > 0 then return retry end "
+    "return 1 - took";
 
 static int redis_bucket_take(struct cache *c, const char *key, double rate, double burst, int64_t *retry_ms)
 {
@@ -556,16 +566,21 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
         memo_rate = rate;
         memo_burst = burst;
     }
+    /* With near copies, a lease of tokens for the requests the loop answers without Redis. */
+    int lease = near_lease_size(rate, burst);
+    char ls[16];
+    snprintf(ls, sizeof ls, "%d", lease);
     struct rcmd cmds[2] = {
-        {6,
-         {"EVAL", bucket_script, "1", bucket, rs, bs},
-         {4, sizeof bucket_script - 1, 1, strlen(bucket), strlen(rs), strlen(bs)}},
+        {lease > 1 ? 7 : 6,
+         {"EVAL", bucket_script, "1", bucket, rs, bs, ls},
+         {4, sizeof bucket_script - 1, 1, strlen(bucket), strlen(rs), strlen(bs), strlen(ls)}},
         {n + 1, {"MGET"}, {4}},
     };
     for (int i = 0; i < n; i++) {
         cmds[1].argv[i + 1] = keys[i];
         cmds[1].len[i + 1] = strlen(keys[i]);
     }
+    uint64_t ticket = near_fill_begin();
     redisReply *rep[2], *last;
     int err = pipeline_all(to_redis(c), n ? 2 : 1, cmds, &last, rep);
     if (err)
@@ -576,6 +591,7 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
             memcpy(vals[i], v->str, v->len);
             vals[i][v->len] = 0;
             lens[i] = v->len;
+            near_fill(ticket, keys[i], vals[i], lens[i]);
         }
     }
     if (n)
@@ -593,7 +609,110 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
         *retry_ms = retry;
         return DP_ERR_RATE_LIMITED;
     }
+    if (retry < 0) /* tokens taken beyond this request's */
+        near_lease_put(bucket, (int)-retry);
     return DP_OK;
+}
+
+/* The writer's side of near copies (near.h): drops the member leases past their time, numbers the
+ * announcement, publishes it and returns the members that must acknowledge it. */
+static const char announce_script[] =
+    "local tm = redis.call('TIME') "
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+    "local seq = redis.call('INCR', KEYS[2]) "
+    "redis.call('PUBLISH', KEYS[3], seq .. ' ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]) "
+    "return redis.call('ZRANGE', KEYS[1], 0, -1)";
+
+/* A member's heartbeat: its lease in the member set, then "<token> <seq>" on its own channel. */
+static const char beat_script[] =
+    "local tm = redis.call('TIME') "
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
+    "local seq = redis.call('GET', KEYS[2]) or '0' "
+    "redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. seq) "
+    "return 1";
+
+static int run_script(struct cache_redis *r, const char *script, size_t slen, const char *const keys[3],
+                      const char *const argv[3], redisReply **rep)
+{
+    struct rcmd cmd = {9, {"EVAL", script, "3", keys[0], keys[1], keys[2], argv[0], argv[1], argv[2]}, {4, slen, 1}};
+    for (int i = 0; i < 3; i++) {
+        cmd.len[3 + i] = strlen(keys[i]);
+        cmd.len[6 + i] = strlen(argv[i]);
+    }
+    int err = run1(r, cmd, rep);
+    if (!err && (*rep)->type == REDIS_REPLY_ERROR)
+        return reply_error(*rep);
+    return err;
+}
+
+/* The member set's key and the sequence's into k[0], k[1]. */
+static void near_keys(const char *ns, char k[2][48])
+{
+    snprintf(k[0], 48, "%smembers", ns);
+    snprintf(k[1], 48, "%sseq", ns);
+}
+
+int redis_near_beat(struct cache *c, const char *ns, const char *id, int lease_ms, uint64_t token)
+{
+    char k[2][48], ch[64], ls[16], tk[24];
+    near_keys(ns, k);
+    snprintf(ch, sizeof ch, "%sbeat:%s", ns, id);
+    snprintf(ls, sizeof ls, "%d", lease_ms);
+    snprintf(tk, sizeof tk, "%llu", (unsigned long long)token);
+    redisReply *rep;
+    int err = run_script(to_redis(c), beat_script, sizeof beat_script - 1, (const char *const[]){k[0], k[1], ch},
+                         (const char *const[]){id, ls, tk}, &rep);
+    if (!err)
+        freeReplyObject(rep);
+    return err;
+}
+
+int redis_near_leave(struct cache *c, const char *ns, const char *id)
+{
+    char k[2][48];
+    near_keys(ns, k);
+    redisReply *rep;
+    int err = run1(to_redis(c), (struct rcmd){3, {"ZREM", k[0], id}, {4, strlen(k[0]), strlen(id)}}, &rep);
+    if (!err)
+        freeReplyObject(rep);
+    return err;
+}
+
+/* Announces a write to key to every member of its namespace and waits for their acknowledgements
+ * (near_wait_end). */
+static int redis_announce(struct cache *c, const char *key)
+{
+    struct cache_redis *r = to_redis(c);
+    char ns[32], k[2][48], ch[64], mid[24];
+    near_namespace(r->u.db, ns);
+    near_keys(ns, k);
+    snprintf(ch, sizeof ch, "%sinv", ns);
+    uint64_t id = near_wait_begin();
+    snprintf(mid, sizeof mid, "%llu", (unsigned long long)id);
+    redisReply *rep = NULL;
+    int err = run_script(r, announce_script, sizeof announce_script - 1, (const char *const[]){k[0], k[1], ch},
+                         (const char *const[]){near_instance(), mid, key}, &rep);
+    long long t0 = cache_now_ms();
+    if (!err && rep->type != REDIS_REPLY_ARRAY) {
+        err = reply_error(rep);
+        rep = NULL;
+    }
+    char *members[64];
+    size_t lens[64];
+    int n = 0;
+    for (size_t i = 0; !err && i < rep->elements && n < 64; i++)
+        if (rep->element[i]->type == REDIS_REPLY_STRING) {
+            members[n] = rep->element[i]->str;
+            lens[n++] = rep->element[i]->len;
+        }
+    if (!err && rep->elements > 64)
+        n = 65; /* more than we track: wait out the trust period */
+    near_wait_end(id, members, lens, err ? -1 : n, t0);
+    if (rep)
+        freeReplyObject(rep);
+    return err;
 }
 
 static int redis_publish(struct cache *c, const char *channel, const void *msg, size_t len)
@@ -668,4 +787,5 @@ const struct cache_ops cache_redis_ops = {
     .bucket_take = redis_bucket_take,
     .get_many = redis_get_many,
     .bucket_take_get = redis_bucket_take_get,
+    .announce = redis_announce,
 };

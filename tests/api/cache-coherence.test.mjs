@@ -5,7 +5,7 @@
 // the same instance. Correctness only, never speed.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { randomKeyHex, startPeer } from './lib/accounts.mjs';
+import { metricsText, metricValue, randomKeyHex, startPeer } from './lib/accounts.mjs';
 import {
   addMember,
   api,
@@ -13,6 +13,7 @@ import {
   cast,
   createAvatar,
   errorShape,
+  eventually,
   expectStatus,
   loginOk,
   makeOrg,
@@ -234,6 +235,51 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     assert.ok(!(await read('/avatars', c.member.token)).json.items.some((x) => x.id === a.id), 'gone from the list');
     errorShape(assert, await read(`/avatars/${a.id}`, c.member.token), 404, 'not_found');
     errorShape(assert, await api(R, 'GET', '/avatars', { token: gone.token }), 401, 'unauthenticated');
+  });
+
+  // With Redis, B answers warm reads from near copies (session state, generations, a lease of rate
+  // tokens) without a Redis round trip; A's write returns only once B has dropped its copies. Many
+  // write → read turns in a row, each read at once after the write's answer.
+  test('near copies: warm reads on B skip Redis, and each write on A shows in B\'s very next read', { skip: BACKEND !== 'postgres' && 'one instance' }, async () => {
+    const a = await createAvatar(W, c.owner.token, { visibility: 'org' });
+    await read('/avatars', c.member.token);
+    // B serves warm reads from its near copies: most of these never reach Redis.
+    let hits = 0;
+    await eventually(async () => {
+      const hits0 = metricValue(await metricsText(R), 'doppel_near_auth_total', { result: 'hit' });
+      for (let i = 0; i < 10; i++) expectStatus(assert, await api(R, 'GET', '/avatars', { token: c.member.token }), 200);
+      hits = metricValue(await metricsText(R), 'doppel_near_auth_total', { result: 'hit' }) - hits0;
+      return hits >= 5;
+    });
+    assert.ok(hits >= 5, `B authenticated ${hits} of 10 warm reads from near copies`);
+    for (let i = 0; i < 12; i++) {
+      const name = `${a.name} v${i}`;
+      expectStatus(assert, await api(W, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { name } }), 200);
+      const got = await api(R, 'GET', '/avatars', { token: c.member.token });
+      assert.ok(names(got).includes(name), `turn ${i}: B's next read shows the rename`);
+      expectStatus(assert, await api(R, 'GET', '/avatars', { token: c.member.token }), 200); // warm again
+    }
+    // A session revoked on A is refused by B's very next request, though B held it as live.
+    const u = await addMember(W, c.admin.token);
+    for (let i = 0; i < 3; i++) expectStatus(assert, await api(R, 'GET', '/avatars', { token: u.token }), 200);
+    assert.equal((await api(W, 'POST', '/auth/logout', { token: u.token })).status, 204);
+    errorShape(assert, await api(R, 'GET', '/avatars', { token: u.token }), 401, 'unauthenticated');
+  });
+
+  // A member that dies without leaving (kill -9) is waited for at most the trust period (1 s):
+  // writes still complete, and the live members still follow them.
+  test('near copies: a member killed without leaving delays writes by at most the trust period', { skip: BACKEND !== 'postgres' && 'one instance' }, async () => {
+    const C = await startPeer(A, { jwtKey: KEY });
+    expectStatus(assert, await api(C, 'GET', '/avatars', { token: c.member.token }), 200);
+    C.signal('SIGKILL');
+    await C.exited;
+    const a = await createAvatar(W, c.owner.token, { visibility: 'org' });
+    await read('/avatars', c.member.token);
+    const t0 = Date.now();
+    expectStatus(assert, await api(W, 'PATCH', `/avatars/${a.id}`, { token: c.owner.token, body: { name: `${a.name} after` } }), 200);
+    const took = Date.now() - t0;
+    assert.ok(took < 4000, `the write took ${took} ms with a dead member`);
+    assert.ok(names(await api(R, 'GET', '/avatars', { token: c.member.token })).includes(`${a.name} after`));
   });
 
   test('the cache is keyed by caller: two callers of one avatar never get each other\'s answer', async () => {
