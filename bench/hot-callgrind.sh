@@ -7,26 +7,42 @@
 # the last route (a page after a cursor, never cached) is the cold fill: the database and the JSON.
 #
 #   bash bench/hot-callgrind.sh [BINARY ...]   (default ./doppel; several: a before/after table)
-# Environment: N (requests a route, default 300), CG_KEEP (a folder: keep each route's dump there).
+# Environment: N (requests a route, default 300), CG_KEEP (a folder: keep each route's dump there),
+# HOT_BACKEND=postgres (a throwaway PostgreSQL + Redis instead of SQLite: the table then also
+# gives the Redis commands a request — EVAL, MGET, GET, INCRBY, SET: a pipeline of two is one round trip — the heartbeats of near copies left out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install -y valgrind" >&2; exit 2; }
 BINS=("$@"); [ ${#BINS[@]} -gt 0 ] || { make -j2 doppel >/dev/null; BINS=(./doppel); }
 N=${N:-300}
 tmp=$(mktemp -d /tmp/doppel-hotcg.XXXXXX)
+chmod 755 "$tmp" # the postgres user creates its cluster inside
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+backend_args=()
+redis_port=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "$redis_port" ] && bash scripts/test-servers.sh stop "$tmp/srv" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
 trap cleanup EXIT
+if [ "${HOT_BACKEND:-sqlite}" = postgres ]; then
+    bash scripts/test-servers.sh start "$tmp/srv" >/dev/null
+    # shellcheck disable=SC1091
+    . "$tmp/srv/env"
+    redis_port=$(cat "$tmp/srv/redis.port")
+    backend_args=(--database-url "$DOPPEL_TEST_PG_URL" --redis-url "$DOPPEL_TEST_REDIS_URL")
+fi
 
 for bin in "${BINS[@]}"; do
     port=$((20000 + RANDOM % 20000))
     rm -rf "$tmp/data" && mkdir -p "$tmp/data"
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$bin" serve --listen "127.0.0.1:$port" \
         --data-dir "$tmp/data" --log-level warn --argon2-memory-kib 8192 --argon2-ops 1 --api-rate 1000000 \
-        --auth-rate 100000 >"$tmp/log" 2>&1 &
+        --auth-rate 100000 "${backend_args[@]}" >"$tmp/log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
-    TMPDIR_CG=$tmp node - "$port" "$N" "$pid" "$bin" <<'EOF'
+    TMPDIR_CG=$tmp REDIS_PORT=$redis_port node - "$port" "$N" "$pid" "$bin" <<'EOF'
 const http = require('http');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -61,8 +77,16 @@ function dump(label) {
   }
   return { total, calls };
 }
+// Redis commands so far: top-level ones, without the heartbeats' (one ZADD and one GET in
+// each heartbeat script): EVAL + MGET + GET + INCRBY + SET.
+function redisTrips() {
+  if (!process.env.REDIS_PORT) return 0;
+  const text = execFileSync('redis-cli', ['-p', process.env.REDIS_PORT, 'info', 'commandstats'], { encoding: 'utf8' });
+  const calls = (c) => Number((new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(text) || [0, 0])[1]);
+  return calls('eval') + calls('mget') + calls('get') + calls('incrby') + calls('set') - 2 * calls('zadd');
+}
 (async () => {
-  const s = await call('POST', '/api/v1/auth/signup', { email: 'cg@example.com', password: 'correct horse battery', display_name: 'Cg' });
+  const s = await call('POST', '/api/v1/auth/signup', { email: `cg-${Date.now()}@example.com`, password: 'correct horse battery', display_name: 'Cg' });
   const token = JSON.parse(s.body).access_token;
   let first;
   for (let i = 0; i < 10; i++) {
@@ -77,14 +101,27 @@ function dump(label) {
   for (const [label, path, tok] of routes) {
     for (let i = 0; i < 20; i++) { const r = await call('GET', path, null, tok); if (r.status !== 200) throw new Error(`${label}: ${r.status} ${r.body}`); }
     dump(); // a dump zeroes the counters: the next one holds the n requests alone
+    const trips0 = redisTrips();
     for (let i = 0; i < n; i++) await call('GET', path, null, tok);
+    const trips = (redisTrips() - trips0) / n;
     const b = dump(label);
     const per = (k) => (b.calls[k] / n).toFixed(1);
-    console.log(`| ${bin} | ${label} | ${Math.round(b.total / n).toLocaleString('en')} | ${per('malloc')} | ${per('calloc')} | ${per('realloc')} | ${per('free')} |`);
+    const redis = process.env.REDIS_PORT ? ` ${trips.toFixed(2)} |` : '';
+    console.log(`| ${bin} | ${label} | ${Math.round(b.total / n).toLocaleString('en')} | ${per('malloc')} | ${per('calloc')} | ${per('realloc')} | ${per('free')} |${redis}`);
   }
   agent.destroy();
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     pid=""
-done 2>&1 | { echo '| binary | route (warm, signed in) | Ir/request | malloc | calloc | realloc | free |'; echo '|---|---|---|---|---|---|---|'; cat; }
+done 2>&1 | {
+    if [ -n "$redis_port" ]; then
+        echo "PostgreSQL + Redis; Redis commands a request (EVAL, MGET, GET, INCRBY, SET; the authentication pipeline EVAL + MGET is one round trip)"
+        echo '| binary | route (warm, signed in) | Ir/request | malloc | calloc | realloc | free | Redis commands |'
+        echo '|---|---|---|---|---|---|---|---|'
+    else
+        echo '| binary | route (warm, signed in) | Ir/request | malloc | calloc | realloc | free |'
+        echo '|---|---|---|---|---|---|---|'
+    fi
+    cat
+}
