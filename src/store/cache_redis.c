@@ -42,8 +42,8 @@ static int warn_now(struct cache_redis *r)
 /* One command of a pipeline: argv with binary-safe lengths. */
 struct rcmd {
     int argc;
-    const char *argv[9];
-    size_t len[9];
+    const char *argv[10];
+    size_t len[10];
 };
 
 static struct cache_redis *to_redis(struct cache *c)
@@ -615,54 +615,63 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
 }
 
 /* The writer's side of near copies (near.h): drops the member leases past their time, numbers the
- * announcement, publishes it and returns the members that must acknowledge it. */
+ * announcement, publishes it and returns how long ago the member set was born (KEYS[4]: -1 when
+ * not: Redis lost its data, or no member has come yet) and the members that must acknowledge. */
 static const char announce_script[] =
     "local tm = redis.call('TIME') "
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
     "local seq = redis.call('INCR', KEYS[2]) "
     "redis.call('PUBLISH', KEYS[3], seq .. ' ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]) "
-    "return redis.call('ZRANGE', KEYS[1], 0, -1)";
+    "local born = tonumber(redis.call('GET', KEYS[4])) "
+    "local r = redis.call('ZRANGE', KEYS[1], 0, -1) "
+    "table.insert(r, 1, born and now - born or -1) "
+    "return r";
 
-/* A member's heartbeat: its lease in the member set, then "<token> <seq>" on its own channel. */
+/* A member's heartbeat: its lease in the member set (born now if there was none), then
+ * "<token> <seq>" on its own channel. */
 static const char beat_script[] =
     "local tm = redis.call('TIME') "
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
+    "redis.call('SET', KEYS[4], now, 'NX') "
     "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
     "local seq = redis.call('GET', KEYS[2]) or '0' "
     "redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. seq) "
     "return 1";
 
-static int run_script(struct cache_redis *r, const char *script, size_t slen, const char *const keys[3],
+static int run_script(struct cache_redis *r, const char *script, size_t slen, const char *const keys[4],
                       const char *const argv[3], redisReply **rep)
 {
-    struct rcmd cmd = {9, {"EVAL", script, "3", keys[0], keys[1], keys[2], argv[0], argv[1], argv[2]}, {4, slen, 1}};
-    for (int i = 0; i < 3; i++) {
+    struct rcmd cmd = {10,
+                       {"EVAL", script, "4", keys[0], keys[1], keys[2], keys[3], argv[0], argv[1], argv[2]},
+                       {4, slen, 1}};
+    for (int i = 0; i < 4; i++)
         cmd.len[3 + i] = strlen(keys[i]);
-        cmd.len[6 + i] = strlen(argv[i]);
-    }
+    for (int i = 0; i < 3; i++)
+        cmd.len[7 + i] = strlen(argv[i]);
     int err = run1(r, cmd, rep);
     if (!err && (*rep)->type == REDIS_REPLY_ERROR)
         return reply_error(*rep);
     return err;
 }
 
-/* The member set's key and the sequence's into k[0], k[1]. */
-static void near_keys(const char *ns, char k[2][48])
+/* The member set's key, the sequence's and the set's birth time's into k[0], k[1], k[2]. */
+static void near_keys(const char *ns, char k[3][48])
 {
     snprintf(k[0], 48, "%smembers", ns);
     snprintf(k[1], 48, "%sseq", ns);
+    snprintf(k[2], 48, "%sborn", ns);
 }
 
 int redis_near_beat(struct cache *c, const char *ns, const char *id, int lease_ms, uint64_t token)
 {
-    char k[2][48], ch[64], ls[16], tk[24];
+    char k[3][48], ch[64], ls[16], tk[24];
     near_keys(ns, k);
     snprintf(ch, sizeof ch, "%sbeat:%s", ns, id);
     snprintf(ls, sizeof ls, "%d", lease_ms);
     snprintf(tk, sizeof tk, "%llu", (unsigned long long)token);
     redisReply *rep;
-    int err = run_script(to_redis(c), beat_script, sizeof beat_script - 1, (const char *const[]){k[0], k[1], ch},
+    int err = run_script(to_redis(c), beat_script, sizeof beat_script - 1, (const char *const[]){k[0], k[1], ch, k[2]},
                          (const char *const[]){id, ls, tk}, &rep);
     if (!err)
         freeReplyObject(rep);
@@ -671,7 +680,7 @@ int redis_near_beat(struct cache *c, const char *ns, const char *id, int lease_m
 
 int redis_near_leave(struct cache *c, const char *ns, const char *id)
 {
-    char k[2][48];
+    char k[3][48];
     near_keys(ns, k);
     redisReply *rep;
     int err = run1(to_redis(c), (struct rcmd){3, {"ZREM", k[0], id}, {4, strlen(k[0]), strlen(id)}}, &rep);
@@ -685,31 +694,35 @@ int redis_near_leave(struct cache *c, const char *ns, const char *id)
 static int redis_announce(struct cache *c, const char *key)
 {
     struct cache_redis *r = to_redis(c);
-    char ns[32], k[2][48], ch[64], mid[24];
+    char ns[32], k[3][48], ch[64], mid[24];
     near_namespace(r->u.db, ns);
     near_keys(ns, k);
     snprintf(ch, sizeof ch, "%sinv", ns);
     uint64_t id = near_wait_begin();
     snprintf(mid, sizeof mid, "%llu", (unsigned long long)id);
     redisReply *rep = NULL;
-    int err = run_script(r, announce_script, sizeof announce_script - 1, (const char *const[]){k[0], k[1], ch},
+    int err = run_script(r, announce_script, sizeof announce_script - 1, (const char *const[]){k[0], k[1], ch, k[2]},
                          (const char *const[]){near_instance(), mid, key}, &rep);
     long long t0 = cache_now_ms();
-    if (!err && rep->type != REDIS_REPLY_ARRAY) {
+    if (!err && (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_INTEGER)) {
         err = reply_error(rep);
         rep = NULL;
     }
     char *members[64];
     size_t lens[64];
     int n = 0;
-    for (size_t i = 0; !err && i < rep->elements && n < 64; i++)
+    for (size_t i = 1; !err && i < rep->elements && n < 64; i++)
         if (rep->element[i]->type == REDIS_REPLY_STRING) {
             members[n] = rep->element[i]->str;
             lens[n++] = rep->element[i]->len;
         }
-    if (!err && rep->elements > 64)
+    if (!err && rep->elements > 65)
         n = 65; /* more than we track: wait out the trust period */
-    near_wait_end(id, members, lens, err ? -1 : n, t0);
+    /* A member set born less than the trust period ago (Redis lost its data, or this is its
+     * start) may lack an instance that still trusts copies from before: wait until it cannot. */
+    long long age = err ? 0 : rep->element[0]->integer;
+    long long until = err || age < 0 ? t0 + NEAR_TRUST_MS : age < NEAR_TRUST_MS ? t0 + NEAR_TRUST_MS - age : 0;
+    near_wait_end(id, members, lens, err ? -1 : n, t0, until);
     if (rep)
         freeReplyObject(rep);
     return err;

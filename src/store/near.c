@@ -466,28 +466,31 @@ static int all_acked(const struct waiter *w, char **members, const size_t *lens,
     return 1;
 }
 
-void near_wait_end(uint64_t id, char **members, const size_t *lens, int n, long long t0_ms)
+void near_wait_end(uint64_t id, char **members, const size_t *lens, int n, long long t0_ms, long long not_before_ms)
 {
     long long deadline = t0_ms + NEAR_TRUST_MS;
+    if (not_before_ms > deadline)
+        not_before_ms = deadline;
     pthread_mutex_lock(&N.mu);
     struct waiter *w = id ? find_waiter(id) : NULL;
     if (!w) {
         /* No member here (the CLI, or stopping): no acknowledgement can reach us; the members
          * stop trusting their copies within the trust period. */
         pthread_mutex_unlock(&N.mu);
-        long long left = deadline - now_ms();
-        if (n != 0 && left > 0)
+        long long left = (n != 0 ? deadline : not_before_ms) - now_ms();
+        if (left > 0)
             nanosleep(&(struct timespec){left / 1000, (left % 1000) * 1000000L}, NULL);
         return;
     }
     /* On the loop thread no acknowledgement can arrive while we wait (it delivers them). */
     int on_loop = pthread_equal(pthread_self(), N.loop_thread);
-    while (n != 0 && !on_loop) {
+    while (!on_loop) {
         long long now = now_ms();
-        if (now >= deadline || (w && n > 0 && n <= WAIT_MEMBERS && all_acked(w, members, lens, n)))
+        int acked = n == 0 || (n > 0 && n <= WAIT_MEMBERS && all_acked(w, members, lens, n));
+        if (now >= deadline || (acked && now >= not_before_ms))
             break;
         struct timespec ts;
-        deadline_ts(&ts, deadline - now);
+        deadline_ts(&ts, (acked ? not_before_ms : deadline) - now);
         pthread_cond_timedwait(&N.acked, &N.mu, &ts);
     }
     for (struct waiter **p = &N.waiters; *p; p = &(*p)->next)

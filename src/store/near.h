@@ -69,9 +69,9 @@ void near_lease_put(const char *bucket, int tokens);
 
 /* The writer's side of an announcement: near_wait_begin before the announcing script (acks may
  * arrive before its reply), near_wait_end with the members it returned (n < 0: the script
- * failed) — returns once each member acknowledged the message id, or NEAR_TRUST_MS after t0_ms
- * (the reply's arrival, cache_now_ms). */
+ * failed) — returns once each member acknowledged the message id and not before not_before_ms
+ * (0: no such bound), or NEAR_TRUST_MS after t0_ms (the reply's arrival; cache_now_ms clock). */
 uint64_t near_wait_begin(void);
-void near_wait_end(uint64_t id, char **members, const size_t *lens, int n, long long t0_ms);
+void near_wait_end(uint64_t id, char **members, const size_t *lens, int n, long long t0_ms, long long not_before_ms);
 
 #endif
