@@ -630,21 +630,19 @@ static const char announce_script[] =
 
 /* A member's heartbeat: its lease in the member set (born now if there was none), then
  * "<token> <seq>" on its own channel. */
-static const char beat_script[] =
-    "local tm = redis.call('TIME') "
-    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
-    "redis.call('SET', KEYS[4], now, 'NX') "
-    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
-    "local seq = redis.call('GET', KEYS[2]) or '0' "
-    "redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. seq) "
-    "return 1";
+static const char beat_script[] = "local tm = redis.call('TIME') "
+                                  "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) "
+                                  "redis.call('SET', KEYS[4], now, 'NX') "
+                                  "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
+                                  "local seq = redis.call('GET', KEYS[2]) or '0' "
+                                  "redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. seq) "
+                                  "return 1";
 
 static int run_script(struct cache_redis *r, const char *script, size_t slen, const char *const keys[4],
                       const char *const argv[3], redisReply **rep)
 {
-    struct rcmd cmd = {10,
-                       {"EVAL", script, "4", keys[0], keys[1], keys[2], keys[3], argv[0], argv[1], argv[2]},
-                       {4, slen, 1}};
+    struct rcmd cmd = {
+        10, {"EVAL", script, "4", keys[0], keys[1], keys[2], keys[3], argv[0], argv[1], argv[2]}, {4, slen, 1}};
     for (int i = 0; i < 4; i++)
         cmd.len[3 + i] = strlen(keys[i]);
     for (int i = 0; i < 3; i++)

@@ -16,10 +16,10 @@
 #include "store/cache.h"
 #include "store/cache_impl.h"
 
-#define ACK_QUEUE 256      /* acknowledgements waiting for the beat thread */
-#define WAIT_MEMBERS 32    /* members a writer tracks (more: it waits out the trust period) */
-#define BEAT_RING 64       /* heartbeats whose send time is remembered */
-#define LEASE_SLOTS 1024   /* rate leases (a collision drops the older lease's tokens) */
+#define ACK_QUEUE 256    /* acknowledgements waiting for the beat thread */
+#define WAIT_MEMBERS 32  /* members a writer tracks (more: it waits out the trust period) */
+#define BEAT_RING 64     /* heartbeats whose send time is remembered */
+#define LEASE_SLOTS 1024 /* rate leases (a collision drops the older lease's tokens) */
 #define BUCKET_MAX 96
 
 struct waiter {
@@ -36,9 +36,9 @@ struct ack {
 
 struct lease {
     char bucket[BUCKET_MAX];
-    int tokens, size;     /* left, and as put */
+    int tokens, size; /* left, and as put */
     long long expires_ms;
-    long long refill_ms;  /* when a request was last sent to a worker to take the next lease */
+    long long refill_ms; /* when a request was last sent to a worker to take the next lease */
 };
 
 static struct {
