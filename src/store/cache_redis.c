@@ -566,8 +566,11 @@ static int redis_bucket_take_get(struct cache *c, const char *bucket, double rat
         memo_rate = rate;
         memo_burst = burst;
     }
-    /* With near copies, a lease of tokens for the requests the loop answers without Redis. */
+    /* With near copies, a lease of tokens for the requests answered without Redis — a worker's
+     * too: it spends the lease's tokens first (and takes the next lease when it runs low). */
     int lease = near_lease_size(rate, burst);
+    if (lease > 1 && near_lease_take(bucket))
+        return n ? redis_get_many(c, keys, n, vals, lens) : DP_OK;
     char ls[16];
     snprintf(ls, sizeof ls, "%d", lease);
     struct rcmd cmds[2] = {
