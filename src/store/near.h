@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NEAR_TRUST_MS 1000 /* how long a received heartbeat vouches for the copies */
-#define NEAR_BEAT_MS 250   /* heartbeat period */
+#define NEAR_TRUST_MS 500 /* how long a received heartbeat vouches for the copies */
+#define NEAR_BEAT_MS 125  /* heartbeat period */
 #define NEAR_ENTRY_TTL_MS 30000
 #define NEAR_LEASE_MS 1000  /* a lease of rate tokens not spent by then is dropped */
 #define NEAR_LEASE_MAX 1000 /* tokens a lease takes at most */

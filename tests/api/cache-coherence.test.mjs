@@ -266,7 +266,7 @@ describe(`cached reads follow every write (${BACKEND === 'postgres' ? 'write on 
     errorShape(assert, await api(R, 'GET', '/avatars', { token: u.token }), 401, 'unauthenticated');
   });
 
-  // A member that dies without leaving (kill -9) is waited for at most the trust period (1 s):
+  // A member that dies without leaving (kill -9) is waited for at most the trust period (0.5 s):
   // writes still complete, and the live members still follow them.
   test('near copies: a member killed without leaving delays writes by at most the trust period', { skip: BACKEND !== 'postgres' && 'one instance' }, async () => {
     const C = await startPeer(A, { jwtKey: KEY });
