@@ -58,20 +58,29 @@ struct qwords {
     int key_of[MEMORY_QUERY_TERMS]; /* word i → its key */
 };
 
-/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words and the words that frame a
- * question out (text_is_question_frame: "what kind of music" is about music). */
+/* Splits q (valid UTF-8) into words; keep_stop 0 leaves stop words, the words that frame a
+ * question (text_is_question_frame: "what kind of music" is about music) and the month and day of
+ * a date out (text_is_date_part: "What did Mel paint on 13 October?" asks what was said then, which
+ * seldom says the date; a year stays, memories that occurred in it hold it). */
 static void split_words(const char *q, int keep_stop, struct qwords *w)
 {
     w->n = 0;
     w->keys.n = 0;
     w->keys.nalt = 0;
     w->keys.year = 0;
-    const unsigned char *p = (const unsigned char *)q, *s;
+    const unsigned char *p = (const unsigned char *)q, *s, *prev = NULL;
+    size_t prev_len = 0;
     while (*p && w->n < MEMORY_QUERY_TERMS) {
         size_t len = text_next_word(&p, &s);
+        const unsigned char *peek = p, *next = NULL;
+        size_t next_len = len ? text_next_word(&peek, &next) : 0;
+        int date = len && text_is_date_part(prev, prev_len, s, len, next, next_len);
+        prev = s;
+        prev_len = len;
         /* Words are kept whole (a cut could split a character or miss the word); absurdly long
          * ones are dropped. */
-        if (!len || len > MEMORY_TERM_MAX || (!keep_stop && (text_is_stop(s, len) || text_is_question_frame(s, len))))
+        if (!len || len > MEMORY_TERM_MAX ||
+            (!keep_stop && (date || text_is_stop(s, len) || text_is_question_frame(s, len))))
             continue;
         w->s[w->n] = s;
         w->len[w->n] = len;

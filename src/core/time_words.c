@@ -29,6 +29,23 @@ int text_month(const unsigned char *w, size_t n)
     return 0;
 }
 
+/* 1 for a day of the month written in digits ("3", "13", "31"; "3rd" is "3" and "rd"). */
+static int day_number(const unsigned char *w, size_t n)
+{
+    if (!w || n < 1 || n > 2 || w[0] < '0' || w[0] > '9' || (n == 2 && (w[1] < '0' || w[1] > '9')))
+        return 0;
+    int d = n == 2 ? (w[0] - '0') * 10 + (w[1] - '0') : w[0] - '0';
+    return d >= 1 && d <= 31;
+}
+
+int text_is_date_part(const unsigned char *prev, size_t plen, const unsigned char *w, size_t n,
+                      const unsigned char *next, size_t nlen)
+{
+    if (text_month(w, n))
+        return 1;
+    return day_number(w, n) && ((prev && text_month(prev, plen)) || (next && text_month(next, nlen)));
+}
+
 int text_is_time_word(const unsigned char *w, size_t n)
 {
     static const char *const words[] = {"yesterday", "today",     "tonight",   "tomorrow", "ago",    "recently",

@@ -16,6 +16,13 @@ int text_month(const unsigned char *w, size_t n);
  * inflection) or a year from 1900 to 2099. */
 int text_is_time_word(const unsigned char *w, size_t n);
 
+/* 1 when the word w[0..n), between the words prev and next (NULL, 0 when none), is a month
+ * (text_month) or the day beside one: "October 13", "3 June, 2023", "in June" (a year is a word of
+ * its own). A question naming a date asks when something happened, not about the date's words:
+ * the day a thing was said is rarely in what was said. */
+int text_is_date_part(const unsigned char *prev, size_t plen, const unsigned char *w, size_t n,
+                      const unsigned char *next, size_t nlen);
+
 /* 1 when text (valid UTF-8) holds a time word. */
 int text_says_when(const char *text);
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../test.h"
+#include "core/text.h"
 #include "core/time_words.h"
 
 static int month(const char *w)
@@ -69,4 +70,34 @@ TEST(time_words_relative_years_count_from_now)
     CHECK_EQ_INT(text_relative_year("Where did you live in 1962?", 2026, 3, NULL, NULL), 0);
     CHECK_EQ_INT(text_relative_year("Many years ago we met", 2026, 3, NULL, NULL), 0);
     CHECK_EQ_INT(text_relative_year("", 2026, 3, NULL, NULL), 0);
+}
+
+/* The word at index i of text (words as the toolkit splits them) checked by text_is_date_part
+ * between its neighbours. */
+static int date_part(const char *text, int i)
+{
+    const unsigned char *p = (const unsigned char *)text, *s[32];
+    size_t len[32];
+    int n = 0;
+    while (n < 32 && (len[n] = text_next_word(&p, &s[n])))
+        n++;
+    return text_is_date_part(i ? s[i - 1] : NULL, i ? len[i - 1] : 0, s[i], len[i], i + 1 < n ? s[i + 1] : NULL,
+                             i + 1 < n ? len[i + 1] : 0);
+}
+
+TEST(time_words_date_parts_month_and_day)
+{
+    const char *a = "What did Mel paint on October 13, 2023?"; /* What did Mel paint on October 13 2023 */
+    CHECK(date_part(a, 5));
+    CHECK(date_part(a, 6));
+    CHECK(!date_part(a, 7)); /* a year is a word of its own */
+    CHECK(!date_part(a, 3));
+    const char *b = "Who came on 3 June"; /* Who came on 3 June */
+    CHECK(date_part(b, 3));
+    CHECK(date_part(b, 4));
+    const char *c = "When did you go camping in June?";
+    CHECK(date_part(c, 6));
+    CHECK(!date_part("I have 3 cats", 1));          /* a number without a month */
+    CHECK(!date_part("You may come in 3 days", 1)); /* the verb, lower case */
+    CHECK(!date_part("He scored 45 in March", 2));  /* not a day of a month */
 }
