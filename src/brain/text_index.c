@@ -217,11 +217,13 @@ static int lay_out(struct text_index *x, const struct pairs *p)
         uint32_t t = p->term[i] & TERM_MASK;
         struct posting *last = count[t] ? &x->postings[start[t] + count[t] - 1] : NULL;
         if (!last || last->doc != p->doc[i])
-            last = &x->postings[start[t] + count[t]++], *last = (struct posting){p->doc[i], 0, 0, 0};
+            last = &x->postings[start[t] + count[t]++], *last = (struct posting){p->doc[i], 0, 0, 0, 0};
         if (p->term[i] & BEFORE_BIT)
             last->before += last->before < UINT8_MAX;
         else if (p->term[i] & AFTER_BIT)
-            last->after += last->after < UINT8_MAX;
+            last->after += last->after < 15;
+        else if (p->term[i] & EARLIER_BIT)
+            last->earlier += last->earlier < 15;
         else
             last->tf += last->tf < UINT16_MAX;
     }
@@ -231,6 +233,9 @@ static int lay_out(struct text_index *x, const struct pairs *p)
             uint32_t num = t->first;
             t->first = start[num];
             t->count = count[num];
+            t->own = 0;
+            for (uint32_t i = 0; i < t->count; i++)
+                t->own += x->postings[t->first + i].tf > 0;
         }
     }
     free(start);
@@ -314,10 +319,11 @@ struct text_index *text_index_alloc(const char *avatar_id, int64_t rev, size_t n
     return x;
 }
 
-/* Adds memory m as number doc, with the words of the turns around it (prev, next: the rows before
- * and after it in id order, NULL when none) when they are lines of the same conversation. */
-static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, const struct row_ref *prev,
-                     const struct row_ref *m, const struct row_ref *next)
+/* Adds memory m as number doc, with the words of the turns around it (earlier, prev, next: the
+ * rows two before, one before and one after it in id order, NULL when none) when they are lines of
+ * the same conversation. */
+static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, const struct row_ref *earlier,
+                     const struct row_ref *prev, const struct row_ref *m, const struct row_ref *next)
 {
     snprintf(x->ids[doc], ID_LEN, "%s", row_text(m, 0));
     x->importance[doc] = (float)db_rows_real(m->r, m->i, 2);
@@ -335,8 +341,14 @@ static int index_doc(struct text_index *x, struct pairs *pairs, uint32_t doc, co
     int err = DP_OK;
     if (prev && follows(prev, m)) {
         err = add_words(x, pairs, doc, row_text(prev, 1), BEFORE_BIT);
-        x->answers[doc] = (uint8_t)ends_with_question(row_text(prev, 1));
+        x->answers[doc] = ends_with_question(row_text(prev, 1)) ? TURN_ANSWERS : 0;
+        /* and, less, by the turn before that: a reply often goes on with what its speaker said
+         * before the other's question ("I went camping last week." — "Where?" — "In the forest") */
+        if (!err && earlier && follows(earlier, prev))
+            err = add_words(x, pairs, doc, row_text(earlier, 1), EARLIER_BIT);
     }
+    if (ends_with_question(row_text(m, 1)))
+        x->answers[doc] |= TURN_ASKS;
     if (!err && next && follows(m, next))
         err = add_words(x, pairs, doc, row_text(next, 1), AFTER_BIT);
     if (!err)
@@ -381,8 +393,9 @@ static int index_build(struct db *db, const char *avatar_id, int64_t rev, struct
         text_lang_count(db_rows_text(r, i, 1), counts);
     x->lang = lang >= 0 ? (enum text_lang)lang : text_lang_pick(counts);
     for (int i = 0; i < r->nrows && !err; i++) {
-        struct row_ref prev = {r, i - 1, 0}, m = {r, i, 0}, next = {r, i + 1, 0};
-        err = index_doc(x, &pairs, (uint32_t)i, i > 0 ? &prev : NULL, &m, i + 1 < r->nrows ? &next : NULL);
+        struct row_ref prev = {r, i - 1, 0}, m = {r, i, 0}, next = {r, i + 1, 0}, pp = {r, i - 2, 0};
+        err = index_doc(x, &pairs, (uint32_t)i, i > 1 ? &pp : NULL, i > 0 ? &prev : NULL, &m,
+                        i + 1 < r->nrows ? &next : NULL);
     }
     x->avgdl = x->ndocs && x->total_len > 0 ? x->total_len / x->ndocs : 1;
     if (!err)
@@ -425,21 +438,21 @@ static long base_doc(const struct text_index *base, const char *id)
     return -1;
 }
 
-/* Reads the rows around memory id (two before it, it if it still exists, two after) into rows
+/* Reads the rows around memory id (three before it, it if it still exists, three after) into rows
  * (appended; sets[] keeps the results to free), marking the ones whose words change with it: the
- * memory and the turns right before and after it, whose neighbour words it is. */
+ * memory, the turn right before it and the two after it, whose neighbour words it is (index_doc). */
 static int read_window(struct db *db, const char *avatar_id, const char *id, struct db_rows **sets, int *nsets,
                        struct row_ref *rows, int *nrows)
 {
     struct db_val p[] = {DB_TEXT(avatar_id), DB_TEXT(id)};
     struct db_rows *below, *above;
     int err =
-        db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id < ? ORDER BY id DESC LIMIT 2", p,
+        db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id < ? ORDER BY id DESC LIMIT 3", p,
                  2, &below);
     if (err)
         return err;
     sets[(*nsets)++] = below;
-    if ((err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id >= ? ORDER BY id LIMIT 3",
+    if ((err = db_query(db, "SELECT " ROW_COLUMNS " FROM memories WHERE avatar_id = ? AND id >= ? ORDER BY id LIMIT 4",
                         p, 2, &above)))
         return err;
     sets[(*nsets)++] = above;
@@ -447,7 +460,7 @@ static int read_window(struct db *db, const char *avatar_id, const char *id, str
         rows[(*nrows)++] = (struct row_ref){below, i, i == 0};
     int exists = above->nrows && !strcmp(db_rows_text(above, 0, 0), id);
     for (int i = 0; i < above->nrows; i++)
-        rows[(*nrows)++] = (struct row_ref){above, i, i <= exists};
+        rows[(*nrows)++] = (struct row_ref){above, i, i <= exists + 1};
     return DP_OK;
 }
 
@@ -542,6 +555,8 @@ static int copy_postings(struct text_index *x, struct pairs *pairs, const struct
                 err = pairs_add(pairs, (uint32_t)id | BEFORE_BIT, doc);
             for (unsigned k = 0; k < p->after && !err; k++)
                 err = pairs_add(pairs, (uint32_t)id | AFTER_BIT, doc);
+            for (unsigned k = 0; k < p->earlier && !err; k++)
+                err = pairs_add(pairs, (uint32_t)id | EARLIER_BIT, doc);
             if (err)
                 return err;
         }
@@ -573,7 +588,7 @@ static int overlay_build(struct db *db, struct text_index *prev, int64_t rev, st
         return DP_ERR_CONFLICT;
     }
     struct db_rows **sets = calloc((size_t)gap * 2, sizeof *sets);
-    struct row_ref *rows = calloc((size_t)gap * 5 + 1, sizeof *rows);
+    struct row_ref *rows = calloc((size_t)gap * 7 + 1, sizeof *rows);
     int from_overlay = prev != base;
     uint8_t *keep = from_overlay ? malloc((size_t)prev->ndocs + 1) : NULL;
     uint32_t *renumber = from_overlay ? malloc(((size_t)prev->ndocs + 1) * sizeof *renumber) : NULL;
@@ -634,8 +649,8 @@ static int overlay_build(struct db *db, struct text_index *prev, int64_t rev, st
             renumber[d] = doc;
             copy_doc(x, prev, (uint32_t)d++, doc++);
         } else {
-            err =
-                index_doc(x, &pairs, doc++, i > 0 ? &rows[i - 1] : NULL, &rows[i], i + 1 < nrows ? &rows[i + 1] : NULL);
+            err = index_doc(x, &pairs, doc++, i > 1 ? &rows[i - 2] : NULL, i > 0 ? &rows[i - 1] : NULL, &rows[i],
+                            i + 1 < nrows ? &rows[i + 1] : NULL);
             i++;
         }
     }
@@ -771,12 +786,15 @@ static int select_best(const uint32_t *touched, size_t nt, const float *words, c
 struct variant {
     const struct term *t[2];
     float weight;
-    uint32_t df;
+    uint32_t df;   /* live memories holding it in their own words (at least 1: a word met only in
+                    * neighbours counts as if one held it) */
+    uint32_t live; /* live memories holding it in their own words or their neighbours' */
 };
 
 /* Per-memory tallies of a ranking. Each query key counts once per memory, by its best match —
  * the key itself in the memory's own words counts its idf (a rare word of the question more than
- * "kind" in "what kind of art"), a related key or a neighbour's word a share of it — so a synonym
+ * "kind" in "what kind of art"; df counts the memories holding it in their own words, not those
+ * finding it in a neighbour), a related key or a neighbour's word a share of it — so a synonym
  * never outranks the word itself and ten synonyms do not outweigh one exact word. */
 struct tally {
     float *words, *score;   /* over the keys done */
@@ -785,6 +803,18 @@ struct tally {
     uint32_t *touched;
     size_t nt;
 };
+
+/* How much posting p counts for its memory, by where the word is (the memory's own words, the
+ * turn before it, the one after it, the one two before it), and how often there into *tf. */
+static double where_weight(const struct text_index *seg, const struct posting *p, double *tf)
+{
+    *tf = p->tf ? p->tf : p->before ? p->before : p->after ? p->after : p->earlier;
+    if (p->tf)
+        return 1.0;
+    if (p->before)
+        return seg->answers[p->doc] & TURN_ANSWERS ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT;
+    return p->after ? TEXT_AFTER_WEIGHT : TEXT_EARLIER_WEIGHT;
+}
 
 static void tally_key(const struct text_index *x, struct tally *t, int k, const struct variant *v, int nv)
 {
@@ -803,10 +833,7 @@ static void tally_key(const struct text_index *x, struct tally *t, int k, const 
                 if (dead && dead[p[i].doc])
                     continue;
                 uint32_t d = p[i].doc + off;
-                double tf = p[i].tf ? p[i].tf : p[i].before ? p[i].before : p[i].after;
-                double where = p[i].tf       ? 1.0
-                               : p[i].before ? (seg->answers[p[i].doc] ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT)
-                                             : TEXT_AFTER_WEIGHT;
+                double tf, where = where_weight(seg, &p[i], &tf);
                 float w = (float)(v[j].weight * where * idf);
                 float bm = (float)(w * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * seg->doclen[p[i].doc] / x->avgdl)));
                 if (t->key[d] < 0)
@@ -866,7 +893,7 @@ static void scale(struct tally *t, uint32_t d, float f)
 /* What the question is about beyond its words: a "when" question favours memories that say when,
  * and one naming people who speak in the memories — "you" naming the avatar itself — favours
  * their own lines (lines said by anyone else weigh less; memories without a speaker are left as
- * they are). */
+ * they are). A memory that asks a question tells less than one that answers it. */
 static void weigh_context(const struct text_index *x, const struct text_query *q, struct tally *t)
 {
     uint8_t named[SPEAKERS_MAX + 1] = {0};
@@ -886,6 +913,8 @@ static void weigh_context(const struct text_index *x, const struct text_query *q
             scale(t, d, TEXT_SAYS_WHEN_WEIGHT);
         if (any && home->speaker[at] && !named[home->speaker[at]])
             scale(t, d, TEXT_OTHER_SPEAKER_WEIGHT);
+        if (home->answers[at] & TURN_ASKS)
+            scale(t, d, TEXT_ASKS_WEIGHT);
     }
 }
 
@@ -900,13 +929,19 @@ static int find_variant(const struct text_index *x, const char *k, size_t n, str
 {
     v->t[0] = x->base ? find_term(x->base, k, n) : NULL;
     v->t[1] = find_term(x, k, n);
-    v->df = v->t[1] ? v->t[1]->count : 0;
+    v->df = v->t[1] ? v->t[1]->own : 0;
+    v->live = v->t[1] ? v->t[1]->count : 0;
     if (v->t[0]) {
         const struct posting *p = x->base->postings + v->t[0]->first;
         for (uint32_t i = 0; i < v->t[0]->count; i++)
-            v->df += !x->dead[p[i].doc];
+            if (!x->dead[p[i].doc]) {
+                v->live++;
+                v->df += p[i].tf > 0;
+            }
     }
-    return v->df > 0;
+    if (!v->df && v->live) /* met only beside a memory that is gone: as rare as can be */
+        v->df = 1;
+    return v->live > 0;
 }
 
 /* q as the index keys words: itself for English; for another language, its words keyed with
@@ -1009,7 +1044,7 @@ static int rank(const struct text_index *x, const struct text_query *query, int 
             vkey[nv++] = q->alt_of[i];
         }
     for (int j = 0; j < nv; j++)
-        total += v[j].df;
+        total += v[j].live;
     if ((!total && !q->year) || window <= 0)
         return DP_OK;
     size_t nd = base_docs(x) + (size_t)x->ndocs;

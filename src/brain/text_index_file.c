@@ -32,7 +32,7 @@
 
 /* Bumped whenever the layout or how words are keyed (core/text.c, core/stem.c) changes: older
  * files are then rebuilt. A change of WordNet (a package upgrade) shows in its fingerprint. */
-#define TIX_FORMAT 2
+#define TIX_FORMAT 3
 #define TIX_MAGIC "DPTIX\r\n"
 #define TIX_BOM 0x01020304u
 
@@ -159,7 +159,7 @@ static int consistent(const struct text_index *x, uint64_t npostings)
     for (uint32_t s = 0; s < x->cap; s++) {
         const struct term *t = &x->terms[s];
         if (t->key_len && ((uint64_t)t->key_at + t->key_len > x->arena_len ||
-                           (uint64_t)t->first + t->count > npostings || t->key_len > TEXT_KEY_MAX))
+                           (uint64_t)t->first + t->count > npostings || t->own > t->count || t->key_len > TEXT_KEY_MAX))
             return 0;
         used += t->key_len != 0;
     }

@@ -13,19 +13,26 @@
 
 struct posting {
     uint32_t doc;
-    uint16_t tf;    /* times in the memory's own words */
-    uint8_t before; /* in the turn it answers (the one before it) */
-    uint8_t after;  /* in the turn that follows it */
+    uint16_t tf;         /* times in the memory's own words */
+    uint8_t before;      /* in the turn it answers (the one before it) */
+    uint8_t after : 4;   /* in the turn that follows it (up to 15) */
+    uint8_t earlier : 4; /* in the turn before that one (up to 15) */
 };
 
-/* A pair's term number with these bits: the word is a neighbour's (see index_build). */
+/* A pair's term number with these bits: the word is a neighbour's (see index_doc). */
 #define BEFORE_BIT 0x80000000u
 #define AFTER_BIT 0x40000000u
-#define TERM_MASK 0x3fffffffu
+#define EARLIER_BIT 0x20000000u
+#define TERM_MASK 0x1fffffffu
+
+/* Bits of text_index.answers. */
+#define TURN_ANSWERS 1u
+#define TURN_ASKS 2u
 
 struct term {
     uint32_t key_at, key_len; /* in arena */
     uint32_t first, count;    /* postings[first .. first + count) */
+    uint32_t own;             /* of them, memories holding it in their own words (tf > 0) */
 };
 
 struct text_index {
@@ -49,7 +56,7 @@ struct text_index {
     int16_t *year;      /* of occurred_at, 0 unknown */
     uint8_t *speaker;   /* who said it (speakers.h), 0 unknown */
     uint8_t *says_when; /* 1: the memory holds a time word (core/time_words.h) */
-    uint8_t *answers;   /* 1: the turn before it asks a question */
+    uint8_t *answers;   /* TURN_ANSWERS: the turn before it asks a question; TURN_ASKS: it asks one */
     /* Speakers numbered for this index; an overlay starts from a copy of its base's table, so its
      * base's numbers stay valid in it. */
     struct speakers *speakers;

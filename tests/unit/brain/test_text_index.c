@@ -346,8 +346,8 @@ TEST(text_index_overlays_answer_exactly_as_a_whole_build)
         for (int b = 0; b < batch; b++) {
             int n = 1 + (int)(rand_r(&seed) % 60), op = (int)(rand_r(&seed) % 4);
             char text[200];
-            snprintf(text, sizeof text, "The %s and the %s by the %s", words[rand_r(&seed) % 12],
-                     words[rand_r(&seed) % 12], words[rand_r(&seed) % 12]);
+            snprintf(text, sizeof text, "The %s and the %s by the %s%s", words[rand_r(&seed) % 12],
+                     words[rand_r(&seed) % 12], words[rand_r(&seed) % 12], rand_r(&seed) % 3 ? "." : "?");
             const char *kind = rand_r(&seed) % 3 ? "utterance" : "fact";
             for (int a = 1; a <= 2; a++) {
                 const char *av = a == 1 ? "a1" : "a2";
@@ -434,11 +434,12 @@ TEST(text_index_a_reply_is_found_by_the_question_it_answers_and_when_questions_f
     int n;
     query(&q, (const char *const[]){"flavour", NULL});
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
-    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(n, 4); /* the 4th: the line two after the question (TEXT_EARLIER_WEIGHT) */
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000002");
     CHECK_EQ_STR(m[1].id, "00000000-0000-7000-8000-000000000003"); /* the reply, by the question it answers */
-    CHECK_EQ_STR(m[2].id, "00000000-0000-7000-8000-000000000001"); /* the line the question follows */
     CHECK(m[1].words > 0.7 * m[0].words && m[1].words < m[0].words);
+    CHECK(!strcmp(m[2].id, "00000000-0000-7000-8000-000000000001") || /* the line the question follows */
+          !strcmp(m[3].id, "00000000-0000-7000-8000-000000000001"));
     free(m);
     query(&q, (const char *const[]){"dog", "lake", NULL});
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
@@ -448,6 +449,49 @@ TEST(text_index_a_reply_is_found_by_the_question_it_answers_and_when_questions_f
     q.when = 1; /* "When did the dog swim in the lake?" */
     OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
     CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000005"); /* the line that says when */
+    free(m);
+    text_index_reset();
+    db_close(db);
+}
+
+TEST(text_index_a_reply_is_found_by_its_speakers_line_before_the_question_and_a_question_tells_less)
+{
+    struct db *db = brain_test_db();
+    text_index_reset();
+    text_index_limit(200000);
+    say(db, 1, "Mia", "We took the kids camping last weekend.");
+    say(db, 2, "Tom", "Lovely! Where did you go?");
+    say(db, 3, "Mia", "Up in the mountains by a waterfall, it was gorgeous.");
+    say(db, 4, "Tom", "Camping sounds fun, we should try it. Is it hard?");
+    say(db, 5, "Mia", "Not at all.");
+    struct text_query q;
+    struct text_match *m;
+    int n;
+    /* "Where did Mia go camping?": the reply says where; its speaker's line before the question
+     * says camping */
+    query(&q, (const char *const[]){"camping", "waterfall", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000003");
+    free(m);
+    /* line 3 holds "camping" only through line 1, two turns before it (less than the turn after) */
+    query(&q, (const char *const[]){"camping", NULL});
+    OK(text_index_search(db, "a1", brain_test_rev(db), &q, 10, &m, &n));
+    int at3 = -1, at4 = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(m[i].id, "00000000-0000-7000-8000-000000000003"))
+            at3 = i;
+        if (!strcmp(m[i].id, "00000000-0000-7000-8000-000000000004"))
+            at4 = i;
+    }
+    CHECK(at3 >= 0 && at4 >= 0);
+    CHECK_EQ_STR(m[0].id, "00000000-0000-7000-8000-000000000001"); /* says it, and asks nothing */
+    CHECK(m[at4].words < m[0].words);                              /* says it too, but asks */
+    CHECK(m[at3].words < 0.5 * m[0].words && m[at3].words > 0.3 * m[0].words);
+    /* its idf counts the two lines that say it, not the four more that find it beside them */
+    CHECK_EQ_INT(n, 5);
+    int df[1];
+    OK(text_index_df(db, "a1", brain_test_rev(db), &q, df));
+    CHECK_EQ_INT(df[0], 2);
     free(m);
     text_index_reset();
     db_close(db);
