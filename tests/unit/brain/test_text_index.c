@@ -459,11 +459,13 @@ TEST(text_index_a_reply_is_found_by_its_speakers_line_before_the_question_and_a_
     struct db *db = brain_test_db();
     text_index_reset();
     text_index_limit(200000);
-    say(db, 1, "Mia", "We took the kids camping last weekend.");
-    say(db, 2, "Tom", "Lovely! Where did you go?");
-    say(db, 3, "Mia", "Up in the mountains by a waterfall, it was gorgeous.");
-    say(db, 4, "Tom", "Camping sounds fun, we should try it. Is it hard?");
-    say(db, 5, "Mia", "Not at all.");
+    static const char *const chat[][2] = {{"Mia", "We took the kids camping last weekend."},
+                                          {"Tom", "Lovely! Where did you go?"},
+                                          {"Mia", "Up in the mountains by a waterfall, it was gorgeous."},
+                                          {"Tom", "Camping sounds fun, we should try it. Is it hard?"},
+                                          {"Mia", "Not at all."}};
+    for (int i = 0; i < 5; i++)
+        say(db, i + 1, chat[i][0], chat[i][1]);
     struct text_query q;
     struct text_match *m;
     int n;
