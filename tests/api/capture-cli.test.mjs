@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { api, signup, startAccounts } from './lib/accounts.mjs';
 import { blobFiles } from './lib/avatars.mjs';
-import { BACKEND, binPath, sleep } from './lib/server.mjs';
+import { BACKEND, binPath, eventually, metricSum, metrics, sleep } from './lib/server.mjs';
 import { pcmWav } from './lib/wav.mjs';
 
 const servers = [];
@@ -84,7 +84,10 @@ test('the server is killed mid-stream and restarted: the client resumes and noth
   const port = srv.port;
   const run = capture([file, '--url', srv.url, '--token', user.token, '--device', 'killed', '--speed', '8', '--retry-for', '60']);
   for (let round = 0; round < 2; round++) {
-    await sleep(250 + Math.random() * 150);
+    // Killed while the client streams to it: a fixed wait could end before a slow (sanitizer,
+    // loaded) client had even connected, and then nothing was interrupted.
+    await eventually(async () => metricSum((await metrics(srv.url)).samples, 'doppel_websockets_open') > 0, { timeoutMs: 10000, intervalMs: 20 });
+    await sleep(Math.random() * 150);
     srv.proc.kill('SIGKILL');
     await srv.exited;
     const opts = { dataDir: servers[0].dataDir, args: ['--listen', `127.0.0.1:${port}`] };
