@@ -194,7 +194,7 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
         return err;
     if (!(st->data = json_dumps(st->msg, JSON_COMPACT)))
         return DP_ERR_NOMEM;
-    return chat_events_append(e->db, st->r, st->n, "message.new", st->data);
+    return chat_events_append(e->db, chat_id, st->r, st->n, "message.new", st->data);
 }
 
 static void send_publish(struct context *e, struct staged *st)
@@ -321,7 +321,7 @@ int chat_edit(struct context *e, const char *chat_id, const char *message_id, co
         json_decref(*msg);
         goto rollback;
     }
-    err = chat_commit_event(e, r, n, "message.updated", *msg);
+    err = chat_commit_event(e, chat_id, r, n, "message.updated", *msg);
     free(r);
     if (err)
         json_decref(*msg);
@@ -388,7 +388,7 @@ int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *re
         n = 1;
     }
     json_t *data = json_pack("{s:s,s:s,s:I}", "chat_id", chat_id, "user_id", me, "up_to", (json_int_t)now);
-    err = data ? chat_commit_event(e, r ? r : &self, n, "receipt.read", data) : DP_ERR_NOMEM;
+    err = data ? chat_commit_event(e, chat_id, r ? r : &self, n, "receipt.read", data) : DP_ERR_NOMEM;
     if (!data)
         db_rollback(e->db);
     json_decref(data);
