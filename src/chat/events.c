@@ -1,5 +1,6 @@
 /* Each user's event log (numbered per user, read back on reconnect) and the fan-out wire format. */
 #include "chat/events.h"
+#include "chat/event_numbers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,8 @@ int chat_recipients_sort(struct chat_recipient *r, int n)
     return k;
 }
 
-/* Recipients numbered with one statement each of up to this many rows. */
-#define APPEND_BATCH 100
+/* Marks stored with one statement each of up to this many rows. */
+#define APPEND_BATCH CHAT_NUMBERS_BATCH
 /* Every MARK_EVERY-th number of a user (1, 1 + MARK_EVERY, ...) is a mark: where a read starts. */
 #define MARK_EVERY 32
 /* Event rows one catch-up query looks at before it asks for more. */
@@ -74,46 +75,6 @@ static int event_store(struct db *db, const char *chat_id, const struct chat_rec
     return *id ? DP_OK : DP_ERR_DB;
 }
 
-/* One statement numbers the event for r[0..k): their counter rows are made or bumped, and locked
- * in the order of r (sorted by user id) until the transaction ends. */
-static int number_batch(struct db *db, struct chat_recipient *r, int k)
-{
-    static const char head[] = "INSERT INTO user_event_seq (user_id, last_seq) VALUES ",
-                      tail[] = " ON CONFLICT (user_id) DO UPDATE SET last_seq = user_event_seq.last_seq + 1 "
-                               "RETURNING user_id, last_seq",
-                      row[] = "(?, 1),";
-    char sql[sizeof head + APPEND_BATCH * (sizeof row - 1) + sizeof tail];
-    struct db_val q[APPEND_BATCH];
-    size_t o = sizeof head - 1;
-    memcpy(sql, head, o);
-    for (int i = 0; i < k; i++) {
-        r[i].seq = 0;
-        memcpy(sql + o, row, sizeof row - 1);
-        o += sizeof row - 1;
-        q[i] = DB_TEXT(r[i].user_id);
-    }
-    memcpy(sql + o - 1, tail, sizeof tail); /* over the last comma */
-    struct db_rows *rows;
-    int err = db_query(db, sql, q, k, &rows);
-    if (err)
-        return err;
-    for (int i = 0; i < rows->nrows; i++) {
-        /* RETURNING promises no order: match the rows to recipients by id. */
-        const char *uid = db_rows_text(rows, i, 0);
-        int j = i < k && !strcmp(r[i].user_id, uid) ? i : -1;
-        for (int m = 0; j < 0 && m < k; m++)
-            if (!strcmp(r[m].user_id, uid))
-                j = m;
-        if (j >= 0)
-            r[j].seq = db_rows_int(rows, i, 1);
-    }
-    db_rows_free(rows);
-    for (int i = 0; i < k; i++)
-        if (!r[i].seq)
-            return DP_ERR_DB; /* a duplicate recipient or a missing row: never numbered */
-    return DP_OK;
-}
-
 /* The marks among r: where each recipient whose number is a MARK_EVERY-th one finds this event. */
 static int marks_store(struct db *db, const struct chat_recipient *r, int n, int64_t event_id)
 {
@@ -144,15 +105,16 @@ static int marks_store(struct db *db, const struct chat_recipient *r, int n, int
 int chat_events_append(struct db *db, const char *chat_id, struct chat_recipient *r, int n, const char *type,
                        const char *data)
 {
-    int err = DP_OK;
+    if (n <= 0)
+        return DP_OK;
     /* The numbers first, then the event: a transaction that takes a user's next number after
      * another's commit also gets a later event id, so each user's log is in event id order (which
      * is how chat_events_since reads it) on PostgreSQL too, where ids are handed out unserialized. */
-    for (int at = 0; at < n && !err; at += APPEND_BATCH)
-        err = number_batch(db, r + at, n - at < APPEND_BATCH ? n - at : APPEND_BATCH);
     int64_t event_id;
-    if (err || n <= 0 || (err = event_store(db, chat_id, r, n, type, data, &event_id)))
+    int err = chat_numbers_take(db, r, n);
+    if (err || (err = event_store(db, chat_id, r, n, type, data, &event_id)))
         return err;
+    chat_numbers_stored(db, event_id);
     return marks_store(db, r, n, event_id);
 }
 
@@ -239,47 +201,90 @@ static int frames_add(struct chat_frames *out, const char *type, int64_t seq, co
     return DP_OK;
 }
 
+/* Calls each(arg, seq, type, data) for user_id's events from event id `from` on, in id order
+ * (type and data NULL unless with_data),
+ * until it returns non-zero (DP_OK stops nothing; a positive value stops, an error too). The
+ * user's events are the events of the chats they are or were in (a member who leaves keeps the
+ * row) that name them among their recipients. */
+static int scan(struct db *db, const char *user_id, int64_t from, int with_data,
+                int (*each)(void *arg, int64_t seq, const char *type, const char *data), void *arg)
+{
+#define SCAN_WHERE                                                                                                     \
+    " FROM chat_events WHERE chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = ?) AND id >= ? "           \
+    "ORDER BY id LIMIT ?"
+    size_t ul = strlen(user_id);
+    int err = DP_OK, more = 1;
+    while (!err && more) {
+        struct db_val p[] = {DB_TEXT(user_id), DB_INT(from), DB_INT(SCAN_BATCH)};
+        struct db_rows *rows;
+        if ((err = db_query(db,
+                            with_data ? "SELECT id, recipients, type, data" SCAN_WHERE
+                                      : "SELECT id, recipients" SCAN_WHERE,
+                            p, 3, &rows)))
+            break;
+        more = rows->nrows == SCAN_BATCH;
+        for (int i = 0; !err && i < rows->nrows; i++) {
+            int64_t seq = seq_in(db_rows_text(rows, i, 1), user_id, ul);
+            from = db_rows_int(rows, i, 0) + 1;
+            if (seq)
+                err = each(arg, seq, with_data ? db_rows_text(rows, i, 2) : NULL,
+                           with_data ? db_rows_text(rows, i, 3) : NULL);
+        }
+        db_rows_free(rows);
+    }
+    return err > 0 ? DP_OK : err;
+}
+
+static int add_after(void *arg, int64_t seq, const char *type, const char *data)
+{
+    struct chat_frames *out = arg;
+    if (seq <= out->last_seq)
+        return DP_OK;
+    int err = frames_add(out, type, seq, data);
+    return err ? err : out->n == CHAT_EVENTS_PAGE;
+}
+
 int chat_events_since(struct db *db, const char *user_id, int64_t since, struct chat_frames *out)
 {
     memset(out, 0, sizeof *out);
     out->last_seq = since;
-    size_t ul = strlen(user_id);
     int64_t from;
-    int err = read_from(db, user_id, since, &from), more = 1;
-    /* The user's events are the events of the chats they are or were in (a member who leaves keeps
-     * the row) that name them, numbered in event id order: read in id order from the mark. */
-    while (!err && more && out->n < CHAT_EVENTS_PAGE) {
-        struct db_val p[] = {DB_TEXT(user_id), DB_INT(from), DB_INT(SCAN_BATCH)};
-        struct db_rows *rows;
-        if ((err = db_query(db,
-                            "SELECT id, type, data, recipients FROM chat_events WHERE chat_id IN "
-                            "(SELECT chat_id FROM chat_members WHERE user_id = ?) AND id >= ? ORDER BY id LIMIT ?",
-                            p, 3, &rows)))
-            break;
-        more = rows->nrows == SCAN_BATCH;
-        for (int i = 0; !err && i < rows->nrows && out->n < CHAT_EVENTS_PAGE; i++) {
-            int64_t seq = seq_in(db_rows_text(rows, i, 3), user_id, ul);
-            from = db_rows_int(rows, i, 0) + 1;
-            if (seq > out->last_seq)
-                err = frames_add(out, db_rows_text(rows, i, 1), seq, db_rows_text(rows, i, 2));
-        }
-        db_rows_free(rows);
-    }
+    int err = read_from(db, user_id, since, &from);
+    if (!err)
+        err = scan(db, user_id, from, 1, add_after, out);
     if (err)
         chat_frames_free(out);
     return err;
 }
 
-int chat_events_last(struct db *db, const char *user_id, int64_t *seq)
+static int keep_max(void *arg, int64_t seq, const char *type, const char *data)
+{
+    (void)type;
+    (void)data;
+    int64_t *max = arg;
+    if (seq > *max)
+        *max = seq;
+    return DP_OK;
+}
+
+int chat_events_last_stored(struct db *db, const char *user_id, int64_t *seq)
 {
     struct db_val p[] = {DB_TEXT(user_id)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT last_seq FROM user_event_seq WHERE user_id = ?", p, 1, &rows);
+    int err = db_query(db, "SELECT seq, event_id FROM user_event_marks WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
+                       p, 1, &rows);
     if (err)
         return err;
+    /* The first number of every user is a mark: none, no events. */
     *seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
+    int64_t from = rows->nrows ? db_rows_int(rows, 0, 1) : -1;
     db_rows_free(rows);
-    return DP_OK;
+    return from < 0 ? DP_OK : scan(db, user_id, from, 0, keep_max, seq);
+}
+
+int chat_events_last(struct db *db, const char *user_id, int64_t *seq)
+{
+    return chat_numbers_last(db, user_id, seq);
 }
 
 char *chat_fanout_encode(const struct chat_recipient *r, int n, const char *type, const char *data, size_t *len)
