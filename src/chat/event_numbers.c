@@ -136,7 +136,7 @@ static int mem_counter(struct db *db, const char *user_id, struct counter **out)
     return DP_OK;
 }
 
-static int mem_take(struct db *db, struct chat_recipient *r, int n)
+static int mem_take(struct db *db, struct chat_recipient *r, int n, int64_t *event_id)
 {
     struct db_rows *rows;
     int err = db_query(db, "SELECT COALESCE(MAX(id), 0) FROM chat_events", NULL, 0, &rows);
@@ -144,6 +144,7 @@ static int mem_take(struct db *db, struct chat_recipient *r, int n)
         return err;
     int64_t stored = rows->nrows ? db_rows_int(rows, 0, 0) : UNKNOWN;
     db_rows_free(rows);
+    *event_id = stored + 1; /* this transaction holds the only write lock */
     pthread_mutex_lock(&mem.lock);
     if (stored != mem.last_event)
         mem_clear();
@@ -182,9 +183,10 @@ static int mem_last(struct db *db, const char *user_id, int64_t *seq)
 
 /* ---- either ---------------------------------------------------------------------------------- */
 
-int chat_numbers_take(struct db *db, struct chat_recipient *r, int n)
+int chat_numbers_take(struct db *db, struct chat_recipient *r, int n, int64_t *event_id)
 {
-    return db_dialect(db) == DB_SQLITE ? mem_take(db, r, n) : rows_take(db, r, n);
+    *event_id = 0;
+    return db_dialect(db) == DB_SQLITE ? mem_take(db, r, n, event_id) : rows_take(db, r, n);
 }
 
 void chat_numbers_stored(struct db *db, int64_t event_id)

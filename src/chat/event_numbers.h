@@ -12,8 +12,10 @@ struct db;
 #define CHAT_NUMBERS_BATCH 100
 
 /* Inside the transaction that stores the event: r[i].seq = the next number of r[i].user_id (r
- * sorted by user id, no duplicates). Then chat_numbers_stored with the event's id. */
-int chat_numbers_take(struct db *db, struct chat_recipient *r, int n);
+ * sorted by user id, no duplicates). *event_id: the id the event gets when the store hands them
+ * out one writer at a time (SQLite), else 0 (the insert picks it). Then chat_numbers_stored with
+ * the event's id. */
+int chat_numbers_take(struct db *db, struct chat_recipient *r, int n, int64_t *event_id);
 void chat_numbers_stored(struct db *db, int64_t event_id);
 /* The user's last committed number (0 when none). */
 int chat_numbers_last(struct db *db, const char *user_id, int64_t *seq);

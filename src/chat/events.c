@@ -52,7 +52,8 @@ static size_t recipient_lines(char *m, const struct chat_recipient *r, int n)
     return o;
 }
 
-/* Stores the event itself once, with its chat and its recipients' numbers; its row id in *id. */
+/* Stores the event itself once, with its chat and its recipients' numbers; its row id in *id
+ * (given: that id, no RETURNING, which costs SQLite a temporary table). */
 static int event_store(struct db *db, const char *chat_id, const struct chat_recipient *r, int n, const char *type,
                        const char *data, int64_t *id)
 {
@@ -61,14 +62,18 @@ static int event_store(struct db *db, const char *chat_id, const struct chat_rec
         return DP_ERR_NOMEM;
     lines[recipient_lines(lines, r, n)] = 0;
     time_rfc3339(time_now_ms(), now);
-    struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(type), DB_TEXT(data), DB_TEXT(lines), DB_TEXT(now)};
+    struct db_val p[] = {DB_TEXT(chat_id), DB_TEXT(type), DB_TEXT(data), DB_TEXT(lines), DB_TEXT(now), DB_INT(*id)};
     struct db_rows *rows;
-    int err = db_query(db,
-                       "INSERT INTO chat_events (chat_id, type, data, recipients, created_at) VALUES (?, ?, ?, ?, ?) "
-                       "RETURNING id",
-                       p, 5, &rows);
+    int err = *id ? db_query(db,
+                             "INSERT INTO chat_events (chat_id, type, data, recipients, created_at, id) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             p, 6, NULL)
+                  : db_query(db,
+                             "INSERT INTO chat_events (chat_id, type, data, recipients, created_at) "
+                             "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                             p, 5, &rows);
     free(lines);
-    if (err)
+    if (err || *id)
         return err;
     *id = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
     db_rows_free(rows);
@@ -111,7 +116,7 @@ int chat_events_append(struct db *db, const char *chat_id, struct chat_recipient
      * another's commit also gets a later event id, so each user's log is in event id order (which
      * is how chat_events_since reads it) on PostgreSQL too, where ids are handed out unserialized. */
     int64_t event_id;
-    int err = chat_numbers_take(db, r, n);
+    int err = chat_numbers_take(db, r, n, &event_id);
     if (err || (err = event_store(db, chat_id, r, n, type, data, &event_id)))
         return err;
     chat_numbers_stored(db, event_id);

@@ -207,8 +207,14 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
     time_rfc3339(time_now_ms(), now);
     struct db_rows *rows;
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
-    int err = db_query(
-        e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq", u, 2, &rows);
+    /* SQLite: the update, then a read of the row (RETURNING costs it a temporary table). */
+    int sqlite = db_dialect(e->db) == DB_SQLITE;
+    int err = db_query(e->db,
+                       sqlite ? "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?"
+                              : "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+                       u, 2, sqlite ? NULL : &rows);
+    if (!err && sqlite)
+        err = db_query(e->db, "SELECT last_seq FROM chats WHERE id = ?", u + 1, 1, &rows);
     if (err)
         return err;
     int64_t seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
