@@ -180,9 +180,9 @@ static int read_from(struct db *db, const char *user_id, int64_t since, int64_t 
 {
     struct db_val p[] = {DB_TEXT(user_id), DB_INT(since + 1)};
     struct db_rows *rows;
-    int err = db_query(
-        db, "SELECT event_id FROM user_event_marks WHERE user_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1", p, 2,
-        &rows);
+    int err =
+        db_query(db, "SELECT event_id FROM user_event_marks WHERE user_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                 p, 2, &rows);
     if (err)
         return err;
     *from = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
@@ -215,17 +215,16 @@ static int scan(struct db *db, const char *user_id, int64_t from, int with_data,
                 int (*each)(void *arg, int64_t seq, const char *type, const char *data), void *arg)
 {
 #define SCAN_WHERE                                                                                                     \
-    " FROM chat_events WHERE chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = ?) AND id >= ? "           \
+    " FROM chat_events WHERE chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = ?) AND id >= ? "             \
     "ORDER BY id LIMIT ?"
     size_t ul = strlen(user_id);
     int err = DP_OK, more = 1;
     while (!err && more) {
         struct db_val p[] = {DB_TEXT(user_id), DB_INT(from), DB_INT(SCAN_BATCH)};
         struct db_rows *rows;
-        if ((err = db_query(db,
-                            with_data ? "SELECT id, recipients, type, data" SCAN_WHERE
-                                      : "SELECT id, recipients" SCAN_WHERE,
-                            p, 3, &rows)))
+        if ((err = db_query(
+                 db, with_data ? "SELECT id, recipients, type, data" SCAN_WHERE : "SELECT id, recipients" SCAN_WHERE, p,
+                 3, &rows)))
             break;
         more = rows->nrows == SCAN_BATCH;
         for (int i = 0; !err && i < rows->nrows; i++) {
@@ -276,8 +275,8 @@ int chat_events_last_stored(struct db *db, const char *user_id, int64_t *seq)
 {
     struct db_val p[] = {DB_TEXT(user_id)};
     struct db_rows *rows;
-    int err = db_query(db, "SELECT seq, event_id FROM user_event_marks WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
-                       p, 1, &rows);
+    int err = db_query(db, "SELECT seq, event_id FROM user_event_marks WHERE user_id = ? ORDER BY seq DESC LIMIT 1", p,
+                       1, &rows);
     if (err)
         return err;
     /* The first number of every user is a mark: none, no events. */

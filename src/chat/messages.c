@@ -209,10 +209,11 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
     /* SQLite: the update, then a read of the row (RETURNING costs it a temporary table). */
     int sqlite = db_dialect(e->db) == DB_SQLITE;
-    int err = db_query(e->db,
-                       sqlite ? "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?"
-                              : "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
-                       u, 2, sqlite ? NULL : &rows);
+    int err =
+        db_query(e->db,
+                 sqlite ? "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?"
+                        : "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+                 u, 2, sqlite ? NULL : &rows);
     if (!err && sqlite)
         err = db_query(e->db, "SELECT last_seq FROM chats WHERE id = ?", u + 1, 1, &rows);
     if (err)

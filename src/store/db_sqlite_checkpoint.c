@@ -18,9 +18,9 @@
 #define CHECKPOINT_FILES 16
 
 struct checkpointer {
-    char *path;  /* the database file */
-    sqlite3 *h;  /* the thread's own connection, opened on the first checkpoint */
-    int wanted;  /* a commit asked for a checkpoint since the last one began */
+    char *path; /* the database file */
+    sqlite3 *h; /* the thread's own connection, opened on the first checkpoint */
+    int wanted; /* a commit asked for a checkpoint since the last one began */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
