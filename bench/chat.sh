@@ -179,13 +179,16 @@ done
 
 # The targets of issue 15 beside the figures: 10× the peer's burst and fan-out rates of this run.
 if [ -f "$tmp/express-0.out" ]; then
-    python3 - "$tmp/express-0.out" "$tmp/c-client.out" <<'PY'
-import json, re, sys
-peer = {}
-for line in open(sys.argv[1]):
-    if line.startswith("CHAT_JSON "):
-        peer = json.loads(line[10:])
-c = open(sys.argv[2]).read() if len(sys.argv) > 2 else ""
+    python3 - "$tmp/express-0.out" "$tmp/c-client.out" "$tmp" $idle_list <<'PY'
+import json, os, re, sys
+def peer_of(path):
+    out = {}
+    for line in open(path) if os.path.exists(path) else []:
+        if line.startswith("CHAT_JSON "):
+            out = json.loads(line[10:])
+    return out
+peer = peer_of(sys.argv[1])
+c = open(sys.argv[2]).read() if os.path.exists(sys.argv[2]) else ""
 def first(pattern):
     m = re.search(pattern, c)
     return float(m.group(1)) if m else float("nan")
@@ -196,5 +199,9 @@ print("targets (issue 15), Doppel from the C client, no idle connections:")
 print("  A->B p99 %.2f ms (target < 1 ms)" % p99)
 print("  burst %.0f msgs/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (burst, burst / pb, pb, 10 * pb))
 print("  fan-out %.0f deliveries/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (fan, fan / pf, pf, 10 * pf))
+for idle in sys.argv[4:]:
+    f = first(r"\(%s idle\) C client: chat fan-out .*?: (\d+) deliveries/s" % idle)
+    p = peer_of(os.path.join(sys.argv[3], "express-%s.out" % idle)).get("fanout", {}).get("deliveries_per_s", float("nan"))
+    print("  fan-out with %s idle connections: %.0f deliveries/s = %.2fx the peer's %.0f with as many" % (idle, f, f / p, p))
 PY
 fi

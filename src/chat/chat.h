@@ -55,7 +55,7 @@ struct chat_send_item {
     const char *chat_id;
     struct chat_send send;
     int err;
-    json_t *msg;
+    char *msg; /* the message's JSON text (malloc'd: the caller frees it) */
     int dup;
 };
 /* Sends n messages of the caller (chats may differ) with one commit; each item gets its own

@@ -27,7 +27,8 @@ int chat_members_recipients(struct db *db, const char *chat_id, struct chat_reci
 /* Appends an event for the recipients inside the open transaction, commits, then publishes it
  * (a failed publish is logged: the events are durable and found on reconnect). Rolls back on
  * failure. Takes no ownership. */
-int chat_commit_event(struct context *e, struct chat_recipient *r, int n, const char *type, const json_t *data);
+int chat_commit_event(struct context *e, const char *chat_id, struct chat_recipient *r, int n, const char *type,
+                      const json_t *data);
 /* The caller's send_receipts and hide_presence (defaults 1 and 0). */
 int chat_prefs_read(struct db *db, const char *user_id, int *send_receipts, int *hide_presence);
 

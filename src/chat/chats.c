@@ -90,14 +90,14 @@ int chat_members_recipients(struct db *db, const char *chat_id, struct chat_reci
     return DP_OK;
 }
 
-int chat_commit_event(struct context *e, struct chat_recipient *r, int n, const char *type, const json_t *data)
+int chat_commit_event(struct context *e, const char *chat_id, struct chat_recipient *r, int n, const char *type, const json_t *data)
 {
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text) {
         db_rollback(e->db);
         return DP_ERR_NOMEM;
     }
-    int err = chat_events_append(e->db, r, n, type, text);
+    int err = chat_events_append(e->db, chat_id, r, n, type, text);
     if (err || (err = db_commit(e->db))) {
         db_rollback(e->db);
         free(text);

@@ -24,9 +24,11 @@ struct chat_recipient {
 };
 
 /* Inside the caller's transaction: numbers the event for each recipient (locking their
- * counters in user id order, so concurrent appends cannot deadlock) and stores it. r is sorted
- * by user id; r[i].seq gets the number. data is the event's JSON object, as text. */
-int chat_events_append(struct db *db, struct chat_recipient *r, int n, const char *type, const char *data);
+ * counters in user id order, so concurrent appends cannot deadlock) and stores it once, under
+ * chat_id (every recipient is a member of it, or was when it happened). r is sorted by user id;
+ * r[i].seq gets the number. data is the event's JSON object, as text. */
+int chat_events_append(struct db *db, const char *chat_id, struct chat_recipient *r, int n, const char *type,
+                       const char *data);
 /* Publishes an event to its recipients on every instance (after the commit). */
 int chat_events_publish(struct cache *c, const struct chat_recipient *r, int n, const char *type, const char *data);
 /* Sorts recipients by user id and drops duplicates; returns the new count. */

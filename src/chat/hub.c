@@ -14,9 +14,11 @@
 #include "chat/chat.h"
 #include "chat/events.h"
 #include "chat/frame.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/fmt.h"
 #include "core/hash.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/timeutil.h"
@@ -722,6 +724,28 @@ static void send_message_error(struct ws_conn *ws, const char *client_id, int er
     json_decref(j);
 }
 
+/* message.ack {client_id, duplicate, message}: the message's JSON goes in as it is. */
+static void send_ack(struct ws_conn *ws, const char *client_id, int dup, const char *msg)
+{
+    struct buf b;
+    struct jw w;
+    buf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kstr(&w, "type", "message.ack");
+    jw_key(&w, "data");
+    jw_obj(&w);
+    jw_kstr(&w, "client_id", client_id);
+    jw_kbool(&w, "duplicate", dup);
+    jw_key(&w, "message");
+    jw_raw(&w, msg, strlen(msg));
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    if (!jw_finish(&w))
+        ws_send_text(ws, b.data, b.len);
+    buf_cleanup(&b);
+}
+
 static void start_send(struct ev_conn *c);
 
 static void send_done(struct ws_conn *ws, void *arg, int open)
@@ -733,15 +757,9 @@ static void send_done(struct ws_conn *ws, void *arg, int open)
         if (c && it->err) {
             send_message_error(ws, k->q[i]->f.client_id, it->err);
         } else if (c) {
-            json_t *j = json_pack("{s:s,s:{s:s,s:b,s:O}}", "type", "message.ack", "data", "client_id",
-                                  k->q[i]->f.client_id, "duplicate", it->dup, "message", it->msg);
-            char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-            if (t)
-                ws_send_text(ws, t, strlen(t));
-            free(t);
-            json_decref(j);
+            send_ack(ws, k->q[i]->f.client_id, it->dup, it->msg);
         }
-        json_decref(it->msg);
+        free(it->msg);
         send_q_free(k->q[i]);
     }
     free(k);

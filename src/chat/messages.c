@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "chat/chat_impl.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -86,11 +88,10 @@ static int direct_block_check(struct db *db, const char *chat_id, const char *me
     return err ? err : blocked ? DP_ERR_FORBIDDEN : DP_OK;
 }
 
-/* A send checked and ready to write: its stored attachments, then (written) its message and the
- * event to publish once the transaction is committed. */
+/* A send checked and ready to write: its stored attachments, then (written) its message's JSON
+ * (the event to publish once the transaction is committed, and the sender's answer). */
 struct staged {
     char *att_text;
-    json_t *msg;
     struct chat_recipient *r;
     int n;
     char *data;
@@ -102,6 +103,37 @@ static void staged_clear(struct staged *st)
     free(st->r);
     free(st->data);
     memset(st, 0, sizeof *st);
+}
+
+/* The message just stored, as chat_message_json gives it, written straight to text (no SELECT
+ * of the row and no tree: both were a fifth of a send's instructions). */
+static char *written_json(const char *id, const char *chat_id, int64_t seq, const char *sender,
+                          const struct chat_send *s, const char *att_text, const char *now)
+{
+    struct buf b;
+    struct jw w;
+    buf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kstr(&w, "id", id);
+    jw_kstr(&w, "chat_id", chat_id);
+    jw_kint(&w, "seq", seq);
+    jw_kstr(&w, "sender_id", sender);
+    jw_kstr(&w, "client_id", s->client_id);
+    jw_kstr(&w, "text", s->text);
+    jw_kstr(&w, "reply_to", s->reply_to);
+    jw_key(&w, "attachments");
+    jw_raw(&w, att_text, strlen(att_text));
+    jw_key(&w, "edited_at");
+    jw_null(&w);
+    jw_kbool(&w, "deleted", 0);
+    jw_kstr(&w, "created_at", now);
+    jw_obj_end(&w);
+    if (jw_finish(&w)) {
+        buf_cleanup(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL); /* NUL-terminated */
 }
 
 /* The checks of a send, before any write: membership, a retried client_id (*msg, *dup), blocks,
@@ -175,8 +207,15 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
     time_rfc3339(time_now_ms(), now);
     struct db_rows *rows;
     struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
-    int err = db_query(
-        e->db, "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq", u, 2, &rows);
+    /* SQLite: the update, then a read of the row (RETURNING costs it a temporary table). */
+    int sqlite = db_dialect(e->db) == DB_SQLITE;
+    int err =
+        db_query(e->db,
+                 sqlite ? "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?"
+                        : "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+                 u, 2, sqlite ? NULL : &rows);
+    if (!err && sqlite)
+        err = db_query(e->db, "SELECT last_seq FROM chats WHERE id = ?", u + 1, 1, &rows);
     if (err)
         return err;
     int64_t seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
@@ -188,13 +227,11 @@ static int send_write(struct context *e, const char *chat_id, const struct chat_
                         "INSERT INTO chat_messages (id, chat_id, seq, sender_id, client_id, text, reply_to, "
                         "attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         m, 9, NULL)) ||
-        (err = message_by(e->db, "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE id = ? AND chat_id = ?", id,
-                          chat_id, &st->msg)) ||
         (err = recipients_of(e->db, chat_id, prev, prev_chat, st)))
         return err;
-    if (!(st->data = json_dumps(st->msg, JSON_COMPACT)))
+    if (!(st->data = written_json(id, chat_id, seq, e->caller->user_id, s, st->att_text, now)))
         return DP_ERR_NOMEM;
-    return chat_events_append(e->db, st->r, st->n, "message.new", st->data);
+    return chat_events_append(e->db, chat_id, st->r, st->n, "message.new", st->data);
 }
 
 static void send_publish(struct context *e, struct staged *st)
@@ -214,8 +251,6 @@ int chat_send(struct context *e, const char *chat_id, const struct chat_send *s,
         goto out;
     if ((err = send_write(e, chat_id, s, &st, NULL, NULL)) || (err = db_commit(e->db))) {
         db_rollback(e->db);
-        json_decref(st.msg);
-        st.msg = NULL;
         if (err == DP_ERR_CONFLICT && s->client_id && !by_client_id(e->db, e->caller->user_id, s->client_id, msg)) {
             *dup = 1; /* the same send, racing itself: the first one won */
             err = DP_OK;
@@ -223,7 +258,8 @@ int chat_send(struct context *e, const char *chat_id, const struct chat_send *s,
         goto out;
     }
     send_publish(e, &st);
-    *msg = st.msg;
+    if (!(*msg = json_loads(st.data, 0, NULL)))
+        err = DP_ERR_NOMEM; /* stored and published: a retry with the client_id answers it */
 out:
     staged_clear(&st);
     return err;
@@ -240,8 +276,12 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
     if (!err)
         err = db_begin(e->db);
     for (int i = 0; i < n; i++) {
+        json_t *m = NULL;
         v[i].msg = NULL;
-        v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &v[i].msg, &v[i].dup);
+        v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &m, &v[i].dup);
+        if (!v[i].err && v[i].dup && !(v[i].msg = json_dumps(m, JSON_COMPACT)))
+            v[i].err = DP_ERR_NOMEM;
+        json_decref(m);
         writes += !v[i].err && !v[i].dup;
     }
     if (err)
@@ -262,7 +302,8 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
         for (int i = 0; i < n; i++)
             if (!v[i].err && !v[i].dup) {
                 send_publish(e, &st[i]);
-                v[i].msg = st[i].msg;
+                v[i].msg = st[i].data; /* the answer: the message's JSON */
+                st[i].data = NULL;
             }
         goto out;
     }
@@ -271,14 +312,14 @@ one_by_one:
      * does not fail the others; a check the failed transaction cut short (DP_ERR_DB) is redone. */
     for (int i = 0; i < n; i++)
         if ((!v[i].err && !v[i].dup) || v[i].err == DP_ERR_DB || v[i].err == DP_ERR_NOMEM) {
-            if (st) {
-                json_decref(st[i].msg);
-                st[i].msg = NULL;
-            }
-            json_decref(v[i].msg);
+            json_t *m = NULL;
+            free(v[i].msg);
             v[i].msg = NULL;
             v[i].dup = 0;
-            v[i].err = chat_send(e, v[i].chat_id, &v[i].send, &v[i].msg, &v[i].dup);
+            v[i].err = chat_send(e, v[i].chat_id, &v[i].send, &m, &v[i].dup);
+            if (!v[i].err && !(v[i].msg = json_dumps(m, JSON_COMPACT)))
+                v[i].err = DP_ERR_NOMEM;
+            json_decref(m);
         }
 out:
     for (int i = 0; st && i < n; i++)
@@ -321,7 +362,7 @@ int chat_edit(struct context *e, const char *chat_id, const char *message_id, co
         json_decref(*msg);
         goto rollback;
     }
-    err = chat_commit_event(e, r, n, "message.updated", *msg);
+    err = chat_commit_event(e, chat_id, r, n, "message.updated", *msg);
     free(r);
     if (err)
         json_decref(*msg);
@@ -388,7 +429,7 @@ int chat_read(struct context *e, const char *chat_id, int64_t up_to, int64_t *re
         n = 1;
     }
     json_t *data = json_pack("{s:s,s:s,s:I}", "chat_id", chat_id, "user_id", me, "up_to", (json_int_t)now);
-    err = data ? chat_commit_event(e, r ? r : &self, n, "receipt.read", data) : DP_ERR_NOMEM;
+    err = data ? chat_commit_event(e, chat_id, r ? r : &self, n, "receipt.read", data) : DP_ERR_NOMEM;
     if (!data)
         db_rollback(e->db);
     json_decref(data);

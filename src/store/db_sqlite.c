@@ -16,6 +16,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "store/db_impl.h"
+#include "store/db_sqlite_checkpoint.h"
 
 #define STMT_CACHE 32           /* prepared statements kept per connection */
 #define STMT_CACHE_MAX_SQL 8192 /* longer SQL is prepared for each call */
@@ -474,6 +475,8 @@ static int sqlite_open(struct db **out, const char *url)
         DP_LOG(LOG_ERROR, "[db] cannot configure %s: %s", s->path, s->base.errmsg);
         goto out_close;
     }
+    if (!s->memory)
+        sqlite_checkpoints_attach(s->h, s->path);
     *out = &s->base;
     return DP_OK;
 
