@@ -90,7 +90,8 @@ int chat_members_recipients(struct db *db, const char *chat_id, struct chat_reci
     return DP_OK;
 }
 
-int chat_commit_event(struct context *e, const char *chat_id, struct chat_recipient *r, int n, const char *type, const json_t *data)
+int chat_commit_event(struct context *e, const char *chat_id, struct chat_recipient *r, int n, const char *type,
+                      const json_t *data)
 {
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text) {
