@@ -217,7 +217,13 @@ async function boot() {
   window.__doppelReady = performance.now();
   // The chats' unread count comes after the page is usable, over the events socket.
   const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
-  later(() => import('./chat-badge.js').then((m) => m.startChatBadge()));
+  // A navigation away while it loads aborts the import (Firefox rejects it): the next page starts its
+  // own badge, so that is no error of the page.
+  later(() =>
+    import('./chat-badge.js')
+      .then((m) => m.startChatBadge())
+      .catch((e) => console.warn('chat badge not started:', e.message)),
+  );
 }
 
 window.addEventListener('unhandledrejection', (e) => {
