@@ -808,11 +808,18 @@ struct tally {
  * turn before it, the one after it, the one two before it), and how often there into *tf. */
 static double where_weight(const struct text_index *seg, const struct posting *p, double *tf)
 {
-    *tf = p->tf ? p->tf : p->before ? p->before : p->after ? p->after : p->earlier;
-    if (p->tf)
+    double before = seg->answers[p->doc] & TURN_ANSWERS ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT;
+    if (p->tf) {
+        /* Said in the memory itself: its neighbours' mentions add to the count as BM25F's weighted
+         * fields do — a reply to a question about a word is more about it than a line that only
+         * mentions it ("Who's Eddie?" — "Eddie Salazar, my best buddy…" over "…on a dare from
+         * Eddie."), while what the memory holds (the words score) stays one mention. */
+        *tf = p->tf + before * p->before + TEXT_AFTER_WEIGHT * p->after + TEXT_EARLIER_WEIGHT * p->earlier;
         return 1.0;
+    }
+    *tf = p->before ? p->before : p->after ? p->after : p->earlier;
     if (p->before)
-        return seg->answers[p->doc] & TURN_ANSWERS ? TEXT_ANSWER_WEIGHT : TEXT_BEFORE_WEIGHT;
+        return before;
     return p->after ? TEXT_AFTER_WEIGHT : TEXT_EARLIER_WEIGHT;
 }
 
