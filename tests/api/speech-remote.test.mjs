@@ -126,12 +126,17 @@ describe('remote speech recognition', () => {
   for (const [what, spec] of [['errors twice', { status: 500 }], ['stalls', { stall: true }], ['hangs up', { hangUp: true }]]) {
     test(`a provider that ${what} is replaced by pocketsphinx for that utterance`, async () => {
       const n = sp.requests.length;
-      sp.stt.queue(spec, spec);
+      // A hang-up on a kept-alive connection is sent again once by libcurl itself (a dead reused
+      // connection), so a hang-up may be seen up to twice per try: enough are queued for both tries.
+      const hangUp = !!spec.hangUp;
+      sp.stt.queue(...Array(hangUp ? 4 : 2).fill(spec));
       const r = await transcribe(srv, wav(SHORT), c.owner.token);
       expectStatus(assert, r, 200);
       const w = words(r.json.text);
       assert.ok(w.includes('garden') || w.includes('roses'), r.json.text);
-      assert.equal(since(n, 'stt:openai').length, 2, 'tried twice before falling back');
+      const tries = since(n, 'stt:openai').length;
+      if (hangUp) assert.ok(tries >= 2 && tries <= 4, `tried twice before falling back (${tries} requests)`);
+      else assert.equal(tries, 2, 'tried twice before falling back');
       sp.stt.clear();
       await closeBreaker();
     });
