@@ -917,20 +917,18 @@ static char *judged_text(const struct brain_input *in, json_t *memory)
 /* A line of dialogue that asks (said to the avatar, it is answered by the avatar's next turn), or
  * the avatar's reply to a question holding words of q — not a reply to any question: "Who's Eddie?"
  * is answered by "Eddie Salazar, my best buddy…", not by "Only Eddie." (which answers a question
- * about nicknames). */
-static int asks_or_answers(const struct brain_input *in, json_t *memory, const struct terms *q)
+ * about nicknames). judged is what the memory is judged by (judged_text). */
+static int asks_or_answers(json_t *memory, const char *judged, const struct terms *q)
 {
     const char *own = json_string_value(json_object_get(memory, "text"));
     if (own && strchr(own, '?'))
         return 1;
-    char *judged = judged_text(in, memory);
-    char *nl = judged ? strchr(judged, '\n') : NULL; /* the turn it answers, then its own */
-    int yes = 0;
-    if (nl && memchr(judged, '?', (size_t)(nl - judged))) {
-        *nl = 0;
-        yes = coverage(q, judged) > 0;
-    }
-    free(judged);
+    const char *nl = strchr(judged, '\n'); /* judged_text: the turn it answers, then its own */
+    if (!nl || !memchr(judged, '?', (size_t)(nl - judged)))
+        return 0;
+    char *asked = strndup(judged, (size_t)(nl - judged));
+    int yes = asked && coverage(q, asked) > 0;
+    free(asked);
     return yes;
 }
 
@@ -1969,7 +1967,7 @@ static int recall_memories(const struct brain_input *in, struct brain_reply *out
         int mine = to_you && text && first_person(text);
         const char *kind = json_string_value(json_object_get(m, "kind"));
         int utterance = kind && !strcmp(kind, "utterance");
-        int answers_asked = utterance && text && asks_or_answers(in, m, judge);
+        int answers_asked = utterance && text && asks_or_answers(m, text, judge);
         /* which one of a kind: what would be said must name it (a line said to the avatar is
          * answered by the avatar's next) */
         int named = 1;
