@@ -82,6 +82,8 @@ void ws_peers_add(const char *addr);
 void ws_peers_del(const char *addr);
 /* ws.c counts each connection it links into (+1) or unlinks from (-1) the list. */
 void server_ws_counted(struct server *s, int delta);
+/* Writes the frames queued on the connections of server_ws_dirty (the loop's check, and stop). */
+void ws_flush_dirty(struct server *s);
 /* Frees a caller set by the auth hook (NULL is fine). */
 void server_release_auth(struct server *s, struct caller *c);
 /* Computes Sec-WebSocket-Accept for key (29 bytes incl. NUL). */
@@ -134,6 +136,12 @@ struct server {
     struct conn_req *suspended;
     struct ws_conn *ws_list;
     atomic_int ws_open; /* len(ws_list), readable from any thread */
+    /* WebSocket frames queued during the loop's turn go out after its I/O callbacks, one write a
+     * connection (ws.c): the check flushes them; the idle keeps the next poll from blocking when
+     * frames were queued after this turn's check (in close callbacks). */
+    struct ws_conn *ws_dirty;
+    uv_check_t ws_flush_check;
+    uv_idle_t ws_flush_idle;
     struct sse *sse_list;
     /* shutdown */
     int stopping;
@@ -175,6 +183,8 @@ int server_route_slow(const struct server *s, const struct route *rt);
 struct pool *server_pool_of(struct server *s, int slow);
 struct sse_slots *server_sse_slots_of(struct server *s, int slow);
 struct ws_conn **server_ws_list(struct server *s);
+/* The connections with frames to write at the end of the loop's turn; the caller is adding one. */
+struct ws_conn **server_ws_dirty(struct server *s);
 struct sse **server_sse_list(struct server *s);
 
 #endif

@@ -63,6 +63,15 @@ static void sse_slots_init(struct sse_slots *sl, const struct server_config *cfg
     sl->wait_tail = &sl->wait_head;
 }
 
+/* After the turn's I/O callbacks: the WebSocket frames they queued go out, one write a connection. */
+static void on_flush_check(uv_check_t *h)
+{
+    struct server *s = h->data;
+    if (s->ws_dirty)
+        ws_flush_dirty(s);
+    uv_idle_stop(&s->ws_flush_idle);
+}
+
 int server_new(struct server **out, uv_loop_t *loop, const struct server_config *cfg, struct router *router,
                struct pool *pool)
 {
@@ -94,6 +103,12 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->timer.data = s;
     uv_timer_init(loop, &s->stop_timer);
     s->stop_timer.data = s;
+    uv_check_init(loop, &s->ws_flush_check);
+    uv_idle_init(loop, &s->ws_flush_idle);
+    s->ws_flush_check.data = s->ws_flush_idle.data = s;
+    uv_check_start(&s->ws_flush_check, on_flush_check);
+    uv_unref((uv_handle_t *)&s->ws_flush_check);
+    uv_unref((uv_handle_t *)&s->ws_flush_idle);
     guard_init(&s->guard, loop, (double)cfg->header_timeout, server_slow_metric());
     sse_slots_init(&s->sse_slots, cfg, pool);
     sse_slots_init(&s->slow_slots, cfg, NULL);
@@ -225,6 +240,18 @@ struct ws_conn **server_ws_list(struct server *s)
     return &s->ws_list;
 }
 
+static void on_flush_idle(uv_idle_t *h)
+{
+    (void)h; /* only there to keep the poll from blocking until the check has run */
+}
+
+struct ws_conn **server_ws_dirty(struct server *s)
+{
+    if (!s->ws_dirty)
+        uv_idle_start(&s->ws_flush_idle, on_flush_idle);
+    return &s->ws_dirty;
+}
+
 struct sse **server_sse_list(struct server *s)
 {
     return &s->sse_list;
@@ -324,12 +351,15 @@ void server_free(struct server *s)
         s->mhd = NULL;
     }
     server_on_posted(&s->post_async);
-    s->handles_open = 4;
+    ws_flush_dirty(s);
+    s->handles_open = 6;
     s->guard.timer.data = s; /* on_handle_closed counts it with the others */
     uv_close((uv_handle_t *)&s->guard.timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->post_async, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->ws_flush_check, on_handle_closed);
+    uv_close((uv_handle_t *)&s->ws_flush_idle, on_handle_closed);
     if (s->poll_inited) {
         s->handles_open++;
         uv_close((uv_handle_t *)&s->poll, on_handle_closed);

@@ -48,12 +48,14 @@ struct ws_conn {
     double last_rx, last_ping; /* time_mono() of the last byte in / ping out */
     unsigned handles_open : 2;
     unsigned torn_down : 1;
-    unsigned lingering : 1;             /* our close is sent: draining the peer before closing */
-    unsigned slow : 1;                  /* closed for not reading: nothing more is queued */
-    unsigned close_sent : 1;            /* our close frame is queued: nothing goes after it */
-    unsigned close_received : 1;        /* the peer's close came */
-    unsigned reading_done : 1;          /* nothing more is read: the peer closed or broke the protocol */
-    unsigned broken : 1;                /* a send failed: the socket is gone */
+    unsigned lingering : 1;      /* our close is sent: draining the peer before closing */
+    unsigned slow : 1;           /* closed for not reading: nothing more is queued */
+    unsigned close_sent : 1;     /* our close frame is queued: nothing goes after it */
+    unsigned close_received : 1; /* the peer's close came */
+    unsigned reading_done : 1;   /* nothing more is read: the peer closed or broke the protocol */
+    unsigned broken : 1;         /* a send failed: the socket is gone */
+    unsigned dirty : 1;          /* on the server's dirty list: queued frames go out this turn */
+    struct ws_conn *dirty_next;
     int refs;                           /* the connection's own + one per task not yet done */
     struct ws_task *tasks, *tasks_tail; /* submitted, waiting for the one in flight */
     int task_running;
@@ -395,7 +397,7 @@ static void ws_rearm(struct ws_conn *c)
         return;
     int ev = c->broken || waits_for_nothing(c)
                  ? UV_WRITABLE
-                 : (c->reading_done ? 0 : UV_READABLE) | (c->out_off < c->out_len ? UV_WRITABLE : 0);
+                 : (c->reading_done ? 0 : UV_READABLE) | (c->out_off < c->out_len && !c->dirty ? UV_WRITABLE : 0);
     if (ev != c->poll_events) {
         uv_poll_start(&c->poll, ev, on_poll);
         c->poll_events = ev;
@@ -553,17 +555,54 @@ static void close_slow_consumer(struct ws_conn *c)
     ws_rearm(c);
 }
 
+/* Puts c on the server's dirty list (holding a reference: it may be torn down before the flush). */
+static void mark_dirty(struct ws_conn *c)
+{
+    struct ws_conn **head = server_ws_dirty(c->srv);
+    c->dirty = 1;
+    c->refs++;
+    c->dirty_next = *head;
+    *head = c;
+}
+
+void ws_flush_dirty(struct server *s)
+{
+    struct ws_conn **head = server_ws_dirty(s), *c;
+    while ((c = *head)) { /* a flush may tear a connection down, whose route may send on others */
+        *head = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = 0;
+        if (!c->torn_down && !c->lingering) {
+            out_flush(c);
+            ws_settle(c);
+        }
+        ws_unref(c);
+    }
+}
+
+/* A message frame is queued and written at the end of the loop's turn (ws_flush_dirty), with
+ * whatever else the turn queues for the connection: a burst of replies and deliveries costs one
+ * write, not one each. */
 static int ws_queue(struct ws_conn *c, int opcode, const void *p, size_t n)
 {
     if (c->torn_down || c->slow || c->close_sent)
         return DP_ERR_CANCELLED;
+    if (c->broken)
+        return DP_OK; /* the poll ends it */
+    if (c->dirty && over_send_cap(c, n))
+        out_flush(c); /* the cap is on what the kernel did not take, not on what waits for the turn */
     if (over_send_cap(c, n)) {
         close_slow_consumer(c);
         return DP_ERR_CANCELLED;
     }
-    int rc = write_frame(c, opcode, p, n);
-    ws_rearm(c);
-    return rc;
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    size_t hl = ws_frame_header(hdr, opcode, n);
+    int waiting = c->out_off < c->out_len; /* the poll writes it once the socket takes more */
+    if (out_append(c, hdr, hl) || out_append(c, p, n))
+        return DP_ERR_NOMEM;
+    if (!waiting && !c->dirty)
+        mark_dirty(c);
+    return DP_OK;
 }
 
 int ws_send_text(struct ws_conn *c, const char *p, size_t n)
