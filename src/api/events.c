@@ -7,6 +7,7 @@
 #include "chat/hub.h"
 #include "core/err.h"
 #include "net/ws.h"
+#include "store/db.h"
 
 /* The context of a worker, for the hub's database and cache work. */
 static int worker_env(void *state, struct context *e)
@@ -26,7 +27,16 @@ int events_start(struct app *app)
 {
     chat_group_max = (int)app->cfg.chat_group_max;
     struct chat_hub_config cfg = {(int)app->cfg.chat_typing_ttl, (int)app->cfg.chat_presence_grace, 1000,
-                                  (int)app->cfg.chat_frame_rate};
+                                  (int)app->cfg.chat_frame_rate, NULL};
+    /* SQLite: sends on one connection of their own keep its page cache (see send_db); PostgreSQL
+     * keeps no cache in the connection, and its writers need not wait for each other. */
+    struct db *db;
+    if (!db_open(&db, app->database_url)) {
+        if (db_dialect(db) == DB_SQLITE)
+            cfg.send_db = db;
+        else
+            db_close(db);
+    }
     return chat_hub_start(app->loop, app->pool, app->cfg.redis_url, &cfg, worker_env);
 }
 

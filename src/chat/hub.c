@@ -4,6 +4,7 @@
 #include "chat/hub.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "net/http.h"
 #include "net/ws.h"
 #include "store/cache.h"
+#include "store/db.h"
 
 #define USER_BUCKETS 16384
 #define TYPING_MAX 4     /* chats one connection may be typing in at once */
@@ -110,7 +112,8 @@ static struct {
     long nconns, nusers;
     char *scratch; /* frame building */
     size_t scratch_cap;
-} hub;
+    pthread_mutex_t send_lock; /* held while a worker writes a batch on cfg.send_db */
+} hub = {.send_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- users ------------------------------------------------------------------------------ */
 
@@ -703,7 +706,13 @@ static void send_work(void *arg, void *state)
     if (err)
         return;
     e.caller = &k->caller;
+    if (hub.cfg.send_db) {
+        pthread_mutex_lock(&hub.send_lock);
+        e.db = hub.cfg.send_db;
+    }
     chat_send_batch(&e, k->items, k->n);
+    if (hub.cfg.send_db)
+        pthread_mutex_unlock(&hub.send_lock);
 }
 
 static void send_message_error(struct ws_conn *ws, const char *client_id, int err)
@@ -1028,6 +1037,9 @@ int chat_hub_start(struct uv_loop_s *loop, struct pool *pool, const char *pubsub
         if (hub.ps)
             pubsub_close(hub.ps);
         hub.ps = NULL;
+        if (hub.cfg.send_db)
+            db_close(hub.cfg.send_db);
+        hub.cfg.send_db = NULL;
         return err;
     }
     uv_timer_init(loop, &hub.sweep);
@@ -1042,6 +1054,9 @@ void chat_hub_stop(void)
     if (!hub.started)
         return;
     hub.started = 0;
+    if (hub.cfg.send_db)
+        db_close(hub.cfg.send_db); /* the workers are gone: no batch holds it */
+    hub.cfg.send_db = NULL;
     pubsub_close(hub.ps);
     hub.ps = NULL;
     uv_timer_stop(&hub.sweep);

@@ -8,6 +8,7 @@
 
 struct uv_loop_s;
 struct pool;
+struct db;
 
 /* Tunables (set before chat_hub_start; milliseconds). */
 struct chat_hub_config {
@@ -15,6 +16,11 @@ struct chat_hub_config {
     int presence_grace_ms; /* a user's last device gone this long before they are offline (3000) */
     int presence_gap_ms;   /* at most one presence change of a user published in this time (1000) */
     int frame_rate;        /* client frames a second per connection, bursts of twice that (10) */
+    /* NULL, or the connection every message.send batch is written on, one batch at a time (the
+     * hub's from chat_hub_start on, which closes it when it fails, else chat_hub_stop). For SQLite: a connection drops its page cache whenever
+     * another one has committed, so sends spread over the workers' connections re-read the
+     * pages they write from the file each time; on one connection they stay cached. */
+    struct db *send_db;
 };
 
 /* Subscribes to the events channels on loop through pubsub_url (Redis, or "" in-process) and
