@@ -54,10 +54,25 @@ void id_new_label(char out[ID_LEN])
     format_v7(b, time_now_ms(), (uint16_t)(seq++ & 0x0fff), out);
 }
 
+/* 16 bytes of the system's CSPRNG, drawn 512 at a time: a getrandom system call per id was one
+ * of the costlier steps of a chat message. */
+static void random16(uint8_t b[16])
+{
+    static _Thread_local uint8_t pool[512];
+    static _Thread_local size_t left;
+    if (!left) {
+        randombytes_buf(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    left -= 16;
+    memcpy(b, pool + left, 16);
+    sodium_memzero(pool + left, 16); /* what was handed out is not kept */
+}
+
 void id_new(char out[ID_LEN])
 {
     uint8_t b[16];
-    randombytes_buf(b, sizeof b);
+    random16(b);
     int64_t ms = time_now_ms();
     /* Within one millisecond the 12-bit counter keeps ids sorted (RFC 9562 method 1). */
     pthread_mutex_lock(&id_lock);

@@ -187,6 +187,20 @@ TEST(config_file_is_read_and_overridden_by_flags)
     unlink(path);
 }
 
+TEST(id_random_bits_differ_across_refills)
+{
+    /* 100 ids span several refills of the per-thread pool of random bytes: no tail repeats. */
+    static char tails[100][13];
+    char id[ID_LEN];
+    for (int i = 0; i < 100; i++) {
+        id_new(id);
+        memcpy(tails[i], id + 24, 12);
+        tails[i][12] = 0;
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(tails[i], tails[j]) != 0);
+    }
+}
+
 TEST(id_label_is_a_valid_uuidv7_and_varies)
 {
     char a[ID_LEN], b[ID_LEN];
