@@ -136,17 +136,23 @@ static char *written_json(const char *id, const char *chat_id, int64_t seq, cons
     return buf_steal(&b, NULL); /* NUL-terminated */
 }
 
-/* The checks of a send, before any write: membership, a retried client_id (*msg, *dup), blocks,
- * attachments, reply_to. */
+/* The chat whose membership and blocks a batch has checked for the caller, inside its
+ * transaction: its next sends to it skip those two checks (nothing changes them meanwhile). */
+struct checked_chat {
+    char chat_id[ID_LEN]; /* "" when none */
+};
+
+/* The checks of a send, before any write: membership, a retried client_id (*msg, *dup), blocks
+ * (these two skipped for the chat memo holds; recorded in it once passed), attachments, reply_to. */
 static int send_check(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st,
-                      json_t **msg, int *dup)
+                      json_t **msg, int *dup, struct checked_chat *memo)
 {
     const char *me = e->caller->user_id;
-    char kind[8];
+    char kind[8] = "";
     json_t *att = NULL;
+    int known = memo && !strcmp(memo->chat_id, chat_id), err;
     *dup = 0;
-    int err = chat_member_check(e->db, chat_id, me, kind);
-    if (err)
+    if (!known && (err = chat_member_check(e->db, chat_id, me, kind)))
         return err;
     if (s->client_id && !(err = by_client_id(e->db, me, s->client_id, msg))) {
         *dup = 1; /* a retry: the first send's message, nothing stored again */
@@ -158,8 +164,10 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
     }
     if (err && err != DP_ERR_NOT_FOUND && s->client_id)
         return err;
-    if (!strcmp(kind, "direct") && (err = direct_block_check(e->db, chat_id, me)))
+    if (!known && !strcmp(kind, "direct") && (err = direct_block_check(e->db, chat_id, me)))
         return err;
+    if (memo && !known)
+        snprintf(memo->chat_id, sizeof memo->chat_id, "%s", chat_id);
     if ((err = attachments_json(e->db, me, s->attachments, &att)))
         return err;
     if (!s->text && !json_array_size(att)) {
@@ -182,8 +190,6 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
     return st->att_text ? DP_OK : DP_ERR_NOMEM;
 }
 
-/* Inside the open transaction: numbers and stores the message, appends message.new to the
- * members' logs. st->msg, st->r and st->data are set for the publish after the commit. */
 /* The members of chat_id who get its message.new: those of the batch's previous send when it went
  * to the same chat (the transaction holds what they were), else read. */
 static int recipients_of(struct db *db, const char *chat_id, const struct staged *prev, const char *prev_chat,
@@ -199,27 +205,38 @@ static int recipients_of(struct db *db, const char *chat_id, const struct staged
     return DP_OK;
 }
 
-static int send_write(struct context *e, const char *chat_id, const struct chat_send *s, struct staged *st,
+/* Takes the next k seqs of chat_id (the first in *first) and marks it active now. */
+static int seqs_take(struct db *db, const char *chat_id, int k, int64_t *first)
+{
+    char now[RFC3339_LEN];
+    time_rfc3339(time_now_ms(), now);
+    struct db_rows *rows;
+    struct db_val u[] = {DB_INT(k), DB_TEXT(now), DB_TEXT(chat_id)};
+    /* SQLite: the update, then a read of the row (RETURNING costs it a temporary table). */
+    int sqlite = db_dialect(db) == DB_SQLITE;
+    int err =
+        db_query(db,
+                 sqlite ? "UPDATE chats SET last_seq = last_seq + ?, updated_at = ? WHERE id = ?"
+                        : "UPDATE chats SET last_seq = last_seq + ?, updated_at = ? WHERE id = ? RETURNING last_seq",
+                 u, 3, sqlite ? NULL : &rows);
+    if (!err && sqlite)
+        err = db_query(db, "SELECT last_seq FROM chats WHERE id = ?", u + 2, 1, &rows);
+    if (err)
+        return err;
+    *first = rows->nrows ? db_rows_int(rows, 0, 0) - k + 1 : 0;
+    db_rows_free(rows);
+    return *first > 0 ? DP_OK : DP_ERR_NOT_FOUND;
+}
+
+/* Inside the open transaction: stores the message with seq, appends message.new to the members'
+ * logs; st->r and st->data are set for the publish after the commit. */
+static int send_write(struct context *e, const char *chat_id, int64_t seq, const struct chat_send *s, struct staged *st,
                       const struct staged *prev, const char *prev_chat)
 {
     char id[ID_LEN], now[RFC3339_LEN];
     id_new(id);
     time_rfc3339(time_now_ms(), now);
-    struct db_rows *rows;
-    struct db_val u[] = {DB_TEXT(now), DB_TEXT(chat_id)};
-    /* SQLite: the update, then a read of the row (RETURNING costs it a temporary table). */
-    int sqlite = db_dialect(e->db) == DB_SQLITE;
-    int err =
-        db_query(e->db,
-                 sqlite ? "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?"
-                        : "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
-                 u, 2, sqlite ? NULL : &rows);
-    if (!err && sqlite)
-        err = db_query(e->db, "SELECT last_seq FROM chats WHERE id = ?", u + 1, 1, &rows);
-    if (err)
-        return err;
-    int64_t seq = rows->nrows ? db_rows_int(rows, 0, 0) : 0;
-    db_rows_free(rows);
+    int err;
     struct db_val m[] = {DB_TEXT(id),           DB_TEXT(chat_id), DB_INT(seq),          DB_TEXT(e->caller->user_id),
                          DB_TEXT(s->client_id), DB_TEXT(s->text), DB_TEXT(s->reply_to), DB_TEXT(st->att_text),
                          DB_TEXT(now)};
@@ -244,12 +261,14 @@ static void send_publish(struct context *e, struct staged *st)
 int chat_send(struct context *e, const char *chat_id, const struct chat_send *s, json_t **msg, int *dup)
 {
     struct staged st = {0};
-    int err = send_check(e, chat_id, s, &st, msg, dup);
+    int err = send_check(e, chat_id, s, &st, msg, dup, NULL);
     if (err || *dup)
         return err;
     if ((err = db_begin(e->db)))
         goto out;
-    if ((err = send_write(e, chat_id, s, &st, NULL, NULL)) || (err = db_commit(e->db))) {
+    int64_t seq;
+    if ((err = seqs_take(e->db, chat_id, 1, &seq)) || (err = send_write(e, chat_id, seq, s, &st, NULL, NULL)) ||
+        (err = db_commit(e->db))) {
         db_rollback(e->db);
         if (err == DP_ERR_CONFLICT && s->client_id && !by_client_id(e->db, e->caller->user_id, s->client_id, msg)) {
             *dup = 1; /* the same send, racing itself: the first one won */
@@ -268,6 +287,7 @@ out:
 void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
 {
     struct staged *st = calloc((size_t)n, sizeof *st);
+    struct checked_chat checked = {""};
     int writes = 0, err = st ? DP_OK : DP_ERR_NOMEM, prev = -1;
     /* One transaction for the checks and writes of all of them, one commit: under load a
      * connection's sends queue up behind the one being written and go in together. The checks
@@ -278,7 +298,7 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
     for (int i = 0; i < n; i++) {
         json_t *m = NULL;
         v[i].msg = NULL;
-        v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &m, &v[i].dup);
+        v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &m, &v[i].dup, &checked);
         if (!v[i].err && v[i].dup && !(v[i].msg = json_dumps(m, JSON_COMPACT)))
             v[i].err = DP_ERR_NOMEM;
         json_decref(m);
@@ -290,10 +310,25 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
         db_rollback(e->db); /* nothing was written: only reads to end */
         goto one_by_one;
     }
+    /* The seqs of a run of sends to one chat are taken together, at its first: one update of the
+     * chat, not one each (the run ends at the next send to another chat, so none is left unused). */
+    int64_t seq = 0;
+    int seq_left = 0;
     for (int i = 0; i < n && !err; i++)
         if (!v[i].err && !v[i].dup) {
-            err = send_write(e, v[i].chat_id, &v[i].send, &st[i], prev >= 0 ? &st[prev] : NULL,
+            if (!seq_left) {
+                for (int j = i; j < n; j++)
+                    if (!v[j].err && !v[j].dup) {
+                        if (strcmp(v[j].chat_id, v[i].chat_id))
+                            break;
+                        seq_left++;
+                    }
+                if ((err = seqs_take(e->db, v[i].chat_id, seq_left, &seq)))
+                    break;
+            }
+            err = send_write(e, v[i].chat_id, seq++, &v[i].send, &st[i], prev >= 0 ? &st[prev] : NULL,
                              prev >= 0 ? v[prev].chat_id : NULL);
+            seq_left--;
             prev = i;
         }
     if (err || (err = db_commit(e->db)))

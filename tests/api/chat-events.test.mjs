@@ -84,6 +84,41 @@ describe('events WebSocket', () => {
     for (const ev of [a1, b1, c1]) await ev.close();
   });
 
+  test('message.send burst over one socket to several chats: each chat numbered in send order without gaps', async () => {
+    // Sends queued behind the one being written go in together (one transaction): the checks and
+    // the seqs of a run of sends to one chat are shared, which must not mix chats, skip a
+    // stranger's chat or leave a number unused.
+    const group = await newChat(srv, a, [b], { group: true }), direct = await newChat(srv, a, [c]);
+    const strangers = await newChat(srv, b, [c]);
+    const a1 = await events(srv, a);
+    const plan = [];
+    for (let i = 0; i < 24; i++) plan.push(i % 3 === 2 ? direct : group);
+    plan.splice(10, 0, strangers);
+    plan.forEach((ch, i) => a1.send({ type: 'message.send', chat_id: ch.id, client_id: 'mix-' + i, text: 'mix ' + i }));
+    a1.send({ type: 'message.send', chat_id: group.id, client_id: 'mix-0', text: 'mix 0' }); // a retry in the burst
+    const acks = [];
+    for (let i = 0; i < plan.length; i++) {
+      if (plan[i] === strangers) {
+        const err = await a1.wait((f) => f.type === 'message.error' && f.data.client_id === 'mix-' + i);
+        assert.equal(err.data.code, 'not_found');
+        continue;
+      }
+      acks.push([plan[i], await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'mix-' + i)]);
+    }
+    for (const ch of [group, direct]) {
+      const seqs = acks.filter(([c]) => c === ch).map(([, f]) => f.data.message.seq);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'consecutive, in send order');
+      assert.ok(acks.filter(([c]) => c === ch).every(([, f]) => f.data.message.chat_id === ch.id));
+    }
+    const retry = await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'mix-0');
+    assert.equal(retry.data.duplicate, true);
+    assert.equal(retry.data.message.id, acks[0][1].data.message.id);
+    const hist = await api(srv, 'GET', `/chats/${group.id}/messages?limit=100`, { token: b.token });
+    assert.equal(hist.json.items.length, 16, 'stored once each');
+    assert.equal((await api(srv, 'GET', `/chats/${strangers.id}/messages`, { token: b.token })).json.items.length, 0);
+    await a1.close();
+  });
+
   test('ordering: a burst arrives in send order with consecutive seqs', async () => {
     const chat = await newChat(srv, a, [b, c], { group: true });
     const b1 = await events(srv, b);
