@@ -17,6 +17,21 @@ static void fail(const char *what)
     abort();
 }
 
+/* The fast reading of chat_frame_parse gives what jansson's gives, field by field. */
+static void same_as_json(const uint8_t *p, size_t n, int err, const char *why, const struct chat_frame *f)
+{
+    struct chat_frame g;
+    const char *why2 = NULL;
+    int err2 = chat_frame_parse_json((const char *)p, n, &g, &why2);
+    if (err != err2 || why != why2)
+        fail("the fast reading and jansson's disagree on the outcome");
+    if (!err && (f->kind != g.kind || strcmp(f->chat_id, g.chat_id) || strcmp(f->client_id, g.client_id) ||
+                 strcmp(f->reply_to, g.reply_to) || f->away != g.away || !f->text != !g.text ||
+                 (f->text && strcmp(f->text, g.text)) || !f->attachments != !g.attachments))
+        fail("the fast reading and jansson's disagree on a field");
+    chat_frame_clear(&g);
+}
+
 static void client_frame(const uint8_t *p, size_t n)
 {
     struct chat_frame f;
@@ -24,12 +39,14 @@ static void client_frame(const uint8_t *p, size_t n)
     int err = chat_frame_parse((const char *)p, n, &f, &why);
     if (err && !why)
         fail("refused without a reason");
+    same_as_json(p, n, err, why, &f);
     if (err)
         return;
     if (n > CHAT_FRAME_MAX)
         fail("accepted a frame over the cap");
     if ((f.kind == CHAT_FRAME_TYPING_START || f.kind == CHAT_FRAME_TYPING_STOP) && !id_valid(f.chat_id))
         fail("accepted a typing frame without a valid chat id");
+    chat_frame_clear(&f);
 }
 
 static void fanout(const uint8_t *p, size_t n)
