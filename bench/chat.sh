@@ -13,7 +13,9 @@
 #   3. Doppel again from a C client (bench/chat-load.c, users and chats made by bench/chat-setup.py;
 #      the idle sockets from bench/chat-idle.c), which does not saturate before the server: the same
 #      three figures with the server's CPU time per message and per delivery, then the targets of
-#      issue 15 beside them (p99 < 1 ms, 10x the peer's burst and fan-out rates of this run).
+#      issue 15 beside them (p99 < 1 ms, 10x the peer's burst and fan-out rates of this run);
+#   4. the machine's fan-out ceiling (bench/chat-ceiling.c): one process doing nothing but one
+#      send a delivery on the server's core, to as many receivers read on the client's core.
 # Doppel runs on SQLite in a fresh data directory (every message is committed before the sender's
 # answer); the peer keeps everything in memory. Prints figures, never passes or fails.
 #
@@ -60,6 +62,7 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp
 trap cleanup EXIT
 cc -O2 -o "$tmp/chat-idle" bench/chat-idle.c
 cc -O2 -o "$tmp/chat-load" bench/chat-load.c -lm
+cc -O2 -o "$tmp/chat-ceiling" bench/chat-ceiling.c
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -177,6 +180,11 @@ for s in ${BENCH_SERVERS:-express doppel}; do
     esac
 done
 
+# The machine's ceiling for fan-out (bench/chat-ceiling.c): one send a delivery on the server's
+# core and nothing else, to as many receivers, read on the client's core.
+log "fan-out ceiling: one send a delivery, nothing else ($fanout receivers)"
+"$tmp/chat-ceiling" "$fanout" 2000 "$srv_cpu" "$cli_cpu" | tee "$tmp/ceiling.out"
+
 # The targets of issue 15 beside the figures: 10× the peer's burst and fan-out rates of this run.
 if [ -f "$tmp/express-0.out" ]; then
     python3 - "$tmp/express-0.out" "$tmp/c-client.out" "$tmp" $idle_list <<'PY'
@@ -199,6 +207,11 @@ print("targets (issue 15), Doppel from the C client, no idle connections:")
 print("  A->B p99 %.2f ms (target < 1 ms)" % p99)
 print("  burst %.0f msgs/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (burst, burst / pb, pb, 10 * pb))
 print("  fan-out %.0f deliveries/s = %.2fx the peer's %.0f (target >= 10x: %.0f)" % (fan, fan / pf, pf, 10 * pf))
+ceil = re.search(r"ceiling: (\d+) deliveries/s", open(os.path.join(sys.argv[3], "ceiling.out")).read())
+if ceil:
+    cf = float(ceil.group(1))
+    print("  fan-out ceiling of this machine (a bare send a delivery): %.0f deliveries/s = %.2fx the peer's;"
+          " Doppel at %.0f%% of it" % (cf, cf / pf, 100 * fan / cf))
 for idle in sys.argv[4:]:
     f = first(r"\(%s idle\) C client: chat fan-out .*?: (\d+) deliveries/s" % idle)
     p = peer_of(os.path.join(sys.argv[3], "express-%s.out" % idle)).get("fanout", {}).get("deliveries_per_s", float("nan"))
