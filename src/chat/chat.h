@@ -105,10 +105,12 @@ int chat_prefs_set(struct context *e, const json_t *patch, json_t **out);
 /* For the events WebSocket. Everyone who may see user_id's presence: members of a chat with
  * them and their accepted contacts (at most max); NULL when they hide it. *out a JSON array. */
 int chat_presence_audience(struct db *db, const char *user_id, int max, json_t **out);
+/* The people user_id may see the presence of (the same audience), those hiding theirs left out:
+ * [{user_id, last_seen (null when never seen)}]; NULL when user_id hides theirs. One query. */
+int chat_presence_visible(struct db *db, const char *user_id, int max, json_t **out);
 /* The members (still in it, other than user_id) of a chat user_id is in; DP_ERR_NOT_FOUND. */
 int chat_typing_audience(struct db *db, const char *chat_id, const char *user_id, json_t **out);
 /* Records the user's last seen time (they went offline). */
 int chat_last_seen_set(struct db *db, const char *user_id, const char *when);
-int chat_last_seen_get(struct db *db, const char *user_id, char *when, size_t cap, int *hidden);
 
 #endif

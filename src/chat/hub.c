@@ -385,24 +385,31 @@ static void send_ready(struct ev_conn *c)
 static void snapshot_work(struct hub_task *k, struct context *e)
 {
     json_t *users = NULL;
-    /* Who the user may see: the same people who would see theirs (chats and contacts). */
-    if ((k->err = chat_presence_audience(e->db, k->user, PRESENCE_SNAPSHOT_MAX, &users)) || !users)
+    /* Who the user may see: the same people who would see theirs (chats and contacts), with their
+     * last seen times (one query), online or not from their device counts (read a few at a time). */
+    if ((k->err = chat_presence_visible(e->db, k->user, PRESENCE_SNAPSHOT_MAX, &users)) || !users)
         return;
     k->result = json_array();
-    size_t i;
-    json_t *it;
-    json_array_foreach (users, i, it) {
-        char key[64], *v = NULL, seen[RFC3339_LEN + 8];
-        size_t len;
-        int hidden = 0;
-        snprintf(key, sizeof key, "presence:%s", json_string_value(it));
-        int online = cache_get(e->security, key, &v, &len) == DP_OK && atoll(v) > 0;
-        free(v);
-        if (chat_last_seen_get(e->db, json_string_value(it), seen, sizeof seen, &hidden) || hidden)
-            continue;
-        json_array_append_new(k->result,
-                              json_pack("{s:O,s:s,s:o}", "user_id", it, "status", online ? "online" : "offline",
-                                        "last_seen", online || !*seen ? json_null() : json_string(seen)));
+    size_t n = json_array_size(users);
+    for (size_t at = 0; at < n; at += CACHE_GET_MANY_MAX) {
+        char keys[CACHE_GET_MANY_MAX][64], *vals[CACHE_GET_MANY_MAX] = {0};
+        const char *kp[CACHE_GET_MANY_MAX];
+        size_t lens[CACHE_GET_MANY_MAX], m = n - at < CACHE_GET_MANY_MAX ? n - at : CACHE_GET_MANY_MAX;
+        for (size_t i = 0; i < m; i++) {
+            const char *id = json_string_value(json_object_get(json_array_get(users, at + i), "user_id"));
+            snprintf(keys[i], sizeof keys[i], "presence:%s", id);
+            kp[i] = keys[i];
+        }
+        if (cache_get_many(e->security, kp, (int)m, vals, lens))
+            memset(vals, 0, sizeof vals); /* unknown: shown offline, as a count that expired */
+        for (size_t i = 0; i < m; i++) {
+            json_t *u = json_array_get(users, at + i);
+            int online = vals[i] && atoll(vals[i]) > 0;
+            json_array_append_new(k->result, json_pack("{s:O,s:s,s:O}", "user_id", json_object_get(u, "user_id"),
+                                                       "status", online ? "online" : "offline", "last_seen",
+                                                       online ? json_null() : json_object_get(u, "last_seen")));
+            free(vals[i]);
+        }
     }
     json_decref(users);
 }

@@ -227,28 +227,58 @@ int chat_prefs_set(struct context *e, const json_t *patch, json_t **out)
     "OR (b.user_id = " col " AND b.blocked_id = ?))"
 #define NOT_BLOCKED(col) "WHERE " NOT_BLOCKED_COND(col)
 
-int chat_presence_audience(struct db *db, const char *user_id, int max, json_t **out)
+/* The people who may see user_id's presence — members of a chat with them and their accepted
+ * contacts, neither having blocked the other — at most max; seen 1: with their last_seen, those
+ * hiding their own left out. NULL rows when user_id hides theirs. */
+static int audience_rows(struct db *db, const char *user_id, int max, int seen, struct db_rows **rows)
 {
     int receipts, hide;
-    *out = NULL;
+    *rows = NULL;
     int err = chat_prefs_read(db, user_id, &receipts, &hide);
     if (err || hide)
         return err;
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id),
                          DB_TEXT(user_id), DB_TEXT(user_id), DB_INT(max)};
+#define AUDIENCE                                                                                                       \
+    "(SELECT o.user_id AS uid FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "                     \
+    "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "                            \
+    "UNION SELECT CASE WHEN from_id = ? THEN to_id ELSE from_id END FROM chat_contacts "                               \
+    "WHERE status = 'accepted' AND ? IN (from_id, to_id)) a "
+    return db_query(db,
+                    seen ? "SELECT a.uid, s.last_seen FROM " AUDIENCE "LEFT JOIN chat_prefs s ON s.user_id = a.uid "
+                           "WHERE " NOT_BLOCKED_COND("a.uid") " AND COALESCE(s.hide_presence, 0) = 0 LIMIT ?"
+                         : "SELECT a.uid FROM " AUDIENCE NOT_BLOCKED("a.uid") " LIMIT ?",
+                    p, 7, rows);
+#undef AUDIENCE
+}
+
+int chat_presence_audience(struct db *db, const char *user_id, int max, json_t **out)
+{
     struct db_rows *rows;
-    /* Blocked either way: neither sees the other's presence (nor, below, typing). */
-    if ((err = db_query(db,
-                        "SELECT a.uid FROM (SELECT o.user_id AS uid FROM chat_members me "
-                        "JOIN chat_members o ON o.chat_id = me.chat_id "
-                        "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "
-                        "UNION SELECT CASE WHEN from_id = ? THEN to_id ELSE from_id END FROM chat_contacts "
-                        "WHERE status = 'accepted' AND ? IN (from_id, to_id)) a " NOT_BLOCKED("a.uid") " LIMIT ?",
-                        p, 7, &rows)))
+    *out = NULL;
+    int err = audience_rows(db, user_id, max, 0, &rows);
+    if (err || !rows)
         return err;
     *out = json_array();
     for (int i = 0; i < rows->nrows; i++)
         json_array_append_new(*out, json_string(db_rows_text(rows, i, 0)));
+    db_rows_free(rows);
+    return DP_OK;
+}
+
+int chat_presence_visible(struct db *db, const char *user_id, int max, json_t **out)
+{
+    struct db_rows *rows;
+    *out = NULL;
+    int err = audience_rows(db, user_id, max, 1, &rows);
+    if (err || !rows)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < rows->nrows; i++) {
+        const char *seen = db_rows_text(rows, i, 1);
+        json_array_append_new(*out, json_pack("{s:s,s:o}", "user_id", db_rows_text(rows, i, 0), "last_seen",
+                                              seen && *seen ? json_string(seen) : json_null()));
+    }
     db_rows_free(rows);
     return DP_OK;
 }
@@ -280,18 +310,4 @@ int chat_last_seen_set(struct db *db, const char *user_id, const char *when)
                     "INSERT INTO chat_prefs (user_id, last_seen) VALUES (?, ?) "
                     "ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen",
                     p, 2, NULL);
-}
-
-int chat_last_seen_get(struct db *db, const char *user_id, char *when, size_t cap, int *hidden)
-{
-    struct db_val p[] = {DB_TEXT(user_id)};
-    struct db_rows *rows;
-    int err = db_query(db, "SELECT last_seen, hide_presence FROM chat_prefs WHERE user_id = ?", p, 1, &rows);
-    if (err)
-        return err;
-    const char *v = rows->nrows ? db_rows_text(rows, 0, 0) : NULL;
-    snprintf(when, cap, "%s", v ? v : "");
-    *hidden = rows->nrows ? (int)db_rows_int(rows, 0, 1) : 0;
-    db_rows_free(rows);
-    return DP_OK;
 }

@@ -236,6 +236,10 @@ describe('events WebSocket', () => {
     const off = await q1.wait((f) => f.type === 'presence' && f.data.user_id === p.id, 4000);
     assert.equal(off.data.status, 'offline');
     assert.ok(off.data.last_seen);
+    const q2 = await events(srv, q); // a new device's snapshot has the time p was last seen
+    const snap2 = await q2.wait((f) => f.type === 'presence' && f.data.user_id === p.id);
+    assert.deepEqual(snap2.data, { user_id: p.id, status: 'offline', last_seen: off.data.last_seen });
+    await q2.close();
     assert.ok(!r1.frames.some((f) => f.type === 'presence' && f.data.user_id === p.id), 'no shared chat: nothing');
     // A quick reconnect inside the grace is no change at all.
     const p3 = await events(srv, p);
@@ -247,6 +251,9 @@ describe('events WebSocket', () => {
     await q1.wait((f) => f.type === 'presence' && f.data.status === 'offline', 4000);
     // Hidden: nothing at all.
     await api(srv, 'PATCH', '/chats/settings', { token: p.token, body: { hide_presence: true } });
+    const q3 = await events(srv, q); // nor in a snapshot
+    await q3.none((f) => f.type === 'presence' && f.data.user_id === p.id);
+    await q3.close();
     const p5 = await events(srv, p);
     await q1.none((f) => f.type === 'presence' && f.data.user_id === p.id, 1500);
     await p5.close();
