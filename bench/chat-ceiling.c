@@ -56,8 +56,8 @@ static void reader(int port, int n, int cpu, int ready_fd)
 {
     pin(cpu);
     int ep = epoll_create1(0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a))
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
         close(fd[i]);
     waitpid(child, NULL, 0);
     double d = (double)n * msgs;
-    printf("ceiling: %.0f deliveries/s, %.2f µs CPU per delivery (sender: one send a receiver, nothing else)\n",
-           d / el, cpu / d * 1e6);
+    printf("ceiling: %.0f deliveries/s, %.2f µs CPU per delivery (sender: one send a receiver, nothing else)\n", d / el,
+           cpu / d * 1e6);
     return 0;
 }

@@ -136,11 +136,46 @@ static char *written_json(const char *id, const char *chat_id, int64_t seq, cons
     return buf_steal(&b, NULL); /* NUL-terminated */
 }
 
-/* The chat whose membership and blocks a batch has checked for the caller, inside its
- * transaction: its next sends to it skip those two checks (nothing changes them meanwhile). */
+/* What a batch has read once for all its sends, inside its transaction: the chat whose
+ * membership and blocks were checked for the caller (its next sends to it skip those two checks:
+ * nothing changes them meanwhile), and the messages its client ids already name. */
 struct checked_chat {
     char chat_id[ID_LEN]; /* "" when none */
+    json_t **prior;       /* NULL: look each client id up; else per send, the message or NULL */
+    int at;               /* the send being checked */
 };
+
+/* prior[i]: the caller's message already stored with send i's client id (one query for all). */
+static int prior_sends(struct db *db, const char *me, const struct chat_send_item *v, int n, json_t **prior)
+{
+    static const char head[] = "SELECT " CHAT_MESSAGE_COLS " FROM chat_messages WHERE sender_id = ? AND client_id IN (";
+    struct db_val *p = calloc((size_t)n + 1, sizeof *p);
+    char *sql = malloc(sizeof head + 2 * (size_t)n + 2);
+    int k = 0, err = p && sql ? DP_OK : DP_ERR_NOMEM;
+    struct db_rows *rows = NULL;
+    if (!err) {
+        p[k++] = DB_TEXT(me);
+        size_t o = sizeof head - 1;
+        memcpy(sql, head, o);
+        for (int i = 0; i < n; i++)
+            if (v[i].send.client_id) {
+                p[k++] = DB_TEXT(v[i].send.client_id);
+                memcpy(sql + o, "?,", 2);
+                o += 2;
+            }
+        memcpy(sql + o - 1, ")", 2); /* the last comma (k > 1 when called) */
+        err = k > 1 ? db_query(db, sql, p, k, &rows) : DP_OK;
+    }
+    for (int r = 0; rows && r < rows->nrows && !err; r++)
+        for (int i = 0; i < n && !err; i++)
+            if (v[i].send.client_id && !strcmp(v[i].send.client_id, db_rows_text(rows, r, 4)) && !prior[i] &&
+                !(prior[i] = chat_message_json(rows, r, 0)))
+                err = DP_ERR_NOMEM;
+    db_rows_free(rows);
+    free(p);
+    free(sql);
+    return err;
+}
 
 /* The checks of a send, before any write: membership, a retried client_id (*msg, *dup), blocks
  * (these two skipped for the chat memo holds; recorded in it once passed), attachments, reply_to. */
@@ -154,7 +189,11 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
     *dup = 0;
     if (!known && (err = chat_member_check(e->db, chat_id, me, kind)))
         return err;
-    if (s->client_id && !(err = by_client_id(e->db, me, s->client_id, msg))) {
+    if (s->client_id && memo && memo->prior)
+        err = memo->prior[memo->at] ? (*msg = json_incref(memo->prior[memo->at]), DP_OK) : DP_ERR_NOT_FOUND;
+    else if (s->client_id)
+        err = by_client_id(e->db, me, s->client_id, msg);
+    if (s->client_id && !err) {
         *dup = 1; /* a retry: the first send's message, nothing stored again */
         if (strcmp(json_string_value(json_object_get(*msg, "chat_id")), chat_id)) {
             json_decref(*msg);
@@ -287,7 +326,7 @@ out:
 void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
 {
     struct staged *st = calloc((size_t)n, sizeof *st);
-    struct checked_chat checked = {""};
+    struct checked_chat checked = {.chat_id = ""};
     int writes = 0, err = st ? DP_OK : DP_ERR_NOMEM, prev = -1;
     /* One transaction for the checks and writes of all of them, one commit: under load a
      * connection's sends queue up behind the one being written and go in together. The checks
@@ -295,8 +334,12 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
      * transaction of its own (and remaps the database file after another connection's commit). */
     if (!err)
         err = db_begin(e->db);
+    json_t **prior = calloc((size_t)n, sizeof *prior);
+    if (!err && prior && !prior_sends(e->db, e->caller->user_id, v, n, prior))
+        checked.prior = prior; /* else each send looks its client id up */
     for (int i = 0; i < n; i++) {
         json_t *m = NULL;
+        checked.at = i;
         v[i].msg = NULL;
         v[i].err = err ? DP_ERR_DB : send_check(e, v[i].chat_id, &v[i].send, &st[i], &m, &v[i].dup, &checked);
         if (!v[i].err && v[i].dup && !(v[i].msg = json_dumps(m, JSON_COMPACT)))
@@ -304,6 +347,9 @@ void chat_send_batch(struct context *e, struct chat_send_item *v, int n)
         json_decref(m);
         writes += !v[i].err && !v[i].dup;
     }
+    for (int i = 0; prior && i < n; i++)
+        json_decref(prior[i]);
+    free(prior);
     if (err)
         goto one_by_one;
     if (!writes) {

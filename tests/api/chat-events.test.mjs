@@ -113,6 +113,12 @@ describe('events WebSocket', () => {
     const retry = await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'mix-0');
     assert.equal(retry.data.duplicate, true);
     assert.equal(retry.data.message.id, acks[0][1].data.message.id);
+    // The same client id for another chat is not a retry: refused, nothing stored.
+    a1.send({ type: 'message.send', chat_id: direct.id, client_id: 'mix-0', text: 'mix 0 elsewhere' });
+    a1.send({ type: 'message.send', chat_id: direct.id, client_id: 'mix-new', text: 'after it' });
+    assert.equal((await a1.wait((f) => f.type === 'message.error' && f.data.client_id === 'mix-0')).data.code, 'conflict');
+    const after = await a1.wait((f) => f.type === 'message.ack' && f.data.client_id === 'mix-new');
+    assert.equal(after.data.message.seq, acks.filter(([c]) => c === direct).length + 1);
     const hist = await api(srv, 'GET', `/chats/${group.id}/messages?limit=100`, { token: b.token });
     assert.equal(hist.json.items.length, 16, 'stored once each');
     assert.equal((await api(srv, 'GET', `/chats/${strangers.id}/messages`, { token: b.token })).json.items.length, 0);
