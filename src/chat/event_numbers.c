@@ -86,6 +86,7 @@ static struct {
      * event is gone): every counter is dropped and read again. UNKNOWN between a take and the
      * event's insert, so that a failure in between is noticed the same way. */
     int64_t last_event;
+    uint64_t last_xact; /* the transaction that stored last_event (db_xact_id; 0 when unknown) */
 } mem = {.lock = PTHREAD_MUTEX_INITIALIZER, .last_event = UNKNOWN};
 
 static void mem_clear(void)
@@ -138,12 +139,23 @@ static int mem_counter(struct db *db, const char *user_id, struct counter **out)
 
 static int mem_take(struct db *db, struct chat_recipient *r, int n, int64_t *event_id)
 {
-    struct db_rows *rows;
-    int err = db_query(db, "SELECT COALESCE(MAX(id), 0) FROM chat_events", NULL, 0, &rows);
-    if (err)
-        return err;
-    int64_t stored = rows->nrows ? db_rows_int(rows, 0, 0) : UNKNOWN;
-    db_rows_free(rows);
+    /* The last event stored in this same open transaction (a batch of sends) is the largest id:
+     * no other writer could come in between, so it is not read again. */
+    int64_t stored = UNKNOWN;
+    uint64_t xact = db_xact_id(db);
+    int err = DP_OK;
+    pthread_mutex_lock(&mem.lock);
+    int ours = xact && xact == mem.last_xact && mem.last_event != UNKNOWN;
+    if (ours)
+        stored = mem.last_event;
+    pthread_mutex_unlock(&mem.lock);
+    if (!ours) {
+        struct db_rows *rows;
+        if ((err = db_query(db, "SELECT COALESCE(MAX(id), 0) FROM chat_events", NULL, 0, &rows)))
+            return err;
+        stored = rows->nrows ? db_rows_int(rows, 0, 0) : UNKNOWN;
+        db_rows_free(rows);
+    }
     *event_id = stored + 1; /* this transaction holds the only write lock */
     pthread_mutex_lock(&mem.lock);
     if (stored != mem.last_event)
@@ -195,6 +207,7 @@ void chat_numbers_stored(struct db *db, int64_t event_id)
         return;
     pthread_mutex_lock(&mem.lock);
     mem.last_event = event_id;
+    mem.last_xact = db_xact_id(db);
     pthread_mutex_unlock(&mem.lock);
 }
 

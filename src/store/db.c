@@ -417,8 +417,16 @@ int db_begin(struct db *db)
 {
     /* IMMEDIATE takes SQLite's write lock now, so the busy timeout applies here rather than
      * failing a later write of the transaction with SQLITE_BUSY. */
+    static _Atomic uint64_t xacts;
     const char *sql = db->ops->dialect == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
-    return query_op(db, "begin", sql, NULL, 0, NULL);
+    int err = query_op(db, "begin", sql, NULL, 0, NULL);
+    db->xact = err ? 0 : ++xacts;
+    return err;
+}
+
+uint64_t db_xact_id(const struct db *db)
+{
+    return db->xact;
 }
 
 int db_xact_lock(struct db *db, int64_t key)
@@ -432,11 +440,13 @@ int db_xact_lock(struct db *db, int64_t key)
 
 int db_commit(struct db *db)
 {
+    db->xact = 0;
     return query_op(db, "commit", "COMMIT", NULL, 0, NULL);
 }
 
 int db_rollback(struct db *db)
 {
+    db->xact = 0;
     return query_op(db, "rollback", "ROLLBACK", NULL, 0, NULL);
 }
 

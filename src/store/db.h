@@ -91,6 +91,9 @@ int db_commit(struct db *db);
  * check-then-write sequences (e.g. "is this the last admin?") cannot interleave. */
 int db_xact_lock(struct db *db, int64_t key);
 int db_rollback(struct db *db);
+/* Nonzero inside a transaction db_begin opened, the same until its commit or rollback and never
+ * given to another transaction of the process (0 outside one). */
+uint64_t db_xact_id(const struct db *db);
 const char *db_errmsg(const struct db *db);
 
 void db_rows_free(struct db_rows *r);

@@ -15,6 +15,7 @@
 struct db {
     const struct db_ops *ops;
     char errmsg[DB_ERRMSG_MAX]; /* last error text, "" when none */
+    uint64_t xact;              /* db_xact_id: set by db_begin, 0 after commit or rollback */
 };
 
 extern const struct db_ops db_sqlite_ops;

@@ -76,6 +76,13 @@ TEST(time_rfc3339_round_trip)
     char s[RFC3339_LEN];
     time_rfc3339(1795410198123LL, s);
     CHECK_EQ_STR(s, "2026-11-23T05:03:18.123Z");
+    time_rfc3339(1795410198007LL, s); /* the same second again (formatted from the thread's copy) */
+    CHECK_EQ_STR(s, "2026-11-23T05:03:18.007Z");
+    time_rfc3339(1795410199990LL, s);
+    CHECK_EQ_STR(s, "2026-11-23T05:03:19.990Z");
+    time_rfc3339(-1, s);
+    CHECK_EQ_STR(s, "1969-12-31T23:59:59.999Z");
+    time_rfc3339(1795410198123LL, s);
     int64_t ms;
     CHECK_EQ_INT(time_parse_rfc3339(s, &ms), DP_OK);
     CHECK_EQ_INT(ms, 1795410198123LL);
