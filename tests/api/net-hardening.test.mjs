@@ -151,6 +151,22 @@ test('one address never takes every slot: a quarter of --max-connections is kept
   assert.equal(await srv.stop(), 0);
 });
 
+test('an idle keep-alive connection is announced to close a second before --http-header-timeout, and closes then', async () => {
+  const srv = await server({ args: ['--http-header-timeout', '2'] });
+  const s = await connectFrom(srv.port);
+  let received = '';
+  s.on('data', (d) => (received += d));
+  s.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(await eventually(() => received.includes('\r\n\r\n'), { timeoutMs: 3000 }), 'answered');
+  assert.match(received, /^HTTP\/1\.1 200/);
+  assert.match(received, /\r\nKeep-Alive: timeout=1\r\n/i, 'the hint a client stops reusing the connection by');
+  const t0 = Date.now();
+  await s.gone;
+  const idle = Date.now() - t0;
+  assert.ok(idle >= 1000 && idle < 6000, `closed by the server after ${idle} ms idle`);
+  assert.equal(await srv.stop(), 0);
+});
+
 test('a client dribbling header lines past --http-header-timeout is closed', async () => {
   const srv = await server({ args: ['--http-header-timeout', '1', '--http-timeout', '30'] });
   const s = await connectFrom(srv.port);
