@@ -197,6 +197,7 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
         *dup = 1; /* a retry: the first send's message, nothing stored again */
         if (strcmp(json_string_value(json_object_get(*msg, "chat_id")), chat_id)) {
             json_decref(*msg);
+            *msg = NULL; /* the caller frees what it gets */
             return DP_ERR_CONFLICT;
         }
         return DP_OK;
