@@ -183,8 +183,13 @@ fi
 # The browser UI once (release binary, SQLite): Debian's chromium (playwright-core) and firefox-esr
 # (puppeteer-core, firefox.test.mjs), each in a lane beside the C unit tests — the lightest load of
 # the run (browsers beside the API suite's sanitizer lanes timed out loading the app's modules).
+# The voice suite (Chromium's longest file) runs after the Firefox one, in its lane: the two lanes
+# then end within a minute of each other instead of Chromium's alone setting the section's time.
 e2e_chromium=()
-for f in tests/e2e/*.test.mjs; do [ "$f" = tests/e2e/firefox.test.mjs ] || e2e_chromium+=("$f"); done
+e2e_after_firefox=(tests/e2e/voice.test.mjs)
+for f in tests/e2e/*.test.mjs; do
+  case "$f" in tests/e2e/firefox.test.mjs | tests/e2e/voice.test.mjs) ;; *) e2e_chromium+=("$f") ;; esac
+done
 e2e_env=(env DOPPEL_BIN=build/release/doppel DOPPEL_API_BACKEND=sqlite DOPPEL_TEST_TIME_SCALE=1)
 
 section "unit tests (ASan/UBSan) beside the browser suites (release binary)"
@@ -194,7 +199,7 @@ asan_redis=""
 [ -n "${DOPPEL_TEST_REDIS_URL:-}" ] && asan_redis="${DOPPEL_TEST_REDIS_URL%/}/9"
 run_lanes unit-asan "$(printf '%q ' env DOPPEL_TEST_REDIS_URL="$asan_redis" build/asan/unit_tests)" \
   e2e-chromium "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" "${e2e_chromium[@]}")" \
-  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs)"
+  e2e-firefox "$(printf '%q ' "${e2e_env[@]}" node "${node_flags[@]}" tests/e2e/firefox.test.mjs "${e2e_after_firefox[@]}")"
 
 # ---------------------------------------------------------------------------------------------
 section "fuzz corpora replay (${FUZZ_SECONDS}s per target)"
