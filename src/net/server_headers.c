@@ -1,7 +1,6 @@
 /* The headers every response carries: request id, security headers, CORS. */
 #include "net/server.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -31,14 +30,8 @@ enum cors_match server_origin_allowed(const struct server *s, const char *origin
 void server_add_common_headers(struct server *s, struct MHD_Response *r, const struct request *req)
 {
     MHD_add_response_header(r, "X-Request-Id", req->request_id);
-    if (s->cfg.header_timeout > 1) {
-        /* An idle keep-alive connection is closed when the next request's headers have not come
-         * within --http-header-timeout: a client told a second less stops reusing it first, rather
-         * than send a request (a POST is not retried) into a connection being closed. */
-        char ka[32];
-        snprintf(ka, sizeof ka, "timeout=%ld", s->cfg.header_timeout - 1);
-        MHD_add_response_header(r, "Keep-Alive", ka);
-    }
+    if (*s->keep_alive)
+        MHD_add_response_header(r, "Keep-Alive", s->keep_alive);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");

@@ -134,6 +134,10 @@ struct server {
     int port;
     int in_flight;
     struct conn_req *suspended;
+    /* "timeout=N", a second under --http-header-timeout, which closes an idle keep-alive
+     * connection: a client told it stops reusing the connection first, rather than send a request
+     * (a POST is not retried) into one being closed. "" when there is no such deadline. */
+    char keep_alive[32];
     struct ws_conn *ws_list;
     atomic_int ws_open; /* len(ws_list), readable from any thread */
     /* WebSocket frames queued during the loop's turn go out after its I/O callbacks, one write a

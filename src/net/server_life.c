@@ -91,6 +91,8 @@ int server_new(struct server **out, uv_loop_t *loop, const struct server_config 
     s->proxies = proxies;
     s->loop = loop;
     s->cfg = *cfg;
+    if (cfg->header_timeout > 1)
+        snprintf(s->keep_alive, sizeof s->keep_alive, "timeout=%ld", cfg->header_timeout - 1);
     s->router = router;
     s->pool = pool;
     if (pool)
