@@ -43,19 +43,21 @@ void time_rfc3339(int64_t ms, char out[RFC3339_LEN])
 {
     /* The date and time to the second are formatted once a second per thread (gmtime_r and
      * strftime were a few thousand instructions of every stored chat message). */
-    static _Thread_local time_t cached_s = -1;
+    static _Thread_local time_t cached_s;
+    static _Thread_local int cached_ok;
     static _Thread_local char cached[RFC3339_LEN];
     static _Thread_local size_t cached_n;
     time_t s = (time_t)(ms / 1000);
     int frac = (int)(ms % 1000);
     if (frac < 0)
         frac += 1000, s--;
-    if (s != cached_s) {
+    if (!cached_ok || s != cached_s) {
         struct tm tm;
         gmtime_r(&s, &tm);
         /* strftime bounds every field, unlike printf of plain ints. */
         cached_n = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
         cached_s = s;
+        cached_ok = 1;
     }
     size_t n = cached_n + 6 > RFC3339_LEN ? RFC3339_LEN - 6 : cached_n; /* a year past 9999: cut */
     memcpy(out, cached, n);
