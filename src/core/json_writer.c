@@ -88,10 +88,41 @@ void jw_arr_end(struct jw *w)
     close_container(w, 0);
 }
 
+/* Strings up to this long made only of printable ASCII other than '"' and '\\' — nearly every
+ * key and most values — are written with one append, their punctuation included. */
+#define PLAIN_MAX 120
+
+/* head, then s[0..n) quoted, then tail (each at most a byte) with one append, when s is short and
+ * plain; else 0 and nothing written. */
+static int put_plain(struct jw *w, char head, const char *s, size_t n, char tail)
+{
+    char t[PLAIN_MAX + 4];
+    if (n > PLAIN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            return 0;
+    }
+    size_t o = 0;
+    if (head)
+        t[o++] = head;
+    t[o++] = '"';
+    memcpy(t + o, s, n);
+    o += n;
+    t[o++] = '"';
+    if (tail)
+        t[o++] = tail;
+    put(w, t, o);
+    return 1;
+}
+
 /* s[0..n) as a JSON string: runs of plain bytes are copied whole; quotes, backslashes and control
  * characters are escaped; a byte that starts no well-formed UTF-8 sequence becomes U+FFFD. */
 static void put_string(struct jw *w, const char *s, size_t n)
 {
+    if (put_plain(w, 0, s, n, 0))
+        return;
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     put(w, "\"", 1);
@@ -151,12 +182,16 @@ void jw_key(struct jw *w, const char *key)
         w->err = DP_ERR_INVALID;
         return;
     }
-    if (w->members[w->depth - 1])
-        put(w, ",", 1);
+    int comma = w->members[w->depth - 1];
     w->members[w->depth - 1] = 1;
-    put_string(w, key, strlen(key));
-    put(w, ":", 1);
     w->after_key = 1;
+    size_t n = strlen(key);
+    if (put_plain(w, comma ? ',' : 0, key, n, ':'))
+        return;
+    if (comma)
+        put(w, ",", 1);
+    put_string(w, key, n);
+    put(w, ":", 1);
 }
 
 void jw_strn(struct jw *w, const char *s, size_t n)
