@@ -225,7 +225,7 @@ static int send_check(struct context *e, const char *chat_id, const struct chat_
         }
         db_rows_free(rows);
     }
-    st->att_text = json_dumps(att, JSON_COMPACT);
+    st->att_text = json_array_size(att) ? json_dumps(att, JSON_COMPACT) : strdup("[]"); /* the usual: none */
     json_decref(att);
     return st->att_text ? DP_OK : DP_ERR_NOMEM;
 }
