@@ -119,9 +119,15 @@ export function openVoice(opts) {
     f.set('sil');
   }
   const playing = () => sources.size > 0;
+  // After a barge-in, audio of the reply still on the wire is dropped until the next reply starts.
+  let silenced = false;
+  function bargeIn() {
+    flush();
+    silenced = true;
+  }
 
   function play(buf) {
-    if (!ctx || (buf.byteLength & 1)) return;
+    if (!ctx || silenced || (buf.byteLength & 1)) return;
     const pcm = new Int16Array(buf);
     const b = ctx.createBuffer(1, pcm.length, replyRate);
     const ch = b.getChannelData(0);
@@ -171,7 +177,7 @@ export function openVoice(opts) {
         return startCapture();
       case 'speech.started':
         if (playing()) {
-          flush(); // barge-in: the server stops the reply; what was queued here goes at once
+          bargeIn(); // the server stops the reply; what was queued here goes at once
           say('Interrupted — listening.', 'listening');
         } else say('Listening…', 'listening');
         return;
@@ -187,6 +193,7 @@ export function openVoice(opts) {
         return;
       case 'response.started':
         flush();
+        silenced = false;
         replyText = '';
         reply = chat.add({ role: 'avatar', text: '' });
         reply.li.classList.add('streaming');
@@ -291,7 +298,7 @@ export function openVoice(opts) {
     talkBtn.setAttribute('aria-pressed', 'true');
     talkBtn.textContent = 'Speaking… release to send';
     if (playing() || reply) {
-      flush();
+      bargeIn();
       if (ws) ws.send(JSON.stringify({ type: 'response.cancel' }));
     }
   };
