@@ -239,6 +239,7 @@ static int audience_rows(struct db *db, const char *user_id, int max, int seen, 
         return err;
     struct db_val p[] = {DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id), DB_TEXT(user_id),
                          DB_TEXT(user_id), DB_TEXT(user_id), DB_INT(max)};
+    /* Blocked either way: neither sees the other's presence (nor, below, typing). */
 #define AUDIENCE                                                                                                       \
     "(SELECT o.user_id AS uid FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "                     \
     "WHERE me.user_id = ? AND me.left_at IS NULL AND o.left_at IS NULL AND o.user_id <> ? "                            \
